@@ -1,0 +1,48 @@
+# desclm: two commands do all the set-up (see README).
+#   make demo   create/refresh .venv, build the demo image set if missing, run notebooks 01 -> 04
+#   make test   create/refresh .venv, run the default test suite
+# Each step reuses what already exists and says so.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+VPY := $(VENV)/bin/python
+# The venv is reinstalled only when the dependency declarations change.
+STAMP := $(VENV)/.desclm-installed
+DEPS_HASH = $(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
+PYTEST_ARGS ?=
+
+.PHONY: venv demo demo-data test test-slow clean-reports help
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make demo       run the whole pipeline on the embedded demo (reports in reports/demo/)"
+	@echo "make test       run the default test suite"
+	@echo "make test-slow  run the slow quality tests too"
+	@echo "make demo-data  only build the demo image set (data/demo/)"
+
+venv:
+	@if [ -x $(VPY) ] && [ "$$(cat $(STAMP) 2>/dev/null)" = "$(DEPS_HASH)" ]; then \
+		echo "✓ $(VENV) matches pyproject.toml and constraints.txt: reusing it (no reinstall)"; \
+	else \
+		set -e; \
+		if [ ! -x $(VPY) ]; then echo "Creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); fi; \
+		echo "Installing desclm (editable) with pinned dependencies into $(VENV)"; \
+		$(VPY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"; \
+		echo "$(DEPS_HASH)" > $(STAMP); \
+		echo "✓ $(VENV) ready"; \
+	fi
+
+demo-data: venv
+	@$(VPY) -m helpers.demo dataset
+
+demo: demo-data
+	@$(VPY) -m helpers.pipeline --run demo
+
+test: venv
+	$(VPY) -m pytest $(PYTEST_ARGS)
+
+test-slow: venv
+	$(VPY) -m pytest -m slow $(PYTEST_ARGS)
+
+clean-reports:
+	rm -rf reports/

@@ -1,0 +1,84 @@
+"""File helpers, YOLO dataset reading and the ground-truth CV source, including bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers.cv_outputs import ground_truth_outputs
+from helpers.io import atomic_write_text, iter_jsonl, write_metrics
+from helpers.yolo_data import label_path, load_data_yaml, read_labels
+
+
+def test_atomic_write_leaves_no_partial_files(tmp_path):
+    target = tmp_path / "sub" / "out.txt"
+    atomic_write_text(target, "one")
+    atomic_write_text(target, "two")
+    assert target.read_text() == "two"
+    assert [p.name for p in target.parent.iterdir()] == ["out.txt"]
+
+
+def test_iter_jsonl_reports_bad_lines_with_their_numbers(tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"a": 1}\n\nnot json\n[1, 2]\n{"b": 2}\n')
+    lines = list(iter_jsonl(path))
+    assert [line.record for line in lines] == [{"a": 1}, None, None, {"b": 2}]
+    assert lines[1].error.startswith(f"{path}:3: not valid JSON")
+    assert "expected a JSON object, got list" in lines[2].error and lines[2].line_number == 4
+
+
+def test_write_metrics_converts_numpy_and_non_finite_values(tmp_path):
+    path = write_metrics(tmp_path / "m.json", {"n": np.int64(3), "x": np.float32(0.5), "bad": math.nan, "p": Path("/a")})
+    assert json.loads(path.read_text()) == {"n": 3, "x": 0.5, "bad": None, "p": "/a"}
+
+
+def test_label_path_and_malformed_label_lines(tmp_path):
+    assert label_path(Path("/d/images/train/images/a.jpg")) == Path("/d/images/train/labels/a.txt")
+    labels = tmp_path / "a.txt"
+    labels.write_text("0 0.5 0.5 0.2 0.4\n\n1 0.1 0.1 0.4 0.4\n")
+    assert read_labels(labels, ["plastic", "glass"]) == [
+        ("plastic", [0.4, 0.3, 0.6, 0.7]),
+        ("glass", [0.0, 0.0, 0.3, 0.3]),  # clipped to the image
+    ]
+    labels.write_text("0 0.5 0.5 0.2 0.4\n7 0.5 0.5 0.2 0.2\n")
+    with pytest.raises(ValueError, match=r"a\.txt:2: expected 'class x_center"):
+        read_labels(labels, ["plastic", "glass"])
+    assert read_labels(tmp_path / "missing.txt", ["plastic"]) == []
+
+
+def test_data_yaml_with_text_list_and_missing_entries(tmp_path, tiny_demo):
+    (tmp_path / "list.txt").write_text("\n".join(str(p) for p in sorted((tiny_demo / "test" / "images").iterdir())) + "\n")
+    (tmp_path / "data.yaml").write_text(f"path: {tiny_demo}\ntest: {tmp_path / 'list.txt'}\nnames: [plastic, glass, metal, paper, organic]\n")
+    dataset = load_data_yaml(tmp_path / "data.yaml")
+    assert list(dataset.splits) == ["test"] and len(dataset.splits["test"]) == 2
+    (tmp_path / "data.yaml").write_text("train: nowhere/images\nnames: [a]\n")
+    with pytest.raises(FileNotFoundError, match="nowhere/images"):
+        load_data_yaml(tmp_path / "data.yaml")
+    with pytest.raises(FileNotFoundError, match="absent.yaml"):
+        load_data_yaml(tmp_path / "absent.yaml")
+
+
+def test_ground_truth_reports_corrupt_and_empty_images_and_keeps_the_rest(tmp_path, tiny_demo):
+    dataset = tmp_path / "set"
+    shutil.copytree(tiny_demo, dataset, symlinks=True)
+    images = sorted((dataset / "train" / "images").iterdir())
+    images[0].write_bytes(images[0].read_bytes()[:200])  # truncated JPEG
+    images[1].write_bytes(b"")  # empty file
+    result = ground_truth_outputs(dataset / "data.yaml", tmp_path / "cv.jsonl")
+    assert len(result.records) == 10 and len(result.errors) == 2
+    assert {e["image"] for e in result.errors} == {f"train/images/{images[0].name}", f"train/images/{images[1].name}"}
+    assert all(e["error"] for e in result.errors)
+    written = [line.record for line in iter_jsonl(tmp_path / "cv.jsonl")]
+    assert written == result.records
+    assert len(list(iter_jsonl(tmp_path / "cv.errors.jsonl"))) == 2
+    record = written[0]
+    assert set(record) == {"image", "split", "width", "height", "detections", "scene"}
+    assert record["scene"]["confidence"] == 1.0 and record["scene"]["class"] in {"grass", "sandy", "rocky", "marshy"}
+    for detection in (d for r in written for d in r["detections"]):
+        x1, y1, x2, y2 = detection["bbox"]
+        assert 0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1 and detection["sources"] == ["ground_truth"]

@@ -1,0 +1,93 @@
+"""The papermill runner: parameter files, the full run with reports, and stopping at a failure."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from helpers.config import PROJECT_ROOT
+from helpers.pipeline import NotebookFailed, load_params, notebook_parameters, run_pipeline
+
+
+def _params_file(tmp_path, sections: dict):
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(sections))
+    return path
+
+
+def _demo_sections(tmp_path, tiny_demo) -> dict:
+    """Parameters that keep every output of a run inside tmp_path."""
+    work = tmp_path / "work"
+    return {
+        "shared": {"max_images": 6, "not_declared_anywhere": 1},
+        "01": {"images": str(tiny_demo / "data.yaml"), "output": str(work / "cv.jsonl")},
+        "02_synth_descriptions": {"cv_outputs": str(work / "cv.jsonl"), "output_dir": str(work / "pairs")},
+        "03": {"pairs_dir": str(work / "pairs"), "output_dir": str(work / "model")},
+        "04": {"model_dir": str(work / "model"), "output_dir": str(work / "eval")},
+    }
+
+
+def test_shared_values_go_only_where_declared_and_sections_are_checked(tmp_path):
+    params = load_params(_params_file(tmp_path, {"shared": {"seed": 1, "max_images": 3}, "01": {"output": "x.jsonl"}}))
+    assert notebook_parameters(params, "01", {"max_images", "output", "images"}) == {"max_images": 3, "output": "x.jsonl"}
+    assert notebook_parameters(params, "02", {"cv_outputs"}) == {}
+    with pytest.raises(ValueError, match="unknown parameter.*'outptu'"):
+        notebook_parameters({"01_cv_extract": {"outptu": "x"}}, "01", {"output"})
+    with pytest.raises(ValueError, match="unknown section"):
+        load_params(_params_file(tmp_path, {"05_deploy": {"a": 1}}))
+    with pytest.raises(FileNotFoundError, match="no-such.yaml"):
+        load_params(tmp_path / "no-such.yaml")
+
+
+def test_full_run_writes_executed_notebooks_html_and_metrics(tmp_path, tiny_demo):
+    params = _params_file(tmp_path, _demo_sections(tmp_path, tiny_demo))
+    reports = run_pipeline(params, run="t", reports_dir=tmp_path / "reports")
+    assert [r.name for r in reports] == ["01_cv_extract", "02_synth_descriptions", "03_train_t5", "04_evaluate"]
+    for report in reports:
+        assert report.notebook.exists() and report.html.read_text().lstrip().lower().startswith("<!doctype html>")
+    metrics = json.loads((tmp_path / "work" / "cv.metrics.json").read_text())
+    assert metrics["images"] == 6 and metrics["failed"] == 0
+    executed = json.loads(reports[0].notebook.read_text())
+    injected = [c for c in executed["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
+    assert "max_images = 6" in "".join(injected[0]["source"])
+    assert "not_declared_anywhere" not in "".join(injected[0]["source"])
+
+
+def test_only_runs_the_selected_notebooks(tmp_path, tiny_demo):
+    params = _params_file(tmp_path, _demo_sections(tmp_path, tiny_demo))
+    reports = run_pipeline(params, only=["01"], run="one", reports_dir=tmp_path / "reports")
+    assert [r.name for r in reports] == ["01_cv_extract"]
+    assert sorted(p.name for p in (tmp_path / "reports" / "one").iterdir()) == ["01_cv_extract.html", "01_cv_extract.ipynb"]
+
+
+def test_stops_at_the_first_failing_notebook_naming_it_and_the_error(tmp_path, tiny_demo):
+    sections = _demo_sections(tmp_path, tiny_demo)
+    sections["01"]["images"] = str(tmp_path / "missing" / "data.yaml")
+    params = _params_file(tmp_path, sections)
+    with pytest.raises(NotebookFailed) as failure:
+        run_pipeline(params, run="bad", reports_dir=tmp_path / "reports")
+    message = str(failure.value)
+    assert "01_cv_extract" in message and "FileNotFoundError" in message and str(tmp_path / "missing" / "data.yaml") in message
+    assert (tmp_path / "reports" / "bad" / "01_cv_extract.html").exists(), "the partial report is kept"
+    assert not (tmp_path / "reports" / "bad" / "02_synth_descriptions.ipynb").exists(), "later notebooks did not run"
+
+    command = [sys.executable, "-m", "helpers.pipeline", "--params", str(params), "--run", "cli", "--reports-dir", str(tmp_path / "r")]
+    finished = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 1
+    assert "Pipeline stopped: 01_cv_extract failed" in finished.stderr
+
+
+def test_a_notebook_runs_alone_with_plain_papermill(tmp_path, tiny_demo):
+    papermill = PROJECT_ROOT / ".venv" / "bin" / "papermill"
+    executable = str(papermill) if papermill.exists() else "papermill"
+    output = tmp_path / "cv.jsonl"
+    command = [
+        executable, str(PROJECT_ROOT / "notebooks" / "01_cv_extract.ipynb"), str(tmp_path / "out.ipynb"),
+        "-p", "images", str(tiny_demo / "data.yaml"), "-p", "output", str(output), "-p", "max_images", "4",
+    ]
+    subprocess.run(command, cwd=tmp_path, check=True, capture_output=True, timeout=300)
+    assert len(output.read_text().splitlines()) == 4

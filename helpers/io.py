@@ -21,6 +21,7 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
     try:
+        os.chmod(temporary, 0o644)  # mkstemp makes 0600; outputs are meant to be shared
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.write(text)
             file.flush()

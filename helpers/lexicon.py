@@ -1,0 +1,164 @@
+"""The words shared by the description grammar and the fact extractor.
+
+One table drives both directions: the grammar writes only phrases listed here, and the
+extractor reads them back (plus common paraphrases), so a description can always be checked.
+Plurals and number words come from `inflect`, not from string surgery.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import NamedTuple
+
+import inflect
+
+CLASSES = ("plastic", "glass", "metal", "paper", "organic")
+
+# Count nouns the grammar writes for each class (singular; plurals via inflect).
+COUNT_PHRASES: dict[str, tuple[str, ...]] = {
+    "plastic": ("plastic item", "piece of plastic", "plastic object"),
+    "glass": ("glass item", "glass fragment", "glass object"),
+    "metal": ("metal item", "piece of metal", "metal object"),
+    "paper": ("paper item", "piece of paper", "paper object"),
+    "organic": ("organic item", "food scrap", "organic object"),
+}
+# Mass nouns never take a bare number: they are counted with a counter ("3 piles of organic waste").
+MASS_PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
+    "plastic": (("piece", "plastic waste"), ("piece", "plastic debris"), ("bit", "plastic litter")),
+    "glass": (("piece", "broken glass"), ("shard", "broken glass"), ("piece", "glass waste")),
+    "metal": (("piece", "metal scrap"), ("piece", "metallic debris"), ("piece", "metal waste")),
+    "paper": (("piece", "paper waste"), ("piece", "cardboard"), ("scrap", "discarded paper")),
+    "organic": (("pile", "organic waste"), ("pile", "food waste"), ("piece", "organic matter"), ("heap", "biodegradable waste")),
+}
+# Paraphrases the extractor also understands (the seed's phrase lists and everyday names).
+EXTRA_COUNT_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "plastic": ("plastic bottle", "plastic bag", "plastic wrapper", "plastic container", "plastic piece"),
+    "glass": ("glass bottle", "glass jar", "glass shard", "glass piece"),
+    "metal": ("metal can", "aluminum can", "aluminium can", "tin can", "can", "metal piece"),
+    "paper": ("paper sheet", "sheet of paper", "cardboard box", "newspaper", "paper piece"),
+    "organic": ("banana peel", "apple core", "fruit peel", "organic piece"),
+}
+EXTRA_MASS_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "plastic": ("plastic",),
+    "glass": ("glass",),
+    "metal": ("metal", "scrap metal"),
+    "paper": ("paper", "paper debris"),
+    "organic": ("organic", "food", "food scraps", "compost"),
+}
+COUNTERS = ("piece", "bit", "shard", "pile", "heap", "scrap", "chunk", "fragment", "item")
+
+SCENE_PHRASES: dict[str, tuple[str, ...]] = {
+    "grass": ("on the grass", "in a grassy area", "on green grass", "on the lawn", "in the grass"),
+    "sandy": ("on sandy ground", "on the beach", "in sandy terrain", "on the sand"),
+    "rocky": ("on rocky terrain", "among rocks", "on rocky ground", "between stones"),
+    "marshy": ("in a marshy area", "in the wetlands", "in swampy terrain", "near a marsh"),
+}
+# Any other scene class is written with these; the extractor reads the class back verbatim.
+GENERIC_SCENE_PHRASES = ("in a {scene} setting", "at a {scene} site")
+SCENE_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "grass": ("grass", "grassy", "lawn", "meadow", "turf"),
+    "sandy": ("sand", "sandy", "beach", "dune", "dunes", "shore"),
+    "rocky": ("rock", "rocks", "rocky", "stone", "stones", "stony", "pebbles", "gravel"),
+    "marshy": ("marsh", "marshy", "marshland", "wetland", "wetlands", "swamp", "swampy", "bog", "boggy"),
+}
+
+PREPOSITIONS = frozenset(
+    "on in at among between near across around along beside by under inside within with over onto into from of to".split()
+)
+# Words that end a noun phrase: verbs and prepositions of the sentence frames.
+STOP_WORDS = (PREPOSITIONS | frozenset(
+    "is are was were be been being can could lie lies lying sit sits sitting visible seen detected spotted "
+    "present scattered shown appear appears remain remains there and or plus next also".split()
+)) - {"of"}
+
+_engine = inflect.engine()
+NUMBER_WORDS: dict[str, int] = {_engine.number_to_words(n): n for n in range(0, 101)}
+NUMBER_WORDS.update({"a": 1, "an": 1, "single": 1})
+
+
+def normalize_label(label: str) -> str:
+    """Trim, lower case, `_` and `-` to spaces, collapse whitespace: "Plastic_Bottle " -> "plastic bottle"."""
+    return re.sub(r"\s+", " ", re.sub(r"[_\-]", " ", str(label)).strip().lower())
+
+
+@lru_cache(maxsize=4096)
+def plural(noun: str) -> str:
+    """Plural of a (possibly multi-word) count noun: "piece of plastic" -> "pieces of plastic"."""
+    return _engine.plural_noun(noun)
+
+
+@lru_cache(maxsize=4096)
+def singular(noun: str) -> str:
+    """Singular of a plural noun phrase; a phrase inflect does not see as plural comes back unchanged."""
+    result = _engine.singular_noun(noun)
+    return result if result else noun
+
+
+@lru_cache(maxsize=4096)
+def is_regular_count_noun(noun: str) -> bool:
+    """True when `noun` reads as singular and its plural maps back to it exactly.
+
+    Labels failing this ("glasses", "bus", "fish") are written with a counter ("2 pieces of
+    glasses"), which the extractor reads back verbatim, so counts and names stay exact.
+    """
+    as_singular = _engine.singular_noun(noun)
+    return (as_singular is False or as_singular == noun) and singular(plural(noun)) == noun and plural(noun) != noun
+
+
+def number_words(n: int) -> str:
+    """21 -> "twenty-one"."""
+    return _engine.number_to_words(n)
+
+
+def article(phrase: str) -> str:
+    """"a" or "an" for a phrase."""
+    return _engine.a(phrase).split(" ", 1)[0]
+
+
+class LexEntry(NamedTuple):
+    """How the extractor reads a surface form: its label, grammatical number, and whether it is
+    a bare mass noun (which must not follow a number directly)."""
+
+    label: str
+    plural: bool | None  # None: the same form serves both numbers
+    mass: bool = False
+
+
+def count_noun_entries(phrase: str, label: str) -> dict[str, LexEntry]:
+    """Singular and plural forms of a count noun phrase."""
+    many = plural(phrase)
+    if many == phrase:
+        return {phrase: LexEntry(label, None)}
+    return {phrase: LexEntry(label, False), many: LexEntry(label, True)}
+
+
+def counter_entries(mass: str, label: str) -> dict[str, LexEntry]:
+    """"piece of X" / "pieces of X" for every counter."""
+    entries = {}
+    for counter in COUNTERS:
+        entries[f"{counter} of {mass}"] = LexEntry(label, False)
+        entries[f"{plural(counter)} of {mass}"] = LexEntry(label, True)
+    return entries
+
+
+@lru_cache(maxsize=1)
+def litter_lexicon() -> dict[str, LexEntry]:
+    """Surface form (lower case) -> entry, for every phrase of the five classes."""
+    lexicon: dict[str, LexEntry] = {}
+    for label in CLASSES:
+        masses = {label} | {mass for _, mass in MASS_PHRASES[label]} | set(EXTRA_MASS_SYNONYMS[label])
+        for mass in masses:
+            lexicon[mass] = LexEntry(label, None, mass=True)
+            lexicon.update(counter_entries(mass, label))
+        for phrase in COUNT_PHRASES[label] + EXTRA_COUNT_SYNONYMS[label]:
+            lexicon.update(count_noun_entries(phrase, label))
+    return lexicon
+
+
+def canonical_label(label: str) -> str:
+    """A detection label as the descriptions name it: one of the classes when it is a known
+    phrase of that class ("Plastic_Bottle" -> "plastic"), else its normalised self."""
+    normalized = normalize_label(label)
+    entry = litter_lexicon().get(normalized)
+    return entry.label if entry else normalized

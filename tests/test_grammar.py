@@ -1,0 +1,190 @@
+"""The description grammar and the fact extractor: English, policy, and the round trip."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from helpers.cv_synthetic import UNSEEN_LABELS, UNSEEN_SCENES, spelling_variant
+from helpers.facts import agreement_errors, extract, slot_errors
+from helpers.grammar import Facts, Policy, RecordError, describe, describe_variations, facts, noun_phrase, validate_record
+from helpers.lexicon import CLASSES, SCENE_PHRASES, canonical_label, normalize_label
+
+
+def cv(*detections, scene=("grass", 0.95)):
+    record = {"detections": [{"label": label, "confidence": confidence} for label, confidence in detections]}
+    if scene is not None:
+        record["scene"] = {"class": scene[0], "confidence": scene[1]}
+    return record
+
+
+def many(record, n=60, seed=0, policy=Policy()):
+    rng = random.Random(seed)
+    return [describe(record, rng, policy) for _ in range(n)]
+
+
+def test_count_nouns_pluralise_and_mass_nouns_take_a_counter():
+    rng = random.Random(0)
+    seen = {noun_phrase("plastic", n, rng, "digits")[0] for n in (1, 2) for _ in range(200)}
+    assert {"1 plastic item", "2 plastic items", "1 piece of plastic", "2 pieces of plastic"} <= seen
+    assert {"1 piece of plastic waste", "2 pieces of plastic waste", "2 bits of plastic litter"} <= seen
+    glass = {noun_phrase("glass", 3, rng, "digits")[0] for _ in range(200)}
+    assert "3 pieces of broken glass" in glass and "3 broken glass" not in glass
+    organic = {noun_phrase("organic", 2, rng, "digits")[0] for _ in range(300)}
+    assert "2 piles of organic waste" in organic
+    assert not any(re.fullmatch(r"2 (organic matter|organic waste|food waste)", text) for text in organic)
+
+
+def test_unseen_labels_use_their_own_name_pluralised():
+    rng = random.Random(0)
+    assert noun_phrase("battery", 3, rng, "digits") == ("3 batteries", True)
+    assert noun_phrase("cigarette butt", 1, rng, "digits") == ("1 cigarette butt", False)
+    assert noun_phrase("knife", 2, rng, "digits")[0] == "2 knives"
+    assert noun_phrase("sunglasses", 2, rng, "digits")[0] == "2 pieces of sunglasses"  # plural-looking: counter form
+
+
+def test_agreement_follows_the_first_noun_phrase():
+    record = cv(("plastic", 0.9), ("tire", 0.9), ("tire", 0.8), scene=None)
+    texts = many(record, 300)
+    there = [t for t in texts if t.startswith("There ")]
+    assert there, "the 'There is/are' shape occurs"
+    for text in there:
+        first = extract(text).items[0]
+        assert text.startswith("There is" if first.count == 1 else "There are"), text
+    assert all(not agreement_errors(t) for t in texts)
+
+
+def test_the_checker_catches_the_original_faults():
+    assert agreement_errors("There are 1 plastic item on the grass.")
+    assert agreement_errors("There is 3 plastic items.")
+    assert agreement_errors("3 organic matter can be seen.")
+    assert agreement_errors("1 plastic items is visible.")
+    assert agreement_errors("2 tire are visible.")
+    assert not agreement_errors("There is 1 piece of broken glass and 2 tires on the beach.")
+
+
+def test_numbers_as_words_and_digits_both_occur_and_a_an_mean_one():
+    texts = many(cv(("plastic", 0.9), ("organic", 0.9), ("organic", 0.9)), 200)
+    assert any(re.search(r"\b2\b", t) for t in texts) and any(re.search(r"\btwo\b", t, re.I) for t in texts)
+    assert any(re.search(r"\b(a|an)\b", t, re.I) for t in texts)
+    assert extract("An organic item and twenty-one tires.").counts == {"organic": 1, "tire": 21}
+
+
+@pytest.mark.parametrize(("confidence", "mentioned"), [(0.79, False), (0.8, True), (0.95, True)])
+def test_scene_policy_threshold(confidence, mentioned):
+    record = cv(("plastic", 0.9), scene=("sandy", confidence))
+    assert facts(record).scene == ("sandy" if mentioned else None)
+    for text in many(record, 40):
+        assert (extract(text).scene == "sandy") == mentioned, text
+
+
+def test_unknown_missing_and_unseen_scenes():
+    assert facts(cv(("plastic", 0.9), scene=("unknown", 0.99))).scene is None
+    assert facts(cv(("plastic", 0.9), scene=None)).scene is None
+    assert facts(cv(("plastic", 0.9), scene=("Parking_Lot", 0.9))).scene == "parking lot"
+    assert all(extract(t).scene == "parking lot" for t in many(cv(("tire", 0.9), scene=("parking lot", 0.9)), 20))
+
+
+def test_low_confidence_detections_are_not_described():
+    record = cv(("plastic", 0.9), ("glass", 0.49), ("glass", 0.2), ("tire", 0.5))
+    assert facts(record) == Facts({"plastic": 1, "tire": 1}, "grass")
+    assert facts(record, Policy(min_confidence=0.1)).counts == {"plastic": 1, "glass": 2, "tire": 1}
+    for text in many(record, 40):
+        assert "glass" not in text.lower()
+
+
+def test_label_normalisation_merges_spelling_variants():
+    assert normalize_label("  Plastic_Bottle ") == "plastic bottle"
+    assert normalize_label("FACE-mask") == "face mask"
+    assert canonical_label("Plastic") == canonical_label("plastic ") == "plastic"
+    assert canonical_label("Aluminum_Can") == "metal"
+    record = cv(("Plastic", 0.9), ("plastic", 0.9), ("PLASTIC_", 0.9), ("Face-Mask", 0.9), ("face mask", 0.9))
+    assert facts(record).counts == {"plastic": 3, "face mask": 2}
+    for text in many(record, 30):
+        assert text.lower().count("plastic") == 1, "one category, named once"
+
+
+def test_no_litter_sentence_with_the_scene_when_it_qualifies():
+    with_scene = many(cv(("plastic", 0.3), scene=("rocky", 0.9)), 40)
+    assert all(extract(t).says_no_litter and extract(t).scene == "rocky" and not extract(t).counts for t in with_scene)
+    without = many(cv(scene=("rocky", 0.5)), 20)
+    assert all(extract(t).says_no_litter and extract(t).scene is None for t in without)
+
+
+def test_sentences_are_capitalised_and_variations_distinct():
+    record = cv(("plastic", 0.9), ("glass", 0.9), ("metal", 0.9))
+    variations = describe_variations(record, 5, random.Random(3))
+    assert len(variations) == 5 == len(set(variations))
+    for text in variations:
+        assert text[0].isupper() and text.endswith(".")
+    assert len(describe_variations(cv(scene=None), 10, random.Random(0))) == 4, "only four no-litter shapes without a scene"
+
+
+def test_extractor_reads_common_paraphrases_and_ignores_vague_quantities():
+    reading = extract("There are three plastic bottles and an aluminum can on the beach.")
+    assert (reading.counts, reading.scene) == ({"plastic": 3, "metal": 1}, "sandy")
+    assert extract("A single tire lies among rocks.").facts() == Facts({"tire": 1}, "rocky")
+    assert extract("Two piles of food waste and 4 shards of broken glass in the wetlands.").facts() == Facts({"organic": 2, "glass": 4}, "marshy")
+    assert extract("Some plastic waste and several cans are visible.").counts == {}
+    assert extract("There are 3 bottle caps.").counts == {"bottle cap": 3}
+    assert extract("2 bottles with caps lie here.", vocabulary=["bottle with caps"]).counts == {"bottle with caps": 2}
+
+
+def test_slot_errors():
+    expected = Facts({"plastic": 2, "glass": 1}, "grass")
+    assert not any(slot_errors(expected, expected).values())
+    errors = slot_errors(expected, Facts({"plastic": 3, "tire": 1}, "sandy"))
+    assert errors == {"missed_category": 1, "wrong_count": 1, "invented_category": 1, "missing_scene": 0, "wrong_scene": 1, "invented_scene": 0}
+
+
+@pytest.mark.parametrize(
+    ("record", "field"),
+    [
+        ({"scene": {"class": "grass", "confidence": 0.9}}, "'detections'"),
+        ({"detections": [{"label": "plastic", "confidence": 1.5}]}, "detections[0].confidence"),
+        ({"detections": [{"label": "plastic", "confidence": float("nan")}]}, "detections[0].confidence"),
+        ({"detections": [{"label": "plastic", "confidence": "high"}]}, "detections[0].confidence"),
+        ({"detections": [{"label": "plastic", "confidence": 0.9}, {"label": "  ", "confidence": 0.9}]}, "detections[1].label"),
+        ({"detections": [], "scene": {"class": "grass", "confidence": None}}, "scene.confidence"),
+    ],
+)
+def test_bad_records_name_the_field(record, field):
+    with pytest.raises(RecordError, match=re.escape(field)):
+        validate_record(record, "record 7")
+
+
+LABELS = st.sampled_from(CLASSES + UNSEEN_LABELS)
+SCENES = st.one_of(
+    st.none(),
+    st.fixed_dictionaries({"class": st.sampled_from((*SCENE_PHRASES, *UNSEEN_SCENES, "unknown")), "confidence": st.floats(0, 1)}),
+)
+
+
+@st.composite
+def cv_outputs(draw):
+    seed = draw(st.integers(0, 2**32))
+    rng = random.Random(seed)
+    detections = []
+    for label in draw(st.lists(LABELS, max_size=30)):
+        spelled = spelling_variant(label, rng) if draw(st.booleans()) else label
+        detections.append({"label": spelled, "confidence": draw(st.floats(0, 1))})
+    record = {"detections": detections}
+    scene = draw(SCENES)
+    if scene is not None:
+        record["scene"] = scene
+    return record
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(record=cv_outputs(), seed=st.integers(0, 2**32), min_confidence=st.sampled_from([0.5, 0.3, 0.7]))
+def test_round_trip_extract_of_describe_is_facts(record, seed, min_confidence):
+    policy = Policy(min_confidence=min_confidence)
+    validate_record(record)
+    text = describe(record, random.Random(seed), policy)
+    assert extract(text).facts() == facts(record, policy), text
+    assert not agreement_errors(text), text
+    assert text[0].isupper() and text.endswith("."), text

@@ -1,0 +1,139 @@
+"""The pairs stage: model input, splits by image, determinism, coverage, bad records, CLI, notebook."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import datasets
+import pytest
+
+from helpers.config import PROJECT_ROOT
+from helpers.cv_outputs import ground_truth_outputs
+from helpers.grammar import Policy
+from helpers.io import iter_jsonl, write_jsonl
+from helpers.linearize import linearize
+from helpers.synth import SynthConfig, build_pairs
+
+GOOD = {"detections": [{"label": "plastic", "confidence": 0.9}], "scene": {"class": "grass", "confidence": 0.9}}
+
+
+@pytest.fixture(scope="module")
+def cv_file(tiny_demo, tmp_path_factory):
+    path = tmp_path_factory.mktemp("cv") / "cv.jsonl"
+    ground_truth_outputs(tiny_demo / "data.yaml", path)
+    return path
+
+
+def test_compact_input_is_aggregated_thresholded_and_short():
+    record = {
+        "detections": [{"label": "Plastic", "confidence": 0.92}, {"label": "plastic ", "confidence": 0.55},
+                       {"label": "tire", "confidence": 0.81}, {"label": "glass", "confidence": 0.2}],
+        "scene": {"class": "grass", "confidence": 0.95},
+    }
+    assert linearize(record) == "litter: plastic 2 (0.55-0.92); tire 1 (0.81) | scene: grass (0.95)"
+    assert linearize({"detections": [], "scene": {"class": "grass", "confidence": 0.79}}) == "litter: none | scene: none"
+    crowded = {"detections": [{"label": name, "confidence": 0.9} for name in ["plastic", "glass", "metal", "tire", "rope"] * 6]}
+    assert len(linearize(crowded).split()) < 30, "30 detections stay a short input"
+    assert '"confidence": 0.2' in linearize(record, "seed_json"), "the original format keeps every detection"
+    with pytest.raises(ValueError, match="input_format"):
+        linearize(record, "xml")
+    assert linearize(record, policy=Policy(min_confidence=0.1)).startswith("litter: plastic 2 (0.55-0.92); glass 1 (0.20)")
+
+
+def test_pairs_keep_split_by_image_and_load_with_datasets(cv_file, tmp_path):
+    result = build_pairs(SynthConfig(cv_outputs=str(cv_file), output_dir=str(tmp_path / "pairs"), synthetic_records=30))
+    images_per_split = {split: {p["image"] for p in pairs if p["origin"] == "image"} for split, pairs in result.pairs.items()}
+    assert {len(v) for v in images_per_split.values()} and images_per_split["train"].isdisjoint(images_per_split["val"])
+    assert images_per_split["val"].isdisjoint(images_per_split["test"]) and images_per_split["train"].isdisjoint(images_per_split["test"])
+    assert all(p["image"].startswith("valid/") for p in result.pairs["val"]), "01's split is kept"
+    assert {p["origin"] for p in result.pairs["val"] + result.pairs["test"]} == {"image"}, "coverage goes to train only"
+    assert sum(p["origin"] == "synthetic" for p in result.pairs["train"]) == 90
+    loaded = datasets.load_dataset("json", data_files={s: str(tmp_path / "pairs" / f"{s}.jsonl") for s in ("train", "val", "test")})
+    assert loaded["val"].num_rows == len(result.pairs["val"]) and {"image", "split", "cv", "input", "output"} <= set(loaded["val"].column_names)
+    for pairs in result.pairs.values():
+        per_image = {}
+        for pair in pairs:
+            per_image.setdefault(pair["image"], []).append(pair["output"])
+        assert all(len(outputs) == len(set(outputs)) for outputs in per_image.values()), "variations are distinct"
+
+
+def test_seeded_split_without_01_splits(tmp_path):
+    records = [{"image": f"img_{i:03d}.jpg", **GOOD} for i in range(200)]
+    write_jsonl(tmp_path / "cv.jsonl", records)
+    result = build_pairs(SynthConfig(cv_outputs=str(tmp_path / "cv.jsonl"), output_dir=str(tmp_path / "p"), synthetic_records=0, variations_per_image=1))
+    sizes = {split: len(pairs) for split, pairs in result.pairs.items()}
+    assert sizes == {"train": 160, "val": 20, "test": 20}
+    other = build_pairs(SynthConfig(cv_outputs=str(tmp_path / "cv.jsonl"), output_dir=str(tmp_path / "q"), synthetic_records=0, variations_per_image=1, seed=1))
+    assert {p["image"] for p in other.pairs["val"]} != {p["image"] for p in result.pairs["val"]}
+
+
+def test_same_seed_same_files_other_seed_other_files(cv_file, tmp_path):
+    def run(seed, name):
+        build_pairs(SynthConfig(cv_outputs=str(cv_file), output_dir=str(tmp_path / name), seed=seed, synthetic_records=20))
+        return {s: (tmp_path / name / f"{s}.jsonl").read_bytes() for s in ("train", "val", "test")}
+
+    assert run(0, "a") == run(0, "b")
+    assert run(0, "a")["train"] != run(1, "c")["train"]
+
+
+def test_bad_records_are_reported_and_counted_the_rest_processed(tmp_path):
+    lines = [
+        json.dumps({"image": "a.jpg", **GOOD}),
+        json.dumps({"image": "b.jpg", "scene": GOOD["scene"]}),
+        json.dumps({"image": "c.jpg", "detections": [{"label": "glass", "confidence": 1.5}]}),
+        "{broken json",
+        json.dumps({"image": "d.jpg", "detections": [{"label": "", "confidence": 0.9}]}),
+        json.dumps({"image": "a.jpg", **GOOD}),
+        json.dumps({"image": "e.jpg", **GOOD}),
+    ]
+    (tmp_path / "cv.jsonl").write_text("\n".join(lines) + "\n")
+    result = build_pairs(SynthConfig(cv_outputs=str(tmp_path / "cv.jsonl"), output_dir=str(tmp_path / "p"), synthetic_records=0))
+    assert sum(len(p) for p in result.pairs.values()) == 2 * 3
+    errors = [e["error"] for e in result.errors]
+    assert len(errors) == 5 and [e["line"] for e in result.errors] == [2, 3, 4, 5, 6]
+    assert "'detections'" in errors[0] and "detections[0].confidence" in errors[1] and "not valid JSON" in errors[2]
+    assert "detections[0].label" in errors[3] and "more than once" in errors[4]
+    assert len(list(iter_jsonl(tmp_path / "p" / "errors.jsonl"))) == 5
+
+
+def test_extra_pairs_are_mixed_into_train_and_unfaithful_ones_rejected(cv_file, tmp_path):
+    write_jsonl(tmp_path / "extra.jsonl", [
+        {"cv": GOOD, "output": "A single piece of plastic sits on the grass."},
+        {"cv": GOOD, "output": "Two plastic bottles on the grass."},
+        {"cv": {"detections": "none"}, "output": "x"},
+    ])
+    result = build_pairs(SynthConfig(cv_outputs=str(cv_file), output_dir=str(tmp_path / "p"), synthetic_records=0, extra_pairs=str(tmp_path / "extra.jsonl")))
+    extra = [p for p in result.pairs["train"] if p["origin"] == "extra"]
+    assert [p["output"] for p in extra] == ["A single piece of plastic sits on the grass."]
+    assert extra[0]["input"] == "litter: plastic 1 (0.90) | scene: grass (0.90)"
+    assert len(result.errors) == 2 and "cv implies" in result.errors[0]["error"]
+
+
+def test_cli_keeps_order_reports_bad_lines_and_exits_non_zero(tmp_path):
+    lines = [json.dumps({"id": "x1", **GOOD}), json.dumps({"id": "x2", "detections": [{"label": "glass", "confidence": -1}]}), "oops", json.dumps(GOOD)]
+    (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n")
+    command = [sys.executable, "-m", "helpers.synth", "--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out.jsonl")]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 1 and "2 invalid line(s)" in finished.stderr
+    out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [o["id"] for o in out] == ["x1", "x2", 3, 4]
+    assert "description" in out[0] and "detections[0].confidence" in out[1]["error"] and "not valid JSON" in out[2]["error"]
+    assert out[3]["description"][0].isupper()
+    (tmp_path / "good.jsonl").write_text(lines[0] + "\n")
+    command[4] = str(tmp_path / "good.jsonl")
+    assert subprocess.run(command, capture_output=True, timeout=120).returncode == 0
+
+
+def test_notebook_02_runs_with_papermill(cv_file, tmp_path):
+    papermill = PROJECT_ROOT / ".venv" / "bin" / "papermill"
+    command = [
+        str(papermill) if papermill.exists() else "papermill", str(PROJECT_ROOT / "notebooks" / "02_synth_descriptions.ipynb"), str(tmp_path / "02.ipynb"),
+        "-p", "cv_outputs", str(cv_file), "-p", "output_dir", str(tmp_path / "pairs"), "-p", "synthetic_records", "50", "-p", "comparison_records", "50",
+    ]
+    subprocess.run(command, check=True, capture_output=True, timeout=300)
+    metrics = json.loads((tmp_path / "pairs" / "synth.metrics.json").read_text())
+    assert metrics["pairs"] == {"train": 8 * 3 + 150, "val": 6, "test": 6} and metrics["errors"] == 0
+    assert metrics["comparison"]["synthetic/grammar"]["faithful_pct"] == 100.0
+    assert metrics["comparison"]["synthetic/original"]["faithful_pct"] < 90.0

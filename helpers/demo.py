@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from helpers.config import DEMO_DATA_DIR, resolve
 from helpers.demo_images import CLASSES, SCENES, render_photo
+from helpers.io import replace_dir
 
 GENERATOR_VERSION = 1  # bump when drawing changes, so old sets are rebuilt rather than reused
 SPLITS = ("train", "valid", "test")
@@ -164,15 +165,7 @@ def build_dataset(out: str | Path = DEMO_DATA_DIR, spec: DemoDatasetSpec = DemoD
     }
     (partial / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
 
-    if out.exists():  # swap in the finished set; the old one goes only after the new one is in place
-        stale = out.parent / f".{out.name}.stale"
-        shutil.rmtree(stale, ignore_errors=True)
-        out.rename(stale)
-        partial.rename(out)
-        shutil.rmtree(stale)
-    else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        partial.rename(out)
+    replace_dir(partial, out)
     print(f"Demo dataset written to {out}: {manifest['images']} images, {manifest['objects']} objects.")
     return {**manifest, "reused": False}
 

@@ -163,8 +163,9 @@ def describe(record: dict, rng: random.Random, policy: Policy = Policy()) -> str
         shapes += ["{Scene}, there {first_be} {list}.", "{List} {lie} {scene}."]
     shape = rng.choice(shapes)
     style = rng.choice(["digits", "words"])
-    labels = list(fact.counts)
-    rng.shuffle(labels)
+    # Categories in the model input's order (most frequent first, then by name): the model can
+    # then copy them in turn instead of tracking which of a shuffled set it has already named.
+    labels = sorted(fact.counts, key=lambda label: (-fact.counts[label], label))
     # A sentence never starts with a numeral: the opening count is spelled out.
     styles = ["words" if shape.startswith("{List}") else style] + [style] * (len(labels) - 1)
     items = [noun_phrase(label, fact.counts[label], rng, item_style) for label, item_style in zip(labels, styles)]

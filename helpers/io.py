@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -84,3 +85,21 @@ def write_metrics(path: str | Path, metrics: dict) -> Path:
     path = atomic_write_text(path, json.dumps(_json_safe(metrics), indent=2, sort_keys=True) + "\n")
     print(f"Metrics written to {path}")
     return path
+
+
+def replace_dir(finished: Path, target: Path) -> Path:
+    """Moves a completely written folder into place; the old one is removed only after the swap.
+
+    Writers fill `finished` (a sibling of `target`) first, so readers see the old folder or the
+    new one, never a half-written one.
+    """
+    if target.exists():
+        stale = target.with_name(f".{target.name}.stale")
+        shutil.rmtree(stale, ignore_errors=True)
+        target.rename(stale)
+        finished.rename(target)
+        shutil.rmtree(stale)
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        finished.rename(target)
+    return target

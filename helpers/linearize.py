@@ -1,9 +1,9 @@
 """Model input: a CV output record as one short, deterministic line of text.
 
 `compact` (default) applies the description policy first, then lists each category once with
-its count and confidence range, then the scene, e.g.
+its count, then the scene, then the confidence range of each category and of the scene:
 
-    litter: plastic 3 (0.55-0.92); tire 1 (0.81) | scene: grass (0.95)
+    litter: plastic 3; tire 1 | scene: grass | confidence: 0.55-0.92 0.81 0.95
 
 so the model copies counts instead of counting, and 30 detections fit in a few dozen tokens.
 `seed_json` is the original notebook's format (the whole record as JSON, every detection),
@@ -26,14 +26,17 @@ def _compact(record: dict, policy: Policy) -> str:
         if detection["confidence"] >= policy.min_confidence:
             confidences[canonical_label(detection["label"])].append(float(detection["confidence"]))
     order = sorted(confidences, key=lambda label: (-len(confidences[label]), label))
-    parts = []
-    for label in order:
-        low, high = min(confidences[label]), max(confidences[label])
-        span = f"{low:.2f}" if f"{low:.2f}" == f"{high:.2f}" else f"{low:.2f}-{high:.2f}"
-        parts.append(f"{label} {len(confidences[label])} ({span})")
     scene = scene_of(record, policy)
-    scene_text = f"{scene} ({float(record['scene']['confidence']):.2f})" if scene else "none"
-    return f"litter: {'; '.join(parts) or 'none'} | scene: {scene_text}"
+    # Counts and scene first, in the order the description names them; confidences last, so the
+    # model's alignment from input to output stays a simple left-to-right copy.
+    items = "; ".join(f"{label} {len(confidences[label])}" for label in order) or "none"
+    spans = []
+    for label in order:
+        low, high = f"{min(confidences[label]):.2f}", f"{max(confidences[label]):.2f}"
+        spans.append(low if low == high else f"{low}-{high}")
+    if scene:
+        spans.append(f"{float(record['scene']['confidence']):.2f}")
+    return f"litter: {items} | scene: {scene or 'none'} | confidence: {' '.join(spans) or 'none'}"
 
 
 def _seed_json(record: dict, policy: Policy) -> str:

@@ -1,0 +1,96 @@
+"""Training the describer: scratch tokenizer, tiny runs, reload with Auto classes, resume, notebook 03."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, T5Config, T5ForConditionalGeneration
+
+from helpers.config import PROJECT_ROOT
+from helpers.cv_outputs import ground_truth_outputs
+from helpers.generate import describe_records, load_model
+from helpers.scratch_model import build_model, train_tokenizer
+from helpers.synth import SynthConfig, build_pairs
+from helpers.train import TrainConfig, train
+
+TINY_STEPS = {"max_steps": 6, "eval_steps": 3, "eval_samples": 8, "batch_size": 8, "logging_steps": 2, "num_beams": 2}
+
+
+@pytest.fixture(scope="module")
+def pairs_dir(tiny_demo, tmp_path_factory):
+    root = tmp_path_factory.mktemp("pairs")
+    ground_truth_outputs(tiny_demo / "data.yaml", root / "cv.jsonl")
+    build_pairs(SynthConfig(cv_outputs=str(root / "cv.jsonl"), output_dir=str(root / "pairs"), synthetic_records=40))
+    return root / "pairs"
+
+
+def test_scratch_tokenizer_round_trips_unseen_words_and_saves_whole(tmp_path):
+    texts = ["There are 3 pieces of broken glass on the beach.", "litter: plastic 2 (0.55-0.92) | scene: grass (0.95)"] * 20
+    tokenizer = train_tokenizer(texts, vocab_size=300)
+    assert len(tokenizer) > 256 + 3, "byte pieces and learned pieces, not a 4-token tokenizer"
+    assert (tokenizer.pad_token_id, tokenizer.eos_token_id, tokenizer.unk_token_id) == (0, 1, 2)
+    tokenizer.save_pretrained(tmp_path / "tok")
+    reloaded = AutoTokenizer.from_pretrained(tmp_path / "tok")
+    assert len(reloaded) == len(tokenizer)
+    for text in ("There are 2 xylophones near a fjord.", "Ünïcode wörds and 🙂", "  spaces   collapse "):
+        ids = reloaded(text)["input_ids"]
+        assert ids[-1] == reloaded.eos_token_id and reloaded.unk_token_id not in ids
+        assert reloaded.decode(ids, skip_special_tokens=True) == " ".join(text.split())
+
+
+def test_tiny_scratch_run_exports_a_folder_the_auto_classes_load(pairs_dir, tmp_path):
+    summary = train(TrainConfig(pairs_dir=str(pairs_dir), output_dir=str(tmp_path / "model"), **TINY_STEPS))
+    folder = tmp_path / "model"
+    assert summary["global_step"] == 6 and summary["lengths"]["input_truncated"] == 0
+    for name in ("config.json", "generation_config.json", "tokenizer.json", "llm_config.json", "README.md", "trainer_state.json", "training_curves.png"):
+        assert (folder / name).exists(), name
+    llm_config = json.loads((folder / "llm_config.json").read_text())
+    assert llm_config["input_format"] == "compact" and llm_config["min_confidence"] == 0.5 and llm_config["num_beams"] == 2
+    assert llm_config["data_fingerprint"] == json.loads((pairs_dir / "pairs_config.json").read_text())["fingerprint"]
+    model = AutoModelForSeq2SeqLM.from_pretrained(folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    assert model.generation_config.num_beams == 2
+    output = model.generate(**tokenizer(["litter: plastic 1 | scene: none | confidence: 0.90"], return_tensors="pt"))
+    assert isinstance(tokenizer.decode(output[0], skip_special_tokens=True), str)
+    assert not list(tmp_path.glob(".model.*")), "no partial export left behind"
+    texts = describe_records(load_model(folder), [{"detections": [], "scene": {"class": "grass", "confidence": 0.9}}])
+    assert len(texts) == 1
+
+
+def test_pretrained_base_from_a_local_folder(pairs_dir, tmp_path):
+    tokenizer = train_tokenizer(["a tiny pretrained model", "litter: plastic 1 | scene: none"] * 10, vocab_size=300)
+    config = T5Config(vocab_size=len(tokenizer), d_model=32, d_ff=64, num_layers=1, num_decoder_layers=1, num_heads=2, d_kv=16,
+                      decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
+    T5ForConditionalGeneration(config).save_pretrained(tmp_path / "base")
+    tokenizer.save_pretrained(tmp_path / "base")
+    summary = train(TrainConfig(pairs_dir=str(pairs_dir), output_dir=str(tmp_path / "tuned"), base_model=str(tmp_path / "base"), **TINY_STEPS))
+    assert summary["learning_rate"] == 3e-4 and summary["parameters"] == sum(p.numel() for p in T5ForConditionalGeneration(config).parameters())
+    assert AutoModelForSeq2SeqLM.from_pretrained(tmp_path / "tuned").config.d_model == 32
+    with pytest.raises(FileNotFoundError, match="missing-base"):
+        train(TrainConfig(pairs_dir=str(pairs_dir), output_dir=str(tmp_path / "x"), base_model=str(tmp_path / "missing-base"), **TINY_STEPS))
+
+
+def test_resume_continues_the_step_count(pairs_dir, tmp_path):
+    first = train(TrainConfig(pairs_dir=str(pairs_dir), output_dir=str(tmp_path / "m"), **TINY_STEPS))
+    assert first["resumed_from"] is None
+    longer = {**TINY_STEPS, "max_steps": 9}
+    second = train(TrainConfig(pairs_dir=str(pairs_dir), output_dir=str(tmp_path / "m"), **longer))
+    assert second["resumed_from"].endswith("checkpoint-6") and second["global_step"] == 9
+    with pytest.raises(RuntimeError, match="other data or settings"):
+        train(TrainConfig(pairs_dir=str(pairs_dir), output_dir=str(tmp_path / "m"), **{**longer, "learning_rate": 5e-4}))
+    fresh = train(TrainConfig(pairs_dir=str(pairs_dir), output_dir=str(tmp_path / "m"), resume=False, **{**longer, "learning_rate": 5e-4}))
+    assert fresh["resumed_from"] is None and fresh["global_step"] == 9
+
+
+def test_notebook_03_runs_with_papermill(pairs_dir, tmp_path):
+    papermill = PROJECT_ROOT / ".venv" / "bin" / "papermill"
+    command = [str(papermill) if papermill.exists() else "papermill", str(PROJECT_ROOT / "notebooks" / "03_train_t5.ipynb"), str(tmp_path / "03.ipynb"),
+               "-p", "pairs_dir", str(pairs_dir), "-p", "output_dir", str(tmp_path / "model"), "-p", "sample_count", "3"]
+    for key, value in TINY_STEPS.items():
+        if key != "logging_steps":
+            command += ["-p", key, str(value)]
+    subprocess.run(command, check=True, capture_output=True, timeout=600)
+    metrics = json.loads((tmp_path / "model" / "train.metrics.json").read_text())
+    assert metrics["global_step"] == 6 and metrics["parameters"] > 0 and 0 <= metrics["val_faithfulness"] <= 1

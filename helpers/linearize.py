@@ -3,7 +3,7 @@
 `compact` (default) applies the description policy first, then lists each category once with
 its count, then the scene, then the confidence range of each category and of the scene:
 
-    litter: plastic 3; tire 1 | scene: grass | confidence: 0.55-0.92 0.81 0.95
+    litter: 3 plastic; 1 tire | scene: grass | confidence: 0.55-0.92 0.81 0.95
 
 so the model copies counts instead of counting, and 30 detections fit in a few dozen tokens.
 `seed_json` is the original notebook's format (the whole record as JSON, every detection),
@@ -27,9 +27,9 @@ def _compact(record: dict, policy: Policy) -> str:
             confidences[canonical_label(detection["label"])].append(float(detection["confidence"]))
     order = sorted(confidences, key=lambda label: (-len(confidences[label]), label))
     scene = scene_of(record, policy)
-    # Counts and scene first, in the order the description names them; confidences last, so the
-    # model's alignment from input to output stays a simple left-to-right copy.
-    items = "; ".join(f"{label} {len(confidences[label])}" for label in order) or "none"
+    # Count before label, categories in the order the description names them, confidences last:
+    # the model's alignment from input to output stays a simple left-to-right copy.
+    items = "; ".join(f"{len(confidences[label])} {label}" for label in order) or "none"
     spans = []
     for label in order:
         low, high = f"{min(confidences[label]):.2f}", f"{max(confidences[label]):.2f}"

@@ -14,6 +14,7 @@ import argparse
 import hashlib
 import json
 import math
+import os
 import shutil
 import time
 import warnings
@@ -192,6 +193,11 @@ def train(config: TrainConfig) -> dict:
     """
     from helpers.train_export import export_model
 
+    if config.tensorboard:
+        import importlib.util
+
+        if importlib.util.find_spec("tensorboard") is None and importlib.util.find_spec("tensorboardX") is None:
+            raise ImportError("tensorboard=True needs the tensorboard package: pip install tensorboard")
     pairs_dir, output_dir = resolve(config.pairs_dir), resolve(config.output_dir)
     data, settings = load_pairs(pairs_dir)
     policy = Policy(settings["min_confidence"], settings["scene_min_confidence"])
@@ -238,6 +244,9 @@ def train(config: TrainConfig) -> dict:
         report_to=["tensorboard"] if config.tensorboard else "none",
         seed=config.seed,
         data_seed=config.seed,
+        use_cpu=not torch.cuda.is_available(),
+        # CPU processes under torchrun talk through gloo; GPUs use the default (NCCL)
+        ddp_backend="gloo" if not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1 else None,
         dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(),
         **mixed_precision(config.precision),
@@ -282,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", required=True, help="YAML of TrainConfig fields (or a pipeline file with a '03' section)")
     args = parser.parse_args(argv)
     summary = train(TrainConfig.from_yaml(args.params))
-    print(json.dumps({k: summary[k] for k in ("global_step", "val_faithfulness", "output_dir")}))
+    print(json.dumps({k: summary[k] for k in ("global_step", "world_size", "val_faithfulness", "output_dir")}))
     return 0
 
 

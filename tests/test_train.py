@@ -52,7 +52,7 @@ def test_tiny_scratch_run_exports_a_folder_the_auto_classes_load(pairs_dir, tmp_
     model = AutoModelForSeq2SeqLM.from_pretrained(folder)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     assert model.generation_config.num_beams == 2
-    output = model.generate(**tokenizer(["litter: plastic 1 | scene: none | confidence: 0.90"], return_tensors="pt"))
+    output = model.generate(**tokenizer(["litter: 1 plastic | scene: none | confidence: 0.90"], return_tensors="pt"))
     assert isinstance(tokenizer.decode(output[0], skip_special_tokens=True), str)
     assert not list(tmp_path.glob(".model.*")), "no partial export left behind"
     texts = describe_records(load_model(folder), [{"detections": [], "scene": {"class": "grass", "confidence": 0.9}}])

@@ -1,0 +1,58 @@
+"""Slow runs (pytest -m slow): data-parallel training, and the demo model's quality target."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from helpers.config import PROJECT_ROOT
+from helpers.cv_outputs import ground_truth_outputs
+from helpers.cv_synthetic import STRESS_GROUPS, stress_set
+from helpers.demo import DemoDatasetSpec, build_dataset
+from helpers.generate import describe_records, load_model, score
+from helpers.synth import SynthConfig, build_pairs
+
+pytestmark = pytest.mark.slow
+
+
+def test_two_process_ddp_training_on_cpu(tiny_demo, tmp_path):
+    """The notebook's training function under torchrun: 2 CPU processes, gloo backend."""
+    ground_truth_outputs(tiny_demo / "data.yaml", tmp_path / "cv.jsonl")
+    build_pairs(SynthConfig(cv_outputs=str(tmp_path / "cv.jsonl"), output_dir=str(tmp_path / "pairs"), synthetic_records=40))
+    params = {"pairs_dir": str(tmp_path / "pairs"), "output_dir": str(tmp_path / "model"), "max_steps": 4, "eval_steps": 2,
+              "eval_samples": 8, "batch_size": 4, "logging_steps": 1}
+    (tmp_path / "train.yaml").write_text(yaml.safe_dump(params))
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "helpers.train", "--params", str(tmp_path / "train.yaml")]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=900, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    state = json.loads((tmp_path / "model" / "trainer_state.json").read_text())
+    assert state["global_step"] == 4
+    printed = [json.loads(line) for line in finished.stdout.splitlines() if line.startswith('{"global_step"')]
+    assert len(printed) == 2 and {p["world_size"] for p in printed} == {2}, "both ranks ran, in one group of two"
+
+
+def test_demo_configuration_reaches_its_faithfulness_target(tmp_path):
+    """The demo (scratch model, CPU, default parameters): >= 95% faithful on the test split without
+    any fallback, >= 90% on each stress group."""
+    build_dataset(tmp_path / "demo", DemoDatasetSpec())
+    params = {"shared": {}, "01": {"images": str(tmp_path / "demo" / "data.yaml"), "output": str(tmp_path / "cv.jsonl")},
+              "02": {"cv_outputs": str(tmp_path / "cv.jsonl"), "output_dir": str(tmp_path / "pairs")},
+              "03": {"pairs_dir": str(tmp_path / "pairs"), "output_dir": str(tmp_path / "model")}}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(params))
+    command = [sys.executable, "-m", "helpers.pipeline", "--params", str(tmp_path / "run.yaml"), "--only", "01,02,03", "--reports-dir", str(tmp_path / "reports")]
+    subprocess.run(command, check=True, capture_output=True, timeout=3600)
+    loaded = load_model(tmp_path / "model")
+    test_records = [json.loads(line) for line in (tmp_path / "cv.jsonl").read_text().splitlines() if json.loads(line)["split"] == "test"]
+    test_score = score(test_records, describe_records(loaded, test_records), loaded.policy)
+    results = {"test": test_score["faithful"]}
+    for group in STRESS_GROUPS:
+        records = stress_set(group, 100, seed=123)
+        results[group] = score(records, describe_records(loaded, records), loaded.policy)["faithful"]
+    print(json.dumps(results, indent=2))
+    assert results["test"] >= 0.95, results
+    assert all(results[group] >= 0.90 for group in STRESS_GROUPS), results

@@ -54,10 +54,10 @@ class TrainConfig:
     vocab_size: int = 1000  # scratch tokenizer's target size (soft)
     dropout: float = 0.0  # scratch model's dropout (the tiny model underfits rather than overfits)
     seed: int = 0
-    epochs: float = 6.0
+    epochs: float = 8.0
     max_steps: int = 0  # > 0 overrides epochs
     batch_size: int = 32
-    learning_rate: float = 0.0  # 0: 1e-3 for scratch, 3e-4 for a pretrained model
+    learning_rate: float = 0.0  # 0: 2e-3 for scratch, 3e-4 for a pretrained model
     weight_decay: float = 0.01
     warmup_ratio: float = 0.05
     eval_steps: int = 200
@@ -93,9 +93,14 @@ class TrainConfig:
 def load_pairs(pairs_dir: Path) -> tuple[dict[str, Dataset], dict]:
     """train/val/test datasets and 02's settings (input format, thresholds, fingerprint)."""
     settings = json.loads(require_file(pairs_dir / "pairs_config.json", "Pairs settings", hint="run notebook 02 first").read_text())
-    files = {split: str(require_file(pairs_dir / f"{split}.jsonl", f"{split} pairs")) for split in ("train", "val", "test")}
-    data = load_dataset("json", data_files=files)
-    return {split: data[split] for split in files}, settings
+    files = {split: require_file(pairs_dir / f"{split}.jsonl", f"{split} pairs") for split in ("train", "val", "test")}
+    for split in ("train", "val"):  # training needs both; the test split may be empty
+        if files[split].stat().st_size == 0:
+            raise ValueError(f"{files[split]} holds no pairs: training needs {split} images (check 01's splits and max_images)")
+    data = load_dataset("json", data_files={split: str(path) for split, path in files.items() if path.stat().st_size})
+    splits = {split: data[split] for split in data}
+    splits.setdefault("test", data["val"].select([]))
+    return splits, settings
 
 
 def mixed_precision(choice: str) -> dict[str, bool]:
@@ -216,7 +221,7 @@ def train(config: TrainConfig) -> dict:
     val = val.select(range(min(config.eval_samples or len(val), len(val))))
     train_set = data["train"].map(encode, batched=True, remove_columns=data["train"].column_names)
     val_set = val.map(encode, batched=True, remove_columns=val.column_names)
-    learning_rate = config.learning_rate or (1e-3 if config.base_model == "scratch" else 3e-4)
+    learning_rate = config.learning_rate or (2e-3 if config.base_model == "scratch" else 3e-4)
     args = Seq2SeqTrainingArguments(
         output_dir=str(checkpoint_dir),
         num_train_epochs=config.epochs,

@@ -23,10 +23,12 @@ def _demo_sections(tmp_path, tiny_demo) -> dict:
     """Parameters that keep every output of a run inside tmp_path."""
     work = tmp_path / "work"
     return {
-        "shared": {"max_images": 6, "not_declared_anywhere": 1},
+        "shared": {"max_images": 11, "not_declared_anywhere": 1},
         "01": {"images": str(tiny_demo / "data.yaml"), "output": str(work / "cv.jsonl")},
-        "02_synth_descriptions": {"cv_outputs": str(work / "cv.jsonl"), "output_dir": str(work / "pairs")},
-        "03": {"pairs_dir": str(work / "pairs"), "output_dir": str(work / "model")},
+        "02_synth_descriptions": {"cv_outputs": str(work / "cv.jsonl"), "output_dir": str(work / "pairs"), "synthetic_records": 20,
+                                  "comparison_records": 20},
+        "03": {"pairs_dir": str(work / "pairs"), "output_dir": str(work / "model"), "max_steps": 4, "eval_steps": 2, "eval_samples": 4,
+               "batch_size": 4, "sample_count": 2},
         "04": {"model_dir": str(work / "model"), "output_dir": str(work / "eval")},
     }
 
@@ -50,10 +52,10 @@ def test_full_run_writes_executed_notebooks_html_and_metrics(tmp_path, tiny_demo
     for report in reports:
         assert report.notebook.exists() and report.html.read_text().lstrip().lower().startswith("<!doctype html>")
     metrics = json.loads((tmp_path / "work" / "cv.metrics.json").read_text())
-    assert metrics["images"] == 6 and metrics["failed"] == 0
+    assert metrics["images"] == 11 and metrics["failed"] == 0
     executed = json.loads(reports[0].notebook.read_text())
     injected = [c for c in executed["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
-    assert "max_images = 6" in "".join(injected[0]["source"])
+    assert "max_images = 11" in "".join(injected[0]["source"])
     assert "not_declared_anywhere" not in "".join(injected[0]["source"])
 
 

@@ -264,7 +264,9 @@ def train(config: TrainConfig) -> dict:
     )
     started = time.perf_counter()
     outcome = trainer.train(resume_from_checkpoint=resume_from)
-    final_eval = trainer.evaluate()  # the best model, reloaded at the end
+    # The best checkpoint is reloaded at the end; its validation numbers are already in the log.
+    best_step = int(trainer.state.best_model_checkpoint.rsplit("-", 1)[-1]) if trainer.state.best_model_checkpoint else None
+    final_eval = next((e for e in reversed(trainer.state.log_history) if "eval_loss" in e and e["step"] == best_step), {})
     summary = {
         "base_model": config.base_model,
         "parameters": int(sum(p.numel() for p in trainer.model.parameters())),

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from helpers.grammar import Facts
 from helpers.lexicon import (
     COUNTERS,
-    GENERIC_SCENE_PHRASES,
     NUMBER_WORDS,
     PREPOSITIONS,
     SCENE_KEYWORDS,

@@ -44,7 +44,7 @@ EXTRA_MASS_SYNONYMS: dict[str, tuple[str, ...]] = {
     "glass": ("glass",),
     "metal": ("metal", "scrap metal"),
     "paper": ("paper", "paper debris"),
-    "organic": ("organic", "food", "food scraps", "compost"),
+    "organic": ("organic", "food", "compost"),
 }
 COUNTERS = ("piece", "bit", "shard", "pile", "heap", "scrap", "chunk", "fragment", "item")
 

@@ -158,8 +158,7 @@ def build_pairs(config: SynthConfig) -> SynthResult:
     for split in SPLITS:
         digest.update(files[split].read_bytes())
     fingerprint = digest.hexdigest()[:16]
-    settings = {k: v for k, v in asdict(config).items()}
-    files["config"] = atomic_write_text(out / "pairs_config.json", json.dumps({**settings, "fingerprint": fingerprint}, indent=2) + "\n")
+    files["config"] = atomic_write_text(out / "pairs_config.json", json.dumps({**asdict(config), "fingerprint": fingerprint}, indent=2) + "\n")
     return SynthResult(pairs, errors, files, fingerprint)
 
 

@@ -31,7 +31,6 @@ from transformers import (
     AutoTokenizer,
     DataCollatorForSeq2Seq,
     EarlyStoppingCallback,
-    GenerationConfig,
     Seq2SeqTrainer,
     Seq2SeqTrainingArguments,
 )

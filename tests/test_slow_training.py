@@ -10,7 +10,6 @@ import sys
 import pytest
 import yaml
 
-from helpers.config import PROJECT_ROOT
 from helpers.cv_outputs import ground_truth_outputs
 from helpers.cv_synthetic import STRESS_GROUPS, stress_set
 from helpers.demo import DemoDatasetSpec, build_dataset

@@ -11,7 +11,7 @@ from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, T5Config, T5ForCo
 from helpers.config import PROJECT_ROOT
 from helpers.cv_outputs import ground_truth_outputs
 from helpers.generate import describe_records, load_model
-from helpers.scratch_model import build_model, train_tokenizer
+from helpers.scratch_model import train_tokenizer
 from helpers.synth import SynthConfig, build_pairs
 from helpers.train import TrainConfig, train
 

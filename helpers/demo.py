@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from helpers.config import DEMO_DATA_DIR, resolve
 from helpers.demo_images import CLASSES, SCENES, render_photo
-from helpers.io import replace_dir
+from helpers.io import partial_dir, replace_dir
 
 GENERATOR_VERSION = 1  # bump when drawing changes, so old sets are rebuilt rather than reused
 SPLITS = ("train", "valid", "test")
@@ -135,9 +135,7 @@ def build_dataset(out: str | Path = DEMO_DATA_DIR, spec: DemoDatasetSpec = DemoD
         print(f"Demo dataset already built at {out} ({manifest['images']} images, seed {spec.seed}); reusing it.")
         return {**manifest, "reused": True}
 
-    partial = out.parent / f".{out.name}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
+    partial = partial_dir(out)
     rows = []
     for split_index, split in enumerate(SPLITS):
         rows += _write_split(partial, spec, split_index, split)

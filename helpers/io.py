@@ -87,6 +87,14 @@ def write_metrics(path: str | Path, metrics: dict) -> Path:
     return path
 
 
+def partial_dir(target: Path) -> Path:
+    """An empty side folder next to `target`, to fill and then hand to `replace_dir`."""
+    partial = target.with_name(f".{target.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    return partial
+
+
 def replace_dir(finished: Path, target: Path) -> Path:
     """Moves a completely written folder into place; the old one is removed only after the swap.
 

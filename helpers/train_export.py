@@ -4,7 +4,6 @@ card, trainer state and curves, into a side folder that replaces `output_dir` on
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import matplotlib
@@ -13,7 +12,7 @@ matplotlib.use("Agg")  # files only; notebooks show the PNG
 import matplotlib.pyplot as plt
 from transformers import GenerationConfig
 
-from helpers.io import atomic_write_text, replace_dir
+from helpers.io import atomic_write_text, partial_dir, replace_dir
 
 LLM_CONFIG = "llm_config.json"
 
@@ -74,8 +73,7 @@ print(tokenizer.decode(model.generate(**inputs)[0], skip_special_tokens=True))
 
 def export_model(trainer, tokenizer, config, settings: dict, summary: dict, output_dir: Path) -> Path:
     """Writes the final folder next to `output_dir`, then swaps it in."""
-    partial = output_dir.with_name(f".{output_dir.name}.partial")
-    shutil.rmtree(partial, ignore_errors=True)
+    partial = partial_dir(output_dir)
     lengths = summary["lengths"]
     trainer.model.generation_config = GenerationConfig(
         decoder_start_token_id=tokenizer.pad_token_id,

@@ -15,3 +15,23 @@ def tiny_demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "tiny"
     build_dataset(out, DemoDatasetSpec(seed=7, n_train=8, n_valid=2, n_test=2))
     return out
+
+
+@pytest.fixture(scope="session")
+def papermill_run():
+    """Runs a project notebook with the papermill command line, as a user would; returns a runner."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from helpers.config import NOTEBOOKS_DIR
+
+    executable = Path(sys.executable).with_name("papermill")  # the one installed beside this Python
+
+    def run(notebook: str, output, parameters: dict, timeout: int = 600):
+        command = [str(executable), str(NOTEBOOKS_DIR / f"{notebook}.ipynb"), str(output)]
+        for name, value in parameters.items():
+            command += ["-p", name, str(value)]
+        return subprocess.run(command, check=True, capture_output=True, timeout=timeout)
+
+    return run

@@ -9,7 +9,6 @@ import sys
 import pytest
 import yaml
 
-from helpers.config import PROJECT_ROOT
 from helpers.pipeline import NotebookFailed, load_params, notebook_parameters, run_pipeline
 
 
@@ -83,13 +82,7 @@ def test_stops_at_the_first_failing_notebook_naming_it_and_the_error(tmp_path, t
     assert "Pipeline stopped: 01_cv_extract failed" in finished.stderr
 
 
-def test_a_notebook_runs_alone_with_plain_papermill(tmp_path, tiny_demo):
-    papermill = PROJECT_ROOT / ".venv" / "bin" / "papermill"
-    executable = str(papermill) if papermill.exists() else "papermill"
+def test_a_notebook_runs_alone_with_plain_papermill(tmp_path, tiny_demo, papermill_run):
     output = tmp_path / "cv.jsonl"
-    command = [
-        executable, str(PROJECT_ROOT / "notebooks" / "01_cv_extract.ipynb"), str(tmp_path / "out.ipynb"),
-        "-p", "images", str(tiny_demo / "data.yaml"), "-p", "output", str(output), "-p", "max_images", "4",
-    ]
-    subprocess.run(command, cwd=tmp_path, check=True, capture_output=True, timeout=300)
+    papermill_run("01_cv_extract", tmp_path / "out.ipynb", {"images": tiny_demo / "data.yaml", "output": output, "max_images": 4}, timeout=300)
     assert len(output.read_text().splitlines()) == 4

@@ -9,7 +9,6 @@ import sys
 import datasets
 import pytest
 
-from helpers.config import PROJECT_ROOT
 from helpers.cv_outputs import ground_truth_outputs
 from helpers.grammar import Policy
 from helpers.io import iter_jsonl, write_jsonl
@@ -127,13 +126,9 @@ def test_cli_keeps_order_reports_bad_lines_and_exits_non_zero(tmp_path):
     assert subprocess.run(command, capture_output=True, timeout=120).returncode == 0
 
 
-def test_notebook_02_runs_with_papermill(cv_file, tmp_path):
-    papermill = PROJECT_ROOT / ".venv" / "bin" / "papermill"
-    command = [
-        str(papermill) if papermill.exists() else "papermill", str(PROJECT_ROOT / "notebooks" / "02_synth_descriptions.ipynb"), str(tmp_path / "02.ipynb"),
-        "-p", "cv_outputs", str(cv_file), "-p", "output_dir", str(tmp_path / "pairs"), "-p", "synthetic_records", "50", "-p", "comparison_records", "50",
-    ]
-    subprocess.run(command, check=True, capture_output=True, timeout=300)
+def test_notebook_02_runs_with_papermill(cv_file, tmp_path, papermill_run):
+    parameters = {"cv_outputs": cv_file, "output_dir": tmp_path / "pairs", "synthetic_records": 50, "comparison_records": 50}
+    papermill_run("02_synth_descriptions", tmp_path / "02.ipynb", parameters, timeout=300)
     metrics = json.loads((tmp_path / "pairs" / "synth.metrics.json").read_text())
     assert metrics["pairs"] == {"train": 8 * 3 + 150, "val": 6, "test": 6} and metrics["errors"] == 0
     assert metrics["comparison"]["synthetic/grammar"]["faithful_pct"] == 100.0

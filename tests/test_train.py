@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, T5Config, T5ForConditionalGeneration
 
-from helpers.config import PROJECT_ROOT
 from helpers.cv_outputs import ground_truth_outputs
 from helpers.generate import describe_records, load_model
 from helpers.scratch_model import train_tokenizer
@@ -84,13 +82,9 @@ def test_resume_continues_the_step_count(pairs_dir, tmp_path):
     assert fresh["resumed_from"] is None and fresh["global_step"] == 9
 
 
-def test_notebook_03_runs_with_papermill(pairs_dir, tmp_path):
-    papermill = PROJECT_ROOT / ".venv" / "bin" / "papermill"
-    command = [str(papermill) if papermill.exists() else "papermill", str(PROJECT_ROOT / "notebooks" / "03_train_t5.ipynb"), str(tmp_path / "03.ipynb"),
-               "-p", "pairs_dir", str(pairs_dir), "-p", "output_dir", str(tmp_path / "model"), "-p", "sample_count", "3"]
-    for key, value in TINY_STEPS.items():
-        if key != "logging_steps":
-            command += ["-p", key, str(value)]
-    subprocess.run(command, check=True, capture_output=True, timeout=600)
+def test_notebook_03_runs_with_papermill(pairs_dir, tmp_path, papermill_run):
+    parameters = {"pairs_dir": pairs_dir, "output_dir": tmp_path / "model", "sample_count": 3}
+    parameters.update({key: value for key, value in TINY_STEPS.items() if key != "logging_steps"})
+    papermill_run("03_train_t5", tmp_path / "03.ipynb", parameters)
     metrics = json.loads((tmp_path / "model" / "train.metrics.json").read_text())
     assert metrics["global_step"] == 6 and metrics["parameters"] > 0 and 0 <= metrics["val_faithfulness"] <= 1

@@ -7,7 +7,7 @@ A record, as 01_cv_extract writes it and every later stage reads it:
 
 `ground_truth_outputs` turns a YOLO dataset's own labels into such records (confidence 1.0,
 source "ground_truth"): an oracle detector, for building and checking the later stages
-independently of detector errors.
+independently of detector errors. `helpers.extract` makes records from real detectors.
 """
 
 from __future__ import annotations
@@ -16,13 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import Image
-from tqdm.auto import tqdm
-
-from helpers.io import write_jsonl
-from helpers.yolo_data import label_path, load_data_yaml, read_labels
-
-UNKNOWN_SCENE = {"class": "unknown", "confidence": 0.0}
+from helpers.io import iter_jsonl
 
 
 @dataclass
@@ -44,6 +38,8 @@ class ExtractionResult:
 def ground_truth_outputs(data_yaml: str | Path, output: str | Path, max_images: int = 0) -> ExtractionResult:
     """Writes CV output records made from a YOLO dataset's labels and its `scenes.csv`.
 
+    The same run as notebook 01 with `detections_from="labels"` (resumes an existing output).
+
     Args:
         data_yaml: The dataset's `data.yaml`.
         output: JSONL to write; failures go to `<output stem>.errors.jsonl` beside it.
@@ -52,33 +48,12 @@ def ground_truth_outputs(data_yaml: str | Path, output: str | Path, max_images: 
     Returns:
         The records and the failures (unreadable images, malformed label files).
     """
-    dataset = load_data_yaml(data_yaml)
-    images = dataset.images()[: max_images or None]
-    result = ExtractionResult(records=[])
-    for image_path, split in tqdm(images, desc="ground truth", unit="img"):
-        relative = image_path.relative_to(dataset.root).as_posix()
-        try:
-            with Image.open(image_path) as image:
-                width, height = image.size
-                image.verify()  # catches truncated and corrupt files without a full decode
-            boxes = read_labels(label_path(image_path), dataset.names)
-        except Exception as error:  # noqa: BLE001 - any failure is reported per image, never fatal
-            result.errors.append({"image": relative, "split": split, "error": f"{type(error).__name__}: {error}"})
-            continue
-        scene = dataset.scenes.get(relative)
-        result.records.append(
-            {
-                "image": relative,
-                "split": split,
-                "width": width,
-                "height": height,
-                "detections": [
-                    {"label": label, "confidence": 1.0, "bbox": box, "sources": ["ground_truth"]} for label, box in boxes
-                ],
-                "scene": {"class": scene, "confidence": 1.0} if scene else dict(UNKNOWN_SCENE),
-            }
-        )
-    output = Path(output)
-    result.output = write_jsonl(output, result.records)
-    result.errors_output = write_jsonl(output.with_name(f"{output.stem}.errors.jsonl"), result.errors)
-    return result
+    from helpers.extract import ExtractConfig, run_extraction
+
+    run = run_extraction(ExtractConfig(images=str(data_yaml), output=str(output), max_images=max_images, detections_from="labels"))
+    return ExtractionResult(
+        records=[line.record for line in iter_jsonl(run["output"])],
+        errors=[line.record for line in iter_jsonl(run["errors_output"])],
+        output=Path(run["output"]),
+        errors_output=Path(run["errors_output"]),
+    )

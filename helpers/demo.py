@@ -22,7 +22,7 @@ import numpy as np
 import yaml
 from tqdm.auto import tqdm
 
-from helpers.config import DEMO_DATA_DIR, resolve
+from helpers.config import DEMO_DATA_DIR, DEMO_MODELS_DIR, resolve
 from helpers.demo_images import CLASSES, SCENES, render_photo
 from helpers.io import partial_dir, replace_dir
 
@@ -189,7 +189,18 @@ def main(argv: list[str] | None = None) -> int:
     dataset.add_argument("--size", type=_size, default=(defaults.width, defaults.height), help="WIDTHxHEIGHT (default: 384x288)")
     dataset.add_argument("--max-objects", type=int, default=defaults.max_objects, help="most objects in one image (default: %(default)s)")
     dataset.add_argument("--force", action="store_true", help="rebuild even if a matching set exists")
+    models = commands.add_parser("models", help="train the demo CV models (YOLO detector, HF RT-DETR, scene classifier)")
+    models.add_argument("--data", default=str(DEMO_DATA_DIR / "data.yaml"), help="demo data.yaml (default: %(default)s)")
+    models.add_argument("--out", default=str(DEMO_MODELS_DIR), help="output folder (default: %(default)s)")
+    models.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    models.add_argument("--quick", action="store_true", help="a few images and steps: a smoke build for tests")
+    models.add_argument("--force", action="store_true", help="rebuild even if matching models exist")
     args = parser.parse_args(argv)
+    if args.command == "models":
+        from helpers.demo_models import QUICK, DemoModelsSpec, build_models
+
+        spec = QUICK if args.quick else DemoModelsSpec()
+        build_models(args.data, args.out, DemoModelsSpec(**{**asdict(spec), "seed": args.seed}), force=args.force)
     if args.command == "dataset":
         try:
             spec = DemoDatasetSpec(args.seed, args.n_train, args.n_valid, args.n_test, *args.size, args.max_objects)

@@ -35,3 +35,13 @@ def papermill_run():
         return subprocess.run(command, check=True, capture_output=True, timeout=timeout)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def tiny_cv_models(tiny_demo, tmp_path_factory):
+    """The demo CV models from a smoke build (a few images, one epoch or two steps): real checkpoints, useless detectors."""
+    from helpers.demo_models import QUICK, build_models
+
+    out = tmp_path_factory.mktemp("cv_models") / "demo"
+    build_models(tiny_demo / "data.yaml", out, QUICK)
+    return out

@@ -23,7 +23,7 @@ def _demo_sections(tmp_path, tiny_demo) -> dict:
     work = tmp_path / "work"
     return {
         "shared": {"max_images": 11, "not_declared_anywhere": 1},
-        "01": {"images": str(tiny_demo / "data.yaml"), "output": str(work / "cv.jsonl")},
+        "01": {"images": str(tiny_demo / "data.yaml"), "output": str(work / "cv.jsonl"), "detections_from": "labels"},
         "02_synth_descriptions": {"cv_outputs": str(work / "cv.jsonl"), "output_dir": str(work / "pairs"), "synthetic_records": 20,
                                   "comparison_records": 20},
         "03": {"pairs_dir": str(work / "pairs"), "output_dir": str(work / "model"), "max_steps": 4, "eval_steps": 2, "eval_samples": 4,
@@ -84,5 +84,6 @@ def test_stops_at_the_first_failing_notebook_naming_it_and_the_error(tmp_path, t
 
 def test_a_notebook_runs_alone_with_plain_papermill(tmp_path, tiny_demo, papermill_run):
     output = tmp_path / "cv.jsonl"
-    papermill_run("01_cv_extract", tmp_path / "out.ipynb", {"images": tiny_demo / "data.yaml", "output": output, "max_images": 4}, timeout=300)
+    papermill_run("01_cv_extract", tmp_path / "out.ipynb", {"images": tiny_demo / "data.yaml", "output": output, "max_images": 4,
+                                                                     "detections_from": "labels"}, timeout=300)
     assert len(output.read_text().splitlines()) == 4

@@ -39,7 +39,7 @@ def test_demo_configuration_reaches_its_faithfulness_target(tmp_path):
     """The demo (scratch model, CPU, default parameters): >= 95% faithful on the test split without
     any fallback, >= 90% on each stress group."""
     build_dataset(tmp_path / "demo", DemoDatasetSpec())
-    params = {"shared": {}, "01": {"images": str(tmp_path / "demo" / "data.yaml"), "output": str(tmp_path / "cv.jsonl")},
+    params = {"shared": {}, "01": {"images": str(tmp_path / "demo" / "data.yaml"), "output": str(tmp_path / "cv.jsonl"), "detections_from": "labels"},
               "02": {"cv_outputs": str(tmp_path / "cv.jsonl"), "output_dir": str(tmp_path / "pairs")},
               "03": {"pairs_dir": str(tmp_path / "pairs"), "output_dir": str(tmp_path / "model")}}
     (tmp_path / "run.yaml").write_text(yaml.safe_dump(params))

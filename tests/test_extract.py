@@ -1,0 +1,252 @@
+"""01's engine: detector backends, fusion, label mapping, bad images, resume after a kill, shards."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import numpy as np
+import pytest
+import yaml
+
+from helpers.detection_eval import average_precision, detection_metrics, scene_metrics
+from helpers.detectors import Detections, HFDetector, SceneClassifier, UltralyticsDetector, normalise_label
+from helpers.extract import ExtractConfig, merge_shards, run_extraction, scan_output
+from helpers.fusion import FusionSettings, fuse
+from helpers.image_sources import open_image_source, select
+from helpers.io import iter_jsonl
+
+
+def _images(tiny_demo, count=3):
+    from PIL import Image
+
+    paths = sorted((tiny_demo / "train" / "images").glob("*.jpg"))[:count]
+    return [Image.open(p).convert("RGB") for p in paths]
+
+
+def _check_detections(result: Detections, names: set[str]):
+    assert result.boxes.shape == (len(result), 4)
+    assert ((result.boxes >= 0) & (result.boxes <= 1)).all(), "boxes are normalised to 0..1"
+    assert (result.boxes[:, 2] >= result.boxes[:, 0]).all() and (result.boxes[:, 3] >= result.boxes[:, 1]).all()
+    assert ((result.scores >= 0) & (result.scores <= 1)).all()
+    assert set(result.labels) <= names
+
+
+def test_ultralytics_backend_loads_a_saved_yolo_and_returns_normalised_boxes(tmp_path, tiny_demo):
+    from ultralytics import YOLO
+
+    spec = yaml.safe_load((tiny_demo / "data.yaml").read_text())
+    weights = tmp_path / "yolo.pt"
+    model = YOLO("yolov8n.yaml")  # random init from the package's own layout file
+    model.model.names = {i: name.upper() for i, name in spec["names"].items()}  # names as a user's model might have them
+    model.save(str(weights))
+    detector = UltralyticsDetector(weights, conf=0.0, imgsz=160, device="cpu", label_map={"PLASTIC": "plastic"})
+    results = detector.predict(_images(tiny_demo))
+    assert len(results) == 3 and sum(len(r) for r in results) > 0, "an untrained model at conf 0 still proposes boxes"
+    for result in results:
+        _check_detections(result, {name.lower() for name in spec["names"].values()})
+    assert detector.forward_seconds > 0
+
+
+def test_hf_backend_loads_a_saved_rtdetr_with_a_separate_processor_folder(tmp_path, tiny_demo):
+    import torch
+    from transformers import RTDetrForObjectDetection, RTDetrImageProcessor
+
+    from helpers.demo_models import small_rtdetr_config
+
+    torch.manual_seed(0)
+    names = ["Bottle", "glass", "metal"]
+    RTDetrForObjectDetection(small_rtdetr_config(names)).save_pretrained(tmp_path / "model")
+    RTDetrImageProcessor(size={"height": 128, "width": 128}).save_pretrained(tmp_path / "processor")
+    detector = HFDetector(tmp_path / "model", tmp_path / "processor", conf=0.0, device="cpu", label_map={"bottle": "plastic"})
+    images = _images(tiny_demo)
+    results = detector.predict(images)
+    assert len(results) == 3 and all(len(r) > 0 for r in results)
+    for result in results:
+        _check_detections(result, {"plastic", "glass", "metal"})
+    with pytest.raises(FileNotFoundError, match="missing_model"):
+        HFDetector(tmp_path / "missing_model", device="cpu")
+
+
+def test_scene_classifier_and_wrong_checkpoint_kinds(tiny_cv_models, tiny_demo):
+    classifier = SceneClassifier(tiny_cv_models / "scene_classifier.pt", imgsz=64, device="cpu")
+    scenes = classifier.predict(_images(tiny_demo, 2))
+    assert [set(s) for s in scenes] == [{"class", "confidence"}] * 2
+    assert all(s["class"] in {"grass", "sandy", "rocky", "marshy"} and 0 <= s["confidence"] <= 1 for s in scenes)
+    with pytest.raises(ValueError, match="not a detector"):
+        UltralyticsDetector(tiny_cv_models / "scene_classifier.pt", device="cpu")
+    with pytest.raises(ValueError, match="not a classifier"):
+        SceneClassifier(tiny_cv_models / "yolo_detector.pt", device="cpu")
+
+
+def test_label_mapping_is_case_insensitive_and_keeps_unmapped_names_normalised():
+    mapping = {"Bottle ": "plastic", "CAN": "Metal"}
+    assert normalise_label("bottle", mapping) == "plastic"
+    assert normalise_label(" can", mapping) == "metal"
+    assert normalise_label("  Tire ", mapping) == "tire"
+
+
+def test_wbf_fuses_overlapping_boxes_and_names_their_sources():
+    yolo = Detections([[0.10, 0.10, 0.30, 0.30], [0.60, 0.60, 0.80, 0.80]], [0.9, 0.8], ["plastic", "glass"])
+    hf = Detections([[0.12, 0.10, 0.32, 0.30], [0.10, 0.10, 0.30, 0.30]], [0.6, 0.7], ["plastic", "metal"])
+    fused = fuse([yolo, hf], ["yolo", "hf"], [1.0, 1.0], FusionSettings(iou_thr=0.55, conf_type="max"))
+    by_label = {f["label"]: f for f in fused}
+    assert sorted(by_label) == ["glass", "metal", "plastic"], "class-aware: the metal box is not fused with plastic"
+    # WBF's box: coordinates averaged with the scores as weights
+    expected = (0.9 * np.array([0.10, 0.10, 0.30, 0.30]) + 0.6 * np.array([0.12, 0.10, 0.32, 0.30])) / 1.5
+    assert np.allclose(by_label["plastic"]["bbox"], expected, atol=1e-5)
+    assert by_label["plastic"]["sources"] == ["yolo", "hf"] and by_label["plastic"]["confidence"] == pytest.approx(0.9)
+    assert by_label["glass"]["sources"] == ["yolo"] and by_label["glass"]["confidence"] == pytest.approx(0.8)
+    voted = {f["label"]: f for f in fuse([yolo, hf], ["yolo", "hf"], [1.0, 1.0], FusionSettings(conf_type="avg"))}
+    assert voted["glass"]["confidence"] == pytest.approx(0.4), "the avg trap: one of two models -> half the confidence"
+    assert voted["plastic"]["confidence"] == pytest.approx(0.75)
+
+
+def test_single_detector_passes_through_and_bad_fusion_input_raises_instead_of_exiting():
+    alone = Detections([[0.1, 0.1, 0.3, 0.3], [0.12, 0.1, 0.32, 0.3]], [0.6, 0.9], ["plastic", "plastic"])
+    fused = fuse([alone], ["yolo"], [1.0])
+    assert [f["confidence"] for f in fused] == [0.9, 0.6], "overlapping boxes of one model are not merged"
+    assert all(f["sources"] == ["yolo"] for f in fused)
+    with pytest.raises(ValueError, match="2 names and 1 weights"):
+        fuse([alone, alone], ["a", "b"], [1.0])
+    with pytest.raises(ValueError, match="conf_type"):
+        FusionSettings(conf_type="mean")
+    outside = Detections([[10, 10, 30, 30]], [0.9], ["plastic"])
+    with pytest.raises(ValueError, match="outside 0..1"):
+        fuse([outside, alone], ["a", "b"], [1.0, 1.0])
+
+
+def test_detection_and_scene_metrics_on_hand_made_cases():
+    truth = [[{"label": "plastic", "bbox": [0.1, 0.1, 0.3, 0.3]}, {"label": "glass", "bbox": [0.5, 0.5, 0.7, 0.7]}]]
+    perfect = [[{"label": "plastic", "confidence": 0.9, "bbox": [0.1, 0.1, 0.3, 0.3]}, {"label": "glass", "confidence": 0.8, "bbox": [0.5, 0.5, 0.7, 0.7]}]]
+    assert detection_metrics(perfect, truth)["map50"] == pytest.approx(1.0)
+    shifted = [[{"label": "plastic", "confidence": 0.9, "bbox": [0.2, 0.2, 0.4, 0.4]}, {"label": "metal", "confidence": 0.8, "bbox": [0.5, 0.5, 0.7, 0.7]}]]
+    result = detection_metrics(shifted, truth)
+    assert result["map50"] == 0.0 and result["precision"] == 0.0 and result["recall"] == 0.0
+    # a false positive ranked above the true one halves precision at full recall
+    assert average_precision(np.array([0.9, 0.8]), np.array([False, True]), 1) == pytest.approx(0.5)
+    scenes = scene_metrics(["grass", "sandy", "grass"], ["grass", "grass", "grass"])
+    assert scenes["accuracy"] == pytest.approx(2 / 3) and scenes["confusion"] == [[2, 1], [0, 0]]
+
+
+def _folder_with_bad_images(tiny_demo, tmp_path, count=6):
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    for index, path in enumerate(sorted((tiny_demo / "train" / "images").glob("*.jpg"))[:count]):
+        shutil.copy(path, folder / ("sub" if index % 2 else ".") / path.name)
+    (folder / "empty.jpg").write_bytes(b"")
+    good = next(folder.glob("*.jpg")).read_bytes()
+    (folder / "truncated.png").write_bytes(good[: len(good) // 3])  # wrong suffix and cut short
+    (folder / "notes.txt").write_text("not an image")
+    return folder
+
+
+def _models_config(tiny_cv_models, **overrides) -> dict:
+    return {"yolo_weights": str(tiny_cv_models / "yolo_detector.pt"), "hf_model": str(tiny_cv_models / "rtdetr"),
+            "scene_weights": str(tiny_cv_models / "scene_classifier.pt"), "ensemble_weights_file": str(tiny_cv_models / "ensemble.json"),
+            "imgsz": 160, "scene_imgsz": 64, "yolo_conf": 0.01, "hf_conf": 0.3, "batch_size": 4, **overrides}
+
+
+def test_corrupt_and_empty_images_are_reported_and_the_rest_succeed(tmp_path, tiny_demo, tiny_cv_models):
+    folder = _folder_with_bad_images(tiny_demo, tmp_path)
+    config = ExtractConfig(images=str(folder), output=str(tmp_path / "cv.jsonl"), **_models_config(tiny_cv_models))
+    run = run_extraction(config)
+    records = [line.record for line in iter_jsonl(tmp_path / "cv.jsonl")]
+    errors = [line.record for line in iter_jsonl(tmp_path / "cv.errors.jsonl")]
+    assert run["processed"] == 6 and run["failed"] == 2
+    assert sorted(e["image"] for e in errors) == ["empty.jpg", "truncated.png"] and all(e["error"] for e in errors)
+    assert any(r["image"].startswith("sub/") for r in records), "folders are searched recursively; keys are relative"
+    for record in records:
+        assert record["width"] == 384 and record["height"] == 288 and record["split"] is None
+        assert set(record["scene"]) == {"class", "confidence"}
+        assert set(record["model_detections"]) == {"yolo", "hf"}
+        for detection in record["detections"]:
+            assert 0 <= min(detection["bbox"]) and max(detection["bbox"]) <= 1
+            assert detection["sources"] and set(detection["sources"]) <= {"yolo", "hf"}
+    manifest = json.loads((tmp_path / "cv.manifest.json").read_text())
+    assert [d["name"] for d in manifest["detectors"]] == ["yolo", "hf"] and manifest["fusion"]["conf_type"] == "max"
+    # the images are fixed: a rerun retries only the failed ones, and their errors are not duplicated
+    (folder / "empty.jpg").unlink()
+    again = run_extraction(config)
+    assert again["already_done"] == 6 and again["processed"] == 0 and again["failed"] == 1
+    assert [e["image"] for e in iter_jsonl_records(tmp_path / "cv.errors.jsonl")] == ["truncated.png"]
+    with pytest.raises(ValueError, match="other models or settings"):
+        run_extraction(ExtractConfig(**{**config.__dict__, "iou_thr": 0.7}))
+
+
+def iter_jsonl_records(path):
+    return [line.record for line in iter_jsonl(path)]
+
+
+def test_a_run_killed_part_way_and_rerun_yields_every_image_once(tmp_path, tiny_demo, tiny_cv_models):
+    output = tmp_path / "cv.jsonl"
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"images": str(tiny_demo / "data.yaml"), "output": str(output),
+                                      **_models_config(tiny_cv_models, batch_size=1)}))
+    command = [sys.executable, "-m", "helpers.extract", "run", "--params", str(params)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and (not output.exists() or output.read_bytes().count(b"\n") < 3):
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    written = output.read_bytes().count(b"\n")
+    assert 3 <= written < 12, f"the kill should land part-way ({written} of 12 written)"
+    with open(output, "ab") as handle:  # as if the kill had landed mid-line
+        handle.write(b'{"image": "valid/images/valid_0')
+    done, repaired = scan_output(output)
+    assert repaired and len(done) == written
+    subprocess.run(command, check=True, capture_output=True, timeout=300)
+    keys = [r["image"] for r in iter_jsonl_records(output)]
+    expected = [item.key for item in open_image_source(tiny_demo / "data.yaml").items]
+    assert Counter(keys) == Counter(expected), "every image exactly once"
+
+
+def test_shards_cover_the_images_exactly_once_and_merge_refuses_overlaps(tmp_path, tiny_demo):
+    items = open_image_source(tiny_demo / "data.yaml").items
+    shards = [select(items, num_shards=3, shard_index=i) for i in range(3)]
+    assert sorted(i.key for shard in shards for i in shard) == sorted(i.key for i in items)
+    assert select(items, num_shards=3, shard_index=1) == shards[1], "deterministic"
+    with pytest.raises(ValueError, match="shard_index"):
+        select(items, num_shards=3, shard_index=3)
+    outputs = []
+    for index in range(3):
+        run = run_extraction(ExtractConfig(images=str(tiny_demo / "data.yaml"), output=str(tmp_path / "cv.jsonl"),
+                                           detections_from="labels", num_shards=3, shard_index=index))
+        outputs.append(run["output"])
+    assert [os.path.basename(o) for o in outputs] == ["cv.shard-0of3.jsonl", "cv.shard-1of3.jsonl", "cv.shard-2of3.jsonl"]
+    merged = merge_shards(outputs, tmp_path / "cv.jsonl")
+    keys = [r["image"] for r in iter_jsonl_records(tmp_path / "cv.jsonl")]
+    assert merged["records"] == len(items) and sorted(keys) == sorted(i.key for i in items) and len(set(keys)) == len(keys)
+    with pytest.raises(ValueError, match="are in"):
+        merge_shards([outputs[0], outputs[0]], tmp_path / "twice.jsonl")
+
+
+def test_image_list_file_and_missing_inputs(tmp_path, tiny_demo):
+    listing = tmp_path / "list.txt"
+    paths = sorted((tiny_demo / "test" / "images").glob("*.jpg"))
+    listing.write_text(f"# field photos\n{paths[0]}\n{paths[1]}\n{paths[0]}\n")
+    source = open_image_source(listing)
+    assert source.kind == "list" and [i.path for i in source.items] == paths[:2], "duplicates listed once"
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        open_image_source(tmp_path / "nowhere")
+    with pytest.raises(ValueError, match="no detector"):
+        ExtractConfig(yolo_weights="", hf_model="")
+
+
+def test_01_runs_through_papermill_on_a_few_demo_images(tmp_path, tiny_demo, tiny_cv_models, papermill_run):
+    output = tmp_path / "cv.jsonl"
+    parameters = {"images": tiny_demo / "data.yaml", "output": output, "max_images": 5, "sample_images": 2,
+                  **_models_config(tiny_cv_models)}
+    papermill_run("01_cv_extract", tmp_path / "01.ipynb", parameters, timeout=300)
+    metrics = json.loads((tmp_path / "cv.metrics.json").read_text())
+    assert metrics["images"] == 5 and metrics["failed"] == 0 and metrics["detections_from"] == "models"
+    assert set(metrics["detectors"]) == {"yolo", "hf", "fused"}
+    assert set(metrics["conf_types"]) == {"avg", "max", "box_and_model_avg", "absent_model_aware_avg"}
+    assert 0 <= metrics["scene_accuracy"] <= 1 and metrics["images_per_second"] > 0

@@ -1,5 +1,5 @@
 # desclm: two commands do all the set-up (see README).
-#   make demo   create/refresh .venv, build the demo image set if missing, run notebooks 01 -> 04
+#   make demo   create/refresh .venv, build the demo image set and demo CV models if missing, run notebooks 01 -> 04
 #   make test   create/refresh .venv, run the default test suite
 # Each step reuses what already exists and says so.
 
@@ -11,7 +11,7 @@ STAMP := $(VENV)/.desclm-installed
 DEPS_HASH = $(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
 PYTEST_ARGS ?=
 
-.PHONY: venv demo demo-data test test-slow clean-reports help
+.PHONY: venv demo demo-data demo-models test test-slow clean-reports help
 .DEFAULT_GOAL := help
 
 help:
@@ -19,6 +19,7 @@ help:
 	@echo "make test       run the default test suite"
 	@echo "make test-slow  run the slow quality tests too"
 	@echo "make demo-data  only build the demo image set (data/demo/)"
+	@echo "make demo-models  only build the demo image set and train the demo CV models (models/demo/)"
 
 venv:
 	@if [ -x $(VPY) ] && [ "$$(cat $(STAMP) 2>/dev/null)" = "$(DEPS_HASH)" ]; then \
@@ -35,7 +36,10 @@ venv:
 demo-data: venv
 	@$(VPY) -m helpers.demo dataset
 
-demo: demo-data
+demo-models: demo-data
+	@$(VPY) -m helpers.demo models
+
+demo: demo-models
 	@$(VPY) -m helpers.pipeline --run demo
 
 test: venv

@@ -28,7 +28,7 @@ import yaml
 from helpers.config import DEMO_DATA_DIR, DEMO_MODELS_DIR, require_file, resolve
 from helpers.io import atomic_write_text, partial_dir, replace_dir
 
-GENERATOR_VERSION = 1  # bump when training changes, so old demo models are rebuilt
+GENERATOR_VERSION = 2  # bump when training changes, so old demo models are rebuilt
 
 
 @dataclass(frozen=True)
@@ -36,10 +36,10 @@ class DemoModelsSpec:
     """Settings that determine the demo models (with the data set's manifest)."""
 
     seed: int = 0
-    yolo_epochs: int = 12
-    yolo_imgsz: int = 320
+    yolo_epochs: int = 10
+    yolo_imgsz: int = 256
     yolo_width: float = 0.25  # YOLOv8 width multiple (0.25 is "n")
-    rtdetr_steps: int = 240
+    rtdetr_steps: int = 200
     rtdetr_imgsz: int = 256
     rtdetr_batch: int = 8
     scene_epochs: int = 4
@@ -87,7 +87,9 @@ def train_yolo_detector(data_yaml: Path, out: Path, spec: DemoModelsSpec, work: 
     model = YOLO(str(_yolo_yaml(work, len(names), spec.yolo_width, "detect")))
     model.train(data=str(data_yaml), epochs=spec.yolo_epochs, imgsz=spec.yolo_imgsz, batch=16, workers=0, device="cpu",
                 project=str(work / "runs"), name="detector", exist_ok=True, seed=spec.seed, deterministic=True,
-                plots=False, verbose=False, val=False, amp=False, pretrained=False, close_mosaic=max(1, spec.yolo_epochs // 3))
+                plots=False, verbose=False, val=False, amp=False, pretrained=False,
+                # a few epochs from random weights: no mosaic, a brisk AdamW (measured: mAP@0.5 0.10 vs 0.00)
+                close_mosaic=spec.yolo_epochs, optimizer="AdamW", lr0=0.003, warmup_epochs=1)
     target = out / "yolo_detector.pt"
     shutil.copyfile(work / "runs/detector/weights/last.pt", target)
     return target
@@ -165,17 +167,16 @@ def train_rtdetr(data_yaml: Path, out: Path, spec: DemoModelsSpec) -> Path:
 def validation_map(out: Path, data_yaml: Path, limit: int) -> dict[str, float]:
     """Each demo detector's mAP@0.5 on the validation split, as 01 would run it."""
     from helpers.detection_eval import detection_metrics
-    from helpers.extract import _load_image
-    from helpers.image_sources import open_image_source
     from helpers.detectors import HFDetector, UltralyticsDetector
+    from helpers.image_sources import load_image, open_image_source
     from helpers.yolo_data import read_labels
 
     source = open_image_source(data_yaml)
     items = [item for item in source.items if item.split == "val"][: limit or None]
-    images = [_load_image(item) for item in items]
+    images = [load_image(item) for item in items]
     truths = [[{"label": n, "bbox": b} for n, b in read_labels(source.ground_truth_path(i), source.class_names)] for i in items]
     detectors = {
-        "yolo": UltralyticsDetector(out / "yolo_detector.pt", imgsz=320, device="cpu", conf=0.05),
+        "yolo": UltralyticsDetector(out / "yolo_detector.pt", device="cpu", conf=0.05),
         "hf": HFDetector(out / "rtdetr", device="cpu", conf=0.05),
     }
     scores = {}

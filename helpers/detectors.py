@@ -102,7 +102,7 @@ class DetectorSpec:
 class UltralyticsDetector:
     """An Ultralytics detection checkpoint (YOLO or RT-DETR)."""
 
-    def __init__(self, weights: str | Path, *, kind: str = "auto", conf: float = 0.5, imgsz: int = 640,
+    def __init__(self, weights: str | Path, *, kind: str = "auto", conf: float = 0.5, imgsz: int = 0,
                  device: str = "auto", label_map: dict[str, str] | None = None, name: str = "yolo") -> None:
         from ultralytics import RTDETR, YOLO
 
@@ -122,7 +122,8 @@ class UltralyticsDetector:
     def predict(self, images: list[Image.Image]) -> list[Detections]:
         if not images:
             return []
-        results = self.model.predict(images, conf=self.conf, imgsz=self.imgsz, device=self.device, verbose=False, batch=len(images))
+        size = {"imgsz": self.imgsz} if self.imgsz else {}  # else the checkpoint's training size
+        results = self.model.predict(images, conf=self.conf, device=self.device, verbose=False, batch=len(images), **size)
         output = []
         for image, result in zip(images, results):
             self.forward_seconds += result.speed.get("inference", 0.0) / 1000.0  # per-image share of the batch, ms
@@ -181,7 +182,7 @@ class HFDetector:
         ]
 
 
-def load_detector(spec: DetectorSpec, *, imgsz: int = 640, device: str = "auto", shared_label_map: dict | None = None):
+def load_detector(spec: DetectorSpec, *, imgsz: int = 0, device: str = "auto", shared_label_map: dict | None = None):
     """Loads the detector a spec names; its own label map entries win over the shared ones."""
     label_map = {**(shared_label_map or {}), **spec.label_map}
     if spec.backend == "ultralytics":

@@ -26,13 +26,14 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import yaml
-from PIL import Image, ImageOps
+from PIL import Image
 from tqdm.auto import tqdm
 
-from helpers.config import DATA_DIR, require_file, resolve
+from helpers.config import require_file, resolve
+from helpers.cv_files import merge_shards, scan_output, side_files
 from helpers.detectors import UNKNOWN_SCENE, DetectorSpec, SceneClassifier, load_detector
 from helpers.fusion import FusionSettings, fuse
-from helpers.image_sources import ImageItem, ImageSource, open_image_source, select
+from helpers.image_sources import ImageItem, ImageSource, load_image, open_image_source, select
 from helpers.io import atomic_write_text, iter_jsonl, write_jsonl
 from helpers.yolo_data import read_labels
 
@@ -59,7 +60,7 @@ class ExtractConfig:
     skip_box_thr: float = 0.0  # WBF: boxes below this confidence are ignored
     conf_type: str = "max"  # WBF confidence: max (union) or avg / box_and_model_avg (vote); see helpers.fusion
     batch_size: int = 16  # images per forward pass
-    imgsz: int = 640  # Ultralytics detector input size
+    imgsz: int = 0  # Ultralytics detector input size (0: the size the checkpoint was trained at)
     scene_imgsz: int = 224  # scene classifier input size
     device: str = "auto"  # auto (CUDA when available), cpu, cuda:0, ...
     num_shards: int = 1  # split the images into this many shards ...
@@ -72,7 +73,9 @@ class ExtractConfig:
             raise ValueError(f"detections_from must be 'models' or 'labels', got {self.detections_from!r}")
         if self.detections_from == "models" and not (self.yolo_weights or self.hf_model):
             raise ValueError("no detector: set yolo_weights and/or hf_model (or detections_from='labels')")
-        for name in ("batch_size", "imgsz", "scene_imgsz", "loader_threads", "num_shards"):
+        if self.imgsz < 0:
+            raise ValueError(f"imgsz must be >= 0, got {self.imgsz}")
+        for name in ("batch_size", "scene_imgsz", "loader_threads", "num_shards"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         FusionSettings(self.iou_thr, self.skip_box_thr, self.conf_type)  # validates
@@ -82,6 +85,7 @@ class ExtractConfig:
     def from_yaml(cls, path: str | Path) -> ExtractConfig:
         values = yaml.safe_load(require_file(path, "Extraction parameters file").read_text()) or {}
         values = values.get("01_cv_extract", values.get("01", values))  # a pipeline file works too
+        values = {k: v for k, v in values.items() if k not in ("sample_images", "seed")}  # the notebook's report settings
         unknown = sorted(set(values) - {f.name for f in fields(cls)})
         if unknown:
             raise ValueError(f"{path}: unknown parameter(s) {unknown}")
@@ -120,50 +124,11 @@ class ExtractConfig:
         return {n: 1.0 for n in names}
 
 
-def side_files(output: Path) -> dict[str, Path]:
-    return {
-        "errors": output.with_name(f"{output.stem}.errors.jsonl"),
-        "manifest": output.with_name(f"{output.stem}.manifest.json"),
-    }
-
-
-def scan_output(output: Path) -> tuple[dict[str, dict], bool]:
-    """Reads the records already in `output`; truncates a half-written last line.
-
-    Returns:
-        Records by image key, and whether a partial last line was repaired.
-
-    Raises:
-        ValueError: naming the file and line, for a malformed line that is not the last one.
-    """
-    if not output.exists():
-        return {}, False
-    data = output.read_bytes()
-    repaired = False
-    if data and not data.endswith(b"\n"):  # a killed run stopped mid-line: drop the fragment
-        keep = data.rfind(b"\n") + 1
-        with open(output, "r+b") as handle:
-            handle.truncate(keep)
-        repaired = True
-    done = {}
-    for line in iter_jsonl(output):
-        if line.error or not isinstance(line.record, dict) or "image" not in line.record:
-            raise ValueError(f"{output}:{line.line_number}: not a CV output record ({line.error or 'no image key'})")
-        done[line.record["image"]] = line.record
-    return done, repaired
-
-
-def _load_image(item: ImageItem) -> Image.Image:
-    with Image.open(item.path) as image:
-        image = ImageOps.exif_transpose(image)  # camera orientation, as a person sees the photo
-        return image.convert("RGB")  # forces a full decode: truncated files fail here
-
-
 def _batches(items: list[ImageItem], batch_size: int, threads: int) -> Iterator[list[tuple[ImageItem, Image.Image | None, str]]]:
     """Batches of (item, image or None, error), decoded by threads one batch ahead of the models."""
     def load(item: ImageItem):
         try:
-            return item, _load_image(item), ""
+            return item, load_image(item), ""
         except Exception as error:  # noqa: BLE001 - any unreadable image is reported, never fatal
             return item, None, f"{type(error).__name__}: {error}"
 
@@ -207,8 +172,15 @@ def _ground_truth(source: ImageSource, item: ImageItem) -> tuple[list[dict], dic
     return detections, ({"class": scene, "confidence": 1.0} if scene else dict(UNKNOWN_SCENE))
 
 
-def run_extraction(config: ExtractConfig) -> dict:
-    """Runs (or resumes) one extraction; returns its summary (counts, timings, paths)."""
+def run_extraction(config: ExtractConfig, detectors: list | None = None, scene_model: SceneClassifier | None = None) -> dict:
+    """Runs (or resumes) one extraction; returns its summary (counts, timings, paths).
+
+    Args:
+        config: What to run.
+        detectors: Already loaded detectors matching `config`'s (to reuse them across runs);
+            None loads them.
+        scene_model: Likewise, the loaded scene classifier.
+    """
     output = config.output_path()
     files = side_files(output)
     source = open_image_source(config.images)
@@ -235,9 +207,12 @@ def run_extraction(config: ExtractConfig) -> dict:
                 "num_shards": config.num_shards, "shard_index": config.shard_index, "output": str(output)}
     atomic_write_text(files["manifest"], json.dumps(manifest, indent=2) + "\n")
 
-    detectors = [load_detector(s, imgsz=config.imgsz, device=config.device, shared_label_map=config.label_map) for s in specs]
-    scene_model = SceneClassifier(config.scene_weights, imgsz=config.scene_imgsz, device=config.device) \
-        if config.scene_weights and config.detections_from == "models" else None
+    if detectors is None:
+        detectors = [load_detector(s, imgsz=config.imgsz, device=config.device, shared_label_map=config.label_map) for s in specs]
+    if scene_model is None and config.scene_weights and config.detections_from == "models":
+        scene_model = SceneClassifier(config.scene_weights, imgsz=config.scene_imgsz, device=config.device)
+    if [d.name for d in detectors] != [s.name for s in specs]:
+        raise ValueError(f"given detectors {[d.name for d in detectors]} do not match the configured {[s.name for s in specs]}")
     names, weights = [s.name for s in specs], [s.weight for s in specs]
     started, written, failed = time.perf_counter(), 0, 0
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -293,41 +268,6 @@ def run_extraction(config: ExtractConfig) -> dict:
         "forward_share": sum(forward.values()) / seconds if seconds > 0 and todo else None,
         "weights": dict(zip(names, weights)),
     }
-
-
-def merge_shards(shards: list[str | Path], output: str | Path) -> dict:
-    """Combines shard outputs (and their error files) into one, sorted by image path.
-
-    Raises:
-        ValueError: when shards were made with different settings, or an image is in two shards.
-    """
-    output = resolve(output)
-    records: dict[str, tuple[Path, dict]] = {}
-    errors: list[dict] = []
-    fingerprints = set()
-    for shard in map(resolve, shards):
-        require_file(shard, "Shard output")
-        manifest = side_files(shard)["manifest"]
-        if manifest.exists():
-            fingerprints.add(json.loads(manifest.read_text()).get("fingerprint"))
-        done, _ = scan_output(shard)
-        overlap = sorted(set(done) & set(records))
-        if overlap:
-            others = sorted({str(records[k][0]) for k in overlap})
-            raise ValueError(f"{len(overlap)} image(s) are in {shard} and in {others}, e.g. {overlap[:5]}")
-        records.update({key: (shard, record) for key, record in done.items()})
-        shard_errors = side_files(shard)["errors"]
-        if shard_errors.exists():
-            errors += [line.record for line in iter_jsonl(shard_errors)]
-    if len(fingerprints) > 1:
-        raise ValueError(f"shards were made with different models or settings: fingerprints {sorted(map(str, fingerprints))}")
-    write_jsonl(output, [records[key][1] for key in sorted(records)])
-    write_jsonl(side_files(output)["errors"], errors)
-    if shards and side_files(resolve(shards[0]))["manifest"].exists():
-        manifest = json.loads(side_files(resolve(shards[0]))["manifest"].read_text())
-        manifest.update({"merged_from": [str(s) for s in shards], "num_shards": len(shards), "shard_index": None, "output": str(output)})
-        atomic_write_text(side_files(output)["manifest"], json.dumps(manifest, indent=2) + "\n")
-    return {"output": str(output), "records": len(records), "errors": len(errors), "shards": len(shards)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,8 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from PIL import Image, ImageOps
+
 from helpers.config import resolve
 from helpers.yolo_data import IMAGE_SUFFIXES, label_path, load_data_yaml
 
@@ -92,3 +94,10 @@ def select(items: list[ImageItem], *, max_images: int = 0, num_shards: int = 1, 
         raise ValueError(f"max_images must be >= 0, got {max_images}")
     chosen = items[: max_images or None]
     return [item for item in chosen if num_shards == 1 or shard_of(item.key, num_shards) == shard_index]
+
+
+def load_image(item: ImageItem) -> Image.Image:
+    """The image as RGB, turned as its EXIF orientation says; raises on unreadable or truncated files."""
+    with Image.open(item.path) as image:
+        image = ImageOps.exif_transpose(image)  # camera orientation, as a person sees the photo
+        return image.convert("RGB")  # forces a full decode: truncated files fail here

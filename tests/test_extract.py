@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 import yaml
 
+from helpers.cv_files import merge_shards, scan_output
 from helpers.detection_eval import average_precision, detection_metrics, scene_metrics
 from helpers.detectors import Detections, HFDetector, SceneClassifier, UltralyticsDetector, normalise_label
-from helpers.extract import ExtractConfig, merge_shards, run_extraction, scan_output
+from helpers.extract import ExtractConfig, run_extraction
 from helpers.fusion import FusionSettings, fuse
 from helpers.image_sources import open_image_source, select
 from helpers.io import iter_jsonl
@@ -39,11 +40,15 @@ def _check_detections(result: Detections, names: set[str]):
 
 
 def test_ultralytics_backend_loads_a_saved_yolo_and_returns_normalised_boxes(tmp_path, tiny_demo):
+    import torch
     from ultralytics import YOLO
+
+    from helpers.demo_models import _yolo_yaml
 
     spec = yaml.safe_load((tiny_demo / "data.yaml").read_text())
     weights = tmp_path / "yolo.pt"
-    model = YOLO("yolov8n.yaml")  # random init from the package's own layout file
+    torch.manual_seed(0)
+    model = YOLO(str(_yolo_yaml(tmp_path, len(spec["names"]), 0.25, "detect")))  # random init, the package's YOLOv8 layout
     model.model.names = {i: name.upper() for i, name in spec["names"].items()}  # names as a user's model might have them
     model.save(str(weights))
     detector = UltralyticsDetector(weights, conf=0.0, imgsz=160, device="cpu", label_map={"PLASTIC": "plastic"})
@@ -250,3 +255,14 @@ def test_01_runs_through_papermill_on_a_few_demo_images(tmp_path, tiny_demo, tin
     assert set(metrics["detectors"]) == {"yolo", "hf", "fused"}
     assert set(metrics["conf_types"]) == {"avg", "max", "box_and_model_avg", "absent_model_aware_avg"}
     assert 0 <= metrics["scene_accuracy"] <= 1 and metrics["images_per_second"] > 0
+
+
+def test_benchmark_command_runs_both_ways_on_the_same_images(tmp_path, tiny_demo, tiny_cv_models):
+    from helpers.bench_extract import benchmark
+
+    config = ExtractConfig(images=str(tiny_demo / "data.yaml"), output=str(tmp_path / "unused.jsonl"), max_images=4,
+                           **_models_config(tiny_cv_models))
+    result = benchmark(config, repeats=1)
+    assert result["images"] == 4
+    assert result["models_alone_images_per_second"] > 0 and result["extraction_images_per_second"] > 0
+    assert result["overhead"] == pytest.approx(result["models_alone_images_per_second"] / result["extraction_images_per_second"] - 1)

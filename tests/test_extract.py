@@ -59,6 +59,19 @@ def test_ultralytics_backend_loads_a_saved_yolo_and_returns_normalised_boxes(tmp
     assert detector.forward_seconds > 0
 
 
+def test_ultralytics_rtdetr_checkpoint_is_recognised_by_auto_kind(tmp_path, tiny_demo):
+    import torch
+    from ultralytics import RTDETR
+
+    torch.manual_seed(0)
+    RTDETR("rtdetr-l.yaml").save(str(tmp_path / "rtdetr.pt"))  # random init, the package's own layout
+    detector = UltralyticsDetector(tmp_path / "rtdetr.pt", conf=0.0, imgsz=160, device="cpu")
+    assert type(detector.model).__name__ == "RTDETR"
+    results = detector.predict(_images(tiny_demo, 1))
+    assert len(results[0]) > 0
+    _check_detections(results[0], {name.lower() for name in detector.class_names})
+
+
 def test_hf_backend_loads_a_saved_rtdetr_with_a_separate_processor_folder(tmp_path, tiny_demo):
     import torch
     from transformers import RTDetrForObjectDetection, RTDetrImageProcessor

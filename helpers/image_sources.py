@@ -13,7 +13,7 @@ from pathlib import Path
 from PIL import Image, ImageOps
 
 from helpers.config import resolve
-from helpers.yolo_data import IMAGE_SUFFIXES, label_path, load_data_yaml
+from helpers.yolo_data import label_path, list_images, load_data_yaml
 
 
 @dataclass(frozen=True)
@@ -62,17 +62,14 @@ def open_image_source(images: str | Path) -> ImageSource:
         raise FileNotFoundError(f"images: {path} does not exist (expected a folder, a .txt list or a YOLO data.yaml)")
     if path.is_dir():
         root = path.resolve()
-        files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-        items = [ImageItem(p, _key(p, root), None) for p in files]
-        source = ImageSource("folder", root, items)
+        source = ImageSource("folder", root, [ImageItem(p, _key(p, root), None) for p in list_images(root)])
     elif path.suffix.lower() in (".yaml", ".yml"):
         dataset = load_data_yaml(path)
         items = [ImageItem(p.resolve(), _key(p, dataset.root), split) for p, split in dataset.images()]
         source = ImageSource("yolo", dataset.root, items, dataset.names, dataset.scenes)
     elif path.suffix.lower() == ".txt":
         root = path.parent.resolve()
-        lines = [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
-        files = [Path(line) if Path(line).is_absolute() else root / line for line in lines]
+        files = list_images(path)
         source = ImageSource("list", root, [ImageItem(p, _key(p, root), None) for p in files])
     else:
         raise ValueError(f"images: {path} is neither a folder, a .txt list nor a YOLO data.yaml")

@@ -28,11 +28,12 @@ class YoloDataset:
         return [(image, split) for split, images in self.splits.items() for image in images]
 
 
-def _list_images(entry: Path) -> list[Path]:
+def list_images(entry: Path) -> list[Path]:
+    """Images of a folder (recursive, sorted) or of a `.txt` list (paths relative to its folder, `#` comments)."""
     if entry.is_dir():
-        return sorted(p for p in entry.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        return sorted(p for p in entry.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if entry.is_file() and entry.suffix == ".txt":  # a text file listing image paths
-        lines = [line.strip() for line in entry.read_text().splitlines() if line.strip()]
+        lines = [line.strip() for line in entry.read_text().splitlines() if line.strip() and not line.strip().startswith("#")]
         return [p if p.is_absolute() else (entry.parent / p) for p in map(Path, lines)]
     raise FileNotFoundError(f"YOLO split entry not found or not a folder/.txt list: {entry}")
 
@@ -62,7 +63,7 @@ def load_data_yaml(path: str | Path) -> YoloDataset:
         if not entries:
             continue
         entries = entries if isinstance(entries, list) else [entries]
-        splits[split] = [image for entry in entries for image in _list_images(root / entry)]
+        splits[split] = [image for entry in entries for image in list_images(root / entry)]
     scenes: dict[str, str] = {}
     scenes_csv = yaml_path.parent / "scenes.csv"
     if scenes_csv.exists():

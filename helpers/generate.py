@@ -11,6 +11,7 @@ import helpers  # noqa: F401 - offline switches before transformers is imported
 import torch
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
+from helpers.backends import resolve_device
 from helpers.config import require_file
 from helpers.facts import SLOT_ERRORS, extract, slot_errors
 from helpers.grammar import Policy, facts
@@ -30,11 +31,6 @@ class LoadedModel:
     @property
     def policy(self) -> Policy:
         return Policy(self.config["min_confidence"], self.config["scene_min_confidence"])
-
-
-def resolve_device(device: str = "auto") -> str:
-    """"auto" picks CUDA when available."""
-    return ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
 
 
 def load_model(model_dir: str | Path, device: str = "auto") -> LoadedModel:

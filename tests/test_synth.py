@@ -25,21 +25,24 @@ def cv_file(tiny_demo, tmp_path_factory):
     return path
 
 
-def test_compact_input_is_aggregated_thresholded_and_short():
+def test_model_input_is_aggregated_thresholded_linked_and_short():
     record = {
         "detections": [{"label": "Plastic", "confidence": 0.92}, {"label": "plastic ", "confidence": 0.55},
                        {"label": "tire", "confidence": 0.81}, {"label": "glass", "confidence": 0.2}],
         "scene": {"class": "grass", "confidence": 0.95},
     }
-    assert linearize(record) == "litter: 2 plastic; 1 tire | scene: grass | confidence: 0.55-0.92 0.81 0.95"
-    assert linearize({"detections": [], "scene": {"class": "grass", "confidence": 0.79}}) == "litter: none | scene: none | confidence: none"
+    assert linearize(record) == "litter: 2 plastic; 1 tire after plastic | scene: grass"
+    assert linearize(record, "compact") == "litter: 2 plastic; 1 tire | scene: grass | confidence: 0.55-0.92 0.81 0.95"
+    assert linearize({"detections": [], "scene": {"class": "grass", "confidence": 0.79}}) == "litter: none | scene: none"
+    assert linearize({"detections": [], "scene": {"class": "grass", "confidence": 0.79}}, "compact") == "litter: none | scene: none | confidence: none"
     crowded = {"detections": [{"label": name, "confidence": 0.9} for name in ["plastic", "glass", "metal", "tire", "rope"] * 6]}
     assert len(linearize(crowded).split()) < 30, "30 detections stay a short input"
-    assert linearize(crowded).startswith("litter: 6 glass; 6 metal; 6 plastic; 6 rope; 6 tire |"), "most frequent first, then by name"
+    assert linearize(crowded, "compact").startswith("litter: 6 glass; 6 metal; 6 plastic; 6 rope; 6 tire |"), "most frequent first, then by name"
+    assert linearize(crowded) == "litter: 6 glass; 6 metal after glass; 6 plastic after metal; 6 rope after plastic; 6 tire after rope | scene: none"
     assert '"confidence": 0.2' in linearize(record, "seed_json"), "the original format keeps every detection"
     with pytest.raises(ValueError, match="input_format"):
         linearize(record, "xml")
-    assert linearize(record, policy=Policy(min_confidence=0.1)).startswith("litter: 2 plastic; 1 glass; 1 tire |")
+    assert linearize(record, policy=Policy(min_confidence=0.1)).startswith("litter: 2 plastic; 1 glass after plastic; 1 tire after glass |")
 
 
 def test_pairs_keep_split_by_image_and_load_with_datasets(cv_file, tmp_path):
@@ -107,7 +110,7 @@ def test_extra_pairs_are_mixed_into_train_and_unfaithful_ones_rejected(cv_file, 
     result = build_pairs(SynthConfig(cv_outputs=str(cv_file), output_dir=str(tmp_path / "p"), synthetic_records=0, extra_pairs=str(tmp_path / "extra.jsonl")))
     extra = [p for p in result.pairs["train"] if p["origin"] == "extra"]
     assert [p["output"] for p in extra] == ["A single piece of plastic sits on the grass."]
-    assert extra[0]["input"] == "litter: 1 plastic | scene: grass | confidence: 0.90 0.90"
+    assert extra[0]["input"] == "litter: 1 plastic | scene: grass"
     assert len(result.errors) == 2 and "cv implies" in result.errors[0]["error"]
 
 

@@ -45,12 +45,12 @@ def test_tiny_scratch_run_exports_a_folder_the_auto_classes_load(pairs_dir, tmp_
     for name in ("config.json", "generation_config.json", "tokenizer.json", "llm_config.json", "README.md", "trainer_state.json", "training_curves.png"):
         assert (folder / name).exists(), name
     llm_config = json.loads((folder / "llm_config.json").read_text())
-    assert llm_config["input_format"] == "compact" and llm_config["min_confidence"] == 0.5 and llm_config["num_beams"] == 2
+    assert llm_config["input_format"] == "linked" and llm_config["min_confidence"] == 0.5 and llm_config["num_beams"] == 2
     assert llm_config["data_fingerprint"] == json.loads((pairs_dir / "pairs_config.json").read_text())["fingerprint"]
     model = AutoModelForSeq2SeqLM.from_pretrained(folder)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     assert model.generation_config.num_beams == 2
-    output = model.generate(**tokenizer(["litter: 1 plastic | scene: none | confidence: 0.90"], return_tensors="pt"))
+    output = model.generate(**tokenizer(["litter: 1 plastic | scene: none"], return_tensors="pt"))
     assert isinstance(tokenizer.decode(output[0], skip_special_tokens=True), str)
     assert not list(tmp_path.glob(".model.*")), "no partial export left behind"
     texts = describe_records(load_model(folder), [{"detections": [], "scene": {"class": "grass", "confidence": 0.9}}])

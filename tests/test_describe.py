@@ -1,0 +1,211 @@
+"""The describer: guard (rerank, grammar fallback), HF and CTranslate2 backends and their parity, CLI, notebook 04."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from helpers.backends import CT2Backend, HFBackend
+from helpers.cv_outputs import ground_truth_outputs
+from helpers.describe import Describer
+from helpers.export_ct2 import export
+from helpers.grammar import Policy, RecordError
+from helpers.synth import SynthConfig, build_pairs
+from helpers.train import TrainConfig, train
+
+TRAIN = {"max_steps": 60, "eval_steps": 30, "eval_samples": 8, "batch_size": 16, "logging_steps": 10, "num_beams": 3}
+CONFIG = {"input_format": "linked", "min_confidence": 0.5, "scene_min_confidence": 0.8, "num_beams": 2, "max_new_tokens": 40, "max_source_length": 64}
+TWO_PLASTIC = {"id": "a", "detections": [{"label": "plastic", "confidence": 0.9}, {"label": "plastic", "confidence": 0.7}], "scene": {"class": "grass", "confidence": 0.95}}
+ONE_TIRE = {"id": "b", "detections": [{"label": "tire", "confidence": 0.8}, {"label": "glass", "confidence": 0.2}]}
+
+
+@pytest.fixture(scope="module")
+def pairs_dir(tiny_demo, tmp_path_factory):
+    root = tmp_path_factory.mktemp("describe_pairs")
+    ground_truth_outputs(tiny_demo / "data.yaml", root / "cv.jsonl")
+    build_pairs(SynthConfig(cv_outputs=str(root / "cv.jsonl"), output_dir=str(root / "pairs"), synthetic_records=60))
+    return root / "pairs"
+
+
+@pytest.fixture(scope="module")
+def model_dir(pairs_dir, tmp_path_factory):
+    """A tiny scratch describer trained for a few dozen steps, exported to CTranslate2."""
+    folder = tmp_path_factory.mktemp("describer") / "model"
+    train(TrainConfig(pairs_dir=str(pairs_dir), output_dir=str(folder), **TRAIN))
+    export(folder)
+    return folder
+
+
+class ScriptedBackend:
+    """A backend that returns given hypotheses, to drive the guard's decisions exactly."""
+
+    def __init__(self, answers: dict[str, list[str]]) -> None:
+        self.answers = answers  # model input -> hypotheses, best first
+
+    def hypotheses(self, inputs, num_beams, max_new_tokens, batch_size=32, num_hypotheses=1):
+        return [self.answers[text][:num_hypotheses] for text in inputs]
+
+
+def scripted(answers_by_record: list[tuple[dict, list[str]]], guard: bool = True) -> Describer:
+    probe = Describer(None, CONFIG)
+    answers = {probe.inputs([record])[0]: texts for record, texts in answers_by_record}
+    return Describer(ScriptedBackend(answers), CONFIG, guard=guard)
+
+
+def test_guard_keeps_a_faithful_top_beam_reranks_and_falls_back_to_the_grammar():
+    right_plastic = "Two plastic items lie on the grass."
+    describer = scripted([
+        (TWO_PLASTIC, ["Three plastic items lie on the grass.", right_plastic]),
+        (ONE_TIRE, ["A tire and a glass bottle are visible.", "Two tires are visible."]),
+    ])
+    first, second = describer.describe_detailed([TWO_PLASTIC, ONE_TIRE])
+    assert (first.source, first.text, first.faithful) == ("rerank", right_plastic, True)
+    assert second.source == "grammar" and second.faithful and "tire" in second.text
+    assert second.hypotheses == ("A tire and a glass bottle are visible.", "Two tires are visible.")
+    again = describer.describe_detailed([ONE_TIRE])[0]
+    assert again.text == second.text, "the fallback wording is reproducible"
+    top = scripted([(TWO_PLASTIC, [right_plastic, "x"])]).describe_detailed([TWO_PLASTIC])[0]
+    assert top.source == "model"
+    unguarded = scripted([(TWO_PLASTIC, ["Three plastic items lie on the grass."])], guard=False).describe_detailed([TWO_PLASTIC])[0]
+    assert (unguarded.source, unguarded.faithful) == ("unchecked", False)
+
+
+def test_invalid_records_are_refused_naming_the_field():
+    describer = scripted([])
+    with pytest.raises(RecordError, match=r"record 1 \(id 'x'\): detections\[0\]\.confidence"):
+        describer.describe([TWO_PLASTIC, {"id": "x", "detections": [{"label": "tire", "confidence": 1.5}]}])
+    with pytest.raises(RecordError, match="'detections' must be a list"):
+        describer.describe([{"scene": None}])
+
+
+def test_a_deliberately_wrong_model_is_caught_by_the_guard(pairs_dir, tmp_path):
+    wrong_pairs = tmp_path / "wrong_pairs"
+    shutil.copytree(pairs_dir, wrong_pairs)
+    for split in ("train", "val", "test"):
+        pairs = [json.loads(line) for line in (wrong_pairs / f"{split}.jsonl").read_text().splitlines()]
+        # every input is paired with a description of two tyres: the model learns to say that, always
+        lines = [json.dumps({**p, "output": "Two tires are visible on the beach."}) for p in pairs]
+        (wrong_pairs / f"{split}.jsonl").write_text("\n".join(lines) + "\n")
+    train(TrainConfig(pairs_dir=str(wrong_pairs), output_dir=str(tmp_path / "wrong"), **{**TRAIN, "max_steps": 40}))
+    records = [TWO_PLASTIC, ONE_TIRE, {"detections": [], "scene": {"class": "rocky", "confidence": 0.9}}]
+    raw = Describer.load(tmp_path / "wrong", guard=False).describe_detailed(records)
+    assert all("two tires" in r.text.lower() and not r.faithful for r in raw), [r.text for r in raw]
+    guarded = Describer.load(tmp_path / "wrong").describe_detailed(records)
+    assert [r.source for r in guarded] == ["grammar"] * 3 and all(r.faithful for r in guarded)
+
+
+def _hf_log_probs(backend: HFBackend, source: str, target: str) -> list[float]:
+    encoded = backend.tokenizer([source], return_tensors="pt")
+    labels = backend.tokenizer([target], return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        logits = backend.model(**encoded, labels=labels).logits
+    return torch.log_softmax(logits, -1)[0].gather(-1, labels[0][:, None])[:, 0].tolist()
+
+
+def _v11_copy(model_dir, target):
+    """The same weights as a T5 v1.1 / flan-t5 style model: decoder output not scaled."""
+    shutil.copytree(model_dir, target)
+    shutil.rmtree(target / "ct2")
+    config = json.loads((target / "config.json").read_text())
+    config.update(tie_word_embeddings=False, scale_decoder_outputs=False)
+    (target / "config.json").write_text(json.dumps(config))
+    return target
+
+
+@pytest.mark.parametrize("kind", ["as_trained", "t5_v1_1_style"])
+def test_ct2_export_matches_hf_greedy_beam_and_log_probs(model_dir, pairs_dir, tmp_path, kind):
+    folder = model_dir if kind == "as_trained" else _v11_copy(model_dir, tmp_path / "v11")
+    if kind != "as_trained":
+        export(folder)
+    hf = HFBackend(folder, 128)
+    assert bool(hf.model.config.scale_decoder_outputs) == (kind == "as_trained")
+    ct2 = CT2Backend(folder, 128, device="cpu", compute_type="float32")
+    inputs = [json.loads(line)["input"] for line in (pairs_dir / "val.jsonl").read_text().splitlines()][:6]
+    inputs.append("litter: 3 kite; 1 plastic after kite | scene: none")
+    for beams in (1, 3):
+        assert ct2.hypotheses(inputs, beams, 40, num_hypotheses=beams) == hf.hypotheses(inputs, beams, 40, num_hypotheses=beams)
+    target = "Two plastic items and a kite lie on the grass."
+    reference = _hf_log_probs(hf, inputs[-1], target)
+    assert ct2.score([inputs[-1]], [target])[0] == pytest.approx(reference, abs=1e-3)
+    if kind != "as_trained":  # the trap is real: the stock converter scales this model's logits
+        from ctranslate2.converters import TransformersConverter
+
+        TransformersConverter(str(folder)).convert(str(tmp_path / "naive"), force=True)
+        naive = CT2Backend.__new__(CT2Backend)
+        naive.__dict__.update(ct2.__dict__)
+        import ctranslate2
+
+        naive.translator = ctranslate2.Translator(str(tmp_path / "naive"), device="cpu")
+        assert naive.score([inputs[-1]], [target])[0] != pytest.approx(reference, abs=1e-2)
+
+
+def test_describer_backends_agree_and_every_guarded_result_is_faithful(model_dir, tmp_path):
+    records = [TWO_PLASTIC, ONE_TIRE, {"detections": [], "scene": None}] * 3
+    hf = Describer.load(model_dir, "hf").describe_detailed(records, batch_size=4)
+    ct2 = Describer.load(model_dir, "ct2", compute_type="float32").describe_detailed(records, batch_size=4)
+    assert [r.text for r in hf] == [r.text for r in ct2] and [r.source for r in hf] == [r.source for r in ct2]
+    assert all(r.faithful for r in hf) and {r.source for r in hf} <= {"model", "rerank", "grammar"}
+    int8 = Describer.load(model_dir, "ct2", compute_type="int8", intra_threads=1).describe(records)
+    assert len(int8) == len(records)
+    shutil.copytree(model_dir, tmp_path / "no_export", ignore=shutil.ignore_patterns("ct2"))
+    with pytest.raises(FileNotFoundError, match="export_ct2"):
+        Describer.load(tmp_path / "no_export", "ct2")
+
+
+def test_cli_keeps_order_reports_bad_lines_and_exit_status(model_dir, tmp_path):
+    lines = [
+        json.dumps(TWO_PLASTIC),
+        "{not json",
+        json.dumps({"id": 7, "detections": [{"label": "tire"}]}),
+        "",
+        json.dumps({"detections": [{"label": "glass", "confidence": 0.9}]}),
+        json.dumps(ONE_TIRE),
+    ]
+    (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n")
+    command = [sys.executable, "-m", "helpers.describe", str(model_dir), "--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out.jsonl")]
+    done = subprocess.run([*command, "--backend", "ct2", "--batch-size", "2"], capture_output=True, text=True)
+    assert done.returncode == 1, done.stderr
+    out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert len(out) == len(lines)
+    assert [o["id"] for o in out] == ["a", None, 7, None, None, "b"]
+    assert [("error" in o) for o in out] == [False, True, True, True, False, False]
+    assert "confidence" in out[2]["error"] and "line 3" in out[2]["error"] and "JSON" in out[1]["error"]
+    assert all(o["source"] in {"model", "rerank", "grammar"} and o["description"] for o in out if "error" not in o)
+    (tmp_path / "good.jsonl").write_text(json.dumps(TWO_PLASTIC) + "\n")
+    good = subprocess.run([sys.executable, "-m", "helpers.describe", str(model_dir), "--input", str(tmp_path / "good.jsonl"),
+                           "--output", str(tmp_path / "good_out.jsonl"), "--no-guard"], capture_output=True, text=True)
+    assert good.returncode == 0, good.stderr
+    assert json.loads((tmp_path / "good_out.jsonl").read_text())["source"] == "unchecked"
+
+
+def test_benchmark_prints_ratios(model_dir):
+    done = subprocess.run([sys.executable, "-m", "helpers.bench_describe", str(model_dir), "--records", "8", "--batch-size", "4"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert [line.split()[0] for line in done.stdout.splitlines()] == ["hf", "ct2", "ct2"] and "vs HF" in done.stdout
+
+
+def test_notebook_04_runs_with_papermill(model_dir, pairs_dir, tmp_path, papermill_run):
+    parameters = {"model_dir": model_dir, "pairs_dir": pairs_dir, "output_dir": tmp_path / "eval", "stress_records": 6,
+                  "timing_records": 4, "gallery_size": 3}
+    papermill_run("04_evaluate", tmp_path / "04.ipynb", parameters)
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    groups = metrics["groups"]
+    assert set(groups) == {"test", "many_detections", "unseen_labels", "label_variants", "low_confidence_noise", "weak_scene", "empty"}
+    assert all(g["guarded"]["faithful"] == 1.0 and g["grammar"]["faithful"] == 1.0 for g in groups.values())
+    assert all(sum(g["guard_paths"].values()) == g["records"] for g in groups.values())
+    assert {row["backend"] for row in metrics["speed"]} == {"hf", "ct2 float32", "ct2 int8"} and len(metrics["speed"]) == 12
+    assert 0 <= metrics["text_quality"]["guarded"]["bleu"] <= 100 and metrics["verdict"]["guarded_faithful_min_stress"] == 1.0
+    records = (tmp_path / "eval" / "records.jsonl").read_text().splitlines()
+    assert len(records) == sum(g["records"] for g in groups.values())
+
+
+def test_policy_comes_from_the_model_folder(model_dir):
+    describer = Describer.load(model_dir)
+    assert describer.policy == Policy(0.5, 0.8)
+    assert describer.config["num_beams"] == TRAIN["num_beams"]

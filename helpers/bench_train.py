@@ -3,7 +3,7 @@
     python -m helpers.bench_train [--pairs-dir data/pairs] [--steps 40] [--batch-size 32]
 
 Both train the same scratch T5 on the same training pairs for the same number of steps:
-- this setup: compact input, padding per batch, batches grouped by length;
+- this setup: the pairs' short input (linked format), padding per batch, batches grouped by length;
 - the original: raw JSON input with its prompt, every input padded to 256 and target to 128.
 It prints examples per second for each and the ratio (a measurement, not a test).
 """
@@ -26,7 +26,7 @@ from helpers.scratch_model import build_model, train_tokenizer
 
 
 def _batches_ours(tokenizer, pairs: list[dict], batch_size: int, seed: int):
-    """Length-grouped batches of compact inputs, padded to the longest in the batch."""
+    """Length-grouped batches of the pairs' inputs, padded to the longest in the batch."""
     encoded = [
         {"input_ids": tokenizer(p["input"])["input_ids"], "labels": tokenizer(text_target=p["output"])["input_ids"]} for p in pairs
     ]

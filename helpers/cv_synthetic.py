@@ -25,6 +25,22 @@ HELD_OUT_LABELS = (
 )
 UNSEEN_SCENES = ("forest", "urban", "river bank", "snow", "parking lot", "farmland")
 KNOWN_SCENES = tuple(SCENE_PHRASES)
+# Invented names teach the model to copy a name it has never seen, piece by piece, instead of
+# memorising a fixed list (on held-out names a model trained only on UNSEEN_LABELS writes none).
+_ONSETS = ("b", "br", "d", "dr", "f", "g", "gr", "k", "kl", "l", "m", "n", "p", "pl", "r", "s", "st", "t", "tr", "v", "z")
+_VOWELS = ("a", "e", "i", "o", "u", "ai", "ea", "oo")
+_CODAS = ("", "", "n", "r", "l", "m", "k", "t", "sk", "nd")
+INVENTED_SHARE = 0.5  # share of unseen categories given an invented name in training records
+
+
+def invented_label(rng: random.Random) -> str:
+    """A pronounceable made-up name of one or two words, e.g. "trelk" or "bomar plisk"."""
+    def word() -> str:
+        syllables = rng.choice([1, 2, 2, 3])
+        return "".join(rng.choice(_ONSETS) + rng.choice(_VOWELS) for _ in range(syllables - 1)) + rng.choice(_ONSETS) + rng.choice(_VOWELS) + rng.choice(_CODAS)
+    return word() if rng.random() < 0.8 else f"{word()} {word()}"
+
+
 STRESS_GROUPS = ("many_detections", "unseen_labels", "label_variants", "low_confidence_noise", "weak_scene", "empty")
 
 
@@ -62,6 +78,7 @@ def random_cv(
     noise_rate: float = 0.2,
     scene_mode: str | None = None,
     unseen_pool: tuple[str, ...] = UNSEEN_LABELS,
+    invented_share: float = INVENTED_SHARE,
 ) -> dict:
     """One random CV output record.
 
@@ -74,10 +91,14 @@ def random_cv(
         noise_rate: Expected low-confidence (< 0.5) detections per confident one.
         scene_mode: See `random_scene`; None draws one.
         unseen_pool: The names used for unseen categories.
+        invented_share: Chance that an unseen category gets an invented name instead.
     """
     categories = []
     for _ in range(rng.randint(1, 5)):
-        categories.append(rng.choice(unseen_pool) if rng.random() < unseen_rate else rng.choice(CLASSES))
+        if rng.random() >= unseen_rate:
+            categories.append(rng.choice(CLASSES))
+        else:
+            categories.append(invented_label(rng) if rng.random() < invented_share else rng.choice(unseen_pool))
     detections = []
     for _ in range(rng.randint(min_detections, max_detections)):
         label = rng.choice(categories)
@@ -98,20 +119,26 @@ def random_cv(
 
 
 def stress_record(group: str, rng: random.Random, held_out: bool = False) -> dict:
-    """One record of a named stress group (see STRESS_GROUPS); `held_out` draws unseen names from HELD_OUT_LABELS."""
+    """One record of a named stress group (see STRESS_GROUPS).
+
+    `held_out` (evaluation): unseen names come from HELD_OUT_LABELS and none are invented, so no
+    name in the record was made for training; otherwise (training coverage) from UNSEEN_LABELS
+    and invented names.
+    """
+    pool, invented = (HELD_OUT_LABELS, 0.0) if held_out else (UNSEEN_LABELS, INVENTED_SHARE)
+    names = {"unseen_pool": pool, "invented_share": invented}
     if group == "many_detections":
-        return random_cv(rng, max_detections=30, min_detections=15, unseen_rate=0.1, variant_rate=0.0, noise_rate=0.0, scene_mode="known")
+        return random_cv(rng, max_detections=30, min_detections=15, unseen_rate=0.1, variant_rate=0.0, noise_rate=0.0, scene_mode="known", **names)
     if group == "unseen_labels":
-        pool = HELD_OUT_LABELS if held_out else UNSEEN_LABELS
-        return random_cv(rng, max_detections=8, min_detections=1, unseen_rate=1.0, variant_rate=0.0, noise_rate=0.0, unseen_pool=pool)
+        return random_cv(rng, max_detections=8, min_detections=1, unseen_rate=1.0, variant_rate=0.0, noise_rate=0.0, **names)
     if group == "label_variants":
-        return random_cv(rng, max_detections=8, min_detections=1, unseen_rate=0.2, variant_rate=1.0, noise_rate=0.0)
+        return random_cv(rng, max_detections=8, min_detections=1, unseen_rate=0.2, variant_rate=1.0, noise_rate=0.0, **names)
     if group == "low_confidence_noise":
-        return random_cv(rng, max_detections=6, unseen_rate=0.1, variant_rate=0.0, noise_rate=1.0)
+        return random_cv(rng, max_detections=6, unseen_rate=0.1, variant_rate=0.0, noise_rate=1.0, **names)
     if group == "weak_scene":
-        return random_cv(rng, max_detections=6, unseen_rate=0.1, variant_rate=0.0, noise_rate=0.0, scene_mode=rng.choice(["low", "unknown", "missing"]))
+        return random_cv(rng, max_detections=6, unseen_rate=0.1, variant_rate=0.0, noise_rate=0.0, scene_mode=rng.choice(["low", "unknown", "missing"]), **names)
     if group == "empty":
-        return random_cv(rng, max_detections=0, noise_rate=0.5, variant_rate=0.0)
+        return random_cv(rng, max_detections=0, noise_rate=0.5, variant_rate=0.0, **names)
     raise ValueError(f"unknown stress group {group!r}; expected one of {STRESS_GROUPS}")
 
 

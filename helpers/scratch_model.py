@@ -1,7 +1,7 @@
 """A T5 describer built from nothing: a tokenizer trained on the pairs, and a small T5.
 
-The tokenizer is SentencePiece-style (metaspace word boundaries, digits split, byte fallback, so
-any word can still be spelled), trained with the `tokenizers` library as BPE and saved whole as
+The tokenizer is SentencePiece-style (metaspace word boundaries, numbers kept apart from words,
+byte fallback, so any word can still be spelled), trained with the `tokenizers` library as BPE and saved whole as
 `tokenizer.json`. BPE rather than Unigram: on this low-diversity corpus a Unigram vocabulary
 collapses to ~250 pieces and splits even "of" into "o" + "f", so descriptions come out ~40%
 longer in tokens and train more slowly. `T5Tokenizer(vocab_file=...)` is avoided on purpose: in
@@ -43,7 +43,9 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 1000, seed: int = 0)
     pre_tokenizer = pre_tokenizers.Sequence([
         pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always"),
         pre_tokenizers.Punctuation(behavior="isolated"),
-        pre_tokenizers.Digits(individual_digits=True),  # counts as digit pieces the model can copy
+        # A number stays one pre-token, so the counts the pairs use (up to ~30) become single pieces:
+        # "16" maps to "sixteen" in one step, and the model cannot drop or repeat one of its digits.
+        pre_tokenizers.Digits(individual_digits=False),
     ])
     learner = Tokenizer(BPE(unk_token=UNK))
     learner.normalizer, learner.pre_tokenizer = normalizer, pre_tokenizer

@@ -131,16 +131,21 @@ def _text_key(text: str) -> str:
     return " ".join(text.split())
 
 
-def faithfulness_scorer(tokenizer, records: Dataset, policy: Policy):
+def faithfulness_scorer(tokenizer, records: Dataset, policy: Policy, max_source_length: int):
     """compute_metrics for generated validation predictions: share matching the input's facts.
 
     Predictions are matched to records through their decoded inputs, because the Trainer may
-    evaluate in another order (it groups evaluation batches by length too). Equal inputs imply
-    equal facts, so the mapping is well defined.
+    evaluate in another order (it groups evaluation batches by length too). Records are keyed by
+    their input as the model saw it (tokenized, truncated, decoded), so a validation input longer
+    than any training input still finds its record. Equal inputs imply equal facts, except when
+    truncation makes two inputs equal: then the first record's facts are used (and the
+    truncation was already warned about).
     """
+    seen = tokenizer(list(records["input"]), max_length=max_source_length, truncation=True)["input_ids"]
     expected = {}
-    for model_input, cv in zip(records["input"], records["cv"]):
-        expected[_text_key(model_input)] = (facts(cv, policy), [d["label"] for d in cv["detections"]])
+    for ids, cv in zip(seen, records["cv"]):
+        key = _text_key(tokenizer.decode(ids, skip_special_tokens=True))
+        expected.setdefault(key, (facts(cv, policy), [d["label"] for d in cv["detections"]]))
 
     def score(prediction) -> dict[str, float]:
         def decode(ids):
@@ -259,7 +264,7 @@ def train(config: TrainConfig) -> dict:
     callbacks = [EarlyStoppingCallback(config.early_stopping_patience)] if config.early_stopping_patience else []
     trainer = Seq2SeqTrainer(
         model=model, args=args, data_collator=collator, train_dataset=train_set, eval_dataset=val_set,
-        processing_class=tokenizer, compute_metrics=faithfulness_scorer(tokenizer, val, policy), callbacks=callbacks,
+        processing_class=tokenizer, compute_metrics=faithfulness_scorer(tokenizer, val, policy, limits["input"]), callbacks=callbacks,
     )
     started = time.perf_counter()
     outcome = trainer.train(resume_from_checkpoint=resume_from)

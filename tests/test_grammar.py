@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers.cv_synthetic import UNSEEN_LABELS, UNSEEN_SCENES, spelling_variant
+from helpers.cv_synthetic import HELD_OUT_LABELS, UNSEEN_LABELS, UNSEEN_SCENES, invented_label, random_cv, spelling_variant, stress_set
 from helpers.facts import agreement_errors, extract, slot_errors
 from helpers.grammar import Facts, Policy, RecordError, describe, describe_variations, facts, noun_phrase, validate_record
 from helpers.lexicon import CLASSES, SCENE_PHRASES, canonical_label, normalize_label
@@ -188,3 +188,23 @@ def test_round_trip_extract_of_describe_is_facts(record, seed, min_confidence):
     assert extract(text).facts() == facts(record, policy), text
     assert not agreement_errors(text), text
     assert text[0].isupper() and text.endswith("."), text
+
+
+def test_invented_and_held_out_names_round_trip_with_the_inputs_vocabulary():
+    """Names the extractor does not know ("paint can can be seen") are read whole when the input's labels are given, as the guard does."""
+    rng = random.Random(5)
+    names = {invented_label(rng) for _ in range(200)}
+    assert len(names) > 150 and any(" " in n for n in names), "varied, some of two words"
+    for seed in range(300):
+        for record in (random_cv(random.Random(seed), unseen_rate=1.0, invented_share=1.0, variant_rate=0.3),
+                       random_cv(random.Random(seed), unseen_rate=1.0, invented_share=0.0, unseen_pool=HELD_OUT_LABELS, variant_rate=0.3)):
+            text = describe(record, random.Random(seed))
+            assert extract(text, [d["label"] for d in record["detections"]]).facts() == facts(record), text
+
+
+def test_evaluation_stress_sets_hold_no_training_names():
+    training_names = set(UNSEEN_LABELS)
+    for group in ("unseen_labels", "many_detections", "label_variants"):
+        labels = {normalize_label(d["label"]) for r in stress_set(group, 200, seed=3) for d in r["detections"]}
+        assert not labels & training_names, group
+        assert labels <= set(CLASSES) | set(HELD_OUT_LABELS), group

@@ -28,7 +28,8 @@ def _demo_sections(tmp_path, tiny_demo) -> dict:
                                   "comparison_records": 20},
         "03": {"pairs_dir": str(work / "pairs"), "output_dir": str(work / "model"), "max_steps": 4, "eval_steps": 2, "eval_samples": 4,
                "batch_size": 4, "sample_count": 2},
-        "04": {"model_dir": str(work / "model"), "output_dir": str(work / "eval")},
+        "04": {"model_dir": str(work / "model"), "pairs_dir": str(work / "pairs"), "output_dir": str(work / "eval"), "stress_records": 3,
+               "timing_records": 2, "gallery_size": 2},
     }
 
 
@@ -52,6 +53,8 @@ def test_full_run_writes_executed_notebooks_html_and_metrics(tmp_path, tiny_demo
         assert report.notebook.exists() and report.html.read_text().lstrip().lower().startswith("<!doctype html>")
     metrics = json.loads((tmp_path / "work" / "cv.metrics.json").read_text())
     assert metrics["images"] == 11 and metrics["failed"] == 0
+    evaluation = json.loads((tmp_path / "work" / "eval" / "metrics.json").read_text())
+    assert evaluation["groups"]["many_detections"]["records"] == 3 and evaluation["verdict"]["guarded_faithful_min_stress"] == 1.0
     executed = json.loads(reports[0].notebook.read_text())
     injected = [c for c in executed["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
     assert "max_images = 11" in "".join(injected[0]["source"])

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, T5Config, T5ForConditionalGeneration
 
 from helpers.cv_outputs import ground_truth_outputs
 from helpers.generate import describe_records, load_model
+from helpers.linearize import linearize
 from helpers.scratch_model import train_tokenizer
 from helpers.synth import SynthConfig, build_pairs
 from helpers.train import TrainConfig, train
@@ -80,6 +82,18 @@ def test_resume_continues_the_step_count(pairs_dir, tmp_path):
         train(TrainConfig(pairs_dir=str(pairs_dir), output_dir=str(tmp_path / "m"), **{**longer, "learning_rate": 5e-4}))
     fresh = train(TrainConfig(pairs_dir=str(pairs_dir), output_dir=str(tmp_path / "m"), resume=False, **{**longer, "learning_rate": 5e-4}))
     assert fresh["resumed_from"] is None and fresh["global_step"] == 9
+
+
+def test_validation_inputs_longer_than_any_training_input_are_scored(pairs_dir, tmp_path):
+    longer = tmp_path / "pairs"
+    shutil.copytree(pairs_dir, longer)
+    record = {"detections": [{"label": f"{name} number {i}", "confidence": 0.9} for i, name in enumerate(["kite", "helmet", "umbrella", "chair", "lamp", "vase"])]}
+    pair = {"image": "long/0", "split": "val", "origin": "synthetic", "cv": record, "input": linearize(record), "output": "Six things."}
+    with open(longer / "val.jsonl", "a") as file:
+        file.write(json.dumps(pair) + "\n")
+    with pytest.warns(UserWarning, match="input text"):
+        summary = train(TrainConfig(pairs_dir=str(longer), output_dir=str(tmp_path / "m"), **{**TINY_STEPS, "eval_samples": 0}))
+    assert summary["lengths"]["input_truncated"] >= 1 and 0 <= summary["val_faithfulness"] <= 1
 
 
 def test_notebook_03_runs_with_papermill(pairs_dir, tmp_path, papermill_run):

@@ -80,7 +80,8 @@ def random_cv(
     unseen_pool: tuple[str, ...] = UNSEEN_LABELS,
     invented_share: float = INVENTED_SHARE,
 ) -> dict:
-    """One random CV output record.
+    """One random CV output record: 1-6 distinct categories, each detected at least once when
+    there are enough detections.
 
     Args:
         rng: Source of every random choice.
@@ -93,15 +94,18 @@ def random_cv(
         unseen_pool: The names used for unseen categories.
         invented_share: Chance that an unseen category gets an invented name instead.
     """
-    categories = []
-    for _ in range(rng.randint(1, 5)):
+    categories: list[str] = []
+    for _ in range(rng.randint(1, 6)):
         if rng.random() >= unseen_rate:
-            categories.append(rng.choice(CLASSES))
+            name = rng.choice(CLASSES)
         else:
-            categories.append(invented_label(rng) if rng.random() < invented_share else rng.choice(unseen_pool))
+            name = invented_label(rng) if rng.random() < invented_share else rng.choice(unseen_pool)
+        if name not in categories:
+            categories.append(name)
     detections = []
-    for _ in range(rng.randint(min_detections, max_detections)):
-        label = rng.choice(categories)
+    for index in range(rng.randint(min_detections, max_detections)):
+        # every category appears once before any repeats: long lists are as common as the draw says
+        label = categories[index] if index < len(categories) else rng.choice(categories)
         confidence = rng.choice([0.5, round(rng.uniform(0.5, 1.0), 4)])
         detections.append({"label": label, "confidence": confidence, "bbox": _bbox(rng)})
     for _ in range(round(len(detections) * noise_rate * rng.uniform(0.5, 1.5)) + (rng.random() < noise_rate)):

@@ -7,11 +7,12 @@ then the scene:
     litter: 3 plastic; 1 tire after plastic; 1 rope after tire | scene: grass
 
 so the model copies counts instead of counting, 30 detections fit in a few dozen tokens, and the
-decoder finds the next category by matching the one it has just written ("after tire") instead of
-keeping count of how many it has written, which a small model learns slowly: on the demo pairs,
-1000 steps of the tiny scratch model describe 3-category images right 43% of the time with links
-and 13% without (`compact`). Confidences are left out: beyond the thresholds, which are already
-applied, the description does not depend on them.
+decoder can find the next category by matching the one it has just written ("after tire")
+instead of keeping count of how many it has written, which a small model learns slowly. In a
+1000-step side-by-side of the tiny scratch model on the demo pairs, links raised faithful
+descriptions from 39% to 47% of validation images and from 35% to 54% of training images (the
+unlinked run also had 64 position buckets instead of 32). Confidences are left out: beyond the
+thresholds, which are already applied, the description does not depend on them.
 
 `compact` is the earlier format (no links, plus each category's and the scene's confidence range);
 `seed_json` is the original notebook's (the whole record as JSON, every detection), kept for

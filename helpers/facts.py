@@ -15,6 +15,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from helpers.grammar import Facts
 from helpers.lexicon import (
@@ -84,8 +85,17 @@ _LITTER_INDEX = _index(litter_lexicon())
 
 def _vocabulary_index(vocabulary: Iterable[str]) -> dict:
     """The litter lexicon plus expected labels (singular, plural, counter forms), e.g. from the input."""
+    lexicon = litter_lexicon()
+    return _index_with(frozenset(label for label in map(canonical_label, vocabulary) if label not in lexicon))
+
+
+@lru_cache(maxsize=4096)
+def _index_with(extra_labels: frozenset[str]) -> dict:
+    # Cached: the guard reads several sentences per input, and inputs repeat their label sets.
+    if not extra_labels:
+        return _LITTER_INDEX
     entries = dict(litter_lexicon())
-    for label in {canonical_label(v) for v in vocabulary} - set(entries):
+    for label in extra_labels:
         entries.update(counter_entries(label, label))
         entries.update(count_noun_entries(label, label))
     return _index(entries)

@@ -106,6 +106,7 @@ def is_regular_count_noun(noun: str) -> bool:
     return (as_singular is False or as_singular == noun) and singular(plural(noun)) == noun and plural(noun) != noun
 
 
+@lru_cache(maxsize=1024)
 def number_words(n: int) -> str:
     """21 -> "twenty-one"."""
     return _engine.number_to_words(n)

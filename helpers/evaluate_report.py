@@ -37,12 +37,13 @@ def text_quality_table(result: dict) -> pd.DataFrame:
 def plot_faithfulness(result: dict, path: Path) -> Path:
     """Grouped bars: faithful % per group and writer; stacked guard paths beside."""
     table = faithfulness_table(result)
-    fig, (faith_ax, path_ax) = plt.subplots(1, 2, figsize=(13, 4))
+    fig, (faith_ax, path_ax) = plt.subplots(1, 2, figsize=(13, 4.6))
     table[[f"{w} %" for w in WRITERS]].plot.bar(ax=faith_ax, rot=30, color=["tab:orange", "tab:green", "tab:gray"])
     faith_ax.set(title="Faithful descriptions (%)", ylim=(0, 105), xlabel="")
-    faith_ax.legend(["raw model", "guarded describer", "grammar"], loc="lower left")
+    faith_ax.legend(["raw model", "guarded describer", "grammar"], loc="upper center", bbox_to_anchor=(0.5, -0.42), ncol=3)
     paths = table[["guard: model", "guard: rerank", "guard: grammar"]]
     (paths.div(paths.sum(axis=1), axis=0) * 100).plot.bar(ax=path_ax, stacked=True, rot=30, color=["tab:green", "tab:blue", "tab:red"])
+    path_ax.legend(["model", "rerank", "grammar"], loc="upper center", bbox_to_anchor=(0.5, -0.42), ncol=3)
     path_ax.set(title="Guard path (% of records)", ylim=(0, 100), xlabel="")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

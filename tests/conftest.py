@@ -45,3 +45,15 @@ def tiny_cv_models(tiny_demo, tmp_path_factory):
     out = tmp_path_factory.mktemp("cv_models") / "demo"
     build_models(tiny_demo / "data.yaml", out, QUICK)
     return out
+
+
+@pytest.fixture(scope="session")
+def pairs_dir(tiny_demo, tmp_path_factory):
+    """Training pairs of the tiny demo set (oracle CV outputs) plus 60 synthetic records; read-only for tests."""
+    from helpers.cv_outputs import ground_truth_outputs
+    from helpers.synth import SynthConfig, build_pairs
+
+    root = tmp_path_factory.mktemp("pairs")
+    ground_truth_outputs(tiny_demo / "data.yaml", root / "cv.jsonl")
+    build_pairs(SynthConfig(cv_outputs=str(root / "cv.jsonl"), output_dir=str(root / "pairs"), synthetic_records=60))
+    return root / "pairs"

@@ -11,25 +11,15 @@ import pytest
 import torch
 
 from helpers.backends import CT2Backend, HFBackend
-from helpers.cv_outputs import ground_truth_outputs
 from helpers.describe import Describer
 from helpers.export_ct2 import export
 from helpers.grammar import Policy, RecordError
-from helpers.synth import SynthConfig, build_pairs
 from helpers.train import TrainConfig, train
 
 TRAIN = {"max_steps": 60, "eval_steps": 30, "eval_samples": 8, "batch_size": 16, "logging_steps": 10, "num_beams": 3}
 CONFIG = {"input_format": "linked", "min_confidence": 0.5, "scene_min_confidence": 0.8, "num_beams": 2, "max_new_tokens": 40, "max_source_length": 64}
 TWO_PLASTIC = {"id": "a", "detections": [{"label": "plastic", "confidence": 0.9}, {"label": "plastic", "confidence": 0.7}], "scene": {"class": "grass", "confidence": 0.95}}
 ONE_TIRE = {"id": "b", "detections": [{"label": "tire", "confidence": 0.8}, {"label": "glass", "confidence": 0.2}]}
-
-
-@pytest.fixture(scope="module")
-def pairs_dir(tiny_demo, tmp_path_factory):
-    root = tmp_path_factory.mktemp("describe_pairs")
-    ground_truth_outputs(tiny_demo / "data.yaml", root / "cv.jsonl")
-    build_pairs(SynthConfig(cv_outputs=str(root / "cv.jsonl"), output_dir=str(root / "pairs"), synthetic_records=60))
-    return root / "pairs"
 
 
 @pytest.fixture(scope="module")

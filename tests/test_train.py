@@ -8,22 +8,12 @@ import shutil
 import pytest
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, T5Config, T5ForConditionalGeneration
 
-from helpers.cv_outputs import ground_truth_outputs
 from helpers.generate import describe_records, load_model
 from helpers.linearize import linearize
 from helpers.scratch_model import train_tokenizer
-from helpers.synth import SynthConfig, build_pairs
 from helpers.train import TrainConfig, train
 
 TINY_STEPS = {"max_steps": 6, "eval_steps": 3, "eval_samples": 8, "batch_size": 8, "logging_steps": 2, "num_beams": 2}
-
-
-@pytest.fixture(scope="module")
-def pairs_dir(tiny_demo, tmp_path_factory):
-    root = tmp_path_factory.mktemp("pairs")
-    ground_truth_outputs(tiny_demo / "data.yaml", root / "cv.jsonl")
-    build_pairs(SynthConfig(cv_outputs=str(root / "cv.jsonl"), output_dir=str(root / "pairs"), synthetic_records=40))
-    return root / "pairs"
 
 
 def test_scratch_tokenizer_round_trips_unseen_words_and_saves_whole(tmp_path):

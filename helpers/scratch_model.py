@@ -19,6 +19,7 @@ from transformers import PreTrainedTokenizerFast, T5Config, T5ForConditionalGene
 PAD, EOS, UNK = "<pad>", "</s>", "<unk>"  # ids 0, 1, 2, as in T5
 BYTE_TOKENS = [f"<0x{value:02X}>" for value in range(256)]  # byte fallback pieces
 
+POSITION_INITS = ("local", "random")  # how a scratch model's relative-position tables start (see local_position_bias)
 # Presets sized for CPU training in minutes (tiny) or a better model on a GPU (small).
 PRESETS: dict[str, dict] = {
     "tiny": {"d_model": 128, "d_ff": 512, "num_layers": 3, "num_decoder_layers": 3, "num_heads": 4, "d_kv": 32},
@@ -70,7 +71,9 @@ def _merges(tokenizer: Tokenizer) -> list:
     return json.loads(tokenizer.to_str())["model"]["merges"]
 
 
-def build_model(tokenizer: PreTrainedTokenizerFast, size: str = "tiny", seed: int = 0, dropout: float = 0.0) -> T5ForConditionalGeneration:
+def build_model(
+    tokenizer: PreTrainedTokenizerFast, size: str = "tiny", seed: int = 0, dropout: float = 0.0, position_init: str = "local"
+) -> T5ForConditionalGeneration:
     """A randomly initialised T5 of a preset size, with the tokenizer's vocabulary.
 
     Raises:
@@ -78,6 +81,8 @@ def build_model(tokenizer: PreTrainedTokenizerFast, size: str = "tiny", seed: in
     """
     if size not in PRESETS:
         raise ValueError(f"scratch_size must be one of {sorted(PRESETS)}, got {size!r}")
+    if position_init not in POSITION_INITS:
+        raise ValueError(f"position_init must be one of {POSITION_INITS}, got {position_init!r}")
     import torch
 
     torch.manual_seed(seed)
@@ -91,4 +96,48 @@ def build_model(tokenizer: PreTrainedTokenizerFast, size: str = "tiny", seed: in
         tie_word_embeddings=True,  # output words share input embeddings: easier copying of labels
         **PRESETS[size],
     )
-    return T5ForConditionalGeneration(config)
+    model = T5ForConditionalGeneration(config)
+    if position_init == "local":
+        local_position_bias(model)
+    return model
+
+
+def _bucket_distances(bidirectional: bool, num_buckets: int, max_distance: int) -> list[int]:
+    """For each relative-position bucket, the signed key-minus-query distance closest to zero."""
+    import torch
+    from transformers.models.t5.modeling_t5 import T5Attention
+
+    span = torch.arange(-4 * max_distance, 4 * max_distance + 1)
+    buckets = T5Attention._relative_position_bucket(span, bidirectional=bidirectional, num_buckets=num_buckets, max_distance=max_distance)
+    nearest: dict[int, int] = {}
+    for distance, bucket in zip(span.tolist(), buckets.tolist()):
+        if bucket not in nearest or abs(distance) < abs(nearest[bucket]):
+            nearest[bucket] = distance
+    return [nearest.get(b, 4 * max_distance) for b in range(num_buckets)]
+
+
+# Per-head (preferred distance, slope): attention to a key at distance d (key minus query position)
+# starts at -slope * |d - preferred|. The encoder gets a head on the previous token, one on the next
+# token, a broad one and a position-free one; the decoder gets recency heads of several widths.
+ENCODER_HEADS = ((-1, 2.0), (1, 2.0), (0, 0.1), (0, 0.0))
+DECODER_HEADS = ((0, 1.0), (0, 0.5), (0, 0.1), (0, 0.0))
+
+
+def local_position_bias(model: T5ForConditionalGeneration) -> None:
+    """Starts T5's learned relative-position tables from local patterns instead of noise.
+
+    Randomly initialised tables start near zero and, measured on the demo pairs, hardly move in a
+    few thousand steps (their spread stayed at its initial 0.1): the encoder then stays close to
+    a bag of words and the model cannot tell which count belongs to which label, or which category
+    comes next. ALiBi-like slopes (Press et al., 2022) give each head a preferred distance from the
+    start; the tables stay trainable. Heads beyond the listed patterns repeat them.
+    """
+    import torch
+
+    config = model.config
+    for stack, bidirectional, heads in ((model.encoder, True, ENCODER_HEADS), (model.decoder, False, DECODER_HEADS)):
+        table = stack.block[0].layer[0].SelfAttention.relative_attention_bias.weight
+        distances = _bucket_distances(bidirectional, config.relative_attention_num_buckets, config.relative_attention_max_distance)
+        values = torch.tensor([[-slope * abs(d - preferred) for preferred, slope in (heads[h % len(heads)] for h in range(table.shape[1]))] for d in distances])
+        with torch.no_grad():
+            table.copy_(values.to(table.dtype))

@@ -6,11 +6,12 @@ import json
 import shutil
 
 import pytest
+import torch
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, T5Config, T5ForConditionalGeneration
 
 from helpers.generate import describe_records, load_model
 from helpers.linearize import linearize
-from helpers.scratch_model import train_tokenizer
+from helpers.scratch_model import build_model, train_tokenizer
 from helpers.train import TrainConfig, train
 
 TINY_STEPS = {"max_steps": 6, "eval_steps": 3, "eval_samples": 8, "batch_size": 8, "logging_steps": 2, "num_beams": 2}
@@ -30,6 +31,28 @@ def test_scratch_tokenizer_round_trips_unseen_words_and_saves_whole(tmp_path):
         assert reloaded.decode(ids, skip_special_tokens=True) == " ".join(text.split())
 
 
+def _position_bias(stack, distances, bidirectional):
+    from transformers.models.t5.modeling_t5 import T5Attention
+
+    table = stack.block[0].layer[0].SelfAttention.relative_attention_bias.weight
+    buckets = T5Attention._relative_position_bucket(torch.tensor(distances), bidirectional=bidirectional, num_buckets=32, max_distance=128)
+    return table[buckets].detach()  # (distance, head)
+
+
+def test_scratch_model_starts_with_local_attention_heads():
+    tokenizer = train_tokenizer(["litter: 2 plastic; 1 tire after plastic | scene: grass"] * 10, vocab_size=300)
+    distances = [-3, -2, -1, 0, 1, 2, 3]
+    local = build_model(tokenizer, position_init="local")
+    encoder = _position_bias(local.encoder, distances, bidirectional=True)
+    assert distances[int(encoder[:, 0].argmax())] == -1 and distances[int(encoder[:, 1].argmax())] == 1, "previous- and next-token heads"
+    decoder = _position_bias(local.decoder, [-3, -2, -1, 0], bidirectional=False)
+    assert bool((decoder[:-1, 0] < decoder[-1, 0]).all()), "a decoder head favours recent tokens"
+    noise = _position_bias(build_model(tokenizer, position_init="random").encoder, distances, bidirectional=True)
+    assert float(noise.abs().max()) < 1.0 < float(encoder.abs().max()), "random tables start near zero"
+    with pytest.raises(ValueError, match="position_init"):
+        build_model(tokenizer, position_init="sinusoidal")
+
+
 def test_tiny_scratch_run_exports_a_folder_the_auto_classes_load(pairs_dir, tmp_path):
     summary = train(TrainConfig(pairs_dir=str(pairs_dir), output_dir=str(tmp_path / "model"), **TINY_STEPS))
     folder = tmp_path / "model"
@@ -37,7 +60,7 @@ def test_tiny_scratch_run_exports_a_folder_the_auto_classes_load(pairs_dir, tmp_
     for name in ("config.json", "generation_config.json", "tokenizer.json", "llm_config.json", "README.md", "trainer_state.json", "training_curves.png"):
         assert (folder / name).exists(), name
     llm_config = json.loads((folder / "llm_config.json").read_text())
-    assert llm_config["input_format"] == "linked" and llm_config["min_confidence"] == 0.5 and llm_config["num_beams"] == 2
+    assert llm_config["input_format"] == "linked_end" and llm_config["min_confidence"] == 0.5 and llm_config["num_beams"] == 2
     assert llm_config["data_fingerprint"] == json.loads((pairs_dir / "pairs_config.json").read_text())["fingerprint"]
     model = AutoModelForSeq2SeqLM.from_pretrained(folder)
     tokenizer = AutoTokenizer.from_pretrained(folder)

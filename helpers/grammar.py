@@ -110,9 +110,10 @@ def description_order(counts: dict[str, int]) -> list[str]:
     the detections first name them.
 
     Not alphabetical on purpose: with alphabetical ties a small model learns to list the known
-    categories alphabetically and ignores the order of its input (measured: it then writes
-    "4 glass" for "4 organic; 2 glass"). `counts` keeps first-appearance order (a Counter of the
-    detections does); the model input lists categories in this same order.
+    categories alphabetically and ignores the order of its input (measured: for "2 organic;
+    1 metal; 1 plastic" it wrote "Two pieces of metal scrap, 1 organic item and 1 plastic object").
+    `counts` keeps first-appearance order (a Counter of the detections does); the model input
+    lists categories in this same order.
     """
     return sorted(counts, key=lambda label: -counts[label])  # stable: ties keep first appearance
 

@@ -78,7 +78,7 @@ def _seed_json(record: dict, policy: Policy) -> str:
 FORMATS: dict[str, Callable[[dict, Policy], str]] = {"linked": _linked, "linked_end": _linked_end, "compact": _compact, "seed_json": _seed_json}
 
 
-def linearize(record: dict, input_format: str = "linked", policy: Policy = Policy()) -> str:
+def linearize(record: dict, input_format: str = "linked_end", policy: Policy = Policy()) -> str:
     """The model input for a valid CV output record.
 
     Raises:

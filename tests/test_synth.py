@@ -111,7 +111,7 @@ def test_extra_pairs_are_mixed_into_train_and_unfaithful_ones_rejected(cv_file, 
     result = build_pairs(SynthConfig(cv_outputs=str(cv_file), output_dir=str(tmp_path / "p"), synthetic_records=0, extra_pairs=str(tmp_path / "extra.jsonl")))
     extra = [p for p in result.pairs["train"] if p["origin"] == "extra"]
     assert [p["output"] for p in extra] == ["A single piece of plastic sits on the grass."]
-    assert extra[0]["input"] == "litter: 1 plastic | scene: grass"
+    assert extra[0]["input"] == "litter: 1 plastic; end after plastic | scene: grass"
     assert len(result.errors) == 2 and "cv implies" in result.errors[0]["error"]
 
 

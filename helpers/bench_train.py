@@ -70,8 +70,8 @@ def _time_steps(model, batches, steps: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.bench_train", description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs-dir", default="data/pairs", help="02's output folder (default: %(default)s)")
-    parser.add_argument("--steps", type=int, default=40, help="timed steps per setup (default: %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=32, help="pairs per step (default: %(default)s)")
+    parser.add_argument("--steps", type=int, default=80, help="timed steps per setup (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=8, help="pairs per step (default: %(default)s, training's default)")
     parser.add_argument("--size", default="tiny", help="scratch preset (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

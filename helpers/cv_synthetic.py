@@ -25,8 +25,9 @@ HELD_OUT_LABELS = (
 )
 UNSEEN_SCENES = ("forest", "urban", "river bank", "snow", "parking lot", "farmland")
 KNOWN_SCENES = tuple(SCENE_PHRASES)
-# Invented names teach the model to copy a name it has never seen, piece by piece, instead of
-# memorising a fixed list (on held-out names a model trained only on UNSEEN_LABELS writes none).
+# Invented names vary the names in training (their pluralisation and "a"/"an" included). With the
+# default input format the model sees them only as slots; with formats that show names, they were
+# meant to teach copying a new name (it did not: see helpers.slots).
 _ONSETS = ("b", "br", "d", "dr", "f", "g", "gr", "k", "kl", "l", "m", "n", "p", "pl", "r", "s", "st", "t", "tr", "v", "z")
 _VOWELS = ("a", "e", "i", "o", "u", "ai", "ea", "oo")
 _CODAS = ("", "", "n", "r", "l", "m", "k", "t", "sk", "nd")

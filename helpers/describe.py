@@ -29,7 +29,7 @@ from helpers.config import require_file, resolve
 from helpers.facts import extract
 from helpers.grammar import Facts, Policy, RecordError, describe, facts, validate_record
 from helpers.io import atomic_write_text
-from helpers.linearize import linearize
+from helpers.linearize import from_model_text, linearize
 from helpers.train_export import LLM_CONFIG
 
 SOURCES = ("model", "rerank", "grammar", "unchecked")
@@ -108,7 +108,11 @@ class Describer:
         inputs = self.inputs(records)
         beams = num_beams or self.config["num_beams"]
         hypotheses = self.backend.hypotheses(inputs, beams, self.config["max_new_tokens"], batch_size, num_hypotheses=beams if self.guard else 1)
-        return [self._choose(record, model_input, texts) for record, model_input, texts in zip(records, inputs, hypotheses, strict=True)]
+        fmt = self.config["input_format"]
+        return [
+            self._choose(record, model_input, [from_model_text(text, record, fmt, self.policy) for text in texts])
+            for record, model_input, texts in zip(records, inputs, hypotheses, strict=True)
+        ]
 
     def describe(self, records: list[dict], batch_size: int = 32) -> list[str]:
         """One sentence per record, in order (see `describe_detailed`)."""

@@ -15,7 +15,7 @@ from helpers.backends import resolve_device
 from helpers.config import require_file
 from helpers.facts import SLOT_ERRORS, extract, slot_errors
 from helpers.grammar import Policy, facts
-from helpers.linearize import linearize
+from helpers.linearize import from_model_text, linearize
 from helpers.train_export import LLM_CONFIG
 
 
@@ -58,8 +58,9 @@ def generate(loaded: LoadedModel, inputs: list[str], batch_size: int = 32, num_b
 
 def describe_records(loaded: LoadedModel, records: list[dict], batch_size: int = 32, num_beams: int | None = None) -> list[str]:
     """Model descriptions of CV output records (no guard), using the model's input format."""
-    inputs = [linearize(r, loaded.config["input_format"], loaded.policy) for r in records]
-    return generate(loaded, inputs, batch_size, num_beams)
+    fmt = loaded.config["input_format"]
+    texts = generate(loaded, [linearize(r, fmt, loaded.policy) for r in records], batch_size, num_beams)
+    return [from_model_text(text, record, fmt, loaded.policy) for text, record in zip(texts, records, strict=True)]
 
 
 def score(records: list[dict], texts: list[str], policy: Policy) -> dict:

@@ -1,8 +1,14 @@
 """Model input: a CV output record as one short, deterministic line of text.
 
-`linked_end` (default) applies the description policy first, then lists each category once with
+`linked_slots` (default) applies the description policy first, then lists each category once with
 its count, in the order the description names them, each after the first saying which one it
-follows, then a link to the end of the list, then the scene:
+follows, then a link to the end of the list, then the scene; names the grammar copies verbatim
+(categories outside the five classes, scenes without phrases) are slots, filled in after
+generation (see `helpers.slots`, and `to_model_text` / `from_model_text`):
+
+    litter: 3 plastic; 1 slotA after plastic; 1 slotB after slotA; end after slotB | scene: grass
+
+`linked_end` is the same with the names themselves:
 
     litter: 3 plastic; 1 tire after plastic; 1 rope after tire; end after rope | scene: grass
 
@@ -27,6 +33,7 @@ from collections.abc import Callable
 
 from helpers.grammar import Policy, description_order, scene_of
 from helpers.lexicon import canonical_label
+from helpers.slots import delexicalize, relexicalize, slot_names
 
 
 def _kept(record: dict, policy: Policy) -> tuple[dict[str, list[float]], list[str]]:
@@ -38,16 +45,23 @@ def _kept(record: dict, policy: Policy) -> tuple[dict[str, list[float]], list[st
     return confidences, description_order({label: len(values) for label, values in confidences.items()})
 
 
-def _linked(record: dict, policy: Policy, end_link: bool = False) -> str:
+def _linked(record: dict, policy: Policy, end_link: bool = False, slots: bool = False) -> str:
     confidences, order = _kept(record, policy)
-    items = [f"{len(confidences[label])} {label}" + (f" after {order[i - 1]}" if i else "") for i, label in enumerate(order)]
+    shown = {name: slot for slot, name in slot_names(record, policy).items()} if slots else {}
+    names = [shown.get(label, label) for label in order]
+    items = [f"{len(confidences[label])} {names[i]}" + (f" after {names[i - 1]}" if i else "") for i, label in enumerate(order)]
     if end_link and order:
-        items.append(f"end after {order[-1]}")
-    return f"litter: {'; '.join(items) or 'none'} | scene: {scene_of(record, policy) or 'none'}"
+        items.append(f"end after {names[-1]}")
+    scene = scene_of(record, policy)
+    return f"litter: {'; '.join(items) or 'none'} | scene: {shown.get(scene, scene) or 'none'}"
 
 
 def _linked_end(record: dict, policy: Policy) -> str:
     return _linked(record, policy, end_link=True)
+
+
+def _linked_slots(record: dict, policy: Policy) -> str:
+    return _linked(record, policy, end_link=True, slots=True)
 
 
 def _compact(record: dict, policy: Policy) -> str:
@@ -75,10 +89,23 @@ def _seed_json(record: dict, policy: Policy) -> str:
     return "Describe the garbage detected based on this CV output:\n" + json.dumps(summary) + "\nDescription:"
 
 
-FORMATS: dict[str, Callable[[dict, Policy], str]] = {"linked": _linked, "linked_end": _linked_end, "compact": _compact, "seed_json": _seed_json}
+FORMATS: dict[str, Callable[[dict, Policy], str]] = {
+    "linked_slots": _linked_slots, "linked": _linked, "linked_end": _linked_end, "compact": _compact, "seed_json": _seed_json,
+}
+SLOT_FORMATS = frozenset({"linked_slots"})  # formats whose model text holds slots (see helpers.slots)
 
 
-def linearize(record: dict, input_format: str = "linked_end", policy: Policy = Policy()) -> str:
+def to_model_text(text: str, record: dict, input_format: str, policy: Policy = Policy()) -> str:
+    """A description as the model writes it in this format (names in slots where it uses them)."""
+    return delexicalize(text, record, policy) if input_format in SLOT_FORMATS else text
+
+
+def from_model_text(text: str, record: dict, input_format: str, policy: Policy = Policy()) -> str:
+    """The model's output as a description (slots filled with their names where the format uses them)."""
+    return relexicalize(text, record, policy) if input_format in SLOT_FORMATS else text
+
+
+def linearize(record: dict, input_format: str = "linked_slots", policy: Policy = Policy()) -> str:
     """The model input for a valid CV output record.
 
     Raises:

@@ -10,15 +10,21 @@ transformers 5 that path can silently yield a tokenizer of 4 tokens.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+import re
+from collections import Counter
+from collections.abc import Collection, Iterable
 
 from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors, trainers
-from tokenizers.models import BPE
+from tokenizers.models import BPE, Unigram
 from transformers import PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
+
+from helpers.lexicon import plural
 
 PAD, EOS, UNK = "<pad>", "</s>", "<unk>"  # ids 0, 1, 2, as in T5
 BYTE_TOKENS = [f"<0x{value:02X}>" for value in range(256)]  # byte fallback pieces
 
+TOKENIZER_KINDS = ("words", "bpe")  # see train_word_tokenizer and train_tokenizer
 POSITION_INITS = ("local", "random")  # how a scratch model's relative-position tables start (see local_position_bias)
 # Presets sized for CPU training in minutes (tiny) or a better model on a GPU (small).
 PRESETS: dict[str, dict] = {
@@ -40,6 +46,19 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 1000, seed: int = 0)
         A fast tokenizer with `<pad>`=0, `</s>`=1, `<unk>`=2, that appends `</s>`.
     """
     del seed  # BPE training is deterministic
+    normalizer, pre_tokenizer = _backend_parts()
+    learner = Tokenizer(BPE(unk_token=UNK))
+    learner.normalizer, learner.pre_tokenizer = normalizer, pre_tokenizer
+    learner.train_from_iterator(list(texts), trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[PAD, EOS, UNK], show_progress=False))
+    vocab = learner.get_vocab()
+    for token in BYTE_TOKENS:
+        vocab.setdefault(token, len(vocab))
+    merges = [tuple(m.split(" ", 1)) if isinstance(m, str) else tuple(m) for m in _merges(learner)]
+    return _wrap(Tokenizer(BPE(vocab=vocab, merges=merges, unk_token=UNK, byte_fallback=True)))
+
+
+def _backend_parts():
+    """Normaliser and pre-tokeniser shared by both tokenizer kinds."""
     normalizer = normalizers.Sequence([normalizers.Strip(), normalizers.Replace(Regex(r"\s+"), " ")])
     pre_tokenizer = pre_tokenizers.Sequence([
         pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always"),
@@ -48,20 +67,69 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 1000, seed: int = 0)
         # "16" maps to "sixteen" in one step, and the model cannot drop or repeat one of its digits.
         pre_tokenizers.Digits(individual_digits=False),
     ])
-    learner = Tokenizer(BPE(unk_token=UNK))
-    learner.normalizer, learner.pre_tokenizer = normalizer, pre_tokenizer
-    learner.train_from_iterator(list(texts), trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[PAD, EOS, UNK], show_progress=False))
-    vocab = learner.get_vocab()
-    for token in BYTE_TOKENS:
-        vocab.setdefault(token, len(vocab))
-    merges = [tuple(m.split(" ", 1)) if isinstance(m, str) else tuple(m) for m in _merges(learner)]
-    backend = Tokenizer(BPE(vocab=vocab, merges=merges, unk_token=UNK, byte_fallback=True))
-    backend.normalizer, backend.pre_tokenizer = normalizer, pre_tokenizer
+    return normalizer, pre_tokenizer
+
+
+def _wrap(backend: Tokenizer) -> PreTrainedTokenizerFast:
+    backend.normalizer, backend.pre_tokenizer = _backend_parts()
     backend.decoder = decoders.Sequence(
         [decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(), decoders.Strip(content=" ", left=1)]
     )
     backend.post_processor = processors.TemplateProcessing(single=f"$A {EOS}", pair=f"$A {EOS} $B {EOS}", special_tokens=[(EOS, 1)])
     return PreTrainedTokenizerFast(tokenizer_object=backend, pad_token=PAD, eos_token=EOS, unk_token=UNK, model_max_length=512)
+
+
+def _without_names(text: str, names: Collection[str]) -> str:
+    """The text with every occurrence of the names (and of a plural-looking longer form) removed."""
+    if not names:
+        return text
+    forms = set(names) | {plural(name) for name in names}  # irregular plurals too: "guman" -> "gumen"
+    alternatives = "|".join(re.escape(name) for name in sorted(forms, key=len, reverse=True))
+    return re.sub(rf"(?i)\b(?:{alternatives})[a-z]*\b", " ", text)
+
+
+def train_word_tokenizer(
+    texts: Iterable[str], copied_names: Iterable[Collection[str]] | None = None, vocab_size: int = 1000, min_count: int = 2
+) -> PreTrainedTokenizerFast:
+    """Whole words for the describer's own vocabulary, single letters for every name it copies.
+
+    The pairs mix a closed vocabulary (the grammar's words, number words, the five classes)
+    with names the model has to copy from its input: unseen categories and scenes, which a
+    detector may name anything. A learned subword vocabulary cuts each such name into rare
+    fragments, and a model trained on some names then cannot copy a new one (measured: "kite" came
+    out as "koks", 0-3% of held-out names copied). Here every word that is not part of a copied
+    name, seen `min_count` times, is one piece; anything else is spelled in single characters
+    ("kite" -> "▁k i t e"), so copying any name is the same small map from letters to letters.
+    A Unigram model with fixed scores does the segmentation (SentencePiece's model, byte fallback
+    for characters never seen).
+
+    Args:
+        texts: Training texts (model inputs and descriptions).
+        copied_names: For each text, the names it copies (left out of the word vocabulary);
+            None: none.
+        vocab_size: Most whole words kept (the most frequent).
+        min_count: Fewest occurrences for a word to become one piece.
+
+    Returns:
+        A fast tokenizer with `<pad>`=0, `</s>`=1, `<unk>`=2, that appends `</s>`.
+    """
+    texts = list(texts)
+    names_per_text = list(copied_names) if copied_names is not None else [()] * len(texts)
+    normalizer, pre_tokenizer = _backend_parts()
+    words: Counter[str] = Counter()
+    characters: set[str] = set()
+    for text, names in zip(texts, names_per_text, strict=True):
+        normalized = normalizer.normalize_str(text)
+        characters.update(normalized.replace(" ", ""))
+        words.update(piece for piece, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(_without_names(text, names))))
+    kept = [(word, count) for word, count in words.most_common(vocab_size) if count >= min_count and len(word) > 1]
+    total = sum(count for _, count in kept) or 1
+    # Any whole word beats spelling, and fewer letters beat more (a letter costs more than any word).
+    pieces = [(word, max(math.log(count / total), -30.0)) for word, count in kept]
+    letters = sorted(characters | {"▁"})
+    pieces += [(piece, -100.0) for piece in letters + [f"▁{c}" for c in letters if c != "▁"] if piece not in dict(pieces)]
+    vocab = [(PAD, 0.0), (EOS, 0.0), (UNK, 0.0)] + [(token, -200.0) for token in BYTE_TOKENS] + pieces
+    return _wrap(Tokenizer(Unigram(vocab, unk_id=2, byte_fallback=True)))
 
 
 def _merges(tokenizer: Tokenizer) -> list:

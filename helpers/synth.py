@@ -39,7 +39,7 @@ class SynthConfig:
     variations_per_image: int = field(default=3, metadata={"help": "distinct descriptions per image"})
     min_confidence: float = field(default=0.5, metadata={"help": "detections below are not described"})
     scene_min_confidence: float = field(default=0.8, metadata={"help": "scene mentioned only at or above"})
-    input_format: str = field(default="linked_end", metadata={"help": "model input format (see helpers.linearize)"})
+    input_format: str = field(default="linked_slots", metadata={"help": "model input format (see helpers.linearize)"})
     synthetic_records: int = field(default=2000, metadata={"help": "random CV outputs added to train (0: none)"})
     extra_pairs: str = field(default="", metadata={"help": "JSONL of human-written {cv, output} pairs for train"})
     extra_pairs_must_be_faithful: bool = field(default=True, metadata={"help": "reject extra pairs the extractor finds unfaithful"})

@@ -38,8 +38,10 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from helpers.config import require_file, resolve
 from helpers.facts import extract
-from helpers.grammar import Policy, facts
-from helpers.scratch_model import POSITION_INITS, PRESETS, build_model, train_tokenizer
+from helpers.grammar import UNKNOWN_SCENES, Policy, facts
+from helpers.linearize import from_model_text, to_model_text
+from helpers.lexicon import CLASSES, SCENE_PHRASES, canonical_label, normalize_label
+from helpers.scratch_model import POSITION_INITS, PRESETS, TOKENIZER_KINDS, build_model, train_tokenizer, train_word_tokenizer
 
 
 @dataclass
@@ -50,7 +52,8 @@ class TrainConfig:
     output_dir: str = "models/description_llm"  # final model folder; checkpoints go beside it
     base_model: str = "scratch"  # "scratch", a local folder or a hub id such as google/flan-t5-small
     scratch_size: str = "tiny"  # preset for scratch: tiny or small
-    vocab_size: int = 1000  # scratch tokenizer's target size (soft)
+    tokenizer: str = "words"  # scratch tokenizer: words (whole words, copied names spelled in letters) or bpe
+    vocab_size: int = 1000  # scratch tokenizer's most pieces (words) or target size (bpe)
     dropout: float = 0.0  # scratch model's dropout (the tiny model underfits rather than overfits)
     position_init: str = "local"  # scratch model's relative-position tables: local (ALiBi-like heads) or random
     seed: int = 0
@@ -74,6 +77,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.base_model == "scratch" and self.scratch_size not in PRESETS:
             raise ValueError(f"scratch_size must be one of {sorted(PRESETS)}, got {self.scratch_size!r}")
+        if self.tokenizer not in TOKENIZER_KINDS:
+            raise ValueError(f"tokenizer must be one of {TOKENIZER_KINDS}, got {self.tokenizer!r}")
         if self.position_init not in POSITION_INITS:
             raise ValueError(f"position_init must be one of {POSITION_INITS}, got {self.position_init!r}")
         if self.precision not in {"auto", "fp32", "bf16", "fp16"}:
@@ -90,6 +95,23 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"{path}: unknown training parameter(s) {unknown}")
         return cls(**values)
+
+
+def with_targets(data: dict[str, Dataset], input_format: str, policy: Policy) -> tuple[dict[str, Dataset], int]:
+    """Adds each pair's `target`, the description as the model writes it (names as slots where the
+    format uses them), and counts the pairs whose names could not be slotted exactly (their
+    target keeps the names: an extra pair's own wording, say)."""
+    kept_names = 0
+    result = {}
+    for split, rows in data.items():
+        targets = []
+        for output, cv in zip(rows["output"], rows["cv"]):
+            target = to_model_text(output, cv, input_format, policy)
+            if from_model_text(target, cv, input_format, policy) != output:
+                target, kept_names = output, kept_names + (split == "train")
+            targets.append(target)
+        result[split] = rows.add_column("target", targets)
+    return result, kept_names
 
 
 def load_pairs(pairs_dir: Path) -> tuple[dict[str, Dataset], dict]:
@@ -117,16 +139,16 @@ def mixed_precision(choice: str) -> dict[str, bool]:
 def length_limits(tokenizer, data: dict[str, Dataset], config: TrainConfig) -> dict[str, int]:
     """Max source/target lengths from the data; warns with a count when anything would be cut."""
     limits = {}
-    for column, asked, cap in (("input", config.max_source_length, 512), ("output", config.max_target_length, 256)):
+    for name, column, asked, cap in (("input", "input", config.max_source_length, 512), ("output", "target", config.max_target_length, 256)):
         lengths = [len(ids) for ids in tokenizer(list(data["train"][column]))["input_ids"]]
         limit = asked or min(max(lengths), cap)
         cut = sum(n > limit for split in data.values() for n in (len(i) for i in tokenizer(list(split[column]))["input_ids"]))
         if cut:
-            warnings.warn(f"{cut} {column} text(s) are longer than {limit} tokens and will be truncated", stacklevel=2)
-        limits[column] = limit
-        limits[f"{column}_truncated"] = cut
-        limits[f"{column}_mean"] = float(np.mean(lengths))
-        limits[f"{column}_p95"] = float(np.percentile(lengths, 95))
+            warnings.warn(f"{cut} {name} text(s) are longer than {limit} tokens and will be truncated", stacklevel=2)
+        limits[name] = limit
+        limits[f"{name}_truncated"] = cut
+        limits[f"{name}_mean"] = float(np.mean(lengths))
+        limits[f"{name}_p95"] = float(np.percentile(lengths, 95))
     return limits
 
 
@@ -134,21 +156,22 @@ def _text_key(text: str) -> str:
     return " ".join(text.split())
 
 
-def faithfulness_scorer(tokenizer, records: Dataset, policy: Policy, max_source_length: int):
+def faithfulness_scorer(tokenizer, records: Dataset, policy: Policy, max_source_length: int, input_format: str):
     """compute_metrics for generated validation predictions: share matching the input's facts.
 
     Predictions are matched to records through their decoded inputs, because the Trainer may
     evaluate in another order (it groups evaluation batches by length too). Records are keyed by
     their input as the model saw it (tokenized, truncated, decoded), so a validation input longer
-    than any training input still finds its record. Equal inputs imply equal facts, except when
-    truncation makes two inputs equal: then the first record's facts are used (and the
-    truncation was already warned about).
+    than any training input still finds its record. Equal inputs get equal predictions, so the
+    first record of an input stands for all (with slots, records of different names can share an
+    input: the prediction's slots are filled from the same record it is scored against; when
+    truncation makes two inputs equal, that was already warned about).
     """
     seen = tokenizer(list(records["input"]), max_length=max_source_length, truncation=True)["input_ids"]
     expected = {}
     for ids, cv in zip(seen, records["cv"]):
         key = _text_key(tokenizer.decode(ids, skip_special_tokens=True))
-        expected.setdefault(key, (facts(cv, policy), [d["label"] for d in cv["detections"]]))
+        expected.setdefault(key, (facts(cv, policy), [d["label"] for d in cv["detections"]], cv))
 
     def score(prediction) -> dict[str, float]:
         def decode(ids):
@@ -156,8 +179,8 @@ def faithfulness_scorer(tokenizer, records: Dataset, policy: Policy, max_source_
 
         ok = []
         for model_input, text in zip(decode(prediction.inputs), decode(prediction.predictions)):
-            want, labels = expected[_text_key(model_input)]
-            ok.append(extract(text, labels).facts() == want)
+            want, labels, cv = expected[_text_key(model_input)]
+            ok.append(extract(from_model_text(text, cv, input_format, policy), labels).facts() == want)
         return {"faithfulness": float(np.mean(ok)) if ok else 0.0}
 
     return score
@@ -184,6 +207,16 @@ def prepare_checkpoints(checkpoint_dir: Path, fingerprint: str, resume: bool) ->
     return get_last_checkpoint(str(checkpoint_dir))
 
 
+def copied_names(record: dict) -> set[str]:
+    """Names a description of the record copies verbatim: categories outside the five classes and
+    scenes without phrases of their own (the words tokenizer spells them in letters)."""
+    names = {canonical_label(d["label"]) for d in record.get("detections") or []} - set(CLASSES)
+    scene = normalize_label((record.get("scene") or {}).get("class") or "")
+    if scene and scene not in SCENE_PHRASES and scene not in UNKNOWN_SCENES:
+        names.add(scene)
+    return names
+
+
 def _load_base(config: TrainConfig, data: dict[str, Dataset], resume_from: str | None):
     if config.base_model != "scratch":
         from helpers.offline import model_source
@@ -192,8 +225,14 @@ def _load_base(config: TrainConfig, data: dict[str, Dataset], resume_from: str |
         return AutoTokenizer.from_pretrained(source), AutoModelForSeq2SeqLM.from_pretrained(source)
     if resume_from:  # the tokenizer the checkpoints were trained with
         tokenizer = AutoTokenizer.from_pretrained(resume_from)
+    elif config.tokenizer == "bpe":
+        tokenizer = train_tokenizer(list(data["train"]["input"]) + list(data["train"]["target"]), config.vocab_size, config.seed)
     else:
-        tokenizer = train_tokenizer(list(data["train"]["input"]) + list(data["train"]["output"]), config.vocab_size, config.seed)
+        texts, names = [], []
+        for row in data["train"]:
+            texts += [row["input"], row["target"]]
+            names += [copied_names(row["cv"])] * 2
+        tokenizer = train_word_tokenizer(texts, names, config.vocab_size)
     return tokenizer, build_model(tokenizer, config.scratch_size, config.seed, config.dropout, config.position_init)
 
 
@@ -213,6 +252,9 @@ def train(config: TrainConfig) -> dict:
     pairs_dir, output_dir = resolve(config.pairs_dir), resolve(config.output_dir)
     data, settings = load_pairs(pairs_dir)
     policy = Policy(settings["min_confidence"], settings["scene_min_confidence"])
+    data, unslotted = with_targets(data, settings["input_format"], policy)
+    if unslotted:
+        warnings.warn(f"{unslotted} training description(s) name a category in a form the slots cannot hold; the model learns those names as written", stacklevel=2)
     checkpoint_dir = output_dir.with_name(output_dir.name + ".checkpoints")
     resume_from = prepare_checkpoints(checkpoint_dir, _fingerprint(settings, config), config.resume)
     tokenizer, model = _load_base(config, data, resume_from)
@@ -220,7 +262,7 @@ def train(config: TrainConfig) -> dict:
 
     def encode(batch):
         encoded = tokenizer(batch["input"], max_length=limits["input"], truncation=True)
-        encoded["labels"] = tokenizer(text_target=batch["output"], max_length=limits["output"], truncation=True)["input_ids"]
+        encoded["labels"] = tokenizer(text_target=batch["target"], max_length=limits["output"], truncation=True)["input_ids"]
         encoded["length"] = [len(ids) for ids in encoded["input_ids"]]
         return encoded
 
@@ -267,7 +309,7 @@ def train(config: TrainConfig) -> dict:
     callbacks = [EarlyStoppingCallback(config.early_stopping_patience)] if config.early_stopping_patience else []
     trainer = Seq2SeqTrainer(
         model=model, args=args, data_collator=collator, train_dataset=train_set, eval_dataset=val_set,
-        processing_class=tokenizer, compute_metrics=faithfulness_scorer(tokenizer, val, policy, limits["input"]), callbacks=callbacks,
+        processing_class=tokenizer, compute_metrics=faithfulness_scorer(tokenizer, val, policy, limits["input"], settings["input_format"]), callbacks=callbacks,
     )
     started = time.perf_counter()
     outcome = trainer.train(resume_from_checkpoint=resume_from)
@@ -279,6 +321,7 @@ def train(config: TrainConfig) -> dict:
         "parameters": int(sum(p.numel() for p in trainer.model.parameters())),
         "vocab_size": len(tokenizer),
         "pairs": {split: len(ds) for split, ds in data.items()},
+        "targets_with_names": unslotted,
         "lengths": limits,
         "learning_rate": learning_rate,
         "precision": "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32",

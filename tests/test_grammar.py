@@ -13,6 +13,8 @@ from helpers.cv_synthetic import HELD_OUT_LABELS, UNSEEN_LABELS, UNSEEN_SCENES, 
 from helpers.facts import agreement_errors, extract, slot_errors
 from helpers.grammar import Facts, Policy, RecordError, describe, describe_variations, facts, noun_phrase, validate_record
 from helpers.lexicon import CLASSES, SCENE_PHRASES, canonical_label, normalize_label
+from helpers.linearize import from_model_text, linearize, to_model_text
+from helpers.slots import relexicalize
 
 
 def cv(*detections, scene=("grass", 0.95)):
@@ -200,6 +202,29 @@ def test_invented_and_held_out_names_round_trip_with_the_inputs_vocabulary():
                        random_cv(random.Random(seed), unseen_rate=1.0, invented_share=0.0, unseen_pool=HELD_OUT_LABELS, variant_rate=0.3)):
             text = describe(record, random.Random(seed))
             assert extract(text, [d["label"] for d in record["detections"]]).facts() == facts(record), text
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(record=cv_outputs(), seed=st.integers(0, 2**32), held_out=st.lists(st.sampled_from(HELD_OUT_LABELS), max_size=4))
+def test_slots_hold_every_copied_name_and_give_the_description_back(record, seed, held_out):
+    record["detections"] += [{"label": name, "confidence": 0.9} for name in held_out]
+    text = describe(record, random.Random(seed))
+    model_text = to_model_text(text, record, "linked_slots")
+    assert from_model_text(model_text, record, "linked_slots") == text, model_text
+    copied = {name for name in facts(record).counts if name not in CLASSES} | ({facts(record).scene} - set(SCENE_PHRASES) - {None})
+    for name in copied:  # neither the model's input nor its text holds a copied name
+        for words in (linearize(record, "linked_slots"), model_text):
+            assert not re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", words), (name, words)
+
+
+def test_slots_are_filled_in_the_grammars_form_for_the_count():
+    record = cv(("umbrella", 0.9), ("sunglasses", 0.9), ("sunglasses", 0.8), ("plastic", 0.9), ("kite", 0.7), ("kite", 0.7), ("kite", 0.7), scene=("river bank", 0.9))
+    assert linearize(record) == "litter: 3 slotA; 2 slotB after slotA; 1 slotC after slotB; 1 plastic after slotC; end after plastic | scene: slotScene"
+    written = relexicalize("Three slotA, two slotB, a slotC and a plastic item lie in a slotScene setting.", record)
+    assert written == "Three kites, two pieces of sunglasses, an umbrella and a plastic item lie in a river bank setting."
+    assert relexicalize("An slotC is visible.", cv(("kite", 0.9))) == "An slotC is visible.", "a slot the input lacks stays as written"
+    assert extract("An slotC is visible.", ["kite"]).facts() != facts(cv(("kite", 0.9))), "and reads unfaithful"
+    assert relexicalize("A slotA is visible.", cv(("Ice_Cream tub", 0.9))) == "An ice cream tub is visible."
 
 
 def test_evaluation_stress_sets_hold_no_training_names():

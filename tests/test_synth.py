@@ -31,7 +31,8 @@ def test_model_input_is_aggregated_thresholded_linked_and_short():
                        {"label": "tire", "confidence": 0.81}, {"label": "glass", "confidence": 0.2}],
         "scene": {"class": "grass", "confidence": 0.95},
     }
-    assert linearize(record) == "litter: 2 plastic; 1 tire after plastic; end after tire | scene: grass"
+    assert linearize(record) == "litter: 2 plastic; 1 slotA after plastic; end after slotA | scene: grass"
+    assert linearize(record, "linked_end") == "litter: 2 plastic; 1 tire after plastic; end after tire | scene: grass"
     assert linearize(record, "linked") == "litter: 2 plastic; 1 tire after plastic | scene: grass"
     assert linearize(record, "compact") == "litter: 2 plastic; 1 tire | scene: grass | confidence: 0.55-0.92 0.81 0.95"
     assert linearize({"detections": [], "scene": {"class": "grass", "confidence": 0.79}}) == "litter: none | scene: none"
@@ -39,11 +40,11 @@ def test_model_input_is_aggregated_thresholded_linked_and_short():
     crowded = {"detections": [{"label": name, "confidence": 0.9} for name in ["plastic", "glass", "metal", "tire", "rope"] * 6]}
     assert len(linearize(crowded).split()) < 30, "30 detections stay a short input"
     assert linearize(crowded, "compact").startswith("litter: 6 plastic; 6 glass; 6 metal; 6 tire; 6 rope |"), "most frequent first, ties as first detected"
-    assert linearize(crowded) == "litter: 6 plastic; 6 glass after plastic; 6 metal after glass; 6 tire after metal; 6 rope after tire; end after rope | scene: none"
+    assert linearize(crowded, "linked_end") == "litter: 6 plastic; 6 glass after plastic; 6 metal after glass; 6 tire after metal; 6 rope after tire; end after rope | scene: none"
     assert '"confidence": 0.2' in linearize(record, "seed_json"), "the original format keeps every detection"
     with pytest.raises(ValueError, match="input_format"):
         linearize(record, "xml")
-    assert linearize(record, policy=Policy(min_confidence=0.1)).startswith("litter: 2 plastic; 1 tire after plastic; 1 glass after tire; end after glass |")
+    assert linearize(record, "linked_end", Policy(min_confidence=0.1)).startswith("litter: 2 plastic; 1 tire after plastic; 1 glass after tire; end after glass |")
 
 
 def test_pairs_keep_split_by_image_and_load_with_datasets(cv_file, tmp_path):

@@ -11,15 +11,20 @@ from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, T5Config, T5ForCo
 
 from helpers.generate import describe_records, load_model
 from helpers.linearize import linearize
-from helpers.scratch_model import build_model, train_tokenizer
-from helpers.train import TrainConfig, train
+from helpers.scratch_model import build_model, train_tokenizer, train_word_tokenizer
+from helpers.train import TrainConfig, copied_names, train
 
 TINY_STEPS = {"max_steps": 6, "eval_steps": 3, "eval_samples": 8, "batch_size": 8, "logging_steps": 2, "num_beams": 2}
 
 
-def test_scratch_tokenizer_round_trips_unseen_words_and_saves_whole(tmp_path):
+WORDS_TEXTS = ["There are 3 pieces of broken glass on the beach.", "litter: 2 glass; 1 trelk after glass | scene: grass", "Two trelks lie on the grass."] * 20
+WORDS_NAMES = [(), ("trelk",), ("trelk",)] * 20
+
+
+@pytest.mark.parametrize("kind", ["words", "bpe"])
+def test_scratch_tokenizer_round_trips_unseen_words_and_saves_whole(tmp_path, kind):
     texts = ["There are 3 pieces of broken glass on the beach.", "litter: plastic 2 (0.55-0.92) | scene: grass (0.95)"] * 20
-    tokenizer = train_tokenizer(texts, vocab_size=300)
+    tokenizer = train_tokenizer(texts, vocab_size=300) if kind == "bpe" else train_word_tokenizer(WORDS_TEXTS, WORDS_NAMES)
     assert len(tokenizer) > 256 + 3, "byte pieces and learned pieces, not a 4-token tokenizer"
     assert (tokenizer.pad_token_id, tokenizer.eos_token_id, tokenizer.unk_token_id) == (0, 1, 2)
     tokenizer.save_pretrained(tmp_path / "tok")
@@ -29,6 +34,25 @@ def test_scratch_tokenizer_round_trips_unseen_words_and_saves_whole(tmp_path):
         ids = reloaded(text)["input_ids"]
         assert ids[-1] == reloaded.eos_token_id and reloaded.unk_token_id not in ids
         assert reloaded.decode(ids, skip_special_tokens=True) == " ".join(text.split())
+
+
+def test_words_tokenizer_keeps_grammar_words_whole_and_spells_copied_names():
+    tokenizer = train_word_tokenizer(WORDS_TEXTS, WORDS_NAMES)
+    pieces = tokenizer.convert_ids_to_tokens(tokenizer("Two trelks lie on the grass.")["input_ids"])
+    assert pieces[:1] + pieces[-5:] == ["▁Two", "▁on", "▁the", "▁grass", ".", "</s>"], pieces
+    assert pieces[1:7] == ["▁t", "r", "e", "l", "k", "s"], "a copied name is spelled in letters, even where seen in training"
+    held_out = tokenizer.convert_ids_to_tokens(tokenizer("litter: 1 kite after glass")["input_ids"])
+    assert held_out == ["▁litter", ":", "▁", "1", "▁k", "i", "t", "e", "▁after", "▁glass", "</s>"], held_out
+    untouched = train_word_tokenizer(WORDS_TEXTS)  # without names, the frequent invented word is a word like any other
+    assert "▁trelk" in untouched.get_vocab() and "▁trelk" not in tokenizer.get_vocab()
+
+
+def test_copied_names_are_unseen_categories_and_scenes_without_phrases():
+    record = {"detections": [{"label": "Plastic", "confidence": 0.9}, {"label": "Fishing_Net", "confidence": 0.2}],
+              "scene": {"class": "River bank", "confidence": 0.5}}
+    assert copied_names(record) == {"fishing net", "river bank"}
+    assert copied_names({"detections": [], "scene": {"class": "grass", "confidence": 0.9}}) == set()
+    assert copied_names({"detections": [{"label": "glass bottle", "confidence": 0.9}], "scene": {"class": "unknown", "confidence": 0}}) == set()
 
 
 def _position_bias(stack, distances, bidirectional):
@@ -60,7 +84,7 @@ def test_tiny_scratch_run_exports_a_folder_the_auto_classes_load(pairs_dir, tmp_
     for name in ("config.json", "generation_config.json", "tokenizer.json", "llm_config.json", "README.md", "trainer_state.json", "training_curves.png"):
         assert (folder / name).exists(), name
     llm_config = json.loads((folder / "llm_config.json").read_text())
-    assert llm_config["input_format"] == "linked_end" and llm_config["min_confidence"] == 0.5 and llm_config["num_beams"] == 2
+    assert llm_config["input_format"] == "linked_slots" and llm_config["min_confidence"] == 0.5 and llm_config["num_beams"] == 2
     assert llm_config["data_fingerprint"] == json.loads((pairs_dir / "pairs_config.json").read_text())["fingerprint"]
     model = AutoModelForSeq2SeqLM.from_pretrained(folder)
     tokenizer = AutoTokenizer.from_pretrained(folder)

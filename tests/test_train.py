@@ -124,7 +124,8 @@ def test_resume_continues_the_step_count(pairs_dir, tmp_path):
 def test_validation_inputs_longer_than_any_training_input_are_scored(pairs_dir, tmp_path):
     longer = tmp_path / "pairs"
     shutil.copytree(pairs_dir, longer)
-    record = {"detections": [{"label": f"{name} number {i}", "confidence": 0.9} for i, name in enumerate(["kite", "helmet", "umbrella", "chair", "lamp", "vase"])]}
+    # 14 categories (training records have at most 6): names are slots, so length comes from the list
+    record = {"detections": [{"label": f"{name} {i}", "confidence": 0.9} for i, name in enumerate(["kite", "helmet", "umbrella", "chair", "lamp", "vase", "cup"] * 2)]}
     pair = {"image": "long/0", "split": "val", "origin": "synthetic", "cv": record, "input": linearize(record), "output": "Six things."}
     with open(longer / "val.jsonl", "a") as file:
         file.write(json.dumps(pair) + "\n")

@@ -52,7 +52,7 @@ class TrainConfig:
     output_dir: str = "models/description_llm"  # final model folder; checkpoints go beside it
     base_model: str = "scratch"  # "scratch", a local folder or a hub id such as google/flan-t5-small
     scratch_size: str = "tiny"  # preset for scratch: tiny or small
-    tokenizer: str = "words"  # scratch tokenizer: words (whole words, copied names spelled in letters) or bpe
+    tokenizer: str = "bpe"  # scratch tokenizer: bpe (learned subwords) or words (whole words, other words spelled in letters)
     vocab_size: int = 1000  # scratch tokenizer's most pieces (words) or target size (bpe)
     dropout: float = 0.0  # scratch model's dropout (the tiny model underfits rather than overfits)
     position_init: str = "local"  # scratch model's relative-position tables: local (ALiBi-like heads) or random

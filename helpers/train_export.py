@@ -58,14 +58,16 @@ Trained {summary['global_step']} steps ({summary['epochs_run']:.2f} epochs) in {
 ## Use
 ```python
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+from helpers.grammar import Policy
 from helpers.linearize import from_model_text, linearize
 
 tokenizer = AutoTokenizer.from_pretrained("MODEL_DIR")
 model = AutoModelForSeq2SeqLM.from_pretrained("MODEL_DIR")
+policy = Policy(min_confidence={llm_config['min_confidence']}, scene_min_confidence={llm_config['scene_min_confidence']})
 cv = {{"detections": [{{"label": "plastic", "confidence": 0.92}}, {{"label": "kite", "confidence": 0.8}}], "scene": {{"class": "grass", "confidence": 0.95}}}}
-inputs = tokenizer(linearize(cv, "{llm_config['input_format']}"), return_tensors="pt")
+inputs = tokenizer(linearize(cv, "{llm_config['input_format']}", policy), return_tensors="pt")
 text = tokenizer.decode(model.generate(**inputs)[0], skip_special_tokens=True)
-print(from_model_text(text, cv, "{llm_config['input_format']}"))  # fills name slots ("slotA" -> "kite")
+print(from_model_text(text, cv, "{llm_config['input_format']}", policy))  # fills name slots ("slotA" -> "kite")
 ```
 Or, with the fact-checking guard and batching: `helpers.describe.Describer.load("MODEL_DIR").describe([cv])`.
 `generation_config.json` holds the beam settings used in training's evaluation of the final model;

@@ -33,7 +33,7 @@ from collections.abc import Callable
 
 from helpers.grammar import Policy, description_order, scene_of
 from helpers.lexicon import canonical_label
-from helpers.slots import delexicalize, relexicalize, slot_names
+from helpers.slots import SCENE_SLOT, delexicalize, relexicalize, slot_names
 
 
 def _kept(record: dict, policy: Policy) -> tuple[dict[str, list[float]], list[str]]:
@@ -47,13 +47,14 @@ def _kept(record: dict, policy: Policy) -> tuple[dict[str, list[float]], list[st
 
 def _linked(record: dict, policy: Policy, end_link: bool = False, slots: bool = False) -> str:
     confidences, order = _kept(record, policy)
-    shown = {name: slot for slot, name in slot_names(record, policy).items()} if slots else {}
+    held = slot_names(record, policy) if slots else {}
+    shown = {name: slot for slot, name in held.items() if slot != SCENE_SLOT}
     names = [shown.get(label, label) for label in order]
     items = [f"{len(confidences[label])} {names[i]}" + (f" after {names[i - 1]}" if i else "") for i, label in enumerate(order)]
     if end_link and order:
         items.append(f"end after {names[-1]}")
-    scene = scene_of(record, policy)
-    return f"litter: {'; '.join(items) or 'none'} | scene: {shown.get(scene, scene) or 'none'}"
+    scene = SCENE_SLOT if SCENE_SLOT in held else scene_of(record, policy)
+    return f"litter: {'; '.join(items) or 'none'} | scene: {scene or 'none'}"
 
 
 def _linked_end(record: dict, policy: Policy) -> str:

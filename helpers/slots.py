@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 
 from helpers.grammar import UNKNOWN_SCENES, Policy, description_order, facts
-from helpers.lexicon import CLASSES, SCENE_PHRASES, article, is_regular_count_noun, plural
+from helpers.lexicon import CLASSES, GENERIC_SCENE_PHRASES, SCENE_PHRASES, article, is_regular_count_noun, plural
 
 SCENE_SLOT = "slotScene"
 _SLOT = re.compile(r"(?:\b([Aa])n? )?\b(slot(?:[A-Z]+|Scene))\b")
@@ -61,8 +61,15 @@ def _surface(name: str, count: int) -> str:
 def delexicalize(text: str, record: dict, policy: Policy = Policy()) -> str:
     """A description with each copied name (in any form the grammar writes it) replaced by its
     slot, and "an" before a slot written "a" (the article is the name's, `relexicalize` sets it)."""
-    for slot, name in sorted(slot_names(record, policy).items(), key=lambda item: -len(item[1])):
-        forms = {name} if slot == SCENE_SLOT else {name, plural(name), f"piece of {name}", f"pieces of {name}"}
+    names = slot_names(record, policy)
+    if SCENE_SLOT in names:  # only where the grammar names a scene (a category may share its name)
+        for phrase in GENERIC_SCENE_PHRASES:
+            for shape in (phrase, phrase[:1].upper() + phrase[1:]):  # the phrase may open the sentence
+                text = text.replace(shape.format(scene=names[SCENE_SLOT]), shape.format(scene=SCENE_SLOT))
+    for slot, name in sorted(names.items(), key=lambda item: -len(item[1])):
+        if slot == SCENE_SLOT:
+            continue
+        forms = {name, plural(name), f"piece of {name}", f"pieces of {name}"}
         alternatives = "|".join(re.escape(form) for form in sorted(forms, key=len, reverse=True))
         text = re.sub(rf"(?<![\w-])(?:{alternatives})(?![\w-])", slot, text)
     return re.sub(r"\b([Aa])n (slot[A-Z]+)\b", r"\1 \2", text)

@@ -128,7 +128,8 @@ def train_word_tokenizer(
     # Any whole word beats spelling, and fewer letters beat more (a letter costs more than any word).
     pieces = [(word, max(math.log(count / total), -30.0)) for word, count in kept]
     letters = sorted(characters | {"▁"})
-    pieces += [(piece, -100.0) for piece in letters + [f"▁{c}" for c in letters if c != "▁"] if piece not in dict(pieces)]
+    whole = {word for word, _ in kept}
+    pieces += [(piece, -100.0) for piece in letters + [f"▁{c}" for c in letters if c != "▁"] if piece not in whole]
     vocab = [(PAD, 0.0), (EOS, 0.0), (UNK, 0.0)] + [(token, -200.0) for token in BYTE_TOKENS] + pieces
     return _wrap(Tokenizer(Unigram(vocab, unk_id=2, byte_fallback=True)))
 

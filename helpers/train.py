@@ -38,10 +38,10 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from helpers.config import require_file, resolve
 from helpers.facts import extract
-from helpers.grammar import UNKNOWN_SCENES, Policy, facts
+from helpers.grammar import Policy, facts
 from helpers.linearize import from_model_text, to_model_text
-from helpers.lexicon import CLASSES, SCENE_PHRASES, canonical_label, normalize_label
 from helpers.scratch_model import POSITION_INITS, PRESETS, TOKENIZER_KINDS, build_model, train_tokenizer, train_word_tokenizer
+from helpers.slots import slot_names
 
 
 @dataclass
@@ -208,13 +208,9 @@ def prepare_checkpoints(checkpoint_dir: Path, fingerprint: str, resume: bool) ->
 
 
 def copied_names(record: dict) -> set[str]:
-    """Names a description of the record copies verbatim: categories outside the five classes and
-    scenes without phrases of their own (the words tokenizer spells them in letters)."""
-    names = {canonical_label(d["label"]) for d in record.get("detections") or []} - set(CLASSES)
-    scene = normalize_label((record.get("scene") or {}).get("class") or "")
-    if scene and scene not in SCENE_PHRASES and scene not in UNKNOWN_SCENES:
-        names.add(scene)
-    return names
+    """Names a description of the record copies verbatim, at any confidence: what slots hold
+    (the words tokenizer spells them in letters)."""
+    return set(slot_names(record, Policy(min_confidence=0.0, scene_min_confidence=0.0)).values())
 
 
 def _load_base(config: TrainConfig, data: dict[str, Dataset], resume_from: str | None):

@@ -27,9 +27,12 @@ BYTE_TOKENS = [f"<0x{value:02X}>" for value in range(256)]  # byte fallback piec
 
 TOKENIZER_KINDS = ("bpe", "words")  # see train_tokenizer and train_word_tokenizer
 POSITION_INITS = ("local", "random")  # how a scratch model's relative-position tables start (see local_position_bias)
-# Presets sized for CPU training in minutes (tiny) or a better model on a GPU (small).
+# Presets sized for CPU training in minutes (tiny) or a better model on a GPU (small). Measured on
+# the demo: two layers each way train 1.4x faster per example than three and reach the same
+# faithfulness in the same number of steps. Keep encoder and decoder depths equal: transformers 5's
+# generation cache assumed equal depths (an encoder of 1 and a decoder of 3 failed in generate).
 PRESETS: dict[str, dict] = {
-    "tiny": {"d_model": 128, "d_ff": 512, "num_layers": 3, "num_decoder_layers": 3, "num_heads": 4, "d_kv": 32},
+    "tiny": {"d_model": 128, "d_ff": 512, "num_layers": 2, "num_decoder_layers": 2, "num_heads": 4, "d_kv": 32},
     "small": {"d_model": 256, "d_ff": 1024, "num_layers": 4, "num_decoder_layers": 4, "num_heads": 4, "d_kv": 64},
 }
 

@@ -12,7 +12,7 @@ from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, T5Config, T5ForCo
 from helpers.generate import describe_records, load_model
 from helpers.linearize import linearize
 from helpers.scratch_model import build_model, train_tokenizer, train_word_tokenizer
-from helpers.train import TrainConfig, copied_names, train
+from helpers.train import TrainConfig, copied_names, mixed_precision, train
 
 TINY_STEPS = {"max_steps": 6, "eval_steps": 3, "eval_samples": 8, "batch_size": 8, "logging_steps": 2, "num_beams": 2}
 
@@ -75,6 +75,17 @@ def test_scratch_model_starts_with_local_attention_heads():
     assert float(noise.abs().max()) < 1.0 < float(encoder.abs().max()), "random tables start near zero"
     with pytest.raises(ValueError, match="position_init"):
         build_model(tokenizer, position_init="sinusoidal")
+
+
+@pytest.mark.parametrize(
+    ("cuda", "bf16_ok", "expected"),
+    [(False, False, {"bf16": False, "fp16": False}), (True, True, {"bf16": True, "fp16": False}), (True, False, {"bf16": False, "fp16": True})],
+)
+def test_precision_auto_prefers_bf16_then_fp16_on_gpu_and_fp32_on_cpu(monkeypatch, cuda, bf16_ok, expected):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: bf16_ok)
+    assert mixed_precision("auto") == expected
+    assert mixed_precision("fp16") == {"bf16": False, "fp16": True} and mixed_precision("fp32") == {"bf16": False, "fp16": False}
 
 
 def test_tiny_scratch_run_exports_a_folder_the_auto_classes_load(pairs_dir, tmp_path):

@@ -57,7 +57,7 @@ class TrainConfig:
     dropout: float = 0.0  # scratch model's dropout (the tiny model underfits rather than overfits)
     position_init: str = "local"  # scratch model's relative-position tables: local (ALiBi-like heads) or random
     seed: int = 0
-    epochs: float = 6.0  # measured on the demo: a short run that decays the rate sooner beats a long one per step
+    epochs: float = 8.0  # measured on the demo: 6 is 1.3x quicker but leaves many detections at 88-91%, 8 gives 91.5-95%
     max_steps: int = 0  # > 0 overrides epochs
     batch_size: int = 8  # small batches: measured, the scratch model learns more per example from more updates
     learning_rate: float = 0.0  # 0: 5e-4 for scratch (measured on the demo: 1e-3 gets many detections 83% right, 5e-4 91%), 3e-4 for a pretrained model

@@ -6,7 +6,7 @@ import helpers  # noqa: F401 - offline switches before any model library import
 
 import pytest
 
-from helpers.demo import DemoDatasetSpec, build_dataset
+from helpers.demo.dataset import DemoDatasetSpec, build_dataset
 
 
 @pytest.fixture(scope="session")
@@ -24,7 +24,7 @@ def papermill_run():
     import sys
     from pathlib import Path
 
-    from helpers.config import NOTEBOOKS_DIR
+    from helpers.core.paths import NOTEBOOKS_DIR
 
     executable = Path(sys.executable).with_name("papermill")  # the one installed beside this Python
 
@@ -40,7 +40,7 @@ def papermill_run():
 @pytest.fixture(scope="session")
 def tiny_cv_models(tiny_demo, tmp_path_factory):
     """The demo CV models from a smoke build (a few images, one epoch or two steps): real checkpoints, useless detectors."""
-    from helpers.demo_models import QUICK, build_models
+    from helpers.demo.models import QUICK, build_models
 
     out = tmp_path_factory.mktemp("cv_models") / "demo"
     build_models(tiny_demo / "data.yaml", out, QUICK)
@@ -50,8 +50,8 @@ def tiny_cv_models(tiny_demo, tmp_path_factory):
 @pytest.fixture(scope="session")
 def pairs_dir(tiny_demo, tmp_path_factory):
     """Training pairs of the tiny demo set (oracle CV outputs) plus 60 synthetic records; read-only for tests."""
-    from helpers.cv_outputs import ground_truth_outputs
-    from helpers.synth import SynthConfig, build_pairs
+    from helpers.cv.ground_truth import ground_truth_outputs
+    from helpers.pairs.synth import SynthConfig, build_pairs
 
     root = tmp_path_factory.mktemp("pairs")
     ground_truth_outputs(tiny_demo / "data.yaml", root / "cv.jsonl")

@@ -11,9 +11,9 @@ import pytest
 import yaml
 from PIL import Image
 
-from helpers.demo import DemoDatasetSpec, build_dataset, main
-from helpers.demo_images import CLASSES, SCENES
-from helpers.yolo_data import label_path, load_data_yaml
+from helpers.demo.dataset import DemoDatasetSpec, build_dataset, main
+from helpers.demo.images import CLASSES, SCENES
+from helpers.cv.yolo_data import label_path, load_data_yaml
 
 
 def _digest(root: Path) -> dict[str, str]:

@@ -10,14 +10,16 @@ import sys
 import pytest
 import torch
 
-from helpers.backends import CT2Backend, HFBackend
-from helpers.describe import Describer
-from helpers.export_ct2 import export
-from helpers.grammar import Policy, RecordError
-from helpers.train import TrainConfig, train
+from helpers.describer.backends import CT2Backend, HFBackend
+from helpers.describer.describe import Describer
+from helpers.describer.export_ct2 import export
+from helpers.core.contract import InputSpec, ModelSettings, Policy
+from helpers.text.grammar import RecordError
+from helpers.training.train import TrainConfig, train
 
 TRAIN = {"max_steps": 60, "eval_steps": 30, "eval_samples": 8, "batch_size": 16, "logging_steps": 10, "num_beams": 3}
-CONFIG = {"input_format": "linked", "min_confidence": 0.5, "scene_min_confidence": 0.8, "num_beams": 2, "max_new_tokens": 40, "max_source_length": 64}
+CONFIG = ModelSettings(InputSpec("linked", Policy(0.5, 0.8)), base_model="scratch", max_source_length=64, max_target_length=32,
+                       max_new_tokens=40, num_beams=2)
 TWO_PLASTIC = {"id": "a", "detections": [{"label": "plastic", "confidence": 0.9}, {"label": "plastic", "confidence": 0.7}], "scene": {"class": "grass", "confidence": 0.95}}
 ONE_TIRE = {"id": "b", "detections": [{"label": "tire", "confidence": 0.8}, {"label": "glass", "confidence": 0.2}]}
 
@@ -157,7 +159,7 @@ def test_cli_keeps_order_reports_bad_lines_and_exit_status(model_dir, tmp_path):
         json.dumps(ONE_TIRE),
     ]
     (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n")
-    command = [sys.executable, "-m", "helpers.describe", str(model_dir), "--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out.jsonl")]
+    command = [sys.executable, "-m", "helpers.describer.describe", str(model_dir), "--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out.jsonl")]
     done = subprocess.run([*command, "--backend", "ct2", "--batch-size", "2"], capture_output=True, text=True)
     assert done.returncode == 1, done.stderr
     out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
@@ -167,14 +169,14 @@ def test_cli_keeps_order_reports_bad_lines_and_exit_status(model_dir, tmp_path):
     assert "confidence" in out[2]["error"] and "line 3" in out[2]["error"] and "JSON" in out[1]["error"]
     assert all(o["source"] in {"model", "rerank", "grammar"} and o["description"] for o in out if "error" not in o)
     (tmp_path / "good.jsonl").write_text(json.dumps(TWO_PLASTIC) + "\n")
-    good = subprocess.run([sys.executable, "-m", "helpers.describe", str(model_dir), "--input", str(tmp_path / "good.jsonl"),
+    good = subprocess.run([sys.executable, "-m", "helpers.describer.describe", str(model_dir), "--input", str(tmp_path / "good.jsonl"),
                            "--output", str(tmp_path / "good_out.jsonl"), "--no-guard"], capture_output=True, text=True)
     assert good.returncode == 0, good.stderr
     assert json.loads((tmp_path / "good_out.jsonl").read_text())["source"] == "unchecked"
 
 
 def test_benchmark_prints_ratios(model_dir):
-    done = subprocess.run([sys.executable, "-m", "helpers.bench_describe", str(model_dir), "--records", "8", "--batch-size", "4"],
+    done = subprocess.run([sys.executable, "-m", "helpers.describer.bench", str(model_dir), "--records", "8", "--batch-size", "4"],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert [line.split()[0] for line in done.stdout.splitlines()] == ["hf", "ct2", "ct2"] and "vs HF" in done.stdout
@@ -198,4 +200,4 @@ def test_notebook_04_runs_with_papermill(model_dir, pairs_dir, tmp_path, papermi
 def test_policy_comes_from_the_model_folder(model_dir):
     describer = Describer.load(model_dir)
     assert describer.policy == Policy(0.5, 0.8)
-    assert describer.config["num_beams"] == TRAIN["num_beams"]
+    assert describer.settings.num_beams == TRAIN["num_beams"]

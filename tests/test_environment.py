@@ -8,7 +8,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from helpers.config import PROJECT_ROOT
+from helpers.core.paths import PROJECT_ROOT
 
 
 def _constraints() -> dict[str, str]:

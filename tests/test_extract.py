@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 import yaml
 
-from helpers.cv_files import merge_shards, scan_output
-from helpers.detection_eval import average_precision, detection_metrics, scene_metrics
-from helpers.detectors import Detections, HFDetector, SceneClassifier, UltralyticsDetector, normalise_label
-from helpers.extract import ExtractConfig, run_extraction
-from helpers.fusion import FusionSettings, fuse
-from helpers.image_sources import open_image_source, select
-from helpers.io import iter_jsonl
+from helpers.cv.files import merge_shards, scan_output
+from helpers.cv.evaluation import average_precision, detection_metrics, scene_metrics
+from helpers.cv.detectors import Detections, HFDetector, SceneClassifier, UltralyticsDetector, normalise_label
+from helpers.cv.extract import ExtractConfig, run_extraction
+from helpers.cv.fusion import FusionSettings, fuse
+from helpers.cv.sources import open_image_source, select
+from helpers.core.io import iter_jsonl
 
 
 def _images(tiny_demo, count=3):
@@ -43,7 +43,7 @@ def test_ultralytics_backend_loads_a_saved_yolo_and_returns_normalised_boxes(tmp
     import torch
     from ultralytics import YOLO
 
-    from helpers.demo_models import _yolo_yaml
+    from helpers.demo.models import _yolo_yaml
 
     spec = yaml.safe_load((tiny_demo / "data.yaml").read_text())
     weights = tmp_path / "yolo.pt"
@@ -76,7 +76,7 @@ def test_hf_backend_loads_a_saved_rtdetr_with_a_separate_processor_folder(tmp_pa
     import torch
     from transformers import RTDetrForObjectDetection, RTDetrImageProcessor
 
-    from helpers.demo_models import small_rtdetr_config
+    from helpers.demo.models import small_rtdetr_config
 
     torch.manual_seed(0)
     names = ["Bottle", "glass", "metal"]
@@ -207,7 +207,7 @@ def test_a_run_killed_part_way_and_rerun_yields_every_image_once(tmp_path, tiny_
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump({"images": str(tiny_demo / "data.yaml"), "output": str(output),
                                       **_models_config(tiny_cv_models, batch_size=1)}))
-    command = [sys.executable, "-m", "helpers.extract", "run", "--params", str(params)]
+    command = [sys.executable, "-m", "helpers.cv.extract", "run", "--params", str(params)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 240
     while time.time() < deadline and (not output.exists() or output.read_bytes().count(b"\n") < 3):
@@ -271,7 +271,7 @@ def test_01_runs_through_papermill_on_a_few_demo_images(tmp_path, tiny_demo, tin
 
 
 def test_benchmark_command_runs_both_ways_on_the_same_images(tmp_path, tiny_demo, tiny_cv_models):
-    from helpers.bench_extract import benchmark
+    from helpers.cv.bench import benchmark
 
     config = ExtractConfig(images=str(tiny_demo / "data.yaml"), output=str(tmp_path / "unused.jsonl"), max_images=4,
                            **_models_config(tiny_cv_models))

@@ -9,12 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers.cv_synthetic import HELD_OUT_LABELS, UNSEEN_LABELS, UNSEEN_SCENES, invented_label, random_cv, spelling_variant, stress_set
-from helpers.facts import agreement_errors, extract, slot_errors
-from helpers.grammar import Facts, Policy, RecordError, describe, describe_variations, facts, noun_phrase, validate_record
-from helpers.lexicon import CLASSES, SCENE_PHRASES, canonical_label, normalize_label
-from helpers.linearize import from_model_text, linearize, to_model_text
-from helpers.slots import relexicalize
+from helpers.text.synthetic import HELD_OUT_LABELS, UNSEEN_LABELS, UNSEEN_SCENES, invented_label, random_cv, spelling_variant, stress_set
+from helpers.text.facts import agreement_errors, extract, slot_errors
+from helpers.text.grammar import Facts, Policy, RecordError, describe, describe_variations, facts, noun_phrase, validate_record
+from helpers.text.lexicon import CLASSES, SCENE_PHRASES, canonical_label, normalize_label
+from helpers.text.linearize import from_model_text, linearize, to_model_text
+from helpers.text.slots import relexicalize
 
 
 def cv(*detections, scene=("grass", 0.95)):
@@ -209,17 +209,17 @@ def test_invented_and_held_out_names_round_trip_with_the_inputs_vocabulary():
 def test_slots_hold_every_copied_name_and_give_the_description_back(record, seed, held_out):
     record["detections"] += [{"label": name, "confidence": 0.9} for name in held_out]
     text = describe(record, random.Random(seed))
-    model_text = to_model_text(text, record, "linked_slots")
-    assert from_model_text(model_text, record, "linked_slots") == text, model_text
+    model_text = to_model_text(text, record, "linked_slots", Policy())
+    assert from_model_text(model_text, record, "linked_slots", Policy()) == text, model_text
     copied = {name for name in facts(record).counts if name not in CLASSES} | ({facts(record).scene} - set(SCENE_PHRASES) - {None})
     for name in copied:  # neither the model's input nor its text holds a copied name
-        for words in (linearize(record, "linked_slots"), model_text):
+        for words in (linearize(record, "linked_slots", Policy()), model_text):
             assert not re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", words), (name, words)
 
 
 def test_slots_are_filled_in_the_grammars_form_for_the_count():
     record = cv(("umbrella", 0.9), ("sunglasses", 0.9), ("sunglasses", 0.8), ("plastic", 0.9), ("kite", 0.7), ("kite", 0.7), ("kite", 0.7), scene=("river bank", 0.9))
-    assert linearize(record) == "litter: 3 slotA; 2 slotB after slotA; 1 slotC after slotB; 1 plastic after slotC; end after plastic | scene: slotScene"
+    assert linearize(record, "linked_slots", Policy()) == "litter: 3 slotA; 2 slotB after slotA; 1 slotC after slotB; 1 plastic after slotC; end after plastic | scene: slotScene"
     written = relexicalize("Three slotA, two slotB, a slotC and a plastic item lie in a slotScene setting.", record)
     assert written == "Three kites, two pieces of sunglasses, an umbrella and a plastic item lie in a river bank setting."
     assert relexicalize("An slotC is visible.", cv(("kite", 0.9))) == "An slotC is visible.", "a slot the input lacks stays as written"

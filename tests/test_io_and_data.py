@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers.cv_outputs import ground_truth_outputs
-from helpers.io import atomic_write_text, iter_jsonl, write_metrics
-from helpers.yolo_data import label_path, load_data_yaml, read_labels
+from helpers.cv.ground_truth import ground_truth_outputs
+from helpers.core.io import atomic_write_text, iter_jsonl, write_metrics
+from helpers.cv.yolo_data import label_path, load_data_yaml, read_labels
 
 
 def test_atomic_write_leaves_no_partial_files(tmp_path):

@@ -10,7 +10,7 @@ import nbformat
 import papermill
 import pytest
 
-from helpers.config import NOTEBOOKS, NOTEBOOKS_DIR
+from helpers.core.paths import NOTEBOOKS, NOTEBOOKS_DIR
 
 NOTEBOOK_PATHS = [NOTEBOOKS_DIR / f"{name}.ipynb" for name in NOTEBOOKS.values()]
 ALLOWED_TYPES = {"int", "float", "str", "bool", "list", "dict"}

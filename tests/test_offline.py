@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from helpers.config import CACHE_DIR
+from helpers.core.paths import CACHE_DIR
 
 
 def _python(code: str, **env) -> subprocess.CompletedProcess:
@@ -42,7 +42,7 @@ def test_a_missing_hub_model_fails_fast_and_names_the_id(tmp_path):
     """With the hub offline, an id that is not cached errors at once, naming the id and the local path tried."""
     code = (
         "import helpers\n"
-        "from helpers.offline import model_source\n"
+        "from helpers.core.offline import model_source\n"
         "try:\n"
         "    model_source('google/flan-t5-small', 'T5 base model')\n"
         "except FileNotFoundError as error:\n"
@@ -56,7 +56,7 @@ def test_a_missing_hub_model_fails_fast_and_names_the_id(tmp_path):
 
 
 def test_model_source_accepts_local_folders_and_names_missing_paths(tmp_path):
-    from helpers.offline import model_source
+    from helpers.core.offline import model_source
 
     (tmp_path / "model").mkdir()
     assert model_source(tmp_path / "model", "model") == str(tmp_path / "model")

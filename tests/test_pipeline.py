@@ -9,7 +9,7 @@ import sys
 import pytest
 import yaml
 
-from helpers.pipeline import NotebookFailed, load_params, notebook_parameters, run_pipeline
+from helpers.core.pipeline import NotebookFailed, load_params, notebook_parameters, run_pipeline
 
 
 def _params_file(tmp_path, sections: dict):
@@ -79,7 +79,7 @@ def test_stops_at_the_first_failing_notebook_naming_it_and_the_error(tmp_path, t
     assert (tmp_path / "reports" / "bad" / "01_cv_extract.html").exists(), "the partial report is kept"
     assert not (tmp_path / "reports" / "bad" / "02_synth_descriptions.ipynb").exists(), "later notebooks did not run"
 
-    command = [sys.executable, "-m", "helpers.pipeline", "--params", str(params), "--run", "cli", "--reports-dir", str(tmp_path / "r")]
+    command = [sys.executable, "-m", "helpers.core.pipeline", "--params", str(params), "--run", "cli", "--reports-dir", str(tmp_path / "r")]
     finished = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 1
     assert "Pipeline stopped: 01_cv_extract failed" in finished.stderr

@@ -10,12 +10,12 @@ import sys
 import pytest
 import yaml
 
-from helpers.cv_outputs import ground_truth_outputs
-from helpers.cv_synthetic import STRESS_GROUPS, stress_set
-from helpers.demo import DemoDatasetSpec, build_dataset
-from helpers.describe import Describer
-from helpers.generate import describe_records, load_model, score
-from helpers.synth import SynthConfig, build_pairs
+from helpers.cv.ground_truth import ground_truth_outputs
+from helpers.text.synthetic import STRESS_GROUPS, stress_set
+from helpers.demo.dataset import DemoDatasetSpec, build_dataset
+from helpers.describer.describe import Describer
+from helpers.describer.evaluate import TARGETS
+from helpers.pairs.synth import SynthConfig, build_pairs
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +27,7 @@ def test_two_process_ddp_training_on_cpu(tiny_demo, tmp_path):
     params = {"pairs_dir": str(tmp_path / "pairs"), "output_dir": str(tmp_path / "model"), "max_steps": 4, "eval_steps": 2,
               "eval_samples": 8, "batch_size": 4, "logging_steps": 1}
     (tmp_path / "train.yaml").write_text(yaml.safe_dump(params))
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "helpers.train", "--params", str(tmp_path / "train.yaml")]
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "helpers.training.train", "--params", str(tmp_path / "train.yaml")]
     finished = subprocess.run(command, capture_output=True, text=True, timeout=900, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert finished.returncode == 0, finished.stderr[-3000:]
     state = json.loads((tmp_path / "model" / "trainer_state.json").read_text())
@@ -45,7 +45,7 @@ def demo_model(tmp_path_factory):
               "02": {"cv_outputs": str(tmp_path / "cv.jsonl"), "output_dir": str(tmp_path / "pairs")},
               "03": {"pairs_dir": str(tmp_path / "pairs"), "output_dir": str(tmp_path / "model")}}
     (tmp_path / "run.yaml").write_text(yaml.safe_dump(params))
-    command = [sys.executable, "-m", "helpers.pipeline", "--params", str(tmp_path / "run.yaml"), "--only", "01,02,03", "--reports-dir", str(tmp_path / "reports")]
+    command = [sys.executable, "-m", "helpers.core.pipeline", "--params", str(tmp_path / "run.yaml"), "--only", "01,02,03", "--reports-dir", str(tmp_path / "reports")]
     subprocess.run(command, check=True, capture_output=True, timeout=3600)
     test_records = [json.loads(line) for line in (tmp_path / "cv.jsonl").read_text().splitlines() if json.loads(line)["split"] == "test"]
     return tmp_path / "model", {"test": test_records, **{group: stress_set(group, 100, seed=123) for group in STRESS_GROUPS}}
@@ -54,8 +54,8 @@ def demo_model(tmp_path_factory):
 def test_demo_configuration_reaches_its_faithfulness_target(demo_model):
     """Issue 5: the raw model >= 95% faithful on the test split without any fallback, >= 90% on each stress group."""
     model_dir, groups = demo_model
-    loaded = load_model(model_dir)
-    results = {name: score(records, describe_records(loaded, records), loaded.policy)["faithful"] for name, records in groups.items()}
+    raw = Describer.load(model_dir, guard=False)
+    results = {name: sum(d.faithful for d in raw.describe_detailed(records)) / len(records) for name, records in groups.items()}
     print(json.dumps(results, indent=2))
     assert results["test"] >= 0.95, results
     assert all(results[group] >= 0.90 for group in STRESS_GROUPS), results
@@ -71,5 +71,5 @@ def test_guarded_describer_is_always_faithful_and_rarely_falls_back(demo_model):
         results[name] = {"faithful": sum(d.faithful for d in described) / len(described),
                          "fallback": sum(d.source == "grammar" for d in described) / len(described)}
     print(json.dumps(results, indent=2))
-    assert all(r["faithful"] == 1.0 for r in results.values()), results
-    assert results["test"]["fallback"] <= 0.05, results
+    assert all(r["faithful"] >= TARGETS["guarded_faithful_min_stress"] for r in results.values()), results
+    assert results["test"]["fallback"] <= TARGETS["fallback_rate_test_max"], results

@@ -9,11 +9,11 @@ import sys
 import datasets
 import pytest
 
-from helpers.cv_outputs import ground_truth_outputs
-from helpers.grammar import Policy
-from helpers.io import iter_jsonl, write_jsonl
-from helpers.linearize import linearize
-from helpers.synth import SynthConfig, build_pairs
+from helpers.cv.ground_truth import ground_truth_outputs
+from helpers.core.contract import Policy
+from helpers.core.io import iter_jsonl, write_jsonl
+from helpers.text.linearize import linearize
+from helpers.pairs.synth import SynthConfig, build_pairs
 
 GOOD = {"detections": [{"label": "plastic", "confidence": 0.9}], "scene": {"class": "grass", "confidence": 0.9}}
 
@@ -31,19 +31,19 @@ def test_model_input_is_aggregated_thresholded_linked_and_short():
                        {"label": "tire", "confidence": 0.81}, {"label": "glass", "confidence": 0.2}],
         "scene": {"class": "grass", "confidence": 0.95},
     }
-    assert linearize(record) == "litter: 2 plastic; 1 slotA after plastic; end after slotA | scene: grass"
-    assert linearize(record, "linked_end") == "litter: 2 plastic; 1 tire after plastic; end after tire | scene: grass"
-    assert linearize(record, "linked") == "litter: 2 plastic; 1 tire after plastic | scene: grass"
-    assert linearize(record, "compact") == "litter: 2 plastic; 1 tire | scene: grass | confidence: 0.55-0.92 0.81 0.95"
-    assert linearize({"detections": [], "scene": {"class": "grass", "confidence": 0.79}}) == "litter: none | scene: none"
-    assert linearize({"detections": [], "scene": {"class": "grass", "confidence": 0.79}}, "compact") == "litter: none | scene: none | confidence: none"
+    assert linearize(record, "linked_slots", Policy()) == "litter: 2 plastic; 1 slotA after plastic; end after slotA | scene: grass"
+    assert linearize(record, "linked_end", Policy()) == "litter: 2 plastic; 1 tire after plastic; end after tire | scene: grass"
+    assert linearize(record, "linked", Policy()) == "litter: 2 plastic; 1 tire after plastic | scene: grass"
+    assert linearize(record, "compact", Policy()) == "litter: 2 plastic; 1 tire | scene: grass | confidence: 0.55-0.92 0.81 0.95"
+    assert linearize({"detections": [], "scene": {"class": "grass", "confidence": 0.79}}, "linked_slots", Policy()) == "litter: none | scene: none"
+    assert linearize({"detections": [], "scene": {"class": "grass", "confidence": 0.79}}, "compact", Policy()) == "litter: none | scene: none | confidence: none"
     crowded = {"detections": [{"label": name, "confidence": 0.9} for name in ["plastic", "glass", "metal", "tire", "rope"] * 6]}
-    assert len(linearize(crowded).split()) < 30, "30 detections stay a short input"
-    assert linearize(crowded, "compact").startswith("litter: 6 plastic; 6 glass; 6 metal; 6 tire; 6 rope |"), "most frequent first, ties as first detected"
-    assert linearize(crowded, "linked_end") == "litter: 6 plastic; 6 glass after plastic; 6 metal after glass; 6 tire after metal; 6 rope after tire; end after rope | scene: none"
-    assert '"confidence": 0.2' in linearize(record, "seed_json"), "the original format keeps every detection"
+    assert len(linearize(crowded, "linked_slots", Policy()).split()) < 30, "30 detections stay a short input"
+    assert linearize(crowded, "compact", Policy()).startswith("litter: 6 plastic; 6 glass; 6 metal; 6 tire; 6 rope |"), "most frequent first, ties as first detected"
+    assert linearize(crowded, "linked_end", Policy()) == "litter: 6 plastic; 6 glass after plastic; 6 metal after glass; 6 tire after metal; 6 rope after tire; end after rope | scene: none"
+    assert '"confidence": 0.2' in linearize(record, "seed_json", Policy()), "the original format keeps every detection"
     with pytest.raises(ValueError, match="input_format"):
-        linearize(record, "xml")
+        linearize(record, "xml", Policy())
     assert linearize(record, "linked_end", Policy(min_confidence=0.1)).startswith("litter: 2 plastic; 1 tire after plastic; 1 glass after tire; end after glass |")
 
 
@@ -119,7 +119,7 @@ def test_extra_pairs_are_mixed_into_train_and_unfaithful_ones_rejected(cv_file, 
 def test_cli_keeps_order_reports_bad_lines_and_exits_non_zero(tmp_path):
     lines = [json.dumps({"id": "x1", **GOOD}), json.dumps({"id": "x2", "detections": [{"label": "glass", "confidence": -1}]}), "oops", json.dumps(GOOD)]
     (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n")
-    command = [sys.executable, "-m", "helpers.synth", "--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out.jsonl")]
+    command = [sys.executable, "-m", "helpers.pairs.synth", "--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out.jsonl")]
     finished = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert finished.returncode == 1 and "2 invalid line(s)" in finished.stderr
     out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 
 import pytest
 import torch
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, T5Config, T5ForConditionalGeneration
 
-from helpers.generate import describe_records, load_model
-from helpers.linearize import linearize
-from helpers.scratch_model import build_model, train_tokenizer, train_word_tokenizer
-from helpers.train import TrainConfig, copied_names, mixed_precision, train
+from helpers.describer import Describer
+from helpers.core.contract import Policy
+from helpers.text.linearize import linearize
+from helpers.training.scratch_model import build_model, train_tokenizer, train_word_tokenizer
+from helpers.training.train import TrainConfig, copied_names, mixed_precision, train
 
 TINY_STEPS = {"max_steps": 6, "eval_steps": 3, "eval_samples": 8, "batch_size": 8, "logging_steps": 2, "num_beams": 2}
 
@@ -103,8 +105,8 @@ def test_tiny_scratch_run_exports_a_folder_the_auto_classes_load(pairs_dir, tmp_
     output = model.generate(**tokenizer(["litter: 1 plastic | scene: none"], return_tensors="pt"))
     assert isinstance(tokenizer.decode(output[0], skip_special_tokens=True), str)
     assert not list(tmp_path.glob(".model.*")), "no partial export left behind"
-    texts = describe_records(load_model(folder), [{"detections": [], "scene": {"class": "grass", "confidence": 0.9}}])
-    assert len(texts) == 1
+    texts = Describer.load(folder, guard=False).describe([{"detections": [], "scene": {"class": "grass", "confidence": 0.9}}])
+    assert len(texts) == 1 and isinstance(texts[0], str)
 
 
 def test_pretrained_base_from_a_local_folder(pairs_dir, tmp_path):
@@ -132,17 +134,18 @@ def test_resume_continues_the_step_count(pairs_dir, tmp_path):
     assert fresh["resumed_from"] is None and fresh["global_step"] == 9
 
 
-def test_validation_inputs_longer_than_any_training_input_are_scored(pairs_dir, tmp_path):
+def test_validation_inputs_longer_than_any_training_input_are_scored(pairs_dir, tmp_path, caplog):
     longer = tmp_path / "pairs"
     shutil.copytree(pairs_dir, longer)
     # 14 categories (training records have at most 6): names are slots, so length comes from the list
     record = {"detections": [{"label": f"{name} {i}", "confidence": 0.9} for i, name in enumerate(["kite", "helmet", "umbrella", "chair", "lamp", "vase", "cup"] * 2)]}
-    pair = {"image": "long/0", "split": "val", "origin": "synthetic", "cv": record, "input": linearize(record), "output": "Six things."}
+    pair = {"image": "long/0", "split": "val", "origin": "synthetic", "cv": record, "input": linearize(record, "linked_slots", Policy()), "output": "Six things."}
     with open(longer / "val.jsonl", "a") as file:
         file.write(json.dumps(pair) + "\n")
-    with pytest.warns(UserWarning, match="input text"):
+    with caplog.at_level(logging.WARNING, logger="helpers"):
         summary = train(TrainConfig(pairs_dir=str(longer), output_dir=str(tmp_path / "m"), **{**TINY_STEPS, "eval_samples": 0}))
     assert summary["lengths"]["input_truncated"] >= 1 and 0 <= summary["val_faithfulness"] <= 1
+    assert "input text(s) are longer than" in caplog.text
 
 
 def test_notebook_03_runs_with_papermill(pairs_dir, tmp_path, papermill_run):

@@ -1,0 +1,116 @@
+"""Small file helpers: atomic writes, JSONL reading that reports bad lines, metrics files."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Writes `text` to `path` through a temporary file in the same folder, then renames.
+
+    A reader never sees a half-written file, and a crash leaves the old file intact.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        os.chmod(temporary, 0o644)  # mkstemp makes 0600; outputs are meant to be shared
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_jsonl(path: str | Path, records: Iterable[dict]) -> Path:
+    """Writes one JSON object per line, atomically."""
+    return atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+
+
+@dataclass(frozen=True)
+class JsonlLine:
+    """One line of a JSONL file: the parsed record, or the reason it could not be parsed."""
+
+    line_number: int
+    record: dict | None
+    error: str | None = None
+
+
+def iter_jsonl(path: str | Path) -> Iterator[JsonlLine]:
+    """Yields every non-blank line of a JSONL file; malformed lines carry an error instead of raising."""
+    with open(path, encoding="utf-8") as file:
+        for number, line in enumerate(file, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                yield JsonlLine(number, None, f"{path}:{number}: not valid JSON ({error.msg})")
+                continue
+            if not isinstance(record, dict):
+                yield JsonlLine(number, None, f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
+                continue
+            yield JsonlLine(number, record)
+
+
+def _json_safe(value: Any) -> Any:
+    """Converts NumPy scalars and paths; non-finite floats become None (JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item") and callable(value.item):  # NumPy / torch scalars
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_metrics(path: str | Path, metrics: dict) -> Path:
+    """Writes a notebook's key numbers as pretty JSON (atomically) and logs where."""
+    path = atomic_write_text(path, json.dumps(_json_safe(metrics), indent=2, sort_keys=True) + "\n")
+    logger.info("Metrics written to %s", path)
+    return path
+
+
+def partial_dir(target: Path) -> Path:
+    """An empty side folder next to `target`, to fill and then hand to `replace_dir`."""
+    partial = target.with_name(f".{target.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    return partial
+
+
+def replace_dir(finished: Path, target: Path) -> Path:
+    """Moves a completely written folder into place; the old one is removed only after the swap.
+
+    Writers fill `finished` (a sibling of `target`) first, so readers see the old folder or the
+    new one, never a half-written one.
+    """
+    if target.exists():
+        stale = target.with_name(f".{target.name}.stale")
+        shutil.rmtree(stale, ignore_errors=True)
+        target.rename(stale)
+        finished.rename(target)
+        shutil.rmtree(stale)
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        finished.rename(target)
+    return target

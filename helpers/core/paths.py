@@ -1,0 +1,89 @@
+"""Project paths in one place, and how user-given paths are resolved.
+
+Two rules, as a user of command-line tools expects:
+- **Commands and the Python API** take relative paths from the current working directory
+  (`python -m helpers.describe mymodel --input in.jsonl` means `./mymodel` and `./in.jsonl`).
+- **Notebooks** take relative parameters from the project root: their set-up cell calls
+  `enter_project_root()`, so papermill or Jupyter may start them from any folder.
+
+The project root is `$DESCLM_HOME` when set, else the source checkout this package runs from
+(an editable install), else the current working directory (an installed package).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_SOURCE_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _project_root() -> Path:
+    home = os.environ.get("DESCLM_HOME")
+    if home:
+        return Path(home).expanduser().resolve()
+    if (_SOURCE_ROOT / "pyproject.toml").is_file() and (_SOURCE_ROOT / "notebooks").is_dir():
+        return _SOURCE_ROOT
+    return Path.cwd()
+
+
+PROJECT_ROOT = _project_root()
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+CACHE_DIR = PROJECT_ROOT / ".cache"
+
+# Default locations, relative: commands take them from the working directory, notebooks from the root.
+DATA_DIR = Path("data")
+MODELS_DIR = Path("models")
+REPORTS_DIR = Path("reports")
+DEMO_DATA_DIR = DATA_DIR / "demo"
+DEMO_MODELS_DIR = MODELS_DIR / "demo"
+
+# The pipeline's notebooks, in execution order; the short key is what `--only` takes.
+NOTEBOOKS: dict[str, str] = {
+    "01": "01_cv_extract",
+    "02": "02_synth_descriptions",
+    "03": "03_train_t5",
+    "04": "04_evaluate",
+}
+
+
+def resolve(path: str | Path) -> Path:
+    """A user-given path as an absolute path: relative ones are taken from the working directory.
+
+    Args:
+        path: A path as given on the command line, to a function, or in a notebook parameter.
+
+    Returns:
+        The absolute path (`~` expanded; symbolic links are kept).
+    """
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else Path.cwd() / path
+
+
+def enter_project_root() -> Path:
+    """Makes the project root the working directory (notebooks call this first); returns it."""
+    os.chdir(PROJECT_ROOT)
+    return PROJECT_ROOT
+
+
+def require_file(path: str | Path, what: str, hint: str = "") -> Path:
+    """Returns the resolved path if it exists, else raises an error that names it.
+
+    Args:
+        path: File or folder that must exist.
+        what: What the file is, for the message (e.g. "YOLO detector checkpoint").
+        hint: How to create it, appended to the message.
+
+    Returns:
+        The resolved, existing path.
+
+    Raises:
+        FileNotFoundError: The path does not exist.
+    """
+    resolved = resolve(path)
+    if not resolved.exists():
+        message = f"{what} not found: {resolved}"
+        if hint:
+            message += f" ({hint})"
+        raise FileNotFoundError(message)
+    return resolved

@@ -1,0 +1,154 @@
+"""Runs the notebooks in order with papermill and renders each executed copy to HTML.
+
+    python -m helpers.pipeline [--params FILE.yaml] [--only 01,02] [--run NAME]
+
+The parameters file holds a `shared` section, given to every notebook that declares the
+parameter, and one section per notebook (keyed `01_cv_extract` or `01`) whose names must be
+parameters of that notebook. Reports go to `reports/<run>/`; the run stops at the first
+failing notebook, naming it and the failing cell's error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import helpers  # noqa: F401 - sets the offline switches before papermill starts kernels
+import nbformat
+import papermill
+import yaml
+from nbconvert import HTMLExporter
+
+from helpers.core.paths import NOTEBOOKS, NOTEBOOKS_DIR, REPORTS_DIR, require_file, resolve
+from helpers.core.io import atomic_write_text
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook raised; the message names the notebook, the cell and the error."""
+
+
+@dataclass
+class NotebookReport:
+    """Where one executed notebook went."""
+
+    name: str
+    notebook: Path
+    html: Path
+
+
+def load_params(path: str | Path | None) -> dict[str, dict]:
+    """Reads a pipeline parameters file; checks that its sections are `shared` or notebooks."""
+    if path is None:
+        return {}
+    params_path = require_file(path, "Pipeline parameters file")
+    params = yaml.safe_load(params_path.read_text()) or {}
+    allowed = {"shared", *NOTEBOOKS, *NOTEBOOKS.values()}
+    if not isinstance(params, dict) or any(not isinstance(v, dict | None) for v in params.values()):
+        raise ValueError(f"{params_path}: expected sections (shared, 01_cv_extract, ...) each holding name: value pairs")
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise ValueError(f"{params_path}: unknown section(s) {unknown}; expected any of {sorted(allowed)}")
+    return {key: value or {} for key, value in params.items()}
+
+
+def notebook_parameters(params: dict[str, dict], key: str, declared: set[str]) -> dict:
+    """The values one notebook receives: the shared ones it declares, then its own section.
+
+    Raises:
+        ValueError: The notebook's own section names a parameter the notebook does not declare.
+    """
+    name = NOTEBOOKS[key]
+    values = {k: v for k, v in params.get("shared", {}).items() if k in declared}
+    own = {**params.get(key, {}), **params.get(name, {})}
+    unknown = sorted(set(own) - declared)
+    if unknown:
+        raise ValueError(f"{name}: unknown parameter(s) {unknown}; it declares {sorted(declared)}")
+    return {**values, **own}
+
+
+def render_html(notebook_path: Path) -> Path:
+    """Writes an HTML rendering of an executed notebook next to it."""
+    body, _ = HTMLExporter().from_notebook_node(nbformat.read(notebook_path, as_version=4))
+    return atomic_write_text(notebook_path.with_suffix(".html"), body)
+
+
+def run_notebook(key: str, parameters: dict, out_dir: Path) -> NotebookReport:
+    """Executes one notebook with papermill; the executed copy and its HTML go to `out_dir`.
+
+    Raises:
+        NotebookFailed: A cell raised; the partial report is still written.
+    """
+    name = NOTEBOOKS[key]
+    source = require_file(NOTEBOOKS_DIR / f"{name}.ipynb", "Notebook")
+    executed = out_dir / f"{name}.ipynb"
+    try:
+        papermill.execute_notebook(source, executed, parameters=parameters, kernel_name="python3", progress_bar=True)
+    except papermill.PapermillExecutionError as error:
+        render_html(executed)
+        raise NotebookFailed(
+            f"{name} failed in cell {error.cell_index} (In [{error.exec_count}]): {error.ename}: {error.evalue}\n"
+            f"  partial report: {executed}"
+        ) from None
+    return NotebookReport(name, executed, render_html(executed))
+
+
+def run_pipeline(
+    params_file: str | Path | None = None,
+    only: list[str] | None = None,
+    run: str = "default",
+    reports_dir: str | Path = REPORTS_DIR,
+) -> list[NotebookReport]:
+    """Runs the selected notebooks (all by default) in order; stops at the first failure.
+
+    Args:
+        params_file: YAML with `shared` and per-notebook sections.
+        only: Notebook keys such as ["01", "02"]; None runs all four.
+        run: Report folder name under `reports_dir`.
+        reports_dir: Where report folders go.
+
+    Returns:
+        One report per executed notebook.
+    """
+    params = load_params(params_file)
+    keys = only or list(NOTEBOOKS)
+    unknown = [k for k in keys if k not in NOTEBOOKS]
+    if unknown:
+        raise ValueError(f"unknown notebook key(s) {unknown}; expected some of {list(NOTEBOOKS)}")
+    # Validate every section before running anything: a typo in 04's section should not cost a 03 run.
+    plan = []
+    for key in sorted(keys):
+        notebook = require_file(NOTEBOOKS_DIR / f"{NOTEBOOKS[key]}.ipynb", "Notebook")
+        plan.append((key, notebook_parameters(params, key, set(papermill.inspect_notebook(str(notebook))))))
+    out_dir = resolve(reports_dir) / run
+    out_dir.mkdir(parents=True, exist_ok=True)
+    reports = []
+    for key, parameters in plan:
+        print(f"\n=== {NOTEBOOKS[key]} ({', '.join(f'{k}={v!r}' for k, v in parameters.items()) or 'defaults'})", flush=True)
+        reports.append(run_notebook(key, parameters, out_dir))
+        print(f"    report: {reports[-1].html}", flush=True)
+    return reports
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.pipeline", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--params", help="YAML file with 'shared' and per-notebook parameter sections")
+    parser.add_argument("--only", help="comma-separated notebook keys to run, e.g. 01,02 (default: all)")
+    parser.add_argument("--run", default="default", help="report folder name (default: %(default)s)")
+    parser.add_argument("--reports-dir", default=str(REPORTS_DIR), help="where report folders go (default: %(default)s)")
+    args = parser.parse_args(argv)
+    only = [k.strip() for k in args.only.split(",") if k.strip()] if args.only else None
+    try:
+        reports = run_pipeline(args.params, only, args.run, args.reports_dir)
+    except (NotebookFailed, ValueError, FileNotFoundError) as error:
+        print(f"\nPipeline stopped: {error}", file=sys.stderr)
+        return 1
+    print(f"\nReports in {resolve(args.reports_dir) / args.run}:")
+    for report in reports:
+        print(f"  {report.html}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,3 @@
+"""Stage 01: images -> CV outputs. Image sources, detector backends, fusion, the resumable
+extraction, detection metrics, its report and benchmark.
+"""

@@ -1,0 +1,87 @@
+"""Benchmark: extraction throughput against the models' own time on the same images.
+
+    python -m helpers.bench_extract [--images data/demo/data.yaml] [--count 96] [--batch-size 16] [--repeats 2]
+
+Side by side in one process, on the same images, with the same loaded models:
+- models alone: the detectors and the scene classifier over images already decoded in memory
+  (each library's own pre-processing, forward pass and post-processing);
+- extraction: `run_extraction` into a fresh output (decoding, fusion, records, writing, resume
+  bookkeeping on top).
+Overhead = extraction time / models-alone time - 1 (goal: <= 15%). The best of `repeats` runs of
+each is used, alternating, so a noisy neighbour hurts both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from helpers.cv.extract import ExtractConfig, run_extraction
+from helpers.cv.sources import load_image, open_image_source, select
+
+
+def _models_alone(detectors, scene_model, images, batch_size: int) -> float:
+    started = time.perf_counter()
+    for start in range(0, len(images), batch_size):
+        batch = images[start : start + batch_size]
+        for detector in detectors:
+            detector.predict(batch)
+        if scene_model:
+            scene_model.predict(batch)
+    return time.perf_counter() - started
+
+
+def benchmark(config: ExtractConfig, repeats: int = 2) -> dict:
+    """Times both ways; returns images/s of each and the overhead ratio."""
+    from helpers.cv.detectors import SceneClassifier, load_detector
+
+    items = select(open_image_source(config.images).items, max_images=config.max_images)
+    images = [load_image(item) for item in items]
+    specs = config.detector_specs()
+    detectors = [load_detector(s, imgsz=config.imgsz, device=config.device, shared_label_map=config.label_map) for s in specs]
+    scene_model = SceneClassifier(config.scene_weights, imgsz=config.scene_imgsz, device=config.device) if config.scene_weights else None
+    _models_alone(detectors, scene_model, images[: config.batch_size], config.batch_size)  # warm-up
+    alone, full = [], []
+    with tempfile.TemporaryDirectory() as work:
+        for repeat in range(repeats):
+            alone.append(_models_alone(detectors, scene_model, images, config.batch_size))
+            output = Path(work) / f"run{repeat}.jsonl"
+            # the same loaded models, so both sides time the same objects
+            run = run_extraction(ExtractConfig(**{**asdict(config), "output": str(output)}), detectors, scene_model)
+            if run["processed"] + run["failed"] != len(items):
+                raise RuntimeError(f"the extraction did {run['processed'] + run['failed']} of {len(items)} images")
+            full.append(run["seconds"])
+    best_alone, best_full = min(alone), min(full)
+    return {
+        "images": len(items),
+        "batch_size": config.batch_size,
+        "models_alone_images_per_second": len(items) / best_alone,
+        "extraction_images_per_second": len(items) / best_full,
+        "overhead": best_full / best_alone - 1,
+        "goal_overhead": 0.15,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.bench_extract", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", default="data/demo/data.yaml", help="image source (default: %(default)s)")
+    parser.add_argument("--count", type=int, default=96, help="images to use (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=16, help="batch size (default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=2, help="timed runs of each way (default: %(default)s)")
+    parser.add_argument("--params", help="YAML of 01's parameters for other models (default: the demo models)")
+    args = parser.parse_args(argv)
+    config = ExtractConfig.from_yaml(args.params) if args.params else ExtractConfig()
+    config = ExtractConfig(**{**asdict(config), "images": args.images, "max_images": args.count, "batch_size": args.batch_size})
+    result = benchmark(config, args.repeats)
+    print(json.dumps(result, indent=2))
+    print(f"extraction {result['extraction_images_per_second']:.1f} img/s vs models alone "
+          f"{result['models_alone_images_per_second']:.1f} img/s: overhead {result['overhead']:.1%} (goal <= 15%)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,114 @@
+"""Detection and scene metrics against ground truth: mAP@0.5, precision, recall, confusion matrix.
+
+Detections are matched to ground truth per image and class, most confident first, each ground
+truth box at most once, at IoU >= 0.5 (the VOC/COCO rule). AP is the area under the
+interpolated precision-recall curve (101 recall points, as COCO). Because 01 keeps only
+detections above each detector's threshold, the curve ends at that threshold: the numbers
+describe the detectors as operated, not their full range.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from helpers.cv.fusion import box_iou
+
+
+def match(detections: list[dict], truth: list[dict], iou_threshold: float = 0.5) -> list[tuple[str, float, bool]]:
+    """(label, confidence, true positive?) for each detection of one image."""
+    outcomes = []
+    used = np.zeros(len(truth), dtype=bool)
+    truth_boxes = np.array([t["bbox"] for t in truth], dtype=float).reshape(-1, 4)
+    for detection in sorted(detections, key=lambda d: -d["confidence"]):
+        candidates = [i for i, t in enumerate(truth) if t["label"] == detection["label"] and not used[i]]
+        hit = False
+        if candidates:
+            overlaps = box_iou(np.array([detection["bbox"]], dtype=float), truth_boxes[candidates])[0]
+            best = int(overlaps.argmax())
+            if overlaps[best] >= iou_threshold:
+                used[candidates[best]] = hit = True
+        outcomes.append((detection["label"], float(detection["confidence"]), hit))
+    return outcomes
+
+
+def average_precision(confidences: np.ndarray, hits: np.ndarray, positives: int) -> float:
+    """COCO-style 101-point interpolated AP of one class."""
+    if positives == 0:
+        return float("nan")
+    if len(confidences) == 0:
+        return 0.0
+    order = np.argsort(-confidences, kind="stable")
+    true_positives = np.cumsum(hits[order])
+    recall = true_positives / positives
+    precision = true_positives / np.arange(1, len(order) + 1)
+    envelope = np.maximum.accumulate(precision[::-1])[::-1]  # best precision at this recall or beyond
+    points = np.linspace(0, 1, 101)
+    index = np.searchsorted(recall, points, side="left")
+    return float(np.mean([envelope[i] if i < len(envelope) else 0.0 for i in index]))
+
+
+def detection_metrics(predictions: list[list[dict]], truths: list[list[dict]], threshold: float = 0.0, iou_threshold: float = 0.5) -> dict:
+    """mAP@0.5 over classes with ground truth, and precision/recall at `threshold`.
+
+    Args:
+        predictions: Per image, detection dicts with label, confidence, bbox.
+        truths: Per image, ground-truth dicts with label, bbox.
+        threshold: Confidence a detection needs to count for precision and recall.
+        iou_threshold: IoU for a match.
+
+    Returns:
+        `{"map50", "precision", "recall", "per_class": {label: {"ap50", "precision", "recall", "truth", "detections"}}}`.
+    """
+    if len(predictions) != len(truths):
+        raise ValueError(f"{len(predictions)} prediction lists for {len(truths)} images")
+    outcomes: dict[str, list[tuple[float, bool]]] = defaultdict(list)
+    positives: dict[str, int] = defaultdict(int)
+    for detections, truth in zip(predictions, truths):
+        for t in truth:
+            positives[t["label"]] += 1
+        for label, confidence, hit in match(detections, truth, iou_threshold):
+            outcomes[label].append((confidence, hit))
+    per_class = {}
+    for label in sorted(set(positives) | set(outcomes)):
+        rows = outcomes.get(label, [])
+        confidences = np.array([c for c, _ in rows], dtype=float)
+        hits = np.array([h for _, h in rows], dtype=bool)
+        kept = confidences >= threshold
+        true_positives = int(hits[kept].sum())
+        per_class[label] = {
+            "ap50": average_precision(confidences, hits, positives.get(label, 0)),
+            "precision": true_positives / int(kept.sum()) if kept.any() else float("nan"),
+            "recall": true_positives / positives[label] if positives.get(label) else float("nan"),
+            "truth": positives.get(label, 0),
+            "detections": int(kept.sum()),
+            "true_positives": true_positives,
+        }
+    aps = [v["ap50"] for v in per_class.values() if v["truth"]]
+    total_tp = sum(v["true_positives"] for v in per_class.values())
+    total_det = sum(v["detections"] for v in per_class.values())
+    total_truth = sum(positives.values())
+    return {
+        "map50": float(np.mean(aps)) if aps else float("nan"),
+        "precision": total_tp / total_det if total_det else float("nan"),
+        "recall": total_tp / total_truth if total_truth else float("nan"),
+        "per_class": per_class,
+    }
+
+
+def scene_metrics(predicted: list[str], actual: list[str]) -> dict:
+    """Accuracy and confusion matrix (rows: actual, columns: predicted) of scene labels."""
+    if len(predicted) != len(actual):
+        raise ValueError(f"{len(predicted)} predictions for {len(actual)} images")
+    labels = sorted(set(actual) | set(predicted))
+    index = {label: i for i, label in enumerate(labels)}
+    matrix = np.zeros((len(labels), len(labels)), dtype=int)
+    for p, a in zip(predicted, actual):
+        matrix[index[a], index[p]] += 1
+    return {
+        "accuracy": float(np.trace(matrix) / matrix.sum()) if matrix.sum() else float("nan"),
+        "labels": labels,
+        "confusion": matrix.tolist(),
+        "images": len(actual),
+    }

@@ -1,0 +1,297 @@
+"""01's engine: run the detector ensemble and the scene classifier over an image set.
+
+    python -m helpers.extract run --params FILE.yaml      # FILE: ExtractConfig fields (or a pipeline file)
+    python -m helpers.extract merge OUT.jsonl SHARD.jsonl [SHARD.jsonl ...]
+
+One JSONL record per image (see `helpers.cv.ground_truth`), written a batch at a time and flushed, so
+a killed run loses at most the batch in flight. Rerunning with the same output skips the images
+already there (by path), repairs a half-written last line, and retries images that failed
+before. Unreadable images go to `<output stem>.errors.jsonl` with the reason; they never stop a
+run. `<output stem>.manifest.json` records the models and settings, and a rerun with other models
+or settings refuses to append to the same output. `num_shards`/`shard_index` split the images
+by a stable hash of their path; each shard writes `<stem>.shard-KofN.jsonl` and `merge`
+combines the shard files, refusing overlaps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import yaml
+from PIL import Image
+from tqdm.auto import tqdm
+
+from helpers.core.paths import require_file, resolve
+from helpers.cv.files import merge_shards, scan_output, side_files
+from helpers.cv.detectors import UNKNOWN_SCENE, DetectorSpec, SceneClassifier, load_detector
+from helpers.cv.fusion import FusionSettings, fuse
+from helpers.cv.sources import ImageItem, ImageSource, load_image, open_image_source, select
+from helpers.core.io import atomic_write_text, iter_jsonl, write_jsonl
+from helpers.cv.yolo_data import read_labels
+
+
+@dataclass
+class ExtractConfig:
+    """Notebook 01's parameters (the same names), validated."""
+
+    images: str = "data/demo/data.yaml"  # folder (recursive), .txt list of paths, or YOLO data.yaml
+    output: str = "data/cv_outputs.jsonl"  # JSONL of CV outputs; errors and manifest go beside it
+    max_images: int = 0  # first N images only (0: all)
+    detections_from: str = "models"  # "models", or "labels": a YOLO dataset's own annotations (confidence 1.0)
+    yolo_weights: str = "models/demo/yolo_detector.pt"  # Ultralytics detection checkpoint ("" to leave out)
+    yolo_kind: str = "auto"  # yolo, rtdetr (Ultralytics RT-DETR weights) or auto
+    yolo_conf: float = 0.5  # the YOLO detector's confidence threshold
+    hf_model: str = "models/demo/rtdetr"  # Hugging Face detection model folder or hub id ("" to leave out)
+    hf_processor: str = ""  # its image-processor folder or id, when not the model's
+    hf_conf: float = 0.5  # the Hugging Face detector's confidence threshold
+    scene_weights: str = "models/demo/scene_classifier.pt"  # Ultralytics classification checkpoint ("": scene unknown)
+    label_map: dict = field(default_factory=dict)  # detector class name -> project label, e.g. {"bottle": "plastic"}
+    ensemble_weights: list = field(default_factory=list)  # [yolo, hf] weights; empty: from ensemble_weights_file, else equal
+    ensemble_weights_file: str = "models/demo/ensemble.json"  # {"weights": {"yolo": w, "hf": w}}, if it exists
+    iou_thr: float = 0.55  # WBF: boxes of one class overlapping more than this are fused
+    skip_box_thr: float = 0.0  # WBF: boxes below this confidence are ignored
+    conf_type: str = "max"  # WBF confidence: max (union) or avg / box_and_model_avg (vote); see helpers.cv.fusion
+    batch_size: int = 16  # images per forward pass
+    imgsz: int = 0  # Ultralytics detector input size (0: the size the checkpoint was trained at)
+    scene_imgsz: int = 224  # scene classifier input size
+    device: str = "auto"  # auto (CUDA when available), cpu, cuda:0, ...
+    num_shards: int = 1  # split the images into this many shards ...
+    shard_index: int = 0  # ... and process this one
+    save_model_detections: bool = True  # also keep each detector's own detections (for per-detector metrics)
+    loader_threads: int = 2  # threads decoding images ahead of the models
+
+    def __post_init__(self) -> None:
+        if self.detections_from not in ("models", "labels"):
+            raise ValueError(f"detections_from must be 'models' or 'labels', got {self.detections_from!r}")
+        if self.detections_from == "models" and not (self.yolo_weights or self.hf_model):
+            raise ValueError("no detector: set yolo_weights and/or hf_model (or detections_from='labels')")
+        if self.imgsz < 0:
+            raise ValueError(f"imgsz must be >= 0, got {self.imgsz}")
+        for name in ("batch_size", "scene_imgsz", "loader_threads", "num_shards"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        FusionSettings(self.iou_thr, self.skip_box_thr, self.conf_type)  # validates
+        select([], max_images=self.max_images, num_shards=self.num_shards, shard_index=self.shard_index)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> ExtractConfig:
+        values = yaml.safe_load(require_file(path, "Extraction parameters file").read_text()) or {}
+        values = values.get("01_cv_extract", values.get("01", values))  # a pipeline file works too
+        values = {k: v for k, v in values.items() if k not in ("sample_images", "seed")}  # the notebook's report settings
+        unknown = sorted(set(values) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"{path}: unknown parameter(s) {unknown}")
+        return cls(**values)
+
+    def output_path(self) -> Path:
+        output = resolve(self.output)
+        if self.num_shards > 1:
+            output = output.with_name(f"{output.stem}.shard-{self.shard_index}of{self.num_shards}{output.suffix}")
+        return output
+
+    def fusion(self) -> FusionSettings:
+        return FusionSettings(self.iou_thr, self.skip_box_thr, self.conf_type)
+
+    def detector_specs(self) -> list[DetectorSpec]:
+        specs = []
+        if self.yolo_weights:
+            specs.append(DetectorSpec("yolo", "ultralytics", self.yolo_weights, kind=self.yolo_kind, conf=self.yolo_conf))
+        if self.hf_model:
+            specs.append(DetectorSpec("hf", "hf", self.hf_model, processor=self.hf_processor, conf=self.hf_conf))
+        weights = self.resolve_weights([s.name for s in specs])
+        for spec in specs:
+            spec.weight = weights[spec.name]
+        return specs
+
+    def resolve_weights(self, names: list[str]) -> dict[str, float]:
+        if self.ensemble_weights:
+            if len(self.ensemble_weights) != len(names):
+                raise ValueError(f"ensemble_weights has {len(self.ensemble_weights)} values for {len(names)} detectors {names}")
+            return {n: float(w) for n, w in zip(names, self.ensemble_weights)}
+        file = resolve(self.ensemble_weights_file) if self.ensemble_weights_file else None
+        if file and file.exists():
+            saved = json.loads(file.read_text()).get("weights", {})
+            if all(n in saved for n in names):
+                return {n: float(saved[n]) for n in names}
+        return {n: 1.0 for n in names}
+
+
+def _batches(items: list[ImageItem], batch_size: int, threads: int) -> Iterator[list[tuple[ImageItem, Image.Image | None, str]]]:
+    """Batches of (item, image or None, error), decoded by threads one batch ahead of the models."""
+    def load(item: ImageItem):
+        try:
+            return item, load_image(item), ""
+        except Exception as error:  # noqa: BLE001 - any unreadable image is reported, never fatal
+            return item, None, f"{type(error).__name__}: {error}"
+
+    chunks = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        pending = [pool.map(load, chunk) for chunk in chunks[:2]]
+        for index in range(len(chunks)):
+            batch = list(pending.pop(0))
+            if index + 2 < len(chunks):
+                pending.append(pool.map(load, chunks[index + 2]))
+            yield batch
+
+
+def settings_fingerprint(config: ExtractConfig, specs: list[DetectorSpec]) -> dict:
+    """What decides a record's content; a resumed or merged output must agree on it."""
+    def size(path: str) -> int | None:
+        p = resolve(path) if path else None
+        if p and p.is_dir():  # a model folder: all its files
+            return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+        return p.stat().st_size if p and p.is_file() else None
+
+    models = [{**asdict(s), "size_bytes": size(s.weights)} for s in specs]
+    settings = {
+        "detections_from": config.detections_from,
+        "detectors": models if config.detections_from == "models" else [],
+        "scene": {"weights": config.scene_weights, "size_bytes": size(config.scene_weights), "imgsz": config.scene_imgsz}
+        if config.detections_from == "models" else "labels",
+        "label_map": config.label_map,
+        "fusion": asdict(config.fusion()),
+        "imgsz": config.imgsz,
+        "save_model_detections": config.save_model_detections,
+    }
+    settings["fingerprint"] = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return settings
+
+
+def _ground_truth(source: ImageSource, item: ImageItem) -> tuple[list[dict], dict]:
+    boxes = read_labels(source.ground_truth_path(item), source.class_names)
+    detections = [{"label": label, "confidence": 1.0, "bbox": box, "sources": ["ground_truth"]} for label, box in boxes]
+    scene = source.scenes.get(item.key)
+    return detections, ({"class": scene, "confidence": 1.0} if scene else dict(UNKNOWN_SCENE))
+
+
+def run_extraction(config: ExtractConfig, detectors: list | None = None, scene_model: SceneClassifier | None = None) -> dict:
+    """Runs (or resumes) one extraction; returns its summary (counts, timings, paths).
+
+    Args:
+        config: What to run.
+        detectors: Already loaded detectors matching `config`'s (to reuse them across runs);
+            None loads them.
+        scene_model: Likewise, the loaded scene classifier.
+    """
+    output = config.output_path()
+    files = side_files(output)
+    source = open_image_source(config.images)
+    if config.detections_from == "labels" and not source.has_ground_truth:
+        raise ValueError(f"detections_from='labels' needs a YOLO data.yaml, got {source.kind} {config.images}")
+    selected = select(source.items, max_images=config.max_images, num_shards=config.num_shards, shard_index=config.shard_index)
+    specs = config.detector_specs() if config.detections_from == "models" else []
+    settings = settings_fingerprint(config, specs)
+    if files["manifest"].exists() and output.exists():
+        previous = json.loads(files["manifest"].read_text())
+        if previous.get("fingerprint") != settings["fingerprint"]:
+            raise ValueError(f"{output} holds CV outputs of other models or settings (see {files['manifest']}); "
+                             "choose another output or delete it to start over")
+    done, repaired = scan_output(output)
+    todo = [item for item in selected if item.key not in done]
+    todo_keys = {item.key for item in todo}
+    # Images that failed before are retried now, and images no longer in the source are gone:
+    # their old error lines go; errors of images outside this run's selection stay.
+    existing = {item.key for item in source.items}
+    old_errors = [line.record for line in iter_jsonl(files["errors"])] if files["errors"].exists() else []
+    errors = [e for e in old_errors if isinstance(e, dict) and e.get("image") in existing and e.get("image") not in todo_keys]
+    write_jsonl(files["errors"], errors)
+    manifest = {**settings, "images": str(config.images), "image_root": str(source.root), "source_kind": source.kind,
+                "num_shards": config.num_shards, "shard_index": config.shard_index, "output": str(output)}
+    atomic_write_text(files["manifest"], json.dumps(manifest, indent=2) + "\n")
+
+    if detectors is None:
+        detectors = [load_detector(s, imgsz=config.imgsz, device=config.device, shared_label_map=config.label_map) for s in specs]
+    if scene_model is None and config.scene_weights and config.detections_from == "models":
+        scene_model = SceneClassifier(config.scene_weights, imgsz=config.scene_imgsz, device=config.device)
+    if [d.name for d in detectors] != [s.name for s in specs]:
+        raise ValueError(f"given detectors {[d.name for d in detectors]} do not match the configured {[s.name for s in specs]}")
+    names, weights = [s.name for s in specs], [s.weight for s in specs]
+    started, written, failed = time.perf_counter(), 0, 0
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with open(output, "a") as out, open(files["errors"], "a") as err, tqdm(total=len(todo), desc="extract", unit="img") as bar:
+        for batch in _batches(todo, config.batch_size, config.loader_threads):
+            good = [(item, image) for item, image, _ in batch if image is not None]
+            for item, _, reason in batch:
+                if reason:
+                    err.write(json.dumps({"image": item.key, "split": item.split, "error": reason}) + "\n")
+                    failed += 1
+            images = [image for _, image in good]
+            per_model = [detector.predict(images) for detector in detectors]
+            scenes = scene_model.predict(images) if scene_model else [dict(UNKNOWN_SCENE) for _ in images]
+            lines = []
+            for index, (item, image) in enumerate(good):
+                record = {"image": item.key, "split": item.split, "width": image.width, "height": image.height}
+                if config.detections_from == "labels":
+                    try:
+                        record["detections"], record["scene"] = _ground_truth(source, item)
+                    except ValueError as error:
+                        err.write(json.dumps({"image": item.key, "split": item.split, "error": str(error)}) + "\n")
+                        failed += 1
+                        continue
+                else:
+                    mine = [detections[index] for detections in per_model]
+                    record["detections"] = fuse(mine, names, weights, config.fusion())
+                    record["scene"] = scenes[index]
+                    if config.save_model_detections:
+                        record["model_detections"] = {name: d.as_records() for name, d in zip(names, mine)}
+                lines.append(json.dumps(record) + "\n")
+            out.write("".join(lines))  # whole lines per batch; a kill mid-write leaves one partial line
+            out.flush()
+            err.flush()
+            os.fsync(out.fileno())
+            written += len(lines)
+            bar.update(len(batch))
+    seconds = time.perf_counter() - started
+    forward = {d.name: d.forward_seconds for d in detectors}
+    if scene_model:
+        forward["scene"] = scene_model.forward_seconds
+    return {
+        "output": str(output),
+        "errors_output": str(files["errors"]),
+        "manifest": str(files["manifest"]),
+        "selected_images": len(selected),
+        "already_done": len(selected) - len(todo),
+        "processed": written,
+        "failed": failed,
+        "repaired_partial_line": repaired,
+        "seconds": seconds,
+        "images_per_second": (written + failed) / seconds if seconds > 0 and todo else None,
+        "forward_seconds": forward,
+        "forward_share": sum(forward.values()) / seconds if seconds > 0 and todo else None,
+        "weights": dict(zip(names, weights)),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.extract", description="CV outputs from images (notebook 01's engine).")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run or resume an extraction")
+    run.add_argument("--params", help="YAML of ExtractConfig fields (or a pipeline file with a '01' section)")
+    run.add_argument("--num-shards", type=int, help="override num_shards")
+    run.add_argument("--shard-index", type=int, help="override shard_index")
+    merge = commands.add_parser("merge", help="combine shard outputs into one JSONL")
+    merge.add_argument("output", help="merged JSONL to write")
+    merge.add_argument("shards", nargs="+", help="shard JSONL files")
+    args = parser.parse_args(argv)
+    if args.command == "merge":
+        print(json.dumps(merge_shards(args.shards, args.output)))
+        return 0
+    config = ExtractConfig.from_yaml(args.params) if args.params else ExtractConfig()
+    overrides = {k: v for k, v in (("num_shards", args.num_shards), ("shard_index", args.shard_index)) if v is not None}
+    if overrides:
+        config = ExtractConfig(**{**asdict(config), **overrides})
+    summary = run_extraction(config)
+    print(json.dumps({k: summary[k] for k in ("output", "processed", "already_done", "failed", "images_per_second")}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,81 @@
+"""CV output files on disk: the side files, resuming (scan and repair), and merging shards.
+
+An output `X.jsonl` has `X.errors.jsonl` (images that failed, with the reason) and
+`X.manifest.json` (models and settings, with a fingerprint) beside it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from helpers.core.paths import require_file, resolve
+from helpers.core.io import atomic_write_text, iter_jsonl, write_jsonl
+
+
+def side_files(output: Path) -> dict[str, Path]:
+    return {
+        "errors": output.with_name(f"{output.stem}.errors.jsonl"),
+        "manifest": output.with_name(f"{output.stem}.manifest.json"),
+    }
+
+
+def scan_output(output: Path) -> tuple[dict[str, dict], bool]:
+    """Reads the records already in `output`; truncates a half-written last line.
+
+    Returns:
+        Records by image key, and whether a partial last line was repaired.
+
+    Raises:
+        ValueError: naming the file and line, for a malformed line that is not the last one.
+    """
+    if not output.exists():
+        return {}, False
+    data = output.read_bytes()
+    repaired = False
+    if data and not data.endswith(b"\n"):  # a killed run stopped mid-line: drop the fragment
+        keep = data.rfind(b"\n") + 1
+        with open(output, "r+b") as handle:
+            handle.truncate(keep)
+        repaired = True
+    done = {}
+    for line in iter_jsonl(output):
+        if line.error or not isinstance(line.record, dict) or "image" not in line.record:
+            raise ValueError(f"{output}:{line.line_number}: not a CV output record ({line.error or 'no image key'})")
+        done[line.record["image"]] = line.record
+    return done, repaired
+
+
+def merge_shards(shards: list[str | Path], output: str | Path) -> dict:
+    """Combines shard outputs (and their error files) into one, sorted by image path.
+
+    Raises:
+        ValueError: when shards were made with different settings, or an image is in two shards.
+    """
+    output = resolve(output)
+    records: dict[str, tuple[Path, dict]] = {}
+    errors: list[dict] = []
+    fingerprints = set()
+    for shard in map(resolve, shards):
+        require_file(shard, "Shard output")
+        manifest = side_files(shard)["manifest"]
+        if manifest.exists():
+            fingerprints.add(json.loads(manifest.read_text()).get("fingerprint"))
+        done, _ = scan_output(shard)
+        overlap = sorted(set(done) & set(records))
+        if overlap:
+            others = sorted({str(records[k][0]) for k in overlap})
+            raise ValueError(f"{len(overlap)} image(s) are in {shard} and in {others}, e.g. {overlap[:5]}")
+        records.update({key: (shard, record) for key, record in done.items()})
+        shard_errors = side_files(shard)["errors"]
+        if shard_errors.exists():
+            errors += [line.record for line in iter_jsonl(shard_errors)]
+    if len(fingerprints) > 1:
+        raise ValueError(f"shards were made with different models or settings: fingerprints {sorted(map(str, fingerprints))}")
+    write_jsonl(output, [records[key][1] for key in sorted(records)])
+    write_jsonl(side_files(output)["errors"], errors)
+    if shards and side_files(resolve(shards[0]))["manifest"].exists():
+        manifest = json.loads(side_files(resolve(shards[0]))["manifest"].read_text())
+        manifest.update({"merged_from": [str(s) for s in shards], "num_shards": len(shards), "shard_index": None, "output": str(output)})
+        atomic_write_text(side_files(output)["manifest"], json.dumps(manifest, indent=2) + "\n")
+    return {"output": str(output), "records": len(records), "errors": len(errors), "shards": len(shards)}

@@ -1,0 +1,128 @@
+"""Ensemble of detectors: class-aware Weighted Boxes Fusion (the `ensemble-boxes` library).
+
+The library's traps, and what this wrapper does about them:
+- it expects coordinates in 0..1 and clips (with a warning per box) anything outside: the
+  backends already normalise and clip, and `fuse` rejects boxes that are not in 0..1;
+- it calls `exit()` on list-length mismatches or an unknown `conf_type`: `FusionSettings` and
+  `fuse` validate everything first and raise a `ValueError` naming the problem;
+- with `conf_type="avg"` a box that only one of two equally weighted models found comes out at
+  about half its confidence, so a later 0.5 threshold drops it: fusion becomes a vote.
+
+Default `conf_type="max"`, chosen deliberately: each detector has already applied its own
+confidence threshold, so every box that reaches fusion is one a model stands behind; "max" keeps
+the fused confidence on the detectors' own scale (a box seen by one model keeps its score, a box
+seen by several gets the most confident one, scaled by its model's weight relative to the
+largest), so fusion merges duplicates and unions what the models found. Use "avg" or
+"box_and_model_avg" to make the models vote instead; 01's report shows the effect of each.
+
+A single detector passes through unchanged (WBF would still merge its overlapping boxes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from helpers.cv.detectors import Detections
+
+CONF_TYPES = ("avg", "max", "box_and_model_avg", "absent_model_aware_avg")
+
+
+@dataclass(frozen=True)
+class FusionSettings:
+    """Weighted Boxes Fusion settings (see the module docstring for `conf_type`)."""
+
+    iou_thr: float = 0.55  # boxes of one class overlapping more than this are fused
+    skip_box_thr: float = 0.0  # boxes below this confidence are ignored by fusion
+    conf_type: str = "max"
+
+    def __post_init__(self) -> None:
+        if self.conf_type not in CONF_TYPES:
+            raise ValueError(f"conf_type must be one of {CONF_TYPES}, got {self.conf_type!r}")
+        if not 0.0 < self.iou_thr <= 1.0:
+            raise ValueError(f"iou_thr must be in (0, 1], got {self.iou_thr}")
+        if not 0.0 <= self.skip_box_thr < 1.0:
+            raise ValueError(f"skip_box_thr must be in [0, 1), got {self.skip_box_thr}")
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU matrix between (n, 4) and (m, 4) arrays of `[x1, y1, x2, y2]` boxes."""
+    a, b = np.asarray(a, dtype=float).reshape(-1, 4), np.asarray(b, dtype=float).reshape(-1, 4)
+    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
+    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(bottom_right - top_left, 0, None), axis=2)
+    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
+    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-12)
+
+
+def _check(per_model: list[Detections], names: list[str], weights: list[float]) -> None:
+    if not per_model:
+        raise ValueError("fuse needs the detections of at least one model")
+    if len(names) != len(per_model) or len(weights) != len(per_model):
+        raise ValueError(f"{len(per_model)} models' detections but {len(names)} names and {len(weights)} weights")
+    if any(w <= 0 for w in weights):
+        raise ValueError(f"ensemble weights must be > 0, got {weights}")
+    for name, detections in zip(names, per_model):
+        boxes = detections.boxes
+        if len(boxes) and (boxes.min() < 0.0 or boxes.max() > 1.0):
+            raise ValueError(f"detector {name!r} gave boxes outside 0..1; normalise by the image size first")
+
+
+def fuse(per_model: list[Detections], names: list[str], weights: list[float], settings: FusionSettings = FusionSettings()) -> list[dict]:
+    """Fuses one image's detections from several models into detection records.
+
+    Args:
+        per_model: Each model's detections for the image (same order as `names`).
+        names: The models' short names, used in each result's `sources`.
+        weights: One ensemble weight per model.
+        settings: WBF settings.
+
+    Returns:
+        `{"label", "confidence", "bbox", "sources"}` dicts, most confident first. `sources` lists
+        the models whose boxes went into the fused box (each input box is attributed to the fused
+        box of its label that it overlaps most).
+    """
+    _check(per_model, names, weights)
+    if len(per_model) == 1:
+        records = per_model[0].as_records()
+        for record in records:
+            record["sources"] = [names[0]]
+        return sorted(records, key=lambda r: -r["confidence"])
+    from ensemble_boxes import weighted_boxes_fusion
+
+    vocabulary = sorted({label for detections in per_model for label in detections.labels})
+    if not vocabulary:
+        return []
+    index = {label: i for i, label in enumerate(vocabulary)}
+    boxes, scores, labels = weighted_boxes_fusion(
+        [d.boxes.tolist() for d in per_model],
+        [d.scores.tolist() for d in per_model],
+        [[index[label] for label in d.labels] for d in per_model],
+        weights=list(weights),
+        iou_thr=settings.iou_thr,
+        skip_box_thr=settings.skip_box_thr,
+        conf_type=settings.conf_type,
+    )
+    fused_labels = [vocabulary[int(i)] for i in labels]
+    sources: list[set[str]] = [set() for _ in fused_labels]
+    # WBF does not say which boxes formed each cluster: attribute every input box to the fused
+    # box of its label it overlaps most (each input box went into exactly one cluster).
+    for name, detections in zip(names, per_model):
+        for box, score, label in zip(detections.boxes, detections.scores, detections.labels):
+            candidates = [i for i, fused_label in enumerate(fused_labels) if fused_label == label]
+            if score < settings.skip_box_thr or not candidates:
+                continue
+            overlaps = box_iou(box[None], boxes[candidates])[0]
+            if overlaps.max() > 0:
+                sources[candidates[int(overlaps.argmax())]].add(name)
+    return [
+        {
+            "label": label,
+            "confidence": round(float(min(score, 1.0)), 4),
+            "bbox": [round(float(v), 6) for v in np.clip(box, 0.0, 1.0)],
+            "sources": [name for name in names if name in found],
+        }
+        for box, score, label, found in zip(boxes, scores, fused_labels, sources)
+    ]

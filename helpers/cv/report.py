@@ -1,0 +1,157 @@
+"""Tables and figures for notebook 01's report: what was found, and (with ground truth) how well."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+
+from helpers.cv.evaluation import detection_metrics, scene_metrics
+from helpers.cv.detectors import Detections
+from helpers.cv.fusion import CONF_TYPES, FusionSettings, fuse
+from helpers.cv.sources import ImageSource, open_image_source
+from helpers.core.io import iter_jsonl
+from helpers.cv.yolo_data import read_labels
+
+
+def load_records(path) -> list[dict]:
+    """The records of an output file, in file order."""
+    return [line.record for line in iter_jsonl(path) if not line.error]
+
+
+def overview(records: list[dict]) -> dict:
+    """Counts per class and scene, and detections per image."""
+    per_image = [len(r["detections"]) for r in records]
+    return {
+        "images": len(records),
+        "detections": int(sum(per_image)),
+        "per_class": dict(Counter(d["label"] for r in records for d in r["detections"]).most_common()),
+        "per_scene": dict(Counter(r["scene"]["class"] for r in records).most_common()),
+        "per_split": dict(Counter(str(r.get("split")) for r in records).most_common()),
+        "detections_per_image_mean": float(np.mean(per_image)) if per_image else 0.0,
+    }
+
+
+def distribution_figure(records: list[dict]):
+    """Detections per image, detection confidences, and scenes, side by side."""
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 3, figsize=(13, 3.2))
+    per_image = [len(r["detections"]) for r in records]
+    axes[0].hist(per_image, bins=np.arange(0, max(per_image + [1]) + 2) - 0.5, color="tab:blue")
+    axes[0].set(title="Detections per image", xlabel="detections", ylabel="images")
+    confidences = [d["confidence"] for r in records for d in r["detections"]]
+    axes[1].hist(confidences, bins=np.linspace(0, 1, 21), color="tab:orange")
+    axes[1].set(title="Detection confidence", xlabel="confidence", ylabel="detections")
+    scenes = Counter(r["scene"]["class"] for r in records)
+    axes[2].bar(list(scenes), list(scenes.values()), color="tab:green")
+    axes[2].set(title="Scenes", ylabel="images")
+    figure.tight_layout()
+    return figure
+
+
+def sample_grid(records: list[dict], root, count: int = 6, seed: int = 0, columns: int = 3):
+    """Sample images with their fused boxes and labels drawn (images chosen by `seed`)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+    from PIL import Image
+
+    from helpers.core.paths import resolve
+
+    rng = np.random.default_rng(seed)
+    chosen = [records[i] for i in sorted(rng.choice(len(records), size=min(count, len(records)), replace=False))] if records else []
+    rows = max(1, -(-len(chosen) // columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.3 * rows), squeeze=False)
+    colours = plt.get_cmap("tab10")
+    labels = sorted({d["label"] for r in chosen for d in r["detections"]})
+    for axis, record in zip(axes.flat, chosen):
+        path = resolve(root) / record["image"]
+        with Image.open(path) as image:
+            axis.imshow(image.convert("RGB"))
+            width, height = image.size
+        for detection in record["detections"]:
+            x1, y1, x2, y2 = detection["bbox"]
+            colour = colours(labels.index(detection["label"]) % 10)
+            axis.add_patch(Rectangle((x1 * width, y1 * height), (x2 - x1) * width, (y2 - y1) * height, fill=False, color=colour, lw=1.5))
+            axis.text(x1 * width, y1 * height, f"{detection['label']} {detection['confidence']:.2f}", color="white", fontsize=7,
+                      bbox={"facecolor": colour, "alpha": 0.8, "pad": 1, "lw": 0})
+        axis.set_title(f"{record['image']}\nscene: {record['scene']['class']} ({record['scene']['confidence']:.2f})", fontsize=8)
+    for axis in axes.flat:
+        axis.axis("off")
+    figure.tight_layout()
+    return figure
+
+
+def ground_truth(source: ImageSource, records: list[dict]) -> list[list[dict]]:
+    """The annotated boxes of each record's image (YOLO sources only), in record order."""
+    items = {item.key: item for item in source.items}
+    return [[{"label": n, "bbox": b} for n, b in read_labels(source.ground_truth_path(items[r["image"]]), source.class_names)] for r in records]
+
+
+def _per_model(record: dict, name: str) -> Detections:
+    rows = record.get("model_detections", {}).get(name, [])
+    return Detections([d["bbox"] for d in rows], [d["confidence"] for d in rows], [d["label"] for d in rows])
+
+
+def evaluate_against_truth(images, records: list[dict], weights: dict[str, float], settings: FusionSettings,
+                           threshold: float = 0.5) -> dict:
+    """Per-detector and fused mAP@0.5/precision/recall, the effect of `conf_type`, and scene accuracy.
+
+    Args:
+        images: The YOLO data.yaml the records came from.
+        records: 01's records, with `model_detections`.
+        weights: Ensemble weight per detector name.
+        settings: The fusion settings used (the comparison varies only `conf_type`).
+        threshold: Confidence a detection needs to count in precision/recall; 0.5 is what
+            stage 02 keeps by default (`min_confidence`).
+
+    Returns:
+        `{"detectors": DataFrame, "conf_types": DataFrame, "scene": dict, "per_class": DataFrame}`.
+    """
+    source = open_image_source(images)
+    truths = ground_truth(source, records)
+    names = list(weights)
+    rows, per_class = [], {}
+    candidates = {name: [_per_model(r, name).as_records() for r in records] for name in names}
+    candidates["fused"] = [r["detections"] for r in records]
+    for name, predictions in candidates.items():
+        result = detection_metrics(predictions, truths, threshold=threshold)
+        rows.append({"model": name, "map50": result["map50"], "precision": result["precision"], "recall": result["recall"],
+                     "detections": sum(len(p) for p in predictions)})
+        per_class[name] = {label: v["ap50"] for label, v in result["per_class"].items()}
+    conf_rows = []
+    if len(names) > 1:
+        for conf_type in CONF_TYPES:
+            variant = FusionSettings(settings.iou_thr, settings.skip_box_thr, conf_type)
+            fused = [fuse([_per_model(r, n) for n in names], names, [weights[n] for n in names], variant) for r in records]
+            result = detection_metrics(fused, truths, threshold=threshold)
+            single = [d for f in fused for d in f if len(d["sources"]) == 1]
+            conf_rows.append({"conf_type": conf_type, "map50": result["map50"], "precision": result["precision"], "recall": result["recall"],
+                              f"kept_at_{threshold}": sum(d["confidence"] >= threshold for f in fused for d in f),
+                              "single_model_boxes": len(single),
+                              f"single_model_kept_at_{threshold}": sum(d["confidence"] >= threshold for d in single)})
+    truth_scenes = [source.scenes.get(r["image"], "unknown") for r in records]
+    scene = scene_metrics([r["scene"]["class"] for r in records], truth_scenes) if source.scenes else {}
+    return {
+        "detectors": pd.DataFrame(rows).set_index("model"),
+        "conf_types": pd.DataFrame(conf_rows).set_index("conf_type") if conf_rows else pd.DataFrame(),
+        "per_class": pd.DataFrame(per_class),
+        "scene": scene,
+    }
+
+
+def confusion_figure(scene: dict):
+    """The scene confusion matrix as a heat map (rows: true scene)."""
+    import matplotlib.pyplot as plt
+
+    matrix = np.array(scene["confusion"])
+    figure, axis = plt.subplots(figsize=(4.5, 3.8))
+    axis.imshow(matrix, cmap="Blues")
+    axis.set_xticks(range(len(scene["labels"])), scene["labels"], rotation=45, ha="right")
+    axis.set_yticks(range(len(scene["labels"])), scene["labels"])
+    for (i, j), value in np.ndenumerate(matrix):
+        axis.text(j, i, str(value), ha="center", va="center", color="black" if value < matrix.max() / 2 else "white")
+    axis.set(xlabel="predicted", ylabel="true", title=f"Scene accuracy {scene['accuracy']:.1%}")
+    figure.tight_layout()
+    return figure

@@ -1,0 +1,100 @@
+"""Where 01 finds its images: a folder, a text file listing paths, or a YOLO `data.yaml`.
+
+Each image gets a stable key, its path relative to the image root (the folder, the list file's
+folder, or the dataset root), which names it in the output, drives resume and decides its shard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image, ImageOps
+
+from helpers.core.paths import resolve
+from helpers.cv.yolo_data import label_path, list_images, load_data_yaml
+
+
+@dataclass(frozen=True)
+class ImageItem:
+    path: Path  # absolute path on this machine
+    key: str  # path relative to the image root (posix), or the absolute path when outside it
+    split: str | None  # train/val/test when the source says so
+
+
+@dataclass
+class ImageSource:
+    """The images of one source, in a fixed order, and what else the source knows about them."""
+
+    kind: str  # folder, list or yolo
+    root: Path
+    items: list[ImageItem]
+    class_names: list[str] = field(default_factory=list)  # YOLO only: ground-truth class names
+    scenes: dict[str, str] = field(default_factory=dict)  # YOLO only: key -> ground-truth scene
+
+    @property
+    def has_ground_truth(self) -> bool:
+        return self.kind == "yolo"
+
+    def ground_truth_path(self, item: ImageItem) -> Path:
+        return label_path(item.path)
+
+
+def _key(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return path.resolve().as_posix()
+
+
+def open_image_source(images: str | Path) -> ImageSource:
+    """Lists the images of a folder (recursively), a `.txt` list of paths, or a YOLO `data.yaml`.
+
+    Paths in a list file may be relative to the list file's folder. Duplicates are listed once.
+
+    Raises:
+        FileNotFoundError: naming the path, when it does not exist.
+        ValueError: when it is a file of another kind.
+    """
+    path = resolve(images)
+    if not path.exists():
+        raise FileNotFoundError(f"images: {path} does not exist (expected a folder, a .txt list or a YOLO data.yaml)")
+    if path.is_dir():
+        root = path.resolve()
+        source = ImageSource("folder", root, [ImageItem(p, _key(p, root), None) for p in list_images(root)])
+    elif path.suffix.lower() in (".yaml", ".yml"):
+        dataset = load_data_yaml(path)
+        items = [ImageItem(p.resolve(), _key(p, dataset.root), split) for p, split in dataset.images()]
+        source = ImageSource("yolo", dataset.root, items, dataset.names, dataset.scenes)
+    elif path.suffix.lower() == ".txt":
+        root = path.parent.resolve()
+        files = list_images(path)
+        source = ImageSource("list", root, [ImageItem(p, _key(p, root), None) for p in files])
+    else:
+        raise ValueError(f"images: {path} is neither a folder, a .txt list nor a YOLO data.yaml")
+    seen: set[str] = set()
+    source.items = [item for item in source.items if not (item.key in seen or seen.add(item.key))]
+    return source
+
+
+def shard_of(key: str, num_shards: int) -> int:
+    """The shard an image belongs to: a stable hash of its key, so adding images moves no others."""
+    return int.from_bytes(hashlib.sha1(key.encode()).digest()[:8], "big") % num_shards
+
+
+def select(items: list[ImageItem], *, max_images: int = 0, num_shards: int = 1, shard_index: int = 0) -> list[ImageItem]:
+    """The first `max_images` items (0: all), then those of shard `shard_index` of `num_shards`."""
+    if num_shards < 1 or not 0 <= shard_index < num_shards:
+        raise ValueError(f"shard_index must be in 0..num_shards-1 and num_shards >= 1, got {shard_index} of {num_shards}")
+    if max_images < 0:
+        raise ValueError(f"max_images must be >= 0, got {max_images}")
+    chosen = items[: max_images or None]
+    return [item for item in chosen if num_shards == 1 or shard_of(item.key, num_shards) == shard_index]
+
+
+def load_image(item: ImageItem) -> Image.Image:
+    """The image as RGB, turned as its EXIF orientation says; raises on unreadable or truncated files."""
+    with Image.open(item.path) as image:
+        image = ImageOps.exif_transpose(image)  # camera orientation, as a person sees the photo
+        return image.convert("RGB")  # forces a full decode: truncated files fail here

@@ -1,0 +1,105 @@
+"""Reading YOLO-format datasets: `data.yaml`, image lists per split, label files, scene labels."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from helpers.core.paths import require_file
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+SPLIT_KEYS = {"train": "train", "val": "val", "test": "test"}  # data.yaml key -> our split name
+
+
+@dataclass
+class YoloDataset:
+    """A YOLO dataset: its root, class names, images per split and (optional) scene per image."""
+
+    root: Path
+    names: list[str]
+    splits: dict[str, list[Path]]
+    scenes: dict[str, str] = field(default_factory=dict)  # image path relative to root -> scene
+
+    def images(self) -> list[tuple[Path, str]]:
+        """All (image path, split) pairs, splits in train/val/test order, paths sorted."""
+        return [(image, split) for split, images in self.splits.items() for image in images]
+
+
+def list_images(entry: Path) -> list[Path]:
+    """Images of a folder (recursive, sorted) or of a `.txt` list (paths relative to its folder, `#` comments)."""
+    if entry.is_dir():
+        return sorted(p for p in entry.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if entry.is_file() and entry.suffix == ".txt":  # a text file listing image paths
+        lines = [line.strip() for line in entry.read_text().splitlines() if line.strip() and not line.strip().startswith("#")]
+        return [p if p.is_absolute() else (entry.parent / p) for p in map(Path, lines)]
+    raise FileNotFoundError(f"YOLO split entry not found or not a folder/.txt list: {entry}")
+
+
+def _names(raw, yaml_path: Path) -> list[str]:
+    if isinstance(raw, dict):
+        return [str(raw[k]) for k in sorted(raw, key=int)]
+    if isinstance(raw, list):
+        return [str(n) for n in raw]
+    raise ValueError(f"{yaml_path}: 'names' must be a list or a mapping of class ids to names")
+
+
+def load_data_yaml(path: str | Path) -> YoloDataset:
+    """Reads a YOLO `data.yaml`; split entries may be folders, `.txt` lists, or lists of either.
+
+    A `scenes.csv` beside the yaml (columns `image`, `scene`) gives each image's scene label.
+    """
+    yaml_path = require_file(path, "YOLO data.yaml")
+    spec = yaml.safe_load(yaml_path.read_text()) or {}
+    if "names" not in spec:
+        raise ValueError(f"{yaml_path}: no 'names' entry (the class names)")
+    root = Path(spec["path"]) if spec.get("path") else yaml_path.parent
+    root = root if root.is_absolute() else (yaml_path.parent / root)
+    splits: dict[str, list[Path]] = {}
+    for key, split in SPLIT_KEYS.items():
+        entries = spec.get(key)
+        if not entries:
+            continue
+        entries = entries if isinstance(entries, list) else [entries]
+        splits[split] = [image for entry in entries for image in list_images(root / entry)]
+    scenes: dict[str, str] = {}
+    scenes_csv = yaml_path.parent / "scenes.csv"
+    if scenes_csv.exists():
+        with open(scenes_csv, newline="") as handle:
+            scenes = {row["image"]: row["scene"] for row in csv.DictReader(handle)}
+    return YoloDataset(root.resolve(), _names(spec["names"], yaml_path), splits, scenes)
+
+
+def label_path(image: Path) -> Path:
+    """The YOLO label file of an image: the last `images` folder becomes `labels`, suffix `.txt`."""
+    parts = list(image.parts)
+    for index in range(len(parts) - 1, -1, -1):
+        if parts[index] == "images":
+            parts[index] = "labels"
+            break
+    return Path(*parts).with_suffix(".txt")
+
+
+def read_labels(path: Path, names: list[str]) -> list[tuple[str, list[float]]]:
+    """Reads a YOLO label file into (class name, [x1, y1, x2, y2] normalised) pairs.
+
+    A missing file means no objects. A malformed line raises ValueError naming file and line.
+    """
+    if not path.exists():
+        return []
+    boxes = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        fields = line.split()
+        try:
+            class_id, xc, yc, w, h = int(fields[0]), *map(float, fields[1:5])
+            if len(fields) != 5 or not 0 <= class_id < len(names):
+                raise ValueError
+        except (ValueError, IndexError):
+            raise ValueError(f"{path}:{number}: expected 'class x_center y_center width height', got {line!r}") from None
+        box = [max(0.0, xc - w / 2), max(0.0, yc - h / 2), min(1.0, xc + w / 2), min(1.0, yc + h / 2)]
+        boxes.append((names[class_id], [round(v, 6) for v in box]))
+    return boxes

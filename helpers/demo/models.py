@@ -1,0 +1,236 @@
+"""Demo CV models, trained on the demo image set, saved in the formats users bring.
+
+    python -m helpers.demo models [--data data/demo/data.yaml] [--out models/demo] [--seed 0]
+
+- `yolo_detector.pt`: an Ultralytics YOLO detector (small YOLOv8 layout, random init);
+- `rtdetr/`: a Hugging Face RT-DETR (small `RTDetrConfig`, small ResNet backbone, random init)
+  with its image processor, as `save_pretrained` writes them;
+- `scene_classifier.pt`: an Ultralytics YOLO classification model for the scene;
+- `ensemble.json`: ensemble weights from each detector's validation mAP@0.5;
+- `manifest.json`: the settings and validation numbers; a rebuild with the same settings and
+  data reuses the folder.
+
+Trained for minutes on a CPU, these are weak models: they exist so the pipeline runs end to end
+on real checkpoints, not to be good detectors.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from helpers.core.paths import DEMO_DATA_DIR, DEMO_MODELS_DIR, require_file, resolve
+from helpers.core.io import atomic_write_text, partial_dir, replace_dir
+
+GENERATOR_VERSION = 2  # bump when training changes, so old demo models are rebuilt
+
+
+@dataclass(frozen=True)
+class DemoModelsSpec:
+    """Settings that determine the demo models (with the data set's manifest)."""
+
+    seed: int = 0
+    yolo_epochs: int = 10
+    yolo_imgsz: int = 256
+    yolo_width: float = 0.25  # YOLOv8 width multiple (0.25 is "n")
+    rtdetr_steps: int = 200
+    rtdetr_imgsz: int = 256
+    rtdetr_batch: int = 8
+    scene_epochs: int = 4
+    scene_imgsz: int = 96
+    max_train_images: int = 0  # 0: all (tests use a handful)
+
+
+# A smoke build: a handful of images, an epoch or a few steps each (seconds, useless models).
+QUICK = DemoModelsSpec(yolo_epochs=1, yolo_imgsz=160, rtdetr_steps=2, rtdetr_imgsz=128, rtdetr_batch=2,
+                       scene_epochs=1, scene_imgsz=64, max_train_images=8)
+
+
+def _yolo_yaml(out: Path, nc: int, width: float, task: str) -> Path:
+    """A YOLOv8 model yaml with one custom scale, so the model size is explicit."""
+    import ultralytics
+
+    name = "yolov8-cls.yaml" if task == "classify" else "yolov8.yaml"
+    spec = yaml.safe_load((Path(ultralytics.__file__).parent / "cfg/models/v8" / name).read_text())
+    spec["nc"] = nc
+    spec["scales"] = {"d": [0.33, width, 1024]}
+    path = out / f"{Path(name).stem}-demo.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def _subset_yaml(data_yaml: Path, work: Path, limit: int) -> Path:
+    """A data.yaml over the first `limit` train and val images (for quick builds)."""
+    from helpers.cv.yolo_data import load_data_yaml
+
+    dataset = load_data_yaml(data_yaml)
+    lists = {}
+    for split in ("train", "val"):
+        path = work / f"{split}.txt"
+        path.write_text("\n".join(str(p) for p in dataset.splits.get(split, [])[:limit]) + "\n")
+        lists[split] = str(path)
+    subset = work / "data.yaml"
+    subset.write_text(yaml.safe_dump({"path": str(dataset.root), **lists, "names": dict(enumerate(dataset.names))}))
+    return subset
+
+
+def train_yolo_detector(data_yaml: Path, out: Path, spec: DemoModelsSpec, work: Path) -> Path:
+    from ultralytics import YOLO
+
+    names = yaml.safe_load(data_yaml.read_text())["names"]
+    model = YOLO(str(_yolo_yaml(work, len(names), spec.yolo_width, "detect")))
+    model.train(data=str(data_yaml), epochs=spec.yolo_epochs, imgsz=spec.yolo_imgsz, batch=16, workers=0, device="cpu",
+                project=str(work / "runs"), name="detector", exist_ok=True, seed=spec.seed, deterministic=True,
+                plots=False, verbose=False, val=False, amp=False, pretrained=False,
+                # a few epochs from random weights: no mosaic, a brisk AdamW (measured: mAP@0.5 0.10 vs 0.00)
+                close_mosaic=spec.yolo_epochs, optimizer="AdamW", lr0=0.003, warmup_epochs=1)
+    target = out / "yolo_detector.pt"
+    shutil.copyfile(work / "runs/detector/weights/last.pt", target)
+    return target
+
+
+def train_scene_classifier(scenes_dir: Path, out: Path, spec: DemoModelsSpec, work: Path) -> Path:
+    from ultralytics import YOLO
+
+    classes = sorted(p.name for p in (scenes_dir / "train").iterdir() if p.is_dir())
+    model = YOLO(str(_yolo_yaml(work, len(classes), spec.yolo_width, "classify")))
+    model.train(data=str(scenes_dir), epochs=spec.scene_epochs, imgsz=spec.scene_imgsz, batch=16, workers=0, device="cpu",
+                project=str(work / "runs"), name="scene", exist_ok=True, seed=spec.seed, deterministic=True,
+                plots=False, verbose=False, val=False, amp=False, pretrained=False)
+    target = out / "scene_classifier.pt"
+    shutil.copyfile(work / "runs/scene/weights/last.pt", target)
+    return target
+
+
+def small_rtdetr_config(names: list[str]):
+    """A small RT-DETR: ResNet-style backbone with basic blocks, 64-wide encoder and decoder."""
+    from transformers import RTDetrConfig, RTDetrResNetConfig
+
+    # layer_type="basic" needs embedding_size == hidden_sizes[0]
+    backbone = RTDetrResNetConfig(embedding_size=32, hidden_sizes=[32, 64, 128, 256], depths=[1, 1, 1, 1],
+                                  layer_type="basic", out_features=["stage2", "stage3", "stage4"])
+    return RTDetrConfig(
+        backbone_config=backbone, encoder_in_channels=[64, 128, 256], encoder_hidden_dim=64, encoder_ffn_dim=256,
+        encoder_attention_heads=4, d_model=64, decoder_in_channels=[64, 64, 64], decoder_ffn_dim=256, decoder_layers=2,
+        decoder_attention_heads=4, num_queries=60, num_denoising=20,
+        id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)},
+    )
+
+
+def train_rtdetr(data_yaml: Path, out: Path, spec: DemoModelsSpec) -> Path:
+    """Trains the small HF RT-DETR with a plain loop (the model computes its own matching loss)."""
+    import torch
+    from PIL import Image
+    from tqdm.auto import tqdm
+    from transformers import RTDetrForObjectDetection, RTDetrImageProcessor
+
+    from helpers.cv.yolo_data import label_path, load_data_yaml, read_labels
+
+    dataset = load_data_yaml(data_yaml)
+    torch.manual_seed(spec.seed)
+    model = RTDetrForObjectDetection(small_rtdetr_config(dataset.names))
+    processor = RTDetrImageProcessor(size={"height": spec.rtdetr_imgsz, "width": spec.rtdetr_imgsz})
+    index = {n: i for i, n in enumerate(dataset.names)}
+    images, targets = [], []
+    for path in dataset.splits["train"][: spec.max_train_images or None]:
+        with Image.open(path) as image:
+            images.append(processor(images=image.convert("RGB"), return_tensors="pt")["pixel_values"][0])
+        boxes = read_labels(label_path(path), dataset.names)
+        xyxy = torch.tensor([b for _, b in boxes], dtype=torch.float32).reshape(-1, 4)
+        centre = torch.cat([(xyxy[:, :2] + xyxy[:, 2:]) / 2, xyxy[:, 2:] - xyxy[:, :2]], dim=1)
+        targets.append({"class_labels": torch.tensor([index[n] for n, _ in boxes], dtype=torch.long), "boxes": centre})
+    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=1e-4)
+    generator = torch.Generator().manual_seed(spec.seed)
+    model.train()
+    order: list[int] = []
+    for _ in tqdm(range(spec.rtdetr_steps), desc="RT-DETR", unit="step"):
+        if len(order) < spec.rtdetr_batch:
+            order += torch.randperm(len(images), generator=generator).tolist()
+        batch, order = order[: spec.rtdetr_batch], order[spec.rtdetr_batch :]
+        loss = model(pixel_values=torch.stack([images[i] for i in batch]), labels=[targets[i] for i in batch]).loss
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 0.1)
+        optimizer.step()
+    target = out / "rtdetr"
+    model.save_pretrained(target)
+    processor.save_pretrained(target)
+    return target
+
+
+def validation_map(out: Path, data_yaml: Path, limit: int) -> dict[str, float]:
+    """Each demo detector's mAP@0.5 on the validation split, as 01 would run it."""
+    from helpers.cv.evaluation import detection_metrics
+    from helpers.cv.detectors import HFDetector, UltralyticsDetector
+    from helpers.cv.sources import load_image, open_image_source
+    from helpers.cv.yolo_data import read_labels
+
+    source = open_image_source(data_yaml)
+    items = [item for item in source.items if item.split == "val"][: limit or None]
+    images = [load_image(item) for item in items]
+    truths = [[{"label": n, "bbox": b} for n, b in read_labels(source.ground_truth_path(i), source.class_names)] for i in items]
+    detectors = {
+        "yolo": UltralyticsDetector(out / "yolo_detector.pt", device="cpu", conf=0.05),
+        "hf": HFDetector(out / "rtdetr", device="cpu", conf=0.05),
+    }
+    scores = {}
+    for name, detector in detectors.items():
+        predictions = [d.as_records() for start in range(0, len(images), 16) for d in detector.predict(images[start : start + 16])]
+        scores[name] = detection_metrics(predictions, truths)["map50"]
+    return scores
+
+
+def build_models(data_yaml: str | Path = DEMO_DATA_DIR / "data.yaml", out: str | Path = DEMO_MODELS_DIR,
+                 spec: DemoModelsSpec = DemoModelsSpec(), force: bool = False) -> dict:
+    """Trains and saves the three demo models, or reuses a finished folder with the same settings."""
+    data_yaml, out = require_file(data_yaml, "Demo data.yaml", hint="run: python -m helpers.demo dataset"), resolve(out)
+    data_manifest = data_yaml.parent / "manifest.json"
+    wanted = {"version": GENERATOR_VERSION, "spec": asdict(spec),
+              "data": json.loads(data_manifest.read_text()).get("spec") if data_manifest.exists() else str(data_yaml)}
+    manifest_path = out / "manifest.json"
+    if not force and manifest_path.exists():
+        existing = json.loads(manifest_path.read_text())
+        if {k: existing.get(k) for k in wanted} == wanted:
+            print(f"✓ Demo models in {out} match the settings: reusing them (--force rebuilds)")
+            return {**existing, "reused": True}
+    partial = partial_dir(out)
+    work = partial / "_work"
+    work.mkdir(parents=True)
+    started = time.perf_counter()
+    train_yaml = _subset_yaml(data_yaml, work, spec.max_train_images) if spec.max_train_images else data_yaml
+    timings = {}
+    for name, step in (
+        ("yolo_detector", lambda: train_yolo_detector(train_yaml, partial, spec, work)),
+        ("scene_classifier", lambda: train_scene_classifier(data_yaml.parent / "scenes", partial, spec, work)),
+        ("rtdetr", lambda: train_rtdetr(data_yaml, partial, spec)),
+    ):
+        began = time.perf_counter()
+        step()
+        timings[name] = round(time.perf_counter() - began, 1)
+    maps = validation_map(partial, data_yaml, spec.max_train_images)
+    best = max(maps.values())
+    # Weight by validation mAP relative to the best detector; a floor keeps a weak model in play.
+    weights = {name: round(max(value / best, 0.1), 3) if best > 0 else 1.0 for name, value in maps.items()}
+    atomic_write_text(partial / "ensemble.json", json.dumps({"weights": weights, "from": "validation mAP@0.5", "map50": maps}, indent=2) + "\n")
+    shutil.rmtree(work)
+    manifest = {**wanted, "validation_map50": maps, "ensemble_weights": weights, "seconds": timings,
+                "total_seconds": round(time.perf_counter() - started, 1)}
+    atomic_write_text(partial / "manifest.json", json.dumps(manifest, indent=2, default=str) + "\n")
+    replace_dir(partial, out)
+    print(f"Demo models written to {out} in {manifest['total_seconds']} s; validation mAP@0.5 {maps}")
+    return {**manifest, "reused": False}
+
+
+def summary_table(manifest: dict) -> list[dict]:
+    """Rows for display: model, validation mAP, ensemble weight, training seconds."""
+    return [
+        {"model": name, "val_map50": round(float(np.nan_to_num(manifest["validation_map50"].get(name, np.nan))), 3),
+         "weight": manifest["ensemble_weights"].get(name), "seconds": manifest["seconds"].get(key)}
+        for name, key in (("yolo", "yolo_detector"), ("hf", "rtdetr"))
+    ]

@@ -1,0 +1,21 @@
+"""Stage 04: the guarded describer (HF or CTranslate2), its CLI, the CTranslate2 export, the
+evaluation, its report and benchmark.
+
+Public API for other stages: `Describer`, `Description`.
+"""
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from helpers.describer.describe import Describer, Description
+
+__all__ = ["Describer", "Description"]
+
+
+def __getattr__(name: str):
+    # Lazy: importing a light submodule (the report, say) must not load transformers.
+    if name in __all__:
+        from helpers.describer import describe
+
+        return getattr(describe, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,128 @@
+"""Generation backends for the describer: transformers (HF) and CTranslate2.
+
+Both take model inputs (linearised CV records) and return, per input, the beam hypotheses best
+first, as text. Batches are formed from inputs of similar length (less padding) and results come
+back in input order.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import helpers  # noqa: F401 - offline switches before transformers is imported
+import torch
+from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+from helpers.core.contract import CT2_DIR
+from helpers.core.device import resolve_device
+from helpers.core.paths import require_file
+
+BACKENDS = ("hf", "ct2")
+
+
+def length_batches(inputs: list[str], batch_size: int) -> list[list[int]]:
+    """Indices of `inputs` in batches of similar length."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    order = sorted(range(len(inputs)), key=lambda i: len(inputs[i]))
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+
+
+class HFBackend:
+    """transformers' `generate` on a model folder."""
+
+    name = "hf"
+
+    def __init__(self, model_dir: Path, max_source_length: int, device: str = "auto") -> None:
+        self.device = resolve_device(device)
+        self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        self.model = AutoModelForSeq2SeqLM.from_pretrained(model_dir).to(self.device).eval()
+        self.max_source_length = max_source_length
+
+    @torch.inference_mode()
+    def hypotheses(self, inputs: list[str], num_beams: int, max_new_tokens: int, batch_size: int = 32, num_hypotheses: int = 1) -> list[list[str]]:
+        """Up to `num_hypotheses` (<= num_beams) texts per input, best first."""
+        results: list[list[str]] = [[] for _ in inputs]
+        returned = min(num_hypotheses, num_beams)
+        for batch in length_batches(inputs, batch_size):
+            encoded = self.tokenizer([inputs[i] for i in batch], return_tensors="pt", padding=True, truncation=True, max_length=self.max_source_length)
+            output = self.model.generate(
+                **encoded.to(self.device), num_beams=num_beams, num_return_sequences=returned, max_new_tokens=max_new_tokens, do_sample=False
+            )
+            texts = self.tokenizer.batch_decode(output, skip_special_tokens=True)
+            for position, index in enumerate(batch):
+                results[index] = texts[position * returned : (position + 1) * returned]
+        return results
+
+
+class CT2Backend:
+    """A CTranslate2 export (`MODEL_DIR/ct2`, see `helpers.describer.export_ct2`) with the folder's tokenizer.
+
+    Thread settings for CPU: one request at a time is fastest with `intra_threads=1` and int8;
+    batches of many inputs use `inter_threads` = cores (0 means: let CTranslate2 decide).
+    """
+
+    name = "ct2"
+
+    def __init__(
+        self,
+        model_dir: Path,
+        max_source_length: int,
+        device: str = "auto",
+        compute_type: str = "default",
+        intra_threads: int = 0,
+        inter_threads: int = 1,
+    ) -> None:
+        import ctranslate2
+
+        export = require_file(model_dir / CT2_DIR / "model.bin", "CTranslate2 model", hint=f"run: python -m helpers.export_ct2 {model_dir}")
+        self.device = resolve_device(device)
+        self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        self.translator = ctranslate2.Translator(
+            str(export.parent), device=self.device, compute_type=compute_type, intra_threads=intra_threads, inter_threads=inter_threads
+        )
+        self.max_source_length = max_source_length
+        self.compute_type = compute_type
+
+    def tokens(self, text: str) -> list[str]:
+        """Source tokens as CTranslate2 wants them (T5 inputs end with </s>)."""
+        ids = self.tokenizer(text, truncation=True, max_length=self.max_source_length)["input_ids"]
+        return self.tokenizer.convert_ids_to_tokens(ids)
+
+    def hypotheses(self, inputs: list[str], num_beams: int, max_new_tokens: int, batch_size: int = 32, num_hypotheses: int = 1) -> list[list[str]]:
+        """Up to `num_hypotheses` (<= num_beams) texts per input, best first."""
+        results: list[list[str]] = [[] for _ in inputs]
+        returned = min(num_hypotheses, num_beams)
+        for batch in length_batches(inputs, batch_size):
+            output = self.translator.translate_batch(
+                [self.tokens(inputs[i]) for i in batch],
+                beam_size=num_beams,
+                num_hypotheses=returned,
+                max_decoding_length=max_new_tokens,
+                max_batch_size=batch_size,
+            )
+            for index, result in zip(batch, output, strict=True):
+                results[index] = [
+                    self.tokenizer.decode(self.tokenizer.convert_tokens_to_ids(tokens), skip_special_tokens=True) for tokens in result.hypotheses
+                ]
+        return results
+
+    def score(self, inputs: list[str], targets: list[str]) -> list[list[float]]:
+        """Per-token log-probabilities of `targets` given `inputs` (for the parity test)."""
+        targets_tokens = [self.tokenizer.convert_ids_to_tokens(self.tokenizer(t)["input_ids"])[:-1] for t in targets]  # without </s>
+        results = self.translator.score_batch([self.tokens(t) for t in inputs], targets_tokens)
+        return [list(r.log_probs) for r in results]
+
+
+def load_backend(model_dir: Path, backend: str, max_source_length: int, device: str = "auto", **ct2_options) -> HFBackend | CT2Backend:
+    """The named backend on a model folder.
+
+    Raises:
+        ValueError: Unknown backend name.
+    """
+    if backend == "hf":
+        return HFBackend(model_dir, max_source_length, device)
+    if backend == "ct2":
+        return CT2Backend(model_dir, max_source_length, device, **ct2_options)
+    raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+

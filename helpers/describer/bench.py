@@ -1,0 +1,119 @@
+"""Describer speed, HF vs CTranslate2, measured side by side on the same model and inputs.
+
+    python -m helpers.bench_describe MODEL_DIR [--records 256] [--batch-size 32]
+
+Prints records/s for HF, CT2 float32 and CT2 int8 (guard on, as in production) and each one's
+ratio to HF, and the guarded faithfulness of each (which must not change). Exports the model to
+CTranslate2 first if it has no export yet. Timings are ratios within one run, not absolutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from helpers.core.device import cpu_cores
+from helpers.core.contract import CT2_DIR, load_model_settings
+from helpers.core.paths import resolve
+from helpers.text.synthetic import random_cv
+from helpers.describer.describe import Describer
+
+BACKEND_SETTINGS = (("hf", "default"), ("ct2", "float32"), ("ct2", "int8"))
+
+
+@dataclass(frozen=True)
+class SpeedRow:
+    backend: str
+    compute_type: str
+    batch_size: int
+    num_beams: int
+    records: int
+    seconds: float
+    faithful: float
+
+    @property
+    def records_per_second(self) -> float:
+        return self.records / self.seconds
+
+    @property
+    def latency_ms(self) -> float:
+        return 1000 * self.seconds / self.records
+
+
+def benchmark_records(count: int, seed: int = 0) -> list[dict]:
+    """In-distribution-like inputs (1-12 detections, some noise) for timing."""
+    import random
+
+    rng = random.Random(f"bench:{seed}")
+    return [random_cv(rng, max_detections=12, unseen_rate=0.1, variant_rate=0.1, noise_rate=0.2) for _ in range(count)]
+
+
+def load_describers(model_dir: Path, settings=BACKEND_SETTINGS, threads: int = 0) -> dict[tuple[str, str], Describer]:
+    """One guarded describer per (backend, compute_type); exports to CTranslate2 when needed."""
+    if any(backend == "ct2" for backend, _ in settings) and not (model_dir / CT2_DIR / "model.bin").exists():
+        from helpers.describer.export_ct2 import export
+
+        export(model_dir)
+    threads = threads or cpu_cores()
+    describers = {}
+    for backend, compute_type in settings:
+        # Batches: requests in parallel over the cores (inter_threads), one thread each.
+        options = {"compute_type": compute_type, "inter_threads": threads, "intra_threads": 1} if backend == "ct2" else {}
+        describers[(backend, compute_type)] = Describer.load(model_dir, backend, device="cpu", **options)
+    return describers
+
+
+def measure(describer: Describer, records: list[dict], batch_size: int, num_beams: int, backend: str, compute_type: str) -> SpeedRow:
+    """Times one guarded pass over `records` (after a short warm-up)."""
+    describer.describe_detailed(records[: min(len(records), batch_size)], batch_size, num_beams)  # warm-up
+    started = time.perf_counter()
+    results = describer.describe_detailed(records, batch_size, num_beams)
+    seconds = time.perf_counter() - started
+    faithful = sum(r.faithful for r in results) / len(results)
+    return SpeedRow(backend, compute_type, batch_size, num_beams, len(records), seconds, faithful)
+
+
+def speed_table(model_dir: str | Path, records: list[dict], batch_sizes=(1, 32), beams: tuple[int, ...] = (1, 4), settings=BACKEND_SETTINGS) -> list[dict]:
+    """Every setting x batch size x beams, as rows with records/s, latency and the ratio to HF."""
+    describers = load_describers(resolve(model_dir), settings)
+    rows = []
+    for batch_size in batch_sizes:
+        for num_beams in beams:
+            measured = [measure(d, records, batch_size, num_beams, *key) for key, d in describers.items()]
+            baseline = next((m for m in measured if m.backend == "hf"), measured[0])
+            for m in measured:
+                rows.append({
+                    "backend": m.backend if m.backend == "hf" else f"ct2 {m.compute_type}",
+                    "batch_size": batch_size,
+                    "num_beams": num_beams,
+                    "records_per_second": m.records_per_second,
+                    "latency_ms": m.latency_ms,
+                    "speedup_vs_hf": m.records_per_second / baseline.records_per_second,
+                    "guarded_faithful": m.faithful,
+                })
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.bench_describe", description="Describer throughput: HF vs CTranslate2.")
+    parser.add_argument("model_dir", help="trained describer folder")
+    parser.add_argument("--records", type=int, default=256, help="inputs timed per setting")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--beams", type=int, default=0, help="beams (0: the model's setting)")
+    args = parser.parse_args(argv)
+    model_dir = resolve(args.model_dir)
+    beams = args.beams or load_model_settings(model_dir).num_beams
+    rows = speed_table(model_dir, benchmark_records(args.records), batch_sizes=(args.batch_size,), beams=(beams,))
+    for row in rows:
+        print(
+            f"{row['backend']:<14} batch {row['batch_size']:>3} beams {row['num_beams']}: {row['records_per_second']:8.1f} records/s"
+            f"  x{row['speedup_vs_hf']:.2f} vs HF  guarded faithful {100 * row['guarded_faithful']:.1f}%"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,202 @@
+"""Training pairs from CV outputs: descriptions by the grammar, split by image, plus coverage.
+
+    python -m helpers.synth --input cv.jsonl --output descriptions.jsonl [--seed N]
+
+The CLI describes each input line (in order) with the grammar; `build_pairs` is what notebook
+02 calls to write `train/val/test.jsonl`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from helpers.core.contract import INPUT_FORMATS, InputSpec, Policy, write_pairs_settings
+from helpers.core.io import iter_jsonl, write_jsonl
+from helpers.core.paths import require_file, resolve
+from helpers.text.facts import extract
+from helpers.text.grammar import RecordError, describe, describe_variations, facts, validate_record
+from helpers.text.linearize import linearize
+from helpers.text.synthetic import STRESS_GROUPS, random_cv, stress_record
+
+SPLITS = ("train", "val", "test")
+SPLIT_ALIASES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
+
+
+@dataclass
+class SynthConfig:
+    """Parameters of the pairs stage (notebook 02's parameters, validated)."""
+
+    cv_outputs: str = field(default="data/cv_outputs.jsonl", metadata={"help": "01's CV outputs (JSONL)"})
+    output_dir: str = field(default="data/pairs", metadata={"help": "folder for train/val/test.jsonl"})
+    seed: int = field(default=0, metadata={"help": "seed of every random choice"})
+    variations_per_image: int = field(default=3, metadata={"help": "distinct descriptions per image"})
+    # The input spec (helpers.core.contract): recorded with the pairs, then with the trained model.
+    min_confidence: float = field(default=Policy.min_confidence, metadata={"help": "detections below are not described"})
+    scene_min_confidence: float = field(default=Policy.scene_min_confidence, metadata={"help": "scene mentioned only at or above"})
+    input_format: str = field(default=INPUT_FORMATS[0], metadata={"help": f"model input format: {', '.join(INPUT_FORMATS)}"})
+    synthetic_records: int = field(default=2000, metadata={"help": "random CV outputs added to train (0: none)"})
+    extra_pairs: str = field(default="", metadata={"help": "JSONL of human-written {cv, output} pairs for train"})
+    extra_pairs_must_be_faithful: bool = field(default=True, metadata={"help": "reject extra pairs the extractor finds unfaithful"})
+
+    def __post_init__(self) -> None:
+        self.spec = InputSpec(self.input_format, Policy(self.min_confidence, self.scene_min_confidence))
+        self.policy = self.spec.policy
+        if self.variations_per_image < 1:
+            raise ValueError(f"variations_per_image must be >= 1, got {self.variations_per_image}")
+        if self.synthetic_records < 0:
+            raise ValueError(f"synthetic_records must be >= 0, got {self.synthetic_records}")
+
+
+@dataclass
+class SynthResult:
+    """What the pairs stage wrote."""
+
+    pairs: dict[str, list[dict]]
+    errors: list[dict]
+    files: dict[str, Path]
+    fingerprint: str
+
+
+def _cv(record: dict) -> dict:
+    return {key: record[key] for key in ("detections", "scene") if key in record}
+
+
+def _pairs_for(record: dict, image: str, split: str, origin: str, config: SynthConfig, rng: random.Random) -> list[dict]:
+    model_input = linearize(record, config.input_format, config.policy)
+    outputs = describe_variations(record, config.variations_per_image, rng, config.policy)
+    return [{"image": image, "split": split, "origin": origin, "cv": _cv(record), "input": model_input, "output": o} for o in outputs]
+
+
+def _seeded_splits(images: list[str], seed: int) -> dict[str, str]:
+    """80/10/10 by image, from a seeded shuffle of the sorted image names."""
+    order = sorted(images)
+    random.Random(f"split:{seed}").shuffle(order)
+    n_train, n_val = round(0.8 * len(order)), round(0.1 * len(order))
+    return {image: "train" if i < n_train else "val" if i < n_train + n_val else "test" for i, image in enumerate(order)}
+
+
+def read_cv_outputs(path: Path, errors: list[dict]) -> list[tuple[str, str | None, dict]]:
+    """Valid records as (image, split or None, record); bad lines and duplicates go to `errors`."""
+    records, seen = [], set()
+    for line in iter_jsonl(path):
+        name = f"{path.name}:{line.line_number}"
+        try:
+            if line.error:
+                raise RecordError(line.error)
+            validate_record(line.record, name)
+            image = str(line.record.get("image") or line.record.get("id") or name)
+            if image in seen:
+                raise RecordError(f"{name}: image {image!r} appears more than once; the first record was used")
+            raw_split = line.record.get("split")
+            if raw_split is not None and raw_split not in SPLIT_ALIASES:
+                raise RecordError(f"{name}: split must be one of {sorted(SPLIT_ALIASES)}, got {raw_split!r}")
+        except RecordError as error:
+            errors.append({"source": str(path), "line": line.line_number, "error": str(error)})
+            continue
+        seen.add(image)
+        records.append((image, SPLIT_ALIASES.get(raw_split), line.record))
+    return records
+
+
+def _extra_pairs(path: Path, config: SynthConfig, errors: list[dict]) -> list[dict]:
+    pairs = []
+    for line in iter_jsonl(path):
+        name = f"{path.name}:{line.line_number}"
+        try:
+            if line.error:
+                raise RecordError(line.error)
+            cv, output = line.record.get("cv"), line.record.get("output")
+            validate_record(cv, f"{name}: cv")
+            if not isinstance(output, str) or not output.strip():
+                raise RecordError(f"{name}: 'output' must be a non-empty string")
+            expected = facts(cv, config.policy)
+            said = extract(output, [d["label"] for d in cv["detections"]]).facts()
+            if config.extra_pairs_must_be_faithful and said != expected:
+                raise RecordError(f"{name}: output says {said}, the cv implies {expected}")
+        except RecordError as error:
+            errors.append({"source": str(path), "line": line.line_number, "error": str(error)})
+            continue
+        model_input = linearize(cv, config.input_format, config.policy)
+        pairs.append({"image": f"extra/{line.line_number}", "split": "train", "origin": "extra", "cv": _cv(cv), "input": model_input, "output": output.strip()})
+    return pairs
+
+
+def synthetic_record(index: int, seed: int) -> dict:
+    """The index-th coverage record: stress groups in turn with general random outputs."""
+    rng = random.Random(f"synthetic:{seed}:{index}")
+    kinds = (*STRESS_GROUPS, "general", "general")
+    kind = kinds[index % len(kinds)]
+    return random_cv(rng) if kind == "general" else stress_record(kind, rng)
+
+
+def build_pairs(config: SynthConfig) -> SynthResult:
+    """Writes `train/val/test.jsonl`, `errors.jsonl` and `pairs_config.json` to `output_dir`."""
+    errors: list[dict] = []
+    records = read_cv_outputs(require_file(config.cv_outputs, "CV outputs", hint="run notebook 01 first"), errors)
+    seeded = _seeded_splits([image for image, split, _ in records if split is None], config.seed)
+    pairs: dict[str, list[dict]] = {split: [] for split in SPLITS}
+    for image, split, record in tqdm(records, desc="describe images", unit="img"):
+        split = split or seeded[image]
+        pairs[split] += _pairs_for(record, image, split, "image", config, random.Random(f"{config.seed}:{image}"))
+    for index in tqdm(range(config.synthetic_records), desc="coverage", unit="rec"):
+        record = synthetic_record(index, config.seed)
+        pairs["train"] += _pairs_for(record, f"synthetic/{index:06d}", "train", "synthetic", config, random.Random(f"{config.seed}:s{index}"))
+    if config.extra_pairs:
+        pairs["train"] += _extra_pairs(require_file(config.extra_pairs, "Extra pairs file"), config, errors)
+
+    out = resolve(config.output_dir)
+    files = {split: write_jsonl(out / f"{split}.jsonl", pairs[split]) for split in SPLITS}
+    files["errors"] = write_jsonl(out / "errors.jsonl", errors)
+    digest = hashlib.sha256()
+    for split in SPLITS:
+        digest.update(files[split].read_bytes())
+    fingerprint = digest.hexdigest()[:16]
+    files["config"] = write_pairs_settings(out, config.spec, {**asdict(config), "fingerprint": fingerprint})
+    return SynthResult(pairs, errors, files, fingerprint)
+
+
+def describe_file(input_path: Path, output_path: Path, seed: int, policy: Policy) -> int:
+    """The CLI's work: one {"id", "description"} or {"id", "error"} per input line; returns the error count."""
+    results, failures = [], 0
+    for line in iter_jsonl(input_path):
+        record = line.record if isinstance(line.record, dict) else {}
+        record_id = record.get("id", record.get("image", line.line_number))
+        try:
+            if line.error:
+                raise RecordError(line.error)
+            validate_record(record, f"line {line.line_number}")
+            results.append({"id": record_id, "description": describe(record, random.Random(f"{seed}:{line.line_number}"), policy)})
+        except RecordError as error:
+            failures += 1
+            results.append({"id": record_id, "error": str(error)})
+    write_jsonl(output_path, results)
+    return failures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.synth", description="Describe CV outputs with the grammar.")
+    parser.add_argument("--input", required=True, help="JSONL of CV output records")
+    parser.add_argument("--output", required=True, help="JSONL to write: one {id, description} or {id, error} per line")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the grammar's choices (default: %(default)s)")
+    parser.add_argument("--min-confidence", type=float, default=0.5, help="detections below are not described")
+    parser.add_argument("--scene-min-confidence", type=float, default=0.8, help="scene mentioned only at or above")
+    args = parser.parse_args(argv)
+    try:
+        failures = describe_file(require_file(args.input, "Input file"), resolve(args.output), args.seed, Policy(args.min_confidence, args.scene_min_confidence))
+    except (FileNotFoundError, ValueError) as error:
+        parser.error(str(error))
+    if failures:
+        print(f"{failures} invalid line(s); see the 'error' entries in {args.output}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,229 @@
+"""The fact extractor: reads an English description back into counts per category and a scene.
+
+It understands everything the grammar writes and the usual paraphrases around it (number
+words, "a"/"an", the phrase lists' synonyms, counters such as "3 piles of food waste"), so it
+can judge a model's sentences, not only the grammar's. Vague quantities ("some", "several")
+are not counts and so are never read as one.
+
+    extract("There are 3 tires and a glass jar on the beach.")
+    -> counts {"tire": 3, "glass": 1}, scene "sandy"
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from helpers.text.grammar import Facts
+from helpers.text.lexicon import (
+    COUNTERS,
+    NUMBER_WORDS,
+    PREPOSITIONS,
+    SCENE_KEYWORDS,
+    STOP_WORDS,
+    LexEntry,
+    canonical_label,
+    count_noun_entries,
+    counter_entries,
+    litter_lexicon,
+    normalize_label,
+    plural,
+    singular,
+)
+
+DELIMITERS = frozenset(",.;:!?")
+PLURAL_COUNTERS = {plural(c): c for c in COUNTERS}
+_TOKEN = re.compile(r"[a-z0-9]+(?:['\-][a-z0-9]+)*|[,.;:!?]")
+_NO_LITTER = re.compile(r"\b(?:no|zero) (?:litter|garbage|waste|trash|rubbish|debris|items?|objects?)\b|\bnothing\b")
+# GENERIC_SCENE_PHRASES as patterns: "in a {scene} setting", "at a {scene} site".
+_GENERIC_SCENE = re.compile(r"\b(?:in an? (?P<setting>[a-z][a-z ]*?) setting|at an? (?P<site>[a-z][a-z ]*?) site)\b")
+SCENE_BY_KEYWORD = {word: scene for scene, words in SCENE_KEYWORDS.items() for word in words}
+
+
+@dataclass(frozen=True)
+class Item:
+    """One counted noun phrase found in a description."""
+
+    count: int
+    count_text: str
+    phrase: str
+    label: str
+    plural: bool | None  # grammatical number of the noun; None when the form serves both
+    mass: bool  # a bare mass noun right after the number ("3 organic matter")
+    start: int  # token index of the count
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """Everything read from one description."""
+
+    counts: dict[str, int]
+    scene: str | None
+    items: tuple[Item, ...]
+    says_no_litter: bool
+
+    def facts(self) -> Facts:
+        return Facts(self.counts, self.scene)
+
+
+def _index(entries: dict[str, LexEntry]) -> dict[str, list[tuple[tuple[str, ...], LexEntry]]]:
+    """First word -> [(tokens, entry)], longest first, for longest-match lookup."""
+    index: dict[str, list[tuple[tuple[str, ...], LexEntry]]] = {}
+    for surface, entry in entries.items():
+        tokens = tuple(_TOKEN.findall(surface))
+        index.setdefault(tokens[0], []).append((tokens, entry))
+    for candidates in index.values():
+        candidates.sort(key=lambda c: -len(c[0]))
+    return index
+
+
+_LITTER_INDEX = _index(litter_lexicon())
+
+
+def _vocabulary_index(vocabulary: Iterable[str]) -> dict:
+    """The litter lexicon plus expected labels (singular, plural, counter forms), e.g. from the input."""
+    lexicon = litter_lexicon()
+    return _index_with(frozenset(label for label in map(canonical_label, vocabulary) if label not in lexicon))
+
+
+@lru_cache(maxsize=4096)
+def _index_with(extra_labels: frozenset[str]) -> dict:
+    # Cached: the guard reads several sentences per input, and inputs repeat their label sets.
+    if not extra_labels:
+        return _LITTER_INDEX
+    entries = dict(litter_lexicon())
+    for label in extra_labels:
+        entries.update(counter_entries(label, label))
+        entries.update(count_noun_entries(label, label))
+    return _index(entries)
+
+
+def _is_boundary(tokens: list[str], position: int) -> bool:
+    return position >= len(tokens) or tokens[position] in DELIMITERS or tokens[position] in STOP_WORDS
+
+
+def _read_count(tokens: list[str], i: int) -> tuple[int, str, int] | None:
+    """(count, its text, index after it) when a count starts at token i."""
+    token = tokens[i]
+    if token.isdigit():
+        return int(token), token, i + 1
+    if token not in NUMBER_WORDS:
+        return None
+    if token in ("a", "an"):
+        if i > 0 and tokens[i - 1] in PREPOSITIONS:  # "in a grassy area" is no count
+            return None
+        if i + 1 < len(tokens) and tokens[i + 1] == "single":
+            return 1, f"{token} single", i + 2
+    return NUMBER_WORDS[token], token, i + 1
+
+
+def _read_phrase(tokens: list[str], start: int, count: int, index: dict) -> tuple[int, str, LexEntry] | None:
+    """(end, phrase, entry) of the noun phrase starting at `start`."""
+    if start >= len(tokens) or tokens[start] in DELIMITERS or tokens[start] in PREPOSITIONS:
+        return None
+    for surface, entry in index.get(tokens[start], []):
+        end = start + len(surface)
+        if tuple(tokens[start:end]) == surface and _is_boundary(tokens, end):
+            return end, " ".join(surface), entry
+    end = start + 1
+    while not _is_boundary(tokens, end):
+        end += 1
+    words = tokens[start:end]
+    phrase = " ".join(words)
+    if len(words) >= 3 and words[1] == "of" and (words[0] in COUNTERS or words[0] in PLURAL_COUNTERS):
+        rest = " ".join(words[2:])  # "pieces of X": X is the label, verbatim
+        entry = litter_lexicon().get(rest)
+        return end, phrase, LexEntry(entry.label if entry else rest, words[0] in PLURAL_COUNTERS)
+    label = phrase if count == 1 else singular(phrase)
+    return end, phrase, LexEntry(canonical_label(label), label != phrase if count != 1 else None)
+
+
+def _scene(tokens: list[str], covered: set[int]) -> str | None:
+    free = " ".join("|" if i in covered else t for i, t in enumerate(tokens))
+    generic = _GENERIC_SCENE.search(free)
+    if generic:
+        return normalize_label(next(v for v in generic.groupdict().values() if v))
+    for i, token in enumerate(tokens):
+        if i not in covered and token in SCENE_BY_KEYWORD:
+            return SCENE_BY_KEYWORD[token]
+    return None
+
+
+def extract(text: str, vocabulary: Iterable[str] = ()) -> Extraction:
+    """Reads counts per category and the scene from a description.
+
+    Args:
+        text: The description.
+        vocabulary: Labels expected in it (e.g. the input's), so that multi-word or irregular
+            names are matched whole; the extractor works without them.
+
+    Returns:
+        The counted items, their totals per canonical label, the scene (or None).
+    """
+    tokens = _TOKEN.findall(text.lower())
+    index = _vocabulary_index(vocabulary) if vocabulary else _LITTER_INDEX
+    items: list[Item] = []
+    covered: set[int] = set()
+    i = 0
+    while i < len(tokens):
+        count = _read_count(tokens, i)
+        phrase = _read_phrase(tokens, count[2], count[0], index) if count else None
+        if not phrase:
+            i += 1
+            continue
+        end, surface, entry = phrase
+        items.append(Item(count[0], count[1], surface, entry.label, entry.plural, entry.mass, i))
+        covered.update(range(i, end))
+        i = end
+    totals: Counter[str] = Counter()
+    for item in items:
+        if item.count > 0:
+            totals[item.label] += item.count
+    return Extraction(dict(totals), _scene(tokens, covered), tuple(items), bool(_NO_LITTER.search(text.lower())))
+
+
+def agreement_errors(text: str, vocabulary: Iterable[str] = ()) -> list[str]:
+    """Grammar slips a reader notices: "There are 1 …", "1 plastic items", "3 organic matter"."""
+    extraction = extract(text, vocabulary)
+    tokens = _TOKEN.findall(text.lower())
+    errors = []
+    for item in extraction.items:
+        said = f"{item.count_text} {item.phrase}"
+        if item.mass and item.count > 0:
+            errors.append(f"bare number with a mass noun: '{said}'")
+        elif item.count == 1 and item.plural:
+            errors.append(f"plural noun after one: '{said}'")
+        elif item.count > 1 and item.plural is False:
+            errors.append(f"singular noun after {item.count}: '{said}'")
+    if extraction.items:
+        first = extraction.items[0]
+        for i in range(len(tokens) - 1):
+            if tokens[i] == "there" and tokens[i + 1] in ("is", "are") and i + 2 == first.start:
+                many = first.count != 1 or bool(first.plural)
+                if (tokens[i + 1] == "is") == many:
+                    errors.append(f"'there {tokens[i + 1]}' before '{first.count_text} {first.phrase}'")
+    return errors
+
+
+SLOT_ERRORS = ("missed_category", "wrong_count", "invented_category", "missing_scene", "wrong_scene", "invented_scene")
+
+
+def slot_errors(expected: Facts, said: Facts) -> dict[str, int]:
+    """Faithfulness as slot errors: how a description's facts differ from the input's."""
+    errors = dict.fromkeys(SLOT_ERRORS, 0)
+    for label, count in expected.counts.items():
+        if label not in said.counts:
+            errors["missed_category"] += 1
+        elif said.counts[label] != count:
+            errors["wrong_count"] += 1
+    errors["invented_category"] = len(set(said.counts) - set(expected.counts))
+    if expected.scene and not said.scene:
+        errors["missing_scene"] = 1
+    elif expected.scene and said.scene != expected.scene:
+        errors["wrong_scene"] = 1
+    elif not expected.scene and said.scene:
+        errors["invented_scene"] = 1
+    return errors

@@ -1,0 +1,195 @@
+"""The description grammar: from one CV output to correct, faithful English sentences.
+
+Policy: detections below `min_confidence` are not described; the scene is mentioned if and
+only if its class is known and its confidence is at least `scene_min_confidence`. Every
+described category appears once with its exact count, and nothing else is claimed.
+
+For two confident plastic detections on grass it writes, for example, "Two plastic items are
+visible on the grass." or "On the lawn, there are 2 pieces of plastic debris."
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+
+from helpers.core.contract import Policy
+from helpers.text.lexicon import (
+    CLASSES,
+    COUNT_PHRASES,
+    GENERIC_SCENE_PHRASES,
+    MASS_PHRASES,
+    SCENE_PHRASES,
+    article,
+    canonical_label,
+    is_regular_count_noun,
+    normalize_label,
+    number_words,
+    plural,
+)
+
+UNKNOWN_SCENES = frozenset({"", "unknown", "none", "null"})
+
+
+class RecordError(ValueError):
+    """A CV output record that cannot be described; the message names the field."""
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a description must say: exact counts per category, and the scene or None."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    scene: str | None = None
+
+
+def _confidence(value, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or not 0 <= value <= 1:
+        raise RecordError(f"{where} must be a finite number in 0..1, got {value!r}")
+    return float(value)
+
+
+def validate_record(record, name: str = "record") -> None:
+    """Checks the fields the grammar reads; raises RecordError naming `name` and the field."""
+    if not isinstance(record, dict):
+        raise RecordError(f"{name}: expected a JSON object, got {type(record).__name__}")
+    detections = record.get("detections")
+    if not isinstance(detections, list):
+        raise RecordError(f"{name}: 'detections' must be a list" + ("" if "detections" in record else " (field missing)"))
+    for index, detection in enumerate(detections):
+        where = f"{name}: detections[{index}]"
+        if not isinstance(detection, dict):
+            raise RecordError(f"{where} must be an object with 'label' and 'confidence'")
+        label = detection.get("label")
+        if not isinstance(label, str) or not normalize_label(label):
+            raise RecordError(f"{where}.label must be a non-empty string, got {label!r}")
+        _confidence(detection.get("confidence"), f"{where}.confidence")
+        bbox = detection.get("bbox")
+        if bbox is not None and not (isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, int | float) for v in bbox)):
+            raise RecordError(f"{where}.bbox must be [x1, y1, x2, y2], got {bbox!r}")
+    scene = record.get("scene")
+    if scene is not None:
+        if not isinstance(scene, dict) or not isinstance(scene.get("class", "unknown"), str | None):
+            raise RecordError(f"{name}: 'scene' must be an object with 'class' and 'confidence', got {scene!r}")
+        if scene.get("class") not in (None, "unknown"):
+            _confidence(scene.get("confidence"), f"{name}: scene.confidence")
+
+
+def scene_of(record: dict, policy: Policy) -> str | None:
+    """The scene a description mentions, normalised, or None."""
+    scene = record.get("scene") or {}
+    name = normalize_label(scene.get("class") or "")
+    if name in UNKNOWN_SCENES or float(scene.get("confidence") or 0.0) < policy.scene_min_confidence:
+        return None
+    return name
+
+
+def facts(record: dict, policy: Policy = Policy()) -> Facts:
+    """The facts a faithful description of `record` states (the record must be valid)."""
+    kept = [canonical_label(d["label"]) for d in record["detections"] if d["confidence"] >= policy.min_confidence]
+    return Facts(dict(Counter(kept)), scene_of(record, policy))
+
+
+def description_order(counts: dict[str, int]) -> list[str]:
+    """Categories in the order a description names them: most frequent first, ties in the order
+    the detections first name them.
+
+    Not alphabetical on purpose: with alphabetical ties a small model learns to list the known
+    categories alphabetically and ignores the order of its input (measured: for "2 organic;
+    1 metal; 1 plastic" it wrote "Two pieces of metal scrap, 1 organic item and 1 plastic object").
+    `counts` keeps first-appearance order (a Counter of the detections does); the model input
+    lists categories in this same order.
+    """
+    return sorted(counts, key=lambda label: -counts[label])  # stable: ties keep first appearance
+
+
+def _count_text(n: int, style: str, phrase: str, rng: random.Random) -> str:
+    if style == "digits":
+        return str(n)
+    if n == 1 and rng.random() < 0.5:
+        return article(phrase)
+    return number_words(n)
+
+
+def noun_phrase(label: str, n: int, rng: random.Random, style: str) -> tuple[str, bool]:
+    """One counted item, e.g. ("3 pieces of broken glass", True); the flag says "grammatically plural"."""
+    if label in CLASSES and rng.random() < 0.6:
+        phrase = rng.choice(COUNT_PHRASES[label])
+        noun = phrase if n == 1 else plural(phrase)
+    elif label in CLASSES:
+        counter, mass = rng.choice(MASS_PHRASES[label])
+        phrase = f"{counter} of {mass}"
+        noun = phrase if n == 1 else f"{plural(counter)} of {mass}"
+    elif is_regular_count_noun(label):
+        phrase, noun = label, (label if n == 1 else plural(label))
+    else:  # irregular or plural-looking label: a counter keeps the name verbatim
+        phrase, noun = f"piece of {label}", f"{'piece' if n == 1 else 'pieces'} of {label}"
+    return f"{_count_text(n, style, phrase, rng)} {noun}", n != 1
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _scene_phrase(scene: str, rng: random.Random) -> str:
+    return rng.choice(SCENE_PHRASES.get(scene) or [p.format(scene=scene) for p in GENERIC_SCENE_PHRASES])
+
+
+def _capitalize(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def describe(record: dict, rng: random.Random, policy: Policy = Policy()) -> str:
+    """One description of a valid CV output record, drawn with `rng`."""
+    fact = facts(record, policy)
+    scene = _scene_phrase(fact.scene, rng) if fact.scene else ""
+    tail = f" {scene}" if scene else ""
+    if not fact.counts:
+        shapes = ["No litter is visible{tail}.", "No litter was detected{tail}.", "There is no litter{tail}.", "The image shows no litter{tail}."]
+        if scene:
+            shapes.append("{Scene}, no litter is visible.")
+        return rng.choice(shapes).format(tail=tail, Scene=_capitalize(scene))
+
+    shapes = [
+        "There {first_be} {list}{tail}.",
+        "{List} {subject_be} visible{tail}.",
+        "The image shows {list}{tail}.",
+        "{List} can be seen{tail}.",
+        "This photo contains {list}{tail}.",
+    ]
+    if scene:
+        shapes += ["{Scene}, there {first_be} {list}.", "{List} {lie} {scene}."]
+    shape = rng.choice(shapes)
+    style = rng.choice(["digits", "words"])
+    # The model input lists categories in this order, so the model copies them in turn.
+    labels = description_order(fact.counts)
+    # A sentence never starts with a numeral: the opening count is spelled out.
+    styles = ["words" if shape.startswith("{List}") else style] + [style] * (len(labels) - 1)
+    items = [noun_phrase(label, fact.counts[label], rng, item_style) for label, item_style in zip(labels, styles)]
+    listed = _join([text for text, _ in items])
+    first_plural = items[0][1]
+    subject_plural = len(items) > 1 or first_plural
+    return shape.format(
+        list=listed,
+        List=_capitalize(listed),
+        tail=tail,
+        scene=scene,
+        Scene=_capitalize(scene),
+        first_be="are" if first_plural else "is",
+        subject_be="are" if subject_plural else "is",
+        lie="lie" if subject_plural else "lies",
+    )
+
+
+def describe_variations(record: dict, count: int, rng: random.Random, policy: Policy = Policy(), attempts: int = 20) -> list[str]:
+    """Up to `count` distinct descriptions (fewer only when the grammar allows fewer)."""
+    found: list[str] = []
+    for _ in range(count * attempts):
+        text = describe(record, rng, policy)
+        if text not in found:
+            found.append(text)
+            if len(found) == count:
+                break
+    return found

@@ -1,0 +1,68 @@
+"""Writing a trained describer: weights, tokenizer, generation settings, llm_config.json (the
+contract, `helpers.core.contract`), model card, trainer state and curves, into a side folder that
+replaces `output_dir` only when complete."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from matplotlib.figure import Figure
+from transformers import GenerationConfig
+
+from helpers.core.contract import InputSpec, ModelSettings, write_model_settings
+from helpers.core.io import partial_dir, replace_dir
+from helpers.core.model_card import write_model_card
+
+# The training numbers the model card shows (kept beside it, so notebook 04 can rewrite the card).
+CARD_SUMMARY_KEYS = ("parameters", "pairs", "global_step", "train_seconds", "precision", "epochs_run")
+
+
+def plot_curves(log_history: list[dict], path: Path) -> Path:
+    """Training and validation loss, and validation faithfulness, by step."""
+    train = [(e["step"], e["loss"]) for e in log_history if "loss" in e]
+    evals = [(e["step"], e["eval_loss"], e.get("eval_faithfulness")) for e in log_history if "eval_loss" in e]
+    fig = Figure(figsize=(10, 3.5))  # no pyplot: the backend of whoever imported us is left alone
+    loss_ax, faith_ax = fig.subplots(1, 2)
+    if train:
+        loss_ax.plot(*zip(*train), label="train")
+    if evals:
+        loss_ax.plot([e[0] for e in evals], [e[1] for e in evals], "o-", label="validation")
+        faith_ax.plot([e[0] for e in evals], [100 * (e[2] or 0) for e in evals], "o-", color="tab:green")
+    loss_ax.set(title="Loss", xlabel="step", yscale="log")
+    loss_ax.legend()
+    faith_ax.set(title="Validation faithfulness (%)", xlabel="step", ylim=(0, 101))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def export_model(trainer, tokenizer, config, spec: InputSpec, summary: dict, output_dir: Path) -> Path:
+    """Writes the final folder next to `output_dir`, then swaps it in."""
+    partial = partial_dir(output_dir)
+    lengths = summary["lengths"]
+    trainer.model.generation_config = GenerationConfig(
+        decoder_start_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        num_beams=config.num_beams,
+        max_new_tokens=lengths["output"] + 8,
+        early_stopping=True if config.num_beams > 1 else False,
+    )
+    trainer.save_model(str(partial))  # model, generation_config and tokenizer (processing_class)
+    trainer.state.save_to_json(str(partial / "trainer_state.json"))
+    settings = ModelSettings(
+        spec,
+        base_model=config.base_model,
+        max_source_length=lengths["input"],
+        max_target_length=lengths["output"],
+        max_new_tokens=lengths["output"] + 8,
+        num_beams=config.num_beams,
+        data_fingerprint=summary.get("data_fingerprint"),
+        parameters=summary["parameters"],
+        global_step=summary["global_step"],
+        validation={"faithfulness": summary.get("val_faithfulness"), "loss": summary.get("val_loss")},
+    )
+    write_model_settings(partial, settings)
+    write_model_card(partial, {key: summary.get(key) for key in CARD_SUMMARY_KEYS})
+    plot_curves(trainer.state.log_history, partial / "training_curves.png")
+    return replace_dir(partial, output_dir)

@@ -1,0 +1,67 @@
+"""Tables for notebook 03's report."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pandas as pd
+
+from helpers.core.io import iter_jsonl
+from helpers.describer import Describer
+
+
+def overview(summary: dict) -> pd.DataFrame:
+    """Model size, data sizes, steps, time per epoch, throughput and validation faithfulness."""
+    rows = {
+        "base model": summary["base_model"],
+        "parameters": f"{summary['parameters']:,}",
+        "vocabulary": summary["vocab_size"],
+        "pairs (train / val / test)": " / ".join(str(summary["pairs"][s]) for s in ("train", "val", "test")),
+        "steps (epochs)": f"{summary['global_step']} ({summary['epochs_run']:.2f})",
+        "precision, processes": f"{summary['precision']}, {summary['world_size']}",
+        "seconds per epoch": f"{summary['seconds_per_epoch']:.1f}",
+        "training examples per second": f"{summary['train_samples_per_second'] or float('nan'):.1f}",
+        "resumed from": summary["resumed_from"] or "-",
+        "best checkpoint": summary["best_checkpoint"] or "-",
+        "validation faithfulness (greedy)": f"{100 * (summary['val_faithfulness'] or 0):.1f}%",
+    }
+    return pd.DataFrame({"value": rows})
+
+
+def length_table(summary: dict) -> pd.DataFrame:
+    """Token length statistics and truncation counts of inputs and descriptions."""
+    lengths = summary["lengths"]
+    return pd.DataFrame({
+        column: {"max length used": lengths[column], "mean": lengths[f"{column}_mean"], "95th percentile": lengths[f"{column}_p95"],
+                 "truncated texts": lengths[f"{column}_truncated"]}
+        for column in ("input", "output")
+    })
+
+
+def evaluations(model_dir: Path) -> pd.DataFrame:
+    """Validation loss and faithfulness at each evaluation step."""
+    state = json.loads((model_dir / "trainer_state.json").read_text())
+    rows = [{"step": e["step"], "epoch": e["epoch"], "val_loss": e["eval_loss"], "val_faithfulness": e.get("eval_faithfulness")}
+            for e in state["log_history"] if "eval_loss" in e]
+    return pd.DataFrame(rows).set_index("step") if rows else pd.DataFrame()
+
+
+def sample_generations(model_dir: Path, pairs_file: Path, count: int, seed: int) -> pd.DataFrame:
+    """Generated descriptions for a seeded sample of test images, beside the references."""
+    pairs = [line.record for line in iter_jsonl(pairs_file) if line.record]
+    by_image: dict[str, list[dict]] = {}
+    for pair in pairs:
+        by_image.setdefault(pair["image"], []).append(pair)
+    images = random.Random(seed).sample(sorted(by_image), min(count, len(by_image)))
+    if not images:
+        return pd.DataFrame(columns=["input", "generated", "reference", "faithful"])
+    records = [by_image[image][0]["cv"] for image in images]
+    results = Describer.load(model_dir, guard=False).describe_detailed(records)  # the raw model, as trained
+    return pd.DataFrame({
+        "input": [by_image[image][0]["input"] for image in images],
+        "generated": [result.text for result in results],
+        "reference": [by_image[image][0]["output"] for image in images],
+        "faithful": [result.faithful for result in results],
+    })

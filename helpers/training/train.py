@@ -1,0 +1,234 @@
+"""Training the T5 describer with transformers' Seq2SeqTrainer.
+
+    python -m helpers.train --params FILE.yaml                 # TrainConfig fields (or a pipeline file)
+    python -m helpers.train --pairs_dir data/pairs --epochs 2  # the same fields as options; --help lists them
+    torchrun --nproc_per_node 2 -m helpers.train --params FILE.yaml   # data parallel (DDP)
+
+Dynamic padding, length-grouped batches, lengths taken from the data, evaluation by
+generation-based faithfulness (the fact extractor), best checkpoint kept, early stopping,
+mixed precision on GPU, resumable checkpoints, and an export that is complete or absent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import shutil
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import helpers  # noqa: F401 - offline switches before transformers is imported
+import torch
+from datasets import Dataset
+from transformers import (
+    AutoModelForSeq2SeqLM,
+    AutoTokenizer,
+    DataCollatorForSeq2Seq,
+    EarlyStoppingCallback,
+    Seq2SeqTrainer,
+    Seq2SeqTrainingArguments,
+)
+from transformers.trainer_utils import get_last_checkpoint
+
+from helpers.core.cli import config_parser, setup_logging
+from helpers.core.contract import InputSpec
+from helpers.core.paths import resolve
+from helpers.training.config import TrainConfig
+from helpers.training.data import copied_names, faithfulness_scorer, length_limits, load_pairs, with_targets
+from helpers.training.export import export_model
+from helpers.training.scratch_model import build_model, train_tokenizer, train_word_tokenizer
+
+logger = logging.getLogger(__name__)
+
+
+def mixed_precision(choice: str) -> dict[str, bool]:
+    """Trainer flags for the precision setting; auto prefers bf16 (T5 is prone to fp16 overflow)."""
+    if choice == "auto":
+        if not torch.cuda.is_available():
+            return {"bf16": False, "fp16": False}
+        return {"bf16": True, "fp16": False} if torch.cuda.is_bf16_supported() else {"bf16": False, "fp16": True}
+    return {"bf16": choice == "bf16", "fp16": choice == "fp16"}
+
+
+def _fingerprint(settings: dict, config: TrainConfig) -> str:
+    # How long to train and how to report do not invalidate checkpoints; data, model and optimiser settings do.
+    ignored = {"resume", "tensorboard", "logging_steps", "output_dir", "epochs", "max_steps",
+               "early_stopping_patience", "eval_samples", "num_beams"}
+    relevant = {k: v for k, v in asdict(config).items() if k not in ignored}
+    return hashlib.sha256(json.dumps([settings.get("fingerprint"), relevant], sort_keys=True).encode()).hexdigest()[:16]
+
+
+def prepare_checkpoints(checkpoint_dir: Path, fingerprint: str, resume: bool) -> str | None:
+    """The checkpoint to resume from, or None; refuses to mix runs of other data or settings."""
+    stamp = checkpoint_dir / "run_fingerprint.txt"
+    if checkpoint_dir.exists() and not resume:
+        shutil.rmtree(checkpoint_dir)
+    if checkpoint_dir.exists() and stamp.exists() and stamp.read_text().strip() != fingerprint:
+        raise RuntimeError(
+            f"{checkpoint_dir} holds checkpoints of other data or settings; delete it, or set resume=False to start over"
+        )
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(fingerprint + "\n")
+    return get_last_checkpoint(str(checkpoint_dir))
+
+
+def _load_base(config: TrainConfig, data: dict[str, Dataset], resume_from: str | None):
+    """Tokenizer and model: a pretrained folder or hub id, or a scratch model with its own tokenizer."""
+    if config.base_model != "scratch":
+        from helpers.core.offline import model_source
+
+        source = model_source(config.base_model, "Base model")
+        return AutoTokenizer.from_pretrained(source), AutoModelForSeq2SeqLM.from_pretrained(source)
+    if resume_from:  # the tokenizer the checkpoints were trained with
+        tokenizer = AutoTokenizer.from_pretrained(resume_from)
+    elif config.tokenizer == "bpe":
+        tokenizer = train_tokenizer(list(data["train"]["input"]) + list(data["train"]["target"]), config.vocab_size, config.seed)
+    else:
+        texts, names = [], []
+        for row in data["train"]:
+            texts += [row["input"], row["target"]]
+            names += [copied_names(row["cv"])] * 2
+        tokenizer = train_word_tokenizer(texts, names, config.vocab_size)
+    return tokenizer, build_model(tokenizer, config.scratch_size, config.seed, config.dropout, config.position_init)
+
+
+def training_arguments(config: TrainConfig, checkpoint_dir: Path, output_length: int) -> Seq2SeqTrainingArguments:
+    """The Trainer's settings from ours: evaluation by generated faithfulness, best checkpoint kept."""
+    on_gpu = torch.cuda.is_available()
+    return Seq2SeqTrainingArguments(
+        output_dir=str(checkpoint_dir),
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps or -1,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size * 2,
+        learning_rate=config.learning_rate_used(),
+        weight_decay=config.weight_decay,
+        # transformers 5 reads a warmup_steps below 1 as a share of all steps (it replaced warmup_ratio,
+        # huggingface/transformers#41326); TrainConfig keeps the ratio below 1.
+        warmup_steps=config.warmup_ratio,
+        lr_scheduler_type="linear",
+        train_sampling_strategy="group_by_length",
+        eval_strategy="steps",
+        eval_steps=config.eval_steps,
+        save_strategy="steps",
+        save_steps=config.eval_steps,
+        save_total_limit=2,
+        load_best_model_at_end=True,
+        metric_for_best_model="faithfulness",
+        greater_is_better=True,
+        predict_with_generate=True,
+        include_for_metrics=["inputs"],  # the scorer matches predictions to records by input
+        generation_max_length=output_length + 8,
+        generation_num_beams=1,
+        logging_steps=config.logging_steps,
+        report_to=["tensorboard"] if config.tensorboard else "none",
+        seed=config.seed,
+        data_seed=config.seed,
+        use_cpu=not on_gpu,
+        # CPU processes under torchrun talk through gloo; GPUs use the default (NCCL)
+        ddp_backend="gloo" if not on_gpu and int(os.environ.get("WORLD_SIZE", "1")) > 1 else None,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=on_gpu,
+        **mixed_precision(config.precision),
+    )
+
+
+def _check_tensorboard(config: TrainConfig) -> None:
+    if config.tensorboard:
+        import importlib.util
+
+        if importlib.util.find_spec("tensorboard") is None and importlib.util.find_spec("tensorboardX") is None:
+            raise ImportError("tensorboard=True needs the tensorboard package: pip install tensorboard")
+
+
+def build_trainer(config: TrainConfig, data: dict[str, Dataset], spec: InputSpec, tokenizer, model, limits: dict,
+                  checkpoint_dir: Path) -> Seq2SeqTrainer:
+    """A Seq2SeqTrainer over the encoded pairs, scoring a seeded sample of validation by generation."""
+
+    def encode(batch):
+        encoded = tokenizer(batch["input"], max_length=limits["input"], truncation=True)
+        encoded["labels"] = tokenizer(text_target=batch["target"], max_length=limits["output"], truncation=True)["input_ids"]
+        encoded["length"] = [len(ids) for ids in encoded["input_ids"]]
+        return encoded
+
+    val = data["val"].shuffle(seed=config.seed)
+    val = val.select(range(min(config.eval_samples or len(val), len(val))))
+    train_set = data["train"].map(encode, batched=True, remove_columns=data["train"].column_names)
+    val_set = val.map(encode, batched=True, remove_columns=val.column_names)
+    collator = DataCollatorForSeq2Seq(tokenizer, model=model, pad_to_multiple_of=8 if torch.cuda.is_available() else None)
+    callbacks = [EarlyStoppingCallback(config.early_stopping_patience)] if config.early_stopping_patience else []
+    return Seq2SeqTrainer(
+        model=model, args=training_arguments(config, checkpoint_dir, limits["output"]), data_collator=collator,
+        train_dataset=train_set, eval_dataset=val_set, processing_class=tokenizer, callbacks=callbacks,
+        compute_metrics=faithfulness_scorer(tokenizer, val, spec, limits["input"]),
+    )
+
+
+def _summary(trainer: Seq2SeqTrainer, outcome, config: TrainConfig, data: dict, settings: dict, extra: dict) -> dict:
+    # The best checkpoint is reloaded at the end; its validation numbers are already in the log.
+    state, args = trainer.state, trainer.args
+    best_step = int(state.best_model_checkpoint.rsplit("-", 1)[-1]) if state.best_model_checkpoint else None
+    best_eval = next((e for e in reversed(state.log_history) if "eval_loss" in e and e["step"] == best_step), {})
+    return {
+        "base_model": config.base_model,
+        "parameters": int(sum(p.numel() for p in trainer.model.parameters())),
+        "vocab_size": len(trainer.processing_class),
+        "pairs": {split: len(ds) for split, ds in data.items()},
+        "learning_rate": config.learning_rate_used(),
+        "precision": "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32",
+        "world_size": args.world_size,
+        "global_step": state.global_step,
+        "epochs_run": state.epoch,
+        "train_samples_per_second": outcome.metrics.get("train_samples_per_second"),
+        "seconds_per_epoch": outcome.metrics.get("train_runtime", math.nan) / max(state.epoch or 1, 1e-9),
+        "best_checkpoint": state.best_model_checkpoint,
+        "val_faithfulness": best_eval.get("eval_faithfulness"),
+        "val_loss": best_eval.get("eval_loss"),
+        "data_fingerprint": settings.get("fingerprint"),
+        **extra,
+    }
+
+
+def train(config: TrainConfig) -> dict:
+    """Trains, evaluates on validation, and exports the best model to `output_dir`.
+
+    Returns:
+        Key numbers: sizes, lengths, truncation, best validation faithfulness, speed, paths.
+    """
+    _check_tensorboard(config)
+    pairs_dir, output_dir = resolve(config.pairs_dir), resolve(config.output_dir)
+    data, spec, settings = load_pairs(pairs_dir)
+    data, unslotted = with_targets(data, spec)
+    if unslotted:
+        logger.warning("%d training description(s) name a category in a form the slots cannot hold; "
+                       "the model learns those names as written", unslotted)
+    checkpoint_dir = output_dir.with_name(output_dir.name + ".checkpoints")
+    resume_from = prepare_checkpoints(checkpoint_dir, _fingerprint(settings, config), config.resume)
+    tokenizer, model = _load_base(config, data, resume_from)
+    limits = length_limits(tokenizer, data, config.max_source_length, config.max_target_length)
+    trainer = build_trainer(config, data, spec, tokenizer, model, limits, checkpoint_dir)
+    started = time.perf_counter()
+    outcome = trainer.train(resume_from_checkpoint=resume_from)
+    extra = {"targets_with_names": unslotted, "lengths": limits, "resumed_from": resume_from,
+             "train_seconds": time.perf_counter() - started, "output_dir": str(output_dir)}
+    summary = _summary(trainer, outcome, config, data, settings, extra)
+    if trainer.is_world_process_zero():
+        export_model(trainer, tokenizer, config, spec, summary, output_dir)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = config_parser(TrainConfig, prog="python -m helpers.train", description="Train the T5 describer.",
+                           params_file=True)
+    config, _ = parser.parse_config(argv)
+    summary = train(config)
+    logger.info("finished: %s", json.dumps({k: summary[k] for k in ("global_step", "world_size", "val_faithfulness", "output_dir")}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,6 +1,6 @@
 # desclm: two commands do all the set-up (see README).
 #   make demo   create/refresh .venv, build the demo image set and demo CV models if missing, run notebooks 01 -> 04
-#   make test   create/refresh .venv, run the default test suite
+#   make test   create/refresh .venv, lint with ruff, run the default test suite
 # Each step reuses what already exists and says so.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -11,12 +11,13 @@ STAMP := $(VENV)/.desclm-installed
 DEPS_HASH = $(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
 PYTEST_ARGS ?=
 
-.PHONY: venv demo demo-data demo-models test test-slow clean-reports help
+.PHONY: venv demo demo-data demo-models lint test test-slow clean-reports help
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make demo       run the whole pipeline on the embedded demo (reports in reports/demo/)"
-	@echo "make test       run the default test suite"
+	@echo "make test       lint (ruff), then run the default test suite"
+	@echo "make lint       ruff: lint and format check"
 	@echo "make test-slow  run the slow quality tests too"
 	@echo "make demo-data  only build the demo image set (data/demo/)"
 	@echo "make demo-models  only build the demo image set and train the demo CV models (models/demo/)"
@@ -42,7 +43,11 @@ demo-models: demo-data
 demo: demo-models
 	@$(VPY) -m helpers.pipeline --run demo
 
-test: venv
+lint: venv
+	$(VPY) -m ruff check .
+	$(VPY) -m ruff format --check helpers tests
+
+test: lint
 	$(VPY) -m pytest $(PYTEST_ARGS)
 
 test-slow: venv

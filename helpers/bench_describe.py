@@ -1,4 +1,7 @@
-"""Entry point `python -m helpers.bench_describe` (describer benchmark, HF vs CTranslate2); the code lives in `helpers.describer.bench`."""
+"""Entry point `python -m helpers.bench_describe`: describer benchmark, HF vs CTranslate2.
+
+The code lives in `helpers.describer.bench`.
+"""
 
 from helpers.describer.bench import main  # noqa: F401
 

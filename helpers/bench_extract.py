@@ -1,4 +1,7 @@
-"""Entry point `python -m helpers.bench_extract` (extraction benchmark); the code lives in `helpers.cv.bench`."""
+"""Entry point `python -m helpers.bench_extract`: extraction benchmark.
+
+The code lives in `helpers.cv.bench`.
+"""
 
 from helpers.cv.bench import main  # noqa: F401
 

@@ -1,4 +1,7 @@
-"""Entry point `python -m helpers.bench_train` (training-speed benchmark); the code lives in `helpers.training.bench`."""
+"""Entry point `python -m helpers.bench_train`: training-speed benchmark.
+
+The code lives in `helpers.training.bench`.
+"""
 
 from helpers.training.bench import main  # noqa: F401
 

@@ -1,4 +1,7 @@
-"""Entry point `python -m helpers.describe` (the describer CLI and API); the code lives in `helpers.describer.describe`."""
+"""Entry point `python -m helpers.describe`: the describer CLI and API.
+
+The code lives in `helpers.describer.describe`.
+"""
 
 from helpers.describer.describe import Describer, Description, describe_file, main  # noqa: F401
 

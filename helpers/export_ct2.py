@@ -1,4 +1,7 @@
-"""Entry point `python -m helpers.export_ct2` (CTranslate2 export of a trained describer); the code lives in `helpers.describer.export_ct2`."""
+"""Entry point `python -m helpers.export_ct2`: CTranslate2 export of a trained describer.
+
+The code lives in `helpers.describer.export_ct2`.
+"""
 
 from helpers.describer.export_ct2 import export, main  # noqa: F401
 

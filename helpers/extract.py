@@ -1,6 +1,9 @@
-"""Entry point `python -m helpers.extract` (stage 01: CV outputs from images); the code lives in `helpers.cv.extract`."""
+"""Entry point `python -m helpers.extract`: stage 01: CV outputs from images.
 
-from helpers.cv.extract import ExtractConfig, run_extraction, main  # noqa: F401
+The code lives in `helpers.cv.extract`.
+"""
+
+from helpers.cv.extract import ExtractConfig, main, run_extraction  # noqa: F401
 
 if __name__ == "__main__":
     raise SystemExit(main())

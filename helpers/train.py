@@ -1,6 +1,9 @@
-"""Entry point `python -m helpers.train` (stage 03: training the describer); the code lives in `helpers.training.train`."""
+"""Entry point `python -m helpers.train`: stage 03: training the describer.
 
-from helpers.training.train import TrainConfig, train, main  # noqa: F401
+The code lives in `helpers.training.train`.
+"""
+
+from helpers.training.train import TrainConfig, main, train  # noqa: F401
 
 if __name__ == "__main__":
     raise SystemExit(main())

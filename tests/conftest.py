@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import helpers  # noqa: F401 - offline switches before any model library import
-
 import pytest
 
+import helpers  # noqa: F401 - offline switches before any model library import
 from helpers.demo.dataset import DemoDatasetSpec, build_dataset
 
 
@@ -39,7 +38,8 @@ def papermill_run():
 
 @pytest.fixture(scope="session")
 def tiny_cv_models(tiny_demo, tmp_path_factory):
-    """The demo CV models from a smoke build (a few images, one epoch or two steps): real checkpoints, useless detectors."""
+    """The demo CV models from a smoke build (a few images, one epoch or two steps):
+    real checkpoints, useless detectors."""
     from helpers.demo.models import QUICK, build_models
 
     out = tmp_path_factory.mktemp("cv_models") / "demo"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import logging
 from collections import Counter
 from pathlib import Path
 
@@ -11,9 +12,9 @@ import pytest
 import yaml
 from PIL import Image
 
+from helpers.cv.yolo_data import label_path, load_data_yaml
 from helpers.demo.dataset import DemoDatasetSpec, build_dataset, main
 from helpers.demo.images import CLASSES, SCENES
-from helpers.cv.yolo_data import label_path, load_data_yaml
 
 
 def _digest(root: Path) -> dict[str, str]:
@@ -90,13 +91,14 @@ def test_class_and_scene_balance(tmp_path):
     assert min(counts) == 0 and max(counts) >= 8, "both empty and crowded images occur"
 
 
-def test_second_build_reuses_and_force_rebuilds(tmp_path, capsys):
+def test_second_build_reuses_and_force_rebuilds(tmp_path, caplog):
     spec = DemoDatasetSpec(seed=1, n_train=2, n_valid=1, n_test=1)
     build_dataset(tmp_path / "set", spec)
     image = tmp_path / "set" / "train" / "images" / "train_00000.jpg"
     stamp = image.stat().st_mtime_ns
-    assert build_dataset(tmp_path / "set", spec)["reused"]
-    assert "reusing" in capsys.readouterr().out
+    with caplog.at_level(logging.INFO, logger="helpers"):
+        assert build_dataset(tmp_path / "set", spec)["reused"]
+    assert "reusing" in caplog.text
     assert image.stat().st_mtime_ns == stamp
     assert not build_dataset(tmp_path / "set", spec, force=True)["reused"]
     changed = build_dataset(tmp_path / "set", DemoDatasetSpec(seed=1, n_train=3, n_valid=1, n_test=1))

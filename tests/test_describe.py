@@ -10,17 +10,27 @@ import sys
 import pytest
 import torch
 
+from helpers.core.contract import InputSpec, ModelSettings, Policy
 from helpers.describer.backends import CT2Backend, HFBackend
 from helpers.describer.describe import Describer
 from helpers.describer.export_ct2 import export
-from helpers.core.contract import InputSpec, ModelSettings, Policy
 from helpers.text.grammar import RecordError
 from helpers.training.train import TrainConfig, train
 
 TRAIN = {"max_steps": 60, "eval_steps": 30, "eval_samples": 8, "batch_size": 16, "logging_steps": 10, "num_beams": 3}
-CONFIG = ModelSettings(InputSpec("linked", Policy(0.5, 0.8)), base_model="scratch", max_source_length=64, max_target_length=32,
-                       max_new_tokens=40, num_beams=2)
-TWO_PLASTIC = {"id": "a", "detections": [{"label": "plastic", "confidence": 0.9}, {"label": "plastic", "confidence": 0.7}], "scene": {"class": "grass", "confidence": 0.95}}
+CONFIG = ModelSettings(
+    InputSpec("linked", Policy(0.5, 0.8)),
+    base_model="scratch",
+    max_source_length=64,
+    max_target_length=32,
+    max_new_tokens=40,
+    num_beams=2,
+)
+TWO_PLASTIC = {
+    "id": "a",
+    "detections": [{"label": "plastic", "confidence": 0.9}, {"label": "plastic", "confidence": 0.7}],
+    "scene": {"class": "grass", "confidence": 0.95},
+}
 ONE_TIRE = {"id": "b", "detections": [{"label": "tire", "confidence": 0.8}, {"label": "glass", "confidence": 0.2}]}
 
 
@@ -51,10 +61,12 @@ def scripted(answers_by_record: list[tuple[dict, list[str]]], guard: bool = True
 
 def test_guard_keeps_a_faithful_top_beam_reranks_and_falls_back_to_the_grammar():
     right_plastic = "Two plastic items lie on the grass."
-    describer = scripted([
-        (TWO_PLASTIC, ["Three plastic items lie on the grass.", right_plastic]),
-        (ONE_TIRE, ["A tire and a glass bottle are visible.", "Two tires are visible."]),
-    ])
+    describer = scripted(
+        [
+            (TWO_PLASTIC, ["Three plastic items lie on the grass.", right_plastic]),
+            (ONE_TIRE, ["A tire and a glass bottle are visible.", "Two tires are visible."]),
+        ]
+    )
     first, second = describer.describe_detailed([TWO_PLASTIC, ONE_TIRE])
     assert (first.source, first.text, first.faithful) == ("rerank", right_plastic, True)
     assert second.source == "grammar" and second.faithful and "tire" in second.text
@@ -63,7 +75,9 @@ def test_guard_keeps_a_faithful_top_beam_reranks_and_falls_back_to_the_grammar()
     assert again.text == second.text, "the fallback wording is reproducible"
     top = scripted([(TWO_PLASTIC, [right_plastic, "x"])]).describe_detailed([TWO_PLASTIC])[0]
     assert top.source == "model"
-    unguarded = scripted([(TWO_PLASTIC, ["Three plastic items lie on the grass."])], guard=False).describe_detailed([TWO_PLASTIC])[0]
+    unguarded = scripted([(TWO_PLASTIC, ["Three plastic items lie on the grass."])], guard=False).describe_detailed(
+        [TWO_PLASTIC]
+    )[0]
     assert (unguarded.source, unguarded.faithful) == ("unchecked", False)
 
 
@@ -120,7 +134,9 @@ def test_ct2_export_matches_hf_greedy_beam_and_log_probs(model_dir, pairs_dir, t
     inputs = [json.loads(line)["input"] for line in (pairs_dir / "val.jsonl").read_text().splitlines()][:6]
     inputs.append("litter: 3 kite; 1 plastic after kite | scene: none")
     for beams in (1, 3):
-        assert ct2.hypotheses(inputs, beams, 40, num_hypotheses=beams) == hf.hypotheses(inputs, beams, 40, num_hypotheses=beams)
+        assert ct2.hypotheses(inputs, beams, 40, num_hypotheses=beams) == hf.hypotheses(
+            inputs, beams, 40, num_hypotheses=beams
+        )
     target = "Two plastic items and a kite lie on the grass."
     reference = _hf_log_probs(hf, inputs[-1], target)
     assert ct2.score([inputs[-1]], [target])[0] == pytest.approx(reference, abs=1e-3)
@@ -159,7 +175,16 @@ def test_cli_keeps_order_reports_bad_lines_and_exit_status(model_dir, tmp_path):
         json.dumps(ONE_TIRE),
     ]
     (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n")
-    command = [sys.executable, "-m", "helpers.describer.describe", str(model_dir), "--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out.jsonl")]
+    command = [
+        sys.executable,
+        "-m",
+        "helpers.describer.describe",
+        str(model_dir),
+        "--input",
+        str(tmp_path / "in.jsonl"),
+        "--output",
+        str(tmp_path / "out.jsonl"),
+    ]
     done = subprocess.run([*command, "--backend", "ct2", "--batch-size", "2"], capture_output=True, text=True)
     assert done.returncode == 1, done.stderr
     out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
@@ -169,30 +194,65 @@ def test_cli_keeps_order_reports_bad_lines_and_exit_status(model_dir, tmp_path):
     assert "confidence" in out[2]["error"] and "line 3" in out[2]["error"] and "JSON" in out[1]["error"]
     assert all(o["source"] in {"model", "rerank", "grammar"} and o["description"] for o in out if "error" not in o)
     (tmp_path / "good.jsonl").write_text(json.dumps(TWO_PLASTIC) + "\n")
-    good = subprocess.run([sys.executable, "-m", "helpers.describer.describe", str(model_dir), "--input", str(tmp_path / "good.jsonl"),
-                           "--output", str(tmp_path / "good_out.jsonl"), "--no-guard"], capture_output=True, text=True)
+    good = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "helpers.describer.describe",
+            str(model_dir),
+            "--input",
+            str(tmp_path / "good.jsonl"),
+            "--output",
+            str(tmp_path / "good_out.jsonl"),
+            "--no-guard",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert good.returncode == 0, good.stderr
     assert json.loads((tmp_path / "good_out.jsonl").read_text())["source"] == "unchecked"
 
 
 def test_benchmark_prints_ratios(model_dir):
-    done = subprocess.run([sys.executable, "-m", "helpers.describer.bench", str(model_dir), "--records", "8", "--batch-size", "4"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "helpers.describer.bench", str(model_dir), "--records", "8", "--batch-size", "4"],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     assert [line.split()[0] for line in done.stdout.splitlines()] == ["hf", "ct2", "ct2"] and "vs HF" in done.stdout
 
 
 def test_notebook_04_runs_with_papermill(model_dir, pairs_dir, tmp_path, papermill_run):
-    parameters = {"model_dir": model_dir, "pairs_dir": pairs_dir, "output_dir": tmp_path / "eval", "stress_records": 6,
-                  "timing_records": 4, "gallery_size": 3}
+    parameters = {
+        "model_dir": model_dir,
+        "pairs_dir": pairs_dir,
+        "output_dir": tmp_path / "eval",
+        "stress_records": 6,
+        "timing_records": 4,
+        "gallery_size": 3,
+    }
     papermill_run("04_evaluate", tmp_path / "04.ipynb", parameters)
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     groups = metrics["groups"]
-    assert set(groups) == {"test", "many_detections", "unseen_labels", "label_variants", "low_confidence_noise", "weak_scene", "empty"}
+    assert set(groups) == {
+        "test",
+        "many_detections",
+        "unseen_labels",
+        "label_variants",
+        "low_confidence_noise",
+        "weak_scene",
+        "empty",
+    }
     assert all(g["guarded"]["faithful"] == 1.0 and g["grammar"]["faithful"] == 1.0 for g in groups.values())
     assert all(sum(g["guard_paths"].values()) == g["records"] for g in groups.values())
-    assert {row["backend"] for row in metrics["speed"]} == {"hf", "ct2 float32", "ct2 int8"} and len(metrics["speed"]) == 12
-    assert 0 <= metrics["text_quality"]["guarded"]["bleu"] <= 100 and metrics["verdict"]["guarded_faithful_min_stress"] == 1.0
+    assert {row["backend"] for row in metrics["speed"]} == {"hf", "ct2 float32", "ct2 int8"} and len(
+        metrics["speed"]
+    ) == 12
+    assert (
+        0 <= metrics["text_quality"]["guarded"]["bleu"] <= 100
+        and metrics["verdict"]["guarded_faithful_min_stress"] == 1.0
+    )
     records = (tmp_path / "eval" / "records.jsonl").read_text().splitlines()
     assert len(records) == sum(g["records"] for g in groups.values())
 

@@ -48,7 +48,9 @@ def test_every_declared_dependency_is_pinned_and_allowed_by_its_range():
     for requirement in _declared():
         name = canonicalize_name(requirement.name)
         assert name in pins, f"{requirement.name} is declared in pyproject.toml but not pinned in constraints.txt"
-        assert requirement.specifier.contains(pins[name], prereleases=True), f"{name}=={pins[name]} violates {requirement}"
+        assert requirement.specifier.contains(pins[name], prereleases=True), (
+            f"{name}=={pins[name]} violates {requirement}"
+        )
 
 
 def test_environment_yml_matches_pip_environment():
@@ -65,7 +67,9 @@ def test_environment_yml_matches_pip_environment():
     declared = {canonicalize_name(r.name) for r in _declared()}
     assert set(conda_pins) == declared, "environment.yml and pyproject.toml list different packages"
     for name, specifier in conda_pins.items():
-        assert specifier == f"=={pins[name]}", f"environment.yml pins {name}{specifier}, constraints.txt has {pins[name]}"
+        assert specifier == f"=={pins[name]}", (
+            f"environment.yml pins {name}{specifier}, constraints.txt has {pins[name]}"
+        )
 
 
 def test_installed_versions_match_constraints():
@@ -75,4 +79,6 @@ def test_installed_versions_match_constraints():
     pins = _constraints()
     for requirement in _declared():
         name = canonicalize_name(requirement.name)
-        assert version(requirement.name) == pins[name], f"{name}: installed {version(requirement.name)}, pinned {pins[name]}"
+        assert version(requirement.name) == pins[name], (
+            f"{name}: installed {version(requirement.name)}, pinned {pins[name]}"
+        )

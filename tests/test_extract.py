@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 import yaml
 
-from helpers.cv.files import merge_shards, scan_output
-from helpers.cv.evaluation import average_precision, detection_metrics, scene_metrics
+from helpers.core.io import iter_jsonl
 from helpers.cv.detectors import Detections, HFDetector, SceneClassifier, UltralyticsDetector, normalise_label
+from helpers.cv.evaluation import average_precision, detection_metrics, scene_metrics
 from helpers.cv.extract import ExtractConfig, run_extraction
+from helpers.cv.files import merge_shards, scan_output
 from helpers.cv.fusion import FusionSettings, fuse
 from helpers.cv.sources import open_image_source, select
-from helpers.core.io import iter_jsonl
 
 
 def _images(tiny_demo, count=3):
@@ -48,8 +48,12 @@ def test_ultralytics_backend_loads_a_saved_yolo_and_returns_normalised_boxes(tmp
     spec = yaml.safe_load((tiny_demo / "data.yaml").read_text())
     weights = tmp_path / "yolo.pt"
     torch.manual_seed(0)
-    model = YOLO(str(_yolo_yaml(tmp_path, len(spec["names"]), 0.25, "detect")))  # random init, the package's YOLOv8 layout
-    model.model.names = {i: name.upper() for i, name in spec["names"].items()}  # names as a user's model might have them
+    model = YOLO(
+        str(_yolo_yaml(tmp_path, len(spec["names"]), 0.25, "detect"))
+    )  # random init, the package's YOLOv8 layout
+    model.model.names = {
+        i: name.upper() for i, name in spec["names"].items()
+    }  # names as a user's model might have them
     model.save(str(weights))
     detector = UltralyticsDetector(weights, conf=0.0, imgsz=160, device="cpu", label_map={"PLASTIC": "plastic"})
     results = detector.predict(_images(tiny_demo))
@@ -82,7 +86,9 @@ def test_hf_backend_loads_a_saved_rtdetr_with_a_separate_processor_folder(tmp_pa
     names = ["Bottle", "glass", "metal"]
     RTDetrForObjectDetection(small_rtdetr_config(names)).save_pretrained(tmp_path / "model")
     RTDetrImageProcessor(size={"height": 128, "width": 128}).save_pretrained(tmp_path / "processor")
-    detector = HFDetector(tmp_path / "model", tmp_path / "processor", conf=0.0, device="cpu", label_map={"bottle": "plastic"})
+    detector = HFDetector(
+        tmp_path / "model", tmp_path / "processor", conf=0.0, device="cpu", label_map={"bottle": "plastic"}
+    )
     images = _images(tiny_demo)
     results = detector.predict(images)
     assert len(results) == 3 and all(len(r) > 0 for r in results)
@@ -142,9 +148,19 @@ def test_single_detector_passes_through_and_bad_fusion_input_raises_instead_of_e
 
 def test_detection_and_scene_metrics_on_hand_made_cases():
     truth = [[{"label": "plastic", "bbox": [0.1, 0.1, 0.3, 0.3]}, {"label": "glass", "bbox": [0.5, 0.5, 0.7, 0.7]}]]
-    perfect = [[{"label": "plastic", "confidence": 0.9, "bbox": [0.1, 0.1, 0.3, 0.3]}, {"label": "glass", "confidence": 0.8, "bbox": [0.5, 0.5, 0.7, 0.7]}]]
+    perfect = [
+        [
+            {"label": "plastic", "confidence": 0.9, "bbox": [0.1, 0.1, 0.3, 0.3]},
+            {"label": "glass", "confidence": 0.8, "bbox": [0.5, 0.5, 0.7, 0.7]},
+        ]
+    ]
     assert detection_metrics(perfect, truth)["map50"] == pytest.approx(1.0)
-    shifted = [[{"label": "plastic", "confidence": 0.9, "bbox": [0.2, 0.2, 0.4, 0.4]}, {"label": "metal", "confidence": 0.8, "bbox": [0.5, 0.5, 0.7, 0.7]}]]
+    shifted = [
+        [
+            {"label": "plastic", "confidence": 0.9, "bbox": [0.2, 0.2, 0.4, 0.4]},
+            {"label": "metal", "confidence": 0.8, "bbox": [0.5, 0.5, 0.7, 0.7]},
+        ]
+    ]
     result = detection_metrics(shifted, truth)
     assert result["map50"] == 0.0 and result["precision"] == 0.0 and result["recall"] == 0.0
     # a false positive ranked above the true one halves precision at full recall
@@ -166,9 +182,18 @@ def _folder_with_bad_images(tiny_demo, tmp_path, count=6):
 
 
 def _models_config(tiny_cv_models, **overrides) -> dict:
-    return {"yolo_weights": str(tiny_cv_models / "yolo_detector.pt"), "hf_model": str(tiny_cv_models / "rtdetr"),
-            "scene_weights": str(tiny_cv_models / "scene_classifier.pt"), "ensemble_weights_file": str(tiny_cv_models / "ensemble.json"),
-            "imgsz": 160, "scene_imgsz": 64, "yolo_conf": 0.01, "hf_conf": 0.3, "batch_size": 4, **overrides}
+    return {
+        "yolo_weights": str(tiny_cv_models / "yolo_detector.pt"),
+        "hf_model": str(tiny_cv_models / "rtdetr"),
+        "scene_weights": str(tiny_cv_models / "scene_classifier.pt"),
+        "ensemble_weights_file": str(tiny_cv_models / "ensemble.json"),
+        "imgsz": 160,
+        "scene_imgsz": 64,
+        "yolo_conf": 0.01,
+        "hf_conf": 0.3,
+        "batch_size": 4,
+        **overrides,
+    }
 
 
 def test_corrupt_and_empty_images_are_reported_and_the_rest_succeed(tmp_path, tiny_demo, tiny_cv_models):
@@ -205,8 +230,15 @@ def iter_jsonl_records(path):
 def test_a_run_killed_part_way_and_rerun_yields_every_image_once(tmp_path, tiny_demo, tiny_cv_models):
     output = tmp_path / "cv.jsonl"
     params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump({"images": str(tiny_demo / "data.yaml"), "output": str(output),
-                                      **_models_config(tiny_cv_models, batch_size=1)}))
+    params.write_text(
+        yaml.safe_dump(
+            {
+                "images": str(tiny_demo / "data.yaml"),
+                "output": str(output),
+                **_models_config(tiny_cv_models, batch_size=1),
+            }
+        )
+    )
     command = [sys.executable, "-m", "helpers.cv.extract", "run", "--params", str(params)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 240
@@ -235,13 +267,26 @@ def test_shards_cover_the_images_exactly_once_and_merge_refuses_overlaps(tmp_pat
         select(items, num_shards=3, shard_index=3)
     outputs = []
     for index in range(3):
-        run = run_extraction(ExtractConfig(images=str(tiny_demo / "data.yaml"), output=str(tmp_path / "cv.jsonl"),
-                                           detections_from="labels", num_shards=3, shard_index=index))
+        run = run_extraction(
+            ExtractConfig(
+                images=str(tiny_demo / "data.yaml"),
+                output=str(tmp_path / "cv.jsonl"),
+                detections_from="labels",
+                num_shards=3,
+                shard_index=index,
+            )
+        )
         outputs.append(run["output"])
-    assert [os.path.basename(o) for o in outputs] == ["cv.shard-0of3.jsonl", "cv.shard-1of3.jsonl", "cv.shard-2of3.jsonl"]
+    assert [os.path.basename(o) for o in outputs] == [
+        "cv.shard-0of3.jsonl",
+        "cv.shard-1of3.jsonl",
+        "cv.shard-2of3.jsonl",
+    ]
     merged = merge_shards(outputs, tmp_path / "cv.jsonl")
     keys = [r["image"] for r in iter_jsonl_records(tmp_path / "cv.jsonl")]
-    assert merged["records"] == len(items) and sorted(keys) == sorted(i.key for i in items) and len(set(keys)) == len(keys)
+    assert (
+        merged["records"] == len(items) and sorted(keys) == sorted(i.key for i in items) and len(set(keys)) == len(keys)
+    )
     with pytest.raises(ValueError, match="are in"):
         merge_shards([outputs[0], outputs[0]], tmp_path / "twice.jsonl")
 
@@ -260,8 +305,13 @@ def test_image_list_file_and_missing_inputs(tmp_path, tiny_demo):
 
 def test_01_runs_through_papermill_on_a_few_demo_images(tmp_path, tiny_demo, tiny_cv_models, papermill_run):
     output = tmp_path / "cv.jsonl"
-    parameters = {"images": tiny_demo / "data.yaml", "output": output, "max_images": 5, "sample_images": 2,
-                  **_models_config(tiny_cv_models)}
+    parameters = {
+        "images": tiny_demo / "data.yaml",
+        "output": output,
+        "max_images": 5,
+        "sample_images": 2,
+        **_models_config(tiny_cv_models),
+    }
     papermill_run("01_cv_extract", tmp_path / "01.ipynb", parameters, timeout=300)
     metrics = json.loads((tmp_path / "cv.metrics.json").read_text())
     assert metrics["images"] == 5 and metrics["failed"] == 0 and metrics["detections_from"] == "models"
@@ -273,9 +323,15 @@ def test_01_runs_through_papermill_on_a_few_demo_images(tmp_path, tiny_demo, tin
 def test_benchmark_command_runs_both_ways_on_the_same_images(tmp_path, tiny_demo, tiny_cv_models):
     from helpers.cv.bench import benchmark
 
-    config = ExtractConfig(images=str(tiny_demo / "data.yaml"), output=str(tmp_path / "unused.jsonl"), max_images=4,
-                           **_models_config(tiny_cv_models))
+    config = ExtractConfig(
+        images=str(tiny_demo / "data.yaml"),
+        output=str(tmp_path / "unused.jsonl"),
+        max_images=4,
+        **_models_config(tiny_cv_models),
+    )
     result = benchmark(config, repeats=1)
     assert result["images"] == 4
     assert result["models_alone_images_per_second"] > 0 and result["extraction_images_per_second"] > 0
-    assert result["overhead"] == pytest.approx(result["models_alone_images_per_second"] / result["extraction_images_per_second"] - 1)
+    assert result["overhead"] == pytest.approx(
+        result["models_alone_images_per_second"] / result["extraction_images_per_second"] - 1
+    )

@@ -9,12 +9,29 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers.text.synthetic import HELD_OUT_LABELS, UNSEEN_LABELS, UNSEEN_SCENES, invented_label, random_cv, spelling_variant, stress_set
+from helpers.core.contract import Policy
 from helpers.text.facts import agreement_errors, extract, slot_errors
-from helpers.text.grammar import Facts, Policy, RecordError, describe, describe_variations, facts, noun_phrase, validate_record
+from helpers.text.grammar import (
+    Facts,
+    RecordError,
+    describe,
+    describe_variations,
+    facts,
+    noun_phrase,
+    validate_record,
+)
 from helpers.text.lexicon import CLASSES, SCENE_PHRASES, canonical_label, normalize_label
 from helpers.text.linearize import from_model_text, linearize, to_model_text
 from helpers.text.slots import relexicalize
+from helpers.text.synthetic import (
+    HELD_OUT_LABELS,
+    UNSEEN_LABELS,
+    UNSEEN_SCENES,
+    invented_label,
+    random_cv,
+    spelling_variant,
+    stress_set,
+)
 
 
 def cv(*detections, scene=("grass", 0.95)):
@@ -123,14 +140,18 @@ def test_sentences_are_capitalised_and_variations_distinct():
     assert len(variations) == 5 == len(set(variations))
     for text in variations:
         assert text[0].isupper() and text.endswith(".")
-    assert len(describe_variations(cv(scene=None), 10, random.Random(0))) == 4, "only four no-litter shapes without a scene"
+    assert len(describe_variations(cv(scene=None), 10, random.Random(0))) == 4, (
+        "only four no-litter shapes without a scene"
+    )
 
 
 def test_extractor_reads_common_paraphrases_and_ignores_vague_quantities():
     reading = extract("There are three plastic bottles and an aluminum can on the beach.")
     assert (reading.counts, reading.scene) == ({"plastic": 3, "metal": 1}, "sandy")
     assert extract("A single tire lies among rocks.").facts() == Facts({"tire": 1}, "rocky")
-    assert extract("Two piles of food waste and 4 shards of broken glass in the wetlands.").facts() == Facts({"organic": 2, "glass": 4}, "marshy")
+    assert extract("Two piles of food waste and 4 shards of broken glass in the wetlands.").facts() == Facts(
+        {"organic": 2, "glass": 4}, "marshy"
+    )
     assert extract("Some plastic waste and several cans are visible.").counts == {}
     assert extract("There are 3 bottle caps.").counts == {"bottle cap": 3}
     assert extract("2 bottles with caps lie here.", vocabulary=["bottle with caps"]).counts == {"bottle with caps": 2}
@@ -140,7 +161,14 @@ def test_slot_errors():
     expected = Facts({"plastic": 2, "glass": 1}, "grass")
     assert not any(slot_errors(expected, expected).values())
     errors = slot_errors(expected, Facts({"plastic": 3, "tire": 1}, "sandy"))
-    assert errors == {"missed_category": 1, "wrong_count": 1, "invented_category": 1, "missing_scene": 0, "wrong_scene": 1, "invented_scene": 0}
+    assert errors == {
+        "missed_category": 1,
+        "wrong_count": 1,
+        "invented_category": 1,
+        "missing_scene": 0,
+        "wrong_scene": 1,
+        "invented_scene": 0,
+    }
 
 
 @pytest.mark.parametrize(
@@ -150,7 +178,10 @@ def test_slot_errors():
         ({"detections": [{"label": "plastic", "confidence": 1.5}]}, "detections[0].confidence"),
         ({"detections": [{"label": "plastic", "confidence": float("nan")}]}, "detections[0].confidence"),
         ({"detections": [{"label": "plastic", "confidence": "high"}]}, "detections[0].confidence"),
-        ({"detections": [{"label": "plastic", "confidence": 0.9}, {"label": "  ", "confidence": 0.9}]}, "detections[1].label"),
+        (
+            {"detections": [{"label": "plastic", "confidence": 0.9}, {"label": "  ", "confidence": 0.9}]},
+            "detections[1].label",
+        ),
         ({"detections": [], "scene": {"class": "grass", "confidence": None}}, "scene.confidence"),
     ],
 )
@@ -162,7 +193,9 @@ def test_bad_records_name_the_field(record, field):
 LABELS = st.sampled_from(CLASSES + UNSEEN_LABELS)
 SCENES = st.one_of(
     st.none(),
-    st.fixed_dictionaries({"class": st.sampled_from((*SCENE_PHRASES, *UNSEEN_SCENES, "unknown")), "confidence": st.floats(0, 1)}),
+    st.fixed_dictionaries(
+        {"class": st.sampled_from((*SCENE_PHRASES, *UNSEEN_SCENES, "unknown")), "confidence": st.floats(0, 1)}
+    ),
 )
 
 
@@ -193,13 +226,18 @@ def test_round_trip_extract_of_describe_is_facts(record, seed, min_confidence):
 
 
 def test_invented_and_held_out_names_round_trip_with_the_inputs_vocabulary():
-    """Names the extractor does not know ("paint can can be seen") are read whole when the input's labels are given, as the guard does."""
+    """Names the extractor does not know ("paint can can be seen") are read whole when the input's
+    labels are given, as the guard does."""
     rng = random.Random(5)
     names = {invented_label(rng) for _ in range(200)}
     assert len(names) > 150 and any(" " in n for n in names), "varied, some of two words"
     for seed in range(300):
-        for record in (random_cv(random.Random(seed), unseen_rate=1.0, invented_share=1.0, variant_rate=0.3),
-                       random_cv(random.Random(seed), unseen_rate=1.0, invented_share=0.0, unseen_pool=HELD_OUT_LABELS, variant_rate=0.3)):
+        for record in (
+            random_cv(random.Random(seed), unseen_rate=1.0, invented_share=1.0, variant_rate=0.3),
+            random_cv(
+                random.Random(seed), unseen_rate=1.0, invented_share=0.0, unseen_pool=HELD_OUT_LABELS, variant_rate=0.3
+            ),
+        ):
             text = describe(record, random.Random(seed))
             assert extract(text, [d["label"] for d in record["detections"]]).facts() == facts(record), text
 
@@ -211,18 +249,37 @@ def test_slots_hold_every_copied_name_and_give_the_description_back(record, seed
     text = describe(record, random.Random(seed))
     model_text = to_model_text(text, record, "linked_slots", Policy())
     assert from_model_text(model_text, record, "linked_slots", Policy()) == text, model_text
-    copied = {name for name in facts(record).counts if name not in CLASSES} | ({facts(record).scene} - set(SCENE_PHRASES) - {None})
+    copied = {name for name in facts(record).counts if name not in CLASSES} | (
+        {facts(record).scene} - set(SCENE_PHRASES) - {None}
+    )
     for name in copied:  # neither the model's input nor its text holds a copied name
         for words in (linearize(record, "linked_slots", Policy()), model_text):
             assert not re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", words), (name, words)
 
 
 def test_slots_are_filled_in_the_grammars_form_for_the_count():
-    record = cv(("umbrella", 0.9), ("sunglasses", 0.9), ("sunglasses", 0.8), ("plastic", 0.9), ("kite", 0.7), ("kite", 0.7), ("kite", 0.7), scene=("river bank", 0.9))
-    assert linearize(record, "linked_slots", Policy()) == "litter: 3 slotA; 2 slotB after slotA; 1 slotC after slotB; 1 plastic after slotC; end after plastic | scene: slotScene"
+    record = cv(
+        ("umbrella", 0.9),
+        ("sunglasses", 0.9),
+        ("sunglasses", 0.8),
+        ("plastic", 0.9),
+        ("kite", 0.7),
+        ("kite", 0.7),
+        ("kite", 0.7),
+        scene=("river bank", 0.9),
+    )
+    assert (
+        linearize(record, "linked_slots", Policy())
+        == "litter: 3 slotA; 2 slotB after slotA; 1 slotC after slotB; 1 plastic after slotC; end after plastic"
+        " | scene: slotScene"
+    )
     written = relexicalize("Three slotA, two slotB, a slotC and a plastic item lie in a slotScene setting.", record)
-    assert written == "Three kites, two pieces of sunglasses, an umbrella and a plastic item lie in a river bank setting."
-    assert relexicalize("An slotC is visible.", cv(("kite", 0.9))) == "An slotC is visible.", "a slot the input lacks stays as written"
+    assert (
+        written == "Three kites, two pieces of sunglasses, an umbrella and a plastic item lie in a river bank setting."
+    )
+    assert relexicalize("An slotC is visible.", cv(("kite", 0.9))) == "An slotC is visible.", (
+        "a slot the input lacks stays as written"
+    )
     assert extract("An slotC is visible.", ["kite"]).facts() != facts(cv(("kite", 0.9))), "and reads unfaithful"
     assert relexicalize("A slotA is visible.", cv(("Ice_Cream tub", 0.9))) == "An ice cream tub is visible."
 

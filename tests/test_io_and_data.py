@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers.cv.ground_truth import ground_truth_outputs
 from helpers.core.io import atomic_write_text, iter_jsonl, write_metrics
+from helpers.cv.ground_truth import ground_truth_outputs
 from helpers.cv.yolo_data import label_path, load_data_yaml, read_labels
 
 
@@ -33,7 +33,9 @@ def test_iter_jsonl_reports_bad_lines_with_their_numbers(tmp_path):
 
 
 def test_write_metrics_converts_numpy_and_non_finite_values(tmp_path):
-    path = write_metrics(tmp_path / "m.json", {"n": np.int64(3), "x": np.float32(0.5), "bad": math.nan, "p": Path("/a")})
+    path = write_metrics(
+        tmp_path / "m.json", {"n": np.int64(3), "x": np.float32(0.5), "bad": math.nan, "p": Path("/a")}
+    )
     assert json.loads(path.read_text()) == {"n": 3, "x": 0.5, "bad": None, "p": "/a"}
 
 
@@ -52,8 +54,12 @@ def test_label_path_and_malformed_label_lines(tmp_path):
 
 
 def test_data_yaml_with_text_list_and_missing_entries(tmp_path, tiny_demo):
-    (tmp_path / "list.txt").write_text("\n".join(str(p) for p in sorted((tiny_demo / "test" / "images").iterdir())) + "\n")
-    (tmp_path / "data.yaml").write_text(f"path: {tiny_demo}\ntest: {tmp_path / 'list.txt'}\nnames: [plastic, glass, metal, paper, organic]\n")
+    (tmp_path / "list.txt").write_text(
+        "\n".join(str(p) for p in sorted((tiny_demo / "test" / "images").iterdir())) + "\n"
+    )
+    (tmp_path / "data.yaml").write_text(
+        f"path: {tiny_demo}\ntest: {tmp_path / 'list.txt'}\nnames: [plastic, glass, metal, paper, organic]\n"
+    )
     dataset = load_data_yaml(tmp_path / "data.yaml")
     assert list(dataset.splits) == ["test"] and len(dataset.splits["test"]) == 2
     (tmp_path / "data.yaml").write_text("train: nowhere/images\nnames: [a]\n")

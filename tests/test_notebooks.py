@@ -41,11 +41,15 @@ def test_parameters_cell_holds_typed_commented_literals(path):
         assert isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name), (
             f"{path.name}: parameters cell line {statement.lineno} is not `name: type = literal`"
         )
-        assert ast.unparse(statement.annotation) in ALLOWED_TYPES, f"{path.name}: {statement.target.id} has an unusual type"
+        assert ast.unparse(statement.annotation) in ALLOWED_TYPES, (
+            f"{path.name}: {statement.target.id} has an unusual type"
+        )
         ast.literal_eval(statement.value)  # raises on anything but a literal
         names.append(statement.target.id)
     comment_lines = {
-        token.start[0] for token in tokenize.generate_tokens(io.StringIO(first.source).readline) if token.type == tokenize.COMMENT
+        token.start[0]
+        for token in tokenize.generate_tokens(io.StringIO(first.source).readline)
+        if token.type == tokenize.COMMENT
     }
     for statement in tree.body:
         assert statement.lineno in comment_lines, f"{path.name}: parameter {statement.target.id} has no comment"
@@ -59,9 +63,9 @@ def test_no_function_definitions_and_helpers_imported_first(path):
     cells = _code_cells(path)
     for cell in cells:
         tree = ast.parse(cell.source)
-        assert not any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)) for n in ast.walk(tree)), (
-            f"{path.name}: define functions in helpers/, not in notebooks"
-        )
+        assert not any(
+            isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)) for n in ast.walk(tree)
+        ), f"{path.name}: define functions in helpers/, not in notebooks"
     first_import = next(n for n in ast.parse(cells[1].source).body if isinstance(n, (ast.Import, ast.ImportFrom)))
     assert isinstance(first_import, ast.Import) and first_import.names[0].name == "helpers", (
         f"{path.name}: the cell after the parameters must `import helpers` first (offline switches)"

@@ -14,7 +14,9 @@ from helpers.core.paths import CACHE_DIR
 
 def _python(code: str, **env) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "YOLO_", "TRANSFORMERS_", "DESCLM_"))}
-    return subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_import_helpers_sets_ultralytics_offline_with_a_local_font():

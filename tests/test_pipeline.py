@@ -24,18 +24,38 @@ def _demo_sections(tmp_path, tiny_demo) -> dict:
     return {
         "shared": {"max_images": 11, "not_declared_anywhere": 1},
         "01": {"images": str(tiny_demo / "data.yaml"), "output": str(work / "cv.jsonl"), "detections_from": "labels"},
-        "02_synth_descriptions": {"cv_outputs": str(work / "cv.jsonl"), "output_dir": str(work / "pairs"), "synthetic_records": 20,
-                                  "comparison_records": 20},
-        "03": {"pairs_dir": str(work / "pairs"), "output_dir": str(work / "model"), "max_steps": 4, "eval_steps": 2, "eval_samples": 4,
-               "batch_size": 4, "sample_count": 2},
-        "04": {"model_dir": str(work / "model"), "pairs_dir": str(work / "pairs"), "output_dir": str(work / "eval"), "stress_records": 3,
-               "timing_records": 2, "gallery_size": 2},
+        "02_synth_descriptions": {
+            "cv_outputs": str(work / "cv.jsonl"),
+            "output_dir": str(work / "pairs"),
+            "synthetic_records": 20,
+            "comparison_records": 20,
+        },
+        "03": {
+            "pairs_dir": str(work / "pairs"),
+            "output_dir": str(work / "model"),
+            "max_steps": 4,
+            "eval_steps": 2,
+            "eval_samples": 4,
+            "batch_size": 4,
+            "sample_count": 2,
+        },
+        "04": {
+            "model_dir": str(work / "model"),
+            "pairs_dir": str(work / "pairs"),
+            "output_dir": str(work / "eval"),
+            "stress_records": 3,
+            "timing_records": 2,
+            "gallery_size": 2,
+        },
     }
 
 
 def test_shared_values_go_only_where_declared_and_sections_are_checked(tmp_path):
     params = load_params(_params_file(tmp_path, {"shared": {"seed": 1, "max_images": 3}, "01": {"output": "x.jsonl"}}))
-    assert notebook_parameters(params, "01", {"max_images", "output", "images"}) == {"max_images": 3, "output": "x.jsonl"}
+    assert notebook_parameters(params, "01", {"max_images", "output", "images"}) == {
+        "max_images": 3,
+        "output": "x.jsonl",
+    }
     assert notebook_parameters(params, "02", {"cv_outputs"}) == {}
     with pytest.raises(ValueError, match="unknown parameter.*'outptu'"):
         notebook_parameters({"01_cv_extract": {"outptu": "x"}}, "01", {"output"})
@@ -54,7 +74,10 @@ def test_full_run_writes_executed_notebooks_html_and_metrics(tmp_path, tiny_demo
     metrics = json.loads((tmp_path / "work" / "cv.metrics.json").read_text())
     assert metrics["images"] == 11 and metrics["failed"] == 0
     evaluation = json.loads((tmp_path / "work" / "eval" / "metrics.json").read_text())
-    assert evaluation["groups"]["many_detections"]["records"] == 3 and evaluation["verdict"]["guarded_faithful_min_stress"] == 1.0
+    assert (
+        evaluation["groups"]["many_detections"]["records"] == 3
+        and evaluation["verdict"]["guarded_faithful_min_stress"] == 1.0
+    )
     executed = json.loads(reports[0].notebook.read_text())
     injected = [c for c in executed["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
     assert "max_images = 11" in "".join(injected[0]["source"])
@@ -65,7 +88,10 @@ def test_only_runs_the_selected_notebooks(tmp_path, tiny_demo):
     params = _params_file(tmp_path, _demo_sections(tmp_path, tiny_demo))
     reports = run_pipeline(params, only=["01"], run="one", reports_dir=tmp_path / "reports")
     assert [r.name for r in reports] == ["01_cv_extract"]
-    assert sorted(p.name for p in (tmp_path / "reports" / "one").iterdir()) == ["01_cv_extract.html", "01_cv_extract.ipynb"]
+    assert sorted(p.name for p in (tmp_path / "reports" / "one").iterdir()) == [
+        "01_cv_extract.html",
+        "01_cv_extract.ipynb",
+    ]
 
 
 def test_stops_at_the_first_failing_notebook_naming_it_and_the_error(tmp_path, tiny_demo):
@@ -75,11 +101,25 @@ def test_stops_at_the_first_failing_notebook_naming_it_and_the_error(tmp_path, t
     with pytest.raises(NotebookFailed) as failure:
         run_pipeline(params, run="bad", reports_dir=tmp_path / "reports")
     message = str(failure.value)
-    assert "01_cv_extract" in message and "FileNotFoundError" in message and str(tmp_path / "missing" / "data.yaml") in message
+    assert (
+        "01_cv_extract" in message
+        and "FileNotFoundError" in message
+        and str(tmp_path / "missing" / "data.yaml") in message
+    )
     assert (tmp_path / "reports" / "bad" / "01_cv_extract.html").exists(), "the partial report is kept"
     assert not (tmp_path / "reports" / "bad" / "02_synth_descriptions.ipynb").exists(), "later notebooks did not run"
 
-    command = [sys.executable, "-m", "helpers.core.pipeline", "--params", str(params), "--run", "cli", "--reports-dir", str(tmp_path / "r")]
+    command = [
+        sys.executable,
+        "-m",
+        "helpers.core.pipeline",
+        "--params",
+        str(params),
+        "--run",
+        "cli",
+        "--reports-dir",
+        str(tmp_path / "r"),
+    ]
     finished = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 1
     assert "Pipeline stopped: 01_cv_extract failed" in finished.stderr
@@ -87,6 +127,10 @@ def test_stops_at_the_first_failing_notebook_naming_it_and_the_error(tmp_path, t
 
 def test_a_notebook_runs_alone_with_plain_papermill(tmp_path, tiny_demo, papermill_run):
     output = tmp_path / "cv.jsonl"
-    papermill_run("01_cv_extract", tmp_path / "out.ipynb", {"images": tiny_demo / "data.yaml", "output": output, "max_images": 4,
-                                                                     "detections_from": "labels"}, timeout=300)
+    papermill_run(
+        "01_cv_extract",
+        tmp_path / "out.ipynb",
+        {"images": tiny_demo / "data.yaml", "output": output, "max_images": 4, "detections_from": "labels"},
+        timeout=300,
+    )
     assert len(output.read_text().splitlines()) == 4

@@ -9,11 +9,11 @@ import sys
 import datasets
 import pytest
 
-from helpers.cv.ground_truth import ground_truth_outputs
 from helpers.core.contract import Policy
 from helpers.core.io import iter_jsonl, write_jsonl
-from helpers.text.linearize import linearize
+from helpers.cv.ground_truth import ground_truth_outputs
 from helpers.pairs.synth import SynthConfig, build_pairs
+from helpers.text.linearize import linearize
 
 GOOD = {"detections": [{"label": "plastic", "confidence": 0.9}], "scene": {"class": "grass", "confidence": 0.9}}
 
@@ -27,36 +27,73 @@ def cv_file(tiny_demo, tmp_path_factory):
 
 def test_model_input_is_aggregated_thresholded_linked_and_short():
     record = {
-        "detections": [{"label": "Plastic", "confidence": 0.92}, {"label": "plastic ", "confidence": 0.55},
-                       {"label": "tire", "confidence": 0.81}, {"label": "glass", "confidence": 0.2}],
+        "detections": [
+            {"label": "Plastic", "confidence": 0.92},
+            {"label": "plastic ", "confidence": 0.55},
+            {"label": "tire", "confidence": 0.81},
+            {"label": "glass", "confidence": 0.2},
+        ],
         "scene": {"class": "grass", "confidence": 0.95},
     }
-    assert linearize(record, "linked_slots", Policy()) == "litter: 2 plastic; 1 slotA after plastic; end after slotA | scene: grass"
-    assert linearize(record, "linked_end", Policy()) == "litter: 2 plastic; 1 tire after plastic; end after tire | scene: grass"
+    assert (
+        linearize(record, "linked_slots", Policy())
+        == "litter: 2 plastic; 1 slotA after plastic; end after slotA | scene: grass"
+    )
+    assert (
+        linearize(record, "linked_end", Policy())
+        == "litter: 2 plastic; 1 tire after plastic; end after tire | scene: grass"
+    )
     assert linearize(record, "linked", Policy()) == "litter: 2 plastic; 1 tire after plastic | scene: grass"
-    assert linearize(record, "compact", Policy()) == "litter: 2 plastic; 1 tire | scene: grass | confidence: 0.55-0.92 0.81 0.95"
-    assert linearize({"detections": [], "scene": {"class": "grass", "confidence": 0.79}}, "linked_slots", Policy()) == "litter: none | scene: none"
-    assert linearize({"detections": [], "scene": {"class": "grass", "confidence": 0.79}}, "compact", Policy()) == "litter: none | scene: none | confidence: none"
-    crowded = {"detections": [{"label": name, "confidence": 0.9} for name in ["plastic", "glass", "metal", "tire", "rope"] * 6]}
+    assert (
+        linearize(record, "compact", Policy())
+        == "litter: 2 plastic; 1 tire | scene: grass | confidence: 0.55-0.92 0.81 0.95"
+    )
+    assert (
+        linearize({"detections": [], "scene": {"class": "grass", "confidence": 0.79}}, "linked_slots", Policy())
+        == "litter: none | scene: none"
+    )
+    assert (
+        linearize({"detections": [], "scene": {"class": "grass", "confidence": 0.79}}, "compact", Policy())
+        == "litter: none | scene: none | confidence: none"
+    )
+    crowded = {
+        "detections": [{"label": name, "confidence": 0.9} for name in ["plastic", "glass", "metal", "tire", "rope"] * 6]
+    }
     assert len(linearize(crowded, "linked_slots", Policy()).split()) < 30, "30 detections stay a short input"
-    assert linearize(crowded, "compact", Policy()).startswith("litter: 6 plastic; 6 glass; 6 metal; 6 tire; 6 rope |"), "most frequent first, ties as first detected"
-    assert linearize(crowded, "linked_end", Policy()) == "litter: 6 plastic; 6 glass after plastic; 6 metal after glass; 6 tire after metal; 6 rope after tire; end after rope | scene: none"
+    assert linearize(crowded, "compact", Policy()).startswith(
+        "litter: 6 plastic; 6 glass; 6 metal; 6 tire; 6 rope |"
+    ), "most frequent first, ties as first detected"
+    assert (
+        linearize(crowded, "linked_end", Policy())
+        == "litter: 6 plastic; 6 glass after plastic; 6 metal after glass; 6 tire after metal; 6 rope after tire;"
+        " end after rope | scene: none"
+    )
     assert '"confidence": 0.2' in linearize(record, "seed_json", Policy()), "the original format keeps every detection"
     with pytest.raises(ValueError, match="input_format"):
         linearize(record, "xml", Policy())
-    assert linearize(record, "linked_end", Policy(min_confidence=0.1)).startswith("litter: 2 plastic; 1 tire after plastic; 1 glass after tire; end after glass |")
+    assert linearize(record, "linked_end", Policy(min_confidence=0.1)).startswith(
+        "litter: 2 plastic; 1 tire after plastic; 1 glass after tire; end after glass |"
+    )
 
 
 def test_pairs_keep_split_by_image_and_load_with_datasets(cv_file, tmp_path):
     result = build_pairs(SynthConfig(cv_outputs=str(cv_file), output_dir=str(tmp_path / "pairs"), synthetic_records=30))
-    images_per_split = {split: {p["image"] for p in pairs if p["origin"] == "image"} for split, pairs in result.pairs.items()}
+    images_per_split = {
+        split: {p["image"] for p in pairs if p["origin"] == "image"} for split, pairs in result.pairs.items()
+    }
     assert {len(v) for v in images_per_split.values()} and images_per_split["train"].isdisjoint(images_per_split["val"])
-    assert images_per_split["val"].isdisjoint(images_per_split["test"]) and images_per_split["train"].isdisjoint(images_per_split["test"])
+    assert images_per_split["val"].isdisjoint(images_per_split["test"]) and images_per_split["train"].isdisjoint(
+        images_per_split["test"]
+    )
     assert all(p["image"].startswith("valid/") for p in result.pairs["val"]), "01's split is kept"
     assert {p["origin"] for p in result.pairs["val"] + result.pairs["test"]} == {"image"}, "coverage goes to train only"
     assert sum(p["origin"] == "synthetic" for p in result.pairs["train"]) == 90
-    loaded = datasets.load_dataset("json", data_files={s: str(tmp_path / "pairs" / f"{s}.jsonl") for s in ("train", "val", "test")})
-    assert loaded["val"].num_rows == len(result.pairs["val"]) and {"image", "split", "cv", "input", "output"} <= set(loaded["val"].column_names)
+    loaded = datasets.load_dataset(
+        "json", data_files={s: str(tmp_path / "pairs" / f"{s}.jsonl") for s in ("train", "val", "test")}
+    )
+    assert loaded["val"].num_rows == len(result.pairs["val"]) and {"image", "split", "cv", "input", "output"} <= set(
+        loaded["val"].column_names
+    )
     for pairs in result.pairs.values():
         per_image = {}
         for pair in pairs:
@@ -67,16 +104,33 @@ def test_pairs_keep_split_by_image_and_load_with_datasets(cv_file, tmp_path):
 def test_seeded_split_without_01_splits(tmp_path):
     records = [{"image": f"img_{i:03d}.jpg", **GOOD} for i in range(200)]
     write_jsonl(tmp_path / "cv.jsonl", records)
-    result = build_pairs(SynthConfig(cv_outputs=str(tmp_path / "cv.jsonl"), output_dir=str(tmp_path / "p"), synthetic_records=0, variations_per_image=1))
+    result = build_pairs(
+        SynthConfig(
+            cv_outputs=str(tmp_path / "cv.jsonl"),
+            output_dir=str(tmp_path / "p"),
+            synthetic_records=0,
+            variations_per_image=1,
+        )
+    )
     sizes = {split: len(pairs) for split, pairs in result.pairs.items()}
     assert sizes == {"train": 160, "val": 20, "test": 20}
-    other = build_pairs(SynthConfig(cv_outputs=str(tmp_path / "cv.jsonl"), output_dir=str(tmp_path / "q"), synthetic_records=0, variations_per_image=1, seed=1))
+    other = build_pairs(
+        SynthConfig(
+            cv_outputs=str(tmp_path / "cv.jsonl"),
+            output_dir=str(tmp_path / "q"),
+            synthetic_records=0,
+            variations_per_image=1,
+            seed=1,
+        )
+    )
     assert {p["image"] for p in other.pairs["val"]} != {p["image"] for p in result.pairs["val"]}
 
 
 def test_same_seed_same_files_other_seed_other_files(cv_file, tmp_path):
     def run(seed, name):
-        build_pairs(SynthConfig(cv_outputs=str(cv_file), output_dir=str(tmp_path / name), seed=seed, synthetic_records=20))
+        build_pairs(
+            SynthConfig(cv_outputs=str(cv_file), output_dir=str(tmp_path / name), seed=seed, synthetic_records=20)
+        )
         return {s: (tmp_path / name / f"{s}.jsonl").read_bytes() for s in ("train", "val", "test")}
 
     assert run(0, "a") == run(0, "b")
@@ -94,7 +148,9 @@ def test_bad_records_are_reported_and_counted_the_rest_processed(tmp_path):
         json.dumps({"image": "e.jpg", **GOOD}),
     ]
     (tmp_path / "cv.jsonl").write_text("\n".join(lines) + "\n")
-    result = build_pairs(SynthConfig(cv_outputs=str(tmp_path / "cv.jsonl"), output_dir=str(tmp_path / "p"), synthetic_records=0))
+    result = build_pairs(
+        SynthConfig(cv_outputs=str(tmp_path / "cv.jsonl"), output_dir=str(tmp_path / "p"), synthetic_records=0)
+    )
     assert sum(len(p) for p in result.pairs.values()) == 2 * 3
     errors = [e["error"] for e in result.errors]
     assert len(errors) == 5 and [e["line"] for e in result.errors] == [2, 3, 4, 5, 6]
@@ -104,12 +160,22 @@ def test_bad_records_are_reported_and_counted_the_rest_processed(tmp_path):
 
 
 def test_extra_pairs_are_mixed_into_train_and_unfaithful_ones_rejected(cv_file, tmp_path):
-    write_jsonl(tmp_path / "extra.jsonl", [
-        {"cv": GOOD, "output": "A single piece of plastic sits on the grass."},
-        {"cv": GOOD, "output": "Two plastic bottles on the grass."},
-        {"cv": {"detections": "none"}, "output": "x"},
-    ])
-    result = build_pairs(SynthConfig(cv_outputs=str(cv_file), output_dir=str(tmp_path / "p"), synthetic_records=0, extra_pairs=str(tmp_path / "extra.jsonl")))
+    write_jsonl(
+        tmp_path / "extra.jsonl",
+        [
+            {"cv": GOOD, "output": "A single piece of plastic sits on the grass."},
+            {"cv": GOOD, "output": "Two plastic bottles on the grass."},
+            {"cv": {"detections": "none"}, "output": "x"},
+        ],
+    )
+    result = build_pairs(
+        SynthConfig(
+            cv_outputs=str(cv_file),
+            output_dir=str(tmp_path / "p"),
+            synthetic_records=0,
+            extra_pairs=str(tmp_path / "extra.jsonl"),
+        )
+    )
     extra = [p for p in result.pairs["train"] if p["origin"] == "extra"]
     assert [p["output"] for p in extra] == ["A single piece of plastic sits on the grass."]
     assert extra[0]["input"] == "litter: 1 plastic; end after plastic | scene: grass"
@@ -117,14 +183,31 @@ def test_extra_pairs_are_mixed_into_train_and_unfaithful_ones_rejected(cv_file, 
 
 
 def test_cli_keeps_order_reports_bad_lines_and_exits_non_zero(tmp_path):
-    lines = [json.dumps({"id": "x1", **GOOD}), json.dumps({"id": "x2", "detections": [{"label": "glass", "confidence": -1}]}), "oops", json.dumps(GOOD)]
+    lines = [
+        json.dumps({"id": "x1", **GOOD}),
+        json.dumps({"id": "x2", "detections": [{"label": "glass", "confidence": -1}]}),
+        "oops",
+        json.dumps(GOOD),
+    ]
     (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n")
-    command = [sys.executable, "-m", "helpers.pairs.synth", "--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out.jsonl")]
+    command = [
+        sys.executable,
+        "-m",
+        "helpers.pairs.synth",
+        "--input",
+        str(tmp_path / "in.jsonl"),
+        "--output",
+        str(tmp_path / "out.jsonl"),
+    ]
     finished = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert finished.returncode == 1 and "2 invalid line(s)" in finished.stderr
     out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert [o["id"] for o in out] == ["x1", "x2", 3, 4]
-    assert "description" in out[0] and "detections[0].confidence" in out[1]["error"] and "not valid JSON" in out[2]["error"]
+    assert (
+        "description" in out[0]
+        and "detections[0].confidence" in out[1]["error"]
+        and "not valid JSON" in out[2]["error"]
+    )
     assert out[3]["description"][0].isupper()
     (tmp_path / "good.jsonl").write_text(lines[0] + "\n")
     command[4] = str(tmp_path / "good.jsonl")
@@ -132,7 +215,12 @@ def test_cli_keeps_order_reports_bad_lines_and_exits_non_zero(tmp_path):
 
 
 def test_notebook_02_runs_with_papermill(cv_file, tmp_path, papermill_run):
-    parameters = {"cv_outputs": cv_file, "output_dir": tmp_path / "pairs", "synthetic_records": 50, "comparison_records": 50}
+    parameters = {
+        "cv_outputs": cv_file,
+        "output_dir": tmp_path / "pairs",
+        "synthetic_records": 50,
+        "comparison_records": 50,
+    }
     papermill_run("02_synth_descriptions", tmp_path / "02.ipynb", parameters, timeout=300)
     metrics = json.loads((tmp_path / "pairs" / "synth.metrics.json").read_text())
     assert metrics["pairs"] == {"train": 8 * 3 + 150, "val": 6, "test": 6} and metrics["errors"] == 0

@@ -10,8 +10,8 @@ import pytest
 import torch
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, T5Config, T5ForConditionalGeneration
 
-from helpers.describer import Describer
 from helpers.core.contract import Policy
+from helpers.describer import Describer
 from helpers.text.linearize import linearize
 from helpers.training.scratch_model import build_model, train_tokenizer, train_word_tokenizer
 from helpers.training.train import TrainConfig, copied_names, mixed_precision, train
@@ -19,14 +19,23 @@ from helpers.training.train import TrainConfig, copied_names, mixed_precision, t
 TINY_STEPS = {"max_steps": 6, "eval_steps": 3, "eval_samples": 8, "batch_size": 8, "logging_steps": 2, "num_beams": 2}
 
 
-WORDS_TEXTS = ["There are 3 pieces of broken glass on the beach.", "litter: 2 glass; 1 trelk after glass | scene: grass", "Two trelks lie on the grass."] * 20
+WORDS_TEXTS = [
+    "There are 3 pieces of broken glass on the beach.",
+    "litter: 2 glass; 1 trelk after glass | scene: grass",
+    "Two trelks lie on the grass.",
+] * 20
 WORDS_NAMES = [(), ("trelk",), ("trelk",)] * 20
 
 
 @pytest.mark.parametrize("kind", ["words", "bpe"])
 def test_scratch_tokenizer_round_trips_unseen_words_and_saves_whole(tmp_path, kind):
-    texts = ["There are 3 pieces of broken glass on the beach.", "litter: plastic 2 (0.55-0.92) | scene: grass (0.95)"] * 20
-    tokenizer = train_tokenizer(texts, vocab_size=300) if kind == "bpe" else train_word_tokenizer(WORDS_TEXTS, WORDS_NAMES)
+    texts = [
+        "There are 3 pieces of broken glass on the beach.",
+        "litter: plastic 2 (0.55-0.92) | scene: grass (0.95)",
+    ] * 20
+    tokenizer = (
+        train_tokenizer(texts, vocab_size=300) if kind == "bpe" else train_word_tokenizer(WORDS_TEXTS, WORDS_NAMES)
+    )
     assert len(tokenizer) > 256 + 3, "byte pieces and learned pieces, not a 4-token tokenizer"
     assert (tokenizer.pad_token_id, tokenizer.eos_token_id, tokenizer.unk_token_id) == (0, 1, 2)
     tokenizer.save_pretrained(tmp_path / "tok")
@@ -42,7 +51,9 @@ def test_words_tokenizer_keeps_grammar_words_whole_and_spells_copied_names():
     tokenizer = train_word_tokenizer(WORDS_TEXTS, WORDS_NAMES)
     pieces = tokenizer.convert_ids_to_tokens(tokenizer("Two trelks lie on the grass.")["input_ids"])
     assert pieces[:1] + pieces[-5:] == ["▁Two", "▁on", "▁the", "▁grass", ".", "</s>"], pieces
-    assert pieces[1:7] == ["▁t", "r", "e", "l", "k", "s"], "a copied name is spelled in letters, even where seen in training"
+    assert pieces[1:7] == ["▁t", "r", "e", "l", "k", "s"], (
+        "a copied name is spelled in letters, even where seen in training"
+    )
     held_out = tokenizer.convert_ids_to_tokens(tokenizer("litter: 1 kite after glass")["input_ids"])
     assert held_out == ["▁litter", ":", "▁", "1", "▁k", "i", "t", "e", "▁after", "▁glass", "</s>"], held_out
     untouched = train_word_tokenizer(WORDS_TEXTS)  # without names, the frequent invented word is a word like any other
@@ -50,18 +61,30 @@ def test_words_tokenizer_keeps_grammar_words_whole_and_spells_copied_names():
 
 
 def test_copied_names_are_unseen_categories_and_scenes_without_phrases():
-    record = {"detections": [{"label": "Plastic", "confidence": 0.9}, {"label": "Fishing_Net", "confidence": 0.2}],
-              "scene": {"class": "River bank", "confidence": 0.5}}
+    record = {
+        "detections": [{"label": "Plastic", "confidence": 0.9}, {"label": "Fishing_Net", "confidence": 0.2}],
+        "scene": {"class": "River bank", "confidence": 0.5},
+    }
     assert copied_names(record) == {"fishing net", "river bank"}
     assert copied_names({"detections": [], "scene": {"class": "grass", "confidence": 0.9}}) == set()
-    assert copied_names({"detections": [{"label": "glass bottle", "confidence": 0.9}], "scene": {"class": "unknown", "confidence": 0}}) == set()
+    assert (
+        copied_names(
+            {
+                "detections": [{"label": "glass bottle", "confidence": 0.9}],
+                "scene": {"class": "unknown", "confidence": 0},
+            }
+        )
+        == set()
+    )
 
 
 def _position_bias(stack, distances, bidirectional):
     from transformers.models.t5.modeling_t5 import T5Attention
 
     table = stack.block[0].layer[0].SelfAttention.relative_attention_bias.weight
-    buckets = T5Attention._relative_position_bucket(torch.tensor(distances), bidirectional=bidirectional, num_buckets=32, max_distance=128)
+    buckets = T5Attention._relative_position_bucket(
+        torch.tensor(distances), bidirectional=bidirectional, num_buckets=32, max_distance=128
+    )
     return table[buckets].detach()  # (distance, head)
 
 
@@ -70,7 +93,9 @@ def test_scratch_model_starts_with_local_attention_heads():
     distances = [-3, -2, -1, 0, 1, 2, 3]
     local = build_model(tokenizer, position_init="local")
     encoder = _position_bias(local.encoder, distances, bidirectional=True)
-    assert distances[int(encoder[:, 0].argmax())] == -1 and distances[int(encoder[:, 1].argmax())] == 1, "previous- and next-token heads"
+    assert distances[int(encoder[:, 0].argmax())] == -1 and distances[int(encoder[:, 1].argmax())] == 1, (
+        "previous- and next-token heads"
+    )
     decoder = _position_bias(local.decoder, [-3, -2, -1, 0], bidirectional=False)
     assert bool((decoder[:-1, 0] < decoder[-1, 0]).all()), "a decoder head favours recent tokens"
     noise = _position_bias(build_model(tokenizer, position_init="random").encoder, distances, bidirectional=True)
@@ -81,23 +106,42 @@ def test_scratch_model_starts_with_local_attention_heads():
 
 @pytest.mark.parametrize(
     ("cuda", "bf16_ok", "expected"),
-    [(False, False, {"bf16": False, "fp16": False}), (True, True, {"bf16": True, "fp16": False}), (True, False, {"bf16": False, "fp16": True})],
+    [
+        (False, False, {"bf16": False, "fp16": False}),
+        (True, True, {"bf16": True, "fp16": False}),
+        (True, False, {"bf16": False, "fp16": True}),
+    ],
 )
 def test_precision_auto_prefers_bf16_then_fp16_on_gpu_and_fp32_on_cpu(monkeypatch, cuda, bf16_ok, expected):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: bf16_ok)
     assert mixed_precision("auto") == expected
-    assert mixed_precision("fp16") == {"bf16": False, "fp16": True} and mixed_precision("fp32") == {"bf16": False, "fp16": False}
+    assert mixed_precision("fp16") == {"bf16": False, "fp16": True} and mixed_precision("fp32") == {
+        "bf16": False,
+        "fp16": False,
+    }
 
 
 def test_tiny_scratch_run_exports_a_folder_the_auto_classes_load(pairs_dir, tmp_path):
     summary = train(TrainConfig(pairs_dir=str(pairs_dir), output_dir=str(tmp_path / "model"), **TINY_STEPS))
     folder = tmp_path / "model"
     assert summary["global_step"] == 6 and summary["lengths"]["input_truncated"] == 0
-    for name in ("config.json", "generation_config.json", "tokenizer.json", "llm_config.json", "README.md", "trainer_state.json", "training_curves.png"):
+    for name in (
+        "config.json",
+        "generation_config.json",
+        "tokenizer.json",
+        "llm_config.json",
+        "README.md",
+        "trainer_state.json",
+        "training_curves.png",
+    ):
         assert (folder / name).exists(), name
     llm_config = json.loads((folder / "llm_config.json").read_text())
-    assert llm_config["input_format"] == "linked_slots" and llm_config["min_confidence"] == 0.5 and llm_config["num_beams"] == 2
+    assert (
+        llm_config["input_format"] == "linked_slots"
+        and llm_config["min_confidence"] == 0.5
+        and llm_config["num_beams"] == 2
+    )
     assert llm_config["data_fingerprint"] == json.loads((pairs_dir / "pairs_config.json").read_text())["fingerprint"]
     model = AutoModelForSeq2SeqLM.from_pretrained(folder)
     tokenizer = AutoTokenizer.from_pretrained(folder)
@@ -105,21 +149,49 @@ def test_tiny_scratch_run_exports_a_folder_the_auto_classes_load(pairs_dir, tmp_
     output = model.generate(**tokenizer(["litter: 1 plastic | scene: none"], return_tensors="pt"))
     assert isinstance(tokenizer.decode(output[0], skip_special_tokens=True), str)
     assert not list(tmp_path.glob(".model.*")), "no partial export left behind"
-    texts = Describer.load(folder, guard=False).describe([{"detections": [], "scene": {"class": "grass", "confidence": 0.9}}])
+    texts = Describer.load(folder, guard=False).describe(
+        [{"detections": [], "scene": {"class": "grass", "confidence": 0.9}}]
+    )
     assert len(texts) == 1 and isinstance(texts[0], str)
 
 
 def test_pretrained_base_from_a_local_folder(pairs_dir, tmp_path):
     tokenizer = train_tokenizer(["a tiny pretrained model", "litter: plastic 1 | scene: none"] * 10, vocab_size=300)
-    config = T5Config(vocab_size=len(tokenizer), d_model=32, d_ff=64, num_layers=1, num_decoder_layers=1, num_heads=2, d_kv=16,
-                      decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
+    config = T5Config(
+        vocab_size=len(tokenizer),
+        d_model=32,
+        d_ff=64,
+        num_layers=1,
+        num_decoder_layers=1,
+        num_heads=2,
+        d_kv=16,
+        decoder_start_token_id=0,
+        pad_token_id=0,
+        eos_token_id=1,
+    )
     T5ForConditionalGeneration(config).save_pretrained(tmp_path / "base")
     tokenizer.save_pretrained(tmp_path / "base")
-    summary = train(TrainConfig(pairs_dir=str(pairs_dir), output_dir=str(tmp_path / "tuned"), base_model=str(tmp_path / "base"), **TINY_STEPS))
-    assert summary["learning_rate"] == 3e-4 and summary["parameters"] == sum(p.numel() for p in T5ForConditionalGeneration(config).parameters())
+    summary = train(
+        TrainConfig(
+            pairs_dir=str(pairs_dir),
+            output_dir=str(tmp_path / "tuned"),
+            base_model=str(tmp_path / "base"),
+            **TINY_STEPS,
+        )
+    )
+    assert summary["learning_rate"] == 3e-4 and summary["parameters"] == sum(
+        p.numel() for p in T5ForConditionalGeneration(config).parameters()
+    )
     assert AutoModelForSeq2SeqLM.from_pretrained(tmp_path / "tuned").config.d_model == 32
     with pytest.raises(FileNotFoundError, match="missing-base"):
-        train(TrainConfig(pairs_dir=str(pairs_dir), output_dir=str(tmp_path / "x"), base_model=str(tmp_path / "missing-base"), **TINY_STEPS))
+        train(
+            TrainConfig(
+                pairs_dir=str(pairs_dir),
+                output_dir=str(tmp_path / "x"),
+                base_model=str(tmp_path / "missing-base"),
+                **TINY_STEPS,
+            )
+        )
 
 
 def test_resume_continues_the_step_count(pairs_dir, tmp_path):
@@ -129,8 +201,14 @@ def test_resume_continues_the_step_count(pairs_dir, tmp_path):
     second = train(TrainConfig(pairs_dir=str(pairs_dir), output_dir=str(tmp_path / "m"), **longer))
     assert second["resumed_from"].endswith("checkpoint-6") and second["global_step"] == 9
     with pytest.raises(RuntimeError, match="other data or settings"):
-        train(TrainConfig(pairs_dir=str(pairs_dir), output_dir=str(tmp_path / "m"), **{**longer, "learning_rate": 5e-4}))
-    fresh = train(TrainConfig(pairs_dir=str(pairs_dir), output_dir=str(tmp_path / "m"), resume=False, **{**longer, "learning_rate": 5e-4}))
+        train(
+            TrainConfig(pairs_dir=str(pairs_dir), output_dir=str(tmp_path / "m"), **{**longer, "learning_rate": 5e-4})
+        )
+    fresh = train(
+        TrainConfig(
+            pairs_dir=str(pairs_dir), output_dir=str(tmp_path / "m"), resume=False, **{**longer, "learning_rate": 5e-4}
+        )
+    )
     assert fresh["resumed_from"] is None and fresh["global_step"] == 9
 
 
@@ -138,12 +216,26 @@ def test_validation_inputs_longer_than_any_training_input_are_scored(pairs_dir, 
     longer = tmp_path / "pairs"
     shutil.copytree(pairs_dir, longer)
     # 14 categories (training records have at most 6): names are slots, so length comes from the list
-    record = {"detections": [{"label": f"{name} {i}", "confidence": 0.9} for i, name in enumerate(["kite", "helmet", "umbrella", "chair", "lamp", "vase", "cup"] * 2)]}
-    pair = {"image": "long/0", "split": "val", "origin": "synthetic", "cv": record, "input": linearize(record, "linked_slots", Policy()), "output": "Six things."}
+    record = {
+        "detections": [
+            {"label": f"{name} {i}", "confidence": 0.9}
+            for i, name in enumerate(["kite", "helmet", "umbrella", "chair", "lamp", "vase", "cup"] * 2)
+        ]
+    }
+    pair = {
+        "image": "long/0",
+        "split": "val",
+        "origin": "synthetic",
+        "cv": record,
+        "input": linearize(record, "linked_slots", Policy()),
+        "output": "Six things.",
+    }
     with open(longer / "val.jsonl", "a") as file:
         file.write(json.dumps(pair) + "\n")
     with caplog.at_level(logging.WARNING, logger="helpers"):
-        summary = train(TrainConfig(pairs_dir=str(longer), output_dir=str(tmp_path / "m"), **{**TINY_STEPS, "eval_samples": 0}))
+        summary = train(
+            TrainConfig(pairs_dir=str(longer), output_dir=str(tmp_path / "m"), **{**TINY_STEPS, "eval_samples": 0})
+        )
     assert summary["lengths"]["input_truncated"] >= 1 and 0 <= summary["val_faithfulness"] <= 1
     assert "input text(s) are longer than" in caplog.text
 

@@ -53,7 +53,14 @@ def _json_value(kind: type):
 class ConfigParser(argparse.ArgumentParser):
     """An argparse parser whose options are a config dataclass's fields; see the module docstring."""
 
-    def __init__(self, config_class: type, *, params_section: tuple[str, ...] = (), **kwargs) -> None:
+    def __init__(
+        self,
+        config_class: type,
+        *,
+        params_section: tuple[str, ...] | None = (),
+        positional: tuple[str, ...] = (),
+        **kwargs,
+    ) -> None:
         kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
         super().__init__(**kwargs)
         self.config_class = config_class
@@ -65,6 +72,11 @@ class ConfigParser(argparse.ArgumentParser):
             if not field.init:
                 continue
             names = [f"--{field.name}"] + ([f"--{field.name.replace('_', '-')}"] if "_" in field.name else [])
+            if field.name in positional:
+                group.add_argument(
+                    field.name, type=hints[field.name], help=field.metadata.get("help") or comments.get(field.name, "")
+                )
+                continue
             help_text = field.metadata.get("help") or comments.get(field.name, "")
             default = field.default if field.default is not dataclasses.MISSING else dataclasses.MISSING
             if default is dataclasses.MISSING and field.default_factory is not dataclasses.MISSING:
@@ -79,9 +91,11 @@ class ConfigParser(argparse.ArgumentParser):
             elif kind in (int, float, str):
                 options["type"] = kind
             if default is dataclasses.MISSING:
-                options["help"] += " (required)"
+                options["required"] = True
             else:
-                options["help"] += f" (default: {json.dumps(default) if isinstance(default, list | dict) else default!r})"
+                options["help"] += (
+                    f" (default: {json.dumps(default) if isinstance(default, list | dict) else default!r})"
+                )
             group.add_argument(*names, **options)
         if params_section is not None:
             self.add_argument("--params", type=Path, help="YAML file of these settings (command-line options win)")
@@ -116,11 +130,23 @@ class ConfigParser(argparse.ArgumentParser):
             self.error(str(error))
 
 
-def config_parser(config_class: type, prog: str, description: str, params_file: bool = False,
-                  params_section: tuple[str, ...] = ()) -> ConfigParser:
-    """A `ConfigParser` for `config_class`; `params_file` adds `--params FILE.yaml`."""
-    return ConfigParser(config_class, params_section=params_section if params_file else None,
-                        prog=prog, description=description)
+def config_parser(
+    config_class: type,
+    prog: str,
+    description: str,
+    params_file: bool = False,
+    params_section: tuple[str, ...] = (),
+    positional: tuple[str, ...] = (),
+) -> ConfigParser:
+    """A `ConfigParser` for `config_class`; `params_file` adds `--params FILE.yaml` (a pipeline file's
+    `params_section`, e.g. ("03_train_t5", "03"), is used when present); `positional` fields are arguments."""
+    return ConfigParser(
+        config_class,
+        params_section=params_section if params_file else None,
+        positional=positional,
+        prog=prog,
+        description=description,
+    )
 
 
 def add_logging_options(parser: argparse.ArgumentParser) -> None:

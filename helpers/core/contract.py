@@ -65,7 +65,9 @@ class InputSpec:
         try:
             return cls(
                 _key(values, "input_format", str, source),
-                Policy(_key(values, "min_confidence", float, source), _key(values, "scene_min_confidence", float, source)),
+                Policy(
+                    _key(values, "min_confidence", float, source), _key(values, "scene_min_confidence", float, source)
+                ),
             )
         except ValueError as error:
             if isinstance(error, ContractError):

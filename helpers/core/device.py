@@ -6,7 +6,7 @@ import os
 
 
 def resolve_device(device: str = "auto") -> str:
-    """"auto" picks CUDA when torch sees a GPU; anything else is returned as given."""
+    """ "auto" picks CUDA when torch sees a GPU; anything else is returned as given."""
     if device != "auto":
         return device
     import torch  # here, so that importing this module stays light

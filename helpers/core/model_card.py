@@ -47,13 +47,21 @@ def _percent(value) -> str:
 def _evaluation_table(evaluation: dict | None) -> str:
     if not evaluation:
         return "Not evaluated yet: run notebook 04 on this folder; it writes its table here.\n"
-    rows = ["| group | records | raw model faithful | guarded faithful | grammar fallback |", "| --- | ---: | ---: | ---: | ---: |"]
+    rows = [
+        "| group | records | raw model faithful | guarded faithful | grammar fallback |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
     for name, group in evaluation.items():
-        rows.append(f"| {name} | {group['records']} | {_percent(group['raw_model']['faithful'])} | "
-                    f"{_percent(group['guarded']['faithful'])} | {_percent(group['fallback_rate'])} |")
-    return ("From notebook 04 (the test split and generated stress groups; *faithful* means every category with "
-            "its exact count and the right scene, nothing else, read back by the desclm fact extractor):\n\n"
-            + "\n".join(rows) + "\n")
+        rows.append(
+            f"| {name} | {group['records']} | {_percent(group['raw_model']['faithful'])} | "
+            f"{_percent(group['guarded']['faithful'])} | {_percent(group['fallback_rate'])} |"
+        )
+    return (
+        "From notebook 04 (the test split and generated stress groups; *faithful* means every category with "
+        "its exact count and the right scene, nothing else, read back by the desclm fact extractor):\n\n"
+        + "\n".join(rows)
+        + "\n"
+    )
 
 
 def model_card(settings: ModelSettings, summary: dict, evaluation: dict | None = None) -> str:
@@ -65,11 +73,11 @@ def model_card(settings: ModelSettings, summary: dict, evaluation: dict | None =
     return f"""{_metadata(settings)}
 # desclm describer
 
-A T5 model ({summary.get('parameters', 0):,} parameters, base `{settings.base_model}`) that writes one English
+A T5 model ({summary.get("parameters", 0):,} parameters, base `{settings.base_model}`) that writes one English
 sentence describing what litter detectors and a scene classifier saw in a field photo. Trained by
 [desclm](https://github.com/) on descriptions written by its grammar (data fingerprint
-`{settings.data_fingerprint}`): {pairs.get('train', '?')} training, {pairs.get('val', '?')} validation and
-{pairs.get('test', '?')} test pairs.
+`{settings.data_fingerprint}`): {pairs.get("train", "?")} training, {pairs.get("val", "?")} validation and
+{pairs.get("test", "?")} test pairs.
 
 ## Input
 A CV output record per photo is written as one line (input format `{settings.input_format}`). Detections below
@@ -91,9 +99,9 @@ after generation. `{LLM_CONFIG}` holds the format, the thresholds, the lengths a
 {settings.num_beams}) that inference must reuse.
 
 ## Evaluation
-During training, validation faithfulness on greedy output: **{_percent(settings.validation.get('faithfulness'))}**
-(loss {settings.validation.get('loss') or float('nan'):.4f}), after {summary.get('global_step', '?')} steps
-({summary.get('train_seconds', 0):.0f} s, precision {summary.get('precision', '?')}).
+During training, validation faithfulness on greedy output: **{_percent(settings.validation.get("faithfulness"))}**
+(loss {settings.validation.get("loss") or float("nan"):.4f}), after {summary.get("global_step", "?")} steps
+({summary.get("train_seconds", 0):.0f} s, precision {summary.get("precision", "?")}).
 
 {_evaluation_table(evaluation)}
 ## Limitations

@@ -11,18 +11,21 @@ failing notebook, naming it and the failing cell's error.
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import helpers  # noqa: F401 - sets the offline switches before papermill starts kernels
 import nbformat
 import papermill
 import yaml
 from nbconvert import HTMLExporter
 
-from helpers.core.paths import NOTEBOOKS, NOTEBOOKS_DIR, REPORTS_DIR, require_file, resolve
+import helpers  # noqa: F401 - sets the offline switches before papermill starts kernels
+from helpers.core.cli import add_logging_options, setup_logging
 from helpers.core.io import atomic_write_text
+from helpers.core.paths import NOTEBOOKS, NOTEBOOKS_DIR, REPORTS_DIR, require_file, resolve
+
+logger = logging.getLogger(__name__)
 
 
 class NotebookFailed(RuntimeError):
@@ -46,7 +49,9 @@ def load_params(path: str | Path | None) -> dict[str, dict]:
     params = yaml.safe_load(params_path.read_text()) or {}
     allowed = {"shared", *NOTEBOOKS, *NOTEBOOKS.values()}
     if not isinstance(params, dict) or any(not isinstance(v, dict | None) for v in params.values()):
-        raise ValueError(f"{params_path}: expected sections (shared, 01_cv_extract, ...) each holding name: value pairs")
+        raise ValueError(
+            f"{params_path}: expected sections (shared, 01_cv_extract, ...) each holding name: value pairs"
+        )
     unknown = sorted(set(params) - allowed)
     if unknown:
         raise ValueError(f"{params_path}: unknown section(s) {unknown}; expected any of {sorted(allowed)}")
@@ -125,9 +130,9 @@ def run_pipeline(
     out_dir.mkdir(parents=True, exist_ok=True)
     reports = []
     for key, parameters in plan:
-        print(f"\n=== {NOTEBOOKS[key]} ({', '.join(f'{k}={v!r}' for k, v in parameters.items()) or 'defaults'})", flush=True)
+        logger.info(f"\n=== {NOTEBOOKS[key]} ({', '.join(f'{k}={v!r}' for k, v in parameters.items()) or 'defaults'})")
         reports.append(run_notebook(key, parameters, out_dir))
-        print(f"    report: {reports[-1].html}", flush=True)
+        logger.info("    report: %s", reports[-1].html)
     return reports
 
 
@@ -136,17 +141,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", help="YAML file with 'shared' and per-notebook parameter sections")
     parser.add_argument("--only", help="comma-separated notebook keys to run, e.g. 01,02 (default: all)")
     parser.add_argument("--run", default="default", help="report folder name (default: %(default)s)")
-    parser.add_argument("--reports-dir", default=str(REPORTS_DIR), help="where report folders go (default: %(default)s)")
+    parser.add_argument(
+        "--reports-dir", default=str(REPORTS_DIR), help="where report folders go (default: %(default)s)"
+    )
+    add_logging_options(parser)
     args = parser.parse_args(argv)
+    setup_logging(args.verbose - args.quiet)
     only = [k.strip() for k in args.only.split(",") if k.strip()] if args.only else None
     try:
         reports = run_pipeline(args.params, only, args.run, args.reports_dir)
     except (NotebookFailed, ValueError, FileNotFoundError) as error:
-        print(f"\nPipeline stopped: {error}", file=sys.stderr)
+        logger.error("Pipeline stopped: %s", error)
         return 1
-    print(f"\nReports in {resolve(args.reports_dir) / args.run}:")
-    for report in reports:
-        print(f"  {report.html}")
+    logger.info("Reports in %s:\n%s", resolve(args.reports_dir) / args.run, "\n".join(f"  {r.html}" for r in reports))
     return 0
 
 

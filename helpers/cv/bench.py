@@ -42,8 +42,14 @@ def benchmark(config: ExtractConfig, repeats: int = 2) -> dict:
     items = select(open_image_source(config.images).items, max_images=config.max_images)
     images = [load_image(item) for item in items]
     specs = config.detector_specs()
-    detectors = [load_detector(s, imgsz=config.imgsz, device=config.device, shared_label_map=config.label_map) for s in specs]
-    scene_model = SceneClassifier(config.scene_weights, imgsz=config.scene_imgsz, device=config.device) if config.scene_weights else None
+    detectors = [
+        load_detector(s, imgsz=config.imgsz, device=config.device, shared_label_map=config.label_map) for s in specs
+    ]
+    scene_model = (
+        SceneClassifier(config.scene_weights, imgsz=config.scene_imgsz, device=config.device)
+        if config.scene_weights
+        else None
+    )
     _models_alone(detectors, scene_model, images[: config.batch_size], config.batch_size)  # warm-up
     alone, full = [], []
     with tempfile.TemporaryDirectory() as work:
@@ -75,11 +81,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", help="YAML of 01's parameters for other models (default: the demo models)")
     args = parser.parse_args(argv)
     config = ExtractConfig.from_yaml(args.params) if args.params else ExtractConfig()
-    config = ExtractConfig(**{**asdict(config), "images": args.images, "max_images": args.count, "batch_size": args.batch_size})
+    config = ExtractConfig(
+        **{**asdict(config), "images": args.images, "max_images": args.count, "batch_size": args.batch_size}
+    )
     result = benchmark(config, args.repeats)
     print(json.dumps(result, indent=2))
-    print(f"extraction {result['extraction_images_per_second']:.1f} img/s vs models alone "
-          f"{result['models_alone_images_per_second']:.1f} img/s: overhead {result['overhead']:.1%} (goal <= 15%)")
+    print(
+        f"extraction {result['extraction_images_per_second']:.1f} img/s vs models alone "
+        f"{result['models_alone_images_per_second']:.1f} img/s: overhead {result['overhead']:.1%} (goal <= 15%)"
+    )
     return 0
 
 

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from helpers.core.paths import require_file
 from helpers.core.offline import model_source
+from helpers.core.paths import require_file
 
 UNKNOWN_SCENE = {"class": "unknown", "confidence": 0.0}
 
@@ -59,7 +59,9 @@ class Detections:
         self.boxes = np.asarray(self.boxes, dtype=float).reshape(-1, 4)
         self.scores = np.asarray(self.scores, dtype=float).reshape(-1)
         if not len(self.boxes) == len(self.scores) == len(self.labels):
-            raise ValueError(f"boxes, scores and labels differ in length: {len(self.boxes)}, {len(self.scores)}, {len(self.labels)}")
+            raise ValueError(
+                f"boxes, scores and labels differ in length: {len(self.boxes)}, {len(self.scores)}, {len(self.labels)}"
+            )
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -102,8 +104,17 @@ class DetectorSpec:
 class UltralyticsDetector:
     """An Ultralytics detection checkpoint (YOLO or RT-DETR)."""
 
-    def __init__(self, weights: str | Path, *, kind: str = "auto", conf: float = 0.5, imgsz: int = 0,
-                 device: str = "auto", label_map: dict[str, str] | None = None, name: str = "yolo") -> None:
+    def __init__(
+        self,
+        weights: str | Path,
+        *,
+        kind: str = "auto",
+        conf: float = 0.5,
+        imgsz: int = 0,
+        device: str = "auto",
+        label_map: dict[str, str] | None = None,
+        name: str = "yolo",
+    ) -> None:
         from ultralytics import RTDETR, YOLO
 
         path = require_file(weights, f"Ultralytics checkpoint for detector {name!r}")
@@ -123,30 +134,44 @@ class UltralyticsDetector:
         if not images:
             return []
         size = {"imgsz": self.imgsz} if self.imgsz else {}  # else the checkpoint's training size
-        results = self.model.predict(images, conf=self.conf, device=self.device, verbose=False, batch=len(images), **size)
+        results = self.model.predict(
+            images, conf=self.conf, device=self.device, verbose=False, batch=len(images), **size
+        )
         output = []
         for image, result in zip(images, results):
             self.forward_seconds += result.speed.get("inference", 0.0) / 1000.0  # per-image share of the batch, ms
             boxes = result.boxes
             width, height = image.size
-            output.append(Detections(
-                normalised_boxes(boxes.xyxy.cpu().numpy(), width, height),
-                boxes.conf.cpu().numpy(),
-                [normalise_label(result.names[int(c)], self.label_map) for c in boxes.cls.cpu().numpy()],
-            ))
+            output.append(
+                Detections(
+                    normalised_boxes(boxes.xyxy.cpu().numpy(), width, height),
+                    boxes.conf.cpu().numpy(),
+                    [normalise_label(result.names[int(c)], self.label_map) for c in boxes.cls.cpu().numpy()],
+                )
+            )
         return output
 
 
 class HFDetector:
     """A Hugging Face object-detection checkpoint, e.g. RT-DETR."""
 
-    def __init__(self, model: str | Path, processor: str | Path | None = None, *, conf: float = 0.5,
-                 device: str = "auto", label_map: dict[str, str] | None = None, name: str = "hf") -> None:
+    def __init__(
+        self,
+        model: str | Path,
+        processor: str | Path | None = None,
+        *,
+        conf: float = 0.5,
+        device: str = "auto",
+        label_map: dict[str, str] | None = None,
+        name: str = "hf",
+    ) -> None:
         import torch
         from transformers import AutoImageProcessor, AutoModelForObjectDetection
 
         source = model_source(str(model), f"Hugging Face detection model for detector {name!r}")
-        processor_source = model_source(str(processor), f"image processor for detector {name!r}") if processor else source
+        processor_source = (
+            model_source(str(processor), f"image processor for detector {name!r}") if processor else source
+        )
         self.processor = AutoImageProcessor.from_pretrained(processor_source)
         self.device = resolve_device(device)
         self.model = AutoModelForObjectDetection.from_pretrained(source).to(self.device).eval()
@@ -186,14 +211,26 @@ def load_detector(spec: DetectorSpec, *, imgsz: int = 0, device: str = "auto", s
     """Loads the detector a spec names; its own label map entries win over the shared ones."""
     label_map = {**(shared_label_map or {}), **spec.label_map}
     if spec.backend == "ultralytics":
-        return UltralyticsDetector(spec.weights, kind=spec.kind, conf=spec.conf, imgsz=imgsz, device=device, label_map=label_map, name=spec.name)
-    return HFDetector(spec.weights, spec.processor or None, conf=spec.conf, device=device, label_map=label_map, name=spec.name)
+        return UltralyticsDetector(
+            spec.weights,
+            kind=spec.kind,
+            conf=spec.conf,
+            imgsz=imgsz,
+            device=device,
+            label_map=label_map,
+            name=spec.name,
+        )
+    return HFDetector(
+        spec.weights, spec.processor or None, conf=spec.conf, device=device, label_map=label_map, name=spec.name
+    )
 
 
 class SceneClassifier:
     """An Ultralytics classification checkpoint giving each image's scene and its probability."""
 
-    def __init__(self, weights: str | Path, *, imgsz: int = 224, device: str = "auto", label_map: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, weights: str | Path, *, imgsz: int = 224, device: str = "auto", label_map: dict[str, str] | None = None
+    ) -> None:
         from ultralytics import YOLO
 
         path = require_file(weights, "Ultralytics scene classification checkpoint")
@@ -212,5 +249,10 @@ class SceneClassifier:
         for result in results:
             self.forward_seconds += result.speed.get("inference", 0.0) / 1000.0
             top = int(result.probs.top1)
-            scenes.append({"class": normalise_label(result.names[top], self.label_map), "confidence": round(float(result.probs.top1conf), 4)})
+            scenes.append(
+                {
+                    "class": normalise_label(result.names[top], self.label_map),
+                    "confidence": round(float(result.probs.top1conf), 4),
+                }
+            )
         return scenes

@@ -49,7 +49,9 @@ def average_precision(confidences: np.ndarray, hits: np.ndarray, positives: int)
     return float(np.mean([envelope[i] if i < len(envelope) else 0.0 for i in index]))
 
 
-def detection_metrics(predictions: list[list[dict]], truths: list[list[dict]], threshold: float = 0.0, iou_threshold: float = 0.5) -> dict:
+def detection_metrics(
+    predictions: list[list[dict]], truths: list[list[dict]], threshold: float = 0.0, iou_threshold: float = 0.5
+) -> dict:
     """mAP@0.5 over classes with ground truth, and precision/recall at `threshold`.
 
     Args:
@@ -59,7 +61,8 @@ def detection_metrics(predictions: list[list[dict]], truths: list[list[dict]], t
         iou_threshold: IoU for a match.
 
     Returns:
-        `{"map50", "precision", "recall", "per_class": {label: {"ap50", "precision", "recall", "truth", "detections"}}}`.
+        `{"map50", "precision", "recall",
+          "per_class": {label: {"ap50", "precision", "recall", "truth", "detections"}}}`.
     """
     if len(predictions) != len(truths):
         raise ValueError(f"{len(predictions)} prediction lists for {len(truths)} images")

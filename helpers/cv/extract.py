@@ -18,7 +18,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
 import os
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -29,13 +31,16 @@ import yaml
 from PIL import Image
 from tqdm.auto import tqdm
 
+from helpers.core.cli import add_logging_options, config_parser, setup_logging
+from helpers.core.io import atomic_write_text, iter_jsonl, write_jsonl
 from helpers.core.paths import require_file, resolve
-from helpers.cv.files import merge_shards, scan_output, side_files
 from helpers.cv.detectors import UNKNOWN_SCENE, DetectorSpec, SceneClassifier, load_detector
+from helpers.cv.files import merge_shards, scan_output, side_files
 from helpers.cv.fusion import FusionSettings, fuse
 from helpers.cv.sources import ImageItem, ImageSource, load_image, open_image_source, select
-from helpers.core.io import atomic_write_text, iter_jsonl, write_jsonl
 from helpers.cv.yolo_data import read_labels
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -54,7 +59,9 @@ class ExtractConfig:
     hf_conf: float = 0.5  # the Hugging Face detector's confidence threshold
     scene_weights: str = "models/demo/scene_classifier.pt"  # Ultralytics classification checkpoint ("": scene unknown)
     label_map: dict = field(default_factory=dict)  # detector class name -> project label, e.g. {"bottle": "plastic"}
-    ensemble_weights: list = field(default_factory=list)  # [yolo, hf] weights; empty: from ensemble_weights_file, else equal
+    ensemble_weights: list = field(
+        default_factory=list
+    )  # [yolo, hf] weights; empty: from ensemble_weights_file, else equal
     ensemble_weights_file: str = "models/demo/ensemble.json"  # {"weights": {"yolo": w, "hf": w}}, if it exists
     iou_thr: float = 0.55  # WBF: boxes of one class overlapping more than this are fused
     skip_box_thr: float = 0.0  # WBF: boxes below this confidence are ignored
@@ -85,7 +92,9 @@ class ExtractConfig:
     def from_yaml(cls, path: str | Path) -> ExtractConfig:
         values = yaml.safe_load(require_file(path, "Extraction parameters file").read_text()) or {}
         values = values.get("01_cv_extract", values.get("01", values))  # a pipeline file works too
-        values = {k: v for k, v in values.items() if k not in ("sample_images", "seed")}  # the notebook's report settings
+        values = {
+            k: v for k, v in values.items() if k not in ("sample_images", "seed")
+        }  # the notebook's report settings
         unknown = sorted(set(values) - {f.name for f in fields(cls)})
         if unknown:
             raise ValueError(f"{path}: unknown parameter(s) {unknown}")
@@ -103,7 +112,9 @@ class ExtractConfig:
     def detector_specs(self) -> list[DetectorSpec]:
         specs = []
         if self.yolo_weights:
-            specs.append(DetectorSpec("yolo", "ultralytics", self.yolo_weights, kind=self.yolo_kind, conf=self.yolo_conf))
+            specs.append(
+                DetectorSpec("yolo", "ultralytics", self.yolo_weights, kind=self.yolo_kind, conf=self.yolo_conf)
+            )
         if self.hf_model:
             specs.append(DetectorSpec("hf", "hf", self.hf_model, processor=self.hf_processor, conf=self.hf_conf))
         weights = self.resolve_weights([s.name for s in specs])
@@ -114,7 +125,9 @@ class ExtractConfig:
     def resolve_weights(self, names: list[str]) -> dict[str, float]:
         if self.ensemble_weights:
             if len(self.ensemble_weights) != len(names):
-                raise ValueError(f"ensemble_weights has {len(self.ensemble_weights)} values for {len(names)} detectors {names}")
+                raise ValueError(
+                    f"ensemble_weights has {len(self.ensemble_weights)} values for {len(names)} detectors {names}"
+                )
             return {n: float(w) for n, w in zip(names, self.ensemble_weights)}
         file = resolve(self.ensemble_weights_file) if self.ensemble_weights_file else None
         if file and file.exists():
@@ -124,8 +137,11 @@ class ExtractConfig:
         return {n: 1.0 for n in names}
 
 
-def _batches(items: list[ImageItem], batch_size: int, threads: int) -> Iterator[list[tuple[ImageItem, Image.Image | None, str]]]:
+def _batches(
+    items: list[ImageItem], batch_size: int, threads: int
+) -> Iterator[list[tuple[ImageItem, Image.Image | None, str]]]:
     """Batches of (item, image or None, error), decoded by threads one batch ahead of the models."""
+
     def load(item: ImageItem):
         try:
             return item, load_image(item), ""
@@ -144,6 +160,7 @@ def _batches(items: list[ImageItem], batch_size: int, threads: int) -> Iterator[
 
 def settings_fingerprint(config: ExtractConfig, specs: list[DetectorSpec]) -> dict:
     """What decides a record's content; a resumed or merged output must agree on it."""
+
     def size(path: str) -> int | None:
         p = resolve(path) if path else None
         if p and p.is_dir():  # a model folder: all its files
@@ -154,14 +171,21 @@ def settings_fingerprint(config: ExtractConfig, specs: list[DetectorSpec]) -> di
     settings = {
         "detections_from": config.detections_from,
         "detectors": models if config.detections_from == "models" else [],
-        "scene": {"weights": config.scene_weights, "size_bytes": size(config.scene_weights), "imgsz": config.scene_imgsz}
-        if config.detections_from == "models" else "labels",
+        "scene": {
+            "weights": config.scene_weights,
+            "size_bytes": size(config.scene_weights),
+            "imgsz": config.scene_imgsz,
+        }
+        if config.detections_from == "models"
+        else "labels",
         "label_map": config.label_map,
         "fusion": asdict(config.fusion()),
         "imgsz": config.imgsz,
         "save_model_detections": config.save_model_detections,
     }
-    settings["fingerprint"] = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    settings["fingerprint"] = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[
+        :16
+    ]
     return settings
 
 
@@ -172,7 +196,9 @@ def _ground_truth(source: ImageSource, item: ImageItem) -> tuple[list[dict], dic
     return detections, ({"class": scene, "confidence": 1.0} if scene else dict(UNKNOWN_SCENE))
 
 
-def run_extraction(config: ExtractConfig, detectors: list | None = None, scene_model: SceneClassifier | None = None) -> dict:
+def run_extraction(
+    config: ExtractConfig, detectors: list | None = None, scene_model: SceneClassifier | None = None
+) -> dict:
     """Runs (or resumes) one extraction; returns its summary (counts, timings, paths).
 
     Args:
@@ -186,14 +212,18 @@ def run_extraction(config: ExtractConfig, detectors: list | None = None, scene_m
     source = open_image_source(config.images)
     if config.detections_from == "labels" and not source.has_ground_truth:
         raise ValueError(f"detections_from='labels' needs a YOLO data.yaml, got {source.kind} {config.images}")
-    selected = select(source.items, max_images=config.max_images, num_shards=config.num_shards, shard_index=config.shard_index)
+    selected = select(
+        source.items, max_images=config.max_images, num_shards=config.num_shards, shard_index=config.shard_index
+    )
     specs = config.detector_specs() if config.detections_from == "models" else []
     settings = settings_fingerprint(config, specs)
     if files["manifest"].exists() and output.exists():
         previous = json.loads(files["manifest"].read_text())
         if previous.get("fingerprint") != settings["fingerprint"]:
-            raise ValueError(f"{output} holds CV outputs of other models or settings (see {files['manifest']}); "
-                             "choose another output or delete it to start over")
+            raise ValueError(
+                f"{output} holds CV outputs of other models or settings (see {files['manifest']}); "
+                "choose another output or delete it to start over"
+            )
     done, repaired = scan_output(output)
     todo = [item for item in selected if item.key not in done]
     todo_keys = {item.key for item in todo}
@@ -201,22 +231,39 @@ def run_extraction(config: ExtractConfig, detectors: list | None = None, scene_m
     # their old error lines go; errors of images outside this run's selection stay.
     existing = {item.key for item in source.items}
     old_errors = [line.record for line in iter_jsonl(files["errors"])] if files["errors"].exists() else []
-    errors = [e for e in old_errors if isinstance(e, dict) and e.get("image") in existing and e.get("image") not in todo_keys]
+    errors = [
+        e for e in old_errors if isinstance(e, dict) and e.get("image") in existing and e.get("image") not in todo_keys
+    ]
     write_jsonl(files["errors"], errors)
-    manifest = {**settings, "images": str(config.images), "image_root": str(source.root), "source_kind": source.kind,
-                "num_shards": config.num_shards, "shard_index": config.shard_index, "output": str(output)}
+    manifest = {
+        **settings,
+        "images": str(config.images),
+        "image_root": str(source.root),
+        "source_kind": source.kind,
+        "num_shards": config.num_shards,
+        "shard_index": config.shard_index,
+        "output": str(output),
+    }
     atomic_write_text(files["manifest"], json.dumps(manifest, indent=2) + "\n")
 
     if detectors is None:
-        detectors = [load_detector(s, imgsz=config.imgsz, device=config.device, shared_label_map=config.label_map) for s in specs]
+        detectors = [
+            load_detector(s, imgsz=config.imgsz, device=config.device, shared_label_map=config.label_map) for s in specs
+        ]
     if scene_model is None and config.scene_weights and config.detections_from == "models":
         scene_model = SceneClassifier(config.scene_weights, imgsz=config.scene_imgsz, device=config.device)
     if [d.name for d in detectors] != [s.name for s in specs]:
-        raise ValueError(f"given detectors {[d.name for d in detectors]} do not match the configured {[s.name for s in specs]}")
+        raise ValueError(
+            f"given detectors {[d.name for d in detectors]} do not match the configured {[s.name for s in specs]}"
+        )
     names, weights = [s.name for s in specs], [s.weight for s in specs]
     started, written, failed = time.perf_counter(), 0, 0
     output.parent.mkdir(parents=True, exist_ok=True)
-    with open(output, "a") as out, open(files["errors"], "a") as err, tqdm(total=len(todo), desc="extract", unit="img") as bar:
+    with (
+        open(output, "a") as out,
+        open(files["errors"], "a") as err,
+        tqdm(total=len(todo), desc="extract", unit="img") as bar,
+    ):
         for batch in _batches(todo, config.batch_size, config.loader_threads):
             good = [(item, image) for item, image, _ in batch if image is not None]
             for item, _, reason in batch:
@@ -271,25 +318,28 @@ def run_extraction(config: ExtractConfig, detectors: list | None = None, scene_m
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.extract", description="CV outputs from images (notebook 01's engine).")
-    commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run or resume an extraction")
-    run.add_argument("--params", help="YAML of ExtractConfig fields (or a pipeline file with a '01' section)")
-    run.add_argument("--num-shards", type=int, help="override num_shards")
-    run.add_argument("--shard-index", type=int, help="override shard_index")
-    merge = commands.add_parser("merge", help="combine shard outputs into one JSONL")
-    merge.add_argument("output", help="merged JSONL to write")
-    merge.add_argument("shards", nargs="+", help="shard JSONL files")
-    args = parser.parse_args(argv)
-    if args.command == "merge":
-        print(json.dumps(merge_shards(args.shards, args.output)))
+    """`run` (or resume) an extraction with ExtractConfig's fields as options, or `merge` shards."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["merge"]:
+        parser = argparse.ArgumentParser(prog="python -m helpers.extract merge", description="Combine shard outputs.")
+        parser.add_argument("output", help="merged JSONL to write")
+        parser.add_argument("shards", nargs="+", help="shard JSONL files")
+        add_logging_options(parser)
+        args = parser.parse_args(argv[1:])
+        setup_logging(args.verbose - args.quiet)
+        logger.info("merged: %s", json.dumps(merge_shards(args.shards, args.output)))
         return 0
-    config = ExtractConfig.from_yaml(args.params) if args.params else ExtractConfig()
-    overrides = {k: v for k, v in (("num_shards", args.num_shards), ("shard_index", args.shard_index)) if v is not None}
-    if overrides:
-        config = ExtractConfig(**{**asdict(config), **overrides})
+    parser = config_parser(
+        ExtractConfig,
+        prog="python -m helpers.extract [run]",
+        description="CV outputs from images (notebook 01's engine); `merge OUT SHARD...` combines shard outputs.",
+        params_file=True,
+        params_section=("01_cv_extract", "01"),
+    )
+    config, _ = parser.parse_config(argv[1:] if argv[:1] == ["run"] else argv)
     summary = run_extraction(config)
-    print(json.dumps({k: summary[k] for k in ("output", "processed", "already_done", "failed", "images_per_second")}))
+    keys = ("output", "processed", "already_done", "failed", "images_per_second")
+    logger.info("extraction: %s", json.dumps({k: summary[k] for k in keys}, default=str))
     return 0
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from helpers.core.paths import require_file, resolve
 from helpers.core.io import atomic_write_text, iter_jsonl, write_jsonl
+from helpers.core.paths import require_file, resolve
 
 
 def side_files(output: Path) -> dict[str, Path]:
@@ -71,11 +71,20 @@ def merge_shards(shards: list[str | Path], output: str | Path) -> dict:
         if shard_errors.exists():
             errors += [line.record for line in iter_jsonl(shard_errors)]
     if len(fingerprints) > 1:
-        raise ValueError(f"shards were made with different models or settings: fingerprints {sorted(map(str, fingerprints))}")
+        raise ValueError(
+            f"shards were made with different models or settings: fingerprints {sorted(map(str, fingerprints))}"
+        )
     write_jsonl(output, [records[key][1] for key in sorted(records)])
     write_jsonl(side_files(output)["errors"], errors)
     if shards and side_files(resolve(shards[0]))["manifest"].exists():
         manifest = json.loads(side_files(resolve(shards[0]))["manifest"].read_text())
-        manifest.update({"merged_from": [str(s) for s in shards], "num_shards": len(shards), "shard_index": None, "output": str(output)})
+        manifest.update(
+            {
+                "merged_from": [str(s) for s in shards],
+                "num_shards": len(shards),
+                "shard_index": None,
+                "output": str(output),
+            }
+        )
         atomic_write_text(side_files(output)["manifest"], json.dumps(manifest, indent=2) + "\n")
     return {"output": str(output), "records": len(records), "errors": len(errors), "shards": len(shards)}

@@ -70,7 +70,9 @@ def _check(per_model: list[Detections], names: list[str], weights: list[float]) 
             raise ValueError(f"detector {name!r} gave boxes outside 0..1; normalise by the image size first")
 
 
-def fuse(per_model: list[Detections], names: list[str], weights: list[float], settings: FusionSettings = FusionSettings()) -> list[dict]:
+def fuse(
+    per_model: list[Detections], names: list[str], weights: list[float], settings: FusionSettings = FusionSettings()
+) -> list[dict]:
     """Fuses one image's detections from several models into detection records.
 
     Args:

@@ -50,7 +50,9 @@ def ground_truth_outputs(data_yaml: str | Path, output: str | Path, max_images: 
     """
     from helpers.cv.extract import ExtractConfig, run_extraction
 
-    run = run_extraction(ExtractConfig(images=str(data_yaml), output=str(output), max_images=max_images, detections_from="labels"))
+    run = run_extraction(
+        ExtractConfig(images=str(data_yaml), output=str(output), max_images=max_images, detections_from="labels")
+    )
     return ExtractionResult(
         records=[line.record for line in iter_jsonl(run["output"])],
         errors=[line.record for line in iter_jsonl(run["errors_output"])],

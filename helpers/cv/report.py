@@ -7,11 +7,11 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from helpers.cv.evaluation import detection_metrics, scene_metrics
+from helpers.core.io import iter_jsonl
 from helpers.cv.detectors import Detections
+from helpers.cv.evaluation import detection_metrics, scene_metrics
 from helpers.cv.fusion import CONF_TYPES, FusionSettings, fuse
 from helpers.cv.sources import ImageSource, open_image_source
-from helpers.core.io import iter_jsonl
 from helpers.cv.yolo_data import read_labels
 
 
@@ -60,7 +60,11 @@ def sample_grid(records: list[dict], root, count: int = 6, seed: int = 0, column
     from helpers.core.paths import resolve
 
     rng = np.random.default_rng(seed)
-    chosen = [records[i] for i in sorted(rng.choice(len(records), size=min(count, len(records)), replace=False))] if records else []
+    chosen = (
+        [records[i] for i in sorted(rng.choice(len(records), size=min(count, len(records)), replace=False))]
+        if records
+        else []
+    )
     rows = max(1, -(-len(chosen) // columns))
     figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.3 * rows), squeeze=False)
     colours = plt.get_cmap("tab10")
@@ -73,10 +77,22 @@ def sample_grid(records: list[dict], root, count: int = 6, seed: int = 0, column
         for detection in record["detections"]:
             x1, y1, x2, y2 = detection["bbox"]
             colour = colours(labels.index(detection["label"]) % 10)
-            axis.add_patch(Rectangle((x1 * width, y1 * height), (x2 - x1) * width, (y2 - y1) * height, fill=False, color=colour, lw=1.5))
-            axis.text(x1 * width, y1 * height, f"{detection['label']} {detection['confidence']:.2f}", color="white", fontsize=7,
-                      bbox={"facecolor": colour, "alpha": 0.8, "pad": 1, "lw": 0})
-        axis.set_title(f"{record['image']}\nscene: {record['scene']['class']} ({record['scene']['confidence']:.2f})", fontsize=8)
+            axis.add_patch(
+                Rectangle(
+                    (x1 * width, y1 * height), (x2 - x1) * width, (y2 - y1) * height, fill=False, color=colour, lw=1.5
+                )
+            )
+            axis.text(
+                x1 * width,
+                y1 * height,
+                f"{detection['label']} {detection['confidence']:.2f}",
+                color="white",
+                fontsize=7,
+                bbox={"facecolor": colour, "alpha": 0.8, "pad": 1, "lw": 0},
+            )
+        axis.set_title(
+            f"{record['image']}\nscene: {record['scene']['class']} ({record['scene']['confidence']:.2f})", fontsize=8
+        )
     for axis in axes.flat:
         axis.axis("off")
     figure.tight_layout()
@@ -86,7 +102,13 @@ def sample_grid(records: list[dict], root, count: int = 6, seed: int = 0, column
 def ground_truth(source: ImageSource, records: list[dict]) -> list[list[dict]]:
     """The annotated boxes of each record's image (YOLO sources only), in record order."""
     items = {item.key: item for item in source.items}
-    return [[{"label": n, "bbox": b} for n, b in read_labels(source.ground_truth_path(items[r["image"]]), source.class_names)] for r in records]
+    return [
+        [
+            {"label": n, "bbox": b}
+            for n, b in read_labels(source.ground_truth_path(items[r["image"]]), source.class_names)
+        ]
+        for r in records
+    ]
 
 
 def _per_model(record: dict, name: str) -> Detections:
@@ -94,8 +116,9 @@ def _per_model(record: dict, name: str) -> Detections:
     return Detections([d["bbox"] for d in rows], [d["confidence"] for d in rows], [d["label"] for d in rows])
 
 
-def evaluate_against_truth(images, records: list[dict], weights: dict[str, float], settings: FusionSettings,
-                           threshold: float = 0.5) -> dict:
+def evaluate_against_truth(
+    images, records: list[dict], weights: dict[str, float], settings: FusionSettings, threshold: float = 0.5
+) -> dict:
     """Per-detector and fused mAP@0.5/precision/recall, the effect of `conf_type`, and scene accuracy.
 
     Args:
@@ -117,20 +140,36 @@ def evaluate_against_truth(images, records: list[dict], weights: dict[str, float
     candidates["fused"] = [r["detections"] for r in records]
     for name, predictions in candidates.items():
         result = detection_metrics(predictions, truths, threshold=threshold)
-        rows.append({"model": name, "map50": result["map50"], "precision": result["precision"], "recall": result["recall"],
-                     "detections": sum(len(p) for p in predictions)})
+        rows.append(
+            {
+                "model": name,
+                "map50": result["map50"],
+                "precision": result["precision"],
+                "recall": result["recall"],
+                "detections": sum(len(p) for p in predictions),
+            }
+        )
         per_class[name] = {label: v["ap50"] for label, v in result["per_class"].items()}
     conf_rows = []
     if len(names) > 1:
         for conf_type in CONF_TYPES:
             variant = FusionSettings(settings.iou_thr, settings.skip_box_thr, conf_type)
-            fused = [fuse([_per_model(r, n) for n in names], names, [weights[n] for n in names], variant) for r in records]
+            fused = [
+                fuse([_per_model(r, n) for n in names], names, [weights[n] for n in names], variant) for r in records
+            ]
             result = detection_metrics(fused, truths, threshold=threshold)
             single = [d for f in fused for d in f if len(d["sources"]) == 1]
-            conf_rows.append({"conf_type": conf_type, "map50": result["map50"], "precision": result["precision"], "recall": result["recall"],
-                              f"kept_at_{threshold}": sum(d["confidence"] >= threshold for f in fused for d in f),
-                              "single_model_boxes": len(single),
-                              f"single_model_kept_at_{threshold}": sum(d["confidence"] >= threshold for d in single)})
+            conf_rows.append(
+                {
+                    "conf_type": conf_type,
+                    "map50": result["map50"],
+                    "precision": result["precision"],
+                    "recall": result["recall"],
+                    f"kept_at_{threshold}": sum(d["confidence"] >= threshold for f in fused for d in f),
+                    "single_model_boxes": len(single),
+                    f"single_model_kept_at_{threshold}": sum(d["confidence"] >= threshold for d in single),
+                }
+            )
     truth_scenes = [source.scenes.get(r["image"], "unknown") for r in records]
     scene = scene_metrics([r["scene"]["class"] for r in records], truth_scenes) if source.scenes else {}
     return {

@@ -83,10 +83,14 @@ def shard_of(key: str, num_shards: int) -> int:
     return int.from_bytes(hashlib.sha1(key.encode()).digest()[:8], "big") % num_shards
 
 
-def select(items: list[ImageItem], *, max_images: int = 0, num_shards: int = 1, shard_index: int = 0) -> list[ImageItem]:
+def select(
+    items: list[ImageItem], *, max_images: int = 0, num_shards: int = 1, shard_index: int = 0
+) -> list[ImageItem]:
     """The first `max_images` items (0: all), then those of shard `shard_index` of `num_shards`."""
     if num_shards < 1 or not 0 <= shard_index < num_shards:
-        raise ValueError(f"shard_index must be in 0..num_shards-1 and num_shards >= 1, got {shard_index} of {num_shards}")
+        raise ValueError(
+            f"shard_index must be in 0..num_shards-1 and num_shards >= 1, got {shard_index} of {num_shards}"
+        )
     if max_images < 0:
         raise ValueError(f"max_images must be >= 0, got {max_images}")
     chosen = items[: max_images or None]

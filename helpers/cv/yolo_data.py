@@ -33,7 +33,9 @@ def list_images(entry: Path) -> list[Path]:
     if entry.is_dir():
         return sorted(p for p in entry.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if entry.is_file() and entry.suffix == ".txt":  # a text file listing image paths
-        lines = [line.strip() for line in entry.read_text().splitlines() if line.strip() and not line.strip().startswith("#")]
+        lines = [
+            line.strip() for line in entry.read_text().splitlines() if line.strip() and not line.strip().startswith("#")
+        ]
         return [p if p.is_absolute() else (entry.parent / p) for p in map(Path, lines)]
     raise FileNotFoundError(f"YOLO split entry not found or not a folder/.txt list: {entry}")
 
@@ -99,7 +101,9 @@ def read_labels(path: Path, names: list[str]) -> list[tuple[str, list[float]]]:
             if len(fields) != 5 or not 0 <= class_id < len(names):
                 raise ValueError
         except (ValueError, IndexError):
-            raise ValueError(f"{path}:{number}: expected 'class x_center y_center width height', got {line!r}") from None
+            raise ValueError(
+                f"{path}:{number}: expected 'class x_center y_center width height', got {line!r}"
+            ) from None
         box = [max(0.0, xc - w / 2), max(0.0, yc - h / 2), min(1.0, xc + w / 2), min(1.0, yc + h / 2)]
         boxes.append((names[class_id], [round(v, 6) for v in box]))
     return boxes

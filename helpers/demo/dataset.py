@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import logging
 import os
 import shutil
 from dataclasses import asdict, dataclass
@@ -22,13 +23,16 @@ import numpy as np
 import yaml
 from tqdm.auto import tqdm
 
+from helpers.core.cli import add_logging_options, setup_logging
+from helpers.core.io import partial_dir, replace_dir
 from helpers.core.paths import DEMO_DATA_DIR, DEMO_MODELS_DIR, resolve
 from helpers.demo.images import CLASSES, SCENES, render_photo
-from helpers.core.io import partial_dir, replace_dir
 
 GENERATOR_VERSION = 1  # bump when drawing changes, so old sets are rebuilt rather than reused
 SPLITS = ("train", "valid", "test")
 CLASSIFY_SPLIT = {"train": "train", "valid": "val", "test": "test"}  # Ultralytics classify names
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -113,7 +117,9 @@ def _write_split(root: Path, spec: DemoDatasetSpec, split_index: int, split: str
     return rows
 
 
-def build_dataset(out: str | Path = DEMO_DATA_DIR, spec: DemoDatasetSpec = DemoDatasetSpec(), force: bool = False) -> dict:
+def build_dataset(
+    out: str | Path = DEMO_DATA_DIR, spec: DemoDatasetSpec = DemoDatasetSpec(), force: bool = False
+) -> dict:
     """Builds the demo image set, or reuses a finished one made with the same parameters.
 
     Layout: `{train,valid,test}/{images,labels}/` (YOLO detection), `data.yaml`,
@@ -132,7 +138,7 @@ def build_dataset(out: str | Path = DEMO_DATA_DIR, spec: DemoDatasetSpec = DemoD
     wanted = {"generator_version": GENERATOR_VERSION, **asdict(spec)}
     manifest = _existing_manifest(out)
     if not force and manifest and manifest.get("spec") == wanted:
-        print(f"Demo dataset already built at {out} ({manifest['images']} images, seed {spec.seed}); reusing it.")
+        logger.info(f"Demo dataset already built at {out} ({manifest['images']} images, seed {spec.seed}); reusing it.")
         return {**manifest, "reused": True}
 
     partial = partial_dir(out)
@@ -164,7 +170,7 @@ def build_dataset(out: str | Path = DEMO_DATA_DIR, spec: DemoDatasetSpec = DemoD
     (partial / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
 
     replace_dir(partial, out)
-    print(f"Demo dataset written to {out}: {manifest['images']} images, {manifest['objects']} objects.")
+    logger.info(f"Demo dataset written to {out}: {manifest['images']} images, {manifest['objects']} objects.")
     return {**manifest, "reused": False}
 
 
@@ -184,18 +190,31 @@ def main(argv: list[str] | None = None) -> int:
     dataset.add_argument("--out", default=str(DEMO_DATA_DIR), help="output folder (default: %(default)s)")
     dataset.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default: %(default)s)")
     dataset.add_argument("--n-train", type=int, default=defaults.n_train, help="training images (default: %(default)s)")
-    dataset.add_argument("--n-valid", type=int, default=defaults.n_valid, help="validation images (default: %(default)s)")
+    dataset.add_argument(
+        "--n-valid", type=int, default=defaults.n_valid, help="validation images (default: %(default)s)"
+    )
     dataset.add_argument("--n-test", type=int, default=defaults.n_test, help="test images (default: %(default)s)")
-    dataset.add_argument("--size", type=_size, default=(defaults.width, defaults.height), help="WIDTHxHEIGHT (default: 384x288)")
-    dataset.add_argument("--max-objects", type=int, default=defaults.max_objects, help="most objects in one image (default: %(default)s)")
+    dataset.add_argument(
+        "--size", type=_size, default=(defaults.width, defaults.height), help="WIDTHxHEIGHT (default: 384x288)"
+    )
+    dataset.add_argument(
+        "--max-objects", type=int, default=defaults.max_objects, help="most objects in one image (default: %(default)s)"
+    )
     dataset.add_argument("--force", action="store_true", help="rebuild even if a matching set exists")
-    models = commands.add_parser("models", help="train the demo CV models (YOLO detector, HF RT-DETR, scene classifier)")
-    models.add_argument("--data", default=str(DEMO_DATA_DIR / "data.yaml"), help="demo data.yaml (default: %(default)s)")
+    models = commands.add_parser(
+        "models", help="train the demo CV models (YOLO detector, HF RT-DETR, scene classifier)"
+    )
+    models.add_argument(
+        "--data", default=str(DEMO_DATA_DIR / "data.yaml"), help="demo data.yaml (default: %(default)s)"
+    )
     models.add_argument("--out", default=str(DEMO_MODELS_DIR), help="output folder (default: %(default)s)")
     models.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     models.add_argument("--quick", action="store_true", help="a few images and steps: a smoke build for tests")
     models.add_argument("--force", action="store_true", help="rebuild even if matching models exist")
+    for command in (dataset, models):
+        add_logging_options(command)
     args = parser.parse_args(argv)
+    setup_logging(args.verbose - args.quiet)
     if args.command == "models":
         from helpers.demo.models import QUICK, DemoModelsSpec, build_models
 

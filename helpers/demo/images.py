@@ -103,7 +103,10 @@ def render_ground(rng: np.random.Generator, scene: str, size: tuple[int, int]) -
             stone = _jitter(rng, (130, 125, 118), 30)
             draw.ellipse([x - rx + 3, y - ry + 3, x + rx + 3, y + ry + 3], fill=(55, 52, 48))
             draw.ellipse([x - rx, y - ry, x + rx, y + ry], fill=stone)
-            draw.ellipse([x - rx * 0.5, y - ry * 0.7, x, y - ry * 0.2], fill=_jitter(rng, tuple(min(255, c + 25) for c in stone), 5))
+            draw.ellipse(
+                [x - rx * 0.5, y - ry * 0.7, x, y - ry * 0.2],
+                fill=_jitter(rng, tuple(min(255, c + 25) for c in stone), 5),
+            )
     elif scene == "marshy":
         _strokes(rng, draw, size, int(14 * area), [(120, 125, 60), (95, 90, 45), (150, 140, 80)], (12, 30), 0.35)
     return image
@@ -114,10 +117,22 @@ def _bottle(rng, draw, s):
     bw, bh = s * 0.42, s * 0.62
     x0, y0 = (s - bw) / 2, s * 0.3
     draw.rounded_rectangle([x0, y0, x0 + bw, y0 + bh], radius=bw * 0.3, fill=body + (225,))
-    draw.polygon([(x0 + bw * 0.15, y0 + 2), (x0 + bw * 0.35, s * 0.14), (x0 + bw * 0.65, s * 0.14), (x0 + bw * 0.85, y0 + 2)], fill=body + (225,))
-    draw.rectangle([x0 + bw * 0.3, s * 0.06, x0 + bw * 0.7, s * 0.15], fill=_jitter(rng, [(30, 80, 200), (220, 40, 40), (245, 245, 245)][rng.integers(3)]) + (255,))
-    draw.rectangle([x0, y0 + bh * 0.35, x0 + bw, y0 + bh * 0.6], fill=tuple(int(c) for c in rng.integers(0, 256, 3)) + (240,))
-    draw.line([(x0 + bw * 0.22, y0 + bh * 0.1), (x0 + bw * 0.22, y0 + bh * 0.9)], fill=(255, 255, 255, 160), width=max(1, int(s / 30)))
+    draw.polygon(
+        [(x0 + bw * 0.15, y0 + 2), (x0 + bw * 0.35, s * 0.14), (x0 + bw * 0.65, s * 0.14), (x0 + bw * 0.85, y0 + 2)],
+        fill=body + (225,),
+    )
+    draw.rectangle(
+        [x0 + bw * 0.3, s * 0.06, x0 + bw * 0.7, s * 0.15],
+        fill=_jitter(rng, [(30, 80, 200), (220, 40, 40), (245, 245, 245)][rng.integers(3)]) + (255,),
+    )
+    draw.rectangle(
+        [x0, y0 + bh * 0.35, x0 + bw, y0 + bh * 0.6], fill=tuple(int(c) for c in rng.integers(0, 256, 3)) + (240,)
+    )
+    draw.line(
+        [(x0 + bw * 0.22, y0 + bh * 0.1), (x0 + bw * 0.22, y0 + bh * 0.9)],
+        fill=(255, 255, 255, 160),
+        width=max(1, int(s / 30)),
+    )
 
 
 def _bag(rng, draw, s):
@@ -131,7 +146,11 @@ def _bag(rng, draw, s):
     shade = tuple(max(0, c - 50) for c in color) + (200,)
     for _ in range(int(rng.integers(3, 7))):
         x, y = s / 2 + rng.uniform(-s / 4, s / 4), s / 2 + rng.uniform(-s / 4, s / 4)
-        draw.line([(x, y), (x + rng.uniform(-s / 6, s / 6), y + rng.uniform(-s / 6, s / 6))], fill=shade, width=max(1, int(s / 40)))
+        draw.line(
+            [(x, y), (x + rng.uniform(-s / 6, s / 6), y + rng.uniform(-s / 6, s / 6))],
+            fill=shade,
+            width=max(1, int(s / 40)),
+        )
     draw.arc([s * 0.3, s * 0.02, s * 0.5, s * 0.3], 180, 360, fill=color + (230,), width=max(2, int(s / 20)))
     draw.arc([s * 0.5, s * 0.02, s * 0.7, s * 0.3], 180, 360, fill=color + (230,), width=max(2, int(s / 20)))
 
@@ -139,10 +158,17 @@ def _bag(rng, draw, s):
 def _jar(rng, draw, s):
     glass = _jitter(rng, [(150, 190, 160), (200, 220, 215), (150, 100, 50)][rng.integers(3)])
     x0, y0, x1, y1 = s * 0.22, s * 0.25, s * 0.78, s * 0.92
-    draw.rounded_rectangle([x0, y0, x1, y1], radius=s * 0.08, fill=glass + (175,), outline=(235, 245, 240, 200), width=max(1, int(s / 40)))
-    draw.rectangle([x0 + s * 0.03, s * 0.13, x1 - s * 0.03, y0], fill=_jitter(rng, [(190, 160, 60), (150, 150, 155)][rng.integers(2)]) + (255,))
+    draw.rounded_rectangle(
+        [x0, y0, x1, y1], radius=s * 0.08, fill=glass + (175,), outline=(235, 245, 240, 200), width=max(1, int(s / 40))
+    )
+    draw.rectangle(
+        [x0 + s * 0.03, s * 0.13, x1 - s * 0.03, y0],
+        fill=_jitter(rng, [(190, 160, 60), (150, 150, 155)][rng.integers(2)]) + (255,),
+    )
     for fx in (0.3, 0.38):
-        draw.line([(s * fx, y0 + s * 0.08), (s * fx, y1 - s * 0.1)], fill=(255, 255, 255, 170), width=max(1, int(s / 35)))
+        draw.line(
+            [(s * fx, y0 + s * 0.08), (s * fx, y1 - s * 0.1)], fill=(255, 255, 255, 170), width=max(1, int(s / 35))
+        )
 
 
 def _shards(rng, draw, s):
@@ -171,13 +197,23 @@ def _sheet(rng, draw, s):
     draw.polygon(corners, fill=paper + (255,), outline=(180, 178, 170, 255))
     for k in range(5):
         y = s * (0.32 + 0.1 * k)
-        draw.line([(s * 0.25, y), (s * rng.uniform(0.55, 0.75), y)], fill=(120, 120, 130, 200), width=max(1, int(s / 60)))
-    draw.polygon([corners[1], (corners[1][0] - s * 0.15, corners[1][1]), (corners[1][0], corners[1][1] + s * 0.15)], fill=(205, 200, 190, 255))
+        draw.line(
+            [(s * 0.25, y), (s * rng.uniform(0.55, 0.75), y)], fill=(120, 120, 130, 200), width=max(1, int(s / 60))
+        )
+    draw.polygon(
+        [corners[1], (corners[1][0] - s * 0.15, corners[1][1]), (corners[1][0], corners[1][1] + s * 0.15)],
+        fill=(205, 200, 190, 255),
+    )
 
 
 def _cardboard(rng, draw, s):
     brown = _jitter(rng, (170, 125, 75), 15)
-    draw.rectangle([s * 0.15, s * 0.25, s * 0.85, s * 0.75], fill=brown + (255,), outline=tuple(c - 50 for c in brown) + (255,), width=max(1, int(s / 40)))
+    draw.rectangle(
+        [s * 0.15, s * 0.25, s * 0.85, s * 0.75],
+        fill=brown + (255,),
+        outline=tuple(c - 50 for c in brown) + (255,),
+        width=max(1, int(s / 40)),
+    )
     for k in range(8):
         x = s * (0.18 + 0.08 * k)
         draw.line([(x, s * 0.25), (x, s * 0.75)], fill=tuple(c - 25 for c in brown) + (160,), width=1)
@@ -205,8 +241,15 @@ def _food(rng, draw, s):
         draw.line([(s * 0.5, s * 0.12), (s * 0.53, s * 0.03)], fill=(80, 50, 20, 255), width=max(1, int(s / 25)))
     else:  # scraps: a cluster of brown and orange lumps
         for _ in range(int(rng.integers(4, 8))):
-            x, y, r = s / 2 + rng.uniform(-s / 4, s / 4), s / 2 + rng.uniform(-s / 4, s / 4), s * rng.uniform(0.08, 0.16)
-            draw.ellipse([x - r, y - r, x + r, y + r], fill=_jitter(rng, [(120, 75, 35), (215, 120, 40), (160, 140, 60)][rng.integers(3)]) + (255,))
+            x, y, r = (
+                s / 2 + rng.uniform(-s / 4, s / 4),
+                s / 2 + rng.uniform(-s / 4, s / 4),
+                s * rng.uniform(0.08, 0.16),
+            )
+            draw.ellipse(
+                [x - r, y - r, x + r, y + r],
+                fill=_jitter(rng, [(120, 75, 35), (215, 120, 40), (160, 140, 60)][rng.integers(3)]) + (255,),
+            )
 
 
 DRAWERS = {

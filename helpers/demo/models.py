@@ -17,6 +17,7 @@ on real checkpoints, not to be good detectors.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import time
 from dataclasses import asdict, dataclass
@@ -25,10 +26,12 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from helpers.core.paths import DEMO_DATA_DIR, DEMO_MODELS_DIR, require_file, resolve
 from helpers.core.io import atomic_write_text, partial_dir, replace_dir
+from helpers.core.paths import DEMO_DATA_DIR, DEMO_MODELS_DIR, require_file, resolve
 
 GENERATOR_VERSION = 2  # bump when training changes, so old demo models are rebuilt
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,8 +51,16 @@ class DemoModelsSpec:
 
 
 # A smoke build: a handful of images, an epoch or a few steps each (seconds, useless models).
-QUICK = DemoModelsSpec(yolo_epochs=1, yolo_imgsz=160, rtdetr_steps=2, rtdetr_imgsz=128, rtdetr_batch=2,
-                       scene_epochs=1, scene_imgsz=64, max_train_images=8)
+QUICK = DemoModelsSpec(
+    yolo_epochs=1,
+    yolo_imgsz=160,
+    rtdetr_steps=2,
+    rtdetr_imgsz=128,
+    rtdetr_batch=2,
+    scene_epochs=1,
+    scene_imgsz=64,
+    max_train_images=8,
+)
 
 
 def _yolo_yaml(out: Path, nc: int, width: float, task: str) -> Path:
@@ -85,11 +96,29 @@ def train_yolo_detector(data_yaml: Path, out: Path, spec: DemoModelsSpec, work: 
 
     names = yaml.safe_load(data_yaml.read_text())["names"]
     model = YOLO(str(_yolo_yaml(work, len(names), spec.yolo_width, "detect")))
-    model.train(data=str(data_yaml), epochs=spec.yolo_epochs, imgsz=spec.yolo_imgsz, batch=16, workers=0, device="cpu",
-                project=str(work / "runs"), name="detector", exist_ok=True, seed=spec.seed, deterministic=True,
-                plots=False, verbose=False, val=False, amp=False, pretrained=False,
-                # a few epochs from random weights: no mosaic, a brisk AdamW (measured: mAP@0.5 0.10 vs 0.00)
-                close_mosaic=spec.yolo_epochs, optimizer="AdamW", lr0=0.003, warmup_epochs=1)
+    model.train(
+        data=str(data_yaml),
+        epochs=spec.yolo_epochs,
+        imgsz=spec.yolo_imgsz,
+        batch=16,
+        workers=0,
+        device="cpu",
+        project=str(work / "runs"),
+        name="detector",
+        exist_ok=True,
+        seed=spec.seed,
+        deterministic=True,
+        plots=False,
+        verbose=False,
+        val=False,
+        amp=False,
+        pretrained=False,
+        # a few epochs from random weights: no mosaic, a brisk AdamW (measured: mAP@0.5 0.10 vs 0.00)
+        close_mosaic=spec.yolo_epochs,
+        optimizer="AdamW",
+        lr0=0.003,
+        warmup_epochs=1,
+    )
     target = out / "yolo_detector.pt"
     shutil.copyfile(work / "runs/detector/weights/last.pt", target)
     return target
@@ -100,9 +129,24 @@ def train_scene_classifier(scenes_dir: Path, out: Path, spec: DemoModelsSpec, wo
 
     classes = sorted(p.name for p in (scenes_dir / "train").iterdir() if p.is_dir())
     model = YOLO(str(_yolo_yaml(work, len(classes), spec.yolo_width, "classify")))
-    model.train(data=str(scenes_dir), epochs=spec.scene_epochs, imgsz=spec.scene_imgsz, batch=16, workers=0, device="cpu",
-                project=str(work / "runs"), name="scene", exist_ok=True, seed=spec.seed, deterministic=True,
-                plots=False, verbose=False, val=False, amp=False, pretrained=False)
+    model.train(
+        data=str(scenes_dir),
+        epochs=spec.scene_epochs,
+        imgsz=spec.scene_imgsz,
+        batch=16,
+        workers=0,
+        device="cpu",
+        project=str(work / "runs"),
+        name="scene",
+        exist_ok=True,
+        seed=spec.seed,
+        deterministic=True,
+        plots=False,
+        verbose=False,
+        val=False,
+        amp=False,
+        pretrained=False,
+    )
     target = out / "scene_classifier.pt"
     shutil.copyfile(work / "runs/scene/weights/last.pt", target)
     return target
@@ -113,13 +157,28 @@ def small_rtdetr_config(names: list[str]):
     from transformers import RTDetrConfig, RTDetrResNetConfig
 
     # layer_type="basic" needs embedding_size == hidden_sizes[0]
-    backbone = RTDetrResNetConfig(embedding_size=32, hidden_sizes=[32, 64, 128, 256], depths=[1, 1, 1, 1],
-                                  layer_type="basic", out_features=["stage2", "stage3", "stage4"])
+    backbone = RTDetrResNetConfig(
+        embedding_size=32,
+        hidden_sizes=[32, 64, 128, 256],
+        depths=[1, 1, 1, 1],
+        layer_type="basic",
+        out_features=["stage2", "stage3", "stage4"],
+    )
     return RTDetrConfig(
-        backbone_config=backbone, encoder_in_channels=[64, 128, 256], encoder_hidden_dim=64, encoder_ffn_dim=256,
-        encoder_attention_heads=4, d_model=64, decoder_in_channels=[64, 64, 64], decoder_ffn_dim=256, decoder_layers=2,
-        decoder_attention_heads=4, num_queries=60, num_denoising=20,
-        id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)},
+        backbone_config=backbone,
+        encoder_in_channels=[64, 128, 256],
+        encoder_hidden_dim=64,
+        encoder_ffn_dim=256,
+        encoder_attention_heads=4,
+        d_model=64,
+        decoder_in_channels=[64, 64, 64],
+        decoder_ffn_dim=256,
+        decoder_layers=2,
+        decoder_attention_heads=4,
+        num_queries=60,
+        num_denoising=20,
+        id2label=dict(enumerate(names)),
+        label2id={n: i for i, n in enumerate(names)},
     )
 
 
@@ -166,38 +225,50 @@ def train_rtdetr(data_yaml: Path, out: Path, spec: DemoModelsSpec) -> Path:
 
 def validation_map(out: Path, data_yaml: Path, limit: int) -> dict[str, float]:
     """Each demo detector's mAP@0.5 on the validation split, as 01 would run it."""
-    from helpers.cv.evaluation import detection_metrics
     from helpers.cv.detectors import HFDetector, UltralyticsDetector
+    from helpers.cv.evaluation import detection_metrics
     from helpers.cv.sources import load_image, open_image_source
     from helpers.cv.yolo_data import read_labels
 
     source = open_image_source(data_yaml)
     items = [item for item in source.items if item.split == "val"][: limit or None]
     images = [load_image(item) for item in items]
-    truths = [[{"label": n, "bbox": b} for n, b in read_labels(source.ground_truth_path(i), source.class_names)] for i in items]
+    truths = [
+        [{"label": n, "bbox": b} for n, b in read_labels(source.ground_truth_path(i), source.class_names)]
+        for i in items
+    ]
     detectors = {
         "yolo": UltralyticsDetector(out / "yolo_detector.pt", device="cpu", conf=0.05),
         "hf": HFDetector(out / "rtdetr", device="cpu", conf=0.05),
     }
     scores = {}
     for name, detector in detectors.items():
-        predictions = [d.as_records() for start in range(0, len(images), 16) for d in detector.predict(images[start : start + 16])]
+        predictions = [
+            d.as_records() for start in range(0, len(images), 16) for d in detector.predict(images[start : start + 16])
+        ]
         scores[name] = detection_metrics(predictions, truths)["map50"]
     return scores
 
 
-def build_models(data_yaml: str | Path = DEMO_DATA_DIR / "data.yaml", out: str | Path = DEMO_MODELS_DIR,
-                 spec: DemoModelsSpec = DemoModelsSpec(), force: bool = False) -> dict:
+def build_models(
+    data_yaml: str | Path = DEMO_DATA_DIR / "data.yaml",
+    out: str | Path = DEMO_MODELS_DIR,
+    spec: DemoModelsSpec = DemoModelsSpec(),
+    force: bool = False,
+) -> dict:
     """Trains and saves the three demo models, or reuses a finished folder with the same settings."""
     data_yaml, out = require_file(data_yaml, "Demo data.yaml", hint="run: python -m helpers.demo dataset"), resolve(out)
     data_manifest = data_yaml.parent / "manifest.json"
-    wanted = {"version": GENERATOR_VERSION, "spec": asdict(spec),
-              "data": json.loads(data_manifest.read_text()).get("spec") if data_manifest.exists() else str(data_yaml)}
+    wanted = {
+        "version": GENERATOR_VERSION,
+        "spec": asdict(spec),
+        "data": json.loads(data_manifest.read_text()).get("spec") if data_manifest.exists() else str(data_yaml),
+    }
     manifest_path = out / "manifest.json"
     if not force and manifest_path.exists():
         existing = json.loads(manifest_path.read_text())
         if {k: existing.get(k) for k in wanted} == wanted:
-            print(f"✓ Demo models in {out} match the settings: reusing them (--force rebuilds)")
+            logger.info(f"✓ Demo models in {out} match the settings: reusing them (--force rebuilds)")
             return {**existing, "reused": True}
     partial = partial_dir(out)
     work = partial / "_work"
@@ -217,20 +288,32 @@ def build_models(data_yaml: str | Path = DEMO_DATA_DIR / "data.yaml", out: str |
     best = max(maps.values())
     # Weight by validation mAP relative to the best detector; a floor keeps a weak model in play.
     weights = {name: round(max(value / best, 0.1), 3) if best > 0 else 1.0 for name, value in maps.items()}
-    atomic_write_text(partial / "ensemble.json", json.dumps({"weights": weights, "from": "validation mAP@0.5", "map50": maps}, indent=2) + "\n")
+    atomic_write_text(
+        partial / "ensemble.json",
+        json.dumps({"weights": weights, "from": "validation mAP@0.5", "map50": maps}, indent=2) + "\n",
+    )
     shutil.rmtree(work)
-    manifest = {**wanted, "validation_map50": maps, "ensemble_weights": weights, "seconds": timings,
-                "total_seconds": round(time.perf_counter() - started, 1)}
+    manifest = {
+        **wanted,
+        "validation_map50": maps,
+        "ensemble_weights": weights,
+        "seconds": timings,
+        "total_seconds": round(time.perf_counter() - started, 1),
+    }
     atomic_write_text(partial / "manifest.json", json.dumps(manifest, indent=2, default=str) + "\n")
     replace_dir(partial, out)
-    print(f"Demo models written to {out} in {manifest['total_seconds']} s; validation mAP@0.5 {maps}")
+    logger.info(f"Demo models written to {out} in {manifest['total_seconds']} s; validation mAP@0.5 {maps}")
     return {**manifest, "reused": False}
 
 
 def summary_table(manifest: dict) -> list[dict]:
     """Rows for display: model, validation mAP, ensemble weight, training seconds."""
     return [
-        {"model": name, "val_map50": round(float(np.nan_to_num(manifest["validation_map50"].get(name, np.nan))), 3),
-         "weight": manifest["ensemble_weights"].get(name), "seconds": manifest["seconds"].get(key)}
+        {
+            "model": name,
+            "val_map50": round(float(np.nan_to_num(manifest["validation_map50"].get(name, np.nan))), 3),
+            "weight": manifest["ensemble_weights"].get(name),
+            "seconds": manifest["seconds"].get(key),
+        }
         for name, key in (("yolo", "yolo_detector"), ("hf", "rtdetr"))
     ]

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import helpers  # noqa: F401 - offline switches before transformers is imported
 import torch
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
+import helpers  # noqa: F401 - offline switches before transformers is imported
 from helpers.core.contract import CT2_DIR
 from helpers.core.device import resolve_device
 from helpers.core.paths import require_file
@@ -40,14 +40,26 @@ class HFBackend:
         self.max_source_length = max_source_length
 
     @torch.inference_mode()
-    def hypotheses(self, inputs: list[str], num_beams: int, max_new_tokens: int, batch_size: int = 32, num_hypotheses: int = 1) -> list[list[str]]:
+    def hypotheses(
+        self, inputs: list[str], num_beams: int, max_new_tokens: int, batch_size: int = 32, num_hypotheses: int = 1
+    ) -> list[list[str]]:
         """Up to `num_hypotheses` (<= num_beams) texts per input, best first."""
         results: list[list[str]] = [[] for _ in inputs]
         returned = min(num_hypotheses, num_beams)
         for batch in length_batches(inputs, batch_size):
-            encoded = self.tokenizer([inputs[i] for i in batch], return_tensors="pt", padding=True, truncation=True, max_length=self.max_source_length)
+            encoded = self.tokenizer(
+                [inputs[i] for i in batch],
+                return_tensors="pt",
+                padding=True,
+                truncation=True,
+                max_length=self.max_source_length,
+            )
             output = self.model.generate(
-                **encoded.to(self.device), num_beams=num_beams, num_return_sequences=returned, max_new_tokens=max_new_tokens, do_sample=False
+                **encoded.to(self.device),
+                num_beams=num_beams,
+                num_return_sequences=returned,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
             )
             texts = self.tokenizer.batch_decode(output, skip_special_tokens=True)
             for position, index in enumerate(batch):
@@ -75,11 +87,19 @@ class CT2Backend:
     ) -> None:
         import ctranslate2
 
-        export = require_file(model_dir / CT2_DIR / "model.bin", "CTranslate2 model", hint=f"run: python -m helpers.export_ct2 {model_dir}")
+        export = require_file(
+            model_dir / CT2_DIR / "model.bin",
+            "CTranslate2 model",
+            hint=f"run: python -m helpers.export_ct2 {model_dir}",
+        )
         self.device = resolve_device(device)
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
         self.translator = ctranslate2.Translator(
-            str(export.parent), device=self.device, compute_type=compute_type, intra_threads=intra_threads, inter_threads=inter_threads
+            str(export.parent),
+            device=self.device,
+            compute_type=compute_type,
+            intra_threads=intra_threads,
+            inter_threads=inter_threads,
         )
         self.max_source_length = max_source_length
         self.compute_type = compute_type
@@ -89,7 +109,9 @@ class CT2Backend:
         ids = self.tokenizer(text, truncation=True, max_length=self.max_source_length)["input_ids"]
         return self.tokenizer.convert_ids_to_tokens(ids)
 
-    def hypotheses(self, inputs: list[str], num_beams: int, max_new_tokens: int, batch_size: int = 32, num_hypotheses: int = 1) -> list[list[str]]:
+    def hypotheses(
+        self, inputs: list[str], num_beams: int, max_new_tokens: int, batch_size: int = 32, num_hypotheses: int = 1
+    ) -> list[list[str]]:
         """Up to `num_hypotheses` (<= num_beams) texts per input, best first."""
         results: list[list[str]] = [[] for _ in inputs]
         returned = min(num_hypotheses, num_beams)
@@ -103,18 +125,23 @@ class CT2Backend:
             )
             for index, result in zip(batch, output, strict=True):
                 results[index] = [
-                    self.tokenizer.decode(self.tokenizer.convert_tokens_to_ids(tokens), skip_special_tokens=True) for tokens in result.hypotheses
+                    self.tokenizer.decode(self.tokenizer.convert_tokens_to_ids(tokens), skip_special_tokens=True)
+                    for tokens in result.hypotheses
                 ]
         return results
 
     def score(self, inputs: list[str], targets: list[str]) -> list[list[float]]:
         """Per-token log-probabilities of `targets` given `inputs` (for the parity test)."""
-        targets_tokens = [self.tokenizer.convert_ids_to_tokens(self.tokenizer(t)["input_ids"])[:-1] for t in targets]  # without </s>
+        targets_tokens = [
+            self.tokenizer.convert_ids_to_tokens(self.tokenizer(t)["input_ids"])[:-1] for t in targets
+        ]  # without </s>
         results = self.translator.score_batch([self.tokens(t) for t in inputs], targets_tokens)
         return [list(r.log_probs) for r in results]
 
 
-def load_backend(model_dir: Path, backend: str, max_source_length: int, device: str = "auto", **ct2_options) -> HFBackend | CT2Backend:
+def load_backend(
+    model_dir: Path, backend: str, max_source_length: int, device: str = "auto", **ct2_options
+) -> HFBackend | CT2Backend:
     """The named backend on a model folder.
 
     Raises:
@@ -125,4 +152,3 @@ def load_backend(model_dir: Path, backend: str, max_source_length: int, device: 
     if backend == "ct2":
         return CT2Backend(model_dir, max_source_length, device, **ct2_options)
     raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-

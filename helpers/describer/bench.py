@@ -10,16 +10,15 @@ CTranslate2 first if it has no export yet. Timings are ratios within one run, no
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers.core.device import cpu_cores
 from helpers.core.contract import CT2_DIR, load_model_settings
+from helpers.core.device import cpu_cores
 from helpers.core.paths import resolve
-from helpers.text.synthetic import random_cv
 from helpers.describer.describe import Describer
+from helpers.text.synthetic import random_cv
 
 BACKEND_SETTINGS = (("hf", "default"), ("ct2", "float32"), ("ct2", "int8"))
 
@@ -61,12 +60,16 @@ def load_describers(model_dir: Path, settings=BACKEND_SETTINGS, threads: int = 0
     describers = {}
     for backend, compute_type in settings:
         # Batches: requests in parallel over the cores (inter_threads), one thread each.
-        options = {"compute_type": compute_type, "inter_threads": threads, "intra_threads": 1} if backend == "ct2" else {}
+        options = (
+            {"compute_type": compute_type, "inter_threads": threads, "intra_threads": 1} if backend == "ct2" else {}
+        )
         describers[(backend, compute_type)] = Describer.load(model_dir, backend, device="cpu", **options)
     return describers
 
 
-def measure(describer: Describer, records: list[dict], batch_size: int, num_beams: int, backend: str, compute_type: str) -> SpeedRow:
+def measure(
+    describer: Describer, records: list[dict], batch_size: int, num_beams: int, backend: str, compute_type: str
+) -> SpeedRow:
     """Times one guarded pass over `records` (after a short warm-up)."""
     describer.describe_detailed(records[: min(len(records), batch_size)], batch_size, num_beams)  # warm-up
     started = time.perf_counter()
@@ -76,7 +79,13 @@ def measure(describer: Describer, records: list[dict], batch_size: int, num_beam
     return SpeedRow(backend, compute_type, batch_size, num_beams, len(records), seconds, faithful)
 
 
-def speed_table(model_dir: str | Path, records: list[dict], batch_sizes=(1, 32), beams: tuple[int, ...] = (1, 4), settings=BACKEND_SETTINGS) -> list[dict]:
+def speed_table(
+    model_dir: str | Path,
+    records: list[dict],
+    batch_sizes=(1, 32),
+    beams: tuple[int, ...] = (1, 4),
+    settings=BACKEND_SETTINGS,
+) -> list[dict]:
     """Every setting x batch size x beams, as rows with records/s, latency and the ratio to HF."""
     describers = load_describers(resolve(model_dir), settings)
     rows = []
@@ -85,20 +94,24 @@ def speed_table(model_dir: str | Path, records: list[dict], batch_sizes=(1, 32),
             measured = [measure(d, records, batch_size, num_beams, *key) for key, d in describers.items()]
             baseline = next((m for m in measured if m.backend == "hf"), measured[0])
             for m in measured:
-                rows.append({
-                    "backend": m.backend if m.backend == "hf" else f"ct2 {m.compute_type}",
-                    "batch_size": batch_size,
-                    "num_beams": num_beams,
-                    "records_per_second": m.records_per_second,
-                    "latency_ms": m.latency_ms,
-                    "speedup_vs_hf": m.records_per_second / baseline.records_per_second,
-                    "guarded_faithful": m.faithful,
-                })
+                rows.append(
+                    {
+                        "backend": m.backend if m.backend == "hf" else f"ct2 {m.compute_type}",
+                        "batch_size": batch_size,
+                        "num_beams": num_beams,
+                        "records_per_second": m.records_per_second,
+                        "latency_ms": m.latency_ms,
+                        "speedup_vs_hf": m.records_per_second / baseline.records_per_second,
+                        "guarded_faithful": m.faithful,
+                    }
+                )
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.bench_describe", description="Describer throughput: HF vs CTranslate2.")
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.bench_describe", description="Describer throughput: HF vs CTranslate2."
+    )
     parser.add_argument("model_dir", help="trained describer folder")
     parser.add_argument("--records", type=int, default=256, help="inputs timed per setting")
     parser.add_argument("--batch-size", type=int, default=32)
@@ -109,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = speed_table(model_dir, benchmark_records(args.records), batch_sizes=(args.batch_size,), beams=(beams,))
     for row in rows:
         print(
-            f"{row['backend']:<14} batch {row['batch_size']:>3} beams {row['num_beams']}: {row['records_per_second']:8.1f} records/s"
+            f"{row['backend']:<14} batch {row['batch_size']:>3} beams {row['num_beams']}: "
+            f"{row['records_per_second']:8.1f} records/s"
             f"  x{row['speedup_vs_hf']:.2f} vs HF  guarded faithful {100 * row['guarded_faithful']:.1f}%"
         )
     return 0

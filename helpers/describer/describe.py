@@ -14,8 +14,8 @@ sentence (`grammar`). With the guard off every result is `unchecked`.
 
 from __future__ import annotations
 
-import argparse
 import json
+import logging
 import random
 import sys
 from collections import Counter
@@ -24,8 +24,9 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from helpers.core.device import cpu_cores
+from helpers.core.cli import config_parser
 from helpers.core.contract import ModelSettings, load_model_settings
+from helpers.core.device import cpu_cores
 from helpers.core.io import atomic_write_text
 from helpers.core.paths import require_file, resolve
 from helpers.describer.backends import BACKENDS, load_backend
@@ -33,6 +34,7 @@ from helpers.text.facts import extract
 from helpers.text.grammar import Facts, RecordError, describe, facts, validate_record
 from helpers.text.linearize import from_model_text, linearize
 
+logger = logging.getLogger(__name__)
 SOURCES = ("model", "rerank", "grammar", "unchecked")
 
 
@@ -91,16 +93,25 @@ class Describer:
         """
         folder = require_file(resolve(model_dir), "Describer model folder", hint="train one with notebook 03")
         settings = load_model_settings(folder)
-        options = {"compute_type": compute_type, "intra_threads": intra_threads, "inter_threads": inter_threads} if backend == "ct2" else {}
+        options = (
+            {"compute_type": compute_type, "intra_threads": intra_threads, "inter_threads": inter_threads}
+            if backend == "ct2"
+            else {}
+        )
         return cls(load_backend(folder, backend, settings.max_source_length, device, **options), settings, guard, seed)
 
     def inputs(self, records: list[dict]) -> list[str]:
         """Model inputs of valid records; raises RecordError naming the record and field."""
         for index, record in enumerate(records):
-            validate_record(record, f"record {index}" + (f" (id {record['id']!r})" if isinstance(record, dict) and "id" in record else ""))
+            validate_record(
+                record,
+                f"record {index}" + (f" (id {record['id']!r})" if isinstance(record, dict) and "id" in record else ""),
+            )
         return [linearize(r, self.settings.input_format, self.policy) for r in records]
 
-    def describe_detailed(self, records: list[dict], batch_size: int = 32, num_beams: int | None = None) -> list[Description]:
+    def describe_detailed(
+        self, records: list[dict], batch_size: int = 32, num_beams: int | None = None
+    ) -> list[Description]:
         """A `Description` per record, in order.
 
         Raises:
@@ -108,7 +119,9 @@ class Describer:
         """
         inputs = self.inputs(records)
         beams = num_beams or self.settings.num_beams
-        hypotheses = self.backend.hypotheses(inputs, beams, self.settings.max_new_tokens, batch_size, num_hypotheses=beams if self.guard else 1)
+        hypotheses = self.backend.hypotheses(
+            inputs, beams, self.settings.max_new_tokens, batch_size, num_hypotheses=beams if self.guard else 1
+        )
         fmt = self.settings.input_format
         return [
             self._choose(record, model_input, [from_model_text(text, record, fmt, self.policy) for text in texts])
@@ -148,7 +161,9 @@ def _parse(line: str, number: int) -> tuple[object, dict | str]:
     return record_id, record
 
 
-def describe_file(describer: Describer, input_path: Path, output_path: Path, batch_size: int = 32, chunk: int = 512) -> Counter:
+def describe_file(
+    describer: Describer, input_path: Path, output_path: Path, batch_size: int = 32, chunk: int = 512
+) -> Counter:
     """The CLI's work: one output line per input line, in order; returns counts per source and of errors.
 
     An invalid line gives {"id", "error"} and the others go on; the output is written atomically.
@@ -156,7 +171,9 @@ def describe_file(describer: Describer, input_path: Path, output_path: Path, bat
     lines = input_path.read_text().splitlines()
     results: list[dict] = []
     counts: Counter = Counter()
-    with tqdm(total=len(lines), desc="describe", unit="record", file=sys.stderr, disable=len(lines) < 2 * chunk) as progress:
+    with tqdm(
+        total=len(lines), desc="describe", unit="record", file=sys.stderr, disable=len(lines) < 2 * chunk
+    ) as progress:
         for start in range(0, len(lines), chunk):
             parsed = [_parse(line, number) for number, line in enumerate(lines[start : start + chunk], start + 1)]
             good = [record for _, record in parsed if isinstance(record, dict)]
@@ -174,22 +191,48 @@ def describe_file(describer: Describer, input_path: Path, output_path: Path, bat
     return counts
 
 
+@dataclass
+class DescribeOptions:
+    """The describe command's settings."""
+
+    model_dir: str  # trained describer folder (notebook 03's output)
+    input: str  # CV output records, one JSON object per line
+    output: str  # JSONL to write: {"id", "description", "source"} or {"id", "error"} per input line
+    backend: str = "hf"  # hf (transformers) or ct2 (CTranslate2; run python -m helpers.export_ct2 first)
+    batch_size: int = 32  # records per generation batch
+    guard: bool = True  # check every sentence against its record and repair it (--no-guard: the top beam as is)
+    device: str = "auto"  # auto (CUDA when available), cpu or cuda
+    compute_type: str = "default"  # ct2 only: default (as exported), int8, float32, ...
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {list(BACKENDS)}, got {self.backend!r}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.describe", description="Describe CV output records (JSONL) in one sentence each.")
-    parser.add_argument("model_dir", help="trained describer folder (notebook 03's output)")
-    parser.add_argument("--input", required=True, type=Path, help="CV output records, one JSON object per line")
-    parser.add_argument("--output", required=True, type=Path, help='JSONL: {"id", "description", "source"} or {"id", "error"} per input line')
-    parser.add_argument("--backend", choices=BACKENDS, default="hf", help="hf (transformers) or ct2 (CTranslate2; export first)")
-    parser.add_argument("--batch-size", type=int, default=32, help="records per generation batch")
-    parser.add_argument("--no-guard", action="store_true", help="return the model's top beam unchecked")
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--compute-type", default="default", help="ct2 only: default, int8, float32, ...")
-    args = parser.parse_args(argv)
-    describer = Describer.load(
-        args.model_dir, args.backend, args.device, guard=not args.no_guard, compute_type=args.compute_type, inter_threads=cpu_cores()
+    parser = config_parser(
+        DescribeOptions,
+        prog="python -m helpers.describe",
+        description="Describe CV output records (JSONL) in one sentence each.",
+        positional=("model_dir",),
     )
-    counts = describe_file(describer, require_file(args.input, "Input records"), args.output, args.batch_size)
-    print(json.dumps(dict(counts)), file=sys.stderr)
+    options, _ = parser.parse_config(argv)
+    input_path = require_file(options.input, "Input records")  # before the model loads: fail fast
+    output_path = resolve(options.output)
+    describer = Describer.load(
+        options.model_dir,
+        options.backend,
+        options.device,
+        guard=options.guard,
+        compute_type=options.compute_type,
+        inter_threads=cpu_cores(),
+    )
+    counts = describe_file(describer, input_path, output_path, options.batch_size)
+    logger.info("described %s -> %s: %s", input_path, output_path, json.dumps(dict(counts)))
+    if counts["error"]:
+        logger.warning("%d line(s) could not be described; see their 'error' entries", counts["error"])
     return 1 if counts["error"] else 0
 
 

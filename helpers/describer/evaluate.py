@@ -14,13 +14,13 @@ from dataclasses import asdict, dataclass
 
 import sacrebleu
 
+from helpers.core.io import iter_jsonl
 from helpers.core.paths import require_file, resolve
-from helpers.text.synthetic import STRESS_GROUPS, stress_set
 from helpers.describer.describe import Describer, Description
 from helpers.text.facts import SLOT_ERRORS, agreement_errors, extract, slot_errors
 from helpers.text.grammar import describe
-from helpers.core.io import iter_jsonl
 from helpers.text.metrics import distinct_n, unique_ratio
+from helpers.text.synthetic import STRESS_GROUPS, stress_set
 
 WRITERS = ("raw_model", "guarded", "grammar")
 # What notebook 04's verdict requires (tests use the same values): the guarded describer faithful on
@@ -90,7 +90,10 @@ def summarise(rows: list[dict]) -> dict:
         errors = Counter()
         for row in rows:
             errors.update(row[writer]["errors"])
-        summary[writer] = {"faithful": sum(r[writer]["faithful"] for r in rows) / max(1, len(rows)), **{k: errors[k] for k in SLOT_ERRORS}}
+        summary[writer] = {
+            "faithful": sum(r[writer]["faithful"] for r in rows) / max(1, len(rows)),
+            **{k: errors[k] for k in SLOT_ERRORS},
+        }
     paths = Counter(row["source"] for row in rows)
     summary["guard_paths"] = {source: paths[source] for source in ("model", "rerank", "grammar")}
     summary["fallback_rate"] = paths["grammar"] / max(1, len(rows))
@@ -100,7 +103,11 @@ def summarise(rows: list[dict]) -> dict:
 def text_quality(rows: list[dict], writer: str) -> dict:
     """BLEU and chrF against every reference of the image, diversity, agreement errors."""
     texts = [row[writer]["text"] for row in rows]
-    quality = {"distinct_1": distinct_n(texts, 1), "distinct_2": distinct_n(texts, 2), "unique_ratio": unique_ratio(texts)}
+    quality = {
+        "distinct_1": distinct_n(texts, 1),
+        "distinct_2": distinct_n(texts, 2),
+        "unique_ratio": unique_ratio(texts),
+    }
     vocabulary = [[d["label"] for d in row["record"]["detections"]] for row in rows]
     quality["agreement_errors"] = sum(len(agreement_errors(t, v)) for t, v in zip(texts, vocabulary))
     references = [row["record"].get("references") or [] for row in rows]
@@ -134,7 +141,9 @@ def run_evaluation(config: EvalConfig, describer: Describer | None = None) -> di
     """
     describer = describer or Describer.load(config.model_dir, "hf", guard=True, seed=config.seed)
     if not describer.guard:
-        raise ValueError("the evaluation needs a guarded describer (it reports raw and guarded numbers from the same beams)")
+        raise ValueError(
+            "the evaluation needs a guarded describer (it reports raw and guarded numbers from the same beams)"
+        )
     rows_by_group = {}
     for name, records in evaluation_groups(config).items():
         described = describer.describe_detailed(records, config.batch_size)

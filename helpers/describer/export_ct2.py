@@ -15,16 +15,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from pathlib import Path
 
-import helpers  # noqa: F401 - offline switches before transformers is imported
 from ctranslate2.converters import TransformersConverter
 
-from helpers.core.paths import require_file, resolve
+import helpers  # noqa: F401 - offline switches before transformers is imported
+from helpers.core.cli import add_logging_options, setup_logging
 from helpers.core.contract import CT2_DIR, load_model_settings
 from helpers.core.io import atomic_write_text, partial_dir, replace_dir
+from helpers.core.paths import require_file, resolve
 
 QUANTIZATIONS = ("float32", "int8", "int8_float32", "int16", "float16", "bfloat16", "int8_float16", "int8_bfloat16")
+
+logger = logging.getLogger(__name__)
 
 
 class _T5Converter(TransformersConverter):
@@ -53,16 +57,28 @@ def export(model_dir: str | Path, quantization: str | None = None) -> Path:
     target = folder / CT2_DIR
     work = partial_dir(target)
     _T5Converter(str(folder)).convert(str(work), quantization=quantization, force=True)
-    atomic_write_text(work / "export.json", json.dumps({"quantization": quantization or "as trained", "data_fingerprint": settings.data_fingerprint}, indent=2) + "\n")
+    atomic_write_text(
+        work / "export.json",
+        json.dumps(
+            {"quantization": quantization or "as trained", "data_fingerprint": settings.data_fingerprint}, indent=2
+        )
+        + "\n",
+    )
     return replace_dir(work, target)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.export_ct2", description="Export a describer to CTranslate2 (MODEL_DIR/ct2).")
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.export_ct2", description="Export a describer to CTranslate2 (MODEL_DIR/ct2)."
+    )
     parser.add_argument("model_dir", help="trained describer folder")
-    parser.add_argument("--quantization", choices=QUANTIZATIONS, default=None, help="weights on disk (default: as trained)")
+    parser.add_argument(
+        "--quantization", choices=QUANTIZATIONS, default=None, help="weights on disk (default: as trained)"
+    )
+    add_logging_options(parser)
     args = parser.parse_args(argv)
-    print(export(args.model_dir, args.quantization))
+    setup_logging(args.verbose - args.quiet)
+    logger.info("CTranslate2 export written to %s", export(args.model_dir, args.quantization))
     return 0
 
 

@@ -26,8 +26,10 @@ def faithfulness_table(result: dict) -> pd.DataFrame:
 
 def slot_error_table(result: dict) -> pd.DataFrame:
     """Slot errors per group and kind, as "raw model / guarded" counts (one narrow table)."""
-    rows = [{"group": group, **{kind: f"{summary['raw_model'][kind]} / {summary['guarded'][kind]}" for kind in SLOT_ERRORS}}
-            for group, summary in result["groups"].items()]
+    rows = [
+        {"group": group, **{kind: f"{summary['raw_model'][kind]} / {summary['guarded'][kind]}" for kind in SLOT_ERRORS}}
+        for group, summary in result["groups"].items()
+    ]
     return pd.DataFrame(rows).set_index("group")
 
 
@@ -41,9 +43,13 @@ def plot_faithfulness(result: dict, path: Path) -> Path:
     fig, (faith_ax, path_ax) = plt.subplots(1, 2, figsize=(13, 4.6))
     table[[f"{w} %" for w in WRITERS]].plot.bar(ax=faith_ax, rot=30, color=["tab:orange", "tab:green", "tab:gray"])
     faith_ax.set(title="Faithful descriptions (%)", ylim=(0, 105), xlabel="")
-    faith_ax.legend(["raw model", "guarded describer", "grammar"], loc="upper center", bbox_to_anchor=(0.5, -0.42), ncol=3)
+    faith_ax.legend(
+        ["raw model", "guarded describer", "grammar"], loc="upper center", bbox_to_anchor=(0.5, -0.42), ncol=3
+    )
     paths = table[["guard: model", "guard: rerank", "guard: grammar"]]
-    (paths.div(paths.sum(axis=1), axis=0) * 100).plot.bar(ax=path_ax, stacked=True, rot=30, color=["tab:green", "tab:blue", "tab:red"])
+    (paths.div(paths.sum(axis=1), axis=0) * 100).plot.bar(
+        ax=path_ax, stacked=True, rot=30, color=["tab:green", "tab:blue", "tab:red"]
+    )
     path_ax.legend(["model", "rerank", "grammar"], loc="upper center", bbox_to_anchor=(0.5, -0.42), ncol=3)
     path_ax.set(title="Guard path (% of records)", ylim=(0, 100), xlabel="")
     fig.tight_layout()
@@ -71,13 +77,17 @@ def failure_gallery(result: dict, count: int, input_format: str, policy) -> pd.D
     for failure in worst_failures(result["rows"], count):
         row = failure["row"]
         wrong = ", ".join(f"{k} {v}" for k, v in row["raw_model"]["errors"].items() if v)
-        rows.append({
-            "group": failure["group"],
-            # slots filled: a reader wants the names, not slotA (the model saw the slotted form)
-            "input (names shown)": linearize(row["record"], "linked_end" if input_format == "linked_slots" else input_format, policy),
-            "raw model": row["raw_model"]["text"],
-            "errors": wrong,
-            "guarded": row["guarded"]["text"],
-            "path": row["source"],
-        })
+        rows.append(
+            {
+                "group": failure["group"],
+                # slots filled: a reader wants the names, not slotA (the model saw the slotted form)
+                "input (names shown)": linearize(
+                    row["record"], "linked_end" if input_format == "linked_slots" else input_format, policy
+                ),
+                "raw model": row["raw_model"]["text"],
+                "errors": wrong,
+                "guarded": row["guarded"]["text"],
+                "path": row["source"],
+            }
+        )
     return pd.DataFrame(rows)

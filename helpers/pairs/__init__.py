@@ -1,2 +1,1 @@
-"""Stage 02: CV outputs -> training pairs (the grammar's descriptions, split by image), its report.
-"""
+"""Stage 02: CV outputs -> training pairs (the grammar's descriptions, split by image), its report."""

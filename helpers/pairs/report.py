@@ -10,13 +10,15 @@ import pandas as pd
 from helpers.text.facts import SLOT_ERRORS, agreement_errors, extract, slot_errors
 from helpers.text.grammar import Policy, describe, facts
 from helpers.text.lexicon import canonical_label, litter_lexicon
-from helpers.text.seed_baseline import seed_describe
 from helpers.text.metrics import distinct_n, unique_ratio, words
+from helpers.text.seed_baseline import seed_describe
 
 
 def split_table(pairs: dict[str, list[dict]]) -> pd.DataFrame:
     """Pairs and distinct images per split and origin (image, synthetic, extra)."""
-    rows = [{"split": split, "origin": p["origin"], "image": p["image"]} for split, items in pairs.items() for p in items]
+    rows = [
+        {"split": split, "origin": p["origin"], "image": p["image"]} for split, items in pairs.items() for p in items
+    ]
     frame = pd.DataFrame(rows, columns=["split", "origin", "image"])
     return frame.groupby(["split", "origin"]).agg(pairs=("image", "size"), images=("image", "nunique"))
 
@@ -26,31 +28,48 @@ def diversity_table(pairs: dict[str, list[dict]]) -> pd.DataFrame:
     rows = []
     for split, items in pairs.items():
         outputs = [p["output"] for p in items]
-        rows.append({
-            "split": split, "descriptions": len(outputs), "unique": len(set(outputs)),
-            "unique_ratio": unique_ratio(outputs), "distinct_1": distinct_n(outputs, 1), "distinct_2": distinct_n(outputs, 2),
-        })
+        rows.append(
+            {
+                "split": split,
+                "descriptions": len(outputs),
+                "unique": len(set(outputs)),
+                "unique_ratio": unique_ratio(outputs),
+                "distinct_1": distinct_n(outputs, 1),
+                "distinct_2": distinct_n(outputs, 2),
+            }
+        )
     return pd.DataFrame(rows).set_index("split")
 
 
 def lengths(pairs: dict[str, list[dict]], tokenizer=None) -> pd.DataFrame:
     """Input and output length of every pair, in model tokens when a tokenizer is given, else in words."""
+
     def size(text: str) -> int:
         return len(tokenizer(text)["input_ids"]) if tokenizer is not None else len(words(text))
-    rows = [{"split": split, "input": size(p["input"]), "output": size(p["output"])} for split, items in pairs.items() for p in items]
+
+    rows = [
+        {"split": split, "input": size(p["input"]), "output": size(p["output"])}
+        for split, items in pairs.items()
+        for p in items
+    ]
     return pd.DataFrame(rows, columns=["split", "input", "output"])
 
 
 def examples(pairs: list[dict], count: int, seed: int) -> pd.DataFrame:
     """A seeded sample of pairs with a short summary of their CV input."""
     sample = random.Random(seed).sample(pairs, min(count, len(pairs)))
-    return pd.DataFrame([{
-        "image": p["image"],
-        "detections": len(p["cv"]["detections"]),
-        "scene": (p["cv"].get("scene") or {}).get("class", "(missing)"),
-        "input": p["input"],
-        "output": p["output"],
-    } for p in sample])
+    return pd.DataFrame(
+        [
+            {
+                "image": p["image"],
+                "detections": len(p["cv"]["detections"]),
+                "scene": (p["cv"].get("scene") or {}).get("class", "(missing)"),
+                "input": p["input"],
+                "output": p["output"],
+            }
+            for p in sample
+        ]
+    )
 
 
 def _broken_words() -> set[str]:
@@ -77,8 +96,14 @@ def fault_counts(records: list[dict], generator, policy: Policy, seed: int) -> d
         totals["noise_described"] += bool(said_more & low)
         labels = [item.label for item in extraction.items]
         totals["category_named_twice"] += len(labels) != len(set(labels))
-    return {"records": len(records), "faithful_pct": 100.0 * totals["faithful"] / max(1, len(records)),
-            **{key: totals[key] for key in ("agreement_errors", "broken_plurals", "noise_described", "category_named_twice", *SLOT_ERRORS)}}
+    return {
+        "records": len(records),
+        "faithful_pct": 100.0 * totals["faithful"] / max(1, len(records)),
+        **{
+            key: totals[key]
+            for key in ("agreement_errors", "broken_plurals", "noise_described", "category_named_twice", *SLOT_ERRORS)
+        },
+    }
 
 
 def compare_with_seed(record_sets: dict[str, list[dict]], policy: Policy, seed: int) -> pd.DataFrame:

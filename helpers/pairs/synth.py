@@ -8,16 +8,15 @@ The CLI describes each input line (in order) with the grammar; `build_pairs` is 
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
+import logging
 import random
-import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from helpers.core.cli import config_parser
 from helpers.core.contract import INPUT_FORMATS, InputSpec, Policy, write_pairs_settings
 from helpers.core.io import iter_jsonl, write_jsonl
 from helpers.core.paths import require_file, resolve
@@ -26,6 +25,7 @@ from helpers.text.grammar import RecordError, describe, describe_variations, fac
 from helpers.text.linearize import linearize
 from helpers.text.synthetic import STRESS_GROUPS, random_cv, stress_record
 
+logger = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
 SPLIT_ALIASES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
 
@@ -39,12 +39,20 @@ class SynthConfig:
     seed: int = field(default=0, metadata={"help": "seed of every random choice"})
     variations_per_image: int = field(default=3, metadata={"help": "distinct descriptions per image"})
     # The input spec (helpers.core.contract): recorded with the pairs, then with the trained model.
-    min_confidence: float = field(default=Policy.min_confidence, metadata={"help": "detections below are not described"})
-    scene_min_confidence: float = field(default=Policy.scene_min_confidence, metadata={"help": "scene mentioned only at or above"})
-    input_format: str = field(default=INPUT_FORMATS[0], metadata={"help": f"model input format: {', '.join(INPUT_FORMATS)}"})
+    min_confidence: float = field(
+        default=Policy.min_confidence, metadata={"help": "detections below are not described"}
+    )
+    scene_min_confidence: float = field(
+        default=Policy.scene_min_confidence, metadata={"help": "scene mentioned only at or above"}
+    )
+    input_format: str = field(
+        default=INPUT_FORMATS[0], metadata={"help": f"model input format: {', '.join(INPUT_FORMATS)}"}
+    )
     synthetic_records: int = field(default=2000, metadata={"help": "random CV outputs added to train (0: none)"})
     extra_pairs: str = field(default="", metadata={"help": "JSONL of human-written {cv, output} pairs for train"})
-    extra_pairs_must_be_faithful: bool = field(default=True, metadata={"help": "reject extra pairs the extractor finds unfaithful"})
+    extra_pairs_must_be_faithful: bool = field(
+        default=True, metadata={"help": "reject extra pairs the extractor finds unfaithful"}
+    )
 
     def __post_init__(self) -> None:
         self.spec = InputSpec(self.input_format, Policy(self.min_confidence, self.scene_min_confidence))
@@ -69,10 +77,15 @@ def _cv(record: dict) -> dict:
     return {key: record[key] for key in ("detections", "scene") if key in record}
 
 
-def _pairs_for(record: dict, image: str, split: str, origin: str, config: SynthConfig, rng: random.Random) -> list[dict]:
+def _pairs_for(
+    record: dict, image: str, split: str, origin: str, config: SynthConfig, rng: random.Random
+) -> list[dict]:
     model_input = linearize(record, config.input_format, config.policy)
     outputs = describe_variations(record, config.variations_per_image, rng, config.policy)
-    return [{"image": image, "split": split, "origin": origin, "cv": _cv(record), "input": model_input, "output": o} for o in outputs]
+    return [
+        {"image": image, "split": split, "origin": origin, "cv": _cv(record), "input": model_input, "output": o}
+        for o in outputs
+    ]
 
 
 def _seeded_splits(images: list[str], seed: int) -> dict[str, str]:
@@ -80,7 +93,9 @@ def _seeded_splits(images: list[str], seed: int) -> dict[str, str]:
     order = sorted(images)
     random.Random(f"split:{seed}").shuffle(order)
     n_train, n_val = round(0.8 * len(order)), round(0.1 * len(order))
-    return {image: "train" if i < n_train else "val" if i < n_train + n_val else "test" for i, image in enumerate(order)}
+    return {
+        image: "train" if i < n_train else "val" if i < n_train + n_val else "test" for i, image in enumerate(order)
+    }
 
 
 def read_cv_outputs(path: Path, errors: list[dict]) -> list[tuple[str, str | None, dict]]:
@@ -125,7 +140,16 @@ def _extra_pairs(path: Path, config: SynthConfig, errors: list[dict]) -> list[di
             errors.append({"source": str(path), "line": line.line_number, "error": str(error)})
             continue
         model_input = linearize(cv, config.input_format, config.policy)
-        pairs.append({"image": f"extra/{line.line_number}", "split": "train", "origin": "extra", "cv": _cv(cv), "input": model_input, "output": output.strip()})
+        pairs.append(
+            {
+                "image": f"extra/{line.line_number}",
+                "split": "train",
+                "origin": "extra",
+                "cv": _cv(cv),
+                "input": model_input,
+                "output": output.strip(),
+            }
+        )
     return pairs
 
 
@@ -148,7 +172,9 @@ def build_pairs(config: SynthConfig) -> SynthResult:
         pairs[split] += _pairs_for(record, image, split, "image", config, random.Random(f"{config.seed}:{image}"))
     for index in tqdm(range(config.synthetic_records), desc="coverage", unit="rec"):
         record = synthetic_record(index, config.seed)
-        pairs["train"] += _pairs_for(record, f"synthetic/{index:06d}", "train", "synthetic", config, random.Random(f"{config.seed}:s{index}"))
+        pairs["train"] += _pairs_for(
+            record, f"synthetic/{index:06d}", "train", "synthetic", config, random.Random(f"{config.seed}:s{index}")
+        )
     if config.extra_pairs:
         pairs["train"] += _extra_pairs(require_file(config.extra_pairs, "Extra pairs file"), config, errors)
 
@@ -173,7 +199,9 @@ def describe_file(input_path: Path, output_path: Path, seed: int, policy: Policy
             if line.error:
                 raise RecordError(line.error)
             validate_record(record, f"line {line.line_number}")
-            results.append({"id": record_id, "description": describe(record, random.Random(f"{seed}:{line.line_number}"), policy)})
+            results.append(
+                {"id": record_id, "description": describe(record, random.Random(f"{seed}:{line.line_number}"), policy)}
+            )
         except RecordError as error:
             failures += 1
             results.append({"id": record_id, "error": str(error)})
@@ -181,20 +209,32 @@ def describe_file(input_path: Path, output_path: Path, seed: int, policy: Policy
     return failures
 
 
+@dataclass
+class SynthOptions:
+    """The synth command's settings: the grammar's description of each input line."""
+
+    input: str  # JSONL of CV output records
+    output: str  # JSONL to write: one {"id", "description"} or {"id", "error"} per input line
+    seed: int = 0  # seed of the grammar's choices
+    min_confidence: float = Policy.min_confidence  # detections below are not described
+    scene_min_confidence: float = Policy.scene_min_confidence  # the scene is mentioned only at or above
+
+    def __post_init__(self) -> None:
+        self.policy = Policy(self.min_confidence, self.scene_min_confidence)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.synth", description="Describe CV outputs with the grammar.")
-    parser.add_argument("--input", required=True, help="JSONL of CV output records")
-    parser.add_argument("--output", required=True, help="JSONL to write: one {id, description} or {id, error} per line")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the grammar's choices (default: %(default)s)")
-    parser.add_argument("--min-confidence", type=float, default=0.5, help="detections below are not described")
-    parser.add_argument("--scene-min-confidence", type=float, default=0.8, help="scene mentioned only at or above")
-    args = parser.parse_args(argv)
+    parser = config_parser(
+        SynthOptions, prog="python -m helpers.synth", description="Describe CV outputs with the grammar."
+    )
+    options, _ = parser.parse_config(argv)
+    output_path = resolve(options.output)
     try:
-        failures = describe_file(require_file(args.input, "Input file"), resolve(args.output), args.seed, Policy(args.min_confidence, args.scene_min_confidence))
+        failures = describe_file(require_file(options.input, "Input file"), output_path, options.seed, options.policy)
     except (FileNotFoundError, ValueError) as error:
         parser.error(str(error))
     if failures:
-        print(f"{failures} invalid line(s); see the 'error' entries in {args.output}", file=sys.stderr)
+        logger.warning("%d invalid line(s); see the 'error' entries in %s", failures, output_path)
     return 1 if failures else 0
 
 

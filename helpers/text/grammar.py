@@ -57,7 +57,9 @@ def validate_record(record, name: str = "record") -> None:
         raise RecordError(f"{name}: expected a JSON object, got {type(record).__name__}")
     detections = record.get("detections")
     if not isinstance(detections, list):
-        raise RecordError(f"{name}: 'detections' must be a list" + ("" if "detections" in record else " (field missing)"))
+        raise RecordError(
+            f"{name}: 'detections' must be a list" + ("" if "detections" in record else " (field missing)")
+        )
     for index, detection in enumerate(detections):
         where = f"{name}: detections[{index}]"
         if not isinstance(detection, dict):
@@ -67,7 +69,9 @@ def validate_record(record, name: str = "record") -> None:
             raise RecordError(f"{where}.label must be a non-empty string, got {label!r}")
         _confidence(detection.get("confidence"), f"{where}.confidence")
         bbox = detection.get("bbox")
-        if bbox is not None and not (isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, int | float) for v in bbox)):
+        if bbox is not None and not (
+            isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, int | float) for v in bbox)
+        ):
             raise RecordError(f"{where}.bbox must be [x1, y1, x2, y2], got {bbox!r}")
     scene = record.get("scene")
     if scene is not None:
@@ -147,7 +151,12 @@ def describe(record: dict, rng: random.Random, policy: Policy = Policy()) -> str
     scene = _scene_phrase(fact.scene, rng) if fact.scene else ""
     tail = f" {scene}" if scene else ""
     if not fact.counts:
-        shapes = ["No litter is visible{tail}.", "No litter was detected{tail}.", "There is no litter{tail}.", "The image shows no litter{tail}."]
+        shapes = [
+            "No litter is visible{tail}.",
+            "No litter was detected{tail}.",
+            "There is no litter{tail}.",
+            "The image shows no litter{tail}.",
+        ]
         if scene:
             shapes.append("{Scene}, no litter is visible.")
         return rng.choice(shapes).format(tail=tail, Scene=_capitalize(scene))
@@ -183,7 +192,9 @@ def describe(record: dict, rng: random.Random, policy: Policy = Policy()) -> str
     )
 
 
-def describe_variations(record: dict, count: int, rng: random.Random, policy: Policy = Policy(), attempts: int = 20) -> list[str]:
+def describe_variations(
+    record: dict, count: int, rng: random.Random, policy: Policy = Policy(), attempts: int = 20
+) -> list[str]:
     """Up to `count` distinct descriptions (fewer only when the grammar allows fewer)."""
     found: list[str] = []
     for _ in range(count * attempts):

@@ -29,7 +29,12 @@ MASS_PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
     "glass": (("piece", "broken glass"), ("shard", "broken glass"), ("piece", "glass waste")),
     "metal": (("piece", "metal scrap"), ("piece", "metallic debris"), ("piece", "metal waste")),
     "paper": (("piece", "paper waste"), ("piece", "cardboard"), ("scrap", "discarded paper")),
-    "organic": (("pile", "organic waste"), ("pile", "food waste"), ("piece", "organic matter"), ("heap", "biodegradable waste")),
+    "organic": (
+        ("pile", "organic waste"),
+        ("pile", "food waste"),
+        ("piece", "organic matter"),
+        ("heap", "biodegradable waste"),
+    ),
 }
 # Paraphrases the extractor also understands (the seed's phrase lists and everyday names).
 EXTRA_COUNT_SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -64,13 +69,16 @@ SCENE_KEYWORDS: dict[str, tuple[str, ...]] = {
 }
 
 PREPOSITIONS = frozenset(
-    "on in at among between near across around along beside by under inside within with over onto into from of to".split()
+    "on in at among between near across around along beside by under inside within with over onto into from of to".split()  # noqa: E501
 )
 # Words that end a noun phrase: verbs and prepositions of the sentence frames.
-STOP_WORDS = (PREPOSITIONS | frozenset(
-    "is are was were be been being can could lie lies lying sit sits sitting visible seen detected spotted "
-    "present scattered shown appear appears remain remains there and or plus next also".split()
-)) - {"of"}
+STOP_WORDS = (
+    PREPOSITIONS
+    | frozenset(
+        "is are was were be been being can could lie lies lying sit sits sitting visible seen detected spotted "
+        "present scattered shown appear appears remain remains there and or plus next also".split()
+    )
+) - {"of"}
 
 _engine = inflect.engine()
 NUMBER_WORDS: dict[str, int] = {_engine.number_to_words(n): n for n in range(0, 101)}
@@ -113,7 +121,7 @@ def number_words(n: int) -> str:
 
 
 def article(phrase: str) -> str:
-    """"a" or "an" for a phrase."""
+    """ "a" or "an" for a phrase."""
     return _engine.a(phrase).split(" ", 1)[0]
 
 
@@ -135,7 +143,7 @@ def count_noun_entries(phrase: str, label: str) -> dict[str, LexEntry]:
 
 
 def counter_entries(mass: str, label: str) -> dict[str, LexEntry]:
-    """"piece of X" / "pieces of X" for every counter."""
+    """ "piece of X" / "pieces of X" for every counter."""
     entries = {}
     for counter in COUNTERS:
         entries[f"{counter} of {mass}"] = LexEntry(label, False)

@@ -51,7 +51,10 @@ def _linked(record: dict, policy: Policy, end_link: bool = False, slots: bool = 
     held = slot_names(record, policy) if slots else {}
     shown = {name: slot for slot, name in held.items() if slot != SCENE_SLOT}
     names = [shown.get(label, label) for label in order]
-    items = [f"{len(confidences[label])} {names[i]}" + (f" after {names[i - 1]}" if i else "") for i, label in enumerate(order)]
+    items = [
+        f"{len(confidences[label])} {names[i]}" + (f" after {names[i - 1]}" if i else "")
+        for i, label in enumerate(order)
+    ]
     if end_link and order:
         items.append(f"end after {names[-1]}")
     scene = SCENE_SLOT if SCENE_SLOT in held else scene_of(record, policy)
@@ -85,14 +88,23 @@ def _seed_json(record: dict, policy: Policy) -> str:
     """The original: every detection's label and confidence (rounded to 2), and the scene, as JSON."""
     scene = record.get("scene") or {"class": "unknown", "confidence": 0.0}
     summary = {
-        "detections": [{"label": d["label"], "confidence": round(float(d["confidence"]), 2)} for d in record["detections"]],
-        "scene": {"class": scene.get("class") or "unknown", "confidence": round(float(scene.get("confidence") or 0.0), 2)},
+        "detections": [
+            {"label": d["label"], "confidence": round(float(d["confidence"]), 2)} for d in record["detections"]
+        ],
+        "scene": {
+            "class": scene.get("class") or "unknown",
+            "confidence": round(float(scene.get("confidence") or 0.0), 2),
+        },
     }
     return "Describe the garbage detected based on this CV output:\n" + json.dumps(summary) + "\nDescription:"
 
 
 FORMATS: dict[str, Callable[[dict, Policy], str]] = {
-    "linked_slots": _linked_slots, "linked": _linked, "linked_end": _linked_end, "compact": _compact, "seed_json": _seed_json,
+    "linked_slots": _linked_slots,
+    "linked": _linked,
+    "linked_end": _linked_end,
+    "compact": _compact,
+    "seed_json": _seed_json,
 }
 SLOT_FORMATS = frozenset({"linked_slots"})  # formats whose model text holds slots (see helpers.text.slots)
 

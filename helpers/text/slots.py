@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import re
 
-from helpers.text.grammar import UNKNOWN_SCENES, Policy, description_order, facts
+from helpers.core.contract import Policy
+from helpers.text.grammar import UNKNOWN_SCENES, description_order, facts
 from helpers.text.lexicon import CLASSES, GENERIC_SCENE_PHRASES, SCENE_PHRASES, article, is_regular_count_noun, plural
 
 SCENE_SLOT = "slotScene"

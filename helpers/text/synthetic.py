@@ -13,22 +13,81 @@ from helpers.text.lexicon import CLASSES, SCENE_PHRASES
 # Litter names a detector might use beyond the five classes; "sunglasses" and "jeans" look
 # plural and exercise the grammar's counter form.
 UNSEEN_LABELS = (
-    "tire", "shoe", "cigarette butt", "face mask", "fishing net", "battery", "rope", "glove",
-    "balloon", "drinking straw", "cup", "bottle cap", "wrapper", "bucket", "hose", "wire",
-    "sponge", "toy", "brick", "pallet", "crate", "syringe", "lighter", "tarp", "sunglasses", "jeans",
+    "tire",
+    "shoe",
+    "cigarette butt",
+    "face mask",
+    "fishing net",
+    "battery",
+    "rope",
+    "glove",
+    "balloon",
+    "drinking straw",
+    "cup",
+    "bottle cap",
+    "wrapper",
+    "bucket",
+    "hose",
+    "wire",
+    "sponge",
+    "toy",
+    "brick",
+    "pallet",
+    "crate",
+    "syringe",
+    "lighter",
+    "tarp",
+    "sunglasses",
+    "jeans",
 )
 # Names no training pair ever contains: the evaluation's "unseen labels" stress group draws from
 # these, so it measures copying a new word, not recall of UNSEEN_LABELS (which 02 trains on).
 HELD_OUT_LABELS = (
-    "kite", "helmet", "umbrella", "mattress", "bicycle", "chair", "cable tie", "paint can",
-    "flip flop", "ice cream tub", "shopping cart", "lamp", "golf ball", "candle", "zipper", "vase",
+    "kite",
+    "helmet",
+    "umbrella",
+    "mattress",
+    "bicycle",
+    "chair",
+    "cable tie",
+    "paint can",
+    "flip flop",
+    "ice cream tub",
+    "shopping cart",
+    "lamp",
+    "golf ball",
+    "candle",
+    "zipper",
+    "vase",
 )
 UNSEEN_SCENES = ("forest", "urban", "river bank", "snow", "parking lot", "farmland")
 KNOWN_SCENES = tuple(SCENE_PHRASES)
 # Invented names vary the names in training (their pluralisation and "a"/"an" included). With the
 # default input format the model sees them only as slots; with formats that show names, they were
 # meant to teach copying a new name (it did not: see helpers.text.slots).
-_ONSETS = ("b", "br", "d", "dr", "f", "g", "gr", "k", "kl", "l", "m", "n", "p", "pl", "r", "s", "st", "t", "tr", "v", "z")
+_ONSETS = (
+    "b",
+    "br",
+    "d",
+    "dr",
+    "f",
+    "g",
+    "gr",
+    "k",
+    "kl",
+    "l",
+    "m",
+    "n",
+    "p",
+    "pl",
+    "r",
+    "s",
+    "st",
+    "t",
+    "tr",
+    "v",
+    "z",
+)
 _VOWELS = ("a", "e", "i", "o", "u", "ai", "ea", "oo")
 _CODAS = ("", "", "n", "r", "l", "m", "k", "t", "sk", "nd")
 INVENTED_SHARE = 0.5  # share of unseen categories given an invented name in training records
@@ -36,9 +95,16 @@ INVENTED_SHARE = 0.5  # share of unseen categories given an invented name in tra
 
 def invented_label(rng: random.Random) -> str:
     """A pronounceable made-up name of one or two words, e.g. "trelk" or "bomar plisk"."""
+
     def word() -> str:
         syllables = rng.choice([1, 2, 2, 3])
-        return "".join(rng.choice(_ONSETS) + rng.choice(_VOWELS) for _ in range(syllables - 1)) + rng.choice(_ONSETS) + rng.choice(_VOWELS) + rng.choice(_CODAS)
+        return (
+            "".join(rng.choice(_ONSETS) + rng.choice(_VOWELS) for _ in range(syllables - 1))
+            + rng.choice(_ONSETS)
+            + rng.choice(_VOWELS)
+            + rng.choice(_CODAS)
+        )
+
     return word() if rng.random() < 0.8 else f"{word()} {word()}"
 
 
@@ -133,15 +199,36 @@ def stress_record(group: str, rng: random.Random, held_out: bool = False) -> dic
     pool, invented = (HELD_OUT_LABELS, 0.0) if held_out else (UNSEEN_LABELS, INVENTED_SHARE)
     names = {"unseen_pool": pool, "invented_share": invented}
     if group == "many_detections":
-        return random_cv(rng, max_detections=30, min_detections=15, unseen_rate=0.1, variant_rate=0.0, noise_rate=0.0, scene_mode="known", **names)
+        return random_cv(
+            rng,
+            max_detections=30,
+            min_detections=15,
+            unseen_rate=0.1,
+            variant_rate=0.0,
+            noise_rate=0.0,
+            scene_mode="known",
+            **names,
+        )
     if group == "unseen_labels":
-        return random_cv(rng, max_detections=8, min_detections=1, unseen_rate=1.0, variant_rate=0.0, noise_rate=0.0, **names)
+        return random_cv(
+            rng, max_detections=8, min_detections=1, unseen_rate=1.0, variant_rate=0.0, noise_rate=0.0, **names
+        )
     if group == "label_variants":
-        return random_cv(rng, max_detections=8, min_detections=1, unseen_rate=0.2, variant_rate=1.0, noise_rate=0.0, **names)
+        return random_cv(
+            rng, max_detections=8, min_detections=1, unseen_rate=0.2, variant_rate=1.0, noise_rate=0.0, **names
+        )
     if group == "low_confidence_noise":
         return random_cv(rng, max_detections=6, unseen_rate=0.1, variant_rate=0.0, noise_rate=1.0, **names)
     if group == "weak_scene":
-        return random_cv(rng, max_detections=6, unseen_rate=0.1, variant_rate=0.0, noise_rate=0.0, scene_mode=rng.choice(["low", "unknown", "missing"]), **names)
+        return random_cv(
+            rng,
+            max_detections=6,
+            unseen_rate=0.1,
+            variant_rate=0.0,
+            noise_rate=0.0,
+            scene_mode=rng.choice(["low", "unknown", "missing"]),
+            **names,
+        )
     if group == "empty":
         return random_cv(rng, max_detections=0, noise_rate=0.5, variant_rate=0.0, **names)
     raise ValueError(f"unknown stress group {group!r}; expected one of {STRESS_GROUPS}")

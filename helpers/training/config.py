@@ -22,15 +22,19 @@ class TrainConfig:
     output_dir: str = "models/description_llm"  # final model folder; checkpoints go beside it
     base_model: str = "scratch"  # "scratch", a local folder or a hub id such as google/flan-t5-small
     scratch_size: str = "tiny"  # preset for scratch: tiny or small
-    tokenizer: str = "bpe"  # scratch tokenizer: bpe (learned subwords) or words (whole words, other words spelled in letters)
+    tokenizer: str = (
+        "bpe"  # scratch tokenizer: bpe (learned subwords) or words (whole words, other words spelled in letters)
+    )
     vocab_size: int = 1000  # scratch tokenizer's most pieces (words) or target size (bpe)
     dropout: float = 0.0  # scratch model's dropout (the tiny model underfits rather than overfits)
     position_init: str = "local"  # scratch model's relative-position tables: local (ALiBi-like heads) or random
     seed: int = 0
-    epochs: float = 8.0  # measured on the demo: 6 is 1.3x quicker but leaves many detections at 88-91%, 8 gives 91.5-95%
+    epochs: float = (
+        8.0  # measured on the demo: 6 is 1.3x quicker but leaves many detections at 88-91%, 8 gives 91.5-95%
+    )
     max_steps: int = 0  # > 0 overrides epochs
     batch_size: int = 8  # small batches: measured, the scratch model learns more per example from more updates
-    learning_rate: float = 0.0  # 0: 5e-4 for scratch (measured on the demo: 1e-3 gets many detections 83% right, 5e-4 91%), 3e-4 for a pretrained model
+    learning_rate: float = 0.0  # 0: 5e-4 for scratch, 3e-4 for a pretrained model (see SCRATCH_LEARNING_RATE)
     weight_decay: float = 0.01
     warmup_ratio: float = 0.05  # share of the steps spent warming the learning rate up
     eval_steps: int = 400

@@ -42,21 +42,30 @@ def load_pairs(pairs_dir: Path) -> tuple[dict[str, Dataset], InputSpec, dict]:
     files = {split: require_file(pairs_dir / f"{split}.jsonl", f"{split} pairs") for split in ("train", "val", "test")}
     for split in ("train", "val"):  # training needs both; the test split may be empty
         if files[split].stat().st_size == 0:
-            raise ValueError(f"{files[split]} holds no pairs: training needs {split} images (check 01's splits and max_images)")
+            raise ValueError(
+                f"{files[split]} holds no pairs: training needs {split} images (check 01's splits and max_images)"
+            )
     data = load_dataset("json", data_files={split: str(path) for split, path in files.items() if path.stat().st_size})
     splits = {split: data[split] for split in data}
     splits.setdefault("test", data["val"].select([]))
     return splits, spec, settings
 
 
-def length_limits(tokenizer, data: dict[str, Dataset], max_source_length: int, max_target_length: int) -> dict[str, int]:
+def length_limits(
+    tokenizer, data: dict[str, Dataset], max_source_length: int, max_target_length: int
+) -> dict[str, int]:
     """Max source/target lengths (0: from the training data, capped at 512/256); logs a warning
     with a count when anything would be cut."""
     limits = {}
-    for name, column, asked, cap in (("input", "input", max_source_length, 512), ("output", "target", max_target_length, 256)):
+    for name, column, asked, cap in (
+        ("input", "input", max_source_length, 512),
+        ("output", "target", max_target_length, 256),
+    ):
         lengths = [len(ids) for ids in tokenizer(list(data["train"][column]))["input_ids"]]
         limit = asked or min(max(lengths), cap)
-        cut = sum(n > limit for split in data.values() for n in (len(i) for i in tokenizer(list(split[column]))["input_ids"]))
+        cut = sum(
+            n > limit for split in data.values() for n in (len(i) for i in tokenizer(list(split[column]))["input_ids"])
+        )
         if cut:
             logger.warning("%d %s text(s) are longer than %d tokens and will be truncated", cut, name, limit)
         limits[name] = limit

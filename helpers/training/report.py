@@ -33,18 +33,32 @@ def overview(summary: dict) -> pd.DataFrame:
 def length_table(summary: dict) -> pd.DataFrame:
     """Token length statistics and truncation counts of inputs and descriptions."""
     lengths = summary["lengths"]
-    return pd.DataFrame({
-        column: {"max length used": lengths[column], "mean": lengths[f"{column}_mean"], "95th percentile": lengths[f"{column}_p95"],
-                 "truncated texts": lengths[f"{column}_truncated"]}
-        for column in ("input", "output")
-    })
+    return pd.DataFrame(
+        {
+            column: {
+                "max length used": lengths[column],
+                "mean": lengths[f"{column}_mean"],
+                "95th percentile": lengths[f"{column}_p95"],
+                "truncated texts": lengths[f"{column}_truncated"],
+            }
+            for column in ("input", "output")
+        }
+    )
 
 
 def evaluations(model_dir: Path) -> pd.DataFrame:
     """Validation loss and faithfulness at each evaluation step."""
     state = json.loads((model_dir / "trainer_state.json").read_text())
-    rows = [{"step": e["step"], "epoch": e["epoch"], "val_loss": e["eval_loss"], "val_faithfulness": e.get("eval_faithfulness")}
-            for e in state["log_history"] if "eval_loss" in e]
+    rows = [
+        {
+            "step": e["step"],
+            "epoch": e["epoch"],
+            "val_loss": e["eval_loss"],
+            "val_faithfulness": e.get("eval_faithfulness"),
+        }
+        for e in state["log_history"]
+        if "eval_loss" in e
+    ]
     return pd.DataFrame(rows).set_index("step") if rows else pd.DataFrame()
 
 
@@ -59,9 +73,11 @@ def sample_generations(model_dir: Path, pairs_file: Path, count: int, seed: int)
         return pd.DataFrame(columns=["input", "generated", "reference", "faithful"])
     records = [by_image[image][0]["cv"] for image in images]
     results = Describer.load(model_dir, guard=False).describe_detailed(records)  # the raw model, as trained
-    return pd.DataFrame({
-        "input": [by_image[image][0]["input"] for image in images],
-        "generated": [result.text for result in results],
-        "reference": [by_image[image][0]["output"] for image in images],
-        "faithful": [result.faithful for result in results],
-    })
+    return pd.DataFrame(
+        {
+            "input": [by_image[image][0]["input"] for image in images],
+            "generated": [result.text for result in results],
+            "reference": [by_image[image][0]["output"] for image in images],
+            "faithful": [result.faithful for result in results],
+        }
+    )

@@ -53,7 +53,9 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 1000, seed: int = 0)
     normalizer, pre_tokenizer = _backend_parts()
     learner = Tokenizer(BPE(unk_token=UNK))
     learner.normalizer, learner.pre_tokenizer = normalizer, pre_tokenizer
-    learner.train_from_iterator(list(texts), trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[PAD, EOS, UNK], show_progress=False))
+    learner.train_from_iterator(
+        list(texts), trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[PAD, EOS, UNK], show_progress=False)
+    )
     vocab = learner.get_vocab()
     for token in BYTE_TOKENS:
         vocab.setdefault(token, len(vocab))
@@ -64,13 +66,15 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 1000, seed: int = 0)
 def _backend_parts():
     """Normaliser and pre-tokeniser shared by both tokenizer kinds."""
     normalizer = normalizers.Sequence([normalizers.Strip(), normalizers.Replace(Regex(r"\s+"), " ")])
-    pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always"),
-        pre_tokenizers.Punctuation(behavior="isolated"),
-        # A number stays one pre-token, so the counts the pairs use (up to ~30) become single pieces:
-        # "16" maps to "sixteen" in one step, and the model cannot drop or repeat one of its digits.
-        pre_tokenizers.Digits(individual_digits=False),
-    ])
+    pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always"),
+            pre_tokenizers.Punctuation(behavior="isolated"),
+            # A number stays one pre-token, so the counts the pairs use (up to ~30) become single pieces:
+            # "16" maps to "sixteen" in one step, and the model cannot drop or repeat one of its digits.
+            pre_tokenizers.Digits(individual_digits=False),
+        ]
+    )
     return normalizer, pre_tokenizer
 
 
@@ -79,8 +83,12 @@ def _wrap(backend: Tokenizer) -> PreTrainedTokenizerFast:
     backend.decoder = decoders.Sequence(
         [decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(), decoders.Strip(content=" ", left=1)]
     )
-    backend.post_processor = processors.TemplateProcessing(single=f"$A {EOS}", pair=f"$A {EOS} $B {EOS}", special_tokens=[(EOS, 1)])
-    return PreTrainedTokenizerFast(tokenizer_object=backend, pad_token=PAD, eos_token=EOS, unk_token=UNK, model_max_length=512)
+    backend.post_processor = processors.TemplateProcessing(
+        single=f"$A {EOS}", pair=f"$A {EOS} $B {EOS}", special_tokens=[(EOS, 1)]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend, pad_token=PAD, eos_token=EOS, unk_token=UNK, model_max_length=512
+    )
 
 
 def _without_names(text: str, names: Collection[str]) -> str:
@@ -93,7 +101,10 @@ def _without_names(text: str, names: Collection[str]) -> str:
 
 
 def train_word_tokenizer(
-    texts: Iterable[str], copied_names: Iterable[Collection[str]] | None = None, vocab_size: int = 1000, min_count: int = 2
+    texts: Iterable[str],
+    copied_names: Iterable[Collection[str]] | None = None,
+    vocab_size: int = 1000,
+    min_count: int = 2,
 ) -> PreTrainedTokenizerFast:
     """Whole words for the describer's own vocabulary, single letters for every name it copies.
 
@@ -125,7 +136,9 @@ def train_word_tokenizer(
     for text, names in zip(texts, names_per_text, strict=True):
         normalized = normalizer.normalize_str(text)
         characters.update(normalized.replace(" ", ""))
-        words.update(piece for piece, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(_without_names(text, names))))
+        words.update(
+            piece for piece, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(_without_names(text, names)))
+        )
     kept = [(word, count) for word, count in words.most_common(vocab_size) if count >= min_count and len(word) > 1]
     total = sum(count for _, count in kept) or 1
     # Any whole word beats spelling, and fewer letters beat more (a letter costs more than any word).
@@ -145,7 +158,11 @@ def _merges(tokenizer: Tokenizer) -> list:
 
 
 def build_model(
-    tokenizer: PreTrainedTokenizerFast, size: str = "tiny", seed: int = 0, dropout: float = 0.0, position_init: str = "local"
+    tokenizer: PreTrainedTokenizerFast,
+    size: str = "tiny",
+    seed: int = 0,
+    dropout: float = 0.0,
+    position_init: str = "local",
 ) -> T5ForConditionalGeneration:
     """A randomly initialised T5 of a preset size, with the tokenizer's vocabulary.
 
@@ -181,7 +198,9 @@ def _bucket_distances(bidirectional: bool, num_buckets: int, max_distance: int) 
     from transformers.models.t5.modeling_t5 import T5Attention
 
     span = torch.arange(-4 * max_distance, 4 * max_distance + 1)
-    buckets = T5Attention._relative_position_bucket(span, bidirectional=bidirectional, num_buckets=num_buckets, max_distance=max_distance)
+    buckets = T5Attention._relative_position_bucket(
+        span, bidirectional=bidirectional, num_buckets=num_buckets, max_distance=max_distance
+    )
     nearest: dict[int, int] = {}
     for distance, bucket in zip(span.tolist(), buckets.tolist()):
         if bucket not in nearest or abs(distance) < abs(nearest[bucket]):
@@ -210,7 +229,17 @@ def local_position_bias(model: T5ForConditionalGeneration) -> None:
     config = model.config
     for stack, bidirectional, heads in ((model.encoder, True, ENCODER_HEADS), (model.decoder, False, DECODER_HEADS)):
         table = stack.block[0].layer[0].SelfAttention.relative_attention_bias.weight
-        distances = _bucket_distances(bidirectional, config.relative_attention_num_buckets, config.relative_attention_max_distance)
-        values = torch.tensor([[-slope * abs(d - preferred) for preferred, slope in (heads[h % len(heads)] for h in range(table.shape[1]))] for d in distances])
+        distances = _bucket_distances(
+            bidirectional, config.relative_attention_num_buckets, config.relative_attention_max_distance
+        )
+        values = torch.tensor(
+            [
+                [
+                    -slope * abs(d - preferred)
+                    for preferred, slope in (heads[h % len(heads)] for h in range(table.shape[1]))
+                ]
+                for d in distances
+            ]
+        )
         with torch.no_grad():
             table.copy_(values.to(table.dtype))

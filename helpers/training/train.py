@@ -21,7 +21,6 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-import helpers  # noqa: F401 - offline switches before transformers is imported
 import torch
 from datasets import Dataset
 from transformers import (
@@ -34,7 +33,8 @@ from transformers import (
 )
 from transformers.trainer_utils import get_last_checkpoint
 
-from helpers.core.cli import config_parser, setup_logging
+import helpers  # noqa: F401 - offline switches before transformers is imported
+from helpers.core.cli import config_parser
 from helpers.core.contract import InputSpec
 from helpers.core.paths import resolve
 from helpers.training.config import TrainConfig
@@ -56,8 +56,17 @@ def mixed_precision(choice: str) -> dict[str, bool]:
 
 def _fingerprint(settings: dict, config: TrainConfig) -> str:
     # How long to train and how to report do not invalidate checkpoints; data, model and optimiser settings do.
-    ignored = {"resume", "tensorboard", "logging_steps", "output_dir", "epochs", "max_steps",
-               "early_stopping_patience", "eval_samples", "num_beams"}
+    ignored = {
+        "resume",
+        "tensorboard",
+        "logging_steps",
+        "output_dir",
+        "epochs",
+        "max_steps",
+        "early_stopping_patience",
+        "eval_samples",
+        "num_beams",
+    }
     relevant = {k: v for k, v in asdict(config).items() if k not in ignored}
     return hashlib.sha256(json.dumps([settings.get("fingerprint"), relevant], sort_keys=True).encode()).hexdigest()[:16]
 
@@ -69,7 +78,8 @@ def prepare_checkpoints(checkpoint_dir: Path, fingerprint: str, resume: bool) ->
         shutil.rmtree(checkpoint_dir)
     if checkpoint_dir.exists() and stamp.exists() and stamp.read_text().strip() != fingerprint:
         raise RuntimeError(
-            f"{checkpoint_dir} holds checkpoints of other data or settings; delete it, or set resume=False to start over"
+            f"{checkpoint_dir} holds checkpoints of other data or settings; "
+            "delete it, or set resume=False to start over"
         )
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     stamp.write_text(fingerprint + "\n")
@@ -86,7 +96,9 @@ def _load_base(config: TrainConfig, data: dict[str, Dataset], resume_from: str |
     if resume_from:  # the tokenizer the checkpoints were trained with
         tokenizer = AutoTokenizer.from_pretrained(resume_from)
     elif config.tokenizer == "bpe":
-        tokenizer = train_tokenizer(list(data["train"]["input"]) + list(data["train"]["target"]), config.vocab_size, config.seed)
+        tokenizer = train_tokenizer(
+            list(data["train"]["input"]) + list(data["train"]["target"]), config.vocab_size, config.seed
+        )
     else:
         texts, names = [], []
         for row in data["train"]:
@@ -145,13 +157,16 @@ def _check_tensorboard(config: TrainConfig) -> None:
             raise ImportError("tensorboard=True needs the tensorboard package: pip install tensorboard")
 
 
-def build_trainer(config: TrainConfig, data: dict[str, Dataset], spec: InputSpec, tokenizer, model, limits: dict,
-                  checkpoint_dir: Path) -> Seq2SeqTrainer:
+def build_trainer(
+    config: TrainConfig, data: dict[str, Dataset], spec: InputSpec, tokenizer, model, limits: dict, checkpoint_dir: Path
+) -> Seq2SeqTrainer:
     """A Seq2SeqTrainer over the encoded pairs, scoring a seeded sample of validation by generation."""
 
     def encode(batch):
         encoded = tokenizer(batch["input"], max_length=limits["input"], truncation=True)
-        encoded["labels"] = tokenizer(text_target=batch["target"], max_length=limits["output"], truncation=True)["input_ids"]
+        encoded["labels"] = tokenizer(text_target=batch["target"], max_length=limits["output"], truncation=True)[
+            "input_ids"
+        ]
         encoded["length"] = [len(ids) for ids in encoded["input_ids"]]
         return encoded
 
@@ -159,11 +174,18 @@ def build_trainer(config: TrainConfig, data: dict[str, Dataset], spec: InputSpec
     val = val.select(range(min(config.eval_samples or len(val), len(val))))
     train_set = data["train"].map(encode, batched=True, remove_columns=data["train"].column_names)
     val_set = val.map(encode, batched=True, remove_columns=val.column_names)
-    collator = DataCollatorForSeq2Seq(tokenizer, model=model, pad_to_multiple_of=8 if torch.cuda.is_available() else None)
+    collator = DataCollatorForSeq2Seq(
+        tokenizer, model=model, pad_to_multiple_of=8 if torch.cuda.is_available() else None
+    )
     callbacks = [EarlyStoppingCallback(config.early_stopping_patience)] if config.early_stopping_patience else []
     return Seq2SeqTrainer(
-        model=model, args=training_arguments(config, checkpoint_dir, limits["output"]), data_collator=collator,
-        train_dataset=train_set, eval_dataset=val_set, processing_class=tokenizer, callbacks=callbacks,
+        model=model,
+        args=training_arguments(config, checkpoint_dir, limits["output"]),
+        data_collator=collator,
+        train_dataset=train_set,
+        eval_dataset=val_set,
+        processing_class=tokenizer,
+        callbacks=callbacks,
         compute_metrics=faithfulness_scorer(tokenizer, val, spec, limits["input"]),
     )
 
@@ -204,8 +226,11 @@ def train(config: TrainConfig) -> dict:
     data, spec, settings = load_pairs(pairs_dir)
     data, unslotted = with_targets(data, spec)
     if unslotted:
-        logger.warning("%d training description(s) name a category in a form the slots cannot hold; "
-                       "the model learns those names as written", unslotted)
+        logger.warning(
+            "%d training description(s) name a category in a form the slots cannot hold; "
+            "the model learns those names as written",
+            unslotted,
+        )
     checkpoint_dir = output_dir.with_name(output_dir.name + ".checkpoints")
     resume_from = prepare_checkpoints(checkpoint_dir, _fingerprint(settings, config), config.resume)
     tokenizer, model = _load_base(config, data, resume_from)
@@ -213,8 +238,13 @@ def train(config: TrainConfig) -> dict:
     trainer = build_trainer(config, data, spec, tokenizer, model, limits, checkpoint_dir)
     started = time.perf_counter()
     outcome = trainer.train(resume_from_checkpoint=resume_from)
-    extra = {"targets_with_names": unslotted, "lengths": limits, "resumed_from": resume_from,
-             "train_seconds": time.perf_counter() - started, "output_dir": str(output_dir)}
+    extra = {
+        "targets_with_names": unslotted,
+        "lengths": limits,
+        "resumed_from": resume_from,
+        "train_seconds": time.perf_counter() - started,
+        "output_dir": str(output_dir),
+    }
     summary = _summary(trainer, outcome, config, data, settings, extra)
     if trainer.is_world_process_zero():
         export_model(trainer, tokenizer, config, spec, summary, output_dir)
@@ -222,11 +252,19 @@ def train(config: TrainConfig) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = config_parser(TrainConfig, prog="python -m helpers.train", description="Train the T5 describer.",
-                           params_file=True)
+    parser = config_parser(
+        TrainConfig,
+        prog="python -m helpers.train",
+        description="Train the T5 describer.",
+        params_file=True,
+        params_section=("03_train_t5", "03"),
+    )
     config, _ = parser.parse_config(argv)
     summary = train(config)
-    logger.info("finished: %s", json.dumps({k: summary[k] for k in ("global_step", "world_size", "val_faithfulness", "output_dir")}))
+    logger.info(
+        "finished: %s",
+        json.dumps({k: summary[k] for k in ("global_step", "world_size", "val_faithfulness", "output_dir")}),
+    )
     return 0
 
 

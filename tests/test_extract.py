@@ -335,3 +335,22 @@ def test_benchmark_command_runs_both_ways_on_the_same_images(tmp_path, tiny_demo
     assert result["overhead"] == pytest.approx(
         result["models_alone_images_per_second"] / result["extraction_images_per_second"] - 1
     )
+
+
+def test_average_precision_agrees_with_ultralytics_within_the_measured_gap():
+    """Same detections, two implementations: COCO's step rule here, Ultralytics' trapezoid (max gap measured 0.015)."""
+    from ultralytics.utils.metrics import compute_ap
+
+    rng = np.random.default_rng(1)
+    gaps = []
+    for _ in range(300):
+        count, positives = int(rng.integers(1, 60)), int(rng.integers(1, 40))
+        confidences, hits = rng.random(count), rng.random(count) < rng.random()
+        hits[np.cumsum(hits) > positives] = False
+        order = np.argsort(-confidences, kind="stable")
+        found = np.cumsum(hits[order])
+        theirs = compute_ap(found / positives, found / np.arange(1, count + 1))[0]
+        gaps.append(abs(average_precision(confidences, hits.astype(float), positives) - theirs))
+    assert max(gaps) < 0.02 and np.mean(gaps) < 0.005
+    perfect = average_precision(np.array([0.9, 0.8]), np.array([1.0, 1.0]), 2)
+    assert perfect == pytest.approx(1.0), "a perfect detector scores 1 (Ultralytics: 0.995, its trapezoid)"

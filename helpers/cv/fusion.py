@@ -47,14 +47,13 @@ class FusionSettings:
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU matrix between (n, 4) and (m, 4) arrays of `[x1, y1, x2, y2]` boxes."""
-    a, b = np.asarray(a, dtype=float).reshape(-1, 4), np.asarray(b, dtype=float).reshape(-1, 4)
-    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
-    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(bottom_right - top_left, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-12)
+    """IoU matrix between (n, 4) and (m, 4) arrays of `[x1, y1, x2, y2]` boxes (torchvision's box_iou)."""
+    import torch
+    from torchvision.ops import box_iou as torch_box_iou
+
+    a = torch.as_tensor(np.asarray(a, dtype=np.float64).reshape(-1, 4))
+    b = torch.as_tensor(np.asarray(b, dtype=np.float64).reshape(-1, 4))
+    return torch_box_iou(a, b).nan_to_num(0.0).numpy()  # degenerate (zero-area) pairs: 0, not NaN
 
 
 def _check(per_model: list[Detections], names: list[str], weights: list[float]) -> None:

@@ -51,8 +51,9 @@ def distribution_figure(records: list[dict]):
     return figure
 
 
-def sample_grid(records: list[dict], root, count: int = 6, seed: int = 0, columns: int = 3):
-    """Sample images with their fused boxes and labels drawn (images chosen by `seed`)."""
+def sample_grid(records: list[dict], root, count: int = 6, seed: int = 0, columns: int = 3, truth_source=None):
+    """Sample images with their fused boxes and labels drawn (images chosen by `seed`); with a
+    labelled `truth_source` (a YOLO data.yaml source), the annotated boxes too, dashed white."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
     from PIL import Image
@@ -69,11 +70,16 @@ def sample_grid(records: list[dict], root, count: int = 6, seed: int = 0, column
     figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.3 * rows), squeeze=False)
     colours = plt.get_cmap("tab10")
     labels = sorted({d["label"] for r in chosen for d in r["detections"]})
-    for axis, record in zip(axes.flat, chosen):
+    truths = ground_truth(truth_source, chosen) if truth_source is not None and truth_source.has_ground_truth else []
+    for index, (axis, record) in enumerate(zip(axes.flat, chosen)):
         path = resolve(root) / record["image"]
         with Image.open(path) as image:
             axis.imshow(image.convert("RGB"))
             width, height = image.size
+        for truth in truths[index] if truths else []:
+            x1, y1, x2, y2 = truth["bbox"]
+            box = (x1 * width, y1 * height), (x2 - x1) * width, (y2 - y1) * height
+            axis.add_patch(Rectangle(*box, fill=False, color="white", lw=1.2, ls="--"))
         for detection in record["detections"]:
             x1, y1, x2, y2 = detection["bbox"]
             colour = colours(labels.index(detection["label"]) % 10)

@@ -78,7 +78,7 @@ def _yolo_yaml(out: Path, nc: int, width: float, task: str) -> Path:
 
 def _subset_yaml(data_yaml: Path, work: Path, limit: int) -> Path:
     """A data.yaml over the first `limit` train and val images (for quick builds)."""
-    from helpers.cv.yolo_data import load_data_yaml
+    from helpers.cv import load_data_yaml
 
     dataset = load_data_yaml(data_yaml)
     lists = {}
@@ -189,7 +189,7 @@ def train_rtdetr(data_yaml: Path, out: Path, spec: DemoModelsSpec) -> Path:
     from tqdm.auto import tqdm
     from transformers import RTDetrForObjectDetection, RTDetrImageProcessor
 
-    from helpers.cv.yolo_data import label_path, load_data_yaml, read_labels
+    from helpers.cv import label_path, load_data_yaml, read_labels
 
     dataset = load_data_yaml(data_yaml)
     torch.manual_seed(spec.seed)
@@ -225,10 +225,14 @@ def train_rtdetr(data_yaml: Path, out: Path, spec: DemoModelsSpec) -> Path:
 
 def validation_map(out: Path, data_yaml: Path, limit: int) -> dict[str, float]:
     """Each demo detector's mAP@0.5 on the validation split, as 01 would run it."""
-    from helpers.cv.detectors import HFDetector, UltralyticsDetector
-    from helpers.cv.evaluation import detection_metrics
-    from helpers.cv.sources import load_image, open_image_source
-    from helpers.cv.yolo_data import read_labels
+    from helpers.cv import (
+        HFDetector,
+        UltralyticsDetector,
+        detection_metrics,
+        load_image,
+        open_image_source,
+        read_labels,
+    )
 
     source = open_image_source(data_yaml)
     items = [item for item in source.items if item.split == "val"][: limit or None]

@@ -25,7 +25,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from helpers.core.cli import config_parser
-from helpers.core.contract import ModelSettings, load_model_settings
+from helpers.core.contract import ContractError, ModelSettings, load_model_settings
 from helpers.core.device import cpu_cores
 from helpers.core.io import atomic_write_text
 from helpers.core.paths import require_file, resolve
@@ -219,16 +219,19 @@ def main(argv: list[str] | None = None) -> int:
         positional=("model_dir",),
     )
     options, _ = parser.parse_config(argv)
-    input_path = require_file(options.input, "Input records")  # before the model loads: fail fast
     output_path = resolve(options.output)
-    describer = Describer.load(
-        options.model_dir,
-        options.backend,
-        options.device,
-        guard=options.guard,
-        compute_type=options.compute_type,
-        inter_threads=cpu_cores(),
-    )
+    try:
+        input_path = require_file(options.input, "Input records")  # before the model loads: fail fast
+        describer = Describer.load(
+            options.model_dir,
+            options.backend,
+            options.device,
+            guard=options.guard,
+            compute_type=options.compute_type,
+            inter_threads=cpu_cores(),
+        )
+    except (FileNotFoundError, ContractError) as error:
+        parser.error(str(error))
     counts = describe_file(describer, input_path, output_path, options.batch_size)
     logger.info("described %s -> %s: %s", input_path, output_path, json.dumps(dict(counts)))
     if counts["error"]:

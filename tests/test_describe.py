@@ -13,6 +13,7 @@ import torch
 from helpers.core.contract import InputSpec, ModelSettings, Policy
 from helpers.describer.backends import CT2Backend, HFBackend
 from helpers.describer.describe import Describer
+from helpers.describer.evaluate import verdict
 from helpers.describer.export_ct2 import export
 from helpers.text.grammar import RecordError
 from helpers.training.train import TrainConfig, train
@@ -246,6 +247,12 @@ def test_notebook_04_runs_with_papermill(model_dir, pairs_dir, tmp_path, papermi
     }
     assert all(g["guarded"]["faithful"] == 1.0 and g["grammar"]["faithful"] == 1.0 for g in groups.values())
     assert all(sum(g["guard_paths"].values()) == g["records"] for g in groups.values())
+    assert metrics["verdict"] == verdict(groups), "the notebook's verdict is the code's"
+    card = (model_dir / "README.md").read_text()
+    assert card.startswith("---\nlibrary_name: transformers\n") and "| many_detections | 6 |" in card, card[:600]
+    executed = json.loads((tmp_path / "04.ipynb").read_text())
+    stderr = [o["text"] for c in executed["cells"] for o in c.get("outputs", []) if o.get("name") == "stderr"]
+    assert not stderr, stderr
     assert {row["backend"] for row in metrics["speed"]} == {"hf", "ct2 float32", "ct2 int8"} and len(
         metrics["speed"]
     ) == 12

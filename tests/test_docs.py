@@ -42,6 +42,7 @@ def test_documented_entry_point_answers_help(name):
     assert "usage: python -m helpers." in finished.stdout
 
 
-def test_every_command_in_the_readme_names_an_entry_point():
-    named = set(re.findall(r"python -m helpers\.(\w+)", README))
+def test_every_command_in_the_readme_and_docs_names_an_entry_point():
+    texts = [README] + [page.read_text() for page in (PROJECT_ROOT / "docs").glob("*.md")]
+    named = {name for text in texts for name in re.findall(r"-m\s+helpers\.([\w.]+)", text)}
     assert named and named <= set(ENTRY_POINTS), named - set(ENTRY_POINTS)

@@ -80,7 +80,7 @@ def test_hf_backend_loads_a_saved_rtdetr_with_a_separate_processor_folder(tmp_pa
     import torch
     from transformers import RTDetrForObjectDetection, RTDetrImageProcessor
 
-    from helpers.demo.models import small_rtdetr_config
+    from helpers.demo.rtdetr import small_rtdetr_config
 
     torch.manual_seed(0)
     names = ["Bottle", "glass", "metal"]
@@ -317,7 +317,10 @@ def test_01_runs_through_papermill_on_a_few_demo_images(tmp_path, tiny_demo, tin
     assert metrics["images"] == 5 and metrics["failed"] == 0 and metrics["detections_from"] == "models"
     assert set(metrics["detectors"]) == {"yolo", "hf", "fused"}
     assert set(metrics["conf_types"]) == {"avg", "max", "box_and_model_avg", "absent_model_aware_avg"}
-    assert 0 <= metrics["scene_accuracy"] <= 1 and metrics["images_per_second"] > 0
+    scenes = open_image_source(tiny_demo / "data.yaml").scenes
+    records = [json.loads(line) for line in output.read_text().splitlines()]
+    right = [r["scene"]["class"] == scenes[r["image"]] for r in records]
+    assert metrics["scene_accuracy"] == pytest.approx(sum(right) / len(right)) and metrics["images_per_second"] > 0
 
 
 def test_benchmark_command_runs_both_ways_on_the_same_images(tmp_path, tiny_demo, tiny_cv_models):

@@ -70,11 +70,11 @@ def test_a_package_imports_only_the_shared_layers_and_other_stages_public_api(st
             assert len(parts) == 2, f"{path.relative_to(PROJECT_ROOT)} imports {module}, another stage's internals"
 
 
-def test_no_module_is_over_three_hundred_and_fifty_lines():
+def test_no_module_is_over_three_hundred_lines():
     long = {
         str(p.relative_to(PROJECT_ROOT)): n
         for p in HELPERS.rglob("*.py")
-        if (n := len(p.read_text().splitlines())) > 350
+        if (n := len(p.read_text().splitlines())) > 300
     }
     assert not long, f"split these modules: {long}"
 
@@ -202,3 +202,15 @@ def test_the_api_takes_relative_paths_from_the_working_directory(tmp_path, monke
     monkeypatch.chdir(tmp_path)
     with pytest.raises(FileNotFoundError, match=str(tmp_path / "mymodel")):
         Describer.load("mymodel")
+
+
+def test_project_root_is_desclm_home_else_the_checkout_else_the_working_directory(tmp_path, monkeypatch):
+    from helpers.core import paths
+
+    monkeypatch.setenv("DESCLM_HOME", str(tmp_path / "home"))
+    assert paths._project_root() == tmp_path / "home"
+    monkeypatch.delenv("DESCLM_HOME")
+    assert paths._project_root() == PROJECT_ROOT, "an editable install: the checkout"
+    monkeypatch.setattr(paths, "_SOURCE_ROOT", tmp_path / "site-packages")  # no pyproject.toml or notebooks there
+    monkeypatch.chdir(tmp_path)
+    assert paths._project_root() == tmp_path

@@ -24,117 +24,22 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
+from dataclasses import asdict
 
-import yaml
 from PIL import Image
 from tqdm.auto import tqdm
 
 from helpers.core.cli import add_logging_options, config_parser, setup_logging
 from helpers.core.io import atomic_write_text, iter_jsonl, write_jsonl
-from helpers.core.paths import require_file, resolve
+from helpers.core.paths import resolve
+from helpers.cv.config import ExtractConfig
 from helpers.cv.detectors import UNKNOWN_SCENE, DetectorSpec, SceneClassifier, load_detector
 from helpers.cv.files import merge_shards, scan_output, side_files
-from helpers.cv.fusion import FusionSettings, fuse
+from helpers.cv.fusion import fuse
 from helpers.cv.sources import ImageItem, ImageSource, load_image, open_image_source, select
 from helpers.cv.yolo_data import read_labels
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class ExtractConfig:
-    """Notebook 01's parameters (the same names), validated."""
-
-    images: str = "data/demo/data.yaml"  # folder (recursive), .txt list of paths, or YOLO data.yaml
-    output: str = "data/cv_outputs.jsonl"  # JSONL of CV outputs; errors and manifest go beside it
-    max_images: int = 0  # first N images only (0: all)
-    detections_from: str = "models"  # "models", or "labels": a YOLO dataset's own annotations (confidence 1.0)
-    yolo_weights: str = "models/demo/yolo_detector.pt"  # Ultralytics detection checkpoint ("" to leave out)
-    yolo_kind: str = "auto"  # yolo, rtdetr (Ultralytics RT-DETR weights) or auto
-    yolo_conf: float = 0.5  # the YOLO detector's confidence threshold
-    hf_model: str = "models/demo/rtdetr"  # Hugging Face detection model folder or hub id ("" to leave out)
-    hf_processor: str = ""  # its image-processor folder or id, when not the model's
-    hf_conf: float = 0.5  # the Hugging Face detector's confidence threshold
-    scene_weights: str = "models/demo/scene_classifier.pt"  # Ultralytics classification checkpoint ("": scene unknown)
-    label_map: dict = field(default_factory=dict)  # detector class name -> project label, e.g. {"bottle": "plastic"}
-    ensemble_weights: list = field(
-        default_factory=list
-    )  # [yolo, hf] weights; empty: from ensemble_weights_file, else equal
-    ensemble_weights_file: str = "models/demo/ensemble.json"  # {"weights": {"yolo": w, "hf": w}}, if it exists
-    iou_thr: float = 0.55  # WBF: boxes of one class overlapping more than this are fused
-    skip_box_thr: float = 0.0  # WBF: boxes below this confidence are ignored
-    conf_type: str = "max"  # WBF confidence: max (union) or avg / box_and_model_avg (vote); see helpers.cv.fusion
-    batch_size: int = 16  # images per forward pass
-    imgsz: int = 0  # Ultralytics detector input size (0: the size the checkpoint was trained at)
-    scene_imgsz: int = 224  # scene classifier input size
-    device: str = "auto"  # auto (CUDA when available), cpu, cuda:0, ...
-    num_shards: int = 1  # split the images into this many shards ...
-    shard_index: int = 0  # ... and process this one
-    save_model_detections: bool = True  # also keep each detector's own detections (for per-detector metrics)
-    loader_threads: int = 2  # threads decoding images ahead of the models
-
-    def __post_init__(self) -> None:
-        if self.detections_from not in ("models", "labels"):
-            raise ValueError(f"detections_from must be 'models' or 'labels', got {self.detections_from!r}")
-        if self.detections_from == "models" and not (self.yolo_weights or self.hf_model):
-            raise ValueError("no detector: set yolo_weights and/or hf_model (or detections_from='labels')")
-        if self.imgsz < 0:
-            raise ValueError(f"imgsz must be >= 0, got {self.imgsz}")
-        for name in ("batch_size", "scene_imgsz", "loader_threads", "num_shards"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        FusionSettings(self.iou_thr, self.skip_box_thr, self.conf_type)  # validates
-        select([], max_images=self.max_images, num_shards=self.num_shards, shard_index=self.shard_index)
-
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> ExtractConfig:
-        values = yaml.safe_load(require_file(path, "Extraction parameters file").read_text()) or {}
-        values = values.get("01_cv_extract", values.get("01", values))  # a pipeline file works too
-        values = {
-            k: v for k, v in values.items() if k not in ("sample_images", "seed")
-        }  # the notebook's report settings
-        unknown = sorted(set(values) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ValueError(f"{path}: unknown parameter(s) {unknown}")
-        return cls(**values)
-
-    def output_path(self) -> Path:
-        output = resolve(self.output)
-        if self.num_shards > 1:
-            output = output.with_name(f"{output.stem}.shard-{self.shard_index}of{self.num_shards}{output.suffix}")
-        return output
-
-    def fusion(self) -> FusionSettings:
-        return FusionSettings(self.iou_thr, self.skip_box_thr, self.conf_type)
-
-    def detector_specs(self) -> list[DetectorSpec]:
-        specs = []
-        if self.yolo_weights:
-            specs.append(
-                DetectorSpec("yolo", "ultralytics", self.yolo_weights, kind=self.yolo_kind, conf=self.yolo_conf)
-            )
-        if self.hf_model:
-            specs.append(DetectorSpec("hf", "hf", self.hf_model, processor=self.hf_processor, conf=self.hf_conf))
-        weights = self.resolve_weights([s.name for s in specs])
-        for spec in specs:
-            spec.weight = weights[spec.name]
-        return specs
-
-    def resolve_weights(self, names: list[str]) -> dict[str, float]:
-        if self.ensemble_weights:
-            if len(self.ensemble_weights) != len(names):
-                raise ValueError(
-                    f"ensemble_weights has {len(self.ensemble_weights)} values for {len(names)} detectors {names}"
-                )
-            return {n: float(w) for n, w in zip(names, self.ensemble_weights)}
-        file = resolve(self.ensemble_weights_file) if self.ensemble_weights_file else None
-        if file and file.exists():
-            saved = json.loads(file.read_text()).get("weights", {})
-            if all(n in saved for n in names):
-                return {n: float(saved[n]) for n in names}
-        return {n: 1.0 for n in names}
 
 
 def _batches(

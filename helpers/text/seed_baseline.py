@@ -34,7 +34,7 @@ _SCENES = {
 def seed_describe(record: dict, rng: random.Random) -> str:
     """The seed's `generate_description`, with its random choices drawn from `rng`."""
     scene = record.get("scene") or {"class": "unknown", "confidence": 0.0}
-    scene_ok = scene.get("class") != "unknown" and (scene.get("confidence") or 0.0) >= 0.8
+    scene_ok = scene.get("class") != "unknown" and (scene.get("confidence") or 0.0) >= 0.8  # the original's own rule
     if not record["detections"]:
         if scene_ok:
             return f"No garbage detected{rng.choice(_SCENES.get(scene['class'], ('',)))}."

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 
+from helpers.core.contract import Policy
 from helpers.text.lexicon import CLASSES, SCENE_PHRASES
 
 # Litter names a detector might use beyond the five classes; "sunglasses" and "jeans" look
@@ -90,6 +91,8 @@ _ONSETS = (
 )
 _VOWELS = ("a", "e", "i", "o", "u", "ai", "ea", "oo")
 _CODAS = ("", "", "n", "r", "l", "m", "k", "t", "sk", "nd")
+# Generated records sit around the default policy's thresholds (just above, just below).
+DEFAULT_POLICY = Policy()
 INVENTED_SHARE = 0.5  # share of unseen categories given an invented name in training records
 
 
@@ -125,14 +128,17 @@ def _bbox(rng: random.Random) -> list[float]:
 
 
 def random_scene(rng: random.Random, mode: str | None = None) -> dict | None:
-    """A scene entry; modes: known, low (below 0.8), unknown, missing (None), unseen."""
+    """A scene entry; modes: known, low (below the default scene threshold), unknown, missing (None), unseen."""
     mode = mode or rng.choices(["known", "low", "unknown", "missing", "unseen"], weights=[5, 2, 1, 1, 1])[0]
     if mode == "missing":
         return None
     if mode == "unknown":
         return {"class": "unknown", "confidence": 0.0}
     name = rng.choice(UNSEEN_SCENES if mode == "unseen" else KNOWN_SCENES)
-    confidence = rng.uniform(0.3, 0.7999) if mode == "low" else rng.choice([0.8, rng.uniform(0.8, 1.0)])
+    threshold = DEFAULT_POLICY.scene_min_confidence
+    confidence = (
+        rng.uniform(0.3, threshold - 1e-4) if mode == "low" else rng.choice([threshold, rng.uniform(threshold, 1.0)])
+    )
     return {"class": name, "confidence": round(confidence, 4)}
 
 
@@ -156,7 +162,7 @@ def random_cv(
         min_detections: Fewest confident detections.
         unseen_rate: Chance that a category is a name outside the five classes.
         variant_rate: Chance that a detection's label is spelled differently.
-        noise_rate: Expected low-confidence (< 0.5) detections per confident one.
+        noise_rate: Expected low-confidence (below the default threshold) detections per confident one.
         scene_mode: See `random_scene`; None draws one.
         unseen_pool: The names used for unseen categories.
         invented_share: Chance that an unseen category gets an invented name instead.
@@ -173,11 +179,13 @@ def random_cv(
     for index in range(rng.randint(min_detections, max_detections)):
         # every category appears once before any repeats: long lists are as common as the draw says
         label = categories[index] if index < len(categories) else rng.choice(categories)
-        confidence = rng.choice([0.5, round(rng.uniform(0.5, 1.0), 4)])
+        threshold = DEFAULT_POLICY.min_confidence
+        confidence = rng.choice([threshold, round(rng.uniform(threshold, 1.0), 4)])
         detections.append({"label": label, "confidence": confidence, "bbox": _bbox(rng)})
     for _ in range(round(len(detections) * noise_rate * rng.uniform(0.5, 1.5)) + (rng.random() < noise_rate)):
         label = rng.choice(categories + list(CLASSES))
-        detections.append({"label": label, "confidence": round(rng.uniform(0.0, 0.4999), 4), "bbox": _bbox(rng)})
+        low = round(rng.uniform(0.0, DEFAULT_POLICY.min_confidence - 1e-4), 4)
+        detections.append({"label": label, "confidence": low, "bbox": _bbox(rng)})
     for detection in detections:
         if rng.random() < variant_rate:
             detection["label"] = spelling_variant(detection["label"], rng)

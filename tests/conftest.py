@@ -19,6 +19,7 @@ def tiny_demo(tmp_path_factory):
 @pytest.fixture(scope="session")
 def papermill_run():
     """Runs a project notebook with the papermill command line, as a user would; returns a runner."""
+    import json
     import subprocess
     import sys
     from pathlib import Path
@@ -31,7 +32,12 @@ def papermill_run():
         command = [str(executable), str(NOTEBOOKS_DIR / f"{notebook}.ipynb"), str(output)]
         for name, value in parameters.items():
             command += ["-p", name, str(value)]
-        return subprocess.run(command, check=True, capture_output=True, timeout=timeout)
+        finished = subprocess.run(command, check=True, capture_output=True, timeout=timeout)
+        # A report shows no red stderr boxes: library warnings are silenced, desclm logs to stdout.
+        executed = json.loads(Path(output).read_text())
+        stderr = [o["text"] for c in executed["cells"] for o in c.get("outputs", []) if o.get("name") == "stderr"]
+        assert not stderr, f"{notebook} wrote to stderr: {stderr}"
+        return finished
 
     return run
 

@@ -250,9 +250,6 @@ def test_notebook_04_runs_with_papermill(model_dir, pairs_dir, tmp_path, papermi
     assert metrics["verdict"] == verdict(groups), "the notebook's verdict is the code's"
     card = (model_dir / "README.md").read_text()
     assert card.startswith("---\nlibrary_name: transformers\n") and "| many_detections | 6 |" in card, card[:600]
-    executed = json.loads((tmp_path / "04.ipynb").read_text())
-    stderr = [o["text"] for c in executed["cells"] for o in c.get("outputs", []) if o.get("name") == "stderr"]
-    assert not stderr, stderr
     assert {row["backend"] for row in metrics["speed"]} == {"hf", "ct2 float32", "ct2 int8"} and len(
         metrics["speed"]
     ) == 12

@@ -8,6 +8,7 @@ import shutil
 
 import pytest
 import torch
+import yaml
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, T5Config, T5ForConditionalGeneration
 
 from helpers.core.contract import Policy
@@ -150,6 +151,12 @@ def test_tiny_scratch_run_exports_a_folder_the_auto_classes_load(pairs_dir, tmp_
     assert output.shape[1] <= llm_config["max_new_tokens"] + 1, "generation uses the saved length limit"
     assert model.generation_config.max_new_tokens == llm_config["max_new_tokens"]
     assert not list(tmp_path.glob(".model.*")), "no partial export left behind"
+    card = (folder / "README.md").read_text()
+    header = yaml.safe_load(card.split("---\n")[1])
+    assert header["library_name"] == "transformers" and header["pipeline_tag"] == "text2text-generation"
+    assert "base_model" not in header, "a scratch model has no base model to name"
+    assert "litter: 2 plastic; 1 slotA after plastic; end after slotA | scene: grass" in card, "the example input"
+    assert "inference uses 2 beams" in card and "Not evaluated yet" in card
     texts = Describer.load(folder, guard=False).describe(
         [{"detections": [], "scene": {"class": "grass", "confidence": 0.9}}]
     )

@@ -66,23 +66,29 @@ def _evaluation_table(evaluation: dict | None) -> str:
 
 def model_card(settings: ModelSettings, summary: dict, evaluation: dict | None = None) -> str:
     """The card's text from the folder's settings, training numbers and (optionally) 04's groups."""
-    from helpers.text.linearize import linearize  # the text layer is imported only to render the example
+    from helpers.text.linearize import SLOT_FORMATS, linearize  # imported only to render the example
 
     example_input = linearize(EXAMPLE_RECORD, settings.input_format, settings.policy)
+    slots = settings.input_format in SLOT_FORMATS
+    slot_note = (
+        "Names outside the five trained classes are slots (`slotA`, ...) in input and output; desclm fills them\n"
+        "back after generation. "
+        if slots
+        else ""
+    )
     pairs = summary.get("pairs", {})
     return f"""{_metadata(settings)}
 # desclm describer
 
-A T5 model ({summary.get("parameters", 0):,} parameters, base `{settings.base_model}`) that writes one English
-sentence describing what litter detectors and a scene classifier saw in a field photo. Trained by
-[desclm](https://github.com/) on descriptions written by its grammar (data fingerprint
-`{settings.data_fingerprint}`): {pairs.get("train", "?")} training, {pairs.get("val", "?")} validation and
-{pairs.get("test", "?")} test pairs.
+A T5 model ({summary.get("parameters", 0):,} parameters, base `{settings.base_model}`) that writes one
+English sentence describing what litter detectors and a scene classifier saw in a field photo. Trained
+by desclm on descriptions written by its grammar (data fingerprint `{settings.data_fingerprint}`):
+{pairs.get("train", "?")} training, {pairs.get("val", "?")} validation and {pairs.get("test", "?")} test pairs.
 
 ## Input
-A CV output record per photo is written as one line (input format `{settings.input_format}`). Detections below
-{settings.policy.min_confidence} confidence are left out and the scene is named only at or above
-{settings.policy.scene_min_confidence}. This record
+A CV output record per photo is written as one line (input format `{settings.input_format}`).
+Detections below {settings.policy.min_confidence} confidence are left out (the glass below) and the
+scene is named only at or above {settings.policy.scene_min_confidence}. This record
 
 ```json
 {json.dumps(EXAMPLE_RECORD)}
@@ -94,14 +100,14 @@ becomes the model input
 {example_input}
 ```
 
-Names outside the five trained classes are slots (`slotA`, ...) in input and output; they are filled back
-after generation. `{LLM_CONFIG}` holds the format, the thresholds, the lengths and the beams (`num_beams`
-{settings.num_beams}) that inference must reuse.
+{slot_note}`{LLM_CONFIG}` holds the format, the thresholds, the lengths and the beams
+(`num_beams` {settings.num_beams}) that inference must reuse.
 
 ## Evaluation
-During training, validation faithfulness on greedy output: **{_percent(settings.validation.get("faithfulness"))}**
-(loss {settings.validation.get("loss") or float("nan"):.4f}), after {summary.get("global_step", "?")} steps
-({summary.get("train_seconds", 0):.0f} s, precision {summary.get("precision", "?")}).
+During training (greedy decoding; inference uses {settings.num_beams} beams), validation faithfulness
+**{_percent(settings.validation.get("faithfulness"))}** and loss {settings.validation.get("loss") or float("nan"):.4f}
+at the kept checkpoint; {summary.get("global_step", "?")} steps in {summary.get("train_seconds", 0):.0f} s,
+precision {summary.get("precision", "?")}.
 
 {_evaluation_table(evaluation)}
 ## Limitations
@@ -121,7 +127,8 @@ describer = Describer.load("MODEL_DIR")          # or backend="ct2" after: pytho
 print(describer.describe([record])[0])
 ```
 
-Without desclm (transformers only; slot filling and the guard are then yours to do):
+Without desclm (transformers only; building the input, {"filling the slots, " if slots else ""}and checking
+the sentence are then yours to do):
 
 ```python
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
@@ -129,7 +136,7 @@ from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 tokenizer = AutoTokenizer.from_pretrained("MODEL_DIR")
 model = AutoModelForSeq2SeqLM.from_pretrained("MODEL_DIR")
 inputs = tokenizer("{example_input}", return_tensors="pt")
-print(tokenizer.decode(model.generate(**inputs)[0], skip_special_tokens=True))  # "slotA" stands for "kite"
+print(tokenizer.decode(model.generate(**inputs)[0], skip_special_tokens=True))
 ```
 """
 

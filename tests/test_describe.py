@@ -261,7 +261,13 @@ def test_notebook_04_runs_with_papermill(model_dir, pairs_dir, tmp_path, papermi
     assert len(records) == sum(g["records"] for g in groups.values())
 
 
-def test_policy_comes_from_the_model_folder(model_dir):
-    describer = Describer.load(model_dir)
-    assert describer.policy == Policy(0.5, 0.8)
-    assert describer.settings.num_beams == TRAIN["num_beams"]
+def test_policy_and_beams_come_from_the_model_folder(model_dir, tmp_path):
+    copy = tmp_path / "model"
+    shutil.copytree(model_dir, copy)
+    values = json.loads((copy / "llm_config.json").read_text())
+    (copy / "llm_config.json").write_text(json.dumps({**values, "min_confidence": 0.2, "num_beams": 2}))
+    describer = Describer.load(copy)
+    assert describer.policy == Policy(0.2, values["scene_min_confidence"]) and describer.settings.num_beams == 2
+    record = {"detections": [{"label": "plastic", "confidence": 0.3}], "scene": None}
+    [result] = describer.describe_detailed([record])
+    assert result.expected.counts == {"plastic": 1} and len(result.hypotheses) == 2 and result.faithful

@@ -11,7 +11,7 @@ import torch
 import yaml
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, T5Config, T5ForConditionalGeneration
 
-from helpers.core.contract import Policy
+from helpers.core.contract import Policy, load_model_settings, load_pairs_settings
 from helpers.describer import Describer
 from helpers.text.linearize import linearize
 from helpers.training.scratch_model import build_model, train_tokenizer, train_word_tokenizer
@@ -138,11 +138,8 @@ def test_tiny_scratch_run_exports_a_folder_the_auto_classes_load(pairs_dir, tmp_
     ):
         assert (folder / name).exists(), name
     llm_config = json.loads((folder / "llm_config.json").read_text())
-    assert (
-        llm_config["input_format"] == "linked_slots"
-        and llm_config["min_confidence"] == 0.5
-        and llm_config["num_beams"] == 2
-    )
+    assert load_model_settings(folder).spec == load_pairs_settings(pairs_dir)[0], "02's spec, recorded"
+    assert llm_config["num_beams"] == TINY_STEPS["num_beams"] != TrainConfig.num_beams
     assert llm_config["data_fingerprint"] == json.loads((pairs_dir / "pairs_config.json").read_text())["fingerprint"]
     model = AutoModelForSeq2SeqLM.from_pretrained(folder)
     tokenizer = AutoTokenizer.from_pretrained(folder)

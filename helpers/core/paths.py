@@ -27,9 +27,17 @@ def _project_root() -> Path:
     return Path.cwd()
 
 
+def _cache_dir(root: Path) -> Path:
+    # An installed package without DESCLM_HOME keeps its cache (Ultralytics' settings, a font) per user,
+    # not in whatever folder it was started from.
+    if os.environ.get("DESCLM_HOME") or root == _SOURCE_ROOT:
+        return root / ".cache"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "desclm"
+
+
 PROJECT_ROOT = _project_root()
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
-CACHE_DIR = PROJECT_ROOT / ".cache"
+CACHE_DIR = _cache_dir(PROJECT_ROOT)
 
 # Default locations, relative: commands take them from the working directory, notebooks from the root.
 DATA_DIR = Path("data")

@@ -271,3 +271,16 @@ def test_policy_and_beams_come_from_the_model_folder(model_dir, tmp_path):
     record = {"detections": [{"label": "plastic", "confidence": 0.3}], "scene": None}
     [result] = describer.describe_detailed([record])
     assert result.expected.counts == {"plastic": 1} and len(result.hypotheses) == 2 and result.faithful
+
+
+def test_labels_in_any_script_never_stop_the_describer():
+    """Issue 15, item 1: such a label crashed the fact extractor, even below the threshold."""
+    records = [
+        {"detections": [{"label": label, "confidence": 0.9}, {"label": "plastic", "confidence": 0.2}], "scene": None}
+        for label in ("бутылка", "瓶子", "🍾", "#")
+    ] + [{"detections": [{"label": "ペットボトル", "confidence": 0.1}], "scene": None}]
+    describer = scripted([(record, ["Nothing here."]) for record in records])
+    results = describer.describe_detailed(records)
+    # "Nothing here." is right only for the last record, whose one detection is below the threshold
+    assert [r.source for r in results] == ["grammar"] * 4 + ["model"] and all(r.faithful for r in results)
+    assert results[0].expected.counts == {"бутылка": 1} and results[-1].expected.counts == {}

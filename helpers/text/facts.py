@@ -12,6 +12,7 @@ are not counts and so are never read as one.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -36,11 +37,18 @@ from helpers.text.lexicon import (
 
 DELIMITERS = frozenset(",.;:!?")
 PLURAL_COUNTERS = {plural(c): c for c in COUNTERS}
-_TOKEN = re.compile(r"[a-z0-9]+(?:['\-][a-z0-9]+)*|[,.;:!?]")
+# Words in any script (letters and digits, joined by ' or -), the sentence delimiters, and every other
+# symbol as a word of its own: a label such as "бутылка", "瓶子", "#" or "🍾" is read like "bottle".
+_TOKEN = re.compile(r"[^\W_]+(?:['\-][^\W_]+)*|[,.;:!?]|[^\w\s]")
 _NO_LITTER = re.compile(r"\b(?:no|zero) (?:litter|garbage|waste|trash|rubbish|debris|items?|objects?)\b|\bnothing\b")
 # GENERIC_SCENE_PHRASES as patterns: "in a {scene} setting", "at a {scene} site".
 _GENERIC_SCENE = re.compile(r"\b(?:in an? (?P<setting>[a-z][a-z ]*?) setting|at an? (?P<site>[a-z][a-z ]*?) site)\b")
 SCENE_BY_KEYWORD = {word: scene for scene, words in SCENE_KEYWORDS.items() for word in words}
+
+
+def _fold(text: str) -> str:
+    """Lower case in canonical (NFC) form, as `normalize_label` writes labels."""
+    return unicodedata.normalize("NFC", text).lower()
 
 
 @dataclass(frozen=True)
@@ -163,7 +171,7 @@ def extract(text: str, vocabulary: Iterable[str] = ()) -> Extraction:
     Returns:
         The counted items, their totals per canonical label, the scene (or None).
     """
-    tokens = _TOKEN.findall(text.lower())
+    tokens = _TOKEN.findall(_fold(text))
     index = _vocabulary_index(vocabulary) if vocabulary else _LITTER_INDEX
     items: list[Item] = []
     covered: set[int] = set()
@@ -182,13 +190,13 @@ def extract(text: str, vocabulary: Iterable[str] = ()) -> Extraction:
     for item in items:
         if item.count > 0:
             totals[item.label] += item.count
-    return Extraction(dict(totals), _scene(tokens, covered), tuple(items), bool(_NO_LITTER.search(text.lower())))
+    return Extraction(dict(totals), _scene(tokens, covered), tuple(items), bool(_NO_LITTER.search(_fold(text))))
 
 
 def agreement_errors(text: str, vocabulary: Iterable[str] = ()) -> list[str]:
     """Grammar slips a reader notices: "There are 1 …", "1 plastic items", "3 organic matter"."""
     extraction = extract(text, vocabulary)
-    tokens = _TOKEN.findall(text.lower())
+    tokens = _TOKEN.findall(_fold(text))
     errors = []
     for item in extraction.items:
         said = f"{item.count_text} {item.phrase}"

@@ -8,6 +8,7 @@ Plurals and number words come from `inflect`, not from string surgery.
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -86,8 +87,10 @@ NUMBER_WORDS.update({"a": 1, "an": 1, "single": 1})
 
 
 def normalize_label(label: str) -> str:
-    """Trim, lower case, `_` and `-` to spaces, collapse whitespace: "Plastic_Bottle " -> "plastic bottle"."""
-    return re.sub(r"\s+", " ", re.sub(r"[_\-]", " ", str(label)).strip().lower())
+    """Canonical Unicode (NFC), trim, lower case, `_` and `-` to spaces, collapse whitespace:
+    "Plastic_Bottle " -> "plastic bottle"; "e" + combining acute -> "é"."""
+    text = unicodedata.normalize("NFC", str(label))
+    return re.sub(r"\s+", " ", re.sub(r"[_\-]", " ", text).strip().lower())
 
 
 @lru_cache(maxsize=4096)
@@ -110,6 +113,8 @@ def is_regular_count_noun(noun: str) -> bool:
     Labels failing this ("glasses", "bus", "fish") are written with a counter ("2 pieces of
     glasses"), which the extractor reads back verbatim, so counts and names stay exact.
     """
+    if not re.fullmatch(r"[a-z]+(?:[ '\-][a-z]+)*", noun):  # English plurals for English-looking words only:
+        return False  # "бутылка" must not become "бутылкаs", nor "#" "#S"
     as_singular = _engine.singular_noun(noun)
     return (as_singular is False or as_singular == noun) and singular(plural(noun)) == noun and plural(noun) != noun
 

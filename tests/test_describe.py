@@ -179,7 +179,7 @@ def test_cli_keeps_order_reports_bad_lines_and_exit_status(model_dir, tmp_path):
     command = [
         sys.executable,
         "-m",
-        "helpers.describer.describe",
+        "helpers.describe",
         str(model_dir),
         "--input",
         str(tmp_path / "in.jsonl"),
@@ -190,7 +190,7 @@ def test_cli_keeps_order_reports_bad_lines_and_exit_status(model_dir, tmp_path):
     assert done.returncode == 1, done.stderr
     out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert len(out) == len(lines)
-    assert [o["id"] for o in out] == ["a", None, 7, None, None, "b"]
+    assert [o["id"] for o in out] == ["a", 2, 7, 4, 5, "b"], "the id, else the image, else the line number"
     assert [("error" in o) for o in out] == [False, True, True, True, False, False]
     assert "confidence" in out[2]["error"] and "line 3" in out[2]["error"] and "JSON" in out[1]["error"]
     assert all(o["source"] in {"model", "rerank", "grammar"} and o["description"] for o in out if "error" not in o)
@@ -199,7 +199,7 @@ def test_cli_keeps_order_reports_bad_lines_and_exit_status(model_dir, tmp_path):
         [
             sys.executable,
             "-m",
-            "helpers.describer.describe",
+            "helpers.describe",
             str(model_dir),
             "--input",
             str(tmp_path / "good.jsonl"),

@@ -73,3 +73,27 @@ def test_a_missing_yolo_checkpoint_names_the_path(tmp_path):
     finished = _python(code)
     assert finished.returncode != 0
     assert str(tmp_path / "best.pt") in finished.stderr or "best.pt" in finished.stderr
+
+
+def test_import_asks_nothing_of_the_network_and_a_hub_id_probes_once(tmp_path):
+    """Issue 15, item 13: offline by default; the hub is looked up only when a hub id is asked for."""
+    code = (
+        "import socket\n"
+        "calls = []\n"
+        "def refuse(*args, **kwargs):\n"
+        "    calls.append(args)\n"
+        "    raise OSError('no network here')\n"
+        "socket.create_connection = refuse\n"
+        "import helpers, os\n"
+        "from helpers.core.offline import model_source\n"
+        "print(len(calls), os.environ['HF_HUB_OFFLINE'])\n"
+        "model_source(os.environ['HF_HOME'], 'a local folder')\n"
+        "print(len(calls))\n"
+        "try:\n"
+        "    model_source('google/flan-t5-small', 'T5 base model')\n"
+        "except FileNotFoundError as error:\n"
+        "    print(len(calls), 'HF_HUB_OFFLINE' in str(error))\n"
+    )
+    (tmp_path / "hf").mkdir()
+    finished = _python(code, HF_HOME=str(tmp_path / "hf"))
+    assert finished.stdout.split() == ["0", "1", "0", "1", "True"], finished.stdout + finished.stderr

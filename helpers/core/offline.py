@@ -5,9 +5,11 @@ commands import `helpers` first.
 - Ultralytics: `YOLO_OFFLINE=true` (no online checks, no analytics), `YOLO_CONFIG_DIR` in the
   project cache, and a local font saved there as `Arial.ttf` (its dataset check and plotting
   otherwise download one).
-- Hugging Face: `HF_HUB_OFFLINE=1` and `TRANSFORMERS_OFFLINE=1` when the hub cannot be reached,
-  so a missing model fails at once with the path instead of retrying downloads. A value the
-  user set is never overridden; `DESCLM_OFFLINE=1` forces offline without the probe.
+- Hugging Face: offline by default (`HF_HUB_OFFLINE=1`, `TRANSFORMERS_OFFLINE=1`,
+  `HF_DATASETS_OFFLINE=1`), and nothing is asked of the network at import. Only when a hub id is
+  actually requested (`model_source`) is the hub probed, once; if it answers, the libraries go
+  online for the download, else a model missing from the local cache fails at once, naming the id.
+  A value the user set is never overridden; `DESCLM_OFFLINE=1` keeps everything offline, unprobed.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ import importlib.util
 import os
 import shutil
 import socket
+import sys
 import threading
 from pathlib import Path
 
 from helpers.core.paths import CACHE_DIR
 
 HUB_HOST = ("huggingface.co", 443)
+DEFAULTED = "DESCLM_HUB_OFFLINE_BY_DEFAULT"  # set when the offline switch is desclm's default, not the user's
 FONT_NAMES = ("Arial.ttf", "Arial.Unicode.ttf")
 
 
@@ -67,7 +71,7 @@ def install_local_fonts(config_dir: Path) -> None:
         partial.replace(target_dir / name)
 
 
-def configure(probe_hub: bool = True) -> dict[str, str]:
+def configure(probe_hub: bool = False) -> dict[str, str]:
     """Sets the offline switches (idempotent). Returns the variables it set or found."""
     os.environ.setdefault("YOLO_OFFLINE", "true")
     config_dir = Path(os.environ.setdefault("YOLO_CONFIG_DIR", str(CACHE_DIR / "ultralytics")))
@@ -75,15 +79,27 @@ def configure(probe_hub: bool = True) -> dict[str, str]:
         install_local_fonts(config_dir)
     except OSError:
         pass  # a read-only checkout: Ultralytics falls back to its own lookup, still offline
-    if os.environ.get("DESCLM_OFFLINE", "").lower() in {"1", "true", "yes"}:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    elif "HF_HUB_OFFLINE" not in os.environ and probe_hub and not hub_reachable():
+    if "HF_HUB_OFFLINE" not in os.environ:
         os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ[DEFAULTED] = "1"  # ours, not the user's: model_source may lift it for a hub id
+    if probe_hub and os.environ.get(DEFAULTED) == "1" and hub_reachable():
+        go_online()
     if os.environ.get("HF_HUB_OFFLINE") == "1":
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     names = ("YOLO_OFFLINE", "YOLO_CONFIG_DIR", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")
     return {name: os.environ[name] for name in names if name in os.environ}
+
+
+def go_online() -> None:
+    """Lifts desclm's default offline mode (the hub answered and a hub id was asked for), also in
+    libraries already imported, which read the switch once."""
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+        os.environ[name] = "0"
+    os.environ[DEFAULTED] = "0"
+    constants = sys.modules.get("huggingface_hub.constants")
+    if constants is not None:
+        constants.HF_HUB_OFFLINE = False
 
 
 def hub_offline() -> bool:
@@ -115,6 +131,9 @@ def model_source(name_or_path: str | Path, what: str) -> str:
     looks_like_path = Path(text).is_absolute() or text.startswith((".", "~")) or text.count("/") > 1 or "\\" in text
     if looks_like_path:
         raise FileNotFoundError(f"{what} not found: {local}")
+    forced = os.environ.get("DESCLM_OFFLINE", "").lower() in {"1", "true", "yes"}
+    if not forced and os.environ.get(DEFAULTED) == "1" and hub_offline() and hub_reachable():  # probed only now
+        go_online()
     if hub_offline():
         from huggingface_hub import try_to_load_from_cache
 

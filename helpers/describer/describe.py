@@ -14,24 +14,17 @@ sentence (`grammar`). With the guard off every result is `unchecked`.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
-import sys
-from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
-from helpers.core.cli import config_parser
-from helpers.core.contract import ContractError, ModelSettings, load_model_settings
-from helpers.core.device import cpu_cores
-from helpers.core.io import atomic_write_text
+from helpers.core.contract import ModelSettings, load_model_settings
 from helpers.core.paths import require_file, resolve
-from helpers.describer.backends import BACKENDS, load_backend
+from helpers.describer.backends import load_backend
 from helpers.text.facts import extract
-from helpers.text.grammar import Facts, RecordError, describe, facts, validate_record
+from helpers.text.grammar import Facts, describe, facts, validate_record
 from helpers.text.linearize import from_model_text, linearize
 
 logger = logging.getLogger(__name__)
@@ -110,13 +103,14 @@ class Describer:
         return [linearize(r, self.settings.input_format, self.policy) for r in records]
 
     def describe_detailed(
-        self, records: list[dict], batch_size: int = 32, num_beams: int | None = None
+        self, records: Iterable[dict], batch_size: int = 32, num_beams: int | None = None
     ) -> list[Description]:
-        """A `Description` per record, in order.
+        """A `Description` per record (any iterable: a list, a generator), in order.
 
         Raises:
             RecordError: A record is invalid (nothing is generated then).
         """
+        records = list(records)  # a generator is read once, here
         inputs = self.inputs(records)
         beams = num_beams or self.settings.num_beams
         hypotheses = self.backend.hypotheses(
@@ -128,7 +122,7 @@ class Describer:
             for record, model_input, texts in zip(records, inputs, hypotheses, strict=True)
         ]
 
-    def describe(self, records: list[dict], batch_size: int = 32) -> list[str]:
+    def describe(self, records: Iterable[dict], batch_size: int = 32) -> list[str]:
         """One sentence per record, in order (see `describe_detailed`)."""
         return [d.text for d in self.describe_detailed(records, batch_size)]
 
@@ -143,101 +137,3 @@ class Describer:
         # Same record, same wording: the fallback's randomness is seeded by the input itself.
         text = describe(record, random.Random(f"{self.seed}:{model_input}"), self.policy)
         return Description(text, "grammar", expected, _said(text, record), tuple(texts))
-
-
-def _parse(line: str, number: int) -> tuple[object, dict | str]:
-    """(id, record) for a valid line, (id or None, error message) for an invalid one."""
-    if not line.strip():
-        return None, f"line {number}: empty line"
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as error:
-        return None, f"line {number}: not valid JSON ({error.msg} at column {error.colno})"
-    record_id = record.get("id") if isinstance(record, dict) else None
-    try:
-        validate_record(record, f"line {number}")
-    except RecordError as error:
-        return record_id, str(error)
-    return record_id, record
-
-
-def describe_file(
-    describer: Describer, input_path: Path, output_path: Path, batch_size: int = 32, chunk: int = 512
-) -> Counter:
-    """The CLI's work: one output line per input line, in order; returns counts per source and of errors.
-
-    An invalid line gives {"id", "error"} and the others go on; the output is written atomically.
-    """
-    lines = input_path.read_text().splitlines()
-    results: list[dict] = []
-    counts: Counter = Counter()
-    with tqdm(
-        total=len(lines), desc="describe", unit="record", file=sys.stderr, disable=len(lines) < 2 * chunk
-    ) as progress:
-        for start in range(0, len(lines), chunk):
-            parsed = [_parse(line, number) for number, line in enumerate(lines[start : start + chunk], start + 1)]
-            good = [record for _, record in parsed if isinstance(record, dict)]
-            described = iter(describer.describe_detailed(good, batch_size) if good else [])
-            for record_id, record in parsed:
-                if isinstance(record, str):
-                    results.append({"id": record_id, "error": record})
-                    counts["error"] += 1
-                else:
-                    result = next(described)
-                    results.append({"id": record_id, "description": result.text, "source": result.source})
-                    counts[result.source] += 1
-            progress.update(len(parsed))
-    atomic_write_text(output_path, "".join(json.dumps(r) + "\n" for r in results))
-    return counts
-
-
-@dataclass
-class DescribeOptions:
-    """The describe command's settings."""
-
-    model_dir: str  # trained describer folder (notebook 03's output)
-    input: str  # CV output records, one JSON object per line
-    output: str  # JSONL to write: {"id", "description", "source"} or {"id", "error"} per input line
-    backend: str = "hf"  # hf (transformers) or ct2 (CTranslate2; run python -m helpers.export_ct2 first)
-    batch_size: int = 32  # records per generation batch
-    guard: bool = True  # check every sentence against its record and repair it (--no-guard: the top beam as is)
-    device: str = "auto"  # auto (CUDA when available), cpu or cuda
-    compute_type: str = "default"  # ct2 only: default (as exported), int8, float32, ...
-
-    def __post_init__(self) -> None:
-        if self.backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {list(BACKENDS)}, got {self.backend!r}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = config_parser(
-        DescribeOptions,
-        prog="python -m helpers.describe",
-        description="Describe CV output records (JSONL) in one sentence each.",
-        positional=("model_dir",),
-    )
-    options, _ = parser.parse_config(argv)
-    output_path = resolve(options.output)
-    try:
-        input_path = require_file(options.input, "Input records")  # before the model loads: fail fast
-        describer = Describer.load(
-            options.model_dir,
-            options.backend,
-            options.device,
-            guard=options.guard,
-            compute_type=options.compute_type,
-            inter_threads=cpu_cores(),
-        )
-    except (FileNotFoundError, ContractError) as error:
-        parser.error(str(error))
-    counts = describe_file(describer, input_path, output_path, options.batch_size)
-    logger.info("described %s -> %s: %s", input_path, output_path, json.dumps(dict(counts)))
-    if counts["error"]:
-        logger.warning("%d line(s) could not be described; see their 'error' entries", counts["error"])
-    return 1 if counts["error"] else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

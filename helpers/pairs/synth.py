@@ -20,6 +20,7 @@ from helpers.core.cli import config_parser
 from helpers.core.contract import INPUT_FORMATS, InputSpec, Policy, write_pairs_settings
 from helpers.core.io import iter_jsonl, write_jsonl
 from helpers.core.paths import require_file, resolve
+from helpers.core.records import check_output, read_lines
 from helpers.text.facts import extract
 from helpers.text.grammar import RecordError, describe, describe_variations, facts, validate_record
 from helpers.text.linearize import linearize
@@ -190,21 +191,27 @@ def build_pairs(config: SynthConfig) -> SynthResult:
 
 
 def describe_file(input_path: Path, output_path: Path, seed: int, policy: Policy) -> int:
-    """The CLI's work: one {"id", "description"} or {"id", "error"} per input line; returns the error count."""
+    """The CLI's work: one {"id", "description"} or {"id", "error"} per input line (blank and broken
+    lines included), in order, written atomically; returns the error count.
+
+    Raises:
+        ValueError: The output would overwrite the input, or is a folder (checked before any work).
+    """
+    check_output(input_path, output_path)
     results, failures = [], 0
-    for line in iter_jsonl(input_path):
-        record = line.record if isinstance(line.record, dict) else {}
-        record_id = record.get("id", record.get("image", line.line_number))
+    for line in read_lines(input_path):
         try:
             if line.error:
                 raise RecordError(line.error)
-            validate_record(record, f"line {line.line_number}")
-            results.append(
-                {"id": record_id, "description": describe(record, random.Random(f"{seed}:{line.line_number}"), policy)}
-            )
-        except RecordError as error:
+            validate_record(line.record, f"line {line.number}")
+            text = describe(line.record, random.Random(f"{seed}:{line.number}"), policy)
+            results.append({"id": line.id, "description": text})
+        except Exception as error:  # noqa: BLE001 - any failure costs its own line only
             failures += 1
-            results.append({"id": record_id, "error": str(error)})
+            message = (
+                str(error) if isinstance(error, RecordError) else f"line {line.number}: {type(error).__name__}: {error}"
+            )
+            results.append({"id": line.id, "error": message})
     write_jsonl(output_path, results)
     return failures
 

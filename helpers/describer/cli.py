@@ -1,0 +1,140 @@
+"""The describe command: a JSONL file of CV records in, one JSON line per input line out.
+
+    python -m helpers.describe MODEL_DIR --input cv.jsonl --output out.jsonl [--backend hf|ct2] [--no-guard]
+
+Each output line is {"id", "description", "source"} or {"id", "error"}; the id is the record's
+`id`, else its `image`, else the line number. A line that cannot be described, for any reason
+(unreadable, invalid, or an exception in the model, guard or grammar), costs that line only; the
+exit status is then 1. The input is never overwritten, the output appears when complete, and a
+killed run started again with the same input and settings resumes after the lines it wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from helpers.core.cli import config_parser
+from helpers.core.contract import ContractError
+from helpers.core.device import cpu_cores
+from helpers.core.paths import require_file, resolve
+from helpers.core.records import InputLine, ResumableOutput, check_output, file_stamp, read_lines
+from helpers.describer.backends import BACKENDS
+from helpers.describer.describe import Describer
+from helpers.text.grammar import RecordError, validate_record
+
+logger = logging.getLogger(__name__)
+
+
+def _describe_block(describer: Describer, lines: list[InputLine], batch_size: int) -> list[dict]:
+    """Output rows for a block of input lines; a failure costs its own line, never the block."""
+    rows: dict[int, dict] = {}
+    good: list[InputLine] = []
+    for line in lines:
+        try:
+            if line.error:
+                raise RecordError(line.error)
+            validate_record(line.record, f"line {line.number}")
+            good.append(line)
+        except RecordError as error:
+            rows[line.number] = {"id": line.id, "error": str(error)}
+    try:
+        described = list(zip(good, describer.describe_detailed([g.record for g in good], batch_size)))
+    except Exception:  # noqa: BLE001 - one bad record must not cost the block: retry one by one
+        described = []
+        for line in good:
+            try:
+                described.append((line, describer.describe_detailed([line.record], 1)[0]))
+            except Exception as error:  # noqa: BLE001
+                logger.debug("line %d failed", line.number, exc_info=True)
+                rows[line.number] = {"id": line.id, "error": f"line {line.number}: {type(error).__name__}: {error}"}
+    for line, result in described:
+        rows[line.number] = {"id": line.id, "description": result.text, "source": result.source}
+    return [rows[line.number] for line in lines]
+
+
+def describe_file(
+    describer: Describer, input_path: Path, output_path: Path, batch_size: int = 32, chunk: int = 512
+) -> Counter:
+    """The command's work (see the module docstring); returns counts per source and of errors.
+
+    Raises:
+        ValueError: The output would overwrite the input, or is a folder (checked before any work).
+    """
+    check_output(input_path, output_path)
+    settings = {"model": describer.settings.to_dict(), "guard": describer.guard, "seed": describer.seed}
+    output = ResumableOutput(output_path, {"input": file_stamp(input_path), "settings": settings})
+    lines = list(read_lines(input_path))
+    if output.done:
+        logger.info("resuming %s after %d of %d lines", output_path, output.done, len(lines))
+    with tqdm(total=len(lines), initial=output.done, desc="describe", unit="record", file=sys.stderr,
+              disable=len(lines) < 2 * chunk) as progress:  # fmt: skip
+        for start in range(output.done, len(lines), chunk):
+            block = lines[start : start + chunk]
+            output.write(_describe_block(describer, block, batch_size))
+            progress.update(len(block))
+    output.finish()
+    counts: Counter = Counter()
+    for line in output_path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        counts["error" if "error" in row else row["source"]] += 1
+    return counts
+
+
+@dataclass
+class DescribeOptions:
+    """The describe command's settings."""
+
+    model_dir: str  # trained describer folder (notebook 03's output)
+    input: str  # CV output records, one JSON object per line
+    output: str  # JSONL to write: {"id", "description", "source"} or {"id", "error"} per input line
+    backend: str = "hf"  # hf (transformers) or ct2 (CTranslate2; run python -m helpers.export_ct2 first)
+    batch_size: int = 32  # records per generation batch
+    guard: bool = True  # check every sentence against its record and repair it (--no-guard: the top beam as is)
+    device: str = "auto"  # auto (CUDA when available), cpu or cuda
+    compute_type: str = "default"  # ct2 only: default (as exported), int8, float32, ...
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {list(BACKENDS)}, got {self.backend!r}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = config_parser(
+        DescribeOptions,
+        prog="python -m helpers.describe",
+        description="Describe CV output records (JSONL) in one sentence each.",
+        positional=("model_dir",),
+    )
+    options, _ = parser.parse_config(argv)
+    output_path = resolve(options.output)
+    try:  # everything that can be checked is checked before the model loads
+        input_path = require_file(options.input, "Input records")
+        check_output(input_path, output_path)
+        describer = Describer.load(
+            options.model_dir,
+            options.backend,
+            options.device,
+            guard=options.guard,
+            compute_type=options.compute_type,
+            inter_threads=cpu_cores(),
+        )
+    except (FileNotFoundError, ContractError, ValueError) as error:
+        parser.error(str(error))
+    counts = describe_file(describer, input_path, output_path, options.batch_size)
+    logger.info("described %s -> %s: %s", input_path, output_path, json.dumps(dict(counts)))
+    if counts["error"]:
+        logger.warning("%d line(s) could not be described; see their 'error' entries", counts["error"])
+    return 1 if counts["error"] else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

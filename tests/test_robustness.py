@@ -1,0 +1,197 @@
+"""Never lose a batch (issue 15): what real input files contain, against describe and synth.
+
+The describer here has a scripted backend (no model), so the guard's grammar fallback writes the
+sentences: fast, and every sentence of a valid record must read back faithful.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from helpers.core.contract import InputSpec, ModelSettings, Policy
+from helpers.core.records import ResumableOutput, read_lines
+from helpers.describer.cli import describe_file
+from helpers.describer.describe import Describer
+from helpers.pairs.synth import describe_file as synth_file
+from helpers.text.facts import extract
+from helpers.text.grammar import facts
+from helpers.text.lexicon import normalize_label
+
+SETTINGS = ModelSettings(
+    InputSpec("linked_end", Policy()), base_model="scratch", max_source_length=64, max_target_length=32,
+    max_new_tokens=40, num_beams=2,
+)  # fmt: skip
+
+
+class FixedBackend:
+    """Answers "Nothing." to everything (so the guard falls back to the grammar); can explode or stop."""
+
+    def __init__(self, explode_on: str = "", interrupt_on: str = "") -> None:
+        self.explode_on, self.interrupt_on, self.seen = explode_on, interrupt_on, []
+
+    def hypotheses(self, inputs, num_beams, max_new_tokens, batch_size=32, num_hypotheses=1):
+        self.seen += inputs
+        if self.interrupt_on and any(self.interrupt_on in text for text in inputs):
+            raise KeyboardInterrupt  # what a kill looks like from inside
+        if self.explode_on and any(self.explode_on in text for text in inputs):
+            raise RuntimeError("the model exploded")
+        return [["Nothing."] * num_hypotheses for _ in inputs]
+
+
+def _record(label: str = "plastic", **extra) -> dict:
+    return {
+        **extra,
+        "detections": [{"label": label, "confidence": 0.9}],
+        "scene": {"class": "grass", "confidence": 0.9},
+    }
+
+
+def _write(path, lines: list[bytes]) -> None:
+    path.write_bytes(b"".join(line + b"\n" for line in lines))
+
+
+def _out(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line]
+
+
+def test_one_line_out_per_line_in_with_ids_and_errors_naming_the_line(tmp_path):
+    lines = [
+        json.dumps(_record(id="a")).encode(),
+        b'{"detections": [], "scene": null, "note": "\xff"}',  # item 3: one invalid UTF-8 byte
+        json.dumps(_record("tire\u2028two", image="x.jpg"), ensure_ascii=False).encode(),  # item 4: U+2028
+        b"",
+        b"[1, 2]",
+        json.dumps(_record("boom")).encode(),  # the model raises on this record's batch
+        json.dumps({"detections": "nope"}).encode(),
+        json.dumps(_record("tire", image="y.jpg")).encode(),  # item 9: 01's records carry `image`
+    ]
+    _write(tmp_path / "in.jsonl", lines)
+    before = (tmp_path / "in.jsonl").read_bytes()
+    describer = Describer(FixedBackend(explode_on="boom"), SETTINGS)
+    counts = describe_file(describer, tmp_path / "in.jsonl", tmp_path / "out.jsonl", chunk=4)
+    out = _out(tmp_path / "out.jsonl")
+    assert len(out) == len(lines) and (tmp_path / "in.jsonl").read_bytes() == before
+    assert [o["id"] for o in out] == ["a", 2, "x.jpg", 4, 5, 6, 7, "y.jpg"]
+    errors = {index + 1: o["error"] for index, o in enumerate(out) if "error" in o}
+    assert sorted(errors) == [2, 4, 5, 6, 7] and all(f"line {n}" in e for n, e in errors.items())
+    assert "UTF-8" in errors[2] and "RuntimeError" in errors[6] and "detections" in errors[7]
+    assert "tire two" in out[2]["description"], "U+2028 inside a label is whitespace, not a line end"
+    assert counts["error"] == 5 and counts["grammar"] == 3
+
+
+def test_an_output_that_is_the_input_or_a_folder_is_refused_before_any_work(tmp_path):
+    _write(tmp_path / "in.jsonl", [json.dumps(_record()).encode()])
+    before = (tmp_path / "in.jsonl").read_bytes()
+    (tmp_path / "link.jsonl").symlink_to(tmp_path / "in.jsonl")
+    backend = FixedBackend()
+    for output in (tmp_path / "in.jsonl", tmp_path / "link.jsonl", tmp_path / "sub" / ".." / "in.jsonl", tmp_path):
+        with pytest.raises(ValueError, match="input file|folder"):
+            describe_file(Describer(backend, SETTINGS), tmp_path / "in.jsonl", output)
+        with pytest.raises(ValueError, match="input file|folder"):
+            synth_file(tmp_path / "in.jsonl", output, 0, Policy())
+    assert backend.seen == [] and (tmp_path / "in.jsonl").read_bytes() == before
+
+
+def test_a_killed_describe_run_resumes_after_the_lines_it_wrote(tmp_path):
+    lines = [
+        json.dumps(_record(label, id=f"r{i}")).encode() for i, label in enumerate(["plastic", "tire", "stop", "glass"])
+    ]
+    _write(tmp_path / "in.jsonl", lines)
+    with pytest.raises(KeyboardInterrupt):
+        describe_file(
+            Describer(FixedBackend(interrupt_on="stop"), SETTINGS), tmp_path / "in.jsonl", tmp_path / "o.jsonl", chunk=2
+        )
+    assert not (tmp_path / "o.jsonl").exists(), "no half output under the final name"
+    again = FixedBackend()
+    describe_file(Describer(again, SETTINGS), tmp_path / "in.jsonl", tmp_path / "o.jsonl", chunk=2)
+    assert [o["id"] for o in _out(tmp_path / "o.jsonl")] == ["r0", "r1", "r2", "r3"]
+    assert not any("tire" in text for text in again.seen), "the first block was not described again"
+    other = FixedBackend()  # another input: no resume from a stale partial file
+    _write(tmp_path / "in.jsonl", lines[::-1])
+    describe_file(Describer(other, SETTINGS), tmp_path / "in.jsonl", tmp_path / "o.jsonl", chunk=2)
+    assert len(other.seen) == 4
+
+
+def test_a_half_written_last_line_is_dropped_on_resume(tmp_path):
+    output = ResumableOutput(tmp_path / "o.jsonl", {"a": 1})
+    output.write([{"id": 1}, {"id": 2}])
+    with open(output.partial, "a") as file:
+        file.write('{"id": 3, "descr')
+    assert ResumableOutput(tmp_path / "o.jsonl", {"a": 1}).done == 2
+    assert ResumableOutput(tmp_path / "o.jsonl", {"a": 2}).done == 0, "other stamp: start over"
+
+
+def test_the_api_takes_any_iterable_of_records():
+    describer = Describer(FixedBackend(), SETTINGS)
+    assert len(describer.describe(_record(label) for label in ["plastic", "tire"])) == 2  # item 6: was []
+
+
+def test_synth_keeps_blank_and_broken_lines_as_error_lines(tmp_path):
+    lines = [json.dumps(_record(id="a")).encode(), b"", b"\xff", json.dumps(_record(image="p.jpg")).encode()]
+    _write(tmp_path / "in.jsonl", lines)
+    assert synth_file(tmp_path / "in.jsonl", tmp_path / "out.jsonl", 0, Policy()) == 2
+    out = _out(tmp_path / "out.jsonl")
+    assert [o["id"] for o in out] == ["a", 2, 3, "p.jpg"] and "empty line" in out[1]["error"]
+
+
+def test_lines_split_at_newlines_only(tmp_path):
+    text = json.dumps(
+        {"detections": [], "scene": {"class": "grass\u2028x\x85y", "confidence": 0.1}}, ensure_ascii=False
+    )
+    assert len(text.splitlines()) == 3, "what str.splitlines would have done"
+    (tmp_path / "in.jsonl").write_text(text + "\n", encoding="utf-8")
+    [line] = list(read_lines(tmp_path / "in.jsonl"))
+    assert line.error is None and line.record["scene"]["class"] == "grass\u2028x\x85y"
+
+
+# Arbitrary labels: any script, digits, separators, emoji, combining marks, RTL.
+ANY_LABEL = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=12)
+# Those whose sentences must read back exactly today: letters and symbols of scripts other than
+# ASCII (ASCII words can collide with the grammar's own words, and digits or separators are syntax).
+SAFE_LABEL = st.text(
+    st.characters(exclude_categories=("Cs", "Cc", "Nd", "No", "Nl"), exclude_characters=",.;:!?|"),
+    min_size=1,
+    max_size=10,
+).filter(lambda label: normalize_label(label) and not any(c.isascii() for c in label))
+RECORD = st.fixed_dictionaries(
+    {"detections": st.lists(st.fixed_dictionaries({"label": ANY_LABEL | SAFE_LABEL, "confidence": st.floats(0, 1)}),
+                            max_size=4)},
+    optional={"id": st.integers() | st.text(max_size=5), "scene": st.none() | st.fixed_dictionaries(
+        {"class": ANY_LABEL, "confidence": st.floats(0, 1)})},
+)  # fmt: skip
+JUNK = st.binary(max_size=20).filter(lambda b: b"\n" not in b)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(RECORD.map(lambda r: json.dumps(r, ensure_ascii=False).encode()) | JUNK, min_size=1, max_size=8))
+def test_describe_holds_its_promises_for_arbitrary_lines(tmp_path_factory, lines):
+    folder = tmp_path_factory.mktemp("prop")
+    _write(folder / "in.jsonl", lines)
+    describe_file(Describer(FixedBackend(), SETTINGS), folder / "in.jsonl", folder / "out.jsonl", chunk=3)
+    out = _out(folder / "out.jsonl")
+    assert len(out) == len(lines) and all("id" in o for o in out)
+    for number, (line, row) in enumerate(zip(read_lines(folder / "in.jsonl"), out, strict=True), start=1):
+        if "error" in row:
+            assert f"line {number}" in row["error"]
+            continue
+        record = line.record
+        if all(not any(c.isascii() for c in d["label"]) and not any(c.isdigit() or c in ",.;:!?|" for c in d["label"])
+               for d in record["detections"]):  # fmt: skip
+            said = extract(row["description"], [d["label"] for d in record["detections"]]).facts()
+            assert said.counts == facts(record).counts, row["description"]
+
+
+def test_the_describe_cli_refuses_to_overwrite_its_input_before_loading_a_model(tmp_path):
+    _write(tmp_path / "in.jsonl", [json.dumps(_record()).encode()])
+    command = [sys.executable, "-m", "helpers.describe", "no-model-here", "--input", "in.jsonl", "--output", "in.jsonl"]
+    finished = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 2 and "input file" in finished.stderr, finished.stderr
+    assert (tmp_path / "in.jsonl").read_bytes() == json.dumps(_record()).encode() + b"\n"

@@ -64,7 +64,7 @@ def test_one_line_out_per_line_in_with_ids_and_errors_naming_the_line(tmp_path):
     lines = [
         json.dumps(_record(id="a")).encode(),
         b'{"detections": [], "scene": null, "note": "\xff"}',  # item 3: one invalid UTF-8 byte
-        json.dumps(_record("tire\u2028two", image="x.jpg"), ensure_ascii=False).encode(),  # item 4: U+2028
+        json.dumps(_record("tire", image="x.jpg", note="a\u2028b\x85c"), ensure_ascii=False).encode(),  # item 4
         b"",
         b"[1, 2]",
         json.dumps(_record("boom")).encode(),  # the model raises on this record's batch
@@ -81,7 +81,7 @@ def test_one_line_out_per_line_in_with_ids_and_errors_naming_the_line(tmp_path):
     errors = {index + 1: o["error"] for index, o in enumerate(out) if "error" in o}
     assert sorted(errors) == [2, 4, 5, 6, 7] and all(f"line {n}" in e for n, e in errors.items())
     assert "UTF-8" in errors[2] and "RuntimeError" in errors[6] and "detections" in errors[7]
-    assert "tire two" in out[2]["description"], "U+2028 inside a label is whitespace, not a line end"
+    assert "tire" in out[2]["description"], "U+2028 and U+0085 inside a JSON string do not end the line"
     assert counts["error"] == 5 and counts["grammar"] == 3
 
 
@@ -195,3 +195,13 @@ def test_the_describe_cli_refuses_to_overwrite_its_input_before_loading_a_model(
     finished = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 2 and "input file" in finished.stderr, finished.stderr
     assert (tmp_path / "in.jsonl").read_bytes() == json.dumps(_record()).encode() + b"\n"
+
+
+@pytest.mark.parametrize("label", ["tire; 5 plastic", "tire | scene: sandy", "cap\x00lid"])
+def test_a_label_holding_input_syntax_is_refused_naming_the_field(tmp_path, label):
+    """Issue 15, item 8: such labels made sentences like "a tire; 5 plastic" that the guard accepted."""
+    _write(tmp_path / "in.jsonl", [json.dumps(_record(label)).encode(), json.dumps(_record("tire")).encode()])
+    describe_file(Describer(FixedBackend(), SETTINGS), tmp_path / "in.jsonl", tmp_path / "out.jsonl")
+    synth_file(tmp_path / "in.jsonl", tmp_path / "synth.jsonl", 0, Policy())
+    for out in (_out(tmp_path / "out.jsonl"), _out(tmp_path / "synth.jsonl")):
+        assert "line 1: detections[0].label" in out[0]["error"] and "description" in out[1]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import random
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -51,6 +52,22 @@ def _confidence(value, where: str) -> float:
     return float(value)
 
 
+# Characters that are syntax, not data: the model input separates categories with ";" and sections
+# with "|". A name holding one is refused, never guessed at (whitespace, line breaks included, is
+# collapsed to one space by normalize_label).
+RESERVED = {";": "a semicolon", "|": "a vertical bar"}
+
+
+def _check_name(value: str, where: str) -> None:
+    for char, what in RESERVED.items():
+        if char in value:
+            raise RecordError(
+                f"{where} {value!r} contains {what} ({char!r}), which the model input uses as a separator"
+            )
+    if any(unicodedata.category(c) == "Cc" and not c.isspace() for c in value):  # whitespace is collapsed
+        raise RecordError(f"{where} {value!r} contains a control character")
+
+
 def validate_record(record, name: str = "record") -> None:
     """Checks the fields the grammar reads; raises RecordError naming `name` and the field."""
     if not isinstance(record, dict):
@@ -67,6 +84,7 @@ def validate_record(record, name: str = "record") -> None:
         label = detection.get("label")
         if not isinstance(label, str) or not normalize_label(label):
             raise RecordError(f"{where}.label must be a non-empty string, got {label!r}")
+        _check_name(label, f"{where}.label")
         _confidence(detection.get("confidence"), f"{where}.confidence")
         bbox = detection.get("bbox")
         if bbox is not None and not (
@@ -77,6 +95,8 @@ def validate_record(record, name: str = "record") -> None:
     if scene is not None:
         if not isinstance(scene, dict) or not isinstance(scene.get("class", "unknown"), str | None):
             raise RecordError(f"{name}: 'scene' must be an object with 'class' and 'confidence', got {scene!r}")
+        if isinstance(scene.get("class"), str):
+            _check_name(scene["class"], f"{name}: scene.class")
         if scene.get("class") not in (None, "unknown"):
             _confidence(scene.get("confidence"), f"{name}: scene.confidence")
 

@@ -357,3 +357,47 @@ def test_average_precision_agrees_with_ultralytics_within_the_measured_gap():
     assert max(gaps) < 0.02 and np.mean(gaps) < 0.005
     perfect = average_precision(np.array([0.9, 0.8]), np.array([1.0, 1.0]), 2)
     assert perfect == pytest.approx(1.0), "a perfect detector scores 1 (Ultralytics: 0.995, its trapezoid)"
+
+
+def test_images_of_every_mode_decode_to_their_real_content(tmp_path):
+    """Issue 15, item 5: a 16-bit PNG became all white; alpha, palette and CMYK must decode too."""
+    from PIL import Image
+
+    from helpers.cv.sources import ImageItem, load_image
+
+    ramp = np.linspace(0, 65535, 64 * 48).reshape(48, 64).astype(np.uint16)
+    Image.fromarray(ramp).save(tmp_path / "deep.png")
+    Image.new("RGBA", (8, 8), (255, 0, 0, 0)).save(tmp_path / "clear.png")
+    Image.new("CMYK", (8, 8), (0, 255, 255, 0)).save(tmp_path / "cmyk.jpg")
+    Image.new("P", (8, 8), 0).save(tmp_path / "palette.png")
+
+    def pixels(name):
+        return np.asarray(load_image(ImageItem(tmp_path / name, name, None)), dtype=float)
+
+    deep = pixels("deep.png")
+    assert Image.open(tmp_path / "deep.png").mode == "I;16" and deep.shape == (48, 64, 3)
+    assert deep.min() == 0 and deep.max() == 255 and 120 < deep.mean() < 135, "scaled from 16 bits, not clipped"
+    assert (pixels("clear.png") == 128).all(), "fully transparent pixels lie on grey, not on their hidden colour"
+    assert pixels("cmyk.jpg")[..., 0].mean() > 200 and pixels("cmyk.jpg")[..., 1:].mean() < 60, "CMYK red is red"
+    assert pixels("palette.png").shape == (8, 8, 3)
+
+
+def test_every_listed_path_reaches_the_output_or_the_errors(tmp_path, tiny_demo, tiny_cv_models):
+    """Issue 15, items 7 and 12: links to nothing or to themselves, empty and text files are errors, named."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(next((tiny_demo / "train" / "images").glob("*.jpg")), folder / "good.jpg")
+    (folder / "dangling.jpg").symlink_to(folder / "gone.jpg")
+    (folder / "loop.jpg").symlink_to(folder / "loop.jpg")
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "text.jpg").write_text("not an image")
+    config = ExtractConfig(images=str(folder), output=str(tmp_path / "cv.jsonl"), **_models_config(tiny_cv_models))
+    run_extraction(config)
+    done = [r["image"] for r in iter_jsonl_records(tmp_path / "cv.jsonl")]
+    errors = {e["image"]: e["error"] for e in iter_jsonl_records(tmp_path / "cv.errors.jsonl")}
+    assert done == ["good.jpg"] and sorted(errors) == ["dangling.jpg", "empty.jpg", "loop.jpg", "text.jpg"]
+    assert (
+        "link" in errors["dangling.jpg"]
+        and "empty file" in errors["empty.jpg"]
+        and "not an image" in errors["text.jpg"]
+    )

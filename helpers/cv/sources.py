@@ -7,10 +7,12 @@ folder, or the dataset root), which names it in the output, drives resume and de
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import Image, ImageOps
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from helpers.core.paths import resolve
 from helpers.cv.yolo_data import label_path, list_images, load_data_yaml
@@ -41,11 +43,16 @@ class ImageSource:
         return label_path(item.path)
 
 
+def _absolute(path: Path) -> Path:
+    """The absolute path without following links (a broken or looping link keeps its own name)."""
+    return Path(os.path.abspath(path))
+
+
 def _key(path: Path, root: Path) -> str:
     try:
-        return path.resolve().relative_to(root).as_posix()
+        return _absolute(path).relative_to(root).as_posix()
     except ValueError:
-        return path.resolve().as_posix()
+        return _absolute(path).as_posix()
 
 
 def open_image_source(images: str | Path) -> ImageSource:
@@ -65,7 +72,7 @@ def open_image_source(images: str | Path) -> ImageSource:
         source = ImageSource("folder", root, [ImageItem(p, _key(p, root), None) for p in list_images(root)])
     elif path.suffix.lower() in (".yaml", ".yml"):
         dataset = load_data_yaml(path)
-        items = [ImageItem(p.resolve(), _key(p, dataset.root), split) for p, split in dataset.images()]
+        items = [ImageItem(_absolute(p), _key(p, dataset.root), split) for p, split in dataset.images()]
         source = ImageSource("yolo", dataset.root, items, dataset.names, dataset.scenes)
     elif path.suffix.lower() == ".txt":
         root = path.parent.resolve()
@@ -98,7 +105,48 @@ def select(
 
 
 def load_image(item: ImageItem) -> Image.Image:
-    """The image as RGB, turned as its EXIF orientation says; raises on unreadable or truncated files."""
-    with Image.open(item.path) as image:
+    """The image as 8-bit RGB, turned as its EXIF orientation says.
+
+    Whatever the file's mode: 16-bit and float images are scaled to 8 bits (not clipped to white),
+    transparent pixels are laid on mid grey, palette and CMYK images are converted.
+
+    Raises:
+        ValueError: A dangling or looping link, an empty file, or a file that is not an image.
+        OSError: A truncated or otherwise unreadable image (the full decode happens here).
+    """
+    path = item.path
+    if path.is_symlink() and not path.exists():
+        raise ValueError(f"{path}: a symbolic link to nothing (dangling, or a loop)")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path}: empty file (0 bytes)")
+    try:
+        opened = Image.open(path)
+    except (UnidentifiedImageError, ModuleNotFoundError) as error:
+        # With Ultralytics imported, PIL tries its HEIF opener on unknown content, which needs pi-heif.
+        with open(path, "rb") as file:
+            heif = b"ftyp" in file.read(16)
+        if heif and isinstance(error, ModuleNotFoundError):
+            raise ValueError(f"{path}: a HEIF/HEIC image; reading it needs: pip install pi-heif") from None
+        raise ValueError(f"{path}: not an image file (no image format recognised its content)") from None
+    with opened as image:
         image = ImageOps.exif_transpose(image)  # camera orientation, as a person sees the photo
-        return image.convert("RGB")  # forces a full decode: truncated files fail here
+        return to_rgb(image)  # forces a full decode: truncated files fail here
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """8-bit RGB from any PIL mode (see `load_image`)."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        peak = float(values.max()) if values.size else 0.0
+        if image.mode == "F" and peak <= 1.0:
+            top = 1.0  # a float image in 0..1
+        elif image.mode.startswith("I;16") or peak > 255:
+            top = 65535.0 if peak <= 65535 else peak  # 16-bit data, also when PIL opens it as "I"
+        else:
+            top = 255.0
+        image = Image.fromarray(np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (128, 128, 128, 255))
+        image = Image.alpha_composite(background, rgba)
+    return image.convert("RGB")

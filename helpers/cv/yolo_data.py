@@ -31,7 +31,10 @@ class YoloDataset:
 def list_images(entry: Path) -> list[Path]:
     """Images of a folder (recursive, sorted) or of a `.txt` list (paths relative to its folder, `#` comments)."""
     if entry.is_dir():
-        return sorted(p for p in entry.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        # links count even when broken or looping, so that they reach the errors file instead of vanishing
+        return sorted(
+            p for p in entry.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and (p.is_file() or p.is_symlink())
+        )
     if entry.is_file() and entry.suffix == ".txt":  # a text file listing image paths
         lines = [
             line.strip() for line in entry.read_text().splitlines() if line.strip() and not line.strip().startswith("#")

@@ -219,8 +219,12 @@ def test_corrupt_and_empty_images_are_reported_and_the_rest_succeed(tmp_path, ti
     again = run_extraction(config)
     assert again["already_done"] == 6 and again["processed"] == 0 and again["failed"] == 1
     assert [e["image"] for e in iter_jsonl_records(tmp_path / "cv.errors.jsonl")] == ["truncated.png"]
-    with pytest.raises(ValueError, match="other models or settings"):
+    with pytest.raises(ValueError, match=r"other models or settings \(fusion.iou_thr: 0.55 -> 0.7\)"):
         run_extraction(ExtractConfig(**{**config.__dict__, "iou_thr": 0.7}))
+    (tmp_path / "cv.manifest.json").unlink()  # issue 15, item 11: then nobody knows what made the records
+    with pytest.raises(ValueError, match="manifest .* is missing"):
+        run_extraction(ExtractConfig(**{**config.__dict__, "yolo_conf": 0.3}))
+    assert len(list(iter_jsonl(tmp_path / "cv.jsonl"))) == 6, "the old records are untouched"
 
 
 def iter_jsonl_records(path):

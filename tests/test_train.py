@@ -202,6 +202,10 @@ def test_pretrained_base_from_a_local_folder(pairs_dir, tmp_path):
 def test_resume_continues_the_step_count(pairs_dir, tmp_path):
     first = train(TrainConfig(pairs_dir=str(pairs_dir), output_dir=str(tmp_path / "m"), **TINY_STEPS))
     assert first["resumed_from"] is None
+    stamp = (tmp_path / "m" / "model.safetensors").stat().st_mtime_ns
+    again = train(TrainConfig(pairs_dir=str(pairs_dir), output_dir=str(tmp_path / "m"), **TINY_STEPS))
+    assert again["reused"] and again["global_step"] == 6, "a finished run is not trained or exported again"
+    assert (tmp_path / "m" / "model.safetensors").stat().st_mtime_ns == stamp
     longer = {**TINY_STEPS, "max_steps": 9}
     second = train(TrainConfig(pairs_dir=str(pairs_dir), output_dir=str(tmp_path / "m"), **longer))
     assert second["resumed_from"].endswith("checkpoint-6") and second["global_step"] == 9

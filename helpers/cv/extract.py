@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
+from pathlib import Path
 
 from PIL import Image
 from tqdm.auto import tqdm
@@ -61,6 +62,43 @@ def _batches(
             if index + 2 < len(chunks):
                 pending.append(pool.map(load, chunks[index + 2]))
             yield batch
+
+
+def _flat(value, prefix: str = "") -> dict[str, object]:
+    if isinstance(value, dict):
+        return {
+            k: v for key, item in value.items() for k, v in _flat(item, f"{prefix}.{key}" if prefix else key).items()
+        }
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        names = [str(v.get("name", i)) for i, v in enumerate(value)]
+        return {k: v for name, item in zip(names, value) for k, v in _flat(item, f"{prefix}[{name}]").items()}
+    return {prefix: value}
+
+
+def check_resumable(output: Path, manifest: Path, settings: dict) -> None:
+    """Refuses to add to an output made with other settings, naming what changed, or made with
+    settings nobody recorded (its manifest deleted).
+
+    Raises:
+        ValueError: The output holds records and its manifest is missing or differs.
+    """
+    if not output.exists() or output.stat().st_size == 0:
+        return
+    if not manifest.exists():
+        raise ValueError(
+            f"{output} holds CV outputs but its manifest {manifest} is missing, so the settings that made them "
+            "are unknown; restore the manifest, choose another output, or delete the output to start over"
+        )
+    previous = json.loads(manifest.read_text())
+    if previous.get("fingerprint") == settings["fingerprint"]:
+        return
+    old, new = _flat({k: previous.get(k) for k in settings if k != "fingerprint"}), _flat(settings)
+    changed = [f"{key}: {old.get(key)!r} -> {new.get(key)!r}" for key in sorted(set(old) | set(new) - {"fingerprint"})
+               if old.get(key) != new.get(key)]  # fmt: skip
+    raise ValueError(
+        f"{output} holds CV outputs of other models or settings ({'; '.join(changed) or 'see ' + str(manifest)}); "
+        "choose another output or delete it to start over"
+    )
 
 
 def settings_fingerprint(config: ExtractConfig, specs: list[DetectorSpec]) -> dict:
@@ -122,13 +160,7 @@ def run_extraction(
     )
     specs = config.detector_specs() if config.detections_from == "models" else []
     settings = settings_fingerprint(config, specs)
-    if files["manifest"].exists() and output.exists():
-        previous = json.loads(files["manifest"].read_text())
-        if previous.get("fingerprint") != settings["fingerprint"]:
-            raise ValueError(
-                f"{output} holds CV outputs of other models or settings (see {files['manifest']}); "
-                "choose another output or delete it to start over"
-            )
+    check_resumable(output, files["manifest"], settings)
     done, repaired = scan_output(output)
     todo = [item for item in selected if item.key not in done]
     todo_keys = {item.key for item in todo}

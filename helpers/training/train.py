@@ -39,7 +39,7 @@ from helpers.core.contract import InputSpec
 from helpers.core.paths import resolve
 from helpers.training.config import TrainConfig
 from helpers.training.data import copied_names, faithfulness_scorer, length_limits, load_pairs, with_targets
-from helpers.training.export import export_model
+from helpers.training.export import export_model, finished_run
 from helpers.training.scratch_model import build_model, train_tokenizer, train_word_tokenizer
 
 logger = logging.getLogger(__name__)
@@ -231,6 +231,11 @@ def train(config: TrainConfig) -> dict:
             "the model learns those names as written",
             unslotted,
         )
+    run_key = {"config": asdict(config), "data": settings.get("fingerprint")}
+    reused = finished_run(output_dir, run_key) if config.resume else None
+    if reused is not None:
+        logger.info("%s already holds this run (same data and settings): reused; resume=False retrains", output_dir)
+        return {**reused, "reused": True}
     checkpoint_dir = output_dir.with_name(output_dir.name + ".checkpoints")
     resume_from = prepare_checkpoints(checkpoint_dir, _fingerprint(settings, config), config.resume)
     tokenizer, model = _load_base(config, data, resume_from)
@@ -247,7 +252,7 @@ def train(config: TrainConfig) -> dict:
     }
     summary = _summary(trainer, outcome, config, data, settings, extra)
     if trainer.is_world_process_zero():
-        export_model(trainer, tokenizer, config, spec, summary, output_dir)
+        export_model(trainer, tokenizer, config, spec, summary, output_dir, run_key)
     return summary
 
 

@@ -205,3 +205,15 @@ def test_a_label_holding_input_syntax_is_refused_naming_the_field(tmp_path, labe
     synth_file(tmp_path / "in.jsonl", tmp_path / "synth.jsonl", 0, Policy())
     for out in (_out(tmp_path / "out.jsonl"), _out(tmp_path / "synth.jsonl")):
         assert "line 1: detections[0].label" in out[0]["error"] and "description" in out[1]
+
+
+def test_the_fallback_tries_other_wordings_when_a_label_is_also_an_english_word(monkeypatch):
+    """ "single" as a label: "A single and 1 piece of plastic ..." reads as a count; another wording does not."""
+    import helpers.describer.describe as describe_module
+
+    record = {"detections": [{"label": "single", "confidence": 0.9}, {"label": "plastic", "confidence": 0.9}]}
+    monkeypatch.setattr(describe_module, "GRAMMAR_ATTEMPTS", 1)
+    assert not Describer(FixedBackend(), SETTINGS).describe_detailed([record])[0].faithful, "the case still exists"
+    monkeypatch.undo()
+    result = Describer(FixedBackend(), SETTINGS).describe_detailed([record])[0]
+    assert result.source == "grammar" and result.faithful, result.text

@@ -28,6 +28,7 @@ from helpers.text.grammar import Facts, describe, facts, validate_record
 from helpers.text.linearize import from_model_text, linearize
 
 logger = logging.getLogger(__name__)
+GRAMMAR_ATTEMPTS = 8  # wordings the fallback tries before returning one that reads back otherwise
 SOURCES = ("model", "rerank", "grammar", "unchecked")
 
 
@@ -134,6 +135,12 @@ class Describer:
             said = _said(text, record)
             if said == expected:
                 return Description(text, "model" if rank == 0 else "rerank", expected, said, tuple(texts))
-        # Same record, same wording: the fallback's randomness is seeded by the input itself.
-        text = describe(record, random.Random(f"{self.seed}:{model_input}"), self.policy)
-        return Description(text, "grammar", expected, _said(text, record), tuple(texts))
+        # Same record, same wording: the fallback's randomness is seeded by the input itself. A label that
+        # is also an English word ("single", "of") can make one wording ambiguous: then try other wordings.
+        for attempt in range(GRAMMAR_ATTEMPTS):
+            suffix = f":{attempt}" if attempt else ""
+            text = describe(record, random.Random(f"{self.seed}:{model_input}{suffix}"), self.policy)
+            said = _said(text, record)
+            if said == expected:
+                break
+        return Description(text, "grammar", expected, said, tuple(texts))

@@ -226,3 +226,12 @@ def test_a_label_with_digits_is_copied_whole_and_read_back(label):
     result = Describer(FixedBackend(), SETTINGS).describe_detailed([record])[0]
     assert result.faithful and f" {label} " in f" {result.text.rstrip('.')} ", result.text
     assert f"{label}s" not in result.text and f"{label}S" not in result.text
+
+
+def test_the_describe_cli_names_a_missing_input_before_loading_a_model(tmp_path):
+    """Issue 15, item 12: a missing input was a traceback after the model had loaded."""
+    command = [sys.executable, "-m", "helpers.describe", "no-model", "--input", "gone.jsonl", "--output", "o.jsonl"]
+    finished = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert (
+        finished.returncode == 2 and "Input records not found" in finished.stderr and "Traceback" not in finished.stderr
+    )

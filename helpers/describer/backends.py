@@ -28,7 +28,31 @@ def length_batches(inputs: list[str], batch_size: int) -> list[list[int]]:
     return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
 
 
-class HFBackend:
+class Backend:
+    """Batches inputs of similar length, returns each input's hypotheses in input order; a subclass
+    generates one batch (`_batch`)."""
+
+    name = ""
+
+    def hypotheses(
+        self, inputs: list[str], num_beams: int, max_new_tokens: int, batch_size: int = 32, num_hypotheses: int = 1
+    ) -> list[list[str]]:
+        """Up to `num_hypotheses` (<= num_beams) texts per input, best first."""
+        results: list[list[str]] = [[] for _ in inputs]
+        returned = min(num_hypotheses, num_beams)
+        for batch in length_batches(inputs, batch_size):
+            texts = self._batch([inputs[i] for i in batch], num_beams, returned, max_new_tokens, batch_size)
+            for index, hypotheses in zip(batch, texts, strict=True):
+                results[index] = hypotheses
+        return results
+
+    def _batch(
+        self, texts: list[str], beams: int, returned: int, max_new_tokens: int, batch_size: int
+    ) -> list[list[str]]:
+        raise NotImplementedError
+
+
+class HFBackend(Backend):
     """transformers' `generate` on a model folder."""
 
     name = "hf"
@@ -40,34 +64,24 @@ class HFBackend:
         self.max_source_length = max_source_length
 
     @torch.inference_mode()
-    def hypotheses(
-        self, inputs: list[str], num_beams: int, max_new_tokens: int, batch_size: int = 32, num_hypotheses: int = 1
+    def _batch(
+        self, texts: list[str], beams: int, returned: int, max_new_tokens: int, batch_size: int
     ) -> list[list[str]]:
-        """Up to `num_hypotheses` (<= num_beams) texts per input, best first."""
-        results: list[list[str]] = [[] for _ in inputs]
-        returned = min(num_hypotheses, num_beams)
-        for batch in length_batches(inputs, batch_size):
-            encoded = self.tokenizer(
-                [inputs[i] for i in batch],
-                return_tensors="pt",
-                padding=True,
-                truncation=True,
-                max_length=self.max_source_length,
-            )
-            output = self.model.generate(
-                **encoded.to(self.device),
-                num_beams=num_beams,
-                num_return_sequences=returned,
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-            )
-            texts = self.tokenizer.batch_decode(output, skip_special_tokens=True)
-            for position, index in enumerate(batch):
-                results[index] = texts[position * returned : (position + 1) * returned]
-        return results
+        encoded = self.tokenizer(
+            texts, return_tensors="pt", padding=True, truncation=True, max_length=self.max_source_length
+        )
+        output = self.model.generate(
+            **encoded.to(self.device),
+            num_beams=beams,
+            num_return_sequences=returned,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+        )
+        decoded = self.tokenizer.batch_decode(output, skip_special_tokens=True)
+        return [decoded[position * returned : (position + 1) * returned] for position in range(len(texts))]
 
 
-class CT2Backend:
+class CT2Backend(Backend):
     """A CTranslate2 export (`MODEL_DIR/ct2`, see `helpers.describer.export_ct2`) with the folder's tokenizer.
 
     Thread settings for CPU: one request at a time is fastest with `intra_threads=1` and int8;
@@ -109,26 +123,21 @@ class CT2Backend:
         ids = self.tokenizer(text, truncation=True, max_length=self.max_source_length)["input_ids"]
         return self.tokenizer.convert_ids_to_tokens(ids)
 
-    def hypotheses(
-        self, inputs: list[str], num_beams: int, max_new_tokens: int, batch_size: int = 32, num_hypotheses: int = 1
+    def _batch(
+        self, texts: list[str], beams: int, returned: int, max_new_tokens: int, batch_size: int
     ) -> list[list[str]]:
-        """Up to `num_hypotheses` (<= num_beams) texts per input, best first."""
-        results: list[list[str]] = [[] for _ in inputs]
-        returned = min(num_hypotheses, num_beams)
-        for batch in length_batches(inputs, batch_size):
-            output = self.translator.translate_batch(
-                [self.tokens(inputs[i]) for i in batch],
-                beam_size=num_beams,
-                num_hypotheses=returned,
-                max_decoding_length=max_new_tokens,
-                max_batch_size=batch_size,
-            )
-            for index, result in zip(batch, output, strict=True):
-                results[index] = [
-                    self.tokenizer.decode(self.tokenizer.convert_tokens_to_ids(tokens), skip_special_tokens=True)
-                    for tokens in result.hypotheses
-                ]
-        return results
+        output = self.translator.translate_batch(
+            [self.tokens(text) for text in texts],
+            beam_size=beams,
+            num_hypotheses=returned,
+            max_decoding_length=max_new_tokens,
+            max_batch_size=batch_size,
+        )
+        decode = self.tokenizer.decode
+        return [
+            [decode(self.tokenizer.convert_tokens_to_ids(tokens), skip_special_tokens=True) for tokens in r.hypotheses]
+            for r in output
+        ]
 
     def score(self, inputs: list[str], targets: list[str]) -> list[list[float]]:
         """Per-token log-probabilities of `targets` given `inputs` (for the parity test)."""

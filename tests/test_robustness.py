@@ -235,3 +235,12 @@ def test_the_describe_cli_names_a_missing_input_before_loading_a_model(tmp_path)
     assert (
         finished.returncode == 2 and "Input records not found" in finished.stderr and "Traceback" not in finished.stderr
     )
+
+
+def test_the_api_reports_a_failing_record_in_its_place_instead_of_raising():
+    describer = Describer(FixedBackend(explode_on="boom"), SETTINGS)
+    records = [_record("tire"), {"detections": [{"label": "x"}]}, _record("boom"), _record("glass")]
+    results = describer.describe_all(records)
+    assert [type(r).__name__ for r in results] == ["Description", "str", "str", "Description"]
+    assert "record 1: detections[0].confidence" in results[1] and "record 2: RuntimeError" in results[2]
+    assert results[0].faithful and results[3].faithful

@@ -27,36 +27,25 @@ from helpers.core.paths import require_file, resolve
 from helpers.core.records import InputLine, ResumableOutput, check_output, file_stamp, read_lines
 from helpers.describer.backends import BACKENDS
 from helpers.describer.describe import Describer
-from helpers.text.grammar import RecordError, validate_record
 
 logger = logging.getLogger(__name__)
 
 
 def _describe_block(describer: Describer, lines: list[InputLine], batch_size: int) -> list[dict]:
     """Output rows for a block of input lines; a failure costs its own line, never the block."""
-    rows: dict[int, dict] = {}
-    good: list[InputLine] = []
+    readable = [line for line in lines if line.error is None]
+    described = describer.describe_all(
+        [line.record for line in readable], batch_size, [f"line {n.number}" for n in readable]
+    )
+    results = {line.number: result for line, result in zip(readable, described, strict=True)}
+    rows = []
     for line in lines:
-        try:
-            if line.error:
-                raise RecordError(line.error)
-            validate_record(line.record, f"line {line.number}")
-            good.append(line)
-        except RecordError as error:
-            rows[line.number] = {"id": line.id, "error": str(error)}
-    try:
-        described = list(zip(good, describer.describe_detailed([g.record for g in good], batch_size)))
-    except Exception:  # noqa: BLE001 - one bad record must not cost the block: retry one by one
-        described = []
-        for line in good:
-            try:
-                described.append((line, describer.describe_detailed([line.record], 1)[0]))
-            except Exception as error:  # noqa: BLE001
-                logger.debug("line %d failed", line.number, exc_info=True)
-                rows[line.number] = {"id": line.id, "error": f"line {line.number}: {type(error).__name__}: {error}"}
-    for line, result in described:
-        rows[line.number] = {"id": line.id, "description": result.text, "source": result.source}
-    return [rows[line.number] for line in lines]
+        result = results.get(line.number, line.error)
+        if isinstance(result, str):
+            rows.append({"id": line.id, "error": result})
+        else:
+            rows.append({"id": line.id, "description": result.text, "source": result.source})
+    return rows
 
 
 def describe_file(

@@ -24,7 +24,7 @@ from helpers.core.contract import ModelSettings, load_model_settings
 from helpers.core.paths import require_file, resolve
 from helpers.describer.backends import load_backend
 from helpers.text.facts import extract
-from helpers.text.grammar import Facts, describe, facts, validate_record
+from helpers.text.grammar import Facts, RecordError, describe, facts, validate_record
 from helpers.text.linearize import from_model_text, linearize
 
 logger = logging.getLogger(__name__)
@@ -122,6 +122,35 @@ class Describer:
             self._choose(record, model_input, [from_model_text(text, record, fmt, self.policy) for text in texts])
             for record, model_input, texts in zip(records, inputs, hypotheses, strict=True)
         ]
+
+    def describe_all(
+        self, records: Iterable, batch_size: int = 32, names: list[str] | None = None
+    ) -> list[Description | str]:
+        """Like `describe_detailed`, but never raises for a record: one that is invalid, or whose
+        generation fails (an exception in the model, guard or grammar), gives its error message, a
+        `str` naming the record (`names[i]`, default "record i") and the field, in its place.
+        """
+        records = list(records)
+        names = names or [f"record {index}" for index in range(len(records))]
+        results: list[Description | str | None] = [None] * len(records)
+        valid = []
+        for index, (record, name) in enumerate(zip(records, names, strict=True)):
+            try:
+                validate_record(record, name)
+                valid.append(index)
+            except RecordError as error:
+                results[index] = str(error)
+        try:
+            for index, result in zip(valid, self.describe_detailed([records[i] for i in valid], batch_size)):
+                results[index] = result
+        except Exception:  # noqa: BLE001 - one record must not cost the others: retry one by one
+            for index in valid:
+                try:
+                    results[index] = self.describe_detailed([records[index]], 1)[0]
+                except Exception as error:  # noqa: BLE001
+                    logger.debug("%s failed", names[index], exc_info=True)
+                    results[index] = f"{names[index]}: {type(error).__name__}: {error}"
+        return results
 
     def describe(self, records: Iterable[dict], batch_size: int = 32) -> list[str]:
         """One sentence per record, in order (see `describe_detailed`)."""

@@ -244,3 +244,11 @@ def test_the_api_reports_a_failing_record_in_its_place_instead_of_raising():
     assert [type(r).__name__ for r in results] == ["Description", "str", "str", "Description"]
     assert "record 1: detections[0].confidence" in results[1] and "record 2: RuntimeError" in results[2]
     assert results[0].faithful and results[3].faithful
+
+
+@pytest.mark.parametrize("scene", ["0", "12 lane", "0/", "x (y)", "бутылка поле", ":"])
+def test_a_scene_named_in_any_way_is_read_back_whole(scene):
+    """Unknown scenes are written "at a {scene} site"; a name that starts with a number is not a count."""
+    record = {"detections": [{"label": "plastic", "confidence": 0.9}] * 2, "scene": {"class": scene, "confidence": 0.9}}
+    results = [Describer(FixedBackend(), SETTINGS, seed=seed).describe_detailed([record])[0] for seed in range(4)]
+    assert all(r.faithful and r.said.scene == normalize_label(scene) for r in results), [r.text for r in results]

@@ -42,7 +42,11 @@ PLURAL_COUNTERS = {plural(c): c for c in COUNTERS}
 _TOKEN = re.compile(r"[^\W_]+(?:['\-][^\W_]+)*|[,.;:!?]|[^\w\s]")
 _NO_LITTER = re.compile(r"\b(?:no|zero) (?:litter|garbage|waste|trash|rubbish|debris|items?|objects?)\b|\bnothing\b")
 # GENERIC_SCENE_PHRASES as patterns: "in a {scene} setting", "at a {scene} site".
-_GENERIC_SCENE = re.compile(r"\b(?:in an? (?P<setting>[a-z][a-z ]*?) setting|at an? (?P<site>[a-z][a-z ]*?) site)\b")
+# A scene name may be any run of words (any script, digits, symbols) that no counted item covered.
+_SCENE_NAME = r"\S.*?"  # the shortest run up to " setting" / " site": names may hold any character
+_GENERIC_SCENE = re.compile(
+    rf"(?:^|\s)(?:in an? (?P<setting>{_SCENE_NAME}) setting|at an? (?P<site>{_SCENE_NAME}) site)(?=$|[\s,.;:!?])"
+)
 SCENE_BY_KEYWORD = {word: scene for scene, words in SCENE_KEYWORDS.items() for word in words}
 
 
@@ -149,11 +153,17 @@ def _read_phrase(tokens: list[str], start: int, count: int, index: dict) -> tupl
     return end, phrase, LexEntry(canonical_label(label), label != phrase if count != 1 else None)
 
 
+def _generic_scene(folded: str) -> tuple[str | None, tuple[int, int]]:
+    """A scene named by a generic phrase ("at a 12 lane site"), as written, and the character span
+    of its name, where no count may start (the "12" there is part of the name)."""
+    match = _GENERIC_SCENE.search(folded)
+    if not match:
+        return None, (0, 0)
+    group = "setting" if match.group("setting") else "site"
+    return normalize_label(match.group(group)), match.span(group)
+
+
 def _scene(tokens: list[str], covered: set[int]) -> str | None:
-    free = " ".join("|" if i in covered else t for i, t in enumerate(tokens))
-    generic = _GENERIC_SCENE.search(free)
-    if generic:
-        return normalize_label(next(v for v in generic.groupdict().values() if v))
     for i, token in enumerate(tokens):
         if i not in covered and token in SCENE_BY_KEYWORD:
             return SCENE_BY_KEYWORD[token]
@@ -171,13 +181,17 @@ def extract(text: str, vocabulary: Iterable[str] = ()) -> Extraction:
     Returns:
         The counted items, their totals per canonical label, the scene (or None).
     """
-    tokens = _TOKEN.findall(_fold(text))
+    folded = _fold(text)
+    spans = [m.span() for m in _TOKEN.finditer(folded)]
+    tokens = [folded[a:b] for a, b in spans]
     index = _vocabulary_index(vocabulary) if vocabulary else _LITTER_INDEX
     items: list[Item] = []
-    covered: set[int] = set()
+    named_scene, (start, end) = _generic_scene(folded)
+    scene_tokens = {i for i, (a, b) in enumerate(spans) if start <= a and b <= end}
+    covered: set[int] = set(scene_tokens)
     i = 0
     while i < len(tokens):
-        count = _read_count(tokens, i)
+        count = _read_count(tokens, i) if i not in scene_tokens else None
         phrase = _read_phrase(tokens, count[2], count[0], index) if count else None
         if not phrase:
             i += 1
@@ -190,7 +204,8 @@ def extract(text: str, vocabulary: Iterable[str] = ()) -> Extraction:
     for item in items:
         if item.count > 0:
             totals[item.label] += item.count
-    return Extraction(dict(totals), _scene(tokens, covered), tuple(items), bool(_NO_LITTER.search(_fold(text))))
+    scene = named_scene or _scene(tokens, covered)
+    return Extraction(dict(totals), scene, tuple(items), bool(_NO_LITTER.search(folded)))
 
 
 def agreement_errors(text: str, vocabulary: Iterable[str] = ()) -> list[str]:

@@ -72,12 +72,10 @@ class ConfigParser(argparse.ArgumentParser):
             if not field.init:
                 continue
             names = [f"--{field.name}"] + ([f"--{field.name.replace('_', '-')}"] if "_" in field.name else [])
-            if field.name in positional:
-                group.add_argument(
-                    field.name, type=hints[field.name], help=field.metadata.get("help") or comments.get(field.name, "")
-                )
-                continue
             help_text = field.metadata.get("help") or comments.get(field.name, "")
+            if field.name in positional:
+                group.add_argument(field.name, type=hints[field.name], help=help_text)
+                continue
             default = field.default if field.default is not dataclasses.MISSING else dataclasses.MISSING
             if default is dataclasses.MISSING and field.default_factory is not dataclasses.MISSING:
                 default = field.default_factory()
@@ -99,8 +97,7 @@ class ConfigParser(argparse.ArgumentParser):
             group.add_argument(*names, **options)
         if params_section is not None:
             self.add_argument("--params", type=Path, help="YAML file of these settings (command-line options win)")
-        self.add_argument("-v", "--verbose", action="count", default=0, help="log more (debug)")
-        self.add_argument("-q", "--quiet", action="count", default=0, help="log warnings and errors only")
+        add_logging_options(self)
 
     def _file_values(self, path: Path) -> dict:
         values = yaml.safe_load(require_file(path, "Parameters file").read_text(encoding="utf-8")) or {}

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from helpers.core.records import parse_line
+
 logger = logging.getLogger(__name__)
 
 
@@ -52,20 +54,14 @@ class JsonlLine:
 
 
 def iter_jsonl(path: str | Path) -> Iterator[JsonlLine]:
-    """Yields every non-blank line of a JSONL file; malformed lines carry an error instead of raising."""
-    with open(path, encoding="utf-8") as file:
-        for number, line in enumerate(file, start=1):
-            if not line.strip():
+    """Yields every non-blank line of a JSONL file; unreadable lines (not UTF-8, not JSON, not an
+    object) carry an error naming the file and line instead of raising."""
+    with open(path, "rb") as file:
+        for number, raw in enumerate(file, start=1):  # binary lines end at b"\n" only
+            if not raw.strip():
                 continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                yield JsonlLine(number, None, f"{path}:{number}: not valid JSON ({error.msg})")
-                continue
-            if not isinstance(record, dict):
-                yield JsonlLine(number, None, f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
-                continue
-            yield JsonlLine(number, record)
+            record, problem = parse_line(raw)
+            yield JsonlLine(number, record, f"{path}:{number}: {problem}" if problem else None)
 
 
 def _json_safe(value: Any) -> Any:

@@ -71,7 +71,7 @@ def install_local_fonts(config_dir: Path) -> None:
         partial.replace(target_dir / name)
 
 
-def configure(probe_hub: bool = False) -> dict[str, str]:
+def configure() -> dict[str, str]:
     """Sets the offline switches (idempotent). Returns the variables it set or found."""
     os.environ.setdefault("YOLO_OFFLINE", "true")
     config_dir = Path(os.environ.setdefault("YOLO_CONFIG_DIR", str(CACHE_DIR / "ultralytics")))
@@ -82,8 +82,6 @@ def configure(probe_hub: bool = False) -> dict[str, str]:
     if "HF_HUB_OFFLINE" not in os.environ:
         os.environ["HF_HUB_OFFLINE"] = "1"
         os.environ[DEFAULTED] = "1"  # ours, not the user's: model_source may lift it for a hub id
-    if probe_hub and os.environ.get(DEFAULTED) == "1" and hub_reachable():
-        go_online()
     if os.environ.get("HF_HUB_OFFLINE") == "1":
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("HF_DATASETS_OFFLINE", "1")

@@ -39,33 +39,33 @@ def record_id(record: Any, number: int) -> Any:
     return number
 
 
+def parse_line(raw: bytes) -> tuple[dict | None, str | None]:
+    """The JSON object on one raw line (its line end stripped), or what is wrong with the line."""
+    raw = raw.rstrip(b"\r\n")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return None, f"not valid UTF-8 (byte 0x{raw[error.start : error.start + 1].hex()} at {error.start})"
+    if not text.strip():
+        return None, "empty line"
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as error:
+        return None, f"not valid JSON ({error.msg} at column {error.colno})"
+    if not isinstance(record, dict):
+        return None, f"expected a JSON object, got {type(record).__name__}"
+    return record, None
+
+
 def read_lines(path: Path) -> Iterator[InputLine]:
     """Every line of `path`, blank and broken ones included, as `InputLine`s."""
     with open(path, "rb") as file:
         for number, raw in enumerate(file, start=1):  # binary lines end at b"\n" only
-            raw = raw.rstrip(b"\r\n")
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as error:
-                byte = raw[error.start : error.start + 1].hex()
-                yield InputLine(
-                    number, None, f"line {number}: not valid UTF-8 (byte 0x{byte} at {error.start})", number
-                )
-                continue
-            if not text.strip():
-                yield InputLine(number, None, f"line {number}: empty line", number)
-                continue
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as error:
-                message = f"line {number}: not valid JSON ({error.msg} at column {error.colno})"
-                yield InputLine(number, None, message, number)
-                continue
-            if not isinstance(record, dict):
-                message = f"line {number}: expected a JSON object, got {type(record).__name__}"
-                yield InputLine(number, None, message, number)
-                continue
-            yield InputLine(number, record, None, record_id(record, number))
+            record, problem = parse_line(raw)
+            if problem:
+                yield InputLine(number, None, f"line {number}: {problem}", number)
+            else:
+                yield InputLine(number, record, None, record_id(record, number))
 
 
 def check_output(input_path: Path, output_path: Path) -> None:

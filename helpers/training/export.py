@@ -11,12 +11,10 @@ from matplotlib.figure import Figure
 from transformers import GenerationConfig
 
 from helpers.core.contract import InputSpec, ModelSettings, write_model_settings
-from helpers.core.io import atomic_write_text, partial_dir, replace_dir
-from helpers.core.model_card import write_model_card
+from helpers.core.io import partial_dir, replace_dir
+from helpers.core.model_card import TRAINING_SUMMARY, write_model_card
 
 # The training numbers the model card shows (kept beside it, so notebook 04 can rewrite the card).
-TRAINING_RUN = "training_run.json"  # which data and settings made this folder, and the run's numbers
-CARD_SUMMARY_KEYS = ("parameters", "pairs", "global_step", "train_seconds", "precision", "epochs_run")
 
 
 def plot_curves(log_history: list[dict], path: Path) -> Path:
@@ -41,12 +39,14 @@ def plot_curves(log_history: list[dict], path: Path) -> Path:
 def finished_run(output_dir: Path, run_key: dict) -> dict | None:
     """The summary of the run exported to `output_dir` when it was this very run (same data and
     settings), else None: rerunning a finished training then costs nothing."""
-    path = output_dir / TRAINING_RUN
+    path = output_dir / TRAINING_SUMMARY
     if not (path.is_file() and (output_dir / "config.json").is_file()):
         return None
     saved = json.loads(path.read_text())
-    same = json.dumps(saved.get("key"), sort_keys=True, default=str) == json.dumps(run_key, sort_keys=True, default=str)
-    return saved["summary"] if same else None
+    same = json.dumps(saved.pop("run_key", None), sort_keys=True, default=str) == json.dumps(
+        run_key, sort_keys=True, default=str
+    )
+    return saved if same else None
 
 
 def export_model(trainer, tokenizer, config, spec: InputSpec, summary: dict, output_dir: Path, run_key: dict) -> Path:
@@ -76,7 +76,6 @@ def export_model(trainer, tokenizer, config, spec: InputSpec, summary: dict, out
         validation={"faithfulness": summary.get("val_faithfulness"), "loss": summary.get("val_loss")},
     )
     write_model_settings(partial, settings)
-    write_model_card(partial, {key: summary.get(key) for key in CARD_SUMMARY_KEYS})
-    atomic_write_text(partial / TRAINING_RUN, json.dumps({"key": run_key, "summary": summary}, indent=2, default=str))
+    write_model_card(partial, {**summary, "run_key": run_key})  # kept beside the card: which run made the folder
     plot_curves(trainer.state.log_history, partial / "training_curves.png")
     return replace_dir(partial, output_dir)

@@ -14,10 +14,29 @@ from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
 import helpers  # noqa: F401 - offline switches before transformers is imported
 from helpers.core.contract import CT2_DIR
+from helpers.core.cuda_libs import resolve_ct2_device
 from helpers.core.device import resolve_device
 from helpers.core.paths import require_file
 
 BACKENDS = ("hf", "ct2")
+# HF weights' precision: the names a user may write, and torch's.
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+DTYPE_ALIASES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+# CTranslate2's compute types ("default": as exported); float16/bfloat16 kinds need a GPU.
+COMPUTE_TYPES = ("default", "auto", "float32", "int8", "int8_float32", "int16")
+COMPUTE_TYPES += ("float16", "bfloat16", "int8_float16", "int8_bfloat16")
+
+
+def torch_dtype(name: str) -> torch.dtype:
+    """torch's dtype for "float32"/"float16"/"bfloat16" (or fp32/fp16/bf16).
+
+    Raises:
+        ValueError: Another name.
+    """
+    key = DTYPE_ALIASES.get(name, name)
+    if key not in DTYPES:
+        raise ValueError(f"dtype must be one of {[*DTYPES, *DTYPE_ALIASES]}, got {name!r}")
+    return DTYPES[key]
 
 
 def length_batches(inputs: list[str], batch_size: int) -> list[list[int]]:
@@ -57,10 +76,11 @@ class HFBackend(Backend):
 
     name = "hf"
 
-    def __init__(self, model_dir: Path, max_source_length: int, device: str = "auto") -> None:
+    def __init__(self, model_dir: Path, max_source_length: int, device: str = "auto", dtype: str = "float32") -> None:
         self.device = resolve_device(device)
+        self.dtype = torch_dtype(dtype)
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        self.model = AutoModelForSeq2SeqLM.from_pretrained(model_dir).to(self.device).eval()
+        self.model = AutoModelForSeq2SeqLM.from_pretrained(model_dir, dtype=self.dtype).to(self.device).eval()
         self.max_source_length = max_source_length
 
     @torch.inference_mode()
@@ -101,16 +121,20 @@ class CT2Backend(Backend):
     ) -> None:
         import ctranslate2
 
+        if compute_type not in COMPUTE_TYPES:
+            raise ValueError(f"compute_type must be one of {COMPUTE_TYPES}, got {compute_type!r}")
         export = require_file(
             model_dir / CT2_DIR / "model.bin",
             "CTranslate2 model",
             hint=f"run: python -m helpers.export_ct2 {model_dir}",
         )
-        self.device = resolve_device(device)
+        self.device = resolve_ct2_device(device)  # loads CUDA 12's cuBLAS for a GPU, or says how to get it
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        kind, _, index = self.device.partition(":")
         self.translator = ctranslate2.Translator(
             str(export.parent),
-            device=self.device,
+            device=kind,
+            device_index=int(index or 0),
             compute_type=compute_type,
             intra_threads=intra_threads,
             inter_threads=inter_threads,
@@ -122,6 +146,15 @@ class CT2Backend(Backend):
         """Source tokens as CTranslate2 wants them (T5 inputs end with </s>)."""
         ids = self.tokenizer(text, truncation=True, max_length=self.max_source_length)["input_ids"]
         return self.tokenizer.convert_ids_to_tokens(ids)
+
+    def hypotheses(
+        self, inputs: list[str], num_beams: int, max_new_tokens: int, batch_size: int = 32, num_hypotheses: int = 1
+    ) -> list[list[str]]:
+        """All inputs in one call: CTranslate2 sorts them by length into batches of `batch_size` and
+        runs those batches on its `inter_threads` in parallel (one call per batch would use one)."""
+        if not inputs:
+            return []
+        return self._batch(inputs, num_beams, min(num_hypotheses, num_beams), max_new_tokens, batch_size)
 
     def _batch(
         self, texts: list[str], beams: int, returned: int, max_new_tokens: int, batch_size: int
@@ -149,15 +182,15 @@ class CT2Backend(Backend):
 
 
 def load_backend(
-    model_dir: Path, backend: str, max_source_length: int, device: str = "auto", **ct2_options
+    model_dir: Path, backend: str, max_source_length: int, device: str = "auto", dtype: str = "float32", **ct2_options
 ) -> HFBackend | CT2Backend:
-    """The named backend on a model folder.
+    """The named backend on a model folder (`dtype` is the HF backend's, `ct2_options` CTranslate2's).
 
     Raises:
         ValueError: Unknown backend name.
     """
     if backend == "hf":
-        return HFBackend(model_dir, max_source_length, device)
+        return HFBackend(model_dir, max_source_length, device, dtype)
     if backend == "ct2":
         return CT2Backend(model_dir, max_source_length, device, **ct2_options)
     raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")

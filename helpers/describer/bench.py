@@ -1,15 +1,22 @@
 """Describer speed, HF vs CTranslate2, measured side by side on the same model and inputs.
 
-    python -m helpers.bench_describe MODEL_DIR [--records 256] [--batch-size 32]
+    python -m helpers.bench_describe MODEL_DIR [--records 256] [--batch-size 32] [--shape flan-t5-small]
 
 Prints records/s for HF, CT2 float32 and CT2 int8 (guard on, as in production) and each one's
 ratio to HF, and the guarded faithfulness of each (which must not change). Exports the model to
 CTranslate2 first if it has no export yet. Timings are ratios within one run, not absolutes.
+
+`--shape flan-t5-small` (or -base, -large) times a random-init model of that published shape
+instead, with MODEL_DIR's tokenizer and settings (so the vocabulary is the describer's, not
+flan's 32k): the speed at the users' model size. Random weights rarely stop early, so every
+sentence runs to `max_new_tokens` and the guard's grammar writes it: the most work per record.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +55,35 @@ def benchmark_records(count: int, seed: int = 0) -> list[dict]:
 
     rng = random.Random(f"bench:{seed}")
     return [random_cv(rng, max_detections=12, unseen_rate=0.1, variant_rate=0.1, noise_rate=0.2) for _ in range(count)]
+
+
+def shaped_model(model_dir: Path, shape: str, target: Path, seed: int = 0) -> Path:
+    """Writes to `target` a random-init T5 of `shape` (a published shape such as flan-t5-small, or a
+    scratch preset) with `model_dir`'s tokenizer and settings, exported to CTranslate2; returns `target`."""
+    from transformers import AutoTokenizer
+
+    from helpers.describer.export_ct2 import export
+    from helpers.training import build_model
+
+    target.mkdir(parents=True, exist_ok=True)
+    for settings_file in model_dir.glob("*.json"):  # llm_config.json and the rest; the model's own are rewritten
+        if settings_file.name not in ("config.json", "generation_config.json"):
+            shutil.copy(settings_file, target / settings_file.name)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer.save_pretrained(target)
+    build_model(tokenizer, shape, seed).save_pretrained(target)
+    export(target)
+    return target
+
+
+def parameter_count(model_dir: Path) -> int:
+    """Parameters of the HF model in a folder (from its weights file, without loading the model)."""
+    import math
+
+    from safetensors import safe_open
+
+    with safe_open(str(model_dir / "model.safetensors"), "pt") as weights:
+        return sum(math.prod(weights.get_slice(name).get_shape()) for name in weights.keys())
 
 
 def load_describers(model_dir: Path, settings=BACKEND_SETTINGS, threads: int = 0) -> dict[tuple[str, str], Describer]:
@@ -116,10 +152,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=256, help="inputs timed per setting")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--beams", type=int, default=0, help="beams (0: the model's setting)")
+    parser.add_argument(
+        "--shape", default="", help="time a random-init model of this shape (flan-t5-small, flan-t5-base, ...) instead"
+    )
     args = parser.parse_args(argv)
     model_dir = resolve(args.model_dir)
     beams = args.beams or load_model_settings(model_dir).num_beams
-    rows = speed_table(model_dir, benchmark_records(args.records), batch_sizes=(args.batch_size,), beams=(beams,))
+    with tempfile.TemporaryDirectory(prefix="desclm-shape-") as work:
+        if args.shape:
+            model_dir = shaped_model(model_dir, args.shape, Path(work) / args.shape)
+            print(f"random-init {args.shape}: {parameter_count(model_dir) / 1e6:.1f}M parameters", flush=True)
+        rows = speed_table(model_dir, benchmark_records(args.records), batch_sizes=(args.batch_size,), beams=(beams,))
     for row in rows:
         print(
             f"{row['backend']:<14} batch {row['batch_size']:>3} beams {row['num_beams']}: "

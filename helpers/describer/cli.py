@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from helpers.core.cli import config_parser
 from helpers.core.contract import ContractError
+from helpers.core.cuda_libs import CudaLibraryError
 from helpers.core.device import cpu_cores
 from helpers.core.paths import require_file, resolve
 from helpers.core.records import InputLine, ResumableOutput, check_output, file_stamp, read_lines
@@ -87,7 +88,8 @@ class DescribeOptions:
     batch_size: int = 32  # records per generation batch
     guard: bool = True  # check every sentence against its record and repair it (--no-guard: the top beam as is)
     device: str = "auto"  # auto (CUDA when available), cpu or cuda
-    compute_type: str = "default"  # ct2 only: default (as exported), int8, float32, ...
+    compute_type: str = "default"  # ct2 only: default (as exported), int8, float32; GPU: float16, int8_float16, ...
+    dtype: str = "float32"  # hf only: float32, float16 or bfloat16 (half precision on a GPU)
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -115,8 +117,9 @@ def main(argv: list[str] | None = None) -> int:
             guard=options.guard,
             compute_type=options.compute_type,
             inter_threads=cpu_cores(),
+            dtype=options.dtype,
         )
-    except (FileNotFoundError, ContractError, ValueError) as error:
+    except (FileNotFoundError, ContractError, ValueError, CudaLibraryError) as error:
         parser.error(str(error))
     counts = describe_file(describer, input_path, output_path, options.batch_size)
     logger.info("described %s -> %s: %s", input_path, output_path, json.dumps(dict(counts)))

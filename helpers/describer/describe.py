@@ -72,6 +72,7 @@ class Describer:
         compute_type: str = "default",
         intra_threads: int = 0,
         inter_threads: int = 1,
+        dtype: str = "float32",
     ) -> Describer:
         """Loads a folder written by notebook 03 (and, for `ct2`, exported by `helpers.describer.export_ct2`).
 
@@ -81,16 +82,18 @@ class Describer:
             device: "auto", "cpu" or "cuda".
             guard: Check every sentence against the input and repair it (see module docstring).
             seed: Seed of the grammar's wording when it writes a fallback sentence.
-            compute_type: CTranslate2 only: "default" (as exported), "int8", "float32", ...
+            compute_type: CTranslate2 only: "default" (as exported), "int8", "float32", and on a GPU
+                "float16", "bfloat16", "int8_float16" (CUDA needs the `gpu` extra: see helpers.core.cuda_libs).
             intra_threads: CTranslate2 only: threads per request (0: CTranslate2's default).
             inter_threads: CTranslate2 only: requests run in parallel.
+            dtype: HF only: the weights' precision, "float32", "float16" or "bfloat16" (fp32/fp16/bf16).
         """
         folder = require_file(resolve(model_dir), "Describer model folder", hint="train one with notebook 03")
         settings = load_model_settings(folder)
         options = (
             {"compute_type": compute_type, "intra_threads": intra_threads, "inter_threads": inter_threads}
             if backend == "ct2"
-            else {}
+            else {"dtype": dtype}
         )
         return cls(load_backend(folder, backend, settings.max_source_length, device, **options), settings, guard, seed)
 

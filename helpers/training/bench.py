@@ -1,11 +1,18 @@
 """Benchmark: training throughput of this setup against the original notebook's, side by side.
 
-    python -m helpers.bench_train [--pairs-dir data/pairs] [--steps 40] [--batch-size 32]
+    python -m helpers.bench_train [--pairs-dir data/pairs] [--steps 40] [--batch-size 32] [--shape flan-t5-small]
+    python -m helpers.bench_train --compare-adapters --shape flan-t5-base [--steps 10]
 
-Both train the same scratch T5 on the same training pairs for the same number of steps:
+Both train the same random-init T5 (a scratch preset, or a published shape such as flan-t5-small)
+on the same training pairs for the same number of steps:
 - this setup: the pairs' short input (linked format), padding per batch, batches grouped by length;
 - the original: raw JSON input with its prompt, every input padded to 256 and target to 128.
 It prints examples per second for each and the ratio (a measurement, not a test).
+
+`--compare-adapters` instead trains the shape with full fine-tuning and with LoRA (this setup's
+batches), each in a fresh process, and prints trainable parameters, examples/s and peak memory
+(GPU: torch's peak allocation; CPU: the process's peak resident memory above its size before the
+model was built).
 """
 
 from __future__ import annotations
@@ -13,16 +20,21 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import resource
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 
 import torch
 from transformers import DataCollatorForSeq2Seq
 
 import helpers  # noqa: F401 - offline switches
 from helpers.core.contract import Policy
+from helpers.core.device import resolve_device
 from helpers.core.io import iter_jsonl
 from helpers.core.paths import resolve
 from helpers.text.linearize import linearize
+from helpers.training.adapters import apply_adapter, parameter_counts
 from helpers.training.scratch_model import build_model, train_tokenizer
 
 
@@ -66,19 +78,62 @@ def _batches_seed(tokenizer, pairs: list[dict], batch_size: int, seed: int):
     return batches
 
 
-def _time_steps(model, batches, steps: int) -> float:
+def _time_steps(model, batches, steps: int, device: str = "cpu") -> float:
     """Seconds for `steps` optimizer steps (after one warm-up step)."""
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    model.train()
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    model.to(device).train()
     for index in range(steps + 1):
         if index == 1:
+            _synchronize(device)
             started = time.perf_counter()
-        batch = batches[index % len(batches)]
+        batch = batches[index % len(batches)].to(device)
         loss = model(**batch).loss
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
+    _synchronize(device)
     return time.perf_counter() - started
+
+
+def _synchronize(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def _peak_rss_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+
+
+def adapter_run(texts: list[str], pairs: list[dict], shape: str, adapter: str, steps: int, batch_size: int,
+                seed: int = 0, device: str = "cpu") -> dict:  # fmt: skip
+    """One training run of `shape` with `adapter` ("none" or "lora"); meant for a fresh process."""
+    tokenizer = train_tokenizer(texts, seed=seed)
+    batches = _batches_ours(tokenizer, pairs, batch_size, seed)
+    before = _peak_rss_bytes()
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    model = apply_adapter(build_model(tokenizer, shape, seed), adapter)
+    seconds = _time_steps(model, batches, steps, device)
+    peak = torch.cuda.max_memory_allocated() if device.startswith("cuda") else _peak_rss_bytes() - before
+    return {
+        "shape": shape,
+        "adapter": adapter,
+        **parameter_counts(model),
+        "examples_per_second": steps * batch_size / seconds,
+        "peak_memory_mib": peak / 2**20,
+        "memory": "cuda peak allocated" if device.startswith("cuda") else "cpu peak rss above start",
+    }
+
+
+def compare_adapters(texts, pairs, shape: str, steps: int, batch_size: int, seed: int = 0, device: str = "cpu"):
+    """Full fine-tuning and LoRA, each in its own fresh process (so peak memory is each one's own)."""
+    rows = []
+    for adapter in ("none", "lora"):
+        with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+            rows.append(
+                pool.submit(adapter_run, texts, pairs, shape, adapter, steps, batch_size, seed, device).result()
+            )
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,20 +143,43 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--batch-size", type=int, default=8, help="pairs per step (default: %(default)s, training's default)"
     )
-    parser.add_argument("--size", default="tiny", help="scratch preset (default: %(default)s)")
+    parser.add_argument(
+        "--shape",
+        "--size",
+        default="tiny",
+        help="scratch preset or published shape, e.g. flan-t5-small (default: tiny)",
+    )
+    parser.add_argument("--compare-adapters", action="store_true", help="full fine-tuning vs LoRA at --shape")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    device = resolve_device(args.device)
     pairs = [line.record for line in iter_jsonl(resolve(args.pairs_dir) / "train.jsonl") if line.record]
     texts = (
         [p["input"] for p in pairs]
         + [p["output"] for p in pairs]
         + [linearize(p["cv"], "seed_json", Policy()) for p in pairs[:2000]]
     )
+    if args.compare_adapters:
+        rows = compare_adapters(texts, pairs, args.shape, args.steps, args.batch_size, args.seed, device)
+        for row in rows:
+            print(
+                f"{row['shape']} {row['adapter']:>4}: {row['trainable_parameters'] / 1e6:8.2f}M of "
+                f"{row['parameters'] / 1e6:.1f}M trainable, {row['examples_per_second']:7.1f} examples/s, "
+                f"peak memory {row['peak_memory_mib']:8.0f} MiB ({row['memory']})"
+            )
+        full, lora = rows
+        print(
+            f"lora vs full: x{lora['examples_per_second'] / full['examples_per_second']:.2f} examples/s, "
+            f"x{lora['peak_memory_mib'] / full['peak_memory_mib']:.2f} peak memory"
+        )
+        print(json.dumps(rows))
+        return 0
     tokenizer = train_tokenizer(texts, seed=args.seed)
     results = {}
     for name, make in (("this setup", _batches_ours), ("original", _batches_seed)):
         batches = make(tokenizer, pairs, args.batch_size, args.seed)
-        seconds = _time_steps(build_model(tokenizer, args.size, args.seed), batches, args.steps)
+        seconds = _time_steps(build_model(tokenizer, args.shape, args.seed), batches, args.steps, device)
         results[name] = args.steps * args.batch_size / seconds
         print(
             f"{name:>10}: {results[name]:8.1f} examples/s ({args.steps} steps of {args.batch_size} in {seconds:.1f} s)",

@@ -8,7 +8,8 @@ from pathlib import Path
 import yaml
 
 from helpers.core.paths import require_file
-from helpers.training.scratch_model import POSITION_INITS, PRESETS, TOKENIZER_KINDS
+from helpers.training.adapters import ADAPTERS
+from helpers.training.scratch_model import POSITION_INITS, PRESETS, SHAPES, TOKENIZER_KINDS
 
 SCRATCH_LEARNING_RATE = 5e-4  # measured on the demo: 1e-3 gets many detections 83% right, 5e-4 91%
 PRETRAINED_LEARNING_RATE = 3e-4
@@ -21,7 +22,7 @@ class TrainConfig:
     pairs_dir: str = "data/pairs"  # 02's output: train/val/test.jsonl and pairs_config.json
     output_dir: str = "models/description_llm"  # final model folder; checkpoints go beside it
     base_model: str = "scratch"  # "scratch", a local folder or a hub id such as google/flan-t5-small
-    scratch_size: str = "tiny"  # preset for scratch: tiny or small
+    scratch_size: str = "tiny"  # preset for scratch: tiny, small, or a published shape (flan-t5-small, -base, -large)
     tokenizer: str = (
         "bpe"  # scratch tokenizer: bpe (learned subwords) or words (whole words, other words spelled in letters)
     )
@@ -43,23 +44,30 @@ class TrainConfig:
     max_source_length: int = 0  # 0: the longest training input, capped at 512
     max_target_length: int = 0  # 0: the longest training description, capped at 256
     num_beams: int = 4  # beams saved in generation_config for inference
+    adapter: str = "none"  # none (full fine-tuning) or lora (peft adapters, merged at export; for flan-t5-base and up)
+    lora_rank: int = 16  # lora only: rank of each low-rank update
+    lora_alpha: int = 32  # lora only: scaling numerator (updates are scaled by alpha / rank)
+    lora_dropout: float = 0.05  # lora only: dropout on the adapters' input
     precision: str = "auto"  # auto (bf16, else fp16 on GPU; fp32 on CPU), fp32, bf16, fp16
     resume: bool = True  # continue from the last checkpoint of the same data and settings
     tensorboard: bool = False
     logging_steps: int = 25
 
     def __post_init__(self) -> None:
-        if self.base_model == "scratch" and self.scratch_size not in PRESETS:
-            raise ValueError(f"scratch_size must be one of {sorted(PRESETS)}, got {self.scratch_size!r}")
+        if self.base_model == "scratch" and self.scratch_size not in PRESETS and self.scratch_size not in SHAPES:
+            known = sorted(PRESETS) + sorted(SHAPES)
+            raise ValueError(f"scratch_size must be one of {known}, got {self.scratch_size!r}")
         if self.tokenizer not in TOKENIZER_KINDS:
             raise ValueError(f"tokenizer must be one of {TOKENIZER_KINDS}, got {self.tokenizer!r}")
         if self.position_init not in POSITION_INITS:
             raise ValueError(f"position_init must be one of {POSITION_INITS}, got {self.position_init!r}")
+        if self.adapter not in ADAPTERS:
+            raise ValueError(f"adapter must be one of {ADAPTERS}, got {self.adapter!r}")
         if self.precision not in {"auto", "fp32", "bf16", "fp16"}:
             raise ValueError(f"precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
-        for name in ("batch_size", "eval_steps", "num_beams", "logging_steps"):
+        for name in ("batch_size", "eval_steps", "num_beams", "logging_steps", "lora_rank", "lora_alpha"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 

@@ -13,6 +13,7 @@ from transformers import GenerationConfig
 from helpers.core.contract import InputSpec, ModelSettings, write_model_settings
 from helpers.core.io import partial_dir, replace_dir
 from helpers.core.model_card import TRAINING_SUMMARY, write_model_card
+from helpers.training.adapters import merged
 
 # The training numbers the model card shows (kept beside it, so notebook 04 can rewrite the card).
 
@@ -53,7 +54,8 @@ def export_model(trainer, tokenizer, config, spec: InputSpec, summary: dict, out
     """Writes the final folder next to `output_dir`, then swaps it in."""
     partial = partial_dir(output_dir)
     lengths = summary["lengths"]
-    trainer.model.generation_config = GenerationConfig(
+    model = merged(trainer.model)  # LoRA: adapters merged, so the folder is a plain T5
+    model.generation_config = GenerationConfig(
         decoder_start_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
@@ -61,7 +63,8 @@ def export_model(trainer, tokenizer, config, spec: InputSpec, summary: dict, out
         max_new_tokens=lengths["output"] + 8,
         early_stopping=True if config.num_beams > 1 else False,
     )
-    trainer.save_model(str(partial))  # model, generation_config and tokenizer (processing_class)
+    model.save_pretrained(str(partial))  # weights, config and generation_config
+    tokenizer.save_pretrained(str(partial))
     trainer.state.save_to_json(str(partial / "trainer_state.json"))
     settings = ModelSettings(
         spec,

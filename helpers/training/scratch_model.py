@@ -35,6 +35,23 @@ PRESETS: dict[str, dict] = {
     "tiny": {"d_model": 128, "d_ff": 512, "num_layers": 2, "num_decoder_layers": 2, "num_heads": 4, "d_kv": 32},
     "small": {"d_model": 256, "d_ff": 1024, "num_layers": 4, "num_decoder_layers": 4, "num_heads": 4, "d_kv": 64},
 }
+# The published shapes of the users' models (google/flan-t5-*'s config.json), for random-init
+# benchmarks and for training a model of that shape from scratch: untied output layer, as flan-t5.
+SHAPES: dict[str, dict] = {
+    name: {
+        "d_model": d_model,
+        "d_ff": d_ff,
+        "num_layers": layers,
+        "num_decoder_layers": layers,
+        "num_heads": heads,
+        "d_kv": 64,
+    }
+    for name, d_model, d_ff, layers, heads in (
+        ("flan-t5-small", 512, 1024, 8, 6),
+        ("flan-t5-base", 768, 2048, 12, 12),
+        ("flan-t5-large", 1024, 2816, 24, 16),
+    )
+}
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int = 1000, seed: int = 0) -> PreTrainedTokenizerFast:
@@ -164,13 +181,13 @@ def build_model(
     dropout: float = 0.0,
     position_init: str = "local",
 ) -> T5ForConditionalGeneration:
-    """A randomly initialised T5 of a preset size, with the tokenizer's vocabulary.
+    """A randomly initialised T5 of a preset size or a published shape (`SHAPES`), with the tokenizer's vocabulary.
 
     Raises:
         ValueError: Unknown preset.
     """
-    if size not in PRESETS:
-        raise ValueError(f"scratch_size must be one of {sorted(PRESETS)}, got {size!r}")
+    if size not in PRESETS and size not in SHAPES:
+        raise ValueError(f"scratch_size must be one of {sorted(PRESETS) + sorted(SHAPES)}, got {size!r}")
     if position_init not in POSITION_INITS:
         raise ValueError(f"position_init must be one of {POSITION_INITS}, got {position_init!r}")
     import torch
@@ -183,8 +200,9 @@ def build_model(
         decoder_start_token_id=tokenizer.pad_token_id,
         feed_forward_proj="gated-gelu",
         dropout_rate=dropout,
-        tie_word_embeddings=True,  # output words share input embeddings: easier copying of labels
-        **PRESETS[size],
+        # presets: output words share input embeddings (easier copying of labels); shapes: as flan-t5
+        tie_word_embeddings=size in PRESETS,
+        **(PRESETS.get(size) or SHAPES[size]),
     )
     model = T5ForConditionalGeneration(config)
     if position_init == "local":

@@ -37,6 +37,7 @@ import helpers  # noqa: F401 - offline switches before transformers is imported
 from helpers.core.cli import config_parser
 from helpers.core.contract import InputSpec
 from helpers.core.paths import resolve
+from helpers.training.adapters import apply_adapter, parameter_counts
 from helpers.training.config import TrainConfig
 from helpers.training.data import copied_names, faithfulness_scorer, length_limits, load_pairs, with_targets
 from helpers.training.export import export_model, finished_run
@@ -197,7 +198,8 @@ def _summary(trainer: Seq2SeqTrainer, outcome, config: TrainConfig, data: dict, 
     best_eval = next((e for e in reversed(state.log_history) if "eval_loss" in e and e["step"] == best_step), {})
     return {
         "base_model": config.base_model,
-        "parameters": int(sum(p.numel() for p in trainer.model.parameters())),
+        **parameter_counts(trainer.model),
+        "adapter": config.adapter,
         "vocab_size": len(trainer.processing_class),
         "pairs": {split: len(ds) for split, ds in data.items()},
         "learning_rate": config.learning_rate_used(),
@@ -239,6 +241,7 @@ def train(config: TrainConfig) -> dict:
     checkpoint_dir = output_dir.with_name(output_dir.name + ".checkpoints")
     resume_from = prepare_checkpoints(checkpoint_dir, _fingerprint(settings, config), config.resume)
     tokenizer, model = _load_base(config, data, resume_from)
+    model = apply_adapter(model, config.adapter, config.lora_rank, config.lora_alpha, config.lora_dropout)
     limits = length_limits(tokenizer, data, config.max_source_length, config.max_target_length)
     trainer = build_trainer(config, data, spec, tokenizer, model, limits, checkpoint_dir)
     started = time.perf_counter()

@@ -1,6 +1,7 @@
 """Benchmark: extraction throughput against the models' own time on the same images.
 
     python -m helpers.bench_extract [--images data/demo/data.yaml] [--count 96] [--batch-size 16] [--repeats 2]
+    python -m helpers.bench_extract --null-detectors [--count 24]   # see helpers.cv.pipeline_bench
 
 Side by side in one process, on the same images, with the same loaded models:
 - models alone: the detectors and the scene classifier over images already decoded in memory
@@ -79,7 +80,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=16, help="batch size (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=2, help="timed runs of each way (default: %(default)s)")
     parser.add_argument("--params", help="YAML of 01's parameters for other models (default: the demo models)")
+    parser.add_argument(
+        "--null-detectors", action="store_true", help="the pipeline's own ceiling on generated 12 MP JPEGs instead"
+    )
+    parser.add_argument("--side", type=int, default=640, help="--null-detectors: the models' input side")
     args = parser.parse_args(argv)
+    if args.null_detectors:
+        from helpers.cv.pipeline_bench import null_benchmark, print_null_benchmark
+
+        print_null_benchmark(null_benchmark(args.count if args.count != 96 else 24, args.side, repeats=args.repeats))
+        return 0
     config = ExtractConfig.from_yaml(args.params) if args.params else ExtractConfig()
     config = ExtractConfig(
         **{**asdict(config), "images": args.images, "max_images": args.count, "batch_size": args.batch_size}

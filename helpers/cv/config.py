@@ -45,6 +45,8 @@ class ExtractConfig:
     shard_index: int = 0  # ... and process this one
     save_model_detections: bool = True  # also keep each detector's own detections (for per-detector metrics)
     loader_threads: int = 2  # threads decoding images ahead of the models
+    draft_decode: bool = True  # decode JPEGs at 1/2, 1/4 or 1/8 scale when still as large as every model's input
+    fsync: bool = False  # sync the output to disk after each batch (survives a power cut; slower on network disks)
 
     def __post_init__(self) -> None:
         if self.detections_from not in ("models", "labels"):

@@ -130,6 +130,12 @@ class UltralyticsDetector:
         self.class_names = [model.names[i] for i in sorted(model.names)]
         self.forward_seconds = 0.0
 
+    @property
+    def input_side(self) -> int:
+        """The longest side the model sees (its letterbox size): `imgsz`, else the checkpoint's."""
+        size = self.imgsz or self.model.overrides.get("imgsz") or 640
+        return max(size) if isinstance(size, list | tuple) else int(size)
+
     def predict(self, images: list[Image.Image]) -> list[Detections]:
         if not images:
             return []
@@ -179,6 +185,13 @@ class HFDetector:
         self.class_names = [self.model.config.id2label[i] for i in sorted(self.model.config.id2label)]
         self.forward_seconds = 0.0
         self._torch = torch
+
+    @property
+    def input_side(self) -> int:
+        """The largest side the processor resizes to (RT-DETR: 640x640; DETR: up to 1333)."""
+        size = getattr(self.processor, "size", None) or {}
+        sides = [v for v in (size.values() if isinstance(size, dict) else [size]) if isinstance(v, int)]
+        return max(sides) if sides else 0
 
     def predict(self, images: list[Image.Image]) -> list[Detections]:
         if not images:
@@ -240,6 +253,10 @@ class SceneClassifier:
         self.imgsz, self.device, self.label_map = imgsz, resolve_device(device), dict(label_map or {})
         self.class_names = [self.model.names[i] for i in sorted(self.model.names)]
         self.forward_seconds = 0.0
+
+    @property
+    def input_side(self) -> int:
+        return self.imgsz
 
     def predict(self, images: list[Image.Image]) -> list[dict]:
         if not images:

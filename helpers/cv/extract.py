@@ -37,22 +37,24 @@ from helpers.cv.config import ExtractConfig
 from helpers.cv.detectors import UNKNOWN_SCENE, DetectorSpec, SceneClassifier, load_detector
 from helpers.cv.files import merge_shards, scan_output, side_files
 from helpers.cv.fusion import fuse
-from helpers.cv.sources import ImageItem, ImageSource, load_image, open_image_source, select
+from helpers.cv.sources import ImageItem, ImageSource, decode_image, open_image_source, select
 from helpers.cv.yolo_data import read_labels
 
 logger = logging.getLogger(__name__)
 
 
-def _batches(
-    items: list[ImageItem], batch_size: int, threads: int
-) -> Iterator[list[tuple[ImageItem, Image.Image | None, str]]]:
-    """Batches of (item, image or None, error), decoded by threads one batch ahead of the models."""
+Decoded = tuple[ImageItem, Image.Image | None, tuple[int, int], str]  # item, image or None, full size, error
 
-    def load(item: ImageItem):
+
+def _batches(items: list[ImageItem], batch_size: int, threads: int, min_side: int = 0) -> Iterator[list[Decoded]]:
+    """Batches of decoded images, decoded by threads (PIL's decoders release the GIL) one batch
+    ahead of the models; JPEGs at a reduced scale when `min_side` allows (see `decode_image`)."""
+
+    def load(item: ImageItem) -> Decoded:
         try:
-            return item, load_image(item), ""
+            return item, *decode_image(item, min_side), ""
         except Exception as error:  # noqa: BLE001 - any unreadable image is reported, never fatal
-            return item, None, f"{type(error).__name__}: {error}"
+            return item, None, (0, 0), f"{type(error).__name__}: {error}"
 
     chunks = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
     with ThreadPoolExecutor(max_workers=threads) as pool:
@@ -62,6 +64,13 @@ def _batches(
             if index + 2 < len(chunks):
                 pending.append(pool.map(load, chunks[index + 2]))
             yield batch
+
+
+def decode_side(models: list) -> int:
+    """The smallest image side every model still gets at full detail (its `input_side`); 0 (decode
+    in full) when a model does not say."""
+    sides = [getattr(model, "input_side", 0) for model in models]
+    return max(sides) if sides and all(sides) else 0
 
 
 def _flat(value, prefix: str = "") -> dict[str, object]:
@@ -124,6 +133,7 @@ def settings_fingerprint(config: ExtractConfig, specs: list[DetectorSpec]) -> di
         "label_map": config.label_map,
         "fusion": asdict(config.fusion()),
         "imgsz": config.imgsz,
+        "draft_decode": config.draft_decode,
         "save_model_detections": config.save_model_detections,
     }
     settings["fingerprint"] = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[
@@ -194,6 +204,7 @@ def run_extraction(
             f"given detectors {[d.name for d in detectors]} do not match the configured {[s.name for s in specs]}"
         )
     names, weights = [s.name for s in specs], [s.weight for s in specs]
+    min_side = decode_side([*detectors, scene_model] if scene_model else detectors) if config.draft_decode else 0
     started, written, failed = time.perf_counter(), 0, 0
     output.parent.mkdir(parents=True, exist_ok=True)
     with (
@@ -201,18 +212,18 @@ def run_extraction(
         open(files["errors"], "a") as err,
         tqdm(total=len(todo), desc="extract", unit="img") as bar,
     ):
-        for batch in _batches(todo, config.batch_size, config.loader_threads):
-            good = [(item, image) for item, image, _ in batch if image is not None]
-            for item, _, reason in batch:
+        for batch in _batches(todo, config.batch_size, config.loader_threads, min_side):
+            good = [(item, image, size) for item, image, size, _ in batch if image is not None]
+            for item, _, _, reason in batch:
                 if reason:
                     err.write(json.dumps({"image": item.key, "split": item.split, "error": reason}) + "\n")
                     failed += 1
-            images = [image for _, image in good]
+            images = [image for _, image, _ in good]
             per_model = [detector.predict(images) for detector in detectors]
             scenes = scene_model.predict(images) if scene_model else [dict(UNKNOWN_SCENE) for _ in images]
             lines = []
-            for index, (item, image) in enumerate(good):
-                record = {"image": item.key, "split": item.split, "width": image.width, "height": image.height}
+            for index, (item, _, (width, height)) in enumerate(good):
+                record = {"image": item.key, "split": item.split, "width": width, "height": height}
                 if config.detections_from == "labels":
                     try:
                         record["detections"], record["scene"] = _ground_truth(source, item)
@@ -230,7 +241,8 @@ def run_extraction(
             out.write("".join(lines))  # whole lines per batch; a kill mid-write leaves one partial line
             out.flush()
             err.flush()
-            os.fsync(out.fileno())
+            if config.fsync:  # a killed process loses nothing flushed; a power cut needs the sync
+                os.fsync(out.fileno())
             written += len(lines)
             bar.update(len(batch))
     seconds = time.perf_counter() - started

@@ -106,21 +106,33 @@ def fuse(
         skip_box_thr=settings.skip_box_thr,
         conf_type=settings.conf_type,
     )
-    fused_labels = [vocabulary[int(i)] for i in labels]
+    fused_labels = np.array([vocabulary[int(i)] for i in labels], dtype=object)
+    return _records(boxes, scores, fused_labels, _attribute(per_model, names, boxes, fused_labels, settings), names)
+
+
+def _attribute(per_model, names, boxes, fused_labels, settings: FusionSettings) -> list[set[str]]:
+    """Which models' boxes went into each fused box. WBF does not say, so every input box is
+    attributed to the fused box of its label that it overlaps most (each input box went into
+    exactly one cluster); one IoU matrix per model and label, so 300 boxes cost milliseconds."""
     sources: list[set[str]] = [set() for _ in fused_labels]
-    # WBF does not say which boxes formed each cluster: attribute every input box to the fused
-    # box of its label it overlaps most (each input box went into exactly one cluster).
-    for name, detections in zip(names, per_model):
-        for box, score, label in zip(detections.boxes, detections.scores, detections.labels):
-            candidates = [i for i, fused_label in enumerate(fused_labels) if fused_label == label]
-            if score < settings.skip_box_thr or not candidates:
+    for label in set(fused_labels):
+        candidates = np.flatnonzero(fused_labels == label)
+        for name, detections in zip(names, per_model):
+            mine = np.array([lab == label for lab in detections.labels], dtype=bool)
+            mine &= detections.scores >= settings.skip_box_thr
+            if not mine.any():
                 continue
-            overlaps = box_iou(box[None], boxes[candidates])[0]
-            if overlaps.max() > 0:
-                sources[candidates[int(overlaps.argmax())]].add(name)
+            overlaps = box_iou(detections.boxes[mine], boxes[candidates])
+            for row in overlaps:
+                if row.max() > 0:
+                    sources[candidates[int(row.argmax())]].add(name)
+    return sources
+
+
+def _records(boxes, scores, fused_labels, sources, names) -> list[dict]:
     return [
         {
-            "label": label,
+            "label": str(label),
             "confidence": round(float(min(score, 1.0)), 4),
             "bbox": [round(float(v), 6) for v in np.clip(box, 0.0, 1.0)],
             "sources": [name for name in names if name in found],

@@ -1,0 +1,241 @@
+"""One check of desclm on the users' hardware and sizes: JSON lines out, one per measurement.
+
+    python -m helpers.gpu_check [--smoke] [--parts env,train,describe,extract,lora] [--output FILE.jsonl]
+
+Parts, each guarded (a failure is one {"part", "error"} line, the rest still runs):
+- env: torch, the GPU, CTranslate2 and whether CUDA 12's cuBLAS loads for it;
+- train: bf16 (on a GPU) training steps of the tiny scratch model and a flan-t5-small-shaped one;
+- describe: guarded describer throughput, HF float32/bfloat16 vs CTranslate2 float16/int8_float16
+  (CPU: float32/int8), batch 32 and 256, on a random-init flan-t5-small-shaped model;
+- extract: models alone vs the extraction pipeline with YOLOv8x- and RT-DETR-R101-shaped random
+  models (and a YOLOv8s-cls scene classifier) on generated 12-megapixel JPEGs;
+- lora: full fine-tuning vs LoRA at flan-t5-base's shape (trainable parameters, examples/s, memory).
+Random weights: throughput only, never quality. `--smoke` runs every part at tiny sizes on the CPU
+(the test suite does). This module spans all stages on purpose; it is a check, not a stage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import random
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import asdict
+from pathlib import Path
+
+import helpers  # noqa: F401 - offline switches before transformers is imported
+
+PARTS = ("env", "train", "describe", "extract", "lora")
+logger = logging.getLogger(__name__)
+
+
+def _texts(count: int, seed: int = 0) -> tuple[list[dict], list[str]]:
+    """Synthetic records and their (input, description) texts."""
+    from helpers.core.contract import Policy
+    from helpers.text.grammar import describe
+    from helpers.text.linearize import linearize
+    from helpers.text.synthetic import random_cv
+
+    rng = random.Random(seed)
+    records = [random_cv(rng, max_detections=12) for _ in range(count)]
+    pairs = [{"input": linearize(r, "linked", Policy()), "output": describe(r, rng)} for r in records]
+    return pairs, [text for pair in pairs for text in pair.values()]
+
+
+def check_env(device: str, smoke: bool) -> list[dict]:
+    import ctranslate2
+    import torch
+
+    from helpers.core.cuda_libs import CudaLibraryError, ct2_cuda_devices, load_cublas12
+
+    row = {"torch": torch.__version__, "torch_cuda": torch.version.cuda, "ctranslate2": ctranslate2.__version__}
+    row["gpu"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    row["ct2_cuda_devices"] = ct2_cuda_devices()
+    try:
+        row["cublas12"] = load_cublas12() if row["ct2_cuda_devices"] else "no GPU"
+    except CudaLibraryError as error:
+        row["cublas12"] = f"missing: {error}"
+    return [row]
+
+
+def check_train(device: str, smoke: bool) -> list[dict]:
+    import torch
+
+    from helpers.training.bench import _batches_ours, _time_steps
+    from helpers.training.scratch_model import build_model, train_tokenizer
+
+    pairs, texts = _texts(64 if smoke else 512)
+    tokenizer = train_tokenizer(texts)
+    rows, batch_size, steps = [], 8 if smoke else 32, 2 if smoke else 30
+    batches = _batches_ours(tokenizer, pairs, batch_size, 0)
+    bf16 = device.startswith("cuda") and torch.cuda.is_bf16_supported()
+    for shape in ("tiny",) if smoke else ("tiny", "flan-t5-small"):
+        model = build_model(tokenizer, shape)
+        with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=bf16):
+            seconds = _time_steps(model, batches, steps, device)
+        rows.append({"shape": shape, "precision": "bf16" if bf16 else "fp32", "batch_size": batch_size,
+                     "examples_per_second": steps * batch_size / seconds})  # fmt: skip
+    return rows
+
+
+def _describer_folder(target: Path, shape: str, seed: int = 0) -> Path:
+    """A model folder with a tokenizer, settings and a random-init model of `shape`, exported to CT2."""
+    from helpers.core.contract import InputSpec, ModelSettings, Policy, write_model_settings
+    from helpers.describer.bench import shaped_model
+    from helpers.training.scratch_model import train_tokenizer
+
+    source = target.with_name(target.name + ".tokenizer")
+    source.mkdir(parents=True, exist_ok=True)
+    train_tokenizer(_texts(512, seed)[1]).save_pretrained(source)
+    settings = ModelSettings(InputSpec("linked", Policy()), base_model="scratch", max_source_length=96,
+                             max_target_length=40, max_new_tokens=40, num_beams=4)  # fmt: skip
+    write_model_settings(source, settings)
+    return shaped_model(source, shape, target, seed)
+
+
+def check_describe(device: str, smoke: bool) -> list[dict]:
+    from helpers.describer.bench import benchmark_records, measure
+    from helpers.describer.describe import Describer
+
+    gpu = device.startswith("cuda")
+    settings = [("hf", "float32"), ("hf", "bfloat16"), ("ct2", "float16"), ("ct2", "int8_float16")]
+    if not gpu:
+        settings = [("hf", "float32"), ("ct2", "float32"), ("ct2", "int8")]
+    rows = []
+    with tempfile.TemporaryDirectory() as work:
+        folder = _describer_folder(Path(work) / "model", "tiny" if smoke else "flan-t5-small")
+        records = benchmark_records(16 if smoke else 1024)
+        for backend, precision in settings:
+            try:
+                options = {"dtype": precision} if backend == "hf" else {"compute_type": precision}
+                describer = Describer.load(folder, backend, device="cuda" if gpu else "cpu", **options)
+            except Exception as error:  # noqa: BLE001 - one setting failing must not hide the others
+                rows.append({"backend": backend, "precision": precision, "error": f"{type(error).__name__}: {error}"})
+                continue
+            for batch_size in (4, 8) if smoke else (32, 256):
+                row = measure(describer, records, batch_size, describer.settings.num_beams, backend, precision)
+                rows.append({**asdict(row), "records_per_second": row.records_per_second})
+    return rows
+
+
+def _detection_models(folder: Path, smoke: bool) -> dict:
+    """Random-init YOLOv8x (Ultralytics), RT-DETR-R101-shaped (HF) and YOLOv8s-cls, saved as files."""
+    import torch
+    from transformers import RTDetrConfig, RTDetrForObjectDetection, RTDetrImageProcessor, RTDetrResNetConfig
+    from ultralytics import YOLO
+
+    from helpers.demo.rtdetr import small_rtdetr_config
+
+    torch.manual_seed(0)
+    names = ["plastic", "metal", "paper", "glass", "organic"]
+    yolo = YOLO("yolov8n.yaml" if smoke else "yolov8x.yaml")
+    scene = YOLO("yolov8n-cls.yaml" if smoke else "yolov8s-cls.yaml")
+    yolo.save(folder / "yolo.pt")
+    scene.save(folder / "scene.pt")
+    if smoke:
+        config = small_rtdetr_config(names)
+    else:  # ResNet-101's depths with the published r101vd encoder/decoder widths
+        backbone = RTDetrResNetConfig(embedding_size=64, hidden_sizes=[256, 512, 1024, 2048], depths=[3, 4, 23, 3],
+                                      layer_type="bottleneck", out_features=["stage2", "stage3", "stage4"])  # fmt: skip
+        config = RTDetrConfig(backbone_config=backbone, encoder_in_channels=[512, 1024, 2048], encoder_hidden_dim=384,
+                              encoder_ffn_dim=2048, d_model=256, decoder_in_channels=[384, 384, 384],
+                              decoder_ffn_dim=1024, decoder_layers=6, num_queries=300, id2label=dict(enumerate(names)),
+                              label2id={n: i for i, n in enumerate(names)})  # fmt: skip
+    model = RTDetrForObjectDetection(config)
+    model.save_pretrained(folder / "rtdetr")
+    RTDetrImageProcessor(size={"height": 640, "width": 640}).save_pretrained(folder / "rtdetr")
+    parameters = {"hf": sum(p.numel() for p in model.parameters())}
+    parameters["yolo"] = sum(p.numel() for p in yolo.model.parameters())
+    return {"yolo": folder / "yolo.pt", "hf": folder / "rtdetr", "scene": folder / "scene.pt", "parameters": parameters}
+
+
+def check_extract(device: str, smoke: bool) -> list[dict]:
+    from helpers.cv.bench import benchmark
+    from helpers.cv.config import ExtractConfig
+    from helpers.cv.pipeline_bench import write_photos
+
+    with tempfile.TemporaryDirectory() as work:
+        models = _detection_models(Path(work), smoke)
+        size = (640, 480) if smoke else (4000, 3000)
+        write_photos(Path(work) / "photos", 4 if smoke else 48, size)
+        config = ExtractConfig(images=str(Path(work) / "photos"), yolo_weights=str(models["yolo"]),
+                               hf_model=str(models["hf"]), scene_weights=str(models["scene"]), imgsz=640,
+                               batch_size=2 if smoke else 16, device=device, loader_threads=2 if smoke else 8,
+                               ensemble_weights_file="")  # fmt: skip
+        result = benchmark(config, repeats=1)
+    return [{**result, "photo_size": list(size), "parameters": models["parameters"]}]
+
+
+def check_lora(device: str, smoke: bool) -> list[dict]:
+    from helpers.training.bench import adapter_run, compare_adapters
+
+    pairs, texts = _texts(64 if smoke else 512)
+    shape, steps, batch_size = ("tiny", 2, 8) if smoke else ("flan-t5-base", 10, 32)
+    if not device.startswith("cuda"):  # peak resident memory is a process's own: one fresh process each
+        return compare_adapters(texts, pairs, shape, steps, batch_size, 0, device)
+    return [adapter_run(texts, pairs, shape, adapter, steps, batch_size, 0, device) for adapter in ("none", "lora")]
+
+
+CHECKS = {"env": check_env, "train": check_train, "describe": check_describe, "extract": check_extract,
+          "lora": check_lora}  # fmt: skip
+
+
+def run_checks(parts: list[str], smoke: bool, device: str, output=sys.stdout) -> list[dict]:
+    """Runs each part; every result (or error) is one JSON line on `output`, written as it comes."""
+    rows = []
+    for part in parts:
+        started = time.perf_counter()
+        try:
+            results = [{"part": part, **row} for row in CHECKS[part](device, smoke)]
+        except Exception as error:  # noqa: BLE001 - each part is guarded: report and go on
+            results = [{"part": part, "error": f"{type(error).__name__}: {error}", "trace": traceback.format_exc(-3)}]
+        for row in results:
+            row["part_seconds"] = round(time.perf_counter() - started, 1)
+            output.write(json.dumps(row, default=str) + "\n")
+            output.flush()
+        rows += results
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.gpu_check", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, on the CPU (for the test suite)")
+    parser.add_argument("--parts", default=",".join(PARTS), help="comma-separated parts (default: all)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
+    parser.add_argument("--output", help="also append the JSON lines to this file")
+    args = parser.parse_args(argv)
+    parts = [p for p in args.parts.split(",") if p]
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        parser.error(f"unknown part(s) {unknown}; choose from {list(PARTS)}")
+    from helpers.core.device import resolve_device
+
+    device = "cpu" if args.smoke else resolve_device(args.device)
+    logging.basicConfig(level=logging.WARNING)
+    with open(args.output or os.devnull, "a", encoding="utf-8") as file:
+        rows = run_checks(parts, args.smoke, device, _Tee(sys.stdout, file))
+    return 1 if any("error" in row for row in rows) else 0
+
+
+class _Tee:
+    """Writes to several streams (stdout and the --output file, each line as it comes)."""
+
+    def __init__(self, *streams) -> None:
+        self.streams = streams
+
+    def write(self, text: str) -> None:
+        for stream in self.streams:
+            stream.write(text)
+
+    def flush(self) -> None:
+        for stream in self.streams:
+            stream.flush()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

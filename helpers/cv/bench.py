@@ -25,15 +25,23 @@ from helpers.cv.extract import ExtractConfig, run_extraction
 from helpers.cv.sources import load_image, open_image_source, select
 
 
-def _models_alone(detectors, scene_model, images, batch_size: int) -> float:
-    started = time.perf_counter()
+def _models_alone(detectors, scene_model, images, batch_size: int) -> tuple[float, dict]:
+    """Seconds for every model over `images`, and where they went: each model's wall time
+    (pre-processing, forward, post-processing) and its boxes per image."""
+    seconds = {model.name: 0.0 for model in detectors} | ({"scene": 0.0} if scene_model else {})
+    boxes = {model.name: 0 for model in detectors}
     for start in range(0, len(images), batch_size):
         batch = images[start : start + batch_size]
         for detector in detectors:
-            detector.predict(batch)
+            started = time.perf_counter()
+            boxes[detector.name] += sum(len(d) for d in detector.predict(batch))
+            seconds[detector.name] += time.perf_counter() - started
         if scene_model:
+            started = time.perf_counter()
             scene_model.predict(batch)
-    return time.perf_counter() - started
+            seconds["scene"] += time.perf_counter() - started
+    per_image = {name: count / max(len(images), 1) for name, count in boxes.items()}
+    return sum(seconds.values()), {"model_seconds": seconds, "boxes_per_image": per_image}
 
 
 def benchmark(config: ExtractConfig, repeats: int = 2) -> dict:
@@ -52,10 +60,11 @@ def benchmark(config: ExtractConfig, repeats: int = 2) -> dict:
         else None
     )
     _models_alone(detectors, scene_model, images[: config.batch_size], config.batch_size)  # warm-up
-    alone, full = [], []
+    alone, full, detail = [], [], {}
     with tempfile.TemporaryDirectory() as work:
         for repeat in range(repeats):
-            alone.append(_models_alone(detectors, scene_model, images, config.batch_size))
+            seconds, detail = _models_alone(detectors, scene_model, images, config.batch_size)
+            alone.append(seconds)
             output = Path(work) / f"run{repeat}.jsonl"
             # the same loaded models, so both sides time the same objects
             run = run_extraction(ExtractConfig(**{**asdict(config), "output": str(output)}), detectors, scene_model)
@@ -70,6 +79,7 @@ def benchmark(config: ExtractConfig, repeats: int = 2) -> dict:
         "extraction_images_per_second": len(items) / best_full,
         "overhead": best_full / best_alone - 1,
         "goal_overhead": 0.15,
+        **detail,
     }
 
 

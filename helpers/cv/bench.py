@@ -44,6 +44,23 @@ def _models_alone(detectors, scene_model, images, batch_size: int) -> tuple[floa
     return sum(seconds.values()), {"model_seconds": seconds, "boxes_per_image": per_image}
 
 
+class _Timed:
+    """A model whose `predict` wall time is summed (everything else passes through)."""
+
+    def __init__(self, model, name: str) -> None:
+        self.model, self.label, self.seconds = model, name, 0.0
+
+    def __getattr__(self, attribute: str):
+        return getattr(self.model, attribute)
+
+    def predict(self, images):
+        started = time.perf_counter()
+        try:
+            return self.model.predict(images)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+
 def benchmark(config: ExtractConfig, repeats: int = 2) -> dict:
     """Times both ways; returns images/s of each and the overhead ratio."""
     from helpers.cv.detectors import SceneClassifier, load_detector
@@ -66,8 +83,16 @@ def benchmark(config: ExtractConfig, repeats: int = 2) -> dict:
             seconds, detail = _models_alone(detectors, scene_model, images, config.batch_size)
             alone.append(seconds)
             output = Path(work) / f"run{repeat}.jsonl"
-            # the same loaded models, so both sides time the same objects
-            run = run_extraction(ExtractConfig(**{**asdict(config), "output": str(output)}), detectors, scene_model)
+            # the same loaded models, so both sides time the same objects; timed, to see where the rest goes
+            timed = [_Timed(d, d.name) for d in detectors] + ([_Timed(scene_model, "scene")] if scene_model else [])
+            run = run_extraction(
+                ExtractConfig(**{**asdict(config), "output": str(output)}),
+                timed[: len(detectors)],
+                timed[-1] if scene_model else None,
+            )
+            inside = {t.label: t.seconds for t in timed}
+            detail["pipeline_model_seconds"] = inside
+            detail["pipeline_other_seconds"] = run["seconds"] - sum(inside.values())  # decode wait, fusion, writing
             if run["processed"] + run["failed"] != len(items):
                 raise RuntimeError(f"the extraction did {run['processed'] + run['failed']} of {len(items)} images")
             full.append(run["seconds"])

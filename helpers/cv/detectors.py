@@ -190,7 +190,8 @@ class HFDetector:
     def input_side(self) -> int:
         """The largest side the processor resizes to (RT-DETR: 640x640; DETR: up to 1333)."""
         size = getattr(self.processor, "size", None) or {}
-        sides = [v for v in (size.values() if isinstance(size, dict) else [size]) if isinstance(v, int)]
+        size = dict(size) if hasattr(size, "keys") else {"side": size}  # a dict, or transformers 5's SizeDict
+        sides = [v for k, v in size.items() if isinstance(v, int) and not k.endswith("pixels")]  # not pixel counts
         return max(sides) if sides else 0
 
     def predict(self, images: list[Image.Image]) -> list[Detections]:

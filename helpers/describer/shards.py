@@ -1,0 +1,88 @@
+"""Describing one input file as several jobs (e.g. a Slurm job array), and merging their outputs.
+
+    python -m helpers.describe MODEL --input cv.jsonl --output out.jsonl --num-shards 4 --shard-index 0   # ...3
+    python -m helpers.describe merge out.jsonl out.shard-*of4.jsonl
+
+Shard K of N describes a contiguous block of the input's lines (block sizes differ by at most one)
+into `<stem>.shard-KofN.jsonl`, each row with its input `line` number, and writes
+`<stem>.shard-KofN.manifest.json` when it is complete (input stamp, settings, its line range). The
+merge checks that every shard of one run is there, made from the same input with the same settings,
+and writes the rows in input order without the `line` field: the same file one job would write.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from helpers.core.io import atomic_write_text, iter_jsonl, write_jsonl
+from helpers.core.paths import require_file, resolve
+
+
+def check_shard(num_shards: int, shard_index: int) -> None:
+    """Raises ValueError unless 0 <= shard_index < num_shards."""
+    if num_shards < 1 or not 0 <= shard_index < num_shards:
+        raise ValueError(
+            f"shard_index must be in 0..num_shards-1 and num_shards >= 1, got {shard_index} of {num_shards}"
+        )
+
+
+def shard_range(total: int, num_shards: int, shard_index: int) -> tuple[int, int]:
+    """The [start, end) positions of shard `shard_index`'s block of `total` lines."""
+    check_shard(num_shards, shard_index)
+    return total * shard_index // num_shards, total * (shard_index + 1) // num_shards
+
+
+def shard_path(output: Path, num_shards: int, shard_index: int) -> Path:
+    """`out.jsonl` -> `out.shard-KofN.jsonl` (unchanged for one shard)."""
+    if num_shards == 1:
+        return output
+    return output.with_name(f"{output.stem}.shard-{shard_index}of{num_shards}{output.suffix}")
+
+
+def manifest_path(shard: Path) -> Path:
+    return shard.with_name(f"{shard.stem}.manifest.json")
+
+
+def write_manifest(shard: Path, stamp: dict, num_shards: int, shard_index: int, lines: tuple[int, int], total: int):
+    """Written when a shard is complete: what the merge checks."""
+    manifest = {**stamp, "num_shards": num_shards, "shard_index": shard_index, "lines": list(lines), "total": total}
+    return atomic_write_text(manifest_path(shard), json.dumps(manifest, indent=2, default=str) + "\n")
+
+
+def merge_described(shards: list[str | Path], output: str | Path) -> dict:
+    """Writes the shards' rows to `output` in input order; returns counts.
+
+    Raises:
+        ValueError: A shard is unfinished (no manifest), shards differ in input, settings or
+            count, a shard is missing or given twice, or the rows do not match the shard's range.
+    """
+    paths = [require_file(resolve(shard), "Shard output") for shard in shards]
+    manifests = []
+    for path in paths:
+        if not manifest_path(path).is_file():
+            raise ValueError(f"{path} has no {manifest_path(path).name}: the shard is unfinished; run it again")
+        manifests.append(json.loads(manifest_path(path).read_text()))
+    first = manifests[0]
+    for path, manifest in zip(paths, manifests):
+        for key in ("input", "settings", "num_shards", "total"):
+            if manifest.get(key) != first.get(key):
+                raise ValueError(f"{path} differs from {paths[0]} in {key!r}: the shards are not of one run")
+    indices = sorted(m["shard_index"] for m in manifests)
+    if indices != list(range(first["num_shards"])):
+        missing = sorted(set(range(first["num_shards"])) - set(indices))
+        raise ValueError(f"shards {indices} of {first['num_shards']} given; missing {missing}, or one given twice")
+    rows: list[dict] = []
+    for path, manifest in zip(paths, manifests):
+        start, end = manifest["lines"]
+        mine = []
+        for line in iter_jsonl(path):
+            if line.error:
+                raise ValueError(f"shard {line.error}")
+            mine.append(line.record)
+        if [row.get("line") for row in mine] != list(range(start + 1, end + 1)):
+            raise ValueError(f"{path}: its rows are not input lines {start + 1}..{end} as its manifest says")
+        rows += mine
+    rows.sort(key=lambda row: row["line"])
+    write_jsonl(resolve(output), ({k: v for k, v in row.items() if k != "line"} for row in rows))
+    return {"shards": len(paths), "lines": len(rows), "errors": sum("error" in row for row in rows)}

@@ -63,3 +63,19 @@ def pairs_dir(tiny_demo, tmp_path_factory):
     ground_truth_outputs(tiny_demo / "data.yaml", root / "cv.jsonl")
     build_pairs(SynthConfig(cv_outputs=str(root / "cv.jsonl"), output_dir=str(root / "pairs"), synthetic_records=60))
     return root / "pairs"
+
+
+DESCRIBER_TRAIN = {"max_steps": 60, "eval_steps": 30, "eval_samples": 8, "batch_size": 16, "logging_steps": 10,
+                   "num_beams": 3}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def model_dir(pairs_dir, tmp_path_factory):
+    """A tiny scratch describer trained for a few dozen steps, exported to CTranslate2; read-only for tests."""
+    from helpers.describer.export_ct2 import export
+    from helpers.training.train import TrainConfig, train
+
+    folder = tmp_path_factory.mktemp("describer") / "model"
+    train(TrainConfig(pairs_dir=str(pairs_dir), output_dir=str(folder), **DESCRIBER_TRAIN))
+    export(folder)
+    return folder

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 import torch
+from conftest import DESCRIBER_TRAIN as TRAIN
 
 from helpers.core.contract import InputSpec, ModelSettings, Policy
 from helpers.describer.backends import CT2Backend, HFBackend
@@ -18,7 +19,6 @@ from helpers.describer.export_ct2 import export
 from helpers.text.grammar import RecordError
 from helpers.training.train import TrainConfig, train
 
-TRAIN = {"max_steps": 60, "eval_steps": 30, "eval_samples": 8, "batch_size": 16, "logging_steps": 10, "num_beams": 3}
 CONFIG = ModelSettings(
     InputSpec("linked", Policy(0.5, 0.8)),
     base_model="scratch",
@@ -33,15 +33,6 @@ TWO_PLASTIC = {
     "scene": {"class": "grass", "confidence": 0.95},
 }
 ONE_TIRE = {"id": "b", "detections": [{"label": "tire", "confidence": 0.8}, {"label": "glass", "confidence": 0.2}]}
-
-
-@pytest.fixture(scope="module")
-def model_dir(pairs_dir, tmp_path_factory):
-    """A tiny scratch describer trained for a few dozen steps, exported to CTranslate2."""
-    folder = tmp_path_factory.mktemp("describer") / "model"
-    train(TrainConfig(pairs_dir=str(pairs_dir), output_dir=str(folder), **TRAIN))
-    export(folder)
-    return folder
 
 
 class ScriptedBackend:

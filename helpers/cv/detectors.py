@@ -189,8 +189,10 @@ class HFDetector:
     @property
     def input_side(self) -> int:
         """The largest side the processor resizes to (RT-DETR: 640x640; DETR: up to 1333)."""
-        size = getattr(self.processor, "size", None) or {}
-        size = dict(size) if hasattr(size, "keys") else {"side": size}  # a dict, or transformers 5's SizeDict
+        size = getattr(self.processor, "size", None)
+        if size is None or isinstance(size, int):
+            return size or 0
+        size = dict(size)  # a dict, or transformers 5's SizeDict (iterable as pairs, without .keys)
         sides = [v for k, v in size.items() if isinstance(v, int) and not k.endswith("pixels")]  # not pixel counts
         return max(sides) if sides else 0
 

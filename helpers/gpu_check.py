@@ -1,6 +1,7 @@
 """One check of desclm on the users' hardware and sizes: JSON lines out, one per measurement.
 
     python -m helpers.gpu_check [--smoke] [--parts env,train,describe,extract,lora] [--output FILE.jsonl]
+    python -m helpers.gpu_check --table FILE.jsonl     # a run's lines as the README's Markdown table
 
 Parts, each guarded (a failure is one {"part", "error"} line, the rest still runs):
 - env: torch, the GPU, CTranslate2 and whether CUDA 12's cuBLAS loads for it;
@@ -108,7 +109,8 @@ def check_describe(device: str, smoke: bool) -> list[dict]:
         settings = [("hf", "float32"), ("ct2", "float32"), ("ct2", "int8")]
     rows = []
     with tempfile.TemporaryDirectory() as work:
-        folder = _describer_folder(Path(work) / "model", "tiny" if smoke else "flan-t5-small")
+        shape = "tiny" if smoke else "flan-t5-small"
+        folder = _describer_folder(Path(work) / "model", shape)
         records = benchmark_records(16 if smoke else 1024)
         for backend, precision in settings:
             try:
@@ -119,7 +121,7 @@ def check_describe(device: str, smoke: bool) -> list[dict]:
                 continue
             for batch_size in (4, 8) if smoke else (32, 256):
                 row = measure(describer, records, batch_size, describer.settings.num_beams, backend, precision)
-                rows.append({**asdict(row), "records_per_second": row.records_per_second})
+                rows.append({**asdict(row), "records_per_second": row.records_per_second, "shape": shape})
     return rows
 
 
@@ -202,13 +204,61 @@ def run_checks(parts: list[str], smoke: bool, device: str, output=sys.stdout) ->
     return rows
 
 
+def _row(row: dict) -> tuple[str, str, str]:
+    part = row["part"]
+    if "error" in row:
+        setting = " ".join(str(row[k]) for k in ("backend", "precision", "shape") if k in row)
+        return part, setting, "not measured: " + row["error"].split(". ")[0].split(" (")[0]
+    if part == "env":
+        return part, f"{row['gpu'] or 'no GPU'}", f"torch {row['torch']}, CTranslate2 {row['ctranslate2']}"
+    if part == "describe":
+        setting = f"{row['backend'].upper()} {row['compute_type']}, batch {row['batch_size']}, {row['num_beams']} beams"
+        setting = f"{row['shape']} shape, {setting}" if "shape" in row else setting
+        return part, setting, f"{row['records_per_second']:.1f} records/s (guarded faithful {row['faithful']:.0%})"
+    if part == "train":
+        setting = f"{row['shape']} shape, {row['precision']}, batch {row['batch_size']}"
+        return part, setting, f"{row['examples_per_second']:.0f} examples/s"
+    if part == "lora":
+        adapter = "full fine-tuning" if row["adapter"] == "none" else row["adapter"]
+        return (
+            part,
+            f"{row['shape']} shape, {adapter}",
+            (
+                f"{row['trainable_parameters'] / 1e6:.1f}M of {row['parameters'] / 1e6:.1f}M trainable, "
+                f"{row['examples_per_second']:.0f} examples/s, peak {row['peak_memory_mib']:.0f} MiB"
+            ),
+        )
+    width, height = row["photo_size"]
+    inside = sum(row["pipeline_model_seconds"].values())
+    return (
+        part,
+        f"{row['images']} photos {width}x{height}, batch {row['batch_size']}",
+        (
+            f"models alone (full decode) {row['models_alone_images_per_second']:.1f} images/s; pipeline "
+            f"{row['extraction_images_per_second']:.1f} images/s ({inside:.1f} s in the models, "
+            f"{row['pipeline_other_seconds']:.1f} s around them)"
+        ),
+    )
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """The JSON lines of a run as the table the README shows (the env line goes in its caption)."""
+    lines = ["| check | setting | result |", "| --- | --- | --- |"]
+    lines += ["| " + " | ".join(_row(row)) + " |" for row in rows if row["part"] != "env"]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.gpu_check", description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, on the CPU (for the test suite)")
     parser.add_argument("--parts", default=",".join(PARTS), help="comma-separated parts (default: all)")
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
     parser.add_argument("--output", help="also append the JSON lines to this file")
+    parser.add_argument("--table", metavar="JSONL", help="print a run's JSON lines as a Markdown table, run nothing")
     args = parser.parse_args(argv)
+    if args.table:
+        print(markdown_table([json.loads(line) for line in Path(args.table).read_text().splitlines() if line]), end="")
+        return 0
     parts = [p for p in args.parts.split(",") if p]
     unknown = sorted(set(parts) - set(PARTS))
     if unknown:

@@ -17,7 +17,7 @@ from helpers.text.grammar import describe
 README = (PROJECT_ROOT / "README.md").read_text()
 ENTRY_POINTS = [
     "describe", "synth", "extract", "train", "export_ct2", "pipeline", "demo", "bench_extract", "bench_train",
-    "bench_describe",
+    "bench_describe", "gpu_check",
 ]  # fmt: skip
 
 
@@ -46,3 +46,24 @@ def test_every_command_in_the_readme_and_docs_names_an_entry_point():
     texts = [README] + [page.read_text() for page in (PROJECT_ROOT / "docs").glob("*.md")]
     named = {name for text in texts for name in re.findall(r"-m\s+helpers\.([\w.]+)", text)}
     assert named and named <= set(ENTRY_POINTS), named - set(ENTRY_POINTS)
+
+
+MEASUREMENTS = PROJECT_ROOT / "docs" / "measurements"
+
+
+def test_the_readme_gpu_table_is_the_one_the_saved_gpu_check_run_gives():
+    from helpers.gpu_check import markdown_table
+
+    rows = [json.loads(line) for line in (MEASUREMENTS / "gpu_check_h200.jsonl").read_text().splitlines()]
+    block = README.split("<!-- gpu_check table")[1].split("-->", 1)[1].split("<!-- end -->")[0]
+    assert block.strip() == markdown_table(rows).strip()
+
+
+def test_the_readme_cpu_ratios_are_the_saved_benchmark_outputs():
+    describe = (MEASUREMENTS / "bench_describe_flan-t5-small_cpu.txt").read_text()
+    int8 = re.search(r"^ct2 int8 .* (x\d+\.\d+) vs HF", describe, re.MULTILINE).group(1)
+    null = re.search(r"(x\d+\.\d) vs full decode", (MEASUREMENTS / "bench_extract_null_cpu.txt").read_text()).group(1)
+    adapters = json.loads((MEASUREMENTS / "bench_train_adapters_flan-t5-base_cpu.txt").read_text().splitlines()[-1])
+    memory = adapters[1]["peak_memory_mib"] / adapters[0]["peak_memory_mib"]
+    assert f"CTranslate2 int8 {int8} vs HF" in README and f"{null} vs a full-resolution decode" in README
+    assert f"x{memory:.2f} the peak memory" in README

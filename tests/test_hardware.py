@@ -151,8 +151,12 @@ def test_exif_rotated_photos_record_the_size_a_person_sees(tmp_path):
     assert size == (1200, 1600) and image.size == (300, 400)
 
 
-def test_the_null_detector_pipeline_matches_full_decoding_and_records_the_photo_size(tmp_path):
+def test_the_null_detector_pipeline_matches_full_decoding_and_records_the_photo_size(tmp_path, tiny_demo):
     from helpers.cv.pipeline_bench import _extract, write_photos
+
+    _, demo_drafted = _extract(tiny_demo / "images", tmp_path / "demo_draft.jsonl", True, 640, 2)
+    _, demo_full = _extract(tiny_demo / "images", tmp_path / "demo_full.jsonl", False, 640, 2)
+    assert demo_drafted == demo_full and len(demo_full) == 12
 
     write_photos(tmp_path / "photos", 3, (1280, 960))
     assert (

@@ -126,7 +126,8 @@ def _decoded_at(image: Image.Image, side: int) -> np.ndarray:
 
 
 def test_draft_decoding_keeps_the_size_and_gives_the_models_the_same_picture(tiny_demo, tmp_path):
-    photos = sorted((tiny_demo / "images").rglob("*.jpg"))[:4]
+    photos = sorted((tiny_demo / "train" / "images").glob("*.jpg"))[:4]
+    assert len(photos) == 4
     for photo in photos:  # demo photos are no larger than a 640-pixel model's input: decoded in full
         small = ImageItem(photo, photo.name, None)
         assert np.array_equal(np.asarray(decode_image(small, 640)[0]), np.asarray(decode_image(small)[0]))
@@ -154,8 +155,8 @@ def test_exif_rotated_photos_record_the_size_a_person_sees(tmp_path):
 def test_the_null_detector_pipeline_matches_full_decoding_and_records_the_photo_size(tmp_path, tiny_demo):
     from helpers.cv.pipeline_bench import _extract, write_photos
 
-    _, demo_drafted = _extract(tiny_demo / "images", tmp_path / "demo_draft.jsonl", True, 640, 2)
-    _, demo_full = _extract(tiny_demo / "images", tmp_path / "demo_full.jsonl", False, 640, 2)
+    _, demo_drafted = _extract(tiny_demo / "data.yaml", tmp_path / "demo_draft.jsonl", True, 640, 2)
+    _, demo_full = _extract(tiny_demo / "data.yaml", tmp_path / "demo_full.jsonl", False, 640, 2)
     assert demo_drafted == demo_full and len(demo_full) == 12
 
     write_photos(tmp_path / "photos", 3, (1280, 960))

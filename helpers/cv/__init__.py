@@ -16,6 +16,7 @@ _PUBLIC = {
     "HFDetector": "detectors",
     "UltralyticsDetector": "detectors",
     "detection_metrics": "evaluation",
+    "side_files": "files",
 }
 __all__ = sorted(_PUBLIC)
 

@@ -37,8 +37,8 @@ from helpers.cv.config import ExtractConfig
 from helpers.cv.detectors import UNKNOWN_SCENE, DetectorSpec, SceneClassifier, load_detector
 from helpers.cv.files import merge_shards, scan_output, side_files
 from helpers.cv.fusion import fuse
-from helpers.cv.sources import ImageItem, ImageSource, decode_image, open_image_source, select
-from helpers.cv.yolo_data import read_labels
+from helpers.cv.ground_truth import add_ground_truth, labelled_truth
+from helpers.cv.sources import ImageItem, decode_image, open_image_source, select
 
 logger = logging.getLogger(__name__)
 
@@ -142,13 +142,6 @@ def settings_fingerprint(config: ExtractConfig, specs: list[DetectorSpec]) -> di
     return settings
 
 
-def _ground_truth(source: ImageSource, item: ImageItem) -> tuple[list[dict], dict]:
-    boxes = read_labels(source.ground_truth_path(item), source.class_names)
-    detections = [{"label": label, "confidence": 1.0, "bbox": box, "sources": ["ground_truth"]} for label, box in boxes]
-    scene = source.scenes.get(item.key)
-    return detections, ({"class": scene, "confidence": 1.0} if scene else dict(UNKNOWN_SCENE))
-
-
 def run_extraction(
     config: ExtractConfig, detectors: list | None = None, scene_model: SceneClassifier | None = None
 ) -> dict:
@@ -205,7 +198,7 @@ def run_extraction(
         )
     names, weights = [s.name for s in specs], [s.weight for s in specs]
     min_side = decode_side([*detectors, scene_model] if scene_model else detectors) if config.draft_decode else 0
-    started, written, failed = time.perf_counter(), 0, 0
+    started, written, failed, truth_errors = time.perf_counter(), 0, 0, 0
     output.parent.mkdir(parents=True, exist_ok=True)
     with (
         open(output, "a") as out,
@@ -226,7 +219,7 @@ def run_extraction(
                 record = {"image": item.key, "split": item.split, "width": width, "height": height}
                 if config.detections_from == "labels":
                     try:
-                        record["detections"], record["scene"] = _ground_truth(source, item)
+                        record["detections"], record["scene"] = labelled_truth(source, item)
                     except ValueError as error:
                         err.write(json.dumps({"image": item.key, "split": item.split, "error": str(error)}) + "\n")
                         failed += 1
@@ -237,6 +230,8 @@ def run_extraction(
                     record["scene"] = scenes[index]
                     if config.save_model_detections:
                         record["model_detections"] = {name: d.as_records() for name, d in zip(names, mine)}
+                    if source.has_ground_truth:  # what is really in the photo, for 04's truth report
+                        truth_errors += add_ground_truth(record, source, item)
                 lines.append(json.dumps(record) + "\n")
             out.write("".join(lines))  # whole lines per batch; a kill mid-write leaves one partial line
             out.flush()
@@ -258,6 +253,7 @@ def run_extraction(
         "processed": written,
         "failed": failed,
         "repaired_partial_line": repaired,
+        "ground_truth_errors": truth_errors,  # photos whose label file is unreadable (named in their record)
         "seconds": seconds,
         "images_per_second": (written + failed) / seconds if seconds > 0 and todo else None,
         "forward_seconds": forward,

@@ -12,11 +12,16 @@ independently of detector errors. `helpers.cv.extract` makes records from real d
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from helpers.core.io import iter_jsonl
+from helpers.cv.detectors import UNKNOWN_SCENE
+from helpers.cv.yolo_data import read_labels
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -33,6 +38,33 @@ class ExtractionResult:
 
     def scene_counts(self) -> dict[str, int]:
         return dict(Counter(r["scene"]["class"] for r in self.records).most_common())
+
+
+def labelled_truth(source, item) -> tuple[list[dict], dict]:
+    """An image's labelled boxes as detections (confidence 1.0) and its labelled scene.
+
+    Raises:
+        ValueError: The label file is malformed or names a class outside the dataset's names.
+    """
+    boxes = read_labels(source.ground_truth_path(item), source.class_names)
+    detections = [{"label": label, "confidence": 1.0, "bbox": box, "sources": ["ground_truth"]} for label, box in boxes]
+    scene = source.scenes.get(item.key)
+    return detections, ({"class": scene, "confidence": 1.0} if scene else dict(UNKNOWN_SCENE))
+
+
+def add_ground_truth(record: dict, source, item) -> int:
+    """Adds `ground_truth` ({"detections": [{"label", "bbox"}], "scene"}) to a record of a labelled
+    source; an unreadable label file becomes `ground_truth_error` instead (the photo is still
+    described, and not counted in truth metrics). Returns 1 for such an error, else 0."""
+    try:
+        detections, scene = labelled_truth(source, item)
+    except ValueError as error:
+        record["ground_truth_error"] = str(error)
+        logger.warning("ground truth of %s left out: %s", item.key, error)
+        return 1
+    record["ground_truth"] = {"detections": [{"label": d["label"], "bbox": d["bbox"]} for d in detections],
+                              "scene": scene}  # fmt: skip
+    return 0
 
 
 def ground_truth_outputs(data_yaml: str | Path, output: str | Path, max_images: int = 0) -> ExtractionResult:

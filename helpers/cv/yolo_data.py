@@ -101,12 +101,14 @@ def read_labels(path: Path, names: list[str]) -> list[tuple[str, list[float]]]:
         fields = line.split()
         try:
             class_id, xc, yc, w, h = int(fields[0]), *map(float, fields[1:5])
-            if len(fields) != 5 or not 0 <= class_id < len(names):
+            if len(fields) != 5:
                 raise ValueError
         except (ValueError, IndexError):
             raise ValueError(
                 f"{path}:{number}: expected 'class x_center y_center width height', got {line!r}"
             ) from None
+        if not 0 <= class_id < len(names):
+            raise ValueError(f"{path}:{number}: class {class_id} is not one of the dataset's {len(names)} names")
         box = [max(0.0, xc - w / 2), max(0.0, yc - h / 2), min(1.0, xc + w / 2), min(1.0, yc + h / 2)]
         boxes.append((names[class_id], [round(v, 6) for v in box]))
     return boxes

@@ -17,6 +17,7 @@ import sacrebleu
 from helpers.core.io import iter_jsonl
 from helpers.core.paths import require_file, resolve
 from helpers.describer.describe import Describer, Description
+from helpers.describer.truth import summarise_truth, truth_facts, truth_record, truth_rows
 from helpers.text.facts import SLOT_ERRORS, agreement_errors, extract, slot_errors
 from helpers.text.grammar import describe
 from helpers.text.metrics import distinct_n, unique_ratio
@@ -26,6 +27,10 @@ WRITERS = ("raw_model", "guarded", "grammar")
 # What notebook 04's verdict requires (tests use the same values): the guarded describer faithful on
 # every record of every stress group, and the grammar writing at most 5% of the test split's sentences.
 TARGETS = {"guarded_faithful_min_stress": 1.0, "fallback_rate_test_max": 0.05}
+# Where the test photos have ground truth (`helpers.describer.truth`), also: the describer right about
+# every photo when given the truth, at least 60% of photos described truly end to end, and no
+# littered photo called clean.
+TRUTH_TARGETS = {"truth_describer_on_truth_min": 1.0, "truth_end_to_end_min": 0.6, "littered_called_clean_max": 0}
 
 
 @dataclass
@@ -144,20 +149,36 @@ def run_evaluation(config: EvalConfig, describer: Describer | None = None) -> di
         raise ValueError(
             "the evaluation needs a guarded describer (it reports raw and guarded numbers from the same beams)"
         )
-    rows_by_group = {}
+    rows_by_group, truth = {}, None
     for name, records in evaluation_groups(config).items():
         described = describer.describe_detailed(records, config.batch_size)
         rows_by_group[name] = judge(records, described, describer.policy, config.seed)
+        if name == "test":
+            truth = truth_evaluation(describer, records, described, config.batch_size)
     return {
         "groups": {name: summarise(rows) for name, rows in rows_by_group.items()},
         "text_quality": {writer: text_quality(rows_by_group["test"], writer) for writer in WRITERS},
+        "truth": truth,
         "rows": rows_by_group,
         "config": asdict(config),
     }
 
 
-def verdict(groups: dict[str, dict], targets: dict = TARGETS) -> dict:
-    """The evaluation's key numbers and whether they meet `targets` (`targets_met`)."""
+def truth_evaluation(describer: Describer, records: list[dict], described: list, batch_size: int) -> dict | None:
+    """The test photos' sentences against their ground truth (`helpers.describer.truth`); None when
+    no test record carries ground truth (01's source had no labels)."""
+    labelled = [i for i, record in enumerate(records) if truth_facts(record) is not None]
+    if not labelled:
+        return None
+    on_truth = describer.describe_detailed([truth_record(records[i]) for i in labelled], batch_size)
+    rows = truth_rows([records[i] for i in labelled], [described[i] for i in labelled], on_truth)
+    unreadable = sum("ground_truth_error" in record for record in records)
+    return {"summary": summarise_truth(rows, len(records), unreadable), "rows": rows}
+
+
+def verdict(groups: dict[str, dict], targets: dict = TARGETS, truth: dict | None = None) -> dict:
+    """The evaluation's key numbers and whether they meet `targets` (`targets_met`); with `truth`
+    (the truth summary), the end-to-end numbers and `TRUTH_TARGETS` count too."""
     stress = [name for name in groups if name != "test"]
     result = {
         "guarded_faithful_min_stress": min((groups[g]["guarded"]["faithful"] for g in stress), default=None),
@@ -172,4 +193,21 @@ def verdict(groups: dict[str, dict], targets: dict = TARGETS) -> dict:
         and result["guarded_faithful_min_stress"] >= targets["guarded_faithful_min_stress"]
         and result["fallback_rate_test"] <= targets["fallback_rate_test_max"]
     )
+    if truth and truth["with_ground_truth"]:
+        result.update(
+            {
+                "truth_photos": truth["with_ground_truth"],
+                "truth_end_to_end": truth["end_to_end"]["true"],
+                "truth_describer_on_truth": truth["describer_on_truth"]["true"],
+                "truth_detectors": truth["detectors"]["true"],
+                "littered_called_clean": truth["end_to_end"]["littered_called_clean"],
+            }
+        )
+        result["targets"].update(TRUTH_TARGETS)
+        result["targets_met"] = (
+            result["targets_met"]
+            and result["truth_describer_on_truth"] >= TRUTH_TARGETS["truth_describer_on_truth_min"]
+            and result["truth_end_to_end"] >= TRUTH_TARGETS["truth_end_to_end_min"]
+            and result["littered_called_clean"] <= TRUTH_TARGETS["littered_called_clean_max"]
+        )
     return result

@@ -118,8 +118,9 @@ def summarise_truth(rows: list[dict], photos: int, unreadable: int = 0) -> dict:
 
 def worst_photos(rows: list[dict], count: int) -> list[dict]:
     """The photos whose end-to-end sentence is furthest from the truth."""
-    ranked = sorted(
-        (row for row in rows if not row["end_to_end"]["true"]),
-        key=lambda row: (-row["end_to_end"]["count_error"], -row["end_to_end"]["littered_called_clean"], str(row["id"])),
-    )
-    return ranked[:count]
+
+    def badness(row: dict) -> tuple:
+        cell = row["end_to_end"]
+        return -cell["count_error"], -cell["littered_called_clean"], str(row["id"])
+
+    return sorted((row for row in rows if not row["end_to_end"]["true"]), key=badness)[:count]

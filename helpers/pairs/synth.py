@@ -75,7 +75,8 @@ class SynthResult:
 
 
 def _cv(record: dict) -> dict:
-    return {key: record[key] for key in ("detections", "scene") if key in record}
+    # ground truth rides along (never into the model input) for 04's truth report
+    return {key: record[key] for key in ("detections", "scene", "ground_truth", "ground_truth_error") if key in record}
 
 
 def _pairs_for(

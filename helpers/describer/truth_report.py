@@ -1,0 +1,101 @@
+"""Notebook 04's "true about the photo" section: the three-column table and the worst photos."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from helpers.describer.truth import COLUMNS, worst_photos
+
+ROW_NAMES = {
+    "true": "described truly %",
+    "counts_exact": "all counts exact %",
+    "missed_categories": "categories missed",
+    "invented_categories": "categories invented",
+    "mean_count_error": "mean count error",
+    "littered_called_clean": "littered photos called clean",
+    "clean_called_littered": "clean photos called littered",
+    "scene_right": "scene right",
+    "scene_wrong": "scene wrong",
+    "scene_not_stated": "scene not stated",
+}
+COLUMN_NAMES = {
+    "end_to_end": "sentence from detectors",
+    "describer_on_truth": "sentence from ground truth",
+    "detectors": "detectors' output",
+}
+
+
+def photo_root(pairs_dir: str | Path) -> Path | None:
+    """The folder the test photos' keys are relative to (02's CV outputs -> 01's manifest), if known."""
+    import json
+
+    from helpers.core.paths import resolve
+    from helpers.cv import side_files
+
+    pairs_config = resolve(pairs_dir) / "pairs_config.json"
+    if not pairs_config.is_file():
+        return None
+    cv_outputs = json.loads(pairs_config.read_text()).get("cv_outputs")
+    manifest = side_files(resolve(cv_outputs))["manifest"] if cv_outputs else None
+    if not manifest or not manifest.is_file():
+        return None
+    root = json.loads(manifest.read_text()).get("image_root")
+    return Path(root) if root else None
+
+
+def truth_table(summary: dict) -> pd.DataFrame:
+    """Rows: the per-photo measures; columns: end to end, the describer on ground truth, the detectors."""
+    table = {}
+    for column in COLUMNS:
+        values = summary[column]
+        table[COLUMN_NAMES[column]] = {
+            name: 100 * values[key] if key in ("true", "counts_exact") else values[key]
+            for key, name in ROW_NAMES.items()
+        }
+    return pd.DataFrame(table).round(2)
+
+
+def _draw_boxes(axis, detections, width: int, height: int, colour: str, style: str) -> None:
+    for detection in detections:
+        if not detection.get("bbox"):
+            continue
+        x1, y1, x2, y2 = detection["bbox"]
+        axis.add_patch(
+            plt.Rectangle((x1 * width, y1 * height), (x2 - x1) * width, (y2 - y1) * height, fill=False,
+                          edgecolor=colour, linestyle=style, linewidth=1.5)
+        )  # fmt: skip
+
+
+def plot_worst_photos(rows: list[dict], records: dict[str, dict], image_root: Path | None, path: Path,
+                      count: int = 6, min_confidence: float = 0.5) -> Path | None:  # fmt: skip
+    """The photos whose sentence is furthest from the truth: ground-truth boxes dashed green, the
+    detectors' boxes (above the model's threshold) solid red, both sentences under each photo.
+    Returns None when there is nothing to draw or the photos are not on this machine."""
+    from PIL import Image
+
+    worst = [row for row in worst_photos(rows, count) if image_root and (image_root / str(row["id"])).is_file()]
+    if not worst:
+        return None
+    columns = min(3, len(worst))
+    lines = (len(worst) + columns - 1) // columns
+    figure, axes = plt.subplots(lines, columns, figsize=(5 * columns, 5.2 * lines), squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    for axis, row in zip(axes.flat, worst):
+        record = records[row["id"]]
+        with Image.open(image_root / str(row["id"])) as image:
+            axis.imshow(image.convert("RGB"))
+            width, height = image.size
+        _draw_boxes(axis, record["ground_truth"]["detections"], width, height, "lime", "--")
+        kept = [d for d in record["detections"] if d["confidence"] >= min_confidence]
+        _draw_boxes(axis, kept, width, height, "red", "-")
+        caption = [f"said: {row['sentence']}", f"true: {row['truth_sentence']}"]
+        axis.set_title("\n".join(textwrap.fill(part, 60) for part in caption), fontsize=8, loc="left")
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+    return path

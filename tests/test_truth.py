@@ -1,0 +1,139 @@
+"""True about the photo: ground truth rides from 01 to 04, and 04 measures sentences against it."""
+
+from __future__ import annotations
+
+import json
+
+from helpers.describer.describe import Description
+from helpers.describer.evaluate import TARGETS, TRUTH_TARGETS, verdict
+from helpers.describer.truth import compare, summarise_truth, truth_facts, truth_record, truth_rows
+from helpers.text.grammar import Facts
+
+
+def _record(truth_labels, truth_scene="grass", detected=(), scene="grass"):
+    return {
+        "id": "photo.jpg",
+        "detections": [{"label": label, "confidence": 0.9} for label in detected],
+        "scene": {"class": scene, "confidence": 0.95},
+        "ground_truth": {
+            "detections": [{"label": label, "bbox": [0.1, 0.1, 0.2, 0.2]} for label in truth_labels],
+            "scene": {"class": truth_scene, "confidence": 1.0},
+        },
+    }
+
+
+def test_each_kind_of_untruth_is_named():
+    truth = Facts({"plastic": 2, "glass": 1}, "grass")
+    exact = compare(Facts({"plastic": 2, "glass": 1}, "grass"), truth)
+    assert exact["true"] and exact["count_error"] == 0 and exact["scene"] == "right"
+    wrong = compare(Facts({"plastic": 3, "metal": 1}, "sand"), truth)
+    assert wrong["missed"] == ["glass"] and wrong["invented"] == ["metal"]
+    assert wrong["count_error"] == 1 + 1 + 1 and wrong["scene"] == "wrong" and not wrong["true"]
+    assert compare(Facts({}, None), truth)["littered_called_clean"]
+    unsure = compare(Facts({"plastic": 2, "glass": 1}, None), truth)
+    assert unsure["true"] and unsure["scene"] == "not stated"  # leaving the scene out is no false statement
+    clean = compare(Facts({"paper": 1}, "grass"), Facts({}, "grass"))
+    assert clean["clean_called_littered"] and not clean["littered_called_clean"]
+    assert compare(Facts({}, "grass"), Facts({}, None))["scene"] == "unknown"
+
+
+def test_the_describer_given_the_truth_and_the_end_to_end_sentence_are_kept_apart():
+    record = _record(["plastic", "plastic", "glass"], detected=["plastic"])
+    assert truth_facts(record) == Facts({"plastic": 2, "glass": 1}, "grass")
+    assert truth_facts({"detections": []}) is None
+    assert [d["confidence"] for d in truth_record(record)["detections"]] == [1.0, 1.0, 1.0]
+    said = Description("One plastic item on the grass.", "model", Facts({"plastic": 1}, "grass"),
+                       Facts({"plastic": 1}, "grass"), ())  # fmt: skip
+    everything = Facts({"plastic": 2, "glass": 1}, "grass")
+    on_truth = Description("Two plastic items and a glass item on the grass.", "model", everything, everything, ())
+    clean = _record([], detected=["paper"])
+    said_clean = Description("A paper item.", "model", Facts({"paper": 1}, "grass"), Facts({"paper": 1}, "grass"), ())
+    on_truth_clean = Description("Nothing.", "model", Facts({}, "grass"), Facts({}, "grass"), ())
+    rows = truth_rows([record, clean, {"id": "x", "detections": []}], [said, said_clean, said],
+                      [on_truth, on_truth_clean, on_truth])  # fmt: skip
+    assert len(rows) == 2  # the record without ground truth is left out
+    summary = summarise_truth(rows, photos=4, unreadable=1)
+    assert (summary["photos"], summary["with_ground_truth"], summary["ground_truth_unreadable"]) == (4, 2, 1)
+    end, own, detectors = summary["end_to_end"], summary["describer_on_truth"], summary["detectors"]
+    assert end["true"] == 0.0 and own["true"] == 1.0 and detectors["true"] == 0.0
+    assert end["missed_categories"] == 1 and end["clean_called_littered"] == 1 and end["mean_count_error"] == 1.5
+    assert end["littered_photos"] == 1 and end["scene_right"] == 2
+
+
+def test_the_verdict_counts_the_end_to_end_numbers_when_they_exist():
+    groups = {
+        "test": {"guarded": {"faithful": 1.0}, "raw_model": {"faithful": 1.0}, "fallback_rate": 0.0},
+        "many_detections": {"guarded": {"faithful": 1.0}, "raw_model": {"faithful": 0.9}, "fallback_rate": 0.0},
+    }
+    assert verdict(groups)["targets_met"]
+    column = {"true": 1.0, "littered_called_clean": 0}
+    good = {"with_ground_truth": 10, "end_to_end": dict(column), "describer_on_truth": column, "detectors": column}
+    assert verdict(groups, TARGETS, good)["targets_met"]
+    poor = {**good, "end_to_end": {"true": 0.15, "littered_called_clean": 10}}
+    result = verdict(groups, TARGETS, poor)
+    assert not result["targets_met"] and result["truth_end_to_end"] == 0.15 and result["littered_called_clean"] == 10
+    assert result["targets"]["truth_end_to_end_min"] == TRUTH_TARGETS["truth_end_to_end_min"]
+
+
+def test_extraction_of_a_labelled_source_carries_ground_truth_and_names_bad_label_files(tiny_demo, tiny_cv_models,
+                                                                                        tmp_path):  # fmt: skip
+    import shutil
+
+    from helpers.cv.config import ExtractConfig
+    from helpers.cv.extract import run_extraction
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_demo, data)
+    broken = sorted((data / "test" / "labels").glob("*.txt"))[0]
+    broken.write_text("7 0.5 0.5 0.1 0.1\n")  # a class outside names
+    config = ExtractConfig(images=str(data / "data.yaml"), output=str(tmp_path / "cv.jsonl"),
+                           yolo_weights=str(tiny_cv_models / "yolo_detector.pt"), hf_model="",
+                           scene_weights=str(tiny_cv_models / "scene_classifier.pt"), ensemble_weights_file="",
+                           imgsz=160, scene_imgsz=64)  # fmt: skip
+    summary = run_extraction(config)
+    records = [json.loads(line) for line in (tmp_path / "cv.jsonl").read_text().splitlines()]
+    assert len(records) == 12 and summary["ground_truth_errors"] == 1
+    bad = [r for r in records if "ground_truth_error" in r]
+    assert len(bad) == 1 and broken.name in bad[0]["ground_truth_error"] and "class 7" in bad[0]["ground_truth_error"]
+    scenes = dict(line.split(",") for line in (data / "scenes.csv").read_text().splitlines()[1:])
+    for record in records:
+        if "ground_truth" in record:
+            assert record["ground_truth"]["scene"]["class"] == scenes[record["image"]]
+
+
+def test_notebook_04_on_a_labelled_source_shows_the_three_columns(tiny_demo, tiny_cv_models, model_dir, tmp_path,
+                                                                  papermill_run):  # fmt: skip
+    from helpers.cv.config import ExtractConfig
+    from helpers.cv.extract import run_extraction
+    from helpers.pairs.synth import SynthConfig, build_pairs
+
+    run_extraction(ExtractConfig(images=str(tiny_demo / "data.yaml"), output=str(tmp_path / "cv.jsonl"),
+                                 yolo_weights=str(tiny_cv_models / "yolo_detector.pt"), hf_model="",
+                                 scene_weights=str(tiny_cv_models / "scene_classifier.pt"), ensemble_weights_file="",
+                                 imgsz=160, scene_imgsz=64, yolo_conf=0.01))  # fmt: skip
+    build_pairs(SynthConfig(cv_outputs=str(tmp_path / "cv.jsonl"), output_dir=str(tmp_path / "pairs"),
+                            synthetic_records=20))  # fmt: skip
+    parameters = {"model_dir": model_dir, "pairs_dir": tmp_path / "pairs", "output_dir": tmp_path / "eval",
+                  "stress_records": 4, "timing_records": 0, "gallery_size": 2}  # fmt: skip
+    papermill_run("04_evaluate", tmp_path / "04.ipynb", parameters)
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    truth = metrics["truth"]
+    test_photos = len(
+        {json.loads(line)["image"] for line in (tmp_path / "pairs" / "test.jsonl").read_text().splitlines()}
+    )
+    assert truth["with_ground_truth"] == truth["photos"] == test_photos > 0
+    assert {"end_to_end", "describer_on_truth", "detectors"} <= set(truth)
+    assert truth["describer_on_truth"]["true"] == 1.0  # the guarded describer states the truth when given it
+    assert metrics["verdict"]["truth_photos"] == test_photos
+    assert metrics["verdict"]["targets_met"] == (
+        metrics["verdict"]["truth_end_to_end"] >= TRUTH_TARGETS["truth_end_to_end_min"]
+        and metrics["verdict"]["littered_called_clean"] == 0
+        and metrics["verdict"]["guarded_faithful_min_stress"] == 1.0
+        and metrics["verdict"]["fallback_rate_test"] <= TARGETS["fallback_rate_test_max"]
+    )
+    executed = (tmp_path / "04.ipynb").read_text()
+    assert (
+        "sentence from ground truth" in executed
+        and "detectors&#x27; output" in executed
+        or "detectors' output" in executed
+    )

@@ -95,7 +95,7 @@ def test_extraction_of_a_labelled_source_carries_ground_truth_and_names_bad_labe
     assert len(records) == 12 and summary["ground_truth_errors"] == 1
     bad = [r for r in records if "ground_truth_error" in r]
     assert len(bad) == 1 and broken.name in bad[0]["ground_truth_error"] and "class 7" in bad[0]["ground_truth_error"]
-    scenes = dict(line.split(",") for line in (data / "scenes.csv").read_text().splitlines()[1:])
+    scenes = {line.split(",")[0]: line.split(",")[2] for line in (data / "scenes.csv").read_text().splitlines()[1:]}
     for record in records:
         if "ground_truth" in record:
             assert record["ground_truth"]["scene"]["class"] == scenes[record["image"]]

@@ -85,8 +85,13 @@ def test_pairs_keep_split_by_image_and_load_with_datasets(cv_file, tmp_path):
     assert images_per_split["val"].isdisjoint(images_per_split["test"]) and images_per_split["train"].isdisjoint(
         images_per_split["test"]
     )
-    assert all(p["image"].startswith("valid/") for p in result.pairs["val"]), "01's split is kept"
-    assert {p["origin"] for p in result.pairs["val"] + result.pairs["test"]} == {"image"}, "coverage goes to train only"
+    photos_val = [p for p in result.pairs["val"] if p["origin"] == "image"]
+    assert photos_val and all(p["image"].startswith("valid/") for p in photos_val), "01's split is kept"
+    assert {p["origin"] for p in result.pairs["test"]} == {"image"}, "coverage goes to train only"
+    hard = [p for p in result.pairs["val"] if p["origin"] == "hard"]
+    assert {p["image"] for p in hard} == {f"hard/{i:06d}" for i in range(120)}  # validation sees hard records too
+    assert max(len(p["cv"]["detections"]) for p in hard) >= 15 and all(p["image"] not in images_per_split["train"]
+                                                                       for p in hard)  # fmt: skip
     assert sum(p["origin"] == "synthetic" for p in result.pairs["train"]) == 90
     loaded = datasets.load_dataset(
         "json", data_files={s: str(tmp_path / "pairs" / f"{s}.jsonl") for s in ("train", "val", "test")}
@@ -109,6 +114,7 @@ def test_seeded_split_without_01_splits(tmp_path):
             cv_outputs=str(tmp_path / "cv.jsonl"),
             output_dir=str(tmp_path / "p"),
             synthetic_records=0,
+            validation_hard_records=0,
             variations_per_image=1,
         )
     )
@@ -149,7 +155,8 @@ def test_bad_records_are_reported_and_counted_the_rest_processed(tmp_path):
     ]
     (tmp_path / "cv.jsonl").write_text("\n".join(lines) + "\n")
     result = build_pairs(
-        SynthConfig(cv_outputs=str(tmp_path / "cv.jsonl"), output_dir=str(tmp_path / "p"), synthetic_records=0)
+        SynthConfig(cv_outputs=str(tmp_path / "cv.jsonl"), output_dir=str(tmp_path / "p"), synthetic_records=0,
+                    validation_hard_records=0)  # fmt: skip
     )
     assert sum(len(p) for p in result.pairs.values()) == 2 * 3
     errors = [e["error"] for e in result.errors]
@@ -223,6 +230,7 @@ def test_notebook_02_runs_with_papermill(cv_file, tmp_path, papermill_run):
     }
     papermill_run("02_synth_descriptions", tmp_path / "02.ipynb", parameters, timeout=300)
     metrics = json.loads((tmp_path / "pairs" / "synth.metrics.json").read_text())
-    assert metrics["pairs"] == {"train": 8 * 3 + 150, "val": 6, "test": 6} and metrics["errors"] == 0
+    hard = 120 * 3  # validation_hard_records, 3 variations each
+    assert metrics["pairs"] == {"train": 8 * 3 + 150, "val": 6 + hard, "test": 6} and metrics["errors"] == 0
     assert metrics["comparison"]["synthetic/grammar"]["faithful_pct"] == 100.0
     assert metrics["comparison"]["synthetic/original"]["faithful_pct"] < 90.0

@@ -261,3 +261,28 @@ def test_notebook_03_runs_with_papermill(pairs_dir, tmp_path, papermill_run):
     assert metrics["val_faithfulness"] == llm_config["validation"]["faithfulness"], (
         "the report states the export's number"
     )
+
+
+def test_checkpoint_choice_breaks_faithfulness_ties_by_loss_and_an_early_stop_is_reported(caplog):
+    import logging
+
+    from transformers import TrainerState
+
+    from helpers.training.callbacks import SelectionMetric, StopReport
+
+    earlier, later = {"eval_faithfulness": 1.0, "eval_loss": 0.9}, {"eval_faithfulness": 1.0, "eval_loss": 0.4}
+    better = {"eval_faithfulness": 0.99 + 1 / 100, "eval_loss": 5.0}
+    for metrics in (earlier, later, better):
+        SelectionMetric().on_evaluate(None, None, None, metrics=metrics)
+    assert later["eval_selection"] > earlier["eval_selection"]  # a tie goes to the lower loss
+    worse = {"eval_faithfulness": 1.0 - 1 / 300, "eval_loss": 0.0}
+    SelectionMetric().on_evaluate(None, None, None, metrics=worse)
+    assert worse["eval_selection"] < earlier["eval_selection"]  # loss never outweighs one more faithful sample
+
+    state = TrainerState(max_steps=1000, global_step=600, best_global_step=400)
+    state.log_history = [{"step": 400, "eval_faithfulness": 1.0, "eval_loss": 0.3}]
+    with caplog.at_level(logging.INFO, logger="helpers.training.callbacks"):
+        StopReport(patience=5).on_train_end(None, state, None)
+        StopReport(patience=5).on_train_end(None, TrainerState(max_steps=1000, global_step=1000), None)
+    assert len(caplog.records) == 1
+    assert "stopped early at step 600 of 1000" in caplog.text and "step 400 (faithfulness 1.0, loss 0.3)" in caplog.text

@@ -50,6 +50,10 @@ class SynthConfig:
         default=INPUT_FORMATS[0], metadata={"help": f"model input format: {', '.join(INPUT_FORMATS)}"}
     )
     synthetic_records: int = field(default=2000, metadata={"help": "random CV outputs added to train (0: none)"})
+    validation_hard_records: int = field(
+        default=120,
+        metadata={"help": "hard generated records (long lists, variants, noise, new names, weak scenes) added to val"},
+    )
     extra_pairs: str = field(default="", metadata={"help": "JSONL of human-written {cv, output} pairs for train"})
     extra_pairs_must_be_faithful: bool = field(
         default=True, metadata={"help": "reject extra pairs the extractor finds unfaithful"}
@@ -60,8 +64,8 @@ class SynthConfig:
         self.policy = self.spec.policy
         if self.variations_per_image < 1:
             raise ValueError(f"variations_per_image must be >= 1, got {self.variations_per_image}")
-        if self.synthetic_records < 0:
-            raise ValueError(f"synthetic_records must be >= 0, got {self.synthetic_records}")
+        if self.synthetic_records < 0 or self.validation_hard_records < 0:
+            raise ValueError("synthetic_records and validation_hard_records must be >= 0")
 
 
 @dataclass
@@ -176,6 +180,14 @@ def build_pairs(config: SynthConfig) -> SynthResult:
         record = synthetic_record(index, config.seed)
         pairs["train"] += _pairs_for(
             record, f"synthetic/{index:06d}", "train", "synthetic", config, random.Random(f"{config.seed}:s{index}")
+        )
+    # Validation photos can be easy (the demo's: half empty): hard records let checkpoint choice and
+    # early stopping see long lists, variants, noise, new names and weak scenes too.
+    for index in range(config.validation_hard_records):
+        kind = STRESS_GROUPS[index % (len(STRESS_GROUPS) - 1)]  # all but "empty", which photos cover
+        record = stress_record(kind, random.Random(f"validation:{config.seed}:{index}"))
+        pairs["val"] += _pairs_for(
+            record, f"hard/{index:06d}", "val", "hard", config, random.Random(f"{config.seed}:v{index}")
         )
     if config.extra_pairs:
         pairs["train"] += _extra_pairs(require_file(config.extra_pairs, "Extra pairs file"), config, errors)

@@ -38,6 +38,7 @@ from helpers.core.cli import config_parser
 from helpers.core.contract import InputSpec
 from helpers.core.paths import resolve
 from helpers.training.adapters import apply_adapter, parameter_counts
+from helpers.training.callbacks import SELECTION, SelectionMetric, StopReport
 from helpers.training.config import TrainConfig
 from helpers.training.data import copied_names, faithfulness_scorer, length_limits, load_pairs, with_targets
 from helpers.training.export import export_model, finished_run
@@ -131,7 +132,7 @@ def training_arguments(config: TrainConfig, checkpoint_dir: Path, output_length:
         save_steps=config.eval_steps,
         save_total_limit=2,
         load_best_model_at_end=True,
-        metric_for_best_model="faithfulness",
+        metric_for_best_model=SELECTION,  # faithfulness, ties broken by validation loss (training.callbacks)
         greater_is_better=True,
         predict_with_generate=True,
         include_for_metrics=["inputs"],  # the scorer matches predictions to records by input
@@ -178,7 +179,9 @@ def build_trainer(
     collator = DataCollatorForSeq2Seq(
         tokenizer, model=model, pad_to_multiple_of=8 if torch.cuda.is_available() else None
     )
-    callbacks = [EarlyStoppingCallback(config.early_stopping_patience)] if config.early_stopping_patience else []
+    callbacks = [SelectionMetric()]  # first: early stopping reads the metric it adds
+    if config.early_stopping_patience:
+        callbacks += [EarlyStoppingCallback(config.early_stopping_patience), StopReport(config.early_stopping_patience)]
     return Seq2SeqTrainer(
         model=model,
         args=training_arguments(config, checkpoint_dir, limits["output"]),
@@ -206,6 +209,7 @@ def _summary(trainer: Seq2SeqTrainer, outcome, config: TrainConfig, data: dict, 
         "precision": "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32",
         "world_size": args.world_size,
         "global_step": state.global_step,
+        "stopped_early": bool(state.max_steps and state.global_step < state.max_steps),
         "epochs_run": state.epoch,
         "train_samples_per_second": outcome.metrics.get("train_samples_per_second"),
         "seconds_per_epoch": outcome.metrics.get("train_runtime", math.nan) / max(state.epoch or 1, 1e-9),

@@ -155,8 +155,12 @@ def test_bad_records_are_reported_and_counted_the_rest_processed(tmp_path):
     ]
     (tmp_path / "cv.jsonl").write_text("\n".join(lines) + "\n")
     result = build_pairs(
-        SynthConfig(cv_outputs=str(tmp_path / "cv.jsonl"), output_dir=str(tmp_path / "p"), synthetic_records=0,
-                    validation_hard_records=0)  # fmt: skip
+        SynthConfig(
+            cv_outputs=str(tmp_path / "cv.jsonl"),
+            output_dir=str(tmp_path / "p"),
+            synthetic_records=0,
+            validation_hard_records=0,
+        )  # fmt: skip
     )
     assert sum(len(p) for p in result.pairs.values()) == 2 * 3
     errors = [e["error"] for e in result.errors]

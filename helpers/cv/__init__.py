@@ -17,6 +17,8 @@ _PUBLIC = {
     "UltralyticsDetector": "detectors",
     "detection_metrics": "evaluation",
     "side_files": "files",
+    "ExtractConfig": "config",
+    "calibrate_ensemble": "calibrate",
 }
 __all__ = sorted(_PUBLIC)
 

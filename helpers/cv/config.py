@@ -13,6 +13,8 @@ from helpers.cv.detectors import DetectorSpec
 from helpers.cv.fusion import FusionSettings
 from helpers.cv.sources import select
 
+DEFAULT_CONF = 0.5  # a detector's threshold when neither the parameter nor the ensemble file sets one
+
 
 @dataclass
 class ExtractConfig:
@@ -24,19 +26,19 @@ class ExtractConfig:
     detections_from: str = "models"  # "models", or "labels": a YOLO dataset's own annotations (confidence 1.0)
     yolo_weights: str = "models/demo/yolo_detector.pt"  # Ultralytics detection checkpoint ("" to leave out)
     yolo_kind: str = "auto"  # yolo, rtdetr (Ultralytics RT-DETR weights) or auto
-    yolo_conf: float = 0.5  # the YOLO detector's confidence threshold
+    yolo_conf: float | None = None  # the YOLO detector's confidence threshold (None: the ensemble file's, else 0.5)
     hf_model: str = "models/demo/rtdetr"  # Hugging Face detection model folder or hub id ("" to leave out)
     hf_processor: str = ""  # its image-processor folder or id, when not the model's
-    hf_conf: float = 0.5  # the Hugging Face detector's confidence threshold
+    hf_conf: float | None = None  # the HF detector's confidence threshold (None: the ensemble file's, else 0.5)
     scene_weights: str = "models/demo/scene_classifier.pt"  # Ultralytics classification checkpoint ("": scene unknown)
     label_map: dict = field(default_factory=dict)  # detector class name -> project label, e.g. {"bottle": "plastic"}
     ensemble_weights: list = field(
         default_factory=list
     )  # [yolo, hf] weights; empty: from ensemble_weights_file, else equal
-    ensemble_weights_file: str = "models/demo/ensemble.json"  # {"weights": {"yolo": w, "hf": w}}, if it exists
+    ensemble_weights_file: str = "models/demo/ensemble.json"  # weights, thresholds, conf_type (helpers.calibrate)
     iou_thr: float = 0.55  # WBF: boxes of one class overlapping more than this are fused
     skip_box_thr: float = 0.0  # WBF: boxes below this confidence are ignored
-    conf_type: str = "max"  # WBF confidence: max (union) or avg / box_and_model_avg (vote); see helpers.cv.fusion
+    conf_type: str | None = None  # WBF: max (union), avg / box_and_model_avg (vote); None: ensemble file's, else max
     batch_size: int = 16  # images per forward pass
     imgsz: int = 0  # Ultralytics detector input size (0: the size the checkpoint was trained at)
     scene_imgsz: int = 224  # scene classifier input size
@@ -58,7 +60,7 @@ class ExtractConfig:
         for name in ("batch_size", "scene_imgsz", "loader_threads", "num_shards"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        FusionSettings(self.iou_thr, self.skip_box_thr, self.conf_type)  # validates
+        FusionSettings(self.iou_thr, self.skip_box_thr, self.conf_type or "max")  # validates
         select([], max_images=self.max_images, num_shards=self.num_shards, shard_index=self.shard_index)
 
     @classmethod
@@ -80,16 +82,27 @@ class ExtractConfig:
         return output
 
     def fusion(self) -> FusionSettings:
-        return FusionSettings(self.iou_thr, self.skip_box_thr, self.conf_type)
+        conf_type = self.conf_type or self._ensemble().get("conf_type", "max")
+        return FusionSettings(self.iou_thr, self.skip_box_thr, conf_type)
+
+    def _ensemble(self) -> dict:
+        """The ensemble file's content ({} when there is none)."""
+        file = resolve(self.ensemble_weights_file) if self.ensemble_weights_file else None
+        return json.loads(file.read_text()) if file and file.is_file() else {}
+
+    def conf_of(self, name: str) -> float:
+        """A detector's threshold: the parameter, else the ensemble file's (calibrated), else 0.5."""
+        given = {"yolo": self.yolo_conf, "hf": self.hf_conf}[name]
+        return float(given if given is not None else self._ensemble().get("conf", {}).get(name, DEFAULT_CONF))
 
     def detector_specs(self) -> list[DetectorSpec]:
         specs = []
         if self.yolo_weights:
             specs.append(
-                DetectorSpec("yolo", "ultralytics", self.yolo_weights, kind=self.yolo_kind, conf=self.yolo_conf)
+                DetectorSpec("yolo", "ultralytics", self.yolo_weights, kind=self.yolo_kind, conf=self.conf_of("yolo"))
             )
         if self.hf_model:
-            specs.append(DetectorSpec("hf", "hf", self.hf_model, processor=self.hf_processor, conf=self.hf_conf))
+            specs.append(DetectorSpec("hf", "hf", self.hf_model, processor=self.hf_processor, conf=self.conf_of("hf")))
         weights = self.resolve_weights([s.name for s in specs])
         for spec in specs:
             spec.weight = weights[spec.name]
@@ -102,9 +115,7 @@ class ExtractConfig:
                     f"ensemble_weights has {len(self.ensemble_weights)} values for {len(names)} detectors {names}"
                 )
             return {n: float(w) for n, w in zip(names, self.ensemble_weights)}
-        file = resolve(self.ensemble_weights_file) if self.ensemble_weights_file else None
-        if file and file.exists():
-            saved = json.loads(file.read_text()).get("weights", {})
-            if all(n in saved for n in names):
-                return {n: float(saved[n]) for n in names}
+        saved = self._ensemble().get("weights", {})
+        if all(n in saved for n in names):
+            return {n: float(saved[n]) for n in names}
         return {n: 1.0 for n in names}

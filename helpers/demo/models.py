@@ -6,7 +6,8 @@
 - `rtdetr/`: a Hugging Face RT-DETR (small `RTDetrConfig`, small ResNet backbone, random init)
   with its image processor, as `save_pretrained` writes them;
 - `scene_classifier.pt`: an Ultralytics YOLO classification model for the scene;
-- `ensemble.json`: ensemble weights from each detector's validation mAP@0.5;
+- `ensemble.json`: thresholds, weights and conf_type calibrated on the validation split by per-photo
+  count accuracy (`helpers.cv.calibrate`);
 - `manifest.json`: the settings and validation numbers; a rebuild with the same settings and
   data reuses the folder.
 
@@ -30,7 +31,7 @@ from helpers.core.io import atomic_write_text, partial_dir, replace_dir
 from helpers.core.paths import DEMO_DATA_DIR, DEMO_MODELS_DIR, require_file, resolve
 from helpers.demo.rtdetr import train_rtdetr
 
-GENERATOR_VERSION = 2  # bump when training changes, so old demo models are rebuilt
+GENERATOR_VERSION = 3  # bump when training changes, so old demo models are rebuilt
 
 logger = logging.getLogger(__name__)
 
@@ -216,18 +217,21 @@ def build_models(
         step()
         timings[name] = round(time.perf_counter() - began, 1)
     maps = validation_map(partial, data_yaml, spec.max_train_images)
-    best = max(maps.values())
-    # Weight by validation mAP relative to the best detector; a floor keeps a weak model in play.
-    weights = {name: round(max(value / best, 0.1), 3) if best > 0 else 1.0 for name, value in maps.items()}
-    atomic_write_text(
+    from helpers.cv import ExtractConfig, calibrate_ensemble
+
+    calibration = calibrate_ensemble(
+        ExtractConfig(images=str(data_yaml), yolo_weights=str(partial / "yolo_detector.pt"),
+                      hf_model=str(partial / "rtdetr"), scene_weights="", ensemble_weights_file="",
+                      device="cpu", max_images=spec.max_train_images),
         partial / "ensemble.json",
-        json.dumps({"weights": weights, "from": "validation mAP@0.5", "map50": maps}, indent=2) + "\n",
-    )
+    )  # fmt: skip
+    weights = calibration["choice"]["weights"]
     shutil.rmtree(work)
     manifest = {
         **wanted,
         "validation_map50": maps,
         "ensemble_weights": weights,
+        "ensemble": {k: calibration["choice"][k] for k in ("conf", "conf_type", "count_accuracy")},
         "seconds": timings,
         "total_seconds": round(time.perf_counter() - started, 1),
     }
@@ -238,12 +242,13 @@ def build_models(
 
 
 def summary_table(manifest: dict) -> list[dict]:
-    """Rows for display: model, validation mAP, ensemble weight, training seconds."""
+    """Rows for display: model, validation mAP, calibrated ensemble weight and threshold, training seconds."""
     return [
         {
             "model": name,
             "val_map50": round(float(np.nan_to_num(manifest["validation_map50"].get(name, np.nan))), 3),
             "weight": manifest["ensemble_weights"].get(name),
+            "threshold": manifest.get("ensemble", {}).get("conf", {}).get(name),
             "seconds": manifest["seconds"].get(key),
         }
         for name, key in (("yolo", "yolo_detector"), ("hf", "rtdetr"))

@@ -1,0 +1,183 @@
+"""Ensemble calibration on a labelled validation split, by what the settings do to the sentences.
+
+    python -m helpers.calibrate --params my_01.yaml      # images: a YOLO data.yaml with a val split
+
+mAP rewards ranking boxes; a sentence needs the right *counts*. So each detector's confidence
+threshold, the ensemble weights and WBF's `conf_type` are chosen to maximise per-photo count
+accuracy: the share of validation photos where every category's count after fusion and the
+describer's confidence threshold equals the labelled count (ties: fewer littered photos with
+nothing counted, then thresholds nearer the middle). A detector that only adds false boxes ends with
+the smallest weight (with `conf_type="max"` its lone boxes then fall below the describer's
+threshold: excluded in effect). The choice, its validation numbers and the table of the best
+settings go to the ensemble file 01 reads (`ensemble_weights_file`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from collections import Counter
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from helpers.core.contract import Policy
+from helpers.core.io import atomic_write_text
+from helpers.cv.detectors import Detections
+from helpers.cv.fusion import FusionSettings, fuse
+
+logger = logging.getLogger(__name__)
+THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+WEIGHTS = (0.1, 0.5, 1.0, 2.0, 10.0)  # the second detector's weight, the first's being 1
+CONF_TYPES = ("max", "avg", "box_and_model_avg")
+COLLECT_CONF = 0.05  # detections are collected once at this threshold; the grid filters them
+
+
+def _kept(detections: Detections, threshold: float) -> Detections:
+    keep = detections.scores >= threshold
+    return Detections(
+        detections.boxes[keep], detections.scores[keep], [n for n, k in zip(detections.labels, keep) if k]
+    )
+
+
+def _counts(records: list[dict], min_confidence: float) -> Counter:
+    return Counter(r["label"] for r in records if r["confidence"] >= min_confidence)
+
+
+def score_settings(per_model: dict[str, list[Detections]], truths: list[Counter], setting: dict,
+                   min_confidence: float, iou_thr: float = 0.55) -> dict:  # fmt: skip
+    """Per-photo count accuracy (and littered photos with nothing counted) of one setting."""
+    names = list(per_model)
+    fusion = FusionSettings(iou_thr=iou_thr, conf_type=setting["conf_type"])
+    exact = clean = 0
+    for index, truth in enumerate(truths):
+        mine = [_kept(per_model[name][index], setting["conf"][name]) for name in names]
+        fused = fuse(mine, names, [setting["weights"][name] for name in names], fusion)
+        counted = _counts(fused, min_confidence)
+        exact += counted == truth
+        clean += sum(truth.values()) > 0 and not counted
+    return {**setting, "count_accuracy": exact / max(1, len(truths)), "littered_called_clean": clean}
+
+
+def candidate_settings(names: list[str]) -> list[dict]:
+    """Every grid point: a threshold per detector, the weights and (for several detectors) a conf_type."""
+    if len(names) == 1:
+        return [{"conf": {names[0]: t}, "weights": {names[0]: 1.0}, "conf_type": "max"} for t in THRESHOLDS]
+    if len(names) != 2:
+        raise ValueError(f"calibration takes one or two detectors, got {names}")
+    first, second = names
+    return [
+        {"conf": {first: a, second: b}, "weights": {first: 1.0, second: w}, "conf_type": c}
+        for a, b, w, c in itertools.product(THRESHOLDS, THRESHOLDS, WEIGHTS, CONF_TYPES)
+    ]
+
+
+def calibrate(per_model: dict[str, list[Detections]], truths: list[Counter], policy: Policy = Policy(),
+              keep: int = 10) -> dict:  # fmt: skip
+    """The best setting by per-photo count accuracy, and the `keep` best rows behind the choice."""
+    rows = [
+        score_settings(per_model, truths, setting, policy.min_confidence)
+        for setting in tqdm(candidate_settings(list(per_model)), desc="calibrate", unit="setting")
+    ]
+
+    def rank(row: dict) -> tuple:
+        middle = sum(abs(t - 0.5) for t in row["conf"].values())
+        return -row["count_accuracy"], row["littered_called_clean"], middle, json.dumps(row, sort_keys=True)
+
+    rows.sort(key=rank)
+    return {"choice": rows[0], "table": rows[:keep], "photos": len(truths), "settings_tried": len(rows)}
+
+
+def write_ensemble_file(path: str | Path, result: dict, baseline: dict | None = None) -> Path:
+    """The ensemble file 01 reads: weights, thresholds and conf_type, with the numbers behind them."""
+    choice = result["choice"]
+    content = {
+        "weights": choice["weights"],
+        "conf": choice["conf"],
+        "conf_type": choice["conf_type"],
+        "from": f"calibration: per-photo count accuracy on {result['photos']} validation photos",
+        "validation": {
+            "count_accuracy": choice["count_accuracy"],
+            "littered_called_clean": choice["littered_called_clean"],
+            "photos": result["photos"],
+            "before": baseline,
+        },
+        "table": result["table"],
+    }
+    return atomic_write_text(path, json.dumps(content, indent=2) + "\n")
+
+
+def collect(config, split: str = "val") -> tuple[dict[str, list[Detections]], list[Counter]]:
+    """Every configured detector's detections (at `COLLECT_CONF`) on the labelled `split`, and the truths.
+
+    Raises:
+        ValueError: The image source has no labels, or no image of that split.
+    """
+    from helpers.cv.detectors import load_detector, normalise_label
+    from helpers.cv.sources import load_image, open_image_source
+    from helpers.cv.yolo_data import read_labels
+
+    source = open_image_source(config.images)
+    if not source.has_ground_truth:
+        raise ValueError(f"calibration needs labelled photos (a YOLO data.yaml), got {source.kind} {config.images}")
+    items = [item for item in source.items if item.split == split][: config.max_images or None]
+    if not items:
+        raise ValueError(f"{config.images} has no {split!r} images to calibrate on")
+    truths = [
+        Counter(normalise_label(name) for name, _ in read_labels(source.ground_truth_path(item), source.class_names))
+        for item in items
+    ]
+    per_model = {}
+    for spec in config.detector_specs():
+        spec.conf = COLLECT_CONF
+        detector = load_detector(spec, imgsz=config.imgsz, device=config.device, shared_label_map=config.label_map)
+        per_model[spec.name] = [
+            found
+            for start in range(0, len(items), config.batch_size)
+            for found in detector.predict([load_image(item) for item in items[start : start + config.batch_size]])
+        ]
+    return per_model, truths
+
+
+def calibrate_ensemble(config, output: str | Path) -> dict:
+    """Collects `config`'s detectors on the val split, calibrates and writes the ensemble file to
+    `output`; returns the result with `baseline` (the settings `config` had, scored the same way)."""
+    per_model, truths = collect(config)
+    specs = {spec.name: spec for spec in config.detector_specs()}
+    current = {"conf": {n: config.conf_of(n) for n in per_model}, "weights": {n: specs[n].weight for n in per_model},
+               "conf_type": config.fusion().conf_type}  # fmt: skip
+    baseline = score_settings(per_model, truths, current, Policy().min_confidence)
+    result = calibrate(per_model, truths)
+    write_ensemble_file(output, result, baseline)
+    return {**result, "baseline": baseline, "output": str(output)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from helpers.core.cli import config_parser
+    from helpers.core.paths import resolve
+    from helpers.cv.config import ExtractConfig
+
+    parser = config_parser(
+        ExtractConfig,
+        prog="python -m helpers.calibrate",
+        description="Choose detector thresholds, ensemble weights and conf_type by per-photo count accuracy on "
+        "the labelled val split; writes them to ensemble_weights_file.",
+        params_file=True,
+        params_section=("01_cv_extract", "01"),
+    )
+    config, _ = parser.parse_config(argv)
+    if not config.ensemble_weights_file:
+        parser.error("ensemble_weights_file is empty: name the file to write")
+    result = calibrate_ensemble(config, resolve(config.ensemble_weights_file))
+    choice = result["choice"]
+    logger.info(
+        "calibrated on %d photos: count accuracy %.3f (before %.3f) with %s; written to %s",
+        result["photos"], choice["count_accuracy"], result["baseline"]["count_accuracy"],
+        {k: choice[k] for k in ("conf", "weights", "conf_type")}, result["output"],
+    )  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,81 @@
+"""Ensemble calibration: thresholds, weights and conf_type chosen by per-photo count accuracy."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+
+import numpy as np
+
+from helpers.cv.calibrate import WEIGHTS, calibrate, score_settings
+from helpers.cv.config import ExtractConfig
+from helpers.cv.detectors import Detections
+
+
+def _boxes(count: int, offset: float) -> np.ndarray:
+    corners = np.array([[offset + 0.08 * i, 0.1] for i in range(count)]).reshape(-1, 2)
+    return np.concatenate([corners, corners + 0.05], axis=1)
+
+
+def _photos():
+    """Photo i holds i plastic items. Detector "good" finds them at 0.6 plus one false glass box at
+    0.3; detector "noisy" finds nothing real, only two confident false metal boxes per photo."""
+    truths, good, noisy = [], [], []
+    for count in range(4):
+        truths.append(Counter({"plastic": count}) if count else Counter())
+        boxes = np.concatenate([_boxes(count, 0.0), _boxes(1, 0.6)])
+        good.append(Detections(boxes, [0.6] * count + [0.3], ["plastic"] * count + ["glass"]))
+        noisy.append(Detections(_boxes(2, 0.3)[:, [0, 1, 2, 3]] + [0, 0.5, 0, 0.5], [0.95, 0.95], ["metal"] * 2))
+    return truths, good, noisy
+
+
+def test_calibration_picks_the_threshold_that_makes_counts_exact_and_drops_a_false_detector():
+    truths, good, noisy = _photos()
+    alone = calibrate({"good": good}, truths)["choice"]
+    assert alone["count_accuracy"] == 1.0 and 0.3 < alone["conf"]["good"] <= 0.6  # drops the 0.3 glass, keeps 0.6
+    low = score_settings({"good": good}, truths, {**alone, "conf": {"good": 0.2}}, 0.1)
+    assert low["count_accuracy"] == 0.0  # below 0.3 the false glass box is counted on every photo
+    both = calibrate({"good": good, "noisy": noisy}, truths)
+    choice = both["choice"]
+    assert choice["count_accuracy"] == 1.0 and choice["littered_called_clean"] == 0
+    assert choice["weights"]["noisy"] == min(WEIGHTS)  # down-weighted: its lone boxes fall below the threshold
+    equal = {"conf": {"good": 0.5, "noisy": 0.5}, "weights": {"good": 1.0, "noisy": 1.0}, "conf_type": "max"}
+    assert score_settings({"good": good, "noisy": noisy}, truths, equal, 0.5)["count_accuracy"] == 0.0
+    assert both["table"][0] == choice and len(both["table"]) == 10
+
+
+def test_01_takes_thresholds_and_conf_type_from_the_ensemble_file_unless_given(tmp_path):
+    file = tmp_path / "ensemble.json"
+    file.write_text(json.dumps({"weights": {"yolo": 1.0, "hf": 0.1}, "conf": {"yolo": 0.4, "hf": 0.7},
+                                "conf_type": "avg"}))  # fmt: skip
+    config = ExtractConfig(ensemble_weights_file=str(file))
+    assert [(s.name, s.conf, s.weight) for s in config.detector_specs()] == [("yolo", 0.4, 1.0), ("hf", 0.7, 0.1)]
+    assert config.fusion().conf_type == "avg"
+    given = ExtractConfig(ensemble_weights_file=str(file), yolo_conf=0.25, conf_type="max")
+    assert given.detector_specs()[0].conf == 0.25 and given.fusion().conf_type == "max"
+    bare = ExtractConfig(ensemble_weights_file=str(tmp_path / "none.json"))
+    assert [s.conf for s in bare.detector_specs()] == [0.5, 0.5] and bare.fusion().conf_type == "max"
+
+
+def test_the_demo_models_and_the_command_write_a_calibrated_ensemble_file(tiny_demo, tiny_cv_models, tmp_path):
+    saved = json.loads((tiny_cv_models / "ensemble.json").read_text())
+    assert set(saved) >= {"weights", "conf", "conf_type", "validation", "table"}
+    assert saved["validation"]["photos"] == 2 and 0 <= saved["validation"]["count_accuracy"] <= 1
+    done = subprocess.run(
+        [sys.executable, "-m", "helpers.calibrate", "--images", str(tiny_demo / "data.yaml"), "--yolo_weights",
+         str(tiny_cv_models / "yolo_detector.pt"), "--hf_model", "", "--scene_weights", "",
+         "--ensemble_weights_file", str(tmp_path / "ensemble.json"), "--imgsz", "160"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    written = json.loads((tmp_path / "ensemble.json").read_text())
+    assert list(written["conf"]) == ["yolo"] and written["validation"]["before"]["conf"] == {"yolo": 0.5}
+    unlabelled = subprocess.run(
+        [sys.executable, "-m", "helpers.calibrate", "--images", str(tiny_demo / "train" / "images"),
+         "--yolo_weights", str(tiny_cv_models / "yolo_detector.pt"), "--hf_model", "",
+         "--ensemble_weights_file", str(tmp_path / "other.json")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert unlabelled.returncode != 0 and "needs labelled photos" in unlabelled.stderr

@@ -137,3 +137,16 @@ def test_notebook_04_on_a_labelled_source_shows_the_three_columns(tiny_demo, tin
         and "detectors&#x27; output" in executed
         or "detectors' output" in executed
     )
+
+
+def test_the_unseen_photo_benchmark_measures_fresh_photos_as_04_does(tiny_cv_models, model_dir):
+    from helpers.demo.truth_bench import unseen_truth
+
+    result = unseen_truth(
+        seed=5, photos=4, model_dir=str(model_dir), yolo_weights=str(tiny_cv_models / "yolo_detector.pt"),
+        hf_model="", scene_weights=str(tiny_cv_models / "scene_classifier.pt"),
+        ensemble_weights_file=str(tiny_cv_models / "ensemble.json"), imgsz=160, scene_imgsz=64,
+    )  # fmt: skip
+    assert result["photos"] == result["with_ground_truth"] == 4 and result["seed"] == 5
+    assert result["describer_on_truth"]["true"] == 1.0
+    assert 0 <= result["end_to_end"]["true"] <= 1 and result["end_to_end"]["littered_photos"] >= 1

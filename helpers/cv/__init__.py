@@ -19,6 +19,7 @@ _PUBLIC = {
     "side_files": "files",
     "ExtractConfig": "config",
     "calibrate_ensemble": "calibrate",
+    "run_extraction": "extract",
 }
 __all__ = sorted(_PUBLIC)
 

@@ -186,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.demo", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     dataset = commands.add_parser("dataset", help="generate the synthetic YOLO image set")
+    commands.add_parser("truth", help="how true the sentences are on fresh photos (python -m helpers.demo truth -h)")
     defaults = DemoDatasetSpec()
     dataset.add_argument("--out", default=str(DEMO_DATA_DIR), help="output folder (default: %(default)s)")
     dataset.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default: %(default)s)")

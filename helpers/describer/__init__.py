@@ -1,7 +1,8 @@
 """Stage 04: the guarded describer (HF or CTranslate2), its CLI, the CTranslate2 export, the
 evaluation, its report and benchmark.
 
-Public API for other stages: `Describer`, `Description`.
+Public API for other stages: `Describer`, `Description`, and the truth measures
+(`truth_record`, `truth_rows`, `summarise_truth`).
 """
 
 from typing import TYPE_CHECKING
@@ -9,13 +10,17 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from helpers.describer.describe import Describer, Description
 
-__all__ = ["Describer", "Description"]
+__all__ = ["Describer", "Description", "summarise_truth", "truth_record", "truth_rows"]
 
 
 def __getattr__(name: str):
     # Lazy: importing a light submodule (the report, say) must not load transformers.
-    if name in __all__:
+    if name in ("Describer", "Description"):
         from helpers.describer import describe
 
         return getattr(describe, name)
+    if name in __all__:
+        from helpers.describer import truth
+
+        return getattr(truth, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

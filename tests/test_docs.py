@@ -17,7 +17,7 @@ from helpers.text.grammar import describe
 README = (PROJECT_ROOT / "README.md").read_text()
 ENTRY_POINTS = [
     "describe", "synth", "extract", "train", "export_ct2", "pipeline", "demo", "bench_extract", "bench_train",
-    "bench_describe", "gpu_check",
+    "bench_describe", "gpu_check", "calibrate",
 ]  # fmt: skip
 
 

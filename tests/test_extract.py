@@ -213,7 +213,10 @@ def test_corrupt_and_empty_images_are_reported_and_the_rest_succeed(tmp_path, ti
             assert 0 <= min(detection["bbox"]) and max(detection["bbox"]) <= 1
             assert detection["sources"] and set(detection["sources"]) <= {"yolo", "hf"}
     manifest = json.loads((tmp_path / "cv.manifest.json").read_text())
-    assert [d["name"] for d in manifest["detectors"]] == ["yolo", "hf"] and manifest["fusion"]["conf_type"] == "max"
+    calibrated = json.loads((tiny_cv_models / "ensemble.json").read_text())  # the demo build calibrates the ensemble
+    assert [d["name"] for d in manifest["detectors"]] == ["yolo", "hf"]
+    assert manifest["fusion"]["conf_type"] == calibrated["conf_type"]
+    assert [d["conf"] for d in manifest["detectors"]] == [0.01, 0.3]  # given parameters win over the file
     # the images are fixed: a rerun retries only the failed ones, and their errors are not duplicated
     (folder / "empty.jpg").unlink()
     again = run_extraction(config)

@@ -237,6 +237,7 @@ def test_notebook_04_runs_with_papermill(model_dir, pairs_dir, tmp_path, papermi
         "empty",
     }
     assert all(g["guarded"]["faithful"] == 1.0 and g["grammar"]["faithful"] == 1.0 for g in groups.values())
+    assert all(g["guarded"]["agreement_errors"] == 0 for g in groups.values()), "the guard also checks grammar"
     assert all(sum(g["guard_paths"].values()) == g["records"] for g in groups.values())
     assert metrics["verdict"] == verdict(groups), "the notebook's verdict is the code's"
     card = (model_dir / "README.md").read_text()
@@ -275,3 +276,16 @@ def test_labels_in_any_script_never_stop_the_describer():
     # "Nothing here." is right only for the last record, whose one detection is below the threshold
     assert [r.source for r in results] == ["grammar"] * 4 + ["model"] and all(r.faithful for r in results)
     assert results[0].expected.counts == {"бутылка": 1} and results[-1].expected.counts == {}
+
+
+def test_the_guard_passes_over_a_true_sentence_with_an_agreement_slip():
+    slip = "This photo contains two plastic item on the grass."
+    fine = "Two plastic items lie on the grass."
+    from helpers.text.facts import agreement_errors, extract
+
+    assert extract(slip, ["plastic"]).facts().counts == {"plastic": 2}  # the slip states the facts ...
+    assert agreement_errors(slip, ["plastic"])  # ... in broken grammar
+    first = scripted([(TWO_PLASTIC, [slip, fine])]).describe_detailed([TWO_PLASTIC])[0]
+    assert (first.source, first.text) == ("rerank", fine)
+    only = scripted([(TWO_PLASTIC, [slip])]).describe_detailed([TWO_PLASTIC])[0]
+    assert only.source == "grammar" and only.faithful and only.text != slip

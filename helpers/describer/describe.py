@@ -8,8 +8,9 @@
 Input format, thresholds, beams and lengths come from the model's `llm_config.json`, so inference
 matches training. The guard (on by default) reads each generated sentence back with the fact
 extractor and compares it with the input's facts: the best beam that states them exactly is
-used (`model` if it is the top one, `rerank` otherwise); if no beam does, the grammar writes the
-sentence (`grammar`). With the guard off every result is `unchecked`.
+used (`model` if it is the top one, `rerank` otherwise), provided it has no agreement slip ("six
+metal object", "there is 2 ..."); if no beam passes, the grammar writes the sentence (`grammar`).
+With the guard off every result is `unchecked`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 from helpers.core.contract import ModelSettings, load_model_settings
 from helpers.core.paths import require_file, resolve
 from helpers.describer.backends import load_backend
-from helpers.text.facts import extract
+from helpers.text.facts import agreement_errors, extract
 from helpers.text.grammar import Facts, RecordError, describe, facts, validate_record
 from helpers.text.linearize import from_model_text, linearize
 
@@ -163,9 +164,10 @@ class Describer:
         expected = facts(record, self.policy)
         if not self.guard:
             return Description(texts[0], "unchecked", expected, _said(texts[0], record), tuple(texts))
+        vocabulary = [d["label"] for d in record["detections"]]
         for rank, text in enumerate(texts):
             said = _said(text, record)
-            if said == expected:
+            if said == expected and not agreement_errors(text, vocabulary):  # true, and grammatical
                 return Description(text, "model" if rank == 0 else "rerank", expected, said, tuple(texts))
         # Same record, same wording: the fallback's randomness is seeded by the input itself. A label that
         # is also an English word ("single", "of") can make one wording ambiguous: then try other wordings.
@@ -173,6 +175,6 @@ class Describer:
             suffix = f":{attempt}" if attempt else ""
             text = describe(record, random.Random(f"{self.seed}:{model_input}{suffix}"), self.policy)
             said = _said(text, record)
-            if said == expected:
+            if said == expected and not agreement_errors(text, vocabulary):
                 break
         return Description(text, "grammar", expected, said, tuple(texts))

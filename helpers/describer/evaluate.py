@@ -81,9 +81,11 @@ def judge(records: list[dict], described: list[Description], policy, seed: int) 
     for record, result in zip(records, described, strict=True):
         grammar_text = describe(record, random.Random(f"eval:{seed}:{record.get('id')}"), policy)
         row = {"id": record.get("id"), "source": result.source, "record": record}
+        vocabulary = [d["label"] for d in record["detections"]]
         for writer, text in (("raw_model", result.hypotheses[0]), ("guarded", result.text), ("grammar", grammar_text)):
             errors = _errors(record, result.expected, text)
-            row[writer] = {"text": text, "errors": errors, "faithful": not any(errors.values())}
+            row[writer] = {"text": text, "errors": errors, "faithful": not any(errors.values()),
+                           "agreement_errors": len(agreement_errors(text, vocabulary))}  # fmt: skip
         rows.append(row)
     return rows
 
@@ -98,6 +100,7 @@ def summarise(rows: list[dict]) -> dict:
         summary[writer] = {
             "faithful": sum(r[writer]["faithful"] for r in rows) / max(1, len(rows)),
             **{k: errors[k] for k in SLOT_ERRORS},
+            "agreement_errors": sum(r[writer]["agreement_errors"] for r in rows),
         }
     paths = Counter(row["source"] for row in rows)
     summary["guard_paths"] = {source: paths[source] for source in ("model", "rerank", "grammar")}

@@ -26,8 +26,9 @@ def faithfulness_table(result: dict) -> pd.DataFrame:
 
 def slot_error_table(result: dict) -> pd.DataFrame:
     """Slot errors per group and kind, as "raw model / guarded" counts (one narrow table)."""
+    kinds = (*SLOT_ERRORS, "agreement_errors")  # agreement: grammar slips such as "six metal object"
     rows = [
-        {"group": group, **{kind: f"{summary['raw_model'][kind]} / {summary['guarded'][kind]}" for kind in SLOT_ERRORS}}
+        {"group": group, **{kind: f"{summary['raw_model'][kind]} / {summary['guarded'][kind]}" for kind in kinds}}
         for group, summary in result["groups"].items()
     ]
     return pd.DataFrame(rows).set_index("group")

@@ -223,6 +223,8 @@ def test_round_trip_extract_of_describe_is_facts(record, seed, min_confidence):
     assert extract(text).facts() == facts(record, policy), text
     assert not agreement_errors(text), text
     assert text[0].isupper() and text.endswith("."), text
+    numerals = {item.count_text.isdigit() for item in extract(text).items}
+    assert len(numerals) <= 1, f"digits and number words mixed: {text}"
 
 
 def test_invented_and_held_out_names_round_trip_with_the_inputs_vocabulary():

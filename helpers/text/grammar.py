@@ -194,9 +194,10 @@ def describe(record: dict, rng: random.Random, policy: Policy = Policy()) -> str
     style = rng.choice(["digits", "words"])
     # The model input lists categories in this order, so the model copies them in turn.
     labels = description_order(fact.counts)
-    # A sentence never starts with a numeral: the opening count is spelled out.
-    styles = ["words" if shape.startswith("{List}") else style] + [style] * (len(labels) - 1)
-    items = [noun_phrase(label, fact.counts[label], rng, item_style) for label, item_style in zip(labels, styles)]
+    # One numeral system per sentence, and a sentence never starts with a numeral: a sentence that
+    # opens with its first count spells every count out.
+    style = "words" if shape.startswith("{List}") else style
+    items = [noun_phrase(label, fact.counts[label], rng, style) for label in labels]
     listed = _join([text for text, _ in items])
     first_plural = items[0][1]
     subject_plural = len(items) > 1 or first_plural

@@ -55,6 +55,11 @@ def test_01_takes_thresholds_and_conf_type_from_the_ensemble_file_unless_given(t
     assert config.fusion().conf_type == "avg"
     given = ExtractConfig(ensemble_weights_file=str(file), yolo_conf=0.25, conf_type="max")
     assert given.detector_specs()[0].conf == 0.25 and given.fusion().conf_type == "max"
+    from helpers.core.cli import config_parser
+
+    parser = config_parser(ExtractConfig, prog="extract", description="", params_file=True, params_section=("01",))
+    parsed, _ = parser.parse_config(["--yolo_conf", "0.25", "--ensemble_weights_file", str(file)])
+    assert parsed.yolo_conf == 0.25 and parsed.detector_specs()[1].conf == 0.7  # "float | None" options parse as float
     bare = ExtractConfig(ensemble_weights_file=str(tmp_path / "none.json"))
     assert [s.conf for s in bare.detector_specs()] == [0.5, 0.5] and bare.fusion().conf_type == "max"
 

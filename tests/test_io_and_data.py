@@ -48,7 +48,10 @@ def test_label_path_and_malformed_label_lines(tmp_path):
         ("glass", [0.0, 0.0, 0.3, 0.3]),  # clipped to the image
     ]
     labels.write_text("0 0.5 0.5 0.2 0.4\n7 0.5 0.5 0.2 0.2\n")
-    with pytest.raises(ValueError, match=r"a\.txt:2: expected 'class x_center"):
+    with pytest.raises(ValueError, match=r"a\.txt:2: class 7 is not one of the dataset's 2 names"):
+        read_labels(labels, ["plastic", "glass"])
+    labels.write_text("0 0.5 0.5 0.2\n")
+    with pytest.raises(ValueError, match=r"a\.txt:1: expected 'class x_center"):
         read_labels(labels, ["plastic", "glass"])
     assert read_labels(tmp_path / "missing.txt", ["plastic"]) == []
 

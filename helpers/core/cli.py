@@ -81,6 +81,9 @@ class ConfigParser(argparse.ArgumentParser):
                 default = field.default_factory()
             options: dict[str, Any] = {"dest": field.name, "help": help_text, "default": argparse.SUPPRESS}
             kind = hints[field.name]
+            members = typing.get_args(kind)
+            if type(None) in members and len(members) == 2:  # "float | None": a float, None by default
+                kind = next(member for member in members if member is not type(None))
             if kind is bool:
                 options["action"] = argparse.BooleanOptionalAction
             elif kind in (list, dict) or typing.get_origin(kind) in (list, dict):

@@ -18,9 +18,12 @@ from helpers.demo.images import CLASSES, SCENES
 
 
 def _digest(root: Path) -> dict[str, str]:
-    """Every file (links as their target text) under root -> sha256."""
+    """Every file (links as their target text) under root -> sha256; Ultralytics' `*.cache` files,
+    which training on the set writes beside its labels, are not the set's."""
     digests = {}
     for path in sorted(root.rglob("*")):
+        if path.suffix == ".cache":
+            continue
         if path.is_symlink():
             digests[str(path.relative_to(root))] = "link:" + str(path.readlink())
         elif path.is_file():

@@ -192,3 +192,15 @@ def start_notebook() -> Path:
     root = enter_project_root()
     setup_logging(0, stream=sys.stdout)
     return root
+
+
+def merge_arguments(argv: list[str], prog: str, shards_help: str) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
+    """The `merge OUTPUT SHARD...` subcommand of a sharded command: its parser and parsed arguments
+    (logging set up)."""
+    parser = argparse.ArgumentParser(prog=prog, description="Combine shard outputs.")
+    parser.add_argument("output", help="merged JSONL to write")
+    parser.add_argument("shards", nargs="+", help=shards_help)
+    add_logging_options(parser)
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose - args.quiet)
+    return parser, args

@@ -15,7 +15,6 @@ combines the shard files, refusing overlaps.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import logging
@@ -30,7 +29,7 @@ from pathlib import Path
 from PIL import Image
 from tqdm.auto import tqdm
 
-from helpers.core.cli import add_logging_options, config_parser, setup_logging
+from helpers.core.cli import config_parser, merge_arguments
 from helpers.core.io import atomic_write_text, iter_jsonl, write_jsonl
 from helpers.core.paths import resolve
 from helpers.cv.config import ExtractConfig
@@ -266,12 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     """`run` (or resume) an extraction with ExtractConfig's fields as options, or `merge` shards."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["merge"]:
-        parser = argparse.ArgumentParser(prog="python -m helpers.extract merge", description="Combine shard outputs.")
-        parser.add_argument("output", help="merged JSONL to write")
-        parser.add_argument("shards", nargs="+", help="shard JSONL files")
-        add_logging_options(parser)
-        args = parser.parse_args(argv[1:])
-        setup_logging(args.verbose - args.quiet)
+        _, args = merge_arguments(argv[1:], "python -m helpers.extract merge", "shard JSONL files")
         logger.info("merged: %s", json.dumps(merge_shards(args.shards, args.output)))
         return 0
     parser = config_parser(

@@ -12,7 +12,6 @@ killed run started again with the same input and settings resumes after the line
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
@@ -22,7 +21,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from helpers.core.cli import add_logging_options, config_parser, setup_logging
+from helpers.core.cli import config_parser, merge_arguments
 from helpers.core.contract import ContractError
 from helpers.core.cuda_libs import CudaLibraryError
 from helpers.core.device import cpu_cores
@@ -126,12 +125,9 @@ class DescribeOptions:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["merge"]:
-        merge = argparse.ArgumentParser(prog="python -m helpers.describe merge", description="Combine shard outputs.")
-        merge.add_argument("output", help="merged JSONL to write")
-        merge.add_argument("shards", nargs="+", help="shard outputs (<stem>.shard-KofN.jsonl)")
-        add_logging_options(merge)
-        args = merge.parse_args(argv[1:])
-        setup_logging(args.verbose - args.quiet)
+        merge, args = merge_arguments(
+            argv[1:], "python -m helpers.describe merge", "shard outputs (<stem>.shard-KofN.jsonl)"
+        )
         try:
             logger.info("merged: %s", json.dumps(merge_described(args.shards, args.output)))
         except (FileNotFoundError, ValueError) as error:

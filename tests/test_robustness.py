@@ -213,9 +213,11 @@ def test_the_fallback_tries_other_wordings_when_a_label_is_also_an_english_word(
 
     record = {"detections": [{"label": "single", "confidence": 0.9}, {"label": "plastic", "confidence": 0.9}]}
     monkeypatch.setattr(describe_module, "GRAMMAR_ATTEMPTS", 1)
-    assert not Describer(FixedBackend(), SETTINGS).describe_detailed([record])[0].faithful, "the case still exists"
+    first_only = [Describer(FixedBackend(), SETTINGS, seed=seed).describe_detailed([record])[0] for seed in range(40)]
+    ambiguous = [seed for seed, result in enumerate(first_only) if not result.faithful]
+    assert ambiguous, "the case still exists: some seed's first wording reads as another count"
     monkeypatch.undo()
-    result = Describer(FixedBackend(), SETTINGS).describe_detailed([record])[0]
+    result = Describer(FixedBackend(), SETTINGS, seed=ambiguous[0]).describe_detailed([record])[0]
     assert result.source == "grammar" and result.faithful, result.text
 
 

@@ -9,7 +9,7 @@ import sys
 import datasets
 import pytest
 
-from helpers.core.contract import Policy
+from helpers.core.contract import Policy, Style
 from helpers.core.io import iter_jsonl, write_jsonl
 from helpers.cv.ground_truth import ground_truth_outputs
 from helpers.pairs.synth import SynthConfig, build_pairs
@@ -37,24 +37,27 @@ def test_model_input_is_aggregated_thresholded_linked_and_short():
     }
     assert (
         linearize(record, "linked_slots", Policy())
-        == "litter: 2 plastic; 1 slotA after plastic; end after slotA | scene: grass"
+        == "litter: 2 plastic; 1 slotA after plastic; end after slotA | scene: grass | style: plain words"
     )
     assert (
         linearize(record, "linked_end", Policy())
-        == "litter: 2 plastic; 1 tire after plastic; end after tire | scene: grass"
+        == "litter: 2 plastic; 1 tire after plastic; end after tire | scene: grass | style: plain words"
     )
-    assert linearize(record, "linked", Policy()) == "litter: 2 plastic; 1 tire after plastic | scene: grass"
+    assert (
+        linearize(record, "linked", Policy(), Style("varied", "digits"))
+        == "litter: 2 plastic; 1 tire after plastic | scene: grass | style: varied digits"
+    )
     assert (
         linearize(record, "compact", Policy())
-        == "litter: 2 plastic; 1 tire | scene: grass | confidence: 0.55-0.92 0.81 0.95"
+        == "litter: 2 plastic; 1 tire | scene: grass | confidence: 0.55-0.92 0.81 0.95 | style: plain words"
     )
     assert (
         linearize({"detections": [], "scene": {"class": "grass", "confidence": 0.79}}, "linked_slots", Policy())
-        == "litter: none | scene: none"
+        == "litter: none | scene: none | style: plain words"
     )
     assert (
         linearize({"detections": [], "scene": {"class": "grass", "confidence": 0.79}}, "compact", Policy())
-        == "litter: none | scene: none | confidence: none"
+        == "litter: none | scene: none | confidence: none | style: plain words"
     )
     crowded = {
         "detections": [{"label": name, "confidence": 0.9} for name in ["plastic", "glass", "metal", "tire", "rope"] * 6]
@@ -66,7 +69,7 @@ def test_model_input_is_aggregated_thresholded_linked_and_short():
     assert (
         linearize(crowded, "linked_end", Policy())
         == "litter: 6 plastic; 6 glass after plastic; 6 metal after glass; 6 tire after metal; 6 rope after tire;"
-        " end after rope | scene: none"
+        " end after rope | scene: none | style: plain words"
     )
     assert '"confidence": 0.2' in linearize(record, "seed_json", Policy()), "the original format keeps every detection"
     with pytest.raises(ValueError, match="input_format"):
@@ -189,7 +192,7 @@ def test_extra_pairs_are_mixed_into_train_and_unfaithful_ones_rejected(cv_file, 
     )
     extra = [p for p in result.pairs["train"] if p["origin"] == "extra"]
     assert [p["output"] for p in extra] == ["A single piece of plastic sits on the grass."]
-    assert extra[0]["input"] == "litter: 1 plastic; end after plastic | scene: grass"
+    assert extra[0]["input"] == "litter: 1 plastic; end after plastic | scene: grass | style: plain words"
     assert len(result.errors) == 2 and "cv implies" in result.errors[0]["error"]
 
 

@@ -24,6 +24,11 @@ CT2_DIR = "ct2"  # the CTranslate2 export inside a model folder
 
 # The model input formats (`helpers.text.linearize` implements each); the first is the default.
 INPUT_FORMATS = ("linked_slots", "linked_end", "linked", "compact", "seed_json")
+# Wording styles (`helpers.text.style`): "plain" adds no claim beyond the labels and the scene class,
+# "varied" uses the original's richer phrase lists. Numerals: "words" (number words up to ten; a
+# sentence with a larger count is all digits) or "digits". The first of each is the default.
+STYLE_NAMES = ("plain", "varied")
+NUMERALS = ("words", "digits")
 
 
 class ContractError(ValueError):
@@ -45,19 +50,66 @@ class Policy:
 
 
 @dataclass(frozen=True)
+class Style:
+    """How a description words what it says (what it says is the `Policy`'s business)."""
+
+    name: str = STYLE_NAMES[0]
+    numerals: str = NUMERALS[0]
+
+    def __post_init__(self) -> None:
+        if self.name not in STYLE_NAMES:
+            raise ValueError(f"style must be one of {list(STYLE_NAMES)}, got {self.name!r}")
+        if self.numerals not in NUMERALS:
+            raise ValueError(f"numerals must be one of {list(NUMERALS)}, got {self.numerals!r}")
+
+    @property
+    def tag(self) -> str:
+        """How the style is written in settings files and model inputs: "plain words"."""
+        return f"{self.name} {self.numerals}"
+
+    @classmethod
+    def parse(cls, value: Style | str) -> Style:
+        """ "plain words", "varied digits", "plain" (default numerals) or a Style."""
+        if isinstance(value, Style):
+            return value
+        parts = str(value).split()
+        if not 1 <= len(parts) <= 2:
+            raise ValueError(f"a style is NAME [NUMERALS] such as 'plain words', got {value!r}")
+        return cls(*parts)
+
+
+def parse_styles(value: str | list | tuple) -> tuple[Style, ...]:
+    """ "plain words, varied words" (or a list) -> the styles, first the default; no duplicates."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    styles = tuple(Style.parse(item.strip() if isinstance(item, str) else item) for item in items)
+    if not styles or len(set(styles)) != len(styles):
+        raise ValueError(f"styles must name at least one style, each once, got {value!r}")
+    return styles
+
+
+@dataclass(frozen=True)
 class InputSpec:
-    """How a CV record becomes model input, and what its description mentions."""
+    """How a CV record becomes model input, what its description mentions, and the styles the model writes."""
 
     input_format: str = INPUT_FORMATS[0]
     policy: Policy = field(default_factory=Policy)
+    styles: tuple[Style, ...] = (Style(),)  # the first is the describer's default
 
     def __post_init__(self) -> None:
         if self.input_format not in INPUT_FORMATS:
             raise ValueError(f"input_format must be one of {list(INPUT_FORMATS)}, got {self.input_format!r}")
+        parse_styles(self.styles)  # at least one, no duplicates
+
+    def style(self, requested: Style | str | None = None) -> Style:
+        """The requested style (default: the first), which must be one the model learned."""
+        style = self.styles[0] if requested is None else Style.parse(requested)
+        if style not in self.styles:
+            raise ValueError(f"style {style.tag!r} was not trained; this model writes {[s.tag for s in self.styles]}")
+        return style
 
     def to_dict(self) -> dict[str, Any]:
         """The flat keys both settings files use."""
-        return {"input_format": self.input_format, **asdict(self.policy)}
+        return {"input_format": self.input_format, **asdict(self.policy), "styles": [s.tag for s in self.styles]}
 
     @classmethod
     def from_dict(cls, values: dict, source: str | Path) -> InputSpec:
@@ -68,6 +120,7 @@ class InputSpec:
                 Policy(
                     _key(values, "min_confidence", float, source), _key(values, "scene_min_confidence", float, source)
                 ),
+                parse_styles(_key(values, "styles", list, source)),
             )
         except ValueError as error:
             if isinstance(error, ContractError):

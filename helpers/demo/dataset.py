@@ -47,6 +47,8 @@ class DemoDatasetSpec:
     height: int = 288
     max_objects: int = 12
     jpeg_quality: int = 90
+    min_object: int = 22  # object size in pixels, smallest and largest (before rotation)
+    max_object: int = 64
 
     def __post_init__(self) -> None:
         for name in ("n_train", "n_valid", "n_test"):
@@ -106,7 +108,7 @@ def _write_split(root: Path, spec: DemoDatasetSpec, split_index: int, split: str
     for index, scene in enumerate(tqdm(scenes, desc=f"demo {split}", unit="img")):
         rng = np.random.default_rng([spec.seed, split_index, index])
         labels = [CLASSES[i] for i in rng.integers(len(CLASSES), size=_object_count(rng, spec.max_objects))]
-        image, placed = render_photo(rng, scene, labels, (spec.width, spec.height))
+        image, placed = render_photo(rng, scene, labels, (spec.width, spec.height), (spec.min_object, spec.max_object))
         stem = f"{split}_{index:05d}"
         image.save(root / split / "images" / f"{stem}.jpg", quality=spec.jpeg_quality)
         lines = [yolo_line(CLASSES.index(p.label), p.box, spec.width, spec.height) for p in placed]

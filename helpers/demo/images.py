@@ -112,12 +112,15 @@ def _coverage(box, other) -> float:
     return ix * iy / max(1, (other[2] - other[0]) * (other[3] - other[1]))
 
 
-def place_objects(rng, image: Image.Image, labels: list[str], max_covered: float = 0.45) -> list[PlacedObject]:
-    """Pastes objects with soft shadows; a later object may hide at most `max_covered` of an earlier one."""
+def place_objects(
+    rng, image: Image.Image, labels: list[str], object_size: tuple[int, int] = (22, 64), max_covered: float = 0.45
+) -> list[PlacedObject]:
+    """Pastes objects about `object_size` (smallest, largest) pixels across, with soft shadows; a
+    later object may hide at most `max_covered` of an earlier one."""
     w, h = image.size
     placed: list[PlacedObject] = []
     for label in labels:
-        sprite = render_object(rng, label, int(rng.integers(22, 64)))
+        sprite = render_object(rng, label, int(rng.integers(*object_size)))
         alpha_box = sprite.getchannel("A").point(lambda a: 255 if a > 40 else 0).getbbox()
         if alpha_box is None:
             continue
@@ -175,9 +178,11 @@ def apply_lighting(rng: np.random.Generator, image: Image.Image) -> Image.Image:
     return Image.fromarray((np.clip(pixels, 0, 1) * 255 + 0.5).astype(np.uint8), "RGB")
 
 
-def render_photo(rng: np.random.Generator, scene: str, labels: list[str], size: tuple[int, int]):
+def render_photo(
+    rng: np.random.Generator, scene: str, labels: list[str], size: tuple[int, int], object_size=(22, 64)
+):
     """Renders one field photo: returns the RGB image and the objects that were placed."""
     image = render_ground(rng, scene, size)
-    placed = place_objects(rng, image, labels)
+    placed = place_objects(rng, image, labels, object_size)
     add_foreground(rng, image, scene)
     return apply_lighting(rng, image), placed

@@ -71,7 +71,12 @@ def describe_file(
     check_shard(num_shards, shard_index)
     output_path = shard_path(output_path, num_shards, shard_index)
     check_output(input_path, output_path)
-    settings = {"model": describer.settings.to_dict(), "guard": describer.guard, "seed": describer.seed}
+    settings = {
+        "model": describer.settings.to_dict(),
+        "guard": describer.guard,
+        "seed": describer.seed,
+        "style": describer.style.tag,
+    }
     stamp = {"input": file_stamp(input_path), "settings": settings}
     output = ResumableOutput(output_path, {**stamp, "shard": [shard_index, num_shards]})
     lines = list(read_lines(input_path))
@@ -113,6 +118,7 @@ class DescribeOptions:
     shard_index: int = 0  # ... and describe this one into <stem>.shard-KofN.jsonl (merge: describe merge OUT SHARDS)
     compute_type: str = "default"  # ct2 only: default (as exported), int8, float32; GPU: float16, int8_float16, ...
     dtype: str = "float32"  # hf only: float32, float16 or bfloat16 (half precision on a GPU)
+    style: str = ""  # wording, e.g. "plain words" or "varied digits": one the model learned ("": its default)
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -152,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             compute_type=options.compute_type,
             inter_threads=cpu_cores(),
             dtype=options.dtype,
+            style=options.style or None,
         )
     except (FileNotFoundError, ContractError, ValueError, CudaLibraryError) as error:
         parser.error(str(error))

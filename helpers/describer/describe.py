@@ -9,8 +9,12 @@ Input format, thresholds, beams and lengths come from the model's `llm_config.js
 matches training. The guard (on by default) reads each generated sentence back with the fact
 extractor and compares it with the input's facts: the best beam that states them exactly is
 used (`model` if it is the top one, `rerank` otherwise), provided it has no agreement slip ("six
-metal object", "there is 2 ..."); if no beam passes, the grammar writes the sentence (`grammar`).
-With the guard off every result is `unchecked`.
+metal object", "there is 2 ..."), keeps its style's vocabulary and numerals (`helpers.text.style`:
+no "broken glass" or "beach" in style "plain", one numeral system); if no beam passes, the
+grammar writes the sentence (`grammar`). With the guard off every result is `unchecked`.
+
+A model trained on several styles (02's `styles`) writes any of them: `Describer.load(...,
+style="varied words")`; the default is the first it learned.
 """
 
 from __future__ import annotations
@@ -21,12 +25,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers.core.contract import ModelSettings, load_model_settings
+from helpers.core.contract import ModelSettings, Style, load_model_settings
 from helpers.core.paths import require_file, resolve
 from helpers.describer.backends import load_backend
 from helpers.text.facts import agreement_errors, extract
 from helpers.text.grammar import Facts, RecordError, describe, facts, validate_record
 from helpers.text.linearize import from_model_text, linearize
+from helpers.text.style import style_errors
 
 logger = logging.getLogger(__name__)
 GRAMMAR_ATTEMPTS = 8  # wordings the fallback tries before returning one that reads back otherwise
@@ -55,12 +60,15 @@ def _said(text: str, record: dict) -> Facts:
 class Describer:
     """A trained describer folder behind one call; see the module docstring."""
 
-    def __init__(self, backend, settings: ModelSettings, guard: bool = True, seed: int = 0) -> None:
+    def __init__(
+        self, backend, settings: ModelSettings, guard: bool = True, seed: int = 0, style: Style | str | None = None
+    ) -> None:
         self.backend = backend
         self.settings = settings
         self.guard = guard
         self.seed = seed
         self.policy = settings.policy
+        self.style = settings.spec.style(style)  # raises ValueError for a style the model did not learn
 
     @classmethod
     def load(
@@ -74,6 +82,7 @@ class Describer:
         intra_threads: int = 0,
         inter_threads: int = 1,
         dtype: str = "float32",
+        style: Style | str | None = None,
     ) -> Describer:
         """Loads a folder written by notebook 03 (and, for `ct2`, exported by `helpers.describer.export_ct2`).
 
@@ -88,6 +97,8 @@ class Describer:
             intra_threads: CTranslate2 only: threads per request (0: CTranslate2's default).
             inter_threads: CTranslate2 only: requests run in parallel.
             dtype: HF only: the weights' precision, "float32", "float16" or "bfloat16" (fp32/fp16/bf16).
+            style: The style to write ("plain words", "varied digits", ...): one the model learned
+                (its `llm_config.json` lists them); None: the first.
         """
         folder = require_file(resolve(model_dir), "Describer model folder", hint="train one with notebook 03")
         settings = load_model_settings(folder)
@@ -96,7 +107,9 @@ class Describer:
             if backend == "ct2"
             else {"dtype": dtype}
         )
-        return cls(load_backend(folder, backend, settings.max_source_length, device, **options), settings, guard, seed)
+        settings.spec.style(style)  # an untrained style fails before the model loads
+        backend_ = load_backend(folder, backend, settings.max_source_length, device, **options)
+        return cls(backend_, settings, guard, seed, style)
 
     def inputs(self, records: list[dict]) -> list[str]:
         """Model inputs of valid records; raises RecordError naming the record and field."""
@@ -105,7 +118,7 @@ class Describer:
                 record,
                 f"record {index}" + (f" (id {record['id']!r})" if isinstance(record, dict) and "id" in record else ""),
             )
-        return [linearize(r, self.settings.input_format, self.policy) for r in records]
+        return [linearize(r, self.settings.input_format, self.policy, self.style) for r in records]
 
     def describe_detailed(
         self, records: Iterable[dict], batch_size: int = 32, num_beams: int | None = None
@@ -165,16 +178,21 @@ class Describer:
         if not self.guard:
             return Description(texts[0], "unchecked", expected, _said(texts[0], record), tuple(texts))
         vocabulary = [d["label"] for d in record["detections"]]
+
+        def well_written(text: str) -> bool:  # grammatical, and in the requested style
+            slips = style_errors(text, self.style, vocabulary, expected.scene)
+            return not agreement_errors(text, vocabulary) and not any(slips.values())
+
         for rank, text in enumerate(texts):
             said = _said(text, record)
-            if said == expected and not agreement_errors(text, vocabulary):  # true, and grammatical
+            if said == expected and well_written(text):
                 return Description(text, "model" if rank == 0 else "rerank", expected, said, tuple(texts))
         # Same record, same wording: the fallback's randomness is seeded by the input itself. A label that
         # is also an English word ("single", "of") can make one wording ambiguous: then try other wordings.
         for attempt in range(GRAMMAR_ATTEMPTS):
             suffix = f":{attempt}" if attempt else ""
-            text = describe(record, random.Random(f"{self.seed}:{model_input}{suffix}"), self.policy)
+            text = describe(record, random.Random(f"{self.seed}:{model_input}{suffix}"), self.policy, self.style)
             said = _said(text, record)
-            if said == expected and not agreement_errors(text, vocabulary):
+            if said == expected and well_written(text):
                 break
         return Description(text, "grammar", expected, said, tuple(texts))

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 
 import sacrebleu
 
+from helpers.core.contract import Style
 from helpers.core.io import iter_jsonl
 from helpers.core.paths import require_file, resolve
 from helpers.describer.describe import Describer, Description
@@ -21,12 +22,17 @@ from helpers.describer.truth import summarise_truth, truth_facts, truth_record, 
 from helpers.text.facts import SLOT_ERRORS, agreement_errors, extract, slot_errors
 from helpers.text.grammar import describe
 from helpers.text.metrics import distinct_n, unique_ratio
+from helpers.text.style import STYLE_CHECKS, style_errors
 from helpers.text.synthetic import STRESS_GROUPS, stress_set
 
 WRITERS = ("raw_model", "guarded", "grammar")
+# Kinds of writing failure counted per writer (besides the facts): agreement slips, words outside
+# the style's vocabulary, numerals mixed or not the style's (`helpers.text.style`).
+WRITING_CHECKS = ("agreement_errors", *STYLE_CHECKS)
 # What notebook 04's verdict requires (tests use the same values): the guarded describer faithful on
-# every record of every stress group, and the grammar writing at most 5% of the test split's sentences.
-TARGETS = {"guarded_faithful_min_stress": 1.0, "fallback_rate_test_max": 0.05}
+# every record of every stress group, the grammar writing at most 5% of the test split's sentences,
+# and no writing failure of any kind in guarded output on any group.
+TARGETS = {"guarded_faithful_min_stress": 1.0, "fallback_rate_test_max": 0.05, "guarded_writing_errors_max": 0}
 # Where the test photos have ground truth (`helpers.describer.truth`), also: the describer right about
 # every photo when given the truth, at least 60% of photos described truly end to end, and no
 # littered photo called clean.
@@ -75,17 +81,23 @@ def _errors(record: dict, expected, text: str) -> dict[str, int]:
     return slot_errors(expected, extract(text, [d["label"] for d in record["detections"]]).facts())
 
 
-def judge(records: list[dict], described: list[Description], policy, seed: int) -> list[dict]:
-    """Per record: each writer's text, slot errors and verdict, and the guard's path."""
+def writing_errors(text: str, record: dict, style: Style, scene: str | None) -> dict[str, int]:
+    """How many failures of each `WRITING_CHECKS` kind `text` has."""
+    vocabulary = [d["label"] for d in record["detections"]]
+    slips = style_errors(text, style, vocabulary, scene)
+    return {"agreement_errors": len(agreement_errors(text, vocabulary)), **{k: len(v) for k, v in slips.items()}}
+
+
+def judge(records: list[dict], described: list[Description], policy, seed: int, style: Style = Style()) -> list[dict]:
+    """Per record: each writer's text, slot errors and verdict, writing failures, and the guard's path."""
     rows = []
     for record, result in zip(records, described, strict=True):
-        grammar_text = describe(record, random.Random(f"eval:{seed}:{record.get('id')}"), policy)
+        grammar_text = describe(record, random.Random(f"eval:{seed}:{record.get('id')}"), policy, style)
         row = {"id": record.get("id"), "source": result.source, "record": record}
-        vocabulary = [d["label"] for d in record["detections"]]
         for writer, text in (("raw_model", result.hypotheses[0]), ("guarded", result.text), ("grammar", grammar_text)):
             errors = _errors(record, result.expected, text)
             row[writer] = {"text": text, "errors": errors, "faithful": not any(errors.values()),
-                           "agreement_errors": len(agreement_errors(text, vocabulary))}  # fmt: skip
+                           **writing_errors(text, record, style, result.expected.scene)}  # fmt: skip
         rows.append(row)
     return rows
 
@@ -100,7 +112,7 @@ def summarise(rows: list[dict]) -> dict:
         summary[writer] = {
             "faithful": sum(r[writer]["faithful"] for r in rows) / max(1, len(rows)),
             **{k: errors[k] for k in SLOT_ERRORS},
-            "agreement_errors": sum(r[writer]["agreement_errors"] for r in rows),
+            **{check: sum(r[writer][check] for r in rows) for check in WRITING_CHECKS},
         }
     paths = Counter(row["source"] for row in rows)
     summary["guard_paths"] = {source: paths[source] for source in ("model", "rerank", "grammar")}
@@ -109,15 +121,15 @@ def summarise(rows: list[dict]) -> dict:
 
 
 def text_quality(rows: list[dict], writer: str) -> dict:
-    """BLEU and chrF against every reference of the image, diversity, agreement errors."""
+    """BLEU and chrF against every reference of the image, diversity, writing failures by kind."""
     texts = [row[writer]["text"] for row in rows]
     quality = {
         "distinct_1": distinct_n(texts, 1),
         "distinct_2": distinct_n(texts, 2),
         "unique_ratio": unique_ratio(texts),
     }
-    vocabulary = [[d["label"] for d in row["record"]["detections"]] for row in rows]
-    quality["agreement_errors"] = sum(len(agreement_errors(t, v)) for t, v in zip(texts, vocabulary))
+    for check in WRITING_CHECKS:
+        quality[check] = sum(row[writer][check] for row in rows)
     references = [row["record"].get("references") or [] for row in rows]
     if texts and all(references):
         # sacrebleu wants as many reference streams as the longest list; repeating a reference changes neither score
@@ -155,7 +167,7 @@ def run_evaluation(config: EvalConfig, describer: Describer | None = None) -> di
     rows_by_group, truth = {}, None
     for name, records in evaluation_groups(config).items():
         described = describer.describe_detailed(records, config.batch_size)
-        rows_by_group[name] = judge(records, described, describer.policy, config.seed)
+        rows_by_group[name] = judge(records, described, describer.policy, config.seed, describer.style)
         if name == "test":
             truth = truth_evaluation(describer, records, described, config.batch_size)
     return {
@@ -189,12 +201,14 @@ def verdict(groups: dict[str, dict], targets: dict = TARGETS, truth: dict | None
         "fallback_rate_test": groups["test"]["fallback_rate"],
         "raw_model_faithful_test": groups["test"]["raw_model"]["faithful"],
         "raw_model_faithful_min_stress": min((groups[g]["raw_model"]["faithful"] for g in stress), default=None),
+        "guarded_writing_errors": sum(groups[g]["guarded"].get(check, 0) for g in groups for check in WRITING_CHECKS),
         "targets": dict(targets),
     }
     result["targets_met"] = (
         result["guarded_faithful_min_stress"] is not None
         and result["guarded_faithful_min_stress"] >= targets["guarded_faithful_min_stress"]
         and result["fallback_rate_test"] <= targets["fallback_rate_test_max"]
+        and result["guarded_writing_errors"] <= targets["guarded_writing_errors_max"]
     )
     if truth and truth["with_ground_truth"]:
         result.update(

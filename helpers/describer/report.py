@@ -7,7 +7,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from helpers.describer.evaluate import WRITERS, worst_failures
+from helpers.describer.evaluate import WRITERS, WRITING_CHECKS, worst_failures
 from helpers.text.facts import SLOT_ERRORS
 from helpers.text.linearize import linearize
 
@@ -26,7 +26,7 @@ def faithfulness_table(result: dict) -> pd.DataFrame:
 
 def slot_error_table(result: dict) -> pd.DataFrame:
     """Slot errors per group and kind, as "raw model / guarded" counts (one narrow table)."""
-    kinds = (*SLOT_ERRORS, "agreement_errors")  # agreement: grammar slips such as "six metal object"
+    kinds = (*SLOT_ERRORS, *WRITING_CHECKS)  # writing: "six metal object", "broken glass" in plain, "2 and three"
     rows = [
         {"group": group, **{kind: f"{summary['raw_model'][kind]} / {summary['guarded'][kind]}" for kind in kinds}}
         for group, summary in result["groups"].items()

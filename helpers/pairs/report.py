@@ -7,11 +7,13 @@ from collections import Counter
 
 import pandas as pd
 
+from helpers.core.contract import Style
 from helpers.text.facts import SLOT_ERRORS, agreement_errors, extract, slot_errors
 from helpers.text.grammar import Policy, describe, facts
 from helpers.text.lexicon import canonical_label, litter_lexicon
 from helpers.text.metrics import distinct_n, unique_ratio, words
 from helpers.text.seed_baseline import seed_describe
+from helpers.text.style import STYLE_CHECKS, style_errors
 
 
 def split_table(pairs: dict[str, list[dict]]) -> pd.DataFrame:
@@ -78,8 +80,9 @@ def _broken_words() -> set[str]:
     return {w.rstrip("s") for w in vocabulary if w.endswith("s") and w.rstrip("s") not in vocabulary}
 
 
-def fault_counts(records: list[dict], generator, policy: Policy, seed: int) -> dict[str, float]:
-    """Faithfulness and grammar faults of one generator over CV records, judged by the extractor."""
+def fault_counts(records: list[dict], generator, policy: Policy, seed: int, style: Style = Style()) -> dict[str, float]:
+    """Faithfulness and grammar faults of one generator over CV records, judged by the extractor;
+    style faults (`helpers.text.style`) as sentences with any, judged against `style`."""
     broken = _broken_words()
     totals = Counter()
     for index, record in enumerate(records):
@@ -90,6 +93,10 @@ def fault_counts(records: list[dict], generator, policy: Policy, seed: int) -> d
         totals.update(errors)
         totals["faithful"] += not any(errors.values())
         totals["agreement_errors"] += bool(agreement_errors(text))
+        for check, found in style_errors(
+            text, style, [d["label"] for d in record["detections"]], expected.scene
+        ).items():
+            totals[check] += bool(found)
         totals["broken_plurals"] += any(w in broken for w in words(text))
         low = {canonical_label(d["label"]) for d in record["detections"] if d["confidence"] < policy.min_confidence}
         said_more = {label for label, n in extraction.counts.items() if n > expected.counts.get(label, 0)}
@@ -101,16 +108,25 @@ def fault_counts(records: list[dict], generator, policy: Policy, seed: int) -> d
         "faithful_pct": 100.0 * totals["faithful"] / max(1, len(records)),
         **{
             key: totals[key]
-            for key in ("agreement_errors", "broken_plurals", "noise_described", "category_named_twice", *SLOT_ERRORS)
+            for key in (
+                "agreement_errors",
+                *STYLE_CHECKS,
+                "broken_plurals",
+                "noise_described",
+                "category_named_twice",
+                *SLOT_ERRORS,
+            )
         },
     }
 
 
-def compare_with_seed(record_sets: dict[str, list[dict]], policy: Policy, seed: int) -> pd.DataFrame:
-    """The original template against the grammar on the same inputs: one column per (set, generator)."""
-    generators = {"original": seed_describe, "grammar": lambda record, rng: describe(record, rng, policy)}
+def compare_with_seed(
+    record_sets: dict[str, list[dict]], policy: Policy, seed: int, style: Style = Style()
+) -> pd.DataFrame:
+    """The original template against the grammar in `style` on the same inputs: one column per (set, generator)."""
+    generators = {"original": seed_describe, "grammar": lambda record, rng: describe(record, rng, policy, style)}
     columns = {}
     for set_name, records in record_sets.items():
         for name, generator in generators.items():
-            columns[(set_name, name)] = fault_counts(records, generator, policy, seed)
+            columns[(set_name, name)] = fault_counts(records, generator, policy, seed, style)
     return pd.DataFrame(columns)

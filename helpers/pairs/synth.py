@@ -17,7 +17,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from helpers.core.cli import config_parser
-from helpers.core.contract import INPUT_FORMATS, InputSpec, Policy, write_pairs_settings
+from helpers.core.contract import INPUT_FORMATS, InputSpec, Policy, Style, parse_styles, write_pairs_settings
 from helpers.core.io import iter_jsonl, write_jsonl
 from helpers.core.paths import require_file, resolve
 from helpers.core.records import check_output, read_lines
@@ -49,6 +49,10 @@ class SynthConfig:
     input_format: str = field(
         default=INPUT_FORMATS[0], metadata={"help": f"model input format: {', '.join(INPUT_FORMATS)}"}
     )
+    styles: str = field(
+        default=Style().tag,
+        metadata={"help": "styles the model learns, comma-separated ('plain words, varied digits'); first: default"},
+    )
     synthetic_records: int = field(default=2000, metadata={"help": "random CV outputs added to train (0: none)"})
     validation_hard_records: int = field(
         default=120,
@@ -60,7 +64,9 @@ class SynthConfig:
     )
 
     def __post_init__(self) -> None:
-        self.spec = InputSpec(self.input_format, Policy(self.min_confidence, self.scene_min_confidence))
+        self.spec = InputSpec(
+            self.input_format, Policy(self.min_confidence, self.scene_min_confidence), parse_styles(self.styles)
+        )
         self.policy = self.spec.policy
         if self.variations_per_image < 1:
             raise ValueError(f"variations_per_image must be >= 1, got {self.variations_per_image}")
@@ -86,12 +92,15 @@ def _cv(record: dict) -> dict:
 def _pairs_for(
     record: dict, image: str, split: str, origin: str, config: SynthConfig, rng: random.Random
 ) -> list[dict]:
-    model_input = linearize(record, config.input_format, config.policy)
-    outputs = describe_variations(record, config.variations_per_image, rng, config.policy)
-    return [
-        {"image": image, "split": split, "origin": origin, "cv": _cv(record), "input": model_input, "output": o}
-        for o in outputs
-    ]
+    pairs = []
+    for style in config.spec.styles:  # every style learns from every record
+        model_input = linearize(record, config.input_format, config.policy, style)
+        outputs = describe_variations(record, config.variations_per_image, rng, config.policy, style)
+        pairs += [
+            {"image": image, "split": split, "origin": origin, "cv": _cv(record), "input": model_input, "output": o}
+            for o in outputs
+        ]
+    return pairs
 
 
 def _seeded_splits(images: list[str], seed: int) -> dict[str, str]:
@@ -145,7 +154,7 @@ def _extra_pairs(path: Path, config: SynthConfig, errors: list[dict]) -> list[di
         except RecordError as error:
             errors.append({"source": str(path), "line": line.line_number, "error": str(error)})
             continue
-        model_input = linearize(cv, config.input_format, config.policy)
+        model_input = linearize(cv, config.input_format, config.policy, config.spec.styles[0])  # the default style's
         pairs.append(
             {
                 "image": f"extra/{line.line_number}",
@@ -203,7 +212,7 @@ def build_pairs(config: SynthConfig) -> SynthResult:
     return SynthResult(pairs, errors, files, fingerprint)
 
 
-def describe_file(input_path: Path, output_path: Path, seed: int, policy: Policy) -> int:
+def describe_file(input_path: Path, output_path: Path, seed: int, policy: Policy, style: Style = Style()) -> int:
     """The CLI's work: one {"id", "description"} or {"id", "error"} per input line (blank and broken
     lines included), in order, written atomically; returns the error count.
 
@@ -217,7 +226,7 @@ def describe_file(input_path: Path, output_path: Path, seed: int, policy: Policy
             if line.error:
                 raise RecordError(line.error)
             validate_record(line.record, f"line {line.number}")
-            text = describe(line.record, random.Random(f"{seed}:{line.number}"), policy)
+            text = describe(line.record, random.Random(f"{seed}:{line.number}"), policy, style)
             results.append({"id": line.id, "description": text})
         except Exception as error:  # noqa: BLE001 - any failure costs its own line only
             failures += 1
@@ -238,9 +247,11 @@ class SynthOptions:
     seed: int = 0  # seed of the grammar's choices
     min_confidence: float = Policy.min_confidence  # detections below are not described
     scene_min_confidence: float = Policy.scene_min_confidence  # the scene is mentioned only at or above
+    style: str = Style().tag  # wording: plain or varied, then words or digits
 
     def __post_init__(self) -> None:
         self.policy = Policy(self.min_confidence, self.scene_min_confidence)
+        self.wording = Style.parse(self.style)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -250,7 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     options, _ = parser.parse_config(argv)
     output_path = resolve(options.output)
     try:
-        failures = describe_file(require_file(options.input, "Input file"), output_path, options.seed, options.policy)
+        failures = describe_file(
+            require_file(options.input, "Input file"), output_path, options.seed, options.policy, options.wording
+        )
     except (FileNotFoundError, ValueError) as error:
         parser.error(str(error))
     if failures:

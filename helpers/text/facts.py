@@ -27,8 +27,7 @@ from helpers.text.lexicon import (
     STOP_WORDS,
     LexEntry,
     canonical_label,
-    count_noun_entries,
-    counter_entries,
+    label_entries,
     litter_lexicon,
     normalize_label,
     plural,
@@ -41,7 +40,7 @@ PLURAL_COUNTERS = {plural(c): c for c in COUNTERS}
 # symbol as a word of its own: a label such as "бутылка", "瓶子", "#" or "🍾" is read like "bottle".
 _TOKEN = re.compile(r"[^\W_]+(?:['\-][^\W_]+)*|[,.;:!?]|[^\w\s]")
 _NO_LITTER = re.compile(r"\b(?:no|zero) (?:litter|garbage|waste|trash|rubbish|debris|items?|objects?)\b|\bnothing\b")
-# GENERIC_SCENE_PHRASES as patterns: "in a {scene} setting", "at a {scene} site".
+# GENERIC_SCENE_PHRASES as patterns: "in a {scene} setting", and "at a {scene} site" of earlier grammars.
 # A scene name may be any run of words (any script, digits, symbols) that no counted item covered.
 _SCENE_NAME = r"\S.*?"  # the shortest run up to " setting" / " site": names may hold any character
 _GENERIC_SCENE = re.compile(
@@ -108,8 +107,7 @@ def _index_with(extra_labels: frozenset[str]) -> dict:
         return _LITTER_INDEX
     entries = dict(litter_lexicon())
     for label in extra_labels:
-        entries.update(counter_entries(label, label))
-        entries.update(count_noun_entries(label, label))
+        entries.update(label_entries(label))
     return _index(entries)
 
 

@@ -4,8 +4,11 @@ Policy: detections below `min_confidence` are not described; the scene is mentio
 only if its class is known and its confidence is at least `scene_min_confidence`. Every
 described category appears once with its exact count, and nothing else is claimed.
 
-For two confident plastic detections on grass it writes, for example, "Two plastic items are
-visible on the grass." or "On the lawn, there are 2 pieces of plastic debris."
+Style: "plain" words each category with its label and a neutral noun ("item", "object", "piece
+of"), "varied" with the original's phrase lists; numerals are words up to ten (a sentence with a
+larger count is all digits) or digits, one system per sentence. For two confident plastic
+detections on grass it writes, for example, "Two plastic items are visible on the grass."
+(plain words) or "On the lawn, there are 2 pieces of plastic debris." (varied digits).
 """
 
 from __future__ import annotations
@@ -16,20 +19,46 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
-from helpers.core.contract import Policy
+from helpers.core.contract import Policy, Style
 from helpers.text.lexicon import (
     CLASSES,
     COUNT_PHRASES,
     GENERIC_SCENE_PHRASES,
     MASS_PHRASES,
+    PLAIN_COUNT_PHRASES,
+    PLAIN_MASS_PHRASES,
+    PLAIN_SCENE_PHRASES,
     SCENE_PHRASES,
     article,
     canonical_label,
-    is_regular_count_noun,
+    label_forms,
     normalize_label,
     number_words,
     plural,
 )
+
+# Phrase tables per style: count nouns, (counter, mass noun) pairs, scene phrases.
+STYLE_PHRASES = {
+    "plain": (PLAIN_COUNT_PHRASES, PLAIN_MASS_PHRASES, PLAIN_SCENE_PHRASES),
+    "varied": (COUNT_PHRASES, MASS_PHRASES, SCENE_PHRASES),
+}
+WORDS_UP_TO = 10  # numerals "words": counts up to this are spelled out
+# Sentence frames, shared by both styles ("{List}" frames open with a count, so they need words).
+EMPTY_FRAMES = (
+    "No litter is visible{tail}.",
+    "No litter was detected{tail}.",
+    "There is no litter{tail}.",
+    "The image shows no litter{tail}.",
+)
+EMPTY_SCENE_FRAMES = ("{Scene}, no litter is visible.",)
+FRAMES = (
+    "There {first_be} {list}{tail}.",
+    "{List} {subject_be} visible{tail}.",
+    "The image shows {list}{tail}.",
+    "{List} can be seen{tail}.",
+    "This photo contains {list}{tail}.",
+)
+SCENE_FRAMES = ("{Scene}, there {first_be} {list}.", "{List} {lie} {scene}.")
 
 UNKNOWN_SCENES = frozenset({"", "unknown", "none", "null"})
 
@@ -129,79 +158,68 @@ def description_order(counts: dict[str, int]) -> list[str]:
     return sorted(counts, key=lambda label: -counts[label])  # stable: ties keep first appearance
 
 
-def _count_text(n: int, style: str, phrase: str, rng: random.Random) -> str:
-    if style == "digits":
+def numeral_system(counts, style: Style) -> str:
+    """ "words" or "digits" for a sentence stating `counts` (one system per sentence)."""
+    return "words" if style.numerals == "words" and max(counts, default=0) <= WORDS_UP_TO else "digits"
+
+
+def _count_text(n: int, system: str, phrase: str, rng: random.Random) -> str:
+    if system == "digits":
         return str(n)
     if n == 1 and rng.random() < 0.5:
         return article(phrase)
     return number_words(n)
 
 
-def noun_phrase(label: str, n: int, rng: random.Random, style: str) -> tuple[str, bool]:
-    """One counted item, e.g. ("3 pieces of broken glass", True); the flag says "grammatically plural"."""
+def noun_phrase(label: str, n: int, rng: random.Random, system: str, style: Style = Style()) -> tuple[str, bool]:
+    """One counted item, e.g. ("3 pieces of glass", True); the flag says "grammatically plural"."""
+    count_phrases, mass_phrases, _ = STYLE_PHRASES[style.name]
     if label in CLASSES and rng.random() < 0.6:
-        phrase = rng.choice(COUNT_PHRASES[label])
+        phrase = rng.choice(count_phrases[label])
         noun = phrase if n == 1 else plural(phrase)
     elif label in CLASSES:
-        counter, mass = rng.choice(MASS_PHRASES[label])
+        counter, mass = rng.choice(mass_phrases[label])
         phrase = f"{counter} of {mass}"
         noun = phrase if n == 1 else f"{plural(counter)} of {mass}"
-    elif is_regular_count_noun(label):
-        phrase, noun = label, (label if n == 1 else plural(label))
-    else:  # irregular or plural-looking label: a counter keeps the name verbatim
-        phrase, noun = f"piece of {label}", f"{'piece' if n == 1 else 'pieces'} of {label}"
-    return f"{_count_text(n, style, phrase, rng)} {noun}", n != 1
+    else:  # any other category: inflect's forms, or a counter for mass and pair nouns (`label_forms`)
+        phrase, many = label_forms(label)
+        noun = phrase if n == 1 else many
+    return f"{_count_text(n, system, phrase, rng)} {noun}", n != 1
 
 
 def _join(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _scene_phrase(scene: str, rng: random.Random) -> str:
-    return rng.choice(SCENE_PHRASES.get(scene) or [p.format(scene=scene) for p in GENERIC_SCENE_PHRASES])
+def _scene_phrase(scene: str, rng: random.Random, style: Style) -> str:
+    phrases = STYLE_PHRASES[style.name][2]
+    return rng.choice(phrases.get(scene) or [p.format(scene=scene) for p in GENERIC_SCENE_PHRASES])
 
 
 def _capitalize(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def describe(record: dict, rng: random.Random, policy: Policy = Policy()) -> str:
-    """One description of a valid CV output record, drawn with `rng`."""
+def describe(record: dict, rng: random.Random, policy: Policy = Policy(), style: Style = Style()) -> str:
+    """One description of a valid CV output record in `style`, drawn with `rng`."""
     fact = facts(record, policy)
-    scene = _scene_phrase(fact.scene, rng) if fact.scene else ""
+    scene = _scene_phrase(fact.scene, rng, style) if fact.scene else ""
     tail = f" {scene}" if scene else ""
     if not fact.counts:
-        shapes = [
-            "No litter is visible{tail}.",
-            "No litter was detected{tail}.",
-            "There is no litter{tail}.",
-            "The image shows no litter{tail}.",
-        ]
-        if scene:
-            shapes.append("{Scene}, no litter is visible.")
-        return rng.choice(shapes).format(tail=tail, Scene=_capitalize(scene))
+        frames = EMPTY_FRAMES + (EMPTY_SCENE_FRAMES if scene else ())
+        return rng.choice(frames).format(tail=tail, Scene=_capitalize(scene))
 
-    shapes = [
-        "There {first_be} {list}{tail}.",
-        "{List} {subject_be} visible{tail}.",
-        "The image shows {list}{tail}.",
-        "{List} can be seen{tail}.",
-        "This photo contains {list}{tail}.",
-    ]
-    if scene:
-        shapes += ["{Scene}, there {first_be} {list}.", "{List} {lie} {scene}."]
-    shape = rng.choice(shapes)
-    style = rng.choice(["digits", "words"])
+    system = numeral_system(fact.counts.values(), style)
+    # A sentence never starts with a digit: the frames that open with the list need number words.
+    frames = FRAMES + (SCENE_FRAMES if scene else ())
+    frame = rng.choice([f for f in frames if system == "words" or not f.startswith("{List}")])
     # The model input lists categories in this order, so the model copies them in turn.
     labels = description_order(fact.counts)
-    # One numeral system per sentence, and a sentence never starts with a numeral: a sentence that
-    # opens with its first count spells every count out.
-    style = "words" if shape.startswith("{List}") else style
-    items = [noun_phrase(label, fact.counts[label], rng, style) for label in labels]
+    items = [noun_phrase(label, fact.counts[label], rng, system, style) for label in labels]
     listed = _join([text for text, _ in items])
     first_plural = items[0][1]
     subject_plural = len(items) > 1 or first_plural
-    return shape.format(
+    return frame.format(
         list=listed,
         List=_capitalize(listed),
         tail=tail,
@@ -214,12 +232,12 @@ def describe(record: dict, rng: random.Random, policy: Policy = Policy()) -> str
 
 
 def describe_variations(
-    record: dict, count: int, rng: random.Random, policy: Policy = Policy(), attempts: int = 20
+    record: dict, count: int, rng: random.Random, policy: Policy = Policy(), style: Style = Style(), attempts: int = 20
 ) -> list[str]:
-    """Up to `count` distinct descriptions (fewer only when the grammar allows fewer)."""
+    """Up to `count` distinct descriptions in `style` (fewer only when the grammar allows fewer)."""
     found: list[str] = []
     for _ in range(count * attempts):
-        text = describe(record, rng, policy)
+        text = describe(record, rng, policy, style)
         if text not in found:
             found.append(text)
             if len(found) == count:

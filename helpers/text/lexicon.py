@@ -16,7 +16,7 @@ import inflect
 
 CLASSES = ("plastic", "glass", "metal", "paper", "organic")
 
-# Count nouns the grammar writes for each class (singular; plurals via inflect).
+# Style "varied" (the original's phrase lists): count nouns per class (singular; plurals via inflect).
 COUNT_PHRASES: dict[str, tuple[str, ...]] = {
     "plastic": ("plastic item", "piece of plastic", "plastic object"),
     "glass": ("glass item", "glass fragment", "glass object"),
@@ -37,6 +37,16 @@ MASS_PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
         ("heap", "biodegradable waste"),
     ),
 }
+# Style "plain" (the default): the label's own word and a neutral noun, nothing a detector did not
+# say; "broken glass", "cardboard", "a pile of food waste" or "the beach" would be claims.
+PLAIN_COUNT_PHRASES: dict[str, tuple[str, ...]] = {label: (f"{label} item", f"{label} object") for label in CLASSES}
+PLAIN_MASS_PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
+    "plastic": (("piece", "plastic"),),
+    "glass": (("piece", "glass"),),
+    "metal": (("piece", "metal"),),
+    "paper": (("piece", "paper"),),
+    "organic": (("piece", "organic waste"),),
+}
 # Paraphrases the extractor also understands (the seed's phrase lists and everyday names).
 EXTRA_COUNT_SYNONYMS: dict[str, tuple[str, ...]] = {
     "plastic": ("plastic bottle", "plastic bag", "plastic wrapper", "plastic container", "plastic piece"),
@@ -52,16 +62,23 @@ EXTRA_MASS_SYNONYMS: dict[str, tuple[str, ...]] = {
     "paper": ("paper", "paper debris"),
     "organic": ("organic", "food", "compost"),
 }
-COUNTERS = ("piece", "bit", "shard", "pile", "heap", "scrap", "chunk", "fragment", "item")
+COUNTERS = ("piece", "bit", "shard", "pile", "heap", "scrap", "chunk", "fragment", "item", "pair")
 
-SCENE_PHRASES: dict[str, tuple[str, ...]] = {
+PLAIN_SCENE_PHRASES: dict[str, tuple[str, ...]] = {
+    "grass": ("on the grass", "in the grass", "in a grassy area"),
+    "sandy": ("on sandy ground", "on the sand", "in sandy terrain"),
+    "rocky": ("on rocky ground", "on rocky terrain", "among rocks"),
+    "marshy": ("in a marshy area", "on marshy ground", "in marshy terrain"),
+}
+SCENE_PHRASES: dict[str, tuple[str, ...]] = {  # style "varied"
     "grass": ("on the grass", "in a grassy area", "on green grass", "on the lawn", "in the grass"),
     "sandy": ("on sandy ground", "on the beach", "in sandy terrain", "on the sand"),
     "rocky": ("on rocky terrain", "among rocks", "on rocky ground", "between stones"),
     "marshy": ("in a marshy area", "in the wetlands", "in swampy terrain", "near a marsh"),
 }
-# Any other scene class is written with these; the extractor reads the class back verbatim.
-GENERIC_SCENE_PHRASES = ("in a {scene} setting", "at a {scene} site")
+# Any other scene class is written with this (both styles); the extractor reads the class back
+# verbatim, and also from "at a {scene} site", which earlier grammars wrote.
+GENERIC_SCENE_PHRASES = ("in a {scene} setting",)
 SCENE_KEYWORDS: dict[str, tuple[str, ...]] = {
     "grass": ("grass", "grassy", "lawn", "meadow", "turf"),
     "sandy": ("sand", "sandy", "beach", "dune", "dunes", "shore"),
@@ -106,17 +123,46 @@ def singular(noun: str) -> str:
     return result if result else noun
 
 
-@lru_cache(maxsize=4096)
-def is_regular_count_noun(noun: str) -> bool:
-    """True when `noun` reads as singular and its plural maps back to it exactly.
+# Categories outside the five classes are written by `label_forms`; these lists are the exceptions to
+# inflect's plurals. Mass nouns take "piece(s) of" ("2 pieces of foam"); nouns that exist only in the
+# plural take "pair(s) of" ("2 pairs of glasses").
+MASS_NOUNS = frozenset(
+    "rubbish trash garbage litter debris waste foam styrofoam polystyrene wood timber cloth fabric clothing "
+    "furniture equipment packaging rubble sand gravel food cardboard paper glass metal plastic foil tar oil "
+    "ash concrete insulation netting scrap".split()
+)
+PAIR_NOUNS = frozenset(
+    "glasses sunglasses spectacles scissors jeans trousers pants shorts pliers tongs binoculars headphones "
+    "tweezers goggles overalls pyjamas pajamas leggings tights".split()
+)
+_ENGLISH = re.compile(r"[a-z]+(?:[ '\-][a-z]+)*")
 
-    Labels failing this ("glasses", "bus", "fish") are written with a counter ("2 pieces of
-    glasses"), which the extractor reads back verbatim, so counts and names stay exact.
+
+@lru_cache(maxsize=4096)
+def label_forms(label: str) -> tuple[str, str]:
+    """How a category outside the five classes is written once and more than once.
+
+    "bus" -> ("bus", "buses"), "knife" -> ("knife", "knives"), "fish" -> ("fish", "fish"),
+    "bottles" -> ("bottle", "bottles"), "foam" -> ("piece of foam", "pieces of foam"),
+    "glasses" -> ("pair of glasses", "pairs of glasses"); a name in another script or a symbol is
+    written as it is ("бутылка" -> ("бутылка", "бутылка")). A plural-looking label whose singular
+    is another known phrase ("metals" -> "metal") keeps its name after "piece(s) of", so the
+    extractor, which reads every form back to the label, never confuses the two.
     """
-    if not re.fullmatch(r"[a-z]+(?:[ '\-][a-z]+)*", noun):  # English plurals for English-looking words only:
-        return False  # "бутылка" must not become "бутылкаs", nor "#" "#S"
-    as_singular = _engine.singular_noun(noun)
-    return (as_singular is False or as_singular == noun) and singular(plural(noun)) == noun and plural(noun) != noun
+    last = label.rsplit(" ", 1)[-1]
+    if last in PAIR_NOUNS:
+        return f"pair of {label}", f"pairs of {label}"
+    if last in MASS_NOUNS:
+        return f"piece of {label}", f"pieces of {label}"
+    if not _ENGLISH.fullmatch(label):  # English plurals for English-looking words only: "бутылка" stays
+        return label, label
+    many = plural(label)
+    if singular(many) == label:  # a singular noun: regular, irregular or invariant
+        return label, many
+    one = singular(label)
+    if one != label and plural(one) == label and one not in litter_lexicon():  # the label is a plural
+        return one, label
+    return f"piece of {label}", f"pieces of {label}"
 
 
 @lru_cache(maxsize=1024)
@@ -137,6 +183,16 @@ class LexEntry(NamedTuple):
     label: str
     plural: bool | None  # None: the same form serves both numbers
     mass: bool = False
+
+
+def label_entries(label: str) -> dict[str, LexEntry]:
+    """The forms `label_forms` writes for a category outside the classes, plus its counter forms."""
+    one, many = label_forms(label)
+    entries = counter_entries(label, label)
+    entries.update(
+        {one: LexEntry(label, None)} if one == many else {one: LexEntry(label, False), many: LexEntry(label, True)}
+    )
+    return entries
 
 
 def count_noun_entries(phrase: str, label: str) -> dict[str, LexEntry]:

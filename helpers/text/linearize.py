@@ -6,8 +6,9 @@ follows, then a link to the end of the list, then the scene; names the grammar c
 (categories outside the five classes, scenes without phrases) are slots, filled in after
 generation (see `helpers.text.slots`, and `to_model_text` / `from_model_text`):
 
-    litter: 3 plastic; 1 slotA after plastic; 1 slotB after slotA; end after slotB | scene: grass
+    litter: 3 plastic; 1 slotA after plastic; 1 slotB after slotA; end after slotB | scene: grass | style: plain words
 
+(every format ends with the style, `helpers.core.contract.Style`, so one model can write several).
 `linked_end` is the same with the names themselves:
 
     litter: 3 plastic; 1 tire after plastic; 1 rope after tire; end after rope | scene: grass
@@ -31,7 +32,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable
 
-from helpers.core.contract import Policy
+from helpers.core.contract import Policy, Style
 from helpers.text.grammar import description_order, scene_of
 from helpers.text.lexicon import canonical_label
 from helpers.text.slots import SCENE_SLOT, delexicalize, relexicalize, slot_names
@@ -119,12 +120,13 @@ def from_model_text(text: str, record: dict, input_format: str, policy: Policy) 
     return relexicalize(text, record, policy) if input_format in SLOT_FORMATS else text
 
 
-def linearize(record: dict, input_format: str, policy: Policy) -> str:
-    """The model input for a valid CV output record (format and policy: the model's `InputSpec`).
+def linearize(record: dict, input_format: str, policy: Policy, style: Style = Style()) -> str:
+    """The model input for a valid CV output record (format and policy: the model's `InputSpec`),
+    ending with the style its description is to be written in (" | style: plain words").
 
     Raises:
         ValueError: Unknown format name.
     """
     if input_format not in FORMATS:
         raise ValueError(f"unknown input_format {input_format!r}; expected one of {sorted(FORMATS)}")
-    return FORMATS[input_format](record, policy)
+    return f"{FORMATS[input_format](record, policy)} | style: {style.tag}"

@@ -2,7 +2,7 @@
 
 The grammar treats a category outside the five classes ("tire", "kite", anything a detector
 calls its objects) and a scene without phrases of its own as an opaque name: it only writes it,
-pluralised when counted (or after "pieces of" when it does not pluralise cleanly), and puts an
+in the form `helpers.text.lexicon.label_forms` gives it for its count, and puts an
 article before it. A model that has to copy such names letter by letter learns it slowly and
 fails on names it never saw (measured on the demo's stress group of held-out names: 0-3% of
 descriptions right with a learned subword vocabulary, 9% with names spelled in letters, both
@@ -14,8 +14,8 @@ and writes placeholders instead, and the names go back in after generation:
     model:  Two plastic items and three slotA lie in a slotScene setting.
     text:   Two plastic items and three kites lie in a forest setting.
 
-`relexicalize` writes each name in the form the grammar would (plural by the input's count,
-"piece(s) of" for names without a clean plural, "a"/"an" by the name), so the model never has to
+`relexicalize` writes each name in the form the grammar would (`label_forms` by the input's
+count, "a"/"an" by the name), so the model never has to
 know anything about a name. Slots are numbered in the order the description names the
 categories (A, B, ..., Z, AA, ...).
 """
@@ -26,7 +26,7 @@ import re
 
 from helpers.core.contract import Policy
 from helpers.text.grammar import UNKNOWN_SCENES, description_order, facts
-from helpers.text.lexicon import CLASSES, GENERIC_SCENE_PHRASES, SCENE_PHRASES, article, is_regular_count_noun, plural
+from helpers.text.lexicon import CLASSES, GENERIC_SCENE_PHRASES, SCENE_PHRASES, article, label_forms
 
 SCENE_SLOT = "slotScene"
 _SLOT = re.compile(r"(?:\b([Aa])n? )?\b(slot(?:[A-Z]+|Scene))\b")
@@ -54,9 +54,8 @@ def slot_names(record: dict, policy: Policy = Policy()) -> dict[str, str]:
 
 def _surface(name: str, count: int) -> str:
     """A category name as the grammar writes it after its count."""
-    if not is_regular_count_noun(name):
-        return f"{'piece' if count == 1 else 'pieces'} of {name}"
-    return name if count == 1 else plural(name)
+    one, many = label_forms(name)
+    return one if count == 1 else many
 
 
 def delexicalize(text: str, record: dict, policy: Policy = Policy()) -> str:
@@ -70,7 +69,7 @@ def delexicalize(text: str, record: dict, policy: Policy = Policy()) -> str:
     for slot, name in sorted(names.items(), key=lambda item: -len(item[1])):
         if slot == SCENE_SLOT:
             continue
-        forms = {name, plural(name), f"piece of {name}", f"pieces of {name}"}
+        forms = {name, *label_forms(name), f"piece of {name}", f"pieces of {name}"}
         alternatives = "|".join(re.escape(form) for form in sorted(forms, key=len, reverse=True))
         text = re.sub(rf"(?<![\w-])(?:{alternatives})(?![\w-])", slot, text)
     return re.sub(r"\b([Aa])n (slot[A-Z]+)\b", r"\1 \2", text)

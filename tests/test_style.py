@@ -1,0 +1,139 @@
+"""Styles: claim-free plain wording, the varied phrase lists, numerals, unknown-label wording, and the
+guard that enforces them."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from helpers.core.contract import ContractError, InputSpec, ModelSettings, Policy, Style, load_model_settings
+from helpers.describer.describe import Describer
+from helpers.text.facts import agreement_errors, extract
+from helpers.text.grammar import describe, facts
+from helpers.text.lexicon import label_forms
+from helpers.text.style import numeral_errors, off_style_vocabulary, off_style_words, style_errors
+from helpers.text.synthetic import random_cv
+
+STYLES = [Style(name, numerals) for name in ("plain", "varied") for numerals in ("words", "digits")]
+PLAIN, VARIED = Style("plain"), Style("varied")
+records = st.integers(0, 10**9).map(lambda seed: random_cv(random.Random(seed)))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(record=records, style=st.sampled_from(STYLES), seed=st.integers(0, 10**6))
+def test_every_style_round_trips_and_keeps_its_vocabulary_and_numerals(record, style, seed):
+    text = describe(record, random.Random(seed), Policy(), style)
+    vocabulary = [d["label"] for d in record["detections"]]
+    expected = facts(record)
+    assert extract(text, vocabulary).facts() == expected, text
+    assert not agreement_errors(text, vocabulary), text
+    assert style_errors(text, style, vocabulary, expected.scene) == {"off_style_words": [], "numeral_errors": []}, text
+
+
+def test_plain_adds_no_claim_the_varied_style_makes():
+    record = {
+        "detections": [{"label": label, "confidence": 0.9} for label in ("glass", "paper", "organic", "glass")],
+        "scene": {"class": "sandy", "confidence": 0.95},
+    }
+    plain = {describe(record, random.Random(seed), Policy(), PLAIN) for seed in range(300)}
+    varied = {describe(record, random.Random(seed), Policy(), VARIED) for seed in range(300)}
+    claims = ("broken", "cardboard", "pile", "food", "beach", "fragment", "discarded", "heap")
+    assert not any(word in text.lower() for text in plain for word in claims)
+    assert any(word in text.lower() for text in varied for word in ("broken", "beach")), "varied keeps the lists"
+    assert all(off_style_words(text, PLAIN) for text in varied if "beach" in text)
+
+
+def test_off_style_words_spare_the_inputs_own_labels_and_scene():
+    assert off_style_words("Two pieces of broken glass lie on the beach.", PLAIN) == ["broken", "beach"]
+    assert off_style_words("Two pieces of broken glass lie on the beach.", VARIED) == []
+    assert off_style_words("Two food items lie on the lawn.", PLAIN, ["food"], "lawn") == []
+    assert {"broken", "beach", "lawn", "cardboard", "pile"} <= off_style_vocabulary()["plain"]
+    assert not {"plastic", "item", "piece", "grass", "litter", "visible"} & off_style_vocabulary()["plain"]
+
+
+@pytest.mark.parametrize(
+    ("text", "style", "problem"),
+    [
+        ("There are 2 plastic items and three glass items.", PLAIN, "digits and number words"),
+        ("There are 3 plastic items.", PLAIN, "digits where style 'plain words' writes words"),
+        ("There are three plastic items.", Style("plain", "digits"), "words where"),
+        ("There are twelve plastic items.", PLAIN, "words where"),  # above ten the sentence is all digits
+        ("2 plastic items are visible.", Style("plain", "digits"), "opens with a digit"),
+    ],
+)
+def test_numeral_errors_name_the_problem(text, style, problem):
+    assert any(problem in error for error in numeral_errors(text, style)), numeral_errors(text, style)
+
+
+def test_numerals_pass_when_the_sentence_keeps_one_system():
+    assert numeral_errors("There are 12 plastic items and 1 glass item.", PLAIN) == []
+    assert numeral_errors("A glass item and three plastic items lie here.", PLAIN) == []
+    assert numeral_errors("There are 3 plastic items.", Style("varied", "digits")) == []
+
+
+@given(label=st.sampled_from(["bus", "knife", "fish", "sheep", "person", "bottles", "shoes", "glasses", "scissors",
+                              "foam", "aluminium foil", "cactus", "lens", "бутылка", "瓶子", "kite", "metals"]),
+       count=st.integers(1, 30), seed=st.integers(0, 1000))  # fmt: skip
+def test_unknown_labels_round_trip_in_their_english_forms(label, count, seed):
+    record = {"detections": [{"label": label, "confidence": 0.9}] * count, "scene": None}
+    text = describe(record, random.Random(seed))
+    assert extract(text, [label]).facts() == facts(record), text
+    assert not agreement_errors(text, [label]), text
+
+
+def test_unknown_label_forms():
+    assert label_forms("bus") == ("bus", "buses")
+    assert label_forms("glasses") == ("pair of glasses", "pairs of glasses")
+    assert label_forms("foam") == ("piece of foam", "pieces of foam")
+    assert label_forms("fish") == ("fish", "fish")
+    assert label_forms("metals") == ("piece of metals", "pieces of metals"), "its singular is a class: kept apart"
+
+
+class EchoBackend:
+    def __init__(self, beams):
+        self.beams = beams
+
+    def hypotheses(self, inputs, num_beams, max_new_tokens, batch_size=32, num_hypotheses=1):
+        return [self.beams[:num_hypotheses] for _ in inputs]
+
+
+SETTINGS = ModelSettings(
+    InputSpec("linked", Policy(), (PLAIN, Style("varied", "digits"))), base_model="scratch", max_source_length=64,
+    max_target_length=32, max_new_tokens=40, num_beams=3,
+)  # fmt: skip
+GLASS = {"detections": [{"label": "glass", "confidence": 0.9}] * 2, "scene": {"class": "sandy", "confidence": 0.9}}
+
+
+def test_the_guard_reranks_past_off_style_and_mixed_numeral_beams():
+    off_style = "Two pieces of broken glass lie on the beach."  # true, but two claims
+    digits = "There are 2 glass items on the sand."  # true, but digits in "plain words"
+    plain = "Two glass items lie on the sand."
+    chosen = Describer(EchoBackend([off_style, digits, plain]), SETTINGS).describe_detailed([GLASS])[0]
+    assert (chosen.source, chosen.text) == ("rerank", plain)
+    fallback = Describer(EchoBackend([off_style, digits]), SETTINGS).describe_detailed([GLASS])[0]
+    assert fallback.source == "grammar" and fallback.faithful
+    assert not any(style_errors(fallback.text, PLAIN, ["glass"], "sandy").values())
+    varied = Describer(EchoBackend([off_style, digits, plain]), SETTINGS, style="varied digits")
+    assert varied.describe_detailed([GLASS])[0].text == digits, "the same beams judged in another learned style"
+    assert varied.inputs([GLASS])[0].endswith("| style: varied digits")
+
+
+def test_a_style_the_model_did_not_learn_is_refused_and_styles_are_saved(tmp_path):
+    with pytest.raises(ValueError, match="not trained.*plain words"):
+        Describer(EchoBackend([]), SETTINGS, style="plain digits")
+    with pytest.raises(ValueError, match="style must be one of"):
+        Style.parse("fancy words")
+    from helpers.core.contract import write_model_settings
+
+    write_model_settings(tmp_path, SETTINGS)
+    assert load_model_settings(tmp_path).spec.styles == SETTINGS.spec.styles
+    values = json.loads((tmp_path / "llm_config.json").read_text())
+    assert values["styles"] == ["plain words", "varied digits"]
+    del values["styles"]
+    (tmp_path / "llm_config.json").write_text(json.dumps(values))
+    with pytest.raises(ContractError, match="'styles' is missing"):
+        load_model_settings(tmp_path)

@@ -223,9 +223,14 @@ def test_notebook_04_runs_with_papermill(model_dir, pairs_dir, tmp_path, papermi
         "stress_records": 6,
         "timing_records": 4,
         "gallery_size": 3,
+        "cv_outputs": pairs_dir.parent / "cv.jsonl",
     }
     papermill_run("04_evaluate", tmp_path / "04.ipynb", parameters)
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    rollup = {group["group"]: group for group in metrics["rollup"]}
+    cv_lines = (pairs_dir.parent / "cv.jsonl").read_text().splitlines()
+    assert sum(g["photos"] for g in rollup.values()) == len(cv_lines) and len(rollup) == 3, "a group per split folder"
+    assert (tmp_path / "eval" / "rollup.png").stat().st_size > 0
     groups = metrics["groups"]
     assert set(groups) == {
         "test",
@@ -237,7 +242,8 @@ def test_notebook_04_runs_with_papermill(model_dir, pairs_dir, tmp_path, papermi
         "empty",
     }
     assert all(g["guarded"]["faithful"] == 1.0 and g["grammar"]["faithful"] == 1.0 for g in groups.values())
-    assert all(g["guarded"]["agreement_errors"] == 0 for g in groups.values()), "the guard also checks grammar"
+    writing = ("agreement_errors", "off_style_words", "numeral_errors")
+    assert all(g["guarded"][kind] == 0 for g in groups.values() for kind in writing), "the guard checks writing too"
     assert all(sum(g["guard_paths"].values()) == g["records"] for g in groups.values())
     assert metrics["verdict"] == verdict(groups), "the notebook's verdict is the code's"
     card = (model_dir / "README.md").read_text()

@@ -40,7 +40,7 @@ REPORT_ONLY = {
     "01_cv_extract": {"sample_images", "seed"},
     "02_synth_descriptions": {"tokenizer", "comparison_records"},
     "03_train_t5": {"sample_count"},
-    "04_evaluate": {"timing_records", "gallery_size"},
+    "04_evaluate": {"timing_records", "gallery_size", "cv_outputs", "rollup_by"},
 }
 CONFIGS = {
     "01_cv_extract": ExtractConfig,

@@ -22,6 +22,7 @@ import sys
 import threading
 from pathlib import Path
 
+from helpers.core.device import cpu_cores
 from helpers.core.paths import CACHE_DIR
 
 HUB_HOST = ("huggingface.co", 443)
@@ -74,6 +75,8 @@ def install_local_fonts(config_dir: Path) -> None:
 def configure() -> dict[str, str]:
     """Sets the offline switches (idempotent). Returns the variables it set or found."""
     os.environ.setdefault("YOLO_OFFLINE", "true")
+    # else importing Ultralytics sets it to 1 for every later torch import (see helpers.core.device.use_all_cores)
+    os.environ.setdefault("OMP_NUM_THREADS", str(cpu_cores()))
     config_dir = Path(os.environ.setdefault("YOLO_CONFIG_DIR", str(CACHE_DIR / "ultralytics")))
     try:
         install_local_fonts(config_dir)

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from helpers.core.device import use_all_cores
 from helpers.core.offline import model_source
 from helpers.core.paths import require_file
 
@@ -143,6 +144,7 @@ class UltralyticsDetector:
         results = self.model.predict(
             images, conf=self.conf, device=self.device, verbose=False, batch=len(images), **size
         )
+        use_all_cores()  # Ultralytics leaves torch one thread short of the cores (see use_all_cores)
         output = []
         for image, result in zip(images, results):
             self.forward_seconds += result.speed.get("inference", 0.0) / 1000.0  # per-image share of the batch, ms
@@ -265,6 +267,7 @@ class SceneClassifier:
         if not images:
             return []
         results = self.model.predict(images, imgsz=self.imgsz, device=self.device, verbose=False, batch=len(images))
+        use_all_cores()
         scenes = []
         for result in results:
             self.forward_seconds += result.speed.get("inference", 0.0) / 1000.0

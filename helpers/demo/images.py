@@ -178,9 +178,7 @@ def apply_lighting(rng: np.random.Generator, image: Image.Image) -> Image.Image:
     return Image.fromarray((np.clip(pixels, 0, 1) * 255 + 0.5).astype(np.uint8), "RGB")
 
 
-def render_photo(
-    rng: np.random.Generator, scene: str, labels: list[str], size: tuple[int, int], object_size=(22, 64)
-):
+def render_photo(rng: np.random.Generator, scene: str, labels: list[str], size: tuple[int, int], object_size=(22, 64)):
     """Renders one field photo: returns the RGB image and the objects that were placed."""
     image = render_ground(rng, scene, size)
     placed = place_objects(rng, image, labels, object_size)

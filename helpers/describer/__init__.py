@@ -1,8 +1,8 @@
 """Stage 04: the guarded describer (HF or CTranslate2), its CLI, the CTranslate2 export, the
 evaluation, its report and benchmark.
 
-Public API for other stages: `Describer`, `Description`, and the truth measures
-(`truth_record`, `truth_rows`, `summarise_truth`).
+Public API for other stages: `Describer`, `Description`, the truth measures (`truth_record`,
+`truth_rows`, `summarise_truth`) and the roll-up (`summarize`).
 """
 
 from typing import TYPE_CHECKING
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from helpers.describer.describe import Describer, Description
 
-__all__ = ["Describer", "Description", "summarise_truth", "truth_record", "truth_rows"]
+__all__ = ["Describer", "Description", "summarise_truth", "summarize", "truth_record", "truth_rows"]
 
 
 def __getattr__(name: str):
@@ -19,6 +19,10 @@ def __getattr__(name: str):
         from helpers.describer import describe
 
         return getattr(describe, name)
+    if name == "summarize":
+        from helpers.describer.rollup import summarize
+
+        return summarize
     if name in __all__:
         from helpers.describer import truth
 

@@ -92,3 +92,27 @@ def failure_gallery(result: dict, count: int, input_format: str, policy) -> pd.D
             }
         )
     return pd.DataFrame(rows)
+
+
+def plot_rollup(summaries: list[dict], path: Path, max_groups: int = 12) -> Path:
+    """One small bar chart per group (`helpers.describer.rollup.summarize`): items per category,
+    titled with the group's photos and photos with litter."""
+    shown = summaries[:max_groups]
+    columns = min(4, max(1, len(shown)))
+    rows = -(-len(shown) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 2.8 * rows), squeeze=False)
+    for ax, summary in zip(axes.flat, shown):
+        counts = summary["items_per_category"]
+        ax.bar(list(counts), list(counts.values()), color="tab:green")
+        ax.set_title(f"{summary['group']}\n{summary['photos']} photos, {summary['photos_with_litter']} with litter",
+                     fontsize=9)  # fmt: skip
+        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+        ax.set_ylabel("items")
+        if not counts:
+            ax.text(0.5, 0.5, "no litter", ha="center", va="center", transform=ax.transAxes)
+    for ax in list(axes.flat)[len(shown) :]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,68 @@
+"""The roll-up: every number in a group's paragraph is the sum over its records."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from helpers.describer.rollup import summarize
+from helpers.text.grammar import facts
+from helpers.text.synthetic import random_cv
+
+
+def _records(seed: int, count: int) -> list[dict]:
+    rng = random.Random(seed)
+    return [{**random_cv(rng), "image": f"site_{rng.randint(1, 3)}/photo_{i:03d}.jpg"} for i in range(count)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10**6), count=st.integers(0, 40))
+def test_rollup_numbers_equal_the_sums_of_their_records(seed, count):
+    records = _records(seed, count)
+    summaries = summarize(records, by="folder")
+    assert sum(s["photos"] for s in summaries) == len(records)
+    for summary in summaries:
+        members = [r for r in records if r["image"].startswith(summary["group"] + "/")]
+        counted = Counter()
+        for record in members:
+            counted.update(facts(record).counts)
+        assert summary["photos"] == len(members)
+        assert summary["items_per_category"] == dict(counted)
+        assert summary["items"] == sum(counted.values())
+        assert summary["photos_with_litter"] == sum(1 for r in members if facts(r).counts)
+        assert sum(summary["scenes"].values()) == len(members)
+        if counted:
+            assert abs(sum(summary["share_per_category"].values()) - 1) < 1e-9
+        most = [m["items"] for m in summary["most_items"]]
+        assert most == sorted(most, reverse=True) and (
+            not most or most[0] == max(sum(facts(r).counts.values()) for r in members)
+        )
+        paragraph = summary["paragraph"]
+        photos = f"{len(members)} photo" + ("" if len(members) == 1 else "s")
+        assert paragraph.startswith(f"{summary['group']}: {photos}, {summary['photos_with_litter']} with litter")
+        for label, n in counted.items():
+            assert re.search(rf"\b{n} {re.escape(label)} \(", paragraph), (label, n, paragraph)
+
+
+def test_rollup_by_a_record_field_and_missing_values():
+    records = [
+        {"detections": [{"label": "plastic", "confidence": 0.9}], "scene": None, "site": "north"},
+        {"detections": [], "scene": {"class": "grass", "confidence": 0.95}, "site": "north"},
+        {"detections": [{"label": "glass", "confidence": 0.3}], "scene": None},
+    ]
+    by_site = {s["group"]: s for s in summarize(records, by="site")}
+    assert set(by_site) == {"north", "(none)"}
+    assert (
+        by_site["north"]["paragraph"]
+        == (
+            "north: 2 photos, 1 with litter (50%). 1 items: 1 plastic (100%). Scenes: not stated 1, grass 1. "
+            "Most items: photo (1)."
+        )
+        or "north: 2 photos, 1 with litter (50%)." in by_site["north"]["paragraph"]
+    )
+    assert by_site["(none)"]["items"] == 0 and "No litter detected." in by_site["(none)"]["paragraph"]
+    assert [s["group"] for s in summarize(records, by=lambda r: len(r["detections"]))] == ["1", "0"]

@@ -137,3 +137,32 @@ def test_a_style_the_model_did_not_learn_is_refused_and_styles_are_saved(tmp_pat
     (tmp_path / "llm_config.json").write_text(json.dumps(values))
     with pytest.raises(ContractError, match="'styles' is missing"):
         load_model_settings(tmp_path)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(record=records, style=st.sampled_from(STYLES), seed=st.integers(0, 10**6))
+def test_provenance_spans_cover_every_stated_count(record, style, seed):
+    from helpers.describer.provenance import provenance
+    from helpers.text.lexicon import canonical_label
+
+    text = describe(record, random.Random(seed), Policy(), style)
+    phrases = provenance(text, record)
+    vocabulary = [d["label"] for d in record["detections"]]
+    expected = facts(record)
+    counted = [p for p in phrases if p.count is not None]
+    stated = {}
+    for phrase in counted:
+        stated[phrase.label] = stated.get(phrase.label, 0) + phrase.count
+        assert len(phrase.detections) == phrase.count, (text, phrase)
+        for index in phrase.detections:
+            detection = record["detections"][index]
+            assert canonical_label(detection["label"]) == phrase.label and detection["confidence"] >= 0.5
+        written = text[phrase.start : phrase.end]
+        assert extract(written, vocabulary).counts == {phrase.label: phrase.count}, (written, phrase)
+    assert stated == expected.counts, (text, phrases)
+    covered = [i for p in counted for i in p.detections]
+    assert len(covered) == len(set(covered)), "no detection is covered twice"
+    scene = [p for p in phrases if p.count is None]
+    assert [p.label for p in scene] == ([expected.scene] if expected.scene else []), text
+    starts = [p.start for p in phrases]
+    assert starts == sorted(starts) and all(a.end <= b.start for a, b in zip(phrases, phrases[1:])), "in order, apart"

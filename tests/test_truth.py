@@ -7,6 +7,7 @@ import json
 from helpers.describer.describe import Description
 from helpers.describer.evaluate import TARGETS, TRUTH_TARGETS, verdict
 from helpers.describer.truth import compare, summarise_truth, truth_facts, truth_record, truth_rows
+from helpers.text.facts import extract
 from helpers.text.grammar import Facts
 
 
@@ -130,7 +131,12 @@ def test_notebook_04_on_a_labelled_source_shows_the_three_columns(tiny_demo, tin
         and metrics["verdict"]["littered_called_clean"] == 0
         and metrics["verdict"]["guarded_faithful_min_stress"] == 1.0
         and metrics["verdict"]["fallback_rate_test"] <= TARGETS["fallback_rate_test_max"]
+        and metrics["verdict"]["guarded_writing_errors"] == 0
     )
+    rows = [json.loads(line) for line in (tmp_path / "eval" / "records.jsonl").read_text().splitlines()]
+    stated = [r for r in rows if r["group"] == "test" and r["guarded"]["text"] and extract(r["guarded"]["text"]).items]
+    # the provenance figure is drawn whenever a test photo's sentence states a count (its photo is on disk)
+    assert (tmp_path / "eval" / "provenance.png").is_file() == bool(stated)
     executed = (tmp_path / "04.ipynb").read_text()
     assert (
         "sentence from ground truth" in executed

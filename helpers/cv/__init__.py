@@ -15,6 +15,7 @@ _PUBLIC = {
     "open_image_source": "sources",
     "HFDetector": "detectors",
     "UltralyticsDetector": "detectors",
+    "SceneClassifier": "detectors",
     "detection_metrics": "evaluation",
     "side_files": "files",
     "ExtractConfig": "config",

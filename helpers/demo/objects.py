@@ -49,7 +49,7 @@ def _bag(rng, draw, s):
     for i in range(n):
         angle, radius = 2 * math.pi * i / n, s * rng.uniform(0.28, 0.46)
         points.append((s / 2 + radius * math.cos(angle), s / 2 + radius * math.sin(angle)))
-    draw.polygon(points, fill=color + (215,))
+    draw.polygon(points, fill=color + (235,))
     shade = tuple(max(0, c - 50) for c in color) + (200,)
     for _ in range(int(rng.integers(3, 7))):
         x, y = s / 2 + rng.uniform(-s / 4, s / 4), s / 2 + rng.uniform(-s / 4, s / 4)
@@ -66,7 +66,7 @@ def _jar(rng, draw, s):
     glass = _jitter(rng, [(150, 190, 160), (200, 220, 215), (150, 100, 50)][rng.integers(3)])
     x0, y0, x1, y1 = s * 0.22, s * 0.25, s * 0.78, s * 0.92
     draw.rounded_rectangle(
-        [x0, y0, x1, y1], radius=s * 0.08, fill=glass + (175,), outline=(235, 245, 240, 200), width=max(1, int(s / 40))
+        [x0, y0, x1, y1], radius=s * 0.08, fill=glass + (215,), outline=(235, 245, 240, 230), width=max(1, int(s / 25))
     )
     draw.rectangle(
         [x0 + s * 0.03, s * 0.13, x1 - s * 0.03, y0],
@@ -80,10 +80,10 @@ def _jar(rng, draw, s):
 
 def _shards(rng, draw, s):
     glass = _jitter(rng, [(120, 70, 30), (40, 110, 50), (200, 225, 225)][rng.integers(3)])
-    for _ in range(int(rng.integers(3, 6))):
-        cx, cy = s / 2 + rng.uniform(-s / 5, s / 5), s / 2 + rng.uniform(-s / 5, s / 5)
+    for _ in range(int(rng.integers(3, 6))):  # a tight cluster, so the pieces read as one broken object
+        cx, cy = s / 2 + rng.uniform(-s / 6, s / 6), s / 2 + rng.uniform(-s / 6, s / 6)
         points = [(cx + rng.uniform(-s / 4, s / 4), cy + rng.uniform(-s / 4, s / 4)) for _ in range(3)]
-        draw.polygon(points, fill=glass + (200,), outline=(245, 250, 250, 230))
+        draw.polygon(points, fill=glass + (230,), outline=(245, 250, 250, 240), width=max(1, int(s / 30)))
 
 
 def _can(rng, draw, s):

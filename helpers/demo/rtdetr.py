@@ -47,8 +47,10 @@ def train_rtdetr(data_yaml: Path, out: Path, spec: DemoModelsSpec) -> Path:
     from tqdm.auto import tqdm
     from transformers import RTDetrForObjectDetection, RTDetrImageProcessor
 
+    from helpers.core.device import use_all_cores
     from helpers.cv import label_path, load_data_yaml, read_labels
 
+    use_all_cores()  # the YOLO training before it in this process left torch one thread
     dataset = load_data_yaml(data_yaml)
     torch.manual_seed(spec.seed)
     model = RTDetrForObjectDetection(small_rtdetr_config(dataset.names))

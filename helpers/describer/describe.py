@@ -11,7 +11,9 @@ extractor and compares it with the input's facts: the best beam that states them
 used (`model` if it is the top one, `rerank` otherwise), provided it has no agreement slip ("six
 metal object", "there is 2 ..."), keeps its style's vocabulary and numerals (`helpers.text.style`:
 no "broken glass" or "beach" in style "plain", one numeral system); if no beam passes, the
-grammar writes the sentence (`grammar`). With the guard off every result is `unchecked`.
+grammar writes the sentence (`grammar`). With the guard off every result is `unchecked`. Every
+result also says which detections each of its phrases covers, and where the phrase is
+(`Description.phrases`, `helpers.describer.provenance`).
 
 A model trained on several styles (02's `styles`) writes any of them: `Describer.load(...,
 style="varied words")`; the default is the first it learned.
@@ -28,6 +30,7 @@ from pathlib import Path
 from helpers.core.contract import ModelSettings, Style, load_model_settings
 from helpers.core.paths import require_file, resolve
 from helpers.describer.backends import load_backend
+from helpers.describer.provenance import Phrase, provenance
 from helpers.text.facts import agreement_errors, extract
 from helpers.text.grammar import Facts, RecordError, describe, facts, validate_record
 from helpers.text.linearize import from_model_text, linearize
@@ -47,6 +50,7 @@ class Description:
     expected: Facts  # what the input says (after the thresholds)
     said: Facts  # what the text says, read back by the fact extractor
     hypotheses: tuple[str, ...]  # the model's beams, best first
+    phrases: tuple[Phrase, ...] = ()  # each stated fact: its characters and the detections it covers
 
     @property
     def faithful(self) -> bool:
@@ -176,7 +180,8 @@ class Describer:
     def _choose(self, record: dict, model_input: str, texts: list[str]) -> Description:
         expected = facts(record, self.policy)
         if not self.guard:
-            return Description(texts[0], "unchecked", expected, _said(texts[0], record), tuple(texts))
+            phrases = provenance(texts[0], record, self.policy)
+            return Description(texts[0], "unchecked", expected, _said(texts[0], record), tuple(texts), phrases)
         vocabulary = [d["label"] for d in record["detections"]]
 
         def well_written(text: str) -> bool:  # grammatical, and in the requested style
@@ -186,7 +191,8 @@ class Describer:
         for rank, text in enumerate(texts):
             said = _said(text, record)
             if said == expected and well_written(text):
-                return Description(text, "model" if rank == 0 else "rerank", expected, said, tuple(texts))
+                source = "model" if rank == 0 else "rerank"
+                return Description(text, source, expected, said, tuple(texts), provenance(text, record, self.policy))
         # Same record, same wording: the fallback's randomness is seeded by the input itself. A label that
         # is also an English word ("single", "of") can make one wording ambiguous: then try other wordings.
         for attempt in range(GRAMMAR_ATTEMPTS):
@@ -195,4 +201,4 @@ class Describer:
             said = _said(text, record)
             if said == expected and well_written(text):
                 break
-        return Description(text, "grammar", expected, said, tuple(texts))
+        return Description(text, "grammar", expected, said, tuple(texts), provenance(text, record, self.policy))

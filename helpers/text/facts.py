@@ -65,6 +65,7 @@ class Item:
     plural: bool | None  # grammatical number of the noun; None when the form serves both
     mass: bool  # a bare mass noun right after the number ("3 organic matter")
     start: int  # token index of the count
+    span: tuple[int, int] = (0, 0)  # characters of the count and noun in the text (see `extract`)
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class Extraction:
     scene: str | None
     items: tuple[Item, ...]
     says_no_litter: bool
+    scene_span: tuple[int, int] | None = None  # characters of the scene's name or keyword
 
     def facts(self) -> Facts:
         return Facts(self.counts, self.scene)
@@ -161,10 +163,11 @@ def _generic_scene(folded: str) -> tuple[str | None, tuple[int, int]]:
     return normalize_label(match.group(group)), match.span(group)
 
 
-def _scene(tokens: list[str], covered: set[int]) -> str | None:
+def _scene(tokens: list[str], covered: set[int]) -> tuple[str, int] | None:
+    """The scene named by a keyword, and the keyword's token index."""
     for i, token in enumerate(tokens):
         if i not in covered and token in SCENE_BY_KEYWORD:
-            return SCENE_BY_KEYWORD[token]
+            return SCENE_BY_KEYWORD[token], i
     return None
 
 
@@ -177,15 +180,17 @@ def extract(text: str, vocabulary: Iterable[str] = ()) -> Extraction:
             names are matched whole; the extractor works without them.
 
     Returns:
-        The counted items, their totals per canonical label, the scene (or None).
+        The counted items, their totals per canonical label, the scene (or None), and where each
+        is written: character spans into `text` (into its lower-case form in the rare script whose
+        lower case has another length).
     """
     folded = _fold(text)
     spans = [m.span() for m in _TOKEN.finditer(folded)]
     tokens = [folded[a:b] for a, b in spans]
     index = _vocabulary_index(vocabulary) if vocabulary else _LITTER_INDEX
     items: list[Item] = []
-    named_scene, (start, end) = _generic_scene(folded)
-    scene_tokens = {i for i, (a, b) in enumerate(spans) if start <= a and b <= end}
+    named_scene, named_span = _generic_scene(folded)
+    scene_tokens = {i for i, (a, b) in enumerate(spans) if named_span[0] <= a and b <= named_span[1]}
     covered: set[int] = set(scene_tokens)
     i = 0
     while i < len(tokens):
@@ -195,15 +200,18 @@ def extract(text: str, vocabulary: Iterable[str] = ()) -> Extraction:
             i += 1
             continue
         end, surface, entry = phrase
-        items.append(Item(count[0], count[1], surface, entry.label, entry.plural, entry.mass, i))
+        span = (spans[i][0], spans[end - 1][1])
+        items.append(Item(count[0], count[1], surface, entry.label, entry.plural, entry.mass, i, span))
         covered.update(range(i, end))
         i = end
     totals: Counter[str] = Counter()
     for item in items:
         if item.count > 0:
             totals[item.label] += item.count
-    scene = named_scene or _scene(tokens, covered)
-    return Extraction(dict(totals), scene, tuple(items), bool(_NO_LITTER.search(folded)))
+    keyword = None if named_scene else _scene(tokens, covered)
+    scene = named_scene or (keyword[0] if keyword else None)
+    scene_span = named_span if named_scene else (spans[keyword[1]] if keyword else None)
+    return Extraction(dict(totals), scene, tuple(items), bool(_NO_LITTER.search(folded)), scene_span)
 
 
 def agreement_errors(text: str, vocabulary: Iterable[str] = ()) -> list[str]:

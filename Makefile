@@ -41,7 +41,7 @@ demo-models: demo-data
 	@$(VPY) -m helpers.demo models
 
 demo: demo-models
-	@$(VPY) -m helpers.pipeline --run demo
+	@$(VPY) -m helpers.pipeline --params helpers/demo/pipeline.yaml --run demo
 
 lint: venv
 	$(VPY) -m ruff check .

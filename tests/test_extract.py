@@ -224,6 +224,9 @@ def test_corrupt_and_empty_images_are_reported_and_the_rest_succeed(tmp_path, ti
     assert [e["image"] for e in iter_jsonl_records(tmp_path / "cv.errors.jsonl")] == ["truncated.png"]
     with pytest.raises(ValueError, match=r"other models or settings \(fusion.iou_thr: 0.55 -> 0.7\)"):
         run_extraction(ExtractConfig(**{**config.__dict__, "iou_thr": 0.7}))
+    restarted = run_extraction(ExtractConfig(**{**config.__dict__, "iou_thr": 0.7, "restart_on_change": True}))
+    assert restarted["already_done"] == 0 and restarted["processed"] == 6, "make demo's rebuilt models start over"
+    assert json.loads((tmp_path / "cv.manifest.json").read_text())["fusion"]["iou_thr"] == 0.7
     (tmp_path / "cv.manifest.json").unlink()  # issue 15, item 11: then nobody knows what made the records
     with pytest.raises(ValueError, match="manifest .* is missing"):
         run_extraction(ExtractConfig(**{**config.__dict__, "yolo_conf": 0.3}))

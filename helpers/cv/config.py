@@ -49,6 +49,7 @@ class ExtractConfig:
     loader_threads: int = 2  # threads decoding images ahead of the models
     draft_decode: bool = True  # decode JPEGs at 1/2, 1/4 or 1/8 scale when still as large as every model's input
     fsync: bool = False  # sync the output to disk after each batch (survives a power cut; slower on network disks)
+    restart_on_change: bool = False  # an output made by other models or settings is started over, not refused
 
     def __post_init__(self) -> None:
         if self.detections_from not in ("models", "labels"):

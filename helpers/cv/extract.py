@@ -105,7 +105,7 @@ def check_resumable(output: Path, manifest: Path, settings: dict) -> None:
                if old.get(key) != new.get(key)]  # fmt: skip
     raise ValueError(
         f"{output} holds CV outputs of other models or settings ({'; '.join(changed) or 'see ' + str(manifest)}); "
-        "choose another output or delete it to start over"
+        "choose another output, or delete it or set restart_on_change to start over"
     )
 
 
@@ -162,7 +162,13 @@ def run_extraction(
     )
     specs = config.detector_specs() if config.detections_from == "models" else []
     settings = settings_fingerprint(config, specs)
-    check_resumable(output, files["manifest"], settings)
+    try:
+        check_resumable(output, files["manifest"], settings)
+    except ValueError as error:
+        if not config.restart_on_change:
+            raise
+        logger.warning("%s: starting it over (restart_on_change)", str(error).split(";")[0])
+        output.unlink()
     done, repaired = scan_output(output)
     todo = [item for item in selected if item.key not in done]
     todo_keys = {item.key for item in todo}

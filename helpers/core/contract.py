@@ -41,12 +41,15 @@ class Policy:
 
     min_confidence: float = 0.5  # detections below are not described
     scene_min_confidence: float = 0.8  # the scene is mentioned only at or above
+    spatial: bool = False  # also say where each category is, from its boxes (helpers.text.spatial)
 
     def __post_init__(self) -> None:
         for name in ("min_confidence", "scene_min_confidence"):
             value = getattr(self, name)
             if isinstance(value, bool) or not (isinstance(value, int | float) and 0.0 <= value <= 1.0):
                 raise ValueError(f"{name} must be a number in 0..1, got {value!r}")
+        if not isinstance(self.spatial, bool):
+            raise ValueError(f"spatial must be true or false, got {self.spatial!r}")
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,9 @@ class InputSpec:
             return cls(
                 _key(values, "input_format", str, source),
                 Policy(
-                    _key(values, "min_confidence", float, source), _key(values, "scene_min_confidence", float, source)
+                    _key(values, "min_confidence", float, source),
+                    _key(values, "scene_min_confidence", float, source),
+                    _key(values, "spatial", bool, source),
                 ),
                 parse_styles(_key(values, "styles", list, source)),
             )
@@ -165,7 +170,7 @@ def _key(values: dict, key: str, kind: type, source: str | Path) -> Any:
         raise ContractError(f"{source}: key {key!r} is missing")
     value = values[key]
     accepted = (int, float) if kind is float else (kind,)
-    if isinstance(value, bool) or not isinstance(value, accepted):
+    if (isinstance(value, bool) and kind is not bool) or not isinstance(value, accepted):
         raise ContractError(f"{source}: key {key!r} must be {kind.__name__}, got {value!r}")
     return float(value) if kind is float else value
 

@@ -46,6 +46,9 @@ class SynthConfig:
     scene_min_confidence: float = field(
         default=Policy.scene_min_confidence, metadata={"help": "scene mentioned only at or above"}
     )
+    spatial: bool = field(
+        default=Policy.spatial, metadata={"help": "also say where each category is, from its boxes (experimental)"}
+    )
     input_format: str = field(
         default=INPUT_FORMATS[0], metadata={"help": f"model input format: {', '.join(INPUT_FORMATS)}"}
     )
@@ -65,7 +68,9 @@ class SynthConfig:
 
     def __post_init__(self) -> None:
         self.spec = InputSpec(
-            self.input_format, Policy(self.min_confidence, self.scene_min_confidence), parse_styles(self.styles)
+            self.input_format,
+            Policy(self.min_confidence, self.scene_min_confidence, self.spatial),
+            parse_styles(self.styles),
         )
         self.policy = self.spec.policy
         if self.variations_per_image < 1:
@@ -248,9 +253,10 @@ class SynthOptions:
     min_confidence: float = Policy.min_confidence  # detections below are not described
     scene_min_confidence: float = Policy.scene_min_confidence  # the scene is mentioned only at or above
     style: str = Style().tag  # wording: plain or varied, then words or digits
+    spatial: bool = Policy.spatial  # also say where each category is, from its boxes
 
     def __post_init__(self) -> None:
-        self.policy = Policy(self.min_confidence, self.scene_min_confidence)
+        self.policy = Policy(self.min_confidence, self.scene_min_confidence, self.spatial)
         self.wording = Style.parse(self.style)
 
 

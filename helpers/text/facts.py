@@ -33,6 +33,7 @@ from helpers.text.lexicon import (
     plural,
     singular,
 )
+from helpers.text.spatial import PHRASE_PLACES
 
 DELIMITERS = frozenset(",.;:!?")
 PLURAL_COUNTERS = {plural(c): c for c in COUNTERS}
@@ -65,7 +66,8 @@ class Item:
     plural: bool | None  # grammatical number of the noun; None when the form serves both
     mass: bool  # a bare mass noun right after the number ("3 organic matter")
     start: int  # token index of the count
-    span: tuple[int, int] = (0, 0)  # characters of the count and noun in the text (see `extract`)
+    span: tuple[int, int] = (0, 0)  # characters of the count, noun and place in the text (see `extract`)
+    place: str | None = None  # the place key of a place phrase right after the noun (`helpers.text.spatial`)
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,8 @@ class Extraction:
     scene_span: tuple[int, int] | None = None  # characters of the scene's name or keyword
 
     def facts(self) -> Facts:
-        return Facts(self.counts, self.scene)
+        places = {item.label: item.place for item in self.items if item.place and item.count > 0}
+        return Facts(self.counts, self.scene, places)
 
 
 def _index(entries: dict[str, LexEntry]) -> dict[str, list[tuple[tuple[str, ...], LexEntry]]]:
@@ -153,6 +156,19 @@ def _read_phrase(tokens: list[str], start: int, count: int, index: dict) -> tupl
     return end, phrase, LexEntry(canonical_label(label), label != phrase if count != 1 else None)
 
 
+_PLACES = sorted(
+    ((tuple(_TOKEN.findall(phrase)), key) for phrase, key in PHRASE_PLACES.items()), key=lambda p: -len(p[0])
+)
+
+
+def _read_place(tokens: list[str], start: int) -> tuple[str | None, int]:
+    """The place key of a place phrase at `start` ("close together in the top left"), and the index after it."""
+    for words, key in _PLACES:
+        if tuple(tokens[start : start + len(words)]) == words:
+            return key, start + len(words)
+    return None, start
+
+
 def _generic_scene(folded: str) -> tuple[str | None, tuple[int, int]]:
     """A scene named by a generic phrase ("at a 12 lane site"), as written, and the character span
     of its name, where no count may start (the "12" there is part of the name)."""
@@ -200,8 +216,9 @@ def extract(text: str, vocabulary: Iterable[str] = ()) -> Extraction:
             i += 1
             continue
         end, surface, entry = phrase
+        place, end = _read_place(tokens, end)
         span = (spans[i][0], spans[end - 1][1])
-        items.append(Item(count[0], count[1], surface, entry.label, entry.plural, entry.mass, i, span))
+        items.append(Item(count[0], count[1], surface, entry.label, entry.plural, entry.mass, i, span, place))
         covered.update(range(i, end))
         i = end
     totals: Counter[str] = Counter()
@@ -237,7 +254,15 @@ def agreement_errors(text: str, vocabulary: Iterable[str] = ()) -> list[str]:
     return errors
 
 
-SLOT_ERRORS = ("missed_category", "wrong_count", "invented_category", "missing_scene", "wrong_scene", "invented_scene")
+SLOT_ERRORS = (
+    "missed_category",
+    "wrong_count",
+    "invented_category",
+    "missing_scene",
+    "wrong_scene",
+    "invented_scene",
+    "wrong_place",  # a place stated wrongly, left out or stated where the boxes give none (policy `spatial`)
+)
 
 
 def slot_errors(expected: Facts, said: Facts) -> dict[str, int]:
@@ -255,4 +280,6 @@ def slot_errors(expected: Facts, said: Facts) -> dict[str, int]:
         errors["wrong_scene"] = 1
     elif not expected.scene and said.scene:
         errors["invented_scene"] = 1
+    errors["wrong_place"] = sum(expected.places.get(label) != said.places.get(label)
+                                for label in set(expected.places) | set(said.places))  # fmt: skip
     return errors

@@ -36,6 +36,7 @@ from helpers.text.lexicon import (
     number_words,
     plural,
 )
+from helpers.text.spatial import PLACE_PHRASES, place_of
 
 # Phrase tables per style: count nouns, (counter, mass noun) pairs, scene phrases.
 STYLE_PHRASES = {
@@ -73,6 +74,7 @@ class Facts:
 
     counts: dict[str, int] = field(default_factory=dict)
     scene: str | None = None
+    places: dict[str, str] = field(default_factory=dict)  # category -> place key (`helpers.text.spatial`)
 
 
 def _confidence(value, where: str) -> float:
@@ -141,8 +143,15 @@ def scene_of(record: dict, policy: Policy) -> str | None:
 
 def facts(record: dict, policy: Policy = Policy()) -> Facts:
     """The facts a faithful description of `record` states (the record must be valid)."""
-    kept = [canonical_label(d["label"]) for d in record["detections"] if d["confidence"] >= policy.min_confidence]
-    return Facts(dict(Counter(kept)), scene_of(record, policy))
+    kept = [d for d in record["detections"] if d["confidence"] >= policy.min_confidence]
+    labels = [canonical_label(d["label"]) for d in kept]
+    places = {}
+    if policy.spatial:
+        for label in dict.fromkeys(labels):
+            place = place_of([d.get("bbox") for d, name in zip(kept, labels) if name == label])
+            if place:
+                places[label] = place
+    return Facts(dict(Counter(labels)), scene_of(record, policy), places)
 
 
 def description_order(counts: dict[str, int]) -> list[str]:
@@ -216,6 +225,10 @@ def describe(record: dict, rng: random.Random, policy: Policy = Policy(), style:
     # The model input lists categories in this order, so the model copies them in turn.
     labels = description_order(fact.counts)
     items = [noun_phrase(label, fact.counts[label], rng, system, style) for label in labels]
+    items = [  # where each category is, when the policy asks and its boxes say (helpers.text.spatial)
+        (f"{text} {PLACE_PHRASES[fact.places[label]]}" if label in fact.places else text, many)
+        for label, (text, many) in zip(labels, items, strict=True)
+    ]
     listed = _join([text for text, _ in items])
     first_plural = items[0][1]
     subject_plural = len(items) > 1 or first_plural

@@ -94,7 +94,7 @@ STOP_WORDS = (
     PREPOSITIONS
     | frozenset(
         "is are was were be been being can could lie lies lying sit sits sitting visible seen detected spotted "
-        "present scattered shown appear appears remain remains there and or plus next also".split()
+        "present scattered shown appear appears remain remains there and or plus next also close together".split()
     )
 ) - {"of"}
 

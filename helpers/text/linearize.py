@@ -33,9 +33,14 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from helpers.core.contract import Policy, Style
-from helpers.text.grammar import description_order, scene_of
+from helpers.text.grammar import description_order, facts, scene_of
 from helpers.text.lexicon import canonical_label
 from helpers.text.slots import SCENE_SLOT, delexicalize, relexicalize, slot_names
+
+
+def _place(label: str, places: dict[str, str]) -> str:
+    """ " at top left" when the policy's `spatial` gave the category a place, else ""."""
+    return f" at {places[label]}" if label in places else ""
 
 
 def _kept(record: dict, policy: Policy) -> tuple[dict[str, list[float]], list[str]]:
@@ -52,8 +57,9 @@ def _linked(record: dict, policy: Policy, end_link: bool = False, slots: bool = 
     held = slot_names(record, policy) if slots else {}
     shown = {name: slot for slot, name in held.items() if slot != SCENE_SLOT}
     names = [shown.get(label, label) for label in order]
+    places = facts(record, policy).places
     items = [
-        f"{len(confidences[label])} {names[i]}" + (f" after {names[i - 1]}" if i else "")
+        f"{len(confidences[label])} {names[i]}" + (f" after {names[i - 1]}" if i else "") + _place(label, places)
         for i, label in enumerate(order)
     ]
     if end_link and order:
@@ -75,7 +81,8 @@ def _compact(record: dict, policy: Policy) -> str:
     scene = scene_of(record, policy)
     # Count before label, categories in the order the description names them, confidences last:
     # the model's alignment from input to output stays a simple left-to-right copy.
-    items = "; ".join(f"{len(confidences[label])} {label}" for label in order) or "none"
+    places = facts(record, policy).places
+    items = "; ".join(f"{len(confidences[label])} {label}{_place(label, places)}" for label in order) or "none"
     spans = []
     for label in order:
         low, high = f"{min(confidences[label]):.2f}", f"{max(confidences[label]):.2f}"

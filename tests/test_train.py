@@ -219,6 +219,10 @@ def test_resume_continues_the_step_count(pairs_dir, tmp_path):
         )
     )
     assert fresh["resumed_from"] is None and fresh["global_step"] == 9
+    restarted = train(  # make demo's setting: checkpoints of another run are replaced, not refused
+        TrainConfig(pairs_dir=str(pairs_dir), output_dir=str(tmp_path / "m"), restart_on_change=True, **TINY_STEPS)
+    )
+    assert restarted["resumed_from"] is None and restarted["global_step"] == 6
 
 
 def test_validation_inputs_longer_than_any_training_input_are_scored(pairs_dir, tmp_path, caplog):

@@ -8,11 +8,13 @@
 - `scene_classifier.pt`: an Ultralytics YOLO classification model for the scene;
 - `ensemble.json`: thresholds, weights and conf_type calibrated on the validation split by per-photo
   count accuracy (`helpers.cv.calibrate`);
-- `manifest.json`: the settings and validation numbers; a rebuild with the same settings and
+- `manifest.json`: the settings, training seconds, and per split (val, test) each detector's
+  mAP@0.5 and the scene classifier's accuracy (`scores`); a rebuild with the same settings and
   data reuses the folder.
 
-Trained for minutes on a CPU, these are weak models: they exist so the pipeline runs end to end
-on real checkpoints, not to be good detectors.
+Trained for minutes on 2 CPU cores, the detectors are weak (the scene classifier is not): they
+exist so the pipeline runs end to end on real checkpoints, and so notebook 04's "true about the
+photo" section has detector errors to show. Read their numbers in `manifest.json`.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 from helpers.core.device import use_all_cores
@@ -258,17 +259,3 @@ def build_models(
     replace_dir(partial, out)
     logger.info(f"Demo models written to {out} in {manifest['total_seconds']} s; {json.dumps(scores)}")
     return {**manifest, "reused": False}
-
-
-def summary_table(manifest: dict) -> list[dict]:
-    """Rows for display: model, validation mAP, calibrated ensemble weight and threshold, training seconds."""
-    return [
-        {
-            "model": name,
-            "val_map50": round(float(np.nan_to_num(manifest["validation_map50"].get(name, np.nan))), 3),
-            "weight": manifest["ensemble_weights"].get(name),
-            "threshold": manifest.get("ensemble", {}).get("conf", {}).get(name),
-            "seconds": manifest["seconds"].get(key),
-        }
-        for name, key in (("yolo", "yolo_detector"), ("hf", "rtdetr"))
-    ]

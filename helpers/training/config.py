@@ -50,6 +50,7 @@ class TrainConfig:
     lora_dropout: float = 0.05  # lora only: dropout on the adapters' input
     precision: str = "auto"  # auto (bf16, else fp16 on GPU; fp32 on CPU), fp32, bf16, fp16
     resume: bool = True  # continue from the last checkpoint of the same data and settings
+    restart_on_change: bool = False  # checkpoints of other data or settings are deleted, not refused
     tensorboard: bool = False
     logging_steps: int = 25
 

@@ -60,6 +60,7 @@ def _fingerprint(settings: dict, config: TrainConfig) -> str:
     # How long to train and how to report do not invalidate checkpoints; data, model and optimiser settings do.
     ignored = {
         "resume",
+        "restart_on_change",
         "tensorboard",
         "logging_steps",
         "output_dir",
@@ -73,15 +74,21 @@ def _fingerprint(settings: dict, config: TrainConfig) -> str:
     return hashlib.sha256(json.dumps([settings.get("fingerprint"), relevant], sort_keys=True).encode()).hexdigest()[:16]
 
 
-def prepare_checkpoints(checkpoint_dir: Path, fingerprint: str, resume: bool) -> str | None:
-    """The checkpoint to resume from, or None; refuses to mix runs of other data or settings."""
+def prepare_checkpoints(
+    checkpoint_dir: Path, fingerprint: str, resume: bool, restart_on_change: bool = False
+) -> str | None:
+    """The checkpoint to resume from, or None; refuses to mix runs of other data or settings (with
+    `restart_on_change`, deletes theirs and starts over)."""
     stamp = checkpoint_dir / "run_fingerprint.txt"
-    if checkpoint_dir.exists() and not resume:
+    stale = checkpoint_dir.exists() and stamp.exists() and stamp.read_text().strip() != fingerprint
+    if checkpoint_dir.exists() and (not resume or (stale and restart_on_change)):
+        if stale:
+            logger.warning("%s holds checkpoints of other data or settings: starting over", checkpoint_dir)
         shutil.rmtree(checkpoint_dir)
-    if checkpoint_dir.exists() and stamp.exists() and stamp.read_text().strip() != fingerprint:
+    elif stale:
         raise RuntimeError(
             f"{checkpoint_dir} holds checkpoints of other data or settings; "
-            "delete it, or set resume=False to start over"
+            "delete it, or set resume=False or restart_on_change=True to start over"
         )
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     stamp.write_text(fingerprint + "\n")
@@ -243,7 +250,9 @@ def train(config: TrainConfig) -> dict:
         logger.info("%s already holds this run (same data and settings): reused; resume=False retrains", output_dir)
         return {**reused, "reused": True}
     checkpoint_dir = output_dir.with_name(output_dir.name + ".checkpoints")
-    resume_from = prepare_checkpoints(checkpoint_dir, _fingerprint(settings, config), config.resume)
+    resume_from = prepare_checkpoints(
+        checkpoint_dir, _fingerprint(settings, config), config.resume, config.restart_on_change
+    )
     tokenizer, model = _load_base(config, data, resume_from)
     model = apply_adapter(model, config.adapter, config.lora_rank, config.lora_alpha, config.lora_dropout)
     limits = length_limits(tokenizer, data, config.max_source_length, config.max_target_length)

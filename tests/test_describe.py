@@ -295,3 +295,16 @@ def test_the_guard_passes_over_a_true_sentence_with_an_agreement_slip():
     assert (first.source, first.text) == ("rerank", fine)
     only = scripted([(TWO_PLASTIC, [slip])]).describe_detailed([TWO_PLASTIC])[0]
     assert only.source == "grammar" and only.faithful and only.text != slip
+
+
+@pytest.mark.parametrize("backend", ["hf", "ct2"])
+def test_nucleus_sampling_is_seeded_guarded_and_more_varied(model_dir, backend):
+    records = [TWO_PLASTIC, ONE_TIRE] * 8  # repeated inputs: beam search writes each the same way every time
+    beam = Describer.load(model_dir, backend).describe_detailed(records)
+    sampled = Describer.load(model_dir, backend, top_p=0.95, seed=3).describe_detailed(records)
+    again = Describer.load(model_dir, backend, top_p=0.95, seed=3).describe_detailed(records)
+    assert [d.text for d in sampled] == [d.text for d in again], "the same seed gives the same sentences"
+    assert all(d.faithful for d in sampled), "every sample is still checked by the guard"
+    assert len({d.hypotheses for d in sampled}) > len({d.hypotheses for d in beam}) == 2
+    with pytest.raises(ValueError, match="top_p must be in 0..1"):
+        Describer.load(model_dir, backend, top_p=1.5)

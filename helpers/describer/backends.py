@@ -54,19 +54,36 @@ class Backend:
     name = ""
 
     def hypotheses(
-        self, inputs: list[str], num_beams: int, max_new_tokens: int, batch_size: int = 32, num_hypotheses: int = 1
+        self,
+        inputs: list[str],
+        num_beams: int,
+        max_new_tokens: int,
+        batch_size: int = 32,
+        num_hypotheses: int = 1,
+        top_p: float = 0.0,
+        seed: int = 0,
     ) -> list[list[str]]:
-        """Up to `num_hypotheses` (<= num_beams) texts per input, best first."""
+        """Up to `num_hypotheses` (<= num_beams) texts per input, best first; with `top_p` > 0, that
+        many nucleus samples instead of beams, drawn from `seed` (the same batch gives the same texts)."""
         results: list[list[str]] = [[] for _ in inputs]
         returned = min(num_hypotheses, num_beams)
         for batch in length_batches(inputs, batch_size):
-            texts = self._batch([inputs[i] for i in batch], num_beams, returned, max_new_tokens, batch_size)
+            texts = self._batch(
+                [inputs[i] for i in batch], num_beams, returned, max_new_tokens, batch_size, top_p, seed
+            )
             for index, hypotheses in zip(batch, texts, strict=True):
                 results[index] = hypotheses
         return results
 
     def _batch(
-        self, texts: list[str], beams: int, returned: int, max_new_tokens: int, batch_size: int
+        self,
+        texts: list[str],
+        beams: int,
+        returned: int,
+        max_new_tokens: int,
+        batch_size: int,
+        top_p: float = 0.0,
+        seed: int = 0,
     ) -> list[list[str]]:
         raise NotImplementedError
 
@@ -85,18 +102,30 @@ class HFBackend(Backend):
 
     @torch.inference_mode()
     def _batch(
-        self, texts: list[str], beams: int, returned: int, max_new_tokens: int, batch_size: int
+        self,
+        texts: list[str],
+        beams: int,
+        returned: int,
+        max_new_tokens: int,
+        batch_size: int,
+        top_p: float = 0.0,
+        seed: int = 0,
     ) -> list[list[str]]:
         encoded = self.tokenizer(
             texts, return_tensors="pt", padding=True, truncation=True, max_length=self.max_source_length
         )
-        output = self.model.generate(
-            **encoded.to(self.device),
-            num_beams=beams,
-            num_return_sequences=returned,
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-        )
+        decoding = {"do_sample": True, "top_p": top_p, "num_beams": 1}
+        if not top_p:
+            decoding = {"do_sample": False, "num_beams": beams}
+        cuda = [torch.device(self.device)] if torch.device(self.device).type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):  # seeded, without touching the caller's random state
+            torch.manual_seed(seed)
+            output = self.model.generate(
+                **encoded.to(self.device),
+                num_return_sequences=returned,
+                max_new_tokens=max_new_tokens,
+                **decoding,
+            )
         decoded = self.tokenizer.batch_decode(output, skip_special_tokens=True)
         return [decoded[position * returned : (position + 1) * returned] for position in range(len(texts))]
 
@@ -148,23 +177,44 @@ class CT2Backend(Backend):
         return self.tokenizer.convert_ids_to_tokens(ids)
 
     def hypotheses(
-        self, inputs: list[str], num_beams: int, max_new_tokens: int, batch_size: int = 32, num_hypotheses: int = 1
+        self,
+        inputs: list[str],
+        num_beams: int,
+        max_new_tokens: int,
+        batch_size: int = 32,
+        num_hypotheses: int = 1,
+        top_p: float = 0.0,
+        seed: int = 0,
     ) -> list[list[str]]:
         """All inputs in one call: CTranslate2 sorts them by length into batches of `batch_size` and
         runs those batches on its `inter_threads` in parallel (one call per batch would use one)."""
         if not inputs:
             return []
-        return self._batch(inputs, num_beams, min(num_hypotheses, num_beams), max_new_tokens, batch_size)
+        returned = min(num_hypotheses, num_beams)
+        return self._batch(inputs, num_beams, returned, max_new_tokens, batch_size, top_p, seed)
 
     def _batch(
-        self, texts: list[str], beams: int, returned: int, max_new_tokens: int, batch_size: int
+        self,
+        texts: list[str],
+        beams: int,
+        returned: int,
+        max_new_tokens: int,
+        batch_size: int,
+        top_p: float = 0.0,
+        seed: int = 0,
     ) -> list[list[str]]:
+        import ctranslate2
+
+        decoding = {"beam_size": beams}
+        if top_p:  # nucleus sampling over the whole vocabulary
+            ctranslate2.set_random_seed(seed)
+            decoding = {"beam_size": 1, "sampling_topk": len(self.tokenizer), "sampling_topp": top_p}
         output = self.translator.translate_batch(
             [self.tokens(text) for text in texts],
-            beam_size=beams,
             num_hypotheses=returned,
             max_decoding_length=max_new_tokens,
             max_batch_size=batch_size,
+            **decoding,
         )
         decode = self.tokenizer.decode
         return [

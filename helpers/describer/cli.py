@@ -76,6 +76,7 @@ def describe_file(
         "guard": describer.guard,
         "seed": describer.seed,
         "style": describer.style.tag,
+        "top_p": describer.top_p,
     }
     stamp = {"input": file_stamp(input_path), "settings": settings}
     output = ResumableOutput(output_path, {**stamp, "shard": [shard_index, num_shards]})
@@ -119,6 +120,7 @@ class DescribeOptions:
     compute_type: str = "default"  # ct2 only: default (as exported), int8, float32; GPU: float16, int8_float16, ...
     dtype: str = "float32"  # hf only: float32, float16 or bfloat16 (half precision on a GPU)
     style: str = ""  # wording, e.g. "plain words" or "varied digits": one the model learned ("": its default)
+    top_p: float = 0.0  # 0: beam search; above 0: nucleus sampling (more varied wording, still guarded)
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -159,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             inter_threads=cpu_cores(),
             dtype=options.dtype,
             style=options.style or None,
+            top_p=options.top_p,
         )
     except (FileNotFoundError, ContractError, ValueError, CudaLibraryError) as error:
         parser.error(str(error))

@@ -65,12 +65,21 @@ class Describer:
     """A trained describer folder behind one call; see the module docstring."""
 
     def __init__(
-        self, backend, settings: ModelSettings, guard: bool = True, seed: int = 0, style: Style | str | None = None
+        self,
+        backend,
+        settings: ModelSettings,
+        guard: bool = True,
+        seed: int = 0,
+        style: Style | str | None = None,
+        top_p: float = 0.0,
     ) -> None:
+        if not 0.0 <= top_p <= 1.0:
+            raise ValueError(f"top_p must be in 0..1 (0: beam search), got {top_p!r}")
         self.backend = backend
         self.settings = settings
         self.guard = guard
         self.seed = seed
+        self.top_p = top_p
         self.policy = settings.policy
         self.style = settings.spec.style(style)  # raises ValueError for a style the model did not learn
 
@@ -87,6 +96,7 @@ class Describer:
         inter_threads: int = 1,
         dtype: str = "float32",
         style: Style | str | None = None,
+        top_p: float = 0.0,
     ) -> Describer:
         """Loads a folder written by notebook 03 (and, for `ct2`, exported by `helpers.describer.export_ct2`).
 
@@ -103,6 +113,9 @@ class Describer:
             dtype: HF only: the weights' precision, "float32", "float16" or "bfloat16" (fp32/fp16/bf16).
             style: The style to write ("plain words", "varied digits", ...): one the model learned
                 (its `llm_config.json` lists them); None: the first.
+            top_p: 0: beam search (the model's most likely sentences). Above 0: that many nucleus
+                samples as beams, drawn from `seed`: more varied wording across similar records,
+                each sample still checked by the guard (measured in docs/04_describer.md).
         """
         folder = require_file(resolve(model_dir), "Describer model folder", hint="train one with notebook 03")
         settings = load_model_settings(folder)
@@ -113,7 +126,7 @@ class Describer:
         )
         settings.spec.style(style)  # an untrained style fails before the model loads
         backend_ = load_backend(folder, backend, settings.max_source_length, device, **options)
-        return cls(backend_, settings, guard, seed, style)
+        return cls(backend_, settings, guard, seed, style, top_p)
 
     def inputs(self, records: list[dict]) -> list[str]:
         """Model inputs of valid records; raises RecordError naming the record and field."""
@@ -135,8 +148,10 @@ class Describer:
         records = list(records)  # a generator is read once, here
         inputs = self.inputs(records)
         beams = num_beams or self.settings.num_beams
+        sampling = {"top_p": self.top_p, "seed": self.seed} if self.top_p else {}
+        returned = beams if self.guard else 1
         hypotheses = self.backend.hypotheses(
-            inputs, beams, self.settings.max_new_tokens, batch_size, num_hypotheses=beams if self.guard else 1
+            inputs, beams, self.settings.max_new_tokens, batch_size, num_hypotheses=returned, **sampling
         )
         fmt = self.settings.input_format
         return [

@@ -49,7 +49,8 @@ class EvalConfig:
     stress_records: int = 200  # records per stress group
     max_test_records: int = 0  # test images evaluated (0: all)
     batch_size: int = 32
-    seed: int = 0  # stress sets and the grammar's wording
+    seed: int = 0  # stress sets, the grammar's wording and, with top_p, the samples
+    top_p: float = 0.0  # 0: the describer's beam search; above 0: nucleus sampling (more varied wording)
 
     def __post_init__(self) -> None:
         if self.stress_records < 1 or self.batch_size < 1 or self.max_test_records < 0:
@@ -159,7 +160,7 @@ def run_evaluation(config: EvalConfig, describer: Describer | None = None) -> di
         {"groups": {name: summary}, "text_quality": {writer: numbers on the test split},
          "rows": {name: per-record rows}, "config": the parameters}.
     """
-    describer = describer or Describer.load(config.model_dir, "hf", guard=True, seed=config.seed)
+    describer = describer or Describer.load(config.model_dir, "hf", guard=True, seed=config.seed, top_p=config.top_p)
     if not describer.guard:
         raise ValueError(
             "the evaluation needs a guarded describer (it reports raw and guarded numbers from the same beams)"

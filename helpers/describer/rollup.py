@@ -14,9 +14,10 @@ or a function of the record. Records lacking the field are grouped under "(none)
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Iterable
-from pathlib import PurePath
+from pathlib import Path, PurePath
 
 from helpers.core.contract import Policy
 from helpers.text.grammar import facts
@@ -88,3 +89,18 @@ def summarize(
     for record in records:
         groups.setdefault(key(record), []).append(record)
     return [group_summary(group, members, policy, top) for group, members in groups.items()]
+
+
+def rollup_records(pairs_dir: str | Path, cv_outputs: str | Path = "") -> list[dict]:
+    """The CV records to roll up: `cv_outputs`, else those 02 made the pairs from (its
+    `pairs_config.json`); the readable lines of that file, or [] when there is none."""
+    from helpers.core.io import iter_jsonl
+    from helpers.core.paths import resolve
+
+    if not cv_outputs:
+        config = resolve(pairs_dir) / "pairs_config.json"
+        cv_outputs = json.loads(config.read_text()).get("cv_outputs", "") if config.is_file() else ""
+    path = resolve(cv_outputs) if cv_outputs else None
+    if not path or not path.is_file():
+        return []
+    return [line.record for line in iter_jsonl(path) if not line.error]

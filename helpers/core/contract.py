@@ -232,3 +232,14 @@ def load_pairs_settings(folder: str | Path) -> tuple[InputSpec, dict]:
     path = Path(folder) / PAIRS_CONFIG
     values = _read_json(path, "Pairs settings", "run notebook 02 first")
     return InputSpec.from_dict(values, path), values
+
+
+def pairs_cv_outputs(folder: str | Path) -> str | None:
+    """The CV outputs file 02 made the pairs in `folder` from (its `pairs_config.json`), or None
+    when that is not recorded; for reports, so a missing or broken file is no error here."""
+    path = Path(folder) / PAIRS_CONFIG
+    try:
+        value = json.loads(path.read_text(encoding="utf-8")).get("cv_outputs")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) and value else None

@@ -67,13 +67,17 @@ class Backend:
         many nucleus samples instead of beams, drawn from `seed` (the same batch gives the same texts)."""
         results: list[list[str]] = [[] for _ in inputs]
         returned = min(num_hypotheses, num_beams)
-        for batch in length_batches(inputs, batch_size):
+        for batch in self._groups(inputs, batch_size):
             texts = self._batch(
                 [inputs[i] for i in batch], num_beams, returned, max_new_tokens, batch_size, top_p, seed
             )
             for index, hypotheses in zip(batch, texts, strict=True):
                 results[index] = hypotheses
         return results
+
+    def _groups(self, inputs: list[str], batch_size: int) -> list[list[int]]:
+        """Indices of the inputs each `_batch` call gets: batches of similar length."""
+        return length_batches(inputs, batch_size)
 
     def _batch(
         self,
@@ -176,22 +180,10 @@ class CT2Backend(Backend):
         ids = self.tokenizer(text, truncation=True, max_length=self.max_source_length)["input_ids"]
         return self.tokenizer.convert_ids_to_tokens(ids)
 
-    def hypotheses(
-        self,
-        inputs: list[str],
-        num_beams: int,
-        max_new_tokens: int,
-        batch_size: int = 32,
-        num_hypotheses: int = 1,
-        top_p: float = 0.0,
-        seed: int = 0,
-    ) -> list[list[str]]:
+    def _groups(self, inputs: list[str], batch_size: int) -> list[list[int]]:
         """All inputs in one call: CTranslate2 sorts them by length into batches of `batch_size` and
         runs those batches on its `inter_threads` in parallel (one call per batch would use one)."""
-        if not inputs:
-            return []
-        returned = min(num_hypotheses, num_beams)
-        return self._batch(inputs, num_beams, returned, max_new_tokens, batch_size, top_p, seed)
+        return [list(range(len(inputs)))] if inputs else []
 
     def _batch(
         self,

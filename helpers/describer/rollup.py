@@ -14,7 +14,6 @@ or a function of the record. Records lacking the field are grouped under "(none)
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path, PurePath
@@ -94,12 +93,11 @@ def summarize(
 def rollup_records(pairs_dir: str | Path, cv_outputs: str | Path = "") -> list[dict]:
     """The CV records to roll up: `cv_outputs`, else those 02 made the pairs from (its
     `pairs_config.json`); the readable lines of that file, or [] when there is none."""
+    from helpers.core.contract import pairs_cv_outputs
     from helpers.core.io import iter_jsonl
     from helpers.core.paths import resolve
 
-    if not cv_outputs:
-        config = resolve(pairs_dir) / "pairs_config.json"
-        cv_outputs = json.loads(config.read_text()).get("cv_outputs", "") if config.is_file() else ""
+    cv_outputs = cv_outputs or pairs_cv_outputs(resolve(pairs_dir))
     path = resolve(cv_outputs) if cv_outputs else None
     if not path or not path.is_file():
         return []

@@ -33,13 +33,11 @@ def photo_root(pairs_dir: str | Path) -> Path | None:
     """The folder the test photos' keys are relative to (02's CV outputs -> 01's manifest), if known."""
     import json
 
+    from helpers.core.contract import pairs_cv_outputs
     from helpers.core.paths import resolve
     from helpers.cv import side_files
 
-    pairs_config = resolve(pairs_dir) / "pairs_config.json"
-    if not pairs_config.is_file():
-        return None
-    cv_outputs = json.loads(pairs_config.read_text()).get("cv_outputs")
+    cv_outputs = pairs_cv_outputs(resolve(pairs_dir))
     manifest = side_files(resolve(cv_outputs))["manifest"] if cv_outputs else None
     if not manifest or not manifest.is_file():
         return None

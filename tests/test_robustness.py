@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from helpers.core.contract import InputSpec, ModelSettings, Policy
@@ -172,6 +172,10 @@ JUNK = st.binary(max_size=20).filter(lambda b: b"\n" not in b)
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 )
 @given(st.lists(RECORD.map(lambda r: json.dumps(r, ensure_ascii=False).encode()) | JUNK, min_size=1, max_size=8))
+# Found by CI: an id holding U+0085, a line break to str.splitlines, broke the command's final count.
+@example(lines=['{"detections": [], "id": "\u0085"}'.encode(), '{"detections": [], "id": "a\u2028b"}'.encode()])
+# Also found by CI: a label starting with punctuation ("?", ".x") was read as the end of the count.
+@example(lines=[json.dumps({"detections": [{"label": label, "confidence": 1.0}]}).encode() for label in ("?", ".x")])
 def test_describe_holds_its_promises_for_arbitrary_lines(tmp_path_factory, lines):
     folder = tmp_path_factory.mktemp("prop")
     _write(folder / "in.jsonl", lines)

@@ -98,9 +98,8 @@ def describe_file(
     if num_shards > 1:
         write_manifest(output_path, stamp, num_shards, shard_index, block_range, total)
     counts: Counter = Counter()
-    for line in output_path.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        counts["error" if "error" in row else row["source"]] += 1
+    for line in read_lines(output_path):  # not str.splitlines: ids may hold U+0085 or U+2028
+        counts["error" if "error" in line.record else line.record["source"]] += 1
     return counts
 
 

@@ -137,12 +137,14 @@ def _read_count(tokens: list[str], i: int) -> tuple[int, str, int] | None:
 
 def _read_phrase(tokens: list[str], start: int, count: int, index: dict) -> tuple[int, str, LexEntry] | None:
     """(end, phrase, entry) of the noun phrase starting at `start`."""
-    if start >= len(tokens) or tokens[start] in DELIMITERS or tokens[start] in PREPOSITIONS:
+    if start >= len(tokens) or tokens[start] in PREPOSITIONS:
         return None
     for surface, entry in index.get(tokens[start], []):
         end = start + len(surface)
         if tuple(tokens[start:end]) == surface and _is_boundary(tokens, end):
             return end, " ".join(surface), entry
+    if tokens[start] in DELIMITERS:  # after the lookup: an expected label may start with one ("?", ".x")
+        return None
     end = start + 1
     while not _is_boundary(tokens, end):
         end += 1

@@ -14,7 +14,7 @@ from helpers.describer.describe import Describer
 from helpers.text.facts import agreement_errors, extract, slot_errors
 from helpers.text.grammar import describe, facts
 from helpers.text.linearize import linearize
-from helpers.text.spatial import PLACE_PHRASES, place_of
+from helpers.text.spatial import PLACE_PHRASES, place_of, size_of
 from helpers.text.style import style_errors
 from helpers.text.synthetic import random_cv
 
@@ -59,6 +59,10 @@ def test_spatial_sentences_round_trip_and_their_places_match_the_boxes(record, s
         kept = [d["bbox"] for d in record["detections"] if d["confidence"] >= 0.5 and facts(
             {"detections": [d]}, SPATIAL).counts.get(label)]  # fmt: skip
         assert place_of(kept) == key and PLACE_PHRASES[key] in text
+    for label, size in said.sizes.items():  # every stated size is the one its boxes give, before the noun
+        kept = [d["bbox"] for d in record["detections"] if d["confidence"] >= 0.5 and facts(
+            {"detections": [d]}, SPATIAL).counts.get(label)]  # fmt: skip
+        assert size_of(kept) == size and f" {size} " in f" {text.lower()} "
     assert not agreement_errors(text, vocabulary), text
     assert not any(style_errors(text, style, vocabulary, expected.scene).values()), text
 
@@ -72,6 +76,36 @@ def test_without_spatial_or_boxes_nothing_changes():
     assert facts(no_boxes, SPATIAL) == facts(no_boxes)
     stated = "Two plastic items close together in the top left are visible."
     assert slot_errors(facts(record), extract(stated).facts())["wrong_place"] == 1, "unasked, a place is a claim"
+
+
+@pytest.mark.parametrize(
+    ("boxes", "size"),
+    [
+        ([box(0.5, 0.5, 0.2)], "large"),  # 0.16 of the photo
+        ([box(0.5, 0.5, 0.2), box(0.2, 0.2, 0.17)], "large"),  # both at least a tenth
+        ([box(0.5, 0.5, 0.01)], "small"),  # 0.0004
+        ([box(0.5, 0.5, 0.2), box(0.2, 0.2, 0.01)], None),  # they disagree: no size
+        ([box(0.5, 0.5, 0.05)], None),  # 0.01: neither
+        ([box(0.5, 0.5, 0.2), None], None),
+    ],
+)
+def test_size_of_boxes(boxes, size):
+    assert size_of(boxes) == size
+
+
+def test_sizes_are_written_before_the_noun_read_back_and_never_taken_from_a_label():
+    big = {"label": "paper", "confidence": 0.9, "bbox": box(0.5, 0.5, 0.2)}
+    record = {"detections": [big], "scene": None}
+    assert facts(record, SPATIAL).sizes == {"paper": "large"} and facts(record).sizes == {}
+    assert linearize(record, "linked", SPATIAL).startswith("litter: 1 large paper at centre |")
+    texts = {describe(record, random.Random(seed), SPATIAL) for seed in range(30)}
+    assert {"There is a large piece of paper in the centre.", "A large paper item in the centre is visible."} <= texts
+    assert extract("Two large bags lie on the grass.", ["bag"]).facts().sizes == {"bag": "large"}
+    assert extract("A large bag lies on the grass.", ["large bag"]).facts().sizes == {}, "the label, not a size"
+    labelled = {"detections": [{**big, "label": "small bag"}, big], "scene": None}
+    assert facts(labelled, SPATIAL).sizes == {}, "a label starting with a size word: no sizes in that record"
+    stated = "A small piece of paper in the centre is visible."
+    assert slot_errors(facts(record, SPATIAL), extract(stated).facts())["wrong_size"] == 1
 
 
 class EchoBackend:

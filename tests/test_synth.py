@@ -14,6 +14,7 @@ from helpers.core.io import iter_jsonl, write_jsonl
 from helpers.cv.ground_truth import ground_truth_outputs
 from helpers.pairs.synth import SynthConfig, build_pairs
 from helpers.text.linearize import linearize
+from helpers.text.variants import variant_of
 
 GOOD = {"detections": [{"label": "plastic", "confidence": 0.9}], "scene": {"class": "grass", "confidence": 0.9}}
 
@@ -105,6 +106,12 @@ def test_pairs_keep_split_by_image_and_load_with_datasets(cv_file, tmp_path):
     for pairs in result.pairs.values():
         per_image = {}
         for pair in pairs:
+            per_image.setdefault(pair["image"], []).append(pair["input"])
+        assert all(len(inputs) == len(set(inputs)) for inputs in per_image.values()), "each a different variant"
+    plain = build_pairs(SynthConfig(str(cv_file), str(tmp_path / "plain"), synthetic_records=0, variants=0))
+    for pairs in plain.pairs.values():
+        per_image = {}
+        for pair in pairs:
             per_image.setdefault(pair["image"], []).append(pair["output"])
         assert all(len(outputs) == len(set(outputs)) for outputs in per_image.values()), "variations are distinct"
 
@@ -192,7 +199,11 @@ def test_extra_pairs_are_mixed_into_train_and_unfaithful_ones_rejected(cv_file, 
     )
     extra = [p for p in result.pairs["train"] if p["origin"] == "extra"]
     assert [p["output"] for p in extra] == ["A single piece of plastic sits on the grass."]
-    assert extra[0]["input"] == "litter: 1 plastic; end after plastic | scene: grass | style: plain words"
+    variant = variant_of(GOOD, 0, 8)  # as the describer would choose it for this record
+    assert (
+        extra[0]["input"]
+        == f"litter: 1 plastic; end after plastic | scene: grass | style: plain words | variant: {variant}"
+    )
     assert len(result.errors) == 2 and "cv implies" in result.errors[0]["error"]
 
 

@@ -97,11 +97,16 @@ class InputSpec:
     input_format: str = INPUT_FORMATS[0]
     policy: Policy = field(default_factory=Policy)
     styles: tuple[Style, ...] = (Style(),)  # the first is the describer's default
+    # Wordings learned per record, each chosen by a " | variant: k" input (`helpers.text.variants`):
+    # beam search then varies its wording across photos as the grammar does. 0: no variant input.
+    variants: int = 8
 
     def __post_init__(self) -> None:
         if self.input_format not in INPUT_FORMATS:
             raise ValueError(f"input_format must be one of {list(INPUT_FORMATS)}, got {self.input_format!r}")
         parse_styles(self.styles)  # at least one, no duplicates
+        if isinstance(self.variants, bool) or not isinstance(self.variants, int) or self.variants < 0:
+            raise ValueError(f"variants must be an integer >= 0, got {self.variants!r}")
 
     def style(self, requested: Style | str | None = None) -> Style:
         """The requested style (default: the first), which must be one the model learned."""
@@ -112,7 +117,8 @@ class InputSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """The flat keys both settings files use."""
-        return {"input_format": self.input_format, **asdict(self.policy), "styles": [s.tag for s in self.styles]}
+        styles = [s.tag for s in self.styles]
+        return {"input_format": self.input_format, **asdict(self.policy), "styles": styles, "variants": self.variants}
 
     @classmethod
     def from_dict(cls, values: dict, source: str | Path) -> InputSpec:
@@ -126,6 +132,7 @@ class InputSpec:
                     _key(values, "spatial", bool, source),
                 ),
                 parse_styles(_key(values, "styles", list, source)),
+                _key(values, "variants", int, source),
             )
         except ValueError as error:
             if isinstance(error, ContractError):

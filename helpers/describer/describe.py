@@ -35,6 +35,7 @@ from helpers.text.facts import agreement_errors, extract
 from helpers.text.grammar import Facts, RecordError, describe, facts, validate_record
 from helpers.text.linearize import from_model_text, linearize
 from helpers.text.style import style_errors
+from helpers.text.variants import variant_of
 
 logger = logging.getLogger(__name__)
 GRAMMAR_ATTEMPTS = 8  # wordings the fallback tries before returning one that reads back otherwise
@@ -135,7 +136,11 @@ class Describer:
                 record,
                 f"record {index}" + (f" (id {record['id']!r})" if isinstance(record, dict) and "id" in record else ""),
             )
-        return [linearize(r, self.settings.input_format, self.policy, self.style) for r in records]
+        variants = self.settings.spec.variants
+        return [
+            linearize(r, self.settings.input_format, self.policy, self.style, variant_of(r, self.seed, variants))
+            for r in records
+        ]
 
     def describe_detailed(
         self, records: Iterable[dict], batch_size: int = 32, num_beams: int | None = None

@@ -25,6 +25,7 @@ from helpers.text.facts import extract
 from helpers.text.grammar import RecordError, describe, describe_variations, facts, validate_record
 from helpers.text.linearize import linearize
 from helpers.text.synthetic import STRESS_GROUPS, random_cv, stress_record
+from helpers.text.variants import variant_of, variant_rng
 
 logger = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
@@ -38,7 +39,9 @@ class SynthConfig:
     cv_outputs: str = field(default="data/cv_outputs.jsonl", metadata={"help": "01's CV outputs (JSONL)"})
     output_dir: str = field(default="data/pairs", metadata={"help": "folder for train/val/test.jsonl"})
     seed: int = field(default=0, metadata={"help": "seed of every random choice"})
-    variations_per_image: int = field(default=3, metadata={"help": "distinct descriptions per image"})
+    variations_per_image: int = field(
+        default=3, metadata={"help": "descriptions per image, each another variant (distinct ones when variants is 0)"}
+    )
     # The input spec (helpers.core.contract): recorded with the pairs, then with the trained model.
     min_confidence: float = field(
         default=Policy.min_confidence, metadata={"help": "detections below are not described"}
@@ -56,6 +59,10 @@ class SynthConfig:
         default=Style().tag,
         metadata={"help": "styles the model learns, comma-separated ('plain words, varied digits'); first: default"},
     )
+    variants: int = field(
+        default=InputSpec.variants,
+        metadata={"help": "wordings learned per record, chosen by a variant input (0: none; helpers.text.variants)"},
+    )
     synthetic_records: int = field(default=2000, metadata={"help": "random CV outputs added to train (0: none)"})
     validation_hard_records: int = field(
         default=120,
@@ -71,6 +78,7 @@ class SynthConfig:
             self.input_format,
             Policy(self.min_confidence, self.scene_min_confidence, self.spatial),
             parse_styles(self.styles),
+            self.variants,
         )
         self.policy = self.spec.policy
         if self.variations_per_image < 1:
@@ -99,11 +107,16 @@ def _pairs_for(
 ) -> list[dict]:
     pairs = []
     for style in config.spec.styles:  # every style learns from every record
-        model_input = linearize(record, config.input_format, config.policy, style)
-        outputs = describe_variations(record, config.variations_per_image, rng, config.policy, style)
+        if config.spec.variants:  # each sentence drawn as its variant, the input saying which
+            chosen = rng.sample(range(config.spec.variants), min(config.variations_per_image, config.spec.variants))
+            inputs = [linearize(record, config.input_format, config.policy, style, v) for v in chosen]
+            outputs = [describe(record, variant_rng(v), config.policy, style) for v in chosen]
+        else:
+            outputs = describe_variations(record, config.variations_per_image, rng, config.policy, style)
+            inputs = [linearize(record, config.input_format, config.policy, style)] * len(outputs)
         pairs += [
-            {"image": image, "split": split, "origin": origin, "cv": _cv(record), "input": model_input, "output": o}
-            for o in outputs
+            {"image": image, "split": split, "origin": origin, "cv": _cv(record), "input": i, "output": o}
+            for i, o in zip(inputs, outputs, strict=True)
         ]
     return pairs
 
@@ -159,7 +172,8 @@ def _extra_pairs(path: Path, config: SynthConfig, errors: list[dict]) -> list[di
         except RecordError as error:
             errors.append({"source": str(path), "line": line.line_number, "error": str(error)})
             continue
-        model_input = linearize(cv, config.input_format, config.policy, config.spec.styles[0])  # the default style's
+        variant = variant_of(cv, config.seed, config.spec.variants)  # as the describer would choose it
+        model_input = linearize(cv, config.input_format, config.policy, config.spec.styles[0], variant)
         pairs.append(
             {
                 "image": f"extra/{line.line_number}",

@@ -33,7 +33,7 @@ from helpers.text.lexicon import (
     plural,
     singular,
 )
-from helpers.text.spatial import PHRASE_PLACES
+from helpers.text.spatial import PHRASE_PLACES, SIZES
 
 DELIMITERS = frozenset(",.;:!?")
 PLURAL_COUNTERS = {plural(c): c for c in COUNTERS}
@@ -68,6 +68,7 @@ class Item:
     start: int  # token index of the count
     span: tuple[int, int] = (0, 0)  # characters of the count, noun and place in the text (see `extract`)
     place: str | None = None  # the place key of a place phrase right after the noun (`helpers.text.spatial`)
+    size: str | None = None  # "large" or "small" right before the noun (the same)
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,8 @@ class Extraction:
 
     def facts(self) -> Facts:
         places = {item.label: item.place for item in self.items if item.place and item.count > 0}
-        return Facts(self.counts, self.scene, places)
+        sizes = {item.label: item.size for item in self.items if item.size and item.count > 0}
+        return Facts(self.counts, self.scene, places, sizes)
 
 
 def _index(entries: dict[str, LexEntry]) -> dict[str, list[tuple[tuple[str, ...], LexEntry]]]:
@@ -163,6 +165,14 @@ _PLACES = sorted(
 )
 
 
+def _read_size(tokens: list[str], start: int, index: dict) -> tuple[str | None, int]:
+    """A size word at `start` ("large"), unless an expected label starts there, and the index after it."""
+    if start + 1 >= len(tokens) or tokens[start] not in SIZES:
+        return None, start
+    known = [s for s, _ in index.get(tokens[start], []) if tuple(tokens[start : start + len(s)]) == s]
+    return (None, start) if any(_is_boundary(tokens, start + len(s)) for s in known) else (tokens[start], start + 1)
+
+
 def _read_place(tokens: list[str], start: int) -> tuple[str | None, int]:
     """The place key of a place phrase at `start` ("close together in the top left"), and the index after it."""
     for words, key in _PLACES:
@@ -213,14 +223,15 @@ def extract(text: str, vocabulary: Iterable[str] = ()) -> Extraction:
     i = 0
     while i < len(tokens):
         count = _read_count(tokens, i) if i not in scene_tokens else None
-        phrase = _read_phrase(tokens, count[2], count[0], index) if count else None
+        size, start = _read_size(tokens, count[2], index) if count else (None, 0)
+        phrase = _read_phrase(tokens, start, count[0], index) if count else None
         if not phrase:
             i += 1
             continue
         end, surface, entry = phrase
         place, end = _read_place(tokens, end)
         span = (spans[i][0], spans[end - 1][1])
-        items.append(Item(count[0], count[1], surface, entry.label, entry.plural, entry.mass, i, span, place))
+        items.append(Item(count[0], count[1], surface, entry.label, entry.plural, entry.mass, i, span, place, size))
         covered.update(range(i, end))
         i = end
     totals: Counter[str] = Counter()
@@ -264,6 +275,7 @@ SLOT_ERRORS = (
     "wrong_scene",
     "invented_scene",
     "wrong_place",  # a place stated wrongly, left out or stated where the boxes give none (policy `spatial`)
+    "wrong_size",  # the same for a size ("large", "small")
 )
 
 
@@ -282,6 +294,7 @@ def slot_errors(expected: Facts, said: Facts) -> dict[str, int]:
         errors["wrong_scene"] = 1
     elif not expected.scene and said.scene:
         errors["invented_scene"] = 1
-    errors["wrong_place"] = sum(expected.places.get(label) != said.places.get(label)
-                                for label in set(expected.places) | set(said.places))  # fmt: skip
+    for kind, name in (("wrong_place", "places"), ("wrong_size", "sizes")):
+        wanted, stated = getattr(expected, name), getattr(said, name)
+        errors[kind] = sum(wanted.get(label) != stated.get(label) for label in set(wanted) | set(stated))
     return errors

@@ -36,7 +36,7 @@ from helpers.text.lexicon import (
     number_words,
     plural,
 )
-from helpers.text.spatial import PLACE_PHRASES, place_of
+from helpers.text.spatial import PLACE_PHRASES, SIZES, place_of, size_of
 
 # Phrase tables per style: count nouns, (counter, mass noun) pairs, scene phrases.
 STYLE_PHRASES = {
@@ -75,6 +75,7 @@ class Facts:
     counts: dict[str, int] = field(default_factory=dict)
     scene: str | None = None
     places: dict[str, str] = field(default_factory=dict)  # category -> place key (`helpers.text.spatial`)
+    sizes: dict[str, str] = field(default_factory=dict)  # category -> "large" or "small" (the same)
 
 
 def _confidence(value, where: str) -> float:
@@ -145,13 +146,16 @@ def facts(record: dict, policy: Policy = Policy()) -> Facts:
     """The facts a faithful description of `record` states (the record must be valid)."""
     kept = [d for d in record["detections"] if d["confidence"] >= policy.min_confidence]
     labels = [canonical_label(d["label"]) for d in kept]
-    places = {}
+    places, sizes = {}, {}
     if policy.spatial:
+        sized = not any(label.split(" ")[0] in SIZES for label in labels)  # "a small bag": size or label?
         for label in dict.fromkeys(labels):
-            place = place_of([d.get("bbox") for d, name in zip(kept, labels) if name == label])
-            if place:
+            boxes = [d.get("bbox") for d, name in zip(kept, labels) if name == label]
+            if place := place_of(boxes):
                 places[label] = place
-    return Facts(dict(Counter(labels)), scene_of(record, policy), places)
+            if sized and (size := size_of(boxes)):
+                sizes[label] = size
+    return Facts(dict(Counter(labels)), scene_of(record, policy), places, sizes)
 
 
 def description_order(counts: dict[str, int]) -> list[str]:
@@ -180,8 +184,11 @@ def _count_text(n: int, system: str, phrase: str, rng: random.Random) -> str:
     return number_words(n)
 
 
-def noun_phrase(label: str, n: int, rng: random.Random, system: str, style: Style = Style()) -> tuple[str, bool]:
-    """One counted item, e.g. ("3 pieces of glass", True); the flag says "grammatically plural"."""
+def noun_phrase(
+    label: str, n: int, rng: random.Random, system: str, style: Style = Style(), size: str | None = None
+) -> tuple[str, bool]:
+    """One counted item, e.g. ("3 pieces of glass", True), with its size when given ("3 large
+    pieces of glass"); the flag says "grammatically plural"."""
     count_phrases, mass_phrases, _ = STYLE_PHRASES[style.name]
     if label in CLASSES and rng.random() < 0.6:
         phrase = rng.choice(count_phrases[label])
@@ -193,6 +200,8 @@ def noun_phrase(label: str, n: int, rng: random.Random, system: str, style: Styl
     else:  # any other category: inflect's forms, or a counter for mass and pair nouns (`label_forms`)
         phrase, many = label_forms(label)
         noun = phrase if n == 1 else many
+    if size:
+        phrase, noun = f"{size} {phrase}", f"{size} {noun}"
     return f"{_count_text(n, system, phrase, rng)} {noun}", n != 1
 
 
@@ -224,7 +233,7 @@ def describe(record: dict, rng: random.Random, policy: Policy = Policy(), style:
     frame = rng.choice([f for f in frames if system == "words" or not f.startswith("{List}")])
     # The model input lists categories in this order, so the model copies them in turn.
     labels = description_order(fact.counts)
-    items = [noun_phrase(label, fact.counts[label], rng, system, style) for label in labels]
+    items = [noun_phrase(label, fact.counts[label], rng, system, style, fact.sizes.get(label)) for label in labels]
     items = [  # where each category is, when the policy asks and its boxes say (helpers.text.spatial)
         (f"{text} {PLACE_PHRASES[fact.places[label]]}" if label in fact.places else text, many)
         for label, (text, many) in zip(labels, items, strict=True)

@@ -33,14 +33,16 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from helpers.core.contract import Policy, Style
-from helpers.text.grammar import description_order, facts, scene_of
+from helpers.text.grammar import Facts, description_order, facts, scene_of
 from helpers.text.lexicon import canonical_label
 from helpers.text.slots import SCENE_SLOT, delexicalize, relexicalize, slot_names
+from helpers.text.variants import variant_tag
 
 
-def _place(label: str, places: dict[str, str]) -> str:
-    """ " at top left" when the policy's `spatial` gave the category a place, else ""."""
-    return f" at {places[label]}" if label in places else ""
+def _located(name: str, label: str, stated: Facts) -> str:
+    """`name` with the size and place the policy's `spatial` gave its category: "large slotA at top left"."""
+    size = f"{stated.sizes[label]} " if label in stated.sizes else ""
+    return f"{size}{name} at {stated.places[label]}" if label in stated.places else f"{size}{name}"
 
 
 def _kept(record: dict, policy: Policy) -> tuple[dict[str, list[float]], list[str]]:
@@ -57,9 +59,9 @@ def _linked(record: dict, policy: Policy, end_link: bool = False, slots: bool = 
     held = slot_names(record, policy) if slots else {}
     shown = {name: slot for slot, name in held.items() if slot != SCENE_SLOT}
     names = [shown.get(label, label) for label in order]
-    places = facts(record, policy).places
+    stated = facts(record, policy)
     items = [
-        f"{len(confidences[label])} {names[i]}" + (f" after {names[i - 1]}" if i else "") + _place(label, places)
+        f"{len(confidences[label])} {_located(names[i], label, stated)}" + (f" after {names[i - 1]}" if i else "")
         for i, label in enumerate(order)
     ]
     if end_link and order:
@@ -81,8 +83,8 @@ def _compact(record: dict, policy: Policy) -> str:
     scene = scene_of(record, policy)
     # Count before label, categories in the order the description names them, confidences last:
     # the model's alignment from input to output stays a simple left-to-right copy.
-    places = facts(record, policy).places
-    items = "; ".join(f"{len(confidences[label])} {label}{_place(label, places)}" for label in order) or "none"
+    stated = facts(record, policy)
+    items = "; ".join(f"{len(confidences[label])} {_located(label, label, stated)}" for label in order) or "none"
     spans = []
     for label in order:
         low, high = f"{min(confidences[label]):.2f}", f"{max(confidences[label]):.2f}"
@@ -127,13 +129,16 @@ def from_model_text(text: str, record: dict, input_format: str, policy: Policy) 
     return relexicalize(text, record, policy) if input_format in SLOT_FORMATS else text
 
 
-def linearize(record: dict, input_format: str, policy: Policy, style: Style = Style()) -> str:
+def linearize(
+    record: dict, input_format: str, policy: Policy, style: Style = Style(), variant: int | None = None
+) -> str:
     """The model input for a valid CV output record (format and policy: the model's `InputSpec`),
-    ending with the style its description is to be written in (" | style: plain words").
+    ending with the style its description is to be written in (" | style: plain words") and, for
+    a model that learned variants, the wording variant (" | variant: 3", `helpers.text.variants`).
 
     Raises:
         ValueError: Unknown format name.
     """
     if input_format not in FORMATS:
         raise ValueError(f"unknown input_format {input_format!r}; expected one of {sorted(FORMATS)}")
-    return f"{FORMATS[input_format](record, policy)} | style: {style.tag}"
+    return f"{FORMATS[input_format](record, policy)} | style: {style.tag}{variant_tag(variant)}"

@@ -11,9 +11,14 @@ count and noun and checked like a count:
 - anything else (a few items in neighbouring cells): no place; the sentence says nothing it cannot
   say exactly.
 
+It also gets a *size*, written before the noun ("a large piece of paper", "three small plastic
+items"), when every box agrees: each covers at least `LARGE_AREA` of the photo ("large") or at
+most `SMALL_AREA` ("small", under about 3% of each side). A record with a label that starts with
+a size word ("small bag") gets no sizes: "a small bag" would be ambiguous.
+
 The grammar writes these phrases, the fact extractor reads them back (a property test), the model
-input carries each category's place key ("3 plastic at top left"), and the guard compares the
-stated places with the boxes. Records without boxes are described as without `spatial`.
+input carries each category's size and place key ("3 small plastic at top left"), and the guard
+compares the stated sizes and places with the boxes. Records without boxes are described as without `spatial`.
 """
 
 from __future__ import annotations
@@ -71,4 +76,21 @@ def place_of(boxes: Sequence[Sequence[float] | None]) -> str | None:
     xs, ys = [x for x, _ in centres], [y for _, y in centres]
     if max(xs) - min(xs) >= SPREAD_SPAN or max(ys) - min(ys) >= SPREAD_SPAN:
         return SPREAD
+    return None
+
+
+SIZES = ("large", "small")
+LARGE_AREA = 0.1  # of the photo's area: about a third of its width and height
+SMALL_AREA = 0.001  # about 3% of its width and height
+
+
+def size_of(boxes: Sequence[Sequence[float] | None]) -> str | None:
+    """ "large" or "small" when every box (normalised [x1, y1, x2, y2]) is, else None."""
+    if not boxes or any(box is None for box in boxes):
+        return None
+    areas = [max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1]) for box in boxes]
+    if all(area >= LARGE_AREA for area in areas):
+        return "large"
+    if all(area <= SMALL_AREA for area in areas):
+        return "small"
     return None

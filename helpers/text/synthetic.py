@@ -6,6 +6,7 @@ Used three ways: as extra training inputs (02's coverage), as stress sets for ev
 
 from __future__ import annotations
 
+import math
 import random
 
 from helpers.core.contract import Policy
@@ -123,8 +124,11 @@ def spelling_variant(label: str, rng: random.Random) -> str:
 
 
 def _bbox(rng: random.Random) -> list[float]:
-    x1, y1 = rng.uniform(0, 0.9), rng.uniform(0, 0.9)
-    return [round(x1, 4), round(y1, 4), round(rng.uniform(x1 + 0.01, 1.0), 4), round(rng.uniform(y1 + 0.01, 1.0), 4)]
+    """A box as detectors report litter: sides from 1% to 60% of the photo (log-uniform), anywhere."""
+    width = math.exp(rng.uniform(math.log(0.01), math.log(0.6)))
+    height = min(0.95, width * rng.uniform(0.5, 2.0))
+    x1, y1 = rng.uniform(0, 1 - width), rng.uniform(0, 1 - height)
+    return [round(x1, 4), round(y1, 4), round(x1 + width, 4), round(y1 + height, 4)]
 
 
 def random_scene(rng: random.Random, mode: str | None = None) -> dict | None:

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
 
 import helpers  # noqa: F401 - offline switches before any model library import
 from helpers.demo.dataset import DemoDatasetSpec, build_dataset
+
+# CI draws the same examples on every run, so a red build points at a change, not at a lucky draw
+# (session 3's CI found two real bugs by chance; each is now a fixed @example). Local runs explore:
+# `pytest --hypothesis-seed=N` or the default profile's random draws.
+settings.register_profile("ci", derandomize=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(scope="session")

@@ -68,3 +68,20 @@ def test_the_readme_cpu_ratios_are_the_saved_benchmark_outputs():
     text = " ".join(README.split())  # as read, line breaks aside
     assert f"CTranslate2 int8 {int8} vs HF" in text and f"{null} vs a full-resolution decode" in text
     assert f"x{memory:.2f} the peak memory" in text
+
+
+def test_the_variety_numbers_in_the_describer_doc_are_the_saved_measurement():
+    runs = json.loads((MEASUREMENTS / "variants_demo_cpu.json").read_text())["runs"]
+    before, after = runs["variants 0 (session 3)"], runs["variants 8"]
+    text = " ".join((PROJECT_ROOT / "docs" / "04_describer.md").read_text().split())
+    assert f"{before['test_unique_ratio']['raw_model']} of its sentences were unique" in text
+    assert f"grammar's {before['test_unique_ratio']['grammar']}" in text
+    assert f"unique share {after['test_unique_ratio']['raw_model']} (raw and guarded;" in text
+    assert after["test_unique_ratio"]["guarded"] == after["test_unique_ratio"]["raw_model"]
+    assert f"distinct-2 {after['test_distinct_2']['raw_model']} (grammar {after['test_distinct_2']['grammar']})" in text
+    for group, name in (("test", "test"), ("many_detections", "many detections"), ("label_variants", "label variants")):
+        now, then = after["raw_model_faithful"][group], before["raw_model_faithful"][group]
+        assert f"{name} {now} instead of {then}" in text
+    frames = after["raw_wrong_by_frame"]
+    lie, there = frames["{List} {lie} {scene}"]["share"], frames["There {be} {list}"]["share"]
+    assert f'wrong {lie:.1%} of the time, "There are ..." {there:.1%}' in text

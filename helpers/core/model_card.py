@@ -67,8 +67,10 @@ def _evaluation_table(evaluation: dict | None) -> str:
 def model_card(settings: ModelSettings, summary: dict, evaluation: dict | None = None) -> str:
     """The card's text from the folder's settings, training numbers and (optionally) 04's groups."""
     from helpers.text.linearize import SLOT_FORMATS, linearize  # imported only to render the example
+    from helpers.text.variants import variant_of
 
-    example_input = linearize(EXAMPLE_RECORD, settings.input_format, settings.policy)
+    variant = variant_of(EXAMPLE_RECORD, 0, settings.spec.variants)  # as the describer (seed 0) chooses it
+    example_input = linearize(EXAMPLE_RECORD, settings.input_format, settings.policy, settings.spec.styles[0], variant)
     slots = settings.input_format in SLOT_FORMATS
     slot_note = (
         "Names outside the five trained classes are slots (`slotA`, ...) in input and output; desclm fills them\n"

@@ -7,8 +7,10 @@ follows, then a link to the end of the list, then the scene; names the grammar c
 generation (see `helpers.text.slots`, and `to_model_text` / `from_model_text`):
 
     litter: 3 plastic; 1 slotA after plastic; 1 slotB after slotA; end after slotB | scene: grass | style: plain words
+    | variant: 5
 
-(every format ends with the style, `helpers.core.contract.Style`, so one model can write several).
+(every format ends with the style, `helpers.core.contract.Style`, so one model can write several,
+and, for a model trained with wording variants, the variant: `helpers.text.variants`).
 `linked_end` is the same with the names themselves:
 
     litter: 3 plastic; 1 tire after plastic; 1 rope after tire; end after rope | scene: grass

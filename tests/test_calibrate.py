@@ -84,3 +84,24 @@ def test_the_demo_models_and_the_command_write_a_calibrated_ensemble_file(tiny_d
         capture_output=True, text=True,
     )  # fmt: skip
     assert unlabelled.returncode != 0 and "needs labelled photos" in unlabelled.stderr
+
+
+def test_mcnemar_p_is_the_exact_one_sided_binomial_tail():
+    from helpers.cv.calibrate import mcnemar_p
+
+    assert mcnemar_p(0, 0) == 1.0 and mcnemar_p(1, 0) == 0.5 and mcnemar_p(5, 0) == 1 / 32
+    assert mcnemar_p(6, 1) == 8 / 128 and mcnemar_p(0, 3) == 1.0
+
+
+def test_the_current_settings_stay_unless_the_best_is_better_beyond_chance():
+    """Session 3: on 40 demo photos the best of 1,215 settings won by one photo and was adopted."""
+    from helpers.cv.calibrate import calibrate_against
+
+    truths, good, noisy = _photos()
+    current = {"conf": {"good": 0.5, "noisy": 0.5}, "weights": {"good": 1.0, "noisy": 1.0}, "conf_type": "max"}
+    few = calibrate_against({"good": good, "noisy": noisy}, truths, current)
+    assert few["significance"]["better"] == 4 and few["significance"]["worse"] == 0  # p = 1/16: could be chance
+    assert few["kept_current"] and few["choice"] == few["baseline"] and few["choice"]["conf"] == current["conf"]
+    many = calibrate_against({"good": good * 3, "noisy": noisy * 3}, truths * 3, current)
+    assert many["significance"]["better"] == 12 and not many["kept_current"]  # p = 1/4096
+    assert many["choice"]["count_accuracy"] == 1.0 and many["choice"]["weights"]["noisy"] == min(WEIGHTS)

@@ -10,6 +10,11 @@ nothing counted, then thresholds nearer the middle). A detector that only adds f
 the smallest weight (with `conf_type="max"` its lone boxes then fall below the describer's
 threshold: excluded in effect). The choice, its validation numbers and the table of the best
 settings go to the ensemble file 01 reads (`ensemble_weights_file`).
+
+With a few dozen validation photos the best of 1,215 settings wins partly by chance, so the command
+keeps the current settings unless the best one is better beyond chance: an exact one-sided McNemar
+test on the photos where the two disagree (made exact by one and not the other) must give p <
+`SIGNIFICANCE`. The file says which was kept and why.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import math
 from collections import Counter
 from pathlib import Path
 
@@ -32,6 +38,7 @@ THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 WEIGHTS = (0.1, 0.5, 1.0, 2.0, 10.0)  # the second detector's weight, the first's being 1
 CONF_TYPES = ("max", "avg", "box_and_model_avg")
 COLLECT_CONF = 0.05  # detections are collected once at this threshold; the grid filters them
+SIGNIFICANCE = 0.05  # the calibrated setting replaces the current one only below this p-value
 
 
 def _kept(detections: Detections, threshold: float) -> Detections:
@@ -45,19 +52,42 @@ def _counts(records: list[dict], min_confidence: float) -> Counter:
     return Counter(r["label"] for r in records if r["confidence"] >= min_confidence)
 
 
+def photo_counts(per_model: dict[str, list[Detections]], setting: dict, min_confidence: float,
+                 iou_thr: float = 0.55) -> list[Counter]:  # fmt: skip
+    """Per photo, the counts one setting gives after fusion and the describer's threshold."""
+    names = list(per_model)
+    fusion = FusionSettings(iou_thr=iou_thr, conf_type=setting["conf_type"])
+    counted = []
+    for index in range(len(per_model[names[0]])):
+        mine = [_kept(per_model[name][index], setting["conf"][name]) for name in names]
+        counted.append(_counts(fuse(mine, names, [setting["weights"][name] for name in names], fusion), min_confidence))
+    return counted
+
+
 def score_settings(per_model: dict[str, list[Detections]], truths: list[Counter], setting: dict,
                    min_confidence: float, iou_thr: float = 0.55) -> dict:  # fmt: skip
     """Per-photo count accuracy (and littered photos with nothing counted) of one setting."""
-    names = list(per_model)
-    fusion = FusionSettings(iou_thr=iou_thr, conf_type=setting["conf_type"])
-    exact = clean = 0
-    for index, truth in enumerate(truths):
-        mine = [_kept(per_model[name][index], setting["conf"][name]) for name in names]
-        fused = fuse(mine, names, [setting["weights"][name] for name in names], fusion)
-        counted = _counts(fused, min_confidence)
-        exact += counted == truth
-        clean += sum(truth.values()) > 0 and not counted
+    counted = photo_counts(per_model, setting, min_confidence, iou_thr)
+    exact = sum(said == truth for said, truth in zip(counted, truths, strict=True))
+    clean = sum(sum(truth.values()) > 0 and not said for said, truth in zip(counted, truths, strict=True))
     return {**setting, "count_accuracy": exact / max(1, len(truths)), "littered_called_clean": clean}
+
+
+def mcnemar_p(better: int, worse: int) -> float:
+    """Exact one-sided McNemar p-value: the chance of at least `better` of the `better + worse`
+    photos where two settings disagree going to the new one if neither were better."""
+    total = better + worse
+    return sum(math.comb(total, k) for k in range(better, total + 1)) / 2**total if total else 1.0
+
+
+def significance(per_model: dict[str, list[Detections]], truths: list[Counter], current: dict, best: dict,
+                 min_confidence: float) -> dict:  # fmt: skip
+    """Photos made exact by `best` only (`better`) and by `current` only (`worse`), and the p-value."""
+    old = [said == truth for said, truth in zip(photo_counts(per_model, current, min_confidence), truths, strict=True)]
+    new = [said == truth for said, truth in zip(photo_counts(per_model, best, min_confidence), truths, strict=True)]
+    better = sum(n and not o for o, n in zip(old, new, strict=True))
+    worse = sum(o and not n for o, n in zip(old, new, strict=True))
+    return {"better": better, "worse": worse, "p_value": mcnemar_p(better, worse), "alpha": SIGNIFICANCE}
 
 
 def candidate_settings(names: list[str]) -> list[dict]:
@@ -92,11 +122,14 @@ def calibrate(per_model: dict[str, list[Detections]], truths: list[Counter], pol
 def write_ensemble_file(path: str | Path, result: dict, baseline: dict | None = None) -> Path:
     """The ensemble file 01 reads: weights, thresholds and conf_type, with the numbers behind them."""
     choice = result["choice"]
+    tested = result.get("significance")
+    kept = " (the current settings kept: the best was not better beyond chance)" if result.get("kept_current") else ""
     content = {
         "weights": choice["weights"],
         "conf": choice["conf"],
         "conf_type": choice["conf_type"],
-        "from": f"calibration: per-photo count accuracy on {result['photos']} validation photos",
+        "from": f"calibration: per-photo count accuracy on {result['photos']} validation photos{kept}",
+        "significance": tested,
         "validation": {
             "count_accuracy": choice["count_accuracy"],
             "littered_called_clean": choice["littered_called_clean"],
@@ -147,10 +180,21 @@ def calibrate_ensemble(config, output: str | Path) -> dict:
     specs = {spec.name: spec for spec in config.detector_specs()}
     current = {"conf": {n: config.conf_of(n) for n in per_model}, "weights": {n: specs[n].weight for n in per_model},
                "conf_type": config.fusion().conf_type}  # fmt: skip
-    baseline = score_settings(per_model, truths, current, Policy().min_confidence)
+    result = calibrate_against(per_model, truths, current)
+    write_ensemble_file(output, result, result["baseline"])
+    return {**result, "output": str(output)}
+
+
+def calibrate_against(per_model: dict[str, list[Detections]], truths: list[Counter], current: dict) -> dict:
+    """`calibrate`, then the best setting only if it beats `current` beyond chance, else `current`
+    (`kept_current`); with `baseline` (`current` scored) and the test behind the choice."""
+    min_confidence = Policy().min_confidence
+    baseline = score_settings(per_model, truths, current, min_confidence)
     result = calibrate(per_model, truths)
-    write_ensemble_file(output, result, baseline)
-    return {**result, "baseline": baseline, "output": str(output)}
+    tested = significance(per_model, truths, current, result["choice"], min_confidence)
+    kept = tested["p_value"] >= SIGNIFICANCE
+    return {**result, "choice": baseline if kept else result["choice"], "kept_current": kept,
+            "significance": tested, "baseline": baseline}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,9 +216,11 @@ def main(argv: list[str] | None = None) -> int:
     result = calibrate_ensemble(config, resolve(config.ensemble_weights_file))
     choice = result["choice"]
     logger.info(
-        "calibrated on %d photos: count accuracy %.3f (before %.3f) with %s; written to %s",
+        "calibrated on %d photos: count accuracy %.3f (before %.3f) with %s%s; written to %s",
         result["photos"], choice["count_accuracy"], result["baseline"]["count_accuracy"],
-        {k: choice[k] for k in ("conf", "weights", "conf_type")}, result["output"],
+        {k: choice[k] for k in ("conf", "weights", "conf_type")},
+        f" (kept: the best was not better beyond chance, {result['significance']})" if result["kept_current"] else "",
+        result["output"],
     )  # fmt: skip
     return 0
 

@@ -33,7 +33,7 @@ from helpers.core.io import atomic_write_text, partial_dir, replace_dir
 from helpers.core.paths import DEMO_DATA_DIR, DEMO_MODELS_DIR, require_file, resolve
 from helpers.demo.rtdetr import train_rtdetr
 
-GENERATOR_VERSION = 4  # bump when training changes, so old demo models are rebuilt
+GENERATOR_VERSION = 5  # bump when training changes, so old demo models are rebuilt
 
 logger = logging.getLogger(__name__)
 

@@ -85,3 +85,14 @@ def test_the_variety_numbers_in_the_describer_doc_are_the_saved_measurement():
     frames = after["raw_wrong_by_frame"]
     lie, there = frames["{List} {lie} {scene}"]["share"], frames["There {be} {list}"]["share"]
     assert f'wrong {lie:.1%} of the time, "There are ..." {there:.1%}' in text
+
+
+def test_the_spatial_numbers_in_the_descriptions_doc_are_the_saved_measurement():
+    runs = json.loads((MEASUREMENTS / "spatial_demo_cpu.json").read_text())["runs"]
+    off, on = runs["spatial false (make demo)"]["raw_model_faithful"], runs["spatial true"]
+    text = " ".join((PROJECT_ROOT / "docs" / "02_descriptions.md").read_text().split())
+    raw = on["raw_model_faithful"]
+    assert f"from {min(off.values())}-{max(off.values())} per group to {min(raw.values())}-{max(raw.values())}" in text
+    assert f"(many detections {raw['many_detections']}, label variants {raw['label_variants']})" in text
+    assert f"up to {max(on['fallback_rate'].values()):.1%} of records" in text
+    assert set(on["guarded_faithful"].values()) == {1.0} and "guarded output stays 100% faithful" in text

@@ -85,6 +85,12 @@ def test_the_variety_numbers_in_the_describer_doc_are_the_saved_measurement():
     frames = after["raw_wrong_by_frame"]
     lie, there = frames["{List} {lie} {scene}"]["share"], frames["There {be} {list}"]["share"]
     assert f'wrong {lie:.1%} of the time, "There are ..." {there:.1%}' in text
+    rerun = runs["variants 8, rerun"]
+    raw = rerun["raw_model_faithful"]
+    assert f"unique share of {rerun['test_unique_ratio']['raw_model']} against the grammar's" in text
+    grammar, low, high = rerun["test_unique_ratio"]["grammar"], min(raw.values()), max(raw.values())
+    assert f"{grammar} and raw faithfulness {low}-{high}" in text
+    assert f"(empty photos {raw['empty']}:" in text
 
 
 def test_the_spatial_numbers_in_the_descriptions_doc_are_the_saved_measurement():

@@ -180,7 +180,7 @@ def test_extractor_reads_common_paraphrases_and_ignores_vague_quantities():
 def test_slot_errors():
     expected = Facts({"plastic": 2, "glass": 1}, "grass")
     assert not any(slot_errors(expected, expected).values())
-    errors = slot_errors(expected, Facts({"plastic": 3, "tire": 1}, "sandy", {"plastic": "top"}))
+    errors = slot_errors(expected, Facts({"plastic": 3, "tire": 1}, "sandy", {"plastic": "top"}, {"tire": "large"}))
     assert errors == {
         "missed_category": 1,
         "wrong_count": 1,
@@ -189,6 +189,7 @@ def test_slot_errors():
         "wrong_scene": 1,
         "invented_scene": 0,
         "wrong_place": 1,
+        "wrong_size": 1,
     }
 
 

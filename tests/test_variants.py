@@ -79,3 +79,11 @@ def test_variants_are_saved_with_the_model_and_checked(tmp_path):
         load_model_settings(tmp_path)
     with pytest.raises(ValueError, match="variants must be an integer >= 0"):
         InputSpec(variants=-1)
+
+
+def test_a_variant_is_a_rule_a_small_model_can_learn():
+    """The same kind of choice is made the same way everywhere in a sentence, by the variant's number."""
+    record = {"detections": [{"label": label, "confidence": 0.9} for label in ("plastic", "glass", "metal")] * 2}
+    sentence = "Two plastic objects, two glass objects and two metal objects are visible."
+    assert describe(record, variant_rng(1), Policy()) == sentence
+    assert describe(record, variant_rng(4), Policy()).count("pieces of") == 3

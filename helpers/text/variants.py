@@ -3,9 +3,11 @@
 The grammar draws its frame, noun forms and scene phrase at random, so a model trained on its
 sentences learns a distribution per input, and beam search returns that distribution's mode:
 the same frame for most photos (measured on the demo: 0.575 unique sentences on the test photos
-against the grammar's 0.925). With `InputSpec.variants = n`, each training sentence is drawn
-with the random generator of one of n variants, and the model input says which
-(" | variant: 3"); the model learns what each variant's choices are. The describer picks a
+against the grammar's 0.925). With `InputSpec.variants = n`, each training sentence is written
+with the choices of one of n variants, and the model input says which (" | variant: 3"). A
+variant's choices are a simple rule of its number, the same for every choice of a kind in the
+sentence (`VariantChoices`), so a small model can learn them (docs/measurements/variants_demo_cpu.json
+compares it with a seeded random stream per variant). The describer picks a
 photo's variant from a hash of its record and the seed: the same record always gets the same
 wording, different photos get different ones, and every sentence is still checked by the guard.
 """
@@ -17,9 +19,25 @@ import random
 import zlib
 
 
+class VariantChoices(random.Random):
+    """The grammar's "random" choices as a rule of the variant number v: every `choice` takes item
+    v mod its length (frame, noun, scene phrase), and `random()` steps through four values as v
+    goes 0-1, 2-3, 4-5, 6-7 (count noun or "piece of", "a" or "one")."""
+
+    def __init__(self, variant: int) -> None:
+        super().__init__(variant)
+        self.variant = variant
+
+    def choice(self, seq):
+        return seq[self.variant % len(seq)]
+
+    def random(self) -> float:
+        return (self.variant // 2 % 4) / 4 + 0.125
+
+
 def variant_rng(variant: int) -> random.Random:
-    """The random generator whose draws are variant `variant`'s wording choices (the same everywhere)."""
-    return random.Random(f"variant:{variant}")
+    """What the grammar draws its wording choices from for variant `variant` (the same everywhere)."""
+    return VariantChoices(variant)
 
 
 def variant_of(record: dict, seed: int, variants: int) -> int | None:

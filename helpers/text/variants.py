@@ -6,10 +6,10 @@ the same frame for most photos (measured on the demo: 0.575 unique sentences on 
 against the grammar's 0.925). With `InputSpec.variants = n`, each training sentence is written
 with the choices of one of n variants, and the model input says which (" | variant: 3"). A
 variant's choices are a simple rule of its number, the same for every choice of a kind in the
-sentence (`VariantChoices`), so a small model can learn them (docs/measurements/variants_demo_cpu.json
-compares it with a seeded random stream per variant). The describer picks a
-photo's variant from a hash of its record and the seed: the same record always gets the same
-wording, different photos get different ones, and every sentence is still checked by the guard.
+sentence (`VariantChoices`), so a small model can learn them; a seeded random stream per variant
+was harder to learn (docs/measurements/variants_demo_cpu.json). The describer picks a photo's
+variant from a hash of its record and the seed: the same record always gets the same wording,
+different photos get different ones, and every sentence is still checked by the guard.
 """
 
 from __future__ import annotations

@@ -113,3 +113,32 @@ def test_the_seed_comparison_in_the_describer_doc_is_the_saved_measurement():
     assert f"the seed alone moves a group by up to {spread * 100:.0f} points" in text
     unseen = saved["paired_by_record"]["unseen_labels"]
     assert f"({unseen['worse']} records to {unseen['better']}, one-sided p = {unseen['p_value_variants_worse']}" in text
+
+
+def _val_test(scores: dict) -> str:
+    return f"{scores['val']:.2f}/{scores['test']:.2f}"
+
+
+def test_the_demo_recipe_numbers_in_the_cv_doc_are_the_saved_sweeps_and_build():
+    rounds = [
+        json.loads((MEASUREMENTS / f"demo_recipe_sweep_round{n}_h100.json").read_text())["runs"] for n in (1, 2, 3)
+    ]
+    text = " ".join((PROJECT_ROOT / "docs" / "01_cv_extract.md").read_text().split())
+    first, second, third = ({name: run["map50"] for name, run in r.items() if "map50" in r[name]} for r in rounds)
+    yolo = "yolo {} imgsz {} width {} epochs {}"
+    assert f"scored {_val_test(first[yolo.format('d0', 256, 0.25, 20)])} after the 20 epochs" in text
+    assert f"{_val_test(first[yolo.format('d0', 256, 0.25, 40)])} after 40" in text
+    curve = rounds[0][yolo.format("d0", 256, 0.25, 80)]["curve"]
+    assert f"first read 0.70 at epoch {next(i + 1 for i, v in enumerate(curve) if v >= 0.7)} of an 80-epoch run" in text
+    assert f"{_val_test(second[yolo.format('d0', 256, 0.25, 20)])}; a closer camera" in text
+    far, near = (_val_test(second[yolo.format(data, 256, 0.25, 30)]) for data in ("d0", "d1"))
+    assert f"from {far} to {near}" in text
+    for steps in (250, 500, 1000):
+        assert f"{steps} steps {_val_test(third[f'rtdetr d1 steps {steps} lr 0.0005'])}" in text
+    build = json.loads((MEASUREMENTS / "demo_models_manifest_cpu.json").read_text())
+    scores = build["scores"]
+    for name in ("yolo", "hf"):
+        assert _val_test({split: scores[split][f"{name}_map50"] for split in ("val", "test")}) in text
+    assert build["spec"]["yolo_epochs"] == 30 and build["spec"]["rtdetr_steps"] == 500
+    assert f"{build['seconds']['yolo_detector']:.0f} s and {build['seconds']['rtdetr']:.0f} s" in text
+    assert f"per-photo count accuracy on the validation photos is {build['ensemble']['count_accuracy']}" in text

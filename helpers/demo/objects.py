@@ -19,8 +19,19 @@ def _jitter(rng: np.random.Generator, color: Color, amount: int = 18) -> Color:
     return tuple(int(v) for v in np.clip(np.array(color) + shift, 0, 255))
 
 
+def _vivid(rng: np.random.Generator) -> Color:
+    """A saturated colour of any hue: printed plastic (labels, bags, caps)."""
+    hue, value = rng.uniform(0, 6), rng.uniform(0.75, 1.0)
+    ramp = [value, value * (0.12 + 0.88 * (1 - abs(hue % 2 - 1))), value * 0.12]  # max, middle, min channel
+    order = [(0, 1, 2), (1, 0, 2), (2, 0, 1), (2, 1, 0), (1, 2, 0), (0, 2, 1)][int(hue)]  # HSV's six sectors
+    return tuple(int(255 * ramp[order[channel]]) for channel in range(3))
+
+
+# Each class has its own colour family, as field litter mostly does (a detector trained for minutes
+# learns colour first): plastic is printed and vivid, glass green, amber or clear and shiny, metal a
+# shaded cylinder, paper white or brown card, organic yellow peel or food.
 def _bottle(rng, draw, s):
-    body = _jitter(rng, [(170, 210, 235), (225, 235, 240), (120, 190, 130), (200, 120, 120)][rng.integers(4)])
+    body = _jitter(rng, [(150, 200, 240), (175, 215, 245)][rng.integers(2)])  # PET: clear with a blue tint
     bw, bh = s * 0.42, s * 0.62
     x0, y0 = (s - bw) / 2, s * 0.3
     draw.rounded_rectangle([x0, y0, x0 + bw, y0 + bh], radius=bw * 0.3, fill=body + (225,))
@@ -30,11 +41,9 @@ def _bottle(rng, draw, s):
     )
     draw.rectangle(
         [x0 + bw * 0.3, s * 0.06, x0 + bw * 0.7, s * 0.15],
-        fill=_jitter(rng, [(30, 80, 200), (220, 40, 40), (245, 245, 245)][rng.integers(3)]) + (255,),
+        fill=_vivid(rng) + (255,),
     )
-    draw.rectangle(
-        [x0, y0 + bh * 0.35, x0 + bw, y0 + bh * 0.6], fill=tuple(int(c) for c in rng.integers(0, 256, 3)) + (240,)
-    )
+    draw.rectangle([x0, y0 + bh * 0.3, x0 + bw, y0 + bh * 0.62], fill=_vivid(rng) + (245,))
     draw.line(
         [(x0 + bw * 0.22, y0 + bh * 0.1), (x0 + bw * 0.22, y0 + bh * 0.9)],
         fill=(255, 255, 255, 160),
@@ -43,7 +52,7 @@ def _bottle(rng, draw, s):
 
 
 def _bag(rng, draw, s):
-    color = _jitter(rng, [(240, 240, 235), (60, 90, 200), (30, 30, 30), (230, 210, 60)][rng.integers(4)], 12)
+    color = _vivid(rng)
     n = int(rng.integers(8, 13))
     points = []
     for i in range(n):
@@ -62,8 +71,11 @@ def _bag(rng, draw, s):
     draw.arc([s * 0.5, s * 0.02, s * 0.7, s * 0.3], 180, 360, fill=color + (230,), width=max(2, int(s / 20)))
 
 
+GLASS = [(40, 120, 55), (150, 85, 25), (195, 225, 215)]  # bottle green, amber, clear
+
+
 def _jar(rng, draw, s):
-    glass = _jitter(rng, [(150, 190, 160), (200, 220, 215), (150, 100, 50)][rng.integers(3)])
+    glass = _jitter(rng, GLASS[rng.integers(3)])
     x0, y0, x1, y1 = s * 0.22, s * 0.25, s * 0.78, s * 0.92
     draw.rounded_rectangle(
         [x0, y0, x1, y1], radius=s * 0.08, fill=glass + (215,), outline=(235, 245, 240, 230), width=max(1, int(s / 25))
@@ -79,7 +91,7 @@ def _jar(rng, draw, s):
 
 
 def _shards(rng, draw, s):
-    glass = _jitter(rng, [(120, 70, 30), (40, 110, 50), (200, 225, 225)][rng.integers(3)])
+    glass = _jitter(rng, GLASS[rng.integers(3)])
     for _ in range(int(rng.integers(3, 6))):  # a tight cluster, so the pieces read as one broken object
         cx, cy = s / 2 + rng.uniform(-s / 6, s / 6), s / 2 + rng.uniform(-s / 6, s / 6)
         points = [(cx + rng.uniform(-s / 4, s / 4), cy + rng.uniform(-s / 4, s / 4)) for _ in range(3)]
@@ -87,7 +99,7 @@ def _shards(rng, draw, s):
 
 
 def _can(rng, draw, s):
-    color = _jitter(rng, [(200, 200, 205), (200, 30, 35), (30, 70, 180), (40, 140, 60)][rng.integers(4)])
+    color = _jitter(rng, [(200, 200, 205), (215, 215, 220), (200, 30, 35), (30, 70, 180)][rng.integers(4)])
     x0, x1, y0, y1 = s * 0.3, s * 0.7, s * 0.15, s * 0.85
     columns = int(x1 - x0) + 1
     for i in range(columns):  # cylinder shading: bright stripe off-centre, dark edges

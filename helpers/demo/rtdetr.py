@@ -40,8 +40,8 @@ def small_rtdetr_config(names: list[str]):
     )
 
 
-def train_rtdetr(data_yaml: Path, out: Path, spec: DemoModelsSpec) -> Path:
-    """Trains the small HF RT-DETR with a plain loop (the model computes its own matching loss)."""
+def train_rtdetr(data_yaml: Path, out: Path, spec: DemoModelsSpec, device: str = "cpu") -> Path:
+    """Trains the small HF RT-DETR with a plain loop (the model computes its own matching loss) on `device`."""
     import torch
     from PIL import Image
     from tqdm.auto import tqdm
@@ -53,7 +53,7 @@ def train_rtdetr(data_yaml: Path, out: Path, spec: DemoModelsSpec) -> Path:
     use_all_cores()  # the YOLO training before it in this process left torch one thread
     dataset = load_data_yaml(data_yaml)
     torch.manual_seed(spec.seed)
-    model = RTDetrForObjectDetection(small_rtdetr_config(dataset.names))
+    model = RTDetrForObjectDetection(small_rtdetr_config(dataset.names)).to(device)
     processor = RTDetrImageProcessor(size={"height": spec.rtdetr_imgsz, "width": spec.rtdetr_imgsz})
     index = {n: i for i, n in enumerate(dataset.names)}
     images, targets = [], []
@@ -63,8 +63,9 @@ def train_rtdetr(data_yaml: Path, out: Path, spec: DemoModelsSpec) -> Path:
         boxes = read_labels(label_path(path), dataset.names)
         xyxy = torch.tensor([b for _, b in boxes], dtype=torch.float32).reshape(-1, 4)
         centre = torch.cat([(xyxy[:, :2] + xyxy[:, 2:]) / 2, xyxy[:, 2:] - xyxy[:, :2]], dim=1)
-        targets.append({"class_labels": torch.tensor([index[n] for n, _ in boxes], dtype=torch.long), "boxes": centre})
-    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=1e-4)
+        labels = torch.tensor([index[n] for n, _ in boxes], dtype=torch.long)
+        targets.append({"class_labels": labels.to(device), "boxes": centre.to(device)})
+    optimizer = torch.optim.AdamW(model.parameters(), lr=spec.rtdetr_lr, weight_decay=1e-4)
     generator = torch.Generator().manual_seed(spec.seed)
     model.train()
     order: list[int] = []
@@ -72,7 +73,8 @@ def train_rtdetr(data_yaml: Path, out: Path, spec: DemoModelsSpec) -> Path:
         if len(order) < spec.rtdetr_batch:
             order += torch.randperm(len(images), generator=generator).tolist()
         batch, order = order[: spec.rtdetr_batch], order[spec.rtdetr_batch :]
-        loss = model(pixel_values=torch.stack([images[i] for i in batch]), labels=[targets[i] for i in batch]).loss
+        pixels = torch.stack([images[i] for i in batch]).to(device)
+        loss = model(pixel_values=pixels, labels=[targets[i] for i in batch]).loss
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 0.1)

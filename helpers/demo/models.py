@@ -12,7 +12,7 @@
   mAP@0.5 and the scene classifier's accuracy (`scores`); a rebuild with the same settings and
   data reuses the folder.
 
-Trained for about 12 minutes on 2 CPU cores, the detectors find most litter but not all (mAP@0.5 about
+Trained for about 13 minutes on 2 CPU cores, the detectors find most litter but not all (mAP@0.5 about
 0.6 and 0.45 on the test split; the scene classifier is right on nearly every photo): the pipeline runs
 end to end on real checkpoints, and notebook 04's "true about the photo" section has detector errors
 to show. Read their numbers in `manifest.json`; docs/01_cv_extract.md says how the recipe was chosen.
@@ -46,7 +46,7 @@ class DemoModelsSpec:
     seed: int = 0
     # Measured on the demo set (docs/measurements/demo_recipe_sweep_round*_h100.json, mAP@0.5 val/test):
     # YOLO 20 epochs 0.38/0.46, 25 0.45/0.58, 30 0.54/0.63; RT-DETR 250 steps 0.16/0.14, 500 0.40/0.41,
-    # 1000 0.60/0.64. On 2 CPU cores a YOLO epoch takes about 12 s and an RT-DETR step about 0.45 s.
+    # 1000 0.60/0.64. On 2 CPU cores a YOLO epoch takes about 14 s and an RT-DETR step about 0.55 s.
     yolo_epochs: int = 30
     yolo_imgsz: int = 256
     yolo_width: float = 0.25  # YOLOv8 width multiple (0.25 is "n")

@@ -1,13 +1,15 @@
 """Demo detector recipes side by side (issue 14), run once on a lent GPU machine.
 
-    python docs/measurements/demo_recipe_sweep.py --out DIR [--quick] [--deadline 480]
+    python docs/measurements/demo_recipe_sweep.py --out DIR [--round 2] [--quick] [--deadline 480]
 
-Builds demo image sets (today's and ones with larger objects), trains the demo YOLO with several
-recipes and the demo HF RT-DETR for several step counts, all at once (one CPU core each, one GPU),
+Builds demo image sets (objects of the first demo set's size and larger ones), trains the demo YOLO with several
+recipes and the demo HF RT-DETR for several step counts, all at once (the cores shared out, one GPU),
 and writes `DIR/demo_recipe_sweep.json`: per run its settings, the mAP@0.5 that the demo manifest
 reports (helpers' metric, conf 0.05, val and test) and Ultralytics' validation mAP@0.5 per epoch.
 A GPU changes how long a run takes, not what it learns per step: the 2-core CPU cost of a recipe is
 measured separately (seconds per epoch), so the two together say what fits in `make demo`.
+Round 1 ran on the demo set's generator 2 (its objects are no longer drawn by this code), rounds 2
+and 3 on generator 3 (each class its own colour family).
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 DATASETS = {  # name -> DemoDatasetSpec overrides
-    "d0": {},  # the demo set's default sizes: objects 22-64 px in 384x288 photos
-    "d1": {"min_object": 32, "max_object": 88},  # a closer camera
+    "d0": {"min_object": 22, "max_object": 64},  # the first demo set's sizes, in 384x288 photos
+    "d1": {"min_object": 32, "max_object": 88},  # a closer camera: the demo set's default since round 2
     "d2": {"min_object": 40, "max_object": 110},
 }
 YOLO_RUNS = [  # (dataset, imgsz, width, epochs, extra Ultralytics settings)

@@ -3,6 +3,7 @@ cardboard, peel, food), each on its own transparent canvas, drawn from a numpy G
 
 from __future__ import annotations
 
+import colorsys
 import math
 
 import numpy as np
@@ -22,9 +23,7 @@ def _jitter(rng: np.random.Generator, color: Color, amount: int = 18) -> Color:
 def _vivid(rng: np.random.Generator) -> Color:
     """A saturated colour of any hue: printed plastic (labels, bags, caps)."""
     hue, value = rng.uniform(0, 6), rng.uniform(0.75, 1.0)
-    ramp = [value, value * (0.12 + 0.88 * (1 - abs(hue % 2 - 1))), value * 0.12]  # max, middle, min channel
-    order = [(0, 1, 2), (1, 0, 2), (2, 0, 1), (2, 1, 0), (1, 2, 0), (0, 2, 1)][int(hue)]  # HSV's six sectors
-    return tuple(int(255 * ramp[order[channel]]) for channel in range(3))
+    return tuple(int(255 * channel) for channel in colorsys.hsv_to_rgb(hue / 6, 0.88, value))
 
 
 # Each class has its own colour family, as field litter mostly does (a detector trained for minutes

@@ -56,6 +56,7 @@ ROUND_2 = [
     ("d1", 256, 0.25, 25, {}),
     ("d1", 224, 0.25, 30, {}),
 ]
+RESULTS_CSV = "runs/detector/results.csv"  # where train_yolo_detector's Ultralytics run writes its epochs
 RTDETR_ROUND_3 = [("d1", 250, 5e-4), ("d1", 500, 5e-4), ("d1", 1000, 5e-4), ("d1", 2000, 5e-4)]  # generator 3
 RTDETR_RUNS = [("d0", 1000, 5e-4), ("d0", 3000, 5e-4), ("d0", 3000, 1e-3), ("d1", 3000, 5e-4)]  # make demo: 200 steps
 
@@ -68,25 +69,26 @@ def build_dataset_named(root: Path, name: str, quick: bool) -> Path:
     return root / name / "data.yaml"
 
 
-def yolo_job(job: dict) -> dict:
-    from ultralytics import YOLO
+def _maps(detector, data: str) -> dict[str, float]:
+    from helpers.demo.models import detector_map50, split_truth
 
+    return {split: detector_map50(detector, *split_truth(Path(data), split)[:2]) for split in ("val", "test")}
+
+
+def yolo_job(job: dict) -> dict:
+    """make demo's YOLO recipe (`train_yolo_detector`) with the job's size, width and epochs, on the GPU."""
     from helpers.cv import UltralyticsDetector
-    from helpers.demo.models import YOLO_TRAINING, _yolo_yaml, detector_map50, split_truth
+    from helpers.demo.models import DemoModelsSpec, train_yolo_detector
 
     work = Path(job["work"])
     work.mkdir(parents=True, exist_ok=True)
-    model = YOLO(str(_yolo_yaml(work, 5, job["width"], "detect")))
+    spec = DemoModelsSpec(yolo_epochs=job["epochs"], yolo_imgsz=job["imgsz"], yolo_width=job["width"])
     started = time.perf_counter()
-    model.train(
-        data=job["data"], epochs=job["epochs"], imgsz=job["imgsz"], batch=8, project=str(work), name="run", seed=0,
-        close_mosaic=min(4, job["epochs"]), optimizer="AdamW", lr0=0.002, warmup_epochs=1,
-        **{**YOLO_TRAINING, "device": job["device"], "val": True, "workers": 0}, **job["extra"],
-    )  # fmt: skip
+    weights = train_yolo_detector(Path(job["data"]), work, spec, work, device=job["device"], val=True, **job["extra"])
     seconds = time.perf_counter() - started
-    detector = UltralyticsDetector(work / "run/weights/last.pt", device=job["device"], conf=0.05)
-    maps = {split: detector_map50(detector, *split_truth(Path(job["data"]), split)[:2]) for split in ("val", "test")}
-    return {"map50": maps, "gpu_seconds": round(seconds, 1), "curve": _ultralytics_curve(work / "run/results.csv")}
+    detector = UltralyticsDetector(weights, device=job["device"], conf=0.05)
+    curve = _ultralytics_curve(work / RESULTS_CSV)
+    return {"map50": _maps(detector, job["data"]), "gpu_seconds": round(seconds, 1), "curve": curve}
 
 
 def _ultralytics_curve(path: Path) -> list[float]:
@@ -100,7 +102,7 @@ def _ultralytics_curve(path: Path) -> list[float]:
 
 def rtdetr_job(job: dict) -> dict:
     from helpers.cv import HFDetector
-    from helpers.demo.models import DemoModelsSpec, detector_map50, split_truth
+    from helpers.demo.models import DemoModelsSpec
     from helpers.demo.rtdetr import train_rtdetr
 
     work = Path(job["work"])
@@ -110,8 +112,7 @@ def rtdetr_job(job: dict) -> dict:
     train_rtdetr(Path(job["data"]), work, spec, device=job["device"])
     seconds = time.perf_counter() - started
     detector = HFDetector(work / "rtdetr", device=job["device"], conf=0.05)
-    maps = {split: detector_map50(detector, *split_truth(Path(job["data"]), split)[:2]) for split in ("val", "test")}
-    return {"map50": maps, "gpu_seconds": round(seconds, 1), "spec": asdict(spec)}
+    return {"map50": _maps(detector, job["data"]), "gpu_seconds": round(seconds, 1), "spec": asdict(spec)}
 
 
 def run_child(job: dict, log: Path, deadline: float) -> dict:
@@ -126,10 +127,7 @@ def run_child(job: dict, log: Path, deadline: float) -> dict:
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
-            return {
-                "error": "stopped at the deadline",
-                "curve": _ultralytics_curve(Path(job["work"]) / "run/results.csv"),
-            }
+            return {"error": "stopped at the deadline", "curve": _ultralytics_curve(Path(job["work"]) / RESULTS_CSV)}
     result_path = Path(job["work"]) / "result.json"
     if child.returncode or not result_path.exists():
         return {"error": f"exit {child.returncode}: " + log.read_text()[-600:]}

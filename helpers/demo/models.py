@@ -115,7 +115,8 @@ YOLO_TRAINING = {
 }
 
 
-def train_yolo_detector(data_yaml: Path, out: Path, spec: DemoModelsSpec, work: Path) -> Path:
+def train_yolo_detector(data_yaml: Path, out: Path, spec: DemoModelsSpec, work: Path, **overrides) -> Path:
+    """Trains the demo YOLO; `overrides`: other Ultralytics settings (the recipe sweep's device, val)."""
     from ultralytics import YOLO
 
     names = yaml.safe_load(data_yaml.read_text())["names"]
@@ -129,7 +130,7 @@ def train_yolo_detector(data_yaml: Path, out: Path, spec: DemoModelsSpec, work: 
         project=str(work / "runs"),
         name="detector",
         seed=spec.seed,
-        **YOLO_TRAINING,
+        **{**YOLO_TRAINING, **overrides},
         # Measured on the demo set generator 2 (validation mAP@0.5 after 20 epochs): mosaic until the last 4
         # epochs and AdamW at 0.002, batch 8: 0.37; batch 4 or lr 0.004 the same; SGD at 0.01 half of it;
         # 960 training images instead of 240, same image passes: the same; width 0.125 or imgsz 320-384:

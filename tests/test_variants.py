@@ -16,7 +16,8 @@ from helpers.describer.describe import Describer
 from helpers.pairs.synth import SynthConfig, build_pairs
 from helpers.text.facts import extract
 from helpers.text.grammar import describe, facts
-from helpers.text.synthetic import random_cv
+from helpers.text.lexicon import CLASSES
+from helpers.text.synthetic import random_cv, short_record
 from helpers.text.variants import variant_of, variant_rng
 
 records = st.integers(0, 10**9).map(lambda seed: random_cv(random.Random(seed)))
@@ -87,3 +88,28 @@ def test_a_variant_is_a_rule_a_small_model_can_learn():
     sentence = "Two plastic objects, two glass objects and two metal objects are visible."
     assert describe(record, variant_rng(1), Policy()) == sentence
     assert describe(record, variant_rng(4), Policy()).count("pieces of") == 3
+
+
+def test_coverage_shows_every_variant_one_new_name_alone(tmp_path):
+    """Each variant has its own frame and article for one item ("A kite is visible."); models that saw
+    that with a new name a few times per variant wrote "Four kite are visible." (docs/04_describer.md)."""
+    cv = tmp_path / "cv.jsonl"
+    cv.write_text("")
+    config = SynthConfig(str(cv), str(tmp_path / "pairs"), synthetic_records=900, validation_hard_records=0)
+    result = build_pairs(config)
+    single_new_name = Counter(
+        int(pair["input"].rsplit(" | variant: ", 1)[1])
+        for pair in result.pairs["train"]
+        if pair["input"].startswith("litter: 1 slotA; end after slotA |")
+    )
+    # measured on these 900 records: 10-20 pairs per variant with the short records, 3-10 without
+    assert sorted(single_new_name) == list(range(8)) and min(single_new_name.values()) >= 10
+
+
+def test_short_records_hold_one_or_two_confident_detections_half_of_them_new_names():
+    rng = random.Random(0)
+    stated = [facts(short_record(rng), Policy()).counts for _ in range(400)]
+    assert all(1 <= sum(counts.values()) <= 2 for counts in stated)
+    categories = [label for counts in stated for label in counts]
+    new_share = sum(label not in CLASSES for label in categories) / len(categories)
+    assert 0.4 < new_share < 0.6, new_share

@@ -30,6 +30,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import helpers  # noqa: F401 - offline switches before transformers is imported
+from helpers.core.io import iter_jsonl
 
 PARTS = ("env", "train", "describe", "extract", "lora")
 logger = logging.getLogger(__name__)
@@ -257,8 +258,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--table", metavar="JSONL", help="print a run's JSON lines as a Markdown table, run nothing")
     args = parser.parse_args(argv)
     if args.table:
-        print(markdown_table([json.loads(line) for line in Path(args.table).read_text().splitlines() if line]), end="")
-        return 0
+        lines = list(iter_jsonl(args.table))  # lines end at "\n" only; a broken line is named, not fatal
+        for line in lines:
+            if line.error:
+                logger.warning("skipped %s", line.error)
+        print(markdown_table([line.record for line in lines if line.record is not None]), end="")
+        return 1 if any(line.error for line in lines) else 0
     parts = [p for p in args.parts.split(",") if p]
     unknown = sorted(set(parts) - set(PARTS))
     if unknown:

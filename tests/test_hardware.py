@@ -9,6 +9,7 @@ import os
 import random
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -305,3 +306,18 @@ def test_gpu_check_smoke_runs_every_part_and_writes_json_lines(tmp_path):
         ("ct2", "int8"),
     }
     assert all(row["faithful"] == 1.0 and row["records_per_second"] > 0 for row in describe)
+
+
+def test_gpu_check_table_names_a_broken_line_and_prints_the_rest(tmp_path, capsys, caplog):
+    from helpers.gpu_check import main
+
+    saved = Path("docs/measurements/gpu_check_h200.jsonl").read_bytes()
+    assert main(["--table", "docs/measurements/gpu_check_h200.jsonl"]) == 0
+    clean_table = capsys.readouterr().out
+    assert clean_table.count("\n") == 2 + sum(b'"part": "env"' not in line for line in saved.splitlines())
+    broken = tmp_path / "check.jsonl"
+    broken.write_bytes(saved + b'{"part": "describe", "backe\n')  # a run killed mid-line
+    assert main(["--table", str(broken)]) == 1
+    assert capsys.readouterr().out == clean_table
+    broken_line = saved.count(b"\n") + 1
+    assert f"{broken}:{broken_line}" in caplog.text

@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from helpers.core.device import cpu_cores
+from helpers.core.io import iter_jsonl
 from helpers.cv.config import ExtractConfig
 from helpers.cv.detectors import Detections
 from helpers.cv.extract import run_extraction
@@ -85,7 +86,7 @@ def _extract(folder: Path, output: Path, draft: bool, side: int, threads: int) -
     )
     detectors = [NullDetector(spec.name, side) for spec in config.detector_specs()]
     summary = run_extraction(config, detectors, NullScene())
-    records = [json.loads(line) for line in output.read_text().splitlines()]
+    records = [line.record for line in iter_jsonl(output)]  # its own output: lines end at "\n" only
     return summary["seconds"], records
 
 

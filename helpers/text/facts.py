@@ -137,14 +137,21 @@ def _read_count(tokens: list[str], i: int) -> tuple[int, str, int] | None:
     return NUMBER_WORDS[token], token, i + 1
 
 
-def _read_phrase(tokens: list[str], start: int, count: int, index: dict) -> tuple[int, str, LexEntry] | None:
-    """(end, phrase, entry) of the noun phrase starting at `start`."""
-    if start >= len(tokens) or tokens[start] in PREPOSITIONS:
-        return None
+def _known_phrase(tokens: list[str], start: int, index: dict) -> tuple[int, str, LexEntry] | None:
+    """(end, phrase, entry) of the longest indexed phrase (expected label or lexicon entry) at `start`."""
     for surface, entry in index.get(tokens[start], []):
         end = start + len(surface)
         if tuple(tokens[start:end]) == surface and _is_boundary(tokens, end):
             return end, " ".join(surface), entry
+    return None
+
+
+def _read_phrase(tokens: list[str], start: int, count: int, index: dict) -> tuple[int, str, LexEntry] | None:
+    """(end, phrase, entry) of the noun phrase starting at `start`."""
+    if start >= len(tokens) or tokens[start] in PREPOSITIONS:
+        return None
+    if known := _known_phrase(tokens, start, index):
+        return known
     if tokens[start] in DELIMITERS:  # after the lookup: an expected label may start with one ("?", ".x")
         return None
     end = start + 1
@@ -169,8 +176,7 @@ def _read_size(tokens: list[str], start: int, index: dict) -> tuple[str | None, 
     """A size word at `start` ("large"), unless an expected label starts there, and the index after it."""
     if start + 1 >= len(tokens) or tokens[start] not in SIZES:
         return None, start
-    known = [s for s, _ in index.get(tokens[start], []) if tuple(tokens[start : start + len(s)]) == s]
-    return (None, start) if any(_is_boundary(tokens, start + len(s)) for s in known) else (tokens[start], start + 1)
+    return (None, start) if _known_phrase(tokens, start, index) else (tokens[start], start + 1)
 
 
 def _read_place(tokens: list[str], start: int) -> tuple[str | None, int]:
@@ -234,10 +240,7 @@ def extract(text: str, vocabulary: Iterable[str] = ()) -> Extraction:
         items.append(Item(count[0], count[1], surface, entry.label, entry.plural, entry.mass, i, span, place, size))
         covered.update(range(i, end))
         i = end
-    totals: Counter[str] = Counter()
-    for item in items:
-        if item.count > 0:
-            totals[item.label] += item.count
+    totals = sum((Counter({item.label: item.count}) for item in items if item.count > 0), Counter())
     keyword = None if named_scene else _scene(tokens, covered)
     scene = named_scene or (keyword[0] if keyword else None)
     scene_span = named_span if named_scene else (spans[keyword[1]] if keyword else None)
@@ -267,16 +270,10 @@ def agreement_errors(text: str, vocabulary: Iterable[str] = ()) -> list[str]:
     return errors
 
 
-SLOT_ERRORS = (
-    "missed_category",
-    "wrong_count",
-    "invented_category",
-    "missing_scene",
-    "wrong_scene",
-    "invented_scene",
-    "wrong_place",  # a place stated wrongly, left out or stated where the boxes give none (policy `spatial`)
-    "wrong_size",  # the same for a size ("large", "small")
-)
+_COUNT_AND_SCENE_ERRORS = ("missed_category", "wrong_count", "invented_category", "missing_scene", "wrong_scene")
+# wrong_place / wrong_size: a place or size ("large", "small") stated wrongly, left out, or stated where
+# the boxes give none (policy `spatial`)
+SLOT_ERRORS = (*_COUNT_AND_SCENE_ERRORS, "invented_scene", "wrong_place", "wrong_size")
 
 
 def slot_errors(expected: Facts, said: Facts) -> dict[str, int]:

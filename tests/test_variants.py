@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections import Counter
 
 import pytest
@@ -16,8 +17,7 @@ from helpers.describer.describe import Describer
 from helpers.pairs.synth import SynthConfig, build_pairs
 from helpers.text.facts import extract
 from helpers.text.grammar import describe, facts
-from helpers.text.lexicon import CLASSES
-from helpers.text.synthetic import random_cv, short_record
+from helpers.text.synthetic import random_cv
 from helpers.text.variants import variant_of, variant_rng
 
 records = st.integers(0, 10**9).map(lambda seed: random_cv(random.Random(seed)))
@@ -90,26 +90,17 @@ def test_a_variant_is_a_rule_a_small_model_can_learn():
     assert describe(record, variant_rng(4), Policy()).count("pieces of") == 3
 
 
-def test_coverage_shows_every_variant_one_new_name_alone(tmp_path):
-    """Each variant has its own frame and article for one item ("A kite is visible."); models that saw
-    that with a new name a few times per variant wrote "Four kite are visible." (docs/04_describer.md)."""
+def test_coverage_teaches_every_variant_lists_of_new_names(tmp_path):
+    """A user's own detector names all its classes outside the five; each wording variant has to learn
+    such lists (models with variants miscounted them more often than without: docs/04_describer.md)."""
     cv = tmp_path / "cv.jsonl"
     cv.write_text("")
     config = SynthConfig(str(cv), str(tmp_path / "pairs"), synthetic_records=900, validation_hard_records=0)
-    result = build_pairs(config)
-    single_new_name = Counter(
-        int(pair["input"].rsplit(" | variant: ", 1)[1])
-        for pair in result.pairs["train"]
-        if pair["input"].startswith("litter: 1 slotA; end after slotA |")
-    )
-    # measured on these 900 records: 10-20 pairs per variant with the short records, 3-10 without
-    assert sorted(single_new_name) == list(range(8)) and min(single_new_name.values()) >= 10
-
-
-def test_short_records_hold_one_or_two_confident_detections_half_of_them_new_names():
-    rng = random.Random(0)
-    stated = [facts(short_record(rng), Policy()).counts for _ in range(400)]
-    assert all(1 <= sum(counts.values()) <= 2 for counts in stated)
-    categories = [label for counts in stated for label in counts]
-    new_share = sum(label not in CLASSES for label in categories) / len(categories)
-    assert 0.4 < new_share < 0.6, new_share
+    per_variant = Counter()
+    for pair in build_pairs(config).pairs["train"]:
+        names = re.findall(r"(?:^litter: |; )\d+ (\S+)", pair["input"].split(" | ")[0])
+        if len(names) >= 3 and all(name.startswith("slot") for name in names):
+            per_variant[int(pair["input"].rsplit(" | variant: ", 1)[1])] += 1
+    # measured on these 900 records: 18-33 pairs per variant with new-name lists twice in each turn of
+    # coverage kinds, 8-21 with them once in nine
+    assert sorted(per_variant) == list(range(8)) and min(per_variant.values()) >= 18

@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run", action="append", required=True, help="'variants V, seed S=04's output folder'")
     parser.add_argument("--out", required=True, help="JSON file to write")
+    parser.add_argument("--pairs", default="", help="which pairs the runs trained on, saved with the numbers")
     args = parser.parse_args(argv)
     folders = {name.strip(): Path(path) for name, path in (entry.split("=", 1) for entry in args.run)}
     runs = {name: summarise(json.loads((folder / "metrics.json").read_text())) for name, folder in folders.items()}
@@ -83,9 +84,12 @@ def main(argv: list[str] | None = None) -> int:
             },
         }
     report = {
-        "command": "python docs/measurements/variants_seeds.py " + " ".join(f'--run "{e}"' for e in args.run),
+        "command": "python docs/measurements/variants_seeds.py "
+        + " ".join(f'--run "{e}"' for e in args.run)
+        + (f' --pairs "{args.pairs}"' if args.pairs else ""),
         "machine": "2 CPU cores",
-        "model": "make demo's describer recipe (tiny scratch T5, 8 epochs) on the same pairs; 03's seed changes",
+        "model": "make demo's describer recipe (tiny scratch T5, 8 epochs) on the same pairs; 03's seed changes"
+        + (f"; pairs: {args.pairs}" if args.pairs else ""),
         "runs": runs,
         "means": means,
         "paired_by_record": paired(folders),

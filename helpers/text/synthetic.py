@@ -246,16 +246,6 @@ def stress_record(group: str, rng: random.Random, held_out: bool = False) -> dic
     raise ValueError(f"unknown stress group {group!r}; expected one of {STRESS_GROUPS}")
 
 
-def short_record(rng: random.Random) -> dict:
-    """A training record with one or two confident detections, half of them unseen names.
-
-    With wording variants each variant has its own frame and article for a single item ("A kite is
-    visible."), which random records, long on average, show a new name in a dozen times or so; models
-    trained without these wrote "Four kite are visible." for one kite (docs/04_describer.md).
-    """
-    return random_cv(rng, max_detections=2, min_detections=1, unseen_rate=0.5)
-
-
 def stress_set(group: str, count: int, seed: int, held_out: bool = True) -> list[dict]:
     """`count` records of one stress group, reproducible from `seed` (for evaluation: held-out names by default)."""
     rng = random.Random(f"stress:{group}:{seed}")

@@ -101,18 +101,30 @@ def test_the_spatial_numbers_in_the_descriptions_doc_are_the_saved_measurement()
     assert set(on["guarded_faithful"].values()) == {1.0} and "guarded output stays 100% faithful" in text
 
 
-def test_the_seed_comparison_in_the_describer_doc_is_the_saved_measurement():
-    saved = json.loads((MEASUREMENTS / "variants_seeds_demo_cpu.json").read_text())
-    without, with_variants = (saved["means"][k]["raw_model_faithful"] for k in ("variants 0", "variants 8"))
+def _group_words(group: str) -> str:
+    return group.replace("_", " ").replace("low confidence", "low-confidence")
+
+
+def test_the_seed_comparisons_in_the_describer_doc_are_the_saved_measurements():
     text = " ".join((PROJECT_ROOT / "docs" / "04_describer.md").read_text().split())
-    for group in ("many_detections", "label_variants", "weak_scene", "low_confidence_noise", "unseen_labels", "test"):
-        words = group.replace("_", " ").replace("low confidence", "low-confidence")
-        assert f"{words} {without[group]} -> {with_variants[group]}" in text, group
-    ranges = [r for m in saved["means"].values() for r in m["raw_model_faithful_range"].values()]
-    spread = max(high - low for low, high in ranges)
-    assert f"the seed alone moves a group by up to {spread * 100:.0f} points" in text
-    unseen = saved["paired_by_record"]["unseen_labels"]
+    first = json.loads((MEASUREMENTS / "variants_seeds_demo_cpu.json").read_text())
+    unseen = first["paired_by_record"]["unseen_labels"]
     assert f"({unseen['worse']} records to {unseen['better']}, one-sided p = {unseen['p_value_variants_worse']}" in text
+    short = json.loads((MEASUREMENTS / "variants_short_records_demo_cpu.json").read_text())["paired_by_record"]
+    assert f"{short['unseen_labels']['worse']} to {short['unseen_labels']['better']} (p = " in text
+    now = json.loads((MEASUREMENTS / "variants_seeds_coverage_demo_cpu.json").read_text())
+    without, with_variants = (now["means"][k]["raw_model_faithful"] for k in ("variants 0", "variants 8"))
+    for group in without:
+        assert f"{_group_words(group)} {without[group]} -> {with_variants[group]}" in text, group
+    unique = now["means"]["variants 8"]["test_unique_ratio"]
+    assert f"unique share {unique['raw_model']} (grammar {unique['grammar']})" in text
+    ranges = [r for m in now["means"].values() for r in m["raw_model_faithful_range"].values()]
+    assert f"the seed alone moves a group by up to {max(high - low for low, high in ranges) * 100:.0f} points" in text
+    for group, paired in now["paired_by_record"].items():
+        worse, better, p_value = paired["worse"], paired["better"], paired["p_value_variants_worse"]
+        if p_value < 0.05:
+            assert f"{_group_words(group)} ({worse} to {better}, p = {p_value})" in text, group
+    assert now["means"]["variants 8"]["guarded_faithful_min"] == 1.0 and "guarded output stays 100% faithful" in text
 
 
 def _val_test(scores: dict) -> str:

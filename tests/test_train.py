@@ -225,7 +225,7 @@ def test_resume_continues_the_step_count(pairs_dir, tmp_path):
     assert restarted["resumed_from"] is None and restarted["global_step"] == 6
 
 
-def test_validation_inputs_longer_than_any_training_input_are_scored(pairs_dir, tmp_path, caplog):
+def test_validation_inputs_longer_than_the_length_limit_are_scored(pairs_dir, tmp_path, caplog):
     longer = tmp_path / "pairs"
     shutil.copytree(pairs_dir, longer)
     # 14 categories (training records have at most 6): names are slots, so length comes from the list
@@ -247,7 +247,11 @@ def test_validation_inputs_longer_than_any_training_input_are_scored(pairs_dir, 
         file.write(json.dumps(pair) + "\n")
     with caplog.at_level(logging.WARNING, logger="helpers"):
         summary = train(
-            TrainConfig(pairs_dir=str(longer), output_dir=str(tmp_path / "m"), **{**TINY_STEPS, "eval_samples": 0})
+            TrainConfig(
+                pairs_dir=str(longer),
+                output_dir=str(tmp_path / "m"),
+                **{**TINY_STEPS, "eval_samples": 0, "max_source_length": 48},  # the long input is longer
+            )
         )
     state = json.loads((tmp_path / "m" / "trainer_state.json").read_text())
     scored = [e["eval_faithfulness"] for e in state["log_history"] if "eval_faithfulness" in e]

@@ -41,8 +41,8 @@ class TrainConfig:
     eval_steps: int = 400
     eval_samples: int = 300  # validation pairs scored by generation at each evaluation (0: all)
     early_stopping_patience: int = 5  # evaluations without better faithfulness before stopping (0: off)
-    max_source_length: int = 0  # 0: the longest training input, capped at 512
-    max_target_length: int = 0  # 0: the longest training description, capped at 256
+    max_source_length: int = 0  # 0: the longest input of any split (validation may hold longer), capped at 512
+    max_target_length: int = 0  # 0: the longest description of any split, capped at 256
     num_beams: int = 4  # beams saved in generation_config for inference
     adapter: str = "none"  # none (full fine-tuning) or lora (peft adapters, merged at export; for flan-t5-base and up)
     lora_rank: int = 16  # lora only: rank of each low-rank update

@@ -54,18 +54,18 @@ def load_pairs(pairs_dir: Path) -> tuple[dict[str, Dataset], InputSpec, dict]:
 def length_limits(
     tokenizer, data: dict[str, Dataset], max_source_length: int, max_target_length: int
 ) -> dict[str, int]:
-    """Max source/target lengths (0: from the training data, capped at 512/256); logs a warning
-    with a count when anything would be cut."""
+    """Max source/target lengths (0: the longest text of any split, capped at 512/256: validation's
+    hard records can be longer than every training text); logs a warning with a count when anything
+    would be cut."""
     limits = {}
     for name, column, asked, cap in (
         ("input", "input", max_source_length, 512),
         ("output", "target", max_target_length, 256),
     ):
-        lengths = [len(ids) for ids in tokenizer(list(data["train"][column]))["input_ids"]]
-        limit = asked or min(max(lengths), cap)
-        cut = sum(
-            n > limit for split in data.values() for n in (len(i) for i in tokenizer(list(split[column]))["input_ids"])
-        )
+        every = {key: [len(ids) for ids in tokenizer(list(part[column]))["input_ids"]] for key, part in data.items()}
+        lengths = every["train"]
+        limit = asked or min(max(n for split in every.values() for n in split), cap)
+        cut = sum(n > limit for split in every.values() for n in split)
         if cut:
             logger.warning("%d %s text(s) are longer than %d tokens and will be truncated", cut, name, limit)
         limits[name] = limit

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -44,6 +45,19 @@ def test_calibration_picks_the_threshold_that_makes_counts_exact_and_drops_a_fal
     equal = {"conf": {"good": 0.5, "noisy": 0.5}, "weights": {"good": 1.0, "noisy": 1.0}, "conf_type": "max"}
     assert score_settings({"good": good, "noisy": noisy}, truths, equal, 0.5)["count_accuracy"] == 0.0
     assert both["table"][0] == choice and len(both["table"]) == 10
+
+
+def test_a_detector_that_scores_low_is_calibrated_to_be_described():
+    """Its true boxes score 0.3, a false one 0.15: the threshold between them makes every photo
+    exact, because 01 maps a detector's threshold onto the describer's 0.5 (before that mapping a
+    threshold under 0.5 changed nothing and every littered photo was called clean)."""
+    truths, good, _ = _photos()
+    shy = [Detections(d.boxes, [0.3 if label == "plastic" else 0.15 for label in d.labels], d.labels) for d in good]
+    choice = calibrate({"shy": shy}, truths)["choice"]
+    assert 0.15 < choice["conf"]["shy"] <= 0.3
+    assert choice["count_accuracy"] == 1.0 and choice["littered_called_clean"] == 0
+    at_half = score_settings({"shy": shy}, truths, {**choice, "conf": {"shy": 0.5}}, 0.5)
+    assert at_half["count_accuracy"] == 0.25 and at_half["littered_called_clean"] == 3  # only the empty photo
 
 
 def test_01_takes_thresholds_and_conf_type_from_the_ensemble_file_unless_given(tmp_path):
@@ -105,3 +119,23 @@ def test_the_current_settings_stay_unless_the_best_is_better_beyond_chance():
     many = calibrate_against({"good": good * 3, "noisy": noisy * 3}, truths * 3, current)
     assert many["significance"]["better"] == 12 and not many["kept_current"]  # p = 1/4096
     assert many["choice"]["count_accuracy"] == 1.0 and many["choice"]["weights"]["noisy"] == min(WEIGHTS)
+
+
+def test_demo_models_calibrated_before_scores_were_aligned_are_calibrated_again_not_retrained(
+    tiny_demo, tiny_cv_models, tmp_path
+):
+    from helpers.demo.models import QUICK, build_models
+
+    old = tmp_path / "demo"
+    shutil.copytree(tiny_cv_models, old)
+    manifest = json.loads((old / "manifest.json").read_text())
+    assert manifest["ensemble"]["scores_aligned_to"] == 0.5
+    del manifest["ensemble"]["scores_aligned_to"]  # as a folder built before the change was
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    (old / "ensemble.json").unlink()
+    weights = (old / "yolo_detector.pt").read_bytes()
+    again = build_models(tiny_demo / "data.yaml", old, QUICK)
+    assert again["reused"] and again["ensemble"]["scores_aligned_to"] == 0.5
+    assert json.loads((old / "ensemble.json").read_text())["scores_aligned_to"] == 0.5
+    assert json.loads((old / "manifest.json").read_text())["ensemble"] == again["ensemble"]
+    assert (old / "yolo_detector.pt").read_bytes() == weights, "the detectors were not retrained"

@@ -14,13 +14,16 @@ from collections import Counter
 import numpy as np
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from helpers.core.contract import Policy
 from helpers.core.io import iter_jsonl
 from helpers.cv.detectors import Detections, HFDetector, SceneClassifier, UltralyticsDetector, normalise_label
 from helpers.cv.evaluation import average_precision, detection_metrics, scene_metrics
 from helpers.cv.extract import ExtractConfig, run_extraction
 from helpers.cv.files import merge_shards, scan_output
-from helpers.cv.fusion import FusionSettings, fuse
+from helpers.cv.fusion import FusionSettings, align_scores, fuse
 from helpers.cv.sources import open_image_source, select
 
 
@@ -132,6 +135,31 @@ def test_wbf_fuses_overlapping_boxes_and_names_their_sources():
     assert voted["plastic"]["confidence"] == pytest.approx(0.75)
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    scores=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=20),
+    threshold=st.floats(0.0, 1.0),
+    target=st.floats(0.01, 0.99),
+)
+def test_aligned_scores_put_the_detector_threshold_on_the_describer_threshold(scores, threshold, target):
+    boxes = [[0.1, 0.1, 0.2, 0.2]] * len(scores)
+    aligned = align_scores(Detections(boxes, scores, ["plastic"] * len(scores)), threshold, target).scores
+    raw = np.array(scores)
+    assert np.all((aligned >= target) == (raw >= threshold)), "kept by the detector <=> described"
+    order = np.argsort(raw, kind="stable")
+    assert np.all(np.diff(aligned[order]) >= -1e-12), "the detector's ranking is kept"
+    assert np.all((aligned >= 0) & (aligned <= 1))
+    assert np.allclose(align_scores(Detections(boxes, scores, ["plastic"] * len(scores)), target, target).scores, raw)
+
+
+def test_aligned_scores_map_the_threshold_exactly_and_reject_a_bad_target():
+    found = Detections([[0.1, 0.1, 0.2, 0.2]] * 4, [0.0, 0.2, 0.3, 1.0], ["plastic"] * 4)
+    assert align_scores(found, 0.2, 0.5).scores.tolist() == pytest.approx([0.0, 0.5, 0.5625, 1.0])
+    assert align_scores(found, 0.8, 0.5).scores.tolist() == pytest.approx([0.0, 0.125, 0.1875, 1.0])
+    with pytest.raises(ValueError, match="target"):
+        align_scores(found, 0.2, 1.0)
+
+
 def test_single_detector_passes_through_and_bad_fusion_input_raises_instead_of_exiting():
     alone = Detections([[0.1, 0.1, 0.3, 0.3], [0.12, 0.1, 0.32, 0.3]], [0.6, 0.9], ["plastic", "plastic"])
     fused = fuse([alone], ["yolo"], [1.0])
@@ -209,6 +237,9 @@ def test_corrupt_and_empty_images_are_reported_and_the_rest_succeed(tmp_path, ti
         assert record["width"] == 384 and record["height"] == 288 and record["split"] is None
         assert set(record["scene"]) == {"class", "confidence"}
         assert set(record["model_detections"]) == {"yolo", "hf"}
+        # every box a detector kept (at 0.01 or 0.3) is on the describer's scale: at or above its 0.5
+        kept = [d["confidence"] for boxes in record["model_detections"].values() for d in boxes]
+        assert all(confidence >= Policy().min_confidence for confidence in kept)
         for detection in record["detections"]:
             assert 0 <= min(detection["bbox"]) and max(detection["bbox"]) <= 1
             assert detection["sources"] and set(detection["sources"]) <= {"yolo", "hf"}
@@ -217,6 +248,8 @@ def test_corrupt_and_empty_images_are_reported_and_the_rest_succeed(tmp_path, ti
     assert [d["name"] for d in manifest["detectors"]] == ["yolo", "hf"]
     assert manifest["fusion"]["conf_type"] == calibrated["conf_type"]
     assert [d["conf"] for d in manifest["detectors"]] == [0.01, 0.3]  # given parameters win over the file
+    assert manifest["scores_aligned_to"] == Policy().min_confidence
+    assert any(boxes for record in records for boxes in record["model_detections"].values()), "the check saw boxes"
     # the images are fixed: a rerun retries only the failed ones, and their errors are not duplicated
     (folder / "empty.jpg").unlink()
     again = run_extraction(config)

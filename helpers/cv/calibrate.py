@@ -6,10 +6,12 @@ mAP rewards ranking boxes; a sentence needs the right *counts*. So each detector
 threshold, the ensemble weights and WBF's `conf_type` are chosen to maximise per-photo count
 accuracy: the share of validation photos where every category's count after fusion and the
 describer's confidence threshold equals the labelled count (ties: fewer littered photos with
-nothing counted, then thresholds nearer the middle). A detector that only adds false boxes ends with
-the smallest weight (with `conf_type="max"` its lone boxes then fall below the describer's
-threshold: excluded in effect). The choice, its validation numbers and the table of the best
-settings go to the ensemble file 01 reads (`ensemble_weights_file`).
+nothing counted, then thresholds nearer the middle). As in 01, each detector's scores are first
+mapped so that its threshold is the describer's (`helpers.cv.fusion.align_scores`): a threshold of
+0.2 means "describe what this detector scores 0.2 or more". A detector that only adds false boxes
+ends with the smallest weight (with `conf_type="max"` its lone boxes then fall below the
+describer's threshold: excluded in effect). The choice, its validation numbers and the table of the
+best settings go to the ensemble file 01 reads (`ensemble_weights_file`).
 
 With a few dozen validation photos the best of 1,215 settings wins partly by chance, so the command
 keeps the current settings unless the best one is better beyond chance: an exact one-sided McNemar
@@ -31,7 +33,7 @@ from tqdm.auto import tqdm
 from helpers.core.contract import Policy
 from helpers.core.io import atomic_write_text
 from helpers.cv.detectors import Detections
-from helpers.cv.fusion import FusionSettings, fuse
+from helpers.cv.fusion import FusionSettings, align_scores, fuse
 
 logger = logging.getLogger(__name__)
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -59,7 +61,10 @@ def photo_counts(per_model: dict[str, list[Detections]], setting: dict, min_conf
     fusion = FusionSettings(iou_thr=iou_thr, conf_type=setting["conf_type"])
     counted = []
     for index in range(len(per_model[names[0]])):
-        mine = [_kept(per_model[name][index], setting["conf"][name]) for name in names]
+        mine = [
+            align_scores(_kept(per_model[name][index], setting["conf"][name]), setting["conf"][name], min_confidence)
+            for name in names
+        ]  # on the describer's scale, as 01 fuses them
         counted.append(_counts(fuse(mine, names, [setting["weights"][name] for name in names], fusion), min_confidence))
     return counted
 
@@ -137,6 +142,7 @@ def write_ensemble_file(path: str | Path, result: dict, baseline: dict | None = 
             "before": baseline,
         },
         "table": result["table"],
+        "scores_aligned_to": Policy().min_confidence,  # thresholds mean what 01 makes of them (align_scores)
     }
     return atomic_write_text(path, json.dumps(content, indent=2) + "\n")
 

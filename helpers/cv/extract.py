@@ -30,12 +30,13 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from helpers.core.cli import config_parser, merge_arguments
+from helpers.core.contract import Policy
 from helpers.core.io import atomic_write_text, iter_jsonl, write_jsonl
 from helpers.core.paths import resolve
 from helpers.cv.config import ExtractConfig
 from helpers.cv.detectors import UNKNOWN_SCENE, DetectorSpec, SceneClassifier, load_detector
 from helpers.cv.files import merge_shards, scan_output, side_files
-from helpers.cv.fusion import fuse
+from helpers.cv.fusion import align_scores, fuse
 from helpers.cv.ground_truth import add_ground_truth, labelled_truth
 from helpers.cv.sources import ImageItem, decode_image, open_image_source, select
 
@@ -134,6 +135,8 @@ def settings_fingerprint(config: ExtractConfig, specs: list[DetectorSpec]) -> di
         "imgsz": config.imgsz,
         "draft_decode": config.draft_decode,
         "save_model_detections": config.save_model_detections,
+        # each detector's threshold is mapped to the describer's before fusion (helpers.cv.fusion)
+        "scores_aligned_to": Policy().min_confidence if config.detections_from == "models" else None,
     }
     settings["fingerprint"] = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[
         :16
@@ -217,7 +220,10 @@ def run_extraction(
                     err.write(json.dumps({"image": item.key, "split": item.split, "error": reason}) + "\n")
                     failed += 1
             images = [image for _, image, _ in good]
-            per_model = [detector.predict(images) for detector in detectors]
+            per_model = [
+                [align_scores(found, spec.conf, Policy().min_confidence) for found in detector.predict(images)]
+                for detector, spec in zip(detectors, specs)
+            ]
             scenes = scene_model.predict(images) if scene_model else [dict(UNKNOWN_SCENE) for _ in images]
             lines = []
             for index, (item, _, (width, height)) in enumerate(good):

@@ -16,6 +16,12 @@ largest), so fusion merges duplicates and unions what the models found. Use "avg
 "box_and_model_avg" to make the models vote instead; 01's report shows the effect of each.
 
 A single detector passes through unchanged (WBF would still merge its overlapping boxes).
+
+One scale before fusing (`align_scores`): each detector's scores are mapped so that its own
+threshold lands on the describer's (`Policy.min_confidence`, 0.5). Without it a threshold below
+0.5 did nothing: fusion kept those boxes on the detector's scale and the describer then dropped
+them (an undertrained or differently calibrated detector, whose true boxes score 0.2-0.4, was
+described as seeing nothing), and detectors with different scales were averaged as if they agreed.
 """
 
 from __future__ import annotations
@@ -44,6 +50,29 @@ class FusionSettings:
             raise ValueError(f"iou_thr must be in (0, 1], got {self.iou_thr}")
         if not 0.0 <= self.skip_box_thr < 1.0:
             raise ValueError(f"skip_box_thr must be in [0, 1), got {self.skip_box_thr}")
+
+
+def align_scores(detections: Detections, threshold: float, target: float) -> Detections:
+    """The detections with scores mapped piecewise-linearly so that `threshold` becomes `target`
+    (0 -> 0, `threshold` -> `target`, 1 -> 1): a box the detector stands behind is at or above the
+    describer's threshold, a box below it stays below, and the detector's ranking is kept. The
+    identity when `threshold == target`.
+
+    Raises:
+        ValueError: `threshold` outside 0..1 or `target` outside (0, 1).
+    """
+    if not 0.0 <= threshold <= 1.0 or not 0.0 < target < 1.0:
+        raise ValueError(f"align_scores: threshold must be in 0..1 and target in (0, 1), got {threshold}, {target}")
+    scores = np.clip(detections.scores, 0.0, 1.0)
+    if threshold == target:
+        mapped = scores
+    elif threshold == 1.0:  # only perfect scores pass: they stay 1
+        mapped = np.where(scores >= 1.0, 1.0, scores * target)
+    else:
+        above = target + (scores - threshold) * (1.0 - target) / (1.0 - threshold)
+        below = scores * target / threshold if threshold > 0 else scores  # (threshold 0: nothing is below)
+        mapped = np.where(scores >= threshold, above, below)
+    return Detections(detections.boxes, mapped, list(detections.labels))
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import yaml
 
+from helpers.core.contract import Policy
 from helpers.core.device import use_all_cores
 from helpers.core.io import atomic_write_text, partial_dir, replace_dir
 from helpers.core.paths import DEMO_DATA_DIR, DEMO_MODELS_DIR, require_file, resolve
@@ -209,6 +210,22 @@ def evaluate_models(out: Path, data_yaml: Path, spec: DemoModelsSpec) -> dict[st
     return scores
 
 
+def calibrate_demo(folder: Path, data_yaml: Path, spec: DemoModelsSpec) -> dict:
+    """Calibrates the demo detectors' ensemble on the validation split into `folder/ensemble.json`;
+    returns the choice (weights, conf, conf_type, count accuracy) and the score scale it assumed."""
+    from helpers.cv import ExtractConfig, calibrate_ensemble
+
+    calibration = calibrate_ensemble(
+        ExtractConfig(images=str(data_yaml), yolo_weights=str(folder / "yolo_detector.pt"),
+                      hf_model=str(folder / "rtdetr"), scene_weights="", ensemble_weights_file="",
+                      device="cpu", max_images=spec.max_train_images),
+        folder / "ensemble.json",
+    )  # fmt: skip
+    choice = calibration["choice"]
+    return {**{k: choice[k] for k in ("weights", "conf", "conf_type", "count_accuracy")},
+            "scores_aligned_to": Policy().min_confidence}  # fmt: skip
+
+
 def build_models(
     data_yaml: str | Path = DEMO_DATA_DIR / "data.yaml",
     out: str | Path = DEMO_MODELS_DIR,
@@ -227,6 +244,11 @@ def build_models(
     if not force and manifest_path.exists():
         existing = json.loads(manifest_path.read_text())
         if {k: existing.get(k) for k in wanted} == wanted:
+            if existing.get("ensemble", {}).get("scores_aligned_to") != Policy().min_confidence:
+                logger.info("Demo models in %s were calibrated before 01 aligned scores: calibrating again", out)
+                existing["ensemble"] = calibrate_demo(out, data_yaml, spec)
+                existing["ensemble_weights"] = existing["ensemble"].pop("weights")
+                atomic_write_text(manifest_path, json.dumps(existing, indent=2, default=str) + "\n")
             logger.info(f"✓ Demo models in {out} match the settings: reusing them (--force rebuilds)")
             return {**existing, "reused": True}
     partial = partial_dir(out)
@@ -245,22 +267,14 @@ def build_models(
         timings[name] = round(time.perf_counter() - began, 1)
     scores = evaluate_models(partial, data_yaml, spec)
     maps = {name: scores["val"][f"{name}_map50"] for name in ("yolo", "hf")}
-    from helpers.cv import ExtractConfig, calibrate_ensemble
-
-    calibration = calibrate_ensemble(
-        ExtractConfig(images=str(data_yaml), yolo_weights=str(partial / "yolo_detector.pt"),
-                      hf_model=str(partial / "rtdetr"), scene_weights="", ensemble_weights_file="",
-                      device="cpu", max_images=spec.max_train_images),
-        partial / "ensemble.json",
-    )  # fmt: skip
-    weights = calibration["choice"]["weights"]
+    ensemble = calibrate_demo(partial, data_yaml, spec)
     shutil.rmtree(work)
     manifest = {
         **wanted,
         "validation_map50": maps,
         "scores": scores,  # per split: yolo_map50, hf_map50, scene_accuracy
-        "ensemble_weights": weights,
-        "ensemble": {k: calibration["choice"][k] for k in ("conf", "conf_type", "count_accuracy")},
+        "ensemble_weights": ensemble.pop("weights"),
+        "ensemble": ensemble,
         "seconds": timings,
         "total_seconds": round(time.perf_counter() - started, 1),
     }

@@ -153,4 +153,25 @@ def test_the_demo_recipe_numbers_in_the_cv_doc_are_the_saved_sweeps_and_build():
         assert _val_test({split: scores[split][f"{name}_map50"] for split in ("val", "test")}) in text
     assert build["spec"]["yolo_epochs"] == 30 and build["spec"]["rtdetr_steps"] == 500
     assert f"{build['seconds']['yolo_detector']:.0f} s and {build['seconds']['rtdetr']:.0f} s" in text
-    assert f"per-photo count accuracy on the validation photos is {build['ensemble']['count_accuracy']}" in text
+    aligned = json.loads((MEASUREMENTS / "aligned_scores_demo_cpu.json").read_text())
+    ensemble, validation = aligned["ensemble"], aligned["ensemble"]["validation"]
+    conf = ensemble["conf"]
+    assert f"YOLO at {conf['yolo']}, RT-DETR at {conf['hf']} and `{ensemble['conf_type']}`" in text
+    assert f"per-photo count accuracy on the validation photos is {validation['count_accuracy']}" in text
+    before, tested = validation["before"], ensemble["significance"]
+    assert f"({before['count_accuracy']} at the defaults: {tested['better']} photos better" in text
+    assert f"none worse, p = {tested['p_value']:.3f}" in text and tested["worse"] == 0
+    clean = f"littered photos called clean {validation['littered_called_clean']} of {validation['photos']}"
+    assert f"{clean} ({before['littered_called_clean']})" in text
+
+
+def test_the_aligned_scores_numbers_in_the_cv_doc_are_the_saved_measurement():
+    text = " ".join((PROJECT_ROOT / "docs" / "01_cv_extract.md").read_text().split())
+    totals = json.loads((MEASUREMENTS / "aligned_scores_demo_cpu.json").read_text())["totals"]
+    aligned, defaults = totals["calibrated, scores aligned"], totals["defaults (0.5, 0.5, max)"]
+    assert aligned["photos"] == defaults["photos"] == 120 and aligned["littered_photos"] == defaults["littered_photos"]
+    assert (
+        f"called {aligned['littered_called_clean']} of {aligned['littered_photos']} littered photos clean, the "
+        f"defaults it replaced {defaults['littered_called_clean']}; photos described truly: "
+        f"{aligned['true_photos']} against {defaults['true_photos']}"
+    ) in text

@@ -78,6 +78,14 @@ def test_01_takes_thresholds_and_conf_type_from_the_ensemble_file_unless_given(t
     assert [s.conf for s in bare.detector_specs()] == [0.5, 0.5] and bare.fusion().conf_type == "max"
 
 
+def test_a_threshold_low_enough_to_describe_hundreds_of_boxes_is_warned_about(caplog):
+    with caplog.at_level("WARNING", logger="helpers.cv.config"):
+        ExtractConfig(yolo_conf=0.3, hf_model="", ensemble_weights_file="").detector_specs()
+        assert not caplog.records
+        ExtractConfig(yolo_conf=0.001, hf_model="", ensemble_weights_file="").detector_specs()
+    assert "yolo threshold 0.001: every box it scores at least that is described" in caplog.text
+
+
 def test_the_demo_models_and_the_command_write_a_calibrated_ensemble_file(tiny_demo, tiny_cv_models, tmp_path):
     saved = json.loads((tiny_cv_models / "ensemble.json").read_text())
     assert set(saved) >= {"weights", "conf", "conf_type", "validation", "table"}

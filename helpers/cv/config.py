@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import yaml
 
+from helpers.core.contract import Policy
 from helpers.core.paths import require_file, resolve
 from helpers.cv.detectors import DetectorSpec
 from helpers.cv.fusion import FusionSettings
 from helpers.cv.sources import select
 
+logger = logging.getLogger(__name__)
 DEFAULT_CONF = 0.5  # a detector's threshold when neither the parameter nor the ensemble file sets one
+LOW_THRESHOLD = 0.05  # a detector threshold below this is warned about (`detector_specs`)
 
 
 @dataclass
@@ -104,6 +108,13 @@ class ExtractConfig:
             )
         if self.hf_model:
             specs.append(DetectorSpec("hf", "hf", self.hf_model, processor=self.hf_processor, conf=self.conf_of("hf")))
+        for spec in specs:
+            if spec.conf < LOW_THRESHOLD:
+                logger.warning(
+                    "%s threshold %s: every box it scores at least that is described (01 maps a detector's threshold "
+                    "to the describer's %s), often hundreds per photo; 01's report needs no low threshold for mAP",
+                    spec.name, spec.conf, Policy().min_confidence,
+                )  # fmt: skip
         weights = self.resolve_weights([s.name for s in specs])
         for spec in specs:
             spec.weight = weights[spec.name]

@@ -22,7 +22,7 @@ class TrainConfig:
     pairs_dir: str = "data/pairs"  # 02's output: train/val/test.jsonl and pairs_config.json
     output_dir: str = "models/description_llm"  # final model folder; checkpoints go beside it
     base_model: str = "scratch"  # "scratch", a local folder or a hub id such as google/flan-t5-small
-    scratch_size: str = "tiny"  # preset for scratch: tiny, small, or a published shape (flan-t5-small, -base, -large)
+    scratch_size: str = "tiny"  # scratch preset: tiny, medium, small, or a published shape (flan-t5-small, ...)
     tokenizer: str = (
         "bpe"  # scratch tokenizer: bpe (learned subwords) or words (whole words, other words spelled in letters)
     )

@@ -29,10 +29,13 @@ TOKENIZER_KINDS = ("bpe", "words")  # see train_tokenizer and train_word_tokeniz
 POSITION_INITS = ("local", "random")  # how a scratch model's relative-position tables start (see local_position_bias)
 # Presets sized for CPU training in minutes (tiny) or a better model on a GPU (small). Measured on
 # the demo: two layers each way train 1.4x faster per example than three and reach the same
-# faithfulness in the same number of steps. Keep encoder and decoder depths equal: with transformers 5
-# an encoder of 1 layer and a decoder of 3 failed in generate (IndexError in the cache update).
+# faithfulness in the same number of steps; medium (wider, 2.3M parameters, 1.4x tiny's time per step)
+# was no more faithful than tiny in make demo's 8 epochs (docs/measurements/size_medium_demo_cpu.json).
+# Keep encoder and decoder depths equal: with transformers 5 an encoder of 1 layer and a decoder of 3
+# failed in generate (IndexError in the cache update).
 PRESETS: dict[str, dict] = {
     "tiny": {"d_model": 128, "d_ff": 512, "num_layers": 2, "num_decoder_layers": 2, "num_heads": 4, "d_kv": 32},
+    "medium": {"d_model": 192, "d_ff": 768, "num_layers": 2, "num_decoder_layers": 2, "num_heads": 4, "d_kv": 48},
     "small": {"d_model": 256, "d_ff": 1024, "num_layers": 4, "num_decoder_layers": 4, "num_heads": 4, "d_kv": 64},
 }
 # The published shapes of the users' models (google/flan-t5-*'s config.json), for random-init

@@ -125,6 +125,23 @@ def test_the_seed_comparisons_in_the_describer_doc_are_the_saved_measurements():
         if p_value < 0.05:
             assert f"{_group_words(group)} ({worse} to {better}, p = {p_value})" in text, group
     assert now["means"]["variants 8"]["guarded_faithful_min"] == 1.0 and "guarded output stays 100% faithful" in text
+    aligned = json.loads((MEASUREMENTS / "variants_aligned_pairs_demo_cpu.json").read_text())
+    without, with_variants = (aligned["means"][k]["raw_model_faithful"] for k in ("variants 0", "variants 8"))
+    for group in ("low_confidence_noise", "weak_scene", "label_variants", "many_detections"):
+        assert f"{_group_words(group)} {without[group]} -> {with_variants[group]}" in text, group
+    for group, words in (("low_confidence_noise", "records to"), ("weak_scene", "to")):
+        paired = aligned["paired_by_record"][group]
+        assert f"({paired['worse']} {words} {paired['better']}, p = {paired['p_value_variants_worse']})" in text
+    unique = {k: aligned["means"][k]["test_unique_ratio"] for k in ("variants 0", "variants 8")}
+    assert (
+        f"unique share {unique['variants 0']['raw_model']} -> {unique['variants 8']['raw_model']} "
+        f"(grammar {unique['variants 8']['grammar']})"
+    ) in text
+    size = json.loads((MEASUREMENTS / "size_medium_demo_cpu.json").read_text())
+    medium, tiny = (size["means"][k]["raw_model_faithful"]["many_detections"] for k in ("medium", "tiny"))
+    many = size["paired_by_record"]["many_detections"]
+    assert f"many detections {medium} against {tiny} ({many['worse']} records to {many['better']}, p = " in text
+    assert many["p_value_arm_worse"] < 0.05
 
 
 def _val_test(scores: dict) -> str:

@@ -13,6 +13,7 @@ import pytest
 
 from helpers.core.paths import PROJECT_ROOT
 from helpers.text.grammar import describe
+from helpers.training.config import TrainConfig
 
 README = (PROJECT_ROOT / "README.md").read_text()
 ENTRY_POINTS = [
@@ -192,3 +193,24 @@ def test_the_aligned_scores_numbers_in_the_cv_doc_are_the_saved_measurement():
         f"defaults it replaced {defaults['littered_called_clean']}; photos described truly: "
         f"{aligned['true_photos']} against {defaults['true_photos']}"
     ) in text
+
+
+def test_the_decoding_numbers_in_the_training_doc_are_the_saved_measurement():
+    text = " ".join((PROJECT_ROOT / "docs" / "03_training.md").read_text().split())
+    saved = json.loads((MEASUREMENTS / "decoding_beams_demo_cpu.json").read_text())
+    runs = saved["runs"]
+
+    def mean(setting: str, beams: int, group: str) -> float:
+        return round(sum(runs[f"{setting}, seed {s}"][f"beams {beams}"][group] for s in range(3)) / 3, 4)
+
+    for group in ("low_confidence_noise", "label_variants", "weak_scene", "unseen_labels", "empty", "test"):
+        assert f"{_group_words(group)} {mean('variants 8', 4, group)} -> {mean('variants 8', 1, group)}" in text
+    groups = runs["variants 0, seed 0"]["beams 1"]
+    assert all(round(abs(mean("variants 0", 1, g) - mean("variants 0", 4, g)), 4) <= 0.01 for g in groups)
+    against = saved["paired"]["variants 8 beams 1 vs variants 0 beams 4"]
+    assert all(paired["p_value_worse"] >= 0.05 for paired in against.values()), "no group less faithful by chance"
+    noise = against["low_confidence_noise"]
+    assert f"low-confidence noise {noise['worse']} to {noise['better']}, p = {noise['p_value_worse']}" in text
+    for group in ("weak_scene", "many_detections", "label_variants"):
+        assert f"{_group_words(group)} {against[group]['worse']} to {against[group]['better']}" in text
+    assert f"`num_beams` (saved in `llm_config.json`) is {TrainConfig().num_beams}:" in text  # the doc follows 03

@@ -43,7 +43,10 @@ class TrainConfig:
     early_stopping_patience: int = 5  # evaluations without better faithfulness before stopping (0: off)
     max_source_length: int = 0  # 0: the longest input of any split (validation may hold longer), capped at 512
     max_target_length: int = 0  # 0: the longest description of any split, capped at 256
-    num_beams: int = 4  # beams saved in generation_config for inference
+    # Beams saved for inference. 1 (greedy), as checkpoints are chosen: measured on the demo's variant
+    # models, 4 beams lost raw faithfulness greedy decoding had (docs/measurements/decoding_beams_demo_cpu.json).
+    # More beams give the guard more model sentences to choose from before the grammar writes one.
+    num_beams: int = 1
     adapter: str = "none"  # none (full fine-tuning) or lora (peft adapters, merged at export; for flan-t5-base and up)
     lora_rank: int = 16  # lora only: rank of each low-rank update
     lora_alpha: int = 32  # lora only: scaling numerator (updates are scaled by alpha / rank)

@@ -9,12 +9,12 @@ Input format, thresholds, beams and lengths come from the model's `llm_config.js
 matches training (greedy by default, as checkpoints are chosen; a model saved with more beams
 gives the guard more sentences to choose from). The guard (on by default) reads each generated
 sentence back with the fact extractor and compares it with the input's facts: the best beam that
-states them exactly is used (`model` if it is the top one, `rerank` otherwise), provided it has no agreement slip ("six
-metal object", "there is 2 ..."), keeps its style's vocabulary and numerals (`helpers.text.style`:
-no "broken glass" or "beach" in style "plain", one numeral system); if no beam passes, the
-grammar writes the sentence (`grammar`). With the guard off every result is `unchecked`. Every
-result also says which detections each of its phrases covers, and where the phrase is
-(`Description.phrases`, `helpers.describer.provenance`).
+states them exactly is used (`model` if it is the top one, `rerank` otherwise), provided it has
+no agreement slip ("six metal object", "there is 2 ..."), keeps its style's vocabulary and
+numerals (`helpers.text.style`: no "broken glass" or "beach" in style "plain", one numeral
+system); if no beam passes, the grammar writes the sentence (`grammar`). With the guard off every
+result is `unchecked`. Every result also says which detections each of its phrases covers, and
+where the phrase is (`Description.phrases`, `helpers.describer.provenance`).
 
 A model trained on several styles (02's `styles`) writes any of them: `Describer.load(...,
 style="varied words")`; the default is the first it learned.

@@ -213,4 +213,9 @@ def test_the_decoding_numbers_in_the_training_doc_are_the_saved_measurement():
     assert f"low-confidence noise {noise['worse']} to {noise['better']}, p = {noise['p_value_worse']}" in text
     for group in ("weak_scene", "many_detections", "label_variants"):
         assert f"{_group_words(group)} {against[group]['worse']} to {against[group]['better']}" in text
+    lower = [g for g in groups if mean("variants 8", 1, g) < mean("variants 0", 4, g)]
+    assert lower == ["low_confidence_noise", "weak_scene"]
+    for group in lower:
+        assert f"{_group_words(group)} ({mean('variants 8', 1, group)} against {mean('variants 0', 4, group)})" in text
+        assert round(mean("variants 0", 4, group) - mean("variants 8", 1, group), 4) <= 0.005  # "half a point", docs/04
     assert f"`num_beams` (saved in `llm_config.json`) is {TrainConfig().num_beams}:" in text  # the doc follows 03

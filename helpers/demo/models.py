@@ -210,9 +210,10 @@ def evaluate_models(out: Path, data_yaml: Path, spec: DemoModelsSpec) -> dict[st
     return scores
 
 
-def calibrate_demo(folder: Path, data_yaml: Path, spec: DemoModelsSpec) -> dict:
+def calibrate_demo(folder: Path, data_yaml: Path, spec: DemoModelsSpec) -> tuple[dict, dict]:
     """Calibrates the demo detectors' ensemble on the validation split into `folder/ensemble.json`;
-    returns the choice (weights, conf, conf_type, count accuracy) and the score scale it assumed."""
+    returns the weights, and the rest of the choice (conf, conf_type, count accuracy) with the score
+    scale it assumed, as the manifest keeps them."""
     from helpers.cv import ExtractConfig, calibrate_ensemble
 
     calibration = calibrate_ensemble(
@@ -222,8 +223,8 @@ def calibrate_demo(folder: Path, data_yaml: Path, spec: DemoModelsSpec) -> dict:
         folder / "ensemble.json",
     )  # fmt: skip
     choice = calibration["choice"]
-    return {**{k: choice[k] for k in ("weights", "conf", "conf_type", "count_accuracy")},
-            "scores_aligned_to": Policy().min_confidence}  # fmt: skip
+    return choice["weights"], {**{k: choice[k] for k in ("conf", "conf_type", "count_accuracy")},
+                               "scores_aligned_to": Policy().min_confidence}  # fmt: skip
 
 
 def build_models(
@@ -246,8 +247,7 @@ def build_models(
         if {k: existing.get(k) for k in wanted} == wanted:
             if existing.get("ensemble", {}).get("scores_aligned_to") != Policy().min_confidence:
                 logger.info("Demo models in %s were calibrated before 01 aligned scores: calibrating again", out)
-                existing["ensemble"] = calibrate_demo(out, data_yaml, spec)
-                existing["ensemble_weights"] = existing["ensemble"].pop("weights")
+                existing["ensemble_weights"], existing["ensemble"] = calibrate_demo(out, data_yaml, spec)
                 atomic_write_text(manifest_path, json.dumps(existing, indent=2, default=str) + "\n")
             logger.info(f"✓ Demo models in {out} match the settings: reusing them (--force rebuilds)")
             return {**existing, "reused": True}
@@ -267,13 +267,13 @@ def build_models(
         timings[name] = round(time.perf_counter() - began, 1)
     scores = evaluate_models(partial, data_yaml, spec)
     maps = {name: scores["val"][f"{name}_map50"] for name in ("yolo", "hf")}
-    ensemble = calibrate_demo(partial, data_yaml, spec)
+    weights, ensemble = calibrate_demo(partial, data_yaml, spec)
     shutil.rmtree(work)
     manifest = {
         **wanted,
         "validation_map50": maps,
         "scores": scores,  # per split: yolo_map50, hf_map50, scene_accuracy
-        "ensemble_weights": ensemble.pop("weights"),
+        "ensemble_weights": weights,
         "ensemble": ensemble,
         "seconds": timings,
         "total_seconds": round(time.perf_counter() - started, 1),

@@ -28,7 +28,7 @@ from helpers.core.io import partial_dir, replace_dir
 from helpers.core.paths import DEMO_DATA_DIR, DEMO_MODELS_DIR, resolve
 from helpers.demo.images import CLASSES, SCENES, render_photo
 
-GENERATOR_VERSION = 3  # bump when drawing changes, so old sets are rebuilt rather than reused
+GENERATOR_VERSION = 4  # bump when drawing changes, so old sets are rebuilt rather than reused
 SPLITS = ("train", "valid", "test")
 CLASSIFY_SPLIT = {"train": "train", "valid": "val", "test": "test"}  # Ultralytics classify names
 

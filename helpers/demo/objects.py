@@ -21,14 +21,17 @@ def _jitter(rng: np.random.Generator, color: Color, amount: int = 18) -> Color:
 
 
 def _vivid(rng: np.random.Generator) -> Color:
-    """A saturated colour of any hue: printed plastic (labels, bags, caps)."""
-    hue, value = rng.uniform(0, 6), rng.uniform(0.75, 1.0)
-    return tuple(int(255 * channel) for channel in colorsys.hsv_to_rgb(hue / 6, 0.88, value))
+    """A saturated cyan, blue, violet or pink: printed plastic (labels, bags, caps). Hues that other
+    classes wear (green glass, yellow and orange food, red apples) are left out, so colour says plastic."""
+    hue, value = rng.uniform(0.5, 0.95), rng.uniform(0.75, 1.0)
+    return tuple(int(255 * channel) for channel in colorsys.hsv_to_rgb(hue, 0.88, value))
 
 
 # Each class has its own colour family, as field litter mostly does (a detector trained for minutes
-# learns colour first): plastic is printed and vivid, glass green, amber or clear and shiny, metal a
-# shaded cylinder, paper white or brown card, organic yellow peel or food.
+# learns colour first): plastic is printed in cool vivid colours, glass green and shiny, metal a shaded
+# silver cylinder, paper white or brown card, organic yellow peel or red and orange food. Generator 3
+# also had amber jars and red or blue cans: the demo YOLO then called a third of the training glass
+# paper or organic and a third of the metal plastic (amber jar = cardboard, red can = printed plastic).
 def _bottle(rng, draw, s):
     body = _jitter(rng, [(150, 200, 240), (175, 215, 245)][rng.integers(2)])  # PET: clear with a blue tint
     bw, bh = s * 0.42, s * 0.62
@@ -70,18 +73,18 @@ def _bag(rng, draw, s):
     draw.arc([s * 0.5, s * 0.02, s * 0.7, s * 0.3], 180, 360, fill=color + (230,), width=max(2, int(s / 20)))
 
 
-GLASS = [(40, 120, 55), (150, 85, 25), (195, 225, 215)]  # bottle green, amber, clear
+GLASS = [(40, 120, 55), (95, 165, 110)]  # bottle green, pale green
 
 
 def _jar(rng, draw, s):
-    glass = _jitter(rng, GLASS[rng.integers(3)])
+    glass = _jitter(rng, GLASS[rng.integers(len(GLASS))])
     x0, y0, x1, y1 = s * 0.22, s * 0.25, s * 0.78, s * 0.92
     draw.rounded_rectangle(
         [x0, y0, x1, y1], radius=s * 0.08, fill=glass + (215,), outline=(235, 245, 240, 230), width=max(1, int(s / 25))
     )
     draw.rectangle(
         [x0 + s * 0.03, s * 0.13, x1 - s * 0.03, y0],
-        fill=_jitter(rng, [(190, 160, 60), (150, 150, 155)][rng.integers(2)]) + (255,),
+        fill=_jitter(rng, glass, 12) + (255,),  # a glass stopper: no metal lid to read as a can
     )
     for fx in (0.3, 0.38):
         draw.line(
@@ -90,7 +93,7 @@ def _jar(rng, draw, s):
 
 
 def _shards(rng, draw, s):
-    glass = _jitter(rng, GLASS[rng.integers(3)])
+    glass = _jitter(rng, GLASS[rng.integers(len(GLASS))])
     for _ in range(int(rng.integers(3, 6))):  # a tight cluster, so the pieces read as one broken object
         cx, cy = s / 2 + rng.uniform(-s / 6, s / 6), s / 2 + rng.uniform(-s / 6, s / 6)
         points = [(cx + rng.uniform(-s / 4, s / 4), cy + rng.uniform(-s / 4, s / 4)) for _ in range(3)]
@@ -98,7 +101,7 @@ def _shards(rng, draw, s):
 
 
 def _can(rng, draw, s):
-    color = _jitter(rng, [(200, 200, 205), (215, 215, 220), (200, 30, 35), (30, 70, 180)][rng.integers(4)])
+    color = _jitter(rng, [(200, 200, 205), (215, 215, 220), (165, 165, 175)][rng.integers(3)])  # aluminium, steel
     x0, x1, y0, y1 = s * 0.3, s * 0.7, s * 0.15, s * 0.85
     columns = int(x1 - x0) + 1
     for i in range(columns):  # cylinder shading: bright stripe off-centre, dark edges
@@ -152,7 +155,7 @@ def _peel(rng, draw, s):
 
 def _food(rng, draw, s):
     if rng.random() < 0.5:  # apple core: two caps and a narrow waist
-        skin = _jitter(rng, [(190, 30, 30), (120, 180, 50)][rng.integers(2)])
+        skin = _jitter(rng, (190, 30, 30))
         draw.rectangle([s * 0.4, s * 0.25, s * 0.6, s * 0.75], fill=(235, 220, 170, 255))
         draw.ellipse([s * 0.25, s * 0.12, s * 0.75, s * 0.35], fill=skin + (255,))
         draw.ellipse([s * 0.25, s * 0.65, s * 0.75, s * 0.88], fill=skin + (255,))
@@ -166,7 +169,7 @@ def _food(rng, draw, s):
             )
             draw.ellipse(
                 [x - r, y - r, x + r, y + r],
-                fill=_jitter(rng, [(120, 75, 35), (215, 120, 40), (160, 140, 60)][rng.integers(3)]) + (255,),
+                fill=_jitter(rng, [(120, 75, 35), (215, 120, 40), (195, 60, 35)][rng.integers(3)]) + (255,),
             )
 
 

@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from helpers.core.paths import PROJECT_ROOT
+from helpers.demo.dataset import GENERATOR_VERSION as DEMO_GENERATOR
 from helpers.text.grammar import describe
 from helpers.training.config import TrainConfig
 
@@ -170,15 +171,30 @@ def test_the_demo_recipe_numbers_in_the_cv_doc_are_the_saved_sweeps_and_build():
     for name in ("yolo", "hf"):
         assert _val_test({split: scores[split][f"{name}_map50"] for split in ("val", "test")}) in text
     assert build["spec"]["yolo_epochs"] == 30 and build["spec"]["rtdetr_steps"] == 500
+    assert build["data"]["generator_version"] == DEMO_GENERATOR, "the saved build is of today's demo set"
+    scene = "/".join(f"{100 * scores[split]['scene_accuracy']:g}%" for split in ("val", "test"))
+    assert f"(scene classifier {scene})" in text
+    confusion = json.loads((MEASUREMENTS / "class_confusion_demo_cpu.json").read_text())["builds"]
+    old, new = (confusion[f"generator {n}"]["yolo"]["confusion"] for n in (3, 4))
+
+    def right_of_found(table: dict, label: str) -> str:
+        return f"{table[label].get(label, 0)} of {sum(n for said, n in table[label].items() if said != '-')}"
+
+    assert f"right class to {right_of_found(old, 'glass').replace(' of ', ' of the ')} glass objects" in text
+    assert f"found and {right_of_found(old, 'metal')} cans" in text
+    assert f"names {right_of_found(new, 'glass')} glass and {right_of_found(new, 'metal')} cans right" in text
     assert f"{build['seconds']['yolo_detector']:.0f} s and {build['seconds']['rtdetr']:.0f} s" in text
     aligned = json.loads((MEASUREMENTS / "aligned_scores_demo_cpu.json").read_text())
     ensemble, validation = aligned["ensemble"], aligned["ensemble"]["validation"]
-    conf = ensemble["conf"]
-    assert f"YOLO at {conf['yolo']}, RT-DETR at {conf['hf']} and `{ensemble['conf_type']}`" in text
+    conf, weights = ensemble["conf"], ensemble["weights"]
+    assert weights["yolo"] == 1.0
+    chosen = f"YOLO at {conf['yolo']}, RT-DETR at {conf['hf']} with weight {weights['hf']}"
+    assert f"{chosen} and `{ensemble['conf_type']}`" in text
     assert f"per-photo count accuracy on the validation photos is {validation['count_accuracy']}" in text
     before, tested = validation["before"], ensemble["significance"]
     assert f"({before['count_accuracy']} at the defaults: {tested['better']} photos better" in text
-    assert f"none worse, p = {tested['p_value']:.3f}" in text and tested["worse"] == 0
+    p_value = "p < 0.001" if tested["p_value"] < 0.001 else f"p = {tested['p_value']:.3f}"
+    assert f"none worse, {p_value})" in text and tested["worse"] == 0
     clean = f"littered photos called clean {validation['littered_called_clean']} of {validation['photos']}"
     assert f"{clean} ({before['littered_called_clean']})" in text
 

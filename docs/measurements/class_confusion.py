@@ -77,8 +77,8 @@ def main() -> None:
         builds[name] = measure(data_yaml, models)
         for model in ("yolo", "hf"):
             print(f"{name} {model}: {builds[name][model]['right_class_of_found']} of found boxes the right class")
-    result = {"command": "python docs/measurements/class_confusion.py " + " ".join(f'--build "{b}"' for b in args.build),
-              "machine": "2 CPU cores", "threshold": THRESHOLD, "split": SPLIT, "builds": builds}  # fmt: skip
+    command = "python docs/measurements/class_confusion.py " + " ".join(f'--build "{b}"' for b in args.build)
+    result = {"command": command, "machine": "2 CPU cores", "threshold": THRESHOLD, "split": SPLIT, "builds": builds}
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
 
 

@@ -15,7 +15,8 @@
 Trained for about 15 minutes on 2 CPU cores, the detectors find most litter but not all (mAP@0.5 about
 0.84 and 0.57 on the test split of the demo set's generator 4; the scene classifier is right on nearly
 every photo): the pipeline runs end to end on real checkpoints, and notebook 04's "true about the
-photo" section has detector errors to show. Read their numbers in `manifest.json`; docs/01_cv_extract.md says how the recipe was chosen.
+photo" section has detector errors to show. Read their numbers in `manifest.json`;
+docs/01_cv_extract.md says how the recipe was chosen.
 """
 
 from __future__ import annotations

@@ -235,3 +235,36 @@ def test_the_decoding_numbers_in_the_training_doc_are_the_saved_measurement():
         assert f"{_group_words(group)} ({mean('variants 8', 1, group)} against {mean('variants 0', 4, group)})" in text
         assert round(mean("variants 0", 4, group) - mean("variants 8", 1, group), 4) <= 0.005  # "half a point", docs/04
     assert f"`num_beams` (saved in `llm_config.json`) is {TrainConfig().num_beams}:" in text  # the doc follows 03
+
+
+def test_the_truth_limits_in_the_cv_doc_are_the_saved_measurements():
+    text = " ".join((PROJECT_ROOT / "docs" / "01_cv_extract.md").read_text().split())
+    headroom = json.loads((MEASUREMENTS / "demo_truth_headroom_cpu.json").read_text())
+    photos = headroom["photos"]
+
+    def true_photos(scored: dict) -> int:
+        return round(scored["count_accuracy"] * photos)
+
+    calibrated, best = true_photos(headroom["calibrated"]), true_photos(headroom["best_on_these_photos"])
+    assert f"every count right on {calibrated} of {photos} photos" in text
+    assert f"chosen on those very photos, {best}," in text and best >= calibrated
+    alone = max(headroom["yolo_alone"].items(), key=lambda item: item[1]["count_accuracy"])
+    assert f"alone at its best threshold ({alone[0]}), {true_photos(alone[1])}." in text
+    buckets = headroom["calibrated_exact_by_objects"]
+    middle = [buckets[k] for k in ("3", "4", "5")]
+    for words, bucket in (("none", buckets["0"]), ("one", buckets["1"]), ("two", buckets["2"]),
+                          ("six or more", buckets["6"])):  # fmt: skip
+        assert f"{words} {bucket['exact']} of {bucket['photos']}" in text
+    assert f"three to five {sum(b['exact'] for b in middle)} of {sum(b['photos'] for b in middle)}" in text
+    arms = json.loads((MEASUREMENTS / "demo_yolo_recipe_gen4_cpu.json").read_text())["arms"]
+    longer, mosaic = arms["40 epochs, close_mosaic 4"], arms["30 epochs, close_mosaic 10"]
+    assert arms["30 epochs, close_mosaic 4 (make demo)"]["unseen_true_photos"] == calibrated
+    assert f"40 epochs ({longer['yolo_seconds']} s) took the YOLO to {_val_test(_yolo(longer))}" in text
+    assert f"stayed at {longer['unseen_true_photos']} ({longer['unseen_littered_called_clean']} littered" in text
+    gave = f"{_val_test(_yolo(mosaic))} and {mosaic['unseen_true_photos']}"
+    assert f"`close_mosaic` 10 gave {gave} ({mosaic['unseen_littered_called_clean']} called clean" in text
+    assert f"is not reached ({100 * calibrated / photos:.0f}%)" in text
+
+
+def _yolo(arm: dict) -> dict:
+    return {split: arm["scores"][split]["yolo_map50"] for split in ("val", "test")}

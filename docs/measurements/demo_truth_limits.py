@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shutil
 import tempfile
 import time
 from collections import Counter
@@ -81,24 +80,16 @@ def headroom(models: str) -> dict:
 
 
 def recipe_arm(epochs: int, close_mosaic: int) -> dict:
-    from ultralytics import YOLO
-
-    from helpers.core.device import use_all_cores
-    from helpers.demo.models import YOLO_TRAINING, DemoModelsSpec, _yolo_yaml, calibrate_demo, evaluate_models
+    from helpers.demo.models import DemoModelsSpec, calibrate_demo, evaluate_models, train_yolo_detector
     from helpers.demo.truth_bench import unseen_truth
 
     data = Path("data/demo/data.yaml").resolve()
     spec = DemoModelsSpec(yolo_epochs=epochs)
     with tempfile.TemporaryDirectory(prefix="desclm-recipe-") as work:
         out = Path(work)
-        model = YOLO(str(_yolo_yaml(out, 5, spec.yolo_width, "detect")))
-        model.add_callback("on_pretrain_routine_start", lambda trainer: use_all_cores())
         began = time.perf_counter()
-        model.train(data=str(data), epochs=epochs, imgsz=spec.yolo_imgsz, batch=spec.yolo_batch,
-                    project=str(out / "runs"), name="detector", seed=spec.seed, **YOLO_TRAINING,
-                    close_mosaic=close_mosaic, optimizer="AdamW", lr0=0.002, warmup_epochs=1)  # fmt: skip
+        train_yolo_detector(data, out, spec, out, close_mosaic=close_mosaic)  # make demo's recipe otherwise
         seconds = round(time.perf_counter() - began)
-        shutil.copyfile(out / "runs/detector/weights/last.pt", out / "yolo_detector.pt")
         for name in ("rtdetr", "scene_classifier.pt"):
             (out / name).symlink_to(Path("models/demo", name).resolve())
         scores = evaluate_models(out, data, spec)

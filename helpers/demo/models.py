@@ -119,12 +119,18 @@ YOLO_TRAINING = {
 
 
 def train_yolo_detector(data_yaml: Path, out: Path, spec: DemoModelsSpec, work: Path, **overrides) -> Path:
-    """Trains the demo YOLO; `overrides`: other Ultralytics settings (the recipe sweep's device, val)."""
+    """Trains the demo YOLO; `overrides`: other Ultralytics settings, the recipe's included (the recipe
+    sweep's device and val, a measurement's `close_mosaic`)."""
     from ultralytics import YOLO
 
     names = yaml.safe_load(data_yaml.read_text())["names"]
     model = YOLO(str(_yolo_yaml(work, len(names), spec.yolo_width, "detect")))
     model.add_callback("on_pretrain_routine_start", lambda trainer: use_all_cores())
+    # Measured on the demo set generator 2 (validation mAP@0.5 after 20 epochs): mosaic until the last 4
+    # epochs and AdamW at 0.002, batch 8: 0.37; batch 4 or lr 0.004 the same; SGD at 0.01 half of it;
+    # 960 training images instead of 240, same image passes: the same; width 0.125 or imgsz 320-384:
+    # no better per CPU second (demo_recipe_sweep_round1_h100.json).
+    recipe = {"close_mosaic": min(4, spec.yolo_epochs), "optimizer": "AdamW", "lr0": 0.002, "warmup_epochs": 1}
     model.train(
         data=str(data_yaml),
         epochs=spec.yolo_epochs,
@@ -133,15 +139,7 @@ def train_yolo_detector(data_yaml: Path, out: Path, spec: DemoModelsSpec, work: 
         project=str(work / "runs"),
         name="detector",
         seed=spec.seed,
-        **{**YOLO_TRAINING, **overrides},
-        # Measured on the demo set generator 2 (validation mAP@0.5 after 20 epochs): mosaic until the last 4
-        # epochs and AdamW at 0.002, batch 8: 0.37; batch 4 or lr 0.004 the same; SGD at 0.01 half of it;
-        # 960 training images instead of 240, same image passes: the same; width 0.125 or imgsz 320-384:
-        # no better per CPU second (demo_recipe_sweep_round1_h100.json).
-        close_mosaic=min(4, spec.yolo_epochs),
-        optimizer="AdamW",
-        lr0=0.002,
-        warmup_epochs=1,
+        **{**YOLO_TRAINING, **recipe, **overrides},
     )
     target = out / "yolo_detector.pt"
     shutil.copyfile(work / "runs/detector/weights/last.pt", target)

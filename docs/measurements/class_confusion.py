@@ -22,20 +22,16 @@ THRESHOLD = 0.25  # Ultralytics' own default confidence, for both detectors
 SPLIT = "train"
 
 
-def _iou(a: list[float], b: list[float]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy
-    return ix * iy / union if union > 0 else 0.0
-
-
 def confusion(records: list[dict], model: str, min_confidence: float) -> dict[str, dict[str, int]]:
     """Ground-truth class -> the class of the best overlapping box of `model` ("-" when none)."""
+    from helpers.cv.fusion import box_iou
+
     counts: dict[str, Counter] = {}
     for record in records:
         boxes = [d for d in record["model_detections"].get(model, []) if d["confidence"] >= min_confidence]
         for truth in record["ground_truth"]["detections"]:
-            overlapping = [d for d in boxes if _iou(truth["bbox"], d["bbox"]) >= 0.3]
+            overlaps = box_iou([truth["bbox"]], [d["bbox"] for d in boxes])[0] if boxes else []
+            overlapping = [d for d, overlap in zip(boxes, overlaps) if overlap >= 0.3]
             said = max(overlapping, key=lambda d: d["confidence"])["label"] if overlapping else "-"
             counts.setdefault(truth["label"], Counter())[said] += 1
     return {label: dict(said) for label, said in sorted(counts.items())}

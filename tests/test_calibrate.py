@@ -10,7 +10,7 @@ from collections import Counter
 
 import numpy as np
 
-from helpers.cv.calibrate import WEIGHTS, calibrate, score_settings
+from helpers.cv.calibrate import THRESHOLDS, WEIGHTS, calibrate, score_settings
 from helpers.cv.config import ExtractConfig
 from helpers.cv.detectors import Detections
 
@@ -60,15 +60,38 @@ def test_a_detector_that_scores_low_is_calibrated_to_be_described():
     assert at_half["count_accuracy"] == 0.25 and at_half["littered_called_clean"] == 3  # only the empty photo
 
 
+def test_calibration_keeps_one_label_per_object_when_a_detector_doubles_them():
+    """A detector that gives each object a second, slightly less confident label of another class:
+    objects score 0.9 on some photos and 0.6 on others, their doubles 0.85 and 0.55, so no threshold
+    separates them (one that drops 0.85 drops 0.6); one label per object makes every photo exact."""
+    truths, doubled = [], []
+    for count, score in ((1, 0.9), (2, 0.6), (0, 0.9), (3, 0.9), (1, 0.6)):
+        truths.append(Counter({"plastic": count}) if count else Counter())
+        boxes = _boxes(count, 0.0)
+        doubled.append(
+            Detections(
+                np.concatenate([boxes, boxes + [0.002, 0.0, 0.002, 0.0]]),
+                [score] * count + [score - 0.05] * count,
+                ["plastic"] * count + ["glass"] * count,
+            )
+        )
+    result = calibrate({"doubling": doubled}, truths)
+    assert result["choice"]["count_accuracy"] == 1.0 and result["choice"]["agnostic_iou"] < 1.0
+    without = [{**result["choice"], "conf": {"doubling": t}, "agnostic_iou": 1.0} for t in THRESHOLDS]
+    best_without = max(score_settings({"doubling": doubled}, truths, s, 0.5)["count_accuracy"] for s in without)
+    assert best_without < 1.0
+
+
 def test_01_takes_thresholds_and_conf_type_from_the_ensemble_file_unless_given(tmp_path):
     file = tmp_path / "ensemble.json"
     file.write_text(json.dumps({"weights": {"yolo": 1.0, "hf": 0.1}, "conf": {"yolo": 0.4, "hf": 0.7},
-                                "conf_type": "avg"}))  # fmt: skip
+                                "conf_type": "avg", "agnostic_iou": 0.5}))  # fmt: skip
     config = ExtractConfig(ensemble_weights_file=str(file))
     assert [(s.name, s.conf, s.weight) for s in config.detector_specs()] == [("yolo", 0.4, 1.0), ("hf", 0.7, 0.1)]
-    assert config.fusion().conf_type == "avg"
-    given = ExtractConfig(ensemble_weights_file=str(file), yolo_conf=0.25, conf_type="max")
+    assert config.fusion().conf_type == "avg" and config.fusion().agnostic_iou == 0.5
+    given = ExtractConfig(ensemble_weights_file=str(file), yolo_conf=0.25, conf_type="max", agnostic_iou=1.0)
     assert given.detector_specs()[0].conf == 0.25 and given.fusion().conf_type == "max"
+    assert given.fusion().agnostic_iou == 1.0
     from helpers.core.cli import config_parser
 
     parser = config_parser(ExtractConfig, prog="extract", description="", params_file=True, params_section=("01",))
@@ -76,6 +99,7 @@ def test_01_takes_thresholds_and_conf_type_from_the_ensemble_file_unless_given(t
     assert parsed.yolo_conf == 0.25 and parsed.detector_specs()[1].conf == 0.7  # "float | None" options parse as float
     bare = ExtractConfig(ensemble_weights_file=str(tmp_path / "none.json"))
     assert [s.conf for s in bare.detector_specs()] == [0.5, 0.5] and bare.fusion().conf_type == "max"
+    assert bare.fusion().agnostic_iou == 1.0  # one label per object is off unless calibration or you ask
 
 
 def test_a_threshold_low_enough_to_describe_hundreds_of_boxes_is_warned_about(caplog):

@@ -23,7 +23,7 @@ from helpers.cv.detectors import Detections, HFDetector, SceneClassifier, Ultral
 from helpers.cv.evaluation import average_precision, detection_metrics, scene_metrics
 from helpers.cv.extract import ExtractConfig, run_extraction
 from helpers.cv.files import merge_shards, scan_output
-from helpers.cv.fusion import FusionSettings, align_scores, fuse
+from helpers.cv.fusion import FusionSettings, align_scores, box_iou, fuse, one_label_per_object
 from helpers.cv.sources import open_image_source, select
 
 
@@ -133,6 +133,52 @@ def test_wbf_fuses_overlapping_boxes_and_names_their_sources():
     voted = {f["label"]: f for f in fuse([yolo, hf], ["yolo", "hf"], [1.0, 1.0], FusionSettings(conf_type="avg"))}
     assert voted["glass"]["confidence"] == pytest.approx(0.4), "the avg trap: one of two models -> half the confidence"
     assert voted["plastic"]["confidence"] == pytest.approx(0.75)
+
+
+def test_one_label_per_object_keeps_the_most_confident_of_boxes_of_other_classes_on_it():
+    """One can that the YOLO calls metal and RT-DETR plastic is one object, not two; a glass jar
+    elsewhere and a same-class neighbour far enough away stay."""
+    yolo = Detections([[0.10, 0.10, 0.30, 0.30], [0.60, 0.60, 0.80, 0.80]], [0.9, 0.8], ["metal", "glass"])
+    hf = Detections([[0.11, 0.10, 0.31, 0.31], [0.35, 0.10, 0.55, 0.30]], [0.7, 0.6], ["plastic", "metal"])
+    both = fuse([yolo, hf], ["yolo", "hf"], [1.0, 1.0], FusionSettings(conf_type="max"))
+    assert sorted(f["label"] for f in both) == ["glass", "metal", "metal", "plastic"], "off by default"
+    one = fuse([yolo, hf], ["yolo", "hf"], [1.0, 1.0], FusionSettings(conf_type="max", agnostic_iou=0.5))
+    assert [(f["label"], f["confidence"]) for f in one] == [("metal", 0.9), ("glass", 0.8), ("metal", 0.6)]
+    assert one[0]["sources"] == ["yolo"], "the plastic box went to its own (dropped) cluster"
+    alone = fuse([hf], ["hf"], [1.0], FusionSettings(agnostic_iou=0.5))
+    assert [f["label"] for f in alone] == ["plastic", "metal"], "no overlap above 0.5: both kept"
+    stacked = Detections([[0.1, 0.1, 0.3, 0.3], [0.1, 0.1, 0.3, 0.29]], [0.5, 0.55], ["paper", "organic"])
+    assert [f["label"] for f in fuse([stacked], ["yolo"], [1.0], FusionSettings(agnostic_iou=0.5))] == ["organic"]
+    with pytest.raises(ValueError, match="agnostic_iou"):
+        FusionSettings(agnostic_iou=0.0)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    boxes=st.lists(
+        st.tuples(st.floats(0.0, 0.8), st.floats(0.0, 0.8), st.floats(0.02, 0.2), st.floats(0.02, 0.2),
+                  st.sampled_from([0.9, 0.7, 0.5, 0.3]), st.sampled_from(["plastic", "glass", "metal"])),
+        max_size=12,
+    ),
+    iou=st.floats(0.1, 1.0),
+)  # fmt: skip
+def test_one_label_per_object_leaves_no_two_boxes_overlapping_more_than_the_limit(boxes, iou):
+    records = sorted(
+        (
+            {"label": lab, "confidence": c, "bbox": [x, y, x + w, y + h], "sources": [str(i)]}  # sources: an id here
+            for i, (x, y, w, h, c, lab) in enumerate(boxes)
+        ),
+        key=lambda r: -r["confidence"],
+    )
+    kept = one_label_per_object(records, iou)
+    assert kept == [r for r in records if r in kept], "a subset, in the same (most confident first) order"
+    if iou >= 1.0:
+        assert kept == records
+    overlaps = box_iou([r["bbox"] for r in kept], [r["bbox"] for r in kept])
+    assert np.all(overlaps[~np.eye(len(kept), dtype=bool)] <= iou + 1e-9)
+    for dropped in (r for r in records if r not in kept):  # each was hidden by a box at least as confident
+        hiders = [k for k in kept if box_iou([dropped["bbox"]], [k["bbox"]])[0, 0] > iou]
+        assert hiders and max(k["confidence"] for k in hiders) >= dropped["confidence"]
 
 
 @settings(max_examples=200, deadline=None)

@@ -3,7 +3,8 @@
     python -m helpers.calibrate --params my_01.yaml      # images: a YOLO data.yaml with a val split
 
 mAP rewards ranking boxes; a sentence needs the right *counts*. So each detector's confidence
-threshold, the ensemble weights and WBF's `conf_type` are chosen to maximise per-photo count
+threshold, the ensemble weights, WBF's `conf_type` and whether to keep one label per object
+(`agnostic_iou`, see `helpers.cv.fusion`) are chosen to maximise per-photo count
 accuracy: the share of validation photos where every category's count after fusion and the
 describer's confidence threshold equals the labelled count (ties: fewer littered photos with
 nothing counted, then thresholds nearer the middle). As in 01, each detector's scores are first
@@ -13,7 +14,7 @@ ends with the smallest weight (with `conf_type="max"` its lone boxes then fall b
 describer's threshold: excluded in effect). The choice, its validation numbers and the table of the
 best settings go to the ensemble file 01 reads (`ensemble_weights_file`).
 
-With a few dozen validation photos the best of 1,215 settings wins partly by chance, so the command
+With a few dozen validation photos the best of 2,430 settings wins partly by chance, so the command
 keeps the current settings unless the best one is better beyond chance: an exact one-sided McNemar
 test on the photos where the two disagree (made exact by one and not the other) must give p <
 `SIGNIFICANCE`. The file says which was kept and why.
@@ -39,6 +40,7 @@ logger = logging.getLogger(__name__)
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 WEIGHTS = (0.1, 0.5, 1.0, 2.0, 10.0)  # the second detector's weight, the first's being 1
 CONF_TYPES = ("max", "avg", "box_and_model_avg")
+AGNOSTIC_IOUS = (1.0, 0.5)  # one label per object: off, or fused boxes overlapping more than half thinned
 COLLECT_CONF = 0.05  # detections are collected once at this threshold; the grid filters them
 SIGNIFICANCE = 0.05  # the calibrated setting replaces the current one only below this p-value
 
@@ -58,14 +60,17 @@ def photo_counts(per_model: dict[str, list[Detections]], setting: dict, min_conf
                  iou_thr: float = 0.55) -> list[Counter]:  # fmt: skip
     """Per photo, the counts one setting gives after fusion and the describer's threshold."""
     names = list(per_model)
-    fusion = FusionSettings(iou_thr=iou_thr, conf_type=setting["conf_type"])
+    # settings from before one label per object was tried leave it off, as 01 did then
+    agnostic_iou = setting.get("agnostic_iou", FusionSettings.agnostic_iou)
+    fusion = FusionSettings(iou_thr=iou_thr, conf_type=setting["conf_type"], agnostic_iou=agnostic_iou)
     counted = []
     for index in range(len(per_model[names[0]])):
         mine = [
             align_scores(_kept(per_model[name][index], setting["conf"][name]), setting["conf"][name], min_confidence)
             for name in names
         ]  # on the describer's scale, as 01 fuses them
-        counted.append(_counts(fuse(mine, names, [setting["weights"][name] for name in names], fusion), min_confidence))
+        fused = fuse(mine, names, [setting["weights"][name] for name in names], fusion, attribute=False)
+        counted.append(_counts(fused, min_confidence))
     return counted
 
 
@@ -96,15 +101,19 @@ def significance(per_model: dict[str, list[Detections]], truths: list[Counter], 
 
 
 def candidate_settings(names: list[str]) -> list[dict]:
-    """Every grid point: a threshold per detector, the weights and (for several detectors) a conf_type."""
+    """Every grid point: a threshold per detector, the weights and (for several detectors) a conf_type,
+    each with one label per object or not (`agnostic_iou`)."""
     if len(names) == 1:
-        return [{"conf": {names[0]: t}, "weights": {names[0]: 1.0}, "conf_type": "max"} for t in THRESHOLDS]
+        return [
+            {"conf": {names[0]: t}, "weights": {names[0]: 1.0}, "conf_type": "max", "agnostic_iou": g}
+            for t, g in itertools.product(THRESHOLDS, AGNOSTIC_IOUS)
+        ]
     if len(names) != 2:
         raise ValueError(f"calibration takes one or two detectors, got {names}")
     first, second = names
     return [
-        {"conf": {first: a, second: b}, "weights": {first: 1.0, second: w}, "conf_type": c}
-        for a, b, w, c in itertools.product(THRESHOLDS, THRESHOLDS, WEIGHTS, CONF_TYPES)
+        {"conf": {first: a, second: b}, "weights": {first: 1.0, second: w}, "conf_type": c, "agnostic_iou": g}
+        for a, b, w, c, g in itertools.product(THRESHOLDS, THRESHOLDS, WEIGHTS, CONF_TYPES, AGNOSTIC_IOUS)
     ]
 
 
@@ -133,6 +142,7 @@ def write_ensemble_file(path: str | Path, result: dict, baseline: dict | None = 
         "weights": choice["weights"],
         "conf": choice["conf"],
         "conf_type": choice["conf_type"],
+        "agnostic_iou": choice["agnostic_iou"],
         "from": f"calibration: per-photo count accuracy on {result['photos']} validation photos{kept}",
         "significance": tested,
         "validation": {
@@ -185,7 +195,7 @@ def calibrate_ensemble(config, output: str | Path) -> dict:
     per_model, truths = collect(config)
     specs = {spec.name: spec for spec in config.detector_specs()}
     current = {"conf": {n: config.conf_of(n) for n in per_model}, "weights": {n: specs[n].weight for n in per_model},
-               "conf_type": config.fusion().conf_type}  # fmt: skip
+               "conf_type": config.fusion().conf_type, "agnostic_iou": config.fusion().agnostic_iou}  # fmt: skip
     result = calibrate_against(per_model, truths, current)
     write_ensemble_file(output, result, result["baseline"])
     return {**result, "output": str(output)}
@@ -224,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     logger.info(
         "calibrated on %d photos: count accuracy %.3f (before %.3f) with %s%s; written to %s",
         result["photos"], choice["count_accuracy"], result["baseline"]["count_accuracy"],
-        {k: choice[k] for k in ("conf", "weights", "conf_type")},
+        {k: choice[k] for k in ("conf", "weights", "conf_type", "agnostic_iou")},
         f" (kept: the best was not better beyond chance, {result['significance']})" if result["kept_current"] else "",
         result["output"],
     )  # fmt: skip

@@ -43,6 +43,9 @@ class ExtractConfig:
     iou_thr: float = 0.55  # WBF: boxes of one class overlapping more than this are fused
     skip_box_thr: float = 0.0  # WBF: boxes below this confidence are ignored
     conf_type: str | None = None  # WBF: max (union), avg / box_and_model_avg (vote); None: ensemble file's, else max
+    agnostic_iou: float | None = (
+        None  # boxes of any classes overlapping more: most confident kept; None: file's, else 1 (off)
+    )
     batch_size: int = 16  # images per forward pass
     imgsz: int = 0  # Ultralytics detector input size (0: the size the checkpoint was trained at)
     scene_imgsz: int = 224  # scene classifier input size
@@ -65,7 +68,7 @@ class ExtractConfig:
         for name in ("batch_size", "scene_imgsz", "loader_threads", "num_shards"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        FusionSettings(self.iou_thr, self.skip_box_thr, self.conf_type or "max")  # validates
+        self.fusion_given()  # validates
         select([], max_images=self.max_images, num_shards=self.num_shards, shard_index=self.shard_index)
 
     @classmethod
@@ -86,9 +89,19 @@ class ExtractConfig:
             output = output.with_name(f"{output.stem}.shard-{self.shard_index}of{self.num_shards}{output.suffix}")
         return output
 
+    def fusion_given(self) -> FusionSettings:
+        """The fusion settings the parameters give, library defaults where they say None."""
+        given = {"conf_type": self.conf_type, "agnostic_iou": self.agnostic_iou}
+        return FusionSettings(self.iou_thr, self.skip_box_thr, **{k: v for k, v in given.items() if v is not None})
+
     def fusion(self) -> FusionSettings:
-        conf_type = self.conf_type or self._ensemble().get("conf_type", "max")
-        return FusionSettings(self.iou_thr, self.skip_box_thr, conf_type)
+        """The fusion settings 01 uses: the parameters, then the ensemble file's, then the defaults."""
+        ensemble, given = self._ensemble(), self.fusion_given()
+        conf_type = self.conf_type or ensemble.get("conf_type", given.conf_type)
+        agnostic_iou = (
+            self.agnostic_iou if self.agnostic_iou is not None else ensemble.get("agnostic_iou", given.agnostic_iou)
+        )
+        return FusionSettings(self.iou_thr, self.skip_box_thr, conf_type, agnostic_iou)
 
     def _ensemble(self) -> dict:
         """The ensemble file's content ({} when there is none)."""

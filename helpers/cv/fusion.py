@@ -17,6 +17,13 @@ largest), so fusion merges duplicates and unions what the models found. Use "avg
 
 A single detector passes through unchanged (WBF would still merge its overlapping boxes).
 
+One object, one label (`agnostic_iou`): WBF fuses boxes of the same class only, and detectors keep
+boxes of different classes on one object (Ultralytics' NMS is per class), so a littered photo with one
+can could be described as holding a can and a bottle. With `agnostic_iou` below 1, fused boxes of any
+classes overlapping more than that are thinned to the most confident (class-agnostic NMS after
+fusion). Off by default, as in the detectors' libraries; calibration tries it. Measured on the demo
+(docs/01_cv_extract.md), most of the boxes that made sentences false were a second label on an object.
+
 One scale before fusing (`align_scores`): each detector's scores are mapped so that its own
 threshold lands on the describer's (`Policy.min_confidence`, 0.5). Without it a threshold below
 0.5 did nothing: fusion kept those boxes on the detector's scale and the describer then dropped
@@ -42,6 +49,7 @@ class FusionSettings:
     iou_thr: float = 0.55  # boxes of one class overlapping more than this are fused
     skip_box_thr: float = 0.0  # boxes below this confidence are ignored by fusion
     conf_type: str = "max"
+    agnostic_iou: float = 1.0  # fused boxes of any classes overlapping more than this: the most confident kept (1: off)
 
     def __post_init__(self) -> None:
         if self.conf_type not in CONF_TYPES:
@@ -50,6 +58,8 @@ class FusionSettings:
             raise ValueError(f"iou_thr must be in (0, 1], got {self.iou_thr}")
         if not 0.0 <= self.skip_box_thr < 1.0:
             raise ValueError(f"skip_box_thr must be in [0, 1), got {self.skip_box_thr}")
+        if not 0.0 < self.agnostic_iou <= 1.0:
+            raise ValueError(f"agnostic_iou must be in (0, 1] (1: off), got {self.agnostic_iou}")
 
 
 def align_scores(detections: Detections, threshold: float, target: float) -> Detections:
@@ -99,7 +109,11 @@ def _check(per_model: list[Detections], names: list[str], weights: list[float]) 
 
 
 def fuse(
-    per_model: list[Detections], names: list[str], weights: list[float], settings: FusionSettings = FusionSettings()
+    per_model: list[Detections],
+    names: list[str],
+    weights: list[float],
+    settings: FusionSettings = FusionSettings(),
+    attribute: bool = True,
 ) -> list[dict]:
     """Fuses one image's detections from several models into detection records.
 
@@ -108,6 +122,7 @@ def fuse(
         names: The models' short names, used in each result's `sources`.
         weights: One ensemble weight per model.
         settings: WBF settings.
+        attribute: Fill `sources` (False leaves them empty: calibration only counts the boxes).
 
     Returns:
         `{"label", "confidence", "bbox", "sources"}` dicts, most confident first. `sources` lists
@@ -119,7 +134,7 @@ def fuse(
         records = per_model[0].as_records()
         for record in records:
             record["sources"] = [names[0]]
-        return sorted(records, key=lambda r: -r["confidence"])
+        return one_label_per_object(sorted(records, key=lambda r: -r["confidence"]), settings.agnostic_iou)
     from ensemble_boxes import weighted_boxes_fusion
 
     vocabulary = sorted({label for detections in per_model for label in detections.labels})
@@ -136,7 +151,27 @@ def fuse(
         conf_type=settings.conf_type,
     )
     fused_labels = np.array([vocabulary[int(i)] for i in labels], dtype=object)
-    return _records(boxes, scores, fused_labels, _attribute(per_model, names, boxes, fused_labels, settings), names)
+    if attribute:
+        records = _records(
+            boxes, scores, fused_labels, _attribute(per_model, names, boxes, fused_labels, settings), names
+        )
+    else:
+        records = _records(boxes, scores, fused_labels, [set() for _ in fused_labels], names)
+    return one_label_per_object(records, settings.agnostic_iou)
+
+
+def one_label_per_object(records: list[dict], agnostic_iou: float) -> list[dict]:
+    """Detection records (most confident first) thinned so that no two of any classes overlap more
+    than `agnostic_iou` (class-agnostic NMS: the more confident stays); unchanged when it is 1."""
+    if agnostic_iou >= 1.0 or len(records) < 2:
+        return records
+    import torch
+    from torchvision.ops import nms
+
+    boxes = torch.tensor([r["bbox"] for r in records], dtype=torch.float64)
+    # ranks, not scores: equal scores keep the fused order (deterministic, most confident first)
+    ranks = torch.arange(len(records), 0, -1, dtype=torch.float64)
+    return [records[i] for i in sorted(nms(boxes, ranks, agnostic_iou).tolist())]
 
 
 def _attribute(per_model, names, boxes, fused_labels, settings: FusionSettings) -> list[set[str]]:

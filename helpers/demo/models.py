@@ -37,6 +37,9 @@ from helpers.core.paths import DEMO_DATA_DIR, DEMO_MODELS_DIR, require_file, res
 from helpers.demo.rtdetr import train_rtdetr
 
 GENERATOR_VERSION = 6  # bump when training changes, so old demo models are rebuilt
+# bump when calibration changes (2: scores aligned to the describer's threshold; 3: one label per object
+# tried), so old demo models keep their weights and are only calibrated again
+CALIBRATION_VERSION = 3
 
 logger = logging.getLogger(__name__)
 
@@ -223,8 +226,9 @@ def calibrate_demo(folder: Path, data_yaml: Path, spec: DemoModelsSpec) -> tuple
         folder / "ensemble.json",
     )  # fmt: skip
     choice = calibration["choice"]
-    return choice["weights"], {**{k: choice[k] for k in ("conf", "conf_type", "count_accuracy")},
-                               "scores_aligned_to": Policy().min_confidence}  # fmt: skip
+    return choice["weights"], {**{k: choice[k] for k in ("conf", "conf_type", "agnostic_iou", "count_accuracy")},
+                               "scores_aligned_to": Policy().min_confidence,
+                               "calibration_version": CALIBRATION_VERSION}  # fmt: skip
 
 
 def build_models(
@@ -245,8 +249,12 @@ def build_models(
     if not force and manifest_path.exists():
         existing = json.loads(manifest_path.read_text())
         if {k: existing.get(k) for k in wanted} == wanted:
-            if existing.get("ensemble", {}).get("scores_aligned_to") != Policy().min_confidence:
-                logger.info("Demo models in %s were calibrated before 01 aligned scores: calibrating again", out)
+            ensemble = existing.get("ensemble", {})
+            if (ensemble.get("calibration_version"), ensemble.get("scores_aligned_to")) != (
+                CALIBRATION_VERSION,
+                Policy().min_confidence,
+            ):
+                logger.info("Demo models in %s were calibrated by an older calibration: calibrating again", out)
                 existing["ensemble_weights"], existing["ensemble"] = calibrate_demo(out, data_yaml, spec)
                 atomic_write_text(manifest_path, json.dumps(existing, indent=2, default=str) + "\n")
             logger.info(f"✓ Demo models in {out} match the settings: reusing them (--force rebuilds)")

@@ -22,42 +22,21 @@ import json
 import logging
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 
 SEEDS = (1, 2, 3)
 PHOTOS = 40
 
 
-def unseen_detections(models: str) -> tuple[dict, list[Counter]]:
-    """Each detector's detections (calibration's collect) and the truths on the unseen photos."""
-    from helpers.cv import ExtractConfig
-    from helpers.cv.calibrate import collect
-    from helpers.demo.dataset import DemoDatasetSpec, build_dataset
-
-    per_model: dict[str, list] = {}
-    truths: list[Counter] = []
-    for seed in SEEDS:
-        with tempfile.TemporaryDirectory(prefix="desclm-limits-") as work:
-            build_dataset(Path(work) / "demo", DemoDatasetSpec(seed=seed, n_train=0, n_valid=0, n_test=PHOTOS))
-            config = ExtractConfig(images=str(Path(work) / "demo" / "data.yaml"),
-                                   yolo_weights=f"{models}/yolo_detector.pt", hf_model=f"{models}/rtdetr",
-                                   scene_weights="", ensemble_weights_file="", device="cpu")  # fmt: skip
-            found, truth = collect(config, "test")
-        for name, detections in found.items():
-            per_model.setdefault(name, []).extend(detections)
-        truths += truth
-    return per_model, truths
-
-
 def headroom(models: str) -> dict:
     from helpers.core.contract import Policy
     from helpers.cv.calibrate import calibrate, photo_counts, score_settings
+    from helpers.demo.truth_bench import unseen_detections
 
-    per_model, truths = unseen_detections(models)
+    per_model, truths = unseen_detections(models, SEEDS, PHOTOS)
     least = Policy().min_confidence
     ensemble = json.loads(Path(models, "ensemble.json").read_text())
-    calibrated = {k: ensemble[k] for k in ("conf", "weights", "conf_type")}
+    calibrated = {k: ensemble[k] for k in ("conf", "weights", "conf_type", "agnostic_iou") if k in ensemble}
     alone = {
         str(conf): score_settings({"yolo": per_model["yolo"]}, truths,
                                   {"conf": {"yolo": conf}, "weights": {"yolo": 1.0}, "conf_type": "max"}, least)
@@ -73,8 +52,9 @@ def headroom(models: str) -> dict:
         "photos": len(truths),
         "calibrated": score_settings(per_model, truths, calibrated, least),
         "yolo_alone": alone,
-        "best_on_these_photos": {k: best[k] for k in ("conf", "weights", "conf_type", "count_accuracy",
-                                                      "littered_called_clean")},  # fmt: skip
+        "best_on_these_photos": {
+            k: best[k] for k in ("conf", "weights", "conf_type", "count_accuracy", "littered_called_clean")
+        },  # fmt: skip
         "calibrated_exact_by_objects": {k: {"exact": e, "photos": n} for k, (e, n) in sorted(by_objects.items())},
     }
 

@@ -100,29 +100,31 @@ def significance(per_model: dict[str, list[Detections]], truths: list[Counter], 
     return {"better": better, "worse": worse, "p_value": mcnemar_p(better, worse), "alpha": SIGNIFICANCE}
 
 
-def candidate_settings(names: list[str]) -> list[dict]:
+def candidate_settings(names: list[str], agnostic_ious: tuple[float, ...] = AGNOSTIC_IOUS) -> list[dict]:
     """Every grid point: a threshold per detector, the weights and (for several detectors) a conf_type,
     each with one label per object or not (`agnostic_iou`)."""
     if len(names) == 1:
         return [
             {"conf": {names[0]: t}, "weights": {names[0]: 1.0}, "conf_type": "max", "agnostic_iou": g}
-            for t, g in itertools.product(THRESHOLDS, AGNOSTIC_IOUS)
+            for t, g in itertools.product(THRESHOLDS, agnostic_ious)
         ]
     if len(names) != 2:
         raise ValueError(f"calibration takes one or two detectors, got {names}")
     first, second = names
     return [
         {"conf": {first: a, second: b}, "weights": {first: 1.0, second: w}, "conf_type": c, "agnostic_iou": g}
-        for a, b, w, c, g in itertools.product(THRESHOLDS, THRESHOLDS, WEIGHTS, CONF_TYPES, AGNOSTIC_IOUS)
+        for a, b, w, c, g in itertools.product(THRESHOLDS, THRESHOLDS, WEIGHTS, CONF_TYPES, agnostic_ious)
     ]
 
 
 def calibrate(per_model: dict[str, list[Detections]], truths: list[Counter], policy: Policy = Policy(),
-              keep: int = 10) -> dict:  # fmt: skip
-    """The best setting by per-photo count accuracy, and the `keep` best rows behind the choice."""
+              keep: int = 10, agnostic_ious: tuple[float, ...] = AGNOSTIC_IOUS) -> dict:  # fmt: skip
+    """The best setting by per-photo count accuracy, and the `keep` best rows behind the choice
+    (`agnostic_ious`: the one-label-per-object settings tried; (1.0,) leaves it off)."""
+    settings = candidate_settings(list(per_model), agnostic_ious)
     rows = [
         score_settings(per_model, truths, setting, policy.min_confidence)
-        for setting in tqdm(candidate_settings(list(per_model)), desc="calibrate", unit="setting")
+        for setting in tqdm(settings, desc="calibrate", unit="setting")
     ]
 
     def rank(row: dict) -> tuple:

@@ -46,6 +46,29 @@ def unseen_truth(seed: int, photos: int, model_dir: str = "models/description_ll
     return {"seed": seed, "model_dir": str(resolve(model_dir)), **summary}
 
 
+def unseen_detections(models: str, seeds: tuple[int, ...] = (1, 2, 3), photos: int = 40) -> tuple[dict, list]:
+    """Each demo detector's detections (at calibration's collection threshold, `helpers.cv.calibrate.collect`)
+    and the labelled counts on the test photos of fresh demo sets of `seeds`: for measuring ensemble
+    settings on photos the models never saw without running the detectors again."""
+    from helpers.cv import ExtractConfig
+    from helpers.cv.calibrate import collect
+    from helpers.demo.dataset import DemoDatasetSpec, build_dataset
+
+    per_model: dict[str, list] = {}
+    truths: list = []
+    for seed in seeds:
+        with tempfile.TemporaryDirectory(prefix="desclm-unseen-") as work:
+            build_dataset(Path(work) / "demo", DemoDatasetSpec(seed=seed, n_train=0, n_valid=0, n_test=photos))
+            config = ExtractConfig(images=str(Path(work) / "demo" / "data.yaml"),
+                                   yolo_weights=f"{models}/yolo_detector.pt", hf_model=f"{models}/rtdetr",
+                                   scene_weights="", ensemble_weights_file="", device="cpu")  # fmt: skip
+            found, truth = collect(config, "test")
+        for name, detections in found.items():
+            per_model.setdefault(name, []).extend(detections)
+        truths += truth
+    return per_model, truths
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.demo truth", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=1, help="seed of the fresh photos (the demo set's is 0)")

@@ -268,3 +268,27 @@ def test_the_truth_limits_in_the_cv_doc_are_the_saved_measurements():
 
 def _yolo(arm: dict) -> dict:
     return {split: arm["scores"][split]["yolo_map50"] for split in ("val", "test")}
+
+
+def test_the_one_label_per_object_numbers_in_the_cv_doc_are_the_saved_measurement():
+    text = " ".join((PROJECT_ROOT / "docs" / "01_cv_extract.md").read_text().split())
+    saved = json.loads((MEASUREMENTS / "one_label_per_object_demo_cpu.json").read_text())
+    off, tried = saved["arms"]["off (the grid before)"], saved["arms"]["tried (the grid now)"]
+    assert off["choice"]["agnostic_iou"] == 1.0 and tried["choice"]["agnostic_iou"] == 0.5
+    photos = saved["unseen_photos"]
+    before, after = off["end_to_end_true_photos"], tried["end_to_end_true_photos"]
+    assert f"calibrated without it, {before} of {photos} unseen photos" in text
+    assert f"with it (calibration chose 0.5), {after}, {saved['unseen_only_exact_with']['tried']} photos made" in text
+    assert f"and none lost, {tried['end_to_end_littered_called_clean']} littered photo called clean either" in text
+    assert saved["unseen_only_exact_with"]["off"] == 0
+    assert off["end_to_end_littered_called_clean"] == tried["end_to_end_littered_called_clean"]
+    kinds = tried["unseen_kinds"]
+    assert f"({off['unseen_kinds']['only extras']} photos with only extras, {kinds['only extras']} after)" in text
+    assert f"a right total with a wrong class {kinds['right total, wrong class']}" in text
+    assert f"only misses {kinds['only misses']}, mixed {kinds['mixed']}" in text
+    assert f"took another build from {before} to {after} of {photos} ({100 * after / photos:.0f}%)" in text
+    scores = saved["models"]["scores"]
+    for name in ("yolo", "hf"):
+        assert _val_test({split: scores[split][f"{name}_map50"] for split in ("val", "test")}) in text
+    seconds = saved["models"]["seconds"]
+    assert f"trained in {seconds['yolo_detector']:.0f} s and {seconds['rtdetr']:.0f} s" in text

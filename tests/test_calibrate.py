@@ -153,21 +153,24 @@ def test_the_current_settings_stay_unless_the_best_is_better_beyond_chance():
     assert many["choice"]["count_accuracy"] == 1.0 and many["choice"]["weights"]["noisy"] == min(WEIGHTS)
 
 
-def test_demo_models_calibrated_before_scores_were_aligned_are_calibrated_again_not_retrained(
+def test_demo_models_calibrated_by_an_older_calibration_are_calibrated_again_not_retrained(
     tiny_demo, tiny_cv_models, tmp_path
 ):
-    from helpers.demo.models import QUICK, build_models
+    from helpers.demo.models import CALIBRATION_VERSION, QUICK, build_models
 
     old = tmp_path / "demo"
     shutil.copytree(tiny_cv_models, old)
     manifest = json.loads((old / "manifest.json").read_text())
     assert manifest["ensemble"]["scores_aligned_to"] == 0.5
-    del manifest["ensemble"]["scores_aligned_to"]  # as a folder built before the change was
+    assert manifest["ensemble"]["calibration_version"] == CALIBRATION_VERSION
+    for key in ("scores_aligned_to", "calibration_version", "agnostic_iou"):  # as a folder built before them
+        del manifest["ensemble"][key]
     (old / "manifest.json").write_text(json.dumps(manifest))
     (old / "ensemble.json").unlink()
     weights = (old / "yolo_detector.pt").read_bytes()
     again = build_models(tiny_demo / "data.yaml", old, QUICK)
     assert again["reused"] and again["ensemble"]["scores_aligned_to"] == 0.5
+    assert again["ensemble"]["calibration_version"] == CALIBRATION_VERSION and "agnostic_iou" in again["ensemble"]
     assert json.loads((old / "ensemble.json").read_text())["scores_aligned_to"] == 0.5
     assert json.loads((old / "manifest.json").read_text())["ensemble"] == again["ensemble"]
     assert (old / "yolo_detector.pt").read_bytes() == weights, "the detectors were not retrained"

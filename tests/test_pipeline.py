@@ -9,7 +9,7 @@ import sys
 import pytest
 import yaml
 
-from helpers.core.pipeline import NotebookFailed, load_params, notebook_parameters, run_pipeline
+from helpers.core.pipeline import NotebookFailed, load_params, notebook_parameters, record_seconds, run_pipeline
 
 
 def _params_file(tmp_path, sections: dict):
@@ -69,6 +69,8 @@ def test_full_run_writes_executed_notebooks_html_and_metrics(tmp_path, tiny_demo
     params = _params_file(tmp_path, _demo_sections(tmp_path, tiny_demo))
     reports = run_pipeline(params, run="t", reports_dir=tmp_path / "reports")
     assert [r.name for r in reports] == ["01_cv_extract", "02_synth_descriptions", "03_train_t5", "04_evaluate"]
+    timings = json.loads((tmp_path / "reports" / "t" / "timings.json").read_text())
+    assert list(timings) == [r.name for r in reports] and all(seconds > 0 for seconds in timings.values())
     for report in reports:
         assert report.notebook.exists() and report.html.read_text().lstrip().lower().startswith("<!doctype html>")
     metrics = json.loads((tmp_path / "work" / "cv.metrics.json").read_text())
@@ -91,7 +93,11 @@ def test_only_runs_the_selected_notebooks(tmp_path, tiny_demo):
     assert sorted(p.name for p in (tmp_path / "reports" / "one").iterdir()) == [
         "01_cv_extract.html",
         "01_cv_extract.ipynb",
+        "timings.json",
     ]
+    record_seconds(tmp_path / "reports" / "one" / "timings.json", "total", 12.34)  # as --total-since adds it
+    timings = json.loads((tmp_path / "reports" / "one" / "timings.json").read_text())
+    assert list(timings) == ["01_cv_extract", "total"] and timings["total"] == 12.3
 
 
 def test_stops_at_the_first_failing_notebook_naming_it_and_the_error(tmp_path, tiny_demo):

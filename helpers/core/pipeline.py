@@ -4,14 +4,17 @@
 
 The parameters file holds a `shared` section, given to every notebook that declares the
 parameter, and one section per notebook (keyed `01_cv_extract` or `01`) whose names must be
-parameters of that notebook. Reports go to `reports/<run>/`; the run stops at the first
-failing notebook, naming it and the failing cell's error.
+parameters of that notebook. Reports go to `reports/<run>/` with `timings.json` (each notebook's
+seconds; `--total-since` adds the whole run's, as `make demo` does from before its install); the
+run stops at the first failing notebook, naming it and the failing cell's error.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +29,7 @@ from helpers.core.io import atomic_write_text
 from helpers.core.paths import NOTEBOOKS, NOTEBOOKS_DIR, REPORTS_DIR, require_file, resolve
 
 logger = logging.getLogger(__name__)
+TIMINGS_FILE = "timings.json"  # per run folder: each notebook's wall-clock seconds
 
 
 class NotebookFailed(RuntimeError):
@@ -131,9 +135,22 @@ def run_pipeline(
     reports = []
     for key, parameters in plan:
         logger.info(f"\n=== {NOTEBOOKS[key]} ({', '.join(f'{k}={v!r}' for k, v in parameters.items()) or 'defaults'})")
+        began = time.perf_counter()
         reports.append(run_notebook(key, parameters, out_dir))
+        record_seconds(out_dir / TIMINGS_FILE, NOTEBOOKS[key], time.perf_counter() - began)
         logger.info("    report: %s", reports[-1].html)
     return reports
+
+
+def record_seconds(path: Path, name: str, seconds: float) -> None:
+    """Adds one step's wall-clock seconds to a run's timings file (other steps' entries are kept, so
+    `--only` runs and `make demo`'s own total add up in one place)."""
+    try:
+        timings = json.loads(path.read_text())
+    except (OSError, ValueError):
+        timings = {}
+    timings[name] = round(seconds, 1)
+    atomic_write_text(path, json.dumps(timings, indent=2) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--reports-dir", default=str(REPORTS_DIR), help="where report folders go (default: %(default)s)"
     )
+    parser.add_argument(
+        "--total-since", type=float, help="Unix time the whole run began: its seconds go to timings.json as 'total'"
+    )
     add_logging_options(parser)
     args = parser.parse_args(argv)
     setup_logging(args.verbose - args.quiet)
@@ -153,7 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     except (NotebookFailed, ValueError, FileNotFoundError) as error:
         logger.error("Pipeline stopped: %s", error)
         return 1
-    logger.info("Reports in %s:\n%s", resolve(args.reports_dir) / args.run, "\n".join(f"  {r.html}" for r in reports))
+    out_dir = resolve(args.reports_dir) / args.run
+    if args.total_since is not None:
+        record_seconds(out_dir / TIMINGS_FILE, "total", time.time() - args.total_since)
+    logger.info("Reports in %s:\n%s", out_dir, "\n".join(f"  {r.html}" for r in reports))
     return 0
 
 

@@ -43,9 +43,7 @@ class ExtractConfig:
     iou_thr: float = 0.55  # WBF: boxes of one class overlapping more than this are fused
     skip_box_thr: float = 0.0  # WBF: boxes below this confidence are ignored
     conf_type: str | None = None  # WBF: max (union), avg / box_and_model_avg (vote); None: ensemble file's, else max
-    agnostic_iou: float | None = (
-        None  # boxes of any classes overlapping more: most confident kept; None: file's, else 1 (off)
-    )
+    agnostic_iou: float | None = None  # one label per object (helpers.cv.fusion); None: ensemble file's, else 1 (off)
     batch_size: int = 16  # images per forward pass
     imgsz: int = 0  # Ultralytics detector input size (0: the size the checkpoint was trained at)
     scene_imgsz: int = 224  # scene classifier input size

@@ -250,10 +250,7 @@ def build_models(
         existing = json.loads(manifest_path.read_text())
         if {k: existing.get(k) for k in wanted} == wanted:
             ensemble = existing.get("ensemble", {})
-            if (ensemble.get("calibration_version"), ensemble.get("scores_aligned_to")) != (
-                CALIBRATION_VERSION,
-                Policy().min_confidence,
-            ):
+            if ensemble.get("calibration_version") != CALIBRATION_VERSION:
                 logger.info("Demo models in %s were calibrated by an older calibration: calibrating again", out)
                 existing["ensemble_weights"], existing["ensemble"] = calibrate_demo(out, data_yaml, spec)
                 atomic_write_text(manifest_path, json.dumps(existing, indent=2, default=str) + "\n")

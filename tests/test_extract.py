@@ -25,6 +25,7 @@ from helpers.cv.extract import ExtractConfig, run_extraction
 from helpers.cv.files import merge_shards, scan_output
 from helpers.cv.fusion import FusionSettings, align_scores, box_iou, fuse, one_label_per_object
 from helpers.cv.sources import open_image_source, select
+from helpers.cv.yolo_data import read_labels
 
 
 def _images(tiny_demo, count=3):
@@ -490,3 +491,22 @@ def test_every_listed_path_reaches_the_output_or_the_errors(tmp_path, tiny_demo,
         and "empty file" in errors["empty.jpg"]
         and "not an image" in errors["text.jpg"]
     )
+
+
+def test_01_reports_each_conf_type_with_the_one_label_per_object_setting_it_ran(tiny_demo):
+    """The conf_type comparison varies conf_type only: its row for the conf_type 01 used is 01's output."""
+    from helpers.cv.report import evaluate_against_truth
+
+    source = open_image_source(tiny_demo / "data.yaml")
+    item = next(i for i in source.items if i.split == "test")
+    truth = [{"label": n, "bbox": b} for n, b in read_labels(source.ground_truth_path(item), source.class_names)]
+    box = truth[0]["bbox"] if truth else [0.1, 0.1, 0.3, 0.3]
+    yolo = Detections([box], [0.9], ["plastic"])
+    hf = Detections([box], [0.8], ["metal"])  # the same object under another label
+    settings = FusionSettings(conf_type="max", agnostic_iou=0.5)
+    record = {"image": item.key, "scene": {"class": "grass", "confidence": 1.0},
+              "detections": fuse([yolo, hf], ["yolo", "hf"], [1.0, 1.0], settings),
+              "model_detections": {"yolo": yolo.as_records(), "hf": hf.as_records()}}  # fmt: skip
+    found = evaluate_against_truth(tiny_demo / "data.yaml", [record], {"yolo": 1.0, "hf": 1.0}, settings)
+    assert found["conf_types"].loc["max", "kept_at_0.5"] == len(record["detections"]) == 1
+    assert found["detectors"].loc["fused", "detections"] == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 
 import numpy as np
@@ -131,7 +132,7 @@ def evaluate_against_truth(
         images: The YOLO data.yaml the records came from.
         records: 01's records, with `model_detections`.
         weights: Ensemble weight per detector name.
-        settings: The fusion settings used (the comparison varies only `conf_type`).
+        settings: The fusion settings used (the comparison varies only `conf_type`, `agnostic_iou` as used).
         threshold: Confidence a detection needs to count in precision/recall; 0.5 is what
             stage 02 keeps by default (`min_confidence`).
 
@@ -159,7 +160,7 @@ def evaluate_against_truth(
     conf_rows = []
     if len(names) > 1:
         for conf_type in CONF_TYPES:
-            variant = FusionSettings(settings.iou_thr, settings.skip_box_thr, conf_type)
+            variant = dataclasses.replace(settings, conf_type=conf_type)  # one label per object as 01 ran it
             fused = [
                 fuse([_per_model(r, n) for n in names], names, [weights[n] for n in names], variant) for r in records
             ]

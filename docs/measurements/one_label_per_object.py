@@ -42,13 +42,13 @@ def error_kind(said: Counter, truth: Counter) -> str:
 def measure(models: str, describer: bool) -> dict:
     from helpers.core.contract import Policy
     from helpers.cv import ExtractConfig
-    from helpers.cv.calibrate import calibrate, collect, photo_counts, write_ensemble_file
+    from helpers.cv.calibrate import calibrate, collect_detections, photo_counts, write_ensemble_file
     from helpers.demo.truth_bench import unseen_detections, unseen_truth
 
     least = Policy().min_confidence
     config = ExtractConfig(yolo_weights=f"{models}/yolo_detector.pt", hf_model=f"{models}/rtdetr", scene_weights="",
                            ensemble_weights_file="", device="cpu")  # fmt: skip
-    val_detections, val_truths = collect(config)
+    val_detections, val_truths = collect_detections(config)
     unseen, truths = unseen_detections(models, SEEDS, PHOTOS)
     arms, exact = {}, {}
     with tempfile.TemporaryDirectory(prefix="desclm-one-label-") as work:

@@ -2,7 +2,7 @@
 extraction, detection metrics, its report and benchmark.
 
 Public API for other stages (loaded on first use, so importing a light submodule stays light):
-YOLO dataset files, image loading, the detector backends and the detection metrics.
+YOLO dataset files, image loading, the detector backends, the detection metrics and calibration.
 """
 
 from importlib import import_module
@@ -20,6 +20,7 @@ _PUBLIC = {
     "side_files": "files",
     "ExtractConfig": "config",
     "calibrate_ensemble": "calibrate",
+    "collect_detections": "calibrate",
     "run_extraction": "extract",
 }
 __all__ = sorted(_PUBLIC)

@@ -159,7 +159,7 @@ def write_ensemble_file(path: str | Path, result: dict, baseline: dict | None = 
     return atomic_write_text(path, json.dumps(content, indent=2) + "\n")
 
 
-def collect(config, split: str = "val") -> tuple[dict[str, list[Detections]], list[Counter]]:
+def collect_detections(config, split: str = "val") -> tuple[dict[str, list[Detections]], list[Counter]]:
     """Every configured detector's detections (at `COLLECT_CONF`) on the labelled `split`, and the truths.
 
     Raises:
@@ -194,7 +194,7 @@ def collect(config, split: str = "val") -> tuple[dict[str, list[Detections]], li
 def calibrate_ensemble(config, output: str | Path) -> dict:
     """Collects `config`'s detectors on the val split, calibrates and writes the ensemble file to
     `output`; returns the result with `baseline` (the settings `config` had, scored the same way)."""
-    per_model, truths = collect(config)
+    per_model, truths = collect_detections(config)
     specs = {spec.name: spec for spec in config.detector_specs()}
     current = {"conf": {n: config.conf_of(n) for n in per_model}, "weights": {n: specs[n].weight for n in per_model},
                "conf_type": config.fusion().conf_type, "agnostic_iou": config.fusion().agnostic_iou}  # fmt: skip

@@ -47,11 +47,10 @@ def unseen_truth(seed: int, photos: int, model_dir: str = "models/description_ll
 
 
 def unseen_detections(models: str, seeds: tuple[int, ...] = (1, 2, 3), photos: int = 40) -> tuple[dict, list]:
-    """Each demo detector's detections (at calibration's collection threshold, `helpers.cv.calibrate.collect`)
+    """Each demo detector's detections (at calibration's collection threshold, `helpers.cv.collect_detections`)
     and the labelled counts on the test photos of fresh demo sets of `seeds`: for measuring ensemble
     settings on photos the models never saw without running the detectors again."""
-    from helpers.cv import ExtractConfig
-    from helpers.cv.calibrate import collect
+    from helpers.cv import ExtractConfig, collect_detections
     from helpers.demo.dataset import DemoDatasetSpec, build_dataset
 
     per_model: dict[str, list] = {}
@@ -62,7 +61,7 @@ def unseen_detections(models: str, seeds: tuple[int, ...] = (1, 2, 3), photos: i
             config = ExtractConfig(images=str(Path(work) / "demo" / "data.yaml"),
                                    yolo_weights=f"{models}/yolo_detector.pt", hf_model=f"{models}/rtdetr",
                                    scene_weights="", ensemble_weights_file="", device="cpu")  # fmt: skip
-            found, truth = collect(config, "test")
+            found, truth = collect_detections(config, "test")
         for name, detections in found.items():
             per_model.setdefault(name, []).extend(detections)
         truths += truth

@@ -66,7 +66,7 @@ class ExtractConfig:
         for name in ("batch_size", "scene_imgsz", "loader_threads", "num_shards"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        self.fusion_given()  # validates
+        self.fusion(from_file=False)  # validates the parameters
         select([], max_images=self.max_images, num_shards=self.num_shards, shard_index=self.shard_index)
 
     @classmethod
@@ -87,19 +87,13 @@ class ExtractConfig:
             output = output.with_name(f"{output.stem}.shard-{self.shard_index}of{self.num_shards}{output.suffix}")
         return output
 
-    def fusion_given(self) -> FusionSettings:
-        """The fusion settings the parameters give, library defaults where they say None."""
-        given = {"conf_type": self.conf_type, "agnostic_iou": self.agnostic_iou}
-        return FusionSettings(self.iou_thr, self.skip_box_thr, **{k: v for k, v in given.items() if v is not None})
-
-    def fusion(self) -> FusionSettings:
-        """The fusion settings 01 uses: the parameters, then the ensemble file's, then the defaults."""
-        ensemble, given = self._ensemble(), self.fusion_given()
-        conf_type = self.conf_type or ensemble.get("conf_type", given.conf_type)
-        agnostic_iou = (
-            self.agnostic_iou if self.agnostic_iou is not None else ensemble.get("agnostic_iou", given.agnostic_iou)
-        )
-        return FusionSettings(self.iou_thr, self.skip_box_thr, conf_type, agnostic_iou)
+    def fusion(self, from_file: bool = True) -> FusionSettings:
+        """The fusion settings 01 uses: `conf_type` and `agnostic_iou` from the parameters, else the
+        ensemble file's (unless `from_file` is False), else `FusionSettings`' defaults."""
+        file = self._ensemble() if from_file else {}
+        given = {"conf_type": self.conf_type or None, "agnostic_iou": self.agnostic_iou}  # "" conf_type: unset
+        chosen = {name: file.get(name) if value is None else value for name, value in given.items()}
+        return FusionSettings(self.iou_thr, self.skip_box_thr, **{k: v for k, v in chosen.items() if v is not None})
 
     def _ensemble(self) -> dict:
         """The ensemble file's content ({} when there is none)."""

@@ -151,13 +151,10 @@ def fuse(
         conf_type=settings.conf_type,
     )
     fused_labels = np.array([vocabulary[int(i)] for i in labels], dtype=object)
-    if attribute:
-        records = _records(
-            boxes, scores, fused_labels, _attribute(per_model, names, boxes, fused_labels, settings), names
-        )
-    else:
-        records = _records(boxes, scores, fused_labels, [set() for _ in fused_labels], names)
-    return one_label_per_object(records, settings.agnostic_iou)
+    sources = (
+        _attribute(per_model, names, boxes, fused_labels, settings) if attribute else [set() for _ in fused_labels]
+    )
+    return one_label_per_object(_records(boxes, scores, fused_labels, sources, names), settings.agnostic_iou)
 
 
 def one_label_per_object(records: list[dict], agnostic_iou: float) -> list[dict]:

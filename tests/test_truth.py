@@ -156,3 +156,17 @@ def test_the_unseen_photo_benchmark_measures_fresh_photos_as_04_does(tiny_cv_mod
     assert result["photos"] == result["with_ground_truth"] == 4 and result["seed"] == 5
     assert result["describer_on_truth"]["true"] == 1.0
     assert 0 <= result["end_to_end"]["true"] <= 1 and result["end_to_end"]["littered_photos"] >= 1
+
+
+def test_each_kind_of_wrong_count_is_told_apart():
+    from collections import Counter
+
+    from helpers.demo.truth_bench import error_kind
+
+    truth = Counter(plastic=2, metal=1)
+    assert error_kind(Counter(plastic=2, metal=1), truth) == "exact"
+    assert error_kind(Counter(plastic=1), truth) == "only misses"
+    assert error_kind(Counter(plastic=3, metal=1, paper=1), truth) == "only extras"
+    assert error_kind(Counter(plastic=2, paper=1), truth) == "right total, wrong class"
+    assert error_kind(Counter(plastic=3, paper=1), truth) == "mixed"
+    assert error_kind(Counter(), Counter()) == "exact" and error_kind(Counter(glass=1), Counter()) == "only extras"

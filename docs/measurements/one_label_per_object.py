@@ -28,22 +28,11 @@ PHOTOS = 40
 KEYS = ("conf", "weights", "conf_type", "agnostic_iou")
 
 
-def error_kind(said: Counter, truth: Counter) -> str:
-    """What kind of wrong a photo's counts are."""
-    if said == truth:
-        return "exact"
-    if all(said[k] <= truth[k] for k in said | truth):
-        return "only misses"
-    if all(said[k] >= truth[k] for k in said | truth):
-        return "only extras"
-    return "right total, wrong class" if said.total() == truth.total() else "mixed"
-
-
 def measure(models: str, describer: bool) -> dict:
     from helpers.core.contract import Policy
     from helpers.cv import ExtractConfig
     from helpers.cv.calibrate import calibrate, collect_detections, photo_counts, write_ensemble_file
-    from helpers.demo.truth_bench import unseen_detections, unseen_truth
+    from helpers.demo.truth_bench import error_kind, unseen_detections, unseen_truth
 
     least = Policy().min_confidence
     config = ExtractConfig(yolo_weights=f"{models}/yolo_detector.pt", hf_model=f"{models}/rtdetr", scene_weights="",

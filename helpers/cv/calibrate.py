@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 from helpers.core.contract import Policy
 from helpers.core.io import atomic_write_text
 from helpers.cv.detectors import Detections
-from helpers.cv.fusion import FusionSettings, align_scores, fuse
+from helpers.cv.fusion import FusionSettings, align_scores, fuse, one_label_per_object
 
 logger = logging.getLogger(__name__)
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -59,28 +59,39 @@ def _counts(records: list[dict], min_confidence: float) -> Counter:
 def photo_counts(per_model: dict[str, list[Detections]], setting: dict, min_confidence: float,
                  iou_thr: float = 0.55) -> list[Counter]:  # fmt: skip
     """Per photo, the counts one setting gives after fusion and the describer's threshold."""
-    names = list(per_model)
     # settings from before one label per object was tried leave it off, as 01 did then
     agnostic_iou = setting.get("agnostic_iou", FusionSettings.agnostic_iou)
-    fusion = FusionSettings(iou_thr=iou_thr, conf_type=setting["conf_type"], agnostic_iou=agnostic_iou)
-    counted = []
+    return photo_counts_each(per_model, setting, (agnostic_iou,), min_confidence, iou_thr)[agnostic_iou]
+
+
+def photo_counts_each(per_model: dict[str, list[Detections]], setting: dict, agnostic_ious: tuple[float, ...],
+                      min_confidence: float, iou_thr: float = 0.55) -> dict[float, list[Counter]]:  # fmt: skip
+    """`photo_counts` of `setting` with each one-label-per-object limit in `agnostic_ious` (the
+    setting's own is ignored): the thinning comes after fusion, so each photo is fused once for all."""
+    names = list(per_model)
+    fusion = FusionSettings(iou_thr=iou_thr, conf_type=setting["conf_type"], agnostic_iou=1.0)
+    counted: dict[float, list[Counter]] = {limit: [] for limit in agnostic_ious}
     for index in range(len(per_model[names[0]])):
         mine = [
             align_scores(_kept(per_model[name][index], setting["conf"][name]), setting["conf"][name], min_confidence)
             for name in names
         ]  # on the describer's scale, as 01 fuses them
         fused = fuse(mine, names, [setting["weights"][name] for name in names], fusion, attribute=False)
-        counted.append(_counts(fused, min_confidence))
+        for limit in agnostic_ious:
+            counted[limit].append(_counts(one_label_per_object(fused, limit), min_confidence))
     return counted
+
+
+def _scored(counted: list[Counter], truths: list[Counter], setting: dict) -> dict:
+    exact = sum(said == truth for said, truth in zip(counted, truths, strict=True))
+    clean = sum(sum(truth.values()) > 0 and not said for said, truth in zip(counted, truths, strict=True))
+    return {**setting, "count_accuracy": exact / max(1, len(truths)), "littered_called_clean": clean}
 
 
 def score_settings(per_model: dict[str, list[Detections]], truths: list[Counter], setting: dict,
                    min_confidence: float, iou_thr: float = 0.55) -> dict:  # fmt: skip
     """Per-photo count accuracy (and littered photos with nothing counted) of one setting."""
-    counted = photo_counts(per_model, setting, min_confidence, iou_thr)
-    exact = sum(said == truth for said, truth in zip(counted, truths, strict=True))
-    clean = sum(sum(truth.values()) > 0 and not said for said, truth in zip(counted, truths, strict=True))
-    return {**setting, "count_accuracy": exact / max(1, len(truths)), "littered_called_clean": clean}
+    return _scored(photo_counts(per_model, setting, min_confidence, iou_thr), truths, setting)
 
 
 def mcnemar_p(better: int, worse: int) -> float:
@@ -122,10 +133,16 @@ def calibrate(per_model: dict[str, list[Detections]], truths: list[Counter], pol
     """The best setting by per-photo count accuracy, and the `keep` best rows behind the choice
     (`agnostic_ious`: the one-label-per-object settings tried; (1.0,) leaves it off)."""
     settings = candidate_settings(list(per_model), agnostic_ious)
-    rows = [
-        score_settings(per_model, truths, setting, policy.min_confidence)
-        for setting in tqdm(settings, desc="calibrate", unit="setting")
-    ]
+    fusions: dict[str, list[dict]] = {}  # settings that differ only in agnostic_iou share one fusion per photo
+    for setting in settings:
+        fusions.setdefault(json.dumps({**setting, "agnostic_iou": None}, sort_keys=True), []).append(setting)
+    rows = []
+    with tqdm(total=len(settings), desc="calibrate", unit="setting") as progress:
+        for group in fusions.values():
+            limits = tuple(setting["agnostic_iou"] for setting in group)
+            counted = photo_counts_each(per_model, group[0], limits, policy.min_confidence)
+            rows += [_scored(counted[setting["agnostic_iou"]], truths, setting) for setting in group]
+            progress.update(len(group))
 
     def rank(row: dict) -> tuple:
         middle = sum(abs(t - 0.5) for t in row["conf"].values())

@@ -36,7 +36,7 @@ from helpers.core.io import atomic_write_text, partial_dir, replace_dir
 from helpers.core.paths import DEMO_DATA_DIR, DEMO_MODELS_DIR, require_file, resolve
 from helpers.demo.rtdetr import train_rtdetr
 
-GENERATOR_VERSION = 6  # bump when training changes, so old demo models are rebuilt
+GENERATOR_VERSION = 7  # bump when training changes, so old demo models are rebuilt (7: milder YOLO colour jitter)
 # bump when calibration changes (2: scores aligned to the describer's threshold; 3: one label per object
 # tried), so old demo models keep their weights and are only calibrated again
 CALIBRATION_VERSION = 3
@@ -107,6 +107,12 @@ def _subset_yaml(data_yaml: Path, work: Path, limit: int) -> Path:
     return subset
 
 
+# Milder colour augmentation than Ultralytics' (saturation 0.7, brightness 0.4): the demo's classes
+# differ mostly in colour and brightness (silver cans, white paper, clear bottles), which strong jitter
+# makes alike, and the photos already vary exposure and colour temperature. Measured side by side
+# (docs/measurements/yolo_colour_augmentation_demo_cpu.json).
+YOLO_COLOUR_AUGMENTATION = {"hsv_s": 0.2, "hsv_v": 0.15}
+
 # Both demo YOLO models: CPU, deterministic, from random weights, no plots or validation during training.
 YOLO_TRAINING = {
     "workers": 0,
@@ -133,7 +139,8 @@ def train_yolo_detector(data_yaml: Path, out: Path, spec: DemoModelsSpec, work: 
     # epochs and AdamW at 0.002, batch 8: 0.37; batch 4 or lr 0.004 the same; SGD at 0.01 half of it;
     # 960 training images instead of 240, same image passes: the same; width 0.125 or imgsz 320-384:
     # no better per CPU second (demo_recipe_sweep_round1_h100.json).
-    recipe = {"close_mosaic": min(4, spec.yolo_epochs), "optimizer": "AdamW", "lr0": 0.002, "warmup_epochs": 1}
+    recipe = {"close_mosaic": min(4, spec.yolo_epochs), "optimizer": "AdamW", "lr0": 0.002, "warmup_epochs": 1,
+              **YOLO_COLOUR_AUGMENTATION}  # fmt: skip
     model.train(
         data=str(data_yaml),
         epochs=spec.yolo_epochs,

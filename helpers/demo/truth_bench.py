@@ -16,6 +16,7 @@ import argparse
 import json
 import logging
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 from helpers.core.cli import add_logging_options, setup_logging
@@ -44,6 +45,18 @@ def unseen_truth(seed: int, photos: int, model_dir: str = "models/description_ll
     rows = truth_rows(labelled, [d for r, d in zip(records, described) if "ground_truth" in r], on_truth)
     summary = summarise_truth(rows, len(records), sum("ground_truth_error" in r for r in records))
     return {"seed": seed, "model_dir": str(resolve(model_dir)), **summary}
+
+
+def error_kind(said: Counter, truth: Counter) -> str:
+    """What kind of wrong a photo's counts (per category) are: exact, only misses, only extras, the right
+    total with a wrong class, or mixed."""
+    if said == truth:
+        return "exact"
+    if all(said[k] <= truth[k] for k in said | truth):
+        return "only misses"
+    if all(said[k] >= truth[k] for k in said | truth):
+        return "only extras"
+    return "right total, wrong class" if said.total() == truth.total() else "mixed"
 
 
 def unseen_detections(models: str, seeds: tuple[int, ...] = (1, 2, 3), photos: int = 40) -> tuple[dict, list]:

@@ -9,10 +9,21 @@ import sys
 from collections import Counter
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from helpers.cv.calibrate import THRESHOLDS, WEIGHTS, calibrate, score_settings
+from helpers.cv.calibrate import (
+    CONF_TYPES,
+    THRESHOLDS,
+    WEIGHTS,
+    calibrate,
+    photo_counts,
+    photo_counts_each,
+    score_settings,
+)
 from helpers.cv.config import ExtractConfig
 from helpers.cv.detectors import Detections
+from helpers.cv.fusion import FusionSettings, align_scores, fuse
 
 
 def _boxes(count: int, offset: float) -> np.ndarray:
@@ -174,3 +185,40 @@ def test_demo_models_calibrated_by_an_older_calibration_are_calibrated_again_not
     assert json.loads((old / "ensemble.json").read_text())["scores_aligned_to"] == 0.5
     assert json.loads((old / "manifest.json").read_text())["ensemble"] == again["ensemble"]
     assert (old / "yolo_detector.pt").read_bytes() == weights, "the detectors were not retrained"
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.tuples(st.floats(0, 0.8), st.floats(0, 0.8), st.floats(0.05, 0.9), st.sampled_from(["a", "b"])),
+            max_size=6,
+        ),
+        min_size=2,
+        max_size=2,
+    ),
+    st.sampled_from(THRESHOLDS),
+    st.sampled_from(CONF_TYPES),
+)
+def test_one_fusion_for_every_one_label_limit_counts_as_each_setting_alone(found, threshold, conf_type):
+    """calibrate fuses each photo once for all `agnostic_iou` limits; the counts must be the ones
+    each setting gives when scored on its own (overlapping boxes of two labels from two detectors)."""
+    per_model = {
+        name: [Detections(np.array([[x, y, x + 0.2, y + 0.2] for x, y, _, _ in boxes]).reshape(-1, 4),
+                          [score for _, _, score, _ in boxes], [label for *_, label in boxes])]
+        for name, boxes in zip(("one", "two"), found)
+    }  # fmt: skip
+    conf = {"one": threshold, "two": 0.1}
+    setting = {"conf": conf, "weights": {"one": 1.0, "two": 0.5}, "conf_type": conf_type}
+    mine = []  # as 01 fuses them: each detector's boxes above its threshold, scores on the describer's scale
+    for name, (detections,) in per_model.items():
+        keep = detections.scores >= conf[name]
+        kept = Detections(detections.boxes[keep], detections.scores[keep], list(np.array(detections.labels)[keep]))
+        mine.append(align_scores(kept, conf[name], 0.5))
+    together = photo_counts_each(per_model, setting, (1.0, 0.5, 0.1), 0.5)
+    for limit, (counted,) in together.items():
+        fused = fuse(
+            mine, ["one", "two"], [1.0, 0.5], FusionSettings(iou_thr=0.55, conf_type=conf_type, agnostic_iou=limit)
+        )
+        assert counted == Counter(r["label"] for r in fused if r["confidence"] >= 0.5)
+        assert [counted] == photo_counts(per_model, {**setting, "agnostic_iou": limit}, 0.5)

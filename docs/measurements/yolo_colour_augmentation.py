@@ -4,11 +4,14 @@
 
 The demo YOLO is trained twice on this machine, same photos (data/demo), seed and recipe, once with
 Ultralytics' default HSV augmentation (saturation and brightness scaled by up to 70% and 40%) and once
-with the demo recipe's (20% and 15%). Each is calibrated on the validation split with make demo's
-RT-DETR as make demo calibrates (`calibrate_demo`), then measured on 120 unseen photos (a fresh demo
-set's test split, seeds 1-3): mAP@0.5, per-photo count accuracy, what went wrong on the rest, and end
-to end through make demo's describer as notebook 04 measures it (`helpers.demo.truth_bench`). Needs
-make demo's models (models/demo, models/description_llm). About 18 minutes on 2 CPU cores.
+with the demo recipe's (20% and 15%). Each is calibrated with make demo's RT-DETR as make demo
+calibrates, twice: on the validation split's first 40 photos (as many as the split had before it
+grew to 120; not the same photos, the scenes are balanced over the whole split) and on all 120.
+Each choice is measured on 120 unseen photos (a fresh demo set's test split, seeds 1-3): per-photo
+count accuracy, what went wrong on the rest, and end to end through make demo's describer as notebook
+04 measures it (`helpers.demo.truth_bench`). Needs make demo's models (models/demo,
+models/description_llm). About 20 minutes on 2 CPU cores. `yolo_colour_augmentation_val40_demo_cpu.json`
+is this script's first version (commit 9257950) on the demo set's 40-photo validation split of then.
 """
 
 from __future__ import annotations
@@ -28,16 +31,32 @@ MODELS = Path("models/demo")
 SEEDS = (1, 2, 3)
 PHOTOS = 40
 KEYS = ("conf", "weights", "conf_type", "agnostic_iou")
+VALIDATION_PHOTOS = (40, 0)  # as many as the split had before (not the same photos), and all of it (0: all)
 # Ultralytics' defaults (ultralytics/cfg/default.yaml); the demo recipe's are in helpers.demo.models
 ULTRALYTICS_HSV = {"hsv_h": 0.015, "hsv_s": 0.7, "hsv_v": 0.4}
 
 
-def measure_arm(folder: Path, overrides: dict, train_seed: int) -> tuple[dict, list[bool]]:
-    """Trains the demo YOLO into `folder` with `overrides`, calibrates it with make demo's RT-DETR, and
-    scores it on the unseen photos; returns the arm's numbers and which unseen photos it counts exactly."""
+def calibrated(folder: Path, validation_photos: int) -> tuple[dict, dict]:
+    """Calibrates the arm's ensemble as make demo does, on the first `validation_photos` of the val split
+    (0: all); returns the choice and the file."""
+    from helpers.cv import ExtractConfig, calibrate_ensemble
+
+    config = ExtractConfig(images=str(DATA), yolo_weights=str(folder / "yolo_detector.pt"),
+                           hf_model=str(MODELS / "rtdetr"), scene_weights="", ensemble_weights_file="",
+                           device="cpu", max_images=validation_photos)  # fmt: skip
+    path = folder / f"ensemble_{validation_photos}.json"
+    calibrate_ensemble(config, path)
+    saved = json.loads(path.read_text())
+    return {k: saved[k] for k in KEYS}, saved
+
+
+def measure_arm(folder: Path, overrides: dict, train_seed: int) -> tuple[dict, dict[int, list[bool]]]:
+    """Trains the demo YOLO into `folder` with `overrides`, calibrates it with make demo's RT-DETR on 40
+    and on all validation photos, and scores each choice on the unseen photos; returns the arm's numbers
+    and which unseen photos each choice counts exactly."""
     from helpers.core.contract import Policy
     from helpers.cv.calibrate import photo_counts
-    from helpers.demo.models import DemoModelsSpec, calibrate_demo, evaluate_models, train_yolo_detector
+    from helpers.demo.models import DemoModelsSpec, evaluate_models, train_yolo_detector
     from helpers.demo.truth_bench import error_kind, unseen_detections, unseen_truth
 
     spec = replace(DemoModelsSpec(), seed=train_seed)
@@ -46,35 +65,31 @@ def measure_arm(folder: Path, overrides: dict, train_seed: int) -> tuple[dict, l
     seconds = round(time.perf_counter() - began)
     for name in ("rtdetr", "scene_classifier.pt"):  # make demo's, so only the YOLO differs
         (folder / name).symlink_to((MODELS / name).resolve())
-    scores = evaluate_models(folder, DATA.resolve(), spec)
-    weights, ensemble = calibrate_demo(folder, DATA.resolve(), spec)
-    choice = {**{k: ensemble[k] for k in ("conf", "conf_type", "agnostic_iou")}, "weights": weights}
+    arm = {"overrides": overrides, "yolo_seconds": seconds, "scores": evaluate_models(folder, DATA.resolve(), spec)}
     unseen, truths = unseen_detections(str(folder), SEEDS, PHOTOS)
-    counted = photo_counts(unseen, choice, Policy().min_confidence)
-    exact = [said == truth for said, truth in zip(counted, truths, strict=True)]
-    extract = {
-        "yolo_weights": str(folder / "yolo_detector.pt"),
-        "hf_model": str(MODELS / "rtdetr"),
-        "scene_weights": str(MODELS / "scene_classifier.pt"),
-        "ensemble_weights_file": str(folder / "ensemble.json"),
-    }
-    ends = [unseen_truth(seed, PHOTOS, **extract)["end_to_end"] for seed in SEEDS]
-    calibration = json.loads((folder / "ensemble.json").read_text())
-    arm = {
-        "overrides": overrides,
-        "yolo_seconds": seconds,
-        "scores": scores,
-        "choice": {k: choice[k] for k in KEYS},
-        "validation_count_accuracy": ensemble["count_accuracy"],
-        "validation_photos": calibration["validation"]["photos"],
-        "defaults_kept": "current settings kept" in calibration["from"],  # the significance test's verdict
-        "significance": calibration["significance"],
-        "unseen_exact": sum(exact),
-        "unseen_kinds": dict(Counter(error_kind(s, t) for s, t in zip(counted, truths, strict=True)).most_common()),
-        "end_to_end_true_photos": sum(round(e["true"] * PHOTOS) for e in ends),
-        "end_to_end_littered_called_clean": sum(e["littered_called_clean"] for e in ends),
-        "littered_photos": sum(e["littered_photos"] for e in ends),
-    }
+    exact = {}
+    for photos in VALIDATION_PHOTOS:
+        choice, saved = calibrated(folder, photos)
+        counted = photo_counts(unseen, choice, Policy().min_confidence)
+        exact[photos] = [said == truth for said, truth in zip(counted, truths, strict=True)]
+        extract = {
+            "yolo_weights": str(folder / "yolo_detector.pt"),
+            "hf_model": str(MODELS / "rtdetr"),
+            "scene_weights": str(MODELS / "scene_classifier.pt"),
+            "ensemble_weights_file": str(folder / f"ensemble_{photos}.json"),
+        }
+        ends = [unseen_truth(seed, PHOTOS, **extract)["end_to_end"] for seed in SEEDS]
+        arm[f"calibrated on {saved['validation']['photos']} validation photos"] = {
+            "choice": choice,
+            "defaults_kept": "current settings kept" in saved["from"],  # the significance test's verdict
+            "significance": saved["significance"],
+            "validation_count_accuracy": saved["validation"]["count_accuracy"],
+            "unseen_exact": sum(exact[photos]),
+            "unseen_kinds": dict(Counter(error_kind(s, t) for s, t in zip(counted, truths, strict=True)).most_common()),
+            "end_to_end_true_photos": sum(round(e["true"] * PHOTOS) for e in ends),
+            "end_to_end_littered_called_clean": sum(e["littered_called_clean"] for e in ends),
+            "littered_photos": sum(e["littered_photos"] for e in ends),
+        }
     return arm, exact
 
 
@@ -87,13 +102,14 @@ def measure(train_seed: int) -> dict:
             folder = Path(work) / str(len(arms))
             folder.mkdir()
             arms[name], exact[name] = measure_arm(folder, overrides, train_seed)
-    default, demo = exact.values()
+    last = VALIDATION_PHOTOS[-1]
+    default, demo = exact["Ultralytics default"][last], exact["demo recipe"][last]
     return {
         "train_seed": train_seed,
         "demo_recipe_hsv": YOLO_COLOUR_AUGMENTATION,
         "unseen_photos": len(demo),
         "arms": arms,
-        "unseen_only_exact_with": {
+        "unseen_only_exact_with (all validation photos)": {
             "demo recipe": sum(d and not u for u, d in zip(default, demo)),
             "Ultralytics default": sum(u and not d for u, d in zip(default, demo)),
         },

@@ -6,8 +6,8 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 VPY := $(VENV)/bin/python
-# The venv is reinstalled only when the dependency declarations change. --no-compile: Python compiles what
-# it imports on first use; compiling all of torch's and the CUDA packages' files at install took a minute here.
+# The venv is reinstalled only when the dependency declarations change. Not --no-compile: it saves a minute of
+# install, but where PYTHONDONTWRITEBYTECODE is set (as here) every later process then compiles what it imports.
 STAMP := $(VENV)/.desclm-installed
 DEPS_HASH = $(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
 PYTEST_ARGS ?=
@@ -30,7 +30,7 @@ venv:
 		set -e; \
 		if [ ! -x $(VPY) ]; then echo "Creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); fi; \
 		echo "Installing desclm (editable) with pinned dependencies into $(VENV)"; \
-		$(VPY) -m pip install --quiet --disable-pip-version-check --no-compile -c constraints.txt -e ".[dev]"; \
+		$(VPY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"; \
 		echo "$(DEPS_HASH)" > $(STAMP); \
 		echo "✓ $(VENV) ready"; \
 	fi

@@ -320,7 +320,7 @@ def test_the_make_demo_run_in_the_cv_doc_is_the_saved_fresh_clone_record():
 
 
 def test_the_colour_augmentation_numbers_in_the_cv_doc_are_the_saved_measurements():
-    from helpers.demo.models import YOLO_COLOUR_AUGMENTATION
+    from helpers.demo.yolo import YOLO_COLOUR_AUGMENTATION
 
     text = " ".join((PROJECT_ROOT / "docs" / "01_cv_extract.md").read_text().split())
     now = json.loads((MEASUREMENTS / "yolo_colour_augmentation_demo_cpu.json").read_text())

@@ -47,13 +47,13 @@ def test_ultralytics_backend_loads_a_saved_yolo_and_returns_normalised_boxes(tmp
     import torch
     from ultralytics import YOLO
 
-    from helpers.demo.models import _yolo_yaml
+    from helpers.demo.yolo import yolo_model_yaml
 
     spec = yaml.safe_load((tiny_demo / "data.yaml").read_text())
     weights = tmp_path / "yolo.pt"
     torch.manual_seed(0)
     model = YOLO(
-        str(_yolo_yaml(tmp_path, len(spec["names"]), 0.25, "detect"))
+        str(yolo_model_yaml(tmp_path, len(spec["names"]), 0.25, "detect"))
     )  # random init, the package's YOLOv8 layout
     model.model.names = {
         i: name.upper() for i, name in spec["names"].items()

@@ -78,7 +78,8 @@ def _maps(detector, data: str) -> dict[str, float]:
 def yolo_job(job: dict) -> dict:
     """make demo's YOLO recipe (`train_yolo_detector`) with the job's size, width and epochs, on the GPU."""
     from helpers.cv import UltralyticsDetector
-    from helpers.demo.models import DemoModelsSpec, train_yolo_detector
+    from helpers.demo.models import DemoModelsSpec
+    from helpers.demo.yolo import train_yolo_detector
 
     work = Path(job["work"])
     work.mkdir(parents=True, exist_ok=True)

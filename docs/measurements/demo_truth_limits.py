@@ -59,7 +59,8 @@ def headroom(models: str) -> dict:
 
 
 def recipe_arm(epochs: int, close_mosaic: int) -> dict:
-    from helpers.demo.models import DemoModelsSpec, calibrate_demo, evaluate_models, train_yolo_detector
+    from helpers.demo.models import DemoModelsSpec, calibrate_demo, evaluate_models
+    from helpers.demo.yolo import train_yolo_detector
     from helpers.demo.truth_bench import unseen_truth
 
     data = Path("data/demo/data.yaml").resolve()

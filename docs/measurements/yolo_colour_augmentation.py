@@ -56,7 +56,8 @@ def measure_arm(folder: Path, overrides: dict, train_seed: int) -> tuple[dict, d
     and which unseen photos each choice counts exactly."""
     from helpers.core.contract import Policy
     from helpers.cv.calibrate import photo_counts
-    from helpers.demo.models import DemoModelsSpec, evaluate_models, train_yolo_detector
+    from helpers.demo.models import DemoModelsSpec, evaluate_models
+    from helpers.demo.yolo import train_yolo_detector
     from helpers.demo.truth_bench import error_kind, unseen_detections, unseen_truth
 
     spec = replace(DemoModelsSpec(), seed=train_seed)
@@ -94,7 +95,7 @@ def measure_arm(folder: Path, overrides: dict, train_seed: int) -> tuple[dict, d
 
 
 def measure(train_seed: int) -> dict:
-    from helpers.demo.models import YOLO_COLOUR_AUGMENTATION
+    from helpers.demo.yolo import YOLO_COLOUR_AUGMENTATION
 
     arms, exact = {}, {}
     with tempfile.TemporaryDirectory(prefix="desclm-colour-") as work:

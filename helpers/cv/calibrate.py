@@ -14,10 +14,9 @@ ends with the smallest weight (with `conf_type="max"` its lone boxes then fall b
 describer's threshold: excluded in effect). The choice, its validation numbers and the table of the
 best settings go to the ensemble file 01 reads (`ensemble_weights_file`).
 
-With a few dozen validation photos the best of 2,430 settings wins partly by chance, so the command
-keeps the current settings unless the best one is better beyond chance: an exact one-sided McNemar
-test on the photos where the two disagree (made exact by one and not the other) must give p <
-`SIGNIFICANCE`. The file says which was kept and why.
+With a few dozen validation photos the best of 2,430 settings wins partly by chance, so the command keeps
+the current settings unless the best one is better beyond chance: an exact one-sided McNemar test on the
+photos where the two disagree (made exact by one only) must give p < `SIGNIFICANCE`. The file says why.
 """
 
 from __future__ import annotations
@@ -26,12 +25,16 @@ import itertools
 import json
 import logging
 import math
+import multiprocessing
 from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from helpers.core.contract import Policy
+from helpers.core.device import cpu_cores
 from helpers.core.io import atomic_write_text
 from helpers.cv.detectors import Detections
 from helpers.cv.fusion import FusionSettings, align_scores, fuse, one_label_per_object
@@ -43,6 +46,7 @@ CONF_TYPES = ("max", "avg", "box_and_model_avg")
 AGNOSTIC_IOUS = (1.0, 0.5)  # one label per object: off, or fused boxes overlapping more than half thinned
 COLLECT_CONF = 0.05  # detections are collected once at this threshold; the grid filters them
 SIGNIFICANCE = 0.05  # the calibrated setting replaces the current one only below this p-value
+PARALLEL_FROM = 20_000  # fusions (photos x settings) from which worker processes repay their start
 
 
 def _kept(detections: Detections, threshold: float) -> Detections:
@@ -128,19 +132,51 @@ def candidate_settings(names: list[str], agnostic_ious: tuple[float, ...] = AGNO
     ]
 
 
+_WORKER: dict = {}  # a calibration worker process's detections and threshold (set by _start_worker)
+
+
+def _start_worker(per_model: dict[str, list[Detections]], min_confidence: float) -> None:
+    import torch  # a forked child must not use the parent's OpenMP pool, as in torch's DataLoader workers
+
+    torch.set_num_threads(1)
+    _WORKER.update(per_model=per_model, min_confidence=min_confidence)
+
+
+def _fused_counts(group: list[dict], per_model: dict[str, list[Detections]], min_confidence: float) -> dict:
+    return photo_counts_each(per_model, group[0], tuple(s["agnostic_iou"] for s in group), min_confidence)
+
+
+def _worker_counts(group: list[dict]) -> dict[float, list[Counter]]:
+    return _fused_counts(group, **_WORKER)
+
+
+def _group_counts(per_model: dict[str, list[Detections]], groups: list[list[dict]], min_confidence: float,
+                  workers: int) -> Iterator[dict[float, list[Counter]]]:  # fmt: skip
+    """`photo_counts_each` of every group, in order: in `workers` forked processes once the grid repays starting
+    them (spawned ones re-run a calling script that has no `__main__` guard); serial where fork is missing."""
+    fusions = len(next(iter(per_model.values()))) * len(groups)
+    if workers <= 1 or fusions < PARALLEL_FROM or "fork" not in multiprocessing.get_all_start_methods():
+        yield from (_fused_counts(group, per_model, min_confidence) for group in groups)
+        return
+    fork = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(workers, fork, _start_worker, (per_model, min_confidence)) as pool:
+        yield from pool.map(_worker_counts, groups, chunksize=8)
+
+
 def calibrate(per_model: dict[str, list[Detections]], truths: list[Counter], policy: Policy = Policy(),
-              keep: int = 10, agnostic_ious: tuple[float, ...] = AGNOSTIC_IOUS) -> dict:  # fmt: skip
+              keep: int = 10, agnostic_ious: tuple[float, ...] = AGNOSTIC_IOUS, workers: int = 0) -> dict:  # fmt: skip
     """The best setting by per-photo count accuracy, and the `keep` best rows behind the choice
-    (`agnostic_ious`: the one-label-per-object settings tried; (1.0,) leaves it off)."""
+    (`agnostic_ious`: the one-label-per-object settings tried; (1.0,) leaves it off; `workers`:
+    processes for the grid, 0 for one per core)."""
     settings = candidate_settings(list(per_model), agnostic_ious)
     fusions: dict[str, list[dict]] = {}  # settings that differ only in agnostic_iou share one fusion per photo
     for setting in settings:
         fusions.setdefault(json.dumps({**setting, "agnostic_iou": None}, sort_keys=True), []).append(setting)
+    groups = list(fusions.values())
     rows = []
     with tqdm(total=len(settings), desc="calibrate", unit="setting") as progress:
-        for group in fusions.values():
-            limits = tuple(setting["agnostic_iou"] for setting in group)
-            counted = photo_counts_each(per_model, group[0], limits, policy.min_confidence)
+        counts = _group_counts(per_model, groups, policy.min_confidence, workers or cpu_cores())
+        for group, counted in zip(groups, counts, strict=True):
             rows += [_scored(counted[setting["agnostic_iou"]], truths, setting) for setting in group]
             progress.update(len(group))
 

@@ -54,6 +54,9 @@ def train_rtdetr(data_yaml: Path, out: Path, spec: DemoModelsSpec, device: str =
     dataset = load_data_yaml(data_yaml)
     torch.manual_seed(spec.seed)
     model = RTDetrForObjectDetection(small_rtdetr_config(dataset.names)).to(device)
+    bf16 = spec.trains_in_bf16(device)
+    layout = torch.channels_last if bf16 else torch.contiguous_format  # oneDNN's bf16 convolutions prefer it
+    model.to(memory_format=layout)
     processor = RTDetrImageProcessor(size={"height": spec.rtdetr_imgsz, "width": spec.rtdetr_imgsz})
     index = {n: i for i, n in enumerate(dataset.names)}
     images, targets = [], []
@@ -73,13 +76,14 @@ def train_rtdetr(data_yaml: Path, out: Path, spec: DemoModelsSpec, device: str =
         if len(order) < spec.rtdetr_batch:
             order += torch.randperm(len(images), generator=generator).tolist()
         batch, order = order[: spec.rtdetr_batch], order[spec.rtdetr_batch :]
-        pixels = torch.stack([images[i] for i in batch]).to(device)
-        loss = model(pixel_values=pixels, labels=[targets[i] for i in batch]).loss
+        pixels = torch.stack([images[i] for i in batch]).to(device).contiguous(memory_format=layout)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):  # weights and optimiser stay float32
+            loss = model(pixel_values=pixels, labels=[targets[i] for i in batch]).loss
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 0.1)
         optimizer.step()
     target = out / "rtdetr"
-    model.save_pretrained(target)
+    model.to(memory_format=torch.contiguous_format).save_pretrained(target)
     processor.save_pretrained(target)
     return target

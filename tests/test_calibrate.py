@@ -9,6 +9,7 @@ import sys
 from collections import Counter
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +18,7 @@ from helpers.cv.calibrate import (
     THRESHOLDS,
     WEIGHTS,
     calibrate,
+    neighbourhood_accuracy,
     photo_counts,
     photo_counts_each,
     score_settings,
@@ -56,6 +58,25 @@ def test_calibration_picks_the_threshold_that_makes_counts_exact_and_drops_a_fal
     equal = {"conf": {"good": 0.5, "noisy": 0.5}, "weights": {"good": 1.0, "noisy": 1.0}, "conf_type": "max"}
     assert score_settings({"good": good, "noisy": noisy}, truths, equal, 0.5)["count_accuracy"] == 0.0
     assert both["table"][0] == choice and len(both["table"]) == 10
+
+
+def test_a_threshold_on_a_plateau_beats_a_lone_spike_of_accuracy():
+    """One detector: 0.2 is the single best threshold but its neighbours count nothing right; 0.5-0.7
+    are a little worse and alike. Averaged with its neighbours (edges: those that exist) 0.6 wins."""
+    accuracies = dict(zip(THRESHOLDS, (0.0, 0.9, 0.0, 0.7, 0.8, 0.8, 0.8, 0.0, 0.0), strict=True))
+    base = {"weights": {"yolo": 1.0}, "conf_type": "max", "agnostic_iou": 1.0, "littered_called_clean": 0}
+    other = {**base, "agnostic_iou": 0.5}  # another setting's rows are not neighbours
+    rows = [{**base, "conf": {"yolo": t}, "count_accuracy": a} for t, a in accuracies.items()]
+    rows += [{**other, "conf": {"yolo": t}, "count_accuracy": 1.0} for t in THRESHOLDS[::2]]
+    scored = {(r["agnostic_iou"], r["conf"]["yolo"]): r["neighbourhood_accuracy"] for r in neighbourhood_accuracy(rows)}
+    assert scored[(1.0, 0.2)] == pytest.approx(0.3) and scored[(1.0, 0.6)] == pytest.approx(0.8)
+    assert scored[(1.0, 0.1)] == pytest.approx(0.45)  # itself and 0.2 only
+    assert scored[(0.5, 0.3)] == 1.0  # 0.2 and 0.4 are not in its grid
+    two = [{**base, "conf": {"a": a, "b": b}, "count_accuracy": float(a == b == 0.5)} for a in THRESHOLDS
+           for b in THRESHOLDS]  # fmt: skip
+    corner = {tuple(r["conf"].values()): r["neighbourhood_accuracy"] for r in neighbourhood_accuracy(two)}
+    assert corner[(0.5, 0.5)] == pytest.approx(1 / 9) and corner[(0.4, 0.6)] == pytest.approx(1 / 9)
+    assert corner[(0.3, 0.5)] == 0.0
 
 
 def test_a_detector_that_scores_low_is_calibrated_to_be_described():

@@ -17,7 +17,7 @@ import platform
 import subprocess
 from pathlib import Path
 
-MODEL_KEYS = ("spec", "data", "scores", "ensemble_weights", "ensemble", "seconds", "total_seconds")
+MODEL_KEYS = ("spec", "data", "scores", "ensemble_weights", "ensemble", "seconds", "precision", "total_seconds")
 
 
 def _cpu() -> str:

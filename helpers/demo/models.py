@@ -39,8 +39,8 @@ from helpers.demo.yolo import train_scene_classifier, train_yolo_detector
 
 GENERATOR_VERSION = 8  # bump when training changes, so old demo models are rebuilt (8: bf16 on CPUs that have it)
 # bump when calibration changes (2: scores aligned to the describer's threshold; 3: one label per object
-# tried), so old demo models keep their weights and are only calibrated again
-CALIBRATION_VERSION = 3
+# tried; 4: ranked by accuracy over neighbouring thresholds), so old demo models are only calibrated again
+CALIBRATION_VERSION = 4
 
 logger = logging.getLogger(__name__)
 

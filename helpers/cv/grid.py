@@ -1,0 +1,75 @@
+"""The calibration grid's counting: per photo, the category counts an ensemble setting gives after
+fusion and the describer's threshold, fused once per photo for every one-label-per-object limit; big
+grids run in worker processes (`group_counts`)."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+
+from helpers.cv.detectors import Detections
+from helpers.cv.fusion import FusionSettings, align_scores, fuse, one_label_per_object
+
+PARALLEL_FROM = 20_000  # fusions (photos x settings) from which worker processes repay their start
+
+
+def _kept(detections: Detections, threshold: float) -> Detections:
+    keep = detections.scores >= threshold
+    return Detections(
+        detections.boxes[keep], detections.scores[keep], [n for n, k in zip(detections.labels, keep) if k]
+    )
+
+
+def _counts(records: list[dict], min_confidence: float) -> Counter:
+    return Counter(r["label"] for r in records if r["confidence"] >= min_confidence)
+
+
+def photo_counts_each(per_model: dict[str, list[Detections]], setting: dict, agnostic_ious: tuple[float, ...],
+                      min_confidence: float, iou_thr: float = 0.55) -> dict[float, list[Counter]]:  # fmt: skip
+    """Per photo, the counts `setting` gives with each one-label-per-object limit in `agnostic_ious` (the
+    setting's own is ignored): the thinning comes after fusion, so each photo is fused once for all."""
+    names = list(per_model)
+    fusion = FusionSettings(iou_thr=iou_thr, conf_type=setting["conf_type"], agnostic_iou=1.0)
+    counted: dict[float, list[Counter]] = {limit: [] for limit in agnostic_ious}
+    for index in range(len(per_model[names[0]])):
+        mine = [
+            align_scores(_kept(per_model[name][index], setting["conf"][name]), setting["conf"][name], min_confidence)
+            for name in names
+        ]  # on the describer's scale, as 01 fuses them
+        fused = fuse(mine, names, [setting["weights"][name] for name in names], fusion, attribute=False)
+        for limit in agnostic_ious:
+            counted[limit].append(_counts(one_label_per_object(fused, limit), min_confidence))
+    return counted
+
+
+_WORKER: dict = {}  # a calibration worker process's detections and threshold (set by _start_worker)
+
+
+def _start_worker(per_model: dict[str, list[Detections]], min_confidence: float) -> None:
+    import torch  # a forked child must not use the parent's OpenMP pool, as in torch's DataLoader workers
+
+    torch.set_num_threads(1)
+    _WORKER.update(per_model=per_model, min_confidence=min_confidence)
+
+
+def _fused_counts(group: list[dict], per_model: dict[str, list[Detections]], min_confidence: float) -> dict:
+    return photo_counts_each(per_model, group[0], tuple(s["agnostic_iou"] for s in group), min_confidence)
+
+
+def _worker_counts(group: list[dict]) -> dict[float, list[Counter]]:
+    return _fused_counts(group, **_WORKER)
+
+
+def group_counts(per_model: dict[str, list[Detections]], groups: list[list[dict]], min_confidence: float,
+                  workers: int) -> Iterator[dict[float, list[Counter]]]:  # fmt: skip
+    """`photo_counts_each` of every group, in order: in `workers` forked processes once the grid repays starting
+    them (spawned ones re-run a calling script that has no `__main__` guard); serial where fork is missing."""
+    fusions = len(next(iter(per_model.values()))) * len(groups)
+    if workers <= 1 or fusions < PARALLEL_FROM or "fork" not in multiprocessing.get_all_start_methods():
+        yield from (_fused_counts(group, per_model, min_confidence) for group in groups)
+        return
+    fork = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(workers, fork, _start_worker, (per_model, min_confidence)) as pool:
+        yield from pool.map(_worker_counts, groups, chunksize=8)

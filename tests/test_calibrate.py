@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pytest
@@ -77,6 +78,18 @@ def test_a_threshold_on_a_plateau_beats_a_lone_spike_of_accuracy():
     corner = {tuple(r["conf"].values()): r["neighbourhood_accuracy"] for r in neighbourhood_accuracy(two)}
     assert corner[(0.5, 0.5)] == pytest.approx(1 / 9) and corner[(0.4, 0.6)] == pytest.approx(1 / 9)
     assert corner[(0.3, 0.5)] == 0.0
+
+
+def test_the_grid_in_worker_processes_gives_the_table_of_one_process(monkeypatch):
+    from helpers.cv import grid
+
+    truths, good, noisy = _photos()
+    alone = calibrate({"good": good, "noisy": noisy}, truths, keep=10**6, workers=1)
+    monkeypatch.setattr(grid, "PARALLEL_FROM", 0)  # this small grid would otherwise stay in this process
+    started = []
+    monkeypatch.setattr(grid, "ProcessPoolExecutor", lambda *a: started.append(a) or ProcessPoolExecutor(*a))
+    assert calibrate({"good": good, "noisy": noisy}, truths, keep=10**6, workers=2) == alone
+    assert len(started) == 1 and started[0][0] == 2
 
 
 def test_a_detector_that_scores_low_is_calibrated_to_be_described():

@@ -321,3 +321,36 @@ def test_gpu_check_table_names_a_broken_line_and_prints_the_rest(tmp_path, capsy
     assert capsys.readouterr().out == clean_table
     broken_line = saved.count(b"\n") + 1
     assert f"{broken}:{broken_line}" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("flags", "native"),
+    [("fpu sse2 avx512f avx512bw", False), ("fpu avx512f avx512_bf16 avx512_vnni", True), ("fpu amx_bf16", True)],
+)
+def test_native_bf16_is_read_from_the_cpu_flags(tmp_path, flags, native):
+    from helpers.core.device import cpu_has_native_bf16
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: some CPU\nflags\t\t: {flags}\n")
+    assert cpu_has_native_bf16(str(cpuinfo)) is native
+    assert cpu_has_native_bf16(str(tmp_path / "absent")) is False  # not Linux: float32
+
+
+def test_ultralytics_trains_under_cpu_bf16_inside_the_context_only():
+    """Ultralytics' own `autocast` refuses bf16 on the CPU; inside the context its trainer gets torch's
+    CPU autocast for `amp="bf16"` and stays as it was for anything else; outside, Ultralytics' again."""
+    from ultralytics.engine import trainer
+
+    from helpers.demo.models import DemoModelsSpec
+    from helpers.demo.yolo import ultralytics_cpu_bf16
+
+    original = trainer.autocast
+    with pytest.raises(RuntimeError):
+        original(torch.bfloat16, device="cpu")  # what the context works around (fails once Ultralytics allows it)
+    with ultralytics_cpu_bf16():
+        with trainer.autocast(torch.bfloat16, device="cpu"):
+            assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
+        with trainer.autocast(False, device="cpu"):
+            assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
+    assert trainer.autocast is original
+    assert not DemoModelsSpec(cpu_bf16=False).trains_in_bf16("cpu") and not DemoModelsSpec().trains_in_bf16("cuda")

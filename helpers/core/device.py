@@ -35,12 +35,12 @@ def use_all_cores() -> int:
     return cores
 
 
-def cpu_has_native_bf16() -> bool:
+def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
     """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX), where bf16 autocast speeds
     training up (measured: demo YOLO steps 1.6x, demo RT-DETR 1.45x, on an AMD EPYC); elsewhere it is
-    emulated and slower than float32. Linux reads /proc/cpuinfo; other systems answer False."""
+    emulated and slower than float32. Reads Linux's `cpuinfo`; without it (other systems) False."""
     try:
-        with open("/proc/cpuinfo") as info:
+        with open(cpuinfo) as info:
             flags = next((line.split(":", 1)[1].split() for line in info if line.startswith("flags")), [])
     except OSError:
         return False

@@ -12,9 +12,9 @@
   mAP@0.5 and the scene classifier's accuracy (`scores`); a rebuild with the same settings and
   data reuses the folder.
 
-Trained for about 15 minutes on 2 CPU cores, the detectors find most litter but not all (mAP@0.5 about
-0.84 and 0.57 on the test split of the demo set's generator 4; the scene classifier is right on nearly
-every photo): the pipeline runs end to end on real checkpoints, and notebook 04's "true about the
+Trained for about six minutes on 2 CPU cores with native bf16 (eleven in float32), the detectors find
+most litter but not all (mAP@0.5 about 0.9 and 0.6 on the test split; the scene classifier is right on
+nearly every photo): the pipeline runs end to end on real checkpoints, and notebook 04's "true about the
 photo" section has detector errors to show. Read their numbers in `manifest.json`;
 docs/01_cv_extract.md says how the recipe was chosen.
 """
@@ -53,7 +53,8 @@ class DemoModelsSpec:
     # Measured on the demo set's generator 3 (docs/measurements/demo_recipe_sweep_round*_h100.json, mAP@0.5
     # val/test): YOLO 20 epochs 0.38/0.46, 25 0.45/0.58, 30 0.54/0.63; RT-DETR 250 steps 0.16/0.14, 500
     # 0.40/0.41, 1000 0.60/0.64. Generator 4 (one look per class) took the same 30 epochs and 500 steps to
-    # 0.88/0.84 and 0.52/0.57. On 2 CPU cores a YOLO epoch takes about 15 s and an RT-DETR step 0.6 s.
+    # 0.88/0.84 and 0.52/0.57. On 2 CPU cores a YOLO epoch takes about 12 s and an RT-DETR step 0.4 s in
+    # float32, 6 s and 0.25 s under bf16.
     yolo_epochs: int = 30
     yolo_imgsz: int = 256
     yolo_width: float = 0.25  # YOLOv8 width multiple (0.25 is "n")

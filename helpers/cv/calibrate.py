@@ -10,8 +10,8 @@ equals the labelled count. A threshold that wins on a spike of a hundred photos 
 one on a plateau, so settings are ranked by their count accuracy averaged with that of their threshold
 neighbours (each detector's threshold one grid step either way, the rest unchanged:
 `neighbourhood_accuracy`; ties: the setting's own accuracy, fewer littered photos with nothing
-counted, thresholds nearer the middle). Measured on two demo builds' 120 unseen photos: 75 and 79
-described truly instead of 73 and 67 (`docs/01_cv_extract.md`). As in 01, each detector's scores are first
+counted, thresholds nearer the middle). Measured on two demo builds' 120 unseen photos: every count right
+on 75 and 79 instead of 73 and 67 (`docs/01_cv_extract.md`). As in 01, each detector's scores are first
 mapped so that its threshold is the describer's (`helpers.cv.fusion.align_scores`): a threshold of
 0.2 means "describe what this detector scores 0.2 or more". A detector that only adds false boxes
 ends with the smallest weight (with `conf_type="max"` its lone boxes then fall below the

@@ -5,6 +5,7 @@ grids run in worker processes (`group_counts`)."""
 from __future__ import annotations
 
 import multiprocessing
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -63,11 +64,12 @@ def _worker_counts(group: list[dict]) -> dict[float, list[Counter]]:
 
 
 def group_counts(per_model: dict[str, list[Detections]], groups: list[list[dict]], min_confidence: float,
-                  workers: int) -> Iterator[dict[float, list[Counter]]]:  # fmt: skip
-    """`photo_counts_each` of every group, in order: in `workers` forked processes once the grid repays starting
-    them (spawned ones re-run a calling script that has no `__main__` guard); serial where fork is missing."""
+                 workers: int) -> Iterator[dict[float, list[Counter]]]:  # fmt: skip
+    """`photo_counts_each` of every group, in order: on Linux in `workers` forked processes once the grid repays
+    starting them (spawned ones would re-run a calling script that has no `__main__` guard; macOS's system
+    libraries are not safe to fork); elsewhere in this process."""
     fusions = len(next(iter(per_model.values()))) * len(groups)
-    if workers <= 1 or fusions < PARALLEL_FROM or "fork" not in multiprocessing.get_all_start_methods():
+    if workers <= 1 or fusions < PARALLEL_FROM or not sys.platform.startswith("linux"):
         yield from (_fused_counts(group, per_model, min_confidence) for group in groups)
         return
     fork = multiprocessing.get_context("fork")

@@ -39,7 +39,7 @@ def ultralytics_cpu_bf16() -> Iterator[None]:
         trainer_module.autocast = original
 
 
-def _on_cpu_cores(trainer, bf16: bool) -> None:
+def _before_training(trainer, bf16: bool) -> None:
     use_all_cores()
     if bf16:
         import torch
@@ -53,7 +53,7 @@ def _train(model, spec: DemoModelsSpec, settings: dict) -> None:
     """`model.train(**settings)`, under bf16 autocast where the spec says so."""
     bf16 = spec.trains_in_bf16(str(settings["device"]))
     model.add_callback("on_pretrain_routine_start", lambda trainer: use_all_cores())
-    model.add_callback("on_pretrain_routine_end", lambda trainer: _on_cpu_cores(trainer, bf16))
+    model.add_callback("on_pretrain_routine_end", lambda trainer: _before_training(trainer, bf16))
     if not bf16:
         model.train(**settings)
         return

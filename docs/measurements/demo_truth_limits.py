@@ -60,8 +60,8 @@ def headroom(models: str) -> dict:
 
 def recipe_arm(epochs: int, close_mosaic: int) -> dict:
     from helpers.demo.models import DemoModelsSpec, calibrate_demo, evaluate_models
-    from helpers.demo.yolo import train_yolo_detector
     from helpers.demo.truth_bench import unseen_truth
+    from helpers.demo.yolo import train_yolo_detector
 
     data = Path("data/demo/data.yaml").resolve()
     spec = DemoModelsSpec(yolo_epochs=epochs)

@@ -57,8 +57,8 @@ def measure_arm(folder: Path, overrides: dict, train_seed: int) -> tuple[dict, d
     from helpers.core.contract import Policy
     from helpers.cv.calibrate import photo_counts
     from helpers.demo.models import DemoModelsSpec, evaluate_models
-    from helpers.demo.yolo import train_yolo_detector
     from helpers.demo.truth_bench import error_kind, unseen_detections, unseen_truth
+    from helpers.demo.yolo import train_yolo_detector
 
     spec = replace(DemoModelsSpec(), seed=train_seed)
     began = time.perf_counter()

@@ -80,7 +80,8 @@ def align_scores(detections: Detections, threshold: float, target: float) -> Det
         mapped = np.where(scores >= 1.0, 1.0, scores * target)
     else:
         above = target + (scores - threshold) * (1.0 - target) / (1.0 - threshold)
-        below = scores * target / threshold if threshold > 0 else scores  # (threshold 0: nothing is below)
+        # scores above the threshold take `above`; capping them here keeps a tiny threshold from overflowing
+        below = np.minimum(scores, threshold) * target / threshold if threshold > 0 else scores  # (0: none below)
         mapped = np.where(scores >= threshold, above, below)
     return Detections(detections.boxes, mapped, list(detections.labels))
 

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers.cv.calibrate import (
+    AGNOSTIC_IOUS,
     CONF_TYPES,
     THRESHOLDS,
     WEIGHTS,
@@ -122,9 +123,29 @@ def test_calibration_keeps_one_label_per_object_when_a_detector_doubles_them():
         )
     result = calibrate({"doubling": doubled}, truths)
     assert result["choice"]["count_accuracy"] == 1.0 and result["choice"]["agnostic_iou"] < 1.0
-    without = [{**result["choice"], "conf": {"doubling": t}, "agnostic_iou": 1.0} for t in THRESHOLDS]
+    no_thinning = {"agnostic_iou": 1.0, "agnostic_ios": 1.0}
+    without = [{**result["choice"], "conf": {"doubling": t}, **no_thinning} for t in THRESHOLDS]
     best_without = max(score_settings({"doubling": doubled}, truths, s, 0.5)["count_accuracy"] for s in without)
     assert best_without < 1.0
+
+
+def test_calibration_thins_boxes_on_parts_of_objects():
+    """A detector that also boxes the left third of each object, as confidently as whole objects on other
+    photos: no threshold and no IoU limit (the part overlaps its object by a third) separates them, thinning
+    boxes that lie inside a more confident one makes every photo exact."""
+    truths, parted = [], []
+    for count, score in ((1, 0.9), (2, 0.6), (0, 0.9), (3, 0.9), (1, 0.6)):
+        truths.append(Counter({"organic": count}) if count else Counter())
+        boxes = _boxes(count, 0.0)
+        parts = boxes.copy()
+        parts[:, 2] = boxes[:, 0] + (boxes[:, 2] - boxes[:, 0]) / 3
+        parted.append(Detections(np.concatenate([boxes, parts]), [score] * count + [score - 0.05] * count,
+                                 ["organic"] * (2 * count)))  # fmt: skip
+    result = calibrate({"parts": parted}, truths)
+    assert result["choice"]["count_accuracy"] == 1.0 and result["choice"]["agnostic_ios"] < 1.0
+    without = [{**result["choice"], "conf": {"parts": t}, "agnostic_iou": g, "agnostic_ios": 1.0}
+               for t in THRESHOLDS for g in AGNOSTIC_IOUS]  # fmt: skip
+    assert max(score_settings({"parts": parted}, truths, s, 0.5)["count_accuracy"] for s in without) < 1.0
 
 
 def test_01_takes_thresholds_and_conf_type_from_the_ensemble_file_unless_given(tmp_path):
@@ -225,7 +246,13 @@ def test_demo_models_calibrated_by_an_older_calibration_are_calibrated_again_not
 @given(
     st.lists(
         st.lists(
-            st.tuples(st.floats(0, 0.8), st.floats(0, 0.8), st.floats(0.05, 0.9), st.sampled_from(["a", "b"])),
+            st.tuples(
+                st.floats(0, 0.8),
+                st.floats(0, 0.8),
+                st.floats(0.05, 0.9),
+                st.sampled_from(["a", "b"]),
+                st.floats(0.02, 0.2),
+            ),
             max_size=6,
         ),
         min_size=2,
@@ -234,12 +261,13 @@ def test_demo_models_calibrated_by_an_older_calibration_are_calibrated_again_not
     st.sampled_from(THRESHOLDS),
     st.sampled_from(CONF_TYPES),
 )
-def test_one_fusion_for_every_one_label_limit_counts_as_each_setting_alone(found, threshold, conf_type):
-    """calibrate fuses each photo once for all `agnostic_iou` limits; the counts must be the ones
-    each setting gives when scored on its own (overlapping boxes of two labels from two detectors)."""
+def test_one_fusion_for_every_thinning_counts_as_each_setting_alone(found, threshold, conf_type):
+    """calibrate fuses each photo once for all thinnings (`agnostic_iou`, `agnostic_ios`); the counts must be
+    the ones each setting gives when scored on its own (overlapping and nested boxes of two labels from two
+    detectors), and the ones 01's fusion describes."""
     per_model = {
-        name: [Detections(np.array([[x, y, x + 0.2, y + 0.2] for x, y, _, _ in boxes]).reshape(-1, 4),
-                          [score for _, _, score, _ in boxes], [label for *_, label in boxes])]
+        name: [Detections(np.array([[x, y, x + side, y + side] for x, y, _, _, side in boxes]).reshape(-1, 4),
+                          [score for _, _, score, *_ in boxes], [label for _, _, _, label, _ in boxes])]
         for name, boxes in zip(("one", "two"), found)
     }  # fmt: skip
     conf = {"one": threshold, "two": 0.1}
@@ -249,10 +277,10 @@ def test_one_fusion_for_every_one_label_limit_counts_as_each_setting_alone(found
         keep = detections.scores >= conf[name]
         kept = Detections(detections.boxes[keep], detections.scores[keep], list(np.array(detections.labels)[keep]))
         mine.append(align_scores(kept, conf[name], 0.5))
-    together = photo_counts_each(per_model, setting, (1.0, 0.5, 0.1), 0.5)
-    for limit, (counted,) in together.items():
-        fused = fuse(
-            mine, ["one", "two"], [1.0, 0.5], FusionSettings(iou_thr=0.55, conf_type=conf_type, agnostic_iou=limit)
-        )
+    thinnings = ((1.0, 1.0), (0.5, 1.0), (0.1, 1.0), (1.0, 0.8), (0.5, 0.5))
+    together = photo_counts_each(per_model, setting, thinnings, 0.5)
+    for (iou, ios), (counted,) in together.items():
+        fusion = FusionSettings(iou_thr=0.55, conf_type=conf_type, agnostic_iou=iou, agnostic_ios=ios)
+        fused = fuse(mine, ["one", "two"], [1.0, 0.5], fusion)
         assert counted == Counter(r["label"] for r in fused if r["confidence"] >= 0.5)
-        assert [counted] == photo_counts(per_model, {**setting, "agnostic_iou": limit}, 0.5)
+        assert [counted] == photo_counts(per_model, {**setting, "agnostic_iou": iou, "agnostic_ios": ios}, 0.5)

@@ -13,9 +13,11 @@ from collections import Counter
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torchvision.ops import nms
 
 from helpers.core.contract import Policy
 from helpers.core.io import iter_jsonl
@@ -162,8 +164,9 @@ def test_one_label_per_object_keeps_the_most_confident_of_boxes_of_other_classes
         max_size=12,
     ),
     iou=st.floats(0.1, 1.0),
+    ios=st.sampled_from([1.0, 0.9, 0.7, 0.3]),
 )  # fmt: skip
-def test_one_label_per_object_leaves_no_two_boxes_overlapping_more_than_the_limit(boxes, iou):
+def test_one_label_per_object_leaves_no_two_boxes_overlapping_more_than_the_limits(boxes, iou, ios):
     records = sorted(
         (
             {"label": lab, "confidence": c, "bbox": [x, y, x + w, y + h], "sources": [str(i)]}  # sources: an id here
@@ -171,15 +174,43 @@ def test_one_label_per_object_leaves_no_two_boxes_overlapping_more_than_the_limi
         ),
         key=lambda r: -r["confidence"],
     )
-    kept = one_label_per_object(records, iou)
+    kept = one_label_per_object(records, iou, ios)
     assert kept == [r for r in records if r in kept], "a subset, in the same (most confident first) order"
-    if iou >= 1.0:
+    if iou >= 1.0 and ios >= 1.0:
         assert kept == records
+    if ios >= 1.0 and len(records) > 1:  # IoU alone: torchvision's NMS, ranks as scores (ties keep the order)
+        ranks = torch.arange(len(records), 0, -1, dtype=torch.float64)
+        boxes = torch.tensor([r["bbox"] for r in records], dtype=torch.float64)
+        assert kept == [records[i] for i in sorted(nms(boxes, ranks, iou).tolist())]
+
+    def inside(a: list[float], b: list[float]) -> float:  # intersection over the smaller box
+        width, height = min(a[2], b[2]) - max(a[0], b[0]), min(a[3], b[3]) - max(a[1], b[1])
+        smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+        return max(width, 0) * max(height, 0) / smaller
+
     overlaps = box_iou([r["bbox"] for r in kept], [r["bbox"] for r in kept])
     assert np.all(overlaps[~np.eye(len(kept), dtype=bool)] <= iou + 1e-9)
+    assert all(inside(a["bbox"], b["bbox"]) <= ios + 1e-9 for i, a in enumerate(kept) for b in kept[i + 1 :])
     for dropped in (r for r in records if r not in kept):  # each was hidden by a box at least as confident
-        hiders = [k for k in kept if box_iou([dropped["bbox"]], [k["bbox"]])[0, 0] > iou]
+        hiders = [
+            k for k in kept
+            if box_iou([dropped["bbox"]], [k["bbox"]])[0, 0] > iou or inside(dropped["bbox"], k["bbox"]) > ios
+        ]  # fmt: skip
         assert hiders and max(k["confidence"] for k in hiders) >= dropped["confidence"]
+
+
+def test_a_box_on_part_of_an_object_is_thinned_and_a_neighbour_kept():
+    """Half a banana peel boxed inside the whole one overlaps it little by IoU (0.4) but lies wholly
+    inside it: `agnostic_ios` drops it; a can lying partly over the peel (a third of it inside) stays."""
+    peel = [0.10, 0.10, 0.50, 0.30]
+    part, can = [0.10, 0.10, 0.26, 0.30], [0.45, 0.15, 0.60, 0.30]
+    found = Detections([peel, part, can], [0.9, 0.7, 0.8], ["organic", "organic", "metal"])
+    by_iou = fuse([found], ["yolo"], [1.0], FusionSettings(agnostic_iou=0.5))
+    assert [f["label"] for f in by_iou] == ["organic", "metal", "organic"], "IoU 0.4: one label per object keeps it"
+    both = fuse([found], ["yolo"], [1.0], FusionSettings(agnostic_iou=0.5, agnostic_ios=0.8))
+    assert [(f["label"], f["bbox"]) for f in both] == [("organic", peel), ("metal", can)]
+    with pytest.raises(ValueError, match="agnostic_ios"):
+        FusionSettings(agnostic_ios=1.5)
 
 
 @settings(max_examples=200, deadline=None)

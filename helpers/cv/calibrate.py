@@ -3,8 +3,9 @@
     python -m helpers.calibrate --params my_01.yaml      # images: a YOLO data.yaml with a val split
 
 mAP rewards ranking boxes; a sentence needs the right *counts*. So each detector's confidence
-threshold, the ensemble weights, WBF's `conf_type` and whether to keep one label per object
-(`agnostic_iou`, see `helpers.cv.fusion`) are chosen by per-photo count accuracy: the share of
+threshold, the ensemble weights, WBF's `conf_type`, whether to keep one label per object
+(`agnostic_iou`) and to drop boxes lying inside a more confident one (`agnostic_ios`: parts of an object;
+see `helpers.cv.fusion`) are chosen by per-photo count accuracy: the share of
 validation photos where every category's count after fusion and the describer's confidence threshold
 equals the labelled count. A threshold that wins on a spike of a hundred photos generalises worse than
 one on a plateau, so settings are ranked by their count accuracy averaged with that of their threshold
@@ -38,14 +39,14 @@ from helpers.core.contract import Policy
 from helpers.core.device import cpu_cores
 from helpers.core.io import atomic_write_text
 from helpers.cv.detectors import Detections
-from helpers.cv.fusion import FusionSettings
-from helpers.cv.grid import group_counts, photo_counts_each
+from helpers.cv.grid import group_counts, photo_counts_each, thinning_of
 
 logger = logging.getLogger(__name__)
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 WEIGHTS = (0.1, 0.5, 1.0, 2.0, 10.0)  # the second detector's weight, the first's being 1
 CONF_TYPES = ("max", "avg", "box_and_model_avg")
 AGNOSTIC_IOUS = (1.0, 0.5)  # one label per object: off, or fused boxes overlapping more than half thinned
+AGNOSTIC_IOSS = (1.0, 0.9, 0.8, 0.7)  # parts of an object: off, or boxes this much inside a more confident one thinned
 COLLECT_CONF = 0.05  # detections are collected once at this threshold; the grid filters them
 SIGNIFICANCE = 0.05  # the calibrated setting replaces the current one only below this p-value
 
@@ -53,9 +54,8 @@ SIGNIFICANCE = 0.05  # the calibrated setting replaces the current one only belo
 def photo_counts(per_model: dict[str, list[Detections]], setting: dict, min_confidence: float,
                  iou_thr: float = 0.55) -> list[Counter]:  # fmt: skip
     """Per photo, the counts one setting gives after fusion and the describer's threshold."""
-    # settings from before one label per object was tried leave it off, as 01 did then
-    agnostic_iou = setting.get("agnostic_iou", FusionSettings.agnostic_iou)
-    return photo_counts_each(per_model, setting, (agnostic_iou,), min_confidence, iou_thr)[agnostic_iou]
+    limits = thinning_of(setting)
+    return photo_counts_each(per_model, setting, (limits,), min_confidence, iou_thr)[limits]
 
 
 def _scored(counted: list[Counter], truths: list[Counter], setting: dict) -> dict:
@@ -87,20 +87,22 @@ def significance(per_model: dict[str, list[Detections]], truths: list[Counter], 
     return {"better": better, "worse": worse, "p_value": mcnemar_p(better, worse), "alpha": SIGNIFICANCE}
 
 
-def candidate_settings(names: list[str], agnostic_ious: tuple[float, ...] = AGNOSTIC_IOUS) -> list[dict]:
+def candidate_settings(names: list[str], agnostic_ious: tuple[float, ...] = AGNOSTIC_IOUS,
+                       agnostic_ioss: tuple[float, ...] = AGNOSTIC_IOSS) -> list[dict]:  # fmt: skip
     """Every grid point: a threshold per detector, the weights and (for several detectors) a conf_type,
-    each with one label per object or not (`agnostic_iou`)."""
+    each with every class-agnostic thinning (`agnostic_iou`, `agnostic_ios`)."""
+    thinnings = [{"agnostic_iou": g, "agnostic_ios": h} for g, h in itertools.product(agnostic_ious, agnostic_ioss)]
     if len(names) == 1:
         return [
-            {"conf": {names[0]: t}, "weights": {names[0]: 1.0}, "conf_type": "max", "agnostic_iou": g}
-            for t, g in itertools.product(THRESHOLDS, agnostic_ious)
+            {"conf": {names[0]: t}, "weights": {names[0]: 1.0}, "conf_type": "max", **thin}
+            for t, thin in itertools.product(THRESHOLDS, thinnings)
         ]
     if len(names) != 2:
         raise ValueError(f"calibration takes one or two detectors, got {names}")
     first, second = names
     return [
-        {"conf": {first: a, second: b}, "weights": {first: 1.0, second: w}, "conf_type": c, "agnostic_iou": g}
-        for a, b, w, c, g in itertools.product(THRESHOLDS, THRESHOLDS, WEIGHTS, CONF_TYPES, agnostic_ious)
+        {"conf": {first: a, second: b}, "weights": {first: 1.0, second: w}, "conf_type": c, **thin}
+        for a, b, w, c, thin in itertools.product(THRESHOLDS, THRESHOLDS, WEIGHTS, CONF_TYPES, thinnings)
     ]
 
 
@@ -110,7 +112,7 @@ def neighbourhood_accuracy(rows: list[dict]) -> list[dict]:
     step = {t: i for i, t in enumerate(THRESHOLDS)}
 
     def place(row: dict) -> tuple[str, tuple[int, ...]]:
-        rest = json.dumps({k: row[k] for k in ("weights", "conf_type", "agnostic_iou")}, sort_keys=True)
+        rest = json.dumps([row["weights"], row["conf_type"], thinning_of(row)], sort_keys=True)
         return rest, tuple(step[row["conf"][name]] for name in sorted(row["conf"]))
 
     accuracy = {place(row): row["count_accuracy"] for row in rows}
@@ -125,20 +127,22 @@ def neighbourhood_accuracy(rows: list[dict]) -> list[dict]:
 
 
 def calibrate(per_model: dict[str, list[Detections]], truths: list[Counter], policy: Policy = Policy(),
-              keep: int = 10, agnostic_ious: tuple[float, ...] = AGNOSTIC_IOUS, workers: int = 0) -> dict:  # fmt: skip
+              keep: int = 10, agnostic_ious: tuple[float, ...] = AGNOSTIC_IOUS,
+              agnostic_ioss: tuple[float, ...] = AGNOSTIC_IOSS, workers: int = 0) -> dict:  # fmt: skip
     """The best setting by per-photo count accuracy over its threshold neighbourhood, and the `keep` best rows
-    behind the choice (`agnostic_ious`: the one-label-per-object settings tried; (1.0,) leaves it off;
+    behind the choice (`agnostic_ious`, `agnostic_ioss`: the thinnings tried; (1.0,) leaves one off;
     `workers`: processes for the grid, 0 for one per core)."""
-    settings = candidate_settings(list(per_model), agnostic_ious)
-    fusions: dict[str, list[dict]] = {}  # settings that differ only in agnostic_iou share one fusion per photo
+    settings = candidate_settings(list(per_model), agnostic_ious, agnostic_ioss)
+    fusions: dict[str, list[dict]] = {}  # settings that differ only in their thinning share one fusion per photo
     for setting in settings:
-        fusions.setdefault(json.dumps({**setting, "agnostic_iou": None}, sort_keys=True), []).append(setting)
+        fused_alike = {**setting, "agnostic_iou": None, "agnostic_ios": None}
+        fusions.setdefault(json.dumps(fused_alike, sort_keys=True), []).append(setting)
     groups = list(fusions.values())
     rows = []
     with tqdm(total=len(settings), desc="calibrate", unit="setting") as progress:
         counts = group_counts(per_model, groups, policy.min_confidence, workers or cpu_cores())
         for group, counted in zip(groups, counts, strict=True):
-            rows += [_scored(counted[setting["agnostic_iou"]], truths, setting) for setting in group]
+            rows += [_scored(counted[thinning_of(setting)], truths, setting) for setting in group]
             progress.update(len(group))
 
     rows = neighbourhood_accuracy(rows)
@@ -162,6 +166,7 @@ def write_ensemble_file(path: str | Path, result: dict, baseline: dict | None = 
         "conf": choice["conf"],
         "conf_type": choice["conf_type"],
         "agnostic_iou": choice["agnostic_iou"],
+        "agnostic_ios": thinning_of(choice)[1],
         "from": f"calibration: per-photo count accuracy on {result['photos']} validation photos, averaged over "
         f"neighbouring thresholds{kept}",
         "significance": tested,
@@ -215,7 +220,8 @@ def calibrate_ensemble(config, output: str | Path) -> dict:
     per_model, truths = collect_detections(config)
     specs = {spec.name: spec for spec in config.detector_specs()}
     current = {"conf": {n: config.conf_of(n) for n in per_model}, "weights": {n: specs[n].weight for n in per_model},
-               "conf_type": config.fusion().conf_type, "agnostic_iou": config.fusion().agnostic_iou}  # fmt: skip
+               "conf_type": config.fusion().conf_type, "agnostic_iou": config.fusion().agnostic_iou,
+               "agnostic_ios": config.fusion().agnostic_ios}  # fmt: skip
     result = calibrate_against(per_model, truths, current)
     write_ensemble_file(output, result, result["baseline"])
     return {**result, "output": str(output)}
@@ -254,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     logger.info(
         "calibrated on %d photos: count accuracy %.3f (before %.3f) with %s%s; written to %s",
         result["photos"], choice["count_accuracy"], result["baseline"]["count_accuracy"],
-        {k: choice[k] for k in ("conf", "weights", "conf_type", "agnostic_iou")},
+        {k: choice[k] for k in ("conf", "weights", "conf_type", "agnostic_iou", "agnostic_ios")},
         f" (kept: the best was not better beyond chance, {result['significance']})" if result["kept_current"] else "",
         result["output"],
     )  # fmt: skip

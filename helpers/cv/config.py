@@ -44,6 +44,7 @@ class ExtractConfig:
     skip_box_thr: float = 0.0  # WBF: boxes below this confidence are ignored
     conf_type: str | None = None  # WBF: max (union), avg / box_and_model_avg (vote); None: ensemble file's, else max
     agnostic_iou: float | None = None  # one label per object (helpers.cv.fusion); None: ensemble file's, else 1 (off)
+    agnostic_ios: float | None = None  # boxes inside a more confident one beyond this share: dropped; None: likewise
     batch_size: int = 16  # images per forward pass
     imgsz: int = 0  # Ultralytics detector input size (0: the size the checkpoint was trained at)
     scene_imgsz: int = 224  # scene classifier input size
@@ -88,10 +89,11 @@ class ExtractConfig:
         return output
 
     def fusion(self, from_file: bool = True) -> FusionSettings:
-        """The fusion settings 01 uses: `conf_type` and `agnostic_iou` from the parameters, else the
+        """The fusion settings 01 uses: `conf_type`, `agnostic_iou`, `agnostic_ios` from the parameters, else the
         ensemble file's (unless `from_file` is False), else `FusionSettings`' defaults."""
         file = self._ensemble() if from_file else {}
-        given = {"conf_type": self.conf_type or None, "agnostic_iou": self.agnostic_iou}  # "" conf_type: unset
+        given = {"conf_type": self.conf_type or None,  # "": unset
+                 "agnostic_iou": self.agnostic_iou, "agnostic_ios": self.agnostic_ios}  # fmt: skip
         chosen = {name: file.get(name) if value is None else value for name, value in given.items()}
         return FusionSettings(self.iou_thr, self.skip_box_thr, **{k: v for k, v in chosen.items() if v is not None})
 

@@ -23,6 +23,11 @@ can could be described as holding a can and a bottle. With `agnostic_iou` below 
 classes overlapping more than that are thinned to the most confident (class-agnostic NMS after
 fusion). Off by default, as in the detectors' libraries; calibration tries it. Measured on the demo
 (docs/01_cv_extract.md), most of the boxes that made sentences false were a second label on an object.
+A box on part of an object (half a banana peel inside the whole one) overlaps it little by IoU, since
+it is small, but lies almost wholly inside it: with `agnostic_ios` below 1, a fused box whose
+intersection with a more confident one covers more than that share of the smaller box is thinned too
+(the "intersection over smaller" match of SAHI's postprocessing). Measured on the demo, most boxes
+left over-counting an object were such parts (docs/01_cv_extract.md); calibration tries it.
 
 One scale before fusing (`align_scores`): each detector's scores are mapped so that its own
 threshold lands on the describer's (`Policy.min_confidence`, 0.5). Without it a threshold below
@@ -50,6 +55,7 @@ class FusionSettings:
     skip_box_thr: float = 0.0  # boxes below this confidence are ignored by fusion
     conf_type: str = "max"
     agnostic_iou: float = 1.0  # fused boxes of any classes overlapping more than this: the most confident kept (1: off)
+    agnostic_ios: float = 1.0  # likewise for intersection over the smaller box: parts of an object (1: off)
 
     def __post_init__(self) -> None:
         if self.conf_type not in CONF_TYPES:
@@ -58,8 +64,14 @@ class FusionSettings:
             raise ValueError(f"iou_thr must be in (0, 1], got {self.iou_thr}")
         if not 0.0 <= self.skip_box_thr < 1.0:
             raise ValueError(f"skip_box_thr must be in [0, 1), got {self.skip_box_thr}")
-        if not 0.0 < self.agnostic_iou <= 1.0:
-            raise ValueError(f"agnostic_iou must be in (0, 1] (1: off), got {self.agnostic_iou}")
+        for name in ("agnostic_iou", "agnostic_ios"):
+            if not 0.0 < getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in (0, 1] (1: off), got {getattr(self, name)}")
+
+    @property
+    def thinning(self) -> tuple[float, float]:
+        """The class-agnostic thinning limits (`agnostic_iou`, `agnostic_ios`)."""
+        return self.agnostic_iou, self.agnostic_ios
 
 
 def align_scores(detections: Detections, threshold: float, target: float) -> Detections:
@@ -135,7 +147,7 @@ def fuse(
         records = per_model[0].as_records()
         for record in records:
             record["sources"] = [names[0]]
-        return one_label_per_object(sorted(records, key=lambda r: -r["confidence"]), settings.agnostic_iou)
+        return one_label_per_object(sorted(records, key=lambda r: -r["confidence"]), *settings.thinning)
     from ensemble_boxes import weighted_boxes_fusion
 
     vocabulary = sorted({label for detections in per_model for label in detections.labels})
@@ -155,21 +167,41 @@ def fuse(
     sources = (
         _attribute(per_model, names, boxes, fused_labels, settings) if attribute else [set() for _ in fused_labels]
     )
-    return one_label_per_object(_records(boxes, scores, fused_labels, sources, names), settings.agnostic_iou)
+    return one_label_per_object(_records(boxes, scores, fused_labels, sources, names), *settings.thinning)
 
 
-def one_label_per_object(records: list[dict], agnostic_iou: float) -> list[dict]:
+def box_overlaps(boxes) -> tuple[np.ndarray, np.ndarray]:
+    """IoU and intersection over the smaller box (IoS) of every pair of `[x1, y1, x2, y2]` boxes (0 where
+    the union or the smaller box has no area)."""
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    area = np.clip(b[:, 2] - b[:, 0], 0.0, None) * np.clip(b[:, 3] - b[:, 1], 0.0, None)
+    width = np.minimum(b[:, None, 2], b[None, :, 2]) - np.maximum(b[:, None, 0], b[None, :, 0])
+    height = np.minimum(b[:, None, 3], b[None, :, 3]) - np.maximum(b[:, None, 1], b[None, :, 1])
+    inter = np.clip(width, 0.0, None) * np.clip(height, 0.0, None)
+    union = area[:, None] + area[None, :] - inter
+    smaller = np.minimum(area[:, None], area[None, :])
+    iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    return iou, np.divide(inter, smaller, out=np.zeros_like(inter), where=smaller > 0)
+
+
+def thinned(iou: np.ndarray, ios: np.ndarray, agnostic_iou: float, agnostic_ios: float = 1.0) -> list[int]:
+    """Indices (in order) kept by greedy class-agnostic thinning of boxes given most confident first: a box
+    is dropped when its IoU with a kept one exceeds `agnostic_iou` or its IoS exceeds `agnostic_ios`."""
+    kept: list[int] = []
+    for index in range(len(iou)):
+        if not kept or not ((iou[index, kept] > agnostic_iou).any() or (ios[index, kept] > agnostic_ios).any()):
+            kept.append(index)
+    return kept
+
+
+def one_label_per_object(records: list[dict], agnostic_iou: float, agnostic_ios: float = 1.0) -> list[dict]:
     """Detection records (most confident first) thinned so that no two of any classes overlap more
-    than `agnostic_iou` (class-agnostic NMS: the more confident stays); unchanged when it is 1."""
-    if agnostic_iou >= 1.0 or len(records) < 2:
+    than `agnostic_iou`, nor lie inside one another beyond `agnostic_ios` of the smaller (class-agnostic
+    NMS: the more confident stays; equal scores keep the given order); unchanged when both are 1."""
+    if (agnostic_iou >= 1.0 and agnostic_ios >= 1.0) or len(records) < 2:
         return records
-    import torch
-    from torchvision.ops import nms
-
-    boxes = torch.tensor([r["bbox"] for r in records], dtype=torch.float64)
-    # ranks, not scores: equal scores keep the fused order (deterministic, most confident first)
-    ranks = torch.arange(len(records), 0, -1, dtype=torch.float64)
-    return [records[i] for i in sorted(nms(boxes, ranks, agnostic_iou).tolist())]
+    iou, ios = box_overlaps([r["bbox"] for r in records])
+    return [records[i] for i in thinned(iou, ios, agnostic_iou, agnostic_ios)]
 
 
 def _attribute(per_model, names, boxes, fused_labels, settings: FusionSettings) -> list[set[str]]:

@@ -1,6 +1,6 @@
 """The calibration grid's counting: per photo, the category counts an ensemble setting gives after
-fusion and the describer's threshold, fused once per photo for every one-label-per-object limit; big
-grids run in worker processes (`group_counts`)."""
+fusion and the describer's threshold, fused once per photo for every class-agnostic thinning (one label
+per object, parts of an object); big grids run in worker processes (`group_counts`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 
 from helpers.cv.detectors import Detections
-from helpers.cv.fusion import FusionSettings, align_scores, fuse, one_label_per_object
+from helpers.cv.fusion import FusionSettings, align_scores, box_overlaps, fuse, thinned
 
 PARALLEL_FROM = 20_000  # fusions (photos x settings) from which worker processes repay their start
 
@@ -23,25 +23,27 @@ def _kept(detections: Detections, threshold: float) -> Detections:
     )
 
 
-def _counts(records: list[dict], min_confidence: float) -> Counter:
-    return Counter(r["label"] for r in records if r["confidence"] >= min_confidence)
+Thinning = tuple[float, float]  # class-agnostic thinning limits: (agnostic_iou, agnostic_ios)
 
 
-def photo_counts_each(per_model: dict[str, list[Detections]], setting: dict, agnostic_ious: tuple[float, ...],
-                      min_confidence: float, iou_thr: float = 0.55) -> dict[float, list[Counter]]:  # fmt: skip
-    """Per photo, the counts `setting` gives with each one-label-per-object limit in `agnostic_ious` (the
-    setting's own is ignored): the thinning comes after fusion, so each photo is fused once for all."""
+def photo_counts_each(per_model: dict[str, list[Detections]], setting: dict, thinnings: tuple[Thinning, ...],
+                      min_confidence: float, iou_thr: float = 0.55) -> dict[Thinning, list[Counter]]:  # fmt: skip
+    """Per photo, the counts `setting` gives with each class-agnostic thinning in `thinnings` (the setting's
+    own is ignored): the thinning comes after fusion, so each photo is fused once for all."""
     names = list(per_model)
-    fusion = FusionSettings(iou_thr=iou_thr, conf_type=setting["conf_type"], agnostic_iou=1.0)
-    counted: dict[float, list[Counter]] = {limit: [] for limit in agnostic_ious}
+    fusion = FusionSettings(iou_thr=iou_thr, conf_type=setting["conf_type"])
+    counted: dict[Thinning, list[Counter]] = {limits: [] for limits in thinnings}
     for index in range(len(per_model[names[0]])):
         mine = [
             align_scores(_kept(per_model[name][index], setting["conf"][name]), setting["conf"][name], min_confidence)
             for name in names
         ]  # on the describer's scale, as 01 fuses them
         fused = fuse(mine, names, [setting["weights"][name] for name in names], fusion, attribute=False)
-        for limit in agnostic_ious:
-            counted[limit].append(_counts(one_label_per_object(fused, limit), min_confidence))
+        # most confident first, so boxes below the describer's threshold never thin one above it
+        described = [r for r in fused if r["confidence"] >= min_confidence]
+        iou, ios = box_overlaps([r["bbox"] for r in described])
+        for limits in thinnings:
+            counted[limits].append(Counter(described[i]["label"] for i in thinned(iou, ios, *limits)))
     return counted
 
 
@@ -56,15 +58,21 @@ def _start_worker(per_model: dict[str, list[Detections]], min_confidence: float)
 
 
 def _fused_counts(group: list[dict], per_model: dict[str, list[Detections]], min_confidence: float) -> dict:
-    return photo_counts_each(per_model, group[0], tuple(s["agnostic_iou"] for s in group), min_confidence)
+    return photo_counts_each(per_model, group[0], tuple(thinning_of(s) for s in group), min_confidence)
 
 
-def _worker_counts(group: list[dict]) -> dict[float, list[Counter]]:
+def thinning_of(setting: dict) -> Thinning:
+    """A setting's thinning limits; settings from before a limit was tried leave it off, as 01 did then."""
+    defaults = FusionSettings()
+    return setting.get("agnostic_iou", defaults.agnostic_iou), setting.get("agnostic_ios", defaults.agnostic_ios)
+
+
+def _worker_counts(group: list[dict]) -> dict[Thinning, list[Counter]]:
     return _fused_counts(group, **_WORKER)
 
 
 def group_counts(per_model: dict[str, list[Detections]], groups: list[list[dict]], min_confidence: float,
-                 workers: int) -> Iterator[dict[float, list[Counter]]]:  # fmt: skip
+                 workers: int) -> Iterator[dict[Thinning, list[Counter]]]:  # fmt: skip
     """`photo_counts_each` of every group, in order: on Linux in `workers` forked processes once the grid repays
     starting them (spawned ones would re-run a calling script that has no `__main__` guard; macOS's system
     libraries are not safe to fork); elsewhere in this process."""

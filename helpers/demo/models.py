@@ -39,8 +39,9 @@ from helpers.demo.yolo import train_scene_classifier, train_yolo_detector
 
 GENERATOR_VERSION = 8  # bump when training changes, so old demo models are rebuilt (8: bf16 on CPUs that have it)
 # bump when calibration changes (2: scores aligned to the describer's threshold; 3: one label per object
-# tried; 4: ranked by accuracy over neighbouring thresholds), so old demo models are only calibrated again
-CALIBRATION_VERSION = 4
+# tried; 4: ranked by accuracy over neighbouring thresholds; 5: parts of an object thinned, agnostic_ios),
+# so old demo models are only calibrated again
+CALIBRATION_VERSION = 5
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +160,8 @@ def calibrate_demo(folder: Path, data_yaml: Path, spec: DemoModelsSpec) -> tuple
         folder / "ensemble.json",
     )  # fmt: skip
     choice = calibration["choice"]
-    return choice["weights"], {**{k: choice[k] for k in ("conf", "conf_type", "agnostic_iou", "count_accuracy")},
+    kept = ("conf", "conf_type", "agnostic_iou", "agnostic_ios", "count_accuracy")
+    return choice["weights"], {**{k: choice[k] for k in kept},
                                "scores_aligned_to": Policy().min_confidence,
                                "calibration_version": CALIBRATION_VERSION}  # fmt: skip
 

@@ -132,7 +132,7 @@ def evaluate_against_truth(
         images: The YOLO data.yaml the records came from.
         records: 01's records, with `model_detections`.
         weights: Ensemble weight per detector name.
-        settings: The fusion settings used (the comparison varies only `conf_type`, `agnostic_iou` as used).
+        settings: The fusion settings used (the comparison varies only `conf_type`; thinning as used).
         threshold: Confidence a detection needs to count in precision/recall; 0.5 is what
             stage 02 keeps by default (`min_confidence`).
 

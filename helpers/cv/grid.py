@@ -10,6 +10,8 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 
+import numpy as np
+
 from helpers.cv.detectors import Detections
 from helpers.cv.fusion import FusionSettings, align_scores, box_overlaps, fuse, thinned
 
@@ -42,8 +44,14 @@ def photo_counts_each(per_model: dict[str, list[Detections]], setting: dict, thi
         # most confident first, so boxes below the describer's threshold never thin one above it
         described = [r for r in fused if r["confidence"] >= min_confidence]
         iou, ios = box_overlaps([r["bbox"] for r in described])
+        everything = Counter(r["label"] for r in described)
+        apart = ~np.eye(len(described), dtype=bool)  # a box with itself is no overlap
+        most_iou, most_ios = (float(m[apart].max()) if len(described) > 1 else 0.0 for m in (iou, ios))
         for limits in thinnings:
-            counted[limits].append(Counter(described[i]["label"] for i in thinned(iou, ios, *limits)))
+            if most_iou <= limits[0] and most_ios <= limits[1]:  # most photos: no pair over a limit, nothing thinned
+                counted[limits].append(everything)
+            else:
+                counted[limits].append(Counter(described[i]["label"] for i in thinned(iou, ios, *limits)))
     return counted
 
 

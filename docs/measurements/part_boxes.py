@@ -80,11 +80,12 @@ def _extra_boxes(found: dict, labelled: list, setting: dict) -> dict:
             kinds["false box, nothing labelled"] += len(fused)
         if not fused or not truth:
             continue
-        iou, ios = box_overlaps([r["bbox"] for r in fused] + [box for _, box in truth])
+        iou, ios = box_overlaps([r["bbox"] for r in fused])
+        on_truth = box_overlaps([r["bbox"] for r in fused], [box for _, box in truth])[0]
         first: dict[int, int] = {}  # labelled object -> the most confident box matched to it
         for box in range(len(fused)):
-            target = int(np.argmax(iou[box, len(fused) :]))
-            if iou[box, len(fused) + target] < 0.3:
+            target = int(np.argmax(on_truth[box]))
+            if on_truth[box, target] < 0.3:
                 kinds["false box elsewhere"] += 1
             elif target in first:
                 kinds["extra box on a matched object"] += 1

@@ -99,13 +99,8 @@ def align_scores(detections: Detections, threshold: float, target: float) -> Det
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU matrix between (n, 4) and (m, 4) arrays of `[x1, y1, x2, y2]` boxes (torchvision's box_iou)."""
-    import torch
-    from torchvision.ops import box_iou as torch_box_iou
-
-    a = torch.as_tensor(np.asarray(a, dtype=np.float64).reshape(-1, 4))
-    b = torch.as_tensor(np.asarray(b, dtype=np.float64).reshape(-1, 4))
-    return torch_box_iou(a, b).nan_to_num(0.0).numpy()  # degenerate (zero-area) pairs: 0, not NaN
+    """IoU matrix between (n, 4) and (m, 4) arrays of `[x1, y1, x2, y2]` boxes (degenerate pairs: 0)."""
+    return box_overlaps(a, b)[0]
 
 
 def _check(per_model: list[Detections], names: list[str], weights: list[float]) -> None:
@@ -170,16 +165,18 @@ def fuse(
     return one_label_per_object(_records(boxes, scores, fused_labels, sources, names), *settings.thinning)
 
 
-def box_overlaps(boxes) -> tuple[np.ndarray, np.ndarray]:
-    """IoU and intersection over the smaller box (IoS) of every pair of `[x1, y1, x2, y2]` boxes (0 where
-    the union or the smaller box has no area)."""
-    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    area = np.clip(b[:, 2] - b[:, 0], 0.0, None) * np.clip(b[:, 3] - b[:, 1], 0.0, None)
-    width = np.minimum(b[:, None, 2], b[None, :, 2]) - np.maximum(b[:, None, 0], b[None, :, 0])
-    height = np.minimum(b[:, None, 3], b[None, :, 3]) - np.maximum(b[:, None, 1], b[None, :, 1])
+def box_overlaps(a, b=None) -> tuple[np.ndarray, np.ndarray]:
+    """IoU and intersection over the smaller box (IoS) between (n, 4) and (m, 4) arrays of `[x1, y1, x2, y2]`
+    boxes (`b`: `a` itself), as torchvision's box_iou computes IoU; 0 where the union or the smaller box has
+    no area."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = a if b is None else np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    area_a, area_b = ((np.clip(x[:, 2] - x[:, 0], 0.0, None) * np.clip(x[:, 3] - x[:, 1], 0.0, None)) for x in (a, b))
+    width = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    height = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
     inter = np.clip(width, 0.0, None) * np.clip(height, 0.0, None)
-    union = area[:, None] + area[None, :] - inter
-    smaller = np.minimum(area[:, None], area[None, :])
+    union = area_a[:, None] + area_b[None, :] - inter
+    smaller = np.minimum(area_a[:, None], area_b[None, :])
     iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
     return iou, np.divide(inter, smaller, out=np.zeros_like(inter), where=smaller > 0)
 

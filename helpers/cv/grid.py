@@ -28,6 +28,12 @@ def _kept(detections: Detections, threshold: float) -> Detections:
 Thinning = tuple[float, float]  # class-agnostic thinning limits: (agnostic_iou, agnostic_ios)
 
 
+def thinning_of(setting: dict) -> Thinning:
+    """A setting's thinning limits; settings from before a limit was tried leave it off, as 01 did then."""
+    defaults = FusionSettings()
+    return setting.get("agnostic_iou", defaults.agnostic_iou), setting.get("agnostic_ios", defaults.agnostic_ios)
+
+
 def photo_counts_each(per_model: dict[str, list[Detections]], setting: dict, thinnings: tuple[Thinning, ...],
                       min_confidence: float, iou_thr: float = 0.55) -> dict[Thinning, list[Counter]]:  # fmt: skip
     """Per photo, the counts `setting` gives with each class-agnostic thinning in `thinnings` (the setting's
@@ -67,12 +73,6 @@ def _start_worker(per_model: dict[str, list[Detections]], min_confidence: float)
 
 def _fused_counts(group: list[dict], per_model: dict[str, list[Detections]], min_confidence: float) -> dict:
     return photo_counts_each(per_model, group[0], tuple(thinning_of(s) for s in group), min_confidence)
-
-
-def thinning_of(setting: dict) -> Thinning:
-    """A setting's thinning limits; settings from before a limit was tried leave it off, as 01 did then."""
-    defaults = FusionSettings()
-    return setting.get("agnostic_iou", defaults.agnostic_iou), setting.get("agnostic_ios", defaults.agnostic_ios)
 
 
 def _worker_counts(group: list[dict]) -> dict[Thinning, list[Counter]]:

@@ -37,16 +37,16 @@ venv:
 	fi
 
 demo-data: venv
-	@$(VPY) -m helpers.demo dataset
+	@$(VENV)/bin/desclm demo dataset
 
 demo-models: demo-data
-	@$(VPY) -m helpers.demo models
+	@$(VENV)/bin/desclm demo models
 
 # The whole run's seconds, install included, go to reports/demo/timings.json as "total".
 demo:
 	@started=$$(date +%s); \
 	$(MAKE) --no-print-directory demo-models && \
-	$(VPY) -m helpers.pipeline --params helpers/demo/pipeline.yaml --run demo --total-since $$started
+	$(VENV)/bin/desclm pipeline --params helpers/demo/pipeline.yaml --run demo --total_since $$started
 
 lint: venv
 	$(VPY) -m ruff check .

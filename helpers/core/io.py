@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import logging
 import math
@@ -110,3 +112,31 @@ def replace_dir(finished: Path, target: Path) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         finished.rename(target)
     return target
+
+
+WEIGHT_SUFFIXES = (".pt", ".pth", ".safetensors", ".bin", ".onnx", ".json")
+
+
+@functools.lru_cache(maxsize=64)
+def _file_digest(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def weights_fingerprint(name_or_path: str | Path) -> str:
+    """What identifies a model's weights: a SHA-256 over a checkpoint file, or over a model folder's
+    weight and config files (names and contents); a hub id stands for itself. Cached per file state."""
+    path = Path(name_or_path).expanduser()
+    if path.is_file():
+        stat = path.stat()
+        return _file_digest(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if path.is_dir():
+        digest = hashlib.sha256()
+        for file in sorted(f for f in path.rglob("*") if f.is_file() and f.suffix in WEIGHT_SUFFIXES):
+            digest.update(str(file.relative_to(path)).encode())
+            digest.update(weights_fingerprint(file).encode())
+        return digest.hexdigest()
+    return f"hub:{name_or_path}"

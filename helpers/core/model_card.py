@@ -123,9 +123,9 @@ precision {summary.get("precision", "?")}.
 With desclm (the guard, batching, slots filled in):
 
 ```python
-from helpers.describe import Describer
+from helpers.describer import Describer
 
-describer = Describer.load("MODEL_DIR")          # or backend="ct2" after: python -m helpers.export_ct2 MODEL_DIR
+describer = Describer.load("MODEL_DIR")          # or backend="ct2" after: desclm export-ct2 MODEL_DIR
 print(describer.describe([record])[0])
 ```
 

@@ -2,7 +2,7 @@
 
 Two rules, as a user of command-line tools expects:
 - **Commands and the Python API** take relative paths from the current working directory
-  (`python -m helpers.describe mymodel --input in.jsonl` means `./mymodel` and `./in.jsonl`).
+  (`desclm describe mymodel --input in.jsonl` means `./mymodel` and `./in.jsonl`).
 - **Notebooks** take relative parameters from the project root: their set-up cell calls
   `enter_project_root()`, so papermill or Jupyter may start them from any folder.
 
@@ -74,24 +74,32 @@ def enter_project_root() -> Path:
     return PROJECT_ROOT
 
 
-def require_file(path: str | Path, what: str, hint: str = "") -> Path:
-    """Returns the resolved path if it exists, else raises an error that names it.
+def require_file(path: str | Path, what: str, hint: str = "", kind: str = "") -> Path:
+    """Returns the resolved path if it exists (and is of `kind`, and readable), else raises an error
+    whose one line names the path and what it should be.
 
     Args:
         path: File or folder that must exist.
         what: What the file is, for the message (e.g. "YOLO detector checkpoint").
         hint: How to create it, appended to the message.
+        kind: "file" or "folder" to require that kind; "" accepts either.
 
     Returns:
         The resolved, existing path.
 
     Raises:
         FileNotFoundError: The path does not exist.
+        IsADirectoryError / NotADirectoryError: It is not of `kind`.
+        PermissionError: It cannot be read.
     """
     resolved = resolve(path)
+    suffix = f" ({hint})" if hint else ""
     if not resolved.exists():
-        message = f"{what} not found: {resolved}"
-        if hint:
-            message += f" ({hint})"
-        raise FileNotFoundError(message)
+        raise FileNotFoundError(f"{what} not found: {resolved}{suffix}")
+    if kind == "file" and resolved.is_dir():
+        raise IsADirectoryError(f"{what} should be a file, got a folder: {resolved}{suffix}")
+    if kind == "folder" and not resolved.is_dir():
+        raise NotADirectoryError(f"{what} should be a folder, got a file: {resolved}{suffix}")
+    if not os.access(resolved, os.R_OK | (os.X_OK if resolved.is_dir() else 0)):
+        raise PermissionError(f"{what} is not readable (permissions): {resolved}")
     return resolved

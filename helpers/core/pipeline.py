@@ -1,6 +1,6 @@
 """Runs the notebooks in order with papermill and renders each executed copy to HTML.
 
-    python -m helpers.pipeline [--params FILE.yaml] [--only 01,02] [--run NAME]
+    desclm pipeline [--params FILE.yaml] [--only 01,02] [--run NAME]
 
 The parameters file holds a `shared` section, given to every notebook that declares the
 parameter, and one section per notebook (keyed `01_cv_extract` or `01`) whose names must be
@@ -11,7 +11,6 @@ run stops at the first failing notebook, naming it and the failing cell's error.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import time
@@ -24,7 +23,6 @@ import yaml
 from nbconvert import HTMLExporter
 
 import helpers  # noqa: F401 - sets the offline switches before papermill starts kernels
-from helpers.core.cli import add_logging_options, setup_logging
 from helpers.core.io import atomic_write_text
 from helpers.core.paths import NOTEBOOKS, NOTEBOOKS_DIR, REPORTS_DIR, require_file, resolve
 
@@ -151,34 +149,3 @@ def record_seconds(path: Path, name: str, seconds: float) -> None:
         timings = {}
     timings[name] = round(seconds, 1)
     atomic_write_text(path, json.dumps(timings, indent=2) + "\n")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.pipeline", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--params", help="YAML file with 'shared' and per-notebook parameter sections")
-    parser.add_argument("--only", help="comma-separated notebook keys to run, e.g. 01,02 (default: all)")
-    parser.add_argument("--run", default="default", help="report folder name (default: %(default)s)")
-    parser.add_argument(
-        "--reports-dir", default=str(REPORTS_DIR), help="where report folders go (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--total-since", type=float, help="Unix time the whole run began: its seconds go to timings.json as 'total'"
-    )
-    add_logging_options(parser)
-    args = parser.parse_args(argv)
-    setup_logging(args.verbose - args.quiet)
-    only = [k.strip() for k in args.only.split(",") if k.strip()] if args.only else None
-    try:
-        reports = run_pipeline(args.params, only, args.run, args.reports_dir)
-    except (NotebookFailed, ValueError, FileNotFoundError) as error:
-        logger.error("Pipeline stopped: %s", error)
-        return 1
-    out_dir = resolve(args.reports_dir) / args.run
-    if args.total_since is not None:
-        record_seconds(out_dir / TIMINGS_FILE, "total", time.time() - args.total_since)
-    logger.info("Reports in %s:\n%s", out_dir, "\n".join(f"  {r.html}" for r in reports))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,7 +1,7 @@
 """Benchmark: extraction throughput against the models' own time on the same images.
 
-    python -m helpers.bench_extract [--images data/demo/data.yaml] [--count 96] [--batch-size 16] [--repeats 2]
-    python -m helpers.bench_extract --null-detectors [--count 24]   # see helpers.cv.pipeline_bench
+    desclm bench extract [--images data/demo/data.yaml] [--count 96] [--batch_size 16] [--repeats 2]
+    desclm bench null [--count 24]   # see helpers.cv.pipeline_bench
 
 Side by side in one process, on the same images, with the same loaded models:
 - models alone: the detectors and the scene classifier over images already decoded in memory
@@ -14,7 +14,6 @@ each is used, alternating, so a noisy neighbour hurts both alike.
 
 from __future__ import annotations
 
-import argparse
 import json
 import tempfile
 import time
@@ -108,35 +107,13 @@ def benchmark(config: ExtractConfig, repeats: int = 2) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.bench_extract", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--images", default="data/demo/data.yaml", help="image source (default: %(default)s)")
-    parser.add_argument("--count", type=int, default=96, help="images to use (default: %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=16, help="batch size (default: %(default)s)")
-    parser.add_argument("--repeats", type=int, default=2, help="timed runs of each way (default: %(default)s)")
-    parser.add_argument("--params", help="YAML of 01's parameters for other models (default: the demo models)")
-    parser.add_argument(
-        "--null-detectors", action="store_true", help="the pipeline's own ceiling on generated 12 MP JPEGs instead"
-    )
-    parser.add_argument("--side", type=int, default=640, help="--null-detectors: the models' input side")
-    args = parser.parse_args(argv)
-    if args.null_detectors:
-        from helpers.cv.pipeline_bench import null_benchmark, print_null_benchmark
-
-        print_null_benchmark(null_benchmark(args.count if args.count != 96 else 24, args.side, repeats=args.repeats))
-        return 0
-    config = ExtractConfig.from_yaml(args.params) if args.params else ExtractConfig()
-    config = ExtractConfig(
-        **{**asdict(config), "images": args.images, "max_images": args.count, "batch_size": args.batch_size}
-    )
-    result = benchmark(config, args.repeats)
+def run_benchmark(options) -> int:
+    """`desclm bench extract`: prints the comparison (options: `helpers.commands.bench.BenchExtractOptions`)."""
+    config = ExtractConfig(**{**asdict(options.extract), "max_images": options.count})
+    result = benchmark(config, options.repeats)
     print(json.dumps(result, indent=2))
     print(
         f"extraction {result['extraction_images_per_second']:.1f} img/s vs models alone "
         f"{result['models_alone_images_per_second']:.1f} img/s: overhead {result['overhead']:.1%} (goal <= 15%)"
     )
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,6 +1,6 @@
 """Ensemble calibration on a labelled validation split, by what the settings do to the sentences.
 
-    python -m helpers.calibrate --params my_01.yaml      # images: a YOLO data.yaml with a val split
+    desclm calibrate --params my_01.yaml      # images: a YOLO data.yaml with a val split
 
 mAP rewards ranking boxes; a sentence needs the right *counts*. So each detector's confidence
 threshold, the ensemble weights, WBF's `conf_type`, whether to keep one label per object
@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 
 from helpers.core.contract import Policy
 from helpers.core.device import cpu_cores
-from helpers.core.io import atomic_write_text
+from helpers.core.io import atomic_write_text, weights_fingerprint
 from helpers.cv.detectors import Detections
 from helpers.cv.grid import group_counts, photo_counts_each, thinning_of
 
@@ -156,12 +156,16 @@ def calibrate(per_model: dict[str, list[Detections]], truths: list[Counter], pol
     return {"choice": rows[0], "table": rows[:keep], "photos": len(truths), "settings_tried": len(rows)}
 
 
-def write_ensemble_file(path: str | Path, result: dict, baseline: dict | None = None) -> Path:
-    """The ensemble file 01 reads: weights, thresholds and conf_type, with the numbers behind them."""
+def write_ensemble_file(
+    path: str | Path, result: dict, baseline: dict | None = None, detectors: dict[str, str] | None = None
+) -> Path:
+    """The ensemble (calibration) file 01 reads: weights, thresholds and conf_type, with the numbers behind
+    them, and `detectors`: the fingerprints of the weights it was made for (01 uses it for those only)."""
     choice = result["choice"]
     tested = result.get("significance")
     kept = " (the current settings kept: the best was not better beyond chance)" if result.get("kept_current") else ""
     content = {
+        "detectors": detectors or {},
         "weights": choice["weights"],
         "conf": choice["conf"],
         "conf_type": choice["conf_type"],
@@ -223,7 +227,8 @@ def calibrate_ensemble(config, output: str | Path) -> dict:
                "conf_type": config.fusion().conf_type, "agnostic_iou": config.fusion().agnostic_iou,
                "agnostic_ios": config.fusion().agnostic_ios}  # fmt: skip
     result = calibrate_against(per_model, truths, current)
-    write_ensemble_file(output, result, result["baseline"])
+    fingerprints = {name: weights_fingerprint(weights) for name, weights in config.detector_weights().items()}
+    write_ensemble_file(output, result, result["baseline"], fingerprints)
     return {**result, "output": str(output)}
 
 
@@ -237,35 +242,3 @@ def calibrate_against(per_model: dict[str, list[Detections]], truths: list[Count
     kept = tested["p_value"] >= SIGNIFICANCE
     return {**result, "choice": baseline if kept else result["choice"], "kept_current": kept,
             "significance": tested, "baseline": baseline}  # fmt: skip
-
-
-def main(argv: list[str] | None = None) -> int:
-    from helpers.core.cli import config_parser
-    from helpers.core.paths import resolve
-    from helpers.cv.config import ExtractConfig
-
-    parser = config_parser(
-        ExtractConfig,
-        prog="python -m helpers.calibrate",
-        description="Choose detector thresholds, ensemble weights and conf_type by per-photo count accuracy on "
-        "the labelled val split; writes them to ensemble_weights_file.",
-        params_file=True,
-        params_section=("01_cv_extract", "01"),
-    )
-    config, _ = parser.parse_config(argv)
-    if not config.ensemble_weights_file:
-        parser.error("ensemble_weights_file is empty: name the file to write")
-    result = calibrate_ensemble(config, resolve(config.ensemble_weights_file))
-    choice = result["choice"]
-    logger.info(
-        "calibrated on %d photos: count accuracy %.3f (before %.3f) with %s%s; written to %s",
-        result["photos"], choice["count_accuracy"], result["baseline"]["count_accuracy"],
-        {k: choice[k] for k in ("conf", "weights", "conf_type", "agnostic_iou", "agnostic_ios")},
-        f" (kept: the best was not better beyond chance, {result['significance']})" if result["kept_current"] else "",
-        result["output"],
-    )  # fmt: skip
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from helpers.core.contract import Policy
+from helpers.core.io import weights_fingerprint
+from helpers.core.offline import model_source
 from helpers.core.paths import require_file, resolve
+from helpers.core.settings import setting
+from helpers.core.shards import shard_path
 from helpers.cv.detectors import DetectorSpec
 from helpers.cv.fusion import FusionSettings
 from helpers.cv.sources import select
@@ -24,38 +27,55 @@ LOW_THRESHOLD = 0.05  # a detector threshold below this is warned about (`detect
 class ExtractConfig:
     """Notebook 01's parameters (the same names), validated."""
 
-    images: str = "data/demo/data.yaml"  # folder (recursive), .txt list of paths, or YOLO data.yaml
-    output: str = "data/cv_outputs.jsonl"  # JSONL of CV outputs; errors and manifest go beside it
-    max_images: int = 0  # first N images only (0: all)
-    detections_from: str = "models"  # "models", or "labels": a YOLO dataset's own annotations (confidence 1.0)
-    yolo_weights: str = "models/demo/yolo_detector.pt"  # Ultralytics detection checkpoint ("" to leave out)
-    yolo_kind: str = "auto"  # yolo, rtdetr (Ultralytics RT-DETR weights) or auto
-    yolo_conf: float | None = None  # the YOLO detector's confidence threshold (None: the ensemble file's, else 0.5)
-    hf_model: str = "models/demo/rtdetr"  # Hugging Face detection model folder or hub id ("" to leave out)
-    hf_processor: str = ""  # its image-processor folder or id, when not the model's
-    hf_conf: float | None = None  # the HF detector's confidence threshold (None: the ensemble file's, else 0.5)
-    scene_weights: str = "models/demo/scene_classifier.pt"  # Ultralytics classification checkpoint ("": scene unknown)
-    label_map: dict = field(default_factory=dict)  # detector class name -> project label, e.g. {"bottle": "plastic"}
-    ensemble_weights: list = field(
-        default_factory=list
-    )  # [yolo, hf] weights; empty: from ensemble_weights_file, else equal
-    ensemble_weights_file: str = "models/demo/ensemble.json"  # weights, thresholds, conf_type (helpers.calibrate)
-    iou_thr: float = 0.55  # WBF: boxes of one class overlapping more than this are fused
-    skip_box_thr: float = 0.0  # WBF: boxes below this confidence are ignored
-    conf_type: str | None = None  # WBF: max (union), avg / box_and_model_avg (vote); None: ensemble file's, else max
-    agnostic_iou: float | None = None  # one label per object (helpers.cv.fusion); None: ensemble file's, else 1 (off)
-    agnostic_ios: float | None = None  # boxes inside a more confident one beyond this share: dropped; None: likewise
-    batch_size: int = 16  # images per forward pass
-    imgsz: int = 0  # Ultralytics detector input size (0: the size the checkpoint was trained at)
-    scene_imgsz: int = 224  # scene classifier input size
-    device: str = "auto"  # auto (CUDA when available), cpu, cuda:0, ...
-    num_shards: int = 1  # split the images into this many shards ...
-    shard_index: int = 0  # ... and process this one
-    save_model_detections: bool = True  # also keep each detector's own detections (for per-detector metrics)
-    loader_threads: int = 2  # threads decoding images ahead of the models
-    draft_decode: bool = True  # decode JPEGs at 1/2, 1/4 or 1/8 scale when still as large as every model's input
-    fsync: bool = False  # sync the output to disk after each batch (survives a power cut; slower on network disks)
-    restart_on_change: bool = False  # an output made by other models or settings is started over, not refused
+    images: str = setting(help="folder of photos (recursive), a .txt list of paths, or a YOLO data.yaml")
+    output: str = setting("data/cv_outputs.jsonl", "JSONL of CV outputs; its errors and manifest files go beside it")
+    max_images: int = setting(0, "the first N images only (0: all)")
+    detections_from: str = setting("models", 'detectors ("models"), or a YOLO dataset\'s own labels ("labels")')
+    yolo_weights: str = setting("", 'Ultralytics detection checkpoint (.pt); "": none')
+    yolo_kind: str = setting("auto", "yolo, rtdetr (Ultralytics RT-DETR weights), or auto (read from the checkpoint)")
+    yolo_conf: float | None = setting(
+        None, f"the YOLO detector's threshold (None: the calibration file's, else {DEFAULT_CONF})"
+    )
+    hf_model: str = setting("", 'Hugging Face object-detection model folder or hub id; "": none')
+    hf_processor: str = setting("", "its image-processor folder or hub id, when not the model's")
+    hf_conf: float | None = setting(
+        None, f"the HF detector's threshold (None: the calibration file's, else {DEFAULT_CONF})"
+    )
+    scene_weights: str = setting("", 'Ultralytics classification checkpoint for the scene; "": scene unknown')
+    label_map: dict = setting(factory=dict, help='detector class name -> label written, e.g. {"bottle": "plastic"}')
+    ensemble_weights: list[float] = setting(
+        factory=list, help="one weight per detector (yolo, hf); empty: the calibration file's, else equal"
+    )
+    ensemble_weights_file: str = setting(
+        "", "calibration file (`desclm calibrate`), used for the detector weights it was made for; \"\": none"
+    )
+    iou_thr: float = setting(0.55, "WBF: boxes of one class overlapping more than this are fused")
+    skip_box_thr: float = setting(0.0, "WBF: boxes below this confidence are ignored")
+    conf_type: str | None = setting(
+        None, "WBF: max (union), avg or box_and_model_avg (vote); None: the calibration file's, else max"
+    )
+    agnostic_iou: float | None = setting(
+        None,
+        "one label per object: of boxes overlapping more, the most confident kept; None: file's, else 1 (off)",
+    )
+    agnostic_ios: float | None = setting(
+        None, "a box lying inside a more confident one beyond this share is dropped; None: file's, else 1 (off)"
+    )
+    batch_size: int = setting(16, "images per forward pass")
+    imgsz: int = setting(0, "detector input size (0: the size its checkpoint was trained at)")
+    scene_imgsz: int = setting(0, "scene classifier input size (0: the size its checkpoint was trained at)")
+    device: str = setting("auto", "auto (CUDA when available), cpu, cuda:0, ...")
+    num_shards: int = setting(1, "split the images into this many shards ...")
+    shard_index: int = setting(0, "... and process this one (the output gets a .shard-KofN suffix)")
+    save_model_detections: bool = setting(True, "also keep each detector's own detections (per-detector metrics)")
+    loader_threads: int = setting(2, "threads decoding images ahead of the models")
+    draft_decode: bool = setting(
+        True, "decode JPEGs at 1/2, 1/4 or 1/8 scale when still as large as every model's input"
+    )
+    fsync: bool = setting(
+        False, "sync the output to disk after each batch (survives a power cut; slower on network disks)"
+    )
+    restart_on_change: bool = setting(False, "an output made by other models or settings is started over, not refused")
 
     def __post_init__(self) -> None:
         if self.detections_from not in ("models", "labels"):
@@ -64,29 +84,42 @@ class ExtractConfig:
             raise ValueError("no detector: set yolo_weights and/or hf_model (or detections_from='labels')")
         if self.imgsz < 0:
             raise ValueError(f"imgsz must be >= 0, got {self.imgsz}")
-        for name in ("batch_size", "scene_imgsz", "loader_threads", "num_shards"):
+        if self.scene_imgsz < 0:
+            raise ValueError(f"scene_imgsz must be >= 0, got {self.scene_imgsz}")
+        for name in ("batch_size", "loader_threads", "num_shards"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         self.fusion(from_file=False)  # validates the parameters
         select([], max_images=self.max_images, num_shards=self.num_shards, shard_index=self.shard_index)
 
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> ExtractConfig:
-        values = yaml.safe_load(require_file(path, "Extraction parameters file").read_text()) or {}
-        values = values.get("01_cv_extract", values.get("01", values))  # a pipeline file works too
-        values = {
-            k: v for k, v in values.items() if k not in ("sample_images", "seed")
-        }  # the notebook's report settings
-        unknown = sorted(set(values) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ValueError(f"{path}: unknown parameter(s) {unknown}")
-        return cls(**values)
+    def check_inputs(self) -> None:
+        """Every model file, folder and settings file this run reads exists, is of the right kind and
+        readable. Raises (OSError or ValueError, one line naming the path) before any model loads."""
+        if self.detections_from == "models":
+            if self.yolo_weights:
+                require_file(
+                    self.yolo_weights, "Ultralytics detection checkpoint (yolo_weights, a .pt file)", kind="file"
+                )
+            folders = (
+                ("hf_model", "Hugging Face detection model", "config.json"),
+                ("hf_processor", "Hugging Face image processor", "preprocessor_config.json"),
+            )
+            for name, what, marker in folders:
+                given = getattr(self, name)
+                if given and resolve(given).exists():
+                    folder = require_file(given, f"{what} ({name})", kind="folder")
+                    if not (folder / marker).is_file():
+                        raise FileNotFoundError(f"{what} ({name}) has no {marker}, so is not a model folder: {folder}")
+                elif given:  # a hub id: in the cache, or the hub asked for
+                    model_source(given, f"{what} ({name})")
+            if self.scene_weights:
+                require_file(
+                    self.scene_weights, "Ultralytics classification checkpoint (scene_weights, a .pt file)", kind="file"
+                )
+        self._ensemble()  # exists, parses
 
     def output_path(self) -> Path:
-        output = resolve(self.output)
-        if self.num_shards > 1:
-            output = output.with_name(f"{output.stem}.shard-{self.shard_index}of{self.num_shards}{output.suffix}")
-        return output
+        return shard_path(resolve(self.output), self.num_shards, self.shard_index)
 
     def fusion(self, from_file: bool = True) -> FusionSettings:
         """The fusion settings 01 uses: `conf_type`, `agnostic_iou`, `agnostic_ios` from the parameters, else the
@@ -97,15 +130,36 @@ class ExtractConfig:
         chosen = {name: file.get(name) if value is None else value for name, value in given.items()}
         return FusionSettings(self.iou_thr, self.skip_box_thr, **{k: v for k, v in chosen.items() if v is not None})
 
+    def detector_weights(self) -> dict[str, str]:
+        """Each detector's name -> its weights (file, folder or hub id), as a calibration file records them."""
+        named = {"yolo": self.yolo_weights, "hf": self.hf_model}
+        return {name: weights for name, weights in named.items() if weights}
+
     def _ensemble(self) -> dict:
-        """The ensemble file's content ({} when there is none)."""
-        file = resolve(self.ensemble_weights_file) if self.ensemble_weights_file else None
-        return json.loads(file.read_text()) if file and file.is_file() else {}
+        """The calibration file's settings when it was made for these detectors' weights, else {}."""
+        if not self.ensemble_weights_file:
+            return {}
+        file = require_file(
+            self.ensemble_weights_file,
+            "Calibration file (ensemble_weights_file, JSON)",
+            "desclm calibrate",
+            kind="file",
+        )
+        return calibration_for(str(file), file.stat().st_mtime_ns, tuple(sorted(self.detector_weights().items())))
 
     def conf_of(self, name: str) -> float:
-        """A detector's threshold: the parameter, else the ensemble file's (calibrated), else 0.5."""
+        """A detector's threshold: the parameter, else the calibration file's, else DEFAULT_CONF."""
+        return self.conf_source(name)[0]
+
+    def conf_source(self, name: str) -> tuple[float, str]:
+        """A detector's threshold and where it came from (option, calibration file, default)."""
         given = {"yolo": self.yolo_conf, "hf": self.hf_conf}[name]
-        return float(given if given is not None else self._ensemble().get("conf", {}).get(name, DEFAULT_CONF))
+        if given is not None:
+            return float(given), f"{name}_conf"
+        calibrated = self._ensemble().get("conf", {}).get(name)
+        if calibrated is not None:
+            return float(calibrated), f"calibration file {self.ensemble_weights_file}"
+        return DEFAULT_CONF, "default"
 
     def detector_specs(self) -> list[DetectorSpec]:
         specs = []
@@ -116,6 +170,7 @@ class ExtractConfig:
         if self.hf_model:
             specs.append(DetectorSpec("hf", "hf", self.hf_model, processor=self.hf_processor, conf=self.conf_of("hf")))
         for spec in specs:
+            logger.info("%s threshold %s (%s)", spec.name, spec.conf, self.conf_source(spec.name)[1])
             if spec.conf < LOW_THRESHOLD:
                 logger.warning(
                     "%s threshold %s: every box it scores at least that is described (01 maps a detector's threshold "
@@ -138,3 +193,27 @@ class ExtractConfig:
         if all(n in saved for n in names):
             return {n: float(saved[n]) for n in names}
         return {n: 1.0 for n in names}
+
+
+@functools.lru_cache(maxsize=16)
+def calibration_for(file: str, mtime_ns: int, detectors: tuple[tuple[str, str], ...]) -> dict:
+    """A calibration file's content if it was made for exactly these detector weights, else {} (logged:
+    thresholds calibrated for other weights mean nothing for these). Cached per file state."""
+    try:
+        content = json.loads(Path(file).read_text(encoding="utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"calibration file {file} is not JSON written by `desclm calibrate`: {error}") from None
+    if not isinstance(content, dict):
+        raise ValueError(f"calibration file {file} is not JSON written by `desclm calibrate`: not an object")
+    made_for = content.get("detectors", {})
+    now = {name: weights_fingerprint(weights) for name, weights in detectors}
+    if made_for != now:
+        differ = sorted(name for name in set(made_for) | set(now) if made_for.get(name) != now.get(name))
+        logger.warning(
+            "calibration file %s was made for other detector weights (%s differ): its thresholds, weights and "
+            "fusion are not used; defaults apply unless given",
+            file,
+            ", ".join(differ) or "none recorded",
+        )
+        return {}
+    return content

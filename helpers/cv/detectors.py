@@ -247,7 +247,7 @@ class SceneClassifier:
     """An Ultralytics classification checkpoint giving each image's scene and its probability."""
 
     def __init__(
-        self, weights: str | Path, *, imgsz: int = 224, device: str = "auto", label_map: dict[str, str] | None = None
+        self, weights: str | Path, *, imgsz: int = 0, device: str = "auto", label_map: dict[str, str] | None = None
     ) -> None:
         from ultralytics import YOLO
 
@@ -255,7 +255,9 @@ class SceneClassifier:
         self.model = YOLO(str(path))
         if self.model.task != "classify":
             raise ValueError(f"{path} is an Ultralytics {self.model.task!r} checkpoint, not a classifier")
-        self.imgsz, self.device, self.label_map = imgsz, resolve_device(device), dict(label_map or {})
+        # like the detectors: the size the checkpoint was trained at unless one is given
+        self.imgsz = imgsz or int(self.model.overrides.get("imgsz") or 224)
+        self.device, self.label_map = resolve_device(device), dict(label_map or {})
         self.class_names = [self.model.names[i] for i in sorted(self.model.names)]
         self.forward_seconds = 0.0
 

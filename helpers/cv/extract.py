@@ -1,7 +1,7 @@
 """01's engine: run the detector ensemble and the scene classifier over an image set.
 
-    python -m helpers.extract run --params FILE.yaml      # FILE: ExtractConfig fields (or a pipeline file)
-    python -m helpers.extract merge OUT.jsonl SHARD.jsonl [SHARD.jsonl ...]
+    desclm extract --params FILE.yaml      # FILE: ExtractConfig fields (or a pipeline file)
+    desclm extract merge OUT.jsonl SHARD.jsonl [SHARD.jsonl ...]
 
 One JSONL record per image (see `helpers.cv.ground_truth`), written a batch at a time and flushed, so
 a killed run loses at most the batch in flight. Rerunning with the same output skips the images
@@ -19,7 +19,6 @@ import hashlib
 import json
 import logging
 import os
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -29,13 +28,12 @@ from pathlib import Path
 from PIL import Image
 from tqdm.auto import tqdm
 
-from helpers.core.cli import config_parser, merge_arguments
 from helpers.core.contract import Policy
 from helpers.core.io import atomic_write_text, iter_jsonl, write_jsonl
 from helpers.core.paths import resolve
 from helpers.cv.config import ExtractConfig
 from helpers.cv.detectors import UNKNOWN_SCENE, DetectorSpec, SceneClassifier, load_detector
-from helpers.cv.files import merge_shards, scan_output, side_files
+from helpers.cv.files import scan_output, side_files
 from helpers.cv.fusion import align_scores, fuse
 from helpers.cv.ground_truth import add_ground_truth, labelled_truth
 from helpers.cv.sources import ImageItem, decode_image, open_image_source, select
@@ -155,6 +153,7 @@ def run_extraction(
             None loads them.
         scene_model: Likewise, the loaded scene classifier.
     """
+    config.check_inputs()
     output = config.output_path()
     files = side_files(output)
     source = open_image_source(config.images)
@@ -175,6 +174,13 @@ def run_extraction(
     done, repaired = scan_output(output)
     todo = [item for item in selected if item.key not in done]
     todo_keys = {item.key for item in todo}
+    # models load before anything is written: a model that cannot load leaves no file behind
+    if detectors is None:
+        detectors = [
+            load_detector(s, imgsz=config.imgsz, device=config.device, shared_label_map=config.label_map) for s in specs
+        ]
+    if scene_model is None and config.scene_weights and config.detections_from == "models":
+        scene_model = SceneClassifier(config.scene_weights, imgsz=config.scene_imgsz, device=config.device)
     # Images that failed before are retried now, and images no longer in the source are gone:
     # their old error lines go; errors of images outside this run's selection stay.
     existing = {item.key for item in source.items}
@@ -194,12 +200,6 @@ def run_extraction(
     }
     atomic_write_text(files["manifest"], json.dumps(manifest, indent=2) + "\n")
 
-    if detectors is None:
-        detectors = [
-            load_detector(s, imgsz=config.imgsz, device=config.device, shared_label_map=config.label_map) for s in specs
-        ]
-    if scene_model is None and config.scene_weights and config.detections_from == "models":
-        scene_model = SceneClassifier(config.scene_weights, imgsz=config.scene_imgsz, device=config.device)
     if [d.name for d in detectors] != [s.name for s in specs]:
         raise ValueError(
             f"given detectors {[d.name for d in detectors]} do not match the configured {[s.name for s in specs]}"
@@ -271,28 +271,3 @@ def run_extraction(
         "forward_share": sum(forward.values()) / seconds if seconds > 0 and todo else None,
         "weights": dict(zip(names, weights)),
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`run` (or resume) an extraction with ExtractConfig's fields as options, or `merge` shards."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["merge"]:
-        _, args = merge_arguments(argv[1:], "python -m helpers.extract merge", "shard JSONL files")
-        logger.info("merged: %s", json.dumps(merge_shards(args.shards, args.output)))
-        return 0
-    parser = config_parser(
-        ExtractConfig,
-        prog="python -m helpers.extract [run]",
-        description="CV outputs from images (notebook 01's engine); `merge OUT SHARD...` combines shard outputs.",
-        params_file=True,
-        params_section=("01_cv_extract", "01"),
-    )
-    config, _ = parser.parse_config(argv[1:] if argv[:1] == ["run"] else argv)
-    summary = run_extraction(config)
-    keys = ("output", "processed", "already_done", "failed", "images_per_second")
-    logger.info("extraction: %s", json.dumps({k: summary[k] for k in keys}, default=str))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,6 +1,6 @@
 """The extraction pipeline's own ceiling: null detectors on generated 12-megapixel JPEGs.
 
-    python -m helpers.bench_extract --null-detectors [--count 24] [--side 640]
+    desclm bench null [--count 24] [--side 640]
 
 Null detectors return fixed boxes instantly, so what is timed is everything around the models:
 decoding (JPEGs at reduced scale when the models' input allows, on loader threads), fusion,

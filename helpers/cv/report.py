@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from helpers.core.io import iter_jsonl
+from helpers.core.settings import setting
 from helpers.cv.detectors import Detections
 from helpers.cv.evaluation import detection_metrics, scene_metrics
 from helpers.cv.fusion import CONF_TYPES, FusionSettings, fuse
 from helpers.cv.sources import ImageSource, open_image_source
 from helpers.cv.yolo_data import read_labels
+
+
+@dataclass
+class ExtractReport:
+    """Notebook 01's report settings (beside ExtractConfig's)."""
+
+    sample_images: int = setting(6, "photos drawn with their boxes in the report")
+    seed: int = setting(0, "which photos the report draws")
 
 
 def load_records(path) -> list[dict]:

@@ -6,7 +6,6 @@ folder, or the dataset root), which names it in the output, drives resume and de
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from helpers.core.paths import resolve
+from helpers.core.shards import check_shard, shard_of
 from helpers.cv.yolo_data import label_path, list_images, load_data_yaml
 
 ORIENTATION_TAG = 0x0112  # EXIF orientation
@@ -87,19 +87,11 @@ def open_image_source(images: str | Path) -> ImageSource:
     return source
 
 
-def shard_of(key: str, num_shards: int) -> int:
-    """The shard an image belongs to: a stable hash of its key, so adding images moves no others."""
-    return int.from_bytes(hashlib.sha1(key.encode()).digest()[:8], "big") % num_shards
-
-
 def select(
     items: list[ImageItem], *, max_images: int = 0, num_shards: int = 1, shard_index: int = 0
 ) -> list[ImageItem]:
     """The first `max_images` items (0: all), then those of shard `shard_index` of `num_shards`."""
-    if num_shards < 1 or not 0 <= shard_index < num_shards:
-        raise ValueError(
-            f"shard_index must be in 0..num_shards-1 and num_shards >= 1, got {shard_index} of {num_shards}"
-        )
+    check_shard(num_shards, shard_index)
     if max_images < 0:
         raise ValueError(f"max_images must be >= 0, got {max_images}")
     chosen = items[: max_images or None]

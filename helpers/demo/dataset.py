@@ -1,6 +1,6 @@
 """The embedded demo: a synthetic, YOLO-format set of field photos with litter and scene labels.
 
-    python -m helpers.demo dataset [--out data/demo] [--seed 0] [--n-train 240] ...
+    desclm demo dataset [--out data/demo] [--seed 0] [--n_train 240] ...
 
 The set is a pure function of its parameters: every image draws from its own generator seeded
 by (seed, split, index), so the same parameters give identical bytes, on any machine with the
@@ -10,7 +10,6 @@ reuses it; the set is built in a side folder and moved into place only when comp
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import logging
@@ -23,9 +22,9 @@ import numpy as np
 import yaml
 from tqdm.auto import tqdm
 
-from helpers.core.cli import add_logging_options, setup_logging
 from helpers.core.io import partial_dir, replace_dir
-from helpers.core.paths import DEMO_DATA_DIR, DEMO_MODELS_DIR, resolve
+from helpers.core.paths import DEMO_DATA_DIR, resolve
+from helpers.core.settings import setting
 from helpers.demo.images import CLASSES, SCENES, render_photo
 
 GENERATOR_VERSION = 4  # bump when drawing changes, so old sets are rebuilt rather than reused
@@ -39,21 +38,21 @@ logger = logging.getLogger(__name__)
 class DemoDatasetSpec:
     """Parameters that fully determine the demo image set."""
 
-    seed: int = 0
-    n_train: int = 240
+    seed: int = setting(0, "seed of every drawn photo")
+    n_train: int = setting(240, "training photos")
     # 120, not 40: calibration's significance test on 40 photos kept the defaults for a build whose
     # calibrated settings counted 20 more of 120 unseen photos right (docs/01_cv_extract.md)
-    n_valid: int = 120
-    n_test: int = 40
-    width: int = 384
-    height: int = 288
-    max_objects: int = 12
-    jpeg_quality: int = 90
+    n_valid: int = setting(120, "validation photos")
+    n_test: int = setting(40, "test photos")
+    width: int = setting(384, "photo width in pixels")
+    height: int = setting(288, "photo height in pixels")
+    max_objects: int = setting(12, "most objects in one photo")
+    jpeg_quality: int = setting(90, "JPEG quality of the photos")
     # Object size in pixels, smallest and largest (before rotation): a camera about as close as a
     # handheld field photo. Measured (docs/measurements/demo_recipe_sweep_round2_h100.json): the demo
     # YOLO after 30 epochs, mAP@0.5 val/test 0.54/0.63 with 32-88 px, 0.47/0.46 with 22-64 px.
-    min_object: int = 32
-    max_object: int = 88
+    min_object: int = setting(32, "smallest object side in pixels")
+    max_object: int = setting(88, "largest object side in pixels")
 
     def __post_init__(self) -> None:
         for name in ("n_train", "n_valid", "n_test"):
@@ -179,63 +178,3 @@ def build_dataset(
     replace_dir(partial, out)
     logger.info(f"Demo dataset written to {out}: {manifest['images']} images, {manifest['objects']} objects.")
     return {**manifest, "reused": False}
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 384x288, got {text!r}") from None
-    return width, height
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.demo", description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    dataset = commands.add_parser("dataset", help="generate the synthetic YOLO image set")
-    commands.add_parser("truth", help="how true the sentences are on fresh photos (python -m helpers.demo truth -h)")
-    defaults = DemoDatasetSpec()
-    dataset.add_argument("--out", default=str(DEMO_DATA_DIR), help="output folder (default: %(default)s)")
-    dataset.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default: %(default)s)")
-    dataset.add_argument("--n-train", type=int, default=defaults.n_train, help="training images (default: %(default)s)")
-    dataset.add_argument(
-        "--n-valid", type=int, default=defaults.n_valid, help="validation images (default: %(default)s)"
-    )
-    dataset.add_argument("--n-test", type=int, default=defaults.n_test, help="test images (default: %(default)s)")
-    dataset.add_argument(
-        "--size", type=_size, default=(defaults.width, defaults.height), help="WIDTHxHEIGHT (default: 384x288)"
-    )
-    dataset.add_argument(
-        "--max-objects", type=int, default=defaults.max_objects, help="most objects in one image (default: %(default)s)"
-    )
-    dataset.add_argument("--force", action="store_true", help="rebuild even if a matching set exists")
-    models = commands.add_parser(
-        "models", help="train the demo CV models (YOLO detector, HF RT-DETR, scene classifier)"
-    )
-    models.add_argument(
-        "--data", default=str(DEMO_DATA_DIR / "data.yaml"), help="demo data.yaml (default: %(default)s)"
-    )
-    models.add_argument("--out", default=str(DEMO_MODELS_DIR), help="output folder (default: %(default)s)")
-    models.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    models.add_argument("--quick", action="store_true", help="a few images and steps: a smoke build for tests")
-    models.add_argument("--force", action="store_true", help="rebuild even if matching models exist")
-    for command in (dataset, models):
-        add_logging_options(command)
-    args = parser.parse_args(argv)
-    setup_logging(args.verbose - args.quiet)
-    if args.command == "models":
-        from helpers.demo.models import QUICK, DemoModelsSpec, build_models
-
-        spec = QUICK if args.quick else DemoModelsSpec()
-        build_models(args.data, args.out, DemoModelsSpec(**{**asdict(spec), "seed": args.seed}), force=args.force)
-    if args.command == "dataset":
-        try:
-            spec = DemoDatasetSpec(args.seed, args.n_train, args.n_valid, args.n_test, *args.size, args.max_objects)
-        except ValueError as error:
-            parser.error(str(error))
-        build_dataset(args.out, spec, force=args.force)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,6 +1,6 @@
 """Demo CV models, trained on the demo image set, saved in the formats users bring.
 
-    python -m helpers.demo models [--data data/demo/data.yaml] [--out models/demo] [--seed 0]
+    desclm demo models [--data data/demo/data.yaml] [--out models/demo] [--seed 0]
 
 - `yolo_detector.pt`: an Ultralytics YOLO detector (small YOLOv8 layout, random init);
 - `rtdetr/`: a Hugging Face RT-DETR (small `RTDetrConfig`, small ResNet backbone, random init)
@@ -39,9 +39,10 @@ from helpers.demo.yolo import train_scene_classifier, train_yolo_detector
 
 GENERATOR_VERSION = 8  # bump when training changes, so old demo models are rebuilt (8: bf16 on CPUs that have it)
 # bump when calibration changes (2: scores aligned to the describer's threshold; 3: one label per object
-# tried; 4: ranked by accuracy over neighbouring thresholds; 5: parts of an object thinned, agnostic_ios),
+# tried; 4: ranked by accuracy over neighbouring thresholds; 5: parts of an object thinned, agnostic_ios;
+# 6: the file records the fingerprints of the weights it was made for),
 # so old demo models are only calibrated again
-CALIBRATION_VERSION = 5
+CALIBRATION_VERSION = 6
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +174,7 @@ def build_models(
     force: bool = False,
 ) -> dict:
     """Trains and saves the three demo models, or reuses a finished folder with the same settings."""
-    data_yaml, out = require_file(data_yaml, "Demo data.yaml", hint="run: python -m helpers.demo dataset"), resolve(out)
+    data_yaml, out = require_file(data_yaml, "Demo data.yaml", hint="run: desclm demo dataset"), resolve(out)
     data_manifest = data_yaml.parent / "manifest.json"
     wanted = {
         "version": GENERATOR_VERSION,

@@ -1,6 +1,6 @@
 """How true the demo's sentences are about photos it never saw.
 
-    python -m helpers.demo truth [--seed 1] [--photos 40] [--output data/eval/unseen_truth.json]
+    desclm demo truth [--seed 1] [--photos 40] [--output data/eval/unseen_truth.json]
 
 Builds a fresh demo set with another seed (test photos only), runs 01 on it with the demo models
 and the calibrated ensemble, describes every photo with the trained describer, and measures the
@@ -12,15 +12,12 @@ no littered photo called clean, the describer on ground truth at 100%.
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import tempfile
 from collections import Counter
 from pathlib import Path
 
-from helpers.core.cli import add_logging_options, setup_logging
-from helpers.core.io import atomic_write_text, iter_jsonl
+from helpers.core.io import iter_jsonl
 from helpers.core.paths import resolve
 
 logger = logging.getLogger(__name__)
@@ -28,15 +25,17 @@ logger = logging.getLogger(__name__)
 
 def unseen_truth(seed: int, photos: int, model_dir: str = "models/description_llm", **extract) -> dict:
     """The truth summary (see `helpers.describer.truth`) on `photos` fresh demo photos of `seed`;
-    `extract`: 01 parameters other than the demo defaults."""
+    `extract`: 01 parameters other than the demo's (`DEMO_DETECTORS`)."""
     from helpers.cv import ExtractConfig, run_extraction
     from helpers.demo.dataset import DemoDatasetSpec, build_dataset
+    from helpers.demo.notebooks import DEMO_DETECTORS
     from helpers.describer import Describer, summarise_truth, truth_record, truth_rows
 
     with tempfile.TemporaryDirectory(prefix="desclm-unseen-") as work:
         build_dataset(Path(work) / "demo", DemoDatasetSpec(seed=seed, n_train=0, n_valid=0, n_test=photos))
         output = Path(work) / "cv.jsonl"
-        run_extraction(ExtractConfig(images=str(Path(work) / "demo" / "data.yaml"), output=str(output), **extract))
+        images = str(Path(work) / "demo" / "data.yaml")
+        run_extraction(ExtractConfig(images=images, output=str(output), **{**DEMO_DETECTORS, **extract}))
         records = [{"id": r["image"], **r} for r in (line.record for line in iter_jsonl(output)) if r]
     describer = Describer.load(model_dir)
     described = describer.describe_detailed(records)
@@ -79,24 +78,3 @@ def unseen_detections(models: str, seeds: tuple[int, ...] = (1, 2, 3), photos: i
             per_model.setdefault(name, []).extend(detections)
         truths += truth
     return per_model, truths
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.demo truth", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seed", type=int, default=1, help="seed of the fresh photos (the demo set's is 0)")
-    parser.add_argument("--photos", type=int, default=40, help="fresh photos (default: %(default)s)")
-    parser.add_argument("--model-dir", default="models/description_llm", help="describer (default: %(default)s)")
-    parser.add_argument("--output", default="data/eval/unseen_truth.json", help="summary JSON (default: %(default)s)")
-    add_logging_options(parser)
-    args = parser.parse_args(argv)
-    setup_logging(args.verbose - args.quiet)
-    result = unseen_truth(args.seed, args.photos, args.model_dir)
-    atomic_write_text(resolve(args.output), json.dumps(result, indent=2) + "\n")
-    end, own = result["end_to_end"], result["describer_on_truth"]
-    print(json.dumps({k: result[k] for k in ("end_to_end", "describer_on_truth", "detectors")}, indent=2))
-    print(
-        f"unseen demo photos (seed {args.seed}): {100 * end['true']:.0f}% of {result['with_ground_truth']} described "
-        f"truly end to end; littered photos called clean: {end['littered_called_clean']} of "
-        f"{end['littered_photos']}; describer on ground truth: {100 * own['true']:.0f}% (goal: >= 60%, 0, 100%)"
-    )
-    return 0

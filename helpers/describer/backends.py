@@ -17,8 +17,8 @@ from helpers.core.contract import CT2_DIR
 from helpers.core.cuda_libs import resolve_ct2_device
 from helpers.core.device import resolve_device
 from helpers.core.paths import require_file
+from helpers.describer.options import BACKENDS
 
-BACKENDS = ("hf", "ct2")
 # HF weights' precision: the names a user may write, and torch's.
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 DTYPE_ALIASES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
@@ -159,7 +159,7 @@ class CT2Backend(Backend):
         export = require_file(
             model_dir / CT2_DIR / "model.bin",
             "CTranslate2 model",
-            hint=f"run: python -m helpers.export_ct2 {model_dir}",
+            hint=f"run: desclm export-ct2 {model_dir}",
         )
         self.device = resolve_ct2_device(device)  # loads CUDA 12's cuBLAS for a GPU, or says how to get it
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)

@@ -1,6 +1,6 @@
 """Describer speed, HF vs CTranslate2, measured side by side on the same model and inputs.
 
-    python -m helpers.bench_describe MODEL_DIR [--records 256] [--batch-size 32] [--shape flan-t5-small]
+    desclm bench describe MODEL_DIR [--records 256] [--batch_size 32] [--shape flan-t5-small]
 
 Prints records/s for HF, CT2 float32 and CT2 int8 (guard on, as in production) and each one's
 ratio to HF, and the guarded faithfulness of each (which must not change). Exports the model to
@@ -14,7 +14,6 @@ sentence runs to `max_new_tokens` and the guard's grammar writes it: the most wo
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import tempfile
 import time
@@ -144,25 +143,16 @@ def speed_table(
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m helpers.bench_describe", description="Describer throughput: HF vs CTranslate2."
-    )
-    parser.add_argument("model_dir", help="trained describer folder")
-    parser.add_argument("--records", type=int, default=256, help="inputs timed per setting")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--beams", type=int, default=0, help="beams (0: the model's setting)")
-    parser.add_argument(
-        "--shape", default="", help="time a random-init model of this shape (flan-t5-small, flan-t5-base, ...) instead"
-    )
-    args = parser.parse_args(argv)
-    model_dir = resolve(args.model_dir)
-    beams = args.beams or load_model_settings(model_dir).num_beams
+def run_benchmark(options) -> int:
+    """`desclm bench describe`: records/s per backend (options: `helpers.commands.bench.BenchDescribeOptions`)."""
+    model_dir = resolve(options.model_dir)
+    beams = options.beams or load_model_settings(model_dir).num_beams
     with tempfile.TemporaryDirectory(prefix="desclm-shape-") as work:
-        if args.shape:
-            model_dir = shaped_model(model_dir, args.shape, Path(work) / args.shape)
-            print(f"random-init {args.shape}: {parameter_count(model_dir) / 1e6:.1f}M parameters", flush=True)
-        rows = speed_table(model_dir, benchmark_records(args.records), batch_sizes=(args.batch_size,), beams=(beams,))
+        if options.shape:
+            model_dir = shaped_model(model_dir, options.shape, Path(work) / options.shape)
+            print(f"random-init {options.shape}: {parameter_count(model_dir) / 1e6:.1f}M parameters", flush=True)
+        records = benchmark_records(options.records)
+        rows = speed_table(model_dir, records, batch_sizes=(options.batch_size,), beams=(beams,))
     for row in rows:
         print(
             f"{row['backend']:<14} batch {row['batch_size']:>3} beams {row['num_beams']}: "
@@ -170,7 +160,3 @@ def main(argv: list[str] | None = None) -> int:
             f"  x{row['speedup_vs_hf']:.2f} vs HF  guarded faithful {100 * row['guarded_faithful']:.1f}%"
         )
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

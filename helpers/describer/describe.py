@@ -3,7 +3,7 @@
     describer = Describer.load("models/description_llm", backend="ct2")
     describer.describe([{"detections": [...], "scene": {...}}])   # -> ["Two plastic items ..."]
 
-    python -m helpers.describe MODEL_DIR --input cv.jsonl --output out.jsonl [--backend hf|ct2]
+    desclm describe MODEL_DIR --input cv.jsonl --output out.jsonl [--backend hf|ct2]
 
 Input format, thresholds, beams and lengths come from the model's `llm_config.json`, so inference
 matches training (greedy by default, as checkpoints are chosen; a model saved with more beams

@@ -17,6 +17,7 @@ import sacrebleu
 from helpers.core.contract import Style
 from helpers.core.io import iter_jsonl
 from helpers.core.paths import require_file, resolve
+from helpers.core.settings import setting
 from helpers.describer.describe import Describer, Description
 from helpers.describer.truth import summarise_truth, truth_facts, truth_record, truth_rows
 from helpers.text.facts import SLOT_ERRORS, agreement_errors, extract, slot_errors
@@ -43,18 +44,30 @@ TRUTH_TARGETS = {"truth_describer_on_truth_min": 1.0, "truth_end_to_end_min": 0.
 class EvalConfig:
     """Notebook 04's parameters."""
 
-    model_dir: str = "models/description_llm"  # trained describer (03's output)
-    pairs_dir: str = "data/pairs"  # 02's output: test.jsonl holds the test images and their references
-    output_dir: str = "data/eval"  # metrics, tables and figures
-    stress_records: int = 200  # records per stress group
-    max_test_records: int = 0  # test images evaluated (0: all)
-    batch_size: int = 32
-    seed: int = 0  # stress sets, the grammar's wording and, with top_p, the samples
-    top_p: float = 0.0  # 0: the describer's beam search; above 0: nucleus sampling (more varied wording)
+    model_dir: str = setting("models/description_llm", "the trained describer (03's output)")
+    pairs_dir: str = setting("data/pairs", "02's output: test.jsonl holds the test photos and their references")
+    output_dir: str = setting("data/eval", "metrics, tables, figures and per-record results")
+    stress_records: int = setting(200, "records per generated stress group")
+    max_test_records: int = setting(0, "test photos evaluated (0: all)")
+    batch_size: int = setting(32, "records per generation batch")
+    seed: int = setting(0, "stress sets, timing inputs, the grammar's wording and, with top_p, the samples")
+    top_p: float = setting(0.0, "0: the describer's beam search; above 0: nucleus sampling (more varied, guarded)")
 
     def __post_init__(self) -> None:
         if self.stress_records < 1 or self.batch_size < 1 or self.max_test_records < 0:
             raise ValueError("stress_records and batch_size must be >= 1, max_test_records >= 0")
+
+
+@dataclass
+class EvalReport:
+    """Notebook 04's report settings (beside EvalConfig's)."""
+
+    timing_records: int = setting(64, "records timed per backend setting (0: no timing)")
+    gallery_size: int = setting(10, "worst raw-model failures shown")
+    cv_outputs: str = setting("", 'CV records rolled up per group ("": those 02 made the pairs from)')
+    rollup_by: str = setting(
+        "folder", 'roll-up groups: "folder" of each photo, a record field such as "site"; "": none'
+    )
 
 
 def test_records(pairs_dir, limit: int = 0) -> list[dict]:

@@ -1,6 +1,6 @@
 """CTranslate2 export of a trained describer: `MODEL_DIR/ct2/`, used by `Describer.load(..., backend="ct2")`.
 
-    python -m helpers.export_ct2 MODEL_DIR [--quantization int8]
+    desclm export-ct2 MODEL_DIR [--quantization int8]
 
 The trap this fixes: CTranslate2's T5 converter scales the decoder output by d_model**-0.5 when
 `config.tie_word_embeddings` is true. transformers 5 sets `tie_word_embeddings` to True for every
@@ -13,7 +13,6 @@ model for both kinds.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 from pathlib import Path
@@ -21,7 +20,6 @@ from pathlib import Path
 from ctranslate2.converters import TransformersConverter
 
 import helpers  # noqa: F401 - offline switches before transformers is imported
-from helpers.core.cli import add_logging_options, setup_logging
 from helpers.core.contract import CT2_DIR, load_model_settings
 from helpers.core.io import atomic_write_text, partial_dir, replace_dir
 from helpers.core.paths import require_file, resolve
@@ -65,22 +63,3 @@ def export(model_dir: str | Path, quantization: str | None = None) -> Path:
         + "\n",
     )
     return replace_dir(work, target)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m helpers.export_ct2", description="Export a describer to CTranslate2 (MODEL_DIR/ct2)."
-    )
-    parser.add_argument("model_dir", help="trained describer folder")
-    parser.add_argument(
-        "--quantization", choices=QUANTIZATIONS, default=None, help="weights on disk (default: as trained)"
-    )
-    add_logging_options(parser)
-    args = parser.parse_args(argv)
-    setup_logging(args.verbose - args.quiet)
-    logger.info("CTranslate2 export written to %s", export(args.model_dir, args.quantization))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from dataclasses import dataclass
 
 import pandas as pd
 
 from helpers.core.contract import Style
+from helpers.core.settings import setting
 from helpers.text.facts import SLOT_ERRORS, agreement_errors, extract, slot_errors
 from helpers.text.grammar import Policy, describe, facts
 from helpers.text.lexicon import canonical_label, litter_lexicon
 from helpers.text.metrics import distinct_n, unique_ratio, words
 from helpers.text.seed_baseline import seed_describe
 from helpers.text.style import STYLE_CHECKS, style_errors
+
+
+@dataclass
+class PairsReport:
+    """Notebook 02's report settings (beside SynthConfig's)."""
+
+    tokenizer: str = setting("", 'tokenizer folder or hub id to count lengths in its tokens ("": words)')
+    comparison_records: int = setting(500, "generated records on which the original notebook's template is compared")
 
 
 def split_table(pairs: dict[str, list[dict]]) -> pd.DataFrame:

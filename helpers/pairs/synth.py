@@ -1,9 +1,9 @@
 """Training pairs from CV outputs: descriptions by the grammar, split by image, plus coverage.
 
-    python -m helpers.synth --input cv.jsonl --output descriptions.jsonl [--seed N]
+    desclm pairs --cv_outputs data/cv_outputs.jsonl --output_dir data/pairs   # build_pairs: train/val/test.jsonl
+    desclm synth --input cv.jsonl --output descriptions.jsonl [--seed N]      # describe_file: the grammar alone
 
-The CLI describes each input line (in order) with the grammar; `build_pairs` is what notebook
-02 calls to write `train/val/test.jsonl`.
+`build_pairs` is what notebook 02 calls; its settings (`SynthConfig`) are in `helpers.pairs.config`.
 """
 
 from __future__ import annotations
@@ -11,16 +11,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from helpers.core.cli import config_parser
-from helpers.core.contract import INPUT_FORMATS, InputSpec, Policy, Style, parse_styles, write_pairs_settings
+from helpers.core.contract import Policy, Style, write_pairs_settings
 from helpers.core.io import iter_jsonl, write_jsonl
 from helpers.core.paths import require_file, resolve
 from helpers.core.records import check_output, read_lines
+from helpers.pairs.config import SynthConfig, SynthOptions  # noqa: F401 - their home is the light config module
 from helpers.text.facts import extract
 from helpers.text.grammar import RecordError, describe, describe_variations, facts, validate_record
 from helpers.text.linearize import linearize
@@ -30,61 +30,6 @@ from helpers.text.variants import variant_of, variant_rng
 logger = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
 SPLIT_ALIASES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
-
-
-@dataclass
-class SynthConfig:
-    """Parameters of the pairs stage (notebook 02's parameters, validated)."""
-
-    cv_outputs: str = field(default="data/cv_outputs.jsonl", metadata={"help": "01's CV outputs (JSONL)"})
-    output_dir: str = field(default="data/pairs", metadata={"help": "folder for train/val/test.jsonl"})
-    seed: int = field(default=0, metadata={"help": "seed of every random choice"})
-    variations_per_image: int = field(
-        default=3, metadata={"help": "descriptions per image, each another variant (distinct ones when variants is 0)"}
-    )
-    # The input spec (helpers.core.contract): recorded with the pairs, then with the trained model.
-    min_confidence: float = field(
-        default=Policy.min_confidence, metadata={"help": "detections below are not described"}
-    )
-    scene_min_confidence: float = field(
-        default=Policy.scene_min_confidence, metadata={"help": "scene mentioned only at or above"}
-    )
-    spatial: bool = field(
-        default=Policy.spatial, metadata={"help": "also say where each category is, from its boxes (experimental)"}
-    )
-    input_format: str = field(
-        default=INPUT_FORMATS[0], metadata={"help": f"model input format: {', '.join(INPUT_FORMATS)}"}
-    )
-    styles: str = field(
-        default=Style().tag,
-        metadata={"help": "styles the model learns, comma-separated ('plain words, varied digits'); first: default"},
-    )
-    variants: int = field(
-        default=InputSpec.variants,
-        metadata={"help": "wordings learned per record, chosen by a variant input (0: none; helpers.text.variants)"},
-    )
-    synthetic_records: int = field(default=2000, metadata={"help": "random CV outputs added to train (0: none)"})
-    validation_hard_records: int = field(
-        default=120,
-        metadata={"help": "hard generated records (long lists, variants, noise, new names, weak scenes) added to val"},
-    )
-    extra_pairs: str = field(default="", metadata={"help": "JSONL of human-written {cv, output} pairs for train"})
-    extra_pairs_must_be_faithful: bool = field(
-        default=True, metadata={"help": "reject extra pairs the extractor finds unfaithful"}
-    )
-
-    def __post_init__(self) -> None:
-        self.spec = InputSpec(
-            self.input_format,
-            Policy(self.min_confidence, self.scene_min_confidence, self.spatial),
-            parse_styles(self.styles),
-            self.variants,
-        )
-        self.policy = self.spec.policy
-        if self.variations_per_image < 1:
-            raise ValueError(f"variations_per_image must be >= 1, got {self.variations_per_image}")
-        if self.synthetic_records < 0 or self.validation_hard_records < 0:
-            raise ValueError("synthetic_records and validation_hard_records must be >= 0")
 
 
 @dataclass
@@ -260,41 +205,3 @@ def describe_file(input_path: Path, output_path: Path, seed: int, policy: Policy
             results.append({"id": line.id, "error": message})
     write_jsonl(output_path, results)
     return failures
-
-
-@dataclass
-class SynthOptions:
-    """The synth command's settings: the grammar's description of each input line."""
-
-    input: str  # JSONL of CV output records
-    output: str  # JSONL to write: one {"id", "description"} or {"id", "error"} per input line
-    seed: int = 0  # seed of the grammar's choices
-    min_confidence: float = Policy.min_confidence  # detections below are not described
-    scene_min_confidence: float = Policy.scene_min_confidence  # the scene is mentioned only at or above
-    style: str = Style().tag  # wording: plain or varied, then words or digits
-    spatial: bool = Policy.spatial  # also say where each category is, from its boxes
-
-    def __post_init__(self) -> None:
-        self.policy = Policy(self.min_confidence, self.scene_min_confidence, self.spatial)
-        self.wording = Style.parse(self.style)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = config_parser(
-        SynthOptions, prog="python -m helpers.synth", description="Describe CV outputs with the grammar."
-    )
-    options, _ = parser.parse_config(argv)
-    output_path = resolve(options.output)
-    try:
-        failures = describe_file(
-            require_file(options.input, "Input file"), output_path, options.seed, options.policy, options.wording
-        )
-    except (FileNotFoundError, ValueError) as error:
-        parser.error(str(error))
-    if failures:
-        logger.warning("%d invalid line(s); see the 'error' entries in %s", failures, output_path)
-    return 1 if failures else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -4,8 +4,8 @@
 (attention q/k/v/o and the feed-forward wi/wo). The export merges them into the weights, so the
 model folder stays a plain T5 that the describer, the CTranslate2 export and transformers load
 as any other. Worth it from flan-t5-base up, where full fine-tuning's gradients and optimizer
-state (three more copies of every weight) dominate memory; `python -m helpers.bench_train
---compare-adapters` measures both side by side.
+state (three more copies of every weight) dominate memory; `desclm bench train
+--compare_adapters` measures both side by side.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Benchmark: training throughput of this setup against the original notebook's, side by side.
 
-    python -m helpers.bench_train [--pairs-dir data/pairs] [--steps 40] [--batch-size 32] [--shape flan-t5-small]
-    python -m helpers.bench_train --compare-adapters --shape flan-t5-base [--steps 10]
+    desclm bench train [--pairs_dir data/pairs] [--steps 40] [--batch_size 32] [--shape flan-t5-small]
+    desclm bench train --compare_adapters --shape flan-t5-base [--steps 10]
 
 Both train the same random-init T5 (a scratch preset, or a published shape such as flan-t5-small)
 on the same training pairs for the same number of steps:
@@ -9,7 +9,7 @@ on the same training pairs for the same number of steps:
 - the original: raw JSON input with its prompt, every input padded to 256 and target to 128.
 It prints examples per second for each and the ratio (a measurement, not a test).
 
-`--compare-adapters` instead trains the shape with full fine-tuning and with LoRA (this setup's
+`--compare_adapters` instead trains the shape with full fine-tuning and with LoRA (this setup's
 batches), each in a fresh process, and prints trainable parameters, examples/s and peak memory
 (GPU: torch's peak allocation; CPU: the process's peak resident memory above its size before the
 model was built).
@@ -17,7 +17,6 @@ model was built).
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import resource
@@ -38,7 +37,7 @@ from helpers.training.adapters import apply_adapter, parameter_counts
 from helpers.training.scratch_model import build_model, train_tokenizer
 
 
-def _batches_ours(tokenizer, pairs: list[dict], batch_size: int, seed: int):
+def batches_ours(tokenizer, pairs: list[dict], batch_size: int, seed: int):
     """Length-grouped batches of the pairs' inputs, padded to the longest in the batch."""
     encoded = [
         {"input_ids": tokenizer(p["input"])["input_ids"], "labels": tokenizer(text_target=p["output"])["input_ids"]}
@@ -78,7 +77,7 @@ def _batches_seed(tokenizer, pairs: list[dict], batch_size: int, seed: int):
     return batches
 
 
-def _time_steps(model, batches, steps: int, device: str = "cpu") -> float:
+def time_steps(model, batches, steps: int, device: str = "cpu") -> float:
     """Seconds for `steps` optimizer steps (after one warm-up step)."""
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     model.to(device).train()
@@ -108,12 +107,12 @@ def adapter_run(texts: list[str], pairs: list[dict], shape: str, adapter: str, s
                 seed: int = 0, device: str = "cpu") -> dict:  # fmt: skip
     """One training run of `shape` with `adapter` ("none" or "lora"); meant for a fresh process."""
     tokenizer = train_tokenizer(texts, seed=seed)
-    batches = _batches_ours(tokenizer, pairs, batch_size, seed)
+    batches = batches_ours(tokenizer, pairs, batch_size, seed)
     before = _peak_rss_bytes()
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     model = apply_adapter(build_model(tokenizer, shape, seed), adapter)
-    seconds = _time_steps(model, batches, steps, device)
+    seconds = time_steps(model, batches, steps, device)
     peak = torch.cuda.max_memory_allocated() if device.startswith("cuda") else _peak_rss_bytes() - before
     return {
         "shape": shape,
@@ -136,32 +135,17 @@ def compare_adapters(texts, pairs, shape: str, steps: int, batch_size: int, seed
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.bench_train", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pairs-dir", default="data/pairs", help="02's output folder (default: %(default)s)")
-    parser.add_argument("--steps", type=int, default=80, help="timed steps per setup (default: %(default)s)")
-    parser.add_argument(
-        "--batch-size", type=int, default=8, help="pairs per step (default: %(default)s, training's default)"
-    )
-    parser.add_argument(
-        "--shape",
-        "--size",
-        default="tiny",
-        help="scratch preset or published shape, e.g. flan-t5-small (default: tiny)",
-    )
-    parser.add_argument("--compare-adapters", action="store_true", help="full fine-tuning vs LoRA at --shape")
-    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    device = resolve_device(args.device)
-    pairs = [line.record for line in iter_jsonl(resolve(args.pairs_dir) / "train.jsonl") if line.record]
+def run_benchmark(options) -> int:
+    """`desclm bench train`: prints examples/s (options: `helpers.commands.bench.BenchTrainOptions`)."""
+    device = resolve_device(options.device)
+    pairs = [line.record for line in iter_jsonl(resolve(options.pairs_dir) / "train.jsonl") if line.record]
     texts = (
         [p["input"] for p in pairs]
         + [p["output"] for p in pairs]
         + [linearize(p["cv"], "seed_json", Policy()) for p in pairs[:2000]]
     )
-    if args.compare_adapters:
-        rows = compare_adapters(texts, pairs, args.shape, args.steps, args.batch_size, args.seed, device)
+    if options.compare_adapters:
+        rows = compare_adapters(texts, pairs, options.shape, options.steps, options.batch_size, options.seed, device)
         for row in rows:
             print(
                 f"{row['shape']} {row['adapter']:>4}: {row['trainable_parameters'] / 1e6:8.2f}M of "
@@ -175,20 +159,17 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(json.dumps(rows))
         return 0
-    tokenizer = train_tokenizer(texts, seed=args.seed)
+    tokenizer = train_tokenizer(texts, seed=options.seed)
     results = {}
-    for name, make in (("this setup", _batches_ours), ("original", _batches_seed)):
-        batches = make(tokenizer, pairs, args.batch_size, args.seed)
-        seconds = _time_steps(build_model(tokenizer, args.shape, args.seed), batches, args.steps, device)
-        results[name] = args.steps * args.batch_size / seconds
+    for name, make in (("this setup", batches_ours), ("original", _batches_seed)):
+        batches = make(tokenizer, pairs, options.batch_size, options.seed)
+        seconds = time_steps(build_model(tokenizer, options.shape, options.seed), batches, options.steps, device)
+        results[name] = options.steps * options.batch_size / seconds
         print(
-            f"{name:>10}: {results[name]:8.1f} examples/s ({args.steps} steps of {args.batch_size} in {seconds:.1f} s)",
+            f"{name:>10}: {results[name]:8.1f} examples/s "
+            f"({options.steps} steps of {options.batch_size} in {seconds:.1f} s)",
             flush=True,
         )
     print(f"speed-up: {results['this setup'] / results['original']:.2f}x")
     print(json.dumps({"examples_per_second": results, "ratio": results["this setup"] / results["original"]}))
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

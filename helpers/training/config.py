@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from pathlib import Path
+from dataclasses import dataclass
 
-import yaml
-
-from helpers.core.paths import require_file
-from helpers.training.adapters import ADAPTERS
-from helpers.training.scratch_model import POSITION_INITS, PRESETS, SHAPES, TOKENIZER_KINDS
+from helpers.core.settings import setting
 
 SCRATCH_LEARNING_RATE = 5e-4  # measured on the demo: 1e-3 gets many detections 83% right, 5e-4 91%
 PRETRAINED_LEARNING_RATE = 3e-4
@@ -19,45 +14,52 @@ PRETRAINED_LEARNING_RATE = 3e-4
 class TrainConfig:
     """Notebook 03's parameters. Zero means "choose from the data" where noted."""
 
-    pairs_dir: str = "data/pairs"  # 02's output: train/val/test.jsonl and pairs_config.json
-    output_dir: str = "models/description_llm"  # final model folder; checkpoints go beside it
-    base_model: str = "scratch"  # "scratch", a local folder or a hub id such as google/flan-t5-small
-    scratch_size: str = "tiny"  # scratch preset: tiny, medium, small, or a published shape (flan-t5-small, ...)
-    tokenizer: str = (
-        "bpe"  # scratch tokenizer: bpe (learned subwords) or words (whole words, other words spelled in letters)
+    pairs_dir: str = setting("data/pairs", "02's output: train/val/test.jsonl and pairs_config.json")
+    output_dir: str = setting(
+        "models/description_llm", "final model folder; checkpoints go to <output_dir>.checkpoints"
     )
-    vocab_size: int = 1000  # scratch tokenizer's most pieces (words) or target size (bpe)
-    dropout: float = 0.0  # scratch model's dropout (the tiny model underfits rather than overfits)
-    position_init: str = "local"  # scratch model's relative-position tables: local (ALiBi-like heads) or random
-    seed: int = 0
-    epochs: float = (
-        8.0  # measured on the demo: 6 is 1.3x quicker but leaves many detections at 88-91%, 8 gives 91.5-95%
+    base_model: str = setting("scratch", '"scratch", a local model folder, or a hub id such as google/flan-t5-small')
+    scratch_size: str = setting(
+        "tiny", "scratch preset (tiny, medium, small) or a published shape (flan-t5-small, ...)"
     )
-    max_steps: int = 0  # > 0 overrides epochs
-    batch_size: int = 8  # small batches: measured, the scratch model learns more per example from more updates
-    learning_rate: float = 0.0  # 0: 5e-4 for scratch, 3e-4 for a pretrained model (see SCRATCH_LEARNING_RATE)
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.05  # share of the steps spent warming the learning rate up
-    eval_steps: int = 400
-    eval_samples: int = 300  # validation pairs scored by generation at each evaluation (0: all)
-    early_stopping_patience: int = 5  # evaluations without better faithfulness before stopping (0: off)
-    max_source_length: int = 0  # 0: the longest input of any split (validation may hold longer), capped at 512
-    max_target_length: int = 0  # 0: the longest description of any split, capped at 256
-    # Beams saved for inference. 1 (greedy), as checkpoints are chosen: measured on the demo's variant
-    # models, 4 beams lost raw faithfulness greedy decoding had (docs/measurements/decoding_beams_demo_cpu.json).
-    # More beams give the guard more model sentences to choose from before the grammar writes one.
-    num_beams: int = 1
-    adapter: str = "none"  # none (full fine-tuning) or lora (peft adapters, merged at export; for flan-t5-base and up)
-    lora_rank: int = 16  # lora only: rank of each low-rank update
-    lora_alpha: int = 32  # lora only: scaling numerator (updates are scaled by alpha / rank)
-    lora_dropout: float = 0.05  # lora only: dropout on the adapters' input
-    precision: str = "auto"  # auto (bf16, else fp16 on GPU; fp32 on CPU), fp32, bf16, fp16
-    resume: bool = True  # continue from the last checkpoint of the same data and settings
-    restart_on_change: bool = False  # checkpoints of other data or settings are deleted, not refused
-    tensorboard: bool = False
-    logging_steps: int = 25
+    tokenizer: str = setting("bpe", "scratch tokenizer: bpe (learned subwords) or words (whole words, others spelled)")
+    vocab_size: int = setting(1000, "scratch tokenizer's most pieces (words) or target size (bpe)")
+    dropout: float = setting(0.0, "scratch model's dropout (the tiny model underfits rather than overfits)")
+    position_init: str = setting("local", "scratch model's relative-position tables: local (ALiBi-like) or random")
+    seed: int = setting(0, "seed of every random choice (init, tokenizer, data order)")
+    # measured on the demo: 6 epochs are 1.3x quicker but leave many detections at 88-91%, 8 give 91.5-95%
+    epochs: float = setting(8.0, "passes over the training pairs")
+    max_steps: int = setting(0, "when above 0, train exactly this many steps instead of epochs")
+    # measured: the scratch model learns more per example from more, smaller updates
+    batch_size: int = setting(8, "training pairs per step and device")
+    learning_rate: float = setting(
+        0.0, f"0: {SCRATCH_LEARNING_RATE} for scratch, {PRETRAINED_LEARNING_RATE} pretrained"
+    )
+    weight_decay: float = setting(0.01, "AdamW weight decay")
+    warmup_ratio: float = setting(0.05, "share of the steps spent warming the learning rate up")
+    eval_steps: int = setting(400, "evaluate (loss and generated faithfulness) and checkpoint every N steps")
+    eval_samples: int = setting(300, "validation pairs generated at each evaluation (0: all)")
+    early_stopping_patience: int = setting(5, "evaluations without better faithfulness before stopping (0: off)")
+    max_source_length: int = setting(0, "0: the longest input of any split, capped at 512")
+    max_target_length: int = setting(0, "0: the longest description of any split, capped at 256")
+    # Measured on the demo's variant models: 4 beams lost raw faithfulness greedy decoding had
+    # (docs/measurements/decoding_beams_demo_cpu.json); checkpoints are chosen greedy too.
+    num_beams: int = setting(1, "beams saved for inference: 1 (greedy); more give the guard more sentences to choose")
+    adapter: str = setting("none", "none (full fine-tuning) or lora (peft adapters merged at export; flan-t5-base up)")
+    lora_rank: int = setting(16, "lora only: rank of each low-rank update")
+    lora_alpha: int = setting(32, "lora only: scaling numerator (updates are scaled by alpha / rank)")
+    lora_dropout: float = setting(0.05, "lora only: dropout on the adapters' input")
+    precision: str = setting("auto", "auto (bf16, else fp16 on GPU; fp32 on CPU), fp32, bf16, fp16")
+    resume: bool = setting(True, "continue from the last checkpoint of the same data and settings")
+    restart_on_change: bool = setting(False, "checkpoints of other data or settings are deleted, not refused")
+    tensorboard: bool = setting(False, "also write TensorBoard logs into the checkpoints folder")
+    logging_steps: int = setting(25, "log the training loss every N steps")
 
     def __post_init__(self) -> None:
+        # imported here: the scratch model's module loads transformers, and `--help` needs none of it
+        from helpers.training.adapters import ADAPTERS
+        from helpers.training.scratch_model import POSITION_INITS, PRESETS, SHAPES, TOKENIZER_KINDS
+
         if self.base_model == "scratch" and self.scratch_size not in PRESETS and self.scratch_size not in SHAPES:
             known = sorted(PRESETS) + sorted(SHAPES)
             raise ValueError(f"scratch_size must be one of {known}, got {self.scratch_size!r}")
@@ -74,15 +76,6 @@ class TrainConfig:
         for name in ("batch_size", "eval_steps", "num_beams", "logging_steps", "lora_rank", "lora_alpha"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> TrainConfig:
-        values = yaml.safe_load(require_file(path, "Training parameters file").read_text()) or {}
-        values = values.get("03_train_t5", values.get("03", values))  # a pipeline file works too
-        unknown = sorted(set(values) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ValueError(f"{path}: unknown training parameter(s) {unknown}")
-        return cls(**values)
 
     def learning_rate_used(self) -> float:
         """The learning rate itself, or the measured default for scratch / pretrained models."""

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from helpers.core.io import iter_jsonl
+from helpers.core.settings import setting
 from helpers.describer import Describer
+
+
+@dataclass
+class TrainReport:
+    """Notebook 03's report settings (beside TrainConfig's)."""
+
+    sample_count: int = setting(12, "test pairs shown with their generated sentences")
 
 
 def overview(summary: dict) -> pd.DataFrame:

@@ -1,8 +1,8 @@
 """Training the T5 describer with transformers' Seq2SeqTrainer.
 
-    python -m helpers.train --params FILE.yaml                 # TrainConfig fields (or a pipeline file)
-    python -m helpers.train --pairs_dir data/pairs --epochs 2  # the same fields as options; --help lists them
-    torchrun --nproc_per_node 2 -m helpers.train --params FILE.yaml   # data parallel (DDP)
+    desclm train --params FILE.yaml                 # TrainConfig fields (or a pipeline file)
+    desclm train --pairs_dir data/pairs --epochs 2  # the same fields as options; --help lists them
+    torchrun --nproc_per_node 2 -m helpers train --params FILE.yaml   # data parallel (DDP)
 
 Dynamic padding, length-grouped batches, lengths taken from the data, evaluation by
 generation-based faithfulness (the fact extractor), best checkpoint kept, early stopping,
@@ -34,7 +34,6 @@ from transformers import (
 from transformers.trainer_utils import get_last_checkpoint
 
 import helpers  # noqa: F401 - offline switches before transformers is imported
-from helpers.core.cli import config_parser
 from helpers.core.contract import InputSpec
 from helpers.core.paths import resolve
 from helpers.training.adapters import apply_adapter, parameter_counts
@@ -270,24 +269,3 @@ def train(config: TrainConfig) -> dict:
     if trainer.is_world_process_zero():
         export_model(trainer, tokenizer, config, spec, summary, output_dir, run_key)
     return summary
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = config_parser(
-        TrainConfig,
-        prog="python -m helpers.train",
-        description="Train the T5 describer.",
-        params_file=True,
-        params_section=("03_train_t5", "03"),
-    )
-    config, _ = parser.parse_config(argv)
-    summary = train(config)
-    logger.info(
-        "finished: %s",
-        json.dumps({k: summary[k] for k in ("global_step", "world_size", "val_faithfulness", "output_dir")}),
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

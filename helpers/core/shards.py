@@ -1,10 +1,14 @@
-"""Describing one input file as several jobs (e.g. a Slurm job array), and merging their outputs.
+"""Shards: one run split into several jobs (e.g. a Slurm job array), for extract and describe alike.
 
-    python -m helpers.describe MODEL --input cv.jsonl --output out.jsonl --num-shards 4 --shard-index 0   # ...3
-    python -m helpers.describe merge out.jsonl out.shard-*of4.jsonl
+    desclm extract --images photos/ --num_shards 4 --shard_index 0 ...   # ...3: an image's shard is a hash of its key
+    desclm describe MODEL --input cv.jsonl --output out.jsonl --num_shards 4 --shard_index 0   # ...3: line blocks
+    desclm describe merge out.jsonl out.shard-*of4.jsonl
 
-Shard K of N describes a contiguous block of the input's lines (block sizes differ by at most one)
-into `<stem>.shard-KofN.jsonl`, each row with its input `line` number, and writes
+Both name shard K of N's output `<stem>.shard-KofN<suffix>` (`shard_path`) and check K and N the
+same way (`check_shard`). Extraction assigns each image by a stable hash of its key (`shard_of`),
+so adding photos moves no others; its merge is `helpers.cv.files.merge_shards`. Description shard
+K of N describes a contiguous block of the input's lines (block sizes differ by at most one) into
+`<stem>.shard-KofN.jsonl`, each row with its input `line` number, and writes
 `<stem>.shard-KofN.manifest.json` when it is complete (input stamp, settings, its line range). The
 merge checks that every shard of one run is there, made from the same input with the same settings,
 and writes the rows in input order without the `line` field: the same file one job would write.
@@ -12,6 +16,7 @@ and writes the rows in input order without the `line` field: the same file one j
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -25,6 +30,11 @@ def check_shard(num_shards: int, shard_index: int) -> None:
         raise ValueError(
             f"shard_index must be in 0..num_shards-1 and num_shards >= 1, got {shard_index} of {num_shards}"
         )
+
+
+def shard_of(key: str, num_shards: int) -> int:
+    """The shard an image belongs to: a stable hash of its key, so adding images moves no others."""
+    return int.from_bytes(hashlib.sha1(key.encode()).digest()[:8], "big") % num_shards
 
 
 def shard_range(total: int, num_shards: int, shard_index: int) -> tuple[int, int]:

@@ -1,7 +1,7 @@
 """One check of desclm on the users' hardware and sizes: JSON lines out, one per measurement.
 
-    python -m helpers.gpu_check [--smoke] [--parts env,train,describe,extract,lora] [--output FILE.jsonl]
-    python -m helpers.gpu_check --table FILE.jsonl     # a run's lines as the README's Markdown table
+    desclm gpu-check [--smoke] [--parts env,train,describe,extract,lora] [--output FILE.jsonl]
+    desclm gpu-check --table FILE.jsonl     # a run's lines as the README's Markdown table
 
 Parts, each guarded (a failure is one {"part", "error"} line, the rest still runs):
 - env: torch, the GPU, CTranslate2 and whether CUDA 12's cuBLAS loads for it;
@@ -12,12 +12,11 @@ Parts, each guarded (a failure is one {"part", "error"} line, the rest still run
   models (and a YOLOv8s-cls scene classifier) on generated 12-megapixel JPEGs;
 - lora: full fine-tuning vs LoRA at flan-t5-base's shape (trainable parameters, examples/s, memory).
 Random weights: throughput only, never quality. `--smoke` runs every part at tiny sizes on the CPU
-(the test suite does). This module spans all stages on purpose; it is a check, not a stage.
+(the test suite does). A command: it spans all stages on purpose.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -26,11 +25,13 @@ import sys
 import tempfile
 import time
 import traceback
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import helpers  # noqa: F401 - offline switches before transformers is imported
+from helpers.commands.parsing import SettingsParser
 from helpers.core.io import iter_jsonl
+from helpers.core.settings import setting
 
 PARTS = ("env", "train", "describe", "extract", "lora")
 logger = logging.getLogger(__name__)
@@ -68,18 +69,18 @@ def check_env(device: str, smoke: bool) -> list[dict]:
 def check_train(device: str, smoke: bool) -> list[dict]:
     import torch
 
-    from helpers.training.bench import _batches_ours, _time_steps
+    from helpers.training.bench import batches_ours, time_steps
     from helpers.training.scratch_model import build_model, train_tokenizer
 
     pairs, texts = _texts(64 if smoke else 512)
     tokenizer = train_tokenizer(texts)
     rows, batch_size, steps = [], 8 if smoke else 32, 2 if smoke else 30
-    batches = _batches_ours(tokenizer, pairs, batch_size, 0)
+    batches = batches_ours(tokenizer, pairs, batch_size, 0)
     bf16 = device.startswith("cuda") and torch.cuda.is_bf16_supported()
     for shape in ("tiny",) if smoke else ("tiny", "flan-t5-small"):
         model = build_model(tokenizer, shape)
         with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=bf16):
-            seconds = _time_steps(model, batches, steps, device)
+            seconds = time_steps(model, batches, steps, device)
         rows.append({"shape": shape, "precision": "bf16" if bf16 else "fp32", "batch_size": batch_size,
                      "examples_per_second": steps * batch_size / seconds})  # fmt: skip
     return rows
@@ -249,31 +250,36 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.gpu_check", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes, on the CPU (for the test suite)")
-    parser.add_argument("--parts", default=",".join(PARTS), help="comma-separated parts (default: all)")
-    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
-    parser.add_argument("--output", help="also append the JSON lines to this file")
-    parser.add_argument("--table", metavar="JSONL", help="print a run's JSON lines as a Markdown table, run nothing")
-    args = parser.parse_args(argv)
-    if args.table:
-        lines = list(iter_jsonl(args.table))  # lines end at "\n" only; a broken line is named, not fatal
+@dataclass
+class GpuCheckOptions:
+    """The GPU check's settings."""
+
+    smoke: bool = setting(False, "tiny sizes, on the CPU (for the test suite)")
+    parts: str = setting(",".join(PARTS), "comma-separated parts to run")
+    device: str = setting("auto", "auto (CUDA when available), cpu or cuda")
+    output: str = setting("", "also append the JSON lines to this file")
+    table: str = setting("", "print a run's JSON lines (this file) as a Markdown table; run nothing")
+
+
+def main(argv: list[str], prog: str = "desclm gpu-check") -> int:
+    parser = SettingsParser(GpuCheckOptions, prog=prog, description=__doc__.split("\n\n")[0], params_sections=())
+    options, _ = parser.parse(argv)
+    if options.table:
+        lines = list(iter_jsonl(options.table))  # lines end at "\n" only; a broken line is named, not fatal
         for line in lines:
             if line.error:
                 logger.warning("skipped %s", line.error)
         print(markdown_table([line.record for line in lines if line.record is not None]), end="")
         return 1 if any(line.error for line in lines) else 0
-    parts = [p for p in args.parts.split(",") if p]
+    parts = [p for p in options.parts.split(",") if p]
     unknown = sorted(set(parts) - set(PARTS))
     if unknown:
         parser.error(f"unknown part(s) {unknown}; choose from {list(PARTS)}")
     from helpers.core.device import resolve_device
 
-    device = "cpu" if args.smoke else resolve_device(args.device)
-    logging.basicConfig(level=logging.WARNING)
-    with open(args.output or os.devnull, "a", encoding="utf-8") as file:
-        rows = run_checks(parts, args.smoke, device, _Tee(sys.stdout, file))
+    device = "cpu" if options.smoke else resolve_device(options.device)
+    with open(options.output or os.devnull, "a", encoding="utf-8") as file:
+        rows = run_checks(parts, options.smoke, device, _Tee(sys.stdout, file))
     return 1 if any("error" in row for row in rows) else 0
 
 
@@ -290,7 +296,3 @@ class _Tee:
     def flush(self) -> None:
         for stream in self.streams:
             stream.flush()
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

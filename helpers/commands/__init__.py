@@ -1,0 +1,61 @@
+"""`desclm`: one command for every step, like `yolo` or `huggingface-cli`.
+
+    desclm extract --images photos/ --yolo_weights best.pt         # stage 01: CV outputs from photos
+    desclm pairs --cv_outputs data/cv_outputs.jsonl                 # stage 02: training pairs
+    desclm train --pairs_dir data/pairs                             # stage 03: the T5 describer
+    desclm describe models/description_llm --input cv.jsonl --output described.jsonl
+    desclm <command> --help                                         # every option, its help and default
+
+`python -m helpers` is the same command. Each subcommand lives in its own module here and is
+imported only when run, so `--help` answers without loading a model library. Paths are taken
+from the working directory. Exit status: 0 done; 1 some lines or images failed (each named in the
+output); 2 a usage error (an option, a missing file or folder), before any model loads; 3 the
+describer's model wrote too few of the sentences (see `describe --max_grammar_share`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module under helpers.commands, one line for `desclm --help`)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "extract": ("extract", "stage 01: CV outputs (detections, scene) from photos; `extract merge` joins shards"),
+    "calibrate": ("calibrate", "choose detector thresholds, weights and fusion on labelled validation photos"),
+    "pairs": ("pairs", "stage 02: training pairs (CV output -> sentence) from CV outputs, split by image"),
+    "synth": ("synth", "describe CV outputs with the grammar alone (no model)"),
+    "train": ("train", "stage 03: train the T5 describer on the pairs"),
+    "export-ct2": ("export_ct2", "export a trained describer to CTranslate2 (faster CPU inference)"),
+    "describe": ("describe", "stage 04: describe CV outputs with the guarded describer; `describe merge` joins shards"),
+    "pipeline": ("pipeline", "run the notebooks 01 -> 04 with papermill; reports to reports/<run>/"),
+    "demo": ("demo", "the embedded demo: photo set, demo CV models, truth on fresh photos, notebook parameters"),
+    "bench": ("bench", "throughput benchmarks: `bench extract`, `bench train`, `bench describe`"),
+    "gpu-check": ("gpu_check", "on a GPU: extraction, training and describing speed in one run"),
+}
+
+
+def top_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="desclm",
+        description="Teach a small T5 model to describe, in one faithful sentence, what litter detectors saw.",
+        epilog="Run `desclm COMMAND --help` for a command's options.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for name, (_, line) in COMMANDS.items():
+        commands.add_parser(name, help=line, add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs `desclm COMMAND ...`; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in COMMANDS:
+        parser = top_parser()
+        if not argv:
+            parser.print_help()
+            return 2
+        parser.parse_args(argv[:1])  # --help, or an unknown command: argparse says which
+        return 2
+    module = importlib.import_module(f"helpers.commands.{COMMANDS[argv[0]][0]}")
+    return module.main(argv[1:], prog=f"desclm {argv[0]}")

@@ -1,0 +1,65 @@
+"""`desclm extract`: stage 01, CV outputs from photos (`helpers.cv.extract`); `desclm extract merge` joins shards.
+
+desclm extract --images photos/ --yolo_weights best.pt [--hf_model rtdetr/] [--scene_weights scene.pt]
+desclm extract --params run.yaml                         # the same settings from a file
+desclm extract merge cv.jsonl cv.shard-0of4.jsonl ...    # after --num_shards 4 --shard_index 0..3
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+from helpers.commands.parsing import SettingsParser
+from helpers.core.settings import setting
+from helpers.cv.config import ExtractConfig
+
+logger = logging.getLogger(__name__)
+PARAMS_SECTIONS = ("01_cv_extract", "01")  # a pipeline parameters file's section for these settings
+
+
+@dataclass
+class MergeOptions:
+    """Settings of a merge of shard outputs."""
+
+    output: str = setting(help="merged JSONL to write (its errors and manifest files beside it)", positional=True)
+    shards: list[str] = setting(help="every shard's output (<stem>.shard-KofN.jsonl), once each", positional=True)
+
+
+def merge(argv: list[str], prog: str) -> int:
+    from helpers.cv.files import merge_shards
+
+    parser = SettingsParser(MergeOptions, prog=prog, description="Join the shards of one extraction.")
+    options, _ = parser.parse(argv)
+    try:
+        logger.info("merged: %s", json.dumps(merge_shards(options.shards, options.output)))
+    except (OSError, ValueError) as error:
+        parser.error(str(error))
+    return 0
+
+
+def main(argv: list[str], prog: str = "desclm extract") -> int:
+    if argv[:1] == ["merge"]:
+        return merge(argv[1:], f"{prog} merge")
+    parser = SettingsParser(
+        ExtractConfig,
+        prog=prog,
+        description="CV outputs (detections, scene) from photos, one JSON line per photo; resumes where it stopped.",
+        params_sections=PARAMS_SECTIONS,
+        epilog=f"`{prog} merge OUTPUT SHARD...` joins the outputs of --num_shards runs.",
+    )
+    config, _ = parser.parse(argv[1:] if argv[:1] == ["run"] else argv)
+    try:
+        config.check_inputs()
+    except (OSError, ValueError) as error:
+        parser.error(str(error))
+    from helpers.cv.extract import run_extraction
+
+    try:
+        summary = run_extraction(config)
+    except (OSError, ValueError) as error:  # found only when the source is listed or a model loads: no file written
+        parser.error(str(error))
+    keys = ("output", "processed", "already_done", "failed", "images_per_second")
+    logger.info("extraction: %s", json.dumps({k: summary[k] for k in keys}, default=str))
+    return 1 if summary["failed"] else 0

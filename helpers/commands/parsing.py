@@ -1,0 +1,194 @@
+"""One parser for every command: a config dataclass's fields become its options.
+
+transformers' `HfArgumentParser` turns the fields into options (types, `float | None`, lists,
+choices); this subclass adds what the project's commands need on top:
+- each option is shown once in `--help` (`--batch_size`; `--batch_size` is accepted, not listed),
+  with the field's help and default;
+- booleans as `--guard / --no_guard`, dicts as JSON, `setting(positional=True)` as arguments;
+- `--params FILE.yaml` (the same names; a pipeline file's section works too; the command line wins);
+- `-v/--verbose` and `-q/--quiet` (quiet: warnings only, no progress bars, ours or libraries').
+A config that refuses its values (`__post_init__`) ends the command with its message and status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import json
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+import yaml
+from transformers.hf_argparser import HfArgumentParser
+
+from helpers.core.logs import setup_logging
+from helpers.core.settings import default_of, help_of, init_fields
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Lists each option once: its first spelling (and `--no_x` for a switch), then metavar."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        quiet = action.required or action.default is None or isinstance(action, argparse._CountAction)
+        if quiet or action.dest in ("help", "params"):
+            return action.help or ""
+        if action.default == "":
+            return f'{action.help} (default: "")'
+        return super()._get_help_string(action)
+
+    def _format_action_invocation(self, action: argparse.Action) -> str:
+        if not action.option_strings:
+            return super()._format_action_invocation(action)
+        short = not action.option_strings[0].startswith("--")  # -h, --help: both are the usual spellings
+        shown = getattr(action, "shown", action.option_strings if short else action.option_strings[:1])
+        if action.nargs == 0:
+            return ", ".join(shown)
+        metavar = self._format_args(action, self._get_default_metavar_for_optional(action))
+        return ", ".join(f"{option} {metavar}" for option in shown)
+
+
+class Switch(argparse.Action):
+    """`--name` sets True, `--no_name` False (also spelled with hyphens)."""
+
+    def __init__(self, option_strings, dest, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+        self.shown = option_strings[:1] + [option for option in option_strings if option.startswith("--no_")][:1]
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        setattr(namespace, self.dest, not option_string.startswith(("--no_", "--no-")))
+
+
+def json_value(kind: type):
+    """An argparse type reading a JSON value of `kind` (dict, list)."""
+
+    def parse(text: str):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise argparse.ArgumentTypeError(f"expected JSON ({kind.__name__}), got {text!r}: {error.msg}") from None
+        if not isinstance(value, kind):
+            raise argparse.ArgumentTypeError(f"expected a JSON {kind.__name__}, got {text!r}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its errors
+    return parse
+
+
+def _spellings(name: str) -> list[str]:
+    return [f"--{name}"] + ([f"--{name.replace('_', '-')}"] if "_" in name else [])
+
+
+class SettingsParser(HfArgumentParser):
+    """A command's parser; see the module docstring.
+
+    Args:
+        config_classes: The dataclass(es) whose fields are the options.
+        prog: The command as typed (`desclm describe`).
+        description: One line for `--help`.
+        params_sections: Sections of a pipeline file that hold these settings (`("01_cv_extract", "01")`);
+            None: no `--params` option.
+    """
+
+    def __init__(
+        self,
+        config_classes: type | list[type],
+        *,
+        prog: str,
+        description: str,
+        params_sections: tuple[str, ...] | None = (),
+        epilog: str | None = None,
+    ) -> None:
+        super().__init__(
+            config_classes, prog=prog, description=description, epilog=epilog, formatter_class=HelpFormatter
+        )
+        self.params_sections = params_sections
+        if params_sections is not None:
+            self.add_argument("--params", type=Path, metavar="FILE.yaml", help="YAML of these settings (options win)")
+        add_logging_options(self)
+
+    def error(self, message: str):
+        """One line, `desclm extract: error: ...`, and exit status 2 (argparse would print the whole usage first)."""
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+    @staticmethod
+    def _parse_dataclass_field(parser: argparse.ArgumentParser, field: dataclasses.Field) -> None:
+        kind = field.type
+        members = [member for member in typing.get_args(kind) if member is not type(None)]
+        plain = members[0] if len(members) == 1 else kind
+        default = default_of(field)
+        options: dict[str, Any] = {"help": help_of(field)}
+        if default is dataclasses.MISSING:
+            options["required"] = True
+        else:
+            options["default"] = default
+        if field.metadata.get("positional"):
+            options.pop("required", None)
+            if default is not dataclasses.MISSING:
+                options["nargs"] = "?"
+            if typing.get_origin(plain) is list:
+                options["nargs"] = "+" if default is dataclasses.MISSING else "*"
+            if plain in (int, float):
+                options["type"] = plain
+            parser.add_argument(field.name, **options)
+        elif plain is bool:
+            names = _spellings(field.name) + [f"--no_{field.name}", f"--no-{field.name.replace('_', '-')}"]
+            parser.add_argument(*dict.fromkeys(names), dest=field.name, action=Switch, **options)
+        elif (typing.get_origin(plain) or plain) is dict:
+            parser.add_argument(*_spellings(field.name), type=json_value(dict), metavar="JSON", **options)
+        else:  # HfArgumentParser passes metadata on to argparse: only the help goes
+            plain_field = copy.copy(field)
+            plain_field.metadata = types.MappingProxyType({"help": help_of(field)})
+            HfArgumentParser._parse_dataclass_field(parser, plain_field)
+
+    def _file_values(self, path: Path) -> dict:
+        try:
+            values = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
+        except FileNotFoundError:
+            self.error(f"settings file not found: {path.resolve()} (a YAML file of name: value pairs)")
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+            self.error(f"settings file {path} is unreadable: {error}")
+        if not isinstance(values, dict):
+            self.error(f"{path}: expected name: value pairs")
+        for section in self.params_sections or ():
+            if isinstance(values.get(section), dict):
+                return values[section]
+        return values
+
+    def parse(self, argv: list[str] | None = None) -> tuple[Any, ...]:
+        """The configs (file values, then command-line options), then the remaining namespace
+        (`params`, `verbose`, `quiet`, options added by hand). Sets up logging first."""
+        head = argparse.ArgumentParser(add_help=False)
+        add_logging_options(head)
+        head.add_argument("--params", type=Path)
+        known, _ = head.parse_known_args(argv)
+        setup_logging(known.verbose - known.quiet)
+        if known.params and self.params_sections is not None:
+            values = self._file_values(known.params)
+            names = {field.name for config_class in self.dataclass_types for field in init_fields(config_class)}
+            unknown = sorted(set(values) - names)
+            if unknown:
+                self.error(f"{known.params}: unknown setting(s) {unknown}; expected some of {sorted(names)}")
+            self.set_defaults(**values)
+            for action in self._actions:
+                if action.dest in values:
+                    action.required = False
+                    if not action.option_strings and action.nargs is None:
+                        action.nargs = "?"
+        try:
+            *parsed, remaining = self.parse_args_into_dataclasses(
+                argv, return_remaining_strings=True, look_for_args_file=False
+            )
+        except (TypeError, ValueError) as error:  # a config's own check of its values
+            self.error(str(error))
+        if remaining:
+            self.error(f"unrecognized arguments: {' '.join(remaining)}")
+        return tuple(parsed)
+
+
+def add_logging_options(parser: argparse.ArgumentParser) -> None:
+    """`-v/--verbose` and `-q/--quiet`."""
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (debug; libraries' logs too)")
+    parser.add_argument("-q", "--quiet", action="count", default=0, help="warnings and errors only, no progress bars")

@@ -1,0 +1,62 @@
+"""Logging for commands and notebooks: desclm's own messages, libraries kept quiet, progress bars."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+from helpers.core.paths import enter_project_root
+
+logger = logging.getLogger(__name__)
+
+
+def setup_logging(verbosity: int = 0, stream=None) -> None:
+    """Logs desclm's messages (INFO; DEBUG at verbosity > 0, WARNING below 0) to `stream` (stderr),
+    and keeps libraries to their errors unless verbose: their warnings and bars mean nothing to a user."""
+    level = logging.DEBUG if verbosity > 0 else logging.WARNING if verbosity < 0 else logging.INFO
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s" if verbosity > 0 else "%(message)s"))
+    root = logging.getLogger("helpers")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    quiet_libraries(verbose=verbosity > 0)
+    show_progress(verbosity >= 0)
+
+
+def show_progress(shown: bool) -> None:
+    """Progress bars on or off for desclm and the libraries (tqdm reads TQDM_DISABLE, Hugging Face its own
+    switch), so `-q` prints no bar at all."""
+    for name in ("TQDM_DISABLE", "HF_HUB_DISABLE_PROGRESS_BARS"):
+        os.environ.pop(name, None) if shown else os.environ.__setitem__(name, "1")
+    if "transformers" in sys.modules:
+        hf_logging = sys.modules["transformers"].utils.logging
+        hf_logging.enable_progress_bar() if shown else hf_logging.disable_progress_bar()
+
+
+def quiet_libraries(verbose: bool = False) -> None:
+    """transformers, datasets and Ultralytics: errors only (and no dataset-map bars) unless verbose.
+
+    Libraries not imported yet read the same choice from their environment variables later, so a
+    command that never needs transformers does not pay for importing it here.
+    """
+    os.environ["TRANSFORMERS_VERBOSITY"] = "info" if verbose else "error"
+    os.environ["DATASETS_VERBOSITY"] = "warning" if verbose else "error"
+    os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "0" if verbose else "1"
+    if "transformers" in sys.modules:
+        transformers = sys.modules["transformers"]
+        transformers.logging.set_verbosity_info() if verbose else transformers.logging.set_verbosity_error()
+    if "datasets" in sys.modules:
+        datasets = sys.modules["datasets"]
+        datasets.logging.set_verbosity_warning() if verbose else datasets.logging.set_verbosity_error()
+        datasets.enable_progress_bars() if verbose else datasets.disable_progress_bars()
+    logging.getLogger("ultralytics").setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+def start_notebook() -> Path:
+    """A notebook's set-up: relative parameters from the project root, desclm's log on stdout (a
+    report shows no red stderr boxes), libraries quiet. Returns the project root."""
+    root = enter_project_root()
+    setup_logging(0, stream=sys.stdout)
+    return root

@@ -1,0 +1,44 @@
+"""The describe command's settings (light to import: `desclm describe --help` loads no model library)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from helpers.core.settings import setting
+from helpers.core.shards import check_shard
+
+BACKENDS = ("hf", "ct2")  # transformers, CTranslate2
+FALLBACK_EXIT_STATUS = 3  # more lines than max_grammar_share fell back to the grammar: the model is not doing the work
+
+
+@dataclass
+class DescribeOptions:
+    """The describe command's settings."""
+
+    model_dir: str = setting(help="trained describer folder (`desclm train`'s output)", positional=True)
+    input: str = setting(help="CV output records, one JSON object per line")
+    output: str = setting(help='JSONL to write: {"id", "description", "source"} or {"id", "error"} per input line')
+    backend: str = setting("hf", "hf (transformers) or ct2 (CTranslate2; run `desclm export-ct2 MODEL_DIR` first)")
+    batch_size: int = setting(32, "records per generation batch")
+    guard: bool = setting(True, "check every sentence against its record and repair it (--no_guard: the top beam)")
+    device: str = setting("auto", "auto (CUDA when available), cpu or cuda")
+    num_shards: int = setting(1, "split the input's lines into this many contiguous shards ...")
+    shard_index: int = setting(0, "... and describe this one into <stem>.shard-KofN.jsonl (then `describe merge`)")
+    compute_type: str = setting("default", "ct2 only: default (as exported), int8, float32; GPU: float16, ...")
+    dtype: str = setting("float32", "hf only: float32, float16 or bfloat16 (half precision on a GPU)")
+    style: str = setting("", 'wording the model learned, e.g. "plain words" or "varied digits" ("": its default)')
+    top_p: float = setting(0.0, "0: beam search; above 0: nucleus sampling (more varied wording, still guarded)")
+    max_grammar_share: float = setting(
+        0.5,
+        f"share of lines the grammar may write (model sentences failed the guard) before exit status "
+        f"{FALLBACK_EXIT_STATUS} and a warning: above it, the model is not doing the work",
+    )
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {list(BACKENDS)}, got {self.backend!r}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not 0.0 <= self.max_grammar_share <= 1.0:
+            raise ValueError(f"max_grammar_share must be in [0, 1], got {self.max_grammar_share}")
+        check_shard(self.num_shards, self.shard_index)

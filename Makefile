@@ -51,6 +51,7 @@ demo:
 lint: venv
 	$(VPY) -m ruff check .
 	$(VPY) -m ruff format --check helpers tests
+	$(VENV)/bin/lint-imports
 
 test: lint
 	$(VPY) -m pytest $(PYTEST_ARGS)

@@ -65,7 +65,7 @@ def tiny_cv_models(tiny_demo, tmp_path_factory):
 @pytest.fixture(scope="session")
 def pairs_dir(tiny_demo, tmp_path_factory):
     """Training pairs of the tiny demo set (oracle CV outputs) plus 60 synthetic records; read-only for tests."""
-    from helpers.cv.ground_truth import ground_truth_outputs
+    from helpers.cv.extract import ground_truth_outputs
     from helpers.pairs.synth import SynthConfig, build_pairs
 
     root = tmp_path_factory.mktemp("pairs")
@@ -74,8 +74,14 @@ def pairs_dir(tiny_demo, tmp_path_factory):
     return root / "pairs"
 
 
-DESCRIBER_TRAIN = {"max_steps": 60, "eval_steps": 30, "eval_samples": 8, "batch_size": 16, "logging_steps": 10,
-                   "num_beams": 3}  # fmt: skip
+DESCRIBER_TRAIN = {
+    "max_steps": 60,
+    "eval_steps": 30,
+    "eval_samples": 8,
+    "batch_size": 16,
+    "logging_steps": 10,
+    "num_beams": 3,
+}
 
 
 @pytest.fixture(scope="session")

@@ -74,8 +74,11 @@ def test_a_threshold_on_a_plateau_beats_a_lone_spike_of_accuracy():
     assert scored[(1.0, 0.2)] == pytest.approx(0.3) and scored[(1.0, 0.6)] == pytest.approx(0.8)
     assert scored[(1.0, 0.1)] == pytest.approx(0.45)  # itself and 0.2 only
     assert scored[(0.5, 0.3)] == 1.0  # 0.2 and 0.4 are not in its grid
-    two = [{**base, "conf": {"a": a, "b": b}, "count_accuracy": float(a == b == 0.5)} for a in THRESHOLDS
-           for b in THRESHOLDS]  # fmt: skip
+    two = [
+        {**base, "conf": {"a": a, "b": b}, "count_accuracy": float(a == b == 0.5)}
+        for a in THRESHOLDS
+        for b in THRESHOLDS
+    ]
     corner = {tuple(r["conf"].values()): r["neighbourhood_accuracy"] for r in neighbourhood_accuracy(two)}
     assert corner[(0.5, 0.5)] == pytest.approx(1 / 9) and corner[(0.4, 0.6)] == pytest.approx(1 / 9)
     assert corner[(0.3, 0.5)] == 0.0
@@ -139,19 +142,33 @@ def test_calibration_thins_boxes_on_parts_of_objects():
         boxes = _boxes(count, 0.0)
         parts = boxes.copy()
         parts[:, 2] = boxes[:, 0] + (boxes[:, 2] - boxes[:, 0]) / 3
-        parted.append(Detections(np.concatenate([boxes, parts]), [score] * count + [score - 0.05] * count,
-                                 ["organic"] * (2 * count)))  # fmt: skip
+        parted.append(
+            Detections(
+                np.concatenate([boxes, parts]), [score] * count + [score - 0.05] * count, ["organic"] * (2 * count)
+            )
+        )
     result = calibrate({"parts": parted}, truths)
     assert result["choice"]["count_accuracy"] == 1.0 and result["choice"]["agnostic_ios"] < 1.0
-    without = [{**result["choice"], "conf": {"parts": t}, "agnostic_iou": g, "agnostic_ios": 1.0}
-               for t in THRESHOLDS for g in AGNOSTIC_IOUS]  # fmt: skip
+    without = [
+        {**result["choice"], "conf": {"parts": t}, "agnostic_iou": g, "agnostic_ios": 1.0}
+        for t in THRESHOLDS
+        for g in AGNOSTIC_IOUS
+    ]
     assert max(score_settings({"parts": parted}, truths, s, 0.5)["count_accuracy"] for s in without) < 1.0
 
 
 def test_01_takes_thresholds_and_conf_type_from_the_ensemble_file_unless_given(tmp_path):
     file = tmp_path / "ensemble.json"
-    file.write_text(json.dumps({"weights": {"yolo": 1.0, "hf": 0.1}, "conf": {"yolo": 0.4, "hf": 0.7},
-                                "conf_type": "avg", "agnostic_iou": 0.5}))  # fmt: skip
+    file.write_text(
+        json.dumps(
+            {
+                "weights": {"yolo": 1.0, "hf": 0.1},
+                "conf": {"yolo": 0.4, "hf": 0.7},
+                "conf_type": "avg",
+                "agnostic_iou": 0.5,
+            }
+        )
+    )
     config = ExtractConfig(ensemble_weights_file=str(file))
     assert [(s.name, s.conf, s.weight) for s in config.detector_specs()] == [("yolo", 0.4, 1.0), ("hf", 0.7, 0.1)]
     assert config.fusion().conf_type == "avg" and config.fusion().agnostic_iou == 0.5
@@ -181,20 +198,46 @@ def test_the_demo_models_and_the_command_write_a_calibrated_ensemble_file(tiny_d
     assert set(saved) >= {"weights", "conf", "conf_type", "validation", "table"}
     assert saved["validation"]["photos"] == 2 and 0 <= saved["validation"]["count_accuracy"] <= 1
     done = subprocess.run(
-        [sys.executable, "-m", "helpers.calibrate", "--images", str(tiny_demo / "data.yaml"), "--yolo_weights",
-         str(tiny_cv_models / "yolo_detector.pt"), "--hf_model", "", "--scene_weights", "",
-         "--ensemble_weights_file", str(tmp_path / "ensemble.json"), "--imgsz", "160"],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "helpers.calibrate",
+            "--images",
+            str(tiny_demo / "data.yaml"),
+            "--yolo_weights",
+            str(tiny_cv_models / "yolo_detector.pt"),
+            "--hf_model",
+            "",
+            "--scene_weights",
+            "",
+            "--ensemble_weights_file",
+            str(tmp_path / "ensemble.json"),
+            "--imgsz",
+            "160",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     written = json.loads((tmp_path / "ensemble.json").read_text())
     assert list(written["conf"]) == ["yolo"] and written["validation"]["before"]["conf"] == {"yolo": 0.5}
     unlabelled = subprocess.run(
-        [sys.executable, "-m", "helpers.calibrate", "--images", str(tiny_demo / "train" / "images"),
-         "--yolo_weights", str(tiny_cv_models / "yolo_detector.pt"), "--hf_model", "",
-         "--ensemble_weights_file", str(tmp_path / "other.json")],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "helpers.calibrate",
+            "--images",
+            str(tiny_demo / "train" / "images"),
+            "--yolo_weights",
+            str(tiny_cv_models / "yolo_detector.pt"),
+            "--hf_model",
+            "",
+            "--ensemble_weights_file",
+            str(tmp_path / "other.json"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert unlabelled.returncode != 0 and "needs labelled photos" in unlabelled.stderr
 
 
@@ -266,10 +309,15 @@ def test_one_fusion_for_every_thinning_counts_as_each_setting_alone(found, thres
     the ones each setting gives when scored on its own (overlapping and nested boxes of two labels from two
     detectors), and the ones 01's fusion describes."""
     per_model = {
-        name: [Detections(np.array([[x, y, x + side, y + side] for x, y, _, _, side in boxes]).reshape(-1, 4),
-                          [score for _, _, score, *_ in boxes], [label for _, _, _, label, _ in boxes])]
+        name: [
+            Detections(
+                np.array([[x, y, x + side, y + side] for x, y, _, _, side in boxes]).reshape(-1, 4),
+                [score for _, _, score, *_ in boxes],
+                [label for _, _, _, label, _ in boxes],
+            )
+        ]
         for name, boxes in zip(("one", "two"), found)
-    }  # fmt: skip
+    }
     conf = {"one": threshold, "two": 0.1}
     setting = {"conf": conf, "weights": {"one": 1.0, "two": 0.5}, "conf_type": conf_type}
     mine = []  # as 01 fuses them: each detector's boxes above its threshold, scores on the describer's scale

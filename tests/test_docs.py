@@ -19,9 +19,19 @@ from helpers.training.config import TrainConfig
 
 README = (PROJECT_ROOT / "README.md").read_text()
 ENTRY_POINTS = [
-    "describe", "synth", "extract", "train", "export_ct2", "pipeline", "demo", "bench_extract", "bench_train",
-    "bench_describe", "gpu_check", "calibrate",
-]  # fmt: skip
+    "describe",
+    "synth",
+    "extract",
+    "train",
+    "export_ct2",
+    "pipeline",
+    "demo",
+    "bench_extract",
+    "bench_train",
+    "bench_describe",
+    "gpu_check",
+    "calibrate",
+]
 
 
 def test_readme_is_short():
@@ -86,8 +96,11 @@ def test_the_variety_numbers_in_the_describer_doc_are_the_saved_measurement():
     assert f"distinct-2 {was} -> {two['raw_model']} (grammar {two['grammar']})" in text
     for run in (before, after):
         assert set(run["guarded_faithful"].values()) == {1.0} and run["guarded_writing_errors"] == 0
-    for group, name in (("many_detections", "many detections"), ("label_variants", "label variants"),
-                        ("weak_scene", "weak scene")):  # fmt: skip
+    for group, name in (
+        ("many_detections", "many detections"),
+        ("label_variants", "label variants"),
+        ("weak_scene", "weak scene"),
+    ):
         assert f"{name} {before['raw_model_faithful'][group]} -> {after['raw_model_faithful'][group]}" in text
     random_b = runs["B, random variants 8"]["raw_model_faithful"]
     assert f"(the same data: many detections {random_b['many_detections']}, empty photos {random_b['empty']})" in text
@@ -253,8 +266,12 @@ def test_the_truth_limits_in_the_cv_doc_are_the_saved_measurements():
     assert f"alone at its best threshold ({alone[0]}), {true_photos(alone[1])}." in text
     buckets = headroom["calibrated_exact_by_objects"]
     middle = [buckets[k] for k in ("3", "4", "5")]
-    for words, bucket in (("none", buckets["0"]), ("one", buckets["1"]), ("two", buckets["2"]),
-                          ("six or more", buckets["6"])):  # fmt: skip
+    for words, bucket in (
+        ("none", buckets["0"]),
+        ("one", buckets["1"]),
+        ("two", buckets["2"]),
+        ("six or more", buckets["6"]),
+    ):
         assert f"{words} {bucket['exact']} of {bucket['photos']}" in text
     assert f"three to five {sum(b['exact'] for b in middle)} of {sum(b['photos'] for b in middle)}" in text
     arms = json.loads((MEASUREMENTS / "demo_yolo_recipe_gen4_cpu.json").read_text())["arms"]

@@ -159,13 +159,19 @@ def test_one_label_per_object_keeps_the_most_confident_of_boxes_of_other_classes
 @settings(max_examples=150, deadline=None)
 @given(
     boxes=st.lists(
-        st.tuples(st.floats(0.0, 0.8), st.floats(0.0, 0.8), st.floats(0.02, 0.2), st.floats(0.02, 0.2),
-                  st.sampled_from([0.9, 0.7, 0.5, 0.3]), st.sampled_from(["plastic", "glass", "metal"])),
+        st.tuples(
+            st.floats(0.0, 0.8),
+            st.floats(0.0, 0.8),
+            st.floats(0.02, 0.2),
+            st.floats(0.02, 0.2),
+            st.sampled_from([0.9, 0.7, 0.5, 0.3]),
+            st.sampled_from(["plastic", "glass", "metal"]),
+        ),
         max_size=12,
     ),
     iou=st.floats(0.1, 1.0),
     ios=st.sampled_from([1.0, 0.9, 0.7, 0.3]),
-)  # fmt: skip
+)
 def test_one_label_per_object_leaves_no_two_boxes_overlapping_more_than_the_limits(boxes, iou, ios):
     records = sorted(
         (
@@ -193,9 +199,10 @@ def test_one_label_per_object_leaves_no_two_boxes_overlapping_more_than_the_limi
     assert all(inside(a["bbox"], b["bbox"]) <= ios + 1e-9 for i, a in enumerate(kept) for b in kept[i + 1 :])
     for dropped in (r for r in records if r not in kept):  # each was hidden by a box at least as confident
         hiders = [
-            k for k in kept
+            k
+            for k in kept
             if box_iou([dropped["bbox"]], [k["bbox"]])[0, 0] > iou or inside(dropped["bbox"], k["bbox"]) > ios
-        ]  # fmt: skip
+        ]
         assert hiders and max(k["confidence"] for k in hiders) >= dropped["confidence"]
 
 
@@ -535,9 +542,12 @@ def test_01_reports_each_conf_type_with_the_one_label_per_object_setting_it_ran(
     yolo = Detections([box], [0.9], ["plastic"])
     hf = Detections([box], [0.8], ["metal"])  # the same object under another label
     settings = FusionSettings(conf_type="max", agnostic_iou=0.5)
-    record = {"image": item.key, "scene": {"class": "grass", "confidence": 1.0},
-              "detections": fuse([yolo, hf], ["yolo", "hf"], [1.0, 1.0], settings),
-              "model_detections": {"yolo": yolo.as_records(), "hf": hf.as_records()}}  # fmt: skip
+    record = {
+        "image": item.key,
+        "scene": {"class": "grass", "confidence": 1.0},
+        "detections": fuse([yolo, hf], ["yolo", "hf"], [1.0, 1.0], settings),
+        "model_detections": {"yolo": yolo.as_records(), "hf": hf.as_records()},
+    }
     found = evaluate_against_truth(tiny_demo / "data.yaml", [record], {"yolo": 1.0, "hf": 1.0}, settings)
     assert found["conf_types"].loc["max", "kept_at_0.5"] == len(record["detections"]) == 1
     assert found["detectors"].loc["fused", "detections"] == 1

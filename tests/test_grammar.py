@@ -65,9 +65,12 @@ def test_plain_style_names_each_class_by_its_label_and_a_neutral_noun():
     rng = random.Random(0)
     seen = {noun_phrase(label, 2, rng, "digits")[0] for label in CLASSES for _ in range(100)}
     assert seen == {f"2 {label} items" for label in CLASSES} | {f"2 {label} objects" for label in CLASSES} | {
-        "2 pieces of plastic", "2 pieces of glass", "2 pieces of metal", "2 pieces of paper",
+        "2 pieces of plastic",
+        "2 pieces of glass",
+        "2 pieces of metal",
+        "2 pieces of paper",
         "2 pieces of organic waste",
-    }  # fmt: skip
+    }
 
 
 def test_unseen_labels_use_their_own_name_pluralised():

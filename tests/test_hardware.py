@@ -73,10 +73,23 @@ def test_the_ct2_describer_on_cuda_fails_before_any_work_on_this_machine(model_d
     records = tmp_path / "in.jsonl"
     records.write_text(json.dumps(random_cv(random.Random(0))) + "\n")
     done = subprocess.run(
-        [sys.executable, "-m", "helpers.describe", str(model_dir), "--input", str(records), "--output",
-         str(tmp_path / "out.jsonl"), "--backend", "ct2", "--device", "cuda"],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "helpers.describe",
+            str(model_dir),
+            "--input",
+            str(records),
+            "--output",
+            str(tmp_path / "out.jsonl"),
+            "--backend",
+            "ct2",
+            "--device",
+            "cuda",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 2 and "no CUDA GPU" in done.stderr and not (tmp_path / "out.jsonl").exists()
 
 
@@ -110,10 +123,21 @@ def test_published_shapes_build_with_the_right_sizes():
 
 def test_describe_benchmark_at_a_shape_prints_the_ratio_rows(model_dir):
     done = subprocess.run(
-        [sys.executable, "-m", "helpers.bench_describe", str(model_dir), "--shape", "tiny", "--records", "8",
-         "--batch-size", "4"],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "helpers.bench_describe",
+            str(model_dir),
+            "--shape",
+            "tiny",
+            "--records",
+            "8",
+            "--batch-size",
+            "4",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith("random-init tiny:")
@@ -208,8 +232,13 @@ def test_extraction_syncs_to_disk_only_when_asked(tmp_path, monkeypatch):
     syncs = []
     monkeypatch.setattr("os.fsync", lambda fd: syncs.append(os.readlink(f"/proc/self/fd/{fd}")))
     for fsync in (False, True):
-        config = ExtractConfig(images=str(tmp_path / "photos"), output=str(tmp_path / f"out{fsync}.jsonl"),
-                               batch_size=2, fsync=fsync, ensemble_weights_file="")  # fmt: skip
+        config = ExtractConfig(
+            images=str(tmp_path / "photos"),
+            output=str(tmp_path / f"out{fsync}.jsonl"),
+            batch_size=2,
+            fsync=fsync,
+            ensemble_weights_file="",
+        )
         run_extraction(config, [NullDetector(s.name) for s in config.detector_specs()], NullScene())
     outputs = [path for path in syncs if path.endswith(".jsonl") and "errors" not in path]
     assert outputs == [str(tmp_path / "outTrue.jsonl")] * 2  # once per batch (two), in the run that asked
@@ -237,10 +266,21 @@ def test_sharded_describing_merges_into_the_file_one_job_writes(model_dir, tmp_p
 
     def describe(*extra):
         return subprocess.run(
-            [sys.executable, "-m", "helpers.describe", str(model_dir), "--input", str(tmp_path / "in.jsonl"),
-             "--output", str(tmp_path / "out.jsonl"), "-q", *extra],
-            capture_output=True, text=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "helpers.describe",
+                str(model_dir),
+                "--input",
+                str(tmp_path / "in.jsonl"),
+                "--output",
+                str(tmp_path / "out.jsonl"),
+                "-q",
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+        )
 
     assert describe().returncode == 1  # one broken line
     for index in range(3):
@@ -267,8 +307,18 @@ def test_lora_trains_few_parameters_and_exports_a_plain_model(pairs_dir, tmp_pat
     from helpers.training.train import TrainConfig, train
 
     folder = tmp_path / "lora"
-    summary = train(TrainConfig(pairs_dir=str(pairs_dir), output_dir=str(folder), adapter="lora", max_steps=6,
-                                eval_steps=3, eval_samples=4, batch_size=8, logging_steps=3))  # fmt: skip
+    summary = train(
+        TrainConfig(
+            pairs_dir=str(pairs_dir),
+            output_dir=str(folder),
+            adapter="lora",
+            max_steps=6,
+            eval_steps=3,
+            eval_samples=4,
+            batch_size=8,
+            logging_steps=3,
+        )
+    )
     assert summary["adapter"] == "lora" and 0 < summary["trainable_parameters"] < summary["parameters"] / 4
     assert not list(folder.glob("adapter_*"))  # merged: no adapter files
     model = AutoModelForSeq2SeqLM.from_pretrained(folder)
@@ -280,10 +330,25 @@ def test_lora_trains_few_parameters_and_exports_a_plain_model(pairs_dir, tmp_pat
 
 def test_adapter_comparison_runs_each_in_its_own_process(pairs_dir):
     done = subprocess.run(
-        [sys.executable, "-m", "helpers.bench_train", "--pairs-dir", str(pairs_dir), "--compare-adapters",
-         "--shape", "tiny", "--steps", "2", "--batch-size", "4", "--device", "cpu"],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "helpers.bench_train",
+            "--pairs-dir",
+            str(pairs_dir),
+            "--compare-adapters",
+            "--shape",
+            "tiny",
+            "--steps",
+            "2",
+            "--batch-size",
+            "4",
+            "--device",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     full, lora = json.loads(done.stdout.splitlines()[-1])
     assert full["trainable_parameters"] == full["parameters"] == lora["parameters"]
@@ -294,8 +359,9 @@ def test_adapter_comparison_runs_each_in_its_own_process(pairs_dir):
 def test_gpu_check_smoke_runs_every_part_and_writes_json_lines(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "helpers.gpu_check", "--smoke", "--output", str(tmp_path / "check.jsonl")],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+    )
     rows = [json.loads(line) for line in (tmp_path / "check.jsonl").read_text().splitlines()]
     assert done.returncode == 0, [row for row in rows if "error" in row] or done.stderr[-2000:]
     assert {row["part"] for row in rows} == {"env", "train", "describe", "extract", "lora"}

@@ -137,7 +137,7 @@ def test_model_settings_round_trip_and_broken_files_name_the_file_and_key(tmp_pa
 
 def test_a_non_default_spec_set_in_02_reaches_the_model_folder_and_the_describer(tiny_demo, tmp_path):
     """min_confidence and input_format chosen in 02 travel, through the files, to 03's folder and 04's describer."""
-    from helpers.cv.ground_truth import ground_truth_outputs
+    from helpers.cv.extract import ground_truth_outputs
     from helpers.describer import Describer
     from helpers.pairs.synth import build_pairs
     from helpers.training.train import train

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from helpers.core.io import atomic_write_text, iter_jsonl, write_metrics
-from helpers.cv.ground_truth import ground_truth_outputs
+from helpers.cv.extract import ground_truth_outputs
 from helpers.cv.yolo_data import label_path, load_data_yaml, read_labels
 
 

@@ -24,9 +24,13 @@ from helpers.text.grammar import facts
 from helpers.text.lexicon import PREPOSITIONS, normalize_label
 
 SETTINGS = ModelSettings(
-    InputSpec("linked_end", Policy()), base_model="scratch", max_source_length=64, max_target_length=32,
-    max_new_tokens=40, num_beams=2,
-)  # fmt: skip
+    InputSpec("linked_end", Policy()),
+    base_model="scratch",
+    max_source_length=64,
+    max_target_length=32,
+    max_new_tokens=40,
+    num_beams=2,
+)
 
 
 class FixedBackend:
@@ -159,12 +163,22 @@ SAFE_LABEL = st.text(
     max_size=10,
 ).filter(lambda label: normalize_label(label) and not any(c.isascii() for c in label))
 RECORD = st.fixed_dictionaries(
-    {"detections": st.lists(st.fixed_dictionaries({"label": ANY_LABEL | SAFE_LABEL | st.sampled_from(
-        ["plastic", "Plastic_Bottle", "tire", "glass"]), "confidence": st.floats(0, 1)}),
-                            max_size=4)},
-    optional={"id": st.integers() | st.text(max_size=5), "scene": st.none() | st.fixed_dictionaries(
-        {"class": ANY_LABEL, "confidence": st.floats(0, 1)})},
-)  # fmt: skip
+    {
+        "detections": st.lists(
+            st.fixed_dictionaries(
+                {
+                    "label": ANY_LABEL | SAFE_LABEL | st.sampled_from(["plastic", "Plastic_Bottle", "tire", "glass"]),
+                    "confidence": st.floats(0, 1),
+                }
+            ),
+            max_size=4,
+        )
+    },
+    optional={
+        "id": st.integers() | st.text(max_size=5),
+        "scene": st.none() | st.fixed_dictionaries({"class": ANY_LABEL, "confidence": st.floats(0, 1)}),
+    },
+)
 JUNK = st.binary(max_size=20).filter(lambda b: b"\n" not in b)
 
 

@@ -10,7 +10,7 @@ import sys
 import pytest
 import yaml
 
-from helpers.cv.ground_truth import ground_truth_outputs
+from helpers.cv.extract import ground_truth_outputs
 from helpers.demo.dataset import DemoDatasetSpec, build_dataset
 from helpers.describer.describe import Describer
 from helpers.describer.evaluate import TARGETS

@@ -56,12 +56,18 @@ def test_spatial_sentences_round_trip_and_their_places_match_the_boxes(record, s
     said = extract(text, vocabulary).facts()
     assert said == expected, text
     for label, key in said.places.items():  # every stated place is the one its boxes give
-        kept = [d["bbox"] for d in record["detections"] if d["confidence"] >= 0.5 and facts(
-            {"detections": [d]}, SPATIAL).counts.get(label)]  # fmt: skip
+        kept = [
+            d["bbox"]
+            for d in record["detections"]
+            if d["confidence"] >= 0.5 and facts({"detections": [d]}, SPATIAL).counts.get(label)
+        ]
         assert place_of(kept) == key and PLACE_PHRASES[key] in text
     for label, size in said.sizes.items():  # every stated size is the one its boxes give, before the noun
-        kept = [d["bbox"] for d in record["detections"] if d["confidence"] >= 0.5 and facts(
-            {"detections": [d]}, SPATIAL).counts.get(label)]  # fmt: skip
+        kept = [
+            d["bbox"]
+            for d in record["detections"]
+            if d["confidence"] >= 0.5 and facts({"detections": [d]}, SPATIAL).counts.get(label)
+        ]
         assert size_of(kept) == size and f" {size} " in f" {text.lower()} "
     assert not agreement_errors(text, vocabulary), text
     assert not any(style_errors(text, style, vocabulary, expected.scene).values()), text
@@ -117,8 +123,14 @@ class EchoBackend:
 
 
 def test_the_guard_checks_places_against_the_boxes():
-    settings_ = ModelSettings(InputSpec("linked", SPATIAL), base_model="scratch", max_source_length=64,
-                              max_target_length=32, max_new_tokens=40, num_beams=3)  # fmt: skip
+    settings_ = ModelSettings(
+        InputSpec("linked", SPATIAL),
+        base_model="scratch",
+        max_source_length=64,
+        max_target_length=32,
+        max_new_tokens=40,
+        num_beams=3,
+    )
     record = {"detections": [{"label": "glass", "confidence": 0.9, "bbox": box(0.9, 0.9)}], "scene": None}
     wrong = "A glass item in the top left is visible."
     missing = "A glass item is visible."
@@ -133,8 +145,14 @@ def test_spatial_is_saved_with_the_model_and_checked(tmp_path):
 
     from helpers.core.contract import ContractError, load_model_settings, write_model_settings
 
-    settings_ = ModelSettings(InputSpec("linked", SPATIAL), base_model="scratch", max_source_length=64,
-                              max_target_length=32, max_new_tokens=40, num_beams=3)  # fmt: skip
+    settings_ = ModelSettings(
+        InputSpec("linked", SPATIAL),
+        base_model="scratch",
+        max_source_length=64,
+        max_target_length=32,
+        max_new_tokens=40,
+        num_beams=3,
+    )
     write_model_settings(tmp_path, settings_)
     assert load_model_settings(tmp_path).policy.spatial is True
     values = json.loads((tmp_path / "llm_config.json").read_text())

@@ -75,9 +75,31 @@ def test_numerals_pass_when_the_sentence_keeps_one_system():
     assert numeral_errors("There are 3 plastic items.", Style("varied", "digits")) == []
 
 
-@given(label=st.sampled_from(["bus", "knife", "fish", "sheep", "person", "bottles", "shoes", "glasses", "scissors",
-                              "foam", "aluminium foil", "cactus", "lens", "бутылка", "瓶子", "kite", "metals"]),
-       count=st.integers(1, 30), seed=st.integers(0, 1000))  # fmt: skip
+@given(
+    label=st.sampled_from(
+        [
+            "bus",
+            "knife",
+            "fish",
+            "sheep",
+            "person",
+            "bottles",
+            "shoes",
+            "glasses",
+            "scissors",
+            "foam",
+            "aluminium foil",
+            "cactus",
+            "lens",
+            "бутылка",
+            "瓶子",
+            "kite",
+            "metals",
+        ]
+    ),
+    count=st.integers(1, 30),
+    seed=st.integers(0, 1000),
+)
 def test_unknown_labels_round_trip_in_their_english_forms(label, count, seed):
     record = {"detections": [{"label": label, "confidence": 0.9}] * count, "scene": None}
     text = describe(record, random.Random(seed))
@@ -102,9 +124,13 @@ class EchoBackend:
 
 
 SETTINGS = ModelSettings(
-    InputSpec("linked", Policy(), (PLAIN, Style("varied", "digits"))), base_model="scratch", max_source_length=64,
-    max_target_length=32, max_new_tokens=40, num_beams=3,
-)  # fmt: skip
+    InputSpec("linked", Policy(), (PLAIN, Style("varied", "digits"))),
+    base_model="scratch",
+    max_source_length=64,
+    max_target_length=32,
+    max_new_tokens=40,
+    num_beams=3,
+)
 GLASS = {"detections": [{"label": "glass", "confidence": 0.9}] * 2, "scene": {"class": "sandy", "confidence": 0.9}}
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from helpers.core.contract import Policy, Style
 from helpers.core.io import iter_jsonl, write_jsonl
-from helpers.cv.ground_truth import ground_truth_outputs
+from helpers.cv.extract import ground_truth_outputs
 from helpers.pairs.synth import SynthConfig, build_pairs
 from helpers.text.linearize import linearize
 from helpers.text.variants import variant_of
@@ -94,8 +94,9 @@ def test_pairs_keep_split_by_image_and_load_with_datasets(cv_file, tmp_path):
     assert {p["origin"] for p in result.pairs["test"]} == {"image"}, "coverage goes to train only"
     hard = [p for p in result.pairs["val"] if p["origin"] == "hard"]
     assert {p["image"] for p in hard} == {f"hard/{i:06d}" for i in range(120)}  # validation sees hard records too
-    assert max(len(p["cv"]["detections"]) for p in hard) >= 15 and all(p["image"] not in images_per_split["train"]
-                                                                       for p in hard)  # fmt: skip
+    assert max(len(p["cv"]["detections"]) for p in hard) >= 15 and all(
+        p["image"] not in images_per_split["train"] for p in hard
+    )
     assert sum(p["origin"] == "synthetic" for p in result.pairs["train"]) == 90
     loaded = datasets.load_dataset(
         "json", data_files={s: str(tmp_path / "pairs" / f"{s}.jsonl") for s in ("train", "val", "test")}
@@ -170,7 +171,7 @@ def test_bad_records_are_reported_and_counted_the_rest_processed(tmp_path):
             output_dir=str(tmp_path / "p"),
             synthetic_records=0,
             validation_hard_records=0,
-        )  # fmt: skip
+        )
     )
     assert sum(len(p) for p in result.pairs.values()) == 2 * 3
     errors = [e["error"] for e in result.errors]

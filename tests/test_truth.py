@@ -43,15 +43,17 @@ def test_the_describer_given_the_truth_and_the_end_to_end_sentence_are_kept_apar
     assert truth_facts(record) == Facts({"plastic": 2, "glass": 1}, "grass")
     assert truth_facts({"detections": []}) is None
     assert [d["confidence"] for d in truth_record(record)["detections"]] == [1.0, 1.0, 1.0]
-    said = Description("One plastic item on the grass.", "model", Facts({"plastic": 1}, "grass"),
-                       Facts({"plastic": 1}, "grass"), ())  # fmt: skip
+    said = Description(
+        "One plastic item on the grass.", "model", Facts({"plastic": 1}, "grass"), Facts({"plastic": 1}, "grass"), ()
+    )
     everything = Facts({"plastic": 2, "glass": 1}, "grass")
     on_truth = Description("Two plastic items and a glass item on the grass.", "model", everything, everything, ())
     clean = _record([], detected=["paper"])
     said_clean = Description("A paper item.", "model", Facts({"paper": 1}, "grass"), Facts({"paper": 1}, "grass"), ())
     on_truth_clean = Description("Nothing.", "model", Facts({}, "grass"), Facts({}, "grass"), ())
-    rows = truth_rows([record, clean, {"id": "x", "detections": []}], [said, said_clean, said],
-                      [on_truth, on_truth_clean, on_truth])  # fmt: skip
+    rows = truth_rows(
+        [record, clean, {"id": "x", "detections": []}], [said, said_clean, said], [on_truth, on_truth_clean, on_truth]
+    )
     assert len(rows) == 2  # the record without ground truth is left out
     summary = summarise_truth(rows, photos=4, unreadable=1)
     assert (summary["photos"], summary["with_ground_truth"], summary["ground_truth_unreadable"]) == (4, 2, 1)
@@ -76,8 +78,9 @@ def test_the_verdict_counts_the_end_to_end_numbers_when_they_exist():
     assert result["targets"]["truth_end_to_end_min"] == TRUTH_TARGETS["truth_end_to_end_min"]
 
 
-def test_extraction_of_a_labelled_source_carries_ground_truth_and_names_bad_label_files(tiny_demo, tiny_cv_models,
-                                                                                        tmp_path):  # fmt: skip
+def test_extraction_of_a_labelled_source_carries_ground_truth_and_names_bad_label_files(
+    tiny_demo, tiny_cv_models, tmp_path
+):
     import shutil
 
     from helpers.cv.config import ExtractConfig
@@ -87,10 +90,16 @@ def test_extraction_of_a_labelled_source_carries_ground_truth_and_names_bad_labe
     shutil.copytree(tiny_demo, data)
     broken = sorted((data / "test" / "labels").glob("*.txt"))[0]
     broken.write_text("7 0.5 0.5 0.1 0.1\n")  # a class outside names
-    config = ExtractConfig(images=str(data / "data.yaml"), output=str(tmp_path / "cv.jsonl"),
-                           yolo_weights=str(tiny_cv_models / "yolo_detector.pt"), hf_model="",
-                           scene_weights=str(tiny_cv_models / "scene_classifier.pt"), ensemble_weights_file="",
-                           imgsz=160, scene_imgsz=64)  # fmt: skip
+    config = ExtractConfig(
+        images=str(data / "data.yaml"),
+        output=str(tmp_path / "cv.jsonl"),
+        yolo_weights=str(tiny_cv_models / "yolo_detector.pt"),
+        hf_model="",
+        scene_weights=str(tiny_cv_models / "scene_classifier.pt"),
+        ensemble_weights_file="",
+        imgsz=160,
+        scene_imgsz=64,
+    )
     summary = run_extraction(config)
     records = [json.loads(line) for line in (tmp_path / "cv.jsonl").read_text().splitlines()]
     assert len(records) == 12 and summary["ground_truth_errors"] == 1
@@ -102,20 +111,37 @@ def test_extraction_of_a_labelled_source_carries_ground_truth_and_names_bad_labe
             assert record["ground_truth"]["scene"]["class"] == scenes[record["image"]]
 
 
-def test_notebook_04_on_a_labelled_source_shows_the_three_columns(tiny_demo, tiny_cv_models, model_dir, tmp_path,
-                                                                  papermill_run):  # fmt: skip
+def test_notebook_04_on_a_labelled_source_shows_the_three_columns(
+    tiny_demo, tiny_cv_models, model_dir, tmp_path, papermill_run
+):
     from helpers.cv.config import ExtractConfig
     from helpers.cv.extract import run_extraction
     from helpers.pairs.synth import SynthConfig, build_pairs
 
-    run_extraction(ExtractConfig(images=str(tiny_demo / "data.yaml"), output=str(tmp_path / "cv.jsonl"),
-                                 yolo_weights=str(tiny_cv_models / "yolo_detector.pt"), hf_model="",
-                                 scene_weights=str(tiny_cv_models / "scene_classifier.pt"), ensemble_weights_file="",
-                                 imgsz=160, scene_imgsz=64, yolo_conf=0.01))  # fmt: skip
-    build_pairs(SynthConfig(cv_outputs=str(tmp_path / "cv.jsonl"), output_dir=str(tmp_path / "pairs"),
-                            synthetic_records=20))  # fmt: skip
-    parameters = {"model_dir": model_dir, "pairs_dir": tmp_path / "pairs", "output_dir": tmp_path / "eval",
-                  "stress_records": 4, "timing_records": 0, "gallery_size": 2}  # fmt: skip
+    run_extraction(
+        ExtractConfig(
+            images=str(tiny_demo / "data.yaml"),
+            output=str(tmp_path / "cv.jsonl"),
+            yolo_weights=str(tiny_cv_models / "yolo_detector.pt"),
+            hf_model="",
+            scene_weights=str(tiny_cv_models / "scene_classifier.pt"),
+            ensemble_weights_file="",
+            imgsz=160,
+            scene_imgsz=64,
+            yolo_conf=0.01,
+        )
+    )
+    build_pairs(
+        SynthConfig(cv_outputs=str(tmp_path / "cv.jsonl"), output_dir=str(tmp_path / "pairs"), synthetic_records=20)
+    )
+    parameters = {
+        "model_dir": model_dir,
+        "pairs_dir": tmp_path / "pairs",
+        "output_dir": tmp_path / "eval",
+        "stress_records": 4,
+        "timing_records": 0,
+        "gallery_size": 2,
+    }
     papermill_run("04_evaluate", tmp_path / "04.ipynb", parameters)
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     truth = metrics["truth"]
@@ -149,10 +175,16 @@ def test_the_unseen_photo_benchmark_measures_fresh_photos_as_04_does(tiny_cv_mod
     from helpers.demo.truth_bench import unseen_truth
 
     result = unseen_truth(
-        seed=5, photos=4, model_dir=str(model_dir), yolo_weights=str(tiny_cv_models / "yolo_detector.pt"),
-        hf_model="", scene_weights=str(tiny_cv_models / "scene_classifier.pt"),
-        ensemble_weights_file=str(tiny_cv_models / "ensemble.json"), imgsz=160, scene_imgsz=64,
-    )  # fmt: skip
+        seed=5,
+        photos=4,
+        model_dir=str(model_dir),
+        yolo_weights=str(tiny_cv_models / "yolo_detector.pt"),
+        hf_model="",
+        scene_weights=str(tiny_cv_models / "scene_classifier.pt"),
+        ensemble_weights_file=str(tiny_cv_models / "ensemble.json"),
+        imgsz=160,
+        scene_imgsz=64,
+    )
     assert result["photos"] == result["with_ground_truth"] == 4 and result["seed"] == 5
     assert result["describer_on_truth"]["true"] == 1.0
     assert 0 <= result["end_to_end"]["true"] <= 1 and result["end_to_end"]["littered_photos"] >= 1

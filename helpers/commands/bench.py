@@ -1,9 +1,9 @@
 """`desclm bench`: throughput benchmarks that print ratios measured side by side in one run.
 
-    desclm bench extract --images data.yaml --yolo_weights best.pt   # extraction vs its models alone
-    desclm bench null --count 24                                      # the pipeline's own ceiling, null models
-    desclm bench train --pairs_dir data/pairs [--compare_adapters]    # this setup vs the original's batching
-    desclm bench describe models/description_llm                      # HF vs CTranslate2
+desclm bench extract --images data.yaml --yolo_weights best.pt   # extraction vs its models alone
+desclm bench null --count 24                                      # the pipeline's own ceiling, null models
+desclm bench train --pairs_dir data/pairs [--compare_adapters]    # this setup vs the original's batching
+desclm bench describe models/description_llm                      # HF vs CTranslate2
 """
 
 from __future__ import annotations
@@ -75,8 +75,12 @@ def main(argv: list[str], prog: str = "desclm bench") -> int:
         return 2
     name, argv, prog = argv[0], argv[1:], f"{prog} {argv[0]}"
     if name == "extract":
-        parser = SettingsParser([ExtractConfig, BenchExtractOptions], prog=prog, description=BENCHES[name],
-                                params_sections=("01_cv_extract", "01"))  # fmt: skip
+        parser = SettingsParser(
+            [ExtractConfig, BenchExtractOptions],
+            prog=prog,
+            description=BENCHES[name],
+            params_sections=("01_cv_extract", "01"),
+        )
         config, options, _ = parser.parse(argv)
         try:
             config.check_inputs()
@@ -99,5 +103,6 @@ def main(argv: list[str], prog: str = "desclm bench") -> int:
         return run_benchmark(options)
     options, _ = SettingsParser(BenchDescribeOptions, prog=prog, description=BENCHES[name]).parse(argv)
     from helpers.describer.bench import run_benchmark
+    from helpers.training import build_model
 
-    return run_benchmark(options)
+    return run_benchmark(options, build_model)

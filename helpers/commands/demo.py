@@ -1,9 +1,9 @@
 """`desclm demo`: the embedded demo (`helpers.demo`).
 
-    desclm demo dataset [--out data/demo] [--seed 0] [--n_train 240]   # the synthetic photo set
-    desclm demo models [--quick]                                        # the demo CV models, calibrated
-    desclm demo truth [--seed 1] [--photos 40]                          # how true the sentences are on fresh photos
-    desclm demo notebooks [--write]                                     # parameters cells vs the stages' settings
+desclm demo dataset [--out data/demo] [--seed 0] [--n_train 240]   # the synthetic photo set
+desclm demo models [--quick]                                        # the demo CV models, calibrated
+desclm demo truth [--seed 1] [--photos 40]                          # how true the sentences are on fresh photos
+desclm demo notebooks [--write]                                     # parameters cells vs the stages' settings
 """
 
 from __future__ import annotations
@@ -86,8 +86,9 @@ def main(argv: list[str], prog: str = "desclm demo") -> int:
         from helpers.demo.models import QUICK, DemoModelsSpec, build_models
 
         spec = QUICK if options.quick else DemoModelsSpec()
-        build_models(options.data, options.out, DemoModelsSpec(**{**asdict(spec), "seed": options.seed}),
-                     force=options.force)  # fmt: skip
+        build_models(
+            options.data, options.out, DemoModelsSpec(**{**asdict(spec), "seed": options.seed}), force=options.force
+        )
         return 0
     if name == "truth":
         options, _ = SettingsParser(TruthOptions, prog=prog, description=DEMO_COMMANDS[name]).parse(argv)

@@ -81,8 +81,14 @@ def check_train(device: str, smoke: bool) -> list[dict]:
         model = build_model(tokenizer, shape)
         with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=bf16):
             seconds = time_steps(model, batches, steps, device)
-        rows.append({"shape": shape, "precision": "bf16" if bf16 else "fp32", "batch_size": batch_size,
-                     "examples_per_second": steps * batch_size / seconds})  # fmt: skip
+        rows.append(
+            {
+                "shape": shape,
+                "precision": "bf16" if bf16 else "fp32",
+                "batch_size": batch_size,
+                "examples_per_second": steps * batch_size / seconds,
+            }
+        )
     return rows
 
 
@@ -95,10 +101,18 @@ def _describer_folder(target: Path, shape: str, seed: int = 0) -> Path:
     source = target.with_name(target.name + ".tokenizer")
     source.mkdir(parents=True, exist_ok=True)
     train_tokenizer(_texts(512, seed)[1]).save_pretrained(source)
-    settings = ModelSettings(InputSpec("linked", Policy()), base_model="scratch", max_source_length=96,
-                             max_target_length=40, max_new_tokens=40, num_beams=4)  # fmt: skip
+    settings = ModelSettings(
+        InputSpec("linked", Policy()),
+        base_model="scratch",
+        max_source_length=96,
+        max_target_length=40,
+        max_new_tokens=40,
+        num_beams=4,
+    )
     write_model_settings(source, settings)
-    return shaped_model(source, shape, target, seed)
+    from helpers.training import build_model
+
+    return shaped_model(source, shape, target, build_model, seed)
 
 
 def check_describe(device: str, smoke: bool) -> list[dict]:
@@ -144,12 +158,26 @@ def _detection_models(folder: Path, smoke: bool) -> dict:
     if smoke:
         config = small_rtdetr_config(names)
     else:  # ResNet-101's depths with the published r101vd encoder/decoder widths
-        backbone = RTDetrResNetConfig(embedding_size=64, hidden_sizes=[256, 512, 1024, 2048], depths=[3, 4, 23, 3],
-                                      layer_type="bottleneck", out_features=["stage2", "stage3", "stage4"])  # fmt: skip
-        config = RTDetrConfig(backbone_config=backbone, encoder_in_channels=[512, 1024, 2048], encoder_hidden_dim=384,
-                              encoder_ffn_dim=2048, d_model=256, decoder_in_channels=[384, 384, 384],
-                              decoder_ffn_dim=1024, decoder_layers=6, num_queries=300, id2label=dict(enumerate(names)),
-                              label2id={n: i for i, n in enumerate(names)})  # fmt: skip
+        backbone = RTDetrResNetConfig(
+            embedding_size=64,
+            hidden_sizes=[256, 512, 1024, 2048],
+            depths=[3, 4, 23, 3],
+            layer_type="bottleneck",
+            out_features=["stage2", "stage3", "stage4"],
+        )
+        config = RTDetrConfig(
+            backbone_config=backbone,
+            encoder_in_channels=[512, 1024, 2048],
+            encoder_hidden_dim=384,
+            encoder_ffn_dim=2048,
+            d_model=256,
+            decoder_in_channels=[384, 384, 384],
+            decoder_ffn_dim=1024,
+            decoder_layers=6,
+            num_queries=300,
+            id2label=dict(enumerate(names)),
+            label2id={n: i for i, n in enumerate(names)},
+        )
     model = RTDetrForObjectDetection(config)
     model.save_pretrained(folder / "rtdetr")
     RTDetrImageProcessor(size={"height": 640, "width": 640}).save_pretrained(folder / "rtdetr")
@@ -167,10 +195,17 @@ def check_extract(device: str, smoke: bool) -> list[dict]:
         models = _detection_models(Path(work), smoke)
         size = (640, 480) if smoke else (4000, 3000)
         write_photos(Path(work) / "photos", 4 if smoke else 48, size)
-        config = ExtractConfig(images=str(Path(work) / "photos"), yolo_weights=str(models["yolo"]),
-                               hf_model=str(models["hf"]), scene_weights=str(models["scene"]), imgsz=640,
-                               batch_size=2 if smoke else 16, device=device, loader_threads=2 if smoke else 8,
-                               ensemble_weights_file="")  # fmt: skip
+        config = ExtractConfig(
+            images=str(Path(work) / "photos"),
+            yolo_weights=str(models["yolo"]),
+            hf_model=str(models["hf"]),
+            scene_weights=str(models["scene"]),
+            imgsz=640,
+            batch_size=2 if smoke else 16,
+            device=device,
+            loader_threads=2 if smoke else 8,
+            ensemble_weights_file="",
+        )
         result = benchmark(config, repeats=1)
     return [{**result, "photo_size": list(size), "parameters": models["parameters"]}]
 
@@ -185,8 +220,13 @@ def check_lora(device: str, smoke: bool) -> list[dict]:
     return [adapter_run(texts, pairs, shape, adapter, steps, batch_size, 0, device) for adapter in ("none", "lora")]
 
 
-CHECKS = {"env": check_env, "train": check_train, "describe": check_describe, "extract": check_extract,
-          "lora": check_lora}  # fmt: skip
+CHECKS = {
+    "env": check_env,
+    "train": check_train,
+    "describe": check_describe,
+    "extract": check_extract,
+    "lora": check_lora,
+}
 
 
 def run_checks(parts: list[str], smoke: bool, device: str, output=sys.stdout) -> list[dict]:

@@ -140,3 +140,11 @@ def weights_fingerprint(name_or_path: str | Path) -> str:
             digest.update(weights_fingerprint(file).encode())
         return digest.hexdigest()
     return f"hub:{name_or_path}"
+
+
+def side_files(output: Path) -> dict[str, Path]:
+    """The files beside a CV output `X.jsonl`: `X.errors.jsonl` and `X.manifest.json`."""
+    return {
+        "errors": output.with_name(f"{output.stem}.errors.jsonl"),
+        "manifest": output.with_name(f"{output.stem}.manifest.json"),
+    }

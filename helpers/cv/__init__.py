@@ -17,7 +17,6 @@ _PUBLIC = {
     "UltralyticsDetector": "detectors",
     "SceneClassifier": "detectors",
     "detection_metrics": "evaluation",
-    "side_files": "files",
     "ExtractConfig": "config",
     "calibrate_ensemble": "calibrate",
     "collect_detections": "calibrate",

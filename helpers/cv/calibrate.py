@@ -51,8 +51,9 @@ COLLECT_CONF = 0.05  # detections are collected once at this threshold; the grid
 SIGNIFICANCE = 0.05  # the calibrated setting replaces the current one only below this p-value
 
 
-def photo_counts(per_model: dict[str, list[Detections]], setting: dict, min_confidence: float,
-                 iou_thr: float = 0.55) -> list[Counter]:  # fmt: skip
+def photo_counts(
+    per_model: dict[str, list[Detections]], setting: dict, min_confidence: float, iou_thr: float = 0.55
+) -> list[Counter]:
     """Per photo, the counts one setting gives after fusion and the describer's threshold."""
     limits = thinning_of(setting)
     return photo_counts_each(per_model, setting, (limits,), min_confidence, iou_thr)[limits]
@@ -64,8 +65,13 @@ def _scored(counted: list[Counter], truths: list[Counter], setting: dict) -> dic
     return {**setting, "count_accuracy": exact / max(1, len(truths)), "littered_called_clean": clean}
 
 
-def score_settings(per_model: dict[str, list[Detections]], truths: list[Counter], setting: dict,
-                   min_confidence: float, iou_thr: float = 0.55) -> dict:  # fmt: skip
+def score_settings(
+    per_model: dict[str, list[Detections]],
+    truths: list[Counter],
+    setting: dict,
+    min_confidence: float,
+    iou_thr: float = 0.55,
+) -> dict:
     """Per-photo count accuracy (and littered photos with nothing counted) of one setting."""
     return _scored(photo_counts(per_model, setting, min_confidence, iou_thr), truths, setting)
 
@@ -77,8 +83,9 @@ def mcnemar_p(better: int, worse: int) -> float:
     return sum(math.comb(total, k) for k in range(better, total + 1)) / 2**total if total else 1.0
 
 
-def significance(per_model: dict[str, list[Detections]], truths: list[Counter], current: dict, best: dict,
-                 min_confidence: float) -> dict:  # fmt: skip
+def significance(
+    per_model: dict[str, list[Detections]], truths: list[Counter], current: dict, best: dict, min_confidence: float
+) -> dict:
     """Photos made exact by `best` only (`better`) and by `current` only (`worse`), and the p-value."""
     old = [said == truth for said, truth in zip(photo_counts(per_model, current, min_confidence), truths, strict=True)]
     new = [said == truth for said, truth in zip(photo_counts(per_model, best, min_confidence), truths, strict=True)]
@@ -87,8 +94,9 @@ def significance(per_model: dict[str, list[Detections]], truths: list[Counter], 
     return {"better": better, "worse": worse, "p_value": mcnemar_p(better, worse), "alpha": SIGNIFICANCE}
 
 
-def candidate_settings(names: list[str], agnostic_ious: tuple[float, ...] = AGNOSTIC_IOUS,
-                       agnostic_ioss: tuple[float, ...] = AGNOSTIC_IOSS) -> list[dict]:  # fmt: skip
+def candidate_settings(
+    names: list[str], agnostic_ious: tuple[float, ...] = AGNOSTIC_IOUS, agnostic_ioss: tuple[float, ...] = AGNOSTIC_IOSS
+) -> list[dict]:
     """Every grid point: a threshold per detector, the weights and (for several detectors) a conf_type,
     each with every class-agnostic thinning (`agnostic_iou`, `agnostic_ios`)."""
     thinnings = [{"agnostic_iou": g, "agnostic_ios": h} for g, h in itertools.product(agnostic_ious, agnostic_ioss)]
@@ -119,16 +127,24 @@ def neighbourhood_accuracy(rows: list[dict]) -> list[dict]:
     scored = []
     for row in rows:
         rest, at = place(row)
-        near = [accuracy.get((rest, tuple(a + d for a, d in zip(at, move, strict=True))))
-                for move in itertools.product((-1, 0, 1), repeat=len(at))]  # fmt: skip
+        near = [
+            accuracy.get((rest, tuple(a + d for a, d in zip(at, move, strict=True))))
+            for move in itertools.product((-1, 0, 1), repeat=len(at))
+        ]
         near = [value for value in near if value is not None]
         scored.append({**row, "neighbourhood_accuracy": sum(near) / len(near)})
     return scored
 
 
-def calibrate(per_model: dict[str, list[Detections]], truths: list[Counter], policy: Policy = Policy(),
-              keep: int = 10, agnostic_ious: tuple[float, ...] = AGNOSTIC_IOUS,
-              agnostic_ioss: tuple[float, ...] = AGNOSTIC_IOSS, workers: int = 0) -> dict:  # fmt: skip
+def calibrate(
+    per_model: dict[str, list[Detections]],
+    truths: list[Counter],
+    policy: Policy = Policy(),
+    keep: int = 10,
+    agnostic_ious: tuple[float, ...] = AGNOSTIC_IOUS,
+    agnostic_ioss: tuple[float, ...] = AGNOSTIC_IOSS,
+    workers: int = 0,
+) -> dict:
     """The best setting by per-photo count accuracy over its threshold neighbourhood, and the `keep` best rows
     behind the choice (`agnostic_ious`, `agnostic_ioss`: the thinnings tried; (1.0,) leaves one off;
     `workers`: processes for the grid, 0 for one per core)."""
@@ -149,8 +165,13 @@ def calibrate(per_model: dict[str, list[Detections]], truths: list[Counter], pol
 
     def rank(row: dict) -> tuple:
         middle = sum(abs(t - 0.5) for t in row["conf"].values())
-        return (-row["neighbourhood_accuracy"], -row["count_accuracy"], row["littered_called_clean"], middle,
-                json.dumps(row, sort_keys=True))  # fmt: skip
+        return (
+            -row["neighbourhood_accuracy"],
+            -row["count_accuracy"],
+            row["littered_called_clean"],
+            middle,
+            json.dumps(row, sort_keys=True),
+        )
 
     rows.sort(key=rank)
     return {"choice": rows[0], "table": rows[:keep], "photos": len(truths), "settings_tried": len(rows)}
@@ -223,9 +244,13 @@ def calibrate_ensemble(config, output: str | Path) -> dict:
     `output`; returns the result with `baseline` (the settings `config` had, scored the same way)."""
     per_model, truths = collect_detections(config)
     specs = {spec.name: spec for spec in config.detector_specs()}
-    current = {"conf": {n: config.conf_of(n) for n in per_model}, "weights": {n: specs[n].weight for n in per_model},
-               "conf_type": config.fusion().conf_type, "agnostic_iou": config.fusion().agnostic_iou,
-               "agnostic_ios": config.fusion().agnostic_ios}  # fmt: skip
+    current = {
+        "conf": {n: config.conf_of(n) for n in per_model},
+        "weights": {n: specs[n].weight for n in per_model},
+        "conf_type": config.fusion().conf_type,
+        "agnostic_iou": config.fusion().agnostic_iou,
+        "agnostic_ios": config.fusion().agnostic_ios,
+    }
     result = calibrate_against(per_model, truths, current)
     fingerprints = {name: weights_fingerprint(weights) for name, weights in config.detector_weights().items()}
     write_ensemble_file(output, result, result["baseline"], fingerprints)
@@ -240,5 +265,10 @@ def calibrate_against(per_model: dict[str, list[Detections]], truths: list[Count
     result = calibrate(per_model, truths)
     tested = significance(per_model, truths, current, result["choice"], min_confidence)
     kept = tested["p_value"] >= SIGNIFICANCE
-    return {**result, "choice": baseline if kept else result["choice"], "kept_current": kept,
-            "significance": tested, "baseline": baseline}  # fmt: skip
+    return {
+        **result,
+        "choice": baseline if kept else result["choice"],
+        "kept_current": kept,
+        "significance": tested,
+        "baseline": baseline,
+    }

@@ -47,7 +47,7 @@ class ExtractConfig:
         factory=list, help="one weight per detector (yolo, hf); empty: the calibration file's, else equal"
     )
     ensemble_weights_file: str = setting(
-        "", "calibration file (`desclm calibrate`), used for the detector weights it was made for; \"\": none"
+        "", 'calibration file (`desclm calibrate`), used for the detector weights it was made for; "": none'
     )
     iou_thr: float = setting(0.55, "WBF: boxes of one class overlapping more than this are fused")
     skip_box_thr: float = setting(0.0, "WBF: boxes below this confidence are ignored")
@@ -125,8 +125,11 @@ class ExtractConfig:
         """The fusion settings 01 uses: `conf_type`, `agnostic_iou`, `agnostic_ios` from the parameters, else the
         ensemble file's (unless `from_file` is False), else `FusionSettings`' defaults."""
         file = self._ensemble() if from_file else {}
-        given = {"conf_type": self.conf_type or None,  # "": unset
-                 "agnostic_iou": self.agnostic_iou, "agnostic_ios": self.agnostic_ios}  # fmt: skip
+        given = {
+            "conf_type": self.conf_type or None,  # "": unset
+            "agnostic_iou": self.agnostic_iou,
+            "agnostic_ios": self.agnostic_ios,
+        }
         chosen = {name: file.get(name) if value is None else value for name, value in given.items()}
         return FusionSettings(self.iou_thr, self.skip_box_thr, **{k: v for k, v in chosen.items() if v is not None})
 
@@ -175,8 +178,10 @@ class ExtractConfig:
                 logger.warning(
                     "%s threshold %s: every box it scores at least that is described (01 maps a detector's threshold "
                     "to the describer's %s), often hundreds per photo; 01's report needs no low threshold for mAP",
-                    spec.name, spec.conf, Policy().min_confidence,
-                )  # fmt: skip
+                    spec.name,
+                    spec.conf,
+                    Policy().min_confidence,
+                )
         weights = self.resolve_weights([s.name for s in specs])
         for spec in specs:
             spec.weight = weights[spec.name]

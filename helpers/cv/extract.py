@@ -20,20 +20,21 @@ import json
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from PIL import Image
 from tqdm.auto import tqdm
 
 from helpers.core.contract import Policy
-from helpers.core.io import atomic_write_text, iter_jsonl, write_jsonl
+from helpers.core.io import atomic_write_text, iter_jsonl, side_files, write_jsonl
 from helpers.core.paths import resolve
 from helpers.cv.config import ExtractConfig
 from helpers.cv.detectors import UNKNOWN_SCENE, DetectorSpec, SceneClassifier, load_detector
-from helpers.cv.files import scan_output, side_files
+from helpers.cv.files import scan_output
 from helpers.cv.fusion import align_scores, fuse
 from helpers.cv.ground_truth import add_ground_truth, labelled_truth
 from helpers.cv.sources import ImageItem, decode_image, open_image_source, select
@@ -100,8 +101,11 @@ def check_resumable(output: Path, manifest: Path, settings: dict) -> None:
     if previous.get("fingerprint") == settings["fingerprint"]:
         return
     old, new = _flat({k: previous.get(k) for k in settings if k != "fingerprint"}), _flat(settings)
-    changed = [f"{key}: {old.get(key)!r} -> {new.get(key)!r}" for key in sorted(set(old) | set(new) - {"fingerprint"})
-               if old.get(key) != new.get(key)]  # fmt: skip
+    changed = [
+        f"{key}: {old.get(key)!r} -> {new.get(key)!r}"
+        for key in sorted(set(old) | set(new) - {"fingerprint"})
+        if old.get(key) != new.get(key)
+    ]
     raise ValueError(
         f"{output} holds CV outputs of other models or settings ({'; '.join(changed) or 'see ' + str(manifest)}); "
         "choose another output, or delete it or set restart_on_change to start over"
@@ -271,3 +275,43 @@ def run_extraction(
         "forward_share": sum(forward.values()) / seconds if seconds > 0 and todo else None,
         "weights": dict(zip(names, weights)),
     }
+
+
+@dataclass
+class ExtractionResult:
+    """What a CV-output run produced: records, failures, and where they were written."""
+
+    records: list[dict]
+    errors: list[dict] = field(default_factory=list)
+    output: Path | None = None
+    errors_output: Path | None = None
+
+    def class_counts(self) -> dict[str, int]:
+        return dict(Counter(d["label"] for r in self.records for d in r["detections"]).most_common())
+
+    def scene_counts(self) -> dict[str, int]:
+        return dict(Counter(r["scene"]["class"] for r in self.records).most_common())
+
+
+def ground_truth_outputs(data_yaml: str | Path, output: str | Path, max_images: int = 0) -> ExtractionResult:
+    """Writes CV output records made from a YOLO dataset's labels and its `scenes.csv`.
+
+    The same run as notebook 01 with `detections_from="labels"` (resumes an existing output).
+
+    Args:
+        data_yaml: The dataset's `data.yaml`.
+        output: JSONL to write; failures go to `<output stem>.errors.jsonl` beside it.
+        max_images: Use only the first N images in split order (0 = all).
+
+    Returns:
+        The records and the failures (unreadable images, malformed label files).
+    """
+    run = run_extraction(
+        ExtractConfig(images=str(data_yaml), output=str(output), max_images=max_images, detections_from="labels")
+    )
+    return ExtractionResult(
+        records=[line.record for line in iter_jsonl(run["output"])],
+        errors=[line.record for line in iter_jsonl(run["errors_output"])],
+        output=Path(run["output"]),
+        errors_output=Path(run["errors_output"]),
+    )

@@ -9,15 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from helpers.core.io import atomic_write_text, iter_jsonl, write_jsonl
+from helpers.core.io import atomic_write_text, iter_jsonl, side_files, write_jsonl
 from helpers.core.paths import require_file, resolve
-
-
-def side_files(output: Path) -> dict[str, Path]:
-    return {
-        "errors": output.with_name(f"{output.stem}.errors.jsonl"),
-        "manifest": output.with_name(f"{output.stem}.manifest.json"),
-    }
 
 
 def scan_output(output: Path) -> tuple[dict[str, dict], bool]:

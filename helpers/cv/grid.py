@@ -34,8 +34,13 @@ def thinning_of(setting: dict) -> Thinning:
     return setting.get("agnostic_iou", defaults.agnostic_iou), setting.get("agnostic_ios", defaults.agnostic_ios)
 
 
-def photo_counts_each(per_model: dict[str, list[Detections]], setting: dict, thinnings: tuple[Thinning, ...],
-                      min_confidence: float, iou_thr: float = 0.55) -> dict[Thinning, list[Counter]]:  # fmt: skip
+def photo_counts_each(
+    per_model: dict[str, list[Detections]],
+    setting: dict,
+    thinnings: tuple[Thinning, ...],
+    min_confidence: float,
+    iou_thr: float = 0.55,
+) -> dict[Thinning, list[Counter]]:
     """Per photo, the counts `setting` gives with each class-agnostic thinning in `thinnings` (the setting's
     own is ignored): the thinning comes after fusion, so each photo is fused once for all."""
     names = list(per_model)
@@ -79,8 +84,9 @@ def _worker_counts(group: list[dict]) -> dict[Thinning, list[Counter]]:
     return _fused_counts(group, **_WORKER)
 
 
-def group_counts(per_model: dict[str, list[Detections]], groups: list[list[dict]], min_confidence: float,
-                 workers: int) -> Iterator[dict[Thinning, list[Counter]]]:  # fmt: skip
+def group_counts(
+    per_model: dict[str, list[Detections]], groups: list[list[dict]], min_confidence: float, workers: int
+) -> Iterator[dict[Thinning, list[Counter]]]:
     """`photo_counts_each` of every group, in order: on Linux in `workers` forked processes once the grid repays
     starting them (spawned ones would re-run a calling script that has no `__main__` guard; macOS's system
     libraries are not safe to fork); elsewhere in this process."""

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from helpers.demo.models import DemoModelsSpec
+    from helpers.demo.spec import DemoModelsSpec
 
 
 def small_rtdetr_config(names: list[str]):

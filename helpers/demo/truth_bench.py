@@ -70,9 +70,14 @@ def unseen_detections(models: str, seeds: tuple[int, ...] = (1, 2, 3), photos: i
     for seed in seeds:
         with tempfile.TemporaryDirectory(prefix="desclm-unseen-") as work:
             build_dataset(Path(work) / "demo", DemoDatasetSpec(seed=seed, n_train=0, n_valid=0, n_test=photos))
-            config = ExtractConfig(images=str(Path(work) / "demo" / "data.yaml"),
-                                   yolo_weights=f"{models}/yolo_detector.pt", hf_model=f"{models}/rtdetr",
-                                   scene_weights="", ensemble_weights_file="", device="cpu")  # fmt: skip
+            config = ExtractConfig(
+                images=str(Path(work) / "demo" / "data.yaml"),
+                yolo_weights=f"{models}/yolo_detector.pt",
+                hf_model=f"{models}/rtdetr",
+                scene_weights="",
+                ensemble_weights_file="",
+                device="cpu",
+            )
             found, truth = collect_detections(config, "test")
         for name, detections in found.items():
             per_model.setdefault(name, []).extend(detections)

@@ -14,7 +14,7 @@ import yaml
 from helpers.core.device import use_all_cores
 
 if TYPE_CHECKING:
-    from helpers.demo.models import DemoModelsSpec
+    from helpers.demo.spec import DemoModelsSpec
 
 
 @contextmanager
@@ -106,8 +106,13 @@ def train_yolo_detector(data_yaml: Path, out: Path, spec: DemoModelsSpec, work: 
     # epochs and AdamW at 0.002, batch 8: 0.37; batch 4 or lr 0.004 the same; SGD at 0.01 half of it;
     # 960 training images instead of 240, same image passes: the same; width 0.125 or imgsz 320-384:
     # no better per CPU second (demo_recipe_sweep_round1_h100.json).
-    recipe = {"close_mosaic": min(4, spec.yolo_epochs), "optimizer": "AdamW", "lr0": 0.002, "warmup_epochs": 1,
-              **YOLO_COLOUR_AUGMENTATION}  # fmt: skip
+    recipe = {
+        "close_mosaic": min(4, spec.yolo_epochs),
+        "optimizer": "AdamW",
+        "lr0": 0.002,
+        "warmup_epochs": 1,
+        **YOLO_COLOUR_AUGMENTATION,
+    }
     settings = {
         "data": str(data_yaml),
         "epochs": spec.yolo_epochs,
@@ -117,7 +122,7 @@ def train_yolo_detector(data_yaml: Path, out: Path, spec: DemoModelsSpec, work: 
         "name": "detector",
         "seed": spec.seed,
     }
-    _train(model, spec, {**settings, **YOLO_TRAINING, **recipe, **overrides})  # fmt: skip
+    _train(model, spec, {**settings, **YOLO_TRAINING, **recipe, **overrides})
     target = out / "yolo_detector.pt"
     shutil.copyfile(work / "runs/detector/weights/last.pt", target)
     return target
@@ -138,7 +143,7 @@ def train_scene_classifier(scenes_dir: Path, out: Path, spec: DemoModelsSpec, wo
         "name": "scene",
         "seed": spec.seed,
     }
-    _train(model, spec, {**settings, **YOLO_TRAINING})  # fmt: skip
+    _train(model, spec, {**settings, **YOLO_TRAINING})
     target = out / "scene_classifier.pt"
     shutil.copyfile(work / "runs/scene/weights/last.pt", target)
     return target

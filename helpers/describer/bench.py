@@ -56,13 +56,14 @@ def benchmark_records(count: int, seed: int = 0) -> list[dict]:
     return [random_cv(rng, max_detections=12, unseen_rate=0.1, variant_rate=0.1, noise_rate=0.2) for _ in range(count)]
 
 
-def shaped_model(model_dir: Path, shape: str, target: Path, seed: int = 0) -> Path:
+def shaped_model(model_dir: Path, shape: str, target: Path, build_model, seed: int = 0) -> Path:
     """Writes to `target` a random-init T5 of `shape` (a published shape such as flan-t5-small, or a
-    scratch preset) with `model_dir`'s tokenizer and settings, exported to CTranslate2; returns `target`."""
+    scratch preset) with `model_dir`'s tokenizer and settings, exported to CTranslate2; returns `target`.
+    `build_model(tokenizer, shape, seed)` makes the model (`helpers.training.build_model`: the commands
+    pass it in, as the describer does not import training)."""
     from transformers import AutoTokenizer
 
     from helpers.describer.export_ct2 import export
-    from helpers.training import build_model
 
     target.mkdir(parents=True, exist_ok=True)
     for settings_file in model_dir.glob("*.json"):  # llm_config.json and the rest; the model's own are rewritten
@@ -143,13 +144,13 @@ def speed_table(
     return rows
 
 
-def run_benchmark(options) -> int:
+def run_benchmark(options, build_model=None) -> int:
     """`desclm bench describe`: records/s per backend (options: `helpers.commands.bench.BenchDescribeOptions`)."""
     model_dir = resolve(options.model_dir)
     beams = options.beams or load_model_settings(model_dir).num_beams
     with tempfile.TemporaryDirectory(prefix="desclm-shape-") as work:
         if options.shape:
-            model_dir = shaped_model(model_dir, options.shape, Path(work) / options.shape)
+            model_dir = shaped_model(model_dir, options.shape, Path(work) / options.shape, build_model)
             print(f"random-init {options.shape}: {parameter_count(model_dir) / 1e6:.1f}M parameters", flush=True)
         records = benchmark_records(options.records)
         rows = speed_table(model_dir, records, batch_sizes=(options.batch_size,), beams=(beams,))

@@ -110,8 +110,12 @@ def judge(records: list[dict], described: list[Description], policy, seed: int, 
         row = {"id": record.get("id"), "source": result.source, "record": record}
         for writer, text in (("raw_model", result.hypotheses[0]), ("guarded", result.text), ("grammar", grammar_text)):
             errors = _errors(record, result.expected, text)
-            row[writer] = {"text": text, "errors": errors, "faithful": not any(errors.values()),
-                           **writing_errors(text, record, style, result.expected.scene)}  # fmt: skip
+            row[writer] = {
+                "text": text,
+                "errors": errors,
+                "faithful": not any(errors.values()),
+                **writing_errors(text, record, style, result.expected.scene),
+            }
         rows.append(row)
     return rows
 

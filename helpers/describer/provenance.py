@@ -110,8 +110,14 @@ def plot_provenance(rows: list[dict], image_root: Path | None, path: Path, count
             HPacker(children=[TextArea(piece, textprops={"color": colour, "size": 8}) for piece, colour in line])
             for line in _wrapped(coloured_segments(row["text"], row["phrases"]), 48)
         ]
-        caption = AnchoredOffsetbox(loc="upper left", child=VPacker(children=lines, pad=0, sep=2), frameon=False,
-                                    bbox_to_anchor=(0, -0.02), bbox_transform=axis.transAxes, borderpad=0)  # fmt: skip
+        caption = AnchoredOffsetbox(
+            loc="upper left",
+            child=VPacker(children=lines, pad=0, sep=2),
+            frameon=False,
+            bbox_to_anchor=(0, -0.02),
+            bbox_transform=axis.transAxes,
+            borderpad=0,
+        )
         axis.add_artist(caption)
     figure.subplots_adjust(bottom=0.25, wspace=0.05)
     figure.savefig(path, dpi=100, bbox_inches="tight")
@@ -123,9 +129,13 @@ def provenance_rows(rows: list[dict], policy: Policy = Policy(), count: int = 4)
     """Evaluation rows (`helpers.describer.evaluate.judge`) as `plot_provenance` takes them: the
     guarded sentences that state most categories first."""
     drawn = [
-        {"id": row["id"], "text": row["guarded"]["text"], "record": row["record"],
-         "phrases": provenance(row["guarded"]["text"], row["record"], policy)}
+        {
+            "id": row["id"],
+            "text": row["guarded"]["text"],
+            "record": row["record"],
+            "phrases": provenance(row["guarded"]["text"], row["record"], policy),
+        }
         for row in rows
-    ]  # fmt: skip
+    ]
     drawn = [row for row in drawn if any(p.count for p in row["phrases"])]
     return sorted(drawn, key=lambda row: -len(row["phrases"]))[:count]

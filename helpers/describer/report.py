@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from helpers.core.io import iter_jsonl
 from helpers.describer.evaluate import WRITERS, WRITING_CHECKS, worst_failures
 from helpers.text.facts import SLOT_ERRORS
 from helpers.text.linearize import linearize
@@ -104,8 +106,9 @@ def plot_rollup(summaries: list[dict], path: Path, max_groups: int = 12) -> Path
     for ax, summary in zip(axes.flat, shown):
         counts = summary["items_per_category"]
         ax.bar(list(counts), list(counts.values()), color="tab:green")
-        ax.set_title(f"{summary['group']}\n{summary['photos']} photos, {summary['photos_with_litter']} with litter",
-                     fontsize=9)  # fmt: skip
+        ax.set_title(
+            f"{summary['group']}\n{summary['photos']} photos, {summary['photos_with_litter']} with litter", fontsize=9
+        )
         ax.tick_params(axis="x", labelrotation=30, labelsize=8)
         ax.set_ylabel("items")
         if not counts:
@@ -116,3 +119,26 @@ def plot_rollup(summaries: list[dict], path: Path, max_groups: int = 12) -> Path
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def sample_generations(model_dir: Path, pairs_file: Path, count: int, seed: int) -> pd.DataFrame:
+    """Generated descriptions for a seeded sample of test images, beside the references (notebook 03)."""
+    from helpers.describer.describe import Describer
+
+    pairs = [line.record for line in iter_jsonl(pairs_file) if line.record]
+    by_image: dict[str, list[dict]] = {}
+    for pair in pairs:
+        by_image.setdefault(pair["image"], []).append(pair)
+    images = random.Random(seed).sample(sorted(by_image), min(count, len(by_image)))
+    if not images:
+        return pd.DataFrame(columns=["input", "generated", "reference", "faithful"])
+    records = [by_image[image][0]["cv"] for image in images]
+    results = Describer.load(model_dir, guard=False).describe_detailed(records)  # the raw model, as trained
+    return pd.DataFrame(
+        {
+            "input": [by_image[image][0]["input"] for image in images],
+            "generated": [result.text for result in results],
+            "reference": [by_image[image][0]["output"] for image in images],
+            "faithful": [result.faithful for result in results],
+        }
+    )

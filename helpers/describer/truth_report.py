@@ -34,8 +34,8 @@ def photo_root(pairs_dir: str | Path) -> Path | None:
     import json
 
     from helpers.core.contract import pairs_cv_outputs
+    from helpers.core.io import side_files
     from helpers.core.paths import resolve
-    from helpers.cv import side_files
 
     cv_outputs = pairs_cv_outputs(resolve(pairs_dir))
     manifest = side_files(resolve(cv_outputs))["manifest"] if cv_outputs else None
@@ -63,13 +63,26 @@ def _draw_boxes(axis, detections, width: int, height: int, colour: str, style: s
             continue
         x1, y1, x2, y2 = detection["bbox"]
         axis.add_patch(
-            plt.Rectangle((x1 * width, y1 * height), (x2 - x1) * width, (y2 - y1) * height, fill=False,
-                          edgecolor=colour, linestyle=style, linewidth=1.5)
-        )  # fmt: skip
+            plt.Rectangle(
+                (x1 * width, y1 * height),
+                (x2 - x1) * width,
+                (y2 - y1) * height,
+                fill=False,
+                edgecolor=colour,
+                linestyle=style,
+                linewidth=1.5,
+            )
+        )
 
 
-def plot_worst_photos(rows: list[dict], records: dict[str, dict], image_root: Path | None, path: Path,
-                      count: int = 6, min_confidence: float = 0.5) -> Path | None:  # fmt: skip
+def plot_worst_photos(
+    rows: list[dict],
+    records: dict[str, dict],
+    image_root: Path | None,
+    path: Path,
+    count: int = 6,
+    min_confidence: float = 0.5,
+) -> Path | None:
     """The photos whose sentence is furthest from the truth: ground-truth boxes dashed green, the
     detectors' boxes (above the model's threshold) solid red, both sentences under each photo.
     Returns None when there is nothing to draw or the photos are not on this machine."""

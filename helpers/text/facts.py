@@ -271,9 +271,15 @@ def agreement_errors(text: str, vocabulary: Iterable[str] = ()) -> list[str]:
 
 
 SLOT_ERRORS = (
-    "missed_category", "wrong_count", "invented_category", "missing_scene", "wrong_scene", "invented_scene",
-    "wrong_place", "wrong_size",  # a place or size stated wrongly, left out, or where the boxes give none
-)  # fmt: skip
+    "missed_category",
+    "wrong_count",
+    "invented_category",
+    "missing_scene",
+    "wrong_scene",
+    "invented_scene",
+    "wrong_place",
+    "wrong_size",  # a place or size stated wrongly, left out, or where the boxes give none
+)
 
 
 def slot_errors(expected: Facts, said: Facts) -> dict[str, int]:

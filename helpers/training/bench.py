@@ -103,8 +103,16 @@ def _peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 
-def adapter_run(texts: list[str], pairs: list[dict], shape: str, adapter: str, steps: int, batch_size: int,
-                seed: int = 0, device: str = "cpu") -> dict:  # fmt: skip
+def adapter_run(
+    texts: list[str],
+    pairs: list[dict],
+    shape: str,
+    adapter: str,
+    steps: int,
+    batch_size: int,
+    seed: int = 0,
+    device: str = "cpu",
+) -> dict:
     """One training run of `shape` with `adapter` ("none" or "lora"); meant for a fresh process."""
     tokenizer = train_tokenizer(texts, seed=seed)
     batches = batches_ours(tokenizer, pairs, batch_size, seed)

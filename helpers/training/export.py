@@ -12,7 +12,7 @@ from transformers import GenerationConfig
 
 from helpers.core.contract import InputSpec, ModelSettings, write_model_settings
 from helpers.core.io import partial_dir, replace_dir
-from helpers.core.model_card import TRAINING_SUMMARY, write_model_card
+from helpers.text.model_card import TRAINING_SUMMARY, write_model_card
 from helpers.training.adapters import merged
 
 # The training numbers the model card shows (kept beside it, so notebook 04 can rewrite the card).

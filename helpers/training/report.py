@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import random
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from helpers.core.io import iter_jsonl
 from helpers.core.settings import setting
-from helpers.describer import Describer
 
 
 @dataclass
@@ -69,24 +66,3 @@ def evaluations(model_dir: Path) -> pd.DataFrame:
         if "eval_loss" in e
     ]
     return pd.DataFrame(rows).set_index("step") if rows else pd.DataFrame()
-
-
-def sample_generations(model_dir: Path, pairs_file: Path, count: int, seed: int) -> pd.DataFrame:
-    """Generated descriptions for a seeded sample of test images, beside the references."""
-    pairs = [line.record for line in iter_jsonl(pairs_file) if line.record]
-    by_image: dict[str, list[dict]] = {}
-    for pair in pairs:
-        by_image.setdefault(pair["image"], []).append(pair)
-    images = random.Random(seed).sample(sorted(by_image), min(count, len(by_image)))
-    if not images:
-        return pd.DataFrame(columns=["input", "generated", "reference", "faithful"])
-    records = [by_image[image][0]["cv"] for image in images]
-    results = Describer.load(model_dir, guard=False).describe_detailed(records)  # the raw model, as trained
-    return pd.DataFrame(
-        {
-            "input": [by_image[image][0]["input"] for image in images],
-            "generated": [result.text for result in results],
-            "reference": [by_image[image][0]["output"] for image in images],
-            "faithful": [result.faithful for result in results],
-        }
-    )

@@ -25,7 +25,7 @@ from helpers.cv.calibrate import (
     photo_counts_each,
     score_settings,
 )
-from helpers.cv.config import ExtractConfig
+from helpers.cv.config import DEFAULT_CONF, ExtractConfig
 from helpers.cv.detectors import Detections
 from helpers.cv.fusion import FusionSettings, align_scores, fuse
 
@@ -158,10 +158,21 @@ def test_calibration_thins_boxes_on_parts_of_objects():
 
 
 def test_01_takes_thresholds_and_conf_type_from_the_ensemble_file_unless_given(tmp_path):
+    from helpers.commands.parsing import SettingsParser
+    from helpers.core.io import weights_fingerprint
+
+    (tmp_path / "yolo.pt").write_bytes(b"the calibrated detector")
+    (tmp_path / "rtdetr").mkdir()
+    (tmp_path / "rtdetr" / "model.safetensors").write_bytes(b"the calibrated RT-DETR")
+    detectors = {"yolo_weights": str(tmp_path / "yolo.pt"), "hf_model": str(tmp_path / "rtdetr")}
     file = tmp_path / "ensemble.json"
     file.write_text(
         json.dumps(
             {
+                "detectors": {
+                    name: weights_fingerprint(detectors[key])
+                    for name, key in [("yolo", "yolo_weights"), ("hf", "hf_model")]
+                },
                 "weights": {"yolo": 1.0, "hf": 0.1},
                 "conf": {"yolo": 0.4, "hf": 0.7},
                 "conf_type": "avg",
@@ -169,27 +180,71 @@ def test_01_takes_thresholds_and_conf_type_from_the_ensemble_file_unless_given(t
             }
         )
     )
-    config = ExtractConfig(ensemble_weights_file=str(file))
+    config = ExtractConfig(images="x", ensemble_weights_file=str(file), **detectors)
     assert [(s.name, s.conf, s.weight) for s in config.detector_specs()] == [("yolo", 0.4, 1.0), ("hf", 0.7, 0.1)]
     assert config.fusion().conf_type == "avg" and config.fusion().agnostic_iou == 0.5
-    given = ExtractConfig(ensemble_weights_file=str(file), yolo_conf=0.25, conf_type="max", agnostic_iou=1.0)
+    assert config.conf_source("yolo")[1] == f"calibration file {file}"
+    given = ExtractConfig(
+        images="x", ensemble_weights_file=str(file), yolo_conf=0.25, conf_type="max", agnostic_iou=1.0, **detectors
+    )
     assert given.detector_specs()[0].conf == 0.25 and given.fusion().conf_type == "max"
     assert given.fusion().agnostic_iou == 1.0
-    from helpers.core.cli import config_parser
-
-    parser = config_parser(ExtractConfig, prog="extract", description="", params_file=True, params_section=("01",))
-    parsed, _ = parser.parse_config(["--yolo_conf", "0.25", "--ensemble_weights_file", str(file)])
+    parser = SettingsParser(ExtractConfig, prog="extract", description="", params_sections=("01",))
+    parsed, _ = parser.parse(
+        [
+            "--images",
+            "x",
+            "--yolo_conf",
+            "0.25",
+            "--ensemble_weights_file",
+            str(file),
+            "--yolo_weights",
+            detectors["yolo_weights"],
+            "--hf_model",
+            detectors["hf_model"],
+        ]
+    )
     assert parsed.yolo_conf == 0.25 and parsed.detector_specs()[1].conf == 0.7  # "float | None" options parse as float
-    bare = ExtractConfig(ensemble_weights_file=str(tmp_path / "none.json"))
+    bare = ExtractConfig(images="x", **detectors)
     assert [s.conf for s in bare.detector_specs()] == [0.5, 0.5] and bare.fusion().conf_type == "max"
     assert bare.fusion().agnostic_iou == 1.0  # one label per object is off unless calibration or you ask
 
 
+def test_a_calibration_file_applies_only_to_the_detector_weights_it_was_made_for(tmp_path, caplog):
+    """From the checkout, a user's own detector beside the demo's calibration file gets the documented
+    defaults, and the log says so and where each threshold came from."""
+    from helpers.core.io import weights_fingerprint
+
+    (tmp_path / "demo.pt").write_bytes(b"the demo's detector")
+    (tmp_path / "mine.pt").write_bytes(b"a user's own detector")
+    file = tmp_path / "ensemble.json"
+    file.write_text(
+        json.dumps(
+            {
+                "detectors": {"yolo": weights_fingerprint(tmp_path / "demo.pt")},
+                "conf": {"yolo": 0.1},
+                "weights": {"yolo": 1.0},
+                "conf_type": "avg",
+            }
+        )
+    )
+    demo = ExtractConfig(images="x", yolo_weights=str(tmp_path / "demo.pt"), ensemble_weights_file=str(file))
+    assert demo.conf_of("yolo") == 0.1 and demo.fusion().conf_type == "avg"
+    with caplog.at_level("INFO", logger="helpers.cv.config"):
+        mine = ExtractConfig(images="x", yolo_weights=str(tmp_path / "mine.pt"), ensemble_weights_file=str(file))
+        assert [s.conf for s in mine.detector_specs()] == [DEFAULT_CONF] and mine.fusion().conf_type == "max"
+    assert "made for other detector weights (yolo differ)" in caplog.text
+    assert f"yolo threshold {DEFAULT_CONF} (default)" in caplog.text
+    missing = ExtractConfig(images="x", yolo_weights=str(tmp_path / "mine.pt"), ensemble_weights_file="nope.json")
+    with pytest.raises(FileNotFoundError, match="Calibration file .*nope.json"):
+        missing.check_inputs()
+
+
 def test_a_threshold_low_enough_to_describe_hundreds_of_boxes_is_warned_about(caplog):
     with caplog.at_level("WARNING", logger="helpers.cv.config"):
-        ExtractConfig(yolo_conf=0.3, hf_model="", ensemble_weights_file="").detector_specs()
+        ExtractConfig(images="x", yolo_weights="y.pt", yolo_conf=0.3).detector_specs()
         assert not caplog.records
-        ExtractConfig(yolo_conf=0.001, hf_model="", ensemble_weights_file="").detector_specs()
+        ExtractConfig(images="x", yolo_weights="y.pt", yolo_conf=0.001).detector_specs()
     assert "yolo threshold 0.001: every box it scores at least that is described" in caplog.text
 
 
@@ -201,14 +256,13 @@ def test_the_demo_models_and_the_command_write_a_calibrated_ensemble_file(tiny_d
         [
             sys.executable,
             "-m",
-            "helpers.calibrate",
+            "helpers",
+            "calibrate",
             "--images",
             str(tiny_demo / "data.yaml"),
             "--yolo_weights",
             str(tiny_cv_models / "yolo_detector.pt"),
             "--hf_model",
-            "",
-            "--scene_weights",
             "",
             "--ensemble_weights_file",
             str(tmp_path / "ensemble.json"),
@@ -221,11 +275,15 @@ def test_the_demo_models_and_the_command_write_a_calibrated_ensemble_file(tiny_d
     assert done.returncode == 0, done.stderr[-2000:]
     written = json.loads((tmp_path / "ensemble.json").read_text())
     assert list(written["conf"]) == ["yolo"] and written["validation"]["before"]["conf"] == {"yolo": 0.5}
+    from helpers.core.io import weights_fingerprint
+
+    assert written["detectors"] == {"yolo": weights_fingerprint(tiny_cv_models / "yolo_detector.pt")}
     unlabelled = subprocess.run(
         [
             sys.executable,
             "-m",
-            "helpers.calibrate",
+            "helpers",
+            "calibrate",
             "--images",
             str(tiny_demo / "train" / "images"),
             "--yolo_weights",

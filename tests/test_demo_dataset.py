@@ -12,8 +12,9 @@ import pytest
 import yaml
 from PIL import Image
 
+from helpers.commands.demo import main
 from helpers.cv.yolo_data import label_path, load_data_yaml
-from helpers.demo.dataset import DemoDatasetSpec, build_dataset, main
+from helpers.demo.dataset import DemoDatasetSpec, build_dataset
 from helpers.demo.images import CLASSES, SCENES
 
 
@@ -113,5 +114,5 @@ def test_invalid_parameters_are_rejected(capsys):
     with pytest.raises(ValueError, match="n_train"):
         DemoDatasetSpec(n_train=-1)
     with pytest.raises(SystemExit):
-        main(["dataset", "--size", "big"])
-    assert "WIDTHxHEIGHT" in capsys.readouterr().err
+        main(["dataset", "--width", "big"])
+    assert "--width: invalid int value: 'big'" in capsys.readouterr().err

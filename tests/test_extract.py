@@ -367,7 +367,7 @@ def test_a_run_killed_part_way_and_rerun_yields_every_image_once(tmp_path, tiny_
             }
         )
     )
-    command = [sys.executable, "-m", "helpers.cv.extract", "run", "--params", str(params)]
+    command = [sys.executable, "-m", "helpers", "extract", "--params", str(params)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 240
     while time.time() < deadline and (not output.exists() or output.read_bytes().count(b"\n") < 3):
@@ -428,7 +428,9 @@ def test_image_list_file_and_missing_inputs(tmp_path, tiny_demo):
     with pytest.raises(FileNotFoundError, match="nowhere"):
         open_image_source(tmp_path / "nowhere")
     with pytest.raises(ValueError, match="no detector"):
-        ExtractConfig(yolo_weights="", hf_model="")
+        ExtractConfig(images=str(listing), yolo_weights="", hf_model="")
+    with pytest.raises(TypeError, match="images"):
+        ExtractConfig(yolo_weights="best.pt")  # no photos named: a command says "--images is required"
 
 
 def test_01_runs_through_papermill_on_a_few_demo_images(tmp_path, tiny_demo, tiny_cv_models, papermill_run):

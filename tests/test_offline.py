@@ -72,7 +72,8 @@ def test_a_missing_yolo_checkpoint_names_the_path(tmp_path):
     code = f"import helpers\nfrom ultralytics import YOLO\nYOLO({str(tmp_path / 'best.pt')!r})\n"
     finished = _python(code)
     assert finished.returncode != 0
-    assert str(tmp_path / "best.pt") in finished.stderr or "best.pt" in finished.stderr
+    assert f"No such file or directory: '{tmp_path / 'best.pt'}'" in finished.stderr, "the whole path, no download"
+    assert "Downloading" not in finished.stderr
 
 
 def test_import_asks_nothing_of_the_network_and_a_hub_id_probes_once(tmp_path):

@@ -118,12 +118,13 @@ def test_stops_at_the_first_failing_notebook_naming_it_and_the_error(tmp_path, t
     command = [
         sys.executable,
         "-m",
-        "helpers.core.pipeline",
+        "helpers",
+        "pipeline",
         "--params",
         str(params),
         "--run",
         "cli",
-        "--reports-dir",
+        "--reports_dir",
         str(tmp_path / "r"),
     ]
     finished = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from helpers.core.contract import InputSpec, ModelSettings, Policy
 from helpers.core.records import ResumableOutput, read_lines
-from helpers.describer.cli import describe_file
 from helpers.describer.describe import Describer
+from helpers.describer.run import describe_file
 from helpers.pairs.synth import describe_file as synth_file
 from helpers.text.facts import extract
 from helpers.text.grammar import facts
@@ -209,7 +209,17 @@ def test_describe_holds_its_promises_for_arbitrary_lines(tmp_path_factory, lines
 
 def test_the_describe_cli_refuses_to_overwrite_its_input_before_loading_a_model(tmp_path):
     _write(tmp_path / "in.jsonl", [json.dumps(_record()).encode()])
-    command = [sys.executable, "-m", "helpers.describe", "no-model-here", "--input", "in.jsonl", "--output", "in.jsonl"]
+    command = [
+        sys.executable,
+        "-m",
+        "helpers",
+        "describe",
+        "no-model-here",
+        "--input",
+        "in.jsonl",
+        "--output",
+        "in.jsonl",
+    ]
     finished = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 2 and "input file" in finished.stderr, finished.stderr
     assert (tmp_path / "in.jsonl").read_bytes() == json.dumps(_record()).encode() + b"\n"
@@ -250,7 +260,7 @@ def test_a_label_with_digits_is_copied_whole_and_read_back(label):
 
 def test_the_describe_cli_names_a_missing_input_before_loading_a_model(tmp_path):
     """Issue 15, item 12: a missing input was a traceback after the model had loaded."""
-    command = [sys.executable, "-m", "helpers.describe", "no-model", "--input", "gone.jsonl", "--output", "o.jsonl"]
+    command = [sys.executable, "-m", "helpers", "describe", "no-model", "--input", "gone.jsonl", "--output", "o.jsonl"]
     finished = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert (
         finished.returncode == 2 and "Input records not found" in finished.stderr and "Traceback" not in finished.stderr

@@ -219,7 +219,8 @@ def test_cli_keeps_order_reports_bad_lines_and_exits_non_zero(tmp_path):
     command = [
         sys.executable,
         "-m",
-        "helpers.pairs.synth",
+        "helpers",
+        "synth",
         "--input",
         str(tmp_path / "in.jsonl"),
         "--output",
@@ -236,7 +237,7 @@ def test_cli_keeps_order_reports_bad_lines_and_exits_non_zero(tmp_path):
     )
     assert out[3]["description"][0].isupper()
     (tmp_path / "good.jsonl").write_text(lines[0] + "\n")
-    command[4] = str(tmp_path / "good.jsonl")
+    command[5] = str(tmp_path / "good.jsonl")
     assert subprocess.run(command, capture_output=True, timeout=120).returncode == 0
 
 

@@ -4,8 +4,11 @@ says which, and the describer picks a record's variant from the record and the s
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
+import subprocess
+import sys
 from collections import Counter
 
 import pytest
@@ -42,7 +45,22 @@ def test_the_describer_picks_a_variant_per_record_from_the_record_and_seed():
     photos = [{"image": f"site/{i}.jpg", "detections": [], "scene": None} for i in range(200)]
     chosen = Counter(variant_of(record, 0, 8) for record in photos)
     assert set(chosen) == set(range(8)) and max(chosen.values()) < 2 * 200 / 8, "spread over all variants"
-    assert [variant_of(r, 0, 8) for r in photos] == [variant_of(r, 0, 8) for r in photos], "same record, same variant"
+    code = (
+        "import json, sys\nfrom helpers.text.variants import variant_of\n"
+        "print(json.dumps([variant_of(r, 0, 8) for r in json.loads(sys.stdin.read())]))"
+    )
+    for hash_seed in ("1", "2"):  # another process, another string hashing: the same record keeps its variant
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            input=json.dumps(photos),
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=True,
+        )
+        assert json.loads(done.stdout) == [variant_of(r, 0, 8) for r in photos], "same record, same variant"
     assert [variant_of(r, 1, 8) for r in photos] != [variant_of(r, 0, 8) for r in photos], "another seed, others"
     assert variant_of(photos[0], 0, 0) is None
     settings_ = ModelSettings(InputSpec("linked", variants=8), "scratch", 64, 32, 40, 3)

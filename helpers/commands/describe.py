@@ -60,10 +60,10 @@ def main(argv: list[str], prog: str = "desclm describe") -> int:
 
     output_path = resolve(options.output)
     try:  # everything that can be checked is checked before the model loads
+        input_path = require_file(options.input, "Input records", kind="file")
+        check_output(input_path, shard_path(output_path, options.num_shards, options.shard_index))
         model_dir = require_file(options.model_dir, "Describer model folder (`desclm train`'s output)", kind="folder")
         load_model_settings(model_dir)
-        input_path = require_file(options.input, "Input records (JSONL)", kind="file")
-        check_output(input_path, shard_path(output_path, options.num_shards, options.shard_index))
     except (OSError, ValueError) as error:
         parser.error(str(error))
     from helpers.core.cuda_libs import CudaLibraryError

@@ -117,7 +117,8 @@ class SettingsParser(HfArgumentParser):
     def _parse_dataclass_field(parser: argparse.ArgumentParser, field: dataclasses.Field) -> None:
         kind = field.type
         members = [member for member in typing.get_args(kind) if member is not type(None)]
-        plain = members[0] if len(members) == 1 else kind
+        optional = typing.get_origin(kind) in (typing.Union, types.UnionType) and len(members) == 1
+        plain = members[0] if optional else kind  # "float | None" is a float that may be left out
         default = default_of(field)
         options: dict[str, Any] = {"help": help_of(field)}
         if default is dataclasses.MISSING:

@@ -23,7 +23,7 @@ def main(argv: list[str], prog: str = "desclm synth") -> int:
 
     output_path = resolve(options.output)
     try:
-        input_path = require_file(options.input, "Input records (JSONL)", kind="file")
+        input_path = require_file(options.input, "Input records", kind="file")
         failures = describe_file(input_path, output_path, options.seed, options.policy, options.wording)
     except (OSError, ValueError) as error:
         parser.error(str(error))

@@ -25,9 +25,21 @@ def setup_logging(verbosity: int = 0, stream=None) -> None:
     show_progress(verbosity >= 0)
 
 
+_PROGRESS = {"shown": True}
+
+
+def progress(*args, **kwargs):
+    """tqdm.auto's progress bar, unless bars are off (`-q`)."""
+    from tqdm.auto import tqdm
+
+    kwargs.setdefault("disable", not _PROGRESS["shown"])
+    return tqdm(*args, **kwargs)
+
+
 def show_progress(shown: bool) -> None:
-    """Progress bars on or off for desclm and the libraries (tqdm reads TQDM_DISABLE, Hugging Face its own
-    switch), so `-q` prints no bar at all."""
+    """Progress bars on or off for desclm (`progress`) and the libraries (Hugging Face's switch; tqdm reads
+    TQDM_DISABLE in processes started later), so `-q` prints no bar at all."""
+    _PROGRESS["shown"] = shown
     for name in ("TQDM_DISABLE", "HF_HUB_DISABLE_PROGRESS_BARS"):
         os.environ.pop(name, None) if shown else os.environ.__setitem__(name, "1")
     if "transformers" in sys.modules:

@@ -33,11 +33,10 @@ import math
 from collections import Counter
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from helpers.core.contract import Policy
 from helpers.core.device import cpu_cores
 from helpers.core.io import atomic_write_text, weights_fingerprint
+from helpers.core.logs import progress
 from helpers.cv.detectors import Detections
 from helpers.cv.grid import group_counts, photo_counts_each, thinning_of
 
@@ -155,11 +154,11 @@ def calibrate(
         fusions.setdefault(json.dumps(fused_alike, sort_keys=True), []).append(setting)
     groups = list(fusions.values())
     rows = []
-    with tqdm(total=len(settings), desc="calibrate", unit="setting") as progress:
+    with progress(total=len(settings), desc="calibrate", unit="setting") as bar:
         counts = group_counts(per_model, groups, policy.min_confidence, workers or cpu_cores())
         for group, counted in zip(groups, counts, strict=True):
             rows += [_scored(counted[thinning_of(setting)], truths, setting) for setting in group]
-            progress.update(len(group))
+            bar.update(len(group))
 
     rows = neighbourhood_accuracy(rows)
 

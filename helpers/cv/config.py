@@ -92,10 +92,12 @@ class ExtractConfig:
         self.fusion(from_file=False)  # validates the parameters
         select([], max_images=self.max_images, num_shards=self.num_shards, shard_index=self.shard_index)
 
-    def check_inputs(self) -> None:
+    def check_inputs(self, models_loaded: bool = False) -> None:
         """Every model file, folder and settings file this run reads exists, is of the right kind and
-        readable. Raises (OSError or ValueError, one line naming the path) before any model loads."""
-        if self.detections_from == "models":
+        readable (the models' only when not `models_loaded` already). Raises (OSError or ValueError, one
+        line naming the path) before any model loads."""
+        require_file(self.images, "Photos (images: a folder, a .txt list of paths, or a YOLO data.yaml)")
+        if self.detections_from == "models" and not models_loaded:
             if self.yolo_weights:
                 require_file(
                     self.yolo_weights, "Ultralytics detection checkpoint (yolo_weights, a .pt file)", kind="file"
@@ -140,7 +142,7 @@ class ExtractConfig:
 
     def _ensemble(self) -> dict:
         """The calibration file's settings when it was made for these detectors' weights, else {}."""
-        if not self.ensemble_weights_file:
+        if not self.ensemble_weights_file or self.detections_from == "labels":
             return {}
         file = require_file(
             self.ensemble_weights_file,

@@ -27,10 +27,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from PIL import Image
-from tqdm.auto import tqdm
 
 from helpers.core.contract import Policy
 from helpers.core.io import atomic_write_text, iter_jsonl, side_files, write_jsonl
+from helpers.core.logs import progress
 from helpers.core.paths import resolve
 from helpers.cv.config import ExtractConfig
 from helpers.cv.detectors import UNKNOWN_SCENE, DetectorSpec, SceneClassifier, load_detector
@@ -157,7 +157,7 @@ def run_extraction(
             None loads them.
         scene_model: Likewise, the loaded scene classifier.
     """
-    config.check_inputs()
+    config.check_inputs(models_loaded=detectors is not None)
     output = config.output_path()
     files = side_files(output)
     source = open_image_source(config.images)
@@ -215,7 +215,7 @@ def run_extraction(
     with (
         open(output, "a") as out,
         open(files["errors"], "a") as err,
-        tqdm(total=len(todo), desc="extract", unit="img") as bar,
+        progress(total=len(todo), desc="extract", unit="img") as bar,
     ):
         for batch in _batches(todo, config.batch_size, config.loader_threads, min_side):
             good = [(item, image, size) for item, image, size, _ in batch if image is not None]

@@ -81,8 +81,9 @@ def full_decode_seconds(paths: list[Path]) -> float:
 
 
 def _extract(folder: Path, output: Path, draft: bool, side: int, threads: int) -> tuple[float, list[dict]]:
+    null_models = {"yolo_weights": "null-yolo.pt", "hf_model": "null-hf"}  # names only: NullDetector stands in
     config = ExtractConfig(
-        images=str(folder), output=str(output), draft_decode=draft, loader_threads=threads, batch_size=8
+        images=str(folder), output=str(output), draft_decode=draft, loader_threads=threads, batch_size=8, **null_models
     )
     detectors = [NullDetector(spec.name, side) for spec in config.detector_specs()]
     summary = run_extraction(config, detectors, NullScene())

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from tqdm.auto import tqdm
 
 from helpers.core.io import partial_dir, replace_dir
+from helpers.core.logs import progress
 from helpers.core.paths import DEMO_DATA_DIR, resolve
 from helpers.core.settings import setting
 from helpers.demo.images import CLASSES, SCENES, render_photo
@@ -109,7 +109,7 @@ def _write_split(root: Path, spec: DemoDatasetSpec, split_index: int, split: str
     (root / split / "labels").mkdir(parents=True)
     rows = []
     scenes = _balanced_scenes(spec.seed, split_index, spec.count(split))
-    for index, scene in enumerate(tqdm(scenes, desc=f"demo {split}", unit="img")):
+    for index, scene in enumerate(progress(scenes, desc=f"demo {split}", unit="img")):
         rng = np.random.default_rng([spec.seed, split_index, index])
         labels = [CLASSES[i] for i in rng.integers(len(CLASSES), size=_object_count(rng, spec.max_objects))]
         image, placed = render_photo(rng, scene, labels, (spec.width, spec.height), (spec.min_object, spec.max_object))

@@ -44,10 +44,10 @@ def train_rtdetr(data_yaml: Path, out: Path, spec: DemoModelsSpec, device: str =
     """Trains the small HF RT-DETR with a plain loop (the model computes its own matching loss) on `device`."""
     import torch
     from PIL import Image
-    from tqdm.auto import tqdm
     from transformers import RTDetrForObjectDetection, RTDetrImageProcessor
 
     from helpers.core.device import use_all_cores
+    from helpers.core.logs import progress
     from helpers.cv import label_path, load_data_yaml, read_labels
 
     use_all_cores()  # the YOLO training before it in this process left torch one thread
@@ -72,7 +72,7 @@ def train_rtdetr(data_yaml: Path, out: Path, spec: DemoModelsSpec, device: str =
     generator = torch.Generator().manual_seed(spec.seed)
     model.train()
     order: list[int] = []
-    for _ in tqdm(range(spec.rtdetr_steps), desc="RT-DETR", unit="step"):
+    for _ in progress(range(spec.rtdetr_steps), desc="RT-DETR", unit="step"):
         if len(order) < spec.rtdetr_batch:
             order += torch.randperm(len(images), generator=generator).tolist()
         batch, order = order[: spec.rtdetr_batch], order[spec.rtdetr_batch :]

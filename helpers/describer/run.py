@@ -17,8 +17,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
+from helpers.core.logs import progress
 from helpers.core.records import InputLine, ResumableOutput, check_output, file_stamp, read_lines
 from helpers.core.shards import check_shard, shard_path, shard_range, write_manifest
 from helpers.describer.describe import Describer
@@ -77,14 +76,14 @@ def describe_file(
     lines = lines[block_range[0] : block_range[1]]
     if output.done:
         logger.info("resuming %s after %d of %d lines", output_path, output.done, len(lines))
-    with tqdm(total=len(lines), initial=output.done, desc="describe", unit="record", file=sys.stderr) as progress:
+    with progress(total=len(lines), initial=output.done, desc="describe", unit="record", file=sys.stderr) as bar:
         for start in range(output.done, len(lines), chunk):
             block = lines[start : start + chunk]
             rows = _describe_block(describer, block, batch_size)
             if num_shards > 1:  # the merge puts rows back in input order by it
                 rows = [{**row, "line": line.number} for row, line in zip(rows, block, strict=True)]
             output.write(rows)
-            progress.update(len(block))
+            bar.update(len(block))
     output.finish()
     if num_shards > 1:
         write_manifest(output_path, stamp, num_shards, shard_index, block_range, total)

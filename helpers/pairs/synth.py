@@ -14,10 +14,9 @@ import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from helpers.core.contract import Policy, Style, write_pairs_settings
 from helpers.core.io import iter_jsonl, write_jsonl
+from helpers.core.logs import progress
 from helpers.core.paths import require_file, resolve
 from helpers.core.records import check_output, read_lines
 from helpers.pairs.config import SynthConfig, SynthOptions  # noqa: F401 - their home is the light config module
@@ -151,10 +150,10 @@ def build_pairs(config: SynthConfig) -> SynthResult:
     records = read_cv_outputs(require_file(config.cv_outputs, "CV outputs", hint="run notebook 01 first"), errors)
     seeded = _seeded_splits([image for image, split, _ in records if split is None], config.seed)
     pairs: dict[str, list[dict]] = {split: [] for split in SPLITS}
-    for image, split, record in tqdm(records, desc="describe images", unit="img"):
+    for image, split, record in progress(records, desc="describe images", unit="img"):
         split = split or seeded[image]
         pairs[split] += _pairs_for(record, image, split, "image", config, random.Random(f"{config.seed}:{image}"))
-    for index in tqdm(range(config.synthetic_records), desc="coverage", unit="rec"):
+    for index in progress(range(config.synthetic_records), desc="coverage", unit="rec"):
         record = synthetic_record(index, config.seed)
         pairs["train"] += _pairs_for(
             record, f"synthetic/{index:06d}", "train", "synthetic", config, random.Random(f"{config.seed}:s{index}")

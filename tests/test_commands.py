@@ -1,0 +1,223 @@
+"""One `desclm` command (issue 30): subcommands, help on every option shown once, settings from the
+config dataclasses and `--params`, one-line errors with status 2 before any model loads, quiet `-q`,
+and a warning with its own exit status when the grammar wrote most sentences."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers.commands import COMMANDS
+from helpers.commands import main as desclm
+from helpers.commands.parsing import SettingsParser
+from helpers.describer.options import FALLBACK_EXIT_STATUS
+
+DESCLM = Path(sys.executable).parent / "desclm"
+# Every (sub)command that parses settings, as typed after `desclm`.
+PARSED = [
+    ["extract"],
+    ["extract", "merge"],
+    ["calibrate"],
+    ["pairs"],
+    ["synth"],
+    ["train"],
+    ["export-ct2"],
+    ["describe"],
+    ["describe", "merge"],
+    ["pipeline"],
+    ["demo", "dataset"],
+    ["demo", "models"],
+    ["demo", "truth"],
+    ["demo", "notebooks"],
+    ["bench", "extract"],
+    ["bench", "null"],
+    ["bench", "train"],
+    ["bench", "describe"],
+    ["gpu-check"],
+]
+RECORD = {
+    "id": "a",
+    "detections": [{"label": "plastic", "confidence": 0.9}],
+    "scene": {"class": "grass", "confidence": 0.9},
+}
+
+
+def test_desclm_lists_every_command_from_another_folder(tmp_path):
+    finished = subprocess.run([str(DESCLM), "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 0, finished.stderr
+    for name in COMMANDS:
+        assert f"\n    {name}" in finished.stdout, name
+    unknown = subprocess.run([str(DESCLM), "extrakt"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert unknown.returncode == 2 and "invalid choice: 'extrakt'" in unknown.stderr
+
+
+def _parser_of(words: list[str], monkeypatch) -> SettingsParser:
+    """The parser a subcommand builds (caught when it parses `--help`)."""
+    built = []
+
+    def catch(self, argv=None):
+        built.append(self)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(SettingsParser, "parse", catch)
+    with pytest.raises(SystemExit):
+        desclm([*words, "--help"])
+    monkeypatch.undo()
+    return built[0]
+
+
+@pytest.mark.parametrize("words", PARSED, ids=" ".join)
+def test_every_option_has_help_and_is_shown_once(words, monkeypatch):
+    parser = _parser_of(words, monkeypatch)
+    text = parser.format_help()
+    assert parser.prog == "desclm " + " ".join(words)
+    for action in parser._actions:
+        assert action.help and action.help.strip(), f"{words}: {action.option_strings or action.dest} has no help"
+        for alias in [o for o in action.option_strings if "-" in o[2:] or "_" in o[2:]]:
+            listed = re.search(rf"(?<![\w-]){re.escape(alias)}(?![\w-])", text)
+            assert bool(listed) == (alias in getattr(action, "shown", action.option_strings[:1])), alias
+    assert {"-v", "-q"} <= {o for a in parser._actions for o in a.option_strings}
+
+
+def test_help_loads_no_model_library():
+    """What keeps `desclm describe --help` quick: the parser is built from light settings modules."""
+    code = (
+        "import sys\nfrom helpers.commands import main\n"
+        "for words in (['describe'], ['train'], ['extract'], ['pairs'], ['bench', 'describe']):\n"
+        "    try:\n        main([*words, '--help'])\n    except SystemExit:\n        pass\n"
+        "print(sorted(m for m in ('torch', 'ultralytics', 'ctranslate2', 'inflect') if m in sys.modules))"
+    )
+    finished = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_settings_come_from_params_then_options_and_unknown_names_are_refused(tmp_path, monkeypatch, capsys):
+    parser = _parser_of(["train"], monkeypatch)
+    (tmp_path / "run.yaml").write_text("03_train_t5:\n  adapter: lora\n  lora_rank: 4\n  epochs: 2\n")
+    config, _ = parser.parse(["--params", str(tmp_path / "run.yaml"), "--epochs", "3", "--lora-rank", "8"])
+    assert (config.adapter, config.lora_rank, config.epochs) == ("lora", 8, 3.0), (
+        "the file, then options (any spelling)"
+    )
+    (tmp_path / "typo.yaml").write_text("lora_rnak: 4\n")
+    with pytest.raises(SystemExit) as exit_:
+        _parser_of(["train"], monkeypatch).parse(["--params", str(tmp_path / "typo.yaml")])
+    assert exit_.value.code == 2 and "unknown setting(s) ['lora_rnak']" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        _parser_of(["train"], monkeypatch).parse(["--adapter", "lorra"])
+    assert "adapter must be one of" in capsys.readouterr().err, "the config's own check, as one line"
+
+
+def _missing_cases(tmp: Path) -> dict[str, tuple[list[str], str]]:
+    (tmp / "in.jsonl").write_text(json.dumps(RECORD) + "\n")
+    (tmp / "photos").mkdir()
+    (tmp / "not_a_model").mkdir()
+    (tmp / "yolo.pt").write_bytes(b"not read: the calibration file is missing")
+    photos = ["--images", str(tmp / "photos")]
+    return {
+        "yolo weights": (["extract", *photos, "--yolo_weights", "gone.pt"], "Ultralytics detection checkpoint"),
+        "weights a folder": (["extract", *photos, "--yolo_weights", "photos"], "should be a file, got a folder"),
+        "hf model folder": (["extract", *photos, "--hf_model", "not_a_model"], "has no config.json"),
+        "scene weights": (
+            ["extract", *photos, "--yolo_weights", "yolo.pt", "--scene_weights", "scene.pt"],
+            "Ultralytics classification checkpoint",
+        ),
+        "calibration file": (
+            ["extract", *photos, "--yolo_weights", "yolo.pt", "--ensemble_weights_file", "cal.json"],
+            "Calibration file",
+        ),
+        "settings file": (["extract", "--params", "gone.yaml"], "settings file not found"),
+        "images": (["extract", "--images", "no_photos", "--yolo_weights", "yolo.pt"], "no_photos"),
+        "describer": (["describe", "no_model", "--input", "in.jsonl", "--output", "o.jsonl"], "Describer model folder"),
+        "input": (["describe", "not_a_model", "--input", "gone.jsonl", "--output", "o.jsonl"], "gone.jsonl"),
+        "describer no settings": (
+            ["describe", "not_a_model", "--input", "in.jsonl", "--output", "o.jsonl"],
+            "llm_config.json",
+        ),
+        "pairs folder": (["train", "--pairs_dir", "no_pairs"], "Pairs folder"),
+        "cv outputs": (["pairs", "--cv_outputs", "gone.jsonl", "--output_dir", "pairs"], "CV outputs"),
+        "export": (["export-ct2", "no_model"], "Describer model folder"),
+        "synth input": (["synth", "--input", "gone.jsonl", "--output", "o.jsonl"], "Input records"),
+    }
+
+
+MISSING = [
+    "yolo weights",
+    "weights a folder",
+    "hf model folder",
+    "scene weights",
+    "calibration file",
+    "settings file",
+    "images",
+    "describer",
+    "input",
+    "describer no settings",
+    "pairs folder",
+    "cv outputs",
+    "export",
+    "synth input",
+]
+
+
+@pytest.mark.parametrize("case", MISSING)
+def test_a_missing_file_is_one_line_and_exit_status_2_and_leaves_no_file(case, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    words, named = _missing_cases(tmp_path)[case]
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    with pytest.raises(SystemExit) as exit_:
+        desclm(words)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"desclm {words[0]}: error: ") and named in lines[0], err
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before, "a failed start writes nothing"
+
+
+def test_python_m_helpers_is_the_desclm_command(model_dir, tmp_path):
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps({**RECORD, "id": str(i)}) + "\n" for i in range(6)))
+    outputs = []
+    for index, command in enumerate(([str(DESCLM)], [sys.executable, "-m", "helpers"])):
+        output = tmp_path / f"out{index}.jsonl"
+        words = ["describe", str(model_dir), "--input", "in.jsonl", "--output", str(output), "--max_grammar_share", "1"]
+        finished = subprocess.run([*command, *words], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert finished.returncode == 0, finished.stderr[-2000:]
+        outputs.append(output.read_bytes())
+    assert outputs[0] == outputs[1] and outputs[0].count(b"\n") == 6
+
+
+def test_quiet_prints_nothing_and_the_default_shows_progress(model_dir, tmp_path):
+    (tmp_path / "in.jsonl").write_text(json.dumps(RECORD) + "\n")
+    base = [str(DESCLM), "describe", str(model_dir), "--input", "in.jsonl", "--max_grammar_share", "1"]
+    loud = subprocess.run([*base, "--output", "a.jsonl"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    quiet = subprocess.run(
+        [*base, "--output", "b.jsonl", "-q"], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert loud.returncode == quiet.returncode == 0, loud.stderr[-2000:]
+    assert "describe: 100%" in loud.stderr and "1/1" in loud.stderr, "a progress bar, even for one line"
+    assert quiet.stderr == "" and quiet.stdout == "", "no bars, ours or the libraries' ('Loading weights')"
+
+
+def test_a_describer_that_barely_trained_makes_describe_warn_with_its_own_exit_status(pairs_dir, tmp_path):
+    from helpers.describer.describe import Describer
+    from helpers.training.config import TrainConfig
+    from helpers.training.train import train
+
+    folder = tmp_path / "twenty_steps"
+    steps = {"max_steps": 20, "eval_steps": 20, "eval_samples": 8, "batch_size": 8}
+    train(TrainConfig(pairs_dir=str(pairs_dir), output_dir=str(folder), **steps))
+    records = [json.loads(line)["cv"] for line in (pairs_dir / "test.jsonl").read_text().splitlines()[:12]]
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    sources = [d.source for d in Describer.load(folder).describe_detailed(records)]
+    assert sources.count("grammar") > len(sources) / 2, f"the case: the grammar writes most lines ({sources})"
+    base = [str(DESCLM), "describe", str(folder), "--input", "in.jsonl"]
+    warned = subprocess.run([*base, "--output", "a.jsonl"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert warned.returncode == FALLBACK_EXIT_STATUS, warned.stderr[-2000:]
+    assert "the model is not doing the work" in warned.stderr
+    assert len((tmp_path / "a.jsonl").read_text().splitlines()) == len(records), "the faithful output is written"
+    allowed = [*base, "--output", "b.jsonl", "--max_grammar_share", "1"]
+    assert subprocess.run(allowed, cwd=tmp_path, capture_output=True, text=True, timeout=300).returncode == 0

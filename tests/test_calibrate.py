@@ -228,14 +228,18 @@ def test_a_calibration_file_applies_only_to_the_detector_weights_it_was_made_for
             }
         )
     )
-    demo = ExtractConfig(images="x", yolo_weights=str(tmp_path / "demo.pt"), ensemble_weights_file=str(file))
+    demo = ExtractConfig(images=str(tmp_path), yolo_weights=str(tmp_path / "demo.pt"), ensemble_weights_file=str(file))
     assert demo.conf_of("yolo") == 0.1 and demo.fusion().conf_type == "avg"
     with caplog.at_level("INFO", logger="helpers.cv.config"):
-        mine = ExtractConfig(images="x", yolo_weights=str(tmp_path / "mine.pt"), ensemble_weights_file=str(file))
+        mine = ExtractConfig(
+            images=str(tmp_path), yolo_weights=str(tmp_path / "mine.pt"), ensemble_weights_file=str(file)
+        )
         assert [s.conf for s in mine.detector_specs()] == [DEFAULT_CONF] and mine.fusion().conf_type == "max"
     assert "made for other detector weights (yolo differ)" in caplog.text
     assert f"yolo threshold {DEFAULT_CONF} (default)" in caplog.text
-    missing = ExtractConfig(images="x", yolo_weights=str(tmp_path / "mine.pt"), ensemble_weights_file="nope.json")
+    missing = ExtractConfig(
+        images=str(tmp_path), yolo_weights=str(tmp_path / "mine.pt"), ensemble_weights_file="nope.json"
+    )
     with pytest.raises(FileNotFoundError, match="Calibration file .*nope.json"):
         missing.check_inputs()
 

@@ -166,7 +166,7 @@ def test_notebook_04_on_a_labelled_source_shows_the_three_columns(
     executed = json.loads((tmp_path / "04.ipynb").read_text())
     [truth_cell] = [c for c in executed["cells"] if "truth_table(" in "".join(c["source"])]
     shown = json.dumps(truth_cell["outputs"])  # the table the cell displayed, not the notebook's prose
-    for column in ("sentence from detectors", "sentence from ground truth", "detectors&#x27; output"):
+    for column in ("sentence from detectors", "sentence from ground truth", "detectors' output"):
         assert column in shown, column
 
 

@@ -12,11 +12,24 @@ from helpers.core.paths import enter_project_root
 logger = logging.getLogger(__name__)
 
 
+class _CurrentStderr(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is when a message comes (pytest and Jupyter swap it), never to a
+    stream closed since the handler was made."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # StreamHandler sets it; the current stderr is always used
+        pass
+
+
 def setup_logging(verbosity: int = 0, stream=None) -> None:
     """Logs desclm's messages (INFO; DEBUG at verbosity > 0, WARNING below 0) to `stream` (stderr),
     and keeps libraries to their errors unless verbose: their warnings and bars mean nothing to a user."""
     level = logging.DEBUG if verbosity > 0 else logging.WARNING if verbosity < 0 else logging.INFO
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream) if stream else _CurrentStderr()
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s" if verbosity > 0 else "%(message)s"))
     root = logging.getLogger("helpers")
     root.handlers[:] = [handler]

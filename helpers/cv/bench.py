@@ -1,6 +1,6 @@
 """Benchmark: extraction throughput against the models' own time on the same images.
 
-    desclm bench extract [--images data/demo/data.yaml] [--count 96] [--batch_size 16] [--repeats 2]
+    desclm bench extract --images data.yaml --yolo_weights best.pt [--count 96] [--batch_size 16] [--repeats 2]
     desclm bench null [--count 24]   # see helpers.cv.pipeline_bench
 
 Side by side in one process, on the same images, with the same loaded models:

@@ -108,6 +108,13 @@ def test_settings_come_from_params_then_options_and_unknown_names_are_refused(tm
     with pytest.raises(SystemExit) as exit_:
         _parser_of(["train"], monkeypatch).parse(["--params", str(tmp_path / "typo.yaml")])
     assert exit_.value.code == 2 and "unknown setting(s) ['lora_rnak']" in capsys.readouterr().err
+    (tmp_path / "pipeline.yaml").write_text(
+        "01_cv_extract:\n  images: photos\n  yolo_weights: my.pt\n  yolo_conf: 0.3\n  sample_images: 4\n"
+    )
+    config, _ = _parser_of(["extract"], monkeypatch).parse(["--params", str(tmp_path / "pipeline.yaml")])
+    assert (config.images, config.yolo_conf) == ("photos", 0.3), (
+        "a pipeline file's section; its report's settings skipped"
+    )
     with pytest.raises(SystemExit):
         _parser_of(["train"], monkeypatch).parse(["--adapter", "lorra"])
     assert "adapter must be one of" in capsys.readouterr().err, "the config's own check, as one line"

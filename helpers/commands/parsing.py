@@ -16,6 +16,7 @@ import argparse
 import copy
 import dataclasses
 import json
+import logging
 import types
 import typing
 from pathlib import Path
@@ -26,6 +27,8 @@ from transformers.hf_argparser import HfArgumentParser
 
 from helpers.core.logs import setup_logging
 from helpers.core.settings import default_of, help_of, init_fields
+
+logger = logging.getLogger(__name__)
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -144,7 +147,8 @@ class SettingsParser(HfArgumentParser):
             plain_field.metadata = types.MappingProxyType({"help": help_of(field)})
             HfArgumentParser._parse_dataclass_field(parser, plain_field)
 
-    def _file_values(self, path: Path) -> dict:
+    def _file_values(self, path: Path) -> tuple[dict, str | None]:
+        """The file's settings, and the pipeline section they came from (None: the whole file)."""
         try:
             values = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
         except FileNotFoundError:
@@ -155,8 +159,8 @@ class SettingsParser(HfArgumentParser):
             self.error(f"{path}: expected name: value pairs")
         for section in self.params_sections or ():
             if isinstance(values.get(section), dict):
-                return values[section]
-        return values
+                return values[section], section
+        return values, None
 
     def parse(self, argv: list[str] | None = None) -> tuple[Any, ...]:
         """The configs (file values, then command-line options), then the remaining namespace
@@ -167,10 +171,13 @@ class SettingsParser(HfArgumentParser):
         known, _ = head.parse_known_args(argv)
         setup_logging(known.verbose - known.quiet)
         if known.params and self.params_sections is not None:
-            values = self._file_values(known.params)
+            values, section = self._file_values(known.params)
             names = {field.name for config_class in self.dataclass_types for field in init_fields(config_class)}
             unknown = sorted(set(values) - names)
-            if unknown:
+            if unknown and section:  # a pipeline file: its notebook's report settings are not this command's
+                logger.info("%s: %s settings not used by %s: %s", known.params, section, self.prog, unknown)
+                values = {name: value for name, value in values.items() if name in names}
+            elif unknown:
                 self.error(f"{known.params}: unknown setting(s) {unknown}; expected some of {sorted(names)}")
             self.set_defaults(**values)
             for action in self._actions:

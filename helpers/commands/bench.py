@@ -8,10 +8,9 @@ desclm bench describe models/description_llm                      # HF vs CTrans
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 
-from helpers.commands.parsing import SettingsParser
+from helpers.commands.parsing import SettingsParser, subcommand
 from helpers.core.settings import setting
 from helpers.cv.config import ExtractConfig
 
@@ -66,12 +65,7 @@ BENCHES = {
 
 
 def main(argv: list[str], prog: str = "desclm bench") -> int:
-    if not argv or argv[0] not in BENCHES:
-        parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
-        benches = parser.add_subparsers(dest="bench", metavar="BENCH", title="benchmarks", required=True)
-        for name, line in BENCHES.items():
-            benches.add_parser(name, help=line, add_help=False)
-        parser.parse_args(argv[:1])
+    if subcommand(argv, prog, __doc__.split("\n\n")[0], BENCHES) is None:
         return 2
     name, argv, prog = argv[0], argv[1:], f"{prog} {argv[0]}"
     if name == "extract":

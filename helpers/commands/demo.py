@@ -8,12 +8,11 @@ desclm demo notebooks [--write]                                     # parameters
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 from dataclasses import asdict, dataclass
 
-from helpers.commands.parsing import SettingsParser
+from helpers.commands.parsing import SettingsParser, subcommand
 from helpers.core.paths import DEMO_DATA_DIR, DEMO_MODELS_DIR
 from helpers.core.settings import setting
 from helpers.demo.dataset import DemoDatasetSpec
@@ -66,12 +65,7 @@ DEMO_COMMANDS = {
 
 
 def main(argv: list[str], prog: str = "desclm demo") -> int:
-    if not argv or argv[0] not in DEMO_COMMANDS:
-        parser = argparse.ArgumentParser(prog=prog, description="The embedded demo.")
-        commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands", required=True)
-        for name, line in DEMO_COMMANDS.items():
-            commands.add_parser(name, help=line, add_help=False)
-        parser.parse_args(argv[:1])
+    if subcommand(argv, prog, "The embedded demo.", DEMO_COMMANDS) is None:
         return 2
     name, argv, prog = argv[0], argv[1:], f"{prog} {argv[0]}"
     if name == "dataset":

@@ -13,33 +13,18 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 
 from helpers.commands.parsing import SettingsParser
-from helpers.core.settings import setting
+from helpers.commands.shards import merge_command
 from helpers.describer.options import FALLBACK_EXIT_STATUS, DescribeOptions
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass
-class MergeOptions:
-    """Settings of a merge of describe shards."""
-
-    output: str = setting(help="merged JSONL to write (the lines in input order)", positional=True)
-    shards: list[str] = setting(help="every shard's output (<stem>.shard-KofN.jsonl), once each", positional=True)
-
-
 def merge(argv: list[str], prog: str) -> int:
     from helpers.core.shards import merge_described
 
-    parser = SettingsParser(MergeOptions, prog=prog, description="Join the shards of one describe run.")
-    options, _ = parser.parse(argv)
-    try:
-        logger.info("merged: %s", json.dumps(merge_described(options.shards, options.output)))
-    except (OSError, ValueError) as error:
-        parser.error(str(error))
-    return 0
+    return merge_command(argv, prog, "Join the shards of one describe run, in input order.", merge_described)
 
 
 def main(argv: list[str], prog: str = "desclm describe") -> int:

@@ -9,34 +9,19 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 
 from helpers.commands.parsing import SettingsParser
-from helpers.core.settings import setting
+from helpers.commands.shards import merge_command
 from helpers.cv.config import ExtractConfig
 
 logger = logging.getLogger(__name__)
 PARAMS_SECTIONS = ("01_cv_extract", "01")  # a pipeline parameters file's section for these settings
 
 
-@dataclass
-class MergeOptions:
-    """Settings of a merge of shard outputs."""
-
-    output: str = setting(help="merged JSONL to write (its errors and manifest files beside it)", positional=True)
-    shards: list[str] = setting(help="every shard's output (<stem>.shard-KofN.jsonl), once each", positional=True)
-
-
 def merge(argv: list[str], prog: str) -> int:
     from helpers.cv.files import merge_shards
 
-    parser = SettingsParser(MergeOptions, prog=prog, description="Join the shards of one extraction.")
-    options, _ = parser.parse(argv)
-    try:
-        logger.info("merged: %s", json.dumps(merge_shards(options.shards, options.output)))
-    except (OSError, ValueError) as error:
-        parser.error(str(error))
-    return 0
+    return merge_command(argv, prog, "Join the shards of one extraction (and their error files).", merge_shards)
 
 
 def main(argv: list[str], prog: str = "desclm extract") -> int:

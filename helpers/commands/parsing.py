@@ -200,3 +200,16 @@ def add_logging_options(parser: argparse.ArgumentParser) -> None:
     """`-v/--verbose` and `-q/--quiet`."""
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (debug; libraries' logs too)")
     parser.add_argument("-q", "--quiet", action="count", default=0, help="warnings and errors only, no progress bars")
+
+
+def subcommand(argv: list[str], prog: str, description: str, choices: dict[str, str]) -> str | None:
+    """The subcommand `argv` starts with, if it is one of `choices` (name -> one line of help); else None,
+    after argparse has answered (`--help`, an unknown name, or none given: status 2)."""
+    if argv and argv[0] in choices:
+        return argv[0]
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands", required=True)
+    for name, line in choices.items():
+        commands.add_parser(name, help=line, add_help=False)
+    parser.parse_args(argv[:1])
+    return None

@@ -72,7 +72,8 @@ def _parser_of(words: list[str], monkeypatch) -> SettingsParser:
 
 
 @pytest.mark.parametrize("words", PARSED, ids=" ".join)
-def test_every_option_has_help_and_is_shown_once(words, monkeypatch):
+def test_every_option_has_help_and_is_shown_once(words, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # from another working directory
     parser = _parser_of(words, monkeypatch)
     text = parser.format_help()
     assert parser.prog == "desclm " + " ".join(words)

@@ -5,7 +5,7 @@ kept at one threshold for every build so builds compare like for like.
     python docs/measurements/class_confusion.py --out docs/measurements/class_confusion_demo_cpu.json \
         --build "generator 4=data/demo/data.yaml,models/demo" --build "generator 3=OLD/data.yaml,OLD_MODELS"
 
-Each build is a demo set and the demo models trained on it (`python -m helpers.demo dataset` and
+Each build is a demo set and the demo models trained on it (`desclm demo dataset` and
 `models`). The training split is the one the detectors learnt from: confusion there is what the
 recipe could not learn, not what it failed to generalise. "-" is an object no box found.
 """

@@ -5,7 +5,8 @@
 
 Copies, unchanged, the run's `reports/demo/timings.json` (each notebook's seconds and `total`, install
 included), the demo models' `models/demo/manifest.json` (scores, training seconds, the calibrated
-ensemble) and notebook 04's verdict (`data/eval/metrics.json`), with the commit the run was made from.
+ensemble) and notebook 04's verdict (`data/eval/metrics.json`), with the commit the run was made from,
+and where notebook 03's training time went (steps, evaluations; from the trainer's own state file).
 """
 
 from __future__ import annotations
@@ -36,6 +37,22 @@ def record(run: Path) -> dict:
         "timings": json.loads((run / "reports/demo/timings.json").read_text()),
         "models": {k: models[k] for k in MODEL_KEYS},
         "verdict": json.loads((run / "data/eval/metrics.json").read_text())["verdict"],
+        "describer_training": _training(run / "models/description_llm/trainer_state.json"),
+    }
+
+
+def _training(state_file: Path) -> dict | None:
+    """Where notebook 03's time went: steps, and the evaluations' share (each generates validation sentences)."""
+    if not state_file.is_file():
+        return None
+    history = json.loads(state_file.read_text())["log_history"]
+    evaluations = [entry["eval_runtime"] for entry in history if "eval_runtime" in entry]
+    train = next(entry for entry in history if "train_runtime" in entry)
+    return {
+        "steps": train["step"],
+        "train_runtime_seconds": train["train_runtime"],
+        "evaluations": len(evaluations),
+        "evaluation_seconds": round(sum(evaluations), 1),
     }
 
 

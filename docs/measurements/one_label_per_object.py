@@ -35,8 +35,8 @@ def measure(models: str, describer: bool) -> dict:
     from helpers.demo.truth_bench import error_kind, unseen_detections, unseen_truth
 
     least = Policy().min_confidence
-    config = ExtractConfig(yolo_weights=f"{models}/yolo_detector.pt", hf_model=f"{models}/rtdetr", scene_weights="",
-                           ensemble_weights_file="", device="cpu")  # fmt: skip
+    config = ExtractConfig(images="data/demo/data.yaml", yolo_weights=f"{models}/yolo_detector.pt",
+                           hf_model=f"{models}/rtdetr", device="cpu")  # fmt: skip
     val_detections, val_truths = collect_detections(config)
     unseen, truths = unseen_detections(models, SEEDS, PHOTOS)
     arms, exact = {}, {}

@@ -186,28 +186,19 @@ def test_a_missing_file_is_one_line_and_exit_status_2_and_leaves_no_file(case, t
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before, "a failed start writes nothing"
 
 
-def test_python_m_helpers_is_the_desclm_command(model_dir, tmp_path):
+def test_python_m_helpers_is_the_desclm_command_and_quiet_prints_nothing(model_dir, tmp_path):
     (tmp_path / "in.jsonl").write_text("".join(json.dumps({**RECORD, "id": str(i)}) + "\n" for i in range(6)))
-    outputs = []
-    for index, command in enumerate(([str(DESCLM)], [sys.executable, "-m", "helpers"])):
+    runs = []
+    for index, (command, quiet) in enumerate((([str(DESCLM)], []), ([sys.executable, "-m", "helpers"], ["-q"]))):
         output = tmp_path / f"out{index}.jsonl"
         words = ["describe", str(model_dir), "--input", "in.jsonl", "--output", str(output), "--max_grammar_share", "1"]
-        finished = subprocess.run([*command, *words], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        finished = subprocess.run([*command, *words, *quiet], cwd=tmp_path, capture_output=True, text=True, timeout=300)
         assert finished.returncode == 0, finished.stderr[-2000:]
-        outputs.append(output.read_bytes())
-    assert outputs[0] == outputs[1] and outputs[0].count(b"\n") == 6
-
-
-def test_quiet_prints_nothing_and_the_default_shows_progress(model_dir, tmp_path):
-    (tmp_path / "in.jsonl").write_text(json.dumps(RECORD) + "\n")
-    base = [str(DESCLM), "describe", str(model_dir), "--input", "in.jsonl", "--max_grammar_share", "1"]
-    loud = subprocess.run([*base, "--output", "a.jsonl"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    quiet = subprocess.run(
-        [*base, "--output", "b.jsonl", "-q"], cwd=tmp_path, capture_output=True, text=True, timeout=300
-    )
-    assert loud.returncode == quiet.returncode == 0, loud.stderr[-2000:]
-    assert "describe: 100%" in loud.stderr and "1/1" in loud.stderr, "a progress bar, even for one line"
-    assert quiet.stderr == "" and quiet.stdout == "", "no bars, ours or the libraries' ('Loading weights')"
+        runs.append((output.read_bytes(), finished))
+    (loud_output, loud), (quiet_output, quiet) = runs
+    assert loud_output == quiet_output and loud_output.count(b"\n") == 6, "the same command, the same file"
+    assert "describe: 100%" in loud.stderr and "6/6" in loud.stderr, "a progress bar by default"
+    assert quiet.stderr == "" and quiet.stdout == "", "-q: no bars, ours or the libraries' ('Loading weights')"
 
 
 def test_a_describer_that_barely_trained_makes_describe_warn_with_its_own_exit_status(pairs_dir, tmp_path):

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from helpers.commands import COMMANDS
 from helpers.commands import main as desclm
@@ -220,3 +221,17 @@ def test_a_describer_that_barely_trained_makes_describe_warn_with_its_own_exit_s
     assert len((tmp_path / "a.jsonl").read_text().splitlines()) == len(records), "the faithful output is written"
     allowed = [*base, "--output", "b.jsonl", "--max_grammar_share", "1"]
     assert subprocess.run(allowed, cwd=tmp_path, capture_output=True, text=True, timeout=300).returncode == 0
+
+
+def test_a_weights_file_the_library_cannot_load_is_one_error_line_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "photos").mkdir()
+    Image.new("RGB", (64, 48)).save(tmp_path / "photos" / "a.jpg")
+    (tmp_path / "best.pt").write_text("not a checkpoint\n")
+    before = sorted(tmp_path.rglob("*"))
+    with pytest.raises(SystemExit) as exit_:
+        desclm(["extract", "--images", "photos", "--yolo_weights", "best.pt", "--output", "out/cv.jsonl"])
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert exit_.value.code == 2 and len(errors) == 1, errors
+    assert f"{tmp_path / 'best.pt'} could not be loaded as a model" in errors[0]
+    assert sorted(tmp_path.rglob("*")) == before, "no output, errors or manifest file"

@@ -70,6 +70,8 @@ def main(argv: list[str], prog: str = "desclm describe") -> int:
         )
     except (OSError, ValueError, CudaLibraryError) as error:
         parser.error(str(error))
+    except Exception as error:  # noqa: BLE001 - a weights file the library cannot read: one line, not a traceback
+        parser.error(f"{model_dir} could not be loaded as a describer: {type(error).__name__}: {error}")
     counts = describe_file(
         describer,
         input_path,

@@ -114,7 +114,7 @@ class SettingsParser(HfArgumentParser):
 
     def error(self, message: str):
         """One line, `desclm extract: error: ...`, and exit status 2 (argparse would print the whole usage first)."""
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")  # a library's message may span lines
 
     @staticmethod
     def _parse_dataclass_field(parser: argparse.ArgumentParser, field: dataclasses.Field) -> None:

@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 from PIL import Image
@@ -146,6 +147,23 @@ def settings_fingerprint(config: ExtractConfig, specs: list[DetectorSpec]) -> di
     return settings
 
 
+class ModelLoadError(ValueError):
+    """A model file or folder exists but its library cannot load it (corrupt, or another kind of file)."""
+
+
+def _loaded(weights: str, load):
+    """`load()`, its failure (any library's exception) as one ModelLoadError naming the weights."""
+    try:
+        return load()
+    except (FileNotFoundError, ModelLoadError):
+        raise
+    except Exception as error:  # noqa: BLE001 - Ultralytics and transformers raise KeyError, RuntimeError, ...
+        message = " ".join(str(error).split())[:300]
+        raise ModelLoadError(
+            f"{resolve(weights)} could not be loaded as a model: {type(error).__name__}: {message}"
+        ) from error
+
+
 def run_extraction(
     config: ExtractConfig, detectors: list | None = None, scene_model: SceneClassifier | None = None
 ) -> dict:
@@ -180,11 +198,11 @@ def run_extraction(
     todo_keys = {item.key for item in todo}
     # models load before anything is written: a model that cannot load leaves no file behind
     if detectors is None:
-        detectors = [
-            load_detector(s, imgsz=config.imgsz, device=config.device, shared_label_map=config.label_map) for s in specs
-        ]
+        load = partial(load_detector, imgsz=config.imgsz, device=config.device, shared_label_map=config.label_map)
+        detectors = [_loaded(spec.weights, partial(load, spec)) for spec in specs]
     if scene_model is None and config.scene_weights and config.detections_from == "models":
-        scene_model = SceneClassifier(config.scene_weights, imgsz=config.scene_imgsz, device=config.device)
+        scene = partial(SceneClassifier, config.scene_weights, imgsz=config.scene_imgsz, device=config.device)
+        scene_model = _loaded(config.scene_weights, scene)
     # Images that failed before are retried now, and images no longer in the source are gone:
     # their old error lines go; errors of images outside this run's selection stay.
     existing = {item.key for item in source.items}

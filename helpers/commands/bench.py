@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from helpers.commands.parsing import SettingsParser, subcommand
+from helpers.commands.parsing import SettingsParser, notebook_sections, subcommand
 from helpers.core.settings import setting
 from helpers.cv.config import ExtractConfig
 
@@ -73,7 +73,7 @@ def main(argv: list[str], prog: str = "desclm bench") -> int:
             [ExtractConfig, BenchExtractOptions],
             prog=prog,
             description=BENCHES[name],
-            params_sections=("01_cv_extract", "01"),
+            params_sections=notebook_sections("01"),
         )
         config, options, _ = parser.parse(argv)
         try:

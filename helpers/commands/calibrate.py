@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict
 
-from helpers.commands.parsing import SettingsParser
+from helpers.commands.parsing import SettingsParser, notebook_sections
 from helpers.core.settings import subset_of
 from helpers.cv.config import ExtractConfig
 
@@ -51,7 +51,7 @@ def main(argv: list[str], prog: str = "desclm calibrate") -> int:
         prog=prog,
         description="Choose detector thresholds, ensemble weights and fusion by per-photo count accuracy on the "
         "labelled val split (a YOLO data.yaml); writes them to --ensemble_weights_file.",
-        params_sections=("01_cv_extract", "01"),
+        params_sections=notebook_sections("01"),
     )
     options, _ = parser.parse(argv)
     if not options.ensemble_weights_file:

@@ -23,9 +23,7 @@ class ExportOptions:
 
 
 def main(argv: list[str], prog: str = "desclm export-ct2") -> int:
-    parser = SettingsParser(
-        ExportOptions, prog=prog, description="Export a describer to CTranslate2 (MODEL_DIR/ct2).", params_sections=()
-    )
+    parser = SettingsParser(ExportOptions, prog=prog, description="Export a describer to CTranslate2 (MODEL_DIR/ct2).")
     options, _ = parser.parse(argv)
     from helpers.core.contract import load_model_settings
     from helpers.core.paths import require_file

@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 import logging
 
-from helpers.commands.parsing import SettingsParser
+from helpers.commands.parsing import SettingsParser, notebook_sections
 from helpers.commands.shards import merge_command
 from helpers.cv.config import ExtractConfig
 
 logger = logging.getLogger(__name__)
-PARAMS_SECTIONS = ("01_cv_extract", "01")  # a pipeline parameters file's section for these settings
 
 
 def merge(argv: list[str], prog: str) -> int:
@@ -31,19 +30,15 @@ def main(argv: list[str], prog: str = "desclm extract") -> int:
         ExtractConfig,
         prog=prog,
         description="CV outputs (detections, scene) from photos, one JSON line per photo; resumes where it stopped.",
-        params_sections=PARAMS_SECTIONS,
+        params_sections=notebook_sections("01"),
         epilog=f"`{prog} merge OUTPUT SHARD...` joins the outputs of --num_shards runs.",
     )
     config, _ = parser.parse(argv[1:] if argv[:1] == ["run"] else argv)
-    try:
-        config.check_inputs()
-    except (OSError, ValueError) as error:
-        parser.error(str(error))
     from helpers.cv.extract import run_extraction
 
-    try:
+    try:  # run_extraction checks every input, then loads the models, before it writes anything
         summary = run_extraction(config)
-    except (OSError, ValueError) as error:  # found only when the source is listed or a model loads: no file written
+    except (OSError, ValueError) as error:
         parser.error(str(error))
     keys = ("output", "processed", "already_done", "failed", "images_per_second")
     logger.info("extraction: %s", json.dumps({k: summary[k] for k in keys}, default=str))

@@ -302,7 +302,7 @@ class GpuCheckOptions:
 
 
 def main(argv: list[str], prog: str = "desclm gpu-check") -> int:
-    parser = SettingsParser(GpuCheckOptions, prog=prog, description=__doc__.split("\n\n")[0], params_sections=())
+    parser = SettingsParser(GpuCheckOptions, prog=prog, description=__doc__.split("\n\n")[0])
     options, _ = parser.parse(argv)
     if options.table:
         lines = list(iter_jsonl(options.table))  # lines end at "\n" only; a broken line is named, not fatal

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from helpers.commands.parsing import SettingsParser
+from helpers.commands.parsing import SettingsParser, notebook_sections
 from helpers.pairs.config import SynthConfig
 
 logger = logging.getLogger(__name__)
@@ -18,7 +18,7 @@ def main(argv: list[str], prog: str = "desclm pairs") -> int:
         SynthConfig,
         prog=prog,
         description="Training pairs from CV outputs: the grammar's sentences, split by image, plus generated records.",
-        params_sections=("02_synth_descriptions", "02"),
+        params_sections=notebook_sections("02"),
     )
     config, _ = parser.parse(argv)
     from helpers.core.paths import require_file

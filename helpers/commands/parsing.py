@@ -2,7 +2,7 @@
 
 transformers' `HfArgumentParser` turns the fields into options (types, `float | None`, lists,
 choices); this subclass adds what the project's commands need on top:
-- each option is shown once in `--help` (`--batch_size`; `--batch_size` is accepted, not listed),
+- each option is shown once in `--help` (`--batch_size`; `--batch-size` is accepted, not listed),
   with the field's help and default;
 - booleans as `--guard / --no_guard`, dicts as JSON, `setting(positional=True)` as arguments;
 - `--params FILE.yaml` (the same names; a pipeline file's section works too; the command line wins);
@@ -26,7 +26,8 @@ import yaml
 from transformers.hf_argparser import HfArgumentParser
 
 from helpers.core.logs import setup_logging
-from helpers.core.settings import default_of, help_of, init_fields
+from helpers.core.paths import NOTEBOOKS
+from helpers.core.settings import default_of, help_of, init_fields, plain_type
 
 logger = logging.getLogger(__name__)
 
@@ -118,10 +119,7 @@ class SettingsParser(HfArgumentParser):
 
     @staticmethod
     def _parse_dataclass_field(parser: argparse.ArgumentParser, field: dataclasses.Field) -> None:
-        kind = field.type
-        members = [member for member in typing.get_args(kind) if member is not type(None)]
-        optional = typing.get_origin(kind) in (typing.Union, types.UnionType) and len(members) == 1
-        plain = members[0] if optional else kind  # "float | None" is a float that may be left out
+        plain = plain_type(field.type)  # "float | None" is a float that may be left out
         default = default_of(field)
         options: dict[str, Any] = {"help": help_of(field)}
         if default is dataclasses.MISSING:
@@ -194,6 +192,11 @@ class SettingsParser(HfArgumentParser):
         if remaining:
             self.error(f"unrecognized arguments: {' '.join(remaining)}")
         return tuple(parsed)
+
+
+def notebook_sections(key: str) -> tuple[str, str]:
+    """The sections of a pipeline parameters file that hold notebook `key`'s settings ("01_cv_extract", "01")."""
+    return NOTEBOOKS[key], key
 
 
 def add_logging_options(parser: argparse.ArgumentParser) -> None:

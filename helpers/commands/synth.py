@@ -14,9 +14,7 @@ logger = logging.getLogger(__name__)
 
 
 def main(argv: list[str], prog: str = "desclm synth") -> int:
-    parser = SettingsParser(
-        SynthOptions, prog=prog, description="Describe CV output records with the grammar alone.", params_sections=()
-    )
+    parser = SettingsParser(SynthOptions, prog=prog, description="Describe CV output records with the grammar alone.")
     options, _ = parser.parse(argv)
     from helpers.core.paths import require_file, resolve
     from helpers.pairs.synth import describe_file

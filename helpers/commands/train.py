@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 
-from helpers.commands.parsing import SettingsParser
+from helpers.commands.parsing import SettingsParser, notebook_sections
 from helpers.training.config import TrainConfig
 
 logger = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ def main(argv: list[str], prog: str = "desclm train") -> int:
         TrainConfig,
         prog=prog,
         description="Train the T5 describer on 02's pairs; resumes from its last checkpoint.",
-        params_sections=("03_train_t5", "03"),
+        params_sections=notebook_sections("03"),
     )
     config, _ = parser.parse(argv)
     from helpers.core.offline import model_source

@@ -54,7 +54,10 @@ def show_progress(shown: bool) -> None:
     TQDM_DISABLE in processes started later), so `-q` prints no bar at all."""
     _PROGRESS["shown"] = shown
     for name in ("TQDM_DISABLE", "HF_HUB_DISABLE_PROGRESS_BARS"):
-        os.environ.pop(name, None) if shown else os.environ.__setitem__(name, "1")
+        if shown:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = "1"
     if "transformers" in sys.modules:
         hf_logging = sys.modules["transformers"].utils.logging
         hf_logging.enable_progress_bar() if shown else hf_logging.disable_progress_bar()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -70,19 +71,22 @@ def settings_from(config_class: type, namespace: Mapping[str, Any]):
     return config_class(**values)
 
 
+def plain_type(kind: Any) -> Any:
+    """The type a setting holds when given: `float | None` -> float (None: left to a file or a default)."""
+    members = [member for member in typing.get_args(kind) if member is not type(None)]
+    optional = typing.get_origin(kind) in (typing.Union, types.UnionType) and len(members) == 1
+    return members[0] if optional else kind
+
+
 def _type_name(kind: Any) -> str:
     """The annotation a parameters cell shows: the plain type (papermill reads `float = None` as optional)."""
-    members = [member for member in typing.get_args(kind) if member is not type(None)]
-    if typing.get_origin(kind) in (typing.Union, type(int | None)) and members:
-        kind = members[0]
-    origin = typing.get_origin(kind) or kind
+    origin = typing.get_origin(plain_type(kind)) or plain_type(kind)
     return origin.__name__ if isinstance(origin, type) else str(origin)
 
 
 def _literal(value: Any) -> str:
-    if isinstance(value, str | bool | int | float) or value is None:
-        return repr(value) if not isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return json.dumps(value, ensure_ascii=False)
+    """A default as the cell writes it: strings, lists and dicts as JSON (double quotes), the rest as Python."""
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, str | list | dict) else repr(value)
 
 
 def parameters_cell(config_classes: list[type], values: Mapping[str, Any] | None = None) -> str:

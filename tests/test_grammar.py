@@ -82,7 +82,10 @@ def test_unseen_labels_use_their_own_name_pluralised():
     assert noun_phrase("fish", 2, rng, "digits")[0] == "2 fish"  # invariant
     assert noun_phrase("sunglasses", 2, rng, "digits")[0] == "2 pairs of sunglasses"  # plural only: pairs
     assert noun_phrase("foam", 2, rng, "digits")[0] == "2 pieces of foam"  # mass noun: pieces
-    assert noun_phrase("bottles", 1, rng, "digits")[0] == "1 bottle"  # a plural label, counted once
+    # Issue 35: a label is inflected only where its forms round-trip; "tennis" was "one tenni"
+    for label in ("bottles", "tennis", "axis", "us", "3"):
+        assert noun_phrase(label, 1, rng, "digits")[0] == f"1 item labelled {label}", label
+        assert noun_phrase(label, 2, rng, "digits")[0] == f"2 items labelled {label}", label
 
 
 def test_agreement_follows_the_first_noun_phrase():

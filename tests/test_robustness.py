@@ -123,12 +123,14 @@ def test_a_killed_describe_run_resumes_after_the_lines_it_wrote(tmp_path):
 
 
 def test_a_half_written_last_line_is_dropped_on_resume(tmp_path):
-    output = ResumableOutput(tmp_path / "o.jsonl", {"a": 1})
-    output.write([{"id": 1}, {"id": 2}])
+    with ResumableOutput(tmp_path / "o.jsonl", {"a": 1}) as output:
+        output.write([{"id": 1}, {"id": 2}])
     with open(output.partial, "a") as file:
         file.write('{"id": 3, "descr')
-    assert ResumableOutput(tmp_path / "o.jsonl", {"a": 1}).done == 2
-    assert ResumableOutput(tmp_path / "o.jsonl", {"a": 2}).done == 0, "other stamp: start over"
+    with ResumableOutput(tmp_path / "o.jsonl", {"a": 1}) as resumed:
+        assert resumed.done == 2
+    with ResumableOutput(tmp_path / "o.jsonl", {"a": 2}) as other:
+        assert other.done == 0, "other stamp: start over"
 
 
 def test_the_api_takes_any_iterable_of_records():
@@ -236,17 +238,20 @@ def test_a_label_holding_input_syntax_is_refused_naming_the_field(tmp_path, labe
 
 
 def test_the_fallback_tries_other_wordings_when_a_label_is_also_an_english_word(monkeypatch):
-    """ "single" as a label: "A single and 1 piece of plastic ..." reads as a count; another wording does not."""
+    """ "single" as a label: "A single and 1 piece of plastic ..." reads as a count; another wording
+    does not, and with no other wording left the enumeration states it (issue 35, item 4)."""
     import helpers.describer.describe as describe_module
 
     record = {"detections": [{"label": "single", "confidence": 0.9}, {"label": "plastic", "confidence": 0.9}]}
     monkeypatch.setattr(describe_module, "GRAMMAR_ATTEMPTS", 1)
     first_only = [Describer(FixedBackend(), SETTINGS, seed=seed).describe_detailed([record])[0] for seed in range(40)]
-    ambiguous = [seed for seed, result in enumerate(first_only) if not result.faithful]
+    assert all(result.faithful for result in first_only), [r.text for r in first_only if not r.faithful]
+    ambiguous = [seed for seed, result in enumerate(first_only) if result.text.startswith("Detected by label: ")]
     assert ambiguous, "the case still exists: some seed's first wording reads as another count"
+    assert first_only[ambiguous[0]].text == "Detected by label: 1 × single; 1 × plastic."
     monkeypatch.undo()
     result = Describer(FixedBackend(), SETTINGS, seed=ambiguous[0]).describe_detailed([record])[0]
-    assert result.source == "grammar" and result.faithful, result.text
+    assert result.source == "grammar" and result.faithful and not result.text.startswith("Detected"), result.text
 
 
 @pytest.mark.parametrize("label", ["0s", "7up can", "r2d2", "2"])

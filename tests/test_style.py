@@ -112,7 +112,7 @@ def test_unknown_label_forms():
     assert label_forms("glasses") == ("pair of glasses", "pairs of glasses")
     assert label_forms("foam") == ("piece of foam", "pieces of foam")
     assert label_forms("fish") == ("fish", "fish")
-    assert label_forms("metals") == ("piece of metals", "pieces of metals"), "its singular is a class: kept apart"
+    assert label_forms("metals") == ("item labelled metals", "items labelled metals"), "as given: not 'metal'"
 
 
 class EchoBackend:

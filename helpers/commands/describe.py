@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 from helpers.commands.parsing import SettingsParser
 from helpers.commands.shards import merge_command
@@ -40,12 +41,13 @@ def main(argv: list[str], prog: str = "desclm describe") -> int:
     options, _ = parser.parse(argv)
     from helpers.core.contract import load_model_settings
     from helpers.core.paths import require_file, resolve
+    from helpers.core.outputs import OutputBusyError
     from helpers.core.records import check_output
     from helpers.core.shards import shard_path
 
     output_path = resolve(options.output)
     try:  # everything that can be checked is checked before the model loads
-        input_path = require_file(options.input, "Input records", kind="file")
+        input_path = Path("-") if options.input == "-" else require_file(options.input, "Input records", kind="file")
         check_output(input_path, shard_path(output_path, options.num_shards, options.shard_index))
         model_dir = require_file(options.model_dir, "Describer model folder (`desclm train`'s output)", kind="folder")
         load_model_settings(model_dir)
@@ -72,14 +74,19 @@ def main(argv: list[str], prog: str = "desclm describe") -> int:
         parser.error(str(error))
     except Exception as error:  # noqa: BLE001 - a weights file the library cannot read: one line, not a traceback
         parser.error(f"{model_dir} could not be loaded as a describer: {type(error).__name__}: {error}")
-    counts = describe_file(
-        describer,
-        input_path,
-        output_path,
-        options.batch_size,
-        num_shards=options.num_shards,
-        shard_index=options.shard_index,
-    )
+    try:
+        counts = describe_file(
+            describer,
+            input_path,
+            output_path,
+            options.batch_size,
+            num_shards=options.num_shards,
+            shard_index=options.shard_index,
+        )
+    except OutputBusyError as error:
+        parser.error(str(error))
+    except (OSError, ValueError) as error:  # a full disk, a folder gone read-only: one line, and the work kept
+        parser.error(f"{error}; the lines already written are kept beside the output, and a rerun resumes after them")
     logger.info("described %s -> %s: %s", input_path, output_path, json.dumps(dict(counts)))
     if counts["error"]:
         logger.warning("%d line(s) could not be described; see their 'error' entries", counts["error"])

@@ -6,6 +6,7 @@ desclm synth --input cv.jsonl --output described.jsonl [--style "varied digits"]
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from helpers.commands.parsing import SettingsParser
 from helpers.pairs.config import SynthOptions
@@ -21,7 +22,7 @@ def main(argv: list[str], prog: str = "desclm synth") -> int:
 
     output_path = resolve(options.output)
     try:
-        input_path = require_file(options.input, "Input records", kind="file")
+        input_path = Path("-") if options.input == "-" else require_file(options.input, "Input records", kind="file")
         failures = describe_file(input_path, output_path, options.seed, options.policy, options.wording)
     except (OSError, ValueError) as error:
         parser.error(str(error))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from helpers.core.records import parse_line
+from helpers.core.records import json_line, parse_line
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +42,8 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 
 def write_jsonl(path: str | Path, records: Iterable[dict]) -> Path:
-    """Writes one JSON object per line, atomically."""
-    return atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    """Writes one JSON object per line (`json_line`: valid JSON whatever the values), atomically."""
+    return atomic_write_text(path, "".join(json_line(r) for r in records))
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,10 @@
 
 The promises, for any input: one output line per input line, in order; every output line has an
 id (the record's `id`, else its `image`, else the line number); a line that cannot be read (not
-UTF-8, not JSON, not an object, blank) becomes an error line naming its number; the input is never
+UTF-8, not JSON, not an object, blank, nested too deep, a number too long) becomes an error line
+naming its number; every line written is valid JSON (`json_line`); the input is never
 overwritten; the output appears complete or not at all, and a killed run resumes where it stopped.
+Inputs are read once, front to back, so a pipe or standard input works too (without resuming).
 
 Lines are split on "\\n" only: JSON strings may hold U+2028 or U+0085, which `str.splitlines`
 would treat as line ends.
@@ -13,11 +15,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from helpers.core.outputs import OutputLock, check_writes, lock_path, partial_paths
 
 
 @dataclass(frozen=True)
@@ -31,17 +37,50 @@ class InputLine:
 
 
 def record_id(record: Any, number: int) -> Any:
-    """The record's `id`, else its `image` (01's records), else the line number."""
+    """The record's `id`, else its `image` (01's records), else the line number; JSON-safe (`json_safe`)."""
     if isinstance(record, dict):
         for key in ("id", "image"):
             if record.get(key) is not None:
-                return record[key]
+                return json_safe(record[key])
     return number
 
 
+def json_safe(value: Any) -> Any:
+    """`value` with what JSON cannot hold made text: NaN and infinities become "NaN", "Infinity",
+    "-Infinity" (Python's JSON reads them, JSON does not); NumPy scalars become numbers."""
+    if isinstance(value, dict):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    if hasattr(value, "item") and callable(value.item) and not isinstance(value, str | bytes):
+        value = value.item()  # NumPy / torch scalars
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    return value
+
+
+def json_line(row: Any) -> str:
+    """One JSONL line (with its "\\n") that any JSON reader takes: non-finite numbers as text
+    (`json_safe`), and a string holding a lone surrogate (an id read from "\\ud800", a file name
+    in another encoding) written with \\u escapes, so the line is valid UTF-8 and reads back equal."""
+    row = json_safe(row)
+    text = json.dumps(row, ensure_ascii=False, allow_nan=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(row, ensure_ascii=True, allow_nan=False)
+    return text + "\n"
+
+
 def parse_line(raw: bytes) -> tuple[dict | None, str | None]:
-    """The JSON object on one raw line (its line end stripped), or what is wrong with the line."""
+    """The JSON object on one raw line (its line end stripped), or what is wrong with the line.
+
+    Never raises for the line's content: invalid UTF-8 or JSON, nesting deeper than Python
+    recurses, an integer longer than Python converts (4,300 digits), a byte-order mark.
+    """
     raw = raw.rstrip(b"\r\n")
+    if raw.startswith(b"\xef\xbb\xbf"):  # a byte-order mark (Windows and Excel exports): not content
+        raw = raw[3:]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -52,14 +91,26 @@ def parse_line(raw: bytes) -> tuple[dict | None, str | None]:
         record = json.loads(text)
     except json.JSONDecodeError as error:
         return None, f"not valid JSON ({error.msg} at column {error.colno})"
+    except RecursionError:
+        return None, "not readable JSON: nested deeper than this reader goes"
+    except (ValueError, MemoryError) as error:  # e.g. an integer of more than 4,300 digits
+        return None, f"not readable JSON: {' '.join(str(error).split())[:200]}"
     if not isinstance(record, dict):
         return None, f"expected a JSON object, got {type(record).__name__}"
     return record, None
 
 
+STDIN_NAMES = ("-", "/dev/stdin")
+
+
+def open_input(path: Path):
+    """The input opened for reading bytes; "-" is standard input."""
+    return open(0 if str(path) == "-" else path, "rb", closefd=str(path) != "-")
+
+
 def read_lines(path: Path) -> Iterator[InputLine]:
-    """Every line of `path`, blank and broken ones included, as `InputLine`s."""
-    with open(path, "rb") as file:
+    """Every line of `path` (a file, a pipe, or "-" for standard input), blank and broken ones included."""
+    with open_input(path) as file:
         for number, raw in enumerate(file, start=1):  # binary lines end at b"\n" only
             record, problem = parse_line(raw)
             if problem:
@@ -69,36 +120,47 @@ def read_lines(path: Path) -> Iterator[InputLine]:
 
 
 def check_output(input_path: Path, output_path: Path) -> None:
-    """Refuses, before any work, an output that would overwrite the input or is a folder.
+    """Refuses, before any work, an output that is a folder or whose files (the output, its partial
+    file, stamp and lock) would overwrite the input, also through links (`check_writes`).
 
     Raises:
-        ValueError: The output is the input (also through links), or an existing folder.
+        ValueError: Naming the output and the input.
     """
-    if output_path.is_dir():
-        raise ValueError(f"output {output_path} is a folder; give a file path")
-    same = output_path.exists() and os.path.samefile(input_path, output_path)
-    if same or input_path.resolve() == output_path.resolve():
-        raise ValueError(f"output {output_path} is the input file; the input is never overwritten")
+    check_writes([output_path, *partial_paths(output_path), lock_path(output_path)], [input_path])
 
 
 class ResumableOutput:
     """An ordered JSONL output written beside its final path, resumable, renamed into place when done.
 
-    Lines go to `.<name>.partial` (flushed after every `write`); `.<name>.partial.json` holds a stamp
-    of the input and the settings. A rerun with the same stamp keeps the complete lines already
-    written (a half-written last line is dropped) and reports how many through `done`.
+    A context manager: entering takes the output's lock (`helpers.core.outputs.OutputLock`: a second
+    run on the same output refuses, naming this one), leaving releases it. Lines go to
+    `.<name>.partial` (flushed after every `write`); `.<name>.partial.json` holds a stamp of the
+    input and the settings. A rerun with the same stamp keeps the complete lines already written (a
+    half-written last line is dropped) and reports how many through `done`.
     """
 
     def __init__(self, output_path: Path, stamp: dict, resume: bool = True) -> None:
         self.path = output_path
-        self.partial = output_path.with_name(f".{output_path.name}.partial")
-        self.stamp_file = output_path.with_name(f".{output_path.name}.partial.json")
+        self.partial, self.stamp_file = partial_paths(output_path)
         self.stamp = json.dumps(stamp, sort_keys=True, default=str)
-        self.done = self._resumable_lines() if resume else 0
-        if not self.done:
-            output_path.parent.mkdir(parents=True, exist_ok=True)
-            self.partial.write_bytes(b"")
-            self.stamp_file.write_text(self.stamp)
+        self.resume = resume
+        self.done = 0
+        self._lock = OutputLock(output_path)
+
+    def __enter__(self) -> ResumableOutput:
+        self._lock.__enter__()
+        try:
+            self.done = self._resumable_lines() if self.resume else 0
+            if not self.done:
+                self.partial.write_bytes(b"")
+                self.stamp_file.write_text(self.stamp)
+        except BaseException:
+            self._lock.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._lock.__exit__(*exc)
 
     def _resumable_lines(self) -> int:
         if not (self.partial.is_file() and self.stamp_file.is_file()) or self.stamp_file.read_text() != self.stamp:
@@ -111,7 +173,7 @@ class ResumableOutput:
 
     def write(self, rows: list[dict]) -> None:
         with open(self.partial, "a", encoding="utf-8") as file:
-            file.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+            file.write("".join(json_line(row) for row in rows))
             file.flush()
             os.fsync(file.fileno())
 
@@ -121,13 +183,20 @@ class ResumableOutput:
         return self.path
 
 
+def is_stream(path: Path) -> bool:
+    """A pipe, standard input or another input that can be read only once."""
+    return str(path) in STDIN_NAMES or not stat.S_ISREG(os.stat(path).st_mode)
+
+
 def file_stamp(path: Path) -> dict:
     """What identifies an input file's content for resuming: path, size, modification time, and a
-    hash of its first and last 64 KiB."""
-    stat = path.stat()
+    hash of its first and last 64 KiB; a stream (`is_stream`) only says so, and never resumes."""
+    if is_stream(path):
+        return {"path": str(path), "stream": True}
+    info = path.stat()
     digest = hashlib.sha256()
     with open(path, "rb") as file:
         digest.update(file.read(65536))
-        file.seek(max(0, stat.st_size - 65536))
+        file.seek(max(0, info.st_size - 65536))
         digest.update(file.read(65536))
-    return {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "hash": digest.hexdigest()}
+    return {"path": str(path.resolve()), "size": info.st_size, "mtime_ns": info.st_mtime_ns, "hash": digest.hexdigest()}

@@ -21,6 +21,7 @@ import json
 from pathlib import Path
 
 from helpers.core.io import atomic_write_text, iter_jsonl, write_jsonl
+from helpers.core.outputs import OutputLock, check_writes, lock_path
 from helpers.core.paths import require_file, resolve
 
 
@@ -65,7 +66,8 @@ def merge_described(shards: list[str | Path], output: str | Path) -> dict:
 
     Raises:
         ValueError: A shard is unfinished (no manifest), shards differ in input, settings or
-            count, a shard is missing or given twice, or the rows do not match the shard's range.
+            count, a shard is missing or given twice, the rows do not match the shard's range, or
+            `output` is one of the files the merge reads (a shard, a manifest, the shards' input).
     """
     paths = [require_file(resolve(shard), "Shard output") for shard in shards]
     manifests = []
@@ -73,6 +75,9 @@ def merge_described(shards: list[str | Path], output: str | Path) -> dict:
         if not manifest_path(path).is_file():
             raise ValueError(f"{path} has no {manifest_path(path).name}: the shard is unfinished; run it again")
         manifests.append(json.loads(manifest_path(path).read_text()))
+    output = resolve(output)
+    sources = [Path(m["input"]["path"]) for m in manifests if isinstance(m.get("input"), dict) and "path" in m["input"]]
+    check_writes([output, lock_path(output)], [*paths, *map(manifest_path, paths), *sources])
     first = manifests[0]
     for path, manifest in zip(paths, manifests):
         for key in ("input", "settings", "num_shards", "total"):
@@ -94,5 +99,6 @@ def merge_described(shards: list[str | Path], output: str | Path) -> dict:
             raise ValueError(f"{path}: its rows are not input lines {start + 1}..{end} as its manifest says")
         rows += mine
     rows.sort(key=lambda row: row["line"])
-    write_jsonl(resolve(output), ({k: v for k, v in row.items() if k != "line"} for row in rows))
+    with OutputLock(output):
+        write_jsonl(output, ({k: v for k, v in row.items() if k != "line"} for row in rows))
     return {"shards": len(paths), "lines": len(rows), "errors": sum("error" in row for row in rows)}

@@ -12,7 +12,9 @@ sentence back with the fact extractor and compares it with the input's facts: th
 states them exactly is used (`model` if it is the top one, `rerank` otherwise), provided it has
 no agreement slip ("six metal object", "there is 2 ..."), keeps its style's vocabulary and
 numerals (`helpers.text.style`: no "broken glass" or "beach" in style "plain", one numeral
-system); if no beam passes, the grammar writes the sentence (`grammar`). With the guard off every
+system); if no beam passes, the grammar writes the sentence (`grammar`), and for labels no
+wording can state, the enumeration "Detected by label: 1 × of; ..." (`helpers.text.fallback`):
+a guarded result is always one the extractor reads as the input's facts. With the guard off every
 result is `unchecked`. Every result also says which detections each of its phrases covers, and
 where the phrase is (`Description.phrases`, `helpers.describer.provenance`).
 
@@ -23,7 +25,6 @@ style="varied words")`; the default is the first it learned.
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,14 +33,13 @@ from helpers.core.contract import ModelSettings, Style, load_model_settings
 from helpers.core.paths import require_file, resolve
 from helpers.describer.backends import load_backend
 from helpers.describer.provenance import Phrase, provenance
-from helpers.text.facts import agreement_errors, extract
-from helpers.text.grammar import Facts, RecordError, describe, facts, validate_record
+from helpers.text.fallback import GRAMMAR_ATTEMPTS, fallback_sentence, well_written
+from helpers.text.fallback import said as _said
+from helpers.text.grammar import Facts, RecordError, facts, validate_record
 from helpers.text.linearize import from_model_text, linearize
-from helpers.text.style import style_errors
 from helpers.text.variants import variant_of
 
 logger = logging.getLogger(__name__)
-GRAMMAR_ATTEMPTS = 8  # wordings the fallback tries before returning one that reads back otherwise
 SOURCES = ("model", "rerank", "grammar", "unchecked")
 
 
@@ -57,10 +57,6 @@ class Description:
     @property
     def faithful(self) -> bool:
         return self.said == self.expected
-
-
-def _said(text: str, record: dict) -> Facts:
-    return extract(text, [d["label"] for d in record["detections"]]).facts()
 
 
 class Describer:
@@ -203,23 +199,13 @@ class Describer:
         if not self.guard:
             phrases = provenance(texts[0], record, self.policy)
             return Description(texts[0], "unchecked", expected, _said(texts[0], record), tuple(texts), phrases)
-        vocabulary = [d["label"] for d in record["detections"]]
-
-        def well_written(text: str) -> bool:  # grammatical, and in the requested style
-            slips = style_errors(text, self.style, vocabulary, expected.scene)
-            return not agreement_errors(text, vocabulary) and not any(slips.values())
-
         for rank, text in enumerate(texts):
             said = _said(text, record)
-            if said == expected and well_written(text):
+            if said == expected and well_written(text, record, self.style, expected.scene):
                 source = "model" if rank == 0 else "rerank"
                 return Description(text, source, expected, said, tuple(texts), provenance(text, record, self.policy))
-        # Same record, same wording: the fallback's randomness is seeded by the input itself. A label that
-        # is also an English word ("single", "of") can make one wording ambiguous: then try other wordings.
-        for attempt in range(GRAMMAR_ATTEMPTS):
-            suffix = f":{attempt}" if attempt else ""
-            text = describe(record, random.Random(f"{self.seed}:{model_input}{suffix}"), self.policy, self.style)
-            said = _said(text, record)
-            if said == expected and well_written(text):
-                break
+        # Same record, same wording: the fallback's randomness is seeded by the input itself. It never
+        # returns a sentence the extractor reads otherwise (helpers.text.fallback); a record whose facts
+        # cannot be stated at all raises UnfaithfulError, which `describe_all` makes that record's error.
+        text, said = fallback_sentence(record, f"{self.seed}:{model_input}", self.policy, self.style, GRAMMAR_ATTEMPTS)
         return Description(text, "grammar", expected, said, tuple(texts), provenance(text, record, self.policy))

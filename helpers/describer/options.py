@@ -16,7 +16,7 @@ class DescribeOptions:
     """The describe command's settings."""
 
     model_dir: str = setting(help="trained describer folder (`desclm train`'s output)", positional=True)
-    input: str = setting(help="CV output records, one JSON object per line")
+    input: str = setting(help="CV output records, one JSON object per line (- : standard input; a pipe works too)")
     output: str = setting(help='JSONL to write: {"id", "description", "source"} or {"id", "error"} per input line')
     backend: str = setting("hf", "hf (transformers) or ct2 (CTranslate2; run `desclm export-ct2 MODEL_DIR` first)")
     batch_size: int = setting(32, "records per generation batch")

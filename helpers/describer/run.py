@@ -18,8 +18,9 @@ from collections import Counter
 from pathlib import Path
 
 from helpers.core.logs import progress
-from helpers.core.records import InputLine, ResumableOutput, check_output, file_stamp, read_lines
-from helpers.core.shards import check_shard, shard_path, shard_range, write_manifest
+from helpers.core.outputs import check_writes
+from helpers.core.records import InputLine, ResumableOutput, check_output, file_stamp, is_stream, read_lines
+from helpers.core.shards import check_shard, manifest_path, shard_path, shard_range, write_manifest
 from helpers.describer.describe import Describer
 
 logger = logging.getLogger(__name__)
@@ -57,11 +58,14 @@ def describe_file(
     `<stem>.shard-KofN.jsonl` (see `helpers.core.shards`).
 
     Raises:
-        ValueError: The output would overwrite the input, or is a folder (checked before any work).
+        ValueError: The output would overwrite the input, or is a folder (checked before any work);
+            `OutputBusyError` when another run is writing the same output.
     """
     check_shard(num_shards, shard_index)
     output_path = shard_path(output_path, num_shards, shard_index)
     check_output(input_path, output_path)
+    if num_shards > 1:
+        check_writes([manifest_path(output_path)], [input_path])
     settings = {
         "model": describer.settings.to_dict(),
         "guard": describer.guard,
@@ -70,23 +74,24 @@ def describe_file(
         "top_p": describer.top_p,
     }
     stamp = {"input": file_stamp(input_path), "settings": settings}
-    output = ResumableOutput(output_path, {**stamp, "shard": [shard_index, num_shards]})
-    lines = list(read_lines(input_path))
-    total, block_range = len(lines), shard_range(len(lines), num_shards, shard_index)
-    lines = lines[block_range[0] : block_range[1]]
-    if output.done:
-        logger.info("resuming %s after %d of %d lines", output_path, output.done, len(lines))
-    with progress(total=len(lines), initial=output.done, desc="describe", unit="record", file=sys.stderr) as bar:
-        for start in range(output.done, len(lines), chunk):
-            block = lines[start : start + chunk]
-            rows = _describe_block(describer, block, batch_size)
-            if num_shards > 1:  # the merge puts rows back in input order by it
-                rows = [{**row, "line": line.number} for row, line in zip(rows, block, strict=True)]
-            output.write(rows)
-            bar.update(len(block))
-    output.finish()
-    if num_shards > 1:
-        write_manifest(output_path, stamp, num_shards, shard_index, block_range, total)
+    # The lock comes first: a second run on this output refuses before it reads anything.
+    with ResumableOutput(output_path, {**stamp, "shard": [shard_index, num_shards]}, not is_stream(input_path)) as output:
+        lines = list(read_lines(input_path))  # read once, front to back: a pipe or stdin works too
+        total, block_range = len(lines), shard_range(len(lines), num_shards, shard_index)
+        lines = lines[block_range[0] : block_range[1]]
+        if output.done:
+            logger.info("resuming %s after %d of %d lines", output_path, output.done, len(lines))
+        with progress(total=len(lines), initial=output.done, desc="describe", unit="record", file=sys.stderr) as bar:
+            for start in range(output.done, len(lines), chunk):
+                block = lines[start : start + chunk]
+                rows = _describe_block(describer, block, batch_size)
+                if num_shards > 1:  # the merge puts rows back in input order by it
+                    rows = [{**row, "line": line.number} for row, line in zip(rows, block, strict=True)]
+                output.write(rows)
+                bar.update(len(block))
+        output.finish()
+        if num_shards > 1:
+            write_manifest(output_path, stamp, num_shards, shard_index, block_range, total)
     counts: Counter = Counter()
     for line in read_lines(output_path):  # not str.splitlines: ids may hold U+0085 or U+2028
         counts["error" if "error" in line.record else line.record["source"]] += 1

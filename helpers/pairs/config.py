@@ -70,7 +70,7 @@ class SynthConfig:
 class SynthOptions:
     """The synth command's settings: the grammar's description of each input line."""
 
-    input: str = setting(help="JSONL of CV output records")
+    input: str = setting(help="JSONL of CV output records (- : standard input; a pipe works too)")
     output: str = setting(help='JSONL to write: one {"id", "description"} or {"id", "error"} per input line')
     seed: int = setting(0, "seed of the grammar's choices")
     min_confidence: float = setting(Policy.min_confidence, "detections below are not described")

@@ -18,9 +18,11 @@ from helpers.core.contract import Policy, Style, write_pairs_settings
 from helpers.core.io import iter_jsonl, write_jsonl
 from helpers.core.logs import progress
 from helpers.core.paths import require_file, resolve
+from helpers.core.outputs import OutputLock
 from helpers.core.records import check_output, read_lines
 from helpers.pairs.config import SynthConfig, SynthOptions  # noqa: F401 - their home is the light config module
 from helpers.text.facts import extract
+from helpers.text.fallback import fallback_sentence
 from helpers.text.grammar import RecordError, describe, describe_variations, facts, validate_record
 from helpers.text.linearize import linearize
 from helpers.text.synthetic import STRESS_GROUPS, random_cv, stress_record
@@ -182,25 +184,30 @@ def build_pairs(config: SynthConfig) -> SynthResult:
 
 def describe_file(input_path: Path, output_path: Path, seed: int, policy: Policy, style: Style = Style()) -> int:
     """The CLI's work: one {"id", "description"} or {"id", "error"} per input line (blank and broken
-    lines included), in order, written atomically; returns the error count.
+    lines included), in order, written atomically; returns the error count. Every sentence reads
+    back as its record's facts (`helpers.text.fallback`).
 
     Raises:
-        ValueError: The output would overwrite the input, or is a folder (checked before any work).
+        ValueError: The output would overwrite the input, or is a folder (checked before any work);
+            `OutputBusyError` when another run is writing the same output.
     """
     check_output(input_path, output_path)
     results, failures = [], 0
-    for line in read_lines(input_path):
-        try:
-            if line.error:
-                raise RecordError(line.error)
-            validate_record(line.record, f"line {line.number}")
-            text = describe(line.record, random.Random(f"{seed}:{line.number}"), policy, style)
-            results.append({"id": line.id, "description": text})
-        except Exception as error:  # noqa: BLE001 - any failure costs its own line only
-            failures += 1
-            message = (
-                str(error) if isinstance(error, RecordError) else f"line {line.number}: {type(error).__name__}: {error}"
-            )
-            results.append({"id": line.id, "error": message})
-    write_jsonl(output_path, results)
+    with OutputLock(output_path):  # a second run on this output refuses, naming this one
+        for line in read_lines(input_path):
+            try:
+                if line.error:
+                    raise RecordError(line.error)
+                validate_record(line.record, f"line {line.number}")
+                text, _ = fallback_sentence(line.record, f"{seed}:{line.number}", policy, style)
+                results.append({"id": line.id, "description": text})
+            except Exception as error:  # noqa: BLE001 - any failure costs its own line only
+                failures += 1
+                message = (
+                    str(error)
+                    if isinstance(error, RecordError)
+                    else f"line {line.number}: {type(error).__name__}: {error}"
+                )
+                results.append({"id": line.id, "error": message})
+        write_jsonl(output_path, results)
     return failures

@@ -15,10 +15,10 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from helpers.text.grammar import Facts
+from helpers.text.grammar import ENUMERATION_OPENING, Facts
 from helpers.text.lexicon import (
     COUNTERS,
     NUMBER_WORDS,
@@ -33,7 +33,7 @@ from helpers.text.lexicon import (
     plural,
     singular,
 )
-from helpers.text.spatial import PHRASE_PLACES, SIZES
+from helpers.text.spatial import PHRASE_PLACES, PLACE_PHRASES, SIZES
 
 DELIMITERS = frozenset(",.;:!?")
 PLURAL_COUNTERS = {plural(c): c for c in COUNTERS}
@@ -41,11 +41,15 @@ PLURAL_COUNTERS = {plural(c): c for c in COUNTERS}
 # symbol as a word of its own: a label such as "бутылка", "瓶子", "#" or "🍾" is read like "bottle".
 _TOKEN = re.compile(r"[^\W_]+(?:['\-][^\W_]+)*|[,.;:!?]|[^\w\s]")
 _NO_LITTER = re.compile(r"\b(?:no|zero) (?:litter|garbage|waste|trash|rubbish|debris|items?|objects?)\b|\bnothing\b")
-# GENERIC_SCENE_PHRASES as patterns: "in a {scene} setting", and "at a {scene} site" of earlier grammars.
-# A scene name may be any run of words (any script, digits, symbols) that no counted item covered.
-_SCENE_NAME = r"\S.*?"  # the shortest run up to " setting" / " site": names may hold any character
-_GENERIC_SCENE = re.compile(
-    rf"(?:^|\s)(?:in an? (?P<setting>{_SCENE_NAME}) setting|at an? (?P<site>{_SCENE_NAME}) site)(?=$|[\s,.;:!?])"
+# GENERIC_SCENE_PHRASES as patterns: "in a {scene} setting", "at a {scene} site". A scene name may be
+# any run of words (any script, digits, symbols) that no counted item covered, "setting" or "site"
+# included ("at an urban setting site"): the name runs to the phrase's last word before a
+# delimiter when there is one, else to its first.
+_SCENE_NAME = r"\S.*?"
+_GENERIC_SCENE_BODY = rf"(?:^|\s)(?:in an? (?P<setting>{_SCENE_NAME}) setting|at an? (?P<site>{_SCENE_NAME}) site)"
+_GENERIC_SCENES = (
+    re.compile(_GENERIC_SCENE_BODY + r"(?=$|[,.;:!?])"),
+    re.compile(_GENERIC_SCENE_BODY + r"(?=$|[\s,.;:!?])"),
 )
 SCENE_BY_KEYWORD = {word: scene for scene, words in SCENE_KEYWORDS.items() for word in words}
 
@@ -190,7 +194,7 @@ def _read_place(tokens: list[str], start: int) -> tuple[str | None, int]:
 def _generic_scene(folded: str) -> tuple[str | None, tuple[int, int]]:
     """A scene named by a generic phrase ("at a 12 lane site"), as written, and the character span
     of its name, where no count may start (the "12" there is part of the name)."""
-    match = _GENERIC_SCENE.search(folded)
+    match = _GENERIC_SCENES[0].search(folded) or _GENERIC_SCENES[1].search(folded)
     if not match:
         return None, (0, 0)
     group = "setting" if match.group("setting") else "site"
@@ -203,6 +207,42 @@ def _scene(tokens: list[str], covered: set[int]) -> tuple[str, int] | None:
         if i not in covered and token in SCENE_BY_KEYWORD:
             return SCENE_BY_KEYWORD[token], i
     return None
+
+
+_COUNT_PART = re.compile(r"(?P<count>[0-9]+) × (?P<label>.+)")
+_SPATIAL_PART = re.compile(r"(?P<kind>place|size) \((?P<key>[^)]*)\): (?P<label>.+)")
+
+
+def read_enumeration(text: str) -> Extraction | None:
+    """The facts of the describer's last-resort sentence (`helpers.text.grammar.enumeration`),
+    read part by part; None when `text` is not one, or a part is not of its form."""
+    if not (text.startswith(ENUMERATION_OPENING) and text.endswith(".")):
+        return None
+    position, items, counts = len(ENUMERATION_OPENING), [], {}
+    places, sizes, scene, scene_span, nothing = {}, {}, None, None, False
+    for part in text[position:-1].split("; "):
+        start, position = position, position + len(part) + 2
+        if match := _COUNT_PART.fullmatch(part):
+            label, count = match.group("label"), int(match.group("count"))
+            if label in counts or count < 1:
+                return None
+            counts[label] = count
+            items.append(Item(count, match.group("count"), label, label, None, False, 0, (start, start + len(part))))
+        elif (match := _SPATIAL_PART.fullmatch(part)) and match.group("label") in counts:
+            key, label = match.group("key"), match.group("label")
+            if (match.group("kind") == "place" and key not in PLACE_PHRASES) or (
+                match.group("kind") == "size" and key not in SIZES
+            ):
+                return None
+            (places if match.group("kind") == "place" else sizes)[label] = key
+        elif part.startswith("scene: ") and scene is None and len(part) > 7:
+            scene, scene_span = part[7:], (start + 7, start + len(part))
+        elif part == "nothing" and not counts:
+            nothing = True
+        else:
+            return None
+    items = [replace(item, place=places.get(item.label), size=sizes.get(item.label)) for item in items]
+    return Extraction(counts, scene, tuple(items), nothing, scene_span)
 
 
 def extract(text: str, vocabulary: Iterable[str] = ()) -> Extraction:
@@ -218,6 +258,8 @@ def extract(text: str, vocabulary: Iterable[str] = ()) -> Extraction:
         is written: character spans into `text` (into its lower-case form in the rare script whose
         lower case has another length).
     """
+    if enumerated := read_enumeration(text):  # the describer's last resort: parts, not English
+        return enumerated
     folded = _fold(text)
     spans = [m.span() for m in _TOKEN.finditer(folded)]
     tokens = [folded[a:b] for a, b in spans]

@@ -23,7 +23,6 @@ from helpers.core.contract import Policy, Style
 from helpers.text.lexicon import (
     CLASSES,
     COUNT_PHRASES,
-    GENERIC_SCENE_PHRASES,
     MASS_PHRASES,
     PLAIN_COUNT_PHRASES,
     PLAIN_MASS_PHRASES,
@@ -31,6 +30,7 @@ from helpers.text.lexicon import (
     SCENE_PHRASES,
     article,
     canonical_label,
+    generic_scene_phrase,
     label_forms,
     normalize_label,
     number_words,
@@ -211,7 +211,7 @@ def _join(items: list[str]) -> str:
 
 def _scene_phrase(scene: str, rng: random.Random, style: Style) -> str:
     phrases = STYLE_PHRASES[style.name][2]
-    return rng.choice(phrases.get(scene) or [p.format(scene=scene) for p in GENERIC_SCENE_PHRASES])
+    return rng.choice(phrases.get(scene) or [generic_scene_phrase(scene)])
 
 
 def _capitalize(text: str) -> str:
@@ -251,6 +251,26 @@ def describe(record: dict, rng: random.Random, policy: Policy = Policy(), style:
         subject_be="are" if subject_plural else "is",
         lie="lie" if subject_plural else "lies",
     )
+
+
+# The last resort (`enumeration`): one part per fact, split by "; ", which no label or scene holds
+# (`RESERVED`). A count part starts with its digits, so no label can pass for another kind of part.
+ENUMERATION_OPENING = "Detected by label: "
+
+
+def enumeration(fact: Facts) -> str:
+    """The facts as a list no label can make ambiguous: the describer's last resort.
+
+    "Detected by label: 2 × tires; 1 × of; scene: grass." Labels and the scene are written as
+    they are (canonical, never inflected), so `helpers.text.facts.extract` reads back exactly
+    `fact` for any label; places and sizes (spatial policy) get parts of their own.
+    """
+    parts = [f"{fact.counts[label]} × {label}" for label in description_order(fact.counts)] or ["nothing"]
+    parts += [f"place ({fact.places[label]}): {label}" for label in fact.places]
+    parts += [f"size ({fact.sizes[label]}): {label}" for label in fact.sizes]
+    if fact.scene:
+        parts.append(f"scene: {fact.scene}")
+    return ENUMERATION_OPENING + "; ".join(parts) + "."
 
 
 def describe_variations(

@@ -76,9 +76,9 @@ SCENE_PHRASES: dict[str, tuple[str, ...]] = {  # style "varied"
     "rocky": ("on rocky terrain", "among rocks", "on rocky ground", "between stones"),
     "marshy": ("in a marshy area", "in the wetlands", "in swampy terrain", "near a marsh"),
 }
-# Any other scene class is written with this (both styles); the extractor reads the class back
-# verbatim, and also from "at a {scene} site", which earlier grammars wrote.
-GENERIC_SCENE_PHRASES = ("in a {scene} setting",)
+# Any other scene class is written with one of these (both styles, `generic_scene_phrase`); the
+# extractor reads the class back verbatim.
+GENERIC_SCENE_PHRASES = ("in a {scene} setting", "at a {scene} site")
 SCENE_KEYWORDS: dict[str, tuple[str, ...]] = {
     "grass": ("grass", "grassy", "lawn", "meadow", "turf"),
     "sandy": ("sand", "sandy", "beach", "dune", "dunes", "shore"),
@@ -142,27 +142,35 @@ _ENGLISH = re.compile(r"[a-z]+(?:[ '\-][a-z]+)*")
 def label_forms(label: str) -> tuple[str, str]:
     """How a category outside the five classes is written once and more than once.
 
-    "bus" -> ("bus", "buses"), "knife" -> ("knife", "knives"), "fish" -> ("fish", "fish"),
-    "bottles" -> ("bottle", "bottles"), "foam" -> ("piece of foam", "pieces of foam"),
-    "glasses" -> ("pair of glasses", "pairs of glasses"); a name in another script or a symbol is
-    written as it is ("бутылка" -> ("бутылка", "бутылка")). A plural-looking label whose singular
-    is another known phrase ("metals" -> "metal") keeps its name after "piece(s) of", so the
-    extractor, which reads every form back to the label, never confuses the two.
+    A label is written as it is given and inflected only where its plural and singular round-trip
+    exactly: "bus" -> ("bus", "buses"), "knife" -> ("knife", "knives"), "fish" -> ("fish", "fish").
+    Mass nouns take a counter, "foam" -> ("piece of foam", "pieces of foam"); nouns that exist only
+    in the plural a pair, "glasses" -> ("pair of glasses", "pairs of glasses"). A label inflection
+    would change ("tennis" is no plural of "tenni", "tires" may be a class of its own beside
+    "tire"), and a label without letters ("3", whose count would read as one number with it), is
+    named whole: "tennis" -> ("item labelled tennis", "items labelled tennis"). A name in another
+    script is written as it is ("бутылка" -> ("бутылка", "бутылка")).
     """
     last = label.rsplit(" ", 1)[-1]
     if last in PAIR_NOUNS:
         return f"pair of {label}", f"pairs of {label}"
     if last in MASS_NOUNS:
         return f"piece of {label}", f"pieces of {label}"
+    if not any(character.isalpha() for character in label):
+        return f"item labelled {label}", f"items labelled {label}"
     if not _ENGLISH.fullmatch(label):  # English plurals for English-looking words only: "бутылка" stays
         return label, label
     many = plural(label)
     if singular(many) == label:  # a singular noun: regular, irregular or invariant
         return label, many
-    one = singular(label)
-    if one != label and plural(one) == label and one not in litter_lexicon():  # the label is a plural
-        return one, label
-    return f"piece of {label}", f"pieces of {label}"
+    return f"item labelled {label}", f"items labelled {label}"
+
+
+def generic_scene_phrase(scene: str) -> str:
+    """A scene class without phrases of its own: "in an urban setting"; a class that ends in
+    "setting" is not doubled: "urban setting" -> "at an urban setting site"."""
+    site = scene == "setting" or scene.endswith(" setting")
+    return f"at {article(scene)} {scene} site" if site else f"in {article(scene)} {scene} setting"
 
 
 @lru_cache(maxsize=1024)

@@ -26,9 +26,10 @@ import re
 
 from helpers.core.contract import Policy
 from helpers.text.grammar import UNKNOWN_SCENES, description_order, facts
-from helpers.text.lexicon import CLASSES, GENERIC_SCENE_PHRASES, SCENE_PHRASES, article, label_forms
+from helpers.text.lexicon import CLASSES, SCENE_PHRASES, article, generic_scene_phrase, label_forms
 
 SCENE_SLOT = "slotScene"
+_SCENE_SLOT_PHRASE = "in a slotScene setting"
 _SLOT = re.compile(r"(?:\b([Aa])n? )?\b(slot(?:[A-Z]+|Scene))\b")
 
 
@@ -52,6 +53,10 @@ def slot_names(record: dict, policy: Policy = Policy()) -> dict[str, str]:
     return names
 
 
+def _capitalize(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _surface(name: str, count: int) -> str:
     """A category name as the grammar writes it after its count."""
     one, many = label_forms(name)
@@ -63,9 +68,9 @@ def delexicalize(text: str, record: dict, policy: Policy = Policy()) -> str:
     slot, and "an" before a slot written "a" (the article is the name's, `relexicalize` sets it)."""
     names = slot_names(record, policy)
     if SCENE_SLOT in names:  # only where the grammar names a scene (a category may share its name)
-        for phrase in GENERIC_SCENE_PHRASES:
-            for shape in (phrase, phrase[:1].upper() + phrase[1:]):  # the phrase may open the sentence
-                text = text.replace(shape.format(scene=names[SCENE_SLOT]), shape.format(scene=SCENE_SLOT))
+        phrase = generic_scene_phrase(names[SCENE_SLOT])
+        for shape in (phrase, _capitalize(phrase)):  # the phrase may open the sentence
+            text = text.replace(shape, _SCENE_SLOT_PHRASE if shape == phrase else _capitalize(_SCENE_SLOT_PHRASE))
     for slot, name in sorted(names.items(), key=lambda item: -len(item[1])):
         if slot == SCENE_SLOT:
             continue
@@ -80,6 +85,10 @@ def relexicalize(text: str, record: dict, policy: Policy = Policy()) -> str:
     unknown slot stays as written (and the fact extractor then finds the text unfaithful)."""
     names = slot_names(record, policy)
     counts = facts(record, policy).counts
+    if SCENE_SLOT in names:  # the scene's whole phrase: its article and form are the name's
+        phrase = generic_scene_phrase(names[SCENE_SLOT])
+        text = re.sub(r"\b(?:in an? slotScene setting|at an? slotScene site)\b", phrase, text)
+        text = re.sub(r"\b(?:In an? slotScene setting|At an? slotScene site)\b", _capitalize(phrase), text)
 
     def fill(match: re.Match) -> str:
         given_article, slot = match.group(1), match.group(2)

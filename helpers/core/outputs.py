@@ -1,0 +1,130 @@
+"""Who may write an output: one run at a time, and never over any of its own inputs.
+
+Every command that writes files takes both rules from here, so they hold by construction:
+
+- `OutputLock(output)`: a run owns `.<name>.lock` beside its output for as long as it writes. A
+  second run on the same output refuses at once, naming the first (its process id, machine,
+  start time and command line). The lock is the kernel's (`flock`), so a killed run holds nothing.
+- `check_writes(outputs, inputs)`: before any work, refuses a command whose outputs (with the
+  side files it writes next to them: partial files, stamps, locks, error files, manifests) include
+  any of its inputs, through symbolic links, `..` and hard links alike.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import socket
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: runs are not locked there (no flock)
+    fcntl = None
+
+
+class OutputBusyError(ValueError):
+    """Another run is writing the same output."""
+
+
+def lock_path(output: Path) -> Path:
+    return output.with_name(f".{output.name}.lock")
+
+
+def partial_paths(output: Path) -> list[Path]:
+    """The side files a resumable output is written through: `.<name>.partial` and its stamp."""
+    return [output.with_name(f".{output.name}.partial"), output.with_name(f".{output.name}.partial.json")]
+
+
+class OutputLock:
+    """Holds `output` for this run (see the module docstring); a context manager.
+
+    Raises (on entering):
+        OutputBusyError: Another run holds it.
+        OSError: The lock file cannot be made (a read-only folder, a name too long, a parent
+            that is a file): the output could not be written either, and nothing has started.
+    """
+
+    def __init__(self, output: Path) -> None:
+        self.output = Path(output)
+        self.path = lock_path(self.output)
+        self._fd: int | None = None
+
+    def __enter__(self) -> OutputLock:
+        if fcntl is None:
+            return self
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 4096).decode("utf-8", "replace").strip()
+                os.close(fd)
+                raise OutputBusyError(
+                    f"{self.output} is being written by another run ({_describe_holder(holder)}); "
+                    "wait for it to finish, or choose another output"
+                ) from None
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:  # else the run before removed the file between our open and lock: take the new one
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        holder = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "command": " ".join(sys.argv),
+        }
+        os.write(fd, json.dumps(holder).encode())
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._fd is not None:
+            self.path.unlink(missing_ok=True)  # before unlocking: a waiting run then finds a fresh file
+            os.close(self._fd)
+            self._fd = None
+
+
+def _describe_holder(text: str) -> str:
+    try:
+        holder = json.loads(text)
+        return f"process {holder['pid']} on {holder['host']}, started {holder['started']}: {holder['command']}"
+    except (ValueError, KeyError, TypeError):
+        return "a run that has not said which yet"
+
+
+def _same(a: Path, b: Path) -> bool:
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)  # hard links
+    except OSError:
+        return False
+
+
+def check_writes(outputs: Iterable[Path], inputs: Iterable[Path]) -> None:
+    """Refuses, before any work, outputs that are folders or that would write over an input.
+
+    Args:
+        outputs: Every path the command writes, side files included.
+        inputs: Every path it reads.
+
+    Raises:
+        ValueError: Naming the output and the input it would overwrite, or the folder.
+    """
+    inputs = [Path(path) for path in inputs]
+    for output in map(Path, outputs):
+        if output.is_dir():
+            raise ValueError(f"output {output} is a folder; give a file path")
+        for source in inputs:
+            if _same(output, source):
+                name = "" if output == source else f" (writing {output.name} would overwrite {source})"
+                raise ValueError(f"output {output} is an input file of this command{name}; inputs are never overwritten")

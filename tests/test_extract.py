@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -369,21 +370,24 @@ def test_a_run_killed_part_way_and_rerun_yields_every_image_once(tmp_path, tiny_
     )
     command = [sys.executable, "-m", "helpers", "extract", "--params", str(params)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    partial = tmp_path / ".cv.jsonl.partial"  # work in progress; the output appears when complete (issue 35)
     deadline = time.time() + 240
-    while time.time() < deadline and (not output.exists() or output.read_bytes().count(b"\n") < 3):
+    while time.time() < deadline and (not partial.exists() or partial.read_bytes().count(b"\n") < 3):
         time.sleep(0.05)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-    written = output.read_bytes().count(b"\n")
+    written = partial.read_bytes().count(b"\n")
     assert 3 <= written < 12, f"the kill should land part-way ({written} of 12 written)"
-    with open(output, "ab") as handle:  # as if the kill had landed mid-line
+    assert not output.exists(), "a killed run leaves no output under its final name"
+    with open(partial, "ab") as handle:  # as if the kill had landed mid-line
         handle.write(b'{"image": "valid/images/valid_0')
-    done, repaired = scan_output(output)
+    done, repaired = scan_output(partial)
     assert repaired and len(done) == written
     subprocess.run(command, check=True, capture_output=True, timeout=300)
     keys = [r["image"] for r in iter_jsonl_records(output)]
     expected = [item.key for item in open_image_source(tiny_demo / "data.yaml").items]
     assert Counter(keys) == Counter(expected), "every image exactly once"
+    assert not partial.exists() and json.loads((tmp_path / "cv.manifest.json").read_text())["complete"]
 
 
 def test_shards_cover_the_images_exactly_once_and_merge_refuses_overlaps(tmp_path, tiny_demo):
@@ -415,8 +419,20 @@ def test_shards_cover_the_images_exactly_once_and_merge_refuses_overlaps(tmp_pat
     assert (
         merged["records"] == len(items) and sorted(keys) == sorted(i.key for i in items) and len(set(keys)) == len(keys)
     )
+    with pytest.raises(ValueError, match="once each"):
+        merge_shards([outputs[0], outputs[0], outputs[1]], tmp_path / "twice.jsonl")
+    # Issue 35, item 5: an incomplete set was merged (23 of 40 records, exit 0)
+    with pytest.raises(ValueError, match=r"shards \[0\] of 3 given: every shard of one run is needed"):
+        merge_shards([outputs[0]], tmp_path / "only0.jsonl")
+    # Issue 35, item 3: a merge whose output is one of its shards overwrote it
+    before = Path(outputs[1]).read_bytes()
+    with pytest.raises(ValueError, match="input file"):
+        merge_shards(outputs, outputs[1])
+    assert Path(outputs[1]).read_bytes() == before and not (tmp_path / "only0.jsonl").exists()
+    with open(outputs[0], "a") as shard:  # an image of shard 1 also in shard 0
+        shard.write(before.split(b"\n")[0].decode() + "\n")
     with pytest.raises(ValueError, match="are in"):
-        merge_shards([outputs[0], outputs[0]], tmp_path / "twice.jsonl")
+        merge_shards(outputs, tmp_path / "overlap.jsonl")
 
 
 def test_image_list_file_and_missing_inputs(tmp_path, tiny_demo):

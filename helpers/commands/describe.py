@@ -40,8 +40,8 @@ def main(argv: list[str], prog: str = "desclm describe") -> int:
     )
     options, _ = parser.parse(argv)
     from helpers.core.contract import load_model_settings
-    from helpers.core.paths import require_file, resolve
     from helpers.core.outputs import OutputBusyError
+    from helpers.core.paths import require_file, resolve
     from helpers.core.records import check_output
     from helpers.core.shards import shard_path
 

@@ -3,14 +3,18 @@
     desclm extract --params FILE.yaml      # FILE: ExtractConfig fields (or a pipeline file)
     desclm extract merge OUT.jsonl SHARD.jsonl [SHARD.jsonl ...]
 
-One JSONL record per image (see `helpers.cv.ground_truth`), written a batch at a time and flushed, so
-a killed run loses at most the batch in flight. Rerunning with the same output skips the images
-already there (by path), repairs a half-written last line, and retries images that failed
-before. Unreadable images go to `<output stem>.errors.jsonl` with the reason; they never stop a
-run. `<output stem>.manifest.json` records the models and settings, and a rerun with other models
-or settings refuses to append to the same output. `num_shards`/`shard_index` split the images
-by a stable hash of their path; each shard writes `<stem>.shard-KofN.jsonl` and `merge`
-combines the shard files, refusing overlaps.
+One JSONL record per image (see `helpers.cv.ground_truth`), written a batch at a time and flushed
+to `.<output name>.partial`, so a killed run loses at most the batch in flight; the output (and
+its errors file) appears under its own name only when complete, and the manifest then says
+`"complete": true`. Rerunning with the same output skips the images already there (by path),
+repairs a half-written last line, and retries images that failed before. One run at a time
+writes an output (a second refuses, naming the first), and no output may be one of the run's
+inputs (a listed photo, the list, a model file). Unreadable images go to
+`<output stem>.errors.jsonl` with the reason; they never stop a run. `<output stem>.manifest.json`
+records the models and settings, and a rerun with other models or settings refuses to append to
+the same output. `num_shards`/`shard_index` split the images by a stable hash of their path;
+each shard writes `<stem>.shard-KofN.jsonl` and `merge` combines the shard files once every
+shard of the run is complete, refusing overlaps.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from functools import partial
+from functools import partial as partial_call
 from pathlib import Path
 
 from PIL import Image
@@ -32,6 +36,7 @@ from PIL import Image
 from helpers.core.contract import Policy
 from helpers.core.io import atomic_write_text, iter_jsonl, side_files, write_jsonl
 from helpers.core.logs import progress
+from helpers.core.outputs import OutputLock, check_not_listed, check_writes, lock_path, partial_paths
 from helpers.core.paths import resolve
 from helpers.cv.config import ExtractConfig
 from helpers.cv.detectors import UNKNOWN_SCENE, DetectorSpec, SceneClassifier, load_detector
@@ -174,10 +179,16 @@ def run_extraction(
         detectors: Already loaded detectors matching `config`'s (to reuse them across runs);
             None loads them.
         scene_model: Likewise, the loaded scene classifier.
+
+    Raises:
+        ValueError: An input or setting is wrong, an output file is one of the inputs, or another
+            run is writing the same output (`OutputBusyError`); all before any model loads.
+        OSError: An input cannot be read, or the output's folder cannot be written.
     """
     config.check_inputs(models_loaded=detectors is not None)
     output = config.output_path()
     files = side_files(output)
+    partial, partial_errors = (partial_paths(path)[0] for path in (output, files["errors"]))
     source = open_image_source(config.images)
     if config.detections_from == "labels" and not source.has_ground_truth:
         raise ValueError(f"detections_from='labels' needs a YOLO data.yaml, got {source.kind} {config.images}")
@@ -185,32 +196,57 @@ def run_extraction(
         source.items, max_images=config.max_images, num_shards=config.num_shards, shard_index=config.shard_index
     )
     specs = config.detector_specs() if config.detections_from == "models" else []
+    written_files = [output, partial, files["errors"], partial_errors, files["manifest"], lock_path(output)]
+    check_writes(written_files, _named_inputs(config, source))
+    check_not_listed(written_files, [item.path for item in source.items])
+    with OutputLock(output):  # a second run on this output refuses, naming this one
+        return _extract(config, source, selected, specs, output, detectors, scene_model)
+
+
+def _named_inputs(config: ExtractConfig, source) -> list[Path]:
+    """The files a run reads besides the photos: the source's list or data.yaml, models, settings."""
+    named = [resolve(config.images)] if not source.kind == "folder" else []
+    paths = (config.yolo_weights, config.hf_model, config.scene_weights, config.ensemble_weights_file)
+    return named + [resolve(path) for path in paths if path and resolve(path).is_file()]
+
+
+def _extract(config: ExtractConfig, source, selected: list, specs: list, output: Path, detectors, scene_model) -> dict:
+    """`run_extraction` once its output is locked: resume, load, run, then put the output in place."""
+    files = side_files(output)
+    partial, partial_errors = (partial_paths(path)[0] for path in (output, files["errors"]))
     settings = settings_fingerprint(config, specs)
+    # Work in progress lives in `.<name>.partial`; the output appears under its name only when complete.
+    current = partial if partial.exists() else output
     try:
-        check_resumable(output, files["manifest"], settings)
+        check_resumable(current, files["manifest"], settings)
     except ValueError as error:
         if not config.restart_on_change:
             raise
         logger.warning("%s: starting it over (restart_on_change)", str(error).split(";")[0])
-        output.unlink()
-    done, repaired = scan_output(output)
+        output.unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
+        current = partial
+    done, repaired = scan_output(current)
     todo = [item for item in selected if item.key not in done]
     todo_keys = {item.key for item in todo}
     # models load before anything is written: a model that cannot load leaves no file behind
     if detectors is None:
-        load = partial(load_detector, imgsz=config.imgsz, device=config.device, shared_label_map=config.label_map)
-        detectors = [_loaded(spec.weights, partial(load, spec)) for spec in specs]
+        load = partial_call(load_detector, imgsz=config.imgsz, device=config.device, shared_label_map=config.label_map)
+        detectors = [_loaded(spec.weights, partial_call(load, spec)) for spec in specs]
     if scene_model is None and config.scene_weights and config.detections_from == "models":
-        scene = partial(SceneClassifier, config.scene_weights, imgsz=config.scene_imgsz, device=config.device)
+        scene = partial_call(SceneClassifier, config.scene_weights, imgsz=config.scene_imgsz, device=config.device)
         scene_model = _loaded(config.scene_weights, scene)
+    if current == output and output.exists() and (todo or repaired):
+        os.replace(output, partial)  # more to add: the finished file becomes the work in progress again
     # Images that failed before are retried now, and images no longer in the source are gone:
     # their old error lines go; errors of images outside this run's selection stay.
     existing = {item.key for item in source.items}
-    old_errors = [line.record for line in iter_jsonl(files["errors"])] if files["errors"].exists() else []
+    errors_file = partial_errors if partial_errors.exists() else files["errors"]
+    old_errors = [line.record for line in iter_jsonl(errors_file)] if errors_file.exists() else []
     errors = [
         e for e in old_errors if isinstance(e, dict) and e.get("image") in existing and e.get("image") not in todo_keys
     ]
-    write_jsonl(files["errors"], errors)
+    write_jsonl(partial_errors, errors)
     manifest = {
         **settings,
         "images": str(config.images),
@@ -219,6 +255,7 @@ def run_extraction(
         "num_shards": config.num_shards,
         "shard_index": config.shard_index,
         "output": str(output),
+        "complete": False,  # true once every selected image is in the output or its errors file
     }
     atomic_write_text(files["manifest"], json.dumps(manifest, indent=2) + "\n")
 
@@ -231,8 +268,8 @@ def run_extraction(
     started, written, failed, truth_errors = time.perf_counter(), 0, 0, 0
     output.parent.mkdir(parents=True, exist_ok=True)
     with (
-        open(output, "a") as out,
-        open(files["errors"], "a") as err,
+        open(partial, "a") as out,
+        open(partial_errors, "a") as err,
         progress(total=len(todo), desc="extract", unit="img") as bar,
     ):
         for batch in _batches(todo, config.batch_size, config.loader_threads, min_side):
@@ -273,6 +310,10 @@ def run_extraction(
                 os.fsync(out.fileno())
             written += len(lines)
             bar.update(len(batch))
+    if partial.exists():
+        os.replace(partial, output)
+    os.replace(partial_errors, files["errors"])
+    atomic_write_text(files["manifest"], json.dumps({**manifest, "complete": True}, indent=2) + "\n")
     seconds = time.perf_counter() - started
     forward = {d.name: d.forward_seconds for d in detectors}
     if scene_model:

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from helpers.core.io import atomic_write_text, iter_jsonl, side_files, write_jsonl
+from helpers.core.outputs import OutputLock, check_writes, lock_path
 from helpers.core.paths import require_file, resolve
 
 
@@ -40,20 +41,39 @@ def scan_output(output: Path) -> tuple[dict[str, dict], bool]:
 
 
 def merge_shards(shards: list[str | Path], output: str | Path) -> dict:
-    """Combines shard outputs (and their error files) into one, sorted by image path.
+    """Combines the shard outputs of one run (and their error files) into one, sorted by image path.
 
     Raises:
-        ValueError: when shards were made with different settings, or an image is in two shards.
+        ValueError: A shard has no manifest or is unfinished, shards were made with different
+            settings or split differently, a shard of the run is missing or given twice, an image
+            is in two shards, or `output` (or a file written beside it) is one of the files read.
     """
     output = resolve(output)
+    paths = [require_file(resolve(shard), "Shard output", kind="file") for shard in shards]
+    manifests = []
+    for shard in paths:
+        manifest = side_files(shard)["manifest"]
+        if not manifest.is_file():
+            raise ValueError(f"{shard} has no {manifest.name}: its settings are unknown, so it cannot be merged")
+        manifests.append(json.loads(manifest.read_text()))
+        if not manifests[-1].get("complete"):
+            raise ValueError(f"{shard} is unfinished (its manifest says so): run that shard again to complete it")
+    fingerprints = {m.get("fingerprint") for m in manifests}
+    if len(fingerprints) > 1:
+        raise ValueError(
+            f"shards were made with different models or settings: fingerprints {sorted(map(str, fingerprints))}"
+        )
+    counts = {m.get("num_shards") for m in manifests}
+    indices = sorted(m.get("shard_index") for m in manifests)
+    if len(counts) > 1 or indices != list(range(manifests[0].get("num_shards") or 0)):
+        expected = sorted(map(str, counts))
+        raise ValueError(f"shards {indices} of {'/'.join(expected)} given: every shard of one run is needed, once each")
+    written = [output, *side_files(output).values(), lock_path(output)]
+    read = [*paths, *(path for shard in paths for path in side_files(shard).values())]
+    check_writes(written, read)
     records: dict[str, tuple[Path, dict]] = {}
     errors: list[dict] = []
-    fingerprints = set()
-    for shard in map(resolve, shards):
-        require_file(shard, "Shard output")
-        manifest = side_files(shard)["manifest"]
-        if manifest.exists():
-            fingerprints.add(json.loads(manifest.read_text()).get("fingerprint"))
+    for shard in paths:
         done, _ = scan_output(shard)
         overlap = sorted(set(done) & set(records))
         if overlap:
@@ -63,21 +83,15 @@ def merge_shards(shards: list[str | Path], output: str | Path) -> dict:
         shard_errors = side_files(shard)["errors"]
         if shard_errors.exists():
             errors += [line.record for line in iter_jsonl(shard_errors)]
-    if len(fingerprints) > 1:
-        raise ValueError(
-            f"shards were made with different models or settings: fingerprints {sorted(map(str, fingerprints))}"
-        )
-    write_jsonl(output, [records[key][1] for key in sorted(records)])
-    write_jsonl(side_files(output)["errors"], errors)
-    if shards and side_files(resolve(shards[0]))["manifest"].exists():
-        manifest = json.loads(side_files(resolve(shards[0]))["manifest"].read_text())
-        manifest.update(
-            {
-                "merged_from": [str(s) for s in shards],
-                "num_shards": len(shards),
-                "shard_index": None,
-                "output": str(output),
-            }
-        )
+    manifest = {
+        **manifests[0],
+        "merged_from": [str(s) for s in paths],
+        "num_shards": len(paths),
+        "shard_index": None,
+        "output": str(output),
+    }
+    with OutputLock(output):
+        write_jsonl(output, [records[key][1] for key in sorted(records)])
+        write_jsonl(side_files(output)["errors"], errors)
         atomic_write_text(side_files(output)["manifest"], json.dumps(manifest, indent=2) + "\n")
     return {"output": str(output), "records": len(records), "errors": len(errors), "shards": len(shards)}

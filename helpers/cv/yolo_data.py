@@ -3,14 +3,34 @@
 from __future__ import annotations
 
 import csv
+import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from PIL import Image
 
 from helpers.core.paths import require_file
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+logger = logging.getLogger(__name__)
+
+# Formats Pillow only identifies (stubs), or opens only with outside programs (EPS: Ghostscript).
+_NOT_DECODED = frozenset({"BUFR", "GRIB", "HDF5", "MPEG", "WMF", "EPS"})
+
+
+def _image_suffixes() -> frozenset[str]:
+    """Every file extension Pillow decodes (JPEG, PNG, TIFF, GIF, WebP, BMP, ...), plus HEIC/HEIF
+    (which need pi-heif: such a photo's error line says so)."""
+    Image.init()
+    opened = {suffix for suffix, kind in Image.registered_extensions().items() if kind in Image.OPEN}
+    return frozenset(suffix for suffix in opened if Image.registered_extensions()[suffix] not in _NOT_DECODED) | {
+        ".heic",
+        ".heif",
+    }
+
+
+IMAGE_SUFFIXES = _image_suffixes()
 SPLIT_KEYS = {"train": "train", "val": "val", "test": "test"}  # data.yaml key -> our split name
 
 
@@ -29,16 +49,26 @@ class YoloDataset:
 
 
 def list_images(entry: Path) -> list[Path]:
-    """Images of a folder (recursive, sorted) or of a `.txt` list (paths relative to its folder, `#` comments)."""
+    """Images of a folder (recursive, sorted) or of a `.txt` list (paths relative to its folder, `#` comments).
+
+    A folder lists every file with an extension in `IMAGE_SUFFIXES`, and logs how many other files
+    it passed over. A list file is read as bytes: a byte-order mark is skipped, and a path in another
+    encoding than UTF-8 is kept as the file system's bytes (so that file is found all the same).
+    """
     if entry.is_dir():
         # links count even when broken or looping, so that they reach the errors file instead of vanishing
-        return sorted(
-            p for p in entry.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and (p.is_file() or p.is_symlink())
-        )
+        files = [p for p in entry.rglob("*") if p.is_file() or p.is_symlink()]
+        images = sorted(p for p in files if p.suffix.lower() in IMAGE_SUFFIXES)
+        if len(images) < len(files):
+            others = sorted({p.suffix.lower() or p.name for p in files if p.suffix.lower() not in IMAGE_SUFFIXES})
+            logger.info(
+                "%s: %d file(s) that are not images passed over (%s)", entry, len(files) - len(images), others[:8]
+            )
+        return images
     if entry.is_file() and entry.suffix == ".txt":  # a text file listing image paths
-        lines = [
-            line.strip() for line in entry.read_text().splitlines() if line.strip() and not line.strip().startswith("#")
-        ]
+        data = entry.read_bytes().removeprefix(b"\xef\xbb\xbf")
+        lines = [os.fsdecode(line.strip()) for line in data.split(b"\n")]
+        lines = [line for line in lines if line and not line.startswith("#")]
         return [p if p.is_absolute() else (entry.parent / p) for p in map(Path, lines)]
     raise FileNotFoundError(f"YOLO split entry not found or not a folder/.txt list: {entry}")
 

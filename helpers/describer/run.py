@@ -75,7 +75,8 @@ def describe_file(
     }
     stamp = {"input": file_stamp(input_path), "settings": settings}
     # The lock comes first: a second run on this output refuses before it reads anything.
-    with ResumableOutput(output_path, {**stamp, "shard": [shard_index, num_shards]}, not is_stream(input_path)) as output:
+    resumable = ResumableOutput(output_path, {**stamp, "shard": [shard_index, num_shards]}, not is_stream(input_path))
+    with resumable as output:
         lines = list(read_lines(input_path))  # read once, front to back: a pipe or stdin works too
         total, block_range = len(lines), shard_range(len(lines), num_shards, shard_index)
         lines = lines[block_range[0] : block_range[1]]

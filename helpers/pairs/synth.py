@@ -17,8 +17,8 @@ from pathlib import Path
 from helpers.core.contract import Policy, Style, write_pairs_settings
 from helpers.core.io import iter_jsonl, write_jsonl
 from helpers.core.logs import progress
-from helpers.core.paths import require_file, resolve
 from helpers.core.outputs import OutputLock
+from helpers.core.paths import require_file, resolve
 from helpers.core.records import check_output, read_lines
 from helpers.pairs.config import SynthConfig, SynthOptions  # noqa: F401 - their home is the light config module
 from helpers.text.facts import extract

@@ -58,5 +58,5 @@ def fallback_sentence(
     text = enumeration(expected)
     stated = said(text, record)
     if stated != expected:
-        raise UnfaithfulError(f"no sentence reads back as the record's facts {expected} (the last resort says {stated})")
+        raise UnfaithfulError(f"no sentence reads back as the record's facts {expected} (the last one says {stated})")
     return text, stated

@@ -132,6 +132,7 @@ class Describer:
             validate_record(
                 record,
                 f"record {index}" + (f" (id {record['id']!r})" if isinstance(record, dict) and "id" in record else ""),
+                self.policy,
             )
         variants = self.settings.spec.variants
         return [
@@ -174,7 +175,7 @@ class Describer:
         valid = []
         for index, (record, name) in enumerate(zip(records, names, strict=True)):
             try:
-                validate_record(record, name)
+                validate_record(record, name, self.policy)
                 valid.append(index)
             except RecordError as error:
                 results[index] = str(error)

@@ -77,7 +77,7 @@ def _seeded_splits(images: list[str], seed: int) -> dict[str, str]:
     }
 
 
-def read_cv_outputs(path: Path, errors: list[dict]) -> list[tuple[str, str | None, dict]]:
+def read_cv_outputs(path: Path, errors: list[dict], policy: Policy = Policy()) -> list[tuple[str, str | None, dict]]:
     """Valid records as (image, split or None, record); bad lines and duplicates go to `errors`."""
     records, seen = [], set()
     for line in iter_jsonl(path):
@@ -85,7 +85,7 @@ def read_cv_outputs(path: Path, errors: list[dict]) -> list[tuple[str, str | Non
         try:
             if line.error:
                 raise RecordError(line.error)
-            validate_record(line.record, name)
+            validate_record(line.record, name, policy)
             image = str(line.record.get("image") or line.record.get("id") or name)
             if image in seen:
                 raise RecordError(f"{name}: image {image!r} appears more than once; the first record was used")
@@ -108,7 +108,7 @@ def _extra_pairs(path: Path, config: SynthConfig, errors: list[dict]) -> list[di
             if line.error:
                 raise RecordError(line.error)
             cv, output = line.record.get("cv"), line.record.get("output")
-            validate_record(cv, f"{name}: cv")
+            validate_record(cv, f"{name}: cv", config.policy)
             if not isinstance(output, str) or not output.strip():
                 raise RecordError(f"{name}: 'output' must be a non-empty string")
             expected = facts(cv, config.policy)
@@ -149,7 +149,8 @@ def synthetic_record(index: int, seed: int) -> dict:
 def build_pairs(config: SynthConfig) -> SynthResult:
     """Writes `train/val/test.jsonl`, `errors.jsonl` and `pairs_config.json` to `output_dir`."""
     errors: list[dict] = []
-    records = read_cv_outputs(require_file(config.cv_outputs, "CV outputs", hint="run notebook 01 first"), errors)
+    cv_outputs = require_file(config.cv_outputs, "CV outputs", hint="run notebook 01 first")
+    records = read_cv_outputs(cv_outputs, errors, config.policy)
     seeded = _seeded_splits([image for image, split, _ in records if split is None], config.seed)
     pairs: dict[str, list[dict]] = {split: [] for split in SPLITS}
     for image, split, record in progress(records, desc="describe images", unit="img"):
@@ -198,7 +199,7 @@ def describe_file(input_path: Path, output_path: Path, seed: int, policy: Policy
             try:
                 if line.error:
                     raise RecordError(line.error)
-                validate_record(line.record, f"line {line.number}")
+                validate_record(line.record, f"line {line.number}", policy)
                 text, _ = fallback_sentence(line.record, f"{seed}:{line.number}", policy, style)
                 results.append({"id": line.id, "description": text})
             except Exception as error:  # noqa: BLE001 - any failure costs its own line only

@@ -18,6 +18,7 @@ import random
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
+from numbers import Real
 
 from helpers.core.contract import Policy, Style
 from helpers.text.lexicon import (
@@ -79,7 +80,8 @@ class Facts:
 
 
 def _confidence(value, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or not 0 <= value <= 1:
+    """A number in 0..1 (NumPy's too: a record built from model output may hold np.float32)."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or not 0 <= value <= 1:
         raise RecordError(f"{where} must be a finite number in 0..1, got {value!r}")
     return float(value)
 
@@ -88,6 +90,8 @@ def _confidence(value, where: str) -> float:
 # with "|". A name holding one is refused, never guessed at (whitespace, line breaks included, is
 # collapsed to one space by normalize_label).
 RESERVED = {";": "a semicolon", "|": "a vertical bar"}
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+INVISIBLE_CATEGORIES = frozenset({"Cf", "Cc", "Cs", "Zs", "Zl", "Zp"})  # format (zero-width), control, spaces
 
 
 def _check_name(value: str, where: str) -> None:
@@ -98,10 +102,43 @@ def _check_name(value: str, where: str) -> None:
             )
     if any(unicodedata.category(c) == "Cc" and not c.isspace() for c in value):  # whitespace is collapsed
         raise RecordError(f"{where} {value!r} contains a control character")
+    if bidi := [c for c in value if c in BIDI_CONTROLS]:
+        raise RecordError(
+            f"{where} {value!r} contains a bidirectional control character (U+{ord(bidi[0]):04X}), "
+            "which would reorder the sentence around it"
+        )
+    if value and not any(unicodedata.category(c) not in INVISIBLE_CATEGORIES for c in value):
+        raise RecordError(f"{where} {value!r} has no visible character (only spaces or zero-width characters)")
 
 
-def validate_record(record, name: str = "record") -> None:
-    """Checks the fields the grammar reads; raises RecordError naming `name` and the field."""
+def _check_box(bbox, where: str, spatial: bool) -> None:
+    """[x1, y1, x2, y2] of finite numbers; where places and sizes are stated, also normalised
+    (0..1, as `desclm extract` writes them) and left/top before right/bottom."""
+    shaped = isinstance(bbox, list) and len(bbox) == 4
+    if not shaped or any(isinstance(v, bool) or not isinstance(v, Real) for v in bbox):
+        raise RecordError(f"{where} must be [x1, y1, x2, y2] of numbers, got {bbox!r}")
+    if not all(math.isfinite(v) for v in bbox):
+        raise RecordError(f"{where} must hold finite numbers, got {bbox!r}")
+    if not spatial:
+        return
+    if not all(-BOX_TOLERANCE <= v <= 1 + BOX_TOLERANCE for v in bbox):
+        raise RecordError(
+            f"{where} {bbox!r} is not normalised to 0..1 (pixel coordinates? divide x by the photo's width "
+            "and y by its height)"
+        )
+    if bbox[0] > bbox[2] or bbox[1] > bbox[3]:
+        raise RecordError(f"{where} {bbox!r} has a corner after its opposite: the order is [left, top, right, bottom]")
+
+
+BOX_TOLERANCE = 1e-6  # rounding in a normalised box
+
+
+def validate_record(record, name: str = "record", policy: Policy | None = None) -> None:
+    """Checks the fields the grammar reads; raises RecordError naming `name` and the field.
+
+    Boxes are checked as the policy reads them: with `policy.spatial`, they must be normalised.
+    """
+    spatial = bool(policy and policy.spatial)
     if not isinstance(record, dict):
         raise RecordError(f"{name}: expected a JSON object, got {type(record).__name__}")
     detections = record.get("detections")
@@ -118,18 +155,15 @@ def validate_record(record, name: str = "record") -> None:
             raise RecordError(f"{where}.label must be a non-empty string, got {label!r}")
         _check_name(label, f"{where}.label")
         _confidence(detection.get("confidence"), f"{where}.confidence")
-        bbox = detection.get("bbox")
-        if bbox is not None and not (
-            isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, int | float) for v in bbox)
-        ):
-            raise RecordError(f"{where}.bbox must be [x1, y1, x2, y2], got {bbox!r}")
+        if detection.get("bbox") is not None:
+            _check_box(detection["bbox"], f"{where}.bbox", spatial)
     scene = record.get("scene")
     if scene is not None:
         if not isinstance(scene, dict) or not isinstance(scene.get("class", "unknown"), str | None):
             raise RecordError(f"{name}: 'scene' must be an object with 'class' and 'confidence', got {scene!r}")
         if isinstance(scene.get("class"), str):
             _check_name(scene["class"], f"{name}: scene.class")
-        if scene.get("class") not in (None, "unknown"):
+        if normalize_label(scene.get("class") or "") not in UNKNOWN_SCENES:  # "Unknown", "none", "": no scene
             _confidence(scene.get("confidence"), f"{name}: scene.confidence")
 
 

@@ -40,7 +40,7 @@ def main(argv: list[str], prog: str = "desclm describe") -> int:
     )
     options, _ = parser.parse(argv)
     from helpers.core.contract import load_model_settings
-    from helpers.core.outputs import OutputBusyError
+    from helpers.core.outputs import OutputBusyError, check_writable
     from helpers.core.paths import require_file, resolve
     from helpers.core.records import check_output
     from helpers.core.shards import shard_path
@@ -48,6 +48,7 @@ def main(argv: list[str], prog: str = "desclm describe") -> int:
     output_path = resolve(options.output)
     try:  # everything that can be checked is checked before the model loads
         input_path = Path("-") if options.input == "-" else require_file(options.input, "Input records", kind="file")
+        check_writable(shard_path(output_path, options.num_shards, options.shard_index))
         check_output(input_path, shard_path(output_path, options.num_shards, options.shard_index))
         model_dir = require_file(options.model_dir, "Describer model folder (`desclm train`'s output)", kind="folder")
         load_model_settings(model_dir)

@@ -35,6 +35,9 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
+    except OSError as error:  # a full disk, a file size limit: say which file
+        Path(temporary).unlink(missing_ok=True)
+        raise OSError(error.errno, f"writing {path}: {error.strerror or error}") from error
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

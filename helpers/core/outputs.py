@@ -13,6 +13,7 @@ Every command that writes files takes both rules from here, so they hold by cons
 from __future__ import annotations
 
 import datetime
+import errno
 import json
 import os
 import socket
@@ -91,6 +92,30 @@ class OutputLock:
             self.path.unlink(missing_ok=True)  # before unlocking: a waiting run then finds a fresh file
             os.close(self._fd)
             self._fd = None
+
+
+def check_writable(output: Path) -> None:
+    """Refuses, before any work (and without writing anything), an output that cannot be written:
+    its folder is a file or read-only, or its name leaves no room for the side files beside it.
+
+    Raises:
+        OSError: Naming the output and why.
+    """
+    existing = output.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, f"cannot write {output}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, f"cannot write {output}: the folder {existing} is read-only")
+    longest = max(len(path.name.encode("utf-8", "surrogateescape")) for path in partial_paths(output))
+    limit = os.pathconf(existing, "PC_NAME_MAX")
+    if longest > limit:
+        raise OSError(
+            errno.ENAMETOOLONG,
+            f"cannot write {output}: its name is {len(output.name)} characters, and the files written beside it "
+            f"({partial_paths(output)[1].name[:20]}...) would pass this file system's {limit}",
+        )
 
 
 def _describe_holder(text: str) -> str:

@@ -41,7 +41,10 @@ def record_id(record: Any, number: int) -> Any:
     if isinstance(record, dict):
         for key in ("id", "image"):
             if record.get(key) is not None:
-                return json_safe(record[key])
+                try:
+                    return json_safe(record[key])
+                except RecursionError:  # an id nested deeper than the writer goes: the line number stands in
+                    return number
     return number
 
 
@@ -172,10 +175,13 @@ class ResumableOutput:
         return complete.count(b"\n")
 
     def write(self, rows: list[dict]) -> None:
-        with open(self.partial, "a", encoding="utf-8") as file:
-            file.write("".join(json_line(row) for row in rows))
-            file.flush()
-            os.fsync(file.fileno())
+        try:
+            with open(self.partial, "a", encoding="utf-8") as file:
+                file.write("".join(json_line(row) for row in rows))
+                file.flush()
+                os.fsync(file.fileno())
+        except OSError as error:  # a full disk, a file size limit: say which file
+            raise OSError(error.errno, f"writing {self.partial}: {error.strerror or error}") from error
 
     def finish(self) -> Path:
         os.replace(self.partial, self.path)

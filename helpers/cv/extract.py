@@ -36,7 +36,14 @@ from PIL import Image
 from helpers.core.contract import Policy
 from helpers.core.io import atomic_write_text, iter_jsonl, side_files, write_jsonl
 from helpers.core.logs import progress
-from helpers.core.outputs import OutputLock, check_not_listed, check_writes, lock_path, partial_paths
+from helpers.core.outputs import (
+    OutputLock,
+    check_not_listed,
+    check_writable,
+    check_writes,
+    lock_path,
+    partial_paths,
+)
 from helpers.core.paths import resolve
 from helpers.cv.config import ExtractConfig
 from helpers.cv.detectors import UNKNOWN_SCENE, DetectorSpec, SceneClassifier, load_detector
@@ -199,6 +206,7 @@ def run_extraction(
     written_files = [output, partial, files["errors"], partial_errors, files["manifest"], lock_path(output)]
     check_writes(written_files, _named_inputs(config, source))
     check_not_listed(written_files, [item.path for item in source.items])
+    check_writable(output)
     with OutputLock(output):  # a second run on this output refuses, naming this one
         return _extract(config, source, selected, specs, output, detectors, scene_model)
 

@@ -102,6 +102,11 @@ def _check_name(value: str, where: str) -> None:
             )
     if any(unicodedata.category(c) == "Cc" and not c.isspace() for c in value):  # whitespace is collapsed
         raise RecordError(f"{where} {value!r} contains a control character")
+    if surrogates := [c for c in value if unicodedata.category(c) == "Cs"]:
+        raise RecordError(
+            f"{where} {value!r} holds a lone surrogate (U+{ord(surrogates[0]):04X}): not text; a name in another "
+            "encoding than UTF-8?"
+        )
     if bidi := [c for c in value if c in BIDI_CONTROLS]:
         raise RecordError(
             f"{where} {value!r} contains a bidirectional control character (U+{ord(bidi[0]):04X}), "

@@ -47,7 +47,8 @@ def variant_of(record: dict, seed: int, variants: int) -> int | None:
     text = json.dumps(record, sort_keys=True, ensure_ascii=False, default=str)
     # A cryptographic hash, not CRC-32: CRC is linear, so records that differ in a few characters (a
     # batch of photos) fell into few variants (15 of the demo's 40 test photos in one of 8).
-    digest = hashlib.blake2b(f"{seed}:{text}".encode(), digest_size=8).digest()
+    # surrogatepass: a photo name in another encoding (kept as lone surrogates) still hashes
+    digest = hashlib.blake2b(f"{seed}:{text}".encode("utf-8", "surrogatepass"), digest_size=8).digest()
     return int.from_bytes(digest, "big") % variants
 
 

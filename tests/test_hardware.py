@@ -243,8 +243,9 @@ def test_extraction_syncs_to_disk_only_when_asked(tmp_path, monkeypatch):
             yolo_weights="null.pt",  # a name for the NullDetector below
         )
         run_extraction(config, [NullDetector(s.name) for s in config.detector_specs()], NullScene())
-    outputs = [path for path in syncs if path.endswith(".jsonl") and "errors" not in path]
-    assert outputs == [str(tmp_path / "outTrue.jsonl")] * 2  # once per batch (two), in the run that asked
+    # the records go to the work-in-progress file, renamed to the output when complete
+    outputs = [path for path in syncs if path.endswith(".jsonl.partial") and "errors" not in path]
+    assert outputs == [str(tmp_path / ".outTrue.jsonl.partial")] * 2  # once per batch (two), in the run that asked
 
 
 def test_demo_detectors_declare_their_input_side(tiny_cv_models):

@@ -203,6 +203,15 @@ def test_no_command_writes_to_its_inputs(tmp_path):
     assert all(path.read_bytes() == data for path, data in before.items())
 
 
+def test_pairs_never_write_over_their_cv_outputs(tmp_path):
+    from helpers.pairs.synth import SynthConfig, build_pairs
+
+    cv = _lines(tmp_path / "train.jsonl", [json.dumps({**_record("tire"), "image": "a.jpg"}).encode()])
+    with pytest.raises(ValueError, match="input file"):
+        build_pairs(SynthConfig(cv_outputs=str(cv), output_dir=str(tmp_path), synthetic_records=0))
+    assert cv.read_bytes().count(b"\n") == 1 and not (tmp_path / "val.jsonl").exists()
+
+
 def test_extract_never_writes_over_its_list_or_a_photo(tmp_path, tiny_demo):
     from helpers.cv.config import ExtractConfig
     from helpers.cv.extract import run_extraction

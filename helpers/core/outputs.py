@@ -53,10 +53,23 @@ class OutputLock:
         self.output = Path(output)
         self.path = lock_path(self.output)
         self._fd: int | None = None
+        self._made: list[Path] = []
 
     def __enter__(self) -> OutputLock:
         if fcntl is None:
             return self
+        missing = self.path.parent
+        while not missing.exists() and missing != missing.parent:
+            self._made.append(missing)  # deepest first: removed on leaving when the run left them empty
+            missing = missing.parent
+        try:
+            self._take()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _take(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -85,13 +98,17 @@ class OutputLock:
         }
         os.write(fd, json.dumps(holder).encode())
         self._fd = fd
-        return self
 
     def __exit__(self, *exc) -> None:
         if self._fd is not None:
             self.path.unlink(missing_ok=True)  # before unlocking: a waiting run then finds a fresh file
             os.close(self._fd)
             self._fd = None
+        for folder in self._made:  # a run that failed before writing leaves no folder behind either
+            try:
+                folder.rmdir()
+            except OSError:
+                break
 
 
 def check_writable(output: Path) -> None:

@@ -37,6 +37,8 @@ from helpers.core.contract import Policy
 from helpers.core.device import cpu_cores
 from helpers.core.io import atomic_write_text, weights_fingerprint
 from helpers.core.logs import progress
+from helpers.core.outputs import check_writes
+from helpers.core.paths import resolve
 from helpers.cv.detectors import Detections
 from helpers.cv.grid import group_counts, photo_counts_each, thinning_of
 
@@ -240,7 +242,13 @@ def collect_detections(config, split: str = "val") -> tuple[dict[str, list[Detec
 
 def calibrate_ensemble(config, output: str | Path) -> dict:
     """Collects `config`'s detectors on the val split, calibrates and writes the ensemble file to
-    `output`; returns the result with `baseline` (the settings `config` had, scored the same way)."""
+    `output`; returns the result with `baseline` (the settings `config` had, scored the same way).
+
+    Raises:
+        ValueError: `output` is one of the files the run reads (the data.yaml, a model file).
+    """
+    read = [config.images, *config.detector_weights().values(), config.scene_weights]
+    check_writes([resolve(output)], [resolve(path) for path in read if path and resolve(path).is_file()])
     per_model, truths = collect_detections(config)
     specs = {spec.name: spec for spec in config.detector_specs()}
     current = {

@@ -14,10 +14,10 @@ import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from helpers.core.contract import Policy, Style, write_pairs_settings
+from helpers.core.contract import PAIRS_CONFIG, Policy, Style, write_pairs_settings
 from helpers.core.io import iter_jsonl, write_jsonl
 from helpers.core.logs import progress
-from helpers.core.outputs import OutputLock
+from helpers.core.outputs import OutputLock, check_writes
 from helpers.core.paths import require_file, resolve
 from helpers.core.records import check_output, read_lines
 from helpers.pairs.config import SynthConfig, SynthOptions  # noqa: F401 - their home is the light config module
@@ -150,6 +150,9 @@ def build_pairs(config: SynthConfig) -> SynthResult:
     """Writes `train/val/test.jsonl`, `errors.jsonl` and `pairs_config.json` to `output_dir`."""
     errors: list[dict] = []
     cv_outputs = require_file(config.cv_outputs, "CV outputs", hint="run notebook 01 first")
+    out = resolve(config.output_dir)
+    written = [out / name for name in (*(f"{split}.jsonl" for split in SPLITS), "errors.jsonl", PAIRS_CONFIG)]
+    check_writes(written, [cv_outputs, *([resolve(config.extra_pairs)] if config.extra_pairs else [])])
     records = read_cv_outputs(cv_outputs, errors, config.policy)
     seeded = _seeded_splits([image for image, split, _ in records if split is None], config.seed)
     pairs: dict[str, list[dict]] = {split: [] for split in SPLITS}
@@ -172,7 +175,6 @@ def build_pairs(config: SynthConfig) -> SynthResult:
     if config.extra_pairs:
         pairs["train"] += _extra_pairs(require_file(config.extra_pairs, "Extra pairs file"), config, errors)
 
-    out = resolve(config.output_dir)
     files = {split: write_jsonl(out / f"{split}.jsonl", pairs[split]) for split in SPLITS}
     files["errors"] = write_jsonl(out / "errors.jsonl", errors)
     digest = hashlib.sha256()

@@ -112,6 +112,21 @@ def test_the_api_refuses_an_output_held_by_another_run(tmp_path):
     assert len(strict_rows(tmp_path / "out.jsonl")) == 1 and not lock_path(tmp_path / "out.jsonl").exists()
 
 
+def test_extract_refuses_an_output_another_run_is_writing(tmp_path):
+    from helpers.cv.config import ExtractConfig
+    from helpers.cv.extract import run_extraction
+    from helpers.cv.pipeline_bench import NullDetector, NullScene, write_photos
+
+    write_photos(tmp_path / "photos", 2, (64, 48))
+    config = ExtractConfig(images=str(tmp_path / "photos"), output=str(tmp_path / "cv.jsonl"), yolo_weights="null.pt")
+    detectors = [NullDetector(spec.name) for spec in config.detector_specs()]
+    with OutputLock(tmp_path / "cv.jsonl"):
+        with pytest.raises(OutputBusyError, match=f"process {os.getpid()}"):
+            run_extraction(config, detectors, NullScene())
+    assert not (tmp_path / "cv.jsonl").exists() and not (tmp_path / "cv.manifest.json").exists()
+    assert run_extraction(config, detectors, NullScene())["processed"] == 2
+
+
 # 2. One line kills the batch ------------------------------------------------------------------
 
 POISON = {

@@ -2,7 +2,8 @@
 evaluation, its report and benchmark.
 
 Public API for other stages: `Describer`, `Description`, the truth measures (`truth_record`,
-`truth_rows`, `summarise_truth`) and the roll-up (`summarize`).
+`truth_rows`, `summarise_truth`), the roll-up (`summarize`) and the check of any caption against
+its detections (`check_caption`, the guard's reader: `helpers.text.check`).
 """
 
 from typing import TYPE_CHECKING
@@ -10,7 +11,15 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from helpers.describer.describe import Describer, Description
 
-__all__ = ["Describer", "Description", "summarise_truth", "summarize", "truth_record", "truth_rows"]
+__all__ = [
+    "Describer",
+    "Description",
+    "check_caption",
+    "summarise_truth",
+    "summarize",
+    "truth_record",
+    "truth_rows",
+]
 
 
 def __getattr__(name: str):
@@ -19,6 +28,10 @@ def __getattr__(name: str):
         from helpers.describer import describe
 
         return getattr(describe, name)
+    if name == "check_caption":
+        from helpers.text.check import check_caption
+
+        return check_caption
     if name == "summarize":
         from helpers.describer.rollup import summarize
 

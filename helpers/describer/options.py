@@ -1,9 +1,10 @@
-"""The describe command's settings (light to import: `desclm describe --help` loads no model library)."""
+"""The describe and check commands' settings (light to import: `--help` loads no model library)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from helpers.core.contract import Policy
 from helpers.core.settings import setting
 from helpers.core.shards import check_shard
 
@@ -42,3 +43,25 @@ class DescribeOptions:
         if not 0.0 <= self.max_grammar_share <= 1.0:
             raise ValueError(f"max_grammar_share must be in [0, 1], got {self.max_grammar_share}")
         check_shard(self.num_shards, self.shard_index)
+
+
+@dataclass
+class CheckOptions:
+    """The check command's settings: captions written anywhere, checked against their CV records."""
+
+    input: str = setting(help="CV output records, one JSON object per line (joined to captions by `id`, else `image`)")
+    captions: str = setting(help='captions, one JSON object per line: {"id", "caption"} (see --caption_field)')
+    output: str = setting(help='JSONL to write: {"id", "faithful", "findings"} or {"id", "error"} per caption line')
+    caption_field: str = setting("caption", "the captions' text field (`desclm describe` writes 'description')")
+    lexicon: str = setting("", "YAML of your words for labels (bottle: plastic), read beside the built-in ones")
+    min_confidence: float = setting(Policy.min_confidence, "detections below this are not expected in a caption")
+    scene_min_confidence: float = setting(
+        Policy.scene_min_confidence, "a scene below this is unsure: a caption that states it is flagged"
+    )
+
+    @property
+    def policy(self) -> Policy:
+        return Policy(self.min_confidence, self.scene_min_confidence)
+
+    def __post_init__(self) -> None:
+        self.policy  # noqa: B018 - Policy checks the thresholds

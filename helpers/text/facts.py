@@ -14,19 +14,22 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from helpers.text.grammar import ENUMERATION_OPENING, Facts
 from helpers.text.lexicon import (
     COUNTERS,
+    MASS_NOUNS,
     NUMBER_WORDS,
     PREPOSITIONS,
     SCENE_KEYWORDS,
     STOP_WORDS,
     LexEntry,
     canonical_label,
+    count_noun_entries,
+    counter_entries,
     label_entries,
     litter_lexicon,
     normalize_label,
@@ -40,7 +43,33 @@ PLURAL_COUNTERS = {plural(c): c for c in COUNTERS}
 # Words in any script (letters and digits, joined by ' or -), the sentence delimiters, and every other
 # symbol as a word of its own: a label such as "бутылка", "瓶子", "#" or "🍾" is read like "bottle".
 _TOKEN = re.compile(r"[^\W_]+(?:['\-][^\W_]+)*|[,.;:!?]|[^\w\s]")
-_NO_LITTER = re.compile(r"\b(?:no|zero) (?:litter|garbage|waste|trash|rubbish|debris|items?|objects?)\b|\bnothing\b")
+_NO_LITTER = re.compile(
+    r"\b(?:no|zero|free of|without)(?: visible)? (?:litter|garbage|waste|trash|rubbish|debris|items?|objects?)\b"
+    r"|\bnothing\b|\bclean\b|\b(?:litter|trash|garbage|rubbish)[- ]free\b"
+)
+# Counts in general: a count before one of these states how many things there are in all ("five items:
+# 4 organic, 1 paper"), not a category, unless the input has a category of that name.
+TOTAL_NOUNS = frozenset("item object thing piece bit litter trash garbage rubbish waste debris".split()) | {
+    f"{word} item" for word in "litter trash garbage rubbish waste".split()
+}
+# Heads of noun phrases that are the photo or the place, not things in it ("a photo of a grassy field").
+SCENERY = frozenset(
+    "photo photograph image picture shot view close-up closeup scene setting site spot area field patch meadow "
+    "ground terrain land surface soil dirt mud lawn park path trail road street beach shore coast dune dunes "
+    "sand grass rock rocks stone stones pebbles gravel marsh wetland wetlands swamp bog water pond river stream "
+    "day morning afternoon evening background foreground corner edge middle centre center side top bottom left "
+    "right tree trees bush bushes plant plants leaf leaves weeds sky shadow sunlight".split()
+)
+# Quantities that are not counts: "several bottles" says there are some, not how many.
+VAGUE_WORDS = frozenset("several some many multiple numerous various countless dozens hundreds lots plenty".split())
+VAGUE_PHRASES = (
+    ("a", "few"),
+    ("a", "couple", "of"),
+    ("a", "lot", "of"),
+    ("a", "number", "of"),
+    ("a", "handful", "of"),
+    ("a", "bunch", "of"),
+)
 # GENERIC_SCENE_PHRASES as patterns: "in a {scene} setting", "at a {scene} site". A scene name may be
 # any run of words (any script, digits, symbols) that no counted item covered, "setting" or "site"
 # included ("at an urban setting site"): the name runs to the phrase's last word before a
@@ -84,6 +113,8 @@ class Extraction:
     items: tuple[Item, ...]
     says_no_litter: bool
     scene_span: tuple[int, int] | None = None  # characters of the scene's name or keyword
+    totals: tuple[Item, ...] = ()  # counts of things in all ("five items"), not of a category
+    vague: tuple[Item, ...] = ()  # categories named with a quantity that is no count ("several bottles")
 
     def facts(self) -> Facts:
         places = {item.label: item.place for item in self.items if item.place and item.count > 0}
@@ -105,25 +136,48 @@ def _index(entries: dict[str, LexEntry]) -> dict[str, list[tuple[tuple[str, ...]
 _LITTER_INDEX = _index(litter_lexicon())
 
 
-def _vocabulary_index(vocabulary: Iterable[str]) -> dict:
-    """The litter lexicon plus expected labels (singular, plural, counter forms), e.g. from the input."""
-    lexicon = litter_lexicon()
-    return _index_with(frozenset(label for label in map(canonical_label, vocabulary) if label not in lexicon))
+def _vocabulary_index(vocabulary: Iterable[str], lexicon: Mapping[str, str] | None = None) -> dict:
+    """The litter lexicon, a user's lexicon (surface -> label) and the expected labels (singular, plural,
+    counter forms); the expected labels win over the lexicons, the user's over the built-in one."""
+    lexicon_items = frozenset((normalize_label(k), canonical_label(v)) for k, v in (lexicon or {}).items())
+    labels = frozenset(canonical_label(label) for label in vocabulary)
+    return _index_with(frozenset(label for label in labels if label not in litter_lexicon()), lexicon_items)
 
 
 @lru_cache(maxsize=4096)
-def _index_with(extra_labels: frozenset[str]) -> dict:
+def _index_with(extra_labels: frozenset[str], lexicon_items: frozenset[tuple[str, str]] = frozenset()) -> dict:
     # Cached: the guard reads several sentences per input, and inputs repeat their label sets.
-    if not extra_labels:
+    if not extra_labels and not lexicon_items:
         return _LITTER_INDEX
     entries = dict(litter_lexicon())
+    for surface, label in sorted(lexicon_items):
+        if surface.rsplit(" ", 1)[-1] in MASS_NOUNS:
+            entries[surface] = LexEntry(label, None, mass=True)
+            entries.update(counter_entries(surface, label))
+        else:
+            entries.update(count_noun_entries(surface, label))
     for label in extra_labels:
         entries.update(label_entries(label))
     return _index(entries)
 
 
+# Words of captions written elsewhere that end a noun phrase as the frames' own verbs do ("five plastic
+# bottles float in the marsh").
+CAPTION_STOPS = frozenset(
+    "float floats floating littering washed wash lay laying rest rests resting stuck caught left found "
+    "half partly partially buried hidden dumped thrown strewn piled stand stands standing have has had that "
+    "which all each here nearby poking sticking lies lying lie sit sits sitting were was is are be".split()
+)
+
+
 def _is_boundary(tokens: list[str], position: int) -> bool:
-    return position >= len(tokens) or tokens[position] in DELIMITERS or tokens[position] in STOP_WORDS
+    return (
+        position >= len(tokens)
+        or tokens[position] in DELIMITERS
+        or tokens[position] in STOP_WORDS
+        or tokens[position] in CAPTION_STOPS
+        or (tokens[position] == "litter" and tokens[position + 1 : position + 2] in (["the"], ["this"], ["a"]))
+    )
 
 
 def _read_count(tokens: list[str], i: int) -> tuple[int, str, int] | None:
@@ -133,10 +187,10 @@ def _read_count(tokens: list[str], i: int) -> tuple[int, str, int] | None:
         return int(token), token, i + 1
     if token not in NUMBER_WORDS:
         return None
-    if token in ("a", "an"):
-        if i > 0 and tokens[i - 1] in PREPOSITIONS:  # "in a grassy area" is no count
-            return None
-        if i + 1 < len(tokens) and tokens[i + 1] == "single":
+    if token in ("a", "an", "one"):  # "in a grassy area" is a place, not a count: see SCENERY
+        # "a single bottle"; but in "one single and ..." the label is "single"
+        noun_next = i + 2 < len(tokens) and (tokens[i + 2] == "can" or not _is_boundary(tokens, i + 2))
+        if i + 1 < len(tokens) and tokens[i + 1] == "single" and noun_next:
             return 1, f"{token} single", i + 2
     return NUMBER_WORDS[token], token, i + 1
 
@@ -150,12 +204,34 @@ def _known_phrase(tokens: list[str], start: int, index: dict) -> tuple[int, str,
     return None
 
 
-def _read_phrase(tokens: list[str], start: int, count: int, index: dict) -> tuple[int, str, LexEntry] | None:
-    """(end, phrase, entry) of the noun phrase starting at `start`."""
+def _whole_word(word: str, index: dict) -> LexEntry | None:
+    """The entry of a one-word known phrase ("glass", "plastic", a one-word label)."""
+    return next((entry for surface, entry in index.get(word, []) if surface == (word,)), None)
+
+
+def _read_phrase(tokens: list[str], start: int, count: int, index: dict) -> tuple[int, str, LexEntry, bool] | None:
+    """(end, phrase, entry, whether the phrase is a known one) of the noun phrase starting at `start`."""
     if start >= len(tokens) or tokens[start] in PREPOSITIONS:
         return None
     if known := _known_phrase(tokens, start, index):
-        return known
+        return (*known, True)
+    if (material := _whole_word(tokens[start], index)) and (noun := _known_phrase(tokens, start + 1, index)):
+        # a material before a noun: "paper cup", "plastic straw"; the material names the category, unless
+        # the noun is another category's own phrase ("plastic glass items" stays unread)
+        end, surface, entry = noun
+        if entry.label == material.label or not any(_whole_word(word, index) for word in surface.split(" ")):
+            return end, f"{tokens[start]} {surface}", LexEntry(material.label, entry.plural), True
+    for skipped in (1, 2):  # modifiers before a known noun: "an empty plastic bottle", "a crumpled piece of paper"
+        words = tokens[start : start + skipped]
+        if len(words) < skipped or any(_is_boundary(tokens, start + k) or not w.isalpha() for k, w in enumerate(words)):
+            break
+        if any(w in NUMBER_WORDS or w in COUNTERS or w in PLURAL_COUNTERS or _whole_word(w, index) for w in words):
+            break  # a label's own word is never a modifier: "two glass plastic items" stays unread
+        if _is_boundary(tokens, start + skipped):  # "a tire can be seen": "can" is the verb there
+            break
+        if known := _known_phrase(tokens, start + skipped, index):
+            end, surface, entry = known
+            return end, " ".join([*words, surface]), entry, True
     if tokens[start] in DELIMITERS:  # after the lookup: an expected label may start with one ("?", ".x")
         return None
     end = start + 1
@@ -166,9 +242,9 @@ def _read_phrase(tokens: list[str], start: int, count: int, index: dict) -> tupl
     if len(words) >= 3 and words[1] == "of" and (words[0] in COUNTERS or words[0] in PLURAL_COUNTERS):
         rest = " ".join(words[2:])  # "pieces of X": X is the label, verbatim
         entry = litter_lexicon().get(rest)
-        return end, phrase, LexEntry(entry.label if entry else rest, words[0] in PLURAL_COUNTERS)
+        return end, phrase, LexEntry(entry.label if entry else rest, words[0] in PLURAL_COUNTERS), False
     label = phrase if count == 1 else singular(phrase)
-    return end, phrase, LexEntry(canonical_label(label), label != phrase if count != 1 else None)
+    return end, phrase, LexEntry(canonical_label(label), label != phrase if count != 1 else None), False
 
 
 _PLACES = sorted(
@@ -245,48 +321,121 @@ def read_enumeration(text: str) -> Extraction | None:
     return Extraction(counts, scene, tuple(items), nothing, scene_span)
 
 
-def extract(text: str, vocabulary: Iterable[str] = ()) -> Extraction:
+def _read_vague(tokens: list[str], i: int) -> tuple[str, int] | None:
+    """(its text, index after) when a quantity that is no count starts at token i ("several", "a few")."""
+    for words in VAGUE_PHRASES:
+        if tuple(tokens[i : i + len(words)]) == words:
+            return " ".join(words), i + len(words)
+    if tokens[i] in VAGUE_WORDS:
+        after = i + 2 if i + 1 < len(tokens) and tokens[i + 1] == "of" else i + 1
+        return " ".join(tokens[i:after]), after
+    return None
+
+
+def _read_postfix(tokens: list[str], i: int, index: dict) -> tuple[int, str, str, LexEntry, int] | None:
+    """(count, its text, phrase, entry, index after) for a known phrase with its count after it, as
+    lists write them: "plastic 2", "plastic x2", "plastic × 2", "plastic (2)"."""
+    for surface, entry in index.get(tokens[i], []):
+        end = i + len(surface)
+        if tuple(tokens[i:end]) != surface or end >= len(tokens):
+            continue
+        after = tokens[end : end + 3]
+        if after[0].isdigit():
+            return int(after[0]), after[0], " ".join(surface), entry, end + 1
+        if re.fullmatch(r"x[0-9]+", after[0]):
+            return int(after[0][1:]), after[0], " ".join(surface), entry, end + 1
+        if len(after) >= 2 and after[0] in ("×", "x") and after[1].isdigit():
+            return int(after[1]), after[1], " ".join(surface), entry, end + 2
+        if len(after) == 3 and after[0] == "(" and after[1].isdigit() and after[2] == ")":
+            return int(after[1]), after[1], " ".join(surface), entry, end + 3
+    return None
+
+
+def _head(phrase: str) -> str:
+    """The word a free noun phrase is about: "photo" in "photo of a field", "field" in "grassy field"."""
+    words = phrase.split(" ")
+    return words[0] if len(words) > 2 and words[1] == "of" else words[-1]
+
+
+def extract(text: str, vocabulary: Iterable[str] = (), lexicon: Mapping[str, str] | None = None) -> Extraction:
     """Reads counts per category and the scene from a description.
 
     Args:
-        text: The description.
+        text: The description: the grammar's, a model's, or one written elsewhere (counts in digits or
+            words, "a"/"exactly one"/"a single", lists such as "Litter: 4 organic, 1 paper.", totals such
+            as "five items: ...", counts after the name "plastic 2", vague quantities "several").
         vocabulary: Labels expected in it (e.g. the input's), so that multi-word or irregular
             names are matched whole; the extractor works without them.
+        lexicon: A user's words for labels ("bottle" -> "plastic"), read like the built-in ones.
 
     Returns:
-        The counted items, their totals per canonical label, the scene (or None), and where each
-        is written: character spans into `text` (into its lower-case form in the rare script whose
-        lower case has another length).
+        The counted items, their totals per canonical label, the scene (or None), counts of all
+        things ("totals") and vague mentions, and where each is written: character spans into
+        `text` (into its lower-case form in the rare script whose lower case has another length).
     """
     if enumerated := read_enumeration(text):  # the describer's last resort: parts, not English
         return enumerated
     folded = _fold(text)
     spans = [m.span() for m in _TOKEN.finditer(folded)]
     tokens = [folded[a:b] for a, b in spans]
-    index = _vocabulary_index(vocabulary) if vocabulary else _LITTER_INDEX
+    index = _vocabulary_index(vocabulary, lexicon) if vocabulary or lexicon else _LITTER_INDEX
+    expected_labels = frozenset(map(canonical_label, vocabulary))
     items: list[Item] = []
+    totals: list[Item] = []
+    vague: list[Item] = []
     named_scene, named_span = _generic_scene(folded)
     scene_tokens = {i for i, (a, b) in enumerate(spans) if named_span[0] <= a and b <= named_span[1]}
     covered: set[int] = set(scene_tokens)
     i = 0
     while i < len(tokens):
-        count = _read_count(tokens, i) if i not in scene_tokens else None
-        size, start = _read_size(tokens, count[2], index) if count else (None, 0)
-        phrase = _read_phrase(tokens, start, count[0], index) if count else None
+        if i in scene_tokens:
+            i += 1
+            continue
+        quantity = _read_vague(tokens, i)
+        count = None if quantity else _read_count(tokens, i)
+        if not (quantity or count):
+            if postfix := _read_postfix(tokens, i, index):
+                number, number_text, surface, entry, end = postfix
+                items.append(
+                    Item(number, number_text, surface, entry.label, None, False, i, (spans[i][0], spans[end - 1][1]))
+                )
+                covered.update(range(i, end))
+                i = end
+            else:
+                i += 1
+            continue
+        size, start = _read_size(tokens, count[2] if count else quantity[1], index)
+        phrase = _read_phrase(tokens, start, count[0] if count else 2, index)
         if not phrase:
             i += 1
             continue
-        end, surface, entry = phrase
+        end, surface, entry, known = phrase
+        if not known and _head(surface) in SCENERY:  # "a photo of ...", "a grassy field": the place, no item
+            i = end
+            continue
         place, end = _read_place(tokens, end)
         span = (spans[i][0], spans[end - 1][1])
-        items.append(Item(count[0], count[1], surface, entry.label, entry.plural, entry.mass, i, span, place, size))
+        if quantity:
+            vague.append(Item(0, quantity[0], surface, entry.label, entry.plural, entry.mass, i, span, place, size))
+        else:
+            item = Item(count[0], count[1], surface, entry.label, entry.plural, entry.mass, i, span, place, size)
+            is_total = entry.label in TOTAL_NOUNS and entry.label not in expected_labels
+            (totals if is_total else items).append(item)
         covered.update(range(i, end))
         i = end
-    totals = sum((Counter({item.label: item.count}) for item in items if item.count > 0), Counter())
+    counts = sum((Counter({item.label: item.count}) for item in items if item.count > 0), Counter())
     keyword = None if named_scene else _scene(tokens, covered)
     scene = named_scene or (keyword[0] if keyword else None)
     scene_span = named_span if named_scene else (spans[keyword[1]] if keyword else None)
-    return Extraction(dict(totals), scene, tuple(items), bool(_NO_LITTER.search(folded)), scene_span)
+    return Extraction(
+        dict(counts),
+        scene,
+        tuple(items),
+        bool(_NO_LITTER.search(folded)),
+        scene_span,
+        tuple(totals),
+        tuple(vague),
+    )
 
 
 def agreement_errors(text: str, vocabulary: Iterable[str] = ()) -> list[str]:

@@ -13,6 +13,9 @@ from functools import lru_cache
 from typing import NamedTuple
 
 import inflect
+import yaml
+
+from helpers.core.paths import require_file
 
 CLASSES = ("plastic", "glass", "metal", "paper", "organic")
 
@@ -240,3 +243,26 @@ def canonical_label(label: str) -> str:
     normalized = normalize_label(label)
     entry = litter_lexicon().get(normalized)
     return entry.label if entry else normalized
+
+
+def load_lexicon(path) -> dict[str, str]:
+    """A user's lexicon: a YAML mapping of words to labels ("bottle: plastic"), for reading captions.
+
+    Raises:
+        ValueError: Naming the file and the entry, when it is not a mapping of non-empty strings.
+    """
+    file = require_file(path, "Lexicon (YAML: word: label)", kind="file")
+    try:
+        content = yaml.safe_load(file.read_text(encoding="utf-8-sig"))
+    except yaml.YAMLError as error:
+        raise ValueError(f"{file}: not valid YAML ({' '.join(str(error).split())[:200]})") from None
+    if not isinstance(content, dict):
+        raise ValueError(
+            f"{file}: expected a mapping of words to labels (bottle: plastic), got {type(content).__name__}"
+        )
+    lexicon = {}
+    for word, label in content.items():
+        if not (isinstance(word, str) and isinstance(label, str) and normalize_label(word) and normalize_label(label)):
+            raise ValueError(f"{file}: entry {word!r}: {label!r} must map a word to a label, both non-empty text")
+        lexicon[normalize_label(word)] = label
+    return lexicon

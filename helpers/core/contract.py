@@ -12,6 +12,7 @@ them; a broken or incomplete file fails with an error that names the file and th
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ INPUT_FORMATS = ("linked_slots", "linked_end", "linked", "compact", "seed_json")
 # sentence with a larger count is all digits) or "digits". The first of each is the default.
 STYLE_NAMES = ("plain", "varied")
 NUMERALS = ("words", "digits")
+# A team's own style, learned from its examples (`helpers.text.house`): "house:<name>", numerals as its examples.
+HOUSE_PREFIX = "house:"
 
 
 class ContractError(ValueError):
@@ -60,21 +63,35 @@ class Style:
     numerals: str = NUMERALS[0]
 
     def __post_init__(self) -> None:
-        if self.name not in STYLE_NAMES:
-            raise ValueError(f"style must be one of {list(STYLE_NAMES)}, got {self.name!r}")
+        house = self.name.startswith(HOUSE_PREFIX)
+        if not house and self.name not in STYLE_NAMES:
+            raise ValueError(f"style must be one of {list(STYLE_NAMES)} or house:<name>, got {self.name!r}")
+        if house and not re.fullmatch(r"[A-Za-z0-9_\-]+", self.name[len(HOUSE_PREFIX) :]):
+            raise ValueError(f"a house style is house:<name> (letters, digits, _ and -), got {self.name!r}")
         if self.numerals not in NUMERALS:
             raise ValueError(f"numerals must be one of {list(NUMERALS)}, got {self.numerals!r}")
 
     @property
+    def is_house(self) -> bool:
+        """A team's style learned from examples (`helpers.text.house`), not the grammar's."""
+        return self.name.startswith(HOUSE_PREFIX)
+
+    @property
+    def house_name(self) -> str:
+        return self.name[len(HOUSE_PREFIX) :]
+
+    @property
     def tag(self) -> str:
-        """How the style is written in settings files and model inputs: "plain words"."""
-        return f"{self.name} {self.numerals}"
+        """How the style is written in settings files and model inputs: "plain words", "house:inventory"."""
+        return self.name if self.is_house else f"{self.name} {self.numerals}"
 
     @classmethod
     def parse(cls, value: Style | str) -> Style:
-        """ "plain words", "varied digits", "plain" (default numerals) or a Style."""
+        """ "plain words", "varied digits", "plain" (default numerals), "house:inventory" or a Style."""
         if isinstance(value, Style):
             return value
+        if str(value).strip().startswith(HOUSE_PREFIX):
+            return cls(str(value).strip())
         parts = str(value).split()
         if not 1 <= len(parts) <= 2:
             raise ValueError(f"a style is NAME [NUMERALS] such as 'plain words', got {value!r}")
@@ -100,6 +117,8 @@ class InputSpec:
     # Wordings learned per record, each chosen by a " | variant: k" input (`helpers.text.variants`):
     # beam search then varies its wording across photos as the grammar does. 0: no variant input.
     variants: int = 8
+    # Per house style among `styles`, the frames of its examples: its style check (`helpers.text.house`).
+    house_frames: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def __post_init__(self) -> None:
         if self.input_format not in INPUT_FORMATS:
@@ -107,6 +126,14 @@ class InputSpec:
         parse_styles(self.styles)  # at least one, no duplicates
         if isinstance(self.variants, bool) or not isinstance(self.variants, int) or self.variants < 0:
             raise ValueError(f"variants must be an integer >= 0, got {self.variants!r}")
+        houses = {style.house_name for style in self.styles if style.is_house}
+        if houses != {name for name, _ in self.house_frames}:
+            given = [name for name, _ in self.house_frames]
+            raise ValueError(f"house styles {sorted(houses)} need their frames, got frames of {given}")
+
+    def frames_of(self, style: Style) -> tuple[str, ...]:
+        """The frames a house style's sentences must have (its examples')."""
+        return dict(self.house_frames)[style.house_name]
 
     def style(self, requested: Style | str | None = None) -> Style:
         """The requested style (default: the first), which must be one the model learned."""
@@ -118,7 +145,13 @@ class InputSpec:
     def to_dict(self) -> dict[str, Any]:
         """The flat keys both settings files use."""
         styles = [s.tag for s in self.styles]
-        return {"input_format": self.input_format, **asdict(self.policy), "styles": styles, "variants": self.variants}
+        return {
+            "input_format": self.input_format,
+            **asdict(self.policy),
+            "styles": styles,
+            "variants": self.variants,
+            "house_frames": {name: list(frames) for name, frames in self.house_frames},
+        }
 
     @classmethod
     def from_dict(cls, values: dict, source: str | Path) -> InputSpec:
@@ -133,6 +166,8 @@ class InputSpec:
                 ),
                 parse_styles(_key(values, "styles", list, source)),
                 _key(values, "variants", int, source),
+                # folders written before house styles existed have no such key: no house style
+                tuple((name, tuple(frames)) for name, frames in values.get("house_frames", {}).items()),
             )
         except ValueError as error:
             if isinstance(error, ContractError):

@@ -36,6 +36,7 @@ from helpers.describer.provenance import Phrase, provenance
 from helpers.text.fallback import GRAMMAR_ATTEMPTS, fallback_sentence, well_written
 from helpers.text.fallback import said as _said
 from helpers.text.grammar import Facts, RecordError, facts, validate_record
+from helpers.text.house import house_errors
 from helpers.text.linearize import from_model_text, linearize
 from helpers.text.variants import variant_of
 
@@ -195,6 +196,12 @@ class Describer:
         """One sentence per record, in order (see `describe_detailed`)."""
         return [d.text for d in self.describe_detailed(records, batch_size)]
 
+    def _in_style(self, text: str, record: dict, scene: str | None) -> bool:
+        """Grammatical and in the requested style: the grammar's rules, or a house style's frames."""
+        if not well_written(text, record, self.style, scene):
+            return False
+        return not self.style.is_house or not house_errors(text, record, self.settings.spec.frames_of(self.style))
+
     def _choose(self, record: dict, model_input: str, texts: list[str]) -> Description:
         expected = facts(record, self.policy)
         if not self.guard:
@@ -202,11 +209,14 @@ class Describer:
             return Description(texts[0], "unchecked", expected, _said(texts[0], record), tuple(texts), phrases)
         for rank, text in enumerate(texts):
             said = _said(text, record)
-            if said == expected and well_written(text, record, self.style, expected.scene):
+            if said == expected and self._in_style(text, record, expected.scene):
                 source = "model" if rank == 0 else "rerank"
                 return Description(text, source, expected, said, tuple(texts), provenance(text, record, self.policy))
         # Same record, same wording: the fallback's randomness is seeded by the input itself. It never
         # returns a sentence the extractor reads otherwise (helpers.text.fallback); a record whose facts
         # cannot be stated at all raises UnfaithfulError, which `describe_all` makes that record's error.
-        text, said = fallback_sentence(record, f"{self.seed}:{model_input}", self.policy, self.style, GRAMMAR_ATTEMPTS)
+        grammar_style = Style() if self.style.is_house else self.style  # the grammar cannot write a house style
+        text, said = fallback_sentence(
+            record, f"{self.seed}:{model_input}", self.policy, grammar_style, GRAMMAR_ATTEMPTS
+        )
         return Description(text, "grammar", expected, said, tuple(texts), provenance(text, record, self.policy))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from helpers.core.contract import INPUT_FORMATS, InputSpec, Policy, Style, parse_styles
+from helpers.core.contract import HOUSE_PREFIX, INPUT_FORMATS, InputSpec, Policy, Style, parse_styles
 from helpers.core.settings import setting
 
 
@@ -47,12 +47,22 @@ class SynthConfig:
         default=120,
         metadata={"help": "hard generated records (long lists, variants, noise, new names, weak scenes) added to val"},
     )
+    house_styles: str = field(
+        default="",
+        metadata={"help": "house styles to learn from examples, comma-separated names: <examples_dir>/<name>.jsonl"},
+    )
+    examples_dir: str = field(
+        default="data/examples", metadata={"help": "folder of house style examples ({record, sentence} per line)"}
+    )
+    house_weight: int = field(default=4, metadata={"help": "times each house style example is repeated in train"})
     extra_pairs: str = field(default="", metadata={"help": "JSONL of human-written {cv, output} pairs for train"})
     extra_pairs_must_be_faithful: bool = field(
         default=True, metadata={"help": "reject extra pairs the extractor finds unfaithful"}
     )
 
     def __post_init__(self) -> None:
+        if any(style.is_house for style in parse_styles(self.styles)):
+            raise ValueError("styles are the grammar's (plain, varied); name house styles in house_styles")
         self.spec = InputSpec(
             self.input_format,
             Policy(self.min_confidence, self.scene_min_confidence, self.spatial),
@@ -64,6 +74,12 @@ class SynthConfig:
             raise ValueError(f"variations_per_image must be >= 1, got {self.variations_per_image}")
         if self.synthetic_records < 0 or self.validation_hard_records < 0:
             raise ValueError("synthetic_records and validation_hard_records must be >= 0")
+        if self.house_weight < 1:
+            raise ValueError(f"house_weight must be >= 1, got {self.house_weight}")
+        self.houses = tuple(
+            Style(f"{HOUSE_PREFIX}{name.strip()}") for name in self.house_styles.split(",") if name.strip()
+        )
+
 
 
 @dataclass

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from helpers.core.contract import PAIRS_CONFIG, Policy, Style, write_pairs_settings
@@ -24,6 +24,7 @@ from helpers.pairs.config import SynthConfig, SynthOptions  # noqa: F401 - their
 from helpers.text.facts import extract
 from helpers.text.fallback import fallback_sentence
 from helpers.text.grammar import RecordError, describe, describe_variations, facts, validate_record
+from helpers.text.house import house_frames, load_examples
 from helpers.text.linearize import linearize
 from helpers.text.synthetic import STRESS_GROUPS, random_cv, stress_record
 from helpers.text.variants import variant_of, variant_rng
@@ -133,6 +134,24 @@ def _extra_pairs(path: Path, config: SynthConfig, errors: list[dict]) -> list[di
     return pairs
 
 
+def _house_pairs(examples: list[tuple[dict, str]], style: Style, config: SynthConfig) -> list[dict]:
+    """A house style's examples as training pairs: the model input asks for `style`."""
+    pairs = []
+    for number, (record, sentence) in enumerate(examples, start=1):
+        variant = variant_of(record, config.seed, config.spec.variants)  # as the describer would choose it
+        pairs.append(
+            {
+                "image": f"{style.tag}/{number}",
+                "split": "train",
+                "origin": style.tag,
+                "cv": _cv(record),
+                "input": linearize(record, config.input_format, config.policy, style, variant),
+                "output": sentence,
+            }
+        )
+    return pairs
+
+
 def synthetic_record(index: int, seed: int) -> dict:
     """The index-th coverage record: stress groups in turn with general random outputs.
 
@@ -174,6 +193,16 @@ def build_pairs(config: SynthConfig) -> SynthResult:
         )
     if config.extra_pairs:
         pairs["train"] += _extra_pairs(require_file(config.extra_pairs, "Extra pairs file"), config, errors)
+    spec = config.spec
+    if config.houses:  # a team's styles, learned from its examples (helpers.text.house)
+        frames = []
+        for style in config.houses:
+            examples_file = resolve(config.examples_dir) / f"{style.house_name}.jsonl"
+            examples, house_errors = load_examples(examples_file, config.policy)
+            errors += house_errors
+            pairs["train"] += _house_pairs(examples, style, config) * config.house_weight
+            frames.append((style.house_name, house_frames(examples)))
+        spec = replace(spec, styles=(*spec.styles, *config.houses), house_frames=tuple(frames))
 
     files = {split: write_jsonl(out / f"{split}.jsonl", pairs[split]) for split in SPLITS}
     files["errors"] = write_jsonl(out / "errors.jsonl", errors)
@@ -181,7 +210,7 @@ def build_pairs(config: SynthConfig) -> SynthResult:
     for split in SPLITS:
         digest.update(files[split].read_bytes())
     fingerprint = digest.hexdigest()[:16]
-    files["config"] = write_pairs_settings(out, config.spec, {**asdict(config), "fingerprint": fingerprint})
+    files["config"] = write_pairs_settings(out, spec, {**asdict(config), "fingerprint": fingerprint})
     return SynthResult(pairs, errors, files, fingerprint)
 
 

@@ -100,7 +100,9 @@ def numeral_errors(text: str, style: Style, vocabulary: Iterable[str] = ()) -> l
 
 
 def style_errors(text: str, style: Style, vocabulary: Iterable[str] = (), scene: str | None = None) -> dict[str, list]:
-    """Both checks, by kind (`STYLE_CHECKS`)."""
+    """Both checks, by kind (`STYLE_CHECKS`); a house style has its own (`helpers.text.house`)."""
+    if style.is_house:
+        return {"off_style_words": [], "numeral_errors": []}
     vocabulary = list(vocabulary)
     return {
         "off_style_words": off_style_words(text, style, vocabulary, scene),

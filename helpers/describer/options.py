@@ -27,7 +27,7 @@ class DescribeOptions:
     shard_index: int = setting(0, "... and describe this one into <stem>.shard-KofN.jsonl (then `describe merge`)")
     compute_type: str = setting("default", "ct2 only: default (as exported), int8, float32; GPU: float16, ...")
     dtype: str = setting("float32", "hf only: float32, float16 or bfloat16 (half precision on a GPU)")
-    style: str = setting("", 'wording the model learned: "plain words", "varied digits", house:<name> ("": its default)')
+    style: str = setting("", 'a wording it learned: "plain words", "varied digits", house:<name> ("": its default)')
     top_p: float = setting(0.0, "0: beam search; above 0: nucleus sampling (more varied wording, still guarded)")
     max_grammar_share: float = setting(
         0.5,

@@ -426,3 +426,17 @@ def test_the_part_thinning_numbers_in_the_cv_doc_are_the_saved_measurement():
     assert sum(now[g]["littered_called_clean"] for g in groups) == 0
     assert now["setting"]["conf_type"] == "max" and now["setting"]["weights"] == {"yolo": 1.0, "hf": 1.0}
     assert f"RT-DETR at {now['setting']['conf']['hf']})" in text and before["setting"]["weights"]["hf"] == 0.1
+
+
+def test_the_caption_check_numbers_in_the_readme_and_describer_doc_are_the_saved_measurement():
+    saved = json.loads((MEASUREMENTS / "check_captions.json").read_text())
+    development, held_out = saved["captions.jsonl"], saved["captions_held_out.jsonl"]
+    readme = " ".join(README.split())
+    doc = " ".join((PROJECT_ROOT / "docs" / "04_describer.md").read_text().split())
+    for text in (readme, doc):
+        assert f"{development['faithful_accepted']} of {development['faithful_by_hand']} faithful" in text
+        assert f"{held_out['faithful_accepted']} of {held_out['faithful_by_hand']}" in text
+    assert f"none of {development['unfaithful_by_hand']} unfaithful" in readme
+    assert f"0 of {development['unfaithful_by_hand']} unfaithful" in doc
+    assert development["unfaithful_accepted"] == held_out["unfaithful_accepted"] == 0
+    assert f"{development['captions']} captions written by hand" in readme

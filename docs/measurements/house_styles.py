@@ -9,6 +9,9 @@ hand-written examples each, the same records in both styles, each repeated `hous
 Then, on 200 held-out generated records (the five classes, at most 10 confident detections, scenes
 known, unsure, unknown or missing), for each style the model learned:
 
+`--styles "plain words, plain digits"` also teaches the grammar's digits (the inventory style writes
+digits; the default recipe teaches only words).
+
 - `raw_in_style`: the model's own sentence (guard off) has the style: for a house style, its frame
   is one of the examples' (`helpers.text.house`); for the grammar's style, no style error;
 - `raw_faithful`: the model's own sentence states exactly the record's facts;
@@ -37,7 +40,7 @@ def held_out_records(seed: int, count: int) -> list[dict]:
     return [random_cv(rng, max_detections=10, unseen_rate=0, scene_mode=rng.choice(SCENE_MODES)) for _ in range(count)]
 
 
-def measure(folder: Path, train_overrides: dict) -> dict:
+def measure(folder: Path, train_overrides: dict, styles: str) -> dict:
     from helpers.core.io import write_jsonl
     from helpers.describer.describe import Describer
     from helpers.pairs.synth import SynthConfig, build_pairs
@@ -52,6 +55,7 @@ def measure(folder: Path, train_overrides: dict) -> dict:
         SynthConfig(
             cv_outputs=str(folder / "cv.jsonl"),
             output_dir=str(folder / "pairs"),
+            styles=styles,
             house_styles="inventory, narrative",
             examples_dir="helpers/demo/examples",
         )
@@ -61,7 +65,7 @@ def measure(folder: Path, train_overrides: dict) -> dict:
     seconds = time.perf_counter() - started
     records = held_out_records(2, HELD_OUT)
     results = {}
-    for style in ("plain words", "house:inventory", "house:narrative"):
+    for style in (*[s.strip() for s in styles.split(",")], "house:inventory", "house:narrative"):
         describer = Describer.load(folder / "model", style=style)
         guarded = describer.describe_detailed(records)
         raw = Describer.load(folder / "model", guard=False, style=style).describe_detailed(records)
@@ -78,6 +82,11 @@ def measure(folder: Path, train_overrides: dict) -> dict:
             "guarded_faithful": sum(r.faithful for r in guarded) / len(records),
             "grammar_share": sum(r.source == "grammar" for r in guarded) / len(records),
             "examples": [{"raw": r.text, "guarded": g.text, "source": g.source} for r, g in zip(raw[:4], guarded[:4])],
+            "raw_unfaithful": [
+                {"expected": facts(rec).counts, "scene": facts(rec).scene, "raw": r.text}
+                for r, rec in zip(raw, records)
+                if said(r.text, rec) != facts(rec)
+            ][:12],
         }
     return {
         "machine": platform.processor() or platform.machine(),
@@ -85,6 +94,7 @@ def measure(folder: Path, train_overrides: dict) -> dict:
         "house_pairs": sum(p["origin"].startswith("house:") for p in pairs.pairs["train"]),
         "train_seconds": seconds,
         "train_overrides": train_overrides,
+        "grammar_styles": styles,
         "held_out_records": len(records),
         "styles": results,
     }
@@ -94,10 +104,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="docs/measurements/house_styles_cpu.json")
     parser.add_argument("--max_steps", type=int, default=0, help="0: the recipe's epochs (a smoke run: 40)")
+    parser.add_argument("--styles", default="plain words", help="the grammar's styles learned beside the house ones")
     args = parser.parse_args()
     overrides = {"max_steps": args.max_steps, "eval_steps": 20, "eval_samples": 8} if args.max_steps else {}
     with tempfile.TemporaryDirectory() as folder:
-        result = measure(Path(folder), overrides)
+        result = measure(Path(folder), overrides, args.styles)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({style: {k: v for k, v in r.items() if k != "examples"} for style, r in result["styles"].items()}))
 

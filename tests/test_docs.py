@@ -440,3 +440,28 @@ def test_the_caption_check_numbers_in_the_readme_and_describer_doc_are_the_saved
     assert f"0 of {development['unfaithful_by_hand']} unfaithful" in doc
     assert development["unfaithful_accepted"] == held_out["unfaithful_accepted"] == 0
     assert f"{development['captions']} captions written by hand" in readme
+
+
+def house_styles_table(saved: dict) -> str:
+    """The README's house style table, from the saved measurement."""
+    rows = [
+        "| style | raw: in style | raw: faithful | guarded: faithful | grammar wrote | grammar wrote, 4 beams |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for style, result in saved["styles"].items():
+        keys = ("raw_in_style", "raw_faithful", "guarded_faithful", "grammar_share", "grammar_share_4_beams")
+        rows.append(f"| {style} | " + " | ".join(f"{100 * result[key]:.1f}%" for key in keys) + " |")
+    return "\n".join(rows)
+
+
+def test_the_house_style_table_in_the_readme_is_the_saved_measurement():
+    saved = json.loads((MEASUREMENTS / "house_styles_cpu.json").read_text())
+    block = README.split("<!-- house styles table -->")[1].split("<!-- end -->")[0]
+    assert block.strip() == house_styles_table(saved)
+    assert {result["guarded_faithful"] for result in saved["styles"].values()} == {1.0}
+    first = json.loads((MEASUREMENTS / "house_styles_first_examples_digits_cpu.json").read_text())
+    text = " ".join(README.split())
+    assert f"grammar share {first['styles']['house:inventory']['grammar_share']}" in text
+    inventory = saved["styles"]["house:inventory"]
+    assert f"grammar on {100 * inventory['grammar_share']:.1f}% of records" in text
+    assert f"in all but {100 * inventory['grammar_share_4_beams']:.0f}%" in text

@@ -16,7 +16,8 @@ digits; the default recipe teaches only words).
   is one of the examples' (`helpers.text.house`); for the grammar's style, no style error;
 - `raw_faithful`: the model's own sentence states exactly the record's facts;
 - `guarded_faithful`, `grammar_share`: with the guard on, sentences faithful, and the share the
-  grammar wrote because no model sentence was faithful and in style.
+  grammar wrote because no model sentence was faithful and in style (greedy, as the recipe saves the
+  model; `_4_beams`: with four beams, so the guard can choose among four sentences).
 """
 
 from __future__ import annotations
@@ -76,7 +77,10 @@ def measure(folder: Path, train_overrides: dict, styles: str) -> dict:
                 in_style.append(not house_errors(result.text, record, frames))
             else:
                 in_style.append(well_written(result.text, record, describer.style, facts(record).scene))
+        beams = describer.describe_detailed(records, num_beams=4)  # more sentences for the guard to choose from
         results[style] = {
+            "grammar_share_4_beams": sum(r.source == "grammar" for r in beams) / len(records),
+            "guarded_faithful_4_beams": sum(r.faithful for r in beams) / len(records),
             "raw_in_style": sum(in_style) / len(records),
             "raw_faithful": sum(said(r.text, rec) == facts(rec) for r, rec in zip(raw, records)) / len(records),
             "guarded_faithful": sum(r.faithful for r in guarded) / len(records),
@@ -104,11 +108,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="docs/measurements/house_styles_cpu.json")
     parser.add_argument("--max_steps", type=int, default=0, help="0: the recipe's epochs (a smoke run: 40)")
+    parser.add_argument("--keep", default="", help="a folder to keep the pairs and model in (default: a temporary one)")
     parser.add_argument("--styles", default="plain words", help="the grammar's styles learned beside the house ones")
     args = parser.parse_args()
     overrides = {"max_steps": args.max_steps, "eval_steps": 20, "eval_samples": 8} if args.max_steps else {}
-    with tempfile.TemporaryDirectory() as folder:
-        result = measure(Path(folder), overrides, args.styles)
+    if args.keep:
+        Path(args.keep).mkdir(parents=True, exist_ok=True)
+        result = measure(Path(args.keep), overrides, args.styles)
+    else:
+        with tempfile.TemporaryDirectory() as folder:
+            result = measure(Path(folder), overrides, args.styles)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({style: {k: v for k, v in r.items() if k != "examples"} for style, r in result["styles"].items()}))
 

@@ -81,7 +81,6 @@ class SynthConfig:
         )
 
 
-
 @dataclass
 class SynthOptions:
     """The synth command's settings: the grammar's description of each input line."""

@@ -124,3 +124,12 @@ def test_a_house_style_the_model_did_not_learn_is_refused_by_name():
     with pytest.raises(ValueError, match="house:<name>"):
         Style.parse("house:")
     assert Style.parse("house:inventory").tag == "house:inventory" and Style.parse("house:inventory").is_house
+
+
+def test_describe_can_give_the_guard_more_beams_than_the_model_was_saved_with(model_dir):
+    saved = Describer.load(model_dir)
+    wider = Describer.load(model_dir, num_beams=saved.settings.num_beams + 2)
+    result = wider.describe_detailed([RECORD])[0]
+    assert len(result.hypotheses) == saved.settings.num_beams + 2 and result.faithful
+    with pytest.raises(ValueError, match="num_beams"):
+        Describer.load(model_dir, num_beams=-1)

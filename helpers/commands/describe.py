@@ -70,6 +70,7 @@ def main(argv: list[str], prog: str = "desclm describe") -> int:
             dtype=options.dtype,
             style=options.style or None,
             top_p=options.top_p,
+            num_beams=options.num_beams,
         )
     except (OSError, ValueError, CudaLibraryError) as error:
         parser.error(str(error))

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from helpers.core.contract import ModelSettings, Style, load_model_settings
@@ -96,6 +96,7 @@ class Describer:
         dtype: str = "float32",
         style: Style | str | None = None,
         top_p: float = 0.0,
+        num_beams: int = 0,
     ) -> Describer:
         """Loads a folder written by notebook 03 (and, for `ct2`, exported by `helpers.describer.export_ct2`).
 
@@ -115,9 +116,15 @@ class Describer:
             top_p: 0: beam search (the model's most likely sentences). Above 0: that many nucleus
                 samples as beams, drawn from `seed`: more varied wording across similar records,
                 each sample still checked by the guard (measured in docs/04_describer.md).
+            num_beams: 0: as the model was saved (03's `num_beams`); more: the guard chooses among
+                that many sentences (a house style needs fewer grammar fallbacks with 4: README).
         """
         folder = require_file(resolve(model_dir), "Describer model folder", hint="train one with notebook 03")
         settings = load_model_settings(folder)
+        if num_beams < 0:
+            raise ValueError(f"num_beams must be >= 0 (0: as saved), got {num_beams}")
+        if num_beams:
+            settings = replace(settings, num_beams=num_beams)
         options = (
             {"compute_type": compute_type, "intra_threads": intra_threads, "inter_threads": inter_threads}
             if backend == "ct2"

@@ -29,6 +29,7 @@ class DescribeOptions:
     dtype: str = setting("float32", "hf only: float32, float16 or bfloat16 (half precision on a GPU)")
     style: str = setting("", 'a wording it learned: "plain words", "varied digits", house:<name> ("": its default)')
     top_p: float = setting(0.0, "0: beam search; above 0: nucleus sampling (more varied wording, still guarded)")
+    num_beams: int = setting(0, "0: as the model was saved; more: the guard chooses among that many sentences")
     max_grammar_share: float = setting(
         0.5,
         f"share of lines the grammar may write (model sentences failed the guard) before exit status "

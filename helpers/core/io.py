@@ -6,16 +6,14 @@ import functools
 import hashlib
 import json
 import logging
-import math
 import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from helpers.core.records import json_line, parse_line
+from helpers.core.records import json_line, json_safe, parse_line
 
 logger = logging.getLogger(__name__)
 
@@ -69,24 +67,10 @@ def iter_jsonl(path: str | Path) -> Iterator[JsonlLine]:
             yield JsonlLine(number, record, f"{path}:{number}: {problem}" if problem else None)
 
 
-def _json_safe(value: Any) -> Any:
-    """Converts NumPy scalars and paths; non-finite floats become None (JSON has no NaN)."""
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "item") and callable(value.item):  # NumPy / torch scalars
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def write_metrics(path: str | Path, metrics: dict) -> Path:
     """Writes a notebook's key numbers as pretty JSON (atomically) and logs where."""
-    path = atomic_write_text(path, json.dumps(_json_safe(metrics), indent=2, sort_keys=True) + "\n")
+    # non-finite numbers as null: a metric that could not be measured
+    path = atomic_write_text(path, json.dumps(json_safe(metrics, True), indent=2, sort_keys=True) + "\n")
     logger.info("Metrics written to %s", path)
     return path
 

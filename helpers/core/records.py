@@ -48,16 +48,20 @@ def record_id(record: Any, number: int) -> Any:
     return number
 
 
-def json_safe(value: Any) -> Any:
-    """`value` with what JSON cannot hold made text: NaN and infinities become "NaN", "Infinity",
-    "-Infinity" (Python's JSON reads them, JSON does not); NumPy scalars become numbers."""
+def json_safe(value: Any, non_finite_as_null: bool = False) -> Any:
+    """`value` as JSON can hold it: NumPy scalars become numbers, paths text, and NaN and infinities
+    "NaN", "Infinity", "-Infinity" (Python's JSON reads them, JSON does not), or None."""
     if isinstance(value, dict):
-        return {str(key): json_safe(item) for key, item in value.items()}
+        return {str(key): json_safe(item, non_finite_as_null) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [json_safe(item) for item in value]
+        return [json_safe(item, non_finite_as_null) for item in value]
+    if isinstance(value, Path):
+        return str(value)
     if hasattr(value, "item") and callable(value.item) and not isinstance(value, str | bytes):
         value = value.item()  # NumPy / torch scalars
     if isinstance(value, float) and not math.isfinite(value):
+        if non_finite_as_null:
+            return None
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     return value
 

@@ -51,6 +51,19 @@ def shard_path(output: Path, num_shards: int, shard_index: int) -> Path:
     return output.with_name(f"{output.stem}.shard-{shard_index}of{num_shards}{output.suffix}")
 
 
+def check_complete_set(manifests: list[dict]) -> None:
+    """Raises ValueError unless the shards' manifests are shards 0..N-1 of one N, each once (both merges)."""
+    counts = sorted({str(manifest.get("num_shards")) for manifest in manifests})
+    total = manifests[0].get("num_shards") or 0
+    indices = sorted((manifest.get("shard_index") for manifest in manifests), key=lambda i: -1 if i is None else i)
+    if len(counts) > 1 or indices != list(range(total)):
+        missing = sorted(set(range(total)) - set(indices))
+        raise ValueError(
+            f"shards {indices} of {'/'.join(counts)} given: every shard of one run is needed, once each "
+            f"(missing {missing})"
+        )
+
+
 def manifest_path(shard: Path) -> Path:
     return shard.with_name(f"{shard.stem}.manifest.json")
 
@@ -83,10 +96,7 @@ def merge_described(shards: list[str | Path], output: str | Path) -> dict:
         for key in ("input", "settings", "num_shards", "total"):
             if manifest.get(key) != first.get(key):
                 raise ValueError(f"{path} differs from {paths[0]} in {key!r}: the shards are not of one run")
-    indices = sorted(m["shard_index"] for m in manifests)
-    if indices != list(range(first["num_shards"])):
-        missing = sorted(set(range(first["num_shards"])) - set(indices))
-        raise ValueError(f"shards {indices} of {first['num_shards']} given; missing {missing}, or one given twice")
+    check_complete_set(manifests)
     rows: list[dict] = []
     for path, manifest in zip(paths, manifests):
         start, end = manifest["lines"]

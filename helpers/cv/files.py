@@ -12,6 +12,7 @@ from pathlib import Path
 from helpers.core.io import atomic_write_text, iter_jsonl, side_files, write_jsonl
 from helpers.core.outputs import OutputLock, check_writes, lock_path
 from helpers.core.paths import require_file, resolve
+from helpers.core.shards import check_complete_set
 
 
 def scan_output(output: Path) -> tuple[dict[str, dict], bool]:
@@ -63,11 +64,7 @@ def merge_shards(shards: list[str | Path], output: str | Path) -> dict:
         raise ValueError(
             f"shards were made with different models or settings: fingerprints {sorted(map(str, fingerprints))}"
         )
-    counts = {m.get("num_shards") for m in manifests}
-    indices = sorted(m.get("shard_index") for m in manifests)
-    if len(counts) > 1 or indices != list(range(manifests[0].get("num_shards") or 0)):
-        expected = sorted(map(str, counts))
-        raise ValueError(f"shards {indices} of {'/'.join(expected)} given: every shard of one run is needed, once each")
+    check_complete_set(manifests)
     written = [output, *side_files(output).values(), lock_path(output)]
     read = [*paths, *(path for shard in paths for path in side_files(shard).values())]
     check_writes(written, read)

@@ -136,11 +136,10 @@ def _index(entries: dict[str, LexEntry]) -> dict[str, list[tuple[tuple[str, ...]
 _LITTER_INDEX = _index(litter_lexicon())
 
 
-def _vocabulary_index(vocabulary: Iterable[str], lexicon: Mapping[str, str] | None = None) -> dict:
-    """The litter lexicon, a user's lexicon (surface -> label) and the expected labels (singular, plural,
-    counter forms); the expected labels win over the lexicons, the user's over the built-in one."""
+def _vocabulary_index(labels: frozenset[str], lexicon: Mapping[str, str] | None = None) -> dict:
+    """The litter lexicon, a user's lexicon (surface -> label) and the expected (canonical) labels
+    (singular, plural, counter forms); the labels win over the lexicons, the user's over the built-in one."""
     lexicon_items = frozenset((normalize_label(k), canonical_label(v)) for k, v in (lexicon or {}).items())
-    labels = frozenset(canonical_label(label) for label in vocabulary)
     return _index_with(frozenset(label for label in labels if label not in litter_lexicon()), lexicon_items)
 
 
@@ -378,8 +377,8 @@ def extract(text: str, vocabulary: Iterable[str] = (), lexicon: Mapping[str, str
     folded = _fold(text)
     spans = [m.span() for m in _TOKEN.finditer(folded)]
     tokens = [folded[a:b] for a, b in spans]
-    index = _vocabulary_index(vocabulary, lexicon) if vocabulary or lexicon else _LITTER_INDEX
     expected_labels = frozenset(map(canonical_label, vocabulary))
+    index = _vocabulary_index(expected_labels, lexicon) if expected_labels or lexicon else _LITTER_INDEX
     items: list[Item] = []
     totals: list[Item] = []
     vague: list[Item] = []

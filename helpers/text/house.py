@@ -22,6 +22,7 @@ from pathlib import Path
 from helpers.core.contract import Policy
 from helpers.core.records import read_lines
 from helpers.text.facts import extract
+from helpers.text.fallback import said
 from helpers.text.grammar import RecordError, facts, validate_record
 
 ITEM, ITEMS, SCENE = "{item}", "{items}", "{scene}"
@@ -68,10 +69,9 @@ def load_examples(path: str | Path, policy: Policy = Policy()) -> tuple[list[tup
             validate_record(record, f"line {line.number}: record", policy)
             if not isinstance(sentence, str) or not sentence.strip():
                 raise RecordError(f"line {line.number}: 'sentence' must be a non-empty string")
-            said = extract(sentence, [d["label"] for d in record["detections"]]).facts()
-            expected = facts(record, policy)
-            if (said.counts, said.scene) != (expected.counts, expected.scene):
-                says, wants = f"{said.counts} {said.scene!r}", f"{expected.counts} {expected.scene!r}"
+            stated, expected = said(sentence, record), facts(record, policy)
+            if (stated.counts, stated.scene) != (expected.counts, expected.scene):
+                says, wants = f"{stated.counts} {stated.scene!r}", f"{expected.counts} {expected.scene!r}"
                 raise RecordError(f"line {line.number}: the sentence says {says}, the record {wants}")
         except RecordError as error:
             errors.append({"source": str(path), "line": line.number, "error": str(error)})

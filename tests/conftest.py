@@ -94,3 +94,37 @@ def model_dir(pairs_dir, tmp_path_factory):
     train(TrainConfig(pairs_dir=str(pairs_dir), output_dir=str(folder), **DESCRIBER_TRAIN))
     export(folder)
     return folder
+
+
+DESCRIBED_PHOTOS = 6
+
+
+@pytest.fixture
+def described(tmp_path):
+    """For the exports and the gallery (issue 32): photos in two folders, their CV records, and the
+    described rows: three captions each, one error row, and one row whose photo is gone."""
+    import json
+    import random
+
+    from PIL import Image
+
+    from helpers.text.fallback import grammar_sentences
+    from helpers.text.synthetic import random_cv
+
+    rng = random.Random(5)
+    records, rows = [], []
+    for index in range(DESCRIBED_PHOTOS):
+        name = f"{'north' if index % 2 else 'south'}/p{index}.jpg"
+        (tmp_path / "photos" / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (32 + index, 24), (index * 40, 90, 30)).save(tmp_path / "photos" / name)
+        record = {**random_cv(rng), "image": name, "width": 32 + index, "height": 24}
+        if index == 0:
+            record["detections"] = [{"label": "Wendy's 7up-can", "confidence": 0.9, "bbox": [0.1, 0.1, 0.2, 0.3]}]
+        records.append(record)
+        captions = grammar_sentences(record, str(index), 3)
+        rows.append({"id": name, "description": captions[0], "source": "grammar", "captions": captions})
+    (tmp_path / "photos" / records[5]["image"]).unlink()  # described, then the photo went missing
+    rows.insert(2, {"id": "broken.jpg", "error": "line 3: detections[0].confidence must be ..."})
+    (tmp_path / "cv.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    (tmp_path / "described.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return tmp_path, records, [row for row in rows if "error" not in row]

@@ -252,7 +252,7 @@ def test_a_label_that_is_also_an_english_word_is_stated_by_some_wording_or_the_e
     assert all(r.faithful and r.source == "grammar" for r in results)
 
 
-@pytest.mark.parametrize("label", ["0s", "7up can", "r2d2", "2"])
+@pytest.mark.parametrize("label", ["0s", "r2d2", "2"])
 def test_a_label_with_digits_is_copied_whole_and_read_back(label):
     """Issue 15, item 8: "Two 0S" was the grammar's plural of the label "0s"."""
     record = {"detections": [{"label": label, "confidence": 0.9}] * 2, "scene": {"class": "grass", "confidence": 0.9}}

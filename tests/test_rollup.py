@@ -6,6 +6,7 @@ import random
 import re
 from collections import Counter
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -66,3 +67,22 @@ def test_rollup_by_a_record_field_and_missing_values():
     )
     assert by_site["(none)"]["items"] == 0 and "No litter detected." in by_site["(none)"]["paragraph"]
     assert [s["group"] for s in summarize(records, by=lambda r: len(r["detections"]))] == ["1", "0"]
+
+
+def test_folder_groups_are_relative_to_the_images_root_and_a_flat_folder_is_named():
+    """Issue 32, item 7: a flat folder was the group ".", absolute paths one group per parent."""
+    record = {"detections": [{"label": "plastic", "confidence": 0.9}], "scene": None}
+    flat = [{**record, "image": name} for name in ("a.jpg", "b.jpg")]
+    assert [s["group"] for s in summarize(flat, by="folder")] == ["(top folder)"]
+    assert [s["group"] for s in summarize(flat, by="folder", images_root="data/trail_cam")] == ["trail_cam"]
+    nested = [{**record, "image": f"/photos/2026/{site}/x.jpg"} for site in ("north", "south", "north")]
+    groups = summarize(nested, by="folder", images_root="/photos/2026")
+    assert [(s["group"], s["photos"]) for s in groups] == [("north", 2), ("south", 1)]
+
+
+def test_an_unknown_field_is_refused_naming_it_and_the_fields_there_are():
+    records = [{**r, "site": "a", "camera": 3} for r in _records(1, 4)]
+    with pytest.raises(ValueError, match=r"'nosuchfield'.*'camera', 'site'"):
+        summarize(records, by="nosuchfield")
+    records[0].pop("site")
+    assert {s["group"] for s in summarize(records, by="site")} == {"a", "(none)"}, "some lack it: grouped apart"

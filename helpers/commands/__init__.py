@@ -29,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export-ct2": ("export_ct2", "export a trained describer to CTranslate2 (faster CPU inference)"),
     "describe": ("describe", "stage 04: describe CV outputs with the guarded describer; `describe merge` joins shards"),
     "check": ("check", "check captions written anywhere (a VLM, people) against their CV records"),
+    "export": ("export", "described photos as a Hugging Face dataset, LLaVA JSON, COCO captions or CSV"),
+    "gallery": ("gallery", "an HTML page to look through described photos: boxes, sentences, filters, search"),
     "pipeline": ("pipeline", "run the notebooks 01 -> 04 with papermill; reports to reports/<run>/"),
     "demo": ("demo", "the embedded demo: photo set, demo CV models, truth on fresh photos, notebook parameters"),
     "bench": ("bench", "throughput benchmarks: `bench extract`, `bench train`, `bench describe`"),

@@ -71,6 +71,7 @@ def main(argv: list[str], prog: str = "desclm describe") -> int:
             style=options.style or None,
             top_p=options.top_p,
             num_beams=options.num_beams,
+            num_captions=options.num_captions,
         )
     except (OSError, ValueError, CudaLibraryError) as error:
         parser.error(str(error))

@@ -125,7 +125,7 @@ def read_labels(path: Path, names: list[str]) -> list[tuple[str, list[float]]]:
     if not path.exists():
         return []
     boxes = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
         if not line.strip():
             continue
         fields = line.split()

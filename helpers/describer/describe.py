@@ -33,7 +33,7 @@ from helpers.core.contract import ModelSettings, Style, load_model_settings
 from helpers.core.paths import require_file, resolve
 from helpers.describer.backends import load_backend
 from helpers.describer.provenance import Phrase, provenance
-from helpers.text.fallback import GRAMMAR_ATTEMPTS, fallback_sentence, well_written
+from helpers.text.fallback import GRAMMAR_ATTEMPTS, fallback_sentence, grammar_sentences, well_written
 from helpers.text.fallback import said as _said
 from helpers.text.grammar import Facts, RecordError, facts, validate_record
 from helpers.text.house import house_errors
@@ -54,10 +54,22 @@ class Description:
     said: Facts  # what the text says, read back by the fact extractor
     hypotheses: tuple[str, ...]  # the model's beams, best first
     phrases: tuple[Phrase, ...] = ()  # each stated fact: its characters and the detections it covers
+    captions: tuple[str, ...] = ()  # `num_captions` distinct sentences, `text` first (see `Describer`)
+    caption_sources: tuple[str, ...] = ()  # the source of each caption (one of SOURCES)
+    error: None = None  # a description is no error (see `DescribeError`)
 
     @property
     def faithful(self) -> bool:
         return self.said == self.expected
+
+
+@dataclass(frozen=True)
+class DescribeError:
+    """A record `Describer.describe_all` could not describe, in that record's place."""
+
+    name: str  # the record's name ("line 7", "record 3")
+    error: str  # the message, naming the record and the field or the failure
+    faithful: bool = False
 
 
 class Describer:
@@ -71,9 +83,13 @@ class Describer:
         seed: int = 0,
         style: Style | str | None = None,
         top_p: float = 0.0,
+        num_captions: int = 1,
     ) -> None:
         if not 0.0 <= top_p <= 1.0:
             raise ValueError(f"top_p must be in 0..1 (0: beam search), got {top_p!r}")
+        if isinstance(num_captions, bool) or not isinstance(num_captions, int) or num_captions < 1:
+            raise ValueError(f"num_captions must be a whole number >= 1, got {num_captions!r}")
+        self.num_captions = num_captions
         self.backend = backend
         self.settings = settings
         self.guard = guard
@@ -97,6 +113,7 @@ class Describer:
         style: Style | str | None = None,
         top_p: float = 0.0,
         num_beams: int = 0,
+        num_captions: int = 1,
     ) -> Describer:
         """Loads a folder written by notebook 03 (and, for `ct2`, exported by `helpers.describer.export_ct2`).
 
@@ -118,6 +135,9 @@ class Describer:
                 each sample still checked by the guard (measured in docs/04_describer.md).
             num_beams: 0: as the model was saved (03's `num_beams`); more: the guard chooses among
                 that many sentences (a house style needs fewer grammar fallbacks with 4: README).
+            num_captions: Distinct sentences per record (`Description.captions`), every one checked
+                when guarded: the model's other passing beams (or samples) first, then the grammar's
+                other wordings. The model generates at least that many beams.
         """
         folder = require_file(resolve(model_dir), "Describer model folder", hint="train one with notebook 03")
         settings = load_model_settings(folder)
@@ -132,7 +152,7 @@ class Describer:
         )
         settings.spec.style(style)  # an untrained style fails before the model loads
         backend_ = load_backend(folder, backend, settings.max_source_length, device, **options)
-        return cls(backend_, settings, guard, seed, style, top_p)
+        return cls(backend_, settings, guard, seed, style, top_p, num_captions)
 
     def inputs(self, records: list[dict]) -> list[str]:
         """Model inputs of valid records; raises RecordError naming the record and field."""
@@ -158,35 +178,38 @@ class Describer:
         """
         records = list(records)  # a generator is read once, here
         inputs = self.inputs(records)
-        beams = num_beams or self.settings.num_beams
+        beams = max(num_beams or self.settings.num_beams, self.num_captions)
         sampling = {"top_p": self.top_p, "seed": self.seed} if self.top_p else {}
-        returned = beams if self.guard else 1
+        returned = beams if self.guard or self.num_captions > 1 else 1
         hypotheses = self.backend.hypotheses(
             inputs, beams, self.settings.max_new_tokens, batch_size, num_hypotheses=returned, **sampling
         )
         fmt = self.settings.input_format
-        return [
-            self._choose(record, model_input, [from_model_text(text, record, fmt, self.policy) for text in texts])
-            for record, model_input, texts in zip(records, inputs, hypotheses, strict=True)
-        ]
+        results = []
+        for record, model_input, texts in zip(records, inputs, hypotheses, strict=True):
+            texts = [from_model_text(text, record, fmt, self.policy) for text in texts]
+            chosen = self._choose(record, model_input, texts)
+            results.append(self._with_captions(chosen, record, model_input, texts))
+        return results
 
     def describe_all(
         self, records: Iterable, batch_size: int = 32, names: list[str] | None = None
-    ) -> list[Description | str]:
+    ) -> list[Description | DescribeError]:
         """Like `describe_detailed`, but never raises for a record: one that is invalid, or whose
-        generation fails (an exception in the model, guard or grammar), gives its error message, a
-        `str` naming the record (`names[i]`, default "record i") and the field, in its place.
+        generation fails (an exception in the model, guard or grammar), gives a `DescribeError` in
+        its place, whose `error` names the record (`names[i]`, default "record i") and the field.
+        Both types have `error` (None for a description): `[r.text for r in results if not r.error]`.
         """
         records = list(records)
         names = names or [f"record {index}" for index in range(len(records))]
-        results: list[Description | str | None] = [None] * len(records)
+        results: list[Description | DescribeError | None] = [None] * len(records)
         valid = []
         for index, (record, name) in enumerate(zip(records, names, strict=True)):
             try:
                 validate_record(record, name, self.policy)
                 valid.append(index)
             except RecordError as error:
-                results[index] = str(error)
+                results[index] = DescribeError(name, str(error))
         try:
             for index, result in zip(valid, self.describe_detailed([records[i] for i in valid], batch_size)):
                 results[index] = result
@@ -196,7 +219,7 @@ class Describer:
                     results[index] = self.describe_detailed([records[index]], 1)[0]
                 except Exception as error:  # noqa: BLE001
                     logger.debug("%s failed", names[index], exc_info=True)
-                    results[index] = f"{names[index]}: {type(error).__name__}: {error}"
+                    results[index] = DescribeError(names[index], f"{names[index]}: {type(error).__name__}: {error}")
         return results
 
     def describe(self, records: Iterable[dict], batch_size: int = 32) -> list[str]:
@@ -208,6 +231,27 @@ class Describer:
         if not well_written(text, record, self.style, scene):
             return False
         return not self.style.is_house or not house_errors(text, record, self.settings.spec.frames_of(self.style))
+
+    def _with_captions(self, chosen: Description, record: dict, model_input: str, texts: list[str]) -> Description:
+        """`chosen` with its `num_captions` captions: `chosen.text`, the model's other distinct
+        sentences that pass the guard (all of them, unguarded), then the grammar's other wordings."""
+        captions = {chosen.text: chosen.source}  # caption -> source, in order
+        for rank, text in enumerate(texts):
+            if len(captions) == self.num_captions:
+                break
+            if text in captions:
+                continue
+            if not self.guard:
+                captions[text] = "unchecked"
+            elif _said(text, record) == chosen.expected and self._in_style(text, record, chosen.expected.scene):
+                captions[text] = "model" if rank == 0 else "rerank"
+        if self.guard and len(captions) < self.num_captions:
+            wanted = self.num_captions - len(captions)
+            grammar_style = Style() if self.style.is_house else self.style
+            seed = f"{self.seed}:{model_input}"
+            for text in grammar_sentences(record, seed, wanted, self.policy, grammar_style, tuple(captions)):
+                captions[text] = "grammar"
+        return replace(chosen, captions=tuple(captions), caption_sources=tuple(captions.values()))
 
     def _choose(self, record: dict, model_input: str, texts: list[str]) -> Description:
         expected = facts(record, self.policy)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from helpers.core.contract import Policy
 from helpers.core.settings import setting
 from helpers.core.shards import check_shard
 
 BACKENDS = ("hf", "ct2")  # transformers, CTranslate2
+EXPORT_FORMATS = ("hf", "llava", "coco", "csv")  # `desclm export --format`
 FALLBACK_EXIT_STATUS = 3  # more lines than max_grammar_share fell back to the grammar: the model is not doing the work
 
 
@@ -30,6 +32,9 @@ class DescribeOptions:
     style: str = setting("", 'a wording it learned: "plain words", "varied digits", house:<name> ("": its default)')
     top_p: float = setting(0.0, "0: beam search; above 0: nucleus sampling (more varied wording, still guarded)")
     num_beams: int = setting(0, "0: as the model was saved; more: the guard chooses among that many sentences")
+    num_captions: int = setting(
+        1, "distinct checked sentences per record: rows then carry 'captions' (the description first)"
+    )
     max_grammar_share: float = setting(
         0.5,
         f"share of lines the grammar may write (model sentences failed the guard) before exit status "
@@ -66,3 +71,39 @@ class CheckOptions:
 
     def __post_init__(self) -> None:
         self.policy  # noqa: B018 - Policy checks the thresholds
+
+
+@dataclass
+class ExportOptions:
+    """The export command's settings: described photos in the formats other tools read."""
+
+    described: str = setting(help="`desclm describe`'s output (JSONL: id, description, captions)", positional=True)
+    format: Literal["hf", "llava", "coco", "csv"] = setting(
+        help="hf: a Hugging Face dataset (save_to_disk + Parquet); llava: LLaVA conversations JSON; "
+        "coco: COCO captions JSON; csv: a spreadsheet"
+    )
+    output: str = setting(help="file to write (hf: a folder)")
+    cv: str = setting("", "the CV records the rows were described from (adds detections and scene; 01's output)")
+    images: str = setting("", "folder the records' `image` paths are relative to (hf: embeds the photos)")
+    prompt: str = setting("Describe the litter in this photo.", "llava: the human turn after <image>")
+
+    def __post_init__(self) -> None:
+        if self.format not in EXPORT_FORMATS:
+            raise ValueError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, got {self.format!r}")
+
+
+@dataclass
+class GalleryOptions:
+    """The gallery command's settings: one page to look through described photos."""
+
+    described: str = setting(help="`desclm describe`'s output (JSONL: id, description, captions)", positional=True)
+    output: str = setting("gallery.html", "the page to write; thumbnails go to <stem>_thumbs/ beside it")
+    images: str = setting("", "folder the records' `image` paths are relative to (no folder: cards without photos)")
+    cv: str = setting("", "the CV records the rows were described from: boxes drawn, labels read as given")
+    title: str = setting("", "the page's title (default: the described file's name)")
+    thumb_size: int = setting(320, "longest side of a thumbnail, pixels")
+    page_size: int = setting(60, "cards per page")
+
+    def __post_init__(self) -> None:
+        if self.thumb_size < 16 or self.page_size < 1:
+            raise ValueError(f"thumb_size must be >= 16 and page_size >= 1, got {self.thumb_size}, {self.page_size}")

@@ -35,9 +35,12 @@ def _describe_block(describer: Describer, lines: list[InputLine], batch_size: in
     results = {line.number: result for line, result in zip(readable, described, strict=True)}
     rows = []
     for line in lines:
-        result = results.get(line.number, line.error)
-        if isinstance(result, str):
-            rows.append({"id": line.id, "error": result})
+        result = results.get(line.number)
+        if result is None or result.error:
+            rows.append({"id": line.id, "error": line.error if result is None else result.error})
+        elif describer.num_captions > 1:
+            captions = {"captions": list(result.captions), "caption_sources": list(result.caption_sources)}
+            rows.append({"id": line.id, "description": result.text, "source": result.source, **captions})
         else:
             rows.append({"id": line.id, "description": result.text, "source": result.source})
     return rows
@@ -72,6 +75,7 @@ def describe_file(
         "seed": describer.seed,
         "style": describer.style.tag,
         "top_p": describer.top_p,
+        "num_captions": describer.num_captions,
     }
     stamp = {"input": file_stamp(input_path), "settings": settings}
     # The lock comes first: a second run on this output refuses before it reads anything.

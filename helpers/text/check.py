@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from helpers.core.contract import Policy
 from helpers.text.facts import extract
 from helpers.text.grammar import UNKNOWN_SCENES, Facts, facts, validate_record
-from helpers.text.lexicon import normalize_label
+from helpers.text.lexicon import canonical_scene, fold_label
 
 FINDINGS = (
     "missed_category",
@@ -79,8 +79,8 @@ def _scene_findings(record: dict, expected: Facts, said: Facts, span) -> list[Fi
         return []
     if expected.scene:
         return [Finding("wrong_scene", None, expected.scene, said.scene, span)]
-    detected = normalize_label((record.get("scene") or {}).get("class") or "")
-    if detected in UNKNOWN_SCENES:
+    detected = canonical_scene((record.get("scene") or {}).get("class") or "")
+    if fold_label(detected) in UNKNOWN_SCENES:
         return [Finding("invented_scene", None, None, said.scene, span)]
     kind = "unsure_scene" if detected == said.scene else "wrong_scene"
     return [Finding(kind, None, detected, said.scene, span)]

@@ -28,11 +28,12 @@ from helpers.text.lexicon import (
     STOP_WORDS,
     LexEntry,
     canonical_label,
+    canonical_scene,
     count_noun_entries,
     counter_entries,
+    fold_label,
     label_entries,
     litter_lexicon,
-    normalize_label,
     plural,
     singular,
 )
@@ -84,7 +85,7 @@ SCENE_BY_KEYWORD = {word: scene for scene, words in SCENE_KEYWORDS.items() for w
 
 
 def _fold(text: str) -> str:
-    """Lower case in canonical (NFC) form, as `normalize_label` writes labels."""
+    """Lower case in canonical (NFC) form: words are matched in it, labels' case is checked apart."""
     return unicodedata.normalize("NFC", text).lower()
 
 
@@ -122,15 +123,39 @@ class Extraction:
         return Facts(self.counts, self.scene, places, sizes)
 
 
-def _index(entries: dict[str, LexEntry]) -> dict[str, list[tuple[tuple[str, ...], LexEntry]]]:
-    """First word -> [(tokens, entry)], longest first, for longest-match lookup."""
-    index: dict[str, list[tuple[tuple[str, ...], LexEntry]]] = {}
+Candidate = tuple[tuple[str, ...], LexEntry, tuple[str, ...] | None]
+
+
+def _index(entries: dict[str, LexEntry], exact: dict[str, LexEntry] | None = None) -> dict[str, list[Candidate]]:
+    """First word (lower case) -> [(tokens, entry, exact tokens)], longest first, for longest-match
+    lookup. The phrase lists' words match in any case; `exact` entries (the forms of the input's own
+    labels) only as written, so that "E-Waste" or "e waste" is not read as the label "e-waste"."""
+    index: dict[str, list[Candidate]] = {}
     for surface, entry in entries.items():
-        tokens = tuple(_TOKEN.findall(surface))
-        index.setdefault(tokens[0], []).append((tokens, entry))
+        tokens = tuple(_TOKEN.findall(_fold(surface)))
+        index.setdefault(tokens[0], []).append((tokens, entry, None))
+    for surface, entry in (exact or {}).items():
+        tokens = tuple(_TOKEN.findall(_fold(surface)))
+        written = tuple(_TOKEN.findall(unicodedata.normalize("NFC", surface)))
+        candidates = index.setdefault(tokens[0], [])
+        candidates[:] = [c for c in candidates if c[0] != tokens or c[2]]  # the input's label wins over a list's phrase
+        candidates.append((tokens, entry, written if len(written) == len(tokens) else None))
     for candidates in index.values():
         candidates.sort(key=lambda c: -len(c[0]))
     return index
+
+
+def _written_as(raw: list[str] | None, start: int, exact: tuple[str, ...] | None) -> bool:
+    """Whether the words at `start` are written as `exact` (case included); the first letter of a
+    sentence may be a capital ("E-waste lies ..." for "e-waste"). Without `raw` (a script whose lower
+    case changes the text's length) case is not checked."""
+    if exact is None or raw is None:
+        return True
+    written = tuple(raw[start : start + len(exact)])
+    if written == exact:
+        return True
+    opens = start == 0 or raw[start - 1] in (".", "!", "?")
+    return opens and written[1:] == exact[1:] and written[0] == exact[0][:1].upper() + exact[0][1:]
 
 
 _LITTER_INDEX = _index(litter_lexicon())
@@ -139,7 +164,7 @@ _LITTER_INDEX = _index(litter_lexicon())
 def _vocabulary_index(labels: frozenset[str], lexicon: Mapping[str, str] | None = None) -> dict:
     """The litter lexicon, a user's lexicon (surface -> label) and the expected (canonical) labels
     (singular, plural, counter forms); the labels win over the lexicons, the user's over the built-in one."""
-    lexicon_items = frozenset((normalize_label(k), canonical_label(v)) for k, v in (lexicon or {}).items())
+    lexicon_items = frozenset((fold_label(k), canonical_label(v)) for k, v in (lexicon or {}).items())
     return _index_with(frozenset(label for label in labels if label not in litter_lexicon()), lexicon_items)
 
 
@@ -155,9 +180,10 @@ def _index_with(extra_labels: frozenset[str], lexicon_items: frozenset[tuple[str
             entries.update(counter_entries(surface, label))
         else:
             entries.update(count_noun_entries(surface, label))
-    for label in extra_labels:
-        entries.update(label_entries(label))
-    return _index(entries)
+    exact: dict[str, LexEntry] = {}
+    for label in sorted(extra_labels):
+        exact.update(label_entries(label))
+    return _index(entries, exact)
 
 
 # Words of captions written elsewhere that end a noun phrase as the frames' own verbs do ("five plastic
@@ -194,41 +220,55 @@ def _read_count(tokens: list[str], i: int) -> tuple[int, str, int] | None:
     return NUMBER_WORDS[token], token, i + 1
 
 
-def _known_phrase(tokens: list[str], start: int, index: dict) -> tuple[int, str, LexEntry] | None:
-    """(end, phrase, entry) of the longest indexed phrase (expected label or lexicon entry) at `start`."""
-    for surface, entry in index.get(tokens[start], []):
+def _known_phrase(
+    tokens: list[str], start: int, index: dict, raw: list[str] | None
+) -> tuple[int, str, LexEntry] | None:
+    """(end, phrase, entry) of the longest indexed phrase (expected label or lexicon entry) at `start`;
+    `raw` are the tokens as written (see `_written_as`)."""
+    for surface, entry, exact in index.get(tokens[start], []):
         end = start + len(surface)
-        if tuple(tokens[start:end]) == surface and _is_boundary(tokens, end):
+        if tuple(tokens[start:end]) == surface and _is_boundary(tokens, end) and _written_as(raw, start, exact):
             return end, " ".join(surface), entry
     return None
 
 
-def _whole_word(word: str, index: dict) -> LexEntry | None:
-    """The entry of a one-word known phrase ("glass", "plastic", a one-word label)."""
-    return next((entry for surface, entry in index.get(word, []) if surface == (word,)), None)
+def _whole_word(tokens: list[str], position: int, index: dict, raw: list[str] | None) -> LexEntry | None:
+    """The entry of a one-word known phrase at `position` ("glass", "plastic", a one-word label)."""
+    word = tokens[position]
+    return next(
+        (e for surface, e, exact in index.get(word, []) if surface == (word,) and _written_as(raw, position, exact)),
+        None,
+    )
 
 
-def _read_phrase(tokens: list[str], start: int, count: int, index: dict) -> tuple[int, str, LexEntry, bool] | None:
-    """(end, phrase, entry, whether the phrase is a known one) of the noun phrase starting at `start`."""
+def _read_phrase(
+    tokens: list[str], start: int, count: int, index: dict, raw: list[str] | None
+) -> tuple[int, str, LexEntry, bool] | None:
+    """(end, phrase, entry, whether the phrase is a known one) of the noun phrase starting at `start`.
+    A phrase no list knows is read as written (`raw`): its label keeps the text's case."""
     if start >= len(tokens) or tokens[start] in PREPOSITIONS:
         return None
-    if known := _known_phrase(tokens, start, index):
+    if known := _known_phrase(tokens, start, index, raw):
         return (*known, True)
-    if (material := _whole_word(tokens[start], index)) and (noun := _known_phrase(tokens, start + 1, index)):
+    material = _whole_word(tokens, start, index, raw)
+    if material and (noun := _known_phrase(tokens, start + 1, index, raw)):
         # a material before a noun: "paper cup", "plastic straw"; the material names the category, unless
         # the noun is another category's own phrase ("plastic glass items" stays unread)
         end, surface, entry = noun
-        if entry.label == material.label or not any(_whole_word(word, index) for word in surface.split(" ")):
+        if entry.label == material.label or not any(_whole_word(tokens, k, index, raw) for k in range(start + 1, end)):
             return end, f"{tokens[start]} {surface}", LexEntry(material.label, entry.plural), True
     for skipped in (1, 2):  # modifiers before a known noun: "an empty plastic bottle", "a crumpled piece of paper"
         words = tokens[start : start + skipped]
         if len(words) < skipped or any(_is_boundary(tokens, start + k) or not w.isalpha() for k, w in enumerate(words)):
             break
-        if any(w in NUMBER_WORDS or w in COUNTERS or w in PLURAL_COUNTERS or _whole_word(w, index) for w in words):
+        if any(
+            w in NUMBER_WORDS or w in COUNTERS or w in PLURAL_COUNTERS or _whole_word(tokens, start + k, index, raw)
+            for k, w in enumerate(words)
+        ):
             break  # a label's own word is never a modifier: "two glass plastic items" stays unread
         if _is_boundary(tokens, start + skipped):  # "a tire can be seen": "can" is the verb there
             break
-        if known := _known_phrase(tokens, start + skipped, index):
+        if known := _known_phrase(tokens, start + skipped, index, raw):
             end, surface, entry = known
             return end, " ".join([*words, surface]), entry, True
     if tokens[start] in DELIMITERS:  # after the lookup: an expected label may start with one ("?", ".x")
@@ -238,12 +278,13 @@ def _read_phrase(tokens: list[str], start: int, count: int, index: dict) -> tupl
         end += 1
     words = tokens[start:end]
     phrase = " ".join(words)
+    written = " ".join((raw or tokens)[start:end])
     if len(words) >= 3 and words[1] == "of" and (words[0] in COUNTERS or words[0] in PLURAL_COUNTERS):
-        rest = " ".join(words[2:])  # "pieces of X": X is the label, verbatim
-        entry = litter_lexicon().get(rest)
+        rest = " ".join((raw or tokens)[start + 2 : end])  # "pieces of X": X is the label, verbatim
+        entry = litter_lexicon().get(fold_label(rest))
         return end, phrase, LexEntry(entry.label if entry else rest, words[0] in PLURAL_COUNTERS), False
-    label = phrase if count == 1 else singular(phrase)
-    return end, phrase, LexEntry(canonical_label(label), label != phrase if count != 1 else None), False
+    label = written if count == 1 else singular(written)
+    return end, phrase, LexEntry(canonical_label(label), label != written if count != 1 else None), False
 
 
 _PLACES = sorted(
@@ -251,11 +292,11 @@ _PLACES = sorted(
 )
 
 
-def _read_size(tokens: list[str], start: int, index: dict) -> tuple[str | None, int]:
+def _read_size(tokens: list[str], start: int, index: dict, raw: list[str] | None) -> tuple[str | None, int]:
     """A size word at `start` ("large"), unless an expected label starts there, and the index after it."""
     if start + 1 >= len(tokens) or tokens[start] not in SIZES:
         return None, start
-    return (None, start) if _known_phrase(tokens, start, index) else (tokens[start], start + 1)
+    return (None, start) if _known_phrase(tokens, start, index, raw) else (tokens[start], start + 1)
 
 
 def _read_place(tokens: list[str], start: int) -> tuple[str | None, int]:
@@ -266,14 +307,16 @@ def _read_place(tokens: list[str], start: int) -> tuple[str | None, int]:
     return None, start
 
 
-def _generic_scene(folded: str) -> tuple[str | None, tuple[int, int]]:
-    """A scene named by a generic phrase ("at a 12 lane site"), as written, and the character span
-    of its name, where no count may start (the "12" there is part of the name)."""
+def _generic_scene(folded: str, written: str) -> tuple[str | None, tuple[int, int]]:
+    """A scene named by a generic phrase ("at a 12 lane site"), as `written` (the text, when its lower
+    case `folded` has the same length), and the character span of its name, where no count may start
+    (the "12" there is part of the name)."""
     match = _GENERIC_SCENES[0].search(folded) or _GENERIC_SCENES[1].search(folded)
     if not match:
         return None, (0, 0)
     group = "setting" if match.group("setting") else "site"
-    return normalize_label(match.group(group)), match.span(group)
+    start, end = match.span(group)
+    return canonical_scene(written[start:end]), (start, end)
 
 
 def _scene(tokens: list[str], covered: set[int]) -> tuple[str, int] | None:
@@ -331,12 +374,14 @@ def _read_vague(tokens: list[str], i: int) -> tuple[str, int] | None:
     return None
 
 
-def _read_postfix(tokens: list[str], i: int, index: dict) -> tuple[int, str, str, LexEntry, int] | None:
+def _read_postfix(
+    tokens: list[str], i: int, index: dict, raw: list[str] | None
+) -> tuple[int, str, str, LexEntry, int] | None:
     """(count, its text, phrase, entry, index after) for a known phrase with its count after it, as
     lists write them: "plastic 2", "plastic x2", "plastic × 2", "plastic (2)"."""
-    for surface, entry in index.get(tokens[i], []):
+    for surface, entry, exact in index.get(tokens[i], []):
         end = i + len(surface)
-        if tuple(tokens[i:end]) != surface or end >= len(tokens):
+        if tuple(tokens[i:end]) != surface or end >= len(tokens) or not _written_as(raw, i, exact):
             continue
         after = tokens[end : end + 3]
         if after[0].isdigit():
@@ -374,15 +419,18 @@ def extract(text: str, vocabulary: Iterable[str] = (), lexicon: Mapping[str, str
     """
     if enumerated := read_enumeration(text):  # the describer's last resort: parts, not English
         return enumerated
-    folded = _fold(text)
+    written = unicodedata.normalize("NFC", text)
+    folded = written.lower()
     spans = [m.span() for m in _TOKEN.finditer(folded)]
     tokens = [folded[a:b] for a, b in spans]
+    same_length = len(written) == len(folded)  # else (a rare script) case is not checked: see `_written_as`
+    raw = [written[a:b] for a, b in spans] if same_length else None
     expected_labels = frozenset(map(canonical_label, vocabulary))
     index = _vocabulary_index(expected_labels, lexicon) if expected_labels or lexicon else _LITTER_INDEX
     items: list[Item] = []
     totals: list[Item] = []
     vague: list[Item] = []
-    named_scene, named_span = _generic_scene(folded)
+    named_scene, named_span = _generic_scene(folded, written if same_length else folded)
     scene_tokens = {i for i, (a, b) in enumerate(spans) if named_span[0] <= a and b <= named_span[1]}
     covered: set[int] = set(scene_tokens)
     i = 0
@@ -393,7 +441,7 @@ def extract(text: str, vocabulary: Iterable[str] = (), lexicon: Mapping[str, str
         quantity = _read_vague(tokens, i)
         count = None if quantity else _read_count(tokens, i)
         if not (quantity or count):
-            if postfix := _read_postfix(tokens, i, index):
+            if postfix := _read_postfix(tokens, i, index, raw):
                 number, number_text, surface, entry, end = postfix
                 items.append(
                     Item(number, number_text, surface, entry.label, None, False, i, (spans[i][0], spans[end - 1][1]))
@@ -403,8 +451,8 @@ def extract(text: str, vocabulary: Iterable[str] = (), lexicon: Mapping[str, str
             else:
                 i += 1
             continue
-        size, start = _read_size(tokens, count[2] if count else quantity[1], index)
-        phrase = _read_phrase(tokens, start, count[0] if count else 2, index)
+        size, start = _read_size(tokens, count[2] if count else quantity[1], index, raw)
+        phrase = _read_phrase(tokens, start, count[0] if count else 2, index, raw)
         if not phrase:
             i += 1
             continue

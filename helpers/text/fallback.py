@@ -60,3 +60,28 @@ def fallback_sentence(
     if stated != expected:
         raise UnfaithfulError(f"no sentence reads back as the record's facts {expected} (the last one says {stated})")
     return text, stated
+
+
+def grammar_sentences(
+    record: dict,
+    seed: str,
+    count: int,
+    policy: Policy = Policy(),
+    style: Style = Style(),
+    exclude: tuple[str, ...] = (),
+    attempts_each: int = GRAMMAR_ATTEMPTS,
+) -> list[str]:
+    """Up to `count` distinct faithful, well-written grammar sentences for a valid record, none of
+    them in `exclude`: more captions of one photo. Fewer where the grammar has fewer wordings (a
+    record only the enumeration can state has none)."""
+    expected = facts(record, policy)
+    found: list[str] = []
+    for attempt in range(count * attempts_each):
+        if len(found) == count:
+            break
+        text = describe(record, random.Random(f"{seed}:more:{attempt}"), policy, style)
+        if text in found or text in exclude:
+            continue
+        if said(text, record) == expected and well_written(text, record, style, expected.scene):
+            found.append(text)
+    return found

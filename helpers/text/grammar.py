@@ -31,6 +31,8 @@ from helpers.text.lexicon import (
     SCENE_PHRASES,
     article,
     canonical_label,
+    canonical_scene,
+    fold_label,
     generic_scene_phrase,
     label_forms,
     normalize_label,
@@ -117,13 +119,15 @@ def _check_name(value: str, where: str) -> None:
 
 
 def _check_box(bbox, where: str, spatial: bool) -> None:
-    """[x1, y1, x2, y2] of finite numbers; where places and sizes are stated, also normalised
-    (0..1, as `desclm extract` writes them) and left/top before right/bottom."""
+    """[x1, y1, x2, y2] of finite numbers, left/top before right/bottom; where places and sizes are
+    stated, also normalised (0..1, as `desclm extract` writes them)."""
     shaped = isinstance(bbox, list) and len(bbox) == 4
     if not shaped or any(isinstance(v, bool) or not isinstance(v, Real) for v in bbox):
         raise RecordError(f"{where} must be [x1, y1, x2, y2] of numbers, got {bbox!r}")
     if not all(math.isfinite(v) for v in bbox):
         raise RecordError(f"{where} must hold finite numbers, got {bbox!r}")
+    if bbox[0] > bbox[2] or bbox[1] > bbox[3]:
+        raise RecordError(f"{where} {bbox!r} has a corner after its opposite: the order is [left, top, right, bottom]")
     if not spatial:
         return
     if not all(-BOX_TOLERANCE <= v <= 1 + BOX_TOLERANCE for v in bbox):
@@ -131,8 +135,6 @@ def _check_box(bbox, where: str, spatial: bool) -> None:
             f"{where} {bbox!r} is not normalised to 0..1 (pixel coordinates? divide x by the photo's width "
             "and y by its height)"
         )
-    if bbox[0] > bbox[2] or bbox[1] > bbox[3]:
-        raise RecordError(f"{where} {bbox!r} has a corner after its opposite: the order is [left, top, right, bottom]")
 
 
 BOX_TOLERANCE = 1e-6  # rounding in a normalised box
@@ -168,15 +170,15 @@ def validate_record(record, name: str = "record", policy: Policy | None = None) 
             raise RecordError(f"{name}: 'scene' must be an object with 'class' and 'confidence', got {scene!r}")
         if isinstance(scene.get("class"), str):
             _check_name(scene["class"], f"{name}: scene.class")
-        if normalize_label(scene.get("class") or "") not in UNKNOWN_SCENES:  # "Unknown", "none", "": no scene
+        if fold_label(scene.get("class") or "") not in UNKNOWN_SCENES:  # "Unknown", "none", "": no scene
             _confidence(scene.get("confidence"), f"{name}: scene.confidence")
 
 
 def scene_of(record: dict, policy: Policy) -> str | None:
     """The scene a description mentions, normalised, or None."""
     scene = record.get("scene") or {}
-    name = normalize_label(scene.get("class") or "")
-    if name in UNKNOWN_SCENES or float(scene.get("confidence") or 0.0) < policy.scene_min_confidence:
+    name = canonical_scene(scene.get("class") or "")
+    if fold_label(name) in UNKNOWN_SCENES or float(scene.get("confidence") or 0.0) < policy.scene_min_confidence:
         return None
     return name
 

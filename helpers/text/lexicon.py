@@ -107,10 +107,17 @@ NUMBER_WORDS.update({"a": 1, "an": 1, "single": 1})
 
 
 def normalize_label(label: str) -> str:
-    """Canonical Unicode (NFC), trim, lower case, `_` and `-` to spaces, collapse whitespace:
-    "Plastic_Bottle " -> "plastic bottle"; "e" + combining acute -> "é"."""
+    """A label as the descriptions write it: as given (case, hyphens, apostrophes, digits kept) in
+    canonical Unicode (NFC), trimmed, with `_` (the separator of class identifiers) and runs of
+    whitespace as one space: " E-waste " -> "E-waste"; "cigarette_butt" -> "cigarette butt"."""
     text = unicodedata.normalize("NFC", str(label))
-    return re.sub(r"\s+", " ", re.sub(r"[_\-]", " ", text).strip().lower())
+    return re.sub(r"\s+", " ", text.replace("_", " ")).strip()
+
+
+def fold_label(label: str) -> str:
+    """The key a label is looked up by in the phrase lists (never written): lower case, `-` and `_`
+    as spaces: "Plastic_Bottle" and "plastic-bottle" -> "plastic bottle"."""
+    return re.sub(r"[\s_\-]+", " ", unicodedata.normalize("NFC", str(label))).strip().lower()
 
 
 @lru_cache(maxsize=4096)
@@ -138,7 +145,9 @@ PAIR_NOUNS = frozenset(
     "glasses sunglasses spectacles scissors jeans trousers pants shorts pliers tongs binoculars headphones "
     "tweezers goggles overalls pyjamas pajamas leggings tights".split()
 )
-_ENGLISH = re.compile(r"[a-z]+(?:[ '\-][a-z]+)*")
+# English-looking: words of Latin letters and digits joined by spaces, hyphens or apostrophes, the
+# last of them all letters ("7up can", "t-shirt", "Wendy's cup", "PET bottle").
+_ENGLISH = re.compile(r"(?:[A-Za-z0-9]+(?:['’\-][A-Za-z0-9]+)*[ \-])*[A-Za-z]+(?:['’][A-Za-z]+)?")
 
 
 @lru_cache(maxsize=4096)
@@ -154,15 +163,17 @@ def label_forms(label: str) -> tuple[str, str]:
     named whole: "tennis" -> ("item labelled tennis", "items labelled tennis"). A name in another
     script is written as it is ("бутылка" -> ("бутылка", "бутылка")).
     """
-    last = label.rsplit(" ", 1)[-1]
-    if last in PAIR_NOUNS:
+    last = re.split(r"[ \-]", label)[-1]
+    if last.lower() in PAIR_NOUNS:
         return f"pair of {label}", f"pairs of {label}"
-    if last in MASS_NOUNS:
+    if last.lower() in MASS_NOUNS:  # "e-waste" -> "pieces of e-waste"
         return f"piece of {label}", f"pieces of {label}"
     if not any(character.isalpha() for character in label):
         return f"item labelled {label}", f"items labelled {label}"
     if not _ENGLISH.fullmatch(label):  # English plurals for English-looking words only: "бутылка" stays
         return label, label
+    if len(last) > 1 and last.isupper() and last.isalpha():  # an acronym: "CD" -> "CDs" (inflect says "CDS")
+        return label, f"{label}s"
     many = plural(label)
     if singular(many) == label:  # a singular noun: regular, irregular or invariant
         return label, many
@@ -240,9 +251,15 @@ def litter_lexicon() -> dict[str, LexEntry]:
 def canonical_label(label: str) -> str:
     """A detection label as the descriptions name it: one of the classes when it is a known
     phrase of that class ("Plastic_Bottle" -> "plastic"), else its normalised self."""
-    normalized = normalize_label(label)
-    entry = litter_lexicon().get(normalized)
-    return entry.label if entry else normalized
+    entry = litter_lexicon().get(fold_label(label))
+    return entry.label if entry else normalize_label(label)
+
+
+def canonical_scene(name: str) -> str:
+    """A scene class as the descriptions name it: a scene of the phrase lists in their spelling
+    ("Grass" -> "grass"), any other as given ("Urban Park")."""
+    folded = fold_label(name)
+    return folded if folded in SCENE_PHRASES else normalize_label(name)
 
 
 def load_lexicon(path) -> dict[str, str]:
@@ -262,7 +279,7 @@ def load_lexicon(path) -> dict[str, str]:
         )
     lexicon = {}
     for word, label in content.items():
-        if not (isinstance(word, str) and isinstance(label, str) and normalize_label(word) and normalize_label(label)):
+        if not (isinstance(word, str) and isinstance(label, str) and fold_label(word) and normalize_label(label)):
             raise ValueError(f"{file}: entry {word!r}: {label!r} must map a word to a label, both non-empty text")
-        lexicon[normalize_label(word)] = label
+        lexicon[fold_label(word)] = label
     return lexicon

@@ -28,9 +28,10 @@ EXAMPLE_RECORD = {
 
 
 def _metadata(settings: ModelSettings) -> str:
+    # No `pipeline_tag`: transformers 5 removed the text2text-generation pipeline, and its
+    # text-generation pipeline does not take T5; the card's usage loads the model directly.
     meta = {
         "library_name": "transformers",
-        "pipeline_tag": "text2text-generation",
         "language": ["en"],
         "license": "apache-2.0",
         "tags": ["desclm", "t5", "data-to-text", "litter-detection"],
@@ -125,12 +126,13 @@ With desclm (the guard, batching, slots filled in):
 ```python
 from helpers.describer import Describer
 
+record = {json.dumps(EXAMPLE_RECORD)}
 describer = Describer.load("MODEL_DIR")          # or backend="ct2" after: desclm export-ct2 MODEL_DIR
 print(describer.describe([record])[0])
 ```
 
-Without desclm (transformers only; building the input, {"filling the slots, " if slots else ""}and checking
-the sentence are then yours to do):
+Without desclm (transformers only, which has no pipeline for this kind of model since version 5; building
+the input, {"filling the slots, " if slots else ""}and checking the sentence are then yours to do):
 
 ```python
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer

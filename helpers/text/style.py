@@ -33,7 +33,7 @@ from helpers.text.lexicon import (
     EXTRA_MASS_SYNONYMS,
     GENERIC_SCENE_PHRASES,
     SCENE_KEYWORDS,
-    normalize_label,
+    fold_label,
     plural,
 )
 from helpers.text.metrics import words
@@ -79,7 +79,7 @@ def off_style_words(text: str, style: Style, vocabulary: Iterable[str] = (), sce
     banned = off_style_vocabulary()[style.name]
     if not banned:
         return []
-    allowed = {w for name in [*vocabulary, scene or ""] for w in words(normalize_label(name))}
+    allowed = {w for name in [*vocabulary, scene or ""] for w in words(fold_label(name))}
     allowed |= {plural(w) for w in allowed}
     return [w for w in words(text) if w in banned and w not in allowed]
 

@@ -1,0 +1,40 @@
+"""`desclm export`: described photos as a Hugging Face dataset, LLaVA JSON, COCO captions or CSV
+(`helpers.describer.exports`).
+
+desclm export described.jsonl --format hf --cv cv.jsonl --images photos/ --output out/dataset
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from helpers.commands.parsing import SettingsParser
+from helpers.describer.options import ExportOptions
+
+logger = logging.getLogger(__name__)
+
+
+def main(argv: list[str], prog: str = "desclm export") -> int:
+    parser = SettingsParser(
+        ExportOptions,
+        prog=prog,
+        description="Export described photos for the tools that train or read captions (datasets, LLaVA, COCO).",
+    )
+    options, _ = parser.parse(argv)
+    from helpers.core.paths import require_file, resolve
+    from helpers.describer.exports import export
+
+    try:
+        counts = export(
+            options.format,
+            require_file(options.described, "Described rows", kind="file"),
+            resolve(options.output),
+            require_file(options.cv, "CV records (--cv)", kind="file") if options.cv else None,
+            require_file(options.images, "Images folder (--images)", kind="folder") if options.images else None,
+            options.prompt,
+        )
+    except (OSError, ValueError) as error:
+        parser.error(str(error))
+    logger.info("export: %s", json.dumps(counts))
+    return 1 if counts["problems"] else 0

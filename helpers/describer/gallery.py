@@ -1,0 +1,154 @@
+"""A page to look through described photos (`desclm gallery`).
+
+    desclm gallery described.jsonl --images photos/ --cv cv.jsonl --output gallery.html
+
+Writes one self-contained HTML file (data, style and script inline; no network) and a folder of
+thumbnails beside it (`gallery_thumbs/`). Each photo is a card: its thumbnail with the detector
+boxes drawn (with `--cv`), its sentence(s), counts and scene. Filters narrow the cards by
+category, scene and number of items, a search box by words of the sentences; the page shows
+`page_size` cards at a time, so 100,000 photos stay usable. The filter state is kept in the URL
+fragment (`gallery.html#category=plastic&scene=grass&q=bottle&page=2`): a view can be bookmarked
+or sent.
+
+Categories, counts and scene are read back from each description (`helpers.text.facts`, with the
+record's labels when `--cv` is given), so the filters agree with the text shown. Thumbnails are
+made in threads, drafted from JPEG at a fraction of full size, each written atomically and named
+by the photo's path, size and time: a rerun makes only the missing ones. A photo that cannot be
+read is a card without a picture, listed in `<output>.errors.jsonl`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from importlib import resources
+from pathlib import Path
+
+from helpers.core.io import atomic_write_text, write_jsonl
+from helpers.core.logs import progress
+from helpers.core.outputs import check_writes
+from helpers.describer.exports import ExportRow, join_described
+from helpers.describer.options import GalleryOptions
+from helpers.text.facts import extract
+
+logger = logging.getLogger(__name__)
+
+THUMB_SIZE = GalleryOptions.thumb_size
+PAGE_SIZE = GalleryOptions.page_size
+
+
+def thumbs_dir(output: Path) -> Path:
+    return output.with_name(f"{output.stem}_thumbs")
+
+
+def _thumb_name(photo: Path, size: int) -> str:
+    stat = photo.stat()
+    key = f"{photo.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{size}"
+    return hashlib.sha1(key.encode("utf-8", "surrogateescape")).hexdigest()[:20] + ".jpg"
+
+
+def make_thumbnail(photo: Path, folder: Path, size: int = THUMB_SIZE) -> str:
+    """The thumbnail's file name in `folder`, made unless it exists; raises OSError for an unreadable photo."""
+    from PIL import Image, ImageOps
+
+    name = _thumb_name(photo, size)
+    target = folder / name
+    if target.is_file():
+        return name
+    with Image.open(photo) as image:
+        image.draft("RGB", (size, size))  # JPEG: decode at 1/2..1/8 scale, far less work than full size
+        image = ImageOps.exif_transpose(image).convert("RGB")
+        image.thumbnail((size, size))
+        temporary = folder / f".{name}.{os.getpid()}.tmp"
+        image.save(temporary, "JPEG", quality=82)
+    temporary.replace(target)
+    return name
+
+
+def _card(row: ExportRow, thumb: str | None) -> dict:
+    """What the page shows of one photo (short keys: 100,000 cards are inlined)."""
+    record = row.record or {}
+    vocabulary = [str(d.get("label")) for d in record.get("detections") or []]
+    said = extract(row.description, vocabulary)
+    boxes = [
+        [str(d.get("label")), round(float(d.get("confidence")), 3), [round(float(v), 4) for v in d["bbox"]]]
+        for d in record.get("detections") or []
+        if isinstance(d.get("bbox"), list) and len(d["bbox"]) == 4
+    ]
+    return {
+        "id": row.id if isinstance(row.id, str) else json.dumps(row.id),
+        "img": row.image,
+        "t": thumb,
+        "c": row.captions,
+        "src": row.source,
+        "n": said.counts,
+        "s": said.scene or "",
+        "b": boxes,
+    }
+
+
+def write_gallery(
+    described: Path,
+    output: Path,
+    images: Path | None = None,
+    cv: Path | None = None,
+    title: str = "",
+    thumb_size: int = THUMB_SIZE,
+    page_size: int = PAGE_SIZE,
+    workers: int = 0,
+) -> dict:
+    """Writes the page and its thumbnails (see the module docstring); returns its counts.
+
+    Raises:
+        ValueError: The page would write over an input (checked before any work).
+    """
+    errors = output.with_name(f"{output.name}.errors.jsonl")
+    inputs = [path for path in (described, cv) if path is not None]
+    check_writes([output, errors], inputs)
+    joined = join_described(described, cv)
+    problems = list(joined.problems)
+    folder = thumbs_dir(output)
+    thumbs: list[str | None] = [None] * len(joined.rows)
+    if images is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+
+        def thumb(index: int) -> None:
+            row = joined.rows[index]
+            photo = images / row.image if row.image else None
+            try:
+                if photo is None:
+                    raise OSError("the row names no photo")
+                thumbs[index] = make_thumbnail(photo, folder, thumb_size)
+            except Exception as error:  # noqa: BLE001 - an unreadable photo costs its picture, not the page
+                problems.append({"id": row.id, "error": f"thumbnail of {photo}: {type(error).__name__}: {error}"})
+
+        with ThreadPoolExecutor(workers or min(8, os.cpu_count() or 1)) as pool:
+            for _ in progress(pool.map(thumb, range(len(joined.rows))), total=len(joined.rows), desc="thumbnails"):
+                pass
+    cards = [_card(row, thumbs[i]) for i, row in enumerate(joined.rows)]
+    data = {
+        "title": title or f"desclm gallery: {described.name}",
+        "thumbs": os.path.relpath(folder, output.parent) if images is not None else "",
+        "pageSize": page_size,
+        "cards": cards,
+    }
+    atomic_write_text(output, render(data))
+    if problems:
+        write_jsonl(errors, problems)
+        logger.warning("%d problems: %s lists them", len(problems), errors)
+    elif errors.exists():
+        errors.unlink()
+    logger.info("gallery of %d photos: %s", len(cards), output)
+    return {"photos": len(cards), "problems": len(problems), "output": str(output)}
+
+
+def render(data: dict) -> str:
+    """The page (`gallery.html` beside this module: its style and script) with `data` inlined as
+    JSON, escaped so that no text can end the script element."""
+    payload = json.dumps(data, ensure_ascii=False).replace("</", "<\\/").replace("<!--", "<\\!--")
+    title = data["title"].replace("&", "&amp;").replace("<", "&lt;")
+    page = resources.files(__package__).joinpath("gallery.html").read_text(encoding="utf-8")
+    return page.replace("{{title}}", title).replace("{{data}}", payload)

@@ -1,0 +1,89 @@
+"""Exports (issue 32, item 1): each format loads back with its consumer library and holds every
+described photo's captions; a row that cannot be exported costs that row only."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+
+def _export(folder, fmt: str, output: str, *extra: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "helpers", "export", "described.jsonl", "--format", fmt, "--output", output]
+    return subprocess.run([*command, *extra, "-q"], cwd=folder, capture_output=True, text=True, timeout=300)
+
+
+def _errors(folder, output: str) -> list[dict]:
+    return [json.loads(line) for line in (folder / f"{output}.errors.jsonl").read_text().splitlines()]
+
+
+def test_hf_dataset_loads_with_datasets_both_ways_with_photos_and_records(described):
+    import datasets
+
+    folder, records, rows = described
+    finished = _export(folder, "hf", "out/ds", "--cv", "cv.jsonl", "--images", "photos")
+    assert finished.returncode == 1, "two rows not exported: exit status 1, the rest written"
+    problems = _errors(folder, "out/ds")
+    assert [p.get("id") for p in problems] == ["broken.jpg", records[5]["image"]], problems
+    saved = datasets.load_from_disk(str(folder / "out/ds"))
+    parquet = datasets.load_dataset(
+        "parquet", data_files=str(folder / "out/ds/parquet/*.parquet"), cache_dir=str(folder / "cache")
+    )["train"]
+    by_id = {row["id"]: row for row in rows[:5]}
+    for dataset in (saved, parquet):
+        assert dataset["id"] == list(by_id)
+        assert isinstance(dataset.features["image"], datasets.Image)
+        for example in dataset:
+            record = next(r for r in records if r["image"] == example["id"])
+            assert example["captions"] == by_id[example["id"]]["captions"] and len(example["captions"]) == 3
+            assert example["description"] == example["captions"][0]
+            assert example["image"].size == (record["width"], record["height"]), "the photo's own bytes"
+            assert [d["label"] for d in example["detections"]] == [d["label"] for d in record["detections"]]
+            assert [d["confidence"] for d in example["detections"]] == [d["confidence"] for d in record["detections"]]
+    assert saved[0]["detections"][0]["label"] == "Wendy's 7up-can", "labels exactly as given"
+
+
+def test_llava_json_has_a_conversation_per_caption(described):
+    folder, _, rows = described
+    finished = _export(folder, "llava", "llava.json", "--prompt", "What litter is here?")
+    assert finished.returncode == 1, finished.stderr
+    entries = json.loads((folder / "llava.json").read_text(encoding="utf-8"))
+    assert len(entries) == 3 * len(rows) and len({e["id"] for e in entries}) == len(entries)
+    assert [e["conversations"][1]["value"] for e in entries] == [c for row in rows for c in row["captions"]]
+    assert all(e["conversations"][0] == {"from": "human", "value": "<image>\nWhat litter is here?"} for e in entries)
+    assert entries[0]["image"] == rows[0]["id"]
+
+
+def test_coco_captions_load_with_pycocotools(described):
+    from pycocotools.coco import COCO
+
+    folder, records, rows = described
+    finished = _export(folder, "coco", "captions.json", "--cv", "cv.jsonl", "--images", "photos")
+    assert finished.returncode == 1, finished.stderr
+    coco = COCO(str(folder / "captions.json"))
+    assert len(coco.getImgIds()) == len(rows)
+    for image in coco.loadImgs(coco.getImgIds()):
+        row = next(r for r in rows if r["id"] == image["file_name"])
+        assert [a["caption"] for a in coco.loadAnns(coco.getAnnIds(imgIds=image["id"]))] == row["captions"]
+        record = next(r for r in records if r["image"] == image["file_name"])
+        assert (image["width"], image["height"]) == (record["width"], record["height"])
+
+
+def test_csv_opens_as_a_spreadsheet_row_per_photo(described):
+    folder, records, rows = described
+    assert _export(folder, "csv", "described.csv", "--cv", "cv.jsonl").returncode == 1
+    with open(folder / "described.csv", encoding="utf-8-sig", newline="") as file:
+        table = list(csv.DictReader(file))
+    assert [t["id"] for t in table] == [r["id"] for r in rows]
+    assert [[t[f"caption_{k}"] for k in (1, 2, 3)] for t in table] == [r["captions"] for r in rows]
+    assert table[0]["detections"] == "1 × Wendy's 7up-can"
+
+
+def test_an_export_never_writes_over_its_inputs(described):
+    folder, _, _ = described
+    before = (folder / "described.jsonl").read_bytes()
+    for fmt, output in (("csv", "described.jsonl"), ("coco", "cv.jsonl"), ("hf", ".")):
+        finished = _export(folder, fmt, output, "--cv", "cv.jsonl")
+        assert finished.returncode == 2 and "error" in finished.stderr, (fmt, finished.stderr)
+    assert (folder / "described.jsonl").read_bytes() == before and (folder / "cv.jsonl").exists()

@@ -1,0 +1,86 @@
+"""The gallery (issue 32, item 4), looked at in a real headless browser: Debian's chromium runs the
+page's script, `--dump-dom` gives the document it built. CI installs chromium (`.ci/run`) and
+requires it; elsewhere the browser tests skip when there is none."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from helpers.text.facts import extract
+
+BROWSER = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+if BROWSER is None and os.environ.get("DESCLM_REQUIRE_BROWSER"):
+    raise RuntimeError("DESCLM_REQUIRE_BROWSER is set and no chromium is installed (apt-get install chromium)")
+needs_browser = pytest.mark.skipif(BROWSER is None, reason="no headless chromium here (apt-get install chromium)")
+
+
+def _gallery(folder, *extra: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "helpers", "gallery", "described.jsonl", "--images", "photos", "--cv", "cv.jsonl"]
+    return subprocess.run([*command, *extra, "-q"], cwd=folder, capture_output=True, text=True, timeout=300)
+
+
+def _dom(page, fragment: str = "") -> str:
+    command = [BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000"]
+    finished = subprocess.run(
+        [*command, "--dump-dom", f"{page.resolve().as_uri()}{fragment}"], capture_output=True, text=True, timeout=120
+    )
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    return finished.stdout
+
+
+def _cards(dom: str) -> list[str]:
+    return re.findall(r'<article class="card" data-id="([^"]*)"', dom)
+
+
+def _matches(dom: str) -> int:
+    return int(re.search(r'data-matches="(\d+)"', dom).group(1))
+
+
+@needs_browser
+def test_cards_filters_search_and_paging_in_a_browser(described):
+    folder, records, rows = described
+    finished = _gallery(folder, "--output", "report/gallery.html", "--page_size", "2")
+    assert finished.returncode == 1, "one photo is gone: a card without a picture, listed, exit status 1"
+    page = folder / "report/gallery.html"
+    problems = [json.loads(line) for line in (folder / "report/gallery.html.errors.jsonl").read_text().splitlines()]
+    assert {p.get("id") for p in problems} == {"broken.jpg", records[5]["image"]}, problems
+    assert len(list((folder / "report/gallery_thumbs").glob("*.jpg"))) == len(rows) - 1
+
+    dom = _dom(page)
+    assert _matches(dom) == len(rows) and _cards(dom) == [row["id"] for row in rows[:2]], "page 1 of 3"
+    assert "page 1 of 3" in dom
+    assert _cards(_dom(page, "#page=3")) == [row["id"] for row in rows[4:6]]
+
+    labels = {record["image"]: [d["label"] for d in record["detections"]] for record in records}
+    said = {row["id"]: extract(row["description"], labels[row["id"]]) for row in rows}
+    category = max(
+        {c for s in said.values() for c in s.counts}, key=lambda c: sum(c in s.counts for s in said.values())
+    )
+    expected = [row["id"] for row in rows if category in said[row["id"]].counts]
+    assert 0 < len(expected) < len(rows), "a filter that narrows"
+    dom = _dom(page, f"#category={category}")
+    assert _matches(dom) == len(expected) and _cards(dom) == expected[:2]
+
+    word = "Wendy's"  # search over the sentences: one photo says it
+    dom = _dom(page, "#q=" + word.replace("'", "%27"))
+    assert _matches(dom) == 1 and _cards(dom) == [rows[0]["id"]]
+    assert 'class="box"' in _dom(page, "#q=wendy") and "Wendy's 7up-can 0.90" in _dom(page, "#q=wendy")
+
+    many = [row["id"] for row in rows if sum(said[row["id"]].counts.values()) >= 10]
+    assert _matches(_dom(page, "#min=10")) == len(many)
+
+
+def test_text_in_the_data_cannot_end_the_pages_script(described, tmp_path):
+    from helpers.describer.gallery import render
+
+    page = render({"title": "<b>x</b>", "thumbs": "", "pageSize": 1, "cards": [{"c": ["</script><img src=x>"]}]})
+    script = page[page.index('<script id="data"') :]
+    assert script.index("</script>") > script.index("<\\/script>"), "the data's </script> is escaped"
+    assert "<title>&lt;b>x&lt;/b></title>" in page

@@ -69,7 +69,7 @@ def test_copied_names_are_unseen_categories_and_scenes_without_phrases():
         "detections": [{"label": "Plastic", "confidence": 0.9}, {"label": "Fishing_Net", "confidence": 0.2}],
         "scene": {"class": "River bank", "confidence": 0.5},
     }
-    assert copied_names(record) == {"fishing net", "river bank"}
+    assert copied_names(record) == {"Fishing Net", "River bank"}, "as given (issue 32)"
     assert copied_names({"detections": [], "scene": {"class": "grass", "confidence": 0.9}}) == set()
     assert (
         copied_names(

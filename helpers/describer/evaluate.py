@@ -68,6 +68,7 @@ class EvalReport:
     rollup_by: str = setting(
         "folder", 'roll-up groups: "folder" of each photo, a record field such as "site"; "": none'
     )
+    num_captions: int = setting(5, "captions per test photo in the several-captions section (1: none)")
 
 
 def test_records(pairs_dir, limit: int = 0) -> list[dict]:
@@ -246,3 +247,28 @@ def verdict(groups: dict[str, dict], targets: dict = TARGETS, truth: dict | None
             and result["littered_called_clean"] <= TRUTH_TARGETS["littered_called_clean_max"]
         )
     return result
+
+
+def caption_variety(describer: Describer, records: list[dict], num_captions: int, batch_size: int = 32) -> dict:
+    """Several captions per photo (`Describer(num_captions=k)`) on `records`: how many distinct
+    sentences each photo gets, how many of them are faithful (each read back independently with
+    `check_caption`), and who wrote them."""
+    from helpers.text.check import check_caption
+
+    several = Describer(
+        describer.backend, describer.settings, seed=describer.seed, style=describer.style, num_captions=num_captions
+    )
+    described = several.describe_detailed(records, batch_size)
+    distinct = [len(set(d.captions)) for d in described]
+    checks = [check_caption(r, c, describer.policy).faithful for r, d in zip(records, described) for c in d.captions]
+    sources = Counter(source for d in described for source in d.caption_sources)
+    return {
+        "num_captions": num_captions,
+        "photos": len(records),
+        "distinct_per_photo": sum(distinct) / len(records) if records else float("nan"),
+        "photos_with_all_distinct": sum(n == num_captions for n in distinct),
+        "captions": len(checks),
+        "faithful": sum(checks) / len(checks) if checks else float("nan"),
+        "sources": {source: sources[source] / len(checks) for source in sorted(sources)},
+        "examples": [{"id": r.get("id"), "captions": list(d.captions)} for r, d in zip(records[:3], described[:3])],
+    }

@@ -214,20 +214,22 @@ def collect_detections(config, split: str = "val") -> tuple[dict[str, list[Detec
     Raises:
         ValueError: The image source has no labels, or no image of that split.
     """
-    from helpers.cv.detectors import load_detector, normalise_label
+    from helpers.cv.detectors import load_detector
     from helpers.cv.sources import load_image, open_image_source
-    from helpers.cv.yolo_data import read_labels
 
-    source = open_image_source(config.images)
+    source = open_image_source(config.images, config.image_root, config.label_map)
     if not source.has_ground_truth:
-        raise ValueError(f"calibration needs labelled photos (a YOLO data.yaml), got {source.kind} {config.images}")
-    items = [item for item in source.items if item.split == split][: config.max_images or None]
+        raise ValueError(
+            f"calibration needs labelled photos (a YOLO data.yaml or a COCO .json), got {source.kind} {config.images}"
+        )
+    if any(item.split for item in source.items):
+        items = [item for item in source.items if item.split == split][: config.max_images or None]
+    else:  # a COCO file has no splits: all its photos are the held-out set
+        logger.info("%s names no splits: calibrating on all its photos", config.images)
+        items = source.items[: config.max_images or None]
     if not items:
         raise ValueError(f"{config.images} has no {split!r} images to calibrate on")
-    truths = [
-        Counter(normalise_label(name) for name, _ in read_labels(source.ground_truth_path(item), source.class_names))
-        for item in items
-    ]
+    truths = [Counter(name for name, _ in source.truth_boxes(item)) for item in items]
     per_model = {}
     for spec in config.detector_specs():
         spec.conf = COLLECT_CONF

@@ -27,10 +27,15 @@ LOW_THRESHOLD = 0.05  # a detector threshold below this is warned about (`detect
 class ExtractConfig:
     """Notebook 01's parameters (the same names), validated."""
 
-    images: str = setting(help="folder of photos (recursive), a .txt list of paths, or a YOLO data.yaml")
+    images: str = setting(
+        help="folder of photos (recursive), a .txt list of paths, a YOLO data.yaml or a COCO instances .json"
+    )
+    image_root: str = setting("", "COCO .json only: the folder its file_names are relative to (default: the JSON's)")
     output: str = setting("data/cv_outputs.jsonl", "JSONL of CV outputs; its errors and manifest files go beside it")
     max_images: int = setting(0, "the first N images only (0: all)")
-    detections_from: str = setting("models", 'detectors ("models"), or a YOLO dataset\'s own labels ("labels")')
+    detections_from: str = setting(
+        "models", 'detectors ("models"), or the ground truth of a YOLO data.yaml or COCO .json ("labels")'
+    )
     yolo_weights: str = setting("", 'Ultralytics detection checkpoint (.pt); "": none')
     yolo_kind: str = setting("auto", "yolo, rtdetr (Ultralytics RT-DETR weights), or auto (read from the checkpoint)")
     yolo_conf: float | None = setting(
@@ -96,7 +101,9 @@ class ExtractConfig:
         """Every model file, folder and settings file this run reads exists, is of the right kind and
         readable (the models' only when not `models_loaded` already). Raises (OSError or ValueError, one
         line naming the path) before any model loads."""
-        require_file(self.images, "Photos (images: a folder, a .txt list of paths, or a YOLO data.yaml)")
+        require_file(self.images, "Photos (images: a folder, a .txt list of paths, a YOLO data.yaml or a COCO .json)")
+        if self.image_root:
+            require_file(self.image_root, "Photo folder of the COCO file (image_root)", kind="folder")
         if self.detections_from == "models" and not models_loaded:
             if self.yolo_weights:
                 require_file(

@@ -25,6 +25,7 @@ from PIL import Image
 from helpers.core.device import use_all_cores
 from helpers.core.offline import model_source
 from helpers.core.paths import require_file
+from helpers.cv.labels import normalise_label
 
 UNKNOWN_SCENE = {"class": "unknown", "confidence": 0.0}
 
@@ -36,16 +37,6 @@ def resolve_device(device: str = "auto") -> str:
     if device == "auto":
         return "cuda:0" if torch.cuda.is_available() else "cpu"
     return device
-
-
-def normalise_label(name: str, label_map: dict[str, str] | None = None) -> str:
-    """Maps a detector's class name to the project's label; unmapped names are trimmed and lower-cased.
-
-    The map's keys are matched case-insensitively and without surrounding spaces.
-    """
-    key = str(name).strip().lower()
-    mapping = {str(k).strip().lower(): str(v).strip().lower() for k, v in (label_map or {}).items()}
-    return mapping.get(key, key)
 
 
 @dataclass

@@ -196,9 +196,11 @@ def run_extraction(
     output = config.output_path()
     files = side_files(output)
     partial, partial_errors = (partial_paths(path)[0] for path in (output, files["errors"]))
-    source = open_image_source(config.images)
+    source = open_image_source(config.images, config.image_root, config.label_map)
     if config.detections_from == "labels" and not source.has_ground_truth:
-        raise ValueError(f"detections_from='labels' needs a YOLO data.yaml, got {source.kind} {config.images}")
+        raise ValueError(
+            f"detections_from='labels' needs a YOLO data.yaml or a COCO .json, got {source.kind} {config.images}"
+        )
     selected = select(
         source.items, max_images=config.max_images, num_shards=config.num_shards, shard_index=config.shard_index
     )

@@ -5,7 +5,7 @@ A record, as 01_cv_extract writes it and every later stage reads it:
      "detections": [{"label": "plastic", "confidence": 0.92, "bbox": [x1, y1, x2, y2], "sources": [...]}],
      "scene": {"class": "grass", "confidence": 0.95}}
 
-`ground_truth_outputs` turns a YOLO dataset's own labels into such records (confidence 1.0,
+`labelled_truth` turns a YOLO dataset's or COCO file's own labels into such records (confidence 1.0,
 source "ground_truth"): an oracle detector, for building and checking the later stages
 independently of detector errors. `helpers.cv.extract` makes records from real detectors.
 """
@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 
 from helpers.cv.detectors import UNKNOWN_SCENE
-from helpers.cv.yolo_data import read_labels
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +25,7 @@ def labelled_truth(source, item) -> tuple[list[dict], dict]:
     Raises:
         ValueError: The label file is malformed or names a class outside the dataset's names.
     """
-    boxes = read_labels(source.ground_truth_path(item), source.class_names)
+    boxes = source.truth_boxes(item)
     detections = [{"label": label, "confidence": 1.0, "bbox": box, "sources": ["ground_truth"]} for label, box in boxes]
     scene = source.scenes.get(item.key)
     return detections, ({"class": scene, "confidence": 1.0} if scene else dict(UNKNOWN_SCENE))

@@ -15,7 +15,6 @@ from helpers.cv.detectors import Detections
 from helpers.cv.evaluation import detection_metrics, scene_metrics
 from helpers.cv.fusion import CONF_TYPES, FusionSettings, fuse
 from helpers.cv.sources import ImageSource, open_image_source
-from helpers.cv.yolo_data import read_labels
 
 
 @dataclass
@@ -117,15 +116,9 @@ def sample_grid(records: list[dict], root, count: int = 6, seed: int = 0, column
 
 
 def ground_truth(source: ImageSource, records: list[dict]) -> list[list[dict]]:
-    """The annotated boxes of each record's image (YOLO sources only), in record order."""
+    """The annotated boxes of each record's image (YOLO and COCO sources), in record order."""
     items = {item.key: item for item in source.items}
-    return [
-        [
-            {"label": n, "bbox": b}
-            for n, b in read_labels(source.ground_truth_path(items[r["image"]]), source.class_names)
-        ]
-        for r in records
-    ]
+    return [[{"label": n, "bbox": b} for n, b in source.truth_boxes(items[r["image"]])] for r in records]
 
 
 def _per_model(record: dict, name: str) -> Detections:
@@ -134,12 +127,18 @@ def _per_model(record: dict, name: str) -> Detections:
 
 
 def evaluate_against_truth(
-    images, records: list[dict], weights: dict[str, float], settings: FusionSettings, threshold: float = 0.5
+    images,
+    records: list[dict],
+    weights: dict[str, float],
+    settings: FusionSettings,
+    threshold: float = 0.5,
+    image_root: str = "",
+    label_map: dict | None = None,
 ) -> dict:
     """Per-detector and fused mAP@0.5/precision/recall, the effect of `conf_type`, and scene accuracy.
 
     Args:
-        images: The YOLO data.yaml the records came from.
+        images: The YOLO data.yaml or COCO .json the records came from (`image_root`, `label_map`: as 01 read it).
         records: 01's records, with `model_detections`.
         weights: Ensemble weight per detector name.
         settings: The fusion settings used (the comparison varies only `conf_type`; thinning as used).
@@ -149,7 +148,7 @@ def evaluate_against_truth(
     Returns:
         `{"detectors": DataFrame, "conf_types": DataFrame, "scene": dict, "per_class": DataFrame}`.
     """
-    source = open_image_source(images)
+    source = open_image_source(images, image_root, label_map)
     truths = ground_truth(source, records)
     names = list(weights)
     rows, per_class = [], {}

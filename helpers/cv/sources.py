@@ -1,7 +1,9 @@
-"""Where 01 finds its images: a folder, a text file listing paths, or a YOLO `data.yaml`.
+"""Where 01 finds its images: a folder, a text file listing paths, a YOLO `data.yaml` or a COCO
+instances JSON (the last two with ground truth).
 
 Each image gets a stable key, its path relative to the image root (the folder, the list file's
-folder, or the dataset root), which names it in the output, drives resume and decides its shard.
+folder, the dataset root, or the COCO file's folder unless `image_root` says otherwise), which
+names it in the output, drives resume and decides its shard.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from helpers.core.paths import resolve
 from helpers.core.shards import check_shard, shard_of
-from helpers.cv.yolo_data import label_path, list_images, load_data_yaml
+from helpers.cv.coco_data import CocoDataset, load_coco
+from helpers.cv.labels import normalise_label
+from helpers.cv.yolo_data import label_path, list_images, load_data_yaml, read_labels
 
 ORIENTATION_TAG = 0x0112  # EXIF orientation
 
@@ -31,18 +35,31 @@ class ImageItem:
 class ImageSource:
     """The images of one source, in a fixed order, and what else the source knows about them."""
 
-    kind: str  # folder, list or yolo
+    kind: str  # folder, list, yolo or coco
     root: Path
     items: list[ImageItem]
-    class_names: list[str] = field(default_factory=list)  # YOLO only: ground-truth class names
-    scenes: dict[str, str] = field(default_factory=dict)  # YOLO only: key -> ground-truth scene
+    class_names: list[str] = field(default_factory=list)  # YOLO and COCO: ground-truth class names
+    scenes: dict[str, str] = field(default_factory=dict)  # YOLO and COCO: key -> ground-truth scene
+    coco: CocoDataset | None = None  # COCO only: the boxes per photo
+    label_map: dict[str, str] = field(default_factory=dict)  # class name -> label, as for the detectors
 
     @property
     def has_ground_truth(self) -> bool:
-        return self.kind == "yolo"
+        return self.kind in ("yolo", "coco")
 
-    def ground_truth_path(self, item: ImageItem) -> Path:
-        return label_path(item.path)
+    def truth_boxes(self, item: ImageItem) -> list[tuple[str, list[float]]]:
+        """The photo's labelled boxes: (label through `label_map`, [x1, y1, x2, y2] normalised).
+
+        Raises:
+            ValueError: Its YOLO label file is malformed, or its COCO annotations hold a bad box.
+        """
+        if self.kind == "coco":
+            if problem := self.coco.problems.get(item.path):
+                raise ValueError(problem)
+            boxes = self.coco.boxes.get(item.path, [])
+        else:
+            boxes = read_labels(label_path(item.path), self.class_names)
+        return [(normalise_label(name, self.label_map), box) for name, box in boxes]
 
 
 def _absolute(path: Path) -> Path:
@@ -57,8 +74,12 @@ def _key(path: Path, root: Path) -> str:
         return _absolute(path).as_posix()
 
 
-def open_image_source(images: str | Path) -> ImageSource:
-    """Lists the images of a folder (recursively), a `.txt` list of paths, or a YOLO `data.yaml`.
+def open_image_source(
+    images: str | Path, image_root: str | Path = "", label_map: dict[str, str] | None = None
+) -> ImageSource:
+    """Lists the images of a folder (recursively), a `.txt` list of paths, a YOLO `data.yaml` or a
+    COCO instances `.json` (`helpers.cv.coco_data`; its `file_name`s relative to `image_root`,
+    default the JSON's folder). Ground-truth names go through `label_map`.
 
     Paths in a list file may be relative to the list file's folder. Duplicates are listed once.
 
@@ -68,7 +89,9 @@ def open_image_source(images: str | Path) -> ImageSource:
     """
     path = resolve(images)
     if not path.exists():
-        raise FileNotFoundError(f"images: {path} does not exist (expected a folder, a .txt list or a YOLO data.yaml)")
+        raise FileNotFoundError(
+            f"images: {path} does not exist (expected a folder, a .txt list, a YOLO data.yaml or a COCO .json)"
+        )
     if path.is_dir():
         root = path.resolve()
         source = ImageSource("folder", root, [ImageItem(p, _key(p, root), None) for p in list_images(root)])
@@ -76,12 +99,17 @@ def open_image_source(images: str | Path) -> ImageSource:
         dataset = load_data_yaml(path)
         items = [ImageItem(_absolute(p), _key(p, dataset.root), split) for p, split in dataset.images()]
         source = ImageSource("yolo", dataset.root, items, dataset.names, dataset.scenes)
+    elif path.suffix.lower() == ".json":
+        dataset = load_coco(path, image_root or None)
+        items = [ImageItem(_absolute(p), _key(p, dataset.root), None) for p in dataset.images]
+        source = ImageSource("coco", dataset.root, items, dataset.names, dataset.scenes, coco=dataset)
     elif path.suffix.lower() == ".txt":
         root = path.parent.resolve()
         files = list_images(path)
         source = ImageSource("list", root, [ImageItem(p, _key(p, root), None) for p in files])
     else:
-        raise ValueError(f"images: {path} is neither a folder, a .txt list nor a YOLO data.yaml")
+        raise ValueError(f"images: {path} is neither a folder, a .txt list, a YOLO data.yaml nor a COCO .json")
+    source.label_map = dict(label_map or {})
     seen: set[str] = set()
     source.items = [item for item in source.items if not (item.key in seen or seen.add(item.key))]
     return source

@@ -64,14 +64,11 @@ def _subset_yaml(data_yaml: Path, work: Path, limit: int) -> Path:
 
 def split_truth(data_yaml: Path, split: str, limit: int = 0) -> tuple[list, list[list[dict]], list[str | None]]:
     """One split's images, their ground-truth boxes and scenes, as 01 would read them."""
-    from helpers.cv import load_image, open_image_source, read_labels
+    from helpers.cv import load_image, open_image_source
 
     source = open_image_source(data_yaml)
     items = [item for item in source.items if item.split == split][: limit or None]
-    truths = [
-        [{"label": n, "bbox": b} for n, b in read_labels(source.ground_truth_path(i), source.class_names)]
-        for i in items
-    ]
+    truths = [[{"label": n, "bbox": b} for n, b in source.truth_boxes(i)] for i in items]
     return [load_image(item) for item in items], truths, [source.scenes.get(item.key) for item in items]
 
 

@@ -33,6 +33,9 @@ class CocoDataset:
     boxes: dict[Path, list[tuple[str, list[float]]]] = field(default_factory=dict)  # photo -> (name, box)
     problems: dict[Path, str] = field(default_factory=dict)  # photo -> why its truth cannot be used
     scenes: dict[str, str] = field(default_factory=dict)  # `file_name` -> scene (scenes.csv beside the JSON)
+    photo_of: dict = field(default_factory=dict)  # image id -> photo (for detection results)
+    name_of: dict = field(default_factory=dict)  # category id -> name
+    sizes: dict[Path, tuple[float, float]] = field(default_factory=dict)  # photo -> (width, height) in pixels
 
 
 def _number(value) -> bool:
@@ -66,7 +69,7 @@ def load_coco(path: str | Path, image_root: str | Path | None = None) -> CocoDat
             raise ValueError(f"{file}: categories[{index}] needs an 'id' and a 'name', got {category!r}")
         names_by_id[category["id"]] = str(category["name"])
     root = Path(image_root).resolve() if image_root else file.parent.resolve()
-    result = CocoDataset(root, [names_by_id[k] for k in sorted(names_by_id, key=str)])
+    result = CocoDataset(root, [names_by_id[k] for k in sorted(names_by_id, key=str)], name_of=names_by_id)
     photos = {}
     for index, image in enumerate(dataset["images"]):
         where = f"{file}: images[{index}]"
@@ -77,6 +80,8 @@ def load_coco(path: str | Path, image_root: str | Path | None = None) -> CocoDat
         photo = Path(image["file_name"])
         photo = photo if photo.is_absolute() else root / photo
         photos[image["id"]] = (photo, image["width"], image["height"])
+        result.photo_of[image["id"]] = photo
+        result.sizes[photo] = (image["width"], image["height"])
         result.images.append(photo)
         result.boxes.setdefault(photo, [])
     for index, annotation in enumerate(dataset.get("annotations") or []):

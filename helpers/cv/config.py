@@ -46,6 +46,13 @@ class ExtractConfig:
     hf_conf: float | None = setting(
         None, f"the HF detector's threshold (None: the calibration file's, else {DEFAULT_CONF})"
     )
+    yolo_predictions: str = setting(
+        "", "the YOLO detector's detections already made, not run: save_txt labels folder or COCO results .json"
+    )
+    hf_predictions: str = setting("", "the same for the HF detector (helpers.cv.predictions)")
+    prediction_names: str = setting(
+        "", "save_txt class ids -> names: a YAML with `names` or 'a,b,c' (default: the weights', the data.yaml's)"
+    )
     scene_weights: str = setting("", 'Ultralytics classification checkpoint for the scene; "": scene unknown')
     label_map: dict = setting(factory=dict, help='detector class name -> label written, e.g. {"bottle": "plastic"}')
     ensemble_weights: list[float] = setting(
@@ -85,8 +92,12 @@ class ExtractConfig:
     def __post_init__(self) -> None:
         if self.detections_from not in ("models", "labels"):
             raise ValueError(f"detections_from must be 'models' or 'labels', got {self.detections_from!r}")
-        if self.detections_from == "models" and not (self.yolo_weights or self.hf_model):
-            raise ValueError("no detector: set yolo_weights and/or hf_model (or detections_from='labels')")
+        if self.detections_from == "models" and not (
+            self.yolo_weights or self.hf_model or self.yolo_predictions or self.hf_predictions
+        ):
+            raise ValueError(
+                "no detector: set yolo_weights and/or hf_model, or their predictions (or detections_from='labels')"
+            )
         if self.imgsz < 0:
             raise ValueError(f"imgsz must be >= 0, got {self.imgsz}")
         if self.scene_imgsz < 0:
@@ -104,6 +115,10 @@ class ExtractConfig:
         require_file(self.images, "Photos (images: a folder, a .txt list of paths, a YOLO data.yaml or a COCO .json)")
         if self.image_root:
             require_file(self.image_root, "Photo folder of the COCO file (image_root)", kind="folder")
+        for name in ("yolo_predictions", "hf_predictions"):
+            if getattr(self, name):
+                what = f"Predictions ({name}: a save_txt labels folder or COCO results .json)"
+                require_file(getattr(self, name), what)
         if self.detections_from == "models" and not models_loaded:
             if self.yolo_weights:
                 require_file(
@@ -174,12 +189,17 @@ class ExtractConfig:
         return DEFAULT_CONF, "default"
 
     def detector_specs(self) -> list[DetectorSpec]:
+        """The detectors of a run: each runs its weights, or reads its predictions when given."""
         specs = []
-        if self.yolo_weights:
+        if self.yolo_predictions:
+            specs.append(DetectorSpec("yolo", "predictions", self.yolo_predictions, conf=self.conf_of("yolo")))
+        elif self.yolo_weights:
             specs.append(
                 DetectorSpec("yolo", "ultralytics", self.yolo_weights, kind=self.yolo_kind, conf=self.conf_of("yolo"))
             )
-        if self.hf_model:
+        if self.hf_predictions:
+            specs.append(DetectorSpec("hf", "predictions", self.hf_predictions, conf=self.conf_of("hf")))
+        elif self.hf_model:
             specs.append(DetectorSpec("hf", "hf", self.hf_model, processor=self.hf_processor, conf=self.conf_of("hf")))
         for spec in specs:
             logger.info("%s threshold %s (%s)", spec.name, spec.conf, self.conf_source(spec.name)[1])

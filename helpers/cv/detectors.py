@@ -76,8 +76,8 @@ class DetectorSpec:
     """What to load: used by `load_detector`, and recorded in the run manifest."""
 
     name: str  # short name used in `sources` and reports, e.g. "yolo", "hf"
-    backend: str  # "ultralytics" or "hf"
-    weights: str  # checkpoint file (ultralytics) or model folder / hub id (hf)
+    backend: str  # "ultralytics", "hf", or "predictions" (read from files: helpers.cv.predictions)
+    weights: str  # checkpoint file (ultralytics), model folder / hub id (hf), or the predictions' path
     processor: str = ""  # hf only: image-processor folder when it is not the model folder
     kind: str = "auto"  # ultralytics only: yolo, rtdetr or auto
     conf: float = 0.5  # per-detector confidence threshold
@@ -85,8 +85,10 @@ class DetectorSpec:
     label_map: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.backend not in ("ultralytics", "hf"):
-            raise ValueError(f"detector {self.name!r}: backend must be 'ultralytics' or 'hf', got {self.backend!r}")
+        if self.backend not in ("ultralytics", "hf", "predictions"):
+            raise ValueError(
+                f"detector {self.name!r}: backend must be 'ultralytics', 'hf' or 'predictions', got {self.backend!r}"
+            )
         if not 0.0 <= self.conf <= 1.0:
             raise ValueError(f"detector {self.name!r}: conf must be in 0..1, got {self.conf}")
         if self.weight <= 0:

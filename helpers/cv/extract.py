@@ -50,6 +50,7 @@ from helpers.cv.detectors import UNKNOWN_SCENE, DetectorSpec, SceneClassifier, l
 from helpers.cv.files import scan_output
 from helpers.cv.fusion import align_scores, fuse
 from helpers.cv.ground_truth import add_ground_truth, labelled_truth
+from helpers.cv.predictions import PredictedDetector, read_names
 from helpers.cv.sources import ImageItem, decode_image, open_image_source, select
 
 logger = logging.getLogger(__name__)
@@ -213,10 +214,34 @@ def run_extraction(
         return _extract(config, source, selected, specs, output, detectors, scene_model)
 
 
+def _predicted(config: ExtractConfig, source, spec: DetectorSpec) -> PredictedDetector:
+    """A detector read from its predictions; save_txt class ids are named by `prediction_names`, else
+    by the detector's weights when given (a checkpoint's or model folder's names), else by the source."""
+    names = None
+    if config.prediction_names:
+        names = read_names(config.prediction_names)
+    elif spec.name == "yolo" and config.yolo_weights:
+        from ultralytics import YOLO
+
+        model_names = YOLO(str(resolve(config.yolo_weights))).names
+        names = [model_names[i] for i in sorted(model_names)]
+    elif spec.name == "hf" and config.hf_model:
+        from transformers import AutoConfig
+
+        from helpers.core.offline import model_source
+
+        id2label = AutoConfig.from_pretrained(model_source(config.hf_model, "HF detection model")).id2label
+        names = [id2label[i] for i in sorted(id2label)]
+    return PredictedDetector(
+        spec.weights, source, names=names, conf=spec.conf, label_map=config.label_map, name=spec.name
+    )
+
+
 def _named_inputs(config: ExtractConfig, source) -> list[Path]:
     """The files a run reads besides the photos: the source's list or data.yaml, models, settings."""
     named = [resolve(config.images)] if not source.kind == "folder" else []
     paths = (config.yolo_weights, config.hf_model, config.scene_weights, config.ensemble_weights_file)
+    paths += (config.yolo_predictions, config.hf_predictions)
     return named + [resolve(path) for path in paths if path and resolve(path).is_file()]
 
 
@@ -242,7 +267,12 @@ def _extract(config: ExtractConfig, source, selected: list, specs: list, output:
     # models load before anything is written: a model that cannot load leaves no file behind
     if detectors is None:
         load = partial_call(load_detector, imgsz=config.imgsz, device=config.device, shared_label_map=config.label_map)
-        detectors = [_loaded(spec.weights, partial_call(load, spec)) for spec in specs]
+        detectors = [
+            _loaded(spec.weights, partial_call(_predicted, config, source, spec))
+            if spec.backend == "predictions"
+            else _loaded(spec.weights, partial_call(load, spec))
+            for spec in specs
+        ]
     if scene_model is None and config.scene_weights and config.detections_from == "models":
         scene = partial_call(SceneClassifier, config.scene_weights, imgsz=config.scene_imgsz, device=config.device)
         scene_model = _loaded(config.scene_weights, scene)
@@ -288,9 +318,32 @@ def _extract(config: ExtractConfig, source, selected: list, specs: list, output:
                 if reason:
                     err.write(json.dumps({"image": item.key, "split": item.split, "error": reason}) + "\n")
                     failed += 1
+            # Detectors read from files first (`helpers.cv.predictions`): a photo whose predictions are
+            # unreadable is an error line, and the models do not run on it.
+            predicted = {
+                detector.name: detector.predict_items([item for item, _, _ in good])
+                for detector in detectors
+                if isinstance(detector, PredictedDetector)
+            }
+            unreadable = {
+                i: str(f) for found in predicted.values() for i, f in enumerate(found) if isinstance(f, ValueError)
+            }
+            for index, reason in sorted(unreadable.items()):
+                item = good[index][0]
+                err.write(json.dumps({"image": item.key, "split": item.split, "error": reason}) + "\n")
+                failed += 1
+            kept = [index for index in range(len(good)) if index not in unreadable]
+            good = [good[index] for index in kept]
             images = [image for _, image, _ in good]
             per_model = [
-                [align_scores(found, spec.conf, Policy().min_confidence) for found in detector.predict(images)]
+                [
+                    align_scores(found, spec.conf, Policy().min_confidence)
+                    for found in (
+                        [predicted[detector.name][index] for index in kept]
+                        if detector.name in predicted
+                        else detector.predict(images)
+                    )
+                ]
                 for detector, spec in zip(detectors, specs)
             ]
             scenes = scene_model.predict(images) if scene_model else [dict(UNKNOWN_SCENE) for _ in images]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -80,6 +81,16 @@ def test_full_run_writes_executed_notebooks_html_and_metrics(tmp_path, tiny_demo
         evaluation["groups"]["many_detections"]["records"] == 3
         and evaluation["verdict"]["guarded_faithful_min_stress"] == 1.0
     )
+    for report in reports:  # issue 32, item 6: reports a person pastes
+        html = report.html.read_text(encoding="utf-8")
+        assert "hl-ipython3" not in html and "start_notebook()" not in html, f"{report.name}: code shown"
+        assert not re.search(r"\d+%\|", html) and "it/s]" not in html, f"{report.name}: a progress bar"
+        outputs = json.dumps([c.get("outputs") for c in json.loads(report.notebook.read_text())["cells"]])
+        assert "{'loss'" not in outputs and "'eval_loss'" not in outputs, f"{report.name}: raw training logs"
+        assert "start_notebook()" in report.notebook.read_text(), "the code stays in the executed .ipynb"
+    assert "validation faithful" in reports[2].html.read_text(encoding="utf-8"), "a line per evaluation instead"
+    verdict_html = reports[3].html.read_text(encoding="utf-8")
+    assert "<th>target</th>" in verdict_html and "<th>met</th>" in verdict_html, "the verdict as a table"
     executed = json.loads(reports[0].notebook.read_text())
     injected = [c for c in executed["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
     assert "max_images = 11" in "".join(injected[0]["source"])

@@ -82,9 +82,16 @@ def quiet_libraries(verbose: bool = False) -> None:
     logging.getLogger("ultralytics").setLevel(logging.INFO if verbose else logging.WARNING)
 
 
+REPORT_ENV = "DESCLM_REPORT"  # set (to 1) for a notebook run as a report: no progress bars in it
+
+
 def start_notebook() -> Path:
     """A notebook's set-up: relative parameters from the project root, desclm's log on stdout (a
-    report shows no red stderr boxes), libraries quiet. Returns the project root."""
+    report shows no red stderr boxes), libraries quiet. Run as a report (`desclm pipeline` sets
+    DESCLM_REPORT=1 for its kernels; so can a papermill user), no progress bars at all: a bar in an
+    executed notebook is frozen where it was. Returns the project root."""
     root = enter_project_root()
     setup_logging(0, stream=sys.stdout)
+    if os.environ.get(REPORT_ENV) == "1":
+        show_progress(False)
     return root

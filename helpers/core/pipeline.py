@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from nbconvert import HTMLExporter
 
 import helpers  # noqa: F401 - sets the offline switches before papermill starts kernels
 from helpers.core.io import atomic_write_text
+from helpers.core.logs import REPORT_ENV
 from helpers.core.paths import NOTEBOOKS, NOTEBOOKS_DIR, REPORTS_DIR, require_file, resolve
 
 logger = logging.getLogger(__name__)
@@ -75,9 +77,26 @@ def notebook_parameters(params: dict[str, dict], key: str, declared: set[str]) -
     return {**values, **own}
 
 
+# Outputs that are progress, not results: a widget bar (frozen at its last state in HTML) and
+# stderr streams drawn with carriage returns (tqdm's text bars).
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def _is_progress(output: dict) -> bool:
+    if output.get("output_type") == "stream":
+        return output.get("name") == "stderr" and "\r" in "".join(output.get("text", ""))
+    return WIDGET_VIEW in output.get("data", {})
+
+
 def render_html(notebook_path: Path) -> Path:
-    """Writes an HTML rendering of an executed notebook next to it."""
-    body, _ = HTMLExporter().from_notebook_node(nbformat.read(notebook_path, as_version=4))
+    """Writes the report a person reads and pastes next to the executed notebook: its HTML without
+    code cells (`nbconvert --no-input`; the code stays in the .ipynb) and without progress bars."""
+    notebook = nbformat.read(notebook_path, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [output for output in cell.outputs if not _is_progress(output)]
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(notebook)
     return atomic_write_text(notebook_path.with_suffix(".html"), body)
 
 
@@ -90,6 +109,8 @@ def run_notebook(key: str, parameters: dict, out_dir: Path) -> NotebookReport:
     name = NOTEBOOKS[key]
     source = require_file(NOTEBOOKS_DIR / f"{name}.ipynb", "Notebook")
     executed = out_dir / f"{name}.ipynb"
+    previous = os.environ.get(REPORT_ENV)
+    os.environ[REPORT_ENV] = "1"  # the kernel inherits it: no progress bars in the report (`start_notebook`)
     try:
         papermill.execute_notebook(source, executed, parameters=parameters, kernel_name="python3", progress_bar=True)
     except papermill.PapermillExecutionError as error:
@@ -98,6 +119,11 @@ def run_notebook(key: str, parameters: dict, out_dir: Path) -> NotebookReport:
             f"{name} failed in cell {error.cell_index} (In [{error.exec_count}]): {error.ename}: {error.evalue}\n"
             f"  partial report: {executed}"
         ) from None
+    finally:
+        if previous is None:
+            os.environ.pop(REPORT_ENV, None)
+        else:
+            os.environ[REPORT_ENV] = previous
     return NotebookReport(name, executed, render_html(executed))
 
 

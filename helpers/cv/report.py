@@ -126,6 +126,35 @@ def _per_model(record: dict, name: str) -> Detections:
     return Detections([d["bbox"] for d in rows], [d["confidence"] for d in rows], [d["label"] for d in rows])
 
 
+SPLIT_ORDER = ("test", "val", "train")  # held-out photos first: train photos are what the detectors learned
+
+
+def evaluate_by_split(
+    images,
+    records: list[dict],
+    weights: dict[str, float],
+    settings: FusionSettings,
+    threshold: float = 0.5,
+    image_root: str = "",
+    label_map: dict | None = None,
+) -> dict[str, dict]:
+    """`evaluate_against_truth` per split, test first ("all" when the source has no splits): numbers
+    pooled over train and test would mix what the detectors learned from with what they never saw."""
+    by_split: dict[str, list[dict]] = {}
+    for record in records:
+        by_split.setdefault(record.get("split") or "all", []).append(record)
+    order = sorted(by_split, key=lambda s: (SPLIT_ORDER.index(s) if s in SPLIT_ORDER else len(SPLIT_ORDER), s))
+    return {
+        split: evaluate_against_truth(images, by_split[split], weights, settings, threshold, image_root, label_map)
+        for split in order
+    }
+
+
+def by_split_table(evaluations: dict[str, dict], key: str) -> pd.DataFrame:
+    """One of the evaluations' tables ("detectors", "conf_types", "per_class") with the split named in the index."""
+    return pd.concat({split: evaluation[key] for split, evaluation in evaluations.items()}, names=["split"])
+
+
 def evaluate_against_truth(
     images,
     records: list[dict],

@@ -249,6 +249,38 @@ def verdict(groups: dict[str, dict], targets: dict = TARGETS, truth: dict | None
     return result
 
 
+VERDICT_MEASURES = {  # measure -> (its target key, "min" or "max")
+    "guarded_faithful_min_stress": ("guarded_faithful_min_stress", "min"),
+    "fallback_rate_test": ("fallback_rate_test_max", "max"),
+    "guarded_writing_errors": ("guarded_writing_errors_max", "max"),
+    "truth_describer_on_truth": ("truth_describer_on_truth_min", "min"),
+    "truth_end_to_end": ("truth_end_to_end_min", "min"),
+    "littered_called_clean": ("littered_called_clean_max", "max"),
+}
+
+
+def verdict_table(result: dict) -> list[dict]:
+    """The verdict as rows of measure / value / target / met (then the raw model's numbers, no target)."""
+    rows = []
+    for measure, (target_key, kind) in VERDICT_MEASURES.items():
+        if measure not in result:
+            continue
+        value, target = result[measure], result["targets"][target_key]
+        met = value is not None and (value >= target if kind == "min" else value <= target)
+        rows.append(
+            {"measure": measure, "value": value, "target": f"{'>=' if kind == 'min' else '<='} {target}", "met": met}
+        )
+    for measure in (
+        "guarded_faithful_test",
+        "raw_model_faithful_test",
+        "raw_model_faithful_min_stress",
+        "truth_detectors",
+    ):
+        if measure in result:
+            rows.append({"measure": measure, "value": result[measure], "target": "", "met": None})
+    return rows
+
+
 def caption_variety(describer: Describer, records: list[dict], num_captions: int, batch_size: int = 32) -> dict:
     """Several captions per photo (`Describer(num_captions=k)`) on `records`: how many distinct
     sentences each photo gets, how many of them are faithful (each read back independently with

@@ -10,17 +10,18 @@ import pandas as pd
 
 from helpers.describer.truth import COLUMNS, worst_photos
 
+# Each measure with its unit in its name: one unit per column of `truth_table`.
 ROW_NAMES = {
-    "true": "described truly %",
-    "counts_exact": "all counts exact %",
-    "missed_categories": "categories missed",
-    "invented_categories": "categories invented",
-    "mean_count_error": "mean count error",
-    "littered_called_clean": "littered photos called clean",
-    "clean_called_littered": "clean photos called littered",
-    "scene_right": "scene right",
-    "scene_wrong": "scene wrong",
-    "scene_not_stated": "scene not stated",
+    "true": "described truly (%)",
+    "counts_exact": "all counts exact (%)",
+    "missed_categories": "categories missed (count)",
+    "invented_categories": "categories invented (count)",
+    "mean_count_error": "mean count error (items per photo)",
+    "littered_called_clean": "littered photos called clean (count)",
+    "clean_called_littered": "clean photos called littered (count)",
+    "scene_right": "scene right (count)",
+    "scene_wrong": "scene wrong (count)",
+    "scene_not_stated": "scene not stated (count)",
 }
 COLUMN_NAMES = {
     "end_to_end": "sentence from detectors",
@@ -46,7 +47,8 @@ def photo_root(pairs_dir: str | Path) -> Path | None:
 
 
 def truth_table(summary: dict) -> pd.DataFrame:
-    """Rows: the per-photo measures; columns: end to end, the describer on ground truth, the detectors."""
+    """Rows: end to end, the describer on ground truth, the detectors; columns: the per-photo
+    measures, each in one unit (named in the column)."""
     table = {}
     for column in COLUMNS:
         values = summary[column]
@@ -54,7 +56,7 @@ def truth_table(summary: dict) -> pd.DataFrame:
             name: 100 * values[key] if key in ("true", "counts_exact") else values[key]
             for key, name in ROW_NAMES.items()
         }
-    return pd.DataFrame(table).round(2)
+    return pd.DataFrame(table).T.round(2)
 
 
 def _draw_boxes(axis, detections, width: int, height: int, colour: str, style: str) -> None:

@@ -12,6 +12,7 @@ import logging
 import math
 
 from transformers import TrainerCallback
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 logger = logging.getLogger(__name__)
 # Faithfulness moves in steps of 1/eval_samples (1e-4 even for 10,000 samples); a loss below 10
@@ -53,3 +54,40 @@ class StopReport(TrainerCallback):
             best.get("eval_faithfulness"),
             best.get("eval_loss"),
         )
+
+
+class QuietProgress(ProgressCallback):
+    """The Trainer's progress bar without its dump of every log dict ("{'loss': 0.41, ...}" lines by
+    the hundred in an executed notebook); `EvaluationLog` says what matters instead."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        pass
+
+
+class EvaluationLog(TrainerCallback):
+    """One line per evaluation: step, the latest training loss, validation loss and faithfulness."""
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        if not metrics:
+            return
+        train_loss = next((e["loss"] for e in reversed(state.log_history) if "loss" in e), None)
+        faithful = metrics.get("eval_faithfulness")
+        logger.info(
+            "step %d/%d: training loss %s, validation loss %s, validation faithful %s",
+            state.global_step,
+            state.max_steps,
+            f"{train_loss:.4f}" if train_loss is not None else "-",
+            f"{metrics['eval_loss']:.4f}" if "eval_loss" in metrics else "-",
+            f"{100 * faithful:.1f}%" if faithful is not None else "-",
+        )
+
+
+def quiet_log(trainer) -> None:
+    """Replaces the Trainer's printing of raw log dicts (PrinterCallback, ProgressCallback.on_log) with
+    `EvaluationLog`; the bar stays where it was shown."""
+    had_bar = any(isinstance(c, ProgressCallback) for c in trainer.callback_handler.callbacks)
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    if had_bar:
+        trainer.add_callback(QuietProgress)
+    trainer.add_callback(EvaluationLog)

@@ -37,7 +37,7 @@ import helpers  # noqa: F401 - offline switches before transformers is imported
 from helpers.core.contract import InputSpec
 from helpers.core.paths import resolve
 from helpers.training.adapters import apply_adapter, parameter_counts
-from helpers.training.callbacks import SELECTION, SelectionMetric, StopReport
+from helpers.training.callbacks import SELECTION, SelectionMetric, StopReport, quiet_log
 from helpers.training.config import TrainConfig
 from helpers.training.data import copied_names, faithfulness_scorer, length_limits, load_pairs, with_targets
 from helpers.training.export import export_model, finished_run
@@ -188,7 +188,7 @@ def build_trainer(
     callbacks = [SelectionMetric()]  # first: early stopping reads the metric it adds
     if config.early_stopping_patience:
         callbacks += [EarlyStoppingCallback(config.early_stopping_patience), StopReport(config.early_stopping_patience)]
-    return Seq2SeqTrainer(
+    trainer = Seq2SeqTrainer(
         model=model,
         args=training_arguments(config, checkpoint_dir, limits["output"]),
         data_collator=collator,
@@ -198,6 +198,8 @@ def build_trainer(
         callbacks=callbacks,
         compute_metrics=faithfulness_scorer(tokenizer, val, spec, limits["input"]),
     )
+    quiet_log(trainer)  # a line per evaluation, not the Trainer's raw log dicts
+    return trainer
 
 
 def _summary(trainer: Seq2SeqTrainer, outcome, config: TrainConfig, data: dict, settings: dict, extra: dict) -> dict:

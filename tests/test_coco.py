@@ -99,3 +99,17 @@ def test_a_bad_box_costs_that_photos_truth_only(both_layouts):
     with pytest.raises(ValueError, match=r"annotations\[0\]: bbox"):
         source.truth_boxes(first)
     assert all(isinstance(source.truth_boxes(item), list) for item in source.items[1:])
+
+
+def test_calibration_collects_the_coco_truth_on_all_its_photos(both_layouts, tiny_cv_models):
+    from collections import Counter
+
+    from helpers.cv.calibrate import collect_detections
+
+    config = ExtractConfig(
+        images=str(both_layouts / "instances.json"), yolo_weights=str(tiny_cv_models / "yolo_detector.pt"), device="cpu"
+    )
+    per_model, truths = collect_detections(config, split="val")
+    yolo = open_image_source(both_layouts / "data.yaml")
+    assert truths == [Counter(name for name, _ in yolo.truth_boxes(item)) for item in yolo.items], "no splits: all"
+    assert len(per_model["yolo"]) == len(yolo.items)

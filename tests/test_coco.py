@@ -26,8 +26,16 @@ def _coco_of(data_yaml, names_as=lambda name: name) -> dict:
         images.append({"id": number, "file_name": item.key, "width": width, "height": height})
         for name, (x1, y1, x2, y2) in source.truth_boxes(item):
             box = [x1 * width, y1 * height, (x2 - x1) * width, (y2 - y1) * height]
-            annotations.append({"id": len(annotations) + 1, "image_id": number, "category_id": ids[name], "bbox": box,
-                                "area": box[2] * box[3], "iscrowd": 0})  # fmt: skip
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": number,
+                    "category_id": ids[name],
+                    "bbox": box,
+                    "area": box[2] * box[3],
+                    "iscrowd": 0,
+                }
+            )
     annotations.append({"id": 999, "image_id": 1, "category_id": 10, "bbox": [0, 0, 5, 5], "area": 25, "iscrowd": 1})
     return {"images": images, "annotations": annotations, "categories": categories}
 
@@ -49,8 +57,9 @@ def test_coco_and_yolo_truth_of_the_same_photos_are_the_same(both_layouts, tmp_p
         assert all(abs(u - v) < 1e-5 for (_, p), (_, q) in zip(truth_yolo, truth_coco) for u, v in zip(p, q))
     records = {}
     for name in ("data.yaml", "instances.json"):
-        config = ExtractConfig(images=str(both_layouts / name), output=str(tmp_path / f"{name}.jsonl"),
-                               detections_from="labels")  # fmt: skip
+        config = ExtractConfig(
+            images=str(both_layouts / name), output=str(tmp_path / f"{name}.jsonl"), detections_from="labels"
+        )
         run = run_extraction(config)
         records[name] = [json.loads(line) for line in open(run["output"], encoding="utf-8")]
     for a, b in zip(records["data.yaml"], records["instances.json"], strict=True):  # the truth as detections

@@ -50,9 +50,15 @@ def test_save_txt_labels_give_the_records_running_the_detector_gives(tiny_cv_mod
 
     weights = tiny_cv_models / "yolo_detector.pt"
     YOLO(str(weights)).predict(
-        str(photos / "train/images"), conf=CONF, save_txt=True, save_conf=True, project=str(tmp_path / "runs"),
-        name="predict", device="cpu", verbose=False,
-    )  # fmt: skip
+        str(photos / "train/images"),
+        conf=CONF,
+        save_txt=True,
+        save_conf=True,
+        project=str(tmp_path / "runs"),
+        name="predict",
+        device="cpu",
+        verbose=False,
+    )
     labels = tmp_path / "runs/predict/labels"
     assert any(labels.glob("*.txt"))
     images = photos / "train/images"
@@ -110,3 +116,25 @@ def test_ultralytics_results_from_python_are_the_detectors_detections(tiny_cv_mo
         [load_image(item)]
     )[0]
     assert converted.labels == direct.labels and abs(converted.boxes - direct.boxes).max(initial=0) < 1e-6
+
+
+def test_supervision_detections_from_python_are_the_detectors_detections(tiny_cv_models, photos):
+    import supervision as sv
+    from ultralytics import YOLO
+
+    from helpers.cv.predictions import from_supervision
+
+    item = open_image_source(photos / "data.yaml").items[0]
+    image = load_image(item)
+    result = YOLO(str(tiny_cv_models / "yolo_detector.pt")).predict(image, conf=CONF, verbose=False)[0]
+    converted = from_supervision(sv.Detections.from_ultralytics(result), image.size)
+    direct = UltralyticsDetector(tiny_cv_models / "yolo_detector.pt", conf=CONF, device="cpu").predict([image])[0]
+    assert len(direct) > 0 and converted.labels == direct.labels
+    assert abs(converted.boxes - direct.boxes).max() < 1e-6 and abs(converted.scores - direct.scores).max() < 1e-6
+    names = YOLO(str(tiny_cv_models / "yolo_detector.pt")).names
+    bare = sv.Detections(
+        xyxy=result.boxes.xyxy.numpy(),
+        confidence=result.boxes.conf.numpy(),
+        class_id=result.boxes.cls.numpy().astype(int),
+    )
+    assert from_supervision(bare, image.size, names).labels == direct.labels, "class names from `names`"

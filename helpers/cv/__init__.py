@@ -2,7 +2,8 @@
 extraction, detection metrics, its report and benchmark.
 
 Public API for other stages (loaded on first use, so importing a light submodule stays light):
-YOLO dataset files, image loading, the detector backends, the detection metrics and calibration.
+YOLO dataset and COCO files, image loading, the detector backends, detections made elsewhere
+(`from_ultralytics`, `from_supervision`), the detection metrics and calibration.
 """
 
 from importlib import import_module
@@ -11,6 +12,9 @@ _PUBLIC = {
     "load_data_yaml": "yolo_data",
     "label_path": "yolo_data",
     "read_labels": "yolo_data",
+    "load_coco": "coco_data",
+    "from_ultralytics": "predictions",
+    "from_supervision": "predictions",
     "load_image": "sources",
     "open_image_source": "sources",
     "HFDetector": "detectors",

@@ -154,6 +154,8 @@ def settings_fingerprint(config: ExtractConfig, specs: list[DetectorSpec]) -> di
         # each detector's threshold is mapped to the describer's before fusion (helpers.cv.fusion)
         "scores_aligned_to": Policy().min_confidence if config.detections_from == "models" else None,
     }
+    # only when set, so that outputs made before these settings existed keep their fingerprint
+    settings |= {name: getattr(config, name) for name in ("prediction_names", "image_root") if getattr(config, name)}
     settings["fingerprint"] = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[
         :16
     ]

@@ -245,7 +245,7 @@ def test_notebook_04_runs_with_papermill(model_dir, pairs_dir, tmp_path, papermi
         "empty",
     }
     assert all(g["guarded"]["faithful"] == 1.0 and g["grammar"]["faithful"] == 1.0 for g in groups.values())
-    writing = ("agreement_errors", "off_style_words", "numeral_errors")
+    writing = ("agreement_errors", "off_style_words", "numeral_errors", "form_errors")
     assert all(g["guarded"][kind] == 0 for g in groups.values() for kind in writing), "the guard checks writing too"
     assert all(sum(g["guard_paths"].values()) == g["records"] for g in groups.values())
     assert metrics["verdict"] == verdict(groups), "the notebook's verdict is the code's"

@@ -38,7 +38,9 @@ from helpers.text.lexicon import (
 )
 from helpers.text.metrics import words
 
-STYLE_CHECKS = ("off_style_words", "numeral_errors")
+STYLE_CHECKS = ("off_style_words", "numeral_errors", "form_errors")
+# A slot name the model wrote that the input has no name for (`helpers.text.slots`): "slotE".
+UNFILLED_SLOT = re.compile(r"\bslot(?:[A-Z]|Scene)\b")
 
 
 def _words_of(phrases: Iterable[str]) -> set[str]:
@@ -99,12 +101,32 @@ def numeral_errors(text: str, style: Style, vocabulary: Iterable[str] = ()) -> l
     return errors
 
 
+def form_errors(text: str, vocabulary: Iterable[str] = (), scene: str | None = None) -> list[str]:
+    """One sentence as the grammar writes it: it ends with its only full stop, holds no other
+    sentence end or separator (";", "|") and no unfilled slot. Measured on the demo describer's
+    later beams, which run on past the sentence ("... is visible. slotE, no litter is visible.")
+    and read back as the facts all the same. The input's names (labels, scene) may hold any of
+    these characters: they are taken out first."""
+    masked = text.strip()
+    for name in sorted({*vocabulary, scene or ""} - {""}, key=len, reverse=True):
+        masked = masked.replace(name, "x")
+    errors = []
+    if not masked.endswith("."):
+        errors.append("no full stop at the end")
+    if re.search(r"[.!?;|]", masked[:-1]):
+        errors.append("more than one sentence, or a stray separator")
+    if UNFILLED_SLOT.search(masked):
+        errors.append("an unfilled slot")
+    return errors
+
+
 def style_errors(text: str, style: Style, vocabulary: Iterable[str] = (), scene: str | None = None) -> dict[str, list]:
-    """Both checks, by kind (`STYLE_CHECKS`); a house style has its own (`helpers.text.house`)."""
+    """The checks by kind (`STYLE_CHECKS`); a house style has its own (`helpers.text.house`)."""
     if style.is_house:
-        return {"off_style_words": [], "numeral_errors": []}
+        return dict.fromkeys(STYLE_CHECKS, [])
     vocabulary = list(vocabulary)
     return {
         "off_style_words": off_style_words(text, style, vocabulary, scene),
         "numeral_errors": numeral_errors(text, style, vocabulary),
+        "form_errors": form_errors(text, vocabulary, scene),
     }

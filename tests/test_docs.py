@@ -465,3 +465,15 @@ def test_the_house_style_table_in_the_readme_is_the_saved_measurement():
     inventory = saved["styles"]["house:inventory"]
     assert f"grammar on {100 * inventory['grammar_share']:.1f}% of records" in text
     assert f"in all but {100 * inventory['grammar_share_4_beams']:.0f}%" in text
+
+
+def test_the_readme_caption_numbers_are_the_saved_measurements():
+    """Issue 32, item 2: several captions per photo, measured by 04 on make demo's test photos."""
+    saved = json.loads((MEASUREMENTS / "captions_demo_cpu.json").read_text())["captions"]
+    model = saved["sources"].get("model", 0) + saved["sources"].get("rerank", 0)
+    text = " ".join(README.split())
+    assert saved["num_captions"] == 5 and saved["faithful"] == 1.0
+    assert (
+        f"On make demo's {saved['photos']} test photos, k = 5 gave {saved['distinct_per_photo']:.1f} distinct" in text
+    )
+    assert f"{100 * model:.0f}% of them the model's, {100 * saved['sources']['grammar']:.0f}% the grammar's" in text

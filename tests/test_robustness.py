@@ -274,8 +274,8 @@ def test_the_api_reports_a_failing_record_in_its_place_instead_of_raising():
     describer = Describer(FixedBackend(explode_on="boom"), SETTINGS)
     records = [_record("tire"), {"detections": [{"label": "x"}]}, _record("boom"), _record("glass")]
     results = describer.describe_all(records)
-    assert [type(r).__name__ for r in results] == ["Description", "str", "str", "Description"]
-    assert "record 1: detections[0].confidence" in results[1] and "record 2: RuntimeError" in results[2]
+    assert [type(r).__name__ for r in results] == ["Description", "DescribeError", "DescribeError", "Description"]
+    assert "record 1: detections[0].confidence" in results[1].error and "record 2: RuntimeError" in results[2].error
     assert results[0].faithful and results[3].faithful
 
 

@@ -87,3 +87,19 @@ def test_an_export_never_writes_over_its_inputs(described):
         finished = _export(folder, fmt, output, "--cv", "cv.jsonl")
         assert finished.returncode == 2 and "error" in finished.stderr, (fmt, finished.stderr)
     assert (folder / "described.jsonl").read_bytes() == before and (folder / "cv.jsonl").exists()
+
+
+def test_a_cv_record_that_cannot_be_read_costs_its_own_row(described):
+    import datasets
+
+    folder, records, rows = described
+    broken = [
+        {**r, "detections": [{"label": "plastic", "confidence": "high"}]} if i == 1 else r
+        for i, r in enumerate(records)
+    ]
+    (folder / "cv.jsonl").write_text("".join(json.dumps(r) + "\n" for r in broken), encoding="utf-8")
+    assert _export(folder, "hf", "ds", "--cv", "cv.jsonl").returncode == 1
+    assert records[1]["image"] in {p.get("id") for p in _errors(folder, "ds")}
+    assert datasets.load_from_disk(str(folder / "ds"))["id"] == [
+        r["id"] for r in rows if r["id"] != records[1]["image"]
+    ]

@@ -115,8 +115,9 @@ class PredictedDetector:
         return by_photo
 
     def _from_txt(self, item) -> Detections:
-        mirrored = self.path / Path(item.key).with_suffix(".txt")
-        file = mirrored if mirrored.is_file() else self.path / f"{item.path.stem}.txt"
+        key = Path(item.key)
+        mirrored = self.path / key.with_suffix(".txt") if not key.is_absolute() else None
+        file = mirrored if mirrored and mirrored.is_file() else self.path / f"{item.path.stem}.txt"
         boxes, scores, labels = [], [], []
         if not file.is_file():
             return Detections(np.zeros((0, 4)), np.zeros(0), [])

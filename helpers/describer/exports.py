@@ -97,7 +97,8 @@ def join_described(described: Path, cv: Path | None = None) -> Joined:
             why = row.get("error") or "no 'description' (not a row of desclm describe?)"
             joined.problems.append({"line": line.line_number, "id": row.get("id"), "error": f"not described: {why}"})
             continue
-        captions = row.get("captions") if isinstance(row.get("captions"), list) else [row["description"]]
+        given = [str(c) for c in row["captions"]] if isinstance(row.get("captions"), list) else []
+        captions = [row["description"], *(c for c in given if c != row["description"])]  # the description first
         record = records.get(_key(row.get("id"))) if cv is not None else None
         if cv is not None and record is None:
             joined.problems.append(
@@ -105,7 +106,7 @@ def join_described(described: Path, cv: Path | None = None) -> Joined:
             )
             continue
         image = (record or {}).get("image") or (row["id"] if isinstance(row.get("id"), str) else None)
-        joined.rows.append(ExportRow(row.get("id"), [str(c) for c in captions], row.get("source", ""), record, image))
+        joined.rows.append(ExportRow(row.get("id"), captions, row.get("source", ""), record, image))
     return joined
 
 
@@ -158,7 +159,11 @@ def _hf_examples(rows: tuple[ExportRow, ...], images: Path | None, sink: dict) -
                 continue
         example |= {"description": row.description, "captions": row.captions, "source": row.source}
         if row.record is not None:
-            example |= {"detections": _detections(row.record), "scene": _scene(row.record)}
+            try:
+                example |= {"detections": _detections(row.record), "scene": _scene(row.record)}
+            except (TypeError, ValueError, KeyError) as error:  # a record the describer never took
+                problems.append({"id": row.id, "error": f"CV record not readable: {type(error).__name__}: {error}"})
+                continue
         yield example
 
 

@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
@@ -62,9 +63,12 @@ def make_thumbnail(photo: Path, folder: Path, size: int = THUMB_SIZE) -> str:
         image.draft("RGB", (size, size))  # JPEG: decode at 1/2..1/8 scale, far less work than full size
         image = ImageOps.exif_transpose(image).convert("RGB")
         image.thumbnail((size, size))
-        temporary = folder / f".{name}.{os.getpid()}.tmp"
-        image.save(temporary, "JPEG", quality=82)
-    temporary.replace(target)
+        temporary = folder / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"  # two rows may name one photo
+        try:
+            image.save(temporary, "JPEG", quality=82)
+            temporary.replace(target)
+        finally:
+            temporary.unlink(missing_ok=True)
     return name
 
 
@@ -128,7 +132,12 @@ def write_gallery(
         with ThreadPoolExecutor(workers or min(8, os.cpu_count() or 1)) as pool:
             for _ in progress(pool.map(thumb, range(len(joined.rows))), total=len(joined.rows), desc="thumbnails"):
                 pass
-    cards = [_card(row, thumbs[i]) for i, row in enumerate(joined.rows)]
+    cards = []
+    for row, thumb in zip(joined.rows, thumbs, strict=True):
+        try:
+            cards.append(_card(row, thumb))
+        except (TypeError, ValueError, KeyError) as error:  # a CV record the describer never took
+            problems.append({"id": row.id, "error": f"CV record not readable: {type(error).__name__}: {error}"})
     data = {
         "title": title or f"desclm gallery: {described.name}",
         "thumbs": os.path.relpath(folder, output.parent) if images is not None else "",

@@ -1,7 +1,8 @@
 """Stage 04: the guarded describer (HF or CTranslate2), its CLI, the CTranslate2 export, the
 evaluation, its report and benchmark.
 
-Public API for other stages: `Describer`, `Description`, the truth measures (`truth_record`,
+Public API for other stages: `Describer`, `Description` (and `DescribeError`, `describe_all`'s
+stand-in for a record it could not describe), the truth measures (`truth_record`,
 `truth_rows`, `summarise_truth`), the roll-up (`summarize`) and the check of any caption against
 its detections (`check_caption`, the guard's reader: `helpers.text.check`).
 """
@@ -9,9 +10,10 @@ its detections (`check_caption`, the guard's reader: `helpers.text.check`).
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from helpers.describer.describe import Describer, Description
+    from helpers.describer.describe import DescribeError, Describer, Description
 
 __all__ = [
+    "DescribeError",
     "Describer",
     "Description",
     "check_caption",
@@ -24,7 +26,7 @@ __all__ = [
 
 def __getattr__(name: str):
     # Lazy: importing a light submodule (the report, say) must not load transformers.
-    if name in ("Describer", "Description"):
+    if name in ("Describer", "Description", "DescribeError"):
         from helpers.describer import describe
 
         return getattr(describe, name)

@@ -154,9 +154,11 @@ _ENGLISH = re.compile(r"(?:[A-Za-z0-9]+(?:['’\-][A-Za-z0-9]+)*[ \-])*[A-Za-z]+
 def label_forms(label: str) -> tuple[str, str]:
     """How a category outside the five classes is written once and more than once.
 
-    A label is written as it is given and inflected only where its plural and singular round-trip
-    exactly: "bus" -> ("bus", "buses"), "knife" -> ("knife", "knives"), "fish" -> ("fish", "fish").
-    Mass nouns take a counter, "foam" -> ("piece of foam", "pieces of foam"); nouns that exist only
+    A label is written as it is given (case, hyphens, apostrophes, digits) and inflected only where
+    its plural and singular round-trip exactly: "bus" -> ("bus", "buses"), "knife" -> ("knife",
+    "knives"), "fish" -> ("fish", "fish"), "7up can" -> ("7up can", "7up cans"), an acronym "CD" ->
+    ("CD", "CDs"). Mass nouns take a counter, "foam" -> ("piece of foam", "pieces of foam"), also as
+    the last part of a hyphenated label ("e-waste" -> "pieces of e-waste"); nouns that exist only
     in the plural a pair, "glasses" -> ("pair of glasses", "pairs of glasses"). A label inflection
     would change ("tennis" is no plural of "tenni", "tires" may be a class of its own beside
     "tire"), and a label without letters ("3", whose count would read as one number with it), is

@@ -140,14 +140,12 @@ def evaluate_by_split(
 ) -> dict[str, dict]:
     """`evaluate_against_truth` per split, test first ("all" when the source has no splits): numbers
     pooled over train and test would mix what the detectors learned from with what they never saw."""
+    source = open_image_source(images, image_root, label_map)  # once: a COCO file is parsed, a folder listed
     by_split: dict[str, list[dict]] = {}
     for record in records:
         by_split.setdefault(record.get("split") or "all", []).append(record)
     order = sorted(by_split, key=lambda s: (SPLIT_ORDER.index(s) if s in SPLIT_ORDER else len(SPLIT_ORDER), s))
-    return {
-        split: evaluate_against_truth(images, by_split[split], weights, settings, threshold, image_root, label_map)
-        for split in order
-    }
+    return {split: evaluate_against_truth(source, by_split[split], weights, settings, threshold) for split in order}
 
 
 def by_split_table(evaluations: dict[str, dict], key: str) -> pd.DataFrame:
@@ -167,7 +165,8 @@ def evaluate_against_truth(
     """Per-detector and fused mAP@0.5/precision/recall, the effect of `conf_type`, and scene accuracy.
 
     Args:
-        images: The YOLO data.yaml or COCO .json the records came from (`image_root`, `label_map`: as 01 read it).
+        images: The YOLO data.yaml or COCO .json the records came from (`image_root`, `label_map`: as 01
+            read it), or that source already opened (`open_image_source`).
         records: 01's records, with `model_detections`.
         weights: Ensemble weight per detector name.
         settings: The fusion settings used (the comparison varies only `conf_type`; thinning as used).
@@ -177,7 +176,7 @@ def evaluate_against_truth(
     Returns:
         `{"detectors": DataFrame, "conf_types": DataFrame, "scene": dict, "per_class": DataFrame}`.
     """
-    source = open_image_source(images, image_root, label_map)
+    source = images if isinstance(images, ImageSource) else open_image_source(images, image_root, label_map)
     truths = ground_truth(source, records)
     names = list(weights)
     rows, per_class = [], {}

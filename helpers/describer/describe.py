@@ -226,6 +226,12 @@ class Describer:
         """One sentence per record, in order (see `describe_detailed`)."""
         return [d.text for d in self.describe_detailed(records, batch_size)]
 
+    @property
+    def _grammar_style(self) -> Style:
+        """The style the grammar writes in for this describer: its own, or the default for a house
+        style (which the grammar cannot write)."""
+        return Style() if self.style.is_house else self.style
+
     def _in_style(self, text: str, record: dict, scene: str | None) -> bool:
         """Grammatical and in the requested style: the grammar's rules, or a house style's frames."""
         if not well_written(text, record, self.style, scene):
@@ -247,9 +253,8 @@ class Describer:
                 captions[text] = "model" if rank == 0 else "rerank"
         if self.guard and len(captions) < self.num_captions:
             wanted = self.num_captions - len(captions)
-            grammar_style = Style() if self.style.is_house else self.style
             seed = f"{self.seed}:{model_input}"
-            for text in grammar_sentences(record, seed, wanted, self.policy, grammar_style, tuple(captions)):
+            for text in grammar_sentences(record, seed, wanted, self.policy, self._grammar_style, tuple(captions)):
                 captions[text] = "grammar"
         return replace(chosen, captions=tuple(captions), caption_sources=tuple(captions.values()))
 
@@ -266,8 +271,7 @@ class Describer:
         # Same record, same wording: the fallback's randomness is seeded by the input itself. It never
         # returns a sentence the extractor reads otherwise (helpers.text.fallback); a record whose facts
         # cannot be stated at all raises UnfaithfulError, which `describe_all` makes that record's error.
-        grammar_style = Style() if self.style.is_house else self.style  # the grammar cannot write a house style
         text, said = fallback_sentence(
-            record, f"{self.seed}:{model_input}", self.policy, grammar_style, GRAMMAR_ATTEMPTS
+            record, f"{self.seed}:{model_input}", self.policy, self._grammar_style, GRAMMAR_ATTEMPTS
         )
         return Description(text, "grammar", expected, said, tuple(texts), provenance(text, record, self.policy))

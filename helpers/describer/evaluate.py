@@ -210,6 +210,23 @@ def truth_evaluation(describer: Describer, records: list[dict], described: list,
     return {"summary": summarise_truth(rows, len(records), unreadable), "rows": rows}
 
 
+VERDICT_MEASURES = {  # measure -> (its target key, "min" or "max")
+    "guarded_faithful_min_stress": ("guarded_faithful_min_stress", "min"),
+    "fallback_rate_test": ("fallback_rate_test_max", "max"),
+    "guarded_writing_errors": ("guarded_writing_errors_max", "max"),
+    "truth_describer_on_truth": ("truth_describer_on_truth_min", "min"),
+    "truth_end_to_end": ("truth_end_to_end_min", "min"),
+    "littered_called_clean": ("littered_called_clean_max", "max"),
+}
+
+
+def _met(result: dict, measure: str) -> bool:
+    """Whether a verdict's measure meets its target (a measure that could not be measured does not)."""
+    target_key, kind = VERDICT_MEASURES[measure]
+    value, target = result[measure], result["targets"][target_key]
+    return value is not None and (value >= target if kind == "min" else value <= target)
+
+
 def verdict(groups: dict[str, dict], targets: dict = TARGETS, truth: dict | None = None) -> dict:
     """The evaluation's key numbers and whether they meet `targets` (`targets_met`); with `truth`
     (the truth summary), the end-to-end numbers and `TRUTH_TARGETS` count too."""
@@ -223,12 +240,6 @@ def verdict(groups: dict[str, dict], targets: dict = TARGETS, truth: dict | None
         "guarded_writing_errors": sum(groups[g]["guarded"].get(check, 0) for g in groups for check in WRITING_CHECKS),
         "targets": dict(targets),
     }
-    result["targets_met"] = (
-        result["guarded_faithful_min_stress"] is not None
-        and result["guarded_faithful_min_stress"] >= targets["guarded_faithful_min_stress"]
-        and result["fallback_rate_test"] <= targets["fallback_rate_test_max"]
-        and result["guarded_writing_errors"] <= targets["guarded_writing_errors_max"]
-    )
     if truth and truth["with_ground_truth"]:
         result.update(
             {
@@ -240,23 +251,8 @@ def verdict(groups: dict[str, dict], targets: dict = TARGETS, truth: dict | None
             }
         )
         result["targets"].update(TRUTH_TARGETS)
-        result["targets_met"] = (
-            result["targets_met"]
-            and result["truth_describer_on_truth"] >= TRUTH_TARGETS["truth_describer_on_truth_min"]
-            and result["truth_end_to_end"] >= TRUTH_TARGETS["truth_end_to_end_min"]
-            and result["littered_called_clean"] <= TRUTH_TARGETS["littered_called_clean_max"]
-        )
+    result["targets_met"] = all(_met(result, measure) for measure in VERDICT_MEASURES if measure in result)
     return result
-
-
-VERDICT_MEASURES = {  # measure -> (its target key, "min" or "max")
-    "guarded_faithful_min_stress": ("guarded_faithful_min_stress", "min"),
-    "fallback_rate_test": ("fallback_rate_test_max", "max"),
-    "guarded_writing_errors": ("guarded_writing_errors_max", "max"),
-    "truth_describer_on_truth": ("truth_describer_on_truth_min", "min"),
-    "truth_end_to_end": ("truth_end_to_end_min", "min"),
-    "littered_called_clean": ("littered_called_clean_max", "max"),
-}
 
 
 def verdict_table(result: dict) -> list[dict]:
@@ -265,11 +261,8 @@ def verdict_table(result: dict) -> list[dict]:
     for measure, (target_key, kind) in VERDICT_MEASURES.items():
         if measure not in result:
             continue
-        value, target = result[measure], result["targets"][target_key]
-        met = value is not None and (value >= target if kind == "min" else value <= target)
-        rows.append(
-            {"measure": measure, "value": value, "target": f"{'>=' if kind == 'min' else '<='} {target}", "met": met}
-        )
+        bound = f"{'>=' if kind == 'min' else '<='} {result['targets'][target_key]}"
+        rows.append({"measure": measure, "value": result[measure], "target": bound, "met": _met(result, measure)})
     for measure in (
         "guarded_faithful_test",
         "raw_model_faithful_test",

@@ -35,6 +35,11 @@ def well_written(text: str, record: dict, style: Style, scene: str | None) -> bo
     return not agreement_errors(text, vocabulary) and not any(style_errors(text, style, vocabulary, scene).values())
 
 
+def _passes(text: str, record: dict, expected: Facts, style: Style) -> bool:
+    """A grammar wording the describer may use: it reads back as `expected` and is well written."""
+    return said(text, record) == expected and well_written(text, record, style, expected.scene)
+
+
 def fallback_sentence(
     record: dict, seed: str, policy: Policy = Policy(), style: Style = Style(), attempts: int = GRAMMAR_ATTEMPTS
 ) -> tuple[str, Facts]:
@@ -53,7 +58,7 @@ def fallback_sentence(
     expected = facts(record, policy)
     for attempt in range(attempts):
         text = describe(record, random.Random(f"{seed}:{attempt}" if attempt else seed), policy, style)
-        if said(text, record) == expected and well_written(text, record, style, expected.scene):
+        if _passes(text, record, expected, style):
             return text, expected
     text = enumeration(expected)
     stated = said(text, record)
@@ -82,6 +87,6 @@ def grammar_sentences(
         text = describe(record, random.Random(f"{seed}:more:{attempt}"), policy, style)
         if text in found or text in exclude:
             continue
-        if said(text, record) == expected and well_written(text, record, style, expected.scene):
+        if _passes(text, record, expected, style):
             found.append(text)
     return found

@@ -122,3 +122,11 @@ def test_calibration_collects_the_coco_truth_on_all_its_photos(both_layouts, tin
     yolo = open_image_source(both_layouts / "data.yaml")
     assert truths == [Counter(name for name, _ in yolo.truth_boxes(item)) for item in yolo.items], "no splits: all"
     assert len(per_model["yolo"]) == len(yolo.items)
+
+
+def test_category_names_come_in_id_order(both_layouts):
+    coco = _coco_of(both_layouts / "data.yaml")
+    coco["categories"] = [{"id": i, "name": f"class {i}"} for i in (12, 2, 10, 1)]
+    coco["annotations"] = []
+    (both_layouts / "ids.json").write_text(json.dumps(coco))
+    assert open_image_source(both_layouts / "ids.json").class_names == ["class 1", "class 2", "class 10", "class 12"]

@@ -69,7 +69,8 @@ def load_coco(path: str | Path, image_root: str | Path | None = None) -> CocoDat
             raise ValueError(f"{file}: categories[{index}] needs an 'id' and a 'name', got {category!r}")
         names_by_id[category["id"]] = str(category["name"])
     root = Path(image_root).resolve() if image_root else file.parent.resolve()
-    result = CocoDataset(root, [names_by_id[k] for k in sorted(names_by_id, key=str)], name_of=names_by_id)
+    in_id_order = sorted(names_by_id, key=lambda k: (0, k, "") if isinstance(k, int) else (1, 0, str(k)))
+    result = CocoDataset(root, [names_by_id[k] for k in in_id_order], name_of=names_by_id)
     photos = {}
     for index, image in enumerate(dataset["images"]):
         where = f"{file}: images[{index}]"

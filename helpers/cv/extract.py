@@ -25,13 +25,10 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from functools import partial as partial_call
 from pathlib import Path
-
-from PIL import Image
+from typing import Protocol
 
 from helpers.core.contract import Policy
 from helpers.core.io import atomic_write_text, iter_jsonl, side_files, write_jsonl
@@ -45,45 +42,13 @@ from helpers.core.outputs import (
     partial_paths,
 )
 from helpers.core.paths import resolve
+from helpers.cv.batch import BatchExtractor, BatchResult, ModelLoadError, decode_batches, decode_side  # noqa: F401 - re-exported: callers import them from here
 from helpers.cv.config import ExtractConfig
-from helpers.cv.detectors import UNKNOWN_SCENE, DetectorSpec, SceneClassifier, load_detector
+from helpers.cv.detectors import DetectorSpec, SceneClassifier
 from helpers.cv.files import scan_output
-from helpers.cv.fusion import align_scores, fuse
-from helpers.cv.ground_truth import add_ground_truth, labelled_truth
-from helpers.cv.predictions import PredictedDetector, read_names
-from helpers.cv.sources import ImageItem, decode_image, open_image_source, select
+from helpers.cv.sources import ImageItem, ImageSource, open_image_source, select
 
 logger = logging.getLogger(__name__)
-
-
-Decoded = tuple[ImageItem, Image.Image | None, tuple[int, int], str]  # item, image or None, full size, error
-
-
-def _batches(items: list[ImageItem], batch_size: int, threads: int, min_side: int = 0) -> Iterator[list[Decoded]]:
-    """Batches of decoded images, decoded by threads (PIL's decoders release the GIL) one batch
-    ahead of the models; JPEGs at a reduced scale when `min_side` allows (see `decode_image`)."""
-
-    def load(item: ImageItem) -> Decoded:
-        try:
-            return item, *decode_image(item, min_side), ""
-        except Exception as error:  # noqa: BLE001 - any unreadable image is reported, never fatal
-            return item, None, (0, 0), f"{type(error).__name__}: {error}"
-
-    chunks = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        pending = [pool.map(load, chunk) for chunk in chunks[:2]]
-        for index in range(len(chunks)):
-            batch = list(pending.pop(0))
-            if index + 2 < len(chunks):
-                pending.append(pool.map(load, chunks[index + 2]))
-            yield batch
-
-
-def decode_side(models: list) -> int:
-    """The smallest image side every model still gets at full detail (its `input_side`); 0 (decode
-    in full) when a model does not say."""
-    sides = [getattr(model, "input_side", 0) for model in models]
-    return max(sides) if sides and all(sides) else 0
 
 
 def _flat(value, prefix: str = "") -> dict[str, object]:
@@ -162,25 +127,53 @@ def settings_fingerprint(config: ExtractConfig, specs: list[DetectorSpec]) -> di
     return settings
 
 
-class ModelLoadError(ValueError):
-    """A model file or folder exists but its library cannot load it (corrupt, or another kind of file)."""
+class ExtractionEngine(Protocol):
+    """Where the models run: `LocalEngine` (this process) or `helpers.engine.RayEngine` (a Ray cluster).
+
+    `prepare` loads (or checks) everything it needs before the run writes anything; `run` yields one
+    `BatchResult` per batch of the photos to do, in any order; `forward_seconds` says, when it can,
+    how long each model's forward passes took.
+    """
+
+    def prepare(self, config: ExtractConfig, source: ImageSource) -> None: ...
+
+    def run(self, todo: list[ImageItem]) -> Iterator[BatchResult]: ...
+
+    def forward_seconds(self) -> dict[str, float] | None: ...
 
 
-def _loaded(weights: str, load):
-    """`load()`, its failure (any library's exception) as one ModelLoadError naming the weights."""
-    try:
-        return load()
-    except (FileNotFoundError, ModelLoadError):
-        raise
-    except Exception as error:  # noqa: BLE001 - Ultralytics and transformers raise KeyError, RuntimeError, ...
-        message = " ".join(str(error).split())[:300]
-        raise ModelLoadError(
-            f"{resolve(weights)} could not be loaded as a model: {type(error).__name__}: {message}"
-        ) from error
+class LocalEngine:
+    """The models in this process; photos decoded by threads one batch ahead (the default engine).
+
+    Args:
+        detectors: Already loaded detectors matching the config's (to reuse them across runs);
+            None loads them.
+        scene_model: Likewise, the loaded scene classifier.
+    """
+
+    def __init__(self, detectors: list | None = None, scene_model: SceneClassifier | None = None) -> None:
+        self.detectors, self.scene_model = detectors, scene_model
+        self.extractor: BatchExtractor | None = None
+
+    def prepare(self, config: ExtractConfig, source: ImageSource) -> None:
+        self.config = config
+        self.extractor = BatchExtractor(config, source, self.detectors, self.scene_model)
+
+    def run(self, todo: list[ImageItem]) -> Iterator[BatchResult]:
+        batches = decode_batches(todo, self.config.batch_size, self.config.loader_threads, self.extractor.min_side)
+        for batch in batches:
+            yield self.extractor(batch)
+
+    def forward_seconds(self) -> dict[str, float]:
+        return self.extractor.forward_seconds()
 
 
 def run_extraction(
-    config: ExtractConfig, detectors: list | None = None, scene_model: SceneClassifier | None = None
+    config: ExtractConfig,
+    detectors: list | None = None,
+    scene_model: SceneClassifier | None = None,
+    engine: ExtractionEngine | None = None,
+    on_batch: Callable[[BatchResult], None] | None = None,
 ) -> dict:
     """Runs (or resumes) one extraction; returns its summary (counts, timings, paths).
 
@@ -189,6 +182,8 @@ def run_extraction(
         detectors: Already loaded detectors matching `config`'s (to reuse them across runs);
             None loads them.
         scene_model: Likewise, the loaded scene classifier.
+        engine: Where the models run (default: `LocalEngine(detectors, scene_model)`).
+        on_batch: Called with each batch's result once its lines are written (`desclm annotate`).
 
     Raises:
         ValueError: An input or setting is wrong, an output file is one of the inputs, or another
@@ -196,6 +191,7 @@ def run_extraction(
         OSError: An input cannot be read, or the output's folder cannot be written.
     """
     config.check_inputs(models_loaded=detectors is not None)
+    engine = engine or LocalEngine(detectors, scene_model)
     output = config.output_path()
     files = side_files(output)
     partial, partial_errors = (partial_paths(path)[0] for path in (output, files["errors"]))
@@ -213,30 +209,7 @@ def run_extraction(
     check_not_listed(written_files, [item.path for item in source.items])
     check_writable(output)
     with OutputLock(output):  # a second run on this output refuses, naming this one
-        return _extract(config, source, selected, specs, output, detectors, scene_model)
-
-
-def _predicted(config: ExtractConfig, source, spec: DetectorSpec) -> PredictedDetector:
-    """A detector read from its predictions; save_txt class ids are named by `prediction_names`, else
-    by the detector's weights when given (a checkpoint's or model folder's names), else by the source."""
-    names = None
-    if config.prediction_names:
-        names = read_names(config.prediction_names)
-    elif spec.name == "yolo" and config.yolo_weights:
-        from ultralytics import YOLO
-
-        model_names = YOLO(str(resolve(config.yolo_weights))).names
-        names = [model_names[i] for i in sorted(model_names)]
-    elif spec.name == "hf" and config.hf_model:
-        from transformers import AutoConfig
-
-        from helpers.core.offline import model_source
-
-        id2label = AutoConfig.from_pretrained(model_source(config.hf_model, "HF detection model")).id2label
-        names = [id2label[i] for i in sorted(id2label)]
-    return PredictedDetector(
-        spec.weights, source, names=names, conf=spec.conf, label_map=config.label_map, name=spec.name
-    )
+        return _extract(config, source, selected, specs, output, engine, on_batch)
 
 
 def _named_inputs(config: ExtractConfig, source) -> list[Path]:
@@ -247,7 +220,7 @@ def _named_inputs(config: ExtractConfig, source) -> list[Path]:
     return named + [resolve(path) for path in paths if path and resolve(path).is_file()]
 
 
-def _extract(config: ExtractConfig, source, selected: list, specs: list, output: Path, detectors, scene_model) -> dict:
+def _extract(config: ExtractConfig, source, selected: list, specs: list, output: Path, engine, on_batch) -> dict:
     """`run_extraction` once its output is locked: resume, load, run, then put the output in place."""
     files = side_files(output)
     partial, partial_errors = (partial_paths(path)[0] for path in (output, files["errors"]))
@@ -266,18 +239,7 @@ def _extract(config: ExtractConfig, source, selected: list, specs: list, output:
     done, repaired = scan_output(current)
     todo = [item for item in selected if item.key not in done]
     todo_keys = {item.key for item in todo}
-    # models load before anything is written: a model that cannot load leaves no file behind
-    if detectors is None:
-        load = partial_call(load_detector, imgsz=config.imgsz, device=config.device, shared_label_map=config.label_map)
-        detectors = [
-            _loaded(spec.weights, partial_call(_predicted, config, source, spec))
-            if spec.backend == "predictions"
-            else _loaded(spec.weights, partial_call(load, spec))
-            for spec in specs
-        ]
-    if scene_model is None and config.scene_weights and config.detections_from == "models":
-        scene = partial_call(SceneClassifier, config.scene_weights, imgsz=config.scene_imgsz, device=config.device)
-        scene_model = _loaded(config.scene_weights, scene)
+    engine.prepare(config, source)  # models load before anything is written: a failure leaves no file behind
     if current == output and output.exists() and (todo or repaired):
         os.replace(output, partial)  # more to add: the finished file becomes the work in progress again
     # Images that failed before are retried now, and images no longer in the source are gone:
@@ -301,12 +263,6 @@ def _extract(config: ExtractConfig, source, selected: list, specs: list, output:
     }
     atomic_write_text(files["manifest"], json.dumps(manifest, indent=2) + "\n")
 
-    if [d.name for d in detectors] != [s.name for s in specs]:
-        raise ValueError(
-            f"given detectors {[d.name for d in detectors]} do not match the configured {[s.name for s in specs]}"
-        )
-    names, weights = [s.name for s in specs], [s.weight for s in specs]
-    min_side = decode_side([*detectors, scene_model] if scene_model else detectors) if config.draft_decode else 0
     started, written, failed, truth_errors = time.perf_counter(), 0, 0, 0
     output.parent.mkdir(parents=True, exist_ok=True)
     with (
@@ -314,75 +270,24 @@ def _extract(config: ExtractConfig, source, selected: list, specs: list, output:
         open(partial_errors, "a") as err,
         progress(total=len(todo), desc="extract", unit="img") as bar,
     ):
-        for batch in _batches(todo, config.batch_size, config.loader_threads, min_side):
-            good = [(item, image, size) for item, image, size, _ in batch if image is not None]
-            for item, _, _, reason in batch:
-                if reason:
-                    err.write(json.dumps({"image": item.key, "split": item.split, "error": reason}) + "\n")
-                    failed += 1
-            # Detectors read from files first (`helpers.cv.predictions`): a photo whose predictions are
-            # unreadable is an error line, and the models do not run on it.
-            predicted = {
-                detector.name: detector.predict_items([item for item, _, _ in good])
-                for detector in detectors
-                if isinstance(detector, PredictedDetector)
-            }
-            unreadable = {
-                i: str(f) for found in predicted.values() for i, f in enumerate(found) if isinstance(f, ValueError)
-            }
-            for index, reason in sorted(unreadable.items()):
-                item = good[index][0]
-                err.write(json.dumps({"image": item.key, "split": item.split, "error": reason}) + "\n")
-                failed += 1
-            kept = [index for index in range(len(good)) if index not in unreadable]
-            good = [good[index] for index in kept]
-            images = [image for _, image, _ in good]
-            per_model = [
-                [
-                    align_scores(found, spec.conf, Policy().min_confidence)
-                    for found in (
-                        [predicted[detector.name][index] for index in kept]
-                        if detector.name in predicted
-                        else detector.predict(images)
-                    )
-                ]
-                for detector, spec in zip(detectors, specs)
-            ]
-            scenes = scene_model.predict(images) if scene_model else [dict(UNKNOWN_SCENE) for _ in images]
-            lines = []
-            for index, (item, _, (width, height)) in enumerate(good):
-                record = {"image": item.key, "split": item.split, "width": width, "height": height}
-                if config.detections_from == "labels":
-                    try:
-                        record["detections"], record["scene"] = labelled_truth(source, item)
-                    except ValueError as error:
-                        err.write(json.dumps({"image": item.key, "split": item.split, "error": str(error)}) + "\n")
-                        failed += 1
-                        continue
-                else:
-                    mine = [detections[index] for detections in per_model]
-                    record["detections"] = fuse(mine, names, weights, config.fusion())
-                    record["scene"] = scenes[index]
-                    if config.save_model_detections:
-                        record["model_detections"] = {name: d.as_records() for name, d in zip(names, mine)}
-                    if source.has_ground_truth:  # what is really in the photo, for 04's truth report
-                        truth_errors += add_ground_truth(record, source, item)
-                lines.append(json.dumps(record) + "\n")
-            out.write("".join(lines))  # whole lines per batch; a kill mid-write leaves one partial line
+        for result in engine.run(todo):
+            out.write("".join(result.lines))  # whole lines per batch; a kill mid-write leaves one partial line
+            err.write("".join(result.error_lines))
             out.flush()
             err.flush()
             if config.fsync:  # a killed process loses nothing flushed; a power cut needs the sync
                 os.fsync(out.fileno())
-            written += len(lines)
-            bar.update(len(batch))
+            written, failed = written + len(result.lines), failed + len(result.error_lines)
+            truth_errors += result.truth_errors
+            if on_batch:
+                on_batch(result)
+            bar.update(result.inputs)
     if partial.exists():
         os.replace(partial, output)
     os.replace(partial_errors, files["errors"])
     atomic_write_text(files["manifest"], json.dumps({**manifest, "complete": True}, indent=2) + "\n")
     seconds = time.perf_counter() - started
-    forward = {d.name: d.forward_seconds for d in detectors}
-    if scene_model:
-        forward["scene"] = scene_model.forward_seconds
+    forward = engine.forward_seconds()
     return {
         "output": str(output),
         "errors_output": str(files["errors"]),
@@ -395,9 +300,9 @@ def _extract(config: ExtractConfig, source, selected: list, specs: list, output:
         "ground_truth_errors": truth_errors,  # photos whose label file is unreadable (named in their record)
         "seconds": seconds,
         "images_per_second": (written + failed) / seconds if seconds > 0 and todo else None,
-        "forward_seconds": forward,
-        "forward_share": sum(forward.values()) / seconds if seconds > 0 and todo else None,
-        "weights": dict(zip(names, weights)),
+        "forward_seconds": forward,  # None where the engine cannot say (models in other processes)
+        "forward_share": sum(forward.values()) / seconds if forward is not None and seconds > 0 and todo else None,
+        "weights": {spec.name: spec.weight for spec in specs},
     }
 
 

@@ -1,0 +1,221 @@
+"""One batch of photos through the models: the work every extraction engine shares.
+
+`BatchExtractor` holds the loaded detectors and scene classifier and turns a batch of decoded
+photos into CV output lines and error lines. The local engine (`helpers.cv.extract`) calls it in
+this process; the Ray engine (`helpers.engine`) calls the same code inside each actor of its pool,
+so both write the same records.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial as partial_call
+
+from PIL import Image
+
+from helpers.core.contract import Policy
+from helpers.core.paths import resolve
+from helpers.cv.config import ExtractConfig
+from helpers.cv.detectors import UNKNOWN_SCENE, DetectorSpec, SceneClassifier, load_detector
+from helpers.cv.fusion import align_scores, fuse
+from helpers.cv.ground_truth import add_ground_truth, labelled_truth
+from helpers.cv.predictions import PredictedDetector, read_names
+from helpers.cv.sources import ImageItem, ImageSource, decode_image
+
+Decoded = tuple[ImageItem, Image.Image | None, tuple[int, int], str]  # item, image or None, full size, error
+
+
+def decode_item(item: ImageItem, min_side: int = 0) -> Decoded:
+    """The photo decoded (see `decode_image`), or why it cannot be: never raises for the file."""
+    try:
+        return item, *decode_image(item, min_side), ""
+    except Exception as error:  # noqa: BLE001 - any unreadable image is reported, never fatal
+        return item, None, (0, 0), f"{type(error).__name__}: {error}"
+
+
+def decode_batches(items: list[ImageItem], batch_size: int, threads: int, min_side: int = 0) -> Iterator[list[Decoded]]:
+    """Batches of decoded images, decoded by threads (PIL's decoders release the GIL) one batch
+    ahead of the models; JPEGs at a reduced scale when `min_side` allows (see `decode_image`)."""
+    load = partial_call(decode_item, min_side=min_side)
+    chunks = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        pending = [pool.map(load, chunk) for chunk in chunks[:2]]
+        for index in range(len(chunks)):
+            batch = list(pending.pop(0))
+            if index + 2 < len(chunks):
+                pending.append(pool.map(load, chunks[index + 2]))
+            yield batch
+
+
+def decode_side(models: list) -> int:
+    """The smallest image side every model still gets at full detail (its `input_side`); 0 (decode
+    in full) when a model does not say."""
+    sides = [getattr(model, "input_side", 0) for model in models]
+    return max(sides) if sides and all(sides) else 0
+
+
+class ModelLoadError(ValueError):
+    """A model file or folder exists but its library cannot load it (corrupt, or another kind of file)."""
+
+
+def loaded(weights: str, load):
+    """`load()`, its failure (any library's exception) as one ModelLoadError naming the weights."""
+    try:
+        return load()
+    except (FileNotFoundError, ModelLoadError):
+        raise
+    except Exception as error:  # noqa: BLE001 - Ultralytics and transformers raise KeyError, RuntimeError, ...
+        message = " ".join(str(error).split())[:300]
+        raise ModelLoadError(
+            f"{resolve(weights)} could not be loaded as a model: {type(error).__name__}: {message}"
+        ) from error
+
+
+@dataclass
+class BatchResult:
+    """What one batch gave: CV output lines and error lines (JSON text, each ending in a newline)."""
+
+    inputs: int  # photos in the batch
+    lines: list[str] = field(default_factory=list)
+    error_lines: list[str] = field(default_factory=list)
+    truth_errors: int = 0  # records whose label file is unreadable (named in the record)
+
+
+def _error_line(item: ImageItem, reason: str) -> str:
+    return json.dumps({"image": item.key, "split": item.split, "error": reason}) + "\n"
+
+
+class BatchExtractor:
+    """The models of one extraction, loaded; `extractor(batch)` gives the batch's `BatchResult`.
+
+    Args:
+        config: The run's settings.
+        source: Where the photos come from (ground truth and predictions are read through it;
+            its item list is not needed).
+        detectors: Already loaded detectors matching the config's (None: load them).
+        scene_model: Likewise the scene classifier.
+
+    Raises:
+        ModelLoadError: A model file cannot be loaded (FileNotFoundError: it is gone).
+        ValueError: The given detectors do not match the configured ones.
+    """
+
+    def __init__(
+        self,
+        config: ExtractConfig,
+        source: ImageSource,
+        detectors: list | None = None,
+        scene_model: SceneClassifier | None = None,
+    ) -> None:
+        self.config, self.source = config, source
+        self.specs = config.detector_specs() if config.detections_from == "models" else []
+        if detectors is None:
+            load = partial_call(
+                load_detector, imgsz=config.imgsz, device=config.device, shared_label_map=config.label_map
+            )
+            detectors = [
+                loaded(spec.weights, partial_call(_predicted, config, source, spec))
+                if spec.backend == "predictions"
+                else loaded(spec.weights, partial_call(load, spec))
+                for spec in self.specs
+            ]
+        if scene_model is None and config.scene_weights and config.detections_from == "models":
+            scene = partial_call(SceneClassifier, config.scene_weights, imgsz=config.scene_imgsz, device=config.device)
+            scene_model = loaded(config.scene_weights, scene)
+        given, configured = [d.name for d in detectors], [s.name for s in self.specs]
+        if given != configured:
+            raise ValueError(f"given detectors {given} do not match the configured {configured}")
+        self.detectors, self.scene_model = detectors, scene_model
+
+    @property
+    def min_side(self) -> int:
+        """The side JPEGs may be decoded down to (0: in full); see `decode_side`."""
+        if not self.config.draft_decode:
+            return 0
+        return decode_side([*self.detectors, self.scene_model] if self.scene_model else self.detectors)
+
+    def forward_seconds(self) -> dict[str, float]:
+        forward = {d.name: d.forward_seconds for d in self.detectors}
+        if self.scene_model:
+            forward["scene"] = self.scene_model.forward_seconds
+        return forward
+
+    def __call__(self, batch: list[Decoded]) -> BatchResult:
+        config, source, specs = self.config, self.source, self.specs
+        result = BatchResult(inputs=len(batch))
+        good = [(item, image, size) for item, image, size, _ in batch if image is not None]
+        result.error_lines += [_error_line(item, reason) for item, _, _, reason in batch if reason]
+        # Detectors read from files first (`helpers.cv.predictions`): a photo whose predictions are
+        # unreadable is an error line, and the models do not run on it.
+        predicted = {
+            detector.name: detector.predict_items([item for item, _, _ in good])
+            for detector in self.detectors
+            if isinstance(detector, PredictedDetector)
+        }
+        unreadable = {
+            index: str(found)
+            for results in predicted.values()
+            for index, found in enumerate(results)
+            if isinstance(found, ValueError)
+        }
+        result.error_lines += [_error_line(good[index][0], reason) for index, reason in sorted(unreadable.items())]
+        kept = [index for index in range(len(good)) if index not in unreadable]
+        good = [good[index] for index in kept]
+        images = [image for _, image, _ in good]
+        per_model = [
+            [
+                align_scores(found, spec.conf, Policy().min_confidence)
+                for found in (
+                    [predicted[detector.name][index] for index in kept]
+                    if detector.name in predicted
+                    else detector.predict(images)
+                )
+            ]
+            for detector, spec in zip(self.detectors, specs)
+        ]
+        scenes = self.scene_model.predict(images) if self.scene_model else [dict(UNKNOWN_SCENE) for _ in images]
+        names, weights = [s.name for s in specs], [s.weight for s in specs]
+        for index, (item, _, (width, height)) in enumerate(good):
+            record = {"image": item.key, "split": item.split, "width": width, "height": height}
+            if config.detections_from == "labels":
+                try:
+                    record["detections"], record["scene"] = labelled_truth(source, item)
+                except ValueError as error:
+                    result.error_lines.append(_error_line(item, str(error)))
+                    continue
+            else:
+                mine = [detections[index] for detections in per_model]
+                record["detections"] = fuse(mine, names, weights, config.fusion())
+                record["scene"] = scenes[index]
+                if config.save_model_detections:
+                    record["model_detections"] = {name: d.as_records() for name, d in zip(names, mine)}
+                if source.has_ground_truth:  # what is really in the photo, for 04's truth report
+                    result.truth_errors += add_ground_truth(record, source, item)
+            result.lines.append(json.dumps(record) + "\n")
+        return result
+
+
+def _predicted(config: ExtractConfig, source, spec: DetectorSpec) -> PredictedDetector:
+    """A detector read from its predictions; save_txt class ids are named by `prediction_names`, else
+    by the detector's weights when given (a checkpoint's or model folder's names), else by the source."""
+    names = None
+    if config.prediction_names:
+        names = read_names(config.prediction_names)
+    elif spec.name == "yolo" and config.yolo_weights:
+        from ultralytics import YOLO
+
+        model_names = YOLO(str(resolve(config.yolo_weights))).names
+        names = [model_names[i] for i in sorted(model_names)]
+    elif spec.name == "hf" and config.hf_model:
+        from transformers import AutoConfig
+
+        from helpers.core.offline import model_source
+
+        id2label = AutoConfig.from_pretrained(model_source(config.hf_model, "HF detection model")).id2label
+        names = [id2label[i] for i in sorted(id2label)]
+    return PredictedDetector(
+        spec.weights, source, names=names, conf=spec.conf, label_map=config.label_map, name=spec.name
+    )

@@ -23,8 +23,8 @@ done < <("$python" -m pip config list 2>/dev/null)
 pip_install=("$python" -m pip install --quiet --disable-pip-version-check -c constraints.txt)
 if "${pip_install[@]}" uv &&
   "$python" -m uv pip install --python "$python" --quiet --compile-bytecode --index-strategy unsafe-best-match \
-    "${sources[@]}" -c constraints.txt -e ".[dev]"; then
+    "${sources[@]}" -c constraints.txt -e ".[dev,ray]"; then
   exit 0
 fi
 echo "uv could not install the environment: installing with pip instead" >&2
-"${pip_install[@]}" -e ".[dev]"
+"${pip_install[@]}" -e ".[dev,ray]"

@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("train", "stage 03: train the T5 describer on the pairs"),
     "export-ct2": ("export_ct2", "export a trained describer to CTranslate2 (faster CPU inference)"),
     "describe": ("describe", "stage 04: describe CV outputs with the guarded describer; `describe merge` joins shards"),
+    "annotate": ("annotate", "extract and describe photos in one streamed run (--engine ray: on a Ray cluster)"),
     "check": ("check", "check captions written anywhere (a VLM, people) against their CV records"),
     "export": ("export", "described photos as a Hugging Face dataset, LLaVA JSON, COCO captions or CSV"),
     "gallery": ("gallery", "an HTML page to look through described photos: boxes, sentences, filters, search"),

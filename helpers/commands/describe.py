@@ -18,6 +18,7 @@ from pathlib import Path
 from helpers.commands.parsing import SettingsParser
 from helpers.commands.shards import merge_command
 from helpers.describer.options import FALLBACK_EXIT_STATUS, DescribeOptions
+from helpers.engine.options import EngineOptions
 
 logger = logging.getLogger(__name__)
 
@@ -32,13 +33,13 @@ def main(argv: list[str], prog: str = "desclm describe") -> int:
     if argv[:1] == ["merge"]:
         return merge(argv[1:], f"{prog} merge")
     parser = SettingsParser(
-        DescribeOptions,
+        [DescribeOptions, EngineOptions],
         prog=prog,
         description="Describe CV output records (JSONL) in one faithful sentence each.",
         params_sections=("describe",),
         epilog=f"`{prog} merge OUTPUT SHARD...` joins the outputs of --num_shards runs.",
     )
-    options, _ = parser.parse(argv)
+    options, engine_options, _ = parser.parse(argv)
     from helpers.core.contract import load_model_settings
     from helpers.core.outputs import OutputBusyError, check_writable
     from helpers.core.paths import require_file, resolve
@@ -59,25 +60,30 @@ def main(argv: list[str], prog: str = "desclm describe") -> int:
     from helpers.describer.describe import Describer
     from helpers.describer.run import describe_file
 
+    load = {  # Describer.load's settings, here and in each Ray actor
+        "backend": options.backend,
+        "guard": options.guard,
+        "compute_type": options.compute_type,
+        "dtype": options.dtype,
+        "style": options.style or None,
+        "top_p": options.top_p,
+        "num_beams": options.num_beams,
+        "num_captions": options.num_captions,
+    }
+    # on Ray the actors describe: this copy checks the folder and gives the settings the output records
+    device = "cpu" if engine_options.engine == "ray" else options.device
     try:
-        describer = Describer.load(
-            model_dir,
-            options.backend,
-            options.device,
-            guard=options.guard,
-            compute_type=options.compute_type,
-            inter_threads=cpu_cores(),
-            dtype=options.dtype,
-            style=options.style or None,
-            top_p=options.top_p,
-            num_beams=options.num_beams,
-            num_captions=options.num_captions,
-        )
+        describer = Describer.load(model_dir, device=device, inter_threads=cpu_cores(), **load)
     except (OSError, ValueError, CudaLibraryError) as error:
         parser.error(str(error))
     except Exception as error:  # noqa: BLE001 - a weights file the library cannot read: one line, not a traceback
         parser.error(f"{model_dir} could not be loaded as a describer: {type(error).__name__}: {error}")
     try:
+        engine = None
+        if engine_options.engine == "ray":
+            from helpers.engine.ray_data import RayDescribeEngine
+
+            engine = RayDescribeEngine(engine_options, str(model_dir), load, options.batch_size)
         counts = describe_file(
             describer,
             input_path,
@@ -85,7 +91,12 @@ def main(argv: list[str], prog: str = "desclm describe") -> int:
             options.batch_size,
             num_shards=options.num_shards,
             shard_index=options.shard_index,
+            engine=engine,
         )
+        if engine_options.format == "parquet":
+            from helpers.core.parquet import write_parquet
+
+            logger.info("Parquet: %s", write_parquet(shard_path(output_path, options.num_shards, options.shard_index)))
     except OutputBusyError as error:
         parser.error(str(error))
     except (OSError, ValueError) as error:  # a full disk, a folder gone read-only: one line, and the work kept

@@ -115,15 +115,25 @@ def open_input(path: Path):
     return open(0 if str(path) == "-" else path, "rb", closefd=str(path) != "-")
 
 
+def input_line(number: int, raw: bytes) -> InputLine:
+    """Line `number` of an input, read (`parse_line`): its record and id, or what is wrong with it."""
+    record, problem = parse_line(raw)
+    if problem:
+        return InputLine(number, None, f"line {number}: {problem}", number)
+    return InputLine(number, record, None, record_id(record, number))
+
+
+def read_raw_lines(path: Path) -> Iterator[bytes]:
+    """Every line of `path` (a file, a pipe, or "-" for standard input) as bytes, unread: the Ray
+    engine sends them to its workers as they are, and each worker reads its own (`input_line`)."""
+    with open_input(path) as file:
+        yield from file  # binary lines end at b"\n" only
+
+
 def read_lines(path: Path) -> Iterator[InputLine]:
     """Every line of `path` (a file, a pipe, or "-" for standard input), blank and broken ones included."""
-    with open_input(path) as file:
-        for number, raw in enumerate(file, start=1):  # binary lines end at b"\n" only
-            record, problem = parse_line(raw)
-            if problem:
-                yield InputLine(number, None, f"line {number}: {problem}", number)
-            else:
-                yield InputLine(number, record, None, record_id(record, number))
+    for number, raw in enumerate(read_raw_lines(path), start=1):
+        yield input_line(number, raw)
 
 
 def check_output(input_path: Path, output_path: Path) -> None:
@@ -179,9 +189,13 @@ class ResumableOutput:
         return complete.count(b"\n")
 
     def write(self, rows: list[dict]) -> None:
+        self.write_lines([json_line(row) for row in rows])
+
+    def write_lines(self, lines: list[str]) -> None:
+        """Appends lines already written as JSON (`json_line`), each ending in a newline."""
         try:
             with open(self.partial, "a", encoding="utf-8") as file:
-                file.write("".join(json_line(row) for row in rows))
+                file.write("".join(lines))
                 file.flush()
                 os.fsync(file.fileno())
         except OSError as error:  # a full disk, a file size limit: say which file

@@ -9,6 +9,7 @@ so both write the same records.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from helpers.cv.ground_truth import add_ground_truth, labelled_truth
 from helpers.cv.predictions import PredictedDetector, read_names
 from helpers.cv.sources import ImageItem, ImageSource, decode_image
 
+logger = logging.getLogger(__name__)
 Decoded = tuple[ImageItem, Image.Image | None, tuple[int, int], str]  # item, image or None, full size, error
 
 
@@ -82,6 +84,7 @@ class BatchResult:
     lines: list[str] = field(default_factory=list)
     error_lines: list[str] = field(default_factory=list)
     truth_errors: int = 0  # records whose label file is unreadable (named in the record)
+    described: list[str] | None = None  # `desclm annotate` on Ray: the records' descriptions, made by actors
 
 
 def _error_line(item: ImageItem, reason: str) -> str:
@@ -144,6 +147,25 @@ class BatchExtractor:
         return forward
 
     def __call__(self, batch: list[Decoded]) -> BatchResult:
+        """The batch's records and error lines. Should a model fail on the batch, each photo is
+        run alone, and one that still fails becomes an error line: a batch is never lost."""
+        try:
+            return self._run(batch)
+        except Exception:  # noqa: BLE001 - one photo must not cost the others
+            logger.warning("a batch of %d photos failed; running them one at a time", len(batch), exc_info=True)
+        result = BatchResult(inputs=len(batch))
+        for decoded in batch:
+            try:
+                alone = self._run([decoded])
+            except Exception as error:  # noqa: BLE001
+                result.error_lines.append(_error_line(decoded[0], f"{type(error).__name__}: {error}"))
+                continue
+            result.lines += alone.lines
+            result.error_lines += alone.error_lines
+            result.truth_errors += alone.truth_errors
+        return result
+
+    def _run(self, batch: list[Decoded]) -> BatchResult:
         config, source, specs = self.config, self.source, self.specs
         result = BatchResult(inputs=len(batch))
         good = [(item, image, size) for item, image, size, _ in batch if image is not None]

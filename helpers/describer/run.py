@@ -15,18 +15,30 @@ from __future__ import annotations
 import logging
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 from helpers.core.logs import progress
 from helpers.core.outputs import check_writes
-from helpers.core.records import InputLine, ResumableOutput, check_output, file_stamp, is_stream, read_lines
+from helpers.core.records import (
+    InputLine,
+    ResumableOutput,
+    check_output,
+    file_stamp,
+    input_line,
+    is_stream,
+    json_line,
+    read_lines,
+    read_raw_lines,
+)
 from helpers.core.shards import check_shard, manifest_path, shard_path, shard_range, write_manifest
 from helpers.describer.describe import Describer
 
 logger = logging.getLogger(__name__)
 
 
-def _describe_block(describer: Describer, lines: list[InputLine], batch_size: int) -> list[dict]:
+def describe_block(describer: Describer, lines: list[InputLine], batch_size: int) -> list[dict]:
     """Output rows for a block of input lines; a failure costs its own line, never the block."""
     readable = [line for line in lines if line.error is None]
     described = describer.describe_all(
@@ -46,6 +58,42 @@ def _describe_block(describer: Describer, lines: list[InputLine], batch_size: in
     return rows
 
 
+def described_lines(describer: Describer, lines: list[InputLine], batch_size: int, numbered: bool) -> list[str]:
+    """`describe_block`'s rows as output lines; `numbered`: each row with its input `line` (for shards)."""
+    rows = describe_block(describer, lines, batch_size)
+    if numbered:  # the merge puts rows back in input order by it
+        rows = [{**row, "line": line.number} for row, line in zip(rows, lines, strict=True)]
+    return [json_line(row) for row in rows]
+
+
+def describe_records(describer: Describer, record_lines: list[str], batch_size: int) -> list[str]:
+    """Output lines for CV records given as JSON lines (a batch `desclm annotate` just extracted); ids
+    are the records' `image`."""
+    lines = [input_line(number, text.encode()) for number, text in enumerate(record_lines, start=1)]
+    return described_lines(describer, lines, batch_size, numbered=False)
+
+
+class DescribeEngine(Protocol):
+    """Where the describer runs: `LocalDescribeEngine` (this process) or `helpers.engine` (Ray actors).
+
+    `run` takes numbered raw input lines and yields their output lines, in input order, one per line.
+    """
+
+    def run(self, numbered: list[tuple[int, bytes]], with_line_numbers: bool) -> Iterator[list[str]]: ...
+
+
+class LocalDescribeEngine:
+    """The describer in this process, `chunk` lines at a time (each chunk written before the next)."""
+
+    def __init__(self, describer: Describer, batch_size: int = 32, chunk: int = 512) -> None:
+        self.describer, self.batch_size, self.chunk = describer, batch_size, chunk
+
+    def run(self, numbered: list[tuple[int, bytes]], with_line_numbers: bool) -> Iterator[list[str]]:
+        for start in range(0, len(numbered), self.chunk):
+            block = [input_line(number, raw) for number, raw in numbered[start : start + self.chunk]]
+            yield described_lines(self.describer, block, self.batch_size, with_line_numbers)
+
+
 def describe_file(
     describer: Describer,
     input_path: Path,
@@ -54,11 +102,13 @@ def describe_file(
     chunk: int = 512,
     num_shards: int = 1,
     shard_index: int = 0,
+    engine: DescribeEngine | None = None,
 ) -> Counter:
     """The command's work (see the module docstring); returns counts per source and of errors.
 
     With `num_shards` > 1 only shard `shard_index`'s block of lines is described, into
-    `<stem>.shard-KofN.jsonl` (see `helpers.core.shards`).
+    `<stem>.shard-KofN.jsonl` (see `helpers.core.shards`). `engine` runs the describer (default:
+    `describer` in this process); the settings recorded for resuming are `describer`'s either way.
 
     Raises:
         ValueError: The output would overwrite the input, or is a folder (checked before any work);
@@ -77,22 +127,20 @@ def describe_file(
         "top_p": describer.top_p,
         "num_captions": describer.num_captions,
     }
+    engine = engine or LocalDescribeEngine(describer, batch_size, chunk)
     stamp = {"input": file_stamp(input_path), "settings": settings}
     # The lock comes first: a second run on this output refuses before it reads anything.
     resumable = ResumableOutput(output_path, {**stamp, "shard": [shard_index, num_shards]}, not is_stream(input_path))
     with resumable as output:
-        lines = list(read_lines(input_path))  # read once, front to back: a pipe or stdin works too
+        # read once, front to back (a pipe or stdin works too); each line is parsed where it is described
+        lines = list(enumerate(read_raw_lines(input_path), start=1))
         total, block_range = len(lines), shard_range(len(lines), num_shards, shard_index)
         lines = lines[block_range[0] : block_range[1]]
         if output.done:
             logger.info("resuming %s after %d of %d lines", output_path, output.done, len(lines))
         with progress(total=len(lines), initial=output.done, desc="describe", unit="record", file=sys.stderr) as bar:
-            for start in range(output.done, len(lines), chunk):
-                block = lines[start : start + chunk]
-                rows = _describe_block(describer, block, batch_size)
-                if num_shards > 1:  # the merge puts rows back in input order by it
-                    rows = [{**row, "line": line.number} for row, line in zip(rows, block, strict=True)]
-                output.write(rows)
+            for block in engine.run(lines[output.done :], num_shards > 1):
+                output.write_lines(block)
                 bar.update(len(block))
         output.finish()
         if num_shards > 1:

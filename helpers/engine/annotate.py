@@ -1,0 +1,170 @@
+"""`desclm annotate`: photos to CV records to descriptions in one streamed run (no intermediate file).
+
+    desclm annotate --images photos/ --yolo_weights best.pt --describer models/description_llm \
+        --output data/cv.jsonl --described data/described.jsonl [--engine ray]
+
+Each batch of photos is extracted, then described, and both lines are written before the next
+batch: `output` is the same file `desclm extract` writes (with its errors file and manifest), and
+`described` holds one line per record, `{"id": <the photo>, "description", "source"}` or
+`{"id", "error"}`, as `desclm describe` would write from that file. On Ray the describer runs in
+its own actor pool, streamed behind the detectors; locally, in this process between batches.
+
+Resuming: the CV output resumes by its own rules (its manifest); a photo whose record was written
+but not described (a kill between the two writes, or an output made earlier by `desclm extract`)
+is described from its record, and a description whose record is gone is dropped. `described`
+has its own manifest (the describer's settings and the CV settings' fingerprint): a rerun with
+another describer or other CV settings is refused, naming what changed (`restart_on_change`
+starts both over).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from helpers.core.io import atomic_write_text, iter_jsonl, side_files
+from helpers.core.outputs import OutputLock, check_writable, check_writes, lock_path, partial_paths
+from helpers.core.paths import require_file, resolve
+from helpers.core.records import parse_line
+from helpers.core.settings import setting
+from helpers.cv.batch import BatchResult
+from helpers.cv.config import ExtractConfig
+from helpers.cv.extract import LocalEngine, check_resumable, run_extraction, settings_fingerprint
+from helpers.describer.options import DescribeOptions
+from helpers.engine.options import EngineOptions
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class AnnotateOptions:
+    """The describing half of `desclm annotate` (the extraction's settings are `extract`'s)."""
+
+    describer: str = setting(help="trained describer folder (`desclm train`'s output)")
+    described: str = setting(
+        "data/described.jsonl", 'JSONL of descriptions: {"id": <photo>, "description", "source"} or {"id", "error"}'
+    )
+    backend: str = setting(DescribeOptions.backend, "hf (transformers) or ct2 (CTranslate2)")
+    guard: bool = setting(DescribeOptions.guard, "check every sentence against its record (--no_guard: the top beam)")
+    dtype: str = setting(DescribeOptions.dtype, "hf only: float32, float16 or bfloat16 (half precision on a GPU)")
+    style: str = setting(DescribeOptions.style, 'a wording it learned ("": its default)')
+    num_captions: int = setting(DescribeOptions.num_captions, "distinct checked sentences per photo (rows: 'captions')")
+    describe_batch_size: int = setting(DescribeOptions.batch_size, "records per generation batch")
+    describe_concurrency: int = setting(1, "ray: describer actors (beside --concurrency detector actors)")
+
+    def load_arguments(self) -> dict:
+        """`Describer.load` keyword arguments (all but the folder and the device)."""
+        return {
+            "backend": self.backend,
+            "guard": self.guard,
+            "dtype": self.dtype,
+            "style": self.style or None,
+            "num_captions": self.num_captions,
+        }
+
+
+def _describer_settings(describer) -> dict:
+    return {
+        "model": describer.settings.to_dict(),
+        "guard": describer.guard,
+        "seed": describer.seed,
+        "style": describer.style.tag,
+        "num_captions": describer.num_captions,
+    }
+
+
+def annotate(config: ExtractConfig, options: AnnotateOptions, engine_options: EngineOptions) -> dict:
+    """Runs (or resumes) one annotation; returns the extraction's summary with the described counts.
+
+    Raises:
+        ValueError: An input or setting is wrong, `described` is one of the inputs or the CV
+            output's files, or it was made with another describer or other CV settings.
+        OSError: An input cannot be read or an output folder cannot be written.
+    """
+    from helpers.describer.describe import Describer
+    from helpers.describer.run import describe_records
+
+    described = resolve(options.described)
+    partial, manifest_file = partial_paths(described)[0], side_files(described)["manifest"]
+    cv_output = config.output_path()
+    cv_files = [cv_output, *partial_paths(cv_output), *side_files(cv_output).values(), lock_path(cv_output)]
+    check_writes([described, partial, manifest_file, lock_path(described)], [*cv_files, resolve(config.images)])
+    check_writable(described)
+    model_dir = require_file(options.describer, "Describer model folder (`desclm train`'s output)", kind="folder")
+    config.check_inputs()
+    # on Ray, this copy only checks the folder and gives the settings (the actors describe); here, it describes
+    device = "cpu" if engine_options.engine == "ray" else "auto"
+    describer = Describer.load(model_dir, device=device, **options.load_arguments())
+    specs = config.detector_specs() if config.detections_from == "models" else []
+    settings = {"describer": _describer_settings(describer), "cv": settings_fingerprint(config, specs)["fingerprint"]}
+    settings["fingerprint"] = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+    with OutputLock(described):
+        if described.exists() and not partial.exists():
+            os.replace(described, partial)  # the finished file is the work in progress again, until this run ends
+        try:
+            check_resumable(partial, manifest_file, settings)
+        except ValueError:
+            if not config.restart_on_change:
+                raise
+            partial.unlink(missing_ok=True)
+        atomic_write_text(manifest_file, json.dumps({**settings, "complete": False}, indent=2) + "\n")
+        _reconcile(partial, cv_output, describer, options.describe_batch_size)
+
+        def write_described(result: BatchResult) -> None:
+            lines = result.described
+            if lines is None:  # the local engine: described here, between batches
+                lines = describe_records(describer, result.lines, options.describe_batch_size)
+            with open(partial, "a", encoding="utf-8") as file:
+                file.write("".join(lines))
+
+        if engine_options.engine == "ray":
+            from helpers.engine.ray_data import RayEngine
+
+            pool = (str(model_dir), options.load_arguments(), options.describe_batch_size, options.describe_concurrency)
+            engine = RayEngine(engine_options, pool)
+        else:
+            engine = LocalEngine()
+        summary = run_extraction(config, engine=engine, on_batch=write_described)
+        os.replace(partial, described)
+        atomic_write_text(manifest_file, json.dumps({**settings, "complete": True}, indent=2) + "\n")
+    counts: dict[str, int] = {}
+    for line in iter_jsonl(described):
+        source = "error" if "error" in line.record else line.record["source"]
+        counts[source] = counts.get(source, 0) + 1
+    return {**summary, "described": str(described), "described_counts": counts}
+
+
+def _complete_lines(path: Path) -> list[bytes]:
+    """The file's whole lines (a half-written last line, from a kill, left out); none if it is absent."""
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    return [line + b"\n" for line in data[: data.rfind(b"\n") + 1].split(b"\n")[:-1] if line.strip()]
+
+
+def _reconcile(partial: Path, cv_output: Path, describer, batch_size: int) -> None:
+    """Makes the descriptions match the CV records already written: a description whose record is
+    gone is dropped, and a record not yet described is described now (see the module docstring)."""
+    from helpers.describer.run import describe_records
+
+    cv_partial = partial_paths(cv_output)[0]
+    records = {}  # key -> its line, as written
+    for raw in _complete_lines(cv_partial if cv_partial.exists() else cv_output):
+        record, _ = parse_line(raw)
+        if record is not None and "image" in record:
+            records[record["image"]] = raw.decode("utf-8")
+    kept, ids = [], set()
+    for raw in _complete_lines(partial):
+        row, _ = parse_line(raw)
+        if row is not None and row.get("id") in records and row["id"] not in ids:
+            kept.append(raw.decode("utf-8"))
+            ids.add(row["id"])
+    missing = [text for key, text in records.items() if key not in ids]
+    if missing:
+        logger.info("annotate: %d record(s) written before were not described; describing them now", len(missing))
+    atomic_write_text(partial, "".join(kept) + "".join(describe_records(describer, missing, batch_size)))

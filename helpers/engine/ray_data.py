@@ -1,0 +1,304 @@
+"""The Ray engine: extraction and description as Ray Data pipelines over actor pools.
+
+    photos listed here ─▶ decode (Ray tasks) ─▶ detector actors ─▶ [describer actors] ─▶ written here
+
+The driver (this process) lists the photos, checks and resumes the outputs exactly as the local
+engine does (`helpers.cv.extract.run_extraction`, `helpers.describer.run.describe_file`: the
+same manifests, the same refusals), and writes every result it streams back; the models run in
+actor pools (`concurrency` actors, `num_gpus` each) on whatever cluster `address` names, or on a
+local one. Each actor runs the very code of the local engine (`helpers.cv.batch.BatchExtractor`,
+`helpers.describer.run.described_lines`), so both engines write the same records. A photo that
+cannot be read, or on which a model fails, is an error line; a worker that dies is restarted by
+Ray and its batch retried.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from helpers.core.records import input_line
+from helpers.cv.batch import BatchExtractor, BatchResult, decode_item
+from helpers.cv.config import ExtractConfig
+from helpers.cv.sources import ImageItem, ImageSource
+from helpers.engine.options import AUTO_GPUS, EngineOptions
+
+logger = logging.getLogger(__name__)
+DECODE_CPUS = 1.0  # each decoding task
+NO_IMAGE = np.zeros((1, 1, 3), dtype=np.uint8)  # stands in for a photo that could not be decoded
+
+
+def connect(address: str = "") -> dict[str, float]:
+    """Joins the cluster at `address` ("auto", "HOST:PORT", "ray://..."), or starts a local one
+    ("": this machine's cores and GPUs), unless this process is already connected; returns the
+    cluster's resources. Ray's own progress bars are off (the commands show theirs)."""
+    import ray
+    import ray.data
+
+    if not ray.is_initialized():
+        if address:
+            ray.init(address=address, logging_level=logging.WARNING)
+        else:
+            ray.init(logging_level=logging.WARNING, include_dashboard=False)
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    return ray.cluster_resources()
+
+
+def gpus_per_actor(options: EngineOptions, resources: dict[str, float]) -> float:
+    """`options.num_gpus`, with -1 (auto) read as one GPU per actor when the cluster has GPUs."""
+    if options.num_gpus != AUTO_GPUS:
+        return options.num_gpus
+    return 1.0 if resources.get("GPU", 0) >= 1 else 0.0
+
+
+def check_resources(resources: dict[str, float], pools: list[tuple[str, int, float, float]]) -> None:
+    """Refuses pools the cluster cannot hold at once, with one CPU left for decoding.
+
+    Args:
+        resources: `ray.cluster_resources()`.
+        pools: (name, actors, CPUs each, GPUs each) per actor pool.
+
+    Raises:
+        ValueError: Naming what the pools ask for, what the cluster has, and the settings to lower.
+    """
+    cpus = sum(actors * each for _, actors, each, _ in pools) + DECODE_CPUS
+    gpus = sum(actors * each for _, actors, _, each in pools)
+    have_cpus, have_gpus = resources.get("CPU", 0.0), resources.get("GPU", 0.0)
+    if cpus > have_cpus or gpus > have_gpus:
+        asked = ", ".join(f"{name}: {actors} x ({cpu} CPU, {gpu} GPU)" for name, actors, cpu, gpu in pools)
+        raise ValueError(
+            f"the Ray cluster has {have_cpus:g} CPUs and {have_gpus:g} GPUs; the actor pools ask for "
+            f"{cpus - DECODE_CPUS:g} CPUs and {gpus:g} GPUs ({asked}) and decoding needs {DECODE_CPUS:g} CPU more: "
+            "lower --concurrency, "
+            "--num_cpus or --num_gpus, or join a bigger cluster (--address)"
+        )
+
+
+def _decode_rows(batch: dict, min_side: int) -> dict:
+    """A Ray task: the batch's photos decoded (`decode_item`), as arrays; a failure is its row's `error`."""
+    columns: dict[str, list] = {name: [] for name in ("path", "key", "split", "image", "width", "height", "error")}
+    for path, key, split in zip(batch["path"], batch["key"], batch["split"]):
+        item = ImageItem(Path(path), str(key), str(split) or None)
+        _, image, (width, height), error = decode_item(item, min_side)
+        for name, value in zip(
+            columns, (path, key, split, NO_IMAGE if image is None else np.asarray(image), width, height, error)
+        ):
+            columns[name].append(value)
+    return {**columns, "image": _tensor_column(columns["image"])}
+
+
+def _tensor_column(images: list[np.ndarray]) -> np.ndarray:
+    """One uint8 tensor when the photos share a shape, else an array of arrays (Ray's variable-shaped tensors)."""
+    if len({image.shape for image in images}) == 1:
+        return np.stack(images)
+    column = np.empty(len(images), dtype=object)
+    for index, image in enumerate(images):
+        column[index] = image
+    return column
+
+
+def lines_of(text: str) -> list[str]:
+    """JSON lines joined in one text, split again on "\\n" only (a description may hold U+2028,
+    which `str.splitlines` would split on)."""
+    return [line + "\n" for line in str(text).split("\n") if line]
+
+
+def _spread() -> dict:
+    return {"scheduling_strategy": "SPREAD"}
+
+
+def _quiet_worker() -> None:
+    """An actor's libraries quiet and without progress bars: its output is the driver's log."""
+    from helpers.core.logs import quiet_libraries, show_progress
+
+    quiet_libraries()
+    show_progress(False)
+
+
+def _one_row(result: BatchResult, described: str | None = None) -> dict:
+    row = {
+        "inputs": [result.inputs],
+        "lines": ["".join(result.lines)],
+        "error_lines": ["".join(result.error_lines)],
+        "truth_errors": [result.truth_errors],
+    }
+    if described is not None:
+        row["described"] = [described]
+    return row
+
+
+class ExtractActor:
+    """A Ray actor: the extraction's models, loaded once; each call runs one batch of decoded photos."""
+
+    def __init__(self, config: ExtractConfig, source: ImageSource, use_gpu: bool) -> None:
+        _quiet_worker()
+        self.extractor = BatchExtractor(replace(config, device="cuda" if use_gpu else "cpu"), source)
+
+    def __call__(self, batch: dict) -> dict:
+        decoded = [
+            (
+                ImageItem(Path(path), str(key), str(split) or None),
+                None if error else Image.fromarray(np.asarray(image, dtype=np.uint8)),
+                (int(width), int(height)),
+                str(error),
+            )
+            for path, key, split, image, width, height, error in zip(
+                *(batch[name] for name in ("path", "key", "split", "image", "width", "height", "error"))
+            )
+        ]
+        return _one_row(self.extractor(decoded))
+
+
+class DescribeActor:
+    """A Ray actor: the describer, loaded once. Two kinds of batch: raw input lines (`number`, `raw`:
+    `desclm describe`) give one output line each; extraction results (`lines`: `desclm annotate`)
+    gain their records' descriptions (`described`)."""
+
+    def __init__(self, model_dir: str, load: dict, batch_size: int, use_gpu: bool, numbered: bool = False) -> None:
+        from helpers.describer.describe import Describer
+
+        _quiet_worker()
+        self.describer = Describer.load(model_dir, device="cuda" if use_gpu else "cpu", **load)
+        self.batch_size, self.numbered = batch_size, numbered
+
+    def __call__(self, batch: dict) -> dict:
+        from helpers.describer.run import describe_records, described_lines
+
+        if "raw" in batch:
+            lines = [input_line(int(number), bytes(raw)) for number, raw in zip(batch["number"], batch["raw"])]
+            return {"row": described_lines(self.describer, lines, self.batch_size, self.numbered)}
+        described = [
+            "".join(describe_records(self.describer, lines_of(text), self.batch_size)) for text in batch["lines"]
+        ]
+        return {**{name: list(values) for name, values in batch.items()}, "described": described}
+
+
+class RayEngine:
+    """`helpers.cv.extract.ExtractionEngine` on Ray Data; with `describe`, each batch is described
+    too (`desclm annotate`: results then carry `described`).
+
+    Args:
+        options: The cluster, pool sizes and resources.
+        describe: For annotate: (model folder, `Describer.load` keyword arguments, batch size,
+            describer actors).
+    """
+
+    def __init__(self, options: EngineOptions, describe: tuple[str, dict, int, int] | None = None) -> None:
+        self.options, self.describe = options, describe
+
+    def prepare(self, config: ExtractConfig, source: ImageSource) -> None:
+        """Connects, checks the cluster can hold the pools, and loads the models once here on the CPU:
+        a model that cannot load stops the run before it writes anything, and the models' input
+        sizes say how far the decoding tasks may reduce a JPEG."""
+        self.resources = connect(self.options.address)
+        self.gpus = gpus_per_actor(self.options, self.resources)
+        pools = [("detectors", self.options.concurrency, self.options.num_cpus, self.gpus)]
+        if self.describe:
+            pools.append(("describer", self.describe[3], self.options.num_cpus, self.gpus))
+        check_resources(self.resources, pools)
+        self.min_side = BatchExtractor(replace(config, device="cpu"), source).min_side
+        self.config, self.source = config, replace(source, items=[])  # actors need no list of every photo
+
+    def run(self, todo: list[ImageItem]) -> Iterator[BatchResult]:
+        import ray.data
+
+        if not todo:
+            return
+        options, config = self.options, self.config
+        rows = [{"path": str(item.path), "key": item.key, "split": item.split or ""} for item in todo]
+        dataset = ray.data.from_items(rows).map_batches(
+            _decode_rows,
+            fn_kwargs={"min_side": self.min_side},
+            batch_size=config.batch_size,
+            num_cpus=DECODE_CPUS,
+            ray_remote_args_fn=_spread,  # reading photos is I/O: across the nodes (and never fused into an actor)
+        )
+        dataset = dataset.map_batches(
+            ExtractActor,
+            fn_constructor_kwargs={"config": config, "source": self.source, "use_gpu": self.gpus > 0},
+            batch_size=config.batch_size,
+            compute=ray.data.ActorPoolStrategy(size=options.concurrency),
+            num_cpus=options.num_cpus,
+            num_gpus=self.gpus,
+        )
+        if self.describe:
+            model_dir, load, batch_size, actors = self.describe
+            dataset = dataset.map_batches(
+                DescribeActor,
+                fn_constructor_kwargs={
+                    "model_dir": model_dir,
+                    "load": load,
+                    "batch_size": batch_size,
+                    "use_gpu": self.gpus > 0,
+                },
+                batch_size=max(1, batch_size // config.batch_size),  # extraction batches per generation batch
+                compute=ray.data.ActorPoolStrategy(size=actors),
+                num_cpus=options.num_cpus,
+                num_gpus=self.gpus,
+            )
+        for row in dataset.iter_rows():
+            yield BatchResult(
+                inputs=int(row["inputs"]),
+                lines=lines_of(row["lines"]),
+                error_lines=lines_of(row["error_lines"]),
+                truth_errors=int(row["truth_errors"]),
+                described=lines_of(row["described"]) if "described" in row else None,
+            )
+
+    def forward_seconds(self) -> None:
+        return None  # the models ran in other processes
+
+
+class RayDescribeEngine:
+    """`helpers.describer.run.DescribeEngine` on Ray Data: input lines to a pool of describer actors,
+    output lines back in input order.
+
+    Args:
+        options: The cluster, pool size and resources.
+        model_dir: The describer folder.
+        load: `Describer.load` keyword arguments (backend, guard, style, ...; not the device).
+        batch_size: Records per generation batch.
+        chunk: Lines per Ray batch.
+    """
+
+    def __init__(self, options: EngineOptions, model_dir: str, load: dict, batch_size: int, chunk: int = 512) -> None:
+        self.options, self.model_dir, self.load = options, model_dir, load
+        self.batch_size, self.chunk = batch_size, chunk
+        self.resources = connect(options.address)
+        self.gpus = gpus_per_actor(options, self.resources)
+        check_resources(self.resources, [("describer", options.concurrency, options.num_cpus, self.gpus)])
+
+    def run(self, numbered: list[tuple[int, bytes]], with_line_numbers: bool) -> Iterator[list[str]]:
+        import ray.data
+
+        if not numbered:
+            return
+        context = ray.data.DataContext.get_current()
+        kept = context.execution_options.preserve_order
+        context.execution_options.preserve_order = True  # output line i answers input line i
+        try:
+            dataset = ray.data.from_items([{"number": number, "raw": raw} for number, raw in numbered]).map_batches(
+                DescribeActor,
+                fn_constructor_kwargs={
+                    "model_dir": self.model_dir,
+                    "load": self.load,
+                    "batch_size": self.batch_size,
+                    "use_gpu": self.gpus > 0,
+                    "numbered": with_line_numbers,
+                },
+                batch_size=self.chunk,
+                compute=ray.data.ActorPoolStrategy(size=self.options.concurrency),
+                num_cpus=self.options.num_cpus,
+                num_gpus=self.gpus,
+            )
+            for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+                yield [str(line) for line in batch["row"]]
+        finally:
+            context.execution_options.preserve_order = kept

@@ -20,6 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 from PIL import Image
 
 from helpers.core.records import input_line
@@ -30,6 +31,10 @@ from helpers.engine.options import AUTO_GPUS, EngineOptions
 
 logger = logging.getLogger(__name__)
 DECODE_CPUS = 1.0  # each decoding task
+DECODE_MEMORY_PER_PHOTO = 48 * 2**20  # bytes a decoding task asks for per photo of its batch
+# A block is the unit Ray schedules and returns: results stream back a block at a time, and every block
+# costs the driver some bookkeeping. One batch per block, unless that makes more than MAX_BLOCKS.
+MAX_BLOCKS = 20_000
 NO_IMAGE = np.zeros((1, 1, 3), dtype=np.uint8)  # stands in for a photo that could not be decoded
 
 
@@ -56,6 +61,13 @@ def gpus_per_actor(options: EngineOptions, resources: dict[str, float]) -> float
     if options.num_gpus != AUTO_GPUS:
         return options.num_gpus
     return 1.0 if resources.get("GPU", 0) >= 1 else 0.0
+
+
+def blocks(table: pa.Table, batch: int) -> list[pa.Table]:
+    """`table` cut into Ray blocks: one of `batch` rows each, or a whole number of batches each when
+    that would make more than MAX_BLOCKS (10^7 photos in batches of 16: blocks of 512)."""
+    rows = batch * max(1, -(-table.num_rows // (batch * MAX_BLOCKS)))
+    return [table.slice(start, rows) for start in range(0, table.num_rows, rows)] or [table]
 
 
 def check_resources(resources: dict[str, float], pools: list[tuple[str, int, float, float]]) -> None:
@@ -108,10 +120,6 @@ def lines_of(text: str) -> list[str]:
     """JSON lines joined in one text, split again on "\\n" only (a description may hold U+2028,
     which `str.splitlines` would split on)."""
     return [line + "\n" for line in str(text).split("\n") if line]
-
-
-def _spread() -> dict:
-    return {"scheduling_strategy": "SPREAD"}
 
 
 def _quiet_worker() -> None:
@@ -212,13 +220,21 @@ class RayEngine:
         if not todo:
             return
         options, config = self.options, self.config
-        rows = [{"path": str(item.path), "key": item.key, "split": item.split or ""} for item in todo]
-        dataset = ray.data.from_items(rows).map_batches(
+        listing = pa.table(  # columns, not a dict per photo: the driver holds 10^7 photos in a few hundred MB
+            {
+                "path": [str(item.path) for item in todo],
+                "key": [item.key for item in todo],
+                "split": [item.split or "" for item in todo],
+            }
+        )
+        dataset = ray.data.from_arrow(blocks(listing, config.batch_size)).map_batches(
             _decode_rows,
             fn_kwargs={"min_side": self.min_side},
             batch_size=config.batch_size,
             num_cpus=DECODE_CPUS,
-            ray_remote_args_fn=_spread,  # reading photos is I/O: across the nodes (and never fused into an actor)
+            # what a batch may take decoded (a 12 MP photo in full: 36 MB); the request also keeps Ray from
+            # fusing decoding into the model actors, whose processes would then decode one batch at a time
+            memory=config.batch_size * DECODE_MEMORY_PER_PHOTO,
         )
         dataset = dataset.map_batches(
             ExtractActor,
@@ -284,7 +300,8 @@ class RayDescribeEngine:
         kept = context.execution_options.preserve_order
         context.execution_options.preserve_order = True  # output line i answers input line i
         try:
-            dataset = ray.data.from_items([{"number": number, "raw": raw} for number, raw in numbered]).map_batches(
+            lines = pa.table({"number": [number for number, _ in numbered], "raw": [raw for _, raw in numbered]})
+            dataset = ray.data.from_arrow(blocks(lines, self.chunk)).map_batches(
                 DescribeActor,
                 fn_constructor_kwargs={
                     "model_dir": self.model_dir,

@@ -1,0 +1,212 @@
+"""The Ray engine (issue 33) on a real local Ray cluster (2 CPUs, started once for this module): the
+same records as the local engine, bad photos as error lines, a killed run resumed with every photo
+once, settings changes refused by name, Parquet beside the JSONL."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from helpers.core.io import iter_jsonl
+from helpers.cv.extract import ExtractConfig, run_extraction
+from helpers.describer.describe import Describer
+from helpers.describer.run import describe_file
+from helpers.engine.annotate import AnnotateOptions, annotate
+from helpers.engine.options import EngineOptions
+from helpers.engine.ray_data import RayDescribeEngine, RayEngine
+
+# Two CPUs: a detector actor and a describer actor of half a CPU each, one CPU for decoding tasks.
+RAY = EngineOptions(engine="ray", num_cpus=0.5)
+LOCAL = EngineOptions()
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A local Ray cluster for the module; yields the address other processes join it by."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def photos(tiny_demo, tmp_path_factory):
+    """Eight demo photos in two folders, an empty file and a cut-off image."""
+    folder = tmp_path_factory.mktemp("ray_photos") / "photos"
+    (folder / "sub").mkdir(parents=True)
+    for index, path in enumerate(sorted((tiny_demo / "train" / "images").glob("*.jpg"))[:8]):
+        shutil.copy(path, folder / ("sub" if index % 2 else ".") / path.name)
+    (folder / "empty.jpg").write_bytes(b"")
+    good = next(folder.glob("*.jpg")).read_bytes()
+    (folder / "cut.jpg").write_bytes(good[: len(good) // 3])
+    return folder
+
+
+def _config(tiny_cv_models, images, output, **overrides) -> ExtractConfig:
+    settings = {
+        "yolo_weights": str(tiny_cv_models / "yolo_detector.pt"),
+        "hf_model": str(tiny_cv_models / "rtdetr"),
+        "scene_weights": str(tiny_cv_models / "scene_classifier.pt"),
+        "imgsz": 160,
+        "scene_imgsz": 64,
+        "yolo_conf": 0.01,  # the smoke-built detectors are barely trained: low thresholds give records boxes
+        "hf_conf": 0.3,
+        "batch_size": 3,
+    }
+    return ExtractConfig(images=str(images), output=str(output), **{**settings, **overrides})
+
+
+def _by(path: Path, key: str) -> list[dict]:
+    return sorted((line.record for line in iter_jsonl(path)), key=lambda record: json.dumps(record[key]))
+
+
+def test_ray_extract_writes_the_local_engines_records_and_errors(cluster, photos, tiny_cv_models, tmp_path):
+    local = run_extraction(_config(tiny_cv_models, photos, tmp_path / "local" / "cv.jsonl"))
+    on_ray = run_extraction(_config(tiny_cv_models, photos, tmp_path / "ray" / "cv.jsonl"), engine=RayEngine(RAY))
+    assert on_ray["processed"] == local["processed"] == 8 and on_ray["failed"] == local["failed"] == 2
+    records = _by(tmp_path / "ray" / "cv.jsonl", "image")
+    assert records == _by(tmp_path / "local" / "cv.jsonl", "image")
+    assert any(record["detections"] for record in records), "the comparison covers fused boxes, not only empty records"
+    errors = _by(tmp_path / "ray" / "cv.errors.jsonl", "image")
+    assert [error["image"] for error in errors] == ["cut.jpg", "empty.jpg"] and all(e["error"] for e in errors)
+    assert errors == _by(tmp_path / "local" / "cv.errors.jsonl", "image")
+    manifests = [json.loads((tmp_path / name / "cv.manifest.json").read_text()) for name in ("local", "ray")]
+    assert manifests[0]["fingerprint"] == manifests[1]["fingerprint"], "the engine is not a setting of the records"
+    assert manifests[1]["complete"]
+
+    # a rerun adds nothing, and another setting is refused by name, on either engine
+    again = run_extraction(_config(tiny_cv_models, photos, tmp_path / "ray" / "cv.jsonl"), engine=RayEngine(RAY))
+    assert again["already_done"] == 8 and again["processed"] == 0
+    with pytest.raises(ValueError, match=r"iou_thr: 0\.55 -> 0\.7"):
+        run_extraction(
+            _config(tiny_cv_models, photos, tmp_path / "ray" / "cv.jsonl", iou_thr=0.7), engine=RayEngine(RAY)
+        )
+
+
+def test_a_pool_the_cluster_cannot_hold_is_refused_before_any_model_loads(cluster, photos, tiny_cv_models, tmp_path):
+    # a classifier given as the detector cannot load: the pool's refusal comes first, before any model loads
+    config = _config(
+        tiny_cv_models, photos, tmp_path / "cv.jsonl", yolo_weights=str(tiny_cv_models / "scene_classifier.pt")
+    )
+    with pytest.raises(ValueError, match=r"2 CPUs.*lower --concurrency"):
+        run_extraction(config, engine=RayEngine(replace(RAY, concurrency=4)))
+    assert not list(tmp_path.iterdir()), "nothing written"
+
+
+def test_ray_describe_writes_the_local_output_line_for_line(cluster, model_dir, tmp_path):
+    import random
+
+    from helpers.text.synthetic import random_cv
+
+    rng = random.Random(3)
+    lines = [json.dumps({**random_cv(rng, max_detections=6), "id": f"p{index}"}) for index in range(30)]
+    lines[7] = '{"detections": [oops'  # a broken line mid-file costs that line only
+    (tmp_path / "cv.jsonl").write_text("\n".join(lines) + "\n")
+    describer = Describer.load(model_dir, device="cpu")
+    describe_file(describer, tmp_path / "cv.jsonl", tmp_path / "local.jsonl", batch_size=8)
+    engine = RayDescribeEngine(RAY, str(model_dir), {}, batch_size=8, chunk=7)  # chunks unlike the local 512
+    counts = describe_file(describer, tmp_path / "cv.jsonl", tmp_path / "ray.jsonl", batch_size=8, engine=engine)
+    assert (tmp_path / "ray.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
+    rows = [line.record for line in iter_jsonl(tmp_path / "ray.jsonl")]
+    assert len(rows) == 30 and "line 8" in rows[7]["error"] and counts["error"] == 1
+
+
+def test_annotate_on_ray_writes_what_extract_then_describe_write(cluster, photos, tiny_cv_models, model_dir, tmp_path):
+    options = AnnotateOptions(describer=str(model_dir), described=str(tmp_path / "ray" / "described.jsonl"))
+    config = _config(tiny_cv_models, photos, tmp_path / "ray" / "cv.jsonl")
+    summary = annotate(config, options, replace(RAY, format="parquet"))
+    assert summary["processed"] == 8 and summary["failed"] == 2
+    # the same as the local engine's two steps: extract, then describe its output
+    run_extraction(_config(tiny_cv_models, photos, tmp_path / "local" / "cv.jsonl"))
+    describer = Describer.load(model_dir, device="cpu")
+    describe_file(describer, tmp_path / "local" / "cv.jsonl", tmp_path / "local" / "described.jsonl")
+    assert _by(tmp_path / "ray" / "cv.jsonl", "image") == _by(tmp_path / "local" / "cv.jsonl", "image")
+    described = _by(tmp_path / "ray" / "described.jsonl", "id")
+    assert described == _by(tmp_path / "local" / "described.jsonl", "id") and len(described) == 8
+
+    # another describer setting is refused by name
+    with pytest.raises(ValueError, match="num_captions: 1 -> 2"):
+        annotate(config, replace(options, num_captions=2), RAY)
+
+
+def test_parquet_beside_the_jsonl_holds_the_same_records(photos, tiny_cv_models, tmp_path):
+    from helpers.core.parquet import write_parquet
+
+    run_extraction(_config(tiny_cv_models, photos, tmp_path / "cv.jsonl"))
+    table = pq.read_table(write_parquet(tmp_path / "cv.jsonl"))
+    assert json.loads(table.schema.metadata[b"desclm_json_columns"]) == ["model_detections"], (
+        "the CV contract's fields keep their types; only the per-detector detections are JSON text"
+    )
+    rows = table.to_pylist()
+    for row in rows:
+        row["model_detections"] = json.loads(row["model_detections"])
+    assert rows == [line.record for line in iter_jsonl(tmp_path / "cv.jsonl")]
+
+
+def test_a_killed_ray_run_rerun_writes_every_photo_once(cluster, tiny_demo, tiny_cv_models, model_dir, tmp_path):
+    """Killed mid-run (the driver; Ray ends its actors), then run again joining the same cluster."""
+    output, described = tmp_path / "cv.jsonl", tmp_path / "described.jsonl"
+    settings = {
+        **_config(tiny_cv_models, tiny_demo / "data.yaml", output).__dict__,
+        "batch_size": 1,
+        "describer": str(model_dir),
+        "described": str(described),
+        "engine": "ray",
+        "address": cluster,
+        "num_cpus": 0.5,
+        "describe_batch_size": 1,  # the describer actors take each photo as it comes: the kill lands part-way
+    }
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(settings))
+    command = [sys.executable, "-m", "helpers", "annotate", "--params", str(params)]
+    # Ray 2.60's local clusters (ray.init) take a token, read from ~/.ray/auth_token by a process told to use one
+    env = {**os.environ, "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "token")}
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env
+    )
+    partial = tmp_path / ".described.jsonl.partial"
+    deadline = time.time() + 240
+    while time.time() < deadline and (not partial.exists() or partial.read_bytes().count(b"\n") < 3):
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    written = partial.read_bytes().count(b"\n")
+    assert 3 <= written < 12, f"the kill should land part-way ({written} of 12 described)"
+    assert not output.exists() and not described.exists(), "a killed run leaves no output under its final name"
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=400, env=env)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    expected = Counter(item.key for item in _demo_items(tiny_demo))
+    assert Counter(record["image"] for record in (line.record for line in iter_jsonl(output))) == expected
+    assert Counter(row["id"] for row in (line.record for line in iter_jsonl(described))) == expected
+
+
+def _demo_items(tiny_demo):
+    from helpers.cv.sources import open_image_source
+
+    return open_image_source(tiny_demo / "data.yaml").items
+
+
+def test_annotate_describes_an_extraction_made_before(photos, tiny_cv_models, model_dir, tmp_path):
+    """Locally: records written by `desclm extract` (or before a kill) but not described are described."""
+    config = _config(tiny_cv_models, photos, tmp_path / "cv.jsonl", max_images=5)
+    first = run_extraction(config)
+    assert first["processed"] >= 1
+    options = AnnotateOptions(describer=str(model_dir), described=str(tmp_path / "described.jsonl"))
+    summary = annotate(replace(config, max_images=0), options, LOCAL)
+    assert summary["already_done"] == first["processed"] and summary["processed"] == 8 - first["processed"]
+    keys = sorted(line.record["image"] for line in iter_jsonl(tmp_path / "cv.jsonl"))
+    assert sorted(line.record["id"] for line in iter_jsonl(tmp_path / "described.jsonl")) == keys and len(keys) == 8

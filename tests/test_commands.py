@@ -113,7 +113,7 @@ def test_settings_come_from_params_then_options_and_unknown_names_are_refused(tm
     (tmp_path / "pipeline.yaml").write_text(
         "01_cv_extract:\n  images: photos\n  yolo_weights: my.pt\n  yolo_conf: 0.3\n  sample_images: 4\n"
     )
-    config, _ = _parser_of(["extract"], monkeypatch).parse(["--params", str(tmp_path / "pipeline.yaml")])
+    config, _, _ = _parser_of(["extract"], monkeypatch).parse(["--params", str(tmp_path / "pipeline.yaml")])
     assert (config.images, config.yolo_conf) == ("photos", 0.3), (
         "a pipeline file's section; its report's settings skipped"
     )

@@ -477,3 +477,14 @@ def test_the_readme_caption_numbers_are_the_saved_measurements():
         f"On make demo's {saved['photos']} test photos, k = 5 gave {saved['distinct_per_photo']:.1f} distinct" in text
     )
     assert f"{100 * model:.0f}% of them the model's, {100 * saved['sources']['grammar']:.0f}% the grammar's" in text
+
+
+def test_the_ray_engine_table_is_the_one_the_saved_benchmarks_give():
+    """docs/ray.md's numbers come from the files `desclm bench engines --results` wrote (issue 33)."""
+    from helpers.engine.bench import markdown_table
+
+    results = [json.loads(path.read_text()) for path in sorted(MEASUREMENTS.glob("ray_engine*_cpu.json"))]
+    assert len(results) == 2 and all(result["same_records"] for result in results)
+    page = (PROJECT_ROOT / "docs" / "ray.md").read_text()
+    block = page.split("<!-- ray engine table -->")[1].split("<!-- end -->")[0]
+    assert block.strip() == markdown_table(results)

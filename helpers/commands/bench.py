@@ -4,6 +4,7 @@ desclm bench extract --images data.yaml --yolo_weights best.pt   # extraction vs
 desclm bench null --count 24                                      # the pipeline's own ceiling, null models
 desclm bench train --pairs_dir data/pairs [--compare_adapters]    # this setup vs the original's batching
 desclm bench describe models/description_llm                      # HF vs CTranslate2
+desclm bench engines --images data.yaml --yolo_weights best.pt    # the Ray engine vs the local engine
 """
 
 from __future__ import annotations
@@ -21,6 +22,15 @@ class BenchExtractOptions:
 
     count: int = setting(96, "photos timed")
     repeats: int = setting(2, "timed runs of each way")
+
+
+@dataclass
+class BenchEnginesOptions:
+    """Engine benchmark settings (beside extraction's and the Ray engine's own)."""
+
+    count: int = setting(96, "photos timed")
+    repeats: int = setting(2, "timed runs of each engine")
+    results: str = setting("", "also write the result (JSON) to this file")
 
 
 @dataclass
@@ -61,6 +71,7 @@ BENCHES = {
     "null": "the extraction pipeline's own ceiling with null detectors on generated 12 MP JPEGs",
     "train": "training steps: this setup vs the original notebook's batching (or LoRA vs full)",
     "describe": "the describer: HF vs CTranslate2",
+    "engines": "extraction on the Ray engine vs the local engine, same photos (--engine is ignored: both run)",
 }
 
 
@@ -84,6 +95,23 @@ def main(argv: list[str], prog: str = "desclm bench") -> int:
 
         options.extract = config
         return run_benchmark(options)
+    if name == "engines":
+        from helpers.engine.options import EngineOptions
+
+        parser = SettingsParser(
+            [ExtractConfig, EngineOptions, BenchEnginesOptions],
+            prog=prog,
+            description=BENCHES[name],
+            params_sections=notebook_sections("01"),
+        )
+        config, engine_options, options, _ = parser.parse(argv)
+        try:
+            config.check_inputs()
+        except (OSError, ValueError) as error:
+            parser.error(str(error))
+        from helpers.engine.bench import run_benchmark as engines_benchmark
+
+        return engines_benchmark(config, engine_options, options.count, options.repeats, options.results)
     if name == "null":
         options, _ = SettingsParser(BenchNullOptions, prog=prog, description=BENCHES[name]).parse(argv)
         from helpers.cv.pipeline_bench import null_benchmark, print_null_benchmark

@@ -14,8 +14,14 @@ def resolve_device(device: str = "auto") -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+CORES_ENV = "DESCLM_CPU_CORES"  # set by an engine that gives this process fewer cores than it sees (a Ray actor)
+
+
 def cpu_cores() -> int:
-    """Cores this process may use (the default for CTranslate2's inter_threads)."""
+    """Cores this process may use (the default for CTranslate2's inter_threads): `DESCLM_CPU_CORES`
+    when an engine set it, else the cores the process may be scheduled on."""
+    if os.environ.get(CORES_ENV, "").isdigit():
+        return max(1, int(os.environ[CORES_ENV]))
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 

@@ -45,20 +45,23 @@ KNOWN_TYPES = {
 
 
 def fits(value, kind: pa.DataType) -> bool:
-    """Whether Arrow holds `value` as `kind` exactly (no key dropped, no number turned)."""
+    """Whether Arrow holds `value` as `kind` exactly: read back, it is the same value (no key dropped or
+    added, no number turned)."""
     if value is None:
         return True
     if pa.types.is_string(kind):
         return isinstance(value, str)
     if pa.types.is_int64(kind):
         return isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
-    if pa.types.is_float64(kind):
-        return isinstance(value, int | float) and not isinstance(value, bool) and abs(value) < 2**53
+    if pa.types.is_float64(kind):  # an integer beyond 2**53 would come back another number
+        exact_integer = isinstance(value, int) and not isinstance(value, bool) and abs(value) <= 2**53
+        return isinstance(value, float) or exact_integer
     if pa.types.is_list(kind):
         return isinstance(value, list) and all(fits(item, kind.value_type) for item in value)
     if pa.types.is_struct(kind):
         names = {kind.field(i).name: kind.field(i).type for i in range(kind.num_fields)}
-        return isinstance(value, dict) and set(value) <= set(names) and all(fits(v, names[k]) for k, v in value.items())
+        # every field present: one left out would read back as null, one extra would be dropped
+        return isinstance(value, dict) and set(value) == set(names) and all(fits(v, names[k]) for k, v in value.items())
     return False
 
 
@@ -70,14 +73,15 @@ def write_parquet(jsonl: str | Path, output: str | Path | None = None) -> Path:
     """Writes the complete JSONL output `jsonl` as Parquet (default `<stem>.parquet`); returns its path.
 
     Raises:
-        ValueError: A line of `jsonl` is not a JSON object (naming the file and line).
+        ValueError: A line of `jsonl` is not a JSON object, or an empty one (a Parquet row needs a
+            field; every line the commands write has `id` or `image`), naming the file and line.
     """
     jsonl = Path(jsonl)
     output = Path(output) if output else parquet_path(jsonl)
     columns: dict[str, pa.DataType] = {}
     for line in iter_jsonl(jsonl):  # first pass: the columns, and the type each can keep
-        if line.error:
-            raise ValueError(line.error)
+        if line.error or not line.record:
+            raise ValueError(line.error or f"{jsonl}:{line.line_number}: an empty object has no field to store")
         for name, value in line.record.items():
             kind = columns.setdefault(name, KNOWN_TYPES.get(name, pa.string()))
             if not pa.types.is_large_string(kind) and not fits(value, kind):
@@ -100,7 +104,7 @@ def write_parquet(jsonl: str | Path, output: str | Path | None = None) -> Path:
             if len(rows) == ROWS_PER_GROUP:
                 writer.write_table(pa.Table.from_pylist(rows, schema))
                 rows = []
-        if rows or not columns:
+        if rows:
             writer.write_table(pa.Table.from_pylist(rows, schema))
     os.replace(temporary, output)
     return output

@@ -70,26 +70,29 @@ def blocks(table: pa.Table, batch: int) -> list[pa.Table]:
     return [table.slice(start, rows) for start in range(0, table.num_rows, rows)] or [table]
 
 
-def check_resources(resources: dict[str, float], pools: list[tuple[str, int, float, float]]) -> None:
-    """Refuses pools the cluster cannot hold at once, with one CPU left for decoding.
+def check_resources(
+    resources: dict[str, float], pools: list[tuple[str, int, float, float]], decoding: bool = True
+) -> None:
+    """Refuses pools the cluster cannot hold at once (with a CPU left for decoding photos, if any).
 
     Args:
         resources: `ray.cluster_resources()`.
         pools: (name, actors, CPUs each, GPUs each) per actor pool.
+        decoding: Whether decoding tasks run beside the pools (photos in: extract, annotate).
 
     Raises:
         ValueError: Naming what the pools ask for, what the cluster has, and the settings to lower.
     """
-    cpus = sum(actors * each for _, actors, each, _ in pools) + DECODE_CPUS
+    actor_cpus = sum(actors * each for _, actors, each, _ in pools)
     gpus = sum(actors * each for _, actors, _, each in pools)
     have_cpus, have_gpus = resources.get("CPU", 0.0), resources.get("GPU", 0.0)
-    if cpus > have_cpus or gpus > have_gpus:
+    if actor_cpus + (DECODE_CPUS if decoding else 0) > have_cpus or gpus > have_gpus:
         asked = ", ".join(f"{name}: {actors} x ({cpu} CPU, {gpu} GPU)" for name, actors, cpu, gpu in pools)
+        decode = f" and decoding needs {DECODE_CPUS:g} CPU more" if decoding else ""
         raise ValueError(
             f"the Ray cluster has {have_cpus:g} CPUs and {have_gpus:g} GPUs; the actor pools ask for "
-            f"{cpus - DECODE_CPUS:g} CPUs and {gpus:g} GPUs ({asked}) and decoding needs {DECODE_CPUS:g} CPU more: "
-            "lower --concurrency, "
-            "--num_cpus or --num_gpus, or join a bigger cluster (--address)"
+            f"{actor_cpus:g} CPUs and {gpus:g} GPUs ({asked}){decode}: lower --concurrency, --num_cpus or "
+            "--num_gpus, or join a bigger cluster (--address)"
         )
 
 
@@ -122,31 +125,35 @@ def lines_of(text: str) -> list[str]:
     return [line + "\n" for line in str(text).split("\n") if line]
 
 
-def _quiet_worker() -> None:
-    """An actor's libraries quiet and without progress bars: its output is the driver's log."""
+def _start_worker(num_cpus: float) -> None:
+    """An actor's set-up: torch threads for the CPUs Ray gave it (not every core of its node, which
+    the actors beside it share), and its libraries quiet, without progress bars (its output is the
+    driver's log)."""
+    import os
+
+    from helpers.core.device import CORES_ENV
     from helpers.core.logs import quiet_libraries, show_progress
 
+    os.environ[CORES_ENV] = str(max(1, round(num_cpus)))
     quiet_libraries()
     show_progress(False)
 
 
-def _one_row(result: BatchResult, described: str | None = None) -> dict:
-    row = {
+def _one_row(result: BatchResult) -> dict:
+    """A batch's result as one Ray row (its lines joined): the driver writes a batch at a time."""
+    return {
         "inputs": [result.inputs],
         "lines": ["".join(result.lines)],
         "error_lines": ["".join(result.error_lines)],
         "truth_errors": [result.truth_errors],
     }
-    if described is not None:
-        row["described"] = [described]
-    return row
 
 
 class ExtractActor:
     """A Ray actor: the extraction's models, loaded once; each call runs one batch of decoded photos."""
 
-    def __init__(self, config: ExtractConfig, source: ImageSource, use_gpu: bool) -> None:
-        _quiet_worker()
+    def __init__(self, config: ExtractConfig, source: ImageSource, use_gpu: bool, num_cpus: float) -> None:
+        _start_worker(num_cpus)
         self.extractor = BatchExtractor(replace(config, device="cuda" if use_gpu else "cpu"), source)
 
     def __call__(self, batch: dict) -> dict:
@@ -169,10 +176,12 @@ class DescribeActor:
     `desclm describe`) give one output line each; extraction results (`lines`: `desclm annotate`)
     gain their records' descriptions (`described`)."""
 
-    def __init__(self, model_dir: str, load: dict, batch_size: int, use_gpu: bool, numbered: bool = False) -> None:
+    def __init__(
+        self, model_dir: str, load: dict, batch_size: int, use_gpu: bool, num_cpus: float, numbered: bool = False
+    ) -> None:
         from helpers.describer.describe import Describer
 
-        _quiet_worker()
+        _start_worker(num_cpus)
         self.describer = Describer.load(model_dir, device="cuda" if use_gpu else "cpu", **load)
         self.batch_size, self.numbered = batch_size, numbered
 
@@ -238,7 +247,12 @@ class RayEngine:
         )
         dataset = dataset.map_batches(
             ExtractActor,
-            fn_constructor_kwargs={"config": config, "source": self.source, "use_gpu": self.gpus > 0},
+            fn_constructor_kwargs={
+                "config": config,
+                "source": self.source,
+                "use_gpu": self.gpus > 0,
+                "num_cpus": options.num_cpus,
+            },
             batch_size=config.batch_size,
             compute=ray.data.ActorPoolStrategy(size=options.concurrency),
             num_cpus=options.num_cpus,
@@ -253,6 +267,7 @@ class RayEngine:
                     "load": load,
                     "batch_size": batch_size,
                     "use_gpu": self.gpus > 0,
+                    "num_cpus": options.num_cpus,
                 },
                 batch_size=max(1, batch_size // config.batch_size),  # extraction batches per generation batch
                 compute=ray.data.ActorPoolStrategy(size=actors),
@@ -289,7 +304,8 @@ class RayDescribeEngine:
         self.batch_size, self.chunk = batch_size, chunk
         self.resources = connect(options.address)
         self.gpus = gpus_per_actor(options, self.resources)
-        check_resources(self.resources, [("describer", options.concurrency, options.num_cpus, self.gpus)])
+        pool = ("describer", options.concurrency, options.num_cpus, self.gpus)
+        check_resources(self.resources, [pool], decoding=False)
 
     def run(self, numbered: list[tuple[int, bytes]], with_line_numbers: bool) -> Iterator[list[str]]:
         import ray.data
@@ -308,6 +324,7 @@ class RayDescribeEngine:
                     "load": self.load,
                     "batch_size": self.batch_size,
                     "use_gpu": self.gpus > 0,
+                    "num_cpus": self.options.num_cpus,
                     "numbered": with_line_numbers,
                 },
                 batch_size=self.chunk,

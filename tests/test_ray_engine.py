@@ -210,3 +210,12 @@ def test_annotate_describes_an_extraction_made_before(photos, tiny_cv_models, mo
     assert summary["already_done"] == first["processed"] and summary["processed"] == 8 - first["processed"]
     keys = sorted(line.record["image"] for line in iter_jsonl(tmp_path / "cv.jsonl"))
     assert sorted(line.record["id"] for line in iter_jsonl(tmp_path / "described.jsonl")) == keys and len(keys) == 8
+
+    # other CV settings: refused naming the CV setting, or both outputs started over with restart_on_change
+    changed = replace(config, max_images=0, iou_thr=0.7)
+    with pytest.raises(ValueError, match=r"iou_thr: 0\.55 -> 0\.7"):
+        annotate(changed, options, LOCAL)
+    again = annotate(replace(changed, restart_on_change=True), options, LOCAL)
+    assert again["already_done"] == 0 and again["processed"] == 8
+    assert sorted(line.record["image"] for line in iter_jsonl(tmp_path / "cv.jsonl")) == keys
+    assert sorted(line.record["id"] for line in iter_jsonl(tmp_path / "described.jsonl")) == keys

@@ -73,7 +73,7 @@ def check_resumable(output: Path, manifest: Path, settings: dict) -> None:
         return
     if not manifest.exists():
         raise ValueError(
-            f"{output} holds CV outputs but its manifest {manifest} is missing, so the settings that made them "
+            f"{output} holds records but its manifest {manifest} is missing, so the settings that made them "
             "are unknown; restore the manifest, choose another output, or delete the output to start over"
         )
     previous = json.loads(manifest.read_text())
@@ -86,7 +86,7 @@ def check_resumable(output: Path, manifest: Path, settings: dict) -> None:
         if old.get(key) != new.get(key)
     ]
     raise ValueError(
-        f"{output} holds CV outputs of other models or settings ({'; '.join(changed) or 'see ' + str(manifest)}); "
+        f"{output} holds records of other models or settings ({'; '.join(changed) or 'see ' + str(manifest)}); "
         "choose another output, or delete it or set restart_on_change to start over"
     )
 

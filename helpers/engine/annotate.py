@@ -100,18 +100,24 @@ def annotate(config: ExtractConfig, options: AnnotateOptions, engine_options: En
     device = "cpu" if engine_options.engine == "ray" else "auto"
     describer = Describer.load(model_dir, device=device, **options.load_arguments())
     specs = config.detector_specs() if config.detections_from == "models" else []
-    settings = {"describer": _describer_settings(describer), "cv": settings_fingerprint(config, specs)["fingerprint"]}
+    cv_settings = settings_fingerprint(config, specs)
+    settings = {"describer": _describer_settings(describer), "cv": cv_settings["fingerprint"]}
     settings["fingerprint"] = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
     with OutputLock(described):
-        if described.exists() and not partial.exists():
-            os.replace(described, partial)  # the finished file is the work in progress again, until this run ends
-        try:
-            check_resumable(partial, manifest_file, settings)
-        except ValueError:
+        cv_partial = partial_paths(cv_output)[0]
+        try:  # the CV output first: its refusal names the CV setting that changed
+            cv_current = cv_partial if cv_partial.exists() else cv_output
+            check_resumable(cv_current, side_files(cv_output)["manifest"], cv_settings)
+            check_resumable(partial if partial.exists() else described, manifest_file, settings)
+        except ValueError as error:
             if not config.restart_on_change:
                 raise
-            partial.unlink(missing_ok=True)
+            logger.warning("%s: starting both outputs over (restart_on_change)", str(error).split(";")[0])
+            for path in (described, partial, cv_output, cv_partial):
+                path.unlink(missing_ok=True)
+        if described.exists() and not partial.exists():
+            os.replace(described, partial)  # the finished file is the work in progress again, until this run ends
         atomic_write_text(manifest_file, json.dumps({**settings, "complete": False}, indent=2) + "\n")
         _reconcile(partial, cv_output, describer, options.describe_batch_size)
 

@@ -128,3 +128,25 @@ def described(tmp_path):
     (tmp_path / "cv.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     (tmp_path / "described.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return tmp_path, records, [row for row in rows if "error" not in row]
+
+
+@pytest.fixture(scope="session")
+def kill_part_way():
+    """Runs a command and kills it (its whole process group) once `partial` holds `lines` lines; returns
+    how many lines it holds then. The resume tests' way to stop a run part-way, as a crash would."""
+    import signal
+    import subprocess
+    import time
+
+    def run(command: list[str], partial, lines: int = 3, env: dict | None = None, timeout: float = 240) -> int:
+        process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env
+        )
+        deadline = time.time() + timeout
+        while time.time() < deadline and (not partial.exists() or partial.read_bytes().count(b"\n") < lines):
+            time.sleep(0.05)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        return partial.read_bytes().count(b"\n") if partial.exists() else 0
+
+    return run

@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -356,7 +354,7 @@ def iter_jsonl_records(path):
     return [line.record for line in iter_jsonl(path)]
 
 
-def test_a_run_killed_part_way_and_rerun_yields_every_image_once(tmp_path, tiny_demo, tiny_cv_models):
+def test_a_run_killed_part_way_and_rerun_yields_every_image_once(tmp_path, tiny_demo, tiny_cv_models, kill_part_way):
     output = tmp_path / "cv.jsonl"
     params = tmp_path / "params.yaml"
     params.write_text(
@@ -369,14 +367,8 @@ def test_a_run_killed_part_way_and_rerun_yields_every_image_once(tmp_path, tiny_
         )
     )
     command = [sys.executable, "-m", "helpers", "extract", "--params", str(params)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     partial = tmp_path / ".cv.jsonl.partial"  # work in progress; the output appears when complete (issue 35)
-    deadline = time.time() + 240
-    while time.time() < deadline and (not partial.exists() or partial.read_bytes().count(b"\n") < 3):
-        time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    written = partial.read_bytes().count(b"\n")
+    written = kill_part_way(command, partial)
     assert 3 <= written < 12, f"the kill should land part-way ({written} of 12 written)"
     assert not output.exists(), "a killed run leaves no output under its final name"
     with open(partial, "ab") as handle:  # as if the kill had landed mid-line

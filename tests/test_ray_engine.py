@@ -8,10 +8,8 @@ import json
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -157,7 +155,9 @@ def test_parquet_beside_the_jsonl_holds_the_same_records(photos, tiny_cv_models,
     assert rows == [line.record for line in iter_jsonl(tmp_path / "cv.jsonl")]
 
 
-def test_a_killed_ray_run_rerun_writes_every_photo_once(cluster, tiny_demo, tiny_cv_models, model_dir, tmp_path):
+def test_a_killed_ray_run_rerun_writes_every_photo_once(
+    cluster, tiny_demo, tiny_cv_models, model_dir, tmp_path, kill_part_way
+):
     """Killed mid-run (the driver; Ray ends its actors), then run again joining the same cluster."""
     output, described = tmp_path / "cv.jsonl", tmp_path / "described.jsonl"
     settings = {
@@ -175,16 +175,7 @@ def test_a_killed_ray_run_rerun_writes_every_photo_once(cluster, tiny_demo, tiny
     command = [sys.executable, "-m", "helpers", "annotate", "--params", str(params)]
     # Ray 2.60's local clusters (ray.init) take a token, read from ~/.ray/auth_token by a process told to use one
     env = {**os.environ, "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "token")}
-    process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env
-    )
-    partial = tmp_path / ".described.jsonl.partial"
-    deadline = time.time() + 240
-    while time.time() < deadline and (not partial.exists() or partial.read_bytes().count(b"\n") < 3):
-        time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    written = partial.read_bytes().count(b"\n")
+    written = kill_part_way(command, tmp_path / ".described.jsonl.partial", env=env)
     assert 3 <= written < 12, f"the kill should land part-way ({written} of 12 described)"
     assert not output.exists() and not described.exists(), "a killed run leaves no output under its final name"
     finished = subprocess.run(command, capture_output=True, text=True, timeout=400, env=env)

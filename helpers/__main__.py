@@ -2,4 +2,5 @@
 
 from helpers.commands import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # not when a worker process (the guard's pool) imports this module
+    raise SystemExit(main())

@@ -69,6 +69,7 @@ def main(argv: list[str], prog: str = "desclm describe") -> int:
         "top_p": options.top_p,
         "num_beams": options.num_beams,
         "num_captions": options.num_captions,
+        "guard_workers": options.guard_workers,
     }
     # on Ray the actors describe: this copy checks the folder and gives the settings the output records
     device = "cpu" if engine_options.engine == "ray" else options.device

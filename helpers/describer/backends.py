@@ -7,6 +7,7 @@ back in input order.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -66,14 +67,28 @@ class Backend:
         """Up to `num_hypotheses` (<= num_beams) texts per input, best first; with `top_p` > 0, that
         many nucleus samples instead of beams, drawn from `seed` (the same batch gives the same texts)."""
         results: list[list[str]] = [[] for _ in inputs]
-        returned = min(num_hypotheses, num_beams)
-        for batch in self._groups(inputs, batch_size):
-            texts = self._batch(
-                [inputs[i] for i in batch], num_beams, returned, max_new_tokens, batch_size, top_p, seed
-            )
+        for batch, texts in self.hypotheses_by_batch(
+            inputs, num_beams, max_new_tokens, batch_size, num_hypotheses, top_p, seed
+        ):
             for index, hypotheses in zip(batch, texts, strict=True):
                 results[index] = hypotheses
         return results
+
+    def hypotheses_by_batch(
+        self,
+        inputs: list[str],
+        num_beams: int,
+        max_new_tokens: int,
+        batch_size: int = 32,
+        num_hypotheses: int = 1,
+        top_p: float = 0.0,
+        seed: int = 0,
+    ) -> Iterator[tuple[list[int], list[list[str]]]]:
+        """`hypotheses` a generation batch at a time, as it is generated: (the inputs' indices, their texts)."""
+        returned = min(num_hypotheses, num_beams)
+        for batch in self._groups(inputs, batch_size):
+            texts = [inputs[i] for i in batch]
+            yield batch, self._batch(texts, num_beams, returned, max_new_tokens, batch_size, top_p, seed)
 
     def _groups(self, inputs: list[str], batch_size: int) -> list[list[int]]:
         """Indices of the inputs each `_batch` call gets: batches of similar length."""

@@ -25,51 +25,23 @@ style="varied words")`; the default is the first it learned.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from helpers.core.contract import ModelSettings, Style, load_model_settings
 from helpers.core.paths import require_file, resolve
 from helpers.describer.backends import load_backend
-from helpers.describer.provenance import Phrase, provenance
-from helpers.text.fallback import GRAMMAR_ATTEMPTS, fallback_sentence, grammar_sentences, well_written
-from helpers.text.fallback import said as _said
-from helpers.text.grammar import Facts, RecordError, facts, validate_record
-from helpers.text.house import house_errors
-from helpers.text.linearize import from_model_text, linearize
+from helpers.describer.guard import SOURCES, DescribeError, Description, Guard, GuardPool
+from helpers.describer.guard import guard_workers as guard_workers_of
+from helpers.describer.options import DEFAULT_GUARD_WORKERS
+from helpers.text.grammar import RecordError, validate_record
+from helpers.text.linearize import linearize
 from helpers.text.variants import variant_of
 
 logger = logging.getLogger(__name__)
-SOURCES = ("model", "rerank", "grammar", "unchecked")
-
-
-@dataclass(frozen=True)
-class Description:
-    """One result with how it was made."""
-
-    text: str
-    source: str  # one of SOURCES
-    expected: Facts  # what the input says (after the thresholds)
-    said: Facts  # what the text says, read back by the fact extractor
-    hypotheses: tuple[str, ...]  # the model's beams, best first
-    phrases: tuple[Phrase, ...] = ()  # each stated fact: its characters and the detections it covers
-    captions: tuple[str, ...] = ()  # `num_captions` distinct sentences, `text` first (see `Describer`)
-    caption_sources: tuple[str, ...] = ()  # the source of each caption (one of SOURCES)
-    error: None = None  # a description is no error (see `DescribeError`)
-
-    @property
-    def faithful(self) -> bool:
-        return self.said == self.expected
-
-
-@dataclass(frozen=True)
-class DescribeError:
-    """A record `Describer.describe_all` could not describe, in that record's place."""
-
-    name: str  # the record's name ("line 7", "record 3")
-    error: str  # the message, naming the record and the field or the failure
-    faithful: bool = False
+__all__ = ["SOURCES", "DescribeError", "Describer", "Description"]  # the first three from helpers.describer.guard
 
 
 class Describer:
@@ -84,6 +56,7 @@ class Describer:
         style: Style | str | None = None,
         top_p: float = 0.0,
         num_captions: int = 1,
+        guard_workers: int | str = DEFAULT_GUARD_WORKERS,
     ) -> None:
         if not 0.0 <= top_p <= 1.0:
             raise ValueError(f"top_p must be in 0..1 (0: beam search), got {top_p!r}")
@@ -97,6 +70,10 @@ class Describer:
         self.top_p = top_p
         self.policy = settings.policy
         self.style = settings.spec.style(style)  # raises ValueError for a style the model did not learn
+        frames = settings.spec.frames_of(self.style) if self.style.is_house else ()
+        self.checker = Guard(self.policy, self.style, frames, settings.input_format, seed, guard, num_captions)
+        self.guard_workers = guard_workers_of(guard_workers, getattr(backend, "device", "cpu"))
+        self._pool: GuardPool | None = None  # started at the first batch it checks
 
     @classmethod
     def load(
@@ -114,6 +91,7 @@ class Describer:
         top_p: float = 0.0,
         num_beams: int = 0,
         num_captions: int = 1,
+        guard_workers: int | str = DEFAULT_GUARD_WORKERS,
     ) -> Describer:
         """Loads a folder written by notebook 03 (and, for `ct2`, exported by `helpers.describer.export_ct2`).
 
@@ -138,6 +116,9 @@ class Describer:
             num_captions: Distinct sentences per record (`Description.captions`), every one checked
                 when guarded: the model's other passing beams (or samples) first, then the grammar's
                 other wordings. The model generates at least that many beams.
+            guard_workers: Processes that check the sentences while the model writes the next
+                batch (0: this process, between batches; "auto": every core but one on a GPU, none
+                on the CPU). The same results either way.
         """
         folder = require_file(resolve(model_dir), "Describer model folder", hint="train one with notebook 03")
         settings = load_model_settings(folder)
@@ -152,7 +133,7 @@ class Describer:
         )
         settings.spec.style(style)  # an untrained style fails before the model loads
         backend_ = load_backend(folder, backend, settings.max_source_length, device, **options)
-        return cls(backend_, settings, guard, seed, style, top_p, num_captions)
+        return cls(backend_, settings, guard, seed, style, top_p, num_captions, guard_workers)
 
     def inputs(self, records: list[dict]) -> list[str]:
         """Model inputs of valid records; raises RecordError naming the record and field."""
@@ -181,16 +162,31 @@ class Describer:
         beams = max(num_beams or self.settings.num_beams, self.num_captions)
         sampling = {"top_p": self.top_p, "seed": self.seed} if self.top_p else {}
         returned = beams if self.guard or self.num_captions > 1 else 1
-        hypotheses = self.backend.hypotheses(
-            inputs, beams, self.settings.max_new_tokens, batch_size, num_hypotheses=returned, **sampling
-        )
-        fmt = self.settings.input_format
-        results = []
-        for record, model_input, texts in zip(records, inputs, hypotheses, strict=True):
-            texts = [from_model_text(text, record, fmt, self.policy) for text in texts]
-            chosen = self._choose(record, model_input, texts)
-            results.append(self._with_captions(chosen, record, model_input, texts))
+        generation = (inputs, beams, self.settings.max_new_tokens, batch_size, returned)
+        if not self.guard_workers:
+            hypotheses = self.backend.hypotheses(*generation, **sampling)
+            return self.checker.describe(records, inputs, hypotheses)
+        # The model writes batch k+1 while worker processes check batch k: the same batches as above
+        # (similar lengths together), the same results, in input order.
+        results: list[Description | None] = [None] * len(records)
+        positions: deque[int] = deque()  # the records of the batches given to the pool, in order
+
+        def batches():
+            for indices, texts in self.backend.hypotheses_by_batch(*generation, **sampling):
+                positions.extend(indices)
+                yield [records[i] for i in indices], [inputs[i] for i in indices], texts
+
+        if self._pool is None:
+            self._pool = GuardPool(self.checker, self.guard_workers)
+        for description in self._pool.describe(batches()):
+            results[positions.popleft()] = description
         return results
+
+    def close(self) -> None:
+        """Stops the guard's worker processes, if any (they also stop when this process ends)."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     def describe_all(
         self, records: Iterable, batch_size: int = 32, names: list[str] | None = None
@@ -225,53 +221,3 @@ class Describer:
     def describe(self, records: Iterable[dict], batch_size: int = 32) -> list[str]:
         """One sentence per record, in order (see `describe_detailed`)."""
         return [d.text for d in self.describe_detailed(records, batch_size)]
-
-    @property
-    def _grammar_style(self) -> Style:
-        """The style the grammar writes in for this describer: its own, or the default for a house
-        style (which the grammar cannot write)."""
-        return Style() if self.style.is_house else self.style
-
-    def _in_style(self, text: str, record: dict, scene: str | None) -> bool:
-        """Grammatical and in the requested style: the grammar's rules, or a house style's frames."""
-        if not well_written(text, record, self.style, scene):
-            return False
-        return not self.style.is_house or not house_errors(text, record, self.settings.spec.frames_of(self.style))
-
-    def _with_captions(self, chosen: Description, record: dict, model_input: str, texts: list[str]) -> Description:
-        """`chosen` with its `num_captions` captions: `chosen.text`, the model's other distinct
-        sentences that pass the guard (all of them, unguarded), then the grammar's other wordings."""
-        captions = {chosen.text: chosen.source}  # caption -> source, in order
-        for rank, text in enumerate(texts):
-            if len(captions) == self.num_captions:
-                break
-            if text in captions:
-                continue
-            if not self.guard:
-                captions[text] = "unchecked"
-            elif _said(text, record) == chosen.expected and self._in_style(text, record, chosen.expected.scene):
-                captions[text] = "model" if rank == 0 else "rerank"
-        if self.guard and len(captions) < self.num_captions:
-            wanted = self.num_captions - len(captions)
-            seed = f"{self.seed}:{model_input}"
-            for text in grammar_sentences(record, seed, wanted, self.policy, self._grammar_style, tuple(captions)):
-                captions[text] = "grammar"
-        return replace(chosen, captions=tuple(captions), caption_sources=tuple(captions.values()))
-
-    def _choose(self, record: dict, model_input: str, texts: list[str]) -> Description:
-        expected = facts(record, self.policy)
-        if not self.guard:
-            phrases = provenance(texts[0], record, self.policy)
-            return Description(texts[0], "unchecked", expected, _said(texts[0], record), tuple(texts), phrases)
-        for rank, text in enumerate(texts):
-            said = _said(text, record)
-            if said == expected and self._in_style(text, record, expected.scene):
-                source = "model" if rank == 0 else "rerank"
-                return Description(text, source, expected, said, tuple(texts), provenance(text, record, self.policy))
-        # Same record, same wording: the fallback's randomness is seeded by the input itself. It never
-        # returns a sentence the extractor reads otherwise (helpers.text.fallback); a record whose facts
-        # cannot be stated at all raises UnfaithfulError, which `describe_all` makes that record's error.
-        text, said = fallback_sentence(
-            record, f"{self.seed}:{model_input}", self.policy, self._grammar_style, GRAMMAR_ATTEMPTS
-        )
-        return Description(text, "grammar", expected, said, tuple(texts), provenance(text, record, self.policy))

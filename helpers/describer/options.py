@@ -11,6 +11,7 @@ from helpers.core.shards import check_shard
 
 BACKENDS = ("hf", "ct2")  # transformers, CTranslate2
 EXPORT_FORMATS = ("hf", "llava", "coco", "csv")  # `desclm export --format`
+DEFAULT_GUARD_WORKERS = "auto"  # the guard's worker processes (helpers.describer.guard.guard_workers)
 FALLBACK_EXIT_STATUS = 3  # more lines than max_grammar_share fell back to the grammar: the model is not doing the work
 
 
@@ -35,6 +36,11 @@ class DescribeOptions:
     num_captions: int = setting(
         1, "distinct checked sentences per record: rows then carry 'captions' (the description first)"
     )
+    guard_workers: str = setting(
+        DEFAULT_GUARD_WORKERS,
+        "processes checking sentences while the model writes the next batch (0: none; auto: cores - 1 on a GPU, "
+        "0 on the CPU)",
+    )
     max_grammar_share: float = setting(
         0.5,
         f"share of lines the grammar may write (model sentences failed the guard) before exit status "
@@ -49,6 +55,8 @@ class DescribeOptions:
         if not 0.0 <= self.max_grammar_share <= 1.0:
             raise ValueError(f"max_grammar_share must be in [0, 1], got {self.max_grammar_share}")
         check_shard(self.num_shards, self.shard_index)
+        if self.guard_workers != "auto" and not self.guard_workers.isdigit():
+            raise ValueError(f"guard_workers must be 'auto' or a whole number >= 0, got {self.guard_workers!r}")
 
 
 @dataclass

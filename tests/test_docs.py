@@ -488,3 +488,16 @@ def test_the_ray_engine_table_is_the_one_the_saved_benchmarks_give():
     page = (PROJECT_ROOT / "docs" / "ray.md").read_text()
     block = page.split("<!-- ray engine table -->")[1].split("<!-- end -->")[0]
     assert block.strip() == markdown_table(results)
+
+
+def test_the_guard_pool_numbers_are_the_saved_measurements():
+    """docs/04_describer.md's guard-pool rates come from `docs/measurements/guard_pool.py`'s file (issue 31)."""
+    result = json.loads((MEASUREMENTS / "guard_pool_demo_cpu.json").read_text())
+    rates = result["records_per_second"]
+    assert result["same_descriptions"] and set(rates) == {"in_this_process", "1_workers"}
+    text = " ".join((PROJECT_ROOT / "docs" / "04_describer.md").read_text().split())
+    stated = (
+        f"{rates['in_this_process']:.1f} records/s in this process, {rates['1_workers']:.1f} with one worker, "
+        f"x{result['pool_vs_in_process']:.2f}"
+    )
+    assert stated in text

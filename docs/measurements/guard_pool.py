@@ -1,6 +1,6 @@
 """The guard in this process against the guard on worker processes, side by side (issue 31, item 2).
 
-    python docs/measurements/guard_pool.py --model models/description_llm --out docs/measurements/guard_pool_demo_cpu.json
+    python docs/measurements/guard_pool.py --out docs/measurements/guard_pool_demo_cpu.json
 
 The same generated records (`random_cv`, seed 1) through the same describer twice, alternating, best
 of `--repeats` runs each after a warm-up (which also starts the pool); both must give the same

@@ -239,10 +239,10 @@ def test_a_label_that_is_also_an_english_word_is_stated_by_some_wording_or_the_e
     """ "single" as a label: "A single and 1 piece of plastic ..." once read as one plastic item; the reader
     now knows "a single" counts only before a noun. "of" defeats every wording (it ends noun phrases), so the
     enumeration states it (issue 35, item 4); with one wording allowed, so does any misread one."""
-    import helpers.describer.describe as describe_module
+    import helpers.describer.guard as guard_module  # the guard's checks (helpers.describer.guard.Guard)
 
     single = {"detections": [{"label": "single", "confidence": 0.9}, {"label": "plastic", "confidence": 0.9}]}
-    monkeypatch.setattr(describe_module, "GRAMMAR_ATTEMPTS", 1)
+    monkeypatch.setattr(guard_module, "GRAMMAR_ATTEMPTS", 1)
     first_only = [Describer(FixedBackend(), SETTINGS, seed=seed).describe_detailed([single])[0] for seed in range(40)]
     assert all(r.faithful and not r.text.startswith("Detected") for r in first_only), [r.text for r in first_only]
     monkeypatch.undo()

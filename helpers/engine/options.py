@@ -17,10 +17,12 @@ class EngineOptions:
     """The engine settings `extract`, `describe` and `annotate` share."""
 
     engine: Literal["local", "ray"] = setting(
-        "local", "local: this process; ray: Ray Data actor pools on a Ray cluster (--address, else a local one)"
+        "local", "local: this process; ray: Ray Data actor pools on a Ray cluster (which one: --address)"
     )
     address: str = setting(
-        "", 'ray: the cluster to join (auto: the one `ray start` made here; HOST:PORT; ray://...); "": start one here'
+        "",
+        'ray: the cluster to join (HOST:PORT, ray://..., auto); "": Ray\'s default: RAY_ADDRESS, else the cluster '
+        "`ray start` made on this machine, else a new one for this run",
     )
     concurrency: int = setting(1, "ray: model actors in each pool (one per GPU to keep busy)")
     num_gpus: float = setting(

@@ -39,9 +39,10 @@ NO_IMAGE = np.zeros((1, 1, 3), dtype=np.uint8)  # stands in for a photo that cou
 
 
 def connect(address: str = "") -> dict[str, float]:
-    """Joins the cluster at `address` ("auto", "HOST:PORT", "ray://..."), or starts a local one
-    ("": this machine's cores and GPUs), unless this process is already connected; returns the
-    cluster's resources. Ray's own progress bars are off (the commands show theirs)."""
+    """Joins the cluster at `address` ("auto", "HOST:PORT", "ray://..."); with "", Ray's own choice:
+    `RAY_ADDRESS`, else the cluster `ray start` made on this machine, else a new local one (this
+    machine's cores and GPUs, stopped with the process). Nothing when this process is connected
+    already. Returns the cluster's resources; Ray's own progress bars are off (the commands show theirs)."""
     import ray
     import ray.data
 

@@ -373,7 +373,10 @@ def test_gpu_check_smoke_runs_every_part_and_writes_json_lines(tmp_path):
     )
     rows = [json.loads(line) for line in (tmp_path / "check.jsonl").read_text().splitlines()]
     assert done.returncode == 0, [row for row in rows if "error" in row] or done.stderr[-2000:]
-    assert {row["part"] for row in rows} == {"env", "train", "describe", "extract", "lora"}
+    assert {row["part"] for row in rows} == {"env", "train", "describe", "extract", "lora", "guard"}
+    guard = [row for row in rows if row["part"] == "guard"]
+    assert [row["guard_workers"] for row in guard] == [0, 1], "the guard timed in this process and on a worker"
+    assert all(row["faithful"] == 1.0 and row["plain_records_per_second"] > 0 for row in guard)
     describe = [row for row in rows if row["part"] == "describe"]
     assert {(row["backend"], row["compute_type"]) for row in describe} == {
         ("hf", "float32"),

@@ -10,7 +10,10 @@ Parts, each guarded (a failure is one {"part", "error"} line, the rest still run
   (CPU: float32/int8), batch 32 and 256, on a random-init flan-t5-small-shaped model;
 - extract: models alone vs the extraction pipeline with YOLOv8x- and RT-DETR-R101-shaped random
   models (and a YOLOv8s-cls scene classifier) on generated 12-megapixel JPEGs;
-- lora: full fine-tuning vs LoRA at flan-t5-base's shape (trainable parameters, examples/s, memory).
+- lora: full fine-tuning vs LoRA at flan-t5-base's shape (trainable parameters, examples/s, memory);
+- guard: the guarded describer against plain `generate` on the same inputs (greedy, batch 1024, bf16 on
+  a GPU), with the guard in this process and on worker processes (`guard_workers`), at flan-t5-small's
+  shape and, with `--describer`, a trained describer (make demo's: models/description_llm).
 Random weights: throughput only, never quality. `--smoke` runs every part at tiny sizes on the CPU
 (the test suite does). A command: it spans all stages on purpose.
 """
@@ -33,7 +36,7 @@ from helpers.commands.parsing import SettingsParser
 from helpers.core.io import iter_jsonl
 from helpers.core.settings import setting
 
-PARTS = ("env", "train", "describe", "extract", "lora")
+PARTS = ("env", "train", "describe", "extract", "lora", "guard")
 logger = logging.getLogger(__name__)
 
 
@@ -141,6 +144,50 @@ def check_describe(device: str, smoke: bool) -> list[dict]:
     return rows
 
 
+def check_guard(device: str, smoke: bool, describer: str = "") -> list[dict]:
+    """Guarded describing vs plain `generate` (issue 31, item 2): records/s of each and their ratio."""
+    from helpers.describer.bench import benchmark_records
+    from helpers.describer.describe import Describer
+    from helpers.describer.guard import guard_workers
+
+    gpu = device.startswith("cuda")
+    dtype, batch_size = ("bfloat16" if gpu else "float32"), (16 if smoke else 1024)
+    records = benchmark_records(4 * batch_size)
+    workers = guard_workers("auto", device) if gpu else 1  # on the CPU auto is 0: one worker, to time the pool
+    rows = []
+    with tempfile.TemporaryDirectory() as work:
+        shape = "tiny" if smoke else "flan-t5-small"
+        models = [(f"{shape} shape", _describer_folder(Path(work) / "model", shape))]
+        models += [(describer, Path(describer))] if describer else []
+        for name, folder in models:
+            for pool in (0, workers):
+                model = Describer.load(folder, device="cuda" if gpu else "cpu", dtype=dtype, guard_workers=pool)
+                inputs, new_tokens = model.inputs(records), model.settings.max_new_tokens
+                model.describe_detailed(records[:batch_size], batch_size, 1)  # warm-up (and the pool's start)
+                started = time.perf_counter()
+                model.backend.hypotheses(inputs, 1, new_tokens, batch_size)
+                plain = len(records) / (time.perf_counter() - started)
+                started = time.perf_counter()
+                results = model.describe_detailed(records, batch_size, 1)
+                guarded = len(records) / (time.perf_counter() - started)
+                model.close()
+                rows.append(
+                    {
+                        "model": name,
+                        "dtype": dtype,
+                        "batch_size": batch_size,
+                        "records": len(records),
+                        "guard_workers": pool,
+                        "plain_records_per_second": plain,
+                        "guarded_records_per_second": guarded,
+                        "guarded_vs_plain": guarded / plain,
+                        "faithful": sum(r.faithful for r in results) / len(results),
+                        "grammar_share": sum(r.source == "grammar" for r in results) / len(results),
+                    }
+                )
+    return rows
+
+
 def _detection_models(folder: Path, smoke: bool) -> dict:
     """Random-init YOLOv8x (Ultralytics), RT-DETR-R101-shaped (HF) and YOLOv8s-cls, saved as files."""
     import torch
@@ -224,18 +271,20 @@ CHECKS = {
     "env": check_env,
     "train": check_train,
     "describe": check_describe,
+    "guard": check_guard,
     "extract": check_extract,
     "lora": check_lora,
 }
 
 
-def run_checks(parts: list[str], smoke: bool, device: str, output=sys.stdout) -> list[dict]:
+def run_checks(parts: list[str], smoke: bool, device: str, output=sys.stdout, describer: str = "") -> list[dict]:
     """Runs each part; every result (or error) is one JSON line on `output`, written as it comes."""
     rows = []
     for part in parts:
         started = time.perf_counter()
+        extra = {"describer": describer} if part == "guard" else {}
         try:
-            results = [{"part": part, **row} for row in CHECKS[part](device, smoke)]
+            results = [{"part": part, **row} for row in CHECKS[part](device, smoke, **extra)]
         except Exception as error:  # noqa: BLE001 - each part is guarded: report and go on
             results = [{"part": part, "error": f"{type(error).__name__}: {error}", "trace": traceback.format_exc(-3)}]
         for row in results:
@@ -257,6 +306,13 @@ def _row(row: dict) -> tuple[str, str, str]:
         setting = f"{row['backend'].upper()} {row['compute_type']}, batch {row['batch_size']}, {row['num_beams']} beams"
         setting = f"{row['shape']} shape, {setting}" if "shape" in row else setting
         return part, setting, f"{row['records_per_second']:.1f} records/s (guarded faithful {row['faithful']:.0%})"
+    if part == "guard":
+        setting = f"{row['model']}, {row['dtype']}, batch {row['batch_size']}, {row['guard_workers']} guard workers"
+        result = (
+            f"guarded {row['guarded_records_per_second']:.0f} vs plain generate "
+            f"{row['plain_records_per_second']:.0f} records/s ({row['guarded_vs_plain']:.0%})"
+        )
+        return part, setting, result
     if part == "train":
         setting = f"{row['shape']} shape, {row['precision']}, batch {row['batch_size']}"
         return part, setting, f"{row['examples_per_second']:.0f} examples/s"
@@ -298,6 +354,7 @@ class GpuCheckOptions:
     parts: str = setting(",".join(PARTS), "comma-separated parts to run")
     device: str = setting("auto", "auto (CUDA when available), cpu or cuda")
     output: str = setting("", "also append the JSON lines to this file")
+    describer: str = setting("", "guard part: also time this trained describer (make demo's: models/description_llm)")
     table: str = setting("", "print a run's JSON lines (this file) as a Markdown table; run nothing")
 
 
@@ -319,7 +376,7 @@ def main(argv: list[str], prog: str = "desclm gpu-check") -> int:
 
     device = "cpu" if options.smoke else resolve_device(options.device)
     with open(options.output or os.devnull, "a", encoding="utf-8") as file:
-        rows = run_checks(parts, options.smoke, device, _Tee(sys.stdout, file))
+        rows = run_checks(parts, options.smoke, device, _Tee(sys.stdout, file), options.describer)
     return 1 if any("error" in row for row in rows) else 0
 
 

@@ -119,14 +119,7 @@ def describe_file(
     check_output(input_path, output_path)
     if num_shards > 1:
         check_writes([manifest_path(output_path)], [input_path])
-    settings = {
-        "model": describer.settings.to_dict(),
-        "guard": describer.guard,
-        "seed": describer.seed,
-        "style": describer.style.tag,
-        "top_p": describer.top_p,
-        "num_captions": describer.num_captions,
-    }
+    settings = output_settings(describer)
     engine = engine or LocalDescribeEngine(describer, batch_size, chunk)
     stamp = {"input": file_stamp(input_path), "settings": settings}
     # The lock comes first: a second run on this output refuses before it reads anything.
@@ -145,6 +138,23 @@ def describe_file(
         output.finish()
         if num_shards > 1:
             write_manifest(output_path, stamp, num_shards, shard_index, block_range, total)
+    return source_counts(output_path)
+
+
+def output_settings(describer: Describer) -> dict:
+    """What decides the describer's output lines: a resumed output must have been made with the same."""
+    return {
+        "model": describer.settings.to_dict(),
+        "guard": describer.guard,
+        "seed": describer.seed,
+        "style": describer.style.tag,
+        "top_p": describer.top_p,
+        "num_captions": describer.num_captions,
+    }
+
+
+def source_counts(output_path: Path) -> Counter:
+    """Lines of a describe output per source ("model", "rerank", "grammar", "unchecked") and errors."""
     counts: Counter = Counter()
     for line in read_lines(output_path):  # not str.splitlines: ids may hold U+0085 or U+2028
         counts["error" if "error" in line.record else line.record["source"]] += 1

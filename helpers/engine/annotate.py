@@ -26,7 +26,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers.core.io import atomic_write_text, iter_jsonl, side_files
+from helpers.core.io import atomic_write_text, side_files
 from helpers.core.outputs import OutputLock, check_writable, check_writes, lock_path, partial_paths
 from helpers.core.paths import require_file, resolve
 from helpers.core.records import parse_line
@@ -67,16 +67,6 @@ class AnnotateOptions:
         }
 
 
-def _describer_settings(describer) -> dict:
-    return {
-        "model": describer.settings.to_dict(),
-        "guard": describer.guard,
-        "seed": describer.seed,
-        "style": describer.style.tag,
-        "num_captions": describer.num_captions,
-    }
-
-
 def annotate(config: ExtractConfig, options: AnnotateOptions, engine_options: EngineOptions) -> dict:
     """Runs (or resumes) one annotation; returns the extraction's summary with the described counts.
 
@@ -86,7 +76,7 @@ def annotate(config: ExtractConfig, options: AnnotateOptions, engine_options: En
         OSError: An input cannot be read or an output folder cannot be written.
     """
     from helpers.describer.describe import Describer
-    from helpers.describer.run import describe_records
+    from helpers.describer.run import describe_records, output_settings, source_counts
 
     described = resolve(options.described)
     partial, manifest_file = partial_paths(described)[0], side_files(described)["manifest"]
@@ -101,7 +91,7 @@ def annotate(config: ExtractConfig, options: AnnotateOptions, engine_options: En
     describer = Describer.load(model_dir, device=device, **options.load_arguments())
     specs = config.detector_specs() if config.detections_from == "models" else []
     cv_settings = settings_fingerprint(config, specs)
-    settings = {"describer": _describer_settings(describer), "cv": cv_settings["fingerprint"]}
+    settings = {"describer": output_settings(describer), "cv": cv_settings["fingerprint"]}
     settings["fingerprint"] = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
     with OutputLock(described):
@@ -138,11 +128,7 @@ def annotate(config: ExtractConfig, options: AnnotateOptions, engine_options: En
         summary = run_extraction(config, engine=engine, on_batch=write_described)
         os.replace(partial, described)
         atomic_write_text(manifest_file, json.dumps({**settings, "complete": True}, indent=2) + "\n")
-    counts: dict[str, int] = {}
-    for line in iter_jsonl(described):
-        source = "error" if "error" in line.record else line.record["source"]
-        counts[source] = counts.get(source, 0) + 1
-    return {**summary, "described": str(described), "described_counts": counts}
+    return {**summary, "described": str(described), "described_counts": dict(source_counts(described))}
 
 
 def _complete_lines(path: Path) -> list[bytes]:

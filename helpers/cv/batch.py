@@ -20,7 +20,15 @@ from PIL import Image
 from helpers.core.contract import Policy
 from helpers.core.paths import resolve
 from helpers.cv.config import ExtractConfig
-from helpers.cv.detectors import UNKNOWN_SCENE, DetectorSpec, SceneClassifier, load_detector
+from helpers.cv.detectors import (
+    UNKNOWN_SCENE,
+    DetectorSpec,
+    SceneClassifier,
+    load_detector,
+    resolve_device,
+    uses_half,
+    uses_tensors,
+)
 from helpers.cv.fusion import align_scores, fuse
 from helpers.cv.ground_truth import add_ground_truth, labelled_truth
 from helpers.cv.predictions import PredictedDetector, read_names
@@ -115,9 +123,12 @@ class BatchExtractor:
     ) -> None:
         self.config, self.source = config, source
         self.specs = config.detector_specs() if config.detections_from == "models" else []
+        self.device = resolve_device(config.device)
+        half = uses_half(config.precision, self.device)
+        self.tensors = uses_tensors(config.preprocess, self.device) and config.detections_from == "models"
         if detectors is None:
             load = partial_call(
-                load_detector, imgsz=config.imgsz, device=config.device, shared_label_map=config.label_map
+                load_detector, imgsz=config.imgsz, device=self.device, half=half, shared_label_map=config.label_map
             )
             detectors = [
                 loaded(spec.weights, partial_call(_predicted, config, source, spec))
@@ -126,7 +137,9 @@ class BatchExtractor:
                 for spec in self.specs
             ]
         if scene_model is None and config.scene_weights and config.detections_from == "models":
-            scene = partial_call(SceneClassifier, config.scene_weights, imgsz=config.scene_imgsz, device=config.device)
+            scene = partial_call(
+                SceneClassifier, config.scene_weights, imgsz=config.scene_imgsz, device=self.device, half=half
+            )
             scene_model = loaded(config.scene_weights, scene)
         given, configured = [d.name for d in detectors], [s.name for s in self.specs]
         if given != configured:
@@ -165,6 +178,21 @@ class BatchExtractor:
             result.truth_errors += alone.truth_errors
         return result
 
+    def _uploaded(self, images: list[Image.Image]):
+        """The batch on the models' device once, for every model that takes tensors (`preprocess`); else None."""
+        takes_tensors = any(hasattr(model, "predict_tensors") for model in [*self.detectors, self.scene_model])
+        if not (self.tensors and images and takes_tensors):
+            return None
+        from helpers.cv.tensors import DevicePhotos
+
+        return DevicePhotos.upload(images, self.device)
+
+    @staticmethod
+    def _predict(model, images: list[Image.Image], photos):
+        if photos is not None and hasattr(model, "predict_tensors"):
+            return model.predict_tensors(photos)
+        return model.predict(images)
+
     def _run(self, batch: list[Decoded]) -> BatchResult:
         config, source, specs = self.config, self.source, self.specs
         result = BatchResult(inputs=len(batch))
@@ -187,18 +215,23 @@ class BatchExtractor:
         kept = [index for index in range(len(good)) if index not in unreadable]
         good = [good[index] for index in kept]
         images = [image for _, image, _ in good]
+        photos = self._uploaded(images)
         per_model = [
             [
                 align_scores(found, spec.conf, Policy().min_confidence)
                 for found in (
                     [predicted[detector.name][index] for index in kept]
                     if detector.name in predicted
-                    else detector.predict(images)
+                    else self._predict(detector, images, photos)
                 )
             ]
             for detector, spec in zip(self.detectors, specs)
         ]
-        scenes = self.scene_model.predict(images) if self.scene_model else [dict(UNKNOWN_SCENE) for _ in images]
+        scenes = (
+            self._predict(self.scene_model, images, photos)
+            if self.scene_model
+            else [dict(UNKNOWN_SCENE) for _ in images]
+        )
         names, weights = [s.name for s in specs], [s.weight for s in specs]
         for index, (item, _, (width, height)) in enumerate(good):
             record = {"image": item.key, "split": item.split, "width": width, "height": height}

@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from helpers.core.contract import Policy
+from helpers.core.device import cpu_cores
 from helpers.core.io import weights_fingerprint
 from helpers.core.offline import model_source
 from helpers.core.paths import require_file, resolve
 from helpers.core.settings import setting
 from helpers.core.shards import shard_path
-from helpers.cv.detectors import DetectorSpec
+from helpers.cv.detectors import PRECISIONS, PREPROCESSING, DetectorSpec
 from helpers.cv.fusion import FusionSettings
 from helpers.cv.sources import select
 
@@ -80,7 +81,13 @@ class ExtractConfig:
     num_shards: int = setting(1, "split the images into this many shards ...")
     shard_index: int = setting(0, "... and process this one (the output gets a .shard-KofN suffix)")
     save_model_detections: bool = setting(True, "also keep each detector's own detections (per-detector metrics)")
-    loader_threads: int = setting(2, "threads decoding images ahead of the models")
+    loader_threads: int = setting(0, "threads decoding images ahead of the models (0: one per CPU core)")
+    preprocess: str = setting(
+        "auto",
+        "where photos are resized for the models: tensor (torch ops on the models' device, one upload per photo "
+        "for all models), library (each library's own, on the CPU), auto (tensor on a GPU, else library)",
+    )
+    precision: str = setting("auto", "the models' floats: fp16 (GPU only), fp32, or auto (fp16 on a GPU, else fp32)")
     draft_decode: bool = setting(
         True, "decode JPEGs at 1/2, 1/4 or 1/8 scale when still as large as every model's input"
     )
@@ -102,9 +109,15 @@ class ExtractConfig:
             raise ValueError(f"imgsz must be >= 0, got {self.imgsz}")
         if self.scene_imgsz < 0:
             raise ValueError(f"scene_imgsz must be >= 0, got {self.scene_imgsz}")
-        for name in ("batch_size", "loader_threads", "num_shards"):
+        for name in ("batch_size", "num_shards"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.loader_threads < 0:
+            raise ValueError(f"loader_threads must be >= 0 (0: one per CPU core), got {self.loader_threads}")
+        if self.preprocess not in PREPROCESSING:
+            raise ValueError(f"preprocess must be one of {', '.join(PREPROCESSING)}, got {self.preprocess!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         self.fusion(from_file=False)  # validates the parameters
         select([], max_images=self.max_images, num_shards=self.num_shards, shard_index=self.shard_index)
 
@@ -141,6 +154,10 @@ class ExtractConfig:
                     self.scene_weights, "Ultralytics classification checkpoint (scene_weights, a .pt file)", kind="file"
                 )
         self._ensemble()  # exists, parses
+
+    def decoding_threads(self) -> int:
+        """`loader_threads`, 0 read as one per CPU core."""
+        return self.loader_threads or cpu_cores()
 
     def output_path(self) -> Path:
         return shard_path(resolve(self.output), self.num_shards, self.shard_index)

@@ -10,7 +10,9 @@ Backends:
   `AutoImageProcessor`, model and processor folders may differ).
 
 Each backend adds the seconds spent in the model's forward pass to `forward_seconds`, so a run
-can tell model time from everything else.
+can tell model time from everything else. Each also takes photos already on its device
+(`predict_tensors`, `helpers.cv.tensors`: one upload shared by every model, pre-processing as tensor
+operations) and can run in half precision (`half`, on a GPU).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -27,7 +30,12 @@ from helpers.core.offline import model_source
 from helpers.core.paths import require_file
 from helpers.cv.labels import normalise_label
 
+if TYPE_CHECKING:  # torch is imported on first use, so that commands start fast
+    from helpers.cv.tensors import DevicePhotos
+
 UNKNOWN_SCENE = {"class": "unknown", "confidence": 0.0}
+PRECISIONS = ("auto", "fp32", "fp16")  # auto: fp16 on a GPU, fp32 on the CPU
+PREPROCESSING = ("auto", "tensor", "library")  # auto: tensor on a GPU, each library's own on the CPU
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -37,6 +45,27 @@ def resolve_device(device: str = "auto") -> str:
     if device == "auto":
         return "cuda:0" if torch.cuda.is_available() else "cpu"
     return device
+
+
+def uses_half(precision: str, device: str) -> bool:
+    """Whether models on `device` (resolved) run in float16: `auto` on a GPU, `fp16` anywhere but the CPU.
+
+    Raises:
+        ValueError: An unknown precision, or fp16 asked for on the CPU (slow, and not supported by Ultralytics).
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    gpu = device.startswith("cuda")
+    if precision == "fp16" and not gpu:
+        raise ValueError(f"precision fp16 needs a GPU; the models run on {device!r} (use fp32 or auto)")
+    return precision == "fp16" or (precision == "auto" and gpu)
+
+
+def uses_tensors(preprocess: str, device: str) -> bool:
+    """Whether photos are pre-processed as tensors on `device` (resolved): `auto` on a GPU, or `tensor`."""
+    if preprocess not in PREPROCESSING:
+        raise ValueError(f"preprocess must be one of {', '.join(PREPROCESSING)}, got {preprocess!r}")
+    return preprocess == "tensor" or (preprocess == "auto" and device.startswith("cuda"))
 
 
 @dataclass
@@ -106,6 +135,7 @@ class UltralyticsDetector:
         conf: float = 0.5,
         imgsz: int = 0,
         device: str = "auto",
+        half: bool = False,
         label_map: dict[str, str] | None = None,
         name: str = "yolo",
     ) -> None:
@@ -119,10 +149,13 @@ class UltralyticsDetector:
             model = RTDETR(str(path))
         if model.task != "detect":
             raise ValueError(f"{path} is an Ultralytics {model.task!r} checkpoint, not a detector")
-        self.model, self.name, self.conf, self.imgsz = model, name, conf, imgsz
+        self.model, self.name, self.conf, self.imgsz, self.half = model, name, conf, imgsz, half
         self.device, self.label_map = resolve_device(device), dict(label_map or {})
         self.class_names = [model.names[i] for i in sorted(model.names)]
         self.forward_seconds = 0.0
+        # how its predictor fits a photo to the input: RT-DETR's stretches it, YOLO's letterboxes it
+        self.stretch = bool(getattr(model.task_map[model.task]["predictor"], "scale_fill", False))
+        self.stride = int(max(model.model.stride)) if hasattr(model.model, "stride") else 32
 
     @property
     def input_side(self) -> int:
@@ -134,19 +167,58 @@ class UltralyticsDetector:
         if not images:
             return []
         size = {"imgsz": self.imgsz} if self.imgsz else {}  # else the checkpoint's training size
+        return self._detections(self._predict(images, **size), [image.size for image in images])
+
+    def model_input(self, photos: DevicePhotos):
+        """The photos letterboxed (or stretched) on their device as the predictor would, and their placements."""
+        from helpers.cv.tensors import letterbox
+
+        return letterbox(photos, self.input_side, self.stride, stretch=self.stretch, dtype=self._dtype())
+
+    def predict_tensors(self, photos: DevicePhotos) -> list[Detections]:
+        """`predict` for photos already on the device: pre-processed there, the predictor given the input."""
+        if not photos.tensors:
+            return []
+        batch, placements = self.model_input(photos)
+        return self._detections(self._predict(batch, imgsz=self.input_side), photos.sizes, placements)
+
+    def forward(self, model_input) -> None:
+        """The network alone on a prepared input (after one `predict`, which sets the predictor up)."""
+        import torch
+
+        with torch.inference_mode():
+            self.model.predictor.model(model_input[0])
+
+    def _dtype(self):
+        import torch
+
+        return torch.float16 if self.half else torch.float32
+
+    def _predict(self, source, **size):
         results = self.model.predict(
-            images, conf=self.conf, device=self.device, verbose=False, batch=len(images), **size
+            source,
+            conf=self.conf,
+            device=self.device,
+            quantize=16 if self.half else 32,
+            verbose=False,
+            batch=len(source),
+            **size,
         )
         use_all_cores()  # Ultralytics leaves torch one thread short of the cores (see use_all_cores)
+        return results
+
+    def _detections(self, results, sizes, placements=None) -> list[Detections]:
         output = []
-        for image, result in zip(images, results):
+        for index, ((width, height), result) in enumerate(zip(sizes, results)):
             self.forward_seconds += result.speed.get("inference", 0.0) / 1000.0  # per-image share of the batch, ms
             boxes = result.boxes
-            width, height = image.size
+            pixels = boxes.xyxy.float().cpu().numpy()
+            if placements is not None:  # from the model input's pixels back to the photo's
+                pixels = placements[index].to_photo(pixels)
             output.append(
                 Detections(
-                    normalised_boxes(boxes.xyxy.cpu().numpy(), width, height),
-                    boxes.conf.cpu().numpy(),
+                    normalised_boxes(pixels, width, height),
+                    boxes.conf.float().cpu().numpy(),
                     [normalise_label(result.names[int(c)], self.label_map) for c in boxes.cls.cpu().numpy()],
                 )
             )
@@ -163,6 +235,7 @@ class HFDetector:
         *,
         conf: float = 0.5,
         device: str = "auto",
+        half: bool = False,
         label_map: dict[str, str] | None = None,
         name: str = "hf",
     ) -> None:
@@ -176,7 +249,9 @@ class HFDetector:
         self.processor = AutoImageProcessor.from_pretrained(processor_source)
         self.device = resolve_device(device)
         self.model = AutoModelForObjectDetection.from_pretrained(source).to(self.device).eval()
-        self.name, self.conf, self.label_map = name, conf, dict(label_map or {})
+        if half:
+            self.model = self.model.half()
+        self.name, self.conf, self.label_map, self.half = name, conf, dict(label_map or {}), half
         self.class_names = [self.model.config.id2label[i] for i in sorted(self.model.config.id2label)]
         self.forward_seconds = 0.0
         self._torch = torch
@@ -194,8 +269,33 @@ class HFDetector:
     def predict(self, images: list[Image.Image]) -> list[Detections]:
         if not images:
             return []
+        inputs = self.processor(images=images, return_tensors="pt")
+        return self._detections(self._on_device(inputs), [image.size for image in images])
+
+    def model_input(self, photos: DevicePhotos) -> dict:
+        """The image processor's output for photos on the device, made there (its torchvision backend)."""
+        return self._on_device(self.processor(images=photos.tensors, return_tensors="pt", device=self.device))
+
+    def predict_tensors(self, photos: DevicePhotos) -> list[Detections]:
+        """`predict` for photos already on the device."""
+        if not photos.tensors:
+            return []
+        return self._detections(self.model_input(photos), photos.sizes)
+
+    def forward(self, model_input: dict) -> None:
+        """The network alone on a prepared input."""
+        with self._torch.inference_mode():
+            self.model(**model_input)
+
+    def _on_device(self, inputs) -> dict:
+        """The processor's tensors on the model's device, floating ones in its dtype (pixel masks stay)."""
+        return {
+            name: value.to(self.device, self.model.dtype) if value.is_floating_point() else value.to(self.device)
+            for name, value in inputs.items()
+        }
+
+    def _detections(self, inputs: dict, sizes: list[tuple[int, int]]) -> list[Detections]:
         torch = self._torch
-        inputs = self.processor(images=images, return_tensors="pt").to(self.device)
         cuda = self.device.startswith("cuda")
         if cuda:
             torch.cuda.synchronize()
@@ -205,42 +305,48 @@ class HFDetector:
         if cuda:
             torch.cuda.synchronize()
         self.forward_seconds += time.perf_counter() - started
-        sizes = [(image.height, image.width) for image in images]  # (height, width), as the processor expects
-        results = self.processor.post_process_object_detection(outputs, threshold=self.conf, target_sizes=sizes)
+        heights_widths = [(height, width) for width, height in sizes]  # as the processor expects
+        results = self.processor.post_process_object_detection(
+            outputs, threshold=self.conf, target_sizes=heights_widths
+        )
         id2label = self.model.config.id2label
         return [
             Detections(
-                normalised_boxes(result["boxes"].float().cpu().numpy(), image.width, image.height),
+                normalised_boxes(result["boxes"].float().cpu().numpy(), width, height),
                 result["scores"].float().cpu().numpy(),
                 [normalise_label(id2label[int(i)], self.label_map) for i in result["labels"].cpu().numpy()],
             )
-            for image, result in zip(images, results)
+            for (width, height), result in zip(sizes, results)
         ]
 
 
-def load_detector(spec: DetectorSpec, *, imgsz: int = 0, device: str = "auto", shared_label_map: dict | None = None):
+def load_detector(
+    spec: DetectorSpec,
+    *,
+    imgsz: int = 0,
+    device: str = "auto",
+    half: bool = False,
+    shared_label_map: dict | None = None,
+):
     """Loads the detector a spec names; its own label map entries win over the shared ones."""
     label_map = {**(shared_label_map or {}), **spec.label_map}
+    common = {"conf": spec.conf, "device": device, "half": half, "label_map": label_map, "name": spec.name}
     if spec.backend == "ultralytics":
-        return UltralyticsDetector(
-            spec.weights,
-            kind=spec.kind,
-            conf=spec.conf,
-            imgsz=imgsz,
-            device=device,
-            label_map=label_map,
-            name=spec.name,
-        )
-    return HFDetector(
-        spec.weights, spec.processor or None, conf=spec.conf, device=device, label_map=label_map, name=spec.name
-    )
+        return UltralyticsDetector(spec.weights, kind=spec.kind, imgsz=imgsz, **common)
+    return HFDetector(spec.weights, spec.processor or None, **common)
 
 
 class SceneClassifier:
     """An Ultralytics classification checkpoint giving each image's scene and its probability."""
 
     def __init__(
-        self, weights: str | Path, *, imgsz: int = 0, device: str = "auto", label_map: dict[str, str] | None = None
+        self,
+        weights: str | Path,
+        *,
+        imgsz: int = 0,
+        device: str = "auto",
+        half: bool = False,
+        label_map: dict[str, str] | None = None,
     ) -> None:
         from ultralytics import YOLO
 
@@ -250,7 +356,7 @@ class SceneClassifier:
             raise ValueError(f"{path} is an Ultralytics {self.model.task!r} checkpoint, not a classifier")
         # like the detectors: the size the checkpoint was trained at unless one is given
         self.imgsz = imgsz or int(self.model.overrides.get("imgsz") or 224)
-        self.device, self.label_map = resolve_device(device), dict(label_map or {})
+        self.device, self.label_map, self.half = resolve_device(device), dict(label_map or {}), half
         self.class_names = [self.model.names[i] for i in sorted(self.model.names)]
         self.forward_seconds = 0.0
 
@@ -261,8 +367,59 @@ class SceneClassifier:
     def predict(self, images: list[Image.Image]) -> list[dict]:
         if not images:
             return []
-        results = self.model.predict(images, imgsz=self.imgsz, device=self.device, verbose=False, batch=len(images))
+        return self._scenes(self._predict(images))
+
+    @property
+    def transforms(self):
+        """The transforms its predictor applies: the checkpoint's own at its size, else Ultralytics' default."""
+        from ultralytics.data.augment import classify_transforms
+
+        own = getattr(self.model.model, "transforms", None)
+        size = getattr(own.transforms[0], "size", None) if own is not None else None
+        same_size = size is not None and tuple((size, size) if isinstance(size, int) else size) == (self.imgsz,) * 2
+        return own if same_size else classify_transforms(self.imgsz)
+
+    def model_input(self, photos: DevicePhotos):
+        """The photos resized, cropped and normalised on their device by the predictor's transforms;
+        None when those are not the standard four a tensor can take."""
+        import torch
+
+        from helpers.cv.tensors import classification_batch, standard_classify_transforms
+
+        transforms = self.transforms
+        if not standard_classify_transforms(transforms):
+            return None
+        return classification_batch(photos, transforms, torch.float16 if self.half else torch.float32)
+
+    def predict_tensors(self, photos: DevicePhotos) -> list[dict]:
+        """`predict` for photos already on the device (the library's own way for unusual transforms)."""
+        if not photos.tensors:
+            return []
+        batch = self.model_input(photos)
+        if batch is None:
+            return self.predict([Image.fromarray(t.permute(1, 2, 0).cpu().numpy()) for t in photos.tensors])
+        return self._scenes(self._predict(batch))
+
+    def forward(self, model_input) -> None:
+        """The network alone on a prepared input (after one `predict`)."""
+        import torch
+
+        with torch.inference_mode():
+            self.model.predictor.model(model_input)
+
+    def _predict(self, source):
+        results = self.model.predict(
+            source,
+            imgsz=self.imgsz,
+            device=self.device,
+            quantize=16 if self.half else 32,
+            verbose=False,
+            batch=len(source),
+        )
         use_all_cores()
+        return results
+
+    def _scenes(self, results) -> list[dict]:
         scenes = []
         for result in results:
             self.forward_seconds += result.speed.get("inference", 0.0) / 1000.0

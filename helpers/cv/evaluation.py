@@ -121,3 +121,55 @@ def scene_metrics(predicted: list[str], actual: list[str]) -> dict:
         "confusion": matrix.tolist(),
         "images": len(actual),
     }
+
+
+def record_agreement(reference: list[dict], other: list[dict], iou_threshold: float = 0.9) -> dict:
+    """How closely two extractions of the same photos agree, e.g. half precision and tensor pre-processing
+    against float32 and each library's own (`desclm bench extract`).
+
+    A detection of `other` matches one of `reference` of the same label overlapping at `iou_threshold` or
+    more (most confident first, each at most once). Photos are paired by `image`; those in one only are counted.
+
+    Returns:
+        photos, detections of each, matched, `matched_share` (matched / the larger count: 1.0 is the same
+        boxes), the matches' lowest IoU and largest confidence difference, the share of photos with the
+        same scene and the largest scene confidence difference.
+    """
+    others = {record["image"]: record for record in other}
+    matched, lowest_iou, confidence_gap, same_scene, scene_gap, paired = 0, 1.0, 0.0, 0, 0.0, 0
+    for record in reference:
+        twin = others.get(record["image"])
+        if twin is None:
+            continue
+        paired += 1
+        same_scene += record["scene"]["class"] == twin["scene"]["class"]
+        scene_gap = max(scene_gap, abs(record["scene"]["confidence"] - twin["scene"]["confidence"]))
+        used = np.zeros(len(twin["detections"]), dtype=bool)
+        boxes = np.array([d["bbox"] for d in twin["detections"]], dtype=float).reshape(-1, 4)
+        for detection in sorted(record["detections"], key=lambda d: -d["confidence"]):
+            candidates = [
+                i for i, d in enumerate(twin["detections"]) if d["label"] == detection["label"] and not used[i]
+            ]
+            if not candidates:
+                continue
+            overlaps = box_iou(np.array([detection["bbox"]], dtype=float), boxes[candidates])[0]
+            best = int(overlaps.argmax())
+            if overlaps[best] >= iou_threshold:
+                used[candidates[best]] = True
+                matched += 1
+                lowest_iou = min(lowest_iou, float(overlaps[best]))
+                gap = abs(detection["confidence"] - twin["detections"][candidates[best]]["confidence"])
+                confidence_gap = max(confidence_gap, gap)
+    counts = (sum(len(r["detections"]) for r in reference), sum(len(r["detections"]) for r in other))
+    return {
+        "photos": paired,
+        "unpaired_photos": len(reference) + len(other) - 2 * paired,
+        "detections": list(counts),
+        "matched": matched,
+        "matched_share": matched / max(*counts, 1),
+        "iou_threshold": iou_threshold,
+        "lowest_matched_iou": lowest_iou if matched else None,
+        "largest_confidence_difference": confidence_gap,
+        "same_scene_share": same_scene / max(paired, 1),
+        "largest_scene_confidence_difference": scene_gap,
+    }

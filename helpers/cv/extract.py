@@ -121,6 +121,8 @@ def settings_fingerprint(config: ExtractConfig, specs: list[DetectorSpec]) -> di
     }
     # only when set, so that outputs made before these settings existed keep their fingerprint
     settings |= {name: getattr(config, name) for name in ("prediction_names", "image_root") if getattr(config, name)}
+    # like `device`, `auto` follows where the models run (records differ in the last digits between devices)
+    settings |= {name: getattr(config, name) for name in ("preprocess", "precision") if getattr(config, name) != "auto"}
     settings["fingerprint"] = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[
         :16
     ]
@@ -160,7 +162,7 @@ class LocalEngine:
         self.extractor = BatchExtractor(config, source, self.detectors, self.scene_model)
 
     def run(self, todo: list[ImageItem]) -> Iterator[BatchResult]:
-        batches = decode_batches(todo, self.config.batch_size, self.config.loader_threads, self.extractor.min_side)
+        batches = decode_batches(todo, self.config.batch_size, self.config.decoding_threads(), self.extractor.min_side)
         for batch in batches:
             yield self.extractor(batch)
 

@@ -501,3 +501,22 @@ def test_the_guard_pool_numbers_are_the_saved_measurements():
         f"x{result['pool_vs_in_process']:.2f}"
     )
     assert stated in text
+
+
+def test_the_tensor_pipeline_numbers_are_the_saved_benchmark():
+    """docs/hardware.md's extraction table and agreement come from `desclm bench extract --save` (issue 31)."""
+    result = json.loads((MEASUREMENTS / "bench_extract_tensor_demo_cpu.json").read_text())
+    text = " ".join((PROJECT_ROOT / "docs" / "hardware.md").read_text().split())
+    agreement = result["tensor_agreement"]
+    stated = [
+        f"| models alone (each library's predict) | {result['models_alone_images_per_second']:.1f} |",
+        f"| library pipeline, fp32 | {result['extraction_images_per_second']:.1f} |",
+        f"| tensor pipeline, fp32 | {result['tensor_extraction_images_per_second']:.1f} "
+        f"(x{result['tensor_vs_library']:.2f} the library's; {result['tensor_share_of_ceiling']:.0%} of the ceiling) |",
+        f"| forward-only ceiling | {result['ceiling_images_per_second']:.1f} |",
+        f"{agreement['matched_share']:.1%} of the {agreement['detections'][0]} boxes matched at IoU >= "
+        f"{agreement['iou_threshold']} (lowest {agreement['lowest_matched_iou']:.2f}), confidences within "
+        f"{agreement['largest_confidence_difference']:.3f}",
+    ]
+    assert [line for line in stated if line not in text] == []
+    assert agreement["same_scene_share"] == 1.0 and result["images"] == 96 and result["device"] == "cpu"

@@ -1,6 +1,6 @@
 """`desclm bench`: throughput benchmarks that print ratios measured side by side in one run.
 
-desclm bench extract --images data.yaml --yolo_weights best.pt   # extraction vs its models alone
+desclm bench extract --images data.yaml --yolo_weights best.pt   # library vs tensor pipelines, models, ceiling
 desclm bench null --count 24                                      # the pipeline's own ceiling, null models
 desclm bench train --pairs_dir data/pairs [--compare_adapters]    # this setup vs the original's batching
 desclm bench describe models/description_llm                      # HF vs CTranslate2
@@ -22,6 +22,7 @@ class BenchExtractOptions:
 
     count: int = setting(96, "photos timed")
     repeats: int = setting(2, "timed runs of each way")
+    save: str = setting("", "also write the result to this JSON file")
 
 
 @dataclass

@@ -8,8 +8,9 @@ Parts, each guarded (a failure is one {"part", "error"} line, the rest still run
 - train: bf16 (on a GPU) training steps of the tiny scratch model and a flan-t5-small-shaped one;
 - describe: guarded describer throughput, HF float32/bfloat16 vs CTranslate2 float16/int8_float16
   (CPU: float32/int8), batch 32 and 256, on a random-init flan-t5-small-shaped model;
-- extract: models alone vs the extraction pipeline with YOLOv8x- and RT-DETR-R101-shaped random
-  models (and a YOLOv8s-cls scene classifier) on generated 12-megapixel JPEGs;
+- extract: models alone, the library and the tensor pipelines (`preprocess`, `precision` auto: fp16 on a
+  GPU) and the forward-only ceiling, with YOLOv8x- and RT-DETR-R101-shaped random models (and a
+  YOLOv8s-cls scene classifier) on generated 12-megapixel JPEGs (`desclm bench extract`);
 - lora: full fine-tuning vs LoRA at flan-t5-base's shape (trainable parameters, examples/s, memory);
 - guard: the guarded describer against plain `generate` on the same inputs (greedy, batch 1024, bf16 on
   a GPU), with the guard in this process and on worker processes (`guard_workers`), at flan-t5-small's
@@ -250,7 +251,7 @@ def check_extract(device: str, smoke: bool) -> list[dict]:
             imgsz=640,
             batch_size=2 if smoke else 16,
             device=device,
-            loader_threads=2 if smoke else 8,
+            loader_threads=2 if smoke else 0,
             ensemble_weights_file="",
         )
         result = benchmark(config, repeats=1)
@@ -327,14 +328,31 @@ def _row(row: dict) -> tuple[str, str, str]:
             ),
         )
     width, height = row["photo_size"]
-    inside = sum(row["pipeline_model_seconds"].values())
+    if "tensor_agreement" not in row:  # a run from before the tensor pipeline
+        inside = sum(row["pipeline_model_seconds"].values())
+        return (
+            part,
+            f"{row['images']} photos {width}x{height}, batch {row['batch_size']}",
+            (
+                f"models alone (full decode) {row['models_alone_images_per_second']:.1f} images/s; pipeline "
+                f"{row['extraction_images_per_second']:.1f} images/s ({inside:.1f} s in the models, "
+                f"{row['pipeline_other_seconds']:.1f} s around them)"
+            ),
+        )
+    agreement = row["tensor_agreement"]
     return (
         part,
         f"{row['images']} photos {width}x{height}, batch {row['batch_size']}",
         (
-            f"models alone (full decode) {row['models_alone_images_per_second']:.1f} images/s; pipeline "
-            f"{row['extraction_images_per_second']:.1f} images/s ({inside:.1f} s in the models, "
-            f"{row['pipeline_other_seconds']:.1f} s around them)"
+            f"library pipeline {row['extraction_images_per_second']:.1f} images/s (models alone "
+            f"{row['models_alone_images_per_second']:.1f}); tensor pipeline, {row['tensor_precision']}: "
+            f"{row['tensor_extraction_images_per_second']:.1f} images/s, {row['tensor_share_of_ceiling']:.0%} of the "
+            f"forward-only ceiling {row['ceiling_images_per_second']:.1f}"
+            + (
+                f" ({agreement['matched_share']:.1%} of boxes as the library pipeline's)"
+                if agreement["matched_share"] is not None
+                else " (no boxes to compare: random weights)"
+            )
         ),
     )
 

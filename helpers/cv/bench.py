@@ -25,6 +25,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from helpers.core.io import write_metrics
 from helpers.cv.detectors import resolve_device, uses_half
 from helpers.cv.extract import ExtractConfig, run_extraction
 from helpers.cv.sources import load_image, open_image_source, select
@@ -189,6 +190,8 @@ def run_benchmark(options) -> int:
     config = ExtractConfig(**{**asdict(options.extract), "max_images": options.count})
     result = benchmark(config, options.repeats)
     print(json.dumps(result, indent=2))
+    if options.save:
+        write_metrics(options.save, result)
     agreement = result["tensor_agreement"]
     print(
         f"library pipeline {result['extraction_images_per_second']:.1f} img/s vs models alone "
@@ -196,8 +199,12 @@ def run_benchmark(options) -> int:
         f"tensor pipeline ({result['tensor_precision']}) {result['tensor_extraction_images_per_second']:.1f} img/s: "
         f"x{result['tensor_vs_library']:.2f} the library pipeline, {result['tensor_share_of_ceiling']:.0%} of the "
         f"forward-only ceiling {result['ceiling_images_per_second']:.1f} img/s; its records: "
-        f"{agreement['matched_share']:.1%} of detections matched at IoU >= {agreement['iou_threshold']}, "
+        f"{_share(agreement['matched_share'])} of detections matched at IoU >= {agreement['iou_threshold']}, "
         f"confidences within {agreement['largest_confidence_difference']:.3f}, "
         f"same scene {agreement['same_scene_share']:.0%}"
     )
     return 0
+
+
+def _share(share: float | None) -> str:
+    return "no boxes on either side, so none" if share is None else f"{share:.1%}"

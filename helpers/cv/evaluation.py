@@ -132,8 +132,8 @@ def record_agreement(reference: list[dict], other: list[dict], iou_threshold: fl
 
     Returns:
         photos, detections of each, matched, `matched_share` (matched / the larger count: 1.0 is the same
-        boxes), the matches' lowest IoU and largest confidence difference, the share of photos with the
-        same scene and the largest scene confidence difference.
+        boxes; None when neither has any), the matches' lowest IoU and largest confidence difference,
+        the share of photos with the same scene and the largest scene confidence difference.
     """
     others = {record["image"]: record for record in other}
     matched, lowest_iou, confidence_gap, same_scene, scene_gap, paired = 0, 1.0, 0.0, 0, 0.0, 0
@@ -166,7 +166,7 @@ def record_agreement(reference: list[dict], other: list[dict], iou_threshold: fl
         "unpaired_photos": len(reference) + len(other) - 2 * paired,
         "detections": list(counts),
         "matched": matched,
-        "matched_share": matched / max(*counts, 1),
+        "matched_share": matched / max(counts) if max(counts) else None,  # None: no boxes on either side
         "iou_threshold": iou_threshold,
         "lowest_matched_iou": lowest_iou if matched else None,
         "largest_confidence_difference": confidence_gap,

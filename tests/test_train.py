@@ -20,7 +20,8 @@ from helpers.text.linearize import linearize
 from helpers.training.scratch_model import build_model, train_tokenizer, train_word_tokenizer
 from helpers.training.train import TrainConfig, copied_names, mixed_precision, train
 
-TINY_STEPS = {"max_steps": 6, "eval_steps": 3, "eval_samples": 8, "batch_size": 8, "logging_steps": 2, "num_beams": 2}
+# batch_size left at 0 (auto): on the CPU every run trains at 8 (helpers.training.batch)
+TINY_STEPS = {"max_steps": 6, "eval_steps": 3, "eval_samples": 8, "logging_steps": 2, "num_beams": 2}
 
 
 WORDS_TEXTS = [
@@ -130,6 +131,7 @@ def test_tiny_scratch_run_exports_a_folder_the_auto_classes_load(pairs_dir, tmp_
     summary = train(TrainConfig(pairs_dir=str(pairs_dir), output_dir=str(tmp_path / "model"), **TINY_STEPS))
     folder = tmp_path / "model"
     assert summary["global_step"] == 6 and summary["lengths"]["input_truncated"] == 0
+    assert (summary["batch_size"], summary["learning_rate"]) == (8, 5e-4), "auto on the CPU: the scratch recipe"
     for name in (
         "config.json",
         "generation_config.json",
@@ -191,6 +193,7 @@ def test_pretrained_base_from_a_local_folder(pairs_dir, tmp_path):
             **TINY_STEPS,
         )
     )
+    assert summary["batch_size"] == 8, "auto on the CPU: 8 for a pretrained model too"
     assert summary["learning_rate"] == 3e-4 and summary["parameters"] == sum(
         p.numel() for p in T5ForConditionalGeneration(config).parameters()
     )

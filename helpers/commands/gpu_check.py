@@ -5,7 +5,8 @@
 
 Parts, each guarded (a failure is one {"part", "error"} line, the rest still runs):
 - env: torch, the GPU, CTranslate2 and whether CUDA 12's cuBLAS loads for it;
-- train: bf16 (on a GPU) training steps of the tiny scratch model and a flan-t5-small-shaped one;
+- train: bf16 (on a GPU) training steps of the tiny scratch model and a flan-t5-small-shaped one, at
+  batch 32 and at the batch `batch_size: 0` (auto) picks;
 - describe: guarded describer throughput, HF float32/bfloat16 vs CTranslate2 float16/int8_float16
   (CPU: float32/int8), batch 32 and 256, on a random-init flan-t5-small-shaped model;
 - extract: models alone, the library and the tensor pipelines (`preprocess`, `precision` auto: fp16 on a
@@ -73,26 +74,37 @@ def check_env(device: str, smoke: bool) -> list[dict]:
 def check_train(device: str, smoke: bool) -> list[dict]:
     import torch
 
+    from helpers.training.batch import DEFAULT_BATCH_SIZE, measured_batch, needs_probe
     from helpers.training.bench import batches_ours, time_steps
     from helpers.training.scratch_model import build_model, train_tokenizer
 
-    pairs, texts = _texts(64 if smoke else 512)
+    pairs, texts = _texts(64 if smoke else 4096)
     tokenizer = train_tokenizer(texts)
-    rows, batch_size, steps = [], 8 if smoke else 32, 2 if smoke else 30
-    batches = batches_ours(tokenizer, pairs, batch_size, 0)
+    rows, steps = [], 2 if smoke else 20
     bf16 = device.startswith("cuda") and torch.cuda.is_bf16_supported()
+    on_gpu = device.startswith("cuda")
     for shape in ("tiny",) if smoke else ("tiny", "flan-t5-small"):
         model = build_model(tokenizer, shape)
-        with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=bf16):
-            seconds = time_steps(model, batches, steps, device)
-        rows.append(
-            {
-                "shape": shape,
-                "precision": "bf16" if bf16 else "fp32",
-                "batch_size": batch_size,
-                "examples_per_second": steps * batch_size / seconds,
-            }
-        )
+        auto = DEFAULT_BATCH_SIZE
+        if needs_probe("scratch", shape, on_gpu):  # the batch `batch_size: 0` would train this shape at
+            longest = {"input": 0, "output": 0}
+            for pair in pairs:
+                longest["input"] = max(longest["input"], len(tokenizer(pair["input"])["input_ids"]))
+                longest["output"] = max(longest["output"], len(tokenizer(text_target=pair["output"])["input_ids"]))
+            auto, _ = measured_batch(model, longest, {"bf16": bf16, "fp16": False})
+        for batch_size, how in (((8 if smoke else 32), "given"), (auto, "auto")):
+            batches = batches_ours(tokenizer, pairs, batch_size, 0)
+            with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=bf16):
+                seconds = time_steps(model, batches, steps, device)
+            rows.append(
+                {
+                    "shape": shape,
+                    "precision": "bf16" if bf16 else "fp32",
+                    "batch_size": batch_size,
+                    "batch": how,
+                    "examples_per_second": steps * batch_size / seconds,
+                }
+            )
     return rows
 
 
@@ -315,7 +327,8 @@ def _row(row: dict) -> tuple[str, str, str]:
         )
         return part, setting, result
     if part == "train":
-        setting = f"{row['shape']} shape, {row['precision']}, batch {row['batch_size']}"
+        batch = f"batch {row['batch_size']}" + (" (auto)" if row.get("batch") == "auto" else "")
+        setting = f"{row['shape']} shape, {row['precision']}, {batch}"
         return part, setting, f"{row['examples_per_second']:.0f} examples/s"
     if part == "lora":
         adapter = "full fine-tuning" if row["adapter"] == "none" else row["adapter"]

@@ -30,10 +30,16 @@ class TrainConfig:
     # measured on the demo: 6 epochs are 1.3x quicker but leave many detections at 88-91%, 8 give 91.5-95%
     epochs: float = setting(8.0, "passes over the training pairs")
     max_steps: int = setting(0, "when above 0, train exactly this many steps instead of epochs")
-    # measured: the scratch model learns more per example from more, smaller updates
-    batch_size: int = setting(8, "training pairs per step and device")
+    # measured: the scratch model learns more per example from more, smaller updates (helpers.training.batch)
+    batch_size: int = setting(
+        0,
+        "training pairs per step and device; 0 (auto): 8 for scratch presets and on the CPU, on a GPU the "
+        "throughput batch measured for published shapes and pretrained models",
+    )
     learning_rate: float = setting(
-        0.0, f"0: {SCRATCH_LEARNING_RATE} for scratch, {PRETRAINED_LEARNING_RATE} pretrained"
+        0.0,
+        f"0: {SCRATCH_LEARNING_RATE} for scratch, {PRETRAINED_LEARNING_RATE} pretrained, with an auto batch above 8 "
+        "x sqrt(batch / 8), at most 1e-3",
     )
     weight_decay: float = setting(0.01, "AdamW weight decay")
     warmup_ratio: float = setting(0.05, "share of the steps spent warming the learning rate up")
@@ -73,12 +79,18 @@ class TrainConfig:
             raise ValueError(f"precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
-        for name in ("batch_size", "eval_steps", "num_beams", "logging_steps", "lora_rank", "lora_alpha"):
+        for name in ("eval_steps", "num_beams", "logging_steps", "lora_rank", "lora_alpha"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.batch_size < 0:
+            raise ValueError(f"batch_size must be >= 1, or 0 for auto, got {self.batch_size}")
 
-    def learning_rate_used(self) -> float:
-        """The learning rate itself, or the measured default for scratch / pretrained models."""
+    def learning_rate_used(self, batch_size: int = 0) -> float:
+        """The learning rate itself, or the measured default for scratch / pretrained models, scaled for
+        an auto batch of `batch_size` (see helpers.training.batch)."""
+        from helpers.training.batch import scaled_learning_rate
+
         if self.learning_rate:
             return self.learning_rate
-        return SCRATCH_LEARNING_RATE if self.base_model == "scratch" else PRETRAINED_LEARNING_RATE
+        default = SCRATCH_LEARNING_RATE if self.base_model == "scratch" else PRETRAINED_LEARNING_RATE
+        return scaled_learning_rate(default, batch_size) if self.batch_size == 0 and batch_size else default

@@ -18,7 +18,7 @@ import math
 import os
 import shutil
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
@@ -37,6 +37,7 @@ import helpers  # noqa: F401 - offline switches before transformers is imported
 from helpers.core.contract import InputSpec
 from helpers.core.paths import resolve
 from helpers.training.adapters import apply_adapter, parameter_counts
+from helpers.training.batch import DEFAULT_BATCH_SIZE, choose_gpu_batch, needs_probe
 from helpers.training.callbacks import SELECTION, SelectionMetric, StopReport, quiet_log
 from helpers.training.config import TrainConfig
 from helpers.training.data import copied_names, faithfulness_scorer, length_limits, load_pairs, with_targets
@@ -116,16 +117,21 @@ def _load_base(config: TrainConfig, data: dict[str, Dataset], resume_from: str |
     return tokenizer, build_model(tokenizer, config.scratch_size, config.seed, config.dropout, config.position_init)
 
 
-def training_arguments(config: TrainConfig, checkpoint_dir: Path, output_length: int) -> Seq2SeqTrainingArguments:
-    """The Trainer's settings from ours: evaluation by generated faithfulness, best checkpoint kept."""
+def training_arguments(
+    config: TrainConfig, checkpoint_dir: Path, output_length: int, batch_size: int = 0
+) -> Seq2SeqTrainingArguments:
+    """The Trainer's settings from ours: evaluation by generated faithfulness, best checkpoint kept.
+    `batch_size`: the auto batch when `config.batch_size` is 0."""
     on_gpu = torch.cuda.is_available()
+    batch_size = config.batch_size or batch_size or DEFAULT_BATCH_SIZE
     return Seq2SeqTrainingArguments(
         output_dir=str(checkpoint_dir),
         num_train_epochs=config.epochs,
         max_steps=config.max_steps or -1,
-        per_device_train_batch_size=config.batch_size,
-        per_device_eval_batch_size=config.batch_size * 2,
-        learning_rate=config.learning_rate_used(),
+        per_device_train_batch_size=batch_size,
+        per_device_eval_batch_size=batch_size * 2,
+        auto_find_batch_size=config.batch_size == 0,  # an auto batch halves should a step run out of memory
+        learning_rate=config.learning_rate_used(batch_size),
         weight_decay=config.weight_decay,
         # transformers 5 reads a warmup_steps below 1 as a share of all steps (it replaced warmup_ratio,
         # huggingface/transformers#41326); TrainConfig keeps the ratio below 1.
@@ -166,7 +172,14 @@ def _check_tensorboard(config: TrainConfig) -> None:
 
 
 def build_trainer(
-    config: TrainConfig, data: dict[str, Dataset], spec: InputSpec, tokenizer, model, limits: dict, checkpoint_dir: Path
+    config: TrainConfig,
+    data: dict[str, Dataset],
+    spec: InputSpec,
+    tokenizer,
+    model,
+    limits: dict,
+    checkpoint_dir: Path,
+    batch_size: int = 0,
 ) -> Seq2SeqTrainer:
     """A Seq2SeqTrainer over the encoded pairs, scoring a seeded sample of validation by generation."""
 
@@ -190,7 +203,7 @@ def build_trainer(
         callbacks += [EarlyStoppingCallback(config.early_stopping_patience), StopReport(config.early_stopping_patience)]
     trainer = Seq2SeqTrainer(
         model=model,
-        args=training_arguments(config, checkpoint_dir, limits["output"]),
+        args=training_arguments(config, checkpoint_dir, limits["output"], batch_size),
         data_collator=collator,
         train_dataset=train_set,
         eval_dataset=val_set,
@@ -213,7 +226,8 @@ def _summary(trainer: Seq2SeqTrainer, outcome, config: TrainConfig, data: dict, 
         "adapter": config.adapter,
         "vocab_size": len(trainer.processing_class),
         "pairs": {split: len(ds) for split, ds in data.items()},
-        "learning_rate": config.learning_rate_used(),
+        "learning_rate": args.learning_rate,
+        "batch_size": args.per_device_train_batch_size,
         "precision": "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32",
         "world_size": args.world_size,
         "global_step": state.global_step,
@@ -236,6 +250,8 @@ def train(config: TrainConfig) -> dict:
         Key numbers: sizes, lengths, truncation, best validation faithfulness, speed, paths.
     """
     _check_tensorboard(config)
+    if config.batch_size == 0 and not needs_probe(config.base_model, config.scratch_size, torch.cuda.is_available()):
+        config = replace(config, batch_size=DEFAULT_BATCH_SIZE)  # known without the model: recorded as such
     pairs_dir, output_dir = resolve(config.pairs_dir), resolve(config.output_dir)
     data, spec, settings = load_pairs(pairs_dir)
     data, unslotted = with_targets(data, spec)
@@ -257,7 +273,8 @@ def train(config: TrainConfig) -> dict:
     tokenizer, model = _load_base(config, data, resume_from)
     model = apply_adapter(model, config.adapter, config.lora_rank, config.lora_alpha, config.lora_dropout)
     limits = length_limits(tokenizer, data, config.max_source_length, config.max_target_length)
-    trainer = build_trainer(config, data, spec, tokenizer, model, limits, checkpoint_dir)
+    batch_size = config.batch_size or choose_gpu_batch(model, limits, mixed_precision(config.precision), checkpoint_dir)
+    trainer = build_trainer(config, data, spec, tokenizer, model, limits, checkpoint_dir, batch_size)
     started = time.perf_counter()
     outcome = trainer.train(resume_from_checkpoint=resume_from)
     extra = {

@@ -1,5 +1,6 @@
-"""Pre-processing as tensors on the models' device (`preprocess: tensor`) against each library's own,
-and the records' agreement measure that compares them."""
+"""Extraction that feeds the models (issue 31): photos decoded ahead on threads, pre-processing as
+tensors on the models' device (`preprocess: tensor`) against each library's own, and the records'
+agreement measure that compares them."""
 
 from __future__ import annotations
 
@@ -127,3 +128,41 @@ def test_auto_settings_follow_the_device():
         ExtractConfig(images="x", yolo_weights="y.pt", precision="bf16")
     with pytest.raises(ValueError, match="loader_threads"):
         ExtractConfig(images="x", yolo_weights="y.pt", loader_threads=-1)
+
+
+class _MeanDetector:
+    """A stand-in detector whose one box scores each photo's mean brightness: a record carries its photo."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.input_side, self.forward_seconds = name, 0, 0.0
+
+    def predict(self, images):
+        from helpers.cv.detectors import Detections
+
+        return [
+            Detections([[0.1, 0.1, 0.6, 0.6]], [float(np.asarray(image).mean()) / 255], ["plastic"]) for image in images
+        ]
+
+
+def test_photos_decoded_ahead_on_threads_give_the_records_of_one_thread(tmp_path):
+    """Many loader threads, two batches ahead, against one: the same records, each with its own photo."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    sizes = [(64 + 8 * i, 48 + 4 * (i % 5)) for i in range(23)]
+    for index, (width, height) in enumerate(sizes):
+        _photo(width, height, index).save(folder / f"p{index:02d}.jpg", quality=95)
+    outputs = {}
+    for threads in (1, 6):
+        output = tmp_path / f"threads{threads}.jsonl"
+        config = ExtractConfig(
+            images=str(folder), output=str(output), yolo_weights="stand-in.pt", batch_size=4, loader_threads=threads
+        )
+        run_extraction(config, [_MeanDetector("yolo")], None)
+        outputs[threads] = output.read_text()
+    assert outputs[1] == outputs[6]
+    for line in outputs[6].splitlines():
+        record = json.loads(line)
+        with Image.open(folder / record["image"]) as photo:
+            assert (record["width"], record["height"]) == photo.size
+            mean = float(np.asarray(photo.convert("RGB")).mean()) / 255
+        assert record["model_detections"]["yolo"][0]["confidence"] == pytest.approx(mean, abs=1e-4)

@@ -62,6 +62,7 @@ def test_each_model_input_made_on_tensors_is_the_library_input_within_one_level(
     photos.append(photos[0].resize((1000, 750)))  # two sizes in one batch
     uploaded = DevicePhotos.upload(photos, "cpu")
     detector = HFDetector(tiny_cv_models / "rtdetr")
+    assert detector.takes_tensors, "transformers 5's processor runs on the uploaded tensors"
     expected = detector.processor(images=photos, return_tensors="pt")["pixel_values"]
     assert torch.equal(detector.model_input(uploaded)["pixel_values"], expected)
     scene = SceneClassifier(tiny_cv_models / "scene_classifier.pt", imgsz=64)

@@ -102,6 +102,9 @@ def test_a_pool_the_cluster_cannot_hold_is_refused_before_any_model_loads(cluste
     )
     with pytest.raises(ValueError, match=r"2 CPUs.*lower --concurrency"):
         run_extraction(config, engine=RayEngine(replace(RAY, concurrency=4)))
+    # half precision asked of actors without a GPU: refused likewise
+    with pytest.raises(ValueError, match="fp16 needs GPU actors"):
+        run_extraction(replace(config, precision="fp16"), engine=RayEngine(RAY))
     assert not list(tmp_path.iterdir()), "nothing written"
 
 

@@ -276,10 +276,19 @@ class HFDetector:
         """The image processor's output for photos on the device, made there (its torchvision backend)."""
         return self._on_device(self.processor(images=photos.tensors, return_tensors="pt", device=self.device))
 
+    @property
+    def takes_tensors(self) -> bool:
+        """Whether its image processor runs on tensors where they are (a fast, torchvision-backed one)."""
+        from transformers.image_processing_utils_fast import BaseImageProcessorFast  # transformers 5: the backend
+
+        return isinstance(self.processor, BaseImageProcessorFast)
+
     def predict_tensors(self, photos: DevicePhotos) -> list[Detections]:
-        """`predict` for photos already on the device."""
+        """`predict` for photos already on the device (a slow, PIL-based processor gets them back as images)."""
         if not photos.tensors:
             return []
+        if not self.takes_tensors:
+            return self.predict([Image.fromarray(t.permute(1, 2, 0).cpu().numpy()) for t in photos.tensors])
         return self._detections(self.model_input(photos), photos.sizes)
 
     def forward(self, model_input: dict) -> None:

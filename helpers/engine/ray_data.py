@@ -221,7 +221,10 @@ class RayEngine:
         if self.describe:
             pools.append(("describer", self.describe[3], self.options.num_cpus, self.gpus))
         check_resources(self.resources, pools)
-        self.min_side = BatchExtractor(replace(config, device="cpu"), source).min_side
+        if config.precision == "fp16" and not self.gpus:
+            raise ValueError("precision fp16 needs GPU actors; the detector actors get none (--num_gpus, or fp32/auto)")
+        # here on the CPU, in the CPU's precision: a check that the models load, and their input sizes
+        self.min_side = BatchExtractor(replace(config, device="cpu", precision="auto"), source).min_side
         self.config, self.source = config, replace(source, items=[])  # actors need no list of every photo
 
     def run(self, todo: list[ImageItem]) -> Iterator[BatchResult]:

@@ -167,3 +167,66 @@ def test_photos_decoded_ahead_on_threads_give_the_records_of_one_thread(tmp_path
             assert (record["width"], record["height"]) == photo.size
             mean = float(np.asarray(photo.convert("RGB")).mean()) / 255
         assert record["model_detections"]["yolo"][0]["confidence"] == pytest.approx(mean, abs=1e-4)
+
+
+def _write_photos(folder, count: int) -> None:
+    folder.mkdir()
+    for index in range(count):
+        _photo(80 + 4 * index, 60, index).save(folder / f"p{index:02d}.jpg", quality=95)
+
+
+def test_a_batch_is_fused_while_the_models_run_on_the_next(tmp_path, monkeypatch):
+    """The local engine makes a batch's records on a thread while the models take the next batch:
+    the first fusion waits until the second batch reaches the detector (a sequential run never gets there)."""
+    import threading
+
+    from helpers.cv import batch as batch_module
+
+    second_batch_in_the_models = threading.Event()
+    fusion_saw_it = []
+    real_fuse = batch_module.fuse
+
+    def fuse(*args, **kwargs):
+        if not fusion_saw_it:
+            fusion_saw_it.append(second_batch_in_the_models.wait(timeout=60))
+        return real_fuse(*args, **kwargs)
+
+    class SecondBatchSignals(_MeanDetector):
+        def predict(self, images):
+            self.calls = getattr(self, "calls", 0) + 1
+            if self.calls == 2:
+                second_batch_in_the_models.set()
+            return super().predict(images)
+
+    monkeypatch.setattr(batch_module, "fuse", fuse)
+    _write_photos(tmp_path / "photos", 8)
+    config = ExtractConfig(
+        images=str(tmp_path / "photos"), output=str(tmp_path / "cv.jsonl"), yolo_weights="x.pt", batch_size=4
+    )
+    summary = run_extraction(config, [SecondBatchSignals("yolo")], None)
+    assert fusion_saw_it == [True]
+    assert summary["processed"] == 8 and len((tmp_path / "cv.jsonl").read_text().splitlines()) == 8
+
+
+def test_a_batch_whose_records_fail_is_made_again_photo_by_photo(tmp_path, monkeypatch, caplog):
+    from helpers.cv import batch as batch_module
+
+    real_fuse = batch_module.fuse
+    calls = []
+
+    def fuse(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # the first batch's second photo, on the records thread
+            raise RuntimeError("fusion broke")
+        return real_fuse(*args, **kwargs)
+
+    monkeypatch.setattr(batch_module, "fuse", fuse)
+    _write_photos(tmp_path / "photos", 8)
+    config = ExtractConfig(
+        images=str(tmp_path / "photos"), output=str(tmp_path / "cv.jsonl"), yolo_weights="x.pt", batch_size=4
+    )
+    summary = run_extraction(config, [_MeanDetector("yolo")], None)
+    assert summary["processed"] == 8 and summary["failed"] == 0, "every photo made again, alone"
+    assert "running them one at a time" in caplog.text
+    keys = sorted(json.loads(line)["image"] for line in (tmp_path / "cv.jsonl").read_text().splitlines())
+    assert keys == [f"p{index:02d}.jpg" for index in range(8)]

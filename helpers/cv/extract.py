@@ -163,8 +163,7 @@ class LocalEngine:
 
     def run(self, todo: list[ImageItem]) -> Iterator[BatchResult]:
         batches = decode_batches(todo, self.config.batch_size, self.config.decoding_threads(), self.extractor.min_side)
-        for batch in batches:
-            yield self.extractor(batch)
+        yield from self.extractor.overlapped(batches)
 
     def forward_seconds(self) -> dict[str, float]:
         return self.extractor.forward_seconds()

@@ -39,7 +39,7 @@ from helpers.core.io import atomic_write_text, weights_fingerprint
 from helpers.core.logs import progress
 from helpers.core.outputs import check_writes
 from helpers.core.paths import resolve
-from helpers.cv.detectors import Detections
+from helpers.cv.detectors import Detections, resolve_device, uses_half, uses_tensors
 from helpers.cv.grid import group_counts, photo_counts_each, thinning_of
 
 logger = logging.getLogger(__name__)
@@ -230,15 +230,22 @@ def collect_detections(config, split: str = "val") -> tuple[dict[str, list[Detec
     if not items:
         raise ValueError(f"{config.images} has no {split!r} images to calibrate on")
     truths = [Counter(name for name, _ in source.truth_boxes(item)) for item in items]
+    # the scores extraction will see: the same precision and pre-processing as `desclm extract` on this device
+    device = resolve_device(config.device)
+    half, tensors = uses_half(config.precision, device), uses_tensors(config.preprocess, device)
     per_model = {}
     for spec in config.detector_specs():
         spec.conf = COLLECT_CONF
-        detector = load_detector(spec, imgsz=config.imgsz, device=config.device, shared_label_map=config.label_map)
-        per_model[spec.name] = [
-            found
-            for start in range(0, len(items), config.batch_size)
-            for found in detector.predict([load_image(item) for item in items[start : start + config.batch_size]])
-        ]
+        detector = load_detector(spec, imgsz=config.imgsz, device=device, half=half, shared_label_map=config.label_map)
+        per_model[spec.name] = []
+        for start in range(0, len(items), config.batch_size):
+            images = [load_image(item) for item in items[start : start + config.batch_size]]
+            if tensors:
+                from helpers.cv.tensors import DevicePhotos
+
+                per_model[spec.name] += detector.predict_tensors(DevicePhotos.upload(images, device))
+            else:
+                per_model[spec.name] += detector.predict(images)
     return per_model, truths
 
 

@@ -84,3 +84,13 @@ def test_text_in_the_data_cannot_end_the_pages_script(described, tmp_path):
     script = page[page.index('<script id="data"') :]
     assert script.index("</script>") > script.index("<\\/script>"), "the data's </script> is escaped"
     assert "<title>&lt;b>x&lt;/b></title>" in page
+
+
+def test_a_page_inside_the_photo_folder_is_refused_before_any_thumbnail(described):
+    """Thumbnails among the photos would be taken for photos by a later `desclm extract` of the folder."""
+    folder, _, _ = described
+    before = sorted(path for path in (folder / "photos").rglob("*"))
+    done = _gallery(folder, "--output", "photos/gallery.html")
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "inside the photo folder" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert sorted(path for path in (folder / "photos").rglob("*")) == before, "nothing written among the photos"

@@ -107,14 +107,20 @@ def write_gallery(
     """Writes the page and its thumbnails (see the module docstring); returns its counts.
 
     Raises:
-        ValueError: The page would write over an input (checked before any work).
+        ValueError: The page would write over an input, or its thumbnails would land among the photos
+            (a later `desclm extract` of that folder would take them for photos); checked before any work.
     """
     errors = output.with_name(f"{output.name}.errors.jsonl")
     inputs = [path for path in (described, cv) if path is not None]
     check_writes([output, errors], inputs)
+    folder = thumbs_dir(output)
+    if images is not None and folder.resolve().is_relative_to(images.resolve()):
+        raise ValueError(
+            f"the thumbnails would go to {folder}, inside the photo folder {images}, where a later extraction "
+            "would take them for photos: write the page outside that folder"
+        )
     joined = join_described(described, cv)
     problems = list(joined.problems)
-    folder = thumbs_dir(output)
     thumbs: list[str | None] = [None] * len(joined.rows)
     if images is not None:
         folder.mkdir(parents=True, exist_ok=True)

@@ -311,3 +311,30 @@ def test_nucleus_sampling_is_seeded_guarded_and_more_varied(model_dir, backend):
     assert len({d.hypotheses for d in sampled}) > len({d.hypotheses for d in beam}) == 2
     with pytest.raises(ValueError, match="top_p must be in 0..1"):
         Describer.load(model_dir, backend, top_p=1.5)
+
+
+def test_describing_a_file_reads_it_as_it_goes_so_memory_stays_flat(model_dir, tmp_path):
+    """A 10^7-record file must not be held in memory: the lines reach the engine as the file is read
+    (an engine that answers each line with an error line stands in for the model, to time the reading only)."""
+    import tracemalloc
+
+    from helpers.core.records import chunks
+    from helpers.describer.run import describe_file
+
+    class Answering:
+        def run(self, numbered, with_line_numbers):
+            for chunk in chunks(numbered, 512):
+                yield [json.dumps({"id": number, "error": "not described"}) + "\n" for number, _ in chunk]
+
+    line = json.dumps({"detections": [{"label": "plastic", "confidence": 0.9}], "scene": {"class": "grass"}})
+    source = tmp_path / "cv.jsonl"
+    with source.open("w") as file:
+        for index in range(200_000):
+            file.write(line.replace("grass", f"grass{index}") + "\n")
+    describer = Describer.load(model_dir)
+    tracemalloc.start()
+    counts = describe_file(describer, source, tmp_path / "out.jsonl", engine=Answering())
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert counts["error"] == 200_000
+    assert peak < source.stat().st_size / 10, f"peak {peak} bytes for a {source.stat().st_size}-byte input"

@@ -18,8 +18,9 @@ import json
 import math
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +129,13 @@ def read_raw_lines(path: Path) -> Iterator[bytes]:
     engine sends them to its workers as they are, and each worker reads its own (`input_line`)."""
     with open_input(path) as file:
         yield from file  # binary lines end at b"\n" only
+
+
+def chunks(numbered: Iterable[tuple[int, bytes]], size: int) -> Iterator[list[tuple[int, bytes]]]:
+    """Numbered lines in lists of `size` (the last shorter), read only as far as the current one."""
+    lines = iter(numbered)
+    while chunk := list(islice(lines, size)):
+        yield chunk
 
 
 def read_lines(path: Path) -> Iterator[InputLine]:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import logging
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Protocol
 
@@ -25,6 +26,7 @@ from helpers.core.records import (
     InputLine,
     ResumableOutput,
     check_output,
+    chunks,
     file_stamp,
     input_line,
     is_stream,
@@ -76,10 +78,11 @@ def describe_records(describer: Describer, record_lines: list[str], batch_size: 
 class DescribeEngine(Protocol):
     """Where the describer runs: `LocalDescribeEngine` (this process) or `helpers.engine` (Ray actors).
 
-    `run` takes numbered raw input lines and yields their output lines, in input order, one per line.
+    `run` takes numbered raw input lines (an iterator, read from the file as it goes) and yields their
+    output lines, in input order, one per line.
     """
 
-    def run(self, numbered: list[tuple[int, bytes]], with_line_numbers: bool) -> Iterator[list[str]]: ...
+    def run(self, numbered: Iterable[tuple[int, bytes]], with_line_numbers: bool) -> Iterator[list[str]]: ...
 
 
 class LocalDescribeEngine:
@@ -88,9 +91,9 @@ class LocalDescribeEngine:
     def __init__(self, describer: Describer, batch_size: int = 32, chunk: int = 512) -> None:
         self.describer, self.batch_size, self.chunk = describer, batch_size, chunk
 
-    def run(self, numbered: list[tuple[int, bytes]], with_line_numbers: bool) -> Iterator[list[str]]:
-        for start in range(0, len(numbered), self.chunk):
-            block = [input_line(number, raw) for number, raw in numbered[start : start + self.chunk]]
+    def run(self, numbered: Iterable[tuple[int, bytes]], with_line_numbers: bool) -> Iterator[list[str]]:
+        for chunk in chunks(numbered, self.chunk):
+            block = [input_line(number, raw) for number, raw in chunk]
             yield described_lines(self.describer, block, self.batch_size, with_line_numbers)
 
 
@@ -125,14 +128,20 @@ def describe_file(
     # The lock comes first: a second run on this output refuses before it reads anything.
     resumable = ResumableOutput(output_path, {**stamp, "shard": [shard_index, num_shards]}, not is_stream(input_path))
     with resumable as output:
-        # read once, front to back (a pipe or stdin works too); each line is parsed where it is described
-        lines = list(enumerate(read_raw_lines(input_path), start=1))
-        total, block_range = len(lines), shard_range(len(lines), num_shards, shard_index)
-        lines = lines[block_range[0] : block_range[1]]
+        # A file is read as it is described (a first pass counts its lines, for the shards and the progress
+        # bar): memory stays flat for 10^7 records. A pipe or stdin can be read once only, so it is held.
+        # Each line is parsed where it is described.
+        if is_stream(input_path):
+            held = list(read_raw_lines(input_path))
+            total, read_again = len(held), lambda: iter(held)
+        else:
+            total, read_again = sum(1 for _ in read_raw_lines(input_path)), lambda: read_raw_lines(input_path)
+        start, end = block_range = shard_range(total, num_shards, shard_index)
         if output.done:
-            logger.info("resuming %s after %d of %d lines", output_path, output.done, len(lines))
-        with progress(total=len(lines), initial=output.done, desc="describe", unit="record", file=sys.stderr) as bar:
-            for block in engine.run(lines[output.done :], num_shards > 1):
+            logger.info("resuming %s after %d of %d lines", output_path, output.done, end - start)
+        todo = islice(enumerate(read_again(), start=1), start + output.done, end)
+        with progress(total=end - start, initial=output.done, desc="describe", unit="record", file=sys.stderr) as bar:
+            for block in engine.run(todo, num_shards > 1):
                 output.write_lines(block)
                 bar.update(len(block))
         output.finish()

@@ -15,7 +15,7 @@ Ray and its batch retried.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 from PIL import Image
 
-from helpers.core.records import input_line
+from helpers.core.records import chunks, input_line
 from helpers.cv.batch import BatchExtractor, BatchResult, decode_item
 from helpers.cv.config import ExtractConfig
 from helpers.cv.sources import ImageItem, ImageSource
@@ -311,16 +311,23 @@ class RayDescribeEngine:
         pool = ("describer", options.concurrency, options.num_cpus, self.gpus)
         check_resources(self.resources, [pool], decoding=False)
 
-    def run(self, numbered: list[tuple[int, bytes]], with_line_numbers: bool) -> Iterator[list[str]]:
+    def run(self, numbered: Iterable[tuple[int, bytes]], with_line_numbers: bool) -> Iterator[list[str]]:
         import ray.data
 
-        if not numbered:
+        # Arrow blocks of `chunk` lines, built as the file is read: the raw bytes and their numbers only
+        # (no Python object per line), merged to at most MAX_BLOCKS blocks
+        tables = [
+            pa.table({"number": [number for number, _ in chunk], "raw": [raw for _, raw in chunk]})
+            for chunk in chunks(numbered, self.chunk)
+        ]
+        if not tables:
             return
         context = ray.data.DataContext.get_current()
         kept = context.execution_options.preserve_order
         context.execution_options.preserve_order = True  # output line i answers input line i
         try:
-            lines = pa.table({"number": [number for number, _ in numbered], "raw": [raw for _, raw in numbered]})
+            lines = pa.concat_tables(tables)
+            del tables
             dataset = ray.data.from_arrow(blocks(lines, self.chunk)).map_batches(
                 DescribeActor,
                 fn_constructor_kwargs={

@@ -8,6 +8,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 
 def _export(folder, fmt: str, output: str, *extra: str) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "helpers", "export", "described.jsonl", "--format", fmt, "--output", output]
@@ -103,3 +105,41 @@ def test_a_cv_record_that_cannot_be_read_costs_its_own_row(described):
     assert datasets.load_from_disk(str(folder / "ds"))["id"] == [
         r["id"] for r in rows if r["id"] != records[1]["image"]
     ]
+
+
+def test_rows_sharing_an_id_each_take_their_own_record_in_order(tmp_path):
+    """A photo listed twice is described twice; each row gets the record it was described from."""
+    from helpers.describer.exports import export
+
+    records = [
+        {"image": "a.jpg", "detections": [], "scene": {"class": scene, "confidence": 0.9}}
+        for scene in ("grass", "sand", "water")
+    ]
+    rows = [{"id": "a.jpg", "description": f"On {scene}.", "source": "model"} for scene in ("grass", "sand", "water")]
+    (tmp_path / "cv.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    (tmp_path / "described.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    export("csv", tmp_path / "described.jsonl", tmp_path / "out.csv", tmp_path / "cv.jsonl")
+    lines = (tmp_path / "out.csv").read_text(encoding="utf-8-sig").splitlines()[1:]
+    assert [line.split(",")[2] for line in lines] == ["grass", "sand", "water"]
+
+
+@pytest.mark.parametrize("fmt", ["llava", "coco", "csv"])
+def test_an_export_streams_its_inputs_so_memory_stays_flat(tmp_path, fmt):
+    """10^7 described photos must not be held in memory: the rows are joined and written as read."""
+    import tracemalloc
+
+    from helpers.describer.exports import export
+
+    count = 40_000
+    with (tmp_path / "cv.jsonl").open("w") as cv, (tmp_path / "described.jsonl").open("w") as described:
+        for index in range(count):
+            record = {"image": f"p{index}.jpg", "detections": [], "scene": {"class": "grass", "confidence": 0.9}}
+            cv.write(json.dumps({**record, "width": 640, "height": 480}) + "\n")
+            described.write(json.dumps({"id": f"p{index}.jpg", "description": "Nothing on grass."}) + "\n")
+    inputs = (tmp_path / "cv.jsonl").stat().st_size + (tmp_path / "described.jsonl").stat().st_size
+    tracemalloc.start()
+    result = export(fmt, tmp_path / "described.jsonl", tmp_path / f"out.{fmt}", tmp_path / "cv.jsonl")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert result["exported"] == count
+    assert peak < inputs / 10, f"peak {peak} bytes for {inputs} bytes of input"

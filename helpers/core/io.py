@@ -18,8 +18,9 @@ from helpers.core.records import json_line, json_safe, parse_line
 logger = logging.getLogger(__name__)
 
 
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Writes `text` to `path` through a temporary file in the same folder, then renames.
+def atomic_write_text(path: str | Path, text: str | Iterable[str]) -> Path:
+    """Writes `text` (a string, or pieces written as they come) to `path` through a temporary file in
+    the same folder, then renames.
 
     A reader never sees a half-written file, and a crash leaves the old file intact.
     """
@@ -29,7 +30,10 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     try:
         os.chmod(temporary, 0o644)  # mkstemp makes 0600; outputs are meant to be shared
         with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
+            if isinstance(text, str):
+                file.write(text)
+            else:
+                file.writelines(text)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)

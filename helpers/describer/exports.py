@@ -23,7 +23,10 @@ the folder the records' `image` paths are relative to):
 
 A row that cannot be exported (an error row of `describe`, an unreadable line, a record or photo
 not found) costs that row: it is listed in `<output>.errors.jsonl` and counted, the rest are
-written. Outputs are written atomically and never over an input.
+written. Outputs are written atomically and never over an input. Both files are read as the rows
+are written (COCO and CSV read them twice): described rows in the CV file's order, as `describe`
+writes them, hold nothing but the records of error rows, so 10^7 photos export in flat memory. A
+photo listed twice takes its records in order (each row the record it was described from).
 """
 
 from __future__ import annotations
@@ -34,9 +37,10 @@ import json
 import logging
 import math
 import shutil
-from collections import Counter
-from collections.abc import Iterator
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 from helpers.core.io import atomic_write_text, iter_jsonl, partial_dir, replace_dir, write_jsonl
@@ -80,33 +84,61 @@ def _key(value) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
-def join_described(described: Path, cv: Path | None = None) -> Joined:
-    """The described rows (and their CV records, with `cv`), in the described file's order."""
-    records: dict[str, dict] = {}
-    joined = Joined()
-    if cv is not None:
-        for line in iter_jsonl(cv):
-            if line.record is not None:
-                records.setdefault(_key(record_id(line.record, line.line_number)), line.record)
+class _CvRecords:
+    """The CV records by id, read from the file only as far as a row needs: each row takes the next
+    record of its id not taken yet. Rows in the CV file's order (as `desclm describe` writes them)
+    keep only the records of error rows in memory; rows in another order keep those read ahead."""
+
+    def __init__(self, path: Path) -> None:
+        self.lines = iter_jsonl(path)
+        self.ahead: dict[str, deque] = {}
+
+    def take(self, key: str) -> dict | None:
+        waiting = self.ahead.get(key)
+        if waiting:
+            record = waiting.popleft()
+            if not waiting:
+                del self.ahead[key]
+            return record
+        for line in self.lines:
+            if line.record is None:
+                continue
+            found = _key(record_id(line.record, line.line_number))
+            if found == key:
+                return line.record
+            self.ahead.setdefault(found, deque()).append(line.record)
+        return None
+
+
+def joined_rows(described: Path, cv: Path | None, problems: list[dict]) -> Iterator[ExportRow]:
+    """The described rows (and their CV records, with `cv`) in the described file's order, both files
+    read as the rows are used; a row that cannot be joined is appended to `problems` instead."""
+    records = _CvRecords(cv) if cv is not None else None
     for line in iter_jsonl(described):
         row = line.record
         if row is None:
-            joined.problems.append({"line": line.line_number, "error": line.error})
+            problems.append({"line": line.line_number, "error": line.error})
             continue
         if "error" in row or not isinstance(row.get("description"), str):
             why = row.get("error") or "no 'description' (not a row of desclm describe?)"
-            joined.problems.append({"line": line.line_number, "id": row.get("id"), "error": f"not described: {why}"})
+            problems.append({"line": line.line_number, "id": row.get("id"), "error": f"not described: {why}"})
             continue
         given = [str(c) for c in row["captions"]] if isinstance(row.get("captions"), list) else []
         captions = [row["description"], *(c for c in given if c != row["description"])]  # the description first
-        record = records.get(_key(row.get("id"))) if cv is not None else None
-        if cv is not None and record is None:
-            joined.problems.append(
+        record = records.take(_key(row.get("id"))) if records is not None else None
+        if records is not None and record is None:
+            problems.append(
                 {"line": line.line_number, "id": row.get("id"), "error": f"no CV record with this id in {cv}"}
             )
             continue
         image = (record or {}).get("image") or (row["id"] if isinstance(row.get("id"), str) else None)
-        joined.rows.append(ExportRow(row.get("id"), captions, row.get("source", ""), record, image))
+        yield ExportRow(row.get("id"), captions, row.get("source", ""), record, image)
+
+
+def join_described(described: Path, cv: Path | None = None) -> Joined:
+    """`joined_rows`, all in memory (the gallery's one page)."""
+    joined = Joined()
+    joined.rows = list(joined_rows(described, cv, joined.problems))
     return joined
 
 
@@ -146,9 +178,10 @@ def _hf_features(with_images: bool, with_records: bool):
     return Features(features)
 
 
-def _hf_examples(rows: tuple[ExportRow, ...], images: Path | None, sink: dict) -> Iterator[dict]:
+def _hf_examples(described: Path, cv: Path | None, images: Path | None, sink: dict) -> Iterator[dict]:
     problems = sink["problems"]
-    for row in progress(rows, desc="export hf", unit="photo"):
+    for row in progress(joined_rows(described, cv, sink["join_problems"]), desc="export hf", unit="photo"):
+        sink["rows"] += 1
         example = {"id": row.id if isinstance(row.id, str) else _key(row.id)}
         if images is not None:
             photo = _photo(row, images)
@@ -167,22 +200,22 @@ def _hf_examples(rows: tuple[ExportRow, ...], images: Path | None, sink: dict) -
         yield example
 
 
-def export_hf(rows: list[ExportRow], output: Path, images: Path | None, problems: list[dict]) -> int:
-    """`save_to_disk` into `output`, Parquet shards into `output/parquet`; returns the examples written."""
+def export_hf(described: Path, cv: Path | None, output: Path, images: Path | None) -> tuple[int, int, list[dict]]:
+    """`save_to_disk` into `output`, Parquet shards into `output/parquet`, the rows streamed from the
+    files (`datasets` writes them to Arrow as they come); returns the rows joined, the examples
+    written and the problems (the join's first)."""
     from datasets import Dataset
 
     partial = partial_dir(output)
-    features = _hf_features(images is not None, any(row.record is not None for row in rows))
-    # Tuples and a dict, not lists: `datasets` splits list arguments into shards of the generator.
-    sink: dict[str, list] = {"problems": []}  # filled by the generator (it runs once, in this process)
+    features = _hf_features(images is not None, cv is not None)
+    # Paths and a dict, not lists: `datasets` splits list arguments into shards of the generator.
+    sink: dict = {"problems": [], "join_problems": [], "rows": 0}  # filled by the generator (it runs here, once)
     dataset = Dataset.from_generator(
         _hf_examples,
         features=features,
-        gen_kwargs={"rows": tuple(rows), "images": images, "sink": sink},
+        gen_kwargs={"described": described, "cv": cv, "images": images, "sink": sink},
         cache_dir=str(partial / ".cache"),
     )
-    collected = sink["problems"]
-    problems.extend(collected)
     shards = max(1, math.ceil(dataset.data.nbytes / PARQUET_SHARD_BYTES))
     dataset.save_to_disk(str(partial / "dataset"), num_shards=shards)
     (partial / "dataset" / "parquet").mkdir()
@@ -193,26 +226,34 @@ def export_hf(rows: list[ExportRow], output: Path, images: Path | None, problems
     del dataset
     replace_dir(finished, output)
     shutil.rmtree(partial, ignore_errors=True)
-    return len(rows) - len(collected)
+    return sink["rows"], sink["rows"] - len(sink["problems"]), sink["join_problems"] + sink["problems"]
 
 
-def llava_json(rows: list[ExportRow], prompt: str = LLAVA_PROMPT) -> list[dict]:
-    """LLaVA-style entries: one per caption (ids `<id>` for one caption, `<id>-<k>` for more)."""
-    entries = []
-    for row in rows:
-        base = row.id if isinstance(row.id, str) else _key(row.id)
-        for index, caption in enumerate(row.captions):
-            entries.append(
-                {
-                    "id": base if len(row.captions) == 1 else f"{base}-{index}",
-                    "image": row.image,
-                    "conversations": [
-                        {"from": "human", "value": f"<image>\n{prompt}"},
-                        {"from": "gpt", "value": caption},
-                    ],
-                }
-            )
-    return entries
+def llava_entries(row: ExportRow, prompt: str = LLAVA_PROMPT) -> list[dict]:
+    """A row's LLaVA-style entries: one per caption (ids `<id>` for one caption, `<id>-<k>` for more)."""
+    base = row.id if isinstance(row.id, str) else _key(row.id)
+    return [
+        {
+            "id": base if len(row.captions) == 1 else f"{base}-{index}",
+            "image": row.image,
+            "conversations": [{"from": "human", "value": f"<image>\n{prompt}"}, {"from": "gpt", "value": caption}],
+        }
+        for index, caption in enumerate(row.captions)
+    ]
+
+
+def json_array(items: Iterable, indent: int | None = None) -> Iterator[str]:
+    """`json.dumps(list(items), ensure_ascii=False, indent=indent)` as pieces, one item at a time."""
+    first = True
+    for item in items:
+        text = json.dumps(item, ensure_ascii=False, indent=indent)
+        if indent is None:
+            yield ("[" if first else ", ") + text
+        else:
+            pad = " " * indent
+            yield ("[\n" if first else ",\n") + pad + text.replace("\n", "\n" + pad)
+        first = False
+    yield "[]" if first else ("]" if indent is None else "\n]")
 
 
 def _size(row: ExportRow, images: Path | None) -> tuple[int, int] | None:
@@ -232,23 +273,31 @@ def _size(row: ExportRow, images: Path | None) -> tuple[int, int] | None:
     return None
 
 
-def coco_captions(rows: list[ExportRow], images: Path | None = None) -> dict:
-    """COCO captions: an image per photo (ids 1..N in row order, `desclm_id` its row id), an
-    annotation per caption."""
-    coco_images, annotations = [], []
-    for number, row in enumerate(rows, start=1):
-        image = {"id": number, "file_name": row.image, "desclm_id": row.id}
-        if size := _size(row, images):
-            image |= {"width": size[0], "height": size[1]}
-        coco_images.append(image)
-        for caption in row.captions:
-            annotations.append({"id": len(annotations) + 1, "image_id": number, "caption": caption})
-    return {
-        "info": {"description": "desclm captions", "version": "1.0"},
-        "licenses": [],
-        "images": coco_images,
-        "annotations": annotations,
-    }
+def coco_pieces(rows, images: Path | None = None) -> Iterator[str]:
+    """COCO captions as JSON text pieces: an image per photo (ids 1..N in row order, `desclm_id` its
+    row id), an annotation per caption. `rows()` gives the rows afresh: images and annotations are two
+    passes, so no list of either is held."""
+
+    def coco_images() -> Iterator[dict]:
+        for number, row in enumerate(rows(), start=1):
+            image = {"id": number, "file_name": row.image, "desclm_id": row.id}
+            if size := _size(row, images):
+                image |= {"width": size[0], "height": size[1]}
+            yield image
+
+    def annotations() -> Iterator[dict]:
+        count = 0
+        for number, row in enumerate(rows(), start=1):
+            for caption in row.captions:
+                count += 1
+                yield {"id": count, "image_id": number, "caption": caption}
+
+    info = json.dumps({"description": "desclm captions", "version": "1.0"}, ensure_ascii=False)
+    yield f'{{"info": {info}, "licenses": [], "images": '
+    yield from json_array(coco_images())
+    yield ', "annotations": '
+    yield from json_array(annotations())
+    yield "}\n"
 
 
 def _counts(record: dict | None) -> str:
@@ -256,20 +305,46 @@ def _counts(record: dict | None) -> str:
     return "; ".join(f"{n} × {label}" for label, n in labels.most_common())
 
 
-def csv_text(rows: list[ExportRow]) -> str:
-    """A spreadsheet of the rows: one photo per row, a column per caption."""
-    width = max((len(row.captions) for row in rows), default=1)
+def csv_pieces(rows) -> Iterator[str]:
+    """A spreadsheet of the rows as text pieces: one photo per row, a column per caption (`rows()`
+    gives the rows afresh: a first pass finds the most captions)."""
+    width = max((len(row.captions) for row in rows()), default=1)
     columns = ["id", "image", "scene", "detections", "source", "description"]
     columns += [f"caption_{k}" for k in range(1, width + 1)] if width > 1 else []
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(columns)
-    for row in rows:
+
+    def written(cells: list) -> str:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(cells)
+        return buffer.getvalue()
+
+    yield "\ufeff" + written(columns)
+    for row in rows():
         scene = _scene(row.record)
         cells = [row.id, row.image or "", scene["class"] if scene else "", _counts(row.record), row.source]
         cells += [row.description] + (row.captions + [""] * (width - len(row.captions)) if width > 1 else [])
-        writer.writerow(cells)
-    return "\ufeff" + buffer.getvalue()
+        yield written(cells)
+
+
+class _Passes:
+    """The joined rows streamed from the files afresh for each pass (10^7 photos need not fit in
+    memory); the first pass counts them and collects the problems."""
+
+    def __init__(self, described: Path, cv: Path | None) -> None:
+        self.described, self.cv = described, cv
+        self.problems: list[dict] = []
+        self.count = self.passes = 0
+
+    def __call__(self) -> Iterator[ExportRow]:
+        self.passes += 1
+        return self._first() if self.passes == 1 else joined_rows(self.described, self.cv, [])
+
+    def _first(self) -> Iterator[ExportRow]:
+        for row in joined_rows(self.described, self.cv, self.problems):
+            self.count += 1
+            yield row
 
 
 def errors_path(output: Path) -> Path:
@@ -309,24 +384,25 @@ def export(
         check_writes([errors], inputs)
     else:
         check_writes([output, errors], inputs)
-    joined = join_described(described, cv)
-    problems = list(joined.problems)
     if fmt == "hf":
-        exported = export_hf(joined.rows, output, images, problems)
-    elif fmt == "llava":
-        atomic_write_text(output, json.dumps(llava_json(joined.rows, prompt), ensure_ascii=False, indent=1) + "\n")
-        exported = len(joined.rows)
-    elif fmt == "coco":
-        atomic_write_text(output, json.dumps(coco_captions(joined.rows, images), ensure_ascii=False) + "\n")
-        exported = len(joined.rows)
+        joined, exported, problems = export_hf(described, cv, output, images)
     else:
-        atomic_write_text(output, csv_text(joined.rows))
-        exported = len(joined.rows)
+        rows = _Passes(described, cv)
+        if fmt == "llava":
+            entries = (entry for row in rows() for entry in llava_entries(row, prompt))
+            atomic_write_text(output, chain(json_array(entries, indent=1), ["\n"]))
+        elif fmt == "coco":
+            atomic_write_text(output, coco_pieces(rows, images))
+        else:
+            atomic_write_text(output, csv_pieces(rows))
+        joined = exported = rows.count
+        problems = rows.problems
+    join_problems = sum(1 for problem in problems if "line" in problem)
     if problems:
         write_jsonl(errors, problems)
         logger.warning("%d rows not exported: %s lists them", len(problems), errors)
     elif errors.exists():
         errors.unlink()
     logger.info("%s export: %d photos written to %s", fmt, exported, output)
-    rows = len(joined.rows) + len(joined.problems)
-    return {"format": fmt, "rows": rows, "exported": exported, "problems": len(problems), "output": str(output)}
+    total = joined + join_problems
+    return {"format": fmt, "rows": total, "exported": exported, "problems": len(problems), "output": str(output)}

@@ -62,6 +62,22 @@ def tiny_cv_models(tiny_demo, tmp_path_factory):
     return out
 
 
+def cv_models_settings(tiny_cv_models, **overrides) -> dict:
+    """Extraction settings for the smoke-built demo CV models (`tiny_cv_models`)."""
+    return {
+        "yolo_weights": str(tiny_cv_models / "yolo_detector.pt"),
+        "hf_model": str(tiny_cv_models / "rtdetr"),
+        "scene_weights": str(tiny_cv_models / "scene_classifier.pt"),
+        "ensemble_weights_file": str(tiny_cv_models / "ensemble.json"),
+        "imgsz": 160,
+        "scene_imgsz": 64,
+        "yolo_conf": 0.01,
+        "hf_conf": 0.3,
+        "batch_size": 4,
+        **overrides,
+    }
+
+
 @pytest.fixture(scope="session")
 def pairs_dir(tiny_demo, tmp_path_factory):
     """Training pairs of the tiny demo set (oracle CV outputs) plus 60 synthetic records; read-only for tests."""

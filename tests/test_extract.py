@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from conftest import cv_models_settings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torchvision.ops import nms
@@ -293,24 +294,9 @@ def _folder_with_bad_images(tiny_demo, tmp_path, count=6):
     return folder
 
 
-def _models_config(tiny_cv_models, **overrides) -> dict:
-    return {
-        "yolo_weights": str(tiny_cv_models / "yolo_detector.pt"),
-        "hf_model": str(tiny_cv_models / "rtdetr"),
-        "scene_weights": str(tiny_cv_models / "scene_classifier.pt"),
-        "ensemble_weights_file": str(tiny_cv_models / "ensemble.json"),
-        "imgsz": 160,
-        "scene_imgsz": 64,
-        "yolo_conf": 0.01,
-        "hf_conf": 0.3,
-        "batch_size": 4,
-        **overrides,
-    }
-
-
 def test_corrupt_and_empty_images_are_reported_and_the_rest_succeed(tmp_path, tiny_demo, tiny_cv_models):
     folder = _folder_with_bad_images(tiny_demo, tmp_path)
-    config = ExtractConfig(images=str(folder), output=str(tmp_path / "cv.jsonl"), **_models_config(tiny_cv_models))
+    config = ExtractConfig(images=str(folder), output=str(tmp_path / "cv.jsonl"), **cv_models_settings(tiny_cv_models))
     run = run_extraction(config)
     records = [line.record for line in iter_jsonl(tmp_path / "cv.jsonl")]
     errors = [line.record for line in iter_jsonl(tmp_path / "cv.errors.jsonl")]
@@ -362,7 +348,7 @@ def test_a_run_killed_part_way_and_rerun_yields_every_image_once(tmp_path, tiny_
             {
                 "images": str(tiny_demo / "data.yaml"),
                 "output": str(output),
-                **_models_config(tiny_cv_models, batch_size=1),
+                **cv_models_settings(tiny_cv_models, batch_size=1),
             }
         )
     )
@@ -448,7 +434,7 @@ def test_01_runs_through_papermill_on_a_few_demo_images(tmp_path, tiny_demo, tin
         "output": output,
         "max_images": 5,
         "sample_images": 2,
-        **_models_config(tiny_cv_models),
+        **cv_models_settings(tiny_cv_models),
     }
     papermill_run("01_cv_extract", tmp_path / "01.ipynb", parameters, timeout=300)
     metrics = json.loads((tmp_path / "cv.metrics.json").read_text())
@@ -470,7 +456,7 @@ def test_benchmark_command_runs_both_ways_on_the_same_images(tmp_path, tiny_demo
         images=str(tiny_demo / "data.yaml"),
         output=str(tmp_path / "unused.jsonl"),
         max_images=4,
-        **_models_config(tiny_cv_models),
+        **cv_models_settings(tiny_cv_models),
     )
     result = benchmark(config, repeats=1)
     assert result["images"] == 4
@@ -531,7 +517,7 @@ def test_every_listed_path_reaches_the_output_or_the_errors(tmp_path, tiny_demo,
     (folder / "loop.jpg").symlink_to(folder / "loop.jpg")
     (folder / "empty.jpg").write_bytes(b"")
     (folder / "text.jpg").write_text("not an image")
-    config = ExtractConfig(images=str(folder), output=str(tmp_path / "cv.jsonl"), **_models_config(tiny_cv_models))
+    config = ExtractConfig(images=str(folder), output=str(tmp_path / "cv.jsonl"), **cv_models_settings(tiny_cv_models))
     run_extraction(config)
     done = [r["image"] for r in iter_jsonl_records(tmp_path / "cv.jsonl")]
     errors = {e["image"]: e["error"] for e in iter_jsonl_records(tmp_path / "cv.errors.jsonl")}

@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import cv_models_settings
 from PIL import Image
 from ultralytics.data.augment import LetterBox
 
@@ -78,15 +79,7 @@ def test_tensor_pipeline_writes_every_photo_and_is_part_of_the_output_settings(t
     """The whole run on tensors, with the smoke models (they answer every photo alike, so their records
     match the library run's exactly; the demo models' agreement is measured: 99.5% of boxes at IoU >= 0.9
     on 96 photos, docs/measurements/bench_extract_tensor_demo_cpu.json)."""
-    models = {
-        "yolo_weights": str(tiny_cv_models / "yolo_detector.pt"),
-        "hf_model": str(tiny_cv_models / "rtdetr"),
-        "scene_weights": str(tiny_cv_models / "scene_classifier.pt"),
-        "ensemble_weights_file": str(tiny_cv_models / "ensemble.json"),
-        "imgsz": 128,
-        "scene_imgsz": 64,
-        "batch_size": 5,
-    }
+    models = cv_models_settings(tiny_cv_models, imgsz=128, batch_size=5)
     output = tmp_path / "tensor.jsonl"
     config = ExtractConfig(images=str(tiny_demo / "data.yaml"), output=str(output), preprocess="tensor", **models)
     summary = run_extraction(config)

@@ -124,6 +124,15 @@ class DetectorSpec:
             raise ValueError(f"detector {self.name!r}: weight must be > 0, got {self.weight}")
 
 
+def _ultralytics_predict(model, source, device: str, half: bool, **settings):
+    """An Ultralytics model's `predict` on a batch (images, or a tensor already prepared), in its precision."""
+    results = model.predict(
+        source, device=device, quantize=16 if half else 32, verbose=False, batch=len(source), **settings
+    )
+    use_all_cores()  # Ultralytics leaves torch one thread short of the cores (see use_all_cores)
+    return results
+
+
 class UltralyticsDetector:
     """An Ultralytics detection checkpoint (YOLO or RT-DETR)."""
 
@@ -195,17 +204,7 @@ class UltralyticsDetector:
         return torch.float16 if self.half else torch.float32
 
     def _predict(self, source, **size):
-        results = self.model.predict(
-            source,
-            conf=self.conf,
-            device=self.device,
-            quantize=16 if self.half else 32,
-            verbose=False,
-            batch=len(source),
-            **size,
-        )
-        use_all_cores()  # Ultralytics leaves torch one thread short of the cores (see use_all_cores)
-        return results
+        return _ultralytics_predict(self.model, source, self.device, self.half, conf=self.conf, **size)
 
     def _detections(self, results, sizes, placements=None) -> list[Detections]:
         output = []
@@ -288,7 +287,7 @@ class HFDetector:
         if not photos.tensors:
             return []
         if not self.takes_tensors:
-            return self.predict([Image.fromarray(t.permute(1, 2, 0).cpu().numpy()) for t in photos.tensors])
+            return self.predict(photos.images())
         return self._detections(self.model_input(photos), photos.sizes)
 
     def forward(self, model_input: dict) -> None:
@@ -406,7 +405,7 @@ class SceneClassifier:
             return []
         batch = self.model_input(photos)
         if batch is None:
-            return self.predict([Image.fromarray(t.permute(1, 2, 0).cpu().numpy()) for t in photos.tensors])
+            return self.predict(photos.images())
         return self._scenes(self._predict(batch))
 
     def forward(self, model_input) -> None:
@@ -417,16 +416,7 @@ class SceneClassifier:
             self.model.predictor.model(model_input)
 
     def _predict(self, source):
-        results = self.model.predict(
-            source,
-            imgsz=self.imgsz,
-            device=self.device,
-            quantize=16 if self.half else 32,
-            verbose=False,
-            batch=len(source),
-        )
-        use_all_cores()
-        return results
+        return _ultralytics_predict(self.model, source, self.device, self.half, imgsz=self.imgsz)
 
     def _scenes(self, results) -> list[dict]:
         scenes = []

@@ -47,6 +47,10 @@ class DevicePhotos:
             tensors.append(host.to(device, non_blocking=cuda).permute(2, 0, 1))
         return cls(tensors)
 
+    def images(self) -> list[Image.Image]:
+        """The photos back as PIL images (for a model that cannot take tensors)."""
+        return [Image.fromarray(tensor.permute(1, 2, 0).cpu().numpy()) for tensor in self.tensors]
+
     @property
     def sizes(self) -> list[tuple[int, int]]:
         """(width, height) of each photo as uploaded (the decoded size)."""

@@ -130,7 +130,7 @@ def test_an_export_streams_its_inputs_so_memory_stays_flat(tmp_path, fmt):
 
     from helpers.describer.exports import export
 
-    count = 40_000
+    count = 20_000
     with (tmp_path / "cv.jsonl").open("w") as cv, (tmp_path / "described.jsonl").open("w") as described:
         for index in range(count):
             record = {"image": f"p{index}.jpg", "detections": [], "scene": {"class": "grass", "confidence": 0.9}}

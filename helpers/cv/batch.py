@@ -180,9 +180,9 @@ class BatchExtractor:
 
     def overlapped(self, batches: Iterator[list[Decoded]]) -> Iterator[BatchResult]:
         """`self(batch)` for each batch, in order, with a batch's fusion and records made on a thread
-        while the models run on the next batch (on a GPU the chip then waits less on Python). A
-        failure anywhere falls back to the photo-by-photo run here, on this thread (the models are not
-        shared across threads)."""
+        while the previous batch is written and the models run on the next (on a GPU the chip then
+        waits less on Python). A failure anywhere falls back to the photo-by-photo run here, on this
+        thread (the models are not shared across threads)."""
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="desclm-records") as finishing:
             pending: tuple[list[Decoded], Future] | None = None
             for batch in batches:
@@ -191,13 +191,14 @@ class BatchExtractor:
                 except Exception:  # noqa: BLE001
                     logger.warning("a batch of %d photos failed; running them one at a time", len(batch), exc_info=True)
                     inferred = None
-                if pending is not None:
-                    yield self._collected(*pending)
-                    pending = None
+                done = self._collected(*pending) if pending is not None else None
+                pending = None
+                if inferred is not None:  # its records start before the previous batch is handed on
+                    pending = (batch, finishing.submit(self.finish, inferred))
+                if done is not None:
+                    yield done
                 if inferred is None:
                     yield self.photo_by_photo(batch)
-                else:
-                    pending = (batch, finishing.submit(self.finish, inferred))
             if pending is not None:
                 yield self._collected(*pending)
 

@@ -48,7 +48,7 @@ def atomic_write_text(path: str | Path, text: str | Iterable[str]) -> Path:
 
 def write_jsonl(path: str | Path, records: Iterable[dict]) -> Path:
     """Writes one JSON object per line (`json_line`: valid JSON whatever the values), atomically."""
-    return atomic_write_text(path, "".join(json_line(r) for r in records))
+    return atomic_write_text(path, (json_line(r) for r in records))
 
 
 @dataclass(frozen=True)

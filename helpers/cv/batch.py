@@ -60,6 +60,14 @@ def decode_batches(items: list[ImageItem], batch_size: int, threads: int, min_si
             yield batch
 
 
+def predict_with(model, images: list[Image.Image], photos):
+    """`model`'s predictions for a batch: from the photos already on its device (`helpers.cv.tensors`)
+    when uploaded and the model takes them, else from the decoded images."""
+    if photos is not None and hasattr(model, "predict_tensors"):
+        return model.predict_tensors(photos)
+    return model.predict(images)
+
+
 def decode_side(models: list) -> int:
     """The smallest image side every model still gets at full detail (its `input_side`); 0 (decode
     in full) when a model does not say."""
@@ -232,12 +240,6 @@ class BatchExtractor:
 
         return DevicePhotos.upload(images, self.device)
 
-    @staticmethod
-    def _predict(model, images: list[Image.Image], photos):
-        if photos is not None and hasattr(model, "predict_tensors"):
-            return model.predict_tensors(photos)
-        return model.predict(images)
-
     def infer(self, batch: list[Decoded]) -> _Inferred:
         """The models' part of a batch (read predictions, detectors, scene classifier): what `finish` needs."""
         specs = self.specs
@@ -268,13 +270,13 @@ class BatchExtractor:
                 for found in (
                     [predicted[detector.name][index] for index in kept]
                     if detector.name in predicted
-                    else self._predict(detector, images, photos)
+                    else predict_with(detector, images, photos)
                 )
             ]
             for detector, spec in zip(self.detectors, specs)
         ]
         scenes = (
-            self._predict(self.scene_model, images, photos)
+            predict_with(self.scene_model, images, photos)
             if self.scene_model
             else [dict(UNKNOWN_SCENE) for _ in images]
         )

@@ -22,10 +22,11 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from helpers.core.io import write_metrics
+from helpers.cv.batch import BatchExtractor
 from helpers.cv.detectors import resolve_device, uses_half
 from helpers.cv.extract import ExtractConfig, run_extraction
 from helpers.cv.sources import load_image, open_image_source, select
@@ -73,18 +74,10 @@ class _Timed:
             self.seconds += time.perf_counter() - started
 
 
-def _load(config: ExtractConfig, half: bool) -> tuple[list, object]:
-    from helpers.cv.detectors import SceneClassifier, load_detector
-
-    device = resolve_device(config.device)
-    detectors = [
-        load_detector(s, imgsz=config.imgsz, device=device, half=half, shared_label_map=config.label_map)
-        for s in config.detector_specs()
-    ]
-    scene = config.scene_weights and SceneClassifier(
-        config.scene_weights, imgsz=config.scene_imgsz, device=device, half=half
-    )
-    return detectors, scene or None
+def _load(config: ExtractConfig, source, precision: str) -> tuple[list, object]:
+    """The detectors and scene classifier as extraction loads them, in `precision`."""
+    extractor = BatchExtractor(replace(config, precision=precision), source)
+    return extractor.detectors, extractor.scene_model
 
 
 def forward_ceiling(models: list, images: list, batch_size: int, device: str) -> tuple[float, dict[str, float]]:
@@ -136,12 +129,13 @@ def benchmark(config: ExtractConfig, repeats: int = 2) -> dict:
     """Times every way (see the module's help); returns images/s of each, their ratios and the records' agreement."""
     from helpers.cv.evaluation import record_agreement
 
-    items = select(open_image_source(config.images).items, max_images=config.max_images)
+    source = open_image_source(config.images)
+    items = select(source.items, max_images=config.max_images)
     images = [load_image(item) for item in items]
     device = resolve_device(config.device)
     half = uses_half(config.precision, device)
-    library = _load(config, half=False)
-    tensor = _load(config, half=True) if half else library
+    library = _load(config, source, "fp32")
+    tensor = _load(config, source, "fp16") if half else library
     tensor_models = [*tensor[0], *([tensor[1]] if tensor[1] else [])]
     library_config = ExtractConfig(**{**asdict(config), "preprocess": "library", "precision": "fp32"})
     tensor_config = ExtractConfig(**{**asdict(config), "preprocess": "tensor", "precision": "fp16" if half else "fp32"})

@@ -214,8 +214,10 @@ def collect_detections(config, split: str = "val") -> tuple[dict[str, list[Detec
     Raises:
         ValueError: The image source has no labels, or no image of that split.
     """
+    from helpers.cv.batch import predict_with
     from helpers.cv.detectors import load_detector
     from helpers.cv.sources import load_image, open_image_source
+    from helpers.cv.tensors import DevicePhotos
 
     source = open_image_source(config.images, config.image_root, config.label_map)
     if not source.has_ground_truth:
@@ -240,12 +242,8 @@ def collect_detections(config, split: str = "val") -> tuple[dict[str, list[Detec
         per_model[spec.name] = []
         for start in range(0, len(items), config.batch_size):
             images = [load_image(item) for item in items[start : start + config.batch_size]]
-            if tensors:
-                from helpers.cv.tensors import DevicePhotos
-
-                per_model[spec.name] += detector.predict_tensors(DevicePhotos.upload(images, device))
-            else:
-                per_model[spec.name] += detector.predict(images)
+            photos = DevicePhotos.upload(images, device) if tensors else None
+            per_model[spec.name] += predict_with(detector, images, photos)
     return per_model, truths
 
 

@@ -326,9 +326,7 @@ class RayDescribeEngine:
         kept = context.execution_options.preserve_order
         context.execution_options.preserve_order = True  # output line i answers input line i
         try:
-            lines = pa.concat_tables(tables)
-            del tables
-            dataset = ray.data.from_arrow(blocks(lines, self.chunk)).map_batches(
+            dataset = ray.data.from_arrow(blocks(pa.concat_tables(tables), self.chunk)).map_batches(
                 DescribeActor,
                 fn_constructor_kwargs={
                     "model_dir": self.model_dir,

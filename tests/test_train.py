@@ -169,6 +169,20 @@ def test_tiny_scratch_run_exports_a_folder_the_auto_classes_load(pairs_dir, tmp_
         assert finished.returncode == 0 and finished.stdout.strip(), (snippet, finished.stderr[-2000:])
 
 
+def test_pairs_without_test_photos_train(pairs_dir, tmp_path):
+    """02 writes an empty test.jsonl when no photo fell in the test split (a small folder, max_images):
+    training reads lengths from train and val only."""
+    pairs = tmp_path / "pairs"
+    shutil.copytree(pairs_dir, pairs)
+    (pairs / "test.jsonl").write_text("")
+    summary = train(TrainConfig(pairs_dir=str(pairs), output_dir=str(tmp_path / "model"), **TINY_STEPS))
+    assert summary["global_step"] == TINY_STEPS["max_steps"]
+    longest = max(
+        len(json.loads(line)["input"]) for split in ("train", "val") for line in (pairs / f"{split}.jsonl").open()
+    )
+    assert 0 < summary["lengths"]["input"] <= longest, "tokens of the longest train/val input (at most its characters)"
+
+
 def test_pretrained_base_from_a_local_folder(pairs_dir, tmp_path):
     tokenizer = train_tokenizer(["a tiny pretrained model", "litter: plastic 1 | scene: none"] * 10, vocab_size=300)
     config = T5Config(

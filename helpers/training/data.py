@@ -62,7 +62,11 @@ def length_limits(
         ("input", "input", max_source_length, 512),
         ("output", "target", max_target_length, 256),
     ):
-        every = {key: [len(ids) for ids in tokenizer(list(part[column]))["input_ids"]] for key, part in data.items()}
+        # an empty split (02 may write no test pairs) has no lengths; tokenizers fail on an empty batch
+        every = {
+            key: [len(ids) for ids in tokenizer(list(part[column]))["input_ids"]] if len(part) else []
+            for key, part in data.items()
+        }
         lengths = every["train"]
         limit = asked or min(max(n for split in every.values() for n in split), cap)
         cut = sum(n > limit for split in every.values() for n in split)

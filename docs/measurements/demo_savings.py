@@ -8,7 +8,7 @@ files in DIR/<variant>, reports in DIR/reports/<variant>) and writes `DIR/demo_s
 
 - `base`: 01 -> 02 -> 03 -> 04 with make demo's settings, on models/demo;
 - the describer's savings: 03 -> 04 on base's pairs, one setting changed (fewer evaluations, fewer
-  validation sentences per evaluation, fewer epochs);
+  validation sentences per evaluation, fewer epochs), and the two evaluation savings together;
 - the detectors' savings: one demo model trained again with less training (the others copied from
   models/demo), scored and calibrated as `desclm demo models` does, then 01 -> 02 -> 04 with base's
   describer.
@@ -16,8 +16,9 @@ files in DIR/<variant>, reports in DIR/reports/<variant>) and writes `DIR/demo_s
 Each variant records the seconds it saves measured in this run (a notebook's from its timings.json beside
 base's; a detector's from its own training rate: seconds per epoch or step times the ones cut, as
 epochs and steps cost the same each) and what make demo is judged on: the detectors' mAP@0.5, 04's
-truth end to end and verdict, and the raw model's faithfulness. `--quick`: a smoke run of the script
-(a few photos and steps; its numbers mean nothing).
+truth end to end and verdict, and the raw model's faithfulness. Run again on the same DIR, it keeps what
+the file holds and runs only the variants missing from it. `--quick`: a smoke run of the script (a few
+photos and steps; its numbers mean nothing). `--table FILE` prints a saved file as the docs' table.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from pathlib import Path
 
 import yaml
 
+from helpers.core.io import atomic_write_text
+
 DEMO_DATA = Path("data/demo/data.yaml")
 DEMO_MODELS = Path("models/demo")
 # one setting each, against make demo's (TrainConfig: epochs 8, eval_steps 400, eval_samples 300)
@@ -42,6 +45,10 @@ DESCRIBER_SAVINGS = {
     "one_evaluation_per_epoch": {"eval_steps": 840},  # 840 steps = an epoch of the demo's 6,720 pairs
     "100_validation_sentences": {"eval_samples": 100},
     "6_epochs": {"epochs": 6.0},
+    # the three together, and both ways on another seed (the seed row: how far a seed alone moves each number)
+    "describer_savings_together": {"epochs": 6.0, "eval_steps": 840, "eval_samples": 100},
+    "seed_1": {"seed": 1},
+    "describer_savings_together_seed_1": {"epochs": 6.0, "eval_steps": 840, "eval_samples": 100, "seed": 1},
 }
 # one model each, against make demo's (DemoModelsSpec: YOLO 30 epochs, RT-DETR 500 steps)
 DETECTOR_SAVINGS = {"yolo_24_epochs": {"yolo_epochs": 24}, "rtdetr_400_steps": {"rtdetr_steps": 400}}
@@ -161,11 +168,86 @@ def _detector_variant(out: Path, name: str, change: dict, quick: bool) -> tuple[
     }
 
 
+# the part each saving cuts, as make demo's record names it (make_demo_record.py's file)
+PARTS = {**dict.fromkeys(DESCRIBER_SAVINGS, "03"), "yolo_24_epochs": "yolo_detector", "rtdetr_400_steps": "rtdetr"}
+
+
+def _part_seconds(result: dict, name: str) -> float:
+    """The seconds, in this run, of the part a saving cuts: 03's notebook in make demo's run of the same
+    seed, or the detector's training at make demo's length (its measured rate times make demo's epochs or steps)."""
+    row = result["variants"][name]
+    if PARTS[name] == "03":
+        seed = row["change"].get("seed", 0)
+        same_seed = result["base"] if seed == 0 else result["variants"][f"seed_{seed}"]
+        return same_seed["timings"]["03_train_t5"]
+    from helpers.demo.spec import DemoModelsSpec
+
+    (setting,) = row["change"]
+    return row["seconds_per_epoch_or_step"] * getattr(DemoModelsSpec(), setting)
+
+
+def _record_part_seconds(record: dict, part: str) -> float:
+    return record["timings"]["03_train_t5"] if part == "03" else record["models"]["seconds"][part]
+
+
+def markdown_table(result: dict, record: dict) -> str:
+    """The savings side by side: seconds saved here and their share of the part they cut, that share of
+    the part in make demo's saved record (`record`: make_demo_record.py's file), and what each cost."""
+
+    def judged(row: dict) -> str:
+        j = row["judged"]
+        met = "met" if j["targets_met"] else "**not met**"
+        return (
+            f"{100 * j['truth_end_to_end']:.1f}% | {j['raw_model_faithful_test']:.2f} / "
+            f"{j['raw_model_faithful_min_stress']:.3f} | {met}"
+        )
+
+    def maps(scores: dict) -> str:
+        return "; ".join(
+            f"{scores['val'][f'{n}_map50']:.2f}/{scores['test'][f'{n}_map50']:.2f}" for n in ("yolo", "hf")
+        )
+
+    lines = [
+        "| saving (one at a time) | seconds saved here | share of the part | on the record (estimate) "
+        "| mAP@0.5 val/test (YOLO; RT-DETR) | 04: true end to end | 04: raw model faithful (test / worst stress) "
+        "| 04's targets |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| none: make demo as it is | | | | {maps(result['models'])} | {judged(result['base'])} |",
+    ]
+    for name, row in result["variants"].items():
+        change = ", ".join(f"{key} {value:g}" for key, value in row["change"].items())
+        if set(row["change"]) == {"seed"}:  # make demo as it is on another seed: a reference, not a saving
+            took, seed_0 = row["timings"]["03_train_t5"], result["base"]["timings"]["03_train_t5"]
+            seconds = f"none (03 took {took:.0f} s, seed 0's {seed_0:.0f} s)"
+            lines.append(
+                f"| make demo as it is, `{change}` | {seconds} | | | {maps(result['models'])} | {judged(row)} |"
+            )
+            continue
+        part_seconds = _part_seconds(result, name)
+        saved = part_seconds - row["timings"]["03_train_t5"] if PARTS[name] == "03" else row["seconds_saved"]
+        share = saved / part_seconds
+        part = PARTS[name]
+        on_record = share * _record_part_seconds(record, part)
+        lines.append(
+            f"| {name.replace('_', ' ')} (`{change}`) | {saved:.0f} | {share:.0%} of "
+            f"{'03' if part == '03' else part.split('_')[0]} | {on_record:.0f} s "
+            f"| {maps(row.get('scores', result['models']))} | {judged(row)} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out", type=Path, help="folder for the runs and demo_savings.json")
     parser.add_argument("--quick", action="store_true", help="a smoke run: a few photos and steps")
+    parser.add_argument("--table", type=Path, help="print a saved demo_savings.json as the docs' table, and stop")
+    parser.add_argument("--record", type=Path, default=Path("docs/measurements/make_demo_fresh_clone_cpu.json"))
     args = parser.parse_args()
+    if args.table:
+        print(markdown_table(json.loads(args.table.read_text()), json.loads(args.record.read_text())))
+        return
+    if args.out is None:
+        parser.error("--out is required (or --table)")
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
@@ -186,15 +268,22 @@ def main() -> None:
         "models": json.loads((DEMO_MODELS / "manifest.json").read_text())["scores"],
         "variants": {},
     }
-    save = lambda: (out / "demo_savings.json").write_text(json.dumps(result, indent=2) + "\n")  # noqa: E731
+    saved = out / "demo_savings.json"
+    if saved.exists():  # a run stopped part-way, or variants added since: what is saved is kept, not redone
+        result = {**json.loads(saved.read_text()), "commit": commit}
+    save = lambda: atomic_write_text(saved, json.dumps(result, indent=2) + "\n")  # noqa: E731
 
     base = out / "base"
     base_describer = base / "description_llm"
-    timings = _pipeline(out, "base", "01,02,03,04", _cv_notebooks(base, DEMO_MODELS, base_describer), args.quick)
-    result["base"] = {"timings": timings, "describer": _training_seconds(base_describer), "judged": _judged(base)}
-    save()
+    if "base" not in result:
+        notebooks = _cv_notebooks(base, DEMO_MODELS, base_describer)
+        timings = _pipeline(out, "base", "01,02,03,04", notebooks, args.quick)
+        result["base"] = {"timings": timings, "describer": _training_seconds(base_describer), "judged": _judged(base)}
+        save()
 
     for name, change in DESCRIBER_SAVINGS.items():
+        if name in result["variants"]:
+            continue
         folder = out / name
         notebooks = _cv_notebooks(base, DEMO_MODELS, folder / "description_llm")
         notebooks = {
@@ -212,6 +301,8 @@ def main() -> None:
         save()
 
     for name, change in DETECTOR_SAVINGS.items():
+        if name in result["variants"]:
+            continue
         models, row = _detector_variant(out, name, change, args.quick)
         notebooks = _cv_notebooks(out / name, models, base_describer)
         del notebooks["03_train_t5"]

@@ -27,7 +27,8 @@ class TrainConfig:
     dropout: float = setting(0.0, "scratch model's dropout (the tiny model underfits rather than overfits)")
     position_init: str = setting("local", "scratch model's relative-position tables: local (ALiBi-like) or random")
     seed: int = setting(0, "seed of every random choice (init, tokenizer, data order)")
-    # measured on the demo: 6 epochs are 1.3x quicker but leave many detections at 88-91%, 8 give 91.5-95%
+    # measured on the demo (docs/03_training.md): 6 epochs 1.3x quicker, many detections 88-91% against 91.5-95%
+    # with 8; make demo trains 6, which held 04's verdict on today's describer (docs/demo_and_offline.md)
     epochs: float = setting(8.0, "passes over the training pairs")
     max_steps: int = setting(0, "when above 0, train exactly this many steps instead of epochs")
     # measured: the scratch model learns more per example from more, smaller updates (helpers.training.batch)

@@ -137,3 +137,58 @@ def test_the_check_command_writes_a_verdict_per_caption_and_a_summary(tmp_path):
     assert "no CV record" in verdicts[10]["error"] and "line 12" in verdicts[11]["error"]
     summary = json.loads((tmp_path / "verdicts.summary.json").read_text())
     assert (summary["checked"], summary["faithful"], summary["errors"]) == (10, sum(r["faithful"] for r in rows), 2)
+
+
+def _check_inputs(folder: Path, count: int) -> list[int]:
+    """`count` CV records and a caption for each in shuffled order (three photos captioned twice, every
+    fifth count wrong), a repeated CV id, an unreadable CV line and a caption of no record; the order."""
+    folder.mkdir()
+    plastic = [{"label": "plastic", "confidence": 0.9, "bbox": [0.1, 0.2, 0.3, 0.4], "sources": ["yolo", "hf"]}]
+    noise = [{"label": "glass", "confidence": 0.1, "bbox": [0.5, 0.5, 0.6, 0.7], "sources": ["hf"]}] * 4  # kept by 01
+    scene = {"class": "grass", "confidence": 0.95}
+    with (folder / "cv.jsonl").open("w") as file:
+        for index in range(count):
+            file.write(
+                json.dumps({"id": f"photo{index}", "detections": plastic * (1 + index % 3) + noise, "scene": scene})
+            )
+            file.write("\n")
+        file.write(json.dumps({"id": "photo7", "detections": [], "scene": {"class": "sand"}}) + "\n")  # repeated
+        file.write("not json\n")
+    order = list(range(count)) + [7, 8, 9]
+    random.Random(0).shuffle(order)
+    words = {1: "One plastic bottle", 2: "Two plastic bottles", 3: "Three plastic bottles"}
+    with (folder / "captions.jsonl").open("w") as file:
+        for index in order:
+            said = words[1 + index % 3] if index % 5 else words[1 + (index + 1) % 3]
+            file.write(json.dumps({"id": f"photo{index}", "caption": f"{said} on the grass."}) + "\n")
+        file.write(json.dumps({"id": "nobody", "caption": "A can."}) + "\n")
+    return order
+
+
+def test_checking_reads_both_files_as_it_goes_in_any_order(tmp_path):
+    """10^7 captions must not be held in memory: the CV records are found by id through an index on
+    disk, the verdicts written as they come. Captions in another order than the records, several per
+    record, a repeated CV id (its first record joined) and a missing one give what joining in memory gives."""
+    import tracemalloc
+
+    from helpers.describer.check import check_file
+
+    _check_inputs(tmp_path / "warm", 50)  # a first run imports what checking uses: that memory is not the files'
+    check_file(tmp_path / "warm/cv.jsonl", tmp_path / "warm/captions.jsonl", tmp_path / "warm/verdicts.jsonl")
+    count, folder = 5_000, tmp_path / "big"
+    order = _check_inputs(folder, count)
+    size = sum((folder / name).stat().st_size for name in ("cv.jsonl", "captions.jsonl"))
+    tracemalloc.start()
+    summary = check_file(folder / "cv.jsonl", folder / "captions.jsonl", folder / "verdicts.jsonl")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < size / 10, f"peak {peak} bytes for {size} bytes of input"
+    verdicts = [json.loads(line) for line in (folder / "verdicts.jsonl").read_text().splitlines()]
+    assert [v["id"] for v in verdicts] == [f"photo{index}" for index in order] + ["nobody"]
+    assert [v["faithful"] for v in verdicts[:-1]] == [index % 5 != 0 for index in order]
+    assert "no CV record" in verdicts[-1]["error"]
+    assert summary["cv_records"] == count
+    assert summary["cv_problems"] == {"unreadable CV lines": 1, "repeated CV ids": 1}
+    faithful = sum(index % 5 != 0 for index in order)
+    assert (summary["checked"], summary["faithful"], summary["errors"]) == (count + 3, faithful, 1)
+    assert [path.name for path in folder.iterdir() if path.name.startswith(".")] == [], "the id index removed"

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -251,20 +250,14 @@ def main() -> None:
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if "model name" in line
-        ),
-        platform.machine(),
-    )
+    from make_demo_record import _cpu  # this folder: the record's own way of naming the CPU
+
     from helpers.core.device import cpu_has_native_bf16
 
     result = {
         "command": " ".join(["python", "docs/measurements/demo_savings.py", *sys.argv[1:]]),
         "commit": commit,
-        "machine": f"{cpu}, {os.cpu_count()} CPU cores, native bf16: {cpu_has_native_bf16()}",
+        "machine": f"{_cpu()}, {os.cpu_count()} CPU cores, native bf16: {cpu_has_native_bf16()}",
         "models": json.loads((DEMO_MODELS / "manifest.json").read_text())["scores"],
         "variants": {},
     }

@@ -24,19 +24,35 @@ from helpers.describer.describe import Describer
 from helpers.describer.run import describe_file
 from helpers.engine.annotate import AnnotateOptions, annotate
 from helpers.engine.options import EngineOptions
-from helpers.engine.ray_data import RayDescribeEngine, RayEngine
+from helpers.engine.ray_data import RayDescribeEngine, RayEngine, lost_line, lost_photo
 
 # Two CPUs: a detector actor and a describer actor of half a CPU each, one CPU for decoding tasks.
 RAY = EngineOptions(engine="ray", num_cpus=0.5)
+# A batch whose worker dies is tried twice (not 3 times: each try restarts a worker, about 12 s here with a model)
+TWICE = replace(RAY, tries=2)
 LOCAL = EngineOptions()
+
+
+# On the workers' PYTHONPATH: a photo or line that holds MARK ends the process handling it, as a crash would
+CRASHING_WORKER = Path(__file__).parent / "crashing_worker"
+MARK = "kills-its-worker"
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    """A local Ray cluster for the module; yields the address other processes join it by."""
+    """A local Ray cluster for the module, its workers with `CRASHING_WORKER` on their PYTHONPATH (this
+    process has not: it reads every photo and line); yields the address other processes join it by."""
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
+    kept = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(CRASHING_WORKER), kept]))
+    try:
+        ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
+    finally:  # the cluster's processes have it now; this process and its later subprocesses do not
+        if kept is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = kept
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()
 
@@ -95,6 +111,27 @@ def test_ray_extract_writes_the_local_engines_records_and_errors(cluster, photos
         )
 
 
+def test_a_photo_that_kills_its_worker_costs_one_error_line(cluster, photos, tiny_cv_models, tmp_path):
+    """Its batch fails each try (Ray's default is to try forever: the run hung), the batch's other photos
+    come back tried alone, and the run ends with every photo written or named."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    good = [path for path in sorted(photos.glob("*.jpg")) if path.name not in ("cut.jpg", "empty.jpg")][:3]
+    # four photos, the crashing one second: batches of two hold it with another
+    for name, path in zip(["a.jpg", f"b-{MARK}.jpg", "c.jpg", "d.jpg"], [good[0], good[0], good[1], good[2]]):
+        shutil.copy(path, folder / name)
+    local = run_extraction(_config(tiny_cv_models, folder, tmp_path / "local" / "cv.jsonl", batch_size=2))
+    on_ray = run_extraction(
+        _config(tiny_cv_models, folder, tmp_path / "ray" / "cv.jsonl", batch_size=2), engine=RayEngine(TWICE)
+    )
+    assert local["processed"] == 4 and (on_ray["processed"], on_ray["failed"]) == (3, 1)
+    local_records = [r for r in _by(tmp_path / "local" / "cv.jsonl", "image") if MARK not in r["image"]]
+    assert _by(tmp_path / "ray" / "cv.jsonl", "image") == local_records
+    errors = _by(tmp_path / "ray" / "cv.errors.jsonl", "image")
+    assert errors == [{"image": f"b-{MARK}.jpg", "split": None, "error": lost_photo(2)}]
+    assert json.loads((tmp_path / "ray" / "cv.manifest.json").read_text())["complete"]
+
+
 def test_a_pool_the_cluster_cannot_hold_is_refused_before_any_model_loads(cluster, photos, tiny_cv_models, tmp_path):
     # a classifier given as the detector cannot load: the pool's refusal comes first, before any model loads
     config = _config(
@@ -116,14 +153,20 @@ def test_ray_describe_writes_the_local_output_line_for_line(cluster, model_dir, 
     rng = random.Random(3)
     lines = [json.dumps({**random_cv(rng, max_detections=6), "id": f"p{index}"}) for index in range(30)]
     lines[7] = '{"detections": [oops'  # a broken line mid-file costs that line only
+    lines[16] = lines[16].replace('"p16"', f'"p16-{MARK}"')  # the worker describing its chunk dies on each try
     (tmp_path / "cv.jsonl").write_text("\n".join(lines) + "\n")
     describer = Describer.load(model_dir, device="cpu")
     describe_file(describer, tmp_path / "cv.jsonl", tmp_path / "local.jsonl", batch_size=8)
-    engine = RayDescribeEngine(RAY, str(model_dir), {}, batch_size=8, chunk=7)  # chunks unlike the local 512
+    engine = RayDescribeEngine(TWICE, str(model_dir), {}, batch_size=8, chunk=7)  # chunks unlike the local 512
     counts = describe_file(describer, tmp_path / "cv.jsonl", tmp_path / "ray.jsonl", batch_size=8, engine=engine)
-    assert (tmp_path / "ray.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
     rows = [line.record for line in iter_jsonl(tmp_path / "ray.jsonl")]
-    assert len(rows) == 30 and "line 8" in rows[7]["error"] and counts["error"] == 1
+    local_rows = [line.record for line in iter_jsonl(tmp_path / "local.jsonl")]
+    lost = range(14, 21)  # lines 15-21, the third chunk of 7
+    assert [row for index, row in enumerate(rows) if index not in lost] == [
+        row for index, row in enumerate(local_rows) if index not in lost
+    ]
+    assert [rows[index] for index in lost] == [{"id": local_rows[index]["id"], "error": lost_line(2)} for index in lost]
+    assert len(rows) == 30 and "line 8" in rows[7]["error"] and counts["error"] == 1 + len(lost)
 
 
 def test_annotate_on_ray_writes_what_extract_then_describe_write(cluster, photos, tiny_cv_models, model_dir, tmp_path):

@@ -113,7 +113,8 @@ class _Inferred:
     scenes: list[dict]
 
 
-def _error_line(item: ImageItem, reason: str) -> str:
+def error_line(item: ImageItem, reason: str) -> str:
+    """The photo's line in the errors file: its key, split and why it has no record."""
     return json.dumps({"image": item.key, "split": item.split, "error": reason}) + "\n"
 
 
@@ -224,7 +225,7 @@ class BatchExtractor:
             try:
                 alone = self.finish(self.infer([decoded]))
             except Exception as error:  # noqa: BLE001
-                result.error_lines.append(_error_line(decoded[0], f"{type(error).__name__}: {error}"))
+                result.error_lines.append(error_line(decoded[0], f"{type(error).__name__}: {error}"))
                 continue
             result.lines += alone.lines
             result.error_lines += alone.error_lines
@@ -245,7 +246,7 @@ class BatchExtractor:
         specs = self.specs
         result = BatchResult(inputs=len(batch))
         good = [(item, image, size) for item, image, size, _ in batch if image is not None]
-        result.error_lines += [_error_line(item, reason) for item, _, _, reason in batch if reason]
+        result.error_lines += [error_line(item, reason) for item, _, _, reason in batch if reason]
         # Detectors read from files first (`helpers.cv.predictions`): a photo whose predictions are
         # unreadable is an error line, and the models do not run on it.
         predicted = {
@@ -259,7 +260,7 @@ class BatchExtractor:
             for index, found in enumerate(results)
             if isinstance(found, ValueError)
         }
-        result.error_lines += [_error_line(good[index][0], reason) for index, reason in sorted(unreadable.items())]
+        result.error_lines += [error_line(good[index][0], reason) for index, reason in sorted(unreadable.items())]
         kept = [index for index in range(len(good)) if index not in unreadable]
         good = [good[index] for index in kept]
         images = [image for _, image, _ in good]
@@ -293,7 +294,7 @@ class BatchExtractor:
                 try:
                     record["detections"], record["scene"] = labelled_truth(source, item)
                 except ValueError as error:
-                    result.error_lines.append(_error_line(item, str(error)))
+                    result.error_lines.append(error_line(item, str(error)))
                     continue
             else:
                 mine = [detections[index] for detections in per_model]

@@ -29,6 +29,11 @@ class EngineOptions:
         AUTO_GPUS, "ray: GPUs per model actor (-1: 1 when the cluster has GPUs, else 0; 0.5: two share one)"
     )
     num_cpus: float = setting(1.0, "ray: CPUs per model actor (decoding tasks take 1 each)")
+    tries: int = setting(
+        3,
+        "ray: tries of a batch whose worker process dies (a crash in native code, a kill for memory, a lost node); "
+        "then its photos are tried alone, and one that still fails is an error line",
+    )
     format: Literal["jsonl", "parquet"] = setting(
         "jsonl", "jsonl; parquet: also <stem>.parquet beside each JSONL output once it is complete"
     )
@@ -38,8 +43,8 @@ class EngineOptions:
             raise ValueError(f"engine must be one of {list(ENGINES)}, got {self.engine!r}")
         if self.format not in OUTPUT_FORMATS:
             raise ValueError(f"format must be one of {list(OUTPUT_FORMATS)}, got {self.format!r}")
-        if self.concurrency < 1:
-            raise ValueError(f"concurrency must be >= 1, got {self.concurrency}")
+        if self.concurrency < 1 or self.tries < 1:
+            raise ValueError(f"concurrency and tries must be >= 1, got {self.concurrency}, {self.tries}")
         if self.num_cpus <= 0 or (self.num_gpus < 0 and self.num_gpus != AUTO_GPUS):
             raise ValueError(f"num_cpus must be > 0 and num_gpus >= 0 or -1, got {self.num_cpus}, {self.num_gpus}")
         if self.engine == "local" and self.address:

@@ -8,14 +8,24 @@ same manifests, the same refusals), and writes every result it streams back; the
 actor pools (`concurrency` actors, `num_gpus` each) on whatever cluster `address` names, or on a
 local one. Each actor runs the very code of the local engine (`helpers.cv.batch.BatchExtractor`,
 `helpers.describer.run.described_lines`), so both engines write the same records. A photo that
-cannot be read, or on which a model fails, is an error line; a worker that dies is restarted by
-Ray and its batch retried.
+cannot be read, or on which a model fails, is an error line.
+
+A worker that dies (a crash in native code, a kill for memory, a lost node) is restarted by Ray and
+its batch tried again, `tries` times in all (3): Ray's own default is to try forever, and one
+photo that kills every process it is decoded in would then hang the run. A batch still failing is
+left out of the stream, and once the stream ends its photos are tried again one at a time: the
+photos that come back are written as ever, and one that still kills its worker is one error line.
+Describing on Ray (`desclm describe --engine ray`) keeps its output in input order, so a chunk of
+lines whose worker keeps dying gets an error line per line.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import warnings
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,8 +33,8 @@ import numpy as np
 import pyarrow as pa
 from PIL import Image
 
-from helpers.core.records import chunks, input_line
-from helpers.cv.batch import BatchExtractor, BatchResult, decode_item
+from helpers.core.records import chunks, input_line, json_line
+from helpers.cv.batch import BatchExtractor, BatchResult, decode_item, error_line
 from helpers.cv.config import ExtractConfig
 from helpers.cv.sources import ImageItem, ImageSource
 from helpers.engine.options import AUTO_GPUS, EngineOptions
@@ -36,6 +46,47 @@ DECODE_MEMORY_PER_PHOTO = 48 * 2**20  # bytes a decoding task asks for per photo
 # costs the driver some bookkeeping. One batch per block, unless that makes more than MAX_BLOCKS.
 MAX_BLOCKS = 20_000
 NO_IMAGE = np.zeros((1, 1, 3), dtype=np.uint8)  # stands in for a photo that could not be decoded
+
+
+def lost_photo(tries: int) -> str:
+    """The error line's reason for a photo whose worker died `tries` times with its batch and as many alone."""
+    return (
+        f"lost on the Ray workers: the process running this photo died {tries} times with its batch and "
+        f"{tries} times alone (a crash in native code, or killed for memory; see the workers' logs)"
+    )
+
+
+def lost_line(tries: int) -> str:
+    """The error line's reason for an input line whose chunk's worker died `tries` times."""
+    return (
+        f"lost on the Ray workers: the process describing this line's chunk died {tries} times (a crash "
+        "in native code, or killed for memory; see the workers' logs)"
+    )
+
+
+@contextmanager
+def _retries_given() -> Iterator[None]:
+    """Ray 2.60 warns that `map_batches`' free Ray arguments go in 2.64, but the number of tries has no
+    named parameter yet: that warning is quiet here, and the `ray` extra stays below 2.64."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
+        yield
+
+
+@contextmanager
+def _data_context(**settings) -> Iterator[None]:
+    """Ray Data's context (a global of this process) with `settings` while the block runs."""
+    import ray.data
+
+    context = ray.data.DataContext.get_current()
+    kept = {name: getattr(context, name) for name in settings}
+    for name, value in settings.items():
+        setattr(context, name, value)
+    try:
+        yield
+    finally:
+        for name, value in kept.items():
+            setattr(context, name, value)
 
 
 def connect(address: str = "") -> dict[str, float]:
@@ -98,7 +149,8 @@ def check_resources(
 
 
 def _decode_rows(batch: dict, min_side: int) -> dict:
-    """A Ray task: the batch's photos decoded (`decode_item`), as arrays; a failure is its row's `error`."""
+    """A Ray task: the batch's photos decoded (`decode_item`), as arrays; a failure is its row's `error`
+    (their `position` goes along)."""
     columns: dict[str, list] = {name: [] for name in ("path", "key", "split", "image", "width", "height", "error")}
     for path, key, split in zip(batch["path"], batch["key"], batch["split"]):
         item = ImageItem(Path(path), str(key), str(split) or None)
@@ -107,7 +159,7 @@ def _decode_rows(batch: dict, min_side: int) -> dict:
             columns, (path, key, split, NO_IMAGE if image is None else np.asarray(image), width, height, error)
         ):
             columns[name].append(value)
-    return {**columns, "image": _tensor_column(columns["image"])}
+    return {**columns, "image": _tensor_column(columns["image"]), "position": batch["position"]}
 
 
 def _tensor_column(images: list[np.ndarray]) -> np.ndarray:
@@ -140,9 +192,11 @@ def _start_worker(num_cpus: float) -> None:
     show_progress(False)
 
 
-def _one_row(result: BatchResult) -> dict:
-    """A batch's result as one Ray row (its lines joined): the driver writes a batch at a time."""
+def _one_row(result: BatchResult, positions: Iterable[int]) -> dict:
+    """A batch's result as one Ray row (its lines joined; `positions`: its photos' places in the run's
+    list, for the driver to see which came back): the driver writes a batch at a time."""
     return {
+        "positions": [json.dumps([int(position) for position in positions])],
         "inputs": [result.inputs],
         "lines": ["".join(result.lines)],
         "error_lines": ["".join(result.error_lines)],
@@ -169,7 +223,7 @@ class ExtractActor:
                 *(batch[name] for name in ("path", "key", "split", "image", "width", "height", "error"))
             )
         ]
-        return _one_row(self.extractor(decoded))
+        return _one_row(self.extractor(decoded), batch["position"])
 
 
 class DescribeActor:
@@ -191,7 +245,8 @@ class DescribeActor:
 
         if "raw" in batch:
             lines = [input_line(int(number), bytes(raw)) for number, raw in zip(batch["number"], batch["raw"])]
-            return {"row": described_lines(self.describer, lines, self.batch_size, self.numbered)}
+            rows = described_lines(self.describer, lines, self.batch_size, self.numbered)
+            return {"number": batch["number"], "row": rows}
         described = [
             "".join(describe_records(self.describer, lines_of(text), self.batch_size)) for text in batch["lines"]
         ]
@@ -228,63 +283,105 @@ class RayEngine:
         self.config, self.source = config, replace(source, items=[])  # actors need no list of every photo
 
     def run(self, todo: list[ImageItem]) -> Iterator[BatchResult]:
-        import ray.data
-
+        """One result per batch, as the actors finish them; the photos of a batch that failed `tries`
+        times come after, tried one at a time, and one that fails alone too is an error line."""
         if not todo:
             return
+        returned = np.zeros(len(todo), dtype=bool)  # by place in `todo`: a bit per photo, not its key
+        # a block that fails its tries is left out, not the run's end: its photos are known by what came back
+        with _data_context(max_errored_blocks=-1):
+            for positions, result in self._extracted(todo, np.arange(len(todo)), self.config.batch_size):
+                returned[positions] = True
+                yield result
+            lost = np.flatnonzero(~returned)
+            if len(lost):
+                logger.warning(
+                    "%d photos came back from no Ray worker (their batch's worker died %d times): trying each alone",
+                    len(lost),
+                    self.options.tries,
+                )
+                for positions, result in self._extracted([todo[i] for i in lost], lost, 1):
+                    returned[positions] = True
+                    yield result
+        lost = np.flatnonzero(~returned)
+        if len(lost) and len(lost) == len(todo):
+            logger.error("every photo was lost on the Ray workers: a failing worker or model, not bad photos?")
+        for item in (todo[i] for i in lost):
+            yield BatchResult(
+                inputs=1,
+                error_lines=[error_line(item, lost_photo(self.options.tries))],
+                described=[] if self.describe else None,
+            )
+
+    def _extracted(
+        self, items: list[ImageItem], positions: np.ndarray, batch_size: int
+    ) -> Iterator[tuple[list[int], BatchResult]]:
+        """`items` (at `positions` in the run's list) through Ray Data in batches of `batch_size`: the
+        batch's positions and its result, per batch."""
+        import ray.data
+
         options, config = self.options, self.config
         listing = pa.table(  # columns, not a dict per photo: the driver holds 10^7 photos in a few hundred MB
             {
-                "path": [str(item.path) for item in todo],
-                "key": [item.key for item in todo],
-                "split": [item.split or "" for item in todo],
+                "path": [str(item.path) for item in items],
+                "key": [item.key for item in items],
+                "split": [item.split or "" for item in items],
+                "position": positions,
             }
         )
-        dataset = ray.data.from_arrow(blocks(listing, config.batch_size)).map_batches(
-            _decode_rows,
-            fn_kwargs={"min_side": self.min_side},
-            batch_size=config.batch_size,
-            num_cpus=DECODE_CPUS,
-            # what a batch may take decoded (a 12 MP photo in full: 36 MB); the request also keeps Ray from
-            # fusing decoding into the model actors, whose processes would then decode one batch at a time
-            memory=config.batch_size * DECODE_MEMORY_PER_PHOTO,
-        )
-        dataset = dataset.map_batches(
-            ExtractActor,
-            fn_constructor_kwargs={
-                "config": config,
-                "source": self.source,
-                "use_gpu": self.gpus > 0,
-                "num_cpus": options.num_cpus,
-            },
-            batch_size=config.batch_size,
-            compute=ray.data.ActorPoolStrategy(size=options.concurrency),
-            num_cpus=options.num_cpus,
-            num_gpus=self.gpus,
-        )
-        if self.describe:
-            model_dir, load, batch_size, actors = self.describe
+        with _retries_given():  # the tries of a dying worker's batch
+            dataset = ray.data.from_arrow(blocks(listing, batch_size)).map_batches(
+                _decode_rows,
+                fn_kwargs={"min_side": self.min_side},
+                batch_size=batch_size,
+                num_cpus=DECODE_CPUS,
+                # what a batch may take decoded (a 12 MP photo in full: 36 MB); the request also keeps Ray from
+                # fusing decoding into the model actors, whose processes would then decode one batch at a time
+                memory=batch_size * DECODE_MEMORY_PER_PHOTO,
+                max_retries=options.tries - 1,
+            )
             dataset = dataset.map_batches(
-                DescribeActor,
+                ExtractActor,
                 fn_constructor_kwargs={
-                    "model_dir": model_dir,
-                    "load": load,
-                    "batch_size": batch_size,
+                    "config": config,
+                    "source": self.source,
                     "use_gpu": self.gpus > 0,
                     "num_cpus": options.num_cpus,
                 },
-                batch_size=max(1, batch_size // config.batch_size),  # extraction batches per generation batch
-                compute=ray.data.ActorPoolStrategy(size=actors),
+                batch_size=batch_size,
+                compute=ray.data.ActorPoolStrategy(size=options.concurrency),
                 num_cpus=options.num_cpus,
                 num_gpus=self.gpus,
+                max_task_retries=options.tries
+                - 1,  # a dead actor is restarted (Ray Data's default), its batch tried again
             )
+            if self.describe:
+                model_dir, load, describe_batch, actors = self.describe
+                dataset = dataset.map_batches(
+                    DescribeActor,
+                    fn_constructor_kwargs={
+                        "model_dir": model_dir,
+                        "load": load,
+                        "batch_size": describe_batch,
+                        "use_gpu": self.gpus > 0,
+                        "num_cpus": options.num_cpus,
+                    },
+                    batch_size=max(1, describe_batch // batch_size),  # extraction batches per generation batch
+                    compute=ray.data.ActorPoolStrategy(size=actors),
+                    num_cpus=options.num_cpus,
+                    num_gpus=self.gpus,
+                    max_task_retries=options.tries - 1,
+                )
         for row in dataset.iter_rows():
-            yield BatchResult(
-                inputs=int(row["inputs"]),
-                lines=lines_of(row["lines"]),
-                error_lines=lines_of(row["error_lines"]),
-                truth_errors=int(row["truth_errors"]),
-                described=lines_of(row["described"]) if "described" in row else None,
+            yield (
+                json.loads(row["positions"]),
+                BatchResult(
+                    inputs=int(row["inputs"]),
+                    lines=lines_of(row["lines"]),
+                    error_lines=lines_of(row["error_lines"]),
+                    truth_errors=int(row["truth_errors"]),
+                    described=lines_of(row["described"]) if "described" in row else None,
+                ),
             )
 
     def forward_seconds(self) -> None:
@@ -322,26 +419,49 @@ class RayDescribeEngine:
         ]
         if not tables:
             return
+        listing = pa.concat_tables(tables)
         context = ray.data.DataContext.get_current()
         kept = context.execution_options.preserve_order
         context.execution_options.preserve_order = True  # output line i answers input line i
+        # a chunk that fails its tries is left out, not the run's end: its lines get error lines below
         try:
-            dataset = ray.data.from_arrow(blocks(pa.concat_tables(tables), self.chunk)).map_batches(
-                DescribeActor,
-                fn_constructor_kwargs={
-                    "model_dir": self.model_dir,
-                    "load": self.load,
-                    "batch_size": self.batch_size,
-                    "use_gpu": self.gpus > 0,
-                    "num_cpus": self.options.num_cpus,
-                    "numbered": with_line_numbers,
-                },
-                batch_size=self.chunk,
-                compute=ray.data.ActorPoolStrategy(size=self.options.concurrency),
-                num_cpus=self.options.num_cpus,
-                num_gpus=self.gpus,
-            )
-            for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
-                yield [str(line) for line in batch["row"]]
+            with _data_context(max_errored_blocks=-1):
+                with _retries_given():
+                    dataset = ray.data.from_arrow(blocks(listing, self.chunk)).map_batches(
+                        DescribeActor,
+                        fn_constructor_kwargs={
+                            "model_dir": self.model_dir,
+                            "load": self.load,
+                            "batch_size": self.batch_size,
+                            "use_gpu": self.gpus > 0,
+                            "num_cpus": self.options.num_cpus,
+                            "numbered": with_line_numbers,
+                        },
+                        batch_size=self.chunk,
+                        compute=ray.data.ActorPoolStrategy(size=self.options.concurrency),
+                        num_cpus=self.options.num_cpus,
+                        num_gpus=self.gpus,
+                        # a dead actor is restarted (Ray Data's default), its chunk tried again
+                        max_task_retries=self.options.tries - 1,
+                    )
+                numbers = listing.column("number").to_numpy()  # increasing: the input's order
+                answered = 0  # lines of the input answered so far: a chunk that failed its tries leaves a gap
+                for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+                    first = int(np.searchsorted(numbers, batch["number"][0]))
+                    if first > answered:
+                        yield self._lost(listing.slice(answered, first - answered), with_line_numbers)
+                    yield [str(line) for line in batch["row"]]
+                    answered = first + len(batch["row"])
+                if answered < len(numbers):
+                    yield self._lost(listing.slice(answered), with_line_numbers)
         finally:
             context.execution_options.preserve_order = kept
+
+    def _lost(self, lines: pa.Table, with_line_numbers: bool) -> list[str]:
+        """An error line for each of `lines` (numbers and raw bytes), whose chunk's worker kept dying."""
+        logger.warning("%d lines came back from no Ray worker: each gets an error line", lines.num_rows)
+        rows, tries = [], self.options.tries
+        for number, raw in zip(lines.column("number").to_pylist(), lines.column("raw").to_pylist()):
+            row = {"id": input_line(number, raw).id, "error": lost_line(tries)}
+            rows.append(json_line({**row, "line": number} if with_line_numbers else row))
+        return rows

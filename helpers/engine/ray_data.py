@@ -15,14 +15,15 @@ its batch tried again, `tries` times in all (3): Ray's own default is to try for
 photo that kills every process it is decoded in would then hang the run. A batch still failing is
 left out of the stream, and once the stream ends its photos are tried again one at a time: the
 photos that come back are written as ever, and one that still kills its worker is one error line.
-Describing on Ray (`desclm describe --engine ray`) keeps its output in input order, so a chunk of
-lines whose worker keeps dying gets an error line per line.
+Describing on Ray (`desclm describe --engine ray`) does the same with lines, keeping input order: the
+output after a lost chunk waits in a temporary file until its lines have been tried alone.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import tempfile
 import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -48,19 +49,23 @@ MAX_BLOCKS = 20_000
 NO_IMAGE = np.zeros((1, 1, 3), dtype=np.uint8)  # stands in for a photo that could not be decoded
 
 
+def _times(count: int) -> str:
+    return "once" if count == 1 else f"{count} times"
+
+
 def lost_photo(tries: int) -> str:
     """The error line's reason for a photo whose worker died `tries` times with its batch and as many alone."""
     return (
-        f"lost on the Ray workers: the process running this photo died {tries} times with its batch and "
-        f"{tries} times alone (a crash in native code, or killed for memory; see the workers' logs)"
+        f"lost on the Ray workers: the process running this photo died {_times(tries)} with its batch and "
+        f"{_times(tries)} alone (a crash in native code, or killed for memory; see the workers' logs)"
     )
 
 
 def lost_line(tries: int) -> str:
-    """The error line's reason for an input line whose chunk's worker died `tries` times."""
+    """The error line's reason for an input line whose worker died `tries` times with its chunk and as many alone."""
     return (
-        f"lost on the Ray workers: the process describing this line's chunk died {tries} times (a crash "
-        "in native code, or killed for memory; see the workers' logs)"
+        f"lost on the Ray workers: the process describing this line died {_times(tries)} with its chunk and "
+        f"{_times(tries)} alone (a crash in native code, or killed for memory; see the workers' logs)"
     )
 
 
@@ -300,7 +305,7 @@ class RayEngine:
                     len(lost),
                     self.options.tries,
                 )
-                for positions, result in self._extracted([todo[i] for i in lost], lost, 1):
+                for positions, result in self._extracted([todo[i] for i in lost], lost, 1, one_in_flight=True):
                     returned[positions] = True
                     yield result
         lost = np.flatnonzero(~returned)
@@ -314,13 +319,15 @@ class RayEngine:
             )
 
     def _extracted(
-        self, items: list[ImageItem], positions: np.ndarray, batch_size: int
+        self, items: list[ImageItem], positions: np.ndarray, batch_size: int, one_in_flight: bool = False
     ) -> Iterator[tuple[list[int], BatchResult]]:
         """`items` (at `positions` in the run's list) through Ray Data in batches of `batch_size`: the
-        batch's positions and its result, per batch."""
+        batch's positions and its result, per batch. With `one_in_flight`, an actor holds one batch at a
+        time, so a dying one takes no other batch along."""
         import ray.data
 
         options, config = self.options, self.config
+        in_flight = 1 if one_in_flight else None  # None: Ray Data's default
         listing = pa.table(  # columns, not a dict per photo: the driver holds 10^7 photos in a few hundred MB
             {
                 "path": [str(item.path) for item in items],
@@ -349,7 +356,7 @@ class RayEngine:
                     "num_cpus": options.num_cpus,
                 },
                 batch_size=batch_size,
-                compute=ray.data.ActorPoolStrategy(size=options.concurrency),
+                compute=ray.data.ActorPoolStrategy(size=options.concurrency, max_tasks_in_flight_per_actor=in_flight),
                 num_cpus=options.num_cpus,
                 num_gpus=self.gpus,
                 max_task_retries=options.tries
@@ -367,7 +374,7 @@ class RayEngine:
                         "num_cpus": options.num_cpus,
                     },
                     batch_size=max(1, describe_batch // batch_size),  # extraction batches per generation batch
-                    compute=ray.data.ActorPoolStrategy(size=actors),
+                    compute=ray.data.ActorPoolStrategy(size=actors, max_tasks_in_flight_per_actor=in_flight),
                     num_cpus=options.num_cpus,
                     num_gpus=self.gpus,
                     max_task_retries=options.tries - 1,
@@ -409,8 +416,10 @@ class RayDescribeEngine:
         check_resources(self.resources, [pool], decoding=False)
 
     def run(self, numbered: Iterable[tuple[int, bytes]], with_line_numbers: bool) -> Iterator[list[str]]:
-        import ray.data
-
+        """Output lines in input order, a chunk at a time. After a chunk that failed its tries (a gap),
+        later chunks go to a spool file until the stream ends; then the gaps' lines are tried one at a
+        time, and the rest of the output is given in order: a line that kills its worker alone too is
+        an error line, the lines around it are described."""
         # Arrow blocks of `chunk` lines, built as the file is read: the raw bytes and their numbers only
         # (no Python object per line), merged to at most MAX_BLOCKS blocks
         tables = [
@@ -420,14 +429,65 @@ class RayDescribeEngine:
         if not tables:
             return
         listing = pa.concat_tables(tables)
+        numbers = listing.column("number").to_numpy()  # increasing: the input's order
+        gaps: list[tuple[int, int]] = []  # [start, end) places in `listing` of chunks that came back from no worker
+        with tempfile.TemporaryFile() as spool:  # output lines after the first gap (bytes: split on b"\n" only)
+            answered = 0  # places of `listing` answered so far, or spooled
+            for batch in self._described(listing, self.chunk, with_line_numbers):
+                first = int(np.searchsorted(numbers, batch["number"][0]))
+                if first > answered:
+                    gaps.append((answered, first))
+                rows = [str(line) for line in batch["row"]]
+                if gaps:
+                    spool.write("".join(rows).encode())
+                else:
+                    yield rows
+                answered = first + len(rows)
+            if answered < len(numbers):
+                gaps.append((answered, len(numbers)))
+            if not gaps:
+                return
+            places = np.concatenate([np.arange(start, end) for start, end in gaps])
+            logger.warning(
+                "%d lines came back from no Ray worker (their chunk's worker died %d times): trying each alone",
+                len(places),
+                self.options.tries,
+            )
+            again = {
+                int(number): str(row)
+                for batch in self._described(listing.take(places), 1, with_line_numbers, one_in_flight=True)
+                for number, row in zip(batch["number"], batch["row"])
+            }
+            spool.seek(0)
+            lost, rows = set(places.tolist()), []
+            for place in range(gaps[0][0], len(numbers)):
+                if place not in lost:
+                    rows.append(spool.readline().decode())
+                elif int(numbers[place]) in again:
+                    rows.append(again[int(numbers[place])])
+                else:
+                    rows.append(self._lost_line(listing.slice(place, 1), with_line_numbers))
+                if len(rows) == self.chunk:
+                    yield rows
+                    rows = []
+            if rows:
+                yield rows
+
+    def _described(
+        self, listing: pa.Table, chunk: int, with_line_numbers: bool, one_in_flight: bool = False
+    ) -> Iterator[dict]:
+        """`listing`'s lines through the describer actors, `chunk` at a time, in order: numpy batches of
+        `number` and `row`. A chunk that fails its tries is left out (not the run's end); with
+        `one_in_flight`, an actor holds one chunk at a time, so a dying one takes no other chunk along."""
+        import ray.data
+
         context = ray.data.DataContext.get_current()
         kept = context.execution_options.preserve_order
         context.execution_options.preserve_order = True  # output line i answers input line i
-        # a chunk that fails its tries is left out, not the run's end: its lines get error lines below
         try:
             with _data_context(max_errored_blocks=-1):
                 with _retries_given():
-                    dataset = ray.data.from_arrow(blocks(listing, self.chunk)).map_batches(
+                    dataset = ray.data.from_arrow(blocks(listing, chunk)).map_batches(
                         DescribeActor,
                         fn_constructor_kwargs={
                             "model_dir": self.model_dir,
@@ -437,31 +497,21 @@ class RayDescribeEngine:
                             "num_cpus": self.options.num_cpus,
                             "numbered": with_line_numbers,
                         },
-                        batch_size=self.chunk,
-                        compute=ray.data.ActorPoolStrategy(size=self.options.concurrency),
+                        batch_size=chunk,
+                        compute=ray.data.ActorPoolStrategy(
+                            size=self.options.concurrency, max_tasks_in_flight_per_actor=1 if one_in_flight else None
+                        ),
                         num_cpus=self.options.num_cpus,
                         num_gpus=self.gpus,
                         # a dead actor is restarted (Ray Data's default), its chunk tried again
                         max_task_retries=self.options.tries - 1,
                     )
-                numbers = listing.column("number").to_numpy()  # increasing: the input's order
-                answered = 0  # lines of the input answered so far: a chunk that failed its tries leaves a gap
-                for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
-                    first = int(np.searchsorted(numbers, batch["number"][0]))
-                    if first > answered:
-                        yield self._lost(listing.slice(answered, first - answered), with_line_numbers)
-                    yield [str(line) for line in batch["row"]]
-                    answered = first + len(batch["row"])
-                if answered < len(numbers):
-                    yield self._lost(listing.slice(answered), with_line_numbers)
+                yield from dataset.iter_batches(batch_size=None, batch_format="numpy")
         finally:
             context.execution_options.preserve_order = kept
 
-    def _lost(self, lines: pa.Table, with_line_numbers: bool) -> list[str]:
-        """An error line for each of `lines` (numbers and raw bytes), whose chunk's worker kept dying."""
-        logger.warning("%d lines came back from no Ray worker: each gets an error line", lines.num_rows)
-        rows, tries = [], self.options.tries
-        for number, raw in zip(lines.column("number").to_pylist(), lines.column("raw").to_pylist()):
-            row = {"id": input_line(number, raw).id, "error": lost_line(tries)}
-            rows.append(json_line({**row, "line": number} if with_line_numbers else row))
-        return rows
+    def _lost_line(self, line: pa.Table, with_line_numbers: bool) -> str:
+        """The error line of `line` (its number and raw bytes), which killed its worker with its chunk and alone."""
+        number, raw = line.column("number")[0].as_py(), line.column("raw")[0].as_py()
+        row = {"id": input_line(number, raw).id, "error": lost_line(self.options.tries)}
+        return json_line({**row, "line": number} if with_line_numbers else row)

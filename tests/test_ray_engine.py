@@ -13,13 +13,16 @@ import sys
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import pyarrow.parquet as pq
 import pytest
 import yaml
 
 from helpers.core.io import iter_jsonl
+from helpers.cv.batch import BatchResult
 from helpers.cv.extract import ExtractConfig, run_extraction
+from helpers.cv.sources import ImageItem
 from helpers.describer.describe import Describer
 from helpers.describer.run import describe_file
 from helpers.engine.annotate import AnnotateOptions, annotate
@@ -131,6 +134,50 @@ def test_a_photo_that_kills_its_worker_costs_one_error_line(cluster, photos, tin
     errors = _by(tmp_path / "ray" / "cv.errors.jsonl", "image")
     assert errors == [{"image": f"b-{MARK}.jpg", "split": None, "error": lost_photo(2)}]
     assert json.loads((tmp_path / "ray" / "cv.manifest.json").read_text())["complete"]
+
+
+class _BlocksLostWhole(RayEngine):
+    """The driver's side of RayEngine without Ray: a block holding a photo in `crashing` comes back from no
+    worker (its process died each try), whole, as on Ray; the others come back. `rounds`: block sizes run."""
+
+    def __init__(self, crashing: set[str], batch_size: int) -> None:
+        super().__init__(RAY)
+        self.crashing, self.config, self.rounds = crashing, SimpleNamespace(batch_size=batch_size), []
+
+    def _extracted(self, items, positions, batch_size, one_in_flight=False):
+        from helpers.engine.ray_data import block_rows
+
+        rows = block_rows(len(items), batch_size)
+        self.rounds.append(rows)
+        for start in range(0, len(items), rows):
+            block = items[start : start + rows]
+            if not self.crashing & {item.key for item in block}:
+                lines = [json.dumps({"image": item.key}) + "\n" for item in block]
+                yield list(positions[start : start + rows]), BatchResult(inputs=len(block), lines=lines)
+
+
+def test_lost_photos_are_tried_in_smaller_blocks_until_one_each(monkeypatch, caplog):
+    """More lost photos than Ray blocks allowed (MAX_BLOCKS, 20,000; 2 here): blocks of several, then fewer,
+    then one each; when a round gives nothing back (every block fails: a failing worker, not a photo), it stops."""
+    import helpers.engine.ray_data as ray_data
+
+    monkeypatch.setattr(ray_data, "MAX_BLOCKS", 2)
+    todo = [ImageItem(Path(f"/photos/{index}.jpg"), f"{index}.jpg", None) for index in range(8)]
+    engine = _BlocksLostWhole({"1.jpg"}, batch_size=4)
+    results = list(engine.run(todo))
+    written = [json.loads(line)["image"] for result in results for line in result.lines]
+    assert sorted(written) == [item.key for item in todo if item.key != "1.jpg"] and len(written) == 7
+    errors = [json.loads(line) for result in results for line in result.error_lines]
+    assert errors == [{"image": "1.jpg", "split": None, "error": lost_photo(RAY.tries)}]
+    assert engine.rounds == [4, 2, 1], "the batches, then the lost 4 in blocks of 2, then the lost 2 alone"
+    assert sum(result.inputs for result in results) == 8, "the progress bar counts each photo once"
+
+    everything = _BlocksLostWhole({item.key for item in todo}, batch_size=4)
+    with caplog.at_level(logging.ERROR, logger="helpers.engine.ray_data"):
+        results = list(everything.run(todo))
+    assert everything.rounds == [4, 4], "a round that gives nothing back ends the tries"
+    assert sorted(json.loads(r.error_lines[0])["image"] for r in results) == sorted(item.key for item in todo)
+    assert "every photo was lost" in caplog.text
 
 
 def test_a_pool_the_cluster_cannot_hold_is_refused_before_any_model_loads(cluster, photos, tiny_cv_models, tmp_path):

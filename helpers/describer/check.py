@@ -47,7 +47,18 @@ class _RecordIndex:
 
     def __init__(self, path: Path, scratch: Path) -> None:
         self.file = path.open("rb")
-        self.db = sqlite3.connect(scratch / "ids.sqlite")
+        try:
+            self.db = sqlite3.connect(scratch / "ids.sqlite")
+        except BaseException:
+            self.file.close()
+            raise
+        try:
+            self._index()
+        except BaseException:  # a read error, an interrupt: nothing left open for the collector
+            self.close()
+            raise
+
+    def _index(self) -> None:
         self.db.execute("CREATE TABLE ids (key TEXT PRIMARY KEY, offset INTEGER)")
         self.records, self.problems = 0, Counter()
         batch, offset = [], 0

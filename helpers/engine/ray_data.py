@@ -120,10 +120,15 @@ def gpus_per_actor(options: EngineOptions, resources: dict[str, float]) -> float
     return 1.0 if resources.get("GPU", 0) >= 1 else 0.0
 
 
+def block_rows(count: int, batch: int) -> int:
+    """Rows per Ray block for `count` rows in batches of `batch`: one batch, or a whole number of
+    batches when that would make more than MAX_BLOCKS blocks (10^7 photos in batches of 16: 512)."""
+    return batch * max(1, -(-count // (batch * MAX_BLOCKS)))
+
+
 def blocks(table: pa.Table, batch: int) -> list[pa.Table]:
-    """`table` cut into Ray blocks: one of `batch` rows each, or a whole number of batches each when
-    that would make more than MAX_BLOCKS (10^7 photos in batches of 16: blocks of 512)."""
-    rows = batch * max(1, -(-table.num_rows // (batch * MAX_BLOCKS)))
+    """`table` cut into Ray blocks of `block_rows` rows."""
+    rows = block_rows(table.num_rows, batch)
     return [table.slice(start, rows) for start in range(0, table.num_rows, rows)] or [table]
 
 
@@ -305,10 +310,17 @@ class RayEngine:
                     len(lost),
                     self.options.tries,
                 )
+            # alone: a block of one photo each, unless there are more than MAX_BLOCKS (a process that dies then
+            # costs its block, and that block's photos are tried again in smaller blocks), until one each or
+            # until a round gives nothing back (then it is not a photo that fails)
+            while len(lost):
+                rows = block_rows(len(lost), 1)
                 for positions, result in self._extracted([todo[i] for i in lost], lost, 1, one_in_flight=True):
                     returned[positions] = True
                     yield result
-        lost = np.flatnonzero(~returned)
+                lost, before = np.flatnonzero(~returned), len(lost)
+                if rows == 1 or len(lost) == before:
+                    break
         if len(lost) and len(lost) == len(todo):
             logger.error("every photo was lost on the Ray workers: a failing worker or model, not bad photos?")
         for item in (todo[i] for i in lost):
@@ -453,11 +465,16 @@ class RayDescribeEngine:
                 len(places),
                 self.options.tries,
             )
-            again = {
-                int(number): str(row)
-                for batch in self._described(listing.take(places), 1, with_line_numbers, one_in_flight=True)
-                for number, row in zip(batch["number"], batch["row"])
-            }
+            again: dict[int, str] = {}  # line number -> its output line, tried alone
+            remaining = places  # in blocks of one line, or more when there are over MAX_BLOCKS (see RayEngine.run)
+            while len(remaining):
+                rows_per_block = block_rows(len(remaining), 1)
+                for batch in self._described(listing.take(remaining), 1, with_line_numbers, one_in_flight=True):
+                    again.update((int(number), str(row)) for number, row in zip(batch["number"], batch["row"]))
+                before = len(remaining)
+                remaining = np.array([place for place in remaining if int(numbers[place]) not in again], dtype=int)
+                if rows_per_block == 1 or len(remaining) == before:
+                    break
             spool.seek(0)
             lost, rows = set(places.tolist()), []
             for place in range(gaps[0][0], len(numbers)):

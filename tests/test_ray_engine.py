@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -178,6 +179,54 @@ def test_lost_photos_are_tried_in_smaller_blocks_until_one_each(monkeypatch, cap
     assert everything.rounds == [4, 4], "a round that gives nothing back ends the tries"
     assert sorted(json.loads(r.error_lines[0])["image"] for r in results) == sorted(item.key for item in todo)
     assert "every photo was lost" in caplog.text
+
+
+class _ChunksLostWhole(RayDescribeEngine):
+    """RayDescribeEngine's driver without Ray: a block holding a line with MARK comes back from no worker,
+    whole, the others in input order, each line answered by `{"id", "line"}`."""
+
+    def __init__(self, chunk: int) -> None:  # no cluster to join
+        self.options, self.chunk, self.rounds = RAY, chunk, []
+
+    def _described(self, listing, chunk, with_line_numbers, one_in_flight=False):
+        from helpers.engine.ray_data import blocks
+
+        self.rounds.append((listing.num_rows, len(blocks(listing, chunk))))  # lines, blocks
+        for block in blocks(listing, chunk):
+            numbers, raws = block.column("number").to_pylist(), block.column("raw").to_pylist()
+            if not any(MARK.encode() in raw for raw in raws):
+                rows = [
+                    json.dumps({"id": json.loads(raw)["id"], "line": number}) + "\n"
+                    for number, raw in zip(numbers, raws)
+                ]
+                yield {"number": np.array(numbers), "row": np.array(rows, dtype=object)}
+
+
+@pytest.mark.parametrize("max_blocks", [20_000, 3])
+def test_lost_lines_are_tried_alone_and_the_output_keeps_input_order(monkeypatch, max_blocks):
+    """Two lost chunks, one mid-file and one at the end: the lines after the first gap wait in the spool,
+    the lost chunks' lines are tried alone (in smaller blocks first when there are more than MAX_BLOCKS),
+    and every line is answered in input order, the two that kill their worker by error lines."""
+    import helpers.engine.ray_data as ray_data
+
+    monkeypatch.setattr(ray_data, "MAX_BLOCKS", max_blocks)
+    ids = [f"r{number}" for number in range(1, 24)]
+    ids[8], ids[22] = f"r9-{MARK}", f"r23-{MARK}"  # in the second chunk of 5 and the last (a gap at the end)
+    numbered = [(number, (json.dumps({"id": ident}) + "\n").encode()) for number, ident in enumerate(ids, start=1)]
+    engine = _ChunksLostWhole(chunk=5)
+    yielded = list(engine.run(iter(numbered), with_line_numbers=False))
+    rows = [json.loads(line) for lines in yielded for line in lines]
+    assert [row["id"] for row in rows] == ids, "every line answered once, in input order"
+    errors = {index for index, row in enumerate(rows) if "error" in row}
+    assert errors == {8, 22} and rows[8]["error"] == lost_line(RAY.tries)
+    assert all(row["line"] == index + 1 for index, row in enumerate(rows) if index not in errors)
+    assert all(len(lines) <= 5 for lines in yielded), "given a chunk at a time"
+    lines, blocks = engine.rounds[-1]
+    assert lines == blocks, "the last round tried each line alone"
+    if max_blocks > len(ids):  # the chunks, then the 8 lines of the two lost chunks, one each
+        assert engine.rounds == [(23, 5), (8, 8)]
+    else:  # never more blocks than allowed: rounds of fewer lines, in smaller blocks
+        assert len(engine.rounds) > 2 and all(blocks <= max_blocks for _, blocks in engine.rounds)
 
 
 def test_a_pool_the_cluster_cannot_hold_is_refused_before_any_model_loads(cluster, photos, tiny_cv_models, tmp_path):

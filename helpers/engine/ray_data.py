@@ -371,8 +371,8 @@ class RayEngine:
                 compute=ray.data.ActorPoolStrategy(size=options.concurrency, max_tasks_in_flight_per_actor=in_flight),
                 num_cpus=options.num_cpus,
                 num_gpus=self.gpus,
-                max_task_retries=options.tries
-                - 1,  # a dead actor is restarted (Ray Data's default), its batch tried again
+                # a dead actor is restarted (Ray Data's default), its batch tried again
+                max_task_retries=options.tries - 1,
             )
             if self.describe:
                 model_dir, load, describe_batch, actors = self.describe
@@ -385,7 +385,8 @@ class RayEngine:
                         "use_gpu": self.gpus > 0,
                         "num_cpus": options.num_cpus,
                     },
-                    batch_size=max(1, describe_batch // batch_size),  # extraction batches per generation batch
+                    # extraction batches per generation batch; one at a time when tried alone
+                    batch_size=1 if one_in_flight else max(1, describe_batch // batch_size),
                     compute=ray.data.ActorPoolStrategy(size=actors, max_tasks_in_flight_per_actor=in_flight),
                     num_cpus=options.num_cpus,
                     num_gpus=self.gpus,

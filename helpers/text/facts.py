@@ -363,6 +363,33 @@ def read_enumeration(text: str) -> Extraction | None:
     return Extraction(counts, scene, tuple(items), nothing, scene_span)
 
 
+def _read_one_each(tokens: list[str], i: int, index: dict, raw: list[str] | None) -> tuple[list[tuple], int] | None:
+    """A distributive count starting at token i, "one each: plastic, glass and metal" (or "one of each"):
+    ((start, end, phrase, entry) of each category listed, index after the list), or None. A phrase is
+    read as after any count ("tire", a label no list knows, is a category too); the list ends at the
+    first word that starts none, or at the place ("the grass")."""
+    if tokens[i] not in ("one", "1"):
+        return None
+    opener = ["each"] if tokens[i + 1 : i + 2] == ["each"] else ["of", "each"]
+    start = i + 1 + len(opener)
+    if tokens[i + 1 : start] != opener:
+        return None
+    start += tokens[start : start + 1] == [":"]
+    listed, position = [], start
+    while (
+        position < len(tokens)
+        and (phrase := _read_phrase(tokens, position, 1, index, raw))
+        and (phrase[3] or _head(phrase[1]) not in SCENERY)
+    ):
+        end, surface, entry, _ = phrase
+        listed.append((position, end, surface, entry))
+        position = end + (tokens[end : end + 1] == [","])
+        position += tokens[position : position + 1] == ["and"]
+        if position == end:  # no "," or "and": the list ends
+            break
+    return (listed, listed[-1][1]) if listed else None
+
+
 def _read_vague(tokens: list[str], i: int) -> tuple[str, int] | None:
     """(its text, index after) when a quantity that is no count starts at token i ("several", "a few")."""
     for words in VAGUE_PHRASES:
@@ -437,6 +464,15 @@ def extract(text: str, vocabulary: Iterable[str] = (), lexicon: Mapping[str, str
     while i < len(tokens):
         if i in scene_tokens:
             i += 1
+            continue
+        if each := _read_one_each(tokens, i, index, raw):  # "one each: plastic, glass and metal"
+            listed, end = each
+            count_text = folded[spans[i][0] : spans[listed[0][0] - 1][1]]
+            for start, stop, surface, entry in listed:
+                span = (spans[start][0], spans[stop - 1][1])
+                items.append(Item(1, count_text, surface, entry.label, entry.plural, entry.mass, i, span))
+            covered.update(range(i, end))
+            i = end
             continue
         quantity = _read_vague(tokens, i)
         count = None if quantity else _read_count(tokens, i)

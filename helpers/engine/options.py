@@ -32,7 +32,7 @@ class EngineOptions:
     tries: int = setting(
         3,
         "ray: tries of a batch whose worker process dies (a crash in native code, a kill for memory, a lost node); "
-        "then its photos are tried alone, and one that still fails is an error line",
+        "then its photos (describe: lines) are tried alone, and one that still fails is an error line",
     )
     format: Literal["jsonl", "parquet"] = setting(
         "jsonl", "jsonl; parquet: also <stem>.parquet beside each JSONL output once it is complete"

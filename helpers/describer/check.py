@@ -46,13 +46,9 @@ class _RecordIndex:
     BATCH = 1_000  # ids inserted per statement
 
     def __init__(self, path: Path, scratch: Path) -> None:
-        self.file = path.open("rb")
+        self.file, self.db = path.open("rb"), None
         try:
             self.db = sqlite3.connect(scratch / "ids.sqlite")
-        except BaseException:
-            self.file.close()
-            raise
-        try:
             self._index()
         except BaseException:  # a read error, an interrupt: nothing left open for the collector
             self.close()
@@ -90,7 +86,8 @@ class _RecordIndex:
         return input_line(0, self.file.readline()).record
 
     def close(self) -> None:
-        self.db.close()
+        if self.db is not None:
+            self.db.close()
         self.file.close()
 
 

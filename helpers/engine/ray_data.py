@@ -298,29 +298,28 @@ class RayEngine:
         if not todo:
             return
         returned = np.zeros(len(todo), dtype=bool)  # by place in `todo`: a bit per photo, not its key
-        # a block that fails its tries is left out, not the run's end: its photos are known by what came back
-        with _data_context(max_errored_blocks=-1):
-            for positions, result in self._extracted(todo, np.arange(len(todo)), self.config.batch_size):
+        # a batch that fails its tries is left out (`_extracted`): its photos are known by what came back
+        for positions, result in self._extracted(todo, np.arange(len(todo)), self.config.batch_size):
+            returned[positions] = True
+            yield result
+        lost = np.flatnonzero(~returned)
+        if len(lost):
+            logger.warning(
+                "%d photos came back from no Ray worker (their batch's worker died %d times): trying each alone",
+                len(lost),
+                self.options.tries,
+            )
+        # alone: a block of one photo each, unless there are more than MAX_BLOCKS (a process that dies then
+        # costs its block, and that block's photos are tried again in smaller blocks), until one each or
+        # until a round gives nothing back (then it is not a photo that fails)
+        while len(lost):
+            rows = block_rows(len(lost), 1)
+            for positions, result in self._extracted([todo[i] for i in lost], lost, 1, one_in_flight=True):
                 returned[positions] = True
                 yield result
-            lost = np.flatnonzero(~returned)
-            if len(lost):
-                logger.warning(
-                    "%d photos came back from no Ray worker (their batch's worker died %d times): trying each alone",
-                    len(lost),
-                    self.options.tries,
-                )
-            # alone: a block of one photo each, unless there are more than MAX_BLOCKS (a process that dies then
-            # costs its block, and that block's photos are tried again in smaller blocks), until one each or
-            # until a round gives nothing back (then it is not a photo that fails)
-            while len(lost):
-                rows = block_rows(len(lost), 1)
-                for positions, result in self._extracted([todo[i] for i in lost], lost, 1, one_in_flight=True):
-                    returned[positions] = True
-                    yield result
-                lost, before = np.flatnonzero(~returned), len(lost)
-                if rows == 1 or len(lost) == before:
-                    break
+            lost, before = np.flatnonzero(~returned), len(lost)
+            if rows == 1 or len(lost) == before:
+                break
         if len(lost) and len(lost) == len(todo):
             logger.error("every photo was lost on the Ray workers: a failing worker or model, not bad photos?")
         for item in (todo[i] for i in lost):
@@ -348,61 +347,64 @@ class RayEngine:
                 "position": positions,
             }
         )
-        with _retries_given():  # the tries of a dying worker's batch
-            dataset = ray.data.from_arrow(blocks(listing, batch_size)).map_batches(
-                _decode_rows,
-                fn_kwargs={"min_side": self.min_side},
-                batch_size=batch_size,
-                num_cpus=DECODE_CPUS,
-                # what a batch may take decoded (a 12 MP photo in full: 36 MB); the request also keeps Ray from
-                # fusing decoding into the model actors, whose processes would then decode one batch at a time
-                memory=batch_size * DECODE_MEMORY_PER_PHOTO,
-                max_retries=options.tries - 1,
-            )
-            dataset = dataset.map_batches(
-                ExtractActor,
-                fn_constructor_kwargs={
-                    "config": config,
-                    "source": self.source,
-                    "use_gpu": self.gpus > 0,
-                    "num_cpus": options.num_cpus,
-                },
-                batch_size=batch_size,
-                compute=ray.data.ActorPoolStrategy(size=options.concurrency, max_tasks_in_flight_per_actor=in_flight),
-                num_cpus=options.num_cpus,
-                num_gpus=self.gpus,
-                # a dead actor is restarted (Ray Data's default), its batch tried again
-                max_task_retries=options.tries - 1,
-            )
-            if self.describe:
-                model_dir, load, describe_batch, actors = self.describe
+        with _data_context(max_errored_blocks=-1):  # a block that fails its tries is left out, not the run's end
+            with _retries_given():  # the tries of a dying worker's batch
+                dataset = ray.data.from_arrow(blocks(listing, batch_size)).map_batches(
+                    _decode_rows,
+                    fn_kwargs={"min_side": self.min_side},
+                    batch_size=batch_size,
+                    num_cpus=DECODE_CPUS,
+                    # what a batch may take decoded (a 12 MP photo in full: 36 MB); the request also keeps Ray from
+                    # fusing decoding into the model actors, whose processes would then decode one batch at a time
+                    memory=batch_size * DECODE_MEMORY_PER_PHOTO,
+                    max_retries=options.tries - 1,
+                )
                 dataset = dataset.map_batches(
-                    DescribeActor,
+                    ExtractActor,
                     fn_constructor_kwargs={
-                        "model_dir": model_dir,
-                        "load": load,
-                        "batch_size": describe_batch,
+                        "config": config,
+                        "source": self.source,
                         "use_gpu": self.gpus > 0,
                         "num_cpus": options.num_cpus,
                     },
-                    # extraction batches per generation batch; one at a time when tried alone
-                    batch_size=1 if one_in_flight else max(1, describe_batch // batch_size),
-                    compute=ray.data.ActorPoolStrategy(size=actors, max_tasks_in_flight_per_actor=in_flight),
+                    batch_size=batch_size,
+                    compute=ray.data.ActorPoolStrategy(
+                        size=options.concurrency, max_tasks_in_flight_per_actor=in_flight
+                    ),
                     num_cpus=options.num_cpus,
                     num_gpus=self.gpus,
+                    # a dead actor is restarted (Ray Data's default), its batch tried again
                     max_task_retries=options.tries - 1,
                 )
-        for row in dataset.iter_rows():
-            yield (
-                json.loads(row["positions"]),
-                BatchResult(
-                    inputs=int(row["inputs"]),
-                    lines=lines_of(row["lines"]),
-                    error_lines=lines_of(row["error_lines"]),
-                    truth_errors=int(row["truth_errors"]),
-                    described=lines_of(row["described"]) if "described" in row else None,
-                ),
-            )
+                if self.describe:
+                    model_dir, load, describe_batch, actors = self.describe
+                    dataset = dataset.map_batches(
+                        DescribeActor,
+                        fn_constructor_kwargs={
+                            "model_dir": model_dir,
+                            "load": load,
+                            "batch_size": describe_batch,
+                            "use_gpu": self.gpus > 0,
+                            "num_cpus": options.num_cpus,
+                        },
+                        # extraction batches per generation batch; one at a time when tried alone
+                        batch_size=1 if one_in_flight else max(1, describe_batch // batch_size),
+                        compute=ray.data.ActorPoolStrategy(size=actors, max_tasks_in_flight_per_actor=in_flight),
+                        num_cpus=options.num_cpus,
+                        num_gpus=self.gpus,
+                        max_task_retries=options.tries - 1,
+                    )
+            for row in dataset.iter_rows():
+                yield (
+                    json.loads(row["positions"]),
+                    BatchResult(
+                        inputs=int(row["inputs"]),
+                        lines=lines_of(row["lines"]),
+                        error_lines=lines_of(row["error_lines"]),
+                        truth_errors=int(row["truth_errors"]),
+                        described=lines_of(row["described"]) if "described" in row else None,
+                    ),
+                )
 
     def forward_seconds(self) -> None:
         return None  # the models ran in other processes

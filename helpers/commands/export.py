@@ -31,8 +31,12 @@ def main(argv: list[str], prog: str = "desclm export") -> int:
             require_file(options.described, "Described rows", kind="file"),
             resolve(options.output),
             require_file(options.cv, "CV records (--cv)", kind="file") if options.cv else None,
-            require_file(options.images, "Images folder (--images)", kind="folder") if options.images else None,
+            require_file(options.images, "Photos (--images: a folder or a Hugging Face dataset)")
+            if options.images
+            else None,
             options.prompt,
+            options.image_column,
+            options.key_column,
         )
     except (OSError, ValueError) as error:
         parser.error(str(error))

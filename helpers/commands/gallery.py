@@ -26,11 +26,15 @@ def main(argv: list[str], prog: str = "desclm gallery") -> int:
         counts = write_gallery(
             require_file(options.described, "Described rows", kind="file"),
             resolve(options.output),
-            require_file(options.images, "Images folder (--images)", kind="folder") if options.images else None,
+            require_file(options.images, "Photos (--images: a folder or a Hugging Face dataset)")
+            if options.images
+            else None,
             require_file(options.cv, "CV records (--cv)", kind="file") if options.cv else None,
             options.title,
             options.thumb_size,
             options.page_size,
+            image_column=options.image_column,
+            key_column=options.key_column,
         )
     except (OSError, ValueError) as error:
         parser.error(str(error))

@@ -129,7 +129,7 @@ def benchmark(config: ExtractConfig, repeats: int = 2) -> dict:
     """Times every way (see the module's help); returns images/s of each, their ratios and the records' agreement."""
     from helpers.cv.evaluation import record_agreement
 
-    source = open_image_source(config.images)
+    source = open_image_source(config.images, image_column=config.image_column, key_column=config.key_column)
     items = select(source.items, max_images=config.max_images)
     images = [load_image(item) for item in items]
     device = resolve_device(config.device)

@@ -13,6 +13,7 @@ from helpers.core.device import cpu_cores
 from helpers.core.io import weights_fingerprint
 from helpers.core.offline import model_source
 from helpers.core.paths import require_file, resolve
+from helpers.core.photo_datasets import image_column_setting, key_column_setting
 from helpers.core.settings import setting
 from helpers.core.shards import shard_path
 from helpers.cv.detectors import PRECISIONS, PREPROCESSING, DetectorSpec
@@ -29,9 +30,12 @@ class ExtractConfig:
     """Notebook 01's parameters (the same names), validated."""
 
     images: str = setting(
-        help="folder of photos (recursive), a .txt list of paths, a YOLO data.yaml or a COCO instances .json"
+        help="folder of photos (recursive), a .txt list of paths, a YOLO data.yaml, a COCO instances .json, or a "
+        "Hugging Face dataset (a save_to_disk folder, Parquet files)"
     )
     image_root: str = setting("", "COCO .json only: the folder its file_names are relative to (default: the JSON's)")
+    image_column: str = image_column_setting()
+    key_column: str = key_column_setting()
     output: str = setting("data/cv_outputs.jsonl", "JSONL of CV outputs; its errors and manifest files go beside it")
     max_images: int = setting(0, "the first N images only (0: all)")
     detections_from: str = setting(

@@ -120,7 +120,11 @@ def settings_fingerprint(config: ExtractConfig, specs: list[DetectorSpec]) -> di
         "scores_aligned_to": Policy().min_confidence if config.detections_from == "models" else None,
     }
     # only when set, so that outputs made before these settings existed keep their fingerprint
-    settings |= {name: getattr(config, name) for name in ("prediction_names", "image_root") if getattr(config, name)}
+    settings |= {
+        name: getattr(config, name)
+        for name in ("prediction_names", "image_root", "image_column", "key_column")
+        if getattr(config, name)
+    }
     # like `device`, `auto` follows where the models run (records differ in the last digits between devices)
     settings |= {name: getattr(config, name) for name in ("preprocess", "precision") if getattr(config, name) != "auto"}
     settings["fingerprint"] = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[
@@ -196,7 +200,9 @@ def run_extraction(
     output = config.output_path()
     files = side_files(output)
     partial, partial_errors = (partial_paths(path)[0] for path in (output, files["errors"]))
-    source = open_image_source(config.images, config.image_root, config.label_map)
+    source = open_image_source(
+        config.images, config.image_root, config.label_map, config.image_column, config.key_column
+    )
     if config.detections_from == "labels" and not source.has_ground_truth:
         raise ValueError(
             f"detections_from='labels' needs a YOLO data.yaml or a COCO .json, got {source.kind} {config.images}"

@@ -1,13 +1,16 @@
 """Where 01 finds its images: a folder, a text file listing paths, a YOLO `data.yaml` or a COCO
-instances JSON (the last two with ground truth).
+instances JSON (the last two with ground truth), or a Hugging Face dataset of photos
+(`helpers.core.photo_datasets`: a `save_to_disk` folder or Parquet files).
 
 Each image gets a stable key, its path relative to the image root (the folder, the list file's
-folder, the dataset root, or the COCO file's folder unless `image_root` says otherwise), which
-names it in the output, drives resume and decides its shard.
+folder, the dataset root, or the COCO file's folder unless `image_root` says otherwise; in a
+Hugging Face dataset, its stored path, `key_column` or row), which names it in the output, drives
+resume and decides its shard.
 """
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +19,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from helpers.core.paths import resolve
+from helpers.core.photo_datasets import is_photo_dataset, open_photo_dataset
 from helpers.core.shards import check_shard, shard_of
 from helpers.cv.coco_data import CocoDataset, load_coco
 from helpers.cv.labels import normalise_label
@@ -26,16 +30,23 @@ ORIENTATION_TAG = 0x0112  # EXIF orientation
 
 @dataclass(frozen=True)
 class ImageItem:
-    path: Path  # absolute path on this machine
+    path: Path  # absolute path on this machine (a Hugging Face dataset's photo: the dataset's)
     key: str  # path relative to the image root (posix), or the absolute path when outside it
     split: str | None  # train/val/test when the source says so
+    row: int | None = None  # a Hugging Face dataset's photo: its row, in `column`
+    column: str = ""
+
+    @property
+    def name(self) -> str:
+        """The photo for messages: its path, or its dataset and row."""
+        return f"{self.path} (row {self.row}, {self.key})" if self.row is not None else str(self.path)
 
 
 @dataclass
 class ImageSource:
     """The images of one source, in a fixed order, and what else the source knows about them."""
 
-    kind: str  # folder, list, yolo or coco
+    kind: str  # folder, list, yolo, coco or hf
     root: Path
     items: list[ImageItem]
     class_names: list[str] = field(default_factory=list)  # YOLO and COCO: ground-truth class names
@@ -75,11 +86,16 @@ def _key(path: Path, root: Path) -> str:
 
 
 def open_image_source(
-    images: str | Path, image_root: str | Path = "", label_map: dict[str, str] | None = None
+    images: str | Path,
+    image_root: str | Path = "",
+    label_map: dict[str, str] | None = None,
+    image_column: str = "",
+    key_column: str = "",
 ) -> ImageSource:
-    """Lists the images of a folder (recursively), a `.txt` list of paths, a YOLO `data.yaml` or a
+    """Lists the images of a folder (recursively), a `.txt` list of paths, a YOLO `data.yaml`, a
     COCO instances `.json` (`helpers.cv.coco_data`; its `file_name`s relative to `image_root`,
-    default the JSON's folder). Ground-truth names go through `label_map`.
+    default the JSON's folder) or a Hugging Face dataset (`image_column`, `key_column`: see
+    `helpers.core.photo_datasets`). Ground-truth names go through `label_map`.
 
     Paths in a list file may be relative to the list file's folder. Duplicates are listed once.
 
@@ -92,7 +108,12 @@ def open_image_source(
         raise FileNotFoundError(
             f"images: {path} does not exist (expected a folder, a .txt list, a YOLO data.yaml or a COCO .json)"
         )
-    if path.is_dir():
+    if is_photo_dataset(path):
+        root = path.resolve()
+        dataset = open_photo_dataset(str(root), image_column, key_column)
+        items = [ImageItem(root, key, split, row, dataset.column) for row, (key, split) in enumerate(dataset.keys())]
+        source = ImageSource("hf", root, items)
+    elif path.is_dir():
         root = path.resolve()
         source = ImageSource("folder", root, [ImageItem(p, _key(p, root), None) for p in list_images(root)])
     elif path.suffix.lower() in (".yaml", ".yml"):
@@ -108,7 +129,9 @@ def open_image_source(
         files = list_images(path)
         source = ImageSource("list", root, [ImageItem(p, _key(p, root), None) for p in files])
     else:
-        raise ValueError(f"images: {path} is neither a folder, a .txt list, a YOLO data.yaml nor a COCO .json")
+        raise ValueError(
+            f"images: {path} is neither a folder, a .txt list, a YOLO data.yaml, a COCO .json nor a Parquet file"
+        )
     source.label_map = dict(label_map or {})
     seen: set[str] = set()
     source.items = [item for item in source.items if not (item.key in seen or seen.add(item.key))]
@@ -147,20 +170,29 @@ def decode_image(item: ImageItem, min_side: int = 0) -> tuple[Image.Image, tuple
     coefficients, so a 4000x3000 photo for a 640-pixel detector decodes as 1000x750, several
     times faster). Images no larger than that, and other formats, decode in full.
     """
-    path = item.path
-    if path.is_symlink() and not path.exists():
-        raise ValueError(f"{path}: a symbolic link to nothing (dangling, or a loop)")
-    if path.stat().st_size == 0:
-        raise ValueError(f"{path}: empty file (0 bytes)")
+    path, name = item.path, item.name
+    if item.row is not None:  # a Hugging Face dataset's photo: its bytes
+        photo = io.BytesIO(open_photo_dataset(str(path), item.column).read(item.row))
+        if not photo.getbuffer().nbytes:
+            raise ValueError(f"{name}: empty photo (0 bytes)")
+    else:
+        if path.is_symlink() and not path.exists():
+            raise ValueError(f"{path}: a symbolic link to nothing (dangling, or a loop)")
+        if path.stat().st_size == 0:
+            raise ValueError(f"{path}: empty file (0 bytes)")
+        photo = path
     try:
-        opened = Image.open(path)
+        opened = Image.open(photo)
     except (UnidentifiedImageError, ModuleNotFoundError) as error:
         # With Ultralytics imported, PIL tries its HEIF opener on unknown content, which needs pi-heif.
-        with open(path, "rb") as file:
-            heif = b"ftyp" in file.read(16)
+        if isinstance(photo, io.BytesIO):
+            heif = b"ftyp" in photo.getvalue()[:16]
+        else:
+            with open(path, "rb") as file:
+                heif = b"ftyp" in file.read(16)
         if heif and isinstance(error, ModuleNotFoundError):
-            raise ValueError(f"{path}: a HEIF/HEIC image; reading it needs: pip install pi-heif") from None
-        raise ValueError(f"{path}: not an image file (no image format recognised its content)") from None
+            raise ValueError(f"{name}: a HEIF/HEIC image; reading it needs: pip install pi-heif") from None
+        raise ValueError(f"{name}: not an image file (no image format recognised its content)") from None
     with opened as image:
         width, height = image.size
         if image.getexif().get(ORIENTATION_TAG) in (5, 6, 7, 8):  # turned by a quarter: the sides swap

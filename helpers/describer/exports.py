@@ -8,7 +8,8 @@
 Each described row (`desclm describe`'s output: `id`, `description`, `captions` with
 `--num_captions`) is joined with the CV record it came from (`--cv`: by the record's `id`, else
 its `image`, else its line number, as `describe` names its rows) and with its photo (`--images`:
-the folder the records' `image` paths are relative to):
+the folder the records' `image` paths are relative to, or the Hugging Face dataset 01 read them
+from, `helpers.core.photo_datasets`):
 
 - **hf**: a Hugging Face dataset (`id`, `image` as the `datasets.Image` feature with the photo's
   bytes, `description`, `captions`, `source`, `detections`, `scene`), saved with `save_to_disk`
@@ -46,6 +47,7 @@ from pathlib import Path
 from helpers.core.io import atomic_write_text, iter_jsonl, partial_dir, replace_dir, write_jsonl
 from helpers.core.logs import progress
 from helpers.core.outputs import check_writes
+from helpers.core.photo_datasets import PhotoKeys
 from helpers.core.records import record_id
 from helpers.describer.options import EXPORT_FORMATS as FORMATS
 from helpers.describer.options import ExportOptions
@@ -142,10 +144,6 @@ def join_described(described: Path, cv: Path | None = None) -> Joined:
     return joined
 
 
-def _photo(row: ExportRow, images: Path | None) -> Path | None:
-    return images / row.image if images is not None and row.image else None
-
-
 def _detections(record: dict | None) -> list[dict]:
     return [
         {
@@ -178,17 +176,20 @@ def _hf_features(with_images: bool, with_records: bool):
     return Features(features)
 
 
-def _hf_examples(described: Path, cv: Path | None, images: Path | None, sink: dict) -> Iterator[dict]:
+def _hf_examples(described: Path, cv: Path | None, images: Path | None, columns: tuple, sink: dict) -> Iterator[dict]:
     problems = sink["problems"]
+    photos = PhotoKeys(images, *columns) if images is not None else None
     for row in progress(joined_rows(described, cv, sink["join_problems"]), desc="export hf", unit="photo"):
         sink["rows"] += 1
         example = {"id": row.id if isinstance(row.id, str) else _key(row.id)}
-        if images is not None:
-            photo = _photo(row, images)
+        if photos is not None:
             try:
-                example["image"] = {"bytes": photo.read_bytes(), "path": row.image}
-            except (OSError, AttributeError) as error:
-                problems.append({"id": row.id, "error": f"photo not read: {photo}: {error}"})
+                if not row.image:
+                    raise OSError("the row names no photo")
+                example["image"] = {"bytes": photos.read_bytes(row.image), "path": row.image}
+            except (OSError, ValueError) as error:
+                where = photos.name(row.image) if row.image else images
+                problems.append({"id": row.id, "error": f"photo not read: {where}: {error}"})
                 continue
         example |= {"description": row.description, "captions": row.captions, "source": row.source}
         if row.record is not None:
@@ -200,10 +201,13 @@ def _hf_examples(described: Path, cv: Path | None, images: Path | None, sink: di
         yield example
 
 
-def export_hf(described: Path, cv: Path | None, output: Path, images: Path | None) -> tuple[int, int, list[dict]]:
+def export_hf(
+    described: Path, cv: Path | None, output: Path, images: Path | None, columns: tuple[str, str] = ("", "")
+) -> tuple[int, int, list[dict]]:
     """`save_to_disk` into `output`, Parquet shards into `output/parquet`, the rows streamed from the
     files (`datasets` writes them to Arrow as they come); returns the rows joined, the examples
-    written and the problems (the join's first)."""
+    written and the problems (the join's first). `images`: a folder or a Hugging Face dataset
+    (`columns`: its image and key columns, see `helpers.core.photo_datasets`)."""
     from datasets import Dataset
 
     partial = partial_dir(output)
@@ -213,7 +217,7 @@ def export_hf(described: Path, cv: Path | None, output: Path, images: Path | Non
     dataset = Dataset.from_generator(
         _hf_examples,
         features=features,
-        gen_kwargs={"described": described, "cv": cv, "images": images, "sink": sink},
+        gen_kwargs={"described": described, "cv": cv, "images": images, "columns": columns, "sink": sink},
         cache_dir=str(partial / ".cache"),
     )
     shards = max(1, math.ceil(dataset.data.nbytes / PARQUET_SHARD_BYTES))
@@ -256,24 +260,23 @@ def json_array(items: Iterable, indent: int | None = None) -> Iterator[str]:
     yield "[]" if first else ("]" if indent is None else "\n]")
 
 
-def _size(row: ExportRow, images: Path | None) -> tuple[int, int] | None:
+def _size(row: ExportRow, photos: PhotoKeys | None) -> tuple[int, int] | None:
     """(width, height): the CV record's, else read from the photo's header, else None."""
     record = row.record or {}
     if isinstance(record.get("width"), int) and isinstance(record.get("height"), int):
         return record["width"], record["height"]
-    photo = _photo(row, images)
-    if photo is not None and photo.is_file():
+    if photos is not None and row.image and photos.exists(row.image):
         from PIL import Image
 
         try:
-            with Image.open(photo) as image:
+            with Image.open(io.BytesIO(photos.read_bytes(row.image))) as image:
                 return image.size
-        except OSError:
+        except (OSError, ValueError):
             return None
     return None
 
 
-def coco_pieces(rows, images: Path | None = None) -> Iterator[str]:
+def coco_pieces(rows, photos: PhotoKeys | None = None) -> Iterator[str]:
     """COCO captions as JSON text pieces: an image per photo (ids 1..N in row order, `desclm_id` its
     row id), an annotation per caption. `rows()` gives the rows afresh: images and annotations are two
     passes, so no list of either is held."""
@@ -281,7 +284,7 @@ def coco_pieces(rows, images: Path | None = None) -> Iterator[str]:
     def coco_images() -> Iterator[dict]:
         for number, row in enumerate(rows(), start=1):
             image = {"id": number, "file_name": row.image, "desclm_id": row.id}
-            if size := _size(row, images):
+            if size := _size(row, photos):
                 image |= {"width": size[0], "height": size[1]}
             yield image
 
@@ -358,8 +361,11 @@ def export(
     cv: Path | None = None,
     images: Path | None = None,
     prompt: str = LLAVA_PROMPT,
+    image_column: str = "",
+    key_column: str = "",
 ) -> dict:
-    """Writes one export (see the module docstring); returns its counts.
+    """Writes one export (see the module docstring); returns its counts. `images`: a folder or a
+    Hugging Face dataset (`image_column`, `key_column`: as extraction read it).
 
     Returns:
         {"format", "rows", "exported", "problems", "output"}; problems are also written to
@@ -385,14 +391,15 @@ def export(
     else:
         check_writes([output, errors], inputs)
     if fmt == "hf":
-        joined, exported, problems = export_hf(described, cv, output, images)
+        joined, exported, problems = export_hf(described, cv, output, images, (image_column, key_column))
     else:
         rows = _Passes(described, cv)
         if fmt == "llava":
             entries = (entry for row in rows() for entry in llava_entries(row, prompt))
             atomic_write_text(output, chain(json_array(entries, indent=1), ["\n"]))
         elif fmt == "coco":
-            atomic_write_text(output, coco_pieces(rows, images))
+            photos = PhotoKeys(images, image_column, key_column) if images is not None else None
+            atomic_write_text(output, coco_pieces(rows, photos))
         else:
             atomic_write_text(output, csv_pieces(rows))
         joined = exported = rows.count

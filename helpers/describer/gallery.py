@@ -11,7 +11,9 @@ fragment (`gallery.html#category=plastic&scene=grass&q=bottle&page=2`): a view c
 or sent.
 
 Categories, counts and scene are read back from each description (`helpers.text.facts`, with the
-record's labels when `--cv` is given), so the filters agree with the text shown. Thumbnails are
+record's labels when `--cv` is given), so the filters agree with the text shown. The photos are a
+folder (the records' `image` paths under it) or a Hugging Face dataset (`helpers.core.photo_datasets`:
+a `save_to_disk` folder or Parquet files, such as 01 read them from). Thumbnails are
 made in threads, drafted from JPEG at a fraction of full size, each written atomically and named
 by the photo's path, size and time: a rerun makes only the missing ones. A photo that cannot be
 read is a card without a picture, listed in `<output>.errors.jsonl`.
@@ -20,6 +22,7 @@ read is a card without a picture, listed in `<output>.errors.jsonl`.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
@@ -31,6 +34,7 @@ from pathlib import Path
 from helpers.core.io import atomic_write_text, write_jsonl
 from helpers.core.logs import progress
 from helpers.core.outputs import check_writes
+from helpers.core.photo_datasets import PhotoKeys
 from helpers.describer.exports import ExportRow, join_described
 from helpers.describer.options import GalleryOptions
 from helpers.text.facts import extract
@@ -45,21 +49,21 @@ def thumbs_dir(output: Path) -> Path:
     return output.with_name(f"{output.stem}_thumbs")
 
 
-def _thumb_name(photo: Path, size: int) -> str:
-    stat = photo.stat()
-    key = f"{photo.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{size}"
-    return hashlib.sha1(key.encode("utf-8", "surrogateescape")).hexdigest()[:20] + ".jpg"
+def _thumb_name(version: str, size: int) -> str:
+    return hashlib.sha1(f"{version}|{size}".encode("utf-8", "surrogateescape")).hexdigest()[:20] + ".jpg"
 
 
-def make_thumbnail(photo: Path, folder: Path, size: int = THUMB_SIZE) -> str:
-    """The thumbnail's file name in `folder`, made unless it exists; raises OSError for an unreadable photo."""
+def make_thumbnail(photos: PhotoKeys, key: str, folder: Path, size: int = THUMB_SIZE) -> str:
+    """The thumbnail's file name in `folder`, made unless it exists; raises OSError or ValueError for an
+    unreadable photo. Named by the photo's path, size and time (`PhotoKeys.version`): a changed
+    photo gets a new one."""
     from PIL import Image, ImageOps
 
-    name = _thumb_name(photo, size)
+    name = _thumb_name(photos.version(key), size)
     target = folder / name
     if target.is_file():
         return name
-    with Image.open(photo) as image:
+    with Image.open(io.BytesIO(photos.read_bytes(key))) as image:
         image.draft("RGB", (size, size))  # JPEG: decode at 1/2..1/8 scale, far less work than full size
         image = ImageOps.exif_transpose(image).convert("RGB")
         image.thumbnail((size, size))
@@ -103,8 +107,13 @@ def write_gallery(
     thumb_size: int = THUMB_SIZE,
     page_size: int = PAGE_SIZE,
     workers: int = 0,
+    image_column: str = "",
+    key_column: str = "",
 ) -> dict:
     """Writes the page and its thumbnails (see the module docstring); returns its counts.
+
+    `images` is a folder, or a Hugging Face dataset (`image_column`, `key_column`: as extraction
+    read it, `helpers.core.photo_datasets`).
 
     Raises:
         ValueError: The page would write over an input, or its thumbnails would land among the photos
@@ -124,14 +133,15 @@ def write_gallery(
     thumbs: list[str | None] = [None] * len(joined.rows)
     if images is not None:
         folder.mkdir(parents=True, exist_ok=True)
+        photos = PhotoKeys(images, image_column, key_column)
 
         def thumb(index: int) -> None:
             row = joined.rows[index]
-            photo = images / row.image if row.image else None
+            photo = photos.name(row.image) if row.image else None
             try:
                 if photo is None:
                     raise OSError("the row names no photo")
-                thumbs[index] = make_thumbnail(photo, folder, thumb_size)
+                thumbs[index] = make_thumbnail(photos, row.image, folder, thumb_size)
             except Exception as error:  # noqa: BLE001 - an unreadable photo costs its picture, not the page
                 problems.append({"id": row.id, "error": f"thumbnail of {photo}: {type(error).__name__}: {error}"})
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from helpers.core.contract import Policy
+from helpers.core.photo_datasets import image_column_setting, key_column_setting
 from helpers.core.settings import setting
 from helpers.core.shards import check_shard
 
@@ -92,7 +93,13 @@ class ExportOptions:
     )
     output: str = setting(help="file to write (hf: a folder)")
     cv: str = setting("", "the CV records the rows were described from (adds detections and scene; 01's output)")
-    images: str = setting("", "folder the records' `image` paths are relative to (hf: embeds the photos)")
+    images: str = setting(
+        "",
+        "folder the records' `image` paths are relative to, or the Hugging Face dataset they name (hf: embeds the "
+        "photos)",
+    )
+    image_column: str = image_column_setting()
+    key_column: str = key_column_setting()
     prompt: str = setting("Describe the litter in this photo.", "llava: the human turn after <image>")
 
     def __post_init__(self) -> None:
@@ -106,7 +113,13 @@ class GalleryOptions:
 
     described: str = setting(help="`desclm describe`'s output (JSONL: id, description, captions)", positional=True)
     output: str = setting("gallery.html", "the page to write; thumbnails go to <stem>_thumbs/ beside it")
-    images: str = setting("", "folder the records' `image` paths are relative to (no folder: cards without photos)")
+    images: str = setting(
+        "",
+        "folder the records' `image` paths are relative to, or the Hugging Face dataset they name "
+        "(no photos: cards without pictures)",
+    )
+    image_column: str = image_column_setting()
+    key_column: str = key_column_setting()
     cv: str = setting("", "the CV records the rows were described from: boxes drawn, labels read as given")
     title: str = setting("", "the page's title (default: the described file's name)")
     thumb_size: int = setting(320, "longest side of a thumbnail, pixels")

@@ -162,8 +162,8 @@ def _decode_rows(batch: dict, min_side: int) -> dict:
     """A Ray task: the batch's photos decoded (`decode_item`), as arrays; a failure is its row's `error`
     (their `position` goes along)."""
     columns: dict[str, list] = {name: [] for name in ("path", "key", "split", "image", "width", "height", "error")}
-    for path, key, split in zip(batch["path"], batch["key"], batch["split"]):
-        item = ImageItem(Path(path), str(key), str(split) or None)
+    for path, key, split, row, column in zip(*(batch[name] for name in ("path", "key", "split", "row", "column"))):
+        item = ImageItem(Path(path), str(key), str(split) or None, None if row < 0 else int(row), str(column))
         _, image, (width, height), error = decode_item(item, min_side)
         for name, value in zip(
             columns, (path, key, split, NO_IMAGE if image is None else np.asarray(image), width, height, error)
@@ -344,6 +344,8 @@ class RayEngine:
                 "path": [str(item.path) for item in items],
                 "key": [item.key for item in items],
                 "split": [item.split or "" for item in items],
+                "row": [-1 if item.row is None else item.row for item in items],  # a Hugging Face dataset's photo
+                "column": [item.column for item in items],
                 "position": positions,
             }
         )

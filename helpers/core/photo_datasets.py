@@ -1,0 +1,326 @@
+"""Photos held in a Hugging Face dataset, read where they lie.
+
+    desclm extract --images photos_ds/            # `Dataset.save_to_disk` (or a `DatasetDict`'s)
+    desclm extract --images shards/               # a folder of Parquet files (as the Hub shards them)
+    desclm extract --images train-00000.parquet   # one Parquet file
+
+The photos are an `Image` column (`datasets.Image`: each value the photo's `bytes` and the
+`path` it came from); `image_column` picks one where the dataset has several. Each photo's key,
+which names it in every output, is its stored `path` when every row has one and no two share
+one (what `desclm export --format hf` writes: the photo's path under its folder); else, or when
+`key_column` names a column, that column's values; else the row number (`<split>/<row>` in a
+`DatasetDict`). A row that holds no bytes but a path (an image `datasets` left outside the
+dataset) is read from that path.
+
+Read with pyarrow, not `datasets.load_dataset`, which copies Parquet whole into its cache first:
+Arrow files are memory-mapped, Parquet read a row group at a time (the last one kept per thread,
+as photos are read in order), so 10^7 photos list in seconds and in flat memory.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from helpers.core.settings import setting
+
+logger = logging.getLogger(__name__)
+
+ARROW_STATE = "state.json"  # a `save_to_disk` Dataset folder
+DICT_STATE = "dataset_dict.json"  # a `save_to_disk` DatasetDict folder: one Dataset folder per split
+
+
+def image_column_setting():
+    """The `image_column` setting, as each command that reads photos takes it."""
+    return setting("", "Hugging Face dataset only: its photos' column (default: its one Image column)")
+
+
+def key_column_setting():
+    """The `key_column` setting, as each command that reads photos takes it."""
+    return setting(
+        "", "Hugging Face dataset only: the column naming its photos (default: their stored paths, else row numbers)"
+    )
+
+
+def is_photo_dataset(path: Path) -> bool:
+    """Whether `path` is a `save_to_disk` folder, a Parquet file, or a folder of Parquet files."""
+    if path.is_file():
+        return path.suffix.lower() == ".parquet"
+    if not path.is_dir():
+        return False
+    return (path / ARROW_STATE).is_file() or (path / DICT_STATE).is_file() or any(path.glob("*.parquet"))
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One Arrow or Parquet file of the dataset."""
+
+    file: Path
+    split: str | None
+    start: int  # its first row's number in the whole dataset
+    rows: int
+    split_start: int  # its first row's number within its split
+
+
+def _features_of(metadata: dict | None) -> dict:
+    return (metadata or {}).get("features") or {}
+
+
+def _image_columns(schema: pa.Schema, features: dict) -> list[str]:
+    """The columns `datasets` typed `Image`, else the struct<bytes, path> columns."""
+    named = [
+        name for name, feature in features.items() if isinstance(feature, dict) and feature.get("_type") == "Image"
+    ]
+    if named:
+        return [name for name in named if name in schema.names]
+    return [
+        field.name
+        for field in schema
+        if pa.types.is_struct(field.type) and {"bytes", "path"} <= {child.name for child in field.type}
+    ]
+
+
+class PhotoDataset:
+    """A Hugging Face dataset's photos: list them (`keys`), read one by its row (`read`).
+
+    Args:
+        location: A `save_to_disk` folder (Dataset or DatasetDict), a Parquet file or a folder of them.
+        image_column: The photos' column ("": the one `Image` column).
+        key_column: The column whose values name the photos ("": see the module's docstring).
+
+    Raises:
+        ValueError: Not a dataset of these kinds, no (or no such, or more than one) image column,
+            no such key column, or key column values that are empty or repeated (naming the rows).
+    """
+
+    def __init__(self, location: Path, image_column: str = "", key_column: str = "") -> None:
+        self.location = Path(location)
+        self.key_column = key_column
+        self.kind, self.parts, schema, features = self._open_parts()
+        columns = _image_columns(schema, features)
+        if image_column:
+            if image_column not in schema.names:
+                raise ValueError(f"{self.location}: no column {image_column!r} (image_column); it has {schema.names}")
+            field = schema.field(image_column)
+            if not (pa.types.is_struct(field.type) and {"bytes", "path"} <= {c.name for c in field.type}):
+                raise ValueError(f"{self.location}: column {image_column!r} holds {field.type}, not images")
+            self.column = image_column
+        elif len(columns) == 1:
+            self.column = columns[0]
+        else:
+            what = f"several image columns {columns}: name one with image_column" if columns else "no image column"
+            raise ValueError(f"{self.location}: {what} (columns: {schema.names})")
+        if key_column and key_column not in schema.names:
+            raise ValueError(f"{self.location}: no column {key_column!r} (key_column); it has {schema.names}")
+        self.num_rows = sum(part.rows for part in self.parts)
+        self._starts = [part.start for part in self.parts]
+        self._tables: dict[Path, pa.Table] = {}  # Arrow files, memory-mapped
+        self._parquet = threading.local()  # the last Parquet row group read, per thread
+        self._lock = threading.Lock()
+
+    def _open_parts(self) -> tuple[str, list[_Part], pa.Schema, dict]:
+        location = self.location
+        if location.is_dir() and (location / DICT_STATE).is_file():
+            splits = json.loads((location / DICT_STATE).read_text()).get("splits") or []
+            files = [
+                (location / split / entry["filename"], split) for split in splits for entry in _state(location / split)
+            ]
+            features = _features_of(_info(location / splits[0])) if splits else {}
+            kind = "arrow"
+        elif location.is_dir() and (location / ARROW_STATE).is_file():
+            files = [(location / entry["filename"], None) for entry in _state(location)]
+            features, kind = _features_of(_info(location)), "arrow"
+        else:
+            paths = [location] if location.is_file() else sorted(location.glob("*.parquet"))
+            files, kind = [(path, None) for path in paths], "parquet"
+            features = {}
+        if not files:
+            raise ValueError(f"{location}: a dataset without data files")
+        parts, schema, start, split_starts = [], None, 0, {}
+        for file, split in files:
+            if kind == "arrow":
+                with pa.memory_map(str(file)) as source:
+                    reader = pa.ipc.open_stream(source)
+                    file_schema, rows = reader.schema, sum(batch.num_rows for batch in reader)
+            else:
+                metadata = pq.read_metadata(file)
+                file_schema, rows = metadata.schema.to_arrow_schema(), metadata.num_rows
+                if not features and file_schema.metadata and b"huggingface" in file_schema.metadata:
+                    features = _features_of(json.loads(file_schema.metadata[b"huggingface"]).get("info"))
+            if schema is not None and file_schema.names != schema.names:
+                raise ValueError(f"{file}: columns {file_schema.names}, while {files[0][0]} has {schema.names}")
+            schema = schema or file_schema
+            parts.append(_Part(file, split, start, rows, split_starts.get(split, 0)))
+            start += rows
+            split_starts[split] = split_starts.get(split, 0) + rows
+        return kind, parts, schema, features
+
+    def _part(self, row: int) -> _Part:
+        if not 0 <= row < self.num_rows:
+            raise IndexError(f"{self.location}: no row {row} (it has {self.num_rows})")
+        return self.parts[bisect.bisect_right(self._starts, row) - 1]
+
+    def _column(self, part: _Part, name: str) -> pa.ChunkedArray:
+        """A whole column of one file (Arrow: memory-mapped; Parquet: read, for listing keys)."""
+        if self.kind == "arrow":
+            return self._arrow(part.file).column(name)
+        return pq.read_table(part.file, columns=[name]).column(0)
+
+    def _arrow(self, file: Path) -> pa.Table:
+        with self._lock:
+            if file not in self._tables:
+                self._tables[file] = pa.ipc.open_stream(pa.memory_map(str(file))).read_all()
+            return self._tables[file]
+
+    def _stored_paths(self, part: _Part) -> list[str | None]:
+        if self.kind == "arrow":
+            return pc.struct_field(self._column(part, self.column), "path").to_pylist()  # a null photo: None
+        return pq.read_table(part.file, columns=[f"{self.column}.path"]).column(0).to_pylist()
+
+    def keys(self) -> Iterator[tuple[str, str | None]]:
+        """(key, split) of every row, in row order (see the module's docstring for the key)."""
+        if self.key_column:
+            values = self._key_values()
+        else:
+            values = [path for part in self.parts for path in self._stored_paths(part)]
+            if None in values or "" in values or len(set(values)) < len(values):
+                logger.info("%s: the photos' stored paths are missing or repeated: keys are row numbers", self.location)
+                values = None
+        for part in self.parts:
+            for offset in range(part.rows):
+                if values is not None:
+                    key = values[part.start + offset]
+                else:
+                    key = f"{part.split}/{part.split_start + offset}" if part.split else str(part.start + offset)
+                yield key, part.split
+
+    def _key_values(self) -> list[str]:
+        values = [v for part in self.parts for v in self._column(part, self.key_column).to_pylist()]
+        keys = ["" if value is None else str(value) for value in values]
+        first: dict[str, int] = {}
+        for row, key in enumerate(keys):
+            if not key:
+                raise ValueError(f"{self.location}: row {row} has no {self.key_column!r} (key_column)")
+            if key in first:
+                raise ValueError(
+                    f"{self.location}: rows {first[key]} and {row} share {self.key_column} {key!r}: keys must be unique"
+                )
+            first[key] = row
+        return keys
+
+    def where(self, row: int) -> str:
+        """The row named for messages: its file and its row in that file."""
+        part = self._part(row)
+        return f"{part.file} row {row - part.start}"
+
+    def read(self, row: int) -> bytes:
+        """The photo's encoded bytes (JPEG, PNG, ...), as stored.
+
+        Raises:
+            ValueError: The row holds no photo, or names a file that cannot be read.
+        """
+        part = self._part(row)
+        offset = row - part.start
+        if self.kind == "arrow":
+            value = self._arrow(part.file).column(self.column)[offset].as_py()
+        else:
+            value = self._parquet_row(part, offset)
+        if not value or (value.get("bytes") is None and not value.get("path")):
+            raise ValueError(f"{self.where(row)}: no photo in column {self.column!r}")
+        if value.get("bytes") is not None:
+            return value["bytes"]
+        try:  # a photo `datasets` keeps outside the dataset: its path, as `datasets` itself opens it
+            return Path(value["path"]).read_bytes()
+        except OSError as error:
+            raise ValueError(
+                f"{self.where(row)}: its photo is the file {value['path']}, not readable: {error}"
+            ) from None
+
+    def _parquet_row(self, part: _Part, offset: int) -> dict | None:
+        cached = getattr(self._parquet, "group", None)
+        if cached is None or cached[0] != part.file or not cached[1] <= offset < cached[2]:
+            file = pq.ParquetFile(part.file)
+            ends = [0]
+            for index in range(file.metadata.num_row_groups):
+                ends.append(ends[-1] + file.metadata.row_group(index).num_rows)
+            group = bisect.bisect_right(ends, offset) - 1
+            table = file.read_row_group(group, columns=[self.column])
+            cached = (part.file, ends[group], ends[group + 1], table.column(0))
+            self._parquet.group = cached
+        return cached[3][offset - cached[1]].as_py()
+
+    def version(self) -> str:
+        """Changes when a data file does (its size and time): names cached thumbnails."""
+        stats = [(str(p.file), p.file.stat().st_size, p.file.stat().st_mtime_ns) for p in self.parts]
+        return hashlib.sha256(json.dumps(stats).encode()).hexdigest()[:16]
+
+
+def _state(folder: Path) -> list[dict]:
+    return json.loads((folder / ARROW_STATE).read_text()).get("_data_files") or []
+
+
+def _info(folder: Path) -> dict | None:
+    info = folder / "dataset_info.json"
+    return json.loads(info.read_text()) if info.is_file() else None
+
+
+@functools.lru_cache(maxsize=8)
+def open_photo_dataset(location: str, image_column: str = "", key_column: str = "") -> PhotoDataset:
+    """`PhotoDataset`, opened once per process (the decoding threads and Ray tasks share it)."""
+    return PhotoDataset(Path(location), image_column, key_column)
+
+
+class PhotoKeys:
+    """Photos by key, wherever they lie: a folder (`<folder>/<key>`) or a Hugging Face dataset
+    (`PhotoDataset`'s keys), for the pages and exports that show or copy them."""
+
+    def __init__(self, images: Path, image_column: str = "", key_column: str = "") -> None:
+        self.images = images
+        self.dataset = PhotoDataset(images, image_column, key_column) if is_photo_dataset(images) else None
+        self._rows: dict[str, int] | None = None
+        self._version = self.dataset.version() if self.dataset else ""
+
+    def _row(self, key: str) -> int:
+        if self._rows is None:
+            self._rows = {k: row for row, (k, _) in enumerate(self.dataset.keys())}
+        if key not in self._rows:
+            raise FileNotFoundError(f"{self.images}: no photo {key!r} in the dataset")
+        return self._rows[key]
+
+    def name(self, key: str) -> str:
+        """The photo for messages."""
+        return f"{self.images} [{key}]" if self.dataset else str(self.images / key)
+
+    def read_bytes(self, key: str) -> bytes:
+        """The photo's file content. Raises OSError (FileNotFoundError when there is none) or ValueError."""
+        if self.dataset is None:
+            return (self.images / key).read_bytes()
+        return self.dataset.read(self._row(key))
+
+    def exists(self, key: str) -> bool:
+        if self.dataset is None:
+            return (self.images / key).is_file()
+        try:
+            self._row(key)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def version(self, key: str) -> str:
+        """Changes when the photo may have: its path, size and time; a dataset's files' likewise."""
+        if self.dataset is None:
+            photo = self.images / key
+            stat = photo.stat()
+            return f"{photo.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+        return f"{self.images.resolve()}|{self._version}|{key}"

@@ -6,11 +6,11 @@
 
 The photos are an `Image` column (`datasets.Image`: each value the photo's `bytes` and the
 `path` it came from); `image_column` picks one where the dataset has several. Each photo's key,
-which names it in every output, is its stored `path` when every row has one and no two share
-one (what `desclm export --format hf` writes: the photo's path under its folder); else, or when
-`key_column` names a column, that column's values; else the row number (`<split>/<row>` in a
-`DatasetDict`). A row that holds no bytes but a path (an image `datasets` left outside the
-dataset) is read from that path.
+which names it in every output, is the value of `key_column` when it names one; else its stored
+`path` (what `desclm export --format hf` writes; `save_to_disk` keeps only the file name, its
+Parquet the path as given), or its row number where it has none (`<split>/<row>` in a
+`DatasetDict`); all rows are named by number when two photos would share a key. A row that holds
+no bytes but a path (an image `datasets` left outside the dataset) is read from that path.
 
 Read with pyarrow, not `datasets.load_dataset`, which copies Parquet whole into its cache first:
 Arrow files are memory-mapped, Parquet read a row group at a time (the last one kept per thread,
@@ -191,19 +191,16 @@ class PhotoDataset:
     def keys(self) -> Iterator[tuple[str, str | None]]:
         """(key, split) of every row, in row order (see the module's docstring for the key)."""
         if self.key_column:
-            values = self._key_values()
-        else:
-            values = [path for part in self.parts for path in self._stored_paths(part)]
-            if None in values or "" in values or len(set(values)) < len(values):
-                logger.info("%s: the photos' stored paths are missing or repeated: keys are row numbers", self.location)
-                values = None
-        for part in self.parts:
-            for offset in range(part.rows):
-                if values is not None:
-                    key = values[part.start + offset]
-                else:
-                    key = f"{part.split}/{part.split_start + offset}" if part.split else str(part.start + offset)
-                yield key, part.split
+            keys = self._key_values()
+        else:  # its stored path, else its row; all rows when two would share a key
+            keys = [
+                path or number for part in self.parts for path, number in zip(self._stored_paths(part), _rows(part))
+            ]
+            if len(set(keys)) < len(keys):
+                logger.info("%s: two photos share a stored path: keys are row numbers", self.location)
+                keys = [number for part in self.parts for number in _rows(part)]
+        splits = (part.split for part in self.parts for _ in range(part.rows))
+        yield from zip(keys, splits)
 
     def _key_values(self) -> list[str]:
         values = [v for part in self.parts for v in self._column(part, self.key_column).to_pylist()]
@@ -264,6 +261,13 @@ class PhotoDataset:
         """Changes when a data file does (its size and time): names cached thumbnails."""
         stats = [(str(p.file), p.file.stat().st_size, p.file.stat().st_mtime_ns) for p in self.parts]
         return hashlib.sha256(json.dumps(stats).encode()).hexdigest()[:16]
+
+
+def _rows(part: _Part) -> list[str]:
+    """The part's rows named by number: `<split>/<row in split>` in a DatasetDict, else the row."""
+    if part.split:
+        return [f"{part.split}/{part.split_start + offset}" for offset in range(part.rows)]
+    return [str(part.start + offset) for offset in range(part.rows)]
 
 
 def _state(folder: Path) -> list[dict]:

@@ -14,7 +14,7 @@ from helpers.core.settings import setting
 from helpers.cv.detectors import Detections
 from helpers.cv.evaluation import detection_metrics, scene_metrics
 from helpers.cv.fusion import CONF_TYPES, FusionSettings, fuse
-from helpers.cv.sources import ImageSource, open_image_source
+from helpers.cv.sources import ImageSource, load_image, open_image_source
 
 
 @dataclass
@@ -61,31 +61,26 @@ def distribution_figure(records: list[dict]):
     return figure
 
 
-def sample_grid(records: list[dict], root, count: int = 6, seed: int = 0, columns: int = 3, truth_source=None):
-    """Sample images with their fused boxes and labels drawn (images chosen by `seed`); with a
-    labelled `truth_source` (a YOLO data.yaml source), the annotated boxes too, dashed white."""
+def sample_grid(records: list[dict], source: ImageSource, count: int = 6, seed: int = 0, columns: int = 3):
+    """Sample images of `source` with their fused boxes and labels drawn (images chosen by `seed`),
+    shown as the models saw them (`load_image`: turned as their EXIF says); from a labelled source
+    (a YOLO data.yaml or COCO .json), the annotated boxes too, dashed white."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
-    from PIL import Image
 
-    from helpers.core.paths import resolve
-
+    items = {item.key: item for item in source.items}
+    shown = [record for record in records if record.get("image") in items]  # the source's photos, as now listed
     rng = np.random.default_rng(seed)
-    chosen = (
-        [records[i] for i in sorted(rng.choice(len(records), size=min(count, len(records)), replace=False))]
-        if records
-        else []
-    )
+    chosen = [shown[i] for i in sorted(rng.choice(len(shown), size=min(count, len(shown)), replace=False))]
     rows = max(1, -(-len(chosen) // columns))
     figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.3 * rows), squeeze=False)
     colours = plt.get_cmap("tab10")
     labels = sorted({d["label"] for r in chosen for d in r["detections"]})
-    truths = ground_truth(truth_source, chosen) if truth_source is not None and truth_source.has_ground_truth else []
+    truths = ground_truth(source, chosen) if source.has_ground_truth else []
     for index, (axis, record) in enumerate(zip(axes.flat, chosen)):
-        path = resolve(root) / record["image"]
-        with Image.open(path) as image:
-            axis.imshow(image.convert("RGB"))
-            width, height = image.size
+        image = load_image(items[record["image"]])
+        axis.imshow(image)
+        width, height = image.size
         for truth in truths[index] if truths else []:
             x1, y1, x2, y2 = truth["bbox"]
             box = (x1 * width, y1 * height), (x2 - x1) * width, (y2 - y1) * height

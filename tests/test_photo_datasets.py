@@ -1,0 +1,195 @@
+"""Photos held in a Hugging Face dataset (`helpers.core.photo_datasets`): listed and read where they
+lie (save_to_disk folders, Parquet files), extracted as from a folder, shown and exported by key."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from helpers.core.io import iter_jsonl
+from helpers.core.photo_datasets import PhotoDataset, PhotoKeys
+from helpers.cv.extract import ExtractConfig, run_extraction
+from helpers.cv.sources import load_image, open_image_source
+from tests.conftest import cv_models_settings
+
+PHOTO = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+
+
+def _png(index: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (12 + index, 9), (index * 40, 90, 30)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _dataset(rows: list[dict]):
+    import datasets
+
+    features = datasets.Features({"image": datasets.Image(), "tag": datasets.Value("string")})
+    return datasets.Dataset.from_dict(
+        {"image": [row["image"] for row in rows], "tag": [row["tag"] for row in rows]}, features=features
+    )
+
+
+def test_save_to_disk_folders_and_parquet_files_list_their_photos_by_stored_path(tmp_path):
+    photos = {f"{'north' if i % 2 else 'south'}/p{i}.png": _png(i) for i in range(5)}
+    rows = [{"image": {"bytes": data, "path": key}, "tag": f"t{i}"} for i, (key, data) in enumerate(photos.items())]
+    dataset = _dataset(rows)
+    dataset.save_to_disk(str(tmp_path / "saved"), num_shards=2)
+    dataset.to_parquet(str(tmp_path / "one.parquet"))
+    (tmp_path / "shards").mkdir()
+    for index in range(2):  # as the Hub (and `desclm export --format hf`) shard a dataset
+        dataset.shard(2, index, contiguous=True).to_parquet(str(tmp_path / "shards" / f"train-{index}.parquet"))
+    for location in ("saved", "one.parquet", "shards"):
+        photo_dataset = PhotoDataset(tmp_path / location)
+        # `datasets`' save_to_disk keeps only each photo's file name; its Parquet keeps the path as given
+        stored = [Path(key).name for key in photos] if location == "saved" else list(photos)
+        assert [key for key, _ in photo_dataset.keys()] == stored, location
+        assert [photo_dataset.read(row) for row in range(5)] == list(photos.values()), location
+        assert photo_dataset.column == "image"
+    keyed = PhotoDataset(tmp_path / "shards", key_column="tag")
+    assert [key for key, _ in keyed.keys()] == [f"t{i}" for i in range(5)]
+    # a DatasetDict: the splits in order, each photo's split said; stored paths repeat across them: row numbers
+    import datasets
+
+    datasets.DatasetDict({"train": dataset, "test": dataset.select([0, 1])}).save_to_disk(str(tmp_path / "dict"))
+    split_dataset = PhotoDataset(tmp_path / "dict")
+    assert list(split_dataset.keys()) == [(f"train/{i}", "train") for i in range(5)] + [
+        ("test/0", "test"),
+        ("test/1", "test"),
+    ]
+    assert split_dataset.read(6) == photos["north/p1.png"]
+    photos_by_key = PhotoKeys(tmp_path / "dict")
+    assert photos_by_key.read_bytes("test/1") == photos["north/p1.png"] and not photos_by_key.exists("test/2")
+
+
+def test_a_dataset_that_cannot_be_read_as_asked_says_why(tmp_path):
+    table = pa.table({"a": pa.array([{"bytes": _png(0), "path": "x.png"}], PHOTO), "b": pa.array([None], PHOTO)})
+    pq.write_table(table, tmp_path / "two.parquet")
+    with pytest.raises(ValueError, match=r"several image columns \['a', 'b'\]: name one with image_column"):
+        PhotoDataset(tmp_path / "two.parquet")
+    with pytest.raises(ValueError, match="no column 'photo' \\(image_column\\)"):
+        PhotoDataset(tmp_path / "two.parquet", image_column="photo")
+    with pytest.raises(ValueError, match="no column 'id' \\(key_column\\)"):
+        PhotoDataset(tmp_path / "two.parquet", image_column="a", key_column="id")
+    with pytest.raises(ValueError, match=r"two.parquet row 0: no photo in column 'b'"):
+        PhotoDataset(tmp_path / "two.parquet", image_column="b").read(0)
+    pq.write_table(pa.table({"id": ["a", "a"], "text": ["x", "y"]}), tmp_path / "none.parquet")
+    with pytest.raises(ValueError, match="no image column"):
+        PhotoDataset(tmp_path / "none.parquet")
+    with pytest.raises(ValueError, match="column 'text' holds string, not images"):
+        PhotoDataset(tmp_path / "none.parquet", image_column="text")
+    outside = tmp_path / "outside.png"  # `datasets` keeps a photo it was given by path outside the dataset
+    outside.write_bytes(_png(3))
+    column = pa.array(
+        [{"bytes": None, "path": str(outside)}, {"bytes": None, "path": str(tmp_path / "gone.png")}], PHOTO
+    )
+    pq.write_table(pa.table({"image": column, "id": ["a", "a"]}), tmp_path / "linked.parquet")
+    linked = PhotoDataset(tmp_path / "linked.parquet")
+    assert linked.read(0) == _png(3)
+    with pytest.raises(ValueError, match="linked.parquet row 1: its photo is the file .*gone.png, not readable"):
+        linked.read(1)
+    with pytest.raises(ValueError, match="rows 0 and 1 share id 'a': keys must be unique"):
+        list(PhotoDataset(tmp_path / "linked.parquet", key_column="id").keys())
+
+
+@hypothesis_settings(max_examples=40, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["", "1", "a.jpg", "b/a.jpg", "c.png", "ü d.jpg"])), max_size=6))
+def test_keys_are_the_stored_paths_or_rows_and_all_rows_when_two_would_share_one(paths):
+    with tempfile.TemporaryDirectory() as folder:
+        file = Path(folder) / "photos.parquet"
+        column = pa.array([{"bytes": b"x", "path": path} for path in paths], PHOTO)
+        pq.write_table(pa.table({"image": column}), file, row_group_size=2)
+        keys = [key for key, _ in PhotoDataset(file).keys()]
+    named = [path or str(row) for row, path in enumerate(paths)]  # a photo without a stored path: its row
+    assert keys == (named if len(set(named)) == len(named) else [str(row) for row in range(len(paths))])
+    assert len(set(keys)) == len(keys), "every photo has its own key"
+
+
+@pytest.fixture(scope="module")
+def photo_dataset(tiny_demo, tmp_path_factory):
+    """Four demo photos in a save_to_disk folder, then a row that is no photo and a row without one."""
+    root = tmp_path_factory.mktemp("photo_dataset")
+    photos = sorted((tiny_demo / "train" / "images").glob("*.jpg"))[:4]
+    (root / "folder").mkdir()
+    for photo in photos:
+        shutil.copy(photo, root / "folder" / photo.name)
+    rows = [{"image": {"bytes": photo.read_bytes(), "path": photo.name}, "tag": photo.stem} for photo in photos]
+    rows += [{"image": {"bytes": b"not a photo", "path": "bad.jpg"}, "tag": "bad"}, {"image": None, "tag": "none"}]
+    _dataset(rows).save_to_disk(str(root / "dataset"), num_shards=2)
+    return root, [photo.name for photo in photos]
+
+
+def test_photos_in_a_dataset_extract_as_from_a_folder_and_a_bad_row_costs_one_line(
+    photo_dataset, tiny_cv_models, tmp_path
+):
+    root, names = photo_dataset
+    runs = {}
+    for name in ("folder", "dataset"):
+        config = ExtractConfig(
+            images=str(root / name), output=str(tmp_path / f"{name}.jsonl"), **cv_models_settings(tiny_cv_models)
+        )
+        runs[name] = (config, run_extraction(config))
+    folder_records = [line.record for line in iter_jsonl(tmp_path / "folder.jsonl")]
+    dataset_records = [line.record for line in iter_jsonl(tmp_path / "dataset.jsonl")]
+    assert dataset_records == folder_records and [r["image"] for r in dataset_records] == names
+    errors = [line.record for line in iter_jsonl(tmp_path / "dataset.errors.jsonl")]
+    assert [error["image"] for error in errors] == ["bad.jpg", "5"], "a photo without a stored path: its row"
+    assert "row 4" in errors[0]["error"] and "not an image file" in errors[0]["error"]
+    assert "00002.arrow row 2: no photo in column 'image'" in errors[1]["error"], "the second file's third row"
+    config, first = runs["dataset"]
+    assert (first["processed"], first["failed"]) == (4, 2)
+    again = run_extraction(config)
+    assert (again["already_done"], again["processed"], again["failed"]) == (4, 0, 2), "resumes by key"
+    manifest = json.loads((tmp_path / "dataset.manifest.json").read_text())
+    assert manifest["source_kind"] == "hf"
+
+
+def test_the_ray_decoding_task_reads_a_dataset_row_as_the_local_engine_does(photo_dataset):
+    pytest.importorskip("ray")
+    from helpers.engine.ray_data import _decode_rows
+
+    root, names = photo_dataset
+    items = open_image_source(root / "dataset").items
+    batch = {  # the columns Ray Data hands the task (numpy arrays), as RayEngine lists the photos
+        "path": np.array([str(item.path) for item in items]),
+        "key": np.array([item.key for item in items]),
+        "split": np.array([item.split or "" for item in items]),
+        "row": np.array([-1 if item.row is None else item.row for item in items]),
+        "column": np.array([item.column for item in items]),
+        "position": np.arange(len(items)),
+    }
+    decoded = _decode_rows(batch, min_side=0)
+    for index, item in enumerate(items[:4]):
+        assert np.array_equal(decoded["image"][index], np.asarray(load_image(item))) and not decoded["error"][index]
+    assert "not an image file" in decoded["error"][4] and "no photo" in decoded["error"][5]
+
+
+def test_the_gallery_and_the_exports_show_and_copy_a_datasets_photos_by_key(photo_dataset, tmp_path):
+    from helpers.describer.exports import export
+    from helpers.describer.gallery import write_gallery
+
+    root, names = photo_dataset
+    described = tmp_path / "described.jsonl"
+    rows = [{"id": name, "description": "One plastic item on grass.", "source": "grammar"} for name in names]
+    rows.append({"id": "gone.jpg", "description": "No litter is visible.", "source": "grammar"})
+    described.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    page = write_gallery(described, tmp_path / "page" / "gallery.html", images=root / "dataset")
+    assert page["photos"] == 5 and page["problems"] == 1, "a key the dataset lacks costs its picture"
+    assert len(list((tmp_path / "page" / "gallery_thumbs").glob("*.jpg"))) == 4
+    counts = export("hf", described, tmp_path / "exported", images=root / "dataset")
+    assert (counts["exported"], counts["problems"]) == (4, 1)
+    exported = PhotoDataset(tmp_path / "exported" / "parquet")
+    assert [key for key, _ in exported.keys()] == names, "the export names its photos by their keys again"
+    assert [exported.read(row) for row in range(4)] == [(root / "folder" / name).read_bytes() for name in names]

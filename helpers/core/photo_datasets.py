@@ -14,7 +14,8 @@ no bytes but a path (an image `datasets` left outside the dataset) is read from 
 
 Read with pyarrow, not `datasets.load_dataset`, which copies Parquet whole into its cache first:
 Arrow files are memory-mapped, Parquet read a row group at a time (the last one kept per thread,
-as photos are read in order), so 10^7 photos list in seconds and in flat memory.
+as photos are read in order). Listing reads only the stored paths (or the key column), never the
+photos' bytes.
 """
 
 from __future__ import annotations
@@ -126,7 +127,8 @@ class PhotoDataset:
         self.num_rows = sum(part.rows for part in self.parts)
         self._starts = [part.start for part in self.parts]
         self._tables: dict[Path, pa.Table] = {}  # Arrow files, memory-mapped
-        self._parquet = threading.local()  # the last Parquet row group read, per thread
+        self._parquet = threading.local()  # per thread: its open Parquet files, the last row group read
+        self._ends: dict[Path, list[int]] = {}  # Parquet files' row group bounds
         self._lock = threading.Lock()
 
     def _open_parts(self) -> tuple[str, list[_Part], pa.Schema, dict]:
@@ -247,15 +249,24 @@ class PhotoDataset:
     def _parquet_row(self, part: _Part, offset: int) -> dict | None:
         cached = getattr(self._parquet, "group", None)
         if cached is None or cached[0] != part.file or not cached[1] <= offset < cached[2]:
-            file = pq.ParquetFile(part.file)
-            ends = [0]
-            for index in range(file.metadata.num_row_groups):
-                ends.append(ends[-1] + file.metadata.row_group(index).num_rows)
+            files = self._parquet.__dict__.setdefault("files", {})  # this thread's open files
+            file = files.get(part.file) or files.setdefault(part.file, pq.ParquetFile(part.file))
+            ends = self._group_ends(part.file, file)
             group = bisect.bisect_right(ends, offset) - 1
             table = file.read_row_group(group, columns=[self.column])
             cached = (part.file, ends[group], ends[group + 1], table.column(0))
             self._parquet.group = cached
         return cached[3][offset - cached[1]].as_py()
+
+    def _group_ends(self, path: Path, file: pq.ParquetFile) -> list[int]:
+        """Where each row group of a Parquet file starts (and the last ends), counted once per file."""
+        with self._lock:
+            if path not in self._ends:
+                ends = [0]
+                for index in range(file.metadata.num_row_groups):
+                    ends.append(ends[-1] + file.metadata.row_group(index).num_rows)
+                self._ends[path] = ends
+            return self._ends[path]
 
     def version(self) -> str:
         """Changes when a data file does (its size and time): names cached thumbnails."""

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from helpers.cv.calibrate import (
     AGNOSTIC_IOUS,
@@ -394,3 +395,44 @@ def test_one_fusion_for_every_thinning_counts_as_each_setting_alone(found, thres
         fused = fuse(mine, ["one", "two"], [1.0, 0.5], fusion)
         assert counted == Counter(r["label"] for r in fused if r["confidence"] >= 0.5)
         assert [counted] == photo_counts(per_model, {**setting, "agnostic_iou": iou, "agnostic_ios": ios}, 0.5)
+
+
+def test_saved_predictions_calibrate_without_the_detector_and_the_file_names_them(tmp_path, caplog):
+    """Ultralytics save_txt labels of a validation split: the true plastic boxes at 0.8, a false glass box
+    at 0.35 on every photo. From a threshold of 0.2 (every photo's count wrong), calibration without any
+    model finds one that makes every count exact; the file records the predictions' fingerprint, so 01
+    takes its settings for these predictions and not for changed ones; a photo whose label file cannot
+    be read is left out and said."""
+    from helpers.commands.calibrate import main
+    from helpers.core.io import predictions_fingerprint
+
+    root, predicted = tmp_path / "data", tmp_path / "predicted"
+    for folder in ("images/train", "images/val", "labels/val"):
+        (root / folder).mkdir(parents=True)
+    predicted.mkdir()
+    Image.new("RGB", (64, 48)).save(root / "images/train/t.jpg")
+    for index in range(13):
+        Image.new("RGB", (64, 48)).save(root / f"images/val/p{index:02d}.jpg")
+        boxes = [f"0.{k + 1} 0.2 0.05 0.05" for k in range(index % 3 + 1)]
+        (root / f"labels/val/p{index:02d}.txt").write_text("".join(f"0 {box}\n" for box in boxes))
+        found = [f"0 {box} 0.8\n" for box in boxes] + ["1 0.5 0.8 0.1 0.1 0.35\n"]
+        (predicted / f"p{index:02d}.txt").write_text("".join(found))
+    (predicted / "p12.txt").write_text("0 0.5 0.5 0.1 0.1\n")  # predicted without save_conf
+    (root / "data.yaml").write_text(f"path: {root}\ntrain: images/train\nval: images/val\nnames: [plastic, glass]\n")
+    file = tmp_path / "calibrated.json"
+    with caplog.at_level("WARNING", logger="helpers.cv.calibrate"):
+        status = main(
+            ["--images", str(root / "data.yaml"), "--yolo_predictions", str(predicted), "--yolo_conf", "0.2"]
+            + ["--ensemble_weights_file", str(file)]
+        )
+    assert status == 0 and "1 of 13 photos left out of the calibration" in caplog.text
+    written = json.loads(file.read_text())
+    assert written["validation"]["photos"] == 12 and written["validation"]["before"]["count_accuracy"] == 0.0
+    assert written["validation"]["count_accuracy"] == 1.0 and 0.35 < written["conf"]["yolo"] <= 0.8
+    assert written["detectors"] == {"yolo": predictions_fingerprint(predicted)}
+    extract = ExtractConfig(
+        images=str(root / "data.yaml"), yolo_predictions=str(predicted), ensemble_weights_file=str(file)
+    )
+    assert extract.conf_of("yolo") == written["conf"]["yolo"]
+    (predicted / "p00.txt").write_text("0 0.1 0.2 0.05 0.05 0.9\n")  # other predictions
+    assert ExtractConfig(**{**extract.__dict__}).conf_of("yolo") == DEFAULT_CONF

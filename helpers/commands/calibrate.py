@@ -1,9 +1,10 @@
 """`desclm calibrate`: detector thresholds, ensemble weights and fusion chosen on labelled validation photos.
 
     desclm calibrate --images data.yaml --yolo_weights best.pt --hf_model rtdetr/ --ensemble_weights_file cal.json
+    desclm calibrate --images data.yaml --yolo_predictions runs/detect/val/labels --ensemble_weights_file cal.json
 
-The file it writes records the fingerprints of the detectors' weights; `desclm extract` uses it only
-for those weights (`helpers.cv.config`).
+The file it writes records the fingerprints of the detectors' weights (or of their saved predictions,
+when no weights are given beside them); `desclm extract` uses it only for those (`helpers.cv.config`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ CalibrateConfig = subset_of(
         "hf_model",
         "hf_processor",
         "hf_conf",
+        "yolo_predictions",
+        "hf_predictions",
+        "prediction_names",
+        "image_root",
         "label_map",
         "ensemble_weights",
         "ensemble_weights_file",

@@ -133,6 +133,30 @@ def weights_fingerprint(name_or_path: str | Path) -> str:
     return f"hub:{name_or_path}"
 
 
+def predictions_fingerprint(path: str | Path) -> str:
+    """What identifies detections saved by a detector (`helpers.cv.predictions`): a COCO results file's
+    SHA-256, or one over a save_txt folder's label files (names and contents; read again only when a
+    file's size or time changed)."""
+    path = Path(path).expanduser()
+    if path.is_file():
+        return weights_fingerprint(path)
+    files = sorted(f for f in path.rglob("*.txt") if f.is_file())
+    state = hashlib.sha256()
+    for file in files:
+        stat = file.stat()
+        state.update(f"{file.relative_to(path)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
+    return _label_files_digest(str(path.resolve()), state.hexdigest())
+
+
+@functools.lru_cache(maxsize=8)
+def _label_files_digest(folder: str, state: str) -> str:
+    digest = hashlib.sha256()
+    for file in sorted(f for f in Path(folder).rglob("*.txt") if f.is_file()):
+        digest.update(str(file.relative_to(folder)).encode("utf-8", "surrogateescape") + b"\0")
+        digest.update(file.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def side_files(output: Path) -> dict[str, Path]:
     """The files beside a CV output `X.jsonl`: `X.errors.jsonl` and `X.manifest.json`."""
     return {

@@ -150,7 +150,7 @@ class BatchExtractor:
                 load_detector, imgsz=config.imgsz, device=self.device, half=half, shared_label_map=config.label_map
             )
             detectors = [
-                loaded(spec.weights, partial_call(_predicted, config, source, spec))
+                loaded(spec.weights, partial_call(predicted_detector, config, source, spec))
                 if spec.backend == "predictions"
                 else loaded(spec.weights, partial_call(load, spec))
                 for spec in self.specs
@@ -308,7 +308,7 @@ class BatchExtractor:
         return result
 
 
-def _predicted(config: ExtractConfig, source, spec: DetectorSpec) -> PredictedDetector:
+def predicted_detector(config: ExtractConfig, source, spec: DetectorSpec) -> PredictedDetector:
     """A detector read from its predictions; save_txt class ids are named by `prediction_names`, else
     by the detector's weights when given (a checkpoint's or model folder's names), else by the source."""
     names = None

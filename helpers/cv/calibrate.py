@@ -19,6 +19,10 @@ ends with the smallest weight (with `conf_type="max"` its lone boxes then fall b
 describer's threshold: excluded in effect). The choice, its validation numbers and the table of the
 best settings go to the ensemble file 01 reads (`ensemble_weights_file`).
 
+Detections saved by a detector (`yolo_predictions`, `hf_predictions`: Ultralytics save_txt labels or
+COCO results, `helpers.cv.predictions`) calibrate without running it; the file then records the
+predictions' fingerprint, unless the detector's weights are given beside them.
+
 With a few dozen validation photos the best of 2,430 settings wins partly by chance, so the command keeps
 the current settings unless the best one is better beyond chance: an exact one-sided McNemar test on the
 photos where the two disagree (made exact by one only) must give p < `SIGNIFICANCE`. The file says why.
@@ -35,7 +39,7 @@ from pathlib import Path
 
 from helpers.core.contract import Policy
 from helpers.core.device import cpu_cores
-from helpers.core.io import atomic_write_text, weights_fingerprint
+from helpers.core.io import atomic_write_text
 from helpers.core.logs import progress
 from helpers.core.outputs import check_writes
 from helpers.core.paths import resolve
@@ -214,7 +218,7 @@ def collect_detections(config, split: str = "val") -> tuple[dict[str, list[Detec
     Raises:
         ValueError: The image source has no labels, or no image of that split.
     """
-    from helpers.cv.batch import predict_with
+    from helpers.cv.batch import predict_with, predicted_detector
     from helpers.cv.detectors import load_detector
     from helpers.cv.sources import load_image, open_image_source
     from helpers.cv.tensors import DevicePhotos
@@ -235,15 +239,35 @@ def collect_detections(config, split: str = "val") -> tuple[dict[str, list[Detec
     # the scores extraction will see: the same precision and pre-processing as `desclm extract` on this device
     device = resolve_device(config.device)
     half, tensors = uses_half(config.precision, device), uses_tensors(config.preprocess, device)
-    per_model = {}
+    per_model, unreadable = {}, {}
     for spec in config.detector_specs():
         spec.conf = COLLECT_CONF
+        if spec.backend == "predictions":  # saved detections: read, no photo decoded
+            found = predicted_detector(config, source, spec).predict_items(items)
+            unreadable |= {
+                index: str(problem) for index, problem in enumerate(found) if isinstance(problem, ValueError)
+            }
+            per_model[spec.name] = found
+            continue
         detector = load_detector(spec, imgsz=config.imgsz, device=device, half=half, shared_label_map=config.label_map)
         per_model[spec.name] = []
         for start in range(0, len(items), config.batch_size):
             images = [load_image(item) for item in items[start : start + config.batch_size]]
             photos = DevicePhotos.upload(images, device) if tensors else None
             per_model[spec.name] += predict_with(detector, images, photos)
+    if unreadable:  # as in extraction, a photo whose saved detections cannot be read is left out, and said
+        first = min(unreadable)
+        logger.warning(
+            "%d of %d photos left out of the calibration: their saved detections cannot be read (first: %s)",
+            len(unreadable),
+            len(items),
+            unreadable[first],
+        )
+        kept = [index for index in range(len(items)) if index not in unreadable]
+        per_model = {name: [found[index] for index in kept] for name, found in per_model.items()}
+        truths = [truths[index] for index in kept]
+        if not truths:
+            raise ValueError(f"no photo's saved detections could be read: {unreadable[first]}")
     return per_model, truths
 
 
@@ -266,8 +290,7 @@ def calibrate_ensemble(config, output: str | Path) -> dict:
         "agnostic_ios": config.fusion().agnostic_ios,
     }
     result = calibrate_against(per_model, truths, current)
-    fingerprints = {name: weights_fingerprint(weights) for name, weights in config.detector_weights().items()}
-    write_ensemble_file(output, result, result["baseline"], fingerprints)
+    write_ensemble_file(output, result, result["baseline"], config.detector_fingerprints())
     return {**result, "output": str(output)}
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from helpers.core.contract import Policy
 from helpers.core.device import cpu_cores
-from helpers.core.io import weights_fingerprint
+from helpers.core.io import predictions_fingerprint, weights_fingerprint
 from helpers.core.offline import model_source
 from helpers.core.paths import require_file, resolve
 from helpers.core.photo_datasets import image_column_setting, key_column_setting
@@ -179,9 +179,19 @@ class ExtractConfig:
         return FusionSettings(self.iou_thr, self.skip_box_thr, **{k: v for k, v in chosen.items() if v is not None})
 
     def detector_weights(self) -> dict[str, str]:
-        """Each detector's name -> its weights (file, folder or hub id), as a calibration file records them."""
-        named = {"yolo": self.yolo_weights, "hf": self.hf_model}
+        """Each detector's name -> its weights (file, folder or hub id), else its saved predictions."""
+        named = {"yolo": self.yolo_weights or self.yolo_predictions, "hf": self.hf_model or self.hf_predictions}
         return {name: weights for name, weights in named.items() if weights}
+
+    def detector_fingerprints(self) -> dict[str, str]:
+        """Each detector's name -> what identifies it, as a calibration file records them: its weights'
+        fingerprint, or its saved predictions' when no weights are given beside them."""
+        detectors = {"yolo": (self.yolo_weights, self.yolo_predictions), "hf": (self.hf_model, self.hf_predictions)}
+        return {
+            name: weights_fingerprint(weights) if weights else predictions_fingerprint(predictions)
+            for name, (weights, predictions) in detectors.items()
+            if weights or predictions
+        }
 
     def _ensemble(self) -> dict:
         """The calibration file's settings when it was made for these detectors' weights, else {}."""
@@ -193,7 +203,7 @@ class ExtractConfig:
             "desclm calibrate",
             kind="file",
         )
-        return calibration_for(str(file), file.stat().st_mtime_ns, tuple(sorted(self.detector_weights().items())))
+        return calibration_for(str(file), file.stat().st_mtime_ns, tuple(sorted(self.detector_fingerprints().items())))
 
     def conf_of(self, name: str) -> float:
         """A detector's threshold: the parameter, else the calibration file's, else DEFAULT_CONF."""
@@ -252,8 +262,8 @@ class ExtractConfig:
 
 @functools.lru_cache(maxsize=16)
 def calibration_for(file: str, mtime_ns: int, detectors: tuple[tuple[str, str], ...]) -> dict:
-    """A calibration file's content if it was made for exactly these detector weights, else {} (logged:
-    thresholds calibrated for other weights mean nothing for these). Cached per file state."""
+    """A calibration file's content if it was made for exactly these detectors (name, fingerprint), else
+    {} (logged: thresholds calibrated for other weights mean nothing for these). Cached per file state."""
     try:
         content = json.loads(Path(file).read_text(encoding="utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -261,7 +271,7 @@ def calibration_for(file: str, mtime_ns: int, detectors: tuple[tuple[str, str], 
     if not isinstance(content, dict):
         raise ValueError(f"calibration file {file} is not JSON written by `desclm calibrate`: not an object")
     made_for = content.get("detectors", {})
-    now = {name: weights_fingerprint(weights) for name, weights in detectors}
+    now = dict(detectors)
     if made_for != now:
         differ = sorted(name for name in set(made_for) | set(now) if made_for.get(name) != now.get(name))
         logger.warning(

@@ -127,6 +127,53 @@ def test_extract_refuses_an_output_another_run_is_writing(tmp_path):
     assert run_extraction(config, detectors, NullScene())["processed"] == 2
 
 
+# On the PYTHONPATH of a run, this ends the process that opens a photo named with its MARK, as a crash
+# in a decoder's native code (or a kill for memory) would (tests/test_ray_engine.py's Ray workers too)
+CRASHING = Path(__file__).parent / "crashing_worker"
+NULL_MODELS_RUN = """
+import sys
+from helpers.cv.config import ExtractConfig
+from helpers.cv.extract import run_extraction
+from helpers.cv.pipeline_bench import NullDetector, NullScene
+config = ExtractConfig(images=sys.argv[1], output=sys.argv[2], yolo_weights="null.pt", batch_size=2)
+run_extraction(config, [NullDetector(spec.name) for spec in config.detector_specs()], NullScene())
+"""
+
+
+def test_a_photo_that_ends_the_local_process_costs_one_line_after_two_deaths(tmp_path):
+    """Nothing in the process can catch it; the run after it tries the photos it held unwritten one at a
+    time, naming each first, so the run after a second death writes the named photo as an error line
+    and goes on. It is left out until retry_crashed."""
+    from helpers.cv.config import ExtractConfig
+    from helpers.cv.extract import run_extraction, trying_path
+    from helpers.cv.pipeline_bench import NullDetector, NullScene, write_photos
+
+    photos = write_photos(tmp_path / "photos", 9, (200, 150))
+    crashing = photos[4].with_name("photo_0004-kills-its-worker.jpg")  # in the third batch of two
+    photos[4].rename(crashing)
+    output = tmp_path / "cv.jsonl"
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(CRASHING), os.environ.get("PYTHONPATH")])),
+    }
+    command = [sys.executable, "-c", NULL_MODELS_RUN, str(tmp_path / "photos"), str(output)]
+    statuses = [subprocess.run(command, env=environment, capture_output=True, timeout=120).returncode for _ in range(3)]
+    assert statuses == [139, 139, 0], "died on it in its batch, died on it alone, then wrote it as an error"
+    assert not trying_path(output).exists()
+    records = [json.loads(line) for line in output.read_text().splitlines()]
+    assert sorted(r["image"] for r in records) == sorted(p.name for p in photos if p != photos[4]), "each once"
+    errors = [json.loads(line) for line in (tmp_path / "cv.errors.jsonl").read_text().splitlines()]
+    assert errors == [{"image": crashing.name, "split": None, "error": errors[0]["error"], "crashed": True}]
+    assert "ended the process when tried alone" in errors[0]["error"]
+    config = ExtractConfig(images=str(tmp_path / "photos"), output=str(output), yolo_weights="null.pt", batch_size=2)
+    detectors = [NullDetector(spec.name) for spec in config.detector_specs()]
+    again = run_extraction(config, detectors, NullScene())  # here, in a process it does not end
+    assert (again["processed"], again["failed"], again["crashed_left_out"]) == (0, 0, 1), "not retried"
+    retried = run_extraction(ExtractConfig(**{**config.__dict__, "retry_crashed": True}), detectors, NullScene())
+    assert (retried["processed"], retried["failed"], retried["crashed_left_out"]) == (1, 0, 0)
+    assert not (tmp_path / "cv.errors.jsonl").read_text()
+
+
 # 2. One line kills the batch ------------------------------------------------------------------
 
 POISON = {

@@ -23,6 +23,7 @@ from __future__ import annotations
 import bisect
 import functools
 import hashlib
+import io
 import json
 import logging
 import threading
@@ -322,6 +323,13 @@ class PhotoKeys:
         if self.dataset is None:
             return (self.images / key).read_bytes()
         return self.dataset.read(self._row(key))
+
+    def image(self, key: str):
+        """The photo as 8-bit RGB, turned as its EXIF orientation says (as 01 saw it: its boxes fit)."""
+        from PIL import Image, ImageOps
+
+        with Image.open(io.BytesIO(self.read_bytes(key))) as image:
+            return ImageOps.exif_transpose(image).convert("RGB")
 
     def exists(self, key: str) -> bool:
         if self.dataset is None:

@@ -99,6 +99,9 @@ class ExtractConfig:
         False, "sync the output to disk after each batch (survives a power cut; slower on network disks)"
     )
     restart_on_change: bool = setting(False, "an output made by other models or settings is started over, not refused")
+    retry_crashed: bool = setting(
+        False, "retry the photos that ended a run's process when tried alone (left out otherwise, in the errors file)"
+    )
 
     def __post_init__(self) -> None:
         if self.detections_from not in ("models", "labels"):

@@ -10,7 +10,12 @@ its errors file) appears under its own name only when complete, and the manifest
 repairs a half-written last line, and retries images that failed before. One run at a time
 writes an output (a second refuses, naming the first), and no output may be one of the run's
 inputs (a listed photo, the list, a model file). Unreadable images go to
-`<output stem>.errors.jsonl` with the reason; they never stop a run. `<output stem>.manifest.json`
+`<output stem>.errors.jsonl` with the reason; they never stop a run. A photo that ends the process
+itself (a crash in a decoder's native code, a kill for memory) cannot be caught: after a run that
+did not finish, the photos it may have held unwritten are tried one at a time, each named first in
+`.<output name>.trying`, so the run after a second death writes the photo named there as an error
+line (`"crashed": true`) and goes on; such photos are not retried unless `retry_crashed` is set.
+`<output stem>.manifest.json`
 records the models and settings, and a rerun with other models or settings refuses to append to
 the same output. `num_shards`/`shard_index` split the images by a stable hash of their path;
 each shard writes `<stem>.shard-KofN.jsonl` and `merge` combines the shard files once every
@@ -42,7 +47,7 @@ from helpers.core.outputs import (
     partial_paths,
 )
 from helpers.core.paths import resolve
-from helpers.cv.batch import BatchExtractor, BatchResult, ModelLoadError, decode_batches, decode_side  # noqa: F401 - re-exported: callers import them from here
+from helpers.cv.batch import BatchExtractor, BatchResult, ModelLoadError, decode_batches, decode_side, error_line  # noqa: F401 - re-exported: callers import them from here
 from helpers.cv.config import ExtractConfig
 from helpers.cv.detectors import DetectorSpec, SceneClassifier
 from helpers.cv.files import scan_output
@@ -149,13 +154,17 @@ class ExtractionEngine(Protocol):
 
 
 class LocalEngine:
-    """The models in this process; photos decoded by threads one batch ahead (the default engine).
+    """The models in this process; photos decoded by threads two batches ahead (the default engine).
 
     Args:
         detectors: Already loaded detectors matching the config's (to reuse them across runs);
             None loads them.
         scene_model: Likewise, the loaded scene classifier.
     """
+
+    # Batches this process holds but has not written, were it to die: one being finished, one in the
+    # models, two decoding. After an unfinished run, that many photos are tried alone (`_extract`).
+    unwritten_batches = 4
 
     def __init__(self, detectors: list | None = None, scene_model: SceneClassifier | None = None) -> None:
         self.detectors, self.scene_model = detectors, scene_model
@@ -212,6 +221,7 @@ def run_extraction(
     )
     specs = config.detector_specs() if config.detections_from == "models" else []
     written_files = [output, partial, files["errors"], partial_errors, files["manifest"], lock_path(output)]
+    written_files.append(trying_path(output))
     check_writes(written_files, _named_inputs(config, source))
     check_not_listed(written_files, [item.path for item in source.items])
     check_writable(output)
@@ -243,21 +253,32 @@ def _extract(config: ExtractConfig, source, selected: list, specs: list, output:
         output.unlink(missing_ok=True)
         partial.unlink(missing_ok=True)
         current = partial
+    unfinished = current == partial  # an earlier run on this output did not finish
     done, repaired = scan_output(current)
-    todo = [item for item in selected if item.key not in done]
-    todo_keys = {item.key for item in todo}
+    errors_file = partial_errors if partial_errors.exists() else files["errors"]
+    old_errors = [line.record for line in iter_jsonl(errors_file)] if errors_file.exists() else []
+    old_errors = [error for error in old_errors if isinstance(error, dict)]
+    # photos that ended a process when tried alone wait for `retry_crashed`: retried, they would end this one
+    crashed = set() if config.retry_crashed else {e.get("image") for e in old_errors if e.get("crashed") is True}
+    todo = [item for item in selected if item.key not in done and item.key not in crashed]
+    journal = trying_path(output)
+    died_on = journal.read_text(encoding="utf-8", errors="surrogateescape") if journal.exists() else None
     engine.prepare(config, source)  # models load before anything is written: a failure leaves no file behind
-    if current == output and output.exists() and (todo or repaired):
+    if current == output and output.exists() and (todo or repaired or died_on is not None):
         os.replace(output, partial)  # more to add: the finished file becomes the work in progress again
+    todo_keys = {item.key for item in todo}
     # Images that failed before are retried now, and images no longer in the source are gone:
     # their old error lines go; errors of images outside this run's selection stay.
     existing = {item.key for item in source.items}
-    errors_file = partial_errors if partial_errors.exists() else files["errors"]
-    old_errors = [line.record for line in iter_jsonl(errors_file)] if errors_file.exists() else []
-    errors = [
-        e for e in old_errors if isinstance(e, dict) and e.get("image") in existing and e.get("image") not in todo_keys
-    ]
+    errors = [e for e in old_errors if e.get("image") in existing and e.get("image") not in todo_keys]
+    lost = [] if config.retry_crashed else [item for item in todo if item.key == died_on]  # a process died on it, alone
+    if lost:
+        logger.warning("%s ended the last run's process when tried alone: written as an error, left out", died_on)
+        errors.append(json.loads(error_line(lost[0], CRASHED_ALONE)) | {"crashed": True})
+        todo = [item for item in todo if item.key != died_on]
     write_jsonl(partial_errors, errors)
+    # After an unfinished run, the photos it may have held unwritten when it died go one at a time
+    suspects = todo[: getattr(engine, "unwritten_batches", 0) * config.batch_size] if unfinished else []
     manifest = {
         **settings,
         "images": str(config.images),
@@ -277,7 +298,7 @@ def _extract(config: ExtractConfig, source, selected: list, specs: list, output:
         open(partial_errors, "a") as err,
         progress(total=len(todo), desc="extract", unit="img") as bar,
     ):
-        for result in engine.run(todo):
+        for result in _results(engine, todo, suspects, journal):
             out.write("".join(result.lines))  # whole lines per batch; a kill mid-write leaves one partial line
             err.write("".join(result.error_lines))
             out.flush()
@@ -289,6 +310,7 @@ def _extract(config: ExtractConfig, source, selected: list, specs: list, output:
             if on_batch:
                 on_batch(result)
             bar.update(result.inputs)
+    journal.unlink(missing_ok=True)
     if partial.exists():
         os.replace(partial, output)
     os.replace(partial_errors, files["errors"])
@@ -302,7 +324,8 @@ def _extract(config: ExtractConfig, source, selected: list, specs: list, output:
         "selected_images": len(selected),
         "already_done": len(selected) - len(todo),
         "processed": written,
-        "failed": failed,
+        "failed": failed + len(lost),
+        "crashed_left_out": len(crashed & {item.key for item in selected}),  # not retried (`retry_crashed`)
         "repaired_partial_line": repaired,
         "ground_truth_errors": truth_errors,  # photos whose label file is unreadable (named in their record)
         "seconds": seconds,
@@ -311,6 +334,27 @@ def _extract(config: ExtractConfig, source, selected: list, specs: list, output:
         "forward_share": sum(forward.values()) / seconds if forward is not None and seconds > 0 and todo else None,
         "weights": {spec.name: spec.weight for spec in specs},
     }
+
+
+CRASHED_ALONE = (
+    "ended the process when tried alone (a crash in a decoder's or model's native code, or a kill for memory): "
+    "left out; set retry_crashed to try it again"
+)
+
+
+def trying_path(output: Path) -> Path:
+    """The file naming the photo being tried alone (see the module docstring)."""
+    return output.with_name(f".{output.name}.trying")
+
+
+def _results(engine, todo: list[ImageItem], suspects: list[ImageItem], journal: Path) -> Iterator[BatchResult]:
+    """The engine's results for `todo`: `suspects` (its first photos) one at a time, each named in
+    `journal` until its result is handed on, then the rest as the engine batches them."""
+    for item in suspects:
+        atomic_write_text(journal, item.key)
+        yield from engine.run([item])  # the caller writes the result before asking for the next
+    journal.unlink(missing_ok=True)
+    yield from engine.run(todo[len(suspects) :])
 
 
 @dataclass

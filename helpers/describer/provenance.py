@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from helpers.core.contract import Policy
+from helpers.core.photo_datasets import PhotoKeys
 from helpers.text.facts import extract
 from helpers.text.lexicon import canonical_label
 
@@ -80,25 +81,24 @@ def _wrapped(segments: list[tuple[str, str]], width: int) -> list[list[tuple[str
     return lines + [line] if line else lines
 
 
-def plot_provenance(rows: list[dict], image_root: Path | None, path: Path, count: int = 4) -> Path | None:
+def plot_provenance(rows: list[dict], photos: PhotoKeys | None, path: Path, count: int = 4) -> Path | None:
     """Photos with each counted phrase's boxes in its colour, and the sentence coloured to match.
 
-    `rows` hold `id` (the photo's key under `image_root`), `text`, `record` and `phrases`. Returns
-    None when none of the photos is on this machine.
+    `rows` hold `id` (the photo's key in `photos`), `text`, `record` and `phrases`. Returns None when
+    none of the photos is on this machine.
     """
     import matplotlib.pyplot as plt
     from matplotlib.offsetbox import AnchoredOffsetbox, HPacker, TextArea, VPacker
-    from PIL import Image
 
-    shown = [r for r in rows if image_root and (image_root / str(r["id"])).is_file() and r["phrases"]][:count]
+    shown = [r for r in rows if photos and r["phrases"] and photos.exists(str(r["id"]))][:count]
     if not shown:
         return None
     figure, axes = plt.subplots(1, len(shown), figsize=(4.6 * len(shown), 5.2), squeeze=False)
     for axis, row in zip(axes.flat, shown):
         axis.axis("off")
-        with Image.open(image_root / str(row["id"])) as image:
-            axis.imshow(image.convert("RGB"))
-            width, height = image.size
+        image = photos.image(str(row["id"]))
+        axis.imshow(image)
+        width, height = image.size
         counted = [p for p in row["phrases"] if p.count is not None]
         for number, phrase in enumerate(counted):
             boxes = [row["record"]["detections"][i].get("bbox") for i in phrase.detections]

@@ -8,6 +8,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from helpers.core.photo_datasets import PhotoKeys
 from helpers.describer.truth import COLUMNS, worst_photos
 
 # Each measure with its unit in its name: one unit per column of `truth_table`.
@@ -30,8 +31,9 @@ COLUMN_NAMES = {
 }
 
 
-def photo_root(pairs_dir: str | Path) -> Path | None:
-    """The folder the test photos' keys are relative to (02's CV outputs -> 01's manifest), if known."""
+def photos_of(pairs_dir: str | Path) -> PhotoKeys | None:
+    """The photos the test records' keys name (02's CV outputs -> 01's manifest: its folder, or its
+    Hugging Face dataset with the columns 01 read), if known."""
     import json
 
     from helpers.core.contract import pairs_cv_outputs
@@ -42,8 +44,11 @@ def photo_root(pairs_dir: str | Path) -> Path | None:
     manifest = side_files(resolve(cv_outputs))["manifest"] if cv_outputs else None
     if not manifest or not manifest.is_file():
         return None
-    root = json.loads(manifest.read_text()).get("image_root")
-    return Path(root) if root else None
+    settings = json.loads(manifest.read_text())
+    root = settings.get("image_root")
+    if not root or not Path(root).exists():
+        return None
+    return PhotoKeys(Path(root), settings.get("image_column", ""), settings.get("key_column", ""))
 
 
 def truth_table(summary: dict) -> pd.DataFrame:
@@ -80,7 +85,7 @@ def _draw_boxes(axis, detections, width: int, height: int, colour: str, style: s
 def plot_worst_photos(
     rows: list[dict],
     records: dict[str, dict],
-    image_root: Path | None,
+    photos: PhotoKeys | None,
     path: Path,
     count: int = 6,
     min_confidence: float = 0.5,
@@ -88,9 +93,7 @@ def plot_worst_photos(
     """The photos whose sentence is furthest from the truth: ground-truth boxes dashed green, the
     detectors' boxes (above the model's threshold) solid red, both sentences under each photo.
     Returns None when there is nothing to draw or the photos are not on this machine."""
-    from PIL import Image
-
-    worst = [row for row in worst_photos(rows, count) if image_root and (image_root / str(row["id"])).is_file()]
+    worst = [row for row in worst_photos(rows, count) if photos and photos.exists(str(row["id"]))]
     if not worst:
         return None
     columns = min(3, len(worst))
@@ -100,9 +103,9 @@ def plot_worst_photos(
         axis.axis("off")
     for axis, row in zip(axes.flat, worst):
         record = records[row["id"]]
-        with Image.open(image_root / str(row["id"])) as image:
-            axis.imshow(image.convert("RGB"))
-            width, height = image.size
+        image = photos.image(str(row["id"]))
+        axis.imshow(image)
+        width, height = image.size
         _draw_boxes(axis, record["ground_truth"]["detections"], width, height, "lime", "--")
         kept = [d for d in record["detections"] if d["confidence"] >= min_confidence]
         _draw_boxes(axis, kept, width, height, "red", "-")

@@ -169,6 +169,7 @@ def test_a_photo_that_ends_the_local_process_costs_one_line_after_two_deaths(tmp
     detectors = [NullDetector(spec.name) for spec in config.detector_specs()]
     again = run_extraction(config, detectors, NullScene())  # here, in a process it does not end
     assert (again["processed"], again["failed"], again["crashed_left_out"]) == (0, 0, 1), "not retried"
+    assert output.read_text() == "".join(json.dumps(r) + "\n" for r in records), "a run with nothing to do keeps all"
     retried = run_extraction(ExtractConfig(**{**config.__dict__, "retry_crashed": True}), detectors, NullScene())
     assert (retried["processed"], retried["failed"], retried["crashed_left_out"]) == (1, 0, 0)
     assert not (tmp_path / "cv.errors.jsonl").read_text()

@@ -47,7 +47,7 @@ from helpers.core.outputs import (
     partial_paths,
 )
 from helpers.core.paths import resolve
-from helpers.cv.batch import BatchExtractor, BatchResult, ModelLoadError, decode_batches, decode_side, error_line  # noqa: F401 - re-exported: callers import them from here
+from helpers.cv.batch import BatchExtractor, BatchResult, ModelLoadError, decode_batches, decode_side  # noqa: F401 - re-exported: callers import them from here
 from helpers.cv.config import ExtractConfig
 from helpers.cv.detectors import DetectorSpec, SceneClassifier
 from helpers.cv.files import scan_output
@@ -264,8 +264,10 @@ def _extract(config: ExtractConfig, source, selected: list, specs: list, output:
     journal = trying_path(output)
     died_on = journal.read_text(encoding="utf-8", errors="surrogateescape") if journal.exists() else None
     engine.prepare(config, source)  # models load before anything is written: a failure leaves no file behind
-    if current == output and output.exists() and (todo or repaired or died_on is not None):
-        os.replace(output, partial)  # more to add: the finished file becomes the work in progress again
+    if current == output and output.exists():
+        # the finished file becomes the work in progress again (also with nothing to add: the run
+        # writes through the partial file, which then replaces the output)
+        os.replace(output, partial)
     todo_keys = {item.key for item in todo}
     # Images that failed before are retried now, and images no longer in the source are gone:
     # their old error lines go; errors of images outside this run's selection stay.
@@ -274,7 +276,7 @@ def _extract(config: ExtractConfig, source, selected: list, specs: list, output:
     lost = [] if config.retry_crashed else [item for item in todo if item.key == died_on]  # a process died on it, alone
     if lost:
         logger.warning("%s ended the last run's process when tried alone: written as an error, left out", died_on)
-        errors.append(json.loads(error_line(lost[0], CRASHED_ALONE)) | {"crashed": True})
+        errors.append({"image": died_on, "split": lost[0].split, "error": CRASHED_ALONE, "crashed": True})
         todo = [item for item in todo if item.key != died_on]
     write_jsonl(partial_errors, errors)
     # After an unfinished run, the photos it may have held unwritten when it died go one at a time
@@ -322,7 +324,7 @@ def _extract(config: ExtractConfig, source, selected: list, specs: list, output:
         "errors_output": str(files["errors"]),
         "manifest": str(files["manifest"]),
         "selected_images": len(selected),
-        "already_done": len(selected) - len(todo),
+        "already_done": sum(1 for item in selected if item.key in done),
         "processed": written,
         "failed": failed + len(lost),
         "crashed_left_out": len(crashed & {item.key for item in selected}),  # not retried (`retry_crashed`)

@@ -14,7 +14,6 @@ from conftest import DESCRIBER_TRAIN as TRAIN
 from helpers.core.contract import InputSpec, ModelSettings, Policy
 from helpers.describer.backends import CT2Backend, HFBackend
 from helpers.describer.describe import Describer
-from helpers.describer.evaluate import verdict
 from helpers.describer.export_ct2 import export
 from helpers.text.grammar import RecordError
 from helpers.training.train import TrainConfig, train
@@ -216,50 +215,6 @@ def test_benchmark_prints_ratios(model_dir):
     )
     assert done.returncode == 0, done.stderr
     assert [line.split()[0] for line in done.stdout.splitlines()] == ["hf", "ct2", "ct2"] and "vs HF" in done.stdout
-
-
-def test_notebook_04_runs_with_papermill(model_dir, pairs_dir, tmp_path, papermill_run):
-    parameters = {
-        "model_dir": model_dir,
-        "pairs_dir": pairs_dir,
-        "output_dir": tmp_path / "eval",
-        "stress_records": 6,
-        "timing_records": 4,
-        "gallery_size": 3,
-        "cv_outputs": pairs_dir.parent / "cv.jsonl",
-    }
-    papermill_run("04_evaluate", tmp_path / "04.ipynb", parameters)
-    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
-    rollup = {group["group"]: group for group in metrics["rollup"]}
-    cv_lines = (pairs_dir.parent / "cv.jsonl").read_text().splitlines()
-    assert sum(g["photos"] for g in rollup.values()) == len(cv_lines) and len(rollup) == 3, "a group per split folder"
-    assert (tmp_path / "eval" / "rollup.png").stat().st_size > 0
-    groups = metrics["groups"]
-    assert set(groups) == {
-        "test",
-        "many_detections",
-        "unseen_labels",
-        "label_variants",
-        "low_confidence_noise",
-        "weak_scene",
-        "empty",
-    }
-    assert all(g["guarded"]["faithful"] == 1.0 and g["grammar"]["faithful"] == 1.0 for g in groups.values())
-    writing = ("agreement_errors", "off_style_words", "numeral_errors", "form_errors")
-    assert all(g["guarded"][kind] == 0 for g in groups.values() for kind in writing), "the guard checks writing too"
-    assert all(sum(g["guard_paths"].values()) == g["records"] for g in groups.values())
-    assert metrics["verdict"] == verdict(groups), "the notebook's verdict is the code's"
-    card = (model_dir / "README.md").read_text()
-    assert card.startswith("---\nlibrary_name: transformers\n") and "| many_detections | 6 |" in card, card[:600]
-    assert {row["backend"] for row in metrics["speed"]} == {"hf", "ct2 float32", "ct2 int8"} and len(
-        metrics["speed"]
-    ) == 12
-    assert (
-        0 <= metrics["text_quality"]["guarded"]["bleu"] <= 100
-        and metrics["verdict"]["guarded_faithful_min_stress"] == 1.0
-    )
-    records = (tmp_path / "eval" / "records.jsonl").read_text().splitlines()
-    assert len(records) == sum(g["records"] for g in groups.values())
 
 
 def test_policy_and_beams_come_from_the_model_folder(model_dir, tmp_path):

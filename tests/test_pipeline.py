@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from helpers.core.pipeline import NotebookFailed, load_params, notebook_parameters, record_seconds, run_pipeline
+from helpers.describer.evaluate import verdict
 
 
 def _params_file(tmp_path, sections: dict):
@@ -74,13 +75,41 @@ def test_full_run_writes_executed_notebooks_html_and_metrics(tmp_path, tiny_demo
     assert list(timings) == [r.name for r in reports] and all(seconds > 0 for seconds in timings.values())
     for report in reports:
         assert report.notebook.exists() and report.html.read_text().lstrip().lower().startswith("<!doctype html>")
-    metrics = json.loads((tmp_path / "work" / "cv.metrics.json").read_text())
+    work = tmp_path / "work"
+    metrics = json.loads((work / "cv.metrics.json").read_text())
     assert metrics["images"] == 11 and metrics["failed"] == 0
-    evaluation = json.loads((tmp_path / "work" / "eval" / "metrics.json").read_text())
-    assert (
-        evaluation["groups"]["many_detections"]["records"] == 3
-        and evaluation["verdict"]["guarded_faithful_min_stress"] == 1.0
-    )
+    # 03 (its own papermill test before, the same notebook): the report states the export's numbers
+    training = json.loads((work / "model" / "train.metrics.json").read_text())
+    llm_config = json.loads((work / "model" / "llm_config.json").read_text())
+    assert training["global_step"] == 4 == llm_config["global_step"]
+    assert training["val_faithfulness"] == llm_config["validation"]["faithfulness"]
+    # 04: every group, the guard's checks, the verdict, the model card, speed and the roll-up
+    evaluation = json.loads((work / "eval" / "metrics.json").read_text())
+    groups = evaluation["groups"]
+    assert set(groups) == {
+        "test",
+        "many_detections",
+        "unseen_labels",
+        "label_variants",
+        "low_confidence_noise",
+        "weak_scene",
+        "empty",
+    }
+    assert groups["many_detections"]["records"] == 3 and evaluation["verdict"]["guarded_faithful_min_stress"] == 1.0
+    assert all(g["guarded"]["faithful"] == 1.0 and g["grammar"]["faithful"] == 1.0 for g in groups.values())
+    writing = ("agreement_errors", "off_style_words", "numeral_errors", "form_errors")
+    assert all(g["guarded"][kind] == 0 for g in groups.values() for kind in writing), "the guard checks writing too"
+    assert all(sum(g["guard_paths"].values()) == g["records"] for g in groups.values())
+    assert evaluation["verdict"] == verdict(groups), "the notebook's verdict is the code's"
+    card = (work / "model" / "README.md").read_text()
+    assert card.startswith("---\nlibrary_name: transformers\n") and "| many_detections | 3 |" in card, card[:600]
+    assert {row["backend"] for row in evaluation["speed"]} == {"hf", "ct2 float32", "ct2 int8"}
+    assert 0 <= evaluation["text_quality"]["guarded"]["bleu"] <= 100
+    records = (work / "eval" / "records.jsonl").read_text().splitlines()
+    assert len(records) == sum(g["records"] for g in groups.values())
+    rollup = {group["group"]: group for group in evaluation["rollup"]}
+    assert sum(g["photos"] for g in rollup.values()) == 11 and len(rollup) == 3, "a group per split folder"
+    assert all((work / "eval" / figure).stat().st_size > 0 for figure in ("rollup.png", "provenance.png"))
     for report in reports:  # issue 32, item 6: reports a person pastes
         html = report.html.read_text(encoding="utf-8")
         assert "hl-ipython3" not in html and "start_notebook()" not in html, f"{report.name}: code shown"

@@ -283,18 +283,6 @@ def test_validation_inputs_longer_than_the_length_limit_are_scored(pairs_dir, tm
     assert "input text(s) are longer than" in caplog.text
 
 
-def test_notebook_03_runs_with_papermill(pairs_dir, tmp_path, papermill_run):
-    parameters = {"pairs_dir": pairs_dir, "output_dir": tmp_path / "model", "sample_count": 3}
-    parameters.update({key: value for key, value in TINY_STEPS.items() if key != "logging_steps"})
-    papermill_run("03_train_t5", tmp_path / "03.ipynb", parameters)
-    metrics = json.loads((tmp_path / "model" / "train.metrics.json").read_text())
-    llm_config = json.loads((tmp_path / "model" / "llm_config.json").read_text())
-    assert metrics["global_step"] == 6 == llm_config["global_step"]
-    assert metrics["val_faithfulness"] == llm_config["validation"]["faithfulness"], (
-        "the report states the export's number"
-    )
-
-
 def test_checkpoint_choice_breaks_faithfulness_ties_by_loss_and_an_early_stop_is_reported(caplog):
     import logging
 

@@ -132,7 +132,10 @@ class ExtractConfig:
         """Every model file, folder and settings file this run reads exists, is of the right kind and
         readable (the models' only when not `models_loaded` already). Raises (OSError or ValueError, one
         line naming the path) before any model loads."""
-        require_file(self.images, "Photos (images: a folder, a .txt list of paths, a YOLO data.yaml or a COCO .json)")
+        require_file(
+            self.images,
+            "Photos (images: a folder, a .txt list of paths, a YOLO data.yaml, a COCO .json or a Hugging Face dataset)",
+        )
         if self.image_root:
             require_file(self.image_root, "Photo folder of the COCO file (image_root)", kind="folder")
         for name in ("yolo_predictions", "hf_predictions"):

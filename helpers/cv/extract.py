@@ -262,7 +262,7 @@ def _extract(config: ExtractConfig, source, selected: list, specs: list, output:
     crashed = set() if config.retry_crashed else {e.get("image") for e in old_errors if e.get("crashed") is True}
     todo = [item for item in selected if item.key not in done and item.key not in crashed]
     journal = trying_path(output)
-    died_on = journal.read_text(encoding="utf-8", errors="surrogateescape") if journal.exists() else None
+    died_on = journal.read_bytes().decode("utf-8", "surrogateescape") if journal.exists() else None
     engine.prepare(config, source)  # models load before anything is written: a failure leaves no file behind
     if current == output and output.exists():
         # the finished file becomes the work in progress again (also with nothing to add: the run
@@ -353,7 +353,9 @@ def _results(engine, todo: list[ImageItem], suspects: list[ImageItem], journal: 
     """The engine's results for `todo`: `suspects` (its first photos) one at a time, each named in
     `journal` until its result is handed on, then the rest as the engine batches them."""
     for item in suspects:
-        atomic_write_text(journal, item.key)
+        named = journal.with_name(f"{journal.name}.new")  # renamed over it: a death mid-write leaves the last name
+        named.write_bytes(item.key.encode("utf-8", "surrogateescape"))  # any file name, as the key holds it
+        os.replace(named, journal)
         yield from engine.run([item])  # the caller writes the result before asking for the next
     journal.unlink(missing_ok=True)
     yield from engine.run(todo[len(suspects) :])

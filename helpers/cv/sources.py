@@ -106,7 +106,8 @@ def open_image_source(
     path = resolve(images)
     if not path.exists():
         raise FileNotFoundError(
-            f"images: {path} does not exist (expected a folder, a .txt list, a YOLO data.yaml or a COCO .json)"
+            f"images: {path} does not exist (expected a folder, a .txt list, a YOLO data.yaml, a COCO .json or a "
+            "Hugging Face dataset)"
         )
     if is_photo_dataset(path):
         root = path.resolve()

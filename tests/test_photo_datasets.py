@@ -102,6 +102,11 @@ def test_a_dataset_that_cannot_be_read_as_asked_says_why(tmp_path):
         linked.read(1)
     with pytest.raises(ValueError, match="rows 0 and 1 share id 'a': keys must be unique"):
         list(PhotoDataset(tmp_path / "linked.parquet", key_column="id").keys())
+    (tmp_path / "shards").mkdir()
+    pq.write_table(table, tmp_path / "shards" / "a.parquet")
+    (tmp_path / "shards" / "b.parquet").write_bytes((tmp_path / "two.parquet").read_bytes()[:100])  # cut short
+    with pytest.raises(ValueError, match=r"b.parquet: not a readable Parquet file of the dataset"):
+        PhotoDataset(tmp_path / "shards", image_column="a")
 
 
 @hypothesis_settings(max_examples=40, deadline=None)

@@ -152,13 +152,16 @@ class PhotoDataset:
             raise ValueError(f"{location}: a dataset without data files")
         parts, schema, start, split_starts = [], None, 0, {}
         for file, split in files:
-            if kind == "arrow":
-                with pa.memory_map(str(file)) as source:
-                    reader = pa.ipc.open_stream(source)
-                    file_schema, rows = reader.schema, sum(batch.num_rows for batch in reader)
-            else:
-                metadata = pq.read_metadata(file)
-                file_schema, rows = metadata.schema.to_arrow_schema(), metadata.num_rows
+            try:
+                if kind == "arrow":
+                    with pa.memory_map(str(file)) as source:
+                        reader = pa.ipc.open_stream(source)
+                        file_schema, rows = reader.schema, sum(batch.num_rows for batch in reader)
+                else:
+                    metadata = pq.read_metadata(file)
+                    file_schema, rows = metadata.schema.to_arrow_schema(), metadata.num_rows
+            except (pa.ArrowException, OSError) as error:
+                raise ValueError(f"{file}: not a readable {kind.title()} file of the dataset: {error}") from None
                 if not features and file_schema.metadata and b"huggingface" in file_schema.metadata:
                     features = _features_of(json.loads(file_schema.metadata[b"huggingface"]).get("info"))
             if schema is not None and file_schema.names != schema.names:
@@ -192,7 +195,17 @@ class PhotoDataset:
         return pq.read_table(part.file, columns=[f"{self.column}.path"]).column(0).to_pylist()
 
     def keys(self) -> Iterator[tuple[str, str | None]]:
-        """(key, split) of every row, in row order (see the module's docstring for the key)."""
+        """(key, split) of every row, in row order (see the module's docstring for the key).
+
+        Raises:
+            ValueError: A data file cannot be read (naming it), or key column values are empty or repeated.
+        """
+        try:
+            yield from self._keys()
+        except (pa.ArrowException, OSError) as error:
+            raise ValueError(f"{self.location}: its photos cannot be listed: {error}") from None
+
+    def _keys(self) -> Iterator[tuple[str, str | None]]:
         if self.key_column:
             keys = self._key_values()
         else:  # its stored path, else its row; all rows when two would share a key
@@ -232,10 +245,13 @@ class PhotoDataset:
         """
         part = self._part(row)
         offset = row - part.start
-        if self.kind == "arrow":
-            value = self._arrow(part.file).column(self.column)[offset].as_py()
-        else:
-            value = self._parquet_row(part, offset)
+        try:
+            if self.kind == "arrow":
+                value = self._arrow(part.file).column(self.column)[offset].as_py()
+            else:
+                value = self._parquet_row(part, offset)
+        except (pa.ArrowException, OSError) as error:  # a damaged file: this photo's error line, not the run's end
+            raise ValueError(f"{self.where(row)}: cannot be read: {error}") from None
         if not value or (value.get("bytes") is None and not value.get("path")):
             raise ValueError(f"{self.where(row)}: no photo in column {self.column!r}")
         if value.get("bytes") is not None:

@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import cv_models_settings
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -22,7 +23,6 @@ from helpers.core.io import iter_jsonl
 from helpers.core.photo_datasets import PhotoDataset, PhotoKeys
 from helpers.cv.extract import ExtractConfig, run_extraction
 from helpers.cv.sources import load_image, open_image_source
-from tests.conftest import cv_models_settings
 
 PHOTO = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
 

@@ -198,3 +198,85 @@ def test_the_gallery_and_the_exports_show_and_copy_a_datasets_photos_by_key(phot
     exported = PhotoDataset(tmp_path / "exported" / "parquet")
     assert [key for key, _ in exported.keys()] == names, "the export names its photos by their keys again"
     assert [exported.read(row) for row in range(4)] == [(root / "folder" / name).read_bytes() for name in names]
+
+
+def _as_format(box: list[float], size: tuple[int, int], bbox_format: str) -> list[float]:
+    (x1, y1, x2, y2), (width, height) = box, size
+    if bbox_format == "yolo":
+        return [(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1]
+    pixels = [x1 * width, y1 * height, x2 * width, y2 * height]
+    return (
+        pixels if bbox_format == "pascal_voc" else [pixels[0], pixels[1], pixels[2] - pixels[0], pixels[3] - pixels[1]]
+    )
+
+
+def test_a_detection_datasets_boxes_are_the_ground_truth_its_yolo_labels_give(tiny_demo, tmp_path):
+    """The demo set's photos and labels as a Hub-style detection DatasetDict (an `objects` column of
+    ClassLabel categories and boxes, in each bbox_format): extracting its labels gives the YOLO
+    data.yaml's records, `validation` read as the val split; a box outside its photo costs that photo."""
+    import datasets
+
+    yolo = open_image_source(tiny_demo / "data.yaml")
+    names = yolo.class_names
+    features = datasets.Features(
+        {
+            "image": datasets.Image(),
+            "objects": datasets.Sequence(
+                {
+                    "bbox": datasets.Sequence(datasets.Value("float64"), length=4),
+                    "category": datasets.ClassLabel(names=names),
+                }
+            ),
+        }
+    )
+    yolo_records = {}
+    for line in iter_jsonl(
+        run_extraction(
+            ExtractConfig(
+                images=str(tiny_demo / "data.yaml"), output=str(tmp_path / "data_yaml.jsonl"), detections_from="labels"
+            )
+        )["output"]
+    ):
+        yolo_records[Path(line.record["image"]).name] = line.record
+    for bbox_format in ("coco", "pascal_voc", "yolo"):
+        splits = {"train": [], "validation": []}
+        for item in yolo.items:
+            if item.split not in ("train", "val"):
+                continue
+            size = (yolo_records[item.path.name]["width"], yolo_records[item.path.name]["height"])
+            boxes = yolo.truth_boxes(item)
+            objects = {
+                "bbox": [_as_format(box, size, bbox_format) for _, box in boxes],
+                "category": [names.index(name) for name, _ in boxes],
+            }
+            row = {"image": {"bytes": item.path.read_bytes(), "path": item.path.name}, "objects": objects}
+            splits["train" if item.split == "train" else "validation"].append(row)
+        outside = {"bbox": [_as_format([0.5, 0.5, 1.5, 0.9], size, bbox_format)], "category": [0]}
+        splits["validation"].append(
+            {"image": {"bytes": item.path.read_bytes(), "path": "outside.jpg"}, "objects": outside}
+        )
+        rows = {
+            split: {name: [row[name] for row in rows] for name in ("image", "objects")}
+            for split, rows in splits.items()
+        }
+        folder = tmp_path / bbox_format
+        datasets.DatasetDict(
+            {split: datasets.Dataset.from_dict(values, features=features) for split, values in rows.items()}
+        ).save_to_disk(str(folder))
+        config = ExtractConfig(
+            images=str(folder),
+            output=str(tmp_path / f"{bbox_format}.jsonl"),
+            detections_from="labels",
+            bbox_format=bbox_format,
+        )
+        run = run_extraction(config)
+        records = [line.record for line in iter_jsonl(tmp_path / f"{bbox_format}.jsonl")]
+        assert len(records) == 10 and run["failed"] == 1, bbox_format
+        for record in records:
+            expected = yolo_records[record["image"]]
+            assert record["split"] == expected["split"] and record["split"] in ("train", "val")
+            assert [d["label"] for d in record["detections"]] == [d["label"] for d in expected["detections"]]
+            for mine, theirs in zip(record["detections"], expected["detections"]):
+                assert mine["bbox"] == pytest.approx(theirs["bbox"], abs=2e-6), (bbox_format, record["image"])
+        errors = [line.record for line in iter_jsonl(tmp_path / f"{bbox_format}.errors.jsonl")]
+        assert [e["image"] for e in errors] == ["outside.jpg"] and "is not a box inside the" in errors[0]["error"]

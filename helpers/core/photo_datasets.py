@@ -110,6 +110,7 @@ class PhotoDataset:
         self.location = Path(location)
         self.key_column = key_column
         self.kind, self.parts, schema, features = self._open_parts()
+        self.schema, self.features = schema, features  # `features`: as `datasets` describes the columns
         columns = _image_columns(schema, features)
         if image_column:
             if image_column not in schema.names:
@@ -243,15 +244,7 @@ class PhotoDataset:
         Raises:
             ValueError: The row holds no photo, or names a file that cannot be read.
         """
-        part = self._part(row)
-        offset = row - part.start
-        try:
-            if self.kind == "arrow":
-                value = self._arrow(part.file).column(self.column)[offset].as_py()
-            else:
-                value = self._parquet_row(part, offset)
-        except (pa.ArrowException, OSError) as error:  # a damaged file: this photo's error line, not the run's end
-            raise ValueError(f"{self.where(row)}: cannot be read: {error}") from None
+        value = self.cell(row, self.column)
         if not value or (value.get("bytes") is None and not value.get("path")):
             raise ValueError(f"{self.where(row)}: no photo in column {self.column!r}")
         if value.get("bytes") is not None:
@@ -263,16 +256,31 @@ class PhotoDataset:
                 f"{self.where(row)}: its photo is the file {value['path']}, not readable: {error}"
             ) from None
 
-    def _parquet_row(self, part: _Part, offset: int) -> dict | None:
-        cached = getattr(self._parquet, "group", None)
+    def cell(self, row: int, column: str):
+        """One row's value of `column`, as Python values (an image: {"bytes", "path"}).
+
+        Raises:
+            ValueError: The data file cannot be read there (named with the row).
+        """
+        part = self._part(row)
+        offset = row - part.start
+        try:
+            if self.kind == "arrow":
+                return self._arrow(part.file).column(column)[offset].as_py()
+            return self._parquet_cell(part, offset, column)
+        except (pa.ArrowException, OSError) as error:  # a damaged file: this photo's error line, not the run's end
+            raise ValueError(f"{self.where(row)}: cannot be read: {error}") from None
+
+    def _parquet_cell(self, part: _Part, offset: int, column: str):
+        groups = self._parquet.__dict__.setdefault("groups", {})  # per column: the last row group read
+        cached = groups.get(column)
         if cached is None or cached[0] != part.file or not cached[1] <= offset < cached[2]:
             files = self._parquet.__dict__.setdefault("files", {})  # this thread's open files
             file = files.get(part.file) or files.setdefault(part.file, pq.ParquetFile(part.file))
             ends = self._group_ends(part.file, file)
             group = bisect.bisect_right(ends, offset) - 1
-            table = file.read_row_group(group, columns=[self.column])
-            cached = (part.file, ends[group], ends[group + 1], table.column(0))
-            self._parquet.group = cached
+            table = file.read_row_group(group, columns=[column])
+            cached = groups[column] = (part.file, ends[group], ends[group + 1], table.column(0))
         return cached[3][offset - cached[1]].as_py()
 
     def _group_ends(self, path: Path, file: pq.ParquetFile) -> list[int]:

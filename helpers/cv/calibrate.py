@@ -223,10 +223,19 @@ def collect_detections(config, split: str = "val") -> tuple[dict[str, list[Detec
     from helpers.cv.sources import load_image, open_image_source
     from helpers.cv.tensors import DevicePhotos
 
-    source = open_image_source(config.images, config.image_root, config.label_map)
+    source = open_image_source(
+        config.images,
+        config.image_root,
+        config.label_map,
+        config.image_column,
+        config.key_column,
+        config.objects_column,
+        config.bbox_format,
+    )
     if not source.has_ground_truth:
         raise ValueError(
-            f"calibration needs labelled photos (a YOLO data.yaml or a COCO .json), got {source.kind} {config.images}"
+            "calibration needs labelled photos (a YOLO data.yaml, a COCO .json or a Hugging Face dataset with "
+            f"boxes), got {source.kind} {config.images}"
         )
     if any(item.split for item in source.items):
         items = [item for item in source.items if item.split == split][: config.max_images or None]

@@ -18,6 +18,7 @@ from helpers.core.settings import setting
 from helpers.core.shards import shard_path
 from helpers.cv.detectors import PRECISIONS, PREPROCESSING, DetectorSpec
 from helpers.cv.fusion import FusionSettings
+from helpers.cv.hf_truth import BBOX_FORMATS, DEFAULT_BBOX_FORMAT
 from helpers.cv.sources import select
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,14 @@ class ExtractConfig:
     image_root: str = setting("", "COCO .json only: the folder its file_names are relative to (default: the JSON's)")
     image_column: str = image_column_setting()
     key_column: str = key_column_setting()
+    objects_column: str = setting(
+        "", "Hugging Face dataset only: its boxes' column (default: the one with a bbox and a category field)"
+    )
+    bbox_format: str = setting(
+        DEFAULT_BBOX_FORMAT,
+        "Hugging Face dataset only: its boxes as coco [x,y,w,h], pascal_voc [x1,y1,x2,y2] "
+        "(pixels) or yolo [xc,yc,w,h] (normalised)",
+    )
     output: str = setting("data/cv_outputs.jsonl", "JSONL of CV outputs; its errors and manifest files go beside it")
     max_images: int = setting(0, "the first N images only (0: all)")
     detections_from: str = setting(
@@ -123,6 +132,8 @@ class ExtractConfig:
             raise ValueError(f"loader_threads must be >= 0 (0: one per CPU core), got {self.loader_threads}")
         if self.preprocess not in PREPROCESSING:
             raise ValueError(f"preprocess must be one of {', '.join(PREPROCESSING)}, got {self.preprocess!r}")
+        if self.bbox_format not in BBOX_FORMATS:
+            raise ValueError(f"bbox_format must be one of {', '.join(BBOX_FORMATS)}, got {self.bbox_format!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         self.fusion(from_file=False)  # validates the parameters

@@ -51,6 +51,7 @@ from helpers.cv.batch import BatchExtractor, BatchResult, ModelLoadError, decode
 from helpers.cv.config import ExtractConfig
 from helpers.cv.detectors import DetectorSpec, SceneClassifier
 from helpers.cv.files import scan_output
+from helpers.cv.hf_truth import DEFAULT_BBOX_FORMAT
 from helpers.cv.sources import ImageItem, ImageSource, open_image_source, select
 
 logger = logging.getLogger(__name__)
@@ -127,9 +128,11 @@ def settings_fingerprint(config: ExtractConfig, specs: list[DetectorSpec]) -> di
     # only when set, so that outputs made before these settings existed keep their fingerprint
     settings |= {
         name: getattr(config, name)
-        for name in ("prediction_names", "image_root", "image_column", "key_column")
+        for name in ("prediction_names", "image_root", "image_column", "key_column", "objects_column")
         if getattr(config, name)
     }
+    if config.bbox_format != DEFAULT_BBOX_FORMAT:
+        settings["bbox_format"] = config.bbox_format
     # like `device`, `auto` follows where the models run (records differ in the last digits between devices)
     settings |= {name: getattr(config, name) for name in ("preprocess", "precision") if getattr(config, name) != "auto"}
     settings["fingerprint"] = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[
@@ -210,11 +213,18 @@ def run_extraction(
     files = side_files(output)
     partial, partial_errors = (partial_paths(path)[0] for path in (output, files["errors"]))
     source = open_image_source(
-        config.images, config.image_root, config.label_map, config.image_column, config.key_column
+        config.images,
+        config.image_root,
+        config.label_map,
+        config.image_column,
+        config.key_column,
+        config.objects_column,
+        config.bbox_format,
     )
     if config.detections_from == "labels" and not source.has_ground_truth:
         raise ValueError(
-            f"detections_from='labels' needs a YOLO data.yaml or a COCO .json, got {source.kind} {config.images}"
+            f"detections_from='labels' needs a YOLO data.yaml, a COCO .json or a Hugging Face dataset with boxes, "
+            f"got {source.kind} {config.images}"
         )
     selected = select(
         source.items, max_images=config.max_images, num_shards=config.num_shards, shard_index=config.shard_index

@@ -134,8 +134,10 @@ def evaluate_by_split(
     label_map: dict | None = None,
 ) -> dict[str, dict]:
     """`evaluate_against_truth` per split, test first ("all" when the source has no splits): numbers
-    pooled over train and test would mix what the detectors learned from with what they never saw."""
-    source = open_image_source(images, image_root, label_map)  # once: a COCO file is parsed, a folder listed
+    pooled over train and test would mix what the detectors learned from with what they never saw.
+    `images`: as `evaluate_against_truth` takes it."""
+    # once: a COCO file is parsed, a folder listed
+    source = images if isinstance(images, ImageSource) else open_image_source(images, image_root, label_map)
     by_split: dict[str, list[dict]] = {}
     for record in records:
         by_split.setdefault(record.get("split") or "all", []).append(record)
@@ -161,7 +163,7 @@ def evaluate_against_truth(
 
     Args:
         images: The YOLO data.yaml or COCO .json the records came from (`image_root`, `label_map`: as 01
-            read it), or that source already opened (`open_image_source`).
+            read it), or that source already opened (`open_image_source`; a Hugging Face dataset's so).
         records: 01's records, with `model_detections`.
         weights: Ensemble weight per detector name.
         settings: The fusion settings used (the comparison varies only `conf_type`; thinning as used).

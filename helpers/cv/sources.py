@@ -22,6 +22,7 @@ from helpers.core.paths import resolve
 from helpers.core.photo_datasets import is_photo_dataset, open_photo_dataset
 from helpers.core.shards import check_shard, shard_of
 from helpers.cv.coco_data import CocoDataset, load_coco
+from helpers.cv.hf_truth import DEFAULT_BBOX_FORMAT, SPLIT_NAMES, dataset_truth, find_objects_column
 from helpers.cv.labels import normalise_label
 from helpers.cv.yolo_data import label_path, list_images, load_data_yaml, read_labels
 
@@ -53,10 +54,12 @@ class ImageSource:
     scenes: dict[str, str] = field(default_factory=dict)  # YOLO and COCO: key -> ground-truth scene
     coco: CocoDataset | None = None  # COCO only: the boxes per photo
     label_map: dict[str, str] = field(default_factory=dict)  # class name -> label, as for the detectors
+    # a Hugging Face dataset with boxes: (image column, objects column, bbox format), `helpers.cv.hf_truth`
+    dataset_truth: tuple[str, str, str] | None = None
 
     @property
     def has_ground_truth(self) -> bool:
-        return self.kind in ("yolo", "coco")
+        return self.kind in ("yolo", "coco") or self.dataset_truth is not None
 
     def truth_boxes(self, item: ImageItem) -> list[tuple[str, list[float]]]:
         """The photo's labelled boxes: (label through `label_map`, [x1, y1, x2, y2] normalised).
@@ -68,6 +71,8 @@ class ImageSource:
             if problem := self.coco.problems.get(item.path):
                 raise ValueError(problem)
             boxes = self.coco.boxes.get(item.path, [])
+        elif self.kind == "hf":
+            boxes = dataset_truth(str(self.root), *self.dataset_truth).boxes(item.row)
         else:
             boxes = read_labels(label_path(item.path), self.class_names)
         return [(normalise_label(name, self.label_map), box) for name, box in boxes]
@@ -91,11 +96,14 @@ def open_image_source(
     label_map: dict[str, str] | None = None,
     image_column: str = "",
     key_column: str = "",
+    objects_column: str = "",
+    bbox_format: str = DEFAULT_BBOX_FORMAT,
 ) -> ImageSource:
     """Lists the images of a folder (recursively), a `.txt` list of paths, a YOLO `data.yaml`, a
     COCO instances `.json` (`helpers.cv.coco_data`; its `file_name`s relative to `image_root`,
     default the JSON's folder) or a Hugging Face dataset (`image_column`, `key_column`: see
-    `helpers.core.photo_datasets`). Ground-truth names go through `label_map`.
+    `helpers.core.photo_datasets`; its boxes, when it has them: `objects_column`, `bbox_format`, see
+    `helpers.cv.hf_truth`). Ground-truth names go through `label_map`.
 
     Paths in a list file may be relative to the list file's folder. Duplicates are listed once.
 
@@ -112,8 +120,14 @@ def open_image_source(
     if is_photo_dataset(path):
         root = path.resolve()
         dataset = open_photo_dataset(str(root), image_column, key_column)
-        items = [ImageItem(root, key, split, row, dataset.column) for row, (key, split) in enumerate(dataset.keys())]
+        items = [
+            ImageItem(root, key, SPLIT_NAMES.get(split, split), row, dataset.column)
+            for row, (key, split) in enumerate(dataset.keys())
+        ]
         source = ImageSource("hf", root, items)
+        if objects := find_objects_column(dataset, objects_column):
+            source.dataset_truth = (dataset.column, objects, bbox_format)
+            source.class_names = dataset_truth(str(root), *source.dataset_truth).class_names()
     elif path.is_dir():
         root = path.resolve()
         source = ImageSource("folder", root, [ImageItem(p, _key(p, root), None) for p in list_images(root)])

@@ -1,0 +1,171 @@
+"""Ground truth held in a Hugging Face object-detection dataset, as the Hub's detection datasets
+and the `transformers` object-detection guide lay it out.
+
+    desclm extract --images litter_ds/ --detections_from labels            # an oracle detector
+    desclm calibrate --images litter_ds/ --yolo_weights best.pt ...          # its validation split
+
+Each photo's boxes are an objects column (`objects_column`; by default the one column holding a
+`bbox` field and a category field: `category`, `category_id`, `label`, `labels`, `class` or
+`class_id`), either a struct of lists (`datasets.Sequence({...})`) or a list of structs. A category
+is its `ClassLabel` name, or the text itself. `bbox_format` says how a box is written: `coco`
+([x, y, width, height] in pixels: the guide's and the Hub's usual), `pascal_voc` ([x1, y1, x2, y2]
+in pixels) or `yolo` ([x_center, y_center, width, height] normalised). Pixel boxes are normalised
+by the row's `width` and `height` columns where the dataset has them, else by the photo's size as a
+person sees it (turned as its EXIF says, as 01's records are). A box that is not four finite
+numbers, or lies outside the photo, makes that photo's ground truth an error (its record says
+why), never the run's. Splits come from a `DatasetDict`: `validation` (or `valid`) is the `val`
+split that calibration uses.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import math
+
+from helpers.core.photo_datasets import PhotoDataset, open_photo_dataset
+
+CATEGORY_FIELDS = ("category", "category_id", "label", "labels", "class", "class_id")
+BBOX_FORMATS = ("coco", "pascal_voc", "yolo")
+DEFAULT_BBOX_FORMAT = "coco"
+ORIENTATION_TAG = 0x0112  # EXIF orientation
+SPLIT_NAMES = {"validation": "val", "valid": "val"}  # a DatasetDict's split -> the split 01 and calibrate use
+
+
+def _fields(column_type) -> list[str]:
+    """The field names of an objects column: a struct's, or a list of structs' items'."""
+    import pyarrow as pa
+
+    if pa.types.is_list(column_type) or pa.types.is_large_list(column_type):
+        column_type = column_type.value_type
+    return [field.name for field in column_type] if pa.types.is_struct(column_type) else []
+
+
+def category_field(fields: list[str]) -> str | None:
+    return next((name for name in CATEGORY_FIELDS if name in fields), None)
+
+
+def find_objects_column(dataset: PhotoDataset, name: str = "") -> str | None:
+    """The objects column: `name` (checked), else the one column with a bbox and a category field, else None.
+
+    Raises:
+        ValueError: `name` is not a column of boxes and categories, or several columns are.
+    """
+    if name:
+        if name not in dataset.schema.names:
+            raise ValueError(f"{dataset.location}: no column {name!r} (objects_column); it has {dataset.schema.names}")
+        fields = _fields(dataset.schema.field(name).type)
+        if "bbox" not in fields or category_field(fields) is None:
+            raise ValueError(
+                f"{dataset.location}: column {name!r} holds {fields or 'no fields'}, not a bbox and one of "
+                f"{', '.join(CATEGORY_FIELDS)} (objects_column)"
+            )
+        return name
+    found = [
+        field.name
+        for field in dataset.schema
+        if "bbox" in _fields(field.type) and category_field(_fields(field.type)) is not None
+    ]
+    if len(found) > 1:
+        raise ValueError(f"{dataset.location}: several columns of boxes {found}: name one with objects_column")
+    return found[0] if found else None
+
+
+def _class_names(feature, field: str) -> list[str] | None:
+    """A `ClassLabel`'s names for `field` inside a column's feature description, if `datasets` wrote one."""
+    if isinstance(feature, list):
+        return next((names for item in feature if (names := _class_names(item, field))), None)
+    if not isinstance(feature, dict):
+        return None
+    if feature.get("_type") == "ClassLabel":
+        return [str(name) for name in feature.get("names") or []]
+    if field in feature:
+        return _class_names(feature[field], "")
+    return _class_names(feature.get("feature"), field) if "feature" in feature else None
+
+
+class DatasetTruth:
+    """The labelled boxes of a dataset's rows (see the module docstring)."""
+
+    def __init__(self, dataset: PhotoDataset, column: str, bbox_format: str = DEFAULT_BBOX_FORMAT) -> None:
+        if bbox_format not in BBOX_FORMATS:
+            raise ValueError(f"bbox_format must be one of {', '.join(BBOX_FORMATS)}, got {bbox_format!r}")
+        self.dataset, self.column, self.bbox_format = dataset, column, bbox_format
+        self.field = category_field(_fields(dataset.schema.field(column).type))
+        self.names = _class_names(dataset.features.get(column), self.field)
+        self.sized = {"width", "height"} <= set(dataset.schema.names)
+
+    def class_names(self) -> list[str]:
+        return list(self.names or [])
+
+    def boxes(self, row: int) -> list[tuple[str, list[float]]]:
+        """The row's (category name, [x1, y1, x2, y2] normalised) pairs.
+
+        Raises:
+            ValueError: A box or category that cannot be read, naming the row and the box.
+        """
+        where = self.dataset.where(row)
+        value = self.dataset.cell(row, self.column)
+        if value is None:
+            return []
+        if isinstance(value, dict):  # a struct of lists (`datasets.Sequence`)
+            boxes, categories = value.get("bbox") or [], value.get(self.field) or []
+            if len(boxes) != len(categories):
+                raise ValueError(f"{where}: {self.column} holds {len(boxes)} boxes and {len(categories)} categories")
+            objects = [{"bbox": box, self.field: category} for box, category in zip(boxes, categories)]
+        else:  # a list of structs
+            objects = [item or {} for item in value]
+        size = self._size(row) if self.bbox_format != "yolo" else (1, 1)
+        found = []
+        for index, item in enumerate(objects):
+            found.append(
+                (self._name(item.get(self.field), where, index), self._box(item.get("bbox"), size, where, index))
+            )
+        return found
+
+    def _name(self, category, where: str, index: int) -> str:
+        if isinstance(category, str):
+            return category
+        if isinstance(category, int) and self.names and 0 <= category < len(self.names):
+            return self.names[category]
+        known = f"one of the {len(self.names)} ClassLabel names" if self.names else "named (no ClassLabel names)"
+        raise ValueError(f"{where}: {self.column}[{index}].{self.field} is {category!r}, not {known}")
+
+    def _box(self, bbox, size: tuple[float, float], where: str, index: int) -> list[float]:
+        numbers = bbox if isinstance(bbox, list | tuple) else []
+        if len(numbers) != 4 or not all(isinstance(v, int | float) and math.isfinite(v) for v in numbers):
+            raise ValueError(f"{where}: {self.column}[{index}].bbox must be 4 finite numbers, got {bbox!r}")
+        a, b, c, d = (float(v) for v in numbers)
+        if self.bbox_format == "coco":
+            a, b, c, d = a, b, a + c, b + d
+        elif self.bbox_format == "yolo":
+            a, b, c, d = a - c / 2, b - d / 2, a + c / 2, b + d / 2
+        width, height = size
+        box = [a / width, b / height, c / width, d / height]
+        slack = 1e-3  # annotation tools round a box's edge to the pixel just outside the photo
+        if not (-slack <= box[0] < box[2] <= 1 + slack and -slack <= box[1] < box[3] <= 1 + slack):
+            raise ValueError(
+                f"{where}: {self.column}[{index}].bbox {bbox!r} ({self.bbox_format}) is not a box inside the "
+                f"{width:g}x{height:g} photo (is bbox_format right?)"
+            )
+        return [min(max(v, 0.0), 1.0) for v in box]
+
+    def _size(self, row: int) -> tuple[float, float]:
+        """The photo's (width, height) in pixels: the row's columns, else its header, turned as its EXIF says."""
+        if self.sized:
+            width, height = self.dataset.cell(row, "width"), self.dataset.cell(row, "height")
+            if isinstance(width, int | float) and isinstance(height, int | float) and width > 0 and height > 0:
+                return float(width), float(height)
+        from PIL import Image
+
+        with Image.open(io.BytesIO(self.dataset.read(row))) as image:
+            width, height = image.size
+            if image.getexif().get(ORIENTATION_TAG) in (5, 6, 7, 8):  # turned by a quarter: the sides swap
+                width, height = height, width
+        return float(width), float(height)
+
+
+@functools.lru_cache(maxsize=8)
+def dataset_truth(location: str, image_column: str, objects_column: str, bbox_format: str) -> DatasetTruth:
+    """`DatasetTruth` over a dataset, made once per process (Ray's model actors read it too)."""
+    return DatasetTruth(open_photo_dataset(location, image_column), objects_column, bbox_format)

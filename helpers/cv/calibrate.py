@@ -220,18 +220,10 @@ def collect_detections(config, split: str = "val") -> tuple[dict[str, list[Detec
     """
     from helpers.cv.batch import predict_with, predicted_detector
     from helpers.cv.detectors import load_detector
-    from helpers.cv.sources import load_image, open_image_source
+    from helpers.cv.sources import load_image
     from helpers.cv.tensors import DevicePhotos
 
-    source = open_image_source(
-        config.images,
-        config.image_root,
-        config.label_map,
-        config.image_column,
-        config.key_column,
-        config.objects_column,
-        config.bbox_format,
-    )
+    source = config.image_source()
     if not source.has_ground_truth:
         raise ValueError(
             "calibration needs labelled photos (a YOLO data.yaml, a COCO .json or a Hugging Face dataset with "

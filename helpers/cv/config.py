@@ -19,7 +19,7 @@ from helpers.core.shards import shard_path
 from helpers.cv.detectors import PRECISIONS, PREPROCESSING, DetectorSpec
 from helpers.cv.fusion import FusionSettings
 from helpers.cv.hf_truth import BBOX_FORMATS, DEFAULT_BBOX_FORMAT
-from helpers.cv.sources import select
+from helpers.cv.sources import ImageSource, open_image_source, select
 
 logger = logging.getLogger(__name__)
 DEFAULT_CONF = 0.5  # a detector's threshold when neither the parameter nor the ensemble file sets one
@@ -138,6 +138,18 @@ class ExtractConfig:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         self.fusion(from_file=False)  # validates the parameters
         select([], max_images=self.max_images, num_shards=self.num_shards, shard_index=self.shard_index)
+
+    def image_source(self) -> ImageSource:
+        """The photos this run reads, and what their source knows of them (`open_image_source`)."""
+        return open_image_source(
+            self.images,
+            self.image_root,
+            self.label_map,
+            self.image_column,
+            self.key_column,
+            self.objects_column,
+            self.bbox_format,
+        )
 
     def check_inputs(self, models_loaded: bool = False) -> None:
         """Every model file, folder and settings file this run reads exists, is of the right kind and

@@ -52,7 +52,7 @@ from helpers.cv.config import ExtractConfig
 from helpers.cv.detectors import DetectorSpec, SceneClassifier
 from helpers.cv.files import scan_output
 from helpers.cv.hf_truth import DEFAULT_BBOX_FORMAT
-from helpers.cv.sources import ImageItem, ImageSource, open_image_source, select
+from helpers.cv.sources import ImageItem, ImageSource, select
 
 logger = logging.getLogger(__name__)
 
@@ -212,15 +212,7 @@ def run_extraction(
     output = config.output_path()
     files = side_files(output)
     partial, partial_errors = (partial_paths(path)[0] for path in (output, files["errors"]))
-    source = open_image_source(
-        config.images,
-        config.image_root,
-        config.label_map,
-        config.image_column,
-        config.key_column,
-        config.objects_column,
-        config.bbox_format,
-    )
+    source = config.image_source()
     if config.detections_from == "labels" and not source.has_ground_truth:
         raise ValueError(
             f"detections_from='labels' needs a YOLO data.yaml, a COCO .json or a Hugging Face dataset with boxes, "

@@ -11,10 +11,10 @@ is its `ClassLabel` name, or the text itself. `bbox_format` says how a box is wr
 ([x, y, width, height] in pixels: the guide's and the Hub's usual), `pascal_voc` ([x1, y1, x2, y2]
 in pixels) or `yolo` ([x_center, y_center, width, height] normalised). Pixel boxes are normalised
 by the row's `width` and `height` columns where the dataset has them, else by the photo's size as a
-person sees it (turned as its EXIF says, as 01's records are). A box that is not four finite
-numbers, or lies outside the photo, makes that photo's ground truth an error (its record says
-why), never the run's. Splits come from a `DatasetDict`: `validation` (or `valid`) is the `val`
-split that calibration uses.
+person sees it (turned as its EXIF says, as 01's records are), and rounded as a YOLO label's. A
+box that is not four finite numbers, lies outside the photo or has its corners swapped makes that
+photo's ground truth an error (its record says why), never the run's. Splits come from a
+`DatasetDict`: `validation` (or `valid`) is the `val` split that calibration uses.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ class DatasetTruth:
             objects = [{"bbox": box, self.field: category} for box, category in zip(boxes, categories)]
         else:  # a list of structs
             objects = [item or {} for item in value]
-        size = self._size(row) if self.bbox_format != "yolo" else (1, 1)
+        size = self._size(row) if objects and self.bbox_format != "yolo" else (1.0, 1.0)
         found = []
         for index, item in enumerate(objects):
             found.append(
@@ -143,12 +143,12 @@ class DatasetTruth:
         width, height = size
         box = [a / width, b / height, c / width, d / height]
         slack = 1e-3  # annotation tools round a box's edge to the pixel just outside the photo
-        if not (-slack <= box[0] < box[2] <= 1 + slack and -slack <= box[1] < box[3] <= 1 + slack):
+        if not (-slack <= box[0] <= box[2] <= 1 + slack and -slack <= box[1] <= box[3] <= 1 + slack):
             raise ValueError(
                 f"{where}: {self.column}[{index}].bbox {bbox!r} ({self.bbox_format}) is not a box inside the "
                 f"{width:g}x{height:g} photo (is bbox_format right?)"
             )
-        return [min(max(v, 0.0), 1.0) for v in box]
+        return [round(min(max(v, 0.0), 1.0), 6) for v in box]  # as a YOLO label's box
 
     def _size(self, row: int) -> tuple[float, float]:
         """The photo's (width, height) in pixels: the row's columns, else its header, turned as its EXIF says."""

@@ -70,6 +70,12 @@ def test_save_to_disk_folders_and_parquet_files_list_their_photos_by_stored_path
         ("test/1", "test"),
     ]
     assert split_dataset.read(6) == photos["north/p1.png"]
+    (tmp_path / "photos").mkdir()  # a photo folder holding a Parquet file without photos stays a photo folder
+    (tmp_path / "photos" / "p.png").write_bytes(_png(0))
+    pq.write_table(pa.table({"image": ["p.png"], "detections": ["[]"]}), tmp_path / "photos" / "cv.parquet")
+    assert (
+        open_image_source(tmp_path / "photos").kind == "folder" and open_image_source(tmp_path / "shards").kind == "hf"
+    )
     photos_by_key = PhotoKeys(tmp_path / "dict")
     assert photos_by_key.read_bytes("test/1") == photos["north/p1.png"] and not photos_by_key.exists("test/2")
 

@@ -56,12 +56,32 @@ def key_column_setting():
 
 
 def is_photo_dataset(path: Path) -> bool:
-    """Whether `path` is a `save_to_disk` folder, a Parquet file, or a folder of Parquet files."""
+    """Whether `path` is a `save_to_disk` folder, a Parquet file, or a folder of Parquet files of photos
+    (a photo folder that also holds a Parquet file without photos, such as `extract --format parquet`
+    writes, stays a photo folder)."""
     if path.is_file():
         return path.suffix.lower() == ".parquet"
     if not path.is_dir():
         return False
-    return (path / ARROW_STATE).is_file() or (path / DICT_STATE).is_file() or any(path.glob("*.parquet"))
+    if (path / ARROW_STATE).is_file() or (path / DICT_STATE).is_file():
+        return True
+    first = min(path.glob("*.parquet"), default=None)
+    if first is None:
+        return False
+    try:
+        schema = pq.read_schema(first)
+    except (pa.ArrowException, OSError):
+        return True  # read as a dataset, whose listing then names the damaged file
+    return bool(_image_columns(schema, _parquet_features(schema)))
+
+
+def _parquet_features(schema: pa.Schema) -> dict:
+    """The column features `datasets` wrote into a Parquet file's metadata ({} when none, or unreadable)."""
+    try:
+        info = json.loads((schema.metadata or {}).get(b"huggingface", b"{}")).get("info")
+    except (ValueError, AttributeError):
+        return {}
+    return _features_of(info if isinstance(info, dict) else None)
 
 
 @dataclass(frozen=True)
@@ -163,8 +183,7 @@ class PhotoDataset:
                     file_schema, rows = metadata.schema.to_arrow_schema(), metadata.num_rows
             except (pa.ArrowException, OSError) as error:
                 raise ValueError(f"{file}: not a readable {kind.title()} file of the dataset: {error}") from None
-                if not features and file_schema.metadata and b"huggingface" in file_schema.metadata:
-                    features = _features_of(json.loads(file_schema.metadata[b"huggingface"]).get("info"))
+                features = features or _parquet_features(file_schema)
             if schema is not None and file_schema.names != schema.names:
                 raise ValueError(f"{file}: columns {file_schema.names}, while {files[0][0]} has {schema.names}")
             schema = schema or file_schema

@@ -39,8 +39,15 @@ from helpers.core.settings import setting
 
 logger = logging.getLogger(__name__)
 
+ORIENTATION_TAG = 0x0112  # EXIF orientation
 ARROW_STATE = "state.json"  # a `save_to_disk` Dataset folder
 DICT_STATE = "dataset_dict.json"  # a `save_to_disk` DatasetDict folder: one Dataset folder per split
+
+
+def seen_size(image) -> tuple[int, int]:
+    """An opened photo's (width, height) as a person sees it: the sides swap when its EXIF turns it a quarter."""
+    width, height = image.size
+    return (height, width) if image.getexif().get(ORIENTATION_TAG) in (5, 6, 7, 8) else (width, height)
 
 
 def image_column_setting():

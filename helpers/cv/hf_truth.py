@@ -23,12 +23,11 @@ import functools
 import io
 import math
 
-from helpers.core.photo_datasets import PhotoDataset, open_photo_dataset
+from helpers.core.photo_datasets import PhotoDataset, open_photo_dataset, seen_size
 
 CATEGORY_FIELDS = ("category", "category_id", "label", "labels", "class", "class_id")
 BBOX_FORMATS = ("coco", "pascal_voc", "yolo")
 DEFAULT_BBOX_FORMAT = "coco"
-ORIENTATION_TAG = 0x0112  # EXIF orientation
 SPLIT_NAMES = {"validation": "val", "valid": "val"}  # a DatasetDict's split -> the split 01 and calibrate use
 
 
@@ -159,9 +158,7 @@ class DatasetTruth:
         from PIL import Image
 
         with Image.open(io.BytesIO(self.dataset.read(row))) as image:
-            width, height = image.size
-            if image.getexif().get(ORIENTATION_TAG) in (5, 6, 7, 8):  # turned by a quarter: the sides swap
-                width, height = height, width
+            width, height = seen_size(image)
         return float(width), float(height)
 
 

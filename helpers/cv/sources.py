@@ -19,14 +19,12 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from helpers.core.paths import resolve
-from helpers.core.photo_datasets import is_photo_dataset, open_photo_dataset
+from helpers.core.photo_datasets import is_photo_dataset, open_photo_dataset, seen_size
 from helpers.core.shards import check_shard, shard_of
 from helpers.cv.coco_data import CocoDataset, load_coco
 from helpers.cv.hf_truth import DEFAULT_BBOX_FORMAT, SPLIT_NAMES, dataset_truth, find_objects_column
 from helpers.cv.labels import normalise_label
 from helpers.cv.yolo_data import label_path, list_images, load_data_yaml, read_labels
-
-ORIENTATION_TAG = 0x0112  # EXIF orientation
 
 
 @dataclass(frozen=True)
@@ -209,9 +207,7 @@ def decode_image(item: ImageItem, min_side: int = 0) -> tuple[Image.Image, tuple
             raise ValueError(f"{name}: a HEIF/HEIC image; reading it needs: pip install pi-heif") from None
         raise ValueError(f"{name}: not an image file (no image format recognised its content)") from None
     with opened as image:
-        width, height = image.size
-        if image.getexif().get(ORIENTATION_TAG) in (5, 6, 7, 8):  # turned by a quarter: the sides swap
-            width, height = height, width
+        width, height = seen_size(image)
         if min_side and image.format == "JPEG":
             image.draft(image.mode, (min_side, min_side))
         image = ImageOps.exif_transpose(image)  # camera orientation, as a person sees the photo

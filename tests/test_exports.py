@@ -55,6 +55,20 @@ def test_llava_json_has_a_conversation_per_caption(described):
     assert [e["conversations"][1]["value"] for e in entries] == [c for row in rows for c in row["captions"]]
     assert all(e["conversations"][0] == {"from": "human", "value": "<image>\nWhat litter is here?"} for e in entries)
     assert entries[0]["image"] == rows[0]["id"]
+    # --image_folder: each photo's file beside the JSON, as LLaVA's --image_folder reads them
+    gone = rows[5]["id"]  # its photo was deleted after it was described
+    finished = _export(folder, "llava", "bundle/llava.json", "--images", "photos", "--image_folder", "bundle/photos")
+    assert finished.returncode == 1, finished.stderr
+    entries = json.loads((folder / "bundle/llava.json").read_text(encoding="utf-8"))
+    assert {e["image"] for e in entries} == {r["id"] for r in rows} - {gone}, "photo files keep their names"
+    for entry in entries:
+        assert (folder / "bundle/photos" / entry["image"]).read_bytes() == (
+            folder / "photos" / entry["image"]
+        ).read_bytes()
+    problem = next(p for p in _errors(folder, "bundle/llava.json") if p.get("id") == gone)
+    assert problem["error"].startswith(f"photo not copied: {folder / 'photos' / gone}: "), problem
+    refused = _export(folder, "llava", "llava2.json", "--images", "photos", "--image_folder", "photos/copies")
+    assert refused.returncode == 2 and "overlap" in refused.stderr and not (folder / "photos/copies").exists()
 
 
 def test_coco_captions_load_with_pycocotools(described):

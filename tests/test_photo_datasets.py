@@ -206,6 +206,109 @@ def test_the_gallery_and_the_exports_show_and_copy_a_datasets_photos_by_key(phot
     assert [exported.read(row) for row in range(4)] == [(root / "folder" / name).read_bytes() for name in names]
 
 
+def _jpeg(index: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (20 + index, 15), (90, index * 40, 30)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def test_llava_and_coco_exports_copy_a_datasets_photos_into_files_named_as_the_json_says(tmp_path):
+    """--image_folder: photos kept in a dataset (keys without extensions: `train/0`) become files that
+    LLaVA's --image_folder and COCO tools open, written as stored; a rerun keeps them; a name two
+    photos would share costs the second its row; a stale file from an earlier export is replaced."""
+    import datasets
+    from pycocotools.coco import COCO
+
+    from helpers.describer.exports import export
+
+    photos = {"train/0": _png(0), "train/1": _jpeg(1), "train/2": _png(2), "validation/0": _jpeg(3)}
+    split_rows = {"train": [], "validation": []}
+    for key, data in photos.items():
+        split_rows[key.split("/")[0]].append({"image": {"bytes": data, "path": None}, "tag": key})
+    datasets.DatasetDict({split: _dataset(rows) for split, rows in split_rows.items()}).save_to_disk(
+        str(tmp_path / "dataset")
+    )
+    described = tmp_path / "described.jsonl"
+    rows = [{"id": key, "description": f"Photo {key}.", "captions": [f"Photo {key}.", "Another."]} for key in photos]
+    rows.insert(2, {"id": "train/9", "description": "Not in the dataset.", "source": "grammar"})
+    described.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    (tmp_path / "files" / "train").mkdir(parents=True)
+    (tmp_path / "files" / "train" / "2.png").write_bytes(b"an earlier export's other photo")
+    counts = export(
+        "llava", described, tmp_path / "llava.json", images=tmp_path / "dataset", image_folder=tmp_path / "files"
+    )
+    assert (counts["exported"], counts["problems"], counts["photos_written"]) == (4, 1, 4)
+    entries = json.loads((tmp_path / "llava.json").read_text())
+    names = ["train/0.png", "train/1.jpg", "train/2.png", "validation/0.jpg"]
+    assert [entry["image"] for entry in entries] == [name for name in names for _ in range(2)]
+    for name, data in zip(names, photos.values()):
+        assert (tmp_path / "files" / name).read_bytes() == data, "as stored, never re-encoded"
+        with Image.open(tmp_path / "files" / name) as image:
+            assert image.format == ("PNG" if name.endswith(".png") else "JPEG")
+    problem = json.loads((tmp_path / "llava.json.errors.jsonl").read_text())
+    assert problem["id"] == "train/9" and "no photo 'train/9'" in problem["error"]
+    # COCO into the same folder: every file is there already; sizes read from the photos
+    counts = export(
+        "coco", described, tmp_path / "coco.json", images=tmp_path / "dataset", image_folder=tmp_path / "files"
+    )
+    assert (counts["exported"], counts["photos_written"], counts["photos_kept"]) == (4, 0, 4)
+    coco = COCO(str(tmp_path / "coco.json"))
+    images = coco.loadImgs(coco.getImgIds())
+    assert [image["file_name"] for image in images] == names
+    for image in images:
+        with Image.open(tmp_path / "files" / image["file_name"]) as photo:
+            assert (image["width"], image["height"]) == photo.size
+        assert len(coco.getAnnIds(imgIds=image["id"])) == 2
+    # keys by a column: "a" (a PNG) would be named "a.png", another photo's key: that row costs its line
+    clash = _dataset(
+        [
+            {"image": {"bytes": _png(0), "path": None}, "tag": "a"},
+            {"image": {"bytes": _jpeg(1), "path": None}, "tag": "a.png"},
+        ]
+    )
+    clash.save_to_disk(str(tmp_path / "clash"))
+    (tmp_path / "clash.jsonl").write_text(
+        "".join(json.dumps({"id": key, "description": "x"}) + "\n" for key in ("a", "a.png"))
+    )
+    counts = export(
+        "llava",
+        tmp_path / "clash.jsonl",
+        tmp_path / "clash.json",
+        images=tmp_path / "clash",
+        key_column="tag",
+        image_folder=tmp_path / "clash_files",
+    )
+    assert (counts["exported"], counts["problems"]) == (1, 1)
+    assert [entry["image"] for entry in json.loads((tmp_path / "clash.json").read_text())] == ["a.png"]
+    assert (tmp_path / "clash_files" / "a.png").read_bytes() == _png(0), "the first photo's file is kept"
+    with pytest.raises(ValueError, match="embeds the photos"):
+        export("hf", described, tmp_path / "hf", images=tmp_path / "dataset", image_folder=tmp_path / "files")
+    with pytest.raises(ValueError, match="give the photos"):
+        export("llava", described, tmp_path / "other.json", image_folder=tmp_path / "files")
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(list("ab/\\.ü -_")), max_size=14), st.sampled_from(["", ".jpg", ".PNG", ".txt"])
+)
+def test_a_photos_file_name_stays_inside_its_folder_and_ends_as_a_photo(key, ending):
+    from helpers.core.photo_datasets import IMAGE_SUFFIXES, photo_file_name
+
+    key += ending
+    try:
+        name = photo_file_name(key, _png(0))
+    except ValueError as error:
+        assert "names no file" in str(error) and not key.replace("\\", "/").strip("/.")
+        return
+    parts = name.split("/")
+    assert all(part not in ("", ".", "..") for part in parts) and "\\" not in name
+    assert (Path("/folder") / name).resolve().is_relative_to("/folder")
+    assert Path(name).suffix.lower() in IMAGE_SUFFIXES
+    plain = all(part not in ("", ".", "..") for part in key.split("/")) and "\\" not in key
+    if plain and Path(key).suffix.lower() in IMAGE_SUFFIXES:
+        assert name == key, "a photo's own name is kept"
+
+
 def _as_format(box: list[float], size: tuple[int, int], bbox_format: str) -> list[float]:
     (x1, y1, x2, y2), (width, height) = box, size
     if bbox_format == "yolo":

@@ -37,6 +37,7 @@ def main(argv: list[str], prog: str = "desclm export") -> int:
             options.prompt,
             options.image_column,
             options.key_column,
+            resolve(options.image_folder) if options.image_folder else None,
         )
     except (OSError, ValueError) as error:
         parser.error(str(error))

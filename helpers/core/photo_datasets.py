@@ -34,6 +34,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from PIL import Image, ImageOps
 
 from helpers.core.settings import setting
 
@@ -42,6 +43,54 @@ logger = logging.getLogger(__name__)
 ORIENTATION_TAG = 0x0112  # EXIF orientation
 ARROW_STATE = "state.json"  # a `save_to_disk` Dataset folder
 DICT_STATE = "dataset_dict.json"  # a `save_to_disk` DatasetDict folder: one Dataset folder per split
+
+
+# Formats Pillow only identifies (stubs), or opens only with outside programs (EPS: Ghostscript).
+_NOT_DECODED = frozenset({"BUFR", "GRIB", "HDF5", "MPEG", "WMF", "EPS"})
+
+
+def _image_suffixes() -> frozenset[str]:
+    """Every file extension Pillow decodes (JPEG, PNG, TIFF, GIF, WebP, BMP, ...), plus HEIC/HEIF
+    (which need pi-heif: such a photo's error line says so)."""
+    Image.init()
+    opened = {suffix for suffix, kind in Image.registered_extensions().items() if kind in Image.OPEN}
+    return frozenset(suffix for suffix in opened if Image.registered_extensions()[suffix] not in _NOT_DECODED) | {
+        ".heic",
+        ".heif",
+    }
+
+
+IMAGE_SUFFIXES = _image_suffixes()
+_USUAL_SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp"}
+
+
+def photo_suffix(data: bytes) -> str:
+    """The usual extension of the photo format `data` is in (".jpg", ".png", ...).
+
+    Raises:
+        ValueError: `data` is no photo Pillow can identify.
+    """
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            kind = image.format
+    except OSError as error:  # UnidentifiedImageError among them
+        raise ValueError(f"not a photo Pillow knows: {error}") from None
+    return _USUAL_SUFFIX.get(kind) or min(s for s, k in Image.registered_extensions().items() if k == kind)
+
+
+def photo_file_name(key: str, data: bytes) -> str:
+    """A relative file name for the photo `key` (holding `data`) in a folder of copies: the key as a
+    relative path (`/`-separated; a root, `.`, `..` and empty parts dropped, `\\` read as `/`), with
+    its format's extension added when it has no photo extension (`train/17` -> `train/17.png`).
+
+    Raises:
+        ValueError: The key names no file, or `data` is no photo (for a key without an extension).
+    """
+    parts = [part for part in key.replace("\\", "/").split("/") if part not in ("", ".", "..")]
+    if not parts:
+        raise ValueError(f"the key {key!r} names no file")
+    name = "/".join(parts)
+    return name if Path(name).suffix.lower() in IMAGE_SUFFIXES else name + photo_suffix(data)
 
 
 def seen_size(image) -> tuple[int, int]:
@@ -376,8 +425,6 @@ class PhotoKeys:
 
     def image(self, key: str):
         """The photo as 8-bit RGB, turned as its EXIF orientation says (as 01 saw it: its boxes fit)."""
-        from PIL import Image, ImageOps
-
         with Image.open(io.BytesIO(self.read_bytes(key))) as image:
             return ImageOps.exif_transpose(image).convert("RGB")
 

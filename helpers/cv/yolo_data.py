@@ -9,28 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from PIL import Image
 
 from helpers.core.paths import require_file
+from helpers.core.photo_datasets import IMAGE_SUFFIXES
 
 logger = logging.getLogger(__name__)
 
-# Formats Pillow only identifies (stubs), or opens only with outside programs (EPS: Ghostscript).
-_NOT_DECODED = frozenset({"BUFR", "GRIB", "HDF5", "MPEG", "WMF", "EPS"})
-
-
-def _image_suffixes() -> frozenset[str]:
-    """Every file extension Pillow decodes (JPEG, PNG, TIFF, GIF, WebP, BMP, ...), plus HEIC/HEIF
-    (which need pi-heif: such a photo's error line says so)."""
-    Image.init()
-    opened = {suffix for suffix, kind in Image.registered_extensions().items() if kind in Image.OPEN}
-    return frozenset(suffix for suffix in opened if Image.registered_extensions()[suffix] not in _NOT_DECODED) | {
-        ".heic",
-        ".heif",
-    }
-
-
-IMAGE_SUFFIXES = _image_suffixes()
 SPLIT_KEYS = {"train": "train", "val": "val", "test": "test"}  # data.yaml key -> our split name
 
 

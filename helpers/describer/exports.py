@@ -22,6 +22,10 @@ from, `helpers.core.photo_datasets`):
 - **csv**: one row per photo for spreadsheets (UTF-8 with a byte-order mark, which Excel needs):
   id, image, scene, the counts, source, description, caption_1..k.
 
+`--image_folder` (llava, coco) copies each exported photo's file into one folder, named as the JSON
+names it (`PhotoFolder`): LLaVA's `--image_folder` and a COCO image folder, and the way to photo files
+when the photos are in a Hugging Face dataset.
+
 A row that cannot be exported (an error row of `describe`, an unreadable line, a record or photo
 not found) costs that row: it is listed in `<output>.errors.jsonl` and counted, the rest are
 written. Outputs are written atomically and never over an input. Both files are read as the rows
@@ -38,16 +42,17 @@ import json
 import logging
 import math
 import shutil
+import time
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
 
-from helpers.core.io import atomic_write_text, iter_jsonl, partial_dir, replace_dir, write_jsonl
+from helpers.core.io import atomic_write_bytes, atomic_write_text, iter_jsonl, partial_dir, replace_dir, write_jsonl
 from helpers.core.logs import progress
 from helpers.core.outputs import check_writes
-from helpers.core.photo_datasets import PhotoKeys
+from helpers.core.photo_datasets import PhotoKeys, photo_file_name
 from helpers.core.records import record_id
 from helpers.describer.options import EXPORT_FORMATS as FORMATS
 from helpers.describer.options import ExportOptions
@@ -56,6 +61,7 @@ logger = logging.getLogger(__name__)
 
 LLAVA_PROMPT = ExportOptions.prompt
 PARQUET_SHARD_BYTES = 500 * 2**20  # as `datasets` shards a dataset for the Hub
+COPYING_FORMATS = ("llava", "coco")  # the exports that name photo files (`--image_folder`)
 
 
 @dataclass
@@ -67,10 +73,16 @@ class ExportRow:
     source: str
     record: dict | None = None  # the CV record (`--cv`), or None
     image: str | None = None  # the record's `image` (relative to the images root), else the row's id
+    file: str | None = None  # its photo's file name in the export's image folder (`PhotoFolder`)
 
     @property
     def description(self) -> str:
         return self.captions[0]
+
+    @property
+    def photo_name(self) -> str | None:
+        """How an export names the photo: its file in the image folder, else its key."""
+        return self.file or self.image
 
 
 @dataclass
@@ -239,7 +251,7 @@ def llava_entries(row: ExportRow, prompt: str = LLAVA_PROMPT) -> list[dict]:
     return [
         {
             "id": base if len(row.captions) == 1 else f"{base}-{index}",
-            "image": row.image,
+            "image": row.photo_name,
             "conversations": [{"from": "human", "value": f"<image>\n{prompt}"}, {"from": "gpt", "value": caption}],
         }
         for index, caption in enumerate(row.captions)
@@ -283,7 +295,7 @@ def coco_pieces(rows, photos: PhotoKeys | None = None) -> Iterator[str]:
 
     def coco_images() -> Iterator[dict]:
         for number, row in enumerate(rows(), start=1):
-            image = {"id": number, "file_name": row.image, "desclm_id": row.id}
+            image = {"id": number, "file_name": row.photo_name, "desclm_id": row.id}
             if size := _size(row, photos):
                 image |= {"width": size[0], "height": size[1]}
             yield image
@@ -331,23 +343,80 @@ def csv_pieces(rows) -> Iterator[str]:
         yield written(cells)
 
 
+class PhotoFolder:
+    """The exported photos' files in one folder, each named by `photo_file_name` (its key, with its
+    format's extension when the key has none: `train/17.png`) and written as stored, never re-encoded.
+
+    A file already there with the same bytes is kept (a rerun, or a photo listed twice); one with
+    other bytes is replaced when an earlier run wrote it, and is another photo's name clash when this
+    run did (that row's error: no entry points at the wrong photo)."""
+
+    def __init__(self, photos: PhotoKeys, folder: Path) -> None:
+        self.photos, self.folder = photos, folder
+        self.started_ns = time.time_ns()
+        self.written = self.kept = 0
+
+    def put(self, key: str | None) -> str:
+        """Writes the photo `key`'s file (unless it is there); returns its name in the folder.
+
+        Raises:
+            OSError, ValueError: The photo cannot be read or written, or its name is another photo's.
+        """
+        if not key:
+            raise ValueError("the row names no photo")
+        data = self.photos.read_bytes(key)
+        name = photo_file_name(key, data)
+        target = self.folder / name
+        try:
+            there = target.stat()
+        except FileNotFoundError:
+            there = None
+        if there is not None:
+            if there.st_size == len(data) and target.read_bytes() == data:
+                self.kept += 1
+                return name
+            if there.st_mtime_ns >= self.started_ns:
+                raise ValueError(f"its file name {name} is another photo's in this export")
+        atomic_write_bytes(target, data, sync=False)  # an empty file after a power cut differs, so is rewritten
+        self.written += 1
+        return name
+
+
 class _Passes:
     """The joined rows streamed from the files afresh for each pass (10^7 photos need not fit in
-    memory); the first pass counts them and collects the problems."""
+    memory); the first pass counts them, collects the problems and, with a `PhotoFolder`, copies each
+    row's photo (`file` names it there; a row whose photo fails is left out of every pass)."""
 
-    def __init__(self, described: Path, cv: Path | None) -> None:
-        self.described, self.cv = described, cv
+    def __init__(self, described: Path, cv: Path | None, photo_folder: PhotoFolder | None = None) -> None:
+        self.described, self.cv, self.photo_folder = described, cv, photo_folder
         self.problems: list[dict] = []
         self.count = self.passes = 0
+        self.left_out: set[int] = set()  # rows (in joined order) whose photo was not copied
 
     def __call__(self) -> Iterator[ExportRow]:
         self.passes += 1
-        return self._first() if self.passes == 1 else joined_rows(self.described, self.cv, [])
+        return self._first() if self.passes == 1 else self._again()
 
     def _first(self) -> Iterator[ExportRow]:
-        for row in joined_rows(self.described, self.cv, self.problems):
+        rows = joined_rows(self.described, self.cv, self.problems)
+        if self.photo_folder is not None:
+            rows = progress(rows, desc=f"copy photos to {self.photo_folder.folder}", unit="photo")
+        for index, row in enumerate(rows):
             self.count += 1
+            if self.photo_folder is not None:
+                try:
+                    row.file = self.photo_folder.put(row.image)
+                except (OSError, ValueError) as error:
+                    where = self.photo_folder.photos.name(row.image) if row.image else self.photo_folder.photos.images
+                    self.problems.append({"id": row.id, "error": f"photo not copied: {where}: {error}"})
+                    self.left_out.add(index)
+                    continue
             yield row
+
+    def _again(self) -> Iterator[ExportRow]:
+        for index, row in enumerate(joined_rows(self.described, self.cv, [])):
+            if index not in self.left_out:
+                yield row
 
 
 def errors_path(output: Path) -> Path:
@@ -363,20 +432,26 @@ def export(
     prompt: str = LLAVA_PROMPT,
     image_column: str = "",
     key_column: str = "",
+    image_folder: Path | None = None,
 ) -> dict:
     """Writes one export (see the module docstring); returns its counts. `images`: a folder or a
-    Hugging Face dataset (`image_column`, `key_column`: as extraction read it).
+    Hugging Face dataset (`image_column`, `key_column`: as extraction read it); `image_folder` (llava,
+    coco): where the exported photos' files are copied (`PhotoFolder`).
 
     Returns:
-        {"format", "rows", "exported", "problems", "output"}; problems are also written to
-        `<output>.errors.jsonl` (an old one is removed when there are none).
+        {"format", "rows", "exported", "problems", "output"} (with `image_folder`: "photos_written",
+        "photos_kept"); problems are also written to `<output>.errors.jsonl` (an old one is removed
+        when there are none).
 
     Raises:
-        ValueError: An unknown format, an output over an input (or a folder holding one), or an
-            output folder/file of the wrong kind; checked before any work.
+        ValueError: An unknown format, an output over an input (or a folder holding one), an output
+            folder/file of the wrong kind, an `image_folder` without `images`, for another format or
+            overlapping the photos; checked before any work.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}: one of {', '.join(FORMATS)}")
+    if image_folder is not None:
+        _check_image_folder(fmt, image_folder, images)
     inputs = [path for path in (described, cv) if path is not None]
     errors = errors_path(output)
     if fmt == "hf":
@@ -393,16 +468,16 @@ def export(
     if fmt == "hf":
         joined, exported, problems = export_hf(described, cv, output, images, (image_column, key_column))
     else:
-        rows = _Passes(described, cv)
+        photos = PhotoKeys(images, image_column, key_column) if images is not None else None
+        rows = _Passes(described, cv, PhotoFolder(photos, image_folder) if image_folder is not None else None)
         if fmt == "llava":
             entries = (entry for row in rows() for entry in llava_entries(row, prompt))
             atomic_write_text(output, chain(json_array(entries, indent=1), ["\n"]))
         elif fmt == "coco":
-            photos = PhotoKeys(images, image_column, key_column) if images is not None else None
             atomic_write_text(output, coco_pieces(rows, photos))
         else:
             atomic_write_text(output, csv_pieces(rows))
-        joined = exported = rows.count
+        joined, exported = rows.count, rows.count - len(rows.left_out)
         problems = rows.problems
     join_problems = sum(1 for problem in problems if "line" in problem)
     if problems:
@@ -412,4 +487,20 @@ def export(
         errors.unlink()
     logger.info("%s export: %d photos written to %s", fmt, exported, output)
     total = joined + join_problems
-    return {"format": fmt, "rows": total, "exported": exported, "problems": len(problems), "output": str(output)}
+    counts = {"format": fmt, "rows": total, "exported": exported, "problems": len(problems), "output": str(output)}
+    if image_folder is not None:
+        copies = rows.photo_folder
+        counts |= {"photos_written": copies.written, "photos_kept": copies.kept}
+        logger.info("%s: %d photo files written, %d already there", image_folder, copies.written, copies.kept)
+    return counts
+
+
+def _check_image_folder(fmt: str, image_folder: Path, images: Path | None) -> None:
+    if fmt not in COPYING_FORMATS:
+        why = "embeds the photos" if fmt == "hf" else "names photos by key"
+        raise ValueError(f"image_folder is for the {' and '.join(COPYING_FORMATS)} exports (the {fmt} export {why})")
+    if images is None:
+        raise ValueError("image_folder copies the photos from images: give the photos (--images) too")
+    folder, source = image_folder.resolve(), images.resolve()
+    if folder.is_relative_to(source) or source.is_relative_to(folder):
+        raise ValueError(f"image_folder {image_folder} and the photos {images} overlap: choose another folder")

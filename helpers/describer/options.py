@@ -101,6 +101,11 @@ class ExportOptions:
     image_column: str = image_column_setting()
     key_column: str = key_column_setting()
     prompt: str = setting("Describe the litter in this photo.", "llava: the human turn after <image>")
+    image_folder: str = setting(
+        "",
+        "llava, coco: copy each exported photo's file here, named as the JSON names it (LLaVA's --image_folder); "
+        "the way to photo files when --images is a Hugging Face dataset",
+    )
 
     def __post_init__(self) -> None:
         if self.format not in EXPORT_FORMATS:

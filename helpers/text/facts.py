@@ -271,8 +271,8 @@ def _read_phrase(
         if known := _known_phrase(tokens, start + skipped, index, raw):
             end, surface, entry = known
             return end, " ".join([*words, surface]), entry, True
-    if tokens[start] in DELIMITERS:  # after the lookup: an expected label may start with one ("?", ".x")
-        return None
+    if _is_boundary(tokens, start):  # after the lookup: an expected label may start with one ("?", ".x");
+        return None  # a stop word starts no phrase: "two bottles, one each", "one left bottle" (unread)
     end = start + 1
     while not _is_boundary(tokens, end):
         end += 1

@@ -313,6 +313,8 @@ def _as_format(box: list[float], size: tuple[int, int], bbox_format: str) -> lis
     (x1, y1, x2, y2), (width, height) = box, size
     if bbox_format == "yolo":
         return [(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1]
+    if bbox_format == "albumentations":
+        return list(box)
     pixels = [x1 * width, y1 * height, x2 * width, y2 * height]
     return (
         pixels if bbox_format == "pascal_voc" else [pixels[0], pixels[1], pixels[2] - pixels[0], pixels[3] - pixels[1]]
@@ -320,24 +322,15 @@ def _as_format(box: list[float], size: tuple[int, int], bbox_format: str) -> lis
 
 
 def test_a_detection_datasets_boxes_are_the_ground_truth_its_yolo_labels_give(tiny_demo, tmp_path):
-    """The demo set's photos and labels as a Hub-style detection DatasetDict (an `objects` column of
-    ClassLabel categories and boxes, in each bbox_format): extracting its labels gives the YOLO
-    data.yaml's records, `validation` read as the val split; a box outside its photo costs that photo."""
+    """The demo set's photos, labels and scenes as a Hub-style detection DatasetDict (an `objects`
+    column of ClassLabel categories and boxes in each bbox_format; `boxes` and text `labels` in one; a
+    `scene` column): extracting its labels gives the YOLO data.yaml's records, `validation` read as
+    the val split; a box outside its photo costs that photo."""
     import datasets
 
     yolo = open_image_source(tiny_demo / "data.yaml")
     names = yolo.class_names
-    features = datasets.Features(
-        {
-            "image": datasets.Image(),
-            "objects": datasets.Sequence(
-                {
-                    "bbox": datasets.Sequence(datasets.Value("float64"), length=4),
-                    "category": datasets.ClassLabel(names=names),
-                }
-            ),
-        }
-    )
+    scene_names = sorted(set(yolo.scenes.values()))
     yolo_records = {}
     for line in iter_jsonl(
         run_extraction(
@@ -347,7 +340,24 @@ def test_a_detection_datasets_boxes_are_the_ground_truth_its_yolo_labels_give(ti
         )["output"]
     ):
         yolo_records[Path(line.record["image"]).name] = line.record
-    for bbox_format in ("coco", "pascal_voc", "yolo"):
+    assert all(record["scene"]["class"] in scene_names for record in yolo_records.values())
+    for bbox_format in ("coco", "pascal_voc", "albumentations", "yolo"):
+        torchvision_style = bbox_format == "albumentations"  # `boxes` and text `labels`
+        box_name, category_name = ("boxes", "labels") if torchvision_style else ("bbox", "category")
+        features = datasets.Features(
+            {
+                "image": datasets.Image(),
+                "objects": datasets.Sequence(
+                    {
+                        box_name: datasets.Sequence(datasets.Value("float64"), length=4),
+                        category_name: datasets.Value("string")
+                        if torchvision_style
+                        else datasets.ClassLabel(names=names),
+                    }
+                ),
+                "scene": datasets.ClassLabel(names=scene_names) if bbox_format == "coco" else datasets.Value("string"),
+            }
+        )
         splits = {"train": [], "validation": []}
         for item in yolo.items:
             if item.split not in ("train", "val"):
@@ -355,17 +365,25 @@ def test_a_detection_datasets_boxes_are_the_ground_truth_its_yolo_labels_give(ti
             size = (yolo_records[item.path.name]["width"], yolo_records[item.path.name]["height"])
             boxes = yolo.truth_boxes(item)
             objects = {
-                "bbox": [_as_format(box, size, bbox_format) for _, box in boxes],
-                "category": [names.index(name) for name, _ in boxes],
+                box_name: [_as_format(box, size, bbox_format) for _, box in boxes],
+                category_name: [name if torchvision_style else names.index(name) for name, _ in boxes],
             }
-            row = {"image": {"bytes": item.path.read_bytes(), "path": item.path.name}, "objects": objects}
+            scene = yolo.scenes[item.key]
+            row = {
+                "image": {"bytes": item.path.read_bytes(), "path": item.path.name},
+                "objects": objects,
+                "scene": scene_names.index(scene) if bbox_format == "coco" else scene,
+            }
             splits["train" if item.split == "train" else "validation"].append(row)
-        outside = {"bbox": [_as_format([0.5, 0.5, 1.5, 0.9], size, bbox_format)], "category": [0]}
+        outside = {
+            box_name: [_as_format([0.5, 0.5, 1.5, 0.9], size, bbox_format)],
+            category_name: [names[0] if torchvision_style else 0],
+        }
         splits["validation"].append(
-            {"image": {"bytes": item.path.read_bytes(), "path": "outside.jpg"}, "objects": outside}
+            {"image": {"bytes": item.path.read_bytes(), "path": "outside.jpg"}, "objects": outside, "scene": None}
         )
         rows = {
-            split: {name: [row[name] for row in rows] for name in ("image", "objects")}
+            split: {name: [row[name] for row in rows] for name in ("image", "objects", "scene")}
             for split, rows in splits.items()
         }
         folder = tmp_path / bbox_format
@@ -384,6 +402,7 @@ def test_a_detection_datasets_boxes_are_the_ground_truth_its_yolo_labels_give(ti
         for record in records:
             expected = yolo_records[record["image"]]
             assert record["split"] == expected["split"] and record["split"] in ("train", "val")
+            assert record["scene"] == expected["scene"], (bbox_format, record["image"])
             assert [d["label"] for d in record["detections"]] == [d["label"] for d in expected["detections"]]
             for mine, theirs in zip(record["detections"], expected["detections"]):
                 assert mine["bbox"] == pytest.approx(theirs["bbox"], abs=2e-6), (bbox_format, record["image"])

@@ -294,8 +294,19 @@ class PhotoDataset:
         splits = (part.split for part in self.parts for _ in range(part.rows))
         yield from zip(keys, splits)
 
+    def values(self, column: str) -> list:
+        """Every row's value of a (small) column, in row order, as Python values.
+
+        Raises:
+            ValueError: A data file cannot be read (naming it).
+        """
+        try:
+            return [v for part in self.parts for v in self._column(part, column).to_pylist()]
+        except (pa.ArrowException, OSError) as error:
+            raise ValueError(f"{self.location}: its column {column!r} cannot be read: {error}") from None
+
     def _key_values(self) -> list[str]:
-        values = [v for part in self.parts for v in self._column(part, self.key_column).to_pylist()]
+        values = self.values(self.key_column)
         keys = ["" if value is None else str(value) for value in values]
         first: dict[str, int] = {}
         for row, key in enumerate(keys):

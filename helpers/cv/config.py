@@ -43,7 +43,7 @@ class ExtractConfig:
     bbox_format: str = setting(
         DEFAULT_BBOX_FORMAT,
         "Hugging Face dataset only: its boxes as coco [x,y,w,h], pascal_voc [x1,y1,x2,y2] "
-        "(pixels) or yolo [xc,yc,w,h] (normalised)",
+        "(pixels), albumentations [x1,y1,x2,y2] or yolo [xc,yc,w,h] (normalised)",
     )
     output: str = setting("data/cv_outputs.jsonl", "JSONL of CV outputs; its errors and manifest files go beside it")
     max_images: int = setting(0, "the first N images only (0: all)")

@@ -5,16 +5,19 @@ and the `transformers` object-detection guide lay it out.
     desclm calibrate --images litter_ds/ --yolo_weights best.pt ...          # its validation split
 
 Each photo's boxes are an objects column (`objects_column`; by default the one column holding a
-`bbox` field and a category field: `category`, `category_id`, `label`, `labels`, `class` or
-`class_id`), either a struct of lists (`datasets.Sequence({...})`) or a list of structs. A category
-is its `ClassLabel` name, or the text itself. `bbox_format` says how a box is written: `coco`
-([x, y, width, height] in pixels: the guide's and the Hub's usual), `pascal_voc` ([x1, y1, x2, y2]
-in pixels) or `yolo` ([x_center, y_center, width, height] normalised). Pixel boxes are normalised
+box field, `bbox`, `bboxes`, `boxes` or `box`, and a category field: `category`, `category_id`,
+`label`, `labels`, `class` or `class_id`), either a struct of lists (`datasets.Sequence({...})`) or a
+list of structs. A category is its `ClassLabel` name, or the text itself. `bbox_format` says how a
+box is written: `coco` ([x, y, width, height] in pixels: the guide's and the Hub's usual),
+`pascal_voc` ([x1, y1, x2, y2] in pixels, as `transformers`' post-processing gives them),
+`albumentations` ([x1, y1, x2, y2] normalised) or `yolo` ([x_center, y_center, width, height]
+normalised). Pixel boxes are normalised
 by the row's `width` and `height` columns where the dataset has them, else by the photo's size as a
 person sees it (turned as its EXIF says, as 01's records are), and rounded as a YOLO label's. A
 box that is not four finite numbers, lies outside the photo or has its corners swapped makes that
 photo's ground truth an error (its record says why), never the run's. Splits come from a
-`DatasetDict`: `validation` (or `valid`) is the `val` split that calibration uses.
+`DatasetDict`: `validation` (or `valid`) is the `val` split that calibration uses. A `scene` column
+(text, or a `ClassLabel`) is each photo's ground-truth scene, as a data.yaml's `scenes.csv` is.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ import math
 from helpers.core.photo_datasets import PhotoDataset, open_photo_dataset, seen_size
 
 CATEGORY_FIELDS = ("category", "category_id", "label", "labels", "class", "class_id")
-BBOX_FORMATS = ("coco", "pascal_voc", "yolo")
+BOX_FIELDS = ("bbox", "bboxes", "boxes", "box")
+BBOX_FORMATS = ("coco", "pascal_voc", "albumentations", "yolo")
+SCENE_COLUMN = "scene"
 DEFAULT_BBOX_FORMAT = "coco"
 SPLIT_NAMES = {"validation": "val", "valid": "val"}  # a DatasetDict's split -> the split 01 and calibrate use
 
@@ -44,6 +49,10 @@ def category_field(fields: list[str]) -> str | None:
     return next((name for name in CATEGORY_FIELDS if name in fields), None)
 
 
+def box_field(fields: list[str]) -> str | None:
+    return next((name for name in BOX_FIELDS if name in fields), None)
+
+
 def find_objects_column(dataset: PhotoDataset, name: str = "") -> str | None:
     """The objects column: `name` (checked), else the one column with a bbox and a category field, else None.
 
@@ -54,16 +63,16 @@ def find_objects_column(dataset: PhotoDataset, name: str = "") -> str | None:
         if name not in dataset.schema.names:
             raise ValueError(f"{dataset.location}: no column {name!r} (objects_column); it has {dataset.schema.names}")
         fields = _fields(dataset.schema.field(name).type)
-        if "bbox" not in fields or category_field(fields) is None:
+        if box_field(fields) is None or category_field(fields) is None:
             raise ValueError(
-                f"{dataset.location}: column {name!r} holds {fields or 'no fields'}, not a bbox and one of "
-                f"{', '.join(CATEGORY_FIELDS)} (objects_column)"
+                f"{dataset.location}: column {name!r} holds {fields or 'no fields'}, not one of "
+                f"{', '.join(BOX_FIELDS)} and one of {', '.join(CATEGORY_FIELDS)} (objects_column)"
             )
         return name
     found = [
         field.name
         for field in dataset.schema
-        if "bbox" in _fields(field.type) and category_field(_fields(field.type)) is not None
+        if box_field(_fields(field.type)) is not None and category_field(_fields(field.type)) is not None
     ]
     if len(found) > 1:
         raise ValueError(f"{dataset.location}: several columns of boxes {found}: name one with objects_column")
@@ -90,7 +99,8 @@ class DatasetTruth:
         if bbox_format not in BBOX_FORMATS:
             raise ValueError(f"bbox_format must be one of {', '.join(BBOX_FORMATS)}, got {bbox_format!r}")
         self.dataset, self.column, self.bbox_format = dataset, column, bbox_format
-        self.field = category_field(_fields(dataset.schema.field(column).type))
+        fields = _fields(dataset.schema.field(column).type)
+        self.field, self.box_field = category_field(fields), box_field(fields)
         self.names = _class_names(dataset.features.get(column), self.field)
         self.sized = {"width", "height"} <= set(dataset.schema.names)
 
@@ -108,17 +118,21 @@ class DatasetTruth:
         if value is None:
             return []
         if isinstance(value, dict):  # a struct of lists (`datasets.Sequence`)
-            boxes, categories = value.get("bbox") or [], value.get(self.field) or []
+            boxes, categories = value.get(self.box_field) or [], value.get(self.field) or []
             if len(boxes) != len(categories):
                 raise ValueError(f"{where}: {self.column} holds {len(boxes)} boxes and {len(categories)} categories")
-            objects = [{"bbox": box, self.field: category} for box, category in zip(boxes, categories)]
+            objects = [{self.box_field: box, self.field: category} for box, category in zip(boxes, categories)]
         else:  # a list of structs
             objects = [item or {} for item in value]
-        size = self._size(row) if objects and self.bbox_format != "yolo" else (1.0, 1.0)
+        normalised = self.bbox_format in ("yolo", "albumentations")
+        size = self._size(row) if objects and not normalised else (1.0, 1.0)
         found = []
         for index, item in enumerate(objects):
             found.append(
-                (self._name(item.get(self.field), where, index), self._box(item.get("bbox"), size, where, index))
+                (
+                    self._name(item.get(self.field), where, index),
+                    self._box(item.get(self.box_field), size, where, index),
+                )
             )
         return found
 
@@ -133,7 +147,7 @@ class DatasetTruth:
     def _box(self, bbox, size: tuple[float, float], where: str, index: int) -> list[float]:
         numbers = bbox if isinstance(bbox, list | tuple) else []
         if len(numbers) != 4 or not all(isinstance(v, int | float) and math.isfinite(v) for v in numbers):
-            raise ValueError(f"{where}: {self.column}[{index}].bbox must be 4 finite numbers, got {bbox!r}")
+            raise ValueError(f"{where}: {self.column}[{index}].{self.box_field} must be 4 finite numbers, got {bbox!r}")
         a, b, c, d = (float(v) for v in numbers)
         if self.bbox_format == "coco":
             a, b, c, d = a, b, a + c, b + d
@@ -144,8 +158,8 @@ class DatasetTruth:
         slack = 1e-3  # annotation tools round a box's edge to the pixel just outside the photo
         if not (-slack <= box[0] <= box[2] <= 1 + slack and -slack <= box[1] <= box[3] <= 1 + slack):
             raise ValueError(
-                f"{where}: {self.column}[{index}].bbox {bbox!r} ({self.bbox_format}) is not a box inside the "
-                f"{width:g}x{height:g} photo (is bbox_format right?)"
+                f"{where}: {self.column}[{index}].{self.box_field} {bbox!r} ({self.bbox_format}) is not a box "
+                f"inside the {width:g}x{height:g} photo (is bbox_format right?)"
             )
         return [round(min(max(v, 0.0), 1.0), 6) for v in box]  # as a YOLO label's box
 
@@ -160,6 +174,28 @@ class DatasetTruth:
         with Image.open(io.BytesIO(self.dataset.read(row))) as image:
             width, height = seen_size(image)
         return float(width), float(height)
+
+
+def dataset_scenes(dataset: PhotoDataset, keys: list[str]) -> dict[str, str]:
+    """Each photo's ground-truth scene by key (`keys`: the rows'), from the `scene` column ({} without one).
+
+    Raises:
+        ValueError: A scene is a number outside the column's `ClassLabel` names (naming the row).
+    """
+    if SCENE_COLUMN not in dataset.schema.names:
+        return {}
+    names = _class_names(dataset.features.get(SCENE_COLUMN), "")
+    scenes = {}
+    for row, (key, value) in enumerate(zip(keys, dataset.values(SCENE_COLUMN))):
+        if value is None or value == -1:  # `datasets`' ClassLabel for "no label"
+            continue
+        if isinstance(value, int) and not isinstance(value, bool):
+            if not names or not 0 <= value < len(names):
+                known = f"one of its {len(names)} ClassLabel names" if names else "named (no ClassLabel names)"
+                raise ValueError(f"{dataset.where(row)}: {SCENE_COLUMN} is {value}, not {known}")
+            value = names[value]
+        scenes[key] = str(value)
+    return scenes
 
 
 @functools.lru_cache(maxsize=8)

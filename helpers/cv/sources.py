@@ -22,7 +22,13 @@ from helpers.core.paths import resolve
 from helpers.core.photo_datasets import is_photo_dataset, open_photo_dataset, seen_size
 from helpers.core.shards import check_shard, shard_of
 from helpers.cv.coco_data import CocoDataset, load_coco
-from helpers.cv.hf_truth import DEFAULT_BBOX_FORMAT, SPLIT_NAMES, dataset_truth, find_objects_column
+from helpers.cv.hf_truth import (
+    DEFAULT_BBOX_FORMAT,
+    SPLIT_NAMES,
+    dataset_scenes,
+    dataset_truth,
+    find_objects_column,
+)
 from helpers.cv.labels import normalise_label
 from helpers.cv.yolo_data import label_path, list_images, load_data_yaml, read_labels
 
@@ -49,7 +55,7 @@ class ImageSource:
     root: Path
     items: list[ImageItem]
     class_names: list[str] = field(default_factory=list)  # YOLO and COCO: ground-truth class names
-    scenes: dict[str, str] = field(default_factory=dict)  # YOLO and COCO: key -> ground-truth scene
+    scenes: dict[str, str] = field(default_factory=dict)  # key -> ground-truth scene (scenes.csv, a scene column)
     coco: CocoDataset | None = None  # COCO only: the boxes per photo
     label_map: dict[str, str] = field(default_factory=dict)  # class name -> label, as for the detectors
     # a Hugging Face dataset with boxes: (image column, objects column, bbox format), `helpers.cv.hf_truth`
@@ -122,7 +128,7 @@ def open_image_source(
             ImageItem(root, key, SPLIT_NAMES.get(split, split), row, dataset.column)
             for row, (key, split) in enumerate(dataset.keys())
         ]
-        source = ImageSource("hf", root, items)
+        source = ImageSource("hf", root, items, scenes=dataset_scenes(dataset, [item.key for item in items]))
         if objects := find_objects_column(dataset, objects_column):
             source.dataset_truth = (dataset.column, objects, bbox_format)
             source.class_names = dataset_truth(str(root), *source.dataset_truth).class_names()

@@ -12,6 +12,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from helpers.text.facts import extract
 
@@ -94,3 +96,54 @@ def test_a_page_inside_the_photo_folder_is_refused_before_any_thumbnail(describe
     assert done.returncode == 2, done.stderr[-2000:]
     assert "inside the photo folder" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert sorted(path for path in (folder / "photos").rglob("*")) == before, "nothing written among the photos"
+
+
+def _page_data(page) -> dict:
+    text = page.read_text(encoding="utf-8")
+    start = text.index('<script id="data"')
+    start = text.index(">", start) + 1
+    return json.loads(text[start : text.index("</script>", start)].replace("<\\/", "</").replace("<\\!--", "<!--"))
+
+
+@needs_browser
+def test_of_more_photos_than_max_photos_the_page_shows_a_seeded_random_sample_and_says_so(described):
+    """10^7 described photos would make a page no browser opens: a uniform sample of `max_photos`, in
+    file order, the same for the same seed, thumbnails made for those only."""
+    from helpers.describer.gallery import write_gallery
+
+    folder, _, rows = described
+    ids = [row["id"] for row in rows]
+    samples = []
+    for seed in (0, 0, 1, 2, 3):
+        output = folder / f"s{seed}/gallery.html"
+        counts = write_gallery(folder / "described.jsonl", output, folder / "photos", max_photos=3, seed=seed)
+        cards = [card["id"] for card in _page_data(output)["cards"]]
+        assert len(cards) == 3 and cards == [i for i in ids if i in cards], "a sample, in the file's order"
+        assert (counts["described"], counts["photos"]) == (len(rows), 3)
+        samples.append(tuple(cards))
+    assert samples[0] == samples[1] and len(set(samples)) > 1, "the same seed, the same photos; others differ"
+    assert len(list((folder / "s3/gallery_thumbs").glob("*.jpg"))) <= 3, "thumbnails of the sample only"
+    assert _gallery(folder, "--output", "cli/gallery.html", "--max_photos", "3").returncode in (0, 1)
+    assert [card["id"] for card in _page_data(folder / "cli/gallery.html")["cards"]] == list(samples[0])
+    assert f"(a random sample of the {len(rows)} described, seed 0)" in _dom(folder / "cli/gallery.html")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 30), st.integers(1, 12), st.integers(0, 2**32))
+def test_a_sample_is_every_row_or_size_rows_in_order_and_seeded(count, size, seed):
+    from helpers.describer.gallery import sample_rows
+
+    sample, seen = sample_rows(iter(range(count)), size, seed)
+    assert seen == count and sample == sorted(set(sample)) and set(sample) <= set(range(count))
+    assert len(sample) == min(size, count) and sample == sample_rows(iter(range(count)), size, seed)[0]
+
+
+def test_every_row_is_as_likely_to_be_in_the_sample():
+    """Uniform: over 2,000 seeds, each of 10 rows in a sample of 3 about 600 times (a standard
+    deviation is about 20; the first rows kept, a common mistake, would give 2,000 and 0)."""
+    from collections import Counter
+
+    from helpers.describer.gallery import sample_rows
+
+    times = Counter(row for seed in range(2000) for row in sample_rows(iter(range(10)), 3, seed)[0])
+    assert all(500 < times[row] < 700 for row in range(10)), times

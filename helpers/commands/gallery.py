@@ -35,6 +35,8 @@ def main(argv: list[str], prog: str = "desclm gallery") -> int:
             options.page_size,
             image_column=options.image_column,
             key_column=options.key_column,
+            max_photos=options.max_photos,
+            seed=options.seed,
         )
     except (OSError, ValueError) as error:
         parser.error(str(error))

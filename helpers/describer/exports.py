@@ -45,7 +45,7 @@ import shutil
 import time
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 
@@ -83,14 +83,6 @@ class ExportRow:
     def photo_name(self) -> str | None:
         """How an export names the photo: its file in the image folder, else its key."""
         return self.file or self.image
-
-
-@dataclass
-class Joined:
-    """The rows to export and the ones that cannot be, each with why."""
-
-    rows: list[ExportRow] = field(default_factory=list)
-    problems: list[dict] = field(default_factory=list)
 
 
 def _key(value) -> str:
@@ -147,13 +139,6 @@ def joined_rows(described: Path, cv: Path | None, problems: list[dict]) -> Itera
             continue
         image = (record or {}).get("image") or (row["id"] if isinstance(row.get("id"), str) else None)
         yield ExportRow(row.get("id"), captions, row.get("source", ""), record, image)
-
-
-def join_described(described: Path, cv: Path | None = None) -> Joined:
-    """`joined_rows`, all in memory (the gallery's one page)."""
-    joined = Joined()
-    joined.rows = list(joined_rows(described, cv, joined.problems))
-    return joined
 
 
 def _detections(record: dict | None) -> list[dict]:

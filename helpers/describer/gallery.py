@@ -6,7 +6,9 @@ Writes one self-contained HTML file (data, style and script inline; no network) 
 thumbnails beside it (`gallery_thumbs/`). Each photo is a card: its thumbnail with the detector
 boxes drawn (with `--cv`), its sentence(s), counts and scene. Filters narrow the cards by
 category, scene and number of items, a search box by words of the sentences; the page shows
-`page_size` cards at a time, so 100,000 photos stay usable. The filter state is kept in the URL
+`page_size` cards at a time, so 100,000 photos stay usable. Of more (`max_photos`; 10^7 photos
+would make a page no browser opens), the page shows a uniform random sample (`seed`; reservoir
+sampling as the files are read, so memory holds the sample only) and says so. The filter state is kept in the URL
 fragment (`gallery.html#category=plastic&scene=grass&q=bottle&page=2`): a view can be bookmarked
 or sent.
 
@@ -26,6 +28,7 @@ import io
 import json
 import logging
 import os
+import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
@@ -35,7 +38,7 @@ from helpers.core.io import atomic_write_text, write_jsonl
 from helpers.core.logs import progress
 from helpers.core.outputs import check_writes
 from helpers.core.photo_datasets import PhotoKeys
-from helpers.describer.exports import ExportRow, join_described
+from helpers.describer.exports import ExportRow, joined_rows
 from helpers.describer.options import GalleryOptions
 from helpers.text.facts import extract
 
@@ -43,6 +46,7 @@ logger = logging.getLogger(__name__)
 
 THUMB_SIZE = GalleryOptions.thumb_size
 PAGE_SIZE = GalleryOptions.page_size
+MAX_PHOTOS = GalleryOptions.max_photos
 
 
 def thumbs_dir(output: Path) -> Path:
@@ -109,8 +113,11 @@ def write_gallery(
     workers: int = 0,
     image_column: str = "",
     key_column: str = "",
+    max_photos: int = MAX_PHOTOS,
+    seed: int = 0,
 ) -> dict:
-    """Writes the page and its thumbnails (see the module docstring); returns its counts.
+    """Writes the page and its thumbnails (see the module docstring); returns its counts (`described`:
+    the photos that could be shown, `photos`: the cards, a sample when `max_photos` is fewer).
 
     `images` is a folder, or a Hugging Face dataset (`image_column`, `key_column`: as extraction
     read it, `helpers.core.photo_datasets`).
@@ -128,15 +135,17 @@ def write_gallery(
             f"the thumbnails would go to {folder}, inside the photo folder {images}, where a later extraction "
             "would take them for photos: write the page outside that folder"
         )
-    joined = join_described(described, cv)
-    problems = list(joined.problems)
-    thumbs: list[str | None] = [None] * len(joined.rows)
+    problems: list[dict] = []
+    rows, total = sample_rows(joined_rows(described, cv, problems), max_photos, seed)
+    if total > len(rows):
+        logger.info("%d described photos: the page shows a random sample of %d (seed %d)", total, len(rows), seed)
+    thumbs: list[str | None] = [None] * len(rows)
     if images is not None:
         folder.mkdir(parents=True, exist_ok=True)
         photos = PhotoKeys(images, image_column, key_column)
 
         def thumb(index: int) -> None:
-            row = joined.rows[index]
+            row = rows[index]
             photo = photos.name(row.image) if row.image else None
             try:
                 if photo is None:
@@ -146,10 +155,10 @@ def write_gallery(
                 problems.append({"id": row.id, "error": f"thumbnail of {photo}: {type(error).__name__}: {error}"})
 
         with ThreadPoolExecutor(workers or min(8, os.cpu_count() or 1)) as pool:
-            for _ in progress(pool.map(thumb, range(len(joined.rows))), total=len(joined.rows), desc="thumbnails"):
+            for _ in progress(pool.map(thumb, range(len(rows))), total=len(rows), desc="thumbnails"):
                 pass
     cards = []
-    for row, thumb in zip(joined.rows, thumbs, strict=True):
+    for row, thumb in zip(rows, thumbs, strict=True):
         try:
             cards.append(_card(row, thumb))
         except (TypeError, ValueError, KeyError) as error:  # a CV record the describer never took
@@ -159,6 +168,8 @@ def write_gallery(
         "thumbs": os.path.relpath(folder, output.parent) if images is not None else "",
         "pageSize": page_size,
         "cards": cards,
+        "described": total,  # the page's cards are a sample of these when fewer
+        "seed": seed,
     }
     atomic_write_text(output, render(data))
     if problems:
@@ -167,7 +178,22 @@ def write_gallery(
     elif errors.exists():
         errors.unlink()
     logger.info("gallery of %d photos: %s", len(cards), output)
-    return {"photos": len(cards), "problems": len(problems), "output": str(output)}
+    return {"described": total, "photos": len(cards), "problems": len(problems), "output": str(output)}
+
+
+def sample_rows(rows, size: int, seed: int) -> tuple[list, int]:
+    """A uniform random sample of at most `size` of `rows` (an iterator, read once: reservoir sampling,
+    memory holds the sample only), in their order, and how many rows there were. All of them when
+    there are no more than `size`; the same `seed`, the same sample."""
+    rng = random.Random(seed)
+    kept: list[tuple[int, object]] = []
+    count = 0
+    for count, row in enumerate(progress(rows, desc="read described rows", unit="row"), start=1):
+        if len(kept) < size:
+            kept.append((count, row))
+        elif (slot := rng.randrange(count)) < size:
+            kept[slot] = (count, row)
+    return [row for _, row in sorted(kept, key=lambda pair: pair[0])], count
 
 
 def render(data: dict) -> str:

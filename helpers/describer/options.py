@@ -129,7 +129,13 @@ class GalleryOptions:
     title: str = setting("", "the page's title (default: the described file's name)")
     thumb_size: int = setting(320, "longest side of a thumbnail, pixels")
     page_size: int = setting(60, "cards per page")
+    max_photos: int = setting(
+        100_000, "most cards on the page (a browser's comfortable limit): of more photos, a random sample this size"
+    )
+    seed: int = setting(0, "the sample's seed (same seed, same photos)")
 
     def __post_init__(self) -> None:
         if self.thumb_size < 16 or self.page_size < 1:
             raise ValueError(f"thumb_size must be >= 16 and page_size >= 1, got {self.thumb_size}, {self.page_size}")
+        if self.max_photos < 1:
+            raise ValueError(f"max_photos must be >= 1, got {self.max_photos}")

@@ -8,14 +8,19 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from helpers.commands import COMMANDS
 from helpers.commands import main as desclm
 from helpers.commands.parsing import SettingsParser
+from helpers.core.settings import setting
 from helpers.describer.options import FALLBACK_EXIT_STATUS
 
 DESCLM = Path(sys.executable).parent / "desclm"
@@ -120,6 +125,61 @@ def test_settings_come_from_params_then_options_and_unknown_names_are_refused(tm
     with pytest.raises(SystemExit):
         _parser_of(["train"], monkeypatch).parse(["--adapter", "lorra"])
     assert "adapter must be one of" in capsys.readouterr().err, "the config's own check, as one line"
+
+
+@dataclass
+class _Settings:
+    described: str = setting(help="rows", positional=True)
+    max_photos: int = setting(10, "most")
+    guard: bool = setting(True, "check")
+    sizes: list[int] = setting(help="sizes", factory=lambda: [1])
+    title: str = setting("", "title")
+    label_map: dict = setting(help="map", factory=dict)
+
+
+@hypothesis_settings(max_examples=80, deadline=None)
+@given(
+    st.text(alphabet="ab/.=,_ ", min_size=1, max_size=8).filter(lambda t: not t.startswith("-")),
+    st.integers(-5, 10**6),
+    st.booleans(),
+    st.lists(st.integers(0, 99), min_size=1, max_size=4),
+    st.text(alphabet="xy =,-:", max_size=8).filter(lambda t: not t.startswith("-")),
+    st.dictionaries(st.sampled_from(["bottle", "can"]), st.sampled_from(["plastic", "a=b"]), max_size=2),
+    st.permutations(range(6)),
+)
+def test_name_equals_value_as_the_yolo_command_takes_settings_reads_as_its_options(
+    described, most, guard, sizes, title, label_map, order
+):
+    """`desclm extract images=photos/ half=true`: the same settings as `--name value`, in any order;
+    an option's value that looks like `name=value` stays that option's value."""
+    parser = SettingsParser(_Settings, prog="desclm test", description="test")
+    options = [
+        [described],
+        ["--max_photos", str(most)],
+        ["--guard" if guard else "--no_guard"],
+        ["--sizes", *map(str, sizes)],
+        ["--title", title],
+        ["--label_map", json.dumps(label_map)],
+    ]
+    named = [
+        f"described={described}",
+        f"max_photos={most}",
+        f"guard={'yes' if guard else 'False'}",
+        "sizes=" + ",".join(map(str, sizes)),
+        f"title={title}",
+        f"label_map={json.dumps(label_map)}",
+    ]
+    expected = _Settings(described, most, guard, sizes, title, label_map)
+    assert parser.parse([word for option in options for word in option])[0] == expected
+    assert parser.parse([named[index] for index in order])[0] == expected
+    mixed = [described, *named[1:4], "--title", "max_photos=3"]
+    assert parser.parse(mixed)[0] == _Settings(described, most, guard, sizes, "max_photos=3", {})
+
+
+def test_a_switch_given_another_word_is_one_error_line(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        SettingsParser(_Settings, prog="desclm test", description="test").parse(["d", "guard=maybe"])
+    assert exit_.value.code == 2 and "guard=maybe: guard is a switch: true or false" in capsys.readouterr().err
 
 
 def _missing_cases(tmp: Path) -> dict[str, tuple[list[str], str]]:

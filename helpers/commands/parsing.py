@@ -6,7 +6,10 @@ choices); this subclass adds what the project's commands need on top:
   with the field's help and default;
 - booleans as `--guard / --no_guard`, dicts as JSON, `setting(positional=True)` as arguments;
 - `--params FILE.yaml` (the same names; a pipeline file's section works too; the command line wins);
-- `-v/--verbose` and `-q/--quiet` (quiet: warnings only, no progress bars, ours or libraries').
+- `-v/--verbose` and `-q/--quiet` (quiet: warnings only, no progress bars, ours or libraries');
+- `name=value` as the `yolo` command takes settings (`desclm extract images=photos/ batch_size=16
+  half=true`), read as `--name value` (a switch: true/false; a list: comma-separated; an argument
+  by its name).
 A config that refuses its values (`__post_init__`) ends the command with its message and status 2.
 """
 
@@ -17,6 +20,7 @@ import copy
 import dataclasses
 import json
 import logging
+import sys
 import types
 import typing
 from pathlib import Path
@@ -160,9 +164,44 @@ class SettingsParser(HfArgumentParser):
                 return values[section], section
         return values, None
 
+    def assignments(self, argv: list[str]) -> list[str]:
+        """`argv` with each `name=value` of a setting (as the `yolo` command takes them) as `--name value`:
+        a switch `--name`/`--no_name` (value true/false, yes/no, on/off, 1/0), a list its comma-separated
+        items, an argument (`described=runs/d.jsonl`) in its place among the arguments. A token that is an
+        option's value (`--title a=b`) or names no setting stays as it is."""
+        by_name = {action.dest: action for action in self._actions if action.dest != "help"}
+        arguments = [action.dest for action in self._actions if not action.option_strings]
+        rewritten: list[str] = []
+        named: dict[str, list[str]] = {}
+        value_next = False  # the token is the value of the option before it
+        for token in argv:
+            if value_next or token.startswith("-"):
+                option = None if value_next else self._option_string_actions.get(token)
+                value_next = option is not None and option.nargs is None
+                rewritten.append(token)
+                continue
+            name, assigned, value = token.partition("=")
+            action = by_name.get(name.replace("-", "_")) if assigned else None
+            if action is None or (action.nargs == 0 and not isinstance(action, Switch)):  # -v counts: no value
+                rewritten.append(token)
+                continue
+            items = value.split(",") if action.nargs in ("+", "*") else [value]
+            if not action.option_strings:
+                named[action.dest] = items
+            elif isinstance(action, Switch):
+                truth = {"true": True, "yes": True, "on": True, "1": True}
+                truth |= {"false": False, "no": False, "off": False, "0": False}
+                if value.lower() not in truth:
+                    self.error(f"{token}: {action.dest} is a switch: true or false")
+                rewritten.append(f"--{'' if truth[value.lower()] else 'no_'}{action.dest}")
+            else:
+                rewritten += [action.option_strings[0], *items]
+        return [item for dest in arguments if dest in named for item in named[dest]] + rewritten
+
     def parse(self, argv: list[str] | None = None) -> tuple[Any, ...]:
         """The configs (file values, then command-line options), then the remaining namespace
         (`params`, `verbose`, `quiet`, options added by hand). Sets up logging first."""
+        argv = self.assignments(sys.argv[1:] if argv is None else list(argv))
         head = argparse.ArgumentParser(add_help=False)
         add_logging_options(head)
         head.add_argument("--params", type=Path)

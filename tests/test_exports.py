@@ -157,3 +157,32 @@ def test_an_export_streams_its_inputs_so_memory_stays_flat(tmp_path, fmt):
     tracemalloc.stop()
     assert result["exported"] == count
     assert peak < inputs / 10, f"peak {peak} bytes for {inputs} bytes of input"
+
+
+def test_the_data_yaml_01_read_finds_its_photos_through_the_cv_outputs_manifest(tiny_demo, tmp_path):
+    """`--images data.yaml` (as given to 01) names a file, not the folder the keys are relative to: the
+    CV output's manifest says which; the gallery without --images shows the photos it names."""
+    from helpers.core.io import iter_jsonl
+    from helpers.cv.extract import ExtractConfig, run_extraction
+    from helpers.describer.exports import export
+    from helpers.describer.gallery import write_gallery
+
+    cv = tmp_path / "cv.jsonl"
+    run_extraction(ExtractConfig(images=str(tiny_demo / "data.yaml"), output=str(cv), detections_from="labels"))
+    keys = [line.record["image"] for line in iter_jsonl(cv)]
+    assert len(keys) == 12 and all(key.count("/") == 2 for key in keys), keys  # train/images/x.jpg
+    described = tmp_path / "described.jsonl"
+    described.write_text(
+        "".join(json.dumps({"id": key, "description": "No litter is visible."}) + "\n" for key in keys)
+    )
+    counts = export(
+        "llava", described, tmp_path / "llava.json", cv, tiny_demo / "data.yaml", image_folder=tmp_path / "photos"
+    )
+    assert (counts["exported"], counts["photos_written"], counts["problems"]) == (12, 12, 0)
+    assert all((tmp_path / "photos" / key).read_bytes() == (tiny_demo / key).read_bytes() for key in keys)
+    for images in (tiny_demo / "data.yaml", None):
+        page = write_gallery(described, tmp_path / f"page_{images is None}" / "g.html", images, cv)
+        assert (page["photos"], page["problems"]) == (12, 0), images
+        assert len(list((tmp_path / f"page_{images is None}" / "g_thumbs").glob("*.jpg"))) == 12
+    with pytest.raises(ValueError, match="is a file: give the folder"):
+        export("llava", described, tmp_path / "other.json", None, tiny_demo / "data.yaml", image_folder=tmp_path / "p2")

@@ -412,7 +412,7 @@ class PhotoKeys:
     (`PhotoDataset`'s keys), for the pages and exports that show or copy them."""
 
     def __init__(self, images: Path, image_column: str = "", key_column: str = "") -> None:
-        self.images = images
+        self.images, self.image_column, self.key_column = images, image_column, key_column
         self.dataset = PhotoDataset(images, image_column, key_column) if is_photo_dataset(images) else None
         self._rows: dict[str, int] | None = None
         self._version = self.dataset.version() if self.dataset else ""
@@ -455,3 +455,45 @@ class PhotoKeys:
             stat = photo.stat()
             return f"{photo.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
         return f"{self.images.resolve()}|{self._version}|{key}"
+
+
+def photos_of_cv_output(cv_output: Path) -> PhotoKeys | None:
+    """The photos a CV output's keys name, as its manifest (`X.manifest.json` beside `X.jsonl`) records
+    them: the folder or dataset 01 read (a data.yaml's, COCO file's or list's root) and its columns.
+    None when there is no manifest or its photos are gone."""
+    from helpers.core.io import side_files
+
+    manifest = side_files(cv_output)["manifest"]
+    try:
+        settings = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    root = settings.get("image_root") if isinstance(settings, dict) else None
+    if not root or not Path(root).exists():
+        return None
+    return PhotoKeys(Path(root), settings.get("image_column", ""), settings.get("key_column", ""))
+
+
+def photos_for(
+    images: Path | None, image_column: str = "", key_column: str = "", cv: Path | None = None
+) -> PhotoKeys | None:
+    """The photos a page or an export shows: `images` as 01 took it. A folder or a dataset is used as
+    it is; a data.yaml, COCO .json or .txt list by the root its records' keys are relative to, which
+    `cv`'s manifest names. Without `images`, None.
+
+    Raises:
+        ValueError: `images` is such a file and no `cv` manifest says where its photos are.
+    """
+    if images is None:
+        return None
+    if images.is_dir() or is_photo_dataset(images):
+        return PhotoKeys(images, image_column, key_column)
+    recorded = photos_of_cv_output(cv) if cv is not None else None
+    if recorded is None:
+        raise ValueError(
+            f"{images} is a file: give the folder the records' image paths are relative to (a data.yaml's dataset "
+            "root, a COCO file's image folder, a list's folder), or --cv with the CV output 01 wrote from it "
+            "(its manifest names that folder)"
+        )
+    logger.info("%s: photos from %s, as %s's manifest records", images, recorded.images, cv)
+    return recorded

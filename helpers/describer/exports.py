@@ -52,7 +52,7 @@ from pathlib import Path
 from helpers.core.io import atomic_write_bytes, atomic_write_text, iter_jsonl, partial_dir, replace_dir, write_jsonl
 from helpers.core.logs import progress
 from helpers.core.outputs import check_writes
-from helpers.core.photo_datasets import PhotoKeys, photo_file_name
+from helpers.core.photo_datasets import PhotoKeys, photo_file_name, photos_for
 from helpers.core.records import record_id
 from helpers.describer.options import EXPORT_FORMATS as FORMATS
 from helpers.describer.options import ExportOptions
@@ -420,7 +420,8 @@ def export(
     image_folder: Path | None = None,
 ) -> dict:
     """Writes one export (see the module docstring); returns its counts. `images`: a folder or a
-    Hugging Face dataset (`image_column`, `key_column`: as extraction read it); `image_folder` (llava,
+    Hugging Face dataset (`image_column`, `key_column`: as extraction read it), or the data.yaml, COCO
+    .json or list 01 read (its root from `cv`'s manifest, `photos_for`); `image_folder` (llava,
     coco): where the exported photos' files are copied (`PhotoFolder`).
 
     Returns:
@@ -435,14 +436,17 @@ def export(
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}: one of {', '.join(FORMATS)}")
+    photos = photos_for(images, image_column, key_column, cv)
     if image_folder is not None:
-        _check_image_folder(fmt, image_folder, images)
+        _check_image_folder(fmt, image_folder, photos)
     inputs = [path for path in (described, cv) if path is not None]
     errors = errors_path(output)
     if fmt == "hf":
         if output.exists() and not output.is_dir():
             raise ValueError(f"{output} is a file: the hf export writes a folder")
-        inside = [p for p in inputs + ([images] if images else []) if p.resolve().is_relative_to(output.resolve())]
+        inside = [
+            p for p in inputs + ([photos.images] if photos else []) if p.resolve().is_relative_to(output.resolve())
+        ]
         if inside:
             raise ValueError(
                 f"{output} holds the input {inside[0]}: the export would replace it; choose another folder"
@@ -451,9 +455,9 @@ def export(
     else:
         check_writes([output, errors], inputs)
     if fmt == "hf":
-        joined, exported, problems = export_hf(described, cv, output, images, (image_column, key_column))
+        columns = (photos.image_column, photos.key_column) if photos else ("", "")
+        joined, exported, problems = export_hf(described, cv, output, photos.images if photos else None, columns)
     else:
-        photos = PhotoKeys(images, image_column, key_column) if images is not None else None
         rows = _Passes(described, cv, PhotoFolder(photos, image_folder) if image_folder is not None else None)
         if fmt == "llava":
             entries = (entry for row in rows() for entry in llava_entries(row, prompt))
@@ -480,12 +484,12 @@ def export(
     return counts
 
 
-def _check_image_folder(fmt: str, image_folder: Path, images: Path | None) -> None:
+def _check_image_folder(fmt: str, image_folder: Path, photos: PhotoKeys | None) -> None:
     if fmt not in COPYING_FORMATS:
         why = "embeds the photos" if fmt == "hf" else "names photos by key"
         raise ValueError(f"image_folder is for the {' and '.join(COPYING_FORMATS)} exports (the {fmt} export {why})")
-    if images is None:
+    if photos is None:
         raise ValueError("image_folder copies the photos from images: give the photos (--images) too")
-    folder, source = image_folder.resolve(), images.resolve()
+    folder, source = image_folder.resolve(), photos.images.resolve()
     if folder.is_relative_to(source) or source.is_relative_to(folder):
-        raise ValueError(f"image_folder {image_folder} and the photos {images} overlap: choose another folder")
+        raise ValueError(f"image_folder {image_folder} and the photos {photos.images} overlap: choose another folder")

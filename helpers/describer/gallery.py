@@ -37,7 +37,7 @@ from pathlib import Path
 from helpers.core.io import atomic_write_text, write_jsonl
 from helpers.core.logs import progress
 from helpers.core.outputs import check_writes
-from helpers.core.photo_datasets import PhotoKeys
+from helpers.core.photo_datasets import PhotoKeys, photos_for, photos_of_cv_output
 from helpers.describer.exports import ExportRow, joined_rows
 from helpers.describer.options import GalleryOptions
 from helpers.text.facts import extract
@@ -120,7 +120,8 @@ def write_gallery(
     the photos that could be shown, `photos`: the cards, a sample when `max_photos` is fewer).
 
     `images` is a folder, or a Hugging Face dataset (`image_column`, `key_column`: as extraction
-    read it, `helpers.core.photo_datasets`).
+    read it, `helpers.core.photo_datasets`), or the data.yaml, COCO .json or list 01 read (its root
+    from `cv`'s manifest); without it, the photos `cv`'s manifest names, if they are there.
 
     Raises:
         ValueError: The page would write over an input, or its thumbnails would land among the photos
@@ -130,9 +131,12 @@ def write_gallery(
     inputs = [path for path in (described, cv) if path is not None]
     check_writes([output, errors], inputs)
     folder = thumbs_dir(output)
-    if images is not None and folder.resolve().is_relative_to(images.resolve()):
+    photos = photos_for(images, image_column, key_column, cv) if images is not None else None
+    if photos is None and cv is not None and (photos := photos_of_cv_output(cv)):
+        logger.info("photos: %s, as %s's manifest records", photos.images, cv)
+    if photos is not None and folder.resolve().is_relative_to(photos.images.resolve()):
         raise ValueError(
-            f"the thumbnails would go to {folder}, inside the photo folder {images}, where a later extraction "
+            f"the thumbnails would go to {folder}, inside the photo folder {photos.images}, where a later extraction "
             "would take them for photos: write the page outside that folder"
         )
     problems: list[dict] = []
@@ -140,9 +144,8 @@ def write_gallery(
     if total > len(rows):
         logger.info("%d described photos: the page shows a random sample of %d (seed %d)", total, len(rows), seed)
     thumbs: list[str | None] = [None] * len(rows)
-    if images is not None:
+    if photos is not None:
         folder.mkdir(parents=True, exist_ok=True)
-        photos = PhotoKeys(images, image_column, key_column)
 
         def thumb(index: int) -> None:
             row = rows[index]
@@ -165,7 +168,7 @@ def write_gallery(
             problems.append({"id": row.id, "error": f"CV record not readable: {type(error).__name__}: {error}"})
     data = {
         "title": title or f"desclm gallery: {described.name}",
-        "thumbs": os.path.relpath(folder, output.parent) if images is not None else "",
+        "thumbs": os.path.relpath(folder, output.parent) if photos is not None else "",
         "pageSize": page_size,
         "cards": cards,
         "described": total,  # the page's cards are a sample of these when fewer

@@ -8,7 +8,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from helpers.core.photo_datasets import PhotoKeys
+from helpers.core.photo_datasets import PhotoKeys, photos_of_cv_output
 from helpers.describer.truth import COLUMNS, worst_photos
 
 # Each measure with its unit in its name: one unit per column of `truth_table`.
@@ -34,21 +34,11 @@ COLUMN_NAMES = {
 def photos_of(pairs_dir: str | Path) -> PhotoKeys | None:
     """The photos the test records' keys name (02's CV outputs -> 01's manifest: its folder, or its
     Hugging Face dataset with the columns 01 read), if known."""
-    import json
-
     from helpers.core.contract import pairs_cv_outputs
-    from helpers.core.io import side_files
     from helpers.core.paths import resolve
 
     cv_outputs = pairs_cv_outputs(resolve(pairs_dir))
-    manifest = side_files(resolve(cv_outputs))["manifest"] if cv_outputs else None
-    if not manifest or not manifest.is_file():
-        return None
-    settings = json.loads(manifest.read_text())
-    root = settings.get("image_root")
-    if not root or not Path(root).exists():
-        return None
-    return PhotoKeys(Path(root), settings.get("image_column", ""), settings.get("key_column", ""))
+    return photos_of_cv_output(resolve(cv_outputs)) if cv_outputs else None
 
 
 def truth_table(summary: dict) -> pd.DataFrame:

@@ -216,3 +216,126 @@ def test_checking_reads_both_files_as_it_goes_in_any_order(tmp_path):
     faithful = sum(index % 5 != 0 for index in order)
     assert (summary["checked"], summary["faithful"], summary["errors"]) == (count + 3, faithful, 1)
     assert [path.name for path in folder.iterdir() if path.name.startswith(".")] == [], "the id index removed"
+
+
+def _llava_entry(index: int, image, answer) -> dict:
+    turns = [{"from": "human", "value": "<image>\nDescribe the litter."}]
+    return {
+        "id": f"e{index}",
+        "image": image,
+        "conversations": turns + ([{"from": "gpt", "value": answer}] * (answer is not None)),
+    }
+
+
+def test_llava_and_coco_captions_are_checked_where_they_are_kept(tmp_path):
+    """A VLM's captions kept as LLaVA conversations (a JSON array or one entry per line) or COCO captions
+    get the verdicts the same captions get as JSONL; an entry without a photo or an answer, a photo
+    without a CV record, an annotation of no image: one error line each; a file cut short: the entries
+    before it checked, then one line saying after which."""
+    from helpers.describer.check import check_file
+
+    rows = _rows("captions.jsonl")[:6] + _rows("captions.jsonl")[-4:]
+    (tmp_path / "cv.jsonl").write_text("".join(json.dumps({"image": r["id"], **r["record"]}) + "\n" for r in rows))
+    entries = [_llava_entry(i, r["id"], r["caption"]) for i, r in enumerate(rows)]
+    entries[3:3] = [
+        _llava_entry(90, None, "A can."),
+        _llava_entry(91, rows[0]["id"], None),
+        _llava_entry(92, "gone.jpg", "A can."),
+    ]
+    (tmp_path / "llava.json").write_text(json.dumps(entries, indent=1))
+    (tmp_path / "llava.jsonl").write_text("".join(json.dumps(entry) + "\n" for entry in entries))
+    coco = {
+        "images": [{"id": i + 1, "file_name": r["id"]} for i, r in enumerate(rows)],
+        "annotations": [{"id": 100 + i, "image_id": i + 1, "caption": r["caption"]} for i, r in enumerate(rows)]
+        + [{"id": 999, "image_id": 77, "caption": "A can."}],
+    }
+    (tmp_path / "coco.json").write_text(json.dumps(coco))
+    expected = [r["faithful"] for r in rows]
+    for name in ("llava.json", "llava.jsonl"):
+        summary = check_file(
+            tmp_path / "cv.jsonl", tmp_path / name, tmp_path / f"{name}.verdicts.jsonl", lexicon=LEXICON
+        )
+        verdicts = [json.loads(line) for line in (tmp_path / f"{name}.verdicts.jsonl").read_text().splitlines()]
+        checked = [v for v in verdicts if "error" not in v]
+        assert [v["faithful"] for v in checked] == expected and [v["id"] for v in checked] == [r["id"] for r in rows]
+        assert [v["entry"] for v in checked] == [f"e{i}" for i in range(10)], "each verdict names its entry"
+        errors = [v for v in verdicts if "error" in v]
+        assert [v["entry"] for v in errors] == ["e90", "e91", "e92"], name
+        assert "no 'image'" in errors[0]["error"] and "no answer" in errors[1]["error"]
+        assert "no CV record" in errors[2]["error"] and (summary["checked"], summary["errors"]) == (10, 3)
+    check_file(tmp_path / "cv.jsonl", tmp_path / "coco.json", tmp_path / "coco.verdicts.jsonl", lexicon=LEXICON)
+    verdicts = [json.loads(line) for line in (tmp_path / "coco.verdicts.jsonl").read_text().splitlines()]
+    assert [v.get("faithful") for v in verdicts] == [*expected, None] and verdicts[-1]["entry"] == 999
+    assert "image_id 77 is no image's" in verdicts[-1]["error"]
+    text = (tmp_path / "llava.json").read_text()
+    (tmp_path / "cut.json").write_text(text[: text.index('"e5"')])  # a file cut short in entry 9
+    summary = check_file(tmp_path / "cv.jsonl", tmp_path / "cut.json", tmp_path / "cut.verdicts.jsonl", lexicon=LEXICON)
+    verdicts = [json.loads(line) for line in (tmp_path / "cut.verdicts.jsonl").read_text().splitlines()]
+    assert len(verdicts) == 9 and "not valid JSON after entry 8" in verdicts[-1]["error"], verdicts[-1]
+    assert (summary["checked"], summary["errors"]) == (5, 4)
+
+
+ENTRIES = st.lists(
+    st.one_of(
+        st.builds(
+            _llava_entry,
+            st.integers(0, 9),
+            st.one_of(st.none(), st.text(min_size=1, max_size=6)),
+            st.one_of(st.none(), st.text(max_size=12)),
+        ),
+        st.integers(-(2**63), 2**63 - 1),  # the C parser (yajl) ends the read at a larger one: its error line
+        st.fixed_dictionaries(
+            {
+                "image": st.text(min_size=1, max_size=4),
+                "conversations": st.just([{"role": "assistant", "content": [{"type": "text", "text": "Two cans."}]}]),
+            }
+        ),
+    ),
+    max_size=6,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(ENTRIES)
+def test_llava_entries_read_alike_as_a_json_array_and_one_per_line(entries):
+    import tempfile
+
+    from helpers.describer.check import read_captions
+
+    with tempfile.TemporaryDirectory() as folder:
+        array, lines = Path(folder) / "a.json", Path(folder) / "a.jsonl"
+        array.write_text(json.dumps(entries, ensure_ascii=False), encoding="utf-8")
+        lines.write_text("".join(json.dumps(entry, ensure_ascii=False) + "\n" for entry in entries), encoding="utf-8")
+        read = [list(read_captions(path)) for path in (array, lines)]
+    for from_array, from_line, entry in zip(*read, entries, strict=True):
+        assert (from_array.text, from_array.key, from_array.entry) == (from_line.text, from_line.key, from_line.entry)
+        if isinstance(entry, dict) and from_array.error is None:
+            answer = next(t for t in entry["conversations"] if t.get("from") == "gpt" or t.get("role") == "assistant")
+            said = answer.get("value", answer.get("content"))
+            assert from_array.key == entry["image"] and from_array.text == (
+                said if isinstance(said, str) else "Two cans."
+            )
+        else:
+            assert from_array.text is None and from_line.text is None
+
+
+def test_a_llava_json_array_is_read_as_a_stream(tmp_path):
+    """A LLaVA file of 10^6 entries is one JSON array: it is read an entry at a time, not loaded whole."""
+    import tracemalloc
+
+    from helpers.describer.check import check_file
+
+    order = _check_inputs(tmp_path / "flat", 2_000)
+    folder = tmp_path / "flat"
+    captions = [json.loads(line) for line in (folder / "captions.jsonl").read_text().splitlines()]
+    # each entry as big as a real one's (its system prompt, metadata): the file's size is in entries, not ids
+    entries = [{**_llava_entry(i, c["id"], c["caption"]), "notes": "x" * 4000} for i, c in enumerate(captions)]
+    (folder / "llava.json").write_text(json.dumps(entries, indent=1))
+    check_file(folder / "cv.jsonl", folder / "llava.json", tmp_path / "warm.jsonl")  # imports, caches: not the file's
+    tracemalloc.start()
+    summary = check_file(folder / "cv.jsonl", folder / "llava.json", folder / "verdicts.jsonl")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    size = (folder / "llava.json").stat().st_size + (folder / "cv.jsonl").stat().st_size
+    assert peak < size / 10, f"peak {peak} bytes for {size} bytes of input"
+    assert summary["captions"] == len(order) + 1 and summary["checked"] == len(order)

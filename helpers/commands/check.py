@@ -34,6 +34,7 @@ def main(argv: list[str], prog: str = "desclm check") -> int:
             options.caption_field,
             options.policy,
             load_lexicon(options.lexicon) if options.lexicon else None,
+            options.captions_format,
         )
     except (OSError, ValueError) as error:
         parser.error(str(error))

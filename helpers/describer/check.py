@@ -1,10 +1,23 @@
 """`desclm check`: captions written anywhere, checked against their CV records (`helpers.text.check`).
 
     desclm check --input cv.jsonl --captions captions.jsonl --output verdicts.jsonl [--lexicon words.yaml]
+    desclm check --input cv.jsonl --captions llava.json --output verdicts.jsonl     # LLaVA conversations
+    desclm check --input cv.jsonl --captions captions_coco.json --output verdicts.jsonl  # COCO captions
 
-Each caption line gets one output line, in order: {"id", "faithful", "findings"} (each finding
-with its kind, category, the record's and the caption's value, and its characters), or {"id",
-"error"} when the line cannot be read, has no caption, or no CV record has its id. A summary (how
+The captions come as they are kept (`captions_format`, by default told from the file):
+- **jsonl**: one JSON object per line, its `caption_field` the caption, joined by its `id`, else
+  its `image`;
+- **llava**: LLaVA-style conversations (a JSON array, or one entry per line): each entry's first
+  answer (`from: gpt`, or `role: assistant`) is the caption, joined by the entry's `image`;
+- **coco**: COCO captions (`images` with `file_name`, `annotations` with `image_id` and
+  `caption`): each annotation's caption, joined by its photo's `file_name`.
+JSON files are read as a stream (`ijson`), never whole.
+
+Each caption gets one output line, in order: {"id", "faithful", "findings"} (each finding with its
+kind, category, the record's and the caption's value, and its characters; `entry`: the LLaVA entry's
+or COCO annotation's id), or {"id", "error"} when the line or entry cannot be read, has no caption,
+or no CV record has its id; a JSON file broken part-way ends with one error line saying after which
+entry. A summary (how
 many faithful, findings per kind) goes to `<output stem>.summary.json`. The CV records are joined
 by their `id`, else their `image` (01's records), as `desclm describe` names its output lines.
 Neither file is held in memory: the CV records' ids and where each line starts go to an SQLite table
@@ -20,13 +33,15 @@ import sqlite3
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from helpers.core.contract import Policy
 from helpers.core.io import atomic_write_text, write_jsonl
 from helpers.core.logs import progress
 from helpers.core.outputs import OutputLock, check_writes, lock_path
-from helpers.core.records import InputLine, input_line, read_lines
+from helpers.core.records import input_line, json_safe, read_lines
+from helpers.describer.options import CAPTION_FORMATS
 from helpers.text.check import FINDINGS, check_caption
 from helpers.text.grammar import RecordError
 
@@ -91,29 +106,157 @@ class _RecordIndex:
         self.file.close()
 
 
+ANSWERING = ("gpt", "assistant")  # who answers in a LLaVA (`from`) or chat (`role`) conversation
+
+
+@dataclass(frozen=True)
+class CaptionLine:
+    """One caption to check: its text and the id of the CV record it is about, or why it cannot be read."""
+
+    where: str  # "line 3", "entry 3", "annotation 3": for messages
+    text: str | None
+    key: object  # the CV record's id (or image) it is joined by; the output line's id
+    error: str | None = None
+    entry: object = None  # a LLaVA entry's or COCO annotation's own id, for the output line
+
+
+def _opening(path: Path) -> bytes:
+    """The file's first character, past a byte-order mark and white space."""
+    with path.open("rb") as file:
+        return file.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+
+
+def captions_format(path: Path) -> str:
+    """The format of a captions file: a `.json` file opening with `[` is LLaVA, with `{` COCO captions;
+    anything else JSONL (whose LLaVA entries are read as such, line by line)."""
+    if path.suffix.lower() != ".json":
+        return "jsonl"
+    return "coco" if _opening(path) == b"{" else "llava"
+
+
+def _answer(conversation) -> str | None:
+    """A LLaVA entry's first answer: `{"from": "gpt", "value": ...}` or `{"role": "assistant", "content": ...}`
+    (the content a text, or a list of parts whose `text` parts are joined)."""
+    for turn in conversation if isinstance(conversation, list) else []:
+        if isinstance(turn, dict) and (turn.get("from") or turn.get("role")) in ANSWERING:
+            said = turn.get("value", turn.get("content"))
+            if isinstance(said, list):
+                said = " ".join(p["text"] for p in said if isinstance(p, dict) and isinstance(p.get("text"), str))
+            return said if isinstance(said, str) else None
+    return None
+
+
+def _llava_line(where: str, number: int, entry) -> CaptionLine:
+    """One LLaVA entry's caption (`number`: its place, the id of an entry that has none to give)."""
+    if not isinstance(entry, dict):
+        return CaptionLine(where, None, number, f"{where}: not a JSON object")
+    name = json_safe(entry.get("id"))
+    image = entry.get("image")
+    if not isinstance(image, str) or not image:
+        return CaptionLine(where, None, number if name is None else name, f"{where}: no 'image' naming one photo", name)
+    text = _answer(entry.get("conversations"))
+    if text is None:
+        return CaptionLine(where, None, image, f"{where}: no answer (from gpt) in its conversations", name)
+    return CaptionLine(where, text, image, None, name)
+
+
+def _jsonl_captions(path: Path, caption_field: str) -> Iterator[CaptionLine]:
+    for line in read_lines(path):
+        where = f"line {line.number}"
+        if line.error:
+            yield CaptionLine(where, None, line.id, line.error)
+        elif caption_field not in line.record and "conversations" in line.record:  # a LLaVA entry per line
+            yield _llava_line(where, line.number, line.record)
+        elif not isinstance(text := line.record.get(caption_field), str):
+            yield CaptionLine(where, None, line.id, f"{where}: no {caption_field!r} text")
+        else:
+            yield CaptionLine(where, text, line.id)
+
+
+def _json_items(path: Path, prefix: str, what: str) -> Iterator[tuple[str, int, object]]:
+    """(`what` and its number, the number, item) for the items under `prefix` of a JSON file, read as a
+    stream; a file broken part-way ends with a ValueError as the item, naming the last one read."""
+    import ijson
+
+    number = 0
+    with path.open("rb") as file:
+        try:
+            for number, item in enumerate(ijson.items(file, prefix, use_float=True), start=1):
+                yield f"{what} {number}", number, item
+        except ijson.JSONError as error:
+            problem = f"{path}: not valid JSON after {what} {number}: {error}; the rest is not read"
+            yield f"{what} {number + 1}", number + 1, ValueError(problem)
+
+
+def _llava_captions(path: Path) -> Iterator[CaptionLine]:
+    for where, number, entry in _json_items(path, "item", "entry"):
+        if isinstance(entry, ValueError):
+            yield CaptionLine(where, None, None, str(entry))
+        else:
+            yield _llava_line(where, number, entry)
+
+
+def _coco_captions(path: Path) -> Iterator[CaptionLine]:
+    """The annotations' captions, each keyed by its photo's `file_name` (the images are read first)."""
+    names: dict = {}
+    for where, _, image in _json_items(path, "images.item", "image"):
+        if isinstance(image, ValueError):
+            yield CaptionLine(where, None, None, str(image))
+            return
+        if isinstance(image, dict) and image.get("id") is not None and isinstance(image.get("file_name"), str):
+            names[json_safe(image["id"])] = image["file_name"]
+    for where, number, annotation in _json_items(path, "annotations.item", "annotation"):
+        if isinstance(annotation, ValueError) or not isinstance(annotation, dict):
+            problem = str(annotation) if isinstance(annotation, ValueError) else f"{where}: not a JSON object"
+            yield CaptionLine(where, None, None if isinstance(annotation, ValueError) else number, problem)
+            continue
+        name, photo = json_safe(annotation.get("id")), names.get(json_safe(annotation.get("image_id")))
+        if photo is None:
+            problem = f"{where}: image_id {annotation.get('image_id')!r} is no image's"
+            yield CaptionLine(where, None, name, problem, name)
+        elif not isinstance(annotation.get("caption"), str):
+            yield CaptionLine(where, None, photo, f"{where}: no 'caption' text", name)
+        else:
+            yield CaptionLine(where, annotation["caption"], photo, None, name)
+
+
+def read_captions(path: Path, fmt: str = "auto", caption_field: str = "caption") -> Iterator[CaptionLine]:
+    """The captions of `path` in `fmt` (see the module docstring), in order, bad ones included.
+
+    Raises:
+        ValueError: An unknown format.
+    """
+    if fmt not in CAPTION_FORMATS:
+        raise ValueError(f"captions_format must be one of {', '.join(CAPTION_FORMATS)}, got {fmt!r}")
+    fmt = captions_format(path) if fmt == "auto" else fmt
+    if fmt == "coco":
+        return _coco_captions(path)
+    if fmt == "llava" and _opening(path) == b"[":
+        return _llava_captions(path)
+    return _jsonl_captions(path, caption_field)  # LLaVA entries one per line are read as such
+
+
 def _verdicts(
-    lines: Iterator[InputLine], records: _RecordIndex, input_name: str, options: dict, tally: Counter, kinds: Counter
+    lines: Iterator[CaptionLine], records: _RecordIndex, input_name: str, options: dict, tally: Counter, kinds: Counter
 ) -> Iterator[dict]:
-    """One output row per caption line, counted as it goes (`tally`: checked, faithful, errors; `kinds`: findings)."""
+    """One output row per caption, counted as it goes (`tally`: checked, faithful, errors; `kinds`: findings)."""
     for line in lines:
+        named = {"id": line.key} | ({"entry": line.entry} if line.entry is not None else {})
         try:
             if line.error:
                 raise RecordError(line.error)
-            text = line.record.get(options["caption_field"])
-            if not isinstance(text, str):
-                raise RecordError(f"line {line.number}: no {options['caption_field']!r} text")
-            record = records.get(json.dumps(line.id))
+            record = records.get(json.dumps(line.key))
             if record is None:
-                raise RecordError(f"line {line.number}: no CV record in {input_name} has id {line.id!r}")
-            verdict = check_caption(record, text, options["policy"], options["lexicon"])
+                raise RecordError(f"{line.where}: no CV record in {input_name} has id {line.key!r}")
+            verdict = check_caption(record, line.text, options["policy"], options["lexicon"])
         except RecordError as error:
             tally["errors"] += 1
-            yield {"id": line.id, "error": str(error)}
+            yield {**named, "error": str(error)}
             continue
         kinds.update(finding.kind for finding in verdict.findings)
         tally["checked"] += 1
         tally["faithful"] += verdict.faithful
-        yield {"id": line.id, **verdict.to_dict()}
+        yield {**named, **verdict.to_dict()}
 
 
 def check_file(
@@ -123,12 +266,14 @@ def check_file(
     caption_field: str = "caption",
     policy: Policy = Policy(),
     lexicon: dict | None = None,
+    captions_format: str = "auto",
 ) -> dict:
     """The command's work (see the module docstring); returns the summary it writes.
 
     Raises:
-        ValueError: An output is one of the inputs, or another run is writing it.
+        ValueError: An output is one of the inputs, another run is writing it, or an unknown format.
     """
+    captions = read_captions(captions_path, captions_format, caption_field)
     summary_file = summary_path(output_path)
     check_writes([output_path, summary_file, lock_path(output_path)], [input_path, captions_path])
     output_path.parent.mkdir(parents=True, exist_ok=True)  # the ids' scratch folder goes beside the output
@@ -136,8 +281,8 @@ def check_file(
         records = _RecordIndex(input_path, Path(scratch))
         try:
             tally, kinds = Counter(), Counter()
-            options = {"caption_field": caption_field, "policy": policy, "lexicon": lexicon}
-            lines = progress(read_lines(captions_path), desc="check", unit="caption")
+            options = {"policy": policy, "lexicon": lexicon}
+            lines = progress(captions, desc="check", unit="caption")
             write_jsonl(output_path, _verdicts(lines, records, input_path.name, options, tally, kinds))
         finally:
             records.close()

@@ -69,6 +69,43 @@ def test_ultralytics_backend_loads_a_saved_yolo_and_returns_normalised_boxes(tmp
     assert detector.forward_seconds > 0
 
 
+@pytest.mark.parametrize("task", ["segment", "obb"])
+def test_segmentation_and_oriented_box_checkpoints_are_read_for_their_boxes(task, tmp_path, tiny_demo):
+    """Litter models are often trained to segment (TACO) or, from drones, to find oriented boxes: their
+    boxes are what Ultralytics' own results give (an oriented box's upright one), and extraction runs."""
+    import numpy as np
+    import torch
+    from ultralytics import YOLO
+
+    from helpers.demo.yolo import yolo_model_yaml
+
+    torch.manual_seed(0)
+    model = YOLO(str(yolo_model_yaml(tmp_path, 2, 0.25, task)))  # random init
+    model.model.names = {0: "plastic", 1: "Glass Jar"}
+    model.save(str(tmp_path / f"{task}.pt"))
+    detector = UltralyticsDetector(tmp_path / f"{task}.pt", conf=0.0, imgsz=160, device="cpu")
+    images = _images(tiny_demo)
+    theirs = YOLO(str(tmp_path / f"{task}.pt")).predict(images, imgsz=160, conf=0.0, device="cpu", verbose=False)
+    ours = detector.predict(images)
+    assert sum(len(d) for d in ours) > 0, "an untrained model at conf 0 still proposes boxes"
+    for mine, result, image in zip(ours, theirs, images, strict=True):
+        boxes = result.boxes if task == "segment" else result.obb
+        width, height = image.size
+        assert np.allclose(mine.boxes, np.clip(boxes.xyxy.numpy() / [width, height, width, height], 0, 1), atol=1e-6)
+        assert np.allclose(mine.scores, boxes.conf.numpy()) and set(mine.labels) <= {"plastic", "Glass Jar"}
+    config = ExtractConfig(
+        images=str(tiny_demo / "test" / "images"),
+        output=str(tmp_path / "cv.jsonl"),
+        yolo_weights=str(tmp_path / f"{task}.pt"),
+        hf_model="",
+        scene_weights="",
+        imgsz=160,
+        yolo_conf=0.0,
+    )
+    summary = run_extraction(config)
+    assert summary["processed"] == 2 and summary["failed"] == 0, summary
+
+
 def test_ultralytics_rtdetr_checkpoint_is_recognised_by_auto_kind(tmp_path, tiny_demo):
     import torch
     from ultralytics import RTDETR

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from helpers.core.io import atomic_write_text, iter_jsonl, write_metrics
 from helpers.cv.extract import ground_truth_outputs
@@ -54,6 +57,48 @@ def test_label_path_and_malformed_label_lines(tmp_path):
     with pytest.raises(ValueError, match=r"a\.txt:1: expected 'class x_center"):
         read_labels(labels, ["plastic", "glass"])
     assert read_labels(tmp_path / "missing.txt", ["plastic"]) == []
+
+
+@hypothesis_settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1)), min_size=3, max_size=12), st.integers(0, 1))
+def test_a_polygon_label_reads_as_the_box_ultralytics_makes_of_it(points, class_id):
+    """Segmentation and oriented-box datasets (TACO in YOLO format, drone OBB sets) label polygons:
+    their upright box is the one Ultralytics trains a detector on (`segments2boxes`)."""
+    import tempfile
+
+    from ultralytics.utils.ops import segments2boxes, xywh2xyxy
+
+    from helpers.cv.yolo_data import label_box
+
+    numbers = [v for point in points for v in point]
+    expected = xywh2xyxy(segments2boxes([np.array(points, dtype=np.float32)]))[0]
+    assert np.allclose(label_box(numbers), expected, atol=1e-6)
+    with tempfile.TemporaryDirectory() as folder:
+        labels = Path(folder) / "a.txt"
+        labels.write_text(f"{class_id} " + " ".join(f"{v:.6f}" for v in numbers) + "\n")
+        [(name, box)] = read_labels(labels, ["plastic", "glass"])
+        assert name == ["plastic", "glass"][class_id] and np.allclose(box, expected, atol=2e-6)
+        labels.write_text(f"{class_id} " + " ".join(f"{v:.6f}" for v in numbers[:-1]) + "\n")  # a number short
+        with pytest.raises(ValueError, match=r"a\.txt:1: expected .* or a polygon"):
+            read_labels(labels, ["plastic", "glass"])
+
+
+def test_segment_and_oriented_box_predictions_read_as_their_upright_boxes(tmp_path):
+    from helpers.cv.predictions import PredictedDetector
+    from helpers.cv.sources import ImageItem
+
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "labels" / "a.txt").write_text(
+        "0 0.1 0.2 0.5 0.1 0.4 0.6 0.9\n"  # a segment (3 points) and its confidence
+        "1 0.2 0.2 0.6 0.2 0.6 0.4 0.2 0.4 0.8\n"  # an oriented box (4 corners)
+        "1 0.5 0.5 0.2 0.2 0.7\n"  # a box
+    )
+    (tmp_path / "labels" / "b.txt").write_text("0 0.1 0.2 0.5 0.1 0.4 0.6\n")  # a segment without confidence
+    detector = PredictedDetector(tmp_path / "labels", None, names=["plastic", "glass"], conf=0.0)
+    found, missing_conf = detector.predict_items([ImageItem(tmp_path / f"{n}.jpg", f"{n}.jpg", None) for n in "ab"])
+    assert np.allclose(found.boxes, [[0.1, 0.1, 0.5, 0.6], [0.2, 0.2, 0.6, 0.4], [0.4, 0.4, 0.6, 0.6]])
+    assert found.scores.tolist() == [0.9, 0.8, 0.7] and found.labels == ["plastic", "glass", "glass"]
+    assert isinstance(missing_conf, ValueError) and "save_conf=True" in str(missing_conf)
 
 
 def test_data_yaml_with_text_list_and_missing_entries(tmp_path, tiny_demo):

@@ -133,8 +133,12 @@ def _ultralytics_predict(model, source, device: str, half: bool, **settings):
     return results
 
 
+DETECTING_TASKS = ("detect", "segment", "obb")  # Ultralytics tasks whose results hold boxes
+
+
 class UltralyticsDetector:
-    """An Ultralytics detection checkpoint (YOLO or RT-DETR)."""
+    """An Ultralytics detection checkpoint (YOLO or RT-DETR), or a segmentation or oriented-box one read
+    for its boxes (masks unused; an oriented box as the upright box around it, as Ultralytics gives it)."""
 
     def __init__(
         self,
@@ -156,7 +160,7 @@ class UltralyticsDetector:
         model = YOLO(str(path))
         if kind == "rtdetr" or (kind == "auto" and type(model.model).__name__.startswith("RTDETR")):
             model = RTDETR(str(path))
-        if model.task != "detect":
+        if model.task not in DETECTING_TASKS:
             raise ValueError(f"{path} is an Ultralytics {model.task!r} checkpoint, not a detector")
         self.model, self.name, self.conf, self.imgsz, self.half = model, name, conf, imgsz, half
         self.device, self.label_map = resolve_device(device), dict(label_map or {})
@@ -210,7 +214,7 @@ class UltralyticsDetector:
         output = []
         for index, ((width, height), result) in enumerate(zip(sizes, results)):
             self.forward_seconds += result.speed.get("inference", 0.0) / 1000.0  # per-image share of the batch, ms
-            boxes = result.boxes
+            boxes = result.boxes if result.boxes is not None else result.obb  # obb: its upright boxes' xyxy
             pixels = boxes.xyxy.float().cpu().numpy()
             if placements is not None:  # from the model input's pixels back to the photo's
                 pixels = placements[index].to_photo(pixels)

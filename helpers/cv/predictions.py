@@ -8,7 +8,8 @@ scene classifier and records follow as for a detector that runs):
 
 - **Ultralytics `save_txt` labels** (`yolo predict ... save_txt=True save_conf=True`): a folder of
   `<photo stem>.txt` (or the photo's relative path with `.txt`), one `class x_center y_center width
-  height confidence` line per box, normalised. A photo without a file has no detections, as
+  height confidence` line per box, normalised (a segmentation or oriented-box model's polygon lines
+  as their upright boxes, `label_box`). A photo without a file has no detections, as
   Ultralytics writes none then. Class ids name classes through `prediction_names` (a YAML with
   `names`, or names separated by commas), else the checkpoint given as the detector's weights,
   else the YOLO data.yaml's names.
@@ -34,6 +35,7 @@ import yaml
 from helpers.core.paths import require_file
 from helpers.cv.detectors import Detections, normalised_boxes
 from helpers.cv.labels import normalise_label
+from helpers.cv.yolo_data import label_box
 
 
 def _finite(value) -> bool:
@@ -126,17 +128,19 @@ class PredictedDetector:
             if not fields:
                 continue
             try:
-                class_id, xc, yc, w, h, score = int(fields[0]), *map(float, fields[1:6])
-                if len(fields) != 6 or not all(map(math.isfinite, (xc, yc, w, h, score))):
+                class_id, *numbers, score = int(fields[0]), *map(float, fields[1:])
+                box = label_box(numbers)
+                if box is None or not math.isfinite(score):
                     raise ValueError
-            except (ValueError, IndexError):
-                extra = " (run predict with save_conf=True)" if len(fields) == 5 else ""
+            except (ValueError, IndexError, TypeError):
+                extra = " (run predict with save_conf=True)" if len(fields) % 2 == 1 else ""
                 raise ValueError(
-                    f"{file}:{number}: expected 'class x_center y_center width height confidence'{extra}, got {line!r}"
+                    f"{file}:{number}: expected 'class x_center y_center width height confidence' (a segment or "
+                    f"oriented box: 'class x1 y1 x2 y2 x3 y3 ... confidence'){extra}, got {line!r}"
                 ) from None
             if not 0 <= class_id < len(self.class_names):
                 raise ValueError(f"{file}:{number}: class {class_id} is not one of the {len(self.class_names)} names")
-            boxes.append([xc - w / 2, yc - h / 2, xc + w / 2, yc + h / 2])
+            boxes.append(box)
             scores.append(score)
             labels.append(normalise_label(self.class_names[class_id], self.label_map))
         return Detections(np.clip(np.asarray(boxes, dtype=float).reshape(-1, 4), 0, 1), np.asarray(scores), labels)

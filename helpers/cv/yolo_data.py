@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,8 +102,25 @@ def label_path(image: Path) -> Path:
     return Path(*parts).with_suffix(".txt")
 
 
+def label_box(numbers: list[float]) -> list[float] | None:
+    """The upright box [x1, y1, x2, y2] (normalised, not clipped) of a YOLO label line's numbers after its
+    class: a box `x_center y_center width height`, or a polygon `x1 y1 x2 y2 x3 y3 ...` (a segmentation
+    or oriented-box label: three points or more), whose extent is its box, as Ultralytics reads such
+    labels for detection. None when they are neither, or not all finite."""
+    if not all(math.isfinite(v) for v in numbers):
+        return None
+    if len(numbers) == 4:
+        xc, yc, w, h = numbers
+        return [xc - w / 2, yc - h / 2, xc + w / 2, yc + h / 2]
+    if len(numbers) >= 6 and len(numbers) % 2 == 0:
+        xs, ys = numbers[0::2], numbers[1::2]
+        return [min(xs), min(ys), max(xs), max(ys)]
+    return None
+
+
 def read_labels(path: Path, names: list[str]) -> list[tuple[str, list[float]]]:
-    """Reads a YOLO label file into (class name, [x1, y1, x2, y2] normalised) pairs.
+    """Reads a YOLO label file into (class name, [x1, y1, x2, y2] normalised) pairs: box lines, or the
+    polygons of a segmentation or oriented-box dataset as their upright boxes (`label_box`).
 
     A missing file means no objects. A malformed line raises ValueError naming file and line.
     """
@@ -114,15 +132,16 @@ def read_labels(path: Path, names: list[str]) -> list[tuple[str, list[float]]]:
             continue
         fields = line.split()
         try:
-            class_id, xc, yc, w, h = int(fields[0]), *map(float, fields[1:5])
-            if len(fields) != 5:
+            class_id, box = int(fields[0]), label_box([float(v) for v in fields[1:]])
+            if box is None:
                 raise ValueError
         except (ValueError, IndexError):
             raise ValueError(
-                f"{path}:{number}: expected 'class x_center y_center width height', got {line!r}"
+                f"{path}:{number}: expected 'class x_center y_center width height' or a polygon "
+                f"'class x1 y1 x2 y2 x3 y3 ...', got {line!r}"
             ) from None
         if not 0 <= class_id < len(names):
             raise ValueError(f"{path}:{number}: class {class_id} is not one of the dataset's {len(names)} names")
-        box = [max(0.0, xc - w / 2), max(0.0, yc - h / 2), min(1.0, xc + w / 2), min(1.0, yc + h / 2)]
+        box = [max(0.0, box[0]), max(0.0, box[1]), min(1.0, box[2]), min(1.0, box[3])]
         boxes.append((names[class_id], [round(v, 6) for v in box]))
     return boxes

@@ -65,7 +65,9 @@ def yolo_model_yaml(out: Path, nc: int, width: float, task: str) -> Path:
     """A YOLOv8 model yaml with one custom scale, so the model size is explicit."""
     import ultralytics
 
-    name = "yolov8-cls.yaml" if task == "classify" else "yolov8.yaml"
+    name = {"classify": "yolov8-cls.yaml", "segment": "yolov8-seg.yaml", "obb": "yolov8-obb.yaml"}.get(
+        task, "yolov8.yaml"
+    )
     spec = yaml.safe_load((Path(ultralytics.__file__).parent / "cfg/models/v8" / name).read_text())
     spec["nc"] = nc
     spec["scales"] = {"d": [0.33, width, 1024]}

@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,8 @@ def test_desclm_lists_every_command_from_another_folder(tmp_path):
     assert finished.returncode == 0, finished.stderr
     for name in COMMANDS:
         assert f"\n    {name}" in finished.stdout, name
+    version = subprocess.run([str(DESCLM), "--version"], capture_output=True, text=True, timeout=120)
+    assert version.returncode == 0 and version.stdout.split() == ["desclm", metadata.version("desclm")]
     unknown = subprocess.run([str(DESCLM), "extrakt"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert unknown.returncode == 2 and "invalid choice: 'extrakt'" in unknown.stderr
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from importlib import metadata
 
 # name -> (module under helpers.commands, one line for `desclm --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -45,6 +46,7 @@ def top_parser() -> argparse.ArgumentParser:
         description="Teach a small T5 model to describe, in one faithful sentence, what litter detectors saw.",
         epilog="Run `desclm COMMAND --help` for a command's options.",
     )
+    parser.add_argument("--version", action="version", version=f"desclm {metadata.version('desclm')}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     for name, (_, line) in COMMANDS.items():
         commands.add_parser(name, help=line, add_help=False)

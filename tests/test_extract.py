@@ -24,7 +24,7 @@ from helpers.core.io import iter_jsonl
 from helpers.cv.detectors import Detections, HFDetector, SceneClassifier, UltralyticsDetector, normalise_label
 from helpers.cv.evaluation import average_precision, detection_metrics, scene_metrics
 from helpers.cv.extract import ExtractConfig, run_extraction
-from helpers.cv.files import merge_shards, scan_output
+from helpers.cv.files import merge_shards, scan_keys
 from helpers.cv.fusion import FusionSettings, align_scores, box_iou, fuse, one_label_per_object
 from helpers.cv.sources import open_image_source, select
 
@@ -396,7 +396,7 @@ def test_a_run_killed_part_way_and_rerun_yields_every_image_once(tmp_path, tiny_
     assert not output.exists(), "a killed run leaves no output under its final name"
     with open(partial, "ab") as handle:  # as if the kill had landed mid-line
         handle.write(b'{"image": "valid/images/valid_0')
-    done, repaired = scan_output(partial)
+    done, repaired = scan_keys(partial)
     assert repaired and len(done) == written
     subprocess.run(command, check=True, capture_output=True, timeout=300)
     keys = [r["image"] for r in iter_jsonl_records(output)]
@@ -431,9 +431,10 @@ def test_shards_cover_the_images_exactly_once_and_merge_refuses_overlaps(tmp_pat
     ]
     merged = merge_shards(outputs, tmp_path / "cv.jsonl")
     keys = [r["image"] for r in iter_jsonl_records(tmp_path / "cv.jsonl")]
-    assert (
-        merged["records"] == len(items) and sorted(keys) == sorted(i.key for i in items) and len(set(keys)) == len(keys)
-    )
+    assert merged["records"] == len(items) and keys == sorted(i.key for i in items), "each once, sorted"
+    by_key = {r["image"]: r for output in outputs for r in iter_jsonl_records(output)}
+    assert list(iter_jsonl_records(tmp_path / "cv.jsonl")) == [by_key[key] for key in keys], "records as written"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".merge-")] == [], "the sort's scratch removed"
     with pytest.raises(ValueError, match="once each"):
         merge_shards([outputs[0], outputs[0], outputs[1]], tmp_path / "twice.jsonl")
     # Issue 35, item 5: an incomplete set was merged (23 of 40 records, exit 0)
@@ -448,6 +449,7 @@ def test_shards_cover_the_images_exactly_once_and_merge_refuses_overlaps(tmp_pat
         shard.write(before.split(b"\n")[0].decode() + "\n")
     with pytest.raises(ValueError, match="are in"):
         merge_shards(outputs, tmp_path / "overlap.jsonl")
+    assert not (tmp_path / "overlap.jsonl").exists()
 
 
 def test_image_list_file_and_missing_inputs(tmp_path, tiny_demo):

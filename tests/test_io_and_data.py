@@ -136,3 +136,41 @@ def test_ground_truth_reports_corrupt_and_empty_images_and_keeps_the_rest(tmp_pa
     for detection in (d for r in written for d in r["detections"]):
         x1, y1, x2, y2 = detection["bbox"]
         assert 0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1 and detection["sources"] == ["ground_truth"]
+
+
+@hypothesis_settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=60).map(lambda b: b.replace(b"\r", b"")), st.integers(1, 8))
+def test_a_half_written_last_line_is_cut_reading_only_the_end(data, tail):
+    import tempfile
+
+    from helpers.cv.files import repair_last_line
+
+    with tempfile.TemporaryDirectory() as folder:
+        output = Path(folder) / "cv.jsonl"
+        output.write_bytes(data)
+        repaired = repair_last_line(output, tail=tail)  # a tiny tail: the backwards search crosses chunks
+        whole = data == b"" or data.endswith(b"\n")
+        assert repaired == (not whole)
+        assert output.read_bytes() == (data if whole else data[: data.rfind(b"\n") + 1])
+
+
+def test_resuming_a_big_output_keeps_its_keys_not_its_records(tmp_path):
+    """Resuming 10^7 photos must not hold 10^7 records (nor the file's bytes): only their keys."""
+    import tracemalloc
+
+    from helpers.cv.files import scan_keys
+
+    record = {"detections": [{"label": "plastic", "confidence": 0.9, "bbox": [0.1, 0.2, 0.3, 0.4]}] * 24}
+    output = tmp_path / "cv.jsonl"
+    with output.open("w") as file:
+        for index in range(10_000):
+            file.write(json.dumps({"image": f"p{index}.jpg", **record, "scene": {"class": "grass"}}) + "\n")
+        file.write('{"image": "p-half')  # killed mid-line
+    scan_keys(tmp_path / "absent.jsonl")  # imports: not the file's memory
+    tracemalloc.start()
+    keys, repaired = scan_keys(output)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    size = output.stat().st_size
+    assert repaired and keys == {f"p{index}.jpg" for index in range(10_000)}
+    assert peak < size / 4, f"peak {peak} bytes for a {size}-byte output"

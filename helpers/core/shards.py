@@ -97,18 +97,24 @@ def merge_described(shards: list[str | Path], output: str | Path) -> dict:
             if manifest.get(key) != first.get(key):
                 raise ValueError(f"{path} differs from {paths[0]} in {key!r}: the shards are not of one run")
     check_complete_set(manifests)
-    rows: list[dict] = []
-    for path, manifest in zip(paths, manifests):
-        start, end = manifest["lines"]
-        mine = []
-        for line in iter_jsonl(path):
-            if line.error:
-                raise ValueError(f"shard {line.error}")
-            mine.append(line.record)
-        if [row.get("line") for row in mine] != list(range(start + 1, end + 1)):
-            raise ValueError(f"{path}: its rows are not input lines {start + 1}..{end} as its manifest says")
-        rows += mine
-    rows.sort(key=lambda row: row["line"])
+    counts = {"lines": 0, "errors": 0}
+
+    def rows():  # each shard's rows in turn, in input order: 10^7 rows are streamed, not held
+        for path, manifest in sorted(zip(paths, manifests), key=lambda pair: pair[1]["lines"][0]):
+            start, end = manifest["lines"]
+            expected = start + 1
+            for line in iter_jsonl(path):
+                if line.error:
+                    raise ValueError(f"shard {line.error}")
+                if line.record.get("line") != expected or expected > end:
+                    raise ValueError(f"{path}: its rows are not input lines {start + 1}..{end} as its manifest says")
+                expected += 1
+                counts["lines"] += 1
+                counts["errors"] += "error" in line.record
+                yield {k: v for k, v in line.record.items() if k != "line"}
+            if expected != end + 1:
+                raise ValueError(f"{path}: its rows are not input lines {start + 1}..{end} as its manifest says")
+
     with OutputLock(output):
-        write_jsonl(output, ({k: v for k, v in row.items() if k != "line"} for row in rows))
-    return {"shards": len(paths), "lines": len(rows), "errors": sum("error" in row for row in rows)}
+        write_jsonl(output, rows())
+    return {"shards": len(paths), **counts}

@@ -50,7 +50,7 @@ from helpers.core.paths import resolve
 from helpers.cv.batch import BatchExtractor, BatchResult, ModelLoadError, decode_batches, decode_side  # noqa: F401 - re-exported: callers import them from here
 from helpers.cv.config import ExtractConfig
 from helpers.cv.detectors import DetectorSpec, SceneClassifier
-from helpers.cv.files import scan_output
+from helpers.cv.files import scan_keys
 from helpers.cv.hf_truth import DEFAULT_BBOX_FORMAT
 from helpers.cv.sources import ImageItem, ImageSource, select
 
@@ -256,7 +256,7 @@ def _extract(config: ExtractConfig, source, selected: list, specs: list, output:
         partial.unlink(missing_ok=True)
         current = partial
     unfinished = current == partial  # an earlier run on this output did not finish
-    done, repaired = scan_output(current)
+    done, repaired = scan_keys(current)
     errors_file = partial_errors if partial_errors.exists() else files["errors"]
     old_errors = [line.record for line in iter_jsonl(errors_file)] if errors_file.exists() else []
     old_errors = [error for error in old_errors if isinstance(error, dict)]

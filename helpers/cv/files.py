@@ -7,42 +7,66 @@ An output `X.jsonl` has `X.errors.jsonl` (images that failed, with the reason) a
 from __future__ import annotations
 
 import json
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from helpers.core.io import atomic_write_text, iter_jsonl, side_files, write_jsonl
+from helpers.core.line_index import LineIndex
 from helpers.core.outputs import OutputLock, check_writes, lock_path
 from helpers.core.paths import require_file, resolve
+from helpers.core.records import parse_line
 from helpers.core.shards import check_complete_set
 
 
-def scan_output(output: Path) -> tuple[dict[str, dict], bool]:
-    """Reads the records already in `output`; truncates a half-written last line.
+def repair_last_line(output: Path, tail: int = 1 << 16) -> bool:
+    """Truncates a half-written last line (a run killed mid-line), reading only the file's end, a
+    `tail` of bytes at a time: an output of 10^7 records is not read for it. Returns whether it did."""
+    size = output.stat().st_size
+    with open(output, "r+b") as handle:
+        handle.seek(max(0, size - 1))
+        if size == 0 or handle.read(1) == b"\n":
+            return False
+        end = size
+        while end > 0:
+            start = max(0, end - tail)
+            handle.seek(start)
+            newline = handle.read(end - start).rfind(b"\n")
+            if newline >= 0:
+                handle.truncate(start + newline + 1)
+                return True
+            end = start
+        handle.truncate(0)
+        return True
+
+
+def _records(output: Path) -> Iterator[dict]:
+    """The output's records as they are read; a line that is no record raises ValueError naming it."""
+    for line in iter_jsonl(output):
+        if line.error or not isinstance(line.record, dict) or "image" not in line.record:
+            raise ValueError(f"{output}:{line.line_number}: not a CV output record ({line.error or 'no image key'})")
+        yield line.record
+
+
+def scan_keys(output: Path) -> tuple[set[str], bool]:
+    """The image keys already in `output` (read as a stream: only the keys are kept, so resuming 10^7
+    photos holds no records), after truncating a half-written last line.
 
     Returns:
-        Records by image key, and whether a partial last line was repaired.
+        The keys, and whether a partial last line was repaired.
 
     Raises:
         ValueError: naming the file and line, for a malformed line that is not the last one.
     """
     if not output.exists():
-        return {}, False
-    data = output.read_bytes()
-    repaired = False
-    if data and not data.endswith(b"\n"):  # a killed run stopped mid-line: drop the fragment
-        keep = data.rfind(b"\n") + 1
-        with open(output, "r+b") as handle:
-            handle.truncate(keep)
-        repaired = True
-    done = {}
-    for line in iter_jsonl(output):
-        if line.error or not isinstance(line.record, dict) or "image" not in line.record:
-            raise ValueError(f"{output}:{line.line_number}: not a CV output record ({line.error or 'no image key'})")
-        done[line.record["image"]] = line.record
-    return done, repaired
+        return set(), False
+    repaired = repair_last_line(output)
+    return {record["image"] for record in _records(output)}, repaired
 
 
 def merge_shards(shards: list[str | Path], output: str | Path) -> dict:
-    """Combines the shard outputs of one run (and their error files) into one, sorted by image path.
+    """Combines the shard outputs of one run (and their error files) into one, sorted by image path,
+    the records' lines as written (sorted on disk, `helpers.core.line_index`: 10^7 are not held).
 
     Raises:
         ValueError: A shard has no manifest or is unfinished, shards were made with different
@@ -68,27 +92,43 @@ def merge_shards(shards: list[str | Path], output: str | Path) -> dict:
     written = [output, *side_files(output).values(), lock_path(output)]
     read = [*paths, *(path for shard in paths for path in side_files(shard).values())]
     check_writes(written, read)
-    records: dict[str, tuple[Path, dict]] = {}
     errors: list[dict] = []
-    for shard in paths:
-        done, _ = scan_output(shard)
-        overlap = sorted(set(done) & set(records))
-        if overlap:
-            others = sorted({str(records[k][0]) for k in overlap})
-            raise ValueError(f"{len(overlap)} image(s) are in {shard} and in {others}, e.g. {overlap[:5]}")
-        records.update({key: (shard, record) for key, record in done.items()})
-        shard_errors = side_files(shard)["errors"]
-        if shard_errors.exists():
-            errors += [line.record for line in iter_jsonl(shard_errors)]
-    manifest = {
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with OutputLock(output), tempfile.TemporaryDirectory(prefix=".merge-", dir=output.parent) as scratch:
+        with LineIndex(Path(scratch)) as index:  # 10^7 records sorted on disk, not held: their keys and offsets
+            for shard in paths:  # complete shards (their manifests say so): read as they are, never repaired
+                added = index.add(shard, lambda number, raw, shard=shard: _record_key(shard, number, raw))
+                if added.repeated:
+                    named = sorted({str(where) for _, where in added.examples})
+                    raise ValueError(
+                        f"{added.repeated} image(s) are in {shard} and in {named}, "
+                        f"e.g. {[key for key, _ in added.examples]}"
+                    )
+                shard_errors = side_files(shard)["errors"]
+                if shard_errors.exists():
+                    errors += [line.record for line in iter_jsonl(shard_errors)]
+            records = len(index)
+            lines = (raw.decode("utf-8").rstrip("\r\n") + "\n" for raw in index.in_key_order())
+            atomic_write_text(output, lines)
+        write_jsonl(side_files(output)["errors"], errors)
+        atomic_write_text(
+            side_files(output)["manifest"], json.dumps(_merged_manifest(manifests, paths, output), indent=2) + "\n"
+        )
+    return {"output": str(output), "records": records, "errors": len(errors), "shards": len(shards)}
+
+
+def _record_key(shard: Path, number: int, raw: bytes) -> str:
+    record, problem = parse_line(raw)
+    if problem or not isinstance(record, dict) or "image" not in record:
+        raise ValueError(f"{shard}:{number}: not a CV output record ({problem or 'no image key'})")
+    return record["image"]
+
+
+def _merged_manifest(manifests: list[dict], paths: list[Path], output: Path) -> dict:
+    return {
         **manifests[0],
         "merged_from": [str(s) for s in paths],
         "num_shards": len(paths),
         "shard_index": None,
         "output": str(output),
     }
-    with OutputLock(output):
-        write_jsonl(output, [records[key][1] for key in sorted(records)])
-        write_jsonl(side_files(output)["errors"], errors)
-        atomic_write_text(side_files(output)["manifest"], json.dumps(manifest, indent=2) + "\n")
-    return {"output": str(output), "records": len(records), "errors": len(errors), "shards": len(shards)}

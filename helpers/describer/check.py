@@ -21,15 +21,14 @@ entry. A summary (how
 many faithful, findings per kind) goes to `<output stem>.summary.json`. The CV records are joined
 by their `id`, else their `image` (01's records), as `desclm describe` names its output lines.
 Neither file is held in memory: the CV records' ids and where each line starts go to an SQLite table
-in a temporary folder beside the output (removed after), and the verdicts are written as they come, so
-10^7 captions check in flat memory, in any order against the records.
+in a temporary folder beside the output (removed after, `helpers.core.line_index`), and the verdicts
+are written as they come, so 10^7 captions check in flat memory, in any order against the records.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
@@ -38,6 +37,7 @@ from pathlib import Path
 
 from helpers.core.contract import Policy
 from helpers.core.io import atomic_write_text, write_jsonl
+from helpers.core.line_index import LineIndex
 from helpers.core.logs import progress
 from helpers.core.outputs import OutputLock, check_writes, lock_path
 from helpers.core.records import input_line, json_safe, read_lines
@@ -53,57 +53,34 @@ def summary_path(output: Path) -> Path:
 
 
 class _RecordIndex:
-    """The CV records by id, not held in memory: one pass notes where each id's line starts (an SQLite
-    table in a temporary folder beside the output, removed after), and each caption then reads its
+    """The CV records by id, not held in memory (`helpers.core.line_index`): each caption reads its
     record with one seek, in any order, several captions per record or none. Unreadable lines and
     repeated ids are counted, not joined (a repeated id joins its first record)."""
 
-    BATCH = 1_000  # ids inserted per statement
-
     def __init__(self, path: Path, scratch: Path) -> None:
-        self.file, self.db = path.open("rb"), None
+        self.index, self.problems = LineIndex(scratch), Counter()
         try:
-            self.db = sqlite3.connect(scratch / "ids.sqlite")
-            self._index()
+            added = self.index.add(path, self._key)
         except BaseException:  # a read error, an interrupt: nothing left open for the collector
             self.close()
             raise
+        self.records = added.lines
+        if added.repeated:
+            self.problems["repeated CV ids"] = added.repeated
 
-    def _index(self) -> None:
-        self.db.execute("CREATE TABLE ids (key TEXT PRIMARY KEY, offset INTEGER)")
-        self.records, self.problems = 0, Counter()
-        batch, offset = [], 0
-        for number, raw in enumerate(self.file, start=1):
-            line = input_line(number, raw)
-            if line.error:
-                self.problems["unreadable CV lines"] += 1
-            else:
-                batch.append((json.dumps(line.id), offset))
-            offset += len(raw)
-            if len(batch) == self.BATCH:
-                self._insert(batch)
-                batch = []
-        self._insert(batch)
-
-    def _insert(self, batch: list[tuple[str, int]]) -> None:
-        before = self.db.total_changes
-        self.db.executemany("INSERT OR IGNORE INTO ids VALUES (?, ?)", batch)
-        added = self.db.total_changes - before
-        self.records += added
-        if len(batch) > added:
-            self.problems["repeated CV ids"] += len(batch) - added
+    def _key(self, number: int, raw: bytes) -> str | None:
+        line = input_line(number, raw)
+        if line.error:
+            self.problems["unreadable CV lines"] += 1
+            return None
+        return json.dumps(line.id)
 
     def get(self, key: str) -> dict | None:
-        found = self.db.execute("SELECT offset FROM ids WHERE key = ?", (key,)).fetchone()
-        if found is None:
-            return None
-        self.file.seek(found[0])
-        return input_line(0, self.file.readline()).record
+        raw = self.index.get(key)
+        return None if raw is None else input_line(0, raw).record
 
     def close(self) -> None:
-        if self.db is not None:
-            self.db.close()
-        self.file.close()
+        self.index.close()
 
 
 ANSWERING = ("gpt", "assistant")  # who answers in a LLaVA (`from`) or chat (`role`) conversation

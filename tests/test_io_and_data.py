@@ -143,7 +143,7 @@ def test_ground_truth_reports_corrupt_and_empty_images_and_keeps_the_rest(tmp_pa
 def test_a_half_written_last_line_is_cut_reading_only_the_end(data, tail):
     import tempfile
 
-    from helpers.cv.files import repair_last_line
+    from helpers.core.lines import repair_last_line
 
     with tempfile.TemporaryDirectory() as folder:
         output = Path(folder) / "cv.jsonl"

@@ -24,6 +24,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from helpers.core.lines import count_lines, repair_last_line
 from helpers.core.outputs import OutputLock, check_writes, lock_path, partial_paths
 
 
@@ -190,11 +191,8 @@ class ResumableOutput:
     def _resumable_lines(self) -> int:
         if not (self.partial.is_file() and self.stamp_file.is_file()) or self.stamp_file.read_text() != self.stamp:
             return 0
-        data = self.partial.read_bytes()
-        complete = data[: data.rfind(b"\n") + 1]  # a half-written last line is dropped
-        if len(complete) != len(data):
-            self.partial.write_bytes(complete)
-        return complete.count(b"\n")
+        repair_last_line(self.partial)  # a half-written last line is dropped; 10^7 lines are not read for it
+        return count_lines(self.partial)
 
     def write(self, rows: list[dict]) -> None:
         self.write_lines([json_line(row) for row in rows])

@@ -12,32 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from helpers.core.io import atomic_write_text, iter_jsonl, side_files, write_jsonl
-from helpers.core.line_index import LineIndex
+from helpers.core.lines import LineIndex, repair_last_line
 from helpers.core.outputs import OutputLock, check_writes, lock_path
 from helpers.core.paths import require_file, resolve
 from helpers.core.records import parse_line
 from helpers.core.shards import check_complete_set
-
-
-def repair_last_line(output: Path, tail: int = 1 << 16) -> bool:
-    """Truncates a half-written last line (a run killed mid-line), reading only the file's end, a
-    `tail` of bytes at a time: an output of 10^7 records is not read for it. Returns whether it did."""
-    size = output.stat().st_size
-    with open(output, "r+b") as handle:
-        handle.seek(max(0, size - 1))
-        if size == 0 or handle.read(1) == b"\n":
-            return False
-        end = size
-        while end > 0:
-            start = max(0, end - tail)
-            handle.seek(start)
-            newline = handle.read(end - start).rfind(b"\n")
-            if newline >= 0:
-                handle.truncate(start + newline + 1)
-                return True
-            end = start
-        handle.truncate(0)
-        return True
 
 
 def _records(output: Path) -> Iterator[dict]:
@@ -66,7 +45,7 @@ def scan_keys(output: Path) -> tuple[set[str], bool]:
 
 def merge_shards(shards: list[str | Path], output: str | Path) -> dict:
     """Combines the shard outputs of one run (and their error files) into one, sorted by image path,
-    the records' lines as written (sorted on disk, `helpers.core.line_index`: 10^7 are not held).
+    the records' lines as written (sorted on disk, `helpers.core.lines`: 10^7 are not held).
 
     Raises:
         ValueError: A shard has no manifest or is unfinished, shards were made with different

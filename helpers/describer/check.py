@@ -21,7 +21,7 @@ entry. A summary (how
 many faithful, findings per kind) goes to `<output stem>.summary.json`. The CV records are joined
 by their `id`, else their `image` (01's records), as `desclm describe` names its output lines.
 Neither file is held in memory: the CV records' ids and where each line starts go to an SQLite table
-in a temporary folder beside the output (removed after, `helpers.core.line_index`), and the verdicts
+in a temporary folder beside the output (removed after, `helpers.core.lines`), and the verdicts
 are written as they come, so 10^7 captions check in flat memory, in any order against the records.
 """
 
@@ -37,7 +37,7 @@ from pathlib import Path
 
 from helpers.core.contract import Policy
 from helpers.core.io import atomic_write_text, write_jsonl
-from helpers.core.line_index import LineIndex
+from helpers.core.lines import LineIndex
 from helpers.core.logs import progress
 from helpers.core.outputs import OutputLock, check_writes, lock_path
 from helpers.core.records import input_line, json_safe, read_lines
@@ -53,7 +53,7 @@ def summary_path(output: Path) -> Path:
 
 
 class _RecordIndex:
-    """The CV records by id, not held in memory (`helpers.core.line_index`): each caption reads its
+    """The CV records by id, not held in memory (`helpers.core.lines`): each caption reads its
     record with one seek, in any order, several captions per record or none. Unreadable lines and
     repeated ids are counted, not joined (a repeated id joins its first record)."""
 

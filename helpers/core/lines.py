@@ -1,5 +1,9 @@
-"""Lines of JSONL files found by key without holding them: where each line starts goes to an SQLite
-table in a scratch folder, and a line is read back with one seek.
+"""Line files (JSONL) at 10^7 lines, without reading them whole:
+
+- `repair_last_line`: a killed run's half-written last line cut, reading only the file's end;
+- `count_lines`: lines counted a chunk at a time;
+- `LineIndex`: lines of one or more files found by key: where each line starts goes to an SQLite
+  table in a scratch folder, and a line is read back with one seek.
 
     index = LineIndex(scratch)
     added = index.add(Path("cv.jsonl"), key_of)   # key_of(number, raw line) -> key, or None to skip it
@@ -17,6 +21,34 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+
+def repair_last_line(output: Path, tail: int = 1 << 16) -> bool:
+    """Truncates a half-written last line (a run killed mid-line), reading only the file's end, a
+    `tail` of bytes at a time: an output of 10^7 records is not read for it. Returns whether it did."""
+    size = output.stat().st_size
+    with open(output, "r+b") as handle:
+        handle.seek(max(0, size - 1))
+        if size == 0 or handle.read(1) == b"\n":
+            return False
+        end = size
+        while end > 0:
+            start = max(0, end - tail)
+            handle.seek(start)
+            newline = handle.read(end - start).rfind(b"\n")
+            if newline >= 0:
+                handle.truncate(start + newline + 1)
+                return True
+            end = start
+        handle.truncate(0)
+        return True
+
+
+def count_lines(path: Path, chunk: int = 1 << 20) -> int:
+    """The number of newline characters in `path`, read a chunk at a time."""
+    with open(path, "rb") as handle:
+        return sum(block.count(b"\n") for block in iter(lambda: handle.read(chunk), b""))
+
 
 BATCH = 1_000  # keys inserted per statement
 EXAMPLES = 5  # repeated keys named

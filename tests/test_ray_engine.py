@@ -353,3 +353,31 @@ def test_annotate_describes_an_extraction_made_before(photos, tiny_cv_models, mo
     assert again["already_done"] == 0 and again["processed"] == 8
     assert sorted(line.record["image"] for line in iter_jsonl(tmp_path / "cv.jsonl")) == keys
     assert sorted(line.record["id"] for line in iter_jsonl(tmp_path / "described.jsonl")) == keys
+
+
+def test_annotate_reconciles_its_two_outputs_reading_them_side_by_side(model_dir, tmp_path):
+    """After a kill: descriptions that follow the records are kept byte for byte (the file cut, not
+    rewritten), a half-written one is cut, the records after the last described ones are described; a
+    description whose record is gone breaks the step, and what follows is described again."""
+    import random
+
+    from helpers.describer.run import describe_records
+    from helpers.engine.annotate import _reconcile
+    from helpers.text.synthetic import random_cv
+
+    rng = random.Random(3)
+    records = [json.dumps({"image": f"p{i}.jpg", **random_cv(rng)}) + "\n" for i in range(7)]
+    (tmp_path / "cv.jsonl").write_text("".join(records))
+    describer = Describer.load(model_dir, device="cpu")
+    described = describe_records(describer, records, 4)
+    partial = tmp_path / ".described.jsonl.partial"
+    partial.write_text("".join(described[:3]) + described[3][:20])  # killed mid-line
+    _reconcile(partial, tmp_path / "cv.jsonl", describer, batch_size=2)
+    assert partial.read_text() == "".join(described), "the three kept as written, the rest described in order"
+    gone = json.dumps({"id": "gone.jpg", "description": "A can.", "source": "model"}) + "\n"
+    partial.write_text(described[0] + gone + "".join(described[1:5]))
+    _reconcile(partial, tmp_path / "cv.jsonl", describer, batch_size=2)
+    assert partial.read_text() == "".join(described)
+    partial.unlink()  # a CV output made before by `desclm extract`, none described
+    _reconcile(partial, tmp_path / "cv.jsonl", describer, batch_size=5)
+    assert partial.read_text() == "".join(described)

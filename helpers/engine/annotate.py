@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,32 +132,56 @@ def annotate(config: ExtractConfig, options: AnnotateOptions, engine_options: En
     return {**summary, "described": str(described), "described_counts": dict(source_counts(described))}
 
 
-def _complete_lines(path: Path) -> list[bytes]:
-    """The file's whole lines (a half-written last line, from a kill, left out); none if it is absent."""
+def _complete_lines(path: Path) -> Iterator[bytes]:
+    """The file's whole lines as read (a half-written last line, from a kill, left out); none if it is absent."""
     if not path.exists():
-        return []
-    data = path.read_bytes()
-    return [line + b"\n" for line in data[: data.rfind(b"\n") + 1].split(b"\n")[:-1] if line.strip()]
+        return
+    with open(path, "rb") as file:
+        for raw in file:
+            if raw.endswith(b"\n") and raw.strip():
+                yield raw
 
 
 def _reconcile(partial: Path, cv_output: Path, describer, batch_size: int) -> None:
-    """Makes the descriptions match the CV records already written: a description whose record is
-    gone is dropped, and a record not yet described is described now (see the module docstring)."""
+    """Makes the descriptions match the CV records already written (see the module docstring).
+
+    Both files are written batch by batch in one order, each description after its record, so they
+    are read side by side, neither held: the descriptions that follow the records are kept (the
+    file is cut after the last of them, not rewritten), and from the first record without its
+    description on, the records are described now, a batch at a time, and appended. A description
+    whose record is gone breaks the step, so it and those after it are dropped and made again."""
     from helpers.describer.run import describe_records
 
     cv_partial = partial_paths(cv_output)[0]
-    records = {}  # key -> its line, as written
-    for raw in _complete_lines(cv_partial if cv_partial.exists() else cv_output):
-        record, _ = parse_line(raw)
-        if record is not None and "image" in record:
-            records[record["image"]] = raw.decode("utf-8")
-    kept, ids = [], set()
-    for raw in _complete_lines(partial):
-        row, _ = parse_line(raw)
-        if row is not None and row.get("id") in records and row["id"] not in ids:
-            kept.append(raw.decode("utf-8"))
-            ids.add(row["id"])
-    missing = [text for key, text in records.items() if key not in ids]
-    if missing:
-        logger.info("annotate: %d record(s) written before were not described; describing them now", len(missing))
-    atomic_write_text(partial, "".join(kept) + "".join(describe_records(describer, missing, batch_size)))
+    records = (
+        raw
+        for raw in _complete_lines(cv_partial if cv_partial.exists() else cv_output)
+        if isinstance(record := parse_line(raw)[0], dict) and "image" in record
+    )
+    kept, waiting = 0, []  # bytes of descriptions kept; the first record without its description
+    if partial.exists():
+        with open(partial, "rb") as described:
+            for raw in records:
+                row_raw = described.readline()
+                row = parse_line(row_raw)[0] if row_raw.endswith(b"\n") else None
+                if not isinstance(row, dict) or row.get("id") != parse_line(raw)[0]["image"]:
+                    waiting = [raw.decode("utf-8")]
+                    break
+                kept += len(row_raw)
+    with open(partial, "ab") as file:
+        file.truncate(kept)
+    described_now = 0
+    for raw in records:  # the rest, after the first not described (when there was one)
+        waiting.append(raw.decode("utf-8"))
+        if len(waiting) == batch_size:
+            described_now += _append_described(partial, describe_records(describer, waiting, batch_size))
+            waiting = []
+    described_now += _append_described(partial, describe_records(describer, waiting, batch_size) if waiting else [])
+    if described_now:
+        logger.info("annotate: %d record(s) written before were not described; described them now", described_now)
+
+
+def _append_described(partial: Path, lines: list[str]) -> int:
+    with open(partial, "a", encoding="utf-8") as file:
+        file.write("".join(lines))
+    return len(lines)

@@ -588,3 +588,33 @@ def test_01_reports_each_conf_type_with_the_one_label_per_object_setting_it_ran(
     found = evaluate_against_truth(tiny_demo / "data.yaml", [record], {"yolo": 1.0, "hf": 1.0}, settings)
     assert found["conf_types"].loc["max", "kept_at_0.5"] == len(record["detections"]) == 1
     assert found["detectors"].loc["fused", "detections"] == 1
+
+
+def test_the_reports_summary_reads_the_output_once_and_holds_a_sample(tmp_path):
+    """01's tables and figures come from one pass over the output (a 10^7-photo run is not loaded):
+    the counts all records give, and a seeded sample of `sample_size` records."""
+    import random
+
+    import numpy as np
+
+    from helpers.cv.report import CONFIDENCE_BINS, summarize_output
+    from helpers.text.synthetic import random_cv
+
+    rng = random.Random(4)
+    scene = {"class": "grass", "confidence": 0.9}  # as 01 writes every record: with its scene
+    records = [
+        {"image": f"p{i}.jpg", "split": ["train", "val"][i % 2], "scene": scene, **random_cv(rng)} for i in range(300)
+    ]
+    (tmp_path / "cv.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records) + "{broken\n")
+    summary = summarize_output(tmp_path / "cv.jsonl", sample_size=6, seed=1)
+    labels = Counter(d["label"] for r in records for d in r["detections"])
+    assert summary.overview["per_class"] == dict(labels) and summary.overview["images"] == 300
+    assert summary.overview["per_scene"] == dict(Counter(r["scene"]["class"] for r in records))
+    assert summary.overview["per_split"] == {"train": 150, "val": 150}
+    assert summary.detections_per_image == Counter(len(r["detections"]) for r in records)
+    confidences = [d["confidence"] for r in records for d in r["detections"]]
+    assert np.abs(summary.confidence_counts - np.histogram(confidences, CONFIDENCE_BINS)[0]).sum() <= 2, "edges"
+    assert summary.confidence_counts.sum() == len(confidences)
+    images = [r["image"] for r in summary.sample]
+    assert len(images) == 6 and images == sorted(images, key=lambda k: int(k[1:-4])), "in file order"
+    assert images == [r["image"] for r in summarize_output(tmp_path / "cv.jsonl", 6, seed=1).sample]

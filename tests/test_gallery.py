@@ -131,11 +131,11 @@ def test_of_more_photos_than_max_photos_the_page_shows_a_seeded_random_sample_an
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 30), st.integers(1, 12), st.integers(0, 2**32))
 def test_a_sample_is_every_row_or_size_rows_in_order_and_seeded(count, size, seed):
-    from helpers.describer.gallery import sample_rows
+    from helpers.core.sampling import sample_stream
 
-    sample, seen = sample_rows(iter(range(count)), size, seed)
+    sample, seen = sample_stream(iter(range(count)), size, seed)
     assert seen == count and sample == sorted(set(sample)) and set(sample) <= set(range(count))
-    assert len(sample) == min(size, count) and sample == sample_rows(iter(range(count)), size, seed)[0]
+    assert len(sample) == min(size, count) and sample == sample_stream(iter(range(count)), size, seed)[0]
 
 
 def test_every_row_is_as_likely_to_be_in_the_sample():
@@ -143,7 +143,7 @@ def test_every_row_is_as_likely_to_be_in_the_sample():
     deviation is about 20; the first rows kept, a common mistake, would give 2,000 and 0)."""
     from collections import Counter
 
-    from helpers.describer.gallery import sample_rows
+    from helpers.core.sampling import sample_stream
 
-    times = Counter(row for seed in range(2000) for row in sample_rows(iter(range(10)), 3, seed)[0])
+    times = Counter(row for seed in range(2000) for row in sample_stream(iter(range(10)), 3, seed)[0])
     assert all(500 < times[row] < 700 for row in range(10)), times

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.core.io import iter_jsonl
+from helpers.core.sampling import sample_stream
 from helpers.core.settings import setting
 from helpers.cv.detectors import Detections
 from helpers.cv.evaluation import detection_metrics, scene_metrics
@@ -26,52 +27,85 @@ class ExtractReport:
 
 
 def load_records(path) -> list[dict]:
-    """The records of an output file, in file order."""
+    """The records of an output file, in file order (all in memory: for the labelled photos' scores)."""
     return [line.record for line in iter_jsonl(path) if not line.error]
 
 
-def overview(records: list[dict]) -> dict:
-    """Counts per class and scene, and detections per image."""
-    per_image = [len(r["detections"]) for r in records]
-    return {
-        "images": len(records),
-        "detections": int(sum(per_image)),
-        "per_class": dict(Counter(d["label"] for r in records for d in r["detections"]).most_common()),
-        "per_scene": dict(Counter(r["scene"]["class"] for r in records).most_common()),
-        "per_split": dict(Counter(str(r.get("split")) for r in records).most_common()),
-        "detections_per_image_mean": float(np.mean(per_image)) if per_image else 0.0,
+CONFIDENCE_BINS = np.linspace(0, 1, 21)
+
+
+@dataclass
+class OutputSummary:
+    """What the report shows of an output, from one pass over it (10^7 records are never held)."""
+
+    overview: dict  # counts per class, scene and split; detections per image
+    detections_per_image: Counter  # images by their number of detections
+    confidence_counts: np.ndarray  # detections per bin of CONFIDENCE_BINS
+    sample: list[dict]  # a seeded uniform sample of the records, in file order (for `sample_grid`)
+
+
+def summarize_output(path, sample_size: int = 0, seed: int = 0) -> OutputSummary:
+    """`OutputSummary` of the output file at `path`, reading it as a stream."""
+    per_class, per_scene, per_split, per_image, per_bin = Counter(), Counter(), Counter(), Counter(), Counter()
+    bins = len(CONFIDENCE_BINS) - 1
+
+    def records():
+        for line in iter_jsonl(path):
+            if line.error:
+                continue
+            record = line.record
+            labels = [d["label"] for d in record["detections"]]
+            per_class.update(labels)
+            per_scene[record["scene"]["class"]] += 1
+            per_split[str(record.get("split"))] += 1
+            per_image[len(labels)] += 1
+            per_bin.update(min(max(int(d["confidence"] * bins), 0), bins - 1) for d in record["detections"])
+            yield record
+
+    sample, images = sample_stream(records(), sample_size, seed)
+    detections = sum(count * images_with for count, images_with in per_image.items())
+    overview = {
+        "images": images,
+        "detections": int(detections),
+        "per_class": dict(per_class.most_common()),
+        "per_scene": dict(per_scene.most_common()),
+        "per_split": dict(per_split.most_common()),
+        "detections_per_image_mean": detections / images if images else 0.0,
     }
+    confidences = np.array([per_bin.get(index, 0) for index in range(bins)])
+    return OutputSummary(overview, per_image, confidences, sample)
 
 
-def distribution_figure(records: list[dict]):
+def distribution_figure(summary: OutputSummary):
     """Detections per image, detection confidences, and scenes, side by side."""
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(1, 3, figsize=(13, 3.2))
-    per_image = [len(r["detections"]) for r in records]
-    axes[0].hist(per_image, bins=np.arange(0, max(per_image + [1]) + 2) - 0.5, color="tab:blue")
+    counts = summary.detections_per_image
+    most = max(counts, default=0)
+    axes[0].bar(range(most + 1), [counts.get(n, 0) for n in range(most + 1)], width=1.0, color="tab:blue")
     axes[0].set(title="Detections per image", xlabel="detections", ylabel="images")
-    confidences = [d["confidence"] for r in records for d in r["detections"]]
-    axes[1].hist(confidences, bins=np.linspace(0, 1, 21), color="tab:orange")
+    edges = CONFIDENCE_BINS
+    axes[1].bar(edges[:-1], summary.confidence_counts, width=np.diff(edges), align="edge", color="tab:orange")
     axes[1].set(title="Detection confidence", xlabel="confidence", ylabel="detections")
-    scenes = Counter(r["scene"]["class"] for r in records)
+    scenes = summary.overview["per_scene"]
     axes[2].bar(list(scenes), list(scenes.values()), color="tab:green")
     axes[2].set(title="Scenes", ylabel="images")
     figure.tight_layout()
     return figure
 
 
-def sample_grid(records: list[dict], source: ImageSource, count: int = 6, seed: int = 0, columns: int = 3):
-    """Sample images of `source` with their fused boxes and labels drawn (images chosen by `seed`),
-    shown as the models saw them (`load_image`: turned as their EXIF says); from a labelled source
-    (a YOLO data.yaml or COCO .json), the annotated boxes too, dashed white."""
+def sample_grid(records: list[dict], source: ImageSource, columns: int = 3):
+    """`records` (a few: `OutputSummary.sample`) drawn on their photos with their fused boxes and
+    labels, shown as the models saw them (`load_image`: turned as their EXIF says); from a labelled
+    source (a YOLO data.yaml or COCO .json), the annotated boxes too, dashed white. A record whose
+    photo the source no longer lists is left out."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
-    items = {item.key: item for item in source.items}
-    shown = [record for record in records if record.get("image") in items]  # the source's photos, as now listed
-    rng = np.random.default_rng(seed)
-    chosen = [shown[i] for i in sorted(rng.choice(len(shown), size=min(count, len(shown)), replace=False))]
+    wanted = {record.get("image") for record in records}
+    items = {item.key: item for item in source.items if item.key in wanted}
+    chosen = [record for record in records if record.get("image") in items]
     rows = max(1, -(-len(chosen) // columns))
     figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.3 * rows), squeeze=False)
     colours = plt.get_cmap("tab10")

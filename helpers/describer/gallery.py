@@ -28,7 +28,6 @@ import io
 import json
 import logging
 import os
-import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
@@ -38,6 +37,7 @@ from helpers.core.io import atomic_write_text, write_jsonl
 from helpers.core.logs import progress
 from helpers.core.outputs import check_writes
 from helpers.core.photo_datasets import PhotoKeys, photos_for, photos_of_cv_output
+from helpers.core.sampling import sample_stream
 from helpers.describer.exports import ExportRow, joined_rows
 from helpers.describer.options import GalleryOptions
 from helpers.text.facts import extract
@@ -140,7 +140,9 @@ def write_gallery(
             "would take them for photos: write the page outside that folder"
         )
     problems: list[dict] = []
-    rows, total = sample_rows(joined_rows(described, cv, problems), max_photos, seed)
+    rows, total = sample_stream(
+        progress(joined_rows(described, cv, problems), desc="read described rows", unit="row"), max_photos, seed
+    )
     if total > len(rows):
         logger.info("%d described photos: the page shows a random sample of %d (seed %d)", total, len(rows), seed)
     thumbs: list[str | None] = [None] * len(rows)
@@ -182,21 +184,6 @@ def write_gallery(
         errors.unlink()
     logger.info("gallery of %d photos: %s", len(cards), output)
     return {"described": total, "photos": len(cards), "problems": len(problems), "output": str(output)}
-
-
-def sample_rows(rows, size: int, seed: int) -> tuple[list, int]:
-    """A uniform random sample of at most `size` of `rows` (an iterator, read once: reservoir sampling,
-    memory holds the sample only), in their order, and how many rows there were. All of them when
-    there are no more than `size`; the same `seed`, the same sample."""
-    rng = random.Random(seed)
-    kept: list[tuple[int, object]] = []
-    count = 0
-    for count, row in enumerate(progress(rows, desc="read described rows", unit="row"), start=1):
-        if len(kept) < size:
-            kept.append((count, row))
-        elif (slot := rng.randrange(count)) < size:
-            kept[slot] = (count, row)
-    return [row for _, row in sorted(kept, key=lambda pair: pair[0])], count
 
 
 def render(data: dict) -> str:

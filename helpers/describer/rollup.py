@@ -16,8 +16,9 @@ field no record has is an error that lists the fields there are.
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePath
 
 from helpers.core.contract import Policy
@@ -40,19 +41,12 @@ def _folder_of(image: str, images_root: str | Path | None) -> str:
     return (PurePath(images_root).name or TOP_FOLDER) if images_root else TOP_FOLDER
 
 
-def _group_key(by: str | Callable[[dict], str], records: list[dict], images_root) -> Callable[[dict], str]:
-    """The group of a record; raises ValueError for a field no record has, naming those there are."""
+def _group_key(by: str | Callable[[dict], str], images_root) -> Callable[[dict], str]:
+    """The group of a record (a field it lacks: NO_GROUP)."""
     if callable(by):
         return lambda record: str(by(record))
     if by == "folder":
         return lambda record: _folder_of(str(record["image"]), images_root) if record.get("image") else NO_GROUP
-    if records and not any(record.get(by) not in (None, "") for record in records):
-        fields = sorted({key for record in records for key in record} - NOT_GROUPS)
-        raise ValueError(
-            f"summarize: no record has the field {by!r}; group by 'folder'"
-            + (f" or one of the records' fields: {', '.join(map(repr, fields))}" if fields else "")
-            + ", or pass a function of the record"
-        )
     return lambda record: str(record[by]) if record.get(by) not in (None, "") else NO_GROUP
 
 
@@ -64,43 +58,75 @@ def _percent(part: int, whole: int) -> str:
     return f"{round(100 * part / whole)}%" if whole else "0%"
 
 
-def group_summary(group: str, records: list[dict], policy: Policy = Policy(), top: int = 3) -> dict:
+class _Group:
+    """One group's totals, added to a record at a time (10^7 records are not held): photos, photos
+    with litter, items per category, scenes and the `top` photos with most items."""
+
+    def __init__(self, group: str, policy: Policy, top: int) -> None:
+        self.group, self.policy, self.top = group, policy, top
+        self.items: Counter[str] = Counter()
+        self.scenes: Counter[str] = Counter()
+        self.photos = self.littered = 0
+        self.most: list[tuple[int, str]] = []  # (-items, photo): the `top` with most items, as a heap's inverse
+
+    def add(self, record: dict) -> None:
+        fact = facts(record, self.policy)
+        self.items.update(fact.counts)
+        self.scenes[fact.scene or "not stated"] += 1
+        name = PurePath(str(record.get("image") or record.get("id") or f"record {self.photos}")).name
+        count = sum(fact.counts.values())
+        self.photos += 1
+        self.littered += bool(count)
+        if count:  # keep the `top` smallest (-count, name): the most items, names breaking ties
+            heapq.heappush(self.most, (count, _Reversed(name)))
+            if len(self.most) > self.top:
+                heapq.heappop(self.most)
+
+    def summary(self) -> dict:
+        total = sum(self.items.values())
+        most = sorted(((name.value, count) for count, name in self.most), key=lambda p: (-p[1], p[0]))
+        categories = sorted(self.items.items(), key=lambda kv: (-kv[1], kv[0]))
+        photos = _counted(self.photos, "photo")
+        sentences = [f"{self.group}: {photos}, {self.littered} with litter ({_percent(self.littered, self.photos)})."]
+        if total:
+            listed = ", ".join(f"{n} {label} ({_percent(n, total)})" for label, n in categories)
+            sentences.append(f"{_counted(total, 'item')}: {listed}.")
+        else:
+            sentences.append("No litter detected.")
+        scenes = sorted(self.scenes.items(), key=lambda kv: -kv[1])
+        sentences.append("Scenes: " + ", ".join(f"{s} {n}" for s, n in scenes) + ".")
+        if most:
+            sentences.append("Most items: " + ", ".join(f"{name} ({n})" for name, n in most) + ".")
+        return {
+            "group": self.group,
+            "photos": self.photos,
+            "photos_with_litter": self.littered,
+            "items": total,
+            "items_per_category": dict(categories),
+            "share_per_category": {label: n / total for label, n in categories},
+            "scenes": dict(self.scenes),
+            "most_items": [{"photo": name, "items": n} for name, n in most],
+            "paragraph": " ".join(sentences),
+        }
+
+
+class _Reversed:
+    """A name that orders backwards: the heap of most items drops, of two equal counts, the later name."""
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __lt__(self, other: _Reversed) -> bool:
+        return self.value > other.value
+
+
+def group_summary(group: str, records: Iterable[dict], policy: Policy = Policy(), top: int = 3) -> dict:
     """Totals of one group: photos, photos with litter, items per category (with shares), scenes, the
     photos with most items, and the paragraph that states them."""
-    items: Counter[str] = Counter()
-    scenes: Counter[str] = Counter()
-    per_photo = []
-    for index, record in enumerate(records):
-        fact = facts(record, policy)
-        items.update(fact.counts)
-        scenes[fact.scene or "not stated"] += 1
-        name = str(record.get("image") or record.get("id") or f"record {index}")
-        per_photo.append((PurePath(name).name, sum(fact.counts.values())))
-    littered = sum(1 for _, n in per_photo if n)
-    total = sum(items.values())
-    most = sorted((p for p in per_photo if p[1]), key=lambda p: (-p[1], p[0]))[:top]
-    categories = sorted(items.items(), key=lambda kv: (-kv[1], kv[0]))
-    photos = _counted(len(records), "photo")
-    sentences = [f"{group}: {photos}, {littered} with litter ({_percent(littered, len(records))})."]
-    if total:
-        listed = ", ".join(f"{n} {label} ({_percent(n, total)})" for label, n in categories)
-        sentences.append(f"{_counted(total, 'item')}: {listed}.")
-    else:
-        sentences.append("No litter detected.")
-    sentences.append("Scenes: " + ", ".join(f"{s} {n}" for s, n in sorted(scenes.items(), key=lambda kv: -kv[1])) + ".")
-    if most:
-        sentences.append("Most items: " + ", ".join(f"{name} ({n})" for name, n in most) + ".")
-    return {
-        "group": group,
-        "photos": len(records),
-        "photos_with_litter": littered,
-        "items": total,
-        "items_per_category": dict(categories),
-        "share_per_category": {label: n / total for label, n in categories},
-        "scenes": dict(scenes),
-        "most_items": [{"photo": name, "items": n} for name, n in most],
-        "paragraph": " ".join(sentences),
-    }
+    totals = _Group(group, policy, top)
+    for record in records:
+        totals.add(record)
+    return totals.summary()
 
 
 def summarize(
@@ -123,23 +149,36 @@ def summarize(
     Raises:
         ValueError: `by` is a field no record has (the message lists the fields there are).
     """
-    records = list(records)
-    key = _group_key(by, records, images_root)
-    groups: dict[str, list[dict]] = {}
-    for record in records:
-        groups.setdefault(key(record), []).append(record)
-    return [group_summary(group, members, policy, top) for group, members in groups.items()]
+    key = _group_key(by, images_root)
+    groups: dict[str, _Group] = {}
+    fields: set[str] = set()  # for the message when no record has `by`
+    found = False
+    for record in records:  # read once, as they come: a CV output of 10^7 records is not held
+        group = key(record)
+        if group not in groups:
+            groups[group] = _Group(group, policy, top)
+        groups[group].add(record)
+        if isinstance(by, str) and by != "folder" and not found:
+            found = record.get(by) not in (None, "")
+            fields.update(record)
+    if isinstance(by, str) and by != "folder" and groups and not found:
+        fields = sorted(fields - NOT_GROUPS)
+        raise ValueError(
+            f"summarize: no record has the field {by!r}; group by 'folder'"
+            + (f" or one of the records' fields: {', '.join(map(repr, fields))}" if fields else "")
+            + ", or pass a function of the record"
+        )
+    return [totals.summary() for totals in groups.values()]
 
 
-def rollup_records(pairs_dir: str | Path, cv_outputs: str | Path = "") -> list[dict]:
+def rollup_records(pairs_dir: str | Path, cv_outputs: str | Path = "") -> Iterator[dict]:
     """The CV records to roll up: `cv_outputs`, else those 02 made the pairs from (its
-    `pairs_config.json`); the readable lines of that file, or [] when there is none."""
+    `pairs_config.json`); the readable lines of that file as they are read, or none when there is none."""
     from helpers.core.contract import pairs_cv_outputs
     from helpers.core.io import iter_jsonl
     from helpers.core.paths import resolve
 
     cv_outputs = cv_outputs or pairs_cv_outputs(resolve(pairs_dir))
     path = resolve(cv_outputs) if cv_outputs else None
-    if not path or not path.is_file():
-        return []
-    return [line.record for line in iter_jsonl(path) if not line.error]
+    if path and path.is_file():
+        yield from (line.record for line in iter_jsonl(path) if not line.error)

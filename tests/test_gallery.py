@@ -147,3 +147,30 @@ def test_every_row_is_as_likely_to_be_in_the_sample():
 
     times = Counter(row for seed in range(2000) for row in sample_stream(iter(range(10)), 3, seed)[0])
     assert all(500 < times[row] < 700 for row in range(10)), times
+
+
+@needs_browser
+def test_category_scene_and_min_items_choose_the_photos_before_the_sample(described):
+    """Among 10^7 photos, the ones with a tire: chosen from every row (as the page's filters read the
+    sentences), then sampled; the page says what was chosen."""
+    from helpers.describer.gallery import write_gallery
+
+    folder, records, rows = described
+    labels = {record["image"]: [d["label"] for d in record["detections"]] for record in records}
+    said = {row["id"]: extract(row["description"], labels[row["id"]]) for row in rows}
+    category = max(
+        {c for s in said.values() for c in s.counts}, key=lambda c: sum(c in s.counts for s in said.values())
+    )
+    chosen = [row["id"] for row in rows if category in said[row["id"]].counts]
+    assert 0 < len(chosen) < len(rows), "a choice that narrows"
+    page = folder / "chosen" / "gallery.html"
+    counts = write_gallery(
+        folder / "described.jsonl", page, folder / "photos", folder / "cv.jsonl", category=category.upper()
+    )
+    assert counts["described"] == len(chosen) and [c["id"] for c in _page_data(page)["cards"]] == chosen, "case aside"
+    many = [row["id"] for row in rows if sum(said[row["id"]].counts.values()) >= 10]
+    counts = write_gallery(
+        folder / "described.jsonl", folder / "many" / "g.html", None, folder / "cv.jsonl", min_items=10
+    )
+    assert [c["id"] for c in _page_data(folder / "many" / "g.html")["cards"]] == many
+    assert f"(the described with category={category.upper()})" in _dom(page)

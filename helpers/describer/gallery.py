@@ -8,7 +8,9 @@ boxes drawn (with `--cv`), its sentence(s), counts and scene. Filters narrow the
 category, scene and number of items, a search box by words of the sentences; the page shows
 `page_size` cards at a time, so 100,000 photos stay usable. Of more (`max_photos`; 10^7 photos
 would make a page no browser opens), the page shows a uniform random sample (`seed`; reservoir
-sampling as the files are read, so memory holds the sample only) and says so. The filter state is kept in the URL
+sampling as the files are read, so memory holds the sample only) and says so. `category`, `scene`
+and `min_items` choose the photos before the sample (all the photos with a tire among 10^7, not
+the tires of a sample), read from the sentences as the page's filters are. The filter state is kept in the URL
 fragment (`gallery.html#category=plastic&scene=grass&q=bottle&page=2`): a view can be bookmarked
 or sent.
 
@@ -80,11 +82,16 @@ def make_thumbnail(photos: PhotoKeys, key: str, folder: Path, size: int = THUMB_
     return name
 
 
+def _said(row: ExportRow):
+    """What the row's sentence states (its record's labels as the vocabulary): the page's categories."""
+    vocabulary = [str(d.get("label")) for d in (row.record or {}).get("detections") or []]
+    return extract(row.description, vocabulary)
+
+
 def _card(row: ExportRow, thumb: str | None) -> dict:
     """What the page shows of one photo (short keys: 100,000 cards are inlined)."""
     record = row.record or {}
-    vocabulary = [str(d.get("label")) for d in record.get("detections") or []]
-    said = extract(row.description, vocabulary)
+    said = _said(row)
     boxes = [
         [str(d.get("label")), round(float(d.get("confidence")), 3), [round(float(v), 4) for v in d["bbox"]]]
         for d in record.get("detections") or []
@@ -102,6 +109,18 @@ def _card(row: ExportRow, thumb: str | None) -> dict:
     }
 
 
+def _selected(row: ExportRow, category: str, scene: str, min_items: int) -> bool:
+    """Whether the row's sentence counts one of `category` (comma-separated; case aside), states `scene`
+    and counts at least `min_items`."""
+    said = _said(row)
+    wanted = {name.strip().casefold() for name in category.split(",") if name.strip()}
+    return (
+        (not wanted or any(label.casefold() in wanted for label in said.counts))
+        and (not scene or (said.scene or "").casefold() == scene.strip().casefold())
+        and sum(said.counts.values()) >= min_items
+    )
+
+
 def write_gallery(
     described: Path,
     output: Path,
@@ -115,6 +134,9 @@ def write_gallery(
     key_column: str = "",
     max_photos: int = MAX_PHOTOS,
     seed: int = 0,
+    category: str = "",
+    scene: str = "",
+    min_items: int = 0,
 ) -> dict:
     """Writes the page and its thumbnails (see the module docstring); returns its counts (`described`:
     the photos that could be shown, `photos`: the cards, a sample when `max_photos` is fewer).
@@ -140,9 +162,12 @@ def write_gallery(
             "would take them for photos: write the page outside that folder"
         )
     problems: list[dict] = []
-    rows, total = sample_stream(
-        progress(joined_rows(described, cv, problems), desc="read described rows", unit="row"), max_photos, seed
-    )
+    rows = progress(joined_rows(described, cv, problems), desc="read described rows", unit="row")
+    selection = {name: value for name, value in (("category", category), ("scene", scene)) if value}
+    selection |= {"min": min_items} if min_items else {}
+    if selection:
+        rows = (row for row in rows if _selected(row, category, scene, min_items))
+    rows, total = sample_stream(rows, max_photos, seed)
     if total > len(rows):
         logger.info("%d described photos: the page shows a random sample of %d (seed %d)", total, len(rows), seed)
     thumbs: list[str | None] = [None] * len(rows)
@@ -175,6 +200,7 @@ def write_gallery(
         "cards": cards,
         "described": total,  # the page's cards are a sample of these when fewer
         "seed": seed,
+        "selection": "&".join(f"{name}={value}" for name, value in selection.items()),  # chosen before the sample
     }
     atomic_write_text(output, render(data))
     if problems:

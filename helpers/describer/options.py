@@ -141,6 +141,9 @@ class GalleryOptions:
         100_000, "most cards on the page (a browser's comfortable limit): of more photos, a random sample this size"
     )
     seed: int = setting(0, "the sample's seed (same seed, same photos)")
+    category: str = setting("", "only photos whose sentence counts one of these categories (comma-separated)")
+    scene: str = setting("", "only photos whose sentence states this scene")
+    min_items: int = setting(0, "only photos whose sentence counts at least this many items")
 
     def __post_init__(self) -> None:
         if self.thumb_size < 16 or self.page_size < 1:

@@ -597,7 +597,7 @@ def test_the_reports_summary_reads_the_output_once_and_holds_a_sample(tmp_path):
 
     import numpy as np
 
-    from helpers.cv.report import CONFIDENCE_BINS, summarize_output
+    from helpers.cv.report import CONFIDENCE_BINS, first_errors, summarize_output
     from helpers.text.synthetic import random_cv
 
     rng = random.Random(4)
@@ -618,3 +618,7 @@ def test_the_reports_summary_reads_the_output_once_and_holds_a_sample(tmp_path):
     images = [r["image"] for r in summary.sample]
     assert len(images) == 6 and images == sorted(images, key=lambda k: int(k[1:-4])), "in file order"
     assert images == [r["image"] for r in summarize_output(tmp_path / "cv.jsonl", 6, seed=1).sample]
+    errors = [{"image": f"e{i}.jpg", "error": "not an image file"} for i in range(25)]
+    (tmp_path / "cv.errors.jsonl").write_text("".join(json.dumps(e) + "\n" for e in errors))
+    assert first_errors(tmp_path / "cv.errors.jsonl", 20) == (25, errors[:20])
+    assert first_errors(tmp_path / "none.errors.jsonl") == (0, [])

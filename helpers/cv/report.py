@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,18 @@ class ExtractReport:
 def load_records(path) -> list[dict]:
     """The records of an output file, in file order (all in memory: for the labelled photos' scores)."""
     return [line.record for line in iter_jsonl(path) if not line.error]
+
+
+def first_errors(path, count: int = 20) -> tuple[int, list[dict]]:
+    """How many error lines an errors file holds, and the first `count` of them (read as a stream)."""
+    first, total = [], 0
+    for line in iter_jsonl(path) if Path(path).exists() else []:
+        if line.error:
+            continue
+        total += 1
+        if len(first) < count:
+            first.append(line.record)
+    return total, first
 
 
 CONFIDENCE_BINS = np.linspace(0, 1, 21)

@@ -339,3 +339,37 @@ def test_a_llava_json_array_is_read_as_a_stream(tmp_path):
     size = (folder / "llava.json").stat().st_size + (folder / "cv.jsonl").stat().st_size
     assert peak < size / 10, f"peak {peak} bytes for {size} bytes of input"
     assert summary["captions"] == len(order) + 1 and summary["checked"] == len(order)
+
+
+def test_parquet_captions_a_datasets_shards_are_checked_by_id_or_stored_path(tmp_path):
+    """Captions kept in Parquet (a Hugging Face dataset's shards): joined by `id`, else the photo
+    column's stored path (its bytes not read); a row without a caption and a damaged shard cost a line."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from helpers.describer.check import check_file
+
+    rows = _rows("captions.jsonl")[:6] + _rows("captions.jsonl")[-4:]
+    (tmp_path / "cv.jsonl").write_text("".join(json.dumps({"image": r["id"], **r["record"]}) + "\n" for r in rows))
+    photo = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+    (tmp_path / "shards").mkdir()
+    by_id = pa.table({"id": [r["id"] for r in rows[:5]], "text": [r["caption"] for r in rows[:5]]})
+    pq.write_table(by_id, tmp_path / "shards" / "train-00000-of-00003.parquet")
+    by_path = pa.table(
+        {
+            "image": pa.array([{"bytes": b"\xff\xd8 a photo", "path": r["id"]} for r in rows[5:]] + [None], type=photo),
+            "text": [r["caption"] for r in rows[5:]] + [None],
+        }
+    )
+    pq.write_table(by_path, tmp_path / "shards" / "train-00001-of-00003.parquet")
+    (tmp_path / "shards" / "train-00002-of-00003.parquet").write_bytes(b"PAR1 cut short")
+    summary = check_file(
+        tmp_path / "cv.jsonl", tmp_path / "shards", tmp_path / "verdicts.jsonl", caption_field="text", lexicon=LEXICON
+    )
+    verdicts = [json.loads(line) for line in (tmp_path / "verdicts.jsonl").read_text().splitlines()]
+    assert [v["id"] for v in verdicts[:10]] == [r["id"] for r in rows]
+    assert [v["faithful"] for v in verdicts[:10]] == [r["faithful"] for r in rows]
+    assert "row 11: no 'text' text" in verdicts[10]["error"] and "not read" in verdicts[11]["error"]
+    assert (summary["checked"], summary["errors"]) == (10, 2)
+    with pytest.raises(ValueError, match="no column 'caption'"):
+        check_file(tmp_path / "cv.jsonl", tmp_path / "shards", tmp_path / "other.jsonl")

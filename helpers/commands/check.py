@@ -29,7 +29,7 @@ def main(argv: list[str], prog: str = "desclm check") -> int:
     try:
         summary = check_file(
             require_file(options.input, "CV records (--input)", kind="file"),
-            require_file(options.captions, "Captions (--captions)", kind="file"),
+            require_file(options.captions, "Captions (--captions: a file, or a folder of Parquet files)"),
             output,
             options.caption_field,
             options.policy,

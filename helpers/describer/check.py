@@ -10,8 +10,11 @@ The captions come as they are kept (`captions_format`, by default told from the 
 - **llava**: LLaVA-style conversations (a JSON array, or one entry per line): each entry's first
   answer (`from: gpt`, or `role: assistant`) is the caption, joined by the entry's `image`;
 - **coco**: COCO captions (`images` with `file_name`, `annotations` with `image_id` and
-  `caption`): each annotation's caption, joined by its photo's `file_name`.
-JSON files are read as a stream (`ijson`), never whole.
+  `caption`): each annotation's caption, joined by its photo's `file_name`;
+- **parquet**: a Parquet file or a folder of them (a Hugging Face dataset's shards, `desclm export
+  --format hf`'s `parquet/`): each row's `caption_field`, joined by its `id`, else its `image` (a
+  photo column's stored path, as 01 named the photos it read from such a dataset).
+JSON files are read as a stream (`ijson`), Parquet a record batch at a time: never whole.
 
 Each caption gets one output line, in order: {"id", "faithful", "findings"} (each finding with its
 kind, category, the record's and the caption's value, and its characters; `entry`: the LLaVA entry's
@@ -104,8 +107,11 @@ def _opening(path: Path) -> bytes:
 
 
 def captions_format(path: Path) -> str:
-    """The format of a captions file: a `.json` file opening with `[` is LLaVA, with `{` COCO captions;
-    anything else JSONL (whose LLaVA entries are read as such, line by line)."""
+    """The format of a captions file: a folder or a `.parquet` file is Parquet; a `.json` file opening
+    with `[` is LLaVA, with `{` COCO captions; anything else JSONL (whose LLaVA entries are read as
+    such, line by line)."""
+    if path.is_dir() or path.suffix.lower() == ".parquet":
+        return "parquet"
     if path.suffix.lower() != ".json":
         return "jsonl"
     return "coco" if _opening(path) == b"{" else "llava"
@@ -197,6 +203,74 @@ def _coco_captions(path: Path) -> Iterator[CaptionLine]:
             yield CaptionLine(where, annotation["caption"], photo, None, name)
 
 
+def _parquet_captions(path: Path, caption_field: str) -> Iterator[CaptionLine]:
+    """Each Parquet row's caption, keyed by its `id`, else its `image` (a photo column's stored path).
+
+    Raises:
+        ValueError: No Parquet file, or the first has no `caption_field` column (checked before any work).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files = sorted(path.rglob("*.parquet")) if path.is_dir() else [path]
+    if not files:
+        raise ValueError(f"{path}: no Parquet files in this folder")
+    try:
+        names = pq.read_schema(files[0]).names
+    except (pa.ArrowException, OSError) as error:
+        raise ValueError(f"{files[0]}: not readable as Parquet: {error}") from None
+    if caption_field not in names:
+        raise ValueError(f"{files[0]}: no column {caption_field!r} (caption_field); it has {names}")
+
+    def lines() -> Iterator[CaptionLine]:
+        number = 0
+        for file in files:
+            try:
+                parquet = pq.ParquetFile(file)
+                columns = _caption_columns(parquet.schema_arrow, caption_field)
+                for batch in parquet.iter_batches(columns=columns):
+                    for row in batch.to_pylist():
+                        number += 1
+                        yield _parquet_line(number, row, caption_field)
+            except (pa.ArrowException, OSError) as error:  # a damaged shard: one line, then the next
+                number += 1
+                yield CaptionLine(
+                    f"row {number}", None, None, f"{file}: not read: {error}; its other rows are not checked"
+                )
+
+    return lines()
+
+
+def _caption_columns(schema, caption_field: str) -> list[str]:
+    """The columns a caption row needs: the caption, `id`, and of a photo column only its stored path
+    (`image.path`: the photos' bytes are not read)."""
+    import pyarrow as pa
+
+    if caption_field not in schema.names:
+        raise OSError(f"no column {caption_field!r} (caption_field)")
+    columns = [caption_field] + (["id"] if "id" in schema.names else [])
+    if "image" in schema.names:
+        image = schema.field("image").type
+        if pa.types.is_struct(image) and image.get_field_index("path") >= 0:
+            columns.append("image.path")
+        elif pa.types.is_string(image) or pa.types.is_large_string(image):
+            columns.append("image")
+    return columns
+
+
+def _parquet_line(number: int, row: dict, caption_field: str) -> CaptionLine:
+    where = f"row {number}"
+    image = row.get("image")
+    image = image.get("path") if isinstance(image, dict) else image  # an `Image` column: its stored path
+    key = next((json_safe(v) for v in (row.get("id"), image) if v is not None and v != ""), number)
+    text = row.get(caption_field)
+    if isinstance(text, list):  # a list of captions (`desclm export`'s `captions`): its first
+        text = text[0] if text else None
+    if not isinstance(text, str):
+        return CaptionLine(where, None, key, f"{where}: no {caption_field!r} text")
+    return CaptionLine(where, text, key)
+
+
 def read_captions(path: Path, fmt: str = "auto", caption_field: str = "caption") -> Iterator[CaptionLine]:
     """The captions of `path` in `fmt` (see the module docstring), in order, bad ones included.
 
@@ -206,6 +280,8 @@ def read_captions(path: Path, fmt: str = "auto", caption_field: str = "caption")
     if fmt not in CAPTION_FORMATS:
         raise ValueError(f"captions_format must be one of {', '.join(CAPTION_FORMATS)}, got {fmt!r}")
     fmt = captions_format(path) if fmt == "auto" else fmt
+    if fmt == "parquet":
+        return _parquet_captions(path, caption_field)
     if fmt == "coco":
         return _coco_captions(path)
     if fmt == "llava" and _opening(path) == b"[":

@@ -75,8 +75,9 @@ def test_each_finding_names_its_kind_category_and_characters():
     ]
     assert check_caption(low, "A plastic bottle.", lexicon=LEXICON).faithful, "leaving the scene out is no finding"
     two = {"detections": [{"label": "plastic", "confidence": 0.9}, {"label": "metal", "confidence": 0.9}]}
-    for text in ("A plastic bottle and a can, one each.", "One plastic bottle and one can, one stuck in the mud."):
-        assert check_caption(two, text, lexicon=LEXICON).faithful, "a count before a stop word names no category"
+    assert check_caption(two, "A plastic bottle and a can, one each.", lexicon=LEXICON).faithful, "each: no new thing"
+    for text in ("A plastic bottle, a can and three found cans.", "A plastic bottle, a can and one stuck bottle."):
+        assert not check_caption(two, text, lexicon=LEXICON).faithful, "a counted phrase is never passed over"
 
 
 STYLES = [Style(name, numerals) for name in ("plain", "varied") for numerals in ("words", "digits")]

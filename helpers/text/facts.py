@@ -188,6 +188,7 @@ def _index_with(extra_labels: frozenset[str], lexicon_items: frozenset[tuple[str
 
 # Words of captions written elsewhere that end a noun phrase as the frames' own verbs do ("five plastic
 # bottles float in the marsh").
+DISTRIBUTIVES = frozenset({"each", "apiece"})  # "one each": a count of every category already named
 CAPTION_STOPS = frozenset(
     "float floats floating littering washed wash lay laying rest rests resting stuck caught left found "
     "half partly partially buried hidden dumped thrown strewn piled stand stands standing have has had that "
@@ -250,6 +251,8 @@ def _read_phrase(
         return None
     if known := _known_phrase(tokens, start, index, raw):
         return (*known, True)
+    if tokens[start] in DISTRIBUTIVES and _is_boundary(tokens, start + 1):
+        return None  # "a bottle and a can, one each": a count per category named, no new thing
     material = _whole_word(tokens, start, index, raw)
     if material and (noun := _known_phrase(tokens, start + 1, index, raw)):
         # a material before a noun: "paper cup", "plastic straw"; the material names the category, unless
@@ -271,8 +274,8 @@ def _read_phrase(
         if known := _known_phrase(tokens, start + skipped, index, raw):
             end, surface, entry = known
             return end, " ".join([*words, surface]), entry, True
-    if _is_boundary(tokens, start):  # after the lookup: an expected label may start with one ("?", ".x");
-        return None  # a stop word starts no phrase: "two bottles, one each", "one left bottle" (unread)
+    if tokens[start] in DELIMITERS:  # after the lookup: an expected label may start with one ("?", ".x")
+        return None
     end = start + 1
     while not _is_boundary(tokens, end):
         end += 1

@@ -57,6 +57,10 @@ def test_label_path_and_malformed_label_lines(tmp_path):
     with pytest.raises(ValueError, match=r"a\.txt:1: expected 'class x_center"):
         read_labels(labels, ["plastic", "glass"])
     assert read_labels(tmp_path / "missing.txt", ["plastic"]) == []
+    labels.write_text("0 0.5 0.5 0.2 0.4 0.1 0.1 2 0.9 0.95 1\n")  # a pose label: its box, then keypoints
+    assert read_labels(labels, ["plastic"], keypoints=True) == [("plastic", [0.4, 0.3, 0.6, 0.7])]
+    (tmp_path / "pose.yaml").write_text(f"path: {tmp_path}\ntrain: .\nnames: [plastic]\nkpt_shape: [2, 3]\n")
+    assert load_data_yaml(tmp_path / "pose.yaml").keypoints, "kpt_shape: a pose dataset"
 
 
 @hypothesis_settings(max_examples=100, deadline=None)

@@ -60,6 +60,7 @@ class ImageSource:
     label_map: dict[str, str] = field(default_factory=dict)  # class name -> label, as for the detectors
     # a Hugging Face dataset with boxes: (image column, objects column, bbox format), `helpers.cv.hf_truth`
     dataset_truth: tuple[str, str, str] | None = None
+    keypoints: bool = False  # a YOLO pose dataset: its label lines hold keypoints after the box
 
     @property
     def has_ground_truth(self) -> bool:
@@ -78,7 +79,7 @@ class ImageSource:
         elif self.kind == "hf":
             boxes = dataset_truth(str(self.root), *self.dataset_truth).boxes(item.row)
         else:
-            boxes = read_labels(label_path(item.path), self.class_names)
+            boxes = read_labels(label_path(item.path), self.class_names, self.keypoints)
         return [(normalise_label(name, self.label_map), box) for name, box in boxes]
 
 
@@ -138,7 +139,7 @@ def open_image_source(
     elif path.suffix.lower() in (".yaml", ".yml"):
         dataset = load_data_yaml(path)
         items = [ImageItem(_absolute(p), _key(p, dataset.root), split) for p, split in dataset.images()]
-        source = ImageSource("yolo", dataset.root, items, dataset.names, dataset.scenes)
+        source = ImageSource("yolo", dataset.root, items, dataset.names, dataset.scenes, keypoints=dataset.keypoints)
     elif path.suffix.lower() == ".json":
         dataset = load_coco(path, image_root or None)
         items = [ImageItem(_absolute(p), _key(p, dataset.root), None) for p in dataset.images]

@@ -27,6 +27,7 @@ class YoloDataset:
     names: list[str]
     splits: dict[str, list[Path]]
     scenes: dict[str, str] = field(default_factory=dict)  # image path relative to root -> scene
+    keypoints: bool = False  # a pose dataset (`kpt_shape`): each label line a box, then its keypoints
 
     def images(self) -> list[tuple[Path, str]]:
         """All (image path, split) pairs, splits in train/val/test order, paths sorted."""
@@ -89,7 +90,8 @@ def load_data_yaml(path: str | Path) -> YoloDataset:
     if scenes_csv.exists():
         with open(scenes_csv, newline="") as handle:
             scenes = {row["image"]: row["scene"] for row in csv.DictReader(handle)}
-    return YoloDataset(root.resolve(), _names(spec["names"], yaml_path), splits, scenes)
+    names = _names(spec["names"], yaml_path)
+    return YoloDataset(root.resolve(), names, splits, scenes, keypoints=spec.get("kpt_shape") is not None)
 
 
 def label_path(image: Path) -> Path:
@@ -118,9 +120,10 @@ def label_box(numbers: list[float]) -> list[float] | None:
     return None
 
 
-def read_labels(path: Path, names: list[str]) -> list[tuple[str, list[float]]]:
+def read_labels(path: Path, names: list[str], keypoints: bool = False) -> list[tuple[str, list[float]]]:
     """Reads a YOLO label file into (class name, [x1, y1, x2, y2] normalised) pairs: box lines, or the
-    polygons of a segmentation or oriented-box dataset as their upright boxes (`label_box`).
+    polygons of a segmentation or oriented-box dataset as their upright boxes (`label_box`); with
+    `keypoints` (a pose dataset), each line's box, its keypoints after it left aside.
 
     A missing file means no objects. A malformed line raises ValueError naming file and line.
     """
@@ -132,7 +135,7 @@ def read_labels(path: Path, names: list[str]) -> list[tuple[str, list[float]]]:
             continue
         fields = line.split()
         try:
-            class_id, box = int(fields[0]), label_box([float(v) for v in fields[1:]])
+            class_id, box = int(fields[0]), label_box([float(v) for v in fields[1 : 5 if keypoints else None]])
             if box is None:
                 raise ValueError
         except (ValueError, IndexError):

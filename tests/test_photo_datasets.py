@@ -247,6 +247,13 @@ def test_llava_and_coco_exports_copy_a_datasets_photos_into_files_named_as_the_j
             assert image.format == ("PNG" if name.endswith(".png") else "JPEG")
     problem = json.loads((tmp_path / "llava.json.errors.jsonl").read_text())
     assert problem["id"] == "train/9" and "no photo 'train/9'" in problem["error"]
+    from helpers.describer.check import check_file  # the export checks against 01's records, keyed train/0 ...
+
+    scene = {"class": "grass", "confidence": 0.9}
+    records = "".join(json.dumps({"image": key, "detections": [], "scene": scene}) + "\n" for key in photos)
+    (tmp_path / "cv.jsonl").write_text(records)
+    summary = check_file(tmp_path / "cv.jsonl", tmp_path / "llava.json", tmp_path / "verdicts.jsonl")
+    assert (summary["checked"], summary["errors"]) == (8, 0), "a file's name leads back to its photo's key"
     # COCO into the same folder: every file is there already; sizes read from the photos
     counts = export(
         "coco", described, tmp_path / "coco.json", images=tmp_path / "dataset", image_folder=tmp_path / "files"

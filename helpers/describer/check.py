@@ -8,7 +8,9 @@ The captions come as they are kept (`captions_format`, by default told from the 
 - **jsonl**: one JSON object per line, its `caption_field` the caption, joined by its `id`, else
   its `image`;
 - **llava**: LLaVA-style conversations (a JSON array, or one entry per line): each entry's first
-  answer (`from: gpt`, or `role: assistant`) is the caption, joined by the entry's `image`;
+  answer (`from: gpt`, or `role: assistant`) is the caption, joined by the entry's `image` (or, when
+  no record has that name, by it without its extension: the key of a dataset photo `desclm export
+  --image_folder` wrote as `train/17.png`);
 - **coco**: COCO captions (`images` with `file_name`, `annotations` with `image_id` and
   `caption`): each annotation's caption, joined by its photo's `file_name`;
 - **parquet**: a Parquet file or a folder of them (a Hugging Face dataset's shards, `desclm export
@@ -36,7 +38,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from helpers.core.contract import Policy
 from helpers.core.io import atomic_write_text, write_jsonl
@@ -98,6 +100,14 @@ class CaptionLine:
     key: object  # the CV record's id (or image) it is joined by; the output line's id
     error: str | None = None
     entry: object = None  # a LLaVA entry's or COCO annotation's own id, for the output line
+    # a photo file's name without its extension: the key of a dataset photo that `desclm export
+    # --image_folder` wrote as a file (`train/17` -> `train/17.png`), tried when `key` joins nothing
+    stem: str | None = None
+
+
+def _stem(name: str) -> str | None:
+    stem = str(PurePosixPath(name).with_suffix("")) if PurePosixPath(name).suffix else None
+    return stem if stem != name else None
 
 
 def _opening(path: Path) -> bytes:
@@ -140,7 +150,7 @@ def _llava_line(where: str, number: int, entry) -> CaptionLine:
     text = _answer(entry.get("conversations"))
     if text is None:
         return CaptionLine(where, None, image, f"{where}: no answer (from gpt) in its conversations", name)
-    return CaptionLine(where, text, image, None, name)
+    return CaptionLine(where, text, image, None, name, _stem(image))
 
 
 def _jsonl_captions(path: Path, caption_field: str) -> Iterator[CaptionLine]:
@@ -200,7 +210,7 @@ def _coco_captions(path: Path) -> Iterator[CaptionLine]:
         elif not isinstance(annotation.get("caption"), str):
             yield CaptionLine(where, None, photo, f"{where}: no 'caption' text", name)
         else:
-            yield CaptionLine(where, annotation["caption"], photo, None, name)
+            yield CaptionLine(where, annotation["caption"], photo, None, name, _stem(photo))
 
 
 def _parquet_captions(path: Path, caption_field: str) -> Iterator[CaptionLine]:
@@ -299,6 +309,8 @@ def _verdicts(
             if line.error:
                 raise RecordError(line.error)
             record = records.get(json.dumps(line.key))
+            if record is None and line.stem is not None:
+                record = records.get(json.dumps(line.stem))
             if record is None:
                 raise RecordError(f"{line.where}: no CV record in {input_name} has id {line.key!r}")
             verdict = check_caption(record, line.text, options["policy"], options["lexicon"])

@@ -45,6 +45,16 @@ def _matches(dom: str) -> int:
     return int(re.search(r'data-matches="(\d+)"', dom).group(1))
 
 
+def _said_and_commonest(records: list[dict], rows: list[dict]) -> tuple[dict, str]:
+    """What each row's sentence states (as the page reads it), and the category most rows state."""
+    labels = {record["image"]: [d["label"] for d in record["detections"]] for record in records}
+    said = {row["id"]: extract(row["description"], labels[row["id"]]) for row in rows}
+    category = max(
+        {c for s in said.values() for c in s.counts}, key=lambda c: sum(c in s.counts for s in said.values())
+    )
+    return said, category
+
+
 @needs_browser
 def test_cards_filters_search_and_paging_in_a_browser(described):
     folder, records, rows = described
@@ -60,11 +70,7 @@ def test_cards_filters_search_and_paging_in_a_browser(described):
     assert "page 1 of 3" in dom
     assert _cards(_dom(page, "#page=3")) == [row["id"] for row in rows[4:6]]
 
-    labels = {record["image"]: [d["label"] for d in record["detections"]] for record in records}
-    said = {row["id"]: extract(row["description"], labels[row["id"]]) for row in rows}
-    category = max(
-        {c for s in said.values() for c in s.counts}, key=lambda c: sum(c in s.counts for s in said.values())
-    )
+    said, category = _said_and_commonest(records, rows)
     expected = [row["id"] for row in rows if category in said[row["id"]].counts]
     assert 0 < len(expected) < len(rows), "a filter that narrows"
     dom = _dom(page, f"#category={category}")
@@ -156,11 +162,7 @@ def test_category_scene_and_min_items_choose_the_photos_before_the_sample(descri
     from helpers.describer.gallery import write_gallery
 
     folder, records, rows = described
-    labels = {record["image"]: [d["label"] for d in record["detections"]] for record in records}
-    said = {row["id"]: extract(row["description"], labels[row["id"]]) for row in rows}
-    category = max(
-        {c for s in said.values() for c in s.counts}, key=lambda c: sum(c in s.counts for s in said.values())
-    )
+    said, category = _said_and_commonest(records, rows)
     chosen = [row["id"] for row in rows if category in said[row["id"]].counts]
     assert 0 < len(chosen) < len(rows), "a choice that narrows"
     page = folder / "chosen" / "gallery.html"

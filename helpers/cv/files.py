@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 from helpers.core.io import atomic_write_text, iter_jsonl, side_files, write_jsonl
@@ -19,12 +18,15 @@ from helpers.core.records import parse_line
 from helpers.core.shards import check_complete_set
 
 
-def _records(output: Path) -> Iterator[dict]:
-    """The output's records as they are read; a line that is no record raises ValueError naming it."""
-    for line in iter_jsonl(output):
-        if line.error or not isinstance(line.record, dict) or "image" not in line.record:
-            raise ValueError(f"{output}:{line.line_number}: not a CV output record ({line.error or 'no image key'})")
-        yield line.record
+def record_key(output: Path, number: int, raw: bytes) -> str | None:
+    """The image key of line `number` of a CV output (None for a blank line); a line that is no record
+    raises ValueError naming the file and line."""
+    if not raw.strip():
+        return None
+    record, problem = parse_line(raw)
+    if problem or "image" not in record:
+        raise ValueError(f"{output}:{number}: not a CV output record ({problem or 'no image key'})")
+    return record["image"]
 
 
 def scan_keys(output: Path) -> tuple[set[str], bool]:
@@ -40,7 +42,9 @@ def scan_keys(output: Path) -> tuple[set[str], bool]:
     if not output.exists():
         return set(), False
     repaired = repair_last_line(output)
-    return {record["image"] for record in _records(output)}, repaired
+    with open(output, "rb") as file:
+        keys = {record_key(output, number, raw) for number, raw in enumerate(file, start=1)}
+    return keys - {None}, repaired
 
 
 def merge_shards(shards: list[str | Path], output: str | Path) -> dict:
@@ -76,7 +80,7 @@ def merge_shards(shards: list[str | Path], output: str | Path) -> dict:
     with OutputLock(output), tempfile.TemporaryDirectory(prefix=".merge-", dir=output.parent) as scratch:
         with LineIndex(Path(scratch)) as index:  # 10^7 records sorted on disk, not held: their keys and offsets
             for shard in paths:  # complete shards (their manifests say so): read as they are, never repaired
-                added = index.add(shard, lambda number, raw, shard=shard: _record_key(shard, number, raw))
+                added = index.add(shard, lambda number, raw, shard=shard: record_key(shard, number, raw))
                 if added.repeated:
                     named = sorted({str(where) for _, where in added.examples})
                     raise ValueError(
@@ -94,13 +98,6 @@ def merge_shards(shards: list[str | Path], output: str | Path) -> dict:
             side_files(output)["manifest"], json.dumps(_merged_manifest(manifests, paths, output), indent=2) + "\n"
         )
     return {"output": str(output), "records": records, "errors": len(errors), "shards": len(shards)}
-
-
-def _record_key(shard: Path, number: int, raw: bytes) -> str:
-    record, problem = parse_line(raw)
-    if problem or not isinstance(record, dict) or "image" not in record:
-        raise ValueError(f"{shard}:{number}: not a CV output record ({problem or 'no image key'})")
-    return record["image"]
 
 
 def _merged_manifest(manifests: list[dict], paths: list[Path], output: Path) -> dict:

@@ -16,7 +16,6 @@ field no record has is an error that lists the fields there are.
 
 from __future__ import annotations
 
-import heapq
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePath
@@ -67,7 +66,7 @@ class _Group:
         self.items: Counter[str] = Counter()
         self.scenes: Counter[str] = Counter()
         self.photos = self.littered = 0
-        self.most: list[tuple[int, str]] = []  # (-items, photo): the `top` with most items, as a heap's inverse
+        self.most: list[tuple[int, str]] = []  # (-items, photo) of photos with litter, cut to the `top` now and then
 
     def add(self, record: dict) -> None:
         fact = facts(record, self.policy)
@@ -77,14 +76,14 @@ class _Group:
         count = sum(fact.counts.values())
         self.photos += 1
         self.littered += bool(count)
-        if count:  # keep the `top` smallest (-count, name): the most items, names breaking ties
-            heapq.heappush(self.most, (count, _Reversed(name)))
-            if len(self.most) > self.top:
-                heapq.heappop(self.most)
+        if count:
+            self.most.append((-count, name))
+            if len(self.most) > 8 * self.top:  # memory stays bounded: only the `top` first can be named
+                self.most = sorted(self.most)[: self.top]
 
     def summary(self) -> dict:
         total = sum(self.items.values())
-        most = sorted(((name.value, count) for count, name in self.most), key=lambda p: (-p[1], p[0]))
+        most = [(name, -negative) for negative, name in sorted(self.most)[: self.top]]  # most items, then by name
         categories = sorted(self.items.items(), key=lambda kv: (-kv[1], kv[0]))
         photos = _counted(self.photos, "photo")
         sentences = [f"{self.group}: {photos}, {self.littered} with litter ({_percent(self.littered, self.photos)})."]
@@ -108,16 +107,6 @@ class _Group:
             "most_items": [{"photo": name, "items": n} for name, n in most],
             "paragraph": " ".join(sentences),
         }
-
-
-class _Reversed:
-    """A name that orders backwards: the heap of most items drops, of two equal counts, the later name."""
-
-    def __init__(self, value: str) -> None:
-        self.value = value
-
-    def __lt__(self, other: _Reversed) -> bool:
-        return self.value > other.value
 
 
 def group_summary(group: str, records: Iterable[dict], policy: Policy = Policy(), top: int = 3) -> dict:

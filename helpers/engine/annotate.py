@@ -153,25 +153,25 @@ def _reconcile(partial: Path, cv_output: Path, describer, batch_size: int) -> No
     from helpers.describer.run import describe_records
 
     cv_partial = partial_paths(cv_output)[0]
-    records = (
-        raw
+    records = (  # (line, its photo) of each record
+        (raw, record["image"])
         for raw in _complete_lines(cv_partial if cv_partial.exists() else cv_output)
         if isinstance(record := parse_line(raw)[0], dict) and "image" in record
     )
     kept, waiting = 0, []  # bytes of descriptions kept; the first record without its description
     if partial.exists():
         with open(partial, "rb") as described:
-            for raw in records:
+            for raw, image in records:
                 row_raw = described.readline()
                 row = parse_line(row_raw)[0] if row_raw.endswith(b"\n") else None
-                if not isinstance(row, dict) or row.get("id") != parse_line(raw)[0]["image"]:
+                if not isinstance(row, dict) or row.get("id") != image:
                     waiting = [raw.decode("utf-8")]
                     break
                 kept += len(row_raw)
     with open(partial, "ab") as file:
         file.truncate(kept)
     described_now = 0
-    for raw in records:  # the rest, after the first not described (when there was one)
+    for raw, _ in records:  # the rest, after the first not described (when there was one)
         waiting.append(raw.decode("utf-8"))
         if len(waiting) == batch_size:
             described_now += _append_described(partial, describe_records(describer, waiting, batch_size))

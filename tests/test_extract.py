@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -537,7 +538,7 @@ def test_images_of_every_mode_decode_to_their_real_content(tmp_path):
     Image.new("P", (8, 8), 0).save(tmp_path / "palette.png")
 
     def pixels(name):
-        return np.asarray(load_image(ImageItem(tmp_path / name, name, None)), dtype=float)
+        return np.asarray(load_image(ImageItem(tmp_path, name, None)), dtype=float)
 
     deep = pixels("deep.png")
     assert Image.open(tmp_path / "deep.png").mode == "I;16" and deep.shape == (48, 64, 3)
@@ -565,6 +566,16 @@ def test_every_listed_path_reaches_the_output_or_the_errors(tmp_path, tiny_demo,
         "link" in errors["dangling.jpg"]
         and "empty file" in errors["empty.jpg"]
         and "not an image" in errors["text.jpg"]
+    )
+
+    # an output that is one of the listed photos is refused before anything is written (found by its name)
+    photo = folder / "sub" / "kept.jpg"
+    photo.parent.mkdir()
+    shutil.copy(folder / "good.jpg", photo)
+    with pytest.raises(ValueError, match=r"kept\.jpg is an input file of this command"):
+        run_extraction(replace(config, output=str(photo)))
+    assert (
+        photo.read_bytes() == (folder / "good.jpg").read_bytes() and not (folder / "sub" / "kept.errors.jsonl").exists()
     )
 
 

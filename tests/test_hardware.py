@@ -157,12 +157,12 @@ def test_draft_decoding_keeps_the_size_and_gives_the_models_the_same_picture(tin
     photos = sorted((tiny_demo / "train" / "images").glob("*.jpg"))[:4]
     assert len(photos) == 4
     for photo in photos:  # demo photos are no larger than a 640-pixel model's input: decoded in full
-        small = ImageItem(photo, photo.name, None)
+        small = ImageItem(photo.parent, photo.name, None)
         assert np.array_equal(np.asarray(decode_image(small, 640)[0]), np.asarray(decode_image(small)[0]))
         big_path = tmp_path / photo.name
         with Image.open(photo) as image:
             image.resize((image.width * 4, image.height * 4), Image.Resampling.BICUBIC).save(big_path, quality=95)
-        big = ImageItem(big_path, big_path.name, None)
+        big = ImageItem(tmp_path, big_path.name, None)
         drafted, size = decode_image(big, 160)
         full, full_size = decode_image(big)
         assert size == full_size == full.size and drafted.width == full.width // 4  # 1/4 still >= 160 both ways
@@ -176,7 +176,7 @@ def test_exif_rotated_photos_record_the_size_a_person_sees(tmp_path):
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90 degrees on display
     Image.new("RGB", (1600, 1200), (90, 120, 60)).save(path, exif=exif)
-    image, size = decode_image(ImageItem(path, path.name, None), 300)
+    image, size = decode_image(ImageItem(tmp_path, path.name, None), 300)
     assert size == (1200, 1600) and image.size == (300, 400)
 
 

@@ -174,14 +174,14 @@ def test_the_ray_decoding_task_reads_a_dataset_row_as_the_local_engine_does(phot
     root, names = photo_dataset
     items = open_image_source(root / "dataset").items
     batch = {  # the columns Ray Data hands the task (numpy arrays), as RayEngine lists the photos
-        "path": np.array([str(item.path) for item in items]),
         "key": np.array([item.key for item in items]),
         "split": np.array([item.split or "" for item in items]),
         "row": np.array([-1 if item.row is None else item.row for item in items]),
         "column": np.array([item.column for item in items]),
         "position": np.arange(len(items)),
     }
-    decoded = _decode_rows(batch, min_side=0)
+    decoded = _decode_rows(batch, min_side=0, root=str(root / "dataset"))
+    assert decoded["row"].tolist() == batch["row"].tolist(), "a photo's row goes on to the model actors"
     for index, item in enumerate(items[:4]):
         assert np.array_equal(decoded["image"][index], np.asarray(load_image(item))) and not decoded["error"][index]
     assert "not an image file" in decoded["error"][4] and "no photo" in decoded["error"][5]

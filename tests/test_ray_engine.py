@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from PIL import Image
 
 from helpers.core.io import iter_jsonl
 from helpers.cv.batch import BatchResult
@@ -115,6 +116,54 @@ def test_ray_extract_writes_the_local_engines_records_and_errors(cluster, photos
         )
 
 
+def _detection_dataset(tiny_demo, folder: Path) -> Path:
+    """Five labelled demo photos as a Hugging Face detection dataset (`objects`: COCO boxes in pixels, class ids)."""
+    import datasets
+
+    from helpers.cv.sources import open_image_source
+
+    yolo = open_image_source(tiny_demo / "data.yaml")
+    rows = {"image": [], "objects": []}
+    for item in [item for item in yolo.items if item.split == "train"][:5]:
+        with Image.open(item.path) as photo:
+            width, height = photo.size
+        boxes = yolo.truth_boxes(item)
+        rows["image"].append({"bytes": item.path.read_bytes(), "path": item.path.name})
+        rows["objects"].append(
+            {
+                "bbox": [
+                    [x1 * width, y1 * height, (x2 - x1) * width, (y2 - y1) * height] for _, (x1, y1, x2, y2) in boxes
+                ],
+                "category": [yolo.class_names.index(name) for name, _ in boxes],
+            }
+        )
+    features = datasets.Features(
+        {
+            "image": datasets.Image(),
+            "objects": datasets.Sequence(
+                {
+                    "bbox": datasets.Sequence(datasets.Value("float64"), length=4),
+                    "category": datasets.ClassLabel(names=yolo.class_names),
+                }
+            ),
+        }
+    )
+    datasets.Dataset.from_dict(rows, features=features).save_to_disk(str(folder))
+    return folder
+
+
+def test_a_detection_datasets_ground_truth_reaches_the_ray_actors(cluster, tiny_demo, tiny_cv_models, tmp_path):
+    """The model actors read a dataset photo's boxes by its row (they once got the photo without it)."""
+    dataset = _detection_dataset(tiny_demo, tmp_path / "dataset")
+    local = run_extraction(_config(tiny_cv_models, dataset, tmp_path / "local.jsonl"))
+    on_ray = run_extraction(_config(tiny_cv_models, dataset, tmp_path / "ray.jsonl"), engine=RayEngine(RAY))
+    assert on_ray["processed"] == local["processed"] == 5 and on_ray["failed"] == local["failed"] == 0
+    records = _by(tmp_path / "ray.jsonl", "image")
+    assert records == _by(tmp_path / "local.jsonl", "image")
+    assert all("ground_truth" in record and "ground_truth_error" not in record for record in records)
+    assert sum(len(record["ground_truth"]["detections"]) for record in records) >= 5
+
+
 def test_a_photo_that_kills_its_worker_costs_one_error_line(cluster, photos, tiny_cv_models, tmp_path):
     """Its batch fails each try (Ray's default is to try forever: the run hung), the batch's other photos
     come back tried alone, and the run ends with every photo written or named."""
@@ -162,7 +211,7 @@ def test_lost_photos_are_tried_in_smaller_blocks_until_one_each(monkeypatch, cap
     import helpers.engine.ray_data as ray_data
 
     monkeypatch.setattr(ray_data, "MAX_BLOCKS", 2)
-    todo = [ImageItem(Path(f"/photos/{index}.jpg"), f"{index}.jpg", None) for index in range(8)]
+    todo = [ImageItem(Path("/photos"), f"{index}.jpg", None) for index in range(8)]
     engine = _BlocksLostWhole({"1.jpg"}, batch_size=4)
     results = list(engine.run(todo))
     written = [json.loads(line)["image"] for result in results for line in result.lines]

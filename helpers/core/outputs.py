@@ -18,13 +18,17 @@ import json
 import os
 import socket
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 
 try:
     import fcntl
 except ImportError:  # Windows: runs are not locked there (no flock)
     fcntl = None
+
+
+T = TypeVar("T")
 
 
 class OutputBusyError(ValueError):
@@ -174,13 +178,16 @@ def check_writes(outputs: Iterable[Path], inputs: Iterable[Path]) -> None:
                 )
 
 
-def check_not_listed(outputs: Iterable[Path], listed: Iterable[Path]) -> None:
-    """`check_writes` for inputs by the million (the photos of a folder): a listed file is compared
-    with the outputs only when it has an output's name, so the check costs no system call per file.
+def check_not_listed(
+    outputs: Iterable[Path], listed: Iterable[T], name: Callable[[T], str], path: Callable[[T], Path]
+) -> None:
+    """`check_writes` for inputs by the million (the photos of a folder): a listed input is compared
+    with the outputs only when its file `name` is an output's, so the check costs no system call, and
+    makes no `path`, per input.
 
     Raises:
         ValueError: Naming the output and the listed file it would overwrite.
     """
-    outputs = [Path(path) for path in outputs]
-    names = {path.name for path in outputs} | {Path(os.path.realpath(path)).name for path in outputs}
-    check_writes(outputs, [path for path in listed if Path(path).name in names])
+    outputs = [Path(output) for output in outputs]
+    names = {output.name for output in outputs} | {Path(os.path.realpath(output)).name for output in outputs}
+    check_writes(outputs, [path(entry) for entry in listed if name(entry) in names])

@@ -30,16 +30,25 @@ from helpers.cv.hf_truth import (
     find_objects_column,
 )
 from helpers.cv.labels import normalise_label
-from helpers.cv.yolo_data import label_path, list_images, load_data_yaml, read_labels
+from helpers.cv.yolo_data import label_path, list_images, load_data_yaml, read_labels, walk_images
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ImageItem:
-    path: Path  # absolute path on this machine (a Hugging Face dataset's photo: the dataset's)
+    """One photo of a source. A run lists every photo (10^7 of them, on a big run), so an item holds
+    its key and the source's root, shared by all, and makes its path when asked (~150 bytes a photo;
+    a `Path` each took ~600)."""
+
+    root: Path  # the source's image root, absolute (a Hugging Face dataset's photo: the dataset)
     key: str  # path relative to the image root (posix), or the absolute path when outside it
     split: str | None  # train/val/test when the source says so
     row: int | None = None  # a Hugging Face dataset's photo: its row, in `column`
     column: str = ""
+
+    @property
+    def path(self) -> Path:
+        """The photo's absolute path on this machine (a Hugging Face dataset's photo: the dataset's)."""
+        return self.root if self.row is not None else self.root / self.key
 
     @property
     def name(self) -> str:
@@ -86,6 +95,12 @@ class ImageSource:
 def _absolute(path: Path) -> Path:
     """The absolute path without following links (a broken or looping link keeps its own name)."""
     return Path(os.path.abspath(path))
+
+
+def _item(path: Path, root: Path, split: str | None = None) -> ImageItem:
+    """The item of a photo file: its key relative to `root` when it lies under it (`root / key` is its
+    absolute path either way)."""
+    return ImageItem(root, _key(path, root), split)
 
 
 def _key(path: Path, root: Path) -> str:
@@ -135,19 +150,19 @@ def open_image_source(
             source.class_names = dataset_truth(str(root), *source.dataset_truth).class_names()
     elif path.is_dir():
         root = path.resolve()
-        source = ImageSource("folder", root, [ImageItem(p, _key(p, root), None) for p in list_images(root)])
+        source = ImageSource("folder", root, [ImageItem(root, key, None) for key in walk_images(root)])
     elif path.suffix.lower() in (".yaml", ".yml"):
         dataset = load_data_yaml(path)
-        items = [ImageItem(_absolute(p), _key(p, dataset.root), split) for p, split in dataset.images()]
+        items = [_item(p, dataset.root, split) for p, split in dataset.images()]
         source = ImageSource("yolo", dataset.root, items, dataset.names, dataset.scenes, keypoints=dataset.keypoints)
     elif path.suffix.lower() == ".json":
         dataset = load_coco(path, image_root or None)
-        items = [ImageItem(_absolute(p), _key(p, dataset.root), None) for p in dataset.images]
+        items = [_item(p, dataset.root) for p in dataset.images]
         source = ImageSource("coco", dataset.root, items, dataset.names, dataset.scenes, coco=dataset)
     elif path.suffix.lower() == ".txt":
         root = path.parent.resolve()
         files = list_images(path)
-        source = ImageSource("list", root, [ImageItem(p, _key(p, root), None) for p in files])
+        source = ImageSource("list", root, [_item(p, root) for p in files])
     else:
         raise ValueError(
             f"images: {path} is neither a folder, a .txt list, a YOLO data.yaml, a COCO .json nor a Parquet file"

@@ -6,6 +6,7 @@ import csv
 import logging
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,23 +35,53 @@ class YoloDataset:
         return [(image, split) for split, images in self.splits.items() for image in images]
 
 
-def list_images(entry: Path) -> list[Path]:
-    """Images of a folder (recursive, sorted) or of a `.txt` list (paths relative to its folder, `#` comments).
+def walk_images(folder: Path) -> Iterator[str]:
+    """The images under `folder` (recursive), as paths relative to it joined with "/", in the order
+    `sorted` gives their `Path`s (each folder's entries by name, depth first).
 
-    A folder lists every file with an extension in `IMAGE_SUFFIXES`, and logs how many other files
-    it passed over. A list file is read as bytes: a byte-order mark is skipped, and a path in another
-    encoding than UTF-8 is kept as the file system's bytes (so that file is found all the same).
+    Listed with `os.scandir`: no system call per file on most file systems (a folder of 10^7 photos on a
+    network share lists in minutes, not hours), and no `Path` object per photo. Links count, even when
+    broken or looping, so that they reach the errors file instead of vanishing; a linked folder is not
+    entered. Logs how many other files it passed over, and each folder it could not read.
+    """
+    others, other_kinds = 0, set()
+    stack = [(str(folder), "")]  # (folder, its prefix); entries are pushed in reverse so they pop in order
+    while stack:
+        path, prefix = stack.pop()
+        if path is None:  # an image (see below)
+            yield prefix
+            continue
+        try:
+            with os.scandir(path) as listing:
+                entries = sorted(listing, key=lambda entry: os.path.normcase(entry.name))
+        except OSError as error:
+            logger.warning("%s: a folder that cannot be read, its photos not listed: %s", path, error)
+            continue
+        pending = []
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                pending.append((entry.path, f"{prefix}{entry.name}/"))
+            elif entry.is_symlink() or entry.is_file():  # a link first: a looping one cannot say if it is a file
+                suffix = os.path.splitext(entry.name)[1].lower()
+                if suffix in IMAGE_SUFFIXES:
+                    pending.append((None, prefix + entry.name))
+                else:
+                    others += 1
+                    if len(other_kinds) < 64:  # a sample of the kinds for the log, not one per file
+                        other_kinds.add(suffix or entry.name)
+        stack.extend(reversed(pending))
+    if others:
+        logger.info("%s: %d file(s) that are not images passed over (%s)", folder, others, sorted(other_kinds)[:8])
+
+
+def list_images(entry: Path) -> list[Path]:
+    """Images of a folder (`walk_images`) or of a `.txt` list (paths relative to its folder, `#` comments).
+
+    A list file is read as bytes: a byte-order mark is skipped, and a path in another encoding than
+    UTF-8 is kept as the file system's bytes (so that file is found all the same).
     """
     if entry.is_dir():
-        # links count even when broken or looping, so that they reach the errors file instead of vanishing
-        files = [p for p in entry.rglob("*") if p.is_file() or p.is_symlink()]
-        images = sorted(p for p in files if p.suffix.lower() in IMAGE_SUFFIXES)
-        if len(images) < len(files):
-            others = sorted({p.suffix.lower() or p.name for p in files if p.suffix.lower() not in IMAGE_SUFFIXES})
-            logger.info(
-                "%s: %d file(s) that are not images passed over (%s)", entry, len(files) - len(images), others[:8]
-            )
-        return images
+        return [entry / key for key in walk_images(entry)]
     if entry.is_file() and entry.suffix == ".txt":  # a text file listing image paths
         data = entry.read_bytes().removeprefix(b"\xef\xbb\xbf")
         lines = [os.fsdecode(line.strip()) for line in data.split(b"\n")]

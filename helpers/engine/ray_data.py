@@ -158,18 +158,24 @@ def check_resources(
         )
 
 
-def _decode_rows(batch: dict, min_side: int) -> dict:
+ITEM_COLUMNS = ("key", "split", "row", "column")  # a photo in Ray's rows: `ImageItem`'s fields but its root
+
+
+def _item(root: Path, key, split, row, column) -> ImageItem:
+    """A photo from its Ray row's values (numpy scalars; `row` -1 and `split` "" for none)."""
+    return ImageItem(root, str(key), str(split) or None, None if int(row) < 0 else int(row), str(column))
+
+
+def _decode_rows(batch: dict, min_side: int, root: str) -> dict:
     """A Ray task: the batch's photos decoded (`decode_item`), as arrays; a failure is its row's `error`
-    (their `position` goes along)."""
-    columns: dict[str, list] = {name: [] for name in ("path", "key", "split", "image", "width", "height", "error")}
-    for path, key, split, row, column in zip(*(batch[name] for name in ("path", "key", "split", "row", "column"))):
-        item = ImageItem(Path(path), str(key), str(split) or None, None if row < 0 else int(row), str(column))
-        _, image, (width, height), error = decode_item(item, min_side)
-        for name, value in zip(
-            columns, (path, key, split, NO_IMAGE if image is None else np.asarray(image), width, height, error)
-        ):
+    (their `position` and `ITEM_COLUMNS` go along)."""
+    columns: dict[str, list] = {name: [] for name in ("image", "width", "height", "error")}
+    for values in zip(*(batch[name] for name in ITEM_COLUMNS)):
+        _, image, (width, height), error = decode_item(_item(Path(root), *values), min_side)
+        for name, value in zip(columns, (NO_IMAGE if image is None else np.asarray(image), width, height, error)):
             columns[name].append(value)
-    return {**columns, "image": _tensor_column(columns["image"]), "position": batch["position"]}
+    passed = {name: batch[name] for name in (*ITEM_COLUMNS, "position")}
+    return {**passed, **columns, "image": _tensor_column(columns["image"])}
 
 
 def _tensor_column(images: list[np.ndarray]) -> np.ndarray:
@@ -220,17 +226,18 @@ class ExtractActor:
     def __init__(self, config: ExtractConfig, source: ImageSource, use_gpu: bool, num_cpus: float) -> None:
         _start_worker(num_cpus)
         self.extractor = BatchExtractor(replace(config, device="cuda" if use_gpu else "cpu"), source)
+        self.root = source.root
 
     def __call__(self, batch: dict) -> dict:
         decoded = [
             (
-                ImageItem(Path(path), str(key), str(split) or None),
+                _item(self.root, *values),
                 None if error else Image.fromarray(np.asarray(image, dtype=np.uint8)),
                 (int(width), int(height)),
                 str(error),
             )
-            for path, key, split, image, width, height, error in zip(
-                *(batch[name] for name in ("path", "key", "split", "image", "width", "height", "error"))
+            for *values, image, width, height, error in zip(
+                *(batch[name] for name in (*ITEM_COLUMNS, "image", "width", "height", "error"))
             )
         ]
         return _one_row(self.extractor(decoded), batch["position"])
@@ -341,8 +348,7 @@ class RayEngine:
         in_flight = 1 if one_in_flight else None  # None: Ray Data's default
         listing = pa.table(  # columns, not a dict per photo: the driver holds 10^7 photos in a few hundred MB
             {
-                "path": [str(item.path) for item in items],
-                "key": [item.key for item in items],
+                "key": [item.key for item in items],  # each photo's root is the source's: `_decode_rows` takes it
                 "split": [item.split or "" for item in items],
                 "row": [-1 if item.row is None else item.row for item in items],  # a Hugging Face dataset's photo
                 "column": [item.column for item in items],
@@ -353,7 +359,7 @@ class RayEngine:
             with _retries_given():  # the tries of a dying worker's batch
                 dataset = ray.data.from_arrow(blocks(listing, batch_size)).map_batches(
                     _decode_rows,
-                    fn_kwargs={"min_side": self.min_side},
+                    fn_kwargs={"min_side": self.min_side, "root": str(self.source.root)},
                     batch_size=batch_size,
                     num_cpus=DECODE_CPUS,
                     # what a batch may take decoded (a 12 MP photo in full: 36 MB); the request also keeps Ray from

@@ -272,10 +272,12 @@ def _extract(config: ExtractConfig, source, selected: list, specs: list, output:
         # the finished file becomes the work in progress again (also with nothing to add: the run
         # writes through the partial file, which then replaces the output)
         os.replace(output, partial)
-    todo_keys = {item.key for item in todo}
     # Images that failed before are retried now, and images no longer in the source are gone:
-    # their old error lines go; errors of images outside this run's selection stay.
-    existing = {item.key for item in source.items}
+    # their old error lines go; errors of images outside this run's selection stay. (Sets of the
+    # failed images only: of every key, they would take a GB at 10^7 photos.)
+    failed_before = {error.get("image") for error in old_errors}
+    todo_keys = {item.key for item in todo if item.key in failed_before}
+    existing = {item.key for item in source.items if item.key in failed_before}
     errors = [e for e in old_errors if e.get("image") in existing and e.get("image") not in todo_keys]
     lost = [] if config.retry_crashed else [item for item in todo if item.key == died_on]  # a process died on it, alone
     if lost:

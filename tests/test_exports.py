@@ -186,3 +186,92 @@ def test_the_data_yaml_01_read_finds_its_photos_through_the_cv_outputs_manifest(
         assert len(list((tmp_path / f"page_{images is None}" / "g_thumbs").glob("*.jpg"))) == 12
     with pytest.raises(ValueError, match="is a file: give the folder"):
         export("llava", described, tmp_path / "other.json", None, tiny_demo / "data.yaml", image_folder=tmp_path / "p2")
+
+
+class _Killed(BaseException):
+    """Stands for a kill: nothing in the export catches it."""
+
+
+def test_a_killed_hf_export_resumes_after_its_last_complete_shard(tmp_path, monkeypatch):
+    """An hf export of 10^7 photos takes hours: killed part way, a rerun reads only the photos after its
+    last complete shard and makes the dataset (and problems) an uninterrupted export makes; other inputs
+    start it over."""
+    import datasets
+    from PIL import Image
+
+    import helpers.describer.hf_dataset as hf_dataset
+    from helpers.core.photo_datasets import PhotoKeys
+    from helpers.describer.exports import export_hf
+
+    (tmp_path / "photos").mkdir()
+    rows, records = [], []
+    for index in range(12):
+        name = f"p{index:02d}.png"
+        if index != 4:  # described, then its photo went missing
+            Image.new("RGB", (8 + index, 8), (index * 20, 0, 0)).save(tmp_path / "photos" / name)
+        records.append({"image": name, "detections": [], "scene": {"class": "grass", "confidence": 0.9}})
+        rows.append({"id": name, "description": f"Photo {index}.", "source": "grammar"})
+    rows.insert(8, {"id": "broken.png", "error": "line 9: not described"})
+    (tmp_path / "cv.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    described = tmp_path / "described.jsonl"
+    described.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    monkeypatch.setattr(hf_dataset, "BATCH_ROWS", 2)  # with shard_bytes=1: a shard every two examples
+
+    reads, kill_at = [], [0]
+    read_bytes = PhotoKeys.read_bytes
+
+    def counted(self, key):
+        reads.append(key)
+        if len(reads) == kill_at[0]:
+            raise _Killed
+        return read_bytes(self, key)
+
+    monkeypatch.setattr(PhotoKeys, "read_bytes", counted)
+
+    def run(output: str):
+        return export_hf(described, tmp_path / "cv.jsonl", tmp_path / output, tmp_path / "photos", shard_bytes=1)
+
+    whole = run("whole")
+    assert whole[:2] == (12, 11) and [p.get("id") for p in whole[2]] == ["broken.png", "p04.png"]
+    reads.clear()
+    kill_at[0] = 9  # p08 (p04 failed): three shards of two complete, p06 and p07 in none yet
+    with pytest.raises(_Killed):
+        run("resumed")
+    progress = json.loads((tmp_path / ".resumed.partial" / "progress.json").read_text())
+    assert progress["shards"] == [2, 2, 2] and not (tmp_path / "resumed").exists()
+    reads.clear()
+    kill_at[0] = 0
+    assert run("resumed") == whole
+    assert reads == ["p07.png", "p08.png", "p09.png", "p10.png", "p11.png"], "only what no complete shard held"
+    for output in ("whole", "resumed"):
+        assert not (tmp_path / f".{output}.partial").exists()
+    saved = [datasets.load_from_disk(str(tmp_path / output)) for output in ("whole", "resumed")]
+    assert saved[0].to_list() == saved[1].to_list() and len(saved[0]) == 11
+    assert saved[1][10]["image"].size == (19, 8) and saved[1]["id"][3:5] == ["p03.png", "p05.png"]
+    parquet = datasets.load_dataset(
+        "parquet", data_files=str(tmp_path / "resumed/parquet/*.parquet"), cache_dir=str(tmp_path / "cache")
+    )["train"]
+    assert parquet.to_list() == saved[1].to_list()
+
+    # killed again, then the described file changes: the rerun starts over
+    reads.clear()
+    kill_at[0] = 5  # at p04: two shards complete
+    with pytest.raises(_Killed):
+        run("changed")
+    with described.open("a", encoding="utf-8") as file:
+        file.write(json.dumps({"id": "p00.png", "description": "Photo 0 again.", "source": "grammar"}) + "\n")
+    reads.clear()
+    kill_at[0] = 0
+    changed = run("changed")  # the new row has no CV record of its own: a join problem
+    assert changed[:2] == (12, 11) and len(changed[2]) == 3 and len(reads) == 12, "every photo read again, not 8"
+
+
+def test_an_hf_export_of_no_photo_loads_with_its_columns(tmp_path):
+    import datasets
+
+    from helpers.describer.exports import export_hf
+
+    (tmp_path / "described.jsonl").write_text(json.dumps({"id": "a.jpg", "error": "bad"}) + "\n", encoding="utf-8")
+    assert export_hf(tmp_path / "described.jsonl", None, tmp_path / "ds", None)[:2] == (0, 0)
+    saved = datasets.load_from_disk(str(tmp_path / "ds"))
+    assert len(saved) == 0 and saved.column_names == ["id", "description", "captions", "source"]

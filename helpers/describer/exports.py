@@ -40,8 +40,6 @@ import csv
 import io
 import json
 import logging
-import math
-import shutil
 import time
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
@@ -49,18 +47,18 @@ from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 
-from helpers.core.io import atomic_write_bytes, atomic_write_text, iter_jsonl, partial_dir, replace_dir, write_jsonl
+from helpers.core.io import atomic_write_bytes, atomic_write_text, iter_jsonl, write_jsonl
 from helpers.core.logs import progress
-from helpers.core.outputs import check_writes
+from helpers.core.outputs import OutputLock, check_writes, lock_path
 from helpers.core.photo_datasets import PhotoKeys, photo_file_name, photos_for
 from helpers.core.records import record_id
+from helpers.describer.hf_dataset import SHARD_BYTES, ShardedDatasetWriter, file_state
 from helpers.describer.options import EXPORT_FORMATS as FORMATS
 from helpers.describer.options import ExportOptions
 
 logger = logging.getLogger(__name__)
 
 LLAVA_PROMPT = ExportOptions.prompt
-PARQUET_SHARD_BYTES = 500 * 2**20  # as `datasets` shards a dataset for the Hub
 COPYING_FORMATS = ("llava", "coco")  # the exports that name photo files (`--image_folder`)
 
 
@@ -74,6 +72,7 @@ class ExportRow:
     record: dict | None = None  # the CV record (`--cv`), or None
     image: str | None = None  # the record's `image` (relative to the images root), else the row's id
     file: str | None = None  # its photo's file name in the export's image folder (`PhotoFolder`)
+    line: int = 0  # its line in the described file
 
     @property
     def description(self) -> str:
@@ -138,7 +137,7 @@ def joined_rows(described: Path, cv: Path | None, problems: list[dict]) -> Itera
             )
             continue
         image = (record or {}).get("image") or (row["id"] if isinstance(row.get("id"), str) else None)
-        yield ExportRow(row.get("id"), captions, row.get("source", ""), record, image)
+        yield ExportRow(row.get("id"), captions, row.get("source", ""), record, image, line=line.line_number)
 
 
 def _detections(record: dict | None) -> list[dict]:
@@ -173,61 +172,73 @@ def _hf_features(with_images: bool, with_records: bool):
     return Features(features)
 
 
-def _hf_examples(described: Path, cv: Path | None, images: Path | None, columns: tuple, sink: dict) -> Iterator[dict]:
-    problems = sink["problems"]
-    photos = PhotoKeys(images, *columns) if images is not None else None
-    for row in progress(joined_rows(described, cv, sink["join_problems"]), desc="export hf", unit="photo"):
-        sink["rows"] += 1
-        example = {"id": row.id if isinstance(row.id, str) else _key(row.id)}
-        if photos is not None:
-            try:
-                if not row.image:
-                    raise OSError("the row names no photo")
-                example["image"] = {"bytes": photos.read_bytes(row.image), "path": row.image}
-            except (OSError, ValueError) as error:
-                where = photos.name(row.image) if row.image else images
-                problems.append({"id": row.id, "error": f"photo not read: {where}: {error}"})
-                continue
-        example |= {"description": row.description, "captions": row.captions, "source": row.source}
-        if row.record is not None:
-            try:
-                example |= {"detections": _detections(row.record), "scene": _scene(row.record)}
-            except (TypeError, ValueError, KeyError) as error:  # a record the describer never took
-                problems.append({"id": row.id, "error": f"CV record not readable: {type(error).__name__}: {error}"})
-                continue
-        yield example
+def _hf_example(row: ExportRow, photos: PhotoKeys | None, problems: list[dict]) -> dict | None:
+    """The row as a dataset example, or None (its problem appended to `problems`)."""
+    example = {"id": row.id if isinstance(row.id, str) else _key(row.id)}
+    if photos is not None:
+        try:
+            if not row.image:
+                raise OSError("the row names no photo")
+            example["image"] = {"bytes": photos.read_bytes(row.image), "path": row.image}
+        except (OSError, ValueError) as error:
+            where = photos.name(row.image) if row.image else photos.images
+            problems.append({"id": row.id, "error": f"photo not read: {where}: {error}"})
+            return None
+    example |= {"description": row.description, "captions": row.captions, "source": row.source}
+    if row.record is not None:
+        try:
+            example |= {"detections": _detections(row.record), "scene": _scene(row.record)}
+        except (TypeError, ValueError, KeyError) as error:  # a record the describer never took
+            problems.append({"id": row.id, "error": f"CV record not readable: {type(error).__name__}: {error}"})
+            return None
+    return example
 
 
 def export_hf(
-    described: Path, cv: Path | None, output: Path, images: Path | None, columns: tuple[str, str] = ("", "")
+    described: Path,
+    cv: Path | None,
+    output: Path,
+    images: Path | None,
+    columns: tuple[str, str] = ("", ""),
+    shard_bytes: int = SHARD_BYTES,
 ) -> tuple[int, int, list[dict]]:
-    """`save_to_disk` into `output`, Parquet shards into `output/parquet`, the rows streamed from the
-    files (`datasets` writes them to Arrow as they come); returns the rows joined, the examples
-    written and the problems (the join's first). `images`: a folder or a Hugging Face dataset
-    (`columns`: its image and key columns, see `helpers.core.photo_datasets`)."""
-    from datasets import Dataset
+    """The rows as a Hugging Face dataset in `output` (`save_to_disk`'s layout) and as Parquet shards
+    in `output/parquet`, written a shard at a time as the files are read (`ShardedDatasetWriter`): a
+    killed export resumes after its last complete shard. Returns the rows joined, the examples written
+    and the problems (the join's first). `images`: a folder or a Hugging Face dataset (`columns`: its
+    image and key columns, see `helpers.core.photo_datasets`)."""
+    settings = {
+        "described": file_state(described),
+        "cv": file_state(cv),
+        "images": str(images.resolve()) if images is not None else None,
+        "columns": list(columns),
+    }
+    writer = ShardedDatasetWriter(output, _hf_features(images is not None, cv is not None), settings, shard_bytes)
+    start = writer.progress["line"]  # the lines up to it are in the complete shards
+    rows, kept = writer.progress["rows"], writer.progress["problems"]
+    join_problems, problems = [], []  # of the lines after `start`
 
-    partial = partial_dir(output)
-    features = _hf_features(images is not None, cv is not None)
-    # Paths and a dict, not lists: `datasets` splits list arguments into shards of the generator.
-    sink: dict = {"problems": [], "join_problems": [], "rows": 0}  # filled by the generator (it runs here, once)
-    dataset = Dataset.from_generator(
-        _hf_examples,
-        features=features,
-        gen_kwargs={"described": described, "cv": cv, "images": images, "columns": columns, "sink": sink},
-        cache_dir=str(partial / ".cache"),
-    )
-    shards = max(1, math.ceil(dataset.data.nbytes / PARQUET_SHARD_BYTES))
-    dataset.save_to_disk(str(partial / "dataset"), num_shards=shards)
-    (partial / "dataset" / "parquet").mkdir()
-    for index in range(shards):
-        shard = dataset.shard(shards, index, contiguous=True)
-        shard.to_parquet(str(partial / "dataset" / "parquet" / f"train-{index:05d}-of-{shards:05d}.parquet"))
-    finished = partial / "dataset"
-    del dataset
-    replace_dir(finished, output)
-    shutil.rmtree(partial, ignore_errors=True)
-    return sink["rows"], sink["rows"] - len(sink["problems"]), sink["join_problems"] + sink["problems"]
+    def so_far() -> list[dict]:
+        joined_later = [problem for problem in join_problems if problem["line"] > start]
+        return [*kept, *joined_later, *problems]
+
+    photos = PhotoKeys(images, *columns) if images is not None else None
+    line = start
+    for row in progress(joined_rows(described, cv, join_problems), desc="export hf", unit="photo"):
+        if row.line <= start:
+            continue
+        rows, line = rows + 1, row.line
+        example = _hf_example(row, photos, problems)
+        if example is not None:
+            writer.add(example)
+            if writer.shard_full:
+                writer.close_shard(line, rows, so_far())
+    writer.close_shard(line, rows, so_far())
+    writer.finish()
+    found = so_far()
+    joined = [problem for problem in found if "line" in problem]
+    written = rows - (len(found) - len(joined))
+    return rows, written, joined + [problem for problem in found if "line" not in problem]
 
 
 def llava_entries(row: ExportRow, prompt: str = LLAVA_PROMPT) -> list[dict]:
@@ -451,9 +462,24 @@ def export(
             raise ValueError(
                 f"{output} holds the input {inside[0]}: the export would replace it; choose another folder"
             )
-        check_writes([errors], inputs)
+        check_writes([errors, lock_path(output)], inputs)
     else:
-        check_writes([output, errors], inputs)
+        check_writes([output, errors, lock_path(output)], inputs)
+    with OutputLock(output):  # a second export to this output refuses, naming this one
+        return _export(fmt, described, output, cv, photos, prompt, image_folder)
+
+
+def _export(
+    fmt: str,
+    described: Path,
+    output: Path,
+    cv: Path | None,
+    photos: PhotoKeys | None,
+    prompt: str,
+    image_folder: Path | None,
+) -> dict:
+    """`export` once its output is checked and locked."""
+    errors = errors_path(output)
     if fmt == "hf":
         columns = (photos.image_column, photos.key_column) if photos else ("", "")
         joined, exported, problems = export_hf(described, cv, output, photos.images if photos else None, columns)

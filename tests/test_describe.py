@@ -235,9 +235,9 @@ def test_labels_in_any_script_never_stop_the_describer():
         {"detections": [{"label": label, "confidence": 0.9}, {"label": "plastic", "confidence": 0.2}], "scene": None}
         for label in ("бутылка", "瓶子", "🍾", "#")
     ] + [{"detections": [{"label": "ペットボトル", "confidence": 0.1}], "scene": None}]
-    describer = scripted([(record, ["Nothing here."]) for record in records])
+    describer = scripted([(record, ["No litter is visible."]) for record in records])
     results = describer.describe_detailed(records)
-    # "Nothing here." is right only for the last record, whose one detection is below the threshold
+    # "No litter is visible." is right only for the last record, whose one detection is below the threshold
     assert [r.source for r in results] == ["grammar"] * 4 + ["model"] and all(r.faithful for r in results)
     assert results[0].expected.counts == {"бутылка": 1} and results[-1].expected.counts == {}
 

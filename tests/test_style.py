@@ -202,7 +202,11 @@ def test_a_sentence_that_runs_on_or_keeps_a_slot_is_not_well_formed():
         "Two paper objects and a glass object; can be seen on rocky ground.",
         "A slotA lies on the grass.",
         "Two plastic items are visible",
+        "There are two pieces of glass and one piece of plastic on marshy.",  # a later beam stopping short
+        "A tire lies on the sandy .",
     ):
-        assert form_errors(text), text
+        assert form_errors(text, ["glass", "plastic", "tire"], "marshy"), text
+    assert not form_errors("A sandy bag lies on sandy ground.", ["sandy bag"], "sandy")
+    assert not form_errors("Two items labelled rocky.", ["rocky"]), "a label may end so"
     assert not form_errors("Two St. Pauli bottles lie on the grass.", ["St. Pauli bottle"]), "a name may hold a dot"
     assert not form_errors("Three items labelled ?! are visible.", ["?!"])

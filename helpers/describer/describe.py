@@ -12,8 +12,10 @@ sentence back with the fact extractor and compares it with the input's facts: th
 states them exactly is used (`model` if it is the top one, `rerank` otherwise), provided it has
 no agreement slip ("six metal object", "there is 2 ..."), keeps its style's vocabulary and
 numerals (`helpers.text.style`: no "broken glass" or "beach" in style "plain", one numeral
-system); if no beam passes, the grammar writes the sentence (`grammar`), and for labels no
-wording can state, the enumeration "Detected by label: 1 × of; ..." (`helpers.text.fallback`):
+system) and is written in a frame its style writes (`helpers.text.frames`: not "The image shows no
+litter shows no litter on the grass.", which states the facts); if no beam passes, the grammar
+writes the sentence (`grammar`), and for labels no wording can state, the enumeration "Detected
+by label: 1 × of; ..." (`helpers.text.fallback`):
 a guarded result is always one the extractor reads as the input's facts. With the guard off every
 result is `unchecked`. Every result also says which detections each of its phrases covers, and
 where the phrase is (`Description.phrases`, `helpers.describer.provenance`).

@@ -19,8 +19,8 @@ from helpers.core.device import cpu_cores
 from helpers.describer.provenance import Phrase, provenance
 from helpers.text.fallback import GRAMMAR_ATTEMPTS, fallback_sentence, grammar_sentences, well_written
 from helpers.text.fallback import said as _said
+from helpers.text.frames import frame_of, grammar_frames
 from helpers.text.grammar import Facts, facts
-from helpers.text.house import house_errors
 from helpers.text.linearize import from_model_text
 
 SOURCES = ("model", "rerank", "grammar", "unchecked")
@@ -92,10 +92,13 @@ class Guard:
         return Style() if self.style.is_house else self.style
 
     def in_style(self, text: str, record: dict, scene: str | None) -> bool:
-        """Grammatical and in the requested style: the grammar's rules, or a house style's frames."""
+        """Grammatical and written as the style writes: the grammar's rules, and a frame the grammar
+        writes (`helpers.text.frames`) or, for a house style, one of its examples'."""
         if not well_written(text, record, self.style, scene):
             return False
-        return not self.style.is_house or not house_errors(text, record, self.frames)
+        if self.style.is_house:
+            return frame_of(text, record) in self.frames
+        return frame_of(text, record, numbered=True) in grammar_frames(self.style.name)
 
     def with_captions(self, chosen: Description, record: dict, model_input: str, texts: list[str]) -> Description:
         """`chosen` with its `num_captions` captions: `chosen.text`, the model's other distinct

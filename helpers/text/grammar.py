@@ -263,10 +263,9 @@ def describe(record: dict, rng: random.Random, policy: Policy = Policy(), style:
     """One description of a valid CV output record in `style`, drawn with `rng`."""
     fact = facts(record, policy)
     scene = _scene_phrase(fact.scene, rng, style) if fact.scene else ""
-    tail = f" {scene}" if scene else ""
     if not fact.counts:
         frames = EMPTY_FRAMES + (EMPTY_SCENE_FRAMES if scene else ())
-        return rng.choice(frames).format(tail=tail, Scene=_capitalize(scene))
+        return render(rng.choice(frames), [], scene)
 
     system = numeral_system(fact.counts.values(), style)
     # A sentence never starts with a digit: the frames that open with the list need number words.
@@ -279,13 +278,19 @@ def describe(record: dict, rng: random.Random, policy: Policy = Policy(), style:
         (f"{text} {PLACE_PHRASES[fact.places[label]]}" if label in fact.places else text, many)
         for label, (text, many) in zip(labels, items, strict=True)
     ]
-    listed = _join([text for text, _ in items])
-    first_plural = items[0][1]
+    return render(frame, items, scene)
+
+
+def render(frame: str, items: list[tuple[str, bool]], scene: str) -> str:
+    """A sentence frame filled in: `items` (each noun phrase, and whether it is plural) listed, the
+    verbs agreeing with them, `scene` its phrase ("" for none)."""
+    listed = _join([text for text, _ in items]) if items else ""
+    first_plural = bool(items) and items[0][1]
     subject_plural = len(items) > 1 or first_plural
     return frame.format(
         list=listed,
         List=_capitalize(listed),
-        tail=tail,
+        tail=f" {scene}" if scene else "",
         scene=scene,
         Scene=_capitalize(scene),
         first_be="are" if first_plural else "is",

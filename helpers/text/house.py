@@ -6,49 +6,28 @@ training under the style `house:<name>` (`helpers.core.contract.Style`), the mod
 write it, and `desclm describe --style house:<name>` asks for it. Every example must be faithful
 (the guard's reader finds exactly the record's facts in it); one that is not is that line's error.
 
-The style check: a sentence's *frame* is the sentence with every counted phrase replaced by
-`{item}` (a list of them by one `{items}`) and the scene's word by `{scene}`, in lower case:
-"Inventory: 2 plastic, 1 glass. Ground: grass." -> "inventory: {items}. ground: {scene}.". A
-sentence is in the house style when its frame is one of the examples' frames. The guard accepts a
+The style check: a sentence's *frame* (`helpers.text.frames`) is the sentence with every counted
+phrase replaced by `{item}` (a list of them by one `{items}`) and the scene's word by `{scene}`, in
+lower case: "Inventory: 2 plastic, 1 glass. Ground: grass." -> "inventory: {items}. ground:
+{scene}.". A sentence is in the house style when its frame is one of the examples' frames. The guard accepts a
 model sentence for a house style only when it is faithful and in the style; otherwise the grammar
 writes the record's sentence in its default style.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from helpers.core.contract import Policy
 from helpers.core.records import read_lines
-from helpers.text.facts import extract
 from helpers.text.fallback import said
+from helpers.text.frames import frame_errors, frame_of
 from helpers.text.grammar import RecordError, facts, validate_record
-
-ITEM, ITEMS, SCENE = "{item}", "{items}", "{scene}"
-_LIST = re.compile(r"\{item\}(?:(?:,? and |, )\{item\})*")
-
-
-def frame_of(text: str, record: dict) -> str:
-    """The sentence's frame (see the module docstring)."""
-    reading = extract(text, [d["label"] for d in record["detections"]])
-    marks = [(item.span, ITEM) for item in reading.items if item.count > 0]
-    if reading.scene_span:
-        marks.append((reading.scene_span, SCENE))
-    folded, pieces, position = text.lower(), [], 0
-    for (start, end), mark in sorted(marks):
-        if start < position:  # overlapping marks (a scene word inside an item): keep the first
-            continue
-        pieces += [folded[position:start], mark]
-        position = end
-    pieces.append(folded[position:])
-    return _LIST.sub(ITEMS, re.sub(r"\s+", " ", "".join(pieces)).strip())
 
 
 def house_errors(text: str, record: dict, frames: tuple[str, ...]) -> list[str]:
     """Why `text` is not in a house style whose examples have `frames` (empty: it is)."""
-    frame = frame_of(text, record)
-    return [] if frame in frames else [f"frame not in the house style: {frame!r}"]
+    return frame_errors(text, record, frames, "house style")
 
 
 def load_examples(path: str | Path, policy: Policy = Policy()) -> tuple[list[tuple[dict, str]], list[dict]]:

@@ -88,6 +88,8 @@ SCENE_KEYWORDS: dict[str, tuple[str, ...]] = {
     "rocky": ("rock", "rocks", "rocky", "stone", "stones", "stony", "pebbles", "gravel"),
     "marshy": ("marsh", "marshy", "marshland", "wetland", "wetlands", "swamp", "swampy", "bog", "boggy"),
 }
+# The scene keywords that are adjectives: every scene phrase gives them their noun ("on sandy ground")
+SCENE_ADJECTIVES = ("grassy", "sandy", "rocky", "stony", "marshy", "swampy", "boggy")
 
 PREPOSITIONS = frozenset(
     "on in at among between near across around along beside by under inside within with over onto into from of to".split()  # noqa: E501

@@ -32,6 +32,7 @@ from helpers.text.lexicon import (
     EXTRA_COUNT_SYNONYMS,
     EXTRA_MASS_SYNONYMS,
     GENERIC_SCENE_PHRASES,
+    SCENE_ADJECTIVES,
     SCENE_KEYWORDS,
     fold_label,
     plural,
@@ -41,6 +42,8 @@ from helpers.text.metrics import words
 STYLE_CHECKS = ("off_style_words", "numeral_errors", "form_errors")
 # A slot name the model wrote that the input has no name for (`helpers.text.slots`): "slotE".
 UNFILLED_SLOT = re.compile(r"\bslot(?:[A-Z]|Scene)\b")
+# "... on marshy." (a later beam of make demo's describer, read back as the scene all the same)
+SCENE_ADJECTIVE_ENDING = re.compile(rf"\b(?:{'|'.join(SCENE_ADJECTIVES)})\s*\.$", re.IGNORECASE)
 
 
 def _words_of(phrases: Iterable[str]) -> set[str]:
@@ -101,16 +104,26 @@ def numeral_errors(text: str, style: Style, vocabulary: Iterable[str] = ()) -> l
     return errors
 
 
+def _masked(text: str, names: set[str]) -> str:
+    """`text` with each of `names` (longest first) as "x"."""
+    masked = text.strip()
+    for name in sorted(names - {""}, key=len, reverse=True):
+        masked = masked.replace(name, "x")
+    return masked
+
+
 def form_errors(text: str, vocabulary: Iterable[str] = (), scene: str | None = None) -> list[str]:
     """One sentence as the grammar writes it: it ends with its only full stop, holds no other
-    sentence end or separator (";", "|") and no unfilled slot. Measured on the demo describer's
-    later beams, which run on past the sentence ("... is visible. slotE, no litter is visible.")
-    and read back as the facts all the same. The input's names (labels, scene) may hold any of
-    these characters: they are taken out first."""
-    masked = text.strip()
-    for name in sorted({*vocabulary, scene or ""} - {""}, key=len, reverse=True):
-        masked = masked.replace(name, "x")
+    sentence end or separator (";", "|"), no unfilled slot and no scene adjective without its noun
+    at the end ("on marshy."). Measured on the demo describer's later beams, which run on past the
+    sentence ("... is visible. slotE, no litter is visible.") or stop short, and read back as the
+    facts all the same. The input's names (labels, scene) may hold any of these characters: they
+    are taken out first (for the scene adjective check, the labels only)."""
+    vocabulary = set(vocabulary)
     errors = []
+    if SCENE_ADJECTIVE_ENDING.search(_masked(text, vocabulary)):
+        errors.append("a scene adjective without its noun at the end")
+    masked = _masked(text, {*vocabulary, scene or ""})
     if not masked.endswith("."):
         errors.append("no full stop at the end")
     if re.search(r"[.!?;|]", masked[:-1]):

@@ -108,6 +108,25 @@ def test_the_checker_catches_the_original_faults():
     assert not agreement_errors("There is 1 piece of broken glass and 2 tires on the beach.")
 
 
+def test_the_checker_catches_the_demo_describers_later_beams():
+    """Slips in beams of make demo's describer that read back as their records' facts (captions once)."""
+    labels = ["glass", "organic", "paper", "metal", "plastic"]
+    for slip in (
+        "An glass object and an organic object are visible.",
+        "The image shows a organic item among rocks.",
+        "A glass object, An organic object and a paper object can be seen on rocky ground.",
+        "Two pieces of glass and one piece of pieces of organic waste are visible.",
+        "In marshy terrain, there are two none pieces of metal.",
+    ):
+        assert agreement_errors(slip, labels), slip
+    for sentence, names in (
+        ("There is an e-waste item and a Wendy's cup.", ["e-waste", "Wendy's cup"]),
+        ("There are two 7up cans and three two-stroke oil bottles.", ["7up can", "two-stroke oil bottle"]),
+        ("A PET bottle, an hour-glass and a single plastic item lie here.", ["PET bottle", "hour-glass", "plastic"]),
+    ):
+        assert not agreement_errors(sentence, names), sentence
+
+
 def test_numerals_follow_the_style_and_a_an_mean_one():
     record = cv(("plastic", 0.9), ("organic", 0.9), ("organic", 0.9))
     words, digits = many(record, 200), many(record, 200, style=Style("plain", "digits"))

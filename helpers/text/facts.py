@@ -525,6 +525,7 @@ def extract(text: str, vocabulary: Iterable[str] = (), lexicon: Mapping[str, str
     )
 
 
+COUNT_WORDS = frozenset({*NUMBER_WORDS, "no", "none"})  # "two none pieces of metal"
 _DOUBLED_COUNTER = re.compile(
     rf"\b(?:{'|'.join([*COUNTERS, *PLURAL_COUNTERS])}) of (?:{'|'.join([*COUNTERS, *PLURAL_COUNTERS])}) of\b"
 )
@@ -533,9 +534,11 @@ _DOUBLED_COUNTER = re.compile(
 def agreement_errors(text: str, vocabulary: Iterable[str] = ()) -> list[str]:
     """Grammar slips a reader notices: "There are 1 …", "1 plastic items", "3 organic matter", "an
     glass object", "a bottle, An organic object", "one piece of pieces of glass" (the last three
-    written by make demo's describer in later beams)."""
+    written by make demo's describer in later beams), "two none pieces of metal"."""
+    vocabulary = list(vocabulary)
     extraction = extract(text, vocabulary)
     tokens = _TOKEN.findall(_fold(text))
+    label_words = {word for name in vocabulary for word in _TOKEN.findall(_fold(name))}  # "7up can", "two-stroke oil"
     errors = []
     for item in extraction.items:
         said = f"{item.count_text} {item.phrase}"
@@ -554,6 +557,9 @@ def agreement_errors(text: str, vocabulary: Iterable[str] = ()) -> list[str]:
             errors.append(f"a capital letter inside a list: '{written}'")
         if _DOUBLED_COUNTER.search(item.phrase):
             errors.append(f"a counter twice: '{said}'")
+        counts_inside = set(_TOKEN.findall(item.phrase)) & COUNT_WORDS - label_words
+        if counts_inside:
+            errors.append(f"a second count inside '{said}': {sorted(counts_inside)}")
     if extraction.items:
         first = extraction.items[0]
         for i in range(len(tokens) - 1):

@@ -480,6 +480,11 @@ def test_the_readme_caption_numbers_are_the_saved_measurements():
         f"On make demo's {saved['photos']} test photos, k = 5 gave {saved['distinct_per_photo']:.1f} distinct" in text
     )
     assert f"{100 * model:.0f}% of them the model's, {100 * saved['sources']['grammar']:.0f}% the grammar's" in text
+    before = json.loads((MEASUREMENTS / "captions_demo_before_frames_cpu.json").read_text())["captions"]
+    model_before = before["sources"]["model"] + before["sources"]["rerank"]
+    later_before, later_now = (round(run["captions"] * run["sources"]["rerank"]) for run in (before, saved))
+    refused = later_before - later_now  # the guard's later beams now are some of those it took before
+    assert f"{100 * model_before:.0f}% were the model's, and {refused} of its {later_before} later beams" in text
 
 
 def test_the_ray_engine_table_is_the_one_the_saved_benchmarks_give():

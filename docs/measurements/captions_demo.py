@@ -28,7 +28,8 @@ def main() -> None:
     variety = caption_variety(describer, test_records(args.pairs_dir, 0), args.num_captions)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     result = {
-        "what": "notebook 04's several-captions section (num_captions 5) on make demo's test photos, this CPU (float32)",
+        "what": "notebook 04's several-captions section (num_captions 5) on make demo's test photos, "
+        "this CPU (float32)",
         "commit": commit,
         "model_dir": args.model_dir,
         "captions": variety,

@@ -21,6 +21,7 @@ from helpers.core.settings import setting
 from helpers.describer.describe import Describer, Description
 from helpers.describer.truth import summarise_truth, truth_facts, truth_record, truth_rows
 from helpers.text.facts import SLOT_ERRORS, agreement_errors, extract, slot_errors
+from helpers.text.frames import frame_errors, grammar_frames
 from helpers.text.grammar import describe
 from helpers.text.metrics import distinct_n, unique_ratio
 from helpers.text.style import STYLE_CHECKS, style_errors
@@ -28,8 +29,9 @@ from helpers.text.synthetic import STRESS_GROUPS, stress_set
 
 WRITERS = ("raw_model", "guarded", "grammar")
 # Kinds of writing failure counted per writer (besides the facts): agreement slips, words outside
-# the style's vocabulary, numerals mixed or not the style's (`helpers.text.style`).
-WRITING_CHECKS = ("agreement_errors", *STYLE_CHECKS)
+# the style's vocabulary, numerals mixed or not the style's (`helpers.text.style`), a frame the
+# style's grammar does not write (`helpers.text.frames`: "The image shows no litter shows no litter.").
+WRITING_CHECKS = ("agreement_errors", *STYLE_CHECKS, "frame_errors")
 # What notebook 04's verdict requires (tests use the same values): the guarded describer faithful on
 # every record of every stress group, the grammar writing at most 5% of the test split's sentences,
 # and no writing failure of any kind in guarded output on any group.
@@ -100,7 +102,12 @@ def writing_errors(text: str, record: dict, style: Style, scene: str | None) -> 
     """How many failures of each `WRITING_CHECKS` kind `text` has."""
     vocabulary = [d["label"] for d in record["detections"]]
     slips = style_errors(text, style, vocabulary, scene)
-    return {"agreement_errors": len(agreement_errors(text, vocabulary)), **{k: len(v) for k, v in slips.items()}}
+    frames = 0 if style.is_house else len(frame_errors(text, record, grammar_frames(style.name), style.tag, True))
+    return {
+        "agreement_errors": len(agreement_errors(text, vocabulary)),
+        **{k: len(v) for k, v in slips.items()},
+        "frame_errors": frames,  # not counted for a house style (its frames are its examples', not known here)
+    }
 
 
 def judge(records: list[dict], described: list[Description], policy, seed: int, style: Style = Style()) -> list[dict]:

@@ -553,8 +553,9 @@ def agreement_errors(text: str, vocabulary: Iterable[str] = ()) -> list[str]:
             noun = written.split(" ", 1)[1]
             if article(noun) != item.count_text:
                 errors.append(f"'{item.count_text}' before '{noun}'")
-        if written[:1].isupper() and re.search(r"(?:,|\band) $", text[: item.span[0]]):
-            errors.append(f"a capital letter inside a list: '{written}'")
+        count_word_first = item.count_text.isalpha() and written.lower().startswith(item.count_text)
+        if count_word_first and written[:1].isupper() and re.search(r"(?:,|\band) $", text[: item.span[0]]):
+            errors.append(f"a capital letter inside a list: '{written}'")  # a count word, not a name as given
         if _DOUBLED_COUNTER.search(item.phrase):
             errors.append(f"a counter twice: '{said}'")
         counts_inside = set(_TOKEN.findall(item.phrase)) & COUNT_WORDS - label_words

@@ -206,6 +206,26 @@ def test_the_gallery_and_the_exports_show_and_copy_a_datasets_photos_by_key(phot
     assert [exported.read(row) for row in range(4)] == [(root / "folder" / name).read_bytes() for name in names]
 
 
+def test_the_gallerys_sample_is_all_its_dataset_map_holds(photo_dataset, tmp_path):
+    """Of a dataset of 10^7 photos the gallery shows a sample: the key -> row map holds the sample's keys
+    (about a GB for every key), and the page its thumbnails."""
+    from helpers.core.photo_datasets import PhotoKeys
+    from helpers.describer.gallery import write_gallery
+
+    root, names = photo_dataset
+    photos = PhotoKeys(root / "dataset")
+    photos.only(names[1:3])
+    assert photos.read_bytes(names[2]) == (root / "folder" / names[2]).read_bytes()
+    assert len(photos._rows) == 2 and not photos.exists(names[0]), "a key outside the sample is not looked up"
+    described = tmp_path / "described.jsonl"
+    described.write_text(
+        "".join(json.dumps({"id": name, "description": "No litter is visible."}) + "\n" for name in names)
+    )
+    page = write_gallery(described, tmp_path / "page" / "gallery.html", images=root / "dataset", max_photos=2, seed=3)
+    assert (page["described"], page["photos"], page["problems"]) == (4, 2, 0)
+    assert len(list((tmp_path / "page" / "gallery_thumbs").glob("*.jpg"))) == 2
+
+
 def _jpeg(index: int) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (20 + index, 15), (90, index * 40, 30)).save(buffer, "JPEG")

@@ -27,7 +27,7 @@ import io
 import json
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -415,11 +415,22 @@ class PhotoKeys:
         self.images, self.image_column, self.key_column = images, image_column, key_column
         self.dataset = PhotoDataset(images, image_column, key_column) if is_photo_dataset(images) else None
         self._rows: dict[str, int] | None = None
+        self._wanted: set[str] | None = None  # `only`'s keys
+        self._lock = threading.Lock()
         self._version = self.dataset.version() if self.dataset else ""
 
+    def only(self, keys: Iterable[str]) -> None:
+        """From now on, only these photos are asked for (the gallery's sample): a dataset's key -> row
+        map then holds them, not every row (10^7 keys take about a GB). Another key is not found."""
+        with self._lock:
+            self._wanted, self._rows = set(keys), None
+
     def _row(self, key: str) -> int:
-        if self._rows is None:
-            self._rows = {k: row for row, (k, _) in enumerate(self.dataset.keys())}
+        with self._lock:  # threads make thumbnails: the map is made once
+            if self._rows is None:
+                wanted = self._wanted
+                rows = enumerate(self.dataset.keys())
+                self._rows = {k: row for row, (k, _) in rows if wanted is None or k in wanted}
         if key not in self._rows:
             raise FileNotFoundError(f"{self.images}: no photo {key!r} in the dataset")
         return self._rows[key]

@@ -172,6 +172,7 @@ def write_gallery(
         logger.info("%d described photos: the page shows a random sample of %d (seed %d)", total, len(rows), seed)
     thumbs: list[str | None] = [None] * len(rows)
     if photos is not None:
+        photos.only(row.image for row in rows if row.image)  # a dataset's rows of the sample, not of every photo
         folder.mkdir(parents=True, exist_ok=True)
 
         def thumb(index: int) -> None:

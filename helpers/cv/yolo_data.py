@@ -44,34 +44,30 @@ def walk_images(folder: Path) -> Iterator[str]:
     broken or looping, so that they reach the errors file instead of vanishing; a linked folder is not
     entered. Logs how many other files it passed over, and each folder it could not read.
     """
-    others, other_kinds = 0, set()
-    stack = [(str(folder), "")]  # (folder, its prefix); entries are pushed in reverse so they pop in order
-    while stack:
-        path, prefix = stack.pop()
-        if path is None:  # an image (see below)
-            yield prefix
-            continue
+    others, other_kinds = [0], set()  # how many other files, and a sample of their kinds for the log
+
+    def walk(path: str, prefix: str) -> Iterator[str]:
         try:
             with os.scandir(path) as listing:
                 entries = sorted(listing, key=lambda entry: os.path.normcase(entry.name))
         except OSError as error:
             logger.warning("%s: a folder that cannot be read, its photos not listed: %s", path, error)
-            continue
-        pending = []
+            return
         for entry in entries:
             if entry.is_dir(follow_symlinks=False):
-                pending.append((entry.path, f"{prefix}{entry.name}/"))
+                yield from walk(entry.path, f"{prefix}{entry.name}/")
             elif entry.is_symlink() or entry.is_file():  # a link first: a looping one cannot say if it is a file
                 suffix = os.path.splitext(entry.name)[1].lower()
                 if suffix in IMAGE_SUFFIXES:
-                    pending.append((None, prefix + entry.name))
+                    yield prefix + entry.name
                 else:
-                    others += 1
-                    if len(other_kinds) < 64:  # a sample of the kinds for the log, not one per file
+                    others[0] += 1
+                    if len(other_kinds) < 64:
                         other_kinds.add(suffix or entry.name)
-        stack.extend(reversed(pending))
-    if others:
-        logger.info("%s: %d file(s) that are not images passed over (%s)", folder, others, sorted(other_kinds)[:8])
+
+    yield from walk(str(folder), "")
+    if others[0]:
+        logger.info("%s: %d file(s) that are not images passed over (%s)", folder, others[0], sorted(other_kinds)[:8])
 
 
 def list_images(entry: Path) -> list[Path]:

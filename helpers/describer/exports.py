@@ -466,20 +466,20 @@ def export(
     else:
         check_writes([output, errors, lock_path(output)], inputs)
     with OutputLock(output):  # a second export to this output refuses, naming this one
-        return _export(fmt, described, output, cv, photos, prompt, image_folder)
+        return _export(fmt, described, output, errors, cv, photos, prompt, image_folder)
 
 
 def _export(
     fmt: str,
     described: Path,
     output: Path,
+    errors: Path,
     cv: Path | None,
     photos: PhotoKeys | None,
     prompt: str,
     image_folder: Path | None,
 ) -> dict:
-    """`export` once its output is checked and locked."""
-    errors = errors_path(output)
+    """`export` once its output (and its `errors` file) is checked and locked."""
     if fmt == "hf":
         columns = (photos.image_column, photos.key_column) if photos else ("", "")
         joined, exported, problems = export_hf(described, cv, output, photos.images if photos else None, columns)

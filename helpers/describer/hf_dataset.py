@@ -148,8 +148,6 @@ class ShardedDatasetWriter:
 
         shards = self.progress["shards"]
         if not shards:  # no example: one empty shard, so that the dataset loads (with its columns)
-            self._writers = None
-            self._batch = []
             sink = pa.OSFile(str(self._files(0)[0]), "wb")
             pa.ipc.new_stream(sink, self.schema).close()
             sink.close()

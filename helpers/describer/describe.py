@@ -35,12 +35,10 @@ from pathlib import Path
 from helpers.core.contract import ModelSettings, Style, load_model_settings
 from helpers.core.paths import require_file, resolve
 from helpers.describer.backends import load_backend
-from helpers.describer.guard import SOURCES, DescribeError, Description, Guard, GuardPool
+from helpers.describer.guard import SOURCES, DescribeError, Description, Guard, GuardPool, ModelInput
 from helpers.describer.guard import guard_workers as guard_workers_of
 from helpers.describer.options import DEFAULT_GUARD_WORKERS
 from helpers.text.grammar import RecordError, validate_record
-from helpers.text.linearize import linearize
-from helpers.text.variants import variant_of
 
 logger = logging.getLogger(__name__)
 __all__ = ["SOURCES", "DescribeError", "Describer", "Description"]  # the first three from helpers.describer.guard
@@ -74,6 +72,7 @@ class Describer:
         self.style = settings.spec.style(style)  # raises ValueError for a style the model did not learn
         frames = settings.spec.frames_of(self.style) if self.style.is_house else ()
         self.checker = Guard(self.policy, self.style, frames, settings.input_format, seed, guard, num_captions)
+        self.model_input = ModelInput(self.policy, self.style, settings.input_format, seed, settings.spec.variants)
         self.guard_workers = guard_workers_of(guard_workers, getattr(backend, "device", "cpu"))
         self._pool: GuardPool | None = None  # started at the first batch it checks
 
@@ -145,11 +144,20 @@ class Describer:
                 f"record {index}" + (f" (id {record['id']!r})" if isinstance(record, dict) and "id" in record else ""),
                 self.policy,
             )
-        variants = self.settings.spec.variants
-        return [
-            linearize(r, self.settings.input_format, self.policy, self.style, variant_of(r, self.seed, variants))
-            for r in records
-        ]
+        return [self.model_input(record) for record in records]
+
+    def _generation(self, inputs: list[str], batch_size: int, num_beams: int | None) -> tuple[tuple, dict]:
+        """The backend's arguments for `inputs`: as many beams as asked (at least `num_captions`), all
+        of them returned when the guard chooses among them or captions are asked for."""
+        beams = max(num_beams or self.settings.num_beams, self.num_captions)
+        sampling = {"top_p": self.top_p, "seed": self.seed} if self.top_p else {}
+        returned = beams if self.guard or self.num_captions > 1 else 1
+        return (inputs, beams, self.settings.max_new_tokens, batch_size, returned), sampling
+
+    def generate(self, inputs: list[str], batch_size: int = 32, num_beams: int | None = None) -> list[list[str]]:
+        """The model's sentences for each model input (`inputs`), best first, for the guard to choose from."""
+        generation, sampling = self._generation(inputs, batch_size, num_beams)
+        return self.backend.hypotheses(*generation, **sampling)
 
     def describe_detailed(
         self, records: Iterable[dict], batch_size: int = 32, num_beams: int | None = None
@@ -161,17 +169,13 @@ class Describer:
         """
         records = list(records)  # a generator is read once, here
         inputs = self.inputs(records)
-        beams = max(num_beams or self.settings.num_beams, self.num_captions)
-        sampling = {"top_p": self.top_p, "seed": self.seed} if self.top_p else {}
-        returned = beams if self.guard or self.num_captions > 1 else 1
-        generation = (inputs, beams, self.settings.max_new_tokens, batch_size, returned)
         if not self.guard_workers:
-            hypotheses = self.backend.hypotheses(*generation, **sampling)
-            return self.checker.describe(records, inputs, hypotheses)
+            return self.checker.describe(records, inputs, self.generate(inputs, batch_size, num_beams))
         # The model writes batch k+1 while worker processes check batch k: the same batches as above
         # (similar lengths together), the same results, in input order.
         results: list[Description | None] = [None] * len(records)
         positions: deque[int] = deque()  # the records of the batches given to the pool, in order
+        generation, sampling = self._generation(inputs, batch_size, num_beams)
 
         def batches():
             for indices, texts in self.backend.hypotheses_by_batch(*generation, **sampling):

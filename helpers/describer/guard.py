@@ -3,7 +3,8 @@ the model, so that it can run in a pool of worker processes while the model writ
 
 `Guard` holds only what the checks need (the policy, the style, a house style's frames, the seed),
 so it pickles; `GuardPool` runs `Guard.describe` on worker processes (`guard_workers`), in order.
-The checks themselves are described in `helpers.describer.describe`.
+`ModelInput` is the other half of a describer that needs no model: a record's input text. The
+checks themselves are described in `helpers.describer.describe`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from helpers.text.fallback import GRAMMAR_ATTEMPTS, fallback_sentence, grammar_s
 from helpers.text.fallback import said as _said
 from helpers.text.frames import frame_of, grammar_frames
 from helpers.text.grammar import Facts, facts
-from helpers.text.linearize import from_model_text
+from helpers.text.linearize import from_model_text, linearize
+from helpers.text.variants import variant_of
 
 SOURCES = ("model", "rerank", "grammar", "unchecked")
 
@@ -52,6 +54,22 @@ class DescribeError:
     name: str  # the record's name ("line 7", "record 3")
     error: str  # the message, naming the record and the field or the failure
     faithful: bool = False
+
+
+@dataclass(frozen=True)
+class ModelInput:
+    """A valid record's model input, as the describer was trained to read it: its input format, the
+    thresholds, the style asked for and the wording variant the record draws from `seed`."""
+
+    policy: Policy
+    style: Style
+    input_format: str
+    seed: int
+    variants: int
+
+    def __call__(self, record: dict) -> str:
+        variant = variant_of(record, self.seed, self.variants)
+        return linearize(record, self.input_format, self.policy, self.style, variant)
 
 
 @dataclass(frozen=True)
@@ -154,29 +172,56 @@ def guard_workers(setting: int | str, device: str = "cpu") -> int:
     return int(setting)
 
 
-_WORKER_GUARD: list[Guard] = []  # a pool worker's guard, set once by its initializer
+_WORKER_TARGET: list = []  # a pool worker's object, set once by its initializer
 
 
-def _start(guard: Guard) -> None:
-    _WORKER_GUARD[:] = [guard]
+def _start(target) -> None:
+    _WORKER_TARGET[:] = [target]
 
 
-def _describe(records: list[dict], inputs: list[str], hypotheses: list[list[str]]) -> list[Description]:
-    return _WORKER_GUARD[0].describe(records, inputs, hypotheses)
+def _call(method: str, *args):
+    return getattr(_WORKER_TARGET[0], method)(*args)
+
+
+class WorkerPool:
+    """Methods of one picklable object (a `Guard`, a `helpers.describer.lines.LineWork`) called on
+    `workers` processes, or in this process when `workers` is 0 (each call done when it is made).
+
+    Workers are started with "spawn" (a fresh interpreter: the parent's torch threads are not
+    forked) and import only what the object's module does: the text layer, not the model.
+    """
+
+    def __init__(self, target, workers: int) -> None:
+        self.target, self.workers = target, workers
+        self._pool = None
+        if workers:
+            context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start, initargs=(target,))
+
+    def submit(self, method: str, *args) -> Future:
+        """`target.method(*args)`, as a future (its exception re-raised by `result()`)."""
+        if self._pool is not None:
+            return self._pool.submit(_call, method, *args)
+        future: Future = Future()
+        try:
+            future.set_result(getattr(self.target, method)(*args))
+        except Exception as error:  # noqa: BLE001 - raised again where the result is asked for, as a worker's is
+            future.set_exception(error)
+        return future
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
 
 
 class GuardPool:
-    """`Guard.describe` on `workers` processes, results in the order the batches were given.
-
-    Workers are started with "spawn" (a fresh interpreter: the parent's torch threads are not
-    forked) and import only the text layer. At most `2 x workers` batches wait at a time, so the
-    model stays at most that far ahead of the guard.
-    """
+    """`Guard.describe` on `workers` processes (`WorkerPool`), results in the order the batches were
+    given. At most `2 x workers` batches wait at a time, so the model stays at most that far ahead
+    of the guard."""
 
     def __init__(self, guard: Guard, workers: int) -> None:
         self.guard, self.workers = guard, workers
-        context = multiprocessing.get_context("spawn")
-        self._pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start, initargs=(guard,))
+        self._pool = WorkerPool(guard, workers)
 
     def describe(self, batches: Iterable[tuple[list[dict], list[str], list[list[str]]]]) -> Iterator[Description]:
         """Descriptions for each (records, inputs, hypotheses) batch, in order; batches are drawn
@@ -184,11 +229,11 @@ class GuardPool:
         re-raises here, at its place."""
         pending: deque[Future] = deque()
         for batch in batches:
-            pending.append(self._pool.submit(_describe, *batch))
+            pending.append(self._pool.submit("describe", *batch))
             while len(pending) > 2 * self.workers:
                 yield from pending.popleft().result()
         while pending:
             yield from pending.popleft().result()
 
     def close(self) -> None:
-        self._pool.shutdown(cancel_futures=True)
+        self._pool.close()

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
 from itertools import islice
 from pathlib import Path
 from typing import Protocol
@@ -30,12 +31,13 @@ from helpers.core.records import (
     file_stamp,
     input_line,
     is_stream,
-    json_line,
     read_lines,
     read_raw_lines,
 )
 from helpers.core.shards import check_shard, manifest_path, shard_path, shard_range, write_manifest
 from helpers.describer.describe import Describer
+from helpers.describer.guard import WorkerPool
+from helpers.describer.lines import LineWork, output_lines, output_row
 
 logger = logging.getLogger(__name__)
 
@@ -47,25 +49,12 @@ def describe_block(describer: Describer, lines: list[InputLine], batch_size: int
         [line.record for line in readable], batch_size, [f"line {n.number}" for n in readable]
     )
     results = {line.number: result for line, result in zip(readable, described, strict=True)}
-    rows = []
-    for line in lines:
-        result = results.get(line.number)
-        if result is None or result.error:
-            rows.append({"id": line.id, "error": line.error if result is None else result.error})
-        elif describer.num_captions > 1:
-            captions = {"captions": list(result.captions), "caption_sources": list(result.caption_sources)}
-            rows.append({"id": line.id, "description": result.text, "source": result.source, **captions})
-        else:
-            rows.append({"id": line.id, "description": result.text, "source": result.source})
-    return rows
+    return [output_row(line, results.get(line.number), describer.num_captions) for line in lines]
 
 
 def described_lines(describer: Describer, lines: list[InputLine], batch_size: int, numbered: bool) -> list[str]:
     """`describe_block`'s rows as output lines; `numbered`: each row with its input `line` (for shards)."""
-    rows = describe_block(describer, lines, batch_size)
-    if numbered:  # the merge puts rows back in input order by it
-        rows = [{**row, "line": line.number} for row, line in zip(rows, lines, strict=True)]
-    return [json_line(row) for row in rows]
+    return output_lines(describe_block(describer, lines, batch_size), lines, numbered)
 
 
 def describe_records(describer: Describer, record_lines: list[str], batch_size: int) -> list[str]:
@@ -86,15 +75,65 @@ class DescribeEngine(Protocol):
 
 
 class LocalDescribeEngine:
-    """The describer in this process, `chunk` lines at a time (each chunk written before the next)."""
+    """The describer on this machine, `chunk` lines at a time (default: 512, or a generation batch if larger).
 
-    def __init__(self, describer: Describer, batch_size: int = 32, chunk: int = 512) -> None:
-        self.describer, self.batch_size, self.chunk = describer, batch_size, chunk
+    The model generates in this process; everything else (reading each line, validating and
+    linearising its record, the guard, writing its output line: `helpers.describer.lines`) runs
+    on the describer's `guard_workers` processes, blocks ahead of and behind the one generating,
+    so that on a GPU the model does not wait for Python (issue 31). With no workers (the CPU's
+    default) each block is read, generated and checked in turn, in this process. The same output
+    lines either way, in input order.
+    """
+
+    def __init__(self, describer: Describer, batch_size: int = 32, chunk: int | None = None) -> None:
+        self.describer, self.batch_size, self.chunk = describer, batch_size, chunk or max(512, batch_size)
 
     def run(self, numbered: Iterable[tuple[int, bytes]], with_line_numbers: bool) -> Iterator[list[str]]:
-        for chunk in chunks(numbered, self.chunk):
-            block = [input_line(number, raw) for number, raw in chunk]
-            yield described_lines(self.describer, block, self.batch_size, with_line_numbers)
+        describer = self.describer
+        work = LineWork(describer.model_input, describer.checker, with_line_numbers)
+        pool, ahead = WorkerPool(work, describer.guard_workers), 2 * describer.guard_workers
+        preparing: deque[tuple[list, Future]] = deque()  # blocks being read, oldest first
+        finishing: deque[Future] = deque()  # blocks being checked, oldest first
+
+        def generate_oldest() -> None:
+            block, future = preparing.popleft()
+            prepared = future.result()
+            finishing.append(pool.submit("finish", block, prepared, self._generate(prepared.inputs)))
+
+        try:
+            for block in chunks(numbered, self.chunk):
+                preparing.append((block, pool.submit("prepare", block)))
+                if len(preparing) > ahead:
+                    generate_oldest()
+                while finishing and (len(finishing) > ahead or finishing[0].done()):
+                    yield finishing.popleft().result()
+            while preparing:
+                generate_oldest()
+            while finishing:
+                yield finishing.popleft().result()
+        finally:
+            pool.close()
+
+    def _generate(self, inputs: list[str | None]) -> list[list[str] | str | None]:
+        """The model's sentences for each input (None where a line has none); where the block's
+        generation raises, each input's alone, and an input that fails alone gets its error as text."""
+        positions = [index for index, text in enumerate(inputs) if text is not None]
+        texts = [inputs[index] for index in positions]
+        try:
+            generated: list = self.describer.generate(texts, self.batch_size) if texts else []
+        except Exception:  # noqa: BLE001 - one record must not cost the others: each alone
+            logger.debug("generation failed on a block; generating its records one by one", exc_info=True)
+            generated = [self._generate_alone(text) for text in texts]
+        results: list[list[str] | str | None] = [None] * len(inputs)
+        for index, hypotheses in zip(positions, generated, strict=True):
+            results[index] = hypotheses
+        return results
+
+    def _generate_alone(self, text: str) -> list[str] | str:
+        try:
+            return self.describer.generate([text], 1)[0]
+        except Exception as error:  # noqa: BLE001 - this record's error line
+            return f"{type(error).__name__}: {error}"
 
 
 def describe_file(
@@ -102,7 +141,7 @@ def describe_file(
     input_path: Path,
     output_path: Path,
     batch_size: int = 32,
-    chunk: int = 512,
+    chunk: int | None = None,
     num_shards: int = 1,
     shard_index: int = 0,
     engine: DescribeEngine | None = None,
@@ -111,7 +150,8 @@ def describe_file(
 
     With `num_shards` > 1 only shard `shard_index`'s block of lines is described, into
     `<stem>.shard-KofN.jsonl` (see `helpers.core.shards`). `engine` runs the describer (default:
-    `describer` in this process); the settings recorded for resuming are `describer`'s either way.
+    `describer` on this machine, `LocalDescribeEngine`, `chunk` lines at a time); the settings
+    recorded for resuming are `describer`'s either way.
 
     Raises:
         ValueError: The output would overwrite the input, or is a folder (checked before any work);

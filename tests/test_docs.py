@@ -511,6 +511,28 @@ def test_the_guard_pool_numbers_are_the_saved_measurements():
     assert stated in text
 
 
+def test_the_describe_engine_numbers_are_the_saved_measurements():
+    """docs/04_describer.md's file-path numbers come from `docs/measurements/describe_engine.py`'s file (issue 31)."""
+    result = json.loads((MEASUREMENTS / "describe_engine_demo_cpu.json").read_text())
+    rows = {row["way"]: row for row in result["replayed"]} | {row["way"]: row for row in result["real"]}
+    before, after = rows["before, 1 workers"], rows["after, 1 workers"]
+    text = " ".join((PROJECT_ROOT / "docs" / "04_describer.md").read_text().split())
+    rate = "records_per_second"
+    stated = [
+        f"{result['records']} lines, batch {result['batch_size']}, one worker",
+        f"spent {before['main_process_cpu_us_per_record']:.0f} µs a record before (the guard alone on the worker), "
+        f"{after['main_process_cpu_us_per_record']:.0f} µs now",
+        f"about {round(after['python_ceiling_records_per_second'], -2):,.0f} records/s where it allowed about "
+        f"{round(before['python_ceiling_records_per_second'], -2):,.0f}",
+        f"({before[rate]:,.0f} and {after[rate]:,.0f} records/s with one worker; in this process "
+        f"{rows['before, 0 workers'][rate]:,.0f} and {rows['after, 0 workers'][rate]:,.0f}; with the model "
+        f"generating, batch {result['real_batch_size']}, {rows['before, 0 workers, the model generating'][rate]:,.0f} "
+        f"and {rows['after, 0 workers, the model generating'][rate]:,.0f})",
+    ]
+    assert [line for line in stated if line not in text] == []
+    assert result["same_lines"]
+
+
 def test_the_tensor_pipeline_numbers_are_the_saved_benchmark():
     """docs/hardware.md's extraction table and agreement come from `desclm bench extract --save` (issue 31)."""
     result = json.loads((MEASUREMENTS / "bench_extract_tensor_demo_cpu.json").read_text())

@@ -364,6 +364,7 @@ def test_gpu_check_smoke_runs_each_part_and_writes_json_lines(tmp_path):
     guard = [row for row in rows if row["part"] == "guard"]
     assert [row["guard_workers"] for row in guard] == [0, 1], "the guard timed in this process and on a worker"
     assert all(row["faithful"] == 1.0 and row["plain_records_per_second"] > 0 for row in guard)
+    assert all(row["command_records_per_second"] > 0 for row in guard), "desclm describe's file path timed too"
     describe = [row for row in rows if row["part"] == "describe"]
     assert {(row["backend"], row["compute_type"]) for row in describe} == {
         ("hf", "float32"),

@@ -15,7 +15,8 @@ Parts, each guarded (a failure is one {"part", "error"} line, the rest still run
 - lora: full fine-tuning vs LoRA at flan-t5-base's shape (trainable parameters, examples/s, memory);
 - guard: the guarded describer against plain `generate` on the same inputs (greedy, batch 1024, bf16 on
   a GPU), with the guard in this process and on worker processes (`guard_workers`), at flan-t5-small's
-  shape and, with `--describer`, a trained describer (make demo's: models/description_llm).
+  shape and, with `--describer`, a trained describer (make demo's: models/description_llm); through
+  the API and through `desclm describe`'s file path (its workers also read and write the lines).
 Random weights: throughput only, never quality. `--smoke` runs every part at tiny sizes on the CPU
 (the test suite does). A command: it spans all stages on purpose.
 """
@@ -158,10 +159,13 @@ def check_describe(device: str, smoke: bool) -> list[dict]:
 
 
 def check_guard(device: str, smoke: bool, describer: str = "") -> list[dict]:
-    """Guarded describing vs plain `generate` (issue 31, item 2): records/s of each and their ratio."""
+    """Guarded describing vs plain `generate` (issue 31, item 2): records/s of each and their ratio,
+    through the API (`describe_detailed` on a list) and through `desclm describe`'s file path
+    (`describe_file`: the lines read, checked and written on the guard's workers)."""
     from helpers.describer.bench import benchmark_records
     from helpers.describer.describe import Describer
     from helpers.describer.guard import guard_workers
+    from helpers.describer.run import describe_file
 
     gpu = device.startswith("cuda")
     dtype, batch_size = ("bfloat16" if gpu else "float32"), (16 if smoke else 1024)
@@ -172,6 +176,8 @@ def check_guard(device: str, smoke: bool, describer: str = "") -> list[dict]:
         shape = "tiny" if smoke else "flan-t5-small"
         models = [(f"{shape} shape", _describer_folder(Path(work) / "model", shape))]
         models += [(describer, Path(describer))] if describer else []
+        source = Path(work) / "cv.jsonl"
+        source.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
         for name, folder in models:
             for pool in (0, workers):
                 model = Describer.load(folder, device="cuda" if gpu else "cpu", dtype=dtype, guard_workers=pool)
@@ -184,6 +190,9 @@ def check_guard(device: str, smoke: bool, describer: str = "") -> list[dict]:
                 results = model.describe_detailed(records, batch_size, 1)
                 guarded = len(records) / (time.perf_counter() - started)
                 model.close()
+                started = time.perf_counter()  # the command's path, its workers' start included
+                describe_file(model, source, Path(work) / f"described.{pool}.jsonl", batch_size)
+                command = len(records) / (time.perf_counter() - started)
                 rows.append(
                     {
                         "model": name,
@@ -194,6 +203,8 @@ def check_guard(device: str, smoke: bool, describer: str = "") -> list[dict]:
                         "plain_records_per_second": plain,
                         "guarded_records_per_second": guarded,
                         "guarded_vs_plain": guarded / plain,
+                        "command_records_per_second": command,
+                        "command_vs_plain": command / plain,
                         "faithful": sum(r.faithful for r in results) / len(results),
                         "grammar_share": sum(r.source == "grammar" for r in results) / len(results),
                     }
@@ -325,6 +336,8 @@ def _row(row: dict) -> tuple[str, str, str]:
             f"guarded {row['guarded_records_per_second']:.0f} vs plain generate "
             f"{row['plain_records_per_second']:.0f} records/s ({row['guarded_vs_plain']:.0%})"
         )
+        if "command_records_per_second" in row:  # rows written before the command's path was timed lack it
+            result += f"; desclm describe {row['command_records_per_second']:.0f} ({row['command_vs_plain']:.0%})"
         return part, setting, result
     if part == "train":
         batch = f"batch {row['batch_size']}" + (" (auto)" if row.get("batch") == "auto" else "")

@@ -40,8 +40,8 @@ class DescribeOptions:
     )
     guard_workers: str = setting(
         DEFAULT_GUARD_WORKERS,
-        "processes checking sentences while the model writes the next batch (0: none; auto: cores - 1 on a GPU, "
-        "0 on the CPU)",
+        "processes reading, checking and writing lines while the model writes the next batch (0: none, all in "
+        "this process; auto: cores - 1 on a GPU, 0 on the CPU)",
     )
     max_grammar_share: float = setting(
         0.5,

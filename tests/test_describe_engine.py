@@ -1,0 +1,162 @@
+"""`desclm describe`'s engine with its Python on worker processes (issue 31): reading, validating,
+linearising, guarding and writing each block run on `guard_workers` processes while the model
+generates. The output must be the lines the describer's own `describe_all` gives block by block, in
+order, whether the work runs on workers or in this process; a bad line costs that line only."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from helpers.core.contract import InputSpec, ModelSettings, Policy
+from helpers.core.records import chunks, input_line
+from helpers.core.shards import shard_path, shard_range
+from helpers.describer.describe import Describer
+from helpers.describer.guard import Guard
+from helpers.describer.run import LocalDescribeEngine, describe_file, described_lines
+from helpers.text.synthetic import random_cv
+
+BAD_LINES = [
+    b"",
+    b'{"detections": [',  # cut off
+    b"[1, 2]",
+    json.dumps({"detections": [{"label": "plastic", "confidence": "high"}]}).encode(),
+    b'{"detections": [], "note": "\xff"}',  # not UTF-8
+]
+
+
+def _lines(count: int, seed: int) -> list[bytes]:
+    rng = random.Random(seed)
+    lines = [
+        json.dumps({"id": f"r{i}", **random_cv(rng, max_detections=rng.choice([0, 3, 8]))}).encode()
+        for i in range(count)
+    ]
+    for position, bad in zip((1, 6, 7, 13, count - 1), BAD_LINES, strict=True):
+        lines.insert(position, bad)
+    return lines
+
+
+def _block_by_block(
+    describer: Describer, lines: list[bytes], batch_size: int, chunk: int, numbered: bool, first: int = 1
+) -> list[str]:
+    """What the describer's own `describe_all` gives, block by block (the engine before its workers);
+    `first`: the first line's number."""
+    numbered_lines = enumerate(lines, start=first)
+    return [
+        text
+        for block in chunks(numbered_lines, chunk)
+        for text in described_lines(describer, [input_line(n, raw) for n, raw in block], batch_size, numbered)
+    ]
+
+
+@pytest.fixture(scope="module")
+def serial(model_dir):
+    return Describer.load(model_dir, device="cpu", guard_workers=0, num_captions=2)
+
+
+@pytest.fixture(scope="module")
+def cv_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("engine") / "cv.jsonl"
+    path.write_bytes(b"".join(line + b"\n" for line in _lines(24, seed=3)))
+    return path
+
+
+def test_workers_write_the_lines_this_process_writes(model_dir, serial, cv_file, tmp_path):
+    pooled = Describer.load(model_dir, device="cpu", guard_workers=2, num_captions=2)
+    lines = cv_file.read_bytes().split(b"\n")[:-1]
+    for shards in (1, 2):  # the last shard's rows carry their input line
+        outputs = []
+        for describer in (serial, pooled):
+            output = tmp_path / f"{len(outputs)}.jsonl"
+            describe_file(describer, cv_file, output, batch_size=3, chunk=5, num_shards=shards, shard_index=shards - 1)
+            outputs.append(shard_path(output, shards, shards - 1).read_text(encoding="utf-8"))
+        assert outputs[1] == outputs[0]
+        start, end = shard_range(len(lines), shards, shards - 1)
+        shard = _block_by_block(serial, lines[start:end], 3, 5, shards > 1, first=start + 1)
+        expected = [json.loads(text) for text in shard]
+        rows = [json.loads(text) for text in outputs[0].splitlines()]
+        assert rows == expected
+        numbers = range(start + 1, end + 1)
+        assert [n for n, row in zip(numbers, rows, strict=True) if "error" in row] == [
+            n for n in (2, 7, 8, 14, 24) if n in numbers
+        ], "the bad lines, and only them"
+        assert all(len(row["captions"]) == 2 for row in rows if "error" not in row)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    seed=st.integers(0, 10**6),
+    count=st.integers(0, 30),
+    batch_size=st.integers(1, 7),
+    chunk=st.integers(1, 9),
+    numbered=st.booleans(),
+    garbage=st.lists(st.binary(max_size=20).filter(lambda raw: b"\n" not in raw), max_size=3),
+)
+def test_the_engine_gives_describe_alls_lines_block_by_block(serial, seed, count, batch_size, chunk, numbered, garbage):
+    lines = (
+        _lines(count, seed)
+        if count > 13
+        else [json.dumps(random_cv(random.Random(seed + i))).encode() for i in range(count)]
+    )
+    rng = random.Random(seed)
+    for raw in garbage:
+        lines.insert(rng.randint(0, len(lines)), raw)
+    engine = LocalDescribeEngine(serial, batch_size, chunk)
+    written = [text for block in engine.run(enumerate(lines, start=1), numbered) for text in block]
+    assert written == _block_by_block(serial, lines, batch_size, chunk, numbered)
+
+
+SETTINGS = ModelSettings(  # an input format that writes labels as given: "boom" reaches the backend
+    InputSpec("linked_end", Policy()),
+    base_model="scratch",
+    max_source_length=64,
+    max_target_length=32,
+    max_new_tokens=40,
+    num_beams=2,
+)
+
+
+class ExplodingBackend:
+    """Answers "Nothing." (the guard falls back to the grammar), but raises on any batch holding "boom"."""
+
+    device = "cpu"
+
+    def hypotheses(self, inputs, num_beams, max_new_tokens, batch_size=32, num_hypotheses=1):
+        if any("boom" in text for text in inputs):
+            raise RuntimeError("the model exploded")
+        return [["Nothing."] * num_hypotheses for _ in inputs]
+
+
+def test_a_record_the_model_or_the_guard_fails_on_costs_its_line_only(tmp_path, monkeypatch):
+    records = [{"id": f"r{i}", **random_cv(random.Random(i))} for i in range(9)]
+    records[2]["detections"] = [{"label": "boom", "confidence": 0.9}]  # the model raises on its batch
+    records[6]["detections"] = [{"label": "crash", "confidence": 0.9}]  # the guard raises on it
+    source = tmp_path / "cv.jsonl"
+    source.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
+    choose = Guard.choose
+
+    def failing_choose(self, record, model_input, texts):
+        if any(d["label"] == "crash" for d in record["detections"]):
+            raise ValueError("the guard crashed")
+        return choose(self, record, model_input, texts)
+
+    monkeypatch.setattr(Guard, "choose", failing_choose)  # in this process: no workers
+    for workers in (0, 2):
+        describer = Describer(ExplodingBackend(), SETTINGS, guard_workers=workers)
+        output = tmp_path / f"out{workers}.jsonl"
+        describe_file(describer, source, output, batch_size=4, chunk=8)
+        rows = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
+        assert [row["id"] for row in rows] == [record["id"] for record in records]
+        failed = {row["id"]: row["error"] for row in rows if "error" in row}
+        if workers == 0:
+            assert failed == {
+                "r2": "line 3: RuntimeError: the model exploded",
+                "r6": "line 7: ValueError: the guard crashed",
+            }
+        else:  # the workers' guard is not patched: the model's failure only
+            assert failed == {"r2": "line 3: RuntimeError: the model exploded"}
+        assert all(row["source"] == "grammar" for row in rows if "error" not in row)

@@ -181,6 +181,34 @@ def test_bad_records_are_reported_and_counted_the_rest_processed(tmp_path):
     assert len(list(iter_jsonl(tmp_path / "p" / "errors.jsonl"))) == 5
 
 
+def test_a_record_the_grammar_fails_on_costs_that_record_only(tmp_path, monkeypatch):
+    import helpers.pairs.synth as synth
+
+    describe = synth.describe
+
+    def failing_describe(record, *args, **kwargs):
+        if record["detections"] and record["detections"][0]["label"] == "crash":
+            raise ValueError("the grammar crashed")
+        return describe(record, *args, **kwargs)
+
+    monkeypatch.setattr(synth, "describe", failing_describe)
+    crash = {"detections": [{"label": "crash", "confidence": 0.9}], "scene": GOOD["scene"]}
+    lines = [{"image": "a.jpg", **GOOD}, {"image": "b.jpg", **crash}, {"image": "c.jpg", **GOOD}]
+    (tmp_path / "cv.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    config = SynthConfig(
+        cv_outputs=str(tmp_path / "cv.jsonl"),
+        output_dir=str(tmp_path / "p"),
+        synthetic_records=0,
+        validation_hard_records=0,
+    )
+    result = build_pairs(config)
+    assert sorted({pair["image"] for pairs in result.pairs.values() for pair in pairs}) == ["a.jpg", "c.jpg"]
+    assert [error["error"] for error in result.errors] == [
+        "image 'b.jpg': no pairs written: ValueError: the grammar crashed"
+    ]
+    assert list(iter_jsonl(tmp_path / "p" / "errors.jsonl"))[0].record["image"] == "b.jpg"
+
+
 def test_extra_pairs_are_mixed_into_train_and_unfaithful_ones_rejected(cv_file, tmp_path):
     write_jsonl(
         tmp_path / "extra.jsonl",

@@ -177,7 +177,12 @@ def build_pairs(config: SynthConfig) -> SynthResult:
     pairs: dict[str, list[dict]] = {split: [] for split in SPLITS}
     for image, split, record in progress(records, desc="describe images", unit="img"):
         split = split or seeded[image]
-        pairs[split] += _pairs_for(record, image, split, "image", config, random.Random(f"{config.seed}:{image}"))
+        try:
+            pairs[split] += _pairs_for(record, image, split, "image", config, random.Random(f"{config.seed}:{image}"))
+        except Exception as error:  # noqa: BLE001 - a record the grammar fails on costs that record only
+            logger.debug("%s: no pairs", image, exc_info=True)
+            problem = f"image {image!r}: no pairs written: {type(error).__name__}: {error}"
+            errors.append({"source": str(cv_outputs), "image": image, "error": problem})
     for index in progress(range(config.synthetic_records), desc="coverage", unit="rec"):
         record = synthetic_record(index, config.seed)
         pairs["train"] += _pairs_for(

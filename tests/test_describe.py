@@ -207,6 +207,21 @@ def test_cli_keeps_order_reports_bad_lines_and_exit_status(model_dir, tmp_path):
     assert json.loads((tmp_path / "good_out.jsonl").read_text())["source"] == "unchecked"
 
 
+def test_a_describer_without_its_model_has_the_settings_and_guard_of_the_loaded_one(model_dir):
+    """The Ray engine's driver records the output's settings without loading the weights."""
+    from helpers.describer.run import output_settings
+
+    load = {"style": None, "num_captions": 2, "seed": 3}
+    loaded, settings_only = Describer.load(model_dir, **load), Describer.load(model_dir, with_model=False, **load)
+    assert settings_only.backend is None and loaded.backend is not None
+    assert output_settings(settings_only) == output_settings(loaded)
+    assert settings_only.checker == loaded.checker and settings_only.model_input == loaded.model_input
+    with pytest.raises(RuntimeError, match="without its model"):
+        settings_only.generate(["plastic:1"])
+    with pytest.raises(ValueError, match="style"):  # the folder and settings are still checked
+        Describer.load(model_dir, with_model=False, style="no such style")
+
+
 def test_benchmark_prints_ratios(model_dir):
     done = subprocess.run(
         [sys.executable, "-m", "helpers", "bench", "describe", str(model_dir), "--records", "8", "--batch_size", "4"],

@@ -71,17 +71,20 @@ def main(argv: list[str], prog: str = "desclm describe") -> int:
         "num_captions": options.num_captions,
         "guard_workers": options.guard_workers,
     }
-    # on Ray the actors describe: this copy checks the folder and gives the settings the output records
-    device = "cpu" if engine_options.engine == "ray" else options.device
+    # on Ray the actors describe: this copy checks the folder and gives the settings the output records,
+    # without loading the weights
+    on_ray = engine_options.engine == "ray"
     try:
-        describer = Describer.load(model_dir, device=device, inter_threads=cpu_cores(), **load)
+        describer = Describer.load(
+            model_dir, device=options.device, inter_threads=cpu_cores(), with_model=not on_ray, **load
+        )
     except (OSError, ValueError, CudaLibraryError) as error:
         parser.error(str(error))
     except Exception as error:  # noqa: BLE001 - a weights file the library cannot read: one line, not a traceback
         parser.error(f"{model_dir} could not be loaded as a describer: {type(error).__name__}: {error}")
     try:
         engine = None
-        if engine_options.engine == "ray":
+        if on_ray:
             from helpers.engine.ray_data import RayDescribeEngine
 
             engine = RayDescribeEngine(engine_options, str(model_dir), load, options.batch_size)

@@ -93,6 +93,7 @@ class Describer:
         num_beams: int = 0,
         num_captions: int = 1,
         guard_workers: int | str = DEFAULT_GUARD_WORKERS,
+        with_model: bool = True,
     ) -> Describer:
         """Loads a folder written by notebook 03 (and, for `ct2`, exported by `helpers.describer.export_ct2`).
 
@@ -120,6 +121,8 @@ class Describer:
             guard_workers: Processes that check the sentences while the model writes the next
                 batch (0: this process, between batches; "auto": every core but one on a GPU, none
                 on the CPU). The same results either way.
+            with_model: False: the settings and the guard only, no weights loaded (where other
+                processes generate: the Ray engine's driver); `generate` then raises.
         """
         folder = require_file(resolve(model_dir), "Describer model folder", hint="train one with notebook 03")
         settings = load_model_settings(folder)
@@ -133,7 +136,7 @@ class Describer:
             else {"dtype": dtype}
         )
         settings.spec.style(style)  # an untrained style fails before the model loads
-        backend_ = load_backend(folder, backend, settings.max_source_length, device, **options)
+        backend_ = load_backend(folder, backend, settings.max_source_length, device, **options) if with_model else None
         return cls(backend_, settings, guard, seed, style, top_p, num_captions, guard_workers)
 
     def inputs(self, records: list[dict]) -> list[str]:
@@ -156,6 +159,8 @@ class Describer:
 
     def generate(self, inputs: list[str], batch_size: int = 32, num_beams: int | None = None) -> list[list[str]]:
         """The model's sentences for each model input (`inputs`), best first, for the guard to choose from."""
+        if self.backend is None:
+            raise RuntimeError("this describer was loaded without its model (with_model=False): it cannot generate")
         generation, sampling = self._generation(inputs, batch_size, num_beams)
         return self.backend.hypotheses(*generation, **sampling)
 

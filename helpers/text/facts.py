@@ -433,6 +433,24 @@ def _head(phrase: str) -> str:
 
 
 def extract(text: str, vocabulary: Iterable[str] = (), lexicon: Mapping[str, str] | None = None) -> Extraction:
+    """Reads counts per category and the scene from a description (see `_extract`).
+
+    The guard reads each sentence it accepts five times (its facts, agreement, numerals, frame and
+    provenance): the last readings are kept (`_recent_reading`; a user's lexicon is not), each
+    caller getting its own `counts`.
+    """
+    if lexicon is not None:
+        return _extract(text, vocabulary, lexicon)
+    reading = _recent_reading(text, tuple(vocabulary))
+    return replace(reading, counts=dict(reading.counts))
+
+
+@lru_cache(maxsize=1024)
+def _recent_reading(text: str, vocabulary: tuple[str, ...]) -> Extraction:
+    return _extract(text, vocabulary)
+
+
+def _extract(text: str, vocabulary: Iterable[str] = (), lexicon: Mapping[str, str] | None = None) -> Extraction:
     """Reads counts per category and the scene from a description.
 
     Args:

@@ -511,6 +511,20 @@ def test_the_guard_pool_numbers_are_the_saved_measurements():
     assert stated in text
 
 
+def test_the_guard_readings_numbers_are_the_saved_measurements():
+    """docs/04_describer.md's kept-readings numbers come from `docs/measurements/guard_readings.py`'s file."""
+    result = json.loads((MEASUREMENTS / "guard_readings_demo_cpu.json").read_text())
+    rates = result["records_per_second"]
+    text = " ".join((PROJECT_ROOT / "docs" / "04_describer.md").read_text().split())
+    stated = (
+        f"for {result['records']} generated records checks {rates['readings kept']:,.0f} records/s against "
+        f"{rates['every reading made']:,.0f} reading every time, x{result['kept_vs_every_time']:.2f}, "
+        "the same descriptions"
+    )
+    assert stated in text and result["same_descriptions"]
+    assert result["readings_per_record_made_every_time"] >= 4, "the reason the readings are kept"
+
+
 def test_the_describe_engine_numbers_are_the_saved_measurements():
     """docs/04_describer.md's file-path numbers come from `docs/measurements/describe_engine.py`'s file (issue 31)."""
     result = json.loads((MEASUREMENTS / "describe_engine_demo_cpu.json").read_text())

@@ -80,6 +80,18 @@ def _parser_of(words: list[str], monkeypatch) -> SettingsParser:
     return built[0]
 
 
+def test_ctrl_c_ends_a_command_with_one_line_and_the_shells_status(monkeypatch, capsys):
+    import helpers.commands.synth as synth
+
+    def interrupted(argv, prog):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(synth, "main", interrupted)
+    assert desclm(["synth", "--input", "x.jsonl"]) == 130
+    message = capsys.readouterr().err
+    assert message.startswith("desclm synth: interrupted.") and "Traceback" not in message and message.count("\n") == 1
+
+
 @pytest.mark.parametrize("words", PARSED, ids=" ".join)
 def test_every_option_has_help_and_is_shown_once(words, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)  # from another working directory

@@ -51,3 +51,22 @@ def test_auto_workers_are_every_core_but_one_on_a_gpu_and_none_on_the_cpu():
     for wrong in ("-1", "many", True, 1.5):
         with pytest.raises(ValueError, match="guard_workers must be 'auto' or a whole number"):
             guard_workers(wrong)
+
+
+def test_a_worker_ignores_ctrl_c_which_the_parent_handles():
+    """Ctrl-C reaches the whole process group: a worker must not die of it (or print a traceback)."""
+    import os
+    import signal
+    import time
+
+    from helpers.describer.guard import WorkerPool
+
+    pool = WorkerPool("a b", 1)  # any picklable object: str.split is the method called
+    try:
+        assert pool.submit("split").result() == ["a", "b"]  # the worker is up, its initializer run
+        (worker,) = pool._pool._processes.values()
+        os.kill(worker.pid, signal.SIGINT)
+        time.sleep(0.5)
+        assert worker.is_alive() and pool.submit("split").result() == ["a", "b"]
+    finally:
+        pool.close()

@@ -21,6 +21,7 @@ import sys
 from importlib import metadata
 
 # name -> (module under helpers.commands, one line for `desclm --help`)
+INTERRUPTED_EXIT_STATUS = 130  # the shell's for a process stopped by Ctrl-C (128 + SIGINT)
 COMMANDS: dict[str, tuple[str, str]] = {
     "extract": ("extract", "stage 01: CV outputs (detections, scene) from photos; `extract merge` joins shards"),
     "calibrate": ("calibrate", "choose detector thresholds, weights and fusion on labelled validation photos"),
@@ -64,4 +65,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.parse_args(argv[:1])  # --help, or an unknown command: argparse says which
         return 2
     module = importlib.import_module(f"helpers.commands.{COMMANDS[argv[0]][0]}")
-    return module.main(argv[1:], prog=f"desclm {argv[0]}")
+    try:
+        return module.main(argv[1:], prog=f"desclm {argv[0]}")
+    except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback from wherever it landed
+        print(
+            f"desclm {argv[0]}: interrupted. No output is left half-written under its name; run again, extract, "
+            "describe, annotate, train and export --format hf go on from where they stopped.",
+            file=sys.stderr,
+        )
+        return INTERRUPTED_EXIT_STATUS

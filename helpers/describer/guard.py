@@ -10,6 +10,7 @@ checks themselves are described in `helpers.describer.describe`.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -176,6 +177,9 @@ _WORKER_TARGET: list = []  # a pool worker's object, set once by its initializer
 
 
 def _start(target) -> None:
+    # Ctrl-C reaches the whole process group: the parent stops its workers (`WorkerPool.close`), so a
+    # worker ignores it rather than print its own traceback
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WORKER_TARGET[:] = [target]
 
 

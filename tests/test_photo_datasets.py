@@ -115,17 +115,53 @@ def test_a_dataset_that_cannot_be_read_as_asked_says_why(tmp_path):
         PhotoDataset(tmp_path / "shards", image_column="a")
 
 
+def _write_parts(folder: Path, paths: list, split_at: int) -> Path:
+    """A folder of one or two Parquet files of photos (rows[:split_at], rows[split_at:]) with these stored paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    split_at = min(split_at, len(paths))
+    for name, part in (("a", paths[:split_at]), ("b", paths[split_at:])):
+        if part or name == "a" and not paths:
+            column = pa.array([{"bytes": f"photo {path}".encode(), "path": path} for path in part], PHOTO)
+            pq.write_table(pa.table({"image": column}), folder / f"{name}.parquet", row_group_size=2)
+    return folder
+
+
 @hypothesis_settings(max_examples=40, deadline=None)
-@given(st.lists(st.one_of(st.none(), st.sampled_from(["", "1", "a.jpg", "b/a.jpg", "c.png", "ü d.jpg"])), max_size=6))
-def test_keys_are_the_stored_paths_or_rows_and_all_rows_when_two_would_share_one(paths):
-    with tempfile.TemporaryDirectory() as folder:
-        file = Path(folder) / "photos.parquet"
-        column = pa.array([{"bytes": b"x", "path": path} for path in paths], PHOTO)
-        pq.write_table(pa.table({"image": column}), file, row_group_size=2)
-        keys = [key for key, _ in PhotoDataset(file).keys()]
+@given(
+    st.lists(st.one_of(st.none(), st.sampled_from(["", "1", "a.jpg", "b/a.jpg", "c.png", "ü d.jpg"])), max_size=6),
+    st.integers(0, 6),
+)
+def test_keys_are_the_stored_paths_or_rows_and_all_rows_when_two_would_share_one(paths, split_at):
+    with tempfile.TemporaryDirectory() as folder:  # one data file or two: keys are read a file at a time
+        keys = [key for key, _ in PhotoDataset(_write_parts(Path(folder) / "photos", paths, split_at)).keys()]
     named = [path or str(row) for row, path in enumerate(paths)]  # a photo without a stored path: its row
     assert keys == (named if len(set(named)) == len(named) else [str(row) for row in range(len(paths))])
     assert len(set(keys)) == len(keys), "every photo has its own key"
+
+
+@hypothesis_settings(max_examples=30, deadline=None)
+@given(st.integers(1, 9), st.integers(0, 9), st.data())
+def test_photo_keys_find_every_row_in_any_order_holding_none_passed_in_order(count, split_at, data):
+    """Exports ask for a dataset's photos in its order: read on from the last one found, no map of
+    every row is held; in any other order (repeats, a missing key) the answers are the same."""
+    with tempfile.TemporaryDirectory() as folder:
+        paths = [f"p{row}.jpg" for row in range(count)]
+        photos = PhotoKeys(_write_parts(Path(folder) / "photos", paths, split_at))
+        for key in paths:  # in order
+            assert photos.read_bytes(key) == f"photo {key}".encode()
+            assert photos._passed == {}, "nothing passed over, nothing kept"
+        photos = PhotoKeys(Path(folder) / "photos")
+        for done, key in enumerate(reversed(paths), start=1):  # backwards: the keys passed over wait, and go
+            assert photos.read_bytes(key) == f"photo {key}".encode()
+            assert len(photos._passed) == count - done
+        asked = data.draw(st.lists(st.sampled_from([*paths, "missing.jpg"]), max_size=3 * count))
+        photos = PhotoKeys(Path(folder) / "photos")
+        photos.RECENT = data.draw(st.integers(1, 3))  # few recent ones: a repeat far back reads round again
+        for key in asked:
+            if key == "missing.jpg":
+                assert not photos.exists(key)
+            else:
+                assert photos.read_bytes(key) == f"photo {key}".encode()
 
 
 @pytest.fixture(scope="module")

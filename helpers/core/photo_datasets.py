@@ -27,10 +27,12 @@ import io
 import json
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -282,17 +284,50 @@ class PhotoDataset:
             raise ValueError(f"{self.location}: its photos cannot be listed: {error}") from None
 
     def _keys(self) -> Iterator[tuple[str, str | None]]:
+        # One data file's keys at a time: 10^7 keys held at once take about a GB. Whether two rows
+        # share a key is found first, from 8-byte hashes of them all.
         if self.key_column:
-            keys = self._key_values()
-        else:  # its stored path, else its row; all rows when two would share a key
-            keys = [
-                path or number for part in self.parts for path, number in zip(self._stored_paths(part), _rows(part))
-            ]
-            if len(set(keys)) < len(keys):
-                logger.info("%s: two photos share a stored path: keys are row numbers", self.location)
-                keys = [number for part in self.parts for number in _rows(part)]
-        splits = (part.split for part in self.parts for _ in range(part.rows))
-        yield from zip(keys, splits)
+            part_keys = self._key_column_keys
+            if repeat := self._first_repeat(part_keys):  # (an empty key raises on the way)
+                first, second, key = repeat
+                raise ValueError(
+                    f"{self.location}: rows {first} and {second} share {self.key_column} {key!r}: keys must be unique"
+                )
+        elif self._first_repeat(self._path_keys):  # its stored path, else its row; all rows when two would share a key
+            logger.info("%s: two photos share a stored path: keys are row numbers", self.location)
+            part_keys = _rows
+        else:
+            part_keys = self._path_keys
+        for part in self.parts:
+            for key in part_keys(part):
+                yield key, part.split
+
+    def _path_keys(self, part: _Part) -> list[str]:
+        return [path or number for path, number in zip(self._stored_paths(part), _rows(part))]
+
+    def _key_column_keys(self, part: _Part) -> list[str]:
+        keys = ["" if value is None else str(value) for value in self._column(part, self.key_column).to_pylist()]
+        if "" in keys:
+            raise ValueError(
+                f"{self.location}: row {part.start + keys.index('')} has no {self.key_column!r} (key_column)"
+            )
+        return keys
+
+    def _first_repeat(self, part_keys) -> tuple[int, int, str] | None:
+        """The first key two rows share, and their rows (None: every key is its row's alone): hashes of
+        every key first, then the keys of hashes seen twice compared."""
+        hashes = np.fromiter((hash(key) for part in self.parts for key in part_keys(part)), dtype=np.int64)
+        values, counts = np.unique(hashes, return_counts=True)
+        suspects = set(values[counts > 1].tolist())
+        if not suspects:
+            return None
+        first: dict[str, int] = {}
+        for row, key in enumerate(key for part in self.parts for key in part_keys(part)):
+            if hash(key) in suspects:
+                if key in first:
+                    return first[key], row, key
+                first[key] = row
+        return None
 
     def values(self, column: str) -> list:
         """Every row's value of a (small) column, in row order, as Python values.
@@ -304,20 +339,6 @@ class PhotoDataset:
             return [v for part in self.parts for v in self._column(part, column).to_pylist()]
         except (pa.ArrowException, OSError) as error:
             raise ValueError(f"{self.location}: its column {column!r} cannot be read: {error}") from None
-
-    def _key_values(self) -> list[str]:
-        values = self.values(self.key_column)
-        keys = ["" if value is None else str(value) for value in values]
-        first: dict[str, int] = {}
-        for row, key in enumerate(keys):
-            if not key:
-                raise ValueError(f"{self.location}: row {row} has no {self.key_column!r} (key_column)")
-            if key in first:
-                raise ValueError(
-                    f"{self.location}: rows {first[key]} and {row} share {self.key_column} {key!r}: keys must be unique"
-                )
-            first[key] = row
-        return keys
 
     def where(self, row: int) -> str:
         """The row named for messages: its file and its row in that file."""
@@ -409,31 +430,69 @@ def open_photo_dataset(location: str, image_column: str = "", key_column: str = 
 
 class PhotoKeys:
     """Photos by key, wherever they lie: a folder (`<folder>/<key>`) or a Hugging Face dataset
-    (`PhotoDataset`'s keys), for the pages and exports that show or copy them."""
+    (`PhotoDataset`'s keys), for the pages and exports that show or copy them.
+
+    A dataset's photos are found by reading its keys on from where the last one was found: exports
+    ask for them in the dataset's order (01 writes its records so), and keys passed over are kept
+    until they are asked for, so no map of every row is held (10^7 keys take about a GB). Asked
+    for in another order, the map of passed keys grows as far as the order needs; the last
+    `RECENT` photos found answer again at once (an export reads a photo's size, then copies it)."""
+
+    RECENT = 1024
 
     def __init__(self, images: Path, image_column: str = "", key_column: str = "") -> None:
         self.images, self.image_column, self.key_column = images, image_column, key_column
         self.dataset = PhotoDataset(images, image_column, key_column) if is_photo_dataset(images) else None
-        self._rows: dict[str, int] | None = None
+        self._rows: dict[str, int] | None = None  # `only`'s map
+        self._passed: dict[str, int] = {}  # keys read past, not yet asked for
+        self._recent: OrderedDict[str, int] = OrderedDict()  # the last photos found
+        self._cursor: Iterator[tuple[int, tuple[str, str | None]]] | None = None
         self._wanted: set[str] | None = None  # `only`'s keys
         self._lock = threading.Lock()
         self._version = self.dataset.version() if self.dataset else ""
 
     def only(self, keys: Iterable[str]) -> None:
-        """From now on, only these photos are asked for (the gallery's sample): a dataset's key -> row
-        map then holds them, not every row (10^7 keys take about a GB). Another key is not found."""
+        """From now on, only these photos are asked for, in any order (the gallery's sample): a map of
+        their rows is made once. Another key is not found."""
         with self._lock:
             self._wanted, self._rows = set(keys), None
 
     def _row(self, key: str) -> int:
-        with self._lock:  # threads make thumbnails: the map is made once
-            if self._rows is None:
-                wanted = self._wanted
-                rows = enumerate(self.dataset.keys())
-                self._rows = {k: row for row, (k, _) in rows if wanted is None or k in wanted}
-        if key not in self._rows:
+        with self._lock:  # threads make thumbnails: one reader of the keys at a time
+            if self._wanted is not None:
+                if self._rows is None:
+                    rows = enumerate(self.dataset.keys())
+                    self._rows = {k: row for row, (k, _) in rows if k in self._wanted}
+                row = self._rows.get(key)
+            else:
+                row = self._next_row(key)
+        if row is None:
             raise FileNotFoundError(f"{self.images}: no photo {key!r} in the dataset")
-        return self._rows[key]
+        return row
+
+    def _next_row(self, key: str) -> int | None:
+        """The row of `key`: a recent or passed one, else read on (once round from the start)."""
+        if key in self._recent:
+            return self._recent[key]
+        row = self._passed.pop(key, None)
+        for _ in range(2):  # on from the cursor; at the end, once more from the start
+            if row is not None:
+                break
+            if self._cursor is None:
+                self._cursor, self._passed = enumerate(self.dataset.keys()), {}
+            for number, (found, _) in self._cursor:
+                if found == key:
+                    row = number
+                    break
+                if found not in self._recent:
+                    self._passed[found] = number
+            else:
+                self._cursor = None
+        if row is not None:
+            self._recent[key] = row
+            if len(self._recent) > self.RECENT:
+                self._recent.popitem(last=False)
+        return row
 
     def name(self, key: str) -> str:
         """The photo for messages."""

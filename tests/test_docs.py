@@ -511,6 +511,19 @@ def test_the_guard_pool_numbers_are_the_saved_measurements():
     assert stated in text
 
 
+def test_the_photo_keys_memory_numbers_are_the_saved_measurements():
+    """docs/01_cv_extract.md's key-reading memory comes from `docs/measurements/photo_keys_memory.py`'s file."""
+    result = json.loads((MEASUREMENTS / "photo_keys_memory_cpu.json").read_text())
+    before, after = result["before"], result["after"]
+    text = " ".join((PROJECT_ROOT / "docs" / "01_cv_extract.md").read_text().split())
+    stated = (
+        f"each of 10^{len(str(result['rows'])) - 1} photos of {result['files']} Parquet files in order peaked at "
+        f"{after['peak_mib']:.1f} MiB of Python allocations against {before['peak_mib']:.1f} MiB before, "
+        f"x{result['peak_after_vs_before']:.2f}, in {after['seconds']:.1f} s against {before['seconds']:.1f}"
+    )
+    assert stated in text and before["found"] == after["found"] == result["rows"]
+
+
 def test_the_guard_readings_numbers_are_the_saved_measurements():
     """docs/04_describer.md's kept-readings numbers come from `docs/measurements/guard_readings.py`'s file."""
     result = json.loads((MEASUREMENTS / "guard_readings_demo_cpu.json").read_text())

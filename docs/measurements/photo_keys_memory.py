@@ -1,6 +1,6 @@
 """Memory of finding a Hugging Face dataset's photos by key in its order (an export), before and after.
 
-    python docs/measurements/photo_keys_memory.py --before 2b1c5d0 --out docs/measurements/photo_keys_memory_cpu.json
+    python docs/measurements/photo_keys_memory.py --before de12557 --out docs/measurements/photo_keys_memory_cpu.json
 
 Writes a Parquet dataset of `--rows` photos (tiny bytes, stored paths "train/images/NNNNNNN.jpg") in
 `--files` files, then asks `PhotoKeys.exists` for every key in the dataset's order, as `desclm

@@ -467,7 +467,7 @@ def test_the_house_style_table_in_the_readme_is_the_saved_measurement():
     assert f"grammar share {first['styles']['house:inventory']['grammar_share']}" in text
     inventory = saved["styles"]["house:inventory"]
     assert f"grammar on {100 * inventory['grammar_share']:.1f}% of records" in text
-    assert f"in all but {100 * inventory['grammar_share_4_beams']:.0f}%" in text
+    assert f"in all but {100 * inventory['grammar_share_4_beams']:.1f}%" in text
 
 
 def test_the_readme_caption_numbers_are_the_saved_measurements():

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import settings
 
 import helpers  # noqa: F401 - offline switches before any model library import
+from helpers.core.contract import InputSpec, ModelSettings, Policy
 from helpers.demo.dataset import DemoDatasetSpec, build_dataset
 
 # CI draws the same examples on every run, so a red build points at a change, not at a lucky draw
@@ -89,6 +90,16 @@ def pairs_dir(tiny_demo, tmp_path_factory):
     build_pairs(SynthConfig(cv_outputs=str(root / "cv.jsonl"), output_dir=str(root / "pairs"), synthetic_records=60))
     return root / "pairs"
 
+
+# A describer's settings for a scripted backend (no model): labels written as given in the input, two beams
+SCRIPTED_SETTINGS = ModelSettings(
+    InputSpec("linked_end", Policy()),
+    base_model="scratch",
+    max_source_length=64,
+    max_target_length=32,
+    max_new_tokens=40,
+    num_beams=2,
+)
 
 DESCRIBER_TRAIN = {
     "max_steps": 60,

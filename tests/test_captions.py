@@ -7,24 +7,17 @@ import random
 import subprocess
 import sys
 
+from conftest import SCRIPTED_SETTINGS as SETTINGS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers.core.contract import InputSpec, ModelSettings, Policy
+from helpers.core.contract import Policy
 from helpers.describer import check_caption
 from helpers.describer.describe import DescribeError, Describer, Description
 from helpers.text.fallback import grammar_sentences
 from helpers.text.grammar import describe
 from helpers.text.synthetic import random_cv
 
-SETTINGS = ModelSettings(
-    InputSpec("linked_end", Policy()),
-    base_model="scratch",
-    max_source_length=64,
-    max_target_length=32,
-    max_new_tokens=40,
-    num_beams=2,
-)
 UNFAITHFUL = "There are 99 tires on the moon."
 
 

@@ -9,10 +9,10 @@ import json
 import random
 
 import pytest
+from conftest import SCRIPTED_SETTINGS as SETTINGS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers.core.contract import InputSpec, ModelSettings, Policy
 from helpers.core.records import chunks, input_line
 from helpers.core.shards import shard_path, shard_range
 from helpers.describer.describe import Describer
@@ -108,16 +108,6 @@ def test_the_engine_gives_describe_alls_lines_block_by_block(serial, seed, count
     engine = LocalDescribeEngine(serial, batch_size, chunk)
     written = [text for block in engine.run(enumerate(lines, start=1), numbered) for text in block]
     assert written == _block_by_block(serial, lines, batch_size, chunk, numbered)
-
-
-SETTINGS = ModelSettings(  # an input format that writes labels as given: "boom" reaches the backend
-    InputSpec("linked_end", Policy()),
-    base_model="scratch",
-    max_source_length=64,
-    max_target_length=32,
-    max_new_tokens=40,
-    num_beams=2,
-)
 
 
 class ExplodingBackend:

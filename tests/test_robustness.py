@@ -11,10 +11,11 @@ import subprocess
 import sys
 
 import pytest
+from conftest import SCRIPTED_SETTINGS as SETTINGS
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from helpers.core.contract import InputSpec, ModelSettings, Policy
+from helpers.core.contract import Policy
 from helpers.core.records import ResumableOutput, read_lines
 from helpers.describer.describe import Describer
 from helpers.describer.run import describe_file
@@ -22,15 +23,6 @@ from helpers.pairs.synth import describe_file as synth_file
 from helpers.text.facts import extract
 from helpers.text.grammar import facts
 from helpers.text.lexicon import normalize_label
-
-SETTINGS = ModelSettings(
-    InputSpec("linked_end", Policy()),
-    base_model="scratch",
-    max_source_length=64,
-    max_target_length=32,
-    max_new_tokens=40,
-    num_beams=2,
-)
 
 
 class FixedBackend:

@@ -52,8 +52,9 @@ def headroom(models: str) -> dict:
         "photos": len(truths),
         "calibrated": score_settings(per_model, truths, calibrated, least),
         "yolo_alone": alone,
-        "best_on_these_photos": {k: best[k] for k in ("conf", "weights", "conf_type", "count_accuracy",
-                                                      "littered_called_clean")},  # fmt: skip
+        "best_on_these_photos": {
+            k: best[k] for k in ("conf", "weights", "conf_type", "count_accuracy", "littered_called_clean")
+        },  # fmt: skip
         "calibrated_exact_by_objects": {k: {"exact": e, "photos": n} for k, (e, n) in sorted(by_objects.items())},
     }
 

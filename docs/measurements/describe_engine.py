@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import tempfile
 import time
@@ -113,10 +114,13 @@ def measure(
             {"way": f"{name}, 0 workers, the model generating", "records_per_second": real / wall}
             for name, wall in real_best.items()
         ]
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    try:  # a copy of the checkout without git (the GPU machine's) records none
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        commit = ""
     return {
-        "what": "desclm describe's file path with generation replayed (costs nothing), this CPU (2 cores); "
-        "then with the model generating",
+        "what": f"desclm describe's file path with generation replayed (costs nothing), this CPU "
+        f"({os.cpu_count()} cores); then with the model generating",
         "commit": commit,
         "model": model,
         "records": records * copies,

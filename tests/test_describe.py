@@ -222,6 +222,31 @@ def test_a_describer_without_its_model_has_the_settings_and_guard_of_the_loaded_
         Describer.load(model_dir, with_model=False, style="no such style")
 
 
+def test_a_batch_that_runs_out_of_gpu_memory_is_generated_in_halves(model_dir, monkeypatch, caplog):
+    """A large batch_size stays safe on a small GPU: the batch is split, later ones no larger than what fitted."""
+    from helpers.describer.bench import benchmark_records
+
+    describer = Describer.load(model_dir, device="cpu", guard_workers=0)
+    inputs = describer.inputs(benchmark_records(8))
+    expected = describer.backend.hypotheses(inputs, 1, 20, batch_size=2)
+    generate, sizes = describer.backend.model.generate, []
+
+    def small_gpu(**kwargs):
+        sizes.append(len(kwargs["input_ids"]))
+        if sizes[-1] > 2:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (scripted)")
+        return generate(**kwargs)
+
+    monkeypatch.setattr(describer.backend.model, "generate", small_gpu)
+    assert describer.backend.hypotheses(inputs, 1, 20, batch_size=4) == expected
+    assert sizes == [4, 2, 2, 2, 2], "one batch ran out of memory; the next was split before generating"
+    assert describer.backend.fits == 2 and "ran out of GPU memory" in caplog.text
+    describer.backend.fits = None
+    monkeypatch.setattr(describer.backend.model, "generate", lambda **kwargs: small_gpu(input_ids=[0, 0, 0]))
+    with pytest.raises(torch.cuda.OutOfMemoryError):  # one record that does not fit: the caller's error line
+        describer.backend.hypotheses(inputs[:1], 1, 20, batch_size=4)
+
+
 def test_benchmark_prints_ratios(model_dir):
     done = subprocess.run(
         [sys.executable, "-m", "helpers", "bench", "describe", str(model_dir), "--records", "8", "--batch_size", "4"],

@@ -7,6 +7,7 @@ back in input order.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from helpers.core.cuda_libs import resolve_ct2_device
 from helpers.core.device import resolve_device
 from helpers.core.paths import require_file
 from helpers.describer.options import BACKENDS
+
+logger = logging.getLogger(__name__)
 
 # HF weights' precision: the names a user may write, and torch's.
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -118,8 +121,8 @@ class HFBackend(Backend):
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
         self.model = AutoModelForSeq2SeqLM.from_pretrained(model_dir, dtype=self.dtype).to(self.device).eval()
         self.max_source_length = max_source_length
+        self.fits: int | None = None  # the most inputs a batch may hold, once one ran out of GPU memory
 
-    @torch.inference_mode()
     def _batch(
         self,
         texts: list[str],
@@ -129,6 +132,32 @@ class HFBackend(Backend):
         batch_size: int,
         top_p: float = 0.0,
         seed: int = 0,
+    ) -> list[list[str]]:
+        """`_generate` on the batch; a batch that runs out of GPU memory is generated in halves, and
+        later batches no larger than what fitted (a large `batch_size` stays safe on a small GPU)."""
+        if self.fits is not None and len(texts) > self.fits:
+            return [
+                hypotheses
+                for start in range(0, len(texts), self.fits)
+                for hypotheses in self._batch(
+                    texts[start : start + self.fits], beams, returned, max_new_tokens, batch_size, top_p, seed
+                )
+            ]
+        try:
+            return self._generate(texts, beams, returned, max_new_tokens, top_p, seed)
+        except torch.cuda.OutOfMemoryError:
+            if len(texts) == 1:
+                raise
+        torch.cuda.empty_cache()
+        self.fits = len(texts) // 2
+        logger.warning(
+            "a batch of %d records ran out of GPU memory: batches of at most %d from now on", len(texts), self.fits
+        )
+        return self._batch(texts, beams, returned, max_new_tokens, batch_size, top_p, seed)
+
+    @torch.inference_mode()
+    def _generate(
+        self, texts: list[str], beams: int, returned: int, max_new_tokens: int, top_p: float, seed: int
     ) -> list[list[str]]:
         encoded = self.tokenizer(
             texts, return_tensors="pt", padding=True, truncation=True, max_length=self.max_source_length

@@ -20,8 +20,8 @@ import importlib
 import sys
 from importlib import metadata
 
-# name -> (module under helpers.commands, one line for `desclm --help`)
 INTERRUPTED_EXIT_STATUS = 130  # the shell's for a process stopped by Ctrl-C (128 + SIGINT)
+# name -> (module under helpers.commands, one line for `desclm --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
     "extract": ("extract", "stage 01: CV outputs (detections, scene) from photos; `extract merge` joins shards"),
     "calibrate": ("calibrate", "choose detector thresholds, weights and fusion on labelled validation photos"),
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         return module.main(argv[1:], prog=f"desclm {argv[0]}")
     except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback from wherever it landed
         print(
-            f"desclm {argv[0]}: interrupted. No output is left half-written under its name; run again, extract, "
+            f"desclm {argv[0]}: interrupted. No output is left half-written under its name; run it again: extract, "
             "describe, annotate, train and export --format hf go on from where they stopped.",
             file=sys.stderr,
         )

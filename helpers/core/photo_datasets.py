@@ -476,24 +476,27 @@ class PhotoKeys:
         if key in self._recent:
             return self._recent[key]
         row = self._passed.pop(key, None)
-        for _ in range(2):  # on from the cursor; at the end, once more from the start
-            if row is not None:
-                break
-            if self._cursor is None:
-                self._cursor, self._passed = enumerate(self.dataset.keys()), {}
-            for number, (found, _) in self._cursor:
-                if found == key:
-                    row = number
-                    break
-                if found not in self._recent:
-                    self._passed[found] = number
-            else:
-                self._cursor = None
+        if row is None:
+            row = self._read_on(key)
+        if row is None:  # not after where the last one was found: from the start, once
+            row = self._read_on(key)
         if row is not None:
             self._recent[key] = row
             if len(self._recent) > self.RECENT:
                 self._recent.popitem(last=False)
         return row
+
+    def _read_on(self, key: str) -> int | None:
+        """Reads the keys on to `key` (from the start when the last reading ended), keeping those passed."""
+        if self._cursor is None:
+            self._cursor, self._passed = enumerate(self.dataset.keys()), {}
+        for number, (found, _) in self._cursor:
+            if found == key:
+                return number
+            if found not in self._recent:
+                self._passed[found] = number
+        self._cursor = None
+        return None
 
     def name(self, key: str) -> str:
         """The photo for messages."""

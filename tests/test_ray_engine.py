@@ -404,6 +404,29 @@ def test_annotate_describes_an_extraction_made_before(photos, tiny_cv_models, mo
     assert sorted(line.record["id"] for line in iter_jsonl(tmp_path / "described.jsonl")) == keys
 
 
+def test_annotate_locally_generates_a_generation_batch_of_records_at_a_time(
+    photos, tiny_cv_models, model_dir, tmp_path, monkeypatch
+):
+    """Not an extraction batch at a time (16 photos on a GPU, against a generation batch of up to 1024):
+    the records wait for a generation batch, the last ones are described at the end, and the file is
+    the one extract then describe write."""
+    generated, generate = [], Describer.generate
+
+    def counted(self, inputs, batch_size=0, num_beams=None):
+        generated.append(len(inputs))
+        return generate(self, inputs, batch_size, num_beams)
+
+    monkeypatch.setattr(Describer, "generate", counted)
+    options = AnnotateOptions(
+        describer=str(model_dir), described=str(tmp_path / "described.jsonl"), describe_batch_size=3
+    )
+    summary = annotate(_config(tiny_cv_models, photos, tmp_path / "cv.jsonl", batch_size=2), options, LOCAL)
+    assert summary["processed"] == 8 and generated == [3, 3, 2], "8 records: two generation batches, then the rest"
+    describer = Describer.load(model_dir, device="cpu")
+    describe_file(describer, tmp_path / "cv.jsonl", tmp_path / "by_describe.jsonl")
+    assert (tmp_path / "described.jsonl").read_bytes() == (tmp_path / "by_describe.jsonl").read_bytes()
+
+
 def test_annotate_reconciles_its_two_outputs_reading_them_side_by_side(model_dir, tmp_path):
     """After a kill: descriptions that follow the records are kept byte for byte (the file cut, not
     rewritten), a half-written one is cut, the records after the last described ones are described; a

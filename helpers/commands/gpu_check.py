@@ -16,7 +16,8 @@ Parts, each guarded (a failure is one {"part", "error"} line, the rest still run
 - guard: the guarded describer against plain `generate` on the same inputs (greedy, batch 1024, bf16 on
   a GPU), with the guard in this process and on worker processes (`guard_workers`), at flan-t5-small's
   shape and, with `--describer`, a trained describer (make demo's: models/description_llm); through
-  the API and through `desclm describe`'s file path (its workers also read and write the lines).
+  the API and through `desclm describe`'s file path (its workers also read and write the lines); and
+  the batch `batch_size: 0` (auto) picks for each.
 Random weights: throughput only, never quality. `--smoke` runs every part at tiny sizes on the CPU
 (the test suite does). A command: it spans all stages on purpose.
 """
@@ -182,6 +183,7 @@ def check_guard(device: str, smoke: bool, describer: str = "") -> list[dict]:
             for pool in (0, workers):
                 model = Describer.load(folder, device="cuda" if gpu else "cpu", dtype=dtype, guard_workers=pool)
                 inputs, new_tokens = model.inputs(records), model.settings.max_new_tokens
+                auto_batch = model.generation_batch_size()  # what `--batch_size 0` (the default) would use here
                 model.describe_detailed(records[:batch_size], batch_size, 1)  # warm-up (and the pool's start)
                 started = time.perf_counter()
                 model.backend.hypotheses(inputs, 1, new_tokens, batch_size)
@@ -198,6 +200,7 @@ def check_guard(device: str, smoke: bool, describer: str = "") -> list[dict]:
                         "model": name,
                         "dtype": dtype,
                         "batch_size": batch_size,
+                        "auto_batch_size": auto_batch,
                         "records": len(records),
                         "guard_workers": pool,
                         "plain_records_per_second": plain,
@@ -338,6 +341,8 @@ def _row(row: dict) -> tuple[str, str, str]:
         )
         if "command_records_per_second" in row:  # rows written before the command's path was timed lack it
             result += f"; desclm describe {row['command_records_per_second']:.0f} ({row['command_vs_plain']:.0%})"
+        if "auto_batch_size" in row:
+            result += f"; auto batch here {row['auto_batch_size']}"
         return part, setting, result
     if part == "train":
         batch = f"batch {row['batch_size']}" + (" (auto)" if row.get("batch") == "auto" else "")

@@ -162,9 +162,6 @@ class HFBackend(Backend):
         encoded = self.tokenizer(
             texts, return_tensors="pt", padding=True, truncation=True, max_length=self.max_source_length
         )
-        decoding = {"do_sample": True, "top_p": top_p, "num_beams": 1}
-        if not top_p:
-            decoding = {"do_sample": False, "num_beams": beams}
         cuda = [torch.device(self.device)] if torch.device(self.device).type == "cuda" else []
         with torch.random.fork_rng(devices=cuda):  # seeded, without touching the caller's random state
             torch.manual_seed(seed)
@@ -172,10 +169,47 @@ class HFBackend(Backend):
                 **encoded.to(self.device),
                 num_return_sequences=returned,
                 max_new_tokens=max_new_tokens,
-                **decoding,
+                **_decoding(beams, top_p),
             )
         decoded = self.tokenizer.batch_decode(output, skip_special_tokens=True)
         return [decoded[position * returned : (position + 1) * returned] for position in range(len(texts))]
+
+    @torch.inference_mode()
+    def peak_memory(
+        self, sizes: tuple[int, ...], beams: int, returned: int, max_new_tokens: int, top_p: float = 0.0
+    ) -> dict[int, float]:
+        """Peak CUDA memory (bytes) of generating each of `sizes` inputs at their longest (random
+        token ids, `max_source_length` each), every output `max_new_tokens` long (its end forbidden
+        until then): the most a batch of that many records can take."""
+        device = torch.device(self.device)
+        generator = torch.Generator(device="cpu").manual_seed(0)
+        measured = {}
+        for size in sizes:
+            ids = torch.randint(3, len(self.tokenizer), (size, self.max_source_length), generator=generator)
+            ids = ids.to(device)
+            torch.cuda.synchronize(device)
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats(device)
+            self.model.generate(
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                num_return_sequences=returned,
+                max_new_tokens=max_new_tokens,
+                min_new_tokens=max_new_tokens,
+                **_decoding(beams, top_p),
+            )
+            torch.cuda.synchronize(device)
+            measured[size] = float(torch.cuda.max_memory_allocated(device))
+            del ids
+        torch.cuda.empty_cache()
+        return measured
+
+
+def _decoding(beams: int, top_p: float) -> dict:
+    """`generate`'s decoding arguments: `beams` beams, or with `top_p` > 0 nucleus sampling."""
+    if top_p:
+        return {"do_sample": True, "top_p": top_p, "num_beams": 1}
+    return {"do_sample": False, "num_beams": beams}
 
 
 class CT2Backend(Backend):

@@ -35,6 +35,7 @@ from pathlib import Path
 from helpers.core.contract import ModelSettings, Style, load_model_settings
 from helpers.core.paths import require_file, resolve
 from helpers.describer.backends import load_backend
+from helpers.describer.batch import AUTO_BATCH_SIZE, auto_batch_size
 from helpers.describer.guard import SOURCES, DescribeError, Description, Guard, GuardPool, ModelInput
 from helpers.describer.guard import guard_workers as guard_workers_of
 from helpers.describer.options import DEFAULT_GUARD_WORKERS
@@ -75,6 +76,7 @@ class Describer:
         self.model_input = ModelInput(self.policy, self.style, settings.input_format, seed, settings.spec.variants)
         self.guard_workers = guard_workers_of(guard_workers, getattr(backend, "device", "cpu"))
         self._pool: GuardPool | None = None  # started at the first batch it checks
+        self.auto_batch: dict | None = None  # the auto batch and what it was chosen from, once asked for
 
     @classmethod
     def load(
@@ -149,15 +151,32 @@ class Describer:
             )
         return [self.model_input(record) for record in records]
 
-    def _generation(self, inputs: list[str], batch_size: int, num_beams: int | None) -> tuple[tuple, dict]:
-        """The backend's arguments for `inputs`: as many beams as asked (at least `num_captions`), all
-        of them returned when the guard chooses among them or captions are asked for."""
+    def _beams(self, num_beams: int | None) -> tuple[int, int]:
+        """Beams generated (as many as asked, at least `num_captions`) and returned (all of them when
+        the guard chooses among them or captions are asked for)."""
         beams = max(num_beams or self.settings.num_beams, self.num_captions)
+        return beams, beams if self.guard or self.num_captions > 1 else 1
+
+    def _generation(self, inputs: list[str], batch_size: int, num_beams: int | None) -> tuple[tuple, dict]:
+        """The backend's arguments for `inputs` (see `_beams`; `batch_size` 0: the auto batch)."""
+        beams, returned = self._beams(num_beams)
         sampling = {"top_p": self.top_p, "seed": self.seed} if self.top_p else {}
-        returned = beams if self.guard or self.num_captions > 1 else 1
+        batch_size = self.generation_batch_size(batch_size)
         return (inputs, beams, self.settings.max_new_tokens, batch_size, returned), sampling
 
-    def generate(self, inputs: list[str], batch_size: int = 32, num_beams: int | None = None) -> list[list[str]]:
+    def generation_batch_size(self, batch_size: int = AUTO_BATCH_SIZE) -> int:
+        """`batch_size`, or for 0 the auto batch: on a GPU (HF) measured once, at the first call, from
+        generation's memory with this describer's beams; else 32 (`helpers.describer.batch`)."""
+        if batch_size:
+            return batch_size
+        if self.auto_batch is None:
+            beams, returned = self._beams(None)
+            self.auto_batch = auto_batch_size(self.backend, beams, returned, self.settings.max_new_tokens, self.top_p)
+        return self.auto_batch["batch_size"]
+
+    def generate(
+        self, inputs: list[str], batch_size: int = AUTO_BATCH_SIZE, num_beams: int | None = None
+    ) -> list[list[str]]:
         """The model's sentences for each model input (`inputs`), best first, for the guard to choose from."""
         if self.backend is None:
             raise RuntimeError("this describer was loaded without its model (with_model=False): it cannot generate")
@@ -165,7 +184,7 @@ class Describer:
         return self.backend.hypotheses(*generation, **sampling)
 
     def describe_detailed(
-        self, records: Iterable[dict], batch_size: int = 32, num_beams: int | None = None
+        self, records: Iterable[dict], batch_size: int = AUTO_BATCH_SIZE, num_beams: int | None = None
     ) -> list[Description]:
         """A `Description` per record (any iterable: a list, a generator), in order.
 
@@ -200,7 +219,7 @@ class Describer:
             self._pool = None
 
     def describe_all(
-        self, records: Iterable, batch_size: int = 32, names: list[str] | None = None
+        self, records: Iterable, batch_size: int = AUTO_BATCH_SIZE, names: list[str] | None = None
     ) -> list[Description | DescribeError]:
         """Like `describe_detailed`, but never raises for a record: one that is invalid, or whose
         generation fails (an exception in the model, guard or grammar), gives a `DescribeError` in
@@ -229,6 +248,6 @@ class Describer:
                     results[index] = DescribeError(names[index], f"{names[index]}: {type(error).__name__}: {error}")
         return results
 
-    def describe(self, records: Iterable[dict], batch_size: int = 32) -> list[str]:
+    def describe(self, records: Iterable[dict], batch_size: int = AUTO_BATCH_SIZE) -> list[str]:
         """One sentence per record, in order (see `describe_detailed`)."""
         return [d.text for d in self.describe_detailed(records, batch_size)]

@@ -25,7 +25,11 @@ class DescribeOptions:
     input: str = setting(help="CV output records, one JSON object per line (- : standard input; a pipe works too)")
     output: str = setting(help='JSONL to write: {"id", "description", "source"} or {"id", "error"} per input line')
     backend: str = setting("hf", "hf (transformers) or ct2 (CTranslate2; run `desclm export-ct2 MODEL_DIR` first)")
-    batch_size: int = setting(32, "records per generation batch")
+    batch_size: int = setting(
+        0,
+        "records per generation batch; 0 (auto): 32 on the CPU, on a GPU (hf) up to 1024 as generation's measured "
+        "memory allows",
+    )
     guard: bool = setting(True, "check every sentence against its record and repair it (--no_guard: the top beam)")
     device: str = setting("auto", "auto (CUDA when available), cpu or cuda")
     num_shards: int = setting(1, "split the input's lines into this many contiguous shards ...")
@@ -52,8 +56,8 @@ class DescribeOptions:
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {list(BACKENDS)}, got {self.backend!r}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.batch_size < 0:
+            raise ValueError(f"batch_size must be >= 1, or 0 for auto, got {self.batch_size}")
         if not 0.0 <= self.max_grammar_share <= 1.0:
             raise ValueError(f"max_grammar_share must be in [0, 1], got {self.max_grammar_share}")
         check_shard(self.num_shards, self.shard_index)

@@ -35,6 +35,7 @@ from helpers.core.records import (
     read_raw_lines,
 )
 from helpers.core.shards import check_shard, manifest_path, shard_path, shard_range, write_manifest
+from helpers.describer.batch import AUTO_BATCH_SIZE
 from helpers.describer.describe import Describer
 from helpers.describer.guard import WorkerPool
 from helpers.describer.lines import LineWork, output_lines, output_row
@@ -75,7 +76,8 @@ class DescribeEngine(Protocol):
 
 
 class LocalDescribeEngine:
-    """The describer on this machine, `chunk` lines at a time (default: 512, or a generation batch if larger).
+    """The describer on this machine, `chunk` lines at a time (default: 512, or a generation batch if
+    larger; `batch_size` 0: the describer's auto batch, measured here on a GPU).
 
     The model generates in this process; everything else (reading each line, validating and
     linearising its record, the guard, writing its output line: `helpers.describer.lines`) runs
@@ -85,8 +87,9 @@ class LocalDescribeEngine:
     lines either way, in input order.
     """
 
-    def __init__(self, describer: Describer, batch_size: int = 32, chunk: int | None = None) -> None:
-        self.describer, self.batch_size, self.chunk = describer, batch_size, chunk or max(512, batch_size)
+    def __init__(self, describer: Describer, batch_size: int = AUTO_BATCH_SIZE, chunk: int | None = None) -> None:
+        self.describer, self.batch_size = describer, describer.generation_batch_size(batch_size)
+        self.chunk = chunk or max(512, self.batch_size)
 
     def run(self, numbered: Iterable[tuple[int, bytes]], with_line_numbers: bool) -> Iterator[list[str]]:
         describer = self.describer
@@ -140,7 +143,7 @@ def describe_file(
     describer: Describer,
     input_path: Path,
     output_path: Path,
-    batch_size: int = 32,
+    batch_size: int = AUTO_BATCH_SIZE,
     chunk: int | None = None,
     num_shards: int = 1,
     shard_index: int = 0,

@@ -3,14 +3,17 @@
     desclm annotate --images photos/ --yolo_weights best.pt --describer models/description_llm \
         --output data/cv.jsonl --described data/described.jsonl [--engine ray]
 
-Each batch of photos is extracted, then described, and both lines are written before the next
-batch: `output` is the same file `desclm extract` writes (with its errors file and manifest), and
+Photos are extracted a batch at a time and their records written; their descriptions follow:
+`output` is the same file `desclm extract` writes (with its errors file and manifest), and
 `described` holds one line per record, `{"id": <the photo>, "description", "source"}` or
 `{"id", "error"}`, as `desclm describe` would write from that file. On Ray the describer runs in
-its own actor pool, streamed behind the detectors; locally, in this process between batches.
+its own actor pool, streamed behind the detectors; locally, in this process, a generation batch
+(`describe_batch_size`) of records at a time as the extraction batches fill it (on a GPU the
+generation batch is up to 1024, an extraction batch 16).
 
 Resuming: the CV output resumes by its own rules (its manifest); a photo whose record was written
-but not described (a kill between the two writes, or an output made earlier by `desclm extract`)
+but not described (a kill before its generation batch was described, or an output made earlier by
+`desclm extract`)
 is described from its record, and a description whose record is gone is dropped. `described`
 has its own manifest (the describer's settings and the CV settings' fingerprint): a rerun with
 another describer or other CV settings is refused, naming what changed (`restart_on_change`
@@ -54,7 +57,9 @@ class AnnotateOptions:
     dtype: str = setting(DescribeOptions.dtype, "hf only: float32, float16 or bfloat16 (half precision on a GPU)")
     style: str = setting(DescribeOptions.style, 'a wording it learned ("": its default)')
     num_captions: int = setting(DescribeOptions.num_captions, "distinct checked sentences per photo (rows: 'captions')")
-    describe_batch_size: int = setting(DescribeOptions.batch_size, "records per generation batch")
+    describe_batch_size: int = setting(
+        DescribeOptions.batch_size, "records per generation batch (0: auto, as `desclm describe --batch_size`)"
+    )
     describe_concurrency: int = setting(1, "ray: describer actors (beside --concurrency detector actors)")
 
     def load_arguments(self) -> dict:
@@ -110,14 +115,20 @@ def annotate(config: ExtractConfig, options: AnnotateOptions, engine_options: En
         if described.exists() and not partial.exists():
             os.replace(described, partial)  # the finished file is the work in progress again, until this run ends
         atomic_write_text(manifest_file, json.dumps({**settings, "complete": False}, indent=2) + "\n")
-        _reconcile(partial, cv_output, describer, options.describe_batch_size)
+        batch_size = describer.generation_batch_size(options.describe_batch_size)  # here: the local engine's
+        _reconcile(partial, cv_output, describer, batch_size)
+
+        waiting: list[str] = []  # the local engine's records not yet described, fewer than a generation batch
 
         def write_described(result: BatchResult) -> None:
-            lines = result.described
-            if lines is None:  # the local engine: described here, between batches
-                lines = describe_records(describer, result.lines, options.describe_batch_size)
-            with open(partial, "a", encoding="utf-8") as file:
-                file.write("".join(lines))
+            if result.described is not None:  # Ray: described by its actors
+                _append_described(partial, result.described)
+                return
+            waiting.extend(result.lines)
+            full = len(waiting) // batch_size * batch_size
+            if full:
+                _append_described(partial, describe_records(describer, waiting[:full], batch_size))
+                del waiting[:full]
 
         if engine_options.engine == "ray":
             from helpers.engine.ray_data import RayEngine
@@ -127,6 +138,7 @@ def annotate(config: ExtractConfig, options: AnnotateOptions, engine_options: En
         else:
             engine = LocalEngine()
         summary = run_extraction(config, engine=engine, on_batch=write_described)
+        _append_described(partial, describe_records(describer, waiting, batch_size) if waiting else [])
         os.replace(partial, described)
         atomic_write_text(manifest_file, json.dumps({**settings, "complete": True}, indent=2) + "\n")
     return {**summary, "described": str(described), "described_counts": dict(source_counts(described))}

@@ -38,6 +38,7 @@ from helpers.core.records import chunks, input_line, json_line
 from helpers.cv.batch import BatchExtractor, BatchResult, decode_item, error_line
 from helpers.cv.config import ExtractConfig
 from helpers.cv.sources import ImageItem, ImageSource
+from helpers.describer.batch import planned_batch_size
 from helpers.engine.options import AUTO_GPUS, EngineOptions
 
 logger = logging.getLogger(__name__)
@@ -386,6 +387,7 @@ class RayEngine:
                 )
                 if self.describe:
                     model_dir, load, describe_batch, actors = self.describe
+                    planned = planned_batch_size(describe_batch, self.gpus > 0)  # an auto batch: each actor's own
                     dataset = dataset.map_batches(
                         DescribeActor,
                         fn_constructor_kwargs={
@@ -396,7 +398,7 @@ class RayEngine:
                             "num_cpus": options.num_cpus,
                         },
                         # extraction batches per generation batch; one at a time when tried alone
-                        batch_size=1 if one_in_flight else max(1, describe_batch // batch_size),
+                        batch_size=1 if one_in_flight else max(1, planned // batch_size),
                         compute=ray.data.ActorPoolStrategy(size=actors, max_tasks_in_flight_per_actor=in_flight),
                         num_cpus=options.num_cpus,
                         num_gpus=self.gpus,
@@ -426,15 +428,16 @@ class RayDescribeEngine:
         options: The cluster, pool size and resources.
         model_dir: The describer folder.
         load: `Describer.load` keyword arguments (backend, guard, style, ...; not the device).
-        batch_size: Records per generation batch.
-        chunk: Lines per Ray batch.
+        batch_size: Records per generation batch (0: each actor's auto batch).
+        chunk: Lines per Ray batch (at least a generation batch).
     """
 
     def __init__(self, options: EngineOptions, model_dir: str, load: dict, batch_size: int, chunk: int = 512) -> None:
         self.options, self.model_dir, self.load = options, model_dir, load
-        self.batch_size, self.chunk = batch_size, chunk
         self.resources = connect(options.address)
         self.gpus = gpus_per_actor(options, self.resources)
+        # an auto batch is each actor's own: a chunk holds the most it can come to
+        self.batch_size, self.chunk = batch_size, max(chunk, planned_batch_size(batch_size, self.gpus > 0))
         pool = ("describer", options.concurrency, options.num_cpus, self.gpus)
         check_resources(self.resources, [pool], decoding=False)
 

@@ -22,33 +22,26 @@ import logging
 import math
 from pathlib import Path
 
+from helpers.core.auto_batch import MEMORY_SHARE, gpu_budget
+from helpers.core.auto_batch import batch_from_memory as memory_batch
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 8  # the scratch presets' measured recipe, and every model's on the CPU
 MAX_AUTO_BATCH_SIZE = 1024  # issue 31: a plain loop at flan-t5-small's shape still gained up to 1024 on an H200
-MEMORY_SHARE = 0.6  # of the GPU memory this process can use (Ultralytics' autobatch default)
 MAX_SCALED_LEARNING_RATE = 1e-3  # AdamW on T5: above it fine-tuning turns unstable
 PROBE_SIZES = (8, 16)
 SAVED_NAME = "auto_batch.json"
 
 
 def batch_from_memory(measured: dict[int, float], fixed_bytes: float, budget_bytes: float) -> int:
-    """The largest power of two from DEFAULT_BATCH_SIZE to MAX_AUTO_BATCH_SIZE whose memory, on the line
-    through the `measured` peaks (batch -> bytes) plus `fixed_bytes`, fits `budget_bytes`; the
-    smallest when none does.
+    """The auto batch for training (`helpers.core.auto_batch.batch_from_memory` from DEFAULT_BATCH_SIZE
+    to MAX_AUTO_BATCH_SIZE).
 
     Raises:
         ValueError: Fewer than two measured sizes.
     """
-    if len(measured) < 2:
-        raise ValueError(f"the memory line needs two measured batch sizes, got {sorted(measured)}")
-    (small, low), (large, high) = sorted(measured.items())[0], sorted(measured.items())[-1]
-    per_example = max((high - low) / (large - small), 0.0)
-    base = low - per_example * small
-    batch = DEFAULT_BATCH_SIZE
-    while batch * 2 <= MAX_AUTO_BATCH_SIZE and base + fixed_bytes + per_example * batch * 2 <= budget_bytes:
-        batch *= 2
-    return batch
+    return memory_batch(measured, fixed_bytes, budget_bytes, DEFAULT_BATCH_SIZE, MAX_AUTO_BATCH_SIZE)
 
 
 def scaled_learning_rate(default: float, batch_size: int) -> float:
@@ -100,8 +93,7 @@ def measured_batch(model, limits: dict, precision: dict[str, bool]) -> tuple[int
     measured = measure_step_memory(model, limits["input"], limits["output"], precision)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     adam_bytes = 2 * 4 * trainable  # two float32 moments per trainable weight
-    free, _ = torch.cuda.mem_get_info()
-    budget = MEMORY_SHARE * (free + torch.cuda.memory_reserved())
+    budget = gpu_budget(torch.cuda.current_device())
     batch = batch_from_memory(measured, adam_bytes, budget)
     return batch, {
         "batch_size": batch,

@@ -103,7 +103,7 @@ class ScriptedGPU:
 
 @pytest.mark.parametrize(
     ("per_record", "expected"),
-    [(10 * 2**20, 512), (2**20, 1024), (400 * 2**20, 32)],
+    [(10 * 2**20, 512), (2**20, 1024), (400 * 2**20, describe_batch.CPU_BATCH_SIZE)],
     ids=["fits 512", "up to the most", "too little: the least, halved when it runs out"],
 )
 def test_a_describers_auto_batch_is_measured_once_on_a_gpu(model_dir, monkeypatch, per_record, expected):

@@ -6,7 +6,11 @@ order, whether the work runs on workers or in this process; a bad line costs tha
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import random
+import signal
+from pathlib import Path
 
 import pytest
 from conftest import SCRIPTED_SETTINGS as SETTINGS
@@ -15,11 +19,13 @@ from hypothesis import strategies as st
 
 from helpers.core.records import chunks, input_line
 from helpers.core.shards import shard_path, shard_range
+from helpers.describer.backends import Backend
 from helpers.describer.describe import Describer
 from helpers.describer.guard import Guard
 from helpers.describer.run import LocalDescribeEngine, describe_file, described_lines
 from helpers.text.synthetic import random_cv
 
+MARK = "kills-its-worker"  # tests/crashing_worker: a worker process parsing it ends
 BAD_LINES = [
     b"",
     b'{"detections": [',  # cut off
@@ -150,3 +156,61 @@ def test_a_record_the_model_or_the_guard_fails_on_costs_its_line_only(tmp_path, 
         else:  # the workers' guard is not patched: the model's failure only
             assert failed == {"r2": "line 3: RuntimeError: the model exploded"}
         assert all(row["source"] == "grammar" for row in rows if "error" not in row)
+
+
+def test_a_line_that_ends_its_worker_costs_that_line_only(tmp_path, monkeypatch, caplog):
+    """A worker process that ends mid-block (killed for memory, a native crash) stops no run: the
+    workers start again, the blocks they held are done again alone, and the one line that ends a
+    worker on its own too is an error line; every other line is what this process writes."""
+    from helpers.describer.run import WORKER_LOST
+
+    crashing = Path(__file__).parent / "crashing_worker"  # its sitecustomize ends a worker parsing MARK
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(crashing), os.environ.get("PYTHONPATH")])))
+    records = [{"id": f"r{i}", **random_cv(random.Random(i))} for i in range(20)]
+    records[11]["id"] = f"r11-{MARK}"
+    source = tmp_path / "cv.jsonl"
+    source.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
+    outputs = {}
+    for workers in (0, 2):  # this process has no such sitecustomize: MARK ends no process here
+        describer = Describer(ExplodingBackend(), SETTINGS, guard_workers=workers)
+        outputs[workers] = tmp_path / f"out{workers}.jsonl"
+        counts = describe_file(describer, source, outputs[workers], batch_size=4, chunk=4)
+    here, on_workers = (outputs[n].read_text(encoding="utf-8").splitlines() for n in (0, 2))
+    assert json.loads(on_workers[11]) == {"id": f"r11-{MARK}", "error": f"line 12: {WORKER_LOST}"}
+    assert on_workers[:11] + on_workers[12:] == here[:11] + here[12:] and counts["error"] == 1
+    assert "line 12 ends a worker on its own" in caplog.text
+
+
+class KillingBackend(Backend):
+    """Answers "Nothing.", and kills one worker process (as the kernel does a process for memory)
+    while generating its second batch."""
+
+    device = "cpu"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def _batch(self, texts, beams, returned, max_new_tokens, batch_size, top_p=0.0, seed=0):
+        self.calls += 1
+        if self.calls == 2:
+            os.kill(multiprocessing.active_children()[0].pid, signal.SIGKILL)
+        return [["Nothing."] * returned for _ in texts]
+
+
+def test_a_worker_killed_mid_run_costs_no_line(tmp_path, caplog):
+    records = [{"id": f"r{i}", **random_cv(random.Random(i))} for i in range(24)]
+    source = tmp_path / "cv.jsonl"
+    source.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
+    here, on_workers = tmp_path / "here.jsonl", tmp_path / "workers.jsonl"
+    describe_file(Describer(ExplodingBackend(), SETTINGS, guard_workers=0), source, here, batch_size=4, chunk=4)
+    killing = KillingBackend()
+    counts = describe_file(Describer(killing, SETTINGS, guard_workers=2), source, on_workers, batch_size=4, chunk=4)
+    assert killing.calls == 6 and "starting the workers again" in caplog.text
+    assert on_workers.read_bytes() == here.read_bytes() and counts["error"] == 0
+
+    # the API (`desclm annotate`, Ray's describer actors): the batch fails, each record is done again
+    serial = Describer(ExplodingBackend(), SETTINGS, guard_workers=0).describe_all(records, 4)
+    pooled = Describer(KillingBackend(), SETTINGS, guard_workers=2)
+    assert pooled.describe_all(records, 4) == serial
+    assert pooled.describe_all(records, 4) == serial, "and the next call has workers again"
+    pooled.close()

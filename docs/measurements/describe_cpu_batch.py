@@ -1,8 +1,12 @@
 """The guarded describer on the CPU at each generation batch, side by side: the CPU's auto batch.
 
     python docs/measurements/describe_cpu_batch.py --out docs/measurements/describe_cpu_batch_demo_cpu.json
+    python docs/measurements/describe_cpu_batch.py --shape flan-t5-small --records 256 --batch_sizes 8 32 64 128 \
+        --repeats 2 --out docs/measurements/describe_cpu_batch_flan-t5-small_cpu.json
 
-make demo's describer (HF float32, its saved beams, the guard in this process) describes the same
+make demo's describer, or with `--shape` a random-init describer of that shape saved with 4 beams
+(`desclm gpu-check`'s; the guard's grammar then writes almost every sentence), HF float32, the
+guard in this process, describes the same
 generated records (`benchmark_records`) at each `--batch_sizes`, the sizes taking turns within each
 of `--repeats` rounds (best of them kept); the sentences that differ from the first batch's are
 counted (padding changes the arithmetic). `helpers.describer.batch.CPU_BATCH_SIZE` is chosen from
@@ -15,6 +19,7 @@ import argparse
 import json
 import os
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,7 +44,7 @@ def measure(model: str, records: int, batch_sizes: list[int], repeats: int) -> d
     fastest = max(rates, key=rates.get)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     return {
-        "what": "guarded Describer.describe on make demo's describer, HF float32 on this CPU, by generation batch",
+        "what": "guarded Describer.describe, HF float32 on this CPU, by generation batch",
         "commit": commit or None,
         "cpu_cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
@@ -57,12 +62,20 @@ def measure(model: str, records: int, batch_sizes: list[int], repeats: int) -> d
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="models/description_llm")
+    parser.add_argument("--shape", default="", help="a random-init describer of this shape instead of --model")
     parser.add_argument("--records", type=int, default=1024)
     parser.add_argument("--batch_sizes", type=int, nargs="+", default=[8, 16, 32, 64, 128, 256])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    result = measure(args.model, args.records, args.batch_sizes, args.repeats)
+    with tempfile.TemporaryDirectory() as work:
+        model = args.model
+        if args.shape:
+            from helpers.commands.gpu_check import _describer_folder
+
+            model = str(_describer_folder(Path(work) / "model", args.shape))
+        result = measure(model, args.records, args.batch_sizes, args.repeats)
+    result["model"] = f"random-init {args.shape} shape" if args.shape else args.model
     text = json.dumps(result, indent=2) + "\n"
     if args.out:
         args.out.write_text(text)

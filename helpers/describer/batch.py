@@ -23,7 +23,10 @@ from helpers.core.auto_batch import MEMORY_SHARE, batch_from_memory, gpu_budget
 logger = logging.getLogger(__name__)
 
 AUTO_BATCH_SIZE = 0  # the `batch_size` setting that asks for the auto batch
-CPU_BATCH_SIZE = 32  # the CPU's (04's speed table times 1 and 32), and the least an auto batch holds
+# The CPU's, and the least an auto batch holds: measured side by side on 2 cores
+# (docs/measurements/describe_cpu_batch_*_cpu.json), the fastest of 8..256 for flan-t5-small's shape with 4
+# beams and 0.99 of the fastest (128) for make demo's greedy describer; 32 gave 0.92 and 0.76 of them.
+CPU_BATCH_SIZE = 64
 MAX_GPU_BATCH_SIZE = 1024
 PROBE_SIZES = (32, 64)
 

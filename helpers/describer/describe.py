@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Iterable
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from pathlib import Path
 
@@ -208,8 +209,12 @@ class Describer:
 
         if self._pool is None:
             self._pool = GuardPool(self.checker, self.guard_workers)
-        for description in self._pool.describe(batches()):
-            results[positions.popleft()] = description
+        try:
+            for description in self._pool.describe(batches()):
+                results[positions.popleft()] = description
+        except BrokenProcessPool:  # a worker ended (killed for memory, a crash): the next call starts them again
+            self.close()
+            raise
         return results
 
     def close(self) -> None:

@@ -14,6 +14,7 @@ import signal
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 
 from helpers.core.contract import Policy, Style
@@ -201,12 +202,22 @@ class WorkerPool:
         if workers:
             context = multiprocessing.get_context("spawn")
             self._pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start, initargs=(target,))
+            # Every worker now (a task each, given faster than one starts), not one per submit as the pool
+            # would: a worker it starts while it breaks (another one killed) is never stopped, and closing
+            # it then waits forever (CPython 3.11's ProcessPoolExecutor).
+            for _ in range(workers):
+                self._pool.submit(int)
 
     def submit(self, method: str, *args) -> Future:
-        """`target.method(*args)`, as a future (its exception re-raised by `result()`)."""
-        if self._pool is not None:
-            return self._pool.submit(_call, method, *args)
+        """`target.method(*args)`, as a future (its exception re-raised by `result()`; a pool whose
+        worker ended raises `BrokenProcessPool` there, as the futures it held do)."""
         future: Future = Future()
+        if self._pool is not None:
+            try:
+                return self._pool.submit(_call, method, *args)
+            except BrokenProcessPool as broken:
+                future.set_exception(broken)
+                return future
         try:
             future.set_result(getattr(self.target, method)(*args))
         except Exception as error:  # noqa: BLE001 - raised again where the result is asked for, as a worker's is

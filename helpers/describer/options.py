@@ -27,7 +27,7 @@ class DescribeOptions:
     backend: str = setting("hf", "hf (transformers) or ct2 (CTranslate2; run `desclm export-ct2 MODEL_DIR` first)")
     batch_size: int = setting(
         0,
-        "records per generation batch; 0 (auto): 32 on the CPU, on a GPU (hf) up to 1024 as generation's measured "
+        "records per generation batch; 0 (auto): 64 on the CPU, on a GPU (hf) up to 1024 as generation's measured "
         "memory allows",
     )
     guard: bool = setting(True, "check every sentence against its record and repair it (--no_guard: the top beam)")

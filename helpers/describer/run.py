@@ -5,8 +5,8 @@
 
 Each output line is {"id", "description", "source"} or {"id", "error"}; the id is the record's
 `id`, else its `image`, else the line number. A line that cannot be described, for any reason
-(unreadable, invalid, or an exception in the model, guard or grammar), costs that line only; the
-exit status is then 1. The input is never overwritten, the output appears when complete, and a
+(unreadable, invalid, an exception in the model, guard or grammar, or a worker process it ends),
+costs that line only; the exit status is then 1. The input is never overwritten, the output appears when complete, and a
 killed run started again with the same input and settings resumes after the lines it wrote.
 """
 
@@ -17,6 +17,8 @@ import sys
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Protocol
@@ -38,7 +40,7 @@ from helpers.core.shards import check_shard, manifest_path, shard_path, shard_ra
 from helpers.describer.batch import AUTO_BATCH_SIZE
 from helpers.describer.describe import Describer
 from helpers.describer.guard import WorkerPool
-from helpers.describer.lines import LineWork, output_lines, output_row
+from helpers.describer.lines import LineWork, Prepared, output_lines, output_row
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +87,11 @@ class LocalDescribeEngine:
     so that on a GPU the model does not wait for Python (issue 31). With no workers (the CPU's
     default) each block is read, generated and checked in turn, in this process. The same output
     lines either way, in input order.
+
+    A worker process that ends mid-block (killed for memory, a crash in native code) stops no run:
+    the pool is started again, and each block it held is done again alone, on a worker of its own;
+    a block that ends that worker too is done line by line, and a line that ends it alone costs
+    that line (`WORKER_LOST`), the lines around it described.
     """
 
     def __init__(self, describer: Describer, batch_size: int = AUTO_BATCH_SIZE, chunk: int | None = None) -> None:
@@ -93,29 +100,34 @@ class LocalDescribeEngine:
 
     def run(self, numbered: Iterable[tuple[int, bytes]], with_line_numbers: bool) -> Iterator[list[str]]:
         describer = self.describer
-        work = LineWork(describer.model_input, describer.checker, with_line_numbers)
-        pool, ahead = WorkerPool(work, describer.guard_workers), 2 * describer.guard_workers
-        preparing: deque[tuple[list, Future]] = deque()  # blocks being read, oldest first
-        finishing: deque[Future] = deque()  # blocks being checked, oldest first
+        work = _Work(LineWork(describer.model_input, describer.checker, with_line_numbers), describer.guard_workers)
+        ahead = 2 * describer.guard_workers
+        preparing: deque[tuple[list, _Submitted]] = deque()  # blocks being read, oldest first
+        finishing: deque[tuple[tuple, _Submitted]] = deque()  # blocks being checked (their arguments), oldest first
 
         def generate_oldest() -> None:
             block, future = preparing.popleft()
-            prepared = future.result()
-            finishing.append(pool.submit("finish", block, prepared, self._generate(prepared.inputs)))
+            prepared = work.result(future, "prepare", block)
+            arguments = (block, prepared, self._generate(prepared.inputs))
+            finishing.append((arguments, work.submit("finish", *arguments)))
+
+        def finished() -> list[str]:
+            arguments, future = finishing.popleft()
+            return work.result(future, "finish", *arguments)
 
         try:
             for block in chunks(numbered, self.chunk):
-                preparing.append((block, pool.submit("prepare", block)))
+                preparing.append((block, work.submit("prepare", block)))
                 if len(preparing) > ahead:
                     generate_oldest()
-                while finishing and (len(finishing) > ahead or finishing[0].done()):
-                    yield finishing.popleft().result()
+                while finishing and (len(finishing) > ahead or finishing[0][1].done()):
+                    yield finished()
             while preparing:
                 generate_oldest()
             while finishing:
-                yield finishing.popleft().result()
+                yield finished()
         finally:
-            pool.close()
+            work.close()
 
     def _generate(self, inputs: list[str | None]) -> list[list[str] | str | None]:
         """The model's sentences for each input (None where a line has none); where the block's
@@ -137,6 +149,112 @@ class LocalDescribeEngine:
             return self.describer.generate([text], 1)[0]
         except Exception as error:  # noqa: BLE001 - this record's error line
             return f"{type(error).__name__}: {error}"
+
+
+WORKER_LOST = "its worker process ended while describing it (killed for memory, or a crash), with its block and alone"
+
+
+class _Work:
+    """`LineWork` on a `WorkerPool` that outlives its workers (see `LocalDescribeEngine`).
+
+    Blocks given to `submit` run on the pool; `result` gives a block's result, and where its
+    worker ended (`BrokenProcessPool`: every block the pool held fails so), starts the pool again
+    and does the block alone, on a second pool of one worker, line by line if that worker ends
+    too. Lines that end a worker alone are `lost`: later calls get an empty line in their place
+    (nothing to read), and their output line says `WORKER_LOST`.
+    """
+
+    def __init__(self, line_work: LineWork, workers: int) -> None:
+        self.line_work, self.workers = line_work, workers
+        self.pool, self.alone = WorkerPool(line_work, workers), None
+        self.lost: dict[int, bytes] = {}  # line number -> the raw line that ended a worker alone
+
+    def submit(self, method: str, block: list, *rest) -> _Submitted:
+        return _Submitted(self.pool.submit(method, self._safe(block), *rest), self.pool)
+
+    def result(self, submitted: _Submitted, method: str, block: list, *rest):
+        """The block's `method` result, done again alone where its worker ended."""
+        try:
+            return self._spliced(method, block, submitted.future.result())
+        except BrokenProcessPool:
+            if submitted.pool is self.pool:  # the first of the pool's blocks asked for: it starts again
+                logger.warning("a worker process ended (killed for memory, or a crash): starting the workers again")
+                self.pool.close()
+                self.pool = WorkerPool(self.line_work, self.workers)
+        return self._alone(method, block, *rest)
+
+    def _alone(self, method: str, block: list, *rest):
+        try:
+            return self._spliced(method, block, self._on_own_worker(method, block, *rest))
+        except BrokenProcessPool:
+            logger.warning("lines %d-%d end a worker: describing them one by one", block[0][0], block[-1][0])
+        parts = []
+        for position, line in enumerate(block):
+            one = () if method == "prepare" else _one(position, *rest)
+            try:
+                parts.append(self._on_own_worker(method, [line], *one))
+            except BrokenProcessPool:
+                logger.warning("line %d ends a worker on its own: written as an error line", line[0])
+                self.lost[line[0]] = line[1]
+                parts.append(None)
+        if method == "prepare":
+            prepared = [
+                part or Prepared([None], [f"line {number}: {WORKER_LOST}"]) for part, (number, _) in zip(parts, block)
+            ]
+            return Prepared([p.inputs[0] for p in prepared], [p.errors[0] for p in prepared])
+        return self._spliced(method, block, [part[0] if part else "" for part in parts])
+
+    def _on_own_worker(self, method: str, block: list, *rest):
+        """`method` on the one-worker pool (started again after a worker ends: the error is raised)."""
+        if self.alone is None:
+            self.alone = WorkerPool(self.line_work, 1)
+        try:
+            return self.alone.submit(method, self._safe(block), *rest).result()
+        except BrokenProcessPool:
+            self.alone.close()
+            self.alone = None
+            raise
+
+    def _safe(self, block: list) -> list:
+        """The block with an empty line for each line lost before."""
+        return [(number, b"" if number in self.lost else raw) for number, raw in block] if self.lost else block
+
+    def _spliced(self, method: str, block: list, result):
+        """`finish`'s lines with each lost line's error line in its place (`prepare`'s result as is)."""
+        if method != "finish" or not self.lost:
+            return result
+        numbered = self.line_work.numbered
+        return [
+            _lost_line(number, raw, numbered) if number in self.lost else text
+            for (number, raw), text in zip(block, result, strict=True)
+        ]
+
+    def close(self) -> None:
+        self.pool.close()
+        if self.alone is not None:
+            self.alone.close()
+
+
+@dataclass(frozen=True)
+class _Submitted:
+    """A block given to a pool: its future, and the pool (which may have been started again since)."""
+
+    future: Future
+    pool: WorkerPool
+
+    def done(self) -> bool:
+        return self.future.done()
+
+
+def _one(position: int, prepared: Prepared, hypotheses: list) -> tuple:
+    """`finish`'s arguments for one line of a block."""
+    return Prepared([prepared.inputs[position]], [prepared.errors[position]]), [hypotheses[position]]
+
+
+def _lost_line(number: int, raw: bytes, numbered: bool) -> str:
+    """The output line of a line that ended its worker alone."""
+    line = input_line(number, raw)
+    return output_lines([{"id": line.id, "error": f"line {number}: {WORKER_LOST}"}], [line], numbered)[0]
 
 
 def describe_file(

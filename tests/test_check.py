@@ -284,7 +284,8 @@ ENTRIES = st.lists(
             st.one_of(st.none(), st.text(min_size=1, max_size=6)),
             st.one_of(st.none(), st.text(max_size=12)),
         ),
-        st.integers(-(2**63) + 1, 2**63 - 1),  # the C parser (yajl) ends the read at a larger one: its error line
+        st.integers(),  # beyond 64 bits too: read as json.loads reads them, not the end of the read
+        st.floats(allow_nan=False, allow_infinity=False),
         st.fixed_dictionaries(
             {
                 "image": st.text(min_size=1, max_size=4),
@@ -318,6 +319,29 @@ def test_llava_entries_read_alike_as_a_json_array_and_one_per_line(entries):
             )
         else:
             assert from_array.text is None and from_line.text is None
+
+
+def test_numbers_beyond_the_c_parsers_range_cost_no_caption(tmp_path):
+    """An id beyond 64 bits and a number beyond a double's range (valid JSON, which json.loads reads)
+    are read as JSONL's lines are: the captions around them, and their own, are read."""
+    from helpers.describer.check import read_captions
+
+    coco = (
+        '{"images": [{"id": 123456789012345678901234567890, "file_name": "a.jpg", "score": 1e400}, '
+        '{"id": 2, "file_name": "b.jpg", "depth": [[{"x": 1e-400}]]}], "annotations": ['
+        '{"id": 1, "image_id": 123456789012345678901234567890, "caption": "A can."}, '
+        '{"id": 98765432109876543210987654321, "image_id": 2, "caption": "Two cans.", "area": 2.5}]}'
+    )
+    (tmp_path / "coco.json").write_text(coco)
+    read = list(read_captions(tmp_path / "coco.json"))
+    assert [(c.key, c.text, c.entry, c.error) for c in read] == [
+        ("a.jpg", "A can.", 1, None),
+        ("b.jpg", "Two cans.", 98765432109876543210987654321, None),
+    ]
+    entries = [_llava_entry(0, "a.jpg", "A can."), {"n": 10**40, "f": [1.5]}, _llava_entry(2, "b.jpg", "Two cans.")]
+    (tmp_path / "llava.json").write_text(json.dumps(entries))
+    read = list(read_captions(tmp_path / "llava.json"))
+    assert [c.text for c in read] == ["A can.", None, "Two cans."] and "not valid JSON" not in (read[1].error or "")
 
 
 def test_a_llava_json_array_is_read_as_a_stream(tmp_path):

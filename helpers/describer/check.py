@@ -38,6 +38,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path, PurePosixPath
 
 from helpers.core.contract import Policy
@@ -174,11 +175,30 @@ def _json_items(path: Path, prefix: str, what: str) -> Iterator[tuple[str, int, 
     number = 0
     with path.open("rb") as file:
         try:
-            for number, item in enumerate(ijson.items(file, prefix, use_float=True), start=1):
-                yield f"{what} {number}", number, item
+            # numbers as Decimal, then float: with use_float the C parser ends the read at an integer
+            # beyond 64 bits or a float beyond a double's range (1e400), both JSON that json.loads reads
+            for number, item in enumerate(ijson.items(file, prefix, use_float=False), start=1):
+                yield f"{what} {number}", number, _with_floats(item)
         except ijson.JSONError as error:
             problem = f"{path}: not valid JSON after {what} {number}: {error}; the rest is not read"
             yield f"{what} {number + 1}", number + 1, ValueError(problem)
+
+
+def _with_floats(item):
+    """The item with each Decimal in it a float, as `json.loads` reads numbers (1e400 is inf), in place;
+    a loop, not recursion: an item may nest deeper than Python recurses."""
+    if isinstance(item, Decimal):
+        return float(item)
+    nested = [item]
+    while nested:
+        value = nested.pop()
+        pairs = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        for key, inner in pairs:
+            if isinstance(inner, Decimal):
+                value[key] = float(inner)  # a value replaced, no key added: the walk goes on
+            elif isinstance(inner, dict | list):
+                nested.append(inner)
+    return item
 
 
 def _llava_captions(path: Path) -> Iterator[CaptionLine]:

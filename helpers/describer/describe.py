@@ -167,7 +167,7 @@ class Describer:
 
     def generation_batch_size(self, batch_size: int = AUTO_BATCH_SIZE) -> int:
         """`batch_size`, or for 0 the auto batch: on a GPU (HF) measured once, at the first call, from
-        generation's memory with this describer's beams; else 32 (`helpers.describer.batch`)."""
+        generation's memory with this describer's beams; else the CPU's (`helpers.describer.batch`)."""
         if batch_size:
             return batch_size
         if self.auto_batch is None:

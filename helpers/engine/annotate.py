@@ -13,11 +13,10 @@ generation batch is up to 1024, an extraction batch 16).
 
 Resuming: the CV output resumes by its own rules (its manifest); a photo whose record was written
 but not described (a kill before its generation batch was described, or an output made earlier by
-`desclm extract`)
-is described from its record, and a description whose record is gone is dropped. `described`
-has its own manifest (the describer's settings and the CV settings' fingerprint): a rerun with
-another describer or other CV settings is refused, naming what changed (`restart_on_change`
-starts both over).
+`desclm extract`) is described from its record, and a description whose record is gone is dropped.
+`described` has its own manifest (the describer's settings and the CV settings' fingerprint): a
+rerun with another describer or other CV settings is refused, naming what changed
+(`restart_on_change` starts both over).
 """
 
 from __future__ import annotations

@@ -436,3 +436,30 @@ def test_saved_predictions_calibrate_without_the_detector_and_the_file_names_the
     assert extract.conf_of("yolo") == written["conf"]["yolo"]
     (predicted / "p00.txt").write_text("0 0.1 0.2 0.05 0.05 0.9\n")  # other predictions
     assert ExtractConfig(**{**extract.__dict__}).conf_of("yolo") == DEFAULT_CONF
+
+
+def test_a_photo_that_cannot_be_read_is_left_out_of_the_calibration(tiny_demo, tiny_cv_models, tmp_path, caplog):
+    """As in extraction, one bad photo costs that photo, not the calibration; the others get the
+    detections they got before."""
+    from helpers.cv.calibrate import collect_detections
+    from helpers.cv.sources import open_image_source
+
+    demo = shutil.copytree(tiny_demo, tmp_path / "demo")
+    config = ExtractConfig(
+        images=str(demo / "data.yaml"),
+        yolo_weights=str(tiny_cv_models / "yolo_detector.pt"),
+        hf_model=str(tiny_cv_models / "rtdetr"),
+        device="cpu",
+        imgsz=160,
+        batch_size=1,
+    )
+    whole, truths = collect_detections(config)
+    first = next(item for item in open_image_source(demo / "data.yaml").items if item.split == "val")
+    first.path.write_bytes(first.path.read_bytes()[:200])  # cut off
+    per_model, kept = collect_detections(config)
+    assert set(per_model) == set(whole) == {"yolo", "hf"} and len(whole["yolo"]) == 2
+    def found(detections: list[Detections]) -> list:
+        return [(d.boxes.tolist(), d.scores.tolist(), d.labels) for d in detections]
+
+    assert all(found(per_model[name]) == found(whole[name][1:]) for name in whole) and kept == truths[1:]
+    assert "1 of 2 photos left out of the calibration" in caplog.text and first.name in caplog.text

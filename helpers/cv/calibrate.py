@@ -213,14 +213,15 @@ def write_ensemble_file(
 
 
 def collect_detections(config, split: str = "val") -> tuple[dict[str, list[Detections]], list[Counter]]:
-    """Every configured detector's detections (at `COLLECT_CONF`) on the labelled `split`, and the truths.
+    """Every configured detector's detections (at `COLLECT_CONF`) on the labelled `split`, and the truths;
+    a photo that cannot be decoded, or whose saved detections cannot be read, is left out (a warning
+    counts them).
 
     Raises:
         ValueError: The image source has no labels, or no image of that split.
     """
-    from helpers.cv.batch import predict_with, predicted_detector
+    from helpers.cv.batch import decode_batches, decode_side, predict_with, predicted_detector
     from helpers.cv.detectors import load_detector
-    from helpers.cv.sources import load_image
     from helpers.cv.tensors import DevicePhotos
 
     source = config.image_source()
@@ -240,7 +241,7 @@ def collect_detections(config, split: str = "val") -> tuple[dict[str, list[Detec
     # the scores extraction will see: the same precision and pre-processing as `desclm extract` on this device
     device = resolve_device(config.device)
     half, tensors = uses_half(config.precision, device), uses_tensors(config.preprocess, device)
-    per_model, unreadable = {}, {}
+    per_model, unreadable, detectors = {}, {}, {}
     for spec in config.detector_specs():
         spec.conf = COLLECT_CONF
         if spec.backend == "predictions":  # saved detections: read, no photo decoded
@@ -250,16 +251,27 @@ def collect_detections(config, split: str = "val") -> tuple[dict[str, list[Detec
             }
             per_model[spec.name] = found
             continue
-        detector = load_detector(spec, imgsz=config.imgsz, device=device, half=half, shared_label_map=config.label_map)
+        detectors[spec.name] = load_detector(
+            spec, imgsz=config.imgsz, device=device, half=half, shared_label_map=config.label_map
+        )
         per_model[spec.name] = []
-        for start in range(0, len(items), config.batch_size):
-            images = [load_image(item) for item in items[start : start + config.batch_size]]
-            photos = DevicePhotos.upload(images, device) if tensors else None
-            per_model[spec.name] += predict_with(detector, images, photos)
-    if unreadable:  # as in extraction, a photo whose saved detections cannot be read is left out, and said
+    # each photo decoded once for every detector, as extraction decodes it (threads ahead, JPEGs at the
+    # detectors' side); one that cannot be read is left out
+    min_side = decode_side(list(detectors.values())) if config.draft_decode else 0
+    threads = config.decoding_threads()
+    position = 0
+    for batch in decode_batches(items, config.batch_size, threads, min_side) if detectors else ():
+        images = [image for _, image, _, error in batch if not error]
+        unreadable |= {position + i: f"{item.name}: {error}" for i, (item, _, _, error) in enumerate(batch) if error}
+        photos = DevicePhotos.upload(images, device) if tensors and images else None
+        for name, detector in detectors.items():
+            found = iter(predict_with(detector, images, photos) if images else [])
+            per_model[name] += [None if error else next(found) for *_, error in batch]
+        position += len(batch)
+    if unreadable:  # as in extraction, a photo that cannot be read (or its saved detections) is left out, and said
         first = min(unreadable)
         logger.warning(
-            "%d of %d photos left out of the calibration: their saved detections cannot be read (first: %s)",
+            "%d of %d photos left out of the calibration: they or their saved detections cannot be read (first: %s)",
             len(unreadable),
             len(items),
             unreadable[first],

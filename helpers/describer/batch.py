@@ -36,6 +36,7 @@ def auto_batch_size(backend, beams: int, returned: int, max_new_tokens: int, top
     what it was chosen from}."""
     device = str(getattr(backend, "device", "cpu"))
     if not device.startswith("cuda") or not hasattr(backend, "peak_memory"):
+        logger.info("describer batch size %d (auto, on %s)", CPU_BATCH_SIZE, device)
         return {"batch_size": CPU_BATCH_SIZE, "device": device}
     measured = backend.peak_memory(PROBE_SIZES, beams, returned, max_new_tokens, top_p)
     budget = gpu_budget(device)

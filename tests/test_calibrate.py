@@ -458,6 +458,7 @@ def test_a_photo_that_cannot_be_read_is_left_out_of_the_calibration(tiny_demo, t
     first.path.write_bytes(first.path.read_bytes()[:200])  # cut off
     per_model, kept = collect_detections(config)
     assert set(per_model) == set(whole) == {"yolo", "hf"} and len(whole["yolo"]) == 2
+
     def found(detections: list[Detections]) -> list:
         return [(d.boxes.tolist(), d.scores.tolist(), d.labels) for d in detections]
 

@@ -204,7 +204,8 @@ def test_checking_reads_both_files_as_it_goes_in_any_order(tmp_path):
     order = _check_inputs(folder, count)
     size = sum((folder / name).stat().st_size for name in ("cv.jsonl", "captions.jsonl"))
     tracemalloc.start()
-    summary = check_file(folder / "cv.jsonl", folder / "captions.jsonl", folder / "verdicts.jsonl")
+    # in this process: on workers a few blocks of captions wait besides (CHECK_BLOCK each, whatever the files hold)
+    summary = check_file(folder / "cv.jsonl", folder / "captions.jsonl", folder / "verdicts.jsonl", workers=0)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < size / 10, f"peak {peak} bytes for {size} bytes of input"
@@ -357,8 +358,8 @@ def test_a_llava_json_array_is_read_as_a_stream(tmp_path):
     entries = [{**_llava_entry(i, c["id"], c["caption"]), "notes": "x" * 4000} for i, c in enumerate(captions)]
     (folder / "llava.json").write_text(json.dumps(entries, indent=1))
     check_file(folder / "cv.jsonl", folder / "llava.json", tmp_path / "warm.jsonl")  # imports, caches: not the file's
-    tracemalloc.start()
-    summary = check_file(folder / "cv.jsonl", folder / "llava.json", folder / "verdicts.jsonl")
+    tracemalloc.start()  # in this process (see the test above)
+    summary = check_file(folder / "cv.jsonl", folder / "llava.json", folder / "verdicts.jsonl", workers=0)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     size = (folder / "llava.json").stat().st_size + (folder / "cv.jsonl").stat().st_size
@@ -398,3 +399,58 @@ def test_parquet_captions_a_datasets_shards_are_checked_by_id_or_stored_path(tmp
     assert (summary["checked"], summary["errors"]) == (10, 2)
     with pytest.raises(ValueError, match="no column 'caption'"):
         check_file(tmp_path / "cv.jsonl", tmp_path / "shards", tmp_path / "other.jsonl")
+
+
+def test_workers_write_what_this_process_writes_and_a_stopped_run_resumes(tmp_path, monkeypatch):
+    """On worker processes the verdicts and summary are this process's, byte for byte. A run stopped
+    part-way (a full disk) keeps the lines it wrote; the rerun checks only the captions after them and
+    writes the uninterrupted file and summary. A caption the checker raises on costs that line only."""
+    from helpers.core.records import ResumableOutput
+    from helpers.describer import check
+    from helpers.describer.check import check_file, summary_path
+
+    folder = tmp_path / "inputs"
+    _check_inputs(folder, 700)  # three blocks of CHECK_BLOCK captions
+    cv, captions = folder / "cv.jsonl", folder / "captions.jsonl"
+    here, on_workers = tmp_path / "here.jsonl", tmp_path / "workers.jsonl"
+    summary = check_file(cv, captions, here, workers=0)
+    assert check_file(cv, captions, on_workers, workers=2) == summary
+    assert on_workers.read_bytes() == here.read_bytes()
+    assert summary_path(on_workers).read_text() == summary_path(here).read_text()
+
+    write, writes = ResumableOutput.write, []
+
+    def full_disk(self, rows):
+        writes.append(len(rows))
+        if len(writes) == 3:
+            raise OSError(28, "No space left on device")
+        write(self, rows)
+
+    monkeypatch.setattr(ResumableOutput, "write", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        check_file(cv, captions, tmp_path / "stopped.jsonl", workers=1)
+    monkeypatch.setattr(ResumableOutput, "write", write)
+    checked, rows = [], check.CaptionWork.rows
+
+    def counted(self, block):
+        checked.extend(block)
+        return rows(self, block)
+
+    monkeypatch.setattr(check.CaptionWork, "rows", counted)  # seen in this process: no workers
+    assert check_file(cv, captions, tmp_path / "stopped.jsonl", workers=0) == summary
+    assert (tmp_path / "stopped.jsonl").read_bytes() == here.read_bytes()
+    assert len(checked) == summary["captions"] - 2 * check.CHECK_BLOCK, "the two blocks written are not checked again"
+
+    def failing(record, text, policy, lexicon):
+        if "Three" in text:
+            raise ZeroDivisionError("the checker failed")
+        return check_caption(record, text, policy, lexicon)
+
+    check_caption = check.check_caption
+    monkeypatch.setattr(check, "check_caption", failing)
+    failed = check_file(cv, captions, tmp_path / "failing.jsonl", workers=0)
+    verdicts = [json.loads(line) for line in (tmp_path / "failing.jsonl").read_text().splitlines()]
+    assert failed["captions"] == summary["captions"] and failed["errors"] > summary["errors"]
+    assert all(
+        "ZeroDivisionError: the checker failed" in v["error"] for v in verdicts if "error" in v and v["id"] != "nobody"
+    )

@@ -35,6 +35,7 @@ def main(argv: list[str], prog: str = "desclm check") -> int:
             options.policy,
             load_lexicon(options.lexicon) if options.lexicon else None,
             options.captions_format,
+            options.workers,
         )
     except (OSError, ValueError) as error:
         parser.error(str(error))

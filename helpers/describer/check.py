@@ -35,19 +35,22 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
-from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
 from decimal import Decimal
+from itertools import islice
 from pathlib import Path, PurePosixPath
 
 from helpers.core.contract import Policy
-from helpers.core.io import atomic_write_text, write_jsonl
+from helpers.core.device import cpu_cores
+from helpers.core.io import atomic_write_text
 from helpers.core.lines import LineIndex
 from helpers.core.logs import progress
-from helpers.core.outputs import OutputLock, check_writes, lock_path
-from helpers.core.records import input_line, json_safe, read_lines
-from helpers.describer.options import CAPTION_FORMATS
+from helpers.core.outputs import check_writes, lock_path, partial_paths
+from helpers.core.records import ResumableOutput, chunks, file_stamp, input_line, is_stream, json_safe, read_lines
+from helpers.describer.guard import WorkerPool
+from helpers.describer.options import CAPTION_FORMATS, DEFAULT_CHECK_WORKERS
 from helpers.text.check import FINDINGS, check_caption
 from helpers.text.grammar import RecordError
 
@@ -329,29 +332,100 @@ def read_captions(path: Path, fmt: str = "auto", caption_field: str = "caption")
     return _jsonl_captions(path, caption_field)  # LLaVA entries one per line are read as such
 
 
-def _verdicts(
-    lines: Iterator[CaptionLine], records: _RecordIndex, input_name: str, options: dict, tally: Counter, kinds: Counter
-) -> Iterator[dict]:
-    """One output row per caption, counted as it goes (`tally`: checked, faithful, errors; `kinds`: findings)."""
+CHECK_BLOCK = 256  # captions a worker checks at a time
+
+
+@dataclass(frozen=True)
+class CaptionWork:
+    """Checking captions against their records a block at a time: picklable, for worker processes
+    (`helpers.describer.guard.WorkerPool`), which import the text layer only."""
+
+    policy: Policy
+    lexicon: dict | None
+
+    def rows(self, block: list) -> list[dict]:
+        """The block's output rows: each entry is a row already made (a caption that cannot be checked)
+        or (the row's names, where the caption is, its record, its text) to check; a caption the
+        checker fails on gets its error row, the others are checked."""
+        rows = []
+        for entry in block:
+            if isinstance(entry, dict):
+                rows.append(entry)
+                continue
+            named, where, record, text = entry
+            try:
+                verdict = check_caption(record, text, self.policy, self.lexicon)
+            except RecordError as error:
+                rows.append({**named, "error": str(error)})
+            except Exception as error:  # noqa: BLE001 - one caption must not cost the others
+                rows.append({**named, "error": f"{where}: {type(error).__name__}: {error}"})
+            else:
+                rows.append({**named, **verdict.to_dict()})
+        return rows
+
+
+def check_workers(setting: int | str) -> int:
+    """Worker processes for a `workers` setting: a whole number (0: every caption checked in this
+    process), or "auto": every core but the one reading, joining and writing.
+
+    Raises:
+        ValueError: Neither "auto" nor a whole number >= 0.
+    """
+    if setting == "auto":
+        return max(0, cpu_cores() - 1)
+    if isinstance(setting, bool) or not str(setting).isdigit():
+        raise ValueError(f"workers must be 'auto' or a whole number >= 0, got {setting!r}")
+    return int(setting)
+
+
+def _entries(lines: Iterable[CaptionLine], records: _RecordIndex, input_name: str) -> Iterator[dict | tuple]:
+    """`CaptionWork.rows`' entries: each caption joined to its record, or its error row."""
     for line in lines:
         named = {"id": line.key} | ({"entry": line.entry} if line.entry is not None else {})
-        try:
-            if line.error:
-                raise RecordError(line.error)
-            record = records.get(json.dumps(line.key))
-            if record is None and line.stem is not None:
-                record = records.get(json.dumps(line.stem))
-            if record is None:
-                raise RecordError(f"{line.where}: no CV record in {input_name} has id {line.key!r}")
-            verdict = check_caption(record, line.text, options["policy"], options["lexicon"])
-        except RecordError as error:
-            tally["errors"] += 1
-            yield {**named, "error": str(error)}
+        if line.error:
+            yield {**named, "error": line.error}
             continue
-        kinds.update(finding.kind for finding in verdict.findings)
+        record = records.get(json.dumps(line.key))
+        if record is None and line.stem is not None:
+            record = records.get(json.dumps(line.stem))
+        if record is None:
+            yield {**named, "error": f"{line.where}: no CV record in {input_name} has id {line.key!r}"}
+            continue
+        yield named, line.where, record, line.text
+
+
+def _checked(entries: Iterable, work: CaptionWork, workers: int) -> Iterator[list[dict]]:
+    """Blocks of output rows in order, the blocks checked on `workers` processes (at most 2 x workers
+    waiting: memory holds a few blocks, whatever the files hold), or one caption at a time in this
+    process with none."""
+    pool, pending = WorkerPool(work, workers), deque()
+    try:
+        for block in chunks(entries, CHECK_BLOCK if workers else 1):
+            pending.append(pool.submit("rows", block))
+            while len(pending) > 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.close()
+
+
+def _tally(rows: Iterable[dict], tally: Counter, kinds: Counter) -> None:
+    """Counts rows into `tally` (checked, faithful, errors) and their findings into `kinds`."""
+    for row in rows:
+        if "error" in row:
+            tally["errors"] += 1
+            continue
         tally["checked"] += 1
-        tally["faithful"] += verdict.faithful
-        yield {**named, **verdict.to_dict()}
+        tally["faithful"] += bool(row["faithful"])
+        kinds.update(finding["kind"] for finding in row["findings"])
+
+
+def _captions_stamp(path: Path) -> dict | list:
+    """`file_stamp` of the captions, or of each Parquet file of a folder of them."""
+    if path.is_dir():
+        return [file_stamp(part) for part in sorted(path.rglob("*.parquet"))]
+    return file_stamp(path)
 
 
 def check_file(
@@ -362,25 +436,43 @@ def check_file(
     policy: Policy = Policy(),
     lexicon: dict | None = None,
     captions_format: str = "auto",
+    workers: int | str = DEFAULT_CHECK_WORKERS,
 ) -> dict:
-    """The command's work (see the module docstring); returns the summary it writes.
+    """The command's work (see the module docstring); returns the summary it writes. `workers`:
+    processes checking the captions (`check_workers`) while this one reads, joins and writes them.
 
     Raises:
         ValueError: An output is one of the inputs, another run is writing it, or an unknown format.
     """
     captions = read_captions(captions_path, captions_format, caption_field)
     summary_file = summary_path(output_path)
-    check_writes([output_path, summary_file, lock_path(output_path)], [input_path, captions_path])
+    outputs = [output_path, *partial_paths(output_path), summary_file, lock_path(output_path)]
+    check_writes(outputs, [input_path, captions_path])
+    workers = check_workers(workers)
     output_path.parent.mkdir(parents=True, exist_ok=True)  # the ids' scratch folder goes beside the output
-    with OutputLock(output_path), tempfile.TemporaryDirectory(prefix=".check-", dir=output_path.parent) as scratch:
-        records = _RecordIndex(input_path, Path(scratch))
-        try:
-            tally, kinds = Counter(), Counter()
-            options = {"policy": policy, "lexicon": lexicon}
-            lines = progress(captions, desc="check", unit="caption")
-            write_jsonl(output_path, _verdicts(lines, records, input_path.name, options, tally, kinds))
-        finally:
-            records.close()
+    stamp = {
+        "input": file_stamp(input_path),
+        "captions": _captions_stamp(captions_path),
+        "settings": [caption_field, captions_format, asdict(policy), lexicon],
+    }
+    streamed = is_stream(input_path) or (not captions_path.is_dir() and is_stream(captions_path))
+    tally, kinds = Counter(), Counter()
+    # The lock comes first (a second run on this output refuses); a killed run's lines are kept and counted
+    with ResumableOutput(output_path, stamp, resume=not streamed) as output:
+        if output.done:
+            logger.info("resuming %s after %d captions", output_path, output.done)
+            _tally((line.record for line in read_lines(output.partial)), tally, kinds)
+        with tempfile.TemporaryDirectory(prefix=".check-", dir=output_path.parent) as scratch:
+            records = _RecordIndex(input_path, Path(scratch))
+            try:
+                todo = progress(islice(captions, output.done, None), initial=output.done, desc="check", unit="caption")
+                entries = _entries(todo, records, input_path.name)
+                for rows in _checked(entries, CaptionWork(policy, lexicon), workers):
+                    _tally(rows, tally, kinds)
+                    output.write(rows)
+            finally:
+                records.close()
+        output.finish()
         checked = tally["checked"]
         summary = {
             "captions": checked + tally["errors"],

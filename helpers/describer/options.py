@@ -14,6 +14,7 @@ BACKENDS = ("hf", "ct2")  # transformers, CTranslate2
 EXPORT_FORMATS = ("hf", "llava", "coco", "csv")  # `desclm export --format`
 CAPTION_FORMATS = ("auto", "jsonl", "llava", "coco", "parquet")  # `desclm check --captions_format`
 DEFAULT_GUARD_WORKERS = "auto"  # the guard's worker processes (helpers.describer.guard.guard_workers)
+DEFAULT_CHECK_WORKERS = "auto"  # `desclm check`'s worker processes (helpers.describer.check.check_workers)
 FALLBACK_EXIT_STATUS = 3  # more lines than max_grammar_share fell back to the grammar: the model is not doing the work
 
 
@@ -88,6 +89,11 @@ class CheckOptions:
     scene_min_confidence: float = setting(
         Policy.scene_min_confidence, "a scene below this is unsure: a caption that states it is flagged"
     )
+    workers: str = setting(
+        DEFAULT_CHECK_WORKERS,
+        "processes checking captions while this one reads, joins and writes them (0: none, all in this "
+        "process; auto: cores - 1)",
+    )
 
     @property
     def policy(self) -> Policy:
@@ -95,6 +101,8 @@ class CheckOptions:
 
     def __post_init__(self) -> None:
         self.policy  # noqa: B018 - Policy checks the thresholds
+        if self.workers != "auto" and not self.workers.isdigit():
+            raise ValueError(f"workers must be 'auto' or a whole number >= 0, got {self.workers!r}")
 
 
 @dataclass

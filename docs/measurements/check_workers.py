@@ -1,0 +1,71 @@
+"""`desclm check` with its captions checked on worker processes against all in one process, side by side.
+
+    python docs/measurements/check_workers.py --out docs/measurements/check_workers_cpu.json
+
+Generated CV records (`random_cv`) and a grammar sentence for each as its caption (JSONL), checked by
+`check_file` with each `--workers` count, taking turns, best of `--repeats` (each run starting its
+workers); every run must write the same verdicts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from helpers.describer.check import check_file
+from helpers.text.grammar import describe
+from helpers.text.synthetic import random_cv
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--captions", type=int, default=8000)
+    parser.add_argument("--workers", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    rng = random.Random(0)
+    best, outputs = dict.fromkeys(args.workers, float("inf")), {}
+    with tempfile.TemporaryDirectory() as work:
+        folder = Path(work)
+        records = [{"id": f"p{i}", **random_cv(rng)} for i in range(args.captions)]
+        (folder / "cv.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+        captions = [{"id": record["id"], "caption": describe(record, rng)} for record in records]
+        (folder / "captions.jsonl").write_text("".join(json.dumps(caption) + "\n" for caption in captions))
+        for _ in range(args.repeats):
+            for workers in args.workers:
+                output = folder / f"verdicts{workers}.jsonl"
+                output.unlink(missing_ok=True)
+                started = time.perf_counter()
+                check_file(folder / "cv.jsonl", folder / "captions.jsonl", output, workers=workers)
+                best[workers] = min(best[workers], time.perf_counter() - started)
+                outputs[workers] = output.read_bytes()
+    if len(set(outputs.values())) != 1:
+        raise RuntimeError("the runs wrote other verdicts")
+    rates = {workers: args.captions / seconds for workers, seconds in best.items()}
+    first = args.workers[0]
+    result = {
+        "what": "desclm check (check_file) on generated records and grammar captions, this CPU, by worker processes",
+        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        or None,
+        "cpu_cores": os.cpu_count(),
+        "captions": args.captions,
+        "repeats": args.repeats,
+        "captions_per_second": {str(workers): round(rate, 1) for workers, rate in rates.items()},
+        "vs_first": {str(workers): round(rate / rates[first], 3) for workers, rate in rates.items()},
+        "same_verdicts": True,
+    }
+    text = json.dumps(result, indent=2) + "\n"
+    if args.out:
+        args.out.write_text(text)
+    print(text, end="")
+
+
+if __name__ == "__main__":
+    main()

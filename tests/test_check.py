@@ -410,7 +410,7 @@ def test_workers_write_what_this_process_writes_and_a_stopped_run_resumes(tmp_pa
     from helpers.describer.check import check_file, summary_path
 
     folder = tmp_path / "inputs"
-    _check_inputs(folder, 700)  # three blocks of CHECK_BLOCK captions
+    _check_inputs(folder, 700)  # blocks of CHECK_BLOCK captions on workers, of WRITE_BLOCK lines written
     cv, captions = folder / "cv.jsonl", folder / "captions.jsonl"
     here, on_workers = tmp_path / "here.jsonl", tmp_path / "workers.jsonl"
     summary = check_file(cv, captions, here, workers=0)
@@ -418,18 +418,18 @@ def test_workers_write_what_this_process_writes_and_a_stopped_run_resumes(tmp_pa
     assert on_workers.read_bytes() == here.read_bytes()
     assert summary_path(on_workers).read_text() == summary_path(here).read_text()
 
-    write, writes = ResumableOutput.write, []
+    write, writes = ResumableOutput.write_lines, []
 
-    def full_disk(self, rows):
-        writes.append(len(rows))
+    def full_disk(self, lines):
+        writes.append(len(lines))
         if len(writes) == 3:
             raise OSError(28, "No space left on device")
-        write(self, rows)
+        write(self, lines)
 
-    monkeypatch.setattr(ResumableOutput, "write", full_disk)
+    monkeypatch.setattr(ResumableOutput, "write_lines", full_disk)
     with pytest.raises(OSError, match="No space"):
         check_file(cv, captions, tmp_path / "stopped.jsonl", workers=1)
-    monkeypatch.setattr(ResumableOutput, "write", write)
+    monkeypatch.setattr(ResumableOutput, "write_lines", write)
     checked, rows = [], check.CaptionWork.rows
 
     def counted(self, block):
@@ -439,7 +439,7 @@ def test_workers_write_what_this_process_writes_and_a_stopped_run_resumes(tmp_pa
     monkeypatch.setattr(check.CaptionWork, "rows", counted)  # seen in this process: no workers
     assert check_file(cv, captions, tmp_path / "stopped.jsonl", workers=0) == summary
     assert (tmp_path / "stopped.jsonl").read_bytes() == here.read_bytes()
-    assert len(checked) == summary["captions"] - 2 * check.CHECK_BLOCK, "the two blocks written are not checked again"
+    assert len(checked) == summary["captions"] - 2 * check.WRITE_BLOCK, "the two blocks written are not checked again"
 
     def failing(record, text, policy, lexicon):
         if "Three" in text:

@@ -3,8 +3,9 @@
     python docs/measurements/check_workers.py --out docs/measurements/check_workers_cpu.json
 
 Generated CV records (`random_cv`) and a grammar sentence for each as its caption (JSONL), checked by
-`check_file` with each `--workers` count, taking turns, best of `--repeats` (each run starting its
-workers); every run must write the same verdicts.
+`desclm check --workers N` for each `--workers` count, each run a fresh process as a user's is (so
+no run finds the checker's caches warmed by another: its start, imports and workers counted),
+taking turns, best of `--repeats`; every run must write the same verdicts.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import json
 import os
 import random
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from helpers.describer.check import check_file
 from helpers.text.grammar import describe
 from helpers.text.synthetic import random_cv
 
@@ -42,8 +43,10 @@ def main() -> None:
             for workers in args.workers:
                 output = folder / f"verdicts{workers}.jsonl"
                 output.unlink(missing_ok=True)
+                command = [sys.executable, "-m", "helpers", "check", "-q", "--input", str(folder / "cv.jsonl")]
+                command += ["--captions", str(folder / "captions.jsonl"), "--output", str(output)]
                 started = time.perf_counter()
-                check_file(folder / "cv.jsonl", folder / "captions.jsonl", output, workers=workers)
+                subprocess.run([*command, "--workers", str(workers)], check=True)
                 best[workers] = min(best[workers], time.perf_counter() - started)
                 outputs[workers] = output.read_bytes()
     if len(set(outputs.values())) != 1:
@@ -51,7 +54,7 @@ def main() -> None:
     rates = {workers: args.captions / seconds for workers, seconds in best.items()}
     first = args.workers[0]
     result = {
-        "what": "desclm check (check_file) on generated records and grammar captions, this CPU, by worker processes",
+        "what": "desclm check, a fresh process per run, generated records and grammar captions, this CPU, by workers",
         "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
         or None,
         "cpu_cores": os.cpu_count(),

@@ -92,7 +92,7 @@ class CheckOptions:
     workers: str = setting(
         DEFAULT_CHECK_WORKERS,
         "processes checking captions while this one reads, joins and writes them (0: none, all in this "
-        "process; auto: cores - 1)",
+        "process; auto: one per core, none on one core)",
     )
 
     @property

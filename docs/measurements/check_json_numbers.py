@@ -15,12 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import ijson
+from measured import commit, save
 
 from helpers.describer.check import _with_floats
 
@@ -65,8 +65,7 @@ def main() -> None:
     ways = {"C parser floats": floats_read, "Decimal then float": decimals_read}
     result = {
         "what": "reading a COCO file's annotations as desclm check does, this CPU (one process)",
-        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-        or None,
+        "commit": commit(),
         "annotations": args.annotations,
         "repeats": args.repeats,
         "ijson_backend": ijson.backend,
@@ -91,10 +90,7 @@ def main() -> None:
                 "annotations_per_second": {name: round(rate) for name, rate in rates.items()},
                 "decimals_vs_floats": round(rates["Decimal then float"] / rates["C parser floats"], 3),
             }
-    text = json.dumps(result, indent=2) + "\n"
-    if args.out:
-        args.out.write_text(text)
-    print(text, end="")
+    save(result, args.out)
 
 
 if __name__ == "__main__":

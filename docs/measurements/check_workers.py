@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from measured import commit, save
+
 from helpers.text.grammar import describe
 from helpers.text.synthetic import random_cv
 
@@ -55,8 +57,7 @@ def main() -> None:
     first = args.workers[0]
     result = {
         "what": "desclm check, a fresh process per run, generated records and grammar captions, this CPU, by workers",
-        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-        or None,
+        "commit": commit(),
         "cpu_cores": os.cpu_count(),
         "captions": args.captions,
         "repeats": args.repeats,
@@ -64,10 +65,7 @@ def main() -> None:
         "vs_first": {str(workers): round(rate / rates[first], 3) for workers, rate in rates.items()},
         "same_verdicts": True,
     }
-    text = json.dumps(result, indent=2) + "\n"
-    if args.out:
-        args.out.write_text(text)
-    print(text, end="")
+    save(result, args.out)
 
 
 if __name__ == "__main__":

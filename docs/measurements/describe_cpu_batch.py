@@ -16,14 +16,13 @@ this file.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+from measured import commit, save
 
 from helpers.describer.bench import benchmark_records
 from helpers.describer.describe import Describer
@@ -42,10 +41,9 @@ def measure(model: str, records: int, batch_sizes: list[int], repeats: int) -> d
     differing = {size: sum(a != b for a, b in zip(texts[size], texts[batch_sizes[0]])) for size in batch_sizes}
     rates = {size: records / seconds for size, seconds in best.items()}
     fastest = max(rates, key=rates.get)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     return {
         "what": "guarded Describer.describe, HF float32 on this CPU, by generation batch",
-        "commit": commit or None,
+        "commit": commit(),
         "cpu_cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "model": model,
@@ -76,10 +74,7 @@ def main() -> None:
             model = str(_describer_folder(Path(work) / "model", args.shape))
         result = measure(model, args.records, args.batch_sizes, args.repeats)
     result["model"] = f"random-init {args.shape} shape" if args.shape else args.model
-    text = json.dumps(result, indent=2) + "\n"
-    if args.out:
-        args.out.write_text(text)
-    print(text, end="")
+    save(result, args.out)
 
 
 if __name__ == "__main__":

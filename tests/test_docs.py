@@ -605,3 +605,43 @@ def test_the_make_demo_savings_are_the_saved_measurement():
     assert f"saved {shares[0]:.0%} on seed 0 and {shares[1]:.0%} on seed 1" in text
     assert f"{total:.0f} s less {on_record[0]:.0f}-{on_record[1]:.0f} s: " in text
     assert f"{total - on_record[1]:.0f}-{total - on_record[0]:.0f} s, about 12 minutes and not safely under" in text
+
+
+def test_the_describer_cpu_batch_numbers_are_the_saved_measurements():
+    """docs/hardware.md's CPU batch numbers, and the CPU batch itself, come from `describe_cpu_batch.py`'s files."""
+    from helpers.describer.batch import CPU_BATCH_SIZE
+
+    flan, demo = (
+        json.loads((MEASUREMENTS / f"describe_cpu_batch_{name}_cpu.json").read_text())
+        for name in ("flan-t5-small", "demo")
+    )
+    ours = str(CPU_BATCH_SIZE)
+    assert flan["fastest_batch"] == CPU_BATCH_SIZE and flan["num_beams"] == 4
+    text = " ".join((PROJECT_ROOT / "docs" / "hardware.md").read_text().split())
+    gains = [run["records_per_second"][ours] / run["records_per_second"]["32"] for run in (flan, demo)]
+    stated = (
+        f"the fastest for a flan-t5-small-shaped describer with 4 beams, {demo['vs_fastest'][ours]:.2f} of the "
+        f"fastest ({demo['fastest_batch']}) for make demo's greedy one, x{gains[0]:.2f} and x{gains[1]:.2f} "
+        "their rates at 32"
+    )
+    assert stated in text
+    assert not any(sum(run["sentences_differing_from_the_first_batch"].values()) for run in (flan, demo))
+
+
+def test_the_check_numbers_are_the_saved_measurements():
+    """`desclm check`'s worker and JSON-reading numbers (docs/04_describer.md, helpers/describer/check.py)
+    come from `check_workers.py`'s and `check_json_numbers.py`'s files."""
+    from helpers.describer import check
+
+    workers = json.loads((MEASUREMENTS / "check_workers_cpu.json").read_text())
+    assert workers["cpu_cores"] == 2 and workers["same_verdicts"]
+    two, one = workers["vs_first"]["2"], workers["vs_first"]["1"]
+    text = " ".join((PROJECT_ROOT / "docs" / "04_describer.md").read_text().split())
+    assert f"on 2 cores 2 workers checked {two:.2f}x as fast as one process alone" in text
+    docstring = " ".join(check.check_workers.__doc__.split())
+    assert f"on 2 cores 2 workers checked {two:.2f}x as fast as this process alone, 1 worker {one:.2f}x" in docstring
+    assert two > 1 > one, "why auto is one worker per core"
+    numbers = json.loads((MEASUREMENTS / "check_json_numbers_cpu.json").read_text())
+    ratios = sorted(file["decimals_vs_floats"] for file in numbers["files"].values())
+    docstring = " ".join(check._json_items.__doc__.split())
+    assert f"{ratios[0]:.2f}x to {ratios[-1]:.2f}x as fast" in docstring

@@ -132,3 +132,23 @@ def test_a_describers_auto_batch_on_the_cpu_is_the_cpus(model_dir):
     assert describe_batch.planned_batch_size(0, on_gpu=True) == describe_batch.MAX_GPU_BATCH_SIZE
     assert describe_batch.planned_batch_size(0, on_gpu=False) == describe_batch.CPU_BATCH_SIZE
     assert describe_batch.planned_batch_size(48, on_gpu=True) == 48
+
+
+def test_an_auto_batch_probe_that_runs_out_of_gpu_memory_takes_the_least(model_dir, monkeypatch, caplog):
+    """On a GPU other work shares, measuring generation's memory may itself run out: the least batch,
+    said, not a failed run (a batch that still does not fit is then generated in halves)."""
+    import torch
+
+    from helpers.describer.describe import Describer
+
+    describer = Describer.load(model_dir, device="cpu", guard_workers=0)
+    gpu = describer.backend = ScriptedGPU(describer.backend, 2 * 2**30, 2**20)
+
+    def full(*args, **kwargs):
+        gpu.probes.append(args)
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory (scripted)")
+
+    monkeypatch.setattr(gpu, "peak_memory", full)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
+    assert describer.generation_batch_size() == describe_batch.CPU_BATCH_SIZE and len(gpu.probes) == 1
+    assert "ran out of GPU memory" in caplog.text

@@ -6,7 +6,8 @@
   describer's beams; a line is fitted through the two, and the largest power of two from
   `CPU_BATCH_SIZE` to `MAX_GPU_BATCH_SIZE` whose memory fits `MEMORY_SHARE` of what this process
   can use on the GPU is taken (`helpers.core.auto_batch`, the rule training's auto batch uses).
-  The measurement runs once per describer, at its first batch. A batch that still runs out of
+  The measurement runs once per describer, at its first batch (should it run out of memory itself,
+  on a GPU other work shares, the batch is `CPU_BATCH_SIZE`). A batch that still runs out of
   memory is generated in halves, and later batches no larger (`HFBackend`).
 
 `MAX_GPU_BATCH_SIZE` is where issue 31 measured the describer on an H200 (plain `generate` 6,844
@@ -38,7 +39,16 @@ def auto_batch_size(backend, beams: int, returned: int, max_new_tokens: int, top
     if not device.startswith("cuda") or not hasattr(backend, "peak_memory"):
         logger.info("describer batch size %d (auto, on %s)", CPU_BATCH_SIZE, device)
         return {"batch_size": CPU_BATCH_SIZE, "device": device}
-    measured = backend.peak_memory(PROBE_SIZES, beams, returned, max_new_tokens, top_p)
+    import torch
+
+    try:
+        measured = backend.peak_memory(PROBE_SIZES, beams, returned, max_new_tokens, top_p)
+    except torch.cuda.OutOfMemoryError:  # a GPU shared with other work: the least, halved should it not fit
+        torch.cuda.empty_cache()
+        logger.warning(
+            "describer batch size %d (auto): measuring generation's memory ran out of GPU memory", CPU_BATCH_SIZE
+        )
+        return {"batch_size": CPU_BATCH_SIZE, "device": device, "measured_peak_bytes": None}
     budget = gpu_budget(device)
     batch = batch_from_memory(measured, 0.0, budget, CPU_BATCH_SIZE, MAX_GPU_BATCH_SIZE)
     logger.info(

@@ -284,11 +284,12 @@ def describe_file(
     if num_shards > 1:
         check_writes([manifest_path(output_path)], [input_path])
     settings = output_settings(describer)
-    engine = engine or LocalDescribeEngine(describer, batch_size, chunk)
     stamp = {"input": file_stamp(input_path), "settings": settings}
-    # The lock comes first: a second run on this output refuses before it reads anything.
+    # The lock comes first: a second run on this output refuses before it reads anything (or, on a
+    # GPU, measures the auto batch's memory beside the first run).
     resumable = ResumableOutput(output_path, {**stamp, "shard": [shard_index, num_shards]}, not is_stream(input_path))
     with resumable as output:
+        engine = engine or LocalDescribeEngine(describer, batch_size, chunk)
         # A file is read as it is described (a first pass counts its lines, for the shards and the progress
         # bar): memory stays flat for 10^7 records. A pipe or stdin can be read once only, so it is held.
         # Each line is parsed where it is described.

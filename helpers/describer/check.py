@@ -38,7 +38,7 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from decimal import Decimal
@@ -414,14 +414,11 @@ def _checked(entries: Iterable, work: CaptionWork, workers: int) -> Iterator[lis
     """Blocks of output rows in order, the blocks checked on `workers` processes (at most 2 x workers
     waiting: memory holds a few blocks, whatever the files hold), or one caption at a time in this
     process with none."""
-    pool, pending = WorkerPool(work, workers), deque()
+    pool = WorkerPool(work, workers)
     try:
-        for block in chunks(entries, CHECK_BLOCK if workers else 1):
-            pending.append(pool.submit("rows", block))
-            while len(pending) > 2 * workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+        yield from pool.ordered(
+            "rows", ((block,) for block in chunks(entries, CHECK_BLOCK if workers else 1)), 2 * workers
+        )
     finally:
         pool.close()
 

@@ -224,6 +224,18 @@ class WorkerPool:
             future.set_exception(error)
         return future
 
+    def ordered(self, method: str, calls: Iterable[tuple], ahead: int) -> Iterator:
+        """`target.method(*args)` for each `args` of `calls`, the results in order; `calls` is drawn
+        while earlier ones run, at most `ahead` waiting besides the one whose result is given next.
+        A call that raised re-raises here, at its place."""
+        pending: deque[Future] = deque()
+        for args in calls:
+            pending.append(self.submit(method, *args))
+            while len(pending) > ahead:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
@@ -242,13 +254,8 @@ class GuardPool:
         """Descriptions for each (records, inputs, hypotheses) batch, in order; batches are drawn
         (the model generating) while earlier ones are checked. A batch whose check raised
         re-raises here, at its place."""
-        pending: deque[Future] = deque()
-        for batch in batches:
-            pending.append(self._pool.submit("describe", *batch))
-            while len(pending) > 2 * self.workers:
-                yield from pending.popleft().result()
-        while pending:
-            yield from pending.popleft().result()
+        for descriptions in self._pool.ordered("describe", batches, 2 * self.workers):
+            yield from descriptions
 
     def close(self) -> None:
         self._pool.close()

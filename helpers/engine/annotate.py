@@ -81,7 +81,7 @@ def annotate(config: ExtractConfig, options: AnnotateOptions, engine_options: En
         OSError: An input cannot be read or an output folder cannot be written.
     """
     from helpers.describer.describe import Describer
-    from helpers.describer.run import describe_records, output_settings, source_counts
+    from helpers.describer.run import output_settings, source_counts
 
     described = resolve(options.described)
     partial, manifest_file = partial_paths(described)[0], side_files(described)["manifest"]
@@ -117,17 +117,13 @@ def annotate(config: ExtractConfig, options: AnnotateOptions, engine_options: En
         batch_size = describer.generation_batch_size(options.describe_batch_size)  # here: the local engine's
         _reconcile(partial, cv_output, describer, batch_size)
 
-        waiting: list[str] = []  # the local engine's records not yet described, fewer than a generation batch
+        describing = _Describing(partial, describer, batch_size)  # the local engine's records
 
         def write_described(result: BatchResult) -> None:
             if result.described is not None:  # Ray: described by its actors
                 _append_described(partial, result.described)
-                return
-            waiting.extend(result.lines)
-            full = len(waiting) // batch_size * batch_size
-            if full:
-                _append_described(partial, describe_records(describer, waiting[:full], batch_size))
-                del waiting[:full]
+            else:
+                describing.add(result.lines)
 
         if engine_options.engine == "ray":
             from helpers.engine.ray_data import RayEngine
@@ -137,7 +133,7 @@ def annotate(config: ExtractConfig, options: AnnotateOptions, engine_options: En
         else:
             engine = LocalEngine()
         summary = run_extraction(config, engine=engine, on_batch=write_described)
-        _append_described(partial, describe_records(describer, waiting, batch_size) if waiting else [])
+        describing.flush()
         os.replace(partial, described)
         atomic_write_text(manifest_file, json.dumps({**settings, "complete": True}, indent=2) + "\n")
     return {**summary, "described": str(described), "described_counts": dict(source_counts(described))}
@@ -161,7 +157,6 @@ def _reconcile(partial: Path, cv_output: Path, describer, batch_size: int) -> No
     file is cut after the last of them, not rewritten), and from the first record without its
     description on, the records are described now, a batch at a time, and appended. A description
     whose record is gone breaks the step, so it and those after it are dropped and made again."""
-    from helpers.describer.run import describe_records
 
     cv_partial = partial_paths(cv_output)[0]
     records = (  # (line, its photo) of each record
@@ -181,15 +176,44 @@ def _reconcile(partial: Path, cv_output: Path, describer, batch_size: int) -> No
                 kept += len(row_raw)
     with open(partial, "ab") as file:
         file.truncate(kept)
-    described_now = 0
+    describing = _Describing(partial, describer, batch_size)
+    describing.add(waiting)
     for raw, _ in records:  # the rest, after the first not described (when there was one)
-        waiting.append(raw.decode("utf-8"))
-        if len(waiting) == batch_size:
-            described_now += _append_described(partial, describe_records(describer, waiting, batch_size))
-            waiting = []
-    described_now += _append_described(partial, describe_records(describer, waiting, batch_size) if waiting else [])
-    if described_now:
-        logger.info("annotate: %d record(s) written before were not described; described them now", described_now)
+        describing.add([raw.decode("utf-8")])
+    describing.flush()
+    if describing.described:
+        logger.info(
+            "annotate: %d record(s) written before were not described; described them now", describing.described
+        )
+
+
+class _Describing:
+    """CV records (JSON lines) described a generation batch at a time as they are added, their
+    description lines appended to `partial`; `flush` describes the last, fewer."""
+
+    def __init__(self, partial: Path, describer, batch_size: int) -> None:
+        self.partial, self.describer, self.batch_size = partial, describer, batch_size
+        self.waiting: list[str] = []
+        self.described = 0
+
+    def add(self, record_lines: list[str]) -> None:
+        self.waiting.extend(record_lines)
+        full = len(self.waiting) // self.batch_size * self.batch_size
+        if full:
+            self._describe(self.waiting[:full])
+            del self.waiting[:full]
+
+    def flush(self) -> None:
+        if self.waiting:
+            self._describe(self.waiting)
+            self.waiting = []
+
+    def _describe(self, record_lines: list[str]) -> None:
+        from helpers.describer.run import describe_records
+
+        self.described += _append_described(
+            self.partial, describe_records(self.describer, record_lines, self.batch_size)
+        )
 
 
 def _append_described(partial: Path, lines: list[str]) -> int:

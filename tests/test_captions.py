@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from helpers.core.contract import Policy
 from helpers.describer import check_caption
+from helpers.describer.backends import Backend
 from helpers.describer.describe import DescribeError, Describer, Description
 from helpers.text.fallback import grammar_sentences
 from helpers.text.grammar import describe
@@ -21,14 +22,14 @@ from helpers.text.synthetic import random_cv
 UNFAITHFUL = "There are 99 tires on the moon."
 
 
-class ScriptedBackend:
+class ScriptedBackend(Backend):
     """Beams written in advance per model input: two faithful sentences (one of them twice) around an
     unfaithful one, so the captions must pick, drop and deduplicate."""
 
     def __init__(self, beams: dict[str, list[str]]) -> None:
         self.beams = beams
 
-    def hypotheses(self, inputs, num_beams, max_new_tokens, batch_size=32, num_hypotheses=1):
+    def _batch(self, inputs, num_beams, num_hypotheses, max_new_tokens, batch_size, top_p=0.0, seed=0):
         return [self.beams[text][:num_hypotheses] for text in inputs]
 
 

@@ -10,8 +10,12 @@ set; `tests/data/captions_held_out.jsonl` (60 more, written after) was checked o
 from __future__ import annotations
 
 import json
+import logging
+import multiprocessing
+import os
 import random
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -401,8 +405,9 @@ def test_parquet_captions_a_datasets_shards_are_checked_by_id_or_stored_path(tmp
         check_file(tmp_path / "cv.jsonl", tmp_path / "shards", tmp_path / "other.jsonl")
 
 
-def test_workers_write_what_this_process_writes_and_a_stopped_run_resumes(tmp_path, monkeypatch):
-    """On worker processes the verdicts and summary are this process's, byte for byte. A run stopped
+def test_workers_write_what_this_process_writes_and_a_stopped_run_resumes(tmp_path, monkeypatch, caplog):
+    """On worker processes the verdicts and summary are this process's, byte for byte, a worker killed
+    mid-run (for memory) costing none (it stopped the run, as BrokenProcessPool). A run stopped
     part-way (a full disk) keeps the lines it wrote; the rerun checks only the captions after them and
     writes the uninterrupted file and summary. A caption the checker raises on costs that line only."""
     from helpers.core.records import ResumableOutput
@@ -414,7 +419,19 @@ def test_workers_write_what_this_process_writes_and_a_stopped_run_resumes(tmp_pa
     cv, captions = folder / "cv.jsonl", folder / "captions.jsonl"
     here, on_workers = tmp_path / "here.jsonl", tmp_path / "workers.jsonl"
     summary = check_file(cv, captions, here, workers=0)
-    assert check_file(cv, captions, on_workers, workers=2) == summary
+    entries = check._entries
+
+    def killing(*args):  # a worker killed (for memory) mid-run, blocks of captions on both
+        for count, entry in enumerate(entries(*args)):
+            if count == 2 * check.CHECK_BLOCK + 10:
+                os.kill(multiprocessing.active_children()[0].pid, signal.SIGKILL)
+            yield entry
+
+    monkeypatch.setattr(check, "_entries", killing)
+    with caplog.at_level(logging.WARNING):
+        assert check_file(cv, captions, on_workers, workers=2) == summary
+    assert "starting the workers again" in caplog.text, "a worker ended, and cost no verdict"
+    monkeypatch.setattr(check, "_entries", entries)
     assert on_workers.read_bytes() == here.read_bytes()
     assert summary_path(on_workers).read_text() == summary_path(here).read_text()
 

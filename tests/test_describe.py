@@ -12,7 +12,7 @@ import torch
 from conftest import DESCRIBER_TRAIN as TRAIN
 
 from helpers.core.contract import InputSpec, ModelSettings, Policy
-from helpers.describer.backends import CT2Backend, HFBackend
+from helpers.describer.backends import Backend, CT2Backend, HFBackend
 from helpers.describer.describe import Describer
 from helpers.describer.export_ct2 import export
 from helpers.text.grammar import RecordError
@@ -34,13 +34,13 @@ TWO_PLASTIC = {
 ONE_TIRE = {"id": "b", "detections": [{"label": "tire", "confidence": 0.8}, {"label": "glass", "confidence": 0.2}]}
 
 
-class ScriptedBackend:
+class ScriptedBackend(Backend):
     """A backend that returns given hypotheses, to drive the guard's decisions exactly."""
 
     def __init__(self, answers: dict[str, list[str]]) -> None:
         self.answers = answers  # model input -> hypotheses, best first
 
-    def hypotheses(self, inputs, num_beams, max_new_tokens, batch_size=32, num_hypotheses=1):
+    def _batch(self, inputs, num_beams, num_hypotheses, max_new_tokens, batch_size, top_p=0.0, seed=0):
         return [self.answers[text][:num_hypotheses] for text in inputs]
 
 

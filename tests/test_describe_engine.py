@@ -116,12 +116,12 @@ def test_the_engine_gives_describe_alls_lines_block_by_block(serial, seed, count
     assert written == _block_by_block(serial, lines, batch_size, chunk, numbered)
 
 
-class ExplodingBackend:
+class ExplodingBackend(Backend):
     """Answers "Nothing." (the guard falls back to the grammar), but raises on any batch holding "boom"."""
 
     device = "cpu"
 
-    def hypotheses(self, inputs, num_beams, max_new_tokens, batch_size=32, num_hypotheses=1):
+    def _batch(self, inputs, num_beams, num_hypotheses, max_new_tokens, batch_size, top_p=0.0, seed=0):
         if any("boom" in text for text in inputs):
             raise RuntimeError("the model exploded")
         return [["Nothing."] * num_hypotheses for _ in inputs]
@@ -208,9 +208,11 @@ def test_a_worker_killed_mid_run_costs_no_line(tmp_path, caplog):
     assert killing.calls == 6 and "starting the workers again" in caplog.text
     assert on_workers.read_bytes() == here.read_bytes() and counts["error"] == 0
 
-    # the API (`desclm annotate`, Ray's describer actors): the batch fails, each record is done again
+    # the API (`desclm annotate`, Ray's describer actors): the workers start again and check the batches
+    # they held again; nothing is generated again (each record was, alone, at batch 1)
     serial = Describer(ExplodingBackend(), SETTINGS, guard_workers=0).describe_all(records, 4)
-    pooled = Describer(KillingBackend(), SETTINGS, guard_workers=2)
-    assert pooled.describe_all(records, 4) == serial
-    assert pooled.describe_all(records, 4) == serial, "and the next call has workers again"
+    killing = KillingBackend()
+    pooled = Describer(killing, SETTINGS, guard_workers=2)
+    assert pooled.describe_all(records, 4) == serial and killing.calls == 6
+    assert pooled.describe_all(records, 4) == serial and killing.calls == 12, "and the next call has workers"
     pooled.close()

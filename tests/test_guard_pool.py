@@ -3,15 +3,17 @@ model writes the next batch, with the same results, in the same order, as the gu
 
 from __future__ import annotations
 
+import os
 import random
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pool_targets import Dying
 
 from helpers.core.device import cpu_cores
 from helpers.describer.describe import Describer
-from helpers.describer.guard import guard_workers
+from helpers.describer.guard import WorkerPool, guard_workers
 from helpers.text.synthetic import random_cv
 
 
@@ -70,3 +72,19 @@ def test_a_worker_ignores_ctrl_c_which_the_parent_handles():
         assert worker.is_alive() and pool.submit("split").result() == ["a", "b"]
     finally:
         pool.close()
+
+
+@pytest.mark.parametrize("once", [True, False])
+def test_a_worker_that_ends_costs_no_result(tmp_path, caplog, once):
+    """A worker that ended stopped `desclm check` and the guard's pool (BrokenProcessPool): now the
+    workers start again and the calls the pool held run again; one that ends a worker every time runs
+    in this process."""
+    target = Dying(os.getpid(), fatal=5, once=str(tmp_path / "ended") if once else "")
+    pool = WorkerPool(target, 2)
+    try:
+        results = list(pool.ordered("square", ((n,) for n in range(12)), ahead=4))
+    finally:
+        pool.close()
+    assert results == [n * n for n in range(12)]
+    assert "starting the workers again" in caplog.text and pool.starts >= 2
+    assert ("ended a worker twice: doing it in this process" in caplog.text) is not once

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from helpers.core.contract import InputSpec, ModelSettings, Policy, Style, load_pairs_settings
+from helpers.describer.backends import Backend
 from helpers.describer.describe import Describer
 from helpers.pairs.synth import SynthConfig, build_pairs
 from helpers.text.fallback import said
@@ -74,13 +75,13 @@ def test_02_mixes_house_examples_into_training_and_records_their_frames(tmp_path
         SynthConfig(styles="house:inventory")
 
 
-class Scripted:
+class Scripted(Backend):
     """Answers every input with the given sentences (the beams)."""
 
     def __init__(self, beams: list[str]) -> None:
         self.beams = beams
 
-    def hypotheses(self, inputs, num_beams, max_new_tokens, batch_size=32, num_hypotheses=1, **_):
+    def _batch(self, inputs, num_beams, num_hypotheses, max_new_tokens, batch_size, top_p=0.0, seed=0):
         return [self.beams[:num_hypotheses] for _ in inputs]
 
 

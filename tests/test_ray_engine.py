@@ -410,13 +410,13 @@ def test_annotate_locally_generates_a_generation_batch_of_records_at_a_time(
     """Not an extraction batch at a time (16 photos on a GPU, against a generation batch of up to 1024):
     the records wait for a generation batch, the last ones are described at the end, and the file is
     the one extract then describe write."""
-    generated, generate = [], Describer.generate
+    generated, generate = [], Describer.generated_batches
 
     def counted(self, inputs, batch_size=0, num_beams=None):
         generated.append(len(inputs))
         return generate(self, inputs, batch_size, num_beams)
 
-    monkeypatch.setattr(Describer, "generate", counted)
+    monkeypatch.setattr(Describer, "generated_batches", counted)
     options = AnnotateOptions(
         describer=str(model_dir), described=str(tmp_path / "described.jsonl"), describe_batch_size=3
     )

@@ -17,7 +17,9 @@ from hypothesis import strategies as st
 
 from helpers.core.contract import Policy
 from helpers.core.records import ResumableOutput, read_lines
+from helpers.describer.backends import Backend
 from helpers.describer.describe import Describer
+from helpers.describer.guard import Guard
 from helpers.describer.run import describe_file
 from helpers.pairs.synth import describe_file as synth_file
 from helpers.text.facts import extract
@@ -25,13 +27,13 @@ from helpers.text.grammar import facts
 from helpers.text.lexicon import normalize_label
 
 
-class FixedBackend:
+class FixedBackend(Backend):
     """Answers "Nothing." to everything (so the guard falls back to the grammar); can explode or stop."""
 
     def __init__(self, explode_on: str = "", interrupt_on: str = "") -> None:
         self.explode_on, self.interrupt_on, self.seen = explode_on, interrupt_on, []
 
-    def hypotheses(self, inputs, num_beams, max_new_tokens, batch_size=32, num_hypotheses=1):
+    def _batch(self, inputs, num_beams, num_hypotheses, max_new_tokens, batch_size, top_p=0.0, seed=0):
         self.seen += inputs
         if self.interrupt_on and any(self.interrupt_on in text for text in inputs):
             raise KeyboardInterrupt  # what a kill looks like from inside
@@ -269,6 +271,32 @@ def test_the_api_reports_a_failing_record_in_its_place_instead_of_raising():
     assert [type(r).__name__ for r in results] == ["Description", "DescribeError", "DescribeError", "Description"]
     assert "record 1: detections[0].confidence" in results[1].error and "record 2: RuntimeError" in results[2].error
     assert results[0].faithful and results[3].faithful
+
+
+def test_a_record_that_fails_in_a_batch_costs_no_other_record_a_second_generation(monkeypatch):
+    """`describe_all` (annotate, the Ray engine, the API) generated every record of the call again, one
+    at a time, when one record's generation or check raised: on a GPU, 1024 records generated again
+    record by record. Now a check that raises costs nothing generated, and a batch whose generation
+    raises is generated again alone, the batches before it not at all."""
+    labels = ["tire", "glass", "paper", "crash", "plastic", "metal", "cardboard", "can"]
+    choose = Guard.choose
+
+    def failing_choose(self, record, model_input, texts):
+        if record["detections"][0]["label"] == "crash":
+            raise ValueError("the guard crashed")
+        return choose(self, record, model_input, texts)
+
+    monkeypatch.setattr(Guard, "choose", failing_choose)
+    backend = FixedBackend()
+    results = Describer(backend, SETTINGS).describe_all([_record(label) for label in labels], batch_size=4)
+    assert len(backend.seen) == len(labels), "each record generated once"
+    assert [r.error for r in results if r.error] == ["record 3: ValueError: the guard crashed"]
+    assert all(r.faithful for r in results if not r.error)
+
+    backend = FixedBackend(explode_on="crash")
+    results = Describer(backend, SETTINGS).describe_all([_record(label) for label in labels], batch_size=4)
+    assert len(backend.seen) == len(labels) + 4, "the failed batch's 4 records generated again, alone"
+    assert [r.error for r in results if r.error] == ["record 3: RuntimeError: the model exploded"]
 
 
 @pytest.mark.parametrize("scene", ["0", "12 lane", "0/", "x (y)", "бутылка поле", ":"])

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers.core.contract import InputSpec, ModelSettings, Policy, Style
+from helpers.describer.backends import Backend
 from helpers.describer.describe import Describer
 from helpers.text.facts import agreement_errors, extract, slot_errors
 from helpers.text.grammar import describe, facts
@@ -114,11 +115,11 @@ def test_sizes_are_written_before_the_noun_read_back_and_never_taken_from_a_labe
     assert slot_errors(facts(record, SPATIAL), extract(stated).facts())["wrong_size"] == 1
 
 
-class EchoBackend:
+class EchoBackend(Backend):
     def __init__(self, beams):
         self.beams = beams
 
-    def hypotheses(self, inputs, num_beams, max_new_tokens, batch_size=32, num_hypotheses=1):
+    def _batch(self, inputs, num_beams, num_hypotheses, max_new_tokens, batch_size, top_p=0.0, seed=0):
         return [self.beams[:num_hypotheses] for _ in inputs]
 
 

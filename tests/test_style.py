@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers.core.contract import ContractError, InputSpec, ModelSettings, Policy, Style, load_model_settings
+from helpers.describer.backends import Backend
 from helpers.describer.describe import Describer
 from helpers.text.facts import agreement_errors, extract
 from helpers.text.grammar import describe, facts
@@ -115,11 +116,11 @@ def test_unknown_label_forms():
     assert label_forms("metals") == ("item labelled metals", "items labelled metals"), "as given: not 'metal'"
 
 
-class EchoBackend:
+class EchoBackend(Backend):
     def __init__(self, beams):
         self.beams = beams
 
-    def hypotheses(self, inputs, num_beams, max_new_tokens, batch_size=32, num_hypotheses=1):
+    def _batch(self, inputs, num_beams, num_hypotheses, max_new_tokens, batch_size, top_p=0.0, seed=0):
         return [self.beams[:num_hypotheses] for _ in inputs]
 
 

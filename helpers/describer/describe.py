@@ -28,8 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Iterable
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -40,7 +39,7 @@ from helpers.describer.batch import AUTO_BATCH_SIZE, auto_batch_size
 from helpers.describer.guard import SOURCES, DescribeError, Description, Guard, GuardPool, ModelInput
 from helpers.describer.guard import guard_workers as guard_workers_of
 from helpers.describer.options import DEFAULT_GUARD_WORKERS
-from helpers.text.grammar import RecordError, validate_record
+from helpers.text.grammar import validate_record
 
 logger = logging.getLogger(__name__)
 __all__ = ["SOURCES", "DescribeError", "Describer", "Description"]  # the first three from helpers.describer.guard
@@ -160,6 +159,8 @@ class Describer:
 
     def _generation(self, inputs: list[str], batch_size: int, num_beams: int | None) -> tuple[tuple, dict]:
         """The backend's arguments for `inputs` (see `_beams`; `batch_size` 0: the auto batch)."""
+        if self.backend is None:
+            raise RuntimeError("this describer was loaded without its model (with_model=False): it cannot generate")
         beams, returned = self._beams(num_beams)
         sampling = {"top_p": self.top_p, "seed": self.seed} if self.top_p else {}
         batch_size = self.generation_batch_size(batch_size)
@@ -179,10 +180,33 @@ class Describer:
         self, inputs: list[str], batch_size: int = AUTO_BATCH_SIZE, num_beams: int | None = None
     ) -> list[list[str]]:
         """The model's sentences for each model input (`inputs`), best first, for the guard to choose from."""
-        if self.backend is None:
-            raise RuntimeError("this describer was loaded without its model (with_model=False): it cannot generate")
         generation, sampling = self._generation(inputs, batch_size, num_beams)
         return self.backend.hypotheses(*generation, **sampling)
+
+    def generated_batches(
+        self, inputs: list[str], batch_size: int = AUTO_BATCH_SIZE, num_beams: int | None = None
+    ) -> Iterator[tuple[list[int], list[list[str] | str]]]:
+        """`generate`, a generation batch at a time as it is generated: (the inputs' indices, each
+        one's sentences). Never raises for an input: where a batch's generation raises, each input
+        not yet generated is generated alone, and one that fails alone gets its error as text in
+        place of its sentences (the batches before keep theirs: nothing is generated twice)."""
+        generation, sampling = self._generation(inputs, batch_size, num_beams)
+        generated = [False] * len(inputs)
+        try:
+            for indices, texts in self.backend.hypotheses_by_batch(*generation, **sampling):
+                for index in indices:
+                    generated[index] = True
+                yield indices, texts
+        except Exception:  # noqa: BLE001 - one input must not cost the others: each alone
+            logger.debug("generation failed on a batch; generating its inputs one by one", exc_info=True)
+            for index in (i for i, done in enumerate(generated) if not done):
+                yield [index], [self._generated_alone(inputs[index], num_beams)]
+
+    def _generated_alone(self, model_input: str, num_beams: int | None) -> list[str] | str:
+        try:
+            return self.generate([model_input], 1, num_beams)[0]
+        except Exception as error:  # noqa: BLE001 - this input's error, as text
+            return f"{type(error).__name__}: {error}"
 
     def describe_detailed(
         self, records: Iterable[dict], batch_size: int = AUTO_BATCH_SIZE, num_beams: int | None = None
@@ -207,15 +231,15 @@ class Describer:
                 positions.extend(indices)
                 yield [records[i] for i in indices], [inputs[i] for i in indices], texts
 
+        for description in self._guard_pool().describe(batches()):
+            results[positions.popleft()] = description
+        return results
+
+    def _guard_pool(self) -> GuardPool:
+        """The guard's pool (`guard_workers` processes, or this process), started at its first use."""
         if self._pool is None:
             self._pool = GuardPool(self.checker, self.guard_workers)
-        try:
-            for description in self._pool.describe(batches()):
-                results[positions.popleft()] = description
-        except BrokenProcessPool:  # a worker ended (killed for memory, a crash): the next call starts them again
-            self.close()
-            raise
-        return results
+        return self._pool
 
     def close(self) -> None:
         """Stops the guard's worker processes, if any (they also stop when this process ends)."""
@@ -227,30 +251,35 @@ class Describer:
         self, records: Iterable, batch_size: int = AUTO_BATCH_SIZE, names: list[str] | None = None
     ) -> list[Description | DescribeError]:
         """Like `describe_detailed`, but never raises for a record: one that is invalid, or whose
-        generation fails (an exception in the model, guard or grammar), gives a `DescribeError` in
-        its place, whose `error` names the record (`names[i]`, default "record i") and the field.
-        Both types have `error` (None for a description): `[r.text for r in results if not r.error]`.
+        generation or check fails (an exception in the model, guard or grammar), gives a
+        `DescribeError` in its place, whose `error` names the record (`names[i]`, default "record i")
+        and the field. Both types have `error` (None for a description):
+        `[r.text for r in results if not r.error]`. A failure costs its record only, and no record is
+        generated twice: where a batch's generation or check raises, its records are done again
+        alone (`generated_batches`, `Guard.describe_each`), the same as in `desclm describe`.
         """
         records = list(records)
         names = names or [f"record {index}" for index in range(len(records))]
         results: list[Description | DescribeError | None] = [None] * len(records)
-        valid = []
+        valid, inputs = [], []  # the records with a model input, and their inputs
         for index, (record, name) in enumerate(zip(records, names, strict=True)):
-            try:
-                validate_record(record, name, self.policy)
+            model_input, error = self.model_input.of(record, name)
+            if error is None:
                 valid.append(index)
-            except RecordError as error:
-                results[index] = DescribeError(name, str(error))
-        try:
-            for index, result in zip(valid, self.describe_detailed([records[i] for i in valid], batch_size)):
-                results[index] = result
-        except Exception:  # noqa: BLE001 - one record must not cost the others: retry one by one
-            for index in valid:
-                try:
-                    results[index] = self.describe_detailed([records[index]], 1)[0]
-                except Exception as error:  # noqa: BLE001
-                    logger.debug("%s failed", names[index], exc_info=True)
-                    results[index] = DescribeError(names[index], f"{names[index]}: {type(error).__name__}: {error}")
+                inputs.append(model_input)
+            else:
+                results[index] = DescribeError(name, error)
+        positions: deque[int] = deque()  # the records of the batches given to the guard, in order
+
+        def batches():
+            for indices, texts in self.generated_batches(inputs, batch_size):
+                chosen = [valid[i] for i in indices]
+                positions.extend(chosen)
+                yield [records[i] for i in chosen], [inputs[i] for i in indices], texts, [names[i] for i in chosen]
+
+        if valid:
+            for result in self._guard_pool().describe_each(batches()):
+                results[positions.popleft()] = result
         return results
 
     def describe(self, records: Iterable[dict], batch_size: int = AUTO_BATCH_SIZE) -> list[str]:

@@ -9,6 +9,7 @@ checks themselves are described in `helpers.describer.describe`.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import signal
 from collections import deque
@@ -23,10 +24,11 @@ from helpers.describer.provenance import Phrase, provenance
 from helpers.text.fallback import GRAMMAR_ATTEMPTS, fallback_sentence, grammar_sentences, well_written
 from helpers.text.fallback import said as _said
 from helpers.text.frames import frame_of, grammar_frames
-from helpers.text.grammar import Facts, facts
+from helpers.text.grammar import Facts, RecordError, facts, validate_record
 from helpers.text.linearize import from_model_text, linearize
 from helpers.text.variants import variant_of
 
+logger = logging.getLogger(__name__)
 SOURCES = ("model", "rerank", "grammar", "unchecked")
 
 
@@ -73,6 +75,17 @@ class ModelInput:
         variant = variant_of(record, self.seed, self.variants)
         return linearize(record, self.input_format, self.policy, self.style, variant)
 
+    def of(self, record, name: str) -> tuple[str | None, str | None]:
+        """(the record's model input, None), or (None, why it has none): invalid (the message names
+        `name` and the field), or a record the linearizer fails on."""
+        try:
+            validate_record(record, name, self.policy)
+            return self(record), None
+        except RecordError as invalid:
+            return None, str(invalid)
+        except Exception as failure:  # noqa: BLE001 - a record the linearizer fails on costs its own place
+            return None, f"{name}: {type(failure).__name__}: {failure}"
+
 
 @dataclass(frozen=True)
 class Guard:
@@ -104,6 +117,33 @@ class Guard:
             chosen = self.choose(record, model_input, texts)
             results.append(self.with_captions(chosen, record, model_input, texts))
         return results
+
+    def describe_each(
+        self, records: list[dict], inputs: list[str], hypotheses: list[list[str] | str], names: list[str]
+    ) -> list[Description | DescribeError]:
+        """`describe` that never raises: where the batch's check raises, each record's alone, and a
+        record whose check raises alone, or whose generation failed (its error as text in place of
+        its sentences), gets a `DescribeError` named `names[i]`."""
+        generated = [i for i, texts in enumerate(hypotheses) if not isinstance(texts, str)]
+        results: list[Description | DescribeError] = [
+            DescribeError(name, f"{name}: {texts}") for name, texts in zip(names, hypotheses, strict=True)
+        ]
+        try:
+            checked = self.describe(
+                [records[i] for i in generated], [inputs[i] for i in generated], [hypotheses[i] for i in generated]
+            )
+        except Exception:  # noqa: BLE001 - one record must not cost the others: each alone
+            logger.debug("the guard failed on a batch; checking its records one by one", exc_info=True)
+            checked = [self._alone(records[i], inputs[i], hypotheses[i], names[i]) for i in generated]
+        for index, result in zip(generated, checked, strict=True):
+            results[index] = result
+        return results
+
+    def _alone(self, record: dict, model_input: str, texts: list[str], name: str) -> Description | DescribeError:
+        try:
+            return self.describe([record], [model_input], [texts])[0]
+        except Exception as error:  # noqa: BLE001 - this record's error
+            return DescribeError(name, f"{name}: {type(error).__name__}: {error}")
 
     @property
     def grammar_style(self) -> Style:
@@ -199,9 +239,15 @@ class WorkerPool:
     def __init__(self, target, workers: int) -> None:
         self.target, self.workers = target, workers
         self._pool = None
-        if workers:
+        self.starts = 0  # how many times the processes were started (again, after one ended)
+        self._open()
+
+    def _open(self) -> None:
+        if self.workers:
+            workers = self.workers
+            self.starts += 1
             context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start, initargs=(target,))
+            self._pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start, initargs=(self.target,))
             # Every worker now (a task each, given faster than one starts), not one per submit as the pool
             # would: a worker it starts while it breaks (another one killed) is never stopped, and closing
             # it then waits forever (CPython 3.11's ProcessPoolExecutor).
@@ -227,14 +273,42 @@ class WorkerPool:
     def ordered(self, method: str, calls: Iterable[tuple], ahead: int) -> Iterator:
         """`target.method(*args)` for each `args` of `calls`, the results in order; `calls` is drawn
         while earlier ones run, at most `ahead` waiting besides the one whose result is given next.
-        A call that raised re-raises here, at its place."""
-        pending: deque[Future] = deque()
+        A call that raised re-raises here, at its place.
+
+        A worker that ends (killed for memory, a crash) costs no result: the processes start again
+        and each call the pool held runs again there; a call that ends a worker a second time runs
+        in this process (the targets' work is Python: a worker is killed for the machine's memory,
+        not for a call's).
+        """
+        pending: deque[tuple[tuple, Future, int]] = deque()  # each call's args, future and pool start
         for args in calls:
-            pending.append(self.submit(method, *args))
+            pending.append((args, self.submit(method, *args), self.starts))
             while len(pending) > ahead:
-                yield pending.popleft().result()
+                yield self._result(method, *pending.popleft())
         while pending:
-            yield pending.popleft().result()
+            yield self._result(method, *pending.popleft())
+
+    def _result(self, method: str, args: tuple, future: Future, start: int):
+        """The call's result; where its worker ended, the call again (see `ordered`)."""
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            if start == self.starts:  # the first of the ended pool's calls asked for: it starts again
+                logger.warning("a worker process ended (killed for memory, or a crash): starting the workers again")
+                self.restart()
+        start = self.starts
+        try:
+            return self.submit(method, *args).result()
+        except BrokenProcessPool:
+            logger.warning("a %s call ended a worker twice: doing it in this process", method)
+            if start == self.starts:
+                self.restart()
+        return getattr(self.target, method)(*args)
+
+    def restart(self) -> None:
+        """Stops the processes (one ended: the pool is broken) and starts new ones."""
+        self.close()
+        self._open()
 
     def close(self) -> None:
         if self._pool is not None:
@@ -256,6 +330,12 @@ class GuardPool:
         re-raises here, at its place."""
         for descriptions in self._pool.ordered("describe", batches, 2 * self.workers):
             yield from descriptions
+
+    def describe_each(self, batches: Iterable[tuple[list, list, list, list]]) -> Iterator[Description | DescribeError]:
+        """`Guard.describe_each` for each (records, inputs, hypotheses, names) batch, in order, as
+        `describe` (never raising for a record)."""
+        for results in self._pool.ordered("describe_each", batches, 2 * self.workers):
+            yield from results
 
     def close(self) -> None:
         self._pool.close()

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 from helpers.core.records import InputLine, input_line, json_line
 from helpers.describer.guard import DescribeError, Description, Guard, ModelInput
-from helpers.text.grammar import RecordError, validate_record
 
 logger = logging.getLogger(__name__)
 NumberedLines = list[tuple[int, bytes]]  # (line number, the raw line) for each line of a block
@@ -70,16 +69,8 @@ class LineWork:
         inputs: list[str | None] = []
         errors: list[str | None] = []
         for number, raw in block:
-            line, text = input_line(number, raw), None
-            error = line.error
-            if error is None:
-                try:
-                    validate_record(line.record, f"line {number}", self.guard.policy)
-                    text = self.model_input(line.record)
-                except RecordError as invalid:
-                    error = str(invalid)
-                except Exception as failure:  # noqa: BLE001 - a record the linearizer fails on costs its line
-                    error = f"line {number}: {type(failure).__name__}: {failure}"
+            line = input_line(number, raw)
+            text, error = (None, line.error) if line.error else self.model_input.of(line.record, f"line {number}")
             inputs.append(text)
             errors.append(error)
         return Prepared(inputs, errors)
@@ -90,15 +81,12 @@ class LineWork:
         lines = [input_line(number, raw) for number, raw in block]
         results: list[Description | DescribeError | None] = [None] * len(lines)
         described = []  # positions of the lines the guard describes
-        for position, (line, error, texts) in enumerate(zip(lines, prepared.errors, hypotheses, strict=True)):
-            name = f"line {line.number}"
-            if error is not None:
-                results[position] = None if line.error else DescribeError(name, error)
-            elif isinstance(texts, str):
-                results[position] = DescribeError(name, f"{name}: {texts}")
-            else:
+        for position, (line, error) in enumerate(zip(lines, prepared.errors, strict=True)):
+            if error is None:
                 described.append(position)
-        guarded = self._guarded(
+            elif not line.error:
+                results[position] = DescribeError(f"line {line.number}", error)
+        guarded = self.guard.describe_each(
             [lines[i].record for i in described],
             [prepared.inputs[i] for i in described],
             [hypotheses[i] for i in described],
@@ -108,18 +96,3 @@ class LineWork:
             results[position] = result
         rows = [output_row(line, result, self.guard.num_captions) for line, result in zip(lines, results, strict=True)]
         return output_lines(rows, lines, self.numbered)
-
-    def _guarded(self, records, inputs, hypotheses, names) -> list[Description | DescribeError]:
-        """The guard's descriptions; where the block's check raises, each record's alone, and a
-        record whose check raises alone gets that error."""
-        try:
-            return self.guard.describe(records, inputs, hypotheses)
-        except Exception:  # noqa: BLE001 - one record must not cost the others: each alone
-            logger.debug("the guard failed on a block; checking its records one by one", exc_info=True)
-        results: list[Description | DescribeError] = []
-        for record, model_input, texts, name in zip(records, inputs, hypotheses, names, strict=True):
-            try:
-                results += self.guard.describe([record], [model_input], [texts])
-            except Exception as error:  # noqa: BLE001
-                results.append(DescribeError(name, f"{name}: {type(error).__name__}: {error}"))
-        return results

@@ -130,25 +130,16 @@ class LocalDescribeEngine:
             work.close()
 
     def _generate(self, inputs: list[str | None]) -> list[list[str] | str | None]:
-        """The model's sentences for each input (None where a line has none); where the block's
-        generation raises, each input's alone, and an input that fails alone gets its error as text."""
+        """The model's sentences for each input (None where a line has none; an input whose
+        generation fails alone, its error as text: `Describer.generated_batches`)."""
         positions = [index for index, text in enumerate(inputs) if text is not None]
-        texts = [inputs[index] for index in positions]
-        try:
-            generated: list = self.describer.generate(texts, self.batch_size) if texts else []
-        except Exception:  # noqa: BLE001 - one record must not cost the others: each alone
-            logger.debug("generation failed on a block; generating its records one by one", exc_info=True)
-            generated = [self._generate_alone(text) for text in texts]
         results: list[list[str] | str | None] = [None] * len(inputs)
-        for index, hypotheses in zip(positions, generated, strict=True):
-            results[index] = hypotheses
+        if positions:
+            texts = [inputs[index] for index in positions]
+            for indices, generated in self.describer.generated_batches(texts, self.batch_size):
+                for index, hypotheses in zip(indices, generated, strict=True):
+                    results[positions[index]] = hypotheses
         return results
-
-    def _generate_alone(self, text: str) -> list[str] | str:
-        try:
-            return self.describer.generate([text], 1)[0]
-        except Exception as error:  # noqa: BLE001 - this record's error line
-            return f"{type(error).__name__}: {error}"
 
 
 WORKER_LOST = "its worker process ended while describing it (killed for memory, or a crash), with its block and alone"

@@ -222,6 +222,20 @@ def test_a_folder_lists_its_photos_as_sorted_paths_of_its_files_and_links(tmp_pa
     assert list(walk_images(root)) == [path.relative_to(root).as_posix() for path in expected]
 
 
+def test_a_tree_deeper_than_python_recurses_is_listed(tmp_path):
+    """The folders were walked by recursion: a tree 1,500 folders deep (a copy loop, a mirrored
+    archive) stopped the listing, and the run, with RecursionError."""
+    from helpers.cv.yolo_data import walk_images
+
+    folder = tmp_path
+    for _ in range(1500):  # one at a time: pathlib's mkdir(parents=True) recurses too
+        folder = folder / "d"
+        folder.mkdir()
+    (folder / "deep.jpg").write_bytes(b"")
+    (tmp_path / "top.jpg").write_bytes(b"")
+    assert list(walk_images(tmp_path)) == ["d/" * 1500 + "deep.jpg", "top.jpg"]
+
+
 def test_a_folder_of_photos_lists_in_about_150_bytes_a_photo(tmp_path):
     """At 10^7 photos the listing is what a run holds for all of them: an item keeps its key and the
     source's shared root (measured: ~150 bytes a photo here; with a `Path` each it was ~590)."""

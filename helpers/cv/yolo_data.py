@@ -44,30 +44,35 @@ def walk_images(folder: Path) -> Iterator[str]:
     broken or looping, so that they reach the errors file instead of vanishing; a linked folder is not
     entered. Logs how many other files it passed over, and each folder it could not read.
     """
-    others, other_kinds = [0], set()  # how many other files, and a sample of their kinds for the log
+    others, other_kinds = 0, set()  # how many other files, and a sample of their kinds for the log
 
-    def walk(path: str, prefix: str) -> Iterator[str]:
+    def listing(path: str) -> Iterator[os.DirEntry]:
         try:
-            with os.scandir(path) as listing:
-                entries = sorted(listing, key=lambda entry: os.path.normcase(entry.name))
+            with os.scandir(path) as entries:
+                return iter(sorted(entries, key=lambda entry: os.path.normcase(entry.name)))
         except OSError as error:
             logger.warning("%s: a folder that cannot be read, its photos not listed: %s", path, error)
-            return
-        for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
-                yield from walk(entry.path, f"{prefix}{entry.name}/")
-            elif entry.is_symlink() or entry.is_file():  # a link first: a looping one cannot say if it is a file
-                suffix = os.path.splitext(entry.name)[1].lower()
-                if suffix in IMAGE_SUFFIXES:
-                    yield prefix + entry.name
-                else:
-                    others[0] += 1
-                    if len(other_kinds) < 64:
-                        other_kinds.add(suffix or entry.name)
+            return iter(())
 
-    yield from walk(str(folder), "")
-    if others[0]:
-        logger.info("%s: %d file(s) that are not images passed over (%s)", folder, others[0], sorted(other_kinds)[:8])
+    # A stack of the folders being listed, not recursion: a tree of any depth is walked
+    folders = [(listing(str(folder)), "")]  # (each open folder's entries left, its prefix)
+    while folders:
+        entries, prefix = folders[-1]
+        entry = next(entries, None)
+        if entry is None:
+            folders.pop()
+        elif entry.is_dir(follow_symlinks=False):
+            folders.append((listing(entry.path), f"{prefix}{entry.name}/"))
+        elif entry.is_symlink() or entry.is_file():  # a link first: a looping one cannot say if it is a file
+            suffix = os.path.splitext(entry.name)[1].lower()
+            if suffix in IMAGE_SUFFIXES:
+                yield prefix + entry.name
+            else:
+                others += 1
+                if len(other_kinds) < 64:
+                    other_kinds.add(suffix or entry.name)
+    if others:
+        logger.info("%s: %d file(s) that are not images passed over (%s)", folder, others, sorted(other_kinds)[:8])
 
 
 def list_images(entry: Path) -> list[Path]:

@@ -12,10 +12,31 @@ import unicodedata
 from functools import lru_cache
 from typing import NamedTuple
 
-import inflect
+import typeguard
 import yaml
 
 from helpers.core.paths import require_file
+
+
+def _unchecked(function=None, **_):
+    """`typeguard.typechecked` that leaves the function as it is (used as `@typechecked` or with options)."""
+    return function if function is not None else (lambda decorated: decorated)
+
+
+def _import_inflect():
+    """`inflect`, its functions left as written. Its `@typechecked` methods are rewritten by typeguard
+    when inflect is imported: 1.7 s of every process that loads the grammar (each command, each guard
+    or check worker; jaraco/inflect#212). Its checks only test argument types: this module passes
+    non-empty `str` (`_word`)."""
+    checked, typeguard.typechecked = typeguard.typechecked, _unchecked
+    try:
+        import inflect
+    finally:
+        typeguard.typechecked = checked
+    return inflect
+
+
+inflect = _import_inflect()
 
 CLASSES = ("plastic", "glass", "metal", "paper", "organic")
 
@@ -122,16 +143,27 @@ def fold_label(label: str) -> str:
     return re.sub(r"[\s_\-]+", " ", unicodedata.normalize("NFC", str(label))).strip().lower()
 
 
+def _word(text: str) -> str:
+    """`text`, which inflect needs as a non-empty str (what its type checks, off here, refused).
+
+    Raises:
+        TypeError: `text` is not a str, or empty.
+    """
+    if not isinstance(text, str) or not text:
+        raise TypeError(f"inflect needs a word (a non-empty str), got {text!r}")
+    return text
+
+
 @lru_cache(maxsize=4096)
 def plural(noun: str) -> str:
     """Plural of a (possibly multi-word) count noun: "piece of plastic" -> "pieces of plastic"."""
-    return _engine.plural_noun(noun)
+    return _engine.plural_noun(_word(noun))
 
 
 @lru_cache(maxsize=4096)
 def singular(noun: str) -> str:
     """Singular of a plural noun phrase; a phrase inflect does not see as plural comes back unchanged."""
-    result = _engine.singular_noun(noun)
+    result = _engine.singular_noun(_word(noun))
     return result if result else noun
 
 
@@ -199,7 +231,7 @@ def number_words(n: int) -> str:
 
 def article(phrase: str) -> str:
     """ "a" or "an" for a phrase."""
-    return _engine.a(phrase).split(" ", 1)[0]
+    return _engine.a(_word(phrase)).split(" ", 1)[0]
 
 
 class LexEntry(NamedTuple):

@@ -161,17 +161,16 @@ class _Work:
         self.lost: dict[int, bytes] = {}  # line number -> the raw line that ended a worker alone
 
     def submit(self, method: str, block: list, *rest) -> _Submitted:
-        return _Submitted(self.pool.submit(method, self._safe(block), *rest), self.pool)
+        return _Submitted(self.pool.submit(method, self._safe(block), *rest), self.pool.starts)
 
     def result(self, submitted: _Submitted, method: str, block: list, *rest):
         """The block's `method` result, done again alone where its worker ended."""
         try:
             return self._spliced(method, block, submitted.future.result())
         except BrokenProcessPool:
-            if submitted.pool is self.pool:  # the first of the pool's blocks asked for: it starts again
+            if submitted.start == self.pool.starts:  # the first of the ended pool's blocks asked for
                 logger.warning("a worker process ended (killed for memory, or a crash): starting the workers again")
-                self.pool.close()
-                self.pool = WorkerPool(self.line_work, self.workers)
+                self.pool.restart()
         return self._alone(method, block, *rest)
 
     def _alone(self, method: str, block: list, *rest):
@@ -228,10 +227,10 @@ class _Work:
 
 @dataclass(frozen=True)
 class _Submitted:
-    """A block given to a pool: its future, and the pool (which may have been started again since)."""
+    """A block given to the pool: its future, and which start of the pool's workers it went to."""
 
     future: Future
-    pool: WorkerPool
+    start: int
 
     def done(self) -> bool:
         return self.future.done()

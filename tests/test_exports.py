@@ -9,6 +9,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 def _export(folder, fmt: str, output: str, *extra: str) -> subprocess.CompletedProcess:
@@ -44,6 +46,122 @@ def test_hf_dataset_loads_with_datasets_both_ways_with_photos_and_records(descri
             assert [d["label"] for d in example["detections"]] == [d["label"] for d in record["detections"]]
             assert [d["confidence"] for d in example["detections"]] == [d["confidence"] for d in record["detections"]]
     assert saved[0]["detections"][0]["label"] == "Wendy's 7up-can", "labels exactly as given"
+
+
+def test_webdataset_shards_load_with_datasets_with_photos_captions_and_records(described):
+    """`--format webdataset`: tar shards as WebDataset (OpenCLIP, img2dataset) lays them out; the
+    `datasets` library's webdataset reader groups each sample's files by key and decodes the photo."""
+    import datasets
+
+    folder, records, rows = described
+    finished = _export(folder, "webdataset", "out/wds", "--cv", "cv.jsonl", "--images", "photos")
+    assert finished.returncode == 1, "two rows not exported: exit status 1, the rest written"
+    assert [p.get("id") for p in _errors(folder, "out/wds")] == ["broken.jpg", records[5]["image"]]
+    loaded = datasets.load_dataset(
+        "webdataset", data_files=str(folder / "out/wds/*.tar"), cache_dir=str(folder / "cache"), split="train"
+    )
+    by_id = {row["id"]: row for row in rows[:5]}
+    assert [sample["json"]["id"] for sample in loaded] == list(by_id)
+    assert loaded["__key__"] == [f"00000{position:05d}" for position in range(5)], "keys without the photos' dots"
+    for sample in loaded:
+        about, record = sample["json"], next(r for r in records if r["image"] == sample["json"]["id"])
+        assert sample["txt"] == about["description"] == by_id[about["id"]]["description"]
+        assert about["captions"] == by_id[about["id"]]["captions"] and about["image"] == record["image"]
+        assert sample["jpg"].size == (record["width"], record["height"]), "the photo's own bytes"
+        assert [d["label"] for d in about["detections"]] == [d["label"] for d in record["detections"]]
+    assert loaded[0]["json"]["detections"][0]["label"] == "Wendy's 7up-can", "labels exactly as given"
+    listed = json.loads((folder / "out/wds/shards.json").read_text())
+    assert listed == {"shards": [{"url": "00000.tar", "samples": 5}]}
+
+
+def test_a_killed_webdataset_export_resumes_into_the_same_bytes(described, monkeypatch):
+    """Killed part way, a rerun reads only the photos after its last complete shard, and its shards are
+    byte for byte an uninterrupted export's (fixed tar headers: the same inputs, the same files)."""
+    import helpers.describer.webdataset as webdataset
+    from helpers.core.photo_datasets import PhotoKeys
+    from helpers.describer.exports import export_webdataset
+
+    folder, _, _ = described
+    monkeypatch.setattr(webdataset, "SHARD_SAMPLES", 2)
+    reads, kill_at, read_bytes = [], [0], PhotoKeys.read_bytes
+
+    def counted(self, key):
+        reads.append(key)
+        if len(reads) == kill_at[0]:
+            raise _Killed
+        return read_bytes(self, key)
+
+    monkeypatch.setattr(PhotoKeys, "read_bytes", counted)
+
+    def run(output: str):
+        return export_webdataset(folder / "described.jsonl", folder / "cv.jsonl", folder / output, folder / "photos")
+
+    whole = run("whole")
+    assert whole[:2] == (len(reads), len(reads) - 1), "every row read, one photo gone"
+    kill_at[0], reads[:] = 5, []  # the fifth photo read: two shards of two complete
+    with pytest.raises(_Killed):
+        run("resumed")
+    done = reads[:4]
+    kill_at[0], reads[:] = 0, []
+    assert run("resumed") == whole
+    assert not set(reads) & set(done), "no photo of a complete shard read again"
+    shards = sorted(path.name for path in (folder / "whole").iterdir())
+    assert shards == sorted(path.name for path in (folder / "resumed").iterdir())
+    assert shards == ["00000.tar", "00001.tar", "00002.tar", "shards.json"], "2, 2 and 1 samples"
+    for name in shards:
+        assert (folder / "whole" / name).read_bytes() == (folder / "resumed" / name).read_bytes(), name
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    samples=st.lists(
+        st.dictionaries(st.sampled_from(["jpg", "png", "txt", "json"]), st.binary(max_size=1500), min_size=1),
+        max_size=6,
+    ),
+    text=st.text(st.characters(exclude_categories=()), max_size=40),  # lone surrogates too
+)
+def test_the_webdataset_writer_writes_what_tarfile_writes(tmp_path_factory, samples, text):
+    """The shards are written without `TarFile` (which keeps every member's header in memory: 7 MB a
+    shard of 10,000 samples), byte for byte as it writes them, and read back by it."""
+    import io
+    import tarfile
+
+    from helpers.describer.webdataset import TAR_HEADER, WebDatasetWriter
+
+    output = tmp_path_factory.mktemp("wds") / "out"
+    writer, expected = WebDatasetWriter(output, {}), io.BytesIO()
+    with tarfile.open(fileobj=expected, mode="w", format=tarfile.USTAR_FORMAT) as archive:
+        for sample in samples:
+            files = {**sample, "txt": text} if "txt" in sample else sample
+            key = writer.add(files)
+            for extension, content in files.items():
+                data = content.encode("utf-8", "backslashreplace") if isinstance(content, str) else content
+                info = tarfile.TarInfo(f"{key}.{extension}")
+                for field, value in TAR_HEADER.items():
+                    setattr(info, field, value)
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+    writer.close_shard(len(samples), len(samples), [])
+    writer.finish()
+    shards = sorted(output.glob("*.tar"))
+    assert [shard.read_bytes() for shard in shards] == ([expected.getvalue()] if samples else [])
+
+
+def test_a_webdataset_sample_holding_a_lone_surrogate_is_written_as_valid_utf8(tmp_path):
+    """A label may hold a lone surrogate (describe writes it as a `\\u` escape): UTF-8 cannot hold
+    one, so the text gives its escape and the JSON its `\\u` form, never a failed export."""
+    import tarfile
+
+    from helpers.describer.webdataset import WebDatasetWriter
+
+    writer = WebDatasetWriter(tmp_path / "out", {})
+    writer.add({"txt": "A bottle\ud800.", "json": {"id": "p\ud800", "label": "Flasche ü"}})
+    writer.close_shard(1, 1, [])
+    writer.finish()
+    with tarfile.open(tmp_path / "out" / "00000.tar") as archive:
+        text, about = (archive.extractfile(name).read() for name in ("0000000000.txt", "0000000000.json"))
+    assert text.decode("utf-8") == "A bottle\\ud800."
+    assert json.loads(about.decode("utf-8")) == {"id": "p\ud800", "label": "Flasche ü"}
 
 
 def test_llava_json_has_a_conversation_per_caption(described):
@@ -137,10 +255,12 @@ def test_rows_sharing_an_id_each_take_their_own_record_in_order(tmp_path):
     assert [line.split(",")[2] for line in lines] == ["grass", "sand", "water"]
 
 
-@pytest.mark.parametrize("fmt", ["llava", "coco", "csv"])
+@pytest.mark.parametrize("fmt", ["llava", "coco", "csv", "webdataset"])
 def test_an_export_streams_its_inputs_so_memory_stays_flat(tmp_path, fmt):
     """10^7 described photos must not be held in memory: the rows are joined and written as read."""
     import tracemalloc
+
+    import tqdm.auto  # noqa: F401 - the sharded exports' progress bar: its import is no row held
 
     from helpers.describer.exports import export
 

@@ -233,7 +233,13 @@ def test_a_tree_deeper_than_python_recurses_is_listed(tmp_path):
         folder.mkdir()
     (folder / "deep.jpg").write_bytes(b"")
     (tmp_path / "top.jpg").write_bytes(b"")
-    assert list(walk_images(tmp_path)) == ["d/" * 1500 + "deep.jpg", "top.jpg"]
+    try:
+        assert list(walk_images(tmp_path)) == ["d/" * 1500 + "deep.jpg", "top.jpg"]
+    finally:  # removed from the bottom up: pytest's removal of old temporary folders (rmtree) recurses
+        (folder / "deep.jpg").unlink()
+        while folder != tmp_path:
+            folder.rmdir()
+            folder = folder.parent
 
 
 def test_a_folder_of_photos_lists_in_about_150_bytes_a_photo(tmp_path):

@@ -1,6 +1,7 @@
 """Exports of described photos in the formats their users' tools read (`desclm export`).
 
     desclm export --format hf    described.jsonl --cv cv.jsonl --images photos/ --output out/litter_ds
+    desclm export --format webdataset described.jsonl --cv cv.jsonl --images photos/ --output out/litter_wds
     desclm export --format llava described.jsonl --images photos/ --output llava.json
     desclm export --format coco  described.jsonl --cv cv.jsonl --output captions_coco.json
     desclm export --format csv   described.jsonl --cv cv.jsonl --output described.csv
@@ -15,6 +16,10 @@ from, `helpers.core.photo_datasets`):
   bytes, `description`, `captions`, `source`, `detections`, `scene`), saved with `save_to_disk`
   (`datasets.load_from_disk(out)`) and as Parquet shards in `out/parquet/`
   (`load_dataset("parquet", data_files="out/parquet/*.parquet")`);
+- **webdataset**: tar shards (`00000.tar`, ...) as WebDataset, OpenCLIP and img2dataset read them: per
+  photo `<key>.jpg` (its bytes, its format's extension), `<key>.txt` (the description) and `<key>.json`
+  (id, image, description, captions, source, detections, scene), `helpers.describer.webdataset`;
+  `datasets.load_dataset("webdataset", data_files="out/*.tar")` reads them too;
 - **llava**: LLaVA-style conversations, one entry per caption (`id`, `image`, `conversations`:
   human `<image>` + `prompt`, gpt the caption);
 - **coco**: COCO captions (`images`, `annotations` with `image_id` and `caption`), as
@@ -52,14 +57,17 @@ from helpers.core.logs import progress
 from helpers.core.outputs import OutputLock, check_writes, lock_path
 from helpers.core.photo_datasets import PhotoKeys, photo_file_name, photos_for
 from helpers.core.records import record_id
-from helpers.describer.hf_dataset import SHARD_BYTES, ShardedDatasetWriter, file_state
+from helpers.describer.hf_dataset import ShardedDatasetWriter
 from helpers.describer.options import EXPORT_FORMATS as FORMATS
 from helpers.describer.options import ExportOptions
+from helpers.describer.shard_writer import SHARD_BYTES, file_state
+from helpers.describer.webdataset import WebDatasetWriter
 
 logger = logging.getLogger(__name__)
 
 LLAVA_PROMPT = ExportOptions.prompt
 COPYING_FORMATS = ("llava", "coco")  # the exports that name photo files (`--image_folder`)
+FOLDER_FORMATS = ("hf", "webdataset")  # the exports written as a folder of shards, resumable
 
 
 @dataclass
@@ -172,26 +180,58 @@ def _hf_features(with_images: bool, with_records: bool):
     return Features(features)
 
 
+def _photo(row: ExportRow, photos: PhotoKeys, problems: list[dict]) -> bytes | None:
+    """The row's photo's bytes as stored, or None (its problem appended to `problems`)."""
+    try:
+        if not row.image:
+            raise OSError("the row names no photo")
+        return photos.read_bytes(row.image)
+    except (OSError, ValueError) as error:
+        where = photos.name(row.image) if row.image else photos.images
+        problems.append({"id": row.id, "error": f"photo not read: {where}: {error}"})
+        return None
+
+
+def _record_fields(row: ExportRow, problems: list[dict]) -> dict | None:
+    """The row's `detections` and `scene` (none without a CV record), or None (its problem appended)."""
+    if row.record is None:
+        return {}
+    try:
+        return {"detections": _detections(row.record), "scene": _scene(row.record)}
+    except (TypeError, ValueError, KeyError) as error:  # a record the describer never took
+        problems.append({"id": row.id, "error": f"CV record not readable: {type(error).__name__}: {error}"})
+        return None
+
+
 def _hf_example(row: ExportRow, photos: PhotoKeys | None, problems: list[dict]) -> dict | None:
     """The row as a dataset example, or None (its problem appended to `problems`)."""
     example = {"id": row.id if isinstance(row.id, str) else _key(row.id)}
     if photos is not None:
-        try:
-            if not row.image:
-                raise OSError("the row names no photo")
-            example["image"] = {"bytes": photos.read_bytes(row.image), "path": row.image}
-        except (OSError, ValueError) as error:
-            where = photos.name(row.image) if row.image else photos.images
-            problems.append({"id": row.id, "error": f"photo not read: {where}: {error}"})
+        if (data := _photo(row, photos, problems)) is None:
             return None
-    example |= {"description": row.description, "captions": row.captions, "source": row.source}
-    if row.record is not None:
-        try:
-            example |= {"detections": _detections(row.record), "scene": _scene(row.record)}
-        except (TypeError, ValueError, KeyError) as error:  # a record the describer never took
-            problems.append({"id": row.id, "error": f"CV record not readable: {type(error).__name__}: {error}"})
+        example["image"] = {"bytes": data, "path": row.image}
+    if (fields := _record_fields(row, problems)) is None:
+        return None
+    return example | {"description": row.description, "captions": row.captions, "source": row.source} | fields
+
+
+def _webdataset_sample(row: ExportRow, photos: PhotoKeys | None, problems: list[dict]) -> dict | None:
+    """The row's WebDataset files by extension (`helpers.describer.webdataset`), or None (its problem
+    appended to `problems`)."""
+    files: dict = {}
+    if photos is not None:
+        if (data := _photo(row, photos, problems)) is None:
             return None
-    return example
+        try:
+            extension = Path(photo_file_name(row.image, data)).suffix.lower().lstrip(".")
+        except ValueError as error:
+            problems.append({"id": row.id, "error": f"photo not read: {photos.name(row.image)}: {error}"})
+            return None
+        files[extension] = data
+    if (fields := _record_fields(row, problems)) is None:
+        return None
+    about = {"id": row.id, "image": row.image, "description": row.description, "captions": row.captions}
+    return files | {"txt": row.description, "json": about | {"source": row.source} | fields}
 
 
 def export_hf(
@@ -207,13 +247,42 @@ def export_hf(
     killed export resumes after its last complete shard. Returns the rows joined, the examples written
     and the problems (the join's first). `images`: a folder or a Hugging Face dataset (`columns`: its
     image and key columns, see `helpers.core.photo_datasets`)."""
-    settings = {
+    settings = _shard_settings(described, cv, images, columns)
+    writer = ShardedDatasetWriter(output, _hf_features(images is not None, cv is not None), settings, shard_bytes)
+    return _export_shards("hf", described, cv, writer, _hf_example, images, columns)
+
+
+def export_webdataset(
+    described: Path,
+    cv: Path | None,
+    output: Path,
+    images: Path | None,
+    columns: tuple[str, str] = ("", ""),
+    shard_bytes: int = SHARD_BYTES,
+) -> tuple[int, int, list[dict]]:
+    """The rows as WebDataset tar shards in `output` (`WebDatasetWriter`), written a shard at a time as
+    the files are read: a killed export resumes after its last complete shard. Returns and arguments
+    as `export_hf`'s."""
+    settings = _shard_settings(described, cv, images, columns)
+    writer = WebDatasetWriter(output, settings, shard_bytes)
+    return _export_shards("webdataset", described, cv, writer, _webdataset_sample, images, columns)
+
+
+def _shard_settings(described: Path, cv: Path | None, images: Path | None, columns: tuple[str, str]) -> dict:
+    """What a partial sharded export was made from: another makes the rerun start over."""
+    return {
         "described": file_state(described),
         "cv": file_state(cv),
         "images": str(images.resolve()) if images is not None else None,
         "columns": list(columns),
     }
-    writer = ShardedDatasetWriter(output, _hf_features(images is not None, cv is not None), settings, shard_bytes)
+
+
+def _export_shards(
+    fmt: str, described: Path, cv: Path | None, writer, example_of, images: Path | None, columns: tuple[str, str]
+) -> tuple[int, int, list[dict]]:
+    """The joined rows after the writer's complete shards, each made by `example_of(row, photos,
+    problems)` (None: left out, its problem appended) and added to `writer`, a shard closed when full."""
     start = writer.progress["line"]  # the lines up to it are in the complete shards
     rows, kept = writer.progress["rows"], writer.progress["problems"]
     join_problems, problems = [], []  # of the lines after `start`
@@ -224,11 +293,11 @@ def export_hf(
 
     photos = PhotoKeys(images, *columns) if images is not None else None
     line = start
-    for row in progress(joined_rows(described, cv, join_problems), desc="export hf", unit="photo"):
+    for row in progress(joined_rows(described, cv, join_problems), desc=f"export {fmt}", unit="photo"):
         if row.line <= start:
             continue
         rows, line = rows + 1, row.line
-        example = _hf_example(row, photos, problems)
+        example = example_of(row, photos, problems)
         if example is not None:
             writer.add(example)
             if writer.shard_full:
@@ -452,9 +521,9 @@ def export(
         _check_image_folder(fmt, image_folder, photos)
     inputs = [path for path in (described, cv) if path is not None]
     errors = errors_path(output)
-    if fmt == "hf":
+    if fmt in FOLDER_FORMATS:
         if output.exists() and not output.is_dir():
-            raise ValueError(f"{output} is a file: the hf export writes a folder")
+            raise ValueError(f"{output} is a file: the {fmt} export writes a folder")
         inside = [
             p for p in inputs + ([photos.images] if photos else []) if p.resolve().is_relative_to(output.resolve())
         ]
@@ -480,9 +549,10 @@ def _export(
     image_folder: Path | None,
 ) -> dict:
     """`export` once its output (and its `errors` file) is checked and locked."""
-    if fmt == "hf":
+    if fmt in FOLDER_FORMATS:
         columns = (photos.image_column, photos.key_column) if photos else ("", "")
-        joined, exported, problems = export_hf(described, cv, output, photos.images if photos else None, columns)
+        sharded = export_hf if fmt == "hf" else export_webdataset
+        joined, exported, problems = sharded(described, cv, output, photos.images if photos else None, columns)
     else:
         rows = _Passes(described, cv, PhotoFolder(photos, image_folder) if image_folder is not None else None)
         if fmt == "llava":
@@ -512,7 +582,7 @@ def _export(
 
 def _check_image_folder(fmt: str, image_folder: Path, photos: PhotoKeys | None) -> None:
     if fmt not in COPYING_FORMATS:
-        why = "embeds the photos" if fmt == "hf" else "names photos by key"
+        why = "embeds the photos" if fmt in FOLDER_FORMATS else "names photos by key"
         raise ValueError(f"image_folder is for the {' and '.join(COPYING_FORMATS)} exports (the {fmt} export {why})")
     if photos is None:
         raise ValueError("image_folder copies the photos from images: give the photos (--images) too")

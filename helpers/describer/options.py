@@ -11,7 +11,7 @@ from helpers.core.settings import setting
 from helpers.core.shards import check_shard
 
 BACKENDS = ("hf", "ct2")  # transformers, CTranslate2
-EXPORT_FORMATS = ("hf", "llava", "coco", "csv")  # `desclm export --format`
+EXPORT_FORMATS = ("hf", "webdataset", "llava", "coco", "csv")  # `desclm export --format`
 CAPTION_FORMATS = ("auto", "jsonl", "llava", "coco", "parquet")  # `desclm check --captions_format`
 DEFAULT_GUARD_WORKERS = "auto"  # the guard's worker processes (helpers.describer.guard.guard_workers)
 DEFAULT_CHECK_WORKERS = "auto"  # `desclm check`'s worker processes (helpers.describer.check.check_workers)
@@ -110,16 +110,16 @@ class ExportOptions:
     """The export command's settings: described photos in the formats other tools read."""
 
     described: str = setting(help="`desclm describe`'s output (JSONL: id, description, captions)", positional=True)
-    format: Literal["hf", "llava", "coco", "csv"] = setting(
-        help="hf: a Hugging Face dataset (save_to_disk + Parquet); llava: LLaVA conversations JSON; "
-        "coco: COCO captions JSON; csv: a spreadsheet"
+    format: Literal["hf", "webdataset", "llava", "coco", "csv"] = setting(
+        help="hf: a Hugging Face dataset (save_to_disk + Parquet); webdataset: tar shards (photo, .txt, .json); "
+        "llava: LLaVA conversations JSON; coco: COCO captions JSON; csv: a spreadsheet"
     )
-    output: str = setting(help="file to write (hf: a folder)")
+    output: str = setting(help="file to write (hf, webdataset: a folder)")
     cv: str = setting("", "the CV records the rows were described from (adds detections and scene; 01's output)")
     images: str = setting(
         "",
         "folder the records' `image` paths are relative to, the Hugging Face dataset they name, or the data.yaml, "
-        "COCO .json or list 01 read (with --cv) (hf: embeds the photos)",
+        "COCO .json or list 01 read (with --cv) (hf, webdataset: embeds the photos)",
     )
     image_column: str = image_column_setting()
     key_column: str = key_column_setting()

@@ -1,4 +1,4 @@
-"""`desclm export`: described photos as a Hugging Face dataset, LLaVA JSON, COCO captions or CSV
+"""`desclm export`: described photos as a Hugging Face dataset, WebDataset shards, LLaVA JSON, COCO captions or CSV
 (`helpers.describer.exports`).
 
 desclm export described.jsonl --format hf --cv cv.jsonl --images photos/ --output out/dataset
@@ -19,7 +19,8 @@ def main(argv: list[str], prog: str = "desclm export") -> int:
     parser = SettingsParser(
         ExportOptions,
         prog=prog,
-        description="Export described photos for the tools that train or read captions (datasets, LLaVA, COCO).",
+        description="Export described photos for the tools that train or read captions (datasets, WebDataset, LLaVA, "
+        "COCO).",
     )
     options, _ = parser.parse(argv)
     from helpers.core.paths import require_file, resolve

@@ -4,9 +4,13 @@ is, read with pycocotools, and gives the same truth as the YOLO layout of the sa
 from __future__ import annotations
 
 import json
+import os
 import shutil
+from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from helpers.cv.config import ExtractConfig
@@ -130,3 +134,89 @@ def test_category_names_come_in_id_order(both_layouts):
     coco["annotations"] = []
     (both_layouts / "ids.json").write_text(json.dumps(coco))
     assert open_image_source(both_layouts / "ids.json").class_names == ["class 1", "class 2", "class 10", "class 12"]
+
+
+_NAME_CHARACTERS = st.characters(codec="utf-8", categories=["L", "N"], include_characters=" -_")
+_SEGMENTS = st.text(_NAME_CHARACTERS, min_size=1, max_size=8)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    entries=st.lists(
+        st.one_of(
+            st.builds(lambda parts: {"image": "/".join(parts)}, st.lists(_SEGMENTS, min_size=1, max_size=3)),
+            st.builds(lambda names: {"image": names}, st.lists(_SEGMENTS.map(lambda s: s + ".jpg"), min_size=1)),
+            st.just({"conversations": [{"from": "human", "value": "Hello"}]}),  # text only
+            st.just({"image": 7}),  # not a path
+        ),
+        max_size=12,
+    ),
+    big_number=st.booleans(),
+)
+def test_a_llava_json_lists_its_entries_photos_once_each_in_order(tmp_path_factory, entries, big_number):
+    """`--images llava.json`: each entry's `image` (or list of them) is a photo keyed by that path
+    under `image_root`, once, in order; text-only entries and non-paths are passed over. A number
+    beyond 64 bits (which ijson's C parser stops at) reads all the same."""
+    from helpers.cv.sources import open_image_source
+
+    folder = tmp_path_factory.mktemp("llava")
+    document = [{"id": str(i), **entry, **({"score": 10**30} if big_number else {})} for i, entry in enumerate(entries)]
+    (folder / "train.json").write_text(json.dumps(document), encoding="utf-8")
+    (folder / "images").mkdir()
+    source = open_image_source(folder / "train.json", image_root=folder / "images")
+    named = [
+        name
+        for entry in entries
+        if isinstance(entry.get("image"), str | list)
+        for name in (entry["image"] if isinstance(entry["image"], list) else [entry["image"]])
+        if name.strip()
+    ]
+    assert source.kind == "llava" and source.root == (folder / "images").resolve()
+    expected = list(dict.fromkeys(os.path.normpath(name) for name in named))
+    assert [item.key for item in source.items] == [Path(name).as_posix() for name in expected]
+
+
+def test_a_broken_llava_json_is_named_before_any_work(tmp_path):
+    from helpers.cv.sources import open_image_source
+
+    (tmp_path / "cut.json").write_text('[{"image": "a.jpg"}, {"image": "b.j', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"cut.json: not valid JSON after entry 1"):
+        open_image_source(tmp_path / "cut.json")
+
+
+def test_a_llava_training_sets_photos_are_extracted_and_its_captions_checked_against_them(
+    tiny_demo, tiny_cv_models, tmp_path
+):
+    """The loop a LLaVA set's user runs: its photos extracted by its own JSON (keys: the entries'
+    `image`), then its captions checked against those records, every entry joined by `image`."""
+    from conftest import cv_models_settings
+
+    from helpers.describer.check import check_file
+
+    photos = sorted(path.relative_to(tiny_demo).as_posix() for path in (tiny_demo / "train" / "images").glob("*.jpg"))
+    entries = [
+        {
+            "id": f"e{i}",
+            "image": name,
+            "conversations": [
+                {"from": "human", "value": "<image>\nWhat litter?"},
+                {"from": "gpt", "value": "Two plastic items on grass."},
+            ],
+        }
+        for i, name in enumerate(photos[:4] + photos[:1])  # a photo two entries ask about
+    ]
+    entries.insert(
+        2, {"id": "chat", "conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello."}]}
+    )
+    (tmp_path / "llava.json").write_text(json.dumps(entries), encoding="utf-8")
+    settings_ = cv_models_settings(tiny_cv_models, images=str(tmp_path / "llava.json"), image_root=str(tiny_demo))
+    run = run_extraction(ExtractConfig(output=str(tmp_path / "cv.jsonl"), **settings_))
+    records = [json.loads(line) for line in open(run["output"], encoding="utf-8")]
+    assert [record["image"] for record in records] == photos[:4], "each photo once, keyed by the entries' image"
+    summary = check_file(tmp_path / "cv.jsonl", tmp_path / "llava.json", tmp_path / "verdicts.jsonl", workers=0)
+    verdicts = [json.loads(line) for line in (tmp_path / "verdicts.jsonl").read_text().splitlines()]
+    joined = [v for v in verdicts if "error" not in v]
+    assert len(joined) == 5 and summary["checked"] == 5, "every entry about a photo joined its record"
+    assert [(v["id"], v["error"]) for v in verdicts if "error" in v] == [
+        ("chat", "entry 3: no 'image' naming one photo")
+    ]

@@ -53,6 +53,13 @@ def _atomic_write(path: Path, pieces: Iterable, mode: str, sync: bool) -> Path:
     return path
 
 
+def json_opening(path: Path) -> bytes:
+    """A JSON file's first character, past a byte-order mark and white space: `[` an array (LLaVA
+    conversations), `{` an object (COCO)."""
+    with path.open("rb") as file:
+        return file.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+
+
 def write_jsonl(path: str | Path, records: Iterable[dict]) -> Path:
     """Writes one JSON object per line (`json_line`: valid JSON whatever the values), atomically."""
     return atomic_write_text(path, (json_line(r) for r in records))

@@ -31,10 +31,12 @@ class ExtractConfig:
     """Notebook 01's parameters (the same names), validated."""
 
     images: str = setting(
-        help="folder of photos (recursive), a .txt list of paths, a YOLO data.yaml, a COCO instances .json, or a "
-        "Hugging Face dataset (a save_to_disk folder, Parquet files)"
+        help="folder of photos (recursive), a .txt list of paths, a YOLO data.yaml, a COCO instances .json, a LLaVA "
+        "conversations .json (its images), or a Hugging Face dataset (a save_to_disk folder, Parquet files)"
     )
-    image_root: str = setting("", "COCO .json only: the folder its file_names are relative to (default: the JSON's)")
+    image_root: str = setting(
+        "", "COCO or LLaVA .json only: the folder its file_names or images are relative to (default: the JSON's)"
+    )
     image_column: str = image_column_setting()
     key_column: str = key_column_setting()
     objects_column: str = setting(
@@ -157,10 +159,11 @@ class ExtractConfig:
         line naming the path) before any model loads."""
         require_file(
             self.images,
-            "Photos (images: a folder, a .txt list of paths, a YOLO data.yaml, a COCO .json or a Hugging Face dataset)",
+            "Photos (images: a folder, a .txt list of paths, a YOLO data.yaml, a COCO or LLaVA .json or a Hugging Face "
+            "dataset)",
         )
         if self.image_root:
-            require_file(self.image_root, "Photo folder of the COCO file (image_root)", kind="folder")
+            require_file(self.image_root, "Photo folder of the COCO or LLaVA file (image_root)", kind="folder")
         for name in ("yolo_predictions", "hf_predictions"):
             if getattr(self, name):
                 what = f"Predictions ({name}: a save_txt labels folder or COCO results .json)"

@@ -1,5 +1,5 @@
 """Where 01 finds its images: a folder, a text file listing paths, a YOLO `data.yaml` or a COCO
-instances JSON (the last two with ground truth), or a Hugging Face dataset of photos
+instances JSON (the last two with ground truth), a LLaVA training set's JSON, or a Hugging Face dataset of photos
 (`helpers.core.photo_datasets`: a `save_to_disk` folder or Parquet files).
 
 Each image gets a stable key, its path relative to the image root (the folder, the list file's
@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from helpers.core.io import json_opening
 from helpers.core.paths import resolve
 from helpers.core.photo_datasets import is_photo_dataset, open_photo_dataset, seen_size
 from helpers.core.shards import check_shard, shard_of
@@ -30,6 +31,7 @@ from helpers.cv.hf_truth import (
     find_objects_column,
 )
 from helpers.cv.labels import normalise_label
+from helpers.cv.llava_data import llava_images
 from helpers.cv.yolo_data import label_path, list_images, load_data_yaml, read_labels, walk_images
 
 
@@ -60,7 +62,7 @@ class ImageItem:
 class ImageSource:
     """The images of one source, in a fixed order, and what else the source knows about them."""
 
-    kind: str  # folder, list, yolo, coco or hf
+    kind: str  # folder, list, yolo, coco, llava or hf
     root: Path
     items: list[ImageItem]
     class_names: list[str] = field(default_factory=list)  # YOLO and COCO: ground-truth class names
@@ -121,7 +123,8 @@ def open_image_source(
 ) -> ImageSource:
     """Lists the images of a folder (recursively), a `.txt` list of paths, a YOLO `data.yaml`, a
     COCO instances `.json` (`helpers.cv.coco_data`; its `file_name`s relative to `image_root`,
-    default the JSON's folder) or a Hugging Face dataset (`image_column`, `key_column`: see
+    default the JSON's folder), a LLaVA conversations `.json` (an array: `helpers.cv.llava_data`, its
+    `image`s relative to `image_root` the same way) or a Hugging Face dataset (`image_column`, `key_column`: see
     `helpers.core.photo_datasets`; its boxes, when it has them: `objects_column`, `bbox_format`, see
     `helpers.cv.hf_truth`). Ground-truth names go through `label_map`.
 
@@ -134,8 +137,8 @@ def open_image_source(
     path = resolve(images)
     if not path.exists():
         raise FileNotFoundError(
-            f"images: {path} does not exist (expected a folder, a .txt list, a YOLO data.yaml, a COCO .json or a "
-            "Hugging Face dataset)"
+            f"images: {path} does not exist (expected a folder, a .txt list, a YOLO data.yaml, a COCO or LLaVA .json "
+            "or a Hugging Face dataset)"
         )
     if is_photo_dataset(path):
         root = path.resolve()
@@ -155,6 +158,9 @@ def open_image_source(
         dataset = load_data_yaml(path)
         items = [_item(p, dataset.root, split) for p, split in dataset.images()]
         source = ImageSource("yolo", dataset.root, items, dataset.names, dataset.scenes, keypoints=dataset.keypoints)
+    elif path.suffix.lower() == ".json" and json_opening(path) == b"[":
+        root, photos = llava_images(path, image_root or None)
+        source = ImageSource("llava", root, [_item(p, root) for p in photos])
     elif path.suffix.lower() == ".json":
         dataset = load_coco(path, image_root or None)
         items = [_item(p, dataset.root) for p in dataset.images]
@@ -165,7 +171,8 @@ def open_image_source(
         source = ImageSource("list", root, [_item(p, root) for p in files])
     else:
         raise ValueError(
-            f"images: {path} is neither a folder, a .txt list, a YOLO data.yaml, a COCO .json nor a Parquet file"
+            f"images: {path} is neither a folder, a .txt list, a YOLO data.yaml, a COCO or LLaVA .json nor a "
+            "Parquet file"
         )
     source.label_map = dict(label_map or {})
     seen: set[str] = set()

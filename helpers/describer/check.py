@@ -47,7 +47,7 @@ from pathlib import Path, PurePosixPath
 
 from helpers.core.contract import Policy
 from helpers.core.device import cpu_cores
-from helpers.core.io import atomic_write_text
+from helpers.core.io import atomic_write_text, json_opening
 from helpers.core.lines import LineIndex
 from helpers.core.logs import progress
 from helpers.core.outputs import check_writes, lock_path, partial_paths
@@ -126,12 +126,6 @@ def _stem(name: str) -> str | None:
     return stem if stem != name else None
 
 
-def _opening(path: Path) -> bytes:
-    """The file's first character, past a byte-order mark and white space."""
-    with path.open("rb") as file:
-        return file.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
-
-
 def captions_format(path: Path) -> str:
     """The format of a captions file: a folder or a `.parquet` file is Parquet; a `.json` file opening
     with `[` is LLaVA, with `{` COCO captions; anything else JSONL (whose LLaVA entries are read as
@@ -140,7 +134,7 @@ def captions_format(path: Path) -> str:
         return "parquet"
     if path.suffix.lower() != ".json":
         return "jsonl"
-    return "coco" if _opening(path) == b"{" else "llava"
+    return "coco" if json_opening(path) == b"{" else "llava"
 
 
 def _answer(conversation) -> str | None:
@@ -339,7 +333,7 @@ def read_captions(path: Path, fmt: str = "auto", caption_field: str = "caption")
         return _parquet_captions(path, caption_field)
     if fmt == "coco":
         return _coco_captions(path)
-    if fmt == "llava" and _opening(path) == b"[":
+    if fmt == "llava" and json_opening(path) == b"[":
         return _llava_captions(path)
     return _jsonl_captions(path, caption_field)  # LLaVA entries one per line are read as such
 

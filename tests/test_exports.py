@@ -78,23 +78,16 @@ def test_a_killed_webdataset_export_resumes_into_the_same_bytes(described, monke
     """Killed part way, a rerun reads only the photos after its last complete shard, and its shards are
     byte for byte an uninterrupted export's (fixed tar headers: the same inputs, the same files)."""
     import helpers.describer.webdataset as webdataset
-    from helpers.core.photo_datasets import PhotoKeys
-    from helpers.describer.exports import export_webdataset
+    from helpers.describer.exports import export_sharded
 
     folder, _, _ = described
     monkeypatch.setattr(webdataset, "SHARD_SAMPLES", 2)
-    reads, kill_at, read_bytes = [], [0], PhotoKeys.read_bytes
-
-    def counted(self, key):
-        reads.append(key)
-        if len(reads) == kill_at[0]:
-            raise _Killed
-        return read_bytes(self, key)
-
-    monkeypatch.setattr(PhotoKeys, "read_bytes", counted)
+    reads, kill_at = _killed_at_a_read(monkeypatch)
 
     def run(output: str):
-        return export_webdataset(folder / "described.jsonl", folder / "cv.jsonl", folder / output, folder / "photos")
+        return export_sharded(
+            "webdataset", folder / "described.jsonl", folder / "cv.jsonl", folder / output, folder / "photos"
+        )
 
     whole = run("whole")
     assert whole[:2] == (len(reads), len(reads) - 1), "every row read, one photo gone"
@@ -312,6 +305,22 @@ class _Killed(BaseException):
     """Stands for a kill: nothing in the export catches it."""
 
 
+def _killed_at_a_read(monkeypatch) -> tuple[list[str], list[int]]:
+    """(the photo keys read so far, [n]): the nth photo read (0: none) raises `_Killed`, as a kill would."""
+    from helpers.core.photo_datasets import PhotoKeys
+
+    reads, kill_at, read_bytes = [], [0], PhotoKeys.read_bytes
+
+    def counted(self, key):
+        reads.append(key)
+        if len(reads) == kill_at[0]:
+            raise _Killed
+        return read_bytes(self, key)
+
+    monkeypatch.setattr(PhotoKeys, "read_bytes", counted)
+    return reads, kill_at
+
+
 def test_a_killed_hf_export_resumes_after_its_last_complete_shard(tmp_path, monkeypatch):
     """An hf export of 10^7 photos takes hours: killed part way, a rerun reads only the photos after its
     last complete shard and makes the dataset (and problems) an uninterrupted export makes; other inputs
@@ -320,8 +329,7 @@ def test_a_killed_hf_export_resumes_after_its_last_complete_shard(tmp_path, monk
     from PIL import Image
 
     import helpers.describer.hf_dataset as hf_dataset
-    from helpers.core.photo_datasets import PhotoKeys
-    from helpers.describer.exports import export_hf
+    from helpers.describer.exports import export_sharded
 
     (tmp_path / "photos").mkdir()
     rows, records = [], []
@@ -337,19 +345,12 @@ def test_a_killed_hf_export_resumes_after_its_last_complete_shard(tmp_path, monk
     described.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     monkeypatch.setattr(hf_dataset, "BATCH_ROWS", 2)  # with shard_bytes=1: a shard every two examples
 
-    reads, kill_at = [], [0]
-    read_bytes = PhotoKeys.read_bytes
-
-    def counted(self, key):
-        reads.append(key)
-        if len(reads) == kill_at[0]:
-            raise _Killed
-        return read_bytes(self, key)
-
-    monkeypatch.setattr(PhotoKeys, "read_bytes", counted)
+    reads, kill_at = _killed_at_a_read(monkeypatch)
 
     def run(output: str):
-        return export_hf(described, tmp_path / "cv.jsonl", tmp_path / output, tmp_path / "photos", shard_bytes=1)
+        return export_sharded(
+            "hf", described, tmp_path / "cv.jsonl", tmp_path / output, tmp_path / "photos", shard_bytes=1
+        )
 
     whole = run("whole")
     assert whole[:2] == (12, 11) and [p.get("id") for p in whole[2]] == ["broken.png", "p04.png"]
@@ -389,9 +390,9 @@ def test_a_killed_hf_export_resumes_after_its_last_complete_shard(tmp_path, monk
 def test_an_hf_export_of_no_photo_loads_with_its_columns(tmp_path):
     import datasets
 
-    from helpers.describer.exports import export_hf
+    from helpers.describer.exports import export_sharded
 
     (tmp_path / "described.jsonl").write_text(json.dumps({"id": "a.jpg", "error": "bad"}) + "\n", encoding="utf-8")
-    assert export_hf(tmp_path / "described.jsonl", None, tmp_path / "ds", None)[:2] == (0, 0)
+    assert export_sharded("hf", tmp_path / "described.jsonl", None, tmp_path / "ds", None)[:2] == (0, 0)
     saved = datasets.load_from_disk(str(tmp_path / "ds"))
     assert len(saved) == 0 and saved.column_names == ["id", "description", "captions", "source"]

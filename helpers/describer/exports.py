@@ -234,7 +234,8 @@ def _webdataset_sample(row: ExportRow, photos: PhotoKeys | None, problems: list[
     return files | {"txt": row.description, "json": about | {"source": row.source} | fields}
 
 
-def export_hf(
+def export_sharded(
+    fmt: str,
     described: Path,
     cv: Path | None,
     output: Path,
@@ -242,47 +243,23 @@ def export_hf(
     columns: tuple[str, str] = ("", ""),
     shard_bytes: int = SHARD_BYTES,
 ) -> tuple[int, int, list[dict]]:
-    """The rows as a Hugging Face dataset in `output` (`save_to_disk`'s layout) and as Parquet shards
-    in `output/parquet`, written a shard at a time as the files are read (`ShardedDatasetWriter`): a
-    killed export resumes after its last complete shard. Returns the rows joined, the examples written
-    and the problems (the join's first). `images`: a folder or a Hugging Face dataset (`columns`: its
-    image and key columns, see `helpers.core.photo_datasets`)."""
-    settings = _shard_settings(described, cv, images, columns)
-    writer = ShardedDatasetWriter(output, _hf_features(images is not None, cv is not None), settings, shard_bytes)
-    return _export_shards("hf", described, cv, writer, _hf_example, images, columns)
-
-
-def export_webdataset(
-    described: Path,
-    cv: Path | None,
-    output: Path,
-    images: Path | None,
-    columns: tuple[str, str] = ("", ""),
-    shard_bytes: int = SHARD_BYTES,
-) -> tuple[int, int, list[dict]]:
-    """The rows as WebDataset tar shards in `output` (`WebDatasetWriter`), written a shard at a time as
-    the files are read: a killed export resumes after its last complete shard. Returns and arguments
-    as `export_hf`'s."""
-    settings = _shard_settings(described, cv, images, columns)
-    writer = WebDatasetWriter(output, settings, shard_bytes)
-    return _export_shards("webdataset", described, cv, writer, _webdataset_sample, images, columns)
-
-
-def _shard_settings(described: Path, cv: Path | None, images: Path | None, columns: tuple[str, str]) -> dict:
-    """What a partial sharded export was made from: another makes the rerun start over."""
-    return {
+    """The rows as a folder of shards, written a shard at a time as the files are read: "hf", a Hugging
+    Face dataset in `output` (`save_to_disk`'s layout) and as Parquet shards in `output/parquet`
+    (`ShardedDatasetWriter`); "webdataset", tar shards (`WebDatasetWriter`). A killed export resumes
+    after its last complete shard. Returns the rows joined, the examples written and the problems (the
+    join's first). `images`: a folder or a Hugging Face dataset (`columns`: its image and key columns,
+    see `helpers.core.photo_datasets`)."""
+    settings = {
         "described": file_state(described),
         "cv": file_state(cv),
         "images": str(images.resolve()) if images is not None else None,
         "columns": list(columns),
     }
-
-
-def _export_shards(
-    fmt: str, described: Path, cv: Path | None, writer, example_of, images: Path | None, columns: tuple[str, str]
-) -> tuple[int, int, list[dict]]:
-    """The joined rows after the writer's complete shards, each made by `example_of(row, photos,
-    problems)` (None: left out, its problem appended) and added to `writer`, a shard closed when full."""
+    if fmt == "hf":
+        features = _hf_features(images is not None, cv is not None)
+        writer, example_of = ShardedDatasetWriter(output, features, settings, shard_bytes), _hf_example
+    else:
+        writer, example_of = WebDatasetWriter(output, settings, shard_bytes), _webdataset_sample
     start = writer.progress["line"]  # the lines up to it are in the complete shards
     rows, kept = writer.progress["rows"], writer.progress["problems"]
     join_problems, problems = [], []  # of the lines after `start`
@@ -551,8 +528,8 @@ def _export(
     """`export` once its output (and its `errors` file) is checked and locked."""
     if fmt in FOLDER_FORMATS:
         columns = (photos.image_column, photos.key_column) if photos else ("", "")
-        sharded = export_hf if fmt == "hf" else export_webdataset
-        joined, exported, problems = sharded(described, cv, output, photos.images if photos else None, columns)
+        images = photos.images if photos else None
+        joined, exported, problems = export_sharded(fmt, described, cv, output, images, columns)
     else:
         rows = _Passes(described, cv, PhotoFolder(photos, image_folder) if image_folder is not None else None)
         if fmt == "llava":

@@ -152,18 +152,22 @@ _SEGMENTS = st.text(_NAME_CHARACTERS, min_size=1, max_size=8)
         max_size=12,
     ),
     big_number=st.booleans(),
+    lines=st.booleans(),
 )
-def test_a_llava_json_lists_its_entries_photos_once_each_in_order(tmp_path_factory, entries, big_number):
-    """`--images llava.json`: each entry's `image` (or list of them) is a photo keyed by that path
-    under `image_root`, once, in order; text-only entries and non-paths are passed over. A number
-    beyond 64 bits (which ijson's C parser stops at) reads all the same."""
+def test_a_llava_json_lists_its_entries_photos_once_each_in_order(tmp_path_factory, entries, big_number, lines):
+    """`--images llava.json` (or `.jsonl`, an entry a line): each entry's `image` (or list of them) is a
+    photo keyed by that path under `image_root`, once, in order; text-only entries, non-paths and (in
+    JSONL) unreadable lines are passed over. A number beyond 64 bits (which ijson's C parser stops at)
+    reads all the same."""
     from helpers.cv.sources import open_image_source
 
     folder = tmp_path_factory.mktemp("llava")
     document = [{"id": str(i), **entry, **({"score": 10**30} if big_number else {})} for i, entry in enumerate(entries)]
-    (folder / "train.json").write_text(json.dumps(document), encoding="utf-8")
+    name = "train.jsonl" if lines else "train.json"
+    text = "".join(json.dumps(entry) + "\n{cut\n" for entry in document) if lines else json.dumps(document)
+    (folder / name).write_text(text, encoding="utf-8")
     (folder / "images").mkdir()
-    source = open_image_source(folder / "train.json", image_root=folder / "images")
+    source = open_image_source(folder / name, image_root=folder / "images")
     named = [
         name
         for entry in entries

@@ -32,10 +32,10 @@ class ExtractConfig:
 
     images: str = setting(
         help="folder of photos (recursive), a .txt list of paths, a YOLO data.yaml, a COCO instances .json, a LLaVA "
-        "conversations .json (its images), or a Hugging Face dataset (a save_to_disk folder, Parquet files)"
+        "conversations .json or .jsonl (its images), or a Hugging Face dataset (a save_to_disk folder, Parquet files)"
     )
     image_root: str = setting(
-        "", "COCO or LLaVA .json only: the folder its file_names or images are relative to (default: the JSON's)"
+        "", "COCO or LLaVA .json/.jsonl only: the folder its file_names or images are relative to (default: the file's)"
     )
     image_column: str = image_column_setting()
     key_column: str = key_column_setting()
@@ -159,8 +159,8 @@ class ExtractConfig:
         line naming the path) before any model loads."""
         require_file(
             self.images,
-            "Photos (images: a folder, a .txt list of paths, a YOLO data.yaml, a COCO or LLaVA .json or a Hugging Face "
-            "dataset)",
+            "Photos (images: a folder, a .txt list of paths, a YOLO data.yaml, a COCO or LLaVA .json, a LLaVA .jsonl "
+            "or a Hugging Face dataset)",
         )
         if self.image_root:
             require_file(self.image_root, "Photo folder of the COCO or LLaVA file (image_root)", kind="folder")

@@ -1,5 +1,6 @@
 """The photos a LLaVA-style training set names, as 01's images: its conversations' JSON array
-(`[{"id", "image", "conversations"}, ...]`, as LLaVA, ShareGPT4V and LLaVA-OneVision write it).
+(`[{"id", "image", "conversations"}, ...]`, as LLaVA, ShareGPT4V and LLaVA-OneVision write it), or
+the same entries one per line (`.jsonl`).
 
     desclm extract --images llava_train.json --image_root /data/images ...
 
@@ -8,7 +9,8 @@ relative to `image_root` (LLaVA's `--image_folder`), default the JSON's folder; 
 so the records join the entries by `image` again (`desclm check --captions llava_train.json`, a
 LLaVA export). A photo named by several entries is listed once. Entries without a photo (text-only
 conversations, which such sets mix in) are passed over and counted, as are entries whose `image` is
-not a path. The file is read as a stream (`ijson`): 10^6 entries need not fit in memory.
+not a path (or, in JSONL, a line that is not a JSON object). The file is read as a stream (`ijson`):
+10^6 entries need not fit in memory.
 """
 
 from __future__ import annotations
@@ -17,49 +19,75 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from helpers.core.io import json_opening
+from helpers.core.io import iter_jsonl, json_opening
 
 logger = logging.getLogger(__name__)
 
 
 def llava_images(path: Path, image_root: str | Path | None = None) -> tuple[Path, list[Path]]:
-    """(the photos' root, each photo's path under it, in the entries' order, each once).
+    """(the photos' root, each photo's path under it, in the entries' order, each once), from a JSON
+    array of entries or a JSONL file of one entry per line.
 
     Raises:
-        ValueError: The file is not a JSON array of entries, or not valid JSON (naming where it stops).
+        ValueError: A `.json` file that is not a JSON array of entries, or not valid JSON (naming where
+            it stops). In JSONL a line that cannot be read is passed over and counted, as a text-only one.
     """
-    import ijson
-
-    if json_opening(path) != b"[":
-        raise ValueError(f"{path}: not a JSON array of LLaVA entries")
     root = Path(image_root).resolve() if image_root else path.parent.resolve()
-    try:
-        named = _named(path, ijson, use_float=True)
-    except ijson.JSONError:
-        # the C parser stops at an integer beyond 64 bits or a float beyond a double (JSON that
-        # json.loads reads): the file is read again with numbers as Decimal
-        named = _named(path, ijson, use_float=False)
+    named = _Named()
+    if path.suffix.lower() == ".jsonl":
+        for line in iter_jsonl(path):
+            if line.error is None:
+                named.add(line.record, f"line {line.line_number}")
+            else:
+                named.passed_over.append(line.error)
+    else:
+        named = _named_array(path)
     if named.text_only:
         logger.info("%s: %d entries without a photo (text only) passed over", path, named.text_only)
-    if named.not_paths:
+    if named.passed_over:
         logger.warning(
-            "%s: %d entries whose image is not a path passed over (the first: entry %d)",
+            "%s: %d entries passed over, their image no path or unreadable (the first: %s)",
             path,
-            len(named.not_paths),
-            named.not_paths[0],
+            len(named.passed_over),
+            named.passed_over[0],
         )
     return root, [Path(name) if Path(name).is_absolute() else root / name for name in dict.fromkeys(named.images)]
 
 
 @dataclass
 class _Named:
-    images: list[str] = field(default_factory=list)  # each entry's photos, in order
+    """What a file's entries name: their photos in order, and the entries passed over."""
+
+    images: list[str] = field(default_factory=list)
     text_only: int = 0  # entries without a photo
-    not_paths: list[int] = field(default_factory=list)  # entries whose `image` is not a path
+    passed_over: list[str] = field(default_factory=list)  # entries whose `image` is no path, or unreadable
+
+    def add(self, entry, where: str) -> None:
+        image = entry.get("image") if isinstance(entry, dict) else None
+        paths = image if isinstance(image, list) else [image]
+        if image is None:
+            self.text_only += 1
+        elif all(isinstance(one, str) and one.strip() for one in paths):
+            self.images.extend(paths)
+        else:
+            self.passed_over.append(f"{where}: its image is not a path")
 
 
-def _named(path: Path, ijson, use_float: bool) -> _Named:
-    """The file's entries' photos (see `llava_images`).
+def _named_array(path: Path) -> _Named:
+    import ijson
+
+    if json_opening(path) != b"[":
+        raise ValueError(f"{path}: not a JSON array of LLaVA entries")
+    try:
+        return _read_array(path, ijson, use_float=True)
+    except ijson.JSONError:
+        # the C parser stops at an integer beyond 64 bits or a float beyond a double (JSON that
+        # json.loads reads): the file is read again with numbers as Decimal
+        return _read_array(path, ijson, use_float=False)
+
+
+def _read_array(path: Path, ijson, use_float: bool) -> _Named:
+    """The entries of a JSON array, read as a stream.
 
     Raises:
         ijson.JSONError: The C parser stopped (`use_float`).
@@ -69,14 +97,7 @@ def _named(path: Path, ijson, use_float: bool) -> _Named:
     with path.open("rb") as file:
         try:
             for number, entry in enumerate(ijson.items(file, "item", use_float=use_float), start=1):
-                image = entry.get("image") if isinstance(entry, dict) else None
-                paths = image if isinstance(image, list) else [image]
-                if image is None:
-                    named.text_only += 1
-                elif all(isinstance(one, str) and one.strip() for one in paths):
-                    named.images.extend(paths)
-                else:
-                    named.not_paths.append(number)
+                named.add(entry, f"entry {number}")
         except ijson.JSONError as error:
             if use_float:
                 raise

@@ -1,9 +1,9 @@
 """Where 01 finds its images: a folder, a text file listing paths, a YOLO `data.yaml` or a COCO
-instances JSON (the last two with ground truth), a LLaVA training set's JSON, or a Hugging Face dataset of photos
-(`helpers.core.photo_datasets`: a `save_to_disk` folder or Parquet files).
+instances JSON (the last two with ground truth), a LLaVA training set's JSON or JSONL, or a Hugging
+Face dataset of photos (`helpers.core.photo_datasets`: a `save_to_disk` folder or Parquet files).
 
 Each image gets a stable key, its path relative to the image root (the folder, the list file's
-folder, the dataset root, or the COCO file's folder unless `image_root` says otherwise; in a
+folder, the dataset root, or the COCO or LLaVA file's folder unless `image_root` says otherwise; in a
 Hugging Face dataset, its stored path, `key_column` or row), which names it in the output, drives
 resume and decides its shard.
 """
@@ -123,10 +123,11 @@ def open_image_source(
 ) -> ImageSource:
     """Lists the images of a folder (recursively), a `.txt` list of paths, a YOLO `data.yaml`, a
     COCO instances `.json` (`helpers.cv.coco_data`; its `file_name`s relative to `image_root`,
-    default the JSON's folder), a LLaVA conversations `.json` (an array: `helpers.cv.llava_data`, its
-    `image`s relative to `image_root` the same way) or a Hugging Face dataset (`image_column`, `key_column`: see
-    `helpers.core.photo_datasets`; its boxes, when it has them: `objects_column`, `bbox_format`, see
-    `helpers.cv.hf_truth`). Ground-truth names go through `label_map`.
+    default the JSON's folder), a LLaVA conversations `.json` (an array) or `.jsonl`
+    (`helpers.cv.llava_data`; its `image`s relative to `image_root` the same way), or a Hugging Face
+    dataset (`image_column`, `key_column`: see `helpers.core.photo_datasets`; its boxes, when it has
+    them: `objects_column`, `bbox_format`, see `helpers.cv.hf_truth`). Ground-truth names go through
+    `label_map`.
 
     Paths in a list file may be relative to the list file's folder. Duplicates are listed once.
 
@@ -158,7 +159,7 @@ def open_image_source(
         dataset = load_data_yaml(path)
         items = [_item(p, dataset.root, split) for p, split in dataset.images()]
         source = ImageSource("yolo", dataset.root, items, dataset.names, dataset.scenes, keypoints=dataset.keypoints)
-    elif path.suffix.lower() == ".json" and json_opening(path) == b"[":
+    elif path.suffix.lower() == ".jsonl" or (path.suffix.lower() == ".json" and json_opening(path) == b"["):
         root, photos = llava_images(path, image_root or None)
         source = ImageSource("llava", root, [_item(p, root) for p in photos])
     elif path.suffix.lower() == ".json":
@@ -171,8 +172,8 @@ def open_image_source(
         source = ImageSource("list", root, [_item(p, root) for p in files])
     else:
         raise ValueError(
-            f"images: {path} is neither a folder, a .txt list, a YOLO data.yaml, a COCO or LLaVA .json nor a "
-            "Parquet file"
+            f"images: {path} is neither a folder, a .txt list, a YOLO data.yaml, a COCO or LLaVA .json, a LLaVA "
+            ".jsonl nor a Parquet file"
         )
     source.label_map = dict(label_map or {})
     seen: set[str] = set()

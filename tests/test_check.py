@@ -235,10 +235,11 @@ def _llava_entry(index: int, image, answer) -> dict:
 
 def test_llava_and_coco_captions_are_checked_where_they_are_kept(tmp_path):
     """A VLM's captions kept as LLaVA conversations (a JSON array or one entry per line) or COCO captions
-    get the verdicts the same captions get as JSONL; an entry without a photo or an answer, a photo
-    without a CV record, an annotation of no image: one error line each; a file cut short: the entries
-    before it checked, then one line saying after which."""
-    from helpers.describer.check import check_file
+    get the verdicts the same captions get as JSONL; an entry whose photo is no path, without an answer,
+    a photo without a CV record, an annotation of no image: one error line each; an entry without
+    `image` (text only): a line saying so, counted apart; a file cut short: the entries before it
+    checked, then one line saying after which."""
+    from helpers.describer.check import TEXT_ONLY, check_file
 
     rows = _rows("captions.jsonl")[:6] + _rows("captions.jsonl")[-4:]
     (tmp_path / "cv.jsonl").write_text("".join(json.dumps({"image": r["id"], **r["record"]}) + "\n" for r in rows))
@@ -247,6 +248,7 @@ def test_llava_and_coco_captions_are_checked_where_they_are_kept(tmp_path):
         _llava_entry(90, None, "A can."),
         _llava_entry(91, rows[0]["id"], None),
         _llava_entry(92, "gone.jpg", "A can."),
+        {"id": "chat", "conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello."}]},
     ]
     (tmp_path / "llava.json").write_text(json.dumps(entries, indent=1))
     (tmp_path / "llava.jsonl").write_text("".join(json.dumps(entry) + "\n" for entry in entries))
@@ -262,22 +264,24 @@ def test_llava_and_coco_captions_are_checked_where_they_are_kept(tmp_path):
             tmp_path / "cv.jsonl", tmp_path / name, tmp_path / f"{name}.verdicts.jsonl", lexicon=LEXICON
         )
         verdicts = [json.loads(line) for line in (tmp_path / f"{name}.verdicts.jsonl").read_text().splitlines()]
-        checked = [v for v in verdicts if "error" not in v]
+        checked = [v for v in verdicts if "faithful" in v]
         assert [v["faithful"] for v in checked] == expected and [v["id"] for v in checked] == [r["id"] for r in rows]
         assert [v["entry"] for v in checked] == [f"e{i}" for i in range(10)], "each verdict names its entry"
         errors = [v for v in verdicts if "error" in v]
         assert [v["entry"] for v in errors] == ["e90", "e91", "e92"], name
         assert "no 'image'" in errors[0]["error"] and "no answer" in errors[1]["error"]
         assert "no CV record" in errors[2]["error"] and (summary["checked"], summary["errors"]) == (10, 3)
+        skipped = [v for v in verdicts if "skipped" in v]  # text only, as LLaVA sets mix in: no caption of a photo
+        assert skipped == [{"id": "chat", "entry": "chat", "skipped": TEXT_ONLY}] and summary["text_only"] == 1
     check_file(tmp_path / "cv.jsonl", tmp_path / "coco.json", tmp_path / "coco.verdicts.jsonl", lexicon=LEXICON)
     verdicts = [json.loads(line) for line in (tmp_path / "coco.verdicts.jsonl").read_text().splitlines()]
     assert [v.get("faithful") for v in verdicts] == [*expected, None] and verdicts[-1]["entry"] == 999
     assert "image_id 77 is no image's" in verdicts[-1]["error"]
     text = (tmp_path / "llava.json").read_text()
-    (tmp_path / "cut.json").write_text(text[: text.index('"e5"')])  # a file cut short in entry 9
+    (tmp_path / "cut.json").write_text(text[: text.index('"e5"')])  # a file cut short in entry 10
     summary = check_file(tmp_path / "cv.jsonl", tmp_path / "cut.json", tmp_path / "cut.verdicts.jsonl", lexicon=LEXICON)
     verdicts = [json.loads(line) for line in (tmp_path / "cut.verdicts.jsonl").read_text().splitlines()]
-    assert len(verdicts) == 9 and "not valid JSON after entry 8" in verdicts[-1]["error"], verdicts[-1]
+    assert len(verdicts) == 10 and "not valid JSON after entry 9" in verdicts[-1]["error"], verdicts[-1]
     assert (summary["checked"], summary["errors"]) == (5, 4)
 
 

@@ -21,8 +21,9 @@ JSON files are read as a stream (`ijson`), Parquet a record batch at a time: nev
 Each caption gets one output line, in order: {"id", "faithful", "findings"} (each finding with its
 kind, category, the record's and the caption's value, and its characters; `entry`: the LLaVA entry's
 or COCO annotation's id), or {"id", "error"} when the line or entry cannot be read, has no caption,
-or no CV record has its id; a JSON file broken part-way ends with one error line saying after which
-entry. A summary (how
+or no CV record has its id, or {"id", "skipped"} for a LLaVA entry without `image` (a text-only
+conversation: about no photo, counted as `text_only`, no error); a JSON file broken part-way ends
+with one error line saying after which entry. A summary (how
 many faithful, findings per kind) goes to `<output stem>.summary.json`. The CV records are joined
 by their `id`, else their `image` (01's records), as `desclm describe` names its output lines.
 Neither file is held in memory: the CV records' ids and where each line starts go to an SQLite table
@@ -105,6 +106,7 @@ class _RecordIndex:
 
 
 ANSWERING = ("gpt", "assistant")  # who answers in a LLaVA (`from`) or chat (`role`) conversation
+TEXT_ONLY = "text only: the entry names no photo"  # a LLaVA entry without `image`: passed over, counted
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,7 @@ class CaptionLine:
     # a photo file's name without its extension: the key of a dataset photo that `desclm export
     # --image_folder` wrote as a file (`train/17` -> `train/17.png`), tried when `key` joins nothing
     stem: str | None = None
+    skipped: str | None = None  # why it is no caption of a photo (a LLaVA entry without one: text only)
 
 
 def _stem(name: str) -> str | None:
@@ -154,6 +157,8 @@ def _llava_line(where: str, number: int, entry) -> CaptionLine:
     if not isinstance(entry, dict):
         return CaptionLine(where, None, number, f"{where}: not a JSON object")
     name = json_safe(entry.get("id"))
+    if "image" not in entry:  # a text-only conversation, which LLaVA sets mix in: about no photo
+        return CaptionLine(where, None, number if name is None else name, None, name, skipped=TEXT_ONLY)
     image = entry.get("image")
     if not isinstance(image, str) or not image:
         return CaptionLine(where, None, number if name is None else name, f"{where}: no 'image' naming one photo", name)
@@ -392,8 +397,8 @@ def _entries(lines: Iterable[CaptionLine], records: _RecordIndex, input_name: st
     """`CaptionWork.rows`' entries: each caption joined to its record, or its error row."""
     for line in lines:
         named = {"id": line.key} | ({"entry": line.entry} if line.entry is not None else {})
-        if line.error:
-            yield {**named, "error": line.error}
+        if line.error or line.skipped:
+            yield {**named, "error": line.error} if line.error else {**named, "skipped": line.skipped}
             continue
         record = records.get(json.dumps(line.key))
         if record is None and line.stem is not None:
@@ -418,8 +423,11 @@ def _checked(entries: Iterable, work: CaptionWork, workers: int) -> Iterator[lis
 
 
 def _tally(rows: Iterable[dict], tally: Counter, kinds: Counter) -> None:
-    """Counts rows into `tally` (checked, faithful, errors) and their findings into `kinds`."""
+    """Counts rows into `tally` (checked, faithful, errors, text_only) and their findings into `kinds`."""
     for row in rows:
+        if "skipped" in row:
+            tally["text_only"] += 1
+            continue
         if "error" in row:
             tally["errors"] += 1
             continue
@@ -492,6 +500,7 @@ def check_file(
             "faithful": tally["faithful"],
             "faithful_share": tally["faithful"] / checked if checked else None,
             "errors": tally["errors"],
+            "text_only": tally["text_only"],  # LLaVA entries about no photo: a line each, no caption to check
             "findings": {kind: kinds[kind] for kind in FINDINGS},
             "cv_records": records.records,
             "cv_problems": dict(records.problems),

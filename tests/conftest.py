@@ -177,3 +177,28 @@ def kill_part_way():
         return partial.read_bytes().count(b"\n") if partial.exists() else 0
 
     return run
+
+
+def tar_shards(tiny_demo, folder):
+    """The tiny demo's first five train photos in two WebDataset shards (img2dataset's layout: each
+    sample a photo, its .txt and .json; a Parquet and stats file beside), and the photos as files."""
+    import tarfile
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    photos = sorted((tiny_demo / "train" / "images").glob("*.jpg"))[:5]
+    folder.mkdir()
+    table = pa.table({"key": ["000000000"], "url": ["https://example.org/a.jpg"], "caption": ["a"]})
+    pq.write_table(table, folder / "00000.parquet")  # img2dataset's table beside its shards (not read)
+    (folder / "00000_stats.json").write_text("{}")
+    for shard, chunk in enumerate((photos[:3], photos[3:])):
+        with tarfile.open(folder / f"{shard:05d}.tar", "w") as archive:
+            for position, photo in enumerate(chunk):
+                key = f"{shard:05d}{position:04d}"
+                archive.add(photo, f"{key}.jpg")
+                for extension in ("txt", "json"):
+                    (folder / f"{key}.{extension}").write_text("{}" if extension == "json" else "a caption")
+                    archive.add(folder / f"{key}.{extension}", f"{key}.{extension}")
+                    (folder / f"{key}.{extension}").unlink()
+    return photos

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import tar_shards
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from helpers.core.io import atomic_write_text, iter_jsonl, write_metrics
 from helpers.cv.extract import ground_truth_outputs
@@ -262,3 +265,73 @@ def test_a_folder_of_photos_lists_in_about_150_bytes_a_photo(tmp_path):
         tracemalloc.stop()
     assert len(source.items) == count and source.items[-1].path == tmp_path / "camera_19" / "IMG_0000999.jpg"
     assert held / count < 300, f"{held / count:.0f} bytes a photo"
+
+
+def test_photos_in_tar_shards_are_listed_and_read_where_they_lie(tiny_demo, tmp_path, caplog):
+    """`--images shards/` (WebDataset, img2dataset): each shard's photo members, keyed `<shard>/<member>`,
+    read at their offset as the files they were; the gallery's and exports' `PhotoKeys` find them by key;
+    a shard cut short keeps the photos before the cut, with a warning."""
+    from helpers.core.photo_datasets import PhotoKeys, photos_for
+    from helpers.cv.sources import decode_image, open_image_source
+
+    photos = tar_shards(tiny_demo, tmp_path / "shards")
+    source = open_image_source(tmp_path / "shards")
+    keys = [f"{shard:05d}.tar/{shard:05d}{position:04d}.jpg" for shard, n in ((0, 3), (1, 2)) for position in range(n)]
+    assert source.kind == "webdataset" and [item.key for item in source.items] == keys
+    for item, photo in zip(source.items, photos, strict=True):
+        image, size = decode_image(item)
+        with Image.open(photo) as original:
+            assert size == original.size and np.array_equal(np.asarray(image), np.asarray(original.convert("RGB")))
+    assert source.items[4].name == f"{tmp_path / 'shards' / '00001.tar'} [000010001.jpg]"
+    keys_of = PhotoKeys(tmp_path / "shards")
+    assert [keys_of.read_bytes(key) for key in reversed(keys)] == [p.read_bytes() for p in reversed(photos)]
+    assert keys_of.exists(keys[1]) and not keys_of.exists("00000.tar/gone.jpg")
+    one = open_image_source(tmp_path / "shards" / "00001.tar")  # one shard: keys start with its name
+    assert [item.key for item in one.items] == keys[3:]
+    assert photos_for(tmp_path / "shards" / "00001.tar").read_bytes(keys[3]) == photos[3].read_bytes()
+
+    whole = (tmp_path / "shards" / "00000.tar").read_bytes()
+    cut = source.items[2].row + 100  # in the third photo's data (a row is where its data starts)
+    (tmp_path / "shards" / "00000.tar").write_bytes(whole[:cut])
+    with caplog.at_level(logging.WARNING):
+        again = open_image_source(tmp_path / "shards")
+    assert [item.key for item in again.items] == keys, "listed: the cut photo's header was read"
+    assert "00000.tar: a shard that cannot be read past its 3 photos listed" in caplog.text
+    with pytest.raises(OSError, match="cut short in 000000002.jpg"):
+        decode_image(again.items[2])
+
+
+def test_tar_shards_extract_as_their_photos_do_and_export_and_show_from_where_they_lie(
+    tiny_demo, tiny_cv_models, tmp_path
+):
+    """The records of photos in tar shards are those of the same photos as files (keys aside); the
+    gallery and the hf export read them from the shards by key."""
+    from conftest import cv_models_settings
+
+    from helpers.cv.extract import ExtractConfig, run_extraction
+    from helpers.describer.exports import export
+    from helpers.describer.gallery import write_gallery
+
+    photos = tar_shards(tiny_demo, tmp_path / "shards")
+    (tmp_path / "files").mkdir()
+    for photo in photos:
+        shutil.copy(photo, tmp_path / "files" / photo.name)
+    records = {}
+    for name in ("shards", "files"):
+        settings = cv_models_settings(tiny_cv_models, images=str(tmp_path / name))
+        run = run_extraction(ExtractConfig(output=str(tmp_path / f"{name}.jsonl"), **settings))
+        records[name] = [json.loads(line) for line in open(run["output"], encoding="utf-8")]
+    assert [r["image"].split("/")[0] for r in records["shards"]] == ["00000.tar"] * 3 + ["00001.tar"] * 2
+    strip = [{k: v for k, v in r.items() if k != "image"} for r in records["shards"]]
+    assert strip == [{k: v for k, v in r.items() if k != "image"} for r in records["files"]]
+
+    described = tmp_path / "described.jsonl"
+    rows = [{"id": r["image"], "description": "Litter.", "source": "grammar"} for r in records["shards"]]
+    described.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    counts = export("hf", described, tmp_path / "ds", tmp_path / "shards.jsonl", tmp_path / "shards")
+    import datasets
+
+    saved = datasets.load_from_disk(str(tmp_path / "ds")).cast_column("image", datasets.Image(decode=False))
+    assert counts["exported"] == 5 and [row["image"]["bytes"] for row in saved] == [p.read_bytes() for p in photos]
+    page = write_gallery(described, tmp_path / "page.html", cv=tmp_path / "shards.jsonl")  # photos from the manifest
+    assert page["photos"] == 5 and page["problems"] == 0

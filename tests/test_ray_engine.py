@@ -164,6 +164,17 @@ def test_a_detection_datasets_ground_truth_reaches_the_ray_actors(cluster, tiny_
     assert sum(len(record["ground_truth"]["detections"]) for record in records) >= 5
 
 
+def test_photos_in_tar_shards_reach_the_ray_actors(cluster, tiny_demo, tiny_cv_models, tmp_path):
+    """The decoding tasks read a shard's photo at its offset (the row they carry), as the local engine does."""
+    from conftest import tar_shards
+
+    tar_shards(tiny_demo, tmp_path / "shards")
+    local = run_extraction(_config(tiny_cv_models, tmp_path / "shards", tmp_path / "local.jsonl"))
+    on_ray = run_extraction(_config(tiny_cv_models, tmp_path / "shards", tmp_path / "ray.jsonl"), engine=RayEngine(RAY))
+    assert on_ray["processed"] == local["processed"] == 5 and on_ray["failed"] == local["failed"] == 0
+    assert _by(tmp_path / "ray.jsonl", "image") == _by(tmp_path / "local.jsonl", "image")
+
+
 def test_a_photo_that_kills_its_worker_costs_one_error_line(cluster, photos, tiny_cv_models, tmp_path):
     """Its batch fails each try (Ray's default is to try forever: the run hung), the batch's other photos
     come back tried alone, and the run ends with every photo written or named."""

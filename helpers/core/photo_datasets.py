@@ -26,6 +26,7 @@ import hashlib
 import io
 import json
 import logging
+import tarfile
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
@@ -39,6 +40,7 @@ import pyarrow.parquet as pq
 from PIL import Image, ImageOps
 
 from helpers.core.settings import setting
+from helpers.core.tar_photos import ShardIndex, is_tar_shards, read_member, shard_files, split_key
 
 logger = logging.getLogger(__name__)
 
@@ -443,7 +445,9 @@ class PhotoKeys:
 
     def __init__(self, images: Path, image_column: str = "", key_column: str = "") -> None:
         self.images, self.image_column, self.key_column = images, image_column, key_column
-        self.dataset = PhotoDataset(images, image_column, key_column) if is_photo_dataset(images) else None
+        # tar shards before a dataset: img2dataset puts Parquet files beside its shards
+        dataset = not is_tar_shards(images, IMAGE_SUFFIXES) and is_photo_dataset(images)
+        self.dataset = PhotoDataset(images, image_column, key_column) if dataset else None
         self._rows: dict[str, int] | None = None  # `only`'s map
         self._passed: dict[str, int] = {}  # keys read past, not yet asked for
         self._recent: OrderedDict[str, int] = OrderedDict()  # the last photos found
@@ -451,6 +455,7 @@ class PhotoKeys:
         self._wanted: set[str] | None = None  # `only`'s keys
         self._lock = threading.Lock()
         self._version = self.dataset.version() if self.dataset else ""
+        self._shards = ShardIndex()  # photos in tar shards under a folder: where each one's data starts
 
     def only(self, keys: Iterable[str]) -> None:
         """From now on, only these photos are asked for, in any order (the gallery's sample): a map of
@@ -500,13 +505,30 @@ class PhotoKeys:
 
     def name(self, key: str) -> str:
         """The photo for messages."""
-        return f"{self.images} [{key}]" if self.dataset else str(self.images / key)
+        if self.dataset:
+            return f"{self.images} [{key}]"
+        in_shard = self._in_shard(key)
+        return f"{self.images / in_shard[0]} [{in_shard[1]}]" if in_shard else str(self.images / key)
+
+    def _in_shard(self, key: str) -> tuple[str, str] | None:
+        """(shard, member) of a key naming a photo in a tar shard under the folder, else None."""
+        in_shard = split_key(key)
+        return in_shard if in_shard and (self.images / in_shard[0]).is_file() else None
 
     def read_bytes(self, key: str) -> bytes:
         """The photo's file content. Raises OSError (FileNotFoundError when there is none) or ValueError."""
         if self.dataset is None:
+            if in_shard := self._in_shard(key):
+                return read_member(self.images / in_shard[0], self._offset(key, *in_shard))
             return (self.images / key).read_bytes()
         return self.dataset.read(self._row(key))
+
+    def _offset(self, key: str, shard: str, member: str) -> int:
+        with self._lock:  # threads make thumbnails: one reader of a shard's index at a time
+            offset = self._shards.offset(self.images / shard, member)
+        if offset is None:
+            raise FileNotFoundError(f"{self.images / shard}: no member {member!r} (photo {key!r})")
+        return offset
 
     def image(self, key: str):
         """The photo as 8-bit RGB, turned as its EXIF orientation says (as 01 saw it: its boxes fit)."""
@@ -515,6 +537,12 @@ class PhotoKeys:
 
     def exists(self, key: str) -> bool:
         if self.dataset is None:
+            if in_shard := self._in_shard(key):
+                try:
+                    self._offset(key, *in_shard)
+                except (FileNotFoundError, OSError, tarfile.TarError):
+                    return False
+                return True
             return (self.images / key).is_file()
         try:
             self._row(key)
@@ -525,9 +553,10 @@ class PhotoKeys:
     def version(self, key: str) -> str:
         """Changes when the photo may have: its path, size and time; a dataset's files' likewise."""
         if self.dataset is None:
-            photo = self.images / key
+            in_shard = self._in_shard(key)
+            photo = self.images / (in_shard[0] if in_shard else key)
             stat = photo.stat()
-            return f"{photo.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+            return f"{photo.resolve()}|{stat.st_size}|{stat.st_mtime_ns}" + (f"|{in_shard[1]}" if in_shard else "")
         return f"{self.images.resolve()}|{self._version}|{key}"
 
 
@@ -562,6 +591,8 @@ def photos_for(
         return None
     if images.is_dir() or is_photo_dataset(images):
         return PhotoKeys(images, image_column, key_column)
+    if shard_files(images):  # one tar shard: its photos' keys start with its name
+        return PhotoKeys(images.parent)
     recorded = photos_of_cv_output(cv) if cv is not None else None
     if recorded is None:
         raise ValueError(

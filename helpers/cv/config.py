@@ -32,7 +32,8 @@ class ExtractConfig:
 
     images: str = setting(
         help="folder of photos (recursive), a .txt list of paths, a YOLO data.yaml, a COCO instances .json, a LLaVA "
-        "conversations .json or .jsonl (its images), or a Hugging Face dataset (a save_to_disk folder, Parquet files)"
+        "conversations .json or .jsonl (its images), tar shards (a .tar or a folder of them: WebDataset, img2dataset), "
+        "or a Hugging Face dataset (a save_to_disk folder, Parquet files)"
     )
     image_root: str = setting(
         "", "COCO or LLaVA .json/.jsonl only: the folder its file_names or images are relative to (default: the file's)"

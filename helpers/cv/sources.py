@@ -1,11 +1,12 @@
 """Where 01 finds its images: a folder, a text file listing paths, a YOLO `data.yaml` or a COCO
-instances JSON (the last two with ground truth), a LLaVA training set's JSON or JSONL, or a Hugging
-Face dataset of photos (`helpers.core.photo_datasets`: a `save_to_disk` folder or Parquet files).
+instances JSON (the last two with ground truth), a LLaVA training set's JSON or JSONL, tar shards
+(WebDataset, img2dataset: `helpers.core.tar_photos`), or a Hugging Face dataset of photos
+(`helpers.core.photo_datasets`: a `save_to_disk` folder or Parquet files).
 
 Each image gets a stable key, its path relative to the image root (the folder, the list file's
 folder, the dataset root, or the COCO or LLaVA file's folder unless `image_root` says otherwise; in a
-Hugging Face dataset, its stored path, `key_column` or row), which names it in the output, drives
-resume and decides its shard.
+Hugging Face dataset, its stored path, `key_column` or row; in a tar shard, the shard's path and the
+member's name), which names it in the output, drives resume and decides its shard.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from helpers.core.io import json_opening
 from helpers.core.paths import resolve
-from helpers.core.photo_datasets import is_photo_dataset, open_photo_dataset, seen_size
+from helpers.core.photo_datasets import IMAGE_SUFFIXES, is_photo_dataset, open_photo_dataset, seen_size
 from helpers.core.shards import check_shard, shard_of
+from helpers.core.tar_photos import MEMBER, is_tar_shards, read_member, shard_photos, split_key
 from helpers.cv.coco_data import CocoDataset, load_coco
 from helpers.cv.hf_truth import (
     DEFAULT_BBOX_FORMAT,
@@ -44,17 +46,22 @@ class ImageItem:
     root: Path  # the source's image root, absolute (a Hugging Face dataset's photo: the dataset)
     key: str  # path relative to the image root (posix), or the absolute path when outside it
     split: str | None  # train/val/test when the source says so
-    row: int | None = None  # a Hugging Face dataset's photo: its row, in `column`
-    column: str = ""
+    row: int | None = None  # a Hugging Face dataset's photo: its row, in `column`; a shard's: its data's offset
+    column: str = ""  # a dataset's photo column, or MEMBER for a photo in a tar shard
 
     @property
     def path(self) -> Path:
-        """The photo's absolute path on this machine (a Hugging Face dataset's photo: the dataset's)."""
+        """The photo's absolute path on this machine (a Hugging Face dataset's photo: the dataset's; a
+        photo in a tar shard: the shard's)."""
+        if self.column == MEMBER:
+            return self.root / split_key(self.key)[0]
         return self.root if self.row is not None else self.root / self.key
 
     @property
     def name(self) -> str:
-        """The photo for messages: its path, or its dataset and row."""
+        """The photo for messages: its path, its dataset and row, or its shard and member."""
+        if self.column == MEMBER:
+            return f"{self.path} [{split_key(self.key)[1]}]"
         return f"{self.path} (row {self.row}, {self.key})" if self.row is not None else str(self.path)
 
 
@@ -62,7 +69,7 @@ class ImageItem:
 class ImageSource:
     """The images of one source, in a fixed order, and what else the source knows about them."""
 
-    kind: str  # folder, list, yolo, coco, llava or hf
+    kind: str  # folder, list, yolo, coco, llava, webdataset or hf
     root: Path
     items: list[ImageItem]
     class_names: list[str] = field(default_factory=list)  # YOLO and COCO: ground-truth class names
@@ -124,7 +131,8 @@ def open_image_source(
     """Lists the images of a folder (recursively), a `.txt` list of paths, a YOLO `data.yaml`, a
     COCO instances `.json` (`helpers.cv.coco_data`; its `file_name`s relative to `image_root`,
     default the JSON's folder), a LLaVA conversations `.json` (an array) or `.jsonl`
-    (`helpers.cv.llava_data`; its `image`s relative to `image_root` the same way), or a Hugging Face
+    (`helpers.cv.llava_data`; its `image`s relative to `image_root` the same way), tar shards (a `.tar`
+    or a folder of them: WebDataset, img2dataset; `helpers.core.tar_photos`), or a Hugging Face
     dataset (`image_column`, `key_column`: see `helpers.core.photo_datasets`; its boxes, when it has
     them: `objects_column`, `bbox_format`, see `helpers.cv.hf_truth`). Ground-truth names go through
     `label_map`.
@@ -138,10 +146,14 @@ def open_image_source(
     path = resolve(images)
     if not path.exists():
         raise FileNotFoundError(
-            f"images: {path} does not exist (expected a folder, a .txt list, a YOLO data.yaml, a COCO or LLaVA .json "
-            "or a Hugging Face dataset)"
+            f"images: {path} does not exist (expected a folder, a .txt list, a YOLO data.yaml, a COCO or LLaVA .json, "
+            "tar shards or a Hugging Face dataset)"
         )
-    if is_photo_dataset(path):
+    if is_tar_shards(path, IMAGE_SUFFIXES):  # before the dataset: img2dataset puts Parquet beside its shards
+        root = path.resolve() if path.is_dir() else path.parent.resolve()
+        items = [ImageItem(root, key, None, offset, MEMBER) for key, offset in shard_photos(path, root, IMAGE_SUFFIXES)]
+        source = ImageSource("webdataset", root, items)
+    elif is_photo_dataset(path):
         root = path.resolve()
         dataset = open_photo_dataset(str(root), image_column, key_column)
         items = [
@@ -214,8 +226,11 @@ def decode_image(item: ImageItem, min_side: int = 0) -> tuple[Image.Image, tuple
     times faster). Images no larger than that, and other formats, decode in full.
     """
     path, name = item.path, item.name
-    if item.row is not None:  # a Hugging Face dataset's photo: its bytes
-        photo = io.BytesIO(open_photo_dataset(str(path), item.column).read(item.row))
+    if item.row is not None:  # a Hugging Face dataset's photo or a tar shard's: its bytes
+        if item.column == MEMBER:
+            photo = io.BytesIO(read_member(path, item.row))
+        else:
+            photo = io.BytesIO(open_photo_dataset(str(path), item.column).read(item.row))
         if not photo.getbuffer().nbytes:
             raise ValueError(f"{name}: empty photo (0 bytes)")
     else:

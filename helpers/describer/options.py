@@ -118,8 +118,8 @@ class ExportOptions:
     cv: str = setting("", "the CV records the rows were described from (adds detections and scene; 01's output)")
     images: str = setting(
         "",
-        "folder the records' `image` paths are relative to, the Hugging Face dataset they name, or the data.yaml, "
-        "COCO .json or list 01 read (with --cv) (hf, webdataset: embeds the photos)",
+        "folder the records' `image` paths are relative to (tar shards too), the Hugging Face dataset they name, or "
+        "the data.yaml, COCO or LLaVA .json or list 01 read (with --cv) (hf, webdataset: embeds the photos)",
     )
     image_column: str = image_column_setting()
     key_column: str = key_column_setting()
@@ -143,8 +143,9 @@ class GalleryOptions:
     output: str = setting("gallery.html", "the page to write; thumbnails go to <stem>_thumbs/ beside it")
     images: str = setting(
         "",
-        "folder the records' `image` paths are relative to, the Hugging Face dataset they name, or the data.yaml, "
-        "COCO .json or list 01 read (default: the photos --cv's manifest names; none: cards without pictures)",
+        "folder the records' `image` paths are relative to (tar shards too), the Hugging Face dataset they name, or "
+        "the data.yaml, COCO or LLaVA .json or list 01 read (default: the photos --cv's manifest names; none: cards "
+        "without pictures)",
     )
     image_column: str = image_column_setting()
     key_column: str = key_column_setting()

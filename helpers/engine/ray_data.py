@@ -351,7 +351,7 @@ class RayEngine:
             {
                 "key": [item.key for item in items],  # each photo's root is the source's: `_decode_rows` takes it
                 "split": [item.split or "" for item in items],
-                "row": [-1 if item.row is None else item.row for item in items],  # a Hugging Face dataset's photo
+                "row": [-1 if item.row is None else item.row for item in items],  # a dataset's photo, a shard's
                 "column": [item.column for item in items],
                 "position": positions,
             }

@@ -18,6 +18,7 @@ no shard here (it cannot be read at an offset).
 from __future__ import annotations
 
 import logging
+import os
 import tarfile
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -56,15 +57,90 @@ def shard_photos(path: Path, root: Path, photo_suffixes: frozenset[str]) -> Iter
     """(key, where its data starts) of every photo member of `path`'s shards (see the module docstring)."""
     for shard in shard_files(path):
         prefix = shard.resolve().relative_to(root).as_posix()
-        listed = 0
-        try:
-            with tarfile.open(shard, "r:") as archive:  # "r:": uncompressed, read at offsets
-                for member in _members(archive):
-                    if member.isfile() and Path(member.name).suffix.lower() in photo_suffixes:
-                        listed += 1
-                        yield f"{prefix}/{member.name}", member.offset_data
-        except (tarfile.TarError, OSError) as error:
-            logger.warning("%s: a shard that cannot be read past its %d photos listed: %s", shard, listed, error)
+        members, problem = _listed(shard)
+        photos = [(name, offset) for name, offset in members if os.path.splitext(name)[1].lower() in photo_suffixes]
+        if problem:
+            logger.warning("%s: a shard that cannot be read past its %d photos listed: %s", shard, len(photos), problem)
+        for name, offset in photos:
+            yield f"{prefix}/{name}", offset
+
+
+def _listed(shard: Path) -> tuple[list[tuple[str, int]], str | None]:
+    """The shard's files (name, where its data starts), and why the listing stopped early (None: it
+    did not): plain headers read here (what WebDataset and img2dataset write), any other kind of
+    member (a long name's extension header, a link) by `tarfile`."""
+    try:
+        return _plain_members(shard)
+    except _NotPlain:
+        pass
+    members: list[tuple[str, int]] = []
+    try:
+        with tarfile.open(shard, "r:") as archive:  # "r:": uncompressed, read at offsets
+            members.extend((m.name, m.offset_data) for m in _members(archive) if m.isfile())
+    except (tarfile.TarError, OSError) as error:
+        return members, str(error)
+    return members, None
+
+
+class _NotPlain(Exception):
+    """A member `_plain_members` leaves to `tarfile`."""
+
+
+def _plain_members(shard: Path) -> tuple[list[tuple[str, int]], str | None]:
+    """`_listed` for a shard of regular files and folders with ustar or GNU headers (no extension
+    headers): each header read and checked as `tarfile` does, the data passed over; about 10x as
+    fast as `TarFile` (`docs/measurements/tar_listing_cpu.json`).
+
+    Raises:
+        _NotPlain: Another kind of member (a pax or long-name header, a link): `tarfile` lists the shard.
+    """
+    members: list[tuple[str, int]] = []
+    try:
+        with shard.open("rb", buffering=0) as file:
+            descriptor = file.fileno()
+            size, offset = os.fstat(descriptor).st_size, 0
+            while offset + BLOCK <= size:
+                header = os.pread(descriptor, BLOCK, offset)  # one call a header, the data passed over
+                if header == EMPTY_BLOCK:
+                    return members, None  # the end of the archive
+                if header[156:157] not in PLAIN_TYPES:
+                    raise _NotPlain
+                if _checksum(header) != _number(header[148:156]):
+                    return members, f"a bad header at byte {offset}"
+                length = _number(header[124:136])
+                name = header[:100].split(b"\0", 1)[0]
+                if header[257:263] == b"ustar\0" and (folder := header[345:500].split(b"\0", 1)[0]):
+                    name = folder + b"/" + name  # POSIX ustar: a long path's folder in `prefix`
+                if header[156:157] != b"5":
+                    members.append((name.decode("utf-8", "surrogateescape"), offset + BLOCK))
+                offset += BLOCK + -(-length // BLOCK) * BLOCK
+                if offset > size:
+                    return members, f"unexpected end of data in {members[-1][0] if members else 'a member'}"
+    except (OSError, ValueError) as error:
+        return members, str(error)
+    return members, None if offset == size else f"{size - offset} bytes after the last member, no header"
+
+
+BLOCK = tarfile.BLOCKSIZE
+EMPTY_BLOCK = bytes(BLOCK)
+PLAIN_TYPES = (b"0", b"\0", b"5")  # a file (ustar, old tar), a folder
+
+
+def _checksum(header: bytes) -> int:
+    """A header's checksum: its bytes summed, the checksum field counted as spaces."""
+    return sum(header) - sum(header[148:156]) + 8 * 32
+
+
+def _number(field: bytes) -> int:
+    """A header's number field: octal digits, or base-256 where its first bit is set (GNU, large sizes).
+
+    Raises:
+        ValueError: Neither.
+    """
+    if field[0] & 0x80:
+        return int.from_bytes(field[1:], "big")
+    digits = field.split(b"\0", 1)[0].strip()
+    return int(digits, 8) if digits else 0
 
 
 def _members(archive: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
@@ -105,8 +181,7 @@ class ShardIndex:
 
     def offset(self, shard: Path, member: str) -> int | None:
         if shard not in self._shards:
-            with tarfile.open(shard, "r:") as archive:
-                self._shards[shard] = {m.name: m.offset_data for m in _members(archive) if m.isfile()}
+            self._shards[shard] = dict(_listed(shard)[0])
             if len(self._shards) > self.KEPT:
                 self._shards.popitem(last=False)
         self._shards.move_to_end(shard)

@@ -335,3 +335,49 @@ def test_tar_shards_extract_as_their_photos_do_and_export_and_show_from_where_th
     assert counts["exported"] == 5 and [row["image"]["bytes"] for row in saved] == [p.read_bytes() for p in photos]
     page = write_gallery(described, tmp_path / "page.html", cv=tmp_path / "shards.jsonl")  # photos from the manifest
     assert page["photos"] == 5 and page["problems"] == 0
+
+
+_MEMBER_NAMES = st.lists(
+    st.text(st.characters(codec="utf-8", categories=["L", "N"], include_characters="-_ ."), min_size=1, max_size=40),
+    min_size=1,
+    max_size=5,
+).map("/".join)
+
+
+@hypothesis_settings(max_examples=60, deadline=None)
+@given(
+    members=st.lists(st.tuples(_MEMBER_NAMES, st.binary(max_size=700)), max_size=8),
+    form=st.sampled_from(["ustar", "gnu", "pax"]),
+    folder=st.booleans(),
+)
+def test_the_shard_listing_reads_headers_as_tarfile_does(tmp_path_factory, members, form, folder):
+    """Shards are listed from their headers by `helpers.core.tar_photos` (about 3x `TarFile`): the same
+    files at the same offsets as `tarfile` reads, whatever the names (long ones in a ustar prefix, or
+    in GNU or pax extension headers, which go to `tarfile`) and sizes; folders are no photos."""
+    import io
+    import tarfile
+
+    from helpers.core.tar_photos import _listed, tarfile_members
+
+    shard = tmp_path_factory.mktemp("shard") / "00000.tar"
+    formats = {"ustar": tarfile.USTAR_FORMAT, "gnu": tarfile.GNU_FORMAT, "pax": tarfile.PAX_FORMAT}
+    with tarfile.open(shard, "w", format=formats[form]) as archive:
+        if folder:
+            archive.addfile(_folder("photos"))
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            try:
+                archive.addfile(info, io.BytesIO(data))
+            except ValueError:  # a name ustar cannot hold (too long for name and prefix): not written
+                continue
+    assert _listed(shard) == tarfile_members(shard)
+    assert [name for name, _ in _listed(shard)[0]] == [m.name for m in tarfile.open(shard).getmembers() if m.isfile()]
+
+
+def _folder(name: str):
+    import tarfile
+
+    info = tarfile.TarInfo(name)
+    info.type = tarfile.DIRTYPE
+    return info

@@ -1,6 +1,6 @@
 """Photos in tar shards against the same photos as files, on this machine: how fast 01 lists them
-(shard headers against a folder walk) and reads them (at their offsets against opening each file),
-side by side in one run.
+(shard headers, read by `helpers.core.tar_photos` and by `tarfile`, against a folder walk) and reads
+them (at their offsets against opening each file), side by side in one run.
 
     python docs/measurements/tar_listing.py --out docs/measurements/tar_listing_cpu.json
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from measured import commit, save
 
-from helpers.core.tar_photos import read_member
+from helpers.core.tar_photos import read_member, tarfile_members
 from helpers.cv.sources import open_image_source
 from helpers.cv.yolo_data import walk_images
 
@@ -76,6 +76,9 @@ def main() -> None:
         for _ in range(args.repeats):
             items = _best(best, "list_shards", lambda path: open_image_source(path).items, folder / "shards")
             keys = _best(best, "list_files", lambda path: list(walk_images(path)), folder / "files")
+            shards = sorted((folder / "shards").glob("*.tar"))
+            by_tarfile = _best(best, "list_shards_tarfile", lambda found: [tarfile_members(s) for s in found], shards)
+            assert sum(len(members) for members, _ in by_tarfile) == 3 * args.samples
             assert len(items) == len(keys) == args.samples
             read = _best(best, "read_shards", _read_shards, items)
             assert read == _best(best, "read_files", _read_files, folder / "files", keys) == args.samples * PHOTO_BYTES
@@ -91,6 +94,7 @@ def main() -> None:
             "repeats": args.repeats,
             "photos_per_second": rates,
             "list_shards_vs_files": rates["list_shards"] / rates["list_files"],
+            "list_shards_vs_tarfile": rates["list_shards"] / rates["list_shards_tarfile"],
             "read_shards_vs_files": rates["read_shards"] / rates["read_files"],
         },
         args.out,

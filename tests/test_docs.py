@@ -656,3 +656,14 @@ def test_the_worker_start_the_docs_state_is_the_saved_measurements():
     assert f"A worker starts in {median['as_written']:.2f} s on this machine" in text
     assert f"against {median['instrumented']:.2f} s while typeguard rewrote inflect's methods" in text
     assert f"start {median['instrumented'] - median['as_written']:.1f} s sooner" in text
+
+
+def test_the_tar_shard_rates_the_docs_state_are_the_saved_measurements():
+    """docs/01_cv_extract.md's listing and reading rates of tar shards come from `tar_listing.py`'s file."""
+    saved = json.loads((MEASUREMENTS / "tar_listing_cpu.json").read_text())
+    rates = saved["photos_per_second"]
+    text = " ".join((PROJECT_ROOT / "docs" / "01_cv_extract.md").read_text().split())
+    assert f"listed at {rates['list_shards']:,.0f} photos/s, x{saved['list_shards_vs_tarfile']:.2f} `TarFile`'s" in text
+    assert f"against {rates['list_files']:,.0f}/s walking the same photos as files" in text
+    assert f"at {rates['read_shards']:,.0f}/s, x{saved['read_shards_vs_files']:.2f} reading the files" in text
+    assert saved["list_shards_vs_tarfile"] > 1, "why the headers are read here, not by TarFile"

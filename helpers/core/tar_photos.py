@@ -28,6 +28,9 @@ logger = logging.getLogger(__name__)
 
 SHARD_SUFFIX = ".tar"
 MEMBER = "tar"  # an ImageItem's column for a photo in a shard (its row: where the member's data starts)
+BLOCK = tarfile.BLOCKSIZE
+EMPTY_BLOCK = bytes(BLOCK)
+PLAIN_TYPES = (b"0", b"\0", b"5")  # a file (ustar, old tar), a folder: the headers read here
 
 
 def shard_files(path: Path) -> list[Path]:
@@ -101,7 +104,8 @@ def _plain_members(shard: Path) -> tuple[list[tuple[str, int]], str | None]:
     `TarFile` (`docs/measurements/tar_listing_cpu.json`).
 
     Raises:
-        _NotPlain: Another kind of member (a pax or long-name header, a link): `tarfile` lists the shard.
+        _NotPlain: Another kind of member (a pax or long-name header, a link), or a checksum this
+            does not take: `tarfile` lists the shard.
     """
     members: list[tuple[str, int]] = []
     try:
@@ -112,10 +116,8 @@ def _plain_members(shard: Path) -> tuple[list[tuple[str, int]], str | None]:
                 header = os.pread(descriptor, BLOCK, offset)  # one call a header, the data passed over
                 if header == EMPTY_BLOCK:
                     return members, None  # the end of the archive
-                if header[156:157] not in PLAIN_TYPES:
-                    raise _NotPlain
-                if _checksum(header) != _number(header[148:156]):
-                    return members, f"a bad header at byte {offset}"
+                if header[156:157] not in PLAIN_TYPES or _checksum(header) != _number(header[148:156]):
+                    raise _NotPlain  # tarfile also takes old signed checksums, and names a bad header
                 length = _number(header[124:136])
                 name = header[:100].split(b"\0", 1)[0]
                 if header[257:263] == b"ustar\0" and (folder := header[345:500].split(b"\0", 1)[0]):
@@ -128,11 +130,6 @@ def _plain_members(shard: Path) -> tuple[list[tuple[str, int]], str | None]:
     except (OSError, ValueError) as error:
         return members, str(error)
     return members, None if offset == size else f"{size - offset} bytes after the last member, no header"
-
-
-BLOCK = tarfile.BLOCKSIZE
-EMPTY_BLOCK = bytes(BLOCK)
-PLAIN_TYPES = (b"0", b"\0", b"5")  # a file (ustar, old tar), a folder
 
 
 def _checksum(header: bytes) -> int:

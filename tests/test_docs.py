@@ -39,6 +39,16 @@ def test_every_command_in_the_readme_and_docs_is_a_desclm_command():
 MEASUREMENTS = PROJECT_ROOT / "docs" / "measurements"
 
 
+def _doc_words(name: str) -> str:
+    """A page of docs/ with its line breaks and runs of spaces as single spaces (numbers are looked for in it)."""
+    return " ".join((PROJECT_ROOT / "docs" / name).read_text().split())
+
+
+def _measured(name: str):
+    """A measurement file of docs/measurements/."""
+    return json.loads((MEASUREMENTS / name).read_text())
+
+
 def test_the_readme_gpu_table_is_the_one_the_saved_gpu_check_run_gives():
     from helpers.commands.gpu_check import markdown_table
 
@@ -59,9 +69,9 @@ def test_the_readme_cpu_ratios_are_the_saved_benchmark_outputs():
 
 
 def test_the_variety_numbers_in_the_describer_doc_are_the_saved_measurement():
-    runs = json.loads((MEASUREMENTS / "variants_demo_cpu.json").read_text())["runs"]
+    runs = _measured("variants_demo_cpu.json")["runs"]
     first, before, after = runs["A, variants 0"], runs["B, variants 0"], runs["B, variants 8"]
-    text = " ".join((PROJECT_ROOT / "docs" / "04_describer.md").read_text().split())
+    text = _doc_words("04_describer.md")
     assert f"{first['test_unique_ratio']['raw_model']} of its sentences were unique" in text
     assert f"grammar's {first['test_unique_ratio']['grammar']}" in text
     was, now = before["test_unique_ratio"]["raw_model"], after["test_unique_ratio"]["raw_model"]
@@ -82,9 +92,9 @@ def test_the_variety_numbers_in_the_describer_doc_are_the_saved_measurement():
 
 
 def test_the_spatial_numbers_in_the_descriptions_doc_are_the_saved_measurement():
-    runs = json.loads((MEASUREMENTS / "spatial_demo_cpu.json").read_text())["runs"]
+    runs = _measured("spatial_demo_cpu.json")["runs"]
     off, on = runs["spatial false (make demo)"]["raw_model_faithful"], runs["spatial true"]
-    text = " ".join((PROJECT_ROOT / "docs" / "02_descriptions.md").read_text().split())
+    text = _doc_words("02_descriptions.md")
     raw = on["raw_model_faithful"]
     assert f"from {min(off.values())}-{max(off.values())} per group to {min(raw.values())}-{max(raw.values())}" in text
     assert f"(many detections {raw['many_detections']}, label variants {raw['label_variants']})" in text
@@ -97,13 +107,13 @@ def _group_words(group: str) -> str:
 
 
 def test_the_seed_comparisons_in_the_describer_doc_are_the_saved_measurements():
-    text = " ".join((PROJECT_ROOT / "docs" / "04_describer.md").read_text().split())
-    first = json.loads((MEASUREMENTS / "variants_seeds_demo_cpu.json").read_text())
+    text = _doc_words("04_describer.md")
+    first = _measured("variants_seeds_demo_cpu.json")
     unseen = first["paired_by_record"]["unseen_labels"]
     assert f"({unseen['worse']} records to {unseen['better']}, one-sided p = {unseen['p_value_variants_worse']}" in text
-    short = json.loads((MEASUREMENTS / "variants_short_records_demo_cpu.json").read_text())["paired_by_record"]
+    short = _measured("variants_short_records_demo_cpu.json")["paired_by_record"]
     assert f"{short['unseen_labels']['worse']} to {short['unseen_labels']['better']} (p = " in text
-    now = json.loads((MEASUREMENTS / "variants_seeds_coverage_demo_cpu.json").read_text())
+    now = _measured("variants_seeds_coverage_demo_cpu.json")
     without, with_variants = (now["means"][k]["raw_model_faithful"] for k in ("variants 0", "variants 8"))
     for group in without:
         assert f"{_group_words(group)} {without[group]} -> {with_variants[group]}" in text, group
@@ -116,7 +126,7 @@ def test_the_seed_comparisons_in_the_describer_doc_are_the_saved_measurements():
         if p_value < 0.05:
             assert f"{_group_words(group)} ({worse} to {better}, p = {p_value})" in text, group
     assert now["means"]["variants 8"]["guarded_faithful_min"] == 1.0 and "guarded output stays 100% faithful" in text
-    aligned = json.loads((MEASUREMENTS / "variants_aligned_pairs_demo_cpu.json").read_text())
+    aligned = _measured("variants_aligned_pairs_demo_cpu.json")
     without, with_variants = (aligned["means"][k]["raw_model_faithful"] for k in ("variants 0", "variants 8"))
     for group in ("low_confidence_noise", "weak_scene", "label_variants", "many_detections"):
         assert f"{_group_words(group)} {without[group]} -> {with_variants[group]}" in text, group
@@ -128,7 +138,7 @@ def test_the_seed_comparisons_in_the_describer_doc_are_the_saved_measurements():
         f"unique share {unique['variants 0']['raw_model']} -> {unique['variants 8']['raw_model']} "
         f"(grammar {unique['variants 8']['grammar']})"
     ) in text
-    size = json.loads((MEASUREMENTS / "size_medium_demo_cpu.json").read_text())
+    size = _measured("size_medium_demo_cpu.json")
     medium, tiny = (size["means"][k]["raw_model_faithful"]["many_detections"] for k in ("medium", "tiny"))
     many = size["paired_by_record"]["many_detections"]
     assert f"many detections {medium} against {tiny} ({many['worse']} records to {many['better']}, p = " in text
@@ -143,7 +153,7 @@ def test_the_demo_recipe_numbers_in_the_cv_doc_are_the_saved_sweeps_and_build():
     rounds = [
         json.loads((MEASUREMENTS / f"demo_recipe_sweep_round{n}_h100.json").read_text())["runs"] for n in (1, 2, 3)
     ]
-    text = " ".join((PROJECT_ROOT / "docs" / "01_cv_extract.md").read_text().split())
+    text = _doc_words("01_cv_extract.md")
     first, second, third = ({name: run["map50"] for name, run in r.items() if "map50" in r[name]} for r in rounds)
     yolo = "yolo {} imgsz {} width {} epochs {}"
     assert f"scored {_val_test(first[yolo.format('d0', 256, 0.25, 20)])} after the 20 epochs" in text
@@ -155,7 +165,7 @@ def test_the_demo_recipe_numbers_in_the_cv_doc_are_the_saved_sweeps_and_build():
     assert f"from {far} to {near}" in text
     for steps in (250, 500, 1000):
         assert f"{steps} steps {_val_test(third[f'rtdetr d1 steps {steps} lr 0.0005'])}" in text
-    build = json.loads((MEASUREMENTS / "demo_models_manifest_cpu.json").read_text())
+    build = _measured("demo_models_manifest_cpu.json")
     scores = build["scores"]
     for name in ("yolo", "hf"):
         assert _val_test({split: scores[split][f"{name}_map50"] for split in ("val", "test")}) in text
@@ -163,7 +173,7 @@ def test_the_demo_recipe_numbers_in_the_cv_doc_are_the_saved_sweeps_and_build():
     assert build["data"]["generator_version"] == DEMO_GENERATOR, "the saved build is of today's demo set"
     scene = "/".join(f"{100 * scores[split]['scene_accuracy']:g}%" for split in ("val", "test"))
     assert f"(scene classifier {scene})" in text
-    confusion = json.loads((MEASUREMENTS / "class_confusion_demo_cpu.json").read_text())["builds"]
+    confusion = _measured("class_confusion_demo_cpu.json")["builds"]
     old, new = (confusion[f"generator {n}"]["yolo"]["confusion"] for n in (3, 4))
 
     def right_of_found(table: dict, label: str) -> str:
@@ -173,7 +183,7 @@ def test_the_demo_recipe_numbers_in_the_cv_doc_are_the_saved_sweeps_and_build():
     assert f"found and {right_of_found(old, 'metal')} cans" in text
     assert f"names {right_of_found(new, 'glass')} glass and {right_of_found(new, 'metal')} cans right" in text
     assert f"{build['seconds']['yolo_detector']:.0f} s and {build['seconds']['rtdetr']:.0f} s" in text
-    aligned = json.loads((MEASUREMENTS / "aligned_scores_demo_cpu.json").read_text())
+    aligned = _measured("aligned_scores_demo_cpu.json")
     ensemble, validation = aligned["ensemble"], aligned["ensemble"]["validation"]
     conf, weights = ensemble["conf"], ensemble["weights"]
     assert weights["yolo"] == 1.0
@@ -189,8 +199,8 @@ def test_the_demo_recipe_numbers_in_the_cv_doc_are_the_saved_sweeps_and_build():
 
 
 def test_the_aligned_scores_numbers_in_the_cv_doc_are_the_saved_measurement():
-    text = " ".join((PROJECT_ROOT / "docs" / "01_cv_extract.md").read_text().split())
-    totals = json.loads((MEASUREMENTS / "aligned_scores_demo_cpu.json").read_text())["totals"]
+    text = _doc_words("01_cv_extract.md")
+    totals = _measured("aligned_scores_demo_cpu.json")["totals"]
     aligned, defaults = totals["calibrated, scores aligned"], totals["defaults (0.5, 0.5, max)"]
     assert aligned["photos"] == defaults["photos"] == 120 and aligned["littered_photos"] == defaults["littered_photos"]
     assert (
@@ -201,8 +211,8 @@ def test_the_aligned_scores_numbers_in_the_cv_doc_are_the_saved_measurement():
 
 
 def test_the_decoding_numbers_in_the_training_doc_are_the_saved_measurement():
-    text = " ".join((PROJECT_ROOT / "docs" / "03_training.md").read_text().split())
-    saved = json.loads((MEASUREMENTS / "decoding_beams_demo_cpu.json").read_text())
+    text = _doc_words("03_training.md")
+    saved = _measured("decoding_beams_demo_cpu.json")
     runs = saved["runs"]
 
     def mean(setting: str, beams: int, group: str) -> float:
@@ -227,8 +237,8 @@ def test_the_decoding_numbers_in_the_training_doc_are_the_saved_measurement():
 
 
 def test_the_truth_limits_in_the_cv_doc_are_the_saved_measurements():
-    text = " ".join((PROJECT_ROOT / "docs" / "01_cv_extract.md").read_text().split())
-    headroom = json.loads((MEASUREMENTS / "demo_truth_headroom_cpu.json").read_text())
+    text = _doc_words("01_cv_extract.md")
+    headroom = _measured("demo_truth_headroom_cpu.json")
     photos = headroom["photos"]
 
     def true_photos(scored: dict) -> int:
@@ -249,7 +259,7 @@ def test_the_truth_limits_in_the_cv_doc_are_the_saved_measurements():
     ):
         assert f"{words} {bucket['exact']} of {bucket['photos']}" in text
     assert f"three to five {sum(b['exact'] for b in middle)} of {sum(b['photos'] for b in middle)}" in text
-    arms = json.loads((MEASUREMENTS / "demo_yolo_recipe_gen4_cpu.json").read_text())["arms"]
+    arms = _measured("demo_yolo_recipe_gen4_cpu.json")["arms"]
     longer, mosaic = arms["40 epochs, close_mosaic 4"], arms["30 epochs, close_mosaic 10"]
     assert arms["30 epochs, close_mosaic 4 (make demo)"]["unseen_true_photos"] == calibrated
     assert f"40 epochs ({longer['yolo_seconds']} s) took the YOLO to {_val_test(_yolo(longer))}" in text
@@ -264,8 +274,8 @@ def _yolo(arm: dict) -> dict:
 
 
 def test_the_one_label_per_object_numbers_in_the_cv_doc_are_the_saved_measurement():
-    text = " ".join((PROJECT_ROOT / "docs" / "01_cv_extract.md").read_text().split())
-    saved = json.loads((MEASUREMENTS / "one_label_per_object_demo_cpu.json").read_text())
+    text = _doc_words("01_cv_extract.md")
+    saved = _measured("one_label_per_object_demo_cpu.json")
     off, tried = saved["arms"]["off (the grid before)"], saved["arms"]["tried (the grid now)"]
     assert off["choice"]["agnostic_iou"] == 1.0 and tried["choice"]["agnostic_iou"] == 0.5
     photos = saved["unseen_photos"]
@@ -294,9 +304,9 @@ def _install_and_photos(run: dict) -> float:
 
 
 def test_the_make_demo_run_in_the_cv_doc_is_the_saved_fresh_clone_record():
-    text = " ".join((PROJECT_ROOT / "docs" / "01_cv_extract.md").read_text().split())
-    run = json.loads((MEASUREMENTS / "make_demo_fresh_clone_cpu.json").read_text())
-    before = json.loads((MEASUREMENTS / "make_demo_fresh_clone_float32_cpu.json").read_text())
+    text = _doc_words("01_cv_extract.md")
+    run = _measured("make_demo_fresh_clone_cpu.json")
+    before = _measured("make_demo_fresh_clone_float32_cpu.json")
     models, timings = run["models"], run["timings"]
     assert models["data"]["n_valid"] == DemoDatasetSpec().n_valid, "the saved run is of today's demo set"
     assert models["data"]["generator_version"] == DEMO_GENERATOR
@@ -323,7 +333,7 @@ def test_the_make_demo_run_in_the_cv_doc_is_the_saved_fresh_clone_record():
     trained = seconds["yolo_detector"] + seconds["rtdetr"] + timings["03_train_t5"]
     assert "Issue 14's 15 minutes is met" in text and timings["total"] <= 15 * 60
     assert f"take {trained:.0f} s of it" in text
-    unseen = json.loads((MEASUREMENTS / "unseen_truth_demo_cpu.json").read_text())["runs"].values()
+    unseen = _measured("unseen_truth_demo_cpu.json")["runs"].values()
     assert [r["seed"] for r in unseen] == list(range(1, 10)) and {r["photos"] for r in unseen} == {40}
     true = sum(round(r["end_to_end"]["true"] * r["with_ground_truth"]) for r in unseen)
     photos = sum(r["with_ground_truth"] for r in unseen)
@@ -341,8 +351,8 @@ def test_the_make_demo_run_in_the_cv_doc_is_the_saved_fresh_clone_record():
 def test_the_colour_augmentation_numbers_in_the_cv_doc_are_the_saved_measurements():
     from helpers.demo.yolo import YOLO_COLOUR_AUGMENTATION
 
-    text = " ".join((PROJECT_ROOT / "docs" / "01_cv_extract.md").read_text().split())
-    now = json.loads((MEASUREMENTS / "yolo_colour_augmentation_demo_cpu.json").read_text())
+    text = _doc_words("01_cv_extract.md")
+    now = _measured("yolo_colour_augmentation_demo_cpu.json")
     assert now["demo_recipe_hsv"] == YOLO_COLOUR_AUGMENTATION == {"hsv_s": 0.2, "hsv_v": 0.15}  # "20% and 15%"
     demo, default = now["arms"]["demo recipe"], now["arms"]["Ultralytics default"]
     assert f"YOLO mAP@0.5 {_val_test(_yolo(demo))} against {_val_test(_yolo(default))} with Ultralytics'" in text
@@ -363,7 +373,7 @@ def test_the_colour_augmentation_numbers_in_the_cv_doc_are_the_saved_measurement
     assert f"called clean {clean} against {default[all_]['end_to_end_littered_called_clean']} of" in text
     share = demo[all_]["end_to_end_true_photos"] / photos
     assert share >= 0.6 and clean == 0 and f"was met by that float32 build ({100 * share:.0f}%)" in text
-    old = json.loads((MEASUREMENTS / "yolo_colour_augmentation_val40_demo_cpu.json").read_text())["arms"]
+    old = _measured("yolo_colour_augmentation_val40_demo_cpu.json")["arms"]
     kept = old["demo recipe"]
     assert kept["choice"]["conf"] == {"yolo": 0.5, "hf": 0.5}, "the 40-photo calibration kept the defaults"
     assert (
@@ -379,8 +389,8 @@ def test_the_colour_augmentation_numbers_in_the_cv_doc_are_the_saved_measurement
 
 
 def test_the_neighbourhood_calibration_numbers_in_the_cv_doc_are_the_saved_measurement():
-    text = " ".join((PROJECT_ROOT / "docs" / "01_cv_extract.md").read_text().split())
-    builds = json.loads((MEASUREMENTS / "calibration_neighbourhood_demo_cpu.json").read_text())["builds"]
+    text = _doc_words("01_cv_extract.md")
+    builds = _measured("calibration_neighbourhood_demo_cpu.json")["builds"]
     assert [b["precision"] for b in builds] == ["float32", "bf16"] and {b["unseen_photos"] for b in builds} == {120}
 
     def said(build: dict, rule: str) -> tuple[int, int]:
@@ -399,8 +409,8 @@ def test_the_neighbourhood_calibration_numbers_in_the_cv_doc_are_the_saved_measu
 def test_the_part_thinning_numbers_in_the_cv_doc_are_the_saved_measurement():
     from helpers.cv.calibrate import AGNOSTIC_IOSS, candidate_settings
 
-    text = " ".join((PROJECT_ROOT / "docs" / "01_cv_extract.md").read_text().split())
-    saved = json.loads((MEASUREMENTS / "part_boxes_demo_cpu.json").read_text())
+    text = _doc_words("01_cv_extract.md")
+    saved = _measured("part_boxes_demo_cpu.json")
     extras = saved["extra_boxes_before"].values()
     total = sum(e["described_boxes"].get("extra box on a matched object", 0) for e in extras)
     assert total == sum(len(e["extra_boxes_iou_ios"]) for e in extras)
@@ -432,10 +442,10 @@ def test_the_part_thinning_numbers_in_the_cv_doc_are_the_saved_measurement():
 
 
 def test_the_caption_check_numbers_in_the_readme_and_describer_doc_are_the_saved_measurement():
-    saved = json.loads((MEASUREMENTS / "check_captions.json").read_text())
+    saved = _measured("check_captions.json")
     development, held_out = saved["captions.jsonl"], saved["captions_held_out.jsonl"]
     readme = " ".join(README.split())
-    doc = " ".join((PROJECT_ROOT / "docs" / "04_describer.md").read_text().split())
+    doc = _doc_words("04_describer.md")
     for text in (readme, doc):
         assert f"{development['faithful_accepted']} of {development['faithful_by_hand']} faithful" in text
         assert f"{held_out['faithful_accepted']} of {held_out['faithful_by_hand']}" in text
@@ -458,11 +468,11 @@ def house_styles_table(saved: dict) -> str:
 
 
 def test_the_house_style_table_in_the_readme_is_the_saved_measurement():
-    saved = json.loads((MEASUREMENTS / "house_styles_cpu.json").read_text())
+    saved = _measured("house_styles_cpu.json")
     block = README.split("<!-- house styles table -->")[1].split("<!-- end -->")[0]
     assert block.strip() == house_styles_table(saved)
     assert {result["guarded_faithful"] for result in saved["styles"].values()} == {1.0}
-    first = json.loads((MEASUREMENTS / "house_styles_first_examples_digits_cpu.json").read_text())
+    first = _measured("house_styles_first_examples_digits_cpu.json")
     text = " ".join(README.split())
     assert f"grammar share {first['styles']['house:inventory']['grammar_share']}" in text
     inventory = saved["styles"]["house:inventory"]
@@ -472,7 +482,7 @@ def test_the_house_style_table_in_the_readme_is_the_saved_measurement():
 
 def test_the_readme_caption_numbers_are_the_saved_measurements():
     """Issue 32, item 2: several captions per photo, measured by 04 on make demo's test photos."""
-    saved = json.loads((MEASUREMENTS / "captions_demo_cpu.json").read_text())["captions"]
+    saved = _measured("captions_demo_cpu.json")["captions"]
     model = saved["sources"].get("model", 0) + saved["sources"].get("rerank", 0)
     text = " ".join(README.split())
     assert saved["num_captions"] == 5 and saved["faithful"] == 1.0
@@ -480,7 +490,7 @@ def test_the_readme_caption_numbers_are_the_saved_measurements():
         f"On make demo's {saved['photos']} test photos, k = 5 gave {saved['distinct_per_photo']:.1f} distinct" in text
     )
     assert f"{100 * model:.0f}% of them the model's, {100 * saved['sources']['grammar']:.0f}% the grammar's" in text
-    before = json.loads((MEASUREMENTS / "captions_demo_before_frames_cpu.json").read_text())["captions"]
+    before = _measured("captions_demo_before_frames_cpu.json")["captions"]
     model_before = before["sources"]["model"] + before["sources"]["rerank"]
     later_before, later_now = (round(run["captions"] * run["sources"]["rerank"]) for run in (before, saved))
     refused = later_before - later_now  # the guard's later beams now are some of those it took before
@@ -500,10 +510,10 @@ def test_the_ray_engine_table_is_the_one_the_saved_benchmarks_give():
 
 def test_the_guard_pool_numbers_are_the_saved_measurements():
     """docs/04_describer.md's guard-pool rates come from `docs/measurements/guard_pool.py`'s file (issue 31)."""
-    result = json.loads((MEASUREMENTS / "guard_pool_demo_cpu.json").read_text())
+    result = _measured("guard_pool_demo_cpu.json")
     rates = result["records_per_second"]
     assert result["same_descriptions"] and set(rates) == {"in_this_process", "1_workers"}
-    text = " ".join((PROJECT_ROOT / "docs" / "04_describer.md").read_text().split())
+    text = _doc_words("04_describer.md")
     stated = (
         f"{rates['in_this_process']:.1f} records/s in this process, {rates['1_workers']:.1f} with one worker, "
         f"x{result['pool_vs_in_process']:.2f}"
@@ -513,9 +523,9 @@ def test_the_guard_pool_numbers_are_the_saved_measurements():
 
 def test_the_photo_keys_memory_numbers_are_the_saved_measurements():
     """docs/01_cv_extract.md's key-reading memory comes from `docs/measurements/photo_keys_memory.py`'s file."""
-    result = json.loads((MEASUREMENTS / "photo_keys_memory_cpu.json").read_text())
+    result = _measured("photo_keys_memory_cpu.json")
     before, after = result["before"], result["after"]
-    text = " ".join((PROJECT_ROOT / "docs" / "01_cv_extract.md").read_text().split())
+    text = _doc_words("01_cv_extract.md")
     stated = (
         f"each of 10^{len(str(result['rows'])) - 1} photos of {result['files']} Parquet files in order peaked at "
         f"{after['peak_mib']:.1f} MiB of Python allocations against {before['peak_mib']:.1f} MiB before, "
@@ -526,9 +536,9 @@ def test_the_photo_keys_memory_numbers_are_the_saved_measurements():
 
 def test_the_guard_readings_numbers_are_the_saved_measurements():
     """docs/04_describer.md's kept-readings numbers come from `docs/measurements/guard_readings.py`'s file."""
-    result = json.loads((MEASUREMENTS / "guard_readings_demo_cpu.json").read_text())
+    result = _measured("guard_readings_demo_cpu.json")
     rates = result["records_per_second"]
-    text = " ".join((PROJECT_ROOT / "docs" / "04_describer.md").read_text().split())
+    text = _doc_words("04_describer.md")
     stated = (
         f"for {result['records']} generated records checks {rates['readings kept']:,.0f} records/s against "
         f"{rates['every reading made']:,.0f} reading every time, x{result['kept_vs_every_time']:.2f}, "
@@ -540,10 +550,10 @@ def test_the_guard_readings_numbers_are_the_saved_measurements():
 
 def test_the_describe_engine_numbers_are_the_saved_measurements():
     """docs/04_describer.md's file-path numbers come from `docs/measurements/describe_engine.py`'s file (issue 31)."""
-    result = json.loads((MEASUREMENTS / "describe_engine_demo_cpu.json").read_text())
+    result = _measured("describe_engine_demo_cpu.json")
     rows = {row["way"]: row for row in result["replayed"]} | {row["way"]: row for row in result["real"]}
     before, after = rows["before, 1 workers"], rows["after, 1 workers"]
-    text = " ".join((PROJECT_ROOT / "docs" / "04_describer.md").read_text().split())
+    text = _doc_words("04_describer.md")
     rate = "records_per_second"
     stated = [
         f"{result['records']} lines, batch {result['batch_size']}, one worker",
@@ -562,8 +572,8 @@ def test_the_describe_engine_numbers_are_the_saved_measurements():
 
 def test_the_tensor_pipeline_numbers_are_the_saved_benchmark():
     """docs/hardware.md's extraction table and agreement come from `desclm bench extract --save` (issue 31)."""
-    result = json.loads((MEASUREMENTS / "bench_extract_tensor_demo_cpu.json").read_text())
-    text = " ".join((PROJECT_ROOT / "docs" / "hardware.md").read_text().split())
+    result = _measured("bench_extract_tensor_demo_cpu.json")
+    text = _doc_words("hardware.md")
     agreement = result["tensor_agreement"]
     stated = [
         f"| models alone (each library's predict) | {result['models_alone_images_per_second']:.1f} |",
@@ -583,8 +593,8 @@ def test_the_make_demo_savings_are_the_saved_measurement():
     """docs/demo_and_offline.md's savings table is `demo_savings.py --table` of its saved file, and the
     settings it says make demo now uses are make demo's (issue 30)."""
     script = runpy.run_path(str(MEASUREMENTS / "demo_savings.py"))
-    result = json.loads((MEASUREMENTS / "demo_savings_demo_cpu.json").read_text())
-    record = json.loads((MEASUREMENTS / "make_demo_fresh_clone_cpu.json").read_text())
+    result = _measured("demo_savings_demo_cpu.json")
+    record = _measured("make_demo_fresh_clone_cpu.json")
     page = (PROJECT_ROOT / "docs" / "demo_and_offline.md").read_text()
     block = page.split("<!-- make demo savings table -->")[1].split("<!-- end -->")[0]
     assert block.strip() == script["markdown_table"](result, record)
@@ -617,7 +627,7 @@ def test_the_describer_cpu_batch_numbers_are_the_saved_measurements():
     )
     ours = str(CPU_BATCH_SIZE)
     assert flan["fastest_batch"] == CPU_BATCH_SIZE and flan["num_beams"] == 4
-    text = " ".join((PROJECT_ROOT / "docs" / "hardware.md").read_text().split())
+    text = _doc_words("hardware.md")
     gains = [run["records_per_second"][ours] / run["records_per_second"]["32"] for run in (flan, demo)]
     stated = (
         f"the fastest for a flan-t5-small-shaped describer with 4 beams, {demo['vs_fastest'][ours]:.2f} of the "
@@ -633,15 +643,15 @@ def test_the_check_numbers_are_the_saved_measurements():
     come from `check_workers.py`'s and `check_json_numbers.py`'s files."""
     from helpers.describer import check
 
-    workers = json.loads((MEASUREMENTS / "check_workers_cpu.json").read_text())
+    workers = _measured("check_workers_cpu.json")
     assert workers["cpu_cores"] == 2 and workers["same_verdicts"]
     two, one = workers["vs_first"]["2"], workers["vs_first"]["1"]
-    text = " ".join((PROJECT_ROOT / "docs" / "04_describer.md").read_text().split())
+    text = _doc_words("04_describer.md")
     assert f"on 2 cores 2 workers checked {two:.2f}x as fast as one process alone" in text
     docstring = " ".join(check.check_workers.__doc__.split())
     assert f"on 2 cores 2 workers checked {two:.2f}x as fast as this process alone, 1 worker {one:.2f}x" in docstring
     assert two > 1 > one, "why auto is one worker per core"
-    numbers = json.loads((MEASUREMENTS / "check_json_numbers_cpu.json").read_text())
+    numbers = _measured("check_json_numbers_cpu.json")
     ratios = sorted(file["decimals_vs_floats"] for file in numbers["files"].values())
     docstring = " ".join(check._json_items.__doc__.split())
     assert f"{ratios[0]:.2f}x to {ratios[-1]:.2f}x as fast" in docstring
@@ -650,9 +660,9 @@ def test_the_check_numbers_are_the_saved_measurements():
 def test_the_worker_start_the_docs_state_is_the_saved_measurements():
     """docs/04_describer.md's worker start, with and without inflect instrumented at import, come from
     `worker_start.py`'s file."""
-    start = json.loads((MEASUREMENTS / "worker_start_cpu.json").read_text())
+    start = _measured("worker_start_cpu.json")
     median = start["median_seconds"]
-    text = " ".join((PROJECT_ROOT / "docs" / "04_describer.md").read_text().split())
+    text = _doc_words("04_describer.md")
     assert f"A worker starts in {median['as_written']:.2f} s on this machine" in text
     assert f"against {median['instrumented']:.2f} s while typeguard rewrote inflect's methods" in text
     assert f"start {median['instrumented'] - median['as_written']:.1f} s sooner" in text
@@ -660,9 +670,9 @@ def test_the_worker_start_the_docs_state_is_the_saved_measurements():
 
 def test_the_tar_shard_rates_the_docs_state_are_the_saved_measurements():
     """docs/01_cv_extract.md's listing and reading rates of tar shards come from `tar_listing.py`'s file."""
-    saved = json.loads((MEASUREMENTS / "tar_listing_cpu.json").read_text())
+    saved = _measured("tar_listing_cpu.json")
     rates = saved["photos_per_second"]
-    text = " ".join((PROJECT_ROOT / "docs" / "01_cv_extract.md").read_text().split())
+    text = _doc_words("01_cv_extract.md")
     assert f"listed at {rates['list_shards']:,.0f} photos/s, x{saved['list_shards_vs_tarfile']:.2f} `TarFile`'s" in text
     assert f"against {rates['list_files']:,.0f}/s walking the same photos as files" in text
     assert f"at {rates['read_shards']:,.0f}/s, x{saved['read_shards_vs_files']:.2f} reading the files" in text

@@ -16,6 +16,7 @@ not a path (or, in JSONL, a line that is not a JSON object). The file is read as
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,9 +25,22 @@ from helpers.core.io import iter_jsonl, json_opening
 logger = logging.getLogger(__name__)
 
 
-def llava_images(path: Path, image_root: str | Path | None = None) -> tuple[Path, list[Path]]:
-    """(the photos' root, each photo's path under it, in the entries' order, each once), from a JSON
-    array of entries or a JSONL file of one entry per line.
+def llava_images(path: Path, image_root: str | Path | None = None) -> tuple[Path, list[str]]:
+    """(the photos' root, each photo's key: its path relative to the root, or absolute when outside
+    it, in the entries' order, each once), from a JSON array of entries or a JSONL file of one entry
+    per line. Keys are strings (no `Path` a photo: 10^6 entries would hold ~600 MB of them)."""
+    root, names = _llava_names(path, image_root)
+    base = os.path.join(str(root), "")  # ends with the separator
+    keys = []
+    for name in names:
+        absolute = os.path.abspath(os.path.join(base, name))  # as `Path(root, name)` resolved lexically
+        inside = absolute.startswith(base)
+        keys.append((absolute[len(base) :] if inside else absolute).replace(os.sep, "/"))
+    return root, list(dict.fromkeys(keys))
+
+
+def _llava_names(path: Path, image_root: str | Path | None) -> tuple[Path, list[str]]:
+    """(the root, the entries' `image` paths as written, in order).
 
     Raises:
         ValueError: A `.json` file that is not a JSON array of entries, or not valid JSON (naming where
@@ -51,7 +65,7 @@ def llava_images(path: Path, image_root: str | Path | None = None) -> tuple[Path
             len(named.passed_over),
             named.passed_over[0],
         )
-    return root, [Path(name) if Path(name).is_absolute() else root / name for name in dict.fromkeys(named.images)]
+    return root, named.images
 
 
 @dataclass

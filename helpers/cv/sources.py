@@ -172,8 +172,8 @@ def open_image_source(
         items = [_item(p, dataset.root, split) for p, split in dataset.images()]
         source = ImageSource("yolo", dataset.root, items, dataset.names, dataset.scenes, keypoints=dataset.keypoints)
     elif path.suffix.lower() == ".jsonl" or (path.suffix.lower() == ".json" and json_opening(path) == b"["):
-        root, photos = llava_images(path, image_root or None)
-        source = ImageSource("llava", root, [_item(p, root) for p in photos])
+        root, keys = llava_images(path, image_root or None)
+        source = ImageSource("llava", root, [ImageItem(root, key, None) for key in keys])
     elif path.suffix.lower() == ".json":
         dataset = load_coco(path, image_root or None)
         items = [_item(p, dataset.root) for p in dataset.images]

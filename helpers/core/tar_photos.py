@@ -47,11 +47,14 @@ def is_tar_shards(path: Path, photo_suffixes: frozenset[str]) -> bool:
     shards = False
     with os.scandir(path) as entries:  # a flat folder of 10^7 photos answers at its first photo
         for entry in entries:
-            if entry.is_file():
-                suffix = os.path.splitext(entry.name)[1].lower()
-                if suffix in photo_suffixes:
-                    return False
-                shards = shards or suffix == SHARD_SUFFIX
+            suffix = os.path.splitext(entry.name)[1].lower()
+            if suffix in photo_suffixes:  # by its name, as a folder's photos are listed (a broken link too)
+                return False
+            if suffix == SHARD_SUFFIX and not shards:
+                try:
+                    shards = entry.is_file()
+                except OSError:  # a looping link
+                    continue
     return shards
 
 

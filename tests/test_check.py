@@ -475,3 +475,46 @@ def test_workers_write_what_this_process_writes_and_a_stopped_run_resumes(tmp_pa
     assert all(
         "ZeroDivisionError: the checker failed" in v["error"] for v in verdicts if "error" in v and v["id"] != "nobody"
     )
+
+
+def test_webdataset_shards_captions_are_checked_by_their_json_id_or_their_photos_key(described, tmp_path):
+    """`--captions shards/` (WebDataset): each sample's .txt, joined by its .json's id (a `desclm export
+    --format webdataset` shard) or else its photo's key as 01 names a photo in a shard (an img2dataset
+    download's alt-texts against the records of its photos); a sample without a caption or a key: an
+    error line each."""
+    import io
+    import tarfile
+
+    from helpers.describer.check import check_file
+    from helpers.describer.exports import export
+
+    folder, records, rows = described
+    export("webdataset", folder / "described.jsonl", folder / "wds", folder / "cv.jsonl", folder / "photos")
+    summary = check_file(folder / "cv.jsonl", folder / "wds", tmp_path / "own.jsonl", workers=0)
+    verdicts = [json.loads(line) for line in (tmp_path / "own.jsonl").read_text().splitlines()]
+    assert [v["id"] for v in verdicts] == [row["id"] for row in rows if row["id"] != records[5]["image"]]
+    assert summary["checked"] == 5 and summary["faithful"] == 5, "the grammar's captions, joined by their ids"
+
+    shards = tmp_path / "download"
+    shards.mkdir()
+    samples = {  # sample -> its files: a web download's photos and alt-texts
+        "s1": {"jpg": b"\xff\xd8photo", "txt": b"There are two plastic items.", "json": b'{"url": "https://a"}'},
+        "s2": {"jpg": b"\xff\xd8photo", "txt": b"Three glass bottles."},
+        "s3": {"jpg": b"\xff\xd8photo"},
+        "s4": {"txt": b"A caption of nothing."},
+    }
+    with tarfile.open(shards / "00000.tar", "w") as archive:
+        for sample, files in samples.items():
+            for extension, data in files.items():
+                info = tarfile.TarInfo(f"{sample}.{extension}")
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+    plastic = {"label": "plastic", "confidence": 0.9}
+    cv = [{"image": f"00000.tar/{name}.jpg", "detections": [plastic, plastic]} for name in ("s1", "s2", "s3")]
+    (tmp_path / "cv.jsonl").write_text("".join(json.dumps(record) + "\n" for record in cv))
+    summary = check_file(tmp_path / "cv.jsonl", shards, tmp_path / "web.jsonl", workers=0)
+    verdicts = [json.loads(line) for line in (tmp_path / "web.jsonl").read_text().splitlines()]
+    assert [v.get("faithful") for v in verdicts] == [True, False, None, None]
+    assert [v["entry"] for v in verdicts] == ["00000.tar/s1", "00000.tar/s2", "00000.tar/s3", "00000.tar/s4"]
+    assert "no .txt caption" in verdicts[2]["error"] and "no photo, and no .json id" in verdicts[3]["error"]
+    assert (summary["checked"], summary["errors"]) == (2, 2)

@@ -357,7 +357,7 @@ def test_the_shard_listing_reads_headers_as_tarfile_does(tmp_path_factory, membe
     import io
     import tarfile
 
-    from helpers.core.tar_photos import _listed, tarfile_members
+    from helpers.core.tar_photos import shard_members, tarfile_members
 
     shard = tmp_path_factory.mktemp("shard") / "00000.tar"
     formats = {"ustar": tarfile.USTAR_FORMAT, "gnu": tarfile.GNU_FORMAT, "pax": tarfile.PAX_FORMAT}
@@ -371,8 +371,10 @@ def test_the_shard_listing_reads_headers_as_tarfile_does(tmp_path_factory, membe
                 archive.addfile(info, io.BytesIO(data))
             except ValueError:  # a name ustar cannot hold (too long for name and prefix): not written
                 continue
-    assert _listed(shard) == tarfile_members(shard)
-    assert [name for name, _ in _listed(shard)[0]] == [m.name for m in tarfile.open(shard).getmembers() if m.isfile()]
+    assert shard_members(shard) == tarfile_members(shard)
+    assert [name for name, _ in shard_members(shard)[0]] == [
+        m.name for m in tarfile.open(shard).getmembers() if m.isfile()
+    ]
 
 
 def _folder(name: str):

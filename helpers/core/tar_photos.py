@@ -58,6 +58,14 @@ def is_tar_shards(path: Path, photo_suffixes: frozenset[str]) -> bool:
     return shards
 
 
+def sample_of(name: str) -> tuple[str, str]:
+    """(sample key, extension) of a member name, as WebDataset groups a sample's files: the key up to
+    the first dot of the file's name (its folders kept), `a/000042.seg.png` -> (`a/000042`, `seg.png`)."""
+    folder, _, file = name.rpartition("/")
+    stem, _, extension = file.partition(".")
+    return (f"{folder}/{stem}" if folder else stem), extension
+
+
 def split_key(key: str) -> tuple[str, str] | None:
     """(the shard's relative path, the member's name) of a photo key in a shard, else None."""
     shard, found, member = key.partition(f"{SHARD_SUFFIX}/")
@@ -68,7 +76,7 @@ def shard_photos(path: Path, root: Path, photo_suffixes: frozenset[str]) -> Iter
     """(key, where its data starts) of every photo member of `path`'s shards (see the module docstring)."""
     for shard in shard_files(path):
         prefix = shard.resolve().relative_to(root).as_posix()
-        members, problem = _listed(shard)
+        members, problem = shard_members(shard)
         photos = [(name, offset) for name, offset in members if os.path.splitext(name)[1].lower() in photo_suffixes]
         if problem:
             logger.warning("%s: a shard that cannot be read past its %d photos listed: %s", shard, len(photos), problem)
@@ -76,7 +84,7 @@ def shard_photos(path: Path, root: Path, photo_suffixes: frozenset[str]) -> Iter
             yield f"{prefix}/{name}", offset
 
 
-def _listed(shard: Path) -> tuple[list[tuple[str, int]], str | None]:
+def shard_members(shard: Path) -> tuple[list[tuple[str, int]], str | None]:
     """The shard's files (name, where its data starts), and why the listing stopped early (None: it
     did not): plain headers read here (what WebDataset and img2dataset write), any other kind of
     member (a long name's extension header, a link) by `tarfile`."""
@@ -87,7 +95,7 @@ def _listed(shard: Path) -> tuple[list[tuple[str, int]], str | None]:
 
 
 def tarfile_members(shard: Path) -> tuple[list[tuple[str, int]], str | None]:
-    """`_listed` by `tarfile`: any member kind, each header read into a `TarInfo`."""
+    """`shard_members` by `tarfile`: any member kind, each header read into a `TarInfo`."""
     members: list[tuple[str, int]] = []
     try:
         with tarfile.open(shard, "r:") as archive:  # "r:": uncompressed, read at offsets
@@ -102,7 +110,7 @@ class _NotPlain(Exception):
 
 
 def _plain_members(shard: Path) -> tuple[list[tuple[str, int]], str | None]:
-    """`_listed` for a shard of regular files and folders with ustar or GNU headers (no extension
+    """`shard_members` for a shard of regular files and folders with ustar or GNU headers (no extension
     headers): each header read and checked as `tarfile` does, the data passed over; faster than
     `TarFile` (`docs/measurements/tar_listing_cpu.json`).
 
@@ -190,7 +198,7 @@ class ShardIndex:
 
     def offset(self, shard: Path, member: str) -> int | None:
         if shard not in self._shards:
-            self._shards[shard] = dict(_listed(shard)[0])
+            self._shards[shard] = dict(shard_members(shard)[0])
             if len(self._shards) > self.KEPT:
                 self._shards.popitem(last=False)
         self._shards.move_to_end(shard)

@@ -13,6 +13,9 @@ The captions come as they are kept (`captions_format`, by default told from the 
   --image_folder` wrote as `train/17.png`);
 - **coco**: COCO captions (`images` with `file_name`, `annotations` with `image_id` and
   `caption`): each annotation's caption, joined by its photo's `file_name`;
+- **webdataset**: tar shards (a `.tar`, or a folder of them: `helpers.core.tar_photos`): each
+  sample's `.txt`, joined by its `.json`'s `id` (`desclm export --format webdataset`), else by its
+  photo's key as 01 names a photo in a shard (`00000.tar/000000042.jpg`);
 - **parquet**: a Parquet file or a folder of them (a Hugging Face dataset's shards, `desclm export
   --format hf`'s `parquet/`): each row's `caption_field`, joined by its `id`, else its `image` (a
   photo column's stored path, as 01 named the photos it read from such a dataset).
@@ -52,6 +55,7 @@ from helpers.core.io import atomic_write_text, json_opening
 from helpers.core.lines import LineIndex
 from helpers.core.logs import progress
 from helpers.core.outputs import check_writes, lock_path, partial_paths
+from helpers.core.photo_datasets import IMAGE_SUFFIXES
 from helpers.core.records import (
     ResumableOutput,
     chunks,
@@ -62,6 +66,7 @@ from helpers.core.records import (
     json_safe,
     read_lines,
 )
+from helpers.core.tar_photos import is_tar_shards, read_member, sample_of, shard_files, shard_members
 from helpers.describer.guard import WorkerPool
 from helpers.describer.options import CAPTION_FORMATS, DEFAULT_CHECK_WORKERS
 from helpers.text.check import FINDINGS, check_caption
@@ -130,9 +135,12 @@ def _stem(name: str) -> str | None:
 
 
 def captions_format(path: Path) -> str:
-    """The format of a captions file: a folder or a `.parquet` file is Parquet; a `.json` file opening
+    """The format of a captions file: tar shards (a `.tar`, or a folder of them) are WebDataset; a
+    folder or a `.parquet` file is Parquet; a `.json` file opening
     with `[` is LLaVA, with `{` COCO captions; anything else JSONL (whose LLaVA entries are read as
     such, line by line)."""
+    if is_tar_shards(path, IMAGE_SUFFIXES):  # before Parquet: img2dataset puts Parquet beside its shards
+        return "webdataset"
     if path.is_dir() or path.suffix.lower() == ".parquet":
         return "parquet"
     if path.suffix.lower() != ".json":
@@ -231,6 +239,44 @@ def _llava_captions(path: Path) -> Iterator[CaptionLine]:
             yield CaptionLine(where, None, None, str(entry))
         else:
             yield _llava_line(where, number, entry)
+
+
+def _webdataset_captions(path: Path) -> Iterator[CaptionLine]:
+    """Each sample's `.txt` caption, in shard and member order, joined by its `.json`'s `id` (as
+    `desclm export --format webdataset` writes it), else by its photo's key as 01 names a photo in a
+    shard (`00000.tar/000000042.jpg`: records extracted from the same shards, an img2dataset download's
+    alt-texts checked against them). A sample without a caption, or with nothing to join by, is one
+    error line; a shard cut short, its samples up to the cut checked and one line saying so."""
+    root = path.resolve() if path.is_dir() else path.parent.resolve()
+    for shard in shard_files(path):
+        prefix = shard.resolve().relative_to(root).as_posix()
+        members, problem = shard_members(shard)
+        samples: dict[str, dict[str, tuple[str, int]]] = {}  # sample key -> extension -> (member, offset)
+        for name, offset in members:
+            key, extension = sample_of(name)
+            samples.setdefault(key, {})[extension.lower()] = (name, offset)
+        for key, files in samples.items():
+            yield _webdataset_line(shard, f"{prefix}/{key}", prefix, files)
+        if problem:
+            yield CaptionLine(prefix, None, prefix, f"{shard}: not read past its {len(samples)} samples: {problem}")
+
+
+def _webdataset_line(shard: Path, where: str, prefix: str, files: dict[str, tuple[str, int]]) -> CaptionLine:
+    """One sample's caption line (see `_webdataset_captions`)."""
+    photo = next((name for extension, (name, _) in files.items() if f".{extension}" in IMAGE_SUFFIXES), None)
+    key = f"{prefix}/{photo}" if photo else None
+    try:
+        about = json.loads(read_member(shard, files["json"][1])) if "json" in files else None
+        if isinstance(about, dict) and about.get("id") is not None:
+            key = json_safe(about["id"])
+        if "txt" not in files:
+            return CaptionLine(where, None, key or where, f"{where}: no .txt caption", where)
+        text = read_member(shard, files["txt"][1]).decode("utf-8")
+    except (OSError, ValueError) as error:  # a cut member, a .json or .txt that is not what it says
+        return CaptionLine(where, None, key or where, f"{where}: {type(error).__name__}: {error}", where)
+    if key is None:
+        return CaptionLine(where, None, where, f"{where}: no photo, and no .json id, to join a record by", where)
+    return CaptionLine(where, text, key, None, where)
 
 
 def _coco_captions(path: Path) -> Iterator[CaptionLine]:
@@ -338,6 +384,8 @@ def read_captions(path: Path, fmt: str = "auto", caption_field: str = "caption")
         return _parquet_captions(path, caption_field)
     if fmt == "coco":
         return _coco_captions(path)
+    if fmt == "webdataset":
+        return _webdataset_captions(path)
     if fmt == "llava" and json_opening(path) == b"[":
         return _llava_captions(path)
     return _jsonl_captions(path, caption_field)  # LLaVA entries one per line are read as such
@@ -437,9 +485,9 @@ def _tally(rows: Iterable[dict], tally: Counter, kinds: Counter) -> None:
 
 
 def _captions_stamp(path: Path) -> dict | list:
-    """`file_stamp` of the captions, or of each Parquet file of a folder of them."""
+    """`file_stamp` of the captions, or of each Parquet file or tar shard of a folder of them."""
     if path.is_dir():
-        return [file_stamp(part) for part in sorted(path.rglob("*.parquet"))]
+        return [file_stamp(part) for part in sorted([*path.rglob("*.parquet"), *shard_files(path)])]
     return file_stamp(path)
 
 

@@ -12,7 +12,7 @@ from helpers.core.shards import check_shard
 
 BACKENDS = ("hf", "ct2")  # transformers, CTranslate2
 EXPORT_FORMATS = ("hf", "webdataset", "llava", "coco", "csv")  # `desclm export --format`
-CAPTION_FORMATS = ("auto", "jsonl", "llava", "coco", "parquet")  # `desclm check --captions_format`
+CAPTION_FORMATS = ("auto", "jsonl", "llava", "coco", "parquet", "webdataset")  # `desclm check --captions_format`
 DEFAULT_GUARD_WORKERS = "auto"  # the guard's worker processes (helpers.describer.guard.guard_workers)
 DEFAULT_CHECK_WORKERS = "auto"  # `desclm check`'s worker processes (helpers.describer.check.check_workers)
 FALLBACK_EXIT_STATUS = 3  # more lines than max_grammar_share fell back to the grammar: the model is not doing the work
@@ -73,16 +73,18 @@ class CheckOptions:
     input: str = setting(help="CV output records, one JSON object per line (joined to captions by `id`, else `image`)")
     captions: str = setting(
         help='captions: JSONL {"id", "caption"} (see --caption_field), LLaVA conversations or COCO captions JSON, '
-        "or Parquet (a file or a folder of shards)"
+        "Parquet (a file or a folder of shards), or WebDataset tar shards"
     )
     output: str = setting(help='JSONL to write: {"id", "faithful", "findings"} or {"id", "error"} per caption line')
     caption_field: str = setting(
         "caption", "JSONL, Parquet: the captions' text field (`desclm describe` writes 'description')"
     )
-    captions_format: Literal["auto", "jsonl", "llava", "coco", "parquet"] = setting(
+    captions_format: Literal["auto", "jsonl", "llava", "coco", "parquet", "webdataset"] = setting(
         "auto",
         "auto: a .json opening with [ is LLaVA (each entry's first gpt answer, joined by its image), with { COCO "
-        "captions (joined by file_name); a folder or .parquet is Parquet (joined by id, else image); else JSONL",
+        "captions (joined by file_name); tar shards (a .tar or a folder of them) are WebDataset (each sample's "
+        ".txt, joined by its .json id, else its photo's key); a folder or .parquet is Parquet (joined by id, else "
+        "image); else JSONL",
     )
     lexicon: str = setting("", "YAML of your words for labels (bottle: plastic), read beside the built-in ones")
     min_confidence: float = setting(Policy.min_confidence, "detections below this are not expected in a caption")

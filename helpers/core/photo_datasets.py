@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 from PIL import Image, ImageOps
 
 from helpers.core.settings import setting
-from helpers.core.tar_photos import ShardIndex, is_tar_shards, read_member, shard_files, split_key
+from helpers.core.tar_photos import ShardIndex, is_tar_shards, read_member, shard_files, shards_root, split_key
 
 logger = logging.getLogger(__name__)
 
@@ -592,7 +592,7 @@ def photos_for(
     if images.is_dir() or is_photo_dataset(images):
         return PhotoKeys(images, image_column, key_column)
     if shard_files(images):  # one tar shard: its photos' keys start with its name
-        return PhotoKeys(images.parent)
+        return PhotoKeys(shards_root(images))
     recorded = photos_of_cv_output(cv) if cv is not None else None
     if recorded is None:
         raise ValueError(

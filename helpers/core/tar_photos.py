@@ -72,10 +72,21 @@ def split_key(key: str) -> tuple[str, str] | None:
     return (shard + SHARD_SUFFIX, member) if found and member else None
 
 
-def shard_photos(path: Path, root: Path, photo_suffixes: frozenset[str]) -> Iterator[tuple[str, int]]:
-    """(key, where its data starts) of every photo member of `path`'s shards (see the module docstring)."""
+def shards_root(path: Path) -> Path:
+    """The folder the keys of `path`'s photos are relative to: the folder of shards, or one shard's folder."""
+    return path.resolve() if path.is_dir() else path.parent.resolve()
+
+
+def keyed_shards(path: Path) -> Iterator[tuple[Path, str]]:
+    """Each shard of `path` and the start of its members' keys: its path relative to `shards_root`."""
+    root = shards_root(path)
     for shard in shard_files(path):
-        prefix = shard.resolve().relative_to(root).as_posix()
+        yield shard, shard.resolve().relative_to(root).as_posix()
+
+
+def shard_photos(path: Path, photo_suffixes: frozenset[str]) -> Iterator[tuple[str, int]]:
+    """(key, where its data starts) of every photo member of `path`'s shards (see the module docstring)."""
+    for shard, prefix in keyed_shards(path):
         members, problem = shard_members(shard)
         photos = [(name, offset) for name, offset in members if os.path.splitext(name)[1].lower() in photo_suffixes]
         if problem:

@@ -23,7 +23,7 @@ from helpers.core.io import json_opening
 from helpers.core.paths import resolve
 from helpers.core.photo_datasets import IMAGE_SUFFIXES, is_photo_dataset, open_photo_dataset, seen_size
 from helpers.core.shards import check_shard, shard_of
-from helpers.core.tar_photos import MEMBER, is_tar_shards, read_member, shard_photos, split_key
+from helpers.core.tar_photos import MEMBER, is_tar_shards, read_member, shard_photos, shards_root, split_key
 from helpers.cv.coco_data import CocoDataset, load_coco
 from helpers.cv.hf_truth import (
     DEFAULT_BBOX_FORMAT,
@@ -150,8 +150,8 @@ def open_image_source(
             "tar shards or a Hugging Face dataset)"
         )
     if is_tar_shards(path, IMAGE_SUFFIXES):  # before the dataset: img2dataset puts Parquet beside its shards
-        root = path.resolve() if path.is_dir() else path.parent.resolve()
-        items = [ImageItem(root, key, None, offset, MEMBER) for key, offset in shard_photos(path, root, IMAGE_SUFFIXES)]
+        root = shards_root(path)
+        items = [ImageItem(root, key, None, offset, MEMBER) for key, offset in shard_photos(path, IMAGE_SUFFIXES)]
         source = ImageSource("webdataset", root, items)
     elif is_photo_dataset(path):
         root = path.resolve()

@@ -66,7 +66,7 @@ from helpers.core.records import (
     json_safe,
     read_lines,
 )
-from helpers.core.tar_photos import is_tar_shards, read_member, sample_of, shard_files, shard_members
+from helpers.core.tar_photos import is_tar_shards, keyed_shards, read_member, sample_of, shard_files, shard_members
 from helpers.describer.guard import WorkerPool
 from helpers.describer.options import CAPTION_FORMATS, DEFAULT_CHECK_WORKERS
 from helpers.text.check import FINDINGS, check_caption
@@ -247,9 +247,7 @@ def _webdataset_captions(path: Path) -> Iterator[CaptionLine]:
     shard (`00000.tar/000000042.jpg`: records extracted from the same shards, an img2dataset download's
     alt-texts checked against them). A sample without a caption, or with nothing to join by, is one
     error line; a shard cut short, its samples up to the cut checked and one line saying so."""
-    root = path.resolve() if path.is_dir() else path.parent.resolve()
-    for shard in shard_files(path):
-        prefix = shard.resolve().relative_to(root).as_posix()
+    for shard, prefix in keyed_shards(path):
         members, problem = shard_members(shard)
         samples: dict[str, dict[str, tuple[str, int]]] = {}  # sample key -> extension -> (member, offset)
         for name, offset in members:

@@ -205,7 +205,7 @@ def _missing_cases(tmp: Path) -> dict[str, tuple[list[str], str]]:
     photos = ["--images", str(tmp / "photos")]
     return {
         "yolo weights": (["extract", *photos, "--yolo_weights", "gone.pt"], "Ultralytics detection checkpoint"),
-        "weights a folder": (["extract", *photos, "--yolo_weights", "photos"], "should be a file, got a folder"),
+        "weights a folder": (["extract", *photos, "--yolo_weights", "photos"], "a folder Ultralytics exported"),
         "hf model folder": (["extract", *photos, "--hf_model", "not_a_model"], "has no config.json"),
         "scene weights": (
             ["extract", *photos, "--yolo_weights", "yolo.pt", "--scene_weights", "scene.pt"],

@@ -133,14 +133,16 @@ def _file_digest(path: str, size: int, mtime_ns: int) -> str:
 
 def weights_fingerprint(name_or_path: str | Path) -> str:
     """What identifies a model's weights: a SHA-256 over a checkpoint file, or over a model folder's
-    weight and config files (names and contents); a hub id stands for itself. Cached per file state."""
+    weight and config files (names and contents; every file of a folder Ultralytics exported, such as
+    OpenVINO's .xml and .bin, which its metadata.yaml marks); a hub id stands for itself. Cached per file state."""
     path = Path(name_or_path).expanduser()
     if path.is_file():
         stat = path.stat()
         return _file_digest(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     if path.is_dir():
         digest = hashlib.sha256()
-        for file in sorted(f for f in path.rglob("*") if f.is_file() and f.suffix in WEIGHT_SUFFIXES):
+        exported = (path / "metadata.yaml").is_file()
+        for file in sorted(f for f in path.rglob("*") if f.is_file() and (exported or f.suffix in WEIGHT_SUFFIXES)):
             digest.update(str(file.relative_to(path)).encode())
             digest.update(weights_fingerprint(file).encode())
         return digest.hexdigest()

@@ -63,6 +63,21 @@ def show_progress(shown: bool) -> None:
         hf_logging.enable_progress_bar() if shown else hf_logging.disable_progress_bar()
 
 
+class _LevelFloor(logging.Filter):
+    """Drops a logger's records below `level`: Ultralytics sets its logger's own level back to INFO when it is
+    imported, which commands do after setting it (its "Loading best.onnx ..." lines printed under -q)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.level = logging.NOTSET
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= self.level
+
+
+_ULTRALYTICS_FLOOR = _LevelFloor()
+
+
 def quiet_libraries(verbose: bool = False) -> None:
     """transformers, datasets and Ultralytics: errors only (and no dataset-map bars) unless verbose.
 
@@ -79,7 +94,11 @@ def quiet_libraries(verbose: bool = False) -> None:
         datasets = sys.modules["datasets"]
         datasets.logging.set_verbosity_warning() if verbose else datasets.logging.set_verbosity_error()
         datasets.enable_progress_bars() if verbose else datasets.disable_progress_bars()
-    logging.getLogger("ultralytics").setLevel(logging.INFO if verbose else logging.WARNING)
+    ultralytics = logging.getLogger("ultralytics")
+    ultralytics.setLevel(logging.INFO if verbose else logging.WARNING)
+    _ULTRALYTICS_FLOOR.level = ultralytics.level
+    if _ULTRALYTICS_FLOOR not in ultralytics.filters:
+        ultralytics.addFilter(_ULTRALYTICS_FLOOR)
 
 
 REPORT_ENV = "DESCLM_REPORT"  # set (to 1) for a notebook run as a report: no progress bars in it

@@ -16,7 +16,7 @@ from helpers.core.paths import require_file, resolve
 from helpers.core.photo_datasets import image_column_setting, key_column_setting
 from helpers.core.settings import setting
 from helpers.core.shards import shard_path
-from helpers.cv.detectors import PRECISIONS, PREPROCESSING, DetectorSpec
+from helpers.cv.detectors import EXPORTS_HELP, PRECISIONS, PREPROCESSING, DetectorSpec, require_weights
 from helpers.cv.fusion import FusionSettings
 from helpers.cv.hf_truth import BBOX_FORMATS, DEFAULT_BBOX_FORMAT
 from helpers.cv.sources import ImageSource, open_image_source, select
@@ -53,7 +53,9 @@ class ExtractConfig:
     detections_from: str = setting(
         "models", 'detectors ("models"), or the ground truth of a YOLO data.yaml or COCO .json ("labels")'
     )
-    yolo_weights: str = setting("", 'Ultralytics detection checkpoint (.pt); "": none')
+    yolo_weights: str = setting(
+        "", 'Ultralytics detection checkpoint (.pt) or its export (.onnx, .engine, .torchscript, ...); "": none'
+    )
     yolo_kind: str = setting("auto", "yolo, rtdetr (Ultralytics RT-DETR weights), or auto (read from the checkpoint)")
     yolo_conf: float | None = setting(
         None, f"the YOLO detector's threshold (None: the calibration file's, else {DEFAULT_CONF})"
@@ -70,7 +72,9 @@ class ExtractConfig:
     prediction_names: str = setting(
         "", "save_txt class ids -> names: a YAML with `names` or 'a,b,c' (default: the weights', the data.yaml's)"
     )
-    scene_weights: str = setting("", 'Ultralytics classification checkpoint for the scene; "": scene unknown')
+    scene_weights: str = setting(
+        "", 'Ultralytics classification checkpoint (.pt) or its export for the scene; "": scene unknown'
+    )
     label_map: dict = setting(factory=dict, help='detector class name -> label written, e.g. {"bottle": "plastic"}')
     ensemble_weights: list[float] = setting(
         factory=list, help="one weight per detector (yolo, hf); empty: the calibration file's, else equal"
@@ -171,9 +175,7 @@ class ExtractConfig:
                 require_file(getattr(self, name), what)
         if self.detections_from == "models" and not models_loaded:
             if self.yolo_weights:
-                require_file(
-                    self.yolo_weights, "Ultralytics detection checkpoint (yolo_weights, a .pt file)", kind="file"
-                )
+                require_weights(self.yolo_weights, f"Ultralytics detection checkpoint (yolo_weights: {EXPORTS_HELP})")
             folders = (
                 ("hf_model", "Hugging Face detection model", "config.json"),
                 ("hf_processor", "Hugging Face image processor", "preprocessor_config.json"),
@@ -187,9 +189,8 @@ class ExtractConfig:
                 elif given:  # a hub id: in the cache, or the hub asked for
                     model_source(given, f"{what} ({name})")
             if self.scene_weights:
-                require_file(
-                    self.scene_weights, "Ultralytics classification checkpoint (scene_weights, a .pt file)", kind="file"
-                )
+                what = f"Ultralytics classification checkpoint (scene_weights: {EXPORTS_HELP})"
+                require_weights(self.scene_weights, what)
         self._ensemble()  # exists, parses
 
     def decoding_threads(self) -> int:

@@ -5,7 +5,8 @@ Every detector takes a batch of PIL images and returns, per image, boxes normali
 Backends:
 
 - `UltralyticsDetector`: an Ultralytics checkpoint (`YOLO`, or `RTDETR` for Ultralytics
-  RT-DETR weights; `kind="auto"` tells them apart from the checkpoint itself);
+  RT-DETR weights; `kind="auto"` tells them apart from the checkpoint itself), or a model exported
+  from one (`yolo export`: TorchScript, ONNX, TensorRT, OpenVINO, ...), read as `yolo predict` reads it;
 - `HFDetector`: a Hugging Face object-detection checkpoint (`AutoModelForObjectDetection` +
   `AutoImageProcessor`, model and processor folders may differ).
 
@@ -134,6 +135,60 @@ def _ultralytics_predict(model, source, device: str, half: bool, **settings):
 
 
 DETECTING_TASKS = ("detect", "segment", "obb")  # Ultralytics tasks whose results hold boxes
+EXPORTS_HELP = ".pt, or exported: .torchscript, .onnx, .engine (TensorRT), an _openvino_model folder, ..."
+
+
+def require_weights(weights: str | Path, what: str) -> Path:
+    """An Ultralytics checkpoint or export file, or a folder Ultralytics exported (OpenVINO, NCNN, ...: each
+    holds the metadata.yaml it writes), resolved; else a one-line error naming the path."""
+    path = require_file(weights, what)
+    if path.is_dir() and not (path / "metadata.yaml").is_file():
+        raise IsADirectoryError(
+            f"{what} should be a file, or a folder Ultralytics exported (with its metadata.yaml); got a folder "
+            f"without one: {path}"
+        )
+    return path
+
+
+@dataclass(frozen=True)
+class ExportedInput:
+    """What a model exported from Ultralytics weights takes, as its export's metadata says."""
+
+    format: str  # Ultralytics' name for it: torchscript, onnx, engine, openvino, ...
+    shape: tuple[int, int] | None  # the (height, width) it was exported at; None when exported dynamic
+    stride: int
+    half: bool  # takes float16 input (a TensorRT or ONNX export made with half=True, or asked for on a GPU)
+
+
+def exported_input(model, predict_blank, imgsz: int, what: str) -> ExportedInput | None:
+    """An exported model's input (None for PyTorch weights), read from its backend as Ultralytics' predictor
+    loads it: `predict_blank` predicts once on a blank photo, which sets the predictor up (one load, kept).
+
+    Raises:
+        ValueError: The runtime its format needs is not installed (Ultralytics would try to install it; offline it
+            cannot), or `imgsz` asks for a size other than the one it was exported at (which Ultralytics ignores).
+    """
+    import torch
+
+    if isinstance(model.model, torch.nn.Module):
+        return None
+    try:
+        predict_blank()
+    except ImportError as error:
+        package = error.name or str(error)
+        raise ValueError(
+            f"{what} {model.model} is an Ultralytics export whose runtime is not installed: {package} "
+            f"(pip install {package}; the export's page in the Ultralytics docs names it)"
+        ) from error
+    backend = model.predictor.model
+    static = not getattr(backend, "dynamic", False) or backend.format == "imx"  # as the predictor reads it
+    shape = tuple(int(side) for side in backend.imgsz) if static else None
+    if shape is not None and imgsz and shape != (imgsz, imgsz):
+        raise ValueError(
+            f"{what} {model.model} was exported at {shape[1]}x{shape[0]} (a fixed size), so imgsz {imgsz} cannot "
+            f"apply: leave imgsz 0, or export it again at imgsz={imgsz} (or dynamic=True)"
+        )
+    return ExportedInput(backend.format, shape, int(backend.stride), bool(backend.fp16))
 
 
 class UltralyticsDetector:
@@ -154,27 +209,41 @@ class UltralyticsDetector:
     ) -> None:
         from ultralytics import RTDETR, YOLO
 
-        path = require_file(weights, f"Ultralytics checkpoint for detector {name!r}")
+        path = require_weights(weights, f"Ultralytics checkpoint or export for detector {name!r}")
         if kind not in ("auto", "yolo", "rtdetr"):
             raise ValueError(f"detector {name!r}: kind must be auto, yolo or rtdetr, got {kind!r}")
-        model = YOLO(str(path))
-        if kind == "rtdetr" or (kind == "auto" and type(model.model).__name__.startswith("RTDETR")):
+        model = YOLO(str(path))  # a checkpoint's RT-DETR head, or an export's metadata naming it, gives an RTDETR
+        if kind == "rtdetr" and not isinstance(model, RTDETR):
             model = RTDETR(str(path))
         if model.task not in DETECTING_TASKS:
             raise ValueError(f"{path} is an Ultralytics {model.task!r} checkpoint, not a detector")
         self.model, self.name, self.conf, self.imgsz, self.half = model, name, conf, imgsz, half
         self.device, self.label_map = resolve_device(device), dict(label_map or {})
-        self.class_names = [model.names[i] for i in sorted(model.names)]
         self.forward_seconds = 0.0
+        blank = Image.new("RGB", (32, 32))
+        self.export = exported_input(model, lambda: self._predict([blank]), imgsz, f"detector {name!r}:")
+        names = model.names  # an export's come from its predictor (a property that would load it again unset)
+        self.class_names = [names[i] for i in sorted(names)]
         # how its predictor fits a photo to the input: RT-DETR's stretches it, YOLO's letterboxes it
         self.stretch = bool(getattr(model.task_map[model.task]["predictor"], "scale_fill", False))
-        self.stride = int(max(model.model.stride)) if hasattr(model.model, "stride") else 32
+        if self.export is not None:
+            self.stride = self.export.stride
+        else:
+            self.stride = int(max(model.model.stride)) if hasattr(model.model, "stride") else 32
+
+    @property
+    def input_shape(self) -> tuple[int, int]:
+        """The (height, width) the model's letterbox fits a photo in: a fixed-size export's, else `imgsz`, else the
+        checkpoint's training size."""
+        if self.export is not None and self.export.shape is not None:
+            return self.export.shape
+        size = self.imgsz or self.model.overrides.get("imgsz") or 640
+        return (int(size[0]), int(size[-1])) if isinstance(size, list | tuple) else (int(size), int(size))
 
     @property
     def input_side(self) -> int:
-        """The longest side the model sees (its letterbox size): `imgsz`, else the checkpoint's."""
-        size = self.imgsz or self.model.overrides.get("imgsz") or 640
-        return max(size) if isinstance(size, list | tuple) else int(size)
+        """The longest side the model sees (its letterbox size)."""
+        return max(self.input_shape)
 
     def predict(self, images: list[Image.Image]) -> list[Detections]:
         if not images:
@@ -186,14 +255,17 @@ class UltralyticsDetector:
         """The photos letterboxed (or stretched) on their device as the predictor would, and their placements."""
         from helpers.cv.tensors import letterbox
 
-        return letterbox(photos, self.input_side, self.stride, stretch=self.stretch, dtype=self._dtype())
+        # a batch of one size gets the minimum rectangle only where the model takes any size, as in Ultralytics
+        rectangle = self.export is None or self.export.shape is None
+        shape = self.input_shape
+        return letterbox(photos, shape, self.stride, stretch=self.stretch, rectangle=rectangle, dtype=self._dtype())
 
     def predict_tensors(self, photos: DevicePhotos) -> list[Detections]:
         """`predict` for photos already on the device: pre-processed there, the predictor given the input."""
         if not photos.tensors:
             return []
         batch, placements = self.model_input(photos)
-        return self._detections(self._predict(batch, imgsz=self.input_side), photos.sizes, placements)
+        return self._detections(self._predict(batch, imgsz=list(self.input_shape)), photos.sizes, placements)
 
     def forward(self, model_input) -> None:
         """The network alone on a prepared input (after one `predict`, which sets the predictor up)."""
@@ -205,7 +277,8 @@ class UltralyticsDetector:
     def _dtype(self):
         import torch
 
-        return torch.float16 if self.half else torch.float32
+        half = self.export.half if self.export is not None else self.half  # an export: the precision it was made in
+        return torch.float16 if half else torch.float32
 
     def _predict(self, source, **size):
         return _ultralytics_predict(self.model, source, self.device, self.half, conf=self.conf, **size)
@@ -362,19 +435,25 @@ class SceneClassifier:
     ) -> None:
         from ultralytics import YOLO
 
-        path = require_file(weights, "Ultralytics scene classification checkpoint")
+        path = require_weights(weights, "Ultralytics scene classification checkpoint or export")
         self.model = YOLO(str(path))
         if self.model.task != "classify":
             raise ValueError(f"{path} is an Ultralytics {self.model.task!r} checkpoint, not a classifier")
         # like the detectors: the size the checkpoint was trained at unless one is given
         self.imgsz = imgsz or int(self.model.overrides.get("imgsz") or 224)
         self.device, self.label_map, self.half = resolve_device(device), dict(label_map or {}), half
-        self.class_names = [self.model.names[i] for i in sorted(self.model.names)]
         self.forward_seconds = 0.0
+        blank = Image.new("RGB", (32, 32))
+        self.export = exported_input(self.model, lambda: self._predict([blank]), imgsz, "scene classifier")
+        if self.export is not None and self.export.shape is not None:
+            height, width = self.export.shape
+            self.imgsz = height if height == width else self.export.shape
+        names = self.model.names  # once: an export's property would load it again each time
+        self.class_names = [names[i] for i in sorted(names)]
 
     @property
     def input_side(self) -> int:
-        return self.imgsz
+        return self.imgsz if isinstance(self.imgsz, int) else max(self.imgsz)
 
     def predict(self, images: list[Image.Image]) -> list[dict]:
         if not images:
@@ -386,7 +465,7 @@ class SceneClassifier:
         """The transforms its predictor applies: the checkpoint's own at its size, else Ultralytics' default."""
         from ultralytics.data.augment import classify_transforms
 
-        own = getattr(self.model.model, "transforms", None)
+        own = getattr(self.model.model, "transforms", None)  # an export has none: the predictor uses the default
         size = getattr(own.transforms[0], "size", None) if own is not None else None
         same_size = size is not None and tuple((size, size) if isinstance(size, int) else size) == (self.imgsz,) * 2
         return own if same_size else classify_transforms(self.imgsz)
@@ -401,7 +480,8 @@ class SceneClassifier:
         transforms = self.transforms
         if not standard_classify_transforms(transforms):
             return None
-        return classification_batch(photos, transforms, torch.float16 if self.half else torch.float32)
+        half = self.export.half if self.export is not None else self.half  # an export: the precision it was made in
+        return classification_batch(photos, transforms, torch.float16 if half else torch.float32)
 
     def predict_tensors(self, photos: DevicePhotos) -> list[dict]:
         """`predict` for photos already on the device (the library's own way for unusual transforms)."""

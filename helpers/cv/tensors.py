@@ -82,15 +82,23 @@ class Placement:
 
 
 def letterbox(
-    photos: DevicePhotos, side: int, stride: int, *, stretch: bool = False, dtype: torch.dtype = torch.float32
+    photos: DevicePhotos,
+    shape: int | tuple[int, int],
+    stride: int,
+    *,
+    stretch: bool = False,
+    rectangle: bool = True,
+    dtype: torch.dtype = torch.float32,
 ) -> tuple[torch.Tensor, list[Placement]]:
     """The batch as an Ultralytics detector's predictor would letterbox it, in 0..1, on the device.
 
     Args:
         photos: The uploaded photos.
-        side: The model's input size (`imgsz`).
+        shape: The model's input size (`imgsz`): a side, or (height, width).
         stride: The model's largest stride (a minimum rectangle is padded to a multiple of it).
-        stretch: Resize to side x side ignoring the aspect ratio (Ultralytics' RT-DETR predictor).
+        stretch: Resize to the input size ignoring the aspect ratio (Ultralytics' RT-DETR predictor).
+        rectangle: Whether the model takes any input size (PyTorch weights, a dynamic export), so that a batch
+            of one size gets the minimum rectangle; an export of a fixed size gets that size.
         dtype: The model's input dtype.
 
     Returns:
@@ -99,8 +107,9 @@ def letterbox(
     from ultralytics.data.augment import LetterBox
 
     same_shapes = len(set(photos.sizes)) == 1
-    # Ultralytics predicts with rect=True: a batch of one size gets the minimum rectangle (PyTorch weights)
-    geometry = LetterBox(side, auto=same_shapes and not stretch, scale_fill=stretch, stride=stride)
+    # Ultralytics predicts with rect=True: a batch of one size gets the minimum rectangle where the model allows it
+    auto = same_shapes and rectangle and not stretch
+    geometry = LetterBox(shape, auto=auto, scale_fill=stretch, stride=stride)
     params = {
         size: geometry.get_params({"img": SimpleNamespace(shape=(size[1], size[0], 3))}) for size in set(photos.sizes)
     }

@@ -18,6 +18,7 @@ from helpers.core.contract import Style
 from helpers.core.io import iter_jsonl
 from helpers.core.paths import require_file, resolve
 from helpers.core.settings import setting
+from helpers.describer.batch import AUTO_BATCH_SIZE
 from helpers.describer.describe import Describer, Description
 from helpers.describer.truth import summarise_truth, truth_facts, truth_record, truth_rows
 from helpers.text.facts import SLOT_ERRORS, agreement_errors, extract, slot_errors
@@ -51,13 +52,15 @@ class EvalConfig:
     output_dir: str = setting("data/eval", "metrics, tables, figures and per-record results")
     stress_records: int = setting(200, "records per generated stress group")
     max_test_records: int = setting(0, "test photos evaluated (0: all)")
-    batch_size: int = setting(32, "records per generation batch")
+    batch_size: int = setting(
+        AUTO_BATCH_SIZE, "records per generation batch (0: auto, as describe's: 64 on the CPU, up to 1024 on a GPU)"
+    )
     seed: int = setting(0, "stress sets, timing inputs, the grammar's wording and, with top_p, the samples")
     top_p: float = setting(0.0, "0: the describer's beam search; above 0: nucleus sampling (more varied, guarded)")
 
     def __post_init__(self) -> None:
-        if self.stress_records < 1 or self.batch_size < 1 or self.max_test_records < 0:
-            raise ValueError("stress_records and batch_size must be >= 1, max_test_records >= 0")
+        if self.stress_records < 1 or self.batch_size < 0 or self.max_test_records < 0:
+            raise ValueError("stress_records must be >= 1, batch_size and max_test_records >= 0")
 
 
 @dataclass
@@ -281,7 +284,9 @@ def verdict_table(result: dict) -> list[dict]:
     return rows
 
 
-def caption_variety(describer: Describer, records: list[dict], num_captions: int, batch_size: int = 32) -> dict:
+def caption_variety(
+    describer: Describer, records: list[dict], num_captions: int, batch_size: int = AUTO_BATCH_SIZE
+) -> dict:
     """Several captions per photo (`Describer(num_captions=k)`) on `records`: how many distinct
     sentences each photo gets, how many of them are faithful (each read back independently with
     `check_caption`), and who wrote them."""

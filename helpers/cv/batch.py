@@ -32,6 +32,7 @@ from helpers.cv.detectors import (
 from helpers.cv.fusion import align_scores, fuse
 from helpers.cv.ground_truth import add_ground_truth, labelled_truth
 from helpers.cv.predictions import PredictedDetector, read_names
+from helpers.cv.slicing import sliced
 from helpers.cv.sources import ImageItem, ImageSource, decode_image
 
 logger = logging.getLogger(__name__)
@@ -163,6 +164,8 @@ class BatchExtractor:
         given, configured = [d.name for d in detectors], [s.name for s in self.specs]
         if given != configured:
             raise ValueError(f"given detectors {given} do not match the configured {configured}")
+        if config.slice_size:  # saved predictions are read as they were made
+            detectors = [sliced(d, config) if not isinstance(d, PredictedDetector) else d for d in detectors]
         self.detectors, self.scene_model = detectors, scene_model
 
     @property

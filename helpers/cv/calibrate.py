@@ -45,6 +45,7 @@ from helpers.core.outputs import check_writes
 from helpers.core.paths import resolve
 from helpers.cv.detectors import Detections, resolve_device, uses_half, uses_tensors
 from helpers.cv.grid import group_counts, photo_counts_each, thinning_of
+from helpers.cv.slicing import sliced
 
 logger = logging.getLogger(__name__)
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -254,6 +255,8 @@ def collect_detections(config, split: str = "val") -> tuple[dict[str, list[Detec
         detectors[spec.name] = load_detector(
             spec, imgsz=config.imgsz, device=device, half=half, shared_label_map=config.label_map
         )
+        if config.slice_size:  # scored as extraction will run it
+            detectors[spec.name] = sliced(detectors[spec.name], config)
         per_model[spec.name] = []
     # each photo decoded once for every detector, as extraction decodes it (threads ahead, JPEGs at the
     # detectors' side); one that cannot be read is left out

@@ -19,6 +19,7 @@ from helpers.core.shards import shard_path
 from helpers.cv.detectors import EXPORTS_HELP, PRECISIONS, PREPROCESSING, DetectorSpec, require_weights
 from helpers.cv.fusion import FusionSettings
 from helpers.cv.hf_truth import BBOX_FORMATS, DEFAULT_BBOX_FORMAT
+from helpers.cv.slicing import DEFAULT_OVERLAP, check_slicing
 from helpers.cv.sources import ImageSource, open_image_source, select
 
 logger = logging.getLogger(__name__)
@@ -97,6 +98,12 @@ class ExtractConfig:
     batch_size: int = setting(16, "images per forward pass")
     imgsz: int = setting(0, "detector input size (0: the size its checkpoint was trained at)")
     scene_imgsz: int = setting(0, "scene classifier input size (0: the size its checkpoint was trained at)")
+    slice_size: int = setting(
+        0,
+        "sliced inference (SAHI's) for small objects in large photos: each detector also runs on overlapping "
+        "tiles of this many photo pixels, their boxes merged (0: off)",
+    )
+    slice_overlap: float = setting(DEFAULT_OVERLAP, "share of a tile its neighbours overlap (with slice_size)")
     device: str = setting("auto", "auto (CUDA when available), cpu, cuda:0, ...")
     num_shards: int = setting(1, "split the images into this many shards ...")
     shard_index: int = setting(0, "... and process this one (the output gets a .shard-KofN suffix)")
@@ -132,6 +139,8 @@ class ExtractConfig:
             raise ValueError(f"imgsz must be >= 0, got {self.imgsz}")
         if self.scene_imgsz < 0:
             raise ValueError(f"scene_imgsz must be >= 0, got {self.scene_imgsz}")
+        if self.slice_size:
+            check_slicing(self.slice_size, self.slice_overlap)
         for name in ("batch_size", "num_shards"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -133,6 +133,8 @@ def settings_fingerprint(config: ExtractConfig, specs: list[DetectorSpec]) -> di
     }
     if config.bbox_format != DEFAULT_BBOX_FORMAT:
         settings["bbox_format"] = config.bbox_format
+    if config.slice_size and config.detections_from == "models":
+        settings["slicing"] = {"size": config.slice_size, "overlap": config.slice_overlap}
     # like `device`, `auto` follows where the models run (records differ in the last digits between devices)
     settings |= {name: getattr(config, name) for name in ("preprocess", "precision") if getattr(config, name) != "auto"}
     settings["fingerprint"] = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[

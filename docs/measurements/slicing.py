@@ -7,8 +7,9 @@ three ways: each photo alone (384 x 288, the size they were trained on); the sam
 1536 x 1152 mosaics, where each object is a quarter of its size at the detectors' input, as small litter is
 in a drone photo; and those mosaics with `slice_size 384` (overlap 0.2: 20 tiles and the whole mosaic per
 detector). Scored against the photos' labels at the describer's threshold (`Policy.min_confidence`):
-precision and recall at IoU 0.5, the labelled objects' count error (|said - labelled| per category, summed,
-over the labelled objects), and the detector passes a mosaic costs.
+precision and recall at IoU 0.5, the labelled objects' count error (|said - labelled| per category and photo,
+a mosaic's boxes given to its photos by their centres, summed, over the labelled objects), and the detector
+passes a mosaic costs.
 """
 
 from __future__ import annotations
@@ -53,11 +54,28 @@ def _mosaics(photos_yaml: Path, out: Path) -> Path:
     return out / "data.yaml"
 
 
-def _scored(records: list[dict], threshold: float) -> dict:
+def _cells(records: list[dict], grid: int) -> tuple[list[list[dict]], list[list[dict]]]:
+    """Each record's detections and labelled boxes per photo of its mosaic (by box centre), so that a mosaic's
+    errors are counted per photo, as the photos alone are (one photo's miss cannot cancel another's extra)."""
+    said, truth = [], []
+    for record in records:
+        for cell in range(grid * grid):
+            column, row = cell % grid, cell // grid
+
+            def inside(box, column=column, row=row) -> bool:
+                x, y = (box[0] + box[2]) / 2 * grid, (box[1] + box[3]) / 2 * grid
+                return column <= x < column + 1 and row <= y < row + 1
+
+            said.append([d for d in record["detections"] if inside(d["bbox"])])
+            truth.append([t for t in record["ground_truth"]["detections"] if inside(t["bbox"])])
+    return said, truth
+
+
+def _scored(records: list[dict], threshold: float, grid: int = 1) -> dict:
     from helpers.cv.evaluation import detection_metrics
 
-    said = [[d for d in r["detections"] if d["confidence"] >= threshold] for r in records]
-    truth = [r["ground_truth"]["detections"] for r in records]
+    said, truth = _cells(records, grid)
+    said = [[d for d in found if d["confidence"] >= threshold] for found in said]
     metrics = detection_metrics(said, truth, threshold)
     labelled = sum(len(t) for t in truth)
     errors = 0
@@ -66,6 +84,7 @@ def _scored(records: list[dict], threshold: float) -> dict:
         errors += sum(abs(counted[k] - labelled_counts[k]) for k in counted | labelled_counts)
     return {
         "images": len(records),
+        "photos": len(truth),
         "labelled_objects": labelled,
         "said_objects": sum(len(s) for s in said),
         "precision": round(metrics["precision"], 4),
@@ -105,7 +124,7 @@ def main() -> None:
             output = work / f"{len(results)}.jsonl"
             run_extraction(ExtractConfig(output=str(output), **detectors, **settings))
             records = [line.record for line in iter_jsonl(output) if line.record]
-            results[name] = _scored(records, threshold)
+            results[name] = _scored(records, threshold, 1 if name == "photos alone" else GRID)
     save(
         {
             "commit": commit(),

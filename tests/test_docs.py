@@ -677,3 +677,21 @@ def test_the_tar_shard_rates_the_docs_state_are_the_saved_measurements():
     assert f"against {rates['list_files']:,.0f}/s walking the same photos as files" in text
     assert f"at {rates['read_shards']:,.0f}/s, x{saved['read_shards_vs_files']:.2f} reading the files" in text
     assert saved["list_shards_vs_tarfile"] > 1, "why the headers are read here, not by TarFile"
+
+
+def test_the_slicing_numbers_the_docs_state_are_the_saved_measurement():
+    """docs/01_cv_extract.md's and the README's recall and counts with and without `slice_size` come from
+    `slicing.py`'s file."""
+    saved = _measured("slicing_demo_cpu.json")
+    alone, mosaics, sliced = (saved["results"][name] for name in ("photos alone", "mosaics", "mosaics, slice_size 384"))
+    text = _doc_words("01_cv_extract.md")
+    assert f"found {alone['recall']:.1%} of the labelled objects at the describer's threshold" in text
+    assert f"(precision {alone['precision']:.1%})" in text
+    assert f"quarter of its size at the detectors' input, {mosaics['recall']:.1%} (precision" in text
+    assert f"({saved['passes_per_mosaic']} passes a mosaic), {sliced['recall']:.1%} (precision" in text
+    assert f"counts off by {sliced['count_error_per_object']:.2f} per labelled object" in text
+    assert f"against {alone['count_error_per_object']:.2f} for the photos alone" in text
+    assert f"and {mosaics['count_error_per_object']:.2f} for the mosaics unsliced" in text
+    readme = " ".join((PROJECT_ROOT / "README.md").read_text().split())
+    assert f"from {mosaics['recall']:.0%} back to {sliced['recall']:.0%}" in readme
+    assert sliced["recall"] > 10 * mosaics["recall"], "why slicing is offered"

@@ -165,3 +165,10 @@ def test_sliced_extraction_runs_on_both_paths_and_is_part_of_the_output_settings
 def test_a_tiling_that_cannot_work_is_refused(size, overlap):
     with pytest.raises(ValueError, match="slice_"):
         ExtractConfig(images="photos", yolo_weights="best.pt", slice_size=size, slice_overlap=overlap)
+
+
+def test_the_extraction_benchmark_says_it_times_whole_photos():
+    from helpers.cv.bench import benchmark
+
+    with pytest.raises(ValueError, match="slice_size 0"):
+        benchmark(ExtractConfig(images="photos", yolo_weights="best.pt", slice_size=256))

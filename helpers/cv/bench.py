@@ -129,6 +129,8 @@ def benchmark(config: ExtractConfig, repeats: int = 2) -> dict:
     """Times every way (see the module's help); returns images/s of each, their ratios and the records' agreement."""
     from helpers.cv.evaluation import record_agreement
 
+    if config.slice_size:  # its ceiling is each network on prepared inputs: a tile's would be another measure
+        raise ValueError("bench extract times the models on whole photos: set slice_size 0 (the tiles add passes)")
     source = open_image_source(config.images, image_column=config.image_column, key_column=config.key_column)
     items = select(source.items, max_images=config.max_images)
     images = [load_image(item) for item in items]

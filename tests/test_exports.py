@@ -7,6 +7,7 @@ import csv
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -197,6 +198,94 @@ def test_coco_captions_load_with_pycocotools(described):
         assert (image["width"], image["height"]) == (record["width"], record["height"])
 
 
+def test_coco_instances_load_with_pycocotools_boxes_in_pixels_and_labels_as_given(described):
+    from pycocotools.coco import COCO
+
+    folder, records, rows = described
+    finished = _export(folder, "coco_instances", "instances.json", "--cv", "cv.jsonl", "--images", "photos")
+    assert finished.returncode == 1, finished.stderr  # the error row of describe
+    coco = COCO(str(folder / "instances.json"))
+    assert len(coco.getImgIds()) == len(rows)
+    names = {category["id"]: category["name"] for category in coco.loadCats(coco.getCatIds())}
+    boxes = 0
+    for image in coco.loadImgs(coco.getImgIds()):
+        row = next(r for r in rows if r["id"] == image["file_name"])
+        record = next(r for r in records if r["image"] == image["file_name"])
+        assert image["description"] == row["description"]
+        width, height = record["width"], record["height"]
+        annotations = coco.loadAnns(coco.getAnnIds(imgIds=image["id"]))
+        assert len(annotations) == len(record["detections"])
+        for annotation, detection in zip(annotations, record["detections"]):
+            x1, y1, x2, y2 = detection["bbox"]
+            expected = [x1 * width, y1 * height, (x2 - x1) * width, (y2 - y1) * height]
+            assert annotation["bbox"] == pytest.approx(expected, abs=0.005)
+            assert names[annotation["category_id"]] == detection["label"]  # as given: "Wendy's 7up-can"
+            assert annotation["score"] == detection["confidence"] and annotation["iscrowd"] == 0
+            boxes += 1
+    assert boxes > 0 and "Wendy's 7up-can" in names.values()
+    # the detections load as results too (what COCOeval scores): every box, on its photo
+    results = coco.loadRes(coco.loadAnns(coco.getAnnIds()))
+    assert len(results.getAnnIds()) == boxes
+
+
+def test_coco_instances_of_labelled_photos_are_their_label_files_in_pixels(tiny_demo, tmp_path):
+    """Extraction from a data.yaml's labels, exported: each box is its YOLO label line (centre and size,
+    normalised) in pixels, computed here from the label files themselves."""
+    from PIL import Image
+    from pycocotools.coco import COCO
+
+    from helpers.core.io import iter_jsonl
+    from helpers.cv.extract import ExtractConfig, run_extraction
+    from helpers.describer.exports import export
+
+    cv = tmp_path / "cv.jsonl"
+    run_extraction(ExtractConfig(images=str(tiny_demo / "data.yaml"), output=str(cv), detections_from="labels"))
+    keys = [line.record["image"] for line in iter_jsonl(cv)]
+    described = tmp_path / "described.jsonl"
+    described.write_text("".join(json.dumps({"id": key, "description": "Litter."}) + "\n" for key in keys))
+    counts = export("coco_instances", described, tmp_path / "instances.json", cv, tiny_demo / "data.yaml")
+    assert (counts["exported"], counts["problems"]) == (12, 0)
+    coco = COCO(str(tmp_path / "instances.json"))
+    names = {category["id"]: category["name"] for category in coco.loadCats(coco.getCatIds())}
+    for image in coco.loadImgs(coco.getImgIds()):
+        width, height = Image.open(tiny_demo / image["file_name"]).size
+        label_file = (tiny_demo / image["file_name"]).parent.parent / "labels" / f"{Path(image['file_name']).stem}.txt"
+        class_names = ["plastic", "glass", "metal", "paper", "organic"]  # the tiny demo's data.yaml
+        expected = sorted(
+            (class_names[int(c)], round((float(x) - float(w) / 2) * width), round((float(y) - float(h) / 2) * height))
+            for c, x, y, w, h in (line.split() for line in label_file.read_text().splitlines())
+        )
+        found = sorted(
+            (names[a["category_id"]], round(a["bbox"][0]), round(a["bbox"][1]))
+            for a in coco.loadAnns(coco.getAnnIds(imgIds=image["id"]))
+        )
+        assert found == expected, image["file_name"]
+
+
+def test_coco_instances_need_the_records_and_each_row_its_size(tmp_path):
+    from helpers.describer.exports import export
+
+    (tmp_path / "described.jsonl").write_text(
+        json.dumps({"id": "a.jpg", "description": "A bottle."})
+        + "\n"
+        + json.dumps({"id": "b.jpg", "description": "."})
+        + "\n"
+    )
+    box = {"label": "plastic", "confidence": 0.9, "bbox": [0.1, 0.1, 0.2, 0.2]}
+    records = [
+        {"image": "a.jpg", "detections": [box], "scene": None},  # no size, no photo to read it from
+        {"image": "b.jpg", "width": 10, "height": 10, "detections": [{**box, "bbox": None}], "scene": None},
+    ]
+    (tmp_path / "cv.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    with pytest.raises(ValueError, match="--cv"):
+        export("coco_instances", tmp_path / "described.jsonl", tmp_path / "out.json")
+    counts = export("coco_instances", tmp_path / "described.jsonl", tmp_path / "out.json", tmp_path / "cv.jsonl")
+    assert (counts["exported"], counts["problems"]) == (0, 2)
+    errors = _errors(tmp_path, "out.json")
+    assert "no width and height" in errors[0]["error"] and "detections[0] has no bbox" in errors[1]["error"]
+    assert json.loads((tmp_path / "out.json").read_text())["images"] == []
+
+
 def test_csv_opens_as_a_spreadsheet_row_per_photo(described):
     folder, records, rows = described
     assert _export(folder, "csv", "described.csv", "--cv", "cv.jsonl").returncode == 1
@@ -248,7 +337,7 @@ def test_rows_sharing_an_id_each_take_their_own_record_in_order(tmp_path):
     assert [line.split(",")[2] for line in lines] == ["grass", "sand", "water"]
 
 
-@pytest.mark.parametrize("fmt", ["llava", "coco", "csv", "webdataset"])
+@pytest.mark.parametrize("fmt", ["llava", "coco", "coco_instances", "csv", "webdataset"])
 def test_an_export_streams_its_inputs_so_memory_stays_flat(tmp_path, fmt):
     """10^7 described photos must not be held in memory: the rows are joined and written as read."""
     import tracemalloc

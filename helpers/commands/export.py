@@ -1,7 +1,8 @@
-"""`desclm export`: described photos as a Hugging Face dataset, WebDataset shards, LLaVA JSON, COCO captions or CSV
-(`helpers.describer.exports`).
+"""`desclm export`: described photos as a Hugging Face dataset, WebDataset shards, LLaVA JSON, COCO captions or
+detections, or CSV (`helpers.describer.exports`).
 
 desclm export described.jsonl --format hf --cv cv.jsonl --images photos/ --output out/dataset
+desclm export described.jsonl --format coco_instances --cv cv.jsonl --output instances.json
 """
 
 from __future__ import annotations

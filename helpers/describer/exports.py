@@ -24,10 +24,15 @@ from, `helpers.core.photo_datasets`):
   human `<image>` + `prompt`, gpt the caption);
 - **coco**: COCO captions (`images`, `annotations` with `image_id` and `caption`), as
   `pycocotools.coco.COCO` loads them;
+- **coco_instances**: the records' detections as COCO object detection (`--cv` needed): an image per
+  photo (with its `description`), an annotation per detection (`bbox` [x, y, width, height] in pixels,
+  `score` its confidence, its category the label as given), categories in the order labels first appear;
+  what CVAT and Label Studio import as pre-annotations to review, FiftyOne's `COCODetectionDataset`, and
+  `pycocotools` (`COCO`, `loadRes`) read;
 - **csv**: one row per photo for spreadsheets (UTF-8 with a byte-order mark, which Excel needs):
   id, image, scene, the counts, source, description, caption_1..k.
 
-`--image_folder` (llava, coco) copies each exported photo's file into one folder, named as the JSON
+`--image_folder` (llava, coco, coco_instances) copies each exported photo's file into one folder, named as the JSON
 names it (`PhotoFolder`): LLaVA's `--image_folder` and a COCO image folder, and the way to photo files
 when the photos are in a Hugging Face dataset.
 
@@ -66,7 +71,7 @@ from helpers.describer.webdataset import WebDatasetWriter
 logger = logging.getLogger(__name__)
 
 LLAVA_PROMPT = ExportOptions.prompt
-COPYING_FORMATS = ("llava", "coco")  # the exports that name photo files (`--image_folder`)
+COPYING_FORMATS = ("llava", "coco", "coco_instances")  # the exports that name photo files (`--image_folder`)
 FOLDER_FORMATS = ("hf", "webdataset")  # the exports written as a folder of shards, resumable
 
 
@@ -357,6 +362,64 @@ def coco_pieces(rows, photos: PhotoKeys | None = None) -> Iterator[str]:
     yield "}\n"
 
 
+def instances_problem(row: ExportRow, photos: PhotoKeys | None) -> str | None:
+    """Why a row cannot be a COCO instances image (its boxes need its size in pixels), else None."""
+    if _size(row, photos) is None:
+        return "no width and height in its CV record, nor a photo to read them from: its boxes have no pixels"
+    for index, detection in enumerate((row.record or {}).get("detections") or []):
+        box = detection.get("bbox") if isinstance(detection, dict) else None
+        if not (isinstance(box, list) and len(box) == 4 and all(isinstance(v, int | float) for v in box)):
+            return f"detections[{index}] has no bbox [x1, y1, x2, y2] to place"
+    return None
+
+
+def coco_instances_pieces(rows, photos: PhotoKeys | None = None) -> Iterator[str]:
+    """COCO object detection as JSON text pieces: an image per photo (ids 1..N in row order, with its
+    `description`), an annotation per detection, then the categories (ids 1.. in the order the labels first
+    appear, named as given). Rows are checked first (`instances_problem`, the first pass)."""
+    categories: dict[str, int] = {}
+
+    def coco_images() -> Iterator[dict]:
+        for number, row in enumerate(rows(), start=1):
+            width, height = _size(row, photos)
+            yield {
+                "id": number,
+                "file_name": row.photo_name,
+                "width": width,
+                "height": height,
+                "desclm_id": row.id,
+                "description": row.description,
+            }
+
+    def annotations() -> Iterator[dict]:
+        count = 0
+        for number, row in enumerate(rows(), start=1):
+            width, height = _size(row, photos)
+            for detection in _detections(row.record):
+                x1, y1, x2, y2 = detection["bbox"]
+                box = [round(x1 * width, 2), round(y1 * height, 2)]
+                box += [round((x2 - x1) * width, 2), round((y2 - y1) * height, 2)]
+                count += 1
+                yield {
+                    "id": count,
+                    "image_id": number,
+                    "category_id": categories.setdefault(detection["label"], len(categories) + 1),
+                    "bbox": box,
+                    "area": round(box[2] * box[3], 2),
+                    "iscrowd": 0,
+                    "score": detection["confidence"],
+                }
+
+    info = json.dumps({"description": "desclm detections", "version": "1.0"}, ensure_ascii=False)
+    yield f'{{"info": {info}, "licenses": [], "images": '
+    yield from json_array(coco_images())
+    yield ', "annotations": '
+    yield from json_array(annotations())
+    yield ', "categories": '
+    yield from json_array({"id": number, "name": name, "supercategory": ""} for name, number in categories.items())
+    yield "}\n"
+
+
 def _counts(record: dict | None) -> str:
     labels = Counter(str(d.get("label")) for d in (record or {}).get("detections") or [])
     return "; ".join(f"{n} × {label}" for label, n in labels.most_common())
@@ -426,11 +489,12 @@ class PhotoFolder:
 
 class _Passes:
     """The joined rows streamed from the files afresh for each pass (10^7 photos need not fit in
-    memory); the first pass counts them, collects the problems and, with a `PhotoFolder`, copies each
-    row's photo (`file` names it there; a row whose photo fails is left out of every pass)."""
+    memory); the first pass counts them, collects the problems, leaves out a row `check` says is
+    unfit (its reason) and, with a `PhotoFolder`, copies each row's photo (`file` names it there; a row
+    whose photo fails is left out of every pass)."""
 
-    def __init__(self, described: Path, cv: Path | None, photo_folder: PhotoFolder | None = None) -> None:
-        self.described, self.cv, self.photo_folder = described, cv, photo_folder
+    def __init__(self, described: Path, cv: Path | None, photo_folder: PhotoFolder | None = None, check=None) -> None:
+        self.described, self.cv, self.photo_folder, self.check = described, cv, photo_folder, check
         self.problems: list[dict] = []
         self.count = self.passes = 0
         self.left_out: set[int] = set()  # rows (in joined order) whose photo was not copied
@@ -445,6 +509,10 @@ class _Passes:
             rows = progress(rows, desc=f"copy photos to {self.photo_folder.folder}", unit="photo")
         for index, row in enumerate(rows):
             self.count += 1
+            if self.check is not None and (why := self.check(row)):
+                self.problems.append({"id": row.id, "error": why})
+                self.left_out.add(index)
+                continue
             if self.photo_folder is not None:
                 try:
                     row.file = self.photo_folder.put(row.image)
@@ -493,6 +561,8 @@ def export(
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}: one of {', '.join(FORMATS)}")
+    if fmt == "coco_instances" and cv is None:
+        raise ValueError("the coco_instances export writes the CV records' detections: give them (--cv)")
     photos = photos_for(images, image_column, key_column, cv)
     if image_folder is not None:
         _check_image_folder(fmt, image_folder, photos)
@@ -531,12 +601,16 @@ def _export(
         images = photos.images if photos else None
         joined, exported, problems = export_sharded(fmt, described, cv, output, images, columns)
     else:
-        rows = _Passes(described, cv, PhotoFolder(photos, image_folder) if image_folder is not None else None)
+        folder = PhotoFolder(photos, image_folder) if image_folder is not None else None
+        check = (lambda row: instances_problem(row, photos)) if fmt == "coco_instances" else None
+        rows = _Passes(described, cv, folder, check)
         if fmt == "llava":
             entries = (entry for row in rows() for entry in llava_entries(row, prompt))
             atomic_write_text(output, chain(json_array(entries, indent=1), ["\n"]))
         elif fmt == "coco":
             atomic_write_text(output, coco_pieces(rows, photos))
+        elif fmt == "coco_instances":
+            atomic_write_text(output, coco_instances_pieces(rows, photos))
         else:
             atomic_write_text(output, csv_pieces(rows))
         joined, exported = rows.count, rows.count - len(rows.left_out)

@@ -11,7 +11,7 @@ from helpers.core.settings import setting
 from helpers.core.shards import check_shard
 
 BACKENDS = ("hf", "ct2")  # transformers, CTranslate2
-EXPORT_FORMATS = ("hf", "webdataset", "llava", "coco", "csv")  # `desclm export --format`
+EXPORT_FORMATS = ("hf", "webdataset", "llava", "coco", "coco_instances", "csv")  # `desclm export --format`
 CAPTION_FORMATS = ("auto", "jsonl", "llava", "coco", "parquet", "webdataset")  # `desclm check --captions_format`
 DEFAULT_GUARD_WORKERS = "auto"  # the guard's worker processes (helpers.describer.guard.guard_workers)
 DEFAULT_CHECK_WORKERS = "auto"  # `desclm check`'s worker processes (helpers.describer.check.check_workers)
@@ -112,9 +112,10 @@ class ExportOptions:
     """The export command's settings: described photos in the formats other tools read."""
 
     described: str = setting(help="`desclm describe`'s output (JSONL: id, description, captions)", positional=True)
-    format: Literal["hf", "webdataset", "llava", "coco", "csv"] = setting(
+    format: Literal["hf", "webdataset", "llava", "coco", "coco_instances", "csv"] = setting(
         help="hf: a Hugging Face dataset (save_to_disk + Parquet); webdataset: tar shards (photo, .txt, .json); "
-        "llava: LLaVA conversations JSON; coco: COCO captions JSON; csv: a spreadsheet"
+        "llava: LLaVA conversations JSON; coco: COCO captions JSON; coco_instances: the detections as COCO "
+        "object detection JSON (with --cv; CVAT, FiftyOne, pycocotools); csv: a spreadsheet"
     )
     output: str = setting(help="file to write (hf, webdataset: a folder)")
     cv: str = setting("", "the CV records the rows were described from (adds detections and scene; 01's output)")
@@ -128,8 +129,8 @@ class ExportOptions:
     prompt: str = setting("Describe the litter in this photo.", "llava: the human turn after <image>")
     image_folder: str = setting(
         "",
-        "llava, coco: copy each exported photo's file here, named as the JSON names it (LLaVA's --image_folder); "
-        "the way to photo files when --images is a Hugging Face dataset",
+        "llava, coco, coco_instances: copy each exported photo's file here, named as the JSON names it (LLaVA's "
+        "--image_folder); the way to photo files when --images is a Hugging Face dataset",
     )
 
     def __post_init__(self) -> None:

@@ -172,3 +172,28 @@ def test_the_extraction_benchmark_says_it_times_whole_photos():
 
     with pytest.raises(ValueError, match="slice_size 0"):
         benchmark(ExtractConfig(images="photos", yolo_weights="best.pt", slice_size=256))
+
+
+def test_calibration_scores_the_detectors_on_tiles_as_extraction_runs_them(tiny_demo, tiny_cv_models, monkeypatch):
+    from helpers.cv import calibrate
+    from helpers.cv.calibrate import collect_detections
+    from helpers.cv.detectors import UltralyticsDetector
+    from helpers.cv.sources import open_image_source
+
+    config = ExtractConfig(
+        images=str(tiny_demo / "data.yaml"),
+        yolo_weights=str(tiny_cv_models / "yolo_detector.pt"),
+        device="cpu",
+        imgsz=160,
+        slice_size=160,
+        preprocess="library",
+    )
+    monkeypatch.setattr(calibrate, "COLLECT_CONF", 0.0)  # the smoke detector's scores are all below 0.05
+    per_model, _ = collect_detections(config)
+    photos = [item.path for item in open_image_source(tiny_demo / "data.yaml").items if item.split == "val"]
+    detector = UltralyticsDetector(config.yolo_weights, conf=0.0, imgsz=160, device="cpu")
+    expected = SlicedDetector(detector, 160).predict([Image.open(path).convert("RGB") for path in photos])
+    assert [d.labels for d in per_model["yolo"]] == [d.labels for d in expected] and len(expected[0]) > 0
+    assert all(np.allclose(a.boxes, b.boxes) for a, b in zip(per_model["yolo"], expected))
+    whole = collect_detections(ExtractConfig(**{**config.__dict__, "slice_size": 0}))[0]["yolo"]
+    assert [len(d) for d in whole] != [len(d) for d in per_model["yolo"]]  # the tiles found more, or merged some

@@ -32,7 +32,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "describe": ("describe", "stage 04: describe CV outputs with the guarded describer; `describe merge` joins shards"),
     "annotate": ("annotate", "extract and describe photos in one streamed run (--engine ray: on a Ray cluster)"),
     "check": ("check", "check captions written anywhere (a VLM, people) against their CV records"),
-    "export": ("export", "described photos as a Hugging Face dataset, LLaVA JSON, COCO captions or CSV"),
+    "export": (
+        "export",
+        "described photos as a Hugging Face dataset, WebDataset shards, LLaVA JSON, COCO captions or detections, CSV",
+    ),
     "gallery": ("gallery", "an HTML page to look through described photos: boxes, sentences, filters, search"),
     "pipeline": ("pipeline", "run the notebooks 01 -> 04 with papermill; reports to reports/<run>/"),
     "demo": ("demo", "the embedded demo: photo set, demo CV models, truth on fresh photos, notebook parameters"),

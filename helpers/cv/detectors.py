@@ -284,20 +284,25 @@ class UltralyticsDetector:
         return _ultralytics_predict(self.model, source, self.device, self.half, conf=self.conf, **size)
 
     def _detections(self, results, sizes, placements=None) -> list[Detections]:
-        output = []
-        for index, ((width, height), result) in enumerate(zip(sizes, results)):
+        import torch
+
+        columns = []  # per photo: x1, y1, x2, y2, confidence, class
+        for result in results:
             self.forward_seconds += result.speed.get("inference", 0.0) / 1000.0  # per-image share of the batch, ms
             boxes = result.boxes if result.boxes is not None else result.obb  # obb: its upright boxes' xyxy
-            pixels = boxes.xyxy.float().cpu().numpy()
+            values = ((boxes.xyxy, 4), (boxes.conf, 1), (boxes.cls, 1))
+            found = [torch.as_tensor(column).float().reshape(-1, width) for column, width in values]
+            columns.append(torch.cat(found, dim=1))
+        # one copy off the GPU for the batch (a copy per photo and column waited on the device each time)
+        table = torch.cat(columns).cpu().numpy() if columns else np.zeros((0, 6))
+        output, start = [], 0
+        for index, ((width, height), result, photo) in enumerate(zip(sizes, results, columns)):
+            rows, start = table[start : start + len(photo)], start + len(photo)
+            pixels = rows[:, :4]
             if placements is not None:  # from the model input's pixels back to the photo's
                 pixels = placements[index].to_photo(pixels)
-            output.append(
-                Detections(
-                    normalised_boxes(pixels, width, height),
-                    boxes.conf.float().cpu().numpy(),
-                    [normalise_label(result.names[int(c)], self.label_map) for c in boxes.cls.cpu().numpy()],
-                )
-            )
+            labels = [normalise_label(result.names[int(c)], self.label_map) for c in rows[:, 5]]
+            output.append(Detections(normalised_boxes(pixels, width, height), rows[:, 4].copy(), labels))
         return output
 
 

@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
@@ -88,10 +89,11 @@ def _said(row: ExportRow):
     return extract(row.description, vocabulary)
 
 
-def _card(row: ExportRow, thumb: str | None) -> dict:
-    """What the page shows of one photo (short keys: 100,000 cards are inlined)."""
+def _card(row: ExportRow, thumb: str | None, said=None) -> dict:
+    """What the page shows of one photo (short keys: 100,000 cards are inlined); `said`: `_said(row)`, when
+    already read."""
     record = row.record or {}
-    said = _said(row)
+    said = _said(row) if said is None else said
     boxes = [
         [str(d.get("label")), round(float(d.get("confidence")), 3), [round(float(v), 4) for v in d["bbox"]]]
         for d in record.get("detections") or []
@@ -109,10 +111,15 @@ def _card(row: ExportRow, thumb: str | None) -> dict:
     }
 
 
-def _selected(row: ExportRow, category: str, scene: str, min_items: int) -> bool:
-    """Whether the row's sentence counts one of `category` (comma-separated; case aside), states `scene`
-    and counts at least `min_items`."""
-    said = _said(row)
+def _read(rows: Iterable[ExportRow]) -> Iterator[tuple[ExportRow, object]]:
+    """Each row with what its sentence states (`_said`)."""
+    for row in rows:
+        yield row, _said(row)
+
+
+def _selected(said, category: str, scene: str, min_items: int) -> bool:
+    """Whether a row's sentence (`said`: `_said(row)`) counts one of `category` (comma-separated; case aside),
+    states `scene` and counts at least `min_items`."""
     wanted = {name.strip().casefold() for name in category.split(",") if name.strip()}
     return (
         (not wanted or any(label.casefold() in wanted for label in said.counts))
@@ -165,9 +172,12 @@ def write_gallery(
     rows = progress(joined_rows(described, cv, problems), desc="read described rows", unit="row")
     selection = {name: value for name, value in (("category", category), ("scene", scene)) if value}
     selection |= {"min": min_items} if min_items else {}
-    if selection:
-        rows = (row for row in rows if _selected(row, category, scene, min_items))
-    rows, total = sample_stream(rows, max_photos, seed)
+    if selection:  # each sentence read once: for the choice, and then for its card
+        pairs = ((row, said) for row, said in _read(rows) if _selected(said, category, scene, min_items))
+    else:
+        pairs = ((row, None) for row in rows)
+    sample, total = sample_stream(pairs, max_photos, seed)
+    rows, saids = [row for row, _ in sample], [said for _, said in sample]
     if total > len(rows):
         logger.info("%d described photos: the page shows a random sample of %d (seed %d)", total, len(rows), seed)
     thumbs: list[str | None] = [None] * len(rows)
@@ -189,9 +199,9 @@ def write_gallery(
             for _ in progress(pool.map(thumb, range(len(rows))), total=len(rows), desc="thumbnails"):
                 pass
     cards = []
-    for row, thumb in zip(rows, thumbs, strict=True):
+    for row, thumb, said in zip(rows, thumbs, saids, strict=True):
         try:
-            cards.append(_card(row, thumb))
+            cards.append(_card(row, thumb, said))
         except (TypeError, ValueError, KeyError) as error:  # a CV record the describer never took
             problems.append({"id": row.id, "error": f"CV record not readable: {type(error).__name__}: {error}"})
     data = {

@@ -17,6 +17,7 @@ with 0.2 overlap: 48 tiles and the whole photo). Photos are decoded in full (no 
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import TYPE_CHECKING
 
@@ -29,8 +30,11 @@ from helpers.cv.fusion import box_overlaps
 if TYPE_CHECKING:
     from helpers.cv.tensors import DevicePhotos
 
+logger = logging.getLogger(__name__)
+
 DEFAULT_OVERLAP = 0.2  # SAHI's default overlap ratio
 DEFAULT_MATCH_IOS = 0.5  # SAHI's default postprocess match threshold (intersection over smaller)
+SIZES_TOLD = 3  # photo sizes whose tiling is logged (a folder of phone photos has many)
 
 
 def check_slicing(size: int, overlap: float) -> None:
@@ -118,13 +122,26 @@ class SlicedDetector:
         check_slicing(size, overlap)
         self.detector, self.size, self.overlap, self.match_ios = detector, size, overlap, match_ios
         self.name, self.class_names = detector.name, getattr(detector, "class_names", [])
+        self._sizes_told: set[tuple[int, int]] = set()
 
     @property
     def forward_seconds(self) -> float:
         return self.detector.forward_seconds
 
     def windows(self, sizes: list[tuple[int, int]]) -> list[list[tuple[int, ...]]]:
-        return [slice_windows(width, height, self.size, self.overlap) for width, height in sizes]
+        """Each photo's tiles; the first photos of the first sizes say what they cost (a pass per tile)."""
+        windows = [slice_windows(width, height, self.size, self.overlap) for width, height in sizes]
+        for (width, height), mine in zip(sizes, windows):
+            if len(self._sizes_told) < SIZES_TOLD and (width, height) not in self._sizes_told:
+                self._sizes_told.add((width, height))
+                if mine:
+                    logger.info(
+                        "%s: %dx%d photos in %d tiles of %d px and whole: %d passes each",
+                        *(self.name, width, height, len(mine), self.size, len(mine) + 1),
+                    )
+                else:
+                    logger.info("%s: %dx%d photos fit in a %d px tile: seen whole", self.name, width, height, self.size)
+        return windows
 
     def predict(self, images: list[Image.Image]) -> list[Detections]:
         windows = self.windows([image.size for image in images])

@@ -286,6 +286,45 @@ def test_coco_instances_need_the_records_and_each_row_its_size(tmp_path):
     assert json.loads((tmp_path / "out.json").read_text())["images"] == []
 
 
+def test_a_yolo_export_of_labelled_photos_reads_back_as_their_labels(tiny_demo, tmp_path):
+    """Records made from a data.yaml's labels, exported as a YOLO dataset: Ultralytics' dataset check takes
+    it, and read back as a data.yaml each photo has the boxes and names it had; a box below the describer's
+    threshold is left out and a photo without boxes gets an empty label file (a background image)."""
+    from ultralytics.data.utils import check_det_dataset, img2label_paths
+
+    from helpers.core.io import iter_jsonl
+    from helpers.cv.extract import ExtractConfig, run_extraction
+    from helpers.cv.sources import open_image_source
+    from helpers.describer.exports import export
+
+    cv = tmp_path / "cv.jsonl"
+    run_extraction(ExtractConfig(images=str(tiny_demo / "data.yaml"), output=str(cv), detections_from="labels"))
+    records = [line.record for line in iter_jsonl(cv)]
+    records[0]["detections"] = []  # a clean photo
+    records[1]["detections"].append({"label": "tire", "confidence": 0.2, "bbox": [0.1, 0.1, 0.3, 0.3]})
+    cv.write_text("".join(json.dumps(r) + "\n" for r in records))
+    described = tmp_path / "described.jsonl"
+    described.write_text("".join(json.dumps({"id": r["image"], "description": "Litter."}) + "\n" for r in records))
+    counts = export("yolo", described, tmp_path / "yolo", cv, tiny_demo / "data.yaml")
+    assert (counts["exported"], counts["problems"], counts["photos_written"]) == (12, 0, 12)
+    checked = check_det_dataset(str(tmp_path / "yolo" / "data.yaml"))
+    assert "tire" not in checked["names"].values()  # below the describer's threshold
+    given = {item.key: item for item in open_image_source(tiny_demo / "data.yaml").items}
+    original = open_image_source(tiny_demo / "data.yaml")
+    exported = open_image_source(tmp_path / "yolo" / "data.yaml")
+    assert len(exported.items) == 12
+    for item in exported.items:
+        key = item.key.removeprefix("images/")
+        want = [] if key == records[0]["image"] else original.truth_boxes(given[key])
+        assert [label for label, _ in exported.truth_boxes(item)] == [label for label, _ in want]
+        for (_, ours), (_, theirs) in zip(exported.truth_boxes(item), want):
+            assert ours == pytest.approx(theirs, abs=1e-5)
+    clean = img2label_paths([str(tmp_path / "yolo" / "images" / records[0]["image"])])[0]
+    assert Path(clean).read_text() == ""  # where Ultralytics looks: `images` -> `labels` in the path
+    with pytest.raises(ValueError, match="--images"):
+        export("yolo", described, tmp_path / "other", cv)
+
+
 def test_csv_opens_as_a_spreadsheet_row_per_photo(described):
     folder, records, rows = described
     assert _export(folder, "csv", "described.csv", "--cv", "cv.jsonl").returncode == 1

@@ -34,7 +34,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("check", "check captions written anywhere (a VLM, people) against their CV records"),
     "export": (
         "export",
-        "described photos as a Hugging Face dataset, WebDataset shards, LLaVA JSON, COCO captions or detections, CSV",
+        "described photos as a Hugging Face dataset, WebDataset shards, LLaVA JSON, COCO captions or detections, "
+        "a YOLO dataset, CSV",
     ),
     "gallery": ("gallery", "an HTML page to look through described photos: boxes, sentences, filters, search"),
     "pipeline": ("pipeline", "run the notebooks 01 -> 04 with papermill; reports to reports/<run>/"),

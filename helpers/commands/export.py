@@ -1,8 +1,9 @@
 """`desclm export`: described photos as a Hugging Face dataset, WebDataset shards, LLaVA JSON, COCO captions or
-detections, or CSV (`helpers.describer.exports`).
+detections, a YOLO dataset or CSV (`helpers.describer.exports`).
 
 desclm export described.jsonl --format hf --cv cv.jsonl --images photos/ --output out/dataset
 desclm export described.jsonl --format coco_instances --cv cv.jsonl --output instances.json
+desclm export described.jsonl --format yolo --cv cv.jsonl --images photos/ --output pseudo_labels/
 """
 
 from __future__ import annotations

@@ -29,6 +29,13 @@ from, `helpers.core.photo_datasets`):
   `score` its confidence, its category the label as given), categories in the order labels first appear;
   what CVAT and Label Studio import as pre-annotations to review, FiftyOne's `COCODetectionDataset`, and
   `pycocotools` (`COCO`, `loadRes`) read;
+- **yolo**: a YOLO detection dataset of the records' boxes (pseudo-labels; `--cv` and `--images`
+  needed): `images/` (each photo's file as stored, named by its key), a label file per photo where
+  Ultralytics looks for it (`images` -> `labels` in its path: `labels/north/p1.txt`), a `class x_center
+  y_center width height` line per box the description states (at or above the describer's threshold; an
+  empty file for a photo without litter: a background image), and `data.yaml` (names: the labels as
+  given, in the order they first appear); `yolo train data=out/data.yaml` trains on it, e.g. one fast
+  detector on what the ensemble saw;
 - **csv**: one row per photo for spreadsheets (UTF-8 with a byte-order mark, which Excel needs):
   id, image, scene, the counts, source, description, caption_1..k.
 
@@ -57,6 +64,7 @@ from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 
+from helpers.core.contract import Policy
 from helpers.core.io import atomic_write_bytes, atomic_write_text, iter_jsonl, write_jsonl
 from helpers.core.logs import progress
 from helpers.core.outputs import OutputLock, check_writes, lock_path
@@ -71,7 +79,7 @@ from helpers.describer.webdataset import WebDatasetWriter
 logger = logging.getLogger(__name__)
 
 LLAVA_PROMPT = ExportOptions.prompt
-COPYING_FORMATS = ("llava", "coco", "coco_instances")  # the exports that name photo files (`--image_folder`)
+COPYING_FORMATS = ("llava", "coco", "coco_instances", "yolo")  # the exports that name photo files (`--image_folder`)
 FOLDER_FORMATS = ("hf", "webdataset")  # the exports written as a folder of shards, resumable
 
 
@@ -362,15 +370,43 @@ def coco_pieces(rows, photos: PhotoKeys | None = None) -> Iterator[str]:
     yield "}\n"
 
 
-def instances_problem(row: ExportRow, photos: PhotoKeys | None) -> str | None:
-    """Why a row cannot be a COCO instances image (its boxes need its size in pixels), else None."""
-    if _size(row, photos) is None:
-        return "no width and height in its CV record, nor a photo to read them from: its boxes have no pixels"
+def boxes_problem(row: ExportRow) -> str | None:
+    """Why a row's detections cannot be placed (one without a box), else None."""
     for index, detection in enumerate((row.record or {}).get("detections") or []):
         box = detection.get("bbox") if isinstance(detection, dict) else None
         if not (isinstance(box, list) and len(box) == 4 and all(isinstance(v, int | float) for v in box)):
             return f"detections[{index}] has no bbox [x1, y1, x2, y2] to place"
     return None
+
+
+def instances_problem(row: ExportRow, photos: PhotoKeys | None) -> str | None:
+    """Why a row cannot be a COCO instances image (its boxes need its size in pixels), else None."""
+    if _size(row, photos) is None:
+        return "no width and height in its CV record, nor a photo to read them from: its boxes have no pixels"
+    return boxes_problem(row)
+
+
+def write_yolo_dataset(rows, output: Path, min_confidence: float) -> None:
+    """The rows (their photos already copied to `output/images` by the first pass) as a YOLO detection
+    dataset: a label file per photo where Ultralytics looks for it, then `data.yaml` with the names."""
+    import yaml
+    from ultralytics.data.utils import img2label_paths
+
+    names: dict[str, int] = {}
+    for row in rows():
+        image = output / "images" / row.file
+        lines = []
+        for detection in _detections(row.record):
+            if detection["confidence"] < min_confidence:
+                continue  # the description states it not (the describer's threshold)
+            x1, y1, x2, y2 = (min(max(v, 0.0), 1.0) for v in detection["bbox"])
+            number = names.setdefault(detection["label"], len(names))
+            lines.append(f"{number} {(x1 + x2) / 2:.6f} {(y1 + y2) / 2:.6f} {x2 - x1:.6f} {y2 - y1:.6f}\n")
+        label = Path(img2label_paths([str(image)])[0])  # `images` -> `labels`, as Ultralytics reads it
+        label.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(label, "".join(lines))
+    spec = {"train": "images", "val": "images", "names": {number: name for name, number in names.items()}}
+    atomic_write_text(output / "data.yaml", yaml.safe_dump(spec, allow_unicode=True, sort_keys=False))
 
 
 def coco_instances_pieces(rows, photos: PhotoKeys | None = None) -> Iterator[str]:
@@ -561,14 +597,20 @@ def export(
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}: one of {', '.join(FORMATS)}")
-    if fmt == "coco_instances" and cv is None:
-        raise ValueError("the coco_instances export writes the CV records' detections: give them (--cv)")
+    if fmt in ("coco_instances", "yolo") and cv is None:
+        raise ValueError(f"the {fmt} export writes the CV records' detections: give them (--cv)")
     photos = photos_for(images, image_column, key_column, cv)
+    if fmt == "yolo":
+        if photos is None:
+            raise ValueError("the yolo export copies the photos into its images/ folder: give them (--images)")
+        if image_folder is not None:
+            raise ValueError("the yolo export copies the photos into its own images/ folder: leave image_folder out")
+        image_folder = output / "images"
     if image_folder is not None:
         _check_image_folder(fmt, image_folder, photos)
     inputs = [path for path in (described, cv) if path is not None]
     errors = errors_path(output)
-    if fmt in FOLDER_FORMATS:
+    if fmt in FOLDER_FORMATS or fmt == "yolo":
         if output.exists() and not output.is_dir():
             raise ValueError(f"{output} is a file: the {fmt} export writes a folder")
         inside = [
@@ -602,7 +644,8 @@ def _export(
         joined, exported, problems = export_sharded(fmt, described, cv, output, images, columns)
     else:
         folder = PhotoFolder(photos, image_folder) if image_folder is not None else None
-        check = (lambda row: instances_problem(row, photos)) if fmt == "coco_instances" else None
+        checks = {"coco_instances": lambda row: instances_problem(row, photos), "yolo": boxes_problem}
+        check = checks.get(fmt)
         rows = _Passes(described, cv, folder, check)
         if fmt == "llava":
             entries = (entry for row in rows() for entry in llava_entries(row, prompt))
@@ -611,6 +654,8 @@ def _export(
             atomic_write_text(output, coco_pieces(rows, photos))
         elif fmt == "coco_instances":
             atomic_write_text(output, coco_instances_pieces(rows, photos))
+        elif fmt == "yolo":
+            write_yolo_dataset(rows, output, Policy().min_confidence)
         else:
             atomic_write_text(output, csv_pieces(rows))
         joined, exported = rows.count, rows.count - len(rows.left_out)

@@ -45,6 +45,36 @@ def test_tiles_cover_the_photo_within_it_and_overlap_as_asked(width, height, siz
         assert first + min(size, width) - second >= int(size * overlap) - 1
 
 
+def _sahi_windows(width: int, height: int, size: int, overlap: float) -> list[tuple[int, ...]]:
+    """SAHI's `get_slice_bboxes` layout, restated: rows and columns a tile minus the overlap's whole pixels
+    apart, until one reaches the edge, the tile that passes it moved back to end there."""
+    step = size - int(overlap * size)
+    windows, top = [], 0
+    while True:
+        bottom = top + size
+        left = 0
+        while True:
+            right = left + size
+            end_x, end_y = min(right, width), min(bottom, height)
+            windows.append((max(0, end_x - size), max(0, end_y - size), end_x, end_y))
+            if right >= width:
+                break
+            left += step
+        if bottom >= height:
+            break
+        top += step
+    return windows
+
+
+@settings(max_examples=300, deadline=None)
+@given(width=st.integers(1, 3000), height=st.integers(1, 3000), size=st.integers(32, 1024), overlap=st.floats(0, 0.9))
+def test_tiles_are_the_ones_sahi_lays_out(width, height, size, overlap):
+    """The same windows as SAHI's slicing (which also tiles a photo no larger than a tile: one tile, the photo)."""
+    ours = slice_windows(width, height, size, overlap)
+    expected = _sahi_windows(width, height, size, overlap)
+    assert ours == (expected if ours else []) and (ours or expected == [(0, 0, width, height)])
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     boxes=st.lists(

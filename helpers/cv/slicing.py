@@ -51,7 +51,7 @@ def slice_windows(width: int, height: int, size: int, overlap: float = DEFAULT_O
     A photo no larger than a tile gets no tiles (its whole-photo pass covers it)."""
     if width <= size and height <= size:
         return []
-    step = max(1, int(size * (1 - overlap)))
+    step = size - int(size * overlap)  # SAHI's rounding: the overlap a whole number of pixels
 
     def starts(length: int) -> list[int]:
         if length <= size:

@@ -695,3 +695,7 @@ def test_the_slicing_numbers_the_docs_state_are_the_saved_measurement():
     readme = " ".join((PROJECT_ROOT / "README.md").read_text().split())
     assert f"from {mosaics['recall']:.0%} back to {sliced['recall']:.0%}" in readme
     assert sliced["recall"] > 10 * mosaics["recall"], "why slicing is offered"
+    union = saved["results"]["mosaics, slice_size 384, duplicates merged into union boxes (SAHI's NMM)"]
+    assert f"(SAHI's default postprocess, NMM) found {union['recall']:.1%} (precision {union['precision']:.1%})" in text
+    assert f"counts off by {union['count_error_per_object']:.2f}, in the same run" in text
+    assert union["recall"] < sliced["recall"], "why duplicates are dropped, not merged"

@@ -6,9 +6,10 @@ becomes 10 px, below what it finds. With slicing each detector also runs on over
 boxes are mapped back to the photo, and the whole photo's own pass (SAHI's "standard prediction") keeps the
 objects larger than a tile. An object cut by a tile's edge is found whole in a neighbouring tile when it is
 no larger than the overlap; its duplicates (the same object from several tiles and the whole photo) are
-merged as SAHI's postprocessing merges them: per label, a box lying inside a more confident one by more
-than `match_ios` of the smaller (intersection over smaller) is dropped. Then the detectors are fused as
-without slicing.
+thinned as SAHI's NMS postprocess thins them: per label, a box lying inside a more confident one by more
+than `match_ios` of the smaller (intersection over smaller) is dropped (merging them into union boxes,
+SAHI's default NMM, found fewer objects on the demo: docs/01_cv_extract.md). Then the detectors are fused
+as without slicing.
 
 The tiles of a batch's photos go through the detector in groups as large as the batch, so a model's memory
 per call is what it is without slicing; the work grows with the tiles (a 4000 x 3000 photo in 640 px tiles

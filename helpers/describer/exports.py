@@ -343,6 +343,20 @@ def _size(row: ExportRow, photos: PhotoKeys | None) -> tuple[int, int] | None:
     return None
 
 
+def coco_json(description: str, images: Iterable[dict], annotations: Iterable[dict], categories=None) -> Iterator[str]:
+    """A COCO file's JSON text in pieces, each list written as it is iterated (`categories` after the
+    annotations, when given)."""
+    info = json.dumps({"description": description, "version": "1.0"}, ensure_ascii=False)
+    yield f'{{"info": {info}, "licenses": [], "images": '
+    yield from json_array(images)
+    yield ', "annotations": '
+    yield from json_array(annotations)
+    if categories is not None:
+        yield ', "categories": '
+        yield from json_array(categories)
+    yield "}\n"
+
+
 def coco_pieces(rows, photos: PhotoKeys | None = None) -> Iterator[str]:
     """COCO captions as JSON text pieces: an image per photo (ids 1..N in row order, `desclm_id` its
     row id), an annotation per caption. `rows()` gives the rows afresh: images and annotations are two
@@ -362,12 +376,7 @@ def coco_pieces(rows, photos: PhotoKeys | None = None) -> Iterator[str]:
                 count += 1
                 yield {"id": count, "image_id": number, "caption": caption}
 
-    info = json.dumps({"description": "desclm captions", "version": "1.0"}, ensure_ascii=False)
-    yield f'{{"info": {info}, "licenses": [], "images": '
-    yield from json_array(coco_images())
-    yield ', "annotations": '
-    yield from json_array(annotations())
-    yield "}\n"
+    yield from coco_json("desclm captions", coco_images(), annotations())
 
 
 def boxes_problem(row: ExportRow) -> str | None:
@@ -446,14 +455,9 @@ def coco_instances_pieces(rows, photos: PhotoKeys | None = None) -> Iterator[str
                     "score": detection["confidence"],
                 }
 
-    info = json.dumps({"description": "desclm detections", "version": "1.0"}, ensure_ascii=False)
-    yield f'{{"info": {info}, "licenses": [], "images": '
-    yield from json_array(coco_images())
-    yield ', "annotations": '
-    yield from json_array(annotations())
-    yield ', "categories": '
-    yield from json_array({"id": number, "name": name, "supercategory": ""} for name, number in categories.items())
-    yield "}\n"
+    # the categories last: their ids are given as the annotations meet the labels
+    categories_named = ({"id": number, "name": name, "supercategory": ""} for name, number in categories.items())
+    yield from coco_json("desclm detections", coco_images(), annotations(), categories_named)
 
 
 def _counts(record: dict | None) -> str:

@@ -455,9 +455,11 @@ def coco_instances_pieces(rows, photos: PhotoKeys | None = None) -> Iterator[str
                     "score": detection["confidence"],
                 }
 
-    # the categories last: their ids are given as the annotations meet the labels
-    categories_named = ({"id": number, "name": name, "supercategory": ""} for name, number in categories.items())
-    yield from coco_json("desclm detections", coco_images(), annotations(), categories_named)
+    def named() -> Iterator[dict]:  # after the annotations, which give the labels their ids as they meet them
+        for name, number in categories.items():
+            yield {"id": number, "name": name, "supercategory": ""}
+
+    yield from coco_json("desclm detections", coco_images(), annotations(), named())
 
 
 def _counts(record: dict | None) -> str:

@@ -66,10 +66,13 @@ def slice_windows(width: int, height: int, size: int, overlap: float = DEFAULT_O
 
 def merged(detections: Detections, match_ios: float = DEFAULT_MATCH_IOS) -> Detections:
     """Per label, greedy: most confident first, a box dropped when it lies inside a kept one by more than
-    `match_ios` of the smaller box (SAHI's NMS on intersection over smaller)."""
+    `match_ios` of the smaller box (SAHI's NMS on intersection over smaller); of equally confident ones the
+    larger first (a whole object before a part of it a tile's edge cut off)."""
     if len(detections) < 2:
         return detections
-    order = np.argsort(-detections.scores, kind="stable")
+    boxes = np.asarray(detections.boxes, dtype=float).reshape(-1, 4)
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    order = np.lexsort((-areas, -np.asarray(detections.scores, dtype=float)))  # by score, then area
     labels = np.array(detections.labels, dtype=object)
     kept: list[int] = []
     for label in dict.fromkeys(labels[order]):
@@ -98,11 +101,15 @@ def joined(parts: list[Detections]) -> Detections:
     return Detections(boxes, np.concatenate([p.scores for p in parts]), [label for p in parts for label in p.labels])
 
 
-def in_groups(predict, crops: list, group: int) -> list[Detections]:
-    """`predict` on the tiles, at most `group` (the batch's photo count) a call: a model's memory per call
-    stays what it is without slicing."""
+def in_groups(predict, tiles: list[tuple], crop, group: int) -> list[Detections]:
+    """`predict` on the tiles (`(photo, window)` pairs, each cut by `crop` only in its group), at most `group`
+    (the batch's photo count) a call: a model's memory per call stays what it is without slicing, and a batch
+    of 12 MP photos is never held as all its tiles at once."""
     group = max(1, group)
-    return [found for start in range(0, len(crops), group) for found in predict(crops[start : start + group])]
+    found = []
+    for start in range(0, len(tiles), group):
+        found += predict([crop(photo, window) for photo, window in tiles[start : start + group]])
+    return found
 
 
 class SlicedDetector:
@@ -146,9 +153,9 @@ class SlicedDetector:
 
     def predict(self, images: list[Image.Image]) -> list[Detections]:
         windows = self.windows([image.size for image in images])
-        crops = [image.crop(window) for image, mine in zip(images, windows) for window in mine]
-        tiles = in_groups(self.detector.predict, crops, len(images))
-        return self._combined(self.detector.predict(images), tiles, windows, [image.size for image in images])
+        tiles = [(image, window) for image, mine in zip(images, windows) for window in mine]
+        found = in_groups(self.detector.predict, tiles, lambda image, window: image.crop(window), len(images))
+        return self._combined(self.detector.predict(images), found, windows, [image.size for image in images])
 
     def predict_tensors(self, photos: DevicePhotos) -> list[Detections]:
         from helpers.cv.tensors import DevicePhotos
@@ -156,14 +163,15 @@ class SlicedDetector:
         if not hasattr(self.detector, "predict_tensors"):
             return self.predict(photos.images())
         windows = self.windows(photos.sizes)
-        crops = [
-            tensor[:, top:bottom, left:right]
-            for tensor, mine in zip(photos.tensors, windows)
-            for left, top, right, bottom in mine
-        ]
+        tiles = [(tensor, window) for tensor, mine in zip(photos.tensors, windows) for window in mine]
+
+        def crop(tensor, window):  # a view of the uploaded photo: nothing copied
+            left, top, right, bottom = window
+            return tensor[:, top:bottom, left:right]
+
         whole = self.detector.predict_tensors(photos)
-        tiles = in_groups(lambda group: self.detector.predict_tensors(DevicePhotos(group)), crops, len(whole))
-        return self._combined(whole, tiles, windows, photos.sizes)
+        predict = lambda group: self.detector.predict_tensors(DevicePhotos(group))  # noqa: E731
+        return self._combined(whole, in_groups(predict, tiles, crop, len(whole)), windows, photos.sizes)
 
     def _combined(self, whole, tiles, windows, sizes) -> list[Detections]:
         output, position = [], 0

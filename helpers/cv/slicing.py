@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image
 
 from helpers.cv.detectors import Detections
-from helpers.cv.fusion import box_overlaps
+from helpers.cv.fusion import box_overlaps, thinned
 
 if TYPE_CHECKING:
     from helpers.cv.tensors import DevicePhotos
@@ -77,12 +77,8 @@ def merged(detections: Detections, match_ios: float = DEFAULT_MATCH_IOS) -> Dete
     kept: list[int] = []
     for label in dict.fromkeys(labels[order]):
         mine = [int(i) for i in order if labels[i] == label]
-        _, ios = box_overlaps(detections.boxes[mine])
-        chosen: list[int] = []
-        for position in range(len(mine)):
-            if not chosen or not (ios[position, chosen] > match_ios).any():
-                chosen.append(position)
-        kept += [mine[position] for position in chosen]
+        iou, ios = box_overlaps(boxes[mine])
+        kept += [mine[position] for position in thinned(iou, ios, 1.0, match_ios)]  # on IoS alone
     kept.sort(key=lambda i: (-detections.scores[i], i))
     return Detections(detections.boxes[kept], detections.scores[kept], [detections.labels[i] for i in kept])
 

@@ -34,8 +34,8 @@ from, `helpers.core.photo_datasets`):
   Ultralytics looks for it (`images` -> `labels` in its path: `labels/north/p1.txt`), a `class x_center
   y_center width height` line per box the description states (at or above the describer's threshold; an
   empty file for a photo without litter: a background image), and `data.yaml` (names: the labels as
-  given, in the order they first appear); `yolo train data=out/data.yaml` trains on it, e.g. one fast
-  detector on what the ensemble saw;
+  given, in the order they first appear; train and val both all the photos: split them to validate);
+  `yolo train data=out/data.yaml` trains on it, e.g. one fast detector on what the ensemble saw;
 - **csv**: one row per photo for spreadsheets (UTF-8 with a byte-order mark, which Excel needs):
   id, image, scene, the counts, source, description, caption_1..k.
 
@@ -79,7 +79,7 @@ from helpers.describer.webdataset import WebDatasetWriter
 logger = logging.getLogger(__name__)
 
 LLAVA_PROMPT = ExportOptions.prompt
-COPYING_FORMATS = ("llava", "coco", "coco_instances", "yolo")  # the exports that name photo files (`--image_folder`)
+COPYING_FORMATS = ("llava", "coco", "coco_instances")  # the exports that name photo files (`--image_folder`)
 FOLDER_FORMATS = ("hf", "webdataset")  # the exports written as a folder of shards, resumable
 
 
@@ -612,7 +612,8 @@ def export(
         if image_folder is not None:
             raise ValueError("the yolo export copies the photos into its own images/ folder: leave image_folder out")
         image_folder = output / "images"
-    if image_folder is not None:
+        _check_apart(image_folder, photos)
+    elif image_folder is not None:
         _check_image_folder(fmt, image_folder, photos)
     inputs = [path for path in (described, cv) if path is not None]
     errors = errors_path(output)
@@ -688,6 +689,10 @@ def _check_image_folder(fmt: str, image_folder: Path, photos: PhotoKeys | None) 
         raise ValueError(f"image_folder is for the {' and '.join(COPYING_FORMATS)} exports (the {fmt} export {why})")
     if photos is None:
         raise ValueError("image_folder copies the photos from images: give the photos (--images) too")
+    _check_apart(image_folder, photos)
+
+
+def _check_apart(image_folder: Path, photos: PhotoKeys) -> None:
     folder, source = image_folder.resolve(), photos.images.resolve()
     if folder.is_relative_to(source) or source.is_relative_to(folder):
         raise ValueError(f"image_folder {image_folder} and the photos {photos.images} overlap: choose another folder")

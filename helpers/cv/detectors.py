@@ -191,6 +191,13 @@ def exported_input(model, predict_blank, imgsz: int, what: str) -> ExportedInput
     return ExportedInput(backend.format, shape, int(backend.stride), bool(backend.fp16))
 
 
+def input_dtype(export: ExportedInput | None, half: bool):
+    """The dtype a model's prepared input takes: an export's, the precision it was made in; else `half`'s."""
+    import torch
+
+    return torch.float16 if (export.half if export is not None else half) else torch.float32
+
+
 class UltralyticsDetector:
     """An Ultralytics detection checkpoint (YOLO or RT-DETR), or a segmentation or oriented-box one read
     for its boxes (masks unused; an oriented box as the upright box around it, as Ultralytics gives it)."""
@@ -275,10 +282,7 @@ class UltralyticsDetector:
             self.model.predictor.model(model_input[0])
 
     def _dtype(self):
-        import torch
-
-        half = self.export.half if self.export is not None else self.half  # an export: the precision it was made in
-        return torch.float16 if half else torch.float32
+        return input_dtype(self.export, self.half)
 
     def _predict(self, source, **size):
         return _ultralytics_predict(self.model, source, self.device, self.half, conf=self.conf, **size)
@@ -478,15 +482,13 @@ class SceneClassifier:
     def model_input(self, photos: DevicePhotos):
         """The photos resized, cropped and normalised on their device by the predictor's transforms;
         None when those are not the standard four a tensor can take."""
-        import torch
 
         from helpers.cv.tensors import classification_batch, standard_classify_transforms
 
         transforms = self.transforms
         if not standard_classify_transforms(transforms):
             return None
-        half = self.export.half if self.export is not None else self.half  # an export: the precision it was made in
-        return classification_batch(photos, transforms, torch.float16 if half else torch.float32)
+        return classification_batch(photos, transforms, input_dtype(self.export, self.half))
 
     def predict_tensors(self, photos: DevicePhotos) -> list[dict]:
         """`predict` for photos already on the device (the library's own way for unusual transforms)."""

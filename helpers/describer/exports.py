@@ -81,6 +81,8 @@ logger = logging.getLogger(__name__)
 LLAVA_PROMPT = ExportOptions.prompt
 COPYING_FORMATS = ("llava", "coco", "coco_instances")  # the exports that name photo files (`--image_folder`)
 FOLDER_FORMATS = ("hf", "webdataset")  # the exports written as a folder of shards, resumable
+FOLDER_OUTPUTS = (*FOLDER_FORMATS, "yolo")  # the exports whose output is a folder
+DETECTION_FORMATS = ("coco_instances", "yolo")  # the exports of the CV records' detections (--cv needed)
 
 
 @dataclass
@@ -603,7 +605,7 @@ def export(
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}: one of {', '.join(FORMATS)}")
-    if fmt in ("coco_instances", "yolo") and cv is None:
+    if fmt in DETECTION_FORMATS and cv is None:
         raise ValueError(f"the {fmt} export writes the CV records' detections: give them (--cv)")
     photos = photos_for(images, image_column, key_column, cv)
     if fmt == "yolo":
@@ -617,7 +619,7 @@ def export(
         _check_image_folder(fmt, image_folder, photos)
     inputs = [path for path in (described, cv) if path is not None]
     errors = errors_path(output)
-    if fmt in FOLDER_FORMATS or fmt == "yolo":
+    if fmt in FOLDER_OUTPUTS:
         if output.exists() and not output.is_dir():
             raise ValueError(f"{output} is a file: the {fmt} export writes a folder")
         inside = [

@@ -64,11 +64,19 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def photos(tiny_demo, tmp_path_factory):
-    """Eight demo photos in two folders, an empty file and a cut-off image."""
+    """Eight demo photos in two folders (two with EXIF time and position, one of them unreadable), an
+    empty file and a cut-off image."""
     folder = tmp_path_factory.mktemp("ray_photos") / "photos"
     (folder / "sub").mkdir(parents=True)
     for index, path in enumerate(sorted((tiny_demo / "train" / "images").glob("*.jpg"))[:8]):
         shutil.copy(path, folder / ("sub" if index % 2 else ".") / path.name)
+    for latitude, path in zip((47.5, 95.0), sorted(folder.glob("*.jpg"))):
+        exif = Image.Exif()
+        exif[0x8825] = {1: "N", 2: (latitude, 0.0, 0.0), 3: "E", 4: (8.0, 15.0, 0.0)}
+        exif[0x8769] = {0x9003: "2026:05:01 06:12:00"}
+        with Image.open(path) as image:
+            image.load()
+            image.save(path, exif=exif)
     (folder / "empty.jpg").write_bytes(b"")
     good = next(folder.glob("*.jpg")).read_bytes()
     (folder / "cut.jpg").write_bytes(good[: len(good) // 3])
@@ -99,6 +107,8 @@ def test_ray_extract_writes_the_local_engines_records_and_errors(cluster, photos
     assert on_ray["processed"] == local["processed"] == 8 and on_ray["failed"] == local["failed"] == 2
     records = _by(tmp_path / "ray" / "cv.jsonl", "image")
     assert records == _by(tmp_path / "local" / "cv.jsonl", "image")
+    assert [record["taken"].get("latitude") for record in records if "taken" in record] == [47.5, None]
+    assert on_ray["taken_problems"] == local["taken_problems"] == 1
     assert any(record["detections"] for record in records), "the comparison covers fused boxes, not only empty records"
     errors = _by(tmp_path / "ray" / "cv.errors.jsonl", "image")
     assert [error["image"] for error in errors] == ["cut.jpg", "empty.jpg"] and all(e["error"] for e in errors)

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial as partial_call
+from typing import NamedTuple
 
 from PIL import Image
 
@@ -33,24 +34,37 @@ from helpers.cv.fusion import align_scores, fuse
 from helpers.cv.ground_truth import add_ground_truth, labelled_truth
 from helpers.cv.predictions import PredictedDetector, read_names
 from helpers.cv.slicing import sliced
-from helpers.cv.sources import ImageItem, ImageSource, decode_image
+from helpers.cv.sources import ImageItem, ImageSource, decode_photo
 
 logger = logging.getLogger(__name__)
-Decoded = tuple[ImageItem, Image.Image | None, tuple[int, int], str]  # item, image or None, full size, error
 
 
-def decode_item(item: ImageItem, min_side: int = 0) -> Decoded:
-    """The photo decoded (see `decode_image`), or why it cannot be: never raises for the file."""
+class Decoded(NamedTuple):
+    """A photo of a batch, decoded or not."""
+
+    item: ImageItem
+    image: Image.Image | None  # None: it could not be decoded
+    size: tuple[int, int]  # its full size, as a person sees it
+    error: str  # why it could not be decoded ("": it was)
+    taken: dict | None = None  # when and where (`helpers.cv.exif`), when asked for and known
+
+
+def decode_item(item: ImageItem, min_side: int = 0, taken: bool = False) -> Decoded:
+    """The photo decoded (see `decode_photo`), or why it cannot be: never raises for the file."""
     try:
-        return item, *decode_image(item, min_side), ""
+        image, size, when_where = decode_photo(item, min_side, taken)
     except Exception as error:  # noqa: BLE001 - any unreadable image is reported, never fatal
-        return item, None, (0, 0), f"{type(error).__name__}: {error}"
+        return Decoded(item, None, (0, 0), f"{type(error).__name__}: {error}")
+    return Decoded(item, image, size, "", when_where)
 
 
-def decode_batches(items: list[ImageItem], batch_size: int, threads: int, min_side: int = 0) -> Iterator[list[Decoded]]:
+def decode_batches(
+    items: list[ImageItem], batch_size: int, threads: int, min_side: int = 0, taken: bool = False
+) -> Iterator[list[Decoded]]:
     """Batches of decoded images, decoded by threads (PIL's decoders release the GIL) one batch
-    ahead of the models; JPEGs at a reduced scale when `min_side` allows (see `decode_image`)."""
-    load = partial_call(decode_item, min_side=min_side)
+    ahead of the models; JPEGs at a reduced scale when `min_side` allows (see `decode_photo`), with
+    when and where each was taken when `taken`."""
+    load = partial_call(decode_item, min_side=min_side, taken=taken)
     chunks = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
     with ThreadPoolExecutor(max_workers=threads) as pool:
         pending = [pool.map(load, chunk) for chunk in chunks[:2]]
@@ -101,6 +115,7 @@ class BatchResult:
     lines: list[str] = field(default_factory=list)
     error_lines: list[str] = field(default_factory=list)
     truth_errors: int = 0  # records whose label file is unreadable (named in the record)
+    taken_problems: int = 0  # records whose EXIF time or position is unreadable (named in the record's `taken`)
     described: list[str] | None = None  # `desclm annotate` on Ray: the records' descriptions, made by actors
 
 
@@ -109,7 +124,7 @@ class _Inferred:
     """A batch after its models: the result so far (error lines), the photos kept, each model's detections."""
 
     result: BatchResult
-    good: list[tuple[ImageItem, Image.Image, tuple[int, int]]]
+    good: list[Decoded]  # the photos decoded, whose predictions (if read from files) were readable
     per_model: list[list]
     scenes: list[dict]
 
@@ -233,6 +248,7 @@ class BatchExtractor:
             result.lines += alone.lines
             result.error_lines += alone.error_lines
             result.truth_errors += alone.truth_errors
+            result.taken_problems += alone.taken_problems
         return result
 
     def _uploaded(self, images: list[Image.Image]):
@@ -248,12 +264,12 @@ class BatchExtractor:
         """The models' part of a batch (read predictions, detectors, scene classifier): what `finish` needs."""
         specs = self.specs
         result = BatchResult(inputs=len(batch))
-        good = [(item, image, size) for item, image, size, _ in batch if image is not None]
-        result.error_lines += [error_line(item, reason) for item, _, _, reason in batch if reason]
+        good = [decoded for decoded in batch if decoded.image is not None]
+        result.error_lines += [error_line(decoded.item, decoded.error) for decoded in batch if decoded.error]
         # Detectors read from files first (`helpers.cv.predictions`): a photo whose predictions are
         # unreadable is an error line, and the models do not run on it.
         predicted = {
-            detector.name: detector.predict_items([item for item, _, _ in good])
+            detector.name: detector.predict_items([decoded.item for decoded in good])
             for detector in self.detectors
             if isinstance(detector, PredictedDetector)
         }
@@ -263,10 +279,10 @@ class BatchExtractor:
             for index, found in enumerate(results)
             if isinstance(found, ValueError)
         }
-        result.error_lines += [error_line(good[index][0], reason) for index, reason in sorted(unreadable.items())]
+        result.error_lines += [error_line(good[index].item, reason) for index, reason in sorted(unreadable.items())]
         kept = [index for index in range(len(good)) if index not in unreadable]
         good = [good[index] for index in kept]
-        images = [image for _, image, _ in good]
+        images = [decoded.image for decoded in good]
         photos = self._uploaded(images)
         per_model = [
             [
@@ -291,7 +307,7 @@ class BatchExtractor:
         config, source, specs = self.config, self.source, self.specs
         result, good, per_model, scenes = inferred.result, inferred.good, inferred.per_model, inferred.scenes
         names, weights = [s.name for s in specs], [s.weight for s in specs]
-        for index, (item, _, (width, height)) in enumerate(good):
+        for index, (item, _, (width, height), _, taken) in enumerate(good):
             record = {"image": item.key, "split": item.split, "width": width, "height": height}
             if config.detections_from == "labels":
                 try:
@@ -307,6 +323,9 @@ class BatchExtractor:
                     record["model_detections"] = {name: d.as_records() for name, d in zip(names, mine)}
                 if source.has_ground_truth:  # what is really in the photo, for 04's truth report
                     result.truth_errors += add_ground_truth(record, source, item)
+            if taken:
+                record["taken"] = taken
+                result.taken_problems += "problems" in taken
             result.lines.append(json.dumps(record) + "\n")
         return result
 

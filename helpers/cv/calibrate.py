@@ -264,12 +264,12 @@ def collect_detections(config, split: str = "val") -> tuple[dict[str, list[Detec
     threads = config.decoding_threads()
     position = 0
     for batch in decode_batches(items, config.batch_size, threads, min_side) if detectors else ():
-        images = [image for _, image, _, error in batch if not error]
-        unreadable |= {position + i: f"{item.name}: {error}" for i, (item, _, _, error) in enumerate(batch) if error}
+        images = [decoded.image for decoded in batch if not decoded.error]
+        unreadable |= {position + i: f"{d.item.name}: {d.error}" for i, d in enumerate(batch) if d.error}
         photos = DevicePhotos.upload(images, device) if tensors and images else None
         for name, detector in detectors.items():
             found = iter(predict_with(detector, images, photos) if images else [])
-            per_model[name] += [None if error else next(found) for *_, error in batch]
+            per_model[name] += [None if decoded.error else next(found) for decoded in batch]
         position += len(batch)
     if unreadable:  # as in extraction, a photo that cannot be read (or its saved detections) is left out, and said
         first = min(unreadable)

@@ -108,6 +108,11 @@ class ExtractConfig:
     num_shards: int = setting(1, "split the images into this many shards ...")
     shard_index: int = setting(0, "... and process this one (the output gets a .shard-KofN suffix)")
     save_model_detections: bool = setting(True, "also keep each detector's own detections (per-detector metrics)")
+    read_exif: bool = setting(
+        True,
+        "record when and where each photo was taken (its EXIF capture time and GPS position) as `taken`; "
+        "false: records carry neither (photos to publish without their places)",
+    )
     loader_threads: int = setting(0, "threads decoding images ahead of the models (0: one per CPU core)")
     preprocess: str = setting(
         "auto",

@@ -122,6 +122,7 @@ def settings_fingerprint(config: ExtractConfig, specs: list[DetectorSpec]) -> di
         "imgsz": config.imgsz,
         "draft_decode": config.draft_decode,
         "save_model_detections": config.save_model_detections,
+        "read_exif": config.read_exif,
         # each detector's threshold is mapped to the describer's before fusion (helpers.cv.fusion)
         "scores_aligned_to": Policy().min_confidence if config.detections_from == "models" else None,
     }
@@ -180,7 +181,10 @@ class LocalEngine:
         self.extractor = BatchExtractor(config, source, self.detectors, self.scene_model)
 
     def run(self, todo: list[ImageItem]) -> Iterator[BatchResult]:
-        batches = decode_batches(todo, self.config.batch_size, self.config.decoding_threads(), self.extractor.min_side)
+        config = self.config
+        batches = decode_batches(
+            todo, config.batch_size, config.decoding_threads(), self.extractor.min_side, config.read_exif
+        )
         yield from self.extractor.overlapped(batches)
 
     def forward_seconds(self) -> dict[str, float]:
@@ -301,7 +305,7 @@ def _extract(config: ExtractConfig, source, selected: list, specs: list, output:
     }
     atomic_write_text(files["manifest"], json.dumps(manifest, indent=2) + "\n")
 
-    started, written, failed, truth_errors = time.perf_counter(), 0, 0, 0
+    started, written, failed, truth_errors, taken_problems = time.perf_counter(), 0, 0, 0, 0
     output.parent.mkdir(parents=True, exist_ok=True)
     with (
         open(partial, "a") as out,
@@ -317,10 +321,17 @@ def _extract(config: ExtractConfig, source, selected: list, specs: list, output:
                 os.fsync(out.fileno())
             written, failed = written + len(result.lines), failed + len(result.error_lines)
             truth_errors += result.truth_errors
+            taken_problems += result.taken_problems
             if on_batch:
                 on_batch(result)
             bar.update(result.inputs)
     journal.unlink(missing_ok=True)
+    if taken_problems:
+        logger.warning(
+            "%d photos' EXIF capture time or GPS position could not be read: left out of their records' `taken`, "
+            "each named in its `taken.problems`",
+            taken_problems,
+        )
     if partial.exists():
         os.replace(partial, output)
     os.replace(partial_errors, files["errors"])
@@ -338,6 +349,7 @@ def _extract(config: ExtractConfig, source, selected: list, specs: list, output:
         "crashed_left_out": len(crashed & {item.key for item in selected}),  # not retried (`retry_crashed`)
         "repaired_partial_line": repaired,
         "ground_truth_errors": truth_errors,  # photos whose label file is unreadable (named in their record)
+        "taken_problems": taken_problems,  # photos whose EXIF time or position is unreadable (named in their record)
         "seconds": seconds,
         "images_per_second": (written + failed) / seconds if seconds > 0 and todo else None,
         "forward_seconds": forward,  # None where the engine cannot say (models in other processes)

@@ -25,6 +25,7 @@ from helpers.core.photo_datasets import IMAGE_SUFFIXES, is_photo_dataset, open_p
 from helpers.core.shards import check_shard, shard_of
 from helpers.core.tar_photos import MEMBER, is_tar_shards, read_member, shard_photos, shards_root, split_key
 from helpers.cv.coco_data import CocoDataset, load_coco
+from helpers.cv.exif import photo_taken
 from helpers.cv.hf_truth import (
     DEFAULT_BBOX_FORMAT,
     SPLIT_NAMES,
@@ -218,7 +219,17 @@ def load_image(item: ImageItem) -> Image.Image:
 
 
 def decode_image(item: ImageItem, min_side: int = 0) -> tuple[Image.Image, tuple[int, int]]:
-    """Like `load_image`, and also the image's full size (width, height as a person sees it).
+    """Like `load_image`, and also the image's full size (width, height as a person sees it). See
+    `decode_photo`."""
+    image, size, _ = decode_photo(item, min_side)
+    return image, size
+
+
+def decode_photo(
+    item: ImageItem, min_side: int = 0, taken: bool = False
+) -> tuple[Image.Image, tuple[int, int], dict | None]:
+    """Like `decode_image`, and also when and where the photo was taken (`helpers.cv.exif`) when
+    `taken` (else None).
 
     With `min_side`, a JPEG is decoded at the smallest of 1/1, 1/2, 1/4, 1/8 of its size that is
     still at least `min_side` pixels both ways (PIL's draft mode: the decoder skips the finer DCT
@@ -253,10 +264,11 @@ def decode_image(item: ImageItem, min_side: int = 0) -> tuple[Image.Image, tuple
         raise ValueError(f"{name}: not an image file (no image format recognised its content)") from None
     with opened as image:
         width, height = seen_size(image)
+        when_where = photo_taken(image) if taken else None
         if min_side and image.format == "JPEG":
             image.draft(image.mode, (min_side, min_side))
         image = ImageOps.exif_transpose(image)  # camera orientation, as a person sees the photo
-        return to_rgb(image), (width, height)  # to_rgb forces a full decode: truncated files fail here
+        return to_rgb(image), (width, height), when_where  # to_rgb forces a full decode: truncated files fail here
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

@@ -35,7 +35,7 @@ import pyarrow as pa
 from PIL import Image
 
 from helpers.core.records import chunks, input_line, json_line
-from helpers.cv.batch import BatchExtractor, BatchResult, decode_item, error_line
+from helpers.cv.batch import BatchExtractor, BatchResult, Decoded, decode_item, error_line
 from helpers.cv.config import ExtractConfig
 from helpers.cv.sources import ImageItem, ImageSource
 from helpers.describer.batch import planned_batch_size
@@ -167,13 +167,14 @@ def _item(root: Path, key, split, row, column) -> ImageItem:
     return ImageItem(root, str(key), str(split) or None, None if int(row) < 0 else int(row), str(column))
 
 
-def _decode_rows(batch: dict, min_side: int, root: str) -> dict:
+def _decode_rows(batch: dict, min_side: int, root: str, taken: bool) -> dict:
     """A Ray task: the batch's photos decoded (`decode_item`), as arrays; a failure is its row's `error`
-    (their `position` and `ITEM_COLUMNS` go along)."""
-    columns: dict[str, list] = {name: [] for name in ("image", "width", "height", "error")}
+    (their `position` and `ITEM_COLUMNS` go along); when and where each was taken, as JSON ("": unknown)."""
+    columns: dict[str, list] = {name: [] for name in ("image", "width", "height", "error", "taken")}
     for values in zip(*(batch[name] for name in ITEM_COLUMNS)):
-        _, image, (width, height), error = decode_item(_item(Path(root), *values), min_side)
-        for name, value in zip(columns, (NO_IMAGE if image is None else np.asarray(image), width, height, error)):
+        _, image, (width, height), error, when_where = decode_item(_item(Path(root), *values), min_side, taken)
+        array = NO_IMAGE if image is None else np.asarray(image)
+        for name, value in zip(columns, (array, width, height, error, json.dumps(when_where) if when_where else "")):
             columns[name].append(value)
     passed = {name: batch[name] for name in (*ITEM_COLUMNS, "position")}
     return {**passed, **columns, "image": _tensor_column(columns["image"])}
@@ -218,6 +219,7 @@ def _one_row(result: BatchResult, positions: Iterable[int]) -> dict:
         "lines": ["".join(result.lines)],
         "error_lines": ["".join(result.error_lines)],
         "truth_errors": [result.truth_errors],
+        "taken_problems": [result.taken_problems],
     }
 
 
@@ -231,14 +233,15 @@ class ExtractActor:
 
     def __call__(self, batch: dict) -> dict:
         decoded = [
-            (
+            Decoded(
                 _item(self.root, *values),
                 None if error else Image.fromarray(np.asarray(image, dtype=np.uint8)),
                 (int(width), int(height)),
                 str(error),
+                json.loads(str(taken)) if str(taken) else None,
             )
-            for *values, image, width, height, error in zip(
-                *(batch[name] for name in (*ITEM_COLUMNS, "image", "width", "height", "error"))
+            for *values, image, width, height, error, taken in zip(
+                *(batch[name] for name in (*ITEM_COLUMNS, "image", "width", "height", "error", "taken"))
             )
         ]
         return _one_row(self.extractor(decoded), batch["position"])
@@ -360,7 +363,7 @@ class RayEngine:
             with _retries_given():  # the tries of a dying worker's batch
                 dataset = ray.data.from_arrow(blocks(listing, batch_size)).map_batches(
                     _decode_rows,
-                    fn_kwargs={"min_side": self.min_side, "root": str(self.source.root)},
+                    fn_kwargs={"min_side": self.min_side, "root": str(self.source.root), "taken": config.read_exif},
                     batch_size=batch_size,
                     num_cpus=DECODE_CPUS,
                     # what a batch may take decoded (a 12 MP photo in full: 36 MB); the request also keeps Ray from
@@ -412,6 +415,7 @@ class RayEngine:
                         lines=lines_of(row["lines"]),
                         error_lines=lines_of(row["error_lines"]),
                         truth_errors=int(row["truth_errors"]),
+                        taken_problems=int(row["taken_problems"]),
                         described=lines_of(row["described"]) if "described" in row else None,
                     ),
                 )

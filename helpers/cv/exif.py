@@ -1,0 +1,155 @@
+"""When and where a photo was taken, from its EXIF: what a drone or trail camera writes in every photo.
+
+    {"image": "flight_3/DJI_0042.JPG", ..., "taken": {"time": "2026-05-01T10:22:31+02:00",
+     "latitude": 47.375139, "longitude": 8.536181, "altitude": 412.5}}
+
+`time` is the capture time (`DateTimeOriginal`, else `DateTimeDigitized`, else `DateTime`) in ISO 8601,
+with its fraction of a second and its offset from UTC when the camera wrote them (`SubSecTimeOriginal`,
+`OffsetTimeOriginal`); without an offset it is the camera's local time. `latitude` and `longitude` are
+degrees (WGS 84, as GPS gives them; south and west negative), `altitude` metres above sea level (below:
+negative). A field the photo lacks is left out, and a photo with neither time nor position has no
+`taken`. A position the receiver marked void (`GPSStatus` V) or at exactly 0, 0 (what cameras without a
+fix write) is no position. A value that cannot be read (a zero denominator, a latitude past 90, a date
+like 2026:13:45) is left out and named in `problems`: the photo's record is written all the same.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+from typing import Any
+
+from PIL import ExifTags, Image
+
+GPS = ExifTags.IFD.GPSInfo
+EXIF = ExifTags.IFD.Exif
+# tag numbers (ExifTags.GPS and ExifTags.Base name them)
+LATITUDE_REF, LATITUDE, LONGITUDE_REF, LONGITUDE, ALTITUDE_REF, ALTITUDE, STATUS = 1, 2, 3, 4, 5, 6, 9
+TIMES = ((0x9003, 0x9291, 0x9011), (0x9004, 0x9292, 0x9012))  # (time, its sub-seconds, its offset): original, digitized
+IFD0_TIME = 0x0132  # DateTime: the file's last change, often the capture; used last
+EXIF_TIME_FORMAT = "%Y:%m:%d %H:%M:%S"
+COORDINATE_DECIMALS = 7  # about a centimetre
+ALTITUDE_DECIMALS = 2
+
+
+def photo_taken(image: Image.Image) -> dict[str, Any] | None:
+    """The photo's `taken` (see the module docstring), None when its EXIF says neither when nor where.
+
+    Args:
+        image: The opened photo (before `exif_transpose`, which drops its EXIF orientation only).
+    """
+    taken: dict[str, Any] = {}
+    problems: list[str] = []
+    try:
+        exif = image.getexif()
+        gps, details = exif.get_ifd(GPS), exif.get_ifd(EXIF)
+    except Exception as error:  # noqa: BLE001 - a corrupt EXIF block costs the photo's `taken`, not its record
+        return {"problems": [f"EXIF unreadable: {type(error).__name__}: {error}"]}
+    time = _time(exif, details, problems)
+    if time:
+        taken["time"] = time
+    taken |= _position(gps, problems)
+    if problems:
+        taken["problems"] = problems
+    return taken or None
+
+
+def _time(exif: Image.Exif, details: dict, problems: list[str]) -> str | None:
+    """The capture time as ISO 8601 text, or None."""
+    candidates = [(details.get(time), details.get(fraction), details.get(offset)) for time, fraction, offset in TIMES]
+    candidates.append((exif.get(IFD0_TIME), None, None))
+    for text, fraction, offset in candidates:
+        text = _text(text)
+        if not text or not text.strip(" :0\x00"):  # blank, or "0000:00:00 00:00:00" (no clock)
+            continue
+        try:
+            moment = datetime.datetime.strptime(text.strip(), EXIF_TIME_FORMAT)
+        except ValueError:
+            problems.append(f"capture time {text!r} is not a date and time (YYYY:MM:DD HH:MM:SS)")
+            return None
+        iso = moment.isoformat()
+        fraction = _text(fraction).strip()
+        if fraction.isdigit() and fraction.isascii():
+            iso += "." + fraction
+        offset = _text(offset).strip()
+        if offset:
+            try:
+                datetime.datetime.strptime(offset, "%z")
+                iso += offset
+            except ValueError:
+                problems.append(f"UTC offset {offset!r} is not +HH:MM or -HH:MM (the time is local)")
+        return iso
+    return None
+
+
+def _position(gps: dict, problems: list[str]) -> dict[str, float]:
+    """`latitude`, `longitude` and `altitude` as far as the GPS block gives them."""
+    if not gps or _text(gps.get(STATUS)).strip().upper() == "V":
+        return {}
+    found: dict[str, float] = {}
+    for name, tag, ref_tag, negative, limit in (
+        ("latitude", LATITUDE, LATITUDE_REF, "S", 90.0),
+        ("longitude", LONGITUDE, LONGITUDE_REF, "W", 180.0),
+    ):
+        if gps.get(tag) is None:
+            continue
+        try:
+            degrees = _degrees(gps[tag])
+        except (TypeError, ValueError, ZeroDivisionError) as error:
+            problems.append(f"GPS {name} {gps[tag]!r} unreadable: {error}")
+            continue
+        if not abs(degrees) <= limit:
+            problems.append(f"GPS {name} {degrees:g} is past {limit:g} degrees")
+            continue
+        ref = _text(gps.get(ref_tag)).strip().upper()
+        found[name] = round(-degrees if ref == negative else degrees, COORDINATE_DECIMALS)
+    if len(found) < 2 or (found["latitude"] == 0 and found["longitude"] == 0):
+        if len(found) == 1:
+            problems.append(f"GPS position without its {'longitude' if 'latitude' in found else 'latitude'}")
+        return {}
+    if gps.get(ALTITUDE) is not None:
+        try:
+            metres = _number(gps[ALTITUDE])
+        except (TypeError, ValueError, ZeroDivisionError) as error:
+            problems.append(f"GPS altitude {gps[ALTITUDE]!r} unreadable: {error}")
+        else:
+            below = gps.get(ALTITUDE_REF) in (1, b"\x01", "\x01", "1")
+            found["altitude"] = round(-metres if below else metres, ALTITUDE_DECIMALS)
+    return found
+
+
+def _degrees(value: Any) -> float:
+    """Degrees from EXIF's (degrees, minutes, seconds) rationals (or one number of degrees).
+
+    Raises:
+        ValueError: Not one to three finite numbers, or minutes or seconds out of 0..60.
+    """
+    parts = [_number(part) for part in (value if isinstance(value, tuple | list) else (value,))]
+    if not 1 <= len(parts) <= 3:
+        raise ValueError(f"{len(parts)} numbers, not degrees, minutes, seconds")
+    if any(not 0 <= part <= 60 for part in parts[1:]):
+        raise ValueError("minutes and seconds run from 0 to 60")
+    return sum(part / 60**place for place, part in enumerate(parts))
+
+
+def _number(value: Any) -> float:
+    """A finite number from an EXIF rational (a zero denominator reads as NaN in Pillow).
+
+    Raises:
+        ValueError: Not a finite number.
+    """
+    if isinstance(value, str | bytes):
+        raise ValueError("text, not a number")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError("not a finite number (a zero denominator?)")
+    return number
+
+
+def _text(value: Any) -> str:
+    """An EXIF text value as text (Pillow gives some as bytes); None as ""."""
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("ascii", "replace").rstrip("\x00")
+    return str(value).rstrip("\x00")

@@ -7,7 +7,11 @@ import datetime
 import io
 import json
 import shutil
+import subprocess
+import sys
+from collections import Counter
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -124,47 +128,114 @@ def test_a_zero_denominator_is_a_problem_not_a_number(tmp_path):
     assert taken["problems"][0].startswith("GPS altitude") and "zero denominator" in taken["problems"][0]
 
 
-def test_extract_records_say_when_and_where_unless_told_not_to(tiny_demo, tmp_path):
-    photos = tmp_path / "photos"
-    shutil.copytree(tiny_demo, photos)
-    images = sorted((photos / "train/images").iterdir())
-    written = {
-        images[0]: _exif(-33.8568, 151.2153, 12.5, "2026:03:14 07:45:10", "+11:00"),
-        images[1]: _exif(time="2026:03:14 07:46:00"),
-        images[2]: _exif(95.0, 10.0),  # a latitude past the pole: named, the record kept
-    }
-    for path, exif in written.items():
+WRITTEN = (  # EXIF written into the first train photos: a full fix, a time alone, a latitude past the pole, ...
+    _exif(-33.8568, 151.2153, 12.5, "2026:03:14 07:45:10", "+11:00"),
+    _exif(time="2026:03:14 07:46:00"),
+    _exif(95.0, 10.0),
+    _exif(-33.857, 151.216),  # a position without a time
+)
+
+
+@pytest.fixture(scope="module")
+def exif_photos(tiny_demo, tmp_path_factory):
+    """The demo photos, three of them with EXIF (`WRITTEN`), and their records made from their labels."""
+    folder = tmp_path_factory.mktemp("exif")
+    shutil.copytree(tiny_demo, folder / "photos")
+    for path, exif in zip(sorted((folder / "photos/train/images").iterdir()), WRITTEN):
         with Image.open(path) as image:
             image.load()
-            image.save(path, exif=exif)  # the photo's own bytes otherwise: labels still fit
-
-    run = run_extraction(
-        ExtractConfig(
-            images=str(photos / "data.yaml"), output=str(tmp_path / "cv.jsonl"), detections_from="labels", device="cpu"
-        )
+            image.save(path, exif=exif)  # the photo's own pixels otherwise: its labels still fit
+    config = ExtractConfig(
+        images=str(folder / "photos/data.yaml"), output=str(folder / "cv.jsonl"), detections_from="labels", device="cpu"
     )
-    records = {r["image"]: r for r in map(json.loads, open(run["output"], encoding="utf-8"))}
-    assert run["failed"] == 0 and run["taken_problems"] == 1
-    keyed = {f"train/images/{path.name}": path for path in images}
-    assert records[f"train/images/{images[0].name}"]["taken"] == {
+    return folder, run_extraction(config)
+
+
+def test_extract_records_say_when_and_where_unless_told_not_to(exif_photos):
+    folder, run = exif_photos
+    records = [json.loads(line) for line in open(run["output"], encoding="utf-8")]
+    assert run["failed"] == 0 and run["taken_problems"] == 1 and len(records) == 12
+    firsts = sorted(record["image"] for record in records if record["image"].startswith("train/"))[: len(WRITTEN)]
+    taken = {record["image"]: record["taken"] for record in records if "taken" in record}
+    assert list(taken) == firsts  # the photos without EXIF have no `taken`
+    assert taken[firsts[0]] == {
         "time": "2026-03-14T07:45:10+11:00",
         "latitude": -33.8568,
         "longitude": 151.2153,
         "altitude": 12.5,
     }
-    assert records[f"train/images/{images[1].name}"]["taken"] == {"time": "2026-03-14T07:46:00"}
-    assert records[f"train/images/{images[2].name}"]["taken"]["problems"][0] == "GPS latitude 95 is past 90 degrees"
-    assert [key for key, record in records.items() if "taken" in record] == [
-        key for key in keyed if keyed[key] in written
-    ]
+    assert taken[firsts[1]] == {"time": "2026-03-14T07:46:00"}
+    assert taken[firsts[2]] == {"problems": ["GPS latitude 95 is past 90 degrees", "GPS position without its latitude"]}
+    assert taken[firsts[3]] == {"latitude": -33.857, "longitude": 151.216}
 
-    quiet = run_extraction(
-        ExtractConfig(
-            images=str(photos / "data.yaml"),
-            output=str(tmp_path / "none.jsonl"),
-            detections_from="labels",
-            device="cpu",
-            read_exif=False,
-        )
+    config = ExtractConfig(
+        images=str(folder / "photos/data.yaml"),
+        output=str(folder / "none.jsonl"),
+        detections_from="labels",
+        device="cpu",
+        read_exif=False,
     )
-    assert not any("taken" in json.loads(line) for line in open(quiet["output"], encoding="utf-8"))
+    assert not any("taken" in json.loads(line) for line in open(run_extraction(config)["output"], encoding="utf-8"))
+
+
+def test_the_geojson_export_maps_the_described_photos_as_gis_tools_read_it(exif_photos):
+    """The chain a surveyor runs: photos with EXIF -> records -> sentences -> GeoJSON, read by geopandas."""
+    import geopandas
+
+    folder, run = exif_photos
+    desclm = [sys.executable, "-m", "helpers"]
+    subprocess.run(
+        [*desclm, "synth", "--input", "cv.jsonl", "--output", "described.jsonl", "-q"], cwd=folder, check=True
+    )
+    export = "export described.jsonl --format geojson --cv cv.jsonl --output map.geojson -q".split()
+    finished = subprocess.run([*desclm, *export], cwd=folder, capture_output=True, text=True)
+    # photos without a position are no fault: counted and said, not error lines
+    assert finished.returncode == 0 and "10 photos have no GPS position" in finished.stderr
+    assert not (folder / "map.geojson.errors.jsonl").exists()
+
+    frame = geopandas.read_file(folder / "map.geojson")
+    records = {r["image"]: r for r in map(json.loads, open(run["output"], encoding="utf-8"))}
+    sentences = {r["id"]: r["description"] for r in map(json.loads, open(folder / "described.jsonl"))}
+    mapped = [image for image, record in records.items() if "latitude" in record.get("taken", {})]
+    assert list(frame["image"]) == mapped and frame.crs.to_epsg() == 4326
+    point = frame.geometry[0]
+    assert (point.x, point.y, point.has_z, frame["altitude"][0]) == (151.2153, -33.8568, False, 12.5)
+    assert frame["time"][0].isoformat() == "2026-03-14T07:45:10+11:00"  # read as a time with its offset
+    assert frame["description"][0] == sentences[mapped[0]]
+    assert frame["time"].isna()[1] and frame["altitude"].isna()[1]  # what the photo lacks, missing
+    counts = [Counter(d["label"] for d in records[image]["detections"]) for image in mapped]
+    columns = set().union(*counts)
+    assert columns and set(frame.columns) == {
+        *columns,
+        "id",
+        "image",
+        "time",
+        "altitude",
+        "scene",
+        "items",
+        "description",
+        "geometry",
+    }
+    for index, count in enumerate(counts):  # every feature has every label's column: 0 where it has none
+        assert {label: int(frame[label][index]) for label in columns} == {label: count[label] for label in columns}
+        assert int(frame["items"][index]) == count.total()
+
+
+def test_a_geojson_export_names_a_position_that_is_no_place_and_skips_photos_without_one(tmp_path):
+    from helpers.describer.exports import export
+
+    places = [{"latitude": 47.5, "longitude": 8.25}, {"latitude": 47.5, "longitude": 181.0}, {"time": "2026-05-01"}]
+    box = {"label": "PET bottle", "confidence": 0.9}
+    records = [{"image": f"{i}.jpg", "detections": [box], "scene": None, "taken": t} for i, t in enumerate(places)]
+    records.append({"image": "3.jpg", "detections": [{"label": "x"}], "taken": places[0]})  # no confidence
+    (tmp_path / "cv.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    rows = [{"id": r["image"], "description": "A PET bottle."} for r in records]
+    (tmp_path / "described.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    counts = export("geojson", tmp_path / "described.jsonl", tmp_path / "map.geojson", tmp_path / "cv.jsonl")
+    assert (counts["exported"], counts["problems"], counts["without_position"]) == (1, 2, 1)
+    errors = [json.loads(line) for line in open(tmp_path / "map.geojson.errors.jsonl")]
+    assert [e["id"] for e in errors] == ["1.jpg", "3.jpg"] and "no place on Earth" in errors[0]["error"]
+    assert "confidence" in errors[1]["error"]
+    features = json.loads((tmp_path / "map.geojson").read_text())["features"]
+    assert features[0]["geometry"] == {"type": "Point", "coordinates": [8.25, 47.5]}
+    assert features[0]["properties"]["PET bottle"] == 1  # the label as given, its own column

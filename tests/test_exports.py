@@ -376,7 +376,7 @@ def test_rows_sharing_an_id_each_take_their_own_record_in_order(tmp_path):
     assert [line.split(",")[2] for line in lines] == ["grass", "sand", "water"]
 
 
-@pytest.mark.parametrize("fmt", ["llava", "coco", "coco_instances", "csv", "webdataset"])
+@pytest.mark.parametrize("fmt", ["llava", "coco", "coco_instances", "csv", "webdataset", "geojson"])
 def test_an_export_streams_its_inputs_so_memory_stays_flat(tmp_path, fmt):
     """10^7 described photos must not be held in memory: the rows are joined and written as read."""
     import tracemalloc
@@ -389,6 +389,7 @@ def test_an_export_streams_its_inputs_so_memory_stays_flat(tmp_path, fmt):
     with (tmp_path / "cv.jsonl").open("w") as cv, (tmp_path / "described.jsonl").open("w") as described:
         for index in range(count):
             record = {"image": f"p{index}.jpg", "detections": [], "scene": {"class": "grass", "confidence": 0.9}}
+            record["taken"] = {"latitude": 47.0 + index / 1e6, "longitude": 8.0}  # where it was (geojson)
             cv.write(json.dumps({**record, "width": 640, "height": 480}) + "\n")
             described.write(json.dumps({"id": f"p{index}.jpg", "description": "Nothing on grass."}) + "\n")
     inputs = (tmp_path / "cv.jsonl").stat().st_size + (tmp_path / "described.jsonl").stat().st_size

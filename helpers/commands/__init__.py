@@ -35,7 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": (
         "export",
         "described photos as a Hugging Face dataset, WebDataset shards, LLaVA JSON, COCO captions or detections, "
-        "a YOLO dataset, CSV",
+        "a YOLO dataset, a GeoJSON map, CSV",
     ),
     "gallery": ("gallery", "an HTML page to look through described photos: boxes, sentences, filters, search"),
     "pipeline": ("pipeline", "run the notebooks 01 -> 04 with papermill; reports to reports/<run>/"),

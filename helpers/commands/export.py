@@ -1,9 +1,10 @@
 """`desclm export`: described photos as a Hugging Face dataset, WebDataset shards, LLaVA JSON, COCO captions or
-detections, a YOLO dataset or CSV (`helpers.describer.exports`).
+detections, a YOLO dataset, GeoJSON or CSV (`helpers.describer.exports`).
 
 desclm export described.jsonl --format hf --cv cv.jsonl --images photos/ --output out/dataset
 desclm export described.jsonl --format coco_instances --cv cv.jsonl --output instances.json
 desclm export described.jsonl --format yolo --cv cv.jsonl --images photos/ --output pseudo_labels/
+desclm export described.jsonl --format geojson --cv cv.jsonl --output litter.geojson
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ def main(argv: list[str], prog: str = "desclm export") -> int:
         ExportOptions,
         prog=prog,
         description="Export described photos for the tools that train or read captions (datasets, WebDataset, LLaVA, "
-        "COCO).",
+        "COCO, YOLO, GeoJSON).",
     )
     options, _ = parser.parse(argv)
     from helpers.core.paths import require_file, resolve

@@ -71,7 +71,8 @@ class EvalReport:
     gallery_size: int = setting(10, "worst raw-model failures shown")
     cv_outputs: str = setting("", 'CV records rolled up per group ("": those 02 made the pairs from)')
     rollup_by: str = setting(
-        "folder", 'roll-up groups: "folder" of each photo, a record field such as "site"; "": none'
+        "folder",
+        'roll-up groups: "folder" of each photo, "day" it was taken (EXIF), a record field such as "site"; "": none',
     )
     num_captions: int = setting(5, "captions per test photo in the several-captions section (1: none)")
 

@@ -5,6 +5,7 @@
     desclm export --format llava described.jsonl --images photos/ --output llava.json
     desclm export --format coco  described.jsonl --cv cv.jsonl --output captions_coco.json
     desclm export --format csv   described.jsonl --cv cv.jsonl --output described.csv
+    desclm export --format geojson described.jsonl --cv cv.jsonl --output litter.geojson
 
 Each described row (`desclm describe`'s output: `id`, `description`, `captions` with
 `--num_captions`) is joined with the CV record it came from (`--cv`: by the record's `id`, else
@@ -36,6 +37,11 @@ from, `helpers.core.photo_datasets`):
   empty file for a photo without litter: a background image), and `data.yaml` (names: the labels as
   given, in the order they first appear; train and val both all the photos: split them to validate);
   `yolo train data=out/data.yaml` trains on it, e.g. one fast detector on what the ensemble saw;
+- **geojson**: the photos on a map (`--cv` needed): a GeoJSON FeatureCollection (RFC 7946) of a point per
+  photo where it was taken (its record's `taken`, from the photo's EXIF GPS), with its id, image, time,
+  altitude, scene, `items` (how many the description states), description and a count column per label as given;
+  QGIS, geopandas (`geopandas.read_file`), kepler.gl and GDAL read it. Photos without a position are
+  left off, counted (`without_position`) and said in the log, not listed as errors (no fault of theirs);
 - **csv**: one row per photo for spreadsheets (UTF-8 with a byte-order mark, which Excel needs):
   id, image, scene, the counts, source, description, caption_1..k.
 
@@ -75,6 +81,7 @@ from helpers.describer.options import EXPORT_FORMATS as FORMATS
 from helpers.describer.options import ExportOptions
 from helpers.describer.shard_writer import SHARD_BYTES, file_state
 from helpers.describer.webdataset import WebDatasetWriter
+from helpers.text.grammar import facts, validate_record
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +89,7 @@ LLAVA_PROMPT = ExportOptions.prompt
 COPYING_FORMATS = ("llava", "coco", "coco_instances")  # the exports that name photo files (`--image_folder`)
 FOLDER_FORMATS = ("hf", "webdataset")  # the exports written as a folder of shards, resumable
 FOLDER_OUTPUTS = (*FOLDER_FORMATS, "yolo")  # the exports whose output is a folder
-DETECTION_FORMATS = ("coco_instances", "yolo")  # the exports of the CV records' detections (--cv needed)
+DETECTION_FORMATS = ("coco_instances", "yolo", "geojson")  # the exports of the CV records' detections (--cv needed)
 
 
 @dataclass
@@ -464,6 +471,63 @@ def coco_instances_pieces(rows, photos: PhotoKeys | None = None) -> Iterator[str
     yield from coco_json("desclm detections", coco_images(), annotations(), named())
 
 
+GEOJSON_FIELDS = ("id", "image", "time", "altitude", "scene", "items", "description")  # a feature's own properties
+
+
+def without_position(row: ExportRow) -> bool:
+    """Whether a row's CV record gives no position (its photo's EXIF has none, or 01 ran with
+    `read_exif` false): no point on a map, and no fault."""
+    taken = (row.record or {}).get("taken")
+    return not isinstance(taken, dict) or taken.get("latitude") is None or taken.get("longitude") is None
+
+
+def position_problem(row: ExportRow) -> str | None:
+    """Why a row with a position cannot be a point on a map (a position that is no place, a record the
+    description's facts cannot be read from), else None."""
+    latitude, longitude = row.record["taken"]["latitude"], row.record["taken"]["longitude"]
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (latitude, longitude)):
+        return f"taken: latitude {latitude!r}, longitude {longitude!r} are not numbers"
+    if not (abs(latitude) <= 90 and abs(longitude) <= 180):
+        return f"taken: latitude {latitude}, longitude {longitude} is no place on Earth"
+    try:
+        validate_record(row.record, "CV record")
+    except ValueError as error:
+        return str(error)
+    return None
+
+
+def geojson_pieces(rows, policy: Policy = Policy()) -> Iterator[str]:
+    """The rows as a GeoJSON FeatureCollection (RFC 7946) in text pieces: a point per photo where it was
+    taken (longitude, latitude), its properties `GEOJSON_FIELDS` (`altitude`: metres above sea level as the
+    camera wrote it, a property: a GeoJSON point's third number is height above the ellipsoid; `items`: how
+    many the description states) and a count column per label as given (0 where the photo has none: every
+    feature has every column, as GIS tools' tables want). `rows()` gives the rows afresh: a first pass finds
+    the labels (checked rows only: `position_problem`)."""
+    labels = list(dict.fromkeys(label for row in rows() for label in facts(row.record, policy).counts))
+    # a label that is also a property's name gets its own column all the same
+    columns = {label: f"{label} items" if label in GEOJSON_FIELDS else label for label in labels}
+
+    def features() -> Iterator[dict]:
+        for row in rows():
+            taken, fact = row.record["taken"], facts(row.record, policy)
+            point = [taken["longitude"], taken["latitude"]]
+            properties = {
+                "id": row.id,
+                "image": row.image,
+                "time": taken.get("time"),
+                "altitude": taken.get("altitude"),
+                "scene": fact.scene,
+                "items": sum(fact.counts.values()),
+                "description": row.description,
+            }
+            properties |= {column: fact.counts.get(label, 0) for label, column in columns.items()}
+            yield {"type": "Feature", "geometry": {"type": "Point", "coordinates": point}, "properties": properties}
+
+    yield '{"type": "FeatureCollection", "features": '
+    yield from json_array(features())
+    yield "}\n"
+
+
 def _counts(record: dict | None) -> str:
     labels = Counter(str(d.get("label")) for d in (record or {}).get("detections") or [])
     return "; ".join(f"{n} × {label}" for label, n in labels.most_common())
@@ -535,12 +599,17 @@ class _Passes:
     """The joined rows streamed from the files afresh for each pass (10^7 photos need not fit in
     memory); the first pass counts them, collects the problems, leaves out a row `check` says is
     unfit (its reason) and, with a `PhotoFolder`, copies each row's photo (`file` names it there; a row
-    whose photo fails is left out of every pass)."""
+    whose photo fails is left out of every pass). A row `passes_over` says the format does not hold
+    (a photo without a position, on a map) is left out of every pass and counted, not listed: it is
+    no fault, and a dataset may have 10^7 of them (the test is cheap, so each pass asks it again)."""
 
-    def __init__(self, described: Path, cv: Path | None, photo_folder: PhotoFolder | None = None, check=None) -> None:
+    def __init__(
+        self, described: Path, cv: Path | None, photo_folder: PhotoFolder | None = None, check=None, passes_over=None
+    ) -> None:
         self.described, self.cv, self.photo_folder, self.check = described, cv, photo_folder, check
+        self.passes_over = passes_over or (lambda row: False)
         self.problems: list[dict] = []
-        self.count = self.passes = 0
+        self.count = self.passes = self.passed_over = 0
         self.left_out: set[int] = set()  # rows (in joined order) whose photo was not copied
 
     def __call__(self) -> Iterator[ExportRow]:
@@ -553,6 +622,9 @@ class _Passes:
             rows = progress(rows, desc=f"copy photos to {self.photo_folder.folder}", unit="photo")
         for index, row in enumerate(rows):
             self.count += 1
+            if self.passes_over(row):
+                self.passed_over += 1
+                continue
             if self.check is not None and (why := self.check(row)):
                 self.problems.append({"id": row.id, "error": why})
                 self.left_out.add(index)
@@ -569,7 +641,7 @@ class _Passes:
 
     def _again(self) -> Iterator[ExportRow]:
         for index, row in enumerate(joined_rows(self.described, self.cv, [])):
-            if index not in self.left_out:
+            if index not in self.left_out and not self.passes_over(row):
                 yield row
 
 
@@ -651,11 +723,15 @@ def _export(
         columns = (photos.image_column, photos.key_column) if photos else ("", "")
         images = photos.images if photos else None
         joined, exported, problems = export_sharded(fmt, described, cv, output, images, columns)
+        passed_over = 0
     else:
         folder = PhotoFolder(photos, image_folder) if image_folder is not None else None
-        checks = {"coco_instances": lambda row: instances_problem(row, photos), "yolo": boxes_problem}
-        check = checks.get(fmt)
-        rows = _Passes(described, cv, folder, check)
+        checks = {
+            "coco_instances": lambda row: instances_problem(row, photos),
+            "yolo": boxes_problem,
+            "geojson": position_problem,
+        }
+        rows = _Passes(described, cv, folder, checks.get(fmt), without_position if fmt == "geojson" else None)
         if fmt == "llava":
             entries = (entry for row in rows() for entry in llava_entries(row, prompt))
             atomic_write_text(output, chain(json_array(entries, indent=1), ["\n"]))
@@ -665,19 +741,25 @@ def _export(
             atomic_write_text(output, coco_instances_pieces(rows, photos))
         elif fmt == "yolo":
             write_yolo_dataset(rows, output, Policy().min_confidence)
+        elif fmt == "geojson":
+            atomic_write_text(output, geojson_pieces(rows))
         else:
             atomic_write_text(output, csv_pieces(rows))
-        joined, exported = rows.count, rows.count - len(rows.left_out)
-        problems = rows.problems
+        joined, passed_over, problems = rows.count, rows.passed_over, rows.problems
+        exported = joined - len(rows.left_out) - passed_over
     join_problems = sum(1 for problem in problems if "line" in problem)
     if problems:
         write_jsonl(errors, problems)
         logger.warning("%d rows not exported: %s lists them", len(problems), errors)
     elif errors.exists():
         errors.unlink()
+    if passed_over:
+        logger.warning("%d photos have no GPS position (their records' `taken`): left off the map", passed_over)
     logger.info("%s export: %d photos written to %s", fmt, exported, output)
     total = joined + join_problems
     counts = {"format": fmt, "rows": total, "exported": exported, "problems": len(problems), "output": str(output)}
+    if fmt == "geojson":
+        counts["without_position"] = passed_over
     if image_folder is not None:
         copies = rows.photo_folder
         counts |= {"photos_written": copies.written, "photos_kept": copies.kept}

@@ -11,7 +11,8 @@ from helpers.core.settings import setting
 from helpers.core.shards import check_shard
 
 BACKENDS = ("hf", "ct2")  # transformers, CTranslate2
-EXPORT_FORMATS = ("hf", "webdataset", "llava", "coco", "coco_instances", "yolo", "csv")  # `desclm export --format`
+# `desclm export --format`
+EXPORT_FORMATS = ("hf", "webdataset", "llava", "coco", "coco_instances", "yolo", "geojson", "csv")
 CAPTION_FORMATS = ("auto", "jsonl", "llava", "coco", "parquet", "webdataset")  # `desclm check --captions_format`
 DEFAULT_GUARD_WORKERS = "auto"  # the guard's worker processes (helpers.describer.guard.guard_workers)
 DEFAULT_CHECK_WORKERS = "auto"  # `desclm check`'s worker processes (helpers.describer.check.check_workers)
@@ -112,11 +113,12 @@ class ExportOptions:
     """The export command's settings: described photos in the formats other tools read."""
 
     described: str = setting(help="`desclm describe`'s output (JSONL: id, description, captions)", positional=True)
-    format: Literal["hf", "webdataset", "llava", "coco", "coco_instances", "yolo", "csv"] = setting(
+    format: Literal["hf", "webdataset", "llava", "coco", "coco_instances", "yolo", "geojson", "csv"] = setting(
         help="hf: a Hugging Face dataset (save_to_disk + Parquet); webdataset: tar shards (photo, .txt, .json); "
         "llava: LLaVA conversations JSON; coco: COCO captions JSON; coco_instances: the detections as COCO "
         "object detection JSON (with --cv; CVAT, FiftyOne, pycocotools); yolo: a YOLO dataset of the boxes the "
-        "descriptions state (with --cv, --images: a folder to train a detector on); csv: a spreadsheet"
+        "descriptions state (with --cv, --images: a folder to train a detector on); geojson: the photos as points "
+        "where they were taken, with their counts and descriptions (with --cv; QGIS, geopandas); csv: a spreadsheet"
     )
     output: str = setting(help="file to write (hf, webdataset, yolo: a folder)")
     cv: str = setting("", "the CV records the rows were described from (adds detections and scene; 01's output)")

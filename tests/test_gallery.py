@@ -181,3 +181,19 @@ def test_category_scene_and_min_items_choose_the_photos_before_the_sample(descri
     )
     assert [c["id"] for c in _page_data(folder / "many" / "g.html")["cards"]] == many
     assert f"(the described with category={category.upper()})" in _dom(page)
+
+
+@needs_browser
+def test_a_card_says_when_and_where_its_photo_was_taken_and_the_day_is_searchable(described):
+    folder, records, rows = described
+    records[1]["taken"] = {"time": "2026-05-01T06:12:00+02:00", "latitude": -33.8568, "longitude": 151.2153}
+    records[3]["taken"] = {"time": "2026-05-02T07:00:00"}  # a time without a place
+    (folder / "cv.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    _gallery(folder, "--output", "when.html", "--page_size", "100")
+    dom = _dom(folder / "when.html", "#q=2026-05-01")
+    assert _cards(dom) == [records[1]["image"]]
+    link = "https://www.openstreetmap.org/?mlat=-33.8568&amp;mlon=151.2153#map=18/-33.8568/151.2153"
+    assert f'<a class="place" href="{link}"' in dom and "-33.85680, 151.21530</a>" in dom
+    assert "2026-05-01T06:12:00+02:00" in dom
+    dom = _dom(folder / "when.html", "#q=2026-05-02")
+    assert _cards(dom) == [records[3]["image"]] and 'class="place"' not in dom

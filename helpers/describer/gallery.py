@@ -4,8 +4,10 @@
 
 Writes one self-contained HTML file (data, style and script inline; no network) and a folder of
 thumbnails beside it (`gallery_thumbs/`). Each photo is a card: its thumbnail with the detector
-boxes drawn (with `--cv`), its sentence(s), counts and scene. Filters narrow the cards by
-category, scene and number of items, a search box by words of the sentences; the page shows
+boxes drawn (with `--cv`), its sentence(s), counts and scene, and when and where it was taken (its
+record's `taken`: the time, its place as a link to OpenStreetMap; the page itself needs no network).
+Filters narrow the cards by category, scene and number of items, a search box by words of the
+sentences and the times (`2026-05-01` finds that day's photos); the page shows
 `page_size` cards at a time, so 100,000 photos stay usable. Of more (`max_photos`; 10^7 photos
 would make a page no browser opens), the page shows a uniform random sample (`seed`; reservoir
 sampling as the files are read, so memory holds the sample only) and says so. `category`, `scene`
@@ -29,6 +31,7 @@ import hashlib
 import io
 import json
 import logging
+import math
 import os
 import threading
 from collections.abc import Iterable, Iterator
@@ -99,7 +102,7 @@ def _card(row: ExportRow, thumb: str | None, said=None) -> dict:
         for d in record.get("detections") or []
         if isinstance(d.get("bbox"), list) and len(d["bbox"]) == 4
     ]
-    return {
+    card = {
         "id": row.id if isinstance(row.id, str) else json.dumps(row.id),
         "img": row.image,
         "t": thumb,
@@ -109,6 +112,21 @@ def _card(row: ExportRow, thumb: str | None, said=None) -> dict:
         "s": said.scene or "",
         "b": boxes,
     }
+    if when_where := _taken(record):
+        card["w"] = when_where
+    return card
+
+
+def _taken(record: dict) -> list | None:
+    """[time, latitude, longitude] of the record's `taken` (what it lacks: "" and None), None without one."""
+    taken = record.get("taken")
+    if not isinstance(taken, dict):
+        return None
+    time = taken.get("time") if isinstance(taken.get("time"), str) else ""
+    place = [taken.get(name) for name in ("latitude", "longitude")]
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in place):
+        place = [None, None]
+    return [time, *place] if time or place[0] is not None else None
 
 
 def _read(rows: Iterable[ExportRow]) -> Iterator[tuple[ExportRow, object]]:

@@ -111,7 +111,7 @@ class ExtractConfig:
     read_exif: bool = setting(
         True,
         "record when and where each photo was taken (its EXIF capture time and GPS position) as `taken`; "
-        "false: records carry neither (photos to publish without their places)",
+        "false: records carry neither (the exports copy photos as stored: their own EXIF goes along)",
     )
     loader_threads: int = setting(0, "threads decoding images ahead of the models (0: one per CPU core)")
     preprocess: str = setting(

@@ -19,6 +19,7 @@ from PIL import Image
 from helpers.cv.config import ExtractConfig
 from helpers.cv.exif import photo_taken
 from helpers.cv.extract import run_extraction
+from helpers.cv.report import summarize_output
 
 GPS, EXIF = 0x8825, 0x8769
 
@@ -167,6 +168,9 @@ def test_extract_records_say_when_and_where_unless_told_not_to(exif_photos):
     assert taken[firsts[1]] == {"time": "2026-03-14T07:46:00"}
     assert taken[firsts[2]] == {"problems": ["GPS latitude 95 is past 90 degrees", "GPS position without its latitude"]}
     assert taken[firsts[3]] == {"latitude": -33.857, "longitude": 151.216}
+
+    overview = summarize_output(run["output"]).overview  # what notebook 01 shows and saves
+    assert (overview["with_time"], overview["with_position"], overview["taken_problems"]) == (2, 2, 1)
 
     config = ExtractConfig(
         images=str(folder / "photos/data.yaml"),

@@ -60,6 +60,7 @@ class OutputSummary:
 def summarize_output(path, sample_size: int = 0, seed: int = 0) -> OutputSummary:
     """`OutputSummary` of the output file at `path`, reading it as a stream."""
     per_class, per_scene, per_split, per_image, per_bin = Counter(), Counter(), Counter(), Counter(), Counter()
+    taken = Counter()  # photos whose record says when, where, or names an unreadable EXIF value
     bins = len(CONFIDENCE_BINS) - 1
 
     def records():
@@ -73,6 +74,8 @@ def summarize_output(path, sample_size: int = 0, seed: int = 0) -> OutputSummary
             per_split[str(record.get("split"))] += 1
             per_image[len(labels)] += 1
             per_bin.update(min(max(int(d["confidence"] * bins), 0), bins - 1) for d in record["detections"])
+            when_where = record.get("taken") or {}
+            taken.update(name for name in ("time", "latitude", "problems") if name in when_where)
             yield record
 
     sample, images = sample_stream(records(), sample_size, seed)
@@ -84,6 +87,10 @@ def summarize_output(path, sample_size: int = 0, seed: int = 0) -> OutputSummary
         "per_scene": dict(per_scene.most_common()),
         "per_split": dict(per_split.most_common()),
         "detections_per_image_mean": detections / images if images else 0.0,
+        # when and where (`taken`, from the photos' EXIF: helpers.cv.exif)
+        "with_time": taken["time"],
+        "with_position": taken["latitude"],
+        "taken_problems": taken["problems"],
     }
     confidences = np.array([per_bin.get(index, 0) for index in range(bins)])
     return OutputSummary(overview, per_image, confidences, sample)

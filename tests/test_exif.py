@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -223,6 +224,33 @@ def test_the_geojson_export_maps_the_described_photos_as_gis_tools_read_it(exif_
     for index, count in enumerate(counts):  # every feature has every label's column: 0 where it has none
         assert {label: int(frame[label][index]) for label in columns} == {label: count[label] for label in columns}
         assert int(frame["items"][index]) == count.total()
+
+
+def test_the_csv_export_has_when_and_where_columns_when_some_record_says(exif_photos):
+    import csv
+
+    from helpers.describer.exports import export
+
+    folder, run = exif_photos
+    records = [json.loads(line) for line in open(run["output"], encoding="utf-8")]
+    (folder / "rows.jsonl").write_text(
+        "".join(json.dumps({"id": r["image"], "description": "."}) + "\n" for r in records)
+    )
+    export("csv", folder / "rows.jsonl", folder / "taken.csv", Path(run["output"]))
+    with open(folder / "taken.csv", encoding="utf-8-sig", newline="") as file:
+        table = list(csv.DictReader(file))
+    for record, row in zip(records, table, strict=True):
+        taken = record.get("taken", {})
+        assert [row[name] for name in ("time", "latitude", "longitude")] == [
+            str(taken.get(name, "")) for name in ("time", "latitude", "longitude")
+        ]
+    assert sum(bool(row["latitude"]) for row in table) == 2
+    (folder / "plain.jsonl").write_text(
+        "".join(json.dumps({k: v for k, v in r.items() if k != "taken"}) + "\n" for r in records)
+    )
+    export("csv", folder / "rows.jsonl", folder / "plain.csv", folder / "plain.jsonl")
+    header = (folder / "plain.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+    assert header == "id,image,scene,detections,source,description"  # no record says: the columns as before
 
 
 def test_a_geojson_export_names_a_position_that_is_no_place_and_skips_photos_without_one(tmp_path):

@@ -43,7 +43,8 @@ from, `helpers.core.photo_datasets`):
   QGIS, geopandas (`geopandas.read_file`), kepler.gl and GDAL read it. Photos without a position are
   left off, counted (`without_position`) and said in the log, not listed as errors (no fault of theirs);
 - **csv**: one row per photo for spreadsheets (UTF-8 with a byte-order mark, which Excel needs):
-  id, image, scene, the counts, source, description, caption_1..k.
+  id, image, scene, the counts, time, latitude, longitude (where some record says when or where), source,
+  description, caption_1..k.
 
 `--image_folder` (llava, coco, coco_instances) copies each exported photo's file into one folder, named as the JSON
 names it (`PhotoFolder`): LLaVA's `--image_folder` and a COCO image folder, and the way to photo files
@@ -528,16 +529,30 @@ def geojson_pieces(rows, policy: Policy = Policy()) -> Iterator[str]:
     yield "}\n"
 
 
+TAKEN_COLUMNS = ("time", "latitude", "longitude")  # the csv export's when and where (01's `taken`)
+
+
+def _when_where(record: dict | None) -> dict:
+    """The record's `taken` time and position (those it has), {} when none."""
+    taken = (record or {}).get("taken")
+    return (
+        {name: taken[name] for name in TAKEN_COLUMNS if taken.get(name) is not None} if isinstance(taken, dict) else {}
+    )
+
+
 def _counts(record: dict | None) -> str:
     labels = Counter(str(d.get("label")) for d in (record or {}).get("detections") or [])
     return "; ".join(f"{n} × {label}" for label, n in labels.most_common())
 
 
 def csv_pieces(rows) -> Iterator[str]:
-    """A spreadsheet of the rows as text pieces: one photo per row, a column per caption (`rows()`
-    gives the rows afresh: a first pass finds the most captions)."""
-    width = max((len(row.captions) for row in rows()), default=1)
-    columns = ["id", "image", "scene", "detections", "source", "description"]
+    """A spreadsheet of the rows as text pieces: one photo per row, a column per caption, and when and
+    where each was taken where some record says (`taken`: time, latitude, longitude; `rows()` gives
+    the rows afresh: a first pass finds the most captions and whether any record says when or where)."""
+    width, dated = 1, False
+    for row in rows():
+        width, dated = max(width, len(row.captions)), dated or bool(_when_where(row.record))
+    columns = ["id", "image", "scene", "detections", *(TAKEN_COLUMNS if dated else ()), "source", "description"]
     columns += [f"caption_{k}" for k in range(1, width + 1)] if width > 1 else []
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -551,7 +566,9 @@ def csv_pieces(rows) -> Iterator[str]:
     yield "\ufeff" + written(columns)
     for row in rows():
         scene = _scene(row.record)
-        cells = [row.id, row.image or "", scene["class"] if scene else "", _counts(row.record), row.source]
+        cells = [row.id, row.image or "", scene["class"] if scene else "", _counts(row.record)]
+        cells += [_when_where(row.record).get(name, "") for name in TAKEN_COLUMNS] if dated else []
+        cells.append(row.source)
         cells += [row.description] + (row.captions + [""] * (width - len(row.captions)) if width > 1 else [])
         yield written(cells)
 

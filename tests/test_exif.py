@@ -225,6 +225,12 @@ def test_the_geojson_export_maps_the_described_photos_as_gis_tools_read_it(exif_
         assert {label: int(frame[label][index]) for label in columns} == {label: count[label] for label in columns}
         assert int(frame["items"][index]) == count.total()
 
+    export[export.index("map.geojson")] = "map.geojsonl"  # a feature a line: the same table
+    subprocess.run([*desclm, *export], cwd=folder, check=True, capture_output=True)
+    assert len((folder / "map.geojsonl").read_text().splitlines()) == len(mapped)
+    lines = geopandas.read_file(folder / "map.geojsonl")
+    assert lines.equals(frame) and lines.crs.to_epsg() == 4326
+
 
 def test_the_csv_export_has_when_and_where_columns_when_some_record_says(exif_photos):
     import csv

@@ -78,12 +78,15 @@ def test_webdataset_shards_load_with_datasets_with_photos_captions_and_records(d
 def test_a_killed_webdataset_export_resumes_into_the_same_bytes(described, monkeypatch):
     """Killed part way, a rerun reads only the photos after its last complete shard, and its shards are
     byte for byte an uninterrupted export's (fixed tar headers: the same inputs, the same files)."""
+    import helpers.describer.shard_writer as shard_writer
     import helpers.describer.webdataset as webdataset
     from helpers.describer.exports import export_sharded
 
     folder, _, _ = described
     monkeypatch.setattr(webdataset, "SHARD_SAMPLES", 2)
     reads, kill_at = _killed_at_a_read(monkeypatch)
+    synced, sync = [], shard_writer.synced
+    monkeypatch.setattr(shard_writer, "synced", lambda path: (synced.append(path.name), sync(path)))
 
     def run(output: str):
         return export_sharded(
@@ -92,6 +95,7 @@ def test_a_killed_webdataset_export_resumes_into_the_same_bytes(described, monke
 
     whole = run("whole")
     assert whole[:2] == (len(reads), len(reads) - 1), "every row read, one photo gone"
+    assert synced == [f"0000{index}.tar.tmp" for index in range(3)], "each shard on disk before it is named complete"
     kill_at[0], reads[:] = 5, []  # the fifth photo read: two shards of two complete
     with pytest.raises(_Killed):
         run("resumed")

@@ -216,7 +216,7 @@ def test_the_ray_decoding_task_reads_a_dataset_row_as_the_local_engine_does(phot
         "column": np.array([item.column for item in items]),
         "position": np.arange(len(items)),
     }
-    decoded = _decode_rows(batch, min_side=0, root=str(root / "dataset"))
+    decoded = _decode_rows(batch, min_side=0, root=str(root / "dataset"), taken=False)
     assert decoded["row"].tolist() == batch["row"].tolist(), "a photo's row goes on to the model actors"
     for index, item in enumerate(items[:4]):
         assert np.array_equal(decoded["image"][index], np.asarray(load_image(item))) and not decoded["error"][index]

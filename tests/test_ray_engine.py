@@ -357,12 +357,16 @@ def test_parquet_beside_the_jsonl_holds_the_same_records(photos, tiny_cv_models,
 
     run_extraction(_config(tiny_cv_models, photos, tmp_path / "cv.jsonl"))
     table = pq.read_table(write_parquet(tmp_path / "cv.jsonl"))
-    assert json.loads(table.schema.metadata[b"desclm_json_columns"]) == ["model_detections"], (
-        "the CV contract's fields keep their types; only the per-detector detections are JSON text"
+    assert json.loads(table.schema.metadata[b"desclm_json_columns"]) == ["model_detections", "taken"], (
+        "the CV contract's fields keep their types; the per-detector detections and `taken` (its fields as each "
+        "photo's EXIF has them) are JSON text"
     )
     rows = table.to_pylist()
     for row in rows:
         row["model_detections"] = json.loads(row["model_detections"])
+        taken = row.pop("taken")  # a column: null where a record has none
+        if taken is not None:
+            row["taken"] = json.loads(taken)
     assert rows == [line.record for line in iter_jsonl(tmp_path / "cv.jsonl")]
 
 

@@ -40,7 +40,8 @@ from, `helpers.core.photo_datasets`):
 - **geojson**: the photos on a map (`--cv` needed): a GeoJSON FeatureCollection (RFC 7946) of a point per
   photo where it was taken (its record's `taken`, from the photo's EXIF GPS), with its id, image, time,
   altitude, scene, `items` (how many the description states), description and a count column per label as given;
-  QGIS, geopandas (`geopandas.read_file`), kepler.gl and GDAL read it. Photos without a position are
+  QGIS, geopandas (`geopandas.read_file`), kepler.gl and GDAL read it (an output named `.geojsonl`: a
+  feature a line, GDAL's GeoJSONSeq, for millions of photos). Photos without a position are
   left off, counted (`without_position`) and said in the log, not listed as errors (no fault of theirs);
 - **csv**: one row per photo for spreadsheets (UTF-8 with a byte-order mark, which Excel needs):
   id, image, scene, the counts, time, latitude, longitude (where some record says when or where), source,
@@ -497,13 +498,17 @@ def position_problem(row: ExportRow) -> str | None:
     return None
 
 
-def geojson_pieces(rows, policy: Policy = Policy()) -> Iterator[str]:
+GEOJSON_LINES = (".geojsonl", ".geojsons")  # an output named so is a GeoJSON text sequence (GDAL's GeoJSONSeq)
+
+
+def geojson_pieces(rows, policy: Policy = Policy(), lines: bool = False) -> Iterator[str]:
     """The rows as a GeoJSON FeatureCollection (RFC 7946) in text pieces: a point per photo where it was
     taken (longitude, latitude), its properties `GEOJSON_FIELDS` (`altitude`: metres above sea level as the
     camera wrote it, a property: a GeoJSON point's third number is height above the ellipsoid; `items`: how
     many the description states) and a count column per label as given (0 where the photo has none: every
-    feature has every column, as GIS tools' tables want). `rows()` gives the rows afresh: a first pass finds
-    the labels (checked rows only: `position_problem`)."""
+    feature has every column, as GIS tools' tables want). With `lines`, one feature a line instead (a GeoJSON
+    text sequence, which GDAL and geopandas read as it streams: 10^7 photos need no 3 GB document). `rows()`
+    gives the rows afresh: a first pass finds the labels (checked rows only: `position_problem`)."""
     labels = list(dict.fromkeys(label for row in rows() for label in facts(row.record, policy).counts))
     # a label that is also a property's name gets its own column all the same
     columns = {label: f"{label} items" if label in GEOJSON_FIELDS else label for label in labels}
@@ -524,6 +529,9 @@ def geojson_pieces(rows, policy: Policy = Policy()) -> Iterator[str]:
             properties |= {column: fact.counts.get(label, 0) for label, column in columns.items()}
             yield {"type": "Feature", "geometry": {"type": "Point", "coordinates": point}, "properties": properties}
 
+    if lines:  # GeoJSON text sequence: a feature a line, read as it streams
+        yield from (json.dumps(feature, ensure_ascii=False) + "\n" for feature in features())
+        return
     yield '{"type": "FeatureCollection", "features": '
     yield from json_array(features())
     yield "}\n"
@@ -759,7 +767,7 @@ def _export(
         elif fmt == "yolo":
             write_yolo_dataset(rows, output, Policy().min_confidence)
         elif fmt == "geojson":
-            atomic_write_text(output, geojson_pieces(rows))
+            atomic_write_text(output, geojson_pieces(rows, lines=output.suffix.lower() in GEOJSON_LINES))
         else:
             atomic_write_text(output, csv_pieces(rows))
         joined, passed_over, problems = rows.count, rows.passed_over, rows.problems

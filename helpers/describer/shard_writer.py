@@ -1,9 +1,9 @@
 """What the sharded exports share: a dataset written a shard at a time in `.<output>.partial/`,
 resumable after its last complete shard, put in place of `output` when done.
 
-A shard's files are written under temporary names (`.tmp`) and renamed when the shard is complete;
-`progress.json` then records it, with the last input line it used, the rows read and the problems so
-far. An export killed part way (10^7 photos take hours to read) resumes after its last complete shard
+A shard's files are written under temporary names (`.tmp`), synced to disk and renamed when the shard
+is complete; `progress.json` then records it, with the last input line it used, the rows read and the
+problems so far. An export killed part way (10^7 photos take hours to read) resumes after its last complete shard
 when run again on the same inputs and settings; other inputs start it over. Subclasses say what a
 shard's files are and write them: `helpers.describer.hf_dataset` (Arrow + Parquet),
 `helpers.describer.webdataset` (tar).
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -23,6 +24,15 @@ logger = logging.getLogger(__name__)
 SHARD_BYTES = 500 * 2**20  # as `datasets` shards a dataset for the Hub
 PROGRESS = "progress.json"
 FORMAT_VERSION = 1  # of `progress.json`: another version starts the export over
+
+
+def synced(path: Path) -> None:
+    """Waits until the file's bytes are on disk (`os.fsync`)."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def file_state(path: Path | None) -> list | None:
@@ -99,7 +109,9 @@ class ResumableShards:
         `line` (`rows` rows, `problems`) is in the complete shards."""
         if self._close_files():
             for path in self.shard_files(len(self.progress["shards"])):
-                Path(f"{path}.tmp").rename(path)
+                written = Path(f"{path}.tmp")
+                synced(written)  # on disk before its name says complete: a power cut leaves no empty "complete" shard
+                written.rename(path)
             self.progress["shards"].append(self._examples)
             self._bytes, self._examples = 0, 0
         self.progress |= {"line": line, "rows": rows, "problems": problems}

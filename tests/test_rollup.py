@@ -100,3 +100,46 @@ def test_rollup_by_the_day_each_photo_was_taken():
     ]
     with pytest.raises(ValueError, match="taken.time"):
         summarize([record, {**record, "taken": {"latitude": 1.0, "longitude": 2.0}}], by="day")
+
+
+def test_desclm_summarize_writes_the_roll_up_of_01s_records_and_a_bad_line_costs_that_line(tmp_path, capsys):
+    import csv
+    import json
+
+    from helpers.commands.summarize import main
+
+    records = _records(3, 12)
+    for index, record in enumerate(records):
+        record["taken"] = {"time": f"2026-05-0{1 + index % 2}T10:00:00"}
+    lines = [json.dumps(record) for record in records]
+    lines[4:4] = ["{not json", json.dumps({"image": "x.jpg", "detections": [{"label": "glass"}]})]
+    cv = tmp_path / "cv.jsonl"
+    cv.write_text("\n".join(lines) + "\n")
+
+    assert main([str(cv), "-q"]) == 1  # two lines not counted
+    assert capsys.readouterr().out == "".join(s["paragraph"] + "\n" for s in summarize(records, by="folder"))
+
+    assert main([str(cv), "--output", str(tmp_path / "r.json"), "-q"]) == 1
+    numbers = json.loads((tmp_path / "r.json").read_text())
+    assert numbers["groups"] == summarize(records, by="folder") and numbers["records"] == len(records)
+    errors = [json.loads(line) for line in (tmp_path / "r.json.errors.jsonl").read_text().splitlines()]
+    assert [e["line"] for e in errors] == [5, 6] and "confidence" in errors[1]["error"]
+
+    by_day = summarize(records, by="day")
+    assert main([str(cv), "--by", "day", "--output", str(tmp_path / "r.csv"), "-q"]) == 1
+    with open(tmp_path / "r.csv", encoding="utf-8-sig", newline="") as file:
+        table = list(csv.DictReader(file))
+    assert [(row["group"], int(row["photos"]), int(row["items"])) for row in table] == [
+        (s["group"], s["photos"], s["items"]) for s in by_day
+    ]
+    for row, summary in zip(table, by_day, strict=True):
+        assert {label: int(row[label]) for label in summary["items_per_category"]} == summary["items_per_category"]
+
+    assert main([str(cv), "--by", "day", "--output", str(tmp_path / "r.md"), "--title", "Survey", "-q"]) == 1
+    report = (tmp_path / "r.md").read_text()
+    assert report.startswith("# Survey\n\n| group | photos | with litter | items |")
+    assert all(s["paragraph"] in report for s in by_day) and report.count("\n| 2026-05-0") == 2
+
+    with pytest.raises(SystemExit) as usage:
+        main([str(cv), "--output", str(tmp_path / "r.txt")])
+    assert usage.value.code == 2

@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "described photos as a Hugging Face dataset, WebDataset shards, LLaVA JSON, COCO captions or detections, "
         "a YOLO dataset, a GeoJSON map, CSV",
     ),
+    "summarize": ("summarize", "a counted paragraph per folder, day or site of CV records, for a report"),
     "gallery": ("gallery", "an HTML page to look through described photos: boxes, sentences, filters, search"),
     "pipeline": ("pipeline", "run the notebooks 01 -> 04 with papermill; reports to reports/<run>/"),
     "demo": ("demo", "the embedded demo: photo set, demo CV models, truth on fresh photos, notebook parameters"),

@@ -20,6 +20,7 @@ from helpers.core.paths import require_file, resolve
 from helpers.core.settings import setting
 from helpers.describer.batch import AUTO_BATCH_SIZE
 from helpers.describer.describe import Describer, Description
+from helpers.describer.options import FOLDER
 from helpers.describer.truth import summarise_truth, truth_facts, truth_record, truth_rows
 from helpers.text.facts import SLOT_ERRORS, agreement_errors, extract, slot_errors
 from helpers.text.frames import frame_errors, grammar_frames
@@ -71,7 +72,7 @@ class EvalReport:
     gallery_size: int = setting(10, "worst raw-model failures shown")
     cv_outputs: str = setting("", 'CV records rolled up per group ("": those 02 made the pairs from)')
     rollup_by: str = setting(
-        "folder",
+        FOLDER,
         'roll-up groups: "folder" of each photo, "day" it was taken (EXIF), a record field such as "site"; "": none',
     )
     num_captions: int = setting(5, "captions per test photo in the several-captions section (1: none)")

@@ -16,6 +16,7 @@ EXPORT_FORMATS = ("hf", "webdataset", "llava", "coco", "coco_instances", "yolo",
 CAPTION_FORMATS = ("auto", "jsonl", "llava", "coco", "parquet", "webdataset")  # `desclm check --captions_format`
 DEFAULT_GUARD_WORKERS = "auto"  # the guard's worker processes (helpers.describer.guard.guard_workers)
 DEFAULT_CHECK_WORKERS = "auto"  # `desclm check`'s worker processes (helpers.describer.check.check_workers)
+FOLDER = "folder"  # the roll-up's default groups: each photo's folder (helpers.describer.rollup)
 FALLBACK_EXIT_STATUS = 3  # more lines than max_grammar_share fell back to the grammar: the model is not doing the work
 
 
@@ -139,6 +140,40 @@ class ExportOptions:
     def __post_init__(self) -> None:
         if self.format not in EXPORT_FORMATS:
             raise ValueError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, got {self.format!r}")
+
+
+ROLLUP_OUTPUTS = (".md", ".json", ".csv")  # `desclm summarize --output`, by its suffix
+
+
+@dataclass
+class SummarizeOptions:
+    """The summarize command's settings: a counted paragraph per group of photos, for a report."""
+
+    cv: str = setting(help="CV records (01's output, JSONL)", positional=True)
+    by: str = setting(
+        FOLDER, 'the groups: "folder" of each photo, "day" it was taken (its EXIF), or a record field ("site", "split")'
+    )
+    output: str = setting(
+        "",
+        'file to write: .md (a table and the paragraphs), .json (every number), .csv (a row per group); "": the '
+        "paragraphs to standard output",
+    )
+    images_root: str = setting("", "the folder the records' photos are under (\"\": the one 01's manifest names)")
+    title: str = setting("", "the .md report's title (\"\": the records' file name)")
+    top: int = setting(3, "photos named under 'Most items' in each group")
+    min_confidence: float = setting(Policy.min_confidence, "detections below this are not counted (as not described)")
+    scene_min_confidence: float = setting(Policy.scene_min_confidence, "a scene below this is counted as not stated")
+
+    @property
+    def policy(self) -> Policy:
+        return Policy(self.min_confidence, self.scene_min_confidence)
+
+    def __post_init__(self) -> None:
+        self.policy  # noqa: B018 - Policy checks the thresholds
+        if self.output and not self.output.lower().endswith(ROLLUP_OUTPUTS):
+            raise ValueError(f"--output must end in {', '.join(ROLLUP_OUTPUTS)} (its format), got {self.output!r}")
+        if self.top < 0:
+            raise ValueError(f"--top must be >= 0, got {self.top}")
 
 
 @dataclass

@@ -13,15 +13,25 @@ root itself are the group named after the root, or "(top folder)"), "day" (the d
 taken, `taken.time` from its EXIF: `2026-05-01`, the camera's local date), any other record field
 ("site", "split"), or a function of the record. Records lacking the field are grouped under "(none)";
 a field no record has is an error that lists the fields there are.
+
+From the command line, over 01's output (`summarize_file`: a line that is no valid record costs that
+line, named; the folder groups are relative to the photos 01's manifest names):
+
+    desclm summarize runs/cv.jsonl --by day --output report.md     # or .json, .csv; none: the paragraphs
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from helpers.core.contract import Policy
+from helpers.describer.options import FOLDER
 from helpers.text.grammar import facts
 
 NO_GROUP = "(none)"
@@ -46,7 +56,7 @@ def _group_key(by: str | Callable[[dict], str], images_root) -> Callable[[dict],
     """The group of a record (a field it lacks: NO_GROUP)."""
     if callable(by):
         return lambda record: str(by(record))
-    if by == "folder":
+    if by == FOLDER:
         return lambda record: _folder_of(str(record["image"]), images_root) if record.get("image") else NO_GROUP
     if by == DAY:
         return _day_of
@@ -131,7 +141,7 @@ def group_summary(group: str, records: Iterable[dict], policy: Policy = Policy()
 
 def summarize(
     records: Iterable[dict],
-    by: str | Callable[[dict], str] = "folder",
+    by: str | Callable[[dict], str] = FOLDER,
     policy: Policy = Policy(),
     top: int = 3,
     images_root: str | Path | None = None,
@@ -158,7 +168,7 @@ def summarize(
         if group not in groups:
             groups[group] = _Group(group, policy, top)
         groups[group].add(record)
-        if isinstance(by, str) and by != "folder" and not found:
+        if isinstance(by, str) and by != FOLDER and not found:
             found = (_day_of(record) != NO_GROUP) if by == DAY else record.get(by) not in (None, "")
             fields.update(record)
     if by == DAY and groups and not found:
@@ -166,7 +176,7 @@ def summarize(
             "summarize: no record says when its photo was taken (`taken.time`: 01 reads it from the photos' EXIF, "
             "unless read_exif is false); group by 'folder' or a record field"
         )
-    if isinstance(by, str) and by != "folder" and groups and not found:
+    if isinstance(by, str) and by != FOLDER and groups and not found:
         fields = sorted(fields - NOT_GROUPS)
         raise ValueError(
             f"summarize: no record has the field {by!r}; group by 'folder'"
@@ -187,3 +197,96 @@ def rollup_records(pairs_dir: str | Path, cv_outputs: str | Path = "") -> Iterat
     path = resolve(cv_outputs) if cv_outputs else None
     if path and path.is_file():
         yield from (line.record for line in iter_jsonl(path) if not line.error)
+
+
+@dataclass
+class RollupFile:
+    """`summarize_file`'s answer: the groups' summaries and the lines that could not be counted."""
+
+    summaries: list[dict]
+    problems: list[dict]  # {"line", "error"} per line that is not a valid CV record
+    records: int  # the records counted
+
+
+def summarize_file(
+    path: Path,
+    by: str = FOLDER,
+    policy: Policy = Policy(),
+    top: int = 3,
+    images_root: str | Path | None = None,
+) -> RollupFile:
+    """`summarize` over a CV output file (01's JSONL), read as a stream: a line that is not a valid
+    record (not JSON, a detection without a confidence, ...) is a problem naming its line, and the rest
+    are counted. `images_root` defaults to the folder 01's manifest beside the file names.
+
+    Raises:
+        ValueError: `by` is a field no record has (see `summarize`).
+    """
+    from helpers.core.io import iter_jsonl, side_files
+    from helpers.text.grammar import validate_record
+
+    if images_root is None:
+        try:
+            images_root = json.loads(side_files(path)["manifest"].read_text(encoding="utf-8")).get("image_root")
+        except (OSError, ValueError, AttributeError):
+            images_root = None
+    problems: list[dict] = []
+    counted = 0
+
+    def records() -> Iterator[dict]:
+        nonlocal counted
+        for line in iter_jsonl(path):
+            try:
+                if line.error:
+                    raise ValueError(line.error)
+                validate_record(line.record, f"line {line.line_number}", policy)
+            except ValueError as error:
+                problems.append({"line": line.line_number, "error": str(error)})
+                continue
+            counted += 1
+            yield line.record
+
+    summaries = summarize(records(), by, policy, top, images_root)
+    return RollupFile(summaries, problems, counted)
+
+
+def _categories(summaries: list[dict]) -> list[str]:
+    """Every group's categories, most items overall first (ties: first met)."""
+    totals: Counter[str] = Counter()
+    for summary in summaries:
+        totals.update(summary["items_per_category"])
+    return [label for label, _ in sorted(totals.items(), key=lambda kv: -kv[1])]
+
+
+def rollup_table(summaries: list[dict]) -> tuple[list[str], list[list]]:
+    """The summaries as a table: a row per group (photos, with litter, items, then a column per category)."""
+    categories = _categories(summaries)
+    header = ["group", "photos", "with litter", "items", *categories]
+    rows = [
+        [s["group"], s["photos"], s["photos_with_litter"], s["items"]]
+        + [s["items_per_category"].get(label, 0) for label in categories]
+        for s in summaries
+    ]
+    return header, rows
+
+
+def rollup_markdown(summaries: list[dict], title: str) -> str:
+    """A Markdown report: the title, the table (`rollup_table`), then each group's paragraph."""
+
+    def cells(values) -> str:
+        return "| " + " | ".join(str(v).replace("|", "\\|") for v in values) + " |"
+
+    header, rows = rollup_table(summaries)
+    lines = [f"# {title}", "", cells(header), cells(["---"] * len(header)), *map(cells, rows), ""]
+    lines += [line for s in summaries for line in (s["paragraph"], "")]
+    return "\n".join(lines)
+
+
+def rollup_csv(summaries: list[dict]) -> str:
+    """The table (`rollup_table`) as CSV, UTF-8 with a byte-order mark (which Excel needs)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    header, rows = rollup_table(summaries)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return "\ufeff" + buffer.getvalue()

@@ -1,0 +1,63 @@
+"""`desclm summarize`: a counted paragraph per group of photos (a folder, a day, a site) from 01's records,
+for a report (`helpers.describer.rollup`).
+
+desclm summarize runs/cv.jsonl                               # a paragraph per folder, to standard output
+desclm summarize runs/cv.jsonl --by day --output report.md   # a table and the paragraphs; .json, .csv
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+from helpers.commands.parsing import SettingsParser
+from helpers.describer.options import SummarizeOptions
+
+logger = logging.getLogger(__name__)
+
+
+def main(argv: list[str], prog: str = "desclm summarize") -> int:
+    parser = SettingsParser(
+        SummarizeOptions,
+        prog=prog,
+        description="A counted paragraph per group of photos (folder, day, site) from CV records, for a report.",
+    )
+    options, _ = parser.parse(argv)
+    from helpers.core.io import atomic_write_text, write_jsonl
+    from helpers.core.outputs import check_writes
+    from helpers.core.paths import require_file, resolve
+    from helpers.describer.rollup import rollup_csv, rollup_markdown, summarize_file
+
+    try:
+        cv = require_file(options.cv, "CV records", kind="file")
+        output = resolve(options.output) if options.output else None
+        errors = output.with_name(f"{output.name}.errors.jsonl") if output else None
+        if output is not None:
+            check_writes([output, errors], [cv])
+        images_root = resolve(options.images_root) if options.images_root else None
+        rolled = summarize_file(cv, options.by, options.policy, options.top, images_root)
+    except (OSError, ValueError) as error:
+        parser.error(str(error))
+    for problem in rolled.problems[:3]:
+        logger.warning("%s: line %d not counted: %s", options.cv, problem["line"], problem["error"])
+    if len(rolled.problems) > 3:
+        logger.warning("%s: %d lines not counted in all", options.cv, len(rolled.problems))
+    if output is None:
+        sys.stdout.write("".join(summary["paragraph"] + "\n" for summary in rolled.summaries))
+        return 1 if rolled.problems else 0
+    suffix = output.suffix.lower()
+    if suffix == ".md":
+        atomic_write_text(output, rollup_markdown(rolled.summaries, options.title or cv.name))
+    elif suffix == ".csv":
+        atomic_write_text(output, rollup_csv(rolled.summaries))
+    else:
+        numbers = {"cv": str(cv), "by": options.by, "records": rolled.records, "groups": rolled.summaries}
+        atomic_write_text(output, json.dumps(numbers, indent=2, ensure_ascii=False) + "\n")
+    if rolled.problems:
+        write_jsonl(errors, rolled.problems)
+        logger.warning("%d lines not counted: %s lists them", len(rolled.problems), errors)
+    elif errors.exists():
+        errors.unlink()
+    logger.info("%d groups of %d photos: %s", len(rolled.summaries), rolled.records, output)
+    return 1 if rolled.problems else 0

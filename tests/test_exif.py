@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -78,6 +78,39 @@ def test_a_cameras_time_and_position_read_back(latitude, longitude, altitude, mo
     if altitude is not None:
         assert abs(taken["altitude"] - altitude) <= 0.01
     assert "problems" not in taken
+
+
+EXIF_VALUES = st.one_of(
+    st.text(max_size=24),
+    st.binary(max_size=12),
+    st.integers(0, 2**32 - 1),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.tuples(st.floats(0, 1e6), st.floats(0, 1e6), st.floats(0, 1e6)),
+    st.lists(st.integers(0, 255), max_size=4).map(tuple),
+)
+
+
+@pytest.mark.filterwarnings("ignore:Metadata Warning")  # Pillow's, reading the malformed tags written here
+@settings(max_examples=200, deadline=None)
+@given(
+    gps=st.dictionaries(st.sampled_from([0, 1, 2, 3, 4, 5, 6, 9, 29]), EXIF_VALUES, max_size=7),
+    times=st.dictionaries(st.sampled_from([0x9003, 0x9004, 0x9011, 0x9291]), EXIF_VALUES, max_size=4),
+)
+def test_any_exif_values_give_a_taken_or_a_named_problem_never_an_exception(gps, times):
+    exif = Image.Exif()
+    if gps:
+        exif[GPS] = gps
+    if times:
+        exif[EXIF] = times
+    try:
+        photo = _opened(exif)
+    except Exception:  # noqa: BLE001 - a value Pillow cannot write is no photo to read
+        assume(False)
+    taken = photo_taken(photo)
+    assert taken is None or set(taken) <= {"time", "latitude", "longitude", "altitude", "problems"}
+    json.dumps(taken, allow_nan=False)  # a record's field: finite numbers and text only
+    if taken and "latitude" in taken:
+        assert abs(taken["latitude"]) <= 90 and abs(taken["longitude"]) <= 180
 
 
 def test_a_photo_without_exif_has_no_taken_and_partial_exif_gives_its_part():

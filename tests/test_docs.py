@@ -699,3 +699,14 @@ def test_the_slicing_numbers_the_docs_state_are_the_saved_measurement():
     assert f"(SAHI's default postprocess, NMM) found {union['recall']:.1%} (precision {union['precision']:.1%})" in text
     assert f"counts off by {union['count_error_per_object']:.2f}, in the same run" in text
     assert union["recall"] < sliced["recall"], "why duplicates are dropped, not merged"
+
+
+def test_the_exif_reading_cost_the_docs_state_is_the_saved_measurement():
+    saved = _measured("exif_cost_cpu.json")
+    ratios, alone = saved["with_over_without"], saved["milliseconds_per_photo"]["EXIF read alone"]
+    text = _doc_words("01_cv_extract.md")
+    assert f"took x{ratios['drafted to 640']:.3f} the time with it (in full: x{ratios['full']:.3f})" in text
+    share = saved["read_alone_over_drafted_decode"]
+    assert f"the reading alone {alone:.2f} ms a photo, {share:.1%} of that decode" in text
+    assert share < 0.05, "why read_exif is on by default"
+

@@ -709,4 +709,3 @@ def test_the_exif_reading_cost_the_docs_state_is_the_saved_measurement():
     share = saved["read_alone_over_drafted_decode"]
     assert f"the reading alone {alone:.2f} ms a photo, {share:.1%} of that decode" in text
     assert share < 0.05, "why read_exif is on by default"
-

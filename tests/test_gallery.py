@@ -184,7 +184,7 @@ def test_category_scene_and_min_items_choose_the_photos_before_the_sample(descri
 
 
 @needs_browser
-def test_a_card_says_when_and_where_its_photo_was_taken_and_the_day_is_searchable(described):
+def test_a_card_says_when_and_where_its_photo_was_taken_the_day_is_searchable_and_orders_hold(described):
     folder, records, rows = described
     records[1]["taken"] = {"time": "2026-05-01T06:12:00+02:00", "latitude": -33.8568, "longitude": 151.2153}
     records[3]["taken"] = {"time": "2026-05-02T07:00:00"}  # a time without a place
@@ -197,3 +197,12 @@ def test_a_card_says_when_and_where_its_photo_was_taken_and_the_day_is_searchabl
     assert "2026-05-01T06:12:00+02:00" in dom
     dom = _dom(folder / "when.html", "#q=2026-05-02")
     assert _cards(dom) == [records[3]["image"]] and 'class="place"' not in dom
+
+    # orders: by time (photos without one last, the file's order among them), by items (ties: the file's order)
+    dated = [records[1]["image"], records[3]["image"]]
+    undated = [row["id"] for row in rows if row["id"] not in dated]
+    assert _cards(_dom(folder / "when.html", "#sort=time")) == dated + undated
+    assert _cards(_dom(folder / "when.html", "#sort=-time")) == dated[::-1] + undated
+    said, _ = _said_and_commonest(records, rows)
+    most = sorted(rows, key=lambda row: -sum(said[row["id"]].counts.values()))  # stable, as the page's
+    assert _cards(_dom(folder / "when.html", "#sort=items")) == [row["id"] for row in most]

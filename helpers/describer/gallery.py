@@ -7,13 +7,14 @@ thumbnails beside it (`gallery_thumbs/`). Each photo is a card: its thumbnail wi
 boxes drawn (with `--cv`), its sentence(s), counts and scene, and when and where it was taken (its
 record's `taken`: the time, its place as a link to OpenStreetMap; the page itself needs no network).
 Filters narrow the cards by category, scene and number of items, a search box by words of the
-sentences and the times (`2026-05-01` finds that day's photos); the page shows
+sentences and the times (`2026-05-01` finds that day's photos); an order puts the most items first,
+or the earliest or latest taken (as each camera's clock wrote it); the page shows
 `page_size` cards at a time, so 100,000 photos stay usable. Of more (`max_photos`; 10^7 photos
 would make a page no browser opens), the page shows a uniform random sample (`seed`; reservoir
 sampling as the files are read, so memory holds the sample only) and says so. `category`, `scene`
 and `min_items` choose the photos before the sample (all the photos with a tire among 10^7, not
 the tires of a sample), read from the sentences as the page's filters are. The filter state is kept in the URL
-fragment (`gallery.html#category=plastic&scene=grass&q=bottle&page=2`): a view can be bookmarked
+fragment (`gallery.html#category=plastic&scene=grass&q=bottle&sort=items&page=2`): a view can be bookmarked
 or sent.
 
 Categories, counts and scene are read back from each description (`helpers.text.facts`, with the

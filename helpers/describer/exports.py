@@ -39,7 +39,8 @@ from, `helpers.core.photo_datasets`):
   `yolo train data=out/data.yaml` trains on it, e.g. one fast detector on what the ensemble saw;
 - **geojson**: the photos on a map (`--cv` needed): a GeoJSON FeatureCollection (RFC 7946) of a point per
   photo where it was taken (its record's `taken`, from the photo's EXIF GPS), with its id, image, time,
-  altitude, scene, `items` (how many the description states), description and a count column per label as given;
+  altitude, scene, `items` (how many a description states at the describer's default threshold, as the yolo
+  export counts), description and a count column per label as given;
   QGIS, geopandas (`geopandas.read_file`), kepler.gl and GDAL read it (an output named `.geojsonl`: a
   feature a line, GDAL's GeoJSONSeq, for millions of photos). Photos without a position are
   left off, counted (`without_position`) and said in the log, not listed as errors (no fault of theirs);
@@ -505,13 +506,15 @@ def geojson_pieces(rows, policy: Policy = Policy(), lines: bool = False) -> Iter
     """The rows as a GeoJSON FeatureCollection (RFC 7946) in text pieces: a point per photo where it was
     taken (longitude, latitude), its properties `GEOJSON_FIELDS` (`altitude`: metres above sea level as the
     camera wrote it, a property: a GeoJSON point's third number is height above the ellipsoid; `items`: how
-    many the description states) and a count column per label as given (0 where the photo has none: every
+    many a description states at `policy`'s threshold, the describer's default) and a count column per label as
+    given (0 where the photo has none: every
     feature has every column, as GIS tools' tables want). With `lines`, one feature a line instead (a GeoJSON
     text sequence, which GDAL and geopandas read as it streams: 10^7 photos need no 3 GB document). `rows()`
     gives the rows afresh: a first pass finds the labels (checked rows only: `position_problem`)."""
     labels = list(dict.fromkeys(label for row in rows() for label in facts(row.record, policy).counts))
-    # a label that is also a property's name gets its own column all the same
-    columns = {label: f"{label} items" if label in GEOJSON_FIELDS else label for label in labels}
+    # a label that is also a property's name (or GIS tools' geometry column) gets its own column all the same
+    taken_names = (*GEOJSON_FIELDS, "geometry")
+    columns = {label: f"{label} items" if label in taken_names else label for label in labels}
 
     def features() -> Iterator[dict]:
         for row in rows():

@@ -310,3 +310,40 @@ def test_a_geojson_export_names_a_position_that_is_no_place_and_skips_photos_wit
     features = json.loads((tmp_path / "map.geojson").read_text())["features"]
     assert features[0]["geometry"] == {"type": "Point", "coordinates": [8.25, 47.5]}
     assert features[0]["properties"]["PET bottle"] == 1  # the label as given, its own column
+
+
+def test_heic_photos_from_phones_are_read_upright_with_their_exif(tiny_demo, tmp_path):
+    """A phone's HEIC photo (pi-heif opens it, as for Ultralytics): decoded as a person sees it (its turn
+    applied), its labels fitting, when and where read from its EXIF."""
+    import numpy as np
+    import pillow_heif  # writes HEIC (pi-heif only reads)
+
+    from helpers.cv.sources import ImageItem, decode_photo
+
+    photos = tmp_path / "photos"
+    shutil.copytree(tiny_demo, photos)
+    upright = {}
+    for turned, path in enumerate(sorted((photos / "train/images").glob("*.jpg"))[:2]):
+        with Image.open(path) as image:
+            upright[path.with_suffix(".heic").name] = image.convert("RGB")
+        exif = _exif(-33.8568, 151.2153, 12.5, "2026:03:14 07:45:10")
+        stored = upright[path.with_suffix(".heic").name]
+        if turned:  # stored on its side, as a phone held upright stores it: EXIF says turn it (6)
+            stored, exif[0x0112] = stored.transpose(Image.Transpose.ROTATE_90), 6
+        heif = pillow_heif.from_pillow(stored)
+        heif.info["exif"] = exif.tobytes()
+        heif.save(path.with_suffix(".heic"), quality=95)
+        path.unlink()  # the photo is the HEIC now; its label file is unchanged
+
+    for name, original in upright.items():
+        image, size, taken = decode_photo(ImageItem(photos / "train/images", name, None), 0, True)
+        assert size == original.size == image.size
+        assert np.abs(np.asarray(image, float) - np.asarray(original, float)).mean() < 4, "upright, as encoded"
+        assert taken == {"time": "2026-03-14T07:45:10", "latitude": -33.8568, "longitude": 151.2153, "altitude": 12.5}
+
+    config = ExtractConfig(
+        images=str(photos / "data.yaml"), output=str(tmp_path / "cv.jsonl"), detections_from="labels", device="cpu"
+    )
+    run = run_extraction(config)
+    records = {r["image"]: r for r in map(json.loads, open(run["output"], encoding="utf-8"))}
+    assert run["failed"] == 0 and all(records[f"train/images/{name}"]["taken"] for name in upright)

@@ -53,9 +53,24 @@ DICT_STATE = "dataset_dict.json"  # a `save_to_disk` DatasetDict folder: one Dat
 _NOT_DECODED = frozenset({"BUFR", "GRIB", "HDF5", "MPEG", "WMF", "EPS"})
 
 
+def _heif_opener() -> bool:
+    """Registers pi-heif's HEIC/HEIF opener with Pillow (phones' photos; Ultralytics opens them so too):
+    decoded upright (libheif applies the photo's turn), with its EXIF. False where it is not installed
+    (a HEIC photo's error line then names it)."""
+    try:
+        from pi_heif import register_heif_opener
+    except ImportError:
+        return False
+    register_heif_opener()
+    return True
+
+
+HEIF_OPENER = _heif_opener()
+
+
 def _image_suffixes() -> frozenset[str]:
-    """Every file extension Pillow decodes (JPEG, PNG, TIFF, GIF, WebP, BMP, ...), plus HEIC/HEIF
-    (which need pi-heif: such a photo's error line says so)."""
+    """Every file extension Pillow decodes (JPEG, PNG, TIFF, GIF, WebP, BMP, HEIC with pi-heif, ...), and
+    HEIC/HEIF where pi-heif is missing (such a photo's error line names it)."""
     Image.init()
     opened = {suffix for suffix, kind in Image.registered_extensions().items() if kind in Image.OPEN}
     return frozenset(suffix for suffix in opened if Image.registered_extensions()[suffix] not in _NOT_DECODED) | {

@@ -143,3 +143,40 @@ def test_desclm_summarize_writes_the_roll_up_of_01s_records_and_a_bad_line_costs
     with pytest.raises(SystemExit) as usage:
         main([str(cv), "--output", str(tmp_path / "r.txt")])
     assert usage.value.code == 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lines=st.lists(
+        st.one_of(
+            st.integers(0, 10**6).map(lambda seed: ("record", seed)),
+            st.text(max_size=30).map(lambda text: ("text", text)),
+            st.sampled_from(['{"detections": "none"}', "[]", "null", '{"image": "a.jpg"}']).map(lambda t: ("text", t)),
+        ),
+        max_size=20,
+    )
+)
+def test_summarize_file_counts_every_valid_record_and_names_every_other_line(tmp_path_factory, lines):
+    import json
+
+    from helpers.describer.rollup import summarize_file
+    from helpers.text.grammar import validate_record
+
+    path = tmp_path_factory.mktemp("rollup") / "cv.jsonl"
+    texts = [json.dumps(_records(value, 1)[0]) if kind == "record" else value for kind, value in lines]
+    path.write_text("".join(text.replace("\n", " ").replace("\r", " ") + "\n" for text in texts), encoding="utf-8")
+    valid, blank = [], 0
+    for text in path.read_text(encoding="utf-8").split("\n")[:-1]:
+        if not text.encode().strip():
+            blank += 1  # no record, no problem (as every JSONL input reads them)
+            continue
+        try:
+            record = json.loads(text)
+            validate_record(record)
+        except ValueError:
+            continue
+        valid.append(record)
+    rolled = summarize_file(path)
+    assert rolled.records == len(valid) and rolled.summaries == summarize(valid)
+    assert len(rolled.problems) == len(texts) - len(valid) - blank
+    assert all(isinstance(problem["line"], int) and problem["error"] for problem in rolled.problems)

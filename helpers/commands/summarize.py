@@ -48,7 +48,7 @@ def main(argv: list[str], prog: str = "desclm summarize") -> int:
         return 1 if rolled.problems else 0
     suffix = output.suffix.lower()
     if suffix == ".md":
-        atomic_write_text(output, rollup_markdown(rolled.summaries, options.title or cv.name))
+        atomic_write_text(output, rollup_markdown(rolled.summaries, options.title or f"{cv.name}, by {options.by}"))
     elif suffix == ".csv":
         atomic_write_text(output, rollup_csv(rolled.summaries))
     else:

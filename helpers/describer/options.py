@@ -159,7 +159,7 @@ class SummarizeOptions:
         "paragraphs to standard output",
     )
     images_root: str = setting("", "the folder the records' photos are under (\"\": the one 01's manifest names)")
-    title: str = setting("", "the .md report's title (\"\": the records' file name)")
+    title: str = setting("", "the .md report's title (\"\": the records' file name and the groups)")
     top: int = setting(3, "photos named under 'Most items' in each group")
     min_confidence: float = setting(Policy.min_confidence, "detections below this are not counted (as not described)")
     scene_min_confidence: float = setting(Policy.scene_min_confidence, "a scene below this is counted as not stated")

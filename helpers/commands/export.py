@@ -42,6 +42,7 @@ def main(argv: list[str], prog: str = "desclm export") -> int:
             options.image_column,
             options.key_column,
             resolve(options.image_folder) if options.image_folder else None,
+            options.policy,
         )
     except (OSError, ValueError) as error:
         parser.error(str(error))

@@ -33,14 +33,15 @@ from, `helpers.core.photo_datasets`):
 - **yolo**: a YOLO detection dataset of the records' boxes (pseudo-labels; `--cv` and `--images`
   needed): `images/` (each photo's file as stored, named by its key), a label file per photo where
   Ultralytics looks for it (`images` -> `labels` in its path: `labels/north/p1.txt`), a `class x_center
-  y_center width height` line per box the description states (at or above the describer's threshold; an
-  empty file for a photo without litter: a background image), and `data.yaml` (names: the labels as
-  given, in the order they first appear; train and val both all the photos: split them to validate);
+  y_center width height` line per box the description states (at or above `--min_confidence`, the
+  describer's threshold; an empty file for a photo without litter: a background image), and `data.yaml`
+  (names: the labels as given, in the order they first appear; train and val both all the photos: split
+  them to validate);
   `yolo train data=out/data.yaml` trains on it, e.g. one fast detector on what the ensemble saw;
 - **geojson**: the photos on a map (`--cv` needed): a GeoJSON FeatureCollection (RFC 7946) of a point per
   photo where it was taken (its record's `taken`, from the photo's EXIF GPS), with its id, image, time,
-  altitude, scene, `items` (how many a description states at the describer's default threshold, as the yolo
-  export counts), description and a count column per label as given;
+  altitude, scene, `items` (how many a description states: at `--min_confidence`, the describer's threshold,
+  as the yolo export's boxes), description and a count column per label as given;
   QGIS, geopandas (`geopandas.read_file`), kepler.gl and GDAL read it (an output named `.geojsonl`: a
   feature a line, GDAL's GeoJSONSeq, for millions of photos). Photos without a position are
   left off, counted (`without_position`) and said in the log, not listed as errors (no fault of theirs);
@@ -502,15 +503,15 @@ def position_problem(row: ExportRow) -> str | None:
 GEOJSON_LINES = (".geojsonl", ".geojsons")  # an output named so is a GeoJSON text sequence (GDAL's GeoJSONSeq)
 
 
-def geojson_pieces(rows, policy: Policy = Policy(), lines: bool = False) -> Iterator[str]:
+def geojson_pieces(rows, policy: Policy, lines: bool = False) -> Iterator[str]:
     """The rows as a GeoJSON FeatureCollection (RFC 7946) in text pieces: a point per photo where it was
     taken (longitude, latitude), its properties `GEOJSON_FIELDS` (`altitude`: metres above sea level as the
     camera wrote it, a property: a GeoJSON point's third number is height above the ellipsoid; `items`: how
-    many a description states at `policy`'s threshold, the describer's default) and a count column per label as
-    given (0 where the photo has none: every
-    feature has every column, as GIS tools' tables want). With `lines`, one feature a line instead (a GeoJSON
-    text sequence, which GDAL and geopandas read as it streams: 10^7 photos need no 3 GB document). `rows()`
-    gives the rows afresh: a first pass finds the labels (checked rows only: `position_problem`)."""
+    many a description states at `policy`'s threshold) and a count column per label as given (0 where the
+    photo has none: every feature has every column, as GIS tools' tables want). With `lines`, one feature a
+    line instead (a GeoJSON text sequence, which GDAL and geopandas read as it streams: 10^7 photos need no
+    3 GB document). `rows()` gives the rows afresh: a first pass finds the labels (checked rows only:
+    `position_problem`)."""
     labels = list(dict.fromkeys(label for row in rows() for label in facts(row.record, policy).counts))
     # a label that is also a property's name (or GIS tools' geometry column) gets its own column all the same
     taken_names = (*GEOJSON_FIELDS, "geometry")
@@ -687,11 +688,13 @@ def export(
     image_column: str = "",
     key_column: str = "",
     image_folder: Path | None = None,
+    policy: Policy = Policy(),
 ) -> dict:
     """Writes one export (see the module docstring); returns its counts. `images`: a folder or a
     Hugging Face dataset (`image_column`, `key_column`: as extraction read it), or the data.yaml, COCO
     .json or list 01 read (its root from `cv`'s manifest, `photos_for`); `image_folder` (llava,
-    coco): where the exported photos' files are copied (`PhotoFolder`).
+    coco): where the exported photos' files are copied (`PhotoFolder`); `policy`: the describer's thresholds,
+    by which the yolo and geojson exports state boxes, counts and scene as the descriptions do.
 
     Returns:
         {"format", "rows", "exported", "problems", "output"} (with `image_folder`: "photos_written",
@@ -733,7 +736,7 @@ def export(
     else:
         check_writes([output, errors, lock_path(output)], inputs)
     with OutputLock(output):  # a second export to this output refuses, naming this one
-        return _export(fmt, described, output, errors, cv, photos, prompt, image_folder)
+        return _export(fmt, described, output, errors, cv, photos, prompt, image_folder, policy)
 
 
 def _export(
@@ -745,6 +748,7 @@ def _export(
     photos: PhotoKeys | None,
     prompt: str,
     image_folder: Path | None,
+    policy: Policy,
 ) -> dict:
     """`export` once its output (and its `errors` file) is checked and locked."""
     if fmt in FOLDER_FORMATS:
@@ -768,9 +772,9 @@ def _export(
         elif fmt == "coco_instances":
             atomic_write_text(output, coco_instances_pieces(rows, photos))
         elif fmt == "yolo":
-            write_yolo_dataset(rows, output, Policy().min_confidence)
+            write_yolo_dataset(rows, output, policy.min_confidence)
         elif fmt == "geojson":
-            atomic_write_text(output, geojson_pieces(rows, lines=output.suffix.lower() in GEOJSON_LINES))
+            atomic_write_text(output, geojson_pieces(rows, policy, lines=output.suffix.lower() in GEOJSON_LINES))
         else:
             atomic_write_text(output, csv_pieces(rows))
         joined, passed_over, problems = rows.count, rows.passed_over, rows.problems

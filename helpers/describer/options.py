@@ -136,10 +136,22 @@ class ExportOptions:
         "llava, coco, coco_instances: copy each exported photo's file here, named as the JSON names it (LLaVA's "
         "--image_folder); the way to photo files when --images is a Hugging Face dataset",
     )
+    min_confidence: float = setting(
+        Policy.min_confidence,
+        "yolo, geojson: the boxes and counts the descriptions state, at the describer's threshold",
+    )
+    scene_min_confidence: float = setting(
+        Policy.scene_min_confidence, "geojson: the scene stated, at the describer's scene threshold"
+    )
+
+    @property
+    def policy(self) -> Policy:
+        return Policy(self.min_confidence, self.scene_min_confidence)
 
     def __post_init__(self) -> None:
         if self.format not in EXPORT_FORMATS:
             raise ValueError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, got {self.format!r}")
+        self.policy  # noqa: B018 - Policy checks the thresholds
 
 
 ROLLUP_OUTPUTS = (".md", ".json", ".csv")  # `desclm summarize --output`, by its suffix

@@ -20,7 +20,7 @@ from PIL import Image
 from helpers.cv.config import ExtractConfig
 from helpers.cv.exif import photo_taken
 from helpers.cv.extract import run_extraction
-from helpers.cv.report import summarize_output
+from helpers.cv.report import positions_figure, summarize_output
 
 GPS, EXIF = 0x8825, 0x8769
 
@@ -203,8 +203,13 @@ def test_extract_records_say_when_and_where_unless_told_not_to(exif_photos):
     assert taken[firsts[2]] == {"problems": ["GPS latitude 95 is past 90 degrees", "GPS position without its latitude"]}
     assert taken[firsts[3]] == {"latitude": -33.857, "longitude": 151.216}
 
-    overview = summarize_output(run["output"]).overview  # what notebook 01 shows and saves
+    summary = summarize_output(run["output"])  # what notebook 01 shows and saves
+    overview = summary.overview
     assert (overview["with_time"], overview["with_position"], overview["taken_problems"]) == (2, 2, 1)
+    drawn = positions_figure(summary).axes[0].collections[0]  # the map: a dot per photo with a position
+    counts = [len(records[[r["image"] for r in records].index(key)]["detections"]) for key in (firsts[0], firsts[3])]
+    assert drawn.get_offsets().tolist() == [[151.2153, -33.8568], [151.216, -33.857]]
+    assert drawn.get_array().tolist() == counts
 
     config = ExtractConfig(
         images=str(folder / "photos/data.yaml"),
@@ -213,7 +218,9 @@ def test_extract_records_say_when_and_where_unless_told_not_to(exif_photos):
         device="cpu",
         read_exif=False,
     )
-    assert not any("taken" in json.loads(line) for line in open(run_extraction(config)["output"], encoding="utf-8"))
+    unplaced = run_extraction(config)["output"]
+    assert not any("taken" in json.loads(line) for line in open(unplaced, encoding="utf-8"))
+    assert positions_figure(summarize_output(unplaced)) is None
 
 
 def test_the_geojson_export_maps_the_described_photos_as_gis_tools_read_it(exif_photos):

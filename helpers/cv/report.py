@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.core.io import iter_jsonl
-from helpers.core.sampling import sample_stream
+from helpers.core.sampling import Reservoir, sample_stream
 from helpers.core.settings import setting
 from helpers.cv.detectors import Detections
 from helpers.cv.evaluation import detection_metrics, scene_metrics
@@ -55,12 +55,17 @@ class OutputSummary:
     detections_per_image: Counter  # images by their number of detections
     confidence_counts: np.ndarray  # detections per bin of CONFIDENCE_BINS
     sample: list[dict]  # a seeded uniform sample of the records, in file order (for `sample_grid`)
+    positions: np.ndarray  # (longitude, latitude, detections) of a seeded sample of the photos with a position
+
+
+MAP_POINTS = 20_000  # photos `positions_figure` draws at most (a seeded sample of more)
 
 
 def summarize_output(path, sample_size: int = 0, seed: int = 0) -> OutputSummary:
     """`OutputSummary` of the output file at `path`, reading it as a stream."""
     per_class, per_scene, per_split, per_image, per_bin = Counter(), Counter(), Counter(), Counter(), Counter()
     taken = Counter()  # photos whose record says when, where, or names an unreadable EXIF value
+    placed: Reservoir[tuple[float, float, int]] = Reservoir(MAP_POINTS, seed)
     bins = len(CONFIDENCE_BINS) - 1
 
     def records():
@@ -76,6 +81,9 @@ def summarize_output(path, sample_size: int = 0, seed: int = 0) -> OutputSummary
             per_bin.update(min(max(int(d["confidence"] * bins), 0), bins - 1) for d in record["detections"])
             when_where = record.get("taken") or {}
             taken.update(name for name in ("time", "latitude", "problems") if name in when_where)
+            place = [when_where.get(name) for name in ("longitude", "latitude")]
+            if all(isinstance(value, int | float) for value in place):
+                placed.add((*place, len(labels)))
             yield record
 
     sample, images = sample_stream(records(), sample_size, seed)
@@ -93,7 +101,28 @@ def summarize_output(path, sample_size: int = 0, seed: int = 0) -> OutputSummary
         "taken_problems": taken["problems"],
     }
     confidences = np.array([per_bin.get(index, 0) for index in range(bins)])
-    return OutputSummary(overview, per_image, confidences, sample)
+    return OutputSummary(overview, per_image, confidences, sample, np.array(placed.sample, dtype=float).reshape(-1, 3))
+
+
+def positions_figure(summary: OutputSummary):
+    """Where the photos were taken (their records' `taken`), each a dot coloured by its detections; None
+    when no photo says. Longitude and latitude as a local map's axes (a degree of longitude drawn
+    shorter by the cosine of the latitude), no background map (no network)."""
+    import matplotlib.pyplot as plt
+
+    points = summary.positions
+    if not len(points):
+        return None
+    figure, axis = plt.subplots(figsize=(6.5, 5))
+    shown = axis.scatter(points[:, 0], points[:, 1], c=points[:, 2], cmap="viridis", s=14, edgecolors="none")
+    figure.colorbar(shown, ax=axis, label="detections")
+    axis.set_aspect(1 / max(np.cos(np.radians(np.mean(points[:, 1]))), 0.01))
+    with_position = summary.overview["with_position"]
+    sampled = f" (a sample of {len(points)})" if len(points) < with_position else ""
+    axis.set(title=f"Where {with_position} photos were taken{sampled}", xlabel="longitude", ylabel="latitude")
+    axis.ticklabel_format(useOffset=False)
+    figure.tight_layout()
+    return figure
 
 
 def distribution_figure(summary: OutputSummary):

@@ -114,7 +114,8 @@ def positions_figure(summary: OutputSummary):
     if not len(points):
         return None
     figure, axis = plt.subplots(figsize=(6.5, 5))
-    shown = axis.scatter(points[:, 0], points[:, 1], c=points[:, 2], cmap="viridis", s=14, edgecolors="none")
+    size = float(np.clip(4000 / len(points), 4, 40))  # a few photos: large dots; thousands: small ones
+    shown = axis.scatter(points[:, 0], points[:, 1], c=points[:, 2], cmap="viridis", s=size, edgecolors="none")
     figure.colorbar(shown, ax=axis, label="detections")
     axis.set_aspect(1 / max(np.cos(np.radians(np.mean(points[:, 1]))), 0.01))
     with_position = summary.overview["with_position"]

@@ -9,8 +9,9 @@ from collections import Counter
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
-from helpers.describer.rollup import summarize
+from helpers.describer.rollup import summarize, summarize_file
 from helpers.text.grammar import facts
 from helpers.text.synthetic import random_cv
 
@@ -111,6 +112,8 @@ def test_desclm_summarize_writes_the_roll_up_of_01s_records_and_a_bad_line_costs
     records = _records(3, 12)
     for index, record in enumerate(records):
         record["taken"] = {"time": f"2026-05-0{1 + index % 2}T10:00:00"}
+        if index < 5:  # these five say where, too
+            record["taken"] |= {"latitude": 46.5 + index / 1e4, "longitude": 6.6}
     lines = [json.dumps(record) for record in records]
     lines[4:4] = ["{not json", json.dumps({"image": "x.jpg", "detections": [{"label": "glass"}]})]
     cv = tmp_path / "cv.jsonl"
@@ -137,12 +140,19 @@ def test_desclm_summarize_writes_the_roll_up_of_01s_records_and_a_bad_line_costs
 
     assert main([str(cv), "--by", "day", "--output", str(tmp_path / "r.md"), "--title", "Survey", "-q"]) == 1
     report = (tmp_path / "r.md").read_text()
-    assert report.startswith("# Survey\n\n| group | photos | with litter | items |")
+    assert report.startswith("# Survey\n\n![Where the photos were taken](r.map.png)\n\n| group | photos |")
+    with Image.open(tmp_path / "r.map.png") as picture:
+        assert picture.format == "PNG" and picture.width > 300
     assert all(s["paragraph"] in report for s in by_day) and report.count("\n| 2026-05-0") == 2
 
     with pytest.raises(SystemExit) as usage:
         main([str(cv), "--output", str(tmp_path / "r.txt")])
     assert usage.value.code == 2
+
+    rolled = summarize_file(cv)  # the map's dots: the five photos with a position, coloured by items stated
+    stated = [sum(facts(record).counts.values()) for record in records[:5]]
+    assert rolled.positions.tolist() == [[6.6, 46.5 + i / 1e4, n] for i, n in enumerate(stated)]
+    assert rolled.with_position == 5
 
 
 @settings(max_examples=60, deadline=None)

@@ -24,19 +24,21 @@ def main(argv: list[str], prog: str = "desclm summarize") -> int:
         description="A counted paragraph per group of photos (folder, day, site) from CV records, for a report.",
     )
     options, _ = parser.parse(argv)
-    from helpers.core.io import atomic_write_text, write_jsonl
+    from helpers.core.figures import png_bytes
+    from helpers.core.io import atomic_write_bytes, atomic_write_text, write_jsonl
     from helpers.core.outputs import check_writes
     from helpers.core.paths import require_file, resolve
-    from helpers.describer.rollup import rollup_csv, rollup_markdown, summarize_file
+    from helpers.describer.rollup import rollup_csv, rollup_map, rollup_markdown, summarize_file
 
     try:
         cv = require_file(options.cv, "CV records", kind="file")
         output = resolve(options.output) if options.output else None
         errors = output.with_name(f"{output.name}.errors.jsonl") if output else None
+        picture = output.with_name(f"{output.stem}.map.png") if output else None  # beside a .md report
         if output is not None:
-            check_writes([output, errors], [cv])
+            check_writes([output, errors, picture], [cv])
         images_root = resolve(options.images_root) if options.images_root else None
-        rolled = summarize_file(cv, options.by, options.policy, options.top, images_root)
+        rolled = summarize_file(cv, options.by, options.policy, options.top, images_root, options.seed)
     except (OSError, ValueError) as error:
         parser.error(str(error))
     for problem in rolled.problems[:3]:
@@ -48,7 +50,11 @@ def main(argv: list[str], prog: str = "desclm summarize") -> int:
         return 1 if rolled.problems else 0
     suffix = output.suffix.lower()
     if suffix == ".md":
-        atomic_write_text(output, rollup_markdown(rolled.summaries, options.title or f"{cv.name}, by {options.by}"))
+        figure = rollup_map(rolled)
+        if figure is not None:
+            atomic_write_bytes(picture, png_bytes(figure))
+        title = options.title or f"{cv.name}, by {options.by}"
+        atomic_write_text(output, rollup_markdown(rolled.summaries, title, picture.name if figure else ""))
     elif suffix == ".csv":
         atomic_write_text(output, rollup_csv(rolled.summaries))
     else:

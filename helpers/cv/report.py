@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from helpers.core.figures import MAP_POINTS, positions_map
 from helpers.core.io import iter_jsonl
 from helpers.core.sampling import Reservoir, sample_stream
 from helpers.core.settings import setting
@@ -58,9 +59,6 @@ class OutputSummary:
     positions: np.ndarray  # (longitude, latitude, detections) of a seeded sample of the photos with a position
 
 
-MAP_POINTS = 20_000  # photos `positions_figure` draws at most (a seeded sample of more)
-
-
 def summarize_output(path, sample_size: int = 0, seed: int = 0) -> OutputSummary:
     """`OutputSummary` of the output file at `path`, reading it as a stream."""
     per_class, per_scene, per_split, per_image, per_bin = Counter(), Counter(), Counter(), Counter(), Counter()
@@ -105,25 +103,11 @@ def summarize_output(path, sample_size: int = 0, seed: int = 0) -> OutputSummary
 
 
 def positions_figure(summary: OutputSummary):
-    """Where the photos were taken (their records' `taken`), each a dot coloured by its detections; None
-    when no photo says. Longitude and latitude as a local map's axes (a degree of longitude drawn
-    shorter by the cosine of the latitude), no background map (no network)."""
-    import matplotlib.pyplot as plt
-
-    points = summary.positions
-    if not len(points):
-        return None
-    figure, axis = plt.subplots(figsize=(6.5, 5))
-    size = float(np.clip(4000 / len(points), 4, 40))  # a few photos: large dots; thousands: small ones
-    shown = axis.scatter(points[:, 0], points[:, 1], c=points[:, 2], cmap="viridis", s=size, edgecolors="none")
-    figure.colorbar(shown, ax=axis, label="detections")
-    axis.set_aspect(1 / max(np.cos(np.radians(np.mean(points[:, 1]))), 0.01))
-    with_position = summary.overview["with_position"]
+    """Where the photos were taken (their records' `taken`), each a dot coloured by its detections
+    (`helpers.core.figures.positions_map`); None when no photo says."""
+    points, with_position = summary.positions, summary.overview["with_position"]
     sampled = f" (a sample of {len(points)})" if len(points) < with_position else ""
-    axis.set(title=f"Where {with_position} photos were taken{sampled}", xlabel="longitude", ylabel="latitude")
-    axis.ticklabel_format(useOffset=False)
-    figure.tight_layout()
-    return figure
+    return positions_map(points, f"Where {with_position} photos were taken{sampled}", "detections")
 
 
 def distribution_figure(summary: OutputSummary):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from helpers.core.contract import Policy
+from helpers.core.figures import MAP_POINTS
 from helpers.core.photo_datasets import image_column_setting, key_column_setting
 from helpers.core.settings import setting
 from helpers.core.shards import check_shard
@@ -167,12 +168,13 @@ class SummarizeOptions:
     )
     output: str = setting(
         "",
-        'file to write: .md (a table and the paragraphs), .json (every number), .csv (a row per group); "": the '
-        "paragraphs to standard output",
+        "file to write: .md (a map of where the photos were taken, when they say, beside it as <stem>.map.png; a "
+        'table; the paragraphs), .json (every number), .csv (a row per group); "": the paragraphs to standard output',
     )
     images_root: str = setting("", "the folder the records' photos are under (\"\": the one 01's manifest names)")
     title: str = setting("", "the .md report's title (\"\": the records' file name and the groups)")
     top: int = setting(3, "photos named under 'Most items' in each group")
+    seed: int = setting(0, f"which photos the .md report's map draws, of more than {MAP_POINTS:,} with a position")
     min_confidence: float = setting(Policy.min_confidence, "detections below this are not counted (as not described)")
     scene_min_confidence: float = setting(Policy.scene_min_confidence, "a scene below this is counted as not stated")
 

@@ -30,7 +30,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
+import numpy as np
+
 from helpers.core.contract import Policy
+from helpers.core.figures import MAP_POINTS, positions_map
+from helpers.core.sampling import Reservoir
 from helpers.describer.options import FOLDER
 from helpers.text.grammar import facts
 
@@ -206,6 +210,8 @@ class RollupFile:
     summaries: list[dict]
     problems: list[dict]  # {"line", "error"} per line that is not a valid CV record
     records: int  # the records counted
+    positions: np.ndarray  # (longitude, latitude, items) of a seeded sample of the photos with a position
+    with_position: int  # the photos with a position (records' `taken`), sampled or not
 
 
 def summarize_file(
@@ -214,10 +220,12 @@ def summarize_file(
     policy: Policy = Policy(),
     top: int = 3,
     images_root: str | Path | None = None,
+    seed: int = 0,
 ) -> RollupFile:
     """`summarize` over a CV output file (01's JSONL), read as a stream: a line that is not a valid
     record (not JSON, a detection without a confidence, ...) is a problem naming its line, and the rest
-    are counted. `images_root` defaults to the folder 01's manifest beside the file names.
+    are counted. `images_root` defaults to the folder 01's manifest beside the file names. The photos
+    with a position (`taken`) are kept for a map, a `seed`ed sample of `MAP_POINTS` where there are more.
 
     Raises:
         ValueError: `by` is a field no record has (see `summarize`).
@@ -232,6 +240,7 @@ def summarize_file(
             images_root = None
     problems: list[dict] = []
     counted = 0
+    placed: Reservoir[tuple[float, float, int]] = Reservoir(MAP_POINTS, seed)
 
     def records() -> Iterator[dict]:
         nonlocal counted
@@ -244,10 +253,16 @@ def summarize_file(
                 problems.append({"line": line.line_number, "error": str(error)})
                 continue
             counted += 1
+            taken = line.record.get("taken")
+            place = [taken.get(name) for name in ("longitude", "latitude")] if isinstance(taken, dict) else []
+            if place and all(isinstance(value, int | float) for value in place):
+                stated = sum(d["confidence"] >= policy.min_confidence for d in line.record["detections"])
+                placed.add((*place, stated))
             yield line.record
 
     summaries = summarize(records(), by, policy, top, images_root)
-    return RollupFile(summaries, problems, counted)
+    positions = np.array(placed.sample, dtype=float).reshape(-1, 3)
+    return RollupFile(summaries, problems, counted, positions, placed.count)
 
 
 def _categories(summaries: list[dict]) -> list[str]:
@@ -270,16 +285,26 @@ def rollup_table(summaries: list[dict]) -> tuple[list[str], list[list]]:
     return header, rows
 
 
-def rollup_markdown(summaries: list[dict], title: str) -> str:
-    """A Markdown report: the title, the table (`rollup_table`), then each group's paragraph."""
+def rollup_markdown(summaries: list[dict], title: str, map_file: str = "") -> str:
+    """A Markdown report: the title, the map of where the photos were taken (`map_file`, an image beside
+    it, when given), the table (`rollup_table`), then each group's paragraph."""
 
     def cells(values) -> str:
         return "| " + " | ".join(str(v).replace("|", "\\|") for v in values) + " |"
 
     header, rows = rollup_table(summaries)
-    lines = [f"# {title}", "", cells(header), cells(["---"] * len(header)), *map(cells, rows), ""]
+    lines = [f"# {title}", ""] + ([f"![Where the photos were taken]({map_file})", ""] if map_file else [])
+    lines += [cells(header), cells(["---"] * len(header)), *map(cells, rows), ""]
     lines += [line for s in summaries for line in (s["paragraph"], "")]
     return "\n".join(lines)
+
+
+def rollup_map(rolled: RollupFile):
+    """Where the rolled-up photos were taken, each a dot coloured by the items it states; None when no
+    record says (`helpers.core.figures.positions_map`)."""
+    points, with_position = rolled.positions, rolled.with_position
+    sampled = f" (a sample of {len(points)})" if len(points) < with_position else ""
+    return positions_map(points, f"Where {with_position} photos were taken{sampled}", "items")
 
 
 def rollup_csv(summaries: list[dict]) -> str:

@@ -1,0 +1,38 @@
+"""Figures more than one stage draws: where photos were taken (01's report, `desclm summarize`'s)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+MAP_POINTS = 20_000  # photos a map draws at most (a seeded sample of more: `helpers.core.sampling.Reservoir`)
+
+
+def positions_map(points: np.ndarray, title: str, value: str):
+    """A dot per photo at its longitude and latitude (`points`' first two columns), coloured by its third
+    (`value` names it), on a local map's axes (a degree of longitude drawn shorter by the cosine of the
+    latitude); no background map (no network). None when there are no points."""
+    import matplotlib.pyplot as plt
+
+    if not len(points):
+        return None
+    figure, axis = plt.subplots(figsize=(6.5, 5))
+    size = float(np.clip(4000 / len(points), 4, 40))  # a few photos: large dots; thousands: small ones
+    shown = axis.scatter(points[:, 0], points[:, 1], c=points[:, 2], cmap="viridis", s=size, edgecolors="none")
+    figure.colorbar(shown, ax=axis, label=value)
+    axis.set_aspect(1 / max(np.cos(np.radians(np.mean(points[:, 1]))), 0.01))
+    axis.set(title=title, xlabel="longitude", ylabel="latitude")
+    axis.ticklabel_format(useOffset=False)
+    figure.tight_layout()
+    return figure
+
+
+def png_bytes(figure, dpi: int = 110) -> bytes:
+    """The figure as PNG bytes (to write atomically); the figure is closed."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    plt.close(figure)
+    return buffer.getvalue()

@@ -114,6 +114,8 @@ def test_desclm_summarize_writes_the_roll_up_of_01s_records_and_a_bad_line_costs
         record["taken"] = {"time": f"2026-05-0{1 + index % 2}T10:00:00"}
         if index < 5:  # these five say where, too
             record["taken"] |= {"latitude": 46.5 + index / 1e4, "longitude": 6.6}
+        elif index < 8:  # no place on Earth: not drawn
+            record["taken"] |= {"latitude": [float("nan"), True, 91.0][index - 5], "longitude": 6.6}
     lines = [json.dumps(record) for record in records]
     lines[4:4] = ["{not json", json.dumps({"image": "x.jpg", "detections": [{"label": "glass"}]})]
     cv = tmp_path / "cv.jsonl"

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import io
+import math
 
 import numpy as np
 
 MAP_POINTS = 20_000  # photos a map draws at most (a seeded sample of more: `helpers.core.sampling.Reservoir`)
+
+
+def position_of(taken) -> tuple[float, float] | None:
+    """(longitude, latitude) of a record's `taken`, when it holds a place on Earth; else None."""
+    if not isinstance(taken, dict):
+        return None
+    place = (taken.get("longitude"), taken.get("latitude"))
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in place):
+        return None
+    return place if abs(place[0]) <= 180 and abs(place[1]) <= 90 else None
 
 
 def positions_map(points: np.ndarray, title: str, value: str):

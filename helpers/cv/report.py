@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers.core.figures import MAP_POINTS, positions_map
+from helpers.core.figures import MAP_POINTS, position_of, positions_map
 from helpers.core.io import iter_jsonl
 from helpers.core.sampling import Reservoir, sample_stream
 from helpers.core.settings import setting
@@ -79,8 +79,7 @@ def summarize_output(path, sample_size: int = 0, seed: int = 0) -> OutputSummary
             per_bin.update(min(max(int(d["confidence"] * bins), 0), bins - 1) for d in record["detections"])
             when_where = record.get("taken") or {}
             taken.update(name for name in ("time", "latitude", "problems") if name in when_where)
-            place = [when_where.get(name) for name in ("longitude", "latitude")]
-            if all(isinstance(value, int | float) for value in place):
+            if place := position_of(when_where):
                 placed.add((*place, len(labels)))
             yield record
 

@@ -32,7 +32,6 @@ import hashlib
 import io
 import json
 import logging
-import math
 import os
 import threading
 from collections.abc import Iterable, Iterator
@@ -40,6 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 
+from helpers.core.figures import position_of
 from helpers.core.io import atomic_write_text, write_jsonl
 from helpers.core.logs import progress
 from helpers.core.outputs import check_writes
@@ -124,10 +124,8 @@ def _taken(record: dict) -> list | None:
     if not isinstance(taken, dict):
         return None
     time = taken.get("time") if isinstance(taken.get("time"), str) else ""
-    place = [taken.get(name) for name in ("latitude", "longitude")]
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in place):
-        place = [None, None]
-    return [time, *place] if time or place[0] is not None else None
+    longitude, latitude = position_of(taken) or (None, None)
+    return [time, latitude, longitude] if time or latitude is not None else None
 
 
 def _read(rows: Iterable[ExportRow]) -> Iterator[tuple[ExportRow, object]]:

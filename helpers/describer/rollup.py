@@ -33,7 +33,7 @@ from pathlib import Path, PurePath
 import numpy as np
 
 from helpers.core.contract import Policy
-from helpers.core.figures import MAP_POINTS, positions_map
+from helpers.core.figures import MAP_POINTS, position_of, positions_map
 from helpers.core.sampling import Reservoir
 from helpers.describer.options import FOLDER
 from helpers.text.grammar import facts
@@ -253,9 +253,7 @@ def summarize_file(
                 problems.append({"line": line.line_number, "error": str(error)})
                 continue
             counted += 1
-            taken = line.record.get("taken")
-            place = [taken.get(name) for name in ("longitude", "latitude")] if isinstance(taken, dict) else []
-            if place and all(isinstance(value, int | float) for value in place):
+            if place := position_of(line.record.get("taken")):
                 stated = sum(d["confidence"] >= policy.min_confidence for d in line.record["detections"])
                 placed.add((*place, stated))
             yield line.record

@@ -90,7 +90,7 @@ def test_an_unknown_field_is_refused_naming_it_and_the_fields_there_are():
     assert {s["group"] for s in summarize(records, by="site")} == {"a", "(none)"}, "some lack it: grouped apart"
 
 
-def test_rollup_by_the_day_each_photo_was_taken():
+def test_rollup_by_the_day_or_month_each_photo_was_taken():
     record = {"detections": [{"label": "plastic", "confidence": 0.9}], "scene": None}
     times = ["2026-05-01T06:12:00+02:00", "2026-05-01T23:59:59", "2026-05-02T00:00:01.5", None]
     records = [{**record, "taken": {"time": t}} if t else dict(record) for t in times]
@@ -99,6 +99,7 @@ def test_rollup_by_the_day_each_photo_was_taken():
         ("2026-05-02", 1),
         ("(none)", 1),
     ]
+    assert [(s["group"], s["photos"]) for s in summarize(records, by="month")] == [("2026-05", 3), ("(none)", 1)]
     with pytest.raises(ValueError, match="taken.time"):
         summarize([record, {**record, "taken": {"latitude": 1.0, "longitude": 2.0}}], by="day")
 

@@ -73,7 +73,7 @@ class EvalReport:
     cv_outputs: str = setting("", 'CV records rolled up per group ("": those 02 made the pairs from)')
     rollup_by: str = setting(
         FOLDER,
-        'roll-up groups: "folder" of each photo, "day" it was taken (EXIF), a record field such as "site"; "": none',
+        'roll-up groups: "folder" of each photo, "day" or "month" it was taken, a record field ("site"); "": none',
     )
     num_captions: int = setting(5, "captions per test photo in the several-captions section (1: none)")
 

@@ -164,7 +164,9 @@ class SummarizeOptions:
 
     cv: str = setting(help="CV records (01's output, JSONL)", positional=True)
     by: str = setting(
-        FOLDER, 'the groups: "folder" of each photo, "day" it was taken (its EXIF), or a record field ("site", "split")'
+        FOLDER,
+        'the groups: "folder" of each photo, "day" or "month" it was taken (its EXIF), or a record field ("site", '
+        '"split")',
     )
     output: str = setting(
         "",

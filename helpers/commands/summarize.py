@@ -25,7 +25,7 @@ def main(argv: list[str], prog: str = "desclm summarize") -> int:
     )
     options, _ = parser.parse(argv)
     from helpers.core.figures import png_bytes
-    from helpers.core.io import atomic_write_bytes, atomic_write_text, write_jsonl
+    from helpers.core.io import atomic_write_bytes, atomic_write_text, write_problems
     from helpers.core.outputs import check_writes
     from helpers.core.paths import require_file, resolve
     from helpers.describer.rollup import rollup_csv, rollup_map, rollup_markdown, summarize_file
@@ -60,10 +60,6 @@ def main(argv: list[str], prog: str = "desclm summarize") -> int:
     else:
         numbers = {"cv": str(cv), "by": options.by, "records": rolled.records, "groups": rolled.summaries}
         atomic_write_text(output, json.dumps(numbers, indent=2, ensure_ascii=False) + "\n")
-    if rolled.problems:
-        write_jsonl(errors, rolled.problems)
-        logger.warning("%d lines not counted: %s lists them", len(rolled.problems), errors)
-    elif errors.exists():
-        errors.unlink()
+    write_problems(errors, rolled.problems, "lines not counted")
     logger.info("%d groups of %d photos: %s", len(rolled.summaries), rolled.records, output)
     return 1 if rolled.problems else 0

@@ -65,6 +65,16 @@ def write_jsonl(path: str | Path, records: Iterable[dict]) -> Path:
     return atomic_write_text(path, (json_line(r) for r in records))
 
 
+def write_problems(path: Path, problems: list[dict], what: str) -> None:
+    """A run's problems listed in `path` and said (`what`: "rows not exported"); with none, an earlier
+    run's list there is removed."""
+    if problems:
+        write_jsonl(path, problems)
+        logger.warning("%d %s: %s lists them", len(problems), what, path)
+    else:
+        path.unlink(missing_ok=True)
+
+
 @dataclass(frozen=True)
 class JsonlLine:
     """One line of a JSONL file: the parsed record, or the reason it could not be parsed."""

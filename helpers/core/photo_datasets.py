@@ -575,18 +575,24 @@ class PhotoKeys:
         return f"{self.images.resolve()}|{self._version}|{key}"
 
 
-def photos_of_cv_output(cv_output: Path) -> PhotoKeys | None:
-    """The photos a CV output's keys name, as its manifest (`X.manifest.json` beside `X.jsonl`) records
-    them: the folder or dataset 01 read (a data.yaml's, COCO file's or list's root) and its columns.
-    None when there is no manifest or its photos are gone."""
+def cv_output_manifest(cv_output: Path) -> dict:
+    """A CV output's manifest (`X.manifest.json` beside `X.jsonl`: its settings, the photos' `image_root`),
+    {} when there is none or it cannot be read."""
     from helpers.core.io import side_files
 
-    manifest = side_files(cv_output)["manifest"]
     try:
-        settings = json.loads(manifest.read_text(encoding="utf-8"))
+        settings = json.loads(side_files(cv_output)["manifest"].read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
-    root = settings.get("image_root") if isinstance(settings, dict) else None
+        return {}
+    return settings if isinstance(settings, dict) else {}
+
+
+def photos_of_cv_output(cv_output: Path) -> PhotoKeys | None:
+    """The photos a CV output's keys name, as its manifest records them: the folder or dataset 01 read
+    (a data.yaml's, COCO file's or list's root) and its columns. None when there is no manifest or its
+    photos are gone."""
+    settings = cv_output_manifest(cv_output)
+    root = settings.get("image_root")
     if not root or not Path(root).exists():
         return None
     return PhotoKeys(Path(root), settings.get("image_column", ""), settings.get("key_column", ""))

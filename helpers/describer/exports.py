@@ -75,7 +75,7 @@ from itertools import chain
 from pathlib import Path
 
 from helpers.core.contract import Policy
-from helpers.core.io import atomic_write_bytes, atomic_write_text, iter_jsonl, write_jsonl
+from helpers.core.io import atomic_write_bytes, atomic_write_text, iter_jsonl, write_problems
 from helpers.core.logs import progress
 from helpers.core.outputs import OutputLock, check_writes, lock_path
 from helpers.core.photo_datasets import PhotoKeys, photo_file_name, photos_for
@@ -780,11 +780,7 @@ def _export(
         joined, passed_over, problems = rows.count, rows.passed_over, rows.problems
         exported = joined - len(rows.left_out) - passed_over
     join_problems = sum(1 for problem in problems if "line" in problem)
-    if problems:
-        write_jsonl(errors, problems)
-        logger.warning("%d rows not exported: %s lists them", len(problems), errors)
-    elif errors.exists():
-        errors.unlink()
+    write_problems(errors, problems, "rows not exported")
     if passed_over:
         logger.warning("%d photos have no GPS position (their records' `taken`): left off the map", passed_over)
     logger.info("%s export: %d photos written to %s", fmt, exported, output)

@@ -40,7 +40,7 @@ from importlib import resources
 from pathlib import Path
 
 from helpers.core.figures import position_of
-from helpers.core.io import atomic_write_text, write_jsonl
+from helpers.core.io import atomic_write_text, write_problems
 from helpers.core.logs import progress
 from helpers.core.outputs import check_writes
 from helpers.core.photo_datasets import PhotoKeys, photos_for, photos_of_cv_output
@@ -231,11 +231,7 @@ def write_gallery(
         "selection": "&".join(f"{name}={value}" for name, value in selection.items()),  # chosen before the sample
     }
     atomic_write_text(output, render(data))
-    if problems:
-        write_jsonl(errors, problems)
-        logger.warning("%d problems: %s lists them", len(problems), errors)
-    elif errors.exists():
-        errors.unlink()
+    write_problems(errors, problems, "problems")
     logger.info("gallery of %d photos: %s", len(cards), output)
     return {"described": total, "photos": len(cards), "problems": len(problems), "output": str(output)}
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -233,14 +232,12 @@ def summarize_file(
     Raises:
         ValueError: `by` is a field no record has (see `summarize`).
     """
-    from helpers.core.io import iter_jsonl, side_files
+    from helpers.core.io import iter_jsonl
+    from helpers.core.photo_datasets import cv_output_manifest
     from helpers.text.grammar import validate_record
 
     if images_root is None:
-        try:
-            images_root = json.loads(side_files(path)["manifest"].read_text(encoding="utf-8")).get("image_root")
-        except (OSError, ValueError, AttributeError):
-            images_root = None
+        images_root = cv_output_manifest(path).get("image_root")
     problems: list[dict] = []
     counted = 0
     placed: Reservoir[tuple[float, float, int]] = Reservoir(MAP_POINTS, seed)

@@ -41,6 +41,7 @@ from PIL import Image, ImageOps
 
 from helpers.core.settings import setting
 from helpers.core.tar_photos import ShardIndex, is_tar_shards, read_member, shard_files, shards_root, split_key
+from helpers.core.video_frames import frame_jpeg, is_video, split_frame_key
 
 logger = logging.getLogger(__name__)
 
@@ -447,8 +448,9 @@ def open_photo_dataset(location: str, image_column: str = "", key_column: str = 
 
 
 class PhotoKeys:
-    """Photos by key, wherever they lie: a folder (`<folder>/<key>`) or a Hugging Face dataset
-    (`PhotoDataset`'s keys), for the pages and exports that show or copy them.
+    """Photos by key, wherever they lie: a folder (`<folder>/<key>`, a tar shard's member, a video's
+    frame as a JPEG) or a Hugging Face dataset (`PhotoDataset`'s keys), for the pages and exports that
+    show or copy them.
 
     A dataset's photos are found by reading its keys on from where the last one was found: exports
     ask for them in the dataset's order (01 writes its records so), and keys passed over are kept
@@ -522,8 +524,15 @@ class PhotoKeys:
         """The photo for messages."""
         if self.dataset:
             return f"{self.images} [{key}]"
+        if in_video := self._in_video(key):
+            return f"{self.images / in_video[0]} [at {in_video[1] / 1000:.3f} s]"
         in_shard = self._in_shard(key)
         return f"{self.images / in_shard[0]} [{in_shard[1]}]" if in_shard else str(self.images / key)
+
+    def _in_video(self, key: str) -> tuple[str, int] | None:
+        """(video, milliseconds) of a key naming a video's frame under the folder, else None."""
+        in_video = split_frame_key(key)
+        return in_video if in_video and (self.images / in_video[0]).is_file() else None
 
     def _in_shard(self, key: str) -> tuple[str, str] | None:
         """(shard, member) of a key naming a photo in a tar shard under the folder, else None."""
@@ -533,6 +542,8 @@ class PhotoKeys:
     def read_bytes(self, key: str) -> bytes:
         """The photo's file content. Raises OSError (FileNotFoundError when there is none) or ValueError."""
         if self.dataset is None:
+            if in_video := self._in_video(key):  # the frame as a JPEG file
+                return frame_jpeg(self.images / in_video[0], in_video[1])
             if in_shard := self._in_shard(key):
                 return read_member(self.images / in_shard[0], self._offset(key, *in_shard))
             return (self.images / key).read_bytes()
@@ -552,6 +563,8 @@ class PhotoKeys:
 
     def exists(self, key: str) -> bool:
         if self.dataset is None:
+            if self._in_video(key):  # a frame within the video's length (01 listed it so)
+                return True
             if in_shard := self._in_shard(key):
                 try:
                     self._offset(key, *in_shard)
@@ -568,10 +581,10 @@ class PhotoKeys:
     def version(self, key: str) -> str:
         """Changes when the photo may have: its path, size and time; a dataset's files' likewise."""
         if self.dataset is None:
-            in_shard = self._in_shard(key)
-            photo = self.images / (in_shard[0] if in_shard else key)
+            inside = self._in_video(key) or self._in_shard(key)  # (video or shard, frame or member)
+            photo = self.images / (inside[0] if inside else key)
             stat = photo.stat()
-            return f"{photo.resolve()}|{stat.st_size}|{stat.st_mtime_ns}" + (f"|{in_shard[1]}" if in_shard else "")
+            return f"{photo.resolve()}|{stat.st_size}|{stat.st_mtime_ns}" + (f"|{inside[1]}" if inside else "")
         return f"{self.images.resolve()}|{self._version}|{key}"
 
 
@@ -614,6 +627,8 @@ def photos_for(
         return PhotoKeys(images, image_column, key_column)
     if shard_files(images):  # one tar shard: its photos' keys start with its name
         return PhotoKeys(shards_root(images))
+    if is_video(images.name) and images.is_file():  # one video: its frames' keys start with its name
+        return PhotoKeys(images.parent.resolve())
     recorded = photos_of_cv_output(cv) if cv is not None else None
     if recorded is None:
         raise ValueError(

@@ -16,6 +16,7 @@ from helpers.core.paths import require_file, resolve
 from helpers.core.photo_datasets import image_column_setting, key_column_setting
 from helpers.core.settings import setting
 from helpers.core.shards import shard_path
+from helpers.core.video_frames import DEFAULT_VIDEO_INTERVAL, SHORTEST_INTERVAL
 from helpers.cv.detectors import EXPORTS_HELP, PRECISIONS, PREPROCESSING, DetectorSpec, require_weights
 from helpers.cv.fusion import FusionSettings
 from helpers.cv.hf_truth import BBOX_FORMATS, DEFAULT_BBOX_FORMAT
@@ -34,7 +35,7 @@ class ExtractConfig:
     images: str = setting(
         help="folder of photos (recursive), a .txt list of paths, a YOLO data.yaml, a COCO instances .json, a LLaVA "
         "conversations .json or .jsonl (its images), tar shards (a .tar or a folder of them: WebDataset, img2dataset), "
-        "or a Hugging Face dataset (a save_to_disk folder, Parquet files)"
+        "a Hugging Face dataset (a save_to_disk folder, Parquet files), or a video; videos in a folder or list too"
     )
     image_root: str = setting(
         "", "COCO or LLaVA .json/.jsonl only: the folder its file_names or images are relative to (default: the file's)"
@@ -48,6 +49,11 @@ class ExtractConfig:
         DEFAULT_BBOX_FORMAT,
         "Hugging Face dataset only: its boxes as coco [x,y,w,h], pascal_voc [x1,y1,x2,y2] "
         "(pixels), albumentations [x1,y1,x2,y2] or yolo [xc,yc,w,h] (normalised)",
+    )
+    video_interval: float = setting(
+        DEFAULT_VIDEO_INTERVAL,
+        "videos (.mp4, .mov, .avi, ...): a frame every this many seconds, each a record "
+        "(`clip.mp4/00012.500s.jpg`: the frame shown 12.5 s in)",
     )
     output: str = setting("data/cv_outputs.jsonl", "JSONL of CV outputs; its errors and manifest files go beside it")
     max_images: int = setting(0, "the first N images only (0: all)")
@@ -149,6 +155,8 @@ class ExtractConfig:
         for name in ("batch_size", "num_shards"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.video_interval >= SHORTEST_INTERVAL:
+            raise ValueError(f"video_interval must be >= {SHORTEST_INTERVAL} seconds, got {self.video_interval}")
         if self.loader_threads < 0:
             raise ValueError(f"loader_threads must be >= 0 (0: one per CPU core), got {self.loader_threads}")
         if self.preprocess not in PREPROCESSING:
@@ -170,6 +178,7 @@ class ExtractConfig:
             self.key_column,
             self.objects_column,
             self.bbox_format,
+            self.video_interval,
         )
 
     def check_inputs(self, models_loaded: bool = False) -> None:

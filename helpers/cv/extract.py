@@ -47,6 +47,7 @@ from helpers.core.outputs import (
     partial_paths,
 )
 from helpers.core.paths import resolve
+from helpers.core.video_frames import DEFAULT_VIDEO_INTERVAL
 from helpers.cv.batch import BatchExtractor, BatchResult, ModelLoadError, decode_batches, decode_side  # noqa: F401 - re-exported: callers import them from here
 from helpers.cv.config import ExtractConfig
 from helpers.cv.detectors import DetectorSpec, SceneClassifier
@@ -134,6 +135,8 @@ def settings_fingerprint(config: ExtractConfig, specs: list[DetectorSpec]) -> di
     }
     if config.bbox_format != DEFAULT_BBOX_FORMAT:
         settings["bbox_format"] = config.bbox_format
+    if config.video_interval != DEFAULT_VIDEO_INTERVAL:  # which frames of a video are listed
+        settings["video_interval"] = config.video_interval
     if config.slice_size and config.detections_from == "models":
         settings["slicing"] = {"size": config.slice_size, "overlap": config.slice_overlap}
     # like `device`, `auto` follows where the models run (records differ in the last digits between devices)

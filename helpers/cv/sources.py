@@ -1,29 +1,44 @@
 """Where 01 finds its images: a folder, a text file listing paths, a YOLO `data.yaml` or a COCO
 instances JSON (the last two with ground truth), a LLaVA training set's JSON or JSONL, tar shards
 (WebDataset, img2dataset: `helpers.core.tar_photos`), or a Hugging Face dataset of photos
-(`helpers.core.photo_datasets`: a `save_to_disk` folder or Parquet files).
+(`helpers.core.photo_datasets`: a `save_to_disk` folder or Parquet files). Videos in a folder or a
+list, or one video, give a frame every `video_interval` seconds (`helpers.core.video_frames`).
 
 Each image gets a stable key, its path relative to the image root (the folder, the list file's
 folder, the dataset root, or the COCO or LLaVA file's folder unless `image_root` says otherwise; in a
 Hugging Face dataset, its stored path, `key_column` or row; in a tar shard, the shard's path and the
-member's name), which names it in the output, drives resume and decides its shard.
+member's name; a video's frame, the video's key and the frame's time), which names it in the output,
+drives resume and decides its shard.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+from tqdm.auto import tqdm
 
 from helpers.core.io import json_opening
 from helpers.core.paths import resolve
 from helpers.core.photo_datasets import IMAGE_SUFFIXES, is_photo_dataset, open_photo_dataset, seen_size
 from helpers.core.shards import check_shard, shard_of
 from helpers.core.tar_photos import MEMBER, is_tar_shards, read_member, shard_photos, shards_root, split_key
+from helpers.core.video_frames import (
+    DEFAULT_VIDEO_INTERVAL,
+    FRAME,
+    VIDEO_SUFFIXES,
+    frame_key,
+    frame_taken,
+    frame_times,
+    is_video,
+    read_frame,
+    split_frame_key,
+)
 from helpers.cv.coco_data import CocoDataset, load_coco
 from helpers.cv.exif import photo_taken
 from helpers.cv.hf_truth import (
@@ -37,6 +52,10 @@ from helpers.cv.labels import normalise_label
 from helpers.cv.llava_data import llava_images
 from helpers.cv.yolo_data import label_path, list_images, load_data_yaml, read_labels, walk_images
 
+logger = logging.getLogger(__name__)
+
+VIDEOS_SHOWN = 50  # listing more videos than this shows progress (each is opened for its duration)
+
 
 @dataclass(frozen=True, slots=True)
 class ImageItem:
@@ -47,22 +66,27 @@ class ImageItem:
     root: Path  # the source's image root, absolute (a Hugging Face dataset's photo: the dataset)
     key: str  # path relative to the image root (posix), or the absolute path when outside it
     split: str | None  # train/val/test when the source says so
-    row: int | None = None  # a Hugging Face dataset's photo: its row, in `column`; a shard's: its data's offset
-    column: str = ""  # a dataset's photo column, or MEMBER for a photo in a tar shard
+    # a Hugging Face dataset's photo: its row, in `column`; a shard's: its data's offset; a frame's: its time (ms)
+    row: int | None = None
+    column: str = ""  # a dataset's photo column, MEMBER for a photo in a tar shard, FRAME for a video's frame
 
     @property
     def path(self) -> Path:
         """The photo's absolute path on this machine (a Hugging Face dataset's photo: the dataset's; a
-        photo in a tar shard: the shard's)."""
+        photo in a tar shard: the shard's; a frame: its video's)."""
         if self.column == MEMBER:
             return self.root / split_key(self.key)[0]
+        if self.column == FRAME:
+            return self.root / split_frame_key(self.key)[0]
         return self.root if self.row is not None else self.root / self.key
 
     @property
     def name(self) -> str:
-        """The photo for messages: its path, its dataset and row, or its shard and member."""
+        """The photo for messages: its path, its dataset and row, its shard and member, or its video and time."""
         if self.column == MEMBER:
             return f"{self.path} [{split_key(self.key)[1]}]"
+        if self.column == FRAME:
+            return f"{self.path} [at {self.row / 1000:.3f} s]"
         return f"{self.path} (row {self.row}, {self.key})" if self.row is not None else str(self.path)
 
 
@@ -70,7 +94,7 @@ class ImageItem:
 class ImageSource:
     """The images of one source, in a fixed order, and what else the source knows about them."""
 
-    kind: str  # folder, list, yolo, coco, llava, webdataset or hf
+    kind: str  # folder, list, video, yolo, coco, llava, webdataset or hf
     root: Path
     items: list[ImageItem]
     class_names: list[str] = field(default_factory=list)  # YOLO and COCO: ground-truth class names
@@ -128,6 +152,7 @@ def open_image_source(
     key_column: str = "",
     objects_column: str = "",
     bbox_format: str = DEFAULT_BBOX_FORMAT,
+    video_interval: float = DEFAULT_VIDEO_INTERVAL,
 ) -> ImageSource:
     """Lists the images of a folder (recursively), a `.txt` list of paths, a YOLO `data.yaml`, a
     COCO instances `.json` (`helpers.cv.coco_data`; its `file_name`s relative to `image_root`,
@@ -136,7 +161,8 @@ def open_image_source(
     or a folder of them: WebDataset, img2dataset; `helpers.core.tar_photos`), or a Hugging Face
     dataset (`image_column`, `key_column`: see `helpers.core.photo_datasets`; its boxes, when it has
     them: `objects_column`, `bbox_format`, see `helpers.cv.hf_truth`). Ground-truth names go through
-    `label_map`.
+    `label_map`. A video in a folder or a list, or one video file, is listed as its frames every
+    `video_interval` seconds (`helpers.core.video_frames`), where it lies among the photos.
 
     Paths in a list file may be relative to the list file's folder. Duplicates are listed once.
 
@@ -167,7 +193,11 @@ def open_image_source(
             source.class_names = dataset_truth(str(root), *source.dataset_truth).class_names()
     elif path.is_dir():
         root = path.resolve()
-        source = ImageSource("folder", root, [ImageItem(root, key, None) for key in walk_images(root)])
+        keys = walk_images(root, IMAGE_SUFFIXES | VIDEO_SUFFIXES)
+        source = ImageSource("folder", root, _with_frames([ImageItem(root, key, None) for key in keys], video_interval))
+    elif is_video(path.name):
+        root = path.parent.resolve()
+        source = ImageSource("video", root, _with_frames([_item(path, root)], video_interval))
     elif path.suffix.lower() in (".yaml", ".yml"):
         dataset = load_data_yaml(path)
         items = [_item(p, dataset.root, split) for p, split in dataset.images()]
@@ -182,16 +212,32 @@ def open_image_source(
     elif path.suffix.lower() == ".txt":
         root = path.parent.resolve()
         files = list_images(path)
-        source = ImageSource("list", root, [_item(p, root) for p in files])
+        source = ImageSource("list", root, _with_frames([_item(p, root) for p in files], video_interval))
     else:
         raise ValueError(
             f"images: {path} is neither a folder, a .txt list, a YOLO data.yaml, a COCO or LLaVA .json, a LLaVA "
-            ".jsonl nor a Parquet file"
+            ".jsonl, a Parquet file nor a video"
         )
     source.label_map = dict(label_map or {})
     seen: set[str] = set()
     source.items = [item for item in source.items if not (item.key in seen or seen.add(item.key))]
     return source
+
+
+def _with_frames(items: list[ImageItem], interval: float) -> list[ImageItem]:
+    """The items with each video's replaced by its frames' every `interval` seconds, in its place."""
+    videos = sum(is_video(item.key) for item in items)
+    if not videos:
+        return items
+    listed: list[ImageItem] = []
+    for item in tqdm(items, desc="videos", unit="file", disable=videos < VIDEOS_SHOWN, leave=False):
+        if is_video(item.key):
+            times = frame_times(item.root / item.key, interval)
+            listed.extend(ImageItem(item.root, frame_key(item.key, ms), item.split, ms, FRAME) for ms in times)
+        else:
+            listed.append(item)
+    logger.info("%d video(s): %d frames listed, one every %g s", videos, len(listed) - len(items) + videos, interval)
+    return listed
 
 
 def select(
@@ -237,6 +283,9 @@ def decode_photo(
     times faster). Images no larger than that, and other formats, decode in full.
     """
     path, name = item.path, item.name
+    if item.column == FRAME:
+        image = read_frame(path, item.row)
+        return image, image.size, frame_taken(path, item.row) if taken else None
     if item.row is not None:  # a Hugging Face dataset's photo or a tar shard's: its bytes
         if item.column == MEMBER:
             photo = io.BytesIO(read_member(path, item.row))

@@ -35,9 +35,9 @@ class YoloDataset:
         return [(image, split) for split, images in self.splits.items() for image in images]
 
 
-def walk_images(folder: Path) -> Iterator[str]:
-    """The images under `folder` (recursive), as paths relative to it joined with "/", in the order
-    `sorted` gives their `Path`s (each folder's entries by name, depth first).
+def walk_images(folder: Path, suffixes: frozenset[str] = IMAGE_SUFFIXES) -> Iterator[str]:
+    """The images under `folder` (recursive; files with these extensions), as paths relative to it
+    joined with "/", in the order `sorted` gives their `Path`s (each folder's entries by name, depth first).
 
     Listed with `os.scandir`: no system call per file on most file systems (a folder of 10^7 photos on a
     network share lists in minutes, not hours), and no `Path` object per photo. Links count, even when
@@ -65,7 +65,7 @@ def walk_images(folder: Path) -> Iterator[str]:
             folders.append((listing(entry.path), f"{prefix}{entry.name}/"))
         elif entry.is_symlink() or entry.is_file():  # a link first: a looping one cannot say if it is a file
             suffix = os.path.splitext(entry.name)[1].lower()
-            if suffix in IMAGE_SUFFIXES:
+            if suffix in suffixes:
                 yield prefix + entry.name
             else:
                 others += 1

@@ -1,0 +1,120 @@
+"""What reading a video's frames costs 01, side by side in one run on this machine: each listed frame
+read as 01 lists and decodes them (in order, decoded on from the last frame; `decode_batches` with one
+thread per core), the same frames each sought on its own (a fresh reader per frame: from the keyframe
+before it), and every frame of the video decoded in order (what the listed ones cannot cost less than
+at a short interval).
+
+    python docs/measurements/video_frames.py --out docs/measurements/video_frames_cpu.json
+
+The clip is generated: 1920x1080 H.264 at 30 frames a second, a keyframe a second (as drones and phones
+write), B-frames, moving textured ground. Best of `--repeats`, alternating.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from measured import commit, save
+
+from helpers.core.video_frames import close_videos, read_frame
+from helpers.cv.batch import decode_batches
+from helpers.cv.sources import open_image_source
+
+
+def _clip(path: Path, seconds: int, seed: int) -> Path:
+    rng = np.random.default_rng(seed)
+    width, height, rate = 1920, 1080, 30
+    ground = rng.integers(0, 255, (height // 8, (width + rate * seconds * 4) // 8, 3), dtype=np.uint8)
+    ground = np.repeat(np.repeat(ground, 8, axis=0), 8, axis=1)
+    with av.open(str(path), "w") as video:
+        stream = video.add_stream(
+            "libx264", rate=Fraction(rate), options={"g": str(rate), "bf": "2", "preset": "veryfast"}
+        )
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for index in range(rate * seconds):
+            shift = index * 4  # the drone flies on: the ground slides 4 pixels a frame
+            frame = ground[:, shift : shift + width]
+            video.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
+        video.mux(stream.encode())
+    return path
+
+
+def _every_frame(path: Path) -> int:
+    with av.open(str(path)) as container:
+        return sum(1 for frame in container.decode(video=0) if frame.to_image())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--intervals", type=float, nargs="+", default=[1.0, 0.2])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    threads = os.cpu_count() or 1
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        clip = _clip(Path(folder) / "flight.mp4", args.seconds, args.seed)
+        best: dict[str, float] = {}
+        frames = 0
+        for _ in range(args.repeats):
+            for interval in args.intervals:
+                items = open_image_source(clip, video_interval=interval).items
+                for name in ("as 01 reads them", "one thread, in order", "each sought"):
+                    close_videos()  # no video left open from the last way
+                    start = time.perf_counter()
+                    if name == "as 01 reads them":
+                        decoded = [
+                            one for batch in decode_batches(items, 16, threads) for one in batch if not one.error
+                        ]
+                        assert len(decoded) == len(items)
+                    else:
+                        for item in items:
+                            if name == "each sought":
+                                close_videos()  # a fresh reader: the frame sought
+                            read_frame(clip, item.row)
+                    key = f"every {interval:g} s, {name}"
+                    best[key] = min(best.get(key, float("inf")), (time.perf_counter() - start) / len(items))
+            start = time.perf_counter()
+            frames = _every_frame(clip)
+            best["every frame decoded in order"] = min(
+                best.get("every frame decoded in order", float("inf")), (time.perf_counter() - start) / frames
+            )
+    per_frame = {name: seconds * 1000 for name, seconds in best.items()}
+    for interval in args.intervals:
+        results[f"{interval:g}"] = {
+            "sought_over_in_order": per_frame[f"every {interval:g} s, each sought"]
+            / per_frame[f"every {interval:g} s, one thread, in order"],
+            "as_01_reads_over_every_frame_of_the_clip": per_frame[f"every {interval:g} s, as 01 reads them"]
+            * (args.seconds / interval)
+            / (per_frame["every frame decoded in order"] * frames),
+        }
+    save(
+        {
+            "commit": commit(),
+            "clip": {
+                "size": [1920, 1080],
+                "rate": 30,
+                "seconds": args.seconds,
+                "keyframe_every_s": 1,
+                "frames": frames,
+            },
+            "threads": threads,
+            "repeats": args.repeats,
+            "milliseconds_per_listed_frame": per_frame,
+            "by_interval": results,
+        },
+        args.out,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,310 @@
+"""Frames of videos (trail-camera clips, drone footage, phone videos) read as photos: one frame every
+`video_interval` seconds of each video, decoded where it lies (PyAV, FFmpeg's decoders).
+
+    desclm extract --images clips/ --video_interval 2 ...   # a folder of photos and videos alike
+
+A frame's key is its video's key and the time into the video it was shown at, in milliseconds,
+`DCIM/clip_0042.MP4/00012.500s.jpg` (the frame on screen 12.5 s in): unique, stable across runs, read
+back by `PhotoKeys` for the gallery and the exports (as a JPEG; the name ends in `.jpg` so an
+exported copy is one), and the same whether frames are read in order or one by one. "On screen at
+t" is the last frame whose presentation time is not after t, counted from the video's first frame,
+so a variable frame rate (phones) or B-frames change nothing. A video is listed at 0, interval,
+2 x interval, ... up to its duration; one that cannot be opened is listed as its frame at 0 s, whose
+decoding names the video's problem in the errors file: a bad video costs one line.
+
+Frames are shown as the video says a person sees them (a phone's portrait video is stored on its
+side with a display rotation). When and where a frame was taken (`read_exif`): the video's
+`creation_time` (MP4/MOV, UTC by the standard; some cameras write their local clock there) plus the
+frame's time, and the `location` a phone writes (ISO 6709, `+47.3751+008.5362+412.500/`).
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import io
+import math
+import os
+import re
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+DEFAULT_VIDEO_INTERVAL = 1.0  # seconds between the frames listed (`video_interval`)
+SHORTEST_INTERVAL = 0.001  # a frame's time is in milliseconds
+FRAME = "video"  # an ImageItem's column for a frame of a video (its row: the frame's time in milliseconds)
+# what FFmpeg reads and cameras write (Ultralytics' VID_FORMATS less .gif, which Pillow reads as a photo)
+VIDEO_SUFFIXES = frozenset(
+    {".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg", ".wmv", ".asf", ".3gp"}
+)
+FRAME_NAME = re.compile(r"(?P<seconds>\d{5,})\.(?P<milliseconds>\d{3})s\.jpg")
+FRAME_QUALITY = 95  # a frame read back as a file (gallery, exports): JPEG at this quality
+FORWARD_SECONDS = 4.0  # a frame this far after the last one read is decoded on to, a farther one sought
+READERS_KEPT = 16  # videos kept open (a decoding thread each, and a few more)
+COORDINATE_DECIMALS = 7  # as `helpers.cv.exif`
+ISO6709 = re.compile(r"(?P<latitude>[+-]\d+(?:\.\d*)?)(?P<longitude>[+-]\d+(?:\.\d*)?)(?P<altitude>[+-]\d+(?:\.\d*)?)?")
+LOCATION_TAGS = ("location", "com.apple.quicktime.location.ISO6709")  # a phone's position, as FFmpeg names it
+
+
+def is_video(key: str) -> bool:
+    """Whether a file name or key ends in a video's extension."""
+    return Path(key).suffix.lower() in VIDEO_SUFFIXES
+
+
+def frame_key(video_key: str, milliseconds: int) -> str:
+    """The key of the frame `milliseconds` into the video `video_key`: `clip.mp4/00012.500s.jpg`."""
+    return f"{video_key}/{milliseconds // 1000:05d}.{milliseconds % 1000:03d}s.jpg"
+
+
+def split_frame_key(key: str) -> tuple[str, int] | None:
+    """(the video's key, the frame's time in milliseconds) of a frame's key, else None."""
+    video, _, name = key.rpartition("/")
+    found = FRAME_NAME.fullmatch(name)
+    if not found or not is_video(video):
+        return None
+    return video, int(found["seconds"]) * 1000 + int(found["milliseconds"])
+
+
+def frame_times(video: Path, interval: float) -> list[int]:
+    """The times (milliseconds) of the frames listed for `video`: 0, interval, 2 x interval, ... before
+    its end; [0] when it cannot be opened or says no duration (decoding that frame names the problem)."""
+    try:
+        duration = video_duration(video)
+    except Exception:  # noqa: BLE001 - any unreadable video is one error line, at its frame 0
+        return [0]
+    step = round(interval * 1000)
+    return list(range(0, max(1, math.ceil(duration * 1000)), step))
+
+
+def video_duration(video: Path) -> float:
+    """The video's length in seconds (its video stream's, else its container's).
+
+    Raises:
+        av.error.FFmpegError, OSError: It cannot be opened.
+        ValueError: It has no video stream.
+    """
+    import av
+
+    with av.open(str(video)) as container:
+        stream = _video_stream(container, video)
+        if stream.duration and stream.time_base:
+            return float(stream.duration * stream.time_base)
+        if container.duration:
+            return container.duration / av.time_base
+        return 0.0
+
+
+def _video_stream(container, video: Path):
+    if not container.streams.video:
+        raise ValueError(f"{video}: no video stream")
+    return container.streams.video[0]
+
+
+def read_frame(video: Path, milliseconds: int) -> Image.Image:
+    """The frame on screen `milliseconds` into the video, as 8-bit RGB turned as a person sees it.
+
+    The last `READERS_KEPT` videos read stay open, shared by the threads: a frame after the last one
+    read (within `FORWARD_SECONDS`) is decoded on to, whichever thread asks, so a video's frames
+    listed in order are each decoded once; others are sought (from the keyframe before them).
+
+    Raises:
+        av.error.FFmpegError, OSError: The video cannot be read there.
+        ValueError: It has no video stream, or no frame at all.
+    """
+    reader = _READERS.reader(video)
+    with reader.lock:  # one thread at a time decodes a video; others read other videos meanwhile
+        try:
+            frame = reader.frame_at(milliseconds)
+        except Exception:
+            _READERS.forget(reader)
+            raise
+    return _upright(frame.to_image(), frame.rotation)
+
+
+def frame_jpeg(video: Path, milliseconds: int) -> bytes:
+    """`read_frame` as a JPEG file's bytes (what the gallery shows and the exports write)."""
+    buffer = io.BytesIO()
+    read_frame(video, milliseconds).save(buffer, "JPEG", quality=FRAME_QUALITY)
+    return buffer.getvalue()
+
+
+class _OpenVideos:
+    """The videos read last, open (`READERS_KEPT` of them); one dropped closes once no thread uses it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: OrderedDict[tuple[str, int, int], _Reader] = OrderedDict()
+
+    def reader(self, video: Path) -> _Reader:
+        key = (str(video), *_stamp(video))  # a video replaced since is opened afresh
+        with self._lock:
+            reader = self._open.get(key)
+            if reader is None:
+                reader = self._open[key] = _Reader(video, key)
+            self._open.move_to_end(key)
+            while len(self._open) > READERS_KEPT:
+                self._open.popitem(last=False)  # closed when the last thread using it lets it go
+        return reader
+
+    def forget(self, reader: _Reader) -> None:
+        """Drops a reader whose decoding failed (its state is unknown): the next frame opens the video again."""
+        with self._lock:
+            if self._open.get(reader.key) is reader:
+                del self._open[reader.key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._open.clear()
+
+
+_READERS = _OpenVideos()
+os.register_at_fork(after_in_child=_READERS.__init__)  # a forked child opens its own (its parent's lock may be held)
+
+
+def close_videos() -> None:
+    """Lets go of the videos kept open (each closes once no thread reads it): the next frame opens its video afresh."""
+    _READERS.clear()
+
+
+class _Reader:
+    """One open video: its decoder, the last frame it gave and the one decoded after it."""
+
+    def __init__(self, video: Path, key) -> None:
+        import av
+
+        self.video, self.key = video, key
+        self.lock = threading.Lock()
+        self.container = av.open(str(video))
+        self.stream = _video_stream(self.container, video)
+        self.start = self.stream.start_time or 0
+        self.frames = None  # the decoder's frames since the last seek
+        self.last = self.ahead = None
+        self.keyframe = self.keyframe_gap = None  # the last keyframe decoded, and the gap before it (pts)
+
+    def frame_at(self, milliseconds: int):
+        """The last frame whose time is not after `milliseconds` from the first frame (the first frame
+        for a time before it)."""
+        base = self.stream.time_base
+        target = self.start + milliseconds * base.denominator // (1000 * base.numerator)
+        last = self.last.pts if self.last is not None and self.last.pts is not None else None
+        if self.frames is None or last is None or target < last or not self._decode_on(last, target):
+            self._seek(target)
+        self._decode_to(target)
+        if self.last is None and self.ahead is not None and target > self.start:
+            self._seek(self.start)  # the seek landed after the time (a file without an index): from the start
+            self._decode_to(target)
+        if self.last is None:  # the time is before the first frame: the first frame
+            if self.ahead is None:
+                raise ValueError(f"{self.video}: no frame could be decoded at {milliseconds / 1000:.3f} s")
+            return self.ahead
+        return self.last
+
+    def _decode_on(self, last: int, target: int) -> bool:
+        """Whether decoding on from the frame at `last` to `target` beats seeking: no keyframe is due
+        between them (seeking would start there, past the frames before it), and it is near."""
+        if self.keyframe is not None and self.keyframe_gap and last < self.keyframe + self.keyframe_gap <= target:
+            return False
+        return (target - last) * self.stream.time_base <= FORWARD_SECONDS
+
+    def _decode_to(self, target: int) -> None:
+        """Decodes on until the next frame is after `target` (or the video ends), noting the keyframes."""
+        while self.ahead is None or self.ahead.pts is None or self.ahead.pts <= target:
+            if self.ahead is not None:
+                self.last = self.ahead
+            self.ahead = next(self.frames, None)
+            if self.ahead is None:  # the end
+                return
+            if self.ahead.key_frame and self.ahead.pts is not None:
+                if self.keyframe is not None and self.ahead.pts > self.keyframe:
+                    self.keyframe_gap = self.ahead.pts - self.keyframe  # the video's keyframe interval, as seen
+                self.keyframe = self.ahead.pts
+
+    def _seek(self, target: int) -> None:
+        """To the keyframe at or before `target` (time-base units); the decoder starts again there."""
+        self.container.seek(target, stream=self.stream, backward=True, any_frame=False)
+        self.frames = self.container.decode(self.stream)
+        self.last = self.ahead = self.keyframe = None
+
+    def __del__(self) -> None:
+        container = getattr(self, "container", None)
+        if container is not None:
+            container.close()
+
+
+def _upright(image: Image.Image, rotation: int) -> Image.Image:
+    """The decoded frame as shown: turned by the video's display rotation (degrees counterclockwise)."""
+    turns = {90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_270}
+    turn = turns.get(round(rotation or 0) % 360)
+    return image.transpose(turn) if turn is not None else image
+
+
+def frame_taken(video: Path, milliseconds: int) -> dict[str, Any] | None:
+    """When and where the frame was taken, as `helpers.cv.exif` writes a photo's `taken`: the video's
+    creation time plus the frame's time, its location. None when the video says neither."""
+    recorded = video_metadata(video, _stamp(video))
+    taken: dict[str, Any] = {}
+    if "start" in recorded:
+        start = datetime.datetime.fromisoformat(recorded["start"])
+        taken["time"] = (start + datetime.timedelta(milliseconds=milliseconds)).isoformat(timespec="milliseconds")
+    taken |= recorded.get("position", {})
+    if recorded.get("problems"):
+        taken["problems"] = list(recorded["problems"])
+    return taken or None
+
+
+def _stamp(video: Path) -> tuple[int, int]:
+    stat = video.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=64)
+def video_metadata(video: Path, stamp: tuple[int, int]) -> dict[str, Any]:
+    """The video's creation time ("start", ISO 8601), its position and problems reading them, read once a
+    video (`stamp` changes with the file)."""
+    import av
+
+    found: dict[str, Any] = {"problems": []}
+    try:
+        with av.open(str(video)) as container:
+            tags = {**_video_stream(container, video).metadata, **container.metadata}
+    except Exception:  # noqa: BLE001 - the frame's decoding names an unreadable video
+        return found
+    created = tags.get("creation_time", "").strip()
+    if created:
+        try:
+            start = datetime.datetime.fromisoformat(created)
+        except ValueError:
+            found["problems"].append(f"creation_time {created!r} is not an ISO 8601 time")
+        else:
+            found["start"] = (start if start.tzinfo else start.replace(tzinfo=datetime.UTC)).isoformat()
+    location = next((tags[tag] for tag in LOCATION_TAGS if tags.get(tag)), "")
+    if location:
+        try:
+            found["position"] = parse_iso6709(location)
+        except ValueError as error:
+            found["problems"].append(str(error))
+    return found
+
+
+def parse_iso6709(text: str) -> dict[str, float]:
+    """`latitude`, `longitude` (degrees) and `altitude` (metres, when given) of an ISO 6709 point in
+    decimal degrees, as phones write it (`+47.3751+008.5362+412.500/`). {} for 0, 0 (no fix).
+
+    Raises:
+        ValueError: Not such a point, or past the poles or the date line.
+    """
+    found = ISO6709.match(text.strip())
+    if not found or found.end() != len(text.strip().rstrip("/").rstrip()):
+        raise ValueError(f"location {text!r} is not an ISO 6709 point (+DD.DDDD+DDD.DDDD[+AAA.AAA]/)")
+    latitude, longitude = float(found["latitude"]), float(found["longitude"])
+    if not (abs(latitude) <= 90 and abs(longitude) <= 180):
+        raise ValueError(f"location {text!r} is past the poles or the date line")
+    if latitude == 0 and longitude == 0:
+        return {}
+    position = {"latitude": round(latitude, COORDINATE_DECIMALS), "longitude": round(longitude, COORDINATE_DECIMALS)}
+    if found["altitude"] is not None:
+        position["altitude"] = round(float(found["altitude"]), 2)
+    return position

@@ -1,0 +1,239 @@
+"""Videos read as their frames (helpers.core.video_frames): the frame on screen at each listed time,
+in any order; turned as a person sees it; when and where it was taken; and 01, the gallery and the
+exports treating each frame as a photo."""
+
+from __future__ import annotations
+
+import json
+import random
+import struct
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from helpers.core.video_frames import (
+    VIDEO_SUFFIXES,
+    frame_key,
+    frame_taken,
+    frame_times,
+    parse_iso6709,
+    read_frame,
+    split_frame_key,
+)
+from helpers.cv.sources import decode_photo, open_image_source
+
+CREATED = "2026-05-01T10:22:31.000000Z"
+LOCATION = "+47.3751-008.5362+412.500/"
+
+
+def _write_video(path: Path, frames: list[np.ndarray], rate, codec="png", container=None, options=None, **tags) -> Path:
+    """`frames` (RGB arrays of one size) as a video at `rate` frames a second, with container `tags`."""
+    with av.open(str(path), "w", format=container) as video:
+        video.metadata.update(tags)
+        stream = video.add_stream(codec, rate=Fraction(rate), options=options or {})
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = {"png": "rgb24", "mjpeg": "yuvj420p"}.get(codec, "yuv420p")
+        for frame in frames:
+            video.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        video.mux(stream.encode())
+    return path
+
+
+def _numbered(count: int, size=(64, 48)) -> list[np.ndarray]:
+    """Frames that differ from each other (a colour a frame) with a white corner at the top left."""
+    frames = []
+    for index in range(count):
+        frame = np.zeros((size[1], size[0], 3), np.uint8)
+        frame[..., 0], frame[..., 1] = (index * 37) % 256, (index * 11) % 256
+        frame[:8, :8] = 255
+        frames.append(frame)
+    return frames
+
+
+def _on_screen(video: Path) -> callable:
+    """The frame on screen at a time (ms), from decoding the whole video in order: the reference."""
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        decoded = [(frame.pts, np.asarray(frame.to_image())) for frame in container.decode(stream)]
+        start, base = stream.start_time or 0, stream.time_base
+
+    def frame_at(milliseconds: int) -> np.ndarray:
+        target = start + milliseconds * base.denominator // (1000 * base.numerator)
+        shown = [image for pts, image in decoded if pts <= target]
+        return shown[-1] if shown else decoded[0][1]
+
+    return frame_at
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    folder=st.text(st.characters(codec="utf-8", exclude_characters="/\0"), max_size=20),
+    stem=st.text(st.characters(codec="utf-8", exclude_characters="/\0"), min_size=1, max_size=20),
+    suffix=st.sampled_from(sorted(VIDEO_SUFFIXES)).map(lambda s: random.Random(s).choice([s, s.upper()])),
+    milliseconds=st.integers(0, 10**9),
+)
+def test_a_frames_key_gives_back_its_video_and_time(folder, stem, suffix, milliseconds):
+    video = f"{folder}/{stem}{suffix}" if folder else f"{stem}{suffix}"
+    key = frame_key(video, milliseconds)
+    assert split_frame_key(key) == (video, milliseconds) and key.endswith("s.jpg")
+    assert split_frame_key(video) is None and split_frame_key(f"{folder}/{stem}.jpg") is None
+    assert split_frame_key(key.replace("s.jpg", ".jpg")) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(latitude=st.floats(-90, 90), longitude=st.floats(-180, 180), altitude=st.none() | st.floats(-500, 9000))
+def test_a_phones_iso6709_location_reads_back(latitude, longitude, altitude):
+    text = f"{latitude:+08.4f}{longitude:+09.4f}" + (f"{altitude:+08.3f}" if altitude is not None else "") + "/"
+    position = parse_iso6709(text)
+    if round(latitude, 4) == 0 and round(longitude, 4) == 0:
+        assert position == {}  # what a phone without a fix writes
+        return
+    assert abs(position["latitude"] - latitude) <= 5e-5 and abs(position["longitude"] - longitude) <= 5e-5
+    assert ("altitude" in position) == (altitude is not None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40))
+def test_any_location_text_is_a_position_or_a_named_problem(text):
+    try:
+        position = parse_iso6709(text)
+    except ValueError as error:
+        assert repr(text) in str(error)
+    else:
+        assert set(position) <= {"latitude", "longitude", "altitude"}
+        assert all(np.isfinite(value) for value in position.values())
+
+
+@pytest.mark.parametrize(
+    "codec, container, options",
+    [("libx264", "mp4", {"g": "12", "bf": "2"}), ("mjpeg", "avi", {})],
+    ids=["h264 with B-frames", "mjpeg avi (trail cameras)"],
+)
+def test_each_listed_frame_is_the_one_on_screen_read_in_order_or_not(tmp_path, codec, container, options):
+    video = _write_video(tmp_path / f"clip.{container}", _numbered(90), 30, codec, container, options)
+    times = frame_times(video, 0.25)
+    assert times == list(range(0, 3000, 250))
+    on_screen = _on_screen(video)
+    for order in (times, random.Random(1).sample(times, len(times)), times[::-1]):
+        for milliseconds in order:
+            assert np.array_equal(np.asarray(read_frame(video, milliseconds)), on_screen(milliseconds)), milliseconds
+    assert np.array_equal(np.asarray(read_frame(video, 2999)), on_screen(2999))  # past the last listed: the last
+
+
+def test_a_portrait_phone_video_is_shown_upright(tmp_path):
+    """A phone stores a portrait video on its side with a display rotation (QuickTime's track matrix)."""
+    video = _write_video(tmp_path / "clip.mp4", _numbered(4, (64, 48)), 2, "libx264")
+    data = bytearray(video.read_bytes())
+    box = data.find(b"tkhd") - 4
+    matrix = box + (48 if data[box + 8] == 0 else 60)  # version 0 or 1 header before the matrix
+    struct.pack_into(">9i", data, matrix, 0, 0x10000, 0, -0x10000, 0, 0, 0, 0, 0x40000000)  # a quarter clockwise
+    turned = tmp_path / "portrait.mp4"
+    turned.write_bytes(bytes(data))
+    frame = np.asarray(read_frame(turned, 0))
+    assert frame.shape == (64, 48, 3)  # upright: taller than wide
+    assert frame[:8, -8:].mean() > 200 and frame[:8, :8].mean() < 50  # the stored top-left corner, turned
+
+
+def test_a_frame_is_taken_at_the_videos_creation_time_plus_its_own(tmp_path):
+    video = _write_video(tmp_path / "clip.mov", _numbered(6), 2, creation_time=CREATED, location=LOCATION)
+    assert frame_taken(video, 1500) == {
+        "time": "2026-05-01T10:22:32.500+00:00",
+        "latitude": 47.3751,
+        "longitude": -8.5362,
+        "altitude": 412.5,
+    }
+    bare = _write_video(tmp_path / "bare.mov", _numbered(2), 2)
+    odd = _write_video(tmp_path / "odd.mov", _numbered(2), 2, location="somewhere")
+    assert frame_taken(bare, 0) is None
+    assert frame_taken(odd, 0) == {
+        "problems": ["location 'somewhere' is not an ISO 6709 point (+DD.DDDD+DDD.DDDD[+AAA.AAA]/)"]
+    }
+
+
+def test_a_folder_lists_its_videos_frames_among_its_photos_and_a_bad_video_costs_one_line(tmp_path):
+    folder = tmp_path / "field"
+    folder.mkdir()
+    Image.new("RGB", (32, 24)).save(folder / "a.jpg")
+    _write_video(folder / "b.mp4", _numbered(5), 2, "libx264")
+    (folder / "c.avi").write_bytes(b"not a video at all")
+    source = open_image_source(folder, video_interval=1.0)
+    keys = [item.key for item in source.items]
+    assert keys == [
+        "a.jpg",
+        "b.mp4/00000.000s.jpg",
+        "b.mp4/00001.000s.jpg",
+        "b.mp4/00002.000s.jpg",
+        "c.avi/00000.000s.jpg",
+    ]
+    image, size, _ = decode_photo(source.items[2])
+    assert size == (64, 48) and image.size == size
+    with pytest.raises(av.error.FFmpegError, match="c.avi"):
+        decode_photo(source.items[-1])
+    alone = open_image_source(folder / "b.mp4", video_interval=0.5)  # one video as the images
+    assert alone.kind == "video" and len(alone.items) == 5 and alone.items[0].path == folder / "b.mp4"
+
+
+def test_extract_describes_a_videos_frames_as_it_does_the_same_pictures_as_photos(tiny_demo, tiny_cv_models, tmp_path):
+    """A clip holding four photos as frames (lossless, one a second): its frames' records are the photos'
+    (keys and `taken` aside); a bad video is one error line; another interval refuses to resume; the
+    exports and the gallery read each frame back by key."""
+    from conftest import cv_models_settings
+
+    from helpers.core.photo_datasets import photos_of_cv_output
+    from helpers.cv.extract import ExtractConfig, run_extraction
+    from helpers.describer.exports import export
+    from helpers.describer.gallery import write_gallery
+
+    size = (160, 120)
+    photos = sorted((tiny_demo / "train" / "images").glob("*.jpg"))[:4]
+    pictures = [np.asarray(Image.open(photo).convert("RGB").resize(size)) for photo in photos]
+    (tmp_path / "files").mkdir()
+    (tmp_path / "clips").mkdir()
+    for index, picture in enumerate(pictures):
+        Image.fromarray(picture).save(tmp_path / "files" / f"{index}.png")
+    _write_video(tmp_path / "clips" / "survey.mov", pictures, 1, creation_time=CREATED, location=LOCATION)
+    (tmp_path / "clips" / "truncated.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(100))
+    records = {}
+    for name in ("clips", "files"):
+        settings = cv_models_settings(tiny_cv_models, images=str(tmp_path / name), yolo_conf=0.0, hf_conf=0.0)
+        run = run_extraction(ExtractConfig(output=str(tmp_path / f"{name}.jsonl"), **settings))
+        records[name] = [json.loads(line) for line in open(run["output"], encoding="utf-8")]
+    frames = [f"survey.mov/0000{second}.000s.jpg" for second in range(4)]
+    assert [record["image"] for record in records["clips"]] == frames
+    errors = [json.loads(line) for line in open(tmp_path / "clips.errors.jsonl", encoding="utf-8")]
+    assert [error["image"] for error in errors] == ["truncated.mp4/00000.000s.jpg"] and "truncated.mp4" in errors[0][
+        "error"
+    ]
+    assert sum(len(record["detections"]) for record in records["files"]) > 0  # there is something to compare
+    plain = [{k: v for k, v in record.items() if k not in ("image", "taken")} for record in records["clips"]]
+    assert plain == [{k: v for k, v in record.items() if k != "image"} for record in records["files"]]
+    assert records["clips"][3]["taken"]["time"] == "2026-05-01T10:22:34.000+00:00"
+
+    other = cv_models_settings(tiny_cv_models, images=str(tmp_path / "clips"), video_interval=0.5)
+    with pytest.raises(ValueError, match="video_interval"):
+        run_extraction(ExtractConfig(output=str(tmp_path / "clips.jsonl"), **other))
+
+    photos_again = photos_of_cv_output(tmp_path / "clips.jsonl")
+    shown = np.asarray(photos_again.image(frames[2]), dtype=np.int16)
+    assert shown.shape == (120, 160, 3) and np.abs(shown - pictures[2]).mean() < 3  # a JPEG of the frame
+    described = tmp_path / "described.jsonl"
+    rows = [{"id": key, "description": "Litter.", "source": "grammar"} for key in frames]
+    described.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    copied = export(
+        "llava",
+        described,
+        tmp_path / "llava.json",
+        tmp_path / "clips.jsonl",
+        tmp_path / "clips",
+        image_folder=tmp_path / "images",
+    )
+    assert copied["exported"] == 4 and copied["photos_written"] == 4
+    assert Image.open(tmp_path / "images" / frames[1]).format == "JPEG"
+    page = write_gallery(described, tmp_path / "page.html", cv=tmp_path / "clips.jsonl")
+    assert page["photos"] == 4 and page["problems"] == 0

@@ -185,6 +185,20 @@ def test_photos_in_tar_shards_reach_the_ray_actors(cluster, tiny_demo, tiny_cv_m
     assert _by(tmp_path / "ray.jsonl", "image") == _by(tmp_path / "local.jsonl", "image")
 
 
+def test_a_videos_frames_reach_the_ray_actors(cluster, tiny_demo, tiny_cv_models, tmp_path):
+    """The decoding tasks read a video's frame at its time (the row they carry), as the local engine does."""
+    from test_video_frames import _write_video
+
+    photos = sorted((tiny_demo / "train" / "images").glob("*.jpg"))[:3]
+    frames = [np.asarray(Image.open(photo).convert("RGB").resize((160, 120))) for photo in photos]
+    (tmp_path / "clips").mkdir()
+    _write_video(tmp_path / "clips" / "survey.mov", frames, 1, creation_time="2026-05-01T10:22:31Z")
+    local = run_extraction(_config(tiny_cv_models, tmp_path / "clips", tmp_path / "local.jsonl"))
+    on_ray = run_extraction(_config(tiny_cv_models, tmp_path / "clips", tmp_path / "ray.jsonl"), engine=RayEngine(RAY))
+    assert on_ray["processed"] == local["processed"] == 3 and on_ray["failed"] == local["failed"] == 0
+    assert _by(tmp_path / "ray.jsonl", "image") == _by(tmp_path / "local.jsonl", "image")
+
+
 def test_a_photo_that_kills_its_worker_costs_one_error_line(cluster, photos, tiny_cv_models, tmp_path):
     """Its batch fails each try (Ray's default is to try forever: the run hung), the batch's other photos
     come back tried alone, and the run ends with every photo written or named."""

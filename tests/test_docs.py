@@ -715,7 +715,8 @@ def test_the_video_frame_costs_the_docs_state_are_the_saved_measurement():
     saved = _measured("video_frames_cpu.json")
     per_frame, ratios = saved["milliseconds_per_listed_frame"], saved["by_interval"]
     text = _doc_words("01_cv_extract.md")
-    for interval, said in (("1", "a frame every second cost {:.1f} ms each"), ("0.2", "every 0.2 s, {:.1f} ms against")):
+    said_at = {"1": "a frame every second cost {:.1f} ms each", "0.2": "every 0.2 s, {:.1f} ms against"}
+    for interval, said in said_at.items():
         assert said.format(per_frame[f"every {interval} s, as 01 reads them"]) in text
         assert f"x{ratios[interval]['sought_over_as_01_reads']:.2f})" in text
         assert ratios[interval]["sought_over_as_01_reads"] > 1, "why the videos read last stay open"

@@ -4,6 +4,7 @@ exports treating each frame as a photo."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import random
 import struct
@@ -17,14 +18,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from helpers.core.flight_record import flight_record, sidecar_of, subtitle_taken
 from helpers.core.video_frames import (
     VIDEO_SUFFIXES,
+    demuxed_length,
     frame_key,
     frame_taken,
     frame_times,
     parse_iso6709,
     read_frame,
     split_frame_key,
+    video_duration,
 )
 from helpers.cv.sources import decode_photo, open_image_source
 
@@ -237,3 +241,113 @@ def test_extract_describes_a_videos_frames_as_it_does_the_same_pictures_as_photo
     assert Image.open(tmp_path / "images" / frames[1]).format == "JPEG"
     page = write_gallery(described, tmp_path / "page.html", cv=tmp_path / "clips.jsonl")
     assert page["photos"] == 4 and page["problems"] == 0
+
+
+def test_a_trail_cameras_avi_date_is_its_local_clock(tmp_path):
+    """Trail cameras write the recording's date in an AVI `IDIT` chunk, without an offset: the frame's time
+    is the camera's clock, as a photo's EXIF time without an offset is."""
+    video = _write_video(tmp_path / "plain.avi", _numbered(6), 2, "mjpeg", "avi")
+    data = bytearray(video.read_bytes())
+    date = b"Mon Mar 10 15:04:43 2026\n\0"
+    chunk = b"IDIT" + struct.pack("<I", len(date)) + date
+    after_avih = data.find(b"avih") + 8 + struct.unpack_from("<I", data, data.find(b"avih") + 4)[0]
+    data[after_avih:after_avih] = chunk  # inside the header list, after the main header
+    hdrl = data.find(b"hdrl") - 8  # its LIST's size, then the file's, grow by the chunk
+    struct.pack_into("<I", data, hdrl + 4, struct.unpack_from("<I", data, hdrl + 4)[0] + len(chunk))
+    struct.pack_into("<I", data, 4, struct.unpack_from("<I", data, 4)[0] + len(chunk))
+    dated = tmp_path / "IMG_0042.AVI"
+    dated.write_bytes(bytes(data))
+    assert frame_taken(dated, 2500) == {"time": "2026-03-10T15:04:45.500"}
+    assert np.array_equal(np.asarray(read_frame(dated, 2500)), np.asarray(read_frame(video, 2500)))
+
+
+def test_a_streams_length_from_its_packets_is_its_stated_length(tmp_path):
+    """The length of a video that states none is read from its packets' times (here checked where one is stated)."""
+    video = _write_video(tmp_path / "clip.mkv", _numbered(45), 30, "libx264", "matroska", {"bf": "2"})
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        from_packets = demuxed_length(container, stream)
+    assert from_packets == pytest.approx(video_duration(video), abs=1e-3) and from_packets == pytest.approx(
+        1.5, abs=1e-3
+    )
+
+
+def _srt_time(milliseconds: int) -> str:
+    hours, rest = divmod(milliseconds, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    return f"{hours:02d}:{minutes:02d}:{rest // 1000:02d},{rest % 1000:03d}"
+
+
+def _dji_subtitle(number: int, start: int, end: int, moment, latitude, longitude, altitude, old: bool) -> str:
+    """One subtitle as DJI drones write them: the newer bracketed fields, or the Phantom's GPS(...)."""
+    if old:
+        said = f"HOME(8.5,47.3) {moment:%Y.%m.%d %H:%M:%S}\nGPS({longitude:.6f},{latitude:.6f},16) BAROMETER:40.1"
+    else:
+        said = (
+            f'<font size="28">FrameCnt: {number}, DiffTime: {end - start}ms\n{moment:%Y-%m-%d %H:%M:%S}.'
+            f"{moment.microsecond // 1000:03d}\n[iso: 100] [shutter: 1/1000.0] [fnum: 2.8] [latitude: {latitude:.6f}] "
+            f"[longitude: {longitude:.6f}] [rel_alt: 40.000 abs_alt: {altitude:.3f}] </font>"
+        )
+    return f"{number}\n{_srt_time(start)} --> {_srt_time(end)}\n{said}\n\n"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    points=st.lists(
+        st.tuples(st.floats(-89.9, 89.9), st.floats(-179.9, 179.9), st.floats(-400, 8000)), min_size=1, max_size=6
+    ),
+    first=st.datetimes(datetime.datetime(2015, 1, 1), datetime.datetime(2040, 1, 1)),
+    step=st.integers(33, 2000),
+    old=st.booleans(),
+)
+def test_a_drones_flight_record_says_when_and_where_each_frame_was(tmp_path_factory, points, first, step, old):
+    first = first.replace(microsecond=first.microsecond // 1000 * 1000 if not old else 0)
+    folder = tmp_path_factory.mktemp("flight")
+    text = "".join(
+        _dji_subtitle(n + 1, n * step, (n + 1) * step, first + datetime.timedelta(milliseconds=n * step), *p, old)
+        for n, p in enumerate(points)
+    )
+    (folder / "DJI_0042.SRT").write_text(text, encoding="utf-8")
+    record = flight_record(sidecar_of(folder / "DJI_0042.MP4"))
+    for n, (latitude, longitude, altitude) in enumerate(points):
+        said = record.at(n * step + step // 2)  # mid-subtitle
+        moment = first + datetime.timedelta(milliseconds=n * step)
+        if old:
+            assert said["time"] == moment.replace(microsecond=0).isoformat(timespec="seconds")
+        else:
+            assert said["time"] == moment.isoformat(timespec="milliseconds")
+        if round(latitude, 6) == 0 and round(longitude, 6) == 0:
+            assert "latitude" not in said
+            continue
+        assert abs(said["latitude"] - latitude) <= 1e-6 and abs(said["longitude"] - longitude) <= 1e-6
+        assert said.get("altitude") == (None if old else round(round(altitude, 3), 2))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.sampled_from("[]():,.-+ 0123456789\nGPSlatitudelongtudeabs_alt") | st.characters(), max_size=120))
+def test_any_subtitle_gives_known_fields_or_named_problems(text):
+    said = subtitle_taken(text)
+    assert set(said) <= {"time", "latitude", "longitude", "altitude", "problems"}
+    assert all(np.isfinite(said[name]) for name in ("latitude", "longitude", "altitude") if name in said)
+
+
+def test_a_drone_videos_frames_take_their_place_from_the_flight_record(tmp_path):
+    """Beside DJI_0001.MP4, DJI_0001.SRT: each frame listed from the folder is placed where the drone was then."""
+    _write_video(tmp_path / "DJI_0001.MP4", _numbered(6), 2, "libx264", creation_time=CREATED, location=LOCATION)
+    moments = [datetime.datetime(2026, 5, 1, 12, 22, 31) + datetime.timedelta(milliseconds=500 * n) for n in range(6)]
+    subtitles = [
+        _dji_subtitle(n + 1, 500 * n, 500 * (n + 1), m, 47.0 + n / 1000, 8.5, 450.0, False)
+        for n, m in enumerate(moments)
+    ]
+    (tmp_path / "DJI_0001.SRT").write_text("".join(subtitles), encoding="utf-8")
+    source = open_image_source(tmp_path, video_interval=1.0)
+    taken = [decode_photo(item, taken=True)[2] for item in source.items]
+    assert taken == [
+        {
+            "time": moments[n].isoformat(timespec="milliseconds"),
+            "latitude": 47.0 + n / 1000,
+            "longitude": 8.5,
+            "altitude": 450.0,
+        }
+        for n in (0, 2, 4)
+    ]

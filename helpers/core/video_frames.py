@@ -14,8 +14,10 @@ decoding names the video's problem in the errors file: a bad video costs one lin
 
 Frames are shown as the video says a person sees them (a phone's portrait video is stored on its
 side with a display rotation). When and where a frame was taken (`read_exif`): the video's
-`creation_time` (MP4/MOV, UTC by the standard; some cameras write their local clock there) plus the
-frame's time, and the `location` a phone writes (ISO 6709, `+47.3751+008.5362+412.500/`).
+`creation_time` (MP4/MOV: UTC by the standard, though some cameras write their local clock there; an
+AVI's `IDIT` date: the camera's clock, no offset) plus the frame's time, and the `location` a phone
+writes (ISO 6709, `+47.3751+008.5362+412.500/`); a DJI drone's flight record beside the video
+(`DJI_0042.SRT`, `helpers.core.flight_record`) says when and where for each frame.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from typing import Any
 
 from PIL import Image
 
+from helpers.core.flight_record import flight_record, sidecar_of
+
 DEFAULT_VIDEO_INTERVAL = 1.0  # seconds between the frames listed (`video_interval`)
 SHORTEST_INTERVAL = 0.001  # a frame's time is in milliseconds
 FRAME = "video"  # an ImageItem's column for a frame of a video (its row: the frame's time in milliseconds)
@@ -46,6 +50,7 @@ FORWARD_SECONDS = 4.0  # a frame this far after the last one read is decoded on 
 READERS_KEPT = 16  # videos kept open (a decoding thread each, and a few more)
 COORDINATE_DECIMALS = 7  # as `helpers.cv.exif`
 ISO6709 = re.compile(r"(?P<latitude>[+-]\d+(?:\.\d*)?)(?P<longitude>[+-]\d+(?:\.\d*)?)(?P<altitude>[+-]\d+(?:\.\d*)?)?")
+POSITION = ("latitude", "longitude", "altitude")
 LOCATION_TAGS = ("location", "com.apple.quicktime.location.ISO6709")  # a phone's position, as FFmpeg names it
 
 
@@ -80,7 +85,8 @@ def frame_times(video: Path, interval: float) -> list[int]:
 
 
 def video_duration(video: Path) -> float:
-    """The video's length in seconds (its video stream's, else its container's).
+    """The video's length in seconds: its video stream's, else its container's, else from its packets'
+    times (a stream that states none; read, not decoded).
 
     Raises:
         av.error.FFmpegError, OSError: It cannot be opened.
@@ -94,7 +100,17 @@ def video_duration(video: Path) -> float:
             return float(stream.duration * stream.time_base)
         if container.duration:
             return container.duration / av.time_base
-        return 0.0
+        return demuxed_length(container, stream)
+
+
+def demuxed_length(container, stream) -> float:
+    """The stream's length in seconds from its packets' times (first to the end of the last)."""
+    first = end = None
+    for packet in container.demux(stream):
+        if packet.pts is not None:
+            first = packet.pts if first is None else min(first, packet.pts)
+            end = max(end if end is not None else packet.pts, packet.pts + (packet.duration or 0))
+    return float((end - first) * stream.time_base) if first is not None else 0.0
 
 
 def _video_stream(container, video: Path):
@@ -243,15 +259,24 @@ def _upright(image: Image.Image, rotation: int) -> Image.Image:
 
 def frame_taken(video: Path, milliseconds: int) -> dict[str, Any] | None:
     """When and where the frame was taken, as `helpers.cv.exif` writes a photo's `taken`: the video's
-    creation time plus the frame's time, its location. None when the video says neither."""
+    creation time plus the frame's time, its location; a drone's flight record beside the video
+    (`helpers.core.flight_record`) says both for each frame, and is preferred. None when nothing says."""
     recorded = video_metadata(video, _stamp(video))
     taken: dict[str, Any] = {}
     if "start" in recorded:
         start = datetime.datetime.fromisoformat(recorded["start"])
         taken["time"] = (start + datetime.timedelta(milliseconds=milliseconds)).isoformat(timespec="milliseconds")
     taken |= recorded.get("position", {})
-    if recorded.get("problems"):
-        taken["problems"] = list(recorded["problems"])
+    problems = list(recorded.get("problems", []))
+    if sidecar := sidecar_of(video):
+        record = flight_record(sidecar)
+        said = record.at(milliseconds) or {}
+        if "latitude" in said:  # the drone's position replaces the video's own (altitude included)
+            taken = {name: value for name, value in taken.items() if name not in POSITION}
+        taken |= {name: value for name, value in said.items() if name != "problems"}
+        problems += ([record.problem] if record.problem else []) + said.get("problems", [])
+    if problems:
+        taken["problems"] = problems
     return taken or None
 
 
@@ -279,7 +304,7 @@ def video_metadata(video: Path, stamp: tuple[int, int]) -> dict[str, Any]:
         except ValueError:
             found["problems"].append(f"creation_time {created!r} is not an ISO 8601 time")
         else:
-            found["start"] = (start if start.tzinfo else start.replace(tzinfo=datetime.UTC)).isoformat()
+            found["start"] = start.isoformat()  # MP4's is UTC ("Z"); an AVI's IDIT has no offset: the camera's clock
     location = next((tags[tag] for tag in LOCATION_TAGS if tags.get(tag)), "")
     if location:
         try:

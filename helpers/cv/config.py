@@ -116,7 +116,8 @@ class ExtractConfig:
     save_model_detections: bool = setting(True, "also keep each detector's own detections (per-detector metrics)")
     read_exif: bool = setting(
         True,
-        "record when and where each photo was taken (its EXIF capture time and GPS position) as `taken`; "
+        "record when and where each photo was taken (its EXIF capture time and GPS position; a video frame's: the "
+        "video's creation time and location, or a drone's .SRT flight record beside it) as `taken`; "
         "false: records carry neither (the exports copy photos as stored: their own EXIF goes along)",
     )
     loader_threads: int = setting(0, "threads decoding images ahead of the models (0: one per CPU core)")

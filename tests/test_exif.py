@@ -299,6 +299,32 @@ def test_the_csv_export_has_when_and_where_columns_when_some_record_says(exif_ph
     assert header == "id,image,scene,detections,source,description"  # no record says: the columns as before
 
 
+def test_the_dataset_exports_carry_when_and_where_each_photo_was_taken(exif_photos):
+    """A VLM's training data keeps the photo's time and place: the hf export's `taken` column and the
+    webdataset sample's JSON hold 01's `taken` (time, latitude, longitude, altitude; None where unknown)."""
+    import tarfile
+
+    import datasets
+
+    from helpers.describer.exports import export
+
+    folder, run = exif_photos
+    records = [json.loads(line) for line in open(run["output"], encoding="utf-8")]
+    (folder / "rows.jsonl").write_text(
+        "".join(json.dumps({"id": r["image"], "description": "."}) + "\n" for r in records)
+    )
+    export("hf", folder / "rows.jsonl", folder / "ds", Path(run["output"]))
+    export("webdataset", folder / "rows.jsonl", folder / "wds", Path(run["output"]))
+    with tarfile.open(folder / "wds" / "00000.tar") as shard:
+        samples = [json.load(shard.extractfile(m)) for m in shard.getmembers() if m.name.endswith(".json")]
+    fields = ("time", "latitude", "longitude", "altitude")
+    for record, example, sample in zip(records, datasets.load_from_disk(str(folder / "ds")), samples, strict=True):
+        said = {name: value for name, value in record.get("taken", {}).items() if name in fields}
+        expected = {name: said.get(name) for name in fields} if said else None
+        assert example["taken"] == expected and sample["taken"] == expected, record["image"]
+    assert sum(example["taken"] is not None for example in datasets.load_from_disk(str(folder / "ds"))) == 3
+
+
 def test_a_geojson_export_names_a_position_that_is_no_place_and_skips_photos_without_one(tmp_path):
     from helpers.describer.exports import export
 

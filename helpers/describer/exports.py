@@ -14,12 +14,13 @@ the folder the records' `image` paths are relative to, or the Hugging Face datas
 from, `helpers.core.photo_datasets`):
 
 - **hf**: a Hugging Face dataset (`id`, `image` as the `datasets.Image` feature with the photo's
-  bytes, `description`, `captions`, `source`, `detections`, `scene`), saved with `save_to_disk`
+  bytes, `description`, `captions`, `source`, `detections`, `scene`, `taken`: time, latitude,
+  longitude, altitude, None where unknown), saved with `save_to_disk`
   (`datasets.load_from_disk(out)`) and as Parquet shards in `out/parquet/`
   (`load_dataset("parquet", data_files="out/parquet/*.parquet")`);
 - **webdataset**: tar shards (`00000.tar`, ...) as WebDataset, OpenCLIP and img2dataset read them: per
   photo `<key>.jpg` (its bytes, its format's extension), `<key>.txt` (the description) and `<key>.json`
-  (id, image, description, captions, source, detections, scene), `helpers.describer.webdataset`;
+  (id, image, description, captions, source, detections, scene, taken), `helpers.describer.webdataset`;
   `datasets.load_dataset("webdataset", data_files="out/*.tar")` reads them too;
 - **llava**: LLaVA-style conversations, one entry per caption (`id`, `image`, `conversations`:
   human `<image>` + `prompt`, gpt the caption);
@@ -67,6 +68,7 @@ import csv
 import io
 import json
 import logging
+import math
 import time
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
@@ -75,6 +77,7 @@ from itertools import chain
 from pathlib import Path
 
 from helpers.core.contract import Policy
+from helpers.core.figures import position_of
 from helpers.core.io import atomic_write_bytes, atomic_write_text, iter_jsonl, write_problems
 from helpers.core.logs import progress
 from helpers.core.outputs import OutputLock, check_writes, lock_path
@@ -193,6 +196,26 @@ def _scene(record: dict | None) -> dict | None:
     return {"class": str(scene["class"]), "confidence": float(confidence) if confidence is not None else None}
 
 
+def _taken(record: dict | None) -> dict | None:
+    """The record's `taken` as the hf and webdataset exports hold it: `time` (ISO 8601 text), `latitude`
+    and `longitude` (when a place on Earth), `altitude` (metres, with a place); None when it says none."""
+    taken = (record or {}).get("taken")
+    if not isinstance(taken, dict):
+        return None
+    place, altitude = position_of(taken), taken.get("altitude")
+    fields = {
+        "time": taken.get("time") if isinstance(taken.get("time"), str) else None,
+        "latitude": float(place[1]) if place else None,
+        "longitude": float(place[0]) if place else None,
+        "altitude": float(altitude) if place and _finite(altitude) else None,
+    }
+    return fields if any(value is not None for value in fields.values()) else None
+
+
+def _finite(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _hf_features(with_images: bool, with_records: bool):
     from datasets import Features, Image, List, Value
 
@@ -203,6 +226,8 @@ def _hf_features(with_images: bool, with_records: bool):
     if with_records:
         box = {"label": Value("string"), "confidence": Value("float64"), "bbox": List(Value("float64"))}
         features |= {"detections": List(box), "scene": {"class": Value("string"), "confidence": Value("float64")}}
+        place = {name: Value("float64") for name in ("latitude", "longitude", "altitude")}
+        features["taken"] = {"time": Value("string")} | place  # 01's `taken`: when and where (None: unknown)
     return Features(features)
 
 
@@ -219,11 +244,11 @@ def _photo(row: ExportRow, photos: PhotoKeys, problems: list[dict]) -> bytes | N
 
 
 def _record_fields(row: ExportRow, problems: list[dict]) -> dict | None:
-    """The row's `detections` and `scene` (none without a CV record), or None (its problem appended)."""
+    """The row's `detections`, `scene` and `taken` (none without a CV record), or None (its problem appended)."""
     if row.record is None:
         return {}
     try:
-        return {"detections": _detections(row.record), "scene": _scene(row.record)}
+        return {"detections": _detections(row.record), "scene": _scene(row.record), "taken": _taken(row.record)}
     except (TypeError, ValueError, KeyError) as error:  # a record the describer never took
         problems.append({"id": row.id, "error": f"CV record not readable: {type(error).__name__}: {error}"})
         return None

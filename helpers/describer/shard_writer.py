@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 SHARD_BYTES = 500 * 2**20  # as `datasets` shards a dataset for the Hub
 PROGRESS = "progress.json"
-FORMAT_VERSION = 1  # of `progress.json`: another version starts the export over
+FORMAT_VERSION = 2  # of `progress.json` and the rows (2: with `taken`): another version starts the export over
 
 
 def synced(path: Path) -> None:

@@ -165,7 +165,7 @@ class _Settings:
 def test_name_equals_value_as_the_yolo_command_takes_settings_reads_as_its_options(
     described, most, guard, sizes, title, label_map, order
 ):
-    """`desclm extract images=photos/ half=true`: the same settings as `--name value`, in any order;
+    """`desclm extract images=photos/ precision=fp16`: the same settings as `--name value`, in any order;
     an option's value that looks like `name=value` stays that option's value."""
     parser = SettingsParser(_Settings, prog="desclm test", description="test")
     options = [
@@ -189,6 +189,29 @@ def test_name_equals_value_as_the_yolo_command_takes_settings_reads_as_its_optio
     assert parser.parse([named[index] for index in order])[0] == expected
     mixed = [described, *named[1:4], "--title", "max_photos=3"]
     assert parser.parse(mixed)[0] == _Settings(described, most, guard, sizes, "max_photos=3", {})
+
+
+def test_the_yolo_commands_names_work_for_extract_on_the_command_line_and_in_a_params_file(tmp_path):
+    """`desclm extract source=photos/ model=best.pt conf=0.3 batch=4`, as `yolo predict` is typed; the same
+    names in a `--params` file; `--help` says so; the field names still work beside them."""
+    from helpers.cv.config import ExtractConfig
+
+    parser = SettingsParser(ExtractConfig, prog="desclm extract", description="test")
+    expected = {"images": "photos/", "yolo_weights": "best.pt", "yolo_conf": 0.3, "batch_size": 4}
+    for argv in (
+        ["source=photos/", "model=best.pt", "conf=0.3", "batch=4"],
+        ["--source", "photos/", "--model", "best.pt", "--conf", "0.3", "--batch", "4"],
+        ["images=photos/", "yolo_weights=best.pt", "--yolo_conf", "0.3", "batch_size=4"],
+    ):
+        config = parser.parse(argv)[0]
+        assert {name: getattr(config, name) for name in expected} == expected, argv
+    (tmp_path / "yolo.yaml").write_text("source: photos/\nmodel: best.pt\nconf: 0.3\nbatch: 4\n")
+    config = SettingsParser(ExtractConfig, prog="desclm extract", description="test").parse(
+        ["--params", str(tmp_path / "yolo.yaml")]
+    )[0]
+    assert {name: getattr(config, name) for name in expected} == expected
+    shown = parser.format_help()
+    assert "(also source=, as for yolo)" in " ".join(shown.split()) and "--source" not in shown
 
 
 def test_a_switch_given_another_word_is_one_error_line(capsys):

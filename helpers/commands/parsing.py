@@ -7,9 +7,10 @@ choices); this subclass adds what the project's commands need on top:
 - booleans as `--guard / --no_guard`, dicts as JSON, `setting(positional=True)` as arguments;
 - `--params FILE.yaml` (the same names; a pipeline file's section works too; the command line wins);
 - `-v/--verbose` and `-q/--quiet` (quiet: warnings only, no progress bars, ours or libraries');
-- `name=value` as the `yolo` command takes settings (`desclm extract images=photos/ batch_size=16
-  half=true`), read as `--name value` (a switch: true/false; a list: comma-separated; an argument
-  by its name).
+- `name=value` as the `yolo` command takes settings (`desclm extract source=photos/ model=best.pt
+  batch=16 precision=fp16`), read as `--name value` (a switch: true/false; a list: comma-separated; an
+  argument by its name); a setting's aliases (`setting(aliases=...)`: the `yolo` command's names,
+  `source`, `model`, `conf`, `batch`) are taken on the command line and in `--params` files alike.
 A config that refuses its values (`__post_init__`) ends the command with its message and status 2.
 """
 
@@ -31,7 +32,7 @@ from transformers.hf_argparser import HfArgumentParser
 
 from helpers.core.logs import setup_logging
 from helpers.core.paths import NOTEBOOKS
-from helpers.core.settings import default_of, help_of, init_fields, plain_type
+from helpers.core.settings import aliases_of, default_of, help_of, init_fields, plain_type
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +126,9 @@ class SettingsParser(HfArgumentParser):
     def _parse_dataclass_field(parser: argparse.ArgumentParser, field: dataclasses.Field) -> None:
         plain = plain_type(field.type)  # "float | None" is a float that may be left out
         default = default_of(field)
-        options: dict[str, Any] = {"help": help_of(field)}
+        aliases = [option for alias in aliases_of(field) for option in _spellings(alias)]
+        also = f" (also {', '.join(f'{alias}=' for alias in aliases_of(field))}, as for yolo)" if aliases else ""
+        options: dict[str, Any] = {"help": help_of(field) + also}
         if default is dataclasses.MISSING:
             options["required"] = True
         else:
@@ -140,13 +143,14 @@ class SettingsParser(HfArgumentParser):
                 options["type"] = plain
             parser.add_argument(field.name, **options)
         elif plain is bool:
-            names = _spellings(field.name) + [f"--no_{field.name}", f"--no-{field.name.replace('_', '-')}"]
+            names = _spellings(field.name) + [f"--no_{field.name}", f"--no-{field.name.replace('_', '-')}"] + aliases
             parser.add_argument(*dict.fromkeys(names), dest=field.name, action=Switch, **options)
         elif (typing.get_origin(plain) or plain) is dict:
-            parser.add_argument(*_spellings(field.name), type=json_value(dict), metavar="JSON", **options)
-        else:  # HfArgumentParser passes metadata on to argparse: only the help goes
+            names = _spellings(field.name) + aliases
+            parser.add_argument(*names, type=json_value(dict), metavar="JSON", dest=field.name, **options)
+        else:  # HfArgumentParser passes metadata on to argparse: the help and the aliases go
             plain_field = copy.copy(field)
-            plain_field.metadata = types.MappingProxyType({"help": help_of(field)})
+            plain_field.metadata = types.MappingProxyType({"help": options["help"], "aliases": aliases})
             HfArgumentParser._parse_dataclass_field(parser, plain_field)
 
     def _file_values(self, path: Path) -> tuple[dict, str | None]:
@@ -159,10 +163,15 @@ class SettingsParser(HfArgumentParser):
             self.error(f"settings file {path} is unreadable: {error}")
         if not isinstance(values, dict):
             self.error(f"{path}: expected name: value pairs")
-        for section in self.params_sections or ():
-            if isinstance(values.get(section), dict):
-                return values[section], section
-        return values, None
+        section = next((name for name in self.params_sections or () if isinstance(values.get(name), dict)), None)
+        values = values[section] if section else values
+        named = {
+            alias: field.name
+            for config in self.dataclass_types
+            for field in init_fields(config)
+            for alias in aliases_of(field)
+        }
+        return {named.get(name, name): value for name, value in values.items()}, section
 
     def assignments(self, argv: list[str]) -> list[str]:
         """`argv` with each `name=value` of a setting (as the `yolo` command takes them) as `--name value`:
@@ -170,6 +179,9 @@ class SettingsParser(HfArgumentParser):
         items, an argument (`described=runs/d.jsonl`) in its place among the arguments. A token that is an
         option's value (`--title a=b`) or names no setting stays as it is."""
         by_name = {action.dest: action for action in self._actions if action.dest != "help"}
+        for action in self._actions:  # a setting's aliases (`--source`: `source=`)
+            by_name |= {option.lstrip("-").replace("-", "_"): action for option in action.option_strings[1:]}
+        by_name = {name: action for name, action in by_name.items() if not name.startswith("no_")}
         arguments = [action.dest for action in self._actions if not action.option_strings]
         rewritten: list[str] = []
         named: dict[str, list[str]] = {}

@@ -25,6 +25,7 @@ def setting(
     *,
     factory: Callable[[], Any] | None = None,
     positional: bool = False,
+    aliases: tuple[str, ...] = (),
 ) -> Any:
     """A config field with its help text (shown by `--help` and in the notebook's parameters cell).
 
@@ -33,8 +34,10 @@ def setting(
         help: One line saying what it does; defaults are shown beside it automatically.
         factory: For mutable defaults (`factory=dict`), instead of `default`.
         positional: A command-line argument rather than an `--option` (a model folder, a file list).
+        aliases: Other names the command line and `--params` take for it: the `yolo` command's
+            (`source` for `images`), so its users' habits work.
     """
-    metadata = {"help": help, "positional": positional}
+    metadata = {"help": help, "positional": positional, "aliases": tuple(aliases)}
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
@@ -42,6 +45,11 @@ def setting(
 
 def help_of(field: dataclasses.Field) -> str:
     return field.metadata.get("help", "")
+
+
+def aliases_of(field: dataclasses.Field) -> tuple[str, ...]:
+    """The setting's other names (`setting`'s `aliases`)."""
+    return field.metadata.get("aliases", ())
 
 
 def init_fields(config_class: type) -> list[dataclasses.Field]:

@@ -35,7 +35,8 @@ class ExtractConfig:
     images: str = setting(
         help="folder of photos (recursive), a .txt list of paths, a YOLO data.yaml, a COCO instances .json, a LLaVA "
         "conversations .json or .jsonl (its images), tar shards (a .tar or a folder of them: WebDataset, img2dataset), "
-        "a Hugging Face dataset (a save_to_disk folder, Parquet files), or a video; videos in a folder or list too"
+        "a Hugging Face dataset (a save_to_disk folder, Parquet files), or a video; videos in a folder or list too",
+        aliases=("source",),
     )
     image_root: str = setting(
         "", "COCO or LLaVA .json/.jsonl only: the folder its file_names or images are relative to (default: the file's)"
@@ -61,11 +62,13 @@ class ExtractConfig:
         "models", 'detectors ("models"), or the ground truth of a YOLO data.yaml or COCO .json ("labels")'
     )
     yolo_weights: str = setting(
-        "", 'Ultralytics detection checkpoint (.pt) or its export (.onnx, .engine, .torchscript, ...); "": none'
+        "",
+        'Ultralytics detection checkpoint (.pt) or its export (.onnx, .engine, .torchscript, ...); "": none',
+        aliases=("model",),
     )
     yolo_kind: str = setting("auto", "yolo, rtdetr (Ultralytics RT-DETR weights), or auto (read from the checkpoint)")
     yolo_conf: float | None = setting(
-        None, f"the YOLO detector's threshold (None: the calibration file's, else {DEFAULT_CONF})"
+        None, f"the YOLO detector's threshold (None: the calibration file's, else {DEFAULT_CONF})", aliases=("conf",)
     )
     hf_model: str = setting("", 'Hugging Face object-detection model folder or hub id; "": none')
     hf_processor: str = setting("", "its image-processor folder or hub id, when not the model's")
@@ -101,7 +104,7 @@ class ExtractConfig:
     agnostic_ios: float | None = setting(
         None, "a box lying inside a more confident one beyond this share is dropped; None: file's, else 1 (off)"
     )
-    batch_size: int = setting(16, "images per forward pass")
+    batch_size: int = setting(16, "images per forward pass", aliases=("batch",))
     imgsz: int = setting(0, "detector input size (0: the size its checkpoint was trained at)")
     scene_imgsz: int = setting(0, "scene classifier input size (0: the size its checkpoint was trained at)")
     slice_size: int = setting(

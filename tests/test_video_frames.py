@@ -30,7 +30,7 @@ from helpers.core.video_frames import (
     split_frame_key,
     video_duration,
 )
-from helpers.cv.sources import decode_photo, open_image_source
+from helpers.cv.sources import decode_photo, open_image_source, select
 
 CREATED = "2026-05-01T10:22:31.000000Z"
 LOCATION = "+47.3751-008.5362+412.500/"
@@ -179,6 +179,9 @@ def test_a_folder_lists_its_videos_frames_among_its_photos_and_a_bad_video_costs
     assert size == (64, 48) and image.size == size
     with pytest.raises(av.error.FFmpegError, match="c.avi"):
         decode_photo(source.items[-1])
+    shards = [[item.key for item in select(source.items, num_shards=3, shard_index=k)] for k in range(3)]
+    assert sorted(sum(shards, [])) == sorted(keys)  # each photo and frame in one shard
+    assert sum(any(key.startswith("b.mp4/") for key in shard) for shard in shards) == 1  # a video's frames together
     alone = open_image_source(folder / "b.mp4", video_interval=0.5)  # one video as the images
     assert alone.kind == "video" and len(alone.items) == 5 and alone.items[0].path == folder / "b.mp4"
 

@@ -243,12 +243,19 @@ def _with_frames(items: list[ImageItem], interval: float) -> list[ImageItem]:
 def select(
     items: list[ImageItem], *, max_images: int = 0, num_shards: int = 1, shard_index: int = 0
 ) -> list[ImageItem]:
-    """The first `max_images` items (0: all), then those of shard `shard_index` of `num_shards`."""
+    """The first `max_images` items (0: all), then those of shard `shard_index` of `num_shards` (by a hash
+    of the key; a video's frames go together)."""
     check_shard(num_shards, shard_index)
     if max_images < 0:
         raise ValueError(f"max_images must be >= 0, got {max_images}")
     chosen = items[: max_images or None]
-    return [item for item in chosen if num_shards == 1 or shard_of(item.key, num_shards) == shard_index]
+    return [item for item in chosen if num_shards == 1 or shard_of(_sharded_by(item), num_shards) == shard_index]
+
+
+def _sharded_by(item: ImageItem) -> str:
+    """What decides an item's shard: its key, a frame's video's (a video's frames are decoded on from
+    each other in one job, not sought in every job)."""
+    return split_frame_key(item.key)[0] if item.column == FRAME else item.key
 
 
 def load_image(item: ImageItem) -> Image.Image:

@@ -21,6 +21,7 @@ from PIL import Image
 from helpers.core.flight_record import flight_record, sidecar_of, subtitle_taken
 from helpers.core.video_frames import (
     VIDEO_SUFFIXES,
+    decode_frame,
     demuxed_length,
     frame_key,
     frame_taken,
@@ -142,6 +143,10 @@ def test_a_portrait_phone_video_is_shown_upright(tmp_path):
     frame = np.asarray(read_frame(turned, 0))
     assert frame.shape == (64, 48, 3)  # upright: taller than wide
     assert frame[:8, -8:].mean() > 200 and frame[:8, :8].mean() < 50  # the stored top-left corner, turned
+    drafted, size = decode_frame(turned, 0, min_side=16)  # for a small model: converted at half size
+    assert size == (48, 64) and drafted.size == (24, 32)
+    reduced = np.asarray(Image.fromarray(frame).reduce(2), dtype=np.int16)
+    assert np.abs(np.asarray(drafted, dtype=np.int16) - reduced).mean() < 0.5  # the same picture, smaller (0.04)
 
 
 def test_a_frame_is_taken_at_the_videos_creation_time_plus_its_own(tmp_path):

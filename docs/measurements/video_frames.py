@@ -2,7 +2,8 @@
 read as 01 lists and decodes them (in order, decoded on from the last frame; `decode_batches` with one
 thread per core), the same frames each sought on its own (a fresh reader per frame: from the keyframe
 before it), and every frame of the video decoded in order (what the listed ones cannot cost less than
-at a short interval).
+at a short interval); and a 3840x2160 clip's frames converted in full or drafted for a 640-pixel model
+(at half size, as a JPEG is drafted).
 
     python docs/measurements/video_frames.py --out docs/measurements/video_frames_cpu.json
 
@@ -27,10 +28,12 @@ from helpers.core.video_frames import close_videos, read_frame
 from helpers.cv.batch import decode_batches
 from helpers.cv.sources import open_image_source
 
+UHD_MODEL_SIDE = 640  # a detector's input: a 4K frame is converted at 1920x1080 for it
 
-def _clip(path: Path, seconds: int, seed: int) -> Path:
+
+def _clip(path: Path, seconds: int, seed: int, size: tuple[int, int] = (1920, 1080)) -> Path:
     rng = np.random.default_rng(seed)
-    width, height, rate = 1920, 1080, 30
+    (width, height), rate = size, 30
     ground = rng.integers(0, 255, (height // 8, (width + rate * seconds * 4) // 8, 3), dtype=np.uint8)
     ground = np.repeat(np.repeat(ground, 8, axis=0), 8, axis=1)
     with av.open(str(path), "w") as video:
@@ -56,6 +59,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--intervals", type=float, nargs="+", default=[1.0, 0.2])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--uhd_seconds", type=int, default=4, help="the 3840x2160 clip's length")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
@@ -63,6 +67,8 @@ def main() -> None:
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as folder:
         clip = _clip(Path(folder) / "flight.mp4", args.seconds, args.seed)
+        uhd = _clip(Path(folder) / "flight_4k.mp4", args.uhd_seconds, args.seed, (3840, 2160))
+        uhd_items = open_image_source(uhd, video_interval=1.0).items
         best: dict[str, float] = {}
         frames = 0
         for _ in range(args.repeats):
@@ -83,6 +89,13 @@ def main() -> None:
                             read_frame(clip, item.row)
                     key = f"every {interval:g} s, {name}"
                     best[key] = min(best.get(key, float("inf")), (time.perf_counter() - start) / len(items))
+            for min_side in (0, UHD_MODEL_SIDE):  # a 4K clip, every second, for a 640-pixel model: drafted or not
+                close_videos()
+                start = time.perf_counter()
+                decoded = [one for batch in decode_batches(uhd_items, 16, threads, min_side) for one in batch]
+                assert all(not one.error and one.size == (3840, 2160) for one in decoded)
+                key = f"3840x2160 every 1 s, as 01 reads them, {'drafted' if min_side else 'in full'}"
+                best[key] = min(best.get(key, float("inf")), (time.perf_counter() - start) / len(uhd_items))
             start = time.perf_counter()
             frames = _every_frame(clip)
             best["every frame decoded in order"] = min(
@@ -108,6 +121,9 @@ def main() -> None:
                 "frames": frames,
             },
             "threads": threads,
+            "uhd_clip_seconds": args.uhd_seconds,
+            "uhd_in_full_over_drafted": per_frame["3840x2160 every 1 s, as 01 reads them, in full"]
+            / per_frame["3840x2160 every 1 s, as 01 reads them, drafted"],
             "repeats": args.repeats,
             "milliseconds_per_listed_frame": per_frame,
             "by_interval": results,

@@ -120,10 +120,21 @@ def _video_stream(container, video: Path):
 
 
 def read_frame(video: Path, milliseconds: int) -> Image.Image:
-    """The frame on screen `milliseconds` into the video, as 8-bit RGB turned as a person sees it.
+    """The frame on screen `milliseconds` into the video, as 8-bit RGB turned as a person sees it
+    (`decode_frame` in full)."""
+    return decode_frame(video, milliseconds)[0]
+
+
+def decode_frame(video: Path, milliseconds: int, min_side: int = 0) -> tuple[Image.Image, tuple[int, int]]:
+    """The frame on screen `milliseconds` into the video, as 8-bit RGB turned as a person sees it, and
+    its full size (width, height as shown).
+
+    With `min_side`, the frame is converted at the smallest of 1/1, 1/2, 1/4, 1/8 of its size still at
+    least `min_side` pixels both ways, as a JPEG is drafted for the models (`helpers.cv.sources`): a
+    4K frame for a 640-pixel detector is converted from YUV as 1920x1080, in the same step.
 
     The last `READERS_KEPT` videos read stay open, shared by the threads: a frame after the last one
-    read (within `FORWARD_SECONDS`) is decoded on to, whichever thread asks, so a video's frames
+    read (with no keyframe between them) is decoded on to, whichever thread asks, so a video's frames
     listed in order are each decoded once; others are sought (from the keyframe before them).
 
     Raises:
@@ -137,7 +148,17 @@ def read_frame(video: Path, milliseconds: int) -> Image.Image:
         except Exception:
             _READERS.forget(reader)
             raise
-    return _upright(frame.to_image(), frame.rotation)
+    reduction = max(
+        (factor for factor in (1, 2, 4, 8) if min(frame.width, frame.height) // factor >= min_side), default=1
+    )
+    if min_side and reduction > 1:
+        converted = frame.reformat(frame.width // reduction, frame.height // reduction, "rgb24", interpolation="AREA")
+        image = converted.to_image()
+    else:
+        image = frame.to_image()
+    turned = round(frame.rotation or 0) % 180 == 90
+    size = (frame.height, frame.width) if turned else (frame.width, frame.height)
+    return _upright(image, frame.rotation), size
 
 
 def frame_jpeg(video: Path, milliseconds: int) -> bytes:

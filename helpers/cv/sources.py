@@ -32,11 +32,11 @@ from helpers.core.video_frames import (
     DEFAULT_VIDEO_INTERVAL,
     FRAME,
     VIDEO_SUFFIXES,
+    decode_frame,
     frame_key,
     frame_taken,
     frame_times,
     is_video,
-    read_frame,
     split_frame_key,
 )
 from helpers.cv.coco_data import CocoDataset, load_coco
@@ -290,9 +290,9 @@ def decode_photo(
     times faster). Images no larger than that, and other formats, decode in full.
     """
     path, name = item.path, item.name
-    if item.column == FRAME:
-        image = read_frame(path, item.row)
-        return image, image.size, frame_taken(path, item.row) if taken else None
+    if item.column == FRAME:  # drafted as a JPEG is (below)
+        image, size = decode_frame(path, item.row, min_side)
+        return image, size, frame_taken(path, item.row) if taken else None
     if item.row is not None:  # a Hugging Face dataset's photo or a tar shard's: its bytes
         if item.column == MEMBER:
             photo = io.BytesIO(read_member(path, item.row))

@@ -131,7 +131,7 @@ class ExtractConfig:
     )
     precision: str = setting("auto", "the models' floats: fp16 (GPU only), fp32, or auto (fp16 on a GPU, else fp32)")
     draft_decode: bool = setting(
-        True, "decode JPEGs at 1/2, 1/4 or 1/8 scale when still as large as every model's input"
+        True, "decode JPEGs (convert video frames) at 1/2, 1/4 or 1/8 scale when still as large as every model's input"
     )
     fsync: bool = setting(
         False, "sync the output to disk after each batch (survives a power cut; slower on network disks)"

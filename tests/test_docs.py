@@ -721,3 +721,5 @@ def test_the_video_frame_costs_the_docs_state_are_the_saved_measurement():
         assert f"x{ratios[interval]['sought_over_as_01_reads']:.2f})" in text
         assert ratios[interval]["sought_over_as_01_reads"] > 1, "why the videos read last stay open"
     assert f"every frame of the clip costs {per_frame['every frame decoded in order']:.1f} ms a frame" in text
+    drafted, full = (per_frame[f"3840x2160 every 1 s, as 01 reads them, {way}"] for way in ("drafted", "in full"))
+    assert f"cost {drafted:.1f} ms drafted, {full:.1f} in full (x{saved['uhd_in_full_over_drafted']:.2f}" in text

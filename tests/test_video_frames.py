@@ -131,6 +131,20 @@ def test_each_listed_frame_is_the_one_on_screen_read_in_order_or_not(tmp_path, c
     assert np.array_equal(np.asarray(read_frame(video, 2999)), on_screen(2999))  # past the last listed: the last
 
 
+def test_threads_reading_one_videos_frames_at_once_each_get_the_frame_on_screen(tmp_path):
+    """Decoding threads share a video's readers (each taken by one thread at a time): in list order, shuffled
+    or one frame asked by many threads, every answer is the frame on screen then."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    video = _write_video(tmp_path / "clip.mp4", _numbered(90), 30, "libx264", options={"g": "15", "bf": "2"})
+    on_screen = _on_screen(video)
+    times = frame_times(video, 0.1)
+    asked = times + random.Random(2).sample(times, len(times)) + [1500] * 8
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        frames = list(pool.map(lambda milliseconds: np.asarray(read_frame(video, milliseconds)), asked))
+    assert all(np.array_equal(frame, on_screen(ms)) for frame, ms in zip(frames, asked, strict=True))
+
+
 def test_a_portrait_phone_video_is_shown_upright(tmp_path):
     """A phone stores a portrait video on its side with a display rotation (QuickTime's track matrix)."""
     video = _write_video(tmp_path / "clip.mp4", _numbered(4, (64, 48)), 2, "libx264")

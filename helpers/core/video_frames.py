@@ -47,7 +47,7 @@ VIDEO_SUFFIXES = frozenset(
 FRAME_NAME = re.compile(r"(?P<seconds>\d{5,})\.(?P<milliseconds>\d{3})s\.jpg")
 FRAME_QUALITY = 95  # a frame read back as a file (gallery, exports): JPEG at this quality
 FORWARD_SECONDS = 4.0  # a frame this far after the last one read is decoded on to, a farther one sought
-READERS_KEPT = 16  # videos kept open (a decoding thread each, and a few more)
+READERS_KEPT = 32  # video readers kept open, free or in use (a decoding thread's each, and more)
 COORDINATE_DECIMALS = 7  # as `helpers.cv.exif`
 ISO6709 = re.compile(r"(?P<latitude>[+-]\d+(?:\.\d*)?)(?P<longitude>[+-]\d+(?:\.\d*)?)(?P<altitude>[+-]\d+(?:\.\d*)?)?")
 POSITION = ("latitude", "longitude", "altitude")
@@ -134,32 +134,33 @@ def decode_frame(video: Path, milliseconds: int, min_side: int = 0) -> tuple[Ima
     least `min_side` pixels both ways, as a JPEG is drafted for the models (`helpers.cv.sources`): a
     4K frame for a 640-pixel detector is converted from YUV as 1920x1080, in the same step.
 
-    The last `READERS_KEPT` videos read stay open, shared by the threads: a frame after the last one
-    read (with no keyframe between them) is decoded on to, whichever thread asks, so a video's frames
-    listed in order are each decoded once; others are sought (from the keyframe before them).
+    Videos stay open (`READERS_KEPT` readers in all), each with as many readers as threads read it at
+    once: a thread takes the free reader that can decode on to its frame (no keyframe due between the
+    reader's last frame and it), else seeks one (from the keyframe before its frame), else opens one.
+    So a video's frames listed in order are decoded once each by one thread, and in parallel by many
+    where seeking costs no more than decoding on (frames a keyframe interval apart or more).
 
     Raises:
         av.error.FFmpegError, OSError: The video cannot be read there.
         ValueError: It has no video stream, or no frame at all.
     """
-    reader = _READERS.reader(video)
-    with reader.lock:  # one thread at a time decodes a video; others read other videos meanwhile
-        try:
-            frame = reader.frame_at(milliseconds)
-        except Exception:
-            _READERS.forget(reader)
-            raise
-    reduction = max(
-        (factor for factor in (1, 2, 4, 8) if min(frame.width, frame.height) // factor >= min_side), default=1
-    )
-    if min_side and reduction > 1:
-        converted = frame.reformat(frame.width // reduction, frame.height // reduction, "rgb24", interpolation="AREA")
-        image = converted.to_image()
-    else:
-        image = frame.to_image()
-    turned = round(frame.rotation or 0) % 180 == 90
-    size = (frame.height, frame.width) if turned else (frame.width, frame.height)
-    return _upright(image, frame.rotation), size
+    reader = _READERS.acquire(video, milliseconds)  # this thread's alone until released
+    try:
+        frame = reader.frame_at(milliseconds)
+        shorter = min(frame.width, frame.height)
+        reduction = max((factor for factor in (1, 2, 4, 8) if shorter // factor >= min_side), default=1)
+        if min_side and reduction > 1:
+            width, height = frame.width // reduction, frame.height // reduction
+            image = frame.reformat(width, height, "rgb24", interpolation="AREA").to_image()
+        else:
+            image = frame.to_image()  # converted before the reader is free: its decoder owns the frame's buffers
+        rotation, stored = frame.rotation, (frame.width, frame.height)
+    except Exception:
+        _READERS.release(reader, failed=True)
+        raise
+    _READERS.release(reader)
+    turned = round(rotation or 0) % 180 == 90
+    return _upright(image, rotation), stored[::-1] if turned else stored
 
 
 def frame_jpeg(video: Path, milliseconds: int) -> bytes:
@@ -170,28 +171,52 @@ def frame_jpeg(video: Path, milliseconds: int) -> bytes:
 
 
 class _OpenVideos:
-    """The videos read last, open (`READERS_KEPT` of them); one dropped closes once no thread uses it."""
+    """The readers of the videos read last (`READERS_KEPT` of them kept free; a dropped one closes once no
+    thread uses it), and which are in use."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._open: OrderedDict[tuple[str, int, int], _Reader] = OrderedDict()
+        self._open: OrderedDict[tuple[str, int, int], list[_Reader]] = OrderedDict()  # least recently used first
 
-    def reader(self, video: Path) -> _Reader:
+    def acquire(self, video: Path, milliseconds: int) -> _Reader:
+        """A reader of `video` for the frame at `milliseconds`, used by this thread alone until `release`:
+        a free one that decodes on to it, else a free one (it seeks), else a new one."""
         key = (str(video), *_stamp(video))  # a video replaced since is opened afresh
         with self._lock:
-            reader = self._open.get(key)
-            if reader is None:
-                reader = self._open[key] = _Reader(video, key)
+            free = [reader for reader in self._open.get(key, []) if not reader.busy]
+            reader = min(free, key=lambda reader: not reader.decodes_on_to(milliseconds), default=None)
+            if reader is not None:
+                reader.busy = True
+                self._open.move_to_end(key)
+                return reader
+        reader = _Reader(video, key)  # opened outside the lock: another thread reads on meanwhile
+        reader.busy = True
+        with self._lock:
+            self._open.setdefault(key, []).append(reader)
             self._open.move_to_end(key)
-            while len(self._open) > READERS_KEPT:
-                self._open.popitem(last=False)  # closed when the last thread using it lets it go
+            self._trim()
         return reader
 
-    def forget(self, reader: _Reader) -> None:
-        """Drops a reader whose decoding failed (its state is unknown): the next frame opens the video again."""
+    def release(self, reader: _Reader, failed: bool = False) -> None:
+        """The reader is free again; one whose decoding failed (its state unknown) is dropped."""
         with self._lock:
-            if self._open.get(reader.key) is reader:
-                del self._open[reader.key]
+            reader.busy = False
+            readers = self._open.get(reader.key, [])
+            if failed and reader in readers:
+                readers.remove(reader)
+
+    def _trim(self) -> None:
+        """Drops free readers, least recently used videos first, while more than `READERS_KEPT` are open."""
+        count = sum(map(len, self._open.values()))
+        for key in list(self._open):
+            if count <= READERS_KEPT:
+                return
+            readers = self._open[key]
+            for reader in [reader for reader in readers if not reader.busy][: count - READERS_KEPT]:
+                readers.remove(reader)
+                count -= 1
+            if not readers:
+                del self._open[key]
 
     def clear(self) -> None:
         with self._lock:
@@ -214,7 +239,7 @@ class _Reader:
         import av
 
         self.video, self.key = video, key
-        self.lock = threading.Lock()
+        self.busy = False  # a thread is reading with it (`_OpenVideos`)
         self.container = av.open(str(video))
         self.stream = _video_stream(self.container, video)
         self.start = self.stream.start_time or 0
@@ -222,13 +247,22 @@ class _Reader:
         self.last = self.ahead = None
         self.keyframe = self.keyframe_gap = None  # the last keyframe decoded, and the gap before it (pts)
 
+    def _target(self, milliseconds: int) -> int:
+        """A time from the first frame as the stream's time stamp."""
+        base = self.stream.time_base
+        return self.start + milliseconds * base.denominator // (1000 * base.numerator)
+
+    def decodes_on_to(self, milliseconds: int) -> bool:
+        """Whether the frame at `milliseconds` is reached by decoding on from the last one, not by seeking."""
+        last = self.last.pts if self.last is not None and self.last.pts is not None else None
+        target = self._target(milliseconds)
+        return self.frames is not None and last is not None and last <= target and self._decode_on(last, target)
+
     def frame_at(self, milliseconds: int):
         """The last frame whose time is not after `milliseconds` from the first frame (the first frame
         for a time before it)."""
-        base = self.stream.time_base
-        target = self.start + milliseconds * base.denominator // (1000 * base.numerator)
-        last = self.last.pts if self.last is not None and self.last.pts is not None else None
-        if self.frames is None or last is None or target < last or not self._decode_on(last, target):
+        target = self._target(milliseconds)
+        if not self.decodes_on_to(milliseconds):
             self._seek(target)
         self._decode_to(target)
         if self.last is None and self.ahead is not None and target > self.start:

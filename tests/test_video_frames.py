@@ -373,3 +373,31 @@ def test_a_drone_videos_frames_take_their_place_from_the_flight_record(tmp_path)
         }
         for n in (0, 2, 4)
     ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    kinds=st.lists(st.sampled_from(["photo", "a.mp4", "b.mov"]), max_size=40),
+    threads=st.integers(1, 16),
+)
+def test_a_batch_is_decoded_in_runs_of_one_videos_frames_and_photos_alone(kinds, threads):
+    """Each decoding thread takes a run: a photo alone, or consecutive frames of one video (up to the
+    batch's share of a thread), so a thread decodes on through a video instead of every thread seeking in it."""
+    from helpers.core.video_frames import FRAME
+    from helpers.cv.batch import decoding_runs
+    from helpers.cv.sources import ImageItem
+
+    root = Path("/photos")
+    items = [
+        ImageItem(root, f"p{n}.jpg", None) if kind == "photo" else ImageItem(root, frame_key(kind, n), None, n, FRAME)
+        for n, kind in enumerate(kinds)
+    ]
+    runs = decoding_runs(items, threads)
+    assert [item for run in runs for item in run] == items
+    longest = -(-len(items) // threads)
+    for run in runs:
+        assert len(run) == 1 or (len({item.path for item in run}) == 1 and run[0].column == FRAME)
+        assert len(run) <= max(longest, 1)
+    for before, after in zip(runs, runs[1:]):  # a run ends only where it must
+        joinable = before[-1].column == after[0].column == FRAME and before[-1].path == after[0].path
+        assert not joinable or len(before) == longest

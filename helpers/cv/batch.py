@@ -20,6 +20,7 @@ from PIL import Image
 
 from helpers.core.contract import Policy
 from helpers.core.paths import resolve
+from helpers.core.video_frames import FRAME
 from helpers.cv.config import ExtractConfig
 from helpers.cv.detectors import (
     UNKNOWN_SCENE,
@@ -61,18 +62,38 @@ def decode_item(item: ImageItem, min_side: int = 0, taken: bool = False) -> Deco
 def decode_batches(
     items: list[ImageItem], batch_size: int, threads: int, min_side: int = 0, taken: bool = False
 ) -> Iterator[list[Decoded]]:
-    """Batches of decoded images, decoded by threads (PIL's decoders release the GIL) one batch
-    ahead of the models; JPEGs at a reduced scale when `min_side` allows (see `decode_photo`), with
-    when and where each was taken when `taken`."""
+    """Batches of decoded images, decoded by threads (PIL's and FFmpeg's decoders release the GIL) one
+    batch ahead of the models (a video's frames in runs, `decoding_runs`); JPEGs at a reduced scale when
+    `min_side` allows (see `decode_photo`), with when and where each was taken when `taken`."""
     load = partial_call(decode_item, min_side=min_side, taken=taken)
+
+    def decode(chunk: list[ImageItem]):  # a thread decodes each run of the chunk
+        return pool.map(lambda run: [load(item) for item in run], decoding_runs(chunk, threads))
+
     chunks = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        pending = [pool.map(load, chunk) for chunk in chunks[:2]]
+        pending = [decode(chunk) for chunk in chunks[:2]]
         for index in range(len(chunks)):
-            batch = list(pending.pop(0))
+            batch = [decoded for run in pending.pop(0) for decoded in run]
             if index + 2 < len(chunks):
-                pending.append(pool.map(load, chunks[index + 2]))
+                pending.append(decode(chunks[index + 2]))
             yield batch
+
+
+def decoding_runs(items: list[ImageItem], threads: int) -> list[list[ImageItem]]:
+    """The items as the decoding threads take them, in order: a photo alone; a video's consecutive frames in
+    runs of up to len(items)/threads, which one thread decodes on through (`helpers.core.video_frames`),
+    where frames dealt one by one would have every thread decode the same stretch of the video."""
+    longest = max(1, -(-len(items) // max(threads, 1)))
+    runs: list[list[ImageItem]] = []
+    for item in items:
+        last = runs[-1][-1] if runs else None
+        same_video = last is not None and item.column == last.column == FRAME and item.path == last.path
+        if same_video and len(runs[-1]) < longest:
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
 
 
 def predict_with(model, images: list[Image.Image], photos):

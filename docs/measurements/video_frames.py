@@ -1,9 +1,10 @@
 """What reading a video's frames costs 01, side by side in one run on this machine: each listed frame
-read as 01 lists and decodes them (in order, decoded on from the last frame; `decode_batches` with one
-thread per core), the same frames each sought on its own (a fresh reader per frame: from the keyframe
-before it), and every frame of the video decoded in order, none converted (what the listed ones cannot
-cost less than at a short interval; with the cores FFmpeg's decoder used meanwhile); and a 3840x2160 clip's frames converted in full or drafted for a 640-pixel model
-(at half size, as a JPEG is drafted).
+read as 01 lists and decodes them (`decode_batches` with one thread per core, each thread decoding on
+through a run of frames), the same frames read in order by one thread, the same frames each sought on
+its own (a fresh reader per frame: from the keyframe before it), and every frame of the video decoded
+in order, none converted (with the cores FFmpeg's decoder used meanwhile); a decoded frame converted to
+an RGB image by PyAV's `to_image` and as 01 does (the same pixels, checked); and a 3840x2160 clip's
+frames converted in full or drafted for a 640-pixel model (at half size, as a JPEG is drafted).
 
     python docs/measurements/video_frames.py --out docs/measurements/video_frames_cpu.json
 
@@ -23,11 +24,16 @@ from pathlib import Path
 import av
 import numpy as np
 from measured import commit, save
+from PIL import Image
 
 from helpers.core.video_frames import close_videos, read_frame
 from helpers.cv.batch import decode_batches
 from helpers.cv.sources import open_image_source
 
+CONVERSIONS = {
+    "to_image": lambda frame: frame.to_image(),  # PyAV's
+    "Image.fromarray(to_ndarray)": lambda frame: Image.fromarray(frame.to_ndarray(format="rgb24")),  # 01's
+}
 UHD_MODEL_SIDE = 640  # a detector's input: a 4K frame is converted at 1920x1080 for it
 
 
@@ -70,6 +76,9 @@ def main() -> None:
         clip = _clip(Path(folder) / "flight.mp4", args.seconds, args.seed)
         uhd = _clip(Path(folder) / "flight_4k.mp4", args.uhd_seconds, args.seed, (3840, 2160))
         uhd_items = open_image_source(uhd, video_interval=1.0).items
+        with av.open(str(clip)) as container:
+            sample = [frame for _, frame in zip(range(30), container.decode(video=0))]
+        assert all(np.array_equal(np.asarray(frame.to_image()), frame.to_ndarray(format="rgb24")) for frame in sample)
         best: dict[str, float] = {}
         frames = 0
         for _ in range(args.repeats):
@@ -97,6 +106,12 @@ def main() -> None:
                 assert all(not one.error and one.size == (3840, 2160) for one in decoded)
                 key = f"3840x2160 every 1 s, as 01 reads them, {'drafted' if min_side else 'in full'}"
                 best[key] = min(best.get(key, float("inf")), (time.perf_counter() - start) / len(uhd_items))
+            for name, convert in CONVERSIONS.items():  # a decoded 1080p frame to an RGB image, both ways
+                start = time.perf_counter()
+                for frame in sample:
+                    convert(frame)
+                key = f"1920x1080 frame converted, {name}"
+                best[key] = min(best.get(key, float("inf")), (time.perf_counter() - start) / len(sample))
             start, cpu = time.perf_counter(), time.process_time()
             frames = _every_frame(clip)
             wall = time.perf_counter() - start
@@ -125,6 +140,8 @@ def main() -> None:
             },
             "threads": threads,
             "decoder_cores_used": cores_used,  # the last repeat's: CPU time over wall time, one thread decoding
+            "conversion_to_image_over_01s": per_frame["1920x1080 frame converted, to_image"]
+            / per_frame["1920x1080 frame converted, Image.fromarray(to_ndarray)"],
             "uhd_clip_seconds": args.uhd_seconds,
             "uhd_in_full_over_drafted": per_frame["3840x2160 every 1 s, as 01 reads them, in full"]
             / per_frame["3840x2160 every 1 s, as 01 reads them, drafted"],

@@ -150,7 +150,7 @@ def decode_frame(video: Path, milliseconds: int, min_side: int = 0) -> tuple[Ima
         shorter = min(frame.width, frame.height)
         reduction = max((factor for factor in (1, 2, 4, 8) if shorter // factor >= min_side), default=1)
         smaller = {"width": frame.width // reduction, "height": frame.height // reduction, "interpolation": "AREA"}
-        # as an array, then a PIL image: the same pixels as `to_image`, in half its time (1080p: 6.5 ms, 13.9)
+        # as an array, then a PIL image: the same pixels as `to_image`, faster (docs/measurements/video_frames_cpu.json)
         rgb = frame.to_ndarray(format="rgb24", **(smaller if min_side and reduction > 1 else {}))
         image = Image.fromarray(rgb)  # converted before the reader is free: its decoder owns the frame's buffers
         rotation, stored = frame.rotation, (frame.width, frame.height)

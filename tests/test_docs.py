@@ -719,7 +719,12 @@ def test_the_video_frame_costs_the_docs_state_are_the_saved_measurement():
     for interval, said in said_at.items():
         assert said.format(per_frame[f"every {interval} s, as 01 reads them"]) in text
         assert f"x{ratios[interval]['sought_over_as_01_reads']:.2f})" in text
-        assert ratios[interval]["sought_over_as_01_reads"] > 1, "why the videos read last stay open"
-    assert f"every frame of the clip costs {per_frame['every frame decoded in order']:.1f} ms a frame" in text
+        assert f"{per_frame[f'every {interval} s, one thread, in order']:.1f}" in text
+        assert ratios[interval]["sought_over_as_01_reads"] > 1, "why a video's readers stay open"
+    assert f"used {saved['decoder_cores_used']:.1f} cores decoding every frame in order" in text
+    assert f"({per_frame['every frame decoded in order']:.2f} ms a frame, none converted)" in text
+    mine, pyav = (per_frame[f"1920x1080 frame converted, {way}"] for way in ("Image.fromarray(to_ndarray)", "to_image"))
+    assert f"{mine:.2f} ms a 1080p frame against {pyav:.2f}, x{saved['conversion_to_image_over_01s']:.2f}" in text
+    assert saved["conversion_to_image_over_01s"] > 1, "why frames are converted as arrays"
     drafted, full = (per_frame[f"3840x2160 every 1 s, as 01 reads them, {way}"] for way in ("drafted", "in full"))
     assert f"cost {drafted:.1f} ms drafted, {full:.1f} in full (x{saved['uhd_in_full_over_drafted']:.2f}" in text

@@ -374,17 +374,24 @@ def parse_iso6709(text: str) -> dict[str, float]:
     decimal degrees, as phones write it (`+47.3751+008.5362+412.500/`). {} for 0, 0 (no fix).
 
     Raises:
-        ValueError: Not such a point, or past the poles or the date line.
+        ValueError: Not such a point, past the poles or the date line, or an altitude past any number.
     """
     found = ISO6709.match(text.strip())
     if not found or found.end() != len(text.strip().rstrip("/").rstrip()):
-        raise ValueError(f"location {text!r} is not an ISO 6709 point (+DD.DDDD+DDD.DDDD[+AAA.AAA]/)")
+        raise ValueError(f"location {_shown(text)} is not an ISO 6709 point (+DD.DDDD+DDD.DDDD[+AAA.AAA]/)")
     latitude, longitude = float(found["latitude"]), float(found["longitude"])
     if not (abs(latitude) <= 90 and abs(longitude) <= 180):
-        raise ValueError(f"location {text!r} is past the poles or the date line")
+        raise ValueError(f"location {_shown(text)} is past the poles or the date line")
     if latitude == 0 and longitude == 0:
         return {}
     position = {"latitude": round(latitude, COORDINATE_DECIMALS), "longitude": round(longitude, COORDINATE_DECIMALS)}
     if found["altitude"] is not None:
-        position["altitude"] = round(float(found["altitude"]), 2)
+        if not math.isfinite(altitude := float(found["altitude"])):  # hundreds of digits read as infinity
+            raise ValueError(f"location {_shown(text)}: its altitude is no number of metres")
+        position["altitude"] = round(altitude, 2)
     return position
+
+
+def _shown(text: str, most: int = 60) -> str:
+    """A value for a message: its repr, cut at `most` characters."""
+    return repr(text) if len(text) <= most else f"{text[:most]!r}..."

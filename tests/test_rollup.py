@@ -71,6 +71,25 @@ def test_rollup_by_a_record_field_and_missing_values():
     assert [s["group"] for s in summarize(records, by=lambda r: len(r["detections"]))] == ["1", "0"]
 
 
+def test_a_videos_frames_roll_up_as_frames_and_item_sightings():
+    """A video's frames (01's `clip.mp4/00012.000s.jpg`) show an item again while it stays in view: their
+    paragraph says frames and item sightings, and names the frames with most items by the time into the video."""
+    plastic = {"label": "plastic", "confidence": 0.9, "bbox": [0.1, 0.1, 0.2, 0.2]}
+    records = [
+        {"image": f"flight_1/DJI_0042.MP4/{second:05d}.000s.jpg", "detections": [plastic] * items, "scene": None}
+        for second, items in enumerate([2, 2, 0, 1])
+    ] + [{"image": "flight_1/IMG_0001.jpg", "detections": [plastic], "scene": None}]
+    by_folder = {s["group"]: s for s in summarize(records, by="folder")}
+    video, mixed = by_folder["flight_1/DJI_0042.MP4"], by_folder["flight_1"]
+    assert video["paragraph"] == (
+        "flight_1/DJI_0042.MP4: 4 video frames, 3 with litter (75%). 5 item sightings (an item in view in several "
+        "frames counts in each): 5 plastic (100%). Scenes: not stated 4. Most items in a frame: DJI_0042.MP4 at "
+        "0 s (2), DJI_0042.MP4 at 1 s (2), DJI_0042.MP4 at 3 s (1)."
+    )
+    assert video["photos"] == 4 and video["items"] == 5  # the numbers keep their names
+    assert mixed["paragraph"].startswith("flight_1: 1 photo, 1 with litter (100%). 1 item: 1 plastic")
+
+
 def test_folder_groups_are_relative_to_the_images_root_and_a_flat_folder_is_named():
     """Issue 32, item 7: a flat folder was the group ".", absolute paths one group per parent."""
     record = {"detections": [{"label": "plastic", "confidence": 0.9}], "scene": None}

@@ -41,7 +41,7 @@ from PIL import Image, ImageOps
 
 from helpers.core.settings import setting
 from helpers.core.tar_photos import ShardIndex, is_tar_shards, read_member, shard_files, shards_root, split_key
-from helpers.core.video_frames import frame_jpeg, is_video, split_frame_key
+from helpers.core.video_frames import frame_jpeg, is_video, read_frame, split_frame_key
 
 logger = logging.getLogger(__name__)
 
@@ -557,7 +557,10 @@ class PhotoKeys:
         return offset
 
     def image(self, key: str):
-        """The photo as 8-bit RGB, turned as its EXIF orientation says (as 01 saw it: its boxes fit)."""
+        """The photo as 8-bit RGB, turned as its EXIF orientation says (as 01 saw it: its boxes fit); a
+        video's frame as decoded (no JPEG made of it in between)."""
+        if self.dataset is None and (in_video := self._in_video(key)):
+            return read_frame(self.images / in_video[0], in_video[1])
         with Image.open(io.BytesIO(self.read_bytes(key))) as image:
             return ImageOps.exif_transpose(image).convert("RGB")
 

@@ -267,6 +267,8 @@ def test_extract_describes_a_videos_frames_as_it_does_the_same_pictures_as_photo
     assert Image.open(tmp_path / "images" / frames[1]).format == "JPEG"
     page = write_gallery(described, tmp_path / "page.html", cv=tmp_path / "clips.jsonl")
     assert page["photos"] == 4 and page["problems"] == 0
+    thumbs = sorted((tmp_path / "page_thumbs").glob("*.jpg"))  # made from the frames as decoded
+    assert len(thumbs) == 4 and all(Image.open(thumb).size == (160, 120) for thumb in thumbs)
 
 
 def test_a_trail_cameras_avi_date_is_its_local_clock(tmp_path):

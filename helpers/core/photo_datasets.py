@@ -529,6 +529,10 @@ class PhotoKeys:
         in_shard = self._in_shard(key)
         return f"{self.images / in_shard[0]} [{in_shard[1]}]" if in_shard else str(self.images / key)
 
+    def is_video_frame(self, key: str) -> bool:
+        """Whether the key names a video's frame (read by decoding it, `read_bytes` makes a JPEG of it)."""
+        return self.dataset is None and self._in_video(key) is not None
+
     def _in_video(self, key: str) -> tuple[str, int] | None:
         """(video, milliseconds) of a key naming a video's frame under the folder, else None."""
         in_video = split_frame_key(key)
@@ -559,8 +563,9 @@ class PhotoKeys:
     def image(self, key: str):
         """The photo as 8-bit RGB, turned as its EXIF orientation says (as 01 saw it: its boxes fit); a
         video's frame as decoded (no JPEG made of it in between)."""
-        if self.dataset is None and (in_video := self._in_video(key)):
-            return read_frame(self.images / in_video[0], in_video[1])
+        if self.is_video_frame(key):
+            video, milliseconds = self._in_video(key)
+            return read_frame(self.images / video, milliseconds)
         with Image.open(io.BytesIO(self.read_bytes(key))) as image:
             return ImageOps.exif_transpose(image).convert("RGB")
 

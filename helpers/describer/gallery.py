@@ -74,16 +74,19 @@ def make_thumbnail(photos: PhotoKeys, key: str, folder: Path, size: int = THUMB_
     target = folder / name
     if target.is_file():
         return name
-    with Image.open(io.BytesIO(photos.read_bytes(key))) as image:
-        image.draft("RGB", (size, size))  # JPEG: decode at 1/2..1/8 scale, far less work than full size
-        image = ImageOps.exif_transpose(image).convert("RGB")
-        image.thumbnail((size, size))
-        temporary = folder / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"  # two rows may name one photo
-        try:
-            image.save(temporary, "JPEG", quality=82)
-            temporary.replace(target)
-        finally:
-            temporary.unlink(missing_ok=True)
+    if photos.is_video_frame(key):
+        image = photos.image(key)  # the frame as decoded: no JPEG of it made and read back
+    else:
+        with Image.open(io.BytesIO(photos.read_bytes(key))) as opened:
+            opened.draft("RGB", (size, size))  # JPEG: decode at 1/2..1/8 scale, far less work than full size
+            image = ImageOps.exif_transpose(opened).convert("RGB")
+    image.thumbnail((size, size))
+    temporary = folder / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"  # two rows may name one photo
+    try:
+        image.save(temporary, "JPEG", quality=82)
+        temporary.replace(target)
+    finally:
+        temporary.unlink(missing_ok=True)
     return name
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +56,7 @@ from helpers.cv.yolo_data import label_path, list_images, load_data_yaml, read_l
 logger = logging.getLogger(__name__)
 
 VIDEOS_SHOWN = 50  # listing more videos than this shows progress (each is opened for its duration)
+LISTING_THREADS = 16  # videos opened at once for their lengths (their files' round trips overlap)
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,18 +227,27 @@ def open_image_source(
 
 
 def _with_frames(items: list[ImageItem], interval: float) -> list[ImageItem]:
-    """The items with each video's replaced by its frames' every `interval` seconds, in its place."""
-    videos = sum(is_video(item.key) for item in items)
+    """The items with each video's replaced by its frames' every `interval` seconds, in its place. The
+    videos are opened for their lengths by `LISTING_THREADS` threads (a share on the network answers
+    each open after a round trip)."""
+    videos = [item for item in items if is_video(item.key)]
     if not videos:
         return items
+    with ThreadPoolExecutor(max_workers=LISTING_THREADS) as pool:
+        lengths = pool.map(lambda video: frame_times(video.root / video.key, interval), videos)
+        shown = tqdm(lengths, total=len(videos), desc="videos", unit="file", disable=len(videos) < VIDEOS_SHOWN)
+        times = dict(zip((video.key for video in videos), shown, strict=True))
     listed: list[ImageItem] = []
-    for item in tqdm(items, desc="videos", unit="file", disable=videos < VIDEOS_SHOWN, leave=False):
-        if is_video(item.key):
-            times = frame_times(item.root / item.key, interval)
-            listed.extend(ImageItem(item.root, frame_key(item.key, ms), item.split, ms, FRAME) for ms in times)
+    for item in items:
+        if item.key in times:
+            listed.extend(
+                ImageItem(item.root, frame_key(item.key, ms), item.split, ms, FRAME) for ms in times[item.key]
+            )
         else:
             listed.append(item)
-    logger.info("%d video(s): %d frames listed, one every %g s", videos, len(listed) - len(items) + videos, interval)
+    logger.info(
+        "%d video(s): %d frames listed, one every %g s", len(videos), len(listed) - len(items) + len(videos), interval
+    )
     return listed
 
 

@@ -134,6 +134,29 @@ def test_each_listed_frame_is_the_one_on_screen_read_in_order_or_not(tmp_path, c
     assert np.array_equal(np.asarray(read_frame(video, 2999)), on_screen(2999))  # past the last listed: the last
 
 
+def test_a_variable_frame_rate_videos_listed_frames_are_the_ones_on_screen(tmp_path):
+    """Phones record at a variable frame rate: frames come at irregular times, and each listed time still
+    gets the frame on screen then (by presentation time, not by a frame count at a nominal rate)."""
+    rng = random.Random(3)
+    shown_at = sorted(rng.sample(range(1, 2990), 40)) + [0]  # milliseconds, irregular gaps
+    video_path = tmp_path / "phone.mp4"
+    with av.open(str(video_path), "w") as video:
+        stream = video.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.time_base = Fraction(1, 1000)
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for index, (picture, at) in enumerate(zip(_numbered(len(shown_at)), sorted(shown_at), strict=True)):
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+            frame.pts, frame.time_base = at, Fraction(1, 1000)
+            video.mux(stream.encode(frame))
+        video.mux(stream.encode())
+    on_screen = _on_screen(video_path)
+    times = frame_times(video_path, 0.05)
+    assert len(times) > len(shown_at)  # listed more often than frames come: some frames at several times
+    for milliseconds in random.Random(4).sample(times, len(times)):
+        assert np.array_equal(np.asarray(read_frame(video_path, milliseconds)), on_screen(milliseconds)), milliseconds
+
+
 def test_threads_reading_one_videos_frames_at_once_each_get_the_frame_on_screen(tmp_path):
     """Decoding threads share a video's readers (each taken by one thread at a time): in list order, shuffled
     or one frame asked by many threads, every answer is the frame on screen then."""

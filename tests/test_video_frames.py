@@ -145,7 +145,7 @@ def test_a_variable_frame_rate_videos_listed_frames_are_the_ones_on_screen(tmp_p
         stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
         stream.time_base = Fraction(1, 1000)
         stream.codec_context.time_base = Fraction(1, 1000)
-        for index, (picture, at) in enumerate(zip(_numbered(len(shown_at)), sorted(shown_at), strict=True)):
+        for picture, at in zip(_numbered(len(shown_at)), sorted(shown_at), strict=True):
             frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
             frame.pts, frame.time_base = at, Fraction(1, 1000)
             video.mux(stream.encode(frame))

@@ -292,6 +292,12 @@ def test_extract_describes_a_videos_frames_as_it_does_the_same_pictures_as_photo
     assert page["photos"] == 4 and page["problems"] == 0
     thumbs = sorted((tmp_path / "page_thumbs").glob("*.jpg"))  # made from the frames as decoded
     assert len(thumbs) == 4 and all(Image.open(thumb).size == (160, 120) for thumb in thumbs)
+    from test_gallery import BROWSER, _dom, _page_data
+
+    played = {card["img"]: card["v"] for card in _page_data(tmp_path / "page.html")["cards"]}
+    assert played == {key: ["clips/survey.mov", second] for second, key in enumerate(frames)}  # relative to the page
+    if BROWSER:  # the card's link plays the video from the frame's moment
+        assert 'class="play" href="clips/survey.mov#t=2"' in _dom(tmp_path / "page.html")
 
 
 def test_a_trail_cameras_avi_date_is_its_local_clock(tmp_path):

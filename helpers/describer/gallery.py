@@ -5,7 +5,8 @@
 Writes one self-contained HTML file (data, style and script inline; no network) and a folder of
 thumbnails beside it (`gallery_thumbs/`). Each photo is a card: its thumbnail with the detector
 boxes drawn (with `--cv`), its sentence(s), counts and scene, and when and where it was taken (its
-record's `taken`: the time, its place as a link to OpenStreetMap; the page itself needs no network).
+record's `taken`: the time, its place as a link to OpenStreetMap; the page itself needs no network); a
+video's frame links to its video from the page, playing from that moment (`clip.mp4#t=12.5`).
 Filters narrow the cards by category, scene and number of items, a search box by words of the
 sentences and the times (`2026-05-01` finds that day's photos); an order puts the most items first,
 or the earliest or latest taken (as each camera's clock wrote it); the page shows
@@ -34,6 +35,7 @@ import json
 import logging
 import os
 import threading
+import urllib.parse
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
@@ -45,6 +47,7 @@ from helpers.core.logs import progress
 from helpers.core.outputs import check_writes
 from helpers.core.photo_datasets import PhotoKeys, photos_for, photos_of_cv_output
 from helpers.core.sampling import sample_stream
+from helpers.core.video_frames import split_frame_key
 from helpers.describer.exports import ExportRow, joined_rows
 from helpers.describer.options import GalleryOptions
 from helpers.text.facts import extract
@@ -119,6 +122,16 @@ def _card(row: ExportRow, thumb: str | None, said=None) -> dict:
     if when_where := _taken(record):
         card["w"] = when_where
     return card
+
+
+def _video_link(photos: PhotoKeys, key: str, page_folder: Path) -> list | None:
+    """[the video's address from the page, the frame's time in seconds] of a video's frame (a browser plays
+    `clip.mp4#t=12.5` from there), None for a photo."""
+    if not photos.is_video_frame(key):
+        return None
+    video, milliseconds = split_frame_key(key)
+    relative = Path(os.path.relpath(photos.images / video, page_folder)).as_posix()
+    return [urllib.parse.quote(relative), milliseconds / 1000]
 
 
 def _taken(record: dict) -> list | None:
@@ -221,7 +234,10 @@ def write_gallery(
     cards = []
     for row, thumb, said in zip(rows, thumbs, saids, strict=True):
         try:
-            cards.append(_card(row, thumb, said))
+            card = _card(row, thumb, said)
+            if photos is not None and row.image and (played := _video_link(photos, row.image, output.parent)):
+                card["v"] = played
+            cards.append(card)
         except (TypeError, ValueError, KeyError) as error:  # a CV record the describer never took
             problems.append({"id": row.id, "error": f"CV record not readable: {type(error).__name__}: {error}"})
     data = {

@@ -38,9 +38,12 @@ CREATED = "2026-05-01T10:22:31.000000Z"
 LOCATION = "+47.3751-008.5362+412.500/"
 
 
-def _write_video(path: Path, frames: list[np.ndarray], rate, codec="png", container=None, options=None, **tags) -> Path:
-    """`frames` (RGB arrays of one size) as a video at `rate` frames a second, with container `tags`."""
-    with av.open(str(path), "w", format=container) as video:
+def _write_video(
+    path: Path, frames: list[np.ndarray], rate, codec="png", container=None, options=None, muxer=None, **tags
+) -> Path:
+    """`frames` (RGB arrays of one size) as a video at `rate` frames a second, with container `tags`
+    (`muxer`: the container's options)."""
+    with av.open(str(path), "w", format=container, options=muxer or {}) as video:
         video.metadata.update(tags)
         stream = video.add_stream(codec, rate=Fraction(rate), options=options or {})
         stream.height, stream.width = frames[0].shape[:2]
@@ -197,6 +200,9 @@ def test_a_frame_is_taken_at_the_videos_creation_time_plus_its_own(tmp_path):
         "longitude": -8.5362,
         "altitude": 412.5,
     }
+    iphone = {"creation_time": CREATED, "com.apple.quicktime.creationdate": "2026-05-01T12:22:31+0200"}
+    local = _write_video(tmp_path / "IMG_0042.MOV", _numbered(6), 2, muxer={"movflags": "use_metadata_tags"}, **iphone)
+    assert frame_taken(local, 1500) == {"time": "2026-05-01T12:22:32.500+02:00"}  # the phone's local time
     bare = _write_video(tmp_path / "bare.mov", _numbered(2), 2)
     odd = _write_video(tmp_path / "odd.mov", _numbered(2), 2, location="somewhere")
     assert frame_taken(bare, 0) is None

@@ -15,7 +15,8 @@ decoding names the video's problem in the errors file: a bad video costs one lin
 Frames are shown as the video says a person sees them (a phone's portrait video is stored on its
 side with a display rotation). When and where a frame was taken (`read_exif`): the video's
 `creation_time` (MP4/MOV: UTC by the standard, though some cameras write their local clock there; an
-AVI's `IDIT` date: the camera's clock, no offset) plus the frame's time, and the `location` a phone
+iPhone's `com.apple.quicktime.creationdate`, its local time with the offset, is preferred; an AVI's
+`IDIT` date: the camera's clock, no offset) plus the frame's time, and the `location` a phone
 writes (ISO 6709, `+47.3751+008.5362+412.500/`); a DJI drone's flight record beside the video
 (`DJI_0042.SRT`, `helpers.core.flight_record`) says when and where for each frame.
 """
@@ -51,6 +52,8 @@ READERS_KEPT = 32  # video readers kept open, free or in use (a decoding thread'
 COORDINATE_DECIMALS = 7  # as `helpers.cv.exif`
 ISO6709 = re.compile(r"(?P<latitude>[+-]\d+(?:\.\d*)?)(?P<longitude>[+-]\d+(?:\.\d*)?)(?P<altitude>[+-]\d+(?:\.\d*)?)?")
 POSITION = ("latitude", "longitude", "altitude")
+# when a video began: an iPhone's local time with its UTC offset first, else the file's (UTC by the MP4 standard)
+CREATION_TAGS = ("com.apple.quicktime.creationdate", "creation_time")
 LOCATION_TAGS = ("location", "com.apple.quicktime.location.ISO6709")  # a phone's position, as FFmpeg names it
 
 
@@ -352,12 +355,13 @@ def video_metadata(video: Path, stamp: tuple[int, int]) -> dict[str, Any]:
             tags = {**_video_stream(container, video).metadata, **container.metadata}
     except Exception:  # noqa: BLE001 - the frame's decoding names an unreadable video
         return found
-    created = tags.get("creation_time", "").strip()
+    tag = next((tag for tag in CREATION_TAGS if str(tags.get(tag, "")).strip()), None)
+    created = str(tags[tag]).strip() if tag else ""
     if created:
         try:
             start = datetime.datetime.fromisoformat(created)
         except ValueError:
-            found["problems"].append(f"creation_time {created!r} is not an ISO 8601 time")
+            found["problems"].append(f"{tag} {created!r} is not an ISO 8601 time")
         else:
             found["start"] = start.isoformat()  # MP4's is UTC ("Z"); an AVI's IDIT has no offset: the camera's clock
     location = next((tags[tag] for tag in LOCATION_TAGS if tags.get(tag)), "")

@@ -8,6 +8,14 @@ import math
 import numpy as np
 
 MAP_POINTS = 20_000  # photos a map draws at most (a seeded sample of more: `helpers.core.sampling.Reservoir`)
+# how a record's `taken` writes a place, whoever read it (EXIF, a video's location, a flight record)
+COORDINATE_DECIMALS = 7  # about a centimetre
+ALTITUDE_DECIMALS = 2
+
+
+def is_number(value) -> bool:
+    """Whether a record's value is a finite number (not a boolean, not NaN or infinite)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def position_of(taken) -> tuple[float, float] | None:
@@ -15,7 +23,7 @@ def position_of(taken) -> tuple[float, float] | None:
     if not isinstance(taken, dict):
         return None
     place = (taken.get("longitude"), taken.get("latitude"))
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in place):
+    if not all(is_number(value) for value in place):
         return None
     return place if abs(place[0]) <= 180 and abs(place[1]) <= 90 else None
 

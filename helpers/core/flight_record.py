@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from helpers.core.figures import ALTITUDE_DECIMALS, COORDINATE_DECIMALS
+
 SIDECAR_SUFFIXES = (".SRT", ".srt")
-COORDINATE_DECIMALS = 7  # as `helpers.cv.exif`
-ALTITUDE_DECIMALS = 2
 RECORDS_KEPT = 8  # flight records kept parsed (a 30-minute flight's is ~54,000 subtitles)
 NUMBER = r"([-+]?\d+(?:\.\d+)?)"
 CLOCK = re.compile(r"(\d{4})[-./](\d{2})[-./](\d{2})[ T]+(\d{2}):(\d{2}):(\d{2})(?:[.,:](\d+))?")

@@ -36,6 +36,7 @@ from typing import Any
 
 from PIL import Image
 
+from helpers.core.figures import ALTITUDE_DECIMALS, COORDINATE_DECIMALS
 from helpers.core.flight_record import flight_record, sidecar_of
 
 DEFAULT_VIDEO_INTERVAL = 1.0  # seconds between the frames listed (`video_interval`)
@@ -49,7 +50,6 @@ FRAME_NAME = re.compile(r"(?P<seconds>\d{5,})\.(?P<milliseconds>\d{3})s\.jpg")
 FRAME_QUALITY = 95  # a frame read back as a file (gallery, exports): JPEG at this quality
 FORWARD_SECONDS = 4.0  # a frame this far after the last one read is decoded on to, a farther one sought
 READERS_KEPT = 32  # video readers kept open, free or in use (a decoding thread's each, and more)
-COORDINATE_DECIMALS = 7  # as `helpers.cv.exif`
 ISO6709 = re.compile(r"(?P<latitude>[+-]\d+(?:\.\d*)?)(?P<longitude>[+-]\d+(?:\.\d*)?)(?P<altitude>[+-]\d+(?:\.\d*)?)?")
 POSITION = ("latitude", "longitude", "altitude")
 # when a video began: an iPhone's local time with its UTC offset first, else the file's (UTC by the MP4 standard)
@@ -392,7 +392,7 @@ def parse_iso6709(text: str) -> dict[str, float]:
     if found["altitude"] is not None:
         if not math.isfinite(altitude := float(found["altitude"])):  # hundreds of digits read as infinity
             raise ValueError(f"location {_shown(text)}: its altitude is no number of metres")
-        position["altitude"] = round(altitude, 2)
+        position["altitude"] = round(altitude, ALTITUDE_DECIMALS)
     return position
 
 

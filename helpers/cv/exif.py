@@ -21,6 +21,8 @@ from typing import Any
 
 from PIL import ExifTags, Image
 
+from helpers.core.figures import ALTITUDE_DECIMALS, COORDINATE_DECIMALS
+
 GPS = ExifTags.IFD.GPSInfo
 EXIF = ExifTags.IFD.Exif
 # tag numbers (ExifTags.GPS and ExifTags.Base name them)
@@ -28,8 +30,6 @@ LATITUDE_REF, LATITUDE, LONGITUDE_REF, LONGITUDE, ALTITUDE_REF, ALTITUDE, STATUS
 TIMES = ((0x9003, 0x9291, 0x9011), (0x9004, 0x9292, 0x9012))  # (time, its sub-seconds, its offset): original, digitized
 IFD0_TIME = 0x0132  # DateTime: the file's last change, often the capture; used last
 EXIF_TIME_FORMAT = "%Y:%m:%d %H:%M:%S"
-COORDINATE_DECIMALS = 7  # about a centimetre
-ALTITUDE_DECIMALS = 2
 
 
 def photo_taken(image: Image.Image) -> dict[str, Any] | None:

@@ -68,7 +68,6 @@ import csv
 import io
 import json
 import logging
-import math
 import time
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
@@ -77,7 +76,7 @@ from itertools import chain
 from pathlib import Path
 
 from helpers.core.contract import Policy
-from helpers.core.figures import position_of
+from helpers.core.figures import is_number, position_of
 from helpers.core.io import atomic_write_bytes, atomic_write_text, iter_jsonl, write_problems
 from helpers.core.logs import progress
 from helpers.core.outputs import OutputLock, check_writes, lock_path
@@ -207,13 +206,9 @@ def _taken(record: dict | None) -> dict | None:
         "time": taken.get("time") if isinstance(taken.get("time"), str) else None,
         "latitude": float(place[1]) if place else None,
         "longitude": float(place[0]) if place else None,
-        "altitude": float(altitude) if place and _finite(altitude) else None,
+        "altitude": float(altitude) if place and is_number(altitude) else None,
     }
     return fields if any(value is not None for value in fields.values()) else None
-
-
-def _finite(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _hf_features(with_images: bool, with_records: bool):

@@ -442,3 +442,33 @@ def test_a_batch_is_decoded_in_runs_of_one_videos_frames_and_photos_alone(kinds,
     for before, after in zip(runs, runs[1:]):  # a run ends only where it must
         joinable = before[-1].column == after[0].column == FRAME and before[-1].path == after[0].path
         assert not joinable or len(before) == longest
+
+
+def test_a_process_that_read_videos_still_starts_others_with_a_preexec_fn(tmp_path):
+    """Ray starts its processes with subprocess's `preexec_fn` (a fork that runs Python before `exec`): in
+    that child, freeing a video reader its parent had open waited forever for FFmpeg's decoding threads
+    (a fork has none), so Ray's start hung in any process that had read a video's frames."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    video = _write_video(tmp_path / "clip.mp4", _numbered(30), 10, codec="libx264", options={"g": "5"})
+    code = (
+        "import subprocess, sys\nfrom concurrent.futures import ThreadPoolExecutor\nfrom pathlib import Path\n"
+        "from helpers.core.video_frames import decode_frame\n"
+        f"video = Path({str(video)!r})\n"
+        "with ThreadPoolExecutor(2) as pool:\n"
+        "    list(pool.map(lambda ms: decode_frame(video, ms), [2900, 0, 1500, 700, 2200, 100]))\n"
+        "started = subprocess.run([sys.executable, '-c', 'print(1)'], preexec_fn=lambda: None, capture_output=True)\n"
+        "print('started' if started.stdout.strip() == b'1' else started)\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        out, err = process.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)  # the hung fork too
+        out, err = process.communicate()
+    assert out.strip() == "started", err[-2000:]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import gc
 import io
 import math
 import os
@@ -226,7 +227,21 @@ class _OpenVideos:
 
 
 _READERS = _OpenVideos()
-os.register_at_fork(after_in_child=_READERS.__init__)  # a forked child opens its own (its parent's lock may be held)
+_PARENTS_READERS: list = []  # in a forked child: its parent's readers, never freed there (see `_forked`)
+
+
+def _forked() -> None:
+    """In a forked child (Ray's and subprocess's `preexec_fn`, multiprocessing's fork): its own readers
+    (its parent's lock may be held), and none of the parent's FFmpeg decoders freed. Freeing one waits for
+    its decoding threads, which a child does not have: the child hung (Ray's start after 01 read a video,
+    in the same process). So the parent's readers stay referenced, and the objects there are at the fork
+    are left out of the child's garbage collection (`gc.freeze`: a dropped decoder in a reference cycle)."""
+    _PARENTS_READERS.append(_READERS._open)
+    _READERS.__init__()
+    gc.freeze()
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 def close_videos() -> None:
@@ -298,11 +313,15 @@ class _Reader:
 
     def _seek(self, target: int) -> None:
         """To the keyframe at or before `target` (time-base units); the decoder starts again there."""
+        if self.frames is not None:
+            self.frames.close()  # now, not when the garbage collector finds it (perhaps in a forked child)
         self.container.seek(target, stream=self.stream, backward=True, any_frame=False)
         self.frames = self.container.decode(self.stream)
         self.last = self.ahead = self.keyframe = None
 
     def __del__(self) -> None:
+        if getattr(self, "frames", None) is not None:
+            self.frames.close()
         container = getattr(self, "container", None)
         if container is not None:
             container.close()

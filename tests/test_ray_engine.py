@@ -186,17 +186,20 @@ def test_photos_in_tar_shards_reach_the_ray_actors(cluster, tiny_demo, tiny_cv_m
 
 
 def test_a_videos_frames_reach_the_ray_actors(cluster, tiny_demo, tiny_cv_models, tmp_path):
-    """The decoding tasks read a video's frame at its time (the row they carry), as the local engine does."""
+    """The decoding tasks read a video's frame at its time (the row they carry), and the camera's motion
+    since the frame before, as the local engine does."""
     from test_video_frames import _write_video
 
-    photos = sorted((tiny_demo / "train" / "images").glob("*.jpg"))[:3]
-    frames = [np.asarray(Image.open(photo).convert("RGB").resize((160, 120))) for photo in photos]
+    photo = sorted((tiny_demo / "train" / "images").glob("*.jpg"))[0]
+    ground = np.asarray(Image.open(photo).convert("RGB").resize((320, 160)))
+    frames = [np.ascontiguousarray(ground[20:140, 12 * i : 12 * i + 160]) for i in range(3)]  # the camera pans
     (tmp_path / "clips").mkdir()
     _write_video(tmp_path / "clips" / "survey.mov", frames, 1, creation_time="2026-05-01T10:22:31Z")
     local = run_extraction(_config(tiny_cv_models, tmp_path / "clips", tmp_path / "local.jsonl"))
     on_ray = run_extraction(_config(tiny_cv_models, tmp_path / "clips", tmp_path / "ray.jsonl"), engine=RayEngine(RAY))
     assert on_ray["processed"] == local["processed"] == 3 and on_ray["failed"] == local["failed"] == 0
     assert _by(tmp_path / "ray.jsonl", "image") == _by(tmp_path / "local.jsonl", "image")
+    assert all("camera_motion" in record for record in _by(tmp_path / "ray.jsonl", "image")[1:])  # pans: measured
 
 
 def test_a_photo_that_kills_its_worker_costs_one_error_line(cluster, photos, tiny_cv_models, tmp_path):

@@ -73,20 +73,24 @@ def test_rollup_by_a_record_field_and_missing_values():
 
 def test_a_videos_frames_roll_up_as_frames_and_item_sightings():
     """A video's frames (01's `clip.mp4/00012.000s.jpg`) show an item again while it stays in view: their
-    paragraph says frames and item sightings, and names the frames with most items by the time into the video."""
+    paragraph says frames and item sightings, the distinct items followed across them, and names the frames
+    with most items by the time into the video."""
     plastic = {"label": "plastic", "confidence": 0.9, "bbox": [0.1, 0.1, 0.2, 0.2]}
+    other = {"label": "plastic", "confidence": 0.8, "bbox": [0.6, 0.5, 0.7, 0.6]}
     records = [
-        {"image": f"flight_1/DJI_0042.MP4/{second:05d}.000s.jpg", "detections": [plastic] * items, "scene": None}
+        {"image": f"flight_1/DJI_0042.MP4/{second:05d}.000s.jpg", "detections": [plastic, other][:items], "scene": None}
         for second, items in enumerate([2, 2, 0, 1])
     ] + [{"image": "flight_1/IMG_0001.jpg", "detections": [plastic], "scene": None}]
     by_folder = {s["group"]: s for s in summarize(records, by="folder")}
     video, mixed = by_folder["flight_1/DJI_0042.MP4"], by_folder["flight_1"]
     assert video["paragraph"] == (
         "flight_1/DJI_0042.MP4: 4 video frames, 3 with litter (75%). 5 item sightings (an item in view in several "
-        "frames counts in each): 5 plastic (100%). Scenes: not stated 4. Most items in a frame: DJI_0042.MP4 at "
-        "0 s (2), DJI_0042.MP4 at 1 s (2), DJI_0042.MP4 at 3 s (1)."
+        "frames counts in each): 5 plastic (100%). Followed across frames, 2 distinct items: 2 plastic. Scenes: not "
+        "stated 4. Most items in a frame: DJI_0042.MP4 at 0 s (2), DJI_0042.MP4 at 1 s (2), DJI_0042.MP4 at 3 s (1)."
     )
     assert video["photos"] == 4 and video["items"] == 5  # the numbers keep their names
+    assert video["distinct_items"] == 2 and video["distinct_per_category"] == {"plastic": 2}
+    assert "distinct_items" not in mixed  # a photo's items are items
     assert mixed["paragraph"].startswith("flight_1: 1 photo, 1 with litter (100%). 1 item: 1 plastic")
 
 

@@ -272,6 +272,7 @@ def test_extract_describes_a_videos_frames_as_it_does_the_same_pictures_as_photo
     plain = [{k: v for k, v in record.items() if k not in ("image", "taken")} for record in records["clips"]]
     assert plain == [{k: v for k, v in record.items() if k != "image"} for record in records["files"]]
     assert records["clips"][3]["taken"]["time"] == "2026-05-01T10:22:34.000+00:00"
+    assert not any("camera_motion" in record for record in records["clips"])  # a cut each second: no motion
 
     other = cv_models_settings(tiny_cv_models, images=str(tmp_path / "clips"), video_interval=0.5)
     with pytest.raises(ValueError, match="video_interval"):

@@ -38,7 +38,9 @@ def main(argv: list[str], prog: str = "desclm summarize") -> int:
         if output is not None:
             check_writes([output, errors, picture], [cv])
         images_root = resolve(options.images_root) if options.images_root else None
-        rolled = summarize_file(cv, options.by, options.policy, options.top, images_root, options.seed)
+        rolled = summarize_file(
+            cv, options.by, options.policy, options.top, images_root, options.seed, options.track_lost_s
+        )
     except (OSError, ValueError) as error:
         parser.error(str(error))
     for problem in rolled.problems[:3]:

@@ -18,9 +18,10 @@ from typing import NamedTuple
 
 from PIL import Image
 
+from helpers.core.camera_motion import camera_motion
 from helpers.core.contract import Policy
 from helpers.core.paths import resolve
-from helpers.core.video_frames import FRAME
+from helpers.core.video_frames import DEFAULT_VIDEO_INTERVAL, FRAME
 from helpers.cv.config import ExtractConfig
 from helpers.cv.detectors import (
     UNKNOWN_SCENE,
@@ -48,24 +49,41 @@ class Decoded(NamedTuple):
     size: tuple[int, int]  # its full size, as a person sees it
     error: str  # why it could not be decoded ("": it was)
     taken: dict | None = None  # when and where (`helpers.cv.exif`), when asked for and known
+    motion: list | None = None  # a video's frame: the camera's motion since the frame listed before, when measured
 
 
-def decode_item(item: ImageItem, min_side: int = 0, taken: bool = False) -> Decoded:
-    """The photo decoded (see `decode_photo`), or why it cannot be: never raises for the file."""
+def decode_item(
+    item: ImageItem, min_side: int = 0, taken: bool = False, video_interval: float = DEFAULT_VIDEO_INTERVAL
+) -> Decoded:
+    """The photo decoded (see `decode_photo`), or why it cannot be: never raises for the file. A video's
+    frame also has the camera's motion since the frame listed `video_interval` seconds before
+    (`helpers.core.camera_motion`; None where not measured: the frame before unreadable is its own error)."""
     try:
         image, size, when_where = decode_photo(item, min_side, taken)
     except Exception as error:  # noqa: BLE001 - any unreadable image is reported, never fatal
         return Decoded(item, None, (0, 0), f"{type(error).__name__}: {error}")
-    return Decoded(item, image, size, "", when_where)
+    motion = None
+    if item.column == FRAME:
+        try:
+            motion = camera_motion(item.path, item.row, image, round(video_interval * 1000), min_side)
+        except Exception:  # noqa: BLE001 - the frame before cannot be decoded: its own record says so
+            motion = None
+    return Decoded(item, image, size, "", when_where, motion)
 
 
 def decode_batches(
-    items: list[ImageItem], batch_size: int, threads: int, min_side: int = 0, taken: bool = False
+    items: list[ImageItem],
+    batch_size: int,
+    threads: int,
+    min_side: int = 0,
+    taken: bool = False,
+    video_interval: float = DEFAULT_VIDEO_INTERVAL,
 ) -> Iterator[list[Decoded]]:
     """Batches of decoded images, decoded by threads (PIL's and FFmpeg's decoders release the GIL) one
     batch ahead of the models (a video's frames in runs, `decoding_runs`); JPEGs at a reduced scale when
-    `min_side` allows (see `decode_photo`), with when and where each was taken when `taken`."""
-    load = partial_call(decode_item, min_side=min_side, taken=taken)
+    `min_side` allows (see `decode_photo`), with when and where each was taken when `taken`, and a video
+    frame's camera motion since the frame `video_interval` seconds before (`decode_item`)."""
+    load = partial_call(decode_item, min_side=min_side, taken=taken, video_interval=video_interval)
 
     def decode(chunk: list[ImageItem]):  # a thread decodes each run of the chunk
         return pool.map(lambda run: [load(item) for item in run], decoding_runs(chunk, threads))
@@ -328,7 +346,7 @@ class BatchExtractor:
         config, source, specs = self.config, self.source, self.specs
         result, good, per_model, scenes = inferred.result, inferred.good, inferred.per_model, inferred.scenes
         names, weights = [s.name for s in specs], [s.weight for s in specs]
-        for index, (item, _, (width, height), _, taken) in enumerate(good):
+        for index, (item, _, (width, height), _, taken, motion) in enumerate(good):
             record = {"image": item.key, "split": item.split, "width": width, "height": height}
             if config.detections_from == "labels":
                 try:
@@ -347,6 +365,8 @@ class BatchExtractor:
             if taken:
                 record["taken"] = taken
                 result.taken_problems += "problems" in taken
+            if motion:  # what lets the roll-up follow an item across a moving camera's frames
+                record["camera_motion"] = motion
             result.lines.append(json.dumps(record) + "\n")
         return result
 

@@ -186,7 +186,12 @@ class LocalEngine:
     def run(self, todo: list[ImageItem]) -> Iterator[BatchResult]:
         config = self.config
         batches = decode_batches(
-            todo, config.batch_size, config.decoding_threads(), self.extractor.min_side, config.read_exif
+            todo,
+            config.batch_size,
+            config.decoding_threads(),
+            self.extractor.min_side,
+            config.read_exif,
+            config.video_interval,
         )
         yield from self.extractor.overlapped(batches)
 

@@ -18,6 +18,7 @@ CAPTION_FORMATS = ("auto", "jsonl", "llava", "coco", "parquet", "webdataset")  #
 DEFAULT_GUARD_WORKERS = "auto"  # the guard's worker processes (helpers.describer.guard.guard_workers)
 DEFAULT_CHECK_WORKERS = "auto"  # `desclm check`'s worker processes (helpers.describer.check.check_workers)
 FOLDER = "folder"  # the roll-up's default groups: each photo's folder (helpers.describer.rollup)
+TRACK_LOST_S = 2.0  # a video's item unseen this long (seconds) counts as a new one when seen again (VideoItems)
 FALLBACK_EXIT_STATUS = 3  # more lines than max_grammar_share fell back to the grammar: the model is not doing the work
 
 
@@ -179,6 +180,11 @@ class SummarizeOptions:
     seed: int = setting(0, f"which photos the .md report's map draws, of more than {MAP_POINTS:,} with a position")
     min_confidence: float = setting(Policy.min_confidence, "detections below this are not counted (as not described)")
     scene_min_confidence: float = setting(Policy.scene_min_confidence, "a scene below this is counted as not stated")
+    track_lost_s: float = setting(
+        TRACK_LOST_S,
+        "a video's item followed across frames and unseen this long (seconds: out of view, or missed) counts as a new "
+        "one when seen again",
+    )
 
     @property
     def policy(self) -> Policy:
@@ -186,6 +192,8 @@ class SummarizeOptions:
 
     def __post_init__(self) -> None:
         self.policy  # noqa: B018 - Policy checks the thresholds
+        if not self.track_lost_s > 0:
+            raise ValueError(f"--track_lost_s must be > 0 seconds, got {self.track_lost_s}")
         if self.output and not self.output.lower().endswith(ROLLUP_OUTPUTS):
             raise ValueError(f"--output must end in {', '.join(ROLLUP_OUTPUTS)} (its format), got {self.output!r}")
         if self.top < 0:

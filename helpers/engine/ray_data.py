@@ -167,14 +167,17 @@ def _item(root: Path, key, split, row, column) -> ImageItem:
     return ImageItem(root, str(key), str(split) or None, None if int(row) < 0 else int(row), str(column))
 
 
-def _decode_rows(batch: dict, min_side: int, root: str, taken: bool) -> dict:
+def _decode_rows(batch: dict, min_side: int, root: str, taken: bool, video_interval: float) -> dict:
     """A Ray task: the batch's photos decoded (`decode_item`), as arrays; a failure is its row's `error`
-    (their `position` and `ITEM_COLUMNS` go along); when and where each was taken, as JSON ("": unknown)."""
-    columns: dict[str, list] = {name: [] for name in ("image", "width", "height", "error", "taken")}
+    (their `position` and `ITEM_COLUMNS` go along); when and where each was taken, and a video frame's
+    camera motion, as JSON ("": unknown)."""
+    columns: dict[str, list] = {name: [] for name in ("image", "width", "height", "error", "taken", "motion")}
     for values in zip(*(batch[name] for name in ITEM_COLUMNS)):
-        _, image, (width, height), error, when_where = decode_item(_item(Path(root), *values), min_side, taken)
-        array = NO_IMAGE if image is None else np.asarray(image)
-        for name, value in zip(columns, (array, width, height, error, json.dumps(when_where) if when_where else "")):
+        decoded = decode_item(_item(Path(root), *values), min_side, taken, video_interval)
+        array = NO_IMAGE if decoded.image is None else np.asarray(decoded.image)
+        width, height = decoded.size
+        known = [json.dumps(value) if value else "" for value in (decoded.taken, decoded.motion)]
+        for name, value in zip(columns, (array, width, height, decoded.error, *known)):
             columns[name].append(value)
     passed = {name: batch[name] for name in (*ITEM_COLUMNS, "position")}
     return {**passed, **columns, "image": _tensor_column(columns["image"])}
@@ -239,9 +242,10 @@ class ExtractActor:
                 (int(width), int(height)),
                 str(error),
                 json.loads(str(taken)) if str(taken) else None,
+                json.loads(str(motion)) if str(motion) else None,
             )
-            for *values, image, width, height, error, taken in zip(
-                *(batch[name] for name in (*ITEM_COLUMNS, "image", "width", "height", "error", "taken"))
+            for *values, image, width, height, error, taken, motion in zip(
+                *(batch[name] for name in (*ITEM_COLUMNS, "image", "width", "height", "error", "taken", "motion"))
             )
         ]
         return _one_row(self.extractor(decoded), batch["position"])
@@ -363,7 +367,12 @@ class RayEngine:
             with _retries_given():  # the tries of a dying worker's batch
                 dataset = ray.data.from_arrow(blocks(listing, batch_size)).map_batches(
                     _decode_rows,
-                    fn_kwargs={"min_side": self.min_side, "root": str(self.source.root), "taken": config.read_exif},
+                    fn_kwargs={
+                        "min_side": self.min_side,
+                        "root": str(self.source.root),
+                        "taken": config.read_exif,
+                        "video_interval": config.video_interval,
+                    },
                     batch_size=batch_size,
                     num_cpus=DECODE_CPUS,
                     # what a batch may take decoded (a 12 MP photo in full: 36 MB); the request also keeps Ray from

@@ -81,6 +81,28 @@ def test_01_measures_a_panning_cameras_motion_between_listed_frames_in_any_order
     }
 
 
+@pytest.mark.parametrize("degrees", [0.0, 5.0, -10.0])
+def test_a_turning_and_moving_cameras_motion_is_measured(degrees):
+    """A camera that turns (a drone's yaw) as it moves: the measured map is the true one to 0.001."""
+    from helpers.core.camera_motion import grey_copy, measured_motion
+
+    ground = Image.fromarray(_ground(2 * SIZE[0], 2 * SIZE[1], seed=4))
+    angle = np.radians(degrees)
+    turn = np.array([[np.cos(angle), np.sin(angle), 0], [-np.sin(angle), np.cos(angle), 0], [0, 0, 1]])
+
+    def view(centre_x: float, turned: bool) -> tuple[Image.Image, np.ndarray]:  # the view and its ground-to-frame map
+        to_frame = np.array([[1, 0, SIZE[0] / 2], [0, 1, SIZE[1] / 2], [0, 0, 1]]) @ (turn if turned else np.eye(3))
+        to_frame = to_frame @ np.array([[1, 0, -centre_x], [0, 1, -SIZE[1]], [0, 0, 1]])
+        inverse = np.linalg.inv(to_frame)
+        return ground.transform(SIZE, Image.Transform.AFFINE, tuple(inverse[:2].ravel()), Image.BILINEAR), to_frame
+
+    (before, first), (after, second) = view(SIZE[0] * 0.9, False), view(SIZE[0] * 1.0, True)
+    normalise = np.diag([1 / SIZE[0], 1 / SIZE[1], 1])
+    truth = (normalise @ second @ np.linalg.inv(first) @ np.linalg.inv(normalise))[:2]
+    measured = measured_motion(grey_copy(before), grey_copy(after))
+    assert measured is not None and np.abs(np.array(measured) - truth).max() < 0.001
+
+
 def test_a_cut_between_unrelated_frames_has_no_motion():
     """Two unrelated views (a cut): the corners followed do not agree on one motion, so none is stated."""
     from helpers.core.camera_motion import grey_copy, measured_motion

@@ -107,8 +107,8 @@ def main() -> None:
     ground = Image.fromarray(_ground(SIZE[0] * 4, SIZE[1] * 3, args.seed))
     flights = []
     with tempfile.TemporaryDirectory() as folder:
-        for name, pan, turn, climb in FLIGHTS:
-            video = _flight(Path(folder) / f"{len(flights)}.mp4", ground, pan, turn, climb)
+        for number, (name, pan, turn, climb) in enumerate(FLIGHTS):
+            video = _flight(Path(folder) / f"{number}.mp4", ground, pan, turn, climb)
             for interval in INTERVALS:
                 camera_motion._KEPT.clear()
                 close_videos()
@@ -134,7 +134,7 @@ def main() -> None:
                 )
                 print(flights[-1])
         # cost: each listed frame of the 0.1/s pan decoded alone, then with its motion; in order, one thread
-        video = Path(folder) / "2.mp4"
+        video = Path(folder) / "2.mp4"  # FLIGHTS[2]
         costs = {}
         for interval in INTERVALS:
             items = list(open_image_source(str(video), video_interval=interval).items)

@@ -1,4 +1,4 @@
-"""How well the roll-up's distinct items (`helpers.describer.video_items`, ByteTrack over 01's boxes)
+"""How well the roll-up's distinct items (`helpers.describer.video_items`, BoT-SORT over 01's boxes)
 count the items a video shows, on simulated detections where the truth is known: by the interval
 between the frames 01 reads (`video_interval`) and how fast the camera moves, against the sightings
 (every counted detection of every frame) the roll-up states beside them.
@@ -6,13 +6,16 @@ between the frames 01 reads (`video_interval`) and how fast the camera moves, ag
     python docs/measurements/video_items_sim.py --out docs/measurements/video_items_sim.json
 
 The simulation, per case and seed: litter items lie on the ground (uniform positions; boxes 1% to 4%
-of the frame wide, as a 0.3 m bottle from a drone at 30 m, to a nearer trail camera's; aspect 1:2 to
+of the frame wide, a half-metre item from a drone 30 m up to a bottle near a trail camera; aspect 1:2 to
 2:1); the camera looks straight at it and moves sideways at `speed` frame widths a second (0: a trail
 camera; 0.1: a drone at 5 m/s, 30 m up, with an 84-degree lens) for `seconds`. Each frame, an item in
 full view is detected with probability `1 - miss` at a counted confidence (0.55 to 0.95), else, half
-the time, at a confidence below the threshold (which ByteTrack uses to keep a track); a detected box
-moves by up to 10% of its size, its label is another item's with probability `flip`. The truth: the
-items detected (counted) at least once. The detector in this simulation is invented; the tracker, the
+the time, at a confidence below the threshold (which the tracker uses to keep a track); a detected box
+moves by up to 10% of its size, its label is drawn at random with probability `flip`. The truth: the
+items detected (counted) at least once. Each case with no camera motion given to the tracker, and with
+the true motion off by up to `--motion_error` (uniform; 01's measured error is
+`docs/measurements/camera_motion_cpu.json`'s); then a still camera whose detector misses 30% of the
+time, by `track_lost_s`. The detector in this simulation is invented; the tracker, the
 policy and the counting are the product's. Summed over `--seeds` seeds.
 """
 
@@ -32,6 +35,7 @@ from helpers.describer.video_items import VideoItems
 LABELS = ("plastic", "glass", "metal", "paper")
 INTERVALS = (0.1, 0.2, 0.5, 1.0)  # seconds between the frames read (01's video_interval)
 SPEEDS = (0.0, 0.05, 0.1, 0.2)  # frame widths a second
+LOST_SECONDS = (1.0, 2.0, 5.0, 10.0)  # the roll-up's track_lost_s
 POLICY = Policy()
 
 
@@ -73,14 +77,21 @@ def _frame(rng, items, left: float, miss: float, flip: float) -> tuple[list[dict
 
 
 def _case(
-    speed: float, interval: float, miss: float, flip: float, seconds: float, seeds: int, motion_error: float | None
+    speed: float,
+    interval: float,
+    miss: float,
+    flip: float,
+    seconds: float,
+    seeds: int,
+    motion_error: float | None,
+    lost_s: float = TRACK_LOST_S,
 ) -> dict:
     truth = sightings = distinct = frames = 0
     tracking = 0.0
     for seed in range(seeds):
         rng = np.random.default_rng(seed)
         items = _items(rng, speed, seconds)
-        counter = VideoItems(POLICY, TRACK_LOST_S)
+        counter = VideoItems(POLICY, lost_s)
         seen: set[int] = set()
         for step in range(int(seconds / interval) + 1):
             detections, counted = _frame(rng, items, speed * step * interval, miss, flip)
@@ -101,6 +112,7 @@ def _case(
         "interval_s": interval,
         "miss": miss,
         "camera_motion_error": motion_error,
+        "track_lost_s": lost_s,
         "items_truth": truth,
         "sightings": sightings,
         "distinct_items": distinct,
@@ -127,6 +139,12 @@ def main() -> None:
         for speed in SPEEDS
         for interval in INTERVALS
     ]
+    # how long a lost item is kept, where misses are many and the camera still (a trail camera)
+    lost = [
+        _case(0.0, interval, 0.3, args.flip, args.seconds, args.seeds, args.motion_error, lost_s)
+        for lost_s in LOST_SECONDS
+        for interval in INTERVALS
+    ]
     result = {
         "what": "distinct items (BoT-SORT over simulated boxes) and sightings, against the items counted at all",
         "commit": commit(),
@@ -134,8 +152,8 @@ def main() -> None:
         "seeds": args.seeds,
         "flip": args.flip,
         "min_confidence": POLICY.min_confidence,
-        "track_lost_s": TRACK_LOST_S,
         "cases": cases,
+        "still_camera_by_track_lost_s": lost,
     }
     save(result, args.out)
 

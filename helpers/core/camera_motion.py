@@ -9,8 +9,10 @@ the frame listed before (`step_ms` earlier) to this one, in the records' normali
 frame widths, y in frame heights): a point of the earlier frame at (x, y) is at (a x + b y + c, d x + e
 y + f) in this one. It is measured as Ultralytics' BoT-SORT measures it (its GMC "sparseOptFlow"):
 corners found in a grey copy of the earlier frame (`MOTION_WIDTH` wide), followed into this frame by
-pyramidal Lucas-Kanade optical flow, the map fitted to them with RANSAC (OpenCV), so items that move
-themselves (an animal, a blown bag) do not count. None where it cannot be measured: the first frame,
+pyramidal Lucas-Kanade optical flow (starting from the whole frame's shift, found by phase correlation,
+so far moves are followed; from where the corners were when that fails, as when the camera turns), the
+map fitted to them with RANSAC (OpenCV), so items that move themselves (an animal, a blown bag) do not
+count. None where it cannot be measured: the first frame,
 a surface without texture (calm water, fresh snow, sky), a cut.
 
 The frame before is decoded as it is for its own record (`decode_frame`, the same pixels), unless its
@@ -81,17 +83,19 @@ def measured_motion(before: np.ndarray, after: np.ndarray) -> list[list[float]] 
     corners = cv2.goodFeaturesToTrack(before, mask=None, **CORNERS)
     if corners is None or len(corners) < LEAST_POINTS:
         return None
-    # the shift of the whole frame first (phase correlation): the flow starts from it, so far moves are followed
+    # the shift of the whole frame first (phase correlation), for the flow to start from: far moves are
+    # followed so; when the camera turns the shift misleads, and the flow starts from where the corners were
     (dx, dy), _ = cv2.phaseCorrelate(before.astype(np.float32), after.astype(np.float32))
-    guess = corners + np.array([dx, dy], dtype=np.float32)
-    followed, found, _ = cv2.calcOpticalFlowPyrLK(
-        before, after, corners, guess, flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **FLOW
-    )
-    found = found.ravel() == 1
-    if found.sum() < LEAST_POINTS:
-        return None
-    matrix, agreeing = cv2.estimateAffinePartial2D(corners[found], followed[found], method=cv2.RANSAC)
-    if matrix is None or agreeing is None or int(agreeing.sum()) < max(LEAST_POINTS, AGREEING * found.sum()):
+    for guess in (corners + np.array([dx, dy], dtype=np.float32), None):
+        flags = cv2.OPTFLOW_USE_INITIAL_FLOW if guess is not None else 0
+        followed, found, _ = cv2.calcOpticalFlowPyrLK(before, after, corners, guess, flags=flags, **FLOW)
+        found = found.ravel() == 1
+        if found.sum() < LEAST_POINTS:
+            continue
+        matrix, agreeing = cv2.estimateAffinePartial2D(corners[found], followed[found], method=cv2.RANSAC)
+        if matrix is not None and agreeing is not None and agreeing.sum() >= max(LEAST_POINTS, AGREEING * found.sum()):
+            break
+    else:
         return None
     height, width = before.shape
     scale = np.array([[1, height / width, 1 / width], [width / height, 1, 1 / height]])

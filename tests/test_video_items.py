@@ -20,7 +20,7 @@ from helpers.core.contract import Policy
 from helpers.core.video_frames import split_frame_key
 from helpers.cv.batch import decode_batches
 from helpers.cv.sources import open_image_source
-from helpers.describer.rollup import summarize, summarize_file
+from helpers.describer.rollup import rollup_table, summarize, summarize_file
 from helpers.describer.video_items import VideoItems
 
 SIZE = (640, 360)  # the generated video's frames
@@ -221,6 +221,10 @@ def test_a_frame_out_of_order_or_without_boxes_is_said_and_a_bad_motion_is_a_nam
     summary = summarize(unboxed)[0]
     assert summary["distinct_items"] is None and summary["distinct_per_category"] is None
     assert "Distinct items not counted: 1 detection without a box" in summary["paragraph"]
+    photo = {"image": "site/IMG_1.jpg", "detections": [plastic], "scene": None}
+    header, rows = rollup_table(summarize([*frames, photo]))  # the .md and .csv reports' table
+    assert header[:5] == ["group", "photos", "with litter", "items", "distinct items"]
+    assert [row[:5] for row in rows] == [["clip.mp4", 3, 3, 3, 1], ["site", 1, 1, 1, ""]]
 
     cv = tmp_path / "cv.jsonl"
     lines = [frames[0], {**frames[1], "camera_motion": [[1, 0], [0, 1]]}, {**frames[2], "camera_motion": "still"}]

@@ -128,7 +128,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--flip", type=float, default=0.1, help="chance a detection gives another label")
     parser.add_argument(
-        "--motion_error", type=float, default=0.01, help="01's camera_motion off by up to this (frame sizes), uniform"
+        "--motion_error", type=float, default=0.001, help="01's camera_motion off by up to this (frame sizes), uniform"
     )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()

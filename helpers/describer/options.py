@@ -18,7 +18,7 @@ CAPTION_FORMATS = ("auto", "jsonl", "llava", "coco", "parquet", "webdataset")  #
 DEFAULT_GUARD_WORKERS = "auto"  # the guard's worker processes (helpers.describer.guard.guard_workers)
 DEFAULT_CHECK_WORKERS = "auto"  # `desclm check`'s worker processes (helpers.describer.check.check_workers)
 FOLDER = "folder"  # the roll-up's default groups: each photo's folder (helpers.describer.rollup)
-TRACK_LOST_S = 2.0  # a video's item unseen this long (seconds) counts as a new one when seen again (VideoItems)
+TRACK_LOST_S = 5.0  # a video's item unseen this long (seconds) counts as a new one when seen again (VideoItems)
 FALLBACK_EXIT_STATUS = 3  # more lines than max_grammar_share fell back to the grammar: the model is not doing the work
 
 

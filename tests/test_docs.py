@@ -711,6 +711,52 @@ def test_the_exif_reading_cost_the_docs_state_is_the_saved_measurement():
     assert share < 0.05, "why read_exif is on by default"
 
 
+def test_the_camera_motion_and_distinct_items_the_docs_state_are_the_saved_measurements():
+    motion = _measured("camera_motion_cpu.json")
+    flights = motion["flights"]
+    worst = max(flight["error_max"] for flight in flights)
+    text = _doc_words("01_cv_extract.md")
+    measured = sum(flight["frames"] - flight["not_measured"] for flight in flights)
+    assert f"all {measured} frames after the first had their motion measured" in text
+    assert sum(flight["frames"] for flight in flights) == measured
+    assert f"none off by more than {worst} of the frame" in text
+    for interval, said in (
+        ("0.2", "{:.2f} ms a frame against {:.2f} every 0.2 s"),
+        ("1.0", "{:.2f} against {:.2f} every second"),
+    ):
+        cost = motion["cost_pan_0.1"][interval]
+        said = said.format(cost["decode_and_motion_ms_per_frame"], cost["decode_ms_per_frame"])
+        assert f"{said} (x{cost['ratio']:.2f})" in text
+
+    sim = _measured("video_items_sim.json")
+    text = _doc_words("04_describer.md")
+    given = [case for case in sim["cases"] if case["camera_motion_error"] is not None]
+    assert {case["camera_motion_error"] for case in given} == {
+        0.001
+    } and worst < 0.001  # the simulated error covers 01's
+    exact = sum(case["distinct_error"] == 0 for case in given)
+    assert (
+        f"exact in {exact} of {len(given)} cases and at most {100 * max(c['distinct_error'] for c in given):.1f}% over"
+        in text
+    )
+    moving = [case for case in sim["cases"] if case["camera_motion_error"] is None and case["speed_frame_widths_per_s"]]
+    low, high = (f(case["distinct_error"] for case in moving) for f in (min, max))
+    assert f"counted {100 * low:.0f}% to {100 * high:.0f}% too many" in text
+    assert f"up to {1 + high:.1f} times as many" in " ".join(README.split())
+    lost = {
+        case["track_lost_s"]: case["distinct_error"]
+        for case in sim["still_camera_by_track_lost_s"]
+        if case["interval_s"] == 1
+    }
+    said = ", ".join("0%" if not error else f"{100 * error:.{0 if error >= 0.1 else 1}f}%" for error in lost.values())
+    assert (
+        f"`track_lost_s` 1, 2, 5 and 10 s gave {said.rsplit(', ', 1)[0]} and {said.rsplit(', ', 1)[1]} too many" in text
+    )
+    from helpers.describer.options import TRACK_LOST_S
+
+    assert min(lost, key=lambda seconds: (lost[seconds] > 0.05, seconds)) == TRACK_LOST_S  # the shortest within 5%
+
+
 def test_the_video_frame_costs_the_docs_state_are_the_saved_measurement():
     saved = _measured("video_frames_cpu.json")
     per_frame, ratios = saved["milliseconds_per_listed_frame"], saved["by_interval"]

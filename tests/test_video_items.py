@@ -125,22 +125,27 @@ def _sightings(on_ground: list[tuple[float, float, str]], left: float, side: int
     return detections
 
 
-def test_a_drone_pass_counts_each_item_once_with_01s_camera_motion_and_not_without(panning_video, tmp_path):
-    """Litter on the ground the camera passes over: with the motion 01 measured from the video, each item
-    counts once however many frames show it, by its label; without it the tracks break (so the motion is
-    what does it)."""
+def _drone_pass(video: Path) -> tuple[list[dict], list[tuple[float, float, str]], list[int]]:
+    """01's records of the panning video's frames every 0.5 s with its measured `camera_motion`, their
+    detections those of a dozen items on the ground; the items, and the item of each sighting."""
     rng = np.random.default_rng(3)
     labels = rng.choice(["plastic", "glass"], 12)
-    on_ground = [
-        (float(x), float(y), str(label)) for (x, y), label in zip(rng.uniform([20, 30], [1200, 330], (12, 2)), labels)
-    ]
-    motions = _measured_motions(panning_video, 0.5, shuffled=False)
+    places = rng.uniform([20, 30], [1200, 330], (12, 2))
+    on_ground = [(float(x), float(y), str(label)) for (x, y), label in zip(places, labels)]
     records, shown = [], []
-    for key, motion in motions.items():
+    for key, motion in _measured_motions(video, 0.5, shuffled=False).items():
         in_view = _sightings(on_ground, PAN * split_frame_key(key)[1] / 1000)
         shown += in_view
         record = {"image": key, "detections": list(in_view.values()), "scene": None}
         records.append(record | ({"camera_motion": motion} if motion else {}))
+    return records, on_ground, shown
+
+
+def test_a_drone_pass_counts_each_item_once_with_01s_camera_motion_and_not_without(panning_video, tmp_path):
+    """Litter on the ground the camera passes over: with the motion 01 measured from the video, each item
+    counts once however many frames show it, by its label; without it the tracks break (so the motion is
+    what does it)."""
+    records, on_ground, shown = _drone_pass(panning_video)
     items = Counter(on_ground[index][2] for index in set(shown))
     assert sum(items.values()) >= 6 and len(shown) > 3 * sum(items.values())  # items, each in many frames
 
@@ -152,6 +157,55 @@ def test_a_drone_pass_counts_each_item_once_with_01s_camera_motion_and_not_witho
     cv = tmp_path / "cv.jsonl"  # from the file too, as `desclm summarize` reads it
     cv.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
     assert summarize_file(cv).summaries[0]["distinct_items"] == len(set(shown))
+
+
+def test_desclm_summarize_lists_each_distinct_item_once_with_where_its_best_frame_was_taken(panning_video, tmp_path):
+    """`--items`: one line (row, map point) per distinct item, first seen first: its label, when it was
+    first and last seen, in how many frames, and its most sure frame with the frame's time and place."""
+    from helpers.commands.summarize import main
+
+    records, on_ground, shown = _drone_pass(panning_video)
+    for index, record in enumerate(records):  # the drone flies east: half the frames say where they were taken
+        if index % 2:
+            seconds = split_frame_key(record["image"])[1] / 1000
+            record["taken"] = {
+                "time": f"2026-05-01T10:00:{seconds:06.3f}",
+                "latitude": 46.5,
+                "longitude": 6.6 + seconds / 1e4,
+            }
+    cv = tmp_path / "placed.jsonl"
+    cv.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
+    assert main([str(cv), "--items", str(tmp_path / "items.jsonl"), "-q"]) == 0
+    items = [json.loads(line) for line in (tmp_path / "items.jsonl").read_text(encoding="utf-8").splitlines()]
+    times = [split_frame_key(record["image"])[1] / 1000 for record in records]
+    seen_at = [t for record, t in zip(records, times) for _ in record["detections"]]  # a time per sighting
+    truth = sorted(
+        (
+            *(f(t for t, i in zip(seen_at, shown) if i == index) for f in (min, max)),
+            on_ground[index][2],
+            shown.count(index),
+        )
+        for index in set(shown)
+    )
+    assert sorted((i["first_seen_s"], i["last_seen_s"], i["label"], i["frames"]) for i in items) == truth
+    assert [item["first_seen_s"] for item in items] == sorted(item["first_seen_s"] for item in items)
+    assert all(item["video"] == "DJI_0001.MP4" and item["frame"].startswith("DJI_0001.MP4/") for item in items)
+    by_frame = {record["image"]: record for record in records}
+    for item in items:  # its best frame's own detection and `taken`
+        assert item["bbox"] in [d["bbox"] for d in by_frame[item["frame"]]["detections"]]
+        assert item.get("taken") == by_frame[item["frame"]].get("taken")
+    assert not list(tmp_path.glob("*.partial.jsonl"))  # the staged items are gone
+
+    assert main([str(cv), "--items", str(tmp_path / "items.geojson"), "-q"]) == 0
+    mapped = json.loads((tmp_path / "items.geojson").read_text(encoding="utf-8"))["features"]
+    placed = [item for item in items if "taken" in item]
+    assert 0 < len(mapped) == len(placed) < len(items)
+    assert [f["geometry"]["coordinates"] for f in mapped] == [
+        [i["taken"]["longitude"], i["taken"]["latitude"]] for i in placed
+    ]
+    assert main([str(cv), "--items", str(tmp_path / "items.csv"), "-q"]) == 0
+    rows = (tmp_path / "items.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert rows[0].startswith("video,label,first_seen_s") and len(rows) == len(items) + 1
 
 
 def test_a_still_cameras_items_count_once_through_misses_and_label_flips():

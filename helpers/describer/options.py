@@ -157,6 +157,7 @@ class ExportOptions:
 
 
 ROLLUP_OUTPUTS = (".md", ".json", ".csv")  # `desclm summarize --output`, by its suffix
+ITEM_OUTPUTS = (".jsonl", ".csv", ".geojson")  # `desclm summarize --items`: a line, a row or a map point per item
 
 
 @dataclass
@@ -173,6 +174,11 @@ class SummarizeOptions:
         "",
         "file to write: .md (a map of where the photos were taken, when they say, beside it as <stem>.map.png; a "
         'table; the paragraphs), .json (every number), .csv (a row per group); "": the paragraphs to standard output',
+    )
+    items: str = setting(
+        "",
+        "file to write each distinct item of the videos to (followed across frames): .jsonl a line, .csv a row, "
+        '.geojson a point where its best frame was taken; "": none',
     )
     images_root: str = setting("", "the folder the records' photos are under (\"\": the one 01's manifest names)")
     title: str = setting("", "the .md report's title (\"\": the records' file name and the groups)")
@@ -198,6 +204,8 @@ class SummarizeOptions:
             raise ValueError(f"--output must end in {', '.join(ROLLUP_OUTPUTS)} (its format), got {self.output!r}")
         if self.top < 0:
             raise ValueError(f"--top must be >= 0, got {self.top}")
+        if self.items and not self.items.lower().endswith(ITEM_OUTPUTS):
+            raise ValueError(f"--items must end in {', '.join(ITEM_OUTPUTS)} (its format), got {self.items!r}")
 
 
 @dataclass

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ from helpers.core.contract import Policy
 from helpers.core.figures import MAP_POINTS, position_of, positions_map
 from helpers.core.sampling import Reservoir
 from helpers.core.video_frames import split_frame_key
-from helpers.describer.options import FOLDER, TRACK_LOST_S
+from helpers.describer.options import FOLDER, ITEM_OUTPUTS, TRACK_LOST_S
 from helpers.describer.video_items import VideoItems, check_motion
 from helpers.text.grammar import facts
 
@@ -56,6 +57,7 @@ TIME_GROUPS = {"day": len("2026-05-01"), "month": len("2026-05")}
 # Fields of every CV record: grouping by them makes no sense ("detections") or one group per photo.
 NOT_GROUPS = frozenset({"detections", "scene", "image", "id", "width", "height", "bbox"})
 OPEN_VIDEOS = 64  # videos followed at once in a group (the least recently fed is counted and closed)
+ItemsSink = Callable[[list[dict]], None]  # takes a video's distinct items as its count closes (`VideoItems.items`)
 
 
 def _folder_of(image: str, images_root: str | Path | None) -> str:
@@ -104,8 +106,10 @@ class _Group:
     """One group's totals, added to a record at a time (10^7 records are not held): photos, photos
     with litter, items per category, scenes and the `top` photos with most items."""
 
-    def __init__(self, group: str, policy: Policy, top: int, lost_s: float = TRACK_LOST_S) -> None:
-        self.group, self.policy, self.top, self.lost_s = group, policy, top, lost_s
+    def __init__(
+        self, group: str, policy: Policy, top: int, lost_s: float = TRACK_LOST_S, items_sink: ItemsSink | None = None
+    ) -> None:
+        self.group, self.policy, self.top, self.lost_s, self.items_sink = group, policy, top, lost_s, items_sink
         self.items: Counter[str] = Counter()
         self.scenes: Counter[str] = Counter()
         self.photos = self.littered = self.frames = 0  # frames: records of a video's frame (of the photos)
@@ -125,7 +129,7 @@ class _Group:
         count = sum(fact.counts.values())
         self.frames += frame is not None
         if frame is not None:
-            self._follow(*frame, record["detections"], record.get("camera_motion"))
+            self._follow(*frame, record)
         self.photos += 1
         self.littered += bool(count)
         if count:
@@ -133,17 +137,18 @@ class _Group:
             if len(self.most) > 8 * self.top:  # memory stays bounded: only the `top` first can be named
                 self.most = sorted(self.most)[: self.top]
 
-    def _follow(self, video: str, ms: int, detections: list[dict], motion) -> None:
+    def _follow(self, video: str, ms: int, record: dict) -> None:
         """Add a frame to its video's distinct items (`VideoItems`): a frame out of time order, or of a
         video already closed, starts the video's count afresh."""
+        frame = (ms, record["detections"], record.get("camera_motion"), record.get("taken"))
         items = self.following.pop(video, None)
-        if items is not None and not items.add(ms, detections, motion):
+        if items is not None and not items.add(*frame):
             self._close(video, items)
             items = None
         if items is None:
             self.afresh += video in self.followed
             items = VideoItems(self.policy, self.lost_s)
-            items.add(ms, detections, motion)
+            items.add(*frame)
         self.following[video] = items  # last: the most recently fed
         if len(self.following) > OPEN_VIDEOS:
             oldest = next(iter(self.following))
@@ -151,6 +156,8 @@ class _Group:
 
     def _close(self, video: str, items: VideoItems) -> None:
         self.distinct.update(items.counts())
+        if self.items_sink is not None:
+            self.items_sink(items.items(video))
         self.unboxed += items.unboxed
         self.followed.add(video)
 
@@ -238,6 +245,7 @@ def summarize(
     top: int = 3,
     images_root: str | Path | None = None,
     lost_s: float = TRACK_LOST_S,
+    items_sink: ItemsSink | None = None,
 ) -> list[dict]:
     """One `group_summary` per group, groups in order of first appearance (records must be valid).
 
@@ -249,6 +257,7 @@ def summarize(
         images_root: The folder the records' `image` paths are under (01's `images`): names the
             group of photos at its top and makes absolute paths relative.
         lost_s: A video's item unseen this long (seconds) counts as a new one when seen again.
+        items_sink: Called with each video's distinct items (`VideoItems.items`) as its count closes.
 
     Raises:
         ValueError: `by` is a field no record has (the message lists the fields there are).
@@ -260,7 +269,7 @@ def summarize(
     for record in records:  # read once, as they come: a CV output of 10^7 records is not held
         group = key(record)
         if group not in groups:
-            groups[group] = _Group(group, policy, top, lost_s)
+            groups[group] = _Group(group, policy, top, lost_s, items_sink)
         groups[group].add(record)
         if isinstance(by, str) and by != FOLDER and not found:
             found = (key(record) != NO_GROUP) if by in TIME_GROUPS else record.get(by) not in (None, "")
@@ -312,6 +321,7 @@ def summarize_file(
     images_root: str | Path | None = None,
     seed: int = 0,
     lost_s: float = TRACK_LOST_S,
+    items_sink: ItemsSink | None = None,
 ) -> RollupFile:
     """`summarize` over a CV output file (01's JSONL), read as a stream: a line that is not a valid
     record (not JSON, a detection without a confidence, ...) is a problem naming its line, and the rest
@@ -348,7 +358,7 @@ def summarize_file(
                 placed.add((*place, stated))
             yield line.record
 
-    summaries = summarize(records(), by, policy, top, images_root, lost_s)
+    summaries = summarize(records(), by, policy, top, images_root, lost_s, items_sink)
     positions = np.array(placed.sample, dtype=float).reshape(-1, 3)
     return RollupFile(summaries, problems, counted, positions, placed.count)
 
@@ -410,3 +420,51 @@ def rollup_csv(summaries: list[dict]) -> str:
     writer.writerow(header)
     writer.writerows(rows)
     return "\ufeff" + buffer.getvalue()
+
+
+# the csv's columns: an item's own, then its best frame's when and where (01's `taken`)
+ITEM_COLUMNS = ("video", "label", "first_seen_s", "last_seen_s", "frames", "frame", "confidence", "bbox")
+ITEM_PLACE = ("time", "latitude", "longitude", "altitude")
+
+
+def items_pieces(items: Iterable[dict], suffix: str, placed: Counter | None = None) -> Iterator[str]:
+    """A video's distinct items (`VideoItems.items`, any number, streamed) as the text of a file: `.jsonl`
+    a line each; `.csv` a row each (`ITEM_COLUMNS`, then `ITEM_PLACE` from the best frame's `taken`; UTF-8
+    with a byte-order mark, for Excel); `.geojson` a FeatureCollection (RFC 7946) of a point each where its
+    best frame says where it was taken (the camera's position: right above the item for a drone looking
+    down), `placed` counting the items with ("on the map") and without ("no position")."""
+    if suffix == ".jsonl":
+        yield from (json.dumps(item, ensure_ascii=False) + "\n" for item in items)
+    elif suffix == ".csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerow([*ITEM_COLUMNS, *ITEM_PLACE])
+        yield "\ufeff" + buffer.getvalue()
+        for item in items:
+            buffer.seek(0)
+            buffer.truncate()
+            taken = item.get("taken") or {}
+            writer.writerow([*(item[name] for name in ITEM_COLUMNS), *(taken.get(name, "") for name in ITEM_PLACE)])
+            yield buffer.getvalue()
+    elif suffix == ".geojson":
+        placed = Counter() if placed is None else placed
+
+        def features() -> Iterator[dict]:
+            for item in items:
+                point = position_of(item.get("taken"))
+                placed["on the map" if point else "no position"] += 1
+                if point:
+                    properties = {name: item[name] for name in ITEM_COLUMNS if name != "bbox"}
+                    properties |= {name: item["taken"].get(name) for name in ("time", "altitude")}
+                    yield {
+                        "type": "Feature",
+                        "geometry": {"type": "Point", "coordinates": list(point)},
+                        "properties": properties,
+                    }
+
+        yield '{"type": "FeatureCollection", "features": ['
+        for index, feature in enumerate(features()):
+            yield ("," if index else "") + "\n" + json.dumps(feature, ensure_ascii=False)
+        yield "\n]}\n"
+    else:
+        raise ValueError(f"items go to a file ending in {', '.join(ITEM_OUTPUTS)}, got {suffix!r}")

@@ -31,6 +31,7 @@ from collections import Counter
 import numpy as np
 
 from helpers.core.contract import Policy
+from helpers.core.video_frames import frame_key
 from helpers.describer.options import TRACK_LOST_S
 from helpers.text.grammar import canonical_label
 
@@ -106,17 +107,17 @@ class VideoItems:
             raise ValueError(f"lost_s must be > 0 seconds, got {lost_s!r}")
         self.policy, self.lost_s = policy, lost_s
         self.tracker = _tracker(policy)
-        self.labels: dict[int, Counter[str]] = {}  # a track's counted detections' labels
-        self.alone: Counter[str] = Counter()  # counted detections no track took: an item each
+        self.tracks: dict[int, _Item] = {}  # by track: what its counted detections say
+        self.alone: list[_Item] = []  # counted detections no track took: an item each
         self.unboxed = 0  # counted detections without a box: they cannot be followed
         self.last_ms: int | None = None
         self.step_ms: int | None = None  # the frames' interval: the first gap between two frames
 
-    def add(self, ms: int, detections: list[dict], motion=None) -> bool:
-        """Add the frame shown at `ms` milliseconds: its record's detections and `camera_motion` (the
-        affine map, 2 rows of 3, from the frame before's normalised coordinates to this one's; None:
-        unknown, taken as still). False, and nothing added, when it is not after the last frame added
-        (out of time order)."""
+    def add(self, ms: int, detections: list[dict], motion=None, taken: dict | None = None) -> bool:
+        """Add the frame shown at `ms` milliseconds: its record's detections, `camera_motion` (the affine
+        map, 2 rows of 3, from the frame before's normalised coordinates to this one's; None: unknown,
+        taken as still) and `taken` (when and where, for the items it shows best). False, and nothing
+        added, when it is not after the last frame added (out of time order)."""
         if self.last_ms is not None and ms <= self.last_ms:
             return False
         if self.last_ms is not None:
@@ -132,10 +133,10 @@ class VideoItems:
                 self.tracker.update(_Boxes(np.zeros((0, 4)), np.zeros(0), np.zeros(0)))
         self.last_ms = ms
         self.tracker.warp = _warp(motion)
-        self._track(detections)
+        self._track(ms, detections, taken)
         return True
 
-    def _track(self, detections: list[dict]) -> None:
+    def _track(self, ms: int, detections: list[dict], taken: dict | None) -> None:
         threshold = self.policy.min_confidence
         boxed = [d for d in detections if d.get("bbox") is not None]
         self.unboxed += sum(d.get("bbox") is None and d["confidence"] >= threshold for d in detections)
@@ -149,18 +150,58 @@ class VideoItems:
         for index, detection in enumerate(boxed):
             if detection["confidence"] < threshold:
                 continue
-            label = canonical_label(detection["label"])
             track = track_of.get(index)
+            item = _Item(ms) if track is None else self.tracks.setdefault(track, _Item(ms))
+            item.seen(ms, detection, taken)
             if track is None:
-                self.alone[label] += 1
-            else:
-                self.labels.setdefault(track, Counter())[label] += 1
+                self.alone.append(item)
 
     def counts(self) -> Counter[str]:
         """Distinct items per label: each track's most given label, and each detection no track took."""
-        counts = Counter(labels.most_common(1)[0][0] for labels in self.labels.values())
-        counts.update(self.alone)
-        return counts
+        return Counter(item.label for item in (*self.tracks.values(), *self.alone))
+
+    def items(self, video: str) -> list[dict]:
+        """Each distinct item of `video` (its key), first seen first: its label, when it was first and
+        last seen (seconds into the video), in how many frames, and the frame that shows it most surely
+        (its key, the detection's confidence and box, and the frame's `taken` when the record had one)."""
+        items = sorted((*self.tracks.values(), *self.alone), key=lambda item: (item.first, item.best[1]))
+        return [item.summary(video) for item in items]
+
+
+class _Item:
+    """One distinct item as its counted detections say: labels, first and last time, frames, best sighting."""
+
+    def __init__(self, ms: int) -> None:
+        self.labels: Counter[str] = Counter()
+        self.first = self.last = ms
+        self.frames = 0
+        self.best: tuple[float, int, list, dict | None] = (-1.0, ms, [], None)  # confidence, ms, box, taken
+
+    def seen(self, ms: int, detection: dict, taken: dict | None) -> None:
+        self.labels[canonical_label(detection["label"])] += 1
+        self.frames += 1  # a track takes one detection a frame
+        self.last = ms
+        if detection["confidence"] > self.best[0]:
+            self.best = (detection["confidence"], ms, detection["bbox"], taken)
+
+    @property
+    def label(self) -> str:
+        """The label most of its detections give (ties: the first given)."""
+        return self.labels.most_common(1)[0][0]
+
+    def summary(self, video: str) -> dict:
+        confidence, ms, box, taken = self.best
+        item = {
+            "video": video,
+            "label": self.label,
+            "first_seen_s": self.first / 1000,
+            "last_seen_s": self.last / 1000,
+            "frames": self.frames,
+            "frame": frame_key(video, ms),
+            "confidence": confidence,
+            "bbox": box,
+        }
+        return item | ({"taken": taken} if taken else {})
 
 
 def _warp(motion) -> np.ndarray | None:

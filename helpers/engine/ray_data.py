@@ -35,6 +35,7 @@ import pyarrow as pa
 from PIL import Image
 
 from helpers.core.records import chunks, input_line, json_line
+from helpers.core.video_frames import DEFAULT_VIDEO_INTERVAL
 from helpers.cv.batch import BatchExtractor, BatchResult, Decoded, decode_item, error_line
 from helpers.cv.config import ExtractConfig
 from helpers.cv.sources import ImageItem, ImageSource
@@ -167,7 +168,9 @@ def _item(root: Path, key, split, row, column) -> ImageItem:
     return ImageItem(root, str(key), str(split) or None, None if int(row) < 0 else int(row), str(column))
 
 
-def _decode_rows(batch: dict, min_side: int, root: str, taken: bool, video_interval: float) -> dict:
+def _decode_rows(
+    batch: dict, min_side: int, root: str, taken: bool, video_interval: float = DEFAULT_VIDEO_INTERVAL
+) -> dict:
     """A Ray task: the batch's photos decoded (`decode_item`), as arrays; a failure is its row's `error`
     (their `position` and `ITEM_COLUMNS` go along); when and where each was taken, and a video frame's
     camera motion, as JSON ("": unknown)."""

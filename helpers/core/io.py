@@ -1,9 +1,12 @@
-"""Small file helpers: atomic writes, JSONL reading that reports bad lines, metrics files."""
+"""Small file helpers: atomic writes, JSONL reading that reports bad lines, metrics files, JSON arrays and
+CSV written as streamed pieces."""
 
 from __future__ import annotations
 
+import csv
 import functools
 import hashlib
+import io
 import json
 import logging
 import os
@@ -25,6 +28,34 @@ def atomic_write_text(path: str | Path, text: str | Iterable[str]) -> Path:
     A reader never sees a half-written file, and a crash leaves the old file intact.
     """
     return _atomic_write(Path(path), [text] if isinstance(text, str) else text, "w", sync=True)
+
+
+def json_array(items: Iterable, indent: int | None = None) -> Iterator[str]:
+    """`json.dumps(list(items), ensure_ascii=False, indent=indent)` as pieces, one item at a time."""
+    first = True
+    for item in items:
+        text = json.dumps(item, ensure_ascii=False, indent=indent)
+        if indent is None:
+            yield ("[" if first else ", ") + text
+        else:
+            pad = " " * indent
+            yield ("[\n" if first else ",\n") + pad + text.replace("\n", "\n" + pad)
+        first = False
+    yield "[]" if first else ("]" if indent is None else "\n]")
+
+
+def excel_csv(rows: Iterable[list]) -> Iterator[str]:
+    """Rows (the header first) as CSV text pieces, a row each: UTF-8 with a byte-order mark (which Excel
+    needs to read it as UTF-8) and CRLF line ends."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    mark = "\ufeff"
+    for cells in rows:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(cells)
+        yield mark + buffer.getvalue()
+        mark = ""
 
 
 def atomic_write_bytes(path: str | Path, data: bytes, sync: bool = True) -> Path:

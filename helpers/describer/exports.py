@@ -64,7 +64,6 @@ photo listed twice takes its records in order (each row the record it was descri
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import logging
@@ -77,7 +76,7 @@ from pathlib import Path
 
 from helpers.core.contract import Policy
 from helpers.core.figures import is_number, position_of
-from helpers.core.io import atomic_write_bytes, atomic_write_text, iter_jsonl, write_problems
+from helpers.core.io import atomic_write_bytes, atomic_write_text, excel_csv, iter_jsonl, json_array, write_problems
 from helpers.core.logs import progress
 from helpers.core.outputs import OutputLock, check_writes, lock_path
 from helpers.core.photo_datasets import PhotoKeys, photo_file_name, photos_for
@@ -346,20 +345,6 @@ def llava_entries(row: ExportRow, prompt: str = LLAVA_PROMPT) -> list[dict]:
     ]
 
 
-def json_array(items: Iterable, indent: int | None = None) -> Iterator[str]:
-    """`json.dumps(list(items), ensure_ascii=False, indent=indent)` as pieces, one item at a time."""
-    first = True
-    for item in items:
-        text = json.dumps(item, ensure_ascii=False, indent=indent)
-        if indent is None:
-            yield ("[" if first else ", ") + text
-        else:
-            pad = " " * indent
-            yield ("[\n" if first else ",\n") + pad + text.replace("\n", "\n" + pad)
-        first = False
-    yield "[]" if first else ("]" if indent is None else "\n]")
-
-
 def _size(row: ExportRow, photos: PhotoKeys | None) -> tuple[int, int] | None:
     """(width, height): the CV record's, else read from the photo's header, else None."""
     record = row.record or {}
@@ -586,23 +571,18 @@ def csv_pieces(rows) -> Iterator[str]:
         width, dated = max(width, len(row.captions)), dated or bool(_when_where(row.record))
     columns = ["id", "image", "scene", "detections", *(TAKEN_COLUMNS if dated else ()), "source", "description"]
     columns += [f"caption_{k}" for k in range(1, width + 1)] if width > 1 else []
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
 
-    def written(cells: list) -> str:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow(cells)
-        return buffer.getvalue()
+    def lines() -> Iterator[list]:
+        yield columns
+        for row in rows():
+            scene = _scene(row.record)
+            cells = [row.id, row.image or "", scene["class"] if scene else "", _counts(row.record)]
+            cells += [_when_where(row.record).get(name, "") for name in TAKEN_COLUMNS] if dated else []
+            cells.append(row.source)
+            cells += [row.description] + (row.captions + [""] * (width - len(row.captions)) if width > 1 else [])
+            yield cells
 
-    yield "\ufeff" + written(columns)
-    for row in rows():
-        scene = _scene(row.record)
-        cells = [row.id, row.image or "", scene["class"] if scene else "", _counts(row.record)]
-        cells += [_when_where(row.record).get(name, "") for name in TAKEN_COLUMNS] if dated else []
-        cells.append(row.source)
-        cells += [row.description] + (row.captions + [""] * (width - len(row.captions)) if width > 1 else [])
-        yield written(cells)
+    yield from excel_csv(lines())
 
 
 class PhotoFolder:

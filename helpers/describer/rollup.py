@@ -31,18 +31,18 @@ line, named; the folder groups are relative to the photos 01's manifest names):
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path, PurePath
 
 import numpy as np
 
 from helpers.core.contract import Policy
 from helpers.core.figures import MAP_POINTS, position_of, positions_map
+from helpers.core.io import excel_csv, json_array
 from helpers.core.sampling import Reservoir
 from helpers.core.video_frames import split_frame_key
 from helpers.describer.options import FOLDER, ITEM_OUTPUTS, TRACK_LOST_S
@@ -92,6 +92,11 @@ def _time_of(record: dict, characters: int) -> str:
 
 def _counted(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _most_first(counts: Counter[str]) -> list[tuple[str, int]]:
+    """(label, count) pairs, most first, ties by label."""
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
 def _times(n: int) -> str:
@@ -166,7 +171,7 @@ class _Group:
             self._close(video, self.following.pop(video))
         total = sum(self.items.values())
         most = [(name, -negative) for negative, name in sorted(self.most)[: self.top]]  # most items, then by name
-        categories = sorted(self.items.items(), key=lambda kv: (-kv[1], kv[0]))
+        categories = _most_first(self.items)
         # a video's frames show an item again for as long as it stays in view: their items are sightings
         video = self.frames == self.photos > 0
         photos = _counted(self.photos, "video frame" if video else "photo")
@@ -202,7 +207,7 @@ class _Group:
     def _distinct_numbers(self) -> dict:
         """A video group's distinct items (None when a counted detection had no box to follow)."""
         known = not self.unboxed
-        categories = sorted(self.distinct.items(), key=lambda kv: (-kv[1], kv[0]))
+        categories = _most_first(self.distinct)
         return {
             "distinct_items": sum(self.distinct.values()) if known else None,
             "distinct_per_category": dict(categories) if known else None,
@@ -215,7 +220,7 @@ class _Group:
                 f"Distinct items not counted: {_counted(self.unboxed, 'detection')} without a box "
                 "cannot be followed across frames."
             )
-        categories = sorted(self.distinct.items(), key=lambda kv: (-kv[1], kv[0]))
+        categories = _most_first(self.distinct)
         listed = ", ".join(f"{n} {label}" for label, n in categories)
         afresh = (
             f" (frames out of time order: a video counted afresh {_times(self.afresh)}, its items may count twice)"
@@ -414,17 +419,17 @@ def rollup_map(rolled: RollupFile):
 
 def rollup_csv(summaries: list[dict]) -> str:
     """The table (`rollup_table`) as CSV, UTF-8 with a byte-order mark (which Excel needs)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
     header, rows = rollup_table(summaries)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return "\ufeff" + buffer.getvalue()
+    return "".join(excel_csv([header, *rows]))
 
 
 # the csv's columns: an item's own, then its best frame's when and where (01's `taken`)
 ITEM_COLUMNS = ("video", "label", "first_seen_s", "last_seen_s", "frames", "frame", "confidence", "bbox")
 ITEM_PLACE = ("time", "latitude", "longitude", "altitude")
+
+
+def _place_cells(taken: dict) -> list:
+    return [taken.get(name, "") for name in ITEM_PLACE]
 
 
 def items_pieces(items: Iterable[dict], suffix: str, placed: Counter | None = None) -> Iterator[str]:
@@ -436,16 +441,8 @@ def items_pieces(items: Iterable[dict], suffix: str, placed: Counter | None = No
     if suffix == ".jsonl":
         yield from (json.dumps(item, ensure_ascii=False) + "\n" for item in items)
     elif suffix == ".csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow([*ITEM_COLUMNS, *ITEM_PLACE])
-        yield "\ufeff" + buffer.getvalue()
-        for item in items:
-            buffer.seek(0)
-            buffer.truncate()
-            taken = item.get("taken") or {}
-            writer.writerow([*(item[name] for name in ITEM_COLUMNS), *(taken.get(name, "") for name in ITEM_PLACE)])
-            yield buffer.getvalue()
+        rows = ([item[name] for name in ITEM_COLUMNS] + _place_cells(item.get("taken") or {}) for item in items)
+        yield from excel_csv(chain([[*ITEM_COLUMNS, *ITEM_PLACE]], rows))
     elif suffix == ".geojson":
         placed = Counter() if placed is None else placed
 
@@ -462,9 +459,8 @@ def items_pieces(items: Iterable[dict], suffix: str, placed: Counter | None = No
                         "properties": properties,
                     }
 
-        yield '{"type": "FeatureCollection", "features": ['
-        for index, feature in enumerate(features()):
-            yield ("," if index else "") + "\n" + json.dumps(feature, ensure_ascii=False)
-        yield "\n]}\n"
+        yield '{"type": "FeatureCollection", "features": '
+        yield from json_array(features())
+        yield "}\n"
     else:
         raise ValueError(f"items go to a file ending in {', '.join(ITEM_OUTPUTS)}, got {suffix!r}")

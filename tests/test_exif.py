@@ -94,7 +94,7 @@ EXIF_VALUES = st.one_of(
 @settings(max_examples=200, deadline=None)
 @given(
     gps=st.dictionaries(st.sampled_from([0, 1, 2, 3, 4, 5, 6, 9, 29]), EXIF_VALUES, max_size=7),
-    times=st.dictionaries(st.sampled_from([0x9003, 0x9004, 0x9011, 0x9291]), EXIF_VALUES, max_size=4),
+    times=st.dictionaries(st.sampled_from([0x9003, 0x9004, 0x9011, 0x9291, 0xA405]), EXIF_VALUES, max_size=4),
 )
 def test_any_exif_values_give_a_taken_or_a_named_problem_never_an_exception(gps, times):
     exif = Image.Exif()
@@ -107,7 +107,7 @@ def test_any_exif_values_give_a_taken_or_a_named_problem_never_an_exception(gps,
     except Exception:  # noqa: BLE001 - a value Pillow cannot write is no photo to read
         assume(False)
     taken = photo_taken(photo)
-    assert taken is None or set(taken) <= {"time", "latitude", "longitude", "altitude", "problems"}
+    assert taken is None or set(taken) <= {"time", "latitude", "longitude", "altitude", "problems", "focal_35mm"}
     json.dumps(taken, allow_nan=False)  # a record's field: finite numbers and text only
     if taken and "latitude" in taken:
         assert abs(taken["latitude"]) <= 90 and abs(taken["longitude"]) <= 180
@@ -148,6 +148,85 @@ def test_unreadable_values_are_named_and_the_rest_kept():
     }
     taken = photo_taken(_opened(_exif(time="2026:05:01 06:12:00", offset="+25:00")))
     assert taken["time"] == "2026-05-01T06:12:00" and "UTC offset '+25:00'" in taken["problems"][0]
+
+
+def _dji_xmp(values: dict[str, str], as_elements: bool = False) -> bytes:
+    """An XMP packet as DJI drones write it: the drone-dji values as attributes of its description (or, as
+    some tools rewrite them, as its elements)."""
+    if as_elements:
+        inner = "".join(f"<drone-dji:{name}>{value}</drone-dji:{name}>" for name, value in values.items())
+        attributes = ""
+    else:
+        inner, attributes = "", "".join(f' drone-dji:{name}="{value}"' for name, value in values.items())
+    return (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        f'<rdf:Description rdf:about="DJI Meta Data" xmlns:drone-dji="http://www.dji.com/drone-dji/1.0/"{attributes}>'
+        f"{inner}</rdf:Description></rdf:RDF></x:xmpmeta>"
+    ).encode()
+
+
+def _dji_photo(xmp: bytes | None, focal_35mm=None, size=(32, 24)) -> Image.Image:
+    exif = _exif(47.375139, 8.536181, 452.5, "2026:05:01 10:22:31")
+    if focal_35mm is not None:
+        exif[EXIF] = {**exif[EXIF], 0xA405: focal_35mm}
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (90, 140, 60)).save(buffer, "JPEG", exif=exif, **({"xmp": xmp} if xmp else {}))
+    buffer.seek(0)
+    return Image.open(buffer)
+
+
+DJI_POSE = {"RelativeAltitude": "+40.20", "GimbalYawDegree": "-12.30", "GimbalPitchDegree": "-90.00"}
+
+
+@pytest.mark.parametrize("as_elements", [False, True])
+def test_a_drone_photo_says_its_height_and_the_cameras_view(as_elements):
+    """DJI's XMP (height above take-off, the gimbal's angles) and EXIF's 35 mm-equivalent focal length: what
+    places the photo's boxes on the ground."""
+    taken = photo_taken(_dji_photo(_dji_xmp(DJI_POSE | {"GimbalRollDegree": "+0.40"}, as_elements), 24))
+    assert taken == {
+        "time": "2026-05-01T10:22:31",
+        "latitude": 47.375139,
+        "longitude": 8.536181,
+        "altitude": 452.5,
+        "relative_altitude": 40.2,
+        "camera_yaw": -12.3,
+        "camera_pitch": -90.0,
+        "camera_roll": 0.4,
+        "focal_35mm": 24.0,
+    }
+
+
+def test_a_drone_photos_unreadable_pose_values_are_named_and_the_rest_kept():
+    taken = photo_taken(_dji_photo(_dji_xmp(DJI_POSE | {"GimbalPitchDegree": "down", "GimbalYawDegree": "+999"}), 0))
+    assert (taken["relative_altitude"], taken["latitude"]) == (40.2, 47.375139)
+    assert "camera_pitch" not in taken and "camera_yaw" not in taken and "focal_35mm" not in taken  # 0: unknown
+    assert taken["problems"] == [
+        "XMP GimbalYawDegree 999 is outside -360..360",
+        "XMP GimbalPitchDegree 'down' is not a number",
+    ]
+    broken = photo_taken(_dji_photo(b"<x:xmpmeta><unclosed"))
+    assert broken["latitude"] == 47.375139 and broken["problems"][0].startswith("XMP unreadable: ParseError")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["RelativeAltitude", "GimbalYawDegree", "GimbalPitchDegree", "GimbalRollDegree"]),
+        st.one_of(st.floats(allow_nan=True, allow_infinity=True).map(lambda v: f"{v:+}"), st.text("+-.0123456789e x")),
+        max_size=4,
+    )
+)
+def test_any_drone_pose_values_give_a_pose_field_in_range_or_a_named_problem(values):
+    from xml.sax.saxutils import quoteattr
+
+    from helpers.core.ground import POSE_LIMITS
+
+    packet = _dji_xmp({name: quoteattr(value)[1:-1] for name, value in values.items()})
+    taken = photo_taken(_dji_photo(packet))
+    json.dumps(taken, allow_nan=False)
+    pose = {name: value for name, value in taken.items() if name in POSE_LIMITS}
+    assert all(POSE_LIMITS[name][0] <= value <= POSE_LIMITS[name][1] for name, value in pose.items())
+    assert len(pose) + len(taken.get("problems", [])) == len(values)  # each value read, or named
 
 
 def test_a_zero_denominator_is_a_problem_not_a_number(tmp_path):

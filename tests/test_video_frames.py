@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from helpers.core.flight_record import flight_record, sidecar_of, subtitle_taken
+from helpers.core.ground import POSE_LIMITS
 from helpers.core.video_frames import (
     VIDEO_SUFFIXES,
     decode_frame,
@@ -391,8 +392,37 @@ def test_a_drones_flight_record_says_when_and_where_each_frame_was(tmp_path_fact
 @given(st.text(st.sampled_from("[]():,.-+ 0123456789\nGPSlatitudelongtudeabs_alt") | st.characters(), max_size=120))
 def test_any_subtitle_gives_known_fields_or_named_problems(text):
     said = subtitle_taken(text)
-    assert set(said) <= {"time", "latitude", "longitude", "altitude", "problems"}
+    assert set(said) <= {"time", "latitude", "longitude", "altitude", "problems", *POSE_LIMITS}
     assert all(np.isfinite(said[name]) for name in ("latitude", "longitude", "altitude") if name in said)
+    assert all(POSE_LIMITS[name][0] <= said[name] <= POSE_LIMITS[name][1] for name in POSE_LIMITS if name in said)
+
+
+@pytest.mark.parametrize(
+    ("said", "pose"),
+    [
+        (  # an enterprise drone: the gimbal's angles, focal length in millimetres, zoom as a ratio
+            "FrameCnt: 7 2026-05-01 10:22:43.512\n[focal_len: 31.70] [dzoom_ratio: 2.00], [latitude: 47.375139] "
+            "[longitude: 8.536181]\n[rel_alt: 55.200 abs_alt: 283.900] [gb_yaw: -77.4 gb_pitch: -62.5 gb_roll: 0.3]",
+            {"relative_altitude": 55.2, "camera_yaw": -77.4, "camera_pitch": -62.5, "camera_roll": 0.3}
+            | {"focal_35mm": 63.4},
+        ),
+        (  # a consumer drone: no gimbal, focal length in tenths of a millimetre, zoom in ten-thousandths
+            '<font size="28">SrtCnt : 1, DiffTime : 33ms\n2026-05-01 10:22:43.512\n[iso : 120] [fnum : 170] '
+            "[focal_len : 240] [dzoom_ratio: 10000, delta:0],[latitude: 47.375139] [longitude: 8.536181] "
+            "[rel_alt: 45.000 abs_alt: 111.890] </font>",
+            {"relative_altitude": 45.0, "focal_35mm": 24.0},
+        ),
+        ("[latitude: 47.375139] [longitude: 8.536181] [focal_len : 0]", {}),  # 0: the camera does not know
+    ],
+)
+def test_a_subtitle_says_the_drones_height_and_the_cameras_view_as_drones_write_them(said, pose):
+    taken = subtitle_taken(said)
+    assert {name: value for name, value in taken.items() if name in POSE_LIMITS} == pose
+    assert "problems" not in taken
+    assert subtitle_taken("[rel_alt: 40.0] [gb_pitch: -200.0]") == {
+        "relative_altitude": 40.0,
+        "problems": ["camera_pitch -200 is outside -180..180"],
+    }
 
 
 def test_a_drone_videos_frames_take_their_place_from_the_flight_record(tmp_path):
@@ -412,6 +442,7 @@ def test_a_drone_videos_frames_take_their_place_from_the_flight_record(tmp_path)
             "latitude": 47.0 + n / 1000,
             "longitude": 8.5,
             "altitude": 450.0,
+            "relative_altitude": 40.0,
         }
         for n in (0, 2, 4)
     ]

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from helpers.core.contract import Policy
+from helpers.core.ground import CameraPose, box_on_ground
 from helpers.core.video_frames import split_frame_key
 from helpers.cv.batch import decode_batches
 from helpers.cv.sources import open_image_source
@@ -161,7 +162,8 @@ def test_a_drone_pass_counts_each_item_once_with_01s_camera_motion_and_not_witho
 
 def test_desclm_summarize_lists_each_distinct_item_once_with_where_its_best_frame_was_taken(panning_video, tmp_path):
     """`--items`: one line (row, map point) per distinct item, first seen first: its label, when it was
-    first and last seen, in how many frames, and its most sure frame with the frame's time and place."""
+    first and last seen, in how many frames, and its most sure frame with the frame's time and place; on the
+    map where its box lies on the ground when that frame says the camera's pose, else where it was taken."""
     from helpers.commands.summarize import main
 
     records, on_ground, shown = _drone_pass(panning_video)
@@ -173,6 +175,9 @@ def test_desclm_summarize_lists_each_distinct_item_once_with_where_its_best_fram
                 "latitude": 46.5,
                 "longitude": 6.6 + seconds / 1e4,
             }
+        if index % 8 == 3:  # some say the drone's height and the camera's view too (a flight record's)
+            record["taken"] |= {"relative_altitude": 30.0, "camera_yaw": 90.0, "camera_pitch": -90.0, "focal_35mm": 24}
+            record |= {"width": SIZE[0], "height": SIZE[1]}
     cv = tmp_path / "placed.jsonl"
     cv.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
     assert main([str(cv), "--items", str(tmp_path / "items.jsonl"), "-q"]) == 0
@@ -200,12 +205,24 @@ def test_desclm_summarize_lists_each_distinct_item_once_with_where_its_best_fram
     mapped = json.loads((tmp_path / "items.geojson").read_text(encoding="utf-8"))["features"]
     placed = [item for item in items if "taken" in item]
     assert 0 < len(mapped) == len(placed) < len(items)
-    assert [f["geometry"]["coordinates"] for f in mapped] == [
-        [i["taken"]["longitude"], i["taken"]["latitude"]] for i in placed
-    ]
+    on_ground = []
+    for item, feature in zip(placed, mapped, strict=True):
+        pose = CameraPose.of(item["taken"])
+        ground = box_on_ground(pose, item["bbox"], *SIZE) if pose else None
+        assert item.get("ground") == ground
+        where = (
+            [ground["longitude"], ground["latitude"]]
+            if ground
+            else [item["taken"][k] for k in ("longitude", "latitude")]
+        )
+        assert feature["geometry"]["coordinates"] == where
+        assert feature["properties"]["placed"] == ("ground" if ground else "camera")
+        on_ground.append(ground is not None)
+    assert any(on_ground) and not all(on_ground)
     assert main([str(cv), "--items", str(tmp_path / "items.csv"), "-q"]) == 0
     rows = (tmp_path / "items.csv").read_text(encoding="utf-8-sig").splitlines()
     assert rows[0].startswith("video,label,first_seen_s") and len(rows) == len(items) + 1
+    assert rows[0].endswith(",ground_latitude,ground_longitude,width_m,length_m,distance_m")
 
 
 def test_a_still_cameras_items_count_once_through_misses_and_label_flips():

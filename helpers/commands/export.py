@@ -1,10 +1,11 @@
 """`desclm export`: described photos as a Hugging Face dataset, WebDataset shards, LLaVA JSON, COCO captions or
-detections, a YOLO dataset, GeoJSON or CSV (`helpers.describer.exports`).
+detections, a YOLO dataset, GeoJSON (the photos, or the items where they lie) or CSV (`helpers.describer.exports`).
 
 desclm export described.jsonl --format hf --cv cv.jsonl --images photos/ --output out/dataset
 desclm export described.jsonl --format coco_instances --cv cv.jsonl --output instances.json
 desclm export described.jsonl --format yolo --cv cv.jsonl --images photos/ --output pseudo_labels/
 desclm export described.jsonl --format geojson --cv cv.jsonl --output litter.geojson
+desclm export described.jsonl --format geojson_items --cv cv.jsonl --output items.geojson
 """
 
 from __future__ import annotations

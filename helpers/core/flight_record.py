@@ -14,6 +14,12 @@ time: the clock time as written (the drone's local clock, no offset), latitude a
 0, 0 is no fix), altitude `abs_alt` (metres above sea level; `rel_alt`, above the take-off point, and
 the old format's third GPS number are not). A subtitle without a value leaves it out; a value that
 cannot be read is named in `problems`. The subtitles are parsed by `srt`.
+
+What places a frame's boxes on the ground (`helpers.core.ground`), where a subtitle says it:
+`relative_altitude` (`rel_alt`), `camera_yaw`, `camera_pitch`, `camera_roll` (`gb_yaw`, `gb_pitch`,
+`gb_roll`: the gimbal's, which enterprise drones write) and `focal_35mm` (`focal_len` times `dzoom_ratio`:
+written with a decimal point in millimetres and times; without one, as consumer drones write them, in tenths
+of a millimetre, `240`, and ten-thousandths, `10000`).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from helpers.core.figures import ALTITUDE_DECIMALS, COORDINATE_DECIMALS
+from helpers.core.ground import POSE_LIMITS
 
 SIDECAR_SUFFIXES = (".SRT", ".srt")
 RECORDS_KEPT = 8  # flight records kept parsed (a 30-minute flight's is ~54,000 subtitles)
@@ -37,6 +44,17 @@ LATITUDE = re.compile(rf"\[\s*latitude\s*:\s*{NUMBER}\s*\]", re.IGNORECASE)
 LONGITUDE = re.compile(rf"\[\s*longt?itude\s*:\s*{NUMBER}\s*\]", re.IGNORECASE)
 ABSOLUTE_ALTITUDE = re.compile(rf"abs_alt\s*:\s*{NUMBER}", re.IGNORECASE)
 OLD_GPS = re.compile(rf"GPS\s*\(\s*{NUMBER}\s*,\s*{NUMBER}", re.IGNORECASE)  # (longitude, latitude, ...)
+POSE = {  # `taken` field: its subtitle key
+    "relative_altitude": "rel_alt",
+    "camera_yaw": "gb_yaw",
+    "camera_pitch": "gb_pitch",
+    "camera_roll": "gb_roll",
+}
+POSE_VALUES = {name: re.compile(rf"\b{key}\s*:\s*{NUMBER}", re.IGNORECASE) for name, key in POSE.items()}
+FOCAL = re.compile(rf"\bfocal_len\s*:\s*{NUMBER}", re.IGNORECASE)
+DIGITAL_ZOOM = re.compile(rf"\bdzoom_ratio\s*:\s*{NUMBER}", re.IGNORECASE)
+WHOLE_SCALES = {FOCAL: 10, DIGITAL_ZOOM: 10_000}  # a value written without a decimal point is in these parts
+POSE_DECIMALS = 2
 
 
 @dataclass
@@ -113,6 +131,35 @@ def subtitle_taken(text: str) -> dict[str, Any]:
             taken["altitude"] = round(metres, ALTITUDE_DECIMALS)
         elif altitude:
             problems.append(f"altitude {altitude.group(1)[:20]!r} is no number of metres")
+    taken |= _pose(text, problems)
     if problems:
         taken["problems"] = problems
     return taken
+
+
+def _pose(text: str, problems: list[str]) -> dict[str, float]:
+    """The drone's height above take-off, the gimbal's angles and the 35 mm-equivalent focal length a subtitle
+    says (see the module docstring)."""
+    found: dict[str, float] = {}
+    for name, pattern in POSE_VALUES.items():
+        if said := pattern.search(text):
+            found[name] = float(said.group(1))
+    if focal := FOCAL.search(text):
+        zoom = DIGITAL_ZOOM.search(text)
+        found["focal_35mm"] = _scaled(focal, FOCAL) * (_scaled(zoom, DIGITAL_ZOOM) if zoom else 1.0)
+    for name, value in list(found.items()):
+        low, high = POSE_LIMITS[name]
+        if low <= value <= high:
+            found[name] = round(value, POSE_DECIMALS)
+        elif name == "focal_35mm" and value == 0:  # what a camera that does not know writes
+            del found[name]
+        else:
+            problems.append(f"{name} {value:g} is outside {low:g}..{high:g}")
+            del found[name]
+    return found
+
+
+def _scaled(said: re.Match, pattern: re.Pattern) -> float:
+    """A subtitle's number in its unit: whole numbers are in `WHOLE_SCALES`' parts of it."""
+    text = said.group(1)
+    return float(text) if "." in text else float(text) / WHOLE_SCALES[pattern]

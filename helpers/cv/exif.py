@@ -11,6 +11,12 @@ negative). A field the photo lacks is left out, and a photo with neither time no
 `taken`. A position the receiver marked void (`GPSStatus` V) or at exactly 0, 0 (what cameras without a
 fix write) is no position. A value that cannot be read (a zero denominator, a latitude past 90, a date
 like 2026:13:45) is left out and named in `problems`: the photo's record is written all the same.
+
+Where the photo says how it was taken, `taken` also holds the drone's height and the camera's view, which
+place its boxes on the ground (`helpers.core.ground`): `relative_altitude` (metres above the take-off
+point), `camera_yaw`, `camera_pitch`, `camera_roll` (the gimbal's, degrees), from DJI's XMP
+(`drone-dji:RelativeAltitude`, `GimbalYawDegree`, `GimbalPitchDegree`, `GimbalRollDegree`, read by Pillow
+with defusedxml), and `focal_35mm` (EXIF's `FocalLengthIn35mmFilm`, millimetres; 0 is unknown).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import Any
 from PIL import ExifTags, Image
 
 from helpers.core.figures import ALTITUDE_DECIMALS, COORDINATE_DECIMALS
+from helpers.core.ground import POSE_LIMITS
 
 GPS = ExifTags.IFD.GPSInfo
 EXIF = ExifTags.IFD.Exif
@@ -30,6 +37,15 @@ LATITUDE_REF, LATITUDE, LONGITUDE_REF, LONGITUDE, ALTITUDE_REF, ALTITUDE, STATUS
 TIMES = ((0x9003, 0x9291, 0x9011), (0x9004, 0x9292, 0x9012))  # (time, its sub-seconds, its offset): original, digitized
 IFD0_TIME = 0x0132  # DateTime: the file's last change, often the capture; used last
 EXIF_TIME_FORMAT = "%Y:%m:%d %H:%M:%S"
+FOCAL_35MM = 0xA405  # FocalLengthIn35mmFilm
+XMP_POSE = {  # `taken` field: DJI's XMP name (drone-dji namespace)
+    "relative_altitude": "RelativeAltitude",
+    "camera_yaw": "GimbalYawDegree",
+    "camera_pitch": "GimbalPitchDegree",
+    "camera_roll": "GimbalRollDegree",
+}
+XMP_KEYS = ("xmp", "XML:com.adobe.xmp")  # where Pillow keeps a photo's XMP packet (JPEG and WebP; PNG)
+POSE_DECIMALS = 2  # as DJI writes them: centimetres, hundredths of a degree
 
 
 def photo_taken(image: Image.Image) -> dict[str, Any] | None:
@@ -49,6 +65,7 @@ def photo_taken(image: Image.Image) -> dict[str, Any] | None:
     if time:
         taken["time"] = time
     taken |= _position(gps, problems)
+    taken |= _pose(image, details, problems)
     if problems:
         taken["problems"] = problems
     return taken or None
@@ -115,6 +132,59 @@ def _position(gps: dict, problems: list[str]) -> dict[str, float]:
         else:
             below = gps.get(ALTITUDE_REF) in (1, b"\x01", "\x01", "1")
             found["altitude"] = round(-metres if below else metres, ALTITUDE_DECIMALS)
+    return found
+
+
+def _pose(image: Image.Image, details: dict, problems: list[str]) -> dict[str, float]:
+    """The drone's height and the camera's angles (DJI's XMP) and its 35 mm-equivalent focal length (EXIF)."""
+    found: dict[str, float] = {}
+    said = _xmp_values(image, problems) if any(key in image.info for key in XMP_KEYS) else {}
+    for name, xmp_name in XMP_POSE.items():
+        if xmp_name not in said:
+            continue
+        low, high = POSE_LIMITS[name]
+        try:
+            value = float(said[xmp_name])
+        except (TypeError, ValueError):
+            problems.append(f"XMP {xmp_name} {str(said[xmp_name])[:40]!r} is not a number")
+            continue
+        if not low <= value <= high:  # NaN too
+            problems.append(f"XMP {xmp_name} {value:g} is outside {low:g}..{high:g}")
+            continue
+        found[name] = round(value, POSE_DECIMALS)
+    if details.get(FOCAL_35MM) is not None:
+        try:
+            focal = _number(details[FOCAL_35MM])
+        except (TypeError, ValueError) as error:
+            problems.append(f"FocalLengthIn35mmFilm {details[FOCAL_35MM]!r} unreadable: {error}")
+        else:
+            low, high = POSE_LIMITS["focal_35mm"]
+            if low <= focal <= high:
+                found["focal_35mm"] = round(focal, POSE_DECIMALS)
+            elif focal != 0:  # 0: the camera does not know
+                problems.append(f"FocalLengthIn35mmFilm {focal:g} is outside {low:g}..{high:g} mm")
+    return found
+
+
+def _xmp_values(image: Image.Image, problems: list[str]) -> dict[str, Any]:
+    """The XMP packet's DJI pose values by name (as attributes or elements of its descriptions)."""
+    try:
+        xmp = image.getxmp()
+    except Exception as error:  # noqa: BLE001 - a broken XMP packet costs the pose, not the record
+        problems.append(f"XMP unreadable: {type(error).__name__}: {error}")
+        return {}
+    wanted, found = set(XMP_POSE.values()), {}
+    stack: list[Any] = [xmp]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                if key in wanted and isinstance(value, str):
+                    found.setdefault(key, value.strip())
+                else:
+                    stack.append(value)
     return found
 
 

@@ -46,6 +46,14 @@ from, `helpers.core.photo_datasets`):
   QGIS, geopandas (`geopandas.read_file`), kepler.gl and GDAL read it (an output named `.geojsonl`: a
   feature a line, GDAL's GeoJSONSeq, for millions of photos). Photos without a position are
   left off, counted (`without_position`) and said in the log, not listed as errors (no fault of theirs);
+- **geojson_items**: the items on the ground (`--cv` needed): a point per box a description states (at
+  `--min_confidence`, as the yolo export's) where it lies, placed from the photo's position, the drone's
+  height above its take-off point and the camera's angles and focal length (01 reads them from DJI's XMP and
+  EXIF, or a flight record; `helpers.core.ground`: flat ground, a pinhole camera), with the photo's id,
+  image and time, the item's label as given, confidence, `width_m` and `length_m` (its box on the ground)
+  and `distance_m` (from right below the camera): a litter map whose points are the items, not the drone.
+  Photos whose record lacks a position or pose are left off and counted (`without_pose`), as are boxes
+  too near the horizon to place (`items_unplaced`); a `.geojsonl` output is a feature a line;
 - **csv**: one row per photo for spreadsheets (UTF-8 with a byte-order mark, which Excel needs):
   id, image, scene, the counts, time, latitude, longitude (where some record says when or where), source,
   description, caption_1..k.
@@ -76,6 +84,7 @@ from pathlib import Path
 
 from helpers.core.contract import Policy
 from helpers.core.figures import is_number, position_of
+from helpers.core.ground import POSE_FIELDS, CameraPose, box_on_ground, pose_problem
 from helpers.core.io import atomic_write_bytes, atomic_write_text, excel_csv, iter_jsonl, json_array, write_problems
 from helpers.core.logs import progress
 from helpers.core.outputs import OutputLock, check_writes, lock_path
@@ -94,7 +103,12 @@ LLAVA_PROMPT = ExportOptions.prompt
 COPYING_FORMATS = ("llava", "coco", "coco_instances")  # the exports that name photo files (`--image_folder`)
 FOLDER_FORMATS = ("hf", "webdataset")  # the exports written as a folder of shards, resumable
 FOLDER_OUTPUTS = (*FOLDER_FORMATS, "yolo")  # the exports whose output is a folder
-DETECTION_FORMATS = ("coco_instances", "yolo", "geojson")  # the exports of the CV records' detections (--cv needed)
+DETECTION_FORMATS = (
+    "coco_instances",
+    "yolo",
+    "geojson",
+    "geojson_items",
+)  # the exports of the CV records' detections (--cv needed)
 
 
 @dataclass
@@ -546,6 +560,56 @@ def geojson_pieces(rows, policy: Policy, lines: bool = False) -> Iterator[str]:
     yield "}\n"
 
 
+GEOJSON_ITEM_FIELDS = ("id", "image", "label", "confidence", "time", "width_m", "length_m", "distance_m")
+
+
+def without_pose(row: ExportRow) -> bool:
+    """Whether a row's CV record lacks what places its boxes on the ground (a position, the drone's height,
+    the camera's angles and focal length: older drones' and phones' photos say less): no fault."""
+    taken = (row.record or {}).get("taken")
+    return without_position(row) or any(taken.get(name) is None for name in POSE_FIELDS)
+
+
+def pose_row_problem(row: ExportRow, photos: PhotoKeys | None) -> str | None:
+    """Why a row with a pose cannot place its boxes on the ground, else None."""
+    if why := position_problem(row) or pose_problem(row.record["taken"]):
+        return why
+    if CameraPose.of(row.record["taken"]) is None:
+        return f"taken: relative_altitude {row.record['taken']['relative_altitude']}: no height above the ground"
+    return instances_problem(row, photos)
+
+
+def geojson_items_pieces(rows, policy: Policy, photos: PhotoKeys | None, tally: Counter, lines: bool = False):
+    """The boxes the rows' descriptions state (at `policy`'s threshold) as GeoJSON points where they lie on
+    the ground (`GEOJSON_ITEM_FIELDS`; `lines`: a feature a line), counting in `tally` those placed
+    ("items") and those too near the horizon to place ("items_unplaced"). Rows are checked
+    (`pose_row_problem`)."""
+
+    def features() -> Iterator[dict]:
+        for row in rows():
+            taken = row.record["taken"]
+            pose, (width, height) = CameraPose.of(taken), _size(row, photos)
+            for detection in _detections(row.record):
+                if detection["confidence"] < policy.min_confidence:
+                    continue  # the description states it not (the describer's threshold)
+                box = [min(max(v, 0.0), 1.0) for v in detection["bbox"]]
+                placed = box_on_ground(pose, box, width, height)
+                tally["items" if placed else "items_unplaced"] += 1
+                if placed is None:
+                    continue
+                point = [placed.pop("longitude"), placed.pop("latitude")]
+                properties = {"id": row.id, "image": row.image, "label": detection["label"]}
+                properties |= {"confidence": detection["confidence"], "time": taken.get("time")} | placed
+                yield {"type": "Feature", "geometry": {"type": "Point", "coordinates": point}, "properties": properties}
+
+    if lines:
+        yield from (json.dumps(feature, ensure_ascii=False) + "\n" for feature in features())
+        return
+    yield '{"type": "FeatureCollection", "features": '
+    yield from json_array(features())
+    yield "}\n"
+
+
 TAKEN_COLUMNS = ("time", "latitude", "longitude")  # the csv export's when and where (01's `taken`)
 
 
@@ -762,8 +826,11 @@ def _export(
             "coco_instances": lambda row: instances_problem(row, photos),
             "yolo": boxes_problem,
             "geojson": position_problem,
+            "geojson_items": lambda row: pose_row_problem(row, photos),
         }
-        rows = _Passes(described, cv, folder, checks.get(fmt), without_position if fmt == "geojson" else None)
+        passes_over = {"geojson": without_position, "geojson_items": without_pose}.get(fmt)
+        rows = _Passes(described, cv, folder, checks.get(fmt), passes_over)
+        items: Counter = Counter()
         if fmt == "llava":
             entries = (entry for row in rows() for entry in llava_entries(row, prompt))
             atomic_write_text(output, chain(json_array(entries, indent=1), ["\n"]))
@@ -775,19 +842,33 @@ def _export(
             write_yolo_dataset(rows, output, policy.min_confidence)
         elif fmt == "geojson":
             atomic_write_text(output, geojson_pieces(rows, policy, lines=output.suffix.lower() in GEOJSON_LINES))
+        elif fmt == "geojson_items":
+            lines = output.suffix.lower() in GEOJSON_LINES
+            atomic_write_text(output, geojson_items_pieces(rows, policy, photos, items, lines=lines))
         else:
             atomic_write_text(output, csv_pieces(rows))
         joined, passed_over, problems = rows.count, rows.passed_over, rows.problems
         exported = joined - len(rows.left_out) - passed_over
     join_problems = sum(1 for problem in problems if "line" in problem)
     write_problems(errors, problems, "rows not exported")
-    if passed_over:
+    if passed_over and fmt == "geojson":
         logger.warning("%d photos have no GPS position (their records' `taken`): left off the map", passed_over)
+    elif passed_over:
+        logger.warning(
+            "%d photos lack a position, height or camera pose (their records' `taken`: %s): their items are left "
+            "off the map",
+            passed_over,
+            ", ".join(POSE_FIELDS),
+        )
     logger.info("%s export: %d photos written to %s", fmt, exported, output)
     total = joined + join_problems
     counts = {"format": fmt, "rows": total, "exported": exported, "problems": len(problems), "output": str(output)}
     if fmt == "geojson":
         counts["without_position"] = passed_over
+    elif fmt == "geojson_items":
+        counts |= {"without_pose": passed_over, "items": items["items"], "items_unplaced": items["items_unplaced"]}
+        if items["items_unplaced"]:
+            logger.warning("%d boxes lie too near the horizon to place: left off the map", items["items_unplaced"])
     if image_folder is not None:
         copies = rows.photo_folder
         counts |= {"photos_written": copies.written, "photos_kept": copies.kept}

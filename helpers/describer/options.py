@@ -13,7 +13,7 @@ from helpers.core.shards import check_shard
 
 BACKENDS = ("hf", "ct2")  # transformers, CTranslate2
 # `desclm export --format`
-EXPORT_FORMATS = ("hf", "webdataset", "llava", "coco", "coco_instances", "yolo", "geojson", "csv")
+EXPORT_FORMATS = ("hf", "webdataset", "llava", "coco", "coco_instances", "yolo", "geojson", "geojson_items", "csv")
 CAPTION_FORMATS = ("auto", "jsonl", "llava", "coco", "parquet", "webdataset")  # `desclm check --captions_format`
 DEFAULT_GUARD_WORKERS = "auto"  # the guard's worker processes (helpers.describer.guard.guard_workers)
 DEFAULT_CHECK_WORKERS = "auto"  # `desclm check`'s worker processes (helpers.describer.check.check_workers)
@@ -116,12 +116,16 @@ class ExportOptions:
     """The export command's settings: described photos in the formats other tools read."""
 
     described: str = setting(help="`desclm describe`'s output (JSONL: id, description, captions)", positional=True)
-    format: Literal["hf", "webdataset", "llava", "coco", "coco_instances", "yolo", "geojson", "csv"] = setting(
+    format: Literal[
+        "hf", "webdataset", "llava", "coco", "coco_instances", "yolo", "geojson", "geojson_items", "csv"
+    ] = setting(
         help="hf: a Hugging Face dataset (save_to_disk + Parquet); webdataset: tar shards (photo, .txt, .json); "
         "llava: LLaVA conversations JSON; coco: COCO captions JSON; coco_instances: the detections as COCO "
         "object detection JSON (with --cv; CVAT, FiftyOne, pycocotools); yolo: a YOLO dataset of the boxes the "
         "descriptions state (with --cv, --images: a folder to train a detector on); geojson: the photos as points "
-        "where they were taken, with their counts and descriptions (with --cv; QGIS, geopandas); csv: a spreadsheet"
+        "where they were taken, with their counts and descriptions (with --cv; QGIS, geopandas); geojson_items: each "
+        "stated item as a point where it lies on the ground (with --cv; drone photos with their height and camera "
+        "angles); csv: a spreadsheet"
     )
     output: str = setting(help="file to write (hf, webdataset, yolo: a folder)")
     cv: str = setting("", "the CV records the rows were described from (adds detections and scene; 01's output)")
@@ -140,7 +144,7 @@ class ExportOptions:
     )
     min_confidence: float = setting(
         Policy.min_confidence,
-        "yolo, geojson: the boxes and counts the descriptions state, at the describer's threshold",
+        "yolo, geojson, geojson_items: the boxes and counts the descriptions state, at the describer's threshold",
     )
     scene_min_confidence: float = setting(
         Policy.scene_min_confidence, "geojson: the scene stated, at the describer's scene threshold"
@@ -178,7 +182,8 @@ class SummarizeOptions:
     items: str = setting(
         "",
         "file to write each distinct item of the videos to (followed across frames): .jsonl a line, .csv a row, "
-        '.geojson a point where its best frame was taken; "": none',
+        ".geojson a point where its best frame places it on the ground (with the camera's pose), else where the "
+        'frame was taken; "": none',
     )
     images_root: str = setting("", "the folder the records' photos are under (\"\": the one 01's manifest names)")
     title: str = setting("", "the .md report's title (\"\": the records' file name and the groups)")

@@ -145,7 +145,8 @@ class _Group:
     def _follow(self, video: str, ms: int, record: dict) -> None:
         """Add a frame to its video's distinct items (`VideoItems`): a frame out of time order, or of a
         video already closed, starts the video's count afresh."""
-        frame = (ms, record["detections"], record.get("camera_motion"), record.get("taken"))
+        size = (record.get("width"), record.get("height"))
+        frame = (ms, record["detections"], record.get("camera_motion"), record.get("taken"), size)
         items = self.following.pop(video, None)
         if items is not None and not items.add(*frame):
             self._close(video, items)
@@ -423,36 +424,44 @@ def rollup_csv(summaries: list[dict]) -> str:
     return "".join(excel_csv([header, *rows]))
 
 
-# the csv's columns: an item's own, then its best frame's when and where (01's `taken`)
+# the csv's columns: an item's own, then its best frame's when and where (01's `taken`), then where it lies
 ITEM_COLUMNS = ("video", "label", "first_seen_s", "last_seen_s", "frames", "frame", "confidence", "bbox")
 ITEM_PLACE = ("time", "latitude", "longitude", "altitude")
+ITEM_GROUND = ("ground_latitude", "ground_longitude", "width_m", "length_m", "distance_m")
 
 
-def _place_cells(taken: dict) -> list:
-    return [taken.get(name, "") for name in ITEM_PLACE]
+def _place_cells(item: dict) -> list:
+    taken, ground = item.get("taken") or {}, item.get("ground") or {}
+    cells = [taken.get(name, "") for name in ITEM_PLACE]
+    return cells + [ground.get(name.removeprefix("ground_"), "") for name in ITEM_GROUND]
 
 
 def items_pieces(items: Iterable[dict], suffix: str, placed: Counter | None = None) -> Iterator[str]:
     """A video's distinct items (`VideoItems.items`, any number, streamed) as the text of a file: `.jsonl`
-    a line each; `.csv` a row each (`ITEM_COLUMNS`, then `ITEM_PLACE` from the best frame's `taken`; UTF-8
-    with a byte-order mark, for Excel); `.geojson` a FeatureCollection (RFC 7946) of a point each where its
-    best frame says where it was taken (the camera's position: right above the item for a drone looking
-    down), `placed` counting the items with ("on the map") and without ("no position")."""
+    a line each; `.csv` a row each (`ITEM_COLUMNS`, then `ITEM_PLACE` from the best frame's `taken`, then
+    `ITEM_GROUND`; UTF-8 with a byte-order mark, for Excel); `.geojson` a FeatureCollection (RFC 7946) of a
+    point each where its best frame's box lies on the ground (`ground`, when the frame says the camera's pose;
+    property `placed` "ground"), else where the frame was taken (the camera's position: right above the item
+    for a drone looking down; `placed` "camera"), `placed` counting the items with ("on the map") and without
+    ("no position")."""
     if suffix == ".jsonl":
         yield from (json.dumps(item, ensure_ascii=False) + "\n" for item in items)
     elif suffix == ".csv":
-        rows = ([item[name] for name in ITEM_COLUMNS] + _place_cells(item.get("taken") or {}) for item in items)
-        yield from excel_csv(chain([[*ITEM_COLUMNS, *ITEM_PLACE]], rows))
+        rows = ([item[name] for name in ITEM_COLUMNS] + _place_cells(item) for item in items)
+        yield from excel_csv(chain([[*ITEM_COLUMNS, *ITEM_PLACE, *ITEM_GROUND]], rows))
     elif suffix == ".geojson":
         placed = Counter() if placed is None else placed
 
         def features() -> Iterator[dict]:
             for item in items:
-                point = position_of(item.get("taken"))
+                ground = item.get("ground")
+                point = (ground["longitude"], ground["latitude"]) if ground else position_of(item.get("taken"))
                 placed["on the map" if point else "no position"] += 1
                 if point:
                     properties = {name: item[name] for name in ITEM_COLUMNS if name != "bbox"}
                     properties |= {name: item["taken"].get(name) for name in ("time", "altitude")}
+                    properties["placed"] = "ground" if ground else "camera"
+                    properties |= {name: (ground or {}).get(name) for name in ("width_m", "length_m", "distance_m")}
                     yield {
                         "type": "Feature",
                         "geometry": {"type": "Point", "coordinates": list(point)},

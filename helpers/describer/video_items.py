@@ -31,6 +31,8 @@ from collections import Counter
 import numpy as np
 
 from helpers.core.contract import Policy
+from helpers.core.figures import is_number
+from helpers.core.ground import CameraPose, box_on_ground
 from helpers.core.video_frames import frame_key
 from helpers.describer.options import TRACK_LOST_S
 from helpers.text.grammar import canonical_label
@@ -113,10 +115,11 @@ class VideoItems:
         self.last_ms: int | None = None
         self.step_ms: int | None = None  # the frames' interval: the first gap between two frames
 
-    def add(self, ms: int, detections: list[dict], motion=None, taken: dict | None = None) -> bool:
+    def add(self, ms: int, detections: list[dict], motion=None, taken: dict | None = None, size=None) -> bool:
         """Add the frame shown at `ms` milliseconds: its record's detections, `camera_motion` (the affine
         map, 2 rows of 3, from the frame before's normalised coordinates to this one's; None: unknown,
-        taken as still) and `taken` (when and where, for the items it shows best). False, and nothing
+        taken as still), `taken` (when and where, for the items it shows best) and `size` (its width and
+        height in pixels, which with `taken`'s pose place its boxes on the ground). False, and nothing
         added, when it is not after the last frame added (out of time order)."""
         if self.last_ms is not None and ms <= self.last_ms:
             return False
@@ -133,10 +136,10 @@ class VideoItems:
                 self.tracker.update(_Boxes(np.zeros((0, 4)), np.zeros(0), np.zeros(0)))
         self.last_ms = ms
         self.tracker.warp = _warp(motion)
-        self._track(ms, detections, taken)
+        self._track(ms, detections, (taken, size))
         return True
 
-    def _track(self, ms: int, detections: list[dict], taken: dict | None) -> None:
+    def _track(self, ms: int, detections: list[dict], shown: tuple) -> None:
         threshold = self.policy.min_confidence
         boxed = [d for d in detections if d.get("bbox") is not None]
         self.unboxed += sum(d.get("bbox") is None and d["confidence"] >= threshold for d in detections)
@@ -152,7 +155,7 @@ class VideoItems:
                 continue
             track = track_of.get(index)
             item = _Item(ms) if track is None else self.tracks.setdefault(track, _Item(ms))
-            item.seen(ms, detection, taken)
+            item.seen(ms, detection, shown)
             if track is None:
                 self.alone.append(item)
 
@@ -163,7 +166,8 @@ class VideoItems:
     def items(self, video: str) -> list[dict]:
         """Each distinct item of `video` (its key), first seen first: its label, when it was first and
         last seen (seconds into the video), in how many frames, and the frame that shows it most surely
-        (its key, the detection's confidence and box, and the frame's `taken` when the record had one)."""
+        (its key, the detection's confidence and box, the frame's `taken` when the record had one, and `ground`:
+        where the box lies, `helpers.core.ground.box_on_ground`, when `taken` gives the camera's pose)."""
         items = sorted((*self.tracks.values(), *self.alone), key=lambda item: (item.first, item.best[1]))
         return [item.summary(video) for item in items]
 
@@ -175,14 +179,15 @@ class _Item:
         self.labels: Counter[str] = Counter()
         self.first = self.last = ms
         self.frames = 0
-        self.best: tuple[float, int, list, dict | None] = (-1.0, ms, [], None)  # confidence, ms, box, taken
+        # confidence, ms, box, and the frame's `taken` and size
+        self.best: tuple[float, int, list, tuple] = (-1.0, ms, [], (None, None))
 
-    def seen(self, ms: int, detection: dict, taken: dict | None) -> None:
+    def seen(self, ms: int, detection: dict, shown: tuple) -> None:
         self.labels[canonical_label(detection["label"])] += 1
         self.frames += 1  # a track takes one detection a frame
         self.last = ms
         if detection["confidence"] > self.best[0]:
-            self.best = (detection["confidence"], ms, detection["bbox"], taken)
+            self.best = (detection["confidence"], ms, detection["bbox"], shown)
 
     @property
     def label(self) -> str:
@@ -190,7 +195,7 @@ class _Item:
         return self.labels.most_common(1)[0][0]
 
     def summary(self, video: str) -> dict:
-        confidence, ms, box, taken = self.best
+        confidence, ms, box, (taken, size) = self.best
         item = {
             "video": video,
             "label": self.label,
@@ -201,7 +206,14 @@ class _Item:
             "confidence": confidence,
             "bbox": box,
         }
-        return item | ({"taken": taken} if taken else {})
+        if taken:
+            item["taken"] = taken
+        pose = CameraPose.of(taken)
+        if pose is not None and size and all(is_number(side) and side > 0 for side in size):
+            clipped = [min(max(v, 0.0), 1.0) for v in box]
+            if ground := box_on_ground(pose, clipped, *size):
+                item["ground"] = ground
+        return item
 
 
 def _warp(motion) -> np.ndarray | None:

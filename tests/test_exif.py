@@ -255,10 +255,11 @@ def exif_photos(tiny_demo, tmp_path_factory):
     """The demo photos, three of them with EXIF (`WRITTEN`), and their records made from their labels."""
     folder = tmp_path_factory.mktemp("exif")
     shutil.copytree(tiny_demo, folder / "photos")
-    for path, exif in zip(sorted((folder / "photos/train/images").iterdir()), WRITTEN):
+    for index, (path, exif) in enumerate(zip(sorted((folder / "photos/train/images").iterdir()), WRITTEN)):
         with Image.open(path) as image:
             image.load()
-            image.save(path, exif=exif)  # the photo's own pixels otherwise: its labels still fit
+            drone = {"xmp": _dji_xmp(DJI_POSE)} if index == 3 else {}  # a drone's: its height and camera's view
+            image.save(path, exif=exif, **drone)  # the photo's own pixels otherwise: its labels still fit
     config = ExtractConfig(
         images=str(folder / "photos/data.yaml"), output=str(folder / "cv.jsonl"), detections_from="labels", device="cpu"
     )
@@ -280,7 +281,11 @@ def test_extract_records_say_when_and_where_unless_told_not_to(exif_photos):
     }
     assert taken[firsts[1]] == {"time": "2026-03-14T07:46:00"}
     assert taken[firsts[2]] == {"problems": ["GPS latitude 95 is past 90 degrees", "GPS position without its latitude"]}
-    assert taken[firsts[3]] == {"latitude": -33.857, "longitude": 151.216}
+    assert taken[firsts[3]] == {"latitude": -33.857, "longitude": 151.216} | {
+        "relative_altitude": 40.2,
+        "camera_yaw": -12.3,
+        "camera_pitch": -90.0,
+    }
 
     summary = summarize_output(run["output"])  # what notebook 01 shows and saves
     overview = summary.overview

@@ -17,6 +17,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from helpers.core.ground import POSE_LIMITS
 from helpers.cv.config import ExtractConfig
 from helpers.cv.exif import photo_taken
 from helpers.cv.extract import run_extraction
@@ -219,8 +220,6 @@ def test_a_drone_photos_unreadable_pose_values_are_named_and_the_rest_kept():
 def test_any_drone_pose_values_give_a_pose_field_in_range_or_a_named_problem(values):
     from xml.sax.saxutils import quoteattr
 
-    from helpers.core.ground import POSE_LIMITS
-
     packet = _dji_xmp({name: quoteattr(value)[1:-1] for name, value in values.items()})
     taken = photo_taken(_dji_photo(packet))
     json.dumps(taken, allow_nan=False)
@@ -259,6 +258,10 @@ def exif_photos(tiny_demo, tmp_path_factory):
         with Image.open(path) as image:
             image.load()
             drone = {"xmp": _dji_xmp(DJI_POSE)} if index == 3 else {}  # a drone's: its height and camera's view
+            if drone:
+                exif = Image.Exif()
+                exif.load(WRITTEN[3].tobytes())
+                exif[EXIF] = {0xA405: 24}  # its lens: 24 mm-equivalent
             image.save(path, exif=exif, **drone)  # the photo's own pixels otherwise: its labels still fit
     config = ExtractConfig(
         images=str(folder / "photos/data.yaml"), output=str(folder / "cv.jsonl"), detections_from="labels", device="cpu"
@@ -285,11 +288,13 @@ def test_extract_records_say_when_and_where_unless_told_not_to(exif_photos):
         "relative_altitude": 40.2,
         "camera_yaw": -12.3,
         "camera_pitch": -90.0,
+        "focal_35mm": 24.0,
     }
 
     summary = summarize_output(run["output"])  # what notebook 01 shows and saves
     overview = summary.overview
     assert (overview["with_time"], overview["with_position"], overview["taken_problems"]) == (2, 2, 1)
+    assert overview["with_pose"] == 1  # the drone's photo: its items can be placed on the ground
     drawn = positions_figure(summary).axes[0].collections[0]  # the map: a dot per photo with a position
     counts = [len(records[[r["image"] for r in records].index(key)]["detections"]) for key in (firsts[0], firsts[3])]
     assert drawn.get_offsets().tolist() == [[151.2153, -33.8568], [151.216, -33.857]]
@@ -401,12 +406,14 @@ def test_the_dataset_exports_carry_when_and_where_each_photo_was_taken(exif_phot
     export("webdataset", folder / "rows.jsonl", folder / "wds", Path(run["output"]))
     with tarfile.open(folder / "wds" / "00000.tar") as shard:
         samples = [json.load(shard.extractfile(m)) for m in shard.getmembers() if m.name.endswith(".json")]
-    fields = ("time", "latitude", "longitude", "altitude")
+    fields = ("time", "latitude", "longitude", "altitude", *POSE_LIMITS)
     for record, example, sample in zip(records, datasets.load_from_disk(str(folder / "ds")), samples, strict=True):
         said = {name: value for name, value in record.get("taken", {}).items() if name in fields}
         expected = {name: said.get(name) for name in fields} if said else None
         assert example["taken"] == expected and sample["taken"] == expected, record["image"]
     assert sum(example["taken"] is not None for example in datasets.load_from_disk(str(folder / "ds"))) == 3
+    lenses = [(example["taken"] or {}).get("focal_35mm") for example in datasets.load_from_disk(str(folder / "ds"))]
+    assert [lens for lens in lenses if lens is not None] == [24.0]  # the drone's photo says how it was taken
 
 
 def test_a_geojson_export_names_a_position_that_is_no_place_and_skips_photos_without_one(tmp_path):

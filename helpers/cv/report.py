@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.core.figures import MAP_POINTS, position_of, positions_map
+from helpers.core.ground import CameraPose
 from helpers.core.io import iter_jsonl
 from helpers.core.sampling import Reservoir, sample_stream
 from helpers.core.settings import setting
@@ -79,6 +80,7 @@ def summarize_output(path, sample_size: int = 0, seed: int = 0) -> OutputSummary
             per_bin.update(min(max(int(d["confidence"] * bins), 0), bins - 1) for d in record["detections"])
             when_where = record.get("taken") or {}
             taken.update(name for name in ("time", "latitude", "problems") if name in when_where)
+            taken["pose"] += CameraPose.of(when_where) is not None
             if place := position_of(when_where):
                 placed.add((*place, len(labels)))
             yield record
@@ -96,6 +98,7 @@ def summarize_output(path, sample_size: int = 0, seed: int = 0) -> OutputSummary
         "with_time": taken["time"],
         "with_position": taken["latitude"],
         "taken_problems": taken["problems"],
+        "with_pose": taken["pose"],  # and the drone's height and camera's view: their boxes can be placed on the ground
     }
     confidences = np.array([per_bin.get(index, 0) for index in range(bins)])
     return OutputSummary(overview, per_image, confidences, sample, np.array(placed.sample, dtype=float).reshape(-1, 3))

@@ -15,7 +15,8 @@ from, `helpers.core.photo_datasets`):
 
 - **hf**: a Hugging Face dataset (`id`, `image` as the `datasets.Image` feature with the photo's
   bytes, `description`, `captions`, `source`, `detections`, `scene`, `taken`: time, latitude,
-  longitude, altitude, None where unknown), saved with `save_to_disk`
+  longitude, altitude, and a drone's relative_altitude, camera_yaw, camera_pitch, camera_roll, focal_35mm,
+  None where unknown), saved with `save_to_disk`
   (`datasets.load_from_disk(out)`) and as Parquet shards in `out/parquet/`
   (`load_dataset("parquet", data_files="out/parquet/*.parquet")`);
 - **webdataset**: tar shards (`00000.tar`, ...) as WebDataset, OpenCLIP and img2dataset read them: per
@@ -84,7 +85,7 @@ from pathlib import Path
 
 from helpers.core.contract import Policy
 from helpers.core.figures import is_number, position_of
-from helpers.core.ground import POSE_FIELDS, CameraPose, box_on_ground, pose_problem
+from helpers.core.ground import POSE_FIELDS, POSE_LIMITS, CameraPose, box_on_ground, pose_problem
 from helpers.core.io import atomic_write_bytes, atomic_write_text, excel_csv, iter_jsonl, json_array, write_problems
 from helpers.core.logs import progress
 from helpers.core.outputs import OutputLock, check_writes, lock_path
@@ -210,7 +211,8 @@ def _scene(record: dict | None) -> dict | None:
 
 def _taken(record: dict | None) -> dict | None:
     """The record's `taken` as the hf and webdataset exports hold it: `time` (ISO 8601 text), `latitude`
-    and `longitude` (when a place on Earth), `altitude` (metres, with a place); None when it says none."""
+    and `longitude` (when a place on Earth), `altitude` (metres, with a place), and the drone's height and
+    camera's view (`POSE_LIMITS`' fields, each within its range); None when it says none of them."""
     taken = (record or {}).get("taken")
     if not isinstance(taken, dict):
         return None
@@ -221,6 +223,9 @@ def _taken(record: dict | None) -> dict | None:
         "longitude": float(place[0]) if place else None,
         "altitude": float(altitude) if place and is_number(altitude) else None,
     }
+    for name, (low, high) in POSE_LIMITS.items():
+        value = taken.get(name)
+        fields[name] = float(value) if is_number(value) and low <= value <= high else None
     return fields if any(value is not None for value in fields.values()) else None
 
 
@@ -234,8 +239,8 @@ def _hf_features(with_images: bool, with_records: bool):
     if with_records:
         box = {"label": Value("string"), "confidence": Value("float64"), "bbox": List(Value("float64"))}
         features |= {"detections": List(box), "scene": {"class": Value("string"), "confidence": Value("float64")}}
-        place = {name: Value("float64") for name in ("latitude", "longitude", "altitude")}
-        features["taken"] = {"time": Value("string")} | place  # 01's `taken`: when and where (None: unknown)
+        place = {name: Value("float64") for name in ("latitude", "longitude", "altitude", *POSE_LIMITS)}
+        features["taken"] = {"time": Value("string")} | place  # 01's `taken`: when, where, how (None: unknown)
     return Features(features)
 
 

@@ -774,3 +774,31 @@ def test_the_video_frame_costs_the_docs_state_are_the_saved_measurement():
     assert saved["conversion_to_image_over_01s"] > 1, "why frames are converted as arrays"
     drafted, full = (per_frame[f"3840x2160 every 1 s, as 01 reads them, {way}"] for way in ("drafted", "in full"))
     assert f"cost {drafted:.1f} ms drafted, {full:.1f} in full (x{saved['uhd_in_full_over_drafted']:.2f}" in text
+
+
+GROUND_ROWS = {  # docs/04's table of placing errors: its rows, from ground_errors.json
+    "straight down from 30 m, corner": ("down_30m", "corner"),
+    "straight down from 60 m, centre": ("down_60m", "centre"),
+    "straight down from 60 m, halfway to a corner": ("down_60m", "halfway"),
+    "straight down from 60 m, corner": ("down_60m", "corner"),
+    "straight down from 100 m, corner": ("down_100m", "corner"),
+    "45° down from 30 m, centre": ("ahead_45deg_30m", "centre"),
+    "45° down from 30 m, top's middle": ("ahead_45deg_30m", "top"),
+}
+
+
+def test_the_placing_errors_docs_04_states_are_the_measured_ones():
+    measured = _measured("ground_errors.json")["errors_m"]
+    sources = ("distance_m", "yaw_2deg", "pitch_1deg", "roll_1deg", "height_1m", "height_10pct", "focal_by_width")
+    lines = (PROJECT_ROOT / "docs" / "04_describer.md").read_text().splitlines()
+    for name, (view, point) in GROUND_ROWS.items():
+        row = measured[view]["points"][point]
+        assert f"| {name} | " + " | ".join(f"{row[source]:.2f}" for source in sources) + " |" in lines, name
+    text = _doc_words("04_describer.md")
+    corner, top = measured["down_60m"]["points"]["corner"], measured["ahead_45deg_30m"]["points"]["top"]
+    assert f"a 4:3 frame's corner is {corner['distance_m']:.2f} m from right below the drone" in text
+    assert f"an item at a corner 60 m down moves {corner['height_10pct']:.2f} m" in text
+    assert f"its top's middle moves {top['pitch_1deg']:.2f} m for a degree of pitch" in text
+    assert f"at 60 m, a corner's item lies {corner['distance_m']:.0f} m from it" in " ".join(README.split())
+    share = corner["focal_by_width"] / corner["distance_m"]
+    assert f"places items about {100 * share:.0f}% too near the centre" in text

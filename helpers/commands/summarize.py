@@ -47,7 +47,15 @@ def main(argv: list[str], prog: str = "desclm summarize") -> int:
         with open(staged, "w", encoding="utf-8") if staged else contextlib.nullcontext() as staging:
             sink = (lambda found: staging.writelines(json.dumps(item) + "\n" for item in found)) if staging else None
             rolled = summarize_file(
-                cv, options.by, options.policy, options.top, images_root, options.seed, options.track_lost_s, sink
+                cv,
+                options.by,
+                options.policy,
+                options.top,
+                images_root,
+                options.seed,
+                options.track_lost_s,
+                sink,
+                options.ground_radius_m,
             )
     except (OSError, ValueError) as error:
         if staging is not None:  # only what this run wrote
@@ -58,7 +66,7 @@ def main(argv: list[str], prog: str = "desclm summarize") -> int:
         listed = (line.record for line in iter_jsonl(staged))
         atomic_write_text(items, items_pieces(listed, items.suffix.lower(), placed))
         staged.unlink()
-        logger.info("distinct items of the videos: %s%s", items, f" ({dict(placed)})" if placed else "")
+        logger.info("distinct items: %s%s", items, f" ({dict(placed)})" if placed else "")
     for problem in rolled.problems[:3]:
         logger.warning("%s: line %d not counted: %s", options.cv, problem["line"], problem["error"])
     if len(rolled.problems) > 3:

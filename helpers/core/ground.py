@@ -93,12 +93,29 @@ class CameraPose:
 
     def place(self, east: float, north: float) -> tuple[float, float]:
         """(longitude, latitude) of the point `east` and `north` metres from the camera."""
-        latitude = math.radians(self.latitude)
-        curve = 1 - WGS84_E2 * math.sin(latitude) ** 2
-        meridian, normal = WGS84_A * (1 - WGS84_E2) / curve**1.5, WGS84_A / math.sqrt(curve)
-        longitude = self.longitude + math.degrees(east / (normal * max(math.cos(latitude), 1e-9)))
-        latitude = self.latitude + math.degrees(north / meridian)
-        return round(longitude, COORDINATE_DECIMALS), round(latitude, COORDINATE_DECIMALS)
+        return place_from(self.longitude, self.latitude, east, north)
+
+
+def _metres_per_radian(latitude: float) -> tuple[float, float]:
+    """Metres a radian of longitude and of latitude span at `latitude` (degrees), on the WGS 84 ellipsoid."""
+    latitude = math.radians(latitude)
+    curve = 1 - WGS84_E2 * math.sin(latitude) ** 2
+    meridian, normal = WGS84_A * (1 - WGS84_E2) / curve**1.5, WGS84_A / math.sqrt(curve)
+    return normal * max(math.cos(latitude), 1e-9), meridian
+
+
+def place_from(longitude: float, latitude: float, east: float, north: float) -> tuple[float, float]:
+    """(longitude, latitude) of the point `east` and `north` metres from (`longitude`, `latitude`)."""
+    across, along = _metres_per_radian(latitude)
+    moved = longitude + math.degrees(east / across), latitude + math.degrees(north / along)
+    return round(moved[0], COORDINATE_DECIMALS), round(moved[1], COORDINATE_DECIMALS)
+
+
+def metres_from(longitude: float, latitude: float, to_longitude: float, to_latitude: float) -> tuple[float, float]:
+    """Metres east and north from (`longitude`, `latitude`) to the other point: `place_from`'s inverse (a few
+    kilometres away: within a part in a thousand)."""
+    across, along = _metres_per_radian(latitude)
+    return math.radians(to_longitude - longitude) * across, math.radians(to_latitude - latitude) * along
 
 
 def pose_problem(taken) -> str | None:

@@ -19,6 +19,9 @@ DEFAULT_GUARD_WORKERS = "auto"  # the guard's worker processes (helpers.describe
 DEFAULT_CHECK_WORKERS = "auto"  # `desclm check`'s worker processes (helpers.describer.check.check_workers)
 FOLDER = "folder"  # the roll-up's default groups: each photo's folder (helpers.describer.rollup)
 TRACK_LOST_S = 5.0  # a video's item unseen this long (seconds) counts as a new one when seen again (VideoItems)
+# photos' items placed on the ground this close (metres) in different photos are one item (SurveyItems); simulated
+# surveys (docs/measurements/survey_items_sim.json): a consumer drone's pose errors want 3 to 4, RTK's 1 to 3
+GROUND_RADIUS_M = 3.0
 FALLBACK_EXIT_STATUS = 3  # more lines than max_grammar_share fell back to the grammar: the model is not doing the work
 
 
@@ -196,6 +199,11 @@ class SummarizeOptions:
         "a video's item followed across frames and unseen this long (seconds: out of view, or missed) counts as a new "
         "one when seen again",
     )
+    ground_radius_m: float = setting(
+        GROUND_RADIUS_M,
+        "photos' items placed on the ground (their records say the drone's height and camera's view) this close "
+        "(metres) in different photos count as one item seen again (overlapping survey photos)",
+    )
 
     @property
     def policy(self) -> Policy:
@@ -205,6 +213,8 @@ class SummarizeOptions:
         self.policy  # noqa: B018 - Policy checks the thresholds
         if not self.track_lost_s > 0:
             raise ValueError(f"--track_lost_s must be > 0 seconds, got {self.track_lost_s}")
+        if not self.ground_radius_m > 0:
+            raise ValueError(f"--ground_radius_m must be > 0 metres, got {self.ground_radius_m}")
         if self.output and not self.output.lower().endswith(ROLLUP_OUTPUTS):
             raise ValueError(f"--output must end in {', '.join(ROLLUP_OUTPUTS)} (its format), got {self.output!r}")
         if self.top < 0:

@@ -42,10 +42,12 @@ import numpy as np
 
 from helpers.core.contract import Policy
 from helpers.core.figures import MAP_POINTS, position_of, positions_map
+from helpers.core.ground import pose_problem
 from helpers.core.io import excel_csv, json_array
 from helpers.core.sampling import Reservoir
 from helpers.core.video_frames import split_frame_key
-from helpers.describer.options import FOLDER, ITEM_OUTPUTS, TRACK_LOST_S
+from helpers.describer.options import FOLDER, GROUND_RADIUS_M, ITEM_OUTPUTS, TRACK_LOST_S
+from helpers.describer.survey_items import SurveyItems
 from helpers.describer.video_items import VideoItems, check_motion
 from helpers.text.grammar import facts
 
@@ -57,7 +59,8 @@ TIME_GROUPS = {"day": len("2026-05-01"), "month": len("2026-05")}
 # Fields of every CV record: grouping by them makes no sense ("detections") or one group per photo.
 NOT_GROUPS = frozenset({"detections", "scene", "image", "id", "width", "height", "bbox"})
 OPEN_VIDEOS = 64  # videos followed at once in a group (the least recently fed is counted and closed)
-ItemsSink = Callable[[list[dict]], None]  # takes a video's distinct items as its count closes (`VideoItems.items`)
+# takes a video's distinct items as its count closes (`VideoItems.items`), and a group's photos' (`SurveyItems.items`)
+ItemsSink = Callable[[list[dict]], None]
 
 
 def _folder_of(image: str, images_root: str | Path | None) -> str:
@@ -112,7 +115,13 @@ class _Group:
     with litter, items per category, scenes and the `top` photos with most items."""
 
     def __init__(
-        self, group: str, policy: Policy, top: int, lost_s: float = TRACK_LOST_S, items_sink: ItemsSink | None = None
+        self,
+        group: str,
+        policy: Policy,
+        top: int,
+        lost_s: float = TRACK_LOST_S,
+        items_sink: ItemsSink | None = None,
+        radius_m: float = GROUND_RADIUS_M,
     ) -> None:
         self.group, self.policy, self.top, self.lost_s, self.items_sink = group, policy, top, lost_s, items_sink
         self.items: Counter[str] = Counter()
@@ -123,6 +132,8 @@ class _Group:
         self.followed: set[str] = set()  # videos whose count is closed (a frame of one again: counted afresh)
         self.distinct: Counter[str] = Counter()  # closed videos' distinct items
         self.afresh = self.unboxed = 0  # counts started afresh; counted detections without a box
+        self.survey = SurveyItems(policy, radius_m)  # the photos' items placed on the ground
+        self.unposed = 0  # photos with litter whose records cannot place it
 
     def add(self, record: dict) -> None:
         fact = facts(record, self.policy)
@@ -135,6 +146,8 @@ class _Group:
         self.frames += frame is not None
         if frame is not None:
             self._follow(*frame, record)
+        elif not self.survey.add(image, record):
+            self.unposed += bool(count)
         self.photos += 1
         self.littered += bool(count)
         if count:
@@ -188,22 +201,53 @@ class _Group:
         distinct = self._distinct_sentence() if video and total else ""
         if distinct:
             sentences.append(distinct)
+        if self.survey.photos:
+            sentences.append(self._ground_sentence())
+            if self.items_sink is not None:
+                self.items_sink(self.survey.items())
         scenes = sorted(self.scenes.items(), key=lambda kv: -kv[1])
         sentences.append("Scenes: " + ", ".join(f"{s} {n}" for s, n in scenes) + ".")
         if most:
             most_in = "Most items in a frame" if video else "Most items"
             sentences.append(f"{most_in}: " + ", ".join(f"{name} ({n})" for name, n in most) + ".")
+        return (
+            {
+                "group": self.group,
+                "photos": self.photos,
+                "photos_with_litter": self.littered,
+                "items": total,
+                "items_per_category": dict(categories),
+                "share_per_category": {label: n / total for label, n in categories},
+                "scenes": dict(self.scenes),
+                "most_items": [{"photo": name, "items": n} for name, n in most],
+                "paragraph": " ".join(sentences),
+            }
+            | (self._distinct_numbers() if video else {})
+            | (self._ground_numbers() if self.survey.photos else {})
+        )
+
+    def _ground_numbers(self) -> dict:
+        """A group's photos' distinct items on the ground (`SurveyItems`)."""
         return {
-            "group": self.group,
-            "photos": self.photos,
-            "photos_with_litter": self.littered,
-            "items": total,
-            "items_per_category": dict(categories),
-            "share_per_category": {label: n / total for label, n in categories},
-            "scenes": dict(self.scenes),
-            "most_items": [{"photo": name, "items": n} for name, n in most],
-            "paragraph": " ".join(sentences),
-        } | (self._distinct_numbers() if video else {})
+            "ground_items": len(self.survey.spots),
+            "ground_per_category": dict(_most_first(self.survey.counts())),
+            "photos_placed": self.survey.photos,
+            "photos_not_placed": self.unposed,
+            "items_not_placed": self.survey.unplaced,
+        }
+
+    def _ground_sentence(self) -> str:
+        listed = ", ".join(f"{n} {label}" for label, n in _most_first(self.survey.counts()))
+        photos = _counted(self.survey.photos, "photo")
+        sentence = f"Placed on the ground from {photos} (an item in overlapping photos counts once), "
+        sentence += f"{_counted(len(self.survey.spots), 'distinct item')}" + (f": {listed}." if listed else ".")
+        left = [
+            f"{_counted(self.unposed, 'photo')} with litter without the camera's pose" if self.unposed else "",
+            f"{_counted(self.survey.unplaced, 'item')} too near the horizon" if self.survey.unplaced else "",
+        ]
+        if any(left):
+            sentence += " Not placed: " + " and ".join(part for part in left if part) + "."
+        return sentence
 
     def _distinct_numbers(self) -> dict:
         """A video group's distinct items (None when a counted detection had no box to follow)."""
@@ -233,12 +277,19 @@ class _Group:
 
 
 def group_summary(
-    group: str, records: Iterable[dict], policy: Policy = Policy(), top: int = 3, lost_s: float = TRACK_LOST_S
+    group: str,
+    records: Iterable[dict],
+    policy: Policy = Policy(),
+    top: int = 3,
+    lost_s: float = TRACK_LOST_S,
+    radius_m: float = GROUND_RADIUS_M,
 ) -> dict:
     """Totals of one group: photos, photos with litter, items per category (with shares), scenes, the
     photos with most items, and the paragraph that states them; for a group of video frames also the
-    distinct items (`distinct_items`, `distinct_per_category`, `counted_afresh`; see `VideoItems`)."""
-    totals = _Group(group, policy, top, lost_s)
+    distinct items (`distinct_items`, `distinct_per_category`, `counted_afresh`; see `VideoItems`); for
+    photos whose records place their items on the ground, those distinct items (`ground_items`,
+    `ground_per_category`, `photos_placed`, `photos_not_placed`, `items_not_placed`; see `SurveyItems`)."""
+    totals = _Group(group, policy, top, lost_s, radius_m=radius_m)
     for record in records:
         totals.add(record)
     return totals.summary()
@@ -252,6 +303,7 @@ def summarize(
     images_root: str | Path | None = None,
     lost_s: float = TRACK_LOST_S,
     items_sink: ItemsSink | None = None,
+    radius_m: float = GROUND_RADIUS_M,
 ) -> list[dict]:
     """One `group_summary` per group, groups in order of first appearance (records must be valid).
 
@@ -263,7 +315,9 @@ def summarize(
         images_root: The folder the records' `image` paths are under (01's `images`): names the
             group of photos at its top and makes absolute paths relative.
         lost_s: A video's item unseen this long (seconds) counts as a new one when seen again.
-        items_sink: Called with each video's distinct items (`VideoItems.items`) as its count closes.
+        items_sink: Called with each video's distinct items (`VideoItems.items`) as its count closes, and
+            each group's photos' (`SurveyItems.items`) as it is summed up.
+        radius_m: Photos' items placed on the ground this close (metres) are one item (`SurveyItems`).
 
     Raises:
         ValueError: `by` is a field no record has (the message lists the fields there are).
@@ -275,7 +329,7 @@ def summarize(
     for record in records:  # read once, as they come: a CV output of 10^7 records is not held
         group = key(record)
         if group not in groups:
-            groups[group] = _Group(group, policy, top, lost_s, items_sink)
+            groups[group] = _Group(group, policy, top, lost_s, items_sink, radius_m)
         groups[group].add(record)
         if isinstance(by, str) and by != FOLDER and not found:
             found = (key(record) != NO_GROUP) if by in TIME_GROUPS else record.get(by) not in (None, "")
@@ -328,6 +382,7 @@ def summarize_file(
     seed: int = 0,
     lost_s: float = TRACK_LOST_S,
     items_sink: ItemsSink | None = None,
+    radius_m: float = GROUND_RADIUS_M,
 ) -> RollupFile:
     """`summarize` over a CV output file (01's JSONL), read as a stream: a line that is not a valid
     record (not JSON, a detection without a confidence, ...) is a problem naming its line, and the rest
@@ -355,6 +410,8 @@ def summarize_file(
                     raise ValueError(line.error)
                 validate_record(line.record, f"line {line.line_number}", policy)
                 check_motion(line.record.get("camera_motion"), f"line {line.line_number}")
+                if why := pose_problem(line.record.get("taken")):
+                    raise ValueError(f"line {line.line_number}: {why}")
             except ValueError as error:
                 problems.append({"line": line.line_number, "error": str(error)})
                 continue
@@ -364,7 +421,7 @@ def summarize_file(
                 placed.add((*place, stated))
             yield line.record
 
-    summaries = summarize(records(), by, policy, top, images_root, lost_s, items_sink)
+    summaries = summarize(records(), by, policy, top, images_root, lost_s, items_sink, radius_m)
     positions = np.array(placed.sample, dtype=float).reshape(-1, 3)
     return RollupFile(summaries, problems, counted, positions, placed.count)
 

@@ -802,3 +802,30 @@ def test_the_placing_errors_docs_04_states_are_the_measured_ones():
     assert f"at 60 m, a corner's item lies {corner['distance_m']:.0f} m from it" in " ".join(README.split())
     share = corner["focal_by_width"] / corner["distance_m"]
     assert f"places items about {100 * share:.0f}% too near the centre" in text
+
+
+def test_the_survey_counts_docs_04_states_are_the_simulated_ones():
+    from helpers.describer.options import GROUND_RADIUS_M
+
+    sim = _measured("survey_items_sim.json")
+    text = _doc_words("04_describer.md")
+    assert sim["default_radius_m"] == GROUND_RADIUS_M and f"`--ground_radius_m` (default {GROUND_RADIUS_M:g} m)" in text
+
+    def errors(pose: str, radius: float) -> list[float]:
+        return [c["distinct_error"] for c in sim["cases"] if c["pose_errors"] == pose and c["radius_m"] == radius]
+
+    def span(values: list[float]) -> str:
+        return f"{100 * min(values):+.1f}% to {100 * max(values):+.1f}%"
+
+    times = [1 + case["sightings_error"] for case in sim["cases"]]
+    assert f"counted each item {min(times):.2f} to {max(times):.2f} times" in text
+    assert f"{sim['seeds']} seeds each" in text
+    assert f"the distinct count was off by {span(errors('rtk', GROUND_RADIUS_M))} with an RTK drone's poses" in text
+    assert f"and by {span(errors('consumer_gnss', GROUND_RADIUS_M))} with a consumer drone's" in text
+    assert f"(1 m: {span(errors('consumer_gnss', 1.0))})" in text
+    both = errors("rtk", GROUND_RADIUS_M) + errors("consumer_gnss", GROUND_RADIUS_M)
+    readme = " ".join(README.split())
+    assert f"show an item {int(min(times) * 10) / 10:.1f} times or more" in readme  # floored: "or more"
+    assert f"within {span(both)} of the true count" in readme
+    beach = [c for c in sim["cases"] if c["pose_errors"] == "rtk" and c["radius_m"] == 5 and c["density_per_m2"] == 0.2]
+    assert f"0.2 items a square metre: {100 * beach[0]['distinct_error']:+.1f}% with RTK" in text

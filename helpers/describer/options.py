@@ -20,7 +20,7 @@ DEFAULT_CHECK_WORKERS = "auto"  # `desclm check`'s worker processes (helpers.des
 FOLDER = "folder"  # the roll-up's default groups: each photo's folder (helpers.describer.rollup)
 TRACK_LOST_S = 5.0  # a video's item unseen this long (seconds) counts as a new one when seen again (VideoItems)
 # photos' items placed on the ground this close (metres) in different photos are one item (SurveyItems); simulated
-# surveys (docs/measurements/survey_items_sim.json): a consumer drone's pose errors want 3 to 4, RTK's 1 to 3
+# surveys (docs/measurements/survey_items_sim.json): a consumer drone's pose errors want 3 to 4, RTK's about 2
 GROUND_RADIUS_M = 3.0
 FALLBACK_EXIT_STATUS = 3  # more lines than max_grammar_share fell back to the grammar: the model is not doing the work
 

@@ -17,6 +17,11 @@ video's frames are followed in the order they come (01 writes them in time order
 starts its video's count afresh, which the paragraph says, as it says when a counted detection has no
 box (then no distinct count).
 
+A drone's mapping flight photographs an item in several overlapping photos too. Photos whose records say
+the drone's height and the camera's view (01's `taken`) have their boxes placed on the ground and matched
+across photos (`helpers.describer.survey_items`): "Placed on the ground from 12 photos (an item in
+overlapping photos counts once), 9 distinct items: 6 plastic, 3 glass." (and what could not be placed).
+
 `by` is "folder" (the folder of each record's `image` relative to the images root: photos at the
 root itself are the group named after the root, or "(top folder)"), "day" or "month" (the date each
 photo was taken, `taken.time` from its EXIF: `2026-05-01` or `2026-05`, the camera's local date), any

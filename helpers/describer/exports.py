@@ -52,7 +52,9 @@ from, `helpers.core.photo_datasets`):
   height above its take-off point and the camera's angles and focal length (01 reads them from DJI's XMP and
   EXIF, or a flight record; `helpers.core.ground`: flat ground, a pinhole camera), with the photo's id,
   image and time, the item's label as given, confidence, `width_m` and `length_m` (its box on the ground)
-  and `distance_m` (from right below the camera): a litter map whose points are the items, not the drone.
+  and `distance_m` (from right below the camera): a litter map whose points are the items, not the drone (a
+  point per sighting: an item in several overlapping photos is a point in each; `desclm summarize --items
+  items.geojson` maps each item once).
   Photos whose record lacks a position or pose are left off and counted (`without_pose`), as are boxes
   too near the horizon to place (`items_unplaced`); a `.geojsonl` output is a feature a line;
 - **csv**: one row per photo for spreadsheets (UTF-8 with a byte-order mark, which Excel needs):

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from helpers.core.contract import Policy
 from helpers.core.ground import FULL_FRAME_DIAGONAL_MM, metres_from, place_from
-from helpers.describer.rollup import summarize
+from helpers.describer.rollup import rollup_table, summarize
 from helpers.describer.survey_items import SurveyItems
 
 ORIGIN = (8.5417, 47.3769)  # the field's south-west corner
@@ -93,7 +93,10 @@ def test_two_items_in_one_photo_stay_two_and_photos_without_a_pose_are_said():
     assert summary["ground_items"] == 2 and summary["items"] == 6
     assert (summary["photos_placed"], summary["photos_not_placed"]) == (2, 1)
     assert "Not placed: 1 photo with litter without the camera's pose." in summary["paragraph"]
-    assert "ground_items" not in summarize([_photo("c.jpg", 20, 20, pair, pose=False)])[0]  # none placed: not said
+    unplaced = summarize([_photo("c.jpg", 20, 20, pair, pose=False)], by=lambda record: "other")[0]
+    assert "ground_items" not in unplaced  # none placed: not said
+    header, rows = rollup_table([summary, unplaced])
+    assert header[4] == "items on the ground" and [row[4] for row in rows] == [2, ""]
 
 
 @settings(max_examples=60, deadline=None)

@@ -441,13 +441,17 @@ def _categories(summaries: list[dict]) -> list[str]:
 
 def rollup_table(summaries: list[dict]) -> tuple[list[str], list[list]]:
     """The summaries as a table: a row per group (photos, with litter, items, then a column per category);
-    where a group is a video's frames, a column of its distinct items after items (others: empty)."""
+    where a group is a video's frames, a column of its distinct items after items, and where a group's photos
+    were placed on the ground, a column of those distinct items (others: empty)."""
     categories = _categories(summaries)
     videos = any("distinct_items" in s for s in summaries)
-    header = ["group", "photos", "with litter", "items", *(["distinct items"] if videos else []), *categories]
+    surveys = any("ground_items" in s for s in summaries)
+    header = ["group", "photos", "with litter", "items", *(["distinct items"] if videos else [])]
+    header += [*(["items on the ground"] if surveys else []), *categories]
     rows = [
         [s["group"], s["photos"], s["photos_with_litter"], s["items"]]
         + ([_cell(s.get("distinct_items"))] if videos else [])
+        + ([_cell(s.get("ground_items"))] if surveys else [])
         + [s["items_per_category"].get(label, 0) for label in categories]
         for s in summaries
     ]

@@ -44,6 +44,26 @@ def json_array(items: Iterable, indent: int | None = None) -> Iterator[str]:
     yield "[]" if first else ("]" if indent is None else "\n]")
 
 
+def feature_collection(features: Iterable[dict], lines: bool = False) -> Iterator[str]:
+    """GeoJSON features as a FeatureCollection's text (RFC 7946), in pieces, a feature at a time; with `lines`,
+    a GeoJSON text sequence instead: a feature a line (GDAL's GeoJSONSeq, read as it streams)."""
+    if lines:
+        yield from (json.dumps(feature, ensure_ascii=False) + "\n" for feature in features)
+        return
+    yield '{"type": "FeatureCollection", "features": '
+    yield from json_array(features)
+    yield "}\n"
+
+
+def point_feature(longitude: float, latitude: float, properties: dict) -> dict:
+    """A GeoJSON point feature."""
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [longitude, latitude]},
+        "properties": properties,
+    }
+
+
 def excel_csv(rows: Iterable[list]) -> Iterator[str]:
     """Rows (the header first) as CSV text pieces, a row each: UTF-8 with a byte-order mark (which Excel
     needs to read it as UTF-8) and CRLF line ends."""

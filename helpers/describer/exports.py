@@ -88,7 +88,16 @@ from pathlib import Path
 from helpers.core.contract import Policy
 from helpers.core.figures import is_number, position_of
 from helpers.core.ground import POSE_FIELDS, POSE_LIMITS, CameraPose, box_on_ground, pose_problem
-from helpers.core.io import atomic_write_bytes, atomic_write_text, excel_csv, iter_jsonl, json_array, write_problems
+from helpers.core.io import (
+    atomic_write_bytes,
+    atomic_write_text,
+    excel_csv,
+    feature_collection,
+    iter_jsonl,
+    json_array,
+    point_feature,
+    write_problems,
+)
 from helpers.core.logs import progress
 from helpers.core.outputs import OutputLock, check_writes, lock_path
 from helpers.core.photo_datasets import PhotoKeys, photo_file_name, photos_for
@@ -106,12 +115,8 @@ LLAVA_PROMPT = ExportOptions.prompt
 COPYING_FORMATS = ("llava", "coco", "coco_instances")  # the exports that name photo files (`--image_folder`)
 FOLDER_FORMATS = ("hf", "webdataset")  # the exports written as a folder of shards, resumable
 FOLDER_OUTPUTS = (*FOLDER_FORMATS, "yolo")  # the exports whose output is a folder
-DETECTION_FORMATS = (
-    "coco_instances",
-    "yolo",
-    "geojson",
-    "geojson_items",
-)  # the exports of the CV records' detections (--cv needed)
+# the exports of the CV records' detections (--cv needed)
+DETECTION_FORMATS = ("coco_instances", "yolo", "geojson", "geojson_items")
 
 
 @dataclass
@@ -546,7 +551,6 @@ def geojson_pieces(rows, policy: Policy, lines: bool = False) -> Iterator[str]:
     def features() -> Iterator[dict]:
         for row in rows():
             taken, fact = row.record["taken"], facts(row.record, policy)
-            point = [taken["longitude"], taken["latitude"]]
             properties = {
                 "id": row.id,
                 "image": row.image,
@@ -557,14 +561,9 @@ def geojson_pieces(rows, policy: Policy, lines: bool = False) -> Iterator[str]:
                 "description": row.description,
             }
             properties |= {column: fact.counts.get(label, 0) for label, column in columns.items()}
-            yield {"type": "Feature", "geometry": {"type": "Point", "coordinates": point}, "properties": properties}
+            yield point_feature(taken["longitude"], taken["latitude"], properties)
 
-    if lines:  # GeoJSON text sequence: a feature a line, read as it streams
-        yield from (json.dumps(feature, ensure_ascii=False) + "\n" for feature in features())
-        return
-    yield '{"type": "FeatureCollection", "features": '
-    yield from json_array(features())
-    yield "}\n"
+    yield from feature_collection(features(), lines)
 
 
 GEOJSON_ITEM_FIELDS = ("id", "image", "label", "confidence", "time", "width_m", "length_m", "distance_m")
@@ -604,17 +603,12 @@ def geojson_items_pieces(rows, policy: Policy, photos: PhotoKeys | None, tally: 
                 tally["items" if placed else "items_unplaced"] += 1
                 if placed is None:
                     continue
-                point = [placed.pop("longitude"), placed.pop("latitude")]
-                properties = {"id": row.id, "image": row.image, "label": detection["label"]}
-                properties |= {"confidence": detection["confidence"], "time": taken.get("time")} | placed
-                yield {"type": "Feature", "geometry": {"type": "Point", "coordinates": point}, "properties": properties}
+                said = {"id": row.id, "image": row.image, "confidence": detection["confidence"]} | placed
+                said |= {"label": detection["label"], "time": taken.get("time")}
+                properties = {name: said[name] for name in GEOJSON_ITEM_FIELDS}
+                yield point_feature(placed["longitude"], placed["latitude"], properties)
 
-    if lines:
-        yield from (json.dumps(feature, ensure_ascii=False) + "\n" for feature in features())
-        return
-    yield '{"type": "FeatureCollection", "features": '
-    yield from json_array(features())
-    yield "}\n"
+    yield from feature_collection(features(), lines)
 
 
 TAKEN_COLUMNS = ("time", "latitude", "longitude")  # the csv export's when and where (01's `taken`)

@@ -48,7 +48,7 @@ import numpy as np
 from helpers.core.contract import Policy
 from helpers.core.figures import MAP_POINTS, position_of, positions_map
 from helpers.core.ground import pose_problem
-from helpers.core.io import excel_csv, json_array
+from helpers.core.io import excel_csv, feature_collection, point_feature
 from helpers.core.sampling import Reservoir
 from helpers.core.video_frames import split_frame_key
 from helpers.describer.options import FOLDER, GROUND_RADIUS_M, ITEM_OUTPUTS, TRACK_LOST_S
@@ -528,14 +528,8 @@ def items_pieces(items: Iterable[dict], suffix: str, placed: Counter | None = No
                     properties |= {name: item["taken"].get(name) for name in ("time", "altitude")}
                     properties["placed"] = "ground" if ground else "camera"
                     properties |= {name: (ground or {}).get(name) for name in ("width_m", "length_m", "distance_m")}
-                    yield {
-                        "type": "Feature",
-                        "geometry": {"type": "Point", "coordinates": list(point)},
-                        "properties": properties,
-                    }
+                    yield point_feature(*point, properties)
 
-        yield '{"type": "FeatureCollection", "features": '
-        yield from json_array(features())
-        yield "}\n"
+        yield from feature_collection(features())
     else:
         raise ValueError(f"items go to a file ending in {', '.join(ITEM_OUTPUTS)}, got {suffix!r}")

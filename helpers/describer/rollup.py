@@ -238,7 +238,7 @@ class _Group:
             "ground_per_category": dict(_most_first(self.survey.counts())),
             "photos_placed": self.survey.photos,
             "photos_not_placed": self.unposed,
-            "items_not_placed": self.survey.unplaced,
+            "items_not_placed": self.survey.unplaced + self.survey.unboxed,
         }
 
     def _ground_sentence(self) -> str:
@@ -249,9 +249,10 @@ class _Group:
         left = [
             f"{_counted(self.unposed, 'photo')} with litter without the camera's pose" if self.unposed else "",
             f"{_counted(self.survey.unplaced, 'item')} too near the horizon" if self.survey.unplaced else "",
+            f"{_counted(self.survey.unboxed, 'item')} without a box" if self.survey.unboxed else "",
         ]
         if any(left):
-            sentence += " Not placed: " + " and ".join(part for part in left if part) + "."
+            sentence += " Not placed: " + ", ".join(part for part in left if part) + "."
         return sentence
 
     def _distinct_numbers(self) -> dict:

@@ -66,6 +66,7 @@ class SurveyItems:
         self.origin: tuple[float, float] | None = None  # (longitude, latitude) the metres are counted from
         self.photos = 0  # photos whose stated detections were placed
         self.unplaced = 0  # stated detections of those photos too near the horizon to place
+        self.unboxed = 0  # stated detections of those photos without a box
 
     def add(self, photo: str, record: dict) -> bool:
         """Add a photo's stated detections where they lie; False, and nothing added, when its record cannot
@@ -79,8 +80,10 @@ class SurveyItems:
         for detection in record["detections"]:
             if detection["confidence"] < self.policy.min_confidence:
                 continue
-            box = detection.get("bbox")
-            ground = box_on_ground(pose, [min(max(v, 0.0), 1.0) for v in box], *size) if box else None
+            if detection.get("bbox") is None:
+                self.unboxed += 1
+                continue
+            ground = box_on_ground(pose, [min(max(v, 0.0), 1.0) for v in detection["bbox"]], *size)
             if ground is None:
                 self.unplaced += 1
                 continue

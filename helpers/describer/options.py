@@ -184,9 +184,9 @@ class SummarizeOptions:
     )
     items: str = setting(
         "",
-        "file to write each distinct item of the videos to (followed across frames): .jsonl a line, .csv a row, "
-        ".geojson a point where its best frame places it on the ground (with the camera's pose), else where the "
-        'frame was taken; "": none',
+        "file to write each distinct item to (a video's, followed across frames; a survey's photos', placed on the "
+        "ground): .jsonl a line, .csv a row, .geojson a point where it lies on the ground (with the camera's pose), "
+        'else where its best frame was taken; "": none',
     )
     images_root: str = setting("", "the folder the records' photos are under (\"\": the one 01's manifest names)")
     title: str = setting("", "the .md report's title (\"\": the records' file name and the groups)")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import io
 import json
+import logging
 import random
 import struct
 from fractions import Fraction
@@ -306,6 +307,24 @@ def test_extract_describes_a_videos_frames_as_it_does_the_same_pictures_as_photo
     assert played == {key: ["clips/survey.mov", second] for second, key in enumerate(frames)}  # relative to the page
     if BROWSER:  # the card's link plays the video from the frame's moment
         assert 'class="play" href="clips/survey.mov#t=2"' in _dom(tmp_path / "page.html")
+
+
+def test_a_folders_typescript_files_are_not_listed_as_videos_and_its_transport_streams_are(tmp_path, caplog):
+    """`.ts` is both a recorder's MPEG transport stream and TypeScript source: a folder's TypeScript files
+    are left out (said in the log), its streams listed as their frames."""
+    _write_video(tmp_path / "recorder.ts", _numbered(4), 2, "mpeg2video", container="mpegts")
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "app.ts").write_text("export const answer: number = 42;\n", encoding="utf-8")
+    (tmp_path / "web" / "empty.ts").write_bytes(b"")
+    Image.new("RGB", (32, 24)).save(tmp_path / "photo.jpg")
+    with caplog.at_level(logging.WARNING):
+        source = open_image_source(tmp_path, video_interval=1.0)
+    assert [item.key for item in source.items] == [
+        "photo.jpg",
+        "recorder.ts/00000.000s.jpg",
+        "recorder.ts/00001.000s.jpg",
+    ]
+    assert "2 .ts files are not MPEG transport streams (TypeScript source?)" in caplog.text
 
 
 def test_a_trail_cameras_avi_date_is_its_local_clock(tmp_path):

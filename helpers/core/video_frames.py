@@ -56,12 +56,25 @@ POSITION = ("latitude", "longitude", "altitude")
 # when a video began: an iPhone's local time with its UTC offset first, else the file's (UTC by the MP4 standard)
 CREATION_TAGS = ("com.apple.quicktime.creationdate", "creation_time")
 LOCATION_TAGS = ("location", "com.apple.quicktime.location.ISO6709")  # a phone's position, as FFmpeg names it
+TS_SYNC, TS_PACKET = b"\x47", 188  # an MPEG transport stream's packets: each starts with this byte
 
 
 def is_video(key: str) -> bool:
     """Whether a file name or key ends in a video's extension (no `Path` made: a listing asks it of 10^7 keys,
     and `Path` interns each part of each)."""
     return os.path.splitext(key)[1].lower() in VIDEO_SUFFIXES
+
+
+def is_transport_stream(path: Path) -> bool:
+    """Whether a `.ts` file is an MPEG transport stream (what cameras and recorders write: 188-byte packets
+    starting with the sync byte 0x47, or 192-byte ones with a 4-byte time first), not TypeScript source;
+    a file that cannot be read is taken as one (its opening then says why)."""
+    try:
+        with open(path, "rb") as file:
+            start = file.read(TS_PACKET + 5)
+    except OSError:
+        return True
+    return any(start[offset : offset + 1] == TS_SYNC for offset in (0, 4)) if start else False
 
 
 def frame_key(video_key: str, milliseconds: int) -> str:

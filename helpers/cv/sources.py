@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,7 @@ from helpers.core.video_frames import (
     frame_key,
     frame_taken,
     frame_times,
+    is_transport_stream,
     is_video,
     split_frame_key,
 )
@@ -196,6 +198,7 @@ def open_image_source(
     elif path.is_dir():
         root = path.resolve()
         keys = walk_images(root, IMAGE_SUFFIXES | VIDEO_SUFFIXES)
+        keys = _without_typescript(root, keys)
         source = ImageSource("folder", root, _with_frames([ImageItem(root, key, None) for key in keys], video_interval))
     elif is_video(path.name):
         root = path.parent.resolve()
@@ -224,6 +227,23 @@ def open_image_source(
     seen: set[str] = set()
     source.items = [item for item in source.items if not (item.key in seen or seen.add(item.key))]
     return source
+
+
+def _without_typescript(root: Path, keys: Iterable[str]) -> Iterator[str]:
+    """A folder's keys less its `.ts` files that are TypeScript source, not MPEG transport streams (a web
+    project's folder of them is no video), said in the log once the keys are read."""
+    left_out: list[str] = []
+    for key in keys:
+        if key[-3:].lower() == ".ts" and not is_transport_stream(root / key):
+            left_out.append(key)
+        else:
+            yield key
+    if left_out:
+        logger.warning(
+            "%d .ts files are not MPEG transport streams (TypeScript source?): not listed as videos, e.g. %s",
+            len(left_out),
+            left_out[0],
+        )
 
 
 def _with_frames(items: list[ImageItem], interval: float) -> list[ImageItem]:

@@ -9,15 +9,18 @@ import json
 import shutil
 import subprocess
 import sys
+import tarfile
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
 from helpers.core.ground import POSE_LIMITS
+from helpers.core.strip_location import without_location
 from helpers.cv.config import ExtractConfig
 from helpers.cv.exif import photo_taken
 from helpers.cv.extract import run_extraction
@@ -479,3 +482,115 @@ def test_heic_photos_from_phones_are_read_upright_with_their_exif(tiny_demo, tmp
     run = run_extraction(config)
     records = {r["image"]: r for r in map(json.loads, open(run["output"], encoding="utf-8"))}
     assert run["failed"] == 0 and all(records[f"train/images/{name}"]["taken"] for name in upright)
+
+
+# Exports without where the photos were taken (helpers.core.strip_location, `desclm export --strip_location`)
+
+
+def _jpeg(exif: Image.Exif, xmp: bytes | None = None, comment: bytes = b"", icc: bytes | None = None, seed=0) -> bytes:
+    pixels = np.random.default_rng(seed).integers(0, 255, (40, 56, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    extra = {"xmp": xmp} if xmp else {}
+    extra |= {"comment": comment} if comment else {}
+    extra |= {"icc_profile": icc} if icc else {}
+    Image.fromarray(pixels).save(buffer, "JPEG", exif=exif, quality=90, **extra)
+    return buffer.getvalue()
+
+
+def _scan(data: bytes) -> bytes:
+    """The JPEG's compressed pixels on (from its start of scan)."""
+    return data[data.index(b"\xff\xda") :]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    latitude=st.floats(-89, 89),
+    longitude=st.floats(-179, 179),
+    with_time=st.booleans(),
+    with_xmp=st.booleans(),
+    comment=st.binary(max_size=40),
+    icc=st.booleans(),
+    seed=st.integers(0, 5),
+)
+def test_a_jpeg_loses_its_place_and_keeps_its_pixels_and_time(
+    latitude, longitude, with_time, with_xmp, comment, icc, seed
+):
+    exif = _exif(latitude, longitude, 40.5, "2026:05:01 10:22:31" if with_time else None)
+    exif[0x010F] = "DJI"  # the camera's make
+    icc_profile = b"\x00" * 128 if icc else None
+    data = _jpeg(exif, _dji_xmp(DJI_POSE) if with_xmp else None, comment, icc_profile, seed)
+    stripped = without_location(data)
+    assert _scan(stripped) == _scan(data)  # not re-encoded
+    before, after = Image.open(io.BytesIO(data)), Image.open(io.BytesIO(stripped))
+    assert np.array_equal(np.asarray(before), np.asarray(after))
+    taken = photo_taken(after) or {}
+    assert not {"latitude", "longitude", "altitude", "relative_altitude"} & set(taken)
+    assert taken.get("time") == ("2026-05-01T10:22:31" if with_time else None)
+    assert after.getexif().get(0x010F) == "DJI" and GPS not in after.getexif()
+    assert after.info.get("comment", b"") == comment and after.info.get("icc_profile") == icc_profile
+    assert "xmp" not in after.info
+    assert without_location(stripped) == stripped  # nothing more to take
+
+
+def test_a_png_is_written_again_without_its_place_and_other_formats_are_refused_when_they_say_one():
+    pixels = np.random.default_rng(1).integers(0, 255, (24, 32, 3), dtype=np.uint8)
+    exif = _exif(47.5, 8.25, time="2026:05:01 06:12:00")
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "PNG", exif=exif)
+    stripped = Image.open(io.BytesIO(without_location(buffer.getvalue())))
+    assert np.array_equal(np.asarray(stripped), pixels) and photo_taken(stripped) is None
+    webp = io.BytesIO()
+    Image.fromarray(pixels).save(webp, "WEBP", exif=exif, lossless=True)
+    with pytest.raises(ValueError, match="WEBP photo's GPS position cannot be removed without re-encoding"):
+        without_location(webp.getvalue())
+    plain = io.BytesIO()
+    Image.fromarray(pixels).save(plain, "WEBP", lossless=True)
+    assert without_location(plain.getvalue()) == plain.getvalue()  # says no place: as it is
+    with pytest.raises(ValueError, match="not a photo"):
+        without_location(b"not a photo at all")
+
+
+def test_export_strip_location_publishes_photos_and_records_without_their_place(exif_photos):
+    """hf, webdataset, LLaVA with --image_folder and csv over 01's records of photos with GPS in their EXIF:
+    no photo, record or column says where; each photo's pixels (its compressed bytes) and time as they were."""
+    import datasets
+
+    from helpers.describer.exports import export
+
+    folder, run = exif_photos
+    records = [json.loads(line) for line in open(run["output"], encoding="utf-8")]
+    lines = "".join(json.dumps({"id": r["image"], "description": "."}) + "\n" for r in records)
+    (folder / "rows.jsonl").write_text(lines)
+    rows, cv, photos = folder / "rows.jsonl", Path(run["output"]), folder / "photos/data.yaml"
+    originals = {r["image"]: (folder / "photos" / r["image"]).read_bytes() for r in records}
+    placed = [key for key, data in originals.items() if "latitude" in (photo_taken(Image.open(io.BytesIO(data))) or {})]
+    assert len(placed) == 2  # photos that say where they were taken
+
+    export("hf", rows, folder / "private_ds", cv, photos, strip_location=True)
+    export("webdataset", rows, folder / "private_wds", cv, photos, strip_location=True)
+    copies = folder / "private_photos"
+    export("llava", rows, folder / "private.json", cv, photos, image_folder=copies, strip_location=True)
+    export("csv", rows, folder / "private.csv", cv, strip_location=True)
+
+    dataset = datasets.load_from_disk(str(folder / "private_ds"))
+    with tarfile.open(folder / "private_wds" / "00000.tar") as shard:
+        members = {m.name: shard.extractfile(m).read() for m in shard.getmembers()}
+    photo_bytes = [e["image"]["bytes"] for e in dataset.cast_column("image", datasets.Image(decode=False))]
+    photo_bytes += [data for name, data in members.items() if name.endswith(".jpg")]
+    photo_bytes += [(copies / key).read_bytes() for key in originals]
+    assert len(photo_bytes) == 3 * len(originals)
+    scans = {_scan(data): key for key, data in originals.items()}
+    for data in photo_bytes:  # each photo: no place, its own compressed pixels
+        assert not {"latitude", "longitude"} & set(photo_taken(Image.open(io.BytesIO(data))) or {})
+        assert _scan(data) in scans
+    stripped = [data for data in photo_bytes if scans[_scan(data)] in placed]
+    assert stripped and all(data != originals[scans[_scan(data)]] for data in stripped)
+
+    assert all((example["taken"] or {}).get("latitude") is None for example in dataset)
+    assert sum(bool((example["taken"] or {}).get("time")) for example in dataset) == 2  # the times kept
+    samples = [json.loads(data) for name, data in members.items() if name.endswith(".json")]
+    assert all((sample.get("taken") or {}).get("latitude") is None for sample in samples)
+    header = (folder / "private.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+    assert "latitude" not in header and "time" in header
+    with pytest.raises(ValueError, match="a map of where the photos were taken"):
+        export("geojson", rows, folder / "map.geojson", cv, strip_location=True)

@@ -44,6 +44,7 @@ def main(argv: list[str], prog: str = "desclm export") -> int:
             options.key_column,
             resolve(options.image_folder) if options.image_folder else None,
             options.policy,
+            options.strip_location,
         )
     except (OSError, ValueError) as error:
         parser.error(str(error))

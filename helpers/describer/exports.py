@@ -61,6 +61,12 @@ from, `helpers.core.photo_datasets`):
   id, image, scene, the counts, time, latitude, longitude (where some record says when or where), source,
   description, caption_1..k.
 
+`--strip_location`, to publish a dataset: the photos embedded or copied (hf, webdataset, yolo,
+`--image_folder`) lose their GPS position and XMP (`helpers.core.strip_location`: a JPEG's other bytes, its
+compressed pixels included, as stored; a PNG written again, the same pixels; another format that says a
+place is its row's error), and the records' `taken` its latitude, longitude and altitude (hf, webdataset,
+csv); the geojson maps refuse it.
+
 `--image_folder` (llava, coco, coco_instances) copies each exported photo's file into one folder, named as the JSON
 names it (`PhotoFolder`): LLaVA's `--image_folder` and a COCO image folder, and the way to photo files
 when the photos are in a Hugging Face dataset.
@@ -102,9 +108,10 @@ from helpers.core.logs import progress
 from helpers.core.outputs import OutputLock, check_writes, lock_path
 from helpers.core.photo_datasets import PhotoKeys, photo_file_name, photos_for
 from helpers.core.records import record_id
+from helpers.core.strip_location import without_location
 from helpers.describer.hf_dataset import ShardedDatasetWriter
 from helpers.describer.options import EXPORT_FORMATS as FORMATS
-from helpers.describer.options import ExportOptions
+from helpers.describer.options import MAP_FORMATS, ExportOptions
 from helpers.describer.shard_writer import SHARD_BYTES, file_state
 from helpers.describer.webdataset import WebDatasetWriter
 from helpers.text.grammar import facts, validate_record
@@ -172,9 +179,28 @@ class _CvRecords:
         return None
 
 
-def joined_rows(described: Path, cv: Path | None, problems: list[dict]) -> Iterator[ExportRow]:
+PLACE = ("latitude", "longitude", "altitude")  # what `strip_location` leaves out of a record's `taken`
+
+
+class LocationFreePhotos:
+    """`PhotoKeys` whose photos' bytes come without where they were taken (`without_location`)."""
+
+    def __init__(self, photos: PhotoKeys) -> None:
+        self.photos = photos
+
+    def __getattr__(self, name: str):
+        return getattr(self.photos, name)
+
+    def read_bytes(self, key: str) -> bytes:
+        return without_location(self.photos.read_bytes(key))
+
+
+def joined_rows(
+    described: Path, cv: Path | None, problems: list[dict], strip_location: bool = False
+) -> Iterator[ExportRow]:
     """The described rows (and their CV records, with `cv`) in the described file's order, both files
-    read as the rows are used; a row that cannot be joined is appended to `problems` instead."""
+    read as the rows are used; a row that cannot be joined is appended to `problems` instead. With
+    `strip_location`, the records' `taken` without `PLACE`."""
     records = _CvRecords(cv) if cv is not None else None
     for line in iter_jsonl(described):
         row = line.record
@@ -194,6 +220,8 @@ def joined_rows(described: Path, cv: Path | None, problems: list[dict]) -> Itera
             )
             continue
         image = (record or {}).get("image") or (row["id"] if isinstance(row.get("id"), str) else None)
+        if strip_location and isinstance((record or {}).get("taken"), dict):
+            record = record | {"taken": {k: v for k, v in record["taken"].items() if k not in PLACE}}
         yield ExportRow(row.get("id"), captions, row.get("source", ""), record, image, line=line.line_number)
 
 
@@ -313,19 +341,21 @@ def export_sharded(
     images: Path | None,
     columns: tuple[str, str] = ("", ""),
     shard_bytes: int = SHARD_BYTES,
+    strip_location: bool = False,
 ) -> tuple[int, int, list[dict]]:
     """The rows as a folder of shards, written a shard at a time as the files are read: "hf", a Hugging
     Face dataset in `output` (`save_to_disk`'s layout) and as Parquet shards in `output/parquet`
     (`ShardedDatasetWriter`); "webdataset", tar shards (`WebDatasetWriter`). A killed export resumes
     after its last complete shard. Returns the rows joined, the examples written and the problems (the
     join's first). `images`: a folder or a Hugging Face dataset (`columns`: its image and key columns,
-    see `helpers.core.photo_datasets`)."""
+    see `helpers.core.photo_datasets`); `strip_location`: the photos and records without where they were
+    taken (`LocationFreePhotos`, `joined_rows`)."""
     settings = {
         "described": file_state(described),
         "cv": file_state(cv),
         "images": str(images.resolve()) if images is not None else None,
         "columns": list(columns),
-    }
+    } | ({"strip_location": True} if strip_location else {})  # (older exports, which had no such setting, resume)
     if fmt == "hf":
         features = _hf_features(images is not None, cv is not None)
         writer, example_of = ShardedDatasetWriter(output, features, settings, shard_bytes), _hf_example
@@ -340,8 +370,11 @@ def export_sharded(
         return [*kept, *joined_later, *problems]
 
     photos = PhotoKeys(images, *columns) if images is not None else None
+    if photos is not None and strip_location:
+        photos = LocationFreePhotos(photos)
     line = start
-    for row in progress(joined_rows(described, cv, join_problems), desc=f"export {fmt}", unit="photo"):
+    rows_read = joined_rows(described, cv, join_problems, strip_location)
+    for row in progress(rows_read, desc=f"export {fmt}", unit="photo"):
         if row.line <= start:
             continue
         rows, line = rows + 1, row.line
@@ -629,12 +662,15 @@ def _counts(record: dict | None) -> str:
 
 def csv_pieces(rows) -> Iterator[str]:
     """A spreadsheet of the rows as text pieces: one photo per row, a column per caption, and when and
-    where each was taken where some record says (`taken`: time, latitude, longitude; `rows()` gives
-    the rows afresh: a first pass finds the most captions and whether any record says when or where)."""
-    width, dated = 1, False
+    where each was taken where some record says (`taken`: time, latitude, longitude, each a column when
+    some record has it; `rows()` gives the rows afresh: a first pass finds the most captions and what the
+    records say of when and where)."""
+    width, said = 1, set()
     for row in rows():
-        width, dated = max(width, len(row.captions)), dated or bool(_when_where(row.record))
-    columns = ["id", "image", "scene", "detections", *(TAKEN_COLUMNS if dated else ()), "source", "description"]
+        width = max(width, len(row.captions))
+        said.update(_when_where(row.record))
+    taken_columns = [name for name in TAKEN_COLUMNS if name in said]
+    columns = ["id", "image", "scene", "detections", *taken_columns, "source", "description"]
     columns += [f"caption_{k}" for k in range(1, width + 1)] if width > 1 else []
 
     def lines() -> Iterator[list]:
@@ -642,7 +678,7 @@ def csv_pieces(rows) -> Iterator[str]:
         for row in rows():
             scene = _scene(row.record)
             cells = [row.id, row.image or "", scene["class"] if scene else "", _counts(row.record)]
-            cells += [_when_where(row.record).get(name, "") for name in TAKEN_COLUMNS] if dated else []
+            cells += [_when_where(row.record).get(name, "") for name in taken_columns]
             cells.append(row.source)
             cells += [row.description] + (row.captions + [""] * (width - len(row.captions)) if width > 1 else [])
             yield cells
@@ -698,9 +734,16 @@ class _Passes:
     no fault, and a dataset may have 10^7 of them (the test is cheap, so each pass asks it again)."""
 
     def __init__(
-        self, described: Path, cv: Path | None, photo_folder: PhotoFolder | None = None, check=None, passes_over=None
+        self,
+        described: Path,
+        cv: Path | None,
+        photo_folder: PhotoFolder | None = None,
+        check=None,
+        passes_over=None,
+        strip_location: bool = False,
     ) -> None:
         self.described, self.cv, self.photo_folder, self.check = described, cv, photo_folder, check
+        self.strip_location = strip_location  # the records' `taken` without where (`joined_rows`)
         self.passes_over = passes_over or (lambda row: False)
         self.problems: list[dict] = []
         self.count = self.passes = self.passed_over = 0
@@ -711,7 +754,7 @@ class _Passes:
         return self._first() if self.passes == 1 else self._again()
 
     def _first(self) -> Iterator[ExportRow]:
-        rows = joined_rows(self.described, self.cv, self.problems)
+        rows = joined_rows(self.described, self.cv, self.problems, self.strip_location)
         if self.photo_folder is not None:
             rows = progress(rows, desc=f"copy photos to {self.photo_folder.folder}", unit="photo")
         for index, row in enumerate(rows):
@@ -734,7 +777,7 @@ class _Passes:
             yield row
 
     def _again(self) -> Iterator[ExportRow]:
-        for index, row in enumerate(joined_rows(self.described, self.cv, [])):
+        for index, row in enumerate(joined_rows(self.described, self.cv, [], self.strip_location)):
             if index not in self.left_out and not self.passes_over(row):
                 yield row
 
@@ -754,12 +797,15 @@ def export(
     key_column: str = "",
     image_folder: Path | None = None,
     policy: Policy = Policy(),
+    strip_location: bool = False,
 ) -> dict:
     """Writes one export (see the module docstring); returns its counts. `images`: a folder or a
     Hugging Face dataset (`image_column`, `key_column`: as extraction read it), or the data.yaml, COCO
     .json or list 01 read (its root from `cv`'s manifest, `photos_for`); `image_folder` (llava,
     coco): where the exported photos' files are copied (`PhotoFolder`); `policy`: the describer's thresholds,
-    by which the yolo and geojson exports state boxes, counts and scene as the descriptions do.
+    by which the yolo and geojson exports state boxes, counts and scene as the descriptions do;
+    `strip_location`: the photos embedded or copied and the records written without where the photos were
+    taken (`helpers.core.strip_location`; a photo whose place cannot be removed is its row's error).
 
     Returns:
         {"format", "rows", "exported", "problems", "output"} (with `image_folder`: "photos_written",
@@ -775,6 +821,8 @@ def export(
         raise ValueError(f"unknown export format {fmt!r}: one of {', '.join(FORMATS)}")
     if fmt in DETECTION_FORMATS and cv is None:
         raise ValueError(f"the {fmt} export writes the CV records' detections: give them (--cv)")
+    if strip_location and fmt in MAP_FORMATS:
+        raise ValueError(f"strip_location: the {fmt} export is a map of where the photos were taken")
     photos = photos_for(images, image_column, key_column, cv)
     if fmt == "yolo":
         if photos is None:
@@ -801,7 +849,7 @@ def export(
     else:
         check_writes([output, errors, lock_path(output)], inputs)
     with OutputLock(output):  # a second export to this output refuses, naming this one
-        return _export(fmt, described, output, errors, cv, photos, prompt, image_folder, policy)
+        return _export(fmt, described, output, errors, cv, photos, prompt, image_folder, policy, strip_location)
 
 
 def _export(
@@ -814,14 +862,18 @@ def _export(
     prompt: str,
     image_folder: Path | None,
     policy: Policy,
+    strip_location: bool = False,
 ) -> dict:
     """`export` once its output (and its `errors` file) is checked and locked."""
     if fmt in FOLDER_FORMATS:
         columns = (photos.image_column, photos.key_column) if photos else ("", "")
         images = photos.images if photos else None
-        joined, exported, problems = export_sharded(fmt, described, cv, output, images, columns)
+        sharded = export_sharded(fmt, described, cv, output, images, columns, strip_location=strip_location)
+        joined, exported, problems = sharded
         passed_over = 0
     else:
+        if photos is not None and strip_location:
+            photos = LocationFreePhotos(photos)
         folder = PhotoFolder(photos, image_folder) if image_folder is not None else None
         checks = {
             "coco_instances": lambda row: instances_problem(row, photos),
@@ -830,7 +882,7 @@ def _export(
             "geojson_items": lambda row: pose_row_problem(row, photos),
         }
         passes_over = {"geojson": without_position, "geojson_items": without_pose}.get(fmt)
-        rows = _Passes(described, cv, folder, checks.get(fmt), passes_over)
+        rows = _Passes(described, cv, folder, checks.get(fmt), passes_over, strip_location)
         items: Counter = Counter()
         if fmt == "llava":
             entries = (entry for row in rows() for entry in llava_entries(row, prompt))

@@ -13,6 +13,7 @@ from helpers.core.shards import check_shard
 
 BACKENDS = ("hf", "ct2")  # transformers, CTranslate2
 # `desclm export --format`
+MAP_FORMATS = ("geojson", "geojson_items")  # the exports that are where the photos were taken
 EXPORT_FORMATS = ("hf", "webdataset", "llava", "coco", "coco_instances", "yolo", "geojson", "geojson_items", "csv")
 CAPTION_FORMATS = ("auto", "jsonl", "llava", "coco", "parquet", "webdataset")  # `desclm check --captions_format`
 DEFAULT_GUARD_WORKERS = "auto"  # the guard's worker processes (helpers.describer.guard.guard_workers)
@@ -152,6 +153,12 @@ class ExportOptions:
     scene_min_confidence: float = setting(
         Policy.scene_min_confidence, "geojson: the scene stated, at the describer's scene threshold"
     )
+    strip_location: bool = setting(
+        False,
+        "leave out where the photos were taken, to publish them: the GPS position (and XMP) of the photos embedded "
+        "or copied (hf, webdataset, yolo, --image_folder; JPEG and PNG without re-encoding) and the records' "
+        "latitude, longitude and altitude (hf, webdataset, csv); not for the geojson maps",
+    )
 
     @property
     def policy(self) -> Policy:
@@ -160,6 +167,8 @@ class ExportOptions:
     def __post_init__(self) -> None:
         if self.format not in EXPORT_FORMATS:
             raise ValueError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, got {self.format!r}")
+        if self.strip_location and self.format in MAP_FORMATS:
+            raise ValueError(f"--strip_location: the {self.format} export is a map of where the photos were taken")
         self.policy  # noqa: B018 - Policy checks the thresholds
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from helpers.core.contract import Policy
 from helpers.core.ground import FULL_FRAME_DIAGONAL_MM, metres_from, place_from
@@ -147,3 +149,15 @@ def test_summarize_lists_a_surveys_items_and_names_a_pose_that_is_no_pose(tmp_pa
         [i["ground"]["longitude"], i["ground"]["latitude"]] for i in listed
     ]
     assert {f["properties"]["placed"] for f in mapped} == {"ground"}
+
+    assert main([str(cv), "--output", str(tmp_path / "report.md"), "-q"]) == 1  # the report: a map of the items
+    report = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "![Where the distinct items lie on the ground](report.items.png)" in report
+    with Image.open(tmp_path / "report.items.png") as drawn:
+        assert drawn.size[0] > 300
+    from helpers.describer.rollup import rollup_items_map, summarize_file
+
+    figure = rollup_items_map(summarize_file(cv))
+    drawn = {c.get_label(): len(c.get_offsets()) for c in figure.axes[0].collections}
+    labels = Counter(item["label"] for item in listed)
+    assert drawn == {f"{label} ({n})": n for label, n in labels.items()}

@@ -31,7 +31,14 @@ def main(argv: list[str], prog: str = "desclm summarize") -> int:
     from helpers.core.io import atomic_write_bytes, atomic_write_text, iter_jsonl, write_problems
     from helpers.core.outputs import check_writes
     from helpers.core.paths import require_file, resolve
-    from helpers.describer.rollup import items_pieces, rollup_csv, rollup_map, rollup_markdown, summarize_file
+    from helpers.describer.rollup import (
+        items_pieces,
+        rollup_csv,
+        rollup_items_map,
+        rollup_map,
+        rollup_markdown,
+        summarize_file,
+    )
 
     items = staged = None
     staging = None  # the staged items' file, once this run has opened it
@@ -40,9 +47,10 @@ def main(argv: list[str], prog: str = "desclm summarize") -> int:
         output = resolve(options.output) if options.output else None
         errors = output.with_name(f"{output.name}.errors.jsonl") if output else None
         picture = output.with_name(f"{output.stem}.map.png") if output else None  # beside a .md report
+        items_picture = output.with_name(f"{output.stem}.items.png") if output else None
         items = resolve(options.items) if options.items else None
         staged = items.with_name(f"{items.name}.partial.jsonl") if items else None  # the items as their videos close
-        check_writes([path for path in (output, errors, picture, items, staged) if path], [cv])
+        check_writes([path for path in (output, errors, picture, items_picture, items, staged) if path], [cv])
         images_root = resolve(options.images_root) if options.images_root else None
         with open(staged, "w", encoding="utf-8") if staged else contextlib.nullcontext() as staging:
             sink = (lambda found: staging.writelines(json.dumps(item) + "\n" for item in found)) if staging else None
@@ -76,11 +84,14 @@ def main(argv: list[str], prog: str = "desclm summarize") -> int:
         return 1 if rolled.problems else 0
     suffix = output.suffix.lower()
     if suffix == ".md":
-        figure = rollup_map(rolled)
+        figure, items_figure = rollup_map(rolled), rollup_items_map(rolled)
         if figure is not None:
             atomic_write_bytes(picture, png_bytes(figure))
+        if items_figure is not None:
+            atomic_write_bytes(items_picture, png_bytes(items_figure))
         title = options.title or f"{cv.name}, by {options.by}"
-        atomic_write_text(output, rollup_markdown(rolled.summaries, title, picture.name if figure else ""))
+        maps = (picture.name if figure else "", items_picture.name if items_figure else "")
+        atomic_write_text(output, rollup_markdown(rolled.summaries, title, *maps))
     elif suffix == ".csv":
         atomic_write_text(output, rollup_csv(rolled.summaries))
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections import Counter
 
 import numpy as np
 
@@ -43,6 +44,36 @@ def positions_map(points: np.ndarray, title: str, value: str):
     axis.set_aspect(1 / max(np.cos(np.radians(np.mean(points[:, 1]))), 0.01))
     axis.set(title=title, xlabel="longitude", ylabel="latitude")
     axis.ticklabel_format(useOffset=False)
+    figure.tight_layout()
+    return figure
+
+
+LABELS_DRAWN = 9  # labels a map of items tells apart by colour (the rest drawn as "other")
+
+
+def labelled_map(points: list[tuple[float, float, str]], title: str):
+    """A dot per item at its longitude and latitude, a colour per label (the `LABELS_DRAWN` most common; the
+    rest grey, "other"), on a local map's axes as `positions_map`'s; None when there are no points."""
+    import matplotlib.pyplot as plt
+
+    if not points:
+        return None
+    common = [label for label, _ in Counter(label for *_, label in points).most_common(LABELS_DRAWN)]
+    figure, axis = plt.subplots(figsize=(6.5, 5))
+    size = float(np.clip(4000 / len(points), 3, 30))
+    groups = [(label, [p for p in points if p[2] == label]) for label in common]
+    groups.append(("other", [p for p in points if p[2] not in common]))
+    for index, (label, members) in enumerate(groups):
+        if members:
+            colour = "0.6" if label == "other" else plt.get_cmap("tab10")(index)
+            xy = np.array([p[:2] for p in members], dtype=float)
+            axis.scatter(xy[:, 0], xy[:, 1], s=size, color=colour, label=f"{label} ({len(members)})", edgecolors="none")
+    latitudes = np.array([p[1] for p in points], dtype=float)
+    axis.set_aspect(1 / max(np.cos(np.radians(np.mean(latitudes))), 0.01))
+    axis.set(title=title, xlabel="longitude", ylabel="latitude")
+    axis.ticklabel_format(useOffset=False)
+    axis.locator_params(axis="x", nbins=5)  # a field's longitudes are long numbers: fewer, apart
+    axis.legend(fontsize="small", markerscale=max(1.0, 30 / size) ** 0.5)
     figure.tight_layout()
     return figure
 

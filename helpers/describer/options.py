@@ -188,8 +188,9 @@ class SummarizeOptions:
     )
     output: str = setting(
         "",
-        "file to write: .md (a map of where the photos were taken, when they say, beside it as <stem>.map.png; a "
-        'table; the paragraphs), .json (every number), .csv (a row per group); "": the paragraphs to standard output',
+        "file to write: .md (a map of where the photos were taken, when they say, beside it as <stem>.map.png, and "
+        "of where the distinct items lie, when placed on the ground, as <stem>.items.png; a table; the paragraphs), "
+        '.json (every number), .csv (a row per group); "": the paragraphs to standard output',
     )
     items: str = setting(
         "",

@@ -39,14 +39,14 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path, PurePath
 
 import numpy as np
 
 from helpers.core.contract import Policy
-from helpers.core.figures import MAP_POINTS, position_of, positions_map
+from helpers.core.figures import MAP_POINTS, labelled_map, position_of, positions_map
 from helpers.core.ground import pose_problem
 from helpers.core.io import excel_csv, feature_collection, point_feature
 from helpers.core.sampling import Reservoir
@@ -377,6 +377,9 @@ class RollupFile:
     records: int  # the records counted
     positions: np.ndarray  # (longitude, latitude, items) of a seeded sample of the photos with a position
     with_position: int  # the photos with a position (records' `taken`), sampled or not
+    # (longitude, latitude, label) of a seeded sample of the distinct items placed on the ground
+    item_places: list[tuple[float, float, str]] = field(default_factory=list)
+    items_placed: int = 0  # the distinct items placed on the ground, sampled or not
 
 
 def summarize_file(
@@ -427,9 +430,18 @@ def summarize_file(
                 placed.add((*place, stated))
             yield line.record
 
-    summaries = summarize(records(), by, policy, top, images_root, lost_s, items_sink, radius_m)
+    grounded: Reservoir[tuple[float, float, str]] = Reservoir(MAP_POINTS, seed)
+
+    def sink(found: list[dict]) -> None:  # the distinct items placed on the ground are kept for a map too
+        for item in found:
+            if ground := item.get("ground"):
+                grounded.add((ground["longitude"], ground["latitude"], item["label"]))
+        if items_sink is not None:
+            items_sink(found)
+
+    summaries = summarize(records(), by, policy, top, images_root, lost_s, sink, radius_m)
     positions = np.array(placed.sample, dtype=float).reshape(-1, 3)
-    return RollupFile(summaries, problems, counted, positions, placed.count)
+    return RollupFile(summaries, problems, counted, positions, placed.count, grounded.sample, grounded.count)
 
 
 def _categories(summaries: list[dict]) -> list[str]:
@@ -463,15 +475,17 @@ def _cell(value) -> str | int:
     return "" if value is None else value
 
 
-def rollup_markdown(summaries: list[dict], title: str, map_file: str = "") -> str:
+def rollup_markdown(summaries: list[dict], title: str, map_file: str = "", items_file: str = "") -> str:
     """A Markdown report: the title, the map of where the photos were taken (`map_file`, an image beside
-    it, when given), the table (`rollup_table`), then each group's paragraph."""
+    it, when given) and of where the distinct items lie (`items_file`), the table (`rollup_table`), then
+    each group's paragraph."""
 
     def cells(values) -> str:
         return "| " + " | ".join(str(v).replace("|", "\\|") for v in values) + " |"
 
     header, rows = rollup_table(summaries)
     lines = [f"# {title}", ""] + ([f"![Where the photos were taken]({map_file})", ""] if map_file else [])
+    lines += [f"![Where the distinct items lie on the ground]({items_file})", ""] if items_file else []
     lines += [cells(header), cells(["---"] * len(header)), *map(cells, rows), ""]
     lines += [line for s in summaries for line in (s["paragraph"], "")]
     return "\n".join(lines)
@@ -483,6 +497,14 @@ def rollup_map(rolled: RollupFile):
     points, with_position = rolled.positions, rolled.with_position
     sampled = f" (a sample of {len(points)})" if len(points) < with_position else ""
     return positions_map(points, f"Where {with_position} photos were taken{sampled}", "items")
+
+
+def rollup_items_map(rolled: RollupFile):
+    """Where the distinct items placed on the ground lie (a video's and a survey's, `ground`), a dot each
+    coloured by its label; None when none was placed (`helpers.core.figures.labelled_map`)."""
+    sampled = f" (a sample of {len(rolled.item_places)})" if len(rolled.item_places) < rolled.items_placed else ""
+    title = f"Where {rolled.items_placed} distinct items lie{sampled}"
+    return labelled_map(rolled.item_places, title)
 
 
 def rollup_csv(summaries: list[dict]) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import io
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -19,7 +20,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from helpers.core.ground import POSE_LIMITS
+from helpers.core.contract import Policy
+from helpers.core.ground import POSE_LIMITS, metres_from
 from helpers.core.strip_location import without_location
 from helpers.cv.config import ExtractConfig
 from helpers.cv.exif import photo_taken
@@ -356,6 +358,19 @@ def test_the_geojson_export_maps_the_described_photos_as_gis_tools_read_it(exif_
     for index, count in enumerate(counts):  # every feature has every label's column: 0 where it has none
         assert {label: int(frame[label][index]) for label in columns} == {label: count[label] for label in columns}
         assert int(frame["items"][index]) == count.total()
+
+    items = [*export[:3], "geojson_items", *export[4:]]  # the drone's photo's items, where they lie
+    items[items.index("map.geojson")] = "items.geojson"
+    finished = subprocess.run([*desclm, *items], cwd=folder, capture_output=True, text=True)
+    assert finished.returncode == 0 and "lack a position, height or camera pose" in finished.stderr
+    placed = geopandas.read_file(folder / "items.geojson")
+    drone = next(r for r in records.values() if "focal_35mm" in r.get("taken", {}))
+    stated = [d for d in drone["detections"] if d["confidence"] >= Policy().min_confidence]
+    assert stated and list(placed["label"]) == [d["label"] for d in stated] and set(placed["image"]) == {drone["image"]}
+    # 40 m up with a 24 mm-equivalent lens: each within the frame's half diagonal (36.06 m) of the drone
+    for point in placed.geometry:
+        east, north = metres_from(drone["taken"]["longitude"], drone["taken"]["latitude"], point.x, point.y)
+        assert math.hypot(east, north) <= 40.2 * 43.27 / 24 / 2
 
     export[export.index("map.geojson")] = "map.geojsonl"  # a feature a line: the same table
     subprocess.run([*desclm, *export], cwd=folder, check=True, capture_output=True)

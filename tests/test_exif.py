@@ -453,8 +453,7 @@ def test_a_geojson_export_names_a_position_that_is_no_place_and_skips_photos_wit
     assert features[0]["geometry"] == {"type": "Point", "coordinates": [8.25, 47.5]}
     assert features[0]["properties"]["PET bottle"] == 1  # the label as given, its own column
 
-    from helpers.core.contract import Policy  # a describe run's own threshold: what its sentences state
-
+    # a describe run's own threshold: what its sentences state
     export(
         "geojson", tmp_path / "described.jsonl", tmp_path / "strict.geojson", tmp_path / "cv.jsonl", policy=Policy(0.95)
     )

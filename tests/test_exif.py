@@ -99,7 +99,7 @@ EXIF_VALUES = st.one_of(
 @pytest.mark.filterwarnings("ignore:Metadata Warning")  # Pillow's, reading the malformed tags written here
 @settings(max_examples=200, deadline=None)
 @given(
-    gps=st.dictionaries(st.sampled_from([0, 1, 2, 3, 4, 5, 6, 9, 29]), EXIF_VALUES, max_size=7),
+    gps=st.dictionaries(st.sampled_from([0, 1, 2, 3, 4, 5, 6, 7, 9, 29]), EXIF_VALUES, max_size=8),
     times=st.dictionaries(st.sampled_from([0x9003, 0x9004, 0x9011, 0x9291, 0xA405]), EXIF_VALUES, max_size=4),
 )
 def test_any_exif_values_give_a_taken_or_a_named_problem_never_an_exception(gps, times):
@@ -117,6 +117,35 @@ def test_any_exif_values_give_a_taken_or_a_named_problem_never_an_exception(gps,
     json.dumps(taken, allow_nan=False)  # a record's field: finite numbers and text only
     if taken and "latitude" in taken:
         assert abs(taken["latitude"]) <= 90 and abs(taken["longitude"]) <= 180
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    quarters=st.integers(-48, 56),
+    drift=st.integers(-120, 120),
+    moment=st.datetimes(datetime.datetime(2000, 1, 2), datetime.datetime(2090, 12, 30)),
+)
+def test_a_local_clock_takes_its_utc_offset_from_the_gps_time_of_the_photo(quarters, drift, moment):
+    """A camera that writes its local time without an offset and a GPS fix with the receiver's UTC time:
+    the time says the offset (any zone, a quarter hour's steps, the camera's clock up to two minutes off),
+    across midnight and the date line."""
+    local = moment.replace(microsecond=0)
+    utc = local - datetime.timedelta(minutes=15 * quarters, seconds=drift)
+    exif = _exif(47.5, 8.25, time=local.strftime("%Y:%m:%d %H:%M:%S"))
+    exif[GPS] = {**exif[GPS], 7: (float(utc.hour), float(utc.minute), float(utc.second)), 29: utc.strftime("%Y:%m:%d")}
+    offset = datetime.timezone(datetime.timedelta(minutes=15 * quarters))
+    assert photo_taken(_opened(exif))["time"] == local.replace(tzinfo=offset).isoformat()
+
+
+def test_a_stale_or_unreadable_gps_time_leaves_the_time_local():
+    exif = _exif(47.5, 8.25, time="2026:05:01 10:22:31")
+    exif[GPS] = {**exif[GPS], 7: (8.0, 5.0, 30.0), 29: "2026:05:01"}  # 2 h 17 min: a fix from before
+    assert photo_taken(_opened(exif)) == {"time": "2026-05-01T10:22:31", "latitude": 47.5, "longitude": 8.25}
+    exif[GPS] = {**exif[GPS], 29: "2026:13:01"}
+    assert "GPS time '2026:13:01'" in photo_taken(_opened(exif))["problems"][0]
+    exif = _exif(47.5, 8.25, time="2026:05:01 10:22:31", offset="+03:00")  # the camera's own offset first
+    exif[GPS] = {**exif[GPS], 7: (8.0, 22.0, 31.0), 29: "2026:05:01"}
+    assert photo_taken(_opened(exif))["time"] == "2026-05-01T10:22:31+03:00"
 
 
 def test_a_photo_without_exif_has_no_taken_and_partial_exif_gives_its_part():

@@ -5,12 +5,15 @@
 
 `time` is the capture time (`DateTimeOriginal`, else `DateTimeDigitized`, else `DateTime`) in ISO 8601,
 with its fraction of a second and its offset from UTC when the camera wrote them (`SubSecTimeOriginal`,
-`OffsetTimeOriginal`); without an offset it is the camera's local time. `latitude` and `longitude` are
-degrees (WGS 84, as GPS gives them; south and west negative), `altitude` metres above sea level (below:
-negative). A field the photo lacks is left out, and a photo with neither time nor position has no
-`taken`. A position the receiver marked void (`GPSStatus` V) or at exactly 0, 0 (what cameras without a
-fix write) is no position. A value that cannot be read (a zero denominator, a latitude past 90, a date
-like 2026:13:45) is left out and named in `problems`: the photo's record is written all the same.
+`OffsetTimeOriginal`); without one, the offset is the difference from the GPS receiver's own UTC time of the
+photo (`GPSDateStamp`, `GPSTimeStamp`) where the photo has a position and that difference is a whole quarter
+hour give or take `GPS_CLOCK_SLACK_S` (a camera clock set to its time zone); else it is the camera's local
+time. `latitude` and `longitude` are degrees (WGS 84, as GPS gives them; south and west negative),
+`altitude` metres above sea level (below: negative). A field the photo lacks is left out, and a photo with
+neither time nor position has no `taken`. A position the receiver marked void (`GPSStatus` V) or at exactly
+0, 0 (what cameras without a fix write) is no position. A value that cannot be read (a zero denominator, a
+latitude past 90, a date like 2026:13:45) is left out and named in `problems`: the photo's record is written
+all the same.
 
 Where the photo says how it was taken, `taken` also holds the drone's height and the camera's view, which
 place its boxes on the ground (`helpers.core.ground`): `relative_altitude` (metres above the take-off
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import re
 from typing import Any
 
 from PIL import ExifTags, Image
@@ -34,6 +38,10 @@ GPS = ExifTags.IFD.GPSInfo
 EXIF = ExifTags.IFD.Exif
 # tag numbers (ExifTags.GPS and ExifTags.Base name them)
 LATITUDE_REF, LATITUDE, LONGITUDE_REF, LONGITUDE, ALTITUDE_REF, ALTITUDE, STATUS = 1, 2, 3, 4, 5, 6, 9
+GPS_TIME, GPS_DATE = 7, 29  # the receiver's UTC time of day (hours, minutes, seconds) and date (YYYY:MM:DD)
+GPS_CLOCK_SLACK_S = 120  # a camera clock this far from a quarter hour off the GPS's UTC still gives the offset
+UTC_OFFSETS_H = (-12, 14)  # the time zones there are
+WITH_OFFSET = re.compile(r"[+-]\d\d:\d\d$")  # an ISO time that says its UTC offset
 TIMES = ((0x9003, 0x9291, 0x9011), (0x9004, 0x9292, 0x9012))  # (time, its sub-seconds, its offset): original, digitized
 IFD0_TIME = 0x0132  # DateTime: the file's last change, often the capture; used last
 EXIF_TIME_FORMAT = "%Y:%m:%d %H:%M:%S"
@@ -65,6 +73,8 @@ def photo_taken(image: Image.Image) -> dict[str, Any] | None:
     if time:
         taken["time"] = time
     taken |= _position(gps, problems)
+    if time and "latitude" in taken and not WITH_OFFSET.search(time):
+        taken["time"] = time + _offset_from_gps(time, gps, problems)
     taken |= _pose(image, details, problems)
     if problems:
         taken["problems"] = problems
@@ -97,6 +107,30 @@ def _time(exif: Image.Exif, details: dict, problems: list[str]) -> str | None:
                 problems.append(f"UTC offset {offset!r} is not +HH:MM or -HH:MM (the time is local)")
         return iso
     return None
+
+
+def _offset_from_gps(local: str, gps: dict, problems: list[str]) -> str:
+    """The UTC offset ("+02:00") of a camera's local time `local` that the GPS block's UTC time of the same
+    photo gives, "" when it gives none (no GPS time, or not a quarter hour's difference: a stale fix)."""
+    if gps.get(GPS_TIME) is None or gps.get(GPS_DATE) is None:
+        return ""
+    try:
+        hours, minutes, seconds = (_number(part) for part in gps[GPS_TIME])
+        day = datetime.datetime.strptime(_text(gps[GPS_DATE]).strip(), "%Y:%m:%d")
+        utc = day + datetime.timedelta(hours=hours, minutes=minutes, seconds=seconds)
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError) as error:
+        problems.append(f"GPS time {gps[GPS_DATE]!r} {gps[GPS_TIME]!r} unreadable: {error}")
+        return ""
+    try:
+        ahead = (datetime.datetime.fromisoformat(local) - utc).total_seconds()
+    except (ValueError, OverflowError):  # a fraction of a second no clock writes
+        return ""
+    quarters = round(ahead / 900)
+    off_the_quarter = abs(ahead - 900 * quarters) > GPS_CLOCK_SLACK_S
+    if off_the_quarter or not UTC_OFFSETS_H[0] * 4 <= quarters <= UTC_OFFSETS_H[1] * 4:
+        return ""
+    sign, minutes = ("-" if quarters < 0 else "+"), abs(quarters) * 15
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def _position(gps: dict, problems: list[str]) -> dict[str, float]:

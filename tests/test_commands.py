@@ -106,6 +106,19 @@ def test_every_option_has_help_and_is_shown_once(words, monkeypatch, tmp_path):
     assert {"-v", "-q"} <= {o for a in parser._actions for o in a.option_strings}
 
 
+def test_a_notebook_started_under_a_quiet_command_writes_no_warning_about_progress_bars():
+    """A process that ran a command with `-q` (HF_HUB_DISABLE_PROGRESS_BARS=1) starts a notebook: its set-up asks
+    for bars and Hugging Face Hub, which read the variable when imported, keeps them off without a warning
+    (it printed one into the report's cells)."""
+    script = (
+        "import os, warnings; os.environ['HF_HUB_DISABLE_PROGRESS_BARS'] = '1'; import transformers\n"
+        "warnings.simplefilter('error')\n"
+        "from helpers.core.logs import setup_logging; setup_logging(0)\n"
+    )
+    finished = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr
+
+
 def test_help_loads_no_model_library():
     """What keeps `desclm describe --help` quick: the parser is built from light settings modules."""
     code = (

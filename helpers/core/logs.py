@@ -60,7 +60,17 @@ def show_progress(shown: bool) -> None:
             os.environ[name] = "1"
     if "transformers" in sys.modules:
         hf_logging = sys.modules["transformers"].utils.logging
-        hf_logging.enable_progress_bar() if shown else hf_logging.disable_progress_bar()
+        if not shown:
+            hf_logging.disable_progress_bar()
+        elif not _hub_bars_forced_off():
+            hf_logging.enable_progress_bar()
+
+
+def _hub_bars_forced_off() -> bool:
+    """Whether Hugging Face Hub read HF_HUB_DISABLE_PROGRESS_BARS=1 when it was imported: its bars stay off (asked
+    to show them, it warns instead; a notebook run from a process with `-q` behind it inherits that variable)."""
+    constants = sys.modules.get("huggingface_hub.constants")
+    return getattr(constants, "HF_HUB_DISABLE_PROGRESS_BARS", None) is True
 
 
 class _LevelFloor(logging.Filter):

@@ -21,6 +21,7 @@ WGS 84 ellipsoid's local radii (over a few hundred metres, far below the GPS err
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -28,6 +29,7 @@ from helpers.core.figures import COORDINATE_DECIMALS, is_number, position_of
 
 FULL_FRAME_DIAGONAL_MM = math.hypot(36.0, 24.0)  # the 35 mm film frame, by whose diagonal EXIF's equivalent is defined
 MIN_DEPRESSION_DEG = 5.0  # there a point lies 11.4 heights away, and a degree of pitch moves it 2.3 heights
+SIN_MIN_DEPRESSION = math.sin(math.radians(MIN_DEPRESSION_DEG))
 WGS84_A = 6_378_137.0  # metres, the equator's radius
 WGS84_E2 = 6.694_379_990_14e-3  # the ellipsoid's eccentricity squared
 POSE_FIELDS = ("relative_altitude", "camera_yaw", "camera_pitch", "focal_35mm")  # `taken` fields a place needs
@@ -70,23 +72,26 @@ class CameraPose:
             focal_35mm=float(taken["focal_35mm"]),
         )
 
+    @functools.cached_property
+    def _axes(self) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
+        """Where the camera looks, its right and its up (east, north, up), worked out once per pose."""
+        yaw, pitch, roll = (math.radians(angle) for angle in (self.yaw, self.pitch, self.roll))
+        forward = (math.sin(yaw) * math.cos(pitch), math.cos(yaw) * math.cos(pitch), math.sin(pitch))
+        right = (math.cos(yaw), -math.sin(yaw), 0.0)
+        up = (-math.sin(yaw) * math.sin(pitch), -math.cos(yaw) * math.sin(pitch), math.cos(pitch))
+        # rolled clockwise: the right side goes down
+        rolled_right = tuple(math.cos(roll) * r - math.sin(roll) * u for r, u in zip(right, up, strict=True))
+        rolled_up = tuple(math.sin(roll) * r + math.cos(roll) * u for r, u in zip(right, up, strict=True))
+        return forward, rolled_right, rolled_up
+
     def offset(self, x: float, y: float, width: float, height: float) -> tuple[float, float] | None:
         """Metres east and north of the camera where the photo's point (`x`, `y`: 0..1 of its `width` and
         `height` pixels, from the top left) lies on the ground; None above or near the horizon."""
         focal = self.focal_35mm * math.hypot(width, height) / FULL_FRAME_DIAGONAL_MM  # in pixels
         across, down = (x - 0.5) * width / focal, (y - 0.5) * height / focal
-        yaw, pitch, roll = (math.radians(angle) for angle in (self.yaw, self.pitch, self.roll))
-        # east, north, up: where the camera looks, its right and its up (before its roll)
-        forward = (math.sin(yaw) * math.cos(pitch), math.cos(yaw) * math.cos(pitch), math.sin(pitch))
-        right = (math.cos(yaw), -math.sin(yaw), 0.0)
-        up = (-math.sin(yaw) * math.sin(pitch), -math.cos(yaw) * math.sin(pitch), math.cos(pitch))
-        # rolled clockwise: the right side goes down
-        right, up = (
-            tuple(math.cos(roll) * r - math.sin(roll) * u for r, u in zip(right, up, strict=True)),
-            tuple(math.sin(roll) * r + math.cos(roll) * u for r, u in zip(right, up, strict=True)),
-        )
+        forward, right, up = self._axes
         sight = [f + across * r - down * u for f, r, u in zip(forward, right, up, strict=True)]
-        if sight[2] >= -math.sin(math.radians(MIN_DEPRESSION_DEG)) * math.hypot(*sight):
+        if sight[2] >= -SIN_MIN_DEPRESSION * math.hypot(*sight):
             return None
         reach = self.height / -sight[2]
         return reach * sight[0], reach * sight[1]

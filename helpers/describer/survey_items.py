@@ -38,15 +38,17 @@ class _Spot:
     def __init__(self, number: int, east: float, north: float) -> None:
         self.number, self.east, self.north, self.sightings = number, east, north, 0
         self.labels: Counter[str] = Counter()
-        self.best: tuple = (-1.0,)  # confidence, photo key, box, taken, ground
+        self.best: tuple = (-1.0,)  # confidence, photo key, box, taken, pose, size: its surest sighting
 
-    def seen(self, east: float, north: float, photo: str, detection: dict, taken: dict, ground: dict) -> None:
+    def seen(self, east: float, north: float, photo: str, detection: dict, shown: tuple) -> None:
+        """A sighting `east`, `north` metres from the survey's origin, in `photo` (`shown`: its `taken`, pose
+        and size)."""
         self.sightings += 1
         self.east += (east - self.east) / self.sightings  # the mean of its sightings' places
         self.north += (north - self.north) / self.sightings
         self.labels[canonical_label(detection["label"])] += 1
         if detection["confidence"] > self.best[0]:
-            self.best = (detection["confidence"], photo, detection["bbox"], taken, ground)
+            self.best = (detection["confidence"], photo, detection["bbox"], *shown)
 
 
 class SurveyItems:
@@ -63,7 +65,8 @@ class SurveyItems:
         self.policy, self.radius_m = policy, radius_m
         self.cells: dict[tuple[int, int], list[_Spot]] = defaultdict(list)  # by (east, north) // radius
         self.spots: list[_Spot] = []
-        self.origin: tuple[float, float] | None = None  # (longitude, latitude) the metres are counted from
+        # (longitude, latitude) the metres are counted from: the first placed photo's camera
+        self.origin: tuple[float, float] | None = None
         self.photos = 0  # photos whose stated detections were placed
         self.unplaced = 0  # stated detections of those photos too near the horizon to place
         self.unboxed = 0  # stated detections of those photos without a box
@@ -76,6 +79,9 @@ class SurveyItems:
         if pose is None or not all(is_number(side) and side > 0 for side in size):
             return False
         self.photos += 1
+        if self.origin is None:
+            self.origin = (pose.longitude, pose.latitude)
+        camera = metres_from(*self.origin, pose.longitude, pose.latitude)
         placed = []
         for detection in record["detections"]:
             if detection["confidence"] < self.policy.min_confidence:
@@ -83,22 +89,21 @@ class SurveyItems:
             if detection.get("bbox") is None:
                 self.unboxed += 1
                 continue
-            ground = box_on_ground(pose, [min(max(v, 0.0), 1.0) for v in detection["bbox"]], *size)
-            if ground is None:
+            x1, y1, x2, y2 = (min(max(v, 0.0), 1.0) for v in detection["bbox"])
+            centre = pose.offset((x1 + x2) / 2, (y1 + y2) / 2, *size)  # its box's size is worked out for its best
+            if centre is None:
                 self.unplaced += 1
                 continue
-            if self.origin is None:
-                self.origin = (ground["longitude"], ground["latitude"])
-            placed.append((detection, ground, metres_from(*self.origin, ground["longitude"], ground["latitude"])))
-        matched = self._match([where for _, _, where in placed])
-        for index, (detection, ground, (east, north)) in enumerate(placed):
+            placed.append((detection, (camera[0] + centre[0], camera[1] + centre[1])))
+        matched = self._match([where for _, where in placed])
+        for index, (detection, (east, north)) in enumerate(placed):
             spot = matched.get(index)
             if spot is None:
                 spot = _Spot(len(self.spots), east, north)
                 self.spots.append(spot)
             else:
                 self.cells[self._cell(spot.east, spot.north)].remove(spot)
-            spot.seen(east, north, photo, detection, taken, ground)
+            spot.seen(east, north, photo, detection, (taken, pose, size))
             self.cells[self._cell(spot.east, spot.north)].append(spot)
         return True
 
@@ -135,8 +140,9 @@ class SurveyItems:
         sighting's size and distance from below the drone."""
         found = []
         for spot in self.spots:
-            confidence, photo, box, taken, ground = spot.best
+            confidence, photo, box, taken, pose, size = spot.best
             longitude, latitude = place_from(*self.origin, spot.east, spot.north)
+            ground = box_on_ground(pose, [min(max(v, 0.0), 1.0) for v in box], *size) or {}  # {}: an edge too far
             item = {
                 "video": None,
                 "label": spot.labels.most_common(1)[0][0],

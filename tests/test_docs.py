@@ -829,3 +829,10 @@ def test_the_survey_counts_docs_04_states_are_the_simulated_ones():
     assert f"within {span(both)} of the true count" in readme
     beach = [c for c in sim["cases"] if c["pose_errors"] == "rtk" and c["radius_m"] == 5 and c["density_per_m2"] == 0.2]
     assert f"0.2 items a square metre: {100 * beach[0]['distinct_error']:+.1f}% with RTK" in text
+    cost = _measured("survey_items_cost_cpu.json")["cases"]
+    sparse, dense = cost[0], cost[-1]
+    assert (
+        f"cost the roll-up {sparse['ms_per_photo_placed']:g} ms a photo with {sparse['detections_per_photo']:g} "
+        f"detections and {dense['ms_per_photo_placed']:g} ms with {dense['detections_per_photo']:g}" in text
+    )
+    assert f"(x{sparse['ratio']:.2f} and x{dense['ratio']:.2f} the same records' roll-up without their poses" in text

@@ -6,9 +6,9 @@ and without the EXIF reading, side by side in one run on this machine.
 
 The photos are generated (smooth fields with grain, as a drone photo of ground compresses) and carry a
 camera's EXIF: capture time, UTC offset, GPS position and altitude, 35 mm-equivalent focal length; and a DJI
-drone's XMP packet (`DJI_XMP`: its height, gimbal and flight angles, speeds, calibration, as DJI writes them). Best of `--repeats`, alternating; the
-EXIF reading is also timed alone (the photo's header opened, its EXIF read), the surest measure of what
-it adds, since the decodes' own spread is larger.
+drone's XMP packet (`DJI_XMP`: its height, gimbal and flight angles, speeds, calibration, as DJI writes
+them). Best of `--repeats`, alternating; the EXIF reading is also timed alone (the photo's header opened,
+its EXIF read), the surest measure of what it adds, since the decodes' own spread is larger.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from PIL import Image
 
 from helpers.cv.exif import photo_taken
 from helpers.cv.sources import ImageItem, decode_photo
-
 
 DJI_XMP = {  # the drone-dji values a DJI Mavic 3's photo carries (its XMP packet, about 2 KB)
     "AbsoluteAltitude": "+452.50",

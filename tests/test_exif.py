@@ -560,6 +560,7 @@ def test_a_jpeg_loses_its_place_and_keeps_its_pixels_and_time(
 ):
     exif = _exif(latitude, longitude, 40.5, "2026:05:01 10:22:31" if with_time else None)
     exif[0x010F] = "DJI"  # the camera's make
+    exif[EXIF] = {**(exif[EXIF] if EXIF in exif else {}), 0x927C: b"maker notes: 47.375, 8.536"}
     icc_profile = b"\x00" * 128 if icc else None
     data = _jpeg(exif, _dji_xmp(DJI_POSE) if with_xmp else None, comment, icc_profile, seed)
     stripped = without_location(data)
@@ -570,6 +571,7 @@ def test_a_jpeg_loses_its_place_and_keeps_its_pixels_and_time(
     assert not {"latitude", "longitude", "altitude", "relative_altitude"} & set(taken)
     assert taken.get("time") == ("2026-05-01T10:22:31" if with_time else None)
     assert after.getexif().get(0x010F) == "DJI" and GPS not in after.getexif()
+    assert 0x927C not in after.getexif().get_ifd(EXIF)  # the maker's notes, where some repeat the place
     assert after.info.get("comment", b"") == comment and after.info.get("icc_profile") == icc_profile
     assert "xmp" not in after.info
     assert without_location(stripped) == stripped  # nothing more to take

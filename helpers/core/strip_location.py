@@ -3,8 +3,8 @@ GPS position into every photo (EXIF's GPS block; DJI's XMP repeats it), and a pu
 place can lead poachers or trespassers to it.
 
 - JPEG (what drones, trail cameras and phones mostly write): the EXIF block is written again without its
-  GPS block (Pillow's `Image.Exif`: the time, the camera and lens are kept; the embedded thumbnail and
-  maker notes, which may repeat the place, are not), and the XMP packets are left out; every other
+  GPS block (Pillow's `Image.Exif`: the time, the camera and lens are kept; the embedded thumbnail and the
+  maker notes, where some makers repeat the place, are not), and the XMP packets are left out; every other
   segment, the compressed pixels included, is kept byte for byte: the photo is not re-encoded.
 - PNG: written again by Pillow without its `eXIf` and XMP chunks (lossless: the same pixels).
 - Any other format (HEIC, WebP, TIFF, ...) is kept as it is when it says no place (no GPS block, no XMP),
@@ -17,7 +17,7 @@ import io
 
 from PIL import Image
 
-GPS_IFD = 0x8825  # EXIF's pointer to its GPS block
+GPS_IFD, EXIF_IFD, MAKER_NOTE = 0x8825, 0x8769, 0x927C  # EXIF's GPS block, its camera block, the maker's notes
 EXIF_HEADER = b"Exif\x00\x00"
 XMP_HEADERS = (b"http://ns.adobe.com/xap/1.0/\x00", b"http://ns.adobe.com/xmp/extension/\x00")
 STANDALONE = {0x01, *range(0xD0, 0xD8)}  # JPEG markers without a length (TEM, RST0-7)
@@ -84,10 +84,13 @@ def _exif_segment(tiff: bytes) -> bytes:
     """An APP1 EXIF segment of the EXIF block `tiff` written again without its GPS block."""
     exif = Image.Exif()
     exif.load(EXIF_HEADER + tiff)
-    for ifd in (0x8769, 0xA005):  # read the nested blocks so that they are written again
-        exif.get_ifd(ifd)
+    exif.get_ifd(EXIF_IFD).pop(MAKER_NOTE, None)  # read (so written again), less the maker's notes
     exif.pop(GPS_IFD, None)
     payload = exif.tobytes()  # starts with EXIF_HEADER
+    written = Image.Exif()
+    written.load(payload)
+    if GPS_IFD in written:  # Pillow writes back a GPS block it has read: none was read, so none is there
+        raise ValueError("JPEG: its EXIF block could not be written without the GPS position")
     if len(payload) + 2 > 0xFFFF:
         raise ValueError("JPEG: the EXIF block without its GPS position is still too long for one segment")
     return b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload

@@ -14,8 +14,7 @@ same item's sightings in different photos lie close together, and other items fa
 
 The radius trades merging two items that lie close together against counting one twice when the photos'
 poses disagree by more (`docs/measurements/survey_items_sim.json`). Photos whose records cannot place their
-boxes (no pose, no size) are not matched; the items found are held until the group's count closes (a few
-hundred bytes an item).
+boxes (no pose, no size) are not matched; the items found are held until the group's count closes.
 """
 
 from __future__ import annotations

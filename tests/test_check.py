@@ -237,9 +237,9 @@ def test_llava_and_coco_captions_are_checked_where_they_are_kept(tmp_path):
     """A VLM's captions kept as LLaVA conversations (a JSON array or one entry per line) or COCO captions
     get the verdicts the same captions get as JSONL; an entry whose photo is no path, without an answer,
     a photo without a CV record, an annotation of no image: one error line each; an entry without
-    `image` (text only): a line saying so, counted apart; a file cut short: the entries before it
-    checked, then one line saying after which."""
-    from helpers.describer.check import TEXT_ONLY, check_file
+    `image` (text only) or with several (multi-image): a line saying so, counted apart (a list of one
+    photo is that photo); a file cut short: the entries before it checked, then one line saying after which."""
+    from helpers.describer.check import MULTI_IMAGE, TEXT_ONLY, check_file
 
     rows = _rows("captions.jsonl")[:6] + _rows("captions.jsonl")[-4:]
     (tmp_path / "cv.jsonl").write_text("".join(json.dumps({"image": r["id"], **r["record"]}) + "\n" for r in rows))
@@ -250,6 +250,9 @@ def test_llava_and_coco_captions_are_checked_where_they_are_kept(tmp_path):
         _llava_entry(92, "gone.jpg", "A can."),
         {"id": "chat", "conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello."}]},
     ]
+    entries[-1]["image"] = [entries[-1]["image"]]  # LLaVA-OneVision's list, of one photo
+    pair = _llava_entry(93, rows[0]["id"], "Two cans.") | {"image": [rows[0]["id"], rows[1]["id"]]}
+    entries.append(pair)
     (tmp_path / "llava.json").write_text(json.dumps(entries, indent=1))
     (tmp_path / "llava.jsonl").write_text("".join(json.dumps(entry) + "\n" for entry in entries))
     coco = {
@@ -272,7 +275,11 @@ def test_llava_and_coco_captions_are_checked_where_they_are_kept(tmp_path):
         assert "no 'image'" in errors[0]["error"] and "no answer" in errors[1]["error"]
         assert "no CV record" in errors[2]["error"] and (summary["checked"], summary["errors"]) == (10, 3)
         skipped = [v for v in verdicts if "skipped" in v]  # text only, as LLaVA sets mix in: no caption of a photo
-        assert skipped == [{"id": "chat", "entry": "chat", "skipped": TEXT_ONLY}] and summary["text_only"] == 1
+        assert skipped == [
+            {"id": "chat", "entry": "chat", "skipped": TEXT_ONLY},
+            {"id": "e93", "entry": "e93", "skipped": MULTI_IMAGE},
+        ]
+        assert (summary["text_only"], summary["multi_image"]) == (1, 1)
     check_file(tmp_path / "cv.jsonl", tmp_path / "coco.json", tmp_path / "coco.verdicts.jsonl", lexicon=LEXICON)
     verdicts = [json.loads(line) for line in (tmp_path / "coco.verdicts.jsonl").read_text().splitlines()]
     assert [v.get("faithful") for v in verdicts] == [*expected, None] and verdicts[-1]["entry"] == 999

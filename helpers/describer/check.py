@@ -25,7 +25,9 @@ Each caption gets one output line, in order: {"id", "faithful", "findings"} (eac
 kind, category, the record's and the caption's value, and its characters; `entry`: the LLaVA entry's
 or COCO annotation's id), or {"id", "error"} when the line or entry cannot be read, has no caption,
 or no CV record has its id, or {"id", "skipped"} for a LLaVA entry without `image` (a text-only
-conversation: about no photo, counted as `text_only`, no error); a JSON file broken part-way ends
+conversation: about no photo, counted as `text_only`, no error) or with several (LLaVA-OneVision's
+multi-image conversations: a CV record is one photo's, counted as `multi_image`; a list of one is that
+photo); a JSON file broken part-way ends
 with one error line saying after which entry. A summary (how
 many faithful, findings per kind) goes to `<output stem>.summary.json`. The CV records are joined
 by their `id`, else their `image` (01's records), as `desclm describe` names its output lines.
@@ -112,6 +114,7 @@ class _RecordIndex:
 
 ANSWERING = ("gpt", "assistant")  # who answers in a LLaVA (`from`) or chat (`role`) conversation
 TEXT_ONLY = "text only: the entry names no photo"  # a LLaVA entry without `image`: passed over, counted
+MULTI_IMAGE = "several photos: a record is one photo's"  # a LLaVA entry with a list of images: passed over, counted
 
 
 @dataclass(frozen=True)
@@ -168,6 +171,10 @@ def _llava_line(where: str, number: int, entry) -> CaptionLine:
     if "image" not in entry:  # a text-only conversation, which LLaVA sets mix in: about no photo
         return CaptionLine(where, None, number if name is None else name, None, name, skipped=TEXT_ONLY)
     image = entry.get("image")
+    if isinstance(image, list) and len(image) > 1 and all(isinstance(one, str) and one for one in image):
+        return CaptionLine(where, None, number if name is None else name, None, name, skipped=MULTI_IMAGE)
+    if isinstance(image, list) and len(image) == 1:
+        image = image[0]
     if not isinstance(image, str) or not image:
         return CaptionLine(where, None, number if name is None else name, f"{where}: no 'image' naming one photo", name)
     text = _answer(entry.get("conversations"))
@@ -469,10 +476,11 @@ def _checked(entries: Iterable, work: CaptionWork, workers: int) -> Iterator[lis
 
 
 def _tally(rows: Iterable[dict], tally: Counter, kinds: Counter) -> None:
-    """Counts rows into `tally` (checked, faithful, errors, text_only) and their findings into `kinds`."""
+    """Counts rows into `tally` (checked, faithful, errors, text_only, multi_image) and their findings into
+    `kinds`."""
     for row in rows:
         if "skipped" in row:
-            tally["text_only"] += 1
+            tally["text_only" if row["skipped"] == TEXT_ONLY else "multi_image"] += 1
             continue
         if "error" in row:
             tally["errors"] += 1
@@ -547,6 +555,7 @@ def check_file(
             "faithful_share": tally["faithful"] / checked if checked else None,
             "errors": tally["errors"],
             "text_only": tally["text_only"],  # LLaVA entries about no photo: a line each, no caption to check
+            "multi_image": tally["multi_image"],  # LLaVA entries about several photos: a line each, not checked
             "findings": {kind: kinds[kind] for kind in FINDINGS},
             "cv_records": records.records,
             "cv_problems": dict(records.problems),

@@ -201,3 +201,40 @@ def test_the_items_export_puts_each_stated_item_where_it_lies(tmp_path):
     assert list(frame["width_m"][:2]) == pytest.approx([0.58, 0.58], abs=0.01)
     assert list(frame["distance_m"][:2]) == pytest.approx([math.hypot(10, 5), math.hypot(12, 3.5)], abs=0.02)
     assert set(frame["image"]) == {"down.jpg", "ahead.jpg"} and frame["time"][0].isoformat() == drone["time"]
+
+
+def test_items_on_ground_below_the_take_off_point_are_placed_when_told_how_far(tmp_path):
+    """A beach surveyed from the cliff top the drone took off from: its photos say 25 m above take-off, the
+    beach lies 15 m below it. Told so (`below_takeoff_m`, `--ground_below_takeoff_m`), the items are placed
+    within 5 cm; not told, 40% too near the drone."""
+    import json
+
+    from pyproj import Geod
+
+    from helpers.describer.exports import export
+
+    geod, size = Geod(ellps="WGS84"), (4000, 3000)
+    drone = {"latitude": -33.89, "longitude": 151.27, "relative_altitude": 25.0, "camera_yaw": 45.0}
+    drone |= {"camera_pitch": -90.0, "focal_35mm": 24.0}
+    truth = CameraPose.of(drone, below_takeoff_m=15.0)
+    assert truth.height == 40.0 and CameraPose.of(drone, below_takeoff_m=-25.0) is None  # not above that ground
+    places = [(12.0, -5.0), (-8.0, 14.0)]
+    boxes = []
+    for east, north in places:
+        x, y = _pixel(truth, east, north, *size)
+        boxes.append({"label": "can", "confidence": 0.9, "bbox": [x - 0.004, y - 0.004, x + 0.004, y + 0.004]})
+    record = {"image": "beach.jpg", "width": size[0], "height": size[1], "detections": boxes, "taken": drone}
+    (tmp_path / "cv.jsonl").write_text(json.dumps(record | {"scene": None}) + "\n")
+    (tmp_path / "described.jsonl").write_text(json.dumps({"id": "beach.jpg", "description": "."}) + "\n")
+    rows, cv = tmp_path / "described.jsonl", tmp_path / "cv.jsonl"
+    export("geojson_items", rows, tmp_path / "told.geojson", cv, below_takeoff_m=15.0)
+    export("geojson_items", rows, tmp_path / "untold.geojson", cv)
+    told, untold = (
+        json.loads((tmp_path / name).read_text())["features"] for name in ("told.geojson", "untold.geojson")
+    )
+    for (east, north), placed, assumed in zip(places, told, untold, strict=True):
+        longitude, latitude = geod.fwd(
+            drone["longitude"], drone["latitude"], math.degrees(math.atan2(east, north)), math.hypot(east, north)
+        )[:2]
+        assert geod.inv(*placed["geometry"]["coordinates"], longitude, latitude)[2] < 0.05
+        assert assumed["properties"]["distance_m"] == pytest.approx(math.hypot(east, north) * 25 / 40, abs=0.02)

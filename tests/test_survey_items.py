@@ -8,6 +8,7 @@ import math
 from collections import Counter
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -143,6 +144,18 @@ def test_summarize_lists_a_surveys_items_and_names_a_pose_that_is_no_pose(tmp_pa
     assert errors[0]["line"] == 4 and "camera_pitch 'down'" in errors[0]["error"]
     listed = [json.loads(line) for line in open(tmp_path / "items.jsonl")]
     assert len(listed) == rolled["ground_items"] and all(item["ground"] for item in listed)
+    lower = [photo | {"taken": photo["taken"] | {"relative_altitude": 30.0}} for photo in photos]  # a 10 m drop
+    cliff = tmp_path / "cliff.jsonl"
+    cliff.write_text("".join(json.dumps(photo) + "\n" for photo in lower), encoding="utf-8")
+    told = [str(cliff), "--items", str(tmp_path / "cliff.jsonl.items.jsonl"), "--ground_below_takeoff_m", "10", "-q"]
+    assert main(told) == 1  # told the ground lies 10 m below take-off: the same items where they lie
+    again = [json.loads(line) for line in open(tmp_path / "cliff.jsonl.items.jsonl")]
+    assert [item["ground"]["longitude"] for item in again] == pytest.approx(
+        [i["ground"]["longitude"] for i in listed], abs=2e-7
+    )
+    assert [item["ground"]["latitude"] for item in again] == pytest.approx(
+        [i["ground"]["latitude"] for i in listed], abs=2e-7
+    )
     assert main([str(cv), "--items", str(tmp_path / "items.geojson"), "-q"]) == 1
     mapped = json.loads((tmp_path / "items.geojson").read_text())["features"]
     assert [f["geometry"]["coordinates"] for f in mapped] == [

@@ -45,6 +45,7 @@ def main(argv: list[str], prog: str = "desclm export") -> int:
             resolve(options.image_folder) if options.image_folder else None,
             options.policy,
             options.strip_location,
+            options.ground_below_takeoff_m,
         )
     except (OSError, ValueError) as error:
         parser.error(str(error))

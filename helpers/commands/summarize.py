@@ -64,6 +64,7 @@ def main(argv: list[str], prog: str = "desclm summarize") -> int:
                 options.track_lost_s,
                 sink,
                 options.ground_radius_m,
+                options.ground_below_takeoff_m,
             )
     except (OSError, ValueError) as error:
         if staging is not None:  # only what this run wrote

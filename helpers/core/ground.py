@@ -12,8 +12,9 @@ and EXIF, or a flight record's subtitle, into `taken`):
     focal_35mm         the lens's 35 mm-equivalent focal length (by the diagonal, as EXIF defines it)
 
 a point of the photo is placed where its line of sight meets the ground: a pinhole camera (no lens
-distortion: DJI's JPEGs come corrected), over flat ground as high as the take-off point (a slope or a
-building under the drone moves the place; RTK-free GPS is off by a metre or two). A line of sight less than
+distortion: DJI's JPEGs come corrected), over flat ground as high as the take-off point, or as far below it
+as the user says (`below_takeoff_m`: a beach surveyed from the cliff top the drone took off from; a slope or
+a building under the drone still moves the place; RTK-free GPS is off by a metre or two). A line of sight less than
 `MIN_DEPRESSION_DEG` below the horizon is not placed: it meets the ground so far away that a degree of
 error in the gimbal's pitch moves the place by more than twice the height. Offsets become degrees on the
 WGS 84 ellipsoid's local radii (over a few hundred metres, far below the GPS error).
@@ -55,17 +56,20 @@ class CameraPose:
     focal_35mm: float
 
     @classmethod
-    def of(cls, taken) -> CameraPose | None:
-        """The pose a record's `taken` gives, None when it lacks a field (`pose_problem` says which is wrong)."""
+    def of(cls, taken, below_takeoff_m: float = 0.0) -> CameraPose | None:
+        """The pose a record's `taken` gives over ground `below_takeoff_m` metres below the take-off point
+        (negative: above it), None when it lacks a field (`pose_problem` says which is wrong) or the camera
+        is not above that ground."""
         place = position_of(taken)
         if place is None or pose_problem(taken) or not all(is_number(taken.get(name)) for name in POSE_FIELDS):
             return None
-        if taken["relative_altitude"] <= 0:
-            return None  # on the ground (or below the take-off point): no height to look down from
+        height = float(taken["relative_altitude"]) + below_takeoff_m
+        if height <= 0:
+            return None  # on the ground (or below it): no height to look down from
         return cls(
             longitude=place[0],
             latitude=place[1],
-            height=float(taken["relative_altitude"]),
+            height=height,
             yaw=float(taken["camera_yaw"]),
             pitch=float(taken["camera_pitch"]),
             roll=float(taken.get("camera_roll") or 0.0),

@@ -609,25 +609,29 @@ def without_pose(row: ExportRow) -> bool:
     return without_position(row) or any(taken.get(name) is None for name in POSE_FIELDS)
 
 
-def pose_row_problem(row: ExportRow, photos: PhotoKeys | None) -> str | None:
-    """Why a row with a pose cannot place its boxes on the ground, else None."""
+def pose_row_problem(row: ExportRow, photos: PhotoKeys | None, below_takeoff_m: float = 0.0) -> str | None:
+    """Why a row with a pose cannot place its boxes on the ground (`below_takeoff_m` below the take-off
+    point), else None."""
     if why := position_problem(row) or pose_problem(row.record["taken"]):
         return why
-    if CameraPose.of(row.record["taken"]) is None:
-        return f"taken: relative_altitude {row.record['taken']['relative_altitude']}: no height above the ground"
+    if CameraPose.of(row.record["taken"], below_takeoff_m) is None:
+        height = row.record["taken"]["relative_altitude"]
+        return f"taken: relative_altitude {height} (ground {below_takeoff_m:g} m below take-off): not above the ground"
     return instances_problem(row, photos)
 
 
-def geojson_items_pieces(rows, policy: Policy, photos: PhotoKeys | None, tally: Counter, lines: bool = False):
+def geojson_items_pieces(
+    rows, policy: Policy, photos: PhotoKeys | None, tally: Counter, lines: bool = False, below_takeoff_m: float = 0.0
+):
     """The boxes the rows' descriptions state (at `policy`'s threshold) as GeoJSON points where they lie on
-    the ground (`GEOJSON_ITEM_FIELDS`; `lines`: a feature a line), counting in `tally` those placed
-    ("items") and those too near the horizon to place ("items_unplaced"). Rows are checked
-    (`pose_row_problem`)."""
+    the ground (`below_takeoff_m` below the take-off point; `GEOJSON_ITEM_FIELDS`; `lines`: a feature a line),
+    counting in `tally` those placed ("items") and those too near the horizon to place ("items_unplaced").
+    Rows are checked (`pose_row_problem`)."""
 
     def features() -> Iterator[dict]:
         for row in rows():
             taken = row.record["taken"]
-            pose, (width, height) = CameraPose.of(taken), _size(row, photos)
+            pose, (width, height) = CameraPose.of(taken, below_takeoff_m), _size(row, photos)
             for detection in _detections(row.record):
                 if detection["confidence"] < policy.min_confidence:
                     continue  # the description states it not (the describer's threshold)
@@ -798,6 +802,7 @@ def export(
     image_folder: Path | None = None,
     policy: Policy = Policy(),
     strip_location: bool = False,
+    below_takeoff_m: float = 0.0,
 ) -> dict:
     """Writes one export (see the module docstring); returns its counts. `images`: a folder or a
     Hugging Face dataset (`image_column`, `key_column`: as extraction read it), or the data.yaml, COCO
@@ -805,7 +810,8 @@ def export(
     coco): where the exported photos' files are copied (`PhotoFolder`); `policy`: the describer's thresholds,
     by which the yolo and geojson exports state boxes, counts and scene as the descriptions do;
     `strip_location`: the photos embedded or copied and the records written without where the photos were
-    taken (`helpers.core.strip_location`; a photo whose place cannot be removed is its row's error).
+    taken (`helpers.core.strip_location`; a photo whose place cannot be removed is its row's error);
+    `below_takeoff_m`: geojson_items' ground, metres below the drones' take-off point.
 
     Returns:
         {"format", "rows", "exported", "problems", "output"} (with `image_folder`: "photos_written",
@@ -849,7 +855,9 @@ def export(
     else:
         check_writes([output, errors, lock_path(output)], inputs)
     with OutputLock(output):  # a second export to this output refuses, naming this one
-        return _export(fmt, described, output, errors, cv, photos, prompt, image_folder, policy, strip_location)
+        return _export(
+            fmt, described, output, errors, cv, photos, prompt, image_folder, policy, strip_location, below_takeoff_m
+        )
 
 
 def _export(
@@ -863,6 +871,7 @@ def _export(
     image_folder: Path | None,
     policy: Policy,
     strip_location: bool = False,
+    below_takeoff_m: float = 0.0,
 ) -> dict:
     """`export` once its output (and its `errors` file) is checked and locked."""
     if fmt in FOLDER_FORMATS:
@@ -879,7 +888,7 @@ def _export(
             "coco_instances": lambda row: instances_problem(row, photos),
             "yolo": boxes_problem,
             "geojson": position_problem,
-            "geojson_items": lambda row: pose_row_problem(row, photos),
+            "geojson_items": lambda row: pose_row_problem(row, photos, below_takeoff_m),
         }
         passes_over = {"geojson": without_position, "geojson_items": without_pose}.get(fmt)
         rows = _Passes(described, cv, folder, checks.get(fmt), passes_over, strip_location)
@@ -897,7 +906,8 @@ def _export(
             atomic_write_text(output, geojson_pieces(rows, policy, lines=output.suffix.lower() in GEOJSON_LINES))
         elif fmt == "geojson_items":
             lines = output.suffix.lower() in GEOJSON_LINES
-            atomic_write_text(output, geojson_items_pieces(rows, policy, photos, items, lines=lines))
+            pieces = geojson_items_pieces(rows, policy, photos, items, lines, below_takeoff_m)
+            atomic_write_text(output, pieces)
         else:
             atomic_write_text(output, csv_pieces(rows))
         joined, passed_over, problems = rows.count, rows.passed_over, rows.problems

@@ -12,7 +12,18 @@ from helpers.core.settings import setting
 from helpers.core.shards import check_shard
 
 BACKENDS = ("hf", "ct2")  # transformers, CTranslate2
+
+
 # `desclm export --format`
+def ground_below_takeoff_setting():
+    """How far the ground the items lie on is below the drones' take-off point (summarize, export)."""
+    return setting(
+        0.0,
+        "metres the surveyed ground lies below the drone's take-off point (negative: above it), where items are "
+        "placed on the ground: a beach surveyed from the cliff top the drone took off from",
+    )
+
+
 MAP_FORMATS = ("geojson", "geojson_items")  # the exports that are where the photos were taken
 EXPORT_FORMATS = ("hf", "webdataset", "llava", "coco", "coco_instances", "yolo", "geojson", "geojson_items", "csv")
 CAPTION_FORMATS = ("auto", "jsonl", "llava", "coco", "parquet", "webdataset")  # `desclm check --captions_format`
@@ -153,6 +164,7 @@ class ExportOptions:
     scene_min_confidence: float = setting(
         Policy.scene_min_confidence, "geojson: the scene stated, at the describer's scene threshold"
     )
+    ground_below_takeoff_m: float = ground_below_takeoff_setting()
     strip_location: bool = setting(
         False,
         "leave out where the photos were taken, to publish them: the GPS position (and XMP) of the photos embedded "
@@ -209,6 +221,7 @@ class SummarizeOptions:
         "a video's item followed across frames and unseen this long (seconds: out of view, or missed) counts as a new "
         "one when seen again",
     )
+    ground_below_takeoff_m: float = ground_below_takeoff_setting()
     ground_radius_m: float = setting(
         GROUND_RADIUS_M,
         "photos' items placed on the ground (their records say the drone's height and camera's view) this close "

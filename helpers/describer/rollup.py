@@ -127,8 +127,10 @@ class _Group:
         lost_s: float = TRACK_LOST_S,
         items_sink: ItemsSink | None = None,
         radius_m: float = GROUND_RADIUS_M,
+        below_takeoff_m: float = 0.0,
     ) -> None:
         self.group, self.policy, self.top, self.lost_s, self.items_sink = group, policy, top, lost_s, items_sink
+        self.below_takeoff_m = below_takeoff_m
         self.items: Counter[str] = Counter()
         self.scenes: Counter[str] = Counter()
         self.photos = self.littered = self.frames = 0  # frames: records of a video's frame (of the photos)
@@ -137,7 +139,7 @@ class _Group:
         self.followed: set[str] = set()  # videos whose count is closed (a frame of one again: counted afresh)
         self.distinct: Counter[str] = Counter()  # closed videos' distinct items
         self.afresh = self.unboxed = 0  # counts started afresh; counted detections without a box
-        self.survey = SurveyItems(policy, radius_m)  # the photos' items placed on the ground
+        self.survey = SurveyItems(policy, radius_m, below_takeoff_m)  # the photos' items placed on the ground
         self.unposed = 0  # photos with litter whose records cannot place it
 
     def add(self, record: dict) -> None:
@@ -171,7 +173,7 @@ class _Group:
             items = None
         if items is None:
             self.afresh += video in self.followed
-            items = VideoItems(self.policy, self.lost_s)
+            items = VideoItems(self.policy, self.lost_s, self.below_takeoff_m)
             items.add(*frame)
         self.following[video] = items  # last: the most recently fed
         if len(self.following) > OPEN_VIDEOS:
@@ -289,13 +291,14 @@ def group_summary(
     top: int = 3,
     lost_s: float = TRACK_LOST_S,
     radius_m: float = GROUND_RADIUS_M,
+    below_takeoff_m: float = 0.0,
 ) -> dict:
     """Totals of one group: photos, photos with litter, items per category (with shares), scenes, the
     photos with most items, and the paragraph that states them; for a group of video frames also the
     distinct items (`distinct_items`, `distinct_per_category`, `counted_afresh`; see `VideoItems`); for
     photos whose records place their items on the ground, those distinct items (`ground_items`,
     `ground_per_category`, `photos_placed`, `photos_not_placed`, `items_not_placed`; see `SurveyItems`)."""
-    totals = _Group(group, policy, top, lost_s, radius_m=radius_m)
+    totals = _Group(group, policy, top, lost_s, radius_m=radius_m, below_takeoff_m=below_takeoff_m)
     for record in records:
         totals.add(record)
     return totals.summary()
@@ -310,6 +313,7 @@ def summarize(
     lost_s: float = TRACK_LOST_S,
     items_sink: ItemsSink | None = None,
     radius_m: float = GROUND_RADIUS_M,
+    below_takeoff_m: float = 0.0,
 ) -> list[dict]:
     """One `group_summary` per group, groups in order of first appearance (records must be valid).
 
@@ -324,6 +328,7 @@ def summarize(
         items_sink: Called with each video's distinct items (`VideoItems.items`) as its count closes, and
             each group's photos' (`SurveyItems.items`) as it is summed up.
         radius_m: Photos' items placed on the ground this close (metres) are one item (`SurveyItems`).
+        below_takeoff_m: The ground lies this far below the drones' take-off point (metres; negative: above).
 
     Raises:
         ValueError: `by` is a field no record has (the message lists the fields there are).
@@ -335,7 +340,7 @@ def summarize(
     for record in records:  # read once, as they come: a CV output of 10^7 records is not held
         group = key(record)
         if group not in groups:
-            groups[group] = _Group(group, policy, top, lost_s, items_sink, radius_m)
+            groups[group] = _Group(group, policy, top, lost_s, items_sink, radius_m, below_takeoff_m)
         groups[group].add(record)
         if isinstance(by, str) and by != FOLDER and not found:
             found = (key(record) != NO_GROUP) if by in TIME_GROUPS else record.get(by) not in (None, "")
@@ -392,6 +397,7 @@ def summarize_file(
     lost_s: float = TRACK_LOST_S,
     items_sink: ItemsSink | None = None,
     radius_m: float = GROUND_RADIUS_M,
+    below_takeoff_m: float = 0.0,
 ) -> RollupFile:
     """`summarize` over a CV output file (01's JSONL), read as a stream: a line that is not a valid
     record (not JSON, a detection without a confidence, ...) is a problem naming its line, and the rest
@@ -439,7 +445,7 @@ def summarize_file(
         if items_sink is not None:
             items_sink(found)
 
-    summaries = summarize(records(), by, policy, top, images_root, lost_s, sink, radius_m)
+    summaries = summarize(records(), by, policy, top, images_root, lost_s, sink, radius_m, below_takeoff_m)
     positions = np.array(placed.sample, dtype=float).reshape(-1, 3)
     return RollupFile(summaries, problems, counted, positions, placed.count, grounded.sample, grounded.count)
 

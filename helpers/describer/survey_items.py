@@ -56,12 +56,15 @@ class SurveyItems:
     Args:
         policy: Which detections count (`min_confidence`), as in the sentences.
         radius_m: Sightings in different photos this close (metres, on the ground) are one item.
+        below_takeoff_m: The ground lies this far below the take-off point (metres; negative: above it).
     """
 
-    def __init__(self, policy: Policy = Policy(), radius_m: float = GROUND_RADIUS_M) -> None:
+    def __init__(
+        self, policy: Policy = Policy(), radius_m: float = GROUND_RADIUS_M, below_takeoff_m: float = 0.0
+    ) -> None:
         if not radius_m > 0:
             raise ValueError(f"radius_m must be > 0 metres, got {radius_m!r}")
-        self.policy, self.radius_m = policy, radius_m
+        self.policy, self.radius_m, self.below_takeoff_m = policy, radius_m, below_takeoff_m
         self.cells: dict[tuple[int, int], list[_Spot]] = defaultdict(list)  # by (east, north) // radius
         self.spots: list[_Spot] = []
         # (longitude, latitude) the metres are counted from: the first placed photo's camera
@@ -74,7 +77,7 @@ class SurveyItems:
         """Add a photo's stated detections where they lie; False, and nothing added, when its record cannot
         place them (no pose in its `taken`, no `width` and `height`)."""
         taken, size = record.get("taken"), (record.get("width"), record.get("height"))
-        pose = CameraPose.of(taken)
+        pose = CameraPose.of(taken, self.below_takeoff_m)
         if pose is None or not all(is_number(side) and side > 0 for side in size):
             return False
         self.photos += 1

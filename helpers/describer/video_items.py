@@ -102,12 +102,14 @@ class VideoItems:
     Args:
         policy: Which detections count (`min_confidence`), as in the sentences.
         lost_s: An item unseen for longer than this (seconds) counts as a new one when seen again.
+        below_takeoff_m: The ground the items lie on is this far below the take-off point (metres; negative:
+            above it), for their places (`ground`).
     """
 
-    def __init__(self, policy: Policy = Policy(), lost_s: float = TRACK_LOST_S) -> None:
+    def __init__(self, policy: Policy = Policy(), lost_s: float = TRACK_LOST_S, below_takeoff_m: float = 0.0) -> None:
         if not lost_s > 0:
             raise ValueError(f"lost_s must be > 0 seconds, got {lost_s!r}")
-        self.policy, self.lost_s = policy, lost_s
+        self.policy, self.lost_s, self.below_takeoff_m = policy, lost_s, below_takeoff_m
         self.tracker = _tracker(policy)
         self.tracks: dict[int, _Item] = {}  # by track: what its counted detections say
         self.alone: list[_Item] = []  # counted detections no track took: an item each
@@ -169,7 +171,7 @@ class VideoItems:
         (its key, the detection's confidence and box, the frame's `taken` when the record had one, and `ground`:
         where the box lies, `helpers.core.ground.box_on_ground`, when `taken` gives the camera's pose)."""
         items = sorted((*self.tracks.values(), *self.alone), key=lambda item: (item.first, item.best[1]))
-        return [item.summary(video) for item in items]
+        return [item.summary(video, self.below_takeoff_m) for item in items]
 
 
 class _Item:
@@ -194,7 +196,7 @@ class _Item:
         """The label most of its detections give (ties: the first given)."""
         return self.labels.most_common(1)[0][0]
 
-    def summary(self, video: str) -> dict:
+    def summary(self, video: str, below_takeoff_m: float = 0.0) -> dict:
         confidence, ms, box, (taken, size) = self.best
         item = {
             "video": video,
@@ -208,7 +210,7 @@ class _Item:
         }
         if taken:
             item["taken"] = taken
-        pose = CameraPose.of(taken)
+        pose = CameraPose.of(taken, below_takeoff_m)
         if pose is not None and size and all(is_number(side) and side > 0 for side in size):
             clipped = [min(max(v, 0.0), 1.0) for v in box]
             if ground := box_on_ground(pose, clipped, *size):

@@ -65,6 +65,7 @@ def main(argv: list[str], prog: str = "desclm summarize") -> int:
                 sink,
                 options.ground_radius_m,
                 options.ground_below_takeoff_m,
+                options.fixed_min_iou if options.fixed_cameras else None,
             )
     except (OSError, ValueError) as error:
         if staging is not None:  # only what this run wrote

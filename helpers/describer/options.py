@@ -34,6 +34,8 @@ TRACK_LOST_S = 5.0  # a video's item unseen this long (seconds) counts as a new 
 # photos' items placed on the ground this close (metres) in different photos are one item (SurveyItems); simulated
 # surveys (docs/measurements/survey_items_sim.json): a consumer drone's pose errors want 3 to 4, RTK's about 2
 GROUND_RADIUS_M = 3.0
+# a fixed camera's boxes in different photos overlapping this much (intersection over union) are one item (FixedItems)
+FIXED_MIN_IOU = 0.3
 FALLBACK_EXIT_STATUS = 3  # more lines than max_grammar_share fell back to the grammar: the model is not doing the work
 
 
@@ -221,6 +223,15 @@ class SummarizeOptions:
         "a video's item followed across frames and unseen this long (seconds: out of view, or missed) counts as a new "
         "one when seen again",
     )
+    fixed_cameras: bool = setting(
+        False,
+        "each group's photos (not placed on the ground) are one fixed camera's, a trail camera's: an item whose "
+        "boxes overlap in several photos counts once (group by folder: a folder a camera)",
+    )
+    fixed_min_iou: float = setting(
+        FIXED_MIN_IOU,
+        "--fixed_cameras: boxes in two photos overlapping this much (intersection over union) are one item",
+    )
     ground_below_takeoff_m: float = ground_below_takeoff_setting()
     ground_radius_m: float = setting(
         GROUND_RADIUS_M,
@@ -236,6 +247,8 @@ class SummarizeOptions:
         self.policy  # noqa: B018 - Policy checks the thresholds
         if not self.track_lost_s > 0:
             raise ValueError(f"--track_lost_s must be > 0 seconds, got {self.track_lost_s}")
+        if not 0 < self.fixed_min_iou <= 1:
+            raise ValueError(f"--fixed_min_iou must be in (0, 1], got {self.fixed_min_iou}")
         if not self.ground_radius_m > 0:
             raise ValueError(f"--ground_radius_m must be > 0 metres, got {self.ground_radius_m}")
         if self.output and not self.output.lower().endswith(ROLLUP_OUTPUTS):

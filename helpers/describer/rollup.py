@@ -51,6 +51,7 @@ from helpers.core.ground import pose_problem
 from helpers.core.io import excel_csv, feature_collection, point_feature
 from helpers.core.sampling import Reservoir
 from helpers.core.video_frames import split_frame_key
+from helpers.describer.fixed_items import FixedItems
 from helpers.describer.options import FOLDER, GROUND_RADIUS_M, ITEM_OUTPUTS, TRACK_LOST_S
 from helpers.describer.survey_items import SurveyItems
 from helpers.describer.video_items import VideoItems, check_motion
@@ -128,9 +129,12 @@ class _Group:
         items_sink: ItemsSink | None = None,
         radius_m: float = GROUND_RADIUS_M,
         below_takeoff_m: float = 0.0,
+        fixed_min_iou: float | None = None,
     ) -> None:
         self.group, self.policy, self.top, self.lost_s, self.items_sink = group, policy, top, lost_s, items_sink
         self.below_takeoff_m = below_takeoff_m
+        # the group's photos (not placed on the ground) are one fixed camera's, their items matched by their boxes
+        self.fixed = FixedItems(policy, fixed_min_iou) if fixed_min_iou is not None else None
         self.items: Counter[str] = Counter()
         self.scenes: Counter[str] = Counter()
         self.photos = self.littered = self.frames = 0  # frames: records of a video's frame (of the photos)
@@ -154,7 +158,10 @@ class _Group:
         if frame is not None:
             self._follow(*frame, record)
         elif not self.survey.add(image, record):
-            self.unposed += bool(count)
+            if self.fixed is not None:
+                self.fixed.add(image, record)
+            else:
+                self.unposed += bool(count)
         self.photos += 1
         self.littered += bool(count)
         if count:
@@ -212,6 +219,10 @@ class _Group:
             sentences.append(self._ground_sentence())
             if self.items_sink is not None:
                 self.items_sink(self.survey.items())
+        if self.fixed is not None and self.fixed.photos:
+            sentences.append(self._fixed_sentence())
+            if self.items_sink is not None:
+                self.items_sink(self.fixed.items())
         scenes = sorted(self.scenes.items(), key=lambda kv: -kv[1])
         sentences.append("Scenes: " + ", ".join(f"{s} {n}" for s, n in scenes) + ".")
         if most:
@@ -231,6 +242,28 @@ class _Group:
             }
             | (self._distinct_numbers() if video else {})
             | (self._ground_numbers() if self.survey.photos else {})
+            | (self._fixed_numbers() if self.fixed is not None and self.fixed.photos else {})
+        )
+
+    def _fixed_numbers(self) -> dict:
+        """A fixed camera's distinct items (`FixedItems`): None when a counted detection had no box."""
+        known = not self.fixed.unboxed
+        return {
+            "fixed_items": len(self.fixed.sightings) if known else None,
+            "fixed_per_category": dict(_most_first(self.fixed.counts())) if known else None,
+        }
+
+    def _fixed_sentence(self) -> str:
+        if self.fixed.unboxed:
+            return (
+                f"Distinct items not counted: {_counted(self.fixed.unboxed, 'detection')} without a box "
+                "cannot be matched across the camera's photos."
+            )
+        listed = ", ".join(f"{n} {label}" for label, n in _most_first(self.fixed.counts()))
+        items = _counted(len(self.fixed.sightings), "distinct item")
+        photos = _counted(self.fixed.photos, "photo")
+        return f"Seen by a fixed camera in {photos} (an item in several photos counts once), {items}" + (
+            f": {listed}." if listed else "."
         )
 
     def _ground_numbers(self) -> dict:
@@ -292,13 +325,16 @@ def group_summary(
     lost_s: float = TRACK_LOST_S,
     radius_m: float = GROUND_RADIUS_M,
     below_takeoff_m: float = 0.0,
+    fixed_min_iou: float | None = None,
 ) -> dict:
     """Totals of one group: photos, photos with litter, items per category (with shares), scenes, the
     photos with most items, and the paragraph that states them; for a group of video frames also the
     distinct items (`distinct_items`, `distinct_per_category`, `counted_afresh`; see `VideoItems`); for
     photos whose records place their items on the ground, those distinct items (`ground_items`,
-    `ground_per_category`, `photos_placed`, `photos_not_placed`, `items_not_placed`; see `SurveyItems`)."""
-    totals = _Group(group, policy, top, lost_s, radius_m=radius_m, below_takeoff_m=below_takeoff_m)
+    `ground_per_category`, `photos_placed`, `photos_not_placed`, `items_not_placed`; see `SurveyItems`); with
+    `fixed_min_iou`, the group's other photos are one fixed camera's: its distinct items (`fixed_items`,
+    `fixed_per_category`; see `FixedItems`)."""
+    totals = _Group(group, policy, top, lost_s, None, radius_m, below_takeoff_m, fixed_min_iou)
     for record in records:
         totals.add(record)
     return totals.summary()
@@ -314,6 +350,7 @@ def summarize(
     items_sink: ItemsSink | None = None,
     radius_m: float = GROUND_RADIUS_M,
     below_takeoff_m: float = 0.0,
+    fixed_min_iou: float | None = None,
 ) -> list[dict]:
     """One `group_summary` per group, groups in order of first appearance (records must be valid).
 
@@ -329,6 +366,8 @@ def summarize(
             each group's photos' (`SurveyItems.items`) as it is summed up.
         radius_m: Photos' items placed on the ground this close (metres) are one item (`SurveyItems`).
         below_takeoff_m: The ground lies this far below the drones' take-off point (metres; negative: above).
+        fixed_min_iou: Each group's photos not placed on the ground are one fixed camera's, boxes overlapping
+            this much one item (`FixedItems`); None: no such matching.
 
     Raises:
         ValueError: `by` is a field no record has (the message lists the fields there are).
@@ -340,7 +379,7 @@ def summarize(
     for record in records:  # read once, as they come: a CV output of 10^7 records is not held
         group = key(record)
         if group not in groups:
-            groups[group] = _Group(group, policy, top, lost_s, items_sink, radius_m, below_takeoff_m)
+            groups[group] = _Group(group, policy, top, lost_s, items_sink, radius_m, below_takeoff_m, fixed_min_iou)
         groups[group].add(record)
         if isinstance(by, str) and by != FOLDER and not found:
             found = (key(record) != NO_GROUP) if by in TIME_GROUPS else record.get(by) not in (None, "")
@@ -398,6 +437,7 @@ def summarize_file(
     items_sink: ItemsSink | None = None,
     radius_m: float = GROUND_RADIUS_M,
     below_takeoff_m: float = 0.0,
+    fixed_min_iou: float | None = None,
 ) -> RollupFile:
     """`summarize` over a CV output file (01's JSONL), read as a stream: a line that is not a valid
     record (not JSON, a detection without a confidence, ...) is a problem naming its line, and the rest
@@ -445,7 +485,9 @@ def summarize_file(
         if items_sink is not None:
             items_sink(found)
 
-    summaries = summarize(records(), by, policy, top, images_root, lost_s, sink, radius_m, below_takeoff_m)
+    summaries = summarize(
+        records(), by, policy, top, images_root, lost_s, sink, radius_m, below_takeoff_m, fixed_min_iou
+    )
     positions = np.array(placed.sample, dtype=float).reshape(-1, 3)
     return RollupFile(summaries, problems, counted, positions, placed.count, grounded.sample, grounded.count)
 
@@ -460,17 +502,21 @@ def _categories(summaries: list[dict]) -> list[str]:
 
 def rollup_table(summaries: list[dict]) -> tuple[list[str], list[list]]:
     """The summaries as a table: a row per group (photos, with litter, items, then a column per category);
-    where a group is a video's frames, a column of its distinct items after items, and where a group's photos
-    were placed on the ground, a column of those distinct items (others: empty)."""
+    where a group is a video's frames, a column of its distinct items after items, where a group's photos
+    were placed on the ground, a column of those distinct items, and where a group is a fixed camera's, a
+    column of its distinct items (others: empty)."""
     categories = _categories(summaries)
     videos = any("distinct_items" in s for s in summaries)
     surveys = any("ground_items" in s for s in summaries)
+    fixed = any("fixed_items" in s for s in summaries)
     header = ["group", "photos", "with litter", "items", *(["distinct items"] if videos else [])]
-    header += [*(["items on the ground"] if surveys else []), *categories]
+    header += [*(["items on the ground"] if surveys else []), *(["items, fixed camera"] if fixed else [])]
+    header += categories
     rows = [
         [s["group"], s["photos"], s["photos_with_litter"], s["items"]]
         + ([_cell(s.get("distinct_items"))] if videos else [])
         + ([_cell(s.get("ground_items"))] if surveys else [])
+        + ([_cell(s.get("fixed_items"))] if fixed else [])
         + [s["items_per_category"].get(label, 0) for label in categories]
         for s in summaries
     ]

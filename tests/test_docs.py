@@ -836,3 +836,20 @@ def test_the_survey_counts_docs_04_states_are_the_simulated_ones():
         f"detections and {dense['ms_per_photo_placed']:g} ms with {dense['detections_per_photo']:g}" in text
     )
     assert f"(x{sparse['ratio']:.2f} and x{dense['ratio']:.2f} the same records' roll-up without their poses" in text
+
+
+def test_the_fixed_camera_counts_docs_04_states_are_the_simulated_ones():
+    from helpers.describer.options import FIXED_MIN_IOU
+
+    sim = _measured("fixed_items_sim.json")
+    text = _doc_words("04_describer.md")
+    assert sim["default_min_iou"] == FIXED_MIN_IOU and f"(default {FIXED_MIN_IOU:g}, intersection over union)" in text
+    at = [case for case in sim["cases"] if case["min_iou"] == FIXED_MIN_IOU]
+    exact, worst = sum(case["distinct_error"] == 0 for case in at), max(case["distinct_error"] for case in at)
+    assert f"exact in {exact} of {len(at)} cases and at most {100 * worst:.2f}% over" in text
+    times = [1 + case["sightings_error"] for case in sim["cases"]]
+    assert f"the sightings counted each item {min(times):.2f} to {max(times):.2f} times" in text
+    half = max(case["distinct_error"] for case in sim["cases"] if case["min_iou"] == 0.5)
+    low = min(case["distinct_error"] for case in sim["cases"] if case["min_iou"] == 0.1)
+    assert f"0.5 counted up to {100 * half:.0f}% too many" in text and f"0.1 up to {-100 * low:.0f}% too few" in text
+    assert f"{sim['seeds']} seeds each) the sightings" in text

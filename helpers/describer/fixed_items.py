@@ -23,6 +23,7 @@ from collections import Counter
 import numpy as np
 
 from helpers.core.contract import Policy
+from helpers.core.matching import greedy_pairs
 from helpers.describer.options import FIXED_MIN_IOU
 from helpers.text.grammar import canonical_label
 
@@ -56,12 +57,8 @@ class FixedItems:
             return
         boxes = np.clip(np.array([d["bbox"] for d in stated], dtype=float), 0.0, 1.0)
         overlaps = _iou(boxes, self.boxes)
-        matched: dict[int, int] = {}
-        taken_items: set[int] = set()
-        for detection, item in sorted(zip(*np.nonzero(overlaps >= self.min_iou)), key=lambda p: -overlaps[p]):
-            if detection not in matched and item not in taken_items:
-                matched[int(detection)] = int(item)
-                taken_items.add(int(item))
+        candidates = zip(*np.nonzero(overlaps >= self.min_iou))
+        matched = greedy_pairs((-float(overlaps[d, i]), int(d), int(i)) for d, i in candidates)  # most overlap first
         for index, detection in enumerate(stated):
             item = matched.get(index)
             if item is None:

@@ -25,6 +25,7 @@ from collections import Counter, defaultdict
 from helpers.core.contract import Policy
 from helpers.core.figures import is_number
 from helpers.core.ground import CameraPose, box_on_ground, metres_from, place_from
+from helpers.core.matching import greedy_pairs
 from helpers.describer.options import GROUND_RADIUS_M
 from helpers.text.grammar import canonical_label
 
@@ -122,14 +123,8 @@ class SurveyItems:
                     for spot in self.cells.get((near_column, near_row), ()):
                         distance = math.hypot(spot.east - east, spot.north - north)
                         if distance <= self.radius_m:
-                            pairs.append((distance, index, spot.number, spot))
-        matched: dict[int, _Spot] = {}
-        used: set[int] = set()
-        for _, index, number, spot in sorted(pairs, key=lambda pair: pair[:3]):
-            if index not in matched and number not in used:
-                matched[index] = spot
-                used.add(number)
-        return matched
+                            pairs.append((distance, index, spot.number))
+        return {index: self.spots[number] for index, number in greedy_pairs(pairs).items()}
 
     def counts(self) -> Counter[str]:
         """Distinct items per label (each item's most given label)."""

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from helpers.core.contract import Policy
 from helpers.describer.fixed_items import FixedItems
+from helpers.describer.options import Matching
 from helpers.describer.rollup import rollup_table, summarize
 
 
@@ -47,7 +48,7 @@ def test_a_trail_cameras_photos_count_each_item_once_by_its_label():
     listed = found.items()
     assert sum(item["frames"] for item in listed) == sightings and {item["video"] for item in listed} == {None}
 
-    summary = summarize(records, fixed_min_iou=0.3)[0]
+    summary = summarize(records, matching=Matching(fixed_min_iou=0.3))[0]
     assert summary["items"] == sightings and summary["fixed_items"] == len(items)
     assert (
         "Seen by a fixed camera in 40 photos (an item in several photos counts once), 6 distinct items"

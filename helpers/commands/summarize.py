@@ -61,11 +61,8 @@ def main(argv: list[str], prog: str = "desclm summarize") -> int:
                 options.top,
                 images_root,
                 options.seed,
-                options.track_lost_s,
+                options.matching,
                 sink,
-                options.ground_radius_m,
-                options.ground_below_takeoff_m,
-                options.fixed_min_iou if options.fixed_cameras else None,
             )
     except (OSError, ValueError) as error:
         if staging is not None:  # only what this run wrote

@@ -36,6 +36,19 @@ TRACK_LOST_S = 5.0  # a video's item unseen this long (seconds) counts as a new 
 GROUND_RADIUS_M = 3.0
 # a fixed camera's boxes in different photos overlapping this much (intersection over union) are one item (FixedItems)
 FIXED_MIN_IOU = 0.3
+
+
+@dataclass(frozen=True)
+class Matching:
+    """How the roll-up counts an item seen again once: a video's frames (`VideoItems`), a survey's photos
+    placed on the ground (`SurveyItems`), a fixed camera's photos (`FixedItems`)."""
+
+    lost_s: float = TRACK_LOST_S  # a video's item unseen this long (seconds) counts as a new one when seen again
+    radius_m: float = GROUND_RADIUS_M  # photos' items placed on the ground this close (metres) are one item
+    below_takeoff_m: float = 0.0  # the ground lies this far below the drones' take-off point (metres; -: above)
+    fixed_min_iou: float | None = None  # a group's other photos are one fixed camera's, boxes this alike one item
+
+
 FALLBACK_EXIT_STATUS = 3  # more lines than max_grammar_share fell back to the grammar: the model is not doing the work
 
 
@@ -242,6 +255,12 @@ class SummarizeOptions:
     @property
     def policy(self) -> Policy:
         return Policy(self.min_confidence, self.scene_min_confidence)
+
+    @property
+    def matching(self) -> Matching:
+        """How the roll-up counts an item seen again once, as these settings say."""
+        fixed = self.fixed_min_iou if self.fixed_cameras else None
+        return Matching(self.track_lost_s, self.ground_radius_m, self.ground_below_takeoff_m, fixed)
 
     def __post_init__(self) -> None:
         self.policy  # noqa: B018 - Policy checks the thresholds

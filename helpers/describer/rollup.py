@@ -52,7 +52,7 @@ from helpers.core.io import excel_csv, feature_collection, point_feature
 from helpers.core.sampling import Reservoir
 from helpers.core.video_frames import split_frame_key
 from helpers.describer.fixed_items import FixedItems
-from helpers.describer.options import FOLDER, GROUND_RADIUS_M, ITEM_OUTPUTS, TRACK_LOST_S
+from helpers.describer.options import FOLDER, ITEM_OUTPUTS, Matching
 from helpers.describer.survey_items import SurveyItems
 from helpers.describer.video_items import VideoItems, check_motion
 from helpers.text.grammar import facts
@@ -125,16 +125,13 @@ class _Group:
         group: str,
         policy: Policy,
         top: int,
-        lost_s: float = TRACK_LOST_S,
+        matching: Matching = Matching(),
         items_sink: ItemsSink | None = None,
-        radius_m: float = GROUND_RADIUS_M,
-        below_takeoff_m: float = 0.0,
-        fixed_min_iou: float | None = None,
     ) -> None:
-        self.group, self.policy, self.top, self.lost_s, self.items_sink = group, policy, top, lost_s, items_sink
-        self.below_takeoff_m = below_takeoff_m
+        self.group, self.policy, self.top, self.matching, self.items_sink = group, policy, top, matching, items_sink
         # the group's photos (not placed on the ground) are one fixed camera's, their items matched by their boxes
-        self.fixed = FixedItems(policy, fixed_min_iou) if fixed_min_iou is not None else None
+        fixed = matching.fixed_min_iou
+        self.fixed = FixedItems(policy, fixed) if fixed is not None else None
         self.items: Counter[str] = Counter()
         self.scenes: Counter[str] = Counter()
         self.photos = self.littered = self.frames = 0  # frames: records of a video's frame (of the photos)
@@ -143,7 +140,8 @@ class _Group:
         self.followed: set[str] = set()  # videos whose count is closed (a frame of one again: counted afresh)
         self.distinct: Counter[str] = Counter()  # closed videos' distinct items
         self.afresh = self.unboxed = 0  # counts started afresh; counted detections without a box
-        self.survey = SurveyItems(policy, radius_m, below_takeoff_m)  # the photos' items placed on the ground
+        # the photos' items placed on the ground
+        self.survey = SurveyItems(policy, matching.radius_m, matching.below_takeoff_m)
         self.unposed = 0  # photos with litter whose records cannot place it
 
     def add(self, record: dict) -> None:
@@ -180,7 +178,7 @@ class _Group:
             items = None
         if items is None:
             self.afresh += video in self.followed
-            items = VideoItems(self.policy, self.lost_s, self.below_takeoff_m)
+            items = VideoItems(self.policy, self.matching.lost_s, self.matching.below_takeoff_m)
             items.add(*frame)
         self.following[video] = items  # last: the most recently fed
         if len(self.following) > OPEN_VIDEOS:
@@ -322,19 +320,16 @@ def group_summary(
     records: Iterable[dict],
     policy: Policy = Policy(),
     top: int = 3,
-    lost_s: float = TRACK_LOST_S,
-    radius_m: float = GROUND_RADIUS_M,
-    below_takeoff_m: float = 0.0,
-    fixed_min_iou: float | None = None,
+    matching: Matching = Matching(),
 ) -> dict:
     """Totals of one group: photos, photos with litter, items per category (with shares), scenes, the
     photos with most items, and the paragraph that states them; for a group of video frames also the
     distinct items (`distinct_items`, `distinct_per_category`, `counted_afresh`; see `VideoItems`); for
     photos whose records place their items on the ground, those distinct items (`ground_items`,
     `ground_per_category`, `photos_placed`, `photos_not_placed`, `items_not_placed`; see `SurveyItems`); with
-    `fixed_min_iou`, the group's other photos are one fixed camera's: its distinct items (`fixed_items`,
-    `fixed_per_category`; see `FixedItems`)."""
-    totals = _Group(group, policy, top, lost_s, None, radius_m, below_takeoff_m, fixed_min_iou)
+    `matching.fixed_min_iou`, the group's other photos are one fixed camera's: its distinct items
+    (`fixed_items`, `fixed_per_category`; see `FixedItems`)."""
+    totals = _Group(group, policy, top, matching)
     for record in records:
         totals.add(record)
     return totals.summary()
@@ -346,11 +341,8 @@ def summarize(
     policy: Policy = Policy(),
     top: int = 3,
     images_root: str | Path | None = None,
-    lost_s: float = TRACK_LOST_S,
+    matching: Matching = Matching(),
     items_sink: ItemsSink | None = None,
-    radius_m: float = GROUND_RADIUS_M,
-    below_takeoff_m: float = 0.0,
-    fixed_min_iou: float | None = None,
 ) -> list[dict]:
     """One `group_summary` per group, groups in order of first appearance (records must be valid).
 
@@ -361,13 +353,10 @@ def summarize(
         top: How many photos "Most items" names.
         images_root: The folder the records' `image` paths are under (01's `images`): names the
             group of photos at its top and makes absolute paths relative.
-        lost_s: A video's item unseen this long (seconds) counts as a new one when seen again.
+        matching: How an item seen again counts once: a video's (`lost_s`), a survey's (`radius_m`,
+            `below_takeoff_m`), a fixed camera's (`fixed_min_iou`; None: no group is one).
         items_sink: Called with each video's distinct items (`VideoItems.items`) as its count closes, and
-            each group's photos' (`SurveyItems.items`) as it is summed up.
-        radius_m: Photos' items placed on the ground this close (metres) are one item (`SurveyItems`).
-        below_takeoff_m: The ground lies this far below the drones' take-off point (metres; negative: above).
-        fixed_min_iou: Each group's photos not placed on the ground are one fixed camera's, boxes overlapping
-            this much one item (`FixedItems`); None: no such matching.
+            each group's photos' (`SurveyItems.items`, `FixedItems.items`) as it is summed up.
 
     Raises:
         ValueError: `by` is a field no record has (the message lists the fields there are).
@@ -379,7 +368,7 @@ def summarize(
     for record in records:  # read once, as they come: a CV output of 10^7 records is not held
         group = key(record)
         if group not in groups:
-            groups[group] = _Group(group, policy, top, lost_s, items_sink, radius_m, below_takeoff_m, fixed_min_iou)
+            groups[group] = _Group(group, policy, top, matching, items_sink)
         groups[group].add(record)
         if isinstance(by, str) and by != FOLDER and not found:
             found = (key(record) != NO_GROUP) if by in TIME_GROUPS else record.get(by) not in (None, "")
@@ -433,11 +422,8 @@ def summarize_file(
     top: int = 3,
     images_root: str | Path | None = None,
     seed: int = 0,
-    lost_s: float = TRACK_LOST_S,
+    matching: Matching = Matching(),
     items_sink: ItemsSink | None = None,
-    radius_m: float = GROUND_RADIUS_M,
-    below_takeoff_m: float = 0.0,
-    fixed_min_iou: float | None = None,
 ) -> RollupFile:
     """`summarize` over a CV output file (01's JSONL), read as a stream: a line that is not a valid
     record (not JSON, a detection without a confidence, ...) is a problem naming its line, and the rest
@@ -485,9 +471,7 @@ def summarize_file(
         if items_sink is not None:
             items_sink(found)
 
-    summaries = summarize(
-        records(), by, policy, top, images_root, lost_s, sink, radius_m, below_takeoff_m, fixed_min_iou
-    )
+    summaries = summarize(records(), by, policy, top, images_root, matching, sink)
     positions = np.array(placed.sample, dtype=float).reshape(-1, 3)
     return RollupFile(summaries, problems, counted, positions, placed.count, grounded.sample, grounded.count)
 

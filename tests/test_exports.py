@@ -49,6 +49,118 @@ def test_hf_dataset_loads_with_datasets_both_ways_with_photos_and_records(descri
     assert saved[0]["detections"][0]["label"] == "Wendy's 7up-can", "labels exactly as given"
 
 
+def _tiny_llava(texts: list[str]):
+    """A LLaVA processor and model of a few thousand random weights, built offline: a word-level tokenizer over
+    `texts`' words and a chat template marking the photo `<image>` (what TRL reads: its chat template, its
+    image token, its image processor)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import (
+        CLIPImageProcessor,
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+        PreTrainedTokenizerFast,
+    )
+
+    special = ["<pad>", "<unk>", "<s>", "</s>", "<image>"]
+    words = sorted({word for text in texts for word in text.split(" ")} | {"user", "assistant", ":"})
+    vocab = {token: index for index, token in enumerate(special + words)}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Split(" ", behavior="removed")
+    template = (
+        "{% for m in messages %}{{ m['role'] }} :{% for c in m['content'] %}{% if c['type'] == 'image' %} <image>"
+        "{% else %} {{ c['text'] }}{% endif %}{% endfor %} </s> {% endfor %}"
+        "{% if add_generation_prompt %}assistant :{% endif %}"
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        pad_token="<pad>",
+        unk_token="<unk>",
+        bos_token="<s>",
+        eos_token="</s>",
+        extra_special_tokens={"image_token": "<image>"},
+    )
+    images = CLIPImageProcessor(size={"shortest_edge": 28}, crop_size={"height": 28, "width": 28})
+    processor = LlavaProcessor(
+        images,
+        fast,
+        patch_size=14,
+        chat_template=template,
+        num_additional_image_tokens=1,
+        vision_feature_select_strategy="default",  # the model's: its class token dropped, 4 patches a photo
+    )
+    vision = CLIPVisionConfig(
+        hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2, image_size=28, patch_size=14
+    )
+    text = LlamaConfig(
+        vocab_size=len(vocab), hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2
+    )
+    config = LlavaConfig(
+        vision_config=vision, text_config=text, image_token_id=vocab["<image>"], vision_feature_layer=-1
+    )
+    return processor, LlavaForConditionalGeneration(config)
+
+
+def test_an_hf_export_with_chat_columns_trains_a_vision_language_model_with_trl(described, tmp_path):
+    """`--chat`: the dataset is TRL's conversational prompt-completion vision dataset as it stands: TRL's
+    collator fills the photo's placeholder with the exported photo and puts the loss on the description's tokens
+    only, and its SFTTrainer takes training steps on the folder `load_from_disk` reads."""
+    import datasets
+    import torch
+    from trl import SFTConfig, SFTTrainer
+    from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
+
+    from helpers.describer.exports import export
+
+    folder, _, rows = described
+    prompt = "What litter lies here?"
+    counts = export(
+        "hf",
+        folder / "described.jsonl",
+        folder / "out/sft",
+        folder / "cv.jsonl",
+        folder / "photos",
+        prompt=prompt,
+        chat=True,
+    )
+    assert counts["exported"] == 5, counts
+    dataset = datasets.load_from_disk(str(folder / "out/sft"))
+    processor, model = _tiny_llava([prompt, *dataset["description"]])
+    collate = DataCollatorForVisionLanguageModeling(processor, completion_only_loss=True)
+    batch = collate([dict(example) for example in dataset.select(range(2))])
+    assert batch["pixel_values"].shape == (2, 3, 28, 28), "each example's own photo"
+    image_token = processor.tokenizer.convert_tokens_to_ids("<image>")
+    for index, description in enumerate(dataset["description"][:2]):
+        labels = batch["labels"][index]
+        assert processor.tokenizer.decode(labels[labels != -100]) == f"{description} </s>", "loss on the answer only"
+        prompt_ids = batch["input_ids"][index][(labels == -100) & (batch["attention_mask"][index] == 1)]
+        assert (prompt_ids == image_token).sum() == 4 and processor.tokenizer.decode(prompt_ids).endswith(
+            f"user : {'<image> ' * 4}{prompt} </s> assistant :"
+        )
+    arguments = SFTConfig(
+        output_dir=str(tmp_path / "trl"),
+        max_steps=2,
+        per_device_train_batch_size=5,  # the whole dataset a step
+        logging_steps=1,
+        max_length=None,
+        report_to=[],
+        save_strategy="no",
+        use_cpu=True,
+        seed=0,
+        disable_tqdm=True,
+    )
+    trainer = SFTTrainer(model=model, args=arguments, train_dataset=dataset, processing_class=processor)
+    before = [weight.detach().clone() for weight in model.parameters()]
+    assert trainer.train().global_step == 2
+    assert any(not torch.equal(old, new) for old, new in zip(before, model.parameters(), strict=True)), "it learned"
+    tokens = sum(len(f"user : {prompt} </s> assistant : {d} </s>".split(" ")) + 4 for d in dataset["description"])
+    assert trainer.state.log_history[0]["num_tokens"] == tokens, "every token of the five examples, a step"
+    with pytest.raises(ValueError, match="--images"):
+        export("hf", folder / "described.jsonl", folder / "out/no_photos", folder / "cv.jsonl", chat=True)
+
+
 def test_webdataset_shards_load_with_datasets_with_photos_captions_and_records(described):
     """`--format webdataset`: tar shards as WebDataset (OpenCLIP, img2dataset) lays them out; the
     `datasets` library's webdataset reader groups each sample's files by key and decodes the photo."""
@@ -518,6 +630,26 @@ def test_a_killed_hf_export_resumes_after_its_last_complete_shard(tmp_path, monk
     kill_at[0] = 0
     changed = run("changed")  # the new row has no CV record of its own: a join problem
     assert changed[:2] == (12, 11) and len(changed[2]) == 3 and len(reads) == 12, "every photo read again, not 8"
+
+    # killed, then run again asking for the chat columns: a dataset of other columns, so it starts over
+    reads.clear()
+    kill_at[0] = 5
+    with pytest.raises(_Killed):
+        run("columns")
+    reads.clear()
+    kill_at[0] = 0
+    chat = export_sharded(
+        "hf",
+        described,
+        tmp_path / "cv.jsonl",
+        tmp_path / "columns",
+        tmp_path / "photos",
+        shard_bytes=1,
+        chat_prompt="?",
+    )
+    assert chat == changed and len(reads) == 12, "every photo read again, not 8"
+    completions = datasets.load_from_disk(str(tmp_path / "columns"))["completion"]
+    assert [turns[0]["content"][0]["text"] for turns in completions][:2] == ["Photo 0.", "Photo 1."]
 
 
 def test_an_hf_export_of_no_photo_loads_with_its_columns(tmp_path):

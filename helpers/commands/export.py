@@ -2,6 +2,7 @@
 detections, a YOLO dataset, GeoJSON (the photos, or the items where they lie) or CSV (`helpers.describer.exports`).
 
 desclm export described.jsonl --format hf --cv cv.jsonl --images photos/ --output out/dataset
+desclm export described.jsonl --format hf --images photos/ --chat --output out/vlm_sft  # TRL's SFTTrainer
 desclm export described.jsonl --format coco_instances --cv cv.jsonl --output instances.json
 desclm export described.jsonl --format yolo --cv cv.jsonl --images photos/ --output pseudo_labels/
 desclm export described.jsonl --format geojson --cv cv.jsonl --output litter.geojson
@@ -46,6 +47,7 @@ def main(argv: list[str], prog: str = "desclm export") -> int:
             options.policy,
             options.strip_location,
             options.ground_below_takeoff_m,
+            options.chat,
         )
     except (OSError, ValueError) as error:
         parser.error(str(error))

@@ -1,6 +1,7 @@
 """Exports of described photos in the formats their users' tools read (`desclm export`).
 
     desclm export --format hf    described.jsonl --cv cv.jsonl --images photos/ --output out/litter_ds
+    desclm export --format hf    described.jsonl --images photos/ --chat --output out/vlm_sft
     desclm export --format webdataset described.jsonl --cv cv.jsonl --images photos/ --output out/litter_wds
     desclm export --format llava described.jsonl --images photos/ --output llava.json
     desclm export --format coco  described.jsonl --cv cv.jsonl --output captions_coco.json
@@ -18,7 +19,9 @@ from, `helpers.core.photo_datasets`):
   longitude, altitude, and a drone's relative_altitude, camera_yaw, camera_pitch, camera_roll, focal_35mm,
   None where unknown), saved with `save_to_disk`
   (`datasets.load_from_disk(out)`) and as Parquet shards in `out/parquet/`
-  (`load_dataset("parquet", data_files="out/parquet/*.parquet")`);
+  (`load_dataset("parquet", data_files="out/parquet/*.parquet")`); with `--chat` (and `--images`) also
+  `prompt` and `completion`, each photo's conversation as TRL's `SFTTrainer` trains a vision-language model
+  on it (`chat_turns`);
 - **webdataset**: tar shards (`00000.tar`, ...) as WebDataset, OpenCLIP and img2dataset read them: per
   photo `<key>.jpg` (its bytes, its format's extension), `<key>.txt` (the description) and `<key>.json`
   (id, image, description, captions, source, detections, scene, taken), `helpers.describer.webdataset`;
@@ -264,13 +267,16 @@ def _taken(record: dict | None) -> dict | None:
     return fields if any(value is not None for value in fields.values()) else None
 
 
-def _hf_features(with_images: bool, with_records: bool):
+def _hf_features(with_images: bool, with_records: bool, with_chat: bool = False):
     from datasets import Features, Image, List, Value
 
     features = {"id": Value("string")}
     if with_images:
         features["image"] = Image()
     features |= {"description": Value("string"), "captions": List(Value("string")), "source": Value("string")}
+    if with_chat:  # TRL's conversational prompt-completion columns (`chat_turns`)
+        turns = List({"role": Value("string"), "content": List({"type": Value("string"), "text": Value("string")})})
+        features |= {"prompt": turns, "completion": turns}
     if with_records:
         box = {"label": Value("string"), "confidence": Value("float64"), "bbox": List(Value("float64"))}
         features |= {"detections": List(box), "scene": {"class": Value("string"), "confidence": Value("float64")}}
@@ -302,8 +308,22 @@ def _record_fields(row: ExportRow, problems: list[dict]) -> dict | None:
         return None
 
 
-def _hf_example(row: ExportRow, photos: PhotoKeys | None, problems: list[dict]) -> dict | None:
-    """The row as a dataset example, or None (its problem appended to `problems`)."""
+def chat_turns(prompt: str, description: str) -> dict:
+    """A photo's conversation as TRL's SFTTrainer trains a vision-language model on it (its conversational
+    prompt-completion form, the loss on the completion only): the user's turn the photo and `prompt`, the
+    assistant's the description. The photo is a placeholder (`{"type": "image"}`) its trainer fills with the
+    example's `image`, as each model's chat template marks a photo its own way."""
+    return {
+        "prompt": [{"role": "user", "content": [{"type": "image", "text": None}, {"type": "text", "text": prompt}]}],
+        "completion": [{"role": "assistant", "content": [{"type": "text", "text": description}]}],
+    }
+
+
+def _hf_example(
+    row: ExportRow, photos: PhotoKeys | None, problems: list[dict], chat_prompt: str | None = None
+) -> dict | None:
+    """The row as a dataset example (with `chat_prompt`: and its `chat_turns`), or None (its problem appended
+    to `problems`)."""
     example = {"id": row.id if isinstance(row.id, str) else _key(row.id)}
     if photos is not None:
         if (data := _photo(row, photos, problems)) is None:
@@ -311,7 +331,8 @@ def _hf_example(row: ExportRow, photos: PhotoKeys | None, problems: list[dict]) 
         example["image"] = {"bytes": data, "path": row.image}
     if (fields := _record_fields(row, problems)) is None:
         return None
-    return example | {"description": row.description, "captions": row.captions, "source": row.source} | fields
+    example |= {"description": row.description, "captions": row.captions, "source": row.source} | fields
+    return example | (chat_turns(chat_prompt, row.description) if chat_prompt is not None else {})
 
 
 def _webdataset_sample(row: ExportRow, photos: PhotoKeys | None, problems: list[dict]) -> dict | None:
@@ -342,6 +363,7 @@ def export_sharded(
     columns: tuple[str, str] = ("", ""),
     shard_bytes: int = SHARD_BYTES,
     strip_location: bool = False,
+    chat_prompt: str | None = None,
 ) -> tuple[int, int, list[dict]]:
     """The rows as a folder of shards, written a shard at a time as the files are read: "hf", a Hugging
     Face dataset in `output` (`save_to_disk`'s layout) and as Parquet shards in `output/parquet`
@@ -349,16 +371,24 @@ def export_sharded(
     after its last complete shard. Returns the rows joined, the examples written and the problems (the
     join's first). `images`: a folder or a Hugging Face dataset (`columns`: its image and key columns,
     see `helpers.core.photo_datasets`); `strip_location`: the photos and records without where they were
-    taken (`LocationFreePhotos`, `joined_rows`)."""
+    taken (`LocationFreePhotos`, `joined_rows`); `chat_prompt` (hf, with `images`): each example's
+    conversation too (`chat_turns`)."""
+    if chat_prompt is not None and (fmt != "hf" or images is None):
+        raise ValueError("the chat columns are the hf export's, with its photos (--images)")
     settings = {
         "described": file_state(described),
         "cv": file_state(cv),
         "images": str(images.resolve()) if images is not None else None,
         "columns": list(columns),
-    } | ({"strip_location": True} if strip_location else {})  # (older exports, which had no such setting, resume)
+    } | ({"strip_location": True} if strip_location else {})
     if fmt == "hf":
-        features = _hf_features(images is not None, cv is not None)
-        writer, example_of = ShardedDatasetWriter(output, features, settings, shard_bytes), _hf_example
+        features = _hf_features(images is not None, cv is not None, chat_prompt is not None)
+        settings["features"] = features.to_dict()  # a partial export of other columns starts over
+
+        def example_of(row: ExportRow, photos: PhotoKeys | None, problems: list[dict]) -> dict | None:
+            return _hf_example(row, photos, problems, chat_prompt)
+
+        writer = ShardedDatasetWriter(output, features, settings, shard_bytes)
     else:
         writer, example_of = WebDatasetWriter(output, settings, shard_bytes), _webdataset_sample
     start = writer.progress["line"]  # the lines up to it are in the complete shards
@@ -803,6 +833,7 @@ def export(
     policy: Policy = Policy(),
     strip_location: bool = False,
     below_takeoff_m: float = 0.0,
+    chat: bool = False,
 ) -> dict:
     """Writes one export (see the module docstring); returns its counts. `images`: a folder or a
     Hugging Face dataset (`image_column`, `key_column`: as extraction read it), or the data.yaml, COCO
@@ -811,7 +842,8 @@ def export(
     by which the yolo and geojson exports state boxes, counts and scene as the descriptions do;
     `strip_location`: the photos embedded or copied and the records written without where the photos were
     taken (`helpers.core.strip_location`; a photo whose place cannot be removed is its row's error);
-    `below_takeoff_m`: geojson_items' ground, metres below the drones' take-off point.
+    `below_takeoff_m`: geojson_items' ground, metres below the drones' take-off point; `chat` (hf, with
+    `images`): each example's conversation too, `prompt` the user's turn (`chat_turns`).
 
     Returns:
         {"format", "rows", "exported", "problems", "output"} (with `image_folder`: "photos_written",
@@ -830,6 +862,8 @@ def export(
     if strip_location and fmt in MAP_FORMATS:
         raise ValueError(f"strip_location: the {fmt} export is a map of where the photos were taken")
     photos = photos_for(images, image_column, key_column, cv)
+    if chat and (fmt != "hf" or photos is None):
+        raise ValueError("the chat columns are the hf export's conversation about each photo: give --images")
     if fmt == "yolo":
         if photos is None:
             raise ValueError("the yolo export copies the photos into its images/ folder: give them (--images)")
@@ -856,7 +890,18 @@ def export(
         check_writes([output, errors, lock_path(output)], inputs)
     with OutputLock(output):  # a second export to this output refuses, naming this one
         return _export(
-            fmt, described, output, errors, cv, photos, prompt, image_folder, policy, strip_location, below_takeoff_m
+            fmt,
+            described,
+            output,
+            errors,
+            cv,
+            photos,
+            prompt,
+            image_folder,
+            policy,
+            strip_location,
+            below_takeoff_m,
+            chat,
         )
 
 
@@ -872,12 +917,14 @@ def _export(
     policy: Policy,
     strip_location: bool = False,
     below_takeoff_m: float = 0.0,
+    chat: bool = False,
 ) -> dict:
     """`export` once its output (and its `errors` file) is checked and locked."""
     if fmt in FOLDER_FORMATS:
         columns = (photos.image_column, photos.key_column) if photos else ("", "")
         images = photos.images if photos else None
-        sharded = export_sharded(fmt, described, cv, output, images, columns, strip_location=strip_location)
+        chat_prompt = prompt if chat else None
+        sharded = export_sharded(fmt, described, cv, output, images, columns, SHARD_BYTES, strip_location, chat_prompt)
         joined, exported, problems = sharded
         passed_over = 0
     else:

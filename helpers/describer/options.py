@@ -166,7 +166,15 @@ class ExportOptions:
     )
     image_column: str = image_column_setting()
     key_column: str = key_column_setting()
-    prompt: str = setting("Describe the litter in this photo.", "llava: the human turn after <image>")
+    prompt: str = setting(
+        "Describe the litter in this photo.", "llava: the human turn after <image>; hf with --chat: the user's turn"
+    )
+    chat: bool = setting(
+        False,
+        "hf (with --images): add `prompt` and `completion` columns, each photo's conversation (the user's turn the "
+        "photo and --prompt, the assistant's the description) in the form TRL's SFTTrainer trains a vision-language "
+        "model on",
+    )
     image_folder: str = setting(
         "",
         "llava, coco, coco_instances: copy each exported photo's file here, named as the JSON names it (LLaVA's "
@@ -194,6 +202,8 @@ class ExportOptions:
     def __post_init__(self) -> None:
         if self.format not in EXPORT_FORMATS:
             raise ValueError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, got {self.format!r}")
+        if self.chat and self.format != "hf":
+            raise ValueError(f"--chat: the conversation columns are the hf export's, not {self.format}'s")
         if self.strip_location and self.format in MAP_FORMATS:
             raise ValueError(f"--strip_location: the {self.format} export is a map of where the photos were taken")
         self.policy  # noqa: B018 - Policy checks the thresholds

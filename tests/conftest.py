@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from html.parser import HTMLParser
 
 import pytest
 from hypothesis import settings
@@ -202,3 +203,35 @@ def tar_shards(tiny_demo, folder):
                     archive.add(folder / f"{key}.{extension}", f"{key}.{extension}")
                     (folder / f"{key}.{extension}").unlink()
     return photos
+
+
+class MarkdownTexts(HTMLParser):
+    """The text of each table cell and paragraph of rendered HTML, in order."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.cells: list[str] = []
+        self.paragraphs: list[str] = []
+        self._open: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("td", "th", "p"):
+            self._open = self.cells if tag != "p" else self.paragraphs
+            self._open.append("")
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th", "p"):
+            self._open = None
+
+    def handle_data(self, data):
+        if self._open is not None:
+            self._open[-1] += data
+
+
+def rendered_markdown(markdown: str) -> MarkdownTexts:
+    """`markdown` rendered as a CommonMark reader with GitHub's tables renders it: its cells' and paragraphs' text."""
+    from markdown_it import MarkdownIt
+
+    texts = MarkdownTexts()
+    texts.feed(MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(markdown))
+    return texts

@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path, PurePath
+from urllib.parse import quote
 
 import numpy as np
 
@@ -49,6 +50,7 @@ from helpers.core.contract import Policy
 from helpers.core.figures import MAP_POINTS, labelled_map, position_of, positions_map
 from helpers.core.ground import pose_problem
 from helpers.core.io import excel_csv, feature_collection, point_feature
+from helpers.core.markdown import markdown_row, markdown_text
 from helpers.core.sampling import Reservoir
 from helpers.core.video_frames import split_frame_key
 from helpers.describer.fixed_items import FixedItems
@@ -514,16 +516,14 @@ def _cell(value) -> str | int:
 def rollup_markdown(summaries: list[dict], title: str, map_file: str = "", items_file: str = "") -> str:
     """A Markdown report: the title, the map of where the photos were taken (`map_file`, an image beside
     it, when given) and of where the distinct items lie (`items_file`), the table (`rollup_table`), then
-    each group's paragraph."""
-
-    def cells(values) -> str:
-        return "| " + " | ".join(str(v).replace("|", "\\|") for v in values) + " |"
-
+    each group's paragraph; names and labels as given (`markdown_text`), the files' names as link targets
+    (percent-encoded: a name with spaces or brackets)."""
     header, rows = rollup_table(summaries)
-    lines = [f"# {title}", ""] + ([f"![Where the photos were taken]({map_file})", ""] if map_file else [])
-    lines += [f"![Where the distinct items lie on the ground]({items_file})", ""] if items_file else []
-    lines += [cells(header), cells(["---"] * len(header)), *map(cells, rows), ""]
-    lines += [line for s in summaries for line in (s["paragraph"], "")]
+    lines = [f"# {markdown_text(title)}", ""]
+    lines += [f"![Where the photos were taken]({quote(map_file)})", ""] if map_file else []
+    lines += [f"![Where the distinct items lie on the ground]({quote(items_file)})", ""] if items_file else []
+    lines += [markdown_row(header), "| " + " | ".join(["---"] * len(header)) + " |", *map(markdown_row, rows), ""]
+    lines += [line for s in summaries for line in (markdown_text(s["paragraph"]), "")]
     return "\n".join(lines)
 
 

@@ -49,6 +49,51 @@ def test_hf_dataset_loads_with_datasets_both_ways_with_photos_and_records(descri
     assert saved[0]["detections"][0]["label"] == "Wendy's 7up-can", "labels exactly as given"
 
 
+def test_an_hf_export_s_card_reads_as_the_hub_reads_it_and_counts_what_was_written(described, tmp_path):
+    """The export's README.md is a dataset card: its metadata name the Parquet shards (`configs`: the card and
+    shards uploaded alone load as the Hub loads them), the columns and count (`dataset_info`); its text counts
+    the photos, captions, sources and the detections per label as given, as the rows written hold them."""
+    import shutil
+    from collections import Counter
+
+    import datasets
+    from conftest import rendered_markdown
+    from huggingface_hub import DatasetCard
+
+    from helpers.describer.dataset_card import LISTED
+    from helpers.describer.exports import export
+
+    folder, records, rows = described
+    export("hf", folder / "described.jsonl", folder / "out/ds", folder / "cv.jsonl", folder / "photos")
+    saved = datasets.load_from_disk(str(folder / "out/ds"))
+    card = DatasetCard.load(folder / "out/ds/README.md")
+    metadata = card.data.to_dict()
+    assert metadata["configs"] == [
+        {"config_name": "default", "data_files": [{"split": "train", "path": "parquet/*.parquet"}]}
+    ]
+    assert metadata["size_categories"] == ["n<1K"] and metadata["task_categories"] == ["image-to-text"]
+    assert metadata["dataset_info"]["splits"][0]["num_examples"] == len(saved) == 5
+    assert datasets.Features._from_yaml_list(metadata["dataset_info"]["features"]) == saved.features
+    hub = tmp_path / "hub"  # what `hf upload ... --include README.md --include "parquet/*"` puts on the Hub
+    hub.mkdir()
+    shutil.copy(folder / "out/ds/README.md", hub)
+    shutil.copytree(folder / "out/ds/parquet", hub / "parquet")
+    assert (
+        datasets.load_dataset(str(hub), split="train", cache_dir=str(tmp_path / "cache")).to_list() == saved.to_list()
+    )
+
+    written = [record for record in records if record["image"] in saved["id"]]
+    labels = Counter(detection["label"] for record in written for detection in record["detections"])
+    assert len(labels) <= LISTED
+    cells = rendered_markdown(card.text).cells
+    assert cells[cells.index("photos") + 1] == "5" and cells[cells.index("captions") + 1] == "15"
+    assert cells[cells.index("descriptions written by: grammar") + 1] == "5 (100.0%)"
+    assert cells[cells.index("rows not exported") + 1].startswith("2 ")
+    table = cells[cells.index("label") + 2 : cells.index("label") + 2 + 2 * len(labels)]
+    assert {label: int(count.split(" ")[0]) for label, count in zip(table[::2], table[1::2])} == labels
+    assert "Wendy's 7up-can" in table, "labels exactly as given"
+
+
 def _tiny_llava(texts: list[str]):
     """A LLaVA processor and model of a few thousand random weights, built offline: a word-level tokenizer over
     `texts`' words and a chat template marking the photo `<image>` (what TRL reads: its chat template, its
@@ -128,6 +173,8 @@ def test_an_hf_export_with_chat_columns_trains_a_vision_language_model_with_trl(
     assert counts["exported"] == 5, counts
     dataset = datasets.load_from_disk(str(folder / "out/sft"))
     processor, model = _tiny_llava([prompt, *dataset["description"]])
+    card = (folder / "out/sft/README.md").read_text(encoding="utf-8")
+    assert "## Training a vision-language model" in card and f"\u201c{prompt}\u201d" in card
     collate = DataCollatorForVisionLanguageModeling(processor, completion_only_loss=True)
     batch = collate([dict(example) for example in dataset.select(range(2))])
     assert batch["pixel_values"].shape == (2, 3, 28, 28), "each example's own photo"
@@ -185,6 +232,9 @@ def test_webdataset_shards_load_with_datasets_with_photos_captions_and_records(d
     assert loaded[0]["json"]["detections"][0]["label"] == "Wendy's 7up-can", "labels exactly as given"
     listed = json.loads((folder / "out/wds/shards.json").read_text())
     assert listed == {"shards": [{"url": "00000.tar", "samples": 5}]}
+    # its card names the shards (`configs`): the folder loads by its name alone, as from the Hub
+    by_card = datasets.load_dataset(str(folder / "out/wds"), cache_dir=str(folder / "cache2"), split="train")
+    assert by_card["__key__"] == loaded["__key__"] and by_card["txt"] == loaded["txt"]
 
 
 def test_a_killed_webdataset_export_resumes_into_the_same_bytes(described, monkeypatch):
@@ -217,7 +267,7 @@ def test_a_killed_webdataset_export_resumes_into_the_same_bytes(described, monke
     assert not set(reads) & set(done), "no photo of a complete shard read again"
     shards = sorted(path.name for path in (folder / "whole").iterdir())
     assert shards == sorted(path.name for path in (folder / "resumed").iterdir())
-    assert shards == ["00000.tar", "00001.tar", "00002.tar", "shards.json"], "2, 2 and 1 samples"
+    assert shards == ["00000.tar", "00001.tar", "00002.tar", "README.md", "shards.json"], "2, 2 and 1 samples, a card"
     for name in shards:
         assert (folder / "whole" / name).read_bytes() == (folder / "resumed" / name).read_bytes(), name
 
@@ -613,6 +663,9 @@ def test_a_killed_hf_export_resumes_after_its_last_complete_shard(tmp_path, monk
         assert not (tmp_path / f".{output}.partial").exists()
     saved = [datasets.load_from_disk(str(tmp_path / output)) for output in ("whole", "resumed")]
     assert saved[0].to_list() == saved[1].to_list() and len(saved[0]) == 11
+    card = (tmp_path / "whole/README.md").read_text(encoding="utf-8")
+    assert (tmp_path / "resumed/README.md").read_text(encoding="utf-8") == card, "counted over the shards kept too"
+    assert "| photos | 11 |" in card and "| rows not exported | 2 (listed" in card
     assert saved[1][10]["image"].size == (19, 8) and saved[1]["id"][3:5] == ["p03.png", "p05.png"]
     parquet = datasets.load_dataset(
         "parquet", data_files=str(tmp_path / "resumed/parquet/*.parquet"), cache_dir=str(tmp_path / "cache")

@@ -64,6 +64,9 @@ from, `helpers.core.photo_datasets`):
   id, image, scene, the counts, time, latitude, longitude (where some record says when or where), source,
   description, caption_1..k.
 
+The hf and webdataset folders hold a dataset card, `README.md` (`helpers.describer.dataset_card`): the shards
+named for `load_dataset(folder)` and the Hub, the numbers of what was written.
+
 `--strip_location`, to publish a dataset: the photos embedded or copied (hf, webdataset, yolo,
 `--image_folder`) lose their GPS position and XMP (`helpers.core.strip_location`: a JPEG's other bytes, its
 compressed pixels included, as stored; a PNG written again, the same pixels; another format that says a
@@ -112,6 +115,7 @@ from helpers.core.outputs import OutputLock, check_writes, lock_path
 from helpers.core.photo_datasets import PhotoKeys, photo_file_name, photos_for
 from helpers.core.records import record_id
 from helpers.core.strip_location import without_location
+from helpers.describer.dataset_card import CardCounts, dataset_card
 from helpers.describer.hf_dataset import ShardedDatasetWriter
 from helpers.describer.options import EXPORT_FORMATS as FORMATS
 from helpers.describer.options import MAP_FORMATS, ExportOptions
@@ -390,7 +394,8 @@ def export_sharded(
 
         writer = ShardedDatasetWriter(output, features, settings, shard_bytes)
     else:
-        writer, example_of = WebDatasetWriter(output, settings, shard_bytes), _webdataset_sample
+        features, writer, example_of = None, WebDatasetWriter(output, settings, shard_bytes), _webdataset_sample
+    counts = CardCounts(writer.progress.get("card"))  # the examples' in the complete shards (the card's numbers)
     start = writer.progress["line"]  # the lines up to it are in the complete shards
     rows, kept = writer.progress["rows"], writer.progress["problems"]
     join_problems, problems = [], []  # of the lines after `start`
@@ -411,11 +416,17 @@ def export_sharded(
         example = example_of(row, photos, problems)
         if example is not None:
             writer.add(example)
+            counts.add(example if fmt == "hf" else example["json"])
             if writer.shard_full:
+                writer.progress["card"] = counts.as_dict()
                 writer.close_shard(line, rows, so_far())
+    writer.progress["card"] = counts.as_dict()
     writer.close_shard(line, rows, so_far())
-    writer.finish()
     found = so_far()
+    arrow_bytes = sum(path.stat().st_size for path in writer.dataset.glob("data-*.arrow"))  # hf's complete shards
+    card = dataset_card(fmt, counts, len(found), features, arrow_bytes, chat_prompt, strip_location)
+    atomic_write_text(writer.dataset / "README.md", card)
+    writer.finish()
     joined = [problem for problem in found if "line" in problem]
     written = rows - (len(found) - len(joined))
     return rows, written, joined + [problem for problem in found if "line" not in problem]

@@ -4,14 +4,17 @@ described photo's captions; a row that cannot be exported costs that row only.""
 from __future__ import annotations
 
 import csv
+import io
 import json
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 
 def _export(folder, fmt: str, output: str, *extra: str) -> subprocess.CompletedProcess:
@@ -206,6 +209,51 @@ def test_an_hf_export_with_chat_columns_trains_a_vision_language_model_with_trl(
     assert trainer.state.log_history[0]["num_tokens"] == tokens, "every token of the five examples, a step"
     with pytest.raises(ValueError, match="--images"):
         export("hf", folder / "described.jsonl", folder / "out/no_photos", folder / "cv.jsonl", chat=True)
+
+
+def test_an_export_s_photos_shrunk_on_worker_processes_are_those_shrunk_here_in_order(described):
+    """`--max_side` (img2dataset's image_size): each embedded photo at most that large, upright, as JPEG; written
+    on two worker processes, the same dataset byte for byte as in this process; a photo that cannot be written
+    again costs its row, named."""
+    import datasets
+
+    from helpers.core.photo_rewrite import PhotoRewrite
+    from helpers.describer.exports import export
+
+    folder, records, rows = described
+    (folder / "photos" / rows[3]["id"]).write_bytes(b"\xff\xd8\xff not a whole JPEG")  # damaged after extraction
+    shrink = PhotoRewrite(max_side=16, image_format="webp")
+    saved = {}
+    for workers in (0, 2):
+        output = folder / f"out/small_{workers}"
+        counts = export(
+            "hf",
+            folder / "described.jsonl",
+            output,
+            folder / "cv.jsonl",
+            folder / "photos",
+            rewrite=shrink,
+            workers=workers,
+        )
+        assert counts["exported"] == 4, counts
+        saved[workers] = datasets.load_from_disk(str(output)).cast_column("image", datasets.Image(decode=False))
+        problems = _errors(folder, f"out/small_{workers}")
+        assert [p.get("id") for p in problems] == ["broken.jpg", rows[3]["id"], records[5]["image"]]
+        assert problems[1]["error"].startswith(f"photo not written: {folder / 'photos' / rows[3]['id']}: ")
+    assert saved[0].to_list() == saved[2].to_list(), "the same bytes, in the same order"
+    assert "written again: at most 16 pixels on their longer side, as WEBP" in (output / "README.md").read_text()
+    for example in saved[2]:
+        record = next(r for r in records if r["image"] == example["id"])
+        with Image.open(io.BytesIO(example["image"]["bytes"])) as photo:
+            scale = 16 / max(record["width"], record["height"])
+            assert photo.format == "WEBP" and photo.size == (16, round(record["height"] * scale))
+        assert example["image"]["path"] == example["id"].replace(".jpg", ".webp")
+    wds = folder / "out/small_wds"
+    export("webdataset", folder / "described.jsonl", wds, folder / "cv.jsonl", folder / "photos", rewrite=shrink)
+    with tarfile.open(wds / "00000.tar") as shard:
+        assert sorted({name.rsplit(".", 1)[1] for name in shard.getnames()}) == ["json", "txt", "webp"]
+    with pytest.raises(ValueError, match="max_side"):
+        export("llava", folder / "described.jsonl", folder / "l.json", images=folder / "photos", rewrite=shrink)
 
 
 def test_webdataset_shards_load_with_datasets_with_photos_captions_and_records(described):

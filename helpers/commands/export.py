@@ -3,6 +3,7 @@ detections, a YOLO dataset, GeoJSON (the photos, or the items where they lie) or
 
 desclm export described.jsonl --format hf --cv cv.jsonl --images photos/ --output out/dataset
 desclm export described.jsonl --format hf --images photos/ --chat --output out/vlm_sft  # TRL's SFTTrainer
+desclm export described.jsonl --format webdataset --images photos/ --max_side 768 --output out/wds  # img2dataset-like
 desclm export described.jsonl --format coco_instances --cv cv.jsonl --output instances.json
 desclm export described.jsonl --format yolo --cv cv.jsonl --images photos/ --output pseudo_labels/
 desclm export described.jsonl --format geojson --cv cv.jsonl --output litter.geojson
@@ -28,6 +29,7 @@ def main(argv: list[str], prog: str = "desclm export") -> int:
         "COCO, YOLO, GeoJSON).",
     )
     options, _ = parser.parse(argv)
+    from helpers.core.device import worker_processes
     from helpers.core.paths import require_file, resolve
     from helpers.describer.exports import export
 
@@ -48,6 +50,8 @@ def main(argv: list[str], prog: str = "desclm export") -> int:
             options.strip_location,
             options.ground_below_takeoff_m,
             options.chat,
+            options.rewrite,
+            worker_processes(options.workers),
         )
     except (OSError, ValueError) as error:
         parser.error(str(error))

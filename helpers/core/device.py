@@ -25,6 +25,21 @@ def cpu_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def worker_processes(setting: int | str, name: str = "workers") -> int:
+    """Worker processes for a `name` setting: a whole number (0: the work done in this process), or "auto": one
+    per core, none on one core.
+
+    Raises:
+        ValueError: Neither "auto" nor a whole number >= 0.
+    """
+    if setting == "auto":
+        cores = cpu_cores()
+        return cores if cores > 1 else 0
+    if isinstance(setting, bool) or not str(setting).isdigit():
+        raise ValueError(f"{name} must be 'auto' or a whole number >= 0, got {setting!r}")
+    return int(setting)
+
+
 def use_all_cores() -> int:
     """Gives torch every core this process may use; returns how many.
 

@@ -52,7 +52,7 @@ from itertools import islice
 from pathlib import Path, PurePosixPath
 
 from helpers.core.contract import Policy
-from helpers.core.device import cpu_cores
+from helpers.core.device import worker_processes
 from helpers.core.io import atomic_write_text, json_opening
 from helpers.core.lines import LineIndex
 from helpers.core.logs import progress
@@ -438,12 +438,7 @@ def check_workers(setting: int | str) -> int:
     Raises:
         ValueError: Neither "auto" nor a whole number >= 0.
     """
-    if setting == "auto":
-        cores = cpu_cores()
-        return cores if cores > 1 else 0
-    if isinstance(setting, bool) or not str(setting).isdigit():
-        raise ValueError(f"workers must be 'auto' or a whole number >= 0, got {setting!r}")
-    return int(setting)
+    return worker_processes(setting)
 
 
 def _entries(lines: Iterable[CaptionLine], records: _RecordIndex, input_name: str) -> Iterator[dict | tuple]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import Counter
 
 from helpers.core.markdown import markdown_row, markdown_text
+from helpers.core.photo_rewrite import PhotoRewrite
 
 LISTED = 30  # labels and scenes listed by name; the rest are summed in one row
 SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (10**6, "100K<n<1M"))
@@ -114,10 +115,11 @@ def dataset_card(
     data_bytes: int = 0,
     chat_prompt: str | None = None,
     strip_location: bool = False,
+    rewrite: PhotoRewrite = PhotoRewrite(),
 ) -> str:
     """The card's text (see the module docstring): `fmt` "hf" or "webdataset"; `problems` the rows not exported
     (listed in the export's `.errors.jsonl`); `features` the hf export's columns and `data_bytes` its
-    Arrow files' size; `chat_prompt` its conversation's user turn."""
+    Arrow files' size; `chat_prompt` its conversation's user turn; `rewrite` how its photos were written."""
     whole = counts.photos
     lines = [
         "---",
@@ -148,6 +150,18 @@ def dataset_card(
             ["rows not exported", f"{problems:,}" + (" (listed in the export's .errors.jsonl)" if problems else "")]
         )
     )
+    if rewrite.rewrites:
+        size = f"at most {rewrite.max_side} pixels on their longer side" if rewrite.max_side else "at their size"
+        kind = (
+            "their own format (JPEG where not JPEG, PNG or WebP)"
+            if rewrite.image_format == "same"
+            else (rewrite.image_format.upper())
+        )
+        lines += [
+            "",
+            f"Photos larger than asked or in another format were written again: {size}, as {kind} (quality "
+            f"{rewrite.quality}), upright, without their EXIF and XMP; the boxes, in 0..1 of the photo, fit them.",
+        ]
     if counts.labels or counts.scenes or counts.with_time or counts.with_position:
         lines += ["", "## What the detectors found", ""]
         lines += [

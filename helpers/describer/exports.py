@@ -64,6 +64,10 @@ from, `helpers.core.photo_datasets`):
   id, image, scene, the counts, time, latitude, longitude (where some record says when or where), source,
   description, caption_1..k.
 
+`--max_side`, `--image_format` (hf, webdataset): the embedded photos written smaller or in another format, as
+img2dataset writes a training set's (`helpers.core.photo_rewrite`: upright, without EXIF; the others as stored), on
+`--workers` processes while this one reads and writes the shards, in order.
+
 The hf and webdataset folders hold a dataset card, `README.md` (`helpers.describer.dataset_card`): the shards
 named for `load_dataset(folder)` and the Hub, the numbers of what was written.
 
@@ -95,7 +99,7 @@ from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from helpers.core.contract import Policy
 from helpers.core.figures import is_number, position_of
@@ -112,10 +116,12 @@ from helpers.core.io import (
 )
 from helpers.core.logs import progress
 from helpers.core.outputs import OutputLock, check_writes, lock_path
-from helpers.core.photo_datasets import PhotoKeys, photo_file_name, photos_for
+from helpers.core.photo_datasets import PhotoKeys, photo_file_name, photo_suffix, photos_for
+from helpers.core.photo_rewrite import PhotoRewrite
 from helpers.core.records import record_id
 from helpers.core.strip_location import without_location
 from helpers.describer.dataset_card import CardCounts, dataset_card
+from helpers.describer.guard import WorkerPool
 from helpers.describer.hf_dataset import ShardedDatasetWriter
 from helpers.describer.options import EXPORT_FORMATS as FORMATS
 from helpers.describer.options import MAP_FORMATS, ExportOptions
@@ -323,35 +329,46 @@ def chat_turns(prompt: str, description: str) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class PhotoBytes:
+    """A row's photo as an export holds it: its bytes as stored, or written again (`PhotoRewrite`)."""
+
+    data: bytes
+    rewritten: bool = False
+
+    def name(self, key: str) -> str:
+        """The photo's file name: its key's, with its format's extension where it was written again (and where
+        the key has none)."""
+        if self.rewritten:
+            return str(PurePosixPath(photo_file_name(key, self.data)).with_suffix(photo_suffix(self.data)))
+        return photo_file_name(key, self.data)
+
+
 def _hf_example(
-    row: ExportRow, photos: PhotoKeys | None, problems: list[dict], chat_prompt: str | None = None
+    row: ExportRow, photo: PhotoBytes | None, problems: list[dict], chat_prompt: str | None = None
 ) -> dict | None:
-    """The row as a dataset example (with `chat_prompt`: and its `chat_turns`), or None (its problem appended
-    to `problems`)."""
+    """The row as a dataset example (with its `photo`; with `chat_prompt`: and its `chat_turns`), or None (its
+    problem appended to `problems`)."""
     example = {"id": row.id if isinstance(row.id, str) else _key(row.id)}
-    if photos is not None:
-        if (data := _photo(row, photos, problems)) is None:
-            return None
-        example["image"] = {"bytes": data, "path": row.image}
+    if photo is not None:
+        example["image"] = {"bytes": photo.data, "path": photo.name(row.image) if photo.rewritten else row.image}
     if (fields := _record_fields(row, problems)) is None:
         return None
     example |= {"description": row.description, "captions": row.captions, "source": row.source} | fields
     return example | (chat_turns(chat_prompt, row.description) if chat_prompt is not None else {})
 
 
-def _webdataset_sample(row: ExportRow, photos: PhotoKeys | None, problems: list[dict]) -> dict | None:
-    """The row's WebDataset files by extension (`helpers.describer.webdataset`), or None (its problem
-    appended to `problems`)."""
+def _webdataset_sample(row: ExportRow, photo: PhotoBytes | None, problems: list[dict]) -> dict | None:
+    """The row's WebDataset files by extension (`helpers.describer.webdataset`; with its `photo`), or None (its
+    problem appended to `problems`)."""
     files: dict = {}
-    if photos is not None:
-        if (data := _photo(row, photos, problems)) is None:
-            return None
+    if photo is not None:
         try:
-            extension = Path(photo_file_name(row.image, data)).suffix.lower().lstrip(".")
+            extension = Path(photo.name(row.image)).suffix.lower().lstrip(".")
         except ValueError as error:
-            problems.append({"id": row.id, "error": f"photo not read: {photos.name(row.image)}: {error}"})
+            problems.append({"id": row.id, "error": f"photo not read: {row.image}: {error}"})
             return None
-        files[extension] = data
+        files[extension] = photo.data
     if (fields := _record_fields(row, problems)) is None:
         return None
     about = {"id": row.id, "image": row.image, "description": row.description, "captions": row.captions}
@@ -368,6 +385,8 @@ def export_sharded(
     shard_bytes: int = SHARD_BYTES,
     strip_location: bool = False,
     chat_prompt: str | None = None,
+    rewrite: PhotoRewrite = PhotoRewrite(),
+    workers: int = 0,
 ) -> tuple[int, int, list[dict]]:
     """The rows as a folder of shards, written a shard at a time as the files are read: "hf", a Hugging
     Face dataset in `output` (`save_to_disk`'s layout) and as Parquet shards in `output/parquet`
@@ -375,8 +394,9 @@ def export_sharded(
     after its last complete shard. Returns the rows joined, the examples written and the problems (the
     join's first). `images`: a folder or a Hugging Face dataset (`columns`: its image and key columns,
     see `helpers.core.photo_datasets`); `strip_location`: the photos and records without where they were
-    taken (`LocationFreePhotos`, `joined_rows`); `chat_prompt` (hf, with `images`): each example's
-    conversation too (`chat_turns`)."""
+    taken (`PhotoRewrite.strip_location`, `joined_rows`); `chat_prompt` (hf, with `images`): each example's
+    conversation too (`chat_turns`); `rewrite`: the photos written smaller or in another format
+    (`helpers.core.photo_rewrite`), on `workers` processes (0: in this one) while this one reads and writes."""
     if chat_prompt is not None and (fmt != "hf" or images is None):
         raise ValueError("the chat columns are the hf export's, with its photos (--images)")
     settings = {
@@ -385,12 +405,15 @@ def export_sharded(
         "images": str(images.resolve()) if images is not None else None,
         "columns": list(columns),
     } | ({"strip_location": True} if strip_location else {})
+    rewrite = PhotoRewrite(rewrite.max_side, rewrite.image_format, rewrite.quality, strip_location)
+    if rewrite.rewrites:  # (older exports, which had no such setting, resume)
+        settings["rewrite"] = [rewrite.max_side, rewrite.image_format, rewrite.quality]
     if fmt == "hf":
         features = _hf_features(images is not None, cv is not None, chat_prompt is not None)
         settings["features"] = features.to_dict()  # a partial export of other columns starts over
 
-        def example_of(row: ExportRow, photos: PhotoKeys | None, problems: list[dict]) -> dict | None:
-            return _hf_example(row, photos, problems, chat_prompt)
+        def example_of(row: ExportRow, photo: PhotoBytes | None, problems: list[dict]) -> dict | None:
+            return _hf_example(row, photo, problems, chat_prompt)
 
         writer = ShardedDatasetWriter(output, features, settings, shard_bytes)
     else:
@@ -405,26 +428,42 @@ def export_sharded(
         return [*kept, *joined_later, *problems]
 
     photos = PhotoKeys(images, *columns) if images is not None else None
-    if photos is not None and strip_location:
-        photos = LocationFreePhotos(photos)
     line = start
     rows_read = joined_rows(described, cv, join_problems, strip_location)
-    for row in progress(rows_read, desc=f"export {fmt}", unit="photo"):
-        if row.line <= start:
-            continue
-        rows, line = rows + 1, row.line
-        example = example_of(row, photos, problems)
-        if example is not None:
-            writer.add(example)
-            counts.add(example if fmt == "hf" else example["json"])
-            if writer.shard_full:
-                writer.progress["card"] = counts.as_dict()
-                writer.close_shard(line, rows, so_far())
+    held: deque[tuple[ExportRow, list[dict]]] = deque()  # the rows whose photos are being written, in order
+
+    def photo_calls() -> Iterator[tuple[bytes | None]]:
+        for row in rows_read:
+            if row.line > start:
+                row_problems: list[dict] = []  # kept with its row: counted once the row is (`so_far`)
+                held.append((row, row_problems))
+                yield (_photo(row, photos, row_problems) if photos is not None else None,)
+
+    pool = WorkerPool(rewrite, workers if rewrite.rewrites and photos is not None else 0)
+    try:
+        photos_written = pool.ordered("photo", photo_calls(), 2 * pool.workers)
+        for data, rewritten, error in progress(photos_written, desc=f"export {fmt}", unit="photo"):
+            row, row_problems = held.popleft()
+            rows, line = rows + 1, row.line
+            problems.extend(row_problems)
+            if error is not None:
+                problems.append({"id": row.id, "error": f"photo not written: {photos.name(row.image)}: {error}"})
+            if row_problems or error is not None:
+                continue
+            example = example_of(row, PhotoBytes(data, rewritten) if data is not None else None, problems)
+            if example is not None:
+                writer.add(example)
+                counts.add(example if fmt == "hf" else example["json"])
+                if writer.shard_full:
+                    writer.progress["card"] = counts.as_dict()
+                    writer.close_shard(line, rows, so_far())
+    finally:
+        pool.close()
     writer.progress["card"] = counts.as_dict()
     writer.close_shard(line, rows, so_far())
     found = so_far()
     arrow_bytes = sum(path.stat().st_size for path in writer.dataset.glob("data-*.arrow"))  # hf's complete shards
-    card = dataset_card(fmt, counts, len(found), features, arrow_bytes, chat_prompt, strip_location)
+    card = dataset_card(fmt, counts, len(found), features, arrow_bytes, chat_prompt, strip_location, rewrite)
     atomic_write_text(writer.dataset / "README.md", card)
     writer.finish()
     joined = [problem for problem in found if "line" in problem]
@@ -845,6 +884,8 @@ def export(
     strip_location: bool = False,
     below_takeoff_m: float = 0.0,
     chat: bool = False,
+    rewrite: PhotoRewrite = PhotoRewrite(),
+    workers: int = 0,
 ) -> dict:
     """Writes one export (see the module docstring); returns its counts. `images`: a folder or a
     Hugging Face dataset (`image_column`, `key_column`: as extraction read it), or the data.yaml, COCO
@@ -854,7 +895,8 @@ def export(
     `strip_location`: the photos embedded or copied and the records written without where the photos were
     taken (`helpers.core.strip_location`; a photo whose place cannot be removed is its row's error);
     `below_takeoff_m`: geojson_items' ground, metres below the drones' take-off point; `chat` (hf, with
-    `images`): each example's conversation too, `prompt` the user's turn (`chat_turns`).
+    `images`): each example's conversation too, `prompt` the user's turn (`chat_turns`); `rewrite` (hf,
+    webdataset): the photos written smaller or in another format, on `workers` processes (`export_sharded`).
 
     Returns:
         {"format", "rows", "exported", "problems", "output"} (with `image_folder`: "photos_written",
@@ -875,6 +917,8 @@ def export(
     photos = photos_for(images, image_column, key_column, cv)
     if chat and (fmt != "hf" or photos is None):
         raise ValueError("the chat columns are the hf export's conversation about each photo: give --images")
+    if rewrite.rewrites and fmt not in FOLDER_FORMATS:
+        raise ValueError(f"max_side, image_format: the photos the hf and webdataset exports hold, not {fmt}'s")
     if fmt == "yolo":
         if photos is None:
             raise ValueError("the yolo export copies the photos into its images/ folder: give them (--images)")
@@ -913,6 +957,8 @@ def export(
             strip_location,
             below_takeoff_m,
             chat,
+            rewrite,
+            workers,
         )
 
 
@@ -929,13 +975,17 @@ def _export(
     strip_location: bool = False,
     below_takeoff_m: float = 0.0,
     chat: bool = False,
+    rewrite: PhotoRewrite = PhotoRewrite(),
+    workers: int = 0,
 ) -> dict:
     """`export` once its output (and its `errors` file) is checked and locked."""
     if fmt in FOLDER_FORMATS:
         columns = (photos.image_column, photos.key_column) if photos else ("", "")
         images = photos.images if photos else None
         chat_prompt = prompt if chat else None
-        sharded = export_sharded(fmt, described, cv, output, images, columns, SHARD_BYTES, strip_location, chat_prompt)
+        sharded = export_sharded(
+            fmt, described, cv, output, images, columns, SHARD_BYTES, strip_location, chat_prompt, rewrite, workers
+        )
         joined, exported, problems = sharded
         passed_over = 0
     else:

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from helpers.core.contract import Policy
+from helpers.core.device import worker_processes
 from helpers.core.figures import MAP_POINTS
 from helpers.core.photo_datasets import image_column_setting, key_column_setting
+from helpers.core.photo_rewrite import PhotoRewrite
 from helpers.core.settings import setting
 from helpers.core.shards import check_shard
 
@@ -194,10 +196,31 @@ class ExportOptions:
         "or copied (hf, webdataset, yolo, --image_folder; JPEG and PNG without re-encoding) and the records' "
         "latitude, longitude and altitude (hf, webdataset, csv); not for the geojson maps",
     )
+    max_side: int = setting(
+        PhotoRewrite.max_side,
+        "hf, webdataset: photos whose longer side is larger (pixels) are shrunk to it, keeping their shape, and "
+        "written again upright and without EXIF (img2dataset's image_size with keep_ratio; the boxes, in 0..1, still "
+        "fit); 0: as stored",
+    )
+    image_format: Literal["same", "jpeg", "png", "webp"] = setting(
+        PhotoRewrite.image_format,
+        "hf, webdataset: the format photos are written in (jpeg: HEIC and others converted, readable anywhere); "
+        "same: each photo's own, a shrunk one's JPEG where its own is not JPEG, PNG or WebP",
+    )
+    image_quality: int = setting(PhotoRewrite.quality, "JPEG and WebP quality (1..100) of photos written again")
+    workers: str = setting(
+        "auto",
+        "hf, webdataset: processes writing photos again (--max_side, --image_format) while this one reads and writes "
+        "the shards (0: none, all in this process; auto: one per core, none on one core)",
+    )
 
     @property
     def policy(self) -> Policy:
         return Policy(self.min_confidence, self.scene_min_confidence)
+
+    @property
+    def rewrite(self) -> PhotoRewrite:
+        return PhotoRewrite(self.max_side, self.image_format, self.image_quality, self.strip_location)
 
     def __post_init__(self) -> None:
         if self.format not in EXPORT_FORMATS:
@@ -206,6 +229,9 @@ class ExportOptions:
             raise ValueError(f"--chat: the conversation columns are the hf export's, not {self.format}'s")
         if self.strip_location and self.format in MAP_FORMATS:
             raise ValueError(f"--strip_location: the {self.format} export is a map of where the photos were taken")
+        if self.rewrite.rewrites and self.format not in ("hf", "webdataset"):
+            raise ValueError(f"--max_side, --image_format: the hf and webdataset exports' photos, not {self.format}'s")
+        worker_processes(self.workers)
         self.policy  # noqa: B018 - Policy checks the thresholds
 
 

@@ -853,3 +853,20 @@ def test_the_fixed_camera_counts_docs_04_states_are_the_simulated_ones():
     low = min(case["distinct_error"] for case in sim["cases"] if case["min_iou"] == 0.1)
     assert f"0.5 counted up to {100 * half:.0f}% too many" in text and f"0.1 up to {-100 * low:.0f}% too few" in text
     assert f"{sim['seeds']} seeds each) the sightings" in text
+
+
+def test_the_export_photo_sizes_and_rates_the_readme_states_are_the_saved_measurement():
+    saved = _measured("export_photos_cpu.json")
+    rates, sizes = saved["photos_per_second"], saved["megabytes_per_photo"]
+    text = " ".join(README.split())
+    assert f"generated 12 MP JPEGs of {sizes['as stored']:.3f} MB each" in text
+    assert (
+        f"a photo holds {sizes['max_side 768, in this process']:.3f} MB ({saved['shrunk_over_as_stored_bytes']:.2%}"
+        in text
+    )
+    shrunk, workers = rates["max_side 768, in this process"], rates[f"max_side 768, {saved['cpu_cores']} workers"]
+    assert (
+        f"wrote {shrunk} photos/s shrinking them in its own process and {workers} on {saved['cpu_cores']} workers"
+        in text
+    )
+    assert f"(x{saved['workers_over_this_process_speed']:.2f})" in text and f"at {rates['as stored']} photos/s" in text

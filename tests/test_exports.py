@@ -753,6 +753,53 @@ def test_a_killed_hf_export_resumes_after_its_last_complete_shard(tmp_path, monk
     assert [turns[0]["content"][0]["text"] for turns in completions][:2] == ["Photo 0.", "Photo 1."]
 
 
+def test_a_killed_export_writing_photos_on_workers_resumes_with_each_problem_once(tmp_path, monkeypatch):
+    """With photo workers the rows are read ahead of those written: a bad line read ahead when a shard closed is
+    not yet the complete shards' problem, so a resumed export names it once, as an uninterrupted one does."""
+    from PIL import Image
+
+    import helpers.describer.hf_dataset as hf_dataset
+    from helpers.core.photo_rewrite import PhotoRewrite
+    from helpers.describer.exports import export_sharded
+
+    (tmp_path / "photos").mkdir()
+    rows = []
+    for index in range(20):
+        name = f"p{index:02d}.png"
+        Image.new("RGB", (8 + index, 8), (index * 10, 0, 0)).save(tmp_path / "photos" / name)
+        rows.append({"id": name, "description": f"Photo {index}.", "source": "grammar"})
+    rows.insert(8, {"id": "broken.png", "error": "line 9: not described"})  # line 9: a problem of the join
+    described = tmp_path / "described.jsonl"
+    described.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    monkeypatch.setattr(hf_dataset, "BATCH_ROWS", 2)  # with shard_bytes=1: a shard every two examples
+    reads, kill_at = _killed_at_a_read(monkeypatch)
+
+    def run(output: str):
+        return export_sharded(
+            "hf",
+            described,
+            None,
+            tmp_path / output,
+            tmp_path / "photos",
+            shard_bytes=1,
+            rewrite=PhotoRewrite(max_side=6),
+            workers=2,
+        )
+
+    whole = run("whole")
+    assert whole[:2] == (20, 20) and [p["line"] for p in whole[2]] == [9]
+    reads.clear()
+    # Reads lead writes by 5 photos (2 x 2 workers waiting, and the one written): when the shard of p06 and p07
+    # closed (line 8), p08 (line 10) to p12 had been read past line 9; killed at the next read.
+    kill_at[0] = 14
+    with pytest.raises(_Killed):
+        run("resumed")
+    progress = json.loads((tmp_path / ".resumed.partial" / "progress.json").read_text())
+    assert progress["line"] == 8 and progress["problems"] == [], "line 9 is after the complete shards"
+    kill_at[0] = 0
+    assert run("resumed") == whole
+
+
 def test_an_hf_export_of_no_photo_loads_with_its_columns(tmp_path):
     import datasets
 

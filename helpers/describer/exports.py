@@ -423,8 +423,9 @@ def export_sharded(
     rows, kept = writer.progress["rows"], writer.progress["problems"]
     join_problems, problems = [], []  # of the lines after `start`
 
-    def so_far() -> list[dict]:
-        joined_later = [problem for problem in join_problems if problem["line"] > start]
+    def so_far(upto: float = float("inf")) -> list[dict]:
+        """The problems of the lines up to `upto` (the rows read ahead for the photo workers are not yet)."""
+        joined_later = [problem for problem in join_problems if start < problem["line"] <= upto]
         return [*kept, *joined_later, *problems]
 
     photos = PhotoKeys(images, *columns) if images is not None else None
@@ -456,7 +457,7 @@ def export_sharded(
                 counts.add(example if fmt == "hf" else example["json"])
                 if writer.shard_full:
                     writer.progress["card"] = counts.as_dict()
-                    writer.close_shard(line, rows, so_far())
+                    writer.close_shard(line, rows, so_far(line))
     finally:
         pool.close()
     writer.progress["card"] = counts.as_dict()

@@ -71,6 +71,8 @@ class PhotoRewrite:
         if data is None:
             return None, False, None
         try:
+            if not self.rewrites:  # each photo as stored: not even its header read
+                return (without_location(data) if self.strip_location else data), False, None
             with Image.open(io.BytesIO(data)) as image:
                 kind = image.format
                 asked = kind if self.image_format == "same" else self.image_format.upper()

@@ -525,3 +525,37 @@ def test_webdataset_shards_captions_are_checked_by_their_json_id_or_their_photos
     assert [v["entry"] for v in verdicts] == ["00000.tar/s1", "00000.tar/s2", "00000.tar/s3", "00000.tar/s4"]
     assert "no .txt caption" in verdicts[2]["error"] and "no photo, and no .json id" in verdicts[3]["error"]
     assert (summary["checked"], summary["errors"]) == (2, 2)
+
+
+def test_a_vision_language_model_s_chat_answers_are_checked_as_their_own_captions(described, tmp_path):
+    """The loop `desclm export --chat` opens: a model trained on the conversations answers in the same form. Its
+    answers are checked where they are kept: the `completion` column of such a dataset's Parquet shards
+    (`--caption_field completion`), and a JSONL of chat conversations (`messages`, the photo in `images`)."""
+    from helpers.describer.check import check_file
+    from helpers.describer.exports import export
+
+    folder, records, rows = described
+    export("hf", folder / "described.jsonl", folder / "sft", folder / "cv.jsonl", folder / "photos", chat=True)
+    summary = check_file(
+        folder / "cv.jsonl", folder / "sft/parquet", tmp_path / "sft.jsonl", caption_field="completion", workers=0
+    )
+    verdicts = [json.loads(line) for line in (tmp_path / "sft.jsonl").read_text().splitlines()]
+    assert [v["id"] for v in verdicts] == [row["id"] for row in rows if row["id"] != records[5]["image"]]
+    assert (summary["checked"], summary["faithful"]) == (5, 5), "the descriptions, read from the answers"
+
+    plastic = {"label": "plastic", "confidence": 0.9}
+    (tmp_path / "cv.jsonl").write_text(json.dumps({"image": "a.jpg", "detections": [plastic, plastic]}) + "\n")
+    user = {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Describe the litter."}]}
+    chats = [
+        {"messages": [user, {"role": "assistant", "content": "Two plastic items."}], "images": ["a.jpg"]},
+        {
+            "messages": [user, {"role": "assistant", "content": [{"type": "text", "text": "Three plastic items."}]}],
+            "images": ["a.jpg"],
+        },
+        {"messages": [user], "images": ["a.jpg"]},
+    ]
+    (tmp_path / "chats.jsonl").write_text("".join(json.dumps(chat) + "\n" for chat in chats))
+    summary = check_file(tmp_path / "cv.jsonl", tmp_path / "chats.jsonl", tmp_path / "chat_verdicts.jsonl", workers=0)
+    verdicts = [json.loads(line) for line in (tmp_path / "chat_verdicts.jsonl").read_text().splitlines()]
+    assert [v.get("faithful") for v in verdicts] == [True, False, None] and "no answer" in verdicts[2]["error"]
+    assert (summary["checked"], summary["errors"]) == (2, 1)

@@ -5,8 +5,9 @@
     desclm check --input cv.jsonl --captions captions_coco.json --output verdicts.jsonl  # COCO captions
 
 The captions come as they are kept (`captions_format`, by default told from the file):
-- **jsonl**: one JSON object per line, its `caption_field` the caption, joined by its `id`, else
-  its `image`;
+- **jsonl**: one JSON object per line, its `caption_field` the caption (a conversation's answer where the
+  field holds turns: `completion`), joined by its `id`, else its `image`; a line with `messages` and no such
+  field is a chat conversation (TRL's, OpenAI's), read as a LLaVA entry (its `image`, or `images`);
 - **llava**: LLaVA-style conversations (a JSON array, or one entry per line): each entry's first
   answer (`from: gpt`, or `role: assistant`) is the caption, joined by the entry's `image` (or, when
   no record has that name, by it without its extension: the key of a dataset photo `desclm export
@@ -17,7 +18,8 @@ The captions come as they are kept (`captions_format`, by default told from the 
   sample's `.txt`, joined by its `.json`'s `id` (`desclm export --format webdataset`), else by its
   photo's key as 01 names a photo in a shard (`00000.tar/000000042.jpg`);
 - **parquet**: a Parquet file or a folder of them (a Hugging Face dataset's shards, `desclm export
-  --format hf`'s `parquet/`): each row's `caption_field`, joined by its `id`, else its `image` (a
+  --format hf`'s `parquet/`): each row's `caption_field` (a list's first caption, a conversation's answer:
+  `--caption_field completion` on `desclm export --chat`'s shards), joined by its `id`, else its `image` (a
   photo column's stored path, as 01 named the photos it read from such a dataset).
 JSON files are read as a stream (`ijson`), Parquet a record batch at a time: never whole.
 
@@ -163,6 +165,16 @@ def _answer(conversation) -> str | None:
     return None
 
 
+def _text(value) -> str | None:
+    """A caption field's text: a text; a list of captions' first (`desclm export`'s `captions`); a conversation's
+    answer (`_answer`: `desclm export --chat`'s `completion`, a chat's `messages`)."""
+    if isinstance(value, list) and value and all(isinstance(turn, dict) for turn in value):
+        return _answer(value)
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value if isinstance(value, str) else None
+
+
 def _llava_line(where: str, number: int, entry) -> CaptionLine:
     """One LLaVA entry's caption (`number`: its place, the id of an entry that has none to give)."""
     if not isinstance(entry, dict):
@@ -190,7 +202,12 @@ def _jsonl_captions(path: Path, caption_field: str) -> Iterator[CaptionLine]:
             yield CaptionLine(where, None, line.id, line.error)
         elif caption_field not in line.record and "conversations" in line.record:  # a LLaVA entry per line
             yield _llava_line(where, line.number, line.record)
-        elif not isinstance(text := line.record.get(caption_field), str):
+        elif caption_field not in line.record and "messages" in line.record:  # a chat conversation (TRL, OpenAI)
+            entry = {name: line.record[name] for name in ("id", "image") if name in line.record}
+            if "image" not in entry and "images" in line.record:
+                entry["image"] = line.record["images"]
+            yield _llava_line(where, line.number, entry | {"conversations": line.record["messages"]})
+        elif not isinstance(text := _text(line.record.get(caption_field)), str):
             yield CaptionLine(where, None, line.id, f"{where}: no {caption_field!r} text")
         else:
             yield CaptionLine(where, text, line.id)
@@ -368,9 +385,7 @@ def _parquet_line(number: int, row: dict, caption_field: str) -> CaptionLine:
     image = row.get("image")
     image = image.get("path") if isinstance(image, dict) else image  # an `Image` column: its stored path
     key = next((json_safe(v) for v in (row.get("id"), image) if v is not None and v != ""), number)
-    text = row.get(caption_field)
-    if isinstance(text, list):  # a list of captions (`desclm export`'s `captions`): its first
-        text = text[0] if text else None
+    text = _text(row.get(caption_field))
     if not isinstance(text, str):
         return CaptionLine(where, None, key, f"{where}: no {caption_field!r} text")
     return CaptionLine(where, text, key)

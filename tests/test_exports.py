@@ -442,6 +442,45 @@ def test_coco_instances_load_with_pycocotools_boxes_in_pixels_and_labels_as_give
     assert len(results.getAnnIds()) == boxes
 
 
+def test_label_studio_tasks_pre_annotate_each_box_and_description_its_config_names(described):
+    """`--format label_studio`: a task per photo (its URL the prefix and its key), a prediction holding a box per
+    detection in percent of the photo (label as given, confidence as score) and the description as text; each
+    result names a control of the labeling config written beside, of its type, as Label Studio checks on import."""
+    from xml.etree import ElementTree
+
+    folder, records, rows = described
+    finished = _export(
+        folder, "label_studio", "tasks.json", "--cv", "cv.jsonl", "--images", "photos", "--url_prefix", "s3://b/p/"
+    )
+    assert finished.returncode == 1, finished.stderr  # the error row
+    tasks = json.loads((folder / "tasks.json").read_text(encoding="utf-8"))
+    config = ElementTree.fromstring((folder / "tasks.label_config.xml").read_text(encoding="utf-8"))
+    controls = {element.get("name"): element for element in config if element.get("name")}
+    assert controls["image"].tag == "Image" and controls["image"].get("value") == "$image"
+    assert [task["data"]["id"] for task in tasks] == [row["id"] for row in rows]
+    labels = []
+    for task, row in zip(tasks, rows, strict=True):
+        record = next(r for r in records if r["image"] == row["id"])
+        assert task["data"]["image"] == "s3://b/p/" + row["id"] and task["data"]["captions"] == row["captions"]
+        results = task["predictions"][0]["result"]
+        for result in results:  # what Label Studio validates: a control of that name, type and target
+            control = controls[result["from_name"]]
+            assert control.tag.lower() == result["type"] and control.get("toName") == result["to_name"] == "image"
+        boxes = [r for r in results if r["type"] == "rectanglelabels"]
+        assert len(boxes) == len(record["detections"])
+        for box, detection in zip(boxes, record["detections"], strict=True):
+            value = box["value"]
+            x1, y1, x2, y2 = (min(max(v, 0.0), 1.0) for v in detection["bbox"])
+            corners = [value["x"] / 100, value["y"] / 100, (value["x"] + value["width"]) / 100]
+            assert corners + [(value["y"] + value["height"]) / 100] == pytest.approx([x1, y1, x2, y2], abs=1e-12)
+            assert value["rectanglelabels"] == [detection["label"]] and box["score"] == detection["confidence"]
+            assert (box["original_width"], box["original_height"]) == (record["width"], record["height"])
+            labels.append(detection["label"])
+        assert [r["value"]["text"] for r in results if r["type"] == "textarea"] == [[row["description"]]]
+    assert [label.get("value") for label in controls["label"]] == list(dict.fromkeys(labels))
+    assert "Wendy's 7up-can" in labels, "labels exactly as given"
+
+
 def test_coco_instances_of_labelled_photos_are_their_label_files_in_pixels(tiny_demo, tmp_path):
     """Extraction from a data.yaml's labels, exported: each box is its YOLO label line (centre and size,
     normalised) in pixels, computed here from the label files themselves."""

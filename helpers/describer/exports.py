@@ -33,8 +33,13 @@ from, `helpers.core.photo_datasets`):
 - **coco_instances**: the records' detections as COCO object detection (`--cv` needed): an image per
   photo (with its `description`), an annotation per detection (`bbox` [x, y, width, height] in pixels,
   `score` its confidence, its category the label as given), categories in the order labels first appear;
-  what CVAT and Label Studio import as pre-annotations to review, FiftyOne's `COCODetectionDataset`, and
+  what CVAT imports as pre-annotations to review (Label Studio: the label_studio export), FiftyOne's
+  `COCODetectionDataset`, and
   `pycocotools` (`COCO`, `loadRes`) read;
+- **label_studio**: Label Studio tasks to review (`--cv` needed; `helpers.describer.label_studio`): a task per
+  photo, its image URL `--url_prefix` + its key, its pre-annotations a box per detection (in percent, the label as
+  given, its confidence as score) and the description as text; the project's labeling config beside
+  (`<output stem>.label_config.xml`);
 - **yolo**: a YOLO detection dataset of the records' boxes (pseudo-labels; `--cv` and `--images`
   needed): `images/` (each photo's file as stored, named by its key), a label file per photo where
   Ultralytics looks for it (`images` -> `labels` in its path: `labels/north/p1.txt`), a `class x_center
@@ -120,9 +125,11 @@ from helpers.core.photo_datasets import PhotoKeys, photo_file_name, photo_suffix
 from helpers.core.photo_rewrite import PhotoRewrite
 from helpers.core.records import record_id
 from helpers.core.strip_location import without_location
+from helpers.describer import label_studio
 from helpers.describer.dataset_card import CardCounts, dataset_card
 from helpers.describer.guard import WorkerPool
 from helpers.describer.hf_dataset import ShardedDatasetWriter
+from helpers.describer.label_studio import LOCAL_FILES, image_url, label_config
 from helpers.describer.options import EXPORT_FORMATS as FORMATS
 from helpers.describer.options import MAP_FORMATS, ExportOptions
 from helpers.describer.shard_writer import SHARD_BYTES, file_state
@@ -136,7 +143,7 @@ COPYING_FORMATS = ("llava", "coco", "coco_instances")  # the exports that name p
 FOLDER_FORMATS = ("hf", "webdataset")  # the exports written as a folder of shards, resumable
 FOLDER_OUTPUTS = (*FOLDER_FORMATS, "yolo")  # the exports whose output is a folder
 # the exports of the CV records' detections (--cv needed)
-DETECTION_FORMATS = ("coco_instances", "yolo", "geojson", "geojson_items")
+DETECTION_FORMATS = ("coco_instances", "label_studio", "yolo", "geojson", "geojson_items")
 
 
 @dataclass
@@ -623,6 +630,20 @@ def coco_instances_pieces(rows, photos: PhotoKeys | None = None) -> Iterator[str
 GEOJSON_FIELDS = ("id", "image", "time", "altitude", "scene", "items", "description")  # a feature's own properties
 
 
+def label_config_path(output: Path) -> Path:
+    """Where the label_studio export writes its project's labeling config: beside its tasks."""
+    return output.with_name(f"{output.stem}.label_config.xml")
+
+
+def label_studio_task(row: ExportRow, photos: PhotoKeys | None, url_prefix: str, labels: dict) -> dict:
+    """The row's Label Studio task (`helpers.describer.label_studio`), its labels added to `labels`. Rows are
+    checked first (`instances_problem`)."""
+    detections = _detections(row.record)
+    labels.update(dict.fromkeys(detection["label"] for detection in detections))
+    url = image_url(url_prefix, row.photo_name)
+    return label_studio.task(row.id, url, _size(row, photos), detections, row.description, row.captions)
+
+
 def without_position(row: ExportRow) -> bool:
     """Whether a row's CV record gives no position (its photo's EXIF has none, or 01 ran with
     `read_exif` false): no point on a map, and no fault."""
@@ -887,6 +908,7 @@ def export(
     chat: bool = False,
     rewrite: PhotoRewrite = PhotoRewrite(),
     workers: int = 0,
+    url_prefix: str = LOCAL_FILES,
 ) -> dict:
     """Writes one export (see the module docstring); returns its counts. `images`: a folder or a
     Hugging Face dataset (`image_column`, `key_column`: as extraction read it), or the data.yaml, COCO
@@ -897,7 +919,8 @@ def export(
     taken (`helpers.core.strip_location`; a photo whose place cannot be removed is its row's error);
     `below_takeoff_m`: geojson_items' ground, metres below the drones' take-off point; `chat` (hf, with
     `images`): each example's conversation too, `prompt` the user's turn (`chat_turns`); `rewrite` (hf,
-    webdataset): the photos written smaller or in another format, on `workers` processes (`export_sharded`).
+    webdataset): the photos written smaller or in another format, on `workers` processes (`export_sharded`);
+    `url_prefix` (label_studio): what goes before each photo's key in its task's URL.
 
     Returns:
         {"format", "rows", "exported", "problems", "output"} (with `image_folder`: "photos_written",
@@ -943,7 +966,7 @@ def export(
             )
         check_writes([errors, lock_path(output)], inputs)
     else:
-        check_writes([output, errors, lock_path(output)], inputs)
+        check_writes([output, errors, lock_path(output), label_config_path(output)], inputs)
     with OutputLock(output):  # a second export to this output refuses, naming this one
         return _export(
             fmt,
@@ -960,6 +983,7 @@ def export(
             chat,
             rewrite,
             workers,
+            url_prefix,
         )
 
 
@@ -978,6 +1002,7 @@ def _export(
     chat: bool = False,
     rewrite: PhotoRewrite = PhotoRewrite(),
     workers: int = 0,
+    url_prefix: str = LOCAL_FILES,
 ) -> dict:
     """`export` once its output (and its `errors` file) is checked and locked."""
     if fmt in FOLDER_FORMATS:
@@ -995,6 +1020,7 @@ def _export(
         folder = PhotoFolder(photos, image_folder) if image_folder is not None else None
         checks = {
             "coco_instances": lambda row: instances_problem(row, photos),
+            "label_studio": lambda row: instances_problem(row, photos),
             "yolo": boxes_problem,
             "geojson": position_problem,
             "geojson_items": lambda row: pose_row_problem(row, photos, below_takeoff_m),
@@ -1009,6 +1035,11 @@ def _export(
             atomic_write_text(output, coco_pieces(rows, photos))
         elif fmt == "coco_instances":
             atomic_write_text(output, coco_instances_pieces(rows, photos))
+        elif fmt == "label_studio":
+            labels: dict[str, None] = {}  # as the tasks meet them
+            tasks = (label_studio_task(row, photos, url_prefix, labels) for row in rows())
+            atomic_write_text(output, chain(json_array(tasks, indent=1), ["\n"]))
+            atomic_write_text(label_config_path(output), label_config(list(labels)))
         elif fmt == "yolo":
             write_yolo_dataset(rows, output, policy.min_confidence)
         elif fmt == "geojson":

@@ -12,6 +12,7 @@ from helpers.core.photo_datasets import image_column_setting, key_column_setting
 from helpers.core.photo_rewrite import PhotoRewrite
 from helpers.core.settings import setting
 from helpers.core.shards import check_shard
+from helpers.describer.label_studio import LOCAL_FILES
 
 BACKENDS = ("hf", "ct2")  # transformers, CTranslate2
 
@@ -27,7 +28,9 @@ def ground_below_takeoff_setting():
 
 
 MAP_FORMATS = ("geojson", "geojson_items")  # the exports that are where the photos were taken
-EXPORT_FORMATS = ("hf", "webdataset", "llava", "coco", "coco_instances", "yolo", "geojson", "geojson_items", "csv")
+EXPORT_FORMATS = (
+    *("hf", "webdataset", "llava", "coco", "coco_instances", "label_studio", "yolo", "geojson", "geojson_items", "csv"),
+)
 CAPTION_FORMATS = ("auto", "jsonl", "llava", "coco", "parquet", "webdataset")  # `desclm check --captions_format`
 DEFAULT_GUARD_WORKERS = "auto"  # the guard's worker processes (helpers.describer.guard.guard_workers)
 DEFAULT_CHECK_WORKERS = "auto"  # `desclm check`'s worker processes (helpers.describer.check.check_workers)
@@ -149,12 +152,14 @@ class ExportOptions:
 
     described: str = setting(help="`desclm describe`'s output (JSONL: id, description, captions)", positional=True)
     format: Literal[
-        "hf", "webdataset", "llava", "coco", "coco_instances", "yolo", "geojson", "geojson_items", "csv"
+        "hf", "webdataset", "llava", "coco", "coco_instances", "label_studio", "yolo", "geojson", "geojson_items", "csv"
     ] = setting(
         help="hf: a Hugging Face dataset (save_to_disk + Parquet); webdataset: tar shards (photo, .txt, .json); "
         "llava: LLaVA conversations JSON; coco: COCO captions JSON; coco_instances: the detections as COCO "
-        "object detection JSON (with --cv; CVAT, FiftyOne, pycocotools); yolo: a YOLO dataset of the boxes the "
-        "descriptions state (with --cv, --images: a folder to train a detector on); geojson: the photos as points "
+        "object detection JSON (with --cv; CVAT, FiftyOne, pycocotools); label_studio: Label Studio tasks whose "
+        "pre-annotations, the boxes and the description, are there to review (with --cv; and its labeling config); "
+        "yolo: a YOLO dataset of the boxes the descriptions state (with --cv, --images: a folder to train a detector "
+        "on); geojson: the photos as points "
         "where they were taken, with their counts and descriptions (with --cv; QGIS, geopandas); geojson_items: each "
         "stated item as a point where it lies on the ground (with --cv; drone photos with their height and camera "
         "angles); csv: a spreadsheet"
@@ -176,6 +181,11 @@ class ExportOptions:
         "hf (with --images): add `prompt` and `completion` columns, each photo's conversation (the user's turn the "
         "photo and --prompt, the assistant's the description) in the form TRL's SFTTrainer trains a vision-language "
         "model on",
+    )
+    url_prefix: str = setting(
+        LOCAL_FILES,
+        "label_studio: what goes before each photo's key in its task's image URL (Label Studio's local files, under "
+        "its LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT; s3://bucket/photos/ with cloud storage)",
     )
     image_folder: str = setting(
         "",

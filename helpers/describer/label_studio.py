@@ -1,0 +1,85 @@
+"""Described photos as Label Studio tasks with pre-annotations to review (`desclm export --format label_studio`).
+
+Label Studio imports a JSON array of tasks (its "Basic Label Studio JSON format"): each task's `data` names its
+photo (`image`, a URL Label Studio serves: its local files, `/data/local-files/?d=<path>` under
+`LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT`, or a cloud storage's `s3://...`), and its `predictions` hold a model's
+results, shown on the labeling page to correct rather than draw anew:
+
+- a `rectanglelabels` result per detection: its box in percent of the photo (`x`, `y`, `width`, `height`, the
+  top-left corner), its label as given, its confidence as `score`, the photo's size in pixels;
+- a `textarea` result: the description, to correct as text.
+
+The project's labeling config (`label_config`, written beside the tasks) names the same controls: an `Image`
+`image`, `RectangleLabels` `label` with a `Label` per label as given, a `TextArea` `description`.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+from xml.sax.saxutils import quoteattr
+
+LOCAL_FILES = "/data/local-files/?d="  # Label Studio's local files storage, as its docs write a task's photo
+MODEL_VERSION = "desclm"
+
+
+def image_url(prefix: str, key: str) -> str:
+    """A photo's URL in its task: `prefix` then its key (percent-encoded, its `/` kept)."""
+    return prefix + quote(key, safe="/")
+
+
+def task(
+    row_id, image: str, size: tuple[int, int], detections: list[dict], description: str, captions: list[str]
+) -> dict:
+    """One photo's task: its `data` (`image`, its id, description and captions) and its `predictions` (see the
+    module docstring); `detections` as 01 writes them (boxes [x1, y1, x2, y2] in 0..1)."""
+    width, height = size
+    results = []
+    for number, detection in enumerate(detections):
+        x1, y1, x2, y2 = (min(max(v, 0.0), 1.0) for v in detection["bbox"])
+        results.append(
+            {
+                "id": f"box{number}",
+                "type": "rectanglelabels",
+                "from_name": "label",
+                "to_name": "image",
+                "original_width": width,
+                "original_height": height,
+                "image_rotation": 0,
+                "value": {
+                    "x": 100 * x1,
+                    "y": 100 * y1,
+                    "width": 100 * (x2 - x1),
+                    "height": 100 * (y2 - y1),
+                    "rotation": 0,
+                    "rectanglelabels": [detection["label"]],
+                },
+                "score": detection["confidence"],
+            }
+        )
+    results.append(
+        {
+            "id": "description",
+            "type": "textarea",
+            "from_name": "description",
+            "to_name": "image",
+            "value": {"text": [description]},
+        }
+    )
+    scores = [detection["confidence"] for detection in detections]
+    prediction = {"model_version": MODEL_VERSION, "result": results}
+    if scores:
+        prediction["score"] = min(scores)  # the least sure box: Label Studio sorts tasks by it, to review first
+    data = {"image": image, "id": row_id, "description": description, "captions": captions}
+    return {"data": data, "predictions": [prediction]}
+
+
+def label_config(labels: list[str]) -> str:
+    """The labeling config the tasks' results name (see the module docstring), each label as given."""
+    choices = "".join(f"\n    <Label value={quoteattr(label)}/>" for label in labels)
+    return (
+        "<View>\n"
+        '  <Image name="image" value="$image"/>\n'
+        f'  <RectangleLabels name="label" toName="image">{choices}\n  </RectangleLabels>\n'
+        '  <TextArea name="description" toName="image" editable="true" maxSubmissions="1" rows="3"/>\n'
+        "</View>\n"
+    )

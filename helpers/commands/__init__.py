@@ -35,7 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": (
         "export",
         "described photos as a Hugging Face dataset, WebDataset shards, LLaVA JSON, COCO captions or detections, "
-        "a YOLO dataset, a GeoJSON map, CSV",
+        "Label Studio tasks, a YOLO dataset, a GeoJSON map, CSV",
     ),
     "summarize": ("summarize", "a counted paragraph per folder, day or site of CV records, for a report"),
     "gallery": ("gallery", "an HTML page to look through described photos: boxes, sentences, filters, search"),

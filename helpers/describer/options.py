@@ -29,7 +29,16 @@ def ground_below_takeoff_setting():
 
 MAP_FORMATS = ("geojson", "geojson_items")  # the exports that are where the photos were taken
 EXPORT_FORMATS = (
-    *("hf", "webdataset", "llava", "coco", "coco_instances", "label_studio", "yolo", "geojson", "geojson_items", "csv"),
+    "hf",
+    "webdataset",
+    "llava",
+    "coco",
+    "coco_instances",
+    "label_studio",
+    "yolo",
+    "geojson",
+    "geojson_items",
+    "csv",
 )
 CAPTION_FORMATS = ("auto", "jsonl", "llava", "coco", "parquet", "webdataset")  # `desclm check --captions_format`
 DEFAULT_GUARD_WORKERS = "auto"  # the guard's worker processes (helpers.describer.guard.guard_workers)

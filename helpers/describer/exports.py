@@ -74,7 +74,7 @@ img2dataset writes a training set's (`helpers.core.photo_rewrite`: upright, with
 `--workers` processes while this one reads and writes the shards, in order.
 
 The hf and webdataset folders hold a dataset card, `README.md` (`helpers.describer.dataset_card`): the shards
-named for `load_dataset(folder)` and the Hub, the numbers of what was written.
+named for the Hub (and for `load_dataset(folder)` of a webdataset folder), the numbers of what was written.
 
 `--strip_location`, to publish a dataset: the photos embedded or copied (hf, webdataset, yolo,
 `--image_folder`) lose their GPS position and XMP (`helpers.core.strip_location`: a JPEG's other bytes, its

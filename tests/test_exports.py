@@ -703,30 +703,37 @@ def _killed_at_a_read(monkeypatch) -> tuple[list[str], list[int]]:
     return reads, kill_at
 
 
-def test_a_killed_hf_export_resumes_after_its_last_complete_shard(tmp_path, monkeypatch):
-    """An hf export of 10^7 photos takes hours: killed part way, a rerun reads only the photos after its
-    last complete shard and makes the dataset (and problems) an uninterrupted export makes; other inputs
-    start it over."""
-    import datasets
-    from PIL import Image
-
+def _small_photos_described(tmp_path, monkeypatch, count: int, missing: int | None = None) -> Path:
+    """`count` small photos (`photos/p00.png`, ...; the `missing` one described, then gone), their CV records
+    (`cv.jsonl`) and described rows with an error row at line 9; an hf export's shard closes every two examples
+    (with `shard_bytes=1`). Returns the described file."""
     import helpers.describer.hf_dataset as hf_dataset
-    from helpers.describer.exports import export_sharded
 
     (tmp_path / "photos").mkdir()
     rows, records = [], []
-    for index in range(12):
+    for index in range(count):
         name = f"p{index:02d}.png"
-        if index != 4:  # described, then its photo went missing
-            Image.new("RGB", (8 + index, 8), (index * 20, 0, 0)).save(tmp_path / "photos" / name)
+        if index != missing:
+            Image.new("RGB", (8 + index, 8), (index * 10, 0, 0)).save(tmp_path / "photos" / name)
         records.append({"image": name, "detections": [], "scene": {"class": "grass", "confidence": 0.9}})
         rows.append({"id": name, "description": f"Photo {index}.", "source": "grammar"})
     rows.insert(8, {"id": "broken.png", "error": "line 9: not described"})
     (tmp_path / "cv.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     described = tmp_path / "described.jsonl"
     described.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    monkeypatch.setattr(hf_dataset, "BATCH_ROWS", 2)  # with shard_bytes=1: a shard every two examples
+    monkeypatch.setattr(hf_dataset, "BATCH_ROWS", 2)
+    return described
 
+
+def test_a_killed_hf_export_resumes_after_its_last_complete_shard(tmp_path, monkeypatch):
+    """An hf export of 10^7 photos takes hours: killed part way, a rerun reads only the photos after its
+    last complete shard and makes the dataset (and problems) an uninterrupted export makes; other inputs
+    start it over."""
+    import datasets
+
+    from helpers.describer.exports import export_sharded
+
+    described = _small_photos_described(tmp_path, monkeypatch, 12, missing=4)
     reads, kill_at = _killed_at_a_read(monkeypatch)
 
     def run(output: str):
@@ -795,22 +802,10 @@ def test_a_killed_hf_export_resumes_after_its_last_complete_shard(tmp_path, monk
 def test_a_killed_export_writing_photos_on_workers_resumes_with_each_problem_once(tmp_path, monkeypatch):
     """With photo workers the rows are read ahead of those written: a bad line read ahead when a shard closed is
     not yet the complete shards' problem, so a resumed export names it once, as an uninterrupted one does."""
-    from PIL import Image
-
-    import helpers.describer.hf_dataset as hf_dataset
     from helpers.core.photo_rewrite import PhotoRewrite
     from helpers.describer.exports import export_sharded
 
-    (tmp_path / "photos").mkdir()
-    rows = []
-    for index in range(20):
-        name = f"p{index:02d}.png"
-        Image.new("RGB", (8 + index, 8), (index * 10, 0, 0)).save(tmp_path / "photos" / name)
-        rows.append({"id": name, "description": f"Photo {index}.", "source": "grammar"})
-    rows.insert(8, {"id": "broken.png", "error": "line 9: not described"})  # line 9: a problem of the join
-    described = tmp_path / "described.jsonl"
-    described.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    monkeypatch.setattr(hf_dataset, "BATCH_ROWS", 2)  # with shard_bytes=1: a shard every two examples
+    described = _small_photos_described(tmp_path, monkeypatch, 20)  # line 9: a problem of the join
     reads, kill_at = _killed_at_a_read(monkeypatch)
 
     def run(output: str):

@@ -634,7 +634,8 @@ def test_an_export_streams_its_inputs_so_memory_stays_flat(tmp_path, fmt):
     """10^7 described photos must not be held in memory: the rows are joined and written as read."""
     import tracemalloc
 
-    import tqdm.auto  # noqa: F401 - the sharded exports' progress bar: its import is no row held
+    import huggingface_hub  # noqa: F401 - the sharded exports' dataset card's writer: its import is no row held
+    import tqdm.auto  # noqa: F401 - nor is the progress bar's
 
     from helpers.describer.exports import export
 

@@ -77,16 +77,16 @@ def size_category(count: int) -> str:
 
 
 def _metadata(fmt: str, counts: CardCounts, features, data_bytes: int) -> str:
-    from datasets import DatasetInfo, SplitDict, SplitInfo
-    from datasets.info import DatasetInfosDict
-    from datasets.utils.metadata import MetadataConfigs
     from huggingface_hub import DatasetCardData
 
     files = "parquet/*.parquet" if fmt == "hf" else "*.tar"
     data = DatasetCardData(task_categories=["image-to-text"], size_categories=[size_category(counts.photos)])
     data.tags = ["litter", "desclm", "synthetic-captions"]
-    MetadataConfigs({"default": {"data_files": [{"split": "train", "path": files}]}}).to_dataset_card_data(data)
-    if features is not None:
+    data.configs = [{"config_name": "default", "data_files": [{"split": "train", "path": files}]}]  # as the Hub reads
+    if features is not None:  # the hf export's columns, as `push_to_hub` writes them (`datasets` is loaded there)
+        from datasets import DatasetInfo, SplitDict, SplitInfo
+        from datasets.info import DatasetInfosDict
+
         splits = SplitDict()
         splits.add(SplitInfo(name="train", num_bytes=data_bytes, num_examples=counts.photos))
         DatasetInfosDict({"default": DatasetInfo(features=features, splits=splits)}).to_dataset_card_data(data)

@@ -152,15 +152,13 @@ def dataset_card(
     )
     if rewrite.rewrites:
         size = f"at most {rewrite.max_side} pixels on their longer side" if rewrite.max_side else "at their size"
-        kind = (
-            "their own format (JPEG where not JPEG, PNG or WebP)"
-            if rewrite.image_format == "same"
-            else (rewrite.image_format.upper())
-        )
+        own = "their own format (JPEG where not JPEG, PNG or WebP)"
+        kind = own if rewrite.image_format == "same" else rewrite.image_format.upper()
         lines += [
             "",
-            f"Photos larger than asked or in another format were written again: {size}, as {kind} (quality "
-            f"{rewrite.quality}), upright, without their EXIF and XMP; the boxes, in 0..1 of the photo, fit them.",
+            f"Photos larger than asked or in another format were written again: {size}, as {kind} (JPEG and WebP "
+            f"quality {rewrite.quality}), upright, without their EXIF and XMP; the boxes, in 0..1 of the photo, fit "
+            "them.",
         ]
     if counts.labels or counts.scenes or counts.with_time or counts.with_position:
         lines += ["", "## What the detectors found", ""]
@@ -183,8 +181,8 @@ def dataset_card(
             lines.append("Exported with `--strip_location`: the photos and records hold no GPS position.")
         elif counts.with_position:
             lines.append(
-                "**The photos' GPS positions are in `taken` and in the photos' own metadata**: export with "
-                "`--strip_location` before publishing where they were taken is unwanted."
+                "**The photos' GPS positions are in `taken`, and in the metadata of photos kept as stored**: "
+                "export with `--strip_location` before publishing where they were taken is unwanted."
             )
     lines += ["", "## Loading", "", "```python"]
     if fmt == "hf":

@@ -212,9 +212,9 @@ def test_an_hf_export_with_chat_columns_trains_a_vision_language_model_with_trl(
 
 
 def test_an_export_s_photos_shrunk_on_worker_processes_are_those_shrunk_here_in_order(described):
-    """`--max_side` (img2dataset's image_size): each embedded photo at most that large, upright, as JPEG; written
-    on two worker processes, the same dataset byte for byte as in this process; a photo that cannot be written
-    again costs its row, named."""
+    """`--max_side` (img2dataset's image_size): each embedded photo at most that large, upright, in the format
+    asked; written on two worker processes, the same dataset byte for byte as in this process; a photo that
+    cannot be written again costs its row, named. The llava and yolo exports' photo files are written so too."""
     import datasets
 
     from helpers.core.photo_rewrite import PhotoRewrite
@@ -252,8 +252,33 @@ def test_an_export_s_photos_shrunk_on_worker_processes_are_those_shrunk_here_in_
     export("webdataset", folder / "described.jsonl", wds, folder / "cv.jsonl", folder / "photos", rewrite=shrink)
     with tarfile.open(wds / "00000.tar") as shard:
         assert sorted({name.rsplit(".", 1)[1] for name in shard.getnames()}) == ["json", "txt", "webp"]
-    with pytest.raises(ValueError, match="max_side"):
-        export("llava", folder / "described.jsonl", folder / "l.json", images=folder / "photos", rewrite=shrink)
+    # the photo files llava (with --image_folder) and yolo write: shrunk, named as the JSON names them
+    export(
+        "llava",
+        folder / "described.jsonl",
+        folder / "l.json",
+        images=folder / "photos",
+        rewrite=shrink,
+        image_folder=folder / "llava_photos",
+    )
+    entries = json.loads((folder / "l.json").read_text())
+    assert len(entries) == 4 * 3 and all(entry["image"].endswith(".webp") for entry in entries)
+    for entry in entries:
+        with Image.open(folder / "llava_photos" / entry["image"]) as photo:
+            assert photo.format == "WEBP" and max(photo.size) == 16
+    export(
+        "yolo",
+        folder / "described.jsonl",
+        folder / "yolo",
+        folder / "cv.jsonl",
+        folder / "photos",
+        rewrite=PhotoRewrite(max_side=16),
+    )
+    shrunk = sorted((folder / "yolo/images").rglob("*.jpg"))
+    assert len(shrunk) == 4 and all(max(Image.open(path).size) == 16 for path in shrunk)
+    for refused, why in (("coco", "states each photo's size"), ("llava", "only with image_folder")):
+        with pytest.raises(ValueError, match=why):
+            export(refused, folder / "described.jsonl", folder / "x.json", images=folder / "photos", rewrite=shrink)
 
 
 def test_webdataset_shards_load_with_datasets_with_photos_captions_and_records(described):

@@ -71,7 +71,8 @@ from, `helpers.core.photo_datasets`):
 
 `--max_side`, `--image_format` (hf, webdataset): the embedded photos written smaller or in another format, as
 img2dataset writes a training set's (`helpers.core.photo_rewrite`: upright, without EXIF; the others as stored), on
-`--workers` processes while this one reads and writes the shards, in order.
+`--workers` processes while this one reads and writes the shards, in order; the llava (`--image_folder`) and yolo
+exports' photo files so too, in this process (`PhotoFolder`).
 
 The hf and webdataset folders hold a dataset card, `README.md` (`helpers.describer.dataset_card`): the shards
 named for the Hub (and for `load_dataset(folder)` of a webdataset folder), the numbers of what was written.
@@ -141,6 +142,7 @@ logger = logging.getLogger(__name__)
 LLAVA_PROMPT = ExportOptions.prompt
 COPYING_FORMATS = ("llava", "coco", "coco_instances")  # the exports that name photo files (`--image_folder`)
 FOLDER_FORMATS = ("hf", "webdataset")  # the exports written as a folder of shards, resumable
+REWRITING_FORMATS = (*FOLDER_FORMATS, "llava", "yolo")  # those whose photos may be written again (`PhotoRewrite`)
 FOLDER_OUTPUTS = (*FOLDER_FORMATS, "yolo")  # the exports whose output is a folder
 # the exports of the CV records' detections (--cv needed)
 DETECTION_FORMATS = ("coco_instances", "label_studio", "yolo", "geojson", "geojson_items")
@@ -794,14 +796,15 @@ def csv_pieces(rows) -> Iterator[str]:
 
 class PhotoFolder:
     """The exported photos' files in one folder, each named by `photo_file_name` (its key, with its
-    format's extension when the key has none: `train/17.png`) and written as stored, never re-encoded.
+    format's extension when the key has none: `train/17.png`) and written as stored, never re-encoded, unless
+    `rewrite` writes it again (smaller, in another format: `PhotoBytes.name`; in this process).
 
     A file already there with the same bytes is kept (a rerun, or a photo listed twice); one with
     other bytes is replaced when an earlier run wrote it, and is another photo's name clash when this
     run did (that row's error: no entry points at the wrong photo)."""
 
-    def __init__(self, photos: PhotoKeys, folder: Path) -> None:
-        self.photos, self.folder = photos, folder
+    def __init__(self, photos: PhotoKeys, folder: Path, rewrite: PhotoRewrite = PhotoRewrite()) -> None:
+        self.photos, self.folder, self.rewrite = photos, folder, rewrite
         self.started_ns = time.time_ns()
         self.written = self.kept = 0
 
@@ -814,7 +817,13 @@ class PhotoFolder:
         if not key:
             raise ValueError("the row names no photo")
         data = self.photos.read_bytes(key)
-        name = photo_file_name(key, data)
+        if self.rewrite.rewrites:
+            data, rewritten, error = self.rewrite.photo(data)
+            if error is not None:
+                raise ValueError(f"not written again: {error}")
+            name = PhotoBytes(data, rewritten).name(key)
+        else:
+            name = photo_file_name(key, data)
         target = self.folder / name
         try:
             there = target.stat()
@@ -941,8 +950,13 @@ def export(
     photos = photos_for(images, image_column, key_column, cv)
     if chat and (fmt != "hf" or photos is None):
         raise ValueError("the chat columns are the hf export's conversation about each photo: give --images")
-    if rewrite.rewrites and fmt not in FOLDER_FORMATS:
-        raise ValueError(f"max_side, image_format: the photos the hf and webdataset exports hold, not {fmt}'s")
+    if rewrite.rewrites and fmt not in REWRITING_FORMATS:
+        raise ValueError(
+            f"max_side, image_format: the photos of the {', '.join(REWRITING_FORMATS)} exports, not {fmt}'s (a COCO "
+            "file states each photo's size)"
+        )
+    if rewrite.rewrites and fmt == "llava" and image_folder is None:
+        raise ValueError("max_side, image_format: the llava export writes photos only with image_folder")
     if fmt == "yolo":
         if photos is None:
             raise ValueError("the yolo export copies the photos into its images/ folder: give them (--images)")
@@ -1015,9 +1029,10 @@ def _export(
         joined, exported, problems = sharded
         passed_over = 0
     else:
-        if photos is not None and strip_location:
+        rewrite = PhotoRewrite(rewrite.max_side, rewrite.image_format, rewrite.quality, strip_location)
+        if photos is not None and strip_location and not rewrite.rewrites:  # (else the rewrite strips them)
             photos = LocationFreePhotos(photos)
-        folder = PhotoFolder(photos, image_folder) if image_folder is not None else None
+        folder = PhotoFolder(photos, image_folder, rewrite) if image_folder is not None else None
         checks = {
             "coco_instances": lambda row: instances_problem(row, photos),
             "label_studio": lambda row: instances_problem(row, photos),

@@ -217,13 +217,15 @@ class ExportOptions:
     )
     max_side: int = setting(
         PhotoRewrite.max_side,
-        "hf, webdataset: photos whose longer side is larger (pixels) are shrunk to it, keeping their shape, and "
+        "hf, webdataset, llava (--image_folder), yolo: photos whose longer side is larger (pixels) are shrunk to it, "
+        "keeping their shape, and "
         "written again upright and without EXIF (img2dataset's image_size with keep_ratio; the boxes, in 0..1, still "
         "fit); 0: as stored",
     )
     image_format: Literal["same", "jpeg", "png", "webp"] = setting(
         PhotoRewrite.image_format,
-        "hf, webdataset: the format photos are written in (jpeg: HEIC and others converted, readable anywhere); "
+        "hf, webdataset, llava (--image_folder), yolo: the format photos are written in (jpeg: HEIC and others "
+        "converted, readable anywhere); "
         "same: each photo's own, a shrunk one's JPEG where its own is not JPEG, PNG or WebP",
     )
     image_quality: int = setting(PhotoRewrite.quality, "JPEG and WebP quality (1..100) of photos written again")
@@ -248,8 +250,10 @@ class ExportOptions:
             raise ValueError(f"--chat: the conversation columns are the hf export's, not {self.format}'s")
         if self.strip_location and self.format in MAP_FORMATS:
             raise ValueError(f"--strip_location: the {self.format} export is a map of where the photos were taken")
-        if self.rewrite.rewrites and self.format not in ("hf", "webdataset"):
-            raise ValueError(f"--max_side, --image_format: the hf and webdataset exports' photos, not {self.format}'s")
+        if self.rewrite.rewrites and self.format not in ("hf", "webdataset", "llava", "yolo"):
+            raise ValueError(
+                f"--max_side, --image_format: the hf, webdataset, llava and yolo exports' photos, not {self.format}'s"
+            )
         worker_processes(self.workers)
         self.policy  # noqa: B018 - Policy checks the thresholds
 

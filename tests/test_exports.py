@@ -253,18 +253,25 @@ def test_an_export_s_photos_shrunk_on_worker_processes_are_those_shrunk_here_in_
     with tarfile.open(wds / "00000.tar") as shard:
         assert sorted({name.rsplit(".", 1)[1] for name in shard.getnames()}) == ["json", "txt", "webp"]
     # the photo files llava (with --image_folder) and yolo write: shrunk, named as the JSON names them
-    export(
-        "llava",
-        folder / "described.jsonl",
-        folder / "l.json",
-        images=folder / "photos",
-        rewrite=shrink,
-        image_folder=folder / "llava_photos",
-    )
-    entries = json.loads((folder / "l.json").read_text())
+    for workers in (0, 2):  # the first pass's copies written on workers as in this process
+        export(
+            "llava",
+            folder / "described.jsonl",
+            folder / f"l{workers}.json",
+            images=folder / "photos",
+            rewrite=shrink,
+            image_folder=folder / f"llava_photos_{workers}",
+            workers=workers,
+        )
+        problem = _errors(folder, f"l{workers}.json")[1]
+        assert problem["error"].startswith(f"photo not copied: {folder / 'photos' / rows[3]['id']}: Unidentified")
+    entries = json.loads((folder / "l2.json").read_text())
+    assert entries == json.loads((folder / "l0.json").read_text())
     assert len(entries) == 4 * 3 and all(entry["image"].endswith(".webp") for entry in entries)
     for entry in entries:
-        with Image.open(folder / "llava_photos" / entry["image"]) as photo:
+        copies = [(folder / f"llava_photos_{workers}" / entry["image"]).read_bytes() for workers in (0, 2)]
+        assert copies[0] == copies[1]
+        with Image.open(io.BytesIO(copies[0])) as photo:
             assert photo.format == "WEBP" and max(photo.size) == 16
     export(
         "yolo",

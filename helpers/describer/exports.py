@@ -72,7 +72,7 @@ from, `helpers.core.photo_datasets`):
 `--max_side`, `--image_format` (hf, webdataset): the embedded photos written smaller or in another format, as
 img2dataset writes a training set's (`helpers.core.photo_rewrite`: upright, without EXIF; the others as stored), on
 `--workers` processes while this one reads and writes the shards, in order; the llava (`--image_folder`) and yolo
-exports' photo files so too, in this process (`PhotoFolder`).
+exports' photo files so too (`PhotoFolder`, on the workers as the first pass copies them).
 
 The hf and webdataset folders hold a dataset card, `README.md` (`helpers.describer.dataset_card`): the shards
 named for the Hub (and for `load_dataset(folder)` of a webdataset folder), the numbers of what was written.
@@ -797,7 +797,7 @@ def csv_pieces(rows) -> Iterator[str]:
 class PhotoFolder:
     """The exported photos' files in one folder, each named by `photo_file_name` (its key, with its
     format's extension when the key has none: `train/17.png`) and written as stored, never re-encoded, unless
-    `rewrite` writes it again (smaller, in another format: `PhotoBytes.name`; in this process).
+    `rewrite` writes it again (smaller, in another format: `PhotoBytes.name`; on `_Passes`' workers).
 
     A file already there with the same bytes is kept (a rerun, or a photo listed twice); one with
     other bytes is replaced when an earlier run wrote it, and is another photo's name clash when this
@@ -808,22 +808,27 @@ class PhotoFolder:
         self.started_ns = time.time_ns()
         self.written = self.kept = 0
 
-    def put(self, key: str | None) -> str:
-        """Writes the photo `key`'s file (unless it is there); returns its name in the folder.
+    def read(self, key: str | None) -> bytes:
+        """The photo `key`'s bytes as stored.
 
         Raises:
-            OSError, ValueError: The photo cannot be read or written, or its name is another photo's.
+            OSError, ValueError: The row names no photo, or it cannot be read.
         """
         if not key:
             raise ValueError("the row names no photo")
-        data = self.photos.read_bytes(key)
-        if self.rewrite.rewrites:
-            data, rewritten, error = self.rewrite.photo(data)
-            if error is not None:
-                raise ValueError(f"not written again: {error}")
-            name = PhotoBytes(data, rewritten).name(key)
-        else:
-            name = photo_file_name(key, data)
+        return self.photos.read_bytes(key)
+
+    def store(self, key: str, data: bytes | None, rewritten: bool, error: str | None) -> str:
+        """Writes the photo `key`'s file (unless it is there), its bytes as `PhotoRewrite.photo` gave them;
+        returns its name in the folder.
+
+        Raises:
+            ValueError: The photo could not be written (`error`: not read, not written again, its place not
+                removable), or its name is another photo's.
+        """
+        if error is not None:
+            raise ValueError(error)
+        name = PhotoBytes(data, rewritten).name(key) if rewritten else photo_file_name(key, data)
         target = self.folder / name
         try:
             there = target.stat()
@@ -856,8 +861,10 @@ class _Passes:
         check=None,
         passes_over=None,
         strip_location: bool = False,
+        workers: int = 0,
     ) -> None:
         self.described, self.cv, self.photo_folder, self.check = described, cv, photo_folder, check
+        self.workers = workers  # processes writing the photos again (`PhotoFolder.rewrite`), while this one copies
         self.strip_location = strip_location  # the records' `taken` without where (`joined_rows`)
         self.passes_over = passes_over or (lambda row: False)
         self.problems: list[dict] = []
@@ -872,7 +879,7 @@ class _Passes:
         rows = joined_rows(self.described, self.cv, self.problems, self.strip_location)
         if self.photo_folder is not None:
             rows = progress(rows, desc=f"copy photos to {self.photo_folder.folder}", unit="photo")
-        for index, row in enumerate(rows):
+        for index, (row, photo) in enumerate(self._photos(rows)):
             self.count += 1
             if self.passes_over(row):
                 self.passed_over += 1
@@ -883,13 +890,47 @@ class _Passes:
                 continue
             if self.photo_folder is not None:
                 try:
-                    row.file = self.photo_folder.put(row.image)
+                    if isinstance(photo, Exception):
+                        raise photo
+                    row.file = self.photo_folder.store(row.image, *photo)
                 except (OSError, ValueError) as error:
                     where = self.photo_folder.photos.name(row.image) if row.image else self.photo_folder.photos.images
                     self.problems.append({"id": row.id, "error": f"photo not copied: {where}: {error}"})
                     self.left_out.add(index)
                     continue
             yield row
+
+    def _wanted(self, row: ExportRow) -> bool:
+        """Whether the first pass copies the row's photo."""
+        return not self.passes_over(row) and not (self.check is not None and self.check(row))
+
+    def _photos(self, rows: Iterable[ExportRow]) -> Iterator[tuple[ExportRow, tuple | Exception | None]]:
+        """Each row with its photo as `PhotoRewrite.photo` gives it (or why it could not be read; None: not
+        copied): read here, written again on the workers (`WorkerPool.ordered`), the rows in order."""
+        if self.photo_folder is None:
+            yield from ((row, None) for row in rows)
+            return
+        held: deque[tuple[ExportRow, Exception | None]] = deque()
+
+        def calls() -> Iterator[tuple[bytes | None]]:
+            for row in rows:
+                data, failed = None, None
+                if self._wanted(row):
+                    try:
+                        data = self.photo_folder.read(row.image)
+                    except (OSError, ValueError) as error:
+                        failed = error
+                held.append((row, failed))
+                yield (data,)
+
+        rewrite = self.photo_folder.rewrite
+        pool = WorkerPool(rewrite, self.workers if rewrite.rewrites else 0)
+        try:
+            for photo in pool.ordered("photo", calls(), 2 * pool.workers):
+                row, failed = held.popleft()
+                yield row, failed if failed is not None else photo
+        finally:
+            pool.close()
 
     def _again(self) -> Iterator[ExportRow]:
         for index, row in enumerate(joined_rows(self.described, self.cv, [], self.strip_location)):
@@ -1030,9 +1071,9 @@ def _export(
         passed_over = 0
     else:
         rewrite = PhotoRewrite(rewrite.max_side, rewrite.image_format, rewrite.quality, strip_location)
-        if photos is not None and strip_location and not rewrite.rewrites:  # (else the rewrite strips them)
-            photos = LocationFreePhotos(photos)
-        folder = PhotoFolder(photos, image_folder, rewrite) if image_folder is not None else None
+        folder = PhotoFolder(photos, image_folder, rewrite) if image_folder is not None else None  # strips them
+        if photos is not None and strip_location:
+            photos = LocationFreePhotos(photos)  # as the other readers of the photos see them
         checks = {
             "coco_instances": lambda row: instances_problem(row, photos),
             "label_studio": lambda row: instances_problem(row, photos),
@@ -1041,7 +1082,7 @@ def _export(
             "geojson_items": lambda row: pose_row_problem(row, photos, below_takeoff_m),
         }
         passes_over = {"geojson": without_position, "geojson_items": without_pose}.get(fmt)
-        rows = _Passes(described, cv, folder, checks.get(fmt), passes_over, strip_location)
+        rows = _Passes(described, cv, folder, checks.get(fmt), passes_over, strip_location, workers)
         items: Counter = Counter()
         if fmt == "llava":
             entries = (entry for row in rows() for entry in llava_entries(row, prompt))

@@ -231,8 +231,8 @@ class ExportOptions:
     image_quality: int = setting(PhotoRewrite.quality, "JPEG and WebP quality (1..100) of photos written again")
     workers: str = setting(
         "auto",
-        "hf, webdataset: processes writing photos again (--max_side, --image_format) while this one reads and writes "
-        "the shards (0: none, all in this process; auto: one per core, none on one core)",
+        "hf, webdataset, llava, yolo: processes writing photos again (--max_side, --image_format) while this one reads "
+        "and writes the rest (0: none, all in this process; auto: one per core, none on one core)",
     )
 
     @property

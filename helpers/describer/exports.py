@@ -103,7 +103,7 @@ import logging
 import time
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import chain
 from pathlib import Path, PurePosixPath
 
@@ -414,7 +414,7 @@ def export_sharded(
         "images": str(images.resolve()) if images is not None else None,
         "columns": list(columns),
     } | ({"strip_location": True} if strip_location else {})
-    rewrite = PhotoRewrite(rewrite.max_side, rewrite.image_format, rewrite.quality, strip_location)
+    rewrite = replace(rewrite, strip_location=strip_location)  # photos kept as stored are stripped there
     if rewrite.rewrites:  # (older exports, which had no such setting, resume)
         settings["rewrite"] = [rewrite.max_side, rewrite.image_format, rewrite.quality]
     if fmt == "hf":
@@ -1070,7 +1070,7 @@ def _export(
         joined, exported, problems = sharded
         passed_over = 0
     else:
-        rewrite = PhotoRewrite(rewrite.max_side, rewrite.image_format, rewrite.quality, strip_location)
+        rewrite = replace(rewrite, strip_location=strip_location)
         folder = PhotoFolder(photos, image_folder, rewrite) if image_folder is not None else None  # strips them
         if photos is not None and strip_location:
             photos = LocationFreePhotos(photos)  # as the other readers of the photos see them

@@ -513,6 +513,33 @@ def test_label_studio_tasks_pre_annotate_each_box_and_description_its_config_nam
     assert "Wendy's 7up-can" in labels, "labels exactly as given"
 
 
+def test_label_studio_tasks_name_photos_where_its_local_files_serve_them(described):
+    """By default a task names its photo as Label Studio's local files serve it, by the photos' folder name (the
+    document root the folder holding it: Label Studio refuses a storage at the root itself); a photo that is no file
+    there is its row's error; `image_folder` copies the photos and names them there; without photos it refuses."""
+    from helpers.describer.exports import export
+
+    folder, records, rows = described
+    gone = records[5]["image"]
+    args = {"cv": folder / "cv.jsonl", "images": folder / "photos"}
+    export("label_studio", folder / "described.jsonl", folder / "tasks.json", **args)
+    tasks = json.loads((folder / "tasks.json").read_text(encoding="utf-8"))
+    served = [row["id"] for row in rows if row["id"] != gone]
+    assert [task["data"]["image"] for task in tasks] == ["/data/local-files/?d=photos/" + key for key in served]
+    unserved = [error["id"] for error in _errors(folder, "tasks.json") if "Label Studio to serve" in error["error"]]
+    assert unserved == [gone]
+
+    copies = folder / "for label studio"
+    export("label_studio", folder / "described.jsonl", folder / "copied.json", **args, image_folder=copies)
+    tasks = json.loads((folder / "copied.json").read_text(encoding="utf-8"))
+    assert [task["data"]["id"] for task in tasks] == served
+    for task in tasks:
+        name = task["data"]["image"].removeprefix("/data/local-files/?d=for%20label%20studio/")
+        assert (copies / name).read_bytes() == (folder / "photos" / task["data"]["id"]).read_bytes()
+    with pytest.raises(ValueError, match="--images"):
+        export("label_studio", folder / "described.jsonl", folder / "none.json", cv=folder / "cv.jsonl")
+
+
 def test_coco_instances_of_labelled_photos_are_their_label_files_in_pixels(tiny_demo, tmp_path):
     """Extraction from a data.yaml's labels, exported: each box is its YOLO label line (centre and size,
     normalised) in pixels, computed here from the label files themselves."""

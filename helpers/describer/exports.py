@@ -122,15 +122,16 @@ from helpers.core.io import (
 )
 from helpers.core.logs import progress
 from helpers.core.outputs import OutputLock, check_writes, lock_path
-from helpers.core.photo_datasets import PhotoKeys, photo_file_name, photo_suffix, photos_for
+from helpers.core.photo_datasets import IMAGE_SUFFIXES, PhotoKeys, photo_file_name, photo_suffix, photos_for
 from helpers.core.photo_rewrite import PhotoRewrite
 from helpers.core.records import record_id
 from helpers.core.strip_location import without_location
+from helpers.core.tar_photos import is_tar_shards
 from helpers.describer import label_studio
 from helpers.describer.dataset_card import CardCounts, dataset_card
 from helpers.describer.guard import WorkerPool
 from helpers.describer.hf_dataset import ShardedDatasetWriter
-from helpers.describer.label_studio import LOCAL_FILES, image_url, label_config
+from helpers.describer.label_studio import image_url, label_config, local_files_prefix
 from helpers.describer.options import EXPORT_FORMATS as FORMATS
 from helpers.describer.options import MAP_FORMATS, ExportOptions
 from helpers.describer.shard_writer import SHARD_BYTES, file_state
@@ -140,7 +141,7 @@ from helpers.text.grammar import facts, validate_record
 logger = logging.getLogger(__name__)
 
 LLAVA_PROMPT = ExportOptions.prompt
-COPYING_FORMATS = ("llava", "coco", "coco_instances")  # the exports that name photo files (`--image_folder`)
+COPYING_FORMATS = ("llava", "coco", "coco_instances", "label_studio")  # those naming photo files (`--image_folder`)
 FOLDER_FORMATS = ("hf", "webdataset")  # the exports written as a folder of shards, resumable
 REWRITING_FORMATS = (*FOLDER_FORMATS, "llava", "yolo")  # those whose photos may be written again (`PhotoRewrite`)
 FOLDER_OUTPUTS = (*FOLDER_FORMATS, "yolo")  # the exports whose output is a folder
@@ -958,7 +959,7 @@ def export(
     chat: bool = False,
     rewrite: PhotoRewrite = PhotoRewrite(),
     workers: int = 0,
-    url_prefix: str = LOCAL_FILES,
+    url_prefix: str = "",
 ) -> dict:
     """Writes one export (see the module docstring); returns its counts. `images`: a folder or a
     Hugging Face dataset (`image_column`, `key_column`: as extraction read it), or the data.yaml, COCO
@@ -970,7 +971,8 @@ def export(
     `below_takeoff_m`: geojson_items' ground, metres below the drones' take-off point; `chat` (hf, with
     `images`): each example's conversation too, `prompt` the user's turn (`chat_turns`); `rewrite` (hf,
     webdataset): the photos written smaller or in another format, on `workers` processes (`export_sharded`);
-    `url_prefix` (label_studio): what goes before each photo's key in its task's URL.
+    `url_prefix` (label_studio): what goes before each photo's name in its task's URL ("": Label Studio's local
+    files, by the name of the folder the photos are in, `served_prefix`).
 
     Returns:
         {"format", "rows", "exported", "problems", "output"} (with `image_folder`: "photos_written",
@@ -1007,6 +1009,9 @@ def export(
         _check_apart(image_folder, photos)
     elif image_folder is not None:
         _check_image_folder(fmt, image_folder, photos)
+    served = None  # the folder of photo files the label_studio tasks name as Label Studio's local files
+    if fmt == "label_studio" and not url_prefix:
+        url_prefix, served = served_prefix(photos, image_folder)
     inputs = [path for path in (described, cv) if path is not None]
     errors = errors_path(output)
     if fmt in FOLDER_OUTPUTS:
@@ -1039,7 +1044,39 @@ def export(
             rewrite,
             workers,
             url_prefix,
+            served,
         )
+
+
+def served_prefix(photos: PhotoKeys | None, image_folder: Path | None) -> tuple[str, Path | None]:
+    """The label_studio tasks' URL prefix by default, Label Studio's local files (`local_files_prefix`): that of
+    `image_folder` (its copies), else of the photos' own folder, which is returned too (its rows' photos must be
+    files there).
+
+    Raises:
+        ValueError: No photos, or photos that are no files (in a Hugging Face dataset, in tar shards).
+    """
+    if image_folder is not None:
+        return local_files_prefix(image_folder), None
+    if photos is None:
+        raise ValueError(
+            "the label_studio tasks name each photo by the URL Label Studio serves it at: give the photos (--images) "
+            "for Label Studio's local files, or --url_prefix where they are served"
+        )
+    if photos.dataset is not None or is_tar_shards(photos.images, IMAGE_SUFFIXES):
+        raise ValueError(
+            f"{photos.images}: photos in a Hugging Face dataset or tar shards are no files Label Studio can serve: "
+            "copy them out with --image_folder (or give --url_prefix where they are served)"
+        )
+    return local_files_prefix(photos.images), photos.images
+
+
+def _served_problem(row: ExportRow, folder: Path) -> str | None:
+    """Why a row's photo is no file Label Studio serves from `folder` (a video's frame, a photo gone), else None."""
+    if row.image and not (folder / row.image).is_file():
+        where = f"photo not a file in {folder} for Label Studio to serve"
+        return f"{where} (a video's frame, a photo gone): export with --image_folder"
+    return None
 
 
 def _export(
@@ -1057,9 +1094,10 @@ def _export(
     chat: bool = False,
     rewrite: PhotoRewrite = PhotoRewrite(),
     workers: int = 0,
-    url_prefix: str = LOCAL_FILES,
+    url_prefix: str = "",
+    served: Path | None = None,
 ) -> dict:
-    """`export` once its output (and its `errors` file) is checked and locked."""
+    """`export` once its output (and its `errors` file) is checked and locked (`served`: `served_prefix`'s)."""
     if fmt in FOLDER_FORMATS:
         columns = (photos.image_column, photos.key_column) if photos else ("", "")
         images = photos.images if photos else None
@@ -1076,7 +1114,7 @@ def _export(
             photos = LocationFreePhotos(photos)  # as the other readers of the photos see them
         checks = {
             "coco_instances": lambda row: instances_problem(row, photos),
-            "label_studio": lambda row: instances_problem(row, photos),
+            "label_studio": lambda row: instances_problem(row, photos) or (served and _served_problem(row, served)),
             "yolo": boxes_problem,
             "geojson": position_problem,
             "geojson_items": lambda row: pose_row_problem(row, photos, below_takeoff_m),

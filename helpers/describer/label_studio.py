@@ -1,8 +1,7 @@
 """Described photos as Label Studio tasks with pre-annotations to review (`desclm export --format label_studio`).
 
 Label Studio imports a JSON array of tasks (its "Basic Label Studio JSON format"): each task's `data` names its
-photo (`image`, a URL Label Studio serves: its local files, `/data/local-files/?d=<path>` under
-`LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT`, or a cloud storage's `s3://...`), and its `predictions` hold a model's
+photo (`image`, a URL Label Studio serves, or a cloud storage's `s3://...`), and its `predictions` hold a model's
 results, shown on the labeling page to correct rather than draw anew:
 
 - a `rectanglelabels` result per detection: its box in percent of the photo (`x`, `y`, `width`, `height`, the
@@ -11,15 +10,29 @@ results, shown on the labeling page to correct rather than draw anew:
 
 The project's labeling config (`label_config`, written beside the tasks) names the same controls: an `Image`
 `image`, `RectangleLabels` `label` with a `Label` per label as given, a `TextArea` `description`.
+
+Photo files on the machine Label Studio runs on reach its page through its local files: started with
+`LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true` and `LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT` a folder, it serves
+`/data/local-files/?d=<path under that folder>` to a project with a local files storage holding the path, a
+storage that must lie strictly below the document root (Label Studio refuses the root itself). So by default
+(`local_files_prefix`) a task names its photo by the photos' folder and its key: `?d=photos/north/p1.jpg`, served
+with the document root the folder holding `photos/` and a storage at `photos/`.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import quote
 from xml.sax.saxutils import quoteattr
 
 LOCAL_FILES = "/data/local-files/?d="  # Label Studio's local files storage, as its docs write a task's photo
 MODEL_VERSION = "desclm"
+
+
+def local_files_prefix(folder: Path) -> str:
+    """The URL prefix of photos in `folder` served as Label Studio's local files, the document root its parent (see
+    the module docstring)."""
+    return LOCAL_FILES + quote(folder.resolve().name, safe="") + "/"
 
 
 def image_url(prefix: str, key: str) -> str:

@@ -12,7 +12,6 @@ from helpers.core.photo_datasets import image_column_setting, key_column_setting
 from helpers.core.photo_rewrite import PhotoRewrite
 from helpers.core.settings import setting
 from helpers.core.shards import check_shard
-from helpers.describer.label_studio import LOCAL_FILES
 
 BACKENDS = ("hf", "ct2")  # transformers, CTranslate2
 
@@ -192,14 +191,15 @@ class ExportOptions:
         "model on",
     )
     url_prefix: str = setting(
-        LOCAL_FILES,
-        "label_studio: what goes before each photo's key in its task's image URL (Label Studio's local files, under "
-        "its LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT; s3://bucket/photos/ with cloud storage)",
+        "",
+        "label_studio: what goes before each photo's key (or name in --image_folder) in its task's image URL, e.g. "
+        "s3://bucket/photos/ with cloud storage; default: Label Studio's local files, /data/local-files/?d=<the "
+        "photos' folder name>/, served with LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT the folder holding it",
     )
     image_folder: str = setting(
         "",
-        "llava, coco, coco_instances: copy each exported photo's file here, named as the JSON names it (LLaVA's "
-        "--image_folder); the way to photo files when --images is a Hugging Face dataset",
+        "llava, coco, coco_instances, label_studio: copy each exported photo's file here, named as the JSON names it "
+        "(LLaVA's --image_folder); the way to photo files when --images is a Hugging Face dataset or tar shards",
     )
     min_confidence: float = setting(
         Policy.min_confidence,

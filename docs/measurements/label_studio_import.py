@@ -1,0 +1,195 @@
+"""The label_studio export imported into a real Label Studio: its tasks, predictions and photos as it takes them.
+
+The tests check the tasks against Label Studio's documented format; label-studio itself cannot join the project's
+environment (its SDK pins an older numpy), so this runs in an environment of its own, with the project's `desclm`
+command called as a program:
+
+    uv venv -p python3.11 /tmp/lsenv && uv pip install --python /tmp/lsenv/bin/python label-studio
+    /tmp/lsenv/bin/python docs/measurements/label_studio_import.py --desclm .venv/bin/desclm \\
+        --cv data/cv_outputs.jsonl --images data/demo --photos 40 --out docs/measurements/label_studio_import.json
+
+It copies the first `--photos` records' photos into a scratch folder `root/photos`, describes them with the grammar
+(`desclm synth`) and exports them twice: as they lie (`--images root/photos`) and copied (`--image_folder
+root/copies`), both with the default URL prefix. It then starts Label Studio with `root` as its local files'
+document root (as the README says to), creates a project per export from the labeling config written beside it,
+adds a local files storage at the photos' folder, imports the tasks, and counts what Label Studio holds: tasks,
+predictions, each task's photo fetched by its URL as the labeling page fetches it, and each prediction validated
+by Label Studio's own checker (`label_studio_sdk`'s `LabelInterface.validate_prediction`, which must also refuse
+a prediction with a label the config lacks: the check can fail).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from measured import commit, save
+
+PORT = 8093
+TOKEN = "desclm-measurement-token"
+# Label Studio 1.2x turns its legacy tokens off by default; the one `--user-token` sets is allowed again here
+ENABLE_TOKENS = """
+import django
+django.setup()
+from organizations.models import Organization
+for organization in Organization.objects.all():
+    organization.jwt.legacy_api_tokens_enabled = True
+    organization.jwt.save()
+"""
+
+
+def _records(cv: Path, count: int) -> list[dict]:
+    records = []
+    with open(cv, encoding="utf-8") as lines:
+        for line in lines:
+            record = json.loads(line)
+            if isinstance(record, dict) and "image" in record:
+                records.append(record)
+            if len(records) == count:
+                break
+    return records
+
+
+def _export(desclm: str, root: Path, name: str, *extra: str) -> dict:
+    done = subprocess.run(
+        [desclm, "export", "described.jsonl", "--format", "label_studio", "--cv", "cv.jsonl"]
+        + ["--images", "photos", "--output", f"{name}.json", *extra],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"desclm export failed ({done.returncode}): {done.stderr}")
+    return json.loads((root / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def _start(root: Path, data: Path, env: dict) -> subprocess.Popen:
+    import requests
+
+    command = [str(Path(sys.executable).with_name("label-studio")), "start", "--no-browser", "--port", str(PORT)]
+    command += ["--username", "measure@example.com", "--password", "measure-password", "--user-token", TOKEN]
+    server = subprocess.Popen(command, env=env, stdout=open(data / "server.log", "w"), stderr=subprocess.STDOUT)
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        try:
+            if requests.get(f"http://localhost:{PORT}/health", timeout=5).ok:
+                return server
+        except requests.ConnectionError:
+            pass
+        if server.poll() is not None:
+            raise SystemExit(f"label-studio ended ({server.returncode}): see {data / 'server.log'}")
+        time.sleep(2)
+    server.kill()
+    raise SystemExit("label-studio did not answer within 600 s")
+
+
+def _project(api, name: str, root: Path, tasks: list[dict], storage: Path) -> dict:
+    """A project from the export `name`'s config, a local files storage at `storage`, its tasks imported: counts."""
+    from label_studio_sdk.label_interface import LabelInterface
+
+    config = (root / f"{name}.label_config.xml").read_text(encoding="utf-8")
+    project = api("post", "/api/projects", json={"title": f"desclm {name}", "label_config": config})
+    api("post", "/api/storages/localfiles", json={"project": project["id"], "path": str(storage), "title": name})
+    imported = api("post", f"/api/projects/{project['id']}/import", json=tasks)
+    held = api("get", "/api/tasks", params={"project": project["id"], "fields": "all", "page_size": len(tasks) + 1})
+    held = held["tasks"] if isinstance(held, dict) else held
+    photos = [api("get", task["data"]["image"], raw=True) for task in held]
+    checker = LabelInterface(config)
+    predictions = [prediction for task in held for prediction in task["predictions"]]
+    wrong = json.loads(json.dumps(predictions[0]))
+    box = next(result for result in wrong["result"] if result["type"] == "rectanglelabels")
+    box["value"]["rectanglelabels"] = ["a label the config lacks"]
+    return {
+        "tasks_exported": len(tasks),
+        "tasks_imported": imported["task_count"],
+        "predictions_imported": imported["prediction_count"],
+        "tasks_held": len(held),
+        "boxes_held": sum(r["type"] == "rectanglelabels" for p in predictions for r in p["result"]),
+        "boxes_exported": sum(r["type"] == "rectanglelabels" for t in tasks for r in t["predictions"][0]["result"]),
+        "descriptions_held": sum(r["type"] == "textarea" for p in predictions for r in p["result"]),
+        "photos_served": sum(r.status_code == 200 and r.headers["content-type"].startswith("image/") for r in photos),
+        "photos_served_as_stored": sum(
+            r.status_code == 200 and r.content == (storage / _served_name(t["data"]["image"])).read_bytes()
+            for r, t in zip(photos, held, strict=True)
+        ),
+        "predictions_valid": sum(bool(checker.validate_prediction(p)) for p in predictions),
+        "wrong_label_refused": not checker.validate_prediction(wrong),
+        "first_url": held[0]["data"]["image"],
+    }
+
+
+def _served_name(url: str) -> str:
+    from urllib.parse import unquote
+
+    return unquote(url.split("?d=", 1)[1]).split("/", 1)[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--desclm", default=".venv/bin/desclm", help="the project's command")
+    parser.add_argument("--cv", type=Path, default=Path("data/cv_outputs.jsonl"), help="CV records (make demo's)")
+    parser.add_argument("--images", type=Path, default=Path("data/demo"), help="the folder their keys are under")
+    parser.add_argument("--photos", type=int, default=40, help="how many records' photos")
+    parser.add_argument("--out", type=Path, help="JSON to write")
+    args = parser.parse_args()
+    import label_studio
+    import requests
+
+    desclm = str(Path(args.desclm).resolve())
+    with tempfile.TemporaryDirectory() as scratch:
+        root, data = Path(scratch) / "root", Path(scratch) / "label-studio"
+        data.mkdir()
+        records = _records(args.cv, args.photos)
+        for record in records:
+            (root / "photos" / record["image"]).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(args.images / record["image"], root / "photos" / record["image"])
+        (root / "cv.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+        synth = [desclm, "synth", "--input", "cv.jsonl", "--output", "described.jsonl", "-q"]
+        subprocess.run(synth, cwd=root, check=True)
+        as_they_lie = _export(desclm, root, "tasks")
+        copied = _export(desclm, root, "copied", "--image_folder", "copies")
+
+        env = os.environ | {
+            "LABEL_STUDIO_BASE_DATA_DIR": str(data),
+            "LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED": "true",
+            "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(root),
+        }
+        server = _start(root, data, env)
+        try:
+            django = env | {
+                "DJANGO_SETTINGS_MODULE": "label_studio.core.settings.label_studio",
+                "PYTHONPATH": os.path.dirname(label_studio.__file__),
+            }
+            subprocess.run([sys.executable, "-c", ENABLE_TOKENS], env=django, check=True, capture_output=True)
+            headers = {"Authorization": f"Token {TOKEN}"}
+
+            def api(method: str, path: str, raw: bool = False, **kwargs):
+                answer = requests.request(method, f"http://localhost:{PORT}{path}", headers=headers, **kwargs)
+                if raw:
+                    return answer
+                answer.raise_for_status()
+                return answer.json()
+
+            version = api("get", "/api/version")
+            result = {
+                "commit": commit(),
+                "label_studio": version.get("release") or version.get("label-studio-os-package", {}).get("version"),
+                "photos": len(records),
+                "as_they_lie": _project(api, "tasks", root, as_they_lie, root / "photos"),
+                "image_folder": _project(api, "copied", root, copied, root / "copies"),
+            }
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+    save(result, args.out)
+
+
+if __name__ == "__main__":
+    main()

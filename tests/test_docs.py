@@ -870,3 +870,19 @@ def test_the_export_photo_sizes_and_rates_the_readme_states_are_the_saved_measur
         in text
     )
     assert f"(x{saved['workers_over_this_process_speed']:.2f})" in text and f"at {rates['as stored']} photos/s" in text
+
+
+def test_the_label_studio_import_the_readme_states_is_the_saved_one_and_lost_nothing():
+    """docs/measurements/label_studio_import.py's run in a real Label Studio: the README's numbers, and both ways
+    every task, box, description and photo came through and every prediction passed Label Studio's checker."""
+    saved = _measured("label_studio_import.json")
+    text = " ".join(README.split())
+    ways = [saved["as_they_lie"], saved["image_folder"]]
+    photos, boxes = saved["photos"], ways[0]["boxes_exported"]
+    assert "(1.23.2, set up as above" in text and saved["label_studio"] == "1.23.2"
+    assert f"{photos} of make demo's photos" in text and f"all {photos} tasks with their {boxes} boxes" in text
+    for way in ways:
+        assert way["tasks_exported"] == way["tasks_imported"] == way["tasks_held"] == way["predictions_valid"] == photos
+        assert way["boxes_held"] == way["boxes_exported"] == boxes and way["descriptions_held"] == photos
+        assert way["photos_served"] == way["photos_served_as_stored"] == photos and way["wrong_label_refused"]
+    assert ways[0]["first_url"].startswith("/data/local-files/?d=photos/")

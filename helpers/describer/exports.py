@@ -37,7 +37,8 @@ from, `helpers.core.photo_datasets`):
   `COCODetectionDataset`, and
   `pycocotools` (`COCO`, `loadRes`) read;
 - **label_studio**: Label Studio tasks to review (`--cv` needed; `helpers.describer.label_studio`): a task per
-  photo, its image URL `--url_prefix` + its key, its pre-annotations a box per detection (in percent, the label as
+  photo, its image URL `--url_prefix` + its key (by default Label Studio's local files by the photos' folder name;
+  with `--image_folder`, the copies'), its pre-annotations a box per detection (in percent, the label as
   given, its confidence as score) and the description as text; the project's labeling config beside
   (`<output stem>.label_config.xml`);
 - **yolo**: a YOLO detection dataset of the records' boxes (pseudo-labels; `--cv` and `--images`

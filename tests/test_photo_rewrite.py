@@ -51,6 +51,15 @@ def test_photos_within_the_size_in_their_own_format_are_kept_byte_for_byte():
     assert not rewritten and kept != data and GPS not in Image.open(io.BytesIO(kept)).getexif()
 
 
+def test_a_small_photo_stored_on_its_side_is_written_again_upright_as_exif_blind_readers_need():
+    data = _photo((40, 30), orientation=6)
+    written, rewritten, error = PhotoRewrite(max_side=64).photo(data)
+    with Image.open(io.BytesIO(written)) as image:
+        assert rewritten and error is None and image.size == (30, 40) and ORIENTATION not in image.getexif()
+        assert image.getpixel((25, 5))[2] > 200 and image.getpixel((5, 5))[0] > 150, "turned clockwise"
+    assert PhotoRewrite().photo(data) == (data, False, None), "no rewrite asked: as stored, EXIF and all"
+
+
 def test_formats_every_reader_opens_alpha_kept_where_the_format_has_it():
     png = _photo((40, 30), "PNG")
     as_jpeg, rewritten, _ = PhotoRewrite(image_format="jpeg", quality=80).photo(png)
@@ -104,10 +113,13 @@ def test_a_photo_fits_max_side_keeping_its_shape(width, height, max_side, orient
     upright = (height, width) if orientation in (6, 8) else (width, height)
     with Image.open(io.BytesIO(written)) as image:
         size = image.size if rewritten else upright  # kept: as stored, its EXIF still says how to turn it
-    assert error is None and rewritten == (0 < max_side < max(width, height))
+        assert not rewritten or ORIENTATION not in image.getexif(), "written upright: nothing left to turn"
+    # written again when too large, or when stored turned (readers that ignore EXIF would see it so)
+    assert error is None and rewritten == (0 < max_side and (max_side < max(width, height) or orientation in (3, 6, 8)))
     if rewritten:
+        side = min(max_side, max(upright))  # never enlarged
         longer = 0 if upright[0] >= upright[1] else 1  # the upright photo's longer side stays the longer one
-        shorter = min(upright) * max_side / max(upright)  # its shorter side, shrunk in proportion
-        assert size[longer] == max_side and abs(size[1 - longer] - max(shorter, 1)) <= 1, "its shape kept, upright"
+        shorter = min(upright) * side / max(upright)  # its shorter side, shrunk in proportion
+        assert size[longer] == side and abs(size[1 - longer] - max(shorter, 1)) <= 1, "its shape kept, upright"
     else:
         assert written == data

@@ -8,13 +8,14 @@ at a few hundred pixels. A photo written again is
   the smallest scale of 1/2, 1/4 or 1/8 still at least twice the size asked (`draft`), then resamples with
   Lanczos;
 - turned upright as its EXIF orientation says (what extraction saw, so the records' boxes, in 0..1 of the
-  upright photo, fit it), and
+  upright photo, fit it; a photo stored on its side is written again for that alone, so that readers which ignore
+  EXIF, as WebDataset's and LLaVA's loaders do, see it as the boxes do), and
 - encoded as `image_format` ("same": its own format where that is JPEG, PNG or WebP, else JPEG; a HEIC photo
   asked as "jpeg" opens in any reader) at `quality` (JPEG, WebP), with its colour profile and without its EXIF
   and XMP (what extraction read from them is in the records' `taken`; so without its GPS position too).
 
-A photo neither too large nor in another format is kept byte for byte (`strip_location`: without its place,
-`helpers.core.strip_location`).
+A photo neither too large, nor stored turned, nor in another format is kept byte for byte (`strip_location`: without
+its place, `helpers.core.strip_location`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import io
 from dataclasses import dataclass
 
 IMAGE_FORMATS = ("same", "jpeg", "png", "webp")
+ORIENTATION = 0x0112  # EXIF: how to turn the stored pixels upright (1: as stored; 2..8: mirrored and/or turned)
 WRITTEN = {"JPEG", "PNG", "WEBP"}  # the formats photos are written again in
 MODES = {  # the pixel modes each format stores; others are converted (alpha kept where the format has it)
     "JPEG": {"L", "RGB", "CMYK"},
@@ -77,7 +79,8 @@ class PhotoRewrite:
                 kind = image.format
                 asked = kind if self.image_format == "same" else self.image_format.upper()
                 too_large = self.max_side > 0 and max(image.size) > self.max_side
-                if not too_large and asked == kind:
+                turned = image.getexif().get(ORIENTATION) in range(2, 9)
+                if not too_large and not turned and asked == kind:
                     return (without_location(data) if self.strip_location else data), False, None
                 target = asked if asked in WRITTEN else "JPEG"
                 if too_large:

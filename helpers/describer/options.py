@@ -218,9 +218,8 @@ class ExportOptions:
     max_side: int = setting(
         PhotoRewrite.max_side,
         "hf, webdataset, llava (--image_folder), yolo: photos whose longer side is larger (pixels) are shrunk to it, "
-        "keeping their shape, and "
-        "written again upright and without EXIF (img2dataset's image_size with keep_ratio; the boxes, in 0..1, still "
-        "fit); 0: as stored",
+        "keeping their shape, and, with those stored on their side, written again upright and without EXIF "
+        "(img2dataset's image_size with keep_ratio; the boxes, in 0..1, still fit); 0: as stored",
     )
     image_format: Literal["same", "jpeg", "png", "webp"] = setting(
         PhotoRewrite.image_format,

@@ -886,3 +886,15 @@ def test_the_label_studio_import_the_readme_states_is_the_saved_one_and_lost_not
         assert way["boxes_held"] == way["boxes_exported"] == boxes and way["descriptions_held"] == photos
         assert way["photos_served"] == way["photos_served_as_stored"] == photos and way["wrong_label_refused"]
     assert ways[0]["first_url"].startswith("/data/local-files/?d=photos/")
+
+
+def test_the_fiftyone_import_the_readme_states_is_the_saved_one_and_lost_nothing():
+    saved = _measured("fiftyone_coco_import.json")
+    text = " ".join(README.split())
+    photos, detections = saved["photos_exported"], saved["detections_exported"]
+    assert f"COCO importer ({saved['fiftyone']}, `COCODetectionDataset`" in text
+    assert f"read make demo's {photos} photos" in text and f"all {detections} detections" in text
+    assert saved["samples_read"] == saved["photos_found"] == photos
+    assert saved["detections_read"] == saved["detections_as_recorded"] == detections
+    largest = saved["largest_box_error_pixels"]
+    assert largest <= saved["tolerance"] and f"boxes within {largest:.3f} pixels" in text

@@ -467,6 +467,7 @@ def test_coco_instances_load_with_pycocotools_boxes_in_pixels_and_labels_as_give
             assert annotation["bbox"] == pytest.approx(expected, abs=0.005)
             assert names[annotation["category_id"]] == detection["label"]  # as given: "Wendy's 7up-can"
             assert annotation["score"] == detection["confidence"] and annotation["iscrowd"] == 0
+            assert annotation["segmentation"] == [], "a box, no outline: CVAT's and Datumaro's readers expect the field"
             boxes += 1
     assert boxes > 0 and "Wendy's 7up-can" in names.values()
     # the detections load as results too (what COCOeval scores): every box, on its photo

@@ -619,6 +619,7 @@ def coco_instances_pieces(rows, photos: PhotoKeys | None = None) -> Iterator[str
                     "image_id": number,
                     "category_id": categories.setdefault(detection["label"], len(categories) + 1),
                     "bbox": box,
+                    "segmentation": [],  # a box without an outline, as CVAT writes one (Datumaro warns on none)
                     "area": round(box[2] * box[3], 2),
                     "iscrowd": 0,
                     "score": detection["confidence"],

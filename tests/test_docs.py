@@ -898,3 +898,18 @@ def test_the_fiftyone_import_the_readme_states_is_the_saved_one_and_lost_nothing
     assert saved["detections_read"] == saved["detections_as_recorded"] == detections
     largest = saved["largest_box_error_pixels"]
     assert largest <= saved["tolerance"] and f"boxes within {largest:.3f} pixels" in text
+
+
+def test_the_datumaro_import_the_readme_states_is_the_saved_one_and_lost_nothing():
+    saved = _measured("datumaro_coco_import.json")
+    text = " ".join(README.split())
+    instances, captions = saved["coco_instances"], saved["coco"]
+    photos, boxes = instances["photos_exported"], instances["detections_read"]
+    assert f"Datumaro ({saved['datumaro']}, the library CVAT's import runs" in text
+    assert f"read the same {photos} photos" in text and f"all {boxes} boxes as recorded" in text
+    assert f"`coco` export's {captions['captions_read']} captions" in text
+    assert instances["items_read"] == instances["photos_found"] == photos and instances["warnings"] == 0
+    assert instances["detections_as_recorded"] == boxes == _measured("fiftyone_coco_import.json")["detections_read"]
+    assert instances["largest_box_error_pixels"] <= saved["tolerance_pixels"]
+    assert captions["items_read"] == captions["photos_found"] == captions["captions_as_described"] == photos
+    assert captions["warnings"] == 0

@@ -506,6 +506,21 @@ def test_benchmark_command_runs_both_ways_on_the_same_images(tmp_path, tiny_demo
     )
 
 
+def test_a_benchmark_whose_photos_fail_is_refused_naming_the_first_error(tiny_demo, tiny_cv_models, monkeypatch):
+    """A package missing where the benchmark runs (WBF's ensemble_boxes, whose import needs numba) fails every
+    photo at fusion: a speed of photos that failed measures nothing, so the benchmark stops, saying why."""
+    import sys
+
+    from helpers.cv.bench import benchmark
+
+    config = ExtractConfig(
+        images=str(tiny_demo / "data.yaml"), output="", max_images=2, **cv_models_settings(tiny_cv_models)
+    )
+    monkeypatch.setitem(sys.modules, "ensemble_boxes", None)  # `import ensemble_boxes` raises ImportError
+    with pytest.raises(RuntimeError, match=r"2 of 2 photos failed in the library pipeline.*ensemble_boxes"):
+        benchmark(config, repeats=1)
+
+
 def test_average_precision_agrees_with_ultralytics_within_the_measured_gap():
     """Same detections, two implementations: COCO's step rule here, Ultralytics' trapezoid (max gap measured 0.015)."""
     from ultralytics.utils.metrics import compute_ap

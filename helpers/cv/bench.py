@@ -20,16 +20,19 @@ of each is used, alternating, so a noisy neighbour hurts all alike.
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from helpers.core.io import write_metrics
+from helpers.core.io import iter_jsonl, side_files, write_metrics
 from helpers.cv.batch import BatchExtractor
 from helpers.cv.detectors import resolve_device, uses_half
 from helpers.cv.extract import ExtractConfig, run_extraction
 from helpers.cv.sources import load_image, open_image_source, select
+
+logger = logging.getLogger(__name__)
 
 
 def _models_alone(detectors, scene_model, images, batch_size: int) -> tuple[float, dict]:
@@ -121,6 +124,12 @@ def _pipeline(config: ExtractConfig, models: tuple[list, object], output: Path, 
     )
     if run["processed"] + run["failed"] != count:
         raise RuntimeError(f"the extraction did {run['processed'] + run['failed']} of {count} images")
+    if run["failed"]:  # the time of photos that failed measures no pipeline (a missing package fails every one)
+        first = next(iter_jsonl(side_files(output)["errors"])).record
+        raise RuntimeError(
+            f"{run['failed']} of {count} photos failed in the {config.preprocess} pipeline, so its speed is no "
+            f"measure; the first, {first.get('image')}: {first.get('error')}"
+        )
     inside = {t.label: t.seconds for t in timed}
     return run["seconds"], {"model_seconds": inside, "other_seconds": run["seconds"] - sum(inside.values())}
 
@@ -184,7 +193,11 @@ def _records(path: Path) -> list[dict]:
 def run_benchmark(options) -> int:
     """`desclm bench extract`: prints the comparison (options: `helpers.commands.bench.BenchExtractOptions`)."""
     config = ExtractConfig(**{**asdict(options.extract), "max_images": options.count})
-    result = benchmark(config, options.repeats)
+    try:
+        result = benchmark(config, options.repeats)
+    except RuntimeError as error:
+        logger.error("bench extract: %s", error)
+        return 1
     print(json.dumps(result, indent=2))
     if options.save:
         write_metrics(options.save, result)

@@ -913,3 +913,14 @@ def test_the_datumaro_import_the_readme_states_is_the_saved_one_and_lost_nothing
     assert instances["largest_box_error_pixels"] <= saved["tolerance_pixels"]
     assert captions["items_read"] == captions["photos_found"] == captions["captions_as_described"] == photos
     assert captions["warnings"] == 0
+
+
+def test_the_webdataset_read_the_readme_states_is_the_saved_one_and_lost_nothing():
+    saved = _measured("webdataset_read.json")
+    text = " ".join(README.split())
+    records = saved["records"]
+    assert f"version {saved['webdataset']} read make demo's {records} photos'" in text
+    assert f"with `--max_side {saved['max_side_pixels']}`, each sample once" in text
+    for way in (saved["as_stored"], saved["max_side"]):
+        assert way["samples_read"] == way["distinct_keys"] == way["samples_as_exported"] == way["samples_listed"]
+        assert way["samples_read"] == records

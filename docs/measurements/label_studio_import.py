@@ -33,6 +33,8 @@ from pathlib import Path
 from measured import commit, save
 
 PORT = 8093
+REVIEWED = 5  # tasks annotated in the review
+WRONG = "There are nine plastic items."  # a description a reviewer got wrong
 TOKEN = "desclm-measurement-token"
 # Label Studio 1.2x turns its legacy tokens off by default; the one `--user-token` sets is allowed again here
 ENABLE_TOKENS = """
@@ -90,8 +92,9 @@ def _start(root: Path, data: Path, env: dict) -> subprocess.Popen:
     raise SystemExit("label-studio did not answer within 600 s")
 
 
-def _project(api, name: str, root: Path, tasks: list[dict], storage: Path) -> dict:
-    """A project from the export `name`'s config, a local files storage at `storage`, its tasks imported: counts."""
+def _project(api, name: str, root: Path, tasks: list[dict], storage: Path) -> tuple[dict, int, list[dict]]:
+    """A project from the export `name`'s config, a local files storage at `storage`, its tasks imported: counts,
+    the project's id and the tasks Label Studio holds."""
     from label_studio_sdk.label_interface import LabelInterface
 
     config = (root / f"{name}.label_config.xml").read_text(encoding="utf-8")
@@ -106,7 +109,7 @@ def _project(api, name: str, root: Path, tasks: list[dict], storage: Path) -> di
     wrong = json.loads(json.dumps(predictions[0]))
     box = next(result for result in wrong["result"] if result["type"] == "rectanglelabels")
     box["value"]["rectanglelabels"] = ["a label the config lacks"]
-    return {
+    counts = {
         "tasks_exported": len(tasks),
         "tasks_imported": imported["task_count"],
         "predictions_imported": imported["prediction_count"],
@@ -123,6 +126,45 @@ def _project(api, name: str, root: Path, tasks: list[dict], storage: Path) -> di
         "wrong_label_refused": not checker.validate_prediction(wrong),
         "first_url": held[0]["data"]["image"],
     }
+    return counts, project["id"], held
+
+
+def _review(api, project: int, held: list[dict], root: Path, desclm: str, fixture: Path | None) -> dict:
+    """People's review, as Label Studio records it: the first `REVIEWED` tasks annotated (the pre-annotation
+    accepted; one description made wrong, "nine plastic items"; one annotation cancelled, one task annotated
+    twice), the project exported as Label Studio's JSON, and `desclm check` run on that export: its summary.
+    With `fixture`, the reviewed tasks of the export and their CV records are written there for the tests."""
+    reviewed = held[:REVIEWED]
+    for place, task in enumerate(reviewed):
+        result = json.loads(json.dumps(task["predictions"][0]["result"]))
+        if place == 2:
+            next(r for r in result if r["type"] == "textarea")["value"]["text"] = [WRONG]
+        cancelled = place == 3
+        for _ in range(2 if place == 4 else 1):
+            annotation = {"result": [] if cancelled else result, "was_cancelled": cancelled}
+            api("post", f"/api/tasks/{task['id']}/annotations", json=annotation)
+    everything = {"exportType": "JSON", "download_all_tasks": "true"}
+    exported = api("get", f"/api/projects/{project}/export", params=everything)
+    (root / "label_studio_export.json").write_text(json.dumps(exported, indent=1), encoding="utf-8")
+    check = [desclm, "check", "--input", "cv.jsonl", "--captions", "label_studio_export.json"]
+    subprocess.run([*check, "--output", "verdicts.jsonl", "-q"], cwd=root)  # exit 1: the wrong description
+    summary = json.loads((root / "verdicts.summary.json").read_text(encoding="utf-8"))
+    if fixture:
+        ids = {task["id"] for task in reviewed}
+        kept = [task for task in exported if task["id"] in ids]
+        keys = {task["data"]["id"] for task in kept}
+        fixture.mkdir(parents=True, exist_ok=True)
+        (fixture / "label_studio_export.json").write_text(json.dumps(kept, indent=1) + "\n", encoding="utf-8")
+        with open(root / "cv.jsonl", encoding="utf-8") as lines:
+            records = [line for line in lines if json.loads(line)["image"] in keys]
+        (fixture / "label_studio_cv.jsonl").write_text("".join(records), encoding="utf-8")
+    return {
+        "tasks": len(exported),
+        "annotated": REVIEWED,
+        "annotations": sum(len(task["annotations"]) for task in exported),
+        "check": {name: summary[name] for name in ("captions", "checked", "faithful", "errors", "unreviewed")},
+        "findings": {kind: count for kind, count in summary["findings"].items() if count},
+    }
 
 
 def _served_name(url: str) -> str:
@@ -138,6 +180,7 @@ def main() -> None:
     parser.add_argument("--images", type=Path, default=Path("data/demo"), help="the folder their keys are under")
     parser.add_argument("--photos", type=int, default=40, help="how many records' photos")
     parser.add_argument("--out", type=Path, help="JSON to write")
+    parser.add_argument("--fixture", type=Path, help="folder to write the reviewed tasks' export to, for the tests")
     args = parser.parse_args()
     import label_studio
     import requests
@@ -182,9 +225,10 @@ def main() -> None:
                 "commit": commit(),
                 "label_studio": version.get("release") or version.get("label-studio-os-package", {}).get("version"),
                 "photos": len(records),
-                "as_they_lie": _project(api, "tasks", root, as_they_lie, root / "photos"),
-                "image_folder": _project(api, "copied", root, copied, root / "copies"),
             }
+            result["as_they_lie"], project, held = _project(api, "tasks", root, as_they_lie, root / "photos")
+            result["image_folder"] = _project(api, "copied", root, copied, root / "copies")[0]
+            result["review"] = _review(api, project, held, root, desclm, args.fixture)
         finally:
             server.terminate()
             server.wait(timeout=60)

@@ -11,7 +11,10 @@ The captions come as they are kept (`captions_format`, by default told from the 
 - **llava**: LLaVA-style conversations (a JSON array, or one entry per line): each entry's first
   answer (`from: gpt`, or `role: assistant`) is the caption, joined by the entry's `image` (or, when
   no record has that name, by it without its extension: the key of a dataset photo `desclm export
-  --image_folder` wrote as `train/17.png`);
+  --image_folder` wrote as `train/17.png`); an entry with `data` and `annotations` is a Label Studio task
+  (its JSON export, after people reviewed `desclm export --format label_studio`'s tasks): each annotation's
+  description (its `textarea` result) is a caption, joined by the task's `data.id` (else `data.image`), a
+  cancelled annotation passed over, a task no annotation describes a line saying so (`unreviewed`);
 - **coco**: COCO captions (`images` with `file_name`, `annotations` with `image_id` and
   `caption`): each annotation's caption, joined by its photo's `file_name`;
 - **webdataset**: tar shards (a `.tar`, or a folder of them: `helpers.core.tar_photos`): each
@@ -117,6 +120,9 @@ class _RecordIndex:
 ANSWERING = ("gpt", "assistant")  # who answers in a LLaVA (`from`) or chat (`role`) conversation
 TEXT_ONLY = "text only: the entry names no photo"  # a LLaVA entry without `image`: passed over, counted
 MULTI_IMAGE = "several photos: a record is one photo's"  # a LLaVA entry with a list of images: passed over, counted
+UNREVIEWED = "not reviewed: no annotation of the task writes a description"  # a Label Studio task: counted
+SKIPPED = {TEXT_ONLY: "text_only", MULTI_IMAGE: "multi_image", UNREVIEWED: "unreviewed"}  # the summary's counts
+DESCRIPTION = "description"  # the text control `desclm export --format label_studio`'s config names
 
 
 @dataclass(frozen=True)
@@ -195,11 +201,48 @@ def _llava_line(where: str, number: int, entry) -> CaptionLine:
     return CaptionLine(where, text, image, None, name, _stem(image))
 
 
+def _is_task(entry) -> bool:
+    """Whether a JSON entry is a Label Studio task with its annotations (its JSON export)."""
+    return (
+        isinstance(entry, dict) and isinstance(entry.get("data"), dict) and isinstance(entry.get("annotations"), list)
+    )
+
+
+def _task_lines(where: str, number: int, task: dict) -> Iterator[CaptionLine]:
+    """A Label Studio task's captions: each annotation's description (its `textarea` result named `description`,
+    else its only one; lines of one result joined by a space), joined by `data.id`, else `data.image`; the entry
+    of each the annotation's id. Cancelled annotations are passed over; a task none describes is `UNREVIEWED`."""
+    data = task["data"]
+    key = json_safe(data.get("id", data.get("image")))
+    if key is None:
+        yield CaptionLine(where, None, number, f"{where}: no data.id (or data.image) naming its photo")
+        return
+    said = False
+    for place, annotation in enumerate(task["annotations"], start=1):
+        if not isinstance(annotation, dict) or annotation.get("was_cancelled"):
+            continue
+        texts = [r for r in annotation.get("result") or [] if isinstance(r, dict) and r.get("type") == "textarea"]
+        named = [r for r in texts if r.get("from_name") == DESCRIPTION] or (texts if len(texts) == 1 else [])
+        if not named:
+            continue
+        said = True
+        text = (named[0].get("value") or {}).get("text")
+        name = json_safe(annotation.get("id", place))
+        if isinstance(text, list) and text and all(isinstance(line, str) for line in text):
+            yield CaptionLine(f"{where}, annotation {name}", " ".join(text), key, None, name, _stem(str(key)))
+        else:
+            yield CaptionLine(where, None, key, f"{where}, annotation {name}: its description holds no text", name)
+    if not said:
+        yield CaptionLine(where, None, key, None, None, skipped=UNREVIEWED)
+
+
 def _jsonl_captions(path: Path, caption_field: str) -> Iterator[CaptionLine]:
     for line in read_lines(path):
         where = f"line {line.number}"
         if line.error:
             yield CaptionLine(where, None, line.id, line.error)
+        elif caption_field not in line.record and _is_task(line.record):  # a Label Studio task per line
+            yield from _task_lines(where, line.number, line.record)
         elif caption_field not in line.record and "conversations" in line.record:  # a LLaVA entry per line
             yield _llava_line(where, line.number, line.record)
         elif caption_field not in line.record and "messages" in line.record:  # a chat conversation (TRL, OpenAI)
@@ -261,6 +304,8 @@ def _llava_captions(path: Path) -> Iterator[CaptionLine]:
     for where, number, entry in _json_items(path, "item", "entry"):
         if isinstance(entry, ValueError):
             yield CaptionLine(where, None, None, str(entry))
+        elif _is_task(entry):
+            yield from _task_lines(where, number, entry)
         else:
             yield _llava_line(where, number, entry)
 
@@ -486,11 +531,11 @@ def _checked(entries: Iterable, work: CaptionWork, workers: int) -> Iterator[lis
 
 
 def _tally(rows: Iterable[dict], tally: Counter, kinds: Counter) -> None:
-    """Counts rows into `tally` (checked, faithful, errors, text_only, multi_image) and their findings into
+    """Counts rows into `tally` (checked, faithful, errors, and `SKIPPED`'s counts) and their findings into
     `kinds`."""
     for row in rows:
         if "skipped" in row:
-            tally["text_only" if row["skipped"] == TEXT_ONLY else "multi_image"] += 1
+            tally[SKIPPED[row["skipped"]]] += 1
             continue
         if "error" in row:
             tally["errors"] += 1
@@ -566,6 +611,7 @@ def check_file(
             "errors": tally["errors"],
             "text_only": tally["text_only"],  # LLaVA entries about no photo: a line each, no caption to check
             "multi_image": tally["multi_image"],  # LLaVA entries about several photos: a line each, not checked
+            "unreviewed": tally["unreviewed"],  # Label Studio tasks no annotation describes: a line each
             "findings": {kind: kinds[kind] for kind in FINDINGS},
             "cv_records": records.records,
             "cv_problems": dict(records.problems),

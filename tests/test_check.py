@@ -559,3 +559,35 @@ def test_a_vision_language_model_s_chat_answers_are_checked_as_their_own_caption
     verdicts = [json.loads(line) for line in (tmp_path / "chat_verdicts.jsonl").read_text().splitlines()]
     assert [v.get("faithful") for v in verdicts] == [True, False, None] and "no answer" in verdicts[2]["error"]
     assert (summary["checked"], summary["errors"]) == (2, 1)
+
+
+def test_a_label_studio_export_is_checked_per_reviewers_description(tmp_path):
+    """Label Studio 1.23.2's own JSON export (tests/data, written by docs/measurements/label_studio_import.py) of
+    five reviewed tasks that `desclm export --format label_studio` made: two accepted as pre-annotated, one whose
+    description a reviewer made wrong, one cancelled, one annotated twice. Each description a reviewer wrote is
+    checked against its record (joined by data.id), the cancelled task is a line saying it was not reviewed; the
+    same export as one task per line reads the same."""
+    from helpers.describer.check import UNREVIEWED, check_file
+
+    export = json.loads((DATA / "label_studio_export.json").read_text(encoding="utf-8"))
+    summary = check_file(DATA / "label_studio_cv.jsonl", DATA / "label_studio_export.json", tmp_path / "v.jsonl")
+    verdicts = [json.loads(line) for line in (tmp_path / "v.jsonl").read_text().splitlines()]
+    written = [
+        (task["data"]["id"], annotation["id"], text)
+        for task in export
+        for annotation in task["annotations"]
+        if not annotation["was_cancelled"]
+        for text in [r["value"]["text"][0] for r in annotation["result"] if r["type"] == "textarea"]
+    ]
+    checked = [verdict for verdict in verdicts if "faithful" in verdict]
+    assert [(v["id"], v["entry"]) for v in checked] == [(key, entry) for key, entry, _ in written]
+    wrong = [entry for _, entry, text in written if text == "There are nine plastic items."]
+    assert [v["entry"] for v in checked if not v["faithful"]] == wrong and len(wrong) == 1
+    cancelled = [task["data"]["id"] for task in export if all(a["was_cancelled"] for a in task["annotations"])]
+    assert [v["id"] for v in verdicts if v.get("skipped") == UNREVIEWED] == cancelled and len(cancelled) == 1
+    assert (summary["checked"], summary["faithful"], summary["unreviewed"]) == (len(written), len(written) - 1, 1)
+
+    lines = tmp_path / "tasks.jsonl"
+    lines.write_text("".join(json.dumps(task) + "\n" for task in export), encoding="utf-8")
+    check_file(DATA / "label_studio_cv.jsonl", lines, tmp_path / "lines.jsonl")
+    assert (tmp_path / "lines.jsonl").read_text() == (tmp_path / "v.jsonl").read_text()

@@ -924,3 +924,13 @@ def test_the_webdataset_read_the_readme_states_is_the_saved_one_and_lost_nothing
     for way in (saved["as_stored"], saved["max_side"]):
         assert way["samples_read"] == way["distinct_keys"] == way["samples_as_exported"] == way["samples_listed"]
         assert way["samples_read"] == records
+
+
+def test_the_label_studio_review_the_readme_states_is_the_saved_one():
+    review = _measured("label_studio_import.json")["review"]
+    check = review["check"]
+    text = " ".join(README.split())
+    assert f"(five of {review['tasks']} tasks:" in text and review["annotated"] == 5
+    assert f"read the export's {check['checked']} descriptions, {check['faithful']} faithful, and" in text
+    assert f"{check['unreviewed']} tasks unreviewed" in text and check["errors"] == 0
+    assert check["unreviewed"] == review["tasks"] - review["annotated"] + 1, "the cancelled one too"

@@ -120,7 +120,8 @@ class CheckOptions:
     input: str = setting(help="CV output records, one JSON object per line (joined to captions by `id`, else `image`)")
     captions: str = setting(
         help='captions: JSONL {"id", "caption"} (see --caption_field), LLaVA conversations or COCO captions JSON, '
-        "Parquet (a file or a folder of shards), or WebDataset tar shards"
+        "Label Studio's JSON export (each annotation's description), Parquet (a file or a folder of shards), or "
+        "WebDataset tar shards"
     )
     output: str = setting(help='JSONL to write: {"id", "faithful", "findings"} or {"id", "error"} per caption line')
     caption_field: str = setting(
@@ -128,7 +129,8 @@ class CheckOptions:
     )
     captions_format: Literal["auto", "jsonl", "llava", "coco", "parquet", "webdataset"] = setting(
         "auto",
-        "auto: a .json opening with [ is LLaVA (each entry's first gpt answer, joined by its image), with { COCO "
+        "auto: a .json opening with [ is LLaVA (each entry's first gpt answer, joined by its image; a Label Studio "
+        "task's annotations' descriptions, joined by data.id), with { COCO "
         "captions (joined by file_name); tar shards (a .tar or a folder of them) are WebDataset (each sample's "
         ".txt, joined by its .json id, else its photo's key); a folder or .parquet is Parquet (joined by id, else "
         "image); else JSONL",

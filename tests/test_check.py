@@ -568,9 +568,13 @@ def test_a_label_studio_export_is_checked_per_reviewers_description(tmp_path):
     checked against its record (joined by data.id), the cancelled task is a line saying it was not reviewed; the
     same export as one task per line reads the same."""
     from helpers.describer.check import UNREVIEWED, check_file
+    from helpers.text.house import load_examples
 
     export = json.loads((DATA / "label_studio_export.json").read_text(encoding="utf-8"))
-    summary = check_file(DATA / "label_studio_cv.jsonl", DATA / "label_studio_export.json", tmp_path / "v.jsonl")
+    ours = tmp_path / "examples" / "ours.jsonl"
+    summary = check_file(
+        DATA / "label_studio_cv.jsonl", DATA / "label_studio_export.json", tmp_path / "v.jsonl", examples=ours
+    )
     verdicts = [json.loads(line) for line in (tmp_path / "v.jsonl").read_text().splitlines()]
     written = [
         (task["data"]["id"], annotation["id"], text)
@@ -586,6 +590,12 @@ def test_a_label_studio_export_is_checked_per_reviewers_description(tmp_path):
     cancelled = [task["data"]["id"] for task in export if all(a["was_cancelled"] for a in task["annotations"])]
     assert [v["id"] for v in verdicts if v.get("skipped") == UNREVIEWED] == cancelled and len(cancelled) == 1
     assert (summary["checked"], summary["faithful"], summary["unreviewed"]) == (len(written), len(written) - 1, 1)
+    # the reviewers' faithful descriptions, with their records: a house style's examples that 02 takes whole
+    examples, errors = load_examples(ours)
+    faithful = [text for _, _, text in written if text != "There are nine plastic items."]
+    assert [sentence for _, sentence in examples] == faithful and not errors and summary["examples"] == len(faithful)
+    records = {json.loads(line)["image"]: json.loads(line) for line in (DATA / "label_studio_cv.jsonl").open()}
+    assert [record for record, _ in examples] == [records[key] for key, _, text in written if text in faithful]
 
     lines = tmp_path / "tasks.jsonl"
     lines.write_text("".join(json.dumps(task) + "\n" for task in export), encoding="utf-8")

@@ -36,6 +36,7 @@ def main(argv: list[str], prog: str = "desclm check") -> int:
             load_lexicon(options.lexicon) if options.lexicon else None,
             options.captions_format,
             options.workers,
+            resolve(options.examples) if options.examples else None,
         )
     except (OSError, ValueError) as error:
         parser.error(str(error))

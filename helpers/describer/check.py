@@ -508,13 +508,28 @@ def _entries(lines: Iterable[CaptionLine], records: _RecordIndex, input_name: st
         if line.error or line.skipped:
             yield {**named, "error": line.error} if line.error else {**named, "skipped": line.skipped}
             continue
-        record = records.get(json.dumps(line.key))
-        if record is None and line.stem is not None:
-            record = records.get(json.dumps(line.stem))
+        record = _record_of(line, records)
         if record is None:
             yield {**named, "error": f"{line.where}: no CV record in {input_name} has id {line.key!r}"}
             continue
         yield named, line.where, record, line.text
+
+
+def _record_of(line: CaptionLine, records: _RecordIndex) -> dict | None:
+    """The CV record a caption is about: by its key, else its photo's name without the extension."""
+    record = records.get(json.dumps(line.key))
+    if record is None and line.stem is not None:
+        record = records.get(json.dumps(line.stem))
+    return record
+
+
+def _examples(captions: Iterable[CaptionLine], verdicts: Iterable, records: _RecordIndex, count: Counter):
+    """House style examples (`helpers.text.house`) as JSONL lines: each faithful caption with its record, the
+    captions read again beside their verdicts (one each, in order); `count["examples"]` counts them."""
+    for line, verdict in zip(captions, verdicts, strict=True):
+        if verdict.record.get("faithful") is True:
+            count["examples"] += 1
+            yield json_line({"record": _record_of(line, records), "sentence": line.text})
 
 
 def _checked(entries: Iterable, work: CaptionWork, workers: int) -> Iterator[list[dict]]:
@@ -561,17 +576,22 @@ def check_file(
     lexicon: dict | None = None,
     captions_format: str = "auto",
     workers: int | str = DEFAULT_CHECK_WORKERS,
+    examples: Path | None = None,
 ) -> dict:
     """The command's work (see the module docstring); returns the summary it writes. `workers`:
     processes checking the captions (`check_workers`) while this one reads, joins and writes them.
+    `examples`: where the faithful captions go as a house style's examples (`{"record", "sentence"}` lines,
+    `helpers.text.house`), written once every caption is checked: people's reviewed descriptions teach the
+    describer their wording (02's `house_styles`).
 
     Raises:
-        ValueError: An output is one of the inputs, another run is writing it, or an unknown format.
+        ValueError: An output is one of the inputs, another run is writing it, an unknown format, or examples
+            asked of captions read from a stream (they are read twice).
     """
     captions = read_captions(captions_path, captions_format, caption_field)
     summary_file = summary_path(output_path)
     outputs = [output_path, *partial_paths(output_path), summary_file, lock_path(output_path)]
-    check_writes(outputs, [input_path, captions_path])
+    check_writes(outputs + ([examples] if examples else []), [input_path, captions_path])
     workers = check_workers(workers)
     output_path.parent.mkdir(parents=True, exist_ok=True)  # the ids' scratch folder goes beside the output
     stamp = {
@@ -580,6 +600,8 @@ def check_file(
         "settings": [caption_field, captions_format, asdict(policy), lexicon],
     }
     streamed = is_stream(input_path) or (not captions_path.is_dir() and is_stream(captions_path))
+    if examples is not None and streamed:
+        raise ValueError("examples: the captions and records are read again to write them; give files, not a stream")
     tally, kinds = Counter(), Counter()
     # The lock comes first (a second run on this output refuses); a killed run's lines are kept and counted
     with ResumableOutput(output_path, stamp, resume=not streamed) as output:
@@ -599,6 +621,9 @@ def check_file(
 
                 for block in chunks(lines(), WRITE_BLOCK):
                     output.write_lines(block)
+                if examples is not None:
+                    again = read_captions(captions_path, captions_format, caption_field)
+                    atomic_write_text(examples, _examples(again, read_lines(output.partial), records, tally))
             finally:
                 records.close()
         output.finish()
@@ -612,6 +637,7 @@ def check_file(
             "text_only": tally["text_only"],  # LLaVA entries about no photo: a line each, no caption to check
             "multi_image": tally["multi_image"],  # LLaVA entries about several photos: a line each, not checked
             "unreviewed": tally["unreviewed"],  # Label Studio tasks no annotation describes: a line each
+            **({"examples": tally["examples"]} if examples is not None else {}),  # faithful captions written as such
             "findings": {kind: kinds[kind] for kind in FINDINGS},
             "cv_records": records.records,
             "cv_problems": dict(records.problems),

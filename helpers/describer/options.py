@@ -145,6 +145,11 @@ class CheckOptions:
         "processes checking captions while this one reads, joins and writes them (0: none, all in this "
         "process; auto: one per core, none on one core)",
     )
+    examples: str = setting(
+        "",
+        "also write each faithful caption with its CV record here, as a house style's examples (JSONL {record, "
+        "sentence}: 02's examples_dir/<name>.jsonl): reviewers' descriptions teach the describer their wording",
+    )
 
     @property
     def policy(self) -> Policy:

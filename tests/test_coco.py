@@ -87,6 +87,21 @@ def test_category_names_go_through_the_label_map_and_image_root_moves_the_photos
     assert {n for i in unmapped.items for n, _ in unmapped.truth_boxes(i)} <= {f"{n.title()} Item" for n in names}
 
 
+def test_file_names_that_go_up_a_folder_keep_their_truth(both_layouts, tmp_path):
+    """Label Studio's COCO export names each photo relative to its own data folder (`../photos/north/p1.jpg`):
+    the photo's truth is found by the path extraction reads it from, `..` and all."""
+    coco = _coco_of(both_layouts / "data.yaml")
+    for image in coco["images"]:
+        image["file_name"] = f"../{both_layouts.name}/{image['file_name']}"
+    (tmp_path / "export").mkdir()
+    (tmp_path / "export" / "result.json").write_text(json.dumps(coco))
+    exported = open_image_source(tmp_path / "export" / "result.json")
+    labelled = open_image_source(both_layouts / "instances.json")
+    assert [item.path for item in exported.items] == [item.path for item in labelled.items]
+    assert [exported.truth_boxes(item) for item in exported.items] == [labelled.truth_boxes(i) for i in labelled.items]
+    assert any(exported.truth_boxes(item) for item in exported.items)
+
+
 @pytest.mark.parametrize(
     ("change", "named"),
     [

@@ -17,6 +17,7 @@ import contextlib
 import csv
 import io
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,8 +79,8 @@ def load_coco(path: str | Path, image_root: str | Path | None = None) -> CocoDat
             raise ValueError(f"{where} needs an 'id' and a 'file_name', got {image!r}")
         if not all(_number(image.get(side)) and image[side] > 0 for side in ("width", "height")):
             raise ValueError(f"{where} ({image['file_name']}) needs a positive 'width' and 'height' (pixels)")
-        photo = Path(image["file_name"])
-        photo = photo if photo.is_absolute() else root / photo
+        # its path as extraction reads the photo from (`..` taken out: Label Studio's export goes up a folder)
+        photo = Path(os.path.abspath(root / image["file_name"]))
         photos[image["id"]] = (photo, image["width"], image["height"])
         result.photo_of[image["id"]] = photo
         result.sizes[photo] = (image["width"], image["height"])

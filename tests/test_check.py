@@ -601,3 +601,7 @@ def test_a_label_studio_export_is_checked_per_reviewers_description(tmp_path):
     lines.write_text("".join(json.dumps(task) + "\n" for task in export), encoding="utf-8")
     check_file(DATA / "label_studio_cv.jsonl", lines, tmp_path / "lines.jsonl")
     assert (tmp_path / "lines.jsonl").read_text() == (tmp_path / "v.jsonl").read_text()
+    # the tasks as `desclm export` wrote them (predictions, no annotations): none reviewed yet
+    imported = tmp_path / "imported.json"
+    imported.write_text(json.dumps([{k: t[k] for k in ("data", "predictions")} for t in export]), encoding="utf-8")
+    assert check_file(DATA / "label_studio_cv.jsonl", imported, tmp_path / "i.jsonl")["unreviewed"] == len(export)

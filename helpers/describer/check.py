@@ -202,9 +202,12 @@ def _llava_line(where: str, number: int, entry) -> CaptionLine:
 
 
 def _is_task(entry) -> bool:
-    """Whether a JSON entry is a Label Studio task with its annotations (its JSON export)."""
+    """Whether a JSON entry is a Label Studio task: its `data`, with its annotations (its JSON export) or only
+    predictions (the tasks as imported, none reviewed)."""
     return (
-        isinstance(entry, dict) and isinstance(entry.get("data"), dict) and isinstance(entry.get("annotations"), list)
+        isinstance(entry, dict)
+        and isinstance(entry.get("data"), dict)
+        and any(isinstance(entry.get(name), list) for name in ("annotations", "predictions"))
     )
 
 
@@ -218,7 +221,8 @@ def _task_lines(where: str, number: int, task: dict) -> Iterator[CaptionLine]:
         yield CaptionLine(where, None, number, f"{where}: no data.id (or data.image) naming its photo")
         return
     said = False
-    for place, annotation in enumerate(task["annotations"], start=1):
+    annotations = task.get("annotations")
+    for place, annotation in enumerate(annotations if isinstance(annotations, list) else [], start=1):
         if not isinstance(annotation, dict) or annotation.get("was_cancelled"):
             continue
         texts = [r for r in annotation.get("result") or [] if isinstance(r, dict) and r.get("type") == "textarea"]

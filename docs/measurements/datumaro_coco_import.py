@@ -18,7 +18,6 @@ own fork of Datumaro; this is the upstream package.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import shutil
@@ -26,7 +25,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from measured import commit, save
+from measured import commit, described, export_arguments, records_by_image, save
 
 TOLERANCE = 0.01  # pixels: the export writes boxes in pixels to 0.01
 
@@ -61,22 +60,14 @@ def _import(root: Path, name: str, kind: str, export: Path, photos: Path):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--desclm", default=".venv/bin/desclm", help="the project's command")
-    parser.add_argument("--cv", type=Path, default=Path("data/cv_outputs.jsonl"), help="CV records (make demo's)")
-    parser.add_argument("--images", type=Path, default=Path("data/demo"), help="the folder their keys are under")
-    parser.add_argument("--out", type=Path, help="JSON to write")
-    args = parser.parse_args()
+    args = export_arguments(__doc__.split("\n")[0])
     import datumaro
 
-    desclm, cv, images = (str(Path(p).resolve()) for p in (args.desclm, args.cv, args.images))
-    with open(cv, encoding="utf-8") as lines:
-        records = {record["image"]: record for record in map(json.loads, lines)}
+    desclm, cv, images = args.desclm, args.cv, args.images
+    records = records_by_image(cv)
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
-        subprocess.run([desclm, "synth", "--input", cv, "--output", "described.jsonl", "-q"], cwd=root, check=True)
-        with open(root / "described.jsonl", encoding="utf-8") as lines:
-            descriptions = {row["id"]: row["description"] for row in map(json.loads, lines)}
+        descriptions = described(desclm, cv, root)
         export = [desclm, "export", "described.jsonl", "--cv", cv, "--images", images, "-q"]
         for fmt in ("coco_instances", "coco"):
             command = [*export, "--format", fmt, "--image_folder", f"{fmt}_photos", "--output", f"{fmt}.json"]

@@ -17,39 +17,28 @@ height]) must be its CV record's, in order, the box within 0.01 pixel (the expor
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
 import tempfile
 from pathlib import Path
 
-from measured import commit, save
+from measured import commit, described, export_arguments, records_by_image, save
 
 TOLERANCE = 0.01  # pixels: the export writes boxes in pixels to 0.01 (half of it each way, width and height twice)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--desclm", default=".venv/bin/desclm", help="the project's command")
-    parser.add_argument("--cv", type=Path, default=Path("data/cv_outputs.jsonl"), help="CV records (make demo's)")
-    parser.add_argument("--images", type=Path, default=Path("data/demo"), help="the folder their keys are under")
-    parser.add_argument("--out", type=Path, help="JSON to write")
-    args = parser.parse_args()
+    args = export_arguments(__doc__.split("\n")[0])
     os.environ.setdefault("FIFTYONE_DO_NOT_TRACK", "true")
     import fiftyone
     from fiftyone.utils.coco import COCODetectionDatasetImporter
 
-    desclm, cv, images = (str(Path(p).resolve()) for p in (args.desclm, args.cv, args.images))
-    records = {}
-    with open(cv, encoding="utf-8") as lines:
-        for line in lines:
-            record = json.loads(line)
-            records[record["image"]] = record
+    desclm, cv, images = args.desclm, args.cv, args.images
+    records = records_by_image(cv)
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
-        synth = [desclm, "synth", "--input", cv, "--output", "described.jsonl", "-q"]
-        subprocess.run(synth, cwd=root, check=True)
+        described(desclm, cv, root)
         export = [desclm, "export", "described.jsonl", "--format", "coco_instances", "--cv", cv, "--images", images]
         subprocess.run([*export, "--image_folder", "photos", "--output", "instances.json", "-q"], cwd=root, check=True)
         exported = json.loads((root / "instances.json").read_text(encoding="utf-8"))

@@ -1,10 +1,12 @@
-"""What the measurement scripts beside this file share: the commit measured, and the result saved.
+"""What the measurement scripts beside this file share: the commit measured, and the result saved; for those that
+read the project's exports with another tool in that tool's own environment, their arguments and inputs.
 
 from measured import commit, save     # a script here is run as `python docs/measurements/NAME.py`
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 from pathlib import Path
@@ -22,3 +24,29 @@ def save(result: dict, out: Path | None) -> None:
     if out:
         out.write_text(text)
     print(text, end="")
+
+
+def export_arguments(description: str) -> argparse.Namespace:
+    """The arguments of a script that exports make demo's CV records with the project's `desclm` command (a program:
+    the script runs in another tool's environment): `desclm`, `cv`, `images` (absolute paths, as text) and `out`."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--desclm", default=".venv/bin/desclm", help="the project's command")
+    parser.add_argument("--cv", type=Path, default=Path("data/cv_outputs.jsonl"), help="CV records (make demo's)")
+    parser.add_argument("--images", type=Path, default=Path("data/demo"), help="the folder their keys are under")
+    parser.add_argument("--out", type=Path, help="JSON to write")
+    args = parser.parse_args()
+    args.desclm, args.cv, args.images = (str(Path(p).resolve()) for p in (args.desclm, args.cv, args.images))
+    return args
+
+
+def records_by_image(cv: str) -> dict[str, dict]:
+    """The CV records of a JSONL file by their `image`."""
+    with open(cv, encoding="utf-8") as lines:
+        return {record["image"]: record for record in map(json.loads, lines)}
+
+
+def described(desclm: str, cv: str, folder: Path) -> dict[str, str]:
+    """`cv` described with the grammar (`desclm synth`) into `folder/described.jsonl`: each row's id -> description."""
+    subprocess.run([desclm, "synth", "--input", cv, "--output", "described.jsonl", "-q"], cwd=folder, check=True)
+    with open(folder / "described.jsonl", encoding="utf-8") as lines:
+        return {row["id"]: row["description"] for row in map(json.loads, lines)}

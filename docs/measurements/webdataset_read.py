@@ -17,13 +17,12 @@ size the record (or `max_side`) gives, and the shards' `shards.json` must count 
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import tempfile
 from pathlib import Path
 
-from measured import commit, save
+from measured import commit, described, export_arguments, records_by_image, save
 
 MAX_SIDE = 128
 
@@ -58,23 +57,15 @@ def _read(folder: Path, records: dict, descriptions: dict, max_side: int) -> dic
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--desclm", default=".venv/bin/desclm", help="the project's command")
-    parser.add_argument("--cv", type=Path, default=Path("data/cv_outputs.jsonl"), help="CV records (make demo's)")
-    parser.add_argument("--images", type=Path, default=Path("data/demo"), help="the folder their keys are under")
-    parser.add_argument("--out", type=Path, help="JSON to write")
-    args = parser.parse_args()
+    args = export_arguments(__doc__.split("\n")[0])
     import webdataset
 
-    desclm, cv, images = (str(Path(p).resolve()) for p in (args.desclm, args.cv, args.images))
-    with open(cv, encoding="utf-8") as lines:
-        records = {record["image"]: record for record in map(json.loads, lines)}
+    desclm, cv, images = args.desclm, args.cv, args.images
+    records = records_by_image(cv)
     result = {"commit": commit(), "webdataset": webdataset.__version__, "records": len(records)}
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
-        subprocess.run([desclm, "synth", "--input", cv, "--output", "described.jsonl", "-q"], cwd=root, check=True)
-        with open(root / "described.jsonl", encoding="utf-8") as lines:
-            descriptions = {row["id"]: row["description"] for row in map(json.loads, lines)}
+        descriptions = described(desclm, cv, root)
         export = [desclm, "export", "described.jsonl", "--format", "webdataset", "--cv", cv, "--images", images, "-q"]
         for name, extra, max_side in (("as_stored", [], 0), ("max_side", ["--max_side", str(MAX_SIDE)], MAX_SIDE)):
             subprocess.run([*export, *extra, "--output", name], cwd=root, check=True)

@@ -879,8 +879,8 @@ def test_the_label_studio_import_the_readme_states_is_the_saved_one_and_lost_not
     text = " ".join(README.split())
     ways = [saved["as_they_lie"], saved["image_folder"]]
     photos, boxes = saved["photos"], ways[0]["boxes_exported"]
-    assert "(1.23.2, set up as above" in text and saved["label_studio"] == "1.23.2"
-    assert f"{photos} of make demo's photos" in text and f"all {photos} tasks with their {boxes} boxes" in text
+    assert f"| Label Studio {saved['label_studio']}, set up as above | `label_studio`, {photos} photos," in text
+    assert f"each way all {photos} tasks with their {boxes} boxes and {photos} descriptions" in text
     for way in ways:
         assert way["tasks_exported"] == way["tasks_imported"] == way["tasks_held"] == way["predictions_valid"] == photos
         assert way["boxes_held"] == way["boxes_exported"] == boxes and way["descriptions_held"] == photos
@@ -892,8 +892,9 @@ def test_the_fiftyone_import_the_readme_states_is_the_saved_one_and_lost_nothing
     saved = _measured("fiftyone_coco_import.json")
     text = " ".join(README.split())
     photos, detections = saved["photos_exported"], saved["detections_exported"]
-    assert f"COCO importer ({saved['fiftyone']}, `COCODetectionDataset`" in text
-    assert f"read make demo's {photos} photos" in text and f"all {detections} detections" in text
+    fiftyone = f"| FiftyOne {saved['fiftyone']}, its `COCODetectionDataset` importer"
+    assert f"{fiftyone} | `coco_instances`, {photos} photos" in text
+    assert f"all {detections} detections" in text
     assert saved["samples_read"] == saved["photos_found"] == photos
     assert saved["detections_read"] == saved["detections_as_recorded"] == detections
     largest = saved["largest_box_error_pixels"]
@@ -905,9 +906,9 @@ def test_the_datumaro_import_the_readme_states_is_the_saved_one_and_lost_nothing
     text = " ".join(README.split())
     instances, captions = saved["coco_instances"], saved["coco"]
     photos, boxes = instances["photos_exported"], instances["detections_read"]
-    assert f"Datumaro ({saved['datumaro']}, the library CVAT's import runs" in text
-    assert f"read the same {photos} photos" in text and f"all {boxes} boxes as recorded" in text
-    assert f"`coco` export's {captions['captions_read']} captions" in text
+    datumaro = f"| Datumaro {saved['datumaro']} (CVAT's import runs a fork of it)"
+    assert f"{datumaro} | `coco_instances` and `coco`, {photos}" in text
+    assert f"all {boxes} boxes as recorded and {captions['captions_read']} captions as described, no warning" in text
     assert instances["items_read"] == instances["photos_found"] == photos and instances["warnings"] == 0
     assert instances["detections_as_recorded"] == boxes == _measured("fiftyone_coco_import.json")["detections_read"]
     assert instances["largest_box_error_pixels"] <= saved["tolerance_pixels"]
@@ -919,8 +920,8 @@ def test_the_webdataset_read_the_readme_states_is_the_saved_one_and_lost_nothing
     saved = _measured("webdataset_read.json")
     text = " ".join(README.split())
     records = saved["records"]
-    assert f"version {saved['webdataset']} read make demo's {records} photos'" in text
-    assert f"with `--max_side {saved['max_side_pixels']}`, each sample once" in text
+    assert f"| webdataset {saved['webdataset']}, as OpenCLIP reads shards | `webdataset`, {records} photos," in text
+    assert f"with `--max_side {saved['max_side_pixels']}` | each sample once" in text
     for way in (saved["as_stored"], saved["max_side"]):
         assert way["samples_read"] == way["distinct_keys"] == way["samples_as_exported"] == way["samples_listed"]
         assert way["samples_read"] == records
@@ -930,7 +931,7 @@ def test_the_label_studio_review_the_readme_states_is_the_saved_one():
     review = _measured("label_studio_import.json")["review"]
     check = review["check"]
     text = " ".join(README.split())
-    assert f"(five of {review['tasks']} tasks:" in text and review["annotated"] == 5
-    assert f"read the export's {check['checked']} descriptions, {check['faithful']} faithful, and" in text
-    assert f"{check['unreviewed']} tasks unreviewed" in text and check["errors"] == 0
+    assert f"| five of the {review['tasks']} tasks reviewed" in text and review["annotated"] == 5
+    assert f"{check['checked']} descriptions read, {check['faithful']} faithful; {check['unreviewed']} tasks" in text
+    assert check["errors"] == 0
     assert check["unreviewed"] == review["tasks"] - review["annotated"] + 1, "the cancelled one too"

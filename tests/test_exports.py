@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import subprocess
 import sys
 import tarfile
@@ -539,6 +540,33 @@ def test_label_studio_tasks_name_photos_where_its_local_files_serve_them(describ
         assert (copies / name).read_bytes() == (folder / "photos" / task["data"]["id"]).read_bytes()
     with pytest.raises(ValueError, match="--images"):
         export("label_studio", folder / "described.jsonl", folder / "none.json", cv=folder / "cv.jsonl")
+
+
+def test_photos_kept_as_stored_but_turned_by_exif_are_counted_for_exif_blind_readers(described, caplog):
+    """WebDataset's decoders and LLaVA's loader open photos without applying EXIF orientation: a photo stored on
+    its side is kept as stored (no rewrite asked) and said in a warning, counted; written again, it is upright."""
+    from PIL import Image
+
+    from helpers.core.photo_rewrite import PhotoRewrite
+    from helpers.describer.exports import export
+
+    folder, records, rows = described
+    turned = folder / "photos" / rows[1]["id"]
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored on its side: turn it clockwise to see it
+    with Image.open(turned) as image:
+        image.load()
+        image.save(turned, exif=exif.tobytes())
+    photos = {"cv": folder / "cv.jsonl", "images": folder / "photos"}
+    for fmt, output, extra in (("webdataset", "wds", {}), ("llava", "llava.json", {"image_folder": folder / "lv"})):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="helpers.describer.exports"):
+            export(fmt, folder / "described.jsonl", folder / output, **photos, **extra)
+        assert [m for m in caplog.messages if "turned by their EXIF orientation" in m][0].startswith("1 photos")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="helpers.describer.exports"):
+        export("webdataset", folder / "described.jsonl", folder / "upright", **photos, rewrite=PhotoRewrite(4096))
+    assert not [m for m in caplog.messages if "turned by their EXIF orientation" in m], "written again upright"
 
 
 def test_coco_instances_of_labelled_photos_are_their_label_files_in_pixels(tiny_demo, tmp_path):

@@ -33,6 +33,24 @@ MODES = {  # the pixel modes each format stores; others are converted (alpha kep
 }
 
 
+TURNED_WARNING = (
+    "%d photos kept as stored are turned by their EXIF orientation: %s ignore it and see them on their side, while "
+    "their boxes are the upright photo's; --max_side or --image_format writes them upright"
+)
+
+
+def stored_turned(data: bytes) -> bool:
+    """Whether a photo's bytes are stored turned (or mirrored): its EXIF orientation says so (2..8), which readers
+    that ignore EXIF do not do. A photo that cannot be read is not said to be."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.getexif().get(ORIENTATION) in range(2, 9)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return False
+
+
 @dataclass(frozen=True)
 class PhotoRewrite:
     """How the exported photos are written (see the module docstring; Pillow is imported where a photo is).

@@ -124,7 +124,7 @@ from helpers.core.io import (
 from helpers.core.logs import progress
 from helpers.core.outputs import OutputLock, check_writes, lock_path
 from helpers.core.photo_datasets import IMAGE_SUFFIXES, PhotoKeys, photo_file_name, photo_suffix, photos_for
-from helpers.core.photo_rewrite import PhotoRewrite
+from helpers.core.photo_rewrite import TURNED_WARNING, PhotoRewrite, stored_turned
 from helpers.core.records import record_id
 from helpers.core.strip_location import without_location
 from helpers.core.tar_photos import is_tar_shards
@@ -452,9 +452,11 @@ def export_sharded(
                 yield (_photo(row, photos, row_problems) if photos is not None else None,)
 
     pool = WorkerPool(rewrite, workers if rewrite.rewrites and photos is not None else 0)
+    turned = 0  # photos kept as stored that readers ignoring EXIF see on their side (WebDataset's decoders)
     try:
         photos_written = pool.ordered("photo", photo_calls(), 2 * pool.workers)
         for data, rewritten, error in progress(photos_written, desc=f"export {fmt}", unit="photo"):
+            turned += fmt == "webdataset" and data is not None and not rewritten and stored_turned(data)
             row, row_problems = held.popleft()
             rows, line = rows + 1, row.line
             problems.extend(row_problems)
@@ -473,6 +475,8 @@ def export_sharded(
         pool.close()
     writer.progress["card"] = counts.as_dict()
     writer.close_shard(line, rows, so_far())
+    if turned:
+        logger.warning(TURNED_WARNING, turned, "WebDataset's decoders (OpenCLIP's loader)")
     found = so_far()
     arrow_bytes = sum(path.stat().st_size for path in writer.dataset.glob("data-*.arrow"))  # hf's complete shards
     card = dataset_card(fmt, counts, len(found), features, arrow_bytes, chat_prompt, strip_location, rewrite)
@@ -809,7 +813,7 @@ class PhotoFolder:
     def __init__(self, photos: PhotoKeys, folder: Path, rewrite: PhotoRewrite = PhotoRewrite()) -> None:
         self.photos, self.folder, self.rewrite = photos, folder, rewrite
         self.started_ns = time.time_ns()
-        self.written = self.kept = 0
+        self.written = self.kept = self.turned = 0  # turned: kept as stored, turned by their EXIF orientation
 
     def read(self, key: str | None) -> bytes:
         """The photo `key`'s bytes as stored.
@@ -831,6 +835,7 @@ class PhotoFolder:
         """
         if error is not None:
             raise ValueError(error)
+        self.turned += not rewritten and stored_turned(data)
         name = PhotoBytes(data, rewritten).name(key) if rewritten else photo_file_name(key, data)
         target = self.folder / name
         try:
@@ -1171,6 +1176,8 @@ def _export(
     if image_folder is not None:
         copies = rows.photo_folder
         counts |= {"photos_written": copies.written, "photos_kept": copies.kept}
+        if fmt == "llava" and copies.turned:
+            logger.warning(TURNED_WARNING, copies.turned, "LLaVA's loader (PIL without exif_transpose)")
         logger.info("%s: %d photo files written, %d already there", image_folder, copies.written, copies.kept)
     return counts
 

@@ -569,6 +569,36 @@ def test_photos_kept_as_stored_but_turned_by_exif_are_counted_for_exif_blind_rea
     assert not [m for m in caplog.messages if "turned by their EXIF orientation" in m], "written again upright"
 
 
+def test_a_sample_of_the_described_photos_is_seeded_uniform_and_the_same_in_every_format(described):
+    """`max_photos`/`seed`: a review set of a few photos out of many. The same seed gives the same photos in the
+    file's order, whatever the format; over many seeds each described photo is chosen about as often, an error
+    row never."""
+    from collections import Counter
+
+    from helpers.describer.exports import export, sampled_lines
+
+    folder, records, rows = described
+    source = folder / "described.jsonl"
+
+    def sampled(fmt: str, name: str, seed: int) -> list:
+        export(fmt, source, folder / name, cv=folder / "cv.jsonl", url_prefix="s3://b/", sample=(3, seed))
+        if fmt == "label_studio":
+            return [task["data"]["id"] for task in json.loads((folder / name).read_text(encoding="utf-8"))]
+        with tarfile.open(folder / name / "00000.tar") as shard:
+            return [json.loads(shard.extractfile(m).read())["id"] for m in shard if m.name.endswith(".json")]
+
+    first = sampled("label_studio", "a.json", 1)
+    assert len(first) == 3 and first == [row["id"] for row in rows if row["id"] in first], "the file's order"
+    assert sampled("label_studio", "b.json", 1) == first == sampled("webdataset", "wds", 1)
+    assert sampled("label_studio", "c.json", 2) != first
+    lines = [number for number, line in enumerate(source.read_text().splitlines(), 1) if '"error"' not in line]
+    chosen = Counter(line for seed in range(400) for line in sampled_lines(source, 3, seed))
+    assert set(chosen) == set(lines) and len(lines) == len(rows), "every described photo, no error row"
+    share = 3 / len(lines)  # each photo's chance in one sample: chosen a binomial number of times in 400
+    spread = (400 * share * (1 - share)) ** 0.5
+    assert all(abs(count - 400 * share) < 5 * spread for count in chosen.values()), chosen
+
+
 def test_coco_instances_of_labelled_photos_are_their_label_files_in_pixels(tiny_demo, tmp_path):
     """Extraction from a data.yaml's labels, exported: each box is its YOLO label line (centre and size,
     normalised) in pixels, computed here from the label files themselves."""

@@ -54,6 +54,7 @@ def main(argv: list[str], prog: str = "desclm export") -> int:
             options.rewrite,
             worker_processes(options.workers),
             options.url_prefix,
+            options.sample,
         )
     except (OSError, ValueError) as error:
         parser.error(str(error))

@@ -126,6 +126,7 @@ from helpers.core.outputs import OutputLock, check_writes, lock_path
 from helpers.core.photo_datasets import IMAGE_SUFFIXES, PhotoKeys, photo_file_name, photo_suffix, photos_for
 from helpers.core.photo_rewrite import TURNED_WARNING, PhotoRewrite, stored_turned
 from helpers.core.records import record_id
+from helpers.core.sampling import Reservoir
 from helpers.core.strip_location import without_location
 from helpers.core.tar_photos import is_tar_shards
 from helpers.describer import label_studio
@@ -219,25 +220,52 @@ class LocationFreePhotos:
         return without_location(self.photos.read_bytes(key))
 
 
+def _described(row) -> bool:
+    """Whether a described file's line is a described photo (not an error row, not broken)."""
+    return isinstance(row, dict) and "error" not in row and isinstance(row.get("description"), str)
+
+
+def sampled_lines(described: Path, size: int, seed: int) -> set[int] | None:
+    """The lines of a seeded uniform sample of at most `size` of the described photos (`Reservoir`, the file read
+    once, memory the sample's); None for `size` 0: every line."""
+    if not size:
+        return None
+    reservoir: Reservoir[int] = Reservoir(size, seed)
+    for line in iter_jsonl(described):
+        if _described(line.record):
+            reservoir.add(line.line_number)
+    logger.info("a sample of %d of the %d described photos (seed %d)", len(reservoir.kept), reservoir.count, seed)
+    return set(reservoir.sample)
+
+
 def joined_rows(
-    described: Path, cv: Path | None, problems: list[dict], strip_location: bool = False
+    described: Path,
+    cv: Path | None,
+    problems: list[dict],
+    strip_location: bool = False,
+    lines: set[int] | None = None,
 ) -> Iterator[ExportRow]:
     """The described rows (and their CV records, with `cv`) in the described file's order, both files
     read as the rows are used; a row that cannot be joined is appended to `problems` instead. With
-    `strip_location`, the records' `taken` without `PLACE`."""
+    `strip_location`, the records' `taken` without `PLACE`; with `lines` (`sampled_lines`), only those lines'
+    rows, the others' records read past (not held) and their problems not said."""
     records = _CvRecords(cv) if cv is not None else None
     for line in iter_jsonl(described):
-        row = line.record
+        row, chosen = line.record, lines is None or line.line_number in lines
         if row is None:
-            problems.append({"line": line.line_number, "error": line.error})
+            if chosen:
+                problems.append({"line": line.line_number, "error": line.error})
             continue
-        if "error" in row or not isinstance(row.get("description"), str):
+        if not _described(row):
             why = row.get("error") or "no 'description' (not a row of desclm describe?)"
-            problems.append({"line": line.line_number, "id": row.get("id"), "error": f"not described: {why}"})
+            if chosen:
+                problems.append({"line": line.line_number, "id": row.get("id"), "error": f"not described: {why}"})
+            continue
+        record = records.take(_key(row.get("id"))) if records is not None else None
+        if not chosen:
             continue
         given = [str(c) for c in row["captions"]] if isinstance(row.get("captions"), list) else []
         captions = [row["description"], *(c for c in given if c != row["description"])]  # the description first
-        record = records.take(_key(row.get("id"))) if records is not None else None
         if records is not None and record is None:
             problems.append(
                 {"line": line.line_number, "id": row.get("id"), "error": f"no CV record with this id in {cv}"}
@@ -398,6 +426,7 @@ def export_sharded(
     chat_prompt: str | None = None,
     rewrite: PhotoRewrite = PhotoRewrite(),
     workers: int = 0,
+    sample: tuple[int, int] = (0, 0),
 ) -> tuple[int, int, list[dict]]:
     """The rows as a folder of shards, written a shard at a time as the files are read: "hf", a Hugging
     Face dataset in `output` (`save_to_disk`'s layout) and as Parquet shards in `output/parquet`
@@ -407,7 +436,8 @@ def export_sharded(
     see `helpers.core.photo_datasets`); `strip_location`: the photos and records without where they were
     taken (`PhotoRewrite.strip_location`, `joined_rows`); `chat_prompt` (hf, with `images`): each example's
     conversation too (`chat_turns`); `rewrite`: the photos written smaller or in another format
-    (`helpers.core.photo_rewrite`), on `workers` processes (0: in this one) while this one reads and writes."""
+    (`helpers.core.photo_rewrite`), on `workers` processes (0: in this one) while this one reads and writes;
+    `sample` (size, seed): only a seeded random sample of the described photos (`sampled_lines`; size 0: all)."""
     if chat_prompt is not None and (fmt != "hf" or images is None):
         raise ValueError("the chat columns are the hf export's, with its photos (--images)")
     settings = {
@@ -419,6 +449,8 @@ def export_sharded(
     rewrite = replace(rewrite, strip_location=strip_location)  # photos kept as stored are stripped there
     if rewrite.rewrites:  # (older exports, which had no such setting, resume)
         settings["rewrite"] = [rewrite.max_side, rewrite.image_format, rewrite.quality]
+    if sample[0]:  # another sample is another export
+        settings["sample"] = list(sample)
     if fmt == "hf":
         features = _hf_features(images is not None, cv is not None, chat_prompt is not None)
         settings["features"] = features.to_dict()  # a partial export of other columns starts over
@@ -441,7 +473,7 @@ def export_sharded(
 
     photos = PhotoKeys(images, *columns) if images is not None else None
     line = start
-    rows_read = joined_rows(described, cv, join_problems, strip_location)
+    rows_read = joined_rows(described, cv, join_problems, strip_location, sampled_lines(described, *sample))
     held: deque[tuple[ExportRow, list[dict]]] = deque()  # the rows whose photos are being written, in order
 
     def photo_calls() -> Iterator[tuple[bytes | None]]:
@@ -870,8 +902,10 @@ class _Passes:
         passes_over=None,
         strip_location: bool = False,
         workers: int = 0,
+        lines: set[int] | None = None,
     ) -> None:
         self.described, self.cv, self.photo_folder, self.check = described, cv, photo_folder, check
+        self.lines = lines  # the sampled lines (`sampled_lines`), None: all
         self.workers = workers  # processes writing the photos again (`PhotoFolder.rewrite`), while this one copies
         self.strip_location = strip_location  # the records' `taken` without where (`joined_rows`)
         self.passes_over = passes_over or (lambda row: False)
@@ -884,7 +918,7 @@ class _Passes:
         return self._first() if self.passes == 1 else self._again()
 
     def _first(self) -> Iterator[ExportRow]:
-        rows = joined_rows(self.described, self.cv, self.problems, self.strip_location)
+        rows = joined_rows(self.described, self.cv, self.problems, self.strip_location, self.lines)
         if self.photo_folder is not None:
             rows = progress(rows, desc=f"copy photos to {self.photo_folder.folder}", unit="photo")
         for index, (row, photo) in enumerate(self._photos(rows)):
@@ -941,7 +975,7 @@ class _Passes:
             pool.close()
 
     def _again(self) -> Iterator[ExportRow]:
-        for index, row in enumerate(joined_rows(self.described, self.cv, [], self.strip_location)):
+        for index, row in enumerate(joined_rows(self.described, self.cv, [], self.strip_location, self.lines)):
             if index not in self.left_out and not self.passes_over(row):
                 yield row
 
@@ -967,6 +1001,7 @@ def export(
     rewrite: PhotoRewrite = PhotoRewrite(),
     workers: int = 0,
     url_prefix: str = "",
+    sample: tuple[int, int] = (0, 0),
 ) -> dict:
     """Writes one export (see the module docstring); returns its counts. `images`: a folder or a
     Hugging Face dataset (`image_column`, `key_column`: as extraction read it), or the data.yaml, COCO
@@ -979,7 +1014,8 @@ def export(
     `images`): each example's conversation too, `prompt` the user's turn (`chat_turns`); `rewrite` (hf,
     webdataset): the photos written smaller or in another format, on `workers` processes (`export_sharded`);
     `url_prefix` (label_studio): what goes before each photo's name in its task's URL ("": Label Studio's local
-    files, by the name of the folder the photos are in, `served_prefix`).
+    files, by the name of the folder the photos are in, `served_prefix`); `sample` (size, seed): only a seeded
+    random sample of at most `size` of the described photos (`sampled_lines`; 0: all of them).
 
     Returns:
         {"format", "rows", "exported", "problems", "output"} (with `image_folder`: "photos_written",
@@ -1052,6 +1088,7 @@ def export(
             workers,
             url_prefix,
             served,
+            sample,
         )
 
 
@@ -1103,6 +1140,7 @@ def _export(
     workers: int = 0,
     url_prefix: str = "",
     served: Path | None = None,
+    sample: tuple[int, int] = (0, 0),
 ) -> dict:
     """`export` once its output (and its `errors` file) is checked and locked (`served`: `served_prefix`'s)."""
     if fmt in FOLDER_FORMATS:
@@ -1110,7 +1148,18 @@ def _export(
         images = photos.images if photos else None
         chat_prompt = prompt if chat else None
         sharded = export_sharded(
-            fmt, described, cv, output, images, columns, SHARD_BYTES, strip_location, chat_prompt, rewrite, workers
+            fmt,
+            described,
+            cv,
+            output,
+            images,
+            columns,
+            SHARD_BYTES,
+            strip_location,
+            chat_prompt,
+            rewrite,
+            workers,
+            sample,
         )
         joined, exported, problems = sharded
         passed_over = 0
@@ -1127,7 +1176,8 @@ def _export(
             "geojson_items": lambda row: pose_row_problem(row, photos, below_takeoff_m),
         }
         passes_over = {"geojson": without_position, "geojson_items": without_pose}.get(fmt)
-        rows = _Passes(described, cv, folder, checks.get(fmt), passes_over, strip_location, workers)
+        lines = sampled_lines(described, *sample)
+        rows = _Passes(described, cv, folder, checks.get(fmt), passes_over, strip_location, workers, lines)
         items: Counter = Counter()
         if fmt == "llava":
             entries = (entry for row in rows() for entry in llava_entries(row, prompt))

@@ -240,16 +240,28 @@ class ExportOptions:
         "hf, webdataset, llava, yolo: processes writing photos again (--max_side, --image_format) while this one reads "
         "and writes the rest (0: none, all in this process; auto: one per core, none on one core)",
     )
+    max_photos: int = setting(
+        0,
+        "export a seeded random sample of at most this many of the described photos (0: all of them): a set to "
+        "review in Label Studio, a quick look; chosen reading the file once, in flat memory",
+    )
+    seed: int = setting(0, "the sample's seed (same seed, same photos)")
 
     @property
     def policy(self) -> Policy:
         return Policy(self.min_confidence, self.scene_min_confidence)
 
     @property
+    def sample(self) -> tuple[int, int]:
+        return self.max_photos, self.seed
+
+    @property
     def rewrite(self) -> PhotoRewrite:
         return PhotoRewrite(self.max_side, self.image_format, self.image_quality, self.strip_location)
 
     def __post_init__(self) -> None:
+        if self.max_photos < 0:
+            raise ValueError(f"max_photos must be >= 0 (0: all), got {self.max_photos}")
         if self.format not in EXPORT_FORMATS:
             raise ValueError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, got {self.format!r}")
         if self.chat and self.format != "hf":

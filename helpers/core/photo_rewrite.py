@@ -24,7 +24,6 @@ import io
 from dataclasses import dataclass
 
 IMAGE_FORMATS = ("same", "jpeg", "png", "webp")
-ORIENTATION = 0x0112  # EXIF: how to turn the stored pixels upright (1: as stored; 2..8: mirrored and/or turned)
 WRITTEN = {"JPEG", "PNG", "WEBP"}  # the formats photos are written again in
 MODES = {  # the pixel modes each format stores; others are converted (alpha kept where the format has it)
     "JPEG": {"L", "RGB", "CMYK"},
@@ -39,14 +38,21 @@ TURNED_WARNING = (
 )
 
 
+def _turned(image) -> bool:
+    """Whether an opened photo is stored turned (or mirrored): its EXIF orientation says so (2..8; 1: as stored)."""
+    from helpers.core.photo_datasets import ORIENTATION_TAG
+
+    return image.getexif().get(ORIENTATION_TAG) in range(2, 9)
+
+
 def stored_turned(data: bytes) -> bool:
-    """Whether a photo's bytes are stored turned (or mirrored): its EXIF orientation says so (2..8), which readers
-    that ignore EXIF do not do. A photo that cannot be read is not said to be."""
+    """Whether a photo's bytes are stored turned (`_turned`), which readers that ignore EXIF do not undo. A photo
+    that cannot be read is not said to be."""
     from PIL import Image
 
     try:
         with Image.open(io.BytesIO(data)) as image:
-            return image.getexif().get(ORIENTATION) in range(2, 9)
+            return _turned(image)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return False
 
@@ -97,8 +103,7 @@ class PhotoRewrite:
                 kind = image.format
                 asked = kind if self.image_format == "same" else self.image_format.upper()
                 too_large = self.max_side > 0 and max(image.size) > self.max_side
-                turned = image.getexif().get(ORIENTATION) in range(2, 9)
-                if not too_large and not turned and asked == kind:
+                if not too_large and not _turned(image) and asked == kind:
                     return (without_location(data) if self.strip_location else data), False, None
                 target = asked if asked in WRITTEN else "JPEG"
                 if too_large:

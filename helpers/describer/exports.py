@@ -126,7 +126,7 @@ from helpers.core.outputs import OutputLock, check_writes, lock_path
 from helpers.core.photo_datasets import IMAGE_SUFFIXES, PhotoKeys, photo_file_name, photo_suffix, photos_for
 from helpers.core.photo_rewrite import TURNED_WARNING, PhotoRewrite, stored_turned
 from helpers.core.records import record_id
-from helpers.core.sampling import Reservoir
+from helpers.core.sampling import sample_stream
 from helpers.core.strip_location import without_location
 from helpers.core.tar_photos import is_tar_shards
 from helpers.describer import label_studio
@@ -226,16 +226,14 @@ def _described(row) -> bool:
 
 
 def sampled_lines(described: Path, size: int, seed: int) -> set[int] | None:
-    """The lines of a seeded uniform sample of at most `size` of the described photos (`Reservoir`, the file read
-    once, memory the sample's); None for `size` 0: every line."""
+    """The lines of a seeded uniform sample of at most `size` of the described photos (`sample_stream`, the file
+    read once, memory the sample's); None for `size` 0: every line."""
     if not size:
         return None
-    reservoir: Reservoir[int] = Reservoir(size, seed)
-    for line in iter_jsonl(described):
-        if _described(line.record):
-            reservoir.add(line.line_number)
-    logger.info("a sample of %d of the %d described photos (seed %d)", len(reservoir.kept), reservoir.count, seed)
-    return set(reservoir.sample)
+    photos = (line.line_number for line in iter_jsonl(described) if _described(line.record))
+    sample, count = sample_stream(photos, size, seed)
+    logger.info("a sample of %d of the %d described photos (seed %d)", len(sample), count, seed)
+    return set(sample)
 
 
 def joined_rows(

@@ -599,6 +599,50 @@ def test_a_sample_of_the_described_photos_is_seeded_uniform_and_the_same_in_ever
     assert all(abs(count - 400 * share) < 5 * spread for count in chosen.values()), chosen
 
 
+def test_category_scene_and_min_items_choose_the_exported_photos_by_their_sentences_before_the_sample(described):
+    """The gallery's choice, for an export: the photos whose sentence (read with the record's labels) counts a
+    category (case aside), states a scene, counts enough items; in the file's order, alike in the formats written
+    in passes and in shards; a sample is drawn from the chosen photos only; the error row is still said."""
+    from helpers.describer.exports import export
+    from helpers.describer.selection import Selection
+    from helpers.text.facts import extract
+
+    folder, records, rows = described
+    labels = {record["image"]: [d["label"] for d in record["detections"]] for record in records}
+    said = {row["id"]: extract(row["description"], labels[row["id"]]) for row in rows}
+    kept = [row["id"] for row in rows if row["id"] != records[5]["image"]]  # its photo is gone: label_studio's error
+    commonest = max(
+        {c for s in said.values() for c in s.counts}, key=lambda c: sum(c in s.counts for s in said.values())
+    )
+    scene = next(s.scene for s in said.values() if s.scene)
+    most = sorted(sum(s.counts.values()) for s in said.values())[-2]  # the two with the most items
+    cases = {
+        Selection(category=f"nothing, {commonest.upper()}"): [i for i in kept if commonest in said[i].counts],
+        Selection(scene=scene.title()): [i for i in kept if said[i].scene == scene],
+        Selection(min_items=most): [i for i in kept if sum(said[i].counts.values()) >= most],
+    }
+    assert all(0 < len(chosen) < len(kept) for chosen in cases.values()), "choices that narrow"
+
+    def exported(fmt: str, name: str, selection: Selection, sample=(0, 0)) -> tuple[list, dict]:
+        photos = {"cv": folder / "cv.jsonl", "images": folder / "photos"}
+        counts = export(fmt, folder / "described.jsonl", folder / name, **photos, sample=sample, selection=selection)
+        if fmt == "label_studio":
+            return [task["data"]["id"] for task in json.loads((folder / name).read_text(encoding="utf-8"))], counts
+        with tarfile.open(folder / name / "00000.tar") as shard:
+            return [json.loads(shard.extractfile(m).read())["id"] for m in shard if m.name.endswith(".json")], counts
+
+    for number, (selection, chosen) in enumerate(cases.items()):
+        ids, counts = exported("label_studio", f"tasks{number}.json", selection)
+        assert ids == chosen, selection
+        problems = [problem["error"] for problem in _errors(folder, f"tasks{number}.json")]
+        assert any(error.startswith("not described") for error in problems), "the error row, chosen or not, is said"
+        assert exported("webdataset", f"wds{number}", selection)[0] == chosen
+    selection, chosen = next(iter(cases.items()))
+    for seed in range(4):
+        ids, counts = exported("label_studio", f"sample{seed}.json", selection, sample=(1, seed))
+        assert len(ids) + counts["problems"] == 1 and set(ids) <= set(chosen), "one of the chosen photos"
+
+
 def test_coco_instances_of_labelled_photos_are_their_label_files_in_pixels(tiny_demo, tmp_path):
     """Extraction from a data.yaml's labels, exported: each box is its YOLO label line (centre and size,
     normalised) in pixels, computed here from the label files themselves."""

@@ -159,8 +159,9 @@ def test_every_row_is_as_likely_to_be_in_the_sample():
 def test_category_scene_and_min_items_choose_the_photos_before_the_sample(described, monkeypatch):
     """Among 10^7 photos, the ones with a tire: chosen from every row (as the page's filters read the
     sentences), then sampled; the page says what was chosen. Each sentence is read once."""
-    from helpers.describer import gallery
     from helpers.describer.gallery import write_gallery
+    from helpers.describer.selection import Selection
+    from helpers.text import facts
 
     folder, records, rows = described
     said, category = _said_and_commonest(records, rows)
@@ -168,16 +169,20 @@ def test_category_scene_and_min_items_choose_the_photos_before_the_sample(descri
     assert 0 < len(chosen) < len(rows), "a choice that narrows"
     page = folder / "chosen" / "gallery.html"
     read = []
-    monkeypatch.setattr(gallery, "extract", lambda text, vocabulary: read.append(text) or extract(text, vocabulary))
+    monkeypatch.setattr(facts, "extract", lambda text, vocabulary: read.append(text) or extract(text, vocabulary))
     counts = write_gallery(
-        folder / "described.jsonl", page, folder / "photos", folder / "cv.jsonl", category=category.upper()
+        folder / "described.jsonl", page, folder / "photos", folder / "cv.jsonl", selection=Selection(category.upper())
     )
     monkeypatch.undo()
     assert len(read) == len(rows), "each sentence read once: to choose, and for its card"
     assert counts["described"] == len(chosen) and [c["id"] for c in _page_data(page)["cards"]] == chosen, "case aside"
     many = [row["id"] for row in rows if sum(said[row["id"]].counts.values()) >= 10]
     counts = write_gallery(
-        folder / "described.jsonl", folder / "many" / "g.html", None, folder / "cv.jsonl", min_items=10
+        folder / "described.jsonl",
+        folder / "many" / "g.html",
+        None,
+        folder / "cv.jsonl",
+        selection=Selection(min_items=10),
     )
     assert [c["id"] for c in _page_data(folder / "many" / "g.html")["cards"]] == many
     assert f"(the described with category={category.upper()})" in _dom(page)

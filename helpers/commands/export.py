@@ -55,6 +55,7 @@ def main(argv: list[str], prog: str = "desclm export") -> int:
             worker_processes(options.workers),
             options.url_prefix,
             options.sample,
+            options.selection,
         )
     except (OSError, ValueError) as error:
         parser.error(str(error))

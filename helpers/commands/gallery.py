@@ -37,9 +37,7 @@ def main(argv: list[str], prog: str = "desclm gallery") -> int:
             key_column=options.key_column,
             max_photos=options.max_photos,
             seed=options.seed,
-            category=options.category,
-            scene=options.scene,
-            min_items=options.min_items,
+            selection=options.selection,
         )
     except (OSError, ValueError) as error:
         parser.error(str(error))

@@ -136,6 +136,7 @@ from helpers.describer.hf_dataset import ShardedDatasetWriter
 from helpers.describer.label_studio import image_url, label_config, local_files_prefix
 from helpers.describer.options import EXPORT_FORMATS as FORMATS
 from helpers.describer.options import MAP_FORMATS, ExportOptions
+from helpers.describer.selection import Selection, said
 from helpers.describer.shard_writer import SHARD_BYTES, file_state
 from helpers.describer.webdataset import WebDatasetWriter
 from helpers.text.grammar import facts, validate_record
@@ -225,15 +226,34 @@ def _described(row) -> bool:
     return isinstance(row, dict) and "error" not in row and isinstance(row.get("description"), str)
 
 
-def sampled_lines(described: Path, size: int, seed: int) -> set[int] | None:
+def sampled_lines(
+    described: Path, size: int, seed: int, cv: Path | None = None, selection: Selection = Selection()
+) -> set[int] | None:
     """The lines of a seeded uniform sample of at most `size` of the described photos (`sample_stream`, the file
-    read once, memory the sample's); None for `size` 0: every line."""
+    read once, memory the sample's), of those `selection` chooses (their sentences read with `cv`'s records'
+    labels, `said`); None for `size` 0: every line (a selection then chooses as the rows are read, `joined_rows`)."""
     if not size:
         return None
-    photos = (line.line_number for line in iter_jsonl(described) if _described(line.record))
+    if selection.asked:
+        photos = (row.line for row in joined_rows(described, cv, []) if selection.keeps(said(row)))
+    else:
+        photos = (line.line_number for line in iter_jsonl(described) if _described(line.record))
     sample, count = sample_stream(photos, size, seed)
-    logger.info("a sample of %d of the %d described photos (seed %d)", len(sample), count, seed)
+    chosen = f" chosen by {selection}" if selection.asked else ""
+    logger.info("a sample of %d of the %d described photos%s (seed %d)", len(sample), count, chosen, seed)
     return set(sample)
+
+
+def chosen_lines(
+    described: Path, cv: Path | None, sample: tuple[int, int], selection: Selection
+) -> tuple[set[int] | None, Selection]:
+    """What `joined_rows` takes to export the photos `selection` chooses, or a sample of them (size, seed): a
+    sample's lines (`sampled_lines`: chosen before the sample is drawn), or every line and the selection to
+    choose by as the rows are read."""
+    lines = sampled_lines(described, *sample, cv, selection)
+    if selection.asked and lines is None:
+        logger.info("only the described photos chosen by %s", selection)
+    return lines, selection if lines is None else Selection()
 
 
 def joined_rows(
@@ -242,11 +262,13 @@ def joined_rows(
     problems: list[dict],
     strip_location: bool = False,
     lines: set[int] | None = None,
+    selection: Selection = Selection(),
 ) -> Iterator[ExportRow]:
     """The described rows (and their CV records, with `cv`) in the described file's order, both files
     read as the rows are used; a row that cannot be joined is appended to `problems` instead. With
     `strip_location`, the records' `taken` without `PLACE`; with `lines` (`sampled_lines`), only those lines'
-    rows, the others' records read past (not held) and their problems not said."""
+    rows, the others' records read past (not held) and their problems not said; with `selection`, only the
+    joined rows whose sentence it chooses (`said`), the others passed over without a word."""
     records = _CvRecords(cv) if cv is not None else None
     for line in iter_jsonl(described):
         row, chosen = line.record, lines is None or line.line_number in lines
@@ -270,9 +292,12 @@ def joined_rows(
             )
             continue
         image = (record or {}).get("image") or (row["id"] if isinstance(row.get("id"), str) else None)
+        joined = ExportRow(row.get("id"), captions, row.get("source", ""), record, image, line=line.line_number)
+        if selection.asked and not selection.keeps(said(joined)):  # read with the record's labels, as given
+            continue
         if strip_location and isinstance((record or {}).get("taken"), dict):
-            record = record | {"taken": {k: v for k, v in record["taken"].items() if k not in PLACE}}
-        yield ExportRow(row.get("id"), captions, row.get("source", ""), record, image, line=line.line_number)
+            joined.record = record | {"taken": {k: v for k, v in record["taken"].items() if k not in PLACE}}
+        yield joined
 
 
 def _detections(record: dict | None) -> list[dict]:
@@ -425,6 +450,7 @@ def export_sharded(
     rewrite: PhotoRewrite = PhotoRewrite(),
     workers: int = 0,
     sample: tuple[int, int] = (0, 0),
+    selection: Selection = Selection(),
 ) -> tuple[int, int, list[dict]]:
     """The rows as a folder of shards, written a shard at a time as the files are read: "hf", a Hugging
     Face dataset in `output` (`save_to_disk`'s layout) and as Parquet shards in `output/parquet`
@@ -435,7 +461,8 @@ def export_sharded(
     taken (`PhotoRewrite.strip_location`, `joined_rows`); `chat_prompt` (hf, with `images`): each example's
     conversation too (`chat_turns`); `rewrite`: the photos written smaller or in another format
     (`helpers.core.photo_rewrite`), on `workers` processes (0: in this one) while this one reads and writes;
-    `sample` (size, seed): only a seeded random sample of the described photos (`sampled_lines`; size 0: all)."""
+    `sample` (size, seed): only a seeded random sample of the described photos (`sampled_lines`; size 0: all), of
+    those `selection` chooses."""
     if chat_prompt is not None and (fmt != "hf" or images is None):
         raise ValueError("the chat columns are the hf export's, with its photos (--images)")
     settings = {
@@ -449,6 +476,8 @@ def export_sharded(
         settings["rewrite"] = [rewrite.max_side, rewrite.image_format, rewrite.quality]
     if sample[0]:  # another sample is another export
         settings["sample"] = list(sample)
+    if selection.asked:  # and so is another choice
+        settings["selection"] = selection.as_dict()
     if fmt == "hf":
         features = _hf_features(images is not None, cv is not None, chat_prompt is not None)
         settings["features"] = features.to_dict()  # a partial export of other columns starts over
@@ -471,7 +500,8 @@ def export_sharded(
 
     photos = PhotoKeys(images, *columns) if images is not None else None
     line = start
-    rows_read = joined_rows(described, cv, join_problems, strip_location, sampled_lines(described, *sample))
+    lines, selection = chosen_lines(described, cv, sample, selection)
+    rows_read = joined_rows(described, cv, join_problems, strip_location, lines, selection)
     held: deque[tuple[ExportRow, list[dict]]] = deque()  # the rows whose photos are being written, in order
 
     def photo_calls() -> Iterator[tuple[bytes | None]]:
@@ -901,9 +931,11 @@ class _Passes:
         strip_location: bool = False,
         workers: int = 0,
         lines: set[int] | None = None,
+        selection: Selection = Selection(),
     ) -> None:
         self.described, self.cv, self.photo_folder, self.check = described, cv, photo_folder, check
         self.lines = lines  # the sampled lines (`sampled_lines`), None: all
+        self.selection = selection  # the photos chosen as the rows are read (`chosen_lines`)
         self.workers = workers  # processes writing the photos again (`PhotoFolder.rewrite`), while this one copies
         self.strip_location = strip_location  # the records' `taken` without where (`joined_rows`)
         self.passes_over = passes_over or (lambda row: False)
@@ -916,7 +948,7 @@ class _Passes:
         return self._first() if self.passes == 1 else self._again()
 
     def _first(self) -> Iterator[ExportRow]:
-        rows = joined_rows(self.described, self.cv, self.problems, self.strip_location, self.lines)
+        rows = joined_rows(self.described, self.cv, self.problems, self.strip_location, self.lines, self.selection)
         if self.photo_folder is not None:
             rows = progress(rows, desc=f"copy photos to {self.photo_folder.folder}", unit="photo")
         for index, (row, photo) in enumerate(self._photos(rows)):
@@ -973,7 +1005,8 @@ class _Passes:
             pool.close()
 
     def _again(self) -> Iterator[ExportRow]:
-        for index, row in enumerate(joined_rows(self.described, self.cv, [], self.strip_location, self.lines)):
+        again = joined_rows(self.described, self.cv, [], self.strip_location, self.lines, self.selection)
+        for index, row in enumerate(again):
             if index not in self.left_out and not self.passes_over(row):
                 yield row
 
@@ -1000,6 +1033,7 @@ def export(
     workers: int = 0,
     url_prefix: str = "",
     sample: tuple[int, int] = (0, 0),
+    selection: Selection = Selection(),
 ) -> dict:
     """Writes one export (see the module docstring); returns its counts. `images`: a folder or a
     Hugging Face dataset (`image_column`, `key_column`: as extraction read it), or the data.yaml, COCO
@@ -1012,8 +1046,9 @@ def export(
     `images`): each example's conversation too, `prompt` the user's turn (`chat_turns`); `rewrite` (hf,
     webdataset): the photos written smaller or in another format, on `workers` processes (`export_sharded`);
     `url_prefix` (label_studio): what goes before each photo's name in its task's URL ("": Label Studio's local
-    files, by the name of the folder the photos are in, `served_prefix`); `sample` (size, seed): only a seeded
-    random sample of at most `size` of the described photos (`sampled_lines`; 0: all of them).
+    files, by the name of the folder the photos are in, `served_prefix`); `selection`: only the photos whose
+    sentence it chooses (by category, scene, count); `sample` (size, seed): only a seeded random sample of at most
+    `size` of those (`sampled_lines`; 0: all of them).
 
     Returns:
         {"format", "rows", "exported", "problems", "output"} (with `image_folder`: "photos_written",
@@ -1087,6 +1122,7 @@ def export(
             url_prefix,
             served,
             sample,
+            selection,
         )
 
 
@@ -1139,6 +1175,7 @@ def _export(
     url_prefix: str = "",
     served: Path | None = None,
     sample: tuple[int, int] = (0, 0),
+    selection: Selection = Selection(),
 ) -> dict:
     """`export` once its output (and its `errors` file) is checked and locked (`served`: `served_prefix`'s)."""
     if fmt in FOLDER_FORMATS:
@@ -1158,6 +1195,7 @@ def _export(
             rewrite,
             workers,
             sample,
+            selection,
         )
         joined, exported, problems = sharded
         passed_over = 0
@@ -1174,8 +1212,8 @@ def _export(
             "geojson_items": lambda row: pose_row_problem(row, photos, below_takeoff_m),
         }
         passes_over = {"geojson": without_position, "geojson_items": without_pose}.get(fmt)
-        lines = sampled_lines(described, *sample)
-        rows = _Passes(described, cv, folder, checks.get(fmt), passes_over, strip_location, workers, lines)
+        lines, selection = chosen_lines(described, cv, sample, selection)
+        rows = _Passes(described, cv, folder, checks.get(fmt), passes_over, strip_location, workers, lines, selection)
         items: Counter = Counter()
         if fmt == "llava":
             entries = (entry for row in rows() for entry in llava_entries(row, prompt))

@@ -14,12 +14,12 @@ or the earliest or latest taken (as each camera's clock wrote it); the page show
 would make a page no browser opens), the page shows a uniform random sample (`seed`; reservoir
 sampling as the files are read, so memory holds the sample only) and says so. `category`, `scene`
 and `min_items` choose the photos before the sample (all the photos with a tire among 10^7, not
-the tires of a sample), read from the sentences as the page's filters are. The filter state is kept in the URL
-fragment (`gallery.html#category=plastic&scene=grass&q=bottle&sort=items&page=2`): a view can be bookmarked
-or sent.
+the tires of a sample), read from the sentences as the page's filters are (`helpers.describer.selection`).
+The filter state is kept in the URL fragment (`gallery.html#category=plastic&scene=grass&q=bottle&sort=items&page=2`):
+a view can be bookmarked or sent.
 
-Categories, counts and scene are read back from each description (`helpers.text.facts`, with the
-record's labels when `--cv` is given), so the filters agree with the text shown. The photos are a
+Categories, counts and scene are read back from each description (`selection.said`: `helpers.text.facts`, with
+the record's labels when `--cv` is given), so the filters agree with the text shown. The photos are a
 folder (the records' `image` paths under it) or a Hugging Face dataset (`helpers.core.photo_datasets`:
 a `save_to_disk` folder or Parquet files, such as 01 read them from). Thumbnails are
 made in threads, drafted from JPEG at a fraction of full size, each written atomically and named
@@ -36,7 +36,6 @@ import logging
 import os
 import threading
 import urllib.parse
-from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
@@ -50,7 +49,7 @@ from helpers.core.sampling import sample_stream
 from helpers.core.video_frames import split_frame_key
 from helpers.describer.exports import ExportRow, joined_rows
 from helpers.describer.options import GalleryOptions
-from helpers.text.facts import extract
+from helpers.describer.selection import Selection, said
 
 logger = logging.getLogger(__name__)
 
@@ -93,17 +92,11 @@ def make_thumbnail(photos: PhotoKeys, key: str, folder: Path, size: int = THUMB_
     return name
 
 
-def _said(row: ExportRow):
-    """What the row's sentence states (its record's labels as the vocabulary): the page's categories."""
-    vocabulary = [str(d.get("label")) for d in (row.record or {}).get("detections") or []]
-    return extract(row.description, vocabulary)
-
-
-def _card(row: ExportRow, thumb: str | None, said=None) -> dict:
-    """What the page shows of one photo (short keys: 100,000 cards are inlined); `said`: `_said(row)`, when
-    already read."""
+def _card(row: ExportRow, thumb: str | None, statement=None) -> dict:
+    """What the page shows of one photo (short keys: 100,000 cards are inlined); `statement`: `said(row)`, what
+    its sentence states, when already read (the page's categories, counts and scene)."""
     record = row.record or {}
-    said = _said(row) if said is None else said
+    statement = said(row) if statement is None else statement
     boxes = [
         [str(d.get("label")), round(float(d.get("confidence")), 3), [round(float(v), 4) for v in d["bbox"]]]
         for d in record.get("detections") or []
@@ -115,8 +108,8 @@ def _card(row: ExportRow, thumb: str | None, said=None) -> dict:
         "t": thumb,
         "c": row.captions,
         "src": row.source,
-        "n": said.counts,
-        "s": said.scene or "",
+        "n": statement.counts,
+        "s": statement.scene or "",
         "b": boxes,
     }
     if when_where := _taken(record):
@@ -144,23 +137,6 @@ def _taken(record: dict) -> list | None:
     return [time, latitude, longitude] if time or latitude is not None else None
 
 
-def _read(rows: Iterable[ExportRow]) -> Iterator[tuple[ExportRow, object]]:
-    """Each row with what its sentence states (`_said`)."""
-    for row in rows:
-        yield row, _said(row)
-
-
-def _selected(said, category: str, scene: str, min_items: int) -> bool:
-    """Whether a row's sentence (`said`: `_said(row)`) counts one of `category` (comma-separated; case aside),
-    states `scene` and counts at least `min_items`."""
-    wanted = {name.strip().casefold() for name in category.split(",") if name.strip()}
-    return (
-        (not wanted or any(label.casefold() in wanted for label in said.counts))
-        and (not scene or (said.scene or "").casefold() == scene.strip().casefold())
-        and sum(said.counts.values()) >= min_items
-    )
-
-
 def write_gallery(
     described: Path,
     output: Path,
@@ -174,9 +150,7 @@ def write_gallery(
     key_column: str = "",
     max_photos: int = MAX_PHOTOS,
     seed: int = 0,
-    category: str = "",
-    scene: str = "",
-    min_items: int = 0,
+    selection: Selection = Selection(),
 ) -> dict:
     """Writes the page and its thumbnails (see the module docstring); returns its counts (`described`:
     the photos that could be shown, `photos`: the cards, a sample when `max_photos` is fewer).
@@ -203,14 +177,12 @@ def write_gallery(
         )
     problems: list[dict] = []
     rows = progress(joined_rows(described, cv, problems), desc="read described rows", unit="row")
-    selection = {name: value for name, value in (("category", category), ("scene", scene)) if value}
-    selection |= {"min": min_items} if min_items else {}
-    if selection:  # each sentence read once: for the choice, and then for its card
-        pairs = ((row, said) for row, said in _read(rows) if _selected(said, category, scene, min_items))
+    if selection.asked:  # each sentence read once: for the choice, and then for its card
+        pairs = ((row, statement) for row in rows if selection.keeps(statement := said(row)))
     else:
         pairs = ((row, None) for row in rows)
     sample, total = sample_stream(pairs, max_photos, seed)
-    rows, saids = [row for row, _ in sample], [said for _, said in sample]
+    rows, statements = [row for row, _ in sample], [statement for _, statement in sample]
     if total > len(rows):
         logger.info("%d described photos: the page shows a random sample of %d (seed %d)", total, len(rows), seed)
     thumbs: list[str | None] = [None] * len(rows)
@@ -232,9 +204,9 @@ def write_gallery(
             for _ in progress(pool.map(thumb, range(len(rows))), total=len(rows), desc="thumbnails"):
                 pass
     cards = []
-    for row, thumb, said in zip(rows, thumbs, saids, strict=True):
+    for row, thumb, statement in zip(rows, thumbs, statements, strict=True):
         try:
-            card = _card(row, thumb, said)
+            card = _card(row, thumb, statement)
             if photos is not None and row.image and (played := _video_link(photos, row.image, output.parent)):
                 card["v"] = played
             cards.append(card)
@@ -247,7 +219,7 @@ def write_gallery(
         "cards": cards,
         "described": total,  # the page's cards are a sample of these when fewer
         "seed": seed,
-        "selection": "&".join(f"{name}={value}" for name, value in selection.items()),  # chosen before the sample
+        "selection": "&".join(f"{name}={value}" for name, value in selection.as_dict().items()),  # before the sample
     }
     atomic_write_text(output, render(data))
     write_problems(errors, problems, "problems")

@@ -12,6 +12,7 @@ from helpers.core.photo_datasets import image_column_setting, key_column_setting
 from helpers.core.photo_rewrite import PhotoRewrite
 from helpers.core.settings import setting
 from helpers.core.shards import check_shard
+from helpers.describer.selection import Selection, category_setting, min_items_setting, scene_setting
 
 BACKENDS = ("hf", "ct2")  # transformers, CTranslate2
 
@@ -242,10 +243,14 @@ class ExportOptions:
     )
     max_photos: int = setting(
         0,
-        "export a seeded random sample of at most this many of the described photos (0: all of them): a set to "
-        "review in Label Studio, a quick look; chosen reading the file once, in flat memory",
+        "export a seeded random sample of at most this many of the described photos (0: all of them), of those "
+        "--category, --scene and --min_items choose: a set to review in Label Studio, a quick look; chosen reading "
+        "the files once, in flat memory",
     )
     seed: int = setting(0, "the sample's seed (same seed, same photos)")
+    category: str = category_setting()
+    scene: str = scene_setting()
+    min_items: int = min_items_setting()
 
     @property
     def policy(self) -> Policy:
@@ -256,12 +261,17 @@ class ExportOptions:
         return self.max_photos, self.seed
 
     @property
+    def selection(self) -> Selection:
+        return Selection(self.category, self.scene, self.min_items)
+
+    @property
     def rewrite(self) -> PhotoRewrite:
         return PhotoRewrite(self.max_side, self.image_format, self.image_quality, self.strip_location)
 
     def __post_init__(self) -> None:
         if self.max_photos < 0:
             raise ValueError(f"max_photos must be >= 0 (0: all), got {self.max_photos}")
+        self.selection  # noqa: B018 - Selection checks min_items
         if self.format not in EXPORT_FORMATS:
             raise ValueError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, got {self.format!r}")
         if self.chat and self.format != "hf":
@@ -377,12 +387,17 @@ class GalleryOptions:
         100_000, "most cards on the page (a browser's comfortable limit): of more photos, a random sample this size"
     )
     seed: int = setting(0, "the sample's seed (same seed, same photos)")
-    category: str = setting("", "only photos whose sentence counts one of these categories (comma-separated)")
-    scene: str = setting("", "only photos whose sentence states this scene")
-    min_items: int = setting(0, "only photos whose sentence counts at least this many items")
+    category: str = category_setting()
+    scene: str = scene_setting()
+    min_items: int = min_items_setting()
 
     def __post_init__(self) -> None:
         if self.thumb_size < 16 or self.page_size < 1:
             raise ValueError(f"thumb_size must be >= 16 and page_size >= 1, got {self.thumb_size}, {self.page_size}")
         if self.max_photos < 1:
             raise ValueError(f"max_photos must be >= 1, got {self.max_photos}")
+        self.selection  # noqa: B018 - Selection checks min_items
+
+    @property
+    def selection(self) -> Selection:
+        return Selection(self.category, self.scene, self.min_items)

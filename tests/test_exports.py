@@ -637,10 +637,20 @@ def test_category_scene_and_min_items_choose_the_exported_photos_by_their_senten
         problems = [problem["error"] for problem in _errors(folder, f"tasks{number}.json")]
         assert any(error.startswith("not described") for error in problems), "the error row, chosen or not, is said"
         assert exported("webdataset", f"wds{number}", selection)[0] == chosen
+        card = (folder / f"wds{number}" / "README.md").read_text(encoding="utf-8")
+        assert (
+            f"| photos | {len(chosen)} |" in card
+            and "It holds part of the described photos: those chosen by --" in card
+        )
     selection, chosen = next(iter(cases.items()))
     for seed in range(4):
         ids, counts = exported("label_studio", f"sample{seed}.json", selection, sample=(1, seed))
         assert len(ids) + counts["problems"] == 1 and set(ids) <= set(chosen), "one of the chosen photos"
+    exported("webdataset", "wds_sample", selection, sample=(2, 0))
+    card = (folder / "wds_sample" / "README.md").read_text(encoding="utf-8")
+    assert "(by what their descriptions count and state), a seeded random sample of at most 2 of them (seed 0)." in card
+    exported("webdataset", "wds_all", Selection())
+    assert "It holds part" not in (folder / "wds_all" / "README.md").read_text(encoding="utf-8")
 
 
 def test_coco_instances_of_labelled_photos_are_their_label_files_in_pixels(tiny_demo, tmp_path):

@@ -116,10 +116,12 @@ def dataset_card(
     chat_prompt: str | None = None,
     strip_location: bool = False,
     rewrite: PhotoRewrite = PhotoRewrite(),
+    chosen: str = "",
 ) -> str:
     """The card's text (see the module docstring): `fmt` "hf" or "webdataset"; `problems` the rows not exported
     (listed in the export's `.errors.jsonl`); `features` the hf export's columns and `data_bytes` its
-    Arrow files' size; `chat_prompt` its conversation's user turn; `rewrite` how its photos were written."""
+    Arrow files' size; `chat_prompt` its conversation's user turn; `rewrite` how its photos were written;
+    `chosen` which of the described photos it holds, when not all (Markdown, a sentence)."""
     whole = counts.photos
     lines = [
         "---",
@@ -135,6 +137,7 @@ def dataset_card(
         "checked against the photo's detections before it was kept, or written by the grammar the checks trust "
         "where the model's sentence was not faithful; `captions` holds the description first, then any other "
         "wordings asked for.",
+        *(["", chosen] if chosen else []),
         "",
         markdown_row(["", "count"]),
         "| --- | ---: |",

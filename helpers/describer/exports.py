@@ -122,6 +122,7 @@ from helpers.core.io import (
     write_problems,
 )
 from helpers.core.logs import progress
+from helpers.core.markdown import markdown_text
 from helpers.core.outputs import OutputLock, check_writes, lock_path
 from helpers.core.photo_datasets import IMAGE_SUFFIXES, PhotoKeys, photo_file_name, photo_suffix, photos_for
 from helpers.core.photo_rewrite import TURNED_WARNING, PhotoRewrite, stored_turned
@@ -254,6 +255,17 @@ def chosen_lines(
     if selection.asked and lines is None:
         logger.info("only the described photos chosen by %s", selection)
     return lines, selection if lines is None else Selection()
+
+
+def chosen_note(sample: tuple[int, int], selection: Selection) -> str:
+    """Which of the described photos an export holds, as its dataset card says it ("" for all of them)."""
+    size, seed = sample
+    parts = []
+    if selection.asked:
+        parts.append(f"those chosen by {markdown_text(selection)} (by what their descriptions count and state)")
+    if size:
+        parts.append(f"a seeded random sample of at most {size:,} of {'them' if parts else 'all'} (seed {seed})")
+    return f"It holds part of the described photos: {', '.join(parts)}." if parts else ""
 
 
 def joined_rows(
@@ -478,6 +490,7 @@ def export_sharded(
         settings["sample"] = list(sample)
     if selection.asked:  # and so is another choice
         settings["selection"] = selection.as_dict()
+    chosen = chosen_note(sample, selection)  # the card says which photos
     if fmt == "hf":
         features = _hf_features(images is not None, cv is not None, chat_prompt is not None)
         settings["features"] = features.to_dict()  # a partial export of other columns starts over
@@ -539,7 +552,7 @@ def export_sharded(
         logger.warning(TURNED_WARNING, turned, "WebDataset's decoders (OpenCLIP's loader)")
     found = so_far()
     arrow_bytes = sum(path.stat().st_size for path in writer.dataset.glob("data-*.arrow"))  # hf's complete shards
-    card = dataset_card(fmt, counts, len(found), features, arrow_bytes, chat_prompt, strip_location, rewrite)
+    card = dataset_card(fmt, counts, len(found), features, arrow_bytes, chat_prompt, strip_location, rewrite, chosen)
     atomic_write_text(writer.dataset / "README.md", card)
     writer.finish()
     joined = [problem for problem in found if "line" in problem]

@@ -570,10 +570,10 @@ def test_a_label_studio_export_is_checked_per_reviewers_description(tmp_path):
     from helpers.describer.check import UNREVIEWED, check_file
     from helpers.text.house import load_examples
 
-    export = json.loads((DATA / "label_studio_export.json").read_text(encoding="utf-8"))
+    export = json.loads((DATA / "label_studio_export_data_id.json").read_text(encoding="utf-8"))
     ours = tmp_path / "examples" / "ours.jsonl"
     summary = check_file(
-        DATA / "label_studio_cv.jsonl", DATA / "label_studio_export.json", tmp_path / "v.jsonl", examples=ours
+        DATA / "label_studio_cv.jsonl", DATA / "label_studio_export_data_id.json", tmp_path / "v.jsonl", examples=ours
     )
     verdicts = [json.loads(line) for line in (tmp_path / "v.jsonl").read_text().splitlines()]
     written = [

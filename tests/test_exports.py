@@ -491,7 +491,7 @@ def test_label_studio_tasks_pre_annotate_each_box_and_description_its_config_nam
     config = ElementTree.fromstring((folder / "tasks.label_config.xml").read_text(encoding="utf-8"))
     controls = {element.get("name"): element for element in config if element.get("name")}
     assert controls["image"].tag == "Image" and controls["image"].get("value") == "$image"
-    assert [task["data"]["id"] for task in tasks] == [row["id"] for row in rows]
+    assert [task["data"]["photo_id"] for task in tasks] == [row["id"] for row in rows]
     labels = []
     for task, row in zip(tasks, rows, strict=True):
         record = next(r for r in records if r["image"] == row["id"])
@@ -534,10 +534,10 @@ def test_label_studio_tasks_name_photos_where_its_local_files_serve_them(describ
     copies = folder / "for label studio"
     export("label_studio", folder / "described.jsonl", folder / "copied.json", **args, image_folder=copies)
     tasks = json.loads((folder / "copied.json").read_text(encoding="utf-8"))
-    assert [task["data"]["id"] for task in tasks] == served
+    assert [task["data"]["photo_id"] for task in tasks] == served
     for task in tasks:
         name = task["data"]["image"].removeprefix("/data/local-files/?d=for%20label%20studio/")
-        assert (copies / name).read_bytes() == (folder / "photos" / task["data"]["id"]).read_bytes()
+        assert (copies / name).read_bytes() == (folder / "photos" / task["data"]["photo_id"]).read_bytes()
     with pytest.raises(ValueError, match="--images"):
         export("label_studio", folder / "described.jsonl", folder / "none.json", cv=folder / "cv.jsonl")
 
@@ -583,7 +583,7 @@ def test_a_sample_of_the_described_photos_is_seeded_uniform_and_the_same_in_ever
     def sampled(fmt: str, name: str, seed: int) -> list:
         export(fmt, source, folder / name, cv=folder / "cv.jsonl", url_prefix="s3://b/", sample=(3, seed))
         if fmt == "label_studio":
-            return [task["data"]["id"] for task in json.loads((folder / name).read_text(encoding="utf-8"))]
+            return [task["data"]["photo_id"] for task in json.loads((folder / name).read_text(encoding="utf-8"))]
         with tarfile.open(folder / name / "00000.tar") as shard:
             return [json.loads(shard.extractfile(m).read())["id"] for m in shard if m.name.endswith(".json")]
 
@@ -627,7 +627,9 @@ def test_category_scene_and_min_items_choose_the_exported_photos_by_their_senten
         photos = {"cv": folder / "cv.jsonl", "images": folder / "photos"}
         counts = export(fmt, folder / "described.jsonl", folder / name, **photos, sample=sample, selection=selection)
         if fmt == "label_studio":
-            return [task["data"]["id"] for task in json.loads((folder / name).read_text(encoding="utf-8"))], counts
+            return [
+                task["data"]["photo_id"] for task in json.loads((folder / name).read_text(encoding="utf-8"))
+            ], counts
         with tarfile.open(folder / name / "00000.tar") as shard:
             return [json.loads(shard.extractfile(m).read())["id"] for m in shard if m.name.endswith(".json")], counts
 

@@ -36,6 +36,12 @@ PORT = 8093
 REVIEWED = 5  # tasks annotated in the review
 WRONG = "There are nine plastic items."  # a description a reviewer got wrong
 TOKEN = "desclm-measurement-token"
+# Label Studio's exports `desclm check` reads, each written as its file name (the fixtures' names too)
+EXPORTS = {
+    "JSON": "label_studio_export.json",
+    "JSON_MIN": "label_studio_export_min.json",
+    "CSV": "label_studio_export.csv",
+}
 # Label Studio 1.2x turns its legacy tokens off by default; the one `--user-token` sets is allowed again here
 ENABLE_TOKENS = """
 import django
@@ -132,8 +138,9 @@ def _project(api, name: str, root: Path, tasks: list[dict], storage: Path) -> tu
 def _review(api, project: int, held: list[dict], root: Path, desclm: str, fixture: Path | None) -> dict:
     """People's review, as Label Studio records it: the first `REVIEWED` tasks annotated (the pre-annotation
     accepted; one description made wrong, "nine plastic items"; one annotation cancelled, one task annotated
-    twice), the project exported as Label Studio's JSON, and `desclm check` run on that export: its summary.
-    With `fixture`, the reviewed tasks of the export and their CV records are written there for the tests."""
+    twice), the project exported as Label Studio's JSON, JSON-MIN and CSV (every task), and `desclm check` run on
+    each export: its summary. With `fixture`, each export of the reviewed tasks alone (Label Studio's own bytes)
+    and their CV records are written there for the tests."""
     reviewed = held[:REVIEWED]
     for place, task in enumerate(reviewed):
         result = json.loads(json.dumps(task["predictions"][0]["result"]))
@@ -143,28 +150,30 @@ def _review(api, project: int, held: list[dict], root: Path, desclm: str, fixtur
         for _ in range(2 if place == 4 else 1):
             annotation = {"result": [] if cancelled else result, "was_cancelled": cancelled}
             api("post", f"/api/tasks/{task['id']}/annotations", json=annotation)
-    everything = {"exportType": "JSON", "download_all_tasks": "true"}
-    exported = api("get", f"/api/projects/{project}/export", params=everything)
-    (root / "label_studio_export.json").write_text(json.dumps(exported, indent=1), encoding="utf-8")
-    check = [desclm, "check", "--input", "cv.jsonl", "--captions", "label_studio_export.json"]
-    subprocess.run([*check, "--output", "verdicts.jsonl", "-q"], cwd=root)  # exit 1: the wrong description
-    summary = json.loads((root / "verdicts.summary.json").read_text(encoding="utf-8"))
+    review: dict = {"annotated": REVIEWED}
+    for kind, name in EXPORTS.items():
+        everything = {"exportType": kind, "download_all_tasks": "true"}
+        (root / name).write_bytes(api("get", f"/api/projects/{project}/export", raw=True, params=everything).content)
+        check = [desclm, "check", "--input", "cv.jsonl", "--captions", name, "--output", f"{kind}.jsonl", "-q"]
+        subprocess.run(check, cwd=root)  # exit 1: the wrong description
+        summary = json.loads((root / f"{kind}.summary.json").read_text(encoding="utf-8"))
+        review[kind] = {
+            "check": {name: summary[name] for name in ("captions", "checked", "faithful", "errors", "unreviewed")},
+            "findings": {finding: count for finding, count in summary["findings"].items() if count},
+        }
+        if fixture:
+            chosen = everything | {"ids[]": [task["id"] for task in reviewed]}
+            fixture.mkdir(parents=True, exist_ok=True)
+            exported = api("get", f"/api/projects/{project}/export", raw=True, params=chosen)
+            (fixture / name).write_bytes(exported.content)
+    exported = json.loads((root / EXPORTS["JSON"]).read_text(encoding="utf-8"))
+    review |= {"tasks": len(exported), "annotations": sum(len(task["annotations"]) for task in exported)}
     if fixture:
-        ids = {task["id"] for task in reviewed}
-        kept = [task for task in exported if task["id"] in ids]
-        keys = {task["data"]["id"] for task in kept}
-        fixture.mkdir(parents=True, exist_ok=True)
-        (fixture / "label_studio_export.json").write_text(json.dumps(kept, indent=1) + "\n", encoding="utf-8")
+        keys = {task["data"]["photo_id"] for task in exported if task["id"] in {t["id"] for t in reviewed}}
         with open(root / "cv.jsonl", encoding="utf-8") as lines:
             records = [line for line in lines if json.loads(line)["image"] in keys]
         (fixture / "label_studio_cv.jsonl").write_text("".join(records), encoding="utf-8")
-    return {
-        "tasks": len(exported),
-        "annotated": REVIEWED,
-        "annotations": sum(len(task["annotations"]) for task in exported),
-        "check": {name: summary[name] for name in ("captions", "checked", "faithful", "errors", "unreviewed")},
-        "findings": {kind: count for kind, count in summary["findings"].items() if count},
-    }
+    return review
 
 
 def _served_name(url: str) -> str:

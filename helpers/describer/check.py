@@ -13,10 +13,14 @@ The captions come as they are kept (`captions_format`, by default told from the 
   no record has that name, by it without its extension: the key of a dataset photo `desclm export
   --image_folder` wrote as `train/17.png`); an entry with `data` and `annotations` is a Label Studio task
   (its JSON export, after people reviewed `desclm export --format label_studio`'s tasks): each annotation's
-  description (its `textarea` result) is a caption, joined by the task's `data.id` (else `data.image`), a
-  cancelled annotation passed over, a task no annotation describes a line saying so (`unreviewed`);
+  description (its `textarea` result) is a caption, joined by the task's `data.photo_id` (else `data.id`,
+  `data.image`), a cancelled annotation passed over, a task no annotation describes a line saying so
+  (`unreviewed`); an entry of its JSON-MIN export (each annotation's data and results merged, with its
+  `annotation_id`) likewise, its `description` joined by its `photo_id`;
 - **coco**: COCO captions (`images` with `file_name`, `annotations` with `image_id` and
   `caption`): each annotation's caption, joined by its photo's `file_name`;
+- **csv**: a `.csv` (or tab-separated `.tsv`) with a header: each row's `caption_field` column, joined by its
+  `id` column, else `image`; Label Studio's CSV export is read as its JSON-MIN export;
 - **webdataset**: tar shards (a `.tar`, or a folder of them: `helpers.core.tar_photos`): each
   sample's `.txt`, joined by its `.json`'s `id` (`desclm export --format webdataset`), else by its
   photo's key as 01 names a photo in a shard (`00000.tar/000000042.jpg`);
@@ -24,7 +28,7 @@ The captions come as they are kept (`captions_format`, by default told from the 
   --format hf`'s `parquet/`): each row's `caption_field` (a list's first caption, a conversation's answer:
   `--caption_field completion` on `desclm export --chat`'s shards), joined by its `id`, else its `image` (a
   photo column's stored path, as 01 named the photos it read from such a dataset).
-JSON files are read as a stream (`ijson`), Parquet a record batch at a time: never whole.
+JSON files are read as a stream (`ijson`), Parquet a record batch at a time, CSV a row: never whole.
 
 Each caption gets one output line, in order: {"id", "faithful", "findings"} (each finding with its
 kind, category, the record's and the caption's value, and its characters; `entry`: the LLaVA entry's
@@ -46,6 +50,7 @@ with the same inputs and settings (`helpers.core.records.ResumableOutput`).
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import tempfile
@@ -123,6 +128,7 @@ MULTI_IMAGE = "several photos: a record is one photo's"  # a LLaVA entry with a 
 UNREVIEWED = "not reviewed: no annotation of the task writes a description"  # a Label Studio task: counted
 SKIPPED = {TEXT_ONLY: "text_only", MULTI_IMAGE: "multi_image", UNREVIEWED: "unreviewed"}  # the summary's counts
 DESCRIPTION = "description"  # the text control `desclm export --format label_studio`'s config names
+LABEL_STUDIO_MIN = ("annotation_id", "lead_time")  # what Label Studio's JSON-MIN and CSV exports write for each
 
 
 @dataclass(frozen=True)
@@ -134,9 +140,9 @@ class CaptionLine:
     key: object  # the CV record's id (or image) it is joined by; the output line's id
     error: str | None = None
     entry: object = None  # a LLaVA entry's or COCO annotation's own id, for the output line
-    # a photo file's name without its extension: the key of a dataset photo that `desclm export
-    # --image_folder` wrote as a file (`train/17` -> `train/17.png`), tried when `key` joins nothing
-    stem: str | None = None
+    # tried when `key` joins nothing: a photo file's name without its extension (the key of a dataset photo that
+    # `desclm export --image_folder` wrote as a file: `train/17` -> `train/17.png`), a CSV cell's number
+    stem: object = None
     skipped: str | None = None  # why it is no caption of a photo (a LLaVA entry without one: text only)
 
 
@@ -147,13 +153,15 @@ def _stem(name: str) -> str | None:
 
 def captions_format(path: Path) -> str:
     """The format of a captions file: tar shards (a `.tar`, or a folder of them) are WebDataset; a
-    folder or a `.parquet` file is Parquet; a `.json` file opening
+    folder or a `.parquet` file is Parquet; a `.csv` or `.tsv` file CSV; a `.json` file opening
     with `[` is LLaVA, with `{` COCO captions; anything else JSONL (whose LLaVA entries are read as
     such, line by line)."""
     if is_tar_shards(path, IMAGE_SUFFIXES):  # before Parquet: img2dataset puts Parquet beside its shards
         return "webdataset"
     if path.is_dir() or path.suffix.lower() == ".parquet":
         return "parquet"
+    if path.suffix.lower() in (".csv", ".tsv"):
+        return "csv"
     if path.suffix.lower() != ".json":
         return "jsonl"
     return "coco" if json_opening(path) == b"{" else "llava"
@@ -213,12 +221,12 @@ def _is_task(entry) -> bool:
 
 def _task_lines(where: str, number: int, task: dict) -> Iterator[CaptionLine]:
     """A Label Studio task's captions: each annotation's description (its `textarea` result named `description`,
-    else its only one; lines of one result joined by a space), joined by `data.id`, else `data.image`; the entry
-    of each the annotation's id. Cancelled annotations are passed over; a task none describes is `UNREVIEWED`."""
+    else its only one; lines of one result joined by a space), joined by `data.photo_id` (`desclm export`'s tasks;
+    older ones: `data.id`), else `data.image`; the entry of each the annotation's id. Cancelled annotations are passed over; a task none describes is `UNREVIEWED`."""
     data = task["data"]
-    key = json_safe(data.get("id", data.get("image")))
+    key = json_safe(next((data[name] for name in ("photo_id", "id", "image") if data.get(name) is not None), None))
     if key is None:
-        yield CaptionLine(where, None, number, f"{where}: no data.id (or data.image) naming its photo")
+        yield CaptionLine(where, None, number, f"{where}: no data.photo_id (or data.id, data.image) naming its photo")
         return
     said = False
     annotations = task.get("annotations")
@@ -240,6 +248,91 @@ def _task_lines(where: str, number: int, task: dict) -> Iterator[CaptionLine]:
         yield CaptionLine(where, None, key, None, None, skipped=UNREVIEWED)
 
 
+def _is_min_entry(entry) -> bool:
+    """Whether a JSON entry (or CSV row) is an annotation of Label Studio's JSON-MIN (or CSV) export: the task's
+    data and each control's result merged into one object, with the columns those exports always write."""
+    return isinstance(entry, dict) and "data" not in entry and all(name in entry for name in LABEL_STUDIO_MIN)
+
+
+def _min_line(where: str, number: int, entry: dict, cells: bool = False) -> CaptionLine:
+    """One annotation of a Label Studio JSON-MIN export (`cells`: a CSV export's row, every value text): its
+    `description` the caption, joined by `photo_id` (the task's data as `desclm export` writes it; these exports
+    write Label Studio's own task id as `id`), the entry its `annotation_id`; a task no one annotated (no
+    annotation id), or an annotation without a description, is `UNREVIEWED`."""
+    name = json_safe(entry.get("annotation_id"))
+    name = None if name == "" else name
+    key = json_safe(entry.get("photo_id"))
+    if key is None or key == "":
+        problem = (
+            f"{where}: no photo_id naming its photo (Label Studio's JSON-MIN and CSV exports write its own task id as "
+            "`id`, in place of older desclm tasks' data.id): export the project as JSON"
+        )
+        return CaptionLine(where, None, number, problem, name)
+    # a CSV cell's id is text: a record whose id is a number joins by it too
+    other = int(key) if cells and isinstance(key, str) and key.isascii() and key.isdigit() else None
+    value = entry.get(DESCRIPTION)
+    if cells and isinstance(value, str) and value.startswith(("{", "[")):
+        try:  # a description of several lines (or results) is a JSON cell: {"text": [...]}
+            value = json.loads(value)
+        except ValueError:
+            pass
+    if isinstance(value, list) and value:
+        value = value[0]  # several description results: the first, as the JSON export's reading takes
+    if isinstance(value, dict) and isinstance(value.get("text"), list):
+        value = " ".join(line for line in value["text"] if isinstance(line, str))
+    if name is None or value is None or value == "":
+        return CaptionLine(where, None, key, None, name, other, skipped=UNREVIEWED)
+    if not isinstance(value, str):
+        return CaptionLine(where, None, key, f"{where}: its description holds no text", name)
+    return CaptionLine(f"{where}, annotation {name}", value, key, None, name, other)
+
+
+def _csv_captions(path: Path, caption_field: str) -> Iterator[CaptionLine]:
+    """Each CSV (`.tsv`: tab-separated) row's caption, its `caption_field` column, joined by its `id`, else its
+    `image` column (a number's text joins a record whose id is that number too); Label Studio's CSV export (its
+    `annotation_id` and `lead_time` columns) is read as its JSON-MIN export is (`_min_line`). Read a row at a
+    time; a row the CSV reader cannot read ends the file with one error line.
+
+    Raises:
+        ValueError: A header without the caption column, nor Label Studio's (checked before any work).
+    """
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))  # a cell of many boxes outgrows the 128 KB default
+    with path.open(newline="", encoding="utf-8-sig") as file:
+        try:
+            header = next(csv.reader(file, delimiter=delimiter), [])
+        except (csv.Error, UnicodeDecodeError) as error:
+            raise ValueError(f"{path}: its header is not readable as CSV: {error}") from None
+    studio = all(name in header for name in LABEL_STUDIO_MIN)
+    if not studio and caption_field not in header:
+        raise ValueError(f"{path}: no column {caption_field!r} (caption_field); it has {header}")
+
+    def lines() -> Iterator[CaptionLine]:
+        number = 0
+        with path.open(newline="", encoding="utf-8-sig") as file:
+            rows = csv.DictReader(file, delimiter=delimiter)
+            try:
+                for number, row in enumerate(rows, start=1):
+                    yield _csv_line(number, row, caption_field, studio)
+            except (csv.Error, UnicodeDecodeError) as error:
+                problem = f"{path}: not readable as CSV after row {number}: {error}; the rest is not read"
+                yield CaptionLine(f"row {number + 1}", None, None, problem)
+
+    return lines()
+
+
+def _csv_line(number: int, row: dict, caption_field: str, studio: bool) -> CaptionLine:
+    where = f"row {number}"
+    if studio:
+        return _min_line(where, number, row, cells=True)
+    key = next((row[name] for name in ("id", "image") if row.get(name)), number)
+    other = int(key) if isinstance(key, str) and key.isascii() and key.isdigit() else None
+    text = row.get(caption_field)
+    if not text:
+        return CaptionLine(where, None, key, f"{where}: no {caption_field!r} text", None, other)
+    return CaptionLine(where, text, key, None, None, other)
+
+
 def _jsonl_captions(path: Path, caption_field: str) -> Iterator[CaptionLine]:
     for line in read_lines(path):
         where = f"line {line.number}"
@@ -247,6 +340,8 @@ def _jsonl_captions(path: Path, caption_field: str) -> Iterator[CaptionLine]:
             yield CaptionLine(where, None, line.id, line.error)
         elif caption_field not in line.record and _is_task(line.record):  # a Label Studio task per line
             yield from _task_lines(where, line.number, line.record)
+        elif caption_field not in line.record and _is_min_entry(line.record):  # a JSON-MIN annotation per line
+            yield _min_line(where, line.number, line.record)
         elif caption_field not in line.record and "conversations" in line.record:  # a LLaVA entry per line
             yield _llava_line(where, line.number, line.record)
         elif caption_field not in line.record and "messages" in line.record:  # a chat conversation (TRL, OpenAI)
@@ -310,6 +405,8 @@ def _llava_captions(path: Path) -> Iterator[CaptionLine]:
             yield CaptionLine(where, None, None, str(entry))
         elif _is_task(entry):
             yield from _task_lines(where, number, entry)
+        elif _is_min_entry(entry):
+            yield _min_line(where, number, entry)
         else:
             yield _llava_line(where, number, entry)
 
@@ -455,6 +552,8 @@ def read_captions(path: Path, fmt: str = "auto", caption_field: str = "caption")
         return _coco_captions(path)
     if fmt == "webdataset":
         return _webdataset_captions(path)
+    if fmt == "csv":
+        return _csv_captions(path, caption_field)
     if fmt == "llava" and json_opening(path) == b"[":
         return _llava_captions(path)
     return _jsonl_captions(path, caption_field)  # LLaVA entries one per line are read as such

@@ -43,8 +43,8 @@ def image_url(prefix: str, key: str) -> str:
 def task(
     row_id, image: str, size: tuple[int, int], detections: list[dict], description: str, captions: list[str]
 ) -> dict:
-    """One photo's task: its `data` (`image`, its id, description and captions) and its `predictions` (see the
-    module docstring); `detections` as 01 writes them (boxes [x1, y1, x2, y2] in 0..1)."""
+    """One photo's task: its `data` (`image`, `photo_id`, the `captions`, the description first) and its
+    `predictions` (see the module docstring); `detections` as 01 writes them (boxes [x1, y1, x2, y2] in 0..1)."""
     width, height = size
     results = []
     for number, detection in enumerate(detections):
@@ -82,7 +82,9 @@ def task(
     prediction = {"model_version": MODEL_VERSION, "result": results}
     if scores:
         prediction["score"] = min(scores)  # the least sure box: Label Studio sorts tasks by it, to review first
-    data = {"image": image, "id": row_id, "description": description, "captions": captions}
+    # `photo_id`, not `id`, and no `description`: Label Studio's JSON-MIN and CSV exports merge the data with the
+    # results by name and write its own task id as `id` (desclm check joins the reviewed descriptions by photo_id)
+    data = {"image": image, "photo_id": row_id, "captions": captions}
     return {"data": data, "predictions": [prediction]}
 
 

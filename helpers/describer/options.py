@@ -40,7 +40,7 @@ EXPORT_FORMATS = (
     "geojson_items",
     "csv",
 )
-CAPTION_FORMATS = ("auto", "jsonl", "llava", "coco", "parquet", "webdataset")  # `desclm check --captions_format`
+CAPTION_FORMATS = ("auto", "jsonl", "llava", "coco", "parquet", "webdataset", "csv")  # `desclm check --captions_format`
 DEFAULT_GUARD_WORKERS = "auto"  # the guard's worker processes (helpers.describer.guard.guard_workers)
 DEFAULT_CHECK_WORKERS = "auto"  # `desclm check`'s worker processes (helpers.describer.check.check_workers)
 FOLDER = "folder"  # the roll-up's default groups: each photo's folder (helpers.describer.rollup)
@@ -121,20 +121,21 @@ class CheckOptions:
     input: str = setting(help="CV output records, one JSON object per line (joined to captions by `id`, else `image`)")
     captions: str = setting(
         help='captions: JSONL {"id", "caption"} (see --caption_field), LLaVA conversations or COCO captions JSON, '
-        "Label Studio's JSON export (each annotation's description), Parquet (a file or a folder of shards), or "
-        "WebDataset tar shards"
+        "Label Studio's JSON, JSON-MIN or CSV export (each annotation's description), Parquet (a file or a folder of "
+        "shards), WebDataset tar shards, or CSV"
     )
     output: str = setting(help='JSONL to write: {"id", "faithful", "findings"} or {"id", "error"} per caption line')
     caption_field: str = setting(
         "caption", "JSONL, Parquet: the captions' text field (`desclm describe` writes 'description')"
     )
-    captions_format: Literal["auto", "jsonl", "llava", "coco", "parquet", "webdataset"] = setting(
+    captions_format: Literal["auto", "jsonl", "llava", "coco", "parquet", "webdataset", "csv"] = setting(
         "auto",
         "auto: a .json opening with [ is LLaVA (each entry's first gpt answer, joined by its image; a Label Studio "
-        "task's annotations' descriptions, joined by data.id), with { COCO "
+        "task's annotations' descriptions, joined by data.photo_id; a JSON-MIN entry's, by photo_id), with { COCO "
         "captions (joined by file_name); tar shards (a .tar or a folder of them) are WebDataset (each sample's "
         ".txt, joined by its .json id, else its photo's key); a folder or .parquet is Parquet (joined by id, else "
-        "image); else JSONL",
+        "image); a .csv or .tsv is CSV (the caption_field column, joined by id, else image; Label Studio's CSV "
+        "export as its JSON-MIN); else JSONL",
     )
     lexicon: str = setting("", "YAML of your words for labels (bottle: plastic), read beside the built-in ones")
     min_confidence: float = setting(Policy.min_confidence, "detections below this are not expected in a caption")

@@ -222,7 +222,8 @@ def _is_task(entry) -> bool:
 def _task_lines(where: str, number: int, task: dict) -> Iterator[CaptionLine]:
     """A Label Studio task's captions: each annotation's description (its `textarea` result named `description`,
     else its only one; lines of one result joined by a space), joined by `data.photo_id` (`desclm export`'s tasks;
-    older ones: `data.id`), else `data.image`; the entry of each the annotation's id. Cancelled annotations are passed over; a task none describes is `UNREVIEWED`."""
+    older ones: `data.id`), else `data.image`; the entry of each the annotation's id. Cancelled annotations are
+    passed over; a task none describes is `UNREVIEWED`."""
     data = task["data"]
     key = json_safe(next((data[name] for name in ("photo_id", "id", "image") if data.get(name) is not None), None))
     if key is None:

@@ -565,19 +565,20 @@ def test_a_label_studio_export_is_checked_per_reviewers_description(tmp_path):
     """Label Studio 1.23.2's own JSON export (tests/data, written by docs/measurements/label_studio_import.py) of
     five reviewed tasks that `desclm export --format label_studio` made: two accepted as pre-annotated, one whose
     description a reviewer made wrong, one cancelled, one annotated twice. Each description a reviewer wrote is
-    checked against its record (joined by data.id), the cancelled task is a line saying it was not reviewed; the
-    same export as one task per line reads the same."""
+    checked against its record (joined by data.photo_id), the cancelled task is a line saying it was not reviewed;
+    the same export as one task per line reads the same, and so does the export of the same review made when
+    the tasks named their photo data.id."""
     from helpers.describer.check import UNREVIEWED, check_file
     from helpers.text.house import load_examples
 
-    export = json.loads((DATA / "label_studio_export_data_id.json").read_text(encoding="utf-8"))
+    export = json.loads((DATA / "label_studio_export.json").read_text(encoding="utf-8"))
     ours = tmp_path / "examples" / "ours.jsonl"
     summary = check_file(
-        DATA / "label_studio_cv.jsonl", DATA / "label_studio_export_data_id.json", tmp_path / "v.jsonl", examples=ours
+        DATA / "label_studio_cv.jsonl", DATA / "label_studio_export.json", tmp_path / "v.jsonl", examples=ours
     )
     verdicts = [json.loads(line) for line in (tmp_path / "v.jsonl").read_text().splitlines()]
     written = [
-        (task["data"]["id"], annotation["id"], text)
+        (task["data"]["photo_id"], annotation["id"], text)
         for task in export
         for annotation in task["annotations"]
         if not annotation["was_cancelled"]
@@ -587,7 +588,7 @@ def test_a_label_studio_export_is_checked_per_reviewers_description(tmp_path):
     assert [(v["id"], v["entry"]) for v in checked] == [(key, entry) for key, entry, _ in written]
     wrong = [entry for _, entry, text in written if text == "There are nine plastic items."]
     assert [v["entry"] for v in checked if not v["faithful"]] == wrong and len(wrong) == 1
-    cancelled = [task["data"]["id"] for task in export if all(a["was_cancelled"] for a in task["annotations"])]
+    cancelled = [task["data"]["photo_id"] for task in export if all(a["was_cancelled"] for a in task["annotations"])]
     assert [v["id"] for v in verdicts if v.get("skipped") == UNREVIEWED] == cancelled and len(cancelled) == 1
     assert (summary["checked"], summary["faithful"], summary["unreviewed"]) == (len(written), len(written) - 1, 1)
     # the reviewers' faithful descriptions, with their records: a house style's examples that 02 takes whole
@@ -601,7 +602,89 @@ def test_a_label_studio_export_is_checked_per_reviewers_description(tmp_path):
     lines.write_text("".join(json.dumps(task) + "\n" for task in export), encoding="utf-8")
     check_file(DATA / "label_studio_cv.jsonl", lines, tmp_path / "lines.jsonl")
     assert (tmp_path / "lines.jsonl").read_text() == (tmp_path / "v.jsonl").read_text()
+    earlier = tmp_path / "earlier.jsonl"  # the same review, of tasks that named their photo data.id
+    check_file(DATA / "label_studio_cv.jsonl", DATA / "label_studio_export_data_id.json", earlier)
+    assert [json.loads(line)["id"] for line in earlier.read_text().splitlines()] == [v["id"] for v in verdicts]
+    assert [json.loads(line).get("faithful") for line in earlier.read_text().splitlines()] == [
+        v.get("faithful") for v in verdicts
+    ]
     # the tasks as `desclm export` wrote them (predictions, no annotations): none reviewed yet
     imported = tmp_path / "imported.json"
     imported.write_text(json.dumps([{k: t[k] for k in ("data", "predictions")} for t in export]), encoding="utf-8")
     assert check_file(DATA / "label_studio_cv.jsonl", imported, tmp_path / "i.jsonl")["unreviewed"] == len(export)
+
+
+def test_label_studio_s_json_min_and_csv_exports_check_as_its_json_export(tmp_path):
+    """The same review exported by Label Studio 1.23.2 as JSON-MIN and as CSV (tests/data): each annotation one
+    object (or row), the task's data and each control's result merged by name, Label Studio's task id as `id`.
+    Every description a reviewer wrote is checked as from the JSON export: the same photos (joined by
+    photo_id), verdicts and findings, each named by its annotation id (a task's newest first); the cancelled task
+    is not in these exports at all (Label Studio leaves out a task whose every annotation was cancelled). Tasks
+    exported before photo_id lose their photo in these exports: each such entry is a line saying to export as
+    JSON."""
+    from helpers.describer.check import check_file
+
+    cv = DATA / "label_studio_cv.jsonl"
+    check_file(cv, DATA / "label_studio_export.json", tmp_path / "json.jsonl")
+    from_json = [json.loads(line) for line in (tmp_path / "json.jsonl").read_text().splitlines()]
+    reviewed = [verdict for verdict in from_json if "faithful" in verdict]
+    assert len(reviewed) == 5 and sum(v["faithful"] for v in reviewed) == 4
+    for name in ("label_studio_export_min.json", "label_studio_export.csv"):
+        summary = check_file(cv, DATA / name, tmp_path / f"{name}.jsonl")
+        verdicts = [json.loads(line) for line in (tmp_path / f"{name}.jsonl").read_text().splitlines()]
+        # a task's annotations newest first (Label Studio's converter orders them so); an id in a CSV cell is text
+        assert sorted((v["id"], str(v["entry"]), v["faithful"], v["findings"]) for v in verdicts) == sorted(
+            (v["id"], str(v["entry"]), v["faithful"], v["findings"]) for v in reviewed
+        ), name
+        assert (summary["checked"], summary["unreviewed"], summary["errors"]) == (5, 0, 0)
+    entries = json.loads((DATA / "label_studio_export_min.json").read_text(encoding="utf-8"))
+    earlier = tmp_path / "earlier.json"  # as the tasks that named their photo data.id export: its id the task's
+    earlier.write_text(json.dumps([{k: v for k, v in e.items() if k != "photo_id"} for e in entries]), encoding="utf-8")
+    check_file(cv, earlier, tmp_path / "earlier.jsonl")
+    errors = [json.loads(line)["error"] for line in (tmp_path / "earlier.jsonl").read_text().splitlines()]
+    assert len(errors) == len(entries) and all("no photo_id" in e and "export the project as JSON" in e for e in errors)
+    # a task nobody annotated, in an export of every task: no annotation id, a line saying it was not reviewed
+    alone = tmp_path / "alone.json"
+    unannotated = {k: v for k, v in entries[0].items() if k not in ("description", "label")} | {"annotation_id": None}
+    alone.write_text(json.dumps([unannotated]), encoding="utf-8")
+    assert check_file(cv, alone, tmp_path / "alone.jsonl")["unreviewed"] == 1
+
+
+CELLS = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30)  # any text a cell holds
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(CELLS, CELLS), min_size=1, max_size=8), st.sampled_from([".csv", ".tsv"]))
+def test_csv_captions_read_back_each_row_s_caption_and_id_as_written(rows, suffix):
+    """A spreadsheet of captions: each row's caption and id read back exactly as the csv module wrote them
+    (commas, quotes, tabs and line breaks inside cells), in order, one caption line per row."""
+    import csv
+    import tempfile
+
+    from helpers.describer.check import read_captions
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"captions{suffix}"
+        with path.open("w", newline="", encoding="utf-8") as file:
+            writer = csv.writer(file, delimiter="\t" if suffix == ".tsv" else ",")
+            writer.writerow(["id", "caption"])
+            writer.writerows(rows)
+        read = [(line.key, line.text, line.error) for line in read_captions(path)]
+    assert read == [(key, text, None) for key, text in rows]
+
+
+def test_a_csv_row_that_cannot_be_read_ends_the_file_in_one_line_after_the_rows_before(tmp_path):
+    from helpers.describer.check import check_file
+
+    (tmp_path / "cv.jsonl").write_text(
+        "".join(json.dumps({"id": n, "detections": [], "scene": None}) + "\n" for n in (1, 2, 3)), encoding="utf-8"
+    )
+    captions = tmp_path / "captions.csv"
+    captions.write_bytes(b"id,caption\n1,No litter is visible.\n2,There are two bottles.\n3,\xff\xfe broken\n")
+    summary = check_file(tmp_path / "cv.jsonl", captions, tmp_path / "v.jsonl")
+    verdicts = [json.loads(line) for line in (tmp_path / "v.jsonl").read_text().splitlines()]
+    assert [v.get("faithful") for v in verdicts] == [True, False, None], "ids 1 and 2 join numeric ids by their text"
+    assert "not readable as CSV after row 2" in verdicts[2]["error"] and summary["errors"] == 1
+    (tmp_path / "no_caption.csv").write_text("id,text\n1,No litter.\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="no column 'caption'"):
+        check_file(tmp_path / "cv.jsonl", tmp_path / "no_caption.csv", tmp_path / "w.jsonl")

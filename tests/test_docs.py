@@ -929,9 +929,20 @@ def test_the_webdataset_read_the_readme_states_is_the_saved_one_and_lost_nothing
 
 def test_the_label_studio_review_the_readme_states_is_the_saved_one():
     review = _measured("label_studio_import.json")["review"]
-    check = review["check"]
+    check = review["JSON"]["check"]
     text = " ".join(README.split())
     assert f"| five of the {review['tasks']} tasks reviewed" in text and review["annotated"] == 5
     assert f"{check['checked']} descriptions read, {check['faithful']} faithful; {check['unreviewed']} tasks" in text
     assert check["errors"] == 0
     assert check["unreviewed"] == review["tasks"] - review["annotated"] + 1, "the cancelled one too"
+    for kind in ("JSON_MIN", "CSV"):  # the same descriptions and findings; the cancelled task left out
+        other = review[kind]["check"]
+        assert [other[k] for k in ("checked", "faithful", "errors")] == [
+            check[k] for k in ("checked", "faithful", "errors")
+        ]
+        assert review[kind]["findings"] == review["JSON"]["findings"] and other["unreviewed"] == check["unreviewed"] - 1
+    minimal = review["JSON_MIN"]["check"]
+    assert (
+        f"each: {minimal['checked']} descriptions read, {minimal['faithful']} faithful, the same findings; "
+        f"{minimal['unreviewed']} tasks unreviewed (the cancelled task is left out of both)" in text
+    )

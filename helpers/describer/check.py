@@ -299,27 +299,33 @@ def _csv_captions(path: Path, caption_field: str) -> Iterator[CaptionLine]:
     """
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))  # a cell of many boxes outgrows the 128 KB default
-    with path.open(newline="", encoding="utf-8-sig") as file:
-        try:
-            header = next(csv.reader(file, delimiter=delimiter), [])
-        except (csv.Error, UnicodeDecodeError) as error:
-            raise ValueError(f"{path}: its header is not readable as CSV: {error}") from None
+    try:
+        header = next(csv.reader(_text_lines(path), delimiter=delimiter), [])
+    except (csv.Error, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: its header is not readable as CSV: {error}") from None
     studio = all(name in header for name in LABEL_STUDIO_MIN)
     if not studio and caption_field not in header:
         raise ValueError(f"{path}: no column {caption_field!r} (caption_field); it has {header}")
 
     def lines() -> Iterator[CaptionLine]:
         number = 0
-        with path.open(newline="", encoding="utf-8-sig") as file:
-            rows = csv.DictReader(file, delimiter=delimiter)
-            try:
-                for number, row in enumerate(rows, start=1):
-                    yield _csv_line(number, row, caption_field, studio)
-            except (csv.Error, UnicodeDecodeError) as error:
-                problem = f"{path}: not readable as CSV after row {number}: {error}; the rest is not read"
-                yield CaptionLine(f"row {number + 1}", None, None, problem)
+        rows = csv.DictReader(_text_lines(path), delimiter=delimiter)
+        try:
+            for number, row in enumerate(rows, start=1):
+                yield _csv_line(number, row, caption_field, studio)
+        except (csv.Error, UnicodeDecodeError) as error:
+            problem = f"{path}: not readable as CSV after row {number}: {error}; the rest is not read"
+            yield CaptionLine(f"row {number + 1}", None, None, problem)
 
     return lines()
+
+
+def _text_lines(path: Path) -> Iterator[str]:
+    """A UTF-8 file's lines (a byte order mark dropped), each decoded alone: a byte that is no UTF-8 fails at
+    its own line, not at the text buffered before it."""
+    with path.open("rb") as file:
+        for number, raw in enumerate(file, start=1):
+            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
 
 
 def _csv_line(number: int, row: dict, caption_field: str, studio: bool) -> CaptionLine:

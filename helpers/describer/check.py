@@ -269,8 +269,7 @@ def _min_line(where: str, number: int, entry: dict, cells: bool = False) -> Capt
             "`id`, in place of older desclm tasks' data.id): export the project as JSON"
         )
         return CaptionLine(where, None, number, problem, name)
-    # a CSV cell's id is text: a record whose id is a number joins by it too
-    other = int(key) if cells and isinstance(key, str) and key.isascii() and key.isdigit() else None
+    other = _as_number(key) if cells else None
     value = entry.get(DESCRIPTION)
     if cells and isinstance(value, str) and value.startswith(("{", "[")):
         try:  # a description of several lines (or results) is a JSON cell: {"text": [...]}
@@ -286,6 +285,12 @@ def _min_line(where: str, number: int, entry: dict, cells: bool = False) -> Capt
     if not isinstance(value, str):
         return CaptionLine(where, None, key, f"{where}: its description holds no text", name)
     return CaptionLine(f"{where}, annotation {name}", value, key, None, name, other)
+
+
+def _as_number(cell) -> int | None:
+    """A CSV cell's id as the number it writes, None if none: a cell is text, and a record whose id is a number
+    joins by that number."""
+    return int(cell) if isinstance(cell, str) and cell.isascii() and cell.isdigit() else None
 
 
 def _csv_captions(path: Path, caption_field: str) -> Iterator[CaptionLine]:
@@ -333,7 +338,7 @@ def _csv_line(number: int, row: dict, caption_field: str, studio: bool) -> Capti
     if studio:
         return _min_line(where, number, row, cells=True)
     key = next((row[name] for name in ("id", "image") if row.get(name)), number)
-    other = int(key) if isinstance(key, str) and key.isascii() and key.isdigit() else None
+    other = _as_number(key)
     text = row.get(caption_field)
     if not text:
         return CaptionLine(where, None, key, f"{where}: no {caption_field!r} text", None, other)

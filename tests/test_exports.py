@@ -538,6 +538,18 @@ def test_label_studio_tasks_name_photos_where_its_local_files_serve_them(describ
     for task in tasks:
         name = task["data"]["image"].removeprefix("/data/local-files/?d=for%20label%20studio/")
         assert (copies / name).read_bytes() == (folder / "photos" / task["data"]["photo_id"]).read_bytes()
+    # a photo a list named elsewhere (its key absolute) is a file, but not one Label Studio serves from there
+    elsewhere = records[1] | {"image": str((folder / "photos" / records[1]["image"]).resolve())}
+    with (folder / "cv.jsonl").open("a", encoding="utf-8") as cv, (folder / "described.jsonl").open("a") as rows_file:
+        cv.write(json.dumps(elsewhere | {"id": "elsewhere"}) + "\n")
+        rows_file.write(json.dumps({"id": "elsewhere", "description": rows[1]["description"]}) + "\n")
+    export("label_studio", folder / "described.jsonl", folder / "tasks.json", **args)
+    assert [t["data"]["photo_id"] for t in json.loads((folder / "tasks.json").read_text(encoding="utf-8"))] == served
+    outside = [error for error in _errors(folder, "tasks.json") if error["id"] == "elsewhere"]
+    assert len(outside) == 1 and "lies outside" in outside[0]["error"], outside
+    export("label_studio", folder / "described.jsonl", folder / "copied.json", **args, image_folder=copies)
+    tasks = json.loads((folder / "copied.json").read_text(encoding="utf-8"))
+    assert [task["data"]["photo_id"] for task in tasks] == [*served, "elsewhere"], "copied, it is served"
     with pytest.raises(ValueError, match="--images"):
         export("label_studio", folder / "described.jsonl", folder / "none.json", cv=folder / "cv.jsonl")
 

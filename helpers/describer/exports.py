@@ -1163,7 +1163,10 @@ def served_prefix(photos: PhotoKeys | None, image_folder: Path | None) -> tuple[
 
 
 def _served_problem(row: ExportRow, folder: Path) -> str | None:
-    """Why a row's photo is no file Label Studio serves from `folder` (a video's frame, a photo gone), else None."""
+    """Why a row's photo is no file Label Studio serves from `folder` (a video's frame, a photo gone, a photo a list
+    named elsewhere), else None."""
+    if row.image and (PurePosixPath(row.image).is_absolute() or ".." in PurePosixPath(row.image).parts):
+        return f"photo {row.image} lies outside {folder}, which Label Studio serves: export with --image_folder"
     if row.image and not (folder / row.image).is_file():
         where = f"photo not a file in {folder} for Label Studio to serve"
         return f"{where} (a video's frame, a photo gone): export with --image_folder"

@@ -236,3 +236,41 @@ def test_a_llava_training_sets_photos_are_extracted_and_its_captions_checked_aga
     verdicts = [json.loads(line) for line in (tmp_path / "verdicts.jsonl").read_text().splitlines()]
     assert len([v for v in verdicts if "faithful" in v]) == 5 == summary["checked"], "every entry about a photo joined"
     assert summary["errors"] == 0 and summary["text_only"] == 1 and verdicts[2]["skipped"].startswith("text only")
+
+
+def test_a_yolo_export_without_data_yaml_reads_its_names_file_and_labels(tiny_demo, tmp_path):
+    """Label Studio's YOLO export (`classes.txt`, `images/`, `labels/`) and CVAT's YOLO 1.1 (`obj.names`, each
+    label file beside its photo): the same photos' truth as the data.yaml's, the names from the file in class id
+    order; extraction takes them as its detections; a blank line among the names is refused (it would shift
+    every class id after it)."""
+    import yaml
+
+    labelled = open_image_source(tiny_demo / "data.yaml")
+    names = yaml.safe_load((tiny_demo / "data.yaml").read_text())["names"]
+    names = [names[k] for k in sorted(names)] if isinstance(names, dict) else names
+    truth = {item.path.name: labelled.truth_boxes(item) for item in labelled.items}
+    studio, cvat = tmp_path / "label_studio", tmp_path / "cvat"
+    (studio / "images").mkdir(parents=True)
+    (studio / "labels").mkdir()
+    (cvat / "obj_train_data").mkdir(parents=True)
+    for item in labelled.items:
+        label = item.path.parent.parent / "labels" / f"{item.path.stem}.txt"
+        for photo, text in ((studio / "images", studio / "labels"), (cvat / "obj_train_data",) * 2):
+            shutil.copyfile(item.path, photo / item.path.name)
+            if label.exists():
+                shutil.copyfile(label, text / label.name)
+    (studio / "classes.txt").write_text("".join(f"{name}\n" for name in names), encoding="utf-8")
+    (cvat / "obj.names").write_text("\n".join(names), encoding="utf-8")
+    for folder in (studio, cvat):
+        source = open_image_source(folder)
+        assert source.kind == "yolo" and source.has_ground_truth and source.class_names == names
+        assert {item.path.name: source.truth_boxes(item) for item in source.items} == truth
+    assert sum(len(boxes) for boxes in truth.values()) > 0, "boxes to compare"
+    run = run_extraction(ExtractConfig(images=str(studio), output=str(tmp_path / "cv.jsonl"), detections_from="labels"))
+    records = [json.loads(line) for line in open(run["output"], encoding="utf-8")]
+    assert {Path(r["image"]).name: [d["label"] for d in r["detections"]] for r in records} == {
+        name: [label for label, _ in boxes] for name, boxes in truth.items()
+    }
+    (studio / "classes.txt").write_text("plastic\n\nglass\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="blank line"):
+        open_image_source(studio)

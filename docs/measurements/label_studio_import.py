@@ -168,12 +168,59 @@ def _review(api, project: int, held: list[dict], root: Path, desclm: str, fixtur
             (fixture / name).write_bytes(exported.content)
     exported = json.loads((root / EXPORTS["JSON"]).read_text(encoding="utf-8"))
     review |= {"tasks": len(exported), "annotations": sum(len(task["annotations"]) for task in exported)}
+    review["YOLO"] = _yolo_truth(api, project, reviewed, exported, root, desclm)
     if fixture:
         keys = {task["data"]["photo_id"] for task in exported if task["id"] in {t["id"] for t in reviewed}}
         with open(root / "cv.jsonl", encoding="utf-8") as lines:
             records = [line for line in lines if json.loads(line)["image"] in keys]
         (fixture / "label_studio_cv.jsonl").write_text("".join(records), encoding="utf-8")
     return review
+
+
+def _yolo_truth(api, project: int, reviewed: list[dict], exported: list[dict], root: Path, desclm: str) -> dict:
+    """The reviewed tasks exported as Label Studio's YOLO (a zip: `classes.txt`, `images/`, `labels/`) and read
+    as ground truth by `desclm extract --detections_from labels`: the photos and boxes it found, against the
+    boxes of each task's newest annotation that is not cancelled (what Label Studio's converter exports)."""
+    import io
+    import zipfile
+
+    chosen = {"exportType": "YOLO", "ids[]": [task["id"] for task in reviewed]}
+    archive = api("get", f"/api/projects/{project}/export", raw=True, params=chosen).content
+    with zipfile.ZipFile(io.BytesIO(archive)) as files:
+        files.extractall(root / "yolo")
+    extract = [desclm, "extract", "--images", "yolo", "--detections_from", "labels", "--output", "yolo_truth.jsonl"]
+    subprocess.run([*extract, "-q"], cwd=root, check=True)
+    with open(root / "yolo_truth.jsonl", encoding="utf-8") as lines:
+        records = [json.loads(line) for line in lines]
+    expected = {}  # photo name -> its boxes, (label, x1, y1, x2, y2) in 0..1, sorted
+    for task in exported:
+        kept = [a for a in task["annotations"] if not a["was_cancelled"]]
+        if task["id"] in {t["id"] for t in reviewed} and kept:
+            newest = max(kept, key=lambda annotation: annotation["created_at"])
+            boxes = [r["value"] for r in newest["result"] if r["type"] == "rectanglelabels"]
+            expected[Path(task["data"]["photo_id"]).name] = sorted(
+                (b["rectanglelabels"][0], *(v / 100 for v in corners))
+                for b in boxes
+                for corners in [(b["x"], b["y"], b["x"] + b["width"], b["y"] + b["height"])]
+            )
+    found = {Path(r["image"]).name: sorted((d["label"], *d["bbox"]) for d in r["detections"]) for r in records}
+    same = found.keys() == expected.keys() and all(
+        [box[0] for box in found[name]] == [box[0] for box in expected[name]] for name in found
+    )
+    differences = [
+        abs(u - v)
+        for name in found.keys() & expected.keys()
+        for a, b in zip(found[name], expected[name])
+        for u, v in zip(a[1:], b[1:])
+    ]
+    return {
+        "files": sorted(str(path.relative_to(root / "yolo")) for path in (root / "yolo").rglob("*") if path.is_file()),
+        "photos_read": len(records),
+        "boxes_read": sum(len(r["detections"]) for r in records),
+        "boxes_annotated": sum(len(boxes) for boxes in expected.values()),
+        "same_photos_and_labels": same,
+        "largest_coordinate_difference": max(differences, default=None),
+    }
 
 
 def _served_name(url: str) -> str:

@@ -33,7 +33,8 @@ class ExtractConfig:
     """Notebook 01's parameters (the same names), validated."""
 
     images: str = setting(
-        help="folder of photos (recursive), a .txt list of paths, a YOLO data.yaml, a COCO instances .json, a LLaVA "
+        help="folder of photos (recursive), a .txt list of paths, a YOLO data.yaml (or a YOLO export's folder with its "
+        "classes.txt or obj.names: Label Studio's, CVAT's), a COCO instances .json, a LLaVA "
         "conversations .json or .jsonl (its images), tar shards (a .tar or a folder of them: WebDataset, img2dataset), "
         "a Hugging Face dataset (a save_to_disk folder, Parquet files), or a video; videos in a folder or list too",
         aliases=("source",),
@@ -59,7 +60,7 @@ class ExtractConfig:
     output: str = setting("data/cv_outputs.jsonl", "JSONL of CV outputs; its errors and manifest files go beside it")
     max_images: int = setting(0, "the first N images only (0: all)")
     detections_from: str = setting(
-        "models", 'detectors ("models"), or the ground truth of a YOLO data.yaml or COCO .json ("labels")'
+        "models", 'detectors ("models"), or the ground truth of a YOLO dataset or COCO .json ("labels")'
     )
     yolo_weights: str = setting(
         "",

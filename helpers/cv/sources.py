@@ -1,5 +1,6 @@
-"""Where 01 finds its images: a folder, a text file listing paths, a YOLO `data.yaml` or a COCO
-instances JSON (the last two with ground truth), a LLaVA training set's JSON or JSONL, tar shards
+"""Where 01 finds its images: a folder, a text file listing paths, a YOLO `data.yaml` (or a YOLO export's
+folder with its class names file, `helpers.cv.yolo_data.names_file`) or a COCO instances JSON (these with
+ground truth), a LLaVA training set's JSON or JSONL, tar shards
 (WebDataset, img2dataset: `helpers.core.tar_photos`), or a Hugging Face dataset of photos
 (`helpers.core.photo_datasets`: a `save_to_disk` folder or Parquet files). Videos in a folder or a
 list, or one video, give a frame every `video_interval` seconds (`helpers.core.video_frames`).
@@ -53,7 +54,15 @@ from helpers.cv.hf_truth import (
 )
 from helpers.cv.labels import normalise_label
 from helpers.cv.llava_data import llava_images
-from helpers.cv.yolo_data import label_path, list_images, load_data_yaml, read_labels, walk_images
+from helpers.cv.yolo_data import (
+    label_path,
+    list_images,
+    load_data_yaml,
+    load_yolo_folder,
+    names_file,
+    read_labels,
+    walk_images,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +167,8 @@ def open_image_source(
     bbox_format: str = DEFAULT_BBOX_FORMAT,
     video_interval: float = DEFAULT_VIDEO_INTERVAL,
 ) -> ImageSource:
-    """Lists the images of a folder (recursively), a `.txt` list of paths, a YOLO `data.yaml`, a
+    """Lists the images of a folder (recursively), a `.txt` list of paths, a YOLO `data.yaml` (or a folder with a
+    YOLO names file, `classes.txt` or `obj.names`: `load_yolo_folder`), a
     COCO instances `.json` (`helpers.cv.coco_data`; its `file_name`s relative to `image_root`,
     default the JSON's folder), a LLaVA conversations `.json` (an array) or `.jsonl`
     (`helpers.cv.llava_data`; its `image`s relative to `image_root` the same way), tar shards (a `.tar`
@@ -195,6 +205,10 @@ def open_image_source(
         if objects := find_objects_column(dataset, objects_column):
             source.dataset_truth = (dataset.column, objects, bbox_format)
             source.class_names = dataset_truth(str(root), *source.dataset_truth).class_names()
+    elif path.is_dir() and names_file(path) is not None:  # a YOLO export without data.yaml (Label Studio's, CVAT's)
+        dataset = load_yolo_folder(path)
+        items = [_item(p, dataset.root) for p, _ in dataset.images()]
+        source = ImageSource("yolo", dataset.root, items, dataset.names)
     elif path.is_dir():
         root = path.resolve()
         keys = walk_images(root, IMAGE_SUFFIXES | VIDEO_SUFFIXES)

@@ -126,6 +126,32 @@ def load_data_yaml(path: str | Path) -> YoloDataset:
     return YoloDataset(root.resolve(), names, splits, scenes, keypoints=spec.get("kpt_shape") is not None)
 
 
+NAMES_FILES = ("classes.txt", "obj.names")  # a YOLO folder's class names without a data.yaml: Label Studio's, CVAT's
+
+
+def names_file(folder: Path) -> Path | None:
+    """The class names file of a YOLO dataset exported without a `data.yaml` (Label Studio's YOLO export:
+    `classes.txt`, `images/`, `labels/`; CVAT's YOLO 1.1 and darknet's: `obj.names`, label files beside the
+    images), None when the folder has none."""
+    return next((folder / name for name in NAMES_FILES if (folder / name).is_file()), None)
+
+
+def load_yolo_folder(folder: str | Path) -> YoloDataset:
+    """A YOLO dataset that is a folder with a class names file (`names_file`): its names one per line, in class
+    id order (a name as written, its line's ends stripped); its photos every image under it, without splits; each
+    label file where Ultralytics looks for it (`label_path`: `labels/` for `images/`, else beside the photo)."""
+    folder = Path(folder).resolve()
+    path = names_file(folder)
+    if path is None:
+        raise FileNotFoundError(f"{folder}: no {' or '.join(NAMES_FILES)} naming its classes")
+    lines = path.read_bytes().removeprefix(b"\xef\xbb\xbf").decode("utf-8").splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()  # a last line break, not a class
+    if not lines or any(not line.strip() for line in lines):
+        raise ValueError(f"{path}: a class name on every line, in class id order (a blank line would shift the ids)")
+    return YoloDataset(folder, [line.strip() for line in lines], {"": [folder / key for key in walk_images(folder)]})
+
+
 def label_path(image: Path) -> Path:
     """The YOLO label file of an image: the last `images` folder becomes `labels`, suffix `.txt`."""
     parts = list(image.parts)

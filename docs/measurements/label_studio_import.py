@@ -178,13 +178,14 @@ def _review(api, project: int, held: list[dict], root: Path, desclm: str, fixtur
 
 
 def _yolo_truth(api, project: int, reviewed: list[dict], exported: list[dict], root: Path, desclm: str) -> dict:
-    """The reviewed tasks exported as Label Studio's YOLO (a zip: `classes.txt`, `images/`, `labels/`) and read
-    as ground truth by `desclm extract --detections_from labels`: the photos and boxes it found, against the
-    boxes of each task's newest annotation that is not cancelled (what Label Studio's converter exports)."""
+    """The reviewed tasks exported as Label Studio's "YOLO with Images" (a zip: `classes.txt`, `images/`,
+    `labels/`; its plain YOLO export holds no photos) and read as ground truth by `desclm extract
+    --detections_from labels`: the photos and boxes it found, against the boxes of each task's newest annotation
+    that is not cancelled (what Label Studio's converter exports)."""
     import io
     import zipfile
 
-    chosen = {"exportType": "YOLO", "ids[]": [task["id"] for task in reviewed]}
+    chosen = {"exportType": "YOLO_WITH_IMAGES", "ids[]": [task["id"] for task in reviewed]}
     archive = api("get", f"/api/projects/{project}/export", raw=True, params=chosen).content
     with zipfile.ZipFile(io.BytesIO(archive)) as files:
         files.extractall(root / "yolo")

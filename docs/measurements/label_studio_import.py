@@ -204,7 +204,11 @@ def _yolo_truth(api, project: int, reviewed: list[dict], exported: list[dict], r
                 for b in boxes
                 for corners in [(b["x"], b["y"], b["x"] + b["width"], b["y"] + b["height"])]
             )
-    found = {Path(r["image"]).name: sorted((d["label"], *d["bbox"]) for d in r["detections"]) for r in records}
+    # Label Studio names each downloaded photo `<8 hex digits>__<its name>`: the name after the prefix is the task's
+    found = {
+        Path(r["image"]).name.split("__", 1)[-1]: sorted((d["label"], *d["bbox"]) for d in r["detections"])
+        for r in records
+    }
     same = found.keys() == expected.keys() and all(
         [box[0] for box in found[name]] == [box[0] for box in expected[name]] for name in found
     )

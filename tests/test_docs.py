@@ -941,6 +941,15 @@ def test_the_label_studio_review_the_readme_states_is_the_saved_one():
             check[k] for k in ("checked", "faithful", "errors")
         ]
         assert review[kind]["findings"] == review["JSON"]["findings"] and other["unreviewed"] == check["unreviewed"] - 1
+    yolo = review["YOLO"]
+    assert yolo["same_photos_and_labels"] and yolo["largest_coordinate_difference"] < 1e-6
+    assert yolo["boxes_read"] == yolo["boxes_annotated"] and "classes.txt" in yolo["files"]
+    assert (
+        f"{yolo['photos_read']} photos (the cancelled task is left out) and their {yolo['boxes_read']} boxes, each as "
+        "annotated"
+        in text
+        and yolo["photos_read"] == review["annotated"] - 1
+    )
     minimal = review["JSON_MIN"]["check"]
     assert (
         f"each: {minimal['checked']} descriptions read, {minimal['faithful']} faithful, the same findings; "

@@ -15,7 +15,10 @@ document root (as the README says to), creates a project per export from the lab
 adds a local files storage at the photos' folder, imports the tasks, and counts what Label Studio holds: tasks,
 predictions, each task's photo fetched by its URL as the labeling page fetches it, and each prediction validated
 by Label Studio's own checker (`label_studio_sdk`'s `LabelInterface.validate_prediction`, which must also refuse
-a prediction with a label the config lacks: the check can fail).
+a prediction with a label the config lacks: the check can fail). Then a review (`_review`): five tasks annotated,
+the project exported as JSON, JSON-MIN and CSV, each through `desclm check`, and the reviewed tasks as "YOLO with
+Images" read as ground truth by `desclm extract --detections_from labels` (`_yolo_truth`). `--fixture tests/data`
+writes the reviewed tasks' exports, Label Studio's own bytes, for the tests.
 """
 
 from __future__ import annotations

@@ -991,6 +991,55 @@ def test_a_killed_hf_export_resumes_after_its_last_complete_shard(tmp_path, monk
     assert [turns[0]["content"][0]["text"] for turns in completions][:2] == ["Photo 0.", "Photo 1."]
 
 
+def test_a_parquet_only_hf_export_writes_the_same_parquet_shards_alone_and_resumes(tmp_path, monkeypatch):
+    """`parquet_only`: the photos on disk once. The Parquet shards an hf export writes beside its Arrow files,
+    byte for byte, and nothing of the Arrow layout; the folder loads by its name (the card's `configs`), whose
+    loading section says so and whose `dataset_info` counts the data; killed part way, it resumes after its last
+    complete shard into the same files; a partial export of the other layout starts over."""
+    import datasets
+    from huggingface_hub import DatasetCard
+
+    from helpers.describer.exports import export_sharded
+
+    described = _small_photos_described(tmp_path, monkeypatch, 12, missing=4)
+    reads, kill_at = _killed_at_a_read(monkeypatch)
+
+    def run(output: str, parquet_only: bool = True):
+        arguments = (described, tmp_path / "cv.jsonl", tmp_path / output, tmp_path / "photos")
+        return export_sharded("hf", *arguments, shard_bytes=1, parquet_only=parquet_only)
+
+    both, alone = run("both", parquet_only=False), run("alone")
+    assert alone == both and alone[:2] == (12, 11)
+    shards = sorted(path.name for path in (tmp_path / "both/parquet").iterdir())
+    assert sorted(path.name for path in (tmp_path / "alone").iterdir()) == ["README.md", "parquet"]
+    assert len(shards) == 6 and sorted(path.name for path in (tmp_path / "alone/parquet").iterdir()) == shards
+    assert all(
+        (tmp_path / "alone/parquet" / n).read_bytes() == (tmp_path / "both/parquet" / n).read_bytes() for n in shards
+    )
+    loaded = datasets.load_dataset(str(tmp_path / "alone"), cache_dir=str(tmp_path / "cache"), split="train")
+    assert loaded.to_list() == datasets.load_from_disk(str(tmp_path / "both")).to_list()
+    card = DatasetCard.load(tmp_path / "alone/README.md")
+    assert "load_from_disk(" not in card.text and "Parquet shards alone" in card.text
+    assert card.data.to_dict()["dataset_info"]["splits"][0]["num_bytes"] > 0
+
+    reads.clear()
+    kill_at[0] = 9  # at p08: three shards complete
+    with pytest.raises(_Killed):
+        run("resumed", parquet_only=False)  # the other layout, part way
+    reads.clear()
+    with pytest.raises(_Killed):
+        run("resumed")
+    assert len(reads) == 9, "the other layout's shards were not taken: read from the start"
+    reads.clear()
+    kill_at[0] = 0
+    assert run("resumed") == alone
+    assert reads == ["p07.png", "p08.png", "p09.png", "p10.png", "p11.png"], "only what no complete shard held"
+    assert sorted(path.name for path in (tmp_path / "resumed/parquet").iterdir()) == shards
+    assert all(
+        (tmp_path / "resumed/parquet" / n).read_bytes() == (tmp_path / "alone/parquet" / n).read_bytes() for n in shards
+    )
+
+
 def test_a_killed_export_writing_photos_on_workers_resumes_with_each_problem_once(tmp_path, monkeypatch):
     """With photo workers the rows are read ahead of those written: a bad line read ahead when a shard closed is
     not yet the complete shards' problem, so a resumed export names it once, as an uninterrupted one does."""

@@ -56,6 +56,7 @@ def main(argv: list[str], prog: str = "desclm export") -> int:
             options.url_prefix,
             options.sample,
             options.selection,
+            options.parquet_only,
         )
     except (OSError, ValueError) as error:
         parser.error(str(error))

@@ -117,11 +117,13 @@ def dataset_card(
     strip_location: bool = False,
     rewrite: PhotoRewrite = PhotoRewrite(),
     chosen: str = "",
+    parquet_only: bool = False,
 ) -> str:
     """The card's text (see the module docstring): `fmt` "hf" or "webdataset"; `problems` the rows not exported
     (listed in the export's `.errors.jsonl`); `features` the hf export's columns and `data_bytes` its
     Arrow files' size; `chat_prompt` its conversation's user turn; `rewrite` how its photos were written;
-    `chosen` which of the described photos it holds, when not all (Markdown, a sentence)."""
+    `chosen` which of the described photos it holds, when not all (Markdown, a sentence); `parquet_only` (hf): its
+    Parquet shards alone, no Arrow files to `load_from_disk`."""
     whole = counts.photos
     lines = [
         "---",
@@ -188,7 +190,18 @@ def dataset_card(
                 "export with `--strip_location` before publishing where they were taken is unwanted."
             )
     lines += ["", "## Loading", "", "```python"]
-    if fmt == "hf":
+    if fmt == "hf" and parquet_only:
+        lines += [
+            "from datasets import load_dataset",
+            "",
+            'dataset = load_dataset("path/to/this/folder", split="train")  # the Parquet shards this card names',
+            "```",
+            "",
+            "Written as Parquet shards alone (no Arrow files for `load_from_disk`). On the Hugging Face Hub: "
+            "`hf upload <user>/<name> path/to/this/folder . --repo-type dataset`; "
+            '`load_dataset("<user>/<name>", split="train")` then reads the shards this card\'s `configs` name.',
+        ]
+    elif fmt == "hf":
         lines += [
             "from datasets import load_dataset, load_from_disk",
             "",

@@ -463,6 +463,7 @@ def export_sharded(
     workers: int = 0,
     sample: tuple[int, int] = (0, 0),
     selection: Selection = Selection(),
+    parquet_only: bool = False,
 ) -> tuple[int, int, list[dict]]:
     """The rows as a folder of shards, written a shard at a time as the files are read: "hf", a Hugging
     Face dataset in `output` (`save_to_disk`'s layout) and as Parquet shards in `output/parquet`
@@ -474,7 +475,7 @@ def export_sharded(
     conversation too (`chat_turns`); `rewrite`: the photos written smaller or in another format
     (`helpers.core.photo_rewrite`), on `workers` processes (0: in this one) while this one reads and writes;
     `sample` (size, seed): only a seeded random sample of the described photos (`sampled_lines`; size 0: all), of
-    those `selection` chooses."""
+    those `selection` chooses; `parquet_only` (hf): the Parquet shards alone, no Arrow files."""
     if chat_prompt is not None and (fmt != "hf" or images is None):
         raise ValueError("the chat columns are the hf export's, with its photos (--images)")
     settings = {
@@ -490,6 +491,8 @@ def export_sharded(
         settings["sample"] = list(sample)
     if selection.asked:  # and so is another choice
         settings["selection"] = selection.as_dict()
+    if parquet_only:  # and another layout (an export from before the setting has both, as the default)
+        settings["parquet_only"] = True
     chosen = chosen_note(sample, selection)  # the card says which photos
     if fmt == "hf":
         features = _hf_features(images is not None, cv is not None, chat_prompt is not None)
@@ -498,7 +501,7 @@ def export_sharded(
         def example_of(row: ExportRow, photo: PhotoBytes | None, problems: list[dict]) -> dict | None:
             return _hf_example(row, photo, problems, chat_prompt)
 
-        writer = ShardedDatasetWriter(output, features, settings, shard_bytes)
+        writer = ShardedDatasetWriter(output, features, settings, shard_bytes, parquet_only)
     else:
         features, writer, example_of = None, WebDatasetWriter(output, settings, shard_bytes), _webdataset_sample
     counts = CardCounts(writer.progress.get("card"))  # the examples' in the complete shards (the card's numbers)
@@ -551,8 +554,10 @@ def export_sharded(
     if turned:
         logger.warning(TURNED_WARNING, turned, "WebDataset's decoders (OpenCLIP's loader)")
     found = so_far()
-    arrow_bytes = sum(path.stat().st_size for path in writer.dataset.glob("data-*.arrow"))  # hf's complete shards
-    card = dataset_card(fmt, counts, len(found), features, arrow_bytes, chat_prompt, strip_location, rewrite, chosen)
+    data_bytes = writer.data_bytes() if fmt == "hf" else 0  # the complete shards'
+    card = dataset_card(
+        fmt, counts, len(found), features, data_bytes, chat_prompt, strip_location, rewrite, chosen, parquet_only
+    )
     atomic_write_text(writer.dataset / "README.md", card)
     writer.finish()
     joined = [problem for problem in found if "line" in problem]
@@ -1047,6 +1052,7 @@ def export(
     url_prefix: str = "",
     sample: tuple[int, int] = (0, 0),
     selection: Selection = Selection(),
+    parquet_only: bool = False,
 ) -> dict:
     """Writes one export (see the module docstring); returns its counts. `images`: a folder or a
     Hugging Face dataset (`image_column`, `key_column`: as extraction read it), or the data.yaml, COCO
@@ -1061,7 +1067,7 @@ def export(
     `url_prefix` (label_studio): what goes before each photo's name in its task's URL ("": Label Studio's local
     files, by the name of the folder the photos are in, `served_prefix`); `selection`: only the photos whose
     sentence it chooses (by category, scene, count); `sample` (size, seed): only a seeded random sample of at most
-    `size` of those (`sampled_lines`; 0: all of them).
+    `size` of those (`sampled_lines`; 0: all of them); `parquet_only` (hf): its Parquet shards alone.
 
     Returns:
         {"format", "rows", "exported", "problems", "output"} (with `image_folder`: "photos_written",
@@ -1075,6 +1081,8 @@ def export(
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}: one of {', '.join(FORMATS)}")
+    if parquet_only and fmt != "hf":
+        raise ValueError(f"parquet_only: the hf export's layout, not {fmt}'s")
     if fmt in DETECTION_FORMATS and cv is None:
         raise ValueError(f"the {fmt} export writes the CV records' detections: give them (--cv)")
     if strip_location and fmt in MAP_FORMATS:
@@ -1136,6 +1144,7 @@ def export(
             served,
             sample,
             selection,
+            parquet_only,
         )
 
 
@@ -1192,6 +1201,7 @@ def _export(
     served: Path | None = None,
     sample: tuple[int, int] = (0, 0),
     selection: Selection = Selection(),
+    parquet_only: bool = False,
 ) -> dict:
     """`export` once its output (and its `errors` file) is checked and locked (`served`: `served_prefix`'s)."""
     if fmt in FOLDER_FORMATS:
@@ -1212,6 +1222,7 @@ def _export(
             workers,
             sample,
             selection,
+            parquet_only,
         )
         joined, exported, problems = sharded
         passed_over = 0

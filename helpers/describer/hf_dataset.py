@@ -2,8 +2,9 @@
 
 The folder it makes is what `Dataset.save_to_disk` makes (Arrow files `data-0000i-of-0000n.arrow`,
 `state.json`, `dataset_info.json`: `datasets.load_from_disk`), with the same rows as Parquet shards
-in `parquet/` (`load_dataset("parquet", data_files=...)`, the Hub's layout). Each example goes
-straight into both files of its shard (no Arrow cache copied twice, as `Dataset.from_generator`
+in `parquet/` (`load_dataset("parquet", data_files=...)`, the Hub's layout); or, `parquet_only`, the
+Parquet shards alone (the photos are the bulk: a dataset of 10^7 photos is not written twice). Each example goes
+straight into each file of its shard (no Arrow cache copied twice, as `Dataset.from_generator`
 then `save_to_disk` then `to_parquet` did: the data once per format on disk, a batch in memory).
 Shards, resuming and the work folder: `helpers.describer.shard_writer`.
 """
@@ -25,24 +26,31 @@ BATCH_BYTES = 64 * 2**20  # or fewer, when their photos hold this much (100 phot
 
 
 class ShardedDatasetWriter(ResumableShards):
-    """Writes `features`' examples into `output` (see the module docstring; the other arguments and
-    `progress`: `ResumableShards`)."""
+    """Writes `features`' examples into `output` (see the module docstring; `parquet_only`: the Parquet shards
+    alone; the other arguments and `progress`: `ResumableShards`)."""
 
-    def __init__(self, output: Path, features, settings: dict, shard_bytes: int = SHARD_BYTES) -> None:
+    def __init__(
+        self, output: Path, features, settings: dict, shard_bytes: int = SHARD_BYTES, parquet_only: bool = False
+    ) -> None:
+        self.kinds = ("parquet",) if parquet_only else ("arrow", "parquet")  # the files of each shard
         super().__init__(output, settings, shard_bytes)
         self.features, self.schema = features, features.arrow_schema
         (self.dataset / "parquet").mkdir(exist_ok=True)
         self._batch: list[dict] = []  # encoded examples not written yet, and their photos' bytes
         self._batch_bytes = 0
-        self._writers: tuple | None = None  # the open shard's (Arrow writer, its file, Parquet writer)
+        self._writers: dict | None = None  # the open shard's writers by kind (and the Arrow writer's file)
 
     def shard_files(self, index: int) -> list[Path]:
-        return list(self._files(index))
+        return list(self._files(index).values())
 
-    def _files(self, index: int, count: int | None = None) -> tuple[Path, Path]:
-        """Shard `index`'s Arrow and Parquet files; named `-of-<count>` once the count is known."""
+    def _files(self, index: int, count: int | None = None) -> dict[str, Path]:
+        """Shard `index`'s files by kind (Arrow, Parquet); named `-of-<count>` once the count is known."""
         of = f"-of-{count:05d}" if count is not None else ""
-        return self.dataset / f"data-{index:05d}{of}.arrow", self.dataset / "parquet" / f"train-{index:05d}{of}.parquet"
+        files = {
+            "arrow": self.dataset / f"data-{index:05d}{of}.arrow",
+            "parquet": self.dataset / "parquet" / f"train-{index:05d}{of}.parquet",
+        }
+        return {kind: files[kind] for kind in self.kinds}
 
     def add(self, example: dict) -> None:
         """Adds one example (as `exports._hf_example` makes it) to the open shard."""
@@ -51,14 +59,22 @@ class ShardedDatasetWriter(ResumableShards):
         if len(self._batch) >= BATCH_ROWS or self._batch_bytes >= BATCH_BYTES:
             self._write_batch()
 
+    def _open(self, files: dict[str, Path]) -> dict:
+        """Writers of a shard's files, by kind (`sink`: the Arrow writer's file, closed after it)."""
+        writers = {}
+        if "arrow" in files:
+            sink = pa.OSFile(str(files["arrow"]), "wb")
+            writers |= {"arrow": pa.ipc.new_stream(sink, self.schema), "sink": sink}  # closed in this order
+        writers["parquet"] = pq.ParquetWriter(str(files["parquet"]), self.schema)
+        return writers
+
     def _write_batch(self) -> None:
         if self._writers is None:
-            arrow, parquet = (Path(f"{path}.tmp") for path in self._files(len(self.progress["shards"])))
-            sink = pa.OSFile(str(arrow), "wb")
-            self._writers = (pa.ipc.new_stream(sink, self.schema), sink, pq.ParquetWriter(str(parquet), self.schema))
+            files = self._files(len(self.progress["shards"]))
+            self._writers = self._open({kind: Path(f"{path}.tmp") for kind, path in files.items()})
         batch = pa.RecordBatch.from_pylist(self._batch, schema=self.schema)
-        self._writers[0].write_batch(batch)
-        self._writers[2].write_batch(batch)  # one row group per batch: a photo is read without its shard
+        for kind in self.kinds:  # Parquet: one row group per batch, a photo is read without its shard
+            self._writers[kind].write_batch(batch)
         self._bytes += batch.nbytes
         self._examples += len(self._batch)
         self._batch, self._batch_bytes = [], 0
@@ -68,40 +84,45 @@ class ShardedDatasetWriter(ResumableShards):
             self._write_batch()
         if self._writers is None:
             return False
-        arrow_writer, sink, parquet_writer = self._writers
-        arrow_writer.close()
-        sink.close()
-        parquet_writer.close()
+        for writer in self._writers.values():  # the Arrow writer before its file
+            writer.close()
         self._writers = None
         return True
 
+    def data_bytes(self) -> int:
+        """The complete shards' data, uncompressed (as the card's `dataset_info` counts a split): the Arrow files'
+        size, else the Parquet row groups' (`total_byte_size`, read from each file's footer)."""
+        if "arrow" in self.kinds:
+            return sum(path.stat().st_size for path in self.dataset.glob("data-*.arrow"))
+        groups = (pq.ParquetFile(path).metadata for path in sorted((self.dataset / "parquet").glob("*.parquet")))
+        return sum(meta.row_group(index).total_byte_size for meta in groups for index in range(meta.num_row_groups))
+
     def finish(self) -> None:
         """Names the shards with their count, writes `state.json` and `dataset_info.json` as
-        `save_to_disk` does, and puts the folder in place of `output`."""
+        `save_to_disk` does (with the Arrow files), and puts the folder in place of `output`."""
         from datasets import DatasetInfo
 
         shards = self.progress["shards"]
         if not shards:  # no example: one empty shard, so that the dataset loads (with its columns)
-            sink = pa.OSFile(str(self._files(0)[0]), "wb")
-            pa.ipc.new_stream(sink, self.schema).close()
-            sink.close()
-            pq.ParquetWriter(str(self._files(0)[1]), self.schema).close()
+            for writer in self._open(self._files(0)).values():
+                writer.close()
             shards.append(0)
         count = len(shards)
         for index in range(count):
-            for path, named in zip(self._files(index), self._files(index, count)):
-                path.rename(named)
-        files = [{"filename": self._files(index, count)[0].name} for index in range(count)]
-        fingerprint = hashlib.sha256(json.dumps([self.progress["settings"], shards]).encode()).hexdigest()[:16]
-        state = {
-            "_data_files": files,
-            "_fingerprint": fingerprint,
-            "_format_columns": None,
-            "_format_kwargs": {},
-            "_format_type": None,
-            "_output_all_columns": False,
-            "_split": None,
-        }
-        atomic_write_text(self.dataset / "state.json", json.dumps(state, indent=2))
-        DatasetInfo(features=self.features).write_to_directory(str(self.dataset))
+            for kind, path in self._files(index).items():
+                path.rename(self._files(index, count)[kind])
+        if "arrow" in self.kinds:
+            files = [{"filename": self._files(index, count)["arrow"].name} for index in range(count)]
+            fingerprint = hashlib.sha256(json.dumps([self.progress["settings"], shards]).encode()).hexdigest()[:16]
+            state = {
+                "_data_files": files,
+                "_fingerprint": fingerprint,
+                "_format_columns": None,
+                "_format_kwargs": {},
+                "_format_type": None,
+                "_output_all_columns": False,
+                "_split": None,
+            }
+            atomic_write_text(self.dataset / "state.json", json.dumps(state, indent=2))
+            DatasetInfo(features=self.features).write_to_directory(str(self.dataset))
         self._put_in_place()

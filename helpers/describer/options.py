@@ -199,6 +199,11 @@ class ExportOptions:
         "photo and --prompt, the assistant's the description) in the form TRL's SFTTrainer trains a vision-language "
         "model on",
     )
+    parquet_only: bool = setting(
+        False,
+        "hf: write the Parquet shards alone (the Hub's layout: load_dataset reads the folder by its name), not also "
+        "the Arrow files load_from_disk reads: the photos, the bulk of a dataset, on disk once",
+    )
     url_prefix: str = setting(
         "",
         "label_studio: what goes before each photo's key (or name in --image_folder) in its task's image URL, e.g. "
@@ -277,6 +282,8 @@ class ExportOptions:
             raise ValueError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, got {self.format!r}")
         if self.chat and self.format != "hf":
             raise ValueError(f"--chat: the conversation columns are the hf export's, not {self.format}'s")
+        if self.parquet_only and self.format != "hf":
+            raise ValueError(f"--parquet_only: the hf export's layout, not {self.format}'s")
         if self.strip_location and self.format in MAP_FORMATS:
             raise ValueError(f"--strip_location: the {self.format} export is a map of where the photos were taken")
         if self.rewrite.rewrites and self.format not in ("hf", "webdataset", "llava", "yolo"):

@@ -184,7 +184,8 @@ def _yolo_truth(api, project: int, reviewed: list[dict], exported: list[dict], r
     """The reviewed tasks exported as Label Studio's "YOLO with Images" (a zip: `classes.txt`, `images/`,
     `labels/`; its plain YOLO export holds no photos) and read as ground truth by `desclm extract
     --detections_from labels`: the photos and boxes it found, against the boxes of each task's newest annotation
-    that is not cancelled (what Label Studio's converter exports)."""
+    that is not cancelled (what Label Studio's converter exports); and the JSON export read as ground truth by
+    desclm itself (`--images label_studio_export.json --image_root photos`), against the converter's."""
     import io
     import zipfile
 
@@ -221,7 +222,25 @@ def _yolo_truth(api, project: int, reviewed: list[dict], exported: list[dict], r
         for a, b in zip(found[name], expected[name])
         for u, v in zip(a[1:], b[1:])
     ]
+    # the JSON export read as ground truth by desclm itself, keyed as the records: the same boxes as the converter's
+    json_truth = [desclm, "extract", "--images", EXPORTS["JSON"], "--image_root", "photos", "--detections_from"]
+    subprocess.run([*json_truth, "labels", "--output", "json_truth.jsonl", "-q"], cwd=root, check=True)
+    with open(root / "json_truth.jsonl", encoding="utf-8") as lines:
+        from_json = [json.loads(line) for line in lines]
+    by_name = {Path(r["image"]).name: sorted((d["label"], *d["bbox"]) for d in r["detections"]) for r in from_json}
+    pairs = [(a, b) for name in by_name.keys() & found.keys() for a, b in zip(by_name[name], found[name])]
+    reviewed_ids = {task["id"] for task in reviewed}
+    kept = [t for t in exported if t["id"] in reviewed_ids and any(not a["was_cancelled"] for a in t["annotations"])]
     return {
+        "json_export_as_truth": {
+            "photos_read": len(from_json),
+            "keys_as_records": sorted(r["image"] for r in from_json) == sorted(t["data"]["photo_id"] for t in kept),
+            "same_as_yolo_export": by_name.keys() == found.keys()
+            and all([box[0] for box in by_name[name]] == [box[0] for box in found[name]] for name in by_name),
+            "largest_difference_from_yolo_export": max(
+                (abs(u - v) for a, b in pairs for u, v in zip(a[1:], b[1:])), default=None
+            ),
+        },
         "files": sorted(str(path.relative_to(root / "yolo")) for path in (root / "yolo").rglob("*") if path.is_file()),
         "photos_read": len(records),
         "boxes_read": sum(len(r["detections"]) for r in records),

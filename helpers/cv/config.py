@@ -34,13 +34,16 @@ class ExtractConfig:
 
     images: str = setting(
         help="folder of photos (recursive), a .txt list of paths, a YOLO data.yaml (or a YOLO export's folder with its "
-        "classes.txt or obj.names: Label Studio's, CVAT's), a COCO instances .json, a LLaVA "
+        "classes.txt or obj.names: Label Studio's, CVAT's), a COCO instances .json, Label Studio's JSON export (its "
+        "reviewed boxes, keyed by photo_id), a LLaVA "
         "conversations .json or .jsonl (its images), tar shards (a .tar or a folder of them: WebDataset, img2dataset), "
         "a Hugging Face dataset (a save_to_disk folder, Parquet files), or a video; videos in a folder or list too",
         aliases=("source",),
     )
     image_root: str = setting(
-        "", "COCO or LLaVA .json/.jsonl only: the folder its file_names or images are relative to (default: the file's)"
+        "",
+        "COCO, Label Studio or LLaVA .json/.jsonl only: the folder its file_names, photo_ids or images are relative "
+        "to (default: the file's)",
     )
     image_column: str = image_column_setting()
     key_column: str = key_column_setting()

@@ -52,6 +52,7 @@ from helpers.cv.hf_truth import (
     dataset_truth,
     find_objects_column,
 )
+from helpers.cv.label_studio_truth import is_label_studio_export, load_label_studio
 from helpers.cv.labels import normalise_label
 from helpers.cv.llava_data import llava_images
 from helpers.cv.yolo_data import (
@@ -107,12 +108,12 @@ class ImageItem:
 class ImageSource:
     """The images of one source, in a fixed order, and what else the source knows about them."""
 
-    kind: str  # folder, list, video, yolo, coco, llava, webdataset or hf
+    kind: str  # folder, list, video, yolo, coco, label_studio, llava, webdataset or hf
     root: Path
     items: list[ImageItem]
     class_names: list[str] = field(default_factory=list)  # YOLO and COCO: ground-truth class names
     scenes: dict[str, str] = field(default_factory=dict)  # key -> ground-truth scene (scenes.csv, a scene column)
-    coco: CocoDataset | None = None  # COCO only: the boxes per photo
+    coco: CocoDataset | None = None  # COCO, Label Studio: the boxes per photo
     label_map: dict[str, str] = field(default_factory=dict)  # class name -> label, as for the detectors
     # a Hugging Face dataset with boxes: (image column, objects column, bbox format), `helpers.cv.hf_truth`
     dataset_truth: tuple[str, str, str] | None = None
@@ -120,7 +121,7 @@ class ImageSource:
 
     @property
     def has_ground_truth(self) -> bool:
-        return self.kind in ("yolo", "coco") or self.dataset_truth is not None
+        return self.kind in ("yolo", "coco", "label_studio") or self.dataset_truth is not None
 
     def truth_boxes(self, item: ImageItem) -> list[tuple[str, list[float]]]:
         """The photo's labelled boxes: (label through `label_map`, [x1, y1, x2, y2] normalised).
@@ -128,7 +129,7 @@ class ImageSource:
         Raises:
             ValueError: Its YOLO label file is malformed, or its COCO annotations hold a bad box.
         """
-        if self.kind == "coco":
+        if self.kind in ("coco", "label_studio"):
             if problem := self.coco.problems.get(item.path):
                 raise ValueError(problem)
             boxes = self.coco.boxes.get(item.path, [])
@@ -221,6 +222,10 @@ def open_image_source(
         dataset = load_data_yaml(path)
         items = [_item(p, dataset.root, split) for p, split in dataset.images()]
         source = ImageSource("yolo", dataset.root, items, dataset.names, dataset.scenes, keypoints=dataset.keypoints)
+    elif path.suffix.lower() == ".json" and json_opening(path) == b"[" and is_label_studio_export(path):
+        dataset = load_label_studio(path, image_root or None)
+        items = [_item(p, dataset.root) for p in dataset.images]
+        source = ImageSource("label_studio", dataset.root, items, dataset.names, coco=dataset)
     elif path.suffix.lower() == ".jsonl" or (path.suffix.lower() == ".json" and json_opening(path) == b"["):
         root, keys = llava_images(path, image_root or None)
         source = ImageSource("llava", root, [ImageItem(root, key, None) for key in keys])

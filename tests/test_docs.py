@@ -950,6 +950,13 @@ def test_the_label_studio_review_the_readme_states_is_the_saved_one():
         in text
         and yolo["photos_read"] == review["annotated"] - 1
     )
+    from_json = yolo["json_export_as_truth"]
+    assert from_json["keys_as_records"] and from_json["same_as_yolo_export"]
+    assert from_json["photos_read"] == yolo["photos_read"] and from_json["largest_difference_from_yolo_export"] == 0.0
+    assert (
+        f"the same {from_json['photos_read']} photos keyed as their CV records already were, each with the boxes Label "
+        "Studio's YOLO export holds, to 0.0" in text
+    )
     minimal = review["JSON_MIN"]["check"]
     assert (
         f"each: {minimal['checked']} descriptions read, {minimal['faithful']} faithful, the same findings; "

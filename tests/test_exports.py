@@ -478,9 +478,12 @@ def test_coco_instances_load_with_pycocotools_boxes_in_pixels_and_labels_as_give
 
 def test_label_studio_tasks_pre_annotate_each_box_and_description_its_config_names(described):
     """`--format label_studio`: a task per photo (its URL the prefix and its key), a prediction holding a box per
-    detection in percent of the photo (label as given, confidence as score) and the description as text; each
-    result names a control of the labeling config written beside, of its type, as Label Studio checks on import."""
+    detection its description states (at the describer's threshold; `--min_confidence 0`: every one) in percent of
+    the photo (label as given, confidence as score) and the description as text; each result names a control of
+    the labeling config written beside (every detection's label), of its type, as Label Studio checks on import."""
     from xml.etree import ElementTree
+
+    from helpers.core.contract import Policy
 
     folder, records, rows = described
     finished = _export(
@@ -501,18 +504,26 @@ def test_label_studio_tasks_pre_annotate_each_box_and_description_its_config_nam
             control = controls[result["from_name"]]
             assert control.tag.lower() == result["type"] and control.get("toName") == result["to_name"] == "image"
         boxes = [r for r in results if r["type"] == "rectanglelabels"]
-        assert len(boxes) == len(record["detections"])
-        for box, detection in zip(boxes, record["detections"], strict=True):
+        stated = [d for d in record["detections"] if d["confidence"] >= Policy().min_confidence]
+        labels += [detection["label"] for detection in record["detections"]]
+        for box, detection in zip(boxes, stated, strict=True):
             value = box["value"]
             x1, y1, x2, y2 = (min(max(v, 0.0), 1.0) for v in detection["bbox"])
             corners = [value["x"] / 100, value["y"] / 100, (value["x"] + value["width"]) / 100]
             assert corners + [(value["y"] + value["height"]) / 100] == pytest.approx([x1, y1, x2, y2], abs=1e-12)
             assert value["rectanglelabels"] == [detection["label"]] and box["score"] == detection["confidence"]
             assert (box["original_width"], box["original_height"]) == (record["width"], record["height"])
-            labels.append(detection["label"])
         assert [r["value"]["text"] for r in results if r["type"] == "textarea"] == [[row["description"]]]
     assert [label.get("value") for label in controls["label"]] == list(dict.fromkeys(labels))
     assert "Wendy's 7up-can" in labels, "labels exactly as given"
+    every = [sum(r["type"] == "rectanglelabels" for r in t["predictions"][0]["result"]) for t in tasks]
+    _export(
+        folder, "label_studio", "all.json", "--cv", "cv.jsonl", "--url_prefix", "s3://b/p/", "--min_confidence", "0"
+    )
+    all_boxes = json.loads((folder / "all.json").read_text(encoding="utf-8"))
+    shown = [sum(r["type"] == "rectanglelabels" for r in t["predictions"][0]["result"]) for t in all_boxes]
+    assert shown == [len(next(r for r in records if r["image"] == row["id"])["detections"]) for row in rows]
+    assert sum(every) < sum(shown), "boxes below the threshold, left out by default"
 
 
 def test_label_studio_tasks_name_photos_where_its_local_files_serve_them(described):

@@ -38,8 +38,9 @@ from, `helpers.core.photo_datasets`):
   `pycocotools` (`COCO`, `loadRes`) read;
 - **label_studio**: Label Studio tasks to review (`--cv` needed; `helpers.describer.label_studio`): a task per
   photo, its image URL `--url_prefix` + its key (by default Label Studio's local files by the photos' folder name;
-  with `--image_folder`, the copies'), its pre-annotations a box per detection (in percent, the label as
-  given, its confidence as score) and the description as text; the project's labeling config beside
+  with `--image_folder`, the copies'), its pre-annotations a box per detection its description states (at the
+  describer's threshold, `policy.min_confidence`; in percent, the label as given, its confidence as score) and
+  the description as text; the project's labeling config beside
   (`<output stem>.label_config.xml`);
 - **yolo**: a YOLO detection dataset of the records' boxes (pseudo-labels; `--cv` and `--images`
   needed): `images/` (each photo's file as stored, named by its key), a label file per photo where
@@ -722,13 +723,18 @@ def label_config_path(output: Path) -> Path:
     return output.with_name(f"{output.stem}.label_config.xml")
 
 
-def label_studio_task(row: ExportRow, photos: PhotoKeys | None, url_prefix: str, labels: dict) -> dict:
-    """The row's Label Studio task (`helpers.describer.label_studio`), its labels added to `labels`. Rows are
+def label_studio_task(
+    row: ExportRow, photos: PhotoKeys | None, url_prefix: str, labels: dict, min_confidence: float = 0.0
+) -> dict:
+    """The row's Label Studio task (`helpers.describer.label_studio`): its boxes those at or above `min_confidence`
+    (the describer's threshold: the boxes its description states, so that the boxes and the sentence people
+    review tell one story), every detection's label added to `labels` (the config offers them all). Rows are
     checked first (`instances_problem`)."""
     detections = _detections(row.record)
     labels.update(dict.fromkeys(detection["label"] for detection in detections))
+    stated = [detection for detection in detections if detection["confidence"] >= min_confidence]
     url = image_url(url_prefix, row.photo_name)
-    return label_studio.task(row.id, url, _size(row, photos), detections, row.description, row.captions)
+    return label_studio.task(row.id, url, _size(row, photos), stated, row.description, row.captions)
 
 
 def without_position(row: ExportRow) -> bool:
@@ -1251,7 +1257,7 @@ def _export(
             atomic_write_text(output, coco_instances_pieces(rows, photos))
         elif fmt == "label_studio":
             labels: dict[str, None] = {}  # as the tasks meet them
-            tasks = (label_studio_task(row, photos, url_prefix, labels) for row in rows())
+            tasks = (label_studio_task(row, photos, url_prefix, labels, policy.min_confidence) for row in rows())
             atomic_write_text(output, chain(json_array(tasks, indent=1), ["\n"]))
             atomic_write_text(label_config_path(output), label_config(list(labels)))
         elif fmt == "yolo":

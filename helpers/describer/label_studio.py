@@ -4,8 +4,9 @@ Label Studio imports a JSON array of tasks (its "Basic Label Studio JSON format"
 photo (`image`, a URL Label Studio serves, or a cloud storage's `s3://...`), and its `predictions` hold a model's
 results, shown on the labeling page to correct rather than draw anew:
 
-- a `rectanglelabels` result per detection: its box in percent of the photo (`x`, `y`, `width`, `height`, the
-  top-left corner), its label as given, its confidence as `score`, the photo's size in pixels;
+- a `rectanglelabels` result per detection given (the export gives those its description states): its box in
+  percent of the photo (`x`, `y`, `width`, `height`, the top-left corner), its label as given, its confidence as
+  `score`, the photo's size in pixels;
 - a `textarea` result: the description, to correct as text.
 
 The project's labeling config (`label_config`, written beside the tasks) names the same controls: an `Image`

@@ -217,7 +217,8 @@ class ExportOptions:
     )
     min_confidence: float = setting(
         Policy.min_confidence,
-        "yolo, geojson, geojson_items: the boxes and counts the descriptions state, at the describer's threshold",
+        "yolo, label_studio, geojson, geojson_items: the boxes and counts the descriptions state, at the describer's "
+        "threshold (0: every detection)",
     )
     scene_min_confidence: float = setting(
         Policy.scene_min_confidence, "geojson: the scene stated, at the describer's scene threshold"

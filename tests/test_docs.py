@@ -880,7 +880,7 @@ def test_the_label_studio_import_the_readme_states_is_the_saved_one_and_lost_not
     ways = [saved["as_they_lie"], saved["image_folder"]]
     photos, boxes = saved["photos"], ways[0]["boxes_exported"]
     assert f"| Label Studio {saved['label_studio']}, set up as above | `label_studio`, {photos} photos," in text
-    assert f"each way all {photos} tasks with their {boxes} boxes and {photos} descriptions" in text
+    assert f"each way all {photos} tasks with their {boxes} boxes (those the descriptions state, at 0.5) and" in text
     for way in ways:
         assert way["tasks_exported"] == way["tasks_imported"] == way["tasks_held"] == way["predictions_valid"] == photos
         assert way["boxes_held"] == way["boxes_exported"] == boxes and way["descriptions_held"] == photos

@@ -25,16 +25,16 @@ def photos(tmp_path) -> Path:
     return tmp_path / "photos"
 
 
-def _reviewed_boxes() -> dict[str, list[tuple[str, list[float]]]]:
-    """Each reviewed photo's boxes as the JSON export holds them: its newest annotation not cancelled, each
+def _reviewed_boxes(name: str = "label_studio_export.json") -> dict[str, list[tuple[str, list[float]]]]:
+    """Each reviewed photo's boxes as a JSON export holds them: its newest annotation not cancelled, each
     rectangle's percents over 100 as [x1, y1, x2, y2]."""
     boxes = {}
-    for task in json.loads((DATA / "label_studio_export.json").read_text(encoding="utf-8")):
+    for task in json.loads((DATA / name).read_text(encoding="utf-8")):
         kept = [annotation for annotation in task["annotations"] if not annotation["was_cancelled"]]
         if kept:
             newest = max(kept, key=lambda annotation: annotation["created_at"])
             values = [r["value"] for r in newest["result"] if r["type"] == "rectanglelabels"]
-            boxes[task["data"]["photo_id"]] = [
+            boxes[task["data"]["photo_id"] if "photo_id" in task["data"] else task["data"]["id"]] = [
                 (
                     v["rectanglelabels"][0],
                     [v["x"] / 100, v["y"] / 100, (v["x"] + v["width"]) / 100, (v["y"] + v["height"]) / 100],
@@ -47,13 +47,16 @@ def _reviewed_boxes() -> dict[str, list[tuple[str, list[float]]]]:
 def test_a_review_s_json_and_json_min_exports_are_its_photos_with_their_reviewed_boxes(photos):
     """The reviewed photos (the cancelled task's not among them), keyed as their CV records are, each with its
     newest annotation's boxes and labels as given; JSON, JSON-MIN and the export of tasks that named their photo
-    data.id read alike."""
+    data.id (an earlier review's, its own boxes) read alike."""
     from helpers.cv.sources import open_image_source
 
     expected = _reviewed_boxes()
     records = [json.loads(line)["image"] for line in (DATA / "label_studio_cv.jsonl").read_text().splitlines()]
     assert len(expected) == 4 and set(expected) < set(records), "four reviewed of five, keyed as the records"
     for name in ("label_studio_export.json", "label_studio_export_min.json", "label_studio_export_data_id.json"):
+        expected = _reviewed_boxes(
+            "label_studio_export_data_id.json" if "data_id" in name else "label_studio_export.json"
+        )
         source = open_image_source(DATA / name, image_root=photos)
         assert source.kind == "label_studio" and source.has_ground_truth, name
         assert [item.key for item in source.items] == list(expected) and all(i.path.is_file() for i in source.items)

@@ -108,12 +108,16 @@ def test_a_turned_box_is_its_upright_extent_and_a_bad_box_is_its_photo_s_problem
 
     turned = {"x": 50.0, "y": 20.0, "width": 10.0, "height": 10.0, "rotation": 90, "rectanglelabels": ["can"]}
     broken = {"x": "left", "y": 0, "width": 1, "height": 1, "rectanglelabels": ["can"]}
+    unlabelled = {"x": 1, "y": 1, "width": 1, "height": 1, "rectanglelabels": []}
     unreviewed = {"id": 9, "data": {"image": "/data/local-files/?d=photos/c.jpg"}, "annotations": []}
-    tasks = [_task(turned, original_width=1000, original_height=500), _task(broken), unreviewed]
+    tasks = [_task(turned, original_width=1000, original_height=500), _task(broken), unreviewed, _task(unlabelled)]
     tasks[1]["data"]["image"] = "/data/local-files/?d=photos/b.jpg"
+    tasks[3]["data"]["image"] = "/data/local-files/?d=photos/d.jpg"
     (tmp_path / "export.json").write_text(json.dumps(tasks), encoding="utf-8")
     dataset = load_label_studio(tmp_path / "export.json", tmp_path)
-    assert [photo.relative_to(tmp_path).as_posix() for photo in dataset.images] == ["photos/a.jpg", "photos/b.jpg"]
+    names = ["photos/a.jpg", "photos/b.jpg", "photos/d.jpg"]
+    assert [photo.relative_to(tmp_path).as_posix() for photo in dataset.images] == names
+    assert "rectanglelabels must be a list of label texts" in dataset.problems[tmp_path / "photos/d.jpg"]
     ((label, box),) = dataset.boxes[tmp_path / "photos/a.jpg"]
     assert label == "can" and box == pytest.approx([0.45, 0.2, 0.5, 0.4])
     assert dataset.boxes[tmp_path / "photos/b.jpg"] == [] and "result 1" in dataset.problems[tmp_path / "photos/b.jpg"]
@@ -148,3 +152,56 @@ def test_upright_boxes_read_back_as_their_percents_in_0_to_1_labels_as_given(box
     assert [label for label, _ in read] == [label for *_, label in boxes]
     for (_, box), (x, y, w, h, _) in zip(read, boxes, strict=True):
         assert box == pytest.approx([x / 100, y / 100, min(1.0, (x + w) / 100), min(1.0, (y + h) / 100)], abs=1e-6)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=12,
+)
+RESULT = st.fixed_dictionaries(
+    {
+        "type": st.sampled_from(["rectanglelabels", "textarea"]),
+        "value": JSON_VALUES
+        | st.fixed_dictionaries(
+            {
+                "x": JSON_VALUES,
+                "y": JSON_VALUES,
+                "width": JSON_VALUES,
+                "height": JSON_VALUES,
+                "rectanglelabels": JSON_VALUES,
+            }
+        ),
+    }
+)
+TASK = st.fixed_dictionaries(
+    {
+        "data": st.fixed_dictionaries({"photo_id": JSON_VALUES, "image": JSON_VALUES}),
+        "annotations": JSON_VALUES
+        | st.lists(
+            st.fixed_dictionaries({"result": JSON_VALUES | st.lists(RESULT, max_size=3), "was_cancelled": JSON_VALUES}),
+            max_size=2,
+        ),
+    }
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(TASK, min_size=1, max_size=4))
+def test_any_export_the_reader_is_given_reads_or_is_refused_with_a_reason(tasks):
+    """Whatever a file's tasks hold (a hand-edited export, another tool's): the reader gives photos with boxes,
+    a box it cannot read being its photo's named problem, or refuses the file naming the entry; nothing else."""
+    import tempfile
+
+    from helpers.cv.label_studio_truth import load_label_studio
+
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "export.json").write_text(json.dumps(tasks), encoding="utf-8")
+        try:
+            dataset = load_label_studio(Path(folder) / "export.json", folder)
+        except ValueError as error:
+            assert "entry" in str(error)
+            return
+    for photo in dataset.images:
+        assert all(0 <= v <= 1 for _, box in dataset.boxes[photo] for v in box)
+        assert all(isinstance(label, str) for label, _ in dataset.boxes[photo])

@@ -26,6 +26,8 @@ from __future__ import annotations
 import logging
 import math
 import os
+from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -38,16 +40,39 @@ MIN_COLUMNS = ("annotation_id", "lead_time")  # what Label Studio's JSON-MIN exp
 
 
 def is_label_studio_export(path: Path) -> bool:
-    """Whether a `.json` array's first entry is a Label Studio task (its `data` with `annotations` or
-    `predictions`) or a JSON-MIN annotation (`annotation_id`, `lead_time`), read without reading the rest."""
-    import ijson
-
+    """Whether a `.json` array's first entry is a Label Studio task (its `data` with `annotations`) or a JSON-MIN
+    annotation (`annotation_id`, `lead_time`), read without reading the rest."""
     try:
-        with path.open("rb") as file:
-            first = next(ijson.items(file, "item", use_float=True), None)
-    except (ijson.JSONError, OSError):
+        first = next(_entries(path), None)
+    except (ValueError, OSError):
         return False
     return _is_task(first) or _is_min_entry(first)
+
+
+def _entries(path: Path) -> Iterator:
+    """The items of a JSON array, read as a stream (`ijson`). The C parser stops at an integer beyond 64 bits,
+    which JSON allows: the file is then read again from the start with such numbers as Decimal, the items already
+    given passed over.
+
+    Raises:
+        ValueError: Not valid JSON, naming after which entry.
+    """
+    import ijson
+
+    given = 0
+    for use_float in (True, False):
+        number = 0
+        with path.open("rb") as stream:
+            try:
+                for number, entry in enumerate(ijson.items(stream, "item", use_float=use_float), start=1):
+                    if number > given:
+                        given = number
+                        yield entry
+                return
+            except ijson.JSONError as error:
+                if use_float:
+                    continue
+                raise ValueError(f"{path}: not valid JSON after entry {number}: {error}") from None
 
 
 def _is_task(entry) -> bool:
@@ -67,35 +92,30 @@ def load_label_studio(path: str | Path, image_root: str | Path | None = None) ->
         ValueError: Not a JSON array of Label Studio tasks or JSON-MIN entries, naming the entry; a task that
             names no photo, naming it and why.
     """
-    import ijson
-
     file = require_file(path, "Label Studio JSON export", kind="file")
     root = Path(image_root).resolve() if image_root else file.parent.resolve()
     newest: dict[str, tuple[str, list]] = {}  # photo key -> (its newest annotation's time, its results)
     unreviewed = 0
-    with file.open("rb") as stream:
-        try:
-            for number, entry in enumerate(ijson.items(stream, "item", use_float=True), start=1):
-                where = f"{file}: entry {number}"
-                if _is_task(entry):
-                    key = _task_key(entry["data"], root, where)
-                    kept = [a for a in entry["annotations"] if isinstance(a, dict) and not a.get("was_cancelled")]
-                    answers = [(str(a.get("created_at") or ""), a.get("result") or []) for a in kept]
-                elif _is_min_entry(entry):
-                    key = _photo_id(entry.get("photo_id"), where)
-                    results = [v for value in entry.values() if isinstance(value, list) for v in value]
-                    boxes = [{"type": "rectanglelabels", "value": v} for v in results if _is_box_value(v)]
-                    answers = [(str(entry.get("created_at") or ""), boxes)] if entry.get("annotation_id") else []
-                else:
-                    raise ValueError(f"{where}: neither a Label Studio task (data, annotations) nor a JSON-MIN entry")
-                if not answers:
-                    unreviewed += 1
-                    continue
-                latest = max(answers, key=lambda answer: answer[0])
-                if key not in newest or latest[0] > newest[key][0]:
-                    newest[key] = latest
-        except ijson.JSONError as error:
-            raise ValueError(f"{file}: not valid JSON: {error}") from None
+    for number, entry in enumerate(_entries(file), start=1):
+        where = f"{file}: entry {number}"
+        if _is_task(entry):
+            key = _task_key(entry["data"], root, where)
+            annotations = entry["annotations"] if isinstance(entry["annotations"], list) else []
+            kept = [a for a in annotations if isinstance(a, dict) and not a.get("was_cancelled")]
+            answers = [(str(a.get("created_at") or ""), _listed(a.get("result"))) for a in kept]
+        elif _is_min_entry(entry):
+            key = _photo_id(entry.get("photo_id"), where)
+            results = [v for value in entry.values() if isinstance(value, list) for v in value]
+            boxes = [{"type": "rectanglelabels", "value": v} for v in results if _is_box_value(v)]
+            answers = [(str(entry.get("created_at") or ""), boxes)] if entry.get("annotation_id") else []
+        else:
+            raise ValueError(f"{where}: neither a Label Studio task (data, annotations) nor a JSON-MIN entry")
+        if not answers:
+            unreviewed += 1
+            continue
+        latest = max(answers, key=lambda answer: answer[0])
+        if key not in newest or latest[0] > newest[key][0]:
+            newest[key] = latest
     if unreviewed:
         logger.info("%s: %d tasks nobody reviewed (no annotation kept) passed over", file, unreviewed)
     dataset = CocoDataset(root, [])
@@ -117,9 +137,13 @@ def load_label_studio(path: str | Path, image_root: str | Path | None = None) ->
     return dataset
 
 
+def _listed(value) -> list:
+    return value if isinstance(value, list) else []
+
+
 def _photo_id(value, where: str) -> str:
-    if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
-        return str(value)
+    if isinstance(value, str | int | Decimal) and not isinstance(value, bool) and str(value):
+        return str(value)  # a number beyond 64 bits is read as a Decimal: its digits
     raise ValueError(f"{where}: no photo_id naming its photo (Label Studio's JSON-MIN writes its own task id as id)")
 
 
@@ -148,9 +172,10 @@ def _box(result: dict) -> tuple[str, list[float]]:
         ValueError, KeyError, TypeError: A box without its label, numbers or (turned) photo size.
     """
     value = result["value"]
-    label = value["rectanglelabels"][0]
-    if not isinstance(label, str):
-        raise ValueError(f"its label is not a text: {label!r}")
+    labels = value["rectanglelabels"]
+    if not (isinstance(labels, list) and labels and isinstance(labels[0], str)):
+        raise ValueError(f"rectanglelabels must be a list of label texts, got {labels!r}")
+    label = labels[0]
     x, y, width, height = (float(value[name]) / 100 for name in ("x", "y", "width", "height"))
     rotation = float(value.get("rotation") or 0.0)
     if not all(map(math.isfinite, (x, y, width, height, rotation))) or width < 0 or height < 0:

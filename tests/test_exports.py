@@ -565,6 +565,28 @@ def test_label_studio_tasks_name_photos_where_its_local_files_serve_them(describ
         export("label_studio", folder / "described.jsonl", folder / "none.json", cv=folder / "cv.jsonl")
 
 
+def test_tasks_beyond_what_label_studio_imports_at_once_are_said_with_the_way_out(described, caplog, monkeypatch):
+    """Label Studio takes at most 200 MB in one import and works best with about 100k tasks a project: a tasks
+    file past either (the limits made small here) is written, with a warning naming its size and the review-set
+    settings; within both, nothing is said."""
+    from helpers.describer import label_studio
+    from helpers.describer.exports import export
+
+    folder, _, rows = described
+    arguments = {"cv": folder / "cv.jsonl", "url_prefix": "s3://b/"}
+    for limits, said in (({}, False), ({"PROJECT_TASKS": 3}, True), ({"IMPORT_BYTES": 1000}, True)):
+        with monkeypatch.context() as patched:
+            for name, value in limits.items():
+                patched.setattr(label_studio, name, value)
+            caplog.clear()
+            with caplog.at_level(logging.WARNING, logger="helpers.describer.exports"):
+                export("label_studio", folder / "described.jsonl", folder / "tasks.json", **arguments)
+        warned = [m for m in caplog.messages if "Label Studio takes at most" in m]
+        assert bool(warned) == said, limits
+        size = (folder / "tasks.json").stat().st_size
+        assert not said or (f"{len(rows)} tasks in {size / 10**6:,.0f} MB" in warned[0] and "--max_photos" in warned[0])
+
+
 def test_photos_kept_as_stored_but_turned_by_exif_are_counted_for_exif_blind_readers(described, caplog):
     """WebDataset's decoders and LLaVA's loader open photos without applying EXIF orientation: a photo stored on
     its side is kept as stored (no rewrite asked) and said in a warning, counted; written again, it is upright."""

@@ -135,7 +135,7 @@ from helpers.describer import label_studio
 from helpers.describer.dataset_card import CardCounts, dataset_card
 from helpers.describer.guard import WorkerPool
 from helpers.describer.hf_dataset import ShardedDatasetWriter
-from helpers.describer.label_studio import image_url, label_config, local_files_prefix
+from helpers.describer.label_studio import image_url, import_limits_warning, label_config, local_files_prefix
 from helpers.describer.options import EXPORT_FORMATS as FORMATS
 from helpers.describer.options import MAP_FORMATS, ExportOptions
 from helpers.describer.selection import Selection, said
@@ -1260,6 +1260,9 @@ def _export(
             tasks = (label_studio_task(row, photos, url_prefix, labels, policy.min_confidence) for row in rows())
             atomic_write_text(output, chain(json_array(tasks, indent=1), ["\n"]))
             atomic_write_text(label_config_path(output), label_config(list(labels)))
+            written = rows.count - len(rows.left_out) - rows.passed_over
+            if too_many := import_limits_warning(written, output.stat().st_size):
+                logger.warning("%s: %s", output, too_many)
         elif fmt == "yolo":
             write_yolo_dataset(rows, output, policy.min_confidence)
         elif fmt == "geojson":

@@ -28,6 +28,22 @@ from xml.sax.saxutils import quoteattr
 
 LOCAL_FILES = "/data/local-files/?d="  # Label Studio's local files storage, as its docs write a task's photo
 MODEL_VERSION = "desclm"
+# Label Studio's own limits (its import API's documentation and its data import guide): one import takes at most
+# 200 MB, and a project works best with about 100k tasks
+IMPORT_BYTES = 200 * 10**6
+PROJECT_TASKS = 100_000
+
+
+def import_limits_warning(tasks: int, size: int) -> str | None:
+    """What to say when a tasks file is larger than Label Studio takes in one import, or holds more tasks than a
+    project works well with (None: neither)."""
+    if size <= IMPORT_BYTES and tasks <= PROJECT_TASKS:
+        return None
+    return (
+        f"{tasks:,} tasks in {size / 10**6:,.0f} MB: Label Studio takes at most {IMPORT_BYTES / 10**6:.0f} MB in one "
+        f"import and works best with about {PROJECT_TASKS:,} tasks a project; export a review set instead "
+        "(--max_photos, --category, --scene, --min_items)"
+    )
 
 
 def local_files_prefix(folder: Path) -> str:

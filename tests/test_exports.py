@@ -1117,3 +1117,107 @@ def test_an_hf_export_of_no_photo_loads_with_its_columns(tmp_path):
     assert export_sharded("hf", tmp_path / "described.jsonl", None, tmp_path / "ds", None)[:2] == (0, 0)
     saved = datasets.load_from_disk(str(tmp_path / "ds"))
     assert len(saved) == 0 and saved.column_names == ["id", "description", "captions", "source"]
+
+
+def test_splits_are_a_folder_each_loading_as_a_dataset_dict_with_every_photo_once(tmp_path, monkeypatch):
+    """`--splits train=0.5,validation=0.25,test=0.25`: the photos an export of one split holds, each once, in the
+    split a seeded hash of its key gives, each example as that export wrote it; `load_from_disk` reads a
+    DatasetDict, and so does `load_dataset` by the card's `configs`, whose `dataset_info` counts each split; the
+    problems said once (the error row's too)."""
+    import datasets
+    from huggingface_hub import DatasetCard
+
+    from helpers.describer.exports import export_sharded
+    from helpers.describer.selection import SplitPlan
+
+    described = _small_photos_described(tmp_path, monkeypatch, 12, missing=4)
+    plan = SplitPlan((("train", 0.5), ("validation", 0.25), ("test", 0.25)), seed=3)
+    arguments = (described, tmp_path / "cv.jsonl")
+    whole = export_sharded("hf", *arguments, tmp_path / "whole", tmp_path / "photos", shard_bytes=1)
+    split = export_sharded("hf", *arguments, tmp_path / "split", tmp_path / "photos", shard_bytes=1, splits=plan)
+    assert split == whole, "the same rows, examples and problems, the error row's once"
+    every = datasets.load_from_disk(str(tmp_path / "whole")).to_list()
+    saved = datasets.load_from_disk(str(tmp_path / "split"))
+    assert isinstance(saved, datasets.DatasetDict) and list(saved) == ["train", "validation", "test"]
+    by_split = {name: saved[name].to_list() for name in saved}
+    assert all(by_split.values()), "a photo in each split (seed 3)"
+    assert sorted(row["id"] for rows in by_split.values() for row in rows) == sorted(row["id"] for row in every)
+    for name, rows in by_split.items():
+        assert rows == [row for row in every if plan.split_of(row["id"]) == name], name
+    loaded = datasets.load_dataset(str(tmp_path / "split"), cache_dir=str(tmp_path / "cache"))
+    assert {name: loaded[name]["id"] for name in loaded} == {name: saved[name]["id"] for name in saved}
+    card = DatasetCard.load(tmp_path / "split/README.md")
+    infos = card.data.to_dict()["dataset_info"]["splits"]
+    assert {info["name"]: info["num_examples"] for info in infos} == {
+        name: len(rows) for name, rows in by_split.items()
+    }
+    assert "| train |" in card.text and "hash of the photo and seed 3" in card.text
+    assert sorted(path.name for path in (tmp_path / "split/test/parquet").iterdir())[0].startswith("test-00000-of-")
+    assert not list(tmp_path.glob(".split*")), "no work folder left"
+    # a split no photo fell in is left out: `load_dataset` refuses a split of nothing
+    lopsided = SplitPlan((("train", 0.999), ("test", 0.001)))
+    export_sharded("hf", *arguments, tmp_path / "lopsided", tmp_path / "photos", shard_bytes=1, splits=lopsided)
+    assert list(datasets.load_from_disk(str(tmp_path / "lopsided"))) == ["train"]
+    assert list(datasets.load_dataset(str(tmp_path / "lopsided"), cache_dir=str(tmp_path / "cache2"))) == ["train"]
+
+
+def test_a_killed_split_export_goes_on_in_the_split_it_stopped_in(tmp_path, monkeypatch):
+    """WebDataset shards in a folder per split: killed in the second split, a rerun keeps the first (its photos
+    not read again) and goes on after the second's last complete shard, into the files an uninterrupted export
+    writes; `load_dataset` reads the splits by the card."""
+    import datasets
+
+    from helpers.describer.exports import export_sharded
+    from helpers.describer.selection import SplitPlan
+
+    described = _small_photos_described(tmp_path, monkeypatch, 12)
+    plan = SplitPlan((("train", 0.6), ("validation", 0.4)), seed=1)
+    reads, kill_at = _killed_at_a_read(monkeypatch)
+
+    def run(output: str):
+        arguments = (described, tmp_path / "cv.jsonl", tmp_path / output, tmp_path / "photos")
+        return export_sharded("webdataset", *arguments, shard_bytes=1, splits=plan)
+
+    whole = run("whole")
+    order = list(reads)
+    first = [key for key in order if plan.split_of(key) == "train"]
+    assert 0 < len(first) < len(order) == 12 and order == first + [k for k in order if k not in first]
+    reads.clear()
+    kill_at[0] = len(first) + 2  # the second split's second photo: its first shard complete
+    with pytest.raises(_Killed):
+        run("resumed")
+    reads.clear()
+    kill_at[0] = 0
+    assert run("resumed") == whole
+    assert reads == order[len(first) + 1 :], "the first split kept, the second after its complete shard"
+    for name in plan.names:
+        shards = sorted(path.name for path in (tmp_path / "whole" / name).glob("*.tar"))
+        assert shards and all(
+            (tmp_path / "resumed" / name / shard).read_bytes() == (tmp_path / "whole" / name / shard).read_bytes()
+            for shard in shards
+        )
+    loaded = datasets.load_dataset(str(tmp_path / "resumed"), cache_dir=str(tmp_path / "cache"))
+    assert sorted(loaded) == ["train", "validation"] and len(loaded["train"]) == len(first)
+
+
+def test_a_split_plan_is_seeded_shares_by_photo_or_folder_and_refuses_what_is_no_plan():
+    """Each photo's split from a hash of the seed and its key (or folder): about its share of many photos, the
+    same whatever the order, another for another seed; by folder, a folder's photos together."""
+    from helpers.describer.selection import SplitPlan
+
+    plan = SplitPlan.parse("train=0.8, validation=0.15,test=0.05", seed=7)
+    keys = [f"flight{index // 50}/IMG_{index:05d}.JPG" for index in range(4000)]
+    counted = {name: sum(plan.split_of(key) == name for key in keys) for name in plan.names}
+    for name, share in plan.shares:
+        spread = (len(keys) * share * (1 - share)) ** 0.5
+        assert abs(counted[name] - len(keys) * share) < 5 * spread, counted
+    assert [plan.split_of(key) for key in reversed(keys)] == [plan.split_of(key) for key in keys][::-1]
+    reseeded = SplitPlan(plan.shares, seed=8)
+    assert sum(plan.split_of(key) != reseeded.split_of(key) for key in keys) > 500
+    flights = SplitPlan(plan.shares, "folder", 7)
+    for flight in range(80):
+        assert len({flights.split_of(key) for key in keys[flight * 50 : (flight + 1) * 50]}) == 1
+    assert len({flights.split_of(key) for key in keys}) == 3
+    for text in ("train=0.9", "train=0.5,validation=0.6", "train=0.5,train=0.5", "train=x,val=0.5", "train,val=1"):
+        with pytest.raises(ValueError, match="splits"):
+            SplitPlan.parse(text)

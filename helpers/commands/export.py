@@ -57,6 +57,7 @@ def main(argv: list[str], prog: str = "desclm export") -> int:
             options.sample,
             options.selection,
             options.parquet_only,
+            options.split_plan,
         )
     except (OSError, ValueError) as error:
         parser.error(str(error))

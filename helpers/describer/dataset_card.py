@@ -56,6 +56,15 @@ class CardCounts:
         self.with_position += taken.get("latitude") is not None
         self.with_pose += taken.get("camera_pitch") is not None
 
+    @classmethod
+    def merged(cls, saved: list[dict]) -> CardCounts:
+        """The counts of several parts (each `as_dict`), added: a dataset's, from its splits'."""
+        whole = cls()
+        for part in map(cls, saved):
+            for name, value in vars(part).items():
+                setattr(whole, name, getattr(whole, name) + value)  # numbers add, and Counters too
+        return whole
+
     def as_dict(self) -> dict:
         """The counts as JSON values (`CardCounts(saved)` reads them back)."""
         return {
@@ -76,20 +85,25 @@ def size_category(count: int) -> str:
     return next((name for limit, name in SIZE_CATEGORIES if count < limit), "n>1T")
 
 
-def _metadata(fmt: str, counts: CardCounts, features, data_bytes: int) -> str:
+def _metadata(fmt: str, counts: CardCounts, features, data_bytes: int, splits: dict | None = None) -> str:
+    """The card's YAML: its data files by split (`splits`: each split's folder of shards), and the hf export's
+    columns and counts."""
     from huggingface_hub import DatasetCardData
 
     files = "parquet/*.parquet" if fmt == "hf" else "*.tar"
+    parts = splits or {"train": (counts.photos, data_bytes)}
     data = DatasetCardData(task_categories=["image-to-text"], size_categories=[size_category(counts.photos)])
     data.tags = ["litter", "desclm", "synthetic-captions"]
-    data.configs = [{"config_name": "default", "data_files": [{"split": "train", "path": files}]}]  # as the Hub reads
+    paths = [{"split": name, "path": f"{name}/{files}" if splits else files} for name in parts]
+    data.configs = [{"config_name": "default", "data_files": paths}]  # as the Hub reads them
     if features is not None:  # the hf export's columns, as `push_to_hub` writes them (`datasets` is loaded there)
         from datasets import DatasetInfo, SplitDict, SplitInfo
         from datasets.info import DatasetInfosDict
 
-        splits = SplitDict()
-        splits.add(SplitInfo(name="train", num_bytes=data_bytes, num_examples=counts.photos))
-        DatasetInfosDict({"default": DatasetInfo(features=features, splits=splits)}).to_dataset_card_data(data)
+        infos = SplitDict()
+        for name, (photos, size) in parts.items():
+            infos.add(SplitInfo(name=name, num_bytes=size, num_examples=photos))
+        DatasetInfosDict({"default": DatasetInfo(features=features, splits=infos)}).to_dataset_card_data(data)
     return data.to_yaml()
 
 
@@ -118,16 +132,19 @@ def dataset_card(
     rewrite: PhotoRewrite = PhotoRewrite(),
     chosen: str = "",
     parquet_only: bool = False,
+    splits: dict[str, tuple[int, int]] | None = None,
+    split_note: str = "",
 ) -> str:
     """The card's text (see the module docstring): `fmt` "hf" or "webdataset"; `problems` the rows not exported
     (listed in the export's `.errors.jsonl`); `features` the hf export's columns and `data_bytes` its
     Arrow files' size; `chat_prompt` its conversation's user turn; `rewrite` how its photos were written;
     `chosen` which of the described photos it holds, when not all (Markdown, a sentence); `parquet_only` (hf): its
-    Parquet shards alone, no Arrow files to `load_from_disk`."""
+    Parquet shards alone, no Arrow files to `load_from_disk`; `splits`: each split's photos and data bytes, a
+    folder each, `split_note` how the photos were split (a sentence)."""
     whole = counts.photos
     lines = [
         "---",
-        _metadata(fmt, counts, features, data_bytes).rstrip("\n"),
+        _metadata(fmt, counts, features, data_bytes, splits).rstrip("\n"),
         "---",
         "",
         "# Described litter photos",
@@ -155,6 +172,9 @@ def dataset_card(
             ["rows not exported", f"{problems:,}" + (" (listed in the export's .errors.jsonl)" if problems else "")]
         )
     )
+    if splits:
+        lines += ["", split_note, "", markdown_row(["split", "photos"]), "| --- | ---: |"]
+        lines += [markdown_row([name, _share(photos, whole)]) for name, (photos, _) in splits.items()]
     if rewrite.rewrites:
         size = f"at most {rewrite.max_side} pixels on their longer side" if rewrite.max_side else "at their size"
         own = "their own format (JPEG where not JPEG, PNG or WebP)"
@@ -190,7 +210,22 @@ def dataset_card(
                 "export with `--strip_location` before publishing where they were taken is unwanted."
             )
     lines += ["", "## Loading", "", "```python"]
-    if fmt == "hf" and parquet_only:
+    if splits:
+        first, arrow = next(iter(splits)), fmt == "hf" and not parquet_only
+        lines += ["from datasets import load_dataset" + (", load_from_disk" if arrow else ""), ""]
+        if arrow:
+            lines.append(f'dataset = load_from_disk("path/to/this/folder")  # a DatasetDict: dataset["{first}"], ...')
+        lines += [
+            'dataset = load_dataset("path/to/this/folder")  # a DatasetDict of the splits this card\'s `configs` name',
+            "```",
+            "",
+            "On the Hugging Face Hub: upload this card and each split's "
+            + ("Parquet shards" if fmt == "hf" else "tar shards")
+            + ' (`hf upload <user>/<name> path/to/this/folder . --repo-type dataset --include README.md --include "'
+            + ("*/parquet/*" if fmt == "hf" else "*/*.tar")
+            + '"`); `load_dataset("<user>/<name>")` then reads them.',
+        ]
+    elif fmt == "hf" and parquet_only:
         lines += [
             "from datasets import load_dataset",
             "",

@@ -102,9 +102,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+import shutil
 import time
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from itertools import chain
 from pathlib import Path, PurePosixPath
@@ -120,6 +121,7 @@ from helpers.core.io import (
     iter_jsonl,
     json_array,
     point_feature,
+    replace_dir,
     write_problems,
 )
 from helpers.core.logs import progress
@@ -138,7 +140,7 @@ from helpers.describer.hf_dataset import ShardedDatasetWriter
 from helpers.describer.label_studio import image_url, import_limits_warning, label_config, local_files_prefix
 from helpers.describer.options import EXPORT_FORMATS as FORMATS
 from helpers.describer.options import MAP_FORMATS, ExportOptions
-from helpers.describer.selection import Selection, said
+from helpers.describer.selection import Selection, SplitPlan, said
 from helpers.describer.shard_writer import SHARD_BYTES, file_state
 from helpers.describer.webdataset import WebDatasetWriter
 from helpers.text.grammar import facts, validate_record
@@ -276,12 +278,14 @@ def joined_rows(
     strip_location: bool = False,
     lines: set[int] | None = None,
     selection: Selection = Selection(),
+    keep: Callable[[ExportRow], bool] | None = None,
 ) -> Iterator[ExportRow]:
     """The described rows (and their CV records, with `cv`) in the described file's order, both files
     read as the rows are used; a row that cannot be joined is appended to `problems` instead. With
     `strip_location`, the records' `taken` without `PLACE`; with `lines` (`sampled_lines`), only those lines'
     rows, the others' records read past (not held) and their problems not said; with `selection`, only the
-    joined rows whose sentence it chooses (`said`), the others passed over without a word."""
+    joined rows whose sentence it chooses (`said`), and with `keep`, only those it keeps (a split's), the others
+    passed over without a word."""
     records = _CvRecords(cv) if cv is not None else None
     for line in iter_jsonl(described):
         row, chosen = line.record, lines is None or line.line_number in lines
@@ -307,6 +311,8 @@ def joined_rows(
         image = (record or {}).get("image") or (row["id"] if isinstance(row.get("id"), str) else None)
         joined = ExportRow(row.get("id"), captions, row.get("source", ""), record, image, line=line.line_number)
         if selection.asked and not selection.keeps(said(joined)):  # read with the record's labels, as given
+            continue
+        if keep is not None and not keep(joined):
             continue
         if strip_location and isinstance((record or {}).get("taken"), dict):
             joined.record = record | {"taken": {k: v for k, v in record["taken"].items() if k not in PLACE}}
@@ -465,6 +471,7 @@ def export_sharded(
     sample: tuple[int, int] = (0, 0),
     selection: Selection = Selection(),
     parquet_only: bool = False,
+    splits: SplitPlan = SplitPlan(),
 ) -> tuple[int, int, list[dict]]:
     """The rows as a folder of shards, written a shard at a time as the files are read: "hf", a Hugging
     Face dataset in `output` (`save_to_disk`'s layout) and as Parquet shards in `output/parquet`
@@ -476,7 +483,118 @@ def export_sharded(
     conversation too (`chat_turns`); `rewrite`: the photos written smaller or in another format
     (`helpers.core.photo_rewrite`), on `workers` processes (0: in this one) while this one reads and writes;
     `sample` (size, seed): only a seeded random sample of the described photos (`sampled_lines`; size 0: all), of
-    those `selection` chooses; `parquet_only` (hf): the Parquet shards alone, no Arrow files."""
+    those `selection` chooses; `parquet_only` (hf): the Parquet shards alone, no Arrow files; `splits`: a folder
+    of shards per split (`export_splits`)."""
+    arguments = (fmt, described, cv, output, images, columns, shard_bytes, strip_location, chat_prompt, rewrite)
+    arguments += (workers, sample, selection, parquet_only)
+    if splits.asked:
+        return export_splits(arguments, splits)
+    return _export_shards(*arguments)[:3]
+
+
+def split_key(row: ExportRow) -> str:
+    """What a row's split is decided by (`SplitPlan.split_of`): its photo's key, else its id."""
+    return row.image or _key(row.id)
+
+
+def export_splits(arguments: tuple, splits: SplitPlan) -> tuple[int, int, list[dict]]:
+    """`export_sharded` with a folder of shards per split (`arguments`: `_export_shards`' first fourteen): each
+    split written in its turn (the files read once a split, only its photos), resumable (a killed export goes on in
+    the split it stopped in, the splits before it kept: `splits.json` in the work folder), then the hf export's
+    `dataset_dict.json` (`load_from_disk` reads a DatasetDict) and one card for them all; put in place of `output`
+    when all are done. The join's problems (lines not described, without a CV record) are said once."""
+    fmt, described, cv, output, images, columns, _, strip_location, chat_prompt, rewrite = arguments[:10]
+    sample, selection, parquet_only = arguments[11:14]
+    work = output.with_name(f".{output.name}.splits")
+    identity = {
+        "format": fmt,
+        "described": file_state(described),
+        "cv": file_state(cv),
+        "images": str(images.resolve()) if images is not None else None,
+        "settings": [list(columns), strip_location, chat_prompt, repr(rewrite), sample, selection.as_dict()],
+        "parquet_only": parquet_only,
+        "splits": splits.as_dict(),
+    }
+    identity = json.loads(json.dumps(identity))  # as read back (tuples as lists)
+    state_path = work / "splits.json"
+    try:
+        state = json.loads(state_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        state = None
+    if state is None or state.get("identity") != identity:
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        state = {"identity": identity, "done": {}}
+    for name in splits.names:
+        if name in state["done"]:
+            logger.info("%s: split %s already written, kept", output, name)
+            continue
+        logger.info("%s: writing split %s", output, name)
+        split_arguments = (*arguments[:3], work / name, *arguments[4:])
+        rows, written, problems, counts, data_bytes = _export_shards(*split_arguments, split=(name, splits))
+        state["done"][name] = [rows, written, problems, counts.as_dict(), data_bytes]
+        atomic_write_text(state_path, json.dumps(state))
+    done = [state["done"][name] for name in splits.names]
+    joined = [problem for problem in done[0][2] if "line" in problem]  # alike in every split's pass
+    problems = joined + [problem for part in done for problem in part[2] if "line" not in problem]
+    counts = CardCounts.merged([part[3] for part in done])
+    parts = {
+        name: (part[3]["photos"], part[4]) for name, part in zip(splits.names, done, strict=True) if part[3]["photos"]
+    }
+    for name in (name for name in splits.names if name not in parts):  # `load_dataset` refuses a split of nothing
+        logger.warning("%s: no photo fell in split %s: left out", output, name)
+        shutil.rmtree(work / name)
+    held = ", ".join(
+        f"{name} {part[3]['photos'] / max(counts.photos, 1):.1%}" for name, part in zip(splits.names, done)
+    )
+    logger.info("%s: the splits hold %s of the photos (asked: %s)", output, held, dict(splits.shares))
+    features = _hf_features(images is not None, cv is not None, chat_prompt is not None) if fmt == "hf" else None
+    if fmt == "hf" and not parquet_only:
+        atomic_write_text(work / "dataset_dict.json", json.dumps({"splits": list(parts)}))
+    shares = ", ".join(f"{name} {share:g}" for name, share in splits.shares)
+    decided = "its folder" if splits.by == "folder" else "the photo"
+    note = f"Split {shares}: each photo's split decided by a hash of {decided} and seed {splits.seed}"
+    note += ", so a folder's photos share one split." if splits.by == "folder" else "."
+    card = dataset_card(
+        fmt,
+        counts,
+        len(problems),
+        features,
+        sum(size for _, size in parts.values()),
+        chat_prompt,
+        strip_location,
+        rewrite,
+        chosen_note(sample, selection),
+        parquet_only,
+        parts,
+        markdown_text(note),
+    )
+    atomic_write_text(work / "README.md", card)
+    state_path.unlink()
+    replace_dir(work, output)
+    return sum(part[0] for part in done), sum(part[1] for part in done), problems
+
+
+def _export_shards(
+    fmt: str,
+    described: Path,
+    cv: Path | None,
+    output: Path,
+    images: Path | None,
+    columns: tuple[str, str],
+    shard_bytes: int,
+    strip_location: bool,
+    chat_prompt: str | None,
+    rewrite: PhotoRewrite,
+    workers: int,
+    sample: tuple[int, int],
+    selection: Selection,
+    parquet_only: bool,
+    split: tuple[str, SplitPlan] | None = None,
+) -> tuple[int, int, list[dict], CardCounts, int]:
+    """`export_sharded`'s work for one folder of shards: all the photos, or with `split` (its name, the plan) one
+    split's, without a card (the splits' is written once). Returns the rows joined, the examples written, the
+    problems (the join's first), the card's counts and the data's bytes (hf)."""
     if chat_prompt is not None and (fmt != "hf" or images is None):
         raise ValueError("the chat columns are the hf export's, with its photos (--images)")
     settings = {
@@ -494,6 +612,8 @@ def export_sharded(
         settings["selection"] = selection.as_dict()
     if parquet_only:  # and another layout (an export from before the setting has both, as the default)
         settings["parquet_only"] = True
+    if split is not None:  # and another split, or plan
+        settings["split"] = [split[0], split[1].as_dict()]
     chosen = chosen_note(sample, selection)  # the card says which photos
     if fmt == "hf":
         features = _hf_features(images is not None, cv is not None, chat_prompt is not None)
@@ -502,7 +622,8 @@ def export_sharded(
         def example_of(row: ExportRow, photo: PhotoBytes | None, problems: list[dict]) -> dict | None:
             return _hf_example(row, photo, problems, chat_prompt)
 
-        writer = ShardedDatasetWriter(output, features, settings, shard_bytes, parquet_only)
+        name = split[0] if split is not None else "train"
+        writer = ShardedDatasetWriter(output, features, settings, shard_bytes, parquet_only, name)
     else:
         features, writer, example_of = None, WebDatasetWriter(output, settings, shard_bytes), _webdataset_sample
     counts = CardCounts(writer.progress.get("card"))  # the examples' in the complete shards (the card's numbers)
@@ -518,7 +639,8 @@ def export_sharded(
     photos = PhotoKeys(images, *columns) if images is not None else None
     line = start
     lines, selection = chosen_lines(described, cv, sample, selection)
-    rows_read = joined_rows(described, cv, join_problems, strip_location, lines, selection)
+    keep = None if split is None else (lambda row: split[1].split_of(split_key(row)) == split[0])
+    rows_read = joined_rows(described, cv, join_problems, strip_location, lines, selection, keep)
     held: deque[tuple[ExportRow, list[dict]]] = deque()  # the rows whose photos are being written, in order
 
     def photo_calls() -> Iterator[tuple[bytes | None]]:
@@ -556,14 +678,15 @@ def export_sharded(
         logger.warning(TURNED_WARNING, turned, "WebDataset's decoders (OpenCLIP's loader)")
     found = so_far()
     data_bytes = writer.data_bytes() if fmt == "hf" else 0  # the complete shards'
-    card = dataset_card(
-        fmt, counts, len(found), features, data_bytes, chat_prompt, strip_location, rewrite, chosen, parquet_only
-    )
-    atomic_write_text(writer.dataset / "README.md", card)
+    if split is None:
+        card = dataset_card(
+            fmt, counts, len(found), features, data_bytes, chat_prompt, strip_location, rewrite, chosen, parquet_only
+        )
+        atomic_write_text(writer.dataset / "README.md", card)
     writer.finish()
     joined = [problem for problem in found if "line" in problem]
     written = rows - (len(found) - len(joined))
-    return rows, written, joined + [problem for problem in found if "line" not in problem]
+    return rows, written, joined + [problem for problem in found if "line" not in problem], counts, data_bytes
 
 
 def llava_entries(row: ExportRow, prompt: str = LLAVA_PROMPT) -> list[dict]:
@@ -1059,6 +1182,7 @@ def export(
     sample: tuple[int, int] = (0, 0),
     selection: Selection = Selection(),
     parquet_only: bool = False,
+    splits: SplitPlan = SplitPlan(),
 ) -> dict:
     """Writes one export (see the module docstring); returns its counts. `images`: a folder or a
     Hugging Face dataset (`image_column`, `key_column`: as extraction read it), or the data.yaml, COCO
@@ -1073,7 +1197,8 @@ def export(
     `url_prefix` (label_studio): what goes before each photo's name in its task's URL ("": Label Studio's local
     files, by the name of the folder the photos are in, `served_prefix`); `selection`: only the photos whose
     sentence it chooses (by category, scene, count); `sample` (size, seed): only a seeded random sample of at most
-    `size` of those (`sampled_lines`; 0: all of them); `parquet_only` (hf): its Parquet shards alone.
+    `size` of those (`sampled_lines`; 0: all of them); `parquet_only` (hf): its Parquet shards alone; `splits`
+    (hf, webdataset): a folder of shards per split (`export_splits`).
 
     Returns:
         {"format", "rows", "exported", "problems", "output"} (with `image_folder`: "photos_written",
@@ -1089,6 +1214,8 @@ def export(
         raise ValueError(f"unknown export format {fmt!r}: one of {', '.join(FORMATS)}")
     if parquet_only and fmt != "hf":
         raise ValueError(f"parquet_only: the hf export's layout, not {fmt}'s")
+    if splits.asked and fmt not in FOLDER_FORMATS:
+        raise ValueError(f"splits: the {' and '.join(FOLDER_FORMATS)} exports' splits, not {fmt}'s")
     if fmt in DETECTION_FORMATS and cv is None:
         raise ValueError(f"the {fmt} export writes the CV records' detections: give them (--cv)")
     if strip_location and fmt in MAP_FORMATS:
@@ -1151,6 +1278,7 @@ def export(
             sample,
             selection,
             parquet_only,
+            splits,
         )
 
 
@@ -1208,6 +1336,7 @@ def _export(
     sample: tuple[int, int] = (0, 0),
     selection: Selection = Selection(),
     parquet_only: bool = False,
+    splits: SplitPlan = SplitPlan(),
 ) -> dict:
     """`export` once its output (and its `errors` file) is checked and locked (`served`: `served_prefix`'s)."""
     if fmt in FOLDER_FORMATS:
@@ -1229,6 +1358,7 @@ def _export(
             sample,
             selection,
             parquet_only,
+            splits,
         )
         joined, exported, problems = sharded
         passed_over = 0

@@ -27,12 +27,19 @@ BATCH_BYTES = 64 * 2**20  # or fewer, when their photos hold this much (100 phot
 
 class ShardedDatasetWriter(ResumableShards):
     """Writes `features`' examples into `output` (see the module docstring; `parquet_only`: the Parquet shards
-    alone; the other arguments and `progress`: `ResumableShards`)."""
+    alone; `split`: the split they are, in their names; the other arguments and `progress`: `ResumableShards`)."""
 
     def __init__(
-        self, output: Path, features, settings: dict, shard_bytes: int = SHARD_BYTES, parquet_only: bool = False
+        self,
+        output: Path,
+        features,
+        settings: dict,
+        shard_bytes: int = SHARD_BYTES,
+        parquet_only: bool = False,
+        split: str = "train",
     ) -> None:
         self.kinds = ("parquet",) if parquet_only else ("arrow", "parquet")  # the files of each shard
+        self.split = split  # the Parquet shards' names begin with it, as the Hub names a split's
         super().__init__(output, settings, shard_bytes)
         self.features, self.schema = features, features.arrow_schema
         (self.dataset / "parquet").mkdir(exist_ok=True)
@@ -48,7 +55,7 @@ class ShardedDatasetWriter(ResumableShards):
         of = f"-of-{count:05d}" if count is not None else ""
         files = {
             "arrow": self.dataset / f"data-{index:05d}{of}.arrow",
-            "parquet": self.dataset / "parquet" / f"train-{index:05d}{of}.parquet",
+            "parquet": self.dataset / "parquet" / f"{self.split}-{index:05d}{of}.parquet",
         }
         return {kind: files[kind] for kind in self.kinds}
 

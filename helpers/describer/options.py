@@ -12,7 +12,15 @@ from helpers.core.photo_datasets import image_column_setting, key_column_setting
 from helpers.core.photo_rewrite import PhotoRewrite
 from helpers.core.settings import setting
 from helpers.core.shards import check_shard
-from helpers.describer.selection import Selection, category_setting, min_items_setting, scene_setting
+from helpers.describer.selection import (
+    Selection,
+    SplitPlan,
+    category_setting,
+    min_items_setting,
+    scene_setting,
+    split_by_setting,
+    splits_setting,
+)
 
 BACKENDS = ("hf", "ct2")  # transformers, CTranslate2
 
@@ -254,10 +262,12 @@ class ExportOptions:
         "--category, --scene and --min_items choose: a set to review in Label Studio, a quick look; chosen reading "
         "the files once, in flat memory",
     )
-    seed: int = setting(0, "the sample's seed (same seed, same photos)")
+    seed: int = setting(0, "the seed of the sample and of the splits (same seed, same photos)")
     category: str = category_setting()
     scene: str = scene_setting()
     min_items: int = min_items_setting()
+    splits: str = splits_setting()
+    split_by: Literal["photo", "folder"] = split_by_setting()
 
     @property
     def policy(self) -> Policy:
@@ -266,6 +276,10 @@ class ExportOptions:
     @property
     def sample(self) -> tuple[int, int]:
         return self.max_photos, self.seed
+
+    @property
+    def split_plan(self) -> SplitPlan:
+        return SplitPlan.parse(self.splits, self.split_by, self.seed)
 
     @property
     def selection(self) -> Selection:
@@ -285,6 +299,8 @@ class ExportOptions:
             raise ValueError(f"--chat: the conversation columns are the hf export's, not {self.format}'s")
         if self.parquet_only and self.format != "hf":
             raise ValueError(f"--parquet_only: the hf export's layout, not {self.format}'s")
+        if self.split_plan.asked and self.format not in ("hf", "webdataset"):
+            raise ValueError(f"--splits: the hf and webdataset exports' splits, not {self.format}'s")
         if self.strip_location and self.format in MAP_FORMATS:
             raise ValueError(f"--strip_location: the {self.format} export is a map of where the photos were taken")
         if self.rewrite.rewrites and self.format not in ("hf", "webdataset", "llava", "yolo"):

@@ -11,6 +11,8 @@ import (the commands' settings use it): the sentence reader is imported when a s
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 
 from helpers.core.settings import setting
@@ -80,3 +82,89 @@ class Selection:
         """The settings as a command takes them (`--category tire --min_items 3`), for the log."""
         asked = {"category": self.category.strip(), "scene": self.scene.strip(), "min_items": self.min_items}
         return " ".join(f"--{name} {value}" for name, value in asked.items() if value) or "every photo"
+
+
+SPLIT_NAME = re.compile(r"^[A-Za-z0-9][\w-]*$")  # a split's name, as the Hub and `datasets` take it
+
+
+def splits_setting():
+    """The `splits` setting of the sharded exports."""
+    return setting(
+        "",
+        "hf, webdataset: split the photos, named shares (train=0.9,validation=0.05,test=0.05), each photo's split by a "
+        "seeded hash (--seed) of it or its folder (--split_by): a dataset of one folder per split, loading as a "
+        "DatasetDict; default: one train split",
+    )
+
+
+def split_by_setting():
+    """The `split_by` setting of the sharded exports."""
+    return setting(
+        "photo",
+        "with --splits: what decides a photo's split, the photo itself or its folder (folder: a drone flight's "
+        "overlapping photos, or a trail camera's, all in one split, none leaking into another)",
+    )
+
+
+@dataclass(frozen=True)
+class SplitPlan:
+    """Named shares of the photos (`("train", 0.9), ("validation", 0.1)`): each photo's split decided by a hash of
+    `seed` and the photo's key (`by` "photo") or its folder (`by` "folder"), so the same photo lands in the same
+    split whatever the files' order, and a folder's photos together. The empty plan: one split, "train"."""
+
+    shares: tuple[tuple[str, float], ...] = ()
+    by: str = "photo"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        names = [name for name, _ in self.shares]
+        if self.by not in ("photo", "folder"):
+            raise ValueError(f"split_by must be 'photo' or 'folder', got {self.by!r}")
+        if len(set(names)) != len(names) or not all(SPLIT_NAME.match(name) for name in names):
+            raise ValueError(f"splits: distinct names of letters, digits, - and _, got {', '.join(names)}")
+        if self.shares and (
+            len(self.shares) < 2
+            or not all(0 < share <= 1 for _, share in self.shares)
+            or abs(sum(share for _, share in self.shares) - 1) > 1e-6
+        ):
+            raise ValueError(f"splits: two or more shares above 0 that add up to 1, got {self.shares}")
+
+    @classmethod
+    def parse(cls, text: str, by: str = "photo", seed: int = 0) -> SplitPlan:
+        """A plan from the setting's text, `train=0.9,validation=0.1`.
+
+        Raises:
+            ValueError: A part that is not `name=share`, or shares as `__post_init__` refuses.
+        """
+        shares = []
+        for part in (part.strip() for part in text.split(",") if part.strip()):
+            name, equals, share = part.partition("=")
+            try:
+                shares.append((name.strip(), float(share)))
+            except ValueError:
+                raise ValueError(f"splits: each part name=share (train=0.9), got {part!r}") from None
+            if not equals:
+                raise ValueError(f"splits: each part name=share (train=0.9), got {part!r}")
+        return cls(tuple(shares), by, seed)
+
+    @property
+    def asked(self) -> bool:
+        return bool(self.shares)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.shares)
+
+    def split_of(self, image: str) -> str:
+        """The split of the photo whose key is `image` (`a/b.jpg`; by folder: `a`)."""
+        group = image.rpartition("/")[0] if self.by == "folder" else image  # the photos at the top: folder ""
+        digest = hashlib.sha256(f"{self.seed}:{group}".encode()).digest()
+        point, edge = int.from_bytes(digest[:8], "big") / 2**64, 0.0
+        for name, share in self.shares:
+            edge += share
+            if point < edge:
+                return name
+        return self.shares[-1][0]  # the sum's last bit of rounding
+
+    def as_dict(self) -> dict:
+        return {"shares": [list(share) for share in self.shares], "by": self.by, "seed": self.seed}

@@ -485,11 +485,30 @@ def export_sharded(
     `sample` (size, seed): only a seeded random sample of the described photos (`sampled_lines`; size 0: all), of
     those `selection` chooses; `parquet_only` (hf): the Parquet shards alone, no Arrow files; `splits`: a folder
     of shards per split (`export_splits`)."""
-    arguments = (fmt, described, cv, output, images, columns, shard_bytes, strip_location, chat_prompt, rewrite)
-    arguments += (workers, sample, selection, parquet_only)
-    if splits.asked:
-        return export_splits(arguments, splits)
-    return _export_shards(*arguments)[:3]
+    job = ShardedJob(fmt, described, cv, output, images, columns, shard_bytes)
+    job = replace(job, strip_location=strip_location, chat_prompt=chat_prompt, rewrite=rewrite, workers=workers)
+    job = replace(job, sample=sample, selection=selection, parquet_only=parquet_only)
+    return export_splits(job, splits) if splits.asked else _export_shards(job)[:3]
+
+
+@dataclass(frozen=True)
+class ShardedJob:
+    """What a sharded export writes and from what (`export_sharded`'s arguments, which say what each is)."""
+
+    fmt: str
+    described: Path
+    cv: Path | None
+    output: Path
+    images: Path | None
+    columns: tuple[str, str] = ("", "")
+    shard_bytes: int = SHARD_BYTES
+    strip_location: bool = False
+    chat_prompt: str | None = None
+    rewrite: PhotoRewrite = PhotoRewrite()
+    workers: int = 0
+    sample: tuple[int, int] = (0, 0)
+    selection: Selection = Selection()
+    parquet_only: bool = False
 
 
 def split_key(row: ExportRow) -> str:
@@ -497,22 +516,22 @@ def split_key(row: ExportRow) -> str:
     return row.image or _key(row.id)
 
 
-def export_splits(arguments: tuple, splits: SplitPlan) -> tuple[int, int, list[dict]]:
-    """`export_sharded` with a folder of shards per split (`arguments`: `_export_shards`' first fourteen): each
+def export_splits(job: ShardedJob, splits: SplitPlan) -> tuple[int, int, list[dict]]:
+    """`export_sharded` with a folder of shards per split: each
     split written in its turn (the files read once a split, only its photos), resumable (a killed export goes on in
     the split it stopped in, the splits before it kept: `splits.json` in the work folder), then the hf export's
     `dataset_dict.json` (`load_from_disk` reads a DatasetDict) and one card for them all; put in place of `output`
     when all are done. The join's problems (lines not described, without a CV record) are said once."""
-    fmt, described, cv, output, images, columns, _, strip_location, chat_prompt, rewrite = arguments[:10]
-    sample, selection, parquet_only = arguments[11:14]
+    fmt, output, images, sample, selection = job.fmt, job.output, job.images, job.sample, job.selection
     work = output.with_name(f".{output.name}.splits")
     identity = {
         "format": fmt,
-        "described": file_state(described),
-        "cv": file_state(cv),
+        "described": file_state(job.described),
+        "cv": file_state(job.cv),
         "images": str(images.resolve()) if images is not None else None,
-        "settings": [list(columns), strip_location, chat_prompt, repr(rewrite), sample, selection.as_dict()],
-        "parquet_only": parquet_only,
+        "settings": [list(job.columns), job.strip_location, job.chat_prompt, repr(job.rewrite), sample],
+        "selection": selection.as_dict(),
+        "parquet_only": job.parquet_only,
         "splits": splits.as_dict(),
     }
     identity = json.loads(json.dumps(identity))  # as read back (tuples as lists)
@@ -530,8 +549,7 @@ def export_splits(arguments: tuple, splits: SplitPlan) -> tuple[int, int, list[d
             logger.info("%s: split %s already written, kept", output, name)
             continue
         logger.info("%s: writing split %s", output, name)
-        split_arguments = (*arguments[:3], work / name, *arguments[4:])
-        rows, written, problems, counts, data_bytes = _export_shards(*split_arguments, split=(name, splits))
+        rows, written, problems, counts, data_bytes = _export_shards(replace(job, output=work / name), (name, splits))
         state["done"][name] = [rows, written, problems, counts.as_dict(), data_bytes]
         atomic_write_text(state_path, json.dumps(state))
     done = [state["done"][name] for name in splits.names]
@@ -548,8 +566,9 @@ def export_splits(arguments: tuple, splits: SplitPlan) -> tuple[int, int, list[d
         f"{name} {part[3]['photos'] / max(counts.photos, 1):.1%}" for name, part in zip(splits.names, done)
     )
     logger.info("%s: the splits hold %s of the photos (asked: %s)", output, held, dict(splits.shares))
-    features = _hf_features(images is not None, cv is not None, chat_prompt is not None) if fmt == "hf" else None
-    if fmt == "hf" and not parquet_only:
+    with_chat = job.chat_prompt is not None
+    features = _hf_features(images is not None, job.cv is not None, with_chat) if fmt == "hf" else None
+    if fmt == "hf" and not job.parquet_only:
         atomic_write_text(work / "dataset_dict.json", json.dumps({"splits": list(parts)}))
     shares = ", ".join(f"{name} {share:g}" for name, share in splits.shares)
     decided = "its folder" if splits.by == "folder" else "the photo"
@@ -561,11 +580,11 @@ def export_splits(arguments: tuple, splits: SplitPlan) -> tuple[int, int, list[d
         len(problems),
         features,
         sum(size for _, size in parts.values()),
-        chat_prompt,
-        strip_location,
-        rewrite,
+        job.chat_prompt,
+        job.strip_location,
+        job.rewrite,
         chosen_note(sample, selection),
-        parquet_only,
+        job.parquet_only,
         parts,
         markdown_text(note),
     )
@@ -576,25 +595,14 @@ def export_splits(arguments: tuple, splits: SplitPlan) -> tuple[int, int, list[d
 
 
 def _export_shards(
-    fmt: str,
-    described: Path,
-    cv: Path | None,
-    output: Path,
-    images: Path | None,
-    columns: tuple[str, str],
-    shard_bytes: int,
-    strip_location: bool,
-    chat_prompt: str | None,
-    rewrite: PhotoRewrite,
-    workers: int,
-    sample: tuple[int, int],
-    selection: Selection,
-    parquet_only: bool,
-    split: tuple[str, SplitPlan] | None = None,
+    job: ShardedJob, split: tuple[str, SplitPlan] | None = None
 ) -> tuple[int, int, list[dict], CardCounts, int]:
     """`export_sharded`'s work for one folder of shards: all the photos, or with `split` (its name, the plan) one
     split's, without a card (the splits' is written once). Returns the rows joined, the examples written, the
     problems (the join's first), the card's counts and the data's bytes (hf)."""
+    fmt, described, cv, output, images, columns = job.fmt, job.described, job.cv, job.output, job.images, job.columns
+    strip_location, chat_prompt, rewrite, sample = job.strip_location, job.chat_prompt, job.rewrite, job.sample
+    selection, parquet_only, shard_bytes, workers = job.selection, job.parquet_only, job.shard_bytes, job.workers
     if chat_prompt is not None and (fmt != "hf" or images is None):
         raise ValueError("the chat columns are the hf export's, with its photos (--images)")
     settings = {

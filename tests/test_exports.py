@@ -1198,6 +1198,17 @@ def test_a_killed_split_export_goes_on_in_the_split_it_stopped_in(tmp_path, monk
         )
     loaded = datasets.load_dataset(str(tmp_path / "resumed"), cache_dir=str(tmp_path / "cache"))
     assert sorted(loaded) == ["train", "validation"] and len(loaded["train"]) == len(first)
+    # the folder of splits is tar shards to desclm too (checked, extracted): each split's, keyed by its folder
+    from helpers.core.photo_datasets import IMAGE_SUFFIXES
+    from helpers.core.tar_photos import is_tar_shards, shard_photos
+    from helpers.describer.check import read_captions
+
+    assert sorted(line.key for line in read_captions(tmp_path / "resumed")) == sorted(order)
+    keys = [key for key, _ in shard_photos(tmp_path / "resumed", IMAGE_SUFFIXES)]
+    assert len(keys) == 12 and keys[0].startswith("train/00000.tar/") and keys[-1].startswith("validation/")
+    (tmp_path / "photos" / "old").mkdir()
+    (tmp_path / "photos" / "old" / "backup.tar").write_bytes((tmp_path / "resumed/train/00000.tar").read_bytes())
+    assert not is_tar_shards(tmp_path / "photos", IMAGE_SUFFIXES), "photos with a tar below are photos"
 
 
 def test_a_split_plan_is_seeded_shares_by_photo_or_folder_and_refuses_what_is_no_plan():

@@ -4,7 +4,9 @@ lie: no shard is unpacked.
     desclm extract --images /data/shards/ ...        # or one shard: --images /data/shards/00000.tar
 
 A folder is read as shards when it holds `.tar` files and no photo at its top (an img2dataset
-output: shards beside their `.parquet` and `_stats.json`). Each shard's photo members (by their
+output: shards beside their `.parquet` and `_stats.json`), or, no photo at its top, split folders of shards
+(`desclm export --splits`: `train/`, `validation/`, each with its `shards.json`; keys `train/00000.tar/...`).
+Each shard's photo members (by their
 file extension, as a folder's photos) are listed in shard order, then member order; the `.txt`,
 `.json` and other files of a sample are passed over. A photo's key is its shard's path relative to
 the folder (for one shard: the shard's name) and its member name, `00000.tar/000000042.jpg`: unique,
@@ -33,15 +35,30 @@ EMPTY_BLOCK = bytes(BLOCK)
 PLAIN_TYPES = (b"0", b"\0", b"5")  # a file (ustar, old tar), a folder: the headers read here
 
 
+SHARDS_LIST = "shards.json"  # what a WebDataset export writes beside its shards (`desclm export --format webdataset`)
+
+
 def shard_files(path: Path) -> list[Path]:
-    """The shards of `path`: itself (a `.tar` file) or the `.tar` files at a folder's top, by name."""
+    """The shards of `path`: itself (a `.tar` file), the `.tar` files at a folder's top, by name, or, with none
+    there, those of its split folders (`split_folders`), split by split."""
     if path.is_file():
         return [path] if path.suffix.lower() == SHARD_SUFFIX else []
-    return sorted(p for p in path.glob(f"*{SHARD_SUFFIX}") if p.is_file()) if path.is_dir() else []
+    if not path.is_dir():
+        return []
+    at_top = sorted(p for p in path.glob(f"*{SHARD_SUFFIX}") if p.is_file())
+    return at_top or [shard for folder in split_folders(path) for shard in shard_files(folder)]
+
+
+def split_folders(path: Path) -> list[Path]:
+    """The folders at `path`'s top that hold a WebDataset export's shard list (`SHARDS_LIST`): the splits of a
+    `desclm export --splits` (`train/`, `validation/`), by name. Only these: a folder of photos with a tar file
+    somewhere below is no set of shards."""
+    return sorted(folder for folder in path.iterdir() if (folder / SHARDS_LIST).is_file() and folder.is_dir())
 
 
 def is_tar_shards(path: Path, photo_suffixes: frozenset[str]) -> bool:
-    """Whether `path` is a `.tar` file, or a folder holding `.tar` files and no photo at its top."""
+    """Whether `path` is a `.tar` file, or a folder holding `.tar` files (or split folders of them,
+    `split_folders`) and no photo at its top."""
     if path.is_file() or not path.is_dir():
         return bool(shard_files(path))
     shards = False
@@ -55,7 +72,7 @@ def is_tar_shards(path: Path, photo_suffixes: frozenset[str]) -> bool:
                     shards = entry.is_file()
                 except OSError:  # a looping link
                     continue
-    return shards
+    return shards or bool(split_folders(path))
 
 
 def sample_of(name: str) -> tuple[str, str]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from helpers.core.io import atomic_write_text
+from helpers.core.tar_photos import SHARDS_LIST
 from helpers.describer.shard_writer import SHARD_BYTES, ResumableShards
 
 SHARD_SAMPLES = 10_000  # img2dataset's default shard; keys give a position 5 digits
@@ -93,5 +94,5 @@ class WebDatasetWriter(ResumableShards):
             {"url": self.shard_files(index)[0].name, "samples": samples}
             for index, samples in enumerate(self.progress["shards"])
         ]
-        atomic_write_text(self.dataset / "shards.json", json.dumps({"shards": shards}, indent=1) + "\n")
+        atomic_write_text(self.dataset / SHARDS_LIST, json.dumps({"shards": shards}, indent=1) + "\n")
         self._put_in_place()

@@ -1232,3 +1232,28 @@ def test_a_split_plan_is_seeded_shares_by_photo_or_folder_and_refuses_what_is_no
     for text in ("train=0.9", "train=0.5,validation=0.6", "train=0.5,train=0.5", "train=x,val=0.5", "train,val=1"):
         with pytest.raises(ValueError, match="splits"):
             SplitPlan.parse(text)
+
+
+def test_splits_records_keeps_a_labelled_dataset_s_own_splits_and_says_which_photos_have_none(tmp_path, monkeypatch):
+    """`--splits records`: each photo in the split its CV record names (a data.yaml's train/val/test, as the Hub
+    names them: validation); a photo whose record names none is in no split, a problem said once."""
+    import datasets
+
+    from helpers.describer.exports import export_sharded
+    from helpers.describer.selection import SplitPlan
+
+    described = _small_photos_described(tmp_path, monkeypatch, 12)
+    said = ["train"] * 6 + ["val"] * 3 + ["test", "TEST", None]
+    records = [json.loads(line) for line in (tmp_path / "cv.jsonl").read_text().splitlines()]
+    records = [record | ({"split": split} if split else {}) for record, split in zip(records, said, strict=True)]
+    (tmp_path / "cv.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    arguments = (described, tmp_path / "cv.jsonl", tmp_path / "out", tmp_path / "photos")
+    rows, written, problems = export_sharded("hf", *arguments, shard_bytes=1, splits=SplitPlan.parse("records"))
+    saved = datasets.load_from_disk(str(tmp_path / "out"))
+    assert {name: saved[name]["id"] for name in saved} == {
+        "train": [f"p{i:02d}.png" for i in range(6)],
+        "validation": ["p06.png", "p07.png", "p08.png"],
+        "test": ["p09.png", "p10.png"],
+    }
+    assert [problem["id"] for problem in problems] == ["broken.png", "p11.png"] and written == 11
+    assert "names no split" in problems[1]["error"]

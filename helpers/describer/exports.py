@@ -107,6 +107,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
+from functools import partial
 from itertools import chain
 from pathlib import Path, PurePosixPath
 
@@ -140,7 +141,7 @@ from helpers.describer.hf_dataset import ShardedDatasetWriter
 from helpers.describer.label_studio import image_url, import_limits_warning, label_config, local_files_prefix
 from helpers.describer.options import EXPORT_FORMATS as FORMATS
 from helpers.describer.options import MAP_FORMATS, ExportOptions
-from helpers.describer.selection import Selection, SplitPlan, said
+from helpers.describer.selection import RECORD_SPLITS, Selection, SplitPlan, said
 from helpers.describer.shard_writer import SHARD_BYTES, file_state
 from helpers.describer.webdataset import WebDatasetWriter
 from helpers.text.grammar import facts, validate_record
@@ -516,6 +517,16 @@ def split_key(row: ExportRow) -> str:
     return row.image or _key(row.id)
 
 
+def _in_split(name: str, plan: SplitPlan, problems: list[dict], row: ExportRow) -> bool:
+    """Whether a row is of split `name`; one whose record names no split (`--splits records`) is in none, a join
+    problem of its line (said once, as the others are)."""
+    chosen = plan.split_of(split_key(row), (row.record or {}).get("split"))
+    if chosen is None:
+        why = f"its CV record names no split of {', '.join(RECORD_SPLITS)} (--splits records)"
+        problems.append({"line": row.line, "id": row.id, "error": why})
+    return chosen == name
+
+
 def export_splits(job: ShardedJob, splits: SplitPlan) -> tuple[int, int, list[dict]]:
     """`export_sharded` with a folder of shards per split: each
     split written in its turn (the files read once a split, only its photos), resumable (a killed export goes on in
@@ -565,7 +576,7 @@ def export_splits(job: ShardedJob, splits: SplitPlan) -> tuple[int, int, list[di
     held = ", ".join(
         f"{name} {part[3]['photos'] / max(counts.photos, 1):.1%}" for name, part in zip(splits.names, done)
     )
-    logger.info("%s: the splits hold %s of the photos (asked: %s)", output, held, dict(splits.shares))
+    logger.info("%s: the splits hold %s of the photos (asked: %s)", output, held, dict(splits.shares) or "records")
     with_chat = job.chat_prompt is not None
     features = _hf_features(images is not None, job.cv is not None, with_chat) if fmt == "hf" else None
     if fmt == "hf" and not job.parquet_only:
@@ -574,6 +585,8 @@ def export_splits(job: ShardedJob, splits: SplitPlan) -> tuple[int, int, list[di
     decided = "its folder" if splits.by == "folder" else "the photo"
     note = f"Split {shares}: each photo's split decided by a hash of {decided} and seed {splits.seed}"
     note += ", so a folder's photos share one split." if splits.by == "folder" else "."
+    if splits.by == "records":
+        note = "Split as the photos' CV records say (their `split`: a labelled dataset's own train, val and test)."
     card = dataset_card(
         fmt,
         counts,
@@ -647,7 +660,7 @@ def _export_shards(
     photos = PhotoKeys(images, *columns) if images is not None else None
     line = start
     lines, selection = chosen_lines(described, cv, sample, selection)
-    keep = None if split is None else (lambda row: split[1].split_of(split_key(row)) == split[0])
+    keep = None if split is None else partial(_in_split, *split, join_problems)
     rows_read = joined_rows(described, cv, join_problems, strip_location, lines, selection, keep)
     held: deque[tuple[ExportRow, list[dict]]] = deque()  # the rows whose photos are being written, in order
 

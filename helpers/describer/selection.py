@@ -87,13 +87,18 @@ class Selection:
 SPLIT_NAME = re.compile(r"^[A-Za-z0-9][\w-]*$")  # a split's name, as the Hub and `datasets` take it
 
 
+RECORD_SPLITS = {"train": "train", "val": "validation", "valid": "validation", "validation": "validation"}
+RECORD_SPLITS |= {"test": "test"}  # a record's `split` (a data.yaml's, a dataset's) -> the Hub's split name
+
+
 def splits_setting():
     """The `splits` setting of the sharded exports."""
     return setting(
         "",
         "hf, webdataset: split the photos, named shares (train=0.9,validation=0.05,test=0.05), each photo's split by a "
-        "seeded hash (--seed) of it or its folder (--split_by): a dataset of one folder per split, loading as a "
-        "DatasetDict; default: one train split",
+        "seeded hash (--seed) of it or its folder (--split_by), or 'records': each CV record's own split (a "
+        "data.yaml's train/val/test); a dataset of one folder per split, loading as a DatasetDict; default: one "
+        "train split",
     )
 
 
@@ -110,7 +115,8 @@ def split_by_setting():
 class SplitPlan:
     """Named shares of the photos (`("train", 0.9), ("validation", 0.1)`): each photo's split decided by a hash of
     `seed` and the photo's key (`by` "photo") or its folder (`by` "folder"), so the same photo lands in the same
-    split whatever the files' order, and a folder's photos together. The empty plan: one split, "train"."""
+    split whatever the files' order, and a folder's photos together; or (`by` "records", no shares) each CV
+    record's own split (`RECORD_SPLITS`). The empty plan: one split, "train"."""
 
     shares: tuple[tuple[str, float], ...] = ()
     by: str = "photo"
@@ -118,8 +124,12 @@ class SplitPlan:
 
     def __post_init__(self) -> None:
         names = [name for name, _ in self.shares]
-        if self.by not in ("photo", "folder"):
+        if self.by not in ("photo", "folder", "records"):
             raise ValueError(f"split_by must be 'photo' or 'folder', got {self.by!r}")
+        if self.by == "records":
+            if self.shares:
+                raise ValueError("splits: the records' own splits take no shares")
+            return
         if len(set(names)) != len(names) or not all(SPLIT_NAME.match(name) for name in names):
             raise ValueError(f"splits: distinct names of letters, digits, - and _, got {', '.join(names)}")
         if self.shares and (
@@ -136,6 +146,8 @@ class SplitPlan:
         Raises:
             ValueError: A part that is not `name=share`, or shares as `__post_init__` refuses.
         """
+        if text.strip() == "records":
+            return cls((), "records", seed)
         shares = []
         for part in (part.strip() for part in text.split(",") if part.strip()):
             name, equals, share = part.partition("=")
@@ -149,14 +161,19 @@ class SplitPlan:
 
     @property
     def asked(self) -> bool:
-        return bool(self.shares)
+        return bool(self.shares) or self.by == "records"
 
     @property
     def names(self) -> tuple[str, ...]:
+        if self.by == "records":
+            return tuple(dict.fromkeys(RECORD_SPLITS.values()))
         return tuple(name for name, _ in self.shares)
 
-    def split_of(self, image: str) -> str:
-        """The split of the photo whose key is `image` (`a/b.jpg`; by folder: `a`)."""
+    def split_of(self, image: str, recorded=None) -> str | None:
+        """The split of the photo whose key is `image` (`a/b.jpg`; by folder: `a`), or by records, of the photo
+        whose record says `recorded` (None when it names none of `RECORD_SPLITS`)."""
+        if self.by == "records":
+            return RECORD_SPLITS.get(recorded.lower()) if isinstance(recorded, str) else None
         group = image.rpartition("/")[0] if self.by == "folder" else image  # the photos at the top: folder ""
         digest = hashlib.sha256(f"{self.seed}:{group}".encode()).digest()
         point, edge = int.from_bytes(digest[:8], "big") / 2**64, 0.0

@@ -1,12 +1,15 @@
-"""Which described photos a gallery or an export takes: by what their sentences state.
+"""Which described photos a gallery or an export takes, by what their sentences state (`Selection`), and which
+split of a dataset each goes to (`SplitPlan`).
 
     desclm gallery described.jsonl --cv cv.jsonl --category tire,metal --min_items 2
     desclm export described.jsonl --format label_studio --cv cv.jsonl --images photos/ --category tire --max_photos 500
 
 A photo is chosen by its sentence, read back as the gallery's filters read it (`helpers.text.facts`, the CV
 record's labels as the vocabulary when there is one): the categories it counts, the scene it states and how
-many items. Chosen before any sample is drawn: the photos with a tire among 10^7, then 500 of them. Light to
-import (the commands' settings use it): the sentence reader is imported when a sentence is read.
+many items. Chosen before any sample is drawn: the photos with a tire among 10^7, then 500 of them. A split is
+decided by a hash of the seed and the photo (or its folder), or by the record's own split: the same photo in the
+same split whatever the order it is read in. Light to import (the commands' settings use it): the sentence
+reader is imported when a sentence is read.
 """
 
 from __future__ import annotations
@@ -85,8 +88,6 @@ class Selection:
 
 
 SPLIT_NAME = re.compile(r"^[A-Za-z0-9][\w-]*$")  # a split's name, as the Hub and `datasets` take it
-
-
 RECORD_SPLITS = {"train": "train", "val": "validation", "valid": "validation", "validation": "validation"}
 RECORD_SPLITS |= {"test": "test"}  # a record's `split` (a data.yaml's, a dataset's) -> the Hub's split name
 

@@ -78,6 +78,11 @@ exports' photo files so too (`PhotoFolder`, on the workers as the first pass cop
 
 The hf and webdataset folders hold a dataset card, `README.md` (`helpers.describer.dataset_card`): the shards
 named for the Hub (and for `load_dataset(folder)` of a webdataset folder), the numbers of what was written.
+`--parquet_only` (hf): its Parquet shards alone. `--splits` (hf, webdataset): a folder of shards per split, each
+photo's by a seeded hash of it or its folder, or its record's own (`SplitPlan`, `export_splits`), one card.
+
+`--category`, `--scene`, `--min_items`: only the photos whose sentence says so (`helpers.describer.selection`);
+`--max_photos`, `--seed`: a seeded random sample of them (`sampled_lines`), the same photos in every format.
 
 `--strip_location`, to publish a dataset: the photos embedded or copied (hf, webdataset, yolo,
 `--image_folder`) lose their GPS position and XMP (`helpers.core.strip_location`: a JPEG's other bytes, its

@@ -31,12 +31,11 @@ from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from helpers.core.label_studio_exports import is_min_entry
 from helpers.core.paths import require_file
 from helpers.cv.coco_data import CocoDataset
 
 logger = logging.getLogger(__name__)
-
-MIN_COLUMNS = ("annotation_id", "lead_time")  # what Label Studio's JSON-MIN export writes for each annotation
 
 
 def is_label_studio_export(path: Path) -> bool:
@@ -46,7 +45,7 @@ def is_label_studio_export(path: Path) -> bool:
         first = next(_entries(path), None)
     except (ValueError, OSError):
         return False
-    return _is_task(first) or _is_min_entry(first)
+    return _is_task(first) or is_min_entry(first)
 
 
 def _entries(path: Path) -> Iterator:
@@ -79,10 +78,6 @@ def _is_task(entry) -> bool:
     return isinstance(entry, dict) and isinstance(entry.get("data"), dict) and "annotations" in entry
 
 
-def _is_min_entry(entry) -> bool:
-    return isinstance(entry, dict) and "data" not in entry and all(name in entry for name in MIN_COLUMNS)
-
-
 def load_label_studio(path: str | Path, image_root: str | Path | None = None) -> CocoDataset:
     """Reads a Label Studio JSON or JSON-MIN export's reviewed photos and their boxes (see the module
     docstring) as a dataset of photos with truth (the shape `load_coco` gives: `images`, `boxes`, `names`,
@@ -103,7 +98,7 @@ def load_label_studio(path: str | Path, image_root: str | Path | None = None) ->
             annotations = entry["annotations"] if isinstance(entry["annotations"], list) else []
             kept = [a for a in annotations if isinstance(a, dict) and not a.get("was_cancelled")]
             answers = [(str(a.get("created_at") or ""), _listed(a.get("result"))) for a in kept]
-        elif _is_min_entry(entry):
+        elif is_min_entry(entry):
             key = _photo_id(entry.get("photo_id"), where)
             results = [v for value in entry.values() if isinstance(value, list) for v in value]
             boxes = [{"type": "rectanglelabels", "value": v} for v in results if _is_box_value(v)]

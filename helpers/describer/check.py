@@ -64,6 +64,7 @@ from pathlib import Path, PurePosixPath
 from helpers.core.contract import Policy
 from helpers.core.device import worker_processes
 from helpers.core.io import atomic_write_text, json_opening
+from helpers.core.label_studio_exports import MIN_COLUMNS, is_min_entry
 from helpers.core.lines import LineIndex
 from helpers.core.logs import progress
 from helpers.core.outputs import check_writes, lock_path, partial_paths
@@ -128,7 +129,6 @@ MULTI_IMAGE = "several photos: a record is one photo's"  # a LLaVA entry with a 
 UNREVIEWED = "not reviewed: no annotation of the task writes a description"  # a Label Studio task: counted
 SKIPPED = {TEXT_ONLY: "text_only", MULTI_IMAGE: "multi_image", UNREVIEWED: "unreviewed"}  # the summary's counts
 DESCRIPTION = "description"  # the text control `desclm export --format label_studio`'s config names
-LABEL_STUDIO_MIN = ("annotation_id", "lead_time")  # what Label Studio's JSON-MIN and CSV exports write for each
 
 
 @dataclass(frozen=True)
@@ -249,12 +249,6 @@ def _task_lines(where: str, number: int, task: dict) -> Iterator[CaptionLine]:
         yield CaptionLine(where, None, key, None, None, skipped=UNREVIEWED)
 
 
-def _is_min_entry(entry) -> bool:
-    """Whether a JSON entry (or CSV row) is an annotation of Label Studio's JSON-MIN (or CSV) export: the task's
-    data and each control's result merged into one object, with the columns those exports always write."""
-    return isinstance(entry, dict) and "data" not in entry and all(name in entry for name in LABEL_STUDIO_MIN)
-
-
 def _min_line(where: str, number: int, entry: dict, cells: bool = False) -> CaptionLine:
     """One annotation of a Label Studio JSON-MIN export (`cells`: a CSV export's row, every value text): its
     `description` the caption, joined by `photo_id` (the task's data as `desclm export` writes it; these exports
@@ -308,7 +302,7 @@ def _csv_captions(path: Path, caption_field: str) -> Iterator[CaptionLine]:
         header = next(csv.reader(_text_lines(path), delimiter=delimiter), [])
     except (csv.Error, UnicodeDecodeError) as error:
         raise ValueError(f"{path}: its header is not readable as CSV: {error}") from None
-    studio = all(name in header for name in LABEL_STUDIO_MIN)
+    studio = all(name in header for name in MIN_COLUMNS)
     if not studio and caption_field not in header:
         raise ValueError(f"{path}: no column {caption_field!r} (caption_field); it has {header}")
 
@@ -352,7 +346,7 @@ def _jsonl_captions(path: Path, caption_field: str) -> Iterator[CaptionLine]:
             yield CaptionLine(where, None, line.id, line.error)
         elif caption_field not in line.record and _is_task(line.record):  # a Label Studio task per line
             yield from _task_lines(where, line.number, line.record)
-        elif caption_field not in line.record and _is_min_entry(line.record):  # a JSON-MIN annotation per line
+        elif caption_field not in line.record and is_min_entry(line.record):  # a JSON-MIN annotation per line
             yield _min_line(where, line.number, line.record)
         elif caption_field not in line.record and "conversations" in line.record:  # a LLaVA entry per line
             yield _llava_line(where, line.number, line.record)
@@ -417,7 +411,7 @@ def _llava_captions(path: Path) -> Iterator[CaptionLine]:
             yield CaptionLine(where, None, None, str(entry))
         elif _is_task(entry):
             yield from _task_lines(where, number, entry)
-        elif _is_min_entry(entry):
+        elif is_min_entry(entry):
             yield _min_line(where, number, entry)
         else:
             yield _llava_line(where, number, entry)

@@ -34,7 +34,8 @@ class ExtractConfig:
 
     images: str = setting(
         help="folder of photos (recursive), a .txt list of paths, a YOLO data.yaml (or a YOLO export's folder with its "
-        "classes.txt or obj.names: Label Studio's, CVAT's), a COCO instances .json, Label Studio's JSON export (its "
+        "classes.txt or obj.names: Label Studio's, CVAT's), a Pascal VOC folder (Annotations/, JPEGImages/), a COCO "
+        "instances .json, Label Studio's JSON export (its "
         "reviewed boxes, keyed by photo_id), a LLaVA "
         "conversations .json or .jsonl (its images), tar shards (a .tar or a folder of them: WebDataset, img2dataset), "
         "a Hugging Face dataset (a save_to_disk folder, Parquet files), or a video; videos in a folder or list too",

@@ -1,7 +1,8 @@
 """Where 01 finds its images: a folder, a text file listing paths, a YOLO `data.yaml` (or a YOLO export's
-folder with its class names file, `helpers.cv.yolo_data.names_file`) or a COCO instances JSON (these with
-ground truth), a LLaVA training set's JSON or JSONL, tar shards
-(WebDataset, img2dataset: `helpers.core.tar_photos`), or a Hugging Face dataset of photos
+folder with its class names file, `helpers.cv.yolo_data.names_file`), a Pascal VOC folder
+(`helpers.cv.voc_data`), a COCO instances JSON or a Label Studio JSON export (these with ground truth), a
+LLaVA training set's JSON or JSONL, tar shards (WebDataset, img2dataset: `helpers.core.tar_photos`), or a
+Hugging Face dataset of photos
 (`helpers.core.photo_datasets`: a `save_to_disk` folder or Parquet files). Videos in a folder or a
 list, or one video, give a frame every `video_interval` seconds (`helpers.core.video_frames`).
 
@@ -55,6 +56,7 @@ from helpers.cv.hf_truth import (
 from helpers.cv.label_studio_truth import is_label_studio_export, load_label_studio
 from helpers.cv.labels import normalise_label
 from helpers.cv.llava_data import llava_images
+from helpers.cv.voc_data import is_voc_dataset, load_voc
 from helpers.cv.yolo_data import (
     label_path,
     list_images,
@@ -108,12 +110,12 @@ class ImageItem:
 class ImageSource:
     """The images of one source, in a fixed order, and what else the source knows about them."""
 
-    kind: str  # folder, list, video, yolo, coco, label_studio, llava, webdataset or hf
+    kind: str  # folder, list, video, yolo, voc, coco, label_studio, llava, webdataset or hf
     root: Path
     items: list[ImageItem]
     class_names: list[str] = field(default_factory=list)  # YOLO and COCO: ground-truth class names
     scenes: dict[str, str] = field(default_factory=dict)  # key -> ground-truth scene (scenes.csv, a scene column)
-    coco: CocoDataset | None = None  # COCO, Label Studio: the boxes per photo
+    coco: CocoDataset | None = None  # COCO, Label Studio, VOC: the boxes per photo
     label_map: dict[str, str] = field(default_factory=dict)  # class name -> label, as for the detectors
     # a Hugging Face dataset with boxes: (image column, objects column, bbox format), `helpers.cv.hf_truth`
     dataset_truth: tuple[str, str, str] | None = None
@@ -121,7 +123,7 @@ class ImageSource:
 
     @property
     def has_ground_truth(self) -> bool:
-        return self.kind in ("yolo", "coco", "label_studio") or self.dataset_truth is not None
+        return self.kind in ("yolo", "coco", "label_studio", "voc") or self.dataset_truth is not None
 
     def truth_boxes(self, item: ImageItem) -> list[tuple[str, list[float]]]:
         """The photo's labelled boxes: (label through `label_map`, [x1, y1, x2, y2] normalised).
@@ -129,7 +131,7 @@ class ImageSource:
         Raises:
             ValueError: Its YOLO label file is malformed, or its COCO annotations hold a bad box.
         """
-        if self.kind in ("coco", "label_studio"):
+        if self.kind in ("coco", "label_studio", "voc"):
             if problem := self.coco.problems.get(item.path):
                 raise ValueError(problem)
             boxes = self.coco.boxes.get(item.path, [])
@@ -206,6 +208,10 @@ def open_image_source(
         if objects := find_objects_column(dataset, objects_column):
             source.dataset_truth = (dataset.column, objects, bbox_format)
             source.class_names = dataset_truth(str(root), *source.dataset_truth).class_names()
+    elif path.is_dir() and is_voc_dataset(path):
+        dataset, splits = load_voc(path)
+        items = [_item(p, dataset.root, splits.get(p)) for p in dataset.images]
+        source = ImageSource("voc", dataset.root, items, dataset.names, dataset.scenes, coco=dataset)
     elif path.is_dir() and names_file(path) is not None:  # a YOLO export without data.yaml (Label Studio's, CVAT's)
         dataset = load_yolo_folder(path)
         items = [_item(p, dataset.root) for p, _ in dataset.images()]

@@ -240,9 +240,9 @@ def test_a_llava_training_sets_photos_are_extracted_and_its_captions_checked_aga
 
 def test_a_yolo_export_without_data_yaml_reads_its_names_file_and_labels(tiny_demo, tmp_path):
     """Label Studio's YOLO export (`classes.txt`, `images/`, `labels/`) and CVAT's YOLO 1.1 (`obj.names`, each
-    label file beside its photo): the same photos' truth as the data.yaml's, the names from the file in class id
-    order; extraction takes them as its detections; a blank line among the names is refused (it would shift
-    every class id after it)."""
+    label file beside its photo, in folders named as the items are: `obj_train_data/train/images/x.jpg`): the same
+    photos' truth as the data.yaml's, the names from the file in class id order; extraction takes them as its
+    detections; a blank line among the names is refused (it would shift every class id after it)."""
     import yaml
 
     labelled = open_image_source(tiny_demo / "data.yaml")
@@ -252,10 +252,11 @@ def test_a_yolo_export_without_data_yaml_reads_its_names_file_and_labels(tiny_de
     studio, cvat = tmp_path / "label_studio", tmp_path / "cvat"
     (studio / "images").mkdir(parents=True)
     (studio / "labels").mkdir()
-    (cvat / "obj_train_data").mkdir(parents=True)
     for item in labelled.items:
         label = item.path.parent.parent / "labels" / f"{item.path.stem}.txt"
-        for photo, text in ((studio / "images", studio / "labels"), (cvat / "obj_train_data",) * 2):
+        beside = cvat / "obj_train_data" / Path(item.key).parent  # `images` in its path: still beside
+        beside.mkdir(parents=True, exist_ok=True)
+        for photo, text in ((studio / "images", studio / "labels"), (beside, beside)):
             shutil.copyfile(item.path, photo / item.path.name)
             if label.exists():
                 shutil.copyfile(label, text / label.name)

@@ -36,44 +36,42 @@ def _annotation(filename: str, size: tuple[int, int], objects: list[tuple[str, l
 
 
 def test_a_voc_folder_gives_the_truth_and_splits_of_the_same_labels_as_a_data_yaml(tiny_demo, tmp_path):
-    """The tiny demo's YOLO labels written as VOC (1-based, inclusive pixels): each photo's boxes as the
-    data.yaml's within a pixel, its split from ImageSets/Main; extraction from labels takes them; an annotation
-    file that is not XML costs its photo's truth, named."""
+    """The tiny demo's YOLO labels written as VOC as Datumaro (CVAT) writes it: items named by their path
+    (`Annotations/train/images/x.xml`, `filename` `train/images/x.jpg`), corners in pixels from the top-left.
+    Each photo's boxes are the data.yaml's, its split from ImageSets/Main; extraction from labels takes them; an
+    annotation file that is not XML costs its photo's truth, named."""
     labelled = open_image_source(tiny_demo / "data.yaml")
     voc = tmp_path / "voc"
-    for folder in ("Annotations", "JPEGImages", "ImageSets/Main"):
-        (voc / folder).mkdir(parents=True)
+    (voc / "ImageSets/Main").mkdir(parents=True)
     truth, splits = {}, {"train": [], "val": [], "test": []}
     for item in labelled.items:
         width, height = Image.open(item.path).size
         boxes = labelled.truth_boxes(item)
-        truth[item.path.name] = (boxes, width)
-        corners = [
-            [round(x1 * width) + 1, round(y1 * height) + 1, round(x2 * width), round(y2 * height)]
-            for _, (x1, y1, x2, y2) in boxes
-        ]
+        truth[item.key] = boxes
+        corners = [[x1 * width, y1 * height, x2 * width, y2 * height] for _, (x1, y1, x2, y2) in boxes]
         objects = [(label, box) for (label, _), box in zip(boxes, corners, strict=True)]
-        shutil.copyfile(item.path, voc / "JPEGImages" / item.path.name)
-        (voc / "Annotations" / f"{item.path.stem}.xml").write_bytes(
-            _annotation(item.path.name, (width, height), objects)
-        )
-        splits[item.split].append(item.path.stem)
-    for split, stems in splits.items():
-        (voc / "ImageSets/Main" / f"{split}.txt").write_text("\n".join(stems) + "\n", encoding="utf-8")
-    assert sum(len(boxes) for boxes, _ in truth.values()) > 0, "boxes to compare"
+        name = str(Path(item.key).with_suffix(""))
+        (voc / "JPEGImages" / item.key).parent.mkdir(parents=True, exist_ok=True)
+        (voc / "Annotations" / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(item.path, voc / "JPEGImages" / item.key)
+        (voc / "Annotations" / f"{name}.xml").write_bytes(_annotation(item.key, (width, height), objects))
+        splits[item.split].append(name)
+    for split, names in splits.items():
+        (voc / "ImageSets/Main" / f"{split}.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
+    assert sum(len(boxes) for boxes in truth.values()) > 0, "boxes to compare"
     source = open_image_source(voc)
     assert source.kind == "voc" and source.has_ground_truth
-    assert sorted(item.path.name for item in source.items) == sorted(truth)
+    assert sorted(item.key for item in source.items) == sorted(f"JPEGImages/{key}" for key in truth)
     for item in source.items:
-        expected, width = truth[item.path.name]
+        expected = truth[item.key.removeprefix("JPEGImages/")]
         read = source.truth_boxes(item)
         assert [label for label, _ in read] == [label for label, _ in expected]
-        assert all(abs(u - v) <= 1 / width for (_, a), (_, b) in zip(read, expected) for u, v in zip(a, b))
-        assert item.split == next(i.split for i in labelled.items if i.path.name == item.path.name)
+        assert all(abs(u - v) < 1e-5 for (_, a), (_, b) in zip(read, expected) for u, v in zip(a, b))
+        assert item.split == next(i.split for i in labelled.items if f"JPEGImages/{i.key}" == item.key)
     run = run_extraction(ExtractConfig(images=str(voc), output=str(tmp_path / "cv.jsonl"), detections_from="labels"))
     records = [json.loads(line) for line in open(run["output"], encoding="utf-8")]
-    assert {Path(r["image"]).name: len(r["detections"]) for r in records} == {n: len(b) for n, (b, _) in truth.items()}
-    broken = sorted((voc / "Annotations").glob("*.xml"))[0]
+    assert {r["image"]: len(r["detections"]) for r in records} == {f"JPEGImages/{k}": len(b) for k, b in truth.items()}
+    broken = sorted((voc / "Annotations").rglob("*.xml"))[0]
     broken.write_text("<annotation><filename>", encoding="utf-8")
     source = open_image_source(voc)
     item = next(item for item in source.items if item.path.stem == broken.stem)
@@ -91,13 +89,13 @@ NAMES = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, ma
     )
 )
 def test_any_objects_read_back_with_their_names_as_written_and_pixel_boxes_in_0_to_1(objects):
-    """Any object names (XML-escaped by the writer: <, &, quotes, any script) and 1-based inclusive pixel boxes on
-    a 640 x 480 photo: read back in order, each name as written, [xmin - 1, ymin - 1, xmax, ymax] over the size."""
+    """Any object names (XML-escaped by the writer: <, &, quotes, any script) and pixel boxes on a 640 x 480
+    photo: read back in order, each name as written (its ends' blanks aside), its corners over the size."""
     import tempfile
 
     from helpers.cv.voc_data import load_voc
 
-    boxes = [(name, [x, y, min(640, x + w), min(480, y + h)]) for name, x, y, w, h in objects]
+    boxes = [(name, [x - 1, y - 1, min(640, x + w), min(480, y + h)]) for name, x, y, w, h in objects]
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         (root / "Annotations").mkdir()
@@ -108,4 +106,4 @@ def test_any_objects_read_back_with_their_names_as_written_and_pixel_boxes_in_0_
         read = dataset.boxes[(root / "JPEGImages/a.jpg").resolve()]
     assert [label for label, _ in read] == [name.strip() for name, _ in boxes]
     for (_, box), (_, (x1, y1, x2, y2)) in zip(read, boxes, strict=True):
-        assert box == pytest.approx([(x1 - 1) / 640, (y1 - 1) / 480, x2 / 640, y2 / 480], abs=1e-6)
+        assert box == pytest.approx([x1 / 640, y1 / 480, x2 / 640, y2 / 480], abs=1e-6)

@@ -120,6 +120,7 @@ class ImageSource:
     # a Hugging Face dataset with boxes: (image column, objects column, bbox format), `helpers.cv.hf_truth`
     dataset_truth: tuple[str, str, str] | None = None
     keypoints: bool = False  # a YOLO pose dataset: its label lines hold keypoints after the box
+    labels_beside: bool = False  # a YOLO export without data.yaml: a photo's label file beside it, when there
 
     @property
     def has_ground_truth(self) -> bool:
@@ -138,7 +139,9 @@ class ImageSource:
         elif self.kind == "hf":
             boxes = dataset_truth(str(self.root), *self.dataset_truth).boxes(item.row)
         else:
-            boxes = read_labels(label_path(item.path), self.class_names, self.keypoints)
+            beside = item.path.with_suffix(".txt") if self.labels_beside else None
+            labels = beside if beside is not None and beside.is_file() else label_path(item.path)
+            boxes = read_labels(labels, self.class_names, self.keypoints)
         return [(normalise_label(name, self.label_map), box) for name, box in boxes]
 
 
@@ -215,7 +218,7 @@ def open_image_source(
     elif path.is_dir() and names_file(path) is not None:  # a YOLO export without data.yaml (Label Studio's, CVAT's)
         dataset = load_yolo_folder(path)
         items = [_item(p, dataset.root) for p, _ in dataset.images()]
-        source = ImageSource("yolo", dataset.root, items, dataset.names)
+        source = ImageSource("yolo", dataset.root, items, dataset.names, labels_beside=dataset.labels_beside)
     elif path.is_dir():
         root = path.resolve()
         keys = walk_images(root, IMAGE_SUFFIXES | VIDEO_SUFFIXES)

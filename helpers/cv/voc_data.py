@@ -1,17 +1,19 @@
-"""A Pascal VOC dataset (CVAT's "PASCAL VOC 1.1" export, LabelImg's, Roboflow's) as photos with ground truth.
+"""A Pascal VOC dataset (CVAT's "PASCAL VOC 1.1" export, Datumaro's, LabelImg's, Roboflow's) as photos with
+ground truth.
 
     desclm extract --images voc_dataset/ --detections_from labels ...
 
 The folder holds `Annotations/` (an XML file per photo: its `filename`, `size` and each `object`'s `name` and
-`bndbox`) and `JPEGImages/` (the photos); `ImageSets/Main/<split>.txt` lists each split's photos by name
-(train, val, test: the records' splits; CVAT's `default` is none). Each annotation file is a photo, found in
-`JPEGImages/` by its `filename` (else by its own name with the photo's extension), its boxes in pixels as
-VOC writes them, 1-based and inclusive (`xmin` 1 is the first pixel column): normalised by the `size` to
+`bndbox`) and `JPEGImages/` (the photos), each possibly in folders below (an item named `flight1/img7` is
+`Annotations/flight1/img7.xml`); `ImageSets/Main/<split>.txt` lists each split's photos by that name (train,
+val, test: the records' splits; CVAT's `default` is none). Each annotation file is a photo, found in
+`JPEGImages/` by its `filename` (else by its own path with the photo's extension). Its boxes are pixels as
+written, the corners' coordinates from the photo's top-left corner (Datumaro's and so CVAT's way, read back
+as they read it; the VOC devkit's 1-based integers are then a pixel off at most), normalised by the `size` to
 [x1, y1, x2, y2] in 0..1, as YOLO labels are read; each `name` as written, the blanks at its ends aside (an
-indented file's). Objects marked `difficult` are kept (VOC's evaluation
-ignores them; they are litter all the same). A `scenes.csv` beside `Annotations/` gives each photo's scene,
-as beside a data.yaml. An annotation file that cannot be read, or a box without its numbers, is its photo's
-problem, not the dataset's.
+indented file's). Objects marked `difficult` are kept (VOC's evaluation ignores them; they are litter all the
+same). A `scenes.csv` beside `Annotations/` gives each photo's scene, as beside a data.yaml. An annotation file
+that cannot be read, or a box without its numbers, is its photo's problem, not the dataset's.
 """
 
 from __future__ import annotations
@@ -37,32 +39,38 @@ def load_voc(folder: str | Path) -> tuple[CocoDataset, dict[Path, str]]:
     gives: `images`, `boxes`, `names` in the order met, `problems`, `scenes`) and each photo's split."""
     root = Path(folder).resolve()
     dataset, splits = CocoDataset(root, []), {}
-    photos = {path.stem: path for path in (root / "JPEGImages").iterdir() if path.suffix.lower() in IMAGE_SUFFIXES}
+    pictures, notes = root / "JPEGImages", root / "Annotations"
+    photos = {  # each photo by its item name: its path under JPEGImages/ without its extension
+        path.relative_to(pictures).with_suffix("").as_posix(): path
+        for path in sorted(pictures.rglob("*"))
+        if path.suffix.lower() in IMAGE_SUFFIXES
+    }
     for split, name in VOC_SPLITS.items():
         listed = root / "ImageSets" / "Main" / f"{split}.txt"
         if listed.is_file():
             for line in listed.read_text(encoding="utf-8-sig").split():
                 if line in photos:
-                    splits[photos[line]] = name
-    for annotation in sorted((root / "Annotations").glob("*.xml")):
+                    splits[Path(os.path.abspath(photos[line]))] = name
+    for annotation in sorted(notes.rglob("*.xml")):
+        item = annotation.relative_to(notes).with_suffix("").as_posix()
         try:
             tree = ElementTree.parse(annotation)
         except (ElementTree.ParseError, OSError) as error:
-            photo = photos.get(annotation.stem, root / "JPEGImages" / annotation.stem)
+            photo = Path(os.path.abspath(photos.get(item, pictures / item)))
             dataset.images.append(photo)
             dataset.problems[photo] = f"{annotation}: not readable as VOC XML: {error}"
             continue
         named = (tree.findtext("filename") or "").strip()
-        photo = root / "JPEGImages" / named if named and (root / "JPEGImages" / named).is_file() else None
-        photo = Path(os.path.abspath(photo or photos.get(annotation.stem, root / "JPEGImages" / named)))
+        photo = pictures / named if named and (pictures / named).is_file() else photos.get(item, pictures / named)
+        photo = Path(os.path.abspath(photo))
         dataset.images.append(photo)
         dataset.boxes[photo] = []
         try:
             width, height = (float(tree.findtext(f"size/{side}") or "nan") for side in ("width", "height"))
             if not (width > 0 and height > 0):
                 raise ValueError(f"size must give a width and height in pixels above 0, got {width} x {height}")
-            for number, item in enumerate(tree.findall("object"), start=1):
-                dataset.boxes[photo].append(_box(item, number, width, height, dataset.names))
+            for number, element in enumerate(tree.findall("object"), start=1):
+                dataset.boxes[photo].append(_box(element, number, width, height, dataset.names))
         except ValueError as error:
             dataset.problems[photo] = f"{annotation}: {error}"
             dataset.boxes[photo] = []
@@ -89,5 +97,5 @@ def _box(item, number: int, width: float, height: float, names: list[str]) -> tu
         raise ValueError(f"object {number}: a name and a box with xmin <= xmax, ymin <= ymax, got {label!r} {corners}")
     if label not in names:
         names.append(label)
-    box = [(xmin - 1) / width, (ymin - 1) / height, xmax / width, ymax / height]  # 1-based, inclusive pixels
+    box = [xmin / width, ymin / height, xmax / width, ymax / height]  # pixels as written (see the module docstring)
     return label, [round(min(max(v, 0.0), 1.0), 6) for v in box]

@@ -29,6 +29,7 @@ class YoloDataset:
     splits: dict[str, list[Path]]
     scenes: dict[str, str] = field(default_factory=dict)  # image path relative to root -> scene
     keypoints: bool = False  # a pose dataset (`kpt_shape`): each label line a box, then its keypoints
+    labels_beside: bool = False  # a darknet-style export: a photo's label file beside it, when there is one
 
     def images(self) -> list[tuple[Path, str]]:
         """All (image path, split) pairs, splits in train/val/test order, paths sorted."""
@@ -139,7 +140,8 @@ def names_file(folder: Path) -> Path | None:
 def load_yolo_folder(folder: str | Path) -> YoloDataset:
     """A YOLO dataset that is a folder with a class names file (`names_file`): its names one per line, in class
     id order (a name as written, its line's ends stripped); its photos every image under it, without splits; each
-    label file where Ultralytics looks for it (`label_path`: `labels/` for `images/`, else beside the photo)."""
+    photo's label file beside it (darknet's and CVAT's YOLO 1.1, whose photos may lie in folders named `images`),
+    else where Ultralytics looks for it (`label_path`: `labels/` for `images/`: Label Studio's)."""
     folder = Path(folder).resolve()
     path = names_file(folder)
     if path is None:
@@ -149,7 +151,8 @@ def load_yolo_folder(folder: str | Path) -> YoloDataset:
         lines.pop()  # a last line break, not a class
     if not lines or any(not line.strip() for line in lines):
         raise ValueError(f"{path}: a class name on every line, in class id order (a blank line would shift the ids)")
-    return YoloDataset(folder, [line.strip() for line in lines], {"": [folder / key for key in walk_images(folder)]})
+    photos = {"": [folder / key for key in walk_images(folder)]}
+    return YoloDataset(folder, [line.strip() for line in lines], photos, labels_beside=True)
 
 
 def label_path(image: Path) -> Path:

@@ -71,6 +71,10 @@ def test_a_voc_folder_gives_the_truth_and_splits_of_the_same_labels_as_a_data_ya
     run = run_extraction(ExtractConfig(images=str(voc), output=str(tmp_path / "cv.jsonl"), detections_from="labels"))
     records = [json.loads(line) for line in open(run["output"], encoding="utf-8")]
     assert {r["image"]: len(r["detections"]) for r in records} == {f"JPEGImages/{k}": len(b) for k, b in truth.items()}
+    clean = next(path for path in sorted((voc / "Annotations").rglob("*.xml")) if "<object>" in path.read_text())
+    clean.unlink()  # as Datumaro writes a photo without boxes: no annotation file
+    photo = next(item for item in open_image_source(voc).items if item.path.stem == clean.stem)
+    assert open_image_source(voc).truth_boxes(photo) == [], "a photo without its file: truth that it is clean"
     broken = sorted((voc / "Annotations").rglob("*.xml"))[0]
     broken.write_text("<annotation><filename>", encoding="utf-8")
     source = open_image_source(voc)

@@ -6,8 +6,9 @@ ground truth.
 The folder holds `Annotations/` (an XML file per photo: its `filename`, `size` and each `object`'s `name` and
 `bndbox`) and `JPEGImages/` (the photos), each possibly in folders below (an item named `flight1/img7` is
 `Annotations/flight1/img7.xml`); `ImageSets/Main/<split>.txt` lists each split's photos by that name (train,
-val, test: the records' splits; CVAT's `default` is none). Each annotation file is a photo, found in
-`JPEGImages/` by its `filename` (else by its own path with the photo's extension). Its boxes are pixels as
+val, test: the records' splits; CVAT's `default` is none). Every photo in `JPEGImages/` is one, its annotation
+file found by its `filename` (else by its own path), a photo without one holding no object (Datumaro writes none
+for a photo without boxes; a clean photo is truth too). Its boxes are pixels as
 written, the corners' coordinates from the photo's top-left corner (Datumaro's and so CVAT's way, read back
 as they read it; the VOC devkit's 1-based integers are then a pixel off at most), normalised by the `size` to
 [x1, y1, x2, y2] in 0..1, as YOLO labels are read; each `name` as written, the blanks at its ends aside (an
@@ -74,6 +75,11 @@ def load_voc(folder: str | Path) -> tuple[CocoDataset, dict[Path, str]]:
         except ValueError as error:
             dataset.problems[photo] = f"{annotation}: {error}"
             dataset.boxes[photo] = []
+    for photo in (Path(os.path.abspath(path)) for path in photos.values()):
+        if photo not in dataset.boxes and photo not in dataset.problems:  # no annotation file: no object in it
+            dataset.images.append(photo)
+            dataset.boxes[photo] = []
+    dataset.images.sort()
     scenes_csv = root / "scenes.csv"
     if scenes_csv.is_file():
         with open(scenes_csv, newline="", encoding="utf-8-sig") as handle:

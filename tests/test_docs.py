@@ -888,6 +888,19 @@ def test_the_label_studio_import_the_readme_states_is_the_saved_one_and_lost_not
     assert ways[0]["first_url"].startswith("/data/local-files/?d=photos/")
 
 
+def test_the_voc_and_yolo_folders_datumaro_wrote_read_back_as_the_records_the_readme_says():
+    saved = _measured("datumaro_voc_yolo_truth.json")
+    text = " ".join(README.split())
+    photos, boxes = saved["photos_exported"], saved["detections_exported"]
+    assert f"| Datumaro {saved['datumaro']}, its `voc_detection` and `yolo` writers" in text
+    assert f"each: all {photos} photos and their {boxes} boxes as recorded, within 0.01 pixels" in text
+    for folder in (saved["voc"], saved["yolo"]):
+        assert folder["photos_read"] == photos and folder["boxes_read"] == folder["boxes_as_recorded"] == boxes
+        assert folder["boxes_compared"] == boxes and folder["largest_corner_error_pixels"] <= 0.01
+        assert folder["error_lines"] == 0
+    assert "Annotations" in saved["voc"]["top"] and "obj.names" in saved["yolo"]["top"]
+
+
 def test_the_fiftyone_import_the_readme_states_is_the_saved_one_and_lost_nothing():
     saved = _measured("fiftyone_coco_import.json")
     text = " ".join(README.split())

@@ -94,7 +94,7 @@ def load_label_studio(path: str | Path, image_root: str | Path | None = None) ->
     for number, entry in enumerate(_entries(file), start=1):
         where = f"{file}: entry {number}"
         if _is_task(entry):
-            key = _task_key(entry["data"], root, where)
+            key = _task_key(entry["data"], where)
             annotations = entry["annotations"] if isinstance(entry["annotations"], list) else []
             kept = [a for a in annotations if isinstance(a, dict) and not a.get("was_cancelled")]
             answers = [(str(a.get("created_at") or ""), _listed(a.get("result"))) for a in kept]
@@ -142,7 +142,7 @@ def _photo_id(value, where: str) -> str:
     raise ValueError(f"{where}: no photo_id naming its photo (Label Studio's JSON-MIN writes its own task id as id)")
 
 
-def _task_key(data: dict, root: Path, where: str) -> str:
+def _task_key(data: dict, where: str) -> str:
     """A task's photo: `photo_id`; `id` in tasks desclm exported before it (with `captions`); else the path of
     its Label Studio local files URL (`?d=`)."""
     if data.get("photo_id") is not None:

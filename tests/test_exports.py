@@ -797,6 +797,47 @@ def test_a_yolo_export_of_labelled_photos_reads_back_as_their_labels(tiny_demo, 
         export("yolo", described, tmp_path / "other", cv)
 
 
+def test_a_yolo_export_with_splits_puts_each_photo_in_its_split_s_folders_as_ultralytics_reads_them(
+    tiny_demo, tmp_path
+):
+    """`--splits records` (or shares) on the yolo export: `images/<split>/`, labels where Ultralytics looks, and a
+    data.yaml whose train, val and test name them (Ultralytics' dataset check takes it); each photo in the split
+    its record names, with its labels; names the yolo export has no key for are refused."""
+    from ultralytics.data.utils import check_det_dataset
+
+    from helpers.core.io import iter_jsonl
+    from helpers.cv.extract import ExtractConfig, run_extraction
+    from helpers.cv.sources import open_image_source
+    from helpers.describer.exports import export
+    from helpers.describer.selection import SplitPlan
+
+    cv = tmp_path / "cv.jsonl"
+    run_extraction(ExtractConfig(images=str(tiny_demo / "data.yaml"), output=str(cv), detections_from="labels"))
+    records = [line.record for line in iter_jsonl(cv)]
+    described = tmp_path / "described.jsonl"
+    described.write_text("".join(json.dumps({"id": r["image"], "description": "Litter."}) + "\n" for r in records))
+    counts = export(
+        "yolo", described, tmp_path / "yolo", cv, tiny_demo / "data.yaml", splits=SplitPlan.parse("records")
+    )
+    assert (counts["exported"], counts["problems"]) == (12, 0)
+    spec = check_det_dataset(str(tmp_path / "yolo" / "data.yaml"))
+    assert Path(spec["val"]).name == "validation" and Path(spec["test"]).name == "test"
+    exported = open_image_source(tmp_path / "yolo" / "data.yaml")
+    original = open_image_source(tiny_demo / "data.yaml")
+    truth = {item.key: original.truth_boxes(item) for item in original.items}
+    splits = {"train": "train", "val": "validation", "test": "test"}
+    for item in exported.items:
+        folder, key = item.key.removeprefix("images/").split("/", 1)
+        record = next(r for r in records if r["image"] == key)
+        assert folder == splits[record["split"]] and item.split == record["split"]
+        assert [label for label, _ in exported.truth_boxes(item)] == [label for label, _ in truth[key]]
+    assert sorted(item.key.split("/", 2)[2] for item in exported.items) == sorted(truth)
+    with pytest.raises(ValueError, match="the yolo export's are train"):
+        export(
+            "yolo", described, tmp_path / "other", cv, tiny_demo / "data.yaml", splits=SplitPlan.parse("a=0.5,b=0.5")
+        )
+
+
 def test_csv_opens_as_a_spreadsheet_row_per_photo(described):
     folder, records, rows = described
     assert _export(folder, "csv", "described.csv", "--cv", "cv.jsonl").returncode == 1

@@ -47,8 +47,8 @@ from, `helpers.core.photo_datasets`):
   Ultralytics looks for it (`images` -> `labels` in its path: `labels/north/p1.txt`), a `class x_center
   y_center width height` line per box the description states (at or above `--min_confidence`, the
   describer's threshold; an empty file for a photo without litter: a background image), and `data.yaml`
-  (names: the labels as given, in the order they first appear; train and val both all the photos: split
-  them to validate);
+  (names: the labels as given, in the order they first appear; train and val both all the photos, or with
+  `--splits` each split's folder, `images/<split>/`: a validation split to validate on);
   `yolo train data=out/data.yaml` trains on it, e.g. one fast detector on what the ensemble saw;
 - **geojson**: the photos on a map (`--cv` needed): a GeoJSON FeatureCollection (RFC 7946) of a point per
   photo where it was taken (its record's `taken`, from the photo's EXIF GPS), with its id, image, time,
@@ -517,6 +517,9 @@ class ShardedJob:
     parquet_only: bool = False
 
 
+NO_SPLIT = f"its CV record names no split of {', '.join(RECORD_SPLITS)} (--splits records)"
+
+
 def split_key(row: ExportRow) -> str:
     """What a row's split is decided by (`SplitPlan.split_of`): its photo's key, else its id."""
     return row.image or _key(row.id)
@@ -527,8 +530,7 @@ def _in_split(name: str, plan: SplitPlan, problems: list[dict], row: ExportRow) 
     problem of its line (said once, as the others are)."""
     chosen = plan.split_of(split_key(row), (row.record or {}).get("split"))
     if chosen is None:
-        why = f"its CV record names no split of {', '.join(RECORD_SPLITS)} (--splits records)"
-        problems.append({"line": row.line, "id": row.id, "error": why})
+        problems.append({"line": row.line, "id": row.id, "error": NO_SPLIT})
     return chosen == name
 
 
@@ -796,9 +798,13 @@ def instances_problem(row: ExportRow, photos: PhotoKeys | None) -> str | None:
     return boxes_problem(row)
 
 
-def write_yolo_dataset(rows, output: Path, min_confidence: float) -> None:
-    """The rows (their photos already copied to `output/images` by the first pass) as a YOLO detection
-    dataset: a label file per photo where Ultralytics looks for it, then `data.yaml` with the names."""
+YOLO_SPLITS = {"train": "train", "val": "val", "validation": "val", "test": "test"}  # a split -> data.yaml's key
+
+
+def write_yolo_dataset(rows, output: Path, min_confidence: float, splits: SplitPlan = SplitPlan()) -> None:
+    """The rows (their photos already copied to `output/images` by the first pass, with `splits` into
+    `images/<split>/`) as a YOLO detection dataset: a label file per photo where Ultralytics looks for it, then
+    `data.yaml` with the names and each split's folder (without a validation split, val is train's)."""
     import yaml
     from ultralytics.data.utils import img2label_paths
 
@@ -815,7 +821,11 @@ def write_yolo_dataset(rows, output: Path, min_confidence: float) -> None:
         label = Path(img2label_paths([str(image)])[0])  # `images` -> `labels`, as Ultralytics reads it
         label.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(label, "".join(lines))
-    spec = {"train": "images", "val": "images", "names": {number: name for name, number in names.items()}}
+    held = [name for name in splits.names if (output / "images" / name).is_dir()]  # a split no photo fell in: none
+    folders = {YOLO_SPLITS[name]: f"images/{name}" for name in held} if splits.asked else {"train": "images"}
+    spec = {"train": folders.get("train", "images"), "val": folders.get("val", folders.get("train", "images"))}
+    spec |= {"test": folders["test"]} if "test" in folders else {}
+    spec["names"] = {number: name for name, number in names.items()}
     atomic_write_text(output / "data.yaml", yaml.safe_dump(spec, allow_unicode=True, sort_keys=False))
 
 
@@ -1105,8 +1115,10 @@ class _Passes:
         workers: int = 0,
         lines: set[int] | None = None,
         selection: Selection = Selection(),
+        folder_of: Callable[[ExportRow], str] | None = None,
     ) -> None:
         self.described, self.cv, self.photo_folder, self.check = described, cv, photo_folder, check
+        self.folder_of = folder_of  # the folder of the photo folder each row's photo goes to (a split's), None: its top
         self.lines = lines  # the sampled lines (`sampled_lines`), None: all
         self.selection = selection  # the photos chosen as the rows are read (`chosen_lines`)
         self.workers = workers  # processes writing the photos again (`PhotoFolder.rewrite`), while this one copies
@@ -1137,7 +1149,8 @@ class _Passes:
                 try:
                     if isinstance(photo, Exception):
                         raise photo
-                    row.file = self.photo_folder.store(row.image, *photo)
+                    key = row.image if self.folder_of is None or not row.image else f"{self.folder_of(row)}/{row.image}"
+                    row.file = self.photo_folder.store(key, *photo)
                 except (OSError, ValueError) as error:
                     where = self.photo_folder.photos.name(row.image) if row.image else self.photo_folder.photos.images
                     self.problems.append({"id": row.id, "error": f"photo not copied: {where}: {error}"})
@@ -1240,8 +1253,10 @@ def export(
         raise ValueError(f"unknown export format {fmt!r}: one of {', '.join(FORMATS)}")
     if parquet_only and fmt != "hf":
         raise ValueError(f"parquet_only: the hf export's layout, not {fmt}'s")
-    if splits.asked and fmt not in FOLDER_FORMATS:
-        raise ValueError(f"splits: the {' and '.join(FOLDER_FORMATS)} exports' splits, not {fmt}'s")
+    if splits.asked and fmt not in (*FOLDER_FORMATS, "yolo"):
+        raise ValueError(f"splits: the {', '.join(FOLDER_FORMATS)} and yolo exports' splits, not {fmt}'s")
+    if splits.asked and fmt == "yolo" and not {"train"} <= set(splits.names) <= set(YOLO_SPLITS):
+        raise ValueError(f"splits: the yolo export's are train and any of val, validation, test; got {splits.names}")
     if fmt in DETECTION_FORMATS and cv is None:
         raise ValueError(f"the {fmt} export writes the CV records' detections: give them (--cv)")
     if strip_location and fmt in MAP_FORMATS:
@@ -1401,8 +1416,16 @@ def _export(
             "geojson_items": lambda row: pose_row_problem(row, photos, below_takeoff_m),
         }
         passes_over = {"geojson": without_position, "geojson_items": without_pose}.get(fmt)
+        folder_of = None
+        if fmt == "yolo" and splits.asked:  # a photo folder per split, and a label folder
+
+            def folder_of(row: ExportRow) -> str | None:
+                return splits.split_of(split_key(row), (row.record or {}).get("split"))
+
+            checks["yolo"] = lambda row: boxes_problem(row) or (None if folder_of(row) else NO_SPLIT)
         lines, selection = chosen_lines(described, cv, sample, selection)
-        rows = _Passes(described, cv, folder, checks.get(fmt), passes_over, strip_location, workers, lines, selection)
+        arguments = (described, cv, folder, checks.get(fmt), passes_over, strip_location, workers, lines, selection)
+        rows = _Passes(*arguments, folder_of)
         items: Counter = Counter()
         if fmt == "llava":
             entries = (entry for row in rows() for entry in llava_entries(row, prompt))
@@ -1420,7 +1443,7 @@ def _export(
             if too_many := import_limits_warning(written, output.stat().st_size):
                 logger.warning("%s: %s", output, too_many)
         elif fmt == "yolo":
-            write_yolo_dataset(rows, output, policy.min_confidence)
+            write_yolo_dataset(rows, output, policy.min_confidence, splits)
         elif fmt == "geojson":
             atomic_write_text(output, geojson_pieces(rows, policy, lines=output.suffix.lower() in GEOJSON_LINES))
         elif fmt == "geojson_items":

@@ -299,8 +299,8 @@ class ExportOptions:
             raise ValueError(f"--chat: the conversation columns are the hf export's, not {self.format}'s")
         if self.parquet_only and self.format != "hf":
             raise ValueError(f"--parquet_only: the hf export's layout, not {self.format}'s")
-        if self.split_plan.asked and self.format not in ("hf", "webdataset"):
-            raise ValueError(f"--splits: the hf and webdataset exports' splits, not {self.format}'s")
+        if self.split_plan.asked and self.format not in ("hf", "webdataset", "yolo"):
+            raise ValueError(f"--splits: the hf, webdataset and yolo exports' splits, not {self.format}'s")
         if self.strip_location and self.format in MAP_FORMATS:
             raise ValueError(f"--strip_location: the {self.format} export is a map of where the photos were taken")
         if self.rewrite.rewrites and self.format not in ("hf", "webdataset", "llava", "yolo"):

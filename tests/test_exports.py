@@ -832,10 +832,9 @@ def test_a_yolo_export_with_splits_puts_each_photo_in_its_split_s_folders_as_ult
         assert folder == splits[record["split"]] and item.split == record["split"]
         assert [label for label, _ in exported.truth_boxes(item)] == [label for label, _ in truth[key]]
     assert sorted(item.key.split("/", 2)[2] for item in exported.items) == sorted(truth)
-    with pytest.raises(ValueError, match="the yolo export's are train"):
-        export(
-            "yolo", described, tmp_path / "other", cv, tiny_demo / "data.yaml", splits=SplitPlan.parse("a=0.5,b=0.5")
-        )
+    for refused in ("a=0.5,b=0.5", "train=0.5,val=0.25,validation=0.25", "val=0.5,test=0.5"):
+        with pytest.raises(ValueError, match="the yolo export's are train"):
+            export("yolo", described, tmp_path / "other", cv, tiny_demo / "data.yaml", splits=SplitPlan.parse(refused))
 
 
 def test_csv_opens_as_a_spreadsheet_row_per_photo(described):

@@ -1255,8 +1255,9 @@ def export(
         raise ValueError(f"parquet_only: the hf export's layout, not {fmt}'s")
     if splits.asked and fmt not in (*FOLDER_FORMATS, "yolo"):
         raise ValueError(f"splits: the {', '.join(FOLDER_FORMATS)} and yolo exports' splits, not {fmt}'s")
-    if splits.asked and fmt == "yolo" and not {"train"} <= set(splits.names) <= set(YOLO_SPLITS):
-        raise ValueError(f"splits: the yolo export's are train and any of val, validation, test; got {splits.names}")
+    keys = [YOLO_SPLITS.get(name) for name in splits.names]  # data.yaml's, one split each
+    if splits.asked and fmt == "yolo" and ("train" not in keys or None in keys or len(set(keys)) < len(keys)):
+        raise ValueError(f"splits: the yolo export's are train and one of val or validation, test; got {splits.names}")
     if fmt in DETECTION_FORMATS and cv is None:
         raise ValueError(f"the {fmt} export writes the CV records' detections: give them (--cv)")
     if strip_location and fmt in MAP_FORMATS:

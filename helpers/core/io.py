@@ -111,6 +111,32 @@ def json_opening(path: Path) -> bytes:
         return file.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
 
 
+def json_array_items(path: Path) -> Iterator:
+    """The items of a JSON array file, read as a stream (`ijson`). Its C parser stops at an integer beyond 64
+    bits or a float beyond a double, which JSON allows (`json.loads` reads them): the file is then read again from
+    the start with such numbers as Decimal, the items already given passed over.
+
+    Raises:
+        ValueError: Not valid JSON, naming after which entry.
+    """
+    import ijson
+
+    given = 0
+    for use_float in (True, False):
+        number = 0
+        with path.open("rb") as stream:
+            try:
+                for number, entry in enumerate(ijson.items(stream, "item", use_float=use_float), start=1):
+                    if number > given:
+                        given = number
+                        yield entry
+                return
+            except ijson.JSONError as error:
+                if use_float:
+                    continue
+                raise ValueError(f"{path}: not valid JSON after entry {number}: {error}") from None
+
+
 def write_jsonl(path: str | Path, records: Iterable[dict]) -> Path:
     """Writes one JSON object per line (`json_line`: valid JSON whatever the values), atomically."""
     return atomic_write_text(path, (json_line(r) for r in records))

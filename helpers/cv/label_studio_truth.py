@@ -26,11 +26,11 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from helpers.core.io import json_array_items
 from helpers.core.label_studio_exports import is_min_entry
 from helpers.core.paths import require_file
 from helpers.cv.coco_data import CocoDataset
@@ -42,36 +42,10 @@ def is_label_studio_export(path: Path) -> bool:
     """Whether a `.json` array's first entry is a Label Studio task (its `data` with `annotations`) or a JSON-MIN
     annotation (`annotation_id`, `lead_time`), read without reading the rest."""
     try:
-        first = next(_entries(path), None)
+        first = next(json_array_items(path), None)
     except (ValueError, OSError):
         return False
     return _is_task(first) or is_min_entry(first)
-
-
-def _entries(path: Path) -> Iterator:
-    """The items of a JSON array, read as a stream (`ijson`). The C parser stops at an integer beyond 64 bits,
-    which JSON allows: the file is then read again from the start with such numbers as Decimal, the items already
-    given passed over.
-
-    Raises:
-        ValueError: Not valid JSON, naming after which entry.
-    """
-    import ijson
-
-    given = 0
-    for use_float in (True, False):
-        number = 0
-        with path.open("rb") as stream:
-            try:
-                for number, entry in enumerate(ijson.items(stream, "item", use_float=use_float), start=1):
-                    if number > given:
-                        given = number
-                        yield entry
-                return
-            except ijson.JSONError as error:
-                if use_float:
-                    continue
-                raise ValueError(f"{path}: not valid JSON after entry {number}: {error}") from None
 
 
 def _is_task(entry) -> bool:
@@ -91,7 +65,7 @@ def load_label_studio(path: str | Path, image_root: str | Path | None = None) ->
     root = Path(image_root).resolve() if image_root else file.parent.resolve()
     newest: dict[str, tuple[str, list]] = {}  # photo key -> (its newest annotation's time, its results)
     unreviewed = 0
-    for number, entry in enumerate(_entries(file), start=1):
+    for number, entry in enumerate(json_array_items(file), start=1):
         where = f"{file}: entry {number}"
         if _is_task(entry):
             key = _task_key(entry["data"], where)

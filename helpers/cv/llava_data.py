@@ -20,7 +20,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from helpers.core.io import iter_jsonl, json_opening
+from helpers.core.io import iter_jsonl, json_array_items, json_opening
 
 logger = logging.getLogger(__name__)
 
@@ -88,32 +88,14 @@ class _Named:
 
 
 def _named_array(path: Path) -> _Named:
-    import ijson
-
-    if json_opening(path) != b"[":
-        raise ValueError(f"{path}: not a JSON array of LLaVA entries")
-    try:
-        return _read_array(path, ijson, use_float=True)
-    except ijson.JSONError:
-        # the C parser stops at an integer beyond 64 bits or a float beyond a double (JSON that
-        # json.loads reads): the file is read again with numbers as Decimal
-        return _read_array(path, ijson, use_float=False)
-
-
-def _read_array(path: Path, ijson, use_float: bool) -> _Named:
-    """The entries of a JSON array, read as a stream.
+    """The entries of a JSON array (`json_array_items`: read as a stream, numbers beyond the C parser's as Decimal).
 
     Raises:
-        ijson.JSONError: The C parser stopped (`use_float`).
-        ValueError: Not valid JSON, naming the last entry read.
+        ValueError: Not a JSON array, or not valid JSON, naming the last entry read.
     """
-    named, number = _Named(), 0
-    with path.open("rb") as file:
-        try:
-            for number, entry in enumerate(ijson.items(file, "item", use_float=use_float), start=1):
-                named.add(entry, f"entry {number}")
-        except ijson.JSONError as error:
-            if use_float:
-                raise
-            raise ValueError(f"{path}: not valid JSON after entry {number}: {error}") from None
+    if json_opening(path) != b"[":
+        raise ValueError(f"{path}: not a JSON array of LLaVA entries")
+    named = _Named()
+    for number, entry in enumerate(json_array_items(path), start=1):
+        named.add(entry, f"entry {number}")
     return named

@@ -525,10 +525,15 @@ def split_key(row: ExportRow) -> str:
     return row.image or _key(row.id)
 
 
+def split_of_row(plan: SplitPlan, row: ExportRow) -> str | None:
+    """A row's split: by its photo's key (else its id) and its record's own split (`SplitPlan.split_of`)."""
+    return plan.split_of(split_key(row), (row.record or {}).get("split"))
+
+
 def _in_split(name: str, plan: SplitPlan, problems: list[dict], row: ExportRow) -> bool:
     """Whether a row is of split `name`; one whose record names no split (`--splits records`) is in none, a join
     problem of its line (said once, as the others are)."""
-    chosen = plan.split_of(split_key(row), (row.record or {}).get("split"))
+    chosen = split_of_row(plan, row)
     if chosen is None:
         problems.append({"line": row.line, "id": row.id, "error": NO_SPLIT})
     return chosen == name
@@ -1417,12 +1422,8 @@ def _export(
             "geojson_items": lambda row: pose_row_problem(row, photos, below_takeoff_m),
         }
         passes_over = {"geojson": without_position, "geojson_items": without_pose}.get(fmt)
-        folder_of = None
-        if fmt == "yolo" and splits.asked:  # a photo folder per split, and a label folder
-
-            def folder_of(row: ExportRow) -> str | None:
-                return splits.split_of(split_key(row), (row.record or {}).get("split"))
-
+        folder_of = partial(split_of_row, splits) if fmt == "yolo" and splits.asked else None  # a folder a split
+        if folder_of is not None:
             checks["yolo"] = lambda row: boxes_problem(row) or (None if folder_of(row) else NO_SPLIT)
         lines, selection = chosen_lines(described, cv, sample, selection)
         arguments = (described, cv, folder, checks.get(fmt), passes_over, strip_location, workers, lines, selection)

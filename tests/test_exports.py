@@ -837,6 +837,73 @@ def test_a_yolo_export_with_splits_puts_each_photo_in_its_split_s_folders_as_ult
             export("yolo", described, tmp_path / "other", cv, tiny_demo / "data.yaml", splits=SplitPlan.parse(refused))
 
 
+def test_llava_and_coco_exports_with_splits_write_a_file_per_split_that_together_are_the_unsplit_export(
+    tiny_demo, tmp_path
+):
+    """`--splits` on the one-file exports: `<stem>_<split>.json` beside the output, each photo in its split's file
+    (records: its record's; shares: the seeded hash of its key), together the unsplit export's photos, boxes and
+    entries; every split's coco_instances file gives a label the unsplit file's category id (a detector trains on one
+    split and validates on another), each loading in pycocotools; the photos copied once to one folder."""
+    from pycocotools.coco import COCO
+
+    from helpers.core.io import iter_jsonl
+    from helpers.cv.extract import ExtractConfig, run_extraction
+    from helpers.describer.exports import export
+    from helpers.describer.selection import SplitPlan
+
+    cv = tmp_path / "cv.jsonl"
+    run_extraction(ExtractConfig(images=str(tiny_demo / "data.yaml"), output=str(cv), detections_from="labels"))
+    records = {line.record["image"]: line.record for line in iter_jsonl(cv)}
+    described = tmp_path / "described.jsonl"
+    described.write_text("".join(json.dumps({"id": key, "description": f"Photo {key}."}) + "\n" for key in records))
+    photos = tiny_demo / "data.yaml"
+    export("coco_instances", described, tmp_path / "whole.json", cv, photos)
+    counts = export(
+        "coco_instances", described, tmp_path / "out/instances.json", cv, photos, image_folder=tmp_path / "photos",
+        splits=SplitPlan.parse("records"),
+    )  # fmt: skip
+    assert counts["splits"] == {"train": 8, "validation": 2, "test": 2} and counts["photos_written"] == 12
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == [
+        "instances_test.json", "instances_train.json", "instances_validation.json"
+    ]  # fmt: skip
+    whole = json.loads((tmp_path / "whole.json").read_text())
+    categories = {c["id"]: c["name"] for c in whole["categories"]}
+
+    def boxes(data: dict) -> dict[str, list]:
+        names = {c["id"]: c["name"] for c in data["categories"]}
+        files = {image["id"]: image["file_name"] for image in data["images"]}
+        found: dict[str, list] = {name: [] for name in files.values()}
+        for annotation in data["annotations"]:
+            found[files[annotation["image_id"]]].append((names[annotation["category_id"]], annotation["bbox"]))
+        return found
+
+    together: dict[str, list] = {}
+    first_labels = set()
+    hub = {"train": "train", "val": "validation", "test": "test"}
+    for name in ("train", "validation", "test"):
+        path = tmp_path / f"out/instances_{name}.json"
+        data = json.loads(path.read_text())
+        assert {c["id"]: c["name"] for c in data["categories"]} == categories, name
+        assert len(COCO(str(path)).getImgIds()) == counts["splits"][name]
+        found = boxes(data)
+        assert {hub[records[key]["split"]] for key in found} == {name}
+        assert all((tmp_path / "photos" / key).is_file() for key in found)
+        together |= found
+        first_labels.add(categories[data["annotations"][0]["category_id"]])
+    assert together == boxes(whole)
+    assert len(first_labels) > 1, "the splits meet their labels in different orders: ids by split would differ"
+    export("llava", described, tmp_path / "whole_llava.json", cv, photos)
+    plan = SplitPlan.parse("train=0.5,test=0.5", seed=1)
+    counts = export("llava", described, tmp_path / "llava/llava.json", cv, photos, splits=plan)
+    entries = {name: json.loads((tmp_path / f"llava/llava_{name}.json").read_text()) for name in ("train", "test")}
+    assert {name: len(found) for name, found in entries.items()} == counts["splits"]
+    assert all(plan.split_of(entry["image"]) == name for name, found in entries.items() for entry in found)
+    unsplit = json.loads((tmp_path / "whole_llava.json").read_text())
+    assert sorted(entries["train"] + entries["test"], key=lambda e: e["id"]) == sorted(unsplit, key=lambda e: e["id"])
+    with pytest.raises(ValueError, match="splits: the hf, webdataset, yolo, llava, coco, coco_instances exports'"):
+        export("csv", described, tmp_path / "out.csv", cv, splits=plan)
+
+
 def test_csv_opens_as_a_spreadsheet_row_per_photo(described):
     folder, records, rows = described
     assert _export(folder, "csv", "described.csv", "--cv", "cv.jsonl").returncode == 1

@@ -5,6 +5,7 @@ desclm export described.jsonl --format hf --cv cv.jsonl --images photos/ --outpu
 desclm export described.jsonl --format hf --images photos/ --chat --output out/vlm_sft  # TRL's SFTTrainer
 desclm export described.jsonl --format webdataset --images photos/ --max_side 768 --output out/wds  # img2dataset-like
 desclm export described.jsonl --format coco_instances --cv cv.jsonl --output instances.json
+desclm export described.jsonl --format coco_instances --cv cv.jsonl --splits train=0.9,val=0.1 --output instances.json
 desclm export described.jsonl --format label_studio --cv cv.jsonl --images photos/ --output tasks.json
 desclm export described.jsonl --format yolo --cv cv.jsonl --images photos/ --output pseudo_labels/
 desclm export described.jsonl --format geojson --cv cv.jsonl --output litter.geojson

@@ -79,7 +79,8 @@ exports' photo files so too (`PhotoFolder`, on the workers as the first pass cop
 The hf and webdataset folders hold a dataset card, `README.md` (`helpers.describer.dataset_card`): the shards
 named for the Hub (and for `load_dataset(folder)` of a webdataset folder), the numbers of what was written.
 `--parquet_only` (hf): its Parquet shards alone. `--splits` (hf, webdataset): a folder of shards per split, each
-photo's by a seeded hash of it or its folder, or its record's own (`SplitPlan`, `export_splits`), one card.
+photo's by a seeded hash of it or its folder, or its record's own (`SplitPlan`, `export_splits`), one card; (llava,
+coco, coco_instances) a file per split beside the output's name, `instances_train.json` (`write_split_files`).
 
 `--category`, `--scene`, `--min_items`: only the photos whose sentence says so (`helpers.describer.selection`);
 `--max_photos`, `--seed`: a seeded random sample of them (`sampled_lines`), the same photos in every format.
@@ -145,7 +146,7 @@ from helpers.describer.guard import WorkerPool
 from helpers.describer.hf_dataset import ShardedDatasetWriter
 from helpers.describer.label_studio import image_url, import_limits_warning, label_config, local_files_prefix
 from helpers.describer.options import EXPORT_FORMATS as FORMATS
-from helpers.describer.options import MAP_FORMATS, ExportOptions
+from helpers.describer.options import MAP_FORMATS, SPLIT_FORMATS, ExportOptions
 from helpers.describer.selection import RECORD_SPLITS, Selection, SplitPlan, said
 from helpers.describer.shard_writer import SHARD_BYTES, file_state
 from helpers.describer.webdataset import WebDatasetWriter
@@ -158,6 +159,7 @@ COPYING_FORMATS = ("llava", "coco", "coco_instances", "label_studio")  # those n
 FOLDER_FORMATS = ("hf", "webdataset")  # the exports written as a folder of shards, resumable
 REWRITING_FORMATS = (*FOLDER_FORMATS, "llava", "yolo")  # those whose photos may be written again (`PhotoRewrite`)
 FOLDER_OUTPUTS = (*FOLDER_FORMATS, "yolo")  # the exports whose output is a folder
+SPLIT_FILE_FORMATS = ("llava", "coco", "coco_instances")  # the one-file exports written a file per split (`--splits`)
 # the exports of the CV records' detections (--cv needed)
 DETECTION_FORMATS = ("coco_instances", "label_studio", "yolo", "geojson", "geojson_items")
 
@@ -735,6 +737,12 @@ def llava_entries(row: ExportRow, prompt: str = LLAVA_PROMPT) -> list[dict]:
     ]
 
 
+def llava_pieces(rows, prompt: str = LLAVA_PROMPT) -> Iterator[str]:
+    """The llava export's JSON text in pieces: the rows' entries (`llava_entries`) as one array."""
+    entries = (entry for row in rows() for entry in llava_entries(row, prompt))
+    return chain(json_array(entries, indent=1), ["\n"])
+
+
 def _size(row: ExportRow, photos: PhotoKeys | None) -> tuple[int, int] | None:
     """(width, height): the CV record's, else read from the photo's header, else None."""
     record = row.record or {}
@@ -834,11 +842,14 @@ def write_yolo_dataset(rows, output: Path, min_confidence: float, splits: SplitP
     atomic_write_text(output / "data.yaml", yaml.safe_dump(spec, allow_unicode=True, sort_keys=False))
 
 
-def coco_instances_pieces(rows, photos: PhotoKeys | None = None) -> Iterator[str]:
+def coco_instances_pieces(
+    rows, photos: PhotoKeys | None = None, categories: dict[str, int] | None = None
+) -> Iterator[str]:
     """COCO object detection as JSON text pieces: an image per photo (ids 1..N in row order, with its
     `description`), an annotation per detection, then the categories (ids 1.. in the order the labels first
-    appear, named as given). Rows are checked first (`instances_problem`, the first pass)."""
-    categories: dict[str, int] = {}
+    appear, named as given; or `categories`' ids, every one listed: each split's file the same). Rows are checked
+    first (`instances_problem`, the first pass)."""
+    categories = {} if categories is None else dict(categories)
 
     def coco_images() -> Iterator[dict]:
         for number, row in enumerate(rows(), start=1):
@@ -880,6 +891,46 @@ def coco_instances_pieces(rows, photos: PhotoKeys | None = None) -> Iterator[str
 
 
 GEOJSON_FIELDS = ("id", "image", "time", "altitude", "scene", "items", "description")  # a feature's own properties
+
+
+def split_output(output: Path, name: str) -> Path:
+    """Where a one-file export writes split `name`: beside `output`, `instances.json` -> `instances_train.json`."""
+    return output.with_name(f"{output.stem}_{name}{output.suffix}")
+
+
+def write_split_files(
+    fmt: str, rows, output: Path, names: tuple[str, ...], split_of: Callable, photos: PhotoKeys | None, prompt: str
+) -> dict[str, int]:
+    """A llava, coco or coco_instances file per split (`split_output`): the first pass of `rows` (which copies the
+    photos and collects the problems) counts each split's photos and meets the labels, so that every split's
+    coco_instances file gives a label the same category id (a detector trains on one and validates on another);
+    then each split's file from a pass of its own. A split no photo fell in gets no file (warned).
+
+    Returns:
+        Each split's photo count, in `names`' order.
+    """
+    held: Counter = Counter()
+    categories: dict[str, int] = {}
+    for row in rows():
+        held[split_of(row)] += 1
+        for detection in _detections(row.record):
+            categories.setdefault(detection["label"], len(categories) + 1)
+    for name in names:
+        if not held[name]:
+            logger.warning("%s: no photo fell in split %s: no file written", output, name)
+            continue
+
+        def split_rows(name: str = name) -> Iterator[ExportRow]:
+            return (row for row in rows() if split_of(row) == name)
+
+        if fmt == "llava":
+            pieces = llava_pieces(split_rows, prompt)
+        elif fmt == "coco":
+            pieces = coco_pieces(split_rows, photos)
+        else:
+            pieces = coco_instances_pieces(split_rows, photos, categories)
+        atomic_write_text(split_output(output, name), pieces)
+    return {name: held[name] for name in names}
 
 
 def label_config_path(output: Path) -> Path:
@@ -1242,12 +1293,13 @@ def export(
     files, by the name of the folder the photos are in, `served_prefix`); `selection`: only the photos whose
     sentence it chooses (by category, scene, count); `sample` (size, seed): only a seeded random sample of at most
     `size` of those (`sampled_lines`; 0: all of them); `parquet_only` (hf): its Parquet shards alone; `splits`
-    (hf, webdataset): a folder of shards per split (`export_splits`).
+    (hf, webdataset): a folder of shards per split (`export_splits`); (yolo) a folder of photos per split; (llava,
+    coco, coco_instances) a file per split beside `output` (`write_split_files`), the photos in one `image_folder`.
 
     Returns:
         {"format", "rows", "exported", "problems", "output"} (with `image_folder`: "photos_written",
-        "photos_kept"); problems are also written to `<output>.errors.jsonl` (an old one is removed
-        when there are none).
+        "photos_kept"; with a file per split: "splits", each one's photo count); problems are also written to
+        `<output>.errors.jsonl` (an old one is removed when there are none).
 
     Raises:
         ValueError: An unknown format, an output over an input (or a folder holding one), an output
@@ -1258,8 +1310,8 @@ def export(
         raise ValueError(f"unknown export format {fmt!r}: one of {', '.join(FORMATS)}")
     if parquet_only and fmt != "hf":
         raise ValueError(f"parquet_only: the hf export's layout, not {fmt}'s")
-    if splits.asked and fmt not in (*FOLDER_FORMATS, "yolo"):
-        raise ValueError(f"splits: the {', '.join(FOLDER_FORMATS)} and yolo exports' splits, not {fmt}'s")
+    if splits.asked and fmt not in SPLIT_FORMATS:
+        raise ValueError(f"splits: the {', '.join(SPLIT_FORMATS)} exports' splits, not {fmt}'s")
     keys = [YOLO_SPLITS.get(name) for name in splits.names]  # data.yaml's, one split each
     if splits.asked and fmt == "yolo" and ("train" not in keys or None in keys or len(set(keys)) < len(keys)):
         raise ValueError(f"splits: the yolo export's are train and one of val or validation, test; got {splits.names}")
@@ -1303,7 +1355,8 @@ def export(
             )
         check_writes([errors, lock_path(output)], inputs)
     else:
-        check_writes([output, errors, lock_path(output), label_config_path(output)], inputs)
+        files = [split_output(output, name) for name in splits.names] if fmt in SPLIT_FILE_FORMATS else [output]
+        check_writes([*files, errors, lock_path(output), label_config_path(output)], inputs)
     with OutputLock(output):  # a second export to this output refuses, naming this one
         return _export(
             fmt,
@@ -1386,6 +1439,7 @@ def _export(
     splits: SplitPlan = SplitPlan(),
 ) -> dict:
     """`export` once its output (and its `errors` file) is checked and locked (`served`: `served_prefix`'s)."""
+    split_counts = None  # with a file per split: each one's photos
     if fmt in FOLDER_FORMATS:
         columns = (photos.image_column, photos.key_column) if photos else ("", "")
         images = photos.images if photos else None
@@ -1422,16 +1476,18 @@ def _export(
             "geojson_items": lambda row: pose_row_problem(row, photos, below_takeoff_m),
         }
         passes_over = {"geojson": without_position, "geojson_items": without_pose}.get(fmt)
-        folder_of = partial(split_of_row, splits) if fmt == "yolo" and splits.asked else None  # a folder a split
-        if folder_of is not None:
-            checks["yolo"] = lambda row: boxes_problem(row) or (None if folder_of(row) else NO_SPLIT)
+        split_of = partial(split_of_row, splits) if splits.asked else None
+        if split_of is not None:
+            check = checks.get(fmt)
+            checks[fmt] = lambda row: (check and check(row)) or (None if split_of(row) else NO_SPLIT)
         lines, selection = chosen_lines(described, cv, sample, selection)
         arguments = (described, cv, folder, checks.get(fmt), passes_over, strip_location, workers, lines, selection)
-        rows = _Passes(*arguments, folder_of)
+        rows = _Passes(*arguments, split_of if fmt == "yolo" else None)  # yolo: a folder of photos a split
         items: Counter = Counter()
-        if fmt == "llava":
-            entries = (entry for row in rows() for entry in llava_entries(row, prompt))
-            atomic_write_text(output, chain(json_array(entries, indent=1), ["\n"]))
+        if split_of is not None and fmt in SPLIT_FILE_FORMATS:
+            split_counts = write_split_files(fmt, rows, output, splits.names, split_of, photos, prompt)
+        elif fmt == "llava":
+            atomic_write_text(output, llava_pieces(rows, prompt))
         elif fmt == "coco":
             atomic_write_text(output, coco_pieces(rows, photos))
         elif fmt == "coco_instances":
@@ -1467,9 +1523,14 @@ def _export(
             passed_over,
             ", ".join(POSE_FIELDS),
         )
-    logger.info("%s export: %d photos written to %s", fmt, exported, output)
+    written_to = split_output(output, "*") if split_counts is not None else output  # a file per split
+    logger.info("%s export: %d photos written to %s", fmt, exported, written_to)
     total = joined + join_problems
     counts = {"format": fmt, "rows": total, "exported": exported, "problems": len(problems), "output": str(output)}
+    if split_counts is not None:
+        counts["splits"] = split_counts
+        held = ", ".join(f"{name} {count}" for name, count in split_counts.items())
+        logger.info("%s: the photos by split: %s", written_to, held)
     if fmt == "geojson":
         counts["without_position"] = passed_over
     elif fmt == "geojson_items":

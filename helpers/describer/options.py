@@ -48,6 +48,7 @@ EXPORT_FORMATS = (
     "geojson_items",
     "csv",
 )
+SPLIT_FORMATS = ("hf", "webdataset", "yolo", "llava", "coco", "coco_instances")  # the exports `--splits` splits
 CAPTION_FORMATS = ("auto", "jsonl", "llava", "coco", "parquet", "webdataset", "csv")  # `desclm check --captions_format`
 DEFAULT_GUARD_WORKERS = "auto"  # the guard's worker processes (helpers.describer.guard.guard_workers)
 DEFAULT_CHECK_WORKERS = "auto"  # `desclm check`'s worker processes (helpers.describer.check.check_workers)
@@ -299,8 +300,8 @@ class ExportOptions:
             raise ValueError(f"--chat: the conversation columns are the hf export's, not {self.format}'s")
         if self.parquet_only and self.format != "hf":
             raise ValueError(f"--parquet_only: the hf export's layout, not {self.format}'s")
-        if self.split_plan.asked and self.format not in ("hf", "webdataset", "yolo"):
-            raise ValueError(f"--splits: the hf, webdataset and yolo exports' splits, not {self.format}'s")
+        if self.split_plan.asked and self.format not in SPLIT_FORMATS:
+            raise ValueError(f"--splits: the {', '.join(SPLIT_FORMATS)} exports' splits, not {self.format}'s")
         if self.strip_location and self.format in MAP_FORMATS:
             raise ValueError(f"--strip_location: the {self.format} export is a map of where the photos were taken")
         if self.rewrite.rewrites and self.format not in ("hf", "webdataset", "llava", "yolo"):

@@ -96,10 +96,11 @@ def splits_setting():
     """The `splits` setting of the sharded exports."""
     return setting(
         "",
-        "hf, webdataset, yolo: split the photos, named shares (train=0.9,validation=0.05,test=0.05), each photo's "
-        "split by a seeded hash (--seed) of it or its folder (--split_by), or 'records': each CV record's own split "
-        "(a data.yaml's train/val/test); a folder per split (hf, webdataset: loading as a DatasetDict; yolo: "
-        "images/<split>/, named in data.yaml); default: one train split",
+        "hf, webdataset, yolo, llava, coco, coco_instances: split the photos, named shares "
+        "(train=0.9,validation=0.05,test=0.05), each photo's split by a seeded hash (--seed) of it or its folder "
+        "(--split_by), or 'records': each CV record's own split (a data.yaml's train/val/test); a folder per split "
+        "(hf, webdataset: loading as a DatasetDict; yolo: images/<split>/, named in data.yaml), or a file per split "
+        "beside --output (llava, coco, coco_instances: out.json -> out_train.json, ...); default: one train split",
     )
 
 

@@ -940,6 +940,22 @@ def test_the_webdataset_read_the_readme_states_is_the_saved_one_and_lost_nothing
         assert way["samples_read"] == records
 
 
+def test_the_llamafactory_read_the_readme_states_is_the_saved_one_and_lost_nothing():
+    saved = _measured("llamafactory_read.json")
+    text = " ".join(README.split())
+    splits = saved["splits"]
+    assert f"| LLaMA-Factory {saved['llamafactory']}, its dataset loader" in text
+    assert f"`llava` split `train=0.9,validation=0.1`, {saved['records']} photos" in text
+    assert (
+        f"every example once ({splits['train']['examples_read']} and {splits['validation']['examples_read']})" in text
+    )
+    for split in splits.values():
+        assert split["examples_read"] == split["distinct_photos"] == split["examples_as_exported"]
+        assert split["photos_found_as_stored"] == split["examples_read"]
+    assert saved["photos_read_in_all"] == saved["records"]
+    assert '"columns": {"messages": "conversations", "images": "image"}' in text
+
+
 def test_the_label_studio_review_the_readme_states_is_the_saved_one():
     review = _measured("label_studio_import.json")["review"]
     check = review["JSON"]["check"]

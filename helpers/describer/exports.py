@@ -1529,8 +1529,10 @@ def _export(
     counts = {"format": fmt, "rows": total, "exported": exported, "problems": len(problems), "output": str(output)}
     if split_counts is not None:
         counts["splits"] = split_counts
-        held = ", ".join(f"{name} {count}" for name, count in split_counts.items())
-        logger.info("%s: the photos by split: %s", written_to, held)
+        whole = max(sum(split_counts.values()), 1)
+        held = ", ".join(f"{name} {count} ({count / whole:.1%})" for name, count in split_counts.items())
+        asked = dict(splits.shares) or "records"
+        logger.info("%s: the photos by split: %s (asked: %s)", written_to, held, asked)
     if fmt == "geojson":
         counts["without_position"] = passed_over
     elif fmt == "geojson_items":

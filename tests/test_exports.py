@@ -902,6 +902,11 @@ def test_llava_and_coco_exports_with_splits_write_a_file_per_split_that_together
     assert sorted(entries["train"] + entries["test"], key=lambda e: e["id"]) == sorted(unsplit, key=lambda e: e["id"])
     with pytest.raises(ValueError, match="splits: the hf, webdataset, yolo, llava, coco, coco_instances exports'"):
         export("csv", described, tmp_path / "out.csv", cv, splits=plan)
+    named = tmp_path / "rows_train.jsonl"  # an input where a split's file would go
+    named.write_bytes(described.read_bytes())
+    with pytest.raises(ValueError, match="rows_train.jsonl is an input file"):
+        export("llava", named, tmp_path / "rows.jsonl", cv, photos, splits=plan)
+    assert named.read_bytes() == described.read_bytes()
 
 
 def test_csv_opens_as_a_spreadsheet_row_per_photo(described):

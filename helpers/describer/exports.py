@@ -1355,7 +1355,8 @@ def export(
             )
         check_writes([errors, lock_path(output)], inputs)
     else:
-        files = [split_output(output, name) for name in splits.names] if fmt in SPLIT_FILE_FORMATS else [output]
+        split_files = splits.asked and fmt in SPLIT_FILE_FORMATS
+        files = [split_output(output, name) for name in splits.names] if split_files else [output]
         check_writes([*files, errors, lock_path(output), label_config_path(output)], inputs)
     with OutputLock(output):  # a second export to this output refuses, naming this one
         return _export(

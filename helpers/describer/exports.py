@@ -1358,29 +1358,12 @@ def export(
         split_files = splits.asked and fmt in SPLIT_FILE_FORMATS
         files = [split_output(output, name) for name in splits.names] if split_files else [output]
         check_writes([*files, errors, lock_path(output), label_config_path(output)], inputs)
+    job = ExportJob(fmt, described, output, errors, cv, photos, prompt, image_folder, policy)
+    job = replace(job, strip_location=strip_location, below_takeoff_m=below_takeoff_m, chat=chat, rewrite=rewrite)
+    job = replace(job, workers=workers, url_prefix=url_prefix, served=served, sample=sample, selection=selection)
+    job = replace(job, parquet_only=parquet_only, splits=splits)
     with OutputLock(output):  # a second export to this output refuses, naming this one
-        return _export(
-            fmt,
-            described,
-            output,
-            errors,
-            cv,
-            photos,
-            prompt,
-            image_folder,
-            policy,
-            strip_location,
-            below_takeoff_m,
-            chat,
-            rewrite,
-            workers,
-            url_prefix,
-            served,
-            sample,
-            selection,
-            parquet_only,
-            splits,
-        )
+        return _export(job)
 
 
 def served_prefix(photos: PhotoKeys | None, image_folder: Path | None) -> tuple[str, Path | None]:
@@ -1417,52 +1400,57 @@ def _served_problem(row: ExportRow, folder: Path) -> str | None:
     return None
 
 
-def _export(
-    fmt: str,
-    described: Path,
-    output: Path,
-    errors: Path,
-    cv: Path | None,
-    photos: PhotoKeys | None,
-    prompt: str,
-    image_folder: Path | None,
-    policy: Policy,
-    strip_location: bool = False,
-    below_takeoff_m: float = 0.0,
-    chat: bool = False,
-    rewrite: PhotoRewrite = PhotoRewrite(),
-    workers: int = 0,
-    url_prefix: str = "",
-    served: Path | None = None,
-    sample: tuple[int, int] = (0, 0),
-    selection: Selection = Selection(),
-    parquet_only: bool = False,
-    splits: SplitPlan = SplitPlan(),
-) -> dict:
-    """`export` once its output (and its `errors` file) is checked and locked (`served`: `served_prefix`'s)."""
+@dataclass(frozen=True)
+class ExportJob:
+    """What one export writes and from what, once `export` has checked it and locked its output: `export`'s
+    arguments (which say what each is), `photos` as `photos_for` found them, `errors` the problems' file and
+    `served` the folder Label Studio serves the photos from (`served_prefix`)."""
+
+    fmt: str
+    described: Path
+    output: Path
+    errors: Path
+    cv: Path | None
+    photos: PhotoKeys | None
+    prompt: str
+    image_folder: Path | None
+    policy: Policy
+    strip_location: bool = False
+    below_takeoff_m: float = 0.0
+    chat: bool = False
+    rewrite: PhotoRewrite = PhotoRewrite()
+    workers: int = 0
+    url_prefix: str = ""
+    served: Path | None = None
+    sample: tuple[int, int] = (0, 0)
+    selection: Selection = Selection()
+    parquet_only: bool = False
+    splits: SplitPlan = SplitPlan()
+
+
+def _export(job: ExportJob) -> dict:
+    """`export`'s work, its output checked and locked."""
+    fmt, described, output, cv, photos, prompt = job.fmt, job.described, job.output, job.cv, job.photos, job.prompt
+    image_folder, policy, strip_location, rewrite = job.image_folder, job.policy, job.strip_location, job.rewrite
+    workers, sample, selection, splits = job.workers, job.sample, job.selection, job.splits
     split_counts = None  # with a file per split: each one's photos
     if fmt in FOLDER_FORMATS:
-        columns = (photos.image_column, photos.key_column) if photos else ("", "")
-        images = photos.images if photos else None
-        chat_prompt = prompt if chat else None
-        sharded = export_sharded(
+        sharded = ShardedJob(
             fmt,
             described,
             cv,
             output,
-            images,
-            columns,
-            SHARD_BYTES,
-            strip_location,
-            chat_prompt,
-            rewrite,
-            workers,
-            sample,
-            selection,
-            parquet_only,
-            splits,
+            photos.images if photos else None,
+            (photos.image_column, photos.key_column) if photos else ("", ""),
+            strip_location=strip_location,
+            chat_prompt=prompt if job.chat else None,
+            rewrite=rewrite,
+            workers=workers,
+            sample=sample,
+            selection=selection,
+            parquet_only=job.parquet_only,
         )
-        joined, exported, problems = sharded
+        joined, exported, problems = export_splits(sharded, splits) if splits.asked else _export_shards(sharded)[:3]
         passed_over = 0
     else:
         rewrite = replace(rewrite, strip_location=strip_location)
@@ -1471,10 +1459,12 @@ def _export(
             photos = LocationFreePhotos(photos)  # as the other readers of the photos see them
         checks = {
             "coco_instances": lambda row: instances_problem(row, photos),
-            "label_studio": lambda row: instances_problem(row, photos) or (served and _served_problem(row, served)),
+            "label_studio": lambda row: (
+                instances_problem(row, photos) or (job.served and _served_problem(row, job.served))
+            ),
             "yolo": boxes_problem,
             "geojson": position_problem,
-            "geojson_items": lambda row: pose_row_problem(row, photos, below_takeoff_m),
+            "geojson_items": lambda row: pose_row_problem(row, photos, job.below_takeoff_m),
         }
         passes_over = {"geojson": without_position, "geojson_items": without_pose}.get(fmt)
         split_of = partial(split_of_row, splits) if splits.asked else None
@@ -1495,7 +1485,7 @@ def _export(
             atomic_write_text(output, coco_instances_pieces(rows, photos))
         elif fmt == "label_studio":
             labels: dict[str, None] = {}  # as the tasks meet them
-            tasks = (label_studio_task(row, photos, url_prefix, labels, policy.min_confidence) for row in rows())
+            tasks = (label_studio_task(row, photos, job.url_prefix, labels, policy.min_confidence) for row in rows())
             atomic_write_text(output, chain(json_array(tasks, indent=1), ["\n"]))
             atomic_write_text(label_config_path(output), label_config(list(labels)))
             written = rows.count - len(rows.left_out) - rows.passed_over
@@ -1507,14 +1497,14 @@ def _export(
             atomic_write_text(output, geojson_pieces(rows, policy, lines=output.suffix.lower() in GEOJSON_LINES))
         elif fmt == "geojson_items":
             lines = output.suffix.lower() in GEOJSON_LINES
-            pieces = geojson_items_pieces(rows, policy, photos, items, lines, below_takeoff_m)
+            pieces = geojson_items_pieces(rows, policy, photos, items, lines, job.below_takeoff_m)
             atomic_write_text(output, pieces)
         else:
             atomic_write_text(output, csv_pieces(rows))
         joined, passed_over, problems = rows.count, rows.passed_over, rows.problems
         exported = joined - len(rows.left_out) - passed_over
     join_problems = sum(1 for problem in problems if "line" in problem)
-    write_problems(errors, problems, "rows not exported")
+    write_problems(job.errors, problems, "rows not exported")
     if passed_over and fmt == "geojson":
         logger.warning("%d photos have no GPS position (their records' `taken`): left off the map", passed_over)
     elif passed_over:

@@ -68,10 +68,16 @@ def test_an_hf_export_s_card_reads_as_the_hub_reads_it_and_counts_what_was_writt
     from helpers.describer.exports import export
 
     folder, records, rows = described
-    export("hf", folder / "described.jsonl", folder / "out/ds", folder / "cv.jsonl", folder / "photos")
+    inputs = (folder / "described.jsonl", folder / "out/ds", folder / "cv.jsonl", folder / "photos")
+    with pytest.raises(ValueError, match="license: an id as the Hub names licences"):
+        export("hf", *inputs, license="CC BY 4.0")
+    with pytest.raises(ValueError, match="license: the hf and webdataset exports' dataset card"):
+        export("csv", folder / "described.jsonl", folder / "out.csv", license="cc-by-4.0")
+    export("hf", *inputs, license="cc-by-4.0")
     saved = datasets.load_from_disk(str(folder / "out/ds"))
     card = DatasetCard.load(folder / "out/ds/README.md")
     metadata = card.data.to_dict()
+    assert metadata["license"] == "cc-by-4.0"
     assert metadata["configs"] == [
         {"config_name": "default", "data_files": [{"split": "train", "path": "parquet/*.parquet"}]}
     ]
@@ -1246,7 +1252,9 @@ def test_splits_are_a_folder_each_loading_as_a_dataset_dict_with_every_photo_onc
     plan = SplitPlan((("train", 0.5), ("validation", 0.25), ("test", 0.25)), seed=3)
     arguments = (described, tmp_path / "cv.jsonl")
     whole = export_sharded("hf", *arguments, tmp_path / "whole", tmp_path / "photos", shard_bytes=1)
-    split = export_sharded("hf", *arguments, tmp_path / "split", tmp_path / "photos", shard_bytes=1, splits=plan)
+    split = export_sharded(
+        "hf", *arguments, tmp_path / "split", tmp_path / "photos", shard_bytes=1, splits=plan, license="odc-by"
+    )
     assert split == whole, "the same rows, examples and problems, the error row's once"
     every = datasets.load_from_disk(str(tmp_path / "whole")).to_list()
     saved = datasets.load_from_disk(str(tmp_path / "split"))
@@ -1260,6 +1268,7 @@ def test_splits_are_a_folder_each_loading_as_a_dataset_dict_with_every_photo_onc
     assert {name: loaded[name]["id"] for name in loaded} == {name: saved[name]["id"] for name in saved}
     card = DatasetCard.load(tmp_path / "split/README.md")
     infos = card.data.to_dict()["dataset_info"]["splits"]
+    assert card.data.license == "odc-by"
     assert {info["name"]: info["num_examples"] for info in infos} == {
         name: len(rows) for name, rows in by_split.items()
     }

@@ -59,6 +59,7 @@ def main(argv: list[str], prog: str = "desclm export") -> int:
             options.selection,
             options.parquet_only,
             options.split_plan,
+            options.license,
         )
     except (OSError, ValueError) as error:
         parser.error(str(error))

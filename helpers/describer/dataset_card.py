@@ -85,14 +85,17 @@ def size_category(count: int) -> str:
     return next((name for limit, name in SIZE_CATEGORIES if count < limit), "n>1T")
 
 
-def _metadata(fmt: str, counts: CardCounts, features, data_bytes: int, splits: dict | None = None) -> str:
-    """The card's YAML: its data files by split (`splits`: each split's folder of shards), and the hf export's
-    columns and counts."""
+def _metadata(
+    fmt: str, counts: CardCounts, features, data_bytes: int, splits: dict | None = None, license: str = ""
+) -> str:
+    """The card's YAML: its licence when given, its data files by split (`splits`: each split's folder of shards),
+    and the hf export's columns and counts."""
     from huggingface_hub import DatasetCardData
 
     files = "parquet/*.parquet" if fmt == "hf" else "*.tar"
     parts = splits or {"train": (counts.photos, data_bytes)}
     data = DatasetCardData(task_categories=["image-to-text"], size_categories=[size_category(counts.photos)])
+    data.license = license or None  # None: left out of the YAML
     data.tags = ["litter", "desclm", "synthetic-captions"]
     paths = [{"split": name, "path": f"{name}/{files}" if splits else files} for name in parts]
     data.configs = [{"config_name": "default", "data_files": paths}]  # as the Hub reads them
@@ -134,17 +137,19 @@ def dataset_card(
     parquet_only: bool = False,
     splits: dict[str, tuple[int, int]] | None = None,
     split_note: str = "",
+    license: str = "",
 ) -> str:
     """The card's text (see the module docstring): `fmt` "hf" or "webdataset"; `problems` the rows not exported
     (listed in the export's `.errors.jsonl`); `features` the hf export's columns and `data_bytes` its
     Arrow files' size; `chat_prompt` its conversation's user turn; `rewrite` how its photos were written;
     `chosen` which of the described photos it holds, when not all (Markdown, a sentence); `parquet_only` (hf): its
     Parquet shards alone, no Arrow files to `load_from_disk`; `splits`: each split's photos and data bytes, a
-    folder each, `split_note` how the photos were split (a sentence)."""
+    folder each, `split_note` how the photos were split (a sentence); `license` the licence its metadata states
+    (the Hub's id; "": none)."""
     whole = counts.photos
     lines = [
         "---",
-        _metadata(fmt, counts, features, data_bytes, splits).rstrip("\n"),
+        _metadata(fmt, counts, features, data_bytes, splits, license).rstrip("\n"),
         "---",
         "",
         "# Described litter photos",

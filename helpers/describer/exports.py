@@ -146,7 +146,7 @@ from helpers.describer.guard import WorkerPool
 from helpers.describer.hf_dataset import ShardedDatasetWriter
 from helpers.describer.label_studio import image_url, import_limits_warning, label_config, local_files_prefix
 from helpers.describer.options import EXPORT_FORMATS as FORMATS
-from helpers.describer.options import MAP_FORMATS, SPLIT_FORMATS, ExportOptions
+from helpers.describer.options import MAP_FORMATS, SPLIT_FORMATS, ExportOptions, check_license
 from helpers.describer.selection import RECORD_SPLITS, Selection, SplitPlan, said
 from helpers.describer.shard_writer import SHARD_BYTES, file_state
 from helpers.describer.webdataset import WebDatasetWriter
@@ -480,6 +480,7 @@ def export_sharded(
     selection: Selection = Selection(),
     parquet_only: bool = False,
     splits: SplitPlan = SplitPlan(),
+    license: str = "",
 ) -> tuple[int, int, list[dict]]:
     """The rows as a folder of shards, written a shard at a time as the files are read: "hf", a Hugging
     Face dataset in `output` (`save_to_disk`'s layout) and as Parquet shards in `output/parquet`
@@ -492,8 +493,8 @@ def export_sharded(
     (`helpers.core.photo_rewrite`), on `workers` processes (0: in this one) while this one reads and writes;
     `sample` (size, seed): only a seeded random sample of the described photos (`sampled_lines`; size 0: all), of
     those `selection` chooses; `parquet_only` (hf): the Parquet shards alone, no Arrow files; `splits`: a folder
-    of shards per split (`export_splits`)."""
-    job = ShardedJob(fmt, described, cv, output, images, columns, shard_bytes)
+    of shards per split (`export_splits`); `license`: the licence the dataset card states."""
+    job = ShardedJob(fmt, described, cv, output, images, columns, shard_bytes, license=license)
     job = replace(job, strip_location=strip_location, chat_prompt=chat_prompt, rewrite=rewrite, workers=workers)
     job = replace(job, sample=sample, selection=selection, parquet_only=parquet_only)
     return export_splits(job, splits) if splits.asked else _export_shards(job)[:3]
@@ -517,6 +518,7 @@ class ShardedJob:
     sample: tuple[int, int] = (0, 0)
     selection: Selection = Selection()
     parquet_only: bool = False
+    license: str = ""
 
 
 NO_SPLIT = f"its CV record names no split of {', '.join(RECORD_SPLITS)} (--splits records)"
@@ -614,6 +616,7 @@ def export_splits(job: ShardedJob, splits: SplitPlan) -> tuple[int, int, list[di
         job.parquet_only,
         parts,
         markdown_text(note),
+        job.license,
     )
     atomic_write_text(work / "README.md", card)
     state_path.unlink()
@@ -714,9 +717,8 @@ def _export_shards(
     found = so_far()
     data_bytes = writer.data_bytes() if fmt == "hf" else 0  # the complete shards'
     if split is None:
-        card = dataset_card(
-            fmt, counts, len(found), features, data_bytes, chat_prompt, strip_location, rewrite, chosen, parquet_only
-        )
+        arguments = (fmt, counts, len(found), features, data_bytes, chat_prompt, strip_location, rewrite, chosen)
+        card = dataset_card(*arguments, parquet_only, license=job.license)
         atomic_write_text(writer.dataset / "README.md", card)
     writer.finish()
     joined = [problem for problem in found if "line" in problem]
@@ -1278,6 +1280,7 @@ def export(
     selection: Selection = Selection(),
     parquet_only: bool = False,
     splits: SplitPlan = SplitPlan(),
+    license: str = "",
 ) -> dict:
     """Writes one export (see the module docstring); returns its counts. `images`: a folder or a
     Hugging Face dataset (`image_column`, `key_column`: as extraction read it), or the data.yaml, COCO
@@ -1294,7 +1297,8 @@ def export(
     sentence it chooses (by category, scene, count); `sample` (size, seed): only a seeded random sample of at most
     `size` of those (`sampled_lines`; 0: all of them); `parquet_only` (hf): its Parquet shards alone; `splits`
     (hf, webdataset): a folder of shards per split (`export_splits`); (yolo) a folder of photos per split; (llava,
-    coco, coco_instances) a file per split beside `output` (`write_split_files`), the photos in one `image_folder`.
+    coco, coco_instances) a file per split beside `output` (`write_split_files`), the photos in one `image_folder`;
+    `license` (hf, webdataset): the licence the dataset card states.
 
     Returns:
         {"format", "rows", "exported", "problems", "output"} (with `image_folder`: "photos_written",
@@ -1310,6 +1314,9 @@ def export(
         raise ValueError(f"unknown export format {fmt!r}: one of {', '.join(FORMATS)}")
     if parquet_only and fmt != "hf":
         raise ValueError(f"parquet_only: the hf export's layout, not {fmt}'s")
+    if license and fmt not in FOLDER_FORMATS:
+        raise ValueError(f"license: the {' and '.join(FOLDER_FORMATS)} exports' dataset card states one, not {fmt}'s")
+    check_license(license)
     if splits.asked and fmt not in SPLIT_FORMATS:
         raise ValueError(f"splits: the {', '.join(SPLIT_FORMATS)} exports' splits, not {fmt}'s")
     keys = [YOLO_SPLITS.get(name) for name in splits.names]  # data.yaml's, one split each
@@ -1361,7 +1368,7 @@ def export(
     job = ExportJob(fmt, described, output, errors, cv, photos, prompt, image_folder, policy)
     job = replace(job, strip_location=strip_location, below_takeoff_m=below_takeoff_m, chat=chat, rewrite=rewrite)
     job = replace(job, workers=workers, url_prefix=url_prefix, served=served, sample=sample, selection=selection)
-    job = replace(job, parquet_only=parquet_only, splits=splits)
+    job = replace(job, parquet_only=parquet_only, splits=splits, license=license)
     with OutputLock(output):  # a second export to this output refuses, naming this one
         return _export(job)
 
@@ -1426,6 +1433,7 @@ class ExportJob:
     selection: Selection = Selection()
     parquet_only: bool = False
     splits: SplitPlan = SplitPlan()
+    license: str = ""
 
 
 def _export(job: ExportJob) -> dict:
@@ -1449,6 +1457,7 @@ def _export(job: ExportJob) -> dict:
             sample=sample,
             selection=selection,
             parquet_only=job.parquet_only,
+            license=job.license,
         )
         joined, exported, problems = export_splits(sharded, splits) if splits.asked else _export_shards(sharded)[:3]
         passed_over = 0

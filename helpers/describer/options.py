@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -48,6 +49,15 @@ EXPORT_FORMATS = (
     "geojson_items",
     "csv",
 )
+LICENSE_ID = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")  # a licence as the Hub's card metadata names one: cc-by-4.0
+
+
+def check_license(license: str) -> None:
+    """Raises ValueError for a licence the Hub would not take as an id (`LICENSE_ID`; "": none)."""
+    if license and not LICENSE_ID.match(license):
+        raise ValueError(f"license: an id as the Hub names licences (cc-by-4.0, odc-by, other), got {license!r}")
+
+
 SPLIT_FORMATS = ("hf", "webdataset", "yolo", "llava", "coco", "coco_instances")  # the exports `--splits` splits
 CAPTION_FORMATS = ("auto", "jsonl", "llava", "coco", "parquet", "webdataset", "csv")  # `desclm check --captions_format`
 DEFAULT_GUARD_WORKERS = "auto"  # the guard's worker processes (helpers.describer.guard.guard_workers)
@@ -213,6 +223,11 @@ class ExportOptions:
         "hf: write the Parquet shards alone (the Hub's layout: load_dataset reads the folder by its name), not also "
         "the Arrow files load_from_disk reads: the photos, the bulk of a dataset, on disk once",
     )
+    license: str = setting(
+        "",
+        "hf, webdataset: the licence the dataset card states, as the Hub names licences (cc-by-4.0, cc0-1.0, odc-by, "
+        "other, ...): the photos' and captions' terms, kept when the export is run again; default: none stated",
+    )
     url_prefix: str = setting(
         "",
         "label_studio: what goes before each photo's key (or name in --image_folder) in its task's image URL, e.g. "
@@ -300,6 +315,9 @@ class ExportOptions:
             raise ValueError(f"--chat: the conversation columns are the hf export's, not {self.format}'s")
         if self.parquet_only and self.format != "hf":
             raise ValueError(f"--parquet_only: the hf export's layout, not {self.format}'s")
+        if self.license and self.format not in ("hf", "webdataset"):
+            raise ValueError(f"--license: the hf and webdataset exports' dataset card states one, not {self.format}'s")
+        check_license(self.license)
         if self.split_plan.asked and self.format not in SPLIT_FORMATS:
             raise ValueError(f"--splits: the {', '.join(SPLIT_FORMATS)} exports' splits, not {self.format}'s")
         if self.strip_location and self.format in MAP_FORMATS:

@@ -915,7 +915,7 @@ def write_split_files(
     categories: dict[str, int] = {}
     for row in rows():
         held[split_of(row)] += 1
-        for detection in _detections(row.record):
+        for detection in _detections(row.record) if fmt == "coco_instances" else ():  # llava, coco: no boxes
             categories.setdefault(detection["label"], len(categories) + 1)
     for name in names:
         if not held[name]:

@@ -915,6 +915,72 @@ def test_llava_and_coco_exports_with_splits_write_a_file_per_split_that_together
     assert named.read_bytes() == described.read_bytes()
 
 
+_SPLIT_LABEL = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=8)
+_SPLIT_PHOTO = st.tuples(
+    st.sampled_from(["a", "b", "flight 3", "ü"]),  # its folder
+    st.lists(st.tuples(_SPLIT_LABEL, st.floats(0.01, 1.0)), max_size=4),  # its detections: label, confidence
+)
+
+
+@given(
+    photos=st.lists(_SPLIT_PHOTO, min_size=1, max_size=12),
+    shares=st.sampled_from(["train=0.5,val=0.5", "train=0.8,validation=0.1,test=0.1", "a=0.3,b=0.7"]),
+    split_by=st.sampled_from(["photo", "folder"]),
+    seed=st.integers(0, 2**16),
+)
+@settings(max_examples=25, deadline=None)
+def test_split_files_hold_the_unsplit_export_s_photos_each_once_with_one_category_id_a_label(
+    tmp_path_factory, photos, shares, split_by, seed
+):
+    """Any photos, labels (any text) and plan: each photo in the file of the split the plan gives it, the files
+    together the unsplit coco_instances export (its images, boxes and labels), and every file's categories the
+    unsplit file's."""
+    from helpers.describer.exports import export, split_output
+    from helpers.describer.selection import SplitPlan
+
+    folder = tmp_path_factory.mktemp("split")
+    cv, described = folder / "cv.jsonl", folder / "described.jsonl"
+    records = [
+        {
+            "image": f"{where}/{number}.jpg",
+            "width": 40,
+            "height": 30,
+            "detections": [
+                {"label": label, "confidence": score, "bbox": [0.1, 0.2, 0.5, 0.6]} for label, score in found
+            ],
+        }
+        for number, (where, found) in enumerate(photos)
+    ]
+    cv.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
+    rows = [{"id": record["image"], "description": f"Photo {n}."} for n, record in enumerate(records)]
+    described.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    plan = SplitPlan.parse(shares, split_by, seed)
+    export("coco_instances", described, folder / "whole.json", cv)
+    counts = export("coco_instances", described, folder / "split.json", cv, splits=plan)
+    whole = json.loads((folder / "whole.json").read_text(encoding="utf-8"))
+
+    def boxes(data: dict) -> dict[str, list]:
+        names = {category["id"]: category["name"] for category in data["categories"]}
+        found = {image["id"]: (image["file_name"], []) for image in data["images"]}
+        for annotation in data["annotations"]:
+            found[annotation["image_id"]][1].append((names[annotation["category_id"]], annotation["bbox"]))
+        return dict(found.values())
+
+    together: dict[str, list] = {}
+    for name in plan.names:
+        path = split_output(folder / "split.json", name)
+        assert path.exists() == (counts["splits"][name] > 0)
+        if not path.exists():
+            continue
+        data = json.loads(path.read_text(encoding="utf-8"))
+        assert data["categories"] == whole["categories"]
+        found = boxes(data)
+        assert all(plan.split_of(key) == name for key in found) and len(found) == counts["splits"][name]
+        assert not together.keys() & found.keys()
+        together |= found
+    assert together == boxes(whole)
+
+
 def test_csv_opens_as_a_spreadsheet_row_per_photo(described):
     folder, records, rows = described
     assert _export(folder, "csv", "described.csv", "--cv", "cv.jsonl").returncode == 1

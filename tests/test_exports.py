@@ -826,6 +826,7 @@ def test_a_yolo_export_with_splits_puts_each_photo_in_its_split_s_folders_as_ult
         "yolo", described, tmp_path / "yolo", cv, tiny_demo / "data.yaml", splits=SplitPlan.parse("records")
     )
     assert (counts["exported"], counts["problems"]) == (12, 0)
+    assert counts["splits"] == {"train": 8, "validation": 2, "test": 2}
     spec = check_det_dataset(str(tmp_path / "yolo" / "data.yaml"))
     assert Path(spec["val"]).name == "validation" and Path(spec["test"]).name == "test"
     exported = open_image_source(tmp_path / "yolo" / "data.yaml")
@@ -1426,7 +1427,7 @@ def test_splits_records_keeps_a_labelled_dataset_s_own_splits_and_says_which_pho
     names them: validation); a photo whose record names none is in no split, a problem said once."""
     import datasets
 
-    from helpers.describer.exports import export_sharded
+    from helpers.describer.exports import export, export_sharded
     from helpers.describer.selection import SplitPlan
 
     described = _small_photos_described(tmp_path, monkeypatch, 12)
@@ -1435,7 +1436,8 @@ def test_splits_records_keeps_a_labelled_dataset_s_own_splits_and_says_which_pho
     records = [record | ({"split": split} if split else {}) for record, split in zip(records, said, strict=True)]
     (tmp_path / "cv.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     arguments = (described, tmp_path / "cv.jsonl", tmp_path / "out", tmp_path / "photos")
-    rows, written, problems = export_sharded("hf", *arguments, shard_bytes=1, splits=SplitPlan.parse("records"))
+    plan = SplitPlan.parse("records")
+    rows, written, problems = export_sharded("hf", *arguments, shard_bytes=1, splits=plan)
     saved = datasets.load_from_disk(str(tmp_path / "out"))
     assert {name: saved[name]["id"] for name in saved} == {
         "train": [f"p{i:02d}.png" for i in range(6)],
@@ -1444,3 +1446,5 @@ def test_splits_records_keeps_a_labelled_dataset_s_own_splits_and_says_which_pho
     }
     assert [problem["id"] for problem in problems] == ["broken.png", "p11.png"] and written == 11
     assert "names no split" in problems[1]["error"]
+    counts = export("webdataset", described, tmp_path / "wds", tmp_path / "cv.jsonl", tmp_path / "photos", splits=plan)
+    assert counts["splits"] == {"train": 6, "validation": 3, "test": 2} and counts["exported"] == 11

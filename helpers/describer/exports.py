@@ -497,7 +497,7 @@ def export_sharded(
     job = ShardedJob(fmt, described, cv, output, images, columns, shard_bytes, license=license)
     job = replace(job, strip_location=strip_location, chat_prompt=chat_prompt, rewrite=rewrite, workers=workers)
     job = replace(job, sample=sample, selection=selection, parquet_only=parquet_only)
-    return export_splits(job, splits) if splits.asked else _export_shards(job)[:3]
+    return export_splits(job, splits)[:3] if splits.asked else _export_shards(job)[:3]
 
 
 @dataclass(frozen=True)
@@ -543,8 +543,8 @@ def _in_split(name: str, plan: SplitPlan, problems: list[dict], row: ExportRow) 
     return chosen == name
 
 
-def export_splits(job: ShardedJob, splits: SplitPlan) -> tuple[int, int, list[dict]]:
-    """`export_sharded` with a folder of shards per split: each
+def export_splits(job: ShardedJob, splits: SplitPlan) -> tuple[int, int, list[dict], dict[str, int]]:
+    """`export_sharded` with a folder of shards per split (and each split's photo count, a split without any 0): each
     split written in its turn (the files read once a split, only its photos), resumable (a killed export goes on in
     the split it stopped in, the splits before it kept: `splits.json` in the work folder), then the hf export's
     `dataset_dict.json` (`load_from_disk` reads a DatasetDict) and one card for them all; put in place of `output`
@@ -621,7 +621,8 @@ def export_splits(job: ShardedJob, splits: SplitPlan) -> tuple[int, int, list[di
     atomic_write_text(work / "README.md", card)
     state_path.unlink()
     replace_dir(work, output)
-    return sum(part[0] for part in done), sum(part[1] for part in done), problems
+    by_split = {name: part[3]["photos"] for name, part in zip(splits.names, done, strict=True)}
+    return sum(part[0] for part in done), sum(part[1] for part in done), problems, by_split
 
 
 def _export_shards(
@@ -816,15 +817,20 @@ def instances_problem(row: ExportRow, photos: PhotoKeys | None) -> str | None:
 YOLO_SPLITS = {"train": "train", "val": "val", "validation": "val", "test": "test"}  # a split -> data.yaml's key
 
 
-def write_yolo_dataset(rows, output: Path, min_confidence: float, splits: SplitPlan = SplitPlan()) -> None:
+def write_yolo_dataset(
+    rows, output: Path, min_confidence: float, splits: SplitPlan = SplitPlan()
+) -> dict[str, int] | None:
     """The rows (their photos already copied to `output/images` by the first pass, with `splits` into
     `images/<split>/`) as a YOLO detection dataset: a label file per photo where Ultralytics looks for it, then
-    `data.yaml` with the names and each split's folder (without a validation split, val is train's)."""
+    `data.yaml` with the names and each split's folder (without a validation split, val is train's). Returns each
+    split's photo count (None without `splits`)."""
     import yaml
     from ultralytics.data.utils import img2label_paths
 
     names: dict[str, int] = {}
+    by_split: Counter = Counter()
     for row in rows():
+        by_split[PurePosixPath(row.file).parts[0]] += 1  # with splits, its split's folder
         image = output / "images" / row.file
         lines = []
         for detection in _detections(row.record):
@@ -842,6 +848,7 @@ def write_yolo_dataset(rows, output: Path, min_confidence: float, splits: SplitP
     spec |= {"test": folders["test"]} if "test" in folders else {}
     spec["names"] = {number: name for name, number in names.items()}
     atomic_write_text(output / "data.yaml", yaml.safe_dump(spec, allow_unicode=True, sort_keys=False))
+    return {name: by_split[name] for name in splits.names} if splits.asked else None
 
 
 def coco_instances_pieces(
@@ -1302,7 +1309,7 @@ def export(
 
     Returns:
         {"format", "rows", "exported", "problems", "output"} (with `image_folder`: "photos_written",
-        "photos_kept"; with a file per split: "splits", each one's photo count); problems are also written to
+        "photos_kept"; with `splits`: "splits", each one's photo count); problems are also written to
         `<output>.errors.jsonl` (an old one is removed when there are none).
 
     Raises:
@@ -1441,7 +1448,7 @@ def _export(job: ExportJob) -> dict:
     fmt, described, output, cv, photos, prompt = job.fmt, job.described, job.output, job.cv, job.photos, job.prompt
     image_folder, policy, strip_location, rewrite = job.image_folder, job.policy, job.strip_location, job.rewrite
     workers, sample, selection, splits = job.workers, job.sample, job.selection, job.splits
-    split_counts = None  # with a file per split: each one's photos
+    split_counts = None  # with splits: each one's photos
     if fmt in FOLDER_FORMATS:
         sharded = ShardedJob(
             fmt,
@@ -1459,7 +1466,10 @@ def _export(job: ExportJob) -> dict:
             parquet_only=job.parquet_only,
             license=job.license,
         )
-        joined, exported, problems = export_splits(sharded, splits) if splits.asked else _export_shards(sharded)[:3]
+        if splits.asked:
+            joined, exported, problems, split_counts = export_splits(sharded, splits)
+        else:
+            joined, exported, problems = _export_shards(sharded)[:3]
         passed_over = 0
     else:
         rewrite = replace(rewrite, strip_location=strip_location)
@@ -1501,7 +1511,7 @@ def _export(job: ExportJob) -> dict:
             if too_many := import_limits_warning(written, output.stat().st_size):
                 logger.warning("%s: %s", output, too_many)
         elif fmt == "yolo":
-            write_yolo_dataset(rows, output, policy.min_confidence, splits)
+            split_counts = write_yolo_dataset(rows, output, policy.min_confidence, splits)
         elif fmt == "geojson":
             atomic_write_text(output, geojson_pieces(rows, policy, lines=output.suffix.lower() in GEOJSON_LINES))
         elif fmt == "geojson_items":
@@ -1523,12 +1533,14 @@ def _export(job: ExportJob) -> dict:
             passed_over,
             ", ".join(POSE_FIELDS),
         )
-    written_to = split_output(output, "*") if split_counts is not None else output  # a file per split
+    split_files = split_counts is not None and fmt in SPLIT_FILE_FORMATS
+    written_to = split_output(output, "*") if split_files else output
     logger.info("%s export: %d photos written to %s", fmt, exported, written_to)
     total = joined + join_problems
     counts = {"format": fmt, "rows": total, "exported": exported, "problems": len(problems), "output": str(output)}
     if split_counts is not None:
         counts["splits"] = split_counts
+    if split_files:  # (the sharded exports' `export_splits` says its own)
         whole = max(sum(split_counts.values()), 1)
         held = ", ".join(f"{name} {count} ({count / whole:.1%})" for name, count in split_counts.items())
         asked = dict(splits.shares) or "records"

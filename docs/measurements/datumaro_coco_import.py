@@ -14,6 +14,11 @@ or `captions_default.json`, `images/default/`: what CVAT's COCO import takes zip
 0.01 pixel: the export writes pixels to two decimals), each caption its description, and the import must log no
 warning (Datumaro warns on every annotation that lacks a field it expects, such as `segmentation`). CVAT runs its
 own fork of Datumaro; this is the upstream package.
+
+Then `coco_instances` split (`--splits train=0.9,val=0.1`, a file per split, `instances_train.json` and
+`instances_val.json`) laid out as Datumaro's COCO subsets (`annotations/instances_<split>.json`, the photos under
+`images/<split>/`) and imported once: each subset must hold the photos of its file, each box as recorded, and the
+labels one set of categories across the subsets.
 """
 
 from __future__ import annotations
@@ -59,6 +64,70 @@ def _import(root: Path, name: str, kind: str, export: Path, photos: Path):
     return dataset, items, warnings.messages
 
 
+def _boxes(items, labels, records: dict) -> tuple[int, int, float]:
+    """(boxes read, boxes as recorded, the largest corner error in pixels) of the imported items."""
+    boxes, same, worst = 0, 0, 0.0
+    for item in items:
+        record = records[item.id + Path(item.media.path).suffix]
+        read = sorted(item.annotations, key=lambda annotation: annotation.id)  # the export's order
+        for box, truth in zip(read, record["detections"], strict=True):
+            x1, y1, x2, y2 = truth["bbox"]
+            width, height = record["width"], record["height"]
+            error = max(abs(a - b) for a, b in zip(box.points, (x1 * width, y1 * height, x2 * width, y2 * height)))
+            worst = max(worst, error)
+            boxes += 1
+            same += (
+                labels[box.label].name == truth["label"]
+                and box.attributes.get("score") == truth["confidence"]
+                and error <= TOLERANCE
+            )
+    return boxes, same, worst
+
+
+def _split(root: Path, desclm: str, cv: str, images: str, records: dict) -> dict:
+    """The split coco_instances export laid out as Datumaro's COCO subsets and imported."""
+    import datumaro
+
+    command = [desclm, "export", "described.jsonl", "--cv", cv, "--images", images, "--format", "coco_instances"]
+    command += ["--splits", "train=0.9,val=0.1", "--image_folder", "split_photos", "--output", "split/instances.json"]
+    subprocess.run([*command, "-q"], cwd=root, check=True)
+    folder = root / "split_dataset"
+    (folder / "annotations").mkdir(parents=True)
+    exported = {}
+    for name in ("train", "val"):
+        path = root / "split" / f"instances_{name}.json"
+        shutil.copyfile(path, folder / "annotations" / path.name)
+        exported[name] = json.loads(path.read_text())
+        for image in exported[name]["images"]:
+            target = folder / "images" / name / image["file_name"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(root / "split_photos" / image["file_name"], target)
+    warnings = Warnings()
+    logging.getLogger().addHandler(warnings)
+    try:
+        dataset = datumaro.Dataset.import_from(str(folder), "coco_instances")
+        items = list(dataset)
+    finally:
+        logging.getLogger().removeHandler(warnings)
+    labels = dataset.categories()[datumaro.AnnotationType.label]
+    boxes, same, worst = _boxes(items, labels, records)
+    in_file = {
+        name: {Path(i["file_name"]).with_suffix("").as_posix() for i in data["images"]}
+        for name, data in exported.items()
+    }
+    return {
+        "photos_exported": {name: len(data["images"]) for name, data in exported.items()},
+        "items_read": {name: sum(item.subset == name for item in items) for name in exported},
+        "items_in_their_file_s_subset": sum(item.id in in_file.get(item.subset, ()) for item in items),
+        "categories_alike_in_the_files": exported["train"]["categories"] == exported["val"]["categories"],
+        "labels_read": len(labels),
+        "detections_read": boxes,
+        "detections_as_recorded": same,
+        "largest_box_error_pixels": round(worst, 6),
+        "warnings": len(warnings.messages),
+    }
+
+
 def main() -> None:
     args = export_arguments(__doc__.split("\n")[0])
     import datumaro
@@ -77,22 +146,8 @@ def main() -> None:
             root, "instances", "coco_instances", root / "coco_instances.json", root / "coco_instances_photos"
         )
         labels = dataset.categories()[datumaro.AnnotationType.label]
-        found, boxes, same, worst = 0, 0, 0, 0.0
-        for item in items:
-            found += Path(item.media.path).is_file()
-            record = records[item.id + Path(item.media.path).suffix]
-            read = sorted(item.annotations, key=lambda annotation: annotation.id)  # the export's order
-            for box, truth in zip(read, record["detections"], strict=True):
-                x1, y1, x2, y2 = truth["bbox"]
-                width, height = record["width"], record["height"]
-                error = max(abs(a - b) for a, b in zip(box.points, (x1 * width, y1 * height, x2 * width, y2 * height)))
-                worst = max(worst, error)
-                boxes += 1
-                same += (
-                    labels[box.label].name == truth["label"]
-                    and box.attributes.get("score") == truth["confidence"]
-                    and error <= TOLERANCE
-                )
+        found = sum(Path(item.media.path).is_file() for item in items)
+        boxes, same, worst = _boxes(items, labels, records)
         instances = {
             "photos_exported": len(json.loads((root / "coco_instances.json").read_text())["images"]),
             "items_read": len(items),
@@ -117,6 +172,7 @@ def main() -> None:
             "warnings": len(warned),
             "first_warning": warned[0] if warned else None,
         }
+        split = _split(root, desclm, cv, images, records)
     save(
         {
             "commit": commit(),
@@ -124,6 +180,7 @@ def main() -> None:
             "tolerance_pixels": TOLERANCE,
             "coco_instances": instances,
             "coco": captioned,
+            "coco_instances_split": split,
         },
         args.out,
     )

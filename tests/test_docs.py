@@ -927,6 +927,13 @@ def test_the_datumaro_import_the_readme_states_is_the_saved_one_and_lost_nothing
     assert instances["largest_box_error_pixels"] <= saved["tolerance_pixels"]
     assert captions["items_read"] == captions["photos_found"] == captions["captions_as_described"] == photos
     assert captions["warnings"] == 0
+    split = saved["coco_instances_split"]
+    held = split["photos_exported"]
+    assert f"the subsets train and val with the {held['train']} and {held['val']} photos of their files" in text
+    assert f"all {split['detections_read']} boxes as recorded, one set of {split['labels_read']} categories" in text
+    assert split["items_read"] == held and split["items_in_their_file_s_subset"] == photos == sum(held.values())
+    assert split["detections_as_recorded"] == split["detections_read"] == boxes and split["warnings"] == 0
+    assert split["categories_alike_in_the_files"] and split["largest_box_error_pixels"] <= saved["tolerance_pixels"]
 
 
 def test_the_webdataset_read_the_readme_states_is_the_saved_one_and_lost_nothing():

@@ -963,6 +963,21 @@ def test_the_llamafactory_read_the_readme_states_is_the_saved_one_and_lost_nothi
     assert '"columns": {"messages": "conversations", "images": "image"}' in text
 
 
+def test_the_ms_swift_read_the_readme_states_is_the_saved_one_and_lost_nothing():
+    saved = _measured("ms_swift_read.json")
+    text = " ".join(README.split())
+    splits = saved["splits"]
+    assert f"| ms-swift {saved['ms_swift']}, its `load_dataset`" in text
+    assert (
+        f"every example once ({splits['train']['examples_read']} and {splits['validation']['examples_read']}) as"
+        in text
+    )
+    for split in splits.values():
+        assert split["examples_read"] == split["distinct_photos"] == split["examples_as_exported"]
+        assert split["photos_read_as_stored"] == split["examples_read"]
+    assert saved["photos_read_in_all"] == saved["records"]
+
+
 def test_the_label_studio_review_the_readme_states_is_the_saved_one():
     review = _measured("label_studio_import.json")["review"]
     check = review["JSON"]["check"]

@@ -420,6 +420,12 @@ def test_llava_json_has_a_conversation_per_caption(described):
     assert [e["conversations"][1]["value"] for e in entries] == [c for row in rows for c in row["captions"]]
     assert all(e["conversations"][0] == {"from": "human", "value": "<image>\nWhat litter is here?"} for e in entries)
     assert entries[0]["image"] == rows[0]["id"]
+    # .jsonl: the same entries, one a line (read a block at a time by `datasets`' JSON reader)
+    from helpers.describer.exports import export
+
+    export("llava", folder / "described.jsonl", folder / "llava.jsonl", prompt="What litter is here?")
+    lines = (folder / "llava.jsonl").read_text(encoding="utf-8").split("\n")
+    assert lines.pop() == "" and [json.loads(line) for line in lines] == entries
     # --image_folder: each photo's file beside the JSON, as LLaVA's --image_folder reads them
     gone = rows[5]["id"]  # its photo was deleted after it was described
     finished = _export(folder, "llava", "bundle/llava.json", "--images", "photos", "--image_folder", "bundle/photos")

@@ -740,9 +740,16 @@ def llava_entries(row: ExportRow, prompt: str = LLAVA_PROMPT) -> list[dict]:
     ]
 
 
-def llava_pieces(rows, prompt: str = LLAVA_PROMPT) -> Iterator[str]:
-    """The llava export's JSON text in pieces: the rows' entries (`llava_entries`) as one array."""
+LLAVA_LINES = ".jsonl"  # a llava output named so holds an entry a line
+
+
+def llava_pieces(rows, prompt: str = LLAVA_PROMPT, lines: bool = False) -> Iterator[str]:
+    """The llava export's JSON text in pieces: the rows' entries (`llava_entries`) as one array, or with `lines`
+    one entry a line (JSON Lines, which `datasets`' JSON reader, and so LLaMA-Factory's and ms-swift's, reads a block
+    at a time, where an array is parsed whole in memory)."""
     entries = (entry for row in rows() for entry in llava_entries(row, prompt))
+    if lines:
+        return (json.dumps(entry, ensure_ascii=False) + "\n" for entry in entries)
     return chain(json_array(entries, indent=1), ["\n"])
 
 
@@ -933,7 +940,7 @@ def write_split_files(
             return (row for row in rows() if split_of(row) == name)
 
         if fmt == "llava":
-            pieces = llava_pieces(split_rows, prompt)
+            pieces = llava_pieces(split_rows, prompt, output.suffix.lower() == LLAVA_LINES)
         elif fmt == "coco":
             pieces = coco_pieces(split_rows, photos)
         else:
@@ -1497,7 +1504,7 @@ def _export(job: ExportJob) -> dict:
         if split_of is not None and fmt in SPLIT_FILE_FORMATS:
             split_counts = write_split_files(fmt, rows, output, splits.names, split_of, photos, prompt)
         elif fmt == "llava":
-            atomic_write_text(output, llava_pieces(rows, prompt))
+            atomic_write_text(output, llava_pieces(rows, prompt, output.suffix.lower() == LLAVA_LINES))
         elif fmt == "coco":
             atomic_write_text(output, coco_pieces(rows, photos))
         elif fmt == "coco_instances":

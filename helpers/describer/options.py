@@ -190,15 +190,14 @@ class ExportOptions:
     format: Literal[
         "hf", "webdataset", "llava", "coco", "coco_instances", "label_studio", "yolo", "geojson", "geojson_items", "csv"
     ] = setting(
-        help="hf: a Hugging Face dataset (save_to_disk + Parquet); webdataset: tar shards (photo, .txt, .json); "
-        "llava: LLaVA conversations JSON; coco: COCO captions JSON; coco_instances: the detections as COCO "
-        "object detection JSON (with --cv; CVAT, FiftyOne, pycocotools); label_studio: Label Studio tasks whose "
-        "pre-annotations, the boxes and the description, are there to review (with --cv; and its labeling config); "
-        "yolo: a YOLO dataset of the boxes the descriptions state (with --cv, --images: a folder to train a detector "
-        "on); geojson: the photos as points "
-        "where they were taken, with their counts and descriptions (with --cv; QGIS, geopandas); geojson_items: each "
-        "stated item as a point where it lies on the ground (with --cv; drone photos with their height and camera "
-        "angles); csv: a spreadsheet"
+        help="hf: a Hugging Face dataset (save_to_disk + Parquet); webdataset: tar shards (photo, .txt, .json); llava: "
+        "LLaVA conversations JSON (.jsonl: an entry a line); coco: COCO captions JSON; coco_instances: the detections"
+        " as COCO object detection JSON (with --cv; CVAT, FiftyOne, pycocotools); label_studio: Label Studio tasks "
+        "whose pre-annotations, the boxes and the description, are there to review (with --cv; and its labeling "
+        "config); yolo: a YOLO dataset of the boxes the descriptions state (with --cv, --images: a folder to train a "
+        "detector on); geojson: the photos as points where they were taken, with their counts and descriptions (with "
+        "--cv; QGIS, geopandas); geojson_items: each stated item as a point where it lies on the ground (with --cv; "
+        "drone photos with their height and camera angles); csv: a spreadsheet"
     )
     output: str = setting(help="file to write (hf, webdataset, yolo: a folder)")
     cv: str = setting("", "the CV records the rows were described from (adds detections and scene; 01's output)")

@@ -234,9 +234,10 @@ def _llava_entry(index: int, image, answer) -> dict:
 
 
 def test_llava_and_coco_captions_are_checked_where_they_are_kept(tmp_path):
-    """A VLM's captions kept as LLaVA conversations (a JSON array or one entry per line) or COCO captions
-    get the verdicts the same captions get as JSONL; an entry whose photo is no path, without an answer,
-    a photo without a CV record, an annotation of no image: one error line each; an entry without
+    """A VLM's captions kept as LLaVA conversations (a JSON array or one entry per line; or as LLaMA-Factory and
+    ms-swift keep them, `messages` and `images`) or COCO captions get the verdicts the same captions get as JSONL;
+    an entry whose photo is no path, without an answer, a photo without a CV record, an annotation of no image: one
+    error line each; an entry without
     `image` (text only) or with several (multi-image): a line saying so, counted apart (a list of one
     photo is that photo); a file cut short: the entries before it checked, then one line saying after which."""
     from helpers.describer.check import MULTI_IMAGE, TEXT_ONLY, check_file
@@ -255,6 +256,20 @@ def test_llava_and_coco_captions_are_checked_where_they_are_kept(tmp_path):
     entries.append(pair)
     (tmp_path / "llava.json").write_text(json.dumps(entries, indent=1))
     (tmp_path / "llava.jsonl").write_text("".join(json.dumps(entry) + "\n" for entry in entries))
+    roles = {"human": "user", "gpt": "assistant"}  # the same entries as LLaMA-Factory and ms-swift write them
+    chats = [
+        {
+            "id": entry["id"],
+            "messages": [{"role": roles[t["from"]], "content": t["value"]} for t in entry["conversations"]],
+        }
+        | (
+            {"images": photo if isinstance(photo := entry["image"], list | None) else [photo]}
+            if "image" in entry
+            else {}
+        )
+        for entry in entries
+    ]
+    (tmp_path / "mllm.json").write_text(json.dumps(chats, indent=1))
     coco = {
         "images": [{"id": i + 1, "file_name": r["id"]} for i, r in enumerate(rows)],
         "annotations": [{"id": 100 + i, "image_id": i + 1, "caption": r["caption"]} for i, r in enumerate(rows)]
@@ -262,7 +277,7 @@ def test_llava_and_coco_captions_are_checked_where_they_are_kept(tmp_path):
     }
     (tmp_path / "coco.json").write_text(json.dumps(coco))
     expected = [r["faithful"] for r in rows]
-    for name in ("llava.json", "llava.jsonl"):
+    for name in ("llava.json", "llava.jsonl", "mllm.json"):
         summary = check_file(
             tmp_path / "cv.jsonl", tmp_path / name, tmp_path / f"{name}.verdicts.jsonl", lexicon=LEXICON
         )
@@ -308,6 +323,14 @@ ENTRIES = st.lists(
                 "conversations": st.just([{"role": "assistant", "content": [{"type": "text", "text": "Two cans."}]}]),
             }
         ),
+        st.fixed_dictionaries(  # LLaMA-Factory's and ms-swift's shape
+            {
+                "images": st.lists(st.text(min_size=1, max_size=4), max_size=2),
+                "messages": st.just(
+                    [{"role": "user", "content": "<image>"}, {"role": "assistant", "content": "A can."}]
+                ),
+            }
+        ),
     ),
     max_size=6,
 )
@@ -327,12 +350,14 @@ def test_llava_entries_read_alike_as_a_json_array_and_one_per_line(entries):
         read = [list(read_captions(path)) for path in (array, lines)]
     for from_array, from_line, entry in zip(*read, entries, strict=True):
         assert (from_array.text, from_array.key, from_array.entry) == (from_line.text, from_line.key, from_line.entry)
-        if isinstance(entry, dict) and from_array.error is None:
-            answer = next(t for t in entry["conversations"] if t.get("from") == "gpt" or t.get("role") == "assistant")
+        if isinstance(entry, dict) and from_array.error is None and from_array.skipped is None:
+            turns = entry.get("conversations", entry.get("messages"))
+            answer = next(t for t in turns if t.get("from") == "gpt" or t.get("role") == "assistant")
             said = answer.get("value", answer.get("content"))
-            assert from_array.key == entry["image"] and from_array.text == (
-                said if isinstance(said, str) else "Two cans."
-            )
+            photo = entry.get("image", (entry.get("images") or [None])[0])
+            assert from_array.key == photo and from_array.text == (said if isinstance(said, str) else "Two cans.")
+        elif isinstance(entry, dict) and from_array.skipped is not None:  # `images` of none (text only) or several
+            assert len(entry["images"]) != 1 and from_array.text is None
         else:
             assert from_array.text is None and from_line.text is None
 

@@ -163,6 +163,7 @@ _SEGMENTS = st.text(_NAME_CHARACTERS, min_size=1, max_size=8)
             st.builds(lambda names: {"image": names}, st.lists(_SEGMENTS.map(lambda s: s + ".jpg"), min_size=1)),
             st.just({"conversations": [{"from": "human", "value": "Hello"}]}),  # text only
             st.just({"image": 7}),  # not a path
+            st.builds(lambda names: {"images": names}, st.lists(_SEGMENTS.map(lambda s: s + ".png"), max_size=2)),
         ),
         max_size=12,
     ),
@@ -170,10 +171,10 @@ _SEGMENTS = st.text(_NAME_CHARACTERS, min_size=1, max_size=8)
     lines=st.booleans(),
 )
 def test_a_llava_json_lists_its_entries_photos_once_each_in_order(tmp_path_factory, entries, big_number, lines):
-    """`--images llava.json` (or `.jsonl`, an entry a line): each entry's `image` (or list of them) is a
-    photo keyed by that path under `image_root`, once, in order; text-only entries, non-paths and (in
-    JSONL) unreadable lines are passed over. A number beyond 64 bits (which ijson's C parser stops at)
-    reads all the same."""
+    """`--images llava.json` (or `.jsonl`, an entry a line): each entry's `image` (or list of them; or `images`,
+    LLaMA-Factory's and ms-swift's list) is a photo keyed by that path under `image_root`, once, in order;
+    text-only entries (an empty list too), non-paths and (in JSONL) unreadable lines are passed over. A number
+    beyond 64 bits (which ijson's C parser stops at) reads all the same."""
     from helpers.cv.sources import open_image_source
 
     folder = tmp_path_factory.mktemp("llava")
@@ -186,8 +187,8 @@ def test_a_llava_json_lists_its_entries_photos_once_each_in_order(tmp_path_facto
     named = [
         name
         for entry in entries
-        if isinstance(entry.get("image"), str | list)
-        for name in (entry["image"] if isinstance(entry["image"], list) else [entry["image"]])
+        if isinstance(photos := entry.get("image", entry.get("images")), str | list)
+        for name in (photos if isinstance(photos, list) else [photos])
         if name.strip()
     ]
     assert source.kind == "llava" and source.root == (folder / "images").resolve()

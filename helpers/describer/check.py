@@ -8,7 +8,8 @@ The captions come as they are kept (`captions_format`, by default told from the 
 - **jsonl**: one JSON object per line, its `caption_field` the caption (a conversation's answer where the
   field holds turns: `completion`), joined by its `id`, else its `image`; a line with `messages` and no such
   field is a chat conversation (TRL's, OpenAI's), read as a LLaVA entry (its `image`, or `images`);
-- **llava**: LLaVA-style conversations (a JSON array, or one entry per line): each entry's first
+- **llava**: LLaVA-style conversations (a JSON array, or one entry per line; LLaMA-Factory's, ms-swift's and
+  TRL's `messages` and `images` alike, `helpers.core.chat_entries`): each entry's first
   answer (`from: gpt`, or `role: assistant`) is the caption, joined by the entry's `image` (or, when
   no record has that name, by it without its extension: the key of a dataset photo `desclm export
   --image_folder` wrote as `train/17.png`); an entry with `data` and `annotations` is a Label Studio task
@@ -33,10 +34,10 @@ JSON files are read as a stream (`ijson`), Parquet a record batch at a time, CSV
 Each caption gets one output line, in order: {"id", "faithful", "findings"} (each finding with its
 kind, category, the record's and the caption's value, and its characters; `entry`: the LLaVA entry's
 or COCO annotation's id), or {"id", "error"} when the line or entry cannot be read, has no caption,
-or no CV record has its id, or {"id", "skipped"} for a LLaVA entry without `image` (a text-only
-conversation: about no photo, counted as `text_only`, no error) or with several (LLaVA-OneVision's
-multi-image conversations: a CV record is one photo's, counted as `multi_image`; a list of one is that
-photo); a JSON file broken part-way ends
+or no CV record has its id, or {"id", "skipped"} for a LLaVA entry without `image` (nor `images`, or with an
+empty list: a text-only conversation, about no photo, counted as `text_only`, no error) or with several
+(LLaVA-OneVision's multi-image conversations: a CV record is one photo's, counted as `multi_image`; a list of one
+is that photo); a JSON file broken part-way ends
 with one error line saying after which entry. A summary (how
 many faithful, findings per kind) goes to `<output stem>.summary.json`. The CV records are joined
 by their `id`, else their `image` (01's records), as `desclm describe` names its output lines.
@@ -61,6 +62,7 @@ from decimal import Decimal
 from itertools import islice
 from pathlib import Path, PurePosixPath
 
+from helpers.core.chat_entries import conversation, photo_field
 from helpers.core.contract import Policy
 from helpers.core.device import worker_processes
 from helpers.core.io import atomic_write_text, json_opening
@@ -194,16 +196,17 @@ def _llava_line(where: str, number: int, entry) -> CaptionLine:
     if not isinstance(entry, dict):
         return CaptionLine(where, None, number, f"{where}: not a JSON object")
     name = json_safe(entry.get("id"))
-    if "image" not in entry:  # a text-only conversation, which LLaVA sets mix in: about no photo
+    field = photo_field(entry)  # `image`, or `images` (LLaMA-Factory's, ms-swift's)
+    if field is None or entry[field] == []:  # a text-only conversation, which LLaVA sets mix in: about no photo
         return CaptionLine(where, None, number if name is None else name, None, name, skipped=TEXT_ONLY)
-    image = entry.get("image")
+    image = entry[field]
     if isinstance(image, list) and len(image) > 1 and all(isinstance(one, str) and one for one in image):
         return CaptionLine(where, None, number if name is None else name, None, name, skipped=MULTI_IMAGE)
     if isinstance(image, list) and len(image) == 1:
         image = image[0]
     if not isinstance(image, str) or not image:
         return CaptionLine(where, None, number if name is None else name, f"{where}: no 'image' naming one photo", name)
-    text = _answer(entry.get("conversations"))
+    text = _answer(conversation(entry))
     if text is None:
         return CaptionLine(where, None, image, f"{where}: no answer (from gpt) in its conversations", name)
     return CaptionLine(where, text, image, None, name, _stem(image))
@@ -348,13 +351,8 @@ def _jsonl_captions(path: Path, caption_field: str) -> Iterator[CaptionLine]:
             yield from _task_lines(where, line.number, line.record)
         elif caption_field not in line.record and is_min_entry(line.record):  # a JSON-MIN annotation per line
             yield _min_line(where, line.number, line.record)
-        elif caption_field not in line.record and "conversations" in line.record:  # a LLaVA entry per line
+        elif caption_field not in line.record and conversation(line.record) is not None:  # LLaVA's, a chat's
             yield _llava_line(where, line.number, line.record)
-        elif caption_field not in line.record and "messages" in line.record:  # a chat conversation (TRL, OpenAI)
-            entry = {name: line.record[name] for name in ("id", "image") if name in line.record}
-            if "image" not in entry and "images" in line.record:
-                entry["image"] = line.record["images"]
-            yield _llava_line(where, line.number, entry | {"conversations": line.record["messages"]})
         elif not isinstance(text := _text(line.record.get(caption_field)), str):
             yield CaptionLine(where, None, line.id, f"{where}: no {caption_field!r} text")
         else:

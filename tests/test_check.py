@@ -235,11 +235,11 @@ def _llava_entry(index: int, image, answer) -> dict:
 
 def test_llava_and_coco_captions_are_checked_where_they_are_kept(tmp_path):
     """A VLM's captions kept as LLaVA conversations (a JSON array or one entry per line; or as LLaMA-Factory and
-    ms-swift keep them, `messages` and `images`) or COCO captions get the verdicts the same captions get as JSONL;
-    an entry whose photo is no path, without an answer, a photo without a CV record, an annotation of no image: one
-    error line each; an entry without
-    `image` (text only) or with several (multi-image): a line saying so, counted apart (a list of one
-    photo is that photo); a file cut short: the entries before it checked, then one line saying after which."""
+    ms-swift keep them, `messages` and `images`, or the photos as image parts of the turns) or COCO captions get the
+    verdicts the same captions get as JSONL; an entry whose photo is no path, without an answer, a photo without a
+    CV record, an annotation of no image: one error line each; an entry without `image` (text only) or with several
+    (multi-image): a line saying so, counted apart (a list of one photo is that photo); a file cut short: the
+    entries before it checked, then one line saying after which."""
     from helpers.describer.check import MULTI_IMAGE, TEXT_ONLY, check_file
 
     rows = _rows("captions.jsonl")[:6] + _rows("captions.jsonl")[-4:]
@@ -270,6 +270,23 @@ def test_llava_and_coco_captions_are_checked_where_they_are_kept(tmp_path):
         for entry in entries
     ]
     (tmp_path / "mllm.json").write_text(json.dumps(chats, indent=1))
+
+    def parts(entry: dict, turn: dict) -> list[dict]:  # the photos as image parts of the user's turn (Qwen-VL's form)
+        named = entry.get("image", []) if turn["from"] == "human" else []
+        photos = named if isinstance(named, list) else [named]
+        return [{"type": "image"} | ({"image": photo} if photo else {}) for photo in photos]
+
+    inline = [
+        {
+            "id": entry["id"],
+            "messages": [
+                {"role": roles[t["from"]], "content": [*parts(entry, t), {"type": "text", "text": t["value"]}]}
+                for t in entry["conversations"]
+            ],
+        }
+        for entry in entries
+    ]
+    (tmp_path / "inline.jsonl").write_text("".join(json.dumps(entry) + "\n" for entry in inline))
     coco = {
         "images": [{"id": i + 1, "file_name": r["id"]} for i, r in enumerate(rows)],
         "annotations": [{"id": 100 + i, "image_id": i + 1, "caption": r["caption"]} for i, r in enumerate(rows)]
@@ -277,7 +294,7 @@ def test_llava_and_coco_captions_are_checked_where_they_are_kept(tmp_path):
     }
     (tmp_path / "coco.json").write_text(json.dumps(coco))
     expected = [r["faithful"] for r in rows]
-    for name in ("llava.json", "llava.jsonl", "mllm.json"):
+    for name in ("llava.json", "llava.jsonl", "mllm.json", "inline.jsonl"):
         summary = check_file(
             tmp_path / "cv.jsonl", tmp_path / name, tmp_path / f"{name}.verdicts.jsonl", lexicon=LEXICON
         )

@@ -151,6 +151,12 @@ def test_category_names_come_in_id_order(both_layouts):
     assert open_image_source(both_layouts / "ids.json").class_names == ["class 1", "class 2", "class 10", "class 12"]
 
 
+def _part_photo(entry: dict) -> str | None:
+    """The photo an entry names as an image part of its first turn, else None."""
+    turns = entry.get("messages") or [{}]
+    return next((part["image"] for part in turns[0].get("content", []) if part.get("type") == "image"), None)
+
+
 _NAME_CHARACTERS = st.characters(codec="utf-8", categories=["L", "N"], include_characters=" -_")
 _SEGMENTS = st.text(_NAME_CHARACTERS, min_size=1, max_size=8)
 
@@ -164,6 +170,9 @@ _SEGMENTS = st.text(_NAME_CHARACTERS, min_size=1, max_size=8)
             st.just({"conversations": [{"from": "human", "value": "Hello"}]}),  # text only
             st.just({"image": 7}),  # not a path
             st.builds(lambda names: {"images": names}, st.lists(_SEGMENTS.map(lambda s: s + ".png"), max_size=2)),
+            st.builds(  # the photo as an image part of the user's turn (Qwen-VL's and chat templates' form)
+                lambda name: {"messages": [{"role": "user", "content": [{"type": "image", "image": name}]}]}, _SEGMENTS
+            ),
         ),
         max_size=12,
     ),
@@ -187,7 +196,7 @@ def test_a_llava_json_lists_its_entries_photos_once_each_in_order(tmp_path_facto
     named = [
         name
         for entry in entries
-        if isinstance(photos := entry.get("image", entry.get("images")), str | list)
+        if isinstance(photos := entry.get("image", entry.get("images", _part_photo(entry))), str | list)
         for name in (photos if isinstance(photos, list) else [photos])
         if name.strip()
     ]

@@ -1,20 +1,40 @@
 """What a vision-language training entry holds, however its tool names it: LLaVA's `image` and `conversations`
-(`{"from": "gpt", "value": ...}` turns), or the `images` and `messages` of LLaMA-Factory's, ms-swift's and TRL's
-files (`{"role": "assistant", "content": ...}` turns). Read by the photo lister (`helpers.cv.llava_data`) and by
-`desclm check` (`helpers.describer.check`), so an entry is the same photo and caption to both."""
+(`{"from": "gpt", "value": ...}` turns), the `images` and `messages` of LLaMA-Factory's, ms-swift's and TRL's
+files (`{"role": "assistant", "content": ...}` turns), or photos named inside the turns as content parts
+(`{"type": "image", "image": "a.jpg"}`, the form Qwen-VL's `process_vision_info` and Hugging Face chat templates
+read). Read by the photo lister (`helpers.cv.llava_data`) and by `desclm check` (`helpers.describer.check`), so an
+entry is the same photos and caption to both."""
 
 from __future__ import annotations
 
 PHOTO_FIELDS = ("image", "images")  # LLaVA's (a path, or a list), then LLaMA-Factory's and ms-swift's (a list)
 TURN_FIELDS = ("conversations", "messages")  # LLaVA's and ShareGPT's, then the chat format's
-
-
-def photo_field(entry: dict) -> str | None:
-    """The field naming the entry's photos (`PHOTO_FIELDS`, the first it has), None where it has neither (a
-    text-only conversation)."""
-    return next((name for name in PHOTO_FIELDS if name in entry), None)
+PART_PHOTO_KEYS = ("image", "url", "path")  # where an image content part names its photo
 
 
 def conversation(entry: dict):
     """The entry's turns (`TURN_FIELDS`, the first it has), None where it has neither."""
     return next((entry[name] for name in TURN_FIELDS if name in entry), None)
+
+
+def named_photos(entry: dict) -> tuple[bool, object]:
+    """(whether the entry names photos, what names them): its `PHOTO_FIELDS` value (the first it has: a path, a
+    list, or whatever stands there), else the photos its turns' image parts name (a list: each part's path, or the
+    part itself where it names none). (False, None): neither, a text-only conversation."""
+    field = next((name for name in PHOTO_FIELDS if name in entry), None)
+    if field is not None:
+        return True, entry[field]
+    turns = conversation(entry)
+    contents = [turn.get("content") for turn in turns if isinstance(turn, dict)] if isinstance(turns, list) else []
+    parts = [
+        part
+        for content in contents
+        if isinstance(content, list)
+        for part in content
+        if isinstance(part, dict) and part.get("type") == "image"
+    ]
+    if not parts:
+        return False, None
+    return True, [
+        next((part[key] for key in PART_PHOTO_KEYS if isinstance(part.get(key), str)), part) for part in parts
+    ]

@@ -4,8 +4,8 @@ the same entries one per line (`.jsonl`).
 
     desclm extract --images llava_train.json --image_root /data/images ...
 
-Entries in LLaMA-Factory's, ms-swift's and TRL's shape (`images`, a list, and `messages`) are read alike
-(`helpers.core.chat_entries`).
+Entries in LLaMA-Factory's, ms-swift's and TRL's shape (`images`, a list, and `messages`), or naming their photos in
+their turns (`{"type": "image", "image": "a.jpg"}`), are read alike (`helpers.core.chat_entries`).
 
 Each entry's `image` (a path, or a list of paths for an entry about several photos) is a photo,
 relative to `image_root` (LLaVA's `--image_folder`), default the JSON's folder; its key is that path,
@@ -23,7 +23,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from helpers.core.chat_entries import photo_field
+from helpers.core.chat_entries import named_photos
 from helpers.core.io import iter_jsonl, json_array_items, json_opening
 
 logger = logging.getLogger(__name__)
@@ -81,8 +81,7 @@ class _Named:
     passed_over: list[str] = field(default_factory=list)  # entries whose `image` is no path, or unreadable
 
     def add(self, entry, where: str) -> None:
-        field = photo_field(entry) if isinstance(entry, dict) else None
-        image = entry[field] if field else None
+        image = named_photos(entry)[1] if isinstance(entry, dict) else None
         paths = image if isinstance(image, list) else [image]
         if image is None or image == []:
             self.text_only += 1

@@ -62,7 +62,7 @@ from decimal import Decimal
 from itertools import islice
 from pathlib import Path, PurePosixPath
 
-from helpers.core.chat_entries import conversation, photo_field
+from helpers.core.chat_entries import conversation, named_photos
 from helpers.core.contract import Policy
 from helpers.core.device import worker_processes
 from helpers.core.io import atomic_write_text, json_opening
@@ -196,10 +196,9 @@ def _llava_line(where: str, number: int, entry) -> CaptionLine:
     if not isinstance(entry, dict):
         return CaptionLine(where, None, number, f"{where}: not a JSON object")
     name = json_safe(entry.get("id"))
-    field = photo_field(entry)  # `image`, or `images` (LLaMA-Factory's, ms-swift's)
-    if field is None or entry[field] == []:  # a text-only conversation, which LLaVA sets mix in: about no photo
+    named, image = named_photos(entry)  # `image`, `images` (LLaMA-Factory's, ms-swift's), or in the turns
+    if not named or image == []:  # a text-only conversation, which LLaVA sets mix in: about no photo
         return CaptionLine(where, None, number if name is None else name, None, name, skipped=TEXT_ONLY)
-    image = entry[field]
     if isinstance(image, list) and len(image) > 1 and all(isinstance(one, str) and one for one in image):
         return CaptionLine(where, None, number if name is None else name, None, name, skipped=MULTI_IMAGE)
     if isinstance(image, list) and len(image) == 1:

@@ -31,16 +31,14 @@ from __future__ import annotations
 
 import importlib.machinery
 import json
-import subprocess
 import sys
 import tempfile
 import types
 from pathlib import Path
 
-from measured import commit, described, export_arguments, records_by_image, save
-
-SPLITS = ("train", "validation")
-PROMPT = "Describe the litter in this photo."
+from measured import LLAVA_PROMPT as PROMPT
+from measured import LLAVA_SPLITS as SPLITS
+from measured import commit, described, export_arguments, export_llava_splits, records_by_image, save
 
 
 def _stand_in_torchaudio() -> None:
@@ -93,9 +91,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         descriptions = described(desclm, cv, root)
-        export = [desclm, "export", "described.jsonl", "--format", "llava", "--images", images, "--prompt", PROMPT]
-        export += ["--image_folder", "photos", "--splits", "train=0.9,validation=0.1", "--output", "llava.json", "-q"]
-        subprocess.run(export, cwd=root, check=True)
+        export_llava_splits(desclm, images, root)
         columns = {"messages": "conversations", "images": "image"}
         info = {
             f"desclm_{split}": {"file_name": f"llava_{split}.json", "formatting": "sharegpt", "columns": columns}

@@ -50,3 +50,15 @@ def described(desclm: str, cv: str, folder: Path) -> dict[str, str]:
     subprocess.run([desclm, "synth", "--input", cv, "--output", "described.jsonl", "-q"], cwd=folder, check=True)
     with open(folder / "described.jsonl", encoding="utf-8") as lines:
         return {row["id"]: row["description"] for row in map(json.loads, lines)}
+
+
+LLAVA_PROMPT = "Describe the litter in this photo."  # the user's turn of the llava exports the trainers read
+LLAVA_SPLITS = ("train", "validation")
+
+
+def export_llava_splits(desclm: str, images: str, folder: Path) -> None:
+    """`folder/described.jsonl` exported as LLaVA conversations (`LLAVA_PROMPT`) split train=0.9,validation=0.1
+    (`llava_train.json`, `llava_validation.json`), the photos copied to `folder/photos` (`--image_folder`)."""
+    export = [desclm, "export", "described.jsonl", "--format", "llava", "--images", images, "--prompt", LLAVA_PROMPT]
+    export += ["--image_folder", "photos", "--splits", "train=0.9,validation=0.1", "--output", "llava.json", "-q"]
+    subprocess.run(export, cwd=folder, check=True)

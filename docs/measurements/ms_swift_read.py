@@ -23,14 +23,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import tempfile
 from pathlib import Path
 
-from measured import commit, described, export_arguments, records_by_image, save
-
-SPLITS = ("train", "validation")
-PROMPT = "Describe the litter in this photo."
+from measured import LLAVA_PROMPT as PROMPT
+from measured import LLAVA_SPLITS as SPLITS
+from measured import commit, described, export_arguments, export_llava_splits, records_by_image, save
 
 
 def _read(root: Path, split: str, images: Path, descriptions: dict) -> dict:
@@ -71,9 +69,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         descriptions = described(desclm, cv, root)
-        export = [desclm, "export", "described.jsonl", "--format", "llava", "--images", images, "--prompt", PROMPT]
-        export += ["--image_folder", "photos", "--splits", "train=0.9,validation=0.1", "--output", "llava.json", "-q"]
-        subprocess.run(export, cwd=root, check=True)
+        export_llava_splits(desclm, images, root)
         os.environ["ROOT_IMAGE_DIR"] = str(root / "photos")  # as `ROOT_IMAGE_DIR=photos swift sft ...` sets it
         result["splits"] = {split: _read(root, split, Path(images), descriptions) for split in SPLITS}
     result["photos_read_in_all"] = sum(split["distinct_photos"] for split in result["splits"].values())

@@ -49,16 +49,8 @@ EXPORT_FORMATS = (
     "geojson_items",
     "csv",
 )
-LICENSE_ID = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")  # a licence as the Hub's card metadata names one: cc-by-4.0
-
-
-def check_license(license: str) -> None:
-    """Raises ValueError for a licence the Hub would not take as an id (`LICENSE_ID`; "": none)."""
-    if license and not LICENSE_ID.match(license):
-        raise ValueError(f"license: an id as the Hub names licences (cc-by-4.0, odc-by, other), got {license!r}")
-
-
 SPLIT_FORMATS = ("hf", "webdataset", "yolo", "llava", "coco", "coco_instances")  # the exports `--splits` splits
+LICENSE_ID = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")  # a licence as the Hub's card metadata names one: cc-by-4.0
 CAPTION_FORMATS = ("auto", "jsonl", "llava", "coco", "parquet", "webdataset", "csv")  # `desclm check --captions_format`
 DEFAULT_GUARD_WORKERS = "auto"  # the guard's worker processes (helpers.describer.guard.guard_workers)
 DEFAULT_CHECK_WORKERS = "auto"  # `desclm check`'s worker processes (helpers.describer.check.check_workers)
@@ -69,6 +61,12 @@ TRACK_LOST_S = 5.0  # a video's item unseen this long (seconds) counts as a new 
 GROUND_RADIUS_M = 3.0
 # a fixed camera's boxes in different photos overlapping this much (intersection over union) are one item (FixedItems)
 FIXED_MIN_IOU = 0.3
+
+
+def check_license(license: str) -> None:
+    """Raises ValueError for a licence the Hub would not take as an id (`LICENSE_ID`; "": none)."""
+    if license and not LICENSE_ID.match(license):
+        raise ValueError(f"license: an id as the Hub names licences (cc-by-4.0, odc-by, other), got {license!r}")
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,7 @@ RECORD_SPLITS |= {"test": "test"}  # a record's `split` (a data.yaml's, a datase
 
 
 def splits_setting():
-    """The `splits` setting of the sharded exports."""
+    """The `splits` setting of the exports that split (`SPLIT_FORMATS`)."""
     return setting(
         "",
         "hf, webdataset, yolo, llava, coco, coco_instances: split the photos, named shares "

@@ -920,7 +920,8 @@ def write_split_files(
     """A llava, coco or coco_instances file per split (`split_output`): the first pass of `rows` (which copies the
     photos and collects the problems) counts each split's photos and meets the labels, so that every split's
     coco_instances file gives a label the same category id (a detector trains on one and validates on another);
-    then each split's file from a pass of its own. A split no photo fell in gets no file (warned).
+    then each split's file from a pass of its own. A split no photo fell in gets a file of none (warned), so no file
+    an earlier run wrote stays beside the others as if it were this run's.
 
     Returns:
         Each split's photo count, in `names`' order.
@@ -933,8 +934,7 @@ def write_split_files(
             categories.setdefault(detection["label"], len(categories) + 1)
     for name in names:
         if not held[name]:
-            logger.warning("%s: no photo fell in split %s: no file written", output, name)
-            continue
+            logger.warning("%s: no photo fell in split %s: its file holds none", output, name)
 
         def split_rows(name: str = name) -> Iterator[ExportRow]:
             return (row for row in rows() if split_of(row) == name)

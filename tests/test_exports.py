@@ -848,6 +848,19 @@ def test_a_yolo_export_with_splits_puts_each_photo_in_its_split_s_folders_as_ult
     for refused in ("a=0.5,b=0.5", "train=0.5,val=0.25,validation=0.25", "val=0.5,test=0.5"):
         with pytest.raises(ValueError, match="the yolo export's are train"):
             export("yolo", described, tmp_path / "other", cv, tiny_demo / "data.yaml", splits=SplitPlan.parse(refused))
+    # another export into the folder: none of the first one's photos left where Ultralytics trains or validates
+    plan = SplitPlan.parse("train=0.5,val=0.5", seed=1)
+    counts = export("yolo", described, tmp_path / "yolo", cv, tiny_demo / "data.yaml", splits=plan)
+    photos = sorted(path.relative_to(tmp_path / "yolo/images") for path in (tmp_path / "yolo/images").rglob("*.jpg"))
+    assert [(path.parts[0], path.relative_to(path.parts[0]).as_posix()) for path in photos] == sorted(
+        (plan.split_of(key), key) for key in truth
+    ) and counts["photos_written"] == 12
+    again = export("yolo", described, tmp_path / "yolo", cv, tiny_demo / "data.yaml", splits=plan)
+    assert (again["photos_written"], again["photos_kept"]) == (0, 12), "the same export again: its copies kept"
+    (tmp_path / "theirs/images").mkdir(parents=True)  # a folder no desclm export wrote: nothing removed
+    with pytest.raises(ValueError, match="holds images that no desclm export wrote"):
+        export("yolo", described, tmp_path / "theirs", cv, tiny_demo / "data.yaml")
+    assert (tmp_path / "theirs/images").is_dir()
 
 
 def test_llava_and_coco_exports_with_splits_write_a_file_per_split_that_together_are_the_unsplit_export(

@@ -822,6 +822,47 @@ def instances_problem(row: ExportRow, photos: PhotoKeys | None) -> str | None:
 
 
 YOLO_SPLITS = {"train": "train", "val": "val", "validation": "val", "test": "test"}  # a split -> data.yaml's key
+YOLO_STATE = ".desclm_export.json"  # in a yolo export's folder: which export wrote it (`prepare_yolo_folder`)
+YOLO_WRITTEN = ("images", "labels", "data.yaml")  # what a yolo export writes in its folder
+
+
+def yolo_identity(job: ExportJob) -> dict:
+    """What a yolo export's photos and labels depend on: its inputs (path, size, time) and settings."""
+    settings = [repr(job.rewrite), job.sample, job.selection.as_dict(), job.splits.as_dict(), job.strip_location]
+    identity = {
+        "described": file_state(job.described),
+        "cv": file_state(job.cv),
+        "images": str(job.photos.images.resolve()) if job.photos else None,
+        "settings": settings + [job.policy.min_confidence],
+    }
+    return json.loads(json.dumps(identity))  # as read back (tuples as lists)
+
+
+def prepare_yolo_folder(output: Path, identity: dict) -> None:
+    """Readies a yolo export's folder: the same export run again (`identity`, kept in `YOLO_STATE`: one killed part
+    way) keeps the photos it copied; before another, what an earlier one wrote (`YOLO_WRITTEN`) is removed, so no
+    photo of an earlier run (of another split, or no longer chosen) stays where Ultralytics trains or validates.
+
+    Raises:
+        ValueError: The folder holds images/, labels/ or data.yaml that no desclm export wrote (no `YOLO_STATE`).
+    """
+    state = output / YOLO_STATE
+    try:
+        before = json.loads(state.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        before = None
+    if before == identity:
+        return
+    written = [output / name for name in YOLO_WRITTEN if (output / name).exists()]
+    if written and not state.exists():
+        raise ValueError(
+            f"{output} holds {written[0].name} that no desclm export wrote (no {YOLO_STATE}; or an earlier desclm's): "
+            "remove it, or choose an empty folder"
+        )
+    for path in written:
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    output.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(state, json.dumps(identity))
 
 
 def write_yolo_dataset(
@@ -1479,6 +1520,8 @@ def _export(job: ExportJob) -> dict:
             joined, exported, problems = _export_shards(sharded)[:3]
         passed_over = 0
     else:
+        if fmt == "yolo":
+            prepare_yolo_folder(output, yolo_identity(job))
         rewrite = replace(rewrite, strip_location=strip_location)
         folder = PhotoFolder(photos, image_folder, rewrite) if image_folder is not None else None  # strips them
         if photos is not None and strip_location:

@@ -49,7 +49,8 @@ from, `helpers.core.photo_datasets`):
   describer's threshold; an empty file for a photo without litter: a background image), and `data.yaml`
   (names: the labels as given, in the order they first appear; train and val both all the photos, or with
   `--splits` each split's folder, `images/<split>/`: a validation split to validate on);
-  `yolo train data=out/data.yaml` trains on it, e.g. one fast detector on what the ensemble saw;
+  `yolo train data=out/data.yaml` trains on it, e.g. one fast detector on what the ensemble saw; another export
+  into the folder first removes what the earlier one wrote there (`prepare_yolo_folder`);
 - **geojson**: the photos on a map (`--cv` needed): a GeoJSON FeatureCollection (RFC 7946) of a point per
   photo where it was taken (its record's `taken`, from the photo's EXIF GPS), with its id, image, time,
   altitude, scene, `items` (how many a description states: at `--min_confidence`, the describer's threshold,

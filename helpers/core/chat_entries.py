@@ -20,10 +20,10 @@ def conversation(entry: dict):
 def named_photos(entry: dict) -> tuple[bool, object]:
     """(whether the entry names photos, what names them): its `PHOTO_FIELDS` value (the first it has: a path, a
     list, or whatever stands there), else the photos its turns' image parts name (a list: each part's path, or the
-    part itself where it names none). (False, None): neither, a text-only conversation."""
+    part itself where it names none). (False, None): neither, or an empty list: a text-only conversation."""
     field = next((name for name in PHOTO_FIELDS if name in entry), None)
     if field is not None:
-        return True, entry[field]
+        return (False, None) if entry[field] == [] else (True, entry[field])
     turns = conversation(entry)
     contents = [turn.get("content") for turn in turns if isinstance(turn, dict)] if isinstance(turns, list) else []
     parts = [

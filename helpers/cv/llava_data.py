@@ -83,7 +83,7 @@ class _Named:
     def add(self, entry, where: str) -> None:
         image = named_photos(entry)[1] if isinstance(entry, dict) else None
         paths = image if isinstance(image, list) else [image]
-        if image is None or image == []:
+        if image is None:
             self.text_only += 1
         elif all(isinstance(one, str) and one.strip() for one in paths):
             self.images.extend(paths)

@@ -197,7 +197,7 @@ def _llava_line(where: str, number: int, entry) -> CaptionLine:
         return CaptionLine(where, None, number, f"{where}: not a JSON object")
     name = json_safe(entry.get("id"))
     named, image = named_photos(entry)  # `image`, `images` (LLaMA-Factory's, ms-swift's), or in the turns
-    if not named or image == []:  # a text-only conversation, which LLaVA sets mix in: about no photo
+    if not named:  # a text-only conversation, which LLaVA sets mix in: about no photo
         return CaptionLine(where, None, number if name is None else name, None, name, skipped=TEXT_ONLY)
     if isinstance(image, list) and len(image) > 1 and all(isinstance(one, str) and one for one in image):
         return CaptionLine(where, None, number if name is None else name, None, name, skipped=MULTI_IMAGE)

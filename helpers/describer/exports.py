@@ -544,6 +544,18 @@ def _in_split(name: str, plan: SplitPlan, problems: list[dict], row: ExportRow) 
     return chosen == name
 
 
+def export_identity(described: Path, cv: Path | None, images: Path | None, **settings) -> dict:
+    """What an export's output depends on, to tell the same export run again (one killed part way) from another:
+    its inputs (path, size, time), the photos' place and `settings`, as read back from JSON (tuples as lists)."""
+    identity = {
+        "described": file_state(described),
+        "cv": file_state(cv),
+        "images": str(images.resolve()) if images is not None else None,
+        **settings,
+    }
+    return json.loads(json.dumps(identity))
+
+
 def export_splits(job: ShardedJob, splits: SplitPlan) -> tuple[int, int, list[dict], dict[str, int]]:
     """`export_sharded` with a folder of shards per split (and each split's photo count, a split without any 0): each
     split written in its turn (the files read once a split, only its photos), resumable (a killed export goes on in
@@ -552,17 +564,16 @@ def export_splits(job: ShardedJob, splits: SplitPlan) -> tuple[int, int, list[di
     when all are done. The join's problems (lines not described, without a CV record) are said once."""
     fmt, output, images, sample, selection = job.fmt, job.output, job.images, job.sample, job.selection
     work = output.with_name(f".{output.name}.splits")
-    identity = {
-        "format": fmt,
-        "described": file_state(job.described),
-        "cv": file_state(job.cv),
-        "images": str(images.resolve()) if images is not None else None,
-        "settings": [list(job.columns), job.strip_location, job.chat_prompt, repr(job.rewrite), sample],
-        "selection": selection.as_dict(),
-        "parquet_only": job.parquet_only,
-        "splits": splits.as_dict(),
-    }
-    identity = json.loads(json.dumps(identity))  # as read back (tuples as lists)
+    identity = export_identity(
+        job.described,
+        job.cv,
+        images,
+        format=fmt,
+        settings=[list(job.columns), job.strip_location, job.chat_prompt, repr(job.rewrite), sample],
+        selection=selection.as_dict(),
+        parquet_only=job.parquet_only,
+        splits=splits.as_dict(),
+    )
     state_path = work / "splits.json"
     try:
         state = json.loads(state_path.read_text(encoding="utf-8"))
@@ -828,15 +839,10 @@ YOLO_WRITTEN = ("images", "labels", "data.yaml")  # what a yolo export writes in
 
 
 def yolo_identity(job: ExportJob) -> dict:
-    """What a yolo export's photos and labels depend on: its inputs (path, size, time) and settings."""
+    """What a yolo export's photos and labels depend on (`export_identity`)."""
     settings = [repr(job.rewrite), job.sample, job.selection.as_dict(), job.splits.as_dict(), job.strip_location]
-    identity = {
-        "described": file_state(job.described),
-        "cv": file_state(job.cv),
-        "images": str(job.photos.images.resolve()) if job.photos else None,
-        "settings": settings + [job.policy.min_confidence],
-    }
-    return json.loads(json.dumps(identity))  # as read back (tuples as lists)
+    images = job.photos.images if job.photos else None
+    return export_identity(job.described, job.cv, images, settings=settings + [job.policy.min_confidence])
 
 
 def prepare_yolo_folder(output: Path, identity: dict) -> None:

@@ -105,7 +105,7 @@ def splits_setting():
 
 
 def split_by_setting():
-    """The `split_by` setting of the sharded exports."""
+    """The `split_by` setting of the exports that split (`SPLIT_FORMATS`)."""
     return setting(
         "photo",
         "with --splits: what decides a photo's split, the photo itself or its folder (folder: a drone flight's "

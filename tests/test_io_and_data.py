@@ -29,6 +29,46 @@ def test_atomic_write_leaves_no_partial_files(tmp_path):
     assert [p.name for p in target.parent.iterdir()] == ["out.txt"]
 
 
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(arrays=st.lists(st.lists(_JSON_VALUES, max_size=4), min_size=1, max_size=3), indent=st.sampled_from([None, 1]))
+def test_files_filled_side_by_side_hold_each_array_as_json_writes_it(tmp_path_factory, arrays, indent):
+    """`AtomicFiles` and `JsonArrayWriter`, the one-pass exports' writers: each file the text `json.dumps` gives its
+    items (any JSON values, any text), however their adds interleave; only the files asked for in the folder."""
+    from helpers.core.io import AtomicFiles, JsonArrayWriter
+
+    folder = tmp_path_factory.mktemp("files")
+    paths = [folder / f"part_{index}.json" for index in range(len(arrays))]
+    with AtomicFiles(paths) as files:
+        writers = [JsonArrayWriter(files[path], indent) for path in paths]
+        for row in range(max(map(len, arrays))):  # a row to each file in turn, as a pass over the rows gives them
+            for writer, items in zip(writers, arrays):
+                if row < len(items):
+                    writer.add(items[row])
+        for writer in writers:
+            writer.end()
+    for path, items in zip(paths, arrays):
+        assert path.read_text(encoding="utf-8") == json.dumps(items, ensure_ascii=False, indent=indent)
+    assert sorted(folder.iterdir()) == paths
+
+
+def test_files_filled_side_by_side_stay_as_they_were_when_the_writing_fails(tmp_path):
+    from helpers.core.io import AtomicFiles
+
+    paths = [tmp_path / "a.json", tmp_path / "new" / "b.json"]
+    paths[0].write_text("earlier")
+    with pytest.raises(KeyError), AtomicFiles(paths) as files:
+        files[paths[0]].write("half")
+        raise KeyError("a row")
+    assert paths[0].read_text() == "earlier" and not paths[1].exists()
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.json", "new"], "no temporary file left"
+
+
 def test_iter_jsonl_reports_bad_lines_with_their_numbers(tmp_path):
     path = tmp_path / "in.jsonl"
     path.write_text('{"a": 1}\n\nnot json\n[1, 2]\n{"b": 2}\n')

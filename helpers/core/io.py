@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from helpers.core.records import json_line, json_safe, parse_line
 
@@ -34,14 +35,82 @@ def json_array(items: Iterable, indent: int | None = None) -> Iterator[str]:
     """`json.dumps(list(items), ensure_ascii=False, indent=indent)` as pieces, one item at a time."""
     first = True
     for item in items:
-        text = json.dumps(item, ensure_ascii=False, indent=indent)
-        if indent is None:
-            yield ("[" if first else ", ") + text
-        else:
-            pad = " " * indent
-            yield ("[\n" if first else ",\n") + pad + text.replace("\n", "\n" + pad)
+        yield _array_item(item, first, indent)
         first = False
-    yield "[]" if first else ("]" if indent is None else "\n]")
+    yield _array_end(first, indent)
+
+
+def _array_item(item, first: bool, indent: int | None) -> str:
+    text = json.dumps(item, ensure_ascii=False, indent=indent)
+    if indent is None:
+        return ("[" if first else ", ") + text
+    pad = " " * indent
+    return ("[\n" if first else ",\n") + pad + text.replace("\n", "\n" + pad)
+
+
+def _array_end(empty: bool, indent: int | None) -> str:
+    return "[]" if empty else ("]" if indent is None else "\n]")
+
+
+class JsonArrayWriter:
+    """`json_array`'s text written to `file` an item at a time (`add`), closed by `end`: for files filled side by
+    side from one pass over the rows."""
+
+    def __init__(self, file: IO[str], indent: int | None = None) -> None:
+        self.file, self.indent, self.empty = file, indent, True
+
+    def add(self, item) -> None:
+        self.file.write(_array_item(item, self.empty, self.indent))
+        self.empty = False
+
+    def end(self) -> None:
+        self.file.write(_array_end(self.empty, self.indent))
+
+
+class AtomicFiles:
+    """Text files written side by side, each through a temporary file in its folder, all renamed into place once
+    every one is written: a reader never sees a half-written file, and a failure while writing leaves each old file
+    as it was and no temporary file behind. `with AtomicFiles(paths) as files:` gives each path's open file."""
+
+    def __init__(self, paths: Iterable[Path]) -> None:
+        self.paths = [Path(path) for path in paths]
+        self.temporaries: dict[Path, str] = {}
+        self.files: dict[Path, IO[str]] = {}
+
+    def __enter__(self) -> dict[Path, IO[str]]:
+        try:
+            for path in self.paths:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+                self.temporaries[path] = temporary
+                os.chmod(temporary, 0o644)  # mkstemp makes 0600; outputs are meant to be shared
+                self.files[path] = os.fdopen(handle, "w", encoding="utf-8")
+        except BaseException:
+            self._discard()
+            raise
+        return self.files
+
+    def __exit__(self, kind, error, trace) -> None:
+        try:
+            if kind is None:
+                for file in self.files.values():
+                    file.flush()
+                    os.fsync(file.fileno())
+                    file.close()
+                for path in self.paths:
+                    os.replace(self.temporaries.pop(path), path)
+        except OSError as failure:  # a full disk, a file size limit: say which files
+            names = ", ".join(str(path) for path in self.paths)
+            raise OSError(failure.errno, f"writing {names}: {failure.strerror or failure}") from failure
+        finally:
+            self._discard()  # the temporary files not renamed: all of them when the writing failed
+
+    def _discard(self) -> None:
+        for file in self.files.values():
+            file.close()
+        for temporary in self.temporaries.values():
+            Path(temporary).unlink(missing_ok=True)
+        self.temporaries.clear()
 
 
 def feature_collection(features: Iterable[dict], lines: bool = False) -> Iterator[str]:

@@ -81,7 +81,7 @@ The hf and webdataset folders hold a dataset card, `README.md` (`helpers.describ
 named for the Hub (and for `load_dataset(folder)` of a webdataset folder), the numbers of what was written.
 `--parquet_only` (hf): its Parquet shards alone. `--splits` (hf, webdataset): a folder of shards per split, each
 photo's by a seeded hash of it or its folder, or its record's own (`SplitPlan`, `export_splits`), one card; (llava,
-coco, coco_instances) a file per split beside the output's name, `instances_train.json` (`write_split_files`).
+coco, coco_instances) a file per split beside the output's name, `instances_train.json` (`write_json_files`).
 
 `--category`, `--scene`, `--min_items`: only the photos whose sentence says so (`helpers.describer.selection`);
 `--max_photos`, `--seed`: a seeded random sample of them (`sampled_lines`), the same photos in every format.
@@ -99,8 +99,10 @@ when the photos are in a Hugging Face dataset.
 A row that cannot be exported (an error row of `describe`, an unreadable line, a record or photo
 not found) costs that row: it is listed in `<output>.errors.jsonl` and counted, the rest are
 written. Outputs are written atomically and never over an input. Both files are read as the rows
-are written (COCO and CSV read them twice): described rows in the CV file's order, as `describe`
-writes them, hold nothing but the records of error rows, so 10^7 photos export in flat memory. A
+are written (CSV and the geojson map twice, the hf and webdataset exports with `--splits` once a split; the llava
+and COCO exports once, their split files filled side by side, a COCO file's annotations waiting in a temporary
+file beside it while its images are written: `write_json_files`): described rows in the CV file's order, as
+`describe` writes them, hold nothing but the records of error rows, so 10^7 photos export in flat memory. A
 photo listed twice takes its records in order (each row the record it was described from).
 """
 
@@ -110,6 +112,7 @@ import io
 import json
 import logging
 import shutil
+import tempfile
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -117,11 +120,14 @@ from dataclasses import dataclass, replace
 from functools import partial
 from itertools import chain
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 from helpers.core.contract import Policy
 from helpers.core.figures import is_number, position_of
 from helpers.core.ground import POSE_FIELDS, POSE_LIMITS, CameraPose, box_on_ground, pose_problem
 from helpers.core.io import (
+    AtomicFiles,
+    JsonArrayWriter,
     atomic_write_bytes,
     atomic_write_text,
     excel_csv,
@@ -755,16 +761,6 @@ def llava_entries(row: ExportRow, prompt: str = LLAVA_PROMPT) -> list[dict]:
 LLAVA_LINES = ".jsonl"  # a llava output named so holds an entry a line
 
 
-def llava_pieces(rows, prompt: str = LLAVA_PROMPT, lines: bool = False) -> Iterator[str]:
-    """The llava export's JSON text in pieces: the rows' entries (`llava_entries`) as one array, or with `lines`
-    one entry a line (JSON Lines, which `datasets`' JSON reader, and so LLaMA-Factory's and ms-swift's, reads a block
-    at a time, where an array is parsed whole in memory)."""
-    entries = (entry for row in rows() for entry in llava_entries(row, prompt))
-    if lines:
-        return (json.dumps(entry, ensure_ascii=False) + "\n" for entry in entries)
-    return chain(json_array(entries, indent=1), ["\n"])
-
-
 def _size(row: ExportRow, photos: PhotoKeys | None) -> tuple[int, int] | None:
     """(width, height): the CV record's, else read from the photo's header, else None."""
     record = row.record or {}
@@ -779,42 +775,6 @@ def _size(row: ExportRow, photos: PhotoKeys | None) -> tuple[int, int] | None:
         except (OSError, ValueError):
             return None
     return None
-
-
-def coco_json(description: str, images: Iterable[dict], annotations: Iterable[dict], categories=None) -> Iterator[str]:
-    """A COCO file's JSON text in pieces, each list written as it is iterated (`categories` after the
-    annotations, when given)."""
-    info = json.dumps({"description": description, "version": "1.0"}, ensure_ascii=False)
-    yield f'{{"info": {info}, "licenses": [], "images": '
-    yield from json_array(images)
-    yield ', "annotations": '
-    yield from json_array(annotations)
-    if categories is not None:
-        yield ', "categories": '
-        yield from json_array(categories)
-    yield "}\n"
-
-
-def coco_pieces(rows, photos: PhotoKeys | None = None) -> Iterator[str]:
-    """COCO captions as JSON text pieces: an image per photo (ids 1..N in row order, `desclm_id` its
-    row id), an annotation per caption. `rows()` gives the rows afresh: images and annotations are two
-    passes, so no list of either is held."""
-
-    def coco_images() -> Iterator[dict]:
-        for number, row in enumerate(rows(), start=1):
-            image = {"id": number, "file_name": row.photo_name, "desclm_id": row.id}
-            if size := _size(row, photos):
-                image |= {"width": size[0], "height": size[1]}
-            yield image
-
-    def annotations() -> Iterator[dict]:
-        count = 0
-        for number, row in enumerate(rows(), start=1):
-            for caption in row.captions:
-                count += 1
-                yield {"id": count, "image_id": number, "caption": caption}
-
-    yield from coco_json("desclm captions", coco_images(), annotations())
 
 
 def boxes_problem(row: ExportRow) -> str | None:
@@ -906,54 +866,6 @@ def write_yolo_dataset(
     return {name: by_split[name] for name in splits.names} if splits.asked else None
 
 
-def coco_instances_pieces(
-    rows, photos: PhotoKeys | None = None, categories: dict[str, int] | None = None
-) -> Iterator[str]:
-    """COCO object detection as JSON text pieces: an image per photo (ids 1..N in row order, with its
-    `description`), an annotation per detection, then the categories (ids 1.. in the order the labels first
-    appear, named as given; or `categories`' ids, every one listed: each split's file the same). Rows are checked
-    first (`instances_problem`, the first pass)."""
-    categories = {} if categories is None else dict(categories)
-
-    def coco_images() -> Iterator[dict]:
-        for number, row in enumerate(rows(), start=1):
-            width, height = _size(row, photos)
-            yield {
-                "id": number,
-                "file_name": row.photo_name,
-                "width": width,
-                "height": height,
-                "desclm_id": row.id,
-                "description": row.description,
-            }
-
-    def annotations() -> Iterator[dict]:
-        count = 0
-        for number, row in enumerate(rows(), start=1):
-            width, height = _size(row, photos)
-            for detection in _detections(row.record):
-                x1, y1, x2, y2 = detection["bbox"]
-                box = [round(x1 * width, 2), round(y1 * height, 2)]
-                box += [round((x2 - x1) * width, 2), round((y2 - y1) * height, 2)]
-                count += 1
-                yield {
-                    "id": count,
-                    "image_id": number,
-                    "category_id": categories.setdefault(detection["label"], len(categories) + 1),
-                    "bbox": box,
-                    "segmentation": [],  # a box without an outline, as CVAT writes one (Datumaro warns on none)
-                    "area": round(box[2] * box[3], 2),
-                    "iscrowd": 0,
-                    "score": detection["confidence"],
-                }
-
-    def named() -> Iterator[dict]:  # after the annotations, which give the labels their ids as they meet them
-        for name, number in categories.items():
-            yield {"id": number, "name": name, "supercategory": ""}
-
-    yield from coco_json("desclm detections", coco_images(), annotations(), named())
-
-
 GEOJSON_FIELDS = ("id", "image", "time", "altitude", "scene", "items", "description")  # a feature's own properties
 
 
@@ -962,39 +874,126 @@ def split_output(output: Path, name: str) -> Path:
     return output.with_name(f"{output.stem}_{name}{output.suffix}")
 
 
-def write_split_files(
-    fmt: str, rows, output: Path, names: tuple[str, ...], split_of: Callable, photos: PhotoKeys | None, prompt: str
-) -> dict[str, int]:
-    """A llava, coco or coco_instances file per split (`split_output`): the first pass of `rows` (which copies the
-    photos and collects the problems) counts each split's photos and meets the labels, so that every split's
-    coco_instances file gives a label the same category id (a detector trains on one and validates on another);
-    then each split's file from a pass of its own. A split no photo fell in gets a file of none (warned), so no file
-    an earlier run wrote stays beside the others as if it were this run's.
+class _LlavaFile:
+    """A llava file filled a row at a time: its entries (`llava_entries`) as one array, or with `lines` one entry a
+    line (JSON Lines, which `datasets`' JSON reader, and so LLaMA-Factory's and ms-swift's, reads a block at a time,
+    where an array is parsed whole in memory)."""
+
+    def __init__(self, file: IO[str], prompt: str, lines: bool) -> None:
+        self.file, self.prompt, self.lines = file, prompt, lines
+        self.entries = None if lines else JsonArrayWriter(file, indent=1)
+
+    def add(self, row: ExportRow) -> None:
+        for entry in llava_entries(row, self.prompt):
+            if self.entries is None:
+                self.file.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            else:
+                self.entries.add(entry)
+
+    def end(self) -> None:
+        if self.entries is not None:
+            self.entries.end()
+            self.file.write("\n")
+
+
+class _CocoFile:
+    """A COCO file filled a row at a time: its images (ids 1..N in row order, `desclm_id` the row's id) written
+    to the file as they come, its annotations to a spool (a temporary file beside it) copied in after them, so
+    one pass over the rows writes it and no list of either is held. Captions (`detections` False): an annotation
+    per caption, the image's size where known. Instances: an image with its size and `description`, an annotation
+    per detection (its box in pixels), `categories` giving each label its id as it is first met, listed whole at
+    the end: each split's file of one pass the same."""
+
+    def __init__(self, path: Path, file: IO[str], photos: PhotoKeys | None, categories: dict[str, int] | None) -> None:
+        self.file, self.photos, self.categories = file, photos, categories
+        description = "desclm captions" if categories is None else "desclm detections"
+        info = json.dumps({"description": description, "version": "1.0"}, ensure_ascii=False)
+        file.write(f'{{"info": {info}, "licenses": [], "images": ')
+        self.images = JsonArrayWriter(file)
+        self.spool = tempfile.TemporaryFile("w+", encoding="utf-8", dir=path.parent)
+        self.annotations = JsonArrayWriter(self.spool)
+        self.image_count = self.annotation_count = 0
+
+    def add(self, row: ExportRow) -> None:
+        self.image_count += 1
+        size = _size(row, self.photos)
+        image = {"id": self.image_count, "file_name": row.photo_name}
+        if self.categories is None:
+            self.images.add(image | {"desclm_id": row.id} | ({"width": size[0], "height": size[1]} if size else {}))
+            for caption in row.captions:
+                self.annotation_count += 1
+                self.annotations.add({"id": self.annotation_count, "image_id": self.image_count, "caption": caption})
+            return
+        width, height = size  # `instances_problem` left out the rows without one
+        self.images.add(image | {"width": width, "height": height, "desclm_id": row.id, "description": row.description})
+        for detection in _detections(row.record):
+            x1, y1, x2, y2 = detection["bbox"]
+            box = [
+                round(x1 * width, 2),
+                round(y1 * height, 2),
+                round((x2 - x1) * width, 2),
+                round((y2 - y1) * height, 2),
+            ]
+            self.annotation_count += 1
+            self.annotations.add(
+                {
+                    "id": self.annotation_count,
+                    "image_id": self.image_count,
+                    "category_id": self.categories.setdefault(detection["label"], len(self.categories) + 1),
+                    "bbox": box,
+                    "segmentation": [],  # a box without an outline, as CVAT writes one (Datumaro warns on none)
+                    "area": round(box[2] * box[3], 2),
+                    "iscrowd": 0,
+                    "score": detection["confidence"],
+                }
+            )
+
+    def end(self) -> None:
+        self.images.end()
+        self.file.write(', "annotations": ')
+        self.annotations.end()
+        self.spool.seek(0)
+        shutil.copyfileobj(self.spool, self.file)
+        self.spool.close()
+        if self.categories is not None:  # after the annotations, which give the labels their ids as they meet them
+            self.file.write(', "categories": ')
+            named = ({"id": number, "name": name, "supercategory": ""} for name, number in self.categories.items())
+            self.file.writelines(json_array(named))
+        self.file.write("}\n")
+
+
+def write_json_files(
+    fmt: str, rows, outputs: dict[str | None, Path], split_of: Callable, photos: PhotoKeys | None, prompt: str
+) -> dict[str | None, int]:
+    """The llava, coco or coco_instances export in one pass over `rows`: each row in the file of its split
+    (`outputs` by split name, `split_output`; None the one file of an export without splits), every file written
+    atomically and renamed into place once all are written (`AtomicFiles`). Every split's coco_instances file gives
+    a label the same category id (a detector trains on one and validates on another). A split no photo fell in gets
+    a file of none (warned), so no file an earlier run wrote stays beside the others as if it were this run's.
 
     Returns:
-        Each split's photo count, in `names`' order.
+        Each split's photo count, in `outputs`' order.
     """
     held: Counter = Counter()
-    categories: dict[str, int] = {}
-    for row in rows():
-        held[split_of(row)] += 1
-        for detection in _detections(row.record) if fmt == "coco_instances" else ():  # llava, coco: no boxes
-            categories.setdefault(detection["label"], len(categories) + 1)
-    for name in names:
-        if not held[name]:
-            logger.warning("%s: no photo fell in split %s: its file holds none", output, name)
-
-        def split_rows(name: str = name) -> Iterator[ExportRow]:
-            return (row for row in rows() if split_of(row) == name)
-
+    categories: dict[str, int] | None = {} if fmt == "coco_instances" else None
+    with AtomicFiles(outputs.values()) as files:
         if fmt == "llava":
-            pieces = llava_pieces(split_rows, prompt, output.suffix.lower() == LLAVA_LINES)
-        elif fmt == "coco":
-            pieces = coco_pieces(split_rows, photos)
+            writers = {
+                name: _LlavaFile(files[path], prompt, path.suffix.lower() == LLAVA_LINES)
+                for name, path in outputs.items()
+            }
         else:
-            pieces = coco_instances_pieces(split_rows, photos, categories)
-        atomic_write_text(split_output(output, name), pieces)
-    return {name: held[name] for name in names}
+            writers = {name: _CocoFile(path, files[path], photos, categories) for name, path in outputs.items()}
+        for row in rows():
+            name = split_of(row)
+            held[name] += 1
+            writers[name].add(row)
+        for writer in writers.values():
+            writer.end()
+    for name, path in outputs.items():
+        if name is not None and not held[name]:
+            logger.warning("%s: no photo fell in split %s: its file holds none", path, name)
+    return {name: held[name] for name in outputs}
 
 
 def label_config_path(output: Path) -> Path:
@@ -1359,7 +1358,7 @@ def export(
     sentence it chooses (by category, scene, count); `sample` (size, seed): only a seeded random sample of at most
     `size` of those (`sampled_lines`; 0: all of them); `parquet_only` (hf): its Parquet shards alone; `splits`
     (hf, webdataset): a folder of shards per split (`export_splits`); (yolo) a folder of photos per split; (llava,
-    coco, coco_instances) a file per split beside `output` (`write_split_files`), the photos in one `image_folder`;
+    coco, coco_instances) a file per split beside `output` (`write_json_files`), the photos in one `image_folder`;
     `license` (hf, webdataset): the licence the dataset card states.
 
     Returns:
@@ -1551,14 +1550,11 @@ def _export(job: ExportJob) -> dict:
         arguments = (described, cv, folder, checks.get(fmt), passes_over, strip_location, workers, lines, selection)
         rows = _Passes(*arguments, split_of if fmt == "yolo" else None)  # yolo: a folder of photos a split
         items: Counter = Counter()
-        if split_of is not None and fmt in SPLIT_FILE_FORMATS:
-            split_counts = write_split_files(fmt, rows, output, splits.names, split_of, photos, prompt)
-        elif fmt == "llava":
-            atomic_write_text(output, llava_pieces(rows, prompt, output.suffix.lower() == LLAVA_LINES))
-        elif fmt == "coco":
-            atomic_write_text(output, coco_pieces(rows, photos))
-        elif fmt == "coco_instances":
-            atomic_write_text(output, coco_instances_pieces(rows, photos))
+        if fmt in SPLIT_FILE_FORMATS and split_of is not None:
+            outputs = {name: split_output(output, name) for name in splits.names}
+            split_counts = write_json_files(fmt, rows, outputs, split_of, photos, prompt)
+        elif fmt in SPLIT_FILE_FORMATS:
+            write_json_files(fmt, rows, {None: output}, lambda row: None, photos, prompt)
         elif fmt == "label_studio":
             labels: dict[str, None] = {}  # as the tasks meet them
             tasks = (label_studio_task(row, photos, job.url_prefix, labels, policy.min_confidence) for row in rows())

@@ -65,7 +65,8 @@ def walk_images(folder: Path, suffixes: frozenset[str] = IMAGE_SUFFIXES) -> Iter
         elif entry.is_dir(follow_symlinks=False):
             folders.append((listing(entry.path), f"{prefix}{entry.name}/"))
         elif entry.is_symlink() or entry.is_file():  # a link first: a looping one cannot say if it is a file
-            suffix = os.path.splitext(entry.name)[1].lower()
+            dot = entry.name.rfind(".")  # `Path.suffix`'s rule: "...jpg" ends ".jpg" (`splitext` says it has none)
+            suffix = entry.name[dot:].lower() if 0 < dot < len(entry.name) - 1 else ""
             if suffix in suffixes:
                 yield prefix + entry.name
             else:

@@ -855,6 +855,17 @@ def test_the_fixed_camera_counts_docs_04_states_are_the_simulated_ones():
     assert f"{sim['seeds']} seeds each) the sightings" in text
 
 
+def test_the_one_pass_export_times_the_readme_states_are_the_saved_measurement():
+    saved = _measured("one_pass_exports_cpu.json")
+    seconds = saved["seconds"]["coco_instances, 3 splits"]
+    assert all(saved["same_files"].values()), "the same files written either way"
+    text = " ".join(README.split())
+    assert (
+        f"{saved['rows']:,} records as coco_instances in three splits took {seconds['now']} s where reading the "
+        f"inputs for each split took {seconds['before']} s" in text
+    )
+
+
 def test_the_export_photo_sizes_and_rates_the_readme_states_are_the_saved_measurement():
     saved = _measured("export_photos_cpu.json")
     rates, sizes = saved["photos_per_second"], saved["megabytes_per_photo"]

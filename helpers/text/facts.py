@@ -248,12 +248,10 @@ def _read_phrase(
 ) -> tuple[int, str, LexEntry, bool] | None:
     """(end, phrase, entry, whether the phrase is a known one) of the noun phrase starting at `start`.
     A phrase no list knows is read as written (`raw`): its label keeps the text's case."""
-    if start >= len(tokens):
+    if start >= len(tokens) or tokens[start] in PREPOSITIONS:
         return None
-    if known := _known_phrase(tokens, start, index, raw):  # before the prepositions: a label may be one ("ON")
+    if known := _known_phrase(tokens, start, index, raw):
         return (*known, True)
-    if tokens[start] in PREPOSITIONS:
-        return None
     if tokens[start] in DISTRIBUTIVES and _is_boundary(tokens, start + 1):
         return None  # "a bottle and a can, one each": a count per category named, no new thing
     material = _whole_word(tokens, start, index, raw)

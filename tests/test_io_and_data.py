@@ -342,6 +342,37 @@ def test_photos_in_tar_shards_are_listed_and_read_where_they_lie(tiny_demo, tmp_
         decode_image(again.items[2])
 
 
+def test_the_metadata_files_a_mac_writes_beside_photos_are_passed_over_not_listed(tiny_demo, tmp_path, caplog):
+    """A Mac copying photos to an exFAT card, a drive or an SMB share writes `._DJI_0001.JPG` beside each (its
+    metadata, AppleDouble), and its tar files hold them as members: listed as photos, each was an error line (no
+    image reads) and doubled a run's failures. Passed over, logged; a photo named `._` stays a photo."""
+    import tarfile
+
+    from helpers.core.io import APPLE_DOUBLE
+    from helpers.cv.sources import open_image_source
+
+    card = tmp_path / "card"
+    (card / "DCIM").mkdir(parents=True)
+    photos = sorted((tiny_demo / "train" / "images").glob("*.jpg"))[:2]
+    for photo in photos:
+        shutil.copy(photo, card / "DCIM" / photo.name)
+        (card / "DCIM" / f"._{photo.name}").write_bytes(APPLE_DOUBLE + b"\x00\x02\x00\x00Mac OS X        " + bytes(64))
+    shutil.copy(photos[0], card / "._kept.jpg")  # a photo named so
+    expected = ["._kept.jpg", *(f"DCIM/{photo.name}" for photo in photos)]
+    with caplog.at_level(logging.INFO, logger="helpers"):
+        assert [item.key for item in open_image_source(card).items] == expected
+    assert "2 macOS metadata file(s) passed over" in caplog.text
+    (tmp_path / "shards").mkdir()
+    with tarfile.open(tmp_path / "shards" / "00000.tar", "w") as archive:  # as a Mac's tar holds them
+        for name in sorted(path.relative_to(card).as_posix() for path in card.rglob("*.jpg")):
+            archive.add(card / name, name)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="helpers"):
+        keys = [item.key for item in open_image_source(tmp_path / "shards").items]
+    assert sorted(keys) == sorted(f"00000.tar/{name}" for name in expected)
+    assert "00000.tar: 2 macOS metadata member(s) passed over" in caplog.text
+
+
 def test_tar_shards_extract_as_their_photos_do_and_export_and_show_from_where_they_lie(
     tiny_demo, tiny_cv_models, tmp_path
 ):

@@ -12,7 +12,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -327,6 +327,32 @@ def _label_files_digest(folder: str, state: str) -> str:
         digest.update(str(file.relative_to(folder)).encode("utf-8", "surrogateescape") + b"\0")
         digest.update(file.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+APPLE_DOUBLE = b"\x00\x05\x16\x07"  # the first bytes of macOS's `._` files (AppleDouble)
+
+
+def is_mac_metadata(name: str, read_head: Callable[[], bytes]) -> bool:
+    """Whether the file `name` (a path, folders joined with "/") is macOS's metadata of the file beside it, not a
+    photo: `._DJI_0001.JPG`, AppleDouble, which a Mac writes beside each file it copies to a card, drive or share
+    that cannot hold it (exFAT, FAT, SMB) and into the tar files it makes. `read_head` gives the file's first bytes;
+    only a `._` name's are read, and a photo named so stays one."""
+    if not name.rpartition("/")[2].startswith("._"):
+        return False
+    try:
+        return read_head()[:4] == APPLE_DOUBLE
+    except OSError:  # unreadable: listed, and its error said where it is read
+        return False
+
+
+def _head(path: str) -> bytes:
+    with open(path, "rb") as file:
+        return file.read(4)
+
+
+def file_head(path: str) -> Callable[[], bytes]:
+    """`is_mac_metadata`'s `read_head` for the file at `path`."""
+    return functools.partial(_head, path)
 
 
 def side_files(output: Path) -> dict[str, Path]:

@@ -24,7 +24,10 @@ import os
 import tarfile
 from collections import OrderedDict
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
+
+from helpers.core.io import is_mac_metadata
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +109,14 @@ def shard_photos(path: Path, photo_suffixes: frozenset[str]) -> Iterator[tuple[s
     for shard, prefix in keyed_shards(path):
         members, problem = shard_members(shard)
         photos = [(name, offset) for name, offset in members if os.path.splitext(name)[1].lower() in photo_suffixes]
+        if any(name.rpartition("/")[2].startswith("._") for name, _ in photos):  # a tar file a Mac made
+            with shard.open("rb", buffering=0) as file:
+                kept = [(n, at) for n, at in photos if not is_mac_metadata(n, partial(os.pread, file.fileno(), 4, at))]
+            if passed_over := len(photos) - len(kept):
+                logger.info(
+                    "%s: %d macOS metadata member(s) passed over (`._` AppleDouble, no photos)", shard, passed_over
+                )
+            photos = kept
         if problem:
             logger.warning("%s: a shard that cannot be read past its %d photos listed: %s", shard, len(photos), problem)
         for name, offset in photos:

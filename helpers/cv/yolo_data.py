@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 
+from helpers.core.io import file_head, is_mac_metadata
 from helpers.core.paths import require_file
 from helpers.core.photo_datasets import IMAGE_SUFFIXES
 
@@ -43,9 +44,11 @@ def walk_images(folder: Path, suffixes: frozenset[str] = IMAGE_SUFFIXES) -> Iter
     Listed with `os.scandir`: no system call per file on most file systems (a folder of 10^7 photos on a
     network share lists in minutes, not hours), and no `Path` object per photo. Links count, even when
     broken or looping, so that they reach the errors file instead of vanishing; a linked folder is not
-    entered. Logs how many other files it passed over, and each folder it could not read.
+    entered. A `._` file macOS wrote beside a photo is none (`is_mac_metadata`). Logs how many other files it passed
+    over, and each folder it could not read.
     """
     others, other_kinds = 0, set()  # how many other files, and a sample of their kinds for the log
+    mac_metadata = 0  # `._` files a Mac wrote beside the photos (`is_mac_metadata`)
 
     def listing(path: str) -> Iterator[os.DirEntry]:
         try:
@@ -67,7 +70,9 @@ def walk_images(folder: Path, suffixes: frozenset[str] = IMAGE_SUFFIXES) -> Iter
         elif entry.is_symlink() or entry.is_file():  # a link first: a looping one cannot say if it is a file
             dot = entry.name.rfind(".")  # `Path.suffix`'s rule: "...jpg" ends ".jpg" (`splitext` says it has none)
             suffix = entry.name[dot:].lower() if 0 < dot < len(entry.name) - 1 else ""
-            if suffix in suffixes:
+            if suffix in suffixes and is_mac_metadata(entry.name, file_head(entry.path)):
+                mac_metadata += 1
+            elif suffix in suffixes:
                 yield prefix + entry.name
             else:
                 others += 1
@@ -75,6 +80,10 @@ def walk_images(folder: Path, suffixes: frozenset[str] = IMAGE_SUFFIXES) -> Iter
                     other_kinds.add(suffix or entry.name)
     if others:
         logger.info("%s: %d file(s) that are not images passed over (%s)", folder, others, sorted(other_kinds)[:8])
+    if mac_metadata:
+        logger.info(
+            "%s: %d macOS metadata file(s) passed over (`._` AppleDouble files, no photos)", folder, mac_metadata
+        )
 
 
 def list_images(entry: Path) -> list[Path]:

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from helpers.core.io import APPLE_DOUBLE
 from helpers.cv.config import ExtractConfig
 from helpers.cv.extract import run_extraction
 from helpers.cv.sources import open_image_source
@@ -59,6 +60,9 @@ def test_a_voc_folder_gives_the_truth_and_splits_of_the_same_labels_as_a_data_ya
     for split, names in splits.items():
         (voc / "ImageSets/Main" / f"{split}.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
     assert sum(len(boxes) for boxes in truth.values()) > 0, "boxes to compare"
+    first = next(iter(truth))  # copied on a Mac to an exFAT card: its metadata beside a photo and its annotation
+    for path in (voc / "JPEGImages" / first, voc / "Annotations" / Path(first).with_suffix(".xml")):
+        path.with_name(f"._{path.name}").write_bytes(APPLE_DOUBLE + bytes(60))
     source = open_image_source(voc)
     assert source.kind == "voc" and source.has_ground_truth
     assert sorted(item.key for item in source.items) == sorted(f"JPEGImages/{key}" for key in truth)

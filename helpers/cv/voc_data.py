@@ -24,6 +24,7 @@ import os
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
+from helpers.core.io import file_head, is_mac_metadata
 from helpers.core.photo_datasets import IMAGE_SUFFIXES
 from helpers.cv.coco_data import CocoDataset
 
@@ -44,7 +45,7 @@ def load_voc(folder: str | Path) -> tuple[CocoDataset, dict[Path, str]]:
     photos = {  # each photo by its item name: its path under JPEGImages/ without its extension
         path.relative_to(pictures).with_suffix("").as_posix(): path
         for path in sorted(pictures.rglob("*"))
-        if path.suffix.lower() in IMAGE_SUFFIXES
+        if path.suffix.lower() in IMAGE_SUFFIXES and not is_mac_metadata(path.name, file_head(str(path)))
     }
     for split, name in VOC_SPLITS.items():
         listed = root / "ImageSets" / "Main" / f"{split}.txt"
@@ -53,6 +54,8 @@ def load_voc(folder: str | Path) -> tuple[CocoDataset, dict[Path, str]]:
                 if line in photos:
                     splits[Path(os.path.abspath(photos[line]))] = name
     for annotation in sorted(notes.rglob("*.xml")):
+        if is_mac_metadata(annotation.name, file_head(str(annotation))):  # `._0001.xml`: a Mac's copy wrote it
+            continue
         item = annotation.relative_to(notes).with_suffix("").as_posix()
         try:
             tree = ElementTree.parse(annotation)

@@ -411,6 +411,49 @@ def test_a_webdataset_sample_holding_a_lone_surrogate_is_written_as_valid_utf8(t
     assert json.loads(about.decode("utf-8")) == {"id": "p\ud800", "label": "Flasche ü"}
 
 
+def test_grounded_conversations_tag_each_counted_phrase_with_the_boxes_it_speaks_for(described):
+    """The grounded export (ms-swift's grounding layout): a conversation per caption whose answer is the caption
+    with each phrase that counts items written `<ref-object>` and a `<bbox>` per item, `objects` holding the phrases
+    as written and the items' boxes in the tags' order; a box per counted item, each a detection of the record of
+    one label per phrase; a record with a detection without a box is its row's error."""
+    import re
+
+    from helpers.text.grammar import facts
+    from helpers.text.lexicon import canonical_label
+
+    folder, records, rows = described
+    broken = [dict(record) for record in records]
+    broken[3]["detections"] = [{"label": "can", "confidence": 0.9}]  # no box to ground
+    (folder / "cv_boxless.jsonl").write_text("".join(json.dumps(r) + "\n" for r in broken), encoding="utf-8")
+    finished = _export(folder, "grounded", "grounded.jsonl", "--cv", "cv_boxless.jsonl", "--prompt", "Where?")
+    assert finished.returncode == 1, finished.stderr
+    assert "detections[0] has no bbox" in {p.get("id"): p["error"] for p in _errors(folder, "grounded.jsonl")}.get(
+        records[3]["image"], ""
+    )
+    entries = [json.loads(line) for line in (folder / "grounded.jsonl").read_text(encoding="utf-8").splitlines()]
+    kept = [row for row in rows if row["id"] != records[3]["image"]]
+    assert len(entries) == 3 * len(kept) and [e["images"] for e in entries[::3]] == [[row["id"]] for row in kept]
+    by_image = {record["image"]: record for record in records}
+    tagged = 0
+    for entry, caption in zip(entries, (c for row in kept for c in row["captions"]), strict=True):
+        user, answer = entry["messages"]
+        assert user == {"role": "user", "content": "<image>Where?"} and answer["role"] == "assistant"
+        objects, text = entry["objects"], answer["content"]
+        assert objects["bbox_type"] == "norm1" and text.count("<bbox>") == len(objects["bbox"])
+        parts = re.split(r"<ref-object>(?:<bbox>)*", text)
+        filled = parts[0] + "".join(ref + part for ref, part in zip(objects["ref"], parts[1:], strict=True))
+        assert filled == caption, "each tag its phrase: the caption as written"
+        record = by_image[entry["images"][0]]
+        assert len(objects["bbox"]) == sum(facts(record).counts.values()), "a box per counted item"
+        boxes = iter(objects["bbox"])
+        for tags in re.findall(r"<ref-object>((?:<bbox>)*)", text):  # each phrase's boxes: one category's detections
+            held = [next(boxes) for _ in range(tags.count("<bbox>"))]
+            labels = {canonical_label(d["label"]) for box in held for d in record["detections"] if d["bbox"] == box}
+            assert len(labels) == 1 and held, (text, held)
+        tagged += len(objects["ref"])
+    assert tagged > 0, "phrases to ground"
+
+
 def test_llava_json_has_a_conversation_per_caption(described):
     folder, _, rows = described
     finished = _export(folder, "llava", "llava.json", "--prompt", "What litter is here?")

@@ -154,6 +154,7 @@ from helpers.describer.hf_dataset import ShardedDatasetWriter
 from helpers.describer.label_studio import image_url, import_limits_warning, label_config, local_files_prefix
 from helpers.describer.options import EXPORT_FORMATS as FORMATS
 from helpers.describer.options import MAP_FORMATS, SPLIT_FORMATS, ExportOptions, check_license
+from helpers.describer.provenance import provenance
 from helpers.describer.selection import RECORD_SPLITS, Selection, SplitPlan, said
 from helpers.describer.shard_writer import SHARD_BYTES, file_state
 from helpers.describer.webdataset import WebDatasetWriter
@@ -162,13 +163,24 @@ from helpers.text.grammar import facts, validate_record
 logger = logging.getLogger(__name__)
 
 LLAVA_PROMPT = ExportOptions.prompt
-COPYING_FORMATS = ("llava", "coco", "coco_instances", "label_studio")  # those naming photo files (`--image_folder`)
+COPYING_FORMATS = (
+    "llava",
+    "grounded",
+    "coco",
+    "coco_instances",
+    "label_studio",
+)  # those naming photo files (`--image_folder`)
 FOLDER_FORMATS = ("hf", "webdataset")  # the exports written as a folder of shards, resumable
 REWRITING_FORMATS = (*FOLDER_FORMATS, "llava", "yolo")  # those whose photos may be written again (`PhotoRewrite`)
 FOLDER_OUTPUTS = (*FOLDER_FORMATS, "yolo")  # the exports whose output is a folder
-SPLIT_FILE_FORMATS = ("llava", "coco", "coco_instances")  # the one-file exports written a file per split (`--splits`)
+SPLIT_FILE_FORMATS = (
+    "llava",
+    "grounded",
+    "coco",
+    "coco_instances",
+)  # the one-file exports written a file per split (`--splits`)
 # the exports of the CV records' detections (--cv needed)
-DETECTION_FORMATS = ("coco_instances", "label_studio", "yolo", "geojson", "geojson_items")
+DETECTION_FORMATS = ("grounded", "coco_instances", "label_studio", "yolo", "geojson", "geojson_items")
 
 
 @dataclass
@@ -758,6 +770,44 @@ def llava_entries(row: ExportRow, prompt: str = LLAVA_PROMPT) -> list[dict]:
     ]
 
 
+GROUNDED_REF, GROUNDED_BOX = "<ref-object>", "<bbox>"  # ms-swift's grounding tags
+
+
+def grounded_entries(row: ExportRow, prompt: str = LLAVA_PROMPT, policy: Policy = Policy()) -> list[dict]:
+    """A row's grounded conversations in ms-swift's grounding layout, one per caption (ids as `llava_entries`'):
+    each phrase of the caption that counts items ("two plastic items": `provenance`, the items it speaks for) is
+    written `<ref-object>` and a `<bbox>` per item, the phrase as written in `objects.ref` and the items' boxes in
+    `objects.bbox` ([x1, y1, x2, y2] from 0 to 1, `bbox_type` norm1), in the order the tags stand; ms-swift's
+    template writes them in its model's own grounding (Qwen2-VL: `<|object_ref_start|>two plastic
+    items<|object_ref_end|><|box_start|>(x1,y1),(x2,y2)<|box_end|>`, each box in thousandths). The sentence is the
+    guarded one, so each phrase is the boxes it names. Rows are checked first (`boxes_problem`)."""
+    base = row.id if isinstance(row.id, str) else _key(row.id)
+    detections = (row.record or {}).get("detections") or []
+    entries = []
+    for index, caption in enumerate(row.captions):
+        pieces, refs, boxes, position = [], [], [], 0
+        for phrase in provenance(caption, {"detections": detections}, policy):
+            if phrase.count is None or not phrase.detections:
+                continue  # the scene's phrase: no box
+            pieces.append(caption[position : phrase.start] + GROUNDED_REF + GROUNDED_BOX * len(phrase.detections))
+            refs.append(caption[phrase.start : phrase.end])
+            boxes += [[float(value) for value in detections[number]["bbox"]] for number in phrase.detections]
+            position = phrase.end
+        pieces.append(caption[position:])
+        entries.append(
+            {
+                "id": base if len(row.captions) == 1 else f"{base}-{index}",
+                "messages": [
+                    {"role": "user", "content": f"<image>{prompt}"},
+                    {"role": "assistant", "content": "".join(pieces)},
+                ],
+                "images": [row.photo_name],
+                "objects": {"ref": refs, "bbox": boxes, "bbox_type": "norm1"},
+            }
+        )
+    return entries
+
+
 LLAVA_LINES = ".jsonl"  # a llava output named so holds an entry a line
 
 
@@ -874,17 +924,17 @@ def split_output(output: Path, name: str) -> Path:
     return output.with_name(f"{output.stem}_{name}{output.suffix}")
 
 
-class _LlavaFile:
-    """A llava file filled a row at a time: its entries (`llava_entries`) as one array, or with `lines` one entry a
-    line (JSON Lines, which `datasets`' JSON reader, and so LLaMA-Factory's and ms-swift's, reads a block at a time,
-    where an array is parsed whole in memory)."""
+class _EntriesFile:
+    """A llava or grounded file filled a row at a time: the row's entries (`entries(row)`) as one array, or with
+    `lines` one entry a line (JSON Lines, which `datasets`' JSON reader, and so LLaMA-Factory's and ms-swift's,
+    reads a block at a time, where an array is parsed whole in memory)."""
 
-    def __init__(self, file: IO[str], prompt: str, lines: bool) -> None:
-        self.file, self.prompt, self.lines = file, prompt, lines
+    def __init__(self, file: IO[str], entries: Callable[[ExportRow], list[dict]], lines: bool) -> None:
+        self.file, self.entries_of = file, entries
         self.entries = None if lines else JsonArrayWriter(file, indent=1)
 
     def add(self, row: ExportRow) -> None:
-        for entry in llava_entries(row, self.prompt):
+        for entry in self.entries_of(row):
             if self.entries is None:
                 self.file.write(json.dumps(entry, ensure_ascii=False) + "\n")
             else:
@@ -963,9 +1013,15 @@ class _CocoFile:
 
 
 def write_json_files(
-    fmt: str, rows, outputs: dict[str | None, Path], split_of: Callable, photos: PhotoKeys | None, prompt: str
+    fmt: str,
+    rows,
+    outputs: dict[str | None, Path],
+    split_of: Callable,
+    photos: PhotoKeys | None,
+    prompt: str,
+    policy: Policy = Policy(),
 ) -> dict[str | None, int]:
-    """The llava, coco or coco_instances export in one pass over `rows`: each row in the file of its split
+    """The llava, grounded, coco or coco_instances export in one pass over `rows`: each row in the file of its split
     (`outputs` by split name, `split_output`; None the one file of an export without splits), every file written
     atomically and renamed into place once all are written (`AtomicFiles`). Every split's coco_instances file gives
     a label the same category id (a detector trains on one and validates on another). A split no photo fell in gets
@@ -977,9 +1033,14 @@ def write_json_files(
     held: Counter = Counter()
     categories: dict[str, int] | None = {} if fmt == "coco_instances" else None
     with AtomicFiles(outputs.values()) as files:
-        if fmt == "llava":
+        if fmt in ("llava", "grounded"):
+            entries = (
+                partial(llava_entries, prompt=prompt)
+                if fmt == "llava"
+                else partial(grounded_entries, prompt=prompt, policy=policy)
+            )
             writers = {
-                name: _LlavaFile(files[path], prompt, path.suffix.lower() == LLAVA_LINES)
+                name: _EntriesFile(files[path], entries, path.suffix.lower() == LLAVA_LINES)
                 for name, path in outputs.items()
             }
         else:
@@ -1538,6 +1599,7 @@ def _export(job: ExportJob) -> dict:
                 instances_problem(row, photos) or (job.served and _served_problem(row, job.served))
             ),
             "yolo": boxes_problem,
+            "grounded": boxes_problem,
             "geojson": position_problem,
             "geojson_items": lambda row: pose_row_problem(row, photos, job.below_takeoff_m),
         }
@@ -1552,9 +1614,9 @@ def _export(job: ExportJob) -> dict:
         items: Counter = Counter()
         if fmt in SPLIT_FILE_FORMATS and split_of is not None:
             outputs = {name: split_output(output, name) for name in splits.names}
-            split_counts = write_json_files(fmt, rows, outputs, split_of, photos, prompt)
+            split_counts = write_json_files(fmt, rows, outputs, split_of, photos, prompt, policy)
         elif fmt in SPLIT_FILE_FORMATS:
-            write_json_files(fmt, rows, {None: output}, lambda row: None, photos, prompt)
+            write_json_files(fmt, rows, {None: output}, lambda row: None, photos, prompt, policy)
         elif fmt == "label_studio":
             labels: dict[str, None] = {}  # as the tasks meet them
             tasks = (label_studio_task(row, photos, job.url_prefix, labels, policy.min_confidence) for row in rows())

@@ -41,6 +41,7 @@ EXPORT_FORMATS = (
     "hf",
     "webdataset",
     "llava",
+    "grounded",
     "coco",
     "coco_instances",
     "label_studio",
@@ -49,7 +50,15 @@ EXPORT_FORMATS = (
     "geojson_items",
     "csv",
 )
-SPLIT_FORMATS = ("hf", "webdataset", "yolo", "llava", "coco", "coco_instances")  # the exports `--splits` splits
+SPLIT_FORMATS = (
+    "hf",
+    "webdataset",
+    "yolo",
+    "llava",
+    "grounded",
+    "coco",
+    "coco_instances",
+)  # the exports `--splits` splits
 LICENSE_ID = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")  # a licence as the Hub's card metadata names one: cc-by-4.0
 CAPTION_FORMATS = ("auto", "jsonl", "llava", "coco", "parquet", "webdataset", "csv")  # `desclm check --captions_format`
 DEFAULT_GUARD_WORKERS = "auto"  # the guard's worker processes (helpers.describer.guard.guard_workers)
@@ -186,10 +195,22 @@ class ExportOptions:
 
     described: str = setting(help="`desclm describe`'s output (JSONL: id, description, captions)", positional=True)
     format: Literal[
-        "hf", "webdataset", "llava", "coco", "coco_instances", "label_studio", "yolo", "geojson", "geojson_items", "csv"
+        "hf",
+        "webdataset",
+        "llava",
+        "grounded",
+        "coco",
+        "coco_instances",
+        "label_studio",
+        "yolo",
+        "geojson",
+        "geojson_items",
+        "csv",
     ] = setting(
         help="hf: a Hugging Face dataset (save_to_disk + Parquet); webdataset: tar shards (photo, .txt, .json); llava: "
-        "LLaVA conversations JSON (.jsonl: an entry a line); coco: COCO captions JSON; coco_instances: the detections"
+        "LLaVA conversations JSON (.jsonl: an entry a line); grounded: the descriptions grounded, each phrase that "
+        "counts items with their boxes, in ms-swift's grounding layout (with --cv; .jsonl: an entry a line); coco: "
+        "COCO captions JSON; coco_instances: the detections"
         " as COCO object detection JSON (with --cv; CVAT, FiftyOne, pycocotools); label_studio: Label Studio tasks "
         "whose pre-annotations, the boxes and the description, are there to review (with --cv; and its labeling "
         "config); yolo: a YOLO dataset of the boxes the descriptions state (with --cv, --images: a folder to train a "

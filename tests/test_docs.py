@@ -989,6 +989,18 @@ def test_the_ms_swift_read_the_readme_states_is_the_saved_one_and_lost_nothing()
     assert saved["photos_read_in_all"] == saved["records"]
 
 
+def test_the_ms_swift_grounding_the_readme_states_is_the_saved_one_and_lost_nothing():
+    saved = _measured("ms_swift_grounding.json")
+    text = " ".join(README.split())
+    assert f"`grounded`, {saved['photos']} demo photos with their labels as records" in text
+    assert f"({saved['phrases_grounded']} phrases, {saved['boxes']} boxes)" in text
+    assert saved["examples_read"] == saved["exported"] == saved["photos"] == saved["examples_with_objects_as_exported"]
+    assert all(count == saved["examples_read"] for count in saved["examples_written_as_documented"].values())
+    assert saved["first_grounded_example_qwen2_vl"].startswith(
+        "The image shows <|object_ref_start|>three pieces of metal<|object_ref_end|><|box_start|>(47,368),(219,490)"
+    ), "the README's example is the saved run's"
+
+
 def test_the_label_studio_review_the_readme_states_is_the_saved_one():
     review = _measured("label_studio_import.json")["review"]
     check = review["JSON"]["check"]

@@ -28,6 +28,10 @@ from, `helpers.core.photo_datasets`):
   `datasets.load_dataset("webdataset", data_files="out/*.tar")` reads them too;
 - **llava**: LLaVA-style conversations, one entry per caption (`id`, `image`, `conversations`:
   human `<image>` + `prompt`, gpt the caption);
+- **grounded**: the captions grounded, in ms-swift's grounding layout (`--cv` needed; `grounded_entries`): an entry
+  per caption (`id`, `messages`, `images`, `objects`), each phrase that counts items written `<ref-object>` and a
+  `<bbox>` per item, `objects` the phrases as written and the items' boxes (0..1), which ms-swift's template writes
+  as its model's own grounding;
 - **coco**: COCO captions (`images`, `annotations` with `image_id` and `caption`), as
   `pycocotools.coco.COCO` loads them;
 - **coco_instances**: the records' detections as COCO object detection (`--cv` needed): an image per
@@ -92,8 +96,8 @@ compressed pixels included, as stored; a PNG written again, the same pixels; ano
 place is its row's error), and the records' `taken` its latitude, longitude and altitude (hf, webdataset,
 csv); the geojson maps refuse it.
 
-`--image_folder` (llava, coco, coco_instances) copies each exported photo's file into one folder, named as the JSON
-names it (`PhotoFolder`): LLaVA's `--image_folder` and a COCO image folder, and the way to photo files
+`--image_folder` (llava, grounded, coco, coco_instances) copies each exported photo's file into one folder, named as
+the JSON names it (`PhotoFolder`): LLaVA's `--image_folder` and a COCO image folder, and the way to photo files
 when the photos are in a Hugging Face dataset.
 
 A row that cannot be exported (an error row of `describe`, an unreadable line, a record or photo

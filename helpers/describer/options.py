@@ -254,8 +254,9 @@ class ExportOptions:
     )
     image_folder: str = setting(
         "",
-        "llava, coco, coco_instances, label_studio: copy each exported photo's file here, named as the JSON names it "
-        "(LLaVA's --image_folder); the way to photo files when --images is a Hugging Face dataset or tar shards",
+        "llava, grounded, coco, coco_instances, label_studio: copy each exported photo's file here, named as the JSON "
+        "names it (LLaVA's --image_folder); the way to photo files when --images is a Hugging Face dataset or tar "
+        "shards",
     )
     min_confidence: float = setting(
         Policy.min_confidence,

@@ -96,11 +96,12 @@ def splits_setting():
     """The `splits` setting of the exports that split (`SPLIT_FORMATS`)."""
     return setting(
         "",
-        "hf, webdataset, yolo, llava, coco, coco_instances: split the photos, named shares "
+        "hf, webdataset, yolo, llava, grounded, coco, coco_instances: split the photos, named shares "
         "(train=0.9,validation=0.05,test=0.05), each photo's split by a seeded hash (--seed) of it or its folder "
         "(--split_by), or 'records': each CV record's own split (a data.yaml's train/val/test); a folder per split "
         "(hf, webdataset: loading as a DatasetDict; yolo: images/<split>/, named in data.yaml), or a file per split "
-        "beside --output (llava, coco, coco_instances: out.json -> out_train.json, ...); default: one train split",
+        "beside --output (llava, grounded, coco, coco_instances: out.json -> out_train.json, ...); default: one train "
+        "split",
     )
 
 

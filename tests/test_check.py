@@ -730,3 +730,31 @@ def test_a_csv_row_that_cannot_be_read_ends_the_file_in_one_line_after_the_rows_
     (tmp_path / "no_caption.csv").write_text("id,text\n1,No litter.\n", encoding="utf-8")
     with pytest.raises(ValueError, match="no column 'caption'"):
         check_file(tmp_path / "cv.jsonl", tmp_path / "no_caption.csv", tmp_path / "w.jsonl")
+
+
+_GROUNDING_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40).filter(
+    lambda text: "<ref-object>" not in text and "<bbox>" not in text
+)
+
+
+@given(
+    text=_GROUNDING_TEXT, cuts=st.lists(st.integers(0, 40), max_size=6), boxes=st.lists(st.integers(0, 3), max_size=3)
+)
+def test_a_grounded_answer_reads_as_the_sentence_its_tags_stand_in(text, cuts, boxes):
+    """Any sentence, any phrases of it tagged as ms-swift's grounding layout writes them (`<ref-object>`, a
+    `<bbox>` per box, the phrase in `objects.ref`): `grounded_text` gives the sentence back; without `objects`
+    the answer stays as written."""
+    from helpers.core.chat_entries import GROUNDING_BOX, GROUNDING_REF, grounded_text
+
+    edges = sorted({min(cut, len(text)) for cut in cuts})
+    spans = list(zip(edges[::2], edges[1::2]))  # non-overlapping phrases, in order
+    pieces, refs, position = [], [], 0
+    for number, (start, end) in enumerate(spans):
+        pieces.append(
+            text[position:start] + GROUNDING_REF + GROUNDING_BOX * (boxes[number] if number < len(boxes) else 1)
+        )
+        refs.append(text[start:end])
+        position = end
+    tagged = "".join(pieces) + text[position:]
+    assert grounded_text(tagged, {"ref": refs, "bbox": []}) == text
+    assert grounded_text(tagged, None) == tagged

@@ -452,6 +452,11 @@ def test_grounded_conversations_tag_each_counted_phrase_with_the_boxes_it_speaks
             assert len(labels) == 1 and held, (text, held)
         tagged += len(objects["ref"])
     assert tagged > 0, "phrases to ground"
+    # `desclm check` reads a grounded answer as its sentence: every caption faithful to its record, as described
+    from helpers.describer.check import check_file
+
+    summary = check_file(folder / "cv.jsonl", folder / "grounded.jsonl", folder / "verdicts.jsonl", workers=0)
+    assert (summary["checked"], summary["faithful"]) == (len(entries), len(entries)), summary
 
 
 def test_llava_json_has_a_conversation_per_caption(described):

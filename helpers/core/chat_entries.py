@@ -3,7 +3,8 @@
 files (`{"role": "assistant", "content": ...}` turns), or photos named inside the turns as content parts
 (`{"type": "image", "image": "a.jpg"}`, the form Qwen-VL's `process_vision_info` and Hugging Face chat templates
 read). Read by the photo lister (`helpers.cv.llava_data`) and by `desclm check` (`helpers.describer.check`), so an
-entry is the same photos and caption to both."""
+entry is the same photos and caption to both. An answer in ms-swift's grounding layout (`desclm export --format
+grounded`) reads as its sentence (`grounded_text`)."""
 
 from __future__ import annotations
 
@@ -38,3 +39,20 @@ def named_photos(entry: dict) -> tuple[bool, object]:
     return True, [
         next((part[key] for key in PART_PHOTO_KEYS if isinstance(part.get(key), str)), part) for part in parts
     ]
+
+
+GROUNDING_REF, GROUNDING_BOX = "<ref-object>", "<bbox>"  # ms-swift's grounding tags, `objects` their phrases and boxes
+
+
+def grounded_text(text: str, objects) -> str:
+    """An answer in ms-swift's grounding layout as it reads: each `<ref-object>` its phrase (`objects["ref"]`, in
+    order, as ms-swift's template writes them) and each `<bbox>` gone. An entry without `objects` phrases keeps its
+    text as it is, and a tag past the last phrase stays (ms-swift leaves it too)."""
+    refs = objects.get("ref") if isinstance(objects, dict) else None
+    if not isinstance(refs, list) or not all(isinstance(ref, str) for ref in refs):
+        return text
+    pieces = text.split(GROUNDING_REF)
+    read = [pieces[0].replace(GROUNDING_BOX, "")]
+    for number, piece in enumerate(pieces[1:]):
+        read.append((refs[number] if number < len(refs) else GROUNDING_REF) + piece.replace(GROUNDING_BOX, ""))
+    return "".join(read)

@@ -62,7 +62,7 @@ from decimal import Decimal
 from itertools import islice
 from pathlib import Path, PurePosixPath
 
-from helpers.core.chat_entries import conversation, named_photos
+from helpers.core.chat_entries import conversation, grounded_text, named_photos
 from helpers.core.contract import Policy
 from helpers.core.device import worker_processes
 from helpers.core.io import atomic_write_text, json_opening
@@ -208,6 +208,7 @@ def _llava_line(where: str, number: int, entry) -> CaptionLine:
     text = _answer(conversation(entry))
     if text is None:
         return CaptionLine(where, None, image, f"{where}: no answer (from gpt) in its conversations", name)
+    text = grounded_text(text, entry.get("objects"))  # ms-swift's grounding tags: the sentence they stand in
     return CaptionLine(where, text, image, None, name, _stem(image))
 
 

@@ -126,6 +126,7 @@ from itertools import chain
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from helpers.core.chat_entries import GROUNDING_BOX, GROUNDING_REF
 from helpers.core.contract import Policy
 from helpers.core.figures import is_number, position_of
 from helpers.core.ground import POSE_FIELDS, POSE_LIMITS, CameraPose, box_on_ground, pose_problem
@@ -774,9 +775,6 @@ def llava_entries(row: ExportRow, prompt: str = LLAVA_PROMPT) -> list[dict]:
     ]
 
 
-GROUNDED_REF, GROUNDED_BOX = "<ref-object>", "<bbox>"  # ms-swift's grounding tags
-
-
 def grounded_entries(row: ExportRow, prompt: str = LLAVA_PROMPT, policy: Policy = Policy()) -> list[dict]:
     """A row's grounded conversations in ms-swift's grounding layout, one per caption (ids as `llava_entries`'):
     each phrase of the caption that counts items ("two plastic items": `provenance`, the items it speaks for) is
@@ -793,7 +791,7 @@ def grounded_entries(row: ExportRow, prompt: str = LLAVA_PROMPT, policy: Policy 
         for phrase in provenance(caption, {"detections": detections}, policy):
             if phrase.count is None or not phrase.detections:
                 continue  # the scene's phrase: no box
-            pieces.append(caption[position : phrase.start] + GROUNDED_REF + GROUNDED_BOX * len(phrase.detections))
+            pieces.append(caption[position : phrase.start] + GROUNDING_REF + GROUNDING_BOX * len(phrase.detections))
             refs.append(caption[phrase.start : phrase.end])
             boxes += [[float(value) for value in detections[number]["bbox"]] for number in phrase.detections]
             position = phrase.end

@@ -663,15 +663,21 @@ def test_photos_kept_as_stored_but_turned_by_exif_are_counted_for_exif_blind_rea
         image.load()
         image.save(turned, exif=exif.tobytes())
     photos = {"cv": folder / "cv.jsonl", "images": folder / "photos"}
-    for fmt, output, extra in (("webdataset", "wds", {}), ("llava", "llava.json", {"image_folder": folder / "lv"})):
+    exports = [("webdataset", "wds", {}), ("llava", "llava.json", {"image_folder": folder / "lv"})]
+    exports.append(("grounded", "grounded.jsonl", {"image_folder": folder / "gr"}))  # ms-swift: its boxes miss
+    for fmt, output, extra in exports:
         caplog.clear()
         with caplog.at_level(logging.WARNING, logger="helpers.describer.exports"):
             export(fmt, folder / "described.jsonl", folder / output, **photos, **extra)
-        assert [m for m in caplog.messages if "turned by their EXIF orientation" in m][0].startswith("1 photos")
-    caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="helpers.describer.exports"):
-        export("webdataset", folder / "described.jsonl", folder / "upright", **photos, rewrite=PhotoRewrite(4096))
-    assert not [m for m in caplog.messages if "turned by their EXIF orientation" in m], "written again upright"
+        assert [m for m in caplog.messages if "turned by their EXIF orientation" in m][0].startswith("1 photos"), fmt
+    upright = [("webdataset", "upright", {}), ("grounded", "upright.jsonl", {"image_folder": folder / "up"})]
+    for fmt, output, extra in upright:
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="helpers.describer.exports"):
+            export(fmt, folder / "described.jsonl", folder / output, **photos, **extra, rewrite=PhotoRewrite(4096))
+        assert not [m for m in caplog.messages if "turned by their EXIF orientation" in m], "written again upright"
+    with Image.open(folder / "up" / rows[1]["id"]) as image:
+        assert image.getexif().get(0x0112, 1) == 1 and image.size == (24, 33), "upright: its boxes are this photo's"
 
 
 def test_a_sample_of_the_described_photos_is_seeded_uniform_and_the_same_in_every_format(described):

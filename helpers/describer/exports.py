@@ -176,7 +176,14 @@ COPYING_FORMATS = (
     "label_studio",
 )  # those naming photo files (`--image_folder`)
 FOLDER_FORMATS = ("hf", "webdataset")  # the exports written as a folder of shards, resumable
-REWRITING_FORMATS = (*FOLDER_FORMATS, "llava", "yolo")  # those whose photos may be written again (`PhotoRewrite`)
+REWRITING_FORMATS = (
+    *FOLDER_FORMATS,
+    "llava",
+    "grounded",
+    "yolo",
+)  # those whose photos may be written again (`PhotoRewrite`)
+# the exports whose trainers open the copied photos without their EXIF orientation (`TURNED_WARNING`)
+EXIF_BLIND_LOADERS = {"llava": "LLaVA's loader (PIL without exif_transpose)", "grounded": "ms-swift's load_image"}
 FOLDER_OUTPUTS = (*FOLDER_FORMATS, "yolo")  # the exports whose output is a folder
 SPLIT_FILE_FORMATS = (
     "llava",
@@ -1458,8 +1465,8 @@ def export(
             f"max_side, image_format: the photos of the {', '.join(REWRITING_FORMATS)} exports, not {fmt}'s (a COCO "
             "file states each photo's size)"
         )
-    if rewrite.rewrites and fmt == "llava" and image_folder is None:
-        raise ValueError("max_side, image_format: the llava export writes photos only with image_folder")
+    if rewrite.rewrites and fmt in ("llava", "grounded") and image_folder is None:
+        raise ValueError(f"max_side, image_format: the {fmt} export writes photos only with image_folder")
     if fmt == "yolo":
         if photos is None:
             raise ValueError("the yolo export copies the photos into its images/ folder: give them (--images)")
@@ -1671,8 +1678,8 @@ def _export(job: ExportJob) -> dict:
     if image_folder is not None:
         copies = rows.photo_folder
         counts |= {"photos_written": copies.written, "photos_kept": copies.kept}
-        if fmt == "llava" and copies.turned:
-            logger.warning(TURNED_WARNING, copies.turned, "LLaVA's loader (PIL without exif_transpose)")
+        if fmt in EXIF_BLIND_LOADERS and copies.turned:  # a grounded photo's boxes then miss what they name
+            logger.warning(TURNED_WARNING, copies.turned, EXIF_BLIND_LOADERS[fmt])
         logger.info("%s: %d photo files written, %d already there", image_folder, copies.written, copies.kept)
     return counts
 

@@ -341,9 +341,10 @@ class ExportOptions:
             raise ValueError(f"--splits: the {', '.join(SPLIT_FORMATS)} exports' splits, not {self.format}'s")
         if self.strip_location and self.format in MAP_FORMATS:
             raise ValueError(f"--strip_location: the {self.format} export is a map of where the photos were taken")
-        if self.rewrite.rewrites and self.format not in ("hf", "webdataset", "llava", "yolo"):
+        if self.rewrite.rewrites and self.format not in ("hf", "webdataset", "llava", "grounded", "yolo"):
             raise ValueError(
-                f"--max_side, --image_format: the hf, webdataset, llava and yolo exports' photos, not {self.format}'s"
+                "--max_side, --image_format: the hf, webdataset, llava, grounded and yolo exports' photos, not "
+                f"{self.format}'s"
             )
         worker_processes(self.workers)
         self.policy  # noqa: B018 - Policy checks the thresholds

@@ -1138,6 +1138,20 @@ def test_a_cv_record_that_cannot_be_read_costs_its_own_row(described):
     assert datasets.load_from_disk(str(folder / "ds"))["id"] == [
         r["id"] for r in rows if r["id"] != records[1]["image"]
     ]
+    # the exports that read the detections: the row listed, the others written (each stopped the export)
+    from helpers.describer.exports import export
+
+    high = {**records[1], "detections": [{"label": "can", "confidence": "high", "bbox": [0.1, 0.1, 0.2, 0.2]}]}
+    (folder / "cv_high.jsonl").write_text("".join(json.dumps(r) + "\n" for r in [records[0], high, *records[2:]]))
+    for fmt, output in (
+        ("coco_instances", "i.json"),
+        ("yolo", "yolo"),
+        ("grounded", "g.jsonl"),
+        ("label_studio", "t.json"),
+    ):
+        counts = export(fmt, folder / "described.jsonl", folder / output, folder / "cv_high.jsonl", folder / "photos")
+        why = {p.get("id"): p["error"] for p in _errors(folder, output)}
+        assert "confidence" in why[records[1]["image"]] and counts["exported"] >= len(rows) - 2, (fmt, why)
 
 
 def test_rows_sharing_an_id_each_take_their_own_record_in_order(tmp_path):

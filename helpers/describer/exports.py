@@ -836,6 +836,19 @@ def _size(row: ExportRow, photos: PhotoKeys | None) -> tuple[int, int] | None:
     return None
 
 
+def record_problem(row: ExportRow) -> str | None:
+    """Why the row's CV record cannot be read as the describer reads one (a detection without a label, a confidence
+    that is no number: `validate_record`), else None: the exports that read its detections leave that row out, where
+    it stopped the export. A row without a record has none to read."""
+    if row.record is None:
+        return None
+    try:
+        validate_record(row.record, "CV record")
+    except ValueError as error:
+        return str(error)
+    return None
+
+
 def boxes_problem(row: ExportRow) -> str | None:
     """Why a row's detections cannot be placed (one without a box), else None."""
     for index, detection in enumerate((row.record or {}).get("detections") or []):
@@ -1603,12 +1616,14 @@ def _export(job: ExportJob) -> dict:
         if photos is not None and strip_location:
             photos = LocationFreePhotos(photos)  # as the other readers of the photos see them
         checks = {
-            "coco_instances": lambda row: instances_problem(row, photos),
+            "coco_instances": lambda row: record_problem(row) or instances_problem(row, photos),
             "label_studio": lambda row: (
-                instances_problem(row, photos) or (job.served and _served_problem(row, job.served))
+                record_problem(row)
+                or instances_problem(row, photos)
+                or (job.served and _served_problem(row, job.served))
             ),
-            "yolo": boxes_problem,
-            "grounded": boxes_problem,
+            "yolo": lambda row: record_problem(row) or boxes_problem(row),
+            "grounded": lambda row: record_problem(row) or boxes_problem(row),
             "geojson": position_problem,
             "geojson_items": lambda row: pose_row_problem(row, photos, job.below_takeoff_m),
         }

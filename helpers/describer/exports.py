@@ -85,7 +85,8 @@ The hf and webdataset folders hold a dataset card, `README.md` (`helpers.describ
 named for the Hub (and for `load_dataset(folder)` of a webdataset folder), the numbers of what was written.
 `--parquet_only` (hf): its Parquet shards alone. `--splits` (hf, webdataset): a folder of shards per split, each
 photo's by a seeded hash of it or its folder, or its record's own (`SplitPlan`, `export_splits`), one card; (llava,
-coco, coco_instances) a file per split beside the output's name, `instances_train.json` (`write_json_files`).
+grounded, coco, coco_instances) a file per split beside the output's name, `instances_train.json`
+(`write_json_files`).
 
 `--category`, `--scene`, `--min_items`: only the photos whose sentence says so (`helpers.describer.selection`);
 `--max_photos`, `--seed`: a seeded random sample of them (`sampled_lines`), the same photos in every format.
@@ -168,29 +169,16 @@ from helpers.text.grammar import facts, validate_record
 logger = logging.getLogger(__name__)
 
 LLAVA_PROMPT = ExportOptions.prompt
-COPYING_FORMATS = (
-    "llava",
-    "grounded",
-    "coco",
-    "coco_instances",
-    "label_studio",
-)  # those naming photo files (`--image_folder`)
+# the exports naming photo files (`--image_folder`)
+COPYING_FORMATS = ("llava", "grounded", "coco", "coco_instances", "label_studio")
 FOLDER_FORMATS = ("hf", "webdataset")  # the exports written as a folder of shards, resumable
-REWRITING_FORMATS = (
-    *FOLDER_FORMATS,
-    "llava",
-    "grounded",
-    "yolo",
-)  # those whose photos may be written again (`PhotoRewrite`)
+# the exports whose photos may be written again (`PhotoRewrite`)
+REWRITING_FORMATS = (*FOLDER_FORMATS, "llava", "grounded", "yolo")
 # the exports whose trainers open the copied photos without their EXIF orientation (`TURNED_WARNING`)
 EXIF_BLIND_LOADERS = {"llava": "LLaVA's loader (PIL without exif_transpose)", "grounded": "ms-swift's load_image"}
 FOLDER_OUTPUTS = (*FOLDER_FORMATS, "yolo")  # the exports whose output is a folder
-SPLIT_FILE_FORMATS = (
-    "llava",
-    "grounded",
-    "coco",
-    "coco_instances",
-)  # the one-file exports written a file per split (`--splits`)
+# the one-file exports written a file per split (`--splits`)
+SPLIT_FILE_FORMATS = ("llava", "grounded", "coco", "coco_instances")
 # the exports of the CV records' detections (--cv needed)
 DETECTION_FORMATS = ("grounded", "coco_instances", "label_studio", "yolo", "geojson", "geojson_items")
 
@@ -769,12 +757,17 @@ def _export_shards(
     return rows, written, joined + [problem for problem in found if "line" not in problem], counts, data_bytes
 
 
-def llava_entries(row: ExportRow, prompt: str = LLAVA_PROMPT) -> list[dict]:
-    """A row's LLaVA-style entries: one per caption (ids `<id>` for one caption, `<id>-<k>` for more)."""
+def entry_id(row: ExportRow, index: int) -> str:
+    """The id of a row's entry for caption `index`: `<id>` for one caption, `<id>-<k>` for more."""
     base = row.id if isinstance(row.id, str) else _key(row.id)
+    return base if len(row.captions) == 1 else f"{base}-{index}"
+
+
+def llava_entries(row: ExportRow, prompt: str = LLAVA_PROMPT) -> list[dict]:
+    """A row's LLaVA-style entries: one per caption (`entry_id`)."""
     return [
         {
-            "id": base if len(row.captions) == 1 else f"{base}-{index}",
+            "id": entry_id(row, index),
             "image": row.photo_name,
             "conversations": [{"from": "human", "value": f"<image>\n{prompt}"}, {"from": "gpt", "value": caption}],
         }
@@ -783,14 +776,13 @@ def llava_entries(row: ExportRow, prompt: str = LLAVA_PROMPT) -> list[dict]:
 
 
 def grounded_entries(row: ExportRow, prompt: str = LLAVA_PROMPT, policy: Policy = Policy()) -> list[dict]:
-    """A row's grounded conversations in ms-swift's grounding layout, one per caption (ids as `llava_entries`'):
+    """A row's grounded conversations in ms-swift's grounding layout, one per caption (`entry_id`):
     each phrase of the caption that counts items ("two plastic items": `provenance`, the items it speaks for) is
     written `<ref-object>` and a `<bbox>` per item, the phrase as written in `objects.ref` and the items' boxes in
     `objects.bbox` ([x1, y1, x2, y2] from 0 to 1, `bbox_type` norm1), in the order the tags stand; ms-swift's
     template writes them in its model's own grounding (Qwen2-VL: `<|object_ref_start|>two plastic
     items<|object_ref_end|><|box_start|>(x1,y1),(x2,y2)<|box_end|>`, each box in thousandths). The sentence is the
     guarded one, so each phrase is the boxes it names. Rows are checked first (`boxes_problem`)."""
-    base = row.id if isinstance(row.id, str) else _key(row.id)
     detections = (row.record or {}).get("detections") or []
     entries = []
     for index, caption in enumerate(row.captions):
@@ -805,7 +797,7 @@ def grounded_entries(row: ExportRow, prompt: str = LLAVA_PROMPT, policy: Policy 
         pieces.append(caption[position:])
         entries.append(
             {
-                "id": base if len(row.captions) == 1 else f"{base}-{index}",
+                "id": entry_id(row, index),
                 "messages": [
                     {"role": "user", "content": f"<image>{prompt}"},
                     {"role": "assistant", "content": "".join(pieces)},

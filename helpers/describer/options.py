@@ -154,7 +154,7 @@ class CheckOptions:
     caption_field: str = setting(
         "caption", "JSONL, Parquet: the captions' text field (`desclm describe` writes 'description')"
     )
-    captions_format: Literal["auto", "jsonl", "llava", "coco", "parquet", "webdataset", "csv"] = setting(
+    captions_format: Literal[CAPTION_FORMATS] = setting(
         "auto",
         "auto: a .json opening with [ is LLaVA (each entry's first gpt answer, joined by its image; a Label Studio "
         "task's annotations' descriptions, joined by data.photo_id; a JSON-MIN entry's, by photo_id), with { COCO "
@@ -194,19 +194,7 @@ class ExportOptions:
     """The export command's settings: described photos in the formats other tools read."""
 
     described: str = setting(help="`desclm describe`'s output (JSONL: id, description, captions)", positional=True)
-    format: Literal[
-        "hf",
-        "webdataset",
-        "llava",
-        "grounded",
-        "coco",
-        "coco_instances",
-        "label_studio",
-        "yolo",
-        "geojson",
-        "geojson_items",
-        "csv",
-    ] = setting(
+    format: Literal[EXPORT_FORMATS] = setting(
         help="hf: a Hugging Face dataset (save_to_disk + Parquet); webdataset: tar shards (photo, .txt, .json); llava: "
         "LLaVA conversations JSON (.jsonl: an entry a line); grounded: the descriptions grounded, each phrase that "
         "counts items with their boxes, in ms-swift's grounding layout (with --cv; .jsonl: an entry a line); coco: "

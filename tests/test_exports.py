@@ -425,13 +425,33 @@ def test_grounded_conversations_tag_each_counted_phrase_with_the_boxes_it_speaks
     broken = [dict(record) for record in records]
     broken[3]["detections"] = [{"label": "can", "confidence": 0.9}]  # no box to ground
     (folder / "cv_boxless.jsonl").write_text("".join(json.dumps(r) + "\n" for r in broken), encoding="utf-8")
-    finished = _export(folder, "grounded", "grounded.jsonl", "--cv", "cv_boxless.jsonl", "--prompt", "Where?")
-    assert finished.returncode == 1, finished.stderr
-    assert "detections[0] has no bbox" in {p.get("id"): p["error"] for p in _errors(folder, "grounded.jsonl")}.get(
-        records[3]["image"], ""
+    tagged = [json.loads(line) for line in (folder / "described.jsonl").read_text(encoding="utf-8").splitlines()]
+    text_tag = next(row for row in tagged if row.get("id") == rows[4]["id"])
+    text_tag["captions"][2] += " <bbox>"  # a tag as text would take a box's place
+    (folder / "tagged.jsonl").write_text("".join(json.dumps(row) + "\n" for row in tagged), encoding="utf-8")
+    command = ["--cv", "cv_boxless.jsonl", "--prompt", "Where?"]
+    finished = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "helpers",
+            "export",
+            "tagged.jsonl",
+            "--format",
+            "grounded",
+            "--output",
+            "grounded.jsonl",
+        ]
+        + command,
+        cwd=folder,
+        capture_output=True,
+        text=True,
     )
+    assert finished.returncode == 1, finished.stderr
+    why = {p.get("id"): p["error"] for p in _errors(folder, "grounded.jsonl")}
+    assert "detections[0] has no bbox" in why[records[3]["image"]] and "<bbox>" in why[text_tag["id"]], why
     entries = [json.loads(line) for line in (folder / "grounded.jsonl").read_text(encoding="utf-8").splitlines()]
-    kept = [row for row in rows if row["id"] != records[3]["image"]]
+    kept = [row for row in rows if row["id"] not in (records[3]["image"], text_tag["id"])]
     assert len(entries) == 3 * len(kept) and [e["images"] for e in entries[::3]] == [[row["id"]] for row in kept]
     by_image = {record["image"]: record for record in records}
     tagged = 0

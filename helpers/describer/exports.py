@@ -828,6 +828,15 @@ def _size(row: ExportRow, photos: PhotoKeys | None) -> tuple[int, int] | None:
     return None
 
 
+def grounding_problem(row: ExportRow) -> str | None:
+    """Why a row's captions cannot be grounded (a caption holding one of ms-swift's grounding tags as text, which
+    would take the next phrase's or box's place), else None."""
+    for caption in row.captions:
+        if tag := next((tag for tag in (GROUNDING_REF, GROUNDING_BOX) if tag in caption), None):
+            return f"a caption holds {tag}, ms-swift's grounding tag: its phrases and boxes would be read out of place"
+    return None
+
+
 def record_problem(row: ExportRow) -> str | None:
     """Why the row's CV record cannot be read as the describer reads one (a detection without a label, a confidence
     that is no number: `validate_record`), else None: the exports that read its detections leave that row out, where
@@ -1615,7 +1624,7 @@ def _export(job: ExportJob) -> dict:
                 or (job.served and _served_problem(row, job.served))
             ),
             "yolo": lambda row: record_problem(row) or boxes_problem(row),
-            "grounded": lambda row: record_problem(row) or boxes_problem(row),
+            "grounded": lambda row: record_problem(row) or boxes_problem(row) or grounding_problem(row),
             "geojson": position_problem,
             "geojson_items": lambda row: pose_row_problem(row, photos, job.below_takeoff_m),
         }

@@ -454,7 +454,7 @@ def test_grounded_conversations_tag_each_counted_phrase_with_the_boxes_it_speaks
     kept = [row for row in rows if row["id"] not in (records[3]["image"], text_tag["id"])]
     assert len(entries) == 3 * len(kept) and [e["images"] for e in entries[::3]] == [[row["id"]] for row in kept]
     by_image = {record["image"]: record for record in records}
-    tagged = 0
+    grounded_phrases = 0
     for entry, caption in zip(entries, (c for row in kept for c in row["captions"]), strict=True):
         user, answer = entry["messages"]
         assert user == {"role": "user", "content": "<image>Where?"} and answer["role"] == "assistant"
@@ -470,8 +470,8 @@ def test_grounded_conversations_tag_each_counted_phrase_with_the_boxes_it_speaks
             held = [next(boxes) for _ in range(tags.count("<bbox>"))]
             labels = {canonical_label(d["label"]) for box in held for d in record["detections"] if d["bbox"] == box}
             assert len(labels) == 1 and held, (text, held)
-        tagged += len(objects["ref"])
-    assert tagged > 0, "phrases to ground"
+        grounded_phrases += len(objects["ref"])
+    assert grounded_phrases > 0, "phrases to ground"
     # `desclm check` reads a grounded answer as its sentence: every caption faithful to its record, as described
     from helpers.describer.check import check_file
 

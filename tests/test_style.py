@@ -195,6 +195,26 @@ def test_provenance_spans_cover_every_stated_count(record, style, seed):
     assert starts == sorted(starts) and all(a.end <= b.start for a, b in zip(phrases, phrases[1:])), "in order, apart"
 
 
+def test_a_category_stated_in_two_places_gives_each_phrase_the_boxes_in_its_place():
+    """A faithful sentence may state a category in two phrases, each with its place; each phrase covers the boxes
+    in its place, not the first in the record's order (the grounded export's boxes, 04's colours)."""
+    from helpers.describer import check_caption
+    from helpers.describer.provenance import provenance
+
+    record = {
+        "detections": [
+            {"label": "plastic", "confidence": 0.9, "bbox": [0.80, 0.4, 0.9, 0.5]},  # on the right
+            {"label": "plastic", "confidence": 0.9, "bbox": [0.05, 0.4, 0.1, 0.5]},  # on the left
+            {"label": "plastic", "confidence": 0.9, "bbox": [0.10, 0.5, 0.15, 0.6]},  # on the left
+        ],
+        "scene": {"class": "grass", "confidence": 0.9},
+    }
+    text = "Two plastic items on the left and one plastic item on the right lie in the grass."
+    assert check_caption(record, text, Policy(spatial=True)).faithful
+    counted = [(text[p.start : p.end], p.detections) for p in provenance(text, record) if p.count]
+    assert counted == [("Two plastic items on the left", (1, 2)), ("one plastic item on the right", (0,))]
+
+
 def test_a_sentence_that_runs_on_or_keeps_a_slot_is_not_well_formed():
     """Issue 32: the demo describer's later beams, faithful as read, that several captions first took."""
     for text in (

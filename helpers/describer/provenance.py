@@ -6,8 +6,9 @@
 
 The fact extractor finds every counted phrase and the scene's word; each counted phrase covers as
 many of the record's detections (above the policy's threshold, with its category) as it states,
-in the record's order. Notebook 04 draws a few photos with each phrase's boxes in its own colour
-and the sentence coloured to match (`plot_provenance`).
+in the record's order, those in the place it states first (a category stated in two phrases, "two
+plastic items on the left and one on the right": each phrase its own boxes). Notebook 04 draws a few
+photos with each phrase's boxes in its own colour and the sentence coloured to match (`plot_provenance`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from helpers.core.contract import Policy
 from helpers.core.photo_datasets import PhotoKeys
 from helpers.text.facts import extract
 from helpers.text.lexicon import canonical_label
+from helpers.text.spatial import in_place
 
 COLOURS = ("tab:red", "tab:blue", "tab:orange", "tab:purple", "tab:cyan", "tab:olive", "tab:pink", "tab:brown")
 
@@ -47,7 +49,13 @@ def provenance(text: str, record: dict, policy: Policy = Policy()) -> tuple[Phra
     for item in extraction.items:
         if item.count <= 0:
             continue
-        covered, pool[item.label] = pool[item.label][: item.count], pool[item.label][item.count :]
+        candidates = pool[item.label]
+        if item.place is not None:  # a category stated in two places ("two on the left and one on the right")
+            boxes = [record["detections"][index].get("bbox") for index in candidates]
+            placed = [index for index, box in zip(candidates, boxes) if in_place(box, item.place)]
+            candidates = placed + [index for index in candidates if index not in placed]
+        covered = candidates[: item.count]
+        pool[item.label] = [index for index in pool[item.label] if index not in covered]
         phrases.append(Phrase(*item.span, item.label, item.count, tuple(covered)))
     if extraction.scene and extraction.scene_span:
         phrases.append(Phrase(*extraction.scene_span, extraction.scene, None, ()))

@@ -79,6 +79,15 @@ def place_of(boxes: Sequence[Sequence[float] | None]) -> str | None:
     return None
 
 
+def in_place(box: Sequence[float] | None, place: str) -> bool:
+    """Whether a box's centre lies where the place key says (a cell, "close" before one: the same cell; "across":
+    anywhere): which of a category's boxes a phrase stating a place speaks for."""
+    if box is None:
+        return False
+    key = place.removeprefix(f"{CLUSTERED} ")
+    return key == SPREAD or _cell((box[0] + box[2]) / 2, (box[1] + box[3]) / 2) == key
+
+
 SIZES = ("large", "small")
 LARGE_AREA = 0.1  # of the photo's area: about a third of its width and height
 SMALL_AREA = 0.001  # about 3% of its width and height

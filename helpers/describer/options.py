@@ -263,21 +263,21 @@ class ExportOptions:
     )
     max_side: int = setting(
         PhotoRewrite.max_side,
-        "hf, webdataset, llava (--image_folder), yolo: photos whose longer side is larger (pixels) are shrunk to it, "
-        "keeping their shape, and, with those stored on their side, written again upright and without EXIF "
-        "(img2dataset's image_size with keep_ratio; the boxes, in 0..1, still fit); 0: as stored",
+        "hf, webdataset, llava and grounded (--image_folder), yolo: photos whose longer side is larger (pixels) are "
+        "shrunk to it, keeping their shape, and, with those stored on their side, written again upright and without "
+        "EXIF (img2dataset's image_size with keep_ratio; the boxes, in 0..1, still fit); 0: as stored",
     )
     image_format: Literal["same", "jpeg", "png", "webp"] = setting(
         PhotoRewrite.image_format,
-        "hf, webdataset, llava (--image_folder), yolo: the format photos are written in (jpeg: HEIC and others "
-        "converted, readable anywhere); "
-        "same: each photo's own, a shrunk one's JPEG where its own is not JPEG, PNG or WebP",
+        "hf, webdataset, llava and grounded (--image_folder), yolo: the format photos are written in (jpeg: HEIC and "
+        "others converted, readable anywhere); same: each photo's own, a shrunk one's JPEG where its own is not JPEG, "
+        "PNG or WebP",
     )
     image_quality: int = setting(PhotoRewrite.quality, "JPEG and WebP quality (1..100) of photos written again")
     workers: str = setting(
         "auto",
-        "hf, webdataset, llava, yolo: processes writing photos again (--max_side, --image_format) while this one reads "
-        "and writes the rest (0: none, all in this process; auto: one per core, none on one core)",
+        "hf, webdataset, llava, grounded, yolo: processes writing photos again (--max_side, --image_format) while this "
+        "one reads and writes the rest (0: none, all in this process; auto: one per core, none on one core)",
     )
     max_photos: int = setting(
         0,

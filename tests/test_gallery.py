@@ -80,6 +80,23 @@ def test_cards_filters_search_and_paging_in_a_browser(described):
     dom = _dom(page, "#q=" + word.replace("'", "%27"))
     assert _matches(dom) == 1 and _cards(dom) == [rows[0]["id"]]
     assert 'class="box"' in _dom(page, "#q=wendy") and "Wendy's 7up-can 0.90" in _dom(page, "#q=wendy")
+    # each phrase of a description that counts items in its colour, the boxes it speaks for in the same; a box the
+    # sentence does not state (below the describer's threshold) drawn apart
+    from helpers.describer.provenance import provenance
+
+    first_page = _dom(page)
+    for row, record in ((rows[0], records[0]), (rows[1], records[1])):
+        card = re.search(rf'<article class="card" data-id="{re.escape(row["id"])}">(.*?)</article>', first_page).group(
+            1
+        )
+        phrases = [p for p in provenance(row["description"], record) if p.count]
+        spans = re.findall(r'<span class="said" data-colour="([^"]+)"[^>]*>([^<]*)</span>', card)
+        assert [text for _, text in spans] == [row["description"][p.start : p.end] for p in phrases], card
+        boxes = re.findall(r'<div class="box[^"]*"(?: data-colour="([^"]+)")?', card)
+        for (colour, _), phrase in zip(spans, phrases, strict=True):
+            assert boxes.count(colour) == phrase.count, (colour, phrase)
+        shown = [d for d in record["detections"] if d.get("bbox")]
+        assert card.count('class="box unsaid"') == sum(d["confidence"] < 0.5 for d in shown) == boxes.count("")
 
     many = [row["id"] for row in rows if sum(said[row["id"]].counts.values()) >= 10]
     assert _matches(_dom(page, "#min=10")) == len(many)

@@ -4,7 +4,9 @@
 
 Writes one self-contained HTML file (data, style and script inline; no network) and a folder of
 thumbnails beside it (`gallery_thumbs/`). Each photo is a card: its thumbnail with the detector
-boxes drawn (with `--cv`), its sentence(s), counts and scene, and when and where it was taken (its
+boxes drawn (with `--cv`; each phrase of the description that counts items and the boxes it speaks for in one
+colour, `provenance`, a box it does not state dashed grey), its sentence(s), counts and scene, and when and where
+it was taken (its
 record's `taken`: the time, its place as a link to OpenStreetMap; the page itself needs no network); a
 video's frame links to its video from the page, playing from that moment (`clip.mp4#t=12.5`).
 Filters narrow the cards by category, scene and number of items, a search box by words of the
@@ -49,6 +51,7 @@ from helpers.core.sampling import sample_stream
 from helpers.core.video_frames import split_frame_key
 from helpers.describer.exports import ExportRow, joined_rows
 from helpers.describer.options import GalleryOptions
+from helpers.describer.provenance import provenance
 from helpers.describer.selection import Selection, said
 
 logger = logging.getLogger(__name__)
@@ -97,11 +100,13 @@ def _card(row: ExportRow, thumb: str | None, statement=None) -> dict:
     its sentence states, when already read (the page's categories, counts and scene)."""
     record = row.record or {}
     statement = said(row) if statement is None else statement
-    boxes = [
-        [str(d.get("label")), round(float(d.get("confidence")), 3), [round(float(v), 4) for v in d["bbox"]]]
-        for d in record.get("detections") or []
-        if isinstance(d.get("bbox"), list) and len(d["bbox"]) == 4
-    ]
+    boxes, box_of = [], {}  # box_of: a detection's place in `boxes`
+    for index, d in enumerate(record.get("detections") or []):
+        if isinstance(d.get("bbox"), list) and len(d["bbox"]) == 4:
+            box_of[index] = len(boxes)
+            boxes.append(
+                [str(d.get("label")), round(float(d.get("confidence")), 3), [round(float(v), 4) for v in d["bbox"]]]
+            )
     card = {
         "id": row.id if isinstance(row.id, str) else json.dumps(row.id),
         "img": row.image,
@@ -112,9 +117,24 @@ def _card(row: ExportRow, thumb: str | None, statement=None) -> dict:
         "s": statement.scene or "",
         "b": boxes,
     }
+    if phrases := _phrases(row, box_of):
+        card["p"] = phrases
     if when_where := _taken(record):
         card["w"] = when_where
     return card
+
+
+def _phrases(row: ExportRow, box_of: dict[int, int]) -> list:
+    """The description's phrases that count items, each with the boxes it speaks for (`provenance`, at the
+    describer's threshold): [[start, end, [its boxes' places in the card's boxes]], ...], the page colouring each
+    phrase and its boxes alike. None where the record cannot be read."""
+    if not box_of:
+        return []
+    try:
+        phrases = provenance(row.description, row.record)
+    except (TypeError, ValueError, KeyError, AttributeError):  # a record the describer never took
+        return []
+    return [[p.start, p.end, [box_of[i] for i in p.detections if i in box_of]] for p in phrases if p.count]
 
 
 def _video_link(photos: PhotoKeys, key: str, page_folder: Path) -> list | None:

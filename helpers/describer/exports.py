@@ -972,7 +972,7 @@ class _EntriesFile:
 class _CocoFile:
     """A COCO file filled a row at a time: its images (ids 1..N in row order, `desclm_id` the row's id) written
     to the file as they come, its annotations to a spool (a temporary file beside it) copied in after them, so
-    one pass over the rows writes it and no list of either is held. Captions (`detections` False): an annotation
+    one pass over the rows writes it and no list of either is held. Captions (`categories` None): an annotation
     per caption, the image's size where known. Instances: an image with its size and `description`, an annotation
     per detection (its box in pixels), `categories` giving each label its id as it is first met, listed whole at
     the end: each split's file of one pass the same."""

@@ -6,9 +6,8 @@ Writes one self-contained HTML file (data, style and script inline; no network) 
 thumbnails beside it (`gallery_thumbs/`). Each photo is a card: its thumbnail with the detector
 boxes drawn (with `--cv`; each phrase of the description that counts items and the boxes it speaks for in one
 colour, `provenance`, a box it does not state dashed grey), its sentence(s), counts and scene, and when and where
-it was taken (its
-record's `taken`: the time, its place as a link to OpenStreetMap; the page itself needs no network); a
-video's frame links to its video from the page, playing from that moment (`clip.mp4#t=12.5`).
+it was taken (its record's `taken`: the time, its place as a link to OpenStreetMap; the page itself needs no
+network); a video's frame links to its video from the page, playing from that moment (`clip.mp4#t=12.5`).
 Filters narrow the cards by category, scene and number of items, a search box by words of the
 sentences and the times (`2026-05-01` finds that day's photos); an order puts the most items first,
 or the earliest or latest taken (as each camera's clock wrote it); the page shows
@@ -127,7 +126,7 @@ def _card(row: ExportRow, thumb: str | None, statement=None) -> dict:
 def _phrases(row: ExportRow, box_of: dict[int, int]) -> list:
     """The description's phrases that count items, each with the boxes it speaks for (`provenance`, at the
     describer's threshold): [[start, end, [its boxes' places in the card's boxes]], ...], the page colouring each
-    phrase and its boxes alike. None where the record cannot be read."""
+    phrase and its boxes alike. None (an empty list) where the record has no box or cannot be read."""
     if not box_of:
         return []
     try:

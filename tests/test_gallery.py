@@ -65,7 +65,7 @@ def test_cards_filters_search_and_paging_in_a_browser(described):
     assert {p.get("id") for p in problems} == {"broken.jpg", records[5]["image"]}, problems
     assert len(list((folder / "report/gallery_thumbs").glob("*.jpg"))) == len(rows) - 1
 
-    dom = _dom(page)
+    dom = first_page = _dom(page)
     assert _matches(dom) == len(rows) and _cards(dom) == [row["id"] for row in rows[:2]], "page 1 of 3"
     assert "page 1 of 3" in dom
     assert _cards(_dom(page, "#page=3")) == [row["id"] for row in rows[4:6]]
@@ -84,7 +84,6 @@ def test_cards_filters_search_and_paging_in_a_browser(described):
     # sentence does not state (below the describer's threshold) drawn apart
     from helpers.describer.provenance import provenance
 
-    first_page = _dom(page)
     for row, record in ((rows[0], records[0]), (rows[1], records[1])):
         card = re.search(rf'<article class="card" data-id="{re.escape(row["id"])}">(.*?)</article>', first_page).group(
             1

@@ -840,7 +840,7 @@ def grounding_problem(row: ExportRow) -> str | None:
 def record_problem(row: ExportRow) -> str | None:
     """Why the row's CV record cannot be read as the describer reads one (a detection without a label, a confidence
     that is no number: `validate_record`), else None: the exports that read its detections leave that row out, where
-    it stopped the export. A row without a record has none to read."""
+    it stopped the export (the geojson maps ask it in `position_problem`). A row without a record has none to read."""
     if row.record is None:
         return None
     try:
@@ -1114,11 +1114,7 @@ def position_problem(row: ExportRow) -> str | None:
         return f"taken: latitude {latitude!r}, longitude {longitude!r} are not numbers"
     if not (abs(latitude) <= 90 and abs(longitude) <= 180):
         return f"taken: latitude {latitude}, longitude {longitude} is no place on Earth"
-    try:
-        validate_record(row.record, "CV record")
-    except ValueError as error:
-        return str(error)
-    return None
+    return record_problem(row)
 
 
 GEOJSON_LINES = (".geojsonl", ".geojsons")  # an output named so is a GeoJSON text sequence (GDAL's GeoJSONSeq)

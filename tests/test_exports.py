@@ -820,6 +820,114 @@ def test_coco_instances_of_labelled_photos_are_their_label_files_in_pixels(tiny_
         assert found == expected, image["file_name"]
 
 
+def test_an_hf_export_with_objects_is_what_transformers_trains_a_detector_on(tiny_demo, tmp_path):
+    """`--objects`: the Hugging Face object-detection columns, as transformers' recipe reads them. Extraction from a
+    data.yaml's labels, exported in two splits: the categories a ClassLabel alike in both, each photo's boxes, once
+    RT-DETR's image processor has read them as COCO annotations, are its label file's lines (YOLO's centre and size,
+    normalised), and a small RT-DETR named by the categories computes its matching loss on them."""
+    import datasets
+    import torch
+    from PIL import Image
+    from transformers import RTDetrForObjectDetection, RTDetrImageProcessor
+
+    from helpers.core.io import iter_jsonl
+    from helpers.cv.extract import ExtractConfig, run_extraction
+    from helpers.demo.rtdetr import small_rtdetr_config
+    from helpers.describer.exports import export
+    from helpers.describer.selection import SplitPlan
+
+    cv = tmp_path / "cv.jsonl"
+    run_extraction(ExtractConfig(images=str(tiny_demo / "data.yaml"), output=str(cv), detections_from="labels"))
+    keys = [line.record["image"] for line in iter_jsonl(cv)]
+    described = tmp_path / "described.jsonl"
+    described.write_text("".join(json.dumps({"id": key, "description": "Litter."}) + "\n" for key in keys))
+    plan = SplitPlan.parse("train=0.75,validation=0.25", "photo", 0)
+    counts = export("hf", described, tmp_path / "ds", cv, tiny_demo / "data.yaml", splits=plan, objects=True)
+    assert (counts["exported"], counts["problems"]) == (12, 0)
+    dataset = datasets.load_dataset(str(tmp_path / "ds"), cache_dir=str(tmp_path / "cache"))
+    names = dataset["train"].features["objects"]["category"].feature.names  # as transformers' recipe reads them
+    assert dataset["validation"].features == dataset["train"].features
+    first_met = [d["label"] for line in iter_jsonl(cv) for d in line.record["detections"]]
+    assert names == list(dict.fromkeys(first_met))
+    class_names = ["plastic", "glass", "metal", "paper", "organic"]  # the tiny demo's data.yaml
+    processor = RTDetrImageProcessor(size={"height": 64, "width": 64})
+    examples = [example for split in dataset.values() for example in split]
+    assert sorted(example["image_id"] for example in examples) == list(range(1, 13)), "the described file's lines"
+    pixels, labels = [], []
+    for example in examples:
+        path = tiny_demo / example["id"]
+        assert (example["width"], example["height"]) == Image.open(path).size == example["image"].size
+        objects = example["objects"]
+        annotations = [
+            {"bbox": box, "category_id": category, "area": area, "iscrowd": 0}
+            for box, category, area in zip(objects["bbox"], objects["category"], objects["area"], strict=True)
+        ]
+        read = processor(
+            images=example["image"].convert("RGB"),
+            annotations={"image_id": example["image_id"], "annotations": annotations},
+            return_tensors="pt",
+        )
+        found = sorted(
+            (names[int(c)], *(round(float(v), 3) for v in box))
+            for c, box in zip(read["labels"][0]["class_labels"], read["labels"][0]["boxes"], strict=True)
+        )
+        label_file = path.parent.parent / "labels" / f"{path.stem}.txt"
+        expected = sorted(
+            (class_names[int(c)], *(round(float(v), 3) for v in box))
+            for c, *box in (line.split() for line in label_file.read_text().splitlines())
+        )
+        assert found == expected, example["id"]
+        assert objects["id"] == list(range(len(expected))), "each box's place in its record's detections"
+        pixels.append(read["pixel_values"][0])
+        labels.append(read["labels"][0])
+    torch.manual_seed(0)
+    model = RTDetrForObjectDetection(small_rtdetr_config(names))
+    loss = model(pixel_values=torch.stack(pixels), labels=labels).loss
+    assert torch.isfinite(loss) and loss > 0
+    card = (tmp_path / "ds" / "README.md").read_text()
+    assert "## Training a detector" in card and f"one of {len(names)} labels as given" in card
+
+
+def test_the_objects_columns_hold_the_stated_boxes_and_a_row_that_cannot_be_placed_costs_that_row(described):
+    """The boxes below the describer's threshold stay in `detections` and out of `objects`; a detection without a
+    box costs its row (its error says so); the labels as given, spaces and all, are the categories."""
+    import datasets
+
+    from helpers.core.contract import Policy
+    from helpers.describer.exports import export
+    from helpers.describer.options import ExportOptions
+
+    folder, records, _ = described
+    unplaced = {**records[3], "detections": [*records[3]["detections"], {"label": "can", "confidence": 0.9}]}
+    written = [unplaced if index == 3 else record for index, record in enumerate(records)]
+    (folder / "cv.jsonl").write_text("".join(json.dumps(r) + "\n" for r in written), encoding="utf-8")
+    finished = _export(folder, "hf", "ds", "--cv", "cv.jsonl", "--images", "photos", "--objects")
+    assert finished.returncode == 1, finished.stderr
+    why = {problem.get("id"): problem["error"] for problem in _errors(folder, "ds")}
+    assert set(why) == {"broken.jpg", records[5]["image"], records[3]["image"]}, why
+    assert "bbox" in why[records[3]["image"]]
+    dataset = datasets.load_from_disk(str(folder / "ds"))
+    names = dataset.features["objects"]["category"].feature.names
+    stated = [d for r in written for d in r["detections"] if d["confidence"] >= Policy.min_confidence]
+    assert names == list(dict.fromkeys(d["label"] for d in stated)), "every stated label as given, first met first"
+    assert any(name != name.strip() for name in names), "the fixture's labels with spaces, kept"
+    for example in dataset:
+        record = next(r for r in records if r["image"] == example["id"])
+        kept = [i for i, d in enumerate(record["detections"]) if d["confidence"] >= Policy.min_confidence]
+        assert len(example["detections"]) == len(record["detections"]), "every detection, at any confidence"
+        assert example["objects"]["id"] == kept
+        assert [names[c] for c in example["objects"]["category"]] == [record["detections"][i]["label"] for i in kept]
+        for index, box in zip(kept, example["objects"]["bbox"], strict=True):
+            x1, y1, x2, y2 = record["detections"][index]["bbox"]
+            width, height = record["width"], record["height"]
+            expected = [x1 * width, y1 * height, (x2 - x1) * width, (y2 - y1) * height]
+            assert box == pytest.approx(expected, abs=0.01)
+    with pytest.raises(ValueError, match="give --cv and --images"):
+        export("hf", folder / "described.jsonl", folder / "ds2", folder / "cv.jsonl", objects=True)
+    with pytest.raises(ValueError, match="--objects: the object-detection columns are the hf export's, not llava's"):
+        ExportOptions(described="described.jsonl", format="llava", output="l.json", objects=True)
+
+
 def test_coco_instances_need_the_records_and_each_row_its_size(tmp_path):
     from helpers.describer.exports import export
 

@@ -3,6 +3,7 @@ detections, a YOLO dataset, GeoJSON (the photos, or the items where they lie) or
 
 desclm export described.jsonl --format hf --cv cv.jsonl --images photos/ --output out/dataset
 desclm export described.jsonl --format hf --images photos/ --chat --output out/vlm_sft  # TRL's SFTTrainer
+desclm export described.jsonl --format hf --cv cv.jsonl --images photos/ --objects --output out/boxes  # a detector
 desclm export described.jsonl --format webdataset --images photos/ --max_side 768 --output out/wds  # img2dataset-like
 desclm export described.jsonl --format coco_instances --cv cv.jsonl --output instances.json
 desclm export described.jsonl --format coco_instances --cv cv.jsonl --splits train=0.9,val=0.1 --output instances.json
@@ -60,6 +61,7 @@ def main(argv: list[str], prog: str = "desclm export") -> int:
             options.parquet_only,
             options.split_plan,
             options.license,
+            options.objects,
         )
     except (OSError, ValueError) as error:
         parser.error(str(error))

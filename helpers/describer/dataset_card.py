@@ -7,7 +7,8 @@ shows a dataset: YAML metadata, then what the dataset holds, in numbers counted 
 - The text counts the photos, captions and sentences by their source (the model's, checked; the grammar's), the
   detections the records hold per label as given, the scenes, how many photos say when and where they were
   taken (with a warning to strip the places before publishing), the rows not exported; how to load the
-  dataset, and with `--chat` how TRL trains a vision-language model on it.
+  dataset, with `--chat` how TRL trains a vision-language model on it, with `--objects` what its detection columns
+  hold.
 
 The counts cover the examples in the complete shards: a resumed export carries them in its progress file
 (`CardCounts.as_dict`), so a killed and resumed export writes the card an uninterrupted one writes.
@@ -270,5 +271,19 @@ def dataset_card(
             f"form: the user's turn the photo and \u201c{markdown_text(chat_prompt)}\u201d, the assistant's the "
             "description. `SFTTrainer(model=..., train_dataset=dataset, processing_class=processor)` trains on it "
             "as it stands, the loss on the description only.",
+        ]
+    if features is not None and "objects" in features:
+        names = features["objects"]["category"].feature.names
+        lines += [
+            "",
+            "## Training a detector",
+            "",
+            "`objects` holds each photo's boxes its description states (at or above the describer's threshold) in the "
+            "Hugging Face object-detection layout: `bbox` [x, y, width, height] in pixels of the upright photo "
+            "(`width`, `height`), `area`, `category` one of "
+            f'{len(names):,} labels as given (a `ClassLabel`: `features["objects"]["category"].feature.names`) '
+            "and `id` the box's place in its record's `detections`; `image_id` is the row's line in the described "
+            "file. transformers' object-detection recipe (albumentations with `format=\"coco\"`, the model's image "
+            "processor with COCO annotations, `Trainer`) trains a detector on it as it stands.",
         ]
     return "\n".join(lines) + "\n"

@@ -122,7 +122,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
-from functools import partial
+from functools import cached_property, partial
 from itertools import chain
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -147,7 +147,14 @@ from helpers.core.io import (
 from helpers.core.logs import progress
 from helpers.core.markdown import markdown_text
 from helpers.core.outputs import OutputLock, check_writes, lock_path
-from helpers.core.photo_datasets import IMAGE_SUFFIXES, PhotoKeys, photo_file_name, photo_suffix, photos_for
+from helpers.core.photo_datasets import (
+    IMAGE_SUFFIXES,
+    PhotoKeys,
+    photo_file_name,
+    photo_suffix,
+    photos_for,
+    seen_size,
+)
 from helpers.core.photo_rewrite import TURNED_WARNING, PhotoRewrite, stored_turned
 from helpers.core.records import record_id
 from helpers.core.sampling import sample_stream
@@ -385,10 +392,14 @@ def _taken(record: dict | None) -> dict | None:
     return fields if any(value is not None for value in fields.values()) else None
 
 
-def _hf_features(with_images: bool, with_records: bool, with_chat: bool = False):
-    from datasets import Features, Image, List, Value
+def _hf_features(
+    with_images: bool, with_records: bool, with_chat: bool = False, categories: tuple[str, ...] | None = None
+):
+    from datasets import ClassLabel, Features, Image, List, Value
 
     features = {"id": Value("string")}
+    if categories is not None:  # the object-detection columns (`detection_objects`), as the Hub's detection sets
+        features |= {"image_id": Value("int64"), "width": Value("int32"), "height": Value("int32")}
     if with_images:
         features["image"] = Image()
     features |= {"description": Value("string"), "captions": List(Value("string")), "source": Value("string")}
@@ -400,7 +411,77 @@ def _hf_features(with_images: bool, with_records: bool, with_chat: bool = False)
         features |= {"detections": List(box), "scene": {"class": Value("string"), "confidence": Value("float64")}}
         place = {name: Value("float64") for name in ("latitude", "longitude", "altitude", *POSE_LIMITS)}
         features["taken"] = {"time": Value("string")} | place  # 01's `taken`: when, where, how (None: unknown)
+    if categories is not None:
+        features["objects"] = {
+            "id": List(Value("int64")),
+            "area": List(Value("float32")),
+            "bbox": List(List(Value("float32"), length=4)),
+            "category": List(ClassLabel(names=list(categories))),
+        }
     return Features(features)
+
+
+def detection_categories(cv: Path, min_confidence: float) -> tuple[str, ...]:
+    """The labels, as given, of the CV records' detections at or above `min_confidence`, in the order they first
+    appear: the object-detection columns' categories (a `ClassLabel` is named before the first shard, and alike in
+    every split). A record that does not read (`validate_record`) names none: its row is an error of the export."""
+    labels: dict[str, None] = {}
+    for line in progress(iter_jsonl(cv), desc="detection labels", unit="record"):
+        try:
+            validate_record(line.record, "CV record")
+        except ValueError:
+            continue
+        labels |= {d["label"]: None for d in _detections(line.record) if d["confidence"] >= min_confidence}
+    return tuple(labels)
+
+
+@dataclass(frozen=True)
+class DetectionColumns:
+    """The hf export's object-detection columns (`--objects`), in the Hugging Face layout transformers'
+    object-detection examples train on: `image_id`, the photo's upright `width` and `height` (as `datasets` decodes
+    it) and `objects`, the detections at or above `min_confidence` (those the description states), `category` a
+    `ClassLabel` of `categories` (`detection_categories`)."""
+
+    categories: tuple[str, ...]
+    min_confidence: float
+
+    @cached_property
+    def _numbers(self) -> dict[str, int]:
+        return {label: number for number, label in enumerate(self.categories)}
+
+    def of(self, row: ExportRow, photo: bytes) -> dict:
+        """A row's columns: `image_id` the row's line in the described file (unique, the same when the export is run
+        again); per box its index in the record's `detections` (`id`), its `area` and `bbox` [x, y, width, height]
+        in pixels (COCO's, clipped to the photo, to a hundredth as the coco_instances export writes them) and its
+        `category`, the label's number in `categories`. The row's record is checked first (`record_problem`,
+        `boxes_problem`: a detection without a box cannot be placed).
+
+        Raises:
+            ValueError: The photo cannot be read for its size.
+        """
+        from PIL import Image
+
+        try:
+            with Image.open(io.BytesIO(photo)) as image:
+                width, height = seen_size(image)
+        except (OSError, SyntaxError, Image.DecompressionBombError) as error:
+            raise ValueError(f"photo not readable for its size, which its boxes' pixels need: {error}") from error
+        objects: dict[str, list] = {"id": [], "area": [], "bbox": [], "category": []}
+        for index, detection in enumerate(_detections(row.record)):
+            if detection["confidence"] < self.min_confidence:
+                continue
+            x1, y1, x2, y2 = (min(max(value, 0.0), 1.0) for value in detection["bbox"])
+            box = [
+                round(x1 * width, 2),
+                round(y1 * height, 2),
+                round((x2 - x1) * width, 2),
+                round((y2 - y1) * height, 2),
+            ]
+            objects["id"].append(index)
+            objects["area"].append(round(box[2] * box[3], 2))
+            objects["bbox"].append(box)
+            objects["category"].append(self._numbers[detection["label"]])
+        return {"image_id": row.line, "width": width, "height": height, "objects": objects}
 
 
 def _photo(row: ExportRow, photos: PhotoKeys, problems: list[dict]) -> bytes | None:
@@ -453,15 +534,31 @@ class PhotoBytes:
 
 
 def _hf_example(
-    row: ExportRow, photo: PhotoBytes | None, problems: list[dict], chat_prompt: str | None = None
+    row: ExportRow,
+    photo: PhotoBytes | None,
+    problems: list[dict],
+    chat_prompt: str | None = None,
+    objects: DetectionColumns | None = None,
 ) -> dict | None:
-    """The row as a dataset example (with its `photo`; with `chat_prompt`: and its `chat_turns`), or None (its
-    problem appended to `problems`)."""
+    """The row as a dataset example (with its `photo`; with `chat_prompt`: and its `chat_turns`; with `objects`:
+    and its object-detection columns, for which its `photo` is needed), or None (its problem appended to
+    `problems`)."""
     example = {"id": row.id if isinstance(row.id, str) else _key(row.id)}
     if photo is not None:
         example["image"] = {"bytes": photo.data, "path": photo.name(row.image) if photo.rewritten else row.image}
     if (fields := _record_fields(row, problems)) is None:
         return None
+    if objects is not None:
+        try:
+            if problem := record_problem(row) or boxes_problem(row):
+                raise ValueError(problem)
+            example |= objects.of(row, photo.data)
+        except ValueError as error:
+            problems.append({"id": row.id, "error": str(error)})
+            return None
+        except KeyError as error:  # a label the CV file did not hold when its categories were read
+            problems.append({"id": row.id, "error": f"label {error} not among the categories read before the export"})
+            return None
     example |= {"description": row.description, "captions": row.captions, "source": row.source} | fields
     return example | (chat_turns(chat_prompt, row.description) if chat_prompt is not None else {})
 
@@ -500,6 +597,7 @@ def export_sharded(
     parquet_only: bool = False,
     splits: SplitPlan = SplitPlan(),
     license: str = "",
+    objects: DetectionColumns | None = None,
 ) -> tuple[int, int, list[dict]]:
     """The rows as a folder of shards, written a shard at a time as the files are read: "hf", a Hugging
     Face dataset in `output` (`save_to_disk`'s layout) and as Parquet shards in `output/parquet`
@@ -512,8 +610,9 @@ def export_sharded(
     (`helpers.core.photo_rewrite`), on `workers` processes (0: in this one) while this one reads and writes;
     `sample` (size, seed): only a seeded random sample of the described photos (`sampled_lines`; size 0: all), of
     those `selection` chooses; `parquet_only` (hf): the Parquet shards alone, no Arrow files; `splits`: a folder
-    of shards per split (`export_splits`); `license`: the licence the dataset card states."""
-    job = ShardedJob(fmt, described, cv, output, images, columns, shard_bytes, license=license)
+    of shards per split (`export_splits`); `license`: the licence the dataset card states; `objects` (hf, with
+    `images` and `cv`): the object-detection columns too (`DetectionColumns`)."""
+    job = ShardedJob(fmt, described, cv, output, images, columns, shard_bytes, license=license, objects=objects)
     job = replace(job, strip_location=strip_location, chat_prompt=chat_prompt, rewrite=rewrite, workers=workers)
     job = replace(job, sample=sample, selection=selection, parquet_only=parquet_only)
     return export_splits(job, splits)[:3] if splits.asked else _export_shards(job)[:3]
@@ -538,6 +637,7 @@ class ShardedJob:
     selection: Selection = Selection()
     parquet_only: bool = False
     license: str = ""
+    objects: DetectionColumns | None = None
 
 
 NO_SPLIT = f"its CV record names no split of {', '.join(RECORD_SPLITS)} (--splits records)"
@@ -591,6 +691,7 @@ def export_splits(job: ShardedJob, splits: SplitPlan) -> tuple[int, int, list[di
         selection=selection.as_dict(),
         parquet_only=job.parquet_only,
         splits=splits.as_dict(),
+        objects=[list(job.objects.categories), job.objects.min_confidence] if job.objects else None,
     )
     state_path = work / "splits.json"
     try:
@@ -624,7 +725,8 @@ def export_splits(job: ShardedJob, splits: SplitPlan) -> tuple[int, int, list[di
     )
     logger.info("%s: the splits hold %s of the photos (asked: %s)", output, held, dict(splits.shares) or "records")
     with_chat = job.chat_prompt is not None
-    features = _hf_features(images is not None, job.cv is not None, with_chat) if fmt == "hf" else None
+    categories = job.objects.categories if job.objects else None
+    features = _hf_features(images is not None, job.cv is not None, with_chat, categories) if fmt == "hf" else None
     if fmt == "hf" and not job.parquet_only:
         atomic_write_text(work / "dataset_dict.json", json.dumps({"splits": list(parts)}))
     shares = ", ".join(f"{name} {share:g}" for name, share in splits.shares)
@@ -666,6 +768,9 @@ def _export_shards(
     selection, parquet_only, shard_bytes, workers = job.selection, job.parquet_only, job.shard_bytes, job.workers
     if chat_prompt is not None and (fmt != "hf" or images is None):
         raise ValueError("the chat columns are the hf export's, with its photos (--images)")
+    objects = job.objects
+    if objects is not None and (fmt != "hf" or images is None or cv is None):
+        raise ValueError("the object-detection columns are the hf export's, with its photos and CV records")
     settings = {
         "described": file_state(described),
         "cv": file_state(cv),
@@ -683,13 +788,16 @@ def _export_shards(
         settings["parquet_only"] = True
     if split is not None:  # and another split, or plan
         settings["split"] = [split[0], split[1].as_dict()]
+    if objects is not None:  # and other boxes (the categories are in the features)
+        settings["objects_min_confidence"] = objects.min_confidence
     chosen = chosen_note(sample, selection)  # the card says which photos
     if fmt == "hf":
-        features = _hf_features(images is not None, cv is not None, chat_prompt is not None)
+        categories = objects.categories if objects is not None else None
+        features = _hf_features(images is not None, cv is not None, chat_prompt is not None, categories)
         settings["features"] = features.to_dict()  # a partial export of other columns starts over
 
         def example_of(row: ExportRow, photo: PhotoBytes | None, problems: list[dict]) -> dict | None:
-            return _hf_example(row, photo, problems, chat_prompt)
+            return _hf_example(row, photo, problems, chat_prompt, objects)
 
         name = split[0] if split is not None else "train"
         writer = ShardedDatasetWriter(output, features, settings, shard_bytes, parquet_only, name)
@@ -1422,6 +1530,7 @@ def export(
     parquet_only: bool = False,
     splits: SplitPlan = SplitPlan(),
     license: str = "",
+    objects: bool = False,
 ) -> dict:
     """Writes one export (see the module docstring); returns its counts. `images`: a folder or a
     Hugging Face dataset (`image_column`, `key_column`: as extraction read it), or the data.yaml, COCO
@@ -1439,7 +1548,8 @@ def export(
     `size` of those (`sampled_lines`; 0: all of them); `parquet_only` (hf): its Parquet shards alone; `splits`
     (hf, webdataset): a folder of shards per split (`export_splits`); (yolo) a folder of photos per split; (llava,
     coco, coco_instances) a file per split beside `output` (`write_json_files`), the photos in one `image_folder`;
-    `license` (hf, webdataset): the licence the dataset card states.
+    `license` (hf, webdataset): the licence the dataset card states; `objects` (hf, with `cv` and `images`): the
+    object-detection columns too, the boxes the descriptions state (`DetectionColumns`, at `policy.min_confidence`).
 
     Returns:
         {"format", "rows", "exported", "problems", "output"} (with `image_folder`: "photos_written",
@@ -1470,6 +1580,10 @@ def export(
     photos = photos_for(images, image_column, key_column, cv)
     if chat and (fmt != "hf" or photos is None):
         raise ValueError("the chat columns are the hf export's conversation about each photo: give --images")
+    if objects and (fmt != "hf" or photos is None or cv is None):
+        raise ValueError(
+            "the object-detection columns are the hf export's boxes in each photo's pixels: give --cv and --images"
+        )
     if rewrite.rewrites and fmt not in REWRITING_FORMATS:
         raise ValueError(
             f"max_side, image_format: the photos of the {', '.join(REWRITING_FORMATS)} exports, not {fmt}'s (a COCO "
@@ -1509,7 +1623,7 @@ def export(
     job = ExportJob(fmt, described, output, errors, cv, photos, prompt, image_folder, policy)
     job = replace(job, strip_location=strip_location, below_takeoff_m=below_takeoff_m, chat=chat, rewrite=rewrite)
     job = replace(job, workers=workers, url_prefix=url_prefix, served=served, sample=sample, selection=selection)
-    job = replace(job, parquet_only=parquet_only, splits=splits, license=license)
+    job = replace(job, parquet_only=parquet_only, splits=splits, license=license, objects=objects)
     with OutputLock(output):  # a second export to this output refuses, naming this one
         return _export(job)
 
@@ -1575,6 +1689,7 @@ class ExportJob:
     parquet_only: bool = False
     splits: SplitPlan = SplitPlan()
     license: str = ""
+    objects: bool = False
 
 
 def _export(job: ExportJob) -> dict:
@@ -1600,6 +1715,9 @@ def _export(job: ExportJob) -> dict:
             parquet_only=job.parquet_only,
             license=job.license,
         )
+        if job.objects:  # the categories named before the first shard, alike in every split
+            categories = detection_categories(cv, policy.min_confidence)
+            sharded = replace(sharded, objects=DetectionColumns(categories, policy.min_confidence))
         if splits.asked:
             joined, exported, problems, split_counts = export_splits(sharded, splits)
         else:

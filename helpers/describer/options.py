@@ -224,6 +224,12 @@ class ExportOptions:
         "photo and --prompt, the assistant's the description) in the form TRL's SFTTrainer trains a vision-language "
         "model on",
     )
+    objects: bool = setting(
+        False,
+        "hf (with --cv, --images): add the object-detection columns transformers' object-detection examples train a "
+        "detector on: image_id, width, height and objects (per box its bbox [x, y, width, height] in pixels, area, "
+        "category: a ClassLabel of the labels as given), the boxes the descriptions state (--min_confidence)",
+    )
     parquet_only: bool = setting(
         False,
         "hf: write the Parquet shards alone (the Hub's layout: load_dataset reads the folder by its name), not also "
@@ -248,8 +254,8 @@ class ExportOptions:
     )
     min_confidence: float = setting(
         Policy.min_confidence,
-        "yolo, label_studio, geojson, geojson_items: the boxes and counts the descriptions state, at the describer's "
-        "threshold (0: every detection)",
+        "yolo, label_studio, hf --objects, geojson, geojson_items: the boxes and counts the descriptions state, at the "
+        "describer's threshold (0: every detection)",
     )
     scene_min_confidence: float = setting(
         Policy.scene_min_confidence, "geojson: the scene stated, at the describer's scene threshold"
@@ -320,6 +326,8 @@ class ExportOptions:
             raise ValueError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, got {self.format!r}")
         if self.chat and self.format != "hf":
             raise ValueError(f"--chat: the conversation columns are the hf export's, not {self.format}'s")
+        if self.objects and self.format != "hf":
+            raise ValueError(f"--objects: the object-detection columns are the hf export's, not {self.format}'s")
         if self.parquet_only and self.format != "hf":
             raise ValueError(f"--parquet_only: the hf export's layout, not {self.format}'s")
         if self.license and self.format not in ("hf", "webdataset"):

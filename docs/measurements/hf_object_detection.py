@@ -1,0 +1,213 @@
+"""The hf export's object-detection columns (`--objects`) through transformers' object-detection recipe: the
+dataset loaded by its folder's name (its card's `configs`), the categories read as transformers' task guide reads
+them, the boxes augmented by albumentations in COCO's format, turned into the model's targets by its image
+processor, a small RT-DETR trained on them with `Trainer` and evaluated with torchmetrics' mean average precision.
+
+albumentations and torchmetrics are no dependency of the project: this runs in an environment of the project's
+packages with them beside it:
+
+    python -m venv /tmp/odenv && echo "$PWD/.venv/lib/python3.11/site-packages" > \\
+        /tmp/odenv/lib/python3.11/site-packages/desclm.pth
+    /tmp/odenv/bin/pip install albumentations==2.0.8 torchmetrics==1.9.0
+    /tmp/odenv/bin/python docs/measurements/hf_object_detection.py --out docs/measurements/hf_object_detection.json
+
+It builds a demo dataset (`helpers.demo`), takes its labels as the CV records (confidence 1), describes them with
+the grammar and exports them with `--objects` in two splits. Every box must reach the model's targets as its label
+file states it (YOLO's centre and size, in 0..1 of the photo): those of the validation photos after
+albumentations' validation transform and the image processor (unpadded: padded square, its boxes are in 0..1 of the
+padded photo), compared here with the label files themselves.
+The model is small and random at the start, and trains for a few steps only: its loss and mean average precision
+show the recipe runs end to end on the export, not a detector's quality.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import tempfile
+from functools import partial
+from pathlib import Path
+
+from measured import commit, save
+
+from helpers.core.contract import Policy
+from helpers.cv.extract import ground_truth_outputs
+from helpers.demo.dataset import DemoDatasetSpec, build_dataset
+from helpers.demo.rtdetr import small_rtdetr_config
+from helpers.describer.exports import export
+from helpers.describer.selection import SplitPlan
+from helpers.pairs.synth import describe_file
+
+SIDE = 128  # the photos' longer side as the image processor resizes them, then pads them square
+
+
+def _transforms():
+    """The recipe's augmentations for training (the guide's, lighter) and its validation pass, in COCO's format."""
+    import albumentations as A
+
+    boxes = A.BboxParams(format="coco", label_fields=["category"], clip=True, min_area=25)
+    train = A.Compose([A.HorizontalFlip(p=0.5), A.RandomBrightnessContrast(p=0.5)], bbox_params=boxes)
+    validation = A.Compose([A.NoOp()], bbox_params=A.BboxParams(format="coco", label_fields=["category"], clip=True))
+    return train, validation
+
+
+def _batch(examples: dict, transform, processor) -> dict:
+    """A batch of the dataset's examples as the model takes them: each photo and its `objects` through `transform`,
+    then the image processor with the boxes as COCO annotations (the recipe's `augment_and_transform_batch`)."""
+    import numpy as np
+
+    images, annotations = [], []
+    for image_id, image, objects in zip(examples["image_id"], examples["image"], examples["objects"], strict=True):
+        out = transform(image=np.array(image.convert("RGB")), bboxes=objects["bbox"], category=objects["category"])
+        images.append(out["image"])
+        boxes = [list(box) for box in out["bboxes"]]
+        areas = [box[2] * box[3] for box in boxes]
+        listed = [
+            {"image_id": image_id, "category_id": int(category), "iscrowd": 0, "area": area, "bbox": box}
+            for category, area, box in zip(out["category"], areas, boxes, strict=True)
+        ]
+        annotations.append({"image_id": image_id, "annotations": listed})
+    result = processor(images=images, annotations=annotations, return_tensors="pt")
+    result.pop("pixel_mask", None)
+    return result
+
+
+def _collate(batch: list) -> dict:
+    import torch
+
+    return {"pixel_values": torch.stack([x["pixel_values"] for x in batch]), "labels": [x["labels"] for x in batch]}
+
+
+def _label_boxes(path: Path, names: list[str]) -> list[tuple]:
+    """A photo's label file's boxes: (class name, centre x, centre y, width, height), to a thousandth."""
+    label_file = path.parent.parent / "labels" / f"{path.stem}.txt"
+    return sorted(
+        (names[int(c)], *(round(float(v), 3) for v in box))
+        for c, *box in (line.split() for line in label_file.read_text().splitlines())
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--photos", type=int, default=80, help="demo photos (train split), exported in two splits")
+    parser.add_argument("--steps", type=int, default=30, help="training steps")
+    parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    import torch
+    import yaml
+    from datasets import load_dataset
+    from torchmetrics.detection.mean_ap import MeanAveragePrecision
+    from transformers import RTDetrForObjectDetection, RTDetrImageProcessor, Trainer, TrainingArguments
+
+    with tempfile.TemporaryDirectory() as work:
+        root = Path(work)
+        build_dataset(root / "demo", DemoDatasetSpec(seed=args.seed, n_train=args.photos, n_valid=0, n_test=0))
+        class_names = yaml.safe_load((root / "demo" / "data.yaml").read_text())["names"]
+        class_names = [class_names[i] for i in sorted(class_names)] if isinstance(class_names, dict) else class_names
+        ground_truth_outputs(root / "demo" / "data.yaml", root / "cv.jsonl")
+        describe_file(root / "cv.jsonl", root / "described.jsonl", args.seed, Policy())
+        plan = SplitPlan.parse("train=0.8,validation=0.2", "photo", args.seed)
+        counts = export(
+            "hf",
+            root / "described.jsonl",
+            root / "dataset",
+            root / "cv.jsonl",
+            root / "demo" / "data.yaml",
+            splits=plan,
+            objects=True,
+        )
+        dataset = load_dataset(str(root / "dataset"), cache_dir=str(root / "cache"))
+        names = dataset["train"].features["objects"]["category"].feature.names  # as transformers' guide reads them
+        processor = RTDetrImageProcessor(
+            do_resize=True,
+            size={"max_height": SIDE, "max_width": SIDE},
+            do_pad=True,
+            pad_size={"height": SIDE, "width": SIDE},
+        )
+        # the check reads the boxes unpadded: padded square, they are in 0..1 of the padded photo
+        unpadded = RTDetrImageProcessor(size={"max_height": SIDE, "max_width": SIDE}, do_pad=False)
+        train_transform, validation_transform = _transforms()
+        validation = dataset["validation"]
+        boxes_as_labelled = photos_as_labelled = boxes_validation = 0
+        for example in validation:
+            read = _batch({key: [value] for key, value in example.items()}, validation_transform, unpadded)
+            labels = read["labels"][0]
+            found = sorted(
+                (names[int(c)], *(round(float(v), 3) for v in box))
+                for c, box in zip(labels["class_labels"], labels["boxes"], strict=True)
+            )
+            expected = _label_boxes(root / "demo" / example["id"], class_names)
+            boxes_validation += len(expected)
+            boxes_as_labelled += sum(a == b for a, b in zip(found, expected))
+            photos_as_labelled += found == expected
+        train = dataset["train"].with_transform(partial(_batch, transform=train_transform, processor=processor))
+        evaluated = validation.with_transform(partial(_batch, transform=validation_transform, processor=processor))
+        torch.manual_seed(args.seed)
+        model = RTDetrForObjectDetection(small_rtdetr_config(names))
+        training = TrainingArguments(
+            output_dir=str(root / "trained"),
+            max_steps=args.steps,
+            per_device_train_batch_size=8,
+            per_device_eval_batch_size=8,
+            learning_rate=5e-4,
+            max_grad_norm=0.1,
+            logging_steps=1,
+            save_strategy="no",
+            report_to=[],
+            remove_unused_columns=False,  # the transform reads `image` and `objects`
+            seed=args.seed,
+            use_cpu=True,
+        )
+        trainer = Trainer(model=model, args=training, train_dataset=train, data_collator=_collate)
+        trainer.train()
+        losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+        model.eval()
+        metric = MeanAveragePrecision(box_format="xyxy")
+        target_boxes = 0
+        loader = torch.utils.data.DataLoader(evaluated, batch_size=8, collate_fn=_collate)
+        with torch.no_grad():
+            for batch in loader:
+                outputs = model(pixel_values=batch["pixel_values"])
+                sizes = torch.stack([torch.as_tensor(label["orig_size"]) for label in batch["labels"]])
+                predicted = processor.post_process_object_detection(outputs, threshold=0.0, target_sizes=sizes)
+                targets = []
+                for label in batch["labels"]:
+                    height, width = (int(v) for v in label["orig_size"])
+                    cx, cy, w, h = torch.as_tensor(label["boxes"]).unbind(-1)
+                    corners = torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dim=-1)
+                    targets.append(
+                        {
+                            "boxes": corners * torch.tensor([width, height, width, height]),
+                            "labels": label["class_labels"],
+                        }
+                    )
+                    target_boxes += len(label["class_labels"])
+                metric.update(predicted, targets)
+        scores = metric.compute()
+    result = {
+        "what": "desclm export --format hf --objects of a demo dataset's labels (grammar descriptions), through "
+        "transformers' object-detection recipe (albumentations, RT-DETR's image processor, Trainer, torchmetrics)",
+        "commit": commit(),
+        "versions": {
+            name: __import__(name).__version__
+            for name in ("transformers", "datasets", "albumentations", "torchmetrics")
+        },
+        "photos": args.photos,
+        "exported": counts["exported"],
+        "splits": {name: len(split) for name, split in dataset.items()},
+        "categories": list(names),
+        "validation_boxes_in_label_files": boxes_validation,
+        "validation_boxes_as_labelled": boxes_as_labelled,
+        "validation_photos_as_labelled": photos_as_labelled,
+        "validation_boxes_evaluated": target_boxes,
+        "training_steps": args.steps,
+        "loss_first_last": [round(losses[0], 4), round(losses[-1], 4)],
+        "losses_finite": all(math.isfinite(loss) for loss in losses),
+        "validation_map_50": round(float(scores["map_50"]), 4),
+    }
+    save(result, args.out)
+
+
+if __name__ == "__main__":
+    main()

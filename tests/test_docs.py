@@ -1001,6 +1001,22 @@ def test_the_ms_swift_grounding_the_readme_states_is_the_saved_one_and_lost_noth
     ), "the README's example is the saved run's"
 
 
+def test_the_object_detection_training_the_readme_states_is_the_saved_one_and_every_box_reached_the_model():
+    saved = _measured("hf_object_detection.json")
+    trained = saved["trained"]
+    text = " ".join(README.split())
+    assert f"`hf --objects`, {saved['photos']} demo photos with their labels as records" in text
+    boxes = saved["validation_boxes_in_label_files"]
+    assert f"all {boxes} validation boxes in the model's targets as their label files state them" in text
+    assert saved["validation_boxes_as_labelled"] == boxes == trained["as_exported"]["validation_boxes_evaluated"]
+    assert saved["validation_photos_as_labelled"] == saved["splits"]["validation"]
+    assert saved["exported"] == saved["photos"] == sum(saved["splits"].values())
+    exported, mirrored = trained["as_exported"]["validation_map_50"], trained["boxes_mirrored"]["validation_map_50"]
+    assert f"trained {saved['training_steps']} steps from random weights reached mAP@50 {exported}" in text
+    assert f"validation photos, {mirrored} trained alike on the same boxes mirrored" in text
+    assert exported > mirrored and all(run["losses_finite"] for run in trained.values())
+
+
 def test_the_label_studio_review_the_readme_states_is_the_saved_one():
     review = _measured("label_studio_import.json")["review"]
     check = review["JSON"]["check"]

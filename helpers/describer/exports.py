@@ -21,7 +21,9 @@ from, `helpers.core.photo_datasets`):
   (`datasets.load_from_disk(out)`) and as Parquet shards in `out/parquet/`
   (`load_dataset("parquet", data_files="out/parquet/*.parquet")`); with `--chat` (and `--images`) also
   `prompt` and `completion`, each photo's conversation as TRL's `SFTTrainer` trains a vision-language model
-  on it (`chat_turns`);
+  on it (`chat_turns`); with `--objects` (and `--cv`, `--images`) also `image_id`, `width`, `height` and
+  `objects`, the boxes the descriptions state in the Hugging Face object-detection layout transformers trains a
+  detector on (`DetectionColumns`);
 - **webdataset**: tar shards (`00000.tar`, ...) as WebDataset, OpenCLIP and img2dataset read them: per
   photo `<key>.jpg` (its bytes, its format's extension), `<key>.txt` (the description) and `<key>.json`
   (id, image, description, captions, source, detections, scene, taken), `helpers.describer.webdataset`;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import math
@@ -264,6 +265,38 @@ def test_a_folder_lists_its_photos_as_sorted_paths_of_its_files_and_links(tmp_pa
     expected = sorted(path for path in files if path.suffix.lower() in IMAGE_SUFFIXES)
     assert list_images(root) == expected
     assert list(walk_images(root)) == [path.relative_to(root).as_posix() for path in expected]
+
+
+_NAME_TEXT = st.text(st.characters(codec="utf-8", exclude_characters="/\0"), min_size=1, max_size=20)
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(folders=st.lists(_NAME_TEXT, max_size=3), name=_NAME_TEXT)
+def test_a_name_s_ending_is_path_s_suffix_so_folders_tar_shards_and_videos_list_alike(folders, name):
+    """`name_suffix` (a folder's photos, a tar shard's members, a video's key) reads a file's ending as `Path.suffix`
+    does: "...jpg" ends ".jpg", which `os.path.splitext` says has none (a tar member so named was not listed)."""
+    from pathlib import PurePosixPath
+
+    from helpers.core.io import name_suffix
+
+    assert name_suffix("/".join([*folders, name])) == PurePosixPath(name).suffix.lower()
+
+
+def test_a_tar_shard_s_photo_named_with_dots_before_its_ending_is_listed(tmp_path):
+    import tarfile
+
+    from helpers.core.photo_datasets import IMAGE_SUFFIXES
+    from helpers.core.tar_photos import shard_photos
+
+    with tarfile.open(tmp_path / "00000.tar", "w") as shard:
+        for member in ("a/...jpg", "a/b.JPG", "a/.jpg", "a/notes.txt"):
+            info = tarfile.TarInfo(member)
+            info.size = 3
+            shard.addfile(info, io.BytesIO(b"abc"))
+    assert [key for key, _ in shard_photos(tmp_path / "00000.tar", IMAGE_SUFFIXES)] == [
+        "00000.tar/a/...jpg",
+        "00000.tar/a/b.JPG",
+    ]
 
 
 def test_a_tree_deeper_than_python_recurses_is_listed(tmp_path):

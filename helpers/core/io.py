@@ -329,6 +329,14 @@ def _label_files_digest(folder: str, state: str) -> str:
     return digest.hexdigest()
 
 
+def name_suffix(name: str) -> str:
+    """The ending of a file's name (its last `/` part), lower case, by `Path.suffix`'s rule without a `Path` per
+    file: "...jpg" ends ".jpg" (`os.path.splitext` says it has none), ".jpg" and "a." have none."""
+    name = name.rpartition("/")[2]
+    dot = name.rfind(".")
+    return name[dot:].lower() if 0 < dot < len(name) - 1 else ""
+
+
 APPLE_DOUBLE = b"\x00\x05\x16\x07"  # the first bytes of macOS's `._` files (AppleDouble)
 
 

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
-from helpers.core.io import is_mac_metadata
+from helpers.core.io import is_mac_metadata, name_suffix
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def is_tar_shards(path: Path, photo_suffixes: frozenset[str]) -> bool:
     shards = False
     with os.scandir(path) as entries:  # a flat folder of 10^7 photos answers at its first photo
         for entry in entries:
-            suffix = os.path.splitext(entry.name)[1].lower()
+            suffix = name_suffix(entry.name)
             if suffix in photo_suffixes:  # by its name, as a folder's photos are listed (a broken link too)
                 return False
             if suffix == SHARD_SUFFIX and not shards:
@@ -108,7 +108,7 @@ def shard_photos(path: Path, photo_suffixes: frozenset[str]) -> Iterator[tuple[s
     """(key, where its data starts) of every photo member of `path`'s shards (see the module docstring)."""
     for shard, prefix in keyed_shards(path):
         members, problem = shard_members(shard)
-        photos = [(name, offset) for name, offset in members if os.path.splitext(name)[1].lower() in photo_suffixes]
+        photos = [(name, offset) for name, offset in members if name_suffix(name) in photo_suffixes]
         if any(name.rpartition("/")[2].startswith("._") for name, _ in photos):  # a tar file a Mac made
             with shard.open("rb", buffering=0) as file:
                 kept = [(n, at) for n, at in photos if not is_mac_metadata(n, partial(os.pread, file.fileno(), 4, at))]

@@ -39,6 +39,7 @@ from PIL import Image
 
 from helpers.core.figures import ALTITUDE_DECIMALS, COORDINATE_DECIMALS
 from helpers.core.flight_record import flight_record, sidecar_of
+from helpers.core.io import name_suffix
 
 DEFAULT_VIDEO_INTERVAL = 1.0  # seconds between the frames listed (`video_interval`)
 SHORTEST_INTERVAL = 0.001  # a frame's time is in milliseconds
@@ -61,8 +62,8 @@ TS_SYNC, TS_PACKET = b"\x47", 188  # an MPEG transport stream's packets: each st
 
 def is_video(key: str) -> bool:
     """Whether a file name or key ends in a video's extension (no `Path` made: a listing asks it of 10^7 keys,
-    and `Path` interns each part of each)."""
-    return os.path.splitext(key)[1].lower() in VIDEO_SUFFIXES
+    and `Path` interns each part of each); by `Path.suffix`'s rule, as a folder's photos are listed (`name_suffix`)."""
+    return name_suffix(key) in VIDEO_SUFFIXES
 
 
 def is_transport_stream(path: Path) -> bool:

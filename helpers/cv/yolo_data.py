@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from helpers.core.io import file_head, is_mac_metadata
+from helpers.core.io import file_head, is_mac_metadata, name_suffix
 from helpers.core.paths import require_file
 from helpers.core.photo_datasets import IMAGE_SUFFIXES
 
@@ -68,8 +68,7 @@ def walk_images(folder: Path, suffixes: frozenset[str] = IMAGE_SUFFIXES) -> Iter
         elif entry.is_dir(follow_symlinks=False):
             folders.append((listing(entry.path), f"{prefix}{entry.name}/"))
         elif entry.is_symlink() or entry.is_file():  # a link first: a looping one cannot say if it is a file
-            dot = entry.name.rfind(".")  # `Path.suffix`'s rule: "...jpg" ends ".jpg" (`splitext` says it has none)
-            suffix = entry.name[dot:].lower() if 0 < dot < len(entry.name) - 1 else ""
+            suffix = name_suffix(entry.name)
             if suffix in suffixes and is_mac_metadata(entry.name, file_head(entry.path)):
                 mac_metadata += 1
             elif suffix in suffixes:

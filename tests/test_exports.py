@@ -928,6 +928,41 @@ def test_the_objects_columns_hold_the_stated_boxes_and_a_row_that_cannot_be_plac
         ExportOptions(described="described.jsonl", format="llava", output="l.json", objects=True)
 
 
+def test_the_objects_boxes_are_in_pixels_of_the_photo_as_datasets_decodes_it_turned_or_shrunk(tmp_path):
+    """A photo stored on its side (EXIF orientation 6) kept as stored: `datasets` turns it upright, and its width,
+    height and boxes are the upright photo's (the records' boxes are); shrunk by --max_side, the shrunk photo's."""
+    import datasets
+
+    from helpers.core.photo_rewrite import PhotoRewrite
+    from helpers.describer.exports import export
+
+    (tmp_path / "photos").mkdir()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored 40 wide and 20 high; seen 20 wide and 40 high
+    Image.new("RGB", (40, 20), (90, 60, 30)).save(tmp_path / "photos" / "side.jpg", exif=exif)
+    record = {"image": "side.jpg", "detections": [{"label": "can", "confidence": 0.9, "bbox": [0.5, 0.25, 1.0, 0.5]}]}
+    (tmp_path / "cv.jsonl").write_text(json.dumps(record) + "\n")
+    (tmp_path / "described.jsonl").write_text(json.dumps({"id": "side.jpg", "description": "A can."}) + "\n")
+    for rewrite, size, box in (
+        (PhotoRewrite(), (20, 40), [10, 10, 10, 10]),
+        (PhotoRewrite(10), (5, 10), [2.5, 2.5, 2.5, 2.5]),
+    ):
+        output = tmp_path / f"ds{rewrite.max_side}"
+        counts = export(
+            "hf",
+            tmp_path / "described.jsonl",
+            output,
+            tmp_path / "cv.jsonl",
+            tmp_path / "photos",
+            rewrite=rewrite,
+            objects=True,
+        )
+        assert counts["exported"] == 1, counts
+        example = datasets.load_from_disk(str(output))[0]
+        assert example["image"].size == (example["width"], example["height"]) == size
+        assert example["objects"]["bbox"] == [box] and example["objects"]["area"] == [box[2] * box[3]]
+
+
 def test_coco_instances_need_the_records_and_each_row_its_size(tmp_path):
     from helpers.describer.exports import export
 

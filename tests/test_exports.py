@@ -824,7 +824,8 @@ def test_an_hf_export_with_objects_is_what_transformers_trains_a_detector_on(tin
     """`--objects`: the Hugging Face object-detection columns, as transformers' recipe reads them. Extraction from a
     data.yaml's labels, exported in two splits: the categories a ClassLabel alike in both, each photo's boxes, once
     RT-DETR's image processor has read them as COCO annotations, are its label file's lines (YOLO's centre and size,
-    normalised), and a small RT-DETR named by the categories computes its matching loss on them."""
+    normalised), and a small RT-DETR named by the categories computes its matching loss on them; extraction reads
+    the export back as ground truth, the records it was made from."""
     import datasets
     import torch
     from PIL import Image
@@ -852,6 +853,7 @@ def test_an_hf_export_with_objects_is_what_transformers_trains_a_detector_on(tin
     class_names = ["plastic", "glass", "metal", "paper", "organic"]  # the tiny demo's data.yaml
     processor = RTDetrImageProcessor(size={"height": 64, "width": 64})
     examples = [example for split in dataset.values() for example in split]
+    split_of = {example["id"]: name for name, split in dataset.items() for example in split}
     assert sorted(example["image_id"] for example in examples) == list(range(1, 13)), "the described file's lines"
     pixels, labels = [], []
     for example in examples:
@@ -886,6 +888,20 @@ def test_an_hf_export_with_objects_is_what_transformers_trains_a_detector_on(tin
     assert torch.isfinite(loss) and loss > 0
     card = (tmp_path / "ds" / "README.md").read_text()
     assert "## Training a detector" in card and f"one of {len(names)} labels as given" in card
+    # and back: extraction takes the export's objects (beside its detections) as ground truth, as the records were
+    run_extraction(
+        ExtractConfig(images=str(tmp_path / "ds"), output=str(tmp_path / "back.jsonl"), detections_from="labels")
+    )
+    made = {line.record["image"]: line.record for line in iter_jsonl(cv)}
+    back = [line.record for line in iter_jsonl(tmp_path / "back.jsonl")]
+    assert sorted(record["image"] for record in back) == sorted(made)
+    for record in back:
+        original = made[record["image"]]
+        assert [d["label"] for d in record["detections"]] == [d["label"] for d in original["detections"]]
+        for read, written in zip(record["detections"], original["detections"], strict=True):
+            assert read["bbox"] == pytest.approx(written["bbox"], abs=2e-6), record["image"]
+        assert record["scene"]["class"] == original["scene"]["class"]
+        assert record["split"] == {"train": "train", "validation": "val"}[split_of[record["image"]]]
 
 
 def test_the_objects_columns_hold_the_stated_boxes_and_a_row_that_cannot_be_placed_costs_that_row(described):

@@ -6,24 +6,26 @@ and the `transformers` object-detection guide lay it out.
 
 Each photo's boxes are an objects column (`objects_column`; by default the one column holding a
 box field, `bbox`, `bboxes`, `boxes` or `box`, and a category field: `category`, `category_id`,
-`label`, `labels`, `class` or `class_id`), either a struct of lists (`datasets.Sequence({...})`) or a
-list of structs. A category is its `ClassLabel` name, or the text itself. `bbox_format` says how a
-box is written: `coco` ([x, y, width, height] in pixels: the guide's and the Hub's usual),
-`pascal_voc` ([x1, y1, x2, y2] in pixels, as `transformers`' post-processing gives them),
-`albumentations` ([x1, y1, x2, y2] normalised) or `yolo` ([x_center, y_center, width, height]
-normalised). Pixel boxes are normalised
+`label`, `labels`, `class` or `class_id`; of several, the one named `objects`), either a struct of
+lists (`datasets.Sequence({...})`) or a list of structs. A category is its `ClassLabel` name, or the
+text itself. `bbox_format` says how a box is written: `coco` ([x, y, width, height] in pixels: the
+guide's and the Hub's usual, and an hf export's with --objects), `pascal_voc` ([x1, y1, x2, y2] in
+pixels, as `transformers`' post-processing gives them), `albumentations` ([x1, y1, x2, y2]
+normalised) or `yolo` ([x_center, y_center, width, height] normalised). Pixel boxes are normalised
 by the row's `width` and `height` columns where the dataset has them, else by the photo's size as a
 person sees it (turned as its EXIF says, as 01's records are), and rounded as a YOLO label's. A
 box that is not four finite numbers, lies outside the photo or has its corners swapped makes that
 photo's ground truth an error (its record says why), never the run's. Splits come from a
 `DatasetDict`: `validation` (or `valid`) is the `val` split that calibration uses. A `scene` column
-(text, or a `ClassLabel`) is each photo's ground-truth scene, as a data.yaml's `scenes.csv` is.
+(text, a `ClassLabel`, or desclm's own class and confidence) is each photo's ground-truth scene, as
+a data.yaml's `scenes.csv` is.
 """
 
 from __future__ import annotations
 
 import functools
 import io
+import logging
 import math
 
 from helpers.core.photo_datasets import PhotoDataset, open_photo_dataset, seen_size
@@ -31,7 +33,10 @@ from helpers.core.photo_datasets import PhotoDataset, open_photo_dataset, seen_s
 CATEGORY_FIELDS = ("category", "category_id", "label", "labels", "class", "class_id")
 BOX_FIELDS = ("bbox", "bboxes", "boxes", "box")
 BBOX_FORMATS = ("coco", "pascal_voc", "albumentations", "yolo")
+logger = logging.getLogger(__name__)
+
 SCENE_COLUMN = "scene"
+OBJECTS_COLUMN = "objects"  # the Hub's detection datasets' name for it, read where several columns hold boxes
 DEFAULT_BBOX_FORMAT = "coco"
 SPLIT_NAMES = {"validation": "val", "valid": "val"}  # a DatasetDict's split -> the split 01 and calibrate use
 
@@ -54,7 +59,8 @@ def box_field(fields: list[str]) -> str | None:
 
 
 def find_objects_column(dataset: PhotoDataset, name: str = "") -> str | None:
-    """The objects column: `name` (checked), else the one column with a bbox and a category field, else None.
+    """The objects column: `name` (checked), else the one column with a bbox and a category field (of several, the
+    one named `objects`, as an hf export with --objects holds the records' `detections` beside it), else None.
 
     Raises:
         ValueError: `name` is not a column of boxes and categories, or several columns are.
@@ -74,6 +80,11 @@ def find_objects_column(dataset: PhotoDataset, name: str = "") -> str | None:
         for field in dataset.schema
         if box_field(_fields(field.type)) is not None and category_field(_fields(field.type)) is not None
     ]
+    if len(found) > 1 and OBJECTS_COLUMN in found:  # as an hf export with --objects holds `detections` beside it
+        logger.info(
+            "%s: several columns of boxes %s: reading %s (objects_column)", dataset.location, found, OBJECTS_COLUMN
+        )
+        return OBJECTS_COLUMN
     if len(found) > 1:
         raise ValueError(f"{dataset.location}: several columns of boxes {found}: name one with objects_column")
     return found[0] if found else None
@@ -187,6 +198,8 @@ def dataset_scenes(dataset: PhotoDataset, keys: list[str]) -> dict[str, str]:
     names = _class_names(dataset.features.get(SCENE_COLUMN), "")
     scenes = {}
     for row, (key, value) in enumerate(zip(keys, dataset.values(SCENE_COLUMN))):
+        if isinstance(value, dict):  # desclm's own layout (an hf export's `scene`: its class and confidence)
+            value = value.get("class")
         if value is None or value == -1:  # `datasets`' ClassLabel for "no label"
             continue
         if isinstance(value, int) and not isinstance(value, bool):

@@ -904,6 +904,42 @@ def test_an_hf_export_with_objects_is_what_transformers_trains_a_detector_on(tin
         assert record["split"] == {"train": "train", "validation": "val"}[split_of[record["image"]]]
 
 
+def test_an_hf_export_s_detections_are_no_labels_unless_named_and_then_read_as_its_normalised_corners(
+    tiny_demo, tmp_path
+):
+    """Read back as ground truth, an hf export without --objects has predictions only (`detections`, at any
+    confidence): refused, naming --objects, where its 0..1 corners were read as COCO pixels (boxes a thousandth of
+    a photo, in its corner); named with objects_column, read as what they are."""
+    from helpers.core.io import iter_jsonl
+    from helpers.cv.extract import ExtractConfig, run_extraction
+    from helpers.describer.exports import export
+
+    cv = tmp_path / "cv.jsonl"
+    run_extraction(ExtractConfig(images=str(tiny_demo / "data.yaml"), output=str(cv), detections_from="labels"))
+    described = tmp_path / "described.jsonl"
+    described.write_text(
+        "".join(json.dumps({"id": line.record["image"], "description": "."}) + "\n" for line in iter_jsonl(cv))
+    )
+    export("hf", described, tmp_path / "ds", cv, tiny_demo / "data.yaml")
+    with pytest.raises(ValueError, match="--objects"):
+        run_extraction(
+            ExtractConfig(images=str(tmp_path / "ds"), output=str(tmp_path / "no.jsonl"), detections_from="labels")
+        )
+    named = ExtractConfig(
+        images=str(tmp_path / "ds"),
+        output=str(tmp_path / "back.jsonl"),
+        detections_from="labels",
+        objects_column="detections",
+    )
+    run_extraction(named)
+    made = {line.record["image"]: line.record for line in iter_jsonl(cv)}
+    for line in iter_jsonl(tmp_path / "back.jsonl"):
+        original = made[line.record["image"]]["detections"]
+        assert [d["label"] for d in line.record["detections"]] == [d["label"] for d in original]
+        for read, written in zip(line.record["detections"], original, strict=True):
+            assert read["bbox"] == pytest.approx(written["bbox"], abs=2e-6)
+
+
 def test_the_objects_columns_hold_the_stated_boxes_and_a_row_that_cannot_be_placed_costs_that_row(described):
     """The boxes below the describer's threshold stay in `detections` and out of `objects`; a detection without a
     box costs its row (its error says so); the labels as given, spaces and all, are the categories."""

@@ -49,7 +49,9 @@ class ExtractConfig:
     image_column: str = image_column_setting()
     key_column: str = key_column_setting()
     objects_column: str = setting(
-        "", "Hugging Face dataset only: its boxes' column (default: the one with a bbox and a category field)"
+        "",
+        "Hugging Face dataset only: its boxes' column (default: the one with a bbox and a category field; an hf "
+        "export's detections, predictions at any confidence, only when named)",
     )
     bbox_format: str = setting(
         DEFAULT_BBOX_FORMAT,

@@ -229,8 +229,8 @@ def run_extraction(
     source = config.image_source()
     if config.detections_from == "labels" and not source.has_ground_truth:
         raise ValueError(
-            f"detections_from='labels' needs a YOLO data.yaml, a COCO .json or a Hugging Face dataset with boxes, "
-            f"got {source.kind} {config.images}"
+            "detections_from='labels' needs a YOLO data.yaml, a COCO .json or a Hugging Face dataset with boxes (an "
+            f"hf export's with --objects), got {source.kind} {config.images}"
         )
     selected = select(
         source.items, max_images=config.max_images, num_shards=config.num_shards, shard_index=config.shard_index

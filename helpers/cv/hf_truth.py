@@ -4,21 +4,20 @@ and the `transformers` object-detection guide lay it out.
     desclm extract --images litter_ds/ --detections_from labels            # an oracle detector
     desclm calibrate --images litter_ds/ --yolo_weights best.pt ...          # its validation split
 
-Each photo's boxes are an objects column (`objects_column`; by default the one column holding a
-box field, `bbox`, `bboxes`, `boxes` or `box`, and a category field: `category`, `category_id`,
-`label`, `labels`, `class` or `class_id`; of several, the one named `objects`), either a struct of
-lists (`datasets.Sequence({...})`) or a list of structs. A category is its `ClassLabel` name, or the
-text itself. `bbox_format` says how a box is written: `coco` ([x, y, width, height] in pixels: the
-guide's and the Hub's usual, and an hf export's with --objects), `pascal_voc` ([x1, y1, x2, y2] in
-pixels, as `transformers`' post-processing gives them), `albumentations` ([x1, y1, x2, y2]
-normalised) or `yolo` ([x_center, y_center, width, height] normalised). Pixel boxes are normalised
-by the row's `width` and `height` columns where the dataset has them, else by the photo's size as a
-person sees it (turned as its EXIF says, as 01's records are), and rounded as a YOLO label's. A
-box that is not four finite numbers, lies outside the photo or has its corners swapped makes that
-photo's ground truth an error (its record says why), never the run's. Splits come from a
-`DatasetDict`: `validation` (or `valid`) is the `val` split that calibration uses. A `scene` column
-(text, a `ClassLabel`, or desclm's own class and confidence) is each photo's ground-truth scene, as
-a data.yaml's `scenes.csv` is.
+Each photo's boxes are an objects column (`objects_column`; by default the one column holding a box field,
+`bbox`, `bboxes`, `boxes` or `box`, and a category field: `category`, `category_id`, `label`, `labels`,
+`class` or `class_id`; an hf export's `detections`, predictions at any confidence, only when named), either
+a struct of lists (`datasets.Sequence({...})`) or a list of structs. A category is its `ClassLabel` name, or
+the text itself. `bbox_format` says how a box is written: `coco` ([x, y, width, height] in pixels: the
+guide's and the Hub's usual, and an hf export's with --objects), `pascal_voc` ([x1, y1, x2, y2] in pixels,
+as `transformers`' post-processing gives them), `albumentations` ([x1, y1, x2, y2] normalised) or `yolo`
+([x_center, y_center, width, height] normalised). Pixel boxes are normalised by the row's `width` and
+`height` columns where the dataset has them, else by the photo's size as a person sees it (turned as its
+EXIF says, as 01's records are), and rounded as a YOLO label's. A box that is not four finite numbers, lies
+outside the photo or has its corners swapped makes that photo's ground truth an error (its record says why),
+never the run's. Splits come from a `DatasetDict`: `validation` (or `valid`) is the `val` split that
+calibration uses. A `scene` column (text, a `ClassLabel`, or desclm's own class and confidence) is each
+photo's ground-truth scene, as a data.yaml's `scenes.csv` is.
 """
 
 from __future__ import annotations
@@ -36,7 +35,7 @@ BBOX_FORMATS = ("coco", "pascal_voc", "albumentations", "yolo")
 logger = logging.getLogger(__name__)
 
 SCENE_COLUMN = "scene"
-OBJECTS_COLUMN = "objects"  # the Hub's detection datasets' name for it, read where several columns hold boxes
+DESCLM_DETECTIONS = "detections"  # an hf export's column of the CV records' detections
 DEFAULT_BBOX_FORMAT = "coco"
 SPLIT_NAMES = {"validation": "val", "valid": "val"}  # a DatasetDict's split -> the split 01 and calibrate use
 
@@ -58,9 +57,16 @@ def box_field(fields: list[str]) -> str | None:
     return next((name for name in BOX_FIELDS if name in fields), None)
 
 
+def is_desclm_detections(name: str, fields: list[str]) -> bool:
+    """Whether a column is an hf export's `detections`: the CV records' predictions at any confidence (not labels),
+    their boxes [x1, y1, x2, y2] in 0..1."""
+    return name == DESCLM_DETECTIONS and {"label", "confidence", "bbox"} <= set(fields)
+
+
 def find_objects_column(dataset: PhotoDataset, name: str = "") -> str | None:
-    """The objects column: `name` (checked), else the one column with a bbox and a category field (of several, the
-    one named `objects`, as an hf export with --objects holds the records' `detections` beside it), else None.
+    """The objects column: `name` (checked), else the one column with a bbox and a category field, else None. An hf
+    export's `detections` (`is_desclm_detections`) are predictions at any confidence, no labels: read only when named
+    (its --objects column holds the boxes its descriptions state).
 
     Raises:
         ValueError: `name` is not a column of boxes and categories, or several columns are.
@@ -78,13 +84,10 @@ def find_objects_column(dataset: PhotoDataset, name: str = "") -> str | None:
     found = [
         field.name
         for field in dataset.schema
-        if box_field(_fields(field.type)) is not None and category_field(_fields(field.type)) is not None
+        if box_field(_fields(field.type)) is not None
+        and category_field(_fields(field.type)) is not None
+        and not is_desclm_detections(field.name, _fields(field.type))  # predictions, not labels: named, or none
     ]
-    if len(found) > 1 and OBJECTS_COLUMN in found:  # as an hf export with --objects holds `detections` beside it
-        logger.info(
-            "%s: several columns of boxes %s: reading %s (objects_column)", dataset.location, found, OBJECTS_COLUMN
-        )
-        return OBJECTS_COLUMN
     if len(found) > 1:
         raise ValueError(f"{dataset.location}: several columns of boxes {found}: name one with objects_column")
     return found[0] if found else None
@@ -111,6 +114,9 @@ class DatasetTruth:
             raise ValueError(f"bbox_format must be one of {', '.join(BBOX_FORMATS)}, got {bbox_format!r}")
         self.dataset, self.column, self.bbox_format = dataset, column, bbox_format
         fields = _fields(dataset.schema.field(column).type)
+        if is_desclm_detections(column, fields) and bbox_format != "albumentations":
+            logger.warning("%s: %s holds desclm's boxes, [x1, y1, x2, y2] in 0..1: read so", dataset.location, column)
+            self.bbox_format = "albumentations"
         self.field, self.box_field = category_field(fields), box_field(fields)
         self.names = _class_names(dataset.features.get(column), self.field)
         self.sized = {"width", "height"} <= set(dataset.schema.names)

@@ -511,10 +511,10 @@ def test_workers_write_what_this_process_writes_and_a_stopped_run_resumes(tmp_pa
     assert (tmp_path / "stopped.jsonl").read_bytes() == here.read_bytes()
     assert len(checked) == summary["captions"] - 2 * check.WRITE_BLOCK, "the two blocks written are not checked again"
 
-    def failing(record, text, policy, lexicon):
+    def failing(record, text, policy, lexicon, grounding):
         if "Three" in text:
             raise ZeroDivisionError("the checker failed")
-        return check_caption(record, text, policy, lexicon)
+        return check_caption(record, text, policy, lexicon, grounding)
 
     check_caption = check.check_caption
     monkeypatch.setattr(check, "check_caption", failing)
@@ -758,3 +758,83 @@ def test_a_grounded_answer_reads_as_the_sentence_its_tags_stand_in(text, cuts, b
     tagged = "".join(pieces) + text[position:]
     assert grounded_text(tagged, {"ref": refs, "bbox": []}) == text
     assert grounded_text(tagged, None) == tagged
+
+
+_CORNERS = st.tuples(*[st.integers(0, 1000)] * 4)
+
+
+@given(
+    text=st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40).filter(
+        lambda text: "<|" not in text
+    ),
+    cuts=st.lists(st.integers(0, 40), max_size=6),
+    boxes=st.lists(st.lists(_CORNERS, max_size=3), max_size=3),
+)
+def test_a_grounding_model_s_answer_reads_as_its_sentence_and_each_phrase_s_boxes(text, cuts, boxes):
+    """Any sentence, any phrases of it tagged as Qwen2-VL writes its grounding (the phrase, then a box per item,
+    corners in thousandths): `model_grounding` gives the sentence back, each phrase's span in it and its boxes in
+    0..1; text without the tags is its own sentence."""
+    from helpers.core.chat_entries import model_grounding
+
+    edges = sorted({min(cut, len(text)) for cut in cuts})
+    spans = list(zip(edges[::2], edges[1::2]))
+    pieces, position = [], 0
+    for number, (start, end) in enumerate(spans):
+        written = boxes[number] if number < len(boxes) else []
+        tags = "".join(f"<|box_start|>({x1},{y1}),({x2},{y2})<|box_end|>" for x1, y1, x2, y2 in written)
+        pieces.append(f"{text[position:start]}<|object_ref_start|>{text[start:end]}<|object_ref_end|>{tags}")
+        position = end
+    sentence, phrases = model_grounding("".join(pieces) + text[position:])
+    assert sentence == text
+    assert [phrase.span for phrase in phrases] == spans
+    for number, phrase in enumerate(phrases):
+        written = boxes[number] if number < len(boxes) else []
+        assert phrase.boxes == tuple(tuple(v / 1000 for v in corners) for corners in written)
+    assert model_grounding(text) == (text, ())
+
+
+def test_a_grounding_model_s_boxes_are_checked_against_the_detections_each_phrase_speaks_for(described, tmp_path):
+    """The loop the grounded export opens: a model trained on it answers in its own tags (Qwen2-VL's, written here
+    from the export as ms-swift's template writes them). Those answers check faithful, every box where its phrase's
+    items are; a box moved off its item, or one left out, is a finding of its own."""
+    from helpers.core.chat_entries import GROUNDING_BOX
+    from helpers.describer.check import check_file
+    from helpers.describer.exports import export
+
+    folder, records, _ = described
+    export("grounded", folder / "described.jsonl", folder / "grounded.jsonl", folder / "cv.jsonl", folder / "photos")
+    entries = [json.loads(line) for line in (folder / "grounded.jsonl").read_text().splitlines()]
+
+    def qwen(entry: dict, moved: bool = False, dropped: bool = False) -> str:
+        refs, boxes = iter(entry["objects"]["ref"]), iter(entry["objects"]["bbox"])
+        answer = entry["messages"][1]["content"]
+        pieces = answer.split("<ref-object>")
+        written = [pieces[0]]
+        for number, piece in enumerate(pieces[1:]):
+            tags = []
+            for index in range(piece.count(GROUNDING_BOX)):
+                x1, y1, x2, y2 = next(boxes)
+                if moved and number == 0 and index == 0:
+                    x1, y1, x2, y2 = (x1 + 0.5) % 1, (y1 + 0.5) % 1, (x1 + 0.5) % 1 + 0.01, (y1 + 0.5) % 1 + 0.01
+                if not (dropped and number == 0 and index == 0):
+                    corners = [round(value * 1000) for value in (x1, y1, x2, y2)]
+                    tags.append("<|box_start|>({},{}),({},{})<|box_end|>".format(*corners))
+            rest = piece.replace(GROUNDING_BOX, "")
+            written.append(f"<|object_ref_start|>{next(refs)}<|object_ref_end|>{''.join(tags)}{rest}")
+        return "".join(written)
+
+    grounded = [entry for entry in entries if entry["objects"]["bbox"]]
+    assert len({entry["id"] for entry in grounded}) >= 3, "the fixture's photos with boxes stated"
+    first = grounded[0]
+    lines = [{"id": entry["images"][0], "caption": qwen(entry)} for entry in entries]
+    lines += [{"id": first["images"][0], "caption": qwen(first, moved=True)}]
+    lines += [{"id": first["images"][0], "caption": qwen(first, dropped=True)}]
+    (tmp_path / "answers.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    summary = check_file(folder / "cv.jsonl", tmp_path / "answers.jsonl", tmp_path / "verdicts.jsonl", workers=0)
+    verdicts = [json.loads(line) for line in (tmp_path / "verdicts.jsonl").read_text().splitlines()]
+    assert all(verdict["faithful"] for verdict in verdicts[: len(entries)]), verdicts
+    moved, dropped = verdicts[-2:]
+    assert [f["kind"] for f in moved["findings"]] == ["misplaced_box"]
+    assert [f["kind"] for f in dropped["findings"]] == ["box_count"]
+    assert dropped["findings"][0]["said"] == dropped["findings"][0]["expected"] - 1
+    assert (summary["findings"]["misplaced_box"], summary["findings"]["box_count"]) == (1, 1)

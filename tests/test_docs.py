@@ -1052,3 +1052,10 @@ def test_the_label_studio_review_the_readme_states_is_the_saved_one():
         f"each: {minimal['checked']} descriptions read, {minimal['faithful']} faithful, the same findings; "
         f"{minimal['unreviewed']} tasks unreviewed (the cancelled task is left out of both)" in text
     )
+
+
+def test_the_grounded_box_overlap_the_docs_state_is_the_checks():
+    from helpers.text.check import BOX_IOU
+
+    for text in (README, (PROJECT_ROOT / "docs" / "04_describer.md").read_text()):
+        assert f"by an IoU of {BOX_IOU:g}" in " ".join(text.split())

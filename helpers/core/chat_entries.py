@@ -4,9 +4,13 @@ files (`{"role": "assistant", "content": ...}` turns), or photos named inside th
 (`{"type": "image", "image": "a.jpg"}`, the form Qwen-VL's `process_vision_info` and Hugging Face chat templates
 read). Read by the photo lister (`helpers.cv.llava_data`) and by `desclm check` (`helpers.describer.check`), so an
 entry is the same photos and caption to both. An answer in ms-swift's grounding layout (`desclm export --format
-grounded`) reads as its sentence (`grounded_text`)."""
+grounded`) reads as its sentence (`grounded_text`); a grounding model's own answer (Qwen2-VL's tags, what a model
+trained on that export writes) reads as its sentence and each phrase's boxes (`model_grounding`)."""
 
 from __future__ import annotations
+
+import re
+from dataclasses import dataclass
 
 PHOTO_FIELDS = ("image", "images")  # LLaVA's (a path, or a list), then LLaMA-Factory's and ms-swift's (a list)
 TURN_FIELDS = ("conversations", "messages")  # LLaVA's and ShareGPT's, then the chat format's
@@ -56,3 +60,45 @@ def grounded_text(text: str, objects) -> str:
     for number, piece in enumerate(pieces[1:]):
         read.append((refs[number] if number < len(refs) else GROUNDING_REF) + piece.replace(GROUNDING_BOX, ""))
     return "".join(read)
+
+
+# Qwen2-VL's grounding, as its model writes it and ms-swift trains it from the grounded export: a phrase, then each of
+# its boxes as corners in thousandths of the photo, `<|box_start|>(x1,y1),(x2,y2)<|box_end|>`
+MODEL_REF = re.compile(r"<\|object_ref_start\|>(.*?)<\|object_ref_end\|>")
+MODEL_BOX = re.compile(r"<\|box_start\|>(.*?)<\|box_end\|>")
+MODEL_CORNER = re.compile(r"\(\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*\)")
+MODEL_SCALE = 1000  # Qwen2-VL's boxes: thousandths of the photo's width and height
+
+
+@dataclass(frozen=True)
+class GroundedPhrase:
+    """A phrase of a grounding model's answer and the boxes it gives it."""
+
+    span: tuple[int, int]  # its characters in the sentence the tags stand in
+    boxes: tuple[tuple[float, ...], ...]  # [x1, y1, x2, y2] in 0..1 of the photo, in the order written
+
+
+def model_grounding(text: str) -> tuple[str, tuple[GroundedPhrase, ...]]:
+    """A grounding model's answer (Qwen2-VL's tags: `MODEL_REF`, `MODEL_BOX`) as the sentence it reads as (each
+    phrase's tags gone, the phrase kept; the boxes gone) and each tagged phrase with the boxes written after it (two
+    corners a box, in thousandths; a box that is no two corners is given as read, its coordinates however many).
+    Text without the tags is its own sentence, with no phrase."""
+    if "<|object_ref_start|>" not in text and "<|box_start|>" not in text:
+        return text, ()
+    sentence, phrases, position = [], [], 0
+    length = 0  # of the sentence so far
+    for match in MODEL_REF.finditer(text):
+        before = MODEL_BOX.sub("", text[position : match.start()])
+        sentence.append(before)
+        length += len(before)
+        start = length
+        sentence.append(match.group(1))
+        length += len(match.group(1))
+        boxes, position = [], match.end()
+        while box := MODEL_BOX.match(text, position):
+            corners = [float(v) / MODEL_SCALE for pair in MODEL_CORNER.findall(box.group(1)) for v in pair]
+            boxes += [tuple(corners[i : i + 4]) for i in range(0, len(corners), 4)] or [()]
+            position = box.end()
+        phrases.append(GroundedPhrase((start, length), tuple(boxes)))
+    sentence.append(MODEL_BOX.sub("", text[position:]))
+    return "".join(sentence), tuple(phrases)

@@ -31,6 +31,11 @@ The captions come as they are kept (`captions_format`, by default told from the 
   photo column's stored path, as 01 named the photos it read from such a dataset).
 JSON files are read as a stream (`ijson`), Parquet a record batch at a time, CSV a row: never whole.
 
+A caption in a grounding model's own tags (Qwen2-VL's, as a model trained on `desclm export --format grounded`
+answers: `<|object_ref_start|>two cans<|object_ref_end|><|box_start|>(x1,y1),(x2,y2)<|box_end|>...`, boxes in
+thousandths) is checked as the sentence they stand in, and each phrase's boxes against the detections it speaks for
+(`misplaced_box`, `box_count`: `helpers.text.check`).
+
 Each caption gets one output line, in order: {"id", "faithful", "findings"} (each finding with its
 kind, category, the record's and the caption's value, and its characters; `entry`: the LLaVA entry's
 or COCO annotation's id), or {"id", "error"} when the line or entry cannot be read, has no caption,
@@ -62,7 +67,7 @@ from decimal import Decimal
 from itertools import islice
 from pathlib import Path, PurePosixPath
 
-from helpers.core.chat_entries import conversation, grounded_text, named_photos
+from helpers.core.chat_entries import conversation, grounded_text, model_grounding, named_photos
 from helpers.core.contract import Policy
 from helpers.core.device import worker_processes
 from helpers.core.io import atomic_write_text, json_opening
@@ -585,8 +590,9 @@ class CaptionWork:
                 rows.append(entry)
                 continue
             named, where, record, text = entry
+            text, grounding = model_grounding(text)  # a grounding model's tags: its sentence, each phrase's boxes
             try:
-                verdict = check_caption(record, text, self.policy, self.lexicon)
+                verdict = check_caption(record, text, self.policy, self.lexicon, grounding)
             except RecordError as error:
                 rows.append({**named, "error": str(error)})
             except Exception as error:  # noqa: BLE001 - one caption must not cost the others
@@ -636,7 +642,8 @@ def _examples(captions: Iterable[CaptionLine], verdicts: Iterable, records: _Rec
     for line, verdict in zip(captions, verdicts, strict=True):
         if verdict.record.get("faithful") is True:
             count["examples"] += 1
-            yield json_line({"record": _record_of(line, records), "sentence": line.text})
+            sentence = model_grounding(line.text)[0]  # a grounding model's answer without its tags
+            yield json_line({"record": _record_of(line, records), "sentence": sentence})
 
 
 def _checked(entries: Iterable, work: CaptionWork, workers: int) -> Iterator[list[dict]]:

@@ -18,6 +18,14 @@ about:
 - `wrong_scene`: another scene than the classifier's; `unsure_scene`: the classifier's scene,
   where it was below the threshold; `invented_scene`: a scene where the record has none.
 
+A grounded caption (a grounding model's, `helpers.core.chat_entries.model_grounding`: each phrase with its boxes) is
+read as its sentence, and each phrase's boxes are checked against the detections it speaks for (those of its
+category at or above the threshold; any stated one where the phrase counts no category):
+
+- `misplaced_box`: a box that overlaps none of them by `BOX_IOU` (each matched once, best overlaps first), with the
+  box of the one it overlaps most, or none where it overlaps none;
+- `box_count`: a phrase given more or fewer boxes than it counts.
+
 Leaving the scene out is no finding (a caption need not say where); places and sizes are not
 checked. A caption is faithful when it has no finding.
 """
@@ -27,10 +35,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
+from helpers.core.chat_entries import GroundedPhrase
 from helpers.core.contract import Policy
+from helpers.core.matching import box_overlap, greedy_pairs
 from helpers.text.facts import extract
 from helpers.text.grammar import UNKNOWN_SCENES, Facts, facts, validate_record
-from helpers.text.lexicon import canonical_scene, fold_label
+from helpers.text.lexicon import canonical_label, canonical_scene, fold_label
 
 FINDINGS = (
     "missed_category",
@@ -42,7 +52,10 @@ FINDINGS = (
     "wrong_scene",
     "unsure_scene",
     "invented_scene",
+    "misplaced_box",
+    "box_count",
 )
+BOX_IOU = 0.5  # a grounded box is where a detection is when it overlaps it so much (COCO's match, mAP@50's)
 
 
 @dataclass(frozen=True)
@@ -51,8 +64,8 @@ class Finding:
 
     kind: str  # one of FINDINGS
     label: str | None  # the category (None for the scene and totals)
-    expected: int | str | None  # what the record says
-    said: int | str | None  # what the caption says
+    expected: int | str | list | None  # what the record says (a box: [x1, y1, x2, y2] in 0..1)
+    said: int | str | list | None  # what the caption says
     span: tuple[int, int] | None  # characters of the caption it is about (None: something left out)
 
 
@@ -86,16 +99,52 @@ def _scene_findings(record: dict, expected: Facts, said: Facts, span) -> list[Fi
     return [Finding(kind, None, detected, said.scene, span)]
 
 
+def _box_findings(record: dict, policy: Policy, items, grounding: tuple[GroundedPhrase, ...]) -> list[Finding]:
+    """The grounded phrases' boxes against the detections they speak for (see the module docstring)."""
+    stated: dict[str, list[int]] = {}
+    for index, detection in enumerate(record["detections"]):
+        if detection["confidence"] >= policy.min_confidence and detection.get("bbox") is not None:
+            stated.setdefault(canonical_label(detection["label"]), []).append(index)
+    findings = []
+    for phrase in grounding:
+        named = [item for item in items if item.span[0] < phrase.span[1] and phrase.span[0] < item.span[1]]
+        labels = list(dict.fromkeys(item.label for item in named))
+        label = labels[0] if len(labels) == 1 else None
+        candidates = [i for name in labels for i in stated.get(name, [])] if labels else sum(stated.values(), [])
+        overlaps = {
+            (number, index): box_overlap(box, record["detections"][index]["bbox"])
+            for number, box in enumerate(phrase.boxes)
+            for index in candidates
+        }
+        matched = greedy_pairs((-overlap, *pair) for pair, overlap in overlaps.items() if overlap >= BOX_IOU)
+        for number, box in enumerate(phrase.boxes):
+            if number in matched:
+                continue
+            nearest = max(candidates, key=lambda index: overlaps[number, index], default=None)
+            near = nearest is not None and overlaps[number, nearest] > 0
+            record_box = list(record["detections"][nearest]["bbox"]) if near else None
+            findings.append(Finding("misplaced_box", label, record_box, list(box), phrase.span))
+        count = sum(item.count for item in named)
+        if named and len(phrase.boxes) != count:
+            findings.append(Finding("box_count", label, count, len(phrase.boxes), phrase.span))
+    return findings
+
+
 def check_caption(
-    record: dict, text: str, policy: Policy = Policy(), lexicon: Mapping[str, str] | None = None
+    record: dict,
+    text: str,
+    policy: Policy = Policy(),
+    lexicon: Mapping[str, str] | None = None,
+    grounding: tuple[GroundedPhrase, ...] = (),
 ) -> CaptionCheck:
     """Checks `text` against the CV record `record` (see the module docstring).
 
     Args:
         record: A CV output record (`detections`, `scene`).
-        text: The caption.
+        text: The caption (a grounded caption's sentence, `model_grounding`).
         policy: The thresholds that decide what a faithful description states.
         lexicon: A user's words for labels ("bottle" -> "plastic"), beside the built-in ones.
+        grounding: A grounded caption's phrases with their boxes, their spans in `text`.
 
     Raises:
         RecordError: The record is invalid (naming the field).
@@ -128,4 +177,5 @@ def check_caption(
     if reading.says_no_litter and expected.counts:
         findings.append(Finding("says_no_litter", None, total, 0, None))
     findings += _scene_findings(record, expected, said, reading.scene_span)
+    findings += _box_findings(record, policy, reading.items, grounding)
     return CaptionCheck(not findings, tuple(findings), expected, said)

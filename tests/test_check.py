@@ -797,7 +797,7 @@ def test_a_grounding_model_s_boxes_are_checked_against_the_detections_each_phras
     """The loop the grounded export opens: a model trained on it answers in its own tags (Qwen2-VL's, written here
     from the export as ms-swift's template writes them). Those answers check faithful, every box where its phrase's
     items are; a box moved off its item, or one left out, is a finding of its own."""
-    from helpers.core.chat_entries import GROUNDING_BOX
+    from helpers.core.chat_entries import GROUNDING_BOX, grounded_text
     from helpers.describer.check import check_file
     from helpers.describer.exports import export
 
@@ -833,6 +833,8 @@ def test_a_grounding_model_s_boxes_are_checked_against_the_detections_each_phras
     summary = check_file(folder / "cv.jsonl", tmp_path / "answers.jsonl", tmp_path / "verdicts.jsonl", workers=0)
     verdicts = [json.loads(line) for line in (tmp_path / "verdicts.jsonl").read_text().splitlines()]
     assert all(verdict["faithful"] for verdict in verdicts[: len(entries)]), verdicts
+    sentences = [grounded_text(entry["messages"][1]["content"], entry["objects"]) for entry in entries]
+    assert [verdict["caption"] for verdict in verdicts[: len(entries)]] == sentences, "the sentence checked, untagged"
     moved, dropped = verdicts[-2:]
     assert [f["kind"] for f in moved["findings"]] == ["misplaced_box"]
     assert [f["kind"] for f in dropped["findings"]] == ["box_count"]

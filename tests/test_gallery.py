@@ -227,3 +227,55 @@ def test_a_card_says_when_and_where_its_photo_was_taken_the_day_is_searchable_an
     said, _ = _said_and_commonest(records, rows)
     most = sorted(rows, key=lambda row: -sum(said[row["id"]].counts.values()))  # stable, as the page's
     assert _cards(_dom(folder / "when.html", "#sort=items")) == [row["id"] for row in most]
+
+
+@needs_browser
+def test_captions_the_check_read_show_with_what_it_found_and_filter_by_verdict(described, tmp_path):
+    """`desclm gallery verdicts.jsonl`: each caption `desclm check` read is a card with its findings listed (the
+    characters each is about quoted from the caption), the unfaithful marked; the verdict filter shows the faithful,
+    the unfaithful, or one kind of finding. An export takes no verdicts file (no caption there is a description)."""
+    import html
+
+    from helpers.describer.check import check_file
+
+    folder, records, rows = described
+    wrong = {rows[0]["id"], rows[3]["id"]}
+    captions = [
+        {"id": row["id"], "caption": "Nine pieces of glass." if row["id"] in wrong else row["description"]}
+        for row in rows
+        if row["id"] != records[5]["image"]  # its photo is gone: no thumbnail, still a card
+    ]
+    (folder / "captions.jsonl").write_text("".join(json.dumps(c) + "\n" for c in captions))
+    check_file(folder / "cv.jsonl", folder / "captions.jsonl", folder / "verdicts.jsonl", workers=0)
+    verdicts = [json.loads(line) for line in (folder / "verdicts.jsonl").read_text().splitlines()]
+    assert [v["id"] for v in verdicts if not v["faithful"]] == [c["id"] for c in captions if c["id"] in wrong]
+    command = [sys.executable, "-m", "helpers", "gallery", "verdicts.jsonl", "--images", "photos", "--cv", "cv.jsonl"]
+    finished = subprocess.run([*command, "--output", "review.html", "-q"], cwd=folder, capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr
+    dom = _dom(folder / "review.html")
+    assert _cards(dom) == [c["id"] for c in captions]
+    assert _cards(_dom(folder / "review.html", "#verdict=unfaithful")) == [
+        c["id"] for c in captions if c["id"] in wrong
+    ]
+    assert _cards(_dom(folder / "review.html", "#verdict=faithful")) == [
+        c["id"] for c in captions if c["id"] not in wrong
+    ]
+    kind = verdicts[0]["findings"][0]["kind"]
+    assert _cards(_dom(folder / "review.html", f"#verdict={kind}")) == [
+        v["id"] for v in verdicts if any(f["kind"] == kind for f in v["findings"])
+    ]
+    listed = re.findall(r'<li data-kind="([^"]*)">([^<]*)</li>', dom)
+    written = [(f, v["caption"]) for v in verdicts for f in v["findings"]]
+    assert [kind for kind, _ in listed] == [f["kind"] for f, _ in written]
+    for (_, text), (finding, caption) in zip(listed, written, strict=True):
+        text = html.unescape(text)
+        assert text.startswith(finding["kind"].replace("_", " "))
+        if finding["span"] is not None:
+            start, end = finding["span"]
+            assert text.endswith(f"\u201c{caption[start:end]}\u201d")
+    assert dom.count('data-verdict="unfaithful"') == len(wrong)
+
+    from helpers.describer.exports import export
+
+    counts = export("csv", folder / "verdicts.jsonl", tmp_path / "checked.csv", folder / "cv.jsonl")
+    assert counts["exported"] == 0 and counts["problems"] == len(verdicts)

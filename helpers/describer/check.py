@@ -36,9 +36,10 @@ answers: `<|object_ref_start|>two cans<|object_ref_end|><|box_start|>(x1,y1),(x2
 thousandths) is checked as the sentence they stand in, and each phrase's boxes against the detections it speaks for
 (`misplaced_box`, `box_count`: `helpers.text.check`).
 
-Each caption gets one output line, in order: {"id", "faithful", "findings"} (each finding with its
-kind, category, the record's and the caption's value, and its characters; `entry`: the LLaVA entry's
-or COCO annotation's id), or {"id", "error"} when the line or entry cannot be read, has no caption,
+Each caption gets one output line, in order: {"id", "faithful", "findings", "caption"} (each finding with its
+kind, category, the record's and the caption's value, and its characters in `caption`, the sentence checked;
+`entry`: the LLaVA entry's or COCO annotation's id: `desclm gallery` shows such a file's captions with their
+findings), or {"id", "error"} when the line or entry cannot be read, has no caption,
 or no CV record has its id, or {"id", "skipped"} for a LLaVA entry without `image` (nor `images`, or with an
 empty list: a text-only conversation, about no photo, counted as `text_only`, no error) or with several
 (LLaVA-OneVision's multi-image conversations: a CV record is one photo's, counted as `multi_image`; a list of one
@@ -597,8 +598,8 @@ class CaptionWork:
                 rows.append({**named, "error": str(error)})
             except Exception as error:  # noqa: BLE001 - one caption must not cost the others
                 rows.append({**named, "error": f"{where}: {type(error).__name__}: {error}"})
-            else:
-                rows.append({**named, **verdict.to_dict()})
+            else:  # with the sentence its findings' characters are of (a grounded answer's, without its tags)
+                rows.append({**named, **verdict.to_dict(), "caption": text})
         return rows
 
 

@@ -1,6 +1,7 @@
 """A page to look through described photos (`desclm gallery`).
 
     desclm gallery described.jsonl --images photos/ --cv cv.jsonl --output gallery.html
+    desclm gallery verdicts.jsonl --images photos/ --cv cv.jsonl --output review.html   # captions `check` read
 
 Writes one self-contained HTML file (data, style and script inline; no network) and a folder of
 thumbnails beside it (`gallery_thumbs/`). Each photo is a card: its thumbnail with the detector
@@ -16,8 +17,10 @@ would make a page no browser opens), the page shows a uniform random sample (`se
 sampling as the files are read, so memory holds the sample only) and says so. `category`, `scene`
 and `min_items` choose the photos before the sample (all the photos with a tire among 10^7, not
 the tires of a sample), read from the sentences as the page's filters are (`helpers.describer.selection`).
-The filter state is kept in the URL fragment (`gallery.html#category=plastic&scene=grass&q=bottle&sort=items&page=2`):
-a view can be bookmarked or sent.
+Of a `desclm check` verdicts file (captions a vision-language model or people wrote, each with what the check
+found), each card is a caption with its findings listed under it (the characters they are about quoted), and a
+filter shows the unfaithful ones, or those of one kind of finding. The filter state is kept in the URL fragment
+(`gallery.html#category=plastic&scene=grass&q=bottle&sort=items&page=2`): a view can be bookmarked or sent.
 
 Categories, counts and scene are read back from each description (`selection.said`: `helpers.text.facts`, with
 the record's labels when `--cv` is given), so the filters agree with the text shown. The photos are a
@@ -120,7 +123,18 @@ def _card(row: ExportRow, thumb: str | None, statement=None) -> dict:
         card["p"] = phrases
     if when_where := _taken(record):
         card["w"] = when_where
+    if row.findings is not None:  # a caption `desclm check` checked: its findings (none: faithful)
+        card["f"] = [_finding(finding) for finding in row.findings]
     return card
+
+
+def _finding(finding) -> list:
+    """A check's finding as the card holds it: [kind, category, the record's value, the caption's, start, end] (no
+    characters: None, None)."""
+    finding = finding if isinstance(finding, dict) else {}
+    span = finding.get("span")
+    start, end = span if isinstance(span, list | tuple) and len(span) == 2 else (None, None)
+    return [str(finding.get("kind")), finding.get("label"), finding.get("expected"), finding.get("said"), start, end]
 
 
 def _phrases(row: ExportRow, box_of: dict[int, int]) -> list:
@@ -195,7 +209,7 @@ def write_gallery(
             "would take them for photos: write the page outside that folder"
         )
     problems: list[dict] = []
-    rows = progress(joined_rows(described, cv, problems), desc="read described rows", unit="row")
+    rows = progress(joined_rows(described, cv, problems, checked=True), desc="read described rows", unit="row")
     if selection.asked:  # each sentence read once: for the choice, and then for its card
         pairs = ((row, statement) for row in rows if selection.keeps(statement := said(row)))
     else:

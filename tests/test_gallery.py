@@ -232,11 +232,13 @@ def test_a_card_says_when_and_where_its_photo_was_taken_the_day_is_searchable_an
 @needs_browser
 def test_captions_the_check_read_show_with_what_it_found_and_filter_by_verdict(described, tmp_path):
     """`desclm gallery verdicts.jsonl`: each caption `desclm check` read is a card with its findings listed (the
-    characters each is about quoted from the caption), the unfaithful marked; the verdict filter shows the faithful,
-    the unfaithful, or one kind of finding. An export takes no verdicts file (no caption there is a description)."""
+    characters each is about quoted from the caption), the unfaithful marked, a grounding model's box that lies
+    where no item of its phrase is drawn where it put it; the verdict filter shows the faithful, the unfaithful, or
+    one kind of finding. An export takes no verdicts file (no caption there is a description)."""
     import html
 
     from helpers.describer.check import check_file
+    from helpers.describer.provenance import provenance
 
     folder, records, rows = described
     wrong = {rows[0]["id"], rows[3]["id"]}
@@ -245,6 +247,13 @@ def test_captions_the_check_read_show_with_what_it_found_and_filter_by_verdict(d
         for row in rows
         if row["id"] != records[5]["image"]  # its photo is gone: no thumbnail, still a card
     ]
+    # a grounding model's answer (Qwen2-VL's tags) whose first phrase's boxes lie where no item of its is
+    text = rows[1]["description"]
+    phrase = next(p for p in provenance(text, records[1]) if p.count)
+    boxes = "<|box_start|>(0,0),(1,1)<|box_end|>" * phrase.count  # a thousandth of the photo, in its corner
+    tagged = f"{text[: phrase.start]}<|object_ref_start|>{text[phrase.start : phrase.end]}<|object_ref_end|>{boxes}"
+    captions[1]["caption"] = tagged + text[phrase.end :]
+    wrong.add(rows[1]["id"])
     (folder / "captions.jsonl").write_text("".join(json.dumps(c) + "\n" for c in captions))
     check_file(folder / "cv.jsonl", folder / "captions.jsonl", folder / "verdicts.jsonl", workers=0)
     verdicts = [json.loads(line) for line in (folder / "verdicts.jsonl").read_text().splitlines()]
@@ -274,6 +283,8 @@ def test_captions_the_check_read_show_with_what_it_found_and_filter_by_verdict(d
             start, end = finding["span"]
             assert text.endswith(f"\u201c{caption[start:end]}\u201d")
     assert dom.count('data-verdict="unfaithful"') == len(wrong)
+    assert dom.count('class="box misplaced"') == phrase.count, "the caption's boxes drawn where it put them"
+    assert 'class="box misplaced" style="left: 0%; top: 0%; width: 0.1%; height: 0.1%;"' in dom
 
     from helpers.describer.exports import export
 

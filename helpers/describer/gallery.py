@@ -18,7 +18,8 @@ sampling as the files are read, so memory holds the sample only) and says so. `c
 and `min_items` choose the photos before the sample (all the photos with a tire among 10^7, not
 the tires of a sample), read from the sentences as the page's filters are (`helpers.describer.selection`).
 Of a `desclm check` verdicts file (captions a vision-language model or people wrote, each with what the check
-found), each card is a caption with its findings listed under it (the characters they are about quoted), and a
+found), each card is a caption with its findings listed under it (the characters they are about quoted), a grounding
+model's box that lies where no item of its phrase is (`misplaced_box`) drawn dashed where the caption put it, and a
 filter shows the unfaithful ones, or those of one kind of finding. The filter state is kept in the URL fragment
 (`gallery.html#category=plastic&scene=grass&q=bottle&sort=items&page=2`): a view can be bookmarked or sent.
 

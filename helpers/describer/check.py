@@ -34,7 +34,8 @@ JSON files are read as a stream (`ijson`), Parquet a record batch at a time, CSV
 A caption in a grounding model's own tags (Qwen2-VL's, as a model trained on `desclm export --format grounded`
 answers: `<|object_ref_start|>two cans<|object_ref_end|><|box_start|>(x1,y1),(x2,y2)<|box_end|>...`, boxes in
 thousandths) is checked as the sentence they stand in, and each phrase's boxes against the detections it speaks for
-(`misplaced_box`, `box_count`: `helpers.text.check`).
+(`misplaced_box`, `box_count`: `helpers.text.check`); its verdict counts its `boxes`, and the summary the grounded
+captions' boxes and how many were placed (`grounded`).
 
 Each caption gets one output line, in order: {"id", "faithful", "findings", "caption"} (each finding with its
 kind, category, the record's and the caption's value, and its characters in `caption`, the sentence checked;
@@ -599,7 +600,8 @@ class CaptionWork:
             except Exception as error:  # noqa: BLE001 - one caption must not cost the others
                 rows.append({**named, "error": f"{where}: {type(error).__name__}: {error}"})
             else:  # with the sentence its findings' characters are of (a grounded answer's, without its tags)
-                rows.append({**named, **verdict.to_dict(), "caption": text})
+                boxes = {"boxes": sum(len(phrase.boxes) for phrase in grounding)} if grounding else {}
+                rows.append({**named, **verdict.to_dict(), "caption": text, **boxes})
         return rows
 
 
@@ -673,6 +675,20 @@ def _tally(rows: Iterable[dict], tally: Counter, kinds: Counter) -> None:
         tally["checked"] += 1
         tally["faithful"] += bool(row["faithful"])
         kinds.update(finding["kind"] for finding in row["findings"])
+        if "boxes" in row:  # a grounded caption, and the boxes it gives
+            tally["grounded"] += 1
+            tally["boxes"] += row["boxes"]
+
+
+def _grounded_summary(tally: Counter, kinds: Counter) -> dict:
+    """The grounded captions' boxes: how many were given, and placed (where an item of their phrase is)."""
+    placed = tally["boxes"] - kinds["misplaced_box"]
+    return {
+        "captions": tally["grounded"],
+        "boxes": tally["boxes"],
+        "boxes_placed": placed,
+        "placed_share": placed / tally["boxes"] if tally["boxes"] else None,
+    }
 
 
 def _captions_stamp(path: Path) -> dict | list:
@@ -754,6 +770,7 @@ def check_file(
             "unreviewed": tally["unreviewed"],  # Label Studio tasks no annotation describes: a line each
             **({"examples": tally["examples"]} if examples is not None else {}),  # faithful captions written as such
             "findings": {kind: kinds[kind] for kind in FINDINGS},
+            **({"grounded": _grounded_summary(tally, kinds)} if tally["grounded"] else {}),
             "cv_records": records.records,
             "cv_problems": dict(records.problems),
         }

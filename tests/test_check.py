@@ -765,24 +765,34 @@ _CORNERS = st.tuples(*[st.integers(0, 1000)] * 4)
 
 @given(
     text=st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40).filter(
-        lambda text: "<|" not in text
+        lambda text: "<|" not in text and "<ref>" not in text and "<box>" not in text and "</" not in text
     ),
     cuts=st.lists(st.integers(0, 40), max_size=6),
     boxes=st.lists(st.lists(_CORNERS, max_size=3), max_size=3),
+    model=st.sampled_from(["qwen2-vl", "internvl", "qwen-vl"]),
 )
-def test_a_grounding_model_s_answer_reads_as_its_sentence_and_each_phrase_s_boxes(text, cuts, boxes):
-    """Any sentence, any phrases of it tagged as Qwen2-VL writes its grounding (the phrase, then a box per item,
-    corners in thousandths): `model_grounding` gives the sentence back, each phrase's span in it and its boxes in
-    0..1; text without the tags is its own sentence."""
+def test_a_grounding_model_s_answer_reads_as_its_sentence_and_each_phrase_s_boxes(text, cuts, boxes, model):
+    """Any sentence, any phrases of it tagged as a grounding model writes them (the phrase, then its boxes, corners
+    in thousandths: Qwen2-VL's tags a box each, InternVL's all in one, Qwen-VL's): `model_grounding` gives the
+    sentence back, each phrase's span in it and its boxes in 0..1; text without the tags is its own sentence."""
     from helpers.core.chat_entries import model_grounding
+
+    def tagged(phrase: str, written: list) -> str:
+        if model == "internvl":
+            listed = ", ".join(f"[{x1}, {y1}, {x2}, {y2}]" for x1, y1, x2, y2 in written)
+            return f"<ref>{phrase}</ref>" + (f"<box>[{listed}]</box>" if written else "")
+        ref, box = ("<|object_ref_start|>", "<|object_ref_end|>"), ("<|box_start|>", "<|box_end|>")
+        if model == "qwen-vl":
+            ref, box = ("<ref>", "</ref>"), ("<box>", "</box>")
+        corners = "".join(f"{box[0]}({x1},{y1}),({x2},{y2}){box[1]}" for x1, y1, x2, y2 in written)
+        return f"{ref[0]}{phrase}{ref[1]}{corners}"
 
     edges = sorted({min(cut, len(text)) for cut in cuts})
     spans = list(zip(edges[::2], edges[1::2]))
     pieces, position = [], 0
     for number, (start, end) in enumerate(spans):
         written = boxes[number] if number < len(boxes) else []
-        tags = "".join(f"<|box_start|>({x1},{y1}),({x2},{y2})<|box_end|>" for x1, y1, x2, y2 in written)
-        pieces.append(f"{text[position:start]}<|object_ref_start|>{text[start:end]}<|object_ref_end|>{tags}")
+        pieces.append(text[position:start] + tagged(text[start:end], written))
         position = end
     sentence, phrases = model_grounding("".join(pieces) + text[position:])
     assert sentence == text

@@ -5,7 +5,7 @@ files (`{"role": "assistant", "content": ...}` turns), or photos named inside th
 read). Read by the photo lister (`helpers.cv.llava_data`) and by `desclm check` (`helpers.describer.check`), so an
 entry is the same photos and caption to both. An answer in ms-swift's grounding layout (`desclm export --format
 grounded`) reads as its sentence (`grounded_text`); a grounding model's own answer (Qwen2-VL's tags, what a model
-trained on that export writes) reads as its sentence and each phrase's boxes (`model_grounding`)."""
+trained on that export writes; InternVL's) reads as its sentence and each phrase's boxes (`model_grounding`)."""
 
 from __future__ import annotations
 
@@ -62,12 +62,16 @@ def grounded_text(text: str, objects) -> str:
     return "".join(read)
 
 
-# Qwen2-VL's grounding, as its model writes it and ms-swift trains it from the grounded export: a phrase, then each of
-# its boxes as corners in thousandths of the photo, `<|box_start|>(x1,y1),(x2,y2)<|box_end|>`
-MODEL_REF = re.compile(r"<\|object_ref_start\|>(.*?)<\|object_ref_end\|>")
-MODEL_BOX = re.compile(r"<\|box_start\|>(.*?)<\|box_end\|>")
-MODEL_CORNER = re.compile(r"\(\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*\)")
-MODEL_SCALE = 1000  # Qwen2-VL's boxes: thousandths of the photo's width and height
+# A grounding model's own tags, as it writes them and ms-swift trains it from the grounded export: a phrase, then
+# each of its boxes' corners in thousandths of the photo. Qwen2-VL's:
+# `<|object_ref_start|>two cans<|object_ref_end|><|box_start|>(x1,y1),(x2,y2)<|box_end|>`, a box a tag; InternVL's:
+# `<ref>two cans</ref><box>[[x1, y1, x2, y2], [x1, y1, x2, y2]]</box>`, its boxes in one tag (Qwen-VL's the same
+# tags, a box a tag, `(x1,y1),(x2,y2)`)
+MODEL_REF = re.compile(r"<\|object_ref_start\|>(.*?)<\|object_ref_end\|>|<ref>(.*?)</ref>", re.DOTALL)
+MODEL_BOX = re.compile(r"<\|box_start\|>(.*?)<\|box_end\|>|<box>(.*?)</box>", re.DOTALL)
+MODEL_TAGS = ("<|object_ref_start|>", "<|box_start|>", "<ref>", "<box>")
+MODEL_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+MODEL_SCALE = 1000  # the boxes' corners: thousandths of the photo's width and height
 
 
 @dataclass(frozen=True)
@@ -79,25 +83,24 @@ class GroundedPhrase:
 
 
 def model_grounding(text: str) -> tuple[str, tuple[GroundedPhrase, ...]]:
-    """A grounding model's answer (Qwen2-VL's tags: `MODEL_REF`, `MODEL_BOX`) as the sentence it reads as (each
-    phrase's tags gone, the phrase kept; the boxes gone) and each tagged phrase with the boxes written after it (two
-    corners a box, in thousandths; a box that is no two corners is given as read, its coordinates however many).
-    Text without the tags is its own sentence, with no phrase."""
-    if "<|object_ref_start|>" not in text and "<|box_start|>" not in text:
+    """A grounding model's answer (`MODEL_REF`, `MODEL_BOX`: Qwen2-VL's or InternVL's tags) as the sentence it reads
+    as (each phrase's tags gone, the phrase kept; the boxes gone) and each tagged phrase with the boxes written
+    after it (four numbers a box, in thousandths; a box tag whose numbers are no multiple of four gives its last box
+    as read, too few). Text without the tags is its own sentence, with no phrase."""
+    if not any(tag in text for tag in MODEL_TAGS):
         return text, ()
     sentence, phrases, position = [], [], 0
     length = 0  # of the sentence so far
     for match in MODEL_REF.finditer(text):
         before = MODEL_BOX.sub("", text[position : match.start()])
-        sentence.append(before)
-        length += len(before)
-        start = length
-        sentence.append(match.group(1))
-        length += len(match.group(1))
+        phrase = match.group(1) if match.group(1) is not None else match.group(2)
+        sentence += [before, phrase]
+        start, length = length + len(before), length + len(before) + len(phrase)
         boxes, position = [], match.end()
         while box := MODEL_BOX.match(text, position):
-            corners = [float(v) / MODEL_SCALE for pair in MODEL_CORNER.findall(box.group(1)) for v in pair]
-            boxes += [tuple(corners[i : i + 4]) for i in range(0, len(corners), 4)] or [()]
+            inside = box.group(1) if box.group(1) is not None else box.group(2)
+            numbers = [float(value) / MODEL_SCALE for value in MODEL_NUMBER.findall(inside)]
+            boxes += [tuple(numbers[i : i + 4]) for i in range(0, len(numbers), 4)] or [()]
             position = box.end()
         phrases.append(GroundedPhrase((start, length), tuple(boxes)))
     sentence.append(MODEL_BOX.sub("", text[position:]))

@@ -32,10 +32,11 @@ The captions come as they are kept (`captions_format`, by default told from the 
 JSON files are read as a stream (`ijson`), Parquet a record batch at a time, CSV a row: never whole.
 
 A caption in a grounding model's own tags (Qwen2-VL's, as a model trained on `desclm export --format grounded`
-answers: `<|object_ref_start|>two cans<|object_ref_end|><|box_start|>(x1,y1),(x2,y2)<|box_end|>...`, boxes in
-thousandths) is checked as the sentence they stand in, and each phrase's boxes against the detections it speaks for
-(`misplaced_box`, `box_count`: `helpers.text.check`); its verdict counts its `boxes`, and the summary the grounded
-captions' boxes and how many were placed (`grounded`).
+answers: `<|object_ref_start|>two cans<|object_ref_end|><|box_start|>(x1,y1),(x2,y2)<|box_end|>...`; InternVL's
+`<ref>two cans</ref><box>[[x1, y1, x2, y2], ...]</box>`; boxes in thousandths) is checked as the sentence they stand
+in, and each phrase's boxes against the detections it speaks for (`misplaced_box`, `box_count`:
+`helpers.text.check`); its verdict counts its `boxes`, and the summary the grounded captions' boxes and how many
+were placed (`grounded`).
 
 Each caption gets one output line, in order: {"id", "faithful", "findings", "caption"} (each finding with its
 kind, category, the record's and the caption's value, and its characters in `caption`, the sentence checked;

@@ -1,5 +1,6 @@
-"""The grounded export read by ms-swift's own dataset loader and written out by its Qwen2-VL and Qwen2.5-VL templates'
-grounding code, as `swift sft --dataset grounded.jsonl` trains on it.
+"""The grounded export read by ms-swift's own dataset loader and written out by its Qwen2-VL, Qwen2.5-VL and InternVL2
+templates' grounding code, as `swift sft --dataset grounded.jsonl` trains on it, and those answers read back by
+`desclm check`.
 
 ms-swift's grounding layout: the answer's `<ref-object>` and `<bbox>` tags, `objects` their phrases and boxes;
 its template replaces each tag with its model's own grounding (Qwen2-VL: `<|object_ref_start|>phrase
@@ -19,7 +20,10 @@ exports them grounded with the photos copied (`--image_folder`), loads the file 
 and runs each example's answer through its templates' own tag splitting, box normalising and replacing
 (`Template._split_special_tokens`, `normalize_bbox`, `_pre_tokenize`; the templates built without a model, none
 can be loaded here), the photo read as ms-swift reads it. Each written answer must be the description with each
-counted phrase followed by its boxes, computed here from the export's `objects` and the photo's size.
+counted phrase followed by its boxes, computed here from the export's `objects` and the photo's size. InternVL2's
+template (`<ref>phrase</ref><box>[[x1, y1, x2, y2]]</box>`, thousandths) likewise. The answers Qwen2-VL's and
+InternVL2's templates write, what a model trained on them answers, are then checked by `desclm check` against the
+records: each faithful, each box where an item of its phrase is.
 """
 
 from __future__ import annotations
@@ -64,19 +68,26 @@ def _written(template, example: dict) -> str:
     return "".join(contexts)
 
 
-def _expected(example: dict, size: tuple[int, int], pixels: bool) -> str:
+def _expected(example: dict, size: tuple[int, int], model: str) -> str:
     """The answer with each tag written as the model's grounding is documented (ms-swift's default, legacy, tags),
-    from the example's `objects`: Qwen2-VL's boxes in thousandths of the photo, Qwen2.5-VL's in its pixels."""
+    from the example's `objects`: Qwen2-VL's boxes in thousandths of the photo, Qwen2.5-VL's in its pixels,
+    InternVL2's in thousandths, `<ref>phrase</ref><box>[[x1, y1, x2, y2]]</box>`, a box a tag."""
     refs, boxes = iter(example["objects"]["ref"]), iter(example["objects"]["bbox"])
-    scale = size if pixels else (1000, 1000)
+    scale = size if model == "qwen2_5_vl" else (1000, 1000)
 
     def box() -> str:
         x1, y1, x2, y2 = next(boxes)
         corners = [round(x1 * scale[0]), round(y1 * scale[1]), round(x2 * scale[0]), round(y2 * scale[1])]
+        if model == "internvl2":
+            return "<box>[[{}, {}, {}, {}]]</box>".format(*corners)
         return "<|box_start|>({},{}),({},{})<|box_end|>".format(*corners)
 
     def ref(match: re.Match) -> str:
-        phrase = f"<|object_ref_start|>{next(refs)}<|object_ref_end|>"
+        phrase = (
+            f"<ref>{next(refs)}</ref>"
+            if model == "internvl2"
+            else f"<|object_ref_start|>{next(refs)}<|object_ref_end|>"
+        )
         return phrase + "".join(box() for _ in range(match.group(1).count("<bbox>")))
 
     return re.sub(r"<ref-object>((?:<bbox>)*)", ref, example["messages"][-1]["content"])
@@ -97,7 +108,10 @@ def main() -> None:
     args = parser.parse_args()
     from PIL import Image
     from swift.dataset import load_dataset
+    from swift.template.templates.internvl import Internvl2Template
     from swift.template.templates.qwen import Qwen2_5VLTemplate, Qwen2VLTemplate
+
+    from helpers.describer.check import check_file
 
     with tempfile.TemporaryDirectory() as work:
         root = Path(work)
@@ -119,7 +133,9 @@ def main() -> None:
         templates = {
             "qwen2_vl": _template(Qwen2VLTemplate, "norm1000"),
             "qwen2_5_vl": _template(Qwen2_5VLTemplate, "none"),
+            "internvl2": _template(Internvl2Template, "norm1000"),
         }
+        answers = {name: [] for name in templates}  # what each template writes, checked by desclm check below
         objects_kept, written_as_documented = 0, dict.fromkeys(templates, 0)
         boxes = refs = 0
         for example, entry in zip(dataset, entries, strict=True):
@@ -134,10 +150,17 @@ def main() -> None:
                 size = photo.size
             for name, template in templates.items():
                 written = _written(template, json.loads(json.dumps(example)))
-                written_as_documented[name] += written == _expected(example, size, name == "qwen2_5_vl")
+                written_as_documented[name] += written == _expected(example, size, name)
+                answers[name].append({"id": entry["id"], "caption": written})
             boxes, refs = boxes + len(entry["objects"]["bbox"]), refs + len(entry["objects"]["ref"])
         grounded = next(example for example in dataset if example["objects"]["ref"])
         first = _written(templates["qwen2_vl"], json.loads(json.dumps(grounded)))
+        checked = {}  # the answers as a model trained on them writes them, read back by desclm check
+        for name in ("qwen2_vl", "internvl2"):  # (Qwen2.5-VL's boxes are pixels of its resized photo: not read)
+            captions = root / f"{name}_answers.jsonl"
+            captions.write_text("".join(json.dumps(line) + "\n" for line in answers[name]), encoding="utf-8")
+            summary = check_file(root / "cv.jsonl", captions, root / f"{name}_verdicts.jsonl", workers=0)
+            checked[name] = {key: summary[key] for key in ("checked", "faithful")} | summary["grounded"]
     result = {
         "what": "desclm export --format grounded of a demo dataset's labels (grammar descriptions), read by ms-swift",
         "commit": commit(),
@@ -149,6 +172,7 @@ def main() -> None:
         "boxes": boxes,
         "examples_with_objects_as_exported": objects_kept,
         "examples_written_as_documented": written_as_documented,
+        "answers_checked_by_desclm_check": checked,
         "first_grounded_example_qwen2_vl": first,
     }
     save(result, args.out)

@@ -996,6 +996,13 @@ def test_the_ms_swift_grounding_the_readme_states_is_the_saved_one_and_lost_noth
     assert f"({saved['phrases_grounded']} phrases, {saved['boxes']} boxes)" in text
     assert saved["examples_read"] == saved["exported"] == saved["photos"] == saved["examples_with_objects_as_exported"]
     assert all(count == saved["examples_read"] for count in saved["examples_written_as_documented"].values())
+    checked = saved["answers_checked_by_desclm_check"]
+    assert set(checked) == {"qwen2_vl", "internvl2"} and set(saved["examples_written_as_documented"]) >= set(checked)
+    for answers in checked.values():
+        assert answers["checked"] == answers["faithful"] == saved["examples_read"]
+        assert answers["boxes"] == answers["boxes_placed"] == saved["boxes"]
+        assert f"each {answers['faithful']} of {answers['checked']} faithful" in text
+        assert f"{answers['boxes_placed']} of {answers['boxes']} boxes placed" in text
     assert saved["first_grounded_example_qwen2_vl"].startswith(
         "The image shows <|object_ref_start|>three pieces of metal<|object_ref_end|><|box_start|>(47,368),(219,490)"
     ), "the README's example is the saved run's"

@@ -858,3 +858,27 @@ def test_a_grounding_model_s_boxes_are_checked_against_the_detections_each_phras
         "boxes_placed": boxes - 1,
         "placed_share": (boxes - 1) / boxes,
     }
+
+
+def test_a_grounded_caption_boxes_each_item_once_across_its_phrases():
+    """One category in two phrases, each with its boxes: faithful when each box is its own item; a second phrase's box
+    on an item the first phrase boxed is misplaced (it boxes no item of its own)."""
+    from helpers.core.chat_entries import model_grounding
+    from helpers.text.check import check_caption
+
+    boxes = [[0.05, 0.1, 0.2, 0.3], [0.1, 0.5, 0.2, 0.7], [0.7, 0.5, 0.9, 0.7]]
+    record = {"detections": [{"label": "plastic", "confidence": 0.9, "bbox": box} for box in boxes]}
+
+    def tag(box: list[float]) -> str:
+        return "<|box_start|>({},{}),({},{})<|box_end|>".format(*(round(v * 1000) for v in box))
+
+    def caption(last: list[float]) -> str:
+        first = f"<|object_ref_start|>Two plastic items<|object_ref_end|>{tag(boxes[0])}{tag(boxes[1])}"
+        return (
+            f"{first} on the left and <|object_ref_start|>one plastic item<|object_ref_end|>{tag(last)} on the right."
+        )
+
+    for last, found in ((boxes[2], []), (boxes[0], [("misplaced_box", boxes[0])])):
+        sentence, grounding = model_grounding(caption(last))
+        verdict = check_caption(record, sentence, grounding=grounding)
+        assert [(finding.kind, finding.said) for finding in verdict.findings] == found

@@ -22,8 +22,8 @@ A grounded caption (a grounding model's, `helpers.core.chat_entries.model_ground
 read as its sentence, and each phrase's boxes are checked against the detections it speaks for (those of its
 category at or above the threshold; any stated one where the phrase counts no category):
 
-- `misplaced_box`: a box that overlaps none of them by `BOX_IOU` (each matched once, best overlaps first), with the
-  box of the one it overlaps most, or none where it overlaps none;
+- `misplaced_box`: a box that overlaps none of them by `BOX_IOU` (each matched once in the caption, best overlaps
+  first), with the box of the one it overlaps most, or none where it overlaps none;
 - `box_count`: a phrase given more or fewer boxes than it counts.
 
 Leaving the scene out is no finding (a caption need not say where); places and sizes are not
@@ -105,18 +105,20 @@ def _box_findings(record: dict, policy: Policy, items, grounding: tuple[Grounded
     for index, detection in enumerate(record["detections"]):
         if detection["confidence"] >= policy.min_confidence and detection.get("bbox") is not None:
             stated.setdefault(canonical_label(detection["label"]), []).append(index)
-    findings = []
+    findings, boxed = [], set()  # boxed: the detections an earlier phrase's boxes were matched to (an item once)
     for phrase in grounding:
         named = [item for item in items if item.span[0] < phrase.span[1] and phrase.span[0] < item.span[1]]
         labels = list(dict.fromkeys(item.label for item in named))
         label = labels[0] if len(labels) == 1 else None
         candidates = [i for name in labels for i in stated.get(name, [])] if labels else sum(stated.values(), [])
+        candidates = [index for index in candidates if index not in boxed]
         overlaps = {
             (number, index): box_overlap(box, record["detections"][index]["bbox"])
             for number, box in enumerate(phrase.boxes)
             for index in candidates
         }
         matched = greedy_pairs((-overlap, *pair) for pair, overlap in overlaps.items() if overlap >= BOX_IOU)
+        boxed.update(matched.values())
         for number, box in enumerate(phrase.boxes):
             if number in matched:
                 continue

@@ -29,15 +29,11 @@ import tempfile
 from functools import partial
 from pathlib import Path
 
-from measured import commit, save
+from measured import commit, labelled_demo, save
 
-from helpers.core.contract import Policy
-from helpers.cv.extract import ground_truth_outputs
-from helpers.demo.dataset import DemoDatasetSpec, build_dataset
 from helpers.demo.rtdetr import small_rtdetr_config
 from helpers.describer.exports import export
 from helpers.describer.selection import SplitPlan
-from helpers.pairs.synth import describe_file
 
 SIDE = 128  # the photos' longer side as the image processor resizes them, then pads them square
 
@@ -161,11 +157,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as work:
         root = Path(work)
-        build_dataset(root / "demo", DemoDatasetSpec(seed=args.seed, n_train=args.photos, n_valid=0, n_test=0))
+        labelled_demo(root, args.photos, args.seed)
         class_names = yaml.safe_load((root / "demo" / "data.yaml").read_text())["names"]
         class_names = [class_names[i] for i in sorted(class_names)] if isinstance(class_names, dict) else class_names
-        ground_truth_outputs(root / "demo" / "data.yaml", root / "cv.jsonl")
-        describe_file(root / "cv.jsonl", root / "described.jsonl", args.seed, Policy())
         plan = SplitPlan.parse("train=0.8,validation=0.2", "photo", args.seed)
         counts = export(
             "hf",

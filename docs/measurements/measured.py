@@ -62,3 +62,17 @@ def export_llava_splits(desclm: str, images: str, folder: Path) -> None:
     export = [desclm, "export", "described.jsonl", "--format", "llava", "--images", images, "--prompt", LLAVA_PROMPT]
     export += ["--image_folder", "photos", "--splits", "train=0.9,validation=0.1", "--output", "llava.json", "-q"]
     subprocess.run(export, cwd=folder, check=True)
+
+
+def labelled_demo(root: Path, photos: int, seed: int) -> None:
+    """A demo dataset of `photos` (train split) in `root/demo`, its labels as CV records (`root/cv.jsonl`: labels as
+    detections, confidence 1) described by the grammar (`root/described.jsonl`): the project imported here, for the
+    scripts that run beside it in another tool's environment."""
+    from helpers.core.contract import Policy
+    from helpers.cv.extract import ground_truth_outputs
+    from helpers.demo.dataset import DemoDatasetSpec, build_dataset
+    from helpers.pairs.synth import describe_file
+
+    build_dataset(root / "demo", DemoDatasetSpec(seed=seed, n_train=photos, n_valid=0, n_test=0))
+    ground_truth_outputs(root / "demo" / "data.yaml", root / "cv.jsonl")
+    describe_file(root / "cv.jsonl", root / "described.jsonl", seed, Policy())

@@ -36,13 +36,9 @@ import tempfile
 from pathlib import Path
 
 from measured import LLAVA_PROMPT as PROMPT
-from measured import commit, save
+from measured import commit, labelled_demo, save
 
-from helpers.core.contract import Policy
-from helpers.cv.extract import ground_truth_outputs
-from helpers.demo.dataset import DemoDatasetSpec, build_dataset
 from helpers.describer.exports import export
-from helpers.pairs.synth import describe_file
 
 
 def _template(cls, norm_bbox: str):
@@ -115,9 +111,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as work:
         root = Path(work)
-        build_dataset(root / "demo", DemoDatasetSpec(seed=args.seed, n_train=args.photos, n_valid=0, n_test=0))
-        ground_truth_outputs(root / "demo" / "data.yaml", root / "cv.jsonl")
-        describe_file(root / "cv.jsonl", root / "described.jsonl", args.seed, Policy())
+        labelled_demo(root, args.photos, args.seed)
         counts = export(
             "grounded",
             root / "described.jsonl",

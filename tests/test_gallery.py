@@ -290,3 +290,33 @@ def test_captions_the_check_read_show_with_what_it_found_and_filter_by_verdict(d
 
     counts = export("csv", folder / "verdicts.jsonl", tmp_path / "checked.csv", folder / "cv.jsonl")
     assert counts["exported"] == 0 and counts["problems"] == len(verdicts)
+
+
+def test_a_verdicts_file_s_captions_join_their_records_as_the_check_joined_them(tmp_path):
+    """Each caption the check read joins its record by its id, else its photo's name without the extension (a
+    dataset's photo an export wrote as `train/17.png`), any number of captions a record (COCO's five); a line the
+    check could not check, or one no record has, is a problem of its own."""
+    from helpers.describer.gallery import is_verdicts, verdict_rows
+
+    records = [{"image": "train/17", "detections": []}, {"image": "b.jpg", "detections": []}]
+    (tmp_path / "cv.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    finding = {"kind": "wrong_count", "label": "plastic", "expected": 2, "said": 3, "span": [0, 5]}
+    verdicts = [
+        {"id": "train/17.png", "faithful": True, "findings": [], "caption": "No litter."},
+        {"id": "b.jpg", "faithful": True, "findings": [], "caption": "No litter."},
+        {"id": "b.jpg", "faithful": False, "findings": [finding], "caption": "Three plastic items."},
+        {"id": "gone.jpg", "faithful": True, "findings": [], "caption": "No litter."},
+        {"id": "c.jpg", "error": "line 5: no caption"},
+    ]
+    (tmp_path / "verdicts.jsonl").write_text("".join(json.dumps(v) + "\n" for v in verdicts))
+    assert is_verdicts(tmp_path / "verdicts.jsonl") and not is_verdicts(tmp_path / "cv.jsonl")
+    problems: list[dict] = []
+    (tmp_path / "scratch").mkdir()
+    rows = list(verdict_rows(tmp_path / "verdicts.jsonl", tmp_path / "cv.jsonl", problems, tmp_path / "scratch"))
+    assert [(row.id, row.record["image"], row.description, row.findings) for row in rows] == [
+        ("train/17.png", "train/17", "No litter.", []),
+        ("b.jpg", "b.jpg", "No litter.", []),
+        ("b.jpg", "b.jpg", "Three plastic items.", [finding]),
+    ]
+    assert [(problem["id"], problem["line"]) for problem in problems] == [("gone.jpg", 4), ("c.jpg", 5)]
+    assert "no CV record" in problems[0]["error"] and "line 5: no caption" in problems[1]["error"]

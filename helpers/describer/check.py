@@ -102,7 +102,7 @@ def summary_path(output: Path) -> Path:
     return output.with_name(f"{output.stem}.summary.json")
 
 
-class _RecordIndex:
+class RecordIndex:
     """The CV records by id, not held in memory (`helpers.core.lines`): each caption reads its
     record with one seek, in any order, several captions per record or none. Unreadable lines and
     repeated ids are counted, not joined (a repeated id joins its first record)."""
@@ -156,7 +156,9 @@ class CaptionLine:
     skipped: str | None = None  # why it is no caption of a photo (a LLaVA entry without one: text only)
 
 
-def _stem(name: str) -> str | None:
+def photo_stem(name: str) -> str | None:
+    """A photo's name without its extension, the key of a dataset's photo an export wrote as a file (`train/17.png`
+    for the key `train/17`), else None."""
     stem = str(PurePosixPath(name).with_suffix("")) if PurePosixPath(name).suffix else None
     return stem if stem != name else None
 
@@ -217,7 +219,7 @@ def _llava_line(where: str, number: int, entry) -> CaptionLine:
     if text is None:
         return CaptionLine(where, None, image, f"{where}: no answer (from gpt) in its conversations", name)
     text = grounded_text(text, entry.get("objects"))  # ms-swift's grounding tags: the sentence they stand in
-    return CaptionLine(where, text, image, None, name, _stem(image))
+    return CaptionLine(where, text, image, None, name, photo_stem(image))
 
 
 def _is_task(entry) -> bool:
@@ -253,7 +255,7 @@ def _task_lines(where: str, number: int, task: dict) -> Iterator[CaptionLine]:
         text = (named[0].get("value") or {}).get("text")
         name = json_safe(annotation.get("id", place))
         if isinstance(text, list) and text and all(isinstance(line, str) for line in text):
-            yield CaptionLine(f"{where}, annotation {name}", " ".join(text), key, None, name, _stem(str(key)))
+            yield CaptionLine(f"{where}, annotation {name}", " ".join(text), key, None, name, photo_stem(str(key)))
         else:
             yield CaptionLine(where, None, key, f"{where}, annotation {name}: its description holds no text", name)
     if not said:
@@ -480,7 +482,7 @@ def _coco_captions(path: Path) -> Iterator[CaptionLine]:
         elif not isinstance(annotation.get("caption"), str):
             yield CaptionLine(where, None, photo, f"{where}: no 'caption' text", name)
         else:
-            yield CaptionLine(where, annotation["caption"], photo, None, name, _stem(photo))
+            yield CaptionLine(where, annotation["caption"], photo, None, name, photo_stem(photo))
 
 
 def _parquet_captions(path: Path, caption_field: str) -> Iterator[CaptionLine]:
@@ -618,7 +620,7 @@ def check_workers(setting: int | str) -> int:
     return worker_processes(setting)
 
 
-def _entries(lines: Iterable[CaptionLine], records: _RecordIndex, input_name: str) -> Iterator[dict | tuple]:
+def _entries(lines: Iterable[CaptionLine], records: RecordIndex, input_name: str) -> Iterator[dict | tuple]:
     """`CaptionWork.rows`' entries: each caption joined to its record, or its error row."""
     for line in lines:
         named = {"id": line.key} | ({"entry": line.entry} if line.entry is not None else {})
@@ -632,7 +634,7 @@ def _entries(lines: Iterable[CaptionLine], records: _RecordIndex, input_name: st
         yield named, line.where, record, line.text
 
 
-def _record_of(line: CaptionLine, records: _RecordIndex) -> dict | None:
+def _record_of(line: CaptionLine, records: RecordIndex) -> dict | None:
     """The CV record a caption is about: by its key, else its photo's name without the extension."""
     record = records.get(json.dumps(line.key))
     if record is None and line.stem is not None:
@@ -640,7 +642,7 @@ def _record_of(line: CaptionLine, records: _RecordIndex) -> dict | None:
     return record
 
 
-def _examples(captions: Iterable[CaptionLine], verdicts: Iterable, records: _RecordIndex, count: Counter):
+def _examples(captions: Iterable[CaptionLine], verdicts: Iterable, records: RecordIndex, count: Counter):
     """House style examples (`helpers.text.house`) as JSONL lines: each faithful caption with its record, the
     captions read again beside their verdicts (one each, in order); `count["examples"]` counts them."""
     for line, verdict in zip(captions, verdicts, strict=True):
@@ -741,7 +743,7 @@ def check_file(
             logger.info("resuming %s after %d captions", output_path, output.done)
             _tally((line.record for line in read_lines(output.partial)), tally, kinds)
         with tempfile.TemporaryDirectory(prefix=".check-", dir=output_path.parent) as scratch:
-            records = _RecordIndex(input_path, Path(scratch))
+            records = RecordIndex(input_path, Path(scratch))
             try:
                 todo = progress(islice(captions, output.done, None), initial=output.done, desc="check", unit="caption")
                 entries = _entries(todo, records, input_path.name)

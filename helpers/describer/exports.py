@@ -203,7 +203,7 @@ class ExportRow:
     image: str | None = None  # the record's `image` (relative to the images root), else the row's id
     file: str | None = None  # its photo's file name in the export's image folder (`PhotoFolder`)
     line: int = 0  # its line in the described file
-    findings: list | None = None  # a checked caption's (`joined_rows`' `checked`): its verdict's findings
+    findings: list | None = None  # a caption `desclm check` read (the gallery's `verdict_rows`): its findings
 
     @property
     def description(self) -> str:
@@ -262,17 +262,9 @@ class LocationFreePhotos:
         return without_location(self.photos.read_bytes(key))
 
 
-def _described(row, checked: bool = False) -> bool:
-    """Whether a described file's line is a described photo (not an error row, not broken); with `checked`, or a
-    caption `desclm check` checked (its verdict's line, with the `caption` checked)."""
-    if not isinstance(row, dict) or "error" in row:
-        return False
-    return isinstance(row.get("description"), str) or (checked and _checked_caption(row))
-
-
-def _checked_caption(row: dict) -> bool:
-    """Whether a line is a verdict of `desclm check` (`caption`, `faithful` and `findings`)."""
-    return isinstance(row.get("caption"), str) and isinstance(row.get("faithful"), bool) and "findings" in row
+def _described(row) -> bool:
+    """Whether a described file's line is a described photo (not an error row, not broken)."""
+    return isinstance(row, dict) and "error" not in row and isinstance(row.get("description"), str)
 
 
 def sampled_lines(
@@ -324,16 +316,13 @@ def joined_rows(
     lines: set[int] | None = None,
     selection: Selection = Selection(),
     keep: Callable[[ExportRow], bool] | None = None,
-    checked: bool = False,
 ) -> Iterator[ExportRow]:
     """The described rows (and their CV records, with `cv`) in the described file's order, both files
     read as the rows are used; a row that cannot be joined is appended to `problems` instead. With
     `strip_location`, the records' `taken` without `PLACE`; with `lines` (`sampled_lines`), only those lines'
     rows, the others' records read past (not held) and their problems not said; with `selection`, only the
     joined rows whose sentence it chooses (`said`), and with `keep`, only those it keeps (a split's), the others
-    passed over without a word. With `checked` (the gallery), a `desclm check` verdicts file's lines are rows too:
-    each caption checked its description, source "checked", with its findings (an export takes described rows
-    only: a caption written elsewhere is no description the guard kept)."""
+    passed over without a word."""
     records = _CvRecords(cv) if cv is not None else None
     for line in iter_jsonl(described):
         row, chosen = line.record, lines is None or line.line_number in lines
@@ -341,7 +330,7 @@ def joined_rows(
             if chosen:
                 problems.append({"line": line.line_number, "error": line.error})
             continue
-        if not _described(row, checked):
+        if not _described(row):
             why = row.get("error") or "no 'description' (not a row of desclm describe?)"
             if chosen:
                 problems.append({"line": line.line_number, "id": row.get("id"), "error": f"not described: {why}"})
@@ -349,20 +338,15 @@ def joined_rows(
         record = records.take(_key(row.get("id"))) if records is not None else None
         if not chosen:
             continue
-        verdict = not isinstance(row.get("description"), str)  # a checked caption (`checked`)
-        description = row["caption"] if verdict else row["description"]
         given = [str(c) for c in row["captions"]] if isinstance(row.get("captions"), list) else []
-        captions = [description, *(c for c in given if c != description)]  # the description first
+        captions = [row["description"], *(c for c in given if c != row["description"])]  # the description first
         if records is not None and record is None:
             problems.append(
                 {"line": line.line_number, "id": row.get("id"), "error": f"no CV record with this id in {cv}"}
             )
             continue
         image = (record or {}).get("image") or (row["id"] if isinstance(row.get("id"), str) else None)
-        source = "checked" if verdict else row.get("source", "")
-        joined = ExportRow(row.get("id"), captions, source, record, image, line=line.line_number)
-        if verdict:
-            joined.findings = row["findings"] if isinstance(row["findings"], list) else []
+        joined = ExportRow(row.get("id"), captions, row.get("source", ""), record, image, line=line.line_number)
         if selection.asked and not selection.keeps(said(joined)):  # read with the record's labels, as given
             continue
         if keep is not None and not keep(joined):

@@ -20,8 +20,10 @@ the tires of a sample), read from the sentences as the page's filters are (`help
 Of a `desclm check` verdicts file (captions a vision-language model or people wrote, each with what the check
 found), each card is a caption with its findings listed under it (the characters they are about quoted), a grounding
 model's box that lies where no item of its phrase is (`misplaced_box`) drawn dashed where the caption put it, and a
-filter shows the unfaithful ones, or those of one kind of finding. The filter state is kept in the URL fragment
-(`gallery.html#category=plastic&scene=grass&q=bottle&sort=items&page=2`): a view can be bookmarked or sent.
+filter shows the unfaithful ones, or those of one kind of finding; each caption joins its record as the check joined
+it (`verdict_rows`: by id, else its photo's name without the extension; several captions a photo). The filter state
+is kept in the URL fragment (`gallery.html#category=plastic&scene=grass&q=bottle&sort=items&page=2`): a view can be
+bookmarked or sent.
 
 Categories, counts and scene are read back from each description (`selection.said`: `helpers.text.facts`, with
 the record's labels when `--cv` is given), so the filters agree with the text shown. The photos are a
@@ -34,24 +36,28 @@ read is a card without a picture, listed in `<output>.errors.jsonl`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import logging
 import os
+import tempfile
 import threading
 import urllib.parse
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 
 from helpers.core.figures import position_of
-from helpers.core.io import atomic_write_text, write_problems
+from helpers.core.io import atomic_write_text, iter_jsonl, write_problems
 from helpers.core.logs import progress
 from helpers.core.outputs import check_writes
 from helpers.core.photo_datasets import PhotoKeys, photos_for, photos_of_cv_output
 from helpers.core.sampling import sample_stream
 from helpers.core.video_frames import split_frame_key
+from helpers.describer.check import RecordIndex, photo_stem
 from helpers.describer.exports import ExportRow, joined_rows
 from helpers.describer.options import GalleryOptions
 from helpers.describer.provenance import provenance
@@ -96,6 +102,54 @@ def make_thumbnail(photos: PhotoKeys, key: str, folder: Path, size: int = THUMB_
     finally:
         temporary.unlink(missing_ok=True)
     return name
+
+
+def is_verdicts(path: Path) -> bool:
+    """Whether a file holds `desclm check`'s verdicts (a caption and what the check found), not described rows: by its
+    first line that says (an error row says neither)."""
+    for line in iter_jsonl(path):
+        row = line.record
+        if isinstance(row, dict) and isinstance(row.get("description"), str):
+            return False
+        if isinstance(row, dict) and ("faithful" in row or "skipped" in row):
+            return True
+    return False
+
+
+def verdict_rows(verdicts: Path, cv: Path | None, problems: list[dict], scratch: Path) -> Iterator[ExportRow]:
+    """The captions of a `desclm check` verdicts file as the page's rows (a caption its description, source
+    "checked", with its findings), each joined to its CV record as the check joined it: by its id, else its photo's
+    name without the extension (`photo_stem`), any number of captions a record, the records indexed in `scratch`
+    (`RecordIndex`: not held in memory). A line the check could not check, or without a record, is a problem."""
+    records = RecordIndex(cv, scratch) if cv is not None else None
+    try:
+        for line in iter_jsonl(verdicts):
+            row = line.record
+            if row is None:
+                problems.append({"line": line.line_number, "error": line.error})
+                continue
+            key = row.get("id")
+            if not (isinstance(row.get("caption"), str) and isinstance(row.get("findings"), list)):
+                why = row.get("error") or row.get("skipped") or "no caption and findings (not a line of desclm check?)"
+                problems.append({"line": line.line_number, "id": key, "error": f"not checked: {why}"})
+                continue
+            record = None
+            if records is not None:
+                record = records.get(json.dumps(key))
+                if record is None and isinstance(key, str) and (stem := photo_stem(key)) is not None:
+                    record = records.get(json.dumps(stem))
+                if record is None:
+                    problems.append(
+                        {"line": line.line_number, "id": key, "error": f"no CV record with this id in {cv}"}
+                    )
+                    continue
+            image = (record or {}).get("image") or (key if isinstance(key, str) else None)
+            yield ExportRow(
+                key, [row["caption"]], "checked", record, image, line=line.line_number, findings=row["findings"]
+            )
+    finally:
+        if records is not None:
+            records.close()
 
 
 def _card(row: ExportRow, thumb: str | None, statement=None) -> dict:
@@ -210,12 +264,19 @@ def write_gallery(
             "would take them for photos: write the page outside that folder"
         )
     problems: list[dict] = []
-    rows = progress(joined_rows(described, cv, problems, checked=True), desc="read described rows", unit="row")
+    scratch = contextlib.nullcontext()
+    if is_verdicts(described):
+        output.parent.mkdir(parents=True, exist_ok=True)
+        scratch = tempfile.TemporaryDirectory(prefix=".gallery-", dir=output.parent)  # its records' index
+        rows = progress(verdict_rows(described, cv, problems, Path(scratch.name)), desc="read verdicts", unit="row")
+    else:
+        rows = progress(joined_rows(described, cv, problems), desc="read described rows", unit="row")
     if selection.asked:  # each sentence read once: for the choice, and then for its card
         pairs = ((row, statement) for row in rows if selection.keeps(statement := said(row)))
     else:
         pairs = ((row, None) for row in rows)
-    sample, total = sample_stream(pairs, max_photos, seed)
+    with scratch:
+        sample, total = sample_stream(pairs, max_photos, seed)
     rows, statements = [row for row, _ in sample], [statement for _, statement in sample]
     if total > len(rows):
         logger.info("%d described photos: the page shows a random sample of %d (seed %d)", total, len(rows), seed)

@@ -429,7 +429,11 @@ class SummarizeOptions:
 class GalleryOptions:
     """The gallery command's settings: one page to look through described photos."""
 
-    described: str = setting(help="`desclm describe`'s output (JSONL: id, description, captions)", positional=True)
+    described: str = setting(
+        help="`desclm describe`'s output (JSONL: id, description, captions), or `desclm check`'s verdicts (each "
+        "caption shown with what the check found)",
+        positional=True,
+    )
     output: str = setting("gallery.html", "the page to write; thumbnails go to <stem>_thumbs/ beside it")
     images: str = setting(
         "",

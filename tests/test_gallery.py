@@ -320,3 +320,19 @@ def test_a_verdicts_file_s_captions_join_their_records_as_the_check_joined_them(
     ]
     assert [(problem["id"], problem["line"]) for problem in problems] == [("gone.jpg", 4), ("c.jpg", 5)]
     assert "no CV record" in problems[0]["error"] and "line 5: no caption" in problems[1]["error"]
+    # --verdict chooses the captions before the sample, and the page says so
+    from helpers.describer.gallery import write_gallery
+
+    verdicts_file, cv = tmp_path / "verdicts.jsonl", tmp_path / "cv.jsonl"
+    for verdict, shown in (("unfaithful", ["Three plastic items."]), ("wrong_count", ["Three plastic items."])):
+        write_gallery(verdicts_file, tmp_path / "page.html", cv=cv, verdict=verdict)
+        data = _page_data(tmp_path / "page.html")
+        assert [card["c"][0] for card in data["cards"]] == shown and data["selection"] == f"verdict={verdict}"
+    write_gallery(verdicts_file, tmp_path / "page.html", cv=cv, verdict="faithful")
+    assert len(_page_data(tmp_path / "page.html")["cards"]) == 2
+    with pytest.raises(ValueError, match="not desclm check's verdicts"):
+        write_gallery(cv, tmp_path / "page.html", verdict="unfaithful")
+    from helpers.describer.options import GalleryOptions
+
+    with pytest.raises(ValueError, match="--verdict must be one of unfaithful, faithful, missed_category"):
+        GalleryOptions(described="verdicts.jsonl", verdict="wrong")

@@ -38,6 +38,7 @@ def main(argv: list[str], prog: str = "desclm gallery") -> int:
             max_photos=options.max_photos,
             seed=options.seed,
             selection=options.selection,
+            verdict=options.verdict,
         )
     except (OSError, ValueError) as error:
         parser.error(str(error))

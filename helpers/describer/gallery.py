@@ -21,9 +21,10 @@ Of a `desclm check` verdicts file (captions a vision-language model or people wr
 found), each card is a caption with its findings listed under it (the characters they are about quoted), a grounding
 model's box that lies where no item of its phrase is (`misplaced_box`) drawn dashed where the caption put it, and a
 filter shows the unfaithful ones, or those of one kind of finding; each caption joins its record as the check joined
-it (`verdict_rows`: by id, else its photo's name without the extension; several captions a photo). The filter state
-is kept in the URL fragment (`gallery.html#category=plastic&scene=grass&q=bottle&sort=items&page=2`): a view can be
-bookmarked or sent.
+it (`verdict_rows`: by id, else its photo's name without the extension; several captions a photo); `verdict` chooses
+the unfaithful ones (or those of one kind of finding) before the sample, a model's mistakes among all its captions.
+The filter state is kept in the URL fragment
+(`gallery.html#category=plastic&scene=grass&q=bottle&sort=items&page=2`): a view can be bookmarked or sent.
 
 Categories, counts and scene are read back from each description (`selection.said`: `helpers.text.facts`, with
 the record's labels when `--cv` is given), so the filters agree with the text shown. The photos are a
@@ -114,6 +115,16 @@ def is_verdicts(path: Path) -> bool:
         if isinstance(row, dict) and ("faithful" in row or "skipped" in row):
             return True
     return False
+
+
+def kept_by_verdict(verdict: str, findings: list) -> bool:
+    """Whether a checked caption's findings are of `verdict` ("unfaithful", "faithful", or a kind of finding), as the
+    page's verdict filter keeps it."""
+    if verdict == "faithful":
+        return not findings
+    if verdict == "unfaithful":
+        return bool(findings)
+    return any(isinstance(finding, dict) and finding.get("kind") == verdict for finding in findings)
 
 
 def verdict_rows(verdicts: Path, cv: Path | None, problems: list[dict], scratch: Path) -> Iterator[ExportRow]:
@@ -239,6 +250,7 @@ def write_gallery(
     max_photos: int = MAX_PHOTOS,
     seed: int = 0,
     selection: Selection = Selection(),
+    verdict: str = GalleryOptions.verdict,
 ) -> dict:
     """Writes the page and its thumbnails (see the module docstring); returns its counts (`described`:
     the photos that could be shown, `photos`: the cards, a sample when `max_photos` is fewer).
@@ -265,12 +277,17 @@ def write_gallery(
         )
     problems: list[dict] = []
     scratch = contextlib.nullcontext()
-    if is_verdicts(described):
+    verdicts = is_verdicts(described)
+    if verdict and not verdicts:
+        raise ValueError(f"verdict: {described} holds described rows, not desclm check's verdicts")
+    if verdicts:
         output.parent.mkdir(parents=True, exist_ok=True)
         scratch = tempfile.TemporaryDirectory(prefix=".gallery-", dir=output.parent)  # its records' index
         rows = progress(verdict_rows(described, cv, problems, Path(scratch.name)), desc="read verdicts", unit="row")
     else:
         rows = progress(joined_rows(described, cv, problems), desc="read described rows", unit="row")
+    if verdict:  # before the sample: a model's mistakes among all its captions
+        rows = (row for row in rows if kept_by_verdict(verdict, row.findings))
     if selection.asked:  # each sentence read once: for the choice, and then for its card
         pairs = ((row, statement) for row in rows if selection.keeps(statement := said(row)))
     else:
@@ -314,7 +331,10 @@ def write_gallery(
         "cards": cards,
         "described": total,  # the page's cards are a sample of these when fewer
         "seed": seed,
-        "selection": "&".join(f"{name}={value}" for name, value in selection.as_dict().items()),  # before the sample
+        "selection": "&".join(  # chosen before the sample
+            [f"{name}={value}" for name, value in selection.as_dict().items()]
+            + ([f"verdict={verdict}"] if verdict else [])
+        ),
     }
     atomic_write_text(output, render(data))
     write_problems(errors, problems, "problems")

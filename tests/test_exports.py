@@ -942,7 +942,8 @@ def test_an_hf_export_s_detections_are_no_labels_unless_named_and_then_read_as_i
 
 def test_the_objects_columns_hold_the_stated_boxes_and_a_row_that_cannot_be_placed_costs_that_row(described):
     """The boxes below the describer's threshold stay in `detections` and out of `objects`; a detection without a
-    box costs its row (its error says so); the labels as given, spaces and all, are the categories."""
+    box, or a photo that cannot be read for its size, costs its row (its error says so); the labels as given, spaces
+    and all, are the categories."""
     import datasets
 
     from helpers.core.contract import Policy
@@ -953,11 +954,12 @@ def test_the_objects_columns_hold_the_stated_boxes_and_a_row_that_cannot_be_plac
     unplaced = {**records[3], "detections": [*records[3]["detections"], {"label": "can", "confidence": 0.9}]}
     written = [unplaced if index == 3 else record for index, record in enumerate(records)]
     (folder / "cv.jsonl").write_text("".join(json.dumps(r) + "\n" for r in written), encoding="utf-8")
+    (folder / "photos" / records[4]["image"]).write_bytes(b"no photo")  # read, but no size to put its boxes in
     finished = _export(folder, "hf", "ds", "--cv", "cv.jsonl", "--images", "photos", "--objects")
     assert finished.returncode == 1, finished.stderr
     why = {problem.get("id"): problem["error"] for problem in _errors(folder, "ds")}
-    assert set(why) == {"broken.jpg", records[5]["image"], records[3]["image"]}, why
-    assert "bbox" in why[records[3]["image"]]
+    assert set(why) == {"broken.jpg", records[5]["image"], records[3]["image"], records[4]["image"]}, why
+    assert "bbox" in why[records[3]["image"]] and "photo not readable for its size" in why[records[4]["image"]]
     dataset = datasets.load_from_disk(str(folder / "ds"))
     names = dataset.features["objects"]["category"].feature.names
     stated = [d for r in written for d in r["detections"] if d["confidence"] >= Policy.min_confidence]

@@ -22,7 +22,6 @@ from helpers.describer.selection import (
     split_by_setting,
     splits_setting,
 )
-from helpers.text.check import FINDINGS
 
 BACKENDS = ("hf", "ct2")  # transformers, CTranslate2
 
@@ -64,7 +63,7 @@ LICENSE_ID = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")  # a licence as the Hub's car
 CAPTION_FORMATS = ("auto", "jsonl", "llava", "coco", "parquet", "webdataset", "csv")  # `desclm check --captions_format`
 DEFAULT_GUARD_WORKERS = "auto"  # the guard's worker processes (helpers.describer.guard.guard_workers)
 DEFAULT_CHECK_WORKERS = "auto"  # `desclm check`'s worker processes (helpers.describer.check.check_workers)
-VERDICTS = ("unfaithful", "faithful", *FINDINGS)  # what `desclm gallery --verdict` chooses a checked caption by
+VERDICTS = ("unfaithful", "faithful")  # what `desclm gallery --verdict` chooses a checked caption by, or a finding
 FOLDER = "folder"  # the roll-up's default groups: each photo's folder (helpers.describer.rollup)
 TRACK_LOST_S = 5.0  # a video's item unseen this long (seconds) counts as a new one when seen again (VideoItems)
 # photos' items placed on the ground this close (metres) in different photos are one item (SurveyItems); simulated
@@ -463,8 +462,10 @@ class GalleryOptions:
     )
 
     def __post_init__(self) -> None:
-        if self.verdict not in ("", *VERDICTS):
-            raise ValueError(f"--verdict must be one of {', '.join(VERDICTS)}, got {self.verdict!r}")
+        from helpers.text.check import FINDINGS  # here: --help loads no more than the settings
+
+        if self.verdict not in ("", *VERDICTS, *FINDINGS):
+            raise ValueError(f"--verdict must be one of {', '.join((*VERDICTS, *FINDINGS))}, got {self.verdict!r}")
         if self.thumb_size < 16 or self.page_size < 1:
             raise ValueError(f"thumb_size must be >= 16 and page_size >= 1, got {self.thumb_size}, {self.page_size}")
         if self.max_photos < 1:

@@ -263,6 +263,7 @@ def test_captions_the_check_read_show_with_what_it_found_and_filter_by_verdict(d
     assert finished.returncode == 0, finished.stderr
     dom = _dom(folder / "review.html")
     assert _cards(dom) == [c["id"] for c in captions]
+    assert f">{len(captions)} of {len(captions)} captions<" in dom
     assert _cards(_dom(folder / "review.html", "#verdict=unfaithful")) == [
         c["id"] for c in captions if c["id"] in wrong
     ]

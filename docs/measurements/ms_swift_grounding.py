@@ -2,12 +2,13 @@
 templates' grounding code, as `swift sft --dataset grounded.jsonl` trains on it, and those answers read back by
 `desclm check`.
 
-ms-swift's grounding layout: the answer's `<ref-object>` and `<bbox>` tags, `objects` their phrases and boxes;
-its template replaces each tag with its model's own grounding (Qwen2-VL: `<|object_ref_start|>phrase
-<|object_ref_end|><|box_start|>(x1,y1),(x2,y2)<|box_end|>`, in thousandths of the photo; Qwen2.5-VL the same in
-its pixels: ms-swift's default, legacy, tags). It is no dependency of the project: this runs in an environment of
-the project's packages with ms-swift's dataset and template code beside them (installed without their own
-dependencies):
+ms-swift's grounding layout: the answer's `<ref-object>` and `<bbox>` tags, `objects` their phrases and boxes; its
+template replaces each tag with its model's own grounding (Qwen2-VL: `<|object_ref_start|>phrase
+<|object_ref_end|><|box_start|>(x1,y1),(x2,y2)<|box_end|>`, in thousandths of the photo; Qwen2.5-VL the same in its
+pixels: ms-swift's default, legacy, tags; here the answer alone is written, so its pixels are the photo's as stored,
+where in training the `<image>` before it is replaced first and the photo resized, `fetch_image`). It is no
+dependency of the project: this runs in an environment of the project's packages with ms-swift's dataset and
+template code beside them (installed without their own dependencies):
 
     python -m venv /tmp/swenv && echo "$PWD/.venv/lib/python3.11/site-packages" > \\
         /tmp/swenv/lib/python3.11/site-packages/desclm.pth

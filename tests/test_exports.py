@@ -909,7 +909,8 @@ def test_an_hf_export_s_detections_are_no_labels_unless_named_and_then_read_as_i
 ):
     """Read back as ground truth, an hf export without --objects has predictions only (`detections`, at any
     confidence): refused, naming --objects, where its 0..1 corners were read as COCO pixels (boxes a thousandth of
-    a photo, in its corner); named with objects_column, read as what they are."""
+    a photo, in its corner); named with objects_column, read as what they are. Another tool's `detections` column
+    is read as before."""
     from helpers.core.io import iter_jsonl
     from helpers.cv.extract import ExtractConfig, run_extraction
     from helpers.describer.exports import export
@@ -938,6 +939,27 @@ def test_an_hf_export_s_detections_are_no_labels_unless_named_and_then_read_as_i
         assert [d["label"] for d in line.record["detections"]] == [d["label"] for d in original]
         for read, written in zip(line.record["detections"], original, strict=True):
             assert read["bbox"] == pytest.approx(written["bbox"], abs=2e-6)
+    # another tool's dataset with a `detections` column (no desclm description beside it) is its ground truth as ever
+    import datasets
+
+    box = {
+        "label": datasets.Value("string"),
+        "confidence": datasets.Value("float64"),
+        "bbox": datasets.List(datasets.Value("float64")),
+    }
+    features = datasets.Features({"image": datasets.Image(), "detections": datasets.List(box)})
+    photo = next(iter(made))
+    width, height = made[photo]["width"], made[photo]["height"]
+    row = {"image": {"bytes": (tiny_demo / photo).read_bytes(), "path": "a.jpg"}}
+    row["detections"] = [
+        {"label": "can", "confidence": 1.0, "bbox": [0.25 * width, 0.5 * height, 0.5 * width, 0.25 * height]}
+    ]
+    datasets.Dataset.from_list([row], features=features).save_to_disk(str(tmp_path / "theirs"))
+    run_extraction(
+        ExtractConfig(images=str(tmp_path / "theirs"), output=str(tmp_path / "theirs.jsonl"), detections_from="labels")
+    )
+    (theirs,) = [line.record for line in iter_jsonl(tmp_path / "theirs.jsonl")]
+    assert [(d["label"], d["bbox"]) for d in theirs["detections"]] == [("can", [0.25, 0.5, 0.75, 0.75])], "COCO pixels"
 
 
 def test_the_objects_columns_hold_the_stated_boxes_and_a_row_that_cannot_be_placed_costs_that_row(described):

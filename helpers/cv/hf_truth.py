@@ -57,10 +57,12 @@ def box_field(fields: list[str]) -> str | None:
     return next((name for name in BOX_FIELDS if name in fields), None)
 
 
-def is_desclm_detections(name: str, fields: list[str]) -> bool:
-    """Whether a column is an hf export's `detections`: the CV records' predictions at any confidence (not labels),
-    their boxes [x1, y1, x2, y2] in 0..1."""
-    return name == DESCLM_DETECTIONS and {"label", "confidence", "bbox"} <= set(fields)
+def is_desclm_detections(dataset: PhotoDataset, name: str) -> bool:
+    """Whether a column is an hf export's `detections` (the dataset has its `description` and `captions` too): the CV
+    records' predictions at any confidence (not labels), their boxes [x1, y1, x2, y2] in 0..1."""
+    fields = _fields(dataset.schema.field(name).type)
+    exported = {"description", "captions"} <= set(dataset.schema.names)
+    return exported and name == DESCLM_DETECTIONS and {"label", "confidence", "bbox"} <= set(fields)
 
 
 def find_objects_column(dataset: PhotoDataset, name: str = "") -> str | None:
@@ -86,7 +88,7 @@ def find_objects_column(dataset: PhotoDataset, name: str = "") -> str | None:
         for field in dataset.schema
         if box_field(_fields(field.type)) is not None
         and category_field(_fields(field.type)) is not None
-        and not is_desclm_detections(field.name, _fields(field.type))  # predictions, not labels: named, or none
+        and not is_desclm_detections(dataset, field.name)  # predictions, not labels: named, or none
     ]
     if len(found) > 1:
         raise ValueError(f"{dataset.location}: several columns of boxes {found}: name one with objects_column")
@@ -114,7 +116,7 @@ class DatasetTruth:
             raise ValueError(f"bbox_format must be one of {', '.join(BBOX_FORMATS)}, got {bbox_format!r}")
         self.dataset, self.column, self.bbox_format = dataset, column, bbox_format
         fields = _fields(dataset.schema.field(column).type)
-        if is_desclm_detections(column, fields) and bbox_format != "albumentations":
+        if is_desclm_detections(dataset, column) and bbox_format != "albumentations":
             logger.warning("%s: %s holds desclm's boxes, [x1, y1, x2, y2] in 0..1: read so", dataset.location, column)
             self.bbox_format = "albumentations"
         self.field, self.box_field = category_field(fields), box_field(fields)

@@ -129,6 +129,13 @@ class RecordIndex:
         raw = self.index.get(key)
         return None if raw is None else input_line(0, raw).record
 
+    def joined(self, key, stem: str | None = None) -> dict | None:
+        """The CV record a caption is about: by its key, else by `stem`, its photo's name without the extension."""
+        record = self.get(json.dumps(key))
+        if record is None and stem is not None:
+            record = self.get(json.dumps(stem))
+        return record
+
     def close(self) -> None:
         self.index.close()
 
@@ -635,11 +642,8 @@ def _entries(lines: Iterable[CaptionLine], records: RecordIndex, input_name: str
 
 
 def _record_of(line: CaptionLine, records: RecordIndex) -> dict | None:
-    """The CV record a caption is about: by its key, else its photo's name without the extension."""
-    record = records.get(json.dumps(line.key))
-    if record is None and line.stem is not None:
-        record = records.get(json.dumps(line.stem))
-    return record
+    """The CV record a caption is about (`RecordIndex.joined`)."""
+    return records.joined(line.key, line.stem)
 
 
 def _examples(captions: Iterable[CaptionLine], verdicts: Iterable, records: RecordIndex, count: Counter):

@@ -438,6 +438,13 @@ def detection_categories(cv: Path, min_confidence: float) -> tuple[str, ...]:
     return tuple(labels)
 
 
+def coco_box(corners: list[float], width: int, height: int) -> list[float]:
+    """A record's box ([x1, y1, x2, y2] in 0..1) as COCO writes one: [x, y, width, height] in the photo's pixels, to a
+    hundredth (the coco_instances export's and the hf export's detection columns)."""
+    x1, y1, x2, y2 = corners
+    return [round(x1 * width, 2), round(y1 * height, 2), round((x2 - x1) * width, 2), round((y2 - y1) * height, 2)]
+
+
 @dataclass(frozen=True)
 class DetectionColumns:
     """The hf export's object-detection columns (`--objects`), in the Hugging Face layout transformers'
@@ -455,9 +462,8 @@ class DetectionColumns:
     def of(self, row: ExportRow, photo: bytes) -> dict:
         """A row's columns: `image_id` the row's line in the described file (unique, the same when the export is run
         again); per box its index in the record's `detections` (`id`), its `area` and `bbox` [x, y, width, height]
-        in pixels (COCO's, clipped to the photo, to a hundredth as the coco_instances export writes them) and its
-        `category`, the label's number in `categories`. The row's record is checked first (`record_problem`,
-        `boxes_problem`: a detection without a box cannot be placed).
+        in pixels (`coco_box`, clipped to the photo) and its `category`, the label's number in `categories`. The
+        row's record is checked first (`record_problem`, `boxes_problem`: a detection without a box cannot be placed).
 
         Raises:
             ValueError: The photo cannot be read for its size.
@@ -473,13 +479,7 @@ class DetectionColumns:
         for index, detection in enumerate(_detections(row.record)):
             if detection["confidence"] < self.min_confidence:
                 continue
-            x1, y1, x2, y2 = (min(max(value, 0.0), 1.0) for value in detection["bbox"])
-            box = [
-                round(x1 * width, 2),
-                round(y1 * height, 2),
-                round((x2 - x1) * width, 2),
-                round((y2 - y1) * height, 2),
-            ]
+            box = coco_box([min(max(value, 0.0), 1.0) for value in detection["bbox"]], width, height)
             objects["id"].append(index)
             objects["area"].append(round(box[2] * box[3], 2))
             objects["bbox"].append(box)
@@ -1111,13 +1111,7 @@ class _CocoFile:
         width, height = size  # `instances_problem` left out the rows without one
         self.images.add(image | {"width": width, "height": height, "desclm_id": row.id, "description": row.description})
         for detection in _detections(row.record):
-            x1, y1, x2, y2 = detection["bbox"]
-            box = [
-                round(x1 * width, 2),
-                round(y1 * height, 2),
-                round((x2 - x1) * width, 2),
-                round((y2 - y1) * height, 2),
-            ]
+            box = coco_box(detection["bbox"], width, height)
             self.annotation_count += 1
             self.annotations.add(
                 {

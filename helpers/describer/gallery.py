@@ -146,9 +146,7 @@ def verdict_rows(verdicts: Path, cv: Path | None, problems: list[dict], scratch:
                 continue
             record = None
             if records is not None:
-                record = records.get(json.dumps(key))
-                if record is None and isinstance(key, str) and (stem := photo_stem(key)) is not None:
-                    record = records.get(json.dumps(stem))
+                record = records.joined(key, photo_stem(key) if isinstance(key, str) else None)
                 if record is None:
                     problems.append(
                         {"line": line.line_number, "id": key, "error": f"no CV record with this id in {cv}"}

@@ -170,14 +170,3 @@ def test_stops_at_the_first_failing_notebook_naming_it_and_the_error(tmp_path, t
     finished = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 1
     assert "Pipeline stopped: 01_cv_extract failed" in finished.stderr
-
-
-def test_a_notebook_runs_alone_with_plain_papermill(tmp_path, tiny_demo, papermill_run):
-    output = tmp_path / "cv.jsonl"
-    papermill_run(
-        "01_cv_extract",
-        tmp_path / "out.ipynb",
-        {"images": tiny_demo / "data.yaml", "output": output, "max_images": 4, "detections_from": "labels"},
-        timeout=300,
-    )
-    assert len(output.read_text().splitlines()) == 4

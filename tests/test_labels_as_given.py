@@ -10,6 +10,7 @@ import random
 import re
 import subprocess
 import sys
+import unicodedata
 
 import pytest
 from hypothesis import example, given, settings
@@ -19,7 +20,7 @@ from helpers.describer import check_caption
 from helpers.text.facts import extract
 from helpers.text.fallback import fallback_sentence
 from helpers.text.grammar import RecordError, describe, facts, validate_record
-from helpers.text.lexicon import PREPOSITIONS, label_forms
+from helpers.text.lexicon import PREPOSITIONS, LexEntry, label_forms
 
 # (label, its form for more than one, as a describer must write them)
 AS_GIVEN = [
@@ -95,6 +96,60 @@ def test_any_label_reads_back_exactly_as_given(labels, counts):
         assert extract(text, labels).counts == expected.counts, text
     sentence, stated = fallback_sentence(record, "0")
     assert stated == expected and extract(sentence, labels).counts == expected.counts, sentence
+
+
+def _index_in_one_piece(labels: frozenset[str], lexicon: frozenset[tuple[str, str]]) -> dict:
+    """The reader's index as its docstrings define it, built whole: every phrase of the lists (the litter
+    lexicon, then the user's words) under its first word in any case; then each form of the input's labels,
+    written as given, replacing a list's phrase of the same words; longest first, ties in that order."""
+    from helpers.text.facts import _TOKEN, _fold
+    from helpers.text.lexicon import MASS_NOUNS, count_noun_entries, counter_entries, label_entries, litter_lexicon
+
+    entries = dict(litter_lexicon())
+    for surface, label in sorted(lexicon):
+        if surface.rsplit(" ", 1)[-1] in MASS_NOUNS:
+            entries[surface] = LexEntry(label, None, mass=True)
+            entries.update(counter_entries(surface, label))
+        else:
+            entries.update(count_noun_entries(surface, label))
+    exact = {}
+    for label in sorted(labels):
+        exact.update(label_entries(label))
+    index: dict = {}
+    for surface, entry in entries.items():
+        tokens = tuple(_TOKEN.findall(_fold(surface)))
+        index.setdefault(tokens[0], []).append((tokens, entry, None))
+    for surface, entry in exact.items():
+        tokens = tuple(_TOKEN.findall(_fold(surface)))
+        written = tuple(_TOKEN.findall(unicodedata.normalize("NFC", surface)))
+        candidates = index.setdefault(tokens[0], [])
+        candidates[:] = [c for c in candidates if c[0] != tokens or c[2]]
+        candidates.append((tokens, entry, written if len(written) == len(tokens) else None))
+    return {first: sorted(candidates, key=lambda c: -len(c[0])) for first, candidates in index.items()}
+
+
+# Labels the lists hold, or hold in another case, and scripts whose lower case is longer or folds ligatures
+LIST_LIKE = st.sampled_from(
+    ["piece of plastic", "Pieces of Glass", "bottle", "E-Waste", "e-waste", "İstanbul bag", "ﬁsh net"]
+)
+USERS_WORDS = st.sets(
+    st.tuples(st.sampled_from(["bottle", "can", "sludge", "rope", "e waste"]), st.sampled_from(["plastic", "metal"]))
+)
+
+
+@given(labels=st.sets(st.one_of(LABEL, LIST_LIKE), max_size=6), lexicon=USERS_WORDS)
+@settings(max_examples=100, deadline=None)
+def test_the_readers_index_of_a_records_labels_is_the_index_built_whole(labels, lexicon):
+    """The reader adds a record's labels to the lists' index, shared by every record (a dataset's records
+    hold many sets of labels: built whole for each, the index cost more than the rest of the reading), and
+    reads with what it would read built whole; the shared index stays as it was."""
+    from helpers.text.facts import _LITTER_INDEX, _index_with
+    from helpers.text.lexicon import litter_lexicon
+
+    shared = {first: list(candidates) for first, candidates in _LITTER_INDEX.items()}
+    extra = frozenset(label for label in labels if label not in litter_lexicon())
+    assert _index_with(extra, frozenset(lexicon)) == _index_in_one_piece(extra, frozenset(lexicon))
+    assert _LITTER_INDEX == shared == _index_in_one_piece(frozenset(), frozenset())
 
 
 def test_describe_takes_a_bom_and_gives_labels_back_exactly(model_dir, tmp_path):

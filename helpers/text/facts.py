@@ -127,23 +127,54 @@ class Extraction:
 Candidate = tuple[tuple[str, ...], LexEntry, tuple[str, ...] | None]
 
 
-def _index(entries: dict[str, LexEntry], exact: dict[str, LexEntry] | None = None) -> dict[str, list[Candidate]]:
-    """First word (lower case) -> [(tokens, entry, exact tokens)], longest first, for longest-match
-    lookup. The phrase lists' words match in any case; `exact` entries (the forms of the input's own
-    labels) only as written, so that "E-Waste" or "e waste" is not read as the label "e-waste"."""
+def _index(entries: dict[str, LexEntry]) -> dict[str, list[Candidate]]:
+    """First word (lower case) -> [(tokens, entry, None)], longest first, for longest-match lookup:
+    the phrase lists' words, matched in any case."""
     index: dict[str, list[Candidate]] = {}
     for surface, entry in entries.items():
         tokens = tuple(_TOKEN.findall(_fold(surface)))
         index.setdefault(tokens[0], []).append((tokens, entry, None))
-    for surface, entry in (exact or {}).items():
-        tokens = tuple(_TOKEN.findall(_fold(surface)))
-        written = tuple(_TOKEN.findall(unicodedata.normalize("NFC", surface)))
-        candidates = index.setdefault(tokens[0], [])
-        candidates[:] = [c for c in candidates if c[0] != tokens or c[2]]  # the input's label wins over a list's phrase
-        candidates.append((tokens, entry, written if len(written) == len(tokens) else None))
     for candidates in index.values():
         candidates.sort(key=lambda c: -len(c[0]))
     return index
+
+
+def _with_exact(index: dict[str, list[Candidate]], exact: dict[str, Candidate]) -> dict[str, list[Candidate]]:
+    """`index` with `exact` candidates (the forms of the input's own labels, `_label_candidates`)
+    added, each matched only as written, so that "E-Waste" or "e waste" is not read as the label
+    "e-waste"; an exact form replaces a list's phrase of the same words, and an earlier exact form that
+    cannot be checked as written (`None`) of the same words. `index` is left as it is: only the lists of
+    the first words the labels add to are copied (the lists' index is shared by every vocabulary, and a
+    dataset's records hold many different sets of labels)."""
+    if not exact:
+        return index
+    added: dict[str, list[Candidate]] = {}
+    for candidate in exact.values():
+        added.setdefault(candidate[0][0], []).append(candidate)
+    merged = dict(index)
+    for first, candidates in added.items():
+        kept, later = [], set()
+        for candidate in reversed(candidates):
+            if candidate[2] or candidate[0] not in later:
+                kept.append(candidate)
+            later.add(candidate[0])
+        words = {candidate[0] for candidate in candidates}
+        listed = [c for c in index.get(first, ()) if c[0] not in words]  # the input's label wins over a list's phrase
+        # stable: as if the labels' forms had been listed last
+        merged[first] = sorted(listed + kept[::-1], key=lambda c: -len(c[0]))
+    return merged
+
+
+@lru_cache(maxsize=65536)
+def _label_candidates(label: str) -> dict[str, Candidate]:
+    """A category's forms (`label_entries`) as index candidates, by the form: each with its words as
+    written, for `_written_as` (None in a script whose lower case has another length)."""
+    candidates = {}
+    for surface, entry in label_entries(label).items():
+        tokens = tuple(_TOKEN.findall(_fold(surface)))
+        written = tuple(_TOKEN.findall(unicodedata.normalize("NFC", surface)))
+        candidates[surface] = (tokens, entry, written if len(written) == len(tokens) else None)
+    return candidates
 
 
 def _written_as(raw: list[str] | None, start: int, exact: tuple[str, ...] | None) -> bool:
@@ -172,7 +203,16 @@ def _vocabulary_index(labels: frozenset[str], lexicon: Mapping[str, str] | None 
 @lru_cache(maxsize=4096)
 def _index_with(extra_labels: frozenset[str], lexicon_items: frozenset[tuple[str, str]] = frozenset()) -> dict:
     # Cached: the guard reads several sentences per input, and inputs repeat their label sets.
-    if not extra_labels and not lexicon_items:
+    exact: dict[str, Candidate] = {}
+    for label in sorted(extra_labels):
+        exact.update(_label_candidates(label))
+    return _with_exact(_lexicon_index(lexicon_items), exact)
+
+
+@lru_cache(maxsize=64)
+def _lexicon_index(lexicon_items: frozenset[tuple[str, str]]) -> dict:
+    """The litter lexicon's index with a user's lexicon added (its words win over the built-in ones)."""
+    if not lexicon_items:
         return _LITTER_INDEX
     entries = dict(litter_lexicon())
     for surface, label in sorted(lexicon_items):
@@ -181,10 +221,7 @@ def _index_with(extra_labels: frozenset[str], lexicon_items: frozenset[tuple[str
             entries.update(counter_entries(surface, label))
         else:
             entries.update(count_noun_entries(surface, label))
-    exact: dict[str, LexEntry] = {}
-    for label in sorted(extra_labels):
-        exact.update(label_entries(label))
-    return _index(entries, exact)
+    return _index(entries)
 
 
 # Words of captions written elsewhere that end a noun phrase as the frames' own verbs do ("five plastic

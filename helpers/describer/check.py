@@ -618,8 +618,8 @@ class CaptionWork:
 def check_workers(setting: int | str) -> int:
     """Worker processes for a `workers` setting: a whole number (0: every caption checked in this
     process), or "auto": one per core, none on one core. This process, reading, joining and writing,
-    mostly waits on them: on 2 cores 2 workers checked 1.19x as fast as this process alone, 1 worker
-    0.76x (docs/measurements/check_workers_cpu.json).
+    mostly waits on them: on 2 cores 2 workers checked 1.37x as fast as this process alone, 1 worker
+    0.92x (docs/measurements/check_workers_cpu.json).
 
     Raises:
         ValueError: Neither "auto" nor a whole number >= 0.

@@ -1,4 +1,4 @@
-"""Targets for `helpers.describer.guard.WorkerPool` in tests, in a module of their own: a spawned
+"""Targets for `helpers.core.workers.WorkerPool` in tests, in a module of their own: a spawned
 worker imports it (and nothing heavier) to unpickle one."""
 
 from __future__ import annotations

@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from pool_targets import Dying
 
 from helpers.core.device import cpu_cores
+from helpers.core.workers import WorkerPool
 from helpers.describer.describe import Describer
-from helpers.describer.guard import WorkerPool, guard_workers
+from helpers.describer.guard import guard_workers
 from helpers.text.synthetic import random_cv
 
 
@@ -61,7 +62,7 @@ def test_a_worker_ignores_ctrl_c_which_the_parent_handles():
     import signal
     import time
 
-    from helpers.describer.guard import WorkerPool
+    from helpers.core.workers import WorkerPool
 
     pool = WorkerPool("a b", 1)  # any picklable object: str.split is the method called
     try:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from measured import commit, save
 
-WORKER_IMPORT = "import helpers.describer.guard"  # what `helpers.describer.guard.WorkerPool`'s workers import
+WORKER_IMPORT = "import helpers.describer.guard"  # what the guard's workers (`helpers.core.workers.WorkerPool`) import
 WAYS = {
     "instrumented": f"import inflect; {WORKER_IMPORT}",  # inflect imported first, as a plain `import inflect`
     "as_written": WORKER_IMPORT,

@@ -90,7 +90,7 @@ from helpers.core.records import (
     read_lines,
 )
 from helpers.core.tar_photos import is_tar_shards, keyed_shards, read_member, sample_of, shard_files, shard_members
-from helpers.describer.guard import WorkerPool
+from helpers.core.workers import WorkerPool
 from helpers.describer.options import CAPTION_FORMATS, DEFAULT_CHECK_WORKERS
 from helpers.text.check import FINDINGS, check_caption
 from helpers.text.grammar import RecordError
@@ -587,7 +587,7 @@ WRITE_BLOCK = 64  # output lines written (and synced) at a time
 @dataclass(frozen=True)
 class CaptionWork:
     """Checking captions against their records a block at a time: picklable, for worker processes
-    (`helpers.describer.guard.WorkerPool`), which import the text layer only."""
+    (`helpers.core.workers.WorkerPool`), which import the text layer only."""
 
     policy: Policy
     lexicon: dict | None

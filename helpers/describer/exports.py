@@ -162,9 +162,9 @@ from helpers.core.records import record_id
 from helpers.core.sampling import sample_stream
 from helpers.core.strip_location import without_location
 from helpers.core.tar_photos import is_tar_shards
+from helpers.core.workers import WorkerPool
 from helpers.describer import label_studio
 from helpers.describer.dataset_card import CardCounts, dataset_card
-from helpers.describer.guard import WorkerPool
 from helpers.describer.hf_dataset import ShardedDatasetWriter
 from helpers.describer.label_studio import image_url, import_limits_warning, label_config, local_files_prefix
 from helpers.describer.options import EXPORT_FORMATS as FORMATS

@@ -5,7 +5,7 @@ A block of numbered raw lines goes through `LineWork.prepare` (each line read, i
 and linearised: its model input, or why it has none) and, once the model has written each input's
 sentences, `LineWork.finish` (the guard chooses or writes each sentence: the block's output lines).
 Neither needs the model, so a `LineWork` pickles and runs on processes that import the text layer
-only (`helpers.describer.guard.WorkerPool`); `helpers.describer.run.LocalDescribeEngine` drives it.
+only (`helpers.core.workers.WorkerPool`); `helpers.describer.run.LocalDescribeEngine` drives it.
 
 A line that cannot be described costs that line only, with the message `Describer.describe_all`
 gives: unreadable ("line 7: not JSON ..."), invalid ("line 7: detections[0].confidence ..."), or an

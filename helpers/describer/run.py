@@ -37,9 +37,9 @@ from helpers.core.records import (
     read_raw_lines,
 )
 from helpers.core.shards import check_shard, manifest_path, shard_path, shard_range, write_manifest
+from helpers.core.workers import WorkerPool
 from helpers.describer.batch import AUTO_BATCH_SIZE
 from helpers.describer.describe import Describer
-from helpers.describer.guard import WorkerPool
 from helpers.describer.lines import LineWork, Prepared, output_lines, output_row
 
 logger = logging.getLogger(__name__)

@@ -269,6 +269,57 @@ def test_cli_keeps_order_reports_bad_lines_and_exits_non_zero(tmp_path):
     assert subprocess.run(command, capture_output=True, timeout=120).returncode == 0
 
 
+def _synth_input(path, count: int, broken: tuple[int, ...] = ()) -> list[bytes]:
+    """`count` generated records as lines (`random_cv`, each with an id), line numbers in `broken` not JSON."""
+    import random
+
+    from helpers.text.synthetic import random_cv
+
+    rng = random.Random(5)
+    lines = [json.dumps({"id": f"p{n}", **random_cv(rng, max_detections=5)}).encode() for n in range(1, count + 1)]
+    for number in broken:
+        lines[number - 1] = b'{"detections": [oops'
+    path.write_bytes(b"".join(line + b"\n" for line in lines))
+    return lines
+
+
+def test_synth_on_workers_writes_the_lines_this_process_writes(tmp_path):
+    """Blocks of lines written on two worker processes, in order, a broken line mid-block costing that line."""
+    from helpers.pairs.synth import describe_file
+
+    _synth_input(tmp_path / "in.jsonl", 40, broken=(9, 23))
+    style = Style.parse("varied digits")
+    here = describe_file(tmp_path / "in.jsonl", tmp_path / "here.jsonl", 3, Policy(), style, workers=0)
+    on_workers = describe_file(tmp_path / "in.jsonl", tmp_path / "pool.jsonl", 3, Policy(), style, workers=2, block=7)
+    assert here == on_workers == 2
+    assert (tmp_path / "pool.jsonl").read_bytes() == (tmp_path / "here.jsonl").read_bytes()
+    rows = [line.record for line in iter_jsonl(tmp_path / "pool.jsonl")]
+    assert [row["id"] for row in rows] == [f"p{n}" if n not in (9, 23) else n for n in range(1, 41)]
+    assert "line 23" in rows[22]["error"] and all(
+        "description" in row for i, row in enumerate(rows) if i not in (8, 22)
+    )
+
+
+def test_a_killed_synth_run_resumes_after_the_lines_it_wrote(tmp_path, kill_part_way):
+    """Killed part-way (a crash), run again: the lines it wrote are kept, the rest written, the file the one an
+    uninterrupted run writes, and the errors of both runs counted."""
+    from helpers.pairs.synth import SYNTH_BLOCK, describe_file
+
+    count = 4 * SYNTH_BLOCK
+    _synth_input(tmp_path / "in.jsonl", count, broken=(2, count - 1))
+    output, partial = tmp_path / "out.jsonl", tmp_path / ".out.jsonl.partial"
+    command = [sys.executable, "-m", "helpers", "synth", "--input", str(tmp_path / "in.jsonl"), "--output", str(output)]
+    written = kill_part_way(command, partial, lines=SYNTH_BLOCK)
+    assert SYNTH_BLOCK <= written < count, f"the kill should land part-way ({written} of {count})"
+    assert not output.exists(), "a killed run leaves no output under its final name"
+    finished = subprocess.run([*command, "--workers", "0"], capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 1 and "2 invalid line(s)" in finished.stderr, finished.stderr[-2000:]
+    assert f"resuming {output} after {written} of {count} lines" in finished.stderr
+    describe_file(tmp_path / "in.jsonl", tmp_path / "whole.jsonl", 0, Policy(), Style(), workers=0)
+    assert output.read_bytes() == (tmp_path / "whole.jsonl").read_bytes()
+    assert not partial.exists()
+
+
 def test_notebook_02_runs_with_papermill(cv_file, tmp_path, papermill_run):
     parameters = {
         "cv_outputs": cv_file,

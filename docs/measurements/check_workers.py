@@ -14,13 +14,10 @@ import argparse
 import json
 import os
 import random
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-from measured import commit, save
+from measured import best_seconds_by_workers, commit, save
 
 from helpers.text.grammar import describe
 from helpers.text.synthetic import random_cv
@@ -34,25 +31,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     rng = random.Random(0)
-    best, outputs = dict.fromkeys(args.workers, float("inf")), {}
     with tempfile.TemporaryDirectory() as work:
         folder = Path(work)
         records = [{"id": f"p{i}", **random_cv(rng)} for i in range(args.captions)]
         (folder / "cv.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
         captions = [{"id": record["id"], "caption": describe(record, rng)} for record in records]
         (folder / "captions.jsonl").write_text("".join(json.dumps(caption) + "\n" for caption in captions))
-        for _ in range(args.repeats):
-            for workers in args.workers:
-                output = folder / f"verdicts{workers}.jsonl"
-                output.unlink(missing_ok=True)
-                command = [sys.executable, "-m", "helpers", "check", "-q", "--input", str(folder / "cv.jsonl")]
-                command += ["--captions", str(folder / "captions.jsonl"), "--output", str(output)]
-                started = time.perf_counter()
-                subprocess.run([*command, "--workers", str(workers)], check=True)
-                best[workers] = min(best[workers], time.perf_counter() - started)
-                outputs[workers] = output.read_bytes()
-    if len(set(outputs.values())) != 1:
-        raise RuntimeError("the runs wrote other verdicts")
+        command = ["check", "--input", str(folder / "cv.jsonl"), "--captions", str(folder / "captions.jsonl")]
+        best = best_seconds_by_workers(command, folder / "verdicts.jsonl", args.workers, args.repeats)
     rates = {workers: args.captions / seconds for workers, seconds in best.items()}
     first = args.workers[0]
     result = {

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 
@@ -24,6 +26,28 @@ def save(result: dict, out: Path | None) -> None:
     if out:
         out.write_text(text)
     print(text, end="")
+
+
+def best_seconds_by_workers(command: list[str], output: Path, workers: list[int], repeats: int) -> dict[int, float]:
+    """`python -m helpers <command> --output <output> --workers N` for each N of `workers`, a fresh process each
+    run as a user's is (its start, imports and workers counted; no run finds another's caches warmed), taking
+    turns, best of `repeats` each.
+
+    Raises:
+        RuntimeError: Two runs wrote different files.
+    """
+    best, written = dict.fromkeys(workers, float("inf")), set()
+    for _ in range(repeats):
+        for count in workers:
+            output.unlink(missing_ok=True)
+            started = time.perf_counter()
+            run = [sys.executable, "-m", "helpers", *command, "-q", "--output", str(output), "--workers", str(count)]
+            subprocess.run(run, check=True)
+            best[count] = min(best[count], time.perf_counter() - started)
+            written.add(output.read_bytes())
+    if len(written) != 1:
+        raise RuntimeError(f"the runs of {command[0]} wrote different files")
+    return best
 
 
 def export_arguments(description: str) -> argparse.Namespace:

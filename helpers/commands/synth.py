@@ -23,7 +23,9 @@ def main(argv: list[str], prog: str = "desclm synth") -> int:
     output_path = resolve(options.output)
     try:
         input_path = Path("-") if options.input == "-" else require_file(options.input, "Input records", kind="file")
-        failures = describe_file(input_path, output_path, options.seed, options.policy, options.wording)
+        failures = describe_file(
+            input_path, output_path, options.seed, options.policy, options.wording, options.worker_count
+        )
     except (OSError, ValueError) as error:
         parser.error(str(error))
     if failures:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from helpers.core.contract import HOUSE_PREFIX, INPUT_FORMATS, InputSpec, Policy, Style, parse_styles
+from helpers.core.device import worker_processes
 from helpers.core.settings import setting
 
 
@@ -92,7 +93,13 @@ class SynthOptions:
     scene_min_confidence: float = setting(Policy.scene_min_confidence, "the scene is mentioned only at or above")
     style: str = setting(Style().tag, "wording: plain or varied, then words or digits")
     spatial: bool = setting(Policy.spatial, "also say where each category is, from its boxes")
+    workers: str = setting(
+        "auto",
+        "processes writing the sentences while this one reads and writes the lines (0: none, all in this process; "
+        "auto: one per core, none on one core)",
+    )
 
     def __post_init__(self) -> None:
         self.policy = Policy(self.min_confidence, self.scene_min_confidence, self.spatial)
         self.wording = Style.parse(self.style)
+        self.worker_count = worker_processes(self.workers)

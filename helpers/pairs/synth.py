@@ -11,15 +11,28 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
+import sys
 from dataclasses import asdict, dataclass, replace
+from itertools import islice
 from pathlib import Path
 
 from helpers.core.contract import PAIRS_CONFIG, Policy, Style, write_pairs_settings
 from helpers.core.io import iter_jsonl, write_jsonl
 from helpers.core.logs import progress
-from helpers.core.outputs import OutputLock, check_writes
+from helpers.core.outputs import check_writes
 from helpers.core.paths import require_file, resolve
-from helpers.core.records import check_output, read_lines
+from helpers.core.records import (
+    ResumableOutput,
+    check_output,
+    chunks,
+    file_stamp,
+    input_line,
+    is_stream,
+    json_line,
+    read_lines,
+    read_raw_lines,
+)
+from helpers.core.workers import WorkerPool
 from helpers.pairs.config import SynthConfig, SynthOptions  # noqa: F401 - their home is the light config module
 from helpers.text.facts import extract
 from helpers.text.fallback import fallback_sentence
@@ -219,32 +232,85 @@ def build_pairs(config: SynthConfig) -> SynthResult:
     return SynthResult(pairs, errors, files, fingerprint)
 
 
-def describe_file(input_path: Path, output_path: Path, seed: int, policy: Policy, style: Style = Style()) -> int:
+SYNTH_BLOCK = 1024  # lines a worker writes sentences for at a time
+
+
+@dataclass(frozen=True)
+class SynthLines:
+    """The grammar's output lines for numbered input lines (`desclm synth`): picklable, so that blocks of
+    lines are written on worker processes (`helpers.core.workers.WorkerPool`)."""
+
+    seed: int
+    policy: Policy
+    style: Style = Style()
+
+    def lines(self, block: list[tuple[int, bytes]]) -> tuple[list[str], int]:
+        """Each line's output line, in order, and how many are errors: a line that cannot be described, for
+        any reason, costs that line only."""
+        out, failures = [], 0
+        for number, raw in block:
+            line = input_line(number, raw)
+            try:
+                if line.error:
+                    raise RecordError(line.error)
+                validate_record(line.record, f"line {number}", self.policy)
+                text, _ = fallback_sentence(line.record, f"{self.seed}:{number}", self.policy, self.style)
+                row = {"id": line.id, "description": text}
+            except Exception as error:  # noqa: BLE001 - any failure costs its own line only
+                failures += 1
+                message = (
+                    str(error) if isinstance(error, RecordError) else f"line {number}: {type(error).__name__}: {error}"
+                )
+                row = {"id": line.id, "error": message}
+            out.append(json_line(row))
+        return out, failures
+
+
+def describe_file(
+    input_path: Path,
+    output_path: Path,
+    seed: int,
+    policy: Policy,
+    style: Style = Style(),
+    workers: int = 0,
+    block: int = SYNTH_BLOCK,
+) -> int:
     """The CLI's work: one {"id", "description"} or {"id", "error"} per input line (blank and broken
-    lines included), in order, written atomically; returns the error count. Every sentence reads
-    back as its record's facts (`helpers.text.fallback`).
+    lines included), in order; returns the error count. Every sentence reads back as its record's facts
+    (`helpers.text.fallback`).
+
+    The input is read as it is described (a first pass counts its lines for the progress bar; a pipe or
+    standard input is held, read once), blocks of `block` lines written on `workers` processes while this
+    one reads and writes (0: all here), so 10^7 records take flat memory and every core. The output is
+    written beside its final name and renamed into place when complete; a killed run started again with
+    the same input and settings resumes after the lines it wrote (`ResumableOutput`).
 
     Raises:
         ValueError: The output would overwrite the input, or is a folder (checked before any work);
             `OutputBusyError` when another run is writing the same output.
     """
     check_output(input_path, output_path)
-    results, failures = [], 0
-    with OutputLock(output_path):  # a second run on this output refuses, naming this one
-        for line in read_lines(input_path):
-            try:
-                if line.error:
-                    raise RecordError(line.error)
-                validate_record(line.record, f"line {line.number}", policy)
-                text, _ = fallback_sentence(line.record, f"{seed}:{line.number}", policy, style)
-                results.append({"id": line.id, "description": text})
-            except Exception as error:  # noqa: BLE001 - any failure costs its own line only
-                failures += 1
-                message = (
-                    str(error)
-                    if isinstance(error, RecordError)
-                    else f"line {line.number}: {type(error).__name__}: {error}"
-                )
-                results.append({"id": line.id, "error": message})
-        write_jsonl(output_path, results)
+    stream = is_stream(input_path)
+    settings = {"seed": seed, "policy": asdict(policy), "style": style.tag}
+    with ResumableOutput(output_path, {"input": file_stamp(input_path), "settings": settings}, not stream) as output:
+        if stream:
+            held = list(read_raw_lines(input_path))
+            total, lines = len(held), iter(held)
+        else:
+            total, lines = sum(1 for _ in read_raw_lines(input_path)), read_raw_lines(input_path)
+        failures = 0
+        if output.done:
+            logger.info("resuming %s after %d of %d lines", output_path, output.done, total)
+            failures = sum("error" in line.record for line in islice(read_lines(output.partial), output.done))
+        todo = islice(enumerate(lines, start=1), output.done, None)
+        pool = WorkerPool(SynthLines(seed, policy, style), workers)
+        try:
+            with progress(total=total, initial=output.done, desc="synth", unit="record", file=sys.stderr) as bar:
+                for written, errors in pool.ordered("lines", ((chunk,) for chunk in chunks(todo, block)), 2 * workers):
+                    output.write_lines(written)
+                    failures += errors
+                    bar.update(len(written))
+        finally:
+            pool.close()
+        output.finish()
     return failures

@@ -657,6 +657,17 @@ def test_the_check_numbers_are_the_saved_measurements():
     assert f"{ratios[0]:.2f}x to {ratios[-1]:.2f}x as fast" in docstring
 
 
+def test_the_synth_worker_numbers_are_the_saved_measurements():
+    """docs/02_descriptions.md's `desclm synth` speeds by workers come from `synth_workers.py`'s file."""
+    synth = _measured("synth_workers_cpu.json")
+    assert synth["cpu_cores"] == 2 and synth["same_output"]
+    rates, ratios = synth["records_per_second"], synth["vs_first"]
+    text = _doc_words("02_descriptions.md")
+    assert f"{rates['0']:,.0f} records/s in one process, {rates['2']:,.0f} on 2 workers (x{ratios['2']:.2f})" in text
+    assert f"{rates['1']:,.0f} on one worker (x{ratios['1']:.2f})" in text
+    assert ratios["2"] > 1 > ratios["1"], "why auto is one worker per core"
+
+
 def test_the_worker_start_the_docs_state_is_the_saved_measurements():
     """docs/04_describer.md's worker start, with and without inflect instrumented at import, come from
     `worker_start.py`'s file."""

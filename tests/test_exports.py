@@ -411,6 +411,79 @@ def test_a_webdataset_sample_holding_a_lone_surrogate_is_written_as_valid_utf8(t
     assert json.loads(about.decode("utf-8")) == {"id": "p\ud800", "label": "Flasche ü"}
 
 
+def test_florence2_entries_read_back_through_transformers_florence2_reader(described):
+    """The florence2 export (maestro's JSONL: image, prefix, suffix): per photo a <CAPTION> entry per caption, an <OD>
+    entry whose answer transformers' Florence-2 reader (`Florence2PostProcessor`, the processor's
+    post_process_generation) reads back as the stated boxes, each corner to half a thousandth of the photo, with their
+    labels as given, and a grounding entry per caption whose answer it reads back as the caption's counted phrases, in
+    order, with as many boxes as the items they count, every stated box once. A label the reader would give back
+    otherwise (not ASCII) is its row's problem."""
+    from types import SimpleNamespace
+
+    from transformers.models.florence2.processing_florence2 import Florence2PostProcessor
+
+    from helpers.core.contract import Policy
+
+    folder, records, rows = described
+    for record in records:  # generated labels with spaces around them, which the reader strips: one row's kept
+        record["detections"] = [d | {"label": d["label"].strip()} for d in record["detections"]]
+    records[1]["detections"].append({"label": "Flasche ü", "confidence": 0.9, "bbox": [0.5, 0.5, 0.6, 0.7]})
+    records[3]["detections"].append({"label": "crate ", "confidence": 0.9, "bbox": [0.5, 0.5, 0.6, 0.7]})
+    (folder / "cv.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    finished = _export(folder, "florence2", "florence.jsonl", "--cv", "cv.jsonl")
+    assert finished.returncode == 1, finished.stderr
+    why = {p["id"]: p["error"] for p in _errors(folder, "florence.jsonl")}
+    assert set(why) == {records[1]["image"], records[3]["image"], "broken.jpg"}, why  # and the error row of describe
+    assert "'Flasche ü'" in why[records[1]["image"]] and "'crate '" in why[records[3]["image"]]
+    entries = [json.loads(line) for line in (folder / "florence.jsonl").read_text(encoding="utf-8").splitlines()]
+    kept = [row for row in rows if row["id"] not in (records[1]["image"], records[3]["image"])]
+    assert len(entries) == 7 * len(kept) and {tuple(entry) for entry in entries} == {("image", "prefix", "suffix")}
+    reader = Florence2PostProcessor(
+        {"description_with_bboxes": {}, "phrase_grounding": {}}, SimpleNamespace(all_special_tokens=[])
+    )
+    by_image, side = {record["image"]: record for record in records}, 100_000
+    for row, at in zip(kept, range(0, len(entries), 7), strict=True):
+        own = entries[at : at + 7]
+        assert {entry["image"] for entry in own} == {row["id"]}
+        assert [(e["prefix"], e["suffix"]) for e in own[:3]] == [("<CAPTION>", caption) for caption in row["captions"]]
+        record = by_image[row["id"]]
+        stated = [d for d in record["detections"] if d["confidence"] >= Policy().min_confidence]
+        # The reader gives whole pixels of the size it is told: read at 10^5 a side, a box's corners in 0..1 to 10^-5
+
+        def near(read: list[float], box: list[float]) -> bool:
+            return all(abs(a / side - b) <= 0.0005 + 1 / side for a, b in zip(read, box))
+
+        assert own[3]["prefix"] == "<OD>"
+        boxes = reader(text=own[3]["suffix"], image_size=(side, side), parse_tasks=["description_with_bboxes"])
+        read = boxes["description_with_bboxes"]
+        assert [item["cat_name"] for item in read] == [d["label"] for d in stated], own[3]["suffix"]
+        assert all(near(item["bbox"], d["bbox"]) for item, d in zip(read, stated)), (read, stated)
+        for entry, caption in zip(own[4:], row["captions"], strict=True):
+            assert entry["prefix"] == "<CAPTION_TO_PHRASE_GROUNDING>" + caption
+            read = reader(text=entry["suffix"], image_size=(side, side), parse_tasks=["phrase_grounding"])
+            phrases = read["phrase_grounding"]
+            position = 0
+            for phrase in phrases:  # each as written in the caption, in its order
+                position = caption.index(phrase["cat_name"], position) + len(phrase["cat_name"])
+            grounded = [box for phrase in phrases for box in phrase["bbox"]]
+            assert len(grounded) == len(stated), (caption, entry["suffix"])
+            unmatched = list(stated)
+            for box in grounded:
+                unmatched.remove(next(d for d in unmatched if near(box, d["bbox"])))
+
+
+def test_florence2_tasks_choose_the_entries_and_captions_need_no_cv(described):
+    folder, records, rows = described
+    assert _export(folder, "florence2", "captions.jsonl", "--tasks", "caption").returncode == 1  # describe's error row
+    assert [problem["id"] for problem in _errors(folder, "captions.jsonl")] == ["broken.jpg"]
+    entries = [json.loads(line) for line in (folder / "captions.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [entry["suffix"] for entry in entries] == [caption for row in rows for caption in row["captions"]]
+    refused = _export(folder, "florence2", "boxes.jsonl", "--tasks", "detection")
+    assert refused.returncode == 2 and "--cv" in refused.stderr and not (folder / "boxes.jsonl").exists()
+    assert "--tasks" in _export(folder, "llava", "l.json", "--tasks", "caption").stderr
+    assert "grounding" in _export(folder, "florence2", "f.jsonl", "--tasks", "captions").stderr
+
+
 def test_grounded_conversations_tag_each_counted_phrase_with_the_boxes_it_speaks_for(described):
     """The grounded export (ms-swift's grounding layout): a conversation per caption whose answer is the caption
     with each phrase that counts items written `<ref-object>` and a `<bbox>` per item, `objects` holding the phrases

@@ -62,6 +62,7 @@ def main(argv: list[str], prog: str = "desclm export") -> int:
             options.split_plan,
             options.license,
             options.objects,
+            options.florence_tasks,
         )
     except (OSError, ValueError) as error:
         parser.error(str(error))

@@ -34,6 +34,10 @@ from, `helpers.core.photo_datasets`):
   per caption (`id`, `messages`, `images`, `objects`), each phrase that counts items written `<ref-object>` and a
   `<bbox>` per item, `objects` the phrases as written and the items' boxes (0..1), which ms-swift's template writes
   as its model's own grounding;
+- **florence2**: Florence-2's fine-tuning entries, JSON Lines as Roboflow's maestro reads them (`image`, `prefix`,
+  `suffix`; `helpers.describer.florence`): per photo `--tasks`' entries, a caption's (`<CAPTION>` -> the description),
+  the stated boxes' (`<OD>` -> `plastic<loc_x1><loc_y1><loc_x2><loc_y2>...`) and a grounded caption's
+  (`<CAPTION_TO_PHRASE_GROUNDING>` and the caption -> each phrase that counts items, followed by its items' boxes);
 - **coco**: COCO captions (`images`, `annotations` with `image_id` and `caption`), as
   `pycocotools.coco.COCO` loads them;
 - **coco_instances**: the records' detections as COCO object detection (`--cv` needed): an image per
@@ -165,6 +169,7 @@ from helpers.core.tar_photos import is_tar_shards
 from helpers.core.workers import WorkerPool
 from helpers.describer import label_studio
 from helpers.describer.dataset_card import CardCounts, dataset_card
+from helpers.describer.florence import FLORENCE_TASKS, florence2_entries, florence_problem
 from helpers.describer.hf_dataset import ShardedDatasetWriter
 from helpers.describer.label_studio import image_url, import_limits_warning, label_config, local_files_prefix
 from helpers.describer.options import EXPORT_FORMATS as FORMATS
@@ -179,15 +184,19 @@ logger = logging.getLogger(__name__)
 
 LLAVA_PROMPT = ExportOptions.prompt
 # the exports naming photo files (`--image_folder`)
-COPYING_FORMATS = ("llava", "grounded", "coco", "coco_instances", "label_studio")
+COPYING_FORMATS = ("llava", "grounded", "florence2", "coco", "coco_instances", "label_studio")
 FOLDER_FORMATS = ("hf", "webdataset")  # the exports written as a folder of shards, resumable
 # the exports whose photos may be written again (`PhotoRewrite`)
-REWRITING_FORMATS = (*FOLDER_FORMATS, "llava", "grounded", "yolo")
+REWRITING_FORMATS = (*FOLDER_FORMATS, "llava", "grounded", "florence2", "yolo")
 # the exports whose trainers open the copied photos without their EXIF orientation (`TURNED_WARNING`)
-EXIF_BLIND_LOADERS = {"llava": "LLaVA's loader (PIL without exif_transpose)", "grounded": "ms-swift's load_image"}
+EXIF_BLIND_LOADERS = {
+    "llava": "LLaVA's loader (PIL without exif_transpose)",
+    "grounded": "ms-swift's load_image",
+    "florence2": "maestro's JSONLDataset (PIL without exif_transpose)",
+}
 FOLDER_OUTPUTS = (*FOLDER_FORMATS, "yolo")  # the exports whose output is a folder
 # the one-file exports written a file per split (`--splits`)
-SPLIT_FILE_FORMATS = ("llava", "grounded", "coco", "coco_instances")
+SPLIT_FILE_FORMATS = ("llava", "grounded", "florence2", "coco", "coco_instances")
 # the exports of the CV records' detections (--cv needed)
 DETECTION_FORMATS = ("grounded", "coco_instances", "label_studio", "yolo", "geojson", "geojson_items")
 
@@ -1148,12 +1157,13 @@ def write_json_files(
     photos: PhotoKeys | None,
     prompt: str,
     policy: Policy = Policy(),
+    tasks: tuple[str, ...] = FLORENCE_TASKS,
 ) -> dict[str | None, int]:
-    """The llava, grounded, coco or coco_instances export in one pass over `rows`: each row in the file of its split
-    (`outputs` by split name, `split_output`; None the one file of an export without splits), every file written
-    atomically and renamed into place once all are written (`AtomicFiles`). Every split's coco_instances file gives
-    a label the same category id (a detector trains on one and validates on another). A split no photo fell in gets
-    a file of none (warned), so no file an earlier run wrote stays beside the others as if it were this run's.
+    """The llava, grounded, florence2, coco or coco_instances export in one pass over `rows`: each row in the file of
+    its split (`outputs` by split name, `split_output`; None the one file of an export without splits), every file
+    written atomically and renamed into place once all are written (`AtomicFiles`). Every split's coco_instances file
+    gives a label the same category id (a detector trains on one and validates on another). A split no photo fell in
+    gets a file of none (warned), so no file an earlier run wrote stays beside the others as if it were this run's.
 
     Returns:
         Each split's photo count, in `outputs`' order.
@@ -1161,14 +1171,14 @@ def write_json_files(
     held: Counter = Counter()
     categories: dict[str, int] | None = {} if fmt == "coco_instances" else None
     with AtomicFiles(outputs.values()) as files:
-        if fmt in ("llava", "grounded"):
-            entries = (
-                partial(llava_entries, prompt=prompt)
-                if fmt == "llava"
-                else partial(grounded_entries, prompt=prompt, policy=policy)
-            )
-            writers = {
-                name: _EntriesFile(files[path], entries, path.suffix.lower() == LLAVA_LINES)
+        if fmt in ("llava", "grounded", "florence2"):
+            entries = {
+                "llava": partial(llava_entries, prompt=prompt),
+                "grounded": partial(grounded_entries, prompt=prompt, policy=policy),
+                "florence2": partial(florence2_entries, tasks=tasks, policy=policy),
+            }[fmt]
+            writers = {  # maestro reads Florence-2's entries as JSON Lines only
+                name: _EntriesFile(files[path], entries, fmt == "florence2" or path.suffix.lower() == LLAVA_LINES)
                 for name, path in outputs.items()
             }
         else:
@@ -1528,6 +1538,7 @@ def export(
     splits: SplitPlan = SplitPlan(),
     license: str = "",
     objects: bool = False,
+    tasks: tuple[str, ...] = FLORENCE_TASKS,
 ) -> dict:
     """Writes one export (see the module docstring); returns its counts. `images`: a folder or a
     Hugging Face dataset (`image_column`, `key_column`: as extraction read it), or the data.yaml, COCO
@@ -1546,7 +1557,8 @@ def export(
     (hf, webdataset): a folder of shards per split (`export_splits`); (yolo) a folder of photos per split; (llava,
     coco, coco_instances) a file per split beside `output` (`write_json_files`), the photos in one `image_folder`;
     `license` (hf, webdataset): the licence the dataset card states; `objects` (hf, with `cv` and `images`): the
-    object-detection columns too, the boxes the descriptions state (`DetectionColumns`, at `policy.min_confidence`).
+    object-detection columns too, the boxes the descriptions state (`DetectionColumns`, at `policy.min_confidence`);
+    `tasks` (florence2): each photo's entries (`helpers.describer.florence`).
 
     Returns:
         {"format", "rows", "exported", "problems", "output"} (with `image_folder`: "photos_written",
@@ -1570,6 +1582,10 @@ def export(
     keys = [YOLO_SPLITS.get(name) for name in splits.names]  # data.yaml's, one split each
     if splits.asked and fmt == "yolo" and ("train" not in keys or None in keys or len(set(keys)) < len(keys)):
         raise ValueError(f"splits: the yolo export's are train and one of val or validation, test; got {splits.names}")
+    if fmt == "florence2" and cv is None and set(tasks) - {"caption"}:
+        raise ValueError(
+            "the florence2 export's detection and grounding entries hold the CV records' boxes: give them (--cv)"
+        )
     if fmt in DETECTION_FORMATS and cv is None:
         raise ValueError(f"the {fmt} export writes the CV records' detections: give them (--cv)")
     if strip_location and fmt in MAP_FORMATS:
@@ -1586,7 +1602,7 @@ def export(
             f"max_side, image_format: the photos of the {', '.join(REWRITING_FORMATS)} exports, not {fmt}'s (a COCO "
             "file states each photo's size)"
         )
-    if rewrite.rewrites and fmt in ("llava", "grounded") and image_folder is None:
+    if rewrite.rewrites and fmt in ("llava", "grounded", "florence2") and image_folder is None:
         raise ValueError(f"max_side, image_format: the {fmt} export writes photos only with image_folder")
     if fmt == "yolo":
         if photos is None:
@@ -1620,7 +1636,7 @@ def export(
     job = ExportJob(fmt, described, output, errors, cv, photos, prompt, image_folder, policy)
     job = replace(job, strip_location=strip_location, below_takeoff_m=below_takeoff_m, chat=chat, rewrite=rewrite)
     job = replace(job, workers=workers, url_prefix=url_prefix, served=served, sample=sample, selection=selection)
-    job = replace(job, parquet_only=parquet_only, splits=splits, license=license, objects=objects)
+    job = replace(job, parquet_only=parquet_only, splits=splits, license=license, objects=objects, tasks=tasks)
     with OutputLock(output):  # a second export to this output refuses, naming this one
         return _export(job)
 
@@ -1687,6 +1703,7 @@ class ExportJob:
     splits: SplitPlan = SplitPlan()
     license: str = ""
     objects: bool = False
+    tasks: tuple[str, ...] = FLORENCE_TASKS
 
 
 def _export(job: ExportJob) -> dict:
@@ -1736,6 +1753,11 @@ def _export(job: ExportJob) -> dict:
             ),
             "yolo": lambda row: record_problem(row) or boxes_problem(row),
             "grounded": lambda row: record_problem(row) or boxes_problem(row) or grounding_problem(row),
+            "florence2": lambda row: (
+                record_problem(row)
+                or (set(job.tasks) - {"caption"} and boxes_problem(row))
+                or florence_problem(row, job.tasks, policy)
+            ),
             "geojson": position_problem,
             "geojson_items": lambda row: pose_row_problem(row, photos, job.below_takeoff_m),
         }
@@ -1750,9 +1772,9 @@ def _export(job: ExportJob) -> dict:
         items: Counter = Counter()
         if fmt in SPLIT_FILE_FORMATS and split_of is not None:
             outputs = {name: split_output(output, name) for name in splits.names}
-            split_counts = write_json_files(fmt, rows, outputs, split_of, photos, prompt, policy)
+            split_counts = write_json_files(fmt, rows, outputs, split_of, photos, prompt, policy, job.tasks)
         elif fmt in SPLIT_FILE_FORMATS:
-            write_json_files(fmt, rows, {None: output}, lambda row: None, photos, prompt, policy)
+            write_json_files(fmt, rows, {None: output}, lambda row: None, photos, prompt, policy, job.tasks)
         elif fmt == "label_studio":
             labels: dict[str, None] = {}  # as the tasks meet them
             tasks = (label_studio_task(row, photos, job.url_prefix, labels, policy.min_confidence) for row in rows())

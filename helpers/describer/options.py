@@ -42,6 +42,7 @@ EXPORT_FORMATS = (
     "webdataset",
     "llava",
     "grounded",
+    "florence2",
     "coco",
     "coco_instances",
     "label_studio",
@@ -50,12 +51,14 @@ EXPORT_FORMATS = (
     "geojson_items",
     "csv",
 )
+FLORENCE_TASKS = ("caption", "detection", "grounding")  # the florence2 export's entries (helpers.describer.florence)
 SPLIT_FORMATS = (
     "hf",
     "webdataset",
     "yolo",
     "llava",
     "grounded",
+    "florence2",
     "coco",
     "coco_instances",
 )  # the exports `--splits` splits
@@ -190,6 +193,19 @@ class CheckOptions:
             raise ValueError(f"workers must be 'auto' or a whole number >= 0, got {self.workers!r}")
 
 
+def parse_tasks(text: str) -> tuple[str, ...]:
+    """The tasks a comma-separated setting names, in `FLORENCE_TASKS`' order.
+
+    Raises:
+        ValueError: None named, or one Florence-2's export does not write.
+    """
+    named = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in named if name not in FLORENCE_TASKS]
+    if unknown or not named:
+        raise ValueError(f"tasks: a comma-separated list of {', '.join(FLORENCE_TASKS)}, got {text!r}")
+    return tuple(task for task in FLORENCE_TASKS if task in named)
+
+
 @dataclass
 class ExportOptions:
     """The export command's settings: described photos in the formats other tools read."""
@@ -198,14 +214,15 @@ class ExportOptions:
     format: Literal[EXPORT_FORMATS] = setting(
         help="hf: a Hugging Face dataset (save_to_disk + Parquet); webdataset: tar shards (photo, .txt, .json); llava: "
         "LLaVA conversations JSON (.jsonl: an entry a line); grounded: the descriptions grounded, each phrase that "
-        "counts items with their boxes, in ms-swift's grounding layout (with --cv; .jsonl: an entry a line); coco: "
-        "COCO captions JSON; coco_instances: the detections"
-        " as COCO object detection JSON (with --cv; CVAT, FiftyOne, pycocotools); label_studio: Label Studio tasks "
-        "whose pre-annotations, the boxes and the description, are there to review (with --cv; and its labeling "
-        "config); yolo: a YOLO dataset of the boxes the descriptions state (with --cv, --images: a folder to train a "
-        "detector on); geojson: the photos as points where they were taken, with their counts and descriptions (with "
-        "--cv; QGIS, geopandas); geojson_items: each stated item as a point where it lies on the ground (with --cv; "
-        "drone photos with their height and camera angles); csv: a spreadsheet"
+        "counts items with their boxes, in ms-swift's grounding layout (with --cv; .jsonl: an entry a line); "
+        "florence2: Florence-2's fine-tuning JSONL as maestro reads it (image, prefix, suffix): --tasks' entries per "
+        "photo (with --cv for detection and grounding); coco: COCO captions JSON; coco_instances: the detections as "
+        "COCO object detection JSON (with --cv; CVAT, FiftyOne, pycocotools); label_studio: Label Studio tasks whose "
+        "pre-annotations, the boxes and the description, are there to review (with --cv; and its labeling config); "
+        "yolo: a YOLO dataset of the boxes the descriptions state (with --cv, --images: a folder to train a detector "
+        "on); geojson: the photos as points where they were taken, with their counts and descriptions (with --cv; "
+        "QGIS, geopandas); geojson_items: each stated item as a point where it lies on the ground (with --cv; drone "
+        "photos with their height and camera angles); csv: a spreadsheet"
     )
     output: str = setting(help="file to write (hf, webdataset, yolo: a folder)")
     cv: str = setting("", "the CV records the rows were described from (adds detections and scene; 01's output)")
@@ -218,6 +235,12 @@ class ExportOptions:
     key_column: str = key_column_setting()
     prompt: str = setting(
         "Describe the litter in this photo.", "llava: the human turn after <image>; hf with --chat: the user's turn"
+    )
+    tasks: str = setting(
+        ",".join(FLORENCE_TASKS),
+        "florence2: each photo's entries, Florence-2's tasks: caption (<CAPTION>: the description), detection (<OD>: "
+        "the boxes the description states, labels as given), grounding (<CAPTION_TO_PHRASE_GROUNDING> and the "
+        "caption: each phrase that counts items, with its items' boxes)",
     )
     chat: bool = setting(
         False,
@@ -249,14 +272,14 @@ class ExportOptions:
     )
     image_folder: str = setting(
         "",
-        "llava, grounded, coco, coco_instances, label_studio: copy each exported photo's file here, named as the JSON "
-        "names it (LLaVA's --image_folder); the way to photo files when --images is a Hugging Face dataset or tar "
-        "shards",
+        "llava, grounded, florence2, coco, coco_instances, label_studio: copy each exported photo's file here, named "
+        "as the JSON names it (LLaVA's --image_folder); the way to photo files when --images is a Hugging Face "
+        "dataset or tar shards",
     )
     min_confidence: float = setting(
         Policy.min_confidence,
-        "yolo, label_studio, hf --objects, geojson, geojson_items: the boxes and counts the descriptions state, at the "
-        "describer's threshold (0: every detection)",
+        "yolo, label_studio, hf --objects, florence2, geojson, geojson_items: the boxes and counts the descriptions "
+        "state, at the describer's threshold (0: every detection)",
     )
     scene_min_confidence: float = setting(
         Policy.scene_min_confidence, "geojson: the scene stated, at the describer's scene threshold"
@@ -270,21 +293,22 @@ class ExportOptions:
     )
     max_side: int = setting(
         PhotoRewrite.max_side,
-        "hf, webdataset, llava and grounded (--image_folder), yolo: photos whose longer side is larger (pixels) are "
-        "shrunk to it, keeping their shape, and, with those stored on their side, written again upright and without "
-        "EXIF (img2dataset's image_size with keep_ratio; the boxes, in 0..1, still fit); 0: as stored",
+        "hf, webdataset, llava, grounded and florence2 (--image_folder), yolo: photos whose longer side is larger "
+        "(pixels) are shrunk to it, keeping their shape, and, with those stored on their side, written again upright "
+        "and without EXIF (img2dataset's image_size with keep_ratio; the boxes, in 0..1, still fit); 0: as stored",
     )
     image_format: Literal["same", "jpeg", "png", "webp"] = setting(
         PhotoRewrite.image_format,
-        "hf, webdataset, llava and grounded (--image_folder), yolo: the format photos are written in (jpeg: HEIC and "
-        "others converted, readable anywhere); same: each photo's own, a shrunk one's JPEG where its own is not JPEG, "
-        "PNG or WebP",
+        "hf, webdataset, llava, grounded and florence2 (--image_folder), yolo: the format photos are written in "
+        "(jpeg: HEIC and others converted, readable anywhere); same: each photo's own, a shrunk one's JPEG where its "
+        "own is not JPEG, PNG or WebP",
     )
     image_quality: int = setting(PhotoRewrite.quality, "JPEG and WebP quality (1..100) of photos written again")
     workers: str = setting(
         "auto",
-        "hf, webdataset, llava, grounded, yolo: processes writing photos again (--max_side, --image_format) while this "
-        "one reads and writes the rest (0: none, all in this process; auto: one per core, none on one core)",
+        "hf, webdataset, llava, grounded, florence2, yolo: processes writing photos again (--max_side, "
+        "--image_format) while this one reads and writes the rest (0: none, all in this process; auto: one per core, "
+        "none on one core)",
     )
     max_photos: int = setting(
         0,
@@ -316,6 +340,10 @@ class ExportOptions:
         return Selection(self.category, self.scene, self.min_items)
 
     @property
+    def florence_tasks(self) -> tuple[str, ...]:
+        return parse_tasks(self.tasks)
+
+    @property
     def rewrite(self) -> PhotoRewrite:
         return PhotoRewrite(self.max_side, self.image_format, self.image_quality, self.strip_location)
 
@@ -329,6 +357,9 @@ class ExportOptions:
             raise ValueError(f"--chat: the conversation columns are the hf export's, not {self.format}'s")
         if self.objects and self.format != "hf":
             raise ValueError(f"--objects: the object-detection columns are the hf export's, not {self.format}'s")
+        if self.tasks != ExportOptions.tasks and self.format != "florence2":
+            raise ValueError(f"--tasks: the florence2 export's entries, not {self.format}'s")
+        self.florence_tasks  # noqa: B018 - parse_tasks checks the names
         if self.parquet_only and self.format != "hf":
             raise ValueError(f"--parquet_only: the hf export's layout, not {self.format}'s")
         if self.license and self.format not in ("hf", "webdataset"):
@@ -338,9 +369,10 @@ class ExportOptions:
             raise ValueError(f"--splits: the {', '.join(SPLIT_FORMATS)} exports' splits, not {self.format}'s")
         if self.strip_location and self.format in MAP_FORMATS:
             raise ValueError(f"--strip_location: the {self.format} export is a map of where the photos were taken")
-        if self.rewrite.rewrites and self.format not in ("hf", "webdataset", "llava", "grounded", "yolo"):
+        if self.rewrite.rewrites and self.format not in ("hf", "webdataset", "llava", "grounded", "florence2", "yolo"):
             raise ValueError(
-                "--max_side, --image_format: the hf, webdataset, llava, grounded and yolo exports' photos, not "
+                "--max_side, --image_format: the hf, webdataset, llava, grounded, florence2 and yolo exports' photos, "
+                "not "
                 f"{self.format}'s"
             )
         worker_processes(self.workers)

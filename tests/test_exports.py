@@ -473,15 +473,21 @@ def test_florence2_entries_read_back_through_transformers_florence2_reader(descr
 
 
 def test_florence2_tasks_choose_the_entries_and_captions_need_no_cv(described):
+    from helpers.describer.exports import export
+    from helpers.describer.options import ExportOptions
+
     folder, records, rows = described
     assert _export(folder, "florence2", "captions.jsonl", "--tasks", "caption").returncode == 1  # describe's error row
     assert [problem["id"] for problem in _errors(folder, "captions.jsonl")] == ["broken.jpg"]
     entries = [json.loads(line) for line in (folder / "captions.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [entry["suffix"] for entry in entries] == [caption for row in rows for caption in row["captions"]]
-    refused = _export(folder, "florence2", "boxes.jsonl", "--tasks", "detection")
-    assert refused.returncode == 2 and "--cv" in refused.stderr and not (folder / "boxes.jsonl").exists()
-    assert "--tasks" in _export(folder, "llava", "l.json", "--tasks", "caption").stderr
-    assert "grounding" in _export(folder, "florence2", "f.jsonl", "--tasks", "captions").stderr
+    with pytest.raises(ValueError, match="--cv"):
+        export("florence2", folder / "described.jsonl", folder / "boxes.jsonl", tasks=("detection",))
+    assert not (folder / "boxes.jsonl").exists()
+    with pytest.raises(ValueError, match="--tasks: the florence2 export's entries, not llava's"):
+        ExportOptions("described.jsonl", "llava", "l.json", tasks="caption")
+    with pytest.raises(ValueError, match="caption, detection, grounding"):
+        ExportOptions("described.jsonl", "florence2", "f.jsonl", tasks="captions")
 
 
 def test_grounded_conversations_tag_each_counted_phrase_with_the_boxes_it_speaks_for(described):

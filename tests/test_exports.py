@@ -472,6 +472,65 @@ def test_florence2_entries_read_back_through_transformers_florence2_reader(descr
                 unmatched.remove(next(d for d in unmatched if near(box, d["bbox"])))
 
 
+_CORNER = st.floats(0, 1, allow_nan=False)
+_FLORENCE_DETECTION = st.fixed_dictionaries(
+    {
+        "label": st.one_of(  # mostly names a detector gives; any ASCII text too
+            st.from_regex(r"[A-Za-z0-9][A-Za-z0-9 '-]{0,10}[A-Za-z0-9]", fullmatch=True),
+            st.from_regex(r"[a-z]{2,8}", fullmatch=True),
+            st.text(st.characters(codec="ascii", exclude_characters="\x00"), min_size=1, max_size=12),
+        ),
+        "confidence": st.sampled_from([0.3, 0.9, 0.9]),
+        "bbox": st.tuples(_CORNER, _CORNER, _CORNER, _CORNER).map(
+            lambda c: [min(c[0], c[2]), min(c[1], c[3]), max(c[0], c[2]), max(c[1], c[3])]
+        ),
+    }
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(detections=st.lists(_FLORENCE_DETECTION, max_size=6), seed=st.integers(0, 2**16))
+def test_any_florence2_answer_reads_back_or_its_row_is_a_problem(detections, seed):
+    """Any labels (ASCII text, any characters) and boxes, described by the grammar: the row is a problem, or
+    Florence-2's reader gives back every stated box with its label as given, each corner to half a thousandth, and
+    every grounding answer's boxes are the stated boxes, once each."""
+    from types import SimpleNamespace
+
+    from transformers.models.florence2.processing_florence2 import Florence2PostProcessor
+
+    from helpers.core.contract import Policy
+    from helpers.describer.exports import ExportRow, record_problem
+    from helpers.describer.florence import florence2_entries, florence_problem
+    from helpers.text.fallback import fallback_sentence
+
+    record = {"detections": detections, "scene": {"class": "grass", "confidence": 0.9}}
+    row = ExportRow("p", [], "grammar", record)
+    if record_problem(row):  # a label the describer refuses (`;`, `|`, only spaces): no row to export
+        return
+    row.captions = [fallback_sentence(record, str(seed))[0]]
+    if florence_problem(row, ("caption", "detection", "grounding"), Policy()):
+        return
+    reader = Florence2PostProcessor(
+        {"description_with_bboxes": {}, "phrase_grounding": {}}, SimpleNamespace(all_special_tokens=[])
+    )
+    side = 100_000
+    stated = [d for d in detections if d["confidence"] >= Policy().min_confidence]
+
+    def near(read: list[float], box: list[float]) -> bool:
+        return all(abs(a / side - b) <= 0.0005 + 1 / side for a, b in zip(read, box))
+
+    _, detection, grounding = florence2_entries(row)
+    read = reader(text=detection["suffix"], image_size=(side, side), parse_tasks=["description_with_bboxes"])
+    items = read["description_with_bboxes"]
+    assert [item["cat_name"] for item in items] == [d["label"] for d in stated], detection["suffix"]
+    assert all(near(item["bbox"], d["bbox"]) for item, d in zip(items, stated))
+    read = reader(text=grounding["suffix"], image_size=(side, side), parse_tasks=["phrase_grounding"])
+    unmatched = list(stated)
+    for box in (box for phrase in read["phrase_grounding"] for box in phrase["bbox"]):
+        unmatched.remove(next(d for d in unmatched if near(box, d["bbox"])))
+    assert not unmatched, (row.captions, grounding["suffix"])
+
+
 def test_florence2_tasks_choose_the_entries_and_captions_need_no_cv(described):
     from helpers.describer.exports import export
     from helpers.describer.options import ExportOptions

@@ -9,12 +9,12 @@ prompt and the answer Florence-2 is to write:
 - **grounding**: `<CAPTION_TO_PHRASE_GROUNDING>` and the caption -> each phrase of it that counts items
   (`provenance`: the items it speaks for), as written, followed by its items' boxes.
 
-A location token is a thousandth of the photo's width or height, as Florence-2's processor quantizes a
-box (`floor(x * 1000)`, at most 999; it reads a token back as the middle of its thousandth), so the
-boxes, given from 0 to 1, need no photo size. transformers' `Florence2Processor.post_process_generation`
-reads the answers back (`tests/test_exports.py`). Its reader keeps ASCII characters only and strips a
-phrase's spaces, and a `<` would open a tag: a label or phrase it cannot give back as written makes the
-row a problem, not an entry with another label.
+A location token is a thousandth of the photo's width or height, as Florence-2's processor quantizes a box
+(`floor(x * 1000)`, at most 999; it reads a token back as the middle of its thousandth), so the boxes, given
+from 0 to 1, need no photo size. transformers' `Florence2Processor.post_process_generation` reads the answers
+back (`tests/test_exports.py`). Its reader keeps ASCII characters only, ends a phrase at a line break and
+strips its spaces, and a `<` would open a tag: a label or phrase it cannot give back as written makes the row
+a problem, not an entry with another label.
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ def locations(box: list[float]) -> str:
 
 
 def _readable(text: str) -> bool:
-    """Whether Florence-2's reader gives `text` back as written (ASCII, no `<`, no spaces around it)."""
-    return bool(text) and text.isascii() and "<" not in text and text == text.strip()
+    """Whether Florence-2's reader gives `text` back as written: printable ASCII (a line break ends its phrase),
+    no `<`, no spaces around it."""
+    return bool(text) and text.isascii() and text.isprintable() and "<" not in text and text == text.strip()
 
 
 def _stated(record: dict | None, policy: Policy) -> list[dict]:
@@ -59,16 +60,16 @@ def florence_problem(row, tasks: tuple[str, ...], policy: Policy) -> str | None:
         for detection in _stated(row.record, policy):
             if not _readable(detection["label"]):
                 return (
-                    f"label {detection['label']!r}: Florence-2's reader keeps ASCII characters only, without '<' "
-                    "or spaces around them, so its detection answer would give another label"
+                    f"label {detection['label']!r}: Florence-2's reader keeps printable ASCII characters only, without "
+                    "'<' or spaces around them, so its detection answer would give another label"
                 )
     if "grounding" in tasks:
         for caption in row.captions:
             for phrase, _ in _grounded(caption, detections, policy):
                 if not _readable(phrase):
                     return (
-                        f"phrase {phrase!r}: Florence-2's reader keeps ASCII characters only, without '<', so its "
-                        "grounding answer would give another phrase"
+                        f"phrase {phrase!r}: Florence-2's reader keeps printable ASCII characters only, without "
+                        "'<', so its grounding answer would give another phrase"
                     )
     return None
 

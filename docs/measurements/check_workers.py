@@ -17,7 +17,7 @@ import random
 import tempfile
 from pathlib import Path
 
-from measured import best_seconds_by_workers, commit, save
+from measured import best_seconds_by_workers, commit, rates_by_workers, save
 
 from helpers.text.grammar import describe
 from helpers.text.synthetic import random_cv
@@ -39,16 +39,15 @@ def main() -> None:
         (folder / "captions.jsonl").write_text("".join(json.dumps(caption) + "\n" for caption in captions))
         command = ["check", "--input", str(folder / "cv.jsonl"), "--captions", str(folder / "captions.jsonl")]
         best = best_seconds_by_workers(command, folder / "verdicts.jsonl", args.workers, args.repeats)
-    rates = {workers: args.captions / seconds for workers, seconds in best.items()}
-    first = args.workers[0]
+    rates, vs_first = rates_by_workers(args.captions, best)
     result = {
         "what": "desclm check, a fresh process per run, generated records and grammar captions, this CPU, by workers",
         "commit": commit(),
         "cpu_cores": os.cpu_count(),
         "captions": args.captions,
         "repeats": args.repeats,
-        "captions_per_second": {str(workers): round(rate, 1) for workers, rate in rates.items()},
-        "vs_first": {str(workers): round(rate / rates[first], 3) for workers, rate in rates.items()},
+        "captions_per_second": rates,
+        "vs_first": vs_first,
         "same_verdicts": True,
     }
     save(result, args.out)

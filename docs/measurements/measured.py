@@ -50,6 +50,16 @@ def best_seconds_by_workers(command: list[str], output: Path, workers: list[int]
     return best
 
 
+def rates_by_workers(items: int, best: dict[int, float]) -> tuple[dict[str, float], dict[str, float]]:
+    """Items a second for each workers count of `best_seconds_by_workers`, and each as a share of the first count's."""
+    rates = {workers: items / seconds for workers, seconds in best.items()}
+    first = rates[next(iter(rates))]
+    return (
+        {str(workers): round(rate, 1) for workers, rate in rates.items()},
+        {str(workers): round(rate / first, 3) for workers, rate in rates.items()},
+    )
+
+
 def export_arguments(description: str) -> argparse.Namespace:
     """The arguments of a script that exports make demo's CV records with the project's `desclm` command (a program:
     the script runs in another tool's environment): `desclm`, `cv`, `images` (absolute paths, as text) and `out`."""

@@ -16,7 +16,7 @@ import random
 import tempfile
 from pathlib import Path
 
-from measured import best_seconds_by_workers, commit, save
+from measured import best_seconds_by_workers, commit, rates_by_workers, save
 
 from helpers.text.synthetic import random_cv
 
@@ -35,16 +35,15 @@ def main() -> None:
         (folder / "cv.jsonl").write_text("".join(records))
         command = ["synth", "--input", str(folder / "cv.jsonl")]
         best = best_seconds_by_workers(command, folder / "described.jsonl", args.workers, args.repeats)
-    rates = {workers: args.records / seconds for workers, seconds in best.items()}
-    first = args.workers[0]
+    rates, vs_first = rates_by_workers(args.records, best)
     result = {
         "what": "desclm synth, a fresh process per run, generated records, this CPU, by workers",
         "commit": commit(),
         "cpu_cores": os.cpu_count(),
         "records": args.records,
         "repeats": args.repeats,
-        "records_per_second": {str(workers): round(rate, 1) for workers, rate in rates.items()},
-        "vs_first": {str(workers): round(rate / rates[first], 3) for workers, rate in rates.items()},
+        "records_per_second": rates,
+        "vs_first": vs_first,
         "same_output": True,
     }
     save(result, args.out)

@@ -1753,9 +1753,8 @@ def _export(job: ExportJob) -> dict:
             ),
             "yolo": lambda row: record_problem(row) or boxes_problem(row),
             "grounded": lambda row: record_problem(row) or boxes_problem(row) or grounding_problem(row),
-            "florence2": lambda row: (
-                record_problem(row)
-                or (set(job.tasks) - {"caption"} and boxes_problem(row))
+            "florence2": lambda row: (  # the caption entries alone read no record
+                (set(job.tasks) - {"caption"} and (record_problem(row) or boxes_problem(row)))
                 or florence_problem(row, job.tasks, policy)
             ),
             "geojson": position_problem,

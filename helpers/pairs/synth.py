@@ -303,6 +303,8 @@ def describe_file(
             logger.info("resuming %s after %d of %d lines", output_path, output.done, total)
             failures = sum("error" in line.record for line in islice(read_lines(output.partial), output.done))
         todo = islice(enumerate(lines, start=1), output.done, None)
+        blocks = -(-(total - output.done) // block)
+        workers = min(workers, blocks) if blocks > 1 else 0  # one block: no worker to start for it
         pool = WorkerPool(SynthLines(seed, policy, style), workers)
         try:
             with progress(total=total, initial=output.done, desc="synth", unit="record", file=sys.stderr) as bar:

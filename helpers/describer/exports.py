@@ -34,9 +34,9 @@ from, `helpers.core.photo_datasets`):
   per caption (`id`, `messages`, `images`, `objects`), each phrase that counts items written `<ref-object>` and a
   `<bbox>` per item, `objects` the phrases as written and the items' boxes (0..1), which ms-swift's template writes
   as its model's own grounding;
-- **florence2**: Florence-2's fine-tuning entries, JSON Lines as Roboflow's maestro reads them (`image`, `prefix`,
-  `suffix`; `helpers.describer.florence`): per photo `--tasks`' entries, a caption's (`<CAPTION>` -> the description),
-  the stated boxes' (`<OD>` -> `plastic<loc_x1><loc_y1><loc_x2><loc_y2>...`) and a grounded caption's
+- **florence2**: Florence-2's fine-tuning entries, JSON Lines in the layout Roboflow's maestro reads (`image`,
+  `prefix`, `suffix`; `helpers.describer.florence`): per photo `--tasks`' entries, a caption's (`<CAPTION>` -> the
+  description), the stated boxes' (`<OD>` -> `plastic<loc_x1><loc_y1><loc_x2><loc_y2>...`) and a grounded caption's
   (`<CAPTION_TO_PHRASE_GROUNDING>` and the caption -> each phrase that counts items, followed by its items' boxes);
 - **coco**: COCO captions (`images`, `annotations` with `image_id` and `caption`), as
   `pycocotools.coco.COCO` loads them;

@@ -1,6 +1,6 @@
 """Florence-2's fine-tuning entries (`desclm export --format florence2`): per photo, as a JSON line of the
-JSONL that Roboflow's maestro trains Florence-2 on (`image`, `prefix`, `suffix`), each task's
-prompt and the answer Florence-2 is to write:
+JSONL that Roboflow's maestro trains Florence-2 on (`image`, `prefix`, `suffix`: the keys its `JSONLDataset`
+asks; maestro itself is not run here), each task's prompt and the answer Florence-2 is to write:
 
 - **caption**: `<CAPTION>` -> the description (an entry per caption);
 - **detection**: `<OD>` -> each box the description states (`--min_confidence`), its label as given and

@@ -215,7 +215,7 @@ class ExportOptions:
         help="hf: a Hugging Face dataset (save_to_disk + Parquet); webdataset: tar shards (photo, .txt, .json); llava: "
         "LLaVA conversations JSON (.jsonl: an entry a line); grounded: the descriptions grounded, each phrase that "
         "counts items with their boxes, in ms-swift's grounding layout (with --cv; .jsonl: an entry a line); "
-        "florence2: Florence-2's fine-tuning JSONL as maestro reads it (image, prefix, suffix): --tasks' entries per "
+        "florence2: Florence-2's fine-tuning JSONL in maestro's layout (image, prefix, suffix): --tasks' entries per "
         "photo (with --cv for detection and grounding); coco: COCO captions JSON; coco_instances: the detections as "
         "COCO object detection JSON (with --cv; CVAT, FiftyOne, pycocotools); label_studio: Label Studio tasks whose "
         "pre-annotations, the boxes and the description, are there to review (with --cv; and its labeling config); "

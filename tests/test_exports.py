@@ -1363,7 +1363,7 @@ def test_llava_and_coco_exports_with_splits_write_a_file_per_split_that_together
     counts = export("llava", described, tmp_path / "llava/llava.json", cv, photos, splits=lopsided)
     assert counts["splits"] == {"train": 12, "validation": 0} and json.loads(stale.read_text()) == []
     with pytest.raises(
-        ValueError, match="splits: the hf, webdataset, yolo, llava, grounded, coco, coco_instances exports'"
+        ValueError, match="splits: the hf, webdataset, yolo, llava, grounded, florence2, coco, coco_instances exports'"
     ):
         export("csv", described, tmp_path / "out.csv", cv, splits=plan)
     named = tmp_path / "rows_train.jsonl"  # an input where a split's file would go

@@ -114,16 +114,18 @@ def _metres_per_radian(latitude: float) -> tuple[float, float]:
 
 
 def place_from(longitude: float, latitude: float, east: float, north: float) -> tuple[float, float]:
-    """(longitude, latitude) of the point `east` and `north` metres from (`longitude`, `latitude`)."""
-    across, along = _metres_per_radian(latitude)
+    """(longitude, latitude) of the point `east` and `north` metres from (`longitude`, `latitude`), the metres
+    measured at the latitude halfway (near the poles a degree of longitude shrinks within a few hundred metres)."""
+    halfway = latitude + math.degrees(north / _metres_per_radian(latitude)[1]) / 2
+    across, along = _metres_per_radian(halfway)
     moved = longitude + math.degrees(east / across), latitude + math.degrees(north / along)
     return round(moved[0], COORDINATE_DECIMALS), round(moved[1], COORDINATE_DECIMALS)
 
 
 def metres_from(longitude: float, latitude: float, to_longitude: float, to_latitude: float) -> tuple[float, float]:
-    """Metres east and north from (`longitude`, `latitude`) to the other point: `place_from`'s inverse (a few
-    kilometres away: within a part in a thousand)."""
-    across, along = _metres_per_radian(latitude)
+    """Metres east and north from (`longitude`, `latitude`) to the other point, measured at the latitude halfway:
+    `place_from`'s inverse (a few kilometres away: within a part in a thousand)."""
+    across, along = _metres_per_radian((latitude + to_latitude) / 2)
     return math.radians(to_longitude - longitude) * across, math.radians(to_latitude - latitude) * along
 
 

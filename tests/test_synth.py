@@ -300,6 +300,34 @@ def test_synth_on_workers_writes_the_lines_this_process_writes(tmp_path):
     )
 
 
+def test_synth_writes_more_captions_each_faithful_and_distinct_the_description_first(tmp_path):
+    """--num_captions 3: each row's `captions` the description (the one a single caption's run writes) and up to two
+    other distinct grammar sentences, each stating the record's facts; the llava export gives each its entry."""
+    from helpers.describer.exports import export
+    from helpers.pairs.synth import describe_file
+    from helpers.text.facts import extract
+    from helpers.text.grammar import facts
+
+    lines = _synth_input(tmp_path / "in.jsonl", 30, broken=(4,))
+    assert describe_file(tmp_path / "in.jsonl", tmp_path / "one.jsonl", 0, Policy(), num_captions=1) == 1
+    assert describe_file(tmp_path / "in.jsonl", tmp_path / "three.jsonl", 0, Policy(), num_captions=3) == 1
+    one = [line.record for line in iter_jsonl(tmp_path / "one.jsonl")]
+    three = [line.record for line in iter_jsonl(tmp_path / "three.jsonl")]
+    assert [row.get("description") for row in three] == [row.get("description") for row in one]
+    assert "captions" not in one[0] and "error" in three[3]
+    for raw, row in zip(lines, three, strict=True):
+        if "error" in row:
+            continue
+        record, captions = json.loads(raw), row["captions"]
+        assert captions[0] == row["description"] and len(set(captions)) == len(captions) <= 3, captions
+        labels = [d["label"] for d in record["detections"]]
+        assert all(extract(caption, labels).facts() == facts(record) for caption in captions), captions
+    assert any(len(row.get("captions", ())) == 3 for row in three), "more captions are written"
+    counts = export("llava", tmp_path / "three.jsonl", tmp_path / "llava.json")
+    entries = json.loads((tmp_path / "llava.json").read_text())
+    assert counts["exported"] == 29 and len(entries) == sum(len(row.get("captions", ())) for row in three)
+
+
 def test_a_killed_synth_run_resumes_after_the_lines_it_wrote(tmp_path, kill_part_way):
     """Killed part-way (a crash), run again: the lines it wrote are kept, the rest written, the file the one an
     uninterrupted run writes, and the errors of both runs counted."""

@@ -24,7 +24,13 @@ def main(argv: list[str], prog: str = "desclm synth") -> int:
     try:
         input_path = Path("-") if options.input == "-" else require_file(options.input, "Input records", kind="file")
         failures = describe_file(
-            input_path, output_path, options.seed, options.policy, options.wording, options.worker_count
+            input_path,
+            output_path,
+            options.seed,
+            options.policy,
+            options.wording,
+            options.worker_count,
+            num_captions=options.num_captions,
         )
     except (OSError, ValueError) as error:
         parser.error(str(error))

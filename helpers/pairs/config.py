@@ -93,6 +93,11 @@ class SynthOptions:
     scene_min_confidence: float = setting(Policy.scene_min_confidence, "the scene is mentioned only at or above")
     style: str = setting(Style().tag, "wording: plain or varied, then words or digits")
     spatial: bool = setting(Policy.spatial, "also say where each category is, from its boxes")
+    num_captions: int = setting(
+        1,
+        "sentences per record: above 1, each row also holds `captions`, the description first, then other distinct "
+        "grammar sentences of it (fewer where the grammar has fewer wordings), as describe --num_captions writes them",
+    )
     workers: str = setting(
         "auto",
         "processes writing the sentences while this one reads and writes the lines (0: none, all in this process; "
@@ -100,6 +105,8 @@ class SynthOptions:
     )
 
     def __post_init__(self) -> None:
+        if self.num_captions < 1:
+            raise ValueError(f"num_captions must be a whole number >= 1, got {self.num_captions!r}")
         self.policy = Policy(self.min_confidence, self.scene_min_confidence, self.spatial)
         self.wording = Style.parse(self.style)
         self.worker_count = worker_processes(self.workers)

@@ -35,7 +35,7 @@ from helpers.core.records import (
 from helpers.core.workers import WorkerPool
 from helpers.pairs.config import SynthConfig, SynthOptions  # noqa: F401 - their home is the light config module
 from helpers.text.facts import extract
-from helpers.text.fallback import fallback_sentence
+from helpers.text.fallback import fallback_sentence, grammar_sentences
 from helpers.text.grammar import RecordError, describe, describe_variations, facts, validate_record
 from helpers.text.house import house_frames, load_examples
 from helpers.text.linearize import linearize
@@ -243,6 +243,7 @@ class SynthLines:
     seed: int
     policy: Policy
     style: Style = Style()
+    num_captions: int = 1
 
     def lines(self, block: list[tuple[int, bytes]]) -> tuple[list[str], int]:
         """Each line's output line, in order, and how many are errors: a line that cannot be described, for
@@ -254,8 +255,12 @@ class SynthLines:
                 if line.error:
                     raise RecordError(line.error)
                 validate_record(line.record, f"line {number}", self.policy)
-                text, _ = fallback_sentence(line.record, f"{self.seed}:{number}", self.policy, self.style)
+                seed = f"{self.seed}:{number}"
+                text, _ = fallback_sentence(line.record, seed, self.policy, self.style)
                 row = {"id": line.id, "description": text}
+                if self.num_captions > 1:
+                    more = grammar_sentences(line.record, seed, self.num_captions - 1, self.policy, self.style, (text,))
+                    row["captions"] = [text, *more]
             except Exception as error:  # noqa: BLE001 - any failure costs its own line only
                 failures += 1
                 message = (
@@ -274,10 +279,12 @@ def describe_file(
     style: Style = Style(),
     workers: int = 0,
     block: int = SYNTH_BLOCK,
+    num_captions: int = 1,
 ) -> int:
     """The CLI's work: one {"id", "description"} or {"id", "error"} per input line (blank and broken
     lines included), in order; returns the error count. Every sentence reads back as its record's facts
-    (`helpers.text.fallback`).
+    (`helpers.text.fallback`); with `num_captions` above 1 a row also holds `captions`, the description and
+    up to `num_captions - 1` other distinct grammar sentences (`grammar_sentences`).
 
     The input is read as it is described (a first pass counts its lines for the progress bar; a pipe or
     standard input is held, read once), blocks of `block` lines written on `workers` processes while this
@@ -291,7 +298,7 @@ def describe_file(
     """
     check_output(input_path, output_path)
     stream = is_stream(input_path)
-    settings = {"seed": seed, "policy": asdict(policy), "style": style.tag}
+    settings = {"seed": seed, "policy": asdict(policy), "style": style.tag, "num_captions": num_captions}
     with ResumableOutput(output_path, {"input": file_stamp(input_path), "settings": settings}, not stream) as output:
         if stream:
             held = list(read_raw_lines(input_path))
@@ -305,7 +312,7 @@ def describe_file(
         todo = islice(enumerate(lines, start=1), output.done, None)
         blocks = -(-(total - output.done) // block)
         workers = min(workers, blocks) if blocks > 1 else 0  # one block: no worker to start for it
-        pool = WorkerPool(SynthLines(seed, policy, style), workers)
+        pool = WorkerPool(SynthLines(seed, policy, style, num_captions), workers)
         try:
             with progress(total=total, initial=output.done, desc="synth", unit="record", file=sys.stderr) as bar:
                 for written, errors in pool.ordered("lines", ((chunk,) for chunk in chunks(todo, block)), 2 * workers):

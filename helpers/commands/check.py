@@ -37,6 +37,7 @@ def main(argv: list[str], prog: str = "desclm check") -> int:
             options.captions_format,
             options.workers,
             resolve(options.examples) if options.examples else None,
+            options.units,
         )
     except (OSError, ValueError) as error:
         parser.error(str(error))

@@ -36,7 +36,10 @@ answers: `<|object_ref_start|>two cans<|object_ref_end|><|box_start|>(x1,y1),(x2
 `<ref>two cans</ref><box>[[x1, y1, x2, y2], ...]</box>`; boxes in thousandths) is checked as the sentence they stand
 in, and each phrase's boxes against the detections it speaks for (`misplaced_box`, `box_count`:
 `helpers.text.check`); its verdict counts its `boxes`, and the summary the grounded captions' boxes and how many
-were placed (`grounded`).
+were placed (`grounded`). An answer listing boxes (Florence-2's location tokens, Qwen's JSON: `[{"bbox_2d": [...],
+"label": ...}]`, its corners in `units`: `helpers.core.answer_boxes`) is checked by its labels' counts and its boxes
+(`helpers.text.check.check_listed`), its verdict's `caption` the sentence that lists them; one that cannot be read
+(an entry without four numbers or a label, pixels of a photo whose record has no size) is its error line.
 
 Each caption gets one output line, in order: {"id", "faithful", "findings", "caption"} (each finding with its
 kind, category, the record's and the caption's value, and its characters in `caption`, the sentence checked;
@@ -70,6 +73,7 @@ from decimal import Decimal
 from itertools import islice
 from pathlib import Path, PurePosixPath
 
+from helpers.core.answer_boxes import AnswerError, AnswerUnits, listed_boxes
 from helpers.core.chat_entries import conversation, grounded_text, model_grounding, named_photos
 from helpers.core.contract import Policy
 from helpers.core.device import worker_processes
@@ -92,7 +96,7 @@ from helpers.core.records import (
 from helpers.core.tar_photos import is_tar_shards, keyed_shards, read_member, sample_of, shard_files, shard_members
 from helpers.core.workers import WorkerPool
 from helpers.describer.options import CAPTION_FORMATS, DEFAULT_CHECK_WORKERS
-from helpers.text.check import FINDINGS, check_caption
+from helpers.text.check import FINDINGS, CaptionCheck, check_caption, check_listed
 from helpers.text.grammar import RecordError
 
 logger = logging.getLogger(__name__)
@@ -591,6 +595,7 @@ class CaptionWork:
 
     policy: Policy
     lexicon: dict | None
+    units: AnswerUnits = AnswerUnits()
 
     def rows(self, block: list) -> list[dict]:
         """The block's output rows: each entry is a row already made (a caption that cannot be checked)
@@ -602,17 +607,35 @@ class CaptionWork:
                 rows.append(entry)
                 continue
             named, where, record, text = entry
-            text, grounding = model_grounding(text)  # a grounding model's tags: its sentence, each phrase's boxes
             try:
-                verdict = check_caption(record, text, self.policy, self.lexicon, grounding)
+                text, verdict, boxes = self._checked(record, text)
             except RecordError as error:
                 rows.append({**named, "error": str(error)})
+            except AnswerError as error:
+                rows.append({**named, "error": f"{where}: {error}"})
             except Exception as error:  # noqa: BLE001 - one caption must not cost the others
                 rows.append({**named, "error": f"{where}: {type(error).__name__}: {error}"})
             else:  # with the sentence its findings' characters are of (a grounded answer's, without its tags)
-                boxes = {"boxes": sum(len(phrase.boxes) for phrase in grounding)} if grounding else {}
                 rows.append({**named, **verdict.to_dict(), "caption": text, **boxes})
         return rows
+
+    def _checked(self, record: dict, text: str) -> tuple[str, CaptionCheck, dict]:
+        """(the sentence checked, the verdict, the boxes given where any were): a listed answer's (Florence-2's
+        locations, Qwen's JSON: `check_listed`), a grounding model's tags' (`model_grounding`) or a caption's."""
+        listed = listed_boxes(text, self.units, photo_size(record))
+        if listed is not None:
+            sentence, verdict = check_listed(record, listed, self.policy, self.lexicon)
+            return sentence, verdict, {"boxes": sum(len(entry.boxes) for entry in listed)}
+        sentence, grounding = model_grounding(text)  # a grounding model's tags: its sentence, each phrase's boxes
+        verdict = check_caption(record, sentence, self.policy, self.lexicon, grounding)
+        return sentence, verdict, {"boxes": sum(len(phrase.boxes) for phrase in grounding)} if grounding else {}
+
+
+def photo_size(record) -> tuple[int, int] | None:
+    """A CV record's photo (width, height) in pixels (01 writes them), None where it has no such."""
+    size = (record.get("width"), record.get("height")) if isinstance(record, dict) else ()
+    whole = all(isinstance(side, int) and not isinstance(side, bool) and side > 0 for side in size)
+    return size if size and whole else None
 
 
 def check_workers(setting: int | str) -> int:
@@ -650,7 +673,7 @@ def _examples(captions: Iterable[CaptionLine], verdicts: Iterable, records: Reco
     """House style examples (`helpers.text.house`) as JSONL lines: each faithful caption with its record, the
     captions read again beside their verdicts (one each, in order); `count["examples"]` counts them."""
     for line, verdict in zip(captions, verdicts, strict=True):
-        if verdict.record.get("faithful") is True:
+        if verdict.record.get("faithful") is True and listed_boxes(line.text) is None:  # a list of boxes: no prose
             count["examples"] += 1
             sentence = model_grounding(line.text)[0]  # a grounding model's answer without its tags
             yield json_line({"record": _record_of(line, records), "sentence": sentence})
@@ -715,8 +738,10 @@ def check_file(
     captions_format: str = "auto",
     workers: int | str = DEFAULT_CHECK_WORKERS,
     examples: Path | None = None,
+    units: AnswerUnits = AnswerUnits(),
 ) -> dict:
-    """The command's work (see the module docstring); returns the summary it writes. `workers`:
+    """The command's work (see the module docstring); returns the summary it writes. `units`: what Qwen's JSON
+    boxes count (`helpers.core.answer_boxes`). `workers`:
     processes checking the captions (`check_workers`) while this one reads, joins and writes them.
     `examples`: where the faithful captions go as a house style's examples (`{"record", "sentence"}` lines,
     `helpers.text.house`), written once every caption is checked: people's reviewed descriptions teach the
@@ -735,7 +760,8 @@ def check_file(
     stamp = {
         "input": file_stamp(input_path),
         "captions": _captions_stamp(captions_path),
-        "settings": [caption_field, captions_format, asdict(policy), lexicon],
+        "settings": [caption_field, captions_format, asdict(policy), lexicon]
+        + ([asdict(units)] if units != AnswerUnits() else []),  # (a run from before the setting resumes)
     }
     streamed = is_stream(input_path) or (not captions_path.is_dir() and is_stream(captions_path))
     if examples is not None and streamed:
@@ -753,7 +779,7 @@ def check_file(
                 entries = _entries(todo, records, input_path.name)
 
                 def lines() -> Iterator[str]:
-                    for rows in _checked(entries, CaptionWork(policy, lexicon), workers):
+                    for rows in _checked(entries, CaptionWork(policy, lexicon, units), workers):
                         _tally(rows, tally, kinds)
                         yield from (json_line(row) for row in rows)
 

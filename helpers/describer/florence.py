@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import math
 
+from helpers.core.answer_boxes import LOCATION_BINS
 from helpers.core.contract import Policy
 from helpers.describer.options import FLORENCE_TASKS
 from helpers.describer.provenance import provenance
 
 TASK_PROMPTS = {"caption": "<CAPTION>", "detection": "<OD>", "grounding": "<CAPTION_TO_PHRASE_GROUNDING>"}
-LOCATION_BINS = 1000  # Florence-2's <loc_0> .. <loc_999>, along each side
 
 
 def locations(box: list[float]) -> str:

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from helpers.core.answer_boxes import BOX_UNITS, QWEN_MAX_PIXELS, QWEN_MIN_PIXELS, AnswerUnits
 from helpers.core.contract import Policy
 from helpers.core.device import worker_processes
 from helpers.core.figures import MAP_POINTS
@@ -182,13 +183,26 @@ class CheckOptions:
         "also write each faithful caption with its CV record here, as a house style's examples (JSONL {record, "
         "sentence}: 02's examples_dir/<name>.jsonl): reviewers' descriptions teach the describer their wording",
     )
+    box_units: Literal[BOX_UNITS] = setting(
+        "thousandths",
+        "what the corners of JSON boxes (Qwen's bbox_2d) count: thousandths of the photo (Qwen3-VL), pixels of the "
+        "photo (its CV record's width and height), or qwen2.5-vl: pixels of the photo as Qwen2.5-VL's processor "
+        "resized it (--min_pixels, --max_pixels: as the model was run)",
+    )
+    min_pixels: int = setting(QWEN_MIN_PIXELS, "qwen2.5-vl boxes: the processor's min_pixels")
+    max_pixels: int = setting(QWEN_MAX_PIXELS, "qwen2.5-vl boxes: the processor's max_pixels")
 
     @property
     def policy(self) -> Policy:
         return Policy(self.min_confidence, self.scene_min_confidence)
 
+    @property
+    def units(self) -> AnswerUnits:
+        return AnswerUnits(self.box_units, self.min_pixels, self.max_pixels)
+
     def __post_init__(self) -> None:
         self.policy  # noqa: B018 - Policy checks the thresholds
+        self.units  # noqa: B018 - and AnswerUnits the pixels
         if self.workers != "auto" and not self.workers.isdigit():
             raise ValueError(f"workers must be 'auto' or a whole number >= 0, got {self.workers!r}")
 

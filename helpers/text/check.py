@@ -26,6 +26,9 @@ category at or above the threshold; any stated one where the phrase counts no ca
   first), with the box of the one it overlaps most, or none where it overlaps none;
 - `box_count`: a phrase given more or fewer boxes than it counts.
 
+An answer that lists boxes, each after its label or phrase (Florence-2's, Qwen's JSON: `helpers.core.answer_boxes`),
+is checked as such a caption whose sentence lists them (`check_listed`).
+
 Leaving the scene out is no finding (a caption need not say where); places and sizes are not
 checked. A caption is faithful when it has no finding.
 """
@@ -33,12 +36,13 @@ checked. A caption is faithful when it has no finding.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
+from helpers.core.answer_boxes import ListedBoxes
 from helpers.core.chat_entries import GroundedPhrase
 from helpers.core.contract import Policy
 from helpers.core.matching import box_overlap, greedy_pairs
-from helpers.text.facts import extract
+from helpers.text.facts import Extraction, Item, extract
 from helpers.text.grammar import UNKNOWN_SCENES, Facts, facts, validate_record
 from helpers.text.lexicon import canonical_label, canonical_scene, fold_label
 
@@ -152,8 +156,14 @@ def check_caption(
         RecordError: The record is invalid (naming the field).
     """
     validate_record(record, "record", policy)
-    expected = facts(record, policy)
     reading = extract(text, [d["label"] for d in record["detections"]], lexicon)
+    return _verdict(record, policy, reading, grounding)
+
+
+def _verdict(record: dict, policy: Policy, reading: Extraction, grounding: tuple[GroundedPhrase, ...]) -> CaptionCheck:
+    """What `reading` (a caption's, or a listed answer's) states against what a faithful description of the valid
+    `record` does, and its grounded phrases' boxes against the detections."""
+    expected = facts(record, policy)
     said = reading.facts()
     findings: list[Finding] = []
     spans: dict[str, tuple[int, int]] = {}
@@ -181,3 +191,75 @@ def check_caption(
     findings += _scene_findings(record, expected, said, reading.scene_span)
     findings += _box_findings(record, policy, reading.items, grounding)
     return CaptionCheck(not findings, tuple(findings), expected, said)
+
+
+UNLABELLED = "(no label)"  # boxes listed before any label (Florence-2's <REGION_PROPOSAL>): counting no category
+LISTED_SEPARATOR = "; "  # between a listed answer's pieces in the sentence checked, which no reading crosses
+
+
+def _listed_label(text: str, vocabulary: list[str], lexicon: Mapping[str, str] | None) -> str:
+    """The category a listed answer's bare label names, as a caption naming it would be read (a plural, a phrase of
+    the built-in lists, a word of the user's lexicon: "cans" is metal; case kept, as in a caption: "drink can" is
+    not the record's "Drink can"), else the label itself (`canonical_label`)."""
+    piece = f"1 {text}"
+    reading = extract(piece, vocabulary, lexicon)
+    if len(reading.items) == 1 and reading.items[0].count == 1 and reading.items[0].span == (0, len(piece)):
+        return reading.items[0].label
+    return canonical_label(text)
+
+
+def check_listed(
+    record: dict,
+    listed: tuple[ListedBoxes, ...],
+    policy: Policy = Policy(),
+    lexicon: Mapping[str, str] | None = None,
+) -> tuple[str, CaptionCheck]:
+    """Checks a listed answer (labels or phrases, each with its boxes: `helpers.core.answer_boxes`) against the CV
+    record `record`, as a grounded caption is (`check_caption`): a phrase that counts ("two cans", a Florence-2
+    phrase grounding's) states its own count, each box of a bare label ("can", a detection answer's: Florence-2's
+    `<OD>`, Qwen's JSON) counts one of its category (`_listed_label`), a label's boxes together. Returns the sentence
+    checked (the pieces as written, a bare label's as `3 × can`, split by `LISTED_SEPARATOR`: the findings'
+    characters are of it) and the verdict. Each piece is read apart, never the sentence whole.
+
+    Raises:
+        RecordError: The record is invalid (naming the field).
+    """
+    validate_record(record, "record", policy)
+    vocabulary = [detection["label"] for detection in record["detections"]]
+    counted: list[tuple[str, tuple, Extraction | None]] = []  # (piece, its boxes, its reading: None, a label's)
+    labels: dict[str, list[tuple]] = {}  # a bare label's boxes, under its first place in the answer
+    for entry in listed:
+        reading = extract(entry.text, vocabulary, lexicon) if entry.text else None
+        if reading is not None and (reading.items or reading.vague):
+            counted.append((entry.text, entry.boxes, reading))
+        elif entry.text not in labels:
+            labels[entry.text] = list(entry.boxes)
+            counted.append((entry.text, (), None))
+        else:
+            labels[entry.text] += entry.boxes
+    sentence, items, vague, grounding = "", [], [], []
+    for text, boxes, reading in counted:
+        sentence += LISTED_SEPARATOR if sentence else ""
+        start = len(sentence)
+        if reading is None:
+            boxes = tuple(labels[text])
+            piece = f"{len(boxes)} × {text or UNLABELLED}"
+            if text:
+                label = _listed_label(text, vocabulary, lexicon)
+                span = (start, start + len(piece))
+                items.append(Item(len(boxes), str(len(boxes)), text, label, None, False, 0, span))
+        else:
+            piece = text
+            items += [replace(item, span=_shifted(item.span, start)) for item in reading.items]
+            vague += [replace(item, span=_shifted(item.span, start)) for item in reading.vague]
+        sentence += piece
+        grounding.append(GroundedPhrase((start, start + len(piece)), boxes))
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item.label] = counts.get(item.label, 0) + item.count
+    reading = Extraction(counts, None, tuple(items), False, vague=tuple(vague))
+    return sentence, _verdict(record, policy, reading, tuple(grounding))
+
+
+def _shifted(span: tuple[int, int], by: int) -> tuple[int, int]:
+    return span[0] + by, span[1] + by

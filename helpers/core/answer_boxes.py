@@ -1,0 +1,175 @@
+"""Boxes a vision-language model lists as its answer, each after its label or phrase, with no sentence around them:
+
+- **Florence-2's** (what its `<OD>` and `<CAPTION_TO_PHRASE_GROUNDING>` tasks generate, and `desclm export --format
+  florence2` trains): `plastic<loc_x1><loc_y1><loc_x2><loc_y2>can<loc_...>...`, a label or phrase, then each of
+  its boxes as four location tokens, bins of a thousandth of the photo read as the bin's middle (as transformers'
+  `Florence2PostProcessor` dequantizes them); `<s>`, `</s>` and `<pad>` left out, a phrase with no box passed
+  over, as that reader does; a last box of fewer than four tokens is given as read (overlapping nothing);
+- **Qwen's JSON** (the grounding cookbook's, Qwen2.5-VL's and Qwen3-VL's answers:
+  `[{"bbox_2d": [x1, y1, x2, y2], "label": "plastic bottle"}, ...]`, a single object alike, fenced as
+  `` ```json `` or not): a label a box, the corners in `AnswerUnits`' units: thousandths of the photo (Qwen3-VL),
+  pixels of the photo, or pixels of the photo as Qwen2.5-VL's processor resized it (`qwen_resized`).
+
+`listed_boxes` reads either (None for any other answer: a sentence, or a grounding model's tags, which
+`helpers.core.chat_entries.model_grounding` reads); `desclm check` counts and places them
+(`helpers.text.check.check_listed`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+
+from helpers.core.chat_entries import MODEL_SCALE
+
+LOCATION_BINS = 1000  # Florence-2's <loc_0> .. <loc_999>, along each side
+FLORENCE_LOCATION = re.compile(r"<loc_(\d+)>")
+FLORENCE_RUN = re.compile(r"(?:<loc_\d+>)+")  # a phrase's boxes, one after another
+FLORENCE_SPECIAL = ("<s>", "</s>", "<pad>")  # left in a decoded answer (special tokens kept, for the locations)
+JSON_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
+JSON_BOX = "bbox_2d"
+BOX_UNITS = ("thousandths", "pixels", "qwen2.5-vl")
+# Qwen2.5-VL's processor: photos resized to sides of whole multiples of its patches (14 pixels, merged 2 x 2), the
+# published checkpoints' pixel range (preprocessor_config.json: 4 to 16,384 patches of 28 x 28)
+QWEN_FACTOR = 28
+QWEN_MIN_PIXELS = 56 * 56
+QWEN_MAX_PIXELS = 28 * 28 * 16384
+
+
+class AnswerError(ValueError):
+    """A listed answer that cannot be read: naming its entry and field."""
+
+
+@dataclass(frozen=True)
+class AnswerUnits:
+    """What the corners of Qwen's JSON boxes count (`BOX_UNITS`): thousandths of the photo, its pixels, or the
+    pixels of the photo as Qwen2.5-VL's processor resized it within `min_pixels` .. `max_pixels` (`qwen_resized`)."""
+
+    units: str = "thousandths"
+    min_pixels: int = QWEN_MIN_PIXELS
+    max_pixels: int = QWEN_MAX_PIXELS
+
+    def __post_init__(self) -> None:
+        if self.units not in BOX_UNITS:
+            raise ValueError(f"box_units must be one of {', '.join(BOX_UNITS)}, got {self.units!r}")
+        if not 0 < self.min_pixels <= self.max_pixels:
+            raise ValueError(f"need 0 < min_pixels <= max_pixels, got {self.min_pixels} and {self.max_pixels}")
+
+    def scale(self, size: tuple[int, int] | None) -> tuple[float, float]:
+        """What a corner's x and y are divided by, for a photo of `size` (width, height).
+
+        Raises:
+            AnswerError: Pixels asked, and the size is not known.
+        """
+        if self.units == "thousandths":
+            return float(MODEL_SCALE), float(MODEL_SCALE)
+        if size is None:
+            raise AnswerError(
+                f"boxes in {self.units} pixels need the photo's size: its CV record has no width and height"
+            )
+        if self.units == "pixels":
+            return float(size[0]), float(size[1])
+        height, width = qwen_resized(size[1], size[0], self.min_pixels, self.max_pixels)
+        return float(width), float(height)
+
+
+def qwen_resized(height: int, width: int, min_pixels: int = QWEN_MIN_PIXELS, max_pixels: int = QWEN_MAX_PIXELS):
+    """(height, width) of a photo as Qwen2.5-VL's processor resizes it (its `smart_resize`): each side rounded to a
+    multiple of `QWEN_FACTOR`, the whole scaled, keeping the shape, into `min_pixels` .. `max_pixels`.
+
+    Raises:
+        AnswerError: One side over 200 times the other (the processor refuses such a photo).
+    """
+    if max(height, width) > 200 * min(height, width):
+        raise AnswerError(f"a photo of {width} x {height} pixels: Qwen2.5-VL refuses sides over 200 times apart")
+    resized_height = round(height / QWEN_FACTOR) * QWEN_FACTOR
+    resized_width = round(width / QWEN_FACTOR) * QWEN_FACTOR
+    if resized_height * resized_width > max_pixels:
+        beta = math.sqrt(height * width / max_pixels)
+        resized_height = max(QWEN_FACTOR, math.floor(height / beta / QWEN_FACTOR) * QWEN_FACTOR)
+        resized_width = max(QWEN_FACTOR, math.floor(width / beta / QWEN_FACTOR) * QWEN_FACTOR)
+    elif resized_height * resized_width < min_pixels:
+        beta = math.sqrt(min_pixels / (height * width))
+        resized_height = math.ceil(height * beta / QWEN_FACTOR) * QWEN_FACTOR
+        resized_width = math.ceil(width * beta / QWEN_FACTOR) * QWEN_FACTOR
+    return resized_height, resized_width
+
+
+@dataclass(frozen=True)
+class ListedBoxes:
+    """A label or phrase of a listed answer, as written, and the boxes given it."""
+
+    text: str
+    boxes: tuple[tuple[float, ...], ...]  # [x1, y1, x2, y2] in 0..1 of the photo, in the order written
+
+
+def _florence_boxes(text: str) -> tuple[ListedBoxes, ...]:
+    for token in FLORENCE_SPECIAL:
+        text = text.replace(token, "")
+    listed, position = [], 0
+    for run in FLORENCE_RUN.finditer(text):
+        phrase = text[position : run.start()].strip()
+        position = run.end()
+        bins = [(int(number) + 0.5) / LOCATION_BINS for number in FLORENCE_LOCATION.findall(run.group())]
+        boxes = tuple(tuple(bins[i : i + 4]) for i in range(0, len(bins), 4))
+        listed.append(ListedBoxes(phrase, boxes))  # "": boxes of no label (<REGION_PROPOSAL>'s)
+    return tuple(listed)
+
+
+def _json_entries(text: str):
+    """The JSON objects of an answer in Qwen's layout, None where it is not one."""
+    stripped = text.strip()
+    fenced = JSON_FENCE.search(stripped)
+    body = fenced.group(1).strip() if fenced else re.sub(r"^```(?:json)?", "", stripped).strip()  # (a fence cut short)
+    if not body.startswith(("[", "{")) and JSON_BOX not in body:
+        return None
+    try:
+        value = json.loads(body)
+    except ValueError as error:
+        if f'"{JSON_BOX}"' in body:  # meant as boxes (a generation cut short, most often)
+            raise AnswerError(f"boxes in JSON that does not parse ({error})") from None
+        return None
+    entries = [value] if isinstance(value, dict) else value
+    if not isinstance(entries, list):
+        return None
+    if entries and not any(isinstance(entry, dict) and JSON_BOX in entry for entry in entries):
+        return None
+    return entries
+
+
+def _number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _json_boxes(entries: list, units: AnswerUnits, size: tuple[int, int] | None) -> tuple[ListedBoxes, ...]:
+    x_scale, y_scale = units.scale(size) if entries else (1.0, 1.0)
+    listed = []
+    for number, entry in enumerate(entries, start=1):
+        if not isinstance(entry, dict):
+            raise AnswerError(f"answer entry {number}: not a JSON object")
+        box, label = entry.get(JSON_BOX), entry.get("label")
+        if not (isinstance(box, list) and len(box) == 4 and all(_number(value) for value in box)):
+            raise AnswerError(f"answer entry {number}: {JSON_BOX} is not four numbers: {json.dumps(box)[:80]}")
+        if not isinstance(label, str):
+            raise AnswerError(f"answer entry {number}: its label is not text: {json.dumps(label)[:80]}")
+        corners = (box[0] / x_scale, box[1] / y_scale, box[2] / x_scale, box[3] / y_scale)
+        listed.append(ListedBoxes(label.strip(), (corners,)))
+    return tuple(listed)
+
+
+def listed_boxes(
+    text: str, units: AnswerUnits = AnswerUnits(), size: tuple[int, int] | None = None
+) -> tuple[ListedBoxes, ...] | None:
+    """The labels or phrases of a listed answer (Florence-2's location tokens, Qwen's JSON: see the module
+    docstring) with their boxes, in order; None where `text` is no such answer. `size`: the photo's (width,
+    height), for Qwen's boxes in pixels (`units`).
+
+    Raises:
+        AnswerError: Qwen's JSON that does not parse, or an entry without four numbers or a label, naming it.
+    """
+    if FLORENCE_LOCATION.search(text):
+        return _florence_boxes(text)
+    entries = _json_entries(text)
+    return None if entries is None else _json_boxes(entries, units, size)

@@ -1,0 +1,213 @@
+"""Answers that list boxes (Florence-2's location tokens, Qwen's JSON), read and checked against CV records."""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+_LABEL = st.text(string.ascii_letters + string.digits + " -_'.,", min_size=1, max_size=12)
+_BINS = st.tuples(*[st.integers(0, 999)] * 4)
+
+
+@settings(deadline=None)  # (the first example imports transformers)
+@given(listed=st.lists(st.tuples(_LABEL, st.lists(_BINS, min_size=1, max_size=3)), max_size=5))
+def test_florence_answers_read_as_transformers_reads_them(listed):
+    """Any labels and boxes written as Florence-2 generates them (`</s><s>`, each label then its boxes' location
+    tokens, `</s>`): `listed_boxes` gives each label as transformers' own reader does (`Florence2PostProcessor`,
+    what `post_process_generation` calls) and each box at the middle of its bins, where that reader puts it (it
+    gives whole pixels: read at 10^5 a side, to 10^-5 of the photo)."""
+    from types import SimpleNamespace
+
+    from transformers.models.florence2.processing_florence2 import Florence2PostProcessor
+
+    from helpers.core.answer_boxes import listed_boxes
+
+    text = "</s><s>" + "".join(label + "".join(f"<loc_{b}>" for box in boxes for b in box) for label, boxes in listed)
+    reader = Florence2PostProcessor({"description_with_bboxes": {}}, SimpleNamespace(all_special_tokens=[]))
+    side = 100_000
+    theirs = reader.parse_description_with_bboxes_from_text_and_spans(text + "</s>", (side, side))
+    ours = listed_boxes(text + "</s>")
+    assert ours is not None or not listed
+    flat = [(entry.text, box) for entry in ours or () for box in entry.boxes]
+    assert [label for label, _ in flat] == [instance["cat_name"] for instance in theirs]
+    for (_, box), instance in zip(flat, theirs, strict=True):
+        assert all(abs(ours * side - read) <= 1 for ours, read in zip(box, instance["bbox"], strict=True))
+    assert [len(entry.boxes) for entry in ours or ()] == [len(boxes) for _, boxes in listed]
+
+
+@settings(deadline=None)
+@given(
+    height=st.integers(1, 40_000),
+    width=st.integers(1, 40_000),
+    pixels=st.tuples(st.integers(28 * 28, 4096 * 28 * 28), st.integers(28 * 28, 16384 * 28 * 28)).map(sorted),
+)
+def test_qwen_resized_is_the_size_qwen2_5_vl_s_processor_resizes_a_photo_to(height, width, pixels):
+    """`qwen_resized` gives the size transformers' Qwen2-VL image processor (Qwen2.5-VL's) resizes any photo to, for
+    any min and max pixels, and refuses the photos it refuses."""
+    from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
+
+    from helpers.core.answer_boxes import AnswerError, qwen_resized
+
+    low, high = pixels
+    try:
+        theirs = smart_resize(height, width, 28, low, high)
+    except ValueError:
+        with pytest.raises(AnswerError, match="200 times"):
+            qwen_resized(height, width, low, high)
+        return
+    assert qwen_resized(height, width, low, high) == theirs
+
+
+def _stated(record: dict) -> list[dict]:
+    return [d for d in record["detections"] if d["confidence"] >= 0.5 and d.get("bbox")]
+
+
+def _qwen(detections: list[dict], scale: tuple[float, float] = (1000, 1000)) -> str:
+    """Qwen's JSON answer (fenced as Qwen3-VL writes it): each detection's label and box, corners times `scale`."""
+    entries = [
+        {"bbox_2d": [round(d["bbox"][i] * scale[i % 2], 3) for i in range(4)], "label": d["label"].strip()}
+        for d in detections
+    ]
+    return "```json\n" + json.dumps(entries, indent=2) + "\n```"
+
+
+def _florence(detections: list[dict]) -> str:
+    from helpers.describer.florence import locations
+
+    return "</s><s>" + "".join(d["label"].strip() + locations(d["bbox"]) for d in detections) + "</s>"
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10**6), form=st.sampled_from(["qwen", "florence"]), order=st.randoms())
+def test_an_answer_listing_the_stated_detections_is_faithful_and_one_left_out_is_found(seed, form, order):
+    """Any record of generated detections (labels as given: other spellings, invented names): an answer listing its
+    stated detections, each with its label and box, in any order, as Qwen's JSON (thousandths) or Florence-2's
+    location tokens (`desclm export --format florence2`'s), is faithful, every box counted and placed. Leave one
+    out and its category's count is found wrong (or missed), nothing else; move one far off and it is a misplaced
+    box."""
+    from helpers.core.answer_boxes import listed_boxes
+    from helpers.describer.exports import ExportRow
+    from helpers.describer.florence import florence_problem
+    from helpers.text.check import check_listed
+    from helpers.text.lexicon import canonical_label
+    from helpers.text.synthetic import random_cv
+
+    record = random_cv(random.Random(seed))
+    stated = _stated(record)
+    if form == "florence" and florence_problem(ExportRow("p", [], "grammar", record), ("detection",), _policy()):
+        return  # a label Florence-2 cannot be trained on (refused by the export)
+    order.shuffle(stated)
+
+    def read(detections: list[dict]):  # (Florence-2's answer of no box has no location token: a caption of nothing)
+        return listed_boxes((_qwen if form == "qwen" else _florence)(detections)) or ()
+
+    sentence, verdict = check_listed(record, read(stated))
+    assert verdict.faithful, (sentence, verdict.findings)
+    if not stated:
+        return
+    left_out = stated[0]
+    _, verdict = check_listed(record, read(stated[1:]))
+    label = canonical_label(left_out["label"])
+    kinds = {(finding.kind, finding.label) for finding in verdict.findings}
+    assert kinds in ({("wrong_count", label)}, {("missed_category", label)}), verdict.findings
+    x1, y1, x2, y2 = left_out["bbox"]
+    far = dict(left_out, bbox=[(x1 + 0.5) % 0.9, (y1 + 0.5) % 0.9, (x1 + 0.5) % 0.9 + 0.05, (y1 + 0.5) % 0.9 + 0.05])
+    if any(_overlaps(far["bbox"], d["bbox"]) for d in stated):
+        return  # (moved onto another item)
+    _, verdict = check_listed(record, read([far, *stated[1:]]))
+    assert [finding.kind for finding in verdict.findings] == ["misplaced_box"]
+
+
+def _policy():
+    from helpers.core.contract import Policy
+
+    return Policy()
+
+
+def _overlaps(a: list[float], b: list[float]) -> bool:
+    return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
+
+
+_RECORDS = [
+    {
+        "image": "a.jpg",
+        "width": 4000,
+        "height": 3000,
+        "detections": [
+            {"label": "plastic", "confidence": 0.9, "bbox": [0.1, 0.2, 0.3, 0.4]},
+            {"label": "plastic", "confidence": 0.8, "bbox": [0.5, 0.5, 0.6, 0.7]},
+            {"label": "Drink can", "confidence": 0.9, "bbox": [0.7, 0.1, 0.8, 0.2]},
+            {"label": "glass", "confidence": 0.2, "bbox": [0.0, 0.0, 0.1, 0.1]},
+        ],
+        "scene": {"class": "grass", "confidence": 0.95},
+    },
+    {
+        "image": "b.jpg",
+        "width": 640,
+        "height": 480,
+        "detections": [{"label": "metal", "confidence": 0.9, "bbox": [0.25, 0.25, 0.5, 0.75]}],
+        "scene": None,
+    },
+    {"image": "c.jpg", "detections": [{"label": "paper", "confidence": 0.9, "bbox": [0.2, 0.2, 0.4, 0.4]}]},
+]
+
+
+def test_desclm_check_reads_florence_2_and_qwen_answers_and_counts_their_boxes(tmp_path):
+    """`desclm check` on a vision-language model's answers as they come: Florence-2's `<OD>` (location tokens),
+    Qwen3-VL's JSON (thousandths, fenced), Qwen2.5-VL's (pixels of the photo as its processor resized it: read with
+    `--box_units qwen2.5-vl` and the pixels it ran with), beside a caption. The sentence checked lists each label's
+    count as the answer gave it; a box missing is a count found wrong; an entry without its four numbers, or pixels
+    of a photo whose record has no size, cost their line and name why; no answer of boxes becomes a house style's
+    example."""
+    from helpers.commands.check import main
+    from helpers.core.answer_boxes import qwen_resized
+
+    first, second, third = _RECORDS
+    (tmp_path / "cv.jsonl").write_text("".join(json.dumps(record) + "\n" for record in _RECORDS))
+    height, width = qwen_resized(3000, 4000, 3136, 1280 * 28 * 28)
+    assert (width, height) != (4000, 3000), "the processor resized the photo: pixels of it are not the photo's"
+    answers = [
+        ("a.jpg", _florence(_stated(first))),
+        ("a.jpg", _qwen(_stated(first))),
+        ("a.jpg", _qwen(_stated(first), scale=(width, height))),
+        ("a.jpg", _qwen(_stated(first)[1:])),
+        ("b.jpg", "A piece of metal."),
+        ("b.jpg", '[{"bbox_2d": [250, 250, 500], "label": "metal"}]'),
+        ("c.jpg", _qwen(_stated(third))),
+    ]
+    captions = tmp_path / "answers.jsonl"
+    captions.write_text("".join(json.dumps({"id": key, "caption": text}) + "\n" for key, text in answers))
+    common = ["--input", "cv.jsonl", "--captions", "answers.jsonl", "--workers", "0"]
+    qwen25 = ["--box_units", "qwen2.5-vl", "--max_pixels", str(1280 * 28 * 28)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path)
+        assert main([*common, "--output", "thousandths.jsonl", "--examples", "examples.jsonl"]) == 1
+        assert main([*common, "--output", "qwen25.jsonl", *qwen25]) == 1
+    read = [json.loads(line) for line in (tmp_path / "thousandths.jsonl").read_text().splitlines()]
+    florence, qwen3, qwen25_as_thousandths, missing, prose, short, unsized = read
+    for verdict in (florence, qwen3):
+        assert verdict["faithful"], verdict
+        assert verdict["caption"] == "2 × plastic; 1 × Drink can"
+        assert verdict["boxes"] == 3
+    assert {f["kind"] for f in qwen25_as_thousandths["findings"]} == {"misplaced_box"}
+    assert [(f["kind"], f["label"], f["expected"], f["said"]) for f in missing["findings"]] == [
+        ("wrong_count", "plastic", 2, 1)
+    ]
+    assert prose["faithful"] and "boxes" not in prose
+    assert "answer entry 1: bbox_2d is not four numbers" in short["error"]
+    assert "no width and height" not in unsized.get("error", "") and unsized["faithful"], "thousandths need no size"
+    summary = json.loads((tmp_path / "thousandths.summary.json").read_text())
+    assert summary["grounded"]["captions"] == 5 and summary["errors"] == 1
+    assert summary["grounded"]["boxes"] == 3 + 3 + 3 + 2 + 1
+    assert [json.loads(line)["sentence"] for line in (tmp_path / "examples.jsonl").read_text().splitlines()] == [
+        "A piece of metal."
+    ]
+    read = [json.loads(line) for line in (tmp_path / "qwen25.jsonl").read_text().splitlines()]
+    assert read[2]["faithful"] and read[2]["caption"] == "2 × plastic; 1 × Drink can", read[2]
+    assert not read[1]["faithful"], "Qwen3-VL's thousandths read as Qwen2.5-VL's pixels are elsewhere"
+    assert "no width and height" in read[6]["error"] and read[6]["id"] == "c.jpg"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import string
 
 import pytest
@@ -211,3 +212,29 @@ def test_desclm_check_reads_florence_2_and_qwen_answers_and_counts_their_boxes(t
     assert read[2]["faithful"] and read[2]["caption"] == "2 × plastic; 1 × Drink can", read[2]
     assert not read[1]["faithful"], "Qwen3-VL's thousandths read as Qwen2.5-VL's pixels are elsewhere"
     assert "no width and height" in read[6]["error"] and read[6]["id"] == "c.jpg"
+
+
+def test_a_florence_2_model_answering_as_the_florence2_export_trained_it_checks_faithful(described, tmp_path):
+    """The loop the florence2 export opens: a model trained on it answers each task as its entry's suffix. Checked
+    against the records those answers are faithful, every task's: the captions as sentences, the `<OD>` answers' and
+    the phrase groundings' boxes each where an item of its label is; a box moved off its item is found."""
+    from helpers.describer.check import check_file
+    from helpers.describer.exports import export
+
+    folder, records, _ = described
+    export("florence2", folder / "described.jsonl", folder / "florence.jsonl", folder / "cv.jsonl")
+    entries = [json.loads(line) for line in (folder / "florence.jsonl").read_text(encoding="utf-8").splitlines()]
+    tasks = {entry["prefix"].split(">")[0] + ">" for entry in entries}
+    assert tasks == {"<CAPTION>", "<OD>", "<CAPTION_TO_PHRASE_GROUNDING>"}
+    answers = [{"image": entry["image"], "caption": entry["suffix"]} for entry in entries]
+    boxed = next(entry for entry in entries if entry["prefix"] == "<OD>" and "<loc_" in entry["suffix"])
+    moved = re.sub(r"<loc_(\d+)>", lambda m: f"<loc_{(int(m.group(1)) + 500) % 1000}>", boxed["suffix"], count=4)
+    answers.append({"image": boxed["image"], "caption": moved})
+    (tmp_path / "answers.jsonl").write_text("".join(json.dumps(answer) + "\n" for answer in answers))
+    summary = check_file(folder / "cv.jsonl", tmp_path / "answers.jsonl", tmp_path / "verdicts.jsonl", workers=0)
+    verdicts = [json.loads(line) for line in (tmp_path / "verdicts.jsonl").read_text().splitlines()]
+    assert all(verdict["faithful"] for verdict in verdicts[:-1]), [v for v in verdicts if not v["faithful"]]
+    assert "misplaced_box" in [finding["kind"] for finding in verdicts[-1]["findings"]]
+    listed = [entry for entry in entries if "<loc_" in entry["suffix"]]
+    assert summary["grounded"]["captions"] == len(listed) + 1
+    assert summary["grounded"]["boxes_placed"] == summary["grounded"]["boxes"] - 1

@@ -882,3 +882,36 @@ def test_a_grounded_caption_boxes_each_item_once_across_its_phrases():
         sentence, grounding = model_grounding(caption(last))
         verdict = check_caption(record, sentence, grounding=grounding)
         assert [(finding.kind, finding.said) for finding in verdict.findings] == found
+
+
+def test_the_summary_counts_each_category_s_findings_and_the_most_frequent_invented_ones():
+    """`CategoryTally` (the summary's `by_category`, `invented`): per category of the records, the captions stating
+    it, its items, those right about it and each finding about it; of the categories said and not detected, the
+    `INVENTED_SHOWN` most frequent by name, the rest counted."""
+    from helpers.describer.check import INVENTED_SHOWN, CategoryTally
+    from helpers.text.check import check_caption
+
+    record = {"detections": [{"label": "plastic", "confidence": 0.9}] * 2 + [{"label": "metal", "confidence": 0.9}]}
+    captions = ["Two plastic items and a piece of metal.", "A plastic item and a piece of metal.", "Two plastic items."]
+    invented = [f"Two plastic items, a piece of metal and a thing{n}." for n in range(INVENTED_SHOWN + 5)]
+    tally = CategoryTally()
+    for caption in captions + invented + invented[:3]:
+        verdict = check_caption(record, caption).to_dict()
+        tally.add(verdict | {"caption": caption})
+    summary = tally.as_dict()
+    total = len(captions) + len(invented) + 3
+    assert list(summary["by_category"]) == ["plastic", "metal"], "most items first"
+    assert {k: v for k, v in summary["by_category"]["plastic"].items() if v} == {
+        "captions": total,
+        "items": 2 * total,
+        "right": total - 1,
+        "wrong_count": 1,
+    }
+    assert {k: v for k, v in summary["by_category"]["metal"].items() if v} == {
+        "captions": total,
+        "items": total,
+        "right": total - 1,
+        "missed_category": 1,
+    }
+    assert len(summary["invented"]) == INVENTED_SHOWN and summary["invented_other"] == 5
+    assert [summary["invented"][f"thing{n}"] for n in range(3)] == [2, 2, 2], "the most frequent shown"

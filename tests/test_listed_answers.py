@@ -180,6 +180,7 @@ def test_desclm_check_reads_florence_2_and_qwen_answers_and_counts_their_boxes(t
         ("b.jpg", "A piece of metal."),
         ("b.jpg", '[{"bbox_2d": [250, 250, 500], "label": "metal"}]'),
         ("c.jpg", _qwen(_stated(third))),
+        ("b.jpg", _qwen([*_stated(second), {"label": "tyre", "bbox": [0.0, 0.0, 0.1, 0.1]}])),
     ]
     captions = tmp_path / "answers.jsonl"
     captions.write_text("".join(json.dumps({"id": key, "caption": text}) + "\n" for key, text in answers))
@@ -190,7 +191,7 @@ def test_desclm_check_reads_florence_2_and_qwen_answers_and_counts_their_boxes(t
         assert main([*common, "--output", "thousandths.jsonl", "--examples", "examples.jsonl"]) == 1
         assert main([*common, "--output", "qwen25.jsonl", *qwen25]) == 1
     read = [json.loads(line) for line in (tmp_path / "thousandths.jsonl").read_text().splitlines()]
-    florence, qwen3, qwen25_as_thousandths, missing, prose, short, unsized = read
+    florence, qwen3, qwen25_as_thousandths, missing, prose, short, unsized, tyre = read
     for verdict in (florence, qwen3):
         assert verdict["faithful"], verdict
         assert verdict["caption"] == "2 × plastic; 1 × Drink can"
@@ -203,8 +204,23 @@ def test_desclm_check_reads_florence_2_and_qwen_answers_and_counts_their_boxes(t
     assert "answer entry 1: bbox_2d is not four numbers" in short["error"]
     assert "no width and height" not in unsized.get("error", "") and unsized["faithful"], "thousandths need no size"
     summary = json.loads((tmp_path / "thousandths.summary.json").read_text())
-    assert summary["grounded"]["captions"] == 5 and summary["errors"] == 1
-    assert summary["grounded"]["boxes"] == 3 + 3 + 3 + 2 + 1
+    assert [(f["kind"], f["label"]) for f in tyre["findings"]] == [
+        ("invented_category", "tyre"),
+        ("misplaced_box", "tyre"),
+    ]
+    assert summary["grounded"]["captions"] == 6 and summary["errors"] == 1
+    assert summary["grounded"]["boxes"] == 3 + 3 + 3 + 2 + 1 + 2
+    # Per category: a model's weak ones (the Qwen2.5-VL pixels read as thousandths misplace all three boxes)
+    plastic = {"captions": 4, "items": 8, "right": 2, "wrong_count": 1, "misplaced_box": 2}
+    assert {k: v for k, v in summary["by_category"]["plastic"].items() if v} == plastic
+    assert {k: v for k, v in summary["by_category"]["Drink can"].items() if v} == {
+        "captions": 4,
+        "items": 4,
+        "right": 3,
+        "misplaced_box": 1,
+    }
+    assert summary["by_category"]["metal"]["right"] == 2 == summary["by_category"]["metal"]["captions"]
+    assert (summary["invented"], summary["invented_other"]) == ({"tyre": 1}, 0)
     assert [json.loads(line)["sentence"] for line in (tmp_path / "examples.jsonl").read_text().splitlines()] == [
         "A piece of metal."
     ]

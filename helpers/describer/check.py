@@ -50,7 +50,8 @@ empty list: a text-only conversation, about no photo, counted as `text_only`, no
 (LLaVA-OneVision's multi-image conversations: a CV record is one photo's, counted as `multi_image`; a list of one
 is that photo); a JSON file broken part-way ends
 with one error line saying after which entry. A summary (how
-many faithful, findings per kind) goes to `<output stem>.summary.json`. The CV records are joined
+many faithful, findings per kind, and per category of the records: `CategoryTally`) goes to
+`<output stem>.summary.json`. The CV records are joined
 by their `id`, else their `image` (01's records), as `desclm describe` names its output lines.
 Neither file is held in memory: the CV records' ids and where each line starts go to an SQLite table
 in a temporary folder beside the output (removed after, `helpers.core.lines`), and the verdicts
@@ -692,9 +693,46 @@ def _checked(entries: Iterable, work: CaptionWork, workers: int) -> Iterator[lis
         pool.close()
 
 
-def _tally(rows: Iterable[dict], tally: Counter, kinds: Counter) -> None:
-    """Counts rows into `tally` (checked, faithful, errors, and `SKIPPED`'s counts) and their findings into
-    `kinds`."""
+CATEGORY_FINDINGS = ("missed_category", "wrong_count", "vague_count", "misplaced_box", "box_count")
+INVENTED_SHOWN = 50  # the summary's categories said and not detected: the most frequent, the rest counted
+
+
+class CategoryTally:
+    """Per category of the records, over the checked captions (the summary's `by_category`): in how many captions'
+    records it is stated, how many items, in how many the caption has no finding about it (`right`), and each
+    finding about it (`CATEGORY_FINDINGS`); and the categories captions said that their records do not state
+    (`invented`: in how many captions each, the `INVENTED_SHOWN` most frequent). A model's weak categories, from
+    the verdicts' own `expected` counts and findings."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, Counter] = {}
+        self.invented: Counter = Counter()
+
+    def add(self, row: dict) -> None:
+        about: dict[str, Counter] = {}
+        for finding in row["findings"]:
+            about.setdefault(finding["label"], Counter())[finding["kind"]] += 1
+        for label, count in row["expected"]["counts"].items():
+            counts = self.counts.setdefault(label, Counter())
+            counts.update(captions=1, items=count, right=int(label not in about))
+            counts.update(about.get(label, Counter()))
+        self.invented.update(finding["label"] for finding in row["findings"] if finding["kind"] == "invented_category")
+
+    def as_dict(self) -> dict:
+        ordered = sorted(self.counts.items(), key=lambda item: (-item[1]["items"], item[0]))
+        fields = ("captions", "items", "right", *CATEGORY_FINDINGS)
+        by_category = {label: {field: counts[field] for field in fields} for label, counts in ordered}
+        shown = dict(self.invented.most_common(INVENTED_SHOWN))
+        return {
+            "by_category": by_category,
+            "invented": shown,
+            "invented_other": sum(self.invented.values()) - sum(shown.values()),
+        }
+
+
+def _tally(rows: Iterable[dict], tally: Counter, kinds: Counter, categories: CategoryTally) -> None:
+    """Counts rows into `tally` (checked, faithful, errors, and `SKIPPED`'s counts), their findings into
+    `kinds`, and both per category into `categories`."""
     for row in rows:
         if "skipped" in row:
             tally[SKIPPED[row["skipped"]]] += 1
@@ -705,6 +743,7 @@ def _tally(rows: Iterable[dict], tally: Counter, kinds: Counter) -> None:
         tally["checked"] += 1
         tally["faithful"] += bool(row["faithful"])
         kinds.update(finding["kind"] for finding in row["findings"])
+        categories.add(row)
         if "boxes" in row:  # a grounded caption, and the boxes it gives
             tally["grounded"] += 1
             tally["boxes"] += row["boxes"]
@@ -766,12 +805,12 @@ def check_file(
     streamed = is_stream(input_path) or (not captions_path.is_dir() and is_stream(captions_path))
     if examples is not None and streamed:
         raise ValueError("examples: the captions and records are read again to write them; give files, not a stream")
-    tally, kinds = Counter(), Counter()
+    tally, kinds, categories = Counter(), Counter(), CategoryTally()
     # The lock comes first (a second run on this output refuses); a killed run's lines are kept and counted
     with ResumableOutput(output_path, stamp, resume=not streamed) as output:
         if output.done:
             logger.info("resuming %s after %d captions", output_path, output.done)
-            _tally((line.record for line in read_lines(output.partial)), tally, kinds)
+            _tally((line.record for line in read_lines(output.partial)), tally, kinds, categories)
         with tempfile.TemporaryDirectory(prefix=".check-", dir=output_path.parent) as scratch:
             records = RecordIndex(input_path, Path(scratch))
             try:
@@ -780,7 +819,7 @@ def check_file(
 
                 def lines() -> Iterator[str]:
                     for rows in _checked(entries, CaptionWork(policy, lexicon, units), workers):
-                        _tally(rows, tally, kinds)
+                        _tally(rows, tally, kinds, categories)
                         yield from (json_line(row) for row in rows)
 
                 for block in chunks(lines(), WRITE_BLOCK):
@@ -804,6 +843,7 @@ def check_file(
             **({"examples": tally["examples"]} if examples is not None else {}),  # faithful captions written as such
             "findings": {kind: kinds[kind] for kind in FINDINGS},
             **({"grounded": _grounded_summary(tally, kinds)} if tally["grounded"] else {}),
+            **categories.as_dict(),
             "cv_records": records.records,
             "cv_problems": dict(records.problems),
         }

@@ -6,6 +6,7 @@ import json
 import random
 import re
 import string
+from collections import Counter
 
 import pytest
 from hypothesis import given, settings
@@ -88,13 +89,15 @@ def _florence(detections: list[dict]) -> str:
 def test_an_answer_listing_the_stated_detections_is_faithful_and_one_left_out_is_found(seed, form, order):
     """Any record of generated detections (labels as given: other spellings, invented names): an answer listing its
     stated detections, each with its label and box, in any order, as Qwen's JSON (thousandths) or Florence-2's
-    location tokens (`desclm export --format florence2`'s), is faithful, every box counted and placed. Leave one
-    out and its category's count is found wrong (or missed), nothing else; move one far off and it is a misplaced
-    box."""
+    location tokens (`desclm export --format florence2`'s), is faithful, every box counted and placed, its sentence
+    read back (as the gallery reads it) as the labels written. Leave one out and its category's count is found
+    wrong (or missed; a list of no box also says there is nothing), nothing else; move one far off and it is a
+    misplaced box."""
     from helpers.core.answer_boxes import listed_boxes
     from helpers.describer.exports import ExportRow
     from helpers.describer.florence import florence_problem
     from helpers.text.check import check_listed
+    from helpers.text.facts import extract
     from helpers.text.lexicon import canonical_label
     from helpers.text.synthetic import random_cv
 
@@ -109,13 +112,17 @@ def test_an_answer_listing_the_stated_detections_is_faithful_and_one_left_out_is
 
     sentence, verdict = check_listed(record, read(stated))
     assert verdict.faithful, (sentence, verdict.findings)
+    written = Counter(d["label"].strip() for d in stated)
+    if all("; " not in label for label in written):  # read back as the labels written, by any reader of sentences
+        assert extract(sentence, [d["label"] for d in record["detections"]]).counts == written, sentence
     if not stated:
         return
     left_out = stated[0]
     _, verdict = check_listed(record, read(stated[1:]))
     label = canonical_label(left_out["label"])
     kinds = {(finding.kind, finding.label) for finding in verdict.findings}
-    assert kinds in ({("wrong_count", label)}, {("missed_category", label)}), verdict.findings
+    nothing_left = {("says_no_litter", None)} if len(stated) == 1 else set()  # a list of no box: none there
+    assert kinds in ({("wrong_count", label)}, {("missed_category", label)} | nothing_left), verdict.findings
     x1, y1, x2, y2 = left_out["bbox"]
     far = dict(left_out, bbox=[(x1 + 0.5) % 0.9, (y1 + 0.5) % 0.9, (x1 + 0.5) % 0.9 + 0.05, (y1 + 0.5) % 0.9 + 0.05])
     if any(_overlaps(far["bbox"], d["bbox"]) for d in stated):
@@ -194,7 +201,7 @@ def test_desclm_check_reads_florence_2_and_qwen_answers_and_counts_their_boxes(t
     florence, qwen3, qwen25_as_thousandths, missing, prose, short, unsized, tyre = read
     for verdict in (florence, qwen3):
         assert verdict["faithful"], verdict
-        assert verdict["caption"] == "2 × plastic; 1 × Drink can"
+        assert verdict["caption"] == "Detected by label: 2 × plastic; 1 × Drink can."
         assert verdict["boxes"] == 3
     assert {f["kind"] for f in qwen25_as_thousandths["findings"]} == {"misplaced_box"}
     assert [(f["kind"], f["label"], f["expected"], f["said"]) for f in missing["findings"]] == [
@@ -225,7 +232,7 @@ def test_desclm_check_reads_florence_2_and_qwen_answers_and_counts_their_boxes(t
         "A piece of metal."
     ]
     read = [json.loads(line) for line in (tmp_path / "qwen25.jsonl").read_text().splitlines()]
-    assert read[2]["faithful"] and read[2]["caption"] == "2 × plastic; 1 × Drink can", read[2]
+    assert read[2]["faithful"] and read[2]["caption"] == "Detected by label: 2 × plastic; 1 × Drink can.", read[2]
     assert not read[1]["faithful"], "Qwen3-VL's thousandths read as Qwen2.5-VL's pixels are elsewhere"
     assert "no width and height" in read[6]["error"] and read[6]["id"] == "c.jpg"
 

@@ -42,8 +42,8 @@ from helpers.core.answer_boxes import ListedBoxes
 from helpers.core.chat_entries import GroundedPhrase
 from helpers.core.contract import Policy
 from helpers.core.matching import box_overlap, greedy_pairs
-from helpers.text.facts import Extraction, Item, extract
-from helpers.text.grammar import UNKNOWN_SCENES, Facts, facts, validate_record
+from helpers.text.facts import Extraction, Item, extract, read_enumeration
+from helpers.text.grammar import ENUMERATION_OPENING, UNKNOWN_SCENES, Facts, facts, validate_record
 from helpers.text.lexicon import canonical_label, canonical_scene, fold_label
 
 FINDINGS = (
@@ -217,9 +217,11 @@ def check_listed(
     """Checks a listed answer (labels or phrases, each with its boxes: `helpers.core.answer_boxes`) against the CV
     record `record`, as a grounded caption is (`check_caption`): a phrase that counts ("two cans", a Florence-2
     phrase grounding's) states its own count, each box of a bare label ("can", a detection answer's: Florence-2's
-    `<OD>`, Qwen's JSON) counts one of its category (`_listed_label`), a label's boxes together. Returns the sentence
-    checked (the pieces as written, a bare label's as `3 × can`, split by `LISTED_SEPARATOR`: the findings'
-    characters are of it) and the verdict. Each piece is read apart, never the sentence whole.
+    `<OD>`, Qwen's JSON) counts one of its category (`_listed_label`), a label's boxes together. Each piece is read
+    apart, never the sentence whole. Returns the sentence checked (the findings' characters are of it) and the
+    verdict: an answer of bare labels as the describer's enumeration, which any reader of sentences reads back as
+    the labels written (`Detected by label: 2 × plastic; 1 × can.`; no box at all: `Detected by label: nothing.`,
+    which says no litter), else the pieces as written (a bare label's as `2 × can`) split by `LISTED_SEPARATOR`.
 
     Raises:
         RecordError: The record is invalid (naming the field).
@@ -237,27 +239,32 @@ def check_listed(
             counted.append((entry.text, (), None))
         else:
             labels[entry.text] += entry.boxes
-    sentence, items, vague, grounding = "", [], [], []
-    for text, boxes, reading in counted:
-        sentence += LISTED_SEPARATOR if sentence else ""
+    pieces = [text if reading else f"{len(labels[text])} × {text or UNLABELLED}" for text, _, reading in counted]
+    parts = {text: len(labels[text]) for text, _, reading in counted if reading is None}
+    enumerated = ENUMERATION_OPENING + (LISTED_SEPARATOR.join(pieces) or "nothing") + "."
+    said = read_enumeration(enumerated) if len(parts) == len(counted) else None
+    as_enumeration = said is not None and said.counts == parts
+    sentence = ENUMERATION_OPENING if as_enumeration else ""
+    items, vague, grounding = [], [], []
+    for (text, boxes, reading), piece in zip(counted, pieces, strict=True):
+        sentence += LISTED_SEPARATOR if sentence not in ("", ENUMERATION_OPENING) else ""
         start = len(sentence)
+        sentence += piece
         if reading is None:
             boxes = tuple(labels[text])
-            piece = f"{len(boxes)} × {text or UNLABELLED}"
             if text:
                 label = _listed_label(text, vocabulary, lexicon)
-                span = (start, start + len(piece))
-                items.append(Item(len(boxes), str(len(boxes)), text, label, None, False, 0, span))
+                items.append(Item(len(boxes), str(len(boxes)), text, label, None, False, 0, (start, len(sentence))))
         else:
-            piece = text
             items += [replace(item, span=_shifted(item.span, start)) for item in reading.items]
             vague += [replace(item, span=_shifted(item.span, start)) for item in reading.vague]
-        sentence += piece
-        grounding.append(GroundedPhrase((start, start + len(piece)), boxes))
+        grounding.append(GroundedPhrase((start, len(sentence)), boxes))
+    if as_enumeration:
+        sentence = enumerated
     counts: dict[str, int] = {}
     for item in items:
         counts[item.label] = counts.get(item.label, 0) + item.count
-    reading = Extraction(counts, None, tuple(items), False, vague=tuple(vague))
+    reading = Extraction(counts, None, tuple(items), as_enumeration and not counted, vague=tuple(vague))
     return sentence, _verdict(record, policy, reading, tuple(grounding))
 
 

@@ -44,6 +44,44 @@ def test_florence_answers_read_as_transformers_reads_them(listed):
 
 @settings(deadline=None)
 @given(
+    listed=st.lists(st.tuples(_LABEL | st.just(" "), st.lists(_BINS, min_size=1, max_size=3)), max_size=5),
+    size=st.tuples(st.integers(50_000, 100_000), st.integers(50_000, 100_000)),
+    task=st.sampled_from(["<OD>", "<CAPTION_TO_PHRASE_GROUNDING>"]),
+)
+def test_florence_answers_post_processed_read_as_their_tokens(listed, size, task):
+    """Any Florence-2 answer as transformers' `post_process_generation` gives it and people keep it (`{task:
+    {"bboxes", "labels"}}`, pixels of the `image_size` it was told; a phrase grounding's phrase repeated a box):
+    read as JSON with the photo's size, it is the answer read from its tokens (a label or phrase repeated one after
+    another read as one, as the post-processed answer cannot tell them apart), each corner to a pixel."""
+    from types import SimpleNamespace
+
+    from transformers.models.florence2.processing_florence2 import Florence2PostProcessor, Florence2Processor
+
+    from helpers.core.answer_boxes import listed_boxes
+
+    text = "</s><s>" + "".join(label + "".join(f"<loc_{b}>" for box in boxes for b in box) for label, boxes in listed)
+    processor = object.__new__(Florence2Processor)  # its post-processing alone: no tokenizer (that is on the Hub)
+    processor.tasks_answer_post_processing_type = {"<OD>": "description_with_bboxes"}
+    processor.tasks_answer_post_processing_type["<CAPTION_TO_PHRASE_GROUNDING>"] = "phrase_grounding"
+    tasks = {"description_with_bboxes": {}, "phrase_grounding": {}}
+    processor.post_processor = Florence2PostProcessor(tasks, SimpleNamespace(all_special_tokens=[]))
+    kept = processor.post_process_generation(text + "</s>", task=task, image_size=size)
+    ours = listed_boxes(json.dumps(kept), size=size)
+    tokens: list = []  # the answer from its tokens, a phrase repeated one after another as one
+    for entry in listed_boxes(text + "</s>") or ():
+        if tokens and tokens[-1][0] == entry.text:
+            tokens[-1] = (entry.text, tokens[-1][1] + entry.boxes)
+        else:
+            tokens.append((entry.text, entry.boxes))
+    assert [entry.text for entry in ours] == [text for text, _ in tokens]
+    for entry, (_, boxes) in zip(ours, tokens, strict=True):
+        assert len(entry.boxes) == len(boxes)
+        for read, box in zip(entry.boxes, boxes, strict=True):
+            assert all(abs(a - b) * side <= 1 for a, b, side in zip(read, box, size * 2, strict=True))
+
+
+@settings(deadline=None)
+@given(
     height=st.integers(1, 40_000),
     width=st.integers(1, 40_000),
     pixels=st.tuples(st.integers(28 * 28, 4096 * 28 * 28), st.integers(28 * 28, 16384 * 28 * 28)).map(sorted),
@@ -188,6 +226,16 @@ def test_desclm_check_reads_florence_2_and_qwen_answers_and_counts_their_boxes(t
         ("b.jpg", '[{"bbox_2d": [250, 250, 500], "label": "metal"}]'),
         ("c.jpg", _qwen(_stated(third))),
         ("b.jpg", _qwen([*_stated(second), {"label": "tyre", "bbox": [0.0, 0.0, 0.1, 0.1]}])),
+        (
+            "a.jpg",
+            {
+                "<OD>": {
+                    "bboxes": [[v * s for v, s in zip(d["bbox"], (4000, 3000) * 2)] for d in _stated(first)],
+                    "labels": [d["label"] for d in _stated(first)],
+                }
+            },
+        ),  # fmt: skip
+        ("b.jpg", json.loads(_qwen(_stated(second)).strip("`json\n"))),  # kept as JSON, not text
     ]
     captions = tmp_path / "answers.jsonl"
     captions.write_text("".join(json.dumps({"id": key, "caption": text}) + "\n" for key, text in answers))
@@ -198,7 +246,9 @@ def test_desclm_check_reads_florence_2_and_qwen_answers_and_counts_their_boxes(t
         assert main([*common, "--output", "thousandths.jsonl", "--examples", "examples.jsonl"]) == 1
         assert main([*common, "--output", "qwen25.jsonl", *qwen25]) == 1
     read = [json.loads(line) for line in (tmp_path / "thousandths.jsonl").read_text().splitlines()]
-    florence, qwen3, qwen25_as_thousandths, missing, prose, short, unsized, tyre = read
+    florence, qwen3, qwen25_as_thousandths, missing, prose, short, unsized, tyre, kept, as_json = read
+    assert kept["faithful"] and kept["caption"] == "Detected by label: 2 × plastic; 1 × Drink can.", kept
+    assert as_json["faithful"] and as_json["boxes"] == 1, as_json
     for verdict in (florence, qwen3):
         assert verdict["faithful"], verdict
         assert verdict["caption"] == "Detected by label: 2 × plastic; 1 × Drink can."
@@ -215,18 +265,18 @@ def test_desclm_check_reads_florence_2_and_qwen_answers_and_counts_their_boxes(t
         ("invented_category", "tyre"),
         ("misplaced_box", "tyre"),
     ]
-    assert summary["grounded"]["captions"] == 6 and summary["errors"] == 1
-    assert summary["grounded"]["boxes"] == 3 + 3 + 3 + 2 + 1 + 2
+    assert summary["grounded"]["captions"] == 8 and summary["errors"] == 1
+    assert summary["grounded"]["boxes"] == 3 + 3 + 3 + 2 + 1 + 2 + 3 + 1
     # Per category: a model's weak ones (the Qwen2.5-VL pixels read as thousandths misplace all three boxes)
-    plastic = {"captions": 4, "items": 8, "right": 2, "wrong_count": 1, "misplaced_box": 2}
+    plastic = {"captions": 5, "items": 10, "right": 3, "wrong_count": 1, "misplaced_box": 2}
     assert {k: v for k, v in summary["by_category"]["plastic"].items() if v} == plastic
     assert {k: v for k, v in summary["by_category"]["Drink can"].items() if v} == {
-        "captions": 4,
-        "items": 4,
-        "right": 3,
+        "captions": 5,
+        "items": 5,
+        "right": 4,
         "misplaced_box": 1,
     }
-    assert summary["by_category"]["metal"]["right"] == 2 == summary["by_category"]["metal"]["captions"]
+    assert summary["by_category"]["metal"]["right"] == 3 == summary["by_category"]["metal"]["captions"]
     assert (summary["invented"], summary["invented_other"]) == ({"tyre": 1}, 0)
     assert [json.loads(line)["sentence"] for line in (tmp_path / "examples.jsonl").read_text().splitlines()] == [
         "A piece of metal."

@@ -8,7 +8,10 @@
 - **Qwen's JSON** (the grounding cookbook's, Qwen2.5-VL's and Qwen3-VL's answers:
   `[{"bbox_2d": [x1, y1, x2, y2], "label": "plastic bottle"}, ...]`, a single object alike, fenced as
   `` ```json `` or not): a label a box, the corners in `AnswerUnits`' units: thousandths of the photo (Qwen3-VL),
-  pixels of the photo, or pixels of the photo as Qwen2.5-VL's processor resized it (`qwen_resized`).
+  pixels of the photo, or pixels of the photo as Qwen2.5-VL's processor resized it (`qwen_resized`);
+- **Florence-2's post-processed** answer, as transformers' `post_process_generation` gives it and people keep it
+  (`{"<OD>": {"bboxes": [[x1, y1, x2, y2], ...], "labels": [...]}}`, or the task's part alone): pixels of the photo
+  (the `image_size` it was told), a phrase grounding's phrase repeated for each of its boxes read as one phrase.
 
 `listed_boxes` reads either (None for any other answer: a sentence, or a grounding model's tags, which
 `helpers.core.chat_entries.model_grounding` reads); `desclm check` counts and places them
@@ -66,9 +69,8 @@ class AnswerUnits:
         if self.units == "thousandths":
             return float(MODEL_SCALE), float(MODEL_SCALE)
         if size is None:
-            raise AnswerError(
-                f"boxes in {self.units} pixels need the photo's size: its CV record has no width and height"
-            )
+            units = "pixels" if self.units == "pixels" else "pixels of the photo as Qwen2.5-VL resized it"
+            raise AnswerError(f"boxes in {units} need the photo's size: its CV record has no width and height")
         if self.units == "pixels":
             return float(size[0]), float(size[1])
         height, width = qwen_resized(size[1], size[0], self.min_pixels, self.max_pixels)
@@ -118,8 +120,9 @@ def _florence_boxes(text: str) -> tuple[ListedBoxes, ...]:
     return tuple(listed)
 
 
-def _json_entries(text: str):
-    """The JSON objects of an answer in Qwen's layout, None where it is not one."""
+def _json_answer(text: str) -> tuple[str, object] | None:
+    """The JSON of an answer listing boxes: ("qwen", its entries) or ("florence2", the task's {"bboxes", "labels"}:
+    `_florence_parsed`); None where `text` is no such answer."""
     stripped = text.strip()
     fenced = JSON_FENCE.search(stripped)
     body = fenced.group(1).strip() if fenced else re.sub(r"^```(?:json)?", "", stripped).strip()  # (a fence cut short)
@@ -128,15 +131,54 @@ def _json_entries(text: str):
     try:
         value = json.loads(body)
     except ValueError as error:
-        if f'"{JSON_BOX}"' in body:  # meant as boxes (a generation cut short, most often)
+        if f'"{JSON_BOX}"' in body or '"bboxes"' in body:  # meant as boxes (a generation cut short, most often)
             raise AnswerError(f"boxes in JSON that does not parse ({error})") from None
         return None
+    if isinstance(value, dict) and (parsed := _florence_parsed(value)) is not None:
+        return "florence2", parsed
     entries = [value] if isinstance(value, dict) else value
     if not isinstance(entries, list):
         return None
     if entries and not any(isinstance(entry, dict) and JSON_BOX in entry for entry in entries):
         return None
-    return entries
+    return "qwen", entries
+
+
+def _florence_parsed(value: dict) -> dict | None:
+    """Florence-2's post-processed answer (`post_process_generation`: `{"<OD>": {"bboxes": [...], "labels": [...]}}`,
+    or the task's part alone), None where `value` is none."""
+    if len(value) == 1 and str(next(iter(value))).startswith("<") and isinstance(next(iter(value.values())), dict):
+        value = next(iter(value.values()))
+    return value if "bboxes" in value and ("labels" in value or "bboxes_labels" in value) else None
+
+
+def lists_boxes(value) -> bool:
+    """Whether a JSON value (a caption field's, kept as JSON rather than text) is an answer listing boxes: Qwen's
+    entries, or Florence-2's post-processed answer."""
+    if isinstance(value, dict):
+        return JSON_BOX in value or _florence_parsed(value) is not None
+    return isinstance(value, list) and any(isinstance(entry, dict) and JSON_BOX in entry for entry in value)
+
+
+def _florence_pixel_boxes(parsed: dict, size: tuple[int, int] | None) -> tuple[ListedBoxes, ...]:
+    """Florence-2's post-processed boxes (pixels of the photo, as `image_size` told it): a box a label, a phrase
+    grounding's phrase repeated for each of its boxes (one after another: one phrase again)."""
+    boxes, labels = parsed["bboxes"], parsed.get("labels", parsed.get("bboxes_labels"))
+    if not (isinstance(boxes, list) and isinstance(labels, list) and len(boxes) == len(labels)):
+        raise AnswerError("Florence-2's answer: 'bboxes' and 'labels' are not lists of one length")
+    x_scale, y_scale = AnswerUnits("pixels").scale(size) if boxes else (1.0, 1.0)
+    listed: list[ListedBoxes] = []
+    for number, (box, label) in enumerate(zip(boxes, labels, strict=True), start=1):
+        if not (isinstance(box, list) and len(box) == 4 and all(_number(value) for value in box)):
+            raise AnswerError(f"Florence-2's answer: box {number} is not four numbers: {json.dumps(box)[:80]}")
+        if not isinstance(label, str):
+            raise AnswerError(f"Florence-2's answer: label {number} is not text: {json.dumps(label)[:80]}")
+        corners = (box[0] / x_scale, box[1] / y_scale, box[2] / x_scale, box[3] / y_scale)
+        if listed and listed[-1].text == label.strip():
+            listed[-1] = ListedBoxes(listed[-1].text, (*listed[-1].boxes, corners))
+        else:
+            listed.append(ListedBoxes(label.strip(), (corners,)))
+    return tuple(listed)
 
 
 def _number(value) -> bool:
@@ -159,17 +201,29 @@ def _json_boxes(entries: list, units: AnswerUnits, size: tuple[int, int] | None)
     return tuple(listed)
 
 
+def is_listed_answer(text: str) -> bool:
+    """Whether `text` is an answer listing boxes (`listed_boxes` reads it), without reading its boxes."""
+    try:
+        return bool(FLORENCE_LOCATION.search(text)) or _json_answer(text) is not None
+    except AnswerError:
+        return True
+
+
 def listed_boxes(
     text: str, units: AnswerUnits = AnswerUnits(), size: tuple[int, int] | None = None
 ) -> tuple[ListedBoxes, ...] | None:
-    """The labels or phrases of a listed answer (Florence-2's location tokens, Qwen's JSON: see the module
-    docstring) with their boxes, in order; None where `text` is no such answer. `size`: the photo's (width,
-    height), for Qwen's boxes in pixels (`units`).
+    """The labels or phrases of a listed answer (Florence-2's location tokens or post-processed JSON, Qwen's JSON:
+    see the module docstring) with their boxes, in order; None where `text` is no such answer. `size`: the photo's
+    (width, height), for boxes in pixels (Qwen's with `units` asking so; Florence-2's post-processed, always).
 
     Raises:
-        AnswerError: Qwen's JSON that does not parse, or an entry without four numbers or a label, naming it.
+        AnswerError: JSON that does not parse, an entry without four numbers or a label (naming it), or pixels
+            where `size` is None.
     """
     if FLORENCE_LOCATION.search(text):
         return _florence_boxes(text)
-    entries = _json_entries(text)
-    return None if entries is None else _json_boxes(entries, units, size)
+    answer = _json_answer(text)
+    if answer is None:
+        return None
+    form, value = answer
+    return _florence_pixel_boxes(value, size) if form == "florence2" else _json_boxes(value, units, size)

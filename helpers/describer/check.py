@@ -74,7 +74,7 @@ from decimal import Decimal
 from itertools import islice
 from pathlib import Path, PurePosixPath
 
-from helpers.core.answer_boxes import AnswerError, AnswerUnits, listed_boxes
+from helpers.core.answer_boxes import AnswerError, AnswerUnits, is_listed_answer, listed_boxes, lists_boxes
 from helpers.core.chat_entries import conversation, grounded_text, model_grounding, named_photos
 from helpers.core.contract import Policy
 from helpers.core.device import worker_processes
@@ -205,7 +205,10 @@ def _answer(conversation) -> str | None:
 
 def _text(value) -> str | None:
     """A caption field's text: a text; a list of captions' first (`desclm export`'s `captions`); a conversation's
-    answer (`_answer`: `desclm export --chat`'s `completion`, a chat's `messages`)."""
+    answer (`_answer`: `desclm export --chat`'s `completion`, a chat's `messages`); boxes kept as JSON (Qwen's
+    entries, Florence-2's post-processed answer: `helpers.core.answer_boxes`) as their JSON text."""
+    if lists_boxes(value):
+        return json.dumps(value, ensure_ascii=False)
     if isinstance(value, list) and value and all(isinstance(turn, dict) for turn in value):
         return _answer(value)
     if isinstance(value, list):
@@ -674,7 +677,7 @@ def _examples(captions: Iterable[CaptionLine], verdicts: Iterable, records: Reco
     """House style examples (`helpers.text.house`) as JSONL lines: each faithful caption with its record, the
     captions read again beside their verdicts (one each, in order); `count["examples"]` counts them."""
     for line, verdict in zip(captions, verdicts, strict=True):
-        if verdict.record.get("faithful") is True and listed_boxes(line.text) is None:  # a list of boxes: no prose
+        if verdict.record.get("faithful") is True and not is_listed_answer(line.text):  # boxes: no prose
             count["examples"] += 1
             sentence = model_grounding(line.text)[0]  # a grounding model's answer without its tags
             yield json_line({"record": _record_of(line, records), "sentence": sentence})

@@ -203,13 +203,13 @@ _RECORDS = [
 ]
 
 
-def test_desclm_check_reads_florence_2_and_qwen_answers_and_counts_their_boxes(tmp_path):
+def test_desclm_check_reads_florence_2_and_qwen_answers_and_counts_their_boxes(tmp_path, caplog):
     """`desclm check` on a vision-language model's answers as they come: Florence-2's `<OD>` (location tokens),
     Qwen3-VL's JSON (thousandths, fenced), Qwen2.5-VL's (pixels of the photo as its processor resized it: read with
     `--box_units qwen2.5-vl` and the pixels it ran with), beside a caption. The sentence checked lists each label's
     count as the answer gave it; a box missing is a count found wrong; an entry without its four numbers, or pixels
-    of a photo whose record has no size, cost their line and name why; no answer of boxes becomes a house style's
-    example."""
+    of a photo whose record has no size, cost their line and name why; boxes off the photo (pixels read as
+    thousandths) are counted and warned of; no answer of boxes becomes a house style's example."""
     from helpers.commands.check import main
     from helpers.core.answer_boxes import qwen_resized
 
@@ -236,6 +236,7 @@ def test_desclm_check_reads_florence_2_and_qwen_answers_and_counts_their_boxes(t
             },
         ),  # fmt: skip
         ("b.jpg", json.loads(_qwen(_stated(second)).strip("`json\n"))),  # kept as JSON, not text
+        ("a.jpg", _qwen(_stated(first), scale=(4000, 3000))),  # pixels of the photo, read as thousandths: off it
     ]
     captions = tmp_path / "answers.jsonl"
     captions.write_text("".join(json.dumps({"id": key, "caption": text}) + "\n" for key, text in answers))
@@ -246,7 +247,7 @@ def test_desclm_check_reads_florence_2_and_qwen_answers_and_counts_their_boxes(t
         assert main([*common, "--output", "thousandths.jsonl", "--examples", "examples.jsonl"]) == 1
         assert main([*common, "--output", "qwen25.jsonl", *qwen25]) == 1
     read = [json.loads(line) for line in (tmp_path / "thousandths.jsonl").read_text().splitlines()]
-    florence, qwen3, qwen25_as_thousandths, missing, prose, short, unsized, tyre, kept, as_json = read
+    florence, qwen3, qwen25_as_thousandths, missing, prose, short, unsized, tyre, kept, as_json, photo_pixels = read
     assert kept["faithful"] and kept["caption"] == "Detected by label: 2 × plastic; 1 × Drink can.", kept
     assert as_json["faithful"] and as_json["boxes"] == 1, as_json
     for verdict in (florence, qwen3):
@@ -265,16 +266,16 @@ def test_desclm_check_reads_florence_2_and_qwen_answers_and_counts_their_boxes(t
         ("invented_category", "tyre"),
         ("misplaced_box", "tyre"),
     ]
-    assert summary["grounded"]["captions"] == 8 and summary["errors"] == 1
-    assert summary["grounded"]["boxes"] == 3 + 3 + 3 + 2 + 1 + 2 + 3 + 1
+    assert summary["grounded"]["captions"] == 9 and summary["errors"] == 1
+    assert summary["grounded"]["boxes"] == 3 + 3 + 3 + 2 + 1 + 2 + 3 + 1 + 3
     # Per category: a model's weak ones (the Qwen2.5-VL pixels read as thousandths misplace all three boxes)
-    plastic = {"captions": 5, "items": 10, "right": 3, "wrong_count": 1, "misplaced_box": 2}
+    plastic = {"captions": 6, "items": 12, "right": 3, "wrong_count": 1, "misplaced_box": 4}
     assert {k: v for k, v in summary["by_category"]["plastic"].items() if v} == plastic
     assert {k: v for k, v in summary["by_category"]["Drink can"].items() if v} == {
-        "captions": 5,
-        "items": 5,
+        "captions": 6,
+        "items": 6,
         "right": 4,
-        "misplaced_box": 1,
+        "misplaced_box": 2,
     }
     assert summary["by_category"]["metal"]["right"] == 3 == summary["by_category"]["metal"]["captions"]
     assert (summary["invented"], summary["invented_other"]) == ({"tyre": 1}, 0)
@@ -284,6 +285,9 @@ def test_desclm_check_reads_florence_2_and_qwen_answers_and_counts_their_boxes(t
     read = [json.loads(line) for line in (tmp_path / "qwen25.jsonl").read_text().splitlines()]
     assert read[2]["faithful"] and read[2]["caption"] == "Detected by label: 2 × plastic; 1 × Drink can.", read[2]
     assert not read[1]["faithful"], "Qwen3-VL's thousandths read as Qwen2.5-VL's pixels are elsewhere"
+    assert photo_pixels["boxes_outside"] == 3 and "boxes_outside" not in qwen3, "a corner beyond 1000: off the photo"
+    assert summary["grounded"]["boxes_outside"] == 3
+    assert "3 of the 21 boxes the captions gave lie partly off the photo" in caplog.text
     assert "no width and height" in read[6]["error"] and read[6]["id"] == "c.jpg"
 
 

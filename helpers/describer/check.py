@@ -629,10 +629,25 @@ class CaptionWork:
         listed = listed_boxes(text, self.units, photo_size(record))
         if listed is not None:
             sentence, verdict = check_listed(record, listed, self.policy, self.lexicon)
-            return sentence, verdict, {"boxes": sum(len(entry.boxes) for entry in listed)}
+            return sentence, verdict, _boxes_given([box for entry in listed for box in entry.boxes])
         sentence, grounding = model_grounding(text)  # a grounding model's tags: its sentence, each phrase's boxes
         verdict = check_caption(record, sentence, self.policy, self.lexicon, grounding)
-        return sentence, verdict, {"boxes": sum(len(phrase.boxes) for phrase in grounding)} if grounding else {}
+        boxes = [box for phrase in grounding for box in phrase.boxes]
+        return sentence, verdict, _boxes_given(boxes) if grounding else {}
+
+
+OUTSIDE_WARNING = (
+    "%d of the %d boxes the captions gave lie partly off the photo (a corner beyond 0..1 of it): are they in other "
+    "units than read (--box_units %s)? Qwen2.5-VL writes pixels of the photo as its processor resized it "
+    "(--box_units qwen2.5-vl); Qwen3-VL, Qwen2-VL and InternVL thousandths"
+)
+
+
+def _boxes_given(boxes: list[tuple[float, ...]]) -> dict:
+    """A verdict's count of the boxes its caption gave, and of those with a corner off the photo (beyond 0..1 of
+    it: most often boxes in other units than read, `--box_units`), where any."""
+    outside = sum(any(not 0 <= value <= 1 for value in box) for box in boxes)
+    return {"boxes": len(boxes)} | ({"boxes_outside": outside} if outside else {})
 
 
 def photo_size(record) -> tuple[int, int] | None:
@@ -750,6 +765,7 @@ def _tally(rows: Iterable[dict], tally: Counter, kinds: Counter, categories: Cat
         if "boxes" in row:  # a grounded caption, and the boxes it gives
             tally["grounded"] += 1
             tally["boxes"] += row["boxes"]
+            tally["boxes_outside"] += row.get("boxes_outside", 0)
 
 
 def _grounded_summary(tally: Counter, kinds: Counter) -> dict:
@@ -760,6 +776,7 @@ def _grounded_summary(tally: Counter, kinds: Counter) -> dict:
         "boxes": tally["boxes"],
         "boxes_placed": placed,
         "placed_share": placed / tally["boxes"] if tally["boxes"] else None,
+        "boxes_outside": tally["boxes_outside"],
     }
 
 
@@ -850,5 +867,7 @@ def check_file(
             "cv_records": records.records,
             "cv_problems": dict(records.problems),
         }
+        if tally["boxes_outside"]:
+            logger.warning(OUTSIDE_WARNING, tally["boxes_outside"], tally["boxes"], units.units)
         atomic_write_text(summary_file, json.dumps(summary, indent=2) + "\n")
     return summary

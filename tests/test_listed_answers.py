@@ -315,3 +315,55 @@ def test_a_florence_2_model_answering_as_the_florence2_export_trained_it_checks_
     listed = [entry for entry in entries if "<loc_" in entry["suffix"]]
     assert summary["grounded"]["captions"] == len(listed) + 1
     assert summary["grounded"]["boxes_placed"] == summary["grounded"]["boxes"] - 1
+
+
+def test_llava_entries_answering_with_boxes_read_back_as_the_stated_detections(described, tmp_path):
+    """`desclm export --format llava --answer boxes`: an entry per photo whose answer is its stated boxes in the form
+    Qwen-VL answers grounding in (thousandths, or Qwen2.5-VL's pixels of the photo as its processor resizes it, the
+    size the record's), labels as given: read back they are the stated detections, and
+    `desclm check` (the same units) finds every answer faithful. A detection without a box, or pixels of a photo
+    whose record has no size, is its row's problem; the option is llava's, with the CV records."""
+    from helpers.core.answer_boxes import AnswerUnits, listed_boxes, qwen_resized
+    from helpers.describer.check import check_file
+    from helpers.describer.exports import export
+    from helpers.describer.options import BOXES_PROMPT, ExportOptions
+
+    folder, records, rows = described
+    for record in records:  # the size of a camera's photos (the fixture's files are tiny; pixels are the record's)
+        record |= {"width": 4000, "height": 3000}
+    records[2]["detections"].append({"label": "crate", "confidence": 0.9})  # no box to give
+    del records[3]["width"], records[3]["height"]  # no size: no pixels
+    (folder / "cv.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    units = {"thousandths": AnswerUnits(), "qwen2.5-vl": AnswerUnits("qwen2.5-vl", 3136, 1280 * 28 * 28)}
+    for name, unit in units.items():
+        output = tmp_path / f"{name}.jsonl"
+        counts = export("llava", folder / "described.jsonl", output, folder / "cv.jsonl", folder / "photos",
+                        prompt=BOXES_PROMPT, boxes=unit)  # fmt: skip
+        why = {p["id"]: p["error"] for p in map(json.loads, (tmp_path / f"{name}.jsonl.errors.jsonl").open())}
+        left_out = {records[2]["image"], "broken.jpg"} | ({records[3]["image"]} if name != "thousandths" else set())
+        assert set(why) == left_out, why
+        assert "no bbox" in why[records[2]["image"]]
+        entries = [json.loads(line) for line in output.read_text().splitlines()]
+        assert counts["exported"] == len(entries) == len(rows) - len(left_out) + 1
+        by_image = {record["image"]: record for record in records}
+        for entry in entries:
+            record = by_image[entry["image"]]
+            question, answer = (turn["value"] for turn in entry["conversations"])
+            assert question == f"<image>\n{BOXES_PROMPT}"
+            height, width = qwen_resized(3000, 4000, 3136, 1280 * 28 * 28)
+            scale = (1000, 1000) if name == "thousandths" else (width, height)
+            stated = [d for d in record["detections"] if d["confidence"] >= 0.5]
+            read = listed_boxes(answer, unit, (4000, 3000))
+            assert [entry.text for entry in read] == [d["label"].strip() for d in stated]
+            for entry_read, detection in zip(read, stated, strict=True):
+                for value, corner, side in zip(entry_read.boxes[0], detection["bbox"], scale * 2, strict=True):
+                    assert abs(value - corner) <= 0.5 / side + 1e-12, "a corner to half its unit"
+        summary = check_file(folder / "cv.jsonl", output, tmp_path / f"{name}.verdicts.jsonl", workers=0, units=unit)
+        assert summary["checked"] == len(entries) and summary["faithful"] == len(entries), summary
+    options = {"described": "d.jsonl", "output": "o", "answer": "boxes"}
+    with pytest.raises(ValueError, match="the llava export's entries, not coco's"):
+        ExportOptions(**options, format="coco")
+    with pytest.raises(ValueError, match="units of --answer boxes"):
+        ExportOptions(described="d.jsonl", output="o", format="llava", box_units="pixels")
+    with pytest.raises(ValueError, match="give them"):
+        export("llava", folder / "described.jsonl", tmp_path / "x.jsonl", boxes=AnswerUnits())

@@ -45,7 +45,7 @@ def main(argv: list[str], prog: str = "desclm export") -> int:
             require_file(options.images, "Photos (--images: a folder or a Hugging Face dataset)")
             if options.images
             else None,
-            options.prompt,
+            options.conversation_prompt,
             options.image_column,
             options.key_column,
             resolve(options.image_folder) if options.image_folder else None,
@@ -63,6 +63,7 @@ def main(argv: list[str], prog: str = "desclm export") -> int:
             options.license,
             options.objects,
             options.florence_tasks,
+            options.boxes,
         )
     except (OSError, ValueError) as error:
         parser.error(str(error))

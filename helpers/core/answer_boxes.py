@@ -77,6 +77,14 @@ class AnswerUnits:
         return float(width), float(height)
 
 
+def record_size(record) -> tuple[int, int] | None:
+    """A CV record's photo (width, height) in pixels (01 writes them): what boxes in pixels are of, both ways (read
+    and written); None where it has none."""
+    size = (record.get("width"), record.get("height")) if isinstance(record, dict) else ()
+    whole = all(isinstance(side, int) and not isinstance(side, bool) and side > 0 for side in size)
+    return size if size and whole else None
+
+
 def qwen_resized(height: int, width: int, min_pixels: int = QWEN_MIN_PIXELS, max_pixels: int = QWEN_MAX_PIXELS):
     """(height, width) of a photo as Qwen2.5-VL's processor resizes it (its `smart_resize`): each side rounded to a
     multiple of `QWEN_FACTOR`, the whole scaled, keeping the shape, into `min_pixels` .. `max_pixels`.
@@ -227,3 +235,19 @@ def listed_boxes(
         return None
     form, value = answer
     return _florence_pixel_boxes(value, size) if form == "florence2" else _json_boxes(value, units, size)
+
+
+def qwen_answer(boxes: list[tuple[str, list[float]]], units: AnswerUnits, size: tuple[int, int] | None) -> str:
+    """Labelled boxes ([x1, y1, x2, y2] in 0..1 of the photo) as Qwen's grounding answer, the form `listed_boxes`
+    reads: a fenced JSON list, an object a line (`{"bbox_2d": [...], "label": ...}`), labels as given, corners whole
+    numbers in `units` (thousandths, or pixels: of the photo of `size` (width, height), or as Qwen2.5-VL resizes it).
+
+    Raises:
+        AnswerError: Pixels asked, and `size` is None.
+    """
+    x_scale, y_scale = units.scale(size) if boxes else (1.0, 1.0)
+    lines = []
+    for label, box in boxes:
+        corners = [round(box[0] * x_scale), round(box[1] * y_scale), round(box[2] * x_scale), round(box[3] * y_scale)]
+        lines.append("\t" + json.dumps({JSON_BOX: corners, "label": label}, ensure_ascii=False))
+    return "```json\n[" + ("\n" + ",\n".join(lines) + "\n" if lines else "") + "]\n```"

@@ -74,7 +74,7 @@ from decimal import Decimal
 from itertools import islice
 from pathlib import Path, PurePosixPath
 
-from helpers.core.answer_boxes import AnswerError, AnswerUnits, is_listed_answer, listed_boxes, lists_boxes
+from helpers.core.answer_boxes import AnswerError, AnswerUnits, is_listed_answer, listed_boxes, lists_boxes, record_size
 from helpers.core.chat_entries import conversation, grounded_text, model_grounding, named_photos
 from helpers.core.contract import Policy
 from helpers.core.device import worker_processes
@@ -626,7 +626,7 @@ class CaptionWork:
     def _checked(self, record: dict, text: str) -> tuple[str, CaptionCheck, dict]:
         """(the sentence checked, the verdict, the boxes given where any were): a listed answer's (Florence-2's
         locations, Qwen's JSON: `check_listed`), a grounding model's tags' (`model_grounding`) or a caption's."""
-        listed = listed_boxes(text, self.units, photo_size(record))
+        listed = listed_boxes(text, self.units, record_size(record))
         if listed is not None:
             sentence, verdict = check_listed(record, listed, self.policy, self.lexicon)
             return sentence, verdict, _boxes_given([box for entry in listed for box in entry.boxes])
@@ -648,13 +648,6 @@ def _boxes_given(boxes: list[tuple[float, ...]]) -> dict:
     it: most often boxes in other units than read, `--box_units`), where any."""
     outside = sum(any(not 0 <= value <= 1 for value in box) for box in boxes)
     return {"boxes": len(boxes)} | ({"boxes_outside": outside} if outside else {})
-
-
-def photo_size(record) -> tuple[int, int] | None:
-    """A CV record's photo (width, height) in pixels (01 writes them), None where it has no such."""
-    size = (record.get("width"), record.get("height")) if isinstance(record, dict) else ()
-    whole = all(isinstance(side, int) and not isinstance(side, bool) and side > 0 for side in size)
-    return size if size and whole else None
 
 
 def check_workers(setting: int | str) -> int:

@@ -29,7 +29,8 @@ from, `helpers.core.photo_datasets`):
   (id, image, description, captions, source, detections, scene, taken), `helpers.describer.webdataset`;
   `datasets.load_dataset("webdataset", data_files="out/*.tar")` reads them too;
 - **llava**: LLaVA-style conversations, one entry per caption (`id`, `image`, `conversations`:
-  human `<image>` + `prompt`, gpt the caption);
+  human `<image>` + `prompt`, gpt the caption); with `boxes` (`--answer boxes`, `--cv` needed) one per photo, gpt
+  its stated boxes as Qwen-VL's grounding answer (`box_entries`);
 - **grounded**: the captions grounded, in ms-swift's grounding layout (`--cv` needed; `grounded_entries`): an entry
   per caption (`id`, `messages`, `images`, `objects`), each phrase that counts items written `<ref-object>` and a
   `<bbox>` per item, `objects` the phrases as written and the items' boxes (0..1), which ms-swift's template writes
@@ -133,6 +134,7 @@ from itertools import chain
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from helpers.core.answer_boxes import AnswerUnits, qwen_answer, record_size
 from helpers.core.chat_entries import GROUNDING_BOX, GROUNDING_REF
 from helpers.core.contract import Policy
 from helpers.core.figures import is_number, position_of
@@ -172,8 +174,8 @@ from helpers.describer.dataset_card import CardCounts, dataset_card
 from helpers.describer.florence import FLORENCE_TASKS, florence2_entries, florence_problem
 from helpers.describer.hf_dataset import ShardedDatasetWriter
 from helpers.describer.label_studio import image_url, import_limits_warning, label_config, local_files_prefix
+from helpers.describer.options import CAPTION_PROMPT, MAP_FORMATS, SPLIT_FORMATS, check_license
 from helpers.describer.options import EXPORT_FORMATS as FORMATS
-from helpers.describer.options import MAP_FORMATS, SPLIT_FORMATS, ExportOptions, check_license
 from helpers.describer.provenance import provenance
 from helpers.describer.selection import RECORD_SPLITS, Selection, SplitPlan, said
 from helpers.describer.shard_writer import SHARD_BYTES, file_state
@@ -182,7 +184,7 @@ from helpers.text.grammar import facts, validate_record
 
 logger = logging.getLogger(__name__)
 
-LLAVA_PROMPT = ExportOptions.prompt
+LLAVA_PROMPT = CAPTION_PROMPT
 # the exports naming photo files (`--image_folder`)
 COPYING_FORMATS = ("llava", "grounded", "florence2", "coco", "coco_instances", "label_studio")
 FOLDER_FORMATS = ("hf", "webdataset")  # the exports written as a folder of shards, resumable
@@ -895,6 +897,28 @@ def llava_entries(row: ExportRow, prompt: str = LLAVA_PROMPT) -> list[dict]:
     ]
 
 
+def box_entries(row: ExportRow, prompt: str, policy: Policy, units: AnswerUnits) -> list[dict]:
+    """A row's LLaVA-style entry whose answer is its boxes (`llava --answer boxes`): the detections its description
+    states (at `policy`'s threshold, with their boxes), labels as given, in the form Qwen-VL answers grounding in
+    (`qwen_answer`, corners in `units`; pixels of the record's photo size, as `desclm check` reads them back); one
+    entry a photo, `[]` for a photo with none. Rows are checked first (`boxes_answer_problem`)."""
+    stated = [d for d in (row.record or {}).get("detections") or [] if d["confidence"] >= policy.min_confidence]
+    answer = qwen_answer([(d["label"], d["bbox"]) for d in stated], units, record_size(row.record))
+    turns = [{"from": "human", "value": f"<image>\n{prompt}"}, {"from": "gpt", "value": answer}]
+    return [
+        {"id": row.id if isinstance(row.id, str) else _key(row.id), "image": row.photo_name, "conversations": turns}
+    ]
+
+
+def boxes_answer_problem(row: ExportRow, units: AnswerUnits) -> str | None:
+    """Why a row's boxes cannot be its answer (`box_entries`): its record unreadable, a detection without a box, or
+    pixels asked of a photo whose record has no size; else None."""
+    problem = record_problem(row) or boxes_problem(row)
+    if problem is None and units.units != "thousandths" and record_size(row.record) is None:
+        return "no width and height in its CV record: its boxes have no pixels"
+    return problem
+
+
 def grounded_entries(row: ExportRow, prompt: str = LLAVA_PROMPT, policy: Policy = Policy()) -> list[dict]:
     """A row's grounded conversations in ms-swift's grounding layout, one per caption (`entry_id`):
     each phrase of the caption that counts items ("two plastic items": `provenance`, the items it speaks for) is
@@ -1158,6 +1182,7 @@ def write_json_files(
     prompt: str,
     policy: Policy = Policy(),
     tasks: tuple[str, ...] = FLORENCE_TASKS,
+    boxes: AnswerUnits | None = None,
 ) -> dict[str | None, int]:
     """The llava, grounded, florence2, coco or coco_instances export in one pass over `rows`: each row in the file of
     its split (`outputs` by split name, `split_output`; None the one file of an export without splits), every file
@@ -1173,7 +1198,9 @@ def write_json_files(
     with AtomicFiles(outputs.values()) as files:
         if fmt in ("llava", "grounded", "florence2"):
             entries = {
-                "llava": partial(llava_entries, prompt=prompt),
+                "llava": partial(llava_entries, prompt=prompt)
+                if boxes is None
+                else partial(box_entries, prompt=prompt, policy=policy, units=boxes),
                 "grounded": partial(grounded_entries, prompt=prompt, policy=policy),
                 "florence2": partial(florence2_entries, tasks=tasks, policy=policy),
             }[fmt]
@@ -1539,6 +1566,7 @@ def export(
     license: str = "",
     objects: bool = False,
     tasks: tuple[str, ...] = FLORENCE_TASKS,
+    boxes: AnswerUnits | None = None,
 ) -> dict:
     """Writes one export (see the module docstring); returns its counts. `images`: a folder or a
     Hugging Face dataset (`image_column`, `key_column`: as extraction read it), or the data.yaml, COCO
@@ -1558,7 +1586,8 @@ def export(
     coco, coco_instances) a file per split beside `output` (`write_json_files`), the photos in one `image_folder`;
     `license` (hf, webdataset): the licence the dataset card states; `objects` (hf, with `cv` and `images`): the
     object-detection columns too, the boxes the descriptions state (`DetectionColumns`, at `policy.min_confidence`);
-    `tasks` (florence2): each photo's entries (`helpers.describer.florence`).
+    `tasks` (florence2): each photo's entries (`helpers.describer.florence`); `boxes` (llava, with `cv`): each
+    photo's entry answers with its stated boxes in these units (`box_entries`), not a caption.
 
     Returns:
         {"format", "rows", "exported", "problems", "output"} (with `image_folder`: "photos_written",
@@ -1586,6 +1615,8 @@ def export(
         raise ValueError(
             "the florence2 export's detection and grounding entries hold the CV records' boxes: give them (--cv)"
         )
+    if boxes is not None and (fmt != "llava" or cv is None):
+        raise ValueError("the boxes answers are the llava export's, of the CV records' detections: give them (--cv)")
     if fmt in DETECTION_FORMATS and cv is None:
         raise ValueError(f"the {fmt} export writes the CV records' detections: give them (--cv)")
     if strip_location and fmt in MAP_FORMATS:
@@ -1637,6 +1668,7 @@ def export(
     job = replace(job, strip_location=strip_location, below_takeoff_m=below_takeoff_m, chat=chat, rewrite=rewrite)
     job = replace(job, workers=workers, url_prefix=url_prefix, served=served, sample=sample, selection=selection)
     job = replace(job, parquet_only=parquet_only, splits=splits, license=license, objects=objects, tasks=tasks)
+    job = replace(job, boxes=boxes)
     with OutputLock(output):  # a second export to this output refuses, naming this one
         return _export(job)
 
@@ -1704,6 +1736,7 @@ class ExportJob:
     license: str = ""
     objects: bool = False
     tasks: tuple[str, ...] = FLORENCE_TASKS
+    boxes: AnswerUnits | None = None
 
 
 def _export(job: ExportJob) -> dict:
@@ -1757,6 +1790,7 @@ def _export(job: ExportJob) -> dict:
                 (set(job.tasks) - {"caption"} and (record_problem(row) or boxes_problem(row)))
                 or florence_problem(row, job.tasks, policy)
             ),
+            "llava": (lambda row: boxes_answer_problem(row, job.boxes)) if job.boxes else None,
             "geojson": position_problem,
             "geojson_items": lambda row: pose_row_problem(row, photos, job.below_takeoff_m),
         }
@@ -1771,9 +1805,10 @@ def _export(job: ExportJob) -> dict:
         items: Counter = Counter()
         if fmt in SPLIT_FILE_FORMATS and split_of is not None:
             outputs = {name: split_output(output, name) for name in splits.names}
-            split_counts = write_json_files(fmt, rows, outputs, split_of, photos, prompt, policy, job.tasks)
+            arguments = (photos, prompt, policy, job.tasks, job.boxes)
+            split_counts = write_json_files(fmt, rows, outputs, split_of, *arguments)
         elif fmt in SPLIT_FILE_FORMATS:
-            write_json_files(fmt, rows, {None: output}, lambda row: None, photos, prompt, policy, job.tasks)
+            write_json_files(fmt, rows, {None: output}, lambda row: None, photos, prompt, policy, job.tasks, job.boxes)
         elif fmt == "label_studio":
             labels: dict[str, None] = {}  # as the tasks meet them
             tasks = (label_studio_task(row, photos, job.url_prefix, labels, policy.min_confidence) for row in rows())

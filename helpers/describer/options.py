@@ -145,6 +145,20 @@ class DescribeOptions:
             raise ValueError(f"guard_workers must be 'auto' or a whole number >= 0, got {self.guard_workers!r}")
 
 
+CAPTION_PROMPT = "Describe the litter in this photo."  # a conversation's question, its answer the description
+BOXES_PROMPT = "Locate every item of litter in this photo and report its bbox coordinates and label in JSON format."
+
+
+def box_units_setting(done: str):
+    """The `box_units` setting of a command whose Qwen JSON boxes are `done` ("read", "written")."""
+    return setting(
+        "thousandths",
+        f"what the corners of the JSON boxes {done} (Qwen's bbox_2d) count: thousandths of the photo (Qwen3-VL), "
+        "pixels of the photo (its CV record's width and height), or qwen2.5-vl: pixels of the photo as Qwen2.5-VL's "
+        "processor resizes it (--min_pixels, --max_pixels: as the model runs)",
+    )
+
+
 @dataclass
 class CheckOptions:
     """The check command's settings: captions written anywhere, checked against their CV records."""
@@ -183,12 +197,7 @@ class CheckOptions:
         "also write each faithful caption with its CV record here, as a house style's examples (JSONL {record, "
         "sentence}: 02's examples_dir/<name>.jsonl): reviewers' descriptions teach the describer their wording",
     )
-    box_units: Literal[BOX_UNITS] = setting(
-        "thousandths",
-        "what the corners of JSON boxes (Qwen's bbox_2d) count: thousandths of the photo (Qwen3-VL), pixels of the "
-        "photo (its CV record's width and height), or qwen2.5-vl: pixels of the photo as Qwen2.5-VL's processor "
-        "resized it (--min_pixels, --max_pixels: as the model was run)",
-    )
+    box_units: Literal[BOX_UNITS] = box_units_setting("read")
     min_pixels: int = setting(QWEN_MIN_PIXELS, "qwen2.5-vl boxes: the processor's min_pixels")
     max_pixels: int = setting(QWEN_MAX_PIXELS, "qwen2.5-vl boxes: the processor's max_pixels")
 
@@ -248,8 +257,19 @@ class ExportOptions:
     image_column: str = image_column_setting()
     key_column: str = key_column_setting()
     prompt: str = setting(
-        "Describe the litter in this photo.", "llava: the human turn after <image>; hf with --chat: the user's turn"
+        "",
+        f"llava: the human turn after <image>; hf with --chat: the user's turn (default: {CAPTION_PROMPT!r}; llava "
+        f"--answer boxes: {BOXES_PROMPT!r})",
     )
+    answer: Literal["caption", "boxes"] = setting(
+        "caption",
+        "llava: each entry's answer: caption (the description; an entry per caption) or boxes (the boxes the "
+        "description states, labels as given, in the form Qwen-VL answers grounding in, a fenced JSON list of "
+        "{bbox_2d, label}, which desclm check reads back; an entry per photo, with --cv)",
+    )
+    box_units: Literal[BOX_UNITS] = box_units_setting("written (--answer boxes)")
+    min_pixels: int = setting(QWEN_MIN_PIXELS, "qwen2.5-vl boxes: the processor's min_pixels")
+    max_pixels: int = setting(QWEN_MAX_PIXELS, "qwen2.5-vl boxes: the processor's max_pixels")
     tasks: str = setting(
         ",".join(FLORENCE_TASKS),
         "florence2: each photo's entries, Florence-2's tasks: caption (<CAPTION>: the description), detection (<OD>: "
@@ -358,6 +378,15 @@ class ExportOptions:
         return parse_tasks(self.tasks)
 
     @property
+    def boxes(self) -> AnswerUnits | None:
+        """The units of the llava entries' box answers (--answer boxes), None for captions."""
+        return AnswerUnits(self.box_units, self.min_pixels, self.max_pixels) if self.answer == "boxes" else None
+
+    @property
+    def conversation_prompt(self) -> str:
+        return self.prompt or (BOXES_PROMPT if self.answer == "boxes" else CAPTION_PROMPT)
+
+    @property
     def rewrite(self) -> PhotoRewrite:
         return PhotoRewrite(self.max_side, self.image_format, self.image_quality, self.strip_location)
 
@@ -374,6 +403,16 @@ class ExportOptions:
         if self.tasks != ExportOptions.tasks and self.format != "florence2":
             raise ValueError(f"--tasks: the florence2 export's entries, not {self.format}'s")
         self.florence_tasks  # noqa: B018 - parse_tasks checks the names
+        if self.answer == "boxes" and self.format != "llava":
+            raise ValueError(f"--answer boxes: the llava export's entries, not {self.format}'s")
+        asked_units = (self.box_units, self.min_pixels, self.max_pixels) != (
+            "thousandths",
+            QWEN_MIN_PIXELS,
+            QWEN_MAX_PIXELS,
+        )
+        if asked_units and self.answer != "boxes":
+            raise ValueError("--box_units, --min_pixels, --max_pixels: the units of --answer boxes")
+        AnswerUnits(self.box_units, self.min_pixels, self.max_pixels)
         if self.parquet_only and self.format != "hf":
             raise ValueError(f"--parquet_only: the hf export's layout, not {self.format}'s")
         if self.license and self.format not in ("hf", "webdataset"):

@@ -113,6 +113,7 @@ class ListedBoxes:
 
     text: str
     boxes: tuple[tuple[float, ...], ...]  # [x1, y1, x2, y2] in 0..1 of the photo, in the order written
+    may_count: bool = True  # the text may be a phrase that counts (Florence-2's phrase grounding), not a label alone
 
 
 def _florence_boxes(text: str) -> tuple[ListedBoxes, ...]:
@@ -152,12 +153,13 @@ def _json_answer(text: str) -> tuple[str, object] | None:
     return "qwen", entries
 
 
-def _florence_parsed(value: dict) -> dict | None:
+def _florence_parsed(value: dict) -> tuple[str | None, dict] | None:
     """Florence-2's post-processed answer (`post_process_generation`: `{"<OD>": {"bboxes": [...], "labels": [...]}}`,
-    or the task's part alone), None where `value` is none."""
+    or the task's part alone) as (its task, if named; the part), None where `value` is none."""
+    task = None
     if len(value) == 1 and str(next(iter(value))).startswith("<") and isinstance(next(iter(value.values())), dict):
-        value = next(iter(value.values()))
-    return value if "bboxes" in value and ("labels" in value or "bboxes_labels" in value) else None
+        task, value = next(iter(value.items()))
+    return (task, value) if "bboxes" in value and ("labels" in value or "bboxes_labels" in value) else None
 
 
 def lists_boxes(value) -> bool:
@@ -168,9 +170,11 @@ def lists_boxes(value) -> bool:
     return isinstance(value, list) and any(isinstance(entry, dict) and JSON_BOX in entry for entry in value)
 
 
-def _florence_pixel_boxes(parsed: dict, size: tuple[int, int] | None) -> tuple[ListedBoxes, ...]:
+def _florence_pixel_boxes(answer: tuple[str | None, dict], size: tuple[int, int] | None) -> tuple[ListedBoxes, ...]:
     """Florence-2's post-processed boxes (pixels of the photo, as `image_size` told it): a box a label, a phrase
-    grounding's phrase repeated for each of its boxes (one after another: one phrase again)."""
+    grounding's phrase repeated for each of its boxes (one after another: one phrase again); an `<OD>` answer's
+    labels are labels alone."""
+    task, parsed = answer
     boxes, labels = parsed["bboxes"], parsed.get("labels", parsed.get("bboxes_labels"))
     if not (isinstance(boxes, list) and isinstance(labels, list) and len(boxes) == len(labels)):
         raise AnswerError("Florence-2's answer: 'bboxes' and 'labels' are not lists of one length")
@@ -183,9 +187,9 @@ def _florence_pixel_boxes(parsed: dict, size: tuple[int, int] | None) -> tuple[L
             raise AnswerError(f"Florence-2's answer: label {number} is not text: {json.dumps(label)[:80]}")
         corners = (box[0] / x_scale, box[1] / y_scale, box[2] / x_scale, box[3] / y_scale)
         if listed and listed[-1].text == label.strip():
-            listed[-1] = ListedBoxes(listed[-1].text, (*listed[-1].boxes, corners))
+            listed[-1] = ListedBoxes(listed[-1].text, (*listed[-1].boxes, corners), task != "<OD>")
         else:
-            listed.append(ListedBoxes(label.strip(), (corners,)))
+            listed.append(ListedBoxes(label.strip(), (corners,), task != "<OD>"))
     return tuple(listed)
 
 
@@ -205,7 +209,7 @@ def _json_boxes(entries: list, units: AnswerUnits, size: tuple[int, int] | None)
         if not isinstance(label, str):
             raise AnswerError(f"answer entry {number}: its label is not text: {json.dumps(label)[:80]}")
         corners = (box[0] / x_scale, box[1] / y_scale, box[2] / x_scale, box[3] / y_scale)
-        listed.append(ListedBoxes(label.strip(), (corners,)))
+        listed.append(ListedBoxes(label.strip(), (corners,), may_count=False))  # a box a label
     return tuple(listed)
 
 

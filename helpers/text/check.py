@@ -217,7 +217,8 @@ def check_listed(
     """Checks a listed answer (labels or phrases, each with its boxes: `helpers.core.answer_boxes`) against the CV
     record `record`, as a grounded caption is (`check_caption`): a phrase that counts ("two cans", a Florence-2
     phrase grounding's) states its own count, each box of a bare label ("can", a detection answer's: Florence-2's
-    `<OD>`, Qwen's JSON) counts one of its category (`_listed_label`), a label's boxes together. Each piece is read
+    `<OD>`, Qwen's JSON, whose entries are labels alone; or a label of the record as given, "ten diband" too)
+    counts one of its category (`_listed_label`), a label's boxes together. Each piece is read
     apart, never the sentence whole. Returns the sentence checked (the findings' characters are of it) and the
     verdict: an answer of bare labels as the describer's enumeration, which any reader of sentences reads back as
     the labels written (`Detected by label: 2 × plastic; 1 × can.`; no box at all: `Detected by label: nothing.`,
@@ -230,8 +231,10 @@ def check_listed(
     vocabulary = [detection["label"] for detection in record["detections"]]
     counted: list[tuple[str, tuple, Extraction | None]] = []  # (piece, its boxes, its reading: None, a label's)
     labels: dict[str, list[tuple]] = {}  # a bare label's boxes, under its first place in the answer
+    given = {label.strip() for label in vocabulary}  # a label of the record is a label, whatever it reads as
     for entry in listed:
-        reading = extract(entry.text, vocabulary, lexicon) if entry.text else None
+        phrase = entry.may_count and entry.text and entry.text not in given
+        reading = extract(entry.text, vocabulary, lexicon) if phrase else None
         if reading is not None and (reading.items or reading.vague):
             counted.append((entry.text, entry.boxes, reading))
         elif entry.text not in labels:

@@ -231,7 +231,8 @@ def check_listed(
     vocabulary = [detection["label"] for detection in record["detections"]]
     counted: list[tuple[str, tuple, Extraction | None]] = []  # (piece, its boxes, its reading: None, a label's)
     labels: dict[str, list[tuple]] = {}  # a bare label's boxes, under its first place in the answer
-    given = {label.strip() for label in vocabulary}  # a label of the record is a label, whatever it reads as
+    # a label of the record (as given, but for spaces around it) is that label, whatever else it reads as
+    given = {label.strip(): canonical_label(label) for label in vocabulary}
     for entry in listed:
         phrase = entry.may_count and entry.text and entry.text not in given
         reading = extract(entry.text, vocabulary, lexicon) if phrase else None
@@ -256,7 +257,7 @@ def check_listed(
         if reading is None:
             boxes = tuple(labels[text])
             if text:
-                label = _listed_label(text, vocabulary, lexicon)
+                label = given.get(text) or _listed_label(text, vocabulary, lexicon)
                 items.append(Item(len(boxes), str(len(boxes)), text, label, None, False, 0, (start, len(sentence))))
         else:
             items += [replace(item, span=_shifted(item.span, start)) for item in reading.items]

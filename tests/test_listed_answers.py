@@ -103,6 +103,55 @@ def test_qwen_resized_is_the_size_qwen2_5_vl_s_processor_resizes_a_photo_to(heig
     assert qwen_resized(height, width, low, high) == theirs
 
 
+_WORD_LABEL = st.text(string.ascii_letters + string.digits + " -_", min_size=1, max_size=12).filter(str.strip)
+_THOUSANDTHS = st.lists(st.integers(0, 1000), min_size=4, max_size=4)
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    boxes=st.lists(st.tuples(_WORD_LABEL, _THOUSANDTHS), max_size=6),
+    size=st.tuples(st.integers(100, 8000), st.integers(100, 8000)),
+    model=st.sampled_from(["qwen3-vl", "qwen2.5-vl", "gemini", "paligemma"]),
+    fenced=st.booleans(),
+)
+def test_vlm_answers_read_as_supervision_reads_them(boxes, size, model, fenced):
+    """Any labelled boxes written as each vision-language model answers detection (Qwen3-VL's JSON in thousandths;
+    Qwen2.5-VL's in pixels of the photo as its processor resizes it; Gemini's `box_2d`, y first; PaliGemma's
+    location tokens, y first in 1,024ths): `listed_boxes` reads the labels and boxes supervision's own parsers
+    (`supervision.detection.vlm`, what `Detections.from_vlm` calls) read from the same text, to a pixel of the photo."""
+    from supervision.detection import vlm
+
+    from helpers.core.answer_boxes import AnswerUnits, listed_boxes, qwen_resized
+
+    width, height = size
+    units = AnswerUnits()
+    if model == "paligemma":
+        text = " ; ".join("".join(f"<loc{round(v * 1.023):04d}>" for v in (b[1], b[0], b[3], b[2])) + f" {label}"
+                          for label, b in boxes)  # fmt: skip
+        theirs = vlm.from_paligemma(text, size)
+    elif model == "gemini":
+        entries = [{"box_2d": [b[1], b[0], b[3], b[2]], "label": label} for label, b in boxes]
+        text = json.dumps(entries)
+        theirs = vlm.from_google_gemini_2_5("```json\n" + text + "\n```" if fenced else text, size)
+    elif model == "qwen3-vl":
+        text = json.dumps([{"bbox_2d": b, "label": label} for label, b in boxes])
+        theirs = vlm.from_qwen_3_vl("```json\n" + text + "\n```" if fenced else text, size)
+    else:
+        resized_height, resized_width = qwen_resized(height, width)
+        units = AnswerUnits("qwen2.5-vl")
+        in_pixels = [[round(v / 1000 * s) for v, s in zip(b, (resized_width, resized_height) * 2)] for _, b in boxes]
+        text = json.dumps([{"bbox_2d": b, "label": label} for (label, _), b in zip(boxes, in_pixels)])
+        theirs = vlm.from_qwen_2_5_vl(text, (resized_width, resized_height), size)
+    written = "```json\n" + text + "\n```" if fenced and model != "paligemma" else text
+    ours = listed_boxes(written, units, size) if boxes or model != "paligemma" else ()
+    their_boxes, their_labels = theirs[0], theirs[2]
+    assert [entry.text for entry in ours] == [str(label).strip() for label in their_labels]  # (spaces around: off)
+    for entry, box in zip(ours, their_boxes, strict=True):
+        corners = [entry.boxes[0][i] * size[i % 2] for i in range(4)]
+        assert all(abs(a - b) <= 1e-6 * max(size) for a, b in zip(sorted(corners[::2]), sorted(box[::2])))
+        assert all(abs(a - b) <= 1e-6 * max(size) for a, b in zip(sorted(corners[1::2]), sorted(box[1::2])))
+
+
 def _stated(record: dict) -> list[dict]:
     return [d for d in record["detections"] if d["confidence"] >= 0.5 and d.get("bbox")]
 
@@ -376,3 +425,39 @@ def test_llava_entries_answering_with_boxes_read_back_as_the_stated_detections(d
         ExportOptions(described="d.jsonl", output="o", format="llava", box_units="pixels")
     with pytest.raises(ValueError, match="give them"):
         export("llava", folder / "described.jsonl", tmp_path / "x.jsonl", boxes=AnswerUnits())
+
+
+def test_gemini_and_paligemma_answers_check_faithful_where_their_boxes_are_the_detections(tmp_path):
+    """Gemini's JSON (`box_2d`, y first, thousandths; fenced, or its structured `{"boxes": [...]}`) and PaliGemma's
+    location tokens (y first, 1,024ths), listing the stated detections, check faithful with `desclm check`; the same
+    answers with x and y swapped misplace their boxes."""
+    from helpers.describer.check import check_file
+
+    record = _RECORDS[0]
+    stated = _stated(record)
+    (tmp_path / "cv.jsonl").write_text(json.dumps(record) + "\n")
+
+    def gemini(swap: bool = False) -> list[dict]:
+        order = (0, 1, 2, 3) if swap else (1, 0, 3, 2)
+        return [{"box_2d": [round(d["bbox"][i] * 1000) for i in order], "label": d["label"]} for d in stated]
+
+    def paligemma(swap: bool = False) -> str:
+        order = (0, 1, 2, 3) if swap else (1, 0, 3, 2)
+        boxes = ["".join(f"<loc{round(d['bbox'][i] * 1024):04d}>" for i in order) + f" {d['label']}" for d in stated]
+        return " ; ".join(boxes)
+
+    answers = [
+        "```json\n" + json.dumps(gemini(), indent=2) + "\n```",
+        json.dumps({"boxes": gemini()}),
+        paligemma(),
+        json.dumps(gemini(swap=True)),
+        paligemma(swap=True),
+    ]
+    lines = "".join(json.dumps({"id": "a.jpg", "caption": answer}) + "\n" for answer in answers)
+    (tmp_path / "answers.jsonl").write_text(lines)
+    check_file(tmp_path / "cv.jsonl", tmp_path / "answers.jsonl", tmp_path / "verdicts.jsonl", workers=0)
+    verdicts = [json.loads(line) for line in (tmp_path / "verdicts.jsonl").read_text().splitlines()]
+    assert [verdict["faithful"] for verdict in verdicts] == [True, True, True, False, False], verdicts
+    assert all(verdict["caption"] == "Detected by label: 2 × plastic; 1 × Drink can." for verdict in verdicts)
+    for swapped in verdicts[3:]:
+        assert {finding["kind"] for finding in swapped["findings"]} == {"misplaced_box"}

@@ -9,11 +9,15 @@
   `[{"bbox_2d": [x1, y1, x2, y2], "label": "plastic bottle"}, ...]`, a single object alike, fenced as
   `` ```json `` or not): a label a box, the corners in `AnswerUnits`' units: thousandths of the photo (Qwen3-VL),
   pixels of the photo, or pixels of the photo as Qwen2.5-VL's processor resized it (`qwen_resized`);
+- **Gemini's JSON** (`[{"box_2d": [y1, x1, y2, x2], "label": ...}]`, or `{"boxes": [...]}`): a label a box, y
+  first, thousandths of the photo;
+- **PaliGemma's** detection answer (`<loc0256><loc0128><loc0512><loc0384> plastic ; <loc...> can`): a box four
+  location tokens, y first, in 1,024ths of the photo, then its label;
 - **Florence-2's post-processed** answer, as transformers' `post_process_generation` gives it and people keep it
   (`{"<OD>": {"bboxes": [[x1, y1, x2, y2], ...], "labels": [...]}}`, or the task's part alone): pixels of the photo
   (the `image_size` it was told), a phrase grounding's phrase repeated for each of its boxes read as one phrase.
 
-`listed_boxes` reads either (None for any other answer: a sentence, or a grounding model's tags, which
+`listed_boxes` reads each (None for any other answer: a sentence, or a grounding model's tags, which
 `helpers.core.chat_entries.model_grounding` reads); `desclm check` counts and places them
 (`helpers.text.check.check_listed`).
 """
@@ -31,8 +35,13 @@ LOCATION_BINS = 1000  # Florence-2's <loc_0> .. <loc_999>, along each side
 FLORENCE_LOCATION = re.compile(r"<loc_(\d+)>")
 FLORENCE_RUN = re.compile(r"(?:<loc_\d+>)+")  # a phrase's boxes, one after another
 FLORENCE_SPECIAL = ("<s>", "</s>", "<pad>")  # left in a decoded answer (special tokens kept, for the locations)
+PALIGEMMA_LOCATION = re.compile(r"<loc(\d{4})>")
+PALIGEMMA_BOX = re.compile(r"((?:<loc\d{4}>){4})([^<;]*)")  # y1, x1, y2, x2 in 1,024ths, then its label
+PALIGEMMA_BINS = 1024
 JSON_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
-JSON_BOX = "bbox_2d"
+JSON_BOX = "bbox_2d"  # Qwen's: [x1, y1, x2, y2] in `AnswerUnits`
+GEMINI_BOX = "box_2d"  # Gemini's: [y1, x1, y2, x2] in thousandths
+JSON_FORMS = {JSON_BOX: "qwen", GEMINI_BOX: "gemini"}
 BOX_UNITS = ("thousandths", "pixels", "qwen2.5-vl")
 # Qwen2.5-VL's processor: photos resized to sides of whole multiples of its patches (14 pixels, merged 2 x 2), the
 # published checkpoints' pixel range (preprocessor_config.json: 4 to 16,384 patches of 28 x 28)
@@ -129,28 +138,42 @@ def _florence_boxes(text: str) -> tuple[ListedBoxes, ...]:
     return tuple(listed)
 
 
+def _paligemma_boxes(text: str) -> tuple[ListedBoxes, ...]:
+    """PaliGemma's detection answer: each box four location tokens, y first, then its label; boxes split by ` ; `."""
+    listed = []
+    for match in PALIGEMMA_BOX.finditer(text):
+        y1, x1, y2, x2 = (int(value) / PALIGEMMA_BINS for value in PALIGEMMA_LOCATION.findall(match.group(1)))
+        listed.append(ListedBoxes(match.group(2).strip(), ((x1, y1, x2, y2),), may_count=False))
+    return tuple(listed)
+
+
 def _json_answer(text: str) -> tuple[str, object] | None:
-    """The JSON of an answer listing boxes: ("qwen", its entries) or ("florence2", the task's {"bboxes", "labels"}:
-    `_florence_parsed`); None where `text` is no such answer."""
+    """The JSON of an answer listing boxes: ("qwen" or "gemini", its entries: `JSON_FORMS`) or ("florence2", its
+    task and {"bboxes", "labels"}: `_florence_parsed`); None where `text` is no such answer."""
     stripped = text.strip()
     fenced = JSON_FENCE.search(stripped)
     body = fenced.group(1).strip() if fenced else re.sub(r"^```(?:json)?", "", stripped).strip()  # (a fence cut short)
-    if not body.startswith(("[", "{")) and JSON_BOX not in body:
+    if not body.startswith(("[", "{")) and not any(key in body for key in JSON_FORMS):
         return None
     try:
         value = json.loads(body)
     except ValueError as error:
-        if f'"{JSON_BOX}"' in body or '"bboxes"' in body:  # meant as boxes (a generation cut short, most often)
+        if any(f'"{key}"' in body for key in (*JSON_FORMS, "bboxes")):  # meant as boxes (a generation cut short?)
             raise AnswerError(f"boxes in JSON that does not parse ({error})") from None
         return None
     if isinstance(value, dict) and (parsed := _florence_parsed(value)) is not None:
         return "florence2", parsed
+    if isinstance(value, dict) and isinstance(value.get("boxes"), list):  # Gemini's structured output
+        value = value["boxes"]
     entries = [value] if isinstance(value, dict) else value
     if not isinstance(entries, list):
         return None
-    if entries and not any(isinstance(entry, dict) and JSON_BOX in entry for entry in entries):
+    keys = {key for entry in entries if isinstance(entry, dict) for key in JSON_FORMS if key in entry}
+    if len(keys) > 1:
+        raise AnswerError(f"entries of both {' and '.join(sorted(keys))}: Qwen's and Gemini's boxes in one answer")
+    if entries and not keys:
         return None
-    return "qwen", entries
+    return JSON_FORMS[keys.pop()] if keys else "qwen", entries  # (an empty list: no box, in any units)
 
 
 def _florence_parsed(value: dict) -> tuple[str | None, dict] | None:
@@ -165,9 +188,11 @@ def _florence_parsed(value: dict) -> tuple[str | None, dict] | None:
 def lists_boxes(value) -> bool:
     """Whether a JSON value (a caption field's, kept as JSON rather than text) is an answer listing boxes: Qwen's
     entries, or Florence-2's post-processed answer."""
+    if isinstance(value, dict) and isinstance(value.get("boxes"), list):  # Gemini's structured output
+        value = value["boxes"]
     if isinstance(value, dict):
-        return JSON_BOX in value or _florence_parsed(value) is not None
-    return isinstance(value, list) and any(isinstance(entry, dict) and JSON_BOX in entry for entry in value)
+        return any(key in value for key in JSON_FORMS) or _florence_parsed(value) is not None
+    return isinstance(value, list) and any(isinstance(e, dict) and any(k in e for k in JSON_FORMS) for e in value)
 
 
 def _florence_pixel_boxes(answer: tuple[str | None, dict], size: tuple[int, int] | None) -> tuple[ListedBoxes, ...]:
@@ -197,18 +222,22 @@ def _number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _json_boxes(entries: list, units: AnswerUnits, size: tuple[int, int] | None) -> tuple[ListedBoxes, ...]:
-    x_scale, y_scale = units.scale(size) if entries else (1.0, 1.0)
+def _json_boxes(entries: list, key: str, scale: tuple[float, float]) -> tuple[ListedBoxes, ...]:
+    """JSON entries' labelled boxes, each `key` four numbers: Qwen's `bbox_2d` [x1, y1, x2, y2], Gemini's `box_2d`
+    [y1, x1, y2, x2] (its corners in either order), divided by `scale` (x, y)."""
     listed = []
     for number, entry in enumerate(entries, start=1):
         if not isinstance(entry, dict):
             raise AnswerError(f"answer entry {number}: not a JSON object")
-        box, label = entry.get(JSON_BOX), entry.get("label")
+        box, label = entry.get(key), entry.get("label")
         if not (isinstance(box, list) and len(box) == 4 and all(_number(value) for value in box)):
-            raise AnswerError(f"answer entry {number}: {JSON_BOX} is not four numbers: {json.dumps(box)[:80]}")
+            raise AnswerError(f"answer entry {number}: {key} is not four numbers: {json.dumps(box)[:80]}")
         if not isinstance(label, str):
             raise AnswerError(f"answer entry {number}: its label is not text: {json.dumps(label)[:80]}")
-        corners = (box[0] / x_scale, box[1] / y_scale, box[2] / x_scale, box[3] / y_scale)
+        if key == GEMINI_BOX:
+            y1, x1, y2, x2 = box
+            box = [min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)]
+        corners = (box[0] / scale[0], box[1] / scale[1], box[2] / scale[0], box[3] / scale[1])
         listed.append(ListedBoxes(label.strip(), (corners,), may_count=False))  # a box a label
     return tuple(listed)
 
@@ -216,7 +245,8 @@ def _json_boxes(entries: list, units: AnswerUnits, size: tuple[int, int] | None)
 def is_listed_answer(text: str) -> bool:
     """Whether `text` is an answer listing boxes (`listed_boxes` reads it), without reading its boxes."""
     try:
-        return bool(FLORENCE_LOCATION.search(text)) or _json_answer(text) is not None
+        locations = FLORENCE_LOCATION.search(text) or PALIGEMMA_LOCATION.search(text)
+        return bool(locations) or _json_answer(text) is not None
     except AnswerError:
         return True
 
@@ -234,11 +264,17 @@ def listed_boxes(
     """
     if FLORENCE_LOCATION.search(text):
         return _florence_boxes(text)
+    if PALIGEMMA_LOCATION.search(text):
+        return _paligemma_boxes(text)
     answer = _json_answer(text)
     if answer is None:
         return None
     form, value = answer
-    return _florence_pixel_boxes(value, size) if form == "florence2" else _json_boxes(value, units, size)
+    if form == "florence2":
+        return _florence_pixel_boxes(value, size)
+    if form == "gemini":
+        return _json_boxes(value, GEMINI_BOX, (MODEL_SCALE, MODEL_SCALE))
+    return _json_boxes(value, JSON_BOX, units.scale(size) if value else (1.0, 1.0))
 
 
 def qwen_answer(boxes: list[tuple[str, list[float]]], units: AnswerUnits, size: tuple[int, int] | None) -> str:

@@ -769,17 +769,20 @@ _CORNERS = st.tuples(*[st.integers(0, 1000)] * 4)
     ),
     cuts=st.lists(st.integers(0, 40), max_size=6),
     boxes=st.lists(st.lists(_CORNERS, max_size=3), max_size=3),
-    model=st.sampled_from(["qwen2-vl", "internvl", "qwen-vl"]),
+    model=st.sampled_from(["qwen2-vl", "internvl", "qwen-vl", "deepseek-vl2"]),
 )
 def test_a_grounding_model_s_answer_reads_as_its_sentence_and_each_phrase_s_boxes(text, cuts, boxes, model):
     """Any sentence, any phrases of it tagged as a grounding model writes them (the phrase, then its boxes, corners
-    in thousandths: Qwen2-VL's tags a box each, InternVL's all in one, Qwen-VL's): `model_grounding` gives the
-    sentence back, each phrase's span in it and its boxes in 0..1; text without the tags is its own sentence."""
+    in thousandths: Qwen2-VL's tags a box each, InternVL's all in one, Qwen-VL's; DeepSeek-VL2's all in one, in
+    999ths): `model_grounding` gives the sentence back, each phrase's span in it and its boxes in 0..1; text without
+    the tags is its own sentence."""
     from helpers.core.chat_entries import model_grounding
 
     def tagged(phrase: str, written: list) -> str:
-        if model == "internvl":
+        if model in ("internvl", "deepseek-vl2"):
             listed = ", ".join(f"[{x1}, {y1}, {x2}, {y2}]" for x1, y1, x2, y2 in written)
+            if model == "deepseek-vl2":
+                return f"<|ref|>{phrase}<|/ref|>" + (f"<|det|>[{listed}]<|/det|>" if written else "")
             return f"<ref>{phrase}</ref>" + (f"<box>[{listed}]</box>" if written else "")
         ref, box = ("<|object_ref_start|>", "<|object_ref_end|>"), ("<|box_start|>", "<|box_end|>")
         if model == "qwen-vl":
@@ -799,7 +802,8 @@ def test_a_grounding_model_s_answer_reads_as_its_sentence_and_each_phrase_s_boxe
     assert [phrase.span for phrase in phrases] == spans
     for number, phrase in enumerate(phrases):
         written = boxes[number] if number < len(boxes) else []
-        assert phrase.boxes == tuple(tuple(v / 1000 for v in corners) for corners in written)
+        scale = 999 if model == "deepseek-vl2" else 1000
+        assert phrase.boxes == tuple(tuple(v / scale for v in corners) for corners in written)
     assert model_grounding(text) == (text, ())
 
 

@@ -111,17 +111,19 @@ _THOUSANDTHS = st.lists(st.integers(0, 1000), min_size=4, max_size=4)
 @given(
     boxes=st.lists(st.tuples(_WORD_LABEL, _THOUSANDTHS), max_size=6),
     size=st.tuples(st.integers(100, 8000), st.integers(100, 8000)),
-    model=st.sampled_from(["qwen3-vl", "qwen2.5-vl", "gemini", "paligemma"]),
+    model=st.sampled_from(["qwen3-vl", "qwen2.5-vl", "gemini", "paligemma", "deepseek-vl2"]),
     fenced=st.booleans(),
 )
 def test_vlm_answers_read_as_supervision_reads_them(boxes, size, model, fenced):
     """Any labelled boxes written as each vision-language model answers detection (Qwen3-VL's JSON in thousandths;
     Qwen2.5-VL's in pixels of the photo as its processor resizes it; Gemini's `box_2d`, y first; PaliGemma's
-    location tokens, y first in 1,024ths): `listed_boxes` reads the labels and boxes supervision's own parsers
-    (`supervision.detection.vlm`, what `Detections.from_vlm` calls) read from the same text, to a pixel of the photo."""
+    location tokens, y first in 1,024ths; DeepSeek-VL2's tags, 999ths): `listed_boxes` (`model_grounding` for the
+    tags) reads the labels and boxes supervision's own parsers (`supervision.detection.vlm`, what
+    `Detections.from_vlm` calls) read from the same text, to a pixel of the photo."""
     from supervision.detection import vlm
 
-    from helpers.core.answer_boxes import AnswerUnits, listed_boxes, qwen_resized
+    from helpers.core.answer_boxes import AnswerUnits, ListedBoxes, listed_boxes, qwen_resized
+    from helpers.core.chat_entries import model_grounding
 
     width, height = size
     units = AnswerUnits()
@@ -133,6 +135,10 @@ def test_vlm_answers_read_as_supervision_reads_them(boxes, size, model, fenced):
         entries = [{"box_2d": [b[1], b[0], b[3], b[2]], "label": label} for label, b in boxes]
         text = json.dumps(entries)
         theirs = vlm.from_google_gemini_2_5("```json\n" + text + "\n```" if fenced else text, size)
+    elif model == "deepseek-vl2":
+        text = "".join(f"<|ref|>{label}<|/ref|><|det|>[[{', '.join(str(round(v * 0.999)) for v in b)}]]<|/det|>"
+                       for label, b in boxes) + "<|end▁of▁sentence|>"  # fmt: skip
+        theirs = vlm.from_deepseek_vl_2(text, size)
     elif model == "qwen3-vl":
         text = json.dumps([{"bbox_2d": b, "label": label} for label, b in boxes])
         theirs = vlm.from_qwen_3_vl("```json\n" + text + "\n```" if fenced else text, size)
@@ -142,8 +148,12 @@ def test_vlm_answers_read_as_supervision_reads_them(boxes, size, model, fenced):
         in_pixels = [[round(v / 1000 * s) for v, s in zip(b, (resized_width, resized_height) * 2)] for _, b in boxes]
         text = json.dumps([{"bbox_2d": b, "label": label} for (label, _), b in zip(boxes, in_pixels)])
         theirs = vlm.from_qwen_2_5_vl(text, (resized_width, resized_height), size)
-    written = "```json\n" + text + "\n```" if fenced and model != "paligemma" else text
-    ours = listed_boxes(written, units, size) if boxes or model != "paligemma" else ()
+    written = "```json\n" + text + "\n```" if fenced and model in ("qwen3-vl", "qwen2.5-vl", "gemini") else text
+    if model == "deepseek-vl2":  # a grounded caption's tags: each phrase in the sentence, its boxes
+        sentence, phrases = model_grounding(written)
+        ours = [ListedBoxes(sentence[slice(*phrase.span)].strip(), phrase.boxes) for phrase in phrases]
+    else:
+        ours = listed_boxes(written, units, size) if boxes or model != "paligemma" else ()
     their_boxes, their_labels = theirs[0], theirs[2]
     assert [entry.text for entry in ours] == [str(label).strip() for label in their_labels]  # (spaces around: off)
     for entry, box in zip(ours, their_boxes, strict=True):

@@ -66,12 +66,17 @@ def grounded_text(text: str, objects) -> str:
 # each of its boxes' corners in thousandths of the photo. Qwen2-VL's:
 # `<|object_ref_start|>two cans<|object_ref_end|><|box_start|>(x1,y1),(x2,y2)<|box_end|>`, a box a tag; InternVL's:
 # `<ref>two cans</ref><box>[[x1, y1, x2, y2], [x1, y1, x2, y2]]</box>`, its boxes in one tag (Qwen-VL's the same
-# tags, a box a tag, `(x1,y1),(x2,y2)`)
-MODEL_REF = re.compile(r"<\|object_ref_start\|>(.*?)<\|object_ref_end\|>|<ref>(.*?)</ref>", re.DOTALL)
-MODEL_BOX = re.compile(r"<\|box_start\|>(.*?)<\|box_end\|>|<box>(.*?)</box>", re.DOTALL)
-MODEL_TAGS = ("<|object_ref_start|>", "<|box_start|>", "<ref>", "<box>")
+# tags, a box a tag, `(x1,y1),(x2,y2)`); DeepSeek-VL2's: `<|ref|>two cans<|/ref|><|det|>[[x1, y1, x2, y2],
+# ...]<|/det|>`, its corners in 999ths (as its own drawing code and supervision read them)
+MODEL_REF = re.compile(
+    r"<\|object_ref_start\|>(.*?)<\|object_ref_end\|>|<ref>(.*?)</ref>|<\|ref\|>(.*?)<\|/ref\|>", re.DOTALL
+)
+MODEL_BOX = re.compile(r"<\|box_start\|>(.*?)<\|box_end\|>|<box>(.*?)</box>|<\|det\|>(.*?)<\|/det\|>", re.DOTALL)
+MODEL_TAGS = ("<|object_ref_start|>", "<|box_start|>", "<ref>", "<box>", "<|ref|>", "<|det|>")
 MODEL_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 MODEL_SCALE = 1000  # the boxes' corners: thousandths of the photo's width and height
+DEEPSEEK_SCALE = 999  # DeepSeek-VL2's `<|det|>` corners: 0 .. 999 across the photo
+DEEPSEEK_END = "<|end▁of▁sentence|>"  # DeepSeek's end token, left in a decoded answer
 
 
 @dataclass(frozen=True)
@@ -83,23 +88,26 @@ class GroundedPhrase:
 
 
 def model_grounding(text: str) -> tuple[str, tuple[GroundedPhrase, ...]]:
-    """A grounding model's answer (`MODEL_REF`, `MODEL_BOX`: Qwen2-VL's or InternVL's tags) as the sentence it reads
-    as (each phrase's tags gone, the phrase kept; the boxes gone) and each tagged phrase with the boxes written
-    after it (four numbers a box, in thousandths; a box tag whose numbers are no multiple of four gives its last box
-    as read, too few). Text without the tags is its own sentence, with no phrase."""
+    """A grounding model's answer (`MODEL_REF`, `MODEL_BOX`: Qwen2-VL's, InternVL's or DeepSeek-VL2's tags) as the
+    sentence it reads as (each phrase's tags gone, the phrase kept; the boxes gone) and each tagged phrase with the
+    boxes written after it (four numbers a box, in thousandths, DeepSeek-VL2's in 999ths; a box tag whose numbers
+    are no multiple of four gives its last box as read, too few). Text without the tags is its own sentence, with no
+    phrase."""
     if not any(tag in text for tag in MODEL_TAGS):
         return text, ()
+    text = text.replace(DEEPSEEK_END, "")
     sentence, phrases, position = [], [], 0
     length = 0  # of the sentence so far
     for match in MODEL_REF.finditer(text):
         before = MODEL_BOX.sub("", text[position : match.start()])
-        phrase = match.group(1) if match.group(1) is not None else match.group(2)
+        phrase = next(group for group in match.groups() if group is not None)
         sentence += [before, phrase]
         start, length = length + len(before), length + len(before) + len(phrase)
         boxes, position = [], match.end()
         while box := MODEL_BOX.match(text, position):
-            inside = box.group(1) if box.group(1) is not None else box.group(2)
-            numbers = [float(value) / MODEL_SCALE for value in MODEL_NUMBER.findall(inside)]
+            inside = next(group for group in box.groups() if group is not None)
+            scale = DEEPSEEK_SCALE if box.group(3) is not None else MODEL_SCALE
+            numbers = [float(value) / scale for value in MODEL_NUMBER.findall(inside)]
             boxes += [tuple(numbers[i : i + 4]) for i in range(0, len(numbers), 4)] or [()]
             position = box.end()
         phrases.append(GroundedPhrase((start, length), tuple(boxes)))

@@ -186,8 +186,8 @@ def _florence_parsed(value: dict) -> tuple[str | None, dict] | None:
 
 
 def lists_boxes(value) -> bool:
-    """Whether a JSON value (a caption field's, kept as JSON rather than text) is an answer listing boxes: Qwen's
-    entries, or Florence-2's post-processed answer."""
+    """Whether a JSON value (a caption field's, kept as JSON rather than text) is an answer listing boxes: Qwen's or
+    Gemini's entries, or Florence-2's post-processed answer."""
     if isinstance(value, dict) and isinstance(value.get("boxes"), list):  # Gemini's structured output
         value = value["boxes"]
     if isinstance(value, dict):
@@ -254,9 +254,10 @@ def is_listed_answer(text: str) -> bool:
 def listed_boxes(
     text: str, units: AnswerUnits = AnswerUnits(), size: tuple[int, int] | None = None
 ) -> tuple[ListedBoxes, ...] | None:
-    """The labels or phrases of a listed answer (Florence-2's location tokens or post-processed JSON, Qwen's JSON:
-    see the module docstring) with their boxes, in order; None where `text` is no such answer. `size`: the photo's
-    (width, height), for boxes in pixels (Qwen's with `units` asking so; Florence-2's post-processed, always).
+    """The labels or phrases of a listed answer (Florence-2's location tokens or post-processed JSON, PaliGemma's
+    location tokens, Qwen's or Gemini's JSON: see the module docstring) with their boxes, in order; None where `text`
+    is no such answer. `size`: the photo's (width, height), for boxes in pixels (Qwen's with `units` asking so;
+    Florence-2's post-processed, always).
 
     Raises:
         AnswerError: JSON that does not parse, an entry without four numbers or a label (naming it), or pixels

@@ -36,10 +36,11 @@ answers: `<|object_ref_start|>two cans<|object_ref_end|><|box_start|>(x1,y1),(x2
 `<ref>two cans</ref><box>[[x1, y1, x2, y2], ...]</box>`; boxes in thousandths) is checked as the sentence they stand
 in, and each phrase's boxes against the detections it speaks for (`misplaced_box`, `box_count`:
 `helpers.text.check`); its verdict counts its `boxes`, and the summary the grounded captions' boxes and how many
-were placed (`grounded`). An answer listing boxes (Florence-2's location tokens, Qwen's JSON: `[{"bbox_2d": [...],
-"label": ...}]`, its corners in `units`: `helpers.core.answer_boxes`) is checked by its labels' counts and its boxes
-(`helpers.text.check.check_listed`), its verdict's `caption` the sentence that lists them; one that cannot be read
-(an entry without four numbers or a label, pixels of a photo whose record has no size) is its error line.
+were placed (`grounded`). An answer listing boxes (Florence-2's or PaliGemma's location tokens, Gemini's JSON, Qwen's
+JSON: `[{"bbox_2d": [...], "label": ...}]`, its corners in `units`: `helpers.core.answer_boxes`) is checked by its
+labels' counts and its boxes (`helpers.text.check.check_listed`), its verdict's `caption` the sentence that lists
+them; one that cannot be read (an entry without four numbers or a label, pixels of a photo whose record has no size)
+is its error line.
 
 Each caption gets one output line, in order: {"id", "faithful", "findings", "caption"} (each finding with its
 kind, category, the record's and the caption's value, and its characters in `caption`, the sentence checked;
@@ -205,8 +206,8 @@ def _answer(conversation) -> str | None:
 
 def _text(value) -> str | None:
     """A caption field's text: a text; a list of captions' first (`desclm export`'s `captions`); a conversation's
-    answer (`_answer`: `desclm export --chat`'s `completion`, a chat's `messages`); boxes kept as JSON (Qwen's
-    entries, Florence-2's post-processed answer: `helpers.core.answer_boxes`) as their JSON text."""
+    answer (`_answer`: `desclm export --chat`'s `completion`, a chat's `messages`); boxes kept as JSON (Qwen's or
+    Gemini's entries, Florence-2's post-processed answer: `helpers.core.answer_boxes`) as their JSON text."""
     if lists_boxes(value):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, list) and value and all(isinstance(turn, dict) for turn in value):
@@ -624,8 +625,8 @@ class CaptionWork:
         return rows
 
     def _checked(self, record: dict, text: str) -> tuple[str, CaptionCheck, dict]:
-        """(the sentence checked, the verdict, the boxes given where any were): a listed answer's (Florence-2's
-        locations, Qwen's JSON: `check_listed`), a grounding model's tags' (`model_grounding`) or a caption's."""
+        """(the sentence checked, the verdict, the boxes given where any were): a listed answer's (`listed_boxes`,
+        `check_listed`), a grounding model's tags' (`model_grounding`) or a caption's."""
         listed = listed_boxes(text, self.units, record_size(record))
         if listed is not None:
             sentence, verdict = check_listed(record, listed, self.policy, self.lexicon)
@@ -793,7 +794,7 @@ def check_file(
     units: AnswerUnits = AnswerUnits(),
 ) -> dict:
     """The command's work (see the module docstring); returns the summary it writes. `units`: what Qwen's JSON
-    boxes count (`helpers.core.answer_boxes`). `workers`:
+    boxes count (`helpers.core.answer_boxes.AnswerUnits`). `workers`:
     processes checking the captions (`check_workers`) while this one reads, joins and writes them.
     `examples`: where the faithful captions go as a house style's examples (`{"record", "sentence"}` lines,
     `helpers.text.house`), written once every caption is checked: people's reviewed descriptions teach the

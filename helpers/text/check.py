@@ -26,8 +26,8 @@ category at or above the threshold; any stated one where the phrase counts no ca
   first), with the box of the one it overlaps most, or none where it overlaps none;
 - `box_count`: a phrase given more or fewer boxes than it counts.
 
-An answer that lists boxes, each after its label or phrase (Florence-2's, Qwen's JSON: `helpers.core.answer_boxes`),
-is checked as such a caption whose sentence lists them (`check_listed`).
+An answer that lists boxes, each after its label or phrase (Florence-2's, PaliGemma's, Qwen's or Gemini's JSON:
+`helpers.core.answer_boxes`), is checked as such a caption whose sentence lists them (`check_listed`).
 
 Leaving the scene out is no finding (a caption need not say where); places and sizes are not
 checked. A caption is faithful when it has no finding.
@@ -217,9 +217,9 @@ def check_listed(
     """Checks a listed answer (labels or phrases, each with its boxes: `helpers.core.answer_boxes`) against the CV
     record `record`, as a grounded caption is (`check_caption`): a phrase that counts ("two cans", a Florence-2
     phrase grounding's) states its own count, each box of a bare label ("can", a detection answer's: Florence-2's
-    `<OD>`, Qwen's JSON, whose entries are labels alone; or a label of the record as given, "ten diband" too)
-    counts one of its category (`_listed_label`), a label's boxes together. Each piece is read
-    apart, never the sentence whole. Returns the sentence checked (the findings' characters are of it) and the
+    `<OD>`, PaliGemma's, Qwen's or Gemini's JSON, whose entries are labels alone; or a label of the record as
+    given, "ten diband" too) counts one of its category (`_listed_label`), a label's boxes together. Each piece is
+    read apart, never the sentence whole. Returns the sentence checked (the findings' characters are of it) and the
     verdict: an answer of bare labels as the describer's enumeration, which any reader of sentences reads back as
     the labels written (`Detected by label: 2 × plastic; 1 × can.`; no box at all: `Detected by label: nothing.`,
     which says no litter), else the pieces as written (a bare label's as `2 × can`) split by `LISTED_SEPARATOR`.

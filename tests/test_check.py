@@ -862,6 +862,7 @@ def test_a_grounding_model_s_boxes_are_checked_against_the_detections_each_phras
         "boxes_placed": boxes - 1,
         "placed_share": (boxes - 1) / boxes,
         "boxes_outside": 0,
+        "cut_short": 0,
     }
 
 

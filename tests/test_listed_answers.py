@@ -471,3 +471,49 @@ def test_gemini_and_paligemma_answers_check_faithful_where_their_boxes_are_the_d
     assert all(verdict["caption"] == "Detected by label: 2 × plastic; 1 × Drink can." for verdict in verdicts)
     for swapped in verdicts[3:]:
         assert {finding["kind"] for finding in swapped["findings"]} == {"misplaced_box"}
+
+
+@settings(max_examples=80)
+@given(
+    entries=st.lists(st.tuples(st.text(max_size=8), _THOUSANDTHS), max_size=5),
+    cut=st.integers(0, 10_000),
+    fenced=st.booleans(),
+)
+def test_a_json_answer_cut_short_reads_as_its_whole_entries(entries, cut, fenced):
+    """Qwen's JSON answer stopped anywhere before its list closes (a token limit), labels any text (braces and
+    quotes too): its whole entries are read, none invented, and it says it was cut short; read whole, all of them."""
+    from helpers.core.answer_boxes import cut_short, listed_boxes
+
+    lines = [json.dumps({"bbox_2d": box, "label": label}) for label, box in entries]
+    body = "[\n" + ",\n".join(lines) + "\n]"
+    opening = "```json\n" if fenced else ""
+    whole = listed_boxes(opening + body + ("\n```" if fenced else ""))
+    assert [entry.text for entry in whole] == [label.strip() for label, _ in entries]
+    at = len("[\n") + cut % (len(body) - len("[\n") - 1)  # inside the list, before its closing bracket
+    cut_text = opening + body[:at]
+    if not any(f'"{key}"' in body[:at] for key in ("bbox_2d",)):
+        return  # (nothing of a box written yet: not an answer of boxes)
+    read = listed_boxes(cut_text)
+    ends = [len("[\n") + sum(len(line) + len(",\n") for line in lines[:n]) + len(lines[n]) for n in range(len(lines))]
+    finished = sum(1 for end in ends if end <= at)  # the entries written whole before the cut
+    assert [entry.text for entry in read] == [label.strip() for label, _ in entries[:finished]]
+    assert cut_short(cut_text)
+
+
+def test_an_answer_cut_short_is_checked_by_its_whole_entries_and_said_so(tmp_path, caplog):
+    """`desclm check` on a Qwen answer cut short: its whole entries checked (a count found short), its verdict and
+    the summary saying it was cut short, and a warning."""
+    from helpers.describer.check import check_file
+
+    record = _RECORDS[0]
+    (tmp_path / "cv.jsonl").write_text(json.dumps(record) + "\n")
+    answer = _qwen(_stated(record))
+    cut = answer[: answer.rindex('"bbox_2d"') + 15]  # the last entry half written, no closing bracket
+    lines = [{"id": "a.jpg", "caption": cut}, {"id": "a.jpg", "caption": answer}]
+    (tmp_path / "answers.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    summary = check_file(tmp_path / "cv.jsonl", tmp_path / "answers.jsonl", tmp_path / "verdicts.jsonl", workers=0)
+    short, whole = (json.loads(line) for line in (tmp_path / "verdicts.jsonl").read_text().splitlines())
+    assert short["cut_short"] and short["boxes"] == 2 and "cut_short" not in whole and whole["faithful"]
+    assert [(f["kind"], f["label"]) for f in short["findings"]] == [("missed_category", "Drink can")]
+    assert summary["grounded"]["cut_short"] == 1
+    assert "1 answers' JSON lists end before they close" in caplog.text

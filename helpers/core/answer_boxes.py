@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from helpers.core.chat_entries import MODEL_SCALE
@@ -150,17 +151,19 @@ def _paligemma_boxes(text: str) -> tuple[ListedBoxes, ...]:
 def _json_answer(text: str) -> tuple[str, object] | None:
     """The JSON of an answer listing boxes: ("qwen" or "gemini", its entries: `JSON_FORMS`) or ("florence2", its
     task and {"bboxes", "labels"}: `_florence_parsed`); None where `text` is no such answer."""
-    stripped = text.strip()
-    fenced = JSON_FENCE.search(stripped)
-    body = fenced.group(1).strip() if fenced else re.sub(r"^```(?:json)?", "", stripped).strip()  # (a fence cut short)
+    body = _json_body(text)
     if not body.startswith(("[", "{")) and not any(key in body for key in JSON_FORMS):
         return None
     try:
         value = json.loads(body)
     except ValueError as error:
-        if any(f'"{key}"' in body for key in (*JSON_FORMS, "bboxes")):  # meant as boxes (a generation cut short?)
+        meant = any(f'"{key}"' in body for key in (*JSON_FORMS, "bboxes"))  # meant as boxes
+        if meant and _cut_short(body):  # a generation stopped at its token limit: the entries it finished
+            value = _complete_objects(body)
+        elif meant:
             raise AnswerError(f"boxes in JSON that does not parse ({error})") from None
-        return None
+        else:
+            return None
     if isinstance(value, dict) and (parsed := _florence_parsed(value)) is not None:
         return "florence2", parsed
     if isinstance(value, dict) and isinstance(value.get("boxes"), list):  # Gemini's structured output
@@ -174,6 +177,57 @@ def _json_answer(text: str) -> tuple[str, object] | None:
     if entries and not keys:
         return None
     return JSON_FORMS[keys.pop()] if keys else "qwen", entries  # (an empty list: no box, in any units)
+
+
+def _json_body(text: str) -> str:
+    """An answer's JSON: inside its fence (```json ... ```, one cut short too), else the answer itself."""
+    stripped = text.strip()
+    fenced = JSON_FENCE.search(stripped)
+    return fenced.group(1).strip() if fenced else re.sub(r"^```(?:json)?", "", stripped).strip()
+
+
+def _brackets(body: str) -> Iterator[tuple[int, str]]:
+    """Each bracket or brace of JSON text outside its strings, with where it is."""
+    quoted = escaped = False
+    for index, char in enumerate(body):
+        if quoted:  # inside a string: a bracket there is text
+            quoted, escaped = (escaped or char != '"'), (not escaped and char == "\\")
+        elif char == '"':
+            quoted = True
+        elif char in "[]{}":
+            yield index, char
+
+
+def _cut_short(body: str) -> bool:
+    """Whether an answer's JSON list ends before it closes (the generation stopped at its token limit)."""
+    depth = 0
+    for _, char in _brackets(body):
+        depth += 1 if char in "[{" else -1
+    return body.startswith("[") and depth > 0
+
+
+def _complete_objects(body: str) -> list[dict]:
+    """The JSON objects of a list cut short that are whole (each `{...}` in the list that parses)."""
+    objects, depth, start = [], 0, None
+    for index, char in _brackets(body):
+        if char == "{":
+            depth, start = depth + 1, index if depth == 0 else start
+        elif char == "}" and depth:
+            depth -= 1
+            if depth == 0:
+                try:
+                    value = json.loads(body[start : index + 1])
+                except ValueError:
+                    continue
+                if isinstance(value, dict):
+                    objects.append(value)
+    return objects
+
+
+def cut_short(text: str) -> bool:
+    """Whether `text` is a JSON answer of boxes cut short (`listed_boxes` reads its whole entries)."""
+    body = _json_body(text)
+    return _cut_short(body) and any(f'"{key}"' in body for key in JSON_FORMS)
 
 
 def _florence_parsed(value: dict) -> tuple[str | None, dict] | None:

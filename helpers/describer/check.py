@@ -40,7 +40,8 @@ were placed (`grounded`). An answer listing boxes (Florence-2's or PaliGemma's l
 JSON: `[{"bbox_2d": [...], "label": ...}]`, its corners in `units`: `helpers.core.answer_boxes`) is checked by its
 labels' counts and its boxes (`helpers.text.check.check_listed`), its verdict's `caption` the sentence that lists
 them; one that cannot be read (an entry without four numbers or a label, pixels of a photo whose record has no size)
-is its error line.
+is its error line; JSON cut short (a list that ends before it closes: a token limit) is checked by its whole entries,
+its verdict saying `cut_short`.
 
 Each caption gets one output line, in order: {"id", "faithful", "findings", "caption"} (each finding with its
 kind, category, the record's and the caption's value, and its characters in `caption`, the sentence checked;
@@ -75,7 +76,15 @@ from decimal import Decimal
 from itertools import islice
 from pathlib import Path, PurePosixPath
 
-from helpers.core.answer_boxes import AnswerError, AnswerUnits, is_listed_answer, listed_boxes, lists_boxes, record_size
+from helpers.core.answer_boxes import (
+    AnswerError,
+    AnswerUnits,
+    cut_short,
+    is_listed_answer,
+    listed_boxes,
+    lists_boxes,
+    record_size,
+)
 from helpers.core.chat_entries import conversation, grounded_text, model_grounding, named_photos
 from helpers.core.contract import Policy
 from helpers.core.device import worker_processes
@@ -630,7 +639,8 @@ class CaptionWork:
         listed = listed_boxes(text, self.units, record_size(record))
         if listed is not None:
             sentence, verdict = check_listed(record, listed, self.policy, self.lexicon)
-            return sentence, verdict, _boxes_given([box for entry in listed for box in entry.boxes])
+            given = _boxes_given([box for entry in listed for box in entry.boxes])
+            return sentence, verdict, given | ({"cut_short": True} if cut_short(text) else {})
         sentence, grounding = model_grounding(text)  # a grounding model's tags: its sentence, each phrase's boxes
         verdict = check_caption(record, sentence, self.policy, self.lexicon, grounding)
         boxes = [box for phrase in grounding for box in phrase.boxes]
@@ -641,6 +651,12 @@ OUTSIDE_WARNING = (
     "%d of the %d boxes the captions gave lie partly off the photo (a corner beyond 0..1 of it): are they in other "
     "units than read (--box_units %s)? Qwen2.5-VL writes pixels of the photo as its processor resized it "
     "(--box_units qwen2.5-vl); Qwen3-VL, Qwen2-VL and InternVL thousandths"
+)
+
+
+CUT_SHORT_WARNING = (
+    "%d answers' JSON lists end before they close (the model stopped at its token limit?): their whole entries were "
+    "checked, the rest is missing from them (`cut_short` in their verdicts)"
 )
 
 
@@ -760,6 +776,7 @@ def _tally(rows: Iterable[dict], tally: Counter, kinds: Counter, categories: Cat
             tally["grounded"] += 1
             tally["boxes"] += row["boxes"]
             tally["boxes_outside"] += row.get("boxes_outside", 0)
+            tally["cut_short"] += row.get("cut_short", False)
 
 
 def _grounded_summary(tally: Counter, kinds: Counter) -> dict:
@@ -771,6 +788,7 @@ def _grounded_summary(tally: Counter, kinds: Counter) -> dict:
         "boxes_placed": placed,
         "placed_share": placed / tally["boxes"] if tally["boxes"] else None,
         "boxes_outside": tally["boxes_outside"],
+        "cut_short": tally["cut_short"],  # JSON answers whose list ends before it closes: their whole entries read
     }
 
 
@@ -863,5 +881,7 @@ def check_file(
         }
         if tally["boxes_outside"]:
             logger.warning(OUTSIDE_WARNING, tally["boxes_outside"], tally["boxes"], units.units)
+        if tally["cut_short"]:
+            logger.warning(CUT_SHORT_WARNING, tally["cut_short"])
         atomic_write_text(summary_file, json.dumps(summary, indent=2) + "\n")
     return summary

@@ -429,7 +429,7 @@ def test_llava_entries_answering_with_boxes_read_back_as_the_stated_detections(d
         summary = check_file(folder / "cv.jsonl", output, tmp_path / f"{name}.verdicts.jsonl", workers=0, units=unit)
         assert summary["checked"] == len(entries) and summary["faithful"] == len(entries), summary
     options = {"described": "d.jsonl", "output": "o", "answer": "boxes"}
-    with pytest.raises(ValueError, match="the llava export's entries, not coco's"):
+    with pytest.raises(ValueError, match="the llava export's entries or the hf export's --chat, not coco's"):
         ExportOptions(**options, format="coco")
     with pytest.raises(ValueError, match="units of --answer boxes"):
         ExportOptions(described="d.jsonl", output="o", format="llava", box_units="pixels")
@@ -517,3 +517,28 @@ def test_an_answer_cut_short_is_checked_by_its_whole_entries_and_said_so(tmp_pat
     assert [(f["kind"], f["label"]) for f in short["findings"]] == [("missed_category", "Drink can")]
     assert summary["grounded"]["cut_short"] == 1
     assert "1 answers' JSON lists end before they close" in caplog.text
+
+
+def test_hf_chat_answering_with_boxes_trains_trl_on_the_stated_detections(described, tmp_path):
+    """`desclm export --format hf --chat --answer boxes`: each example's conversation (TRL's prompt-completion form)
+    answers with its stated boxes as Qwen-VL's grounding JSON; the card says so; `desclm check` reads the Parquet
+    shards' completions back, every one faithful."""
+    import datasets
+
+    from helpers.core.answer_boxes import AnswerUnits
+    from helpers.describer.check import check_file
+    from helpers.describer.exports import export
+    from helpers.describer.options import BOXES_PROMPT
+
+    folder, records, rows = described
+    output = tmp_path / "sft"
+    counts = export("hf", folder / "described.jsonl", output, folder / "cv.jsonl", folder / "photos",
+                    prompt=BOXES_PROMPT, chat=True, boxes=AnswerUnits())  # fmt: skip
+    dataset = datasets.load_from_disk(str(output))
+    assert len(dataset) == counts["exported"] == len(rows) - 1, "the photo gone is the one problem"
+    for example in dataset:
+        assert example["prompt"][0]["content"][1]["text"] == BOXES_PROMPT
+        assert example["completion"][0]["content"][0]["text"].startswith("```json\n[")
+    assert "in the form Qwen-VL answers grounding in" in (output / "README.md").read_text()
+    summary = check_file(folder / "cv.jsonl", output / "parquet", tmp_path / "verdicts.jsonl", "completion", workers=0)
+    assert summary["checked"] == summary["faithful"] == len(dataset) and summary["grounded"]["captions"] == len(dataset)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from helpers.core.answer_boxes import AnswerUnits
 from helpers.core.markdown import markdown_row, markdown_text
 from helpers.core.photo_rewrite import PhotoRewrite
 
@@ -139,13 +140,15 @@ def dataset_card(
     splits: dict[str, tuple[int, int]] | None = None,
     split_note: str = "",
     license: str = "",
+    chat_boxes: AnswerUnits | None = None,
 ) -> str:
     """The card's text (see the module docstring): `fmt` "hf" or "webdataset"; `problems` the rows not exported
     (listed in the export's `.errors.jsonl`); `features` the hf export's columns and `data_bytes` its
     Arrow files' size; `chat_prompt` its conversation's user turn; `rewrite` how its photos were written;
     `chosen` which of the described photos it holds, when not all (Markdown, a sentence); `parquet_only` (hf): its
     Parquet shards alone, no Arrow files to `load_from_disk`; `splits`: each split's photos and data bytes, a
-    folder each, `split_note` how the photos were split (a sentence); `license` the licence its metadata states
+    folder each, `split_note` how the photos were split (a sentence); `chat_boxes`: the conversation's answers are the
+    boxes, in these units, not the description; `license` the licence its metadata states
     (the Hub's id; "": none)."""
     whole = counts.photos
     lines = [
@@ -263,14 +266,22 @@ def dataset_card(
             "```",
         ]
     if chat_prompt is not None:
+        answer = "the description"
+        if chat_boxes is not None:
+            units = {"thousandths": "thousandths of the photo", "pixels": "pixels of the photo"}
+            answer = (
+                "the boxes its description states, labels as given, in the form Qwen-VL answers grounding in (a "
+                "fenced JSON list of `bbox_2d` and `label`, corners in "
+                f"{units.get(chat_boxes.units, 'pixels of the photo as Qwen2.5-VL resizes it')})"
+            )
         lines += [
             "",
             "## Training a vision-language model",
             "",
             "`prompt` and `completion` are each photo's conversation in TRL's conversational prompt-completion "
-            f"form: the user's turn the photo and \u201c{markdown_text(chat_prompt)}\u201d, the assistant's the "
-            "description. `SFTTrainer(model=..., train_dataset=dataset, processing_class=processor)` trains on it "
-            "as it stands, the loss on the description only.",
+            f"form: the user's turn the photo and \u201c{markdown_text(chat_prompt)}\u201d, the assistant's "
+            f"{answer}. `SFTTrainer(model=..., train_dataset=dataset, processing_class=processor)` trains on it "
+            "as it stands, the loss on the answer only.",
         ]
     if features is not None and "objects" in features:
         names = features["objects"]["category"].feature.names

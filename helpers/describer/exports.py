@@ -128,7 +128,7 @@ import tempfile
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from functools import cached_property, partial
 from itertools import chain
 from pathlib import Path, PurePosixPath
@@ -553,10 +553,11 @@ def _hf_example(
     problems: list[dict],
     chat_prompt: str | None = None,
     objects: DetectionColumns | None = None,
+    boxes: tuple[AnswerUnits, Policy] | None = None,
 ) -> dict | None:
-    """The row as a dataset example (with its `photo`; with `chat_prompt`: and its `chat_turns`; with `objects`:
-    and its object-detection columns, for which its `photo` is needed), or None (its problem appended to
-    `problems`)."""
+    """The row as a dataset example (with its `photo`; with `chat_prompt`: and its `chat_turns`, the answer the
+    description, or with `boxes` (units, policy) its stated boxes, `boxes_answer`; with `objects`: and its
+    object-detection columns, for which its `photo` is needed), or None (its problem appended to `problems`)."""
     example = {"id": row.id if isinstance(row.id, str) else _key(row.id)}
     if photo is not None:
         example["image"] = {"bytes": photo.data, "path": photo.name(row.image) if photo.rewritten else row.image}
@@ -574,7 +575,13 @@ def _hf_example(
             problems.append({"id": row.id, "error": f"label {error} not among the categories read before the export"})
             return None
     example |= {"description": row.description, "captions": row.captions, "source": row.source} | fields
-    return example | (chat_turns(chat_prompt, row.description) if chat_prompt is not None else {})
+    if chat_prompt is None:
+        return example
+    if boxes is not None and (problem := boxes_answer_problem(row, boxes[0])):
+        problems.append({"id": row.id, "error": problem})
+        return None
+    answer = row.description if boxes is None else boxes_answer(row, boxes[1], boxes[0])
+    return example | chat_turns(chat_prompt, answer)
 
 
 def _webdataset_sample(row: ExportRow, photo: PhotoBytes | None, problems: list[dict]) -> dict | None:
@@ -652,6 +659,7 @@ class ShardedJob:
     parquet_only: bool = False
     license: str = ""
     objects: DetectionColumns | None = None
+    boxes: tuple[AnswerUnits, Policy] | None = None  # (hf with chat_prompt) the answers the boxes, not descriptions
 
 
 NO_SPLIT = f"its CV record names no split of {', '.join(RECORD_SPLITS)} (--splits records)"
@@ -706,6 +714,7 @@ def export_splits(job: ShardedJob, splits: SplitPlan) -> tuple[int, int, list[di
         parquet_only=job.parquet_only,
         splits=splits.as_dict(),
         objects=[list(job.objects.categories), job.objects.min_confidence] if job.objects else None,
+        chat_boxes=[asdict(job.boxes[0]), job.boxes[1].min_confidence] if job.boxes else None,
     )
     state_path = work / "splits.json"
     try:
@@ -763,6 +772,7 @@ def export_splits(job: ShardedJob, splits: SplitPlan) -> tuple[int, int, list[di
         parts,
         markdown_text(note),
         job.license,
+        job.boxes[0] if job.boxes else None,
     )
     atomic_write_text(work / "README.md", card)
     state_path.unlink()
@@ -804,6 +814,8 @@ def _export_shards(
         settings["split"] = [split[0], split[1].as_dict()]
     if objects is not None:  # and other boxes (the categories are in the features)
         settings["objects_min_confidence"] = objects.min_confidence
+    if job.boxes is not None:  # and other answers
+        settings["chat_boxes"] = [asdict(job.boxes[0]), job.boxes[1].min_confidence]
     chosen = chosen_note(sample, selection)  # the card says which photos
     if fmt == "hf":
         categories = objects.categories if objects is not None else None
@@ -811,7 +823,7 @@ def _export_shards(
         settings["features"] = features.to_dict()  # a partial export of other columns starts over
 
         def example_of(row: ExportRow, photo: PhotoBytes | None, problems: list[dict]) -> dict | None:
-            return _hf_example(row, photo, problems, chat_prompt, objects)
+            return _hf_example(row, photo, problems, chat_prompt, objects, job.boxes)
 
         name = split[0] if split is not None else "train"
         writer = ShardedDatasetWriter(output, features, settings, shard_bytes, parquet_only, name)
@@ -871,7 +883,8 @@ def _export_shards(
     data_bytes = writer.data_bytes() if fmt == "hf" else 0  # the complete shards'
     if split is None:
         arguments = (fmt, counts, len(found), features, data_bytes, chat_prompt, strip_location, rewrite, chosen)
-        card = dataset_card(*arguments, parquet_only, license=job.license)
+        chat_boxes = job.boxes[0] if job.boxes else None
+        card = dataset_card(*arguments, parquet_only, license=job.license, chat_boxes=chat_boxes)
         atomic_write_text(writer.dataset / "README.md", card)
     writer.finish()
     joined = [problem for problem in found if "line" in problem]
@@ -902,12 +915,20 @@ def box_entries(row: ExportRow, prompt: str, policy: Policy, units: AnswerUnits)
     states (at `policy`'s threshold, with their boxes), labels as given, in the form Qwen-VL answers grounding in
     (`qwen_answer`, corners in `units`; pixels of the record's photo size, as `desclm check` reads them back); one
     entry a photo, `[]` for a photo with none. Rows are checked first (`boxes_answer_problem`)."""
-    stated = [d for d in (row.record or {}).get("detections") or [] if d["confidence"] >= policy.min_confidence]
-    answer = qwen_answer([(d["label"], d["bbox"]) for d in stated], units, record_size(row.record))
-    turns = [{"from": "human", "value": f"<image>\n{prompt}"}, {"from": "gpt", "value": answer}]
+    turns = [
+        {"from": "human", "value": f"<image>\n{prompt}"},
+        {"from": "gpt", "value": boxes_answer(row, policy, units)},
+    ]
     return [
         {"id": row.id if isinstance(row.id, str) else _key(row.id), "image": row.photo_name, "conversations": turns}
     ]
+
+
+def boxes_answer(row: ExportRow, policy: Policy, units: AnswerUnits) -> str:
+    """A row's stated boxes (at `policy`'s threshold) as Qwen-VL's grounding answer (`qwen_answer`), labels as
+    given, corners in `units` (pixels of the record's photo size)."""
+    stated = [d for d in (row.record or {}).get("detections") or [] if d["confidence"] >= policy.min_confidence]
+    return qwen_answer([(d["label"], d["bbox"]) for d in stated], units, record_size(row.record))
 
 
 def boxes_answer_problem(row: ExportRow, units: AnswerUnits) -> str | None:
@@ -1615,8 +1636,11 @@ def export(
         raise ValueError(
             "the florence2 export's detection and grounding entries hold the CV records' boxes: give them (--cv)"
         )
-    if boxes is not None and (fmt != "llava" or cv is None):
-        raise ValueError("the boxes answers are the llava export's, of the CV records' detections: give them (--cv)")
+    if boxes is not None and (not (fmt == "llava" or (fmt == "hf" and chat)) or cv is None):
+        raise ValueError(
+            "the boxes answers are the llava export's or the hf export's chat, of the CV records' detections: give "
+            "them (--cv)"
+        )
     if fmt in DETECTION_FORMATS and cv is None:
         raise ValueError(f"the {fmt} export writes the CV records' detections: give them (--cv)")
     if strip_location and fmt in MAP_FORMATS:
@@ -1761,6 +1785,7 @@ def _export(job: ExportJob) -> dict:
             selection=selection,
             parquet_only=job.parquet_only,
             license=job.license,
+            boxes=(job.boxes, policy) if job.boxes is not None and job.chat else None,
         )
         if job.objects:  # the categories named before the first shard, alike in every split
             categories = detection_categories(cv, policy.min_confidence)

@@ -258,14 +258,14 @@ class ExportOptions:
     key_column: str = key_column_setting()
     prompt: str = setting(
         "",
-        f"llava: the human turn after <image>; hf with --chat: the user's turn (default: {CAPTION_PROMPT!r}; llava "
+        f"llava: the human turn after <image>; hf with --chat: the user's turn (default: {CAPTION_PROMPT!r}; "
         f"--answer boxes: {BOXES_PROMPT!r})",
     )
     answer: Literal["caption", "boxes"] = setting(
         "caption",
-        "llava: each entry's answer: caption (the description; an entry per caption) or boxes (the boxes the "
-        "description states, labels as given, in the form Qwen-VL answers grounding in, a fenced JSON list of "
-        "{bbox_2d, label}, which desclm check reads back; an entry per photo, with --cv)",
+        "llava, hf --chat: each conversation's answer: caption (the description; llava: an entry per caption) or "
+        "boxes (the boxes the description states, labels as given, in the form Qwen-VL answers grounding in, a "
+        "fenced JSON list of {bbox_2d, label}, which desclm check reads back; an entry per photo, with --cv)",
     )
     box_units: Literal[BOX_UNITS] = box_units_setting("written (--answer boxes)")
     min_pixels: int = setting(QWEN_MIN_PIXELS, "qwen2.5-vl boxes: the processor's min_pixels")
@@ -403,8 +403,10 @@ class ExportOptions:
         if self.tasks != ExportOptions.tasks and self.format != "florence2":
             raise ValueError(f"--tasks: the florence2 export's entries, not {self.format}'s")
         self.florence_tasks  # noqa: B018 - parse_tasks checks the names
-        if self.answer == "boxes" and self.format != "llava":
-            raise ValueError(f"--answer boxes: the llava export's entries, not {self.format}'s")
+        if self.answer == "boxes" and not (self.format == "llava" or (self.format == "hf" and self.chat)):
+            raise ValueError(
+                f"--answer boxes: the llava export's entries or the hf export's --chat, not {self.format}'s"
+            )
         asked_units = (self.box_units, self.min_pixels, self.max_pixels) != (
             "thousandths",
             QWEN_MIN_PIXELS,

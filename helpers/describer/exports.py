@@ -1607,8 +1607,8 @@ def export(
     coco, coco_instances) a file per split beside `output` (`write_json_files`), the photos in one `image_folder`;
     `license` (hf, webdataset): the licence the dataset card states; `objects` (hf, with `cv` and `images`): the
     object-detection columns too, the boxes the descriptions state (`DetectionColumns`, at `policy.min_confidence`);
-    `tasks` (florence2): each photo's entries (`helpers.describer.florence`); `boxes` (llava, with `cv`): each
-    photo's entry answers with its stated boxes in these units (`box_entries`), not a caption.
+    `tasks` (florence2): each photo's entries (`helpers.describer.florence`); `boxes` (llava, hf with `chat`; with
+    `cv`): each photo's conversation answers with its stated boxes in these units (`boxes_answer`), not a caption.
 
     Returns:
         {"format", "rows", "exported", "problems", "output"} (with `image_folder`: "photos_written",

@@ -622,7 +622,7 @@ class CaptionWork:
                 continue
             named, where, record, text = entry
             try:
-                text, verdict, boxes = self._checked(record, text)
+                text, verdict, boxes = self._verdict_of(record, text)
             except RecordError as error:
                 rows.append({**named, "error": str(error)})
             except AnswerError as error:
@@ -633,7 +633,7 @@ class CaptionWork:
                 rows.append({**named, **verdict.to_dict(), "caption": text, **boxes})
         return rows
 
-    def _checked(self, record: dict, text: str) -> tuple[str, CaptionCheck, dict]:
+    def _verdict_of(self, record: dict, text: str) -> tuple[str, CaptionCheck, dict]:
         """(the sentence checked, the verdict, the boxes given where any were): a listed answer's (`listed_boxes`,
         `check_listed`), a grounding model's tags' (`model_grounding`) or a caption's."""
         listed = listed_boxes(text, self.units, record_size(record))

@@ -657,6 +657,25 @@ def test_the_check_numbers_are_the_saved_measurements():
     assert f"{ratios[0]:.2f}x to {ratios[-1]:.2f}x as fast" in docstring
 
 
+def test_the_listed_answers_numbers_are_the_saved_measurements():
+    """docs/04_describer.md's speeds of `desclm check` on models' answers listing boxes come from
+    `check_answers.py`'s file, every answer there faithful with every box placed."""
+    answers = _measured("check_answers_cpu.json")
+    forms, records = answers["forms"], answers["records"]
+    assert answers["same_verdicts"] and all(form["faithful"] == records for form in forms.values())
+    assert all(form["boxes_placed"] == form["boxes"] > 0 for name, form in forms.items() if name != "caption")
+
+    def rate(form: str) -> str:
+        return f"{forms[form]['captions_per_second']['0']:,.0f}"
+
+    text = _doc_words("04_describer.md")
+    assert (
+        f"On {records:,} generated records ({forms['qwen']['boxes']:,} stated boxes), answers listing them check at "
+        f"{rate('qwen')} answers/s in one process as Qwen's JSON, {rate('gemini')} as Gemini's, {rate('florence2')} "
+        f"as Florence-2's tokens and {rate('paligemma')} as PaliGemma's, beside {rate('caption')} captions/s"
+    ) in text
+
+
 def test_the_synth_worker_numbers_are_the_saved_measurements():
     """docs/02_descriptions.md's `desclm synth` speeds by workers come from `synth_workers.py`'s file."""
     synth = _measured("synth_workers_cpu.json")

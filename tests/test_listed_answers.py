@@ -181,20 +181,49 @@ def _florence(detections: list[dict]) -> str:
     return "</s><s>" + "".join(d["label"].strip() + locations(d["bbox"]) for d in detections) + "</s>"
 
 
+def _middle(detection: dict) -> tuple[float, float]:
+    x1, y1, x2, y2 = detection["bbox"]
+    return (x1 + x2) / 2, (y1 + y2) / 2
+
+
+def _points(detections: list[dict], model: str) -> str:
+    """Each detection's middle as a pointing model answers: Qwen's `point_2d` (thousandths), Gemini's `point` (y first,
+    thousandths), or Molmo's `<points>` tags (a label's points in one, hundredths)."""
+    if model == "qwen_points":
+        entries = [
+            {"point_2d": [round(v * 1000, 1) for v in _middle(d)], "label": d["label"].strip()} for d in detections
+        ]
+        return json.dumps(entries)
+    if model == "gemini_points":
+        entries = [
+            {"point": [round(v * 1000, 1) for v in _middle(d)[::-1]], "label": d["label"].strip()} for d in detections
+        ]
+        return "```json\n" + json.dumps(entries) + "\n```"
+    by_label: dict[str, list] = {}
+    for d in detections:
+        by_label.setdefault(d["label"].strip(), []).append(_middle(d))
+    tags = []
+    for label, points in by_label.items():
+        corners = " ".join(f'x{n}="{100 * x:.1f}" y{n}="{100 * y:.1f}"' for n, (x, y) in enumerate(points, start=1))
+        tags.append(f'<points {corners} alt="{label}">{label}</points>')
+    return "I see " + ", ".join(tags) + "."
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     seed=st.integers(0, 10**6),
-    form=st.sampled_from(["qwen", "florence"]),
+    form=st.sampled_from(["qwen", "florence", "qwen_points", "gemini_points", "molmo"]),
     order=st.randoms(),
     odd=st.sampled_from([None, "ten diband", "2 go", "a few bottles", "several", "one", "no litter", "Plastic x2"]),
 )
 def test_an_answer_listing_the_stated_detections_is_faithful_and_one_left_out_is_found(seed, form, order, odd):
     """Any record of generated detections (labels as given: other spellings, invented names): an answer listing its
     stated detections, each with its label and box, in any order, as Qwen's JSON (thousandths) or Florence-2's
-    location tokens (`desclm export --format florence2`'s), is faithful, every box counted and placed, its sentence
-    read back (as the gallery reads it) as the labels written. Leave one out and its category's count is found
-    wrong (or missed; a list of no box also says there is nothing), nothing else; move one far off and it is a
-    misplaced box."""
+    location tokens (`desclm export --format florence2`'s), or each with its middle as a pointing model's point
+    (Qwen's, Gemini's, Molmo's: items overlap, so a point can lie in several boxes), is faithful, every box or point
+    counted and placed, its sentence read back (as the gallery reads it) as the labels written. Leave one out and
+    its category's count is found wrong (or missed; a list of no box also says there is nothing), nothing else; move
+    one far off and it is a misplaced box (or point)."""
     from helpers.core.answer_boxes import listed_boxes
     from helpers.describer.exports import ExportRow, record_problem
     from helpers.describer.florence import florence_problem
@@ -211,10 +240,14 @@ def test_an_answer_listing_the_stated_detections_is_faithful_and_one_left_out_is
     stated = _stated(record)
     if form == "florence" and florence_problem(ExportRow("p", [], "grammar", record), ("detection",), _policy()):
         return  # a label Florence-2 cannot be trained on (refused by the export)
+    if form == "molmo" and any(set('<>"') & set(d["label"]) for d in stated):
+        return  # (a label Molmo's tag cannot hold)
     order.shuffle(stated)
 
-    def read(detections: list[dict]):  # (Florence-2's answer of no box has no location token: a caption of nothing)
-        return listed_boxes((_qwen if form == "qwen" else _florence)(detections)) or ()
+    def read(detections: list[dict]):  # (an answer of no box or point may hold no tag: a caption of nothing)
+        if form in ("qwen", "florence"):
+            return listed_boxes((_qwen if form == "qwen" else _florence)(detections)) or ()
+        return listed_boxes(_points(detections, form)) or ()
 
     sentence, verdict = check_listed(record, read(stated))
     assert verdict.faithful, (sentence, verdict.findings)
@@ -234,7 +267,8 @@ def test_an_answer_listing_the_stated_detections_is_faithful_and_one_left_out_is
     if any(_overlaps(far["bbox"], d["bbox"]) for d in stated):
         return  # (moved onto another item)
     _, verdict = check_listed(record, read([far, *stated[1:]]))
-    assert [finding.kind for finding in verdict.findings] == ["misplaced_box"]
+    moved = "misplaced_box" if form in ("qwen", "florence") else "misplaced_point"
+    assert [finding.kind for finding in verdict.findings] == [moved]
 
 
 def _policy():
@@ -542,3 +576,38 @@ def test_hf_chat_answering_with_boxes_trains_trl_on_the_stated_detections(descri
     assert "in the form Qwen-VL answers grounding in" in (output / "README.md").read_text()
     summary = check_file(folder / "cv.jsonl", output / "parquet", tmp_path / "verdicts.jsonl", "completion", workers=0)
     assert summary["checked"] == summary["faithful"] == len(dataset) and summary["grounded"]["captions"] == len(dataset)
+
+
+def test_pointing_answers_read_as_points_and_check_where_the_items_are(tmp_path):
+    """Molmo's point tags (hundredths; a label's points in one tag, its `alt` else its text), Qwen's `point_2d` and
+    Gemini's `point` (y first) read as points of the photo; `desclm check` counts them and finds a point in no item
+    of its label (`misplaced_point`), and one whose coordinates are no numbers is its line's error."""
+    from helpers.core.answer_boxes import AnswerError, ListedBoxes, listed_boxes
+    from helpers.describer.check import check_file
+
+    molmo = 'There are <points x1="20" y1="30" x2="55" y2="60" alt="plastic">two bottles</points> and <point x="75" '
+    molmo += 'y="15">Drink can</point> here.'
+    assert listed_boxes(molmo) == (
+        ListedBoxes("plastic", ((0.2, 0.3), (0.55, 0.6)), may_count=False),
+        ListedBoxes("Drink can", ((0.75, 0.15),), may_count=False),
+    )
+    with pytest.raises(AnswerError, match="x and y are not numbers"):
+        listed_boxes('<point x="left" y="3" alt="can">can</point>')
+    record = _RECORDS[0]
+    (tmp_path / "cv.jsonl").write_text(json.dumps(record) + "\n")
+    qwen = json.dumps([{"point_2d": [200, 300], "label": "plastic"}, {"point_2d": [550, 600], "label": "plastic"},
+                       {"point_2d": [750, 150], "label": "Drink can"}])  # fmt: skip
+    gemini = json.dumps([{"point": [300, 200], "label": "plastic"}, {"point": [600, 550], "label": "plastic"},
+                         {"point": [150, 750], "label": "Drink can"}])  # fmt: skip
+    off = molmo.replace('x="75"', 'x="95"')
+    answers = [molmo, qwen, gemini, off, molmo.replace('y1="30"', 'y1="up"')]
+    (tmp_path / "answers.jsonl").write_text("".join(json.dumps({"id": "a.jpg", "caption": a}) + "\n" for a in answers))
+    summary = check_file(tmp_path / "cv.jsonl", tmp_path / "answers.jsonl", tmp_path / "verdicts.jsonl", workers=0)
+    verdicts = [json.loads(line) for line in (tmp_path / "verdicts.jsonl").read_text().splitlines()]
+    assert [verdict.get("faithful") for verdict in verdicts] == [True, True, True, False, None]
+    assert [(f["kind"], f["label"], f["said"]) for f in verdicts[3]["findings"]] == [
+        ("misplaced_point", "Drink can", [0.95, 0.15])
+    ]
+    assert verdicts[3]["findings"][0]["expected"] == [0.7, 0.1, 0.8, 0.2], "the nearest item's box"
+    assert "not numbers" in verdicts[4]["error"]
+    assert summary["findings"]["misplaced_point"] == 1 and summary["grounded"]["boxes_placed"] == 11

@@ -41,8 +41,14 @@ PALIGEMMA_BOX = re.compile(r"((?:<loc\d{4}>){4})([^<;]*)")  # y1, x1, y2, x2 in 
 PALIGEMMA_BINS = 1024
 JSON_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
 JSON_BOX = "bbox_2d"  # Qwen's: [x1, y1, x2, y2] in `AnswerUnits`
+JSON_POINT = "point_2d"  # Qwen's point: [x, y], the same units
 GEMINI_BOX = "box_2d"  # Gemini's: [y1, x1, y2, x2] in thousandths
-JSON_FORMS = {JSON_BOX: "qwen", GEMINI_BOX: "gemini"}
+GEMINI_POINT = "point"  # Gemini's point: [y, x] in thousandths
+JSON_FORMS = {JSON_BOX: "qwen", JSON_POINT: "qwen", GEMINI_BOX: "gemini", GEMINI_POINT: "gemini"}
+# Molmo's points: `<point x="61.5" y="40.6" alt="can">can</point>`, `<points x1=".." y1=".." x2=".." y2=".."
+# alt="cans">cans</points>`, in hundredths (percent) of the photo
+MOLMO_POINTS = re.compile(r"<(points?)\b([^>]*)>(.*?)</\1>", re.DOTALL)
+MOLMO_ATTRIBUTE = re.compile(r'(\w+)="([^"]*)"')
 BOX_UNITS = ("thousandths", "pixels", "qwen2.5-vl")
 # Qwen2.5-VL's processor: photos resized to sides of whole multiples of its patches (14 pixels, merged 2 x 2), the
 # published checkpoints' pixel range (preprocessor_config.json: 4 to 16,384 patches of 28 x 28)
@@ -172,11 +178,12 @@ def _json_answer(text: str) -> tuple[str, object] | None:
     if not isinstance(entries, list):
         return None
     keys = {key for entry in entries if isinstance(entry, dict) for key in JSON_FORMS if key in entry}
-    if len(keys) > 1:
-        raise AnswerError(f"entries of both {' and '.join(sorted(keys))}: Qwen's and Gemini's boxes in one answer")
+    forms = {JSON_FORMS[key] for key in keys}
+    if len(forms) > 1:
+        raise AnswerError(f"entries of {', '.join(sorted(keys))}: Qwen's and Gemini's boxes in one answer")
     if entries and not keys:
         return None
-    return JSON_FORMS[keys.pop()] if keys else "qwen", entries  # (an empty list: no box, in any units)
+    return forms.pop() if forms else "qwen", entries  # (an empty list: no box, in any units)
 
 
 def _json_body(text: str) -> str:
@@ -276,30 +283,56 @@ def _number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _json_boxes(entries: list, key: str, scale: tuple[float, float]) -> tuple[ListedBoxes, ...]:
-    """JSON entries' labelled boxes, each `key` four numbers: Qwen's `bbox_2d` [x1, y1, x2, y2], Gemini's `box_2d`
-    [y1, x1, y2, x2] (its corners in either order), divided by `scale` (x, y)."""
+def _json_boxes(entries: list, form: str, scale: tuple[float, float]) -> tuple[ListedBoxes, ...]:
+    """JSON entries' labelled boxes or points: Qwen's `bbox_2d` [x1, y1, x2, y2] or `point_2d` [x, y], Gemini's
+    `box_2d` [y1, x1, y2, x2] (its corners in either order) or `point` [y, x]; divided by `scale` (x, y)."""
+    box_key, point_key = (JSON_BOX, JSON_POINT) if form == "qwen" else (GEMINI_BOX, GEMINI_POINT)
     listed = []
     for number, entry in enumerate(entries, start=1):
         if not isinstance(entry, dict):
             raise AnswerError(f"answer entry {number}: not a JSON object")
+        key, size = (box_key, 4) if box_key in entry or point_key not in entry else (point_key, 2)
         box, label = entry.get(key), entry.get("label")
-        if not (isinstance(box, list) and len(box) == 4 and all(_number(value) for value in box)):
-            raise AnswerError(f"answer entry {number}: {key} is not four numbers: {json.dumps(box)[:80]}")
+        if not (isinstance(box, list) and len(box) == size and all(_number(value) for value in box)):
+            many = "four" if size == 4 else "two"
+            raise AnswerError(f"answer entry {number}: {key} is not {many} numbers: {json.dumps(box)[:80]}")
         if not isinstance(label, str):
             raise AnswerError(f"answer entry {number}: its label is not text: {json.dumps(label)[:80]}")
-        if key == GEMINI_BOX:
+        if form == "gemini" and size == 4:
             y1, x1, y2, x2 = box
             box = [min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)]
-        corners = (box[0] / scale[0], box[1] / scale[1], box[2] / scale[0], box[3] / scale[1])
-        listed.append(ListedBoxes(label.strip(), (corners,), may_count=False))  # a box a label
+        elif form == "gemini":
+            box = [box[1], box[0]]
+        corners = tuple(value / scale[index % 2] for index, value in enumerate(box))
+        listed.append(ListedBoxes(label.strip(), (corners,), may_count=False))  # a box (or point) a label
+    return tuple(listed)
+
+
+def _molmo_points(text: str) -> tuple[ListedBoxes, ...]:
+    """Molmo's points (`MOLMO_POINTS`): each tag its label (its `alt`, else its text) and its points, x and y in
+    hundredths of the photo (`x`, `y`, or `x1`, `y1`, `x2`, `y2`, ...)."""
+    listed = []
+    for match in MOLMO_POINTS.finditer(text):
+        attributes = dict(MOLMO_ATTRIBUTE.findall(match.group(2)))
+        label = attributes.get("alt", match.group(3)).strip()
+        names = ["x", "y"] if "x" in attributes else []
+        number = 1
+        while f"x{number}" in attributes:
+            names += [f"x{number}", f"y{number}"]
+            number += 1
+        try:
+            values = [float(attributes[name]) / 100 for name in names]
+        except (KeyError, ValueError):
+            raise AnswerError(f"Molmo's point {label!r}: its x and y are not numbers: {match.group(2)[:80]}") from None
+        points = tuple(tuple(values[i : i + 2]) for i in range(0, len(values), 2))
+        listed.append(ListedBoxes(label, points, may_count=False))
     return tuple(listed)
 
 
 def is_listed_answer(text: str) -> bool:
     """Whether `text` is an answer listing boxes (`listed_boxes` reads it), without reading its boxes."""
     try:
-        locations = FLORENCE_LOCATION.search(text) or PALIGEMMA_LOCATION.search(text)
+        locations = FLORENCE_LOCATION.search(text) or PALIGEMMA_LOCATION.search(text) or MOLMO_POINTS.search(text)
         return bool(locations) or _json_answer(text) is not None
     except AnswerError:
         return True
@@ -321,6 +354,8 @@ def listed_boxes(
         return _florence_boxes(text)
     if PALIGEMMA_LOCATION.search(text):
         return _paligemma_boxes(text)
+    if MOLMO_POINTS.search(text):
+        return _molmo_points(text)
     answer = _json_answer(text)
     if answer is None:
         return None
@@ -328,8 +363,8 @@ def listed_boxes(
     if form == "florence2":
         return _florence_pixel_boxes(value, size)
     if form == "gemini":
-        return _json_boxes(value, GEMINI_BOX, (MODEL_SCALE, MODEL_SCALE))
-    return _json_boxes(value, JSON_BOX, units.scale(size) if value else (1.0, 1.0))
+        return _json_boxes(value, "gemini", (MODEL_SCALE, MODEL_SCALE))
+    return _json_boxes(value, "qwen", units.scale(size) if value else (1.0, 1.0))
 
 
 def qwen_answer(boxes: list[tuple[str, list[float]]], units: AnswerUnits, size: tuple[int, int] | None) -> str:

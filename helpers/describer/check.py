@@ -721,7 +721,7 @@ def _checked(entries: Iterable, work: CaptionWork, workers: int) -> Iterator[lis
         pool.close()
 
 
-CATEGORY_FINDINGS = ("missed_category", "wrong_count", "vague_count", "misplaced_box", "box_count")
+CATEGORY_FINDINGS = ("missed_category", "wrong_count", "vague_count", "misplaced_box", "box_count", "misplaced_point")
 INVENTED_SHOWN = 50  # the summary's categories said and not detected: the most frequent, the rest counted
 
 
@@ -780,8 +780,8 @@ def _tally(rows: Iterable[dict], tally: Counter, kinds: Counter, categories: Cat
 
 
 def _grounded_summary(tally: Counter, kinds: Counter) -> dict:
-    """The grounded captions' boxes: how many were given, and placed (where an item of their phrase is)."""
-    placed = tally["boxes"] - kinds["misplaced_box"]
+    """The grounded captions' boxes (and points): how many were given, and placed (where an item of their phrase is)."""
+    placed = tally["boxes"] - kinds["misplaced_box"] - kinds["misplaced_point"]  # (points counted as boxes)
     return {
         "captions": tally["grounded"],
         "boxes": tally["boxes"],

@@ -19,7 +19,8 @@ and `min_items` choose the photos before the sample (all the photos with a tire 
 the tires of a sample), read from the sentences as the page's filters are (`helpers.describer.selection`).
 Of a `desclm check` verdicts file (captions a vision-language model or people wrote, each with what the check
 found), each card is a caption with its findings listed under it (the characters they are about quoted), a grounding
-model's box that lies where no item of its phrase is (`misplaced_box`) drawn dashed where the caption put it, and a
+model's box that lies where no item of its phrase is (`misplaced_box`) drawn dashed where the caption put it (a point,
+`misplaced_point`, a dot), and a
 filter shows the unfaithful ones, or those of one kind of finding; each caption joins its record as the check joined
 it (`verdict_rows`: by id, else its photo's name without the extension; several captions a photo); `verdict` chooses
 the unfaithful ones (or those of one kind of finding) before the sample, a model's mistakes among all its captions.

@@ -24,7 +24,9 @@ category at or above the threshold; any stated one where the phrase counts no ca
 
 - `misplaced_box`: a box that overlaps none of them by `BOX_IOU` (each matched once in the caption, best overlaps
   first), with the box of the one it overlaps most, or none where it overlaps none;
-- `box_count`: a phrase given more or fewer boxes than it counts.
+- `box_count`: a phrase given more or fewer boxes (or points) than it counts;
+- `misplaced_point`: a point (a pointing model's: Molmo's, Qwen's `point_2d`, Gemini's) inside none of them (as
+  many points matched, each inside a box of its own, as can be), with the box of the nearest.
 
 An answer that lists boxes, each after its label or phrase (Florence-2's, PaliGemma's, Qwen's or Gemini's JSON:
 `helpers.core.answer_boxes`), is checked as such a caption whose sentence lists them (`check_listed`).
@@ -58,6 +60,7 @@ FINDINGS = (
     "invented_scene",
     "misplaced_box",
     "box_count",
+    "misplaced_point",
 )
 BOX_IOU = 0.5  # a grounded box is where a detection is when it overlaps it so much (COCO's match, mAP@50's)
 
@@ -104,7 +107,7 @@ def _scene_findings(record: dict, expected: Facts, said: Facts, span) -> list[Fi
 
 
 def _box_findings(record: dict, policy: Policy, items, grounding: tuple[GroundedPhrase, ...]) -> list[Finding]:
-    """The grounded phrases' boxes against the detections they speak for (see the module docstring)."""
+    """The grounded phrases' boxes (and points) against the detections they speak for (see the module docstring)."""
     stated: dict[str, list[int]] = {}
     for index, detection in enumerate(record["detections"]):
         if detection["confidence"] >= policy.min_confidence and detection.get("bbox") is not None:
@@ -119,12 +122,22 @@ def _box_findings(record: dict, policy: Policy, items, grounding: tuple[Grounded
         overlaps = {
             (number, index): box_overlap(box, record["detections"][index]["bbox"])
             for number, box in enumerate(phrase.boxes)
+            if len(box) != 2
             for index in candidates
         }
         matched = greedy_pairs((-overlap, *pair) for pair, overlap in overlaps.items() if overlap >= BOX_IOU)
         boxed.update(matched.values())
+        points = {number: point for number, point in enumerate(phrase.boxes) if len(point) == 2}
+        free = [index for index in candidates if index not in boxed]
+        matched |= _points_inside(points, {index: record["detections"][index]["bbox"] for index in free})
+        boxed.update(matched.values())
         for number, box in enumerate(phrase.boxes):
             if number in matched:
+                continue
+            if len(box) == 2:  # a point in no item of its phrase (the nearest one's box, if any)
+                nearest = min(candidates, key=lambda index: _distance(box, record["detections"][index]["bbox"]))
+                record_box = list(record["detections"][nearest]["bbox"]) if candidates else None
+                findings.append(Finding("misplaced_point", label, record_box, list(box), phrase.span))
                 continue
             nearest = max(candidates, key=lambda index: overlaps[number, index], default=None)
             near = nearest is not None and overlaps[number, nearest] > 0
@@ -134,6 +147,33 @@ def _box_findings(record: dict, policy: Policy, items, grounding: tuple[Grounded
         if named and len(phrase.boxes) != count:
             findings.append(Finding("box_count", label, count, len(phrase.boxes), phrase.span))
     return findings
+
+
+def _distance(point: tuple[float, ...], box) -> float:
+    """From a point to a box's middle."""
+    return ((point[0] - (box[0] + box[2]) / 2) ** 2 + (point[1] - (box[1] + box[3]) / 2) ** 2) ** 0.5
+
+
+def _points_inside(points: dict[int, tuple[float, ...]], boxes: dict[int, list]) -> dict[int, int]:
+    """{point: detection}: as many points each inside a box of its own as can be (items of one category overlap:
+    a point in two boxes leaves the other to a point only it holds; `linear_sum_assignment`), each nearest its box's
+    middle among such matchings."""
+    inside = [(number, index) for number, point in points.items() for index, box in boxes.items() if _holds(box, point)]
+    if not inside:
+        return {}
+    from scipy.optimize import linear_sum_assignment
+
+    rows, columns = sorted({n for n, _ in inside}), sorted({i for _, i in inside})
+    apart = 2.0 * len(rows) + 1  # more than any matching's distances add up to: a pair outside is never chosen
+    cost = [[apart] * len(columns) for _ in rows]
+    for number, index in inside:
+        cost[rows.index(number)][columns.index(index)] = _distance(points[number], boxes[index])
+    chosen = linear_sum_assignment(cost)
+    return {rows[r]: columns[c] for r, c in zip(*chosen, strict=True) if cost[r][c] < apart}
+
+
+def _holds(box, point: tuple[float, ...]) -> bool:
+    return box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3]
 
 
 def check_caption(

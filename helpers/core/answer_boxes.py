@@ -13,6 +13,9 @@
   first, thousandths of the photo;
 - **PaliGemma's** detection answer (`<loc0256><loc0128><loc0512><loc0384> plastic ; <loc...> can`): a box four
   location tokens, y first, in 1,024ths of the photo, then its label;
+- **Points** of a pointing model: Molmo's tags (`<points x1="20" y1="30" x2=".." y2=".." alt="plastic">two
+  bottles</points>`, `<point x=".." y="..">`, hundredths of the photo), Qwen's `point_2d` [x, y] (its boxes' units)
+  and Gemini's `point` [y, x] (thousandths): each a point (x, y) in place of a box;
 - **Florence-2's post-processed** answer, as transformers' `post_process_generation` gives it and people keep it
   (`{"<OD>": {"bboxes": [[x1, y1, x2, y2], ...], "labels": [...]}}`, or the task's part alone): pixels of the photo
   (the `image_size` it was told), a phrase grounding's phrase repeated for each of its boxes read as one phrase.
@@ -128,7 +131,7 @@ class ListedBoxes:
     """A label or phrase of a listed answer, as written, and the boxes given it."""
 
     text: str
-    boxes: tuple[tuple[float, ...], ...]  # [x1, y1, x2, y2] in 0..1 of the photo, in the order written
+    boxes: tuple[tuple[float, ...], ...]  # [x1, y1, x2, y2] (a point: [x, y]) in 0..1 of the photo, as written
     may_count: bool = True  # the text may be a phrase that counts (Florence-2's phrase grounding), not a label alone
 
 

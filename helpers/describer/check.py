@@ -36,8 +36,9 @@ answers: `<|object_ref_start|>two cans<|object_ref_end|><|box_start|>(x1,y1),(x2
 `<ref>two cans</ref><box>[[x1, y1, x2, y2], ...]</box>`; boxes in thousandths) is checked as the sentence they stand
 in, and each phrase's boxes against the detections it speaks for (`misplaced_box`, `box_count`:
 `helpers.text.check`); its verdict counts its `boxes`, and the summary the grounded captions' boxes and how many
-were placed (`grounded`). An answer listing boxes (Florence-2's or PaliGemma's location tokens, Gemini's JSON, Qwen's
-JSON: `[{"bbox_2d": [...], "label": ...}]`, its corners in `units`: `helpers.core.answer_boxes`) is checked by its
+were placed (`grounded`). An answer listing boxes or points (Florence-2's or PaliGemma's location tokens, Molmo's
+points, Gemini's JSON, Qwen's JSON: `[{"bbox_2d": [...], "label": ...}]`, its corners in `units`:
+`helpers.core.answer_boxes`) is checked by its
 labels' counts and its boxes (`helpers.text.check.check_listed`), its verdict's `caption` the sentence that lists
 them; one that cannot be read (an entry without four numbers or a label, pixels of a photo whose record has no size)
 is its error line; JSON cut short (a list that ends before it closes: a token limit) is checked by its whole entries,

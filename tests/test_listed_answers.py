@@ -1,4 +1,6 @@
-"""Answers that list boxes (Florence-2's location tokens, Qwen's JSON), read and checked against CV records."""
+"""Vision-language models' answers that list boxes or points (Florence-2's, PaliGemma's, Qwen's, Gemini's, Molmo's,
+DeepSeek-VL2's), read as their models' own readers read them and checked against CV records; the exports that answer
+so."""
 
 from __future__ import annotations
 
@@ -38,7 +40,7 @@ def test_florence_answers_read_as_transformers_reads_them(listed):
     flat = [(entry.text, box) for entry in ours or () for box in entry.boxes]
     assert [label for label, _ in flat] == [instance["cat_name"] for instance in theirs]
     for (_, box), instance in zip(flat, theirs, strict=True):
-        assert all(abs(ours * side - read) <= 1 for ours, read in zip(box, instance["bbox"], strict=True))
+        assert all(abs(corner * side - read) <= 1 for corner, read in zip(box, instance["bbox"], strict=True))
     assert [len(entry.boxes) for entry in ours or ()] == [len(boxes) for _, boxes in listed]
 
 
@@ -128,16 +130,23 @@ def test_vlm_answers_read_as_supervision_reads_them(boxes, size, model, fenced):
     width, height = size
     units = AnswerUnits()
     if model == "paligemma":
-        text = " ; ".join("".join(f"<loc{round(v * 1.023):04d}>" for v in (b[1], b[0], b[3], b[2])) + f" {label}"
-                          for label, b in boxes)  # fmt: skip
+        text = " ; ".join(
+            "".join(f"<loc{round(v * 1.023):04d}>" for v in (b[1], b[0], b[3], b[2])) + f" {label}"
+            for label, b in boxes
+        )
         theirs = vlm.from_paligemma(text, size)
     elif model == "gemini":
         entries = [{"box_2d": [b[1], b[0], b[3], b[2]], "label": label} for label, b in boxes]
         text = json.dumps(entries)
         theirs = vlm.from_google_gemini_2_5("```json\n" + text + "\n```" if fenced else text, size)
     elif model == "deepseek-vl2":
-        text = "".join(f"<|ref|>{label}<|/ref|><|det|>[[{', '.join(str(round(v * 0.999)) for v in b)}]]<|/det|>"
-                       for label, b in boxes) + "<|end▁of▁sentence|>"  # fmt: skip
+        text = (
+            "".join(
+                f"<|ref|>{label}<|/ref|><|det|>[[{', '.join(str(round(v * 0.999)) for v in b)}]]<|/det|>"
+                for label, b in boxes
+            )
+            + "<|end▁of▁sentence|>"
+        )
         theirs = vlm.from_deepseek_vl_2(text, size)
     elif model == "qwen3-vl":
         text = json.dumps([{"bbox_2d": b, "label": label} for label, b in boxes])
@@ -336,7 +345,7 @@ def test_desclm_check_reads_florence_2_and_qwen_answers_and_counts_their_boxes(t
                     "labels": [d["label"] for d in _stated(first)],
                 }
             },
-        ),  # fmt: skip
+        ),
         ("b.jpg", json.loads(_qwen(_stated(second)).strip("`json\n"))),  # kept as JSON, not text
         ("a.jpg", _qwen(_stated(first), scale=(4000, 3000))),  # pixels of the photo, read as thousandths: off it
     ]
@@ -439,8 +448,15 @@ def test_llava_entries_answering_with_boxes_read_back_as_the_stated_detections(d
     units = {"thousandths": AnswerUnits(), "qwen2.5-vl": AnswerUnits("qwen2.5-vl", 3136, 1280 * 28 * 28)}
     for name, unit in units.items():
         output = tmp_path / f"{name}.jsonl"
-        counts = export("llava", folder / "described.jsonl", output, folder / "cv.jsonl", folder / "photos",
-                        prompt=BOXES_PROMPT, boxes=unit)  # fmt: skip
+        counts = export(
+            "llava",
+            folder / "described.jsonl",
+            output,
+            folder / "cv.jsonl",
+            folder / "photos",
+            prompt=BOXES_PROMPT,
+            boxes=unit,
+        )
         why = {p["id"]: p["error"] for p in map(json.loads, (tmp_path / f"{name}.jsonl.errors.jsonl").open())}
         left_out = {records[2]["image"], "broken.jpg"} | ({records[3]["image"]} if name != "thousandths" else set())
         assert set(why) == left_out, why
@@ -566,8 +582,16 @@ def test_hf_chat_answering_with_boxes_trains_trl_on_the_stated_detections(descri
 
     folder, records, rows = described
     output = tmp_path / "sft"
-    counts = export("hf", folder / "described.jsonl", output, folder / "cv.jsonl", folder / "photos",
-                    prompt=BOXES_PROMPT, chat=True, boxes=AnswerUnits())  # fmt: skip
+    counts = export(
+        "hf",
+        folder / "described.jsonl",
+        output,
+        folder / "cv.jsonl",
+        folder / "photos",
+        prompt=BOXES_PROMPT,
+        chat=True,
+        boxes=AnswerUnits(),
+    )
     dataset = datasets.load_from_disk(str(output))
     assert len(dataset) == counts["exported"] == len(rows) - 1, "the photo gone is the one problem"
     for example in dataset:
@@ -595,10 +619,20 @@ def test_pointing_answers_read_as_points_and_check_where_the_items_are(tmp_path)
         listed_boxes('<point x="left" y="3" alt="can">can</point>')
     record = _RECORDS[0]
     (tmp_path / "cv.jsonl").write_text(json.dumps(record) + "\n")
-    qwen = json.dumps([{"point_2d": [200, 300], "label": "plastic"}, {"point_2d": [550, 600], "label": "plastic"},
-                       {"point_2d": [750, 150], "label": "Drink can"}])  # fmt: skip
-    gemini = json.dumps([{"point": [300, 200], "label": "plastic"}, {"point": [600, 550], "label": "plastic"},
-                         {"point": [150, 750], "label": "Drink can"}])  # fmt: skip
+    qwen = json.dumps(
+        [
+            {"point_2d": [200, 300], "label": "plastic"},
+            {"point_2d": [550, 600], "label": "plastic"},
+            {"point_2d": [750, 150], "label": "Drink can"},
+        ]
+    )
+    gemini = json.dumps(
+        [
+            {"point": [300, 200], "label": "plastic"},
+            {"point": [600, 550], "label": "plastic"},
+            {"point": [150, 750], "label": "Drink can"},
+        ]
+    )
     off = molmo.replace('x="75"', 'x="95"')
     answers = [molmo, qwen, gemini, off, molmo.replace('y1="30"', 'y1="up"')]
     (tmp_path / "answers.jsonl").write_text("".join(json.dumps({"id": "a.jpg", "caption": a}) + "\n" for a in answers))

@@ -551,22 +551,36 @@ def test_a_json_answer_cut_short_reads_as_its_whole_entries(entries, cut, fenced
 
 
 def test_an_answer_cut_short_is_checked_by_its_whole_entries_and_said_so(tmp_path, caplog):
-    """`desclm check` on a Qwen answer cut short: its whole entries checked (a count found short), its verdict and
-    the summary saying it was cut short, and a warning."""
+    """`desclm check` on answers cut short: a Qwen list's and a Gemini `{"boxes": [...]}`'s whole entries checked (a
+    count found short), their verdicts and the summary saying they were cut short, and a warning; one cut before its
+    first whole entry is its line's error (it said nothing whole, not "nothing")."""
     from helpers.describer.check import check_file
 
     record = _RECORDS[0]
     (tmp_path / "cv.jsonl").write_text(json.dumps(record) + "\n")
     answer = _qwen(_stated(record))
     cut = answer[: answer.rindex('"bbox_2d"') + 15]  # the last entry half written, no closing bracket
-    lines = [{"id": "a.jpg", "caption": cut}, {"id": "a.jpg", "caption": answer}]
+    gemini = json.dumps(
+        {
+            "boxes": [
+                {"box_2d": [round(d["bbox"][i] * 1000) for i in (1, 0, 3, 2)], "label": d["label"]}
+                for d in _stated(record)
+            ]
+        }
+    )
+    gemini_cut = gemini[: gemini.rindex('"box_2d"') + 12]
+    early = answer[: answer.index('"bbox_2d"') + 12]
+    lines = [{"id": "a.jpg", "caption": text} for text in (cut, answer, gemini_cut, early)]
     (tmp_path / "answers.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
     summary = check_file(tmp_path / "cv.jsonl", tmp_path / "answers.jsonl", tmp_path / "verdicts.jsonl", workers=0)
-    short, whole = (json.loads(line) for line in (tmp_path / "verdicts.jsonl").read_text().splitlines())
+    short, whole, gemini_short, nothing = map(json.loads, (tmp_path / "verdicts.jsonl").read_text().splitlines())
     assert short["cut_short"] and short["boxes"] == 2 and "cut_short" not in whole and whole["faithful"]
-    assert [(f["kind"], f["label"]) for f in short["findings"]] == [("missed_category", "Drink can")]
-    assert summary["grounded"]["cut_short"] == 1
-    assert "1 answers' JSON lists end before they close" in caplog.text
+    for verdict in (short, gemini_short):
+        assert [(f["kind"], f["label"]) for f in verdict["findings"]] == [("missed_category", "Drink can")]
+    assert gemini_short["cut_short"] and gemini_short["boxes"] == 2
+    assert "before its first whole entry" in nothing["error"]
+    assert summary["grounded"]["cut_short"] == 2 and summary["errors"] == 1
+    assert "2 answers' JSON lists end before they close" in caplog.text
 
 
 def test_hf_chat_answering_with_boxes_trains_trl_on_the_stated_detections(described, tmp_path):

@@ -168,7 +168,7 @@ def _json_answer(text: str) -> tuple[str, object] | None:
     except ValueError as error:
         meant = any(f'"{key}"' in body for key in (*JSON_FORMS, "bboxes"))  # meant as boxes
         if meant and _cut_short(body):  # a generation stopped at its token limit: the entries it finished
-            value = _complete_objects(body)
+            value = _complete_objects(body[body.index("[") :] if body.startswith("{") else body)
         elif meant:
             raise AnswerError(f"boxes in JSON that does not parse ({error})") from None
         else:
@@ -209,11 +209,13 @@ def _brackets(body: str) -> Iterator[tuple[int, str]]:
 
 
 def _cut_short(body: str) -> bool:
-    """Whether an answer's JSON list ends before it closes (the generation stopped at its token limit)."""
+    """Whether an answer's JSON list (or Gemini's `{"boxes": [...]}`) ends before it closes (the generation stopped at
+    its token limit)."""
     depth = 0
     for _, char in _brackets(body):
         depth += 1 if char in "[{" else -1
-    return body.startswith("[") and depth > 0
+    listed = body.startswith("[") or (body.startswith("{") and '"boxes"' in body)
+    return listed and depth > 0
 
 
 def _complete_objects(body: str) -> list[dict]:

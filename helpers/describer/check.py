@@ -42,7 +42,7 @@ points, Gemini's JSON, Qwen's JSON: `[{"bbox_2d": [...], "label": ...}]`, its co
 labels' counts and its boxes (`helpers.text.check.check_listed`), its verdict's `caption` the sentence that lists
 them; one that cannot be read (an entry without four numbers or a label, pixels of a photo whose record has no size)
 is its error line; JSON cut short (a list that ends before it closes: a token limit) is checked by its whole entries,
-its verdict saying `cut_short`.
+its verdict saying `cut_short` (one cut before its first whole entry is its error line).
 
 Each caption gets one output line, in order: {"id", "faithful", "findings", "caption"} (each finding with its
 kind, category, the record's and the caption's value, and its characters in `caption`, the sentence checked;
@@ -638,6 +638,8 @@ class CaptionWork:
         """(the sentence checked, the verdict, the boxes given where any were): a listed answer's (`listed_boxes`,
         `check_listed`), a grounding model's tags' (`model_grounding`) or a caption's."""
         listed = listed_boxes(text, self.units, record_size(record))
+        if listed == () and cut_short(text):  # it said nothing whole: no "nothing" to check
+            raise AnswerError("its JSON ends before its first whole entry (the model's token limit?)")
         if listed is not None:
             sentence, verdict = check_listed(record, listed, self.policy, self.lexicon)
             given = _boxes_given([box for entry in listed for box in entry.boxes])

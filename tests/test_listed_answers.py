@@ -659,3 +659,36 @@ def test_pointing_answers_read_as_points_and_check_where_the_items_are(tmp_path)
     assert verdicts[3]["findings"][0]["expected"] == [0.7, 0.1, 0.8, 0.2], "the nearest item's box"
     assert "not numbers" in verdicts[4]["error"]
     assert summary["findings"]["misplaced_point"] == 1 and summary["grounded"]["boxes_placed"] == 11
+
+
+@settings(deadline=None)
+@given(
+    pieces=st.lists(
+        st.tuples(
+            st.text(string.ascii_letters + " .,", max_size=10),
+            st.text(string.ascii_letters + " ", min_size=1, max_size=10).filter(str.strip),
+            st.lists(st.tuples(st.integers(0, 1023), st.integers(0, 1023)), min_size=1, max_size=3),
+        ),
+        max_size=4,
+    ),
+    end=st.text(string.ascii_letters + " .", max_size=8),
+)
+def test_kosmos_2_grounding_reads_as_transformers_reads_it(pieces, end):
+    """Any grounded caption as Kosmos-2 writes it (`<grounding>`, text, `<phrase>..</phrase><object>` with each box's
+    two cells, boxes split by `</delimiter_of_multi_objects/>`): `model_grounding` gives the sentence, the phrases and
+    their boxes transformers' own Kosmos-2 reader (`clean_text_and_extract_entities_with_bboxes`) gives, spaces around
+    them aside."""
+    from transformers.models.kosmos2.processing_kosmos2 import clean_text_and_extract_entities_with_bboxes
+
+    from helpers.core.chat_entries import model_grounding
+
+    text = "<grounding>"
+    for before, phrase, cells in pieces:
+        boxes = "</delimiter_of_multi_objects/>".join(f"<patch_index_{a:04d}><patch_index_{b:04d}>" for a, b in cells)
+        text += f"{before}<phrase>{phrase}</phrase><object>{boxes}</object>"
+    text += end
+    sentence, phrases = model_grounding(text)
+    clean, entities = clean_text_and_extract_entities_with_bboxes(text)
+    assert sentence.strip() == clean
+    assert [sentence[slice(*phrase.span)].strip() for phrase in phrases] == [name for name, _, _ in entities]
+    assert [list(phrase.boxes) for phrase in phrases] == [boxes for _, _, boxes in entities]

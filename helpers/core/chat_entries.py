@@ -67,12 +67,22 @@ def grounded_text(text: str, objects) -> str:
 # `<|object_ref_start|>two cans<|object_ref_end|><|box_start|>(x1,y1),(x2,y2)<|box_end|>`, a box a tag; InternVL's:
 # `<ref>two cans</ref><box>[[x1, y1, x2, y2], [x1, y1, x2, y2]]</box>`, its boxes in one tag (Qwen-VL's the same
 # tags, a box a tag, `(x1,y1),(x2,y2)`); DeepSeek-VL2's: `<|ref|>two cans<|/ref|><|det|>[[x1, y1, x2, y2],
-# ...]<|/det|>`, its corners in 999ths (as its own drawing code and supervision read them)
+# ...]<|/det|>`, its corners in 999ths (as its own drawing code and supervision read them); Kosmos-2's: `<phrase> two
+# cans</phrase><object><patch_index_0044><patch_index_0863></object>`, a box its top-left and bottom-right cells of a
+# 32 x 32 grid (boxes split by `</delimiter_of_multi_objects/>`), as transformers' Kosmos-2 processor reads them
 MODEL_REF = re.compile(
-    r"<\|object_ref_start\|>(.*?)<\|object_ref_end\|>|<ref>(.*?)</ref>|<\|ref\|>(.*?)<\|/ref\|>", re.DOTALL
+    r"<\|object_ref_start\|>(.*?)<\|object_ref_end\|>|<ref>(.*?)</ref>|<\|ref\|>(.*?)<\|/ref\|>"
+    r"|<phrase>([^<]*)</phrase>",
+    re.DOTALL,
 )
-MODEL_BOX = re.compile(r"<\|box_start\|>(.*?)<\|box_end\|>|<box>(.*?)</box>|<\|det\|>(.*?)<\|/det\|>", re.DOTALL)
-MODEL_TAGS = ("<|object_ref_start|>", "<|box_start|>", "<ref>", "<box>", "<|ref|>", "<|det|>")
+MODEL_BOX = re.compile(
+    r"<\|box_start\|>(.*?)<\|box_end\|>|<box>(.*?)</box>|<\|det\|>(.*?)<\|/det\|>|<object>(.*?)</object>", re.DOTALL
+)
+KOSMOS_CELLS = 32  # Kosmos-2's grid: cells along each side
+KOSMOS_CELL = re.compile(r"<patch_index_(\d+)>")
+KOSMOS_START = "<grounding>"  # the prompt's token, left at the start of a decoded answer
+MODEL_TAGS = ("<|object_ref_start|>", "<|box_start|>", "<ref>", "<box>", "<|ref|>", "<|det|>", "<phrase>", "<object>")
+MODEL_TAGS += (KOSMOS_START,)
 MODEL_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 MODEL_SCALE = 1000  # the boxes' corners: thousandths of the photo's width and height
 DEEPSEEK_SCALE = 999  # DeepSeek-VL2's `<|det|>` corners: 0 .. 999 across the photo
@@ -87,15 +97,27 @@ class GroundedPhrase:
     boxes: tuple[tuple[float, ...], ...]  # [x1, y1, x2, y2] in 0..1 of the photo, in the order written
 
 
+def kosmos_box(top_left: int, bottom_right: int) -> tuple[float, float, float, float]:
+    """A Kosmos-2 box from its top-left and bottom-right cells (`KOSMOS_CELLS` a side): from cell edge to cell edge
+    where the two share a row or a column (or are one cell), else from cell middle to cell middle, as transformers'
+    `patch_index_to_coordinate` reads them."""
+    size = 1.0 / KOSMOS_CELLS
+    left, top = top_left % KOSMOS_CELLS, top_left // KOSMOS_CELLS
+    right, bottom = bottom_right % KOSMOS_CELLS, bottom_right // KOSMOS_CELLS
+    if top_left == bottom_right or left == right or top == bottom:
+        return left * size, top * size, right * size + size, bottom * size + size
+    return left * size + size / 2, top * size + size / 2, right * size + size / 2, bottom * size + size / 2
+
+
 def model_grounding(text: str) -> tuple[str, tuple[GroundedPhrase, ...]]:
-    """A grounding model's answer (`MODEL_REF`, `MODEL_BOX`: Qwen2-VL's, InternVL's or DeepSeek-VL2's tags) as the
-    sentence it reads as (each phrase's tags gone, the phrase kept; the boxes gone) and each tagged phrase with the
-    boxes written after it (four numbers a box, in thousandths, DeepSeek-VL2's in 999ths; a box tag whose numbers
-    are no multiple of four gives its last box as read, too few). Text without the tags is its own sentence, with no
-    phrase."""
+    """A grounding model's answer (`MODEL_REF`, `MODEL_BOX`: Qwen2-VL's, InternVL's, DeepSeek-VL2's or Kosmos-2's
+    tags) as the sentence it reads as (each phrase's tags gone, the phrase kept; the boxes gone) and each tagged
+    phrase with the boxes written after it (four numbers a box, in thousandths, DeepSeek-VL2's in 999ths; a box tag
+    whose numbers are no multiple of four gives its last box as read, too few; Kosmos-2's two cells a box,
+    `kosmos_box`). Text without the tags is its own sentence, with no phrase."""
     if not any(tag in text for tag in MODEL_TAGS):
         return text, ()
-    text = text.replace(DEEPSEEK_END, "")
+    text = text.replace(DEEPSEEK_END, "").replace(KOSMOS_START, "")
     sentence, phrases, position = [], [], 0
     length = 0  # of the sentence so far
     for match in MODEL_REF.finditer(text):
@@ -106,10 +128,14 @@ def model_grounding(text: str) -> tuple[str, tuple[GroundedPhrase, ...]]:
         boxes, position = [], match.end()
         while box := MODEL_BOX.match(text, position):
             inside = next(group for group in box.groups() if group is not None)
+            position = box.end()
+            if box.group(4) is not None:  # Kosmos-2's cells
+                cells = [int(value) for value in KOSMOS_CELL.findall(inside)]
+                boxes += [kosmos_box(*cells[i : i + 2]) for i in range(0, len(cells) - 1, 2)] or [()]
+                continue
             scale = DEEPSEEK_SCALE if box.group(3) is not None else MODEL_SCALE
             numbers = [float(value) / scale for value in MODEL_NUMBER.findall(inside)]
             boxes += [tuple(numbers[i : i + 4]) for i in range(0, len(numbers), 4)] or [()]
-            position = box.end()
         phrases.append(GroundedPhrase((start, length), tuple(boxes)))
     sentence.append(MODEL_BOX.sub("", text[position:]))
     return "".join(sentence), tuple(phrases)

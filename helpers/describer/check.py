@@ -33,16 +33,16 @@ JSON files are read as a stream (`ijson`), Parquet a record batch at a time, CSV
 
 A caption in a grounding model's own tags (Qwen2-VL's, as a model trained on `desclm export --format grounded`
 answers: `<|object_ref_start|>two cans<|object_ref_end|><|box_start|>(x1,y1),(x2,y2)<|box_end|>...`; InternVL's
-`<ref>two cans</ref><box>[[x1, y1, x2, y2], ...]</box>`; boxes in thousandths) is checked as the sentence they stand
-in, and each phrase's boxes against the detections it speaks for (`misplaced_box`, `box_count`:
-`helpers.text.check`); its verdict counts its `boxes`, and the summary the grounded captions' boxes and how many
-were placed (`grounded`). An answer listing boxes or points (Florence-2's or PaliGemma's location tokens, Molmo's
-points, Gemini's JSON, Qwen's JSON: `[{"bbox_2d": [...], "label": ...}]`, its corners in `units`:
-`helpers.core.answer_boxes`) is checked by its
-labels' counts and its boxes (`helpers.text.check.check_listed`), its verdict's `caption` the sentence that lists
-them; one that cannot be read (an entry without four numbers or a label, pixels of a photo whose record has no size)
-is its error line; JSON cut short (a list that ends before it closes: a token limit) is checked by its whole entries,
-its verdict saying `cut_short` (one cut before its first whole entry is its error line).
+`<ref>two cans</ref><box>[[x1, y1, x2, y2], ...]</box>`; boxes in thousandths; DeepSeek-VL2's and Kosmos-2's:
+`helpers.core.chat_entries.model_grounding`) is checked as the sentence they stand in, and each phrase's boxes against
+the detections it speaks for (`misplaced_box`, `box_count`: `helpers.text.check`); its verdict counts its `boxes`, and
+the summary the grounded captions' boxes and how many were placed (`grounded`). An answer listing boxes or points
+(Florence-2's or PaliGemma's location tokens, Molmo's points, Gemini's JSON, Qwen's JSON: `[{"bbox_2d": [...],
+"label": ...}]`, its corners in `units`: `helpers.core.answer_boxes`) is checked by its labels' counts and its boxes
+(`helpers.text.check.check_listed`), its verdict's `caption` the sentence that lists them; one that cannot be read (an
+entry without four numbers or a label, pixels of a photo whose record has no size) is its error line; JSON cut short
+(a list that ends before it closes: a token limit) is checked by its whole entries, its verdict saying `cut_short`
+(one cut before its first whole entry is its error line).
 
 Each caption gets one output line, in order: {"id", "faithful", "findings", "caption"} (each finding with its
 kind, category, the record's and the caption's value, and its characters in `caption`, the sentence checked;

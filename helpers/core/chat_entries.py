@@ -5,7 +5,8 @@ files (`{"role": "assistant", "content": ...}` turns), or photos named inside th
 read). Read by the photo lister (`helpers.cv.llava_data`) and by `desclm check` (`helpers.describer.check`), so an
 entry is the same photos and caption to both. An answer in ms-swift's grounding layout (`desclm export --format
 grounded`) reads as its sentence (`grounded_text`); a grounding model's own answer (Qwen2-VL's tags, what a model
-trained on that export writes; InternVL's) reads as its sentence and each phrase's boxes (`model_grounding`)."""
+trained on that export writes; InternVL's, DeepSeek-VL2's, Kosmos-2's) reads as its sentence and each phrase's boxes
+(`model_grounding`)."""
 
 from __future__ import annotations
 

@@ -149,13 +149,13 @@ CAPTION_PROMPT = "Describe the litter in this photo."  # a conversation's questi
 BOXES_PROMPT = "Locate every item of litter in this photo and report its bbox coordinates and label in JSON format."
 
 
-def box_units_setting(done: str):
-    """The `box_units` setting of a command whose Qwen JSON boxes are `done` ("read", "written")."""
+def box_units_setting(lead: str):
+    """The `box_units` setting of a command, its help opening with `lead` (which boxes it is about)."""
     return setting(
         "thousandths",
-        f"what the corners of the JSON boxes {done} (Qwen's bbox_2d) count: thousandths of the photo (Qwen3-VL), "
-        "pixels of the photo (its CV record's width and height), or qwen2.5-vl: pixels of the photo as Qwen2.5-VL's "
-        "processor resizes it (--min_pixels, --max_pixels: as the model runs)",
+        f"{lead}: thousandths of the photo (Qwen3-VL), pixels of the photo (its CV record's width and height), or "
+        "qwen2.5-vl: pixels of the photo as Qwen2.5-VL's processor resizes it (--min_pixels, --max_pixels: as the "
+        "model runs)",
     )
 
 
@@ -197,7 +197,7 @@ class CheckOptions:
         "also write each faithful caption with its CV record here, as a house style's examples (JSONL {record, "
         "sentence}: 02's examples_dir/<name>.jsonl): reviewers' descriptions teach the describer their wording",
     )
-    box_units: Literal[BOX_UNITS] = box_units_setting("read")
+    box_units: Literal[BOX_UNITS] = box_units_setting("the units of Qwen's JSON boxes (bbox_2d; point_2d alike)")
     min_pixels: int = setting(QWEN_MIN_PIXELS, "qwen2.5-vl boxes: the processor's min_pixels")
     max_pixels: int = setting(QWEN_MAX_PIXELS, "qwen2.5-vl boxes: the processor's max_pixels")
 
@@ -267,7 +267,7 @@ class ExportOptions:
         "boxes (the boxes the description states, labels as given, in the form Qwen-VL answers grounding in, a "
         "fenced JSON list of {bbox_2d, label}, which desclm check reads back; an entry per photo, with --cv)",
     )
-    box_units: Literal[BOX_UNITS] = box_units_setting("written (--answer boxes)")
+    box_units: Literal[BOX_UNITS] = box_units_setting("--answer boxes: the units of the boxes written")
     min_pixels: int = setting(QWEN_MIN_PIXELS, "qwen2.5-vl boxes: the processor's min_pixels")
     max_pixels: int = setting(QWEN_MAX_PIXELS, "qwen2.5-vl boxes: the processor's max_pixels")
     tasks: str = setting(

@@ -622,6 +622,7 @@ def test_pointing_answers_read_as_points_and_check_where_the_items_are(tmp_path)
     of its label (`misplaced_point`), and one whose coordinates are no numbers is its line's error."""
     from helpers.core.answer_boxes import AnswerError, ListedBoxes, listed_boxes
     from helpers.describer.check import check_file
+    from helpers.text.check import check_listed
 
     molmo = 'There are <points x1="20" y1="30" x2="55" y2="60" alt="plastic">two bottles</points> and <point x="75" '
     molmo += 'y="15">Drink can</point> here.'
@@ -658,6 +659,12 @@ def test_pointing_answers_read_as_points_and_check_where_the_items_are(tmp_path)
     ]
     assert verdicts[3]["findings"][0]["expected"] == [0.7, 0.1, 0.8, 0.2], "the nearest item's box"
     assert "not numbers" in verdicts[4]["error"]
+    invented = json.dumps([{"point_2d": [500, 500], "label": "tyre"}])  # a label the record has not: no item near
+    findings = check_listed(record, listed_boxes(invented))[1].findings
+    assert [(f.kind, f.label, f.expected) for f in findings][-2:] == [
+        ("invented_category", "tyre", None),
+        ("misplaced_point", "tyre", None),
+    ]
     assert summary["findings"]["misplaced_point"] == 1 and summary["grounded"]["boxes_placed"] == 11
 
 

@@ -135,8 +135,9 @@ def _box_findings(record: dict, policy: Policy, items, grounding: tuple[Grounded
             if number in matched:
                 continue
             if len(box) == 2:  # a point in no item of its phrase (the nearest one's box, if any)
-                nearest = min(candidates, key=lambda index: _distance(box, record["detections"][index]["bbox"]))
-                record_box = list(record["detections"][nearest]["bbox"]) if candidates else None
+                distances = {index: _distance(box, record["detections"][index]["bbox"]) for index in candidates}
+                nearest = min(distances, key=distances.get, default=None)
+                record_box = list(record["detections"][nearest]["bbox"]) if nearest is not None else None
                 findings.append(Finding("misplaced_point", label, record_box, list(box), phrase.span))
                 continue
             nearest = max(candidates, key=lambda index: overlaps[number, index], default=None)

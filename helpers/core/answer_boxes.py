@@ -334,11 +334,18 @@ def _molmo_points(text: str) -> tuple[ListedBoxes, ...]:
     return tuple(listed)
 
 
+# The answers told by their tokens, in the order they are looked for (before JSON), each with its reader
+TOKEN_FORMS = (
+    (FLORENCE_LOCATION, _florence_boxes),
+    (PALIGEMMA_LOCATION, _paligemma_boxes),
+    (MOLMO_POINTS, _molmo_points),
+)
+
+
 def is_listed_answer(text: str) -> bool:
     """Whether `text` is an answer listing boxes (`listed_boxes` reads it), without reading its boxes."""
     try:
-        locations = FLORENCE_LOCATION.search(text) or PALIGEMMA_LOCATION.search(text) or MOLMO_POINTS.search(text)
-        return bool(locations) or _json_answer(text) is not None
+        return any(pattern.search(text) for pattern, _ in TOKEN_FORMS) or _json_answer(text) is not None
     except AnswerError:
         return True
 
@@ -355,12 +362,9 @@ def listed_boxes(
         AnswerError: JSON that does not parse, an entry without four numbers or a label (naming it), or pixels
             where `size` is None.
     """
-    if FLORENCE_LOCATION.search(text):
-        return _florence_boxes(text)
-    if PALIGEMMA_LOCATION.search(text):
-        return _paligemma_boxes(text)
-    if MOLMO_POINTS.search(text):
-        return _molmo_points(text)
+    for pattern, read in TOKEN_FORMS:
+        if pattern.search(text):
+            return read(text)
     answer = _json_answer(text)
     if answer is None:
         return None

@@ -857,12 +857,15 @@ def test_a_grounding_model_s_boxes_are_checked_against_the_detections_each_phras
     assert dropped["findings"][0]["said"] == dropped["findings"][0]["expected"] - 1
     assert (summary["findings"]["misplaced_box"], summary["findings"]["box_count"]) == (1, 1)
     tagged = [entry for entry in entries if entry["objects"]["ref"]] + [first, first]
-    boxes = sum(len(entry["objects"]["bbox"]) for entry in tagged) - 1  # one left out
+    items = sum(len(entry["objects"]["bbox"]) for entry in tagged)  # each stated item boxed in its entry
+    boxes = items - 1  # one left out
     assert summary["grounded"] == {
         "captions": len(tagged),
         "boxes": boxes,
         "boxes_placed": boxes - 1,
         "placed_share": (boxes - 1) / boxes,
+        "items": items,
+        "items_boxed_share": (boxes - 1) / items,
         "boxes_outside": 0,
         "cut_short": 0,
     }

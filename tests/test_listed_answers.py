@@ -260,6 +260,8 @@ def test_an_answer_listing_the_stated_detections_is_faithful_and_one_left_out_is
 
     sentence, verdict = check_listed(record, read(stated))
     assert verdict.faithful, (sentence, verdict.findings)
+    indices = sorted(index for index, d in enumerate(record["detections"]) if any(d is s for s in stated))
+    assert _boxed_items(record, verdict) == indices and len(verdict.given) == len(stated), "each on its own item"
     written = Counter(d["label"].strip() for d in stated)
     if all("; " not in label for label in written):  # read back as the labels written, by any reader of sentences
         assert extract(sentence, [d["label"] for d in record["detections"]]).counts == written, sentence
@@ -271,6 +273,7 @@ def test_an_answer_listing_the_stated_detections_is_faithful_and_one_left_out_is
     kinds = {(finding.kind, finding.label) for finding in verdict.findings}
     nothing_left = {("says_no_litter", None)} if len(stated) == 1 else set()  # a list of no box: none there
     assert kinds in ({("wrong_count", label)}, {("missed_category", label)} | nothing_left), verdict.findings
+    assert len(_boxed_items(record, verdict)) == len(verdict.given) == len(stated) - 1
     x1, y1, x2, y2 = left_out["bbox"]
     far = dict(left_out, bbox=[(x1 + 0.5) % 0.9, (y1 + 0.5) % 0.9, (x1 + 0.5) % 0.9 + 0.05, (y1 + 0.5) % 0.9 + 0.05])
     if any(_overlaps(far["bbox"], d["bbox"]) for d in stated):
@@ -278,6 +281,21 @@ def test_an_answer_listing_the_stated_detections_is_faithful_and_one_left_out_is
     _, verdict = check_listed(record, read([far, *stated[1:]]))
     moved = "misplaced_box" if form in ("qwen", "florence") else "misplaced_point"
     assert [finding.kind for finding in verdict.findings] == [moved]
+    assert len(_boxed_items(record, verdict)) == len(verdict.given) - 1 == len(stated) - 1, "the moved one on none"
+
+
+def _boxed_items(record: dict, verdict) -> list[int]:
+    """The detections a verdict's given boxes (or points) lie on: each once, each of its box's category."""
+    from helpers.text.lexicon import canonical_label
+
+    placed = [box.item for box in verdict.given if box.item is not None]
+    assert len(set(placed)) == len(placed), verdict.given
+    assert all(
+        canonical_label(record["detections"][box.item]["label"]) == box.label
+        for box in verdict.given
+        if box.item is not None
+    ), verdict.given
+    return sorted(placed)
 
 
 def _policy():
@@ -379,16 +397,33 @@ def test_desclm_check_reads_florence_2_and_qwen_answers_and_counts_their_boxes(t
     ]
     assert summary["grounded"]["captions"] == 9 and summary["errors"] == 1
     assert summary["grounded"]["boxes"] == 3 + 3 + 3 + 2 + 1 + 2 + 3 + 1 + 3
-    # Per category: a model's weak ones (the Qwen2.5-VL pixels read as thousandths misplace all three boxes)
+    # Per category: a model's weak ones (the Qwen2.5-VL pixels read as thousandths misplace all three boxes, and so
+    # do the photo's pixels); as a detection metric: a.jpg's six answers give 11 plastic boxes (one left out), 7 on
+    # an item of their own (the two misread answers' 4 not), of its 12 items; 6 Drink can boxes, 4 placed
     plastic = {"captions": 6, "items": 12, "right": 3, "wrong_count": 1, "misplaced_box": 4}
+    plastic |= {"grounded_items": 12, "boxes": 11, "boxes_placed": 7, "box_precision": 7 / 11, "box_recall": 7 / 12}
     assert {k: v for k, v in summary["by_category"]["plastic"].items() if v} == plastic
     assert {k: v for k, v in summary["by_category"]["Drink can"].items() if v} == {
         "captions": 6,
         "items": 6,
         "right": 4,
         "misplaced_box": 2,
+        "grounded_items": 6,
+        "boxes": 6,
+        "boxes_placed": 4,
+        "box_precision": 4 / 6,
+        "box_recall": 4 / 6,
     }
-    assert summary["by_category"]["metal"]["right"] == 3 == summary["by_category"]["metal"]["captions"]
+    metal = summary["by_category"]["metal"]
+    assert metal["right"] == 3 == metal["captions"]
+    # b.jpg's prose caption boxes nothing and its three-number answer is an error line: two answers box its item
+    assert (metal["grounded_items"], metal["boxes"], metal["boxes_placed"], metal["box_recall"]) == (2, 2, 2, 1.0)
+    assert summary["grounded"]["items"] == 12 + 6 + 2 + 1
+    assert summary["grounded"]["items_boxed_share"] == summary["grounded"]["boxes_placed"] / 21
+    qwen3_boxes = [(box["label"], box["item"]) for box in qwen3["given"]]
+    assert qwen3_boxes == [("plastic", 0), ("plastic", 1), ("Drink can", 2)], "each box on its detection"
+    assert [box["item"] for box in qwen25_as_thousandths["given"]] == [None] * 3
+    assert qwen3["given"][0]["box"] == pytest.approx(first["detections"][0]["bbox"], abs=1e-3)
     assert (summary["invented"], summary["invented_other"]) == ({"tyre": 1}, 0)
     assert [json.loads(line)["sentence"] for line in (tmp_path / "examples.jsonl").read_text().splitlines()] == [
         "A piece of metal."

@@ -35,8 +35,10 @@ A caption in a grounding model's own tags (Qwen2-VL's, as a model trained on `de
 answers: `<|object_ref_start|>two cans<|object_ref_end|><|box_start|>(x1,y1),(x2,y2)<|box_end|>...`; InternVL's
 `<ref>two cans</ref><box>[[x1, y1, x2, y2], ...]</box>`; boxes in thousandths; DeepSeek-VL2's and Kosmos-2's:
 `helpers.core.chat_entries.model_grounding`) is checked as the sentence they stand in, and each phrase's boxes against
-the detections it speaks for (`misplaced_box`, `box_count`: `helpers.text.check`); its verdict counts its `boxes`, and
-the summary the grounded captions' boxes and how many were placed (`grounded`). An answer listing boxes or points
+the detections it speaks for (`misplaced_box`, `box_count`: `helpers.text.check`); its verdict counts its `boxes` and
+lists them (`given`: each with its phrase's category and the detection it lies on, `item`, null where misplaced),
+and the summary the grounded captions' boxes, how many were placed and how many of their records' items were boxed
+(`grounded`; per category, `by_category`'s `box_precision` and `box_recall`). An answer listing boxes or points
 (Florence-2's or PaliGemma's location tokens, Molmo's points, Gemini's JSON, Qwen's JSON: `[{"bbox_2d": [...],
 "label": ...}]`, its corners in `units`: `helpers.core.answer_boxes`) is checked by its labels' counts and its boxes
 (`helpers.text.check.check_listed`), its verdict's `caption` the sentence that lists them; one that cannot be read (an
@@ -728,12 +730,19 @@ CATEGORY_FINDINGS = ("missed_category", "wrong_count", "vague_count", "misplaced
 INVENTED_SHOWN = 50  # the summary's categories said and not detected: the most frequent, the rest counted
 
 
+BOX_FIELDS = ("grounded_items", "boxes", "boxes_placed")  # a category's boxes, in the grounded captions
+
+
 class CategoryTally:
     """Per category of the records, over the checked captions (the summary's `by_category`): in how many captions'
     records it is stated, how many items, in how many the caption has no finding about it (`right`), and each
     finding about it (`CATEGORY_FINDINGS`); and the categories captions said that their records do not state
     (`invented`: in how many captions each, the `INVENTED_SHOWN` most frequent). A model's weak categories, from
-    the verdicts' own `expected` counts and findings."""
+    the verdicts' own `expected` counts and findings. Of the grounded captions (a detection answer's), per
+    category: the items their records state (`grounded_items`), the boxes (and points) their phrases of it gave
+    (`boxes`) and those placed on an item of it (`boxes_placed`, each item once): `box_precision` (placed of
+    given) and `box_recall` (items boxed of stated), as a detection metric at IoU 0.5 counts them (`BOX_IOU`; a
+    point inside its item)."""
 
     def __init__(self) -> None:
         self.counts: dict[str, Counter] = {}
@@ -743,22 +752,39 @@ class CategoryTally:
         about: dict[str, Counter] = {}
         for finding in row["findings"]:
             about.setdefault(finding["label"], Counter())[finding["kind"]] += 1
-        for label, count in row["expected"]["counts"].items():
+        expected = row["expected"]["counts"]
+        for label, count in expected.items():
             counts = self.counts.setdefault(label, Counter())
             counts.update(captions=1, items=count, right=int(label not in about))
             counts.update(about.get(label, Counter()))
+            if "boxes" in row:  # a grounded caption
+                counts["grounded_items"] += count
+        for box in row.get("given", ()):
+            if box["label"] in expected:  # (a box of a category not stated is an invented category's)
+                self.counts[box["label"]].update(boxes=1, boxes_placed=int(box["item"] is not None))
         self.invented.update(finding["label"] for finding in row["findings"] if finding["kind"] == "invented_category")
 
     def as_dict(self) -> dict:
         ordered = sorted(self.counts.items(), key=lambda item: (-item[1]["items"], item[0]))
-        fields = ("captions", "items", "right", *CATEGORY_FINDINGS)
-        by_category = {label: {field: counts[field] for field in fields} for label, counts in ordered}
+        fields = ("captions", "items", "right", *CATEGORY_FINDINGS, *BOX_FIELDS)
+        by_category = {
+            label: {field: counts[field] for field in fields} | _box_shares(counts) for label, counts in ordered
+        }
         shown = dict(self.invented.most_common(INVENTED_SHOWN))
         return {
             "by_category": by_category,
             "invented": shown,
             "invented_other": sum(self.invented.values()) - sum(shown.values()),
         }
+
+
+def _box_shares(counts: Counter) -> dict:
+    """Placed boxes of those given (`box_precision`) and of the items stated (`box_recall`); None of none."""
+    placed = counts["boxes_placed"]
+    return {
+        "box_precision": placed / counts["boxes"] if counts["boxes"] else None,
+        "box_recall": placed / counts["grounded_items"] if counts["grounded_items"] else None,
+    }
 
 
 def _tally(rows: Iterable[dict], tally: Counter, kinds: Counter, categories: CategoryTally) -> None:
@@ -778,18 +804,24 @@ def _tally(rows: Iterable[dict], tally: Counter, kinds: Counter, categories: Cat
         if "boxes" in row:  # a grounded caption, and the boxes it gives
             tally["grounded"] += 1
             tally["boxes"] += row["boxes"]
+            tally["grounded_items"] += sum(row["expected"]["counts"].values())
             tally["boxes_outside"] += row.get("boxes_outside", 0)
             tally["cut_short"] += row.get("cut_short", False)
 
 
 def _grounded_summary(tally: Counter, kinds: Counter) -> dict:
-    """The grounded captions' boxes (and points): how many were given, and placed (where an item of their phrase is)."""
+    """The grounded captions' boxes (and points): how many were given, and placed (where an item of their phrase is,
+    each item once: the share a detection metric calls precision), and of the items their records state, the share
+    boxed (recall)."""
     placed = tally["boxes"] - kinds["misplaced_box"] - kinds["misplaced_point"]  # (points counted as boxes)
+    items = tally["grounded_items"]  # the items their records state: each placed box is on one of its own
     return {
         "captions": tally["grounded"],
         "boxes": tally["boxes"],
         "boxes_placed": placed,
         "placed_share": placed / tally["boxes"] if tally["boxes"] else None,
+        "items": items,
+        "items_boxed_share": placed / items if items else None,
         "boxes_outside": tally["boxes_outside"],
         "cut_short": tally["cut_short"],  # JSON answers whose list ends before it closes: their whole entries read
     }

@@ -28,6 +28,9 @@ category at or above the threshold; any stated one where the phrase counts no ca
 - `misplaced_point`: a point (a pointing model's: Molmo's, Qwen's `point_2d`, Gemini's) inside none of them (as
   many points matched, each inside a box of its own, as can be), with the box of the nearest.
 
+Its verdict lists each box it gave with the category of its phrase and the detection it lies on, none where it is
+misplaced (`CaptionCheck.given`): what a detection metric counts (each stated item boxed once, at `BOX_IOU`).
+
 An answer that lists boxes, each after its label or phrase (Florence-2's, PaliGemma's, Qwen's or Gemini's JSON:
 `helpers.core.answer_boxes`), is checked as such a caption whose sentence lists them (`check_listed`).
 
@@ -77,21 +80,32 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class GivenBox:
+    """A box (or point) a grounded caption gave, and the detection the check placed it on."""
+
+    label: str | None  # the category its phrase counts (None: its phrase counts several, or none)
+    box: tuple[float, ...]  # [x1, y1, x2, y2] in 0..1 of the photo (a point: [x, y])
+    item: int | None  # the detection it lies on (its place in the record's `detections`); None: misplaced
+
+
+@dataclass(frozen=True)
 class CaptionCheck:
-    """The verdict on one caption."""
+    """The verdict on one caption (a grounded caption's: with the boxes it gave, `given`)."""
 
     faithful: bool
     findings: tuple[Finding, ...]
     expected: Facts
     said: Facts
+    given: tuple[GivenBox, ...] = ()
 
     def to_dict(self) -> dict:
+        given = {"given": [asdict(box) | {"box": list(box.box)} for box in self.given]} if self.given else {}
         return {
             "faithful": self.faithful,
             "findings": [asdict(finding) for finding in self.findings],
             "expected": {"counts": self.expected.counts, "scene": self.expected.scene},
             "said": {"counts": self.said.counts, "scene": self.said.scene},
-        }
+        } | given
 
 
 def _scene_findings(record: dict, expected: Facts, said: Facts, span) -> list[Finding]:
@@ -106,13 +120,16 @@ def _scene_findings(record: dict, expected: Facts, said: Facts, span) -> list[Fi
     return [Finding(kind, None, detected, said.scene, span)]
 
 
-def _box_findings(record: dict, policy: Policy, items, grounding: tuple[GroundedPhrase, ...]) -> list[Finding]:
-    """The grounded phrases' boxes (and points) against the detections they speak for (see the module docstring)."""
+def _box_findings(
+    record: dict, policy: Policy, items, grounding: tuple[GroundedPhrase, ...]
+) -> tuple[list[Finding], list[GivenBox]]:
+    """The grounded phrases' boxes (and points) against the detections they speak for (see the module docstring):
+    the findings, and each box given with the detection it was placed on."""
     stated: dict[str, list[int]] = {}
     for index, detection in enumerate(record["detections"]):
         if detection["confidence"] >= policy.min_confidence and detection.get("bbox") is not None:
             stated.setdefault(canonical_label(detection["label"]), []).append(index)
-    findings, boxed = [], set()  # boxed: the detections an earlier phrase's boxes were matched to (an item once)
+    findings, given, boxed = [], [], set()  # boxed: the detections an earlier phrase's boxes were matched to (once)
     for phrase in grounding:
         named = [item for item in items if item.span[0] < phrase.span[1] and phrase.span[0] < item.span[1]]
         labels = list(dict.fromkeys(item.label for item in named))
@@ -132,6 +149,7 @@ def _box_findings(record: dict, policy: Policy, items, grounding: tuple[Grounded
         matched |= _points_inside(points, {index: record["detections"][index]["bbox"] for index in free})
         boxed.update(matched.values())
         for number, box in enumerate(phrase.boxes):
+            given.append(GivenBox(label, tuple(box), matched.get(number)))
             if number in matched:
                 continue
             if len(box) == 2:  # a point in no item of its phrase (the nearest one's box, if any)
@@ -147,7 +165,7 @@ def _box_findings(record: dict, policy: Policy, items, grounding: tuple[Grounded
         count = sum(item.count for item in named)
         if named and len(phrase.boxes) != count:
             findings.append(Finding("box_count", label, count, len(phrase.boxes), phrase.span))
-    return findings
+    return findings, given
 
 
 def _distance(point: tuple[float, ...], box) -> float:
@@ -230,8 +248,9 @@ def _verdict(record: dict, policy: Policy, reading: Extraction, grounding: tuple
     if reading.says_no_litter and expected.counts:
         findings.append(Finding("says_no_litter", None, total, 0, None))
     findings += _scene_findings(record, expected, said, reading.scene_span)
-    findings += _box_findings(record, policy, reading.items, grounding)
-    return CaptionCheck(not findings, tuple(findings), expected, said)
+    box_findings, given = _box_findings(record, policy, reading.items, grounding)
+    findings += box_findings
+    return CaptionCheck(not findings, tuple(findings), expected, said, tuple(given))
 
 
 UNLABELLED = "(no label)"  # boxes listed before any label (Florence-2's <REGION_PROPOSAL>): counting no category

@@ -741,8 +741,8 @@ class CategoryTally:
     the verdicts' own `expected` counts and findings. Of the grounded captions (a detection answer's), per
     category: the items their records state (`grounded_items`), the boxes (and points) their phrases of it gave
     (`boxes`) and those placed on an item of it (`boxes_placed`, each item once): `box_precision` (placed of
-    given) and `box_recall` (items boxed of stated), as a detection metric at IoU 0.5 counts them (`BOX_IOU`; a
-    point inside its item)."""
+    given) and `box_recall` (items boxed of stated), each box matched to one item at an IoU of `BOX_IOU` or more,
+    best overlaps first (a point inside it: `helpers.text.check`)."""
 
     def __init__(self) -> None:
         self.counts: dict[str, Counter] = {}

@@ -1962,3 +1962,90 @@ def test_splits_records_keeps_a_labelled_dataset_s_own_splits_and_says_which_pho
     assert "names no split" in problems[1]["error"]
     counts = export("webdataset", described, tmp_path / "wds", tmp_path / "cv.jsonl", tmp_path / "photos", splits=plan)
     assert counts["splits"] == {"train": 6, "validation": 3, "test": 2} and counts["exported"] == 11
+
+
+def test_captions_a_check_kept_export_as_rows_each_its_own(described, tmp_path):
+    """`desclm export verdicts.jsonl --verdict faithful`: a vision-language model's captions that agree with the
+    detections, each a row of its own (several a photo), as training data (llava: a conversation each, answered by
+    the caption; coco: a photo's captions under one image) or, `--verdict unfaithful`, as Label Studio tasks to
+    review (the caption to correct, the stated boxes); chosen before the sample; a line the check could not check is
+    a problem. An export that writes each photo's detections once takes no verdicts; `--verdict` takes no described
+    rows."""
+    from helpers.core.answer_boxes import AnswerUnits
+    from helpers.describer.check import check_file
+    from helpers.describer.exports import export
+    from helpers.describer.options import ExportOptions
+    from helpers.describer.selection import Selection
+
+    folder, records, rows = described
+    wrong = "Nine pieces of glass."
+    lines = [{"id": row["id"], "caption": caption} for row in rows for caption in [*row["captions"], wrong]]
+    lines.append({"id": "not_a_photo.jpg", "caption": wrong})
+    (tmp_path / "captions.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    verdicts = tmp_path / "verdicts.jsonl"
+    check_file(folder / "cv.jsonl", tmp_path / "captions.jsonl", verdicts, workers=0)
+    checked = [json.loads(line) for line in verdicts.read_text().splitlines()]
+    faithful = [(line["id"], line["caption"]) for line, v in zip(lines, checked, strict=True) if v.get("faithful")]
+    assert len(faithful) == sum(len(row["captions"]) for row in rows), "the grammar's captions, each faithful"
+    image_of = {record["image"]: record["image"] for record in records}
+
+    counts = export(
+        "llava", verdicts, tmp_path / "kept.jsonl", folder / "cv.jsonl", selection=Selection(verdict="faithful")
+    )
+    entries = [json.loads(line) for line in (tmp_path / "kept.jsonl").read_text().splitlines()]
+    assert [(entry["image"], entry["conversations"][1]["value"]) for entry in entries] == [
+        (image_of[key], caption) for key, caption in faithful
+    ]
+    assert counts["exported"] == len(faithful) and counts["problems"] == 1, "the line the check could not check"
+
+    export("coco", verdicts, tmp_path / "coco.json", folder / "cv.jsonl", selection=Selection(verdict="faithful"))
+    coco = json.loads((tmp_path / "coco.json").read_text())
+    names = {image["id"]: image["file_name"] for image in coco["images"]}
+    assert len(names) == len(rows), "a photo's captions, one after another, under one image"
+    assert [(names[a["image_id"]], a["caption"]) for a in coco["annotations"]] == [
+        (image_of[k], c) for k, c in faithful
+    ]
+    counts = export("csv", verdicts, tmp_path / "all.csv", folder / "cv.jsonl")
+    assert counts["exported"] == len(lines) - 1, "every caption checked, kept or not"
+    kept = Selection(verdict="faithful")
+    export("hf", verdicts, tmp_path / "dataset", folder / "cv.jsonl", folder / "photos", selection=kept)
+    from datasets import load_from_disk
+
+    dataset = load_from_disk(str(tmp_path / "dataset"))
+    written = [(row["id"], row["captions"]) for row in dataset.remove_columns("image")]
+    gone = records[5]["image"]  # (its photo went missing: its rows' problem)
+    assert written == [(key, [caption]) for key, caption in faithful if key != gone]
+    card = (tmp_path / "dataset" / "README.md").read_text()
+    assert "Captions written elsewhere" in card and "chosen by --verdict faithful" in card, "the card says which"
+
+    review = tmp_path / "review.json"
+    sample = (2, 7)
+    export(
+        "label_studio", verdicts, review, folder / "cv.jsonl", folder / "photos", sample=sample,
+        selection=Selection(verdict="unfaithful"),
+    )  # fmt: skip
+    tasks = json.loads(review.read_text())
+    texts = [result["value"]["text"] for task in tasks for result in task["predictions"][0]["result"]
+             if result["type"] == "textarea"]  # fmt: skip
+    assert len(tasks) == 2 and texts == [[wrong]] * 2, "the caption to correct"
+    boxes = [sum(result["type"] == "rectanglelabels" for result in task["predictions"][0]["result"]) for task in tasks]
+    record_of = {record["image"]: record for record in records}
+    assert boxes == [len(_stated(record_of[task["data"]["photo_id"]])) for task in tasks], "the boxes to correct"
+    again = tmp_path / "again.json"
+    export("label_studio", verdicts, again, folder / "cv.jsonl", folder / "photos", sample=sample,
+           selection=Selection(verdict="unfaithful"))  # fmt: skip
+    assert again.read_text() == review.read_text(), "the same sample for the same seed"
+
+    with pytest.raises(ValueError, match="verdicts, a row a caption"):
+        export("coco_instances", verdicts, tmp_path / "instances.json", folder / "cv.jsonl")
+    with pytest.raises(ValueError, match="--answer boxes writes each photo's CV detections"):
+        export("llava", verdicts, tmp_path / "boxes.jsonl", folder / "cv.jsonl", boxes=AnswerUnits())
+    with pytest.raises(ValueError, match="holds described rows, not desclm check's verdicts"):
+        export("llava", folder / "described.jsonl", tmp_path / "d.jsonl", selection=Selection(verdict="faithful"))
+    with pytest.raises(ValueError, match="--verdict must be one of"):
+        ExportOptions(described="verdicts.jsonl", format="llava", output="x.jsonl", verdict="wrong")
+
+
+def _stated(record: dict) -> list[dict]:
+    """The detections a description states (at the default threshold) with a box."""
+    return [d for d in record["detections"] if d["confidence"] >= 0.5 and d.get("bbox")]

@@ -234,7 +234,7 @@ def test_captions_the_check_read_show_with_what_it_found_and_filter_by_verdict(d
     """`desclm gallery verdicts.jsonl`: each caption `desclm check` read is a card with its findings listed (the
     characters each is about quoted from the caption), the unfaithful marked, a grounding model's box that lies
     where no item of its phrase is drawn where it put it; the verdict filter shows the faithful, the unfaithful, or
-    one kind of finding. An export takes no verdicts file (no caption there is a description)."""
+    one kind of finding."""
     import html
 
     from helpers.describer.check import check_file
@@ -287,17 +287,12 @@ def test_captions_the_check_read_show_with_what_it_found_and_filter_by_verdict(d
     assert dom.count('class="box misplaced"') == phrase.count, "the caption's boxes drawn where it put them"
     assert 'class="box misplaced" style="left: 0%; top: 0%; width: 0.1%; height: 0.1%;"' in dom
 
-    from helpers.describer.exports import export
-
-    counts = export("csv", folder / "verdicts.jsonl", tmp_path / "checked.csv", folder / "cv.jsonl")
-    assert counts["exported"] == 0 and counts["problems"] == len(verdicts)
-
 
 def test_a_verdicts_file_s_captions_join_their_records_as_the_check_joined_them(tmp_path):
     """Each caption the check read joins its record by its id, else its photo's name without the extension (a
     dataset's photo an export wrote as `train/17.png`), any number of captions a record (COCO's five); a line the
     check could not check, or one no record has, is a problem of its own."""
-    from helpers.describer.gallery import is_verdicts, verdict_rows
+    from helpers.describer.exports import is_verdicts, verdict_rows
 
     records = [{"image": "train/17", "detections": []}, {"image": "b.jpg", "detections": []}]
     (tmp_path / "cv.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))

@@ -21,6 +21,7 @@ from collections import Counter
 from helpers.core.answer_boxes import AnswerUnits
 from helpers.core.markdown import markdown_row, markdown_text
 from helpers.core.photo_rewrite import PhotoRewrite
+from helpers.describer.selection import CHECKED
 
 LISTED = 30  # labels and scenes listed by name; the rest are summed in one row
 SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (10**6, "100K<n<1M"))
@@ -159,12 +160,21 @@ def dataset_card(
         "# Described litter photos",
         "",
     ]
-    lines += [
+    opening = (
         "Photos described by desclm: each photo's `description` is one English "
         "sentence stating what litter detectors found in it (counted, the labels as the detectors give them), "
         "checked against the photo's detections before it was kept, or written by the grammar the checks trust "
         "where the model's sentence was not faithful; `captions` holds the description first, then any other "
-        "wordings asked for.",
+        "wordings asked for."
+    )
+    if counts.sources and set(counts.sources) == {CHECKED}:
+        opening = (
+            "Captions written elsewhere (a vision-language model's, people's), each read by `desclm check` against "
+            "its photo's detections: an example a caption (a photo may have several), its `description` and "
+            "`captions` the caption."
+        )
+    lines += [
+        opening,
         *(["", chosen] if chosen else []),
         "",
         markdown_row(["", "count"]),

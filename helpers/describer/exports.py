@@ -12,7 +12,10 @@ Each described row (`desclm describe`'s output: `id`, `description`, `captions` 
 `--num_captions`) is joined with the CV record it came from (`--cv`: by the record's `id`, else
 its `image`, else its line number, as `describe` names its rows) and with its photo (`--images`:
 the folder the records' `image` paths are relative to, or the Hugging Face dataset 01 read them
-from, `helpers.core.photo_datasets`):
+from, `helpers.core.photo_datasets`). `desclm check`'s verdicts come in as rows too, a caption each (several a
+photo: `verdict_rows`), `--verdict faithful` keeping a vision-language model's captions that agree with the
+detections (training data) and `--verdict unfaithful` those that do not (to review); the exports that write each
+photo's detections once (`ONCE_A_PHOTO`, `--answer boxes`, `--objects`) take described rows only:
 
 - **hf**: a Hugging Face dataset (`id`, `image` as the `datasets.Image` feature with the photo's
   bytes, `description`, `captions`, `source`, `detections`, `scene`, `taken`: time, latitude,
@@ -120,6 +123,7 @@ photo listed twice takes its records in order (each row the record it was descri
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -170,6 +174,7 @@ from helpers.core.strip_location import without_location
 from helpers.core.tar_photos import is_tar_shards
 from helpers.core.workers import WorkerPool
 from helpers.describer import label_studio
+from helpers.describer.check import RecordIndex, photo_stem
 from helpers.describer.dataset_card import CardCounts, dataset_card
 from helpers.describer.florence import FLORENCE_TASKS, florence2_entries, florence_problem
 from helpers.describer.hf_dataset import ShardedDatasetWriter
@@ -177,7 +182,7 @@ from helpers.describer.label_studio import image_url, import_limits_warning, lab
 from helpers.describer.options import CAPTION_PROMPT, MAP_FORMATS, SPLIT_FORMATS, check_license
 from helpers.describer.options import EXPORT_FORMATS as FORMATS
 from helpers.describer.provenance import provenance
-from helpers.describer.selection import RECORD_SPLITS, Selection, SplitPlan, said
+from helpers.describer.selection import CHECKED, RECORD_SPLITS, Selection, SplitPlan
 from helpers.describer.shard_writer import SHARD_BYTES, file_state
 from helpers.describer.webdataset import WebDatasetWriter
 from helpers.text.grammar import facts, validate_record
@@ -201,6 +206,8 @@ FOLDER_OUTPUTS = (*FOLDER_FORMATS, "yolo")  # the exports whose output is a fold
 SPLIT_FILE_FORMATS = ("llava", "grounded", "florence2", "coco", "coco_instances")
 # the exports of the CV records' detections (--cv needed)
 DETECTION_FORMATS = ("grounded", "coco_instances", "label_studio", "yolo", "geojson", "geojson_items")
+# the exports that write each photo's detections once (not from `desclm check`'s verdicts, a row a caption)
+ONCE_A_PHOTO = ("grounded", "coco_instances", "yolo", "geojson", "geojson_items", "florence2")
 
 
 @dataclass
@@ -286,8 +293,8 @@ def sampled_lines(
     labels, `said`); None for `size` 0: every line (a selection then chooses as the rows are read, `joined_rows`)."""
     if not size:
         return None
-    if selection.asked:
-        photos = (row.line for row in joined_rows(described, cv, []) if selection.keeps(said(row)))
+    if selection.asked or is_verdicts(described):  # (a verdict's line is a row once joined)
+        photos = (row.line for row in joined_rows(described, cv, [], selection=selection))
     else:
         photos = (line.line_number for line in iter_jsonl(described) if _described(line.record))
     sample, count = sample_stream(photos, size, seed)
@@ -313,7 +320,9 @@ def chosen_note(sample: tuple[int, int], selection: Selection) -> str:
     size, seed = sample
     parts = []
     if selection.asked:
-        parts.append(f"those chosen by {markdown_text(selection)} (by what their descriptions count and state)")
+        by = ["desclm check's verdicts on them"] if selection.verdict else []
+        by += ["what their descriptions count and state"] if selection.states else []
+        parts.append(f"those chosen by {markdown_text(selection)} (by {' and '.join(by)})")
     if size:
         parts.append(f"a seeded random sample of at most {size:,} of {'them' if parts else 'all'} (seed {seed})")
     return f"It holds part of the described photos: {', '.join(parts)}." if parts else ""
@@ -329,11 +338,28 @@ def joined_rows(
     keep: Callable[[ExportRow], bool] | None = None,
 ) -> Iterator[ExportRow]:
     """The described rows (and their CV records, with `cv`) in the described file's order, both files
-    read as the rows are used; a row that cannot be joined is appended to `problems` instead. With
+    read as the rows are used; a row that cannot be joined is appended to `problems` instead. Of `desclm check`'s
+    verdicts (`is_verdicts`), a row per checked caption (`verdict_rows`). With
     `strip_location`, the records' `taken` without `PLACE`; with `lines` (`sampled_lines`), only those lines'
     rows, the others' records read past (not held) and their problems not said; with `selection`, only the
-    joined rows whose sentence it chooses (`said`), and with `keep`, only those it keeps (a split's), the others
-    passed over without a word."""
+    joined rows it chooses (by their verdicts, and by what their sentences state: `said`), and with `keep`, only
+    those it keeps (a split's), the others passed over without a word."""
+    rows = verdict_rows(described, cv, problems, lines=lines) if is_verdicts(described) else None
+    for joined in rows if rows is not None else _described_rows(described, cv, problems, lines):
+        if selection.asked and not selection.chooses(joined):  # read with the record's labels, as given
+            continue
+        if keep is not None and not keep(joined):
+            continue
+        record = joined.record
+        if strip_location and isinstance((record or {}).get("taken"), dict):
+            joined.record = record | {"taken": {k: v for k, v in record["taken"].items() if k not in PLACE}}
+        yield joined
+
+
+def _described_rows(
+    described: Path, cv: Path | None, problems: list[dict], lines: set[int] | None
+) -> Iterator[ExportRow]:
+    """`joined_rows`' rows of a described file (`desclm describe`'s), before any choice."""
     records = _CvRecords(cv) if cv is not None else None
     for line in iter_jsonl(described):
         row, chosen = line.record, lines is None or line.line_number in lines
@@ -357,14 +383,63 @@ def joined_rows(
             )
             continue
         image = (record or {}).get("image") or (row["id"] if isinstance(row.get("id"), str) else None)
-        joined = ExportRow(row.get("id"), captions, row.get("source", ""), record, image, line=line.line_number)
-        if selection.asked and not selection.keeps(said(joined)):  # read with the record's labels, as given
-            continue
-        if keep is not None and not keep(joined):
-            continue
-        if strip_location and isinstance((record or {}).get("taken"), dict):
-            joined.record = record | {"taken": {k: v for k, v in record["taken"].items() if k not in PLACE}}
-        yield joined
+        yield ExportRow(row.get("id"), captions, row.get("source", ""), record, image, line=line.line_number)
+
+
+def is_verdicts(path: Path) -> bool:
+    """Whether a file holds `desclm check`'s verdicts (a caption and what the check found), not described rows: by its
+    first line that says (an error row says neither)."""
+    for line in iter_jsonl(path):
+        row = line.record
+        if isinstance(row, dict) and isinstance(row.get("description"), str):
+            return False
+        if isinstance(row, dict) and ("faithful" in row or "skipped" in row):
+            return True
+    return False
+
+
+def verdict_rows(
+    verdicts: Path,
+    cv: Path | None,
+    problems: list[dict],
+    scratch: Path | None = None,
+    lines: set[int] | None = None,
+) -> Iterator[ExportRow]:
+    """The captions of a `desclm check` verdicts file as rows (a caption its description, source `CHECKED`, with its
+    findings), each joined to its CV record as the check joined it: by its id, else its photo's name without the
+    extension (`photo_stem`), any number of captions a record, the records indexed in `scratch` (`RecordIndex`: not
+    held in memory; None: a temporary folder, `TMPDIR`). A line the check could not check, or without a record, is a
+    problem; with `lines`, only those lines are read (the others' problems not said)."""
+    with contextlib.ExitStack() as stack:
+        if cv is not None and scratch is None:
+            scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=".desclm-verdicts-")))
+        records = RecordIndex(cv, scratch) if cv is not None else None
+        if records is not None:
+            stack.callback(records.close)
+        for line in iter_jsonl(verdicts):
+            row = line.record
+            if lines is not None and line.line_number not in lines:
+                continue
+            if row is None:
+                problems.append({"line": line.line_number, "error": line.error})
+                continue
+            key = row.get("id")
+            if not (isinstance(row.get("caption"), str) and isinstance(row.get("findings"), list)):
+                why = row.get("error") or row.get("skipped") or "no caption and findings (not a line of desclm check?)"
+                problems.append({"line": line.line_number, "id": key, "error": f"not checked: {why}"})
+                continue
+            record = None
+            if records is not None:
+                record = records.joined(key, photo_stem(key) if isinstance(key, str) else None)
+                if record is None:
+                    problems.append(
+                        {"line": line.line_number, "id": key, "error": f"no CV record with this id in {cv}"}
+                    )
+                    continue
+            image = (record or {}).get("image") or (key if isinstance(key, str) else None)
+            yield ExportRow(
+                key, [row["caption"]], CHECKED, record, image, line=line.line_number, findings=row["findings"]
+            )
 
 
 def _detections(record: dict | None) -> list[dict]:
@@ -1138,7 +1213,8 @@ class _CocoFile:
     """A COCO file filled a row at a time: its images (ids 1..N in row order, `desclm_id` the row's id) written
     to the file as they come, its annotations to a spool (a temporary file beside it) copied in after them, so
     one pass over the rows writes it and no list of either is held. Captions (`categories` None): an annotation
-    per caption, the image's size where known. Instances: an image with its size and `description`, an annotation
+    per caption, the image's size where known; consecutive rows of one photo (`desclm check`'s verdicts, a caption
+    each) one image. Instances: an image with its size and `description`, an annotation
     per detection (its box in pixels), `categories` giving each label its id as it is first met, listed whole at
     the end: each split's file of one pass the same."""
 
@@ -1151,16 +1227,19 @@ class _CocoFile:
         self.spool = tempfile.TemporaryFile("w+", encoding="utf-8", dir=path.parent)
         self.annotations = JsonArrayWriter(self.spool)
         self.image_count = self.annotation_count = 0
+        self.last: tuple | None = None  # the last image's (row id, file name): a caption of it next joins it
 
     def add(self, row: ExportRow) -> None:
+        if self.categories is None and (row.id, row.photo_name) == self.last:  # a photo's next caption (verdicts')
+            self._captions(row)
+            return
         self.image_count += 1
+        self.last = (row.id, row.photo_name)
         size = _size(row, self.photos)
         image = {"id": self.image_count, "file_name": row.photo_name}
         if self.categories is None:
             self.images.add(image | {"desclm_id": row.id} | ({"width": size[0], "height": size[1]} if size else {}))
-            for caption in row.captions:
-                self.annotation_count += 1
-                self.annotations.add({"id": self.annotation_count, "image_id": self.image_count, "caption": caption})
+            self._captions(row)
             return
         width, height = size  # `instances_problem` left out the rows without one
         self.images.add(image | {"width": width, "height": height, "desclm_id": row.id, "description": row.description})
@@ -1179,6 +1258,11 @@ class _CocoFile:
                     "score": detection["confidence"],
                 }
             )
+
+    def _captions(self, row: ExportRow) -> None:
+        for caption in row.captions:
+            self.annotation_count += 1
+            self.annotations.add({"id": self.annotation_count, "image_id": self.image_count, "caption": caption})
 
     def end(self) -> None:
         self.images.end()
@@ -1643,6 +1727,15 @@ def export(
         )
     if fmt in DETECTION_FORMATS and cv is None:
         raise ValueError(f"the {fmt} export writes the CV records' detections: give them (--cv)")
+    verdicts = is_verdicts(described)
+    if selection.verdict and not verdicts:
+        raise ValueError(f"verdict: {described} holds described rows, not desclm check's verdicts")
+    if verdicts and (fmt in ONCE_A_PHOTO or boxes is not None or objects):
+        what = "--answer boxes" if boxes is not None else "--objects" if objects else f"the {fmt} export"
+        raise ValueError(
+            f"{described} holds desclm check's verdicts, a row a caption (several a photo): {what} writes each "
+            "photo's CV detections, once a photo: export the described rows (desclm describe's)"
+        )
     if strip_location and fmt in MAP_FORMATS:
         raise ValueError(f"strip_location: the {fmt} export is a map of where the photos were taken")
     photos = photos_for(images, image_column, key_column, cv)

@@ -47,23 +47,21 @@ import os
 import tempfile
 import threading
 import urllib.parse
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 
 from helpers.core.figures import position_of
-from helpers.core.io import atomic_write_text, iter_jsonl, write_problems
+from helpers.core.io import atomic_write_text, write_problems
 from helpers.core.logs import progress
 from helpers.core.outputs import check_writes
 from helpers.core.photo_datasets import PhotoKeys, photos_for, photos_of_cv_output
 from helpers.core.sampling import sample_stream
 from helpers.core.video_frames import split_frame_key
-from helpers.describer.check import RecordIndex, photo_stem
-from helpers.describer.exports import ExportRow, joined_rows
+from helpers.describer.exports import ExportRow, is_verdicts, joined_rows, verdict_rows
 from helpers.describer.options import GalleryOptions
 from helpers.describer.provenance import provenance
-from helpers.describer.selection import Selection, said
+from helpers.describer.selection import Selection, kept_by_verdict, said
 
 logger = logging.getLogger(__name__)
 
@@ -104,62 +102,6 @@ def make_thumbnail(photos: PhotoKeys, key: str, folder: Path, size: int = THUMB_
     finally:
         temporary.unlink(missing_ok=True)
     return name
-
-
-def is_verdicts(path: Path) -> bool:
-    """Whether a file holds `desclm check`'s verdicts (a caption and what the check found), not described rows: by its
-    first line that says (an error row says neither)."""
-    for line in iter_jsonl(path):
-        row = line.record
-        if isinstance(row, dict) and isinstance(row.get("description"), str):
-            return False
-        if isinstance(row, dict) and ("faithful" in row or "skipped" in row):
-            return True
-    return False
-
-
-def kept_by_verdict(verdict: str, findings: list) -> bool:
-    """Whether a checked caption's findings are of `verdict` ("unfaithful", "faithful", or a kind of finding), as the
-    page's verdict filter keeps it."""
-    if verdict == "faithful":
-        return not findings
-    if verdict == "unfaithful":
-        return bool(findings)
-    return any(isinstance(finding, dict) and finding.get("kind") == verdict for finding in findings)
-
-
-def verdict_rows(verdicts: Path, cv: Path | None, problems: list[dict], scratch: Path) -> Iterator[ExportRow]:
-    """The captions of a `desclm check` verdicts file as the page's rows (a caption its description, source
-    "checked", with its findings), each joined to its CV record as the check joined it: by its id, else its photo's
-    name without the extension (`photo_stem`), any number of captions a record, the records indexed in `scratch`
-    (`RecordIndex`: not held in memory). A line the check could not check, or without a record, is a problem."""
-    records = RecordIndex(cv, scratch) if cv is not None else None
-    try:
-        for line in iter_jsonl(verdicts):
-            row = line.record
-            if row is None:
-                problems.append({"line": line.line_number, "error": line.error})
-                continue
-            key = row.get("id")
-            if not (isinstance(row.get("caption"), str) and isinstance(row.get("findings"), list)):
-                why = row.get("error") or row.get("skipped") or "no caption and findings (not a line of desclm check?)"
-                problems.append({"line": line.line_number, "id": key, "error": f"not checked: {why}"})
-                continue
-            record = None
-            if records is not None:
-                record = records.joined(key, photo_stem(key) if isinstance(key, str) else None)
-                if record is None:
-                    problems.append(
-                        {"line": line.line_number, "id": key, "error": f"no CV record with this id in {cv}"}
-                    )
-                    continue
-            image = (record or {}).get("image") or (key if isinstance(key, str) else None)
-            yield ExportRow(
-                key, [row["caption"]], "checked", record, image, line=line.line_number, findings=row["findings"]
-            )
-    finally:
-        if records is not None:
-            records.close()
 
 
 def _card(row: ExportRow, thumb: str | None, statement=None) -> dict:

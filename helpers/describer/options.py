@@ -18,10 +18,12 @@ from helpers.describer.selection import (
     Selection,
     SplitPlan,
     category_setting,
+    check_verdict,
     min_items_setting,
     scene_setting,
     split_by_setting,
     splits_setting,
+    verdict_setting,
 )
 
 BACKENDS = ("hf", "ct2")  # transformers, CTranslate2
@@ -67,7 +69,6 @@ LICENSE_ID = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")  # a licence as the Hub's car
 CAPTION_FORMATS = ("auto", "jsonl", "llava", "coco", "parquet", "webdataset", "csv")  # `desclm check --captions_format`
 DEFAULT_GUARD_WORKERS = "auto"  # the guard's worker processes (helpers.describer.guard.guard_workers)
 DEFAULT_CHECK_WORKERS = "auto"  # `desclm check`'s worker processes (helpers.describer.check.check_workers)
-VERDICTS = ("unfaithful", "faithful")  # what `desclm gallery --verdict` chooses a checked caption by, or a finding
 FOLDER = "folder"  # the roll-up's default groups: each photo's folder (helpers.describer.rollup)
 TRACK_LOST_S = 5.0  # a video's item unseen this long (seconds) counts as a new one when seen again (VideoItems)
 # photos' items placed on the ground this close (metres) in different photos are one item (SurveyItems); simulated
@@ -233,7 +234,12 @@ def parse_tasks(text: str) -> tuple[str, ...]:
 class ExportOptions:
     """The export command's settings: described photos in the formats other tools read."""
 
-    described: str = setting(help="`desclm describe`'s output (JSONL: id, description, captions)", positional=True)
+    described: str = setting(
+        help="`desclm describe`'s output (JSONL: id, description, captions), or `desclm check`'s verdicts (each "
+        "caption checked a row: hf, webdataset, llava, coco, label_studio, csv; --verdict faithful: a "
+        "vision-language model's captions that agree with the detections)",
+        positional=True,
+    )
     format: Literal[EXPORT_FORMATS] = setting(
         help="hf: a Hugging Face dataset (save_to_disk + Parquet); webdataset: tar shards (photo, .txt, .json); llava: "
         "LLaVA conversations JSON (.jsonl: an entry a line); grounded: the descriptions grounded, each phrase that "
@@ -347,13 +353,14 @@ class ExportOptions:
     max_photos: int = setting(
         0,
         "export a seeded random sample of at most this many of the described photos (0: all of them), of those "
-        "--category, --scene and --min_items choose: a set to review in Label Studio, a quick look; chosen reading "
-        "the files once, in flat memory",
+        "--category, --scene, --min_items and --verdict choose: a set to review in Label Studio, a quick look; "
+        "chosen reading the files once, in flat memory",
     )
     seed: int = setting(0, "the seed of the sample and of the splits (same seed, same photos)")
     category: str = category_setting()
     scene: str = scene_setting()
     min_items: int = min_items_setting()
+    verdict: str = verdict_setting()
     splits: str = splits_setting()
     split_by: Literal["photo", "folder"] = split_by_setting()
 
@@ -371,7 +378,7 @@ class ExportOptions:
 
     @property
     def selection(self) -> Selection:
-        return Selection(self.category, self.scene, self.min_items)
+        return Selection(self.category, self.scene, self.min_items, self.verdict)
 
     @property
     def florence_tasks(self) -> tuple[str, ...]:
@@ -394,6 +401,7 @@ class ExportOptions:
         if self.max_photos < 0:
             raise ValueError(f"max_photos must be >= 0 (0: all), got {self.max_photos}")
         self.selection  # noqa: B018 - Selection checks min_items
+        check_verdict(self.verdict)
         if self.format not in EXPORT_FORMATS:
             raise ValueError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, got {self.format!r}")
         if self.chat and self.format != "hf":
@@ -542,17 +550,10 @@ class GalleryOptions:
     category: str = category_setting()
     scene: str = scene_setting()
     min_items: int = min_items_setting()
-    verdict: str = setting(
-        "",
-        "of desclm check's verdicts, only the captions with this verdict, chosen before the sample: unfaithful, "
-        "faithful, or a kind of finding (wrong_count, misplaced_box, ...): a model's mistakes among 10^7 captions",
-    )
+    verdict: str = verdict_setting()
 
     def __post_init__(self) -> None:
-        from helpers.text.check import FINDINGS  # here: --help loads no more than the settings
-
-        if self.verdict not in ("", *VERDICTS, *FINDINGS):
-            raise ValueError(f"--verdict must be one of {', '.join((*VERDICTS, *FINDINGS))}, got {self.verdict!r}")
+        check_verdict(self.verdict)
         if self.thumb_size < 16 or self.page_size < 1:
             raise ValueError(f"thumb_size must be >= 16 and page_size >= 1, got {self.thumb_size}, {self.page_size}")
         if self.max_photos < 1:

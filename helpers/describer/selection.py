@@ -36,6 +36,37 @@ def min_items_setting():
     return setting(0, "only photos whose sentence counts at least this many items")
 
 
+CHECKED = "checked"  # the source of a caption `desclm check` checked, read as a row (`exports.verdict_rows`)
+VERDICTS = ("unfaithful", "faithful")  # what `--verdict` chooses a checked caption by, or a kind of finding
+
+
+def verdict_setting():
+    """The `verdict` setting, as each command that reads `desclm check`'s verdicts takes it."""
+    return setting(
+        "",
+        "of desclm check's verdicts, only the captions with this verdict, chosen before the sample: unfaithful, "
+        "faithful, or a kind of finding (wrong_count, misplaced_box, ...): a model's mistakes among 10^7 captions",
+    )
+
+
+def check_verdict(verdict: str) -> None:
+    """Raises ValueError unless `verdict` is "", one of `VERDICTS` or a kind of finding."""
+    from helpers.text.check import FINDINGS  # here: --help loads no more than the settings
+
+    if verdict not in ("", *VERDICTS, *FINDINGS):
+        raise ValueError(f"--verdict must be one of {', '.join((*VERDICTS, *FINDINGS))}, got {verdict!r}")
+
+
+def kept_by_verdict(verdict: str, findings: list) -> bool:
+    """Whether a checked caption's findings are of `verdict` ("unfaithful", "faithful", or a kind of finding), as the
+    gallery's verdict filter keeps it."""
+    if verdict == "faithful":
+        return not findings
+    if verdict == "unfaithful":
+        return bool(findings)
+    return any(isinstance(finding, dict) and finding.get("kind") == verdict for finding in findings)
+
+
 def said(row):
     """What a described row's sentence states (`helpers.text.facts.Extraction`: counts per category, scene),
     its CV record's labels as the vocabulary: the gallery's categories, and what a `Selection` chooses by."""
@@ -48,11 +79,13 @@ def said(row):
 @dataclass(frozen=True)
 class Selection:
     """The photos whose sentence counts one of `category` (comma-separated, case aside), states `scene` and
-    counts at least `min_items` items; the empty selection takes every photo."""
+    counts at least `min_items` items, and of `desclm check`'s verdicts the captions with `verdict` (`VERDICTS`, or
+    a kind of finding: `kept_by_verdict`); the empty selection takes every photo."""
 
     category: str = ""
     scene: str = ""
     min_items: int = 0
+    verdict: str = ""
 
     def __post_init__(self) -> None:
         if self.min_items < 0:
@@ -61,6 +94,11 @@ class Selection:
     @property
     def asked(self) -> bool:
         """Whether it chooses at all."""
+        return self.states or bool(self.verdict)
+
+    @property
+    def states(self) -> bool:
+        """Whether it chooses by what the sentence states (`keeps`)."""
         return bool(self.categories or self.scene.strip() or self.min_items)
 
     @property
@@ -76,14 +114,22 @@ class Selection:
             and sum(statement.counts.values()) >= self.min_items
         )
 
+    def chooses(self, row) -> bool:
+        """Whether a row (`ExportRow`) is chosen: by its verdict's findings (a checked caption's), then by what its
+        sentence states (`keeps`)."""
+        if self.verdict and not kept_by_verdict(self.verdict, row.findings or []):
+            return False
+        return not self.states or self.keeps(said(row))
+
     def as_dict(self) -> dict:
         """The settings it was asked with (the gallery's URL fragment names, `min` for `min_items`), in order."""
         asked = {"category": self.category.strip(), "scene": self.scene.strip(), "min": self.min_items}
-        return {name: value for name, value in asked.items() if value}
+        return {name: value for name, value in (asked | {"verdict": self.verdict}).items() if value}
 
     def __str__(self) -> str:
         """The settings as a command takes them (`--category tire --min_items 3`), for the log."""
         asked = {"category": self.category.strip(), "scene": self.scene.strip(), "min_items": self.min_items}
+        asked["verdict"] = self.verdict
         return " ".join(f"--{name} {value}" for name, value in asked.items() if value) or "every photo"
 
 

@@ -2028,6 +2028,10 @@ def test_captions_a_check_kept_export_as_rows_each_its_own(described, tmp_path):
     texts = [result["value"]["text"] for task in tasks for result in task["predictions"][0]["result"]
              if result["type"] == "textarea"]  # fmt: skip
     assert len(tasks) == 2 and texts == [[wrong]] * 2, "the caption to correct"
+    invented = "invented category (glass): the record's none, the caption's 9 \u2014 \u201cNine pieces of glass\u201d"
+    assert all(invented in task["data"]["findings"].split("\n") for task in tasks), "what the check found, in words"
+    config = (tmp_path / "review.label_config.xml").read_text()
+    assert '<Text name="findings" value="$findings"/>' in config, "the config shows them"
     boxes = [sum(result["type"] == "rectanglelabels" for result in task["predictions"][0]["result"]) for task in tasks]
     record_of = {record["image"]: record for record in records}
     assert boxes == [len(_stated(record_of[task["data"]["photo_id"]])) for task in tasks], "the boxes to correct"

@@ -185,6 +185,7 @@ from helpers.describer.provenance import provenance
 from helpers.describer.selection import CHECKED, RECORD_SPLITS, Selection, SplitPlan
 from helpers.describer.shard_writer import SHARD_BYTES, file_state
 from helpers.describer.webdataset import WebDatasetWriter
+from helpers.text.check import finding_line
 from helpers.text.grammar import facts, validate_record
 
 logger = logging.getLogger(__name__)
@@ -1343,7 +1344,10 @@ def label_studio_task(
     labels.update(dict.fromkeys(detection["label"] for detection in detections))
     stated = [detection for detection in detections if detection["confidence"] >= min_confidence]
     url = image_url(url_prefix, row.photo_name)
-    return label_studio.task(row.id, url, _size(row, photos), stated, row.description, row.captions)
+    findings = None  # a caption desclm check read: what it found, in words (the config shows them)
+    if row.findings is not None:
+        findings = "\n".join(finding_line(f, row.description) for f in row.findings) or "nothing: faithful"
+    return label_studio.task(row.id, url, _size(row, photos), stated, row.description, row.captions, findings)
 
 
 def without_position(row: ExportRow) -> bool:
@@ -1931,7 +1935,7 @@ def _export(job: ExportJob) -> dict:
             labels: dict[str, None] = {}  # as the tasks meet them
             tasks = (label_studio_task(row, photos, job.url_prefix, labels, policy.min_confidence) for row in rows())
             atomic_write_text(output, chain(json_array(tasks, indent=1), ["\n"]))
-            atomic_write_text(label_config_path(output), label_config(list(labels)))
+            atomic_write_text(label_config_path(output), label_config(list(labels), findings=is_verdicts(described)))
             written = rows.count - len(rows.left_out) - rows.passed_over
             if too_many := import_limits_warning(written, output.stat().st_size):
                 logger.warning("%s: %s", output, too_many)

@@ -58,10 +58,17 @@ def image_url(prefix: str, key: str) -> str:
 
 
 def task(
-    row_id, image: str, size: tuple[int, int], detections: list[dict], description: str, captions: list[str]
+    row_id,
+    image: str,
+    size: tuple[int, int],
+    detections: list[dict],
+    description: str,
+    captions: list[str],
+    findings: str | None = None,
 ) -> dict:
-    """One photo's task: its `data` (`image`, `photo_id`, the `captions`, the description first) and its
-    `predictions` (see the module docstring); `detections` as 01 writes them (boxes [x1, y1, x2, y2] in 0..1)."""
+    """One photo's task: its `data` (`image`, `photo_id`, the `captions`, the description first; `findings`, what
+    `desclm check` found in a caption it read, where given) and its `predictions` (see the module docstring);
+    `detections` as 01 writes them (boxes [x1, y1, x2, y2] in 0..1)."""
     width, height = size
     results = []
     for number, detection in enumerate(detections):
@@ -102,16 +109,22 @@ def task(
     # `photo_id`, not `id`, and no `description`: Label Studio's JSON-MIN and CSV exports merge the data with the
     # results by name and write its own task id as `id` (desclm check joins the reviewed descriptions by photo_id)
     data = {"image": image, "photo_id": row_id, "captions": captions}
-    return {"data": data, "predictions": [prediction]}
+    return {"data": data | ({"findings": findings} if findings is not None else {}), "predictions": [prediction]}
 
 
-def label_config(labels: list[str]) -> str:
-    """The labeling config the tasks' results name (see the module docstring), each label as given."""
+FINDINGS_HEADER = "What desclm check found in the caption"
+
+
+def label_config(labels: list[str], findings: bool = False) -> str:
+    """The labeling config the tasks' results name (see the module docstring), each label as given; with
+    `findings`, the tasks' `findings` shown under the photo (a `Text`), what the check found in each caption."""
     choices = "".join(f"\n    <Label value={quoteattr(label)}/>" for label in labels)
+    shown = f'  <Header value="{FINDINGS_HEADER}"/>\n  <Text name="findings" value="$findings"/>\n' if findings else ""
     return (
         "<View>\n"
         '  <Image name="image" value="$image"/>\n'
         f'  <RectangleLabels name="label" toName="image">{choices}\n  </RectangleLabels>\n'
+        f"{shown}"
         '  <TextArea name="description" toName="image" editable="true" maxSubmissions="1" rows="3"/>\n'
         "</View>\n"
     )

@@ -108,6 +108,24 @@ class CaptionCheck:
         } | given
 
 
+def finding_line(finding: Mapping, caption: str) -> str:
+    """A finding as a verdict line holds it (`Finding` as a dict) in words, as the gallery lists it: its kind, its
+    category, the record's value and the caption's (a box's corners to three decimals), and the characters of
+    `caption` it is about, quoted."""
+
+    def shown(value) -> str:
+        if value is None:
+            return "none"
+        return "[" + ", ".join(f"{float(v):.3f}" for v in value) + "]" if isinstance(value, list) else str(value)
+
+    label = f" ({finding['label']})" if finding.get("label") is not None else ""
+    span = finding.get("span")
+    quoted = f" \u2014 \u201c{caption[span[0] : span[1]]}\u201d" if span else ""
+    kind = str(finding.get("kind")).replace("_", " ")
+    values = f"the record's {shown(finding.get('expected'))}, the caption's {shown(finding.get('said'))}"
+    return f"{kind}{label}: {values}{quoted}"
+
+
 def _scene_findings(record: dict, expected: Facts, said: Facts, span) -> list[Finding]:
     if said.scene is None or said.scene == expected.scene:
         return []

@@ -254,6 +254,15 @@ def test_captions_the_check_read_show_with_what_it_found_and_filter_by_verdict(d
     tagged = f"{text[: phrase.start]}<|object_ref_start|>{text[phrase.start : phrase.end]}<|object_ref_end|>{boxes}"
     captions[1]["caption"] = tagged + text[phrase.end :]
     wrong.add(rows[1]["id"])
+    # and one whose phrase's boxes are its items': drawn where it put them, on them
+    placed = next(i for i in (2, 4) if any(p.count for p in provenance(rows[i]["description"], records[i])))
+    sentence = rows[placed]["description"]
+    on_items = next(p for p in provenance(sentence, records[placed]) if p.count)
+    corners = [records[placed]["detections"][i]["bbox"] for i in on_items.detections]
+    tags = "".join("<|box_start|>({},{}),({},{})<|box_end|>".format(*(round(v * 1000) for v in c)) for c in corners)
+    said = sentence[on_items.start : on_items.end]
+    opening = f"{sentence[: on_items.start]}<|object_ref_start|>{said}<|object_ref_end|>{tags}"
+    captions[placed]["caption"] = opening + sentence[on_items.end :]
     (folder / "captions.jsonl").write_text("".join(json.dumps(c) + "\n" for c in captions))
     check_file(folder / "cv.jsonl", folder / "captions.jsonl", folder / "verdicts.jsonl", workers=0)
     verdicts = [json.loads(line) for line in (folder / "verdicts.jsonl").read_text().splitlines()]
@@ -286,6 +295,12 @@ def test_captions_the_check_read_show_with_what_it_found_and_filter_by_verdict(d
     assert dom.count('data-verdict="unfaithful"') == len(wrong)
     assert dom.count('class="box misplaced"') == phrase.count, "the caption's boxes drawn where it put them"
     assert 'class="box misplaced" style="left: 0%; top: 0%; width: 0.1%; height: 0.1%;"' in dom
+    assert dom.count('class="box given"') == len(corners), "a grounded caption's boxes on their items drawn too"
+    drawn = re.findall(r'class="box given" style="left: ([\d.e-]+)%; top: ([\d.e-]+)%;', dom)
+    put = sorted((round(c[0] * 1000) / 10, round(c[1] * 1000) / 10) for c in corners)  # percent of the photo
+    assert [float(v) for xy in sorted(drawn, key=lambda xy: float(xy[0])) for v in xy] == pytest.approx(
+        [v for xy in put for v in xy]
+    ), "where the caption put them"
 
 
 def test_a_verdicts_file_s_captions_join_their_records_as_the_check_joined_them(tmp_path):

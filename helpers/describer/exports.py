@@ -222,7 +222,8 @@ class ExportRow:
     image: str | None = None  # the record's `image` (relative to the images root), else the row's id
     file: str | None = None  # its photo's file name in the export's image folder (`PhotoFolder`)
     line: int = 0  # its line in the described file
-    findings: list | None = None  # a caption `desclm check` read (the gallery's `verdict_rows`): its findings
+    findings: list | None = None  # a caption `desclm check` read (`verdict_rows`): its findings
+    given: list | None = None  # and a grounded caption's boxes, where the check placed them (its verdict's `given`)
 
     @property
     def description(self) -> str:
@@ -438,8 +439,16 @@ def verdict_rows(
                     )
                     continue
             image = (record or {}).get("image") or (key if isinstance(key, str) else None)
+            given = row.get("given") if isinstance(row.get("given"), list) else None
             yield ExportRow(
-                key, [row["caption"]], CHECKED, record, image, line=line.line_number, findings=row["findings"]
+                key,
+                [row["caption"]],
+                CHECKED,
+                record,
+                image,
+                line=line.line_number,
+                findings=row["findings"],
+                given=given,
             )
 
 

@@ -20,10 +20,11 @@ the tires of a sample), read from the sentences as the page's filters are (`help
 Of a `desclm check` verdicts file (captions a vision-language model or people wrote, each with what the check
 found), each card is a caption with its findings listed under it (the characters they are about quoted), a grounding
 model's box that lies where no item of its phrase is (`misplaced_box`) drawn dashed where the caption put it (a point,
-`misplaced_point`, a dot), and a
-filter shows the unfaithful ones, or those of one kind of finding; each caption joins its record as the check joined
-it (`verdict_rows`: by id, else its photo's name without the extension; several captions a photo); `verdict` chooses
-the unfaithful ones (or those of one kind of finding) before the sample, a model's mistakes among all its captions.
+`misplaced_point`, a dot), those placed on their items outlined black and white over them (the verdict's `given`),
+and a filter shows the unfaithful ones, or those of one kind of finding; each caption joins its record as the check
+joined it (`verdict_rows`: by id, else its photo's name without the extension; several captions a photo); `verdict`
+chooses the unfaithful ones (or those of one kind of finding) before the sample, a model's mistakes among all its
+captions.
 The filter state is kept in the URL fragment
 (`gallery.html#category=plastic&scene=grass&q=bottle&sort=items&page=2`): a view can be bookmarked or sent.
 
@@ -51,7 +52,7 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 
-from helpers.core.figures import position_of
+from helpers.core.figures import is_number, position_of
 from helpers.core.io import atomic_write_text, write_problems
 from helpers.core.logs import progress
 from helpers.core.outputs import check_writes
@@ -132,7 +133,20 @@ def _card(row: ExportRow, thumb: str | None, statement=None) -> dict:
         card["w"] = when_where
     if row.findings is not None:  # a caption `desclm check` checked: its findings (none: faithful)
         card["f"] = [_finding(finding) for finding in row.findings]
+    if placed := _placed(row.given or []):
+        card["g"] = placed
     return card
+
+
+def _placed(given: list) -> list:
+    """A grounded caption's boxes (and points) the check placed on an item (its verdict's `given`), as the card holds
+    them: [x1, y1, x2, y2] or [x, y] in 0..1 (the misplaced ones are drawn from their findings)."""
+    placed = []
+    for box in given:
+        corners = box.get("box") if isinstance(box, dict) and box.get("item") is not None else None
+        if isinstance(corners, list) and len(corners) in (2, 4) and all(is_number(v) for v in corners):
+            placed.append([round(float(v), 4) for v in corners])
+    return placed
 
 
 def _finding(finding) -> list:

@@ -926,3 +926,52 @@ def test_the_summary_counts_each_category_s_findings_and_the_most_frequent_inven
     }
     assert len(summary["invented"]) == INVENTED_SHOWN and summary["invented_other"] == 5
     assert [summary["invented"][f"thing{n}"] for n in range(3)] == [2, 2, 2], "the most frequent shown"
+
+
+def test_openai_batch_output_is_checked_by_custom_id(tmp_path):
+    """The output file of OpenAI's Batch API, or vLLM's `run-batch` (the same layout): each request's answer checked
+    against the record its `custom_id` names (a photo's key, or an id's JSON text), every choice of a request asked
+    for several (`n`), a message's text parts joined; a request that failed (an `error`, an error file's HTTP status)
+    or a model's refusal is its error line naming why."""
+    from helpers.describer.check import check_file
+
+    records = [
+        {"image": "a.jpg", "detections": [{"label": "plastic", "confidence": 0.9}] * 2},
+        {"id": 17, "image": "b.jpg", "detections": [{"label": "metal", "confidence": 0.9}]},
+        {"image": "c.jpg", "detections": []},
+    ]
+    (tmp_path / "cv.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+
+    def answered(custom_id: str, *texts) -> dict:
+        choices = [
+            {"index": n, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+            for n, text in enumerate(texts)
+        ]
+        body = {"id": "chatcmpl-1", "object": "chat.completion", "model": "Qwen2.5-VL-7B", "choices": choices}
+        response = {"status_code": 200, "request_id": "r1", "body": body}
+        return {"id": "batch_req_1", "custom_id": custom_id, "response": response, "error": None}
+
+    refused = answered("c.jpg", None)
+    refused["response"]["body"]["choices"][0]["message"]["refusal"] = "I cannot help with that."
+    lines = [
+        answered("a.jpg", "Two plastic bottles lie on the ground."),
+        answered("17", [{"type": "text", "text": "A piece of"}, {"type": "text", "text": "metal."}]),
+        answered("a.jpg", "Three plastic bottles.", "Two plastic items."),
+        {"custom_id": "c.jpg", "response": None, "error": {"code": "rate_limit", "message": "Rate limit reached"}},
+        {"custom_id": "b.jpg", "response": {"status_code": 400, "body": {"error": {"message": "Invalid image URL"}}}},
+        refused,
+    ]
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    summary = check_file(tmp_path / "cv.jsonl", tmp_path / "results.jsonl", tmp_path / "verdicts.jsonl", workers=0)
+    verdicts = [json.loads(line) for line in (tmp_path / "verdicts.jsonl").read_text().splitlines()]
+    assert [(v["id"], v.get("entry"), v.get("faithful")) for v in verdicts[:4]] == [
+        ("a.jpg", None, True),
+        ("17", None, True),
+        ("a.jpg", "choice 0", False),
+        ("a.jpg", "choice 1", True),
+    ]
+    assert verdicts[1]["caption"] == "A piece of metal."
+    assert verdicts[4]["error"] == "line 4: the request gave no answer: Rate limit reached"
+    assert verdicts[5]["error"] == "line 5: the request gave no answer: Invalid image URL"
+    assert verdicts[6]["error"] == "line 6: choice 0: the model refused: I cannot help with that."
+    assert (summary["checked"], summary["faithful"], summary["errors"]) == (4, 3, 3)

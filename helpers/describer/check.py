@@ -7,7 +7,9 @@
 The captions come as they are kept (`captions_format`, by default told from the file):
 - **jsonl**: one JSON object per line, its `caption_field` the caption (a conversation's answer where the
   field holds turns: `completion`), joined by its `id`, else its `image`; a line with `messages` and no such
-  field is a chat conversation (TRL's, OpenAI's), read as a LLaVA entry (its `image`, or `images`);
+  field is a chat conversation (TRL's, OpenAI's), read as a LLaVA entry (its `image`, or `images`); a line with
+  `custom_id` and `response` is a request's result in the output file of OpenAI's Batch API or vLLM's `run-batch`:
+  each choice's message is a caption, joined by the `custom_id` (`is_batch_output`; a failed request its error);
 - **llava**: LLaVA-style conversations (a JSON array, or one entry per line; LLaMA-Factory's, ms-swift's and
   TRL's `messages` and `images` alike, `helpers.core.chat_entries`): each entry's first
   answer (`from: gpt`, or `role: assistant`) is the caption, joined by the entry's `image` (or, when
@@ -380,11 +382,66 @@ def _csv_line(number: int, row: dict, caption_field: str, studio: bool) -> Capti
     return CaptionLine(where, text, key, None, None, other)
 
 
+def is_batch_output(entry) -> bool:
+    """Whether a JSON line is a request's result in the OpenAI Batch API's output (or error) file, as OpenAI's Batch
+    API, vLLM's `run-batch` and other servers of that API write them: its `custom_id`, and its `response` or `error`."""
+    return (
+        isinstance(entry, dict)
+        and isinstance(entry.get("custom_id"), str)
+        and ("response" in entry or "error" in entry)
+    )
+
+
+def _failure(entry: dict) -> str | None:
+    """Why a batch request gave no answer (its `error`, its response's error or HTTP status), or None."""
+    response = entry.get("response") if isinstance(entry.get("response"), dict) else {}
+    body = response.get("body") if isinstance(response.get("body"), dict) else {}
+    error = entry.get("error") or body.get("error")
+    if error:
+        message = error.get("message") if isinstance(error, dict) else None
+        return str(message or error)
+    if not response:
+        return "no response"
+    status = response.get("status_code", 200)
+    return None if status == 200 else f"HTTP status {status}"
+
+
+def _batch_lines(where: str, entry: dict) -> Iterator[CaptionLine]:
+    """A batch request's captions (`is_batch_output`): its response's choices' messages (several with `n`), joined by
+    its `custom_id` (the id of its photo's record: a photo's key, or an id's JSON text, `17`, tried as that id); a
+    failed request, or a choice without a text, is its error line naming why."""
+    key = entry["custom_id"]
+    try:
+        parsed = json.loads(key)
+    except ValueError:
+        parsed = None
+    stem = parsed if parsed is not None and not isinstance(parsed, str) else photo_stem(key)
+    if why := _failure(entry):
+        yield CaptionLine(where, None, key, f"{where}: the request gave no answer: {why}", stem=stem)
+        return
+    choices = (entry["response"].get("body") or {}).get("choices")
+    if not isinstance(choices, list) or not choices:
+        yield CaptionLine(where, None, key, f"{where}: its response holds no choices", stem=stem)
+        return
+    for number, choice in enumerate(choices):
+        message = choice.get("message") if isinstance(choice, dict) else None
+        text = _answer([{"role": "assistant", **message}]) if isinstance(message, dict) else None
+        entry_id = f"choice {number}" if len(choices) > 1 else None
+        if not isinstance(text, str):
+            refused = message.get("refusal") if isinstance(message, dict) else None
+            why = f"the model refused: {refused}" if isinstance(refused, str) else "no message text"
+            yield CaptionLine(where, None, key, f"{where}: choice {number}: {why}", entry_id, stem)
+        else:
+            yield CaptionLine(where, text, key, None, entry_id, stem)
+
+
 def _jsonl_captions(path: Path, caption_field: str) -> Iterator[CaptionLine]:
     for line in read_lines(path):
         where = f"line {line.number}"
         if line.error:
             yield CaptionLine(where, None, line.id, line.error)
+        elif caption_field not in line.record and is_batch_output(line.record):  # OpenAI's Batch API's, vLLM's
+            yield from _batch_lines(where, line.record)
         elif caption_field not in line.record and _is_task(line.record):  # a Label Studio task per line
             yield from _task_lines(where, line.number, line.record)
         elif caption_field not in line.record and is_min_entry(line.record):  # a JSON-MIN annotation per line

@@ -2053,3 +2053,73 @@ def test_captions_a_check_kept_export_as_rows_each_its_own(described, tmp_path):
 def _stated(record: dict) -> list[dict]:
     """The detections a description states (at the default threshold) with a box."""
     return [d for d in record["detections"] if d["confidence"] >= 0.5 and d.get("bbox")]
+
+
+def test_openai_batch_requests_send_each_photo_and_their_answers_check_back(described, tmp_path):
+    """`desclm export --format openai_batch`: a request a described photo in the OpenAI Batch API's input layout
+    (vLLM's run-batch reads the same), its custom_id the photo's id, its user turn the photo (a data URL of its bytes
+    as stored, or shrunk with --max_side; or a URL, --url_prefix then its key, no photo read) and the prompt; a photo
+    that cannot be read is its row's problem. A server answering each request with the photo's description gives an
+    output file desclm check finds faithful, every answer joined to its record."""
+    import base64
+
+    from helpers.core.photo_rewrite import PhotoRewrite
+    from helpers.describer.batch_requests import BatchRequests
+    from helpers.describer.check import check_file
+    from helpers.describer.exports import export
+    from helpers.describer.options import CAPTION_PROMPT, ExportOptions
+
+    folder, records, rows = described
+    asked = BatchRequests("Qwen/Qwen2.5-VL-7B-Instruct", 64)
+    requests = tmp_path / "requests.jsonl"
+    counts = export("openai_batch", folder / "described.jsonl", requests, images=folder / "photos", requests=asked)
+    lines = [json.loads(line) for line in requests.read_text().splitlines()]
+    gone = records[5]["image"]
+    assert [line["custom_id"] for line in lines] == [row["id"] for row in rows if row["id"] != gone]
+    assert counts["exported"] == len(lines) and counts["problems"] == 2, "the photo gone, the error row"
+    for line in lines:
+        assert (line["method"], line["url"]) == ("POST", "/v1/chat/completions")
+        body = line["body"]
+        assert (body["model"], body["max_completion_tokens"]) == (asked.model, 64)
+        (turn,) = body["messages"]
+        photo, text = turn["content"]
+        assert turn["role"] == "user" and text == {"type": "text", "text": CAPTION_PROMPT}
+        header, encoded = photo["image_url"]["url"].split(",", 1)
+        assert header == "data:image/jpeg;base64", "the photo itself"
+        assert base64.b64decode(encoded) == (folder / "photos" / line["custom_id"]).read_bytes(), "as stored"
+
+    shrunk = tmp_path / "shrunk.jsonl"
+    rewrite = PhotoRewrite(max_side=16, image_format="png")
+    export(
+        "openai_batch", folder / "described.jsonl", shrunk, images=folder / "photos", requests=asked, rewrite=rewrite
+    )
+    url = json.loads(shrunk.read_text().splitlines()[0])["body"]["messages"][0]["content"][0]["image_url"]["url"]
+    with Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))) as image:
+        assert url.startswith("data:image/png;base64,") and max(image.size) == 16
+
+    by_url = tmp_path / "by_url.jsonl"
+    prefix = "file:///data/photos/"
+    counts = export("openai_batch", folder / "described.jsonl", by_url, url_prefix=prefix, requests=asked)
+    urls = [json.loads(line)["body"]["messages"][0]["content"][0]["image_url"]["url"] for line in by_url.open()]
+    assert urls == [prefix + row["id"] for row in rows] and counts["problems"] == 1, "no photo read: none gone"
+
+    # a server answering each request with the photo's description: its output file checks faithful
+    description = {row["id"]: row["description"] for row in rows}
+    results = []
+    for number, line in enumerate(lines):
+        message = {"role": "assistant", "content": description[line["custom_id"]]}
+        body = {"object": "chat.completion", "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}
+        response = {"status_code": 200, "request_id": f"r{number}", "body": body}
+        results.append(
+            {"id": f"batch_req_{number}", "custom_id": line["custom_id"], "response": response, "error": None}
+        )
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(result) + "\n" for result in results))
+    summary = check_file(folder / "cv.jsonl", tmp_path / "results.jsonl", tmp_path / "verdicts.jsonl", workers=0)
+    assert summary["checked"] == summary["faithful"] == len(lines) and summary["errors"] == 0
+
+    with pytest.raises(ValueError, match="--model: each openai_batch request names the model"):
+        ExportOptions(described="d.jsonl", format="openai_batch", output="r.jsonl")
+    with pytest.raises(ValueError, match="--model, --max_tokens: the openai_batch export's"):
+        ExportOptions(described="d.jsonl", format="llava", output="r.jsonl", model="m")
+    with pytest.raises(ValueError, match="send each photo: give them"):
+        export("openai_batch", folder / "described.jsonl", tmp_path / "none.jsonl", requests=asked)

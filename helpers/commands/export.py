@@ -11,6 +11,8 @@ desclm export described.jsonl --format label_studio --cv cv.jsonl --images photo
 desclm export described.jsonl --format yolo --cv cv.jsonl --images photos/ --output pseudo_labels/
 desclm export described.jsonl --format geojson --cv cv.jsonl --output litter.geojson
 desclm export described.jsonl --format geojson_items --cv cv.jsonl --output items.geojson
+desclm export described.jsonl --format openai_batch --images photos/ --model Qwen/Qwen2.5-VL-7B-Instruct \
+    --max_side 768 --output requests.jsonl   # vllm run-batch -i requests.jsonl ...; then desclm check
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ def main(argv: list[str], prog: str = "desclm export") -> int:
             options.objects,
             options.florence_tasks,
             options.boxes,
+            options.requests,
         )
     except (OSError, ValueError) as error:
         parser.error(str(error))

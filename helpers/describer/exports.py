@@ -84,7 +84,10 @@ photo's detections once (`ONCE_A_PHOTO`, `--answer boxes`, `--objects`) take des
   too near the horizon to place (`items_unplaced`); a `.geojsonl` output is a feature a line;
 - **csv**: one row per photo for spreadsheets (UTF-8 with a byte-order mark, which Excel needs):
   id, image, scene, the counts, time, latitude, longitude (where some record says when or where), source,
-  description, caption_1..k.
+  description, caption_1..k;
+- **openai_batch**: a request per photo in the OpenAI Batch API's input file (vLLM's `run-batch` reads it too),
+  asking a vision-language model `--prompt` about the photo, sent as a data URL or by URL
+  (`helpers.describer.batch_requests`, `write_batch_file`); `desclm check` reads the output file back.
 
 `--max_side`, `--image_format` (hf, webdataset): the embedded photos written smaller or in another format, as
 img2dataset writes a training set's (`helpers.core.photo_rewrite`: upright, without EXIF; the others as stored), on
@@ -174,6 +177,7 @@ from helpers.core.strip_location import without_location
 from helpers.core.tar_photos import is_tar_shards
 from helpers.core.workers import WorkerPool
 from helpers.describer import label_studio
+from helpers.describer.batch_requests import BatchRequests, batch_request, data_url, openai_limits_warning
 from helpers.describer.check import RecordIndex, photo_stem
 from helpers.describer.dataset_card import CardCounts, dataset_card
 from helpers.describer.florence import FLORENCE_TASKS, florence2_entries, florence_problem
@@ -195,7 +199,7 @@ LLAVA_PROMPT = CAPTION_PROMPT
 COPYING_FORMATS = ("llava", "grounded", "florence2", "coco", "coco_instances", "label_studio")
 FOLDER_FORMATS = ("hf", "webdataset")  # the exports written as a folder of shards, resumable
 # the exports whose photos may be written again (`PhotoRewrite`)
-REWRITING_FORMATS = (*FOLDER_FORMATS, "llava", "grounded", "florence2", "yolo")
+REWRITING_FORMATS = (*FOLDER_FORMATS, "llava", "grounded", "florence2", "yolo", "openai_batch")
 # the exports whose trainers open the copied photos without their EXIF orientation (`TURNED_WARNING`)
 EXIF_BLIND_LOADERS = {
     "llava": "LLaVA's loader (PIL without exif_transpose)",
@@ -208,7 +212,7 @@ SPLIT_FILE_FORMATS = ("llava", "grounded", "florence2", "coco", "coco_instances"
 # the exports of the CV records' detections (--cv needed)
 DETECTION_FORMATS = ("grounded", "coco_instances", "label_studio", "yolo", "geojson", "geojson_items")
 # the exports that write each photo's detections once (not from `desclm check`'s verdicts, a row a caption)
-ONCE_A_PHOTO = ("grounded", "coco_instances", "yolo", "geojson", "geojson_items", "florence2")
+ONCE_A_PHOTO = ("grounded", "coco_instances", "yolo", "geojson", "geojson_items", "florence2", "openai_batch")
 
 
 @dataclass
@@ -1685,6 +1689,7 @@ def export(
     objects: bool = False,
     tasks: tuple[str, ...] = FLORENCE_TASKS,
     boxes: AnswerUnits | None = None,
+    requests: BatchRequests | None = None,
 ) -> dict:
     """Writes one export (see the module docstring); returns its counts. `images`: a folder or a
     Hugging Face dataset (`image_column`, `key_column`: as extraction read it), or the data.yaml, COCO
@@ -1705,7 +1710,9 @@ def export(
     `license` (hf, webdataset): the licence the dataset card states; `objects` (hf, with `cv` and `images`): the
     object-detection columns too, the boxes the descriptions state (`DetectionColumns`, at `policy.min_confidence`);
     `tasks` (florence2): each photo's entries (`helpers.describer.florence`); `boxes` (llava, hf with `chat`; with
-    `cv`): each photo's conversation answers with its stated boxes in these units (`boxes_answer`), not a caption.
+    `cv`): each photo's conversation answers with its stated boxes in these units (`boxes_answer`), not a caption;
+    `requests` (openai_batch): the model each photo's request asks `prompt`, its photo a data URL (`rewrite` as
+    the photos are sent) or `url_prefix` then its key (`write_batch_file`).
 
     Returns:
         {"format", "rows", "exported", "problems", "output"} (with `image_folder`: "photos_written",
@@ -1740,6 +1747,8 @@ def export(
         )
     if fmt in DETECTION_FORMATS and cv is None:
         raise ValueError(f"the {fmt} export writes the CV records' detections: give them (--cv)")
+    if (fmt == "openai_batch") != (requests is not None):
+        raise ValueError("requests: the openai_batch export's, and it needs them (the model each request asks)")
     verdicts = is_verdicts(described)
     if selection.verdict and not verdicts:
         raise ValueError(f"verdict: {described} holds described rows, not desclm check's verdicts")
@@ -1765,6 +1774,10 @@ def export(
         )
     if rewrite.rewrites and fmt in ("llava", "grounded", "florence2") and image_folder is None:
         raise ValueError(f"max_side, image_format: the {fmt} export writes photos only with image_folder")
+    if fmt == "openai_batch" and photos is None and not url_prefix:
+        raise ValueError(
+            "the openai_batch requests send each photo: give them (--images), or their URLs (--url_prefix)"
+        )
     if fmt == "yolo":
         if photos is None:
             raise ValueError("the yolo export copies the photos into its images/ folder: give them (--images)")
@@ -1798,9 +1811,66 @@ def export(
     job = replace(job, strip_location=strip_location, below_takeoff_m=below_takeoff_m, chat=chat, rewrite=rewrite)
     job = replace(job, workers=workers, url_prefix=url_prefix, served=served, sample=sample, selection=selection)
     job = replace(job, parquet_only=parquet_only, splits=splits, license=license, objects=objects, tasks=tasks)
-    job = replace(job, boxes=boxes)
+    job = replace(job, boxes=boxes, requests=requests)
     with OutputLock(output):  # a second export to this output refuses, naming this one
         return _export(job)
+
+
+def write_batch_file(
+    rows: _Passes,
+    output: Path,
+    photos: PhotoKeys | None,
+    prompt: str,
+    settings: BatchRequests,
+    url_prefix: str,
+    rewrite: PhotoRewrite,
+    workers: int,
+) -> int:
+    """The openai_batch export (`helpers.describer.batch_requests`): a request a row, in order, its photo a data URL
+    of its bytes as `rewrite` writes them (read here, written again on `workers` processes), or with `url_prefix`
+    that then its key (no photo read). A photo that cannot be read or written is its row's problem. Returns how many
+    rows were not sent."""
+    held: deque[ExportRow] = deque()
+    failed = turned = 0
+
+    def photo_calls() -> Iterator[tuple[bytes | None]]:
+        for row in rows():
+            held.append(row)
+            yield (None if url_prefix else _photo(row, photos, rows.problems),)
+
+    def lines() -> Iterator[str]:
+        nonlocal failed, turned
+        pool = WorkerPool(rewrite, workers if rewrite.rewrites and not url_prefix else 0)
+        try:
+            for data, rewritten, error in pool.ordered("photo", photo_calls(), 2 * pool.workers):
+                row = held.popleft()
+                if url_prefix:
+                    url = image_url(url_prefix, row.photo_name)
+                else:
+                    try:
+                        if data is None:  # not read (its problem said), or not written again
+                            raise ValueError(error)
+                        url = data_url(data)
+                    except ValueError as why:
+                        if why.args[0] is not None:
+                            rows.problems.append(
+                                {"id": row.id, "error": f"photo not sent: {photos.name(row.image)}: {why}"}
+                            )
+                        failed += 1
+                        continue
+                    turned += not rewritten and stored_turned(data)
+                custom_id = row.id if isinstance(row.id, str) else _key(row.id)
+                yield json.dumps(batch_request(custom_id, url, prompt, settings), ensure_ascii=False) + "\n"
+        finally:
+            pool.close()
+
+    atomic_write_text(output, lines())
+    written = rows.count - len(rows.left_out) - rows.passed_over - failed
+    if too_many := openai_limits_warning(written, output.stat().st_size):
+        logger.warning("%s: %s", output, too_many)
+    if turned:
+        logger.warning(TURNED_WARNING, turned, "vision-language model servers that open photos without their EXIF")
+    return failed
 
 
 def served_prefix(photos: PhotoKeys | None, image_folder: Path | None) -> tuple[str, Path | None]:
@@ -1867,6 +1937,7 @@ class ExportJob:
     objects: bool = False
     tasks: tuple[str, ...] = FLORENCE_TASKS
     boxes: AnswerUnits | None = None
+    requests: BatchRequests | None = None
 
 
 def _export(job: ExportJob) -> dict:
@@ -1934,6 +2005,7 @@ def _export(job: ExportJob) -> dict:
         arguments = (described, cv, folder, checks.get(fmt), passes_over, strip_location, workers, lines, selection)
         rows = _Passes(*arguments, split_of if fmt == "yolo" else None)  # yolo: a folder of photos a split
         items: Counter = Counter()
+        unsent = 0  # (openai_batch) rows whose photo could not be sent
         if fmt in SPLIT_FILE_FORMATS and split_of is not None:
             outputs = {name: split_output(output, name) for name in splits.names}
             arguments = (photos, prompt, policy, job.tasks, job.boxes)
@@ -1950,6 +2022,8 @@ def _export(job: ExportJob) -> dict:
                 logger.warning("%s: %s", output, too_many)
         elif fmt == "yolo":
             split_counts = write_yolo_dataset(rows, output, policy.min_confidence, splits)
+        elif fmt == "openai_batch":
+            unsent = write_batch_file(rows, output, photos, prompt, job.requests, job.url_prefix, rewrite, workers)
         elif fmt == "geojson":
             atomic_write_text(output, geojson_pieces(rows, policy, lines=output.suffix.lower() in GEOJSON_LINES))
         elif fmt == "geojson_items":
@@ -1959,7 +2033,7 @@ def _export(job: ExportJob) -> dict:
         else:
             atomic_write_text(output, csv_pieces(rows))
         joined, passed_over, problems = rows.count, rows.passed_over, rows.problems
-        exported = joined - len(rows.left_out) - passed_over
+        exported = joined - len(rows.left_out) - passed_over - unsent
     join_problems = sum(1 for problem in problems if "line" in problem)
     write_problems(job.errors, problems, "rows not exported")
     if passed_over and fmt == "geojson":

@@ -53,6 +53,7 @@ EXPORT_FORMATS = (
     "geojson",
     "geojson_items",
     "csv",
+    "openai_batch",
 )
 FLORENCE_TASKS = ("caption", "detection", "grounding")  # the florence2 export's entries (helpers.describer.florence)
 SPLIT_FORMATS = (
@@ -251,7 +252,9 @@ class ExportOptions:
         "yolo: a YOLO dataset of the boxes the descriptions state (with --cv, --images: a folder to train a detector "
         "on); geojson: the photos as points where they were taken, with their counts and descriptions (with --cv; "
         "QGIS, geopandas); geojson_items: each stated item as a point where it lies on the ground (with --cv; drone "
-        "photos with their height and camera angles); csv: a spreadsheet"
+        "photos with their height and camera angles); csv: a spreadsheet; openai_batch: a request per photo in the "
+        "OpenAI Batch API's input file, asking --model --prompt about the photo (vLLM's run-batch reads it too; "
+        "desclm check reads the output file back)"
     )
     output: str = setting(help="file to write (hf, webdataset, yolo: a folder)")
     cv: str = setting("", "the CV records the rows were described from (adds detections and scene; 01's output)")
@@ -264,9 +267,11 @@ class ExportOptions:
     key_column: str = key_column_setting()
     prompt: str = setting(
         "",
-        f"llava: the human turn after <image>; hf with --chat: the user's turn (default: {CAPTION_PROMPT!r}; "
-        f"--answer boxes: {BOXES_PROMPT!r})",
+        f"llava: the human turn after <image>; hf with --chat, openai_batch: the user's turn (default: "
+        f"{CAPTION_PROMPT!r}; --answer boxes: {BOXES_PROMPT!r})",
     )
+    model: str = setting("", "openai_batch: the model each request names (the served model's name)")
+    max_tokens: int = setting(0, "openai_batch: each request's max_completion_tokens (0: the server's default)")
     answer: Literal["caption", "boxes"] = setting(
         "caption",
         "llava, hf --chat: each conversation's answer: caption (the description; llava: an entry per caption) or "
@@ -308,7 +313,9 @@ class ExportOptions:
         "",
         "label_studio: what goes before each photo's key (or name in --image_folder) in its task's image URL, e.g. "
         "s3://bucket/photos/ with cloud storage; default: Label Studio's local files, /data/local-files/?d=<the "
-        "photos' folder name>/, served with LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT the folder holding it",
+        "photos' folder name>/, served with LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT the folder holding it; "
+        "openai_batch: each request's image URL is this then the photo's key (https://..., or file:///data/photos/ "
+        "with vLLM's --allowed-local-media-path /data/photos); default: the photo itself, as a data URL",
     )
     image_folder: str = setting(
         "",
@@ -390,6 +397,13 @@ class ExportOptions:
         return AnswerUnits(self.box_units, self.min_pixels, self.max_pixels) if self.answer == "boxes" else None
 
     @property
+    def requests(self):
+        """The openai_batch export's request settings (`BatchRequests`), None for another format."""
+        from helpers.describer.batch_requests import BatchRequests
+
+        return BatchRequests(self.model.strip(), self.max_tokens) if self.format == "openai_batch" else None
+
+    @property
     def conversation_prompt(self) -> str:
         return self.prompt or (BOXES_PROMPT if self.answer == "boxes" else CAPTION_PROMPT)
 
@@ -432,12 +446,17 @@ class ExportOptions:
             raise ValueError(f"--splits: the {', '.join(SPLIT_FORMATS)} exports' splits, not {self.format}'s")
         if self.strip_location and self.format in MAP_FORMATS:
             raise ValueError(f"--strip_location: the {self.format} export is a map of where the photos were taken")
-        if self.rewrite.rewrites and self.format not in ("hf", "webdataset", "llava", "grounded", "florence2", "yolo"):
+        rewriting = ("hf", "webdataset", "llava", "grounded", "florence2", "yolo", "openai_batch")
+        if self.rewrite.rewrites and self.format not in rewriting:
             raise ValueError(
-                "--max_side, --image_format: the hf, webdataset, llava, grounded, florence2 and yolo exports' photos, "
-                "not "
-                f"{self.format}'s"
+                f"--max_side, --image_format: the {', '.join(rewriting)} exports' photos, not {self.format}'s"
             )
+        if (self.model or self.max_tokens) and self.format != "openai_batch":
+            raise ValueError(f"--model, --max_tokens: the openai_batch export's requests, not {self.format}'s")
+        if self.format == "openai_batch" and not self.model.strip():
+            raise ValueError("--model: each openai_batch request names the model to ask (the served model's name)")
+        if self.max_tokens < 0:
+            raise ValueError(f"--max_tokens must be >= 0 (0: the server's default), got {self.max_tokens}")
         worker_processes(self.workers)
         self.policy  # noqa: B018 - Policy checks the thresholds
 

@@ -928,11 +928,12 @@ def test_the_summary_counts_each_category_s_findings_and_the_most_frequent_inven
     assert [summary["invented"][f"thing{n}"] for n in range(3)] == [2, 2, 2], "the most frequent shown"
 
 
-def test_openai_batch_output_is_checked_by_custom_id(tmp_path):
+def test_openai_batch_output_is_checked_by_custom_id(tmp_path, caplog):
     """The output file of OpenAI's Batch API, or vLLM's `run-batch` (the same layout): each request's answer checked
     against the record its `custom_id` names (a photo's key, or an id's JSON text), every choice of a request asked
     for several (`n`), a message's text parts joined; a request that failed (an `error`, an error file's HTTP status)
-    or a model's refusal is its error line naming why."""
+    or a model's refusal is its error line naming why; an answer stopped at the token limit is checked as it stands,
+    its verdict and the summary saying so."""
     from helpers.describer.check import check_file
 
     records = [
@@ -951,6 +952,8 @@ def test_openai_batch_output_is_checked_by_custom_id(tmp_path):
         response = {"status_code": 200, "request_id": "r1", "body": body}
         return {"id": "batch_req_1", "custom_id": custom_id, "response": response, "error": None}
 
+    stopped = answered("a.jpg", "Two plastic bottles and")
+    stopped["response"]["body"]["choices"][0]["finish_reason"] = "length"  # the request's max tokens
     refused = answered("c.jpg", None)
     refused["response"]["body"]["choices"][0]["message"]["refusal"] = "I cannot help with that."
     lines = [
@@ -960,6 +963,7 @@ def test_openai_batch_output_is_checked_by_custom_id(tmp_path):
         {"custom_id": "c.jpg", "response": None, "error": {"code": "rate_limit", "message": "Rate limit reached"}},
         {"custom_id": "b.jpg", "response": {"status_code": 400, "body": {"error": {"message": "Invalid image URL"}}}},
         refused,
+        stopped,
     ]
     (tmp_path / "results.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
     summary = check_file(tmp_path / "cv.jsonl", tmp_path / "results.jsonl", tmp_path / "verdicts.jsonl", workers=0)
@@ -974,4 +978,7 @@ def test_openai_batch_output_is_checked_by_custom_id(tmp_path):
     assert verdicts[4]["error"] == "line 4: the request gave no answer: Rate limit reached"
     assert verdicts[5]["error"] == "line 5: the request gave no answer: Invalid image URL"
     assert verdicts[6]["error"] == "line 6: choice 0: the model refused: I cannot help with that."
-    assert (summary["checked"], summary["faithful"], summary["errors"]) == (4, 3, 3)
+    assert verdicts[7]["token_limit"] and verdicts[7]["faithful"], "checked as it stands, said to be cut"
+    assert not any("token_limit" in verdict for verdict in verdicts[:7])
+    assert (summary["checked"], summary["faithful"], summary["errors"], summary["token_limit"]) == (5, 4, 3, 1)
+    assert "1 of the 5 answers checked stopped at their request's token limit" in caplog.text

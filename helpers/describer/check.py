@@ -9,7 +9,8 @@ The captions come as they are kept (`captions_format`, by default told from the 
   field holds turns: `completion`), joined by its `id`, else its `image`; a line with `messages` and no such
   field is a chat conversation (TRL's, OpenAI's), read as a LLaVA entry (its `image`, or `images`); a line with
   `custom_id` and `response` is a request's result in the output file of OpenAI's Batch API or vLLM's `run-batch`:
-  each choice's message is a caption, joined by the `custom_id` (`is_batch_output`; a failed request its error);
+  each choice's message is a caption, joined by the `custom_id` (`is_batch_output`; a failed request its error;
+  one the server stopped at its token limit checked as it stands, its verdict saying `token_limit`);
 - **llava**: LLaVA-style conversations (a JSON array, or one entry per line; LLaMA-Factory's, ms-swift's and
   TRL's `messages` and `images` alike, `helpers.core.chat_entries`): each entry's first
   answer (`from: gpt`, or `role: assistant`) is the caption, joined by the entry's `image` (or, when
@@ -181,6 +182,7 @@ class CaptionLine:
     # `desclm export --image_folder` wrote as a file: `train/17` -> `train/17.png`), a CSV cell's number
     stem: object = None
     skipped: str | None = None  # why it is no caption of a photo (a LLaVA entry without one: text only)
+    token_limit: bool = False  # the server stopped its answer at the token limit (a batch output's finish_reason)
 
 
 def photo_stem(name: str) -> str | None:
@@ -432,7 +434,8 @@ def _batch_lines(where: str, entry: dict) -> Iterator[CaptionLine]:
             why = f"the model refused: {refused}" if isinstance(refused, str) else "no message text"
             yield CaptionLine(where, None, key, f"{where}: choice {number}: {why}", entry_id, stem)
         else:
-            yield CaptionLine(where, text, key, None, entry_id, stem)
+            stopped = choice.get("finish_reason") == "length"  # at the request's max tokens: the rest not said
+            yield CaptionLine(where, text, key, None, entry_id, stem, token_limit=stopped)
 
 
 def _jsonl_captions(path: Path, caption_field: str) -> Iterator[CaptionLine]:
@@ -722,6 +725,13 @@ CUT_SHORT_WARNING = (
 )
 
 
+TOKEN_LIMIT_WARNING = (
+    "%d of the %d answers checked stopped at their request's token limit (finish_reason length): what they would "
+    "have said after it is missing from them (`token_limit` in their verdicts); ask again with more tokens "
+    "(--max_tokens)"
+)
+
+
 def _boxes_given(boxes: list[tuple[float, ...]]) -> dict:
     """A verdict's count of the boxes its caption gave, and of those with a corner off the photo (beyond 0..1 of
     it: most often boxes in other units than read, `--box_units`), where any."""
@@ -745,6 +755,7 @@ def _entries(lines: Iterable[CaptionLine], records: RecordIndex, input_name: str
     """`CaptionWork.rows`' entries: each caption joined to its record, or its error row."""
     for line in lines:
         named = {"id": line.key} | ({"entry": line.entry} if line.entry is not None else {})
+        named |= {"token_limit": True} if line.token_limit else {}
         if line.error or line.skipped:
             yield {**named, "error": line.error} if line.error else {**named, "skipped": line.skipped}
             continue
@@ -856,6 +867,7 @@ def _tally(rows: Iterable[dict], tally: Counter, kinds: Counter, categories: Cat
             continue
         tally["checked"] += 1
         tally["faithful"] += bool(row["faithful"])
+        tally["token_limit"] += row.get("token_limit", False)
         kinds.update(finding["kind"] for finding in row["findings"])
         categories.add(row)
         if "boxes" in row:  # a grounded caption, and the boxes it gives
@@ -964,6 +976,7 @@ def check_file(
             "text_only": tally["text_only"],  # LLaVA entries about no photo: a line each, no caption to check
             "multi_image": tally["multi_image"],  # LLaVA entries about several photos: a line each, not checked
             "unreviewed": tally["unreviewed"],  # Label Studio tasks no annotation describes: a line each
+            "token_limit": tally["token_limit"],  # answers a server stopped at their token limit (`finish_reason`)
             **({"examples": tally["examples"]} if examples is not None else {}),  # faithful captions written as such
             "findings": {kind: kinds[kind] for kind in FINDINGS},
             **({"grounded": _grounded_summary(tally, kinds)} if tally["grounded"] else {}),
@@ -975,5 +988,7 @@ def check_file(
             logger.warning(OUTSIDE_WARNING, tally["boxes_outside"], tally["boxes"], units.units)
         if tally["cut_short"]:
             logger.warning(CUT_SHORT_WARNING, tally["cut_short"])
+        if tally["token_limit"]:
+            logger.warning(TOKEN_LIMIT_WARNING, tally["token_limit"], checked)
         atomic_write_text(summary_file, json.dumps(summary, indent=2) + "\n")
     return summary

@@ -2055,12 +2055,13 @@ def _stated(record: dict) -> list[dict]:
     return [d for d in record["detections"] if d["confidence"] >= 0.5 and d.get("bbox")]
 
 
-def test_openai_batch_requests_send_each_photo_and_their_answers_check_back(described, tmp_path):
-    """`desclm export --format openai_batch`: a request a described photo in the OpenAI Batch API's input layout
-    (vLLM's run-batch reads the same), its custom_id the photo's id, its user turn the photo (a data URL of its bytes
-    as stored, or shrunk with --max_side; or a URL, --url_prefix then its key, no photo read) and the prompt; a photo
-    that cannot be read is its row's problem. A server answering each request with the photo's description gives an
-    output file desclm check finds faithful, every answer joined to its record."""
+def test_openai_batch_requests_send_each_photo_and_their_answers_check_back(described, tmp_path, caplog):
+    """`desclm export --format openai_batch`: a request a described photo in the OpenAI Batch API's input layout (vLLM's
+    run-batch reads the same), its custom_id the photo's id, its user turn the photo (a data URL of its bytes as
+    stored, or shrunk with --max_side; or a URL, --url_prefix then its key, no photo read) and the prompt; a photo
+    that cannot be read is its row's problem, one in a format OpenAI's API does not take warned of. A server
+    answering each request with the photo's description gives an output file desclm check finds faithful, every
+    answer joined to its record."""
     import base64
 
     from helpers.core.photo_rewrite import PhotoRewrite
@@ -2116,6 +2117,19 @@ def test_openai_batch_requests_send_each_photo_and_their_answers_check_back(desc
     (tmp_path / "results.jsonl").write_text("".join(json.dumps(result) + "\n" for result in results))
     summary = check_file(folder / "cv.jsonl", tmp_path / "results.jsonl", tmp_path / "verdicts.jsonl", workers=0)
     assert summary["checked"] == summary["faithful"] == len(lines) and summary["errors"] == 0
+
+    # a photo in a format OpenAI's API does not take is warned of, and sent as JPEG when asked
+    (tmp_path / "tiff").mkdir()
+    Image.new("RGB", (20, 10), (200, 30, 30)).save(tmp_path / "tiff" / "t.tif")
+    (tmp_path / "tiff.jsonl").write_text(json.dumps({"id": "t.tif", "description": "No litter."}) + "\n")
+    for rewrite, media in ((PhotoRewrite(), "image/tiff"), (PhotoRewrite(image_format="jpeg"), "image/jpeg")):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            export("openai_batch", tmp_path / "tiff.jsonl", tmp_path / "t.jsonl", images=tmp_path / "tiff",
+                   requests=asked, rewrite=rewrite)  # fmt: skip
+        url = json.loads((tmp_path / "t.jsonl").read_text())["body"]["messages"][0]["content"][0]["image_url"]["url"]
+        assert url.startswith(f"data:{media};base64,")
+        assert ("1 photos are sent in a format OpenAI's API does not take" in caplog.text) == (media == "image/tiff")
 
     with pytest.raises(ValueError, match="--model: each openai_batch request names the model"):
         ExportOptions(described="d.jsonl", format="openai_batch", output="r.jsonl")

@@ -20,6 +20,7 @@ import base64
 import io
 from dataclasses import dataclass
 
+SENT_AS_IS = ("image/jpeg", "image/png", "image/webp", "image/gif")  # the photo formats OpenAI's API takes
 OPENAI_REQUESTS = 50_000  # the Batch API's most requests in one input file (OpenAI's documentation)
 OPENAI_BYTES = 200 * 10**6  # and its largest input file
 CHAT_COMPLETIONS = "/v1/chat/completions"

@@ -177,7 +177,13 @@ from helpers.core.strip_location import without_location
 from helpers.core.tar_photos import is_tar_shards
 from helpers.core.workers import WorkerPool
 from helpers.describer import label_studio
-from helpers.describer.batch_requests import BatchRequests, batch_request, data_url, openai_limits_warning
+from helpers.describer.batch_requests import (
+    SENT_AS_IS,
+    BatchRequests,
+    batch_request,
+    data_url,
+    openai_limits_warning,
+)
 from helpers.describer.check import RecordIndex, photo_stem
 from helpers.describer.dataset_card import CardCounts, dataset_card
 from helpers.describer.florence import FLORENCE_TASKS, florence2_entries, florence_problem
@@ -1831,7 +1837,7 @@ def write_batch_file(
     that then its key (no photo read). A photo that cannot be read or written is its row's problem. Returns how many
     rows were not sent."""
     held: deque[ExportRow] = deque()
-    failed = turned = 0
+    failed = turned = others = 0  # others: photos in a format beyond those the API takes (a phone's HEIC)
 
     def photo_calls() -> Iterator[tuple[bytes | None]]:
         for row in rows():
@@ -1839,7 +1845,7 @@ def write_batch_file(
             yield (None if url_prefix else _photo(row, photos, rows.problems),)
 
     def lines() -> Iterator[str]:
-        nonlocal failed, turned
+        nonlocal failed, turned, others
         pool = WorkerPool(rewrite, workers if rewrite.rewrites and not url_prefix else 0)
         try:
             for data, rewritten, error in pool.ordered("photo", photo_calls(), 2 * pool.workers):
@@ -1851,6 +1857,7 @@ def write_batch_file(
                         if data is None:  # not read (its problem said), or not written again
                             raise ValueError(error)
                         url = data_url(data)
+                        others += not url.startswith(tuple(f"data:{media};" for media in SENT_AS_IS))
                     except ValueError as why:
                         if why.args[0] is not None:
                             rows.problems.append(
@@ -1870,6 +1877,12 @@ def write_batch_file(
         logger.warning("%s: %s", output, too_many)
     if turned:
         logger.warning(TURNED_WARNING, turned, "vision-language model servers that open photos without their EXIF")
+    if others:
+        logger.warning(
+            "%d photos are sent in a format OpenAI's API does not take (it takes JPEG, PNG, WebP and GIF; a phone's "
+            "HEIC, a TIFF): --image_format jpeg sends them as JPEG",
+            others,
+        )
     return failed
 
 

@@ -84,17 +84,26 @@ IMAGE_SUFFIXES = _image_suffixes()
 _USUAL_SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp"}
 
 
-def photo_suffix(data: bytes) -> str:
-    """The usual extension of the photo format `data` is in (".jpg", ".png", ...).
+def photo_format(data: bytes) -> str:
+    """Pillow's name of the photo format `data` is in ("JPEG", "PNG", "HEIF", ...), read from its header.
 
     Raises:
         ValueError: `data` is no photo Pillow can identify.
     """
     try:
         with Image.open(io.BytesIO(data)) as image:
-            kind = image.format
+            return image.format
     except OSError as error:  # UnidentifiedImageError among them
         raise ValueError(f"not a photo Pillow knows: {error}") from None
+
+
+def photo_suffix(data: bytes) -> str:
+    """The usual extension of the photo format `data` is in (".jpg", ".png", ...).
+
+    Raises:
+        ValueError: `data` is no photo Pillow can identify.
+    """
+    kind = photo_format(data)
     return _USUAL_SUFFIX.get(kind) or min(s for s, k in Image.registered_extensions().items() if k == kind)
 
 

@@ -17,7 +17,6 @@ has no such limit.
 from __future__ import annotations
 
 import base64
-import io
 from dataclasses import dataclass
 
 SENT_AS_IS = ("image/jpeg", "image/png", "image/webp", "image/gif")  # the photo formats OpenAI's API takes
@@ -52,13 +51,9 @@ def data_url(data: bytes) -> str:
     """
     from PIL import Image
 
-    from helpers.core.photo_datasets import HEIF_OPENER  # noqa: F401 - a phone's HEIC photo is identified
+    from helpers.core.photo_datasets import photo_format  # (which opens a phone's HEIC photos too)
 
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            kind = image.format
-    except OSError as error:  # UnidentifiedImageError among them
-        raise ValueError(f"not a photo Pillow knows: {error}") from None
+    kind = photo_format(data)
     media = Image.MIME.get(kind, f"image/{kind.lower()}")
     return f"data:{media};base64,{base64.b64encode(data).decode('ascii')}"
 

@@ -734,3 +734,59 @@ def test_kosmos_2_grounding_reads_as_transformers_reads_it(pieces, end):
     assert sentence.strip() == clean
     assert [sentence[slice(*phrase.span)].strip() for phrase in phrases] == [name for name, _, _ in entities]
     assert [list(phrase.boxes) for phrase in phrases] == [boxes for _, _, boxes in entities]
+
+
+@settings(max_examples=80, deadline=None)
+@given(width=st.integers(1, 1500), height=st.integers(1, 1500), max_side=st.integers(1, 1600))
+def test_shrunk_size_is_the_size_pillow_s_thumbnail_gives(width, height, max_side):
+    """`shrunk_size`: a photo shrunk to a longer side, keeping its shape, as `desclm export --max_side` writes it
+    (Pillow's `thumbnail`): the size a model saw, which boxes in its pixels are of."""
+    from PIL import Image
+
+    from helpers.core.answer_boxes import shrunk_size
+
+    image = Image.new("L", (width, height))
+    image.thumbnail((max_side, max_side))
+    assert shrunk_size((width, height), max_side) == image.size
+
+
+def test_boxes_in_pixels_of_photos_written_shrunk_are_the_shrunk_photo_s(tmp_path):
+    """`--answer boxes` in pixels (of the photo, or as Qwen2.5-VL resizes it) with `--max_side`: the corners are the
+    pixels of the photo as written (shrunk), which a model trained on the export sees, not of the record's size;
+    `desclm check --max_side` reads such answers back faithful, and read as the record's size they misplace boxes."""
+    from PIL import Image
+
+    from helpers.core.answer_boxes import AnswerUnits, listed_boxes, qwen_resized
+    from helpers.core.photo_rewrite import PhotoRewrite
+    from helpers.describer.check import check_file
+    from helpers.describer.exports import export
+
+    (tmp_path / "photos").mkdir()
+    records = []
+    for index, (width, height) in enumerate([(1200, 900), (900, 1200), (1000, 1000)]):
+        Image.new("RGB", (width, height), (90, 120, 30)).save(tmp_path / "photos" / f"p{index}.jpg")
+        records.append({**_RECORDS[index % 2], "image": f"p{index}.jpg", "width": width, "height": height})
+    (tmp_path / "cv.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+    described = [{"id": r["image"], "description": "Some litter.", "source": "grammar"} for r in records]
+    (tmp_path / "described.jsonl").write_text("".join(json.dumps(row) + "\n" for row in described))
+    for name in ("pixels", "qwen2.5-vl"):
+        units = AnswerUnits(name, max_side=600)
+        output, photos = tmp_path / f"{name}.jsonl", tmp_path / f"{name}_photos"
+        export("llava", tmp_path / "described.jsonl", output, tmp_path / "cv.jsonl", tmp_path / "photos",
+               image_folder=photos, rewrite=PhotoRewrite(max_side=600), boxes=units)  # fmt: skip
+        entries = [json.loads(line) for line in output.read_text().splitlines()]
+        assert len(entries) == len(records)
+        for entry, record in zip(entries, records, strict=True):
+            with Image.open(photos / entry["image"]) as image:
+                width, height = image.size  # as written
+            assert max(width, height) == 600 < max(record["width"], record["height"]), "shrunk"
+            if name == "qwen2.5-vl":
+                height, width = qwen_resized(height, width)
+            read = listed_boxes(entry["conversations"][1]["value"], AnswerUnits("pixels"), (width, height))
+            for listed, detection in zip(read, _stated(record), strict=True):  # pixels of the photo the model sees
+                assert listed.boxes[0] == pytest.approx(detection["bbox"], abs=0.5 / min(width, height) + 1e-9)
+        summary = check_file(tmp_path / "cv.jsonl", output, tmp_path / f"{name}.verdicts.jsonl", workers=0, units=units)
+        assert summary["faithful"] == summary["checked"] == len(entries)
+        as_recorded = AnswerUnits(name)
+        summary = check_file(tmp_path / "cv.jsonl", output, tmp_path / "v.jsonl", workers=0, units=as_recorded)
+        assert summary["findings"]["misplaced_box"] > 0, "read as the record's size, the boxes lie elsewhere"

@@ -67,17 +67,26 @@ class AnswerError(ValueError):
 @dataclass(frozen=True)
 class AnswerUnits:
     """What the corners of Qwen's JSON boxes count (`BOX_UNITS`): thousandths of the photo, its pixels, or the
-    pixels of the photo as Qwen2.5-VL's processor resized it within `min_pixels` .. `max_pixels` (`qwen_resized`)."""
+    pixels of the photo as Qwen2.5-VL's processor resized it within `min_pixels` .. `max_pixels` (`qwen_resized`).
+    `max_side`: the photo the model saw was shrunk to this longer side (`desclm export --max_side`: `shrunk_size`),
+    its pixels those of the shrunk photo; 0: the photo as its record's size says."""
 
     units: str = "thousandths"
     min_pixels: int = QWEN_MIN_PIXELS
     max_pixels: int = QWEN_MAX_PIXELS
+    max_side: int = 0
 
     def __post_init__(self) -> None:
         if self.units not in BOX_UNITS:
             raise ValueError(f"box_units must be one of {', '.join(BOX_UNITS)}, got {self.units!r}")
         if not 0 < self.min_pixels <= self.max_pixels:
             raise ValueError(f"need 0 < min_pixels <= max_pixels, got {self.min_pixels} and {self.max_pixels}")
+        if isinstance(self.max_side, bool) or not isinstance(self.max_side, int) or self.max_side < 0:
+            raise ValueError(f"max_side must be a whole number of pixels >= 0 (0: as stored), got {self.max_side!r}")
+
+    def seen(self, size: tuple[int, int] | None) -> tuple[int, int] | None:
+        """The (width, height) of the photo the model saw, of a photo of `size` (None: not known)."""
+        return shrunk_size(size, self.max_side) if size is not None and self.max_side else size
 
     def scale(self, size: tuple[int, int] | None) -> tuple[float, float]:
         """What a corner's x and y are divided by, for a photo of `size` (width, height).
@@ -87,6 +96,7 @@ class AnswerUnits:
         """
         if self.units == "thousandths":
             return float(MODEL_SCALE), float(MODEL_SCALE)
+        size = self.seen(size)
         if size is None:
             units = "pixels" if self.units == "pixels" else "pixels of the photo as Qwen2.5-VL resized it"
             raise AnswerError(f"boxes in {units} need the photo's size: its CV record has no width and height")
@@ -94,6 +104,22 @@ class AnswerUnits:
             return float(size[0]), float(size[1])
         height, width = qwen_resized(size[1], size[0], self.min_pixels, self.max_pixels)
         return float(width), float(height)
+
+
+def shrunk_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    """(width, height) of a photo of `size` shrunk to at most `max_side` on its longer side, keeping its shape, as
+    Pillow's `thumbnail` computes it (`helpers.core.photo_rewrite`, img2dataset's keep_ratio); a smaller photo's own."""
+    width, height = size
+    if max_side >= width and max_side >= height:
+        return size
+    aspect = width / height
+
+    def rounded(number: float, key) -> int:
+        return max(min(math.floor(number), math.ceil(number), key=key), 1)
+
+    if 1 >= aspect:
+        return rounded(max_side * aspect, lambda n: abs(aspect - n / max_side)), max_side
+    return max_side, rounded(max_side / aspect, lambda n: 0 if n == 0 else abs(aspect - max_side / n))
 
 
 def record_size(record) -> tuple[int, int] | None:
@@ -269,7 +295,7 @@ def _florence_pixel_boxes(answer: tuple[str | None, dict], size: tuple[int, int]
     boxes, labels = parsed["bboxes"], parsed.get("labels", parsed.get("bboxes_labels"))
     if not (isinstance(boxes, list) and isinstance(labels, list) and len(boxes) == len(labels)):
         raise AnswerError("Florence-2's answer: 'bboxes' and 'labels' are not lists of one length")
-    x_scale, y_scale = AnswerUnits("pixels").scale(size) if boxes else (1.0, 1.0)
+    x_scale, y_scale = AnswerUnits("pixels").scale(size) if boxes else (1.0, 1.0)  # (the size the model saw)
     listed: list[ListedBoxes] = []
     for number, (box, label) in enumerate(zip(boxes, labels, strict=True), start=1):
         if not (isinstance(box, list) and len(box) == 4 and all(_number(value) for value in box)):
@@ -356,7 +382,7 @@ def listed_boxes(
     """The labels or phrases of a listed answer (Florence-2's location tokens or post-processed JSON, PaliGemma's
     location tokens, Qwen's or Gemini's JSON: see the module docstring) with their boxes, in order; None where `text`
     is no such answer. `size`: the photo's (width, height), for boxes in pixels (Qwen's with `units` asking so;
-    Florence-2's post-processed, always).
+    Florence-2's post-processed, always; of the photo shrunk to `units.max_side` where the model saw it so).
 
     Raises:
         AnswerError: JSON that does not parse, an entry without four numbers or a label (naming it), or pixels
@@ -370,7 +396,7 @@ def listed_boxes(
         return None
     form, value = answer
     if form == "florence2":
-        return _florence_pixel_boxes(value, size)
+        return _florence_pixel_boxes(value, units.seen(size))
     if form == "gemini":
         return _json_boxes(value, "gemini", (MODEL_SCALE, MODEL_SCALE))
     return _json_boxes(value, "qwen", units.scale(size) if value else (1.0, 1.0))

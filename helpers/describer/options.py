@@ -203,6 +203,11 @@ class CheckOptions:
     box_units: Literal[BOX_UNITS] = box_units_setting("the units of Qwen's JSON boxes (bbox_2d; point_2d alike)")
     min_pixels: int = setting(QWEN_MIN_PIXELS, "qwen2.5-vl boxes: the processor's min_pixels")
     max_pixels: int = setting(QWEN_MAX_PIXELS, "qwen2.5-vl boxes: the processor's max_pixels")
+    max_side: int = setting(
+        0,
+        "boxes in pixels (pixels, qwen2.5-vl; Florence-2's post-processed): the model saw the photos shrunk to this "
+        "longer side (desclm export --max_side, as the openai_batch requests sent them); 0: as their records' size",
+    )
 
     @property
     def policy(self) -> Policy:
@@ -210,7 +215,7 @@ class CheckOptions:
 
     @property
     def units(self) -> AnswerUnits:
-        return AnswerUnits(self.box_units, self.min_pixels, self.max_pixels)
+        return AnswerUnits(self.box_units, self.min_pixels, self.max_pixels, self.max_side)
 
     def __post_init__(self) -> None:
         self.policy  # noqa: B018 - Policy checks the thresholds
@@ -395,7 +400,8 @@ class ExportOptions:
     @property
     def boxes(self) -> AnswerUnits | None:
         """The units of the llava entries' box answers (--answer boxes), None for captions."""
-        return AnswerUnits(self.box_units, self.min_pixels, self.max_pixels) if self.answer == "boxes" else None
+        units = AnswerUnits(self.box_units, self.min_pixels, self.max_pixels, self.max_side)  # (of the photos written)
+        return units if self.answer == "boxes" else None
 
     @property
     def requests(self):

@@ -13,6 +13,7 @@ detections on grass it writes, for example, "Two plastic items are visible on th
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import unicodedata
@@ -83,6 +84,8 @@ class Facts:
 
 def _confidence(value, where: str) -> float:
     """A number in 0..1 (NumPy's too: a record built from model output may hold np.float32)."""
+    if type(value) is float and 0 <= value <= 1:  # JSON's numbers, the common case: no ABC check (NaN fails here)
+        return value
     if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or not 0 <= value <= 1:
         raise RecordError(f"{where} must be a finite number in 0..1, got {value!r}")
     return float(value)
@@ -97,32 +100,45 @@ INVISIBLE_CATEGORIES = frozenset({"Cf", "Cc", "Cs", "Zs", "Zl", "Zp"})  # format
 
 
 def _check_name(value: str, where: str) -> None:
+    if (problem := _name_problem(value)) is not None:
+        raise RecordError(f"{where} {problem}")
+
+
+@functools.lru_cache(maxsize=4096)  # a dataset's few labels, met once per detection
+def _name_problem(value: str) -> str | None:
+    """What makes a label or scene name unwritable (the message after its field's name), or None."""
     for char, what in RESERVED.items():
         if char in value:
-            raise RecordError(
-                f"{where} {value!r} contains {what} ({char!r}), which the model input uses as a separator"
-            )
+            return f"{value!r} contains {what} ({char!r}), which the model input uses as a separator"
     if any(unicodedata.category(c) == "Cc" and not c.isspace() for c in value):  # whitespace is collapsed
-        raise RecordError(f"{where} {value!r} contains a control character")
+        return f"{value!r} contains a control character"
     if surrogates := [c for c in value if unicodedata.category(c) == "Cs"]:
-        raise RecordError(
-            f"{where} {value!r} holds a lone surrogate (U+{ord(surrogates[0]):04X}): not text; a name in another "
+        return (
+            f"{value!r} holds a lone surrogate (U+{ord(surrogates[0]):04X}): not text; a name in another "
             "encoding than UTF-8?"
         )
     if bidi := [c for c in value if c in BIDI_CONTROLS]:
-        raise RecordError(
-            f"{where} {value!r} contains a bidirectional control character (U+{ord(bidi[0]):04X}), "
+        return (
+            f"{value!r} contains a bidirectional control character (U+{ord(bidi[0]):04X}), "
             "which would reorder the sentence around it"
         )
     if value and not any(unicodedata.category(c) not in INVISIBLE_CATEGORIES for c in value):
-        raise RecordError(f"{where} {value!r} has no visible character (only spaces or zero-width characters)")
+        return f"{value!r} has no visible character (only spaces or zero-width characters)"
+    return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _blank(label: str) -> bool:
+    """Whether a label is nothing once normalised (`normalize_label`)."""
+    return not normalize_label(label)
 
 
 def _check_box(bbox, where: str, spatial: bool) -> None:
     """[x1, y1, x2, y2] of finite numbers, left/top before right/bottom; where places and sizes are
     stated, also normalised (0..1, as `desclm extract` writes them)."""
-    shaped = isinstance(bbox, list) and len(bbox) == 4
-    if not shaped or any(isinstance(v, bool) or not isinstance(v, Real) for v in bbox):
+    plain = type(bbox) is list and len(bbox) == 4 and all(type(v) is float or type(v) is int for v in bbox)
+    shaped = plain or (isinstance(bbox, list) and len(bbox) == 4)  # (plain: JSON's numbers, no ABC check)
+    if not shaped or not plain and any(isinstance(v, bool) or not isinstance(v, Real) for v in bbox):
         raise RecordError(f"{where} must be [x1, y1, x2, y2] of numbers, got {bbox!r}")
     if not all(math.isfinite(v) for v in bbox):
         raise RecordError(f"{where} must hold finite numbers, got {bbox!r}")
@@ -158,7 +174,7 @@ def validate_record(record, name: str = "record", policy: Policy | None = None) 
         if not isinstance(detection, dict):
             raise RecordError(f"{where} must be an object with 'label' and 'confidence'")
         label = detection.get("label")
-        if not isinstance(label, str) or not normalize_label(label):
+        if not isinstance(label, str) or _blank(label):
             raise RecordError(f"{where}.label must be a non-empty string, got {label!r}")
         _check_name(label, f"{where}.label")
         _confidence(detection.get("confidence"), f"{where}.confidence")

@@ -284,6 +284,7 @@ def litter_lexicon() -> dict[str, LexEntry]:
     return lexicon
 
 
+@lru_cache(maxsize=65536)  # a dataset's few labels, read once per detection and per caption that names them
 def canonical_label(label: str) -> str:
     """A detection label as the descriptions name it: one of the classes when it is a known
     phrase of that class ("Plastic_Bottle" -> "plastic"), else its normalised self."""

@@ -982,3 +982,60 @@ def test_openai_batch_output_is_checked_by_custom_id(tmp_path, caplog):
     assert not any("token_limit" in verdict for verdict in verdicts[:7])
     assert (summary["checked"], summary["faithful"], summary["errors"], summary["token_limit"]) == (5, 4, 3, 1)
     assert "1 of the 5 answers checked stopped at their request's token limit" in caplog.text
+
+
+_ANSWER = st.one_of(
+    st.text(max_size=40),
+    st.lists(st.fixed_dictionaries({"type": st.just("text"), "text": st.text(max_size=20)}), max_size=3),
+    st.none(),
+)
+_RESULT = st.one_of(
+    st.tuples(st.just("answered"), st.lists(st.tuples(_ANSWER, st.sampled_from(["stop", "length"])), max_size=3)),
+    st.tuples(st.just("failed"), st.text(max_size=20)),
+    st.tuples(st.just("status"), st.integers(400, 599)),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(results=st.lists(st.tuples(st.sampled_from(["a.jpg", "17", "gone.jpg", "{}"]), _RESULT), max_size=8))
+def test_any_batch_output_gives_a_line_per_choice_or_failure_in_order(results):
+    """Any output file of the OpenAI Batch API (answers of any text, in parts or none, several choices or none,
+    stopped or not; failed requests; error statuses) checks to one line per choice, or per request that gave none,
+    in order, each with its custom_id; a text answer joined to a record is checked (or, where it reads as a broken
+    list of boxes, an error line naming its line), anything else is an error line, never the run's end."""
+    import tempfile
+
+    from helpers.describer.check import check_file
+
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        records = [{"image": "a.jpg", "detections": []}, {"id": 17, "detections": []}]
+        (folder / "cv.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+        lines, expected = [], []
+        for custom_id, (kind, detail) in results:
+            line = {"id": "batch_req", "custom_id": custom_id, "response": None, "error": None}
+            if kind == "answered":
+                choices = [
+                    {"index": n, "message": {"role": "assistant", "content": text}, "finish_reason": reason}
+                    for n, (text, reason) in enumerate(detail)
+                ]
+                line["response"] = {"status_code": 200, "request_id": "r", "body": {"choices": choices}}
+                joined = custom_id in ("a.jpg", "17")
+                expected += [(custom_id, joined and isinstance(text, (str, list))) for text, _ in detail]
+                expected += [] if detail else [(custom_id, False)]
+            elif kind == "failed":
+                line["error"] = {"message": detail or "failed"}
+                expected.append((custom_id, False))
+            else:
+                line["response"] = {"status_code": detail, "request_id": "r", "body": {"error": {"message": "no"}}}
+                expected.append((custom_id, False))
+            lines.append(line)
+        (folder / "out.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+        summary = check_file(folder / "cv.jsonl", folder / "out.jsonl", folder / "verdicts.jsonl", workers=0)
+        with open(folder / "verdicts.jsonl", encoding="utf-8") as written:  # (lines end at \n: a text may hold U+0085)
+            verdicts = [json.loads(line) for line in written]
+        assert [v["id"] for v in verdicts] == [custom_id for custom_id, _ in expected]
+        for verdict, (_, text) in zip(verdicts, expected, strict=True):  # (a text may read as a broken box list)
+            assert "faithful" in verdict or verdict["error"].startswith("line ") if text else "error" in verdict
+        assert summary["checked"] + summary["errors"] == len(expected)
+        assert summary["token_limit"] <= summary["checked"]

@@ -2104,6 +2104,16 @@ def test_openai_batch_requests_send_each_photo_and_their_answers_check_back(desc
     urls = [json.loads(line)["body"]["messages"][0]["content"][0]["image_url"]["url"] for line in by_url.open()]
     assert urls == [prefix + row["id"] for row in rows] and counts["problems"] == 1, "no photo read: none gone"
 
+    # an output that is no .jsonl file is a folder of parts, each as large as OpenAI's Batch API takes (here 2)
+    from helpers.describer import exports
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(exports, "OPENAI_REQUESTS", 2)
+        export("openai_batch", folder / "described.jsonl", tmp_path / "parts", images=folder / "photos", requests=asked)
+    parts = sorted((tmp_path / "parts").iterdir())
+    assert [part.name for part in parts] == [f"requests-{n:05d}.jsonl" for n in range((len(lines) + 1) // 2)]
+    assert "".join(part.read_text() for part in parts) == requests.read_text(), "the same requests, in order"
+
     # a server answering each request with the photo's description: its output file checks faithful
     description = {row["id"]: row["description"] for row in rows}
     results = []
@@ -2137,3 +2147,20 @@ def test_openai_batch_requests_send_each_photo_and_their_answers_check_back(desc
         ExportOptions(described="d.jsonl", format="llava", output="r.jsonl", model="m")
     with pytest.raises(ValueError, match="send each photo: give them"):
         export("openai_batch", folder / "described.jsonl", tmp_path / "none.jsonl", requests=asked)
+
+
+@settings(max_examples=60, deadline=None)
+@given(lines=st.lists(st.text(max_size=12).map(lambda text: text + "\n"), max_size=30), most=st.integers(1, 5))
+def test_batch_parts_keep_every_request_in_order_within_the_api_s_limits(lines, most):
+    """`batch_parts`: the requests in order, each part at most so many requests and bytes (UTF-8), a request larger
+    than that alone in its part."""
+    from helpers.describer import exports
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(exports, "OPENAI_REQUESTS", most)
+        patch.setattr(exports, "OPENAI_BYTES", 20)
+        parts = list(exports.batch_parts(iter(lines)))
+    assert [line for part in parts for line in part] == lines
+    for part in parts:
+        size = sum(len(line.encode("utf-8")) for line in part)
+        assert 0 < len(part) <= most and (size <= 20 or len(part) == 1)

@@ -10,8 +10,8 @@ its CV record: a photo's key, or an id's JSON text), `method` POST, `url` `/v1/c
 asking `model` one user turn, the photo (an `image_url` part: the photo itself as a data URL, or a URL of it) and
 the prompt (a `text` part); `max_completion_tokens` where given. The output file's lines name their request's
 `custom_id`, by which `desclm check` joins each answer to its record (`helpers.describer.check.is_batch_output`).
-OpenAI takes at most `OPENAI_REQUESTS` requests and `OPENAI_BYTES` bytes a file (`openai_limits_warning`); vLLM
-has no such limit.
+OpenAI takes at most `OPENAI_REQUESTS` requests and `OPENAI_BYTES` bytes a file (`openai_limits_warning`; an output
+that is not a `.jsonl` file is a folder of parts of that size, `requests-00000.jsonl`, ...); vLLM has no such limit.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ SENT_AS_IS = ("image/jpeg", "image/png", "image/webp", "image/gif")  # the photo
 OPENAI_REQUESTS = 50_000  # the Batch API's most requests in one input file (OpenAI's documentation)
 OPENAI_BYTES = 200 * 10**6  # and its largest input file
 CHAT_COMPLETIONS = "/v1/chat/completions"
+BATCH_PART = "requests"  # a folder output's parts: requests-00000.jsonl, ...
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,6 @@ def openai_limits_warning(requests: int, size: int) -> str | None:
         return None
     return (
         f"{requests:,} requests in {size / 10**6:,.0f} MB: OpenAI's Batch API takes at most {OPENAI_REQUESTS:,} "
-        f"requests and {OPENAI_BYTES / 10**6:.0f} MB a file (vLLM's run-batch takes any); export parts of them "
-        "(--max_photos, --category), photos smaller (--max_side 768), or URLs of them (--url_prefix)"
+        f"requests and {OPENAI_BYTES / 10**6:.0f} MB a file (vLLM's run-batch takes any): --output a folder writes "
+        "parts of that size; photos smaller (--max_side 768), or URLs of them (--url_prefix), make fewer"
     )

@@ -178,6 +178,9 @@ from helpers.core.tar_photos import is_tar_shards
 from helpers.core.workers import WorkerPool
 from helpers.describer import label_studio
 from helpers.describer.batch_requests import (
+    BATCH_PART,
+    OPENAI_BYTES,
+    OPENAI_REQUESTS,
     SENT_AS_IS,
     BatchRequests,
     batch_request,
@@ -1798,7 +1801,7 @@ def export(
         url_prefix, served = served_prefix(photos, image_folder)
     inputs = [path for path in (described, cv) if path is not None]
     errors = errors_path(output)
-    if fmt in FOLDER_OUTPUTS:
+    if fmt in FOLDER_OUTPUTS or (fmt == "openai_batch" and output.suffix.lower() != ".jsonl"):
         if output.exists() and not output.is_dir():
             raise ValueError(f"{output} is a file: the {fmt} export writes a folder")
         inside = [
@@ -1822,6 +1825,22 @@ def export(
         return _export(job)
 
 
+def batch_parts(lines: Iterable[str]) -> Iterator[list[str]]:
+    """`lines` (requests) in parts of at most `OPENAI_REQUESTS` lines and `OPENAI_BYTES` bytes (UTF-8), in order:
+    each a file OpenAI's Batch API takes (a single request larger than that is a part of its own)."""
+    part: list[str] = []
+    size = 0
+    for line in lines:
+        length = len(line.encode("utf-8"))
+        if part and (len(part) == OPENAI_REQUESTS or size + length > OPENAI_BYTES):
+            yield part
+            part, size = [], 0
+        part.append(line)
+        size += length
+    if part:
+        yield part
+
+
 def write_batch_file(
     rows: _Passes,
     output: Path,
@@ -1834,7 +1853,9 @@ def write_batch_file(
 ) -> int:
     """The openai_batch export (`helpers.describer.batch_requests`): a request a row, in order, its photo a data URL
     of its bytes as `rewrite` writes them (read here, written again on `workers` processes), or with `url_prefix`
-    that then its key (no photo read). A photo that cannot be read or written is its row's problem. Returns how many
+    that then its key (no photo read). A photo that cannot be read or written is its row's problem. `output`: one
+    `.jsonl` file, or else a folder of parts (`batch_parts`: `requests-00000.jsonl`, ...), each one OpenAI's Batch
+    API takes, written as the rows are read, in place when all are (a killed export starts over). Returns how many
     rows were not sent."""
     held: deque[ExportRow] = deque()
     failed = turned = others = 0  # others: photos in a format beyond those the API takes (a phone's HEIC)
@@ -1871,10 +1892,18 @@ def write_batch_file(
         finally:
             pool.close()
 
-    atomic_write_text(output, lines())
-    written = rows.count - len(rows.left_out) - rows.passed_over - failed
-    if too_many := openai_limits_warning(written, output.stat().st_size):
-        logger.warning("%s: %s", output, too_many)
+    if output.suffix.lower() == ".jsonl":
+        atomic_write_text(output, lines())
+        written = rows.count - len(rows.left_out) - rows.passed_over - failed
+        if too_many := openai_limits_warning(written, output.stat().st_size):
+            logger.warning("%s: %s", output, too_many)
+    else:  # a folder of parts, each as large as OpenAI's Batch API takes
+        work = output.with_name(f".{output.name}.partial")
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        for number, part in enumerate(batch_parts(lines())):
+            atomic_write_text(work / f"{BATCH_PART}-{number:05d}.jsonl", part)
+        replace_dir(work, output)
     if turned:
         logger.warning(TURNED_WARNING, turned, "vision-language model servers that open photos without their EXIF")
     if others:

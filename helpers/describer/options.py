@@ -262,7 +262,10 @@ class ExportOptions:
         "OpenAI Batch API's input file, asking --model --prompt about the photo (vLLM's run-batch reads it too; "
         "desclm check reads the output file back)"
     )
-    output: str = setting(help="file to write (hf, webdataset, yolo: a folder)")
+    output: str = setting(
+        help="file to write (hf, webdataset, yolo: a folder; openai_batch: a .jsonl, or else a folder of parts of at "
+        "most 50,000 requests and 200 MB, as OpenAI's Batch API takes them)"
+    )
     cv: str = setting("", "the CV records the rows were described from (adds detections and scene; 01's output)")
     images: str = setting(
         "",

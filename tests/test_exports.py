@@ -2127,6 +2127,16 @@ def test_openai_batch_requests_send_each_photo_and_their_answers_check_back(desc
     (tmp_path / "results.jsonl").write_text("".join(json.dumps(result) + "\n" for result in results))
     summary = check_file(folder / "cv.jsonl", tmp_path / "results.jsonl", tmp_path / "verdicts.jsonl", workers=0)
     assert summary["checked"] == summary["faithful"] == len(lines) and summary["errors"] == 0
+    # the parts' output files, one per part, in a folder: read one after another
+    (tmp_path / "results").mkdir()
+    for number in range(len(parts)):
+        part = results[2 * number : 2 * number + 2]
+        (tmp_path / "results" / f"requests-{number:05d}.out.jsonl").write_text(
+            "".join(json.dumps(r) + "\n" for r in part)
+        )
+    summary = check_file(folder / "cv.jsonl", tmp_path / "results", tmp_path / "by_part.jsonl", workers=0)
+    assert summary["checked"] == summary["faithful"] == len(lines)
+    assert (tmp_path / "by_part.jsonl").read_text() == (tmp_path / "verdicts.jsonl").read_text()
 
     # a photo in a format OpenAI's API does not take is warned of, and sent as JPEG when asked
     (tmp_path / "tiff").mkdir()

@@ -194,11 +194,14 @@ def photo_stem(name: str) -> str | None:
 
 def captions_format(path: Path) -> str:
     """The format of a captions file: tar shards (a `.tar`, or a folder of them) are WebDataset; a
-    folder or a `.parquet` file is Parquet; a `.csv` or `.tsv` file CSV; a `.json` file opening
+    folder of `.jsonl` files is JSONL (`jsonl_parts`: a batch's output files), another folder or a `.parquet` file is
+    Parquet; a `.csv` or `.tsv` file CSV; a `.json` file opening
     with `[` is LLaVA, with `{` COCO captions; anything else JSONL (whose LLaVA entries are read as
     such, line by line)."""
     if is_tar_shards(path, IMAGE_SUFFIXES):  # before Parquet: img2dataset puts Parquet beside its shards
         return "webdataset"
+    if path.is_dir() and jsonl_parts(path) and not any(path.rglob("*.parquet")):  # a batch's output files
+        return "jsonl"
     if path.is_dir() or path.suffix.lower() == ".parquet":
         return "parquet"
     if path.suffix.lower() in (".csv", ".tsv"):
@@ -438,9 +441,24 @@ def _batch_lines(where: str, entry: dict) -> Iterator[CaptionLine]:
             yield CaptionLine(where, text, key, None, entry_id, stem, token_limit=stopped)
 
 
+def jsonl_parts(folder: Path) -> list[Path]:
+    """A folder's `.jsonl` files, in name order (a batch's output files, one per part: `requests-00000.jsonl`, ...)."""
+    return sorted(folder.glob("*.jsonl"))
+
+
 def _jsonl_captions(path: Path, caption_field: str) -> Iterator[CaptionLine]:
+    """The captions of a JSONL file, or of a folder's JSONL files one after another (`jsonl_parts`: each line named by
+    its file)."""
+    if path.is_dir():
+        for part in jsonl_parts(path):
+            yield from _jsonl_file_captions(part, caption_field, f"{part.name} ")
+        return
+    yield from _jsonl_file_captions(path, caption_field)
+
+
+def _jsonl_file_captions(path: Path, caption_field: str, named: str = "") -> Iterator[CaptionLine]:
     for line in read_lines(path):
-        where = f"line {line.number}"
+        where = f"{named}line {line.number}"
         if line.error:
             yield CaptionLine(where, None, line.id, line.error)
         elif caption_field not in line.record and is_batch_output(line.record):  # OpenAI's Batch API's, vLLM's
@@ -899,7 +917,8 @@ def _grounded_summary(tally: Counter, kinds: Counter) -> dict:
 def _captions_stamp(path: Path) -> dict | list:
     """`file_stamp` of the captions, or of each Parquet file or tar shard of a folder of them."""
     if path.is_dir():
-        return [file_stamp(part) for part in sorted([*path.rglob("*.parquet"), *shard_files(path)])]
+        parts = [*path.rglob("*.parquet"), *shard_files(path), *jsonl_parts(path)]
+        return [file_stamp(part) for part in sorted(parts)]
     return file_stamp(path)
 
 

@@ -2169,8 +2169,11 @@ def test_batch_parts_keep_every_request_in_order_within_the_api_s_limits(lines, 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(exports, "OPENAI_REQUESTS", most)
         patch.setattr(exports, "OPENAI_BYTES", 20)
-        parts = list(exports.batch_parts(iter(lines)))
-    assert [line for part in parts for line in part] == lines
+        numbered = list(exports.batch_parts(iter(lines)))
+    assert [line for _, line in numbered] == lines
+    numbers = [number for number, _ in numbered]
+    assert numbers == sorted(numbers) and set(numbers) == set(range(len(set(numbers)))), "parts in order, none empty"
+    parts = [[line for number, line in numbered if number == part] for part in sorted(set(numbers))]
     for part in parts:
         size = sum(len(line.encode("utf-8")) for line in part)
         assert 0 < len(part) <= most and (size <= 20 or len(part) == 1)

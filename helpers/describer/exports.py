@@ -137,7 +137,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
 from functools import cached_property, partial
-from itertools import chain
+from itertools import chain, groupby
 from pathlib import Path, PurePosixPath
 from typing import IO
 
@@ -1825,20 +1825,17 @@ def export(
         return _export(job)
 
 
-def batch_parts(lines: Iterable[str]) -> Iterator[list[str]]:
-    """`lines` (requests) in parts of at most `OPENAI_REQUESTS` lines and `OPENAI_BYTES` bytes (UTF-8), in order:
-    each a file OpenAI's Batch API takes (a single request larger than that is a part of its own)."""
-    part: list[str] = []
-    size = 0
+def batch_parts(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
+    """Each of `lines` (requests), in order, with the number of its part: parts of at most `OPENAI_REQUESTS` lines
+    and `OPENAI_BYTES` bytes (UTF-8), each a file OpenAI's Batch API takes (a single request larger than that is a
+    part of its own)."""
+    part, count, size = 0, 0, 0
     for line in lines:
         length = len(line.encode("utf-8"))
-        if part and (len(part) == OPENAI_REQUESTS or size + length > OPENAI_BYTES):
-            yield part
-            part, size = [], 0
-        part.append(line)
-        size += length
-    if part:
-        yield part
+        if count and (count == OPENAI_REQUESTS or size + length > OPENAI_BYTES):
+            part, count, size = part + 1, 0, 0
+        count, size = count + 1, size + length
+        yield part, line
 
 
 def write_batch_file(
@@ -1901,8 +1898,8 @@ def write_batch_file(
         work = output.with_name(f".{output.name}.partial")
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
-        for number, part in enumerate(batch_parts(lines())):
-            atomic_write_text(work / f"{BATCH_PART}-{number:05d}.jsonl", part)
+        for number, part in groupby(batch_parts(lines()), key=lambda numbered: numbered[0]):
+            atomic_write_text(work / f"{BATCH_PART}-{number:05d}.jsonl", (line for _, line in part))  # as it comes
         replace_dir(work, output)
     if turned:
         logger.warning(TURNED_WARNING, turned, "vision-language model servers that open photos without their EXIF")

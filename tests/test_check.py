@@ -1039,3 +1039,34 @@ def test_any_batch_output_gives_a_line_per_choice_or_failure_in_order(results):
             assert "faithful" in verdict or verdict["error"].startswith("line ") if text else "error" in verdict
         assert summary["checked"] + summary["errors"] == len(expected)
         assert summary["token_limit"] <= summary["checked"]
+
+
+def test_anthropic_message_batch_results_are_checked_by_custom_id(tmp_path, caplog):
+    """Anthropic's Message Batches results (a line a request: its `custom_id` and `result`): a succeeded message's
+    text blocks joined are its caption, stopped at `max_tokens` said so; errored, canceled or expired results are
+    error lines naming why."""
+    from helpers.describer.check import check_file
+
+    records = [{"image": "a.jpg", "detections": [{"label": "plastic", "confidence": 0.9}] * 2}]
+    (tmp_path / "cv.jsonl").write_text(json.dumps(records[0]) + "\n")
+
+    def succeeded(custom_id: str, text: str, stop: str = "end_turn") -> dict:
+        content = [{"type": "thinking", "thinking": "Two bottles."}, {"type": "text", "text": text}]
+        message = {"id": "msg_1", "type": "message", "role": "assistant", "content": content, "stop_reason": stop}
+        return {"custom_id": custom_id, "result": {"type": "succeeded", "message": message}}
+
+    errored = {"type": "error", "error": {"type": "invalid_request_error", "message": "Image too large"}}
+    lines = [
+        succeeded("a.jpg", "Two plastic bottles."),
+        succeeded("a.jpg", "Three plastic bottles and", "max_tokens"),
+        {"custom_id": "a.jpg", "result": {"type": "errored", "error": errored}},
+        {"custom_id": "a.jpg", "result": {"type": "expired"}},
+    ]
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    summary = check_file(tmp_path / "cv.jsonl", tmp_path / "results.jsonl", tmp_path / "verdicts.jsonl", workers=0)
+    verdicts = [json.loads(line) for line in (tmp_path / "verdicts.jsonl").read_text().splitlines()]
+    assert (verdicts[0]["faithful"], verdicts[0]["caption"]) == (True, "Two plastic bottles.")
+    assert verdicts[1]["token_limit"] and not verdicts[1]["faithful"]
+    assert verdicts[2]["error"] == "line 3: the request gave no answer: Image too large"
+    assert verdicts[3]["error"] == "line 4: the request gave no answer: expired"
+    assert (summary["checked"], summary["faithful"], summary["errors"], summary["token_limit"]) == (2, 1, 2, 1)

@@ -8,7 +8,8 @@ The captions come as they are kept (`captions_format`, by default told from the 
 - **jsonl**: one JSON object per line, its `caption_field` the caption (a conversation's answer where the
   field holds turns: `completion`), joined by its `id`, else its `image`; a line with `messages` and no such
   field is a chat conversation (TRL's, OpenAI's), read as a LLaVA entry (its `image`, or `images`); a line with
-  `custom_id` and `response` is a request's result in the output file of OpenAI's Batch API or vLLM's `run-batch`:
+  `custom_id` and `response` (or `result`) is a request's result in the output file of OpenAI's Batch API or vLLM's
+  `run-batch` (or Anthropic's Message Batches' results):
   each choice's message is a caption, joined by the `custom_id` (`is_batch_output`; a failed request its error;
   one the server stopped at its token limit checked as it stands, its verdict saying `token_limit`);
 - **llava**: LLaVA-style conversations (a JSON array, or one entry per line; LLaMA-Factory's, ms-swift's and
@@ -388,13 +389,11 @@ def _csv_line(number: int, row: dict, caption_field: str, studio: bool) -> Capti
 
 
 def is_batch_output(entry) -> bool:
-    """Whether a JSON line is a request's result in the OpenAI Batch API's output (or error) file, as OpenAI's Batch
-    API, vLLM's `run-batch` and other servers of that API write them: its `custom_id`, and its `response` or `error`."""
-    return (
-        isinstance(entry, dict)
-        and isinstance(entry.get("custom_id"), str)
-        and ("response" in entry or "error" in entry)
-    )
+    """Whether a JSON line is a request's result in a batch's output file: the OpenAI Batch API's (or error file's),
+    as OpenAI's Batch API, vLLM's `run-batch` and other servers of that API write them (its `custom_id`, and its
+    `response` or `error`), or Anthropic's Message Batches' results (its `custom_id` and `result`)."""
+    keyed = isinstance(entry, dict) and isinstance(entry.get("custom_id"), str)
+    return keyed and any(name in entry for name in ("response", "error", "result"))
 
 
 def _failure(entry: dict) -> str | None:
@@ -421,6 +420,9 @@ def _batch_lines(where: str, entry: dict) -> Iterator[CaptionLine]:
     except ValueError:
         parsed = None
     stem = parsed if parsed is not None and not isinstance(parsed, str) else photo_stem(key)
+    if "result" in entry:  # Anthropic's: one message, or why none
+        yield _message_line(where, key, stem, entry["result"])
+        return
     if why := _failure(entry):
         yield CaptionLine(where, None, key, f"{where}: the request gave no answer: {why}", stem=stem)
         return
@@ -439,6 +441,22 @@ def _batch_lines(where: str, entry: dict) -> Iterator[CaptionLine]:
         else:
             stopped = choice.get("finish_reason") == "length"  # at the request's max tokens: the rest not said
             yield CaptionLine(where, text, key, None, entry_id, stem, token_limit=stopped)
+
+
+def _message_line(where: str, key: str, stem, result) -> CaptionLine:
+    """An Anthropic Message Batches result's caption: its message's text blocks joined (`_answer`), stopped at the
+    request's `max_tokens` or not; a result that did not succeed (errored, canceled, expired) its error line."""
+    result = result if isinstance(result, dict) else {}
+    if result.get("type") != "succeeded":
+        error = result.get("error") if isinstance(result.get("error"), dict) else {}
+        inner = error.get("error") if isinstance(error.get("error"), dict) else error
+        why = inner.get("message") or result.get("type") or "no result type"
+        return CaptionLine(where, None, key, f"{where}: the request gave no answer: {why}", stem=stem)
+    message = result.get("message") if isinstance(result.get("message"), dict) else {}
+    text = _answer([{"role": "assistant", "content": message.get("content")}])
+    if not isinstance(text, str):
+        return CaptionLine(where, None, key, f"{where}: its message holds no text", stem=stem)
+    return CaptionLine(where, text, key, stem=stem, token_limit=message.get("stop_reason") == "max_tokens")
 
 
 def jsonl_parts(folder: Path) -> list[Path]:

@@ -168,7 +168,8 @@ class CheckOptions:
     input: str = setting(help="CV output records, one JSON object per line (joined to captions by `id`, else `image`)")
     captions: str = setting(
         help='captions: JSONL {"id", "caption"} (see --caption_field), the output file of OpenAI\'s Batch API or '
-        "vLLM's run-batch (each choice's message, joined by custom_id; a folder of them, one per part), LLaVA "
+        "vLLM's run-batch (each choice's message, joined by custom_id; a folder of them, one per part) or "
+        "Anthropic's Message Batches results, LLaVA "
         "conversations or COCO captions JSON, "
         "Label Studio's JSON, JSON-MIN or CSV export (each annotation's description), Parquet (a file or a folder of "
         "shards), WebDataset tar shards, or CSV"

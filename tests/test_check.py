@@ -993,16 +993,19 @@ _RESULT = st.one_of(
     st.tuples(st.just("answered"), st.lists(st.tuples(_ANSWER, st.sampled_from(["stop", "length"])), max_size=3)),
     st.tuples(st.just("failed"), st.text(max_size=20)),
     st.tuples(st.just("status"), st.integers(400, 599)),
+    st.tuples(st.just("message"), st.tuples(_ANSWER, st.sampled_from(["end_turn", "max_tokens"]))),  # Anthropic's
+    st.tuples(st.just("unsucceeded"), st.sampled_from(["errored", "canceled", "expired"])),
 )
 
 
 @settings(max_examples=60, deadline=None)
 @given(results=st.lists(st.tuples(st.sampled_from(["a.jpg", "17", "gone.jpg", "{}"]), _RESULT), max_size=8))
 def test_any_batch_output_gives_a_line_per_choice_or_failure_in_order(results):
-    """Any output file of the OpenAI Batch API (answers of any text, in parts or none, several choices or none,
-    stopped or not; failed requests; error statuses) checks to one line per choice, or per request that gave none,
-    in order, each with its custom_id; a text answer joined to a record is checked (or, where it reads as a broken
-    list of boxes, an error line naming its line), anything else is an error line, never the run's end."""
+    """Any output file of the OpenAI Batch API, or Anthropic's Message Batches (answers of any text, in parts or none,
+    several choices or none, stopped or not; failed requests; error statuses; results that did not succeed) checks
+    to one line per choice, or per request that gave none, in order, each with its custom_id; a text answer joined
+    to a record is checked (or, where it reads as a broken list of boxes, an error line naming its line), anything
+    else is an error line, never the run's end."""
     import tempfile
 
     from helpers.describer.check import check_file
@@ -1025,6 +1028,15 @@ def test_any_batch_output_gives_a_line_per_choice_or_failure_in_order(results):
                 expected += [] if detail else [(custom_id, False)]
             elif kind == "failed":
                 line["error"] = {"message": detail or "failed"}
+                expected.append((custom_id, False))
+            elif kind == "message":  # Anthropic's: a message of text blocks (a text given as one), or none
+                text, stop = detail
+                content = text if isinstance(text, list) or text is None else [{"type": "text", "text": text}]
+                message = {"role": "assistant", "content": content, "stop_reason": stop}
+                line = {"custom_id": custom_id, "result": {"type": "succeeded", "message": message}}
+                expected.append((custom_id, custom_id in ("a.jpg", "17") and text is not None))
+            elif kind == "unsucceeded":
+                line = {"custom_id": custom_id, "result": {"type": detail}}
                 expected.append((custom_id, False))
             else:
                 line["response"] = {"status_code": detail, "request_id": "r", "body": {"error": {"message": "no"}}}

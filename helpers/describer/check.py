@@ -479,7 +479,7 @@ def _jsonl_file_captions(path: Path, caption_field: str, named: str = "") -> Ite
         where = f"{named}line {line.number}"
         if line.error:
             yield CaptionLine(where, None, line.id, line.error)
-        elif caption_field not in line.record and is_batch_output(line.record):  # OpenAI's Batch API's, vLLM's
+        elif caption_field not in line.record and is_batch_output(line.record):  # OpenAI's, vLLM's, Anthropic's
             yield from _batch_lines(where, line.record)
         elif caption_field not in line.record and _is_task(line.record):  # a Label Studio task per line
             yield from _task_lines(where, line.number, line.record)
@@ -762,7 +762,8 @@ CUT_SHORT_WARNING = (
 
 
 TOKEN_LIMIT_WARNING = (
-    "%d of the %d answers checked stopped at their request's token limit (finish_reason length): what they would "
+    "%d of the %d answers checked stopped at their request's token limit (finish_reason length, stop_reason "
+    "max_tokens): what they would "
     "have said after it is missing from them (`token_limit` in their verdicts); ask again with more tokens "
     "(--max_tokens)"
 )
@@ -933,7 +934,7 @@ def _grounded_summary(tally: Counter, kinds: Counter) -> dict:
 
 
 def _captions_stamp(path: Path) -> dict | list:
-    """`file_stamp` of the captions, or of each Parquet file or tar shard of a folder of them."""
+    """`file_stamp` of the captions, or of each Parquet file, tar shard or JSONL part of a folder of them."""
     if path.is_dir():
         parts = [*path.rglob("*.parquet"), *shard_files(path), *jsonl_parts(path)]
         return [file_stamp(part) for part in sorted(parts)]

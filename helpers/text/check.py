@@ -29,7 +29,8 @@ category at or above the threshold; any stated one where the phrase counts no ca
   many points matched, each inside a box of its own, as can be), with the box of the nearest.
 
 Its verdict lists each box it gave with the category of its phrase and the detection it lies on, none where it is
-misplaced (`CaptionCheck.given`): what a detection metric counts (each stated item boxed once, at `BOX_IOU`).
+misplaced (`CaptionCheck.given`): each stated item boxed once, at `BOX_IOU` or more, best overlaps first (the
+summary's box precision and recall, `helpers.describer.check.CategoryTally`).
 
 An answer that lists boxes, each after its label or phrase (Florence-2's, PaliGemma's, Qwen's or Gemini's JSON:
 `helpers.core.answer_boxes`), is checked as such a caption whose sentence lists them (`check_listed`).

@@ -2177,3 +2177,36 @@ def test_batch_parts_keep_every_request_in_order_within_the_api_s_limits(lines, 
     for part in parts:
         size = sum(len(line.encode("utf-8")) for line in part)
         assert 0 < len(part) <= most and (size <= 20 or len(part) == 1)
+
+
+def test_the_vision_language_loop_runs_from_the_command_line(described, tmp_path):
+    """`desclm export --format openai_batch` (yolo-style settings too), a server's answers, `desclm check` of its
+    output file, and `desclm export verdicts.jsonl --verdict faithful`: the same options as the Python calls, from the
+    command line, paths relative to the working folder."""
+    from helpers.commands.check import main as check
+    from helpers.commands.export import main as export
+
+    folder, records, rows = described
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        assert export(["described.jsonl", "--format", "openai_batch", "--images", "photos", "model=m", "max_tokens=64",
+                       "--max_side", "16", "--output", "requests.jsonl"]) == 1  # fmt: skip
+        requests = [json.loads(line) for line in Path("requests.jsonl").read_text().splitlines()]
+        assert {(r["body"]["model"], r["body"]["max_completion_tokens"]) for r in requests} == {("m", 64)}
+        description = {row["id"]: row["description"] for row in rows}
+        answers = [
+            {"custom_id": r["custom_id"], "response": {"status_code": 200, "body": {"choices": [
+                {"message": {"role": "assistant", "content": description[r["custom_id"]]}, "finish_reason": "stop"},
+                {"message": {"role": "assistant", "content": "Nine pieces of glass."}, "finish_reason": "stop"},
+            ]}}}
+            for r in requests
+        ]  # fmt: skip
+        Path("results.jsonl").write_text("".join(json.dumps(answer) + "\n" for answer in answers))
+        assert check(["--input", "cv.jsonl", "--captions", "results.jsonl", "--output", "verdicts.jsonl",
+                      "--workers", "0", "--max_side", "16"]) == 0  # fmt: skip
+        assert export(["verdicts.jsonl", "--format", "llava", "--verdict", "faithful", "--cv", "cv.jsonl",
+                       "--output", "kept.jsonl"]) == 0  # fmt: skip
+        kept = [json.loads(line) for line in Path("kept.jsonl").read_text().splitlines()]
+    assert [(entry["image"], entry["conversations"][1]["value"]) for entry in kept] == [
+        (r["custom_id"], description[r["custom_id"]]) for r in requests
+    ], "each photo's faithful answer, the wrong one left out"

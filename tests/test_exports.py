@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import logging
 import subprocess
@@ -1964,13 +1965,14 @@ def test_splits_records_keeps_a_labelled_dataset_s_own_splits_and_says_which_pho
     assert counts["splits"] == {"train": 6, "validation": 3, "test": 2} and counts["exported"] == 11
 
 
-def test_captions_a_check_kept_export_as_rows_each_its_own(described, tmp_path):
+def test_captions_a_check_kept_export_as_a_row_a_photo(described, tmp_path):
     """`desclm export verdicts.jsonl --verdict faithful`: a vision-language model's captions that agree with the
-    detections, each a row of its own (several a photo), as training data (llava: a conversation each, answered by
-    the caption; coco: a photo's captions under one image) or, `--verdict unfaithful`, as Label Studio tasks to
-    review (the caption to correct, the stated boxes); chosen before the sample; a line the check could not check is
-    a problem. An export that writes each photo's detections once takes no verdicts; `--verdict` takes no described
-    rows."""
+    detections as training data, a row a photo of its chosen captions one after another in the verdicts (a model's
+    several answers; apart in the file, rows apart): llava a conversation a caption, coco a photo's captions under one
+    image, hf a photo's captions in its row; a sample draws photos with all their chosen captions; or, `--verdict
+    unfaithful`, Label Studio tasks to review (the caption to correct, the stated boxes, what the check found); a
+    line the check could not check is a problem. An export that writes each photo's detections once takes no
+    verdicts; `--verdict` takes no described rows."""
     from helpers.core.answer_boxes import AnswerUnits
     from helpers.describer.check import check_file
     from helpers.describer.exports import export
@@ -1981,42 +1983,48 @@ def test_captions_a_check_kept_export_as_rows_each_its_own(described, tmp_path):
     wrong = "Nine pieces of glass."
     lines = [{"id": row["id"], "caption": caption} for row in rows for caption in [*row["captions"], wrong]]
     lines.append({"id": "not_a_photo.jpg", "caption": wrong})
+    lines.append({"id": rows[0]["id"], "caption": rows[0]["description"]})  # the first photo again, apart
     (tmp_path / "captions.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
     verdicts = tmp_path / "verdicts.jsonl"
     check_file(folder / "cv.jsonl", tmp_path / "captions.jsonl", verdicts, workers=0)
     checked = [json.loads(line) for line in verdicts.read_text().splitlines()]
     faithful = [(line["id"], line["caption"]) for line, v in zip(lines, checked, strict=True) if v.get("faithful")]
-    assert len(faithful) == sum(len(row["captions"]) for row in rows), "the grammar's captions, each faithful"
+    assert len(faithful) == sum(len(row["captions"]) for row in rows) + 1, "the grammar's captions, each faithful"
+    by_photo = [(row["id"], row["captions"]) for row in rows] + [(rows[0]["id"], [rows[0]["description"]])]
     image_of = {record["image"]: record["image"] for record in records}
+    kept = Selection(verdict="faithful")
 
-    counts = export(
-        "llava", verdicts, tmp_path / "kept.jsonl", folder / "cv.jsonl", selection=Selection(verdict="faithful")
-    )
+    counts = export("llava", verdicts, tmp_path / "kept.jsonl", folder / "cv.jsonl", selection=kept)
     entries = [json.loads(line) for line in (tmp_path / "kept.jsonl").read_text().splitlines()]
     assert [(entry["image"], entry["conversations"][1]["value"]) for entry in entries] == [
         (image_of[key], caption) for key, caption in faithful
     ]
-    assert counts["exported"] == len(faithful) and counts["problems"] == 1, "the line the check could not check"
+    assert counts["exported"] == len(by_photo) and counts["problems"] == 1, "the line the check could not check"
 
-    export("coco", verdicts, tmp_path / "coco.json", folder / "cv.jsonl", selection=Selection(verdict="faithful"))
+    export("coco", verdicts, tmp_path / "coco.json", folder / "cv.jsonl", selection=kept)
     coco = json.loads((tmp_path / "coco.json").read_text())
     names = {image["id"]: image["file_name"] for image in coco["images"]}
-    assert len(names) == len(rows), "a photo's captions, one after another, under one image"
+    assert len(names) == len(by_photo), "a photo's captions, one after another, under one image"
     assert [(names[a["image_id"]], a["caption"]) for a in coco["annotations"]] == [
         (image_of[k], c) for k, c in faithful
     ]
     counts = export("csv", verdicts, tmp_path / "all.csv", folder / "cv.jsonl")
-    assert counts["exported"] == len(lines) - 1, "every caption checked, kept or not"
-    kept = Selection(verdict="faithful")
+    assert counts["exported"] == len(by_photo), "every photo's captions checked, kept or not, in its row"
     export("hf", verdicts, tmp_path / "dataset", folder / "cv.jsonl", folder / "photos", selection=kept)
     from datasets import load_from_disk
 
     dataset = load_from_disk(str(tmp_path / "dataset"))
     written = [(row["id"], row["captions"]) for row in dataset.remove_columns("image")]
-    gone = records[5]["image"]  # (its photo went missing: its rows' problem)
-    assert written == [(key, [caption]) for key, caption in faithful if key != gone]
+    gone = records[5]["image"]  # (its photo went missing: its row's problem)
+    assert written == [(key, captions) for key, captions in by_photo if key != gone]
     card = (tmp_path / "dataset" / "README.md").read_text()
     assert "Captions written elsewhere" in card and "chosen by --verdict faithful" in card, "the card says which"
+
+    export("llava", verdicts, tmp_path / "two.jsonl", folder / "cv.jsonl", sample=(2, 3), selection=kept)
+    drawn = [json.loads(line) for line in (tmp_path / "two.jsonl").read_text().splitlines()]
+    groups = [(image, [e["conversations"][1]["value"] for e in group]) for image, group in
+              itertools.groupby(drawn, key=lambda entry: entry["image"])]  # fmt: skip
+    assert len(groups) == 2 and all(group in by_photo for group in groups), "two photos, each with all its captions"
 
     review = tmp_path / "review.json"
     sample = (2, 7)

@@ -170,8 +170,8 @@ def dataset_card(
     if counts.sources and set(counts.sources) == {CHECKED}:
         opening = (
             "Captions written elsewhere (a vision-language model's, people's), each read by `desclm check` against "
-            "its photo's detections: an example a caption (a photo may have several), its `description` and "
-            "`captions` the caption."
+            "its photo's detections: an example a photo, `captions` its captions kept (a model's several answers "
+            "about it, one after another in the verdicts), the first its `description`."
         )
     lines += [
         opening,

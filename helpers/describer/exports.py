@@ -12,8 +12,8 @@ Each described row (`desclm describe`'s output: `id`, `description`, `captions` 
 `--num_captions`) is joined with the CV record it came from (`--cv`: by the record's `id`, else
 its `image`, else its line number, as `describe` names its rows) and with its photo (`--images`:
 the folder the records' `image` paths are relative to, or the Hugging Face dataset 01 read them
-from, `helpers.core.photo_datasets`). `desclm check`'s verdicts come in as rows too, a caption each (several a
-photo: `verdict_rows`), `--verdict faithful` keeping a vision-language model's captions that agree with the
+from, `helpers.core.photo_datasets`). `desclm check`'s verdicts come in as rows too, a photo's captions one after
+another a row (`photo_rows`), `--verdict faithful` keeping a vision-language model's captions that agree with the
 detections (training data) and `--verdict unfaithful` those that do not (to review); the exports that write each
 photo's detections once (`ONCE_A_PHOTO`, `--answer boxes`, `--objects`) take described rows only:
 
@@ -237,6 +237,8 @@ class ExportRow:
     line: int = 0  # its line in the described file
     findings: list | None = None  # a caption `desclm check` read (`verdict_rows`): its findings
     given: list | None = None  # and a grounded caption's boxes, where the check placed them (its verdict's `given`)
+    checked: list | None = None  # a photo's captions `desclm check` read (`photo_rows`): each one's findings
+    lines: tuple[int, ...] = ()  # and the verdicts' lines they are of (`line` the last)
 
     @property
     def description(self) -> str:
@@ -305,17 +307,20 @@ def sampled_lines(
 ) -> set[int] | None:
     """The lines of a seeded uniform sample of at most `size` of the described photos (`sample_stream`, the file
     read once, memory the sample's), of those `selection` chooses (their sentences read with `cv`'s records'
-    labels, `said`); None for `size` 0: every line (a selection then chooses as the rows are read, `joined_rows`)."""
+    labels, `said`; of `desclm check`'s verdicts, each photo's captions it chooses, `photo_rows`, drawn together);
+    None for `size` 0: every line (a selection then chooses as the rows are read, `joined_rows`)."""
     if not size:
         return None
-    if selection.asked or is_verdicts(described):  # (a verdict's line is a row once joined)
+    if is_verdicts(described):  # a photo's chosen captions' lines, drawn together
+        photos = (row.lines for row in joined_rows(described, cv, [], selection=selection))
+    elif selection.asked:
         photos = (row.line for row in joined_rows(described, cv, [], selection=selection))
     else:
         photos = (line.line_number for line in iter_jsonl(described) if _described(line.record))
     sample, count = sample_stream(photos, size, seed)
     chosen = f" chosen by {selection}" if selection.asked else ""
     logger.info("a sample of %d of the %d described photos%s (seed %d)", len(sample), count, chosen, seed)
-    return set(sample)
+    return {line for drawn in sample for line in drawn} if is_verdicts(described) else set(sample)
 
 
 def chosen_lines(
@@ -359,8 +364,13 @@ def joined_rows(
     rows, the others' records read past (not held) and their problems not said; with `selection`, only the
     joined rows it chooses (by their verdicts, and by what their sentences state: `said`), and with `keep`, only
     those it keeps (a split's), the others passed over without a word."""
-    rows = verdict_rows(described, cv, problems, lines=lines) if is_verdicts(described) else None
-    for joined in rows if rows is not None else _described_rows(described, cv, problems, lines):
+    if is_verdicts(described):  # a row a photo of its captions the selection chooses, each chosen alone
+        chooses = selection.chooses
+        rows = photo_rows(row for row in verdict_rows(described, cv, problems, lines=lines) if chooses(row))
+        selection = Selection()  # (chosen above)
+    else:
+        rows = _described_rows(described, cv, problems, lines)
+    for joined in rows:
         if selection.asked and not selection.chooses(joined):  # read with the record's labels, as given
             continue
         if keep is not None and not keep(joined):
@@ -399,6 +409,26 @@ def _described_rows(
             continue
         image = (record or {}).get("image") or (row["id"] if isinstance(row.get("id"), str) else None)
         yield ExportRow(row.get("id"), captions, row.get("source", ""), record, image, line=line.line_number)
+
+
+def photo_rows(captions: Iterable[ExportRow]) -> Iterator[ExportRow]:
+    """Checked captions (`verdict_rows`) as a row a photo: each run of captions of one photo, one after another
+    (a model's several answers about it), one row, its captions in order (the first its description, its findings
+    and boxes the row's), each one's findings in `checked`, its verdicts' lines in `lines`; a photo's captions
+    apart in the file are rows apart."""
+    row: ExportRow | None = None
+    for caption in captions:
+        if row is not None and (caption.id, caption.image) == (row.id, row.image):
+            row.captions.append(caption.description)
+            row.checked.append(caption.findings)
+            row.lines += (caption.line,)
+            row.line = caption.line
+            continue
+        if row is not None:
+            yield row
+        row = replace(caption, captions=list(caption.captions), checked=[caption.findings], lines=(caption.line,))
+    if row is not None:
+        yield row
 
 
 def is_verdicts(path: Path) -> bool:
@@ -1366,9 +1396,14 @@ def label_studio_task(
     labels.update(dict.fromkeys(detection["label"] for detection in detections))
     stated = [detection for detection in detections if detection["confidence"] >= min_confidence]
     url = image_url(url_prefix, row.photo_name)
-    findings = None  # a caption desclm check read: what it found, in words (the config shows them)
+    findings = None  # captions desclm check read: what it found in each, in words (the config shows them)
     if row.findings is not None:
-        findings = "\n".join(finding_line(f, row.description) for f in row.findings) or "nothing: faithful"
+        checked = row.checked or [row.findings]
+        said = [
+            "\n".join(finding_line(f, caption) for f in found) or "nothing: faithful"
+            for caption, found in zip(row.captions, checked, strict=True)
+        ]
+        findings = said[0] if len(said) == 1 else "\n".join(f"caption {n}: {text}" for n, text in enumerate(said, 1))
     return label_studio.task(row.id, url, _size(row, photos), stated, row.description, row.captions, findings)
 
 

@@ -244,8 +244,8 @@ class ExportOptions:
     """The export command's settings: described photos in the formats other tools read."""
 
     described: str = setting(
-        help="`desclm describe`'s output (JSONL: id, description, captions), or `desclm check`'s verdicts (each "
-        "caption checked a row: hf, webdataset, llava, coco, label_studio, csv; --verdict faithful: a "
+        help="`desclm describe`'s output (JSONL: id, description, captions), or `desclm check`'s verdicts (a photo's "
+        "captions one after another a row: hf, webdataset, llava, coco, label_studio, csv; --verdict faithful: a "
         "vision-language model's captions that agree with the detections)",
         positional=True,
     )

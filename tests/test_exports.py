@@ -2047,6 +2047,10 @@ def test_captions_a_check_kept_export_as_a_row_a_photo(described, tmp_path):
     export("label_studio", verdicts, again, folder / "cv.jsonl", folder / "photos", sample=sample,
            selection=Selection(verdict="unfaithful"))  # fmt: skip
     assert again.read_text() == review.read_text(), "the same sample for the same seed"
+    export("label_studio", verdicts, tmp_path / "all.json", folder / "cv.jsonl", folder / "photos")
+    first = json.loads((tmp_path / "all.json").read_text())[0]  # its four captions, three faithful, one not
+    said = first["data"]["findings"].split("\n")
+    assert said[:3] == [f"caption {n}: nothing: faithful" for n in (1, 2, 3)] and said[3].startswith("caption 4: ")
 
     with pytest.raises(ValueError, match="verdicts, a row a caption"):
         export("coco_instances", verdicts, tmp_path / "instances.json", folder / "cv.jsonl")

@@ -359,7 +359,8 @@ def joined_rows(
 ) -> Iterator[ExportRow]:
     """The described rows (and their CV records, with `cv`) in the described file's order, both files
     read as the rows are used; a row that cannot be joined is appended to `problems` instead. Of `desclm check`'s
-    verdicts (`is_verdicts`), a row per checked caption (`verdict_rows`). With
+    verdicts (`is_verdicts`), a row a photo of its captions one after another (`verdict_rows`, `photo_rows`), each
+    caption chosen alone. With
     `strip_location`, the records' `taken` without `PLACE`; with `lines` (`sampled_lines`), only those lines'
     rows, the others' records read past (not held) and their problems not said; with `selection`, only the
     joined rows it chooses (by their verdicts, and by what their sentences state: `said`), and with `keep`, only

@@ -1861,6 +1861,9 @@ def export(
         return _export(job)
 
 
+SENT_PREFIXES = tuple(f"data:{media};" for media in SENT_AS_IS)  # the data URLs of photos OpenAI's API takes
+
+
 def batch_parts(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
     """Each of `lines` (requests), in order, with the number of its part: parts of at most `OPENAI_REQUESTS` lines
     and `OPENAI_BYTES` bytes (UTF-8), each a file OpenAI's Batch API takes (a single request larger than that is a
@@ -1907,18 +1910,20 @@ def write_batch_file(
                 if url_prefix:
                     url = image_url(url_prefix, row.photo_name)
                 else:
-                    try:
-                        if data is None:  # not read (its problem said), or not written again
-                            raise ValueError(error)
-                        url = data_url(data)
-                        others += not url.startswith(tuple(f"data:{media};" for media in SENT_AS_IS))
-                    except ValueError as why:
-                        if why.args[0] is not None:
+                    why = error  # why it was not written again (None with no data: not read, its problem said)
+                    if data is not None:
+                        try:
+                            url = data_url(data)
+                        except ValueError as unknown:  # no photo Pillow knows
+                            why = str(unknown)
+                    if data is None or why is not None:
+                        if why is not None:
                             rows.problems.append(
                                 {"id": row.id, "error": f"photo not sent: {photos.name(row.image)}: {why}"}
                             )
                         failed += 1
                         continue
+                    others += not url.startswith(SENT_PREFIXES)
                     turned += not rewritten and stored_turned(data)
                 custom_id = row.id if isinstance(row.id, str) else _key(row.id)
                 yield json.dumps(batch_request(custom_id, url, prompt, settings), ensure_ascii=False) + "\n"

@@ -984,6 +984,66 @@ def test_openai_batch_output_is_checked_by_custom_id(tmp_path, caplog):
     assert "1 of the 5 answers checked stopped at their request's token limit" in caplog.text
 
 
+def test_gemini_batch_output_is_checked_by_key(tmp_path, caplog):
+    """The Gemini Batch API's output file (a line a request: its `key` and `response`, a `GenerateContentResponse`):
+    each candidate's text parts joined are a caption (a thought part aside), joined by the `key` (a photo's key, or an
+    id's JSON text); one stopped at `maxOutputTokens` is checked as it stands; a failed request (`error`, Vertex AI's
+    `status` text), a blocked prompt, a candidate stopped for safety or without text is its error line naming why."""
+    from helpers.describer.check import check_file
+
+    records = [
+        {"image": "a.jpg", "detections": [{"label": "plastic", "confidence": 0.9}] * 2},
+        {"id": 17, "image": "b.jpg", "detections": [{"label": "metal", "confidence": 0.9}]},
+    ]
+    (tmp_path / "cv.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+
+    def answered(key: str, *texts, reason: str = "STOP") -> dict:
+        candidates = [
+            {"content": {"role": "model", "parts": parts}, "finishReason": reason, "index": n}
+            for n, parts in enumerate([{"text": text}] if isinstance(text, str) else text for text in texts)
+        ]
+        usage = {"promptTokenCount": 270, "candidatesTokenCount": 9}
+        return {"key": key, "response": {"candidates": candidates, "usageMetadata": usage, "modelVersion": "g"}}
+
+    thought = [{"text": "Two bottles, so two.", "thought": True}, {"text": "Two plastic "}, {"text": "bottles."}]
+    sdk_dump = {"key": "17", "response": {"candidates": [{"content": {"parts": [{"text": "A metal can."}]},
+                                                          "finish_reason": "STOP"}]}}  # fmt: skip
+    lines = [
+        answered("a.jpg", thought),
+        sdk_dump,  # the Python SDK's model_dump(): its names in snake case
+        answered("a.jpg", "Three plastic bottles.", "Two plastic items."),
+        answered("a.jpg", "Two plastic bottles and", reason="MAX_TOKENS"),
+        answered("b.jpg", "A", reason="SAFETY"),
+        answered("b.jpg", []),
+        {"key": "a.jpg", "error": {"code": 3, "message": "Unable to process input image."}},
+        {"key": "b.jpg", "status": "Request was blocked: quota", "processed_time": "2026-12-07T08:00:00Z"},
+        {"key": "a.jpg", "response": {"promptFeedback": {"blockReason": "SAFETY"}}},
+        {"key": "a.jpg", "response": {"candidates": []}},
+    ]
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    summary = check_file(tmp_path / "cv.jsonl", tmp_path / "results.jsonl", tmp_path / "verdicts.jsonl", workers=0)
+    verdicts = [json.loads(line) for line in (tmp_path / "verdicts.jsonl").read_text().splitlines()]
+    assert [(v["id"], v.get("entry"), v.get("faithful")) for v in verdicts[:5]] == [
+        ("a.jpg", None, True),
+        ("17", None, True),
+        ("a.jpg", "candidate 0", False),
+        ("a.jpg", "candidate 1", True),
+        ("a.jpg", None, True),
+    ]
+    assert verdicts[0]["caption"] == "Two plastic bottles.", "the thought aside, the parts joined as said"
+    assert verdicts[4]["token_limit"] and not any("token_limit" in verdict for verdict in verdicts[:4])
+    assert [verdict["error"] for verdict in verdicts[5:]] == [
+        "line 5: candidate 0: stopped for SAFETY",
+        "line 6: candidate 0: no text",
+        "line 7: the request gave no answer: Unable to process input image.",
+        "line 8: the request gave no answer: Request was blocked: quota",
+        "line 9: the request gave no answer: its prompt was blocked (SAFETY)",
+        "line 10: its response holds no candidates",
+    ]
+    assert (summary["checked"], summary["faithful"], summary["errors"], summary["token_limit"]) == (5, 4, 6, 1)
+    assert "finishReason MAX_TOKENS" in caplog.text
+
+
 _ANSWER = st.one_of(
     st.text(max_size=40),
     st.lists(st.fixed_dictionaries({"type": st.just("text"), "text": st.text(max_size=20)}), max_size=3),
@@ -995,14 +1055,26 @@ _RESULT = st.one_of(
     st.tuples(st.just("status"), st.integers(400, 599)),
     st.tuples(st.just("message"), st.tuples(_ANSWER, st.sampled_from(["end_turn", "max_tokens"]))),  # Anthropic's
     st.tuples(st.just("unsucceeded"), st.sampled_from(["errored", "canceled", "expired"])),
+    st.tuples(  # Gemini's: candidates of text parts (some thoughts), each stopped for a reason
+        st.just("candidates"),
+        st.lists(
+            st.tuples(
+                st.lists(st.fixed_dictionaries({"text": st.text(max_size=20), "thought": st.booleans()}), max_size=3),
+                st.sampled_from(["STOP", "MAX_TOKENS", "SAFETY", None]),
+            ),
+            max_size=3,
+        ),
+    ),
+    st.tuples(st.just("gemini_failed"), st.sampled_from(["error", "status", "blocked"])),
 )
 
 
 @settings(max_examples=60, deadline=None)
 @given(results=st.lists(st.tuples(st.sampled_from(["a.jpg", "17", "gone.jpg", "{}"]), _RESULT), max_size=8))
 def test_any_batch_output_gives_a_line_per_choice_or_failure_in_order(results):
-    """Any output file of the OpenAI Batch API, or Anthropic's Message Batches (answers of any text, in parts or none,
-    several choices or none, stopped or not; failed requests; error statuses; results that did not succeed) checks
+    """Any output file of the OpenAI Batch API, Anthropic's Message Batches or the Gemini Batch API (answers of any
+    text, in parts or none, several choices or none, stopped or not; failed requests; error statuses; results that did
+    not succeed; blocked prompts) checks
     to one line per choice, or per request that gave none, in order, each with its custom_id; a text answer joined
     to a record is checked (or, where it reads as a broken list of boxes, an error line naming its line), anything
     else is an error line, never the run's end."""
@@ -1037,6 +1109,20 @@ def test_any_batch_output_gives_a_line_per_choice_or_failure_in_order(results):
                 expected.append((custom_id, custom_id in ("a.jpg", "17") and text is not None))
             elif kind == "unsucceeded":
                 line = {"custom_id": custom_id, "result": {"type": detail}}
+                expected.append((custom_id, False))
+            elif kind == "candidates":
+                candidates = [{"content": {"parts": parts}, "finishReason": reason} for parts, reason in detail]
+                line = {"key": custom_id, "response": {"candidates": candidates}}
+                joined = custom_id in ("a.jpg", "17")
+                for parts, reason in detail:
+                    said = any(not part["thought"] for part in parts)
+                    expected.append((custom_id, joined and said and reason != "SAFETY"))
+                expected += [] if detail else [(custom_id, False)]
+            elif kind == "gemini_failed":
+                line = {"key": custom_id, "error": {"message": "no"}}
+                line = {"key": custom_id, "status": "failed"} if detail == "status" else line
+                blocked = {"promptFeedback": {"blockReason": "OTHER"}}
+                line = {"key": custom_id, "response": blocked} if detail == "blocked" else line
                 expected.append((custom_id, False))
             else:
                 line["response"] = {"status_code": detail, "request_id": "r", "body": {"error": {"message": "no"}}}

@@ -9,9 +9,10 @@ The captions come as they are kept (`captions_format`, by default told from the 
   field holds turns: `completion`), joined by its `id`, else its `image`; a line with `messages` and no such
   field is a chat conversation (TRL's, OpenAI's), read as a LLaVA entry (its `image`, or `images`); a line with
   `custom_id` and `response` (or `result`) is a request's result in the output file of OpenAI's Batch API or vLLM's
-  `run-batch` (or Anthropic's Message Batches' results):
-  each choice's message is a caption, joined by the `custom_id` (`is_batch_output`; a failed request its error;
-  one the server stopped at its token limit checked as it stands, its verdict saying `token_limit`);
+  `run-batch` (or Anthropic's Message Batches' results), one with `key` and `response` (or `error`, `status`) in the
+  Gemini Batch API's: each choice's message (each candidate's text) is a caption, joined by the `custom_id` (the
+  `key`; `is_batch_output`; a failed request its error; one the server stopped at its token limit checked as it
+  stands, its verdict saying `token_limit`);
 - **llava**: LLaVA-style conversations (a JSON array, or one entry per line; LLaMA-Factory's, ms-swift's and
   TRL's `messages` and `images` alike, `helpers.core.chat_entries`): each entry's first
   answer (`from: gpt`, or `role: assistant`) is the caption, joined by the entry's `image` (or, when
@@ -391,9 +392,18 @@ def _csv_line(number: int, row: dict, caption_field: str, studio: bool) -> Capti
 def is_batch_output(entry) -> bool:
     """Whether a JSON line is a request's result in a batch's output file: the OpenAI Batch API's (or error file's),
     as OpenAI's Batch API, vLLM's `run-batch` and other servers of that API write them (its `custom_id`, and its
-    `response` or `error`), or Anthropic's Message Batches' results (its `custom_id` and `result`)."""
+    `response` or `error`), Anthropic's Message Batches' results (its `custom_id` and `result`), or the Gemini Batch
+    API's output file (`is_gemini_output`)."""
     keyed = isinstance(entry, dict) and isinstance(entry.get("custom_id"), str)
-    return keyed and any(name in entry for name in ("response", "error", "result"))
+    return keyed and any(name in entry for name in ("response", "error", "result")) or is_gemini_output(entry)
+
+
+def is_gemini_output(entry) -> bool:
+    """Whether a JSON line is a request's result in the Gemini Batch API's output file: its request's `key`, and its
+    `response` (a `GenerateContentResponse`) or why none (`error`, or `status`: Vertex AI's batch output, whose lines
+    keep their request's `key` where it had one)."""
+    keyed = isinstance(entry, dict) and isinstance(entry.get("key"), str)
+    return keyed and any(name in entry for name in ("response", "error", "status"))
 
 
 def _failure(entry: dict) -> str | None:
@@ -414,12 +424,15 @@ def _batch_lines(where: str, entry: dict) -> Iterator[CaptionLine]:
     """A batch request's captions (`is_batch_output`): its response's choices' messages (several with `n`), joined by
     its `custom_id` (the id of its photo's record: a photo's key, or an id's JSON text, `17`, tried as that id); a
     failed request, or a choice without a text, is its error line naming why."""
-    key = entry["custom_id"]
+    key = entry["custom_id"] if isinstance(entry.get("custom_id"), str) else entry["key"]
     try:
         parsed = json.loads(key)
     except ValueError:
         parsed = None
     stem = parsed if parsed is not None and not isinstance(parsed, str) else photo_stem(key)
+    if "custom_id" not in entry:  # Gemini's: its candidates, or why none
+        yield from _gemini_lines(where, key, stem, entry)
+        return
     if "result" in entry:  # Anthropic's: one message, or why none
         yield _message_line(where, key, stem, entry["result"])
         return
@@ -459,6 +472,49 @@ def _message_line(where: str, key: str, stem, result) -> CaptionLine:
     return CaptionLine(where, text, key, stem=stem, token_limit=message.get("stop_reason") == "max_tokens")
 
 
+GEMINI_ANSWERED = ("STOP", "MAX_TOKENS")  # a Gemini candidate's finishReasons that leave its answer as said
+
+
+def _camel(entry: dict, name: str):
+    """A Gemini response's field by its JSON name (`finishReason`) or the Python SDK's dump of it (`finish_reason`)."""
+    snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+    return entry.get(name, entry.get(snake))
+
+
+def _gemini_lines(where: str, key: str, stem, entry: dict) -> Iterator[CaptionLine]:
+    """A Gemini Batch API result's captions (`is_gemini_output`): each candidate's text parts joined (a thought part
+    aside; several candidates with `candidateCount`, `entry: "candidate n"`), one stopped at `maxOutputTokens`
+    checked as it stands; a failed request (its `error` or `status`), a blocked prompt, or a candidate stopped for
+    another reason (SAFETY, RECITATION, ...) or without text its error line naming why."""
+    status = entry.get("error") or entry.get("status")  # a google.rpc.Status, or Vertex AI's text (empty: fine)
+    why = (status.get("message") or status.get("code")) if isinstance(status, dict) else status  # (code 0: OK)
+    if why:
+        yield CaptionLine(where, None, key, f"{where}: the request gave no answer: {why}", stem=stem)
+        return
+    response = entry.get("response") if isinstance(entry.get("response"), dict) else {}
+    blocked = _camel(_camel(response, "promptFeedback") or {}, "blockReason")
+    if blocked:
+        why = f"its prompt was blocked ({blocked})"
+        yield CaptionLine(where, None, key, f"{where}: the request gave no answer: {why}", stem=stem)
+        return
+    candidates = response.get("candidates")
+    if not isinstance(candidates, list) or not candidates:
+        yield CaptionLine(where, None, key, f"{where}: its response holds no candidates", stem=stem)
+        return
+    for number, candidate in enumerate(candidates):
+        candidate = candidate if isinstance(candidate, dict) else {}
+        parts = (candidate.get("content") or {}).get("parts") if isinstance(candidate.get("content"), dict) else None
+        said = [p["text"] for p in parts or () if isinstance(p, dict) and isinstance(p.get("text"), str)
+                and not p.get("thought")]  # fmt: skip
+        reason = _camel(candidate, "finishReason")
+        entry_id = f"candidate {number}" if len(candidates) > 1 else None
+        if reason not in (None, *GEMINI_ANSWERED) or not said:
+            why = f"stopped for {reason}" if reason not in (None, *GEMINI_ANSWERED) else "no text"
+            yield CaptionLine(where, None, key, f"{where}: candidate {number}: {why}", entry_id, stem)
+        else:
+            yield CaptionLine(where, "".join(said), key, None, entry_id, stem, token_limit=reason == "MAX_TOKENS")
+
+
 def jsonl_parts(folder: Path) -> list[Path]:
     """A folder's `.jsonl` files, in name order (a batch's output files, one per part: `requests-00000.jsonl`, ...)."""
     return sorted(folder.glob("*.jsonl"))
@@ -479,7 +535,7 @@ def _jsonl_file_captions(path: Path, caption_field: str, named: str = "") -> Ite
         where = f"{named}line {line.number}"
         if line.error:
             yield CaptionLine(where, None, line.id, line.error)
-        elif caption_field not in line.record and is_batch_output(line.record):  # OpenAI's, vLLM's, Anthropic's
+        elif caption_field not in line.record and is_batch_output(line.record):  # OpenAI's, vLLM's, Anthropic's...
             yield from _batch_lines(where, line.record)
         elif caption_field not in line.record and _is_task(line.record):  # a Label Studio task per line
             yield from _task_lines(where, line.number, line.record)
@@ -763,7 +819,7 @@ CUT_SHORT_WARNING = (
 
 TOKEN_LIMIT_WARNING = (
     "%d of the %d answers checked stopped at their request's token limit (finish_reason length, stop_reason "
-    "max_tokens): what they would "
+    "max_tokens, finishReason MAX_TOKENS): what they would "
     "have said after it is missing from them (`token_limit` in their verdicts); ask again with more tokens "
     "(--max_tokens)"
 )

@@ -11,6 +11,7 @@ import logging
 import subprocess
 import sys
 import tarfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -2120,7 +2121,7 @@ def test_openai_batch_requests_send_each_photo_and_their_answers_check_back(desc
     from helpers.describer import exports
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(exports, "OPENAI_REQUESTS", 2)
+        patch.setitem(exports.BATCH_APIS, "openai_batch", replace(exports.BATCH_APIS["openai_batch"], most_requests=2))
         export("openai_batch", folder / "described.jsonl", tmp_path / "parts", images=folder / "photos", requests=asked)
     parts = sorted((tmp_path / "parts").iterdir())
     assert [part.name for part in parts] == [f"requests-{n:05d}.jsonl" for n in range((len(lines) + 1) // 2)]
@@ -2161,34 +2162,106 @@ def test_openai_batch_requests_send_each_photo_and_their_answers_check_back(desc
                    requests=asked, rewrite=rewrite)  # fmt: skip
         url = json.loads((tmp_path / "t.jsonl").read_text())["body"]["messages"][0]["content"][0]["image_url"]["url"]
         assert url.startswith(f"data:{media};base64,")
-        assert ("1 photos are sent in a format OpenAI's API does not take" in caplog.text) == (media == "image/tiff")
+        told = "1 photos are sent in a format OpenAI's Batch API does not take (it takes JPEG, PNG, WEBP, GIF)"
+        assert (told in caplog.text) == (media == "image/tiff")
 
     with pytest.raises(ValueError, match="--model: each openai_batch request names the model"):
         ExportOptions(described="d.jsonl", format="openai_batch", output="r.jsonl")
-    with pytest.raises(ValueError, match="--model, --max_tokens: the openai_batch export's"):
+    with pytest.raises(ValueError, match="--model, --max_tokens: the batch exports' requests, not llava's"):
         ExportOptions(described="d.jsonl", format="llava", output="r.jsonl", model="m")
     with pytest.raises(ValueError, match="send each photo: give them"):
         export("openai_batch", folder / "described.jsonl", tmp_path / "none.jsonl", requests=asked)
 
 
-@settings(max_examples=60, deadline=None)
-@given(lines=st.lists(st.text(max_size=12).map(lambda text: text + "\n"), max_size=30), most=st.integers(1, 5))
-def test_batch_parts_keep_every_request_in_order_within_the_api_s_limits(lines, most):
-    """`batch_parts`: the requests in order, each part at most so many requests and bytes (UTF-8), a request larger
-    than that alone in its part."""
-    from helpers.describer import exports
+def test_gemini_batch_requests_send_each_photo_and_their_answers_check_back(described, tmp_path, caplog):
+    """`desclm export --format gemini_batch`: a request a described photo in the Gemini Batch API's input layout
+    (`key`, `request`: a GenerateContentRequest of one user turn, the photo's bytes as `inline_data`, or its URI as
+    `file_data` with the media type its name tells, and the prompt; no model, which the batch names when created).
+    A photo sent by a URI whose name tells no media type is its row's problem. Gemini answering each request with the
+    photo's description gives an output file desclm check finds faithful."""
+    import base64
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(exports, "OPENAI_REQUESTS", most)
-        patch.setattr(exports, "OPENAI_BYTES", 20)
-        numbered = list(exports.batch_parts(iter(lines)))
+    from helpers.describer.batch_requests import BatchRequests
+    from helpers.describer.check import check_file
+    from helpers.describer.exports import export
+    from helpers.describer.options import CAPTION_PROMPT, ExportOptions
+
+    folder, records, rows = described
+    asked = ExportOptions(described="d.jsonl", format="gemini_batch", output="r.jsonl", max_tokens=48).requests
+    assert asked == BatchRequests("", 48, "gemini_batch")
+    requests = tmp_path / "requests.jsonl"
+    counts = export("gemini_batch", folder / "described.jsonl", requests, images=folder / "photos", requests=asked)
+    lines = [json.loads(line) for line in requests.read_text().splitlines()]
+    gone = records[5]["image"]
+    assert [line["key"] for line in lines] == [row["id"] for row in rows if row["id"] != gone]
+    assert counts["exported"] == len(lines) and counts["problems"] == 2, "the photo gone, the error row"
+    for line in lines:
+        assert set(line) == {"key", "request"} and set(line["request"]) == {"contents", "generation_config"}
+        assert line["request"]["generation_config"] == {"max_output_tokens": 48}
+        (turn,) = line["request"]["contents"]
+        photo, text = turn["parts"]
+        assert turn["role"] == "user" and text == {"text": CAPTION_PROMPT}
+        assert photo["inline_data"]["mime_type"] == "image/jpeg"
+        assert base64.b64decode(photo["inline_data"]["data"]) == (folder / "photos" / line["key"]).read_bytes()
+
+    prefix = "gs://survey-photos/2026/"
+    (tmp_path / "named.jsonl").write_text(
+        (folder / "described.jsonl").read_text() + json.dumps({"id": "frames/0001", "description": "No litter."}) + "\n"
+    )
+    counts = export("gemini_batch", tmp_path / "named.jsonl", tmp_path / "by_uri.jsonl", url_prefix=prefix,
+                    requests=asked)  # fmt: skip
+    parts = [json.loads(line)["request"]["contents"][0]["parts"][0] for line in (tmp_path / "by_uri.jsonl").open()]
+    assert parts == [{"file_data": {"mime_type": "image/jpeg", "file_uri": prefix + row["id"]}} for row in rows]
+    problems = [json.loads(line) for line in (tmp_path / "by_uri.jsonl.errors.jsonl").read_text().splitlines()]
+    assert problems[-1] == {
+        "id": "frames/0001",
+        "error": "photo not sent: frames/0001: its media type is not told by its name (frames/0001)",
+    }
+    assert counts["problems"] == 2, "the error row, the photo of no type"
+
+    # Gemini answering each request with the photo's description (a thought first): its output file checks faithful
+    description = {row["id"]: row["description"] for row in rows}
+    results = []
+    for line in lines:
+        parts = [{"text": "The photo shows...", "thought": True}, {"text": description[line["key"]]}]
+        candidate = {"content": {"role": "model", "parts": parts}, "finishReason": "STOP"}
+        results.append({"key": line["key"], "response": {"candidates": [candidate], "modelVersion": "gemini"}})
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(result) + "\n" for result in results))
+    summary = check_file(folder / "cv.jsonl", tmp_path / "results.jsonl", tmp_path / "verdicts.jsonl", workers=0)
+    assert summary["checked"] == summary["faithful"] == len(lines) and summary["errors"] == 0
+
+    # a TIFF is sent, and warned of: Gemini takes PNG, JPEG, WEBP, HEIC and HEIF
+    (tmp_path / "tiff").mkdir()
+    Image.new("RGB", (20, 10), (200, 30, 30)).save(tmp_path / "tiff" / "t.tif")
+    (tmp_path / "tiff.jsonl").write_text(json.dumps({"id": "t.tif", "description": "No litter."}) + "\n")
+    with caplog.at_level(logging.WARNING):
+        export("gemini_batch", tmp_path / "tiff.jsonl", tmp_path / "t.jsonl", images=tmp_path / "tiff",
+               requests=asked)  # fmt: skip
+    assert "1 photos are sent in a format the Gemini Batch API does not take (it takes PNG, JPEG, WEBP" in caplog.text
+
+    with pytest.raises(ValueError, match="--model: a gemini_batch request names no model"):
+        ExportOptions(described="d.jsonl", format="gemini_batch", output="r.jsonl", model="gemini-2.5-flash")
+    with pytest.raises(ValueError, match="requests: the openai_batch and gemini_batch exports'"):
+        export("gemini_batch", folder / "described.jsonl", tmp_path / "x.jsonl", images=folder / "photos",
+               requests=BatchRequests("m"))  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(lines=st.lists(st.text(max_size=12).map(lambda text: text + "\n"), max_size=30), most=st.integers(0, 5))
+def test_batch_parts_keep_every_request_in_order_within_the_api_s_limits(lines, most):
+    """`batch_parts`: the requests in order, each part at most so many requests (any, with 0: Gemini's) and bytes
+    (UTF-8), a request larger than that alone in its part."""
+    from helpers.describer import exports
+    from helpers.describer.batch_requests import BatchApi
+
+    numbered = list(exports.batch_parts(iter(lines), BatchApi("an API", (), most, 20, True)))
     assert [line for _, line in numbered] == lines
     numbers = [number for number, _ in numbered]
     assert numbers == sorted(numbers) and set(numbers) == set(range(len(set(numbers)))), "parts in order, none empty"
     parts = [[line for number, line in numbered if number == part] for part in sorted(set(numbers))]
     for part in parts:
         size = sum(len(line.encode("utf-8")) for line in part)
-        assert 0 < len(part) <= most and (size <= 20 or len(part) == 1)
+        assert 0 < len(part) <= (most or len(lines)) and (size <= 20 or len(part) == 1)
 
 
 def test_the_vision_language_loop_runs_from_the_command_line(described, tmp_path):

@@ -13,6 +13,7 @@ desclm export described.jsonl --format geojson --cv cv.jsonl --output litter.geo
 desclm export described.jsonl --format geojson_items --cv cv.jsonl --output items.geojson
 desclm export described.jsonl --format openai_batch --images photos/ --model Qwen/Qwen2.5-VL-7B-Instruct \
     --max_side 768 --output requests.jsonl   # vllm run-batch -i requests.jsonl ...; then desclm check
+desclm export described.jsonl --format gemini_batch --images photos/ --max_side 768 --output requests.jsonl
 """
 
 from __future__ import annotations

@@ -1,51 +1,102 @@
-"""Described photos as requests in the OpenAI Batch API's input file (`desclm export --format openai_batch`).
+"""Described photos as requests in a batch API's input file (`desclm export --format openai_batch`, `gemini_batch`).
 
     desclm export described.jsonl --format openai_batch --images photos/ --model Qwen/Qwen2.5-VL-7B-Instruct \
         --max_side 768 --image_format jpeg --output requests.jsonl
     vllm run-batch -i requests.jsonl -o results.jsonl --model Qwen/Qwen2.5-VL-7B-Instruct
     desclm check --input cv.jsonl --captions results.jsonl --output verdicts.jsonl
 
-A line a photo, as OpenAI's Batch API and vLLM's `run-batch` read them: `custom_id` (the photo's id, the id of
-its CV record: a photo's key, or an id's JSON text), `method` POST, `url` `/v1/chat/completions`, and a `body`
-asking `model` one user turn, the photo (an `image_url` part: the photo itself as a data URL, or a URL of it) and
-the prompt (a `text` part); `max_completion_tokens` where given. The output file's lines name their request's
-`custom_id`, by which `desclm check` joins each answer to its record (`helpers.describer.check.is_batch_output`).
-OpenAI takes at most `OPENAI_REQUESTS` requests and `OPENAI_BYTES` bytes a file (`openai_limits_warning`; an output
-that is not a `.jsonl` file is a folder of parts of that size, `requests-00000.jsonl`, ...); vLLM has no such limit.
+    desclm export described.jsonl --format gemini_batch --images photos/ --max_side 768 --image_format jpeg \
+        --output requests.jsonl     # uploaded, then client.batches.create(model=..., src=the file)
+
+A line a photo. **openai_batch**, as OpenAI's Batch API and vLLM's `run-batch` read them: `custom_id` (the photo's id,
+the id of its CV record: a photo's key, or an id's JSON text), `method` POST, `url` `/v1/chat/completions`, and a
+`body` asking `model` one user turn, the photo (an `image_url` part: the photo itself as a data URL, or a URL of it)
+and the prompt (a `text` part); `max_completion_tokens` where given. **gemini_batch**, as the Gemini Batch API reads
+its input file (Vertex AI's batch prediction too): `key` (the same id) and `request`, a `GenerateContentRequest` of one
+user turn, the photo (an `inline_data` part: its media type and bytes; or a `file_data` part, its URI, a `gs://` one
+on Vertex AI) and the prompt; `generation_config.max_output_tokens` where given; the model is named when the batch is
+created, not in each request. The output file's lines name their request's `custom_id` (`key`), by which `desclm
+check` joins each answer to its record (`helpers.describer.check.is_batch_output`). Each API takes at most so many
+requests and bytes a file (`BatchApi`, `limits_warning`; an output that is not a `.jsonl` file is a folder of parts
+of that size, `requests-00000.jsonl`, ...); vLLM has no such limit.
 """
 
 from __future__ import annotations
 
 import base64
+import mimetypes
 from dataclasses import dataclass
 
-SENT_AS_IS = ("image/jpeg", "image/png", "image/webp", "image/gif")  # the photo formats OpenAI's API takes
-OPENAI_REQUESTS = 50_000  # the Batch API's most requests in one input file (OpenAI's documentation)
-OPENAI_BYTES = 200 * 10**6  # and its largest input file
 CHAT_COMPLETIONS = "/v1/chat/completions"
 BATCH_PART = "requests"  # a folder output's parts: requests-00000.jsonl, ...
 
 
 @dataclass(frozen=True)
+class BatchApi:
+    """A batch API's input file: the photo formats it takes, and the most requests (0: any) and bytes of one file."""
+
+    name: str  # for messages
+    takes: tuple[str, ...]  # media types
+    most_requests: int
+    most_bytes: int
+    names_model: bool  # whether each request names the model (Gemini's batch names it once, when created)
+
+
+BATCH_APIS = {  # by the export's format; limits from the providers' documentation
+    "openai_batch": BatchApi(
+        "OpenAI's Batch API", ("image/jpeg", "image/png", "image/webp", "image/gif"), 50_000, 200 * 10**6, True
+    ),
+    "gemini_batch": BatchApi(
+        "the Gemini Batch API",
+        ("image/png", "image/jpeg", "image/webp", "image/heic", "image/heif"),
+        0,
+        2 * 10**9,
+        False,
+    ),
+}
+
+
+@dataclass(frozen=True)
 class BatchRequests:
-    """What each request asks: `model` (the served model's name) and at most `max_tokens` tokens (0: the server's
-    default)."""
+    """What each request asks: `model` (the served model's name; none for gemini_batch) and at most `max_tokens` tokens
+    (0: the server's default), in the input file of `api` (a `BATCH_APIS` format)."""
 
     model: str
     max_tokens: int = 0
+    api: str = "openai_batch"
 
 
-def batch_request(custom_id: str, image_url: str, prompt: str, settings: BatchRequests) -> dict:
-    """One photo's request (see the module docstring)."""
-    content = [{"type": "image_url", "image_url": {"url": image_url}}, {"type": "text", "text": prompt}]
+@dataclass(frozen=True)
+class SentPhoto:
+    """A request's photo: its media type and bytes (base64), or a URL of it (its media type told by its name, "" where
+    unknown)."""
+
+    media: str
+    data: str = ""
+    url: str = ""
+
+
+def batch_request(custom_id: str, photo: SentPhoto, prompt: str, settings: BatchRequests) -> dict:
+    """One photo's request in `settings.api`'s layout (see the module docstring)."""
+    if settings.api == "gemini_batch":
+        if photo.url:
+            part = {"file_data": {"mime_type": photo.media, "file_uri": photo.url}}
+        else:
+            part = {"inline_data": {"mime_type": photo.media, "data": photo.data}}
+        request = {"contents": [{"role": "user", "parts": [part, {"text": prompt}]}]}
+        if settings.max_tokens:
+            request["generation_config"] = {"max_output_tokens": settings.max_tokens}
+        return {"key": custom_id, "request": request}
+    url = photo.url or f"data:{photo.media};base64,{photo.data}"
+    content = [{"type": "image_url", "image_url": {"url": url}}, {"type": "text", "text": prompt}]
     body = {"model": settings.model, "messages": [{"role": "user", "content": content}]}
     if settings.max_tokens:
         body["max_completion_tokens"] = settings.max_tokens
     return {"custom_id": custom_id, "method": "POST", "url": CHAT_COMPLETIONS, "body": body}
 
 
-def data_url(data: bytes) -> str:
-    """A photo's bytes as a data URL (`data:image/jpeg;base64,...`), its media type Pillow's for its format.
+def encoded_photo(data: bytes) -> SentPhoto:
+    """A photo's bytes to send, its media type Pillow's for its format.
 
     Raises:
         ValueError: `data` is no photo Pillow can identify.
@@ -56,16 +107,27 @@ def data_url(data: bytes) -> str:
 
     kind = photo_format(data)
     media = Image.MIME.get(kind, f"image/{kind.lower()}")
-    return f"data:{media};base64,{base64.b64encode(data).decode('ascii')}"
+    return SentPhoto(media, base64.b64encode(data).decode("ascii"))
 
 
-def openai_limits_warning(requests: int, size: int) -> str | None:
-    """What to say when a requests file holds more requests or bytes than OpenAI's Batch API takes in one file
-    (None: neither)."""
-    if requests <= OPENAI_REQUESTS and size <= OPENAI_BYTES:
+def url_photo(url: str) -> SentPhoto:
+    """A photo sent by URL, its media type told by its name's extension ("" where none tells it)."""
+    from PIL import Image
+
+    media = mimetypes.guess_type(url, strict=False)[0]
+    if media is None:  # an extension only Pillow (or its plugins: HEIC) knows
+        kind = Image.registered_extensions().get("." + url.rsplit(".", 1)[-1].lower()) if "." in url else None
+        media = Image.MIME.get(kind, "") if kind else ""
+    return SentPhoto(media, url=url)
+
+
+def limits_warning(api: BatchApi, requests: int, size: int) -> str | None:
+    """What to say when a requests file holds more requests or bytes than `api` takes in one file (None: neither)."""
+    if (not api.most_requests or requests <= api.most_requests) and size <= api.most_bytes:
         return None
+    most = f"{api.most_requests:,} requests and " if api.most_requests else ""
     return (
-        f"{requests:,} requests in {size / 10**6:,.0f} MB: OpenAI's Batch API takes at most {OPENAI_REQUESTS:,} "
-        f"requests and {OPENAI_BYTES / 10**6:.0f} MB a file (vLLM's run-batch takes any): --output a folder writes "
-        "parts of that size; photos smaller (--max_side 768), or URLs of them (--url_prefix), make fewer"
+        f"{requests:,} requests in {size / 10**6:,.0f} MB: {api.name} takes at most {most}"
+        f"{api.most_bytes / 10**6:,.0f} MB a file (vLLM's run-batch takes any): --output a folder writes parts of that "
+        "size; photos smaller (--max_side 768), or URLs of them (--url_prefix), make fewer"
     )

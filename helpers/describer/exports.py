@@ -85,9 +85,10 @@ photo's detections once (`ONCE_A_PHOTO`, `--answer boxes`, `--objects`) take des
 - **csv**: one row per photo for spreadsheets (UTF-8 with a byte-order mark, which Excel needs):
   id, image, scene, the counts, time, latitude, longitude (where some record says when or where), source,
   description, caption_1..k;
-- **openai_batch**: a request per photo in the OpenAI Batch API's input file (vLLM's `run-batch` reads it too),
-  asking a vision-language model `--prompt` about the photo, sent as a data URL or by URL
-  (`helpers.describer.batch_requests`, `write_batch_file`); `desclm check` reads the output file back.
+- **openai_batch**, **gemini_batch**: a request per photo in the OpenAI Batch API's input file (vLLM's `run-batch`
+  reads it too) or the Gemini Batch API's (Vertex AI's batch prediction too), asking a vision-language model
+  `--prompt` about the photo, sent as its bytes or by URL (`helpers.describer.batch_requests`, `write_batch_file`);
+  `desclm check` reads the output file back.
 
 `--max_side`, `--image_format` (hf, webdataset): the embedded photos written smaller or in another format, as
 img2dataset writes a training set's (`helpers.core.photo_rewrite`: upright, without EXIF; the others as stored), on
@@ -178,14 +179,14 @@ from helpers.core.tar_photos import is_tar_shards
 from helpers.core.workers import WorkerPool
 from helpers.describer import label_studio
 from helpers.describer.batch_requests import (
+    BATCH_APIS,
     BATCH_PART,
-    OPENAI_BYTES,
-    OPENAI_REQUESTS,
-    SENT_AS_IS,
+    BatchApi,
     BatchRequests,
     batch_request,
-    data_url,
-    openai_limits_warning,
+    encoded_photo,
+    limits_warning,
+    url_photo,
 )
 from helpers.describer.check import RecordIndex, photo_stem
 from helpers.describer.dataset_card import CardCounts, dataset_card
@@ -208,7 +209,7 @@ LLAVA_PROMPT = CAPTION_PROMPT
 COPYING_FORMATS = ("llava", "grounded", "florence2", "coco", "coco_instances", "label_studio")
 FOLDER_FORMATS = ("hf", "webdataset")  # the exports written as a folder of shards, resumable
 # the exports whose photos may be written again (`PhotoRewrite`)
-REWRITING_FORMATS = (*FOLDER_FORMATS, "llava", "grounded", "florence2", "yolo", "openai_batch")
+REWRITING_FORMATS = (*FOLDER_FORMATS, "llava", "grounded", "florence2", "yolo", *BATCH_APIS)
 # the exports whose trainers open the copied photos without their EXIF orientation (`TURNED_WARNING`)
 EXIF_BLIND_LOADERS = {
     "llava": "LLaVA's loader (PIL without exif_transpose)",
@@ -221,7 +222,7 @@ SPLIT_FILE_FORMATS = ("llava", "grounded", "florence2", "coco", "coco_instances"
 # the exports of the CV records' detections (--cv needed)
 DETECTION_FORMATS = ("grounded", "coco_instances", "label_studio", "yolo", "geojson", "geojson_items")
 # the exports that write each photo's detections once (not from `desclm check`'s verdicts, a row a caption)
-ONCE_A_PHOTO = ("grounded", "coco_instances", "yolo", "geojson", "geojson_items", "florence2", "openai_batch")
+ONCE_A_PHOTO = ("grounded", "coco_instances", "yolo", "geojson", "geojson_items", "florence2", *BATCH_APIS)
 
 
 @dataclass
@@ -1792,8 +1793,8 @@ def export(
         )
     if fmt in DETECTION_FORMATS and cv is None:
         raise ValueError(f"the {fmt} export writes the CV records' detections: give them (--cv)")
-    if (fmt == "openai_batch") != (requests is not None):
-        raise ValueError("requests: the openai_batch export's, and it needs them (the model each request asks)")
+    if (fmt in BATCH_APIS) != (requests is not None and requests.api == fmt):
+        raise ValueError(f"requests: the {' and '.join(BATCH_APIS)} exports', and they need theirs (what each asks)")
     verdicts = is_verdicts(described)
     if selection.verdict and not verdicts:
         raise ValueError(f"verdict: {described} holds described rows, not desclm check's verdicts")
@@ -1819,10 +1820,8 @@ def export(
         )
     if rewrite.rewrites and fmt in ("llava", "grounded", "florence2") and image_folder is None:
         raise ValueError(f"max_side, image_format: the {fmt} export writes photos only with image_folder")
-    if fmt == "openai_batch" and photos is None and not url_prefix:
-        raise ValueError(
-            "the openai_batch requests send each photo: give them (--images), or their URLs (--url_prefix)"
-        )
+    if fmt in BATCH_APIS and photos is None and not url_prefix:
+        raise ValueError(f"the {fmt} requests send each photo: give them (--images), or their URLs (--url_prefix)")
     if fmt == "yolo":
         if photos is None:
             raise ValueError("the yolo export copies the photos into its images/ folder: give them (--images)")
@@ -1837,7 +1836,7 @@ def export(
         url_prefix, served = served_prefix(photos, image_folder)
     inputs = [path for path in (described, cv) if path is not None]
     errors = errors_path(output)
-    if fmt in FOLDER_OUTPUTS or (fmt == "openai_batch" and output.suffix.lower() != ".jsonl"):
+    if fmt in FOLDER_OUTPUTS or (fmt in BATCH_APIS and output.suffix.lower() != ".jsonl"):
         if output.exists() and not output.is_dir():
             raise ValueError(f"{output} is a file: the {fmt} export writes a folder")
         inside = [
@@ -1861,17 +1860,14 @@ def export(
         return _export(job)
 
 
-SENT_PREFIXES = tuple(f"data:{media};" for media in SENT_AS_IS)  # the data URLs of photos OpenAI's API takes
-
-
-def batch_parts(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
-    """Each of `lines` (requests), in order, with the number of its part: parts of at most `OPENAI_REQUESTS` lines
-    and `OPENAI_BYTES` bytes (UTF-8), each a file OpenAI's Batch API takes (a single request larger than that is a
+def batch_parts(lines: Iterable[str], api: BatchApi) -> Iterator[tuple[int, str]]:
+    """Each of `lines` (requests), in order, with the number of its part: parts of at most `api.most_requests` lines
+    (any with 0) and `api.most_bytes` bytes (UTF-8), each a file the API takes (a single request larger than that is a
     part of its own)."""
     part, count, size = 0, 0, 0
     for line in lines:
         length = len(line.encode("utf-8"))
-        if count and (count == OPENAI_REQUESTS or size + length > OPENAI_BYTES):
+        if count and (count == api.most_requests or size + length > api.most_bytes):
             part, count, size = part + 1, 0, 0
         count, size = count + 1, size + length
         yield part, line
@@ -1887,14 +1883,15 @@ def write_batch_file(
     rewrite: PhotoRewrite,
     workers: int,
 ) -> int:
-    """The openai_batch export (`helpers.describer.batch_requests`): a request a row, in order, its photo a data URL
-    of its bytes as `rewrite` writes them (read here, written again on `workers` processes), or with `url_prefix`
-    that then its key (no photo read). A photo that cannot be read or written is its row's problem. `output`: one
-    `.jsonl` file, or else a folder of parts (`batch_parts`: `requests-00000.jsonl`, ...), each one OpenAI's Batch
-    API takes, written as the rows are read, in place when all are (a killed export starts over). Returns how many
-    rows were not sent."""
+    """The openai_batch and gemini_batch exports (`helpers.describer.batch_requests`): a request a row, in order, its
+    photo its bytes as `rewrite` writes them (read here, written again on `workers` processes), or with `url_prefix`
+    that then its key (no photo read; gemini_batch: its media type told by its name). A photo that cannot be read,
+    written or (by URL, gemini_batch) typed is its row's problem. `output`: one `.jsonl` file, or else a folder of
+    parts (`batch_parts`: `requests-00000.jsonl`, ...), each one the API takes, written as the rows are read, in place
+    when all are (a killed export starts over). Returns how many rows were not sent."""
+    api = BATCH_APIS[settings.api]
     held: deque[ExportRow] = deque()
-    failed = turned = others = 0  # others: photos in a format beyond those the API takes (a phone's HEIC)
+    failed = turned = others = 0  # others: photos in a format beyond those the API takes (a TIFF)
 
     def photo_calls() -> Iterator[tuple[bytes | None]]:
         for row in rows():
@@ -1907,48 +1904,51 @@ def write_batch_file(
         try:
             for data, rewritten, error in pool.ordered("photo", photo_calls(), 2 * pool.workers):
                 row = held.popleft()
+                why = error  # why it is not sent (None with no data: not read, its problem said)
                 if url_prefix:
-                    url = image_url(url_prefix, row.photo_name)
-                else:
-                    why = error  # why it was not written again (None with no data: not read, its problem said)
-                    if data is not None:
-                        try:
-                            url = data_url(data)
-                        except ValueError as unknown:  # no photo Pillow knows
-                            why = str(unknown)
-                    if data is None or why is not None:
-                        if why is not None:
-                            rows.problems.append(
-                                {"id": row.id, "error": f"photo not sent: {photos.name(row.image)}: {why}"}
-                            )
-                        failed += 1
-                        continue
-                    others += not url.startswith(SENT_PREFIXES)
+                    photo = url_photo(image_url(url_prefix, row.photo_name))
+                    if not photo.media and not api.names_model:  # Gemini's file_data names its media type
+                        why = f"its media type is not told by its name ({row.photo_name})"
+                elif data is not None:
+                    try:
+                        photo = encoded_photo(data)
+                    except ValueError as unknown:  # no photo Pillow knows
+                        why = str(unknown)
+                if (data is None and not url_prefix) or why is not None:
+                    if why is not None:
+                        name = row.photo_name if url_prefix else photos.name(row.image)
+                        rows.problems.append({"id": row.id, "error": f"photo not sent: {name}: {why}"})
+                    failed += 1
+                    continue
+                if not url_prefix:
+                    others += photo.media not in api.takes
                     turned += not rewritten and stored_turned(data)
                 custom_id = row.id if isinstance(row.id, str) else _key(row.id)
-                yield json.dumps(batch_request(custom_id, url, prompt, settings), ensure_ascii=False) + "\n"
+                yield json.dumps(batch_request(custom_id, photo, prompt, settings), ensure_ascii=False) + "\n"
         finally:
             pool.close()
 
     if output.suffix.lower() == ".jsonl":
         atomic_write_text(output, lines())
         written = rows.count - len(rows.left_out) - rows.passed_over - failed
-        if too_many := openai_limits_warning(written, output.stat().st_size):
+        if too_many := limits_warning(api, written, output.stat().st_size):
             logger.warning("%s: %s", output, too_many)
-    else:  # a folder of parts, each as large as OpenAI's Batch API takes
+    else:  # a folder of parts, each as large as the API takes
         work = output.with_name(f".{output.name}.partial")
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
-        for number, part in groupby(batch_parts(lines()), key=lambda numbered: numbered[0]):
+        for number, part in groupby(batch_parts(lines(), api), key=lambda numbered: numbered[0]):
             atomic_write_text(work / f"{BATCH_PART}-{number:05d}.jsonl", (line for _, line in part))  # as it comes
         replace_dir(work, output)
     if turned:
         logger.warning(TURNED_WARNING, turned, "vision-language model servers that open photos without their EXIF")
     if others:
+        takes = ", ".join(media.removeprefix("image/").upper() for media in api.takes)
         logger.warning(
-            "%d photos are sent in a format OpenAI's API does not take (it takes JPEG, PNG, WebP and GIF; a phone's "
-            "HEIC, a TIFF): --image_format jpeg sends them as JPEG",
+            "%d photos are sent in a format %s does not take (it takes %s): --image_format jpeg sends them as JPEG",
             others,
+            api.name,
+            takes,
         )
     return failed
 
@@ -2085,7 +2085,7 @@ def _export(job: ExportJob) -> dict:
         arguments = (described, cv, folder, checks.get(fmt), passes_over, strip_location, workers, lines, selection)
         rows = _Passes(*arguments, split_of if fmt == "yolo" else None)  # yolo: a folder of photos a split
         items: Counter = Counter()
-        unsent = 0  # (openai_batch) rows whose photo could not be sent
+        unsent = 0  # (the batch requests) rows whose photo could not be sent
         if fmt in SPLIT_FILE_FORMATS and split_of is not None:
             outputs = {name: split_output(output, name) for name in splits.names}
             arguments = (photos, prompt, policy, job.tasks, job.boxes)
@@ -2102,7 +2102,7 @@ def _export(job: ExportJob) -> dict:
                 logger.warning("%s: %s", output, too_many)
         elif fmt == "yolo":
             split_counts = write_yolo_dataset(rows, output, policy.min_confidence, splits)
-        elif fmt == "openai_batch":
+        elif fmt in BATCH_APIS:
             unsent = write_batch_file(rows, output, photos, prompt, job.requests, job.url_prefix, rewrite, workers)
         elif fmt == "geojson":
             atomic_write_text(output, geojson_pieces(rows, policy, lines=output.suffix.lower() in GEOJSON_LINES))

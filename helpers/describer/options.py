@@ -14,6 +14,7 @@ from helpers.core.photo_datasets import image_column_setting, key_column_setting
 from helpers.core.photo_rewrite import PhotoRewrite
 from helpers.core.settings import setting
 from helpers.core.shards import check_shard
+from helpers.describer.batch_requests import BATCH_APIS, BatchRequests
 from helpers.describer.selection import (
     Selection,
     SplitPlan,
@@ -53,7 +54,7 @@ EXPORT_FORMATS = (
     "geojson",
     "geojson_items",
     "csv",
-    "openai_batch",
+    *BATCH_APIS,  # openai_batch, gemini_batch
 )
 FLORENCE_TASKS = ("caption", "detection", "grounding")  # the florence2 export's entries (helpers.describer.florence)
 SPLIT_FORMATS = (
@@ -168,8 +169,9 @@ class CheckOptions:
     input: str = setting(help="CV output records, one JSON object per line (joined to captions by `id`, else `image`)")
     captions: str = setting(
         help='captions: JSONL {"id", "caption"} (see --caption_field), the output file of OpenAI\'s Batch API or '
-        "vLLM's run-batch (each choice's message, joined by custom_id; a folder of them, one per part) or "
-        "Anthropic's Message Batches results, LLaVA "
+        "vLLM's run-batch (each choice's message, joined by custom_id; a folder of them, one per part), "
+        "Anthropic's Message Batches results or the Gemini Batch API's output (each candidate's text, joined by "
+        "key), LLaVA "
         "conversations or COCO captions JSON, "
         "Label Studio's JSON, JSON-MIN or CSV export (each annotation's description), Parquet (a file or a folder of "
         "shards), WebDataset tar shards, or CSV"
@@ -208,7 +210,7 @@ class CheckOptions:
     max_side: int = setting(
         0,
         "boxes in pixels (pixels, qwen2.5-vl; Florence-2's post-processed): the model saw the photos shrunk to this "
-        "longer side (desclm export --max_side, as the openai_batch requests sent them); 0: as their records' size",
+        "longer side (desclm export --max_side, as the batch requests sent them); 0: as their records' size",
     )
 
     @property
@@ -261,12 +263,13 @@ class ExportOptions:
         "on); geojson: the photos as points where they were taken, with their counts and descriptions (with --cv; "
         "QGIS, geopandas); geojson_items: each stated item as a point where it lies on the ground (with --cv; drone "
         "photos with their height and camera angles); csv: a spreadsheet; openai_batch: a request per photo in the "
-        "OpenAI Batch API's input file, asking --model --prompt about the photo (vLLM's run-batch reads it too; "
-        "desclm check reads the output file back)"
+        "OpenAI Batch API's input file, asking --model --prompt about the photo (vLLM's run-batch reads it too); "
+        "gemini_batch: the same in the Gemini Batch API's input file (Vertex AI's too; the model named when the "
+        "batch is created); desclm check reads their output files back"
     )
     output: str = setting(
-        help="file to write (hf, webdataset, yolo: a folder; openai_batch: a .jsonl, or else a folder of parts of at "
-        "most 50,000 requests and 200 MB, as OpenAI's Batch API takes them)"
+        help="file to write (hf, webdataset, yolo: a folder; openai_batch, gemini_batch: a .jsonl, or else a folder "
+        "of parts as large as the API takes: 50,000 requests and 200 MB for OpenAI's, 2 GB for Gemini's)"
     )
     cv: str = setting("", "the CV records the rows were described from (adds detections and scene; 01's output)")
     images: str = setting(
@@ -278,11 +281,14 @@ class ExportOptions:
     key_column: str = key_column_setting()
     prompt: str = setting(
         "",
-        f"llava: the human turn after <image>; hf with --chat, openai_batch: the user's turn (default: "
+        f"llava: the human turn after <image>; hf with --chat, openai_batch, gemini_batch: the user's turn (default: "
         f"{CAPTION_PROMPT!r}; --answer boxes: {BOXES_PROMPT!r})",
     )
     model: str = setting("", "openai_batch: the model each request names (the served model's name)")
-    max_tokens: int = setting(0, "openai_batch: each request's max_completion_tokens (0: the server's default)")
+    max_tokens: int = setting(
+        0,
+        "openai_batch, gemini_batch: each request's max_completion_tokens (max_output_tokens; 0: the server's default)",
+    )
     answer: Literal["caption", "boxes"] = setting(
         "caption",
         "llava, hf --chat: each conversation's answer: caption (the description; llava: an entry per caption) or "
@@ -326,7 +332,8 @@ class ExportOptions:
         "s3://bucket/photos/ with cloud storage; default: Label Studio's local files, /data/local-files/?d=<the "
         "photos' folder name>/, served with LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT the folder holding it; "
         "openai_batch: each request's image URL is this then the photo's key (https://..., or file:///data/photos/ "
-        "with vLLM's --allowed-local-media-path /data/photos); default: the photo itself, as a data URL",
+        "with vLLM's --allowed-local-media-path /data/photos); gemini_batch: its file_uri so (gs://bucket/photos/ "
+        "on Vertex AI), its media type told by the key's extension; default: the photo itself, its bytes",
     )
     image_folder: str = setting(
         "",
@@ -409,11 +416,10 @@ class ExportOptions:
         return units if self.answer == "boxes" else None
 
     @property
-    def requests(self):
-        """The openai_batch export's request settings (`BatchRequests`), None for another format."""
-        from helpers.describer.batch_requests import BatchRequests
-
-        return BatchRequests(self.model.strip(), self.max_tokens) if self.format == "openai_batch" else None
+    def requests(self) -> BatchRequests | None:
+        """The batch exports' request settings (`BatchRequests`), None for another format."""
+        asked = BatchRequests(self.model.strip(), self.max_tokens, self.format)
+        return asked if self.format in BATCH_APIS else None
 
     @property
     def conversation_prompt(self) -> str:
@@ -458,15 +464,21 @@ class ExportOptions:
             raise ValueError(f"--splits: the {', '.join(SPLIT_FORMATS)} exports' splits, not {self.format}'s")
         if self.strip_location and self.format in MAP_FORMATS:
             raise ValueError(f"--strip_location: the {self.format} export is a map of where the photos were taken")
-        rewriting = ("hf", "webdataset", "llava", "grounded", "florence2", "yolo", "openai_batch")
+        rewriting = ("hf", "webdataset", "llava", "grounded", "florence2", "yolo", *BATCH_APIS)
         if self.rewrite.rewrites and self.format not in rewriting:
             raise ValueError(
                 f"--max_side, --image_format: the {', '.join(rewriting)} exports' photos, not {self.format}'s"
             )
-        if (self.model or self.max_tokens) and self.format != "openai_batch":
-            raise ValueError(f"--model, --max_tokens: the openai_batch export's requests, not {self.format}'s")
-        if self.format == "openai_batch" and not self.model.strip():
-            raise ValueError("--model: each openai_batch request names the model to ask (the served model's name)")
+        if (self.model or self.max_tokens) and self.format not in BATCH_APIS:
+            raise ValueError(f"--model, --max_tokens: the batch exports' requests, not {self.format}'s")
+        names_model = self.format in BATCH_APIS and BATCH_APIS[self.format].names_model
+        if names_model and not self.model.strip():
+            raise ValueError(f"--model: each {self.format} request names the model to ask (the served model's name)")
+        if self.model and self.format in BATCH_APIS and not names_model:
+            raise ValueError(
+                f"--model: a {self.format} request names no model: it is named when the batch is created "
+                "(client.batches.create(model=...))"
+            )
         if self.max_tokens < 0:
             raise ValueError(f"--max_tokens must be >= 0 (0: the server's default), got {self.max_tokens}")
         worker_processes(self.workers)

@@ -988,7 +988,8 @@ def test_gemini_batch_output_is_checked_by_key(tmp_path, caplog):
     """The Gemini Batch API's output file (a line a request: its `key` and `response`, a `GenerateContentResponse`):
     each candidate's text parts joined are a caption (a thought part aside), joined by the `key` (a photo's key, or an
     id's JSON text); one stopped at `maxOutputTokens` is checked as it stands; a failed request (`error`, Vertex AI's
-    `status` text), a blocked prompt, a candidate stopped for safety or without text is its error line naming why."""
+    `status` text), a blocked prompt, a candidate stopped for safety or without text is its error line naming why, as
+    is a result echoing its request without a key (joined to no record)."""
     from helpers.describer.check import check_file
 
     records = [
@@ -1019,6 +1020,7 @@ def test_gemini_batch_output_is_checked_by_key(tmp_path, caplog):
         {"key": "b.jpg", "status": "Request was blocked: quota", "processed_time": "2026-12-07T08:00:00Z"},
         {"key": "a.jpg", "response": {"promptFeedback": {"blockReason": "SAFETY"}}},
         {"key": "a.jpg", "response": {"candidates": []}},
+        {"request": {"contents": []}, "response": answered("a.jpg", "Two plastic bottles.")["response"], "status": ""},
     ]
     (tmp_path / "results.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
     summary = check_file(tmp_path / "cv.jsonl", tmp_path / "results.jsonl", tmp_path / "verdicts.jsonl", workers=0)
@@ -1039,8 +1041,9 @@ def test_gemini_batch_output_is_checked_by_key(tmp_path, caplog):
         "line 8: the request gave no answer: Request was blocked: quota",
         "line 9: the request gave no answer: its prompt was blocked (SAFETY)",
         "line 10: its response holds no candidates",
+        "line 11: a batch result without its request's key: joined to no record",
     ]
-    assert (summary["checked"], summary["faithful"], summary["errors"], summary["token_limit"]) == (5, 4, 6, 1)
+    assert (summary["checked"], summary["faithful"], summary["errors"], summary["token_limit"]) == (5, 4, 7, 1)
     assert "finishReason MAX_TOKENS" in caplog.text
 
 

@@ -9,16 +9,16 @@
         --output requests.jsonl     # uploaded, then client.batches.create(model=..., src=the file)
 
 A line a photo. **openai_batch**, as OpenAI's Batch API and vLLM's `run-batch` read them: `custom_id` (the photo's id,
-the id of its CV record: a photo's key, or an id's JSON text), `method` POST, `url` `/v1/chat/completions`, and a
-`body` asking `model` one user turn, the photo (an `image_url` part: the photo itself as a data URL, or a URL of it)
-and the prompt (a `text` part); `max_completion_tokens` where given. **gemini_batch**, as the Gemini Batch API reads
-its input file (Vertex AI's batch prediction too): `key` (the same id) and `request`, a `GenerateContentRequest` of one
-user turn, the photo (an `inline_data` part: its media type and bytes; or a `file_data` part, its URI, a `gs://` one
-on Vertex AI) and the prompt; `generation_config.max_output_tokens` where given; the model is named when the batch is
-created, not in each request. The output file's lines name their request's `custom_id` (`key`), by which `desclm
-check` joins each answer to its record (`helpers.describer.check.is_batch_output`). Each API takes at most so many
-requests and bytes a file (`BatchApi`, `limits_warning`; an output that is not a `.jsonl` file is a folder of parts
-of that size, `requests-00000.jsonl`, ...); vLLM has no such limit.
+the id of its CV record: a photo's key, or an id's JSON text), `method` POST, `url` `/v1/chat/completions`, and a `body`
+asking `model` one user turn, the photo (an `image_url` part: the photo itself as a data URL, or a URL of it) and the
+prompt (a `text` part); `max_completion_tokens` where given. **gemini_batch**, as the Gemini Batch API reads its input
+file: `key` (the same id) and `request`, a `GenerateContentRequest` of one user turn, the photo (an `inline_data` part:
+its media type and bytes; or a `file_data` part, its URI) and the prompt (snake-case names, as the Gemini API's
+documentation writes them); `generation_config.max_output_tokens` where given; the model is named when the batch is
+created, not in each request. The output file's lines name their request's `custom_id` (`key`), by which `desclm check`
+joins each answer to its record (`helpers.describer.check.is_batch_output`). Each API takes at most so many requests and
+bytes a file (`BatchApi`, `limits_warning`; an output that is not a `.jsonl` file is a folder of parts of that size,
+`requests-00000.jsonl`, ...); vLLM has no such limit.
 """
 
 from __future__ import annotations

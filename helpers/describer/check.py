@@ -400,9 +400,9 @@ def is_batch_output(entry) -> bool:
 
 def is_gemini_output(entry) -> bool:
     """Whether a JSON line is a request's result in the Gemini Batch API's output file: its request's `key`, and its
-    `response` (a `GenerateContentResponse`) or why none (`error`, or `status`: Vertex AI's batch output, whose lines
-    keep their request's `key` where it had one)."""
-    keyed = isinstance(entry, dict) and isinstance(entry.get("key"), str)
+    `response` (a `GenerateContentResponse`) or why none (`error`; or `status`, a google.rpc.Status, or a text as
+    Vertex AI's batch output says why); a line echoing its `request` without a `key` is one too, joined to none."""
+    keyed = isinstance(entry, dict) and (isinstance(entry.get("key"), str) or "request" in entry)
     return keyed and any(name in entry for name in ("response", "error", "status"))
 
 
@@ -424,7 +424,10 @@ def _batch_lines(where: str, entry: dict) -> Iterator[CaptionLine]:
     """A batch request's captions (`is_batch_output`): its response's choices' messages (several with `n`), joined by
     its `custom_id` (the id of its photo's record: a photo's key, or an id's JSON text, `17`, tried as that id); a
     failed request, or a choice without a text, is its error line naming why."""
-    key = entry["custom_id"] if isinstance(entry.get("custom_id"), str) else entry["key"]
+    key = entry["custom_id"] if isinstance(entry.get("custom_id"), str) else entry.get("key")
+    if not isinstance(key, str):  # a batch output echoing its requests, whose key was not kept
+        yield CaptionLine(where, None, None, f"{where}: a batch result without its request's key: joined to no record")
+        return
     try:
         parsed = json.loads(key)
     except ValueError:

@@ -86,7 +86,7 @@ photo's detections once (`ONCE_A_PHOTO`, `--answer boxes`, `--objects`) take des
   id, image, scene, the counts, time, latitude, longitude (where some record says when or where), source,
   description, caption_1..k;
 - **openai_batch**, **gemini_batch**: a request per photo in the OpenAI Batch API's input file (vLLM's `run-batch`
-  reads it too) or the Gemini Batch API's (Vertex AI's batch prediction too), asking a vision-language model
+  reads it too) or the Gemini Batch API's, asking a vision-language model
   `--prompt` about the photo, sent as its bytes or by URL (`helpers.describer.batch_requests`, `write_batch_file`);
   `desclm check` reads the output file back.
 

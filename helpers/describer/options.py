@@ -264,7 +264,7 @@ class ExportOptions:
         "QGIS, geopandas); geojson_items: each stated item as a point where it lies on the ground (with --cv; drone "
         "photos with their height and camera angles); csv: a spreadsheet; openai_batch: a request per photo in the "
         "OpenAI Batch API's input file, asking --model --prompt about the photo (vLLM's run-batch reads it too); "
-        "gemini_batch: the same in the Gemini Batch API's input file (Vertex AI's too; the model named when the "
+        "gemini_batch: the same in the Gemini Batch API's input file (the model named when the "
         "batch is created); desclm check reads their output files back"
     )
     output: str = setting(
@@ -332,8 +332,8 @@ class ExportOptions:
         "s3://bucket/photos/ with cloud storage; default: Label Studio's local files, /data/local-files/?d=<the "
         "photos' folder name>/, served with LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT the folder holding it; "
         "openai_batch: each request's image URL is this then the photo's key (https://..., or file:///data/photos/ "
-        "with vLLM's --allowed-local-media-path /data/photos); gemini_batch: its file_uri so (gs://bucket/photos/ "
-        "on Vertex AI), its media type told by the key's extension; default: the photo itself, its bytes",
+        "with vLLM's --allowed-local-media-path /data/photos); gemini_batch: its file_uri so, "
+        "its media type told by the key's extension; default: the photo itself, its bytes",
     )
     image_folder: str = setting(
         "",

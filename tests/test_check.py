@@ -970,7 +970,7 @@ def test_openai_batch_output_is_checked_by_custom_id(tmp_path, caplog):
     verdicts = [json.loads(line) for line in (tmp_path / "verdicts.jsonl").read_text().splitlines()]
     assert [(v["id"], v.get("entry"), v.get("faithful")) for v in verdicts[:4]] == [
         ("a.jpg", None, True),
-        ("17", None, True),
+        (17, None, True),  # joined by the number it spells: named by its record's id
         ("a.jpg", "choice 0", False),
         ("a.jpg", "choice 1", True),
     ]
@@ -1027,7 +1027,7 @@ def test_gemini_batch_output_is_checked_by_key(tmp_path, caplog):
     verdicts = [json.loads(line) for line in (tmp_path / "verdicts.jsonl").read_text().splitlines()]
     assert [(v["id"], v.get("entry"), v.get("faithful")) for v in verdicts[:5]] == [
         ("a.jpg", None, True),
-        ("17", None, True),
+        (17, None, True),
         ("a.jpg", "candidate 0", False),
         ("a.jpg", "candidate 1", True),
         ("a.jpg", None, True),
@@ -1135,11 +1135,46 @@ def test_any_batch_output_gives_a_line_per_choice_or_failure_in_order(results):
         summary = check_file(folder / "cv.jsonl", folder / "out.jsonl", folder / "verdicts.jsonl", workers=0)
         with open(folder / "verdicts.jsonl", encoding="utf-8") as written:  # (lines end at \n: a text may hold U+0085)
             verdicts = [json.loads(line) for line in written]
-        assert [v["id"] for v in verdicts] == [custom_id for custom_id, _ in expected]
+        # a caption joined by the number its custom_id spells is named by its record's id, the number
+        assert [v["id"] for v in verdicts] == [17 if key == "17" and text else key for key, text in expected]
         for verdict, (_, text) in zip(verdicts, expected, strict=True):  # (a text may read as a broken box list)
             assert "faithful" in verdict or verdict["error"].startswith("line ") if text else "error" in verdict
         assert summary["checked"] + summary["errors"] == len(expected)
         assert summary["token_limit"] <= summary["checked"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    ids=st.lists(st.one_of(st.text(min_size=1, max_size=80), st.integers()), min_size=1, max_size=6, unique=True),
+    order=st.randoms(use_true_random=False),
+)
+def test_any_record_id_sent_as_anthropic_takes_it_joins_back_to_its_record(ids, order):
+    """Any record ids (texts of any characters and length, numbers), sent as Anthropic's custom_ids (`anthropic_id`:
+    as they are where Anthropic takes them, else digests), join back to their own records, the verdicts naming the
+    records' ids, in whatever order the results come."""
+    import re
+    import tempfile
+
+    from helpers.describer.batch_requests import anthropic_id, request_id
+    from helpers.describer.check import check_file
+
+    if len({request_id(i) for i in ids}) < len(ids):  # a text "17" beside the number 17: one request id (as said)
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        (folder / "cv.jsonl").write_text("".join(json.dumps({"id": i, "detections": []}) + "\n" for i in ids))
+        shuffled = list(ids)
+        order.shuffle(shuffled)
+        message = {"content": [{"type": "text", "text": "No litter."}]}
+        results = [{"custom_id": anthropic_id(request_id(i)), "result": {"type": "succeeded", "message": message}}
+                   for i in shuffled]  # fmt: skip
+        assert all(re.fullmatch(r"[A-Za-z0-9_-]{1,64}", result["custom_id"]) for result in results)
+        (folder / "out.jsonl").write_text("".join(json.dumps(result) + "\n" for result in results))
+        check_file(folder / "cv.jsonl", folder / "out.jsonl", folder / "verdicts.jsonl", workers=0)
+        with open(folder / "verdicts.jsonl", encoding="utf-8") as written:
+            verdicts = [json.loads(line) for line in written]
+    assert [verdict.get("faithful") for verdict in verdicts] == [True] * len(ids)
+    assert [verdict["id"] for verdict in verdicts] == shuffled
 
 
 def test_anthropic_message_batch_results_are_checked_by_custom_id(tmp_path, caplog):

@@ -8,6 +8,7 @@ import io
 import itertools
 import json
 import logging
+import re
 import subprocess
 import sys
 import tarfile
@@ -2241,9 +2242,110 @@ def test_gemini_batch_requests_send_each_photo_and_their_answers_check_back(desc
 
     with pytest.raises(ValueError, match="--model: a gemini_batch request names no model"):
         ExportOptions(described="d.jsonl", format="gemini_batch", output="r.jsonl", model="gemini-2.5-flash")
-    with pytest.raises(ValueError, match="requests: the openai_batch and gemini_batch exports'"):
+    with pytest.raises(ValueError, match="requests: the openai_batch, gemini_batch, anthropic_batch exports'"):
         export("gemini_batch", folder / "described.jsonl", tmp_path / "x.jsonl", images=folder / "photos",
                requests=BatchRequests("m"))  # fmt: skip
+
+
+def test_anthropic_batch_requests_name_photos_as_anthropic_takes_and_their_results_check_back(
+    described, tmp_path, caplog
+):
+    """`desclm export --format anthropic_batch`: a request a described photo as Anthropic's Message Batches take them
+    (`custom_id`, `params`: model, max_tokens, one user turn of the photo, a base64 image block or a url source, and
+    the prompt). A photo's id Anthropic's custom_id cannot be (`[A-Za-z0-9_-]{1,64}`: a key has dots) is sent as its
+    digest, and desclm check joins the results back to the photo's record, its verdict naming the photo's own id; a
+    digest of no record's id is its error line. Photos larger than Anthropic takes are warned of."""
+    import base64
+
+    from helpers.describer import exports
+    from helpers.describer.batch_requests import anthropic_id
+    from helpers.describer.check import check_file
+    from helpers.describer.options import CAPTION_PROMPT, ExportOptions
+
+    folder, records, rows = described
+    options = ExportOptions(described="d.jsonl", format="anthropic_batch", output="r.jsonl", model="claude-x",
+                            max_tokens=96)  # fmt: skip
+    requests = tmp_path / "requests.jsonl"
+    counts = exports.export("anthropic_batch", folder / "described.jsonl", requests, images=folder / "photos",
+                            requests=options.requests)  # fmt: skip
+    lines = [json.loads(line) for line in requests.read_text().splitlines()]
+    sent = [row["id"] for row in rows if row["id"] != records[5]["image"]]
+    assert [line["custom_id"] for line in lines] == [anthropic_id(key) for key in sent]
+    assert all(re.fullmatch(r"h[0-9a-f]{32}", line["custom_id"]) for line in lines), "keys with dots: digests"
+    assert len({line["custom_id"] for line in lines}) == len(lines) and counts["exported"] == len(lines)
+    for line, key in zip(lines, sent, strict=True):
+        params = line["params"]
+        assert (params["model"], params["max_tokens"]) == ("claude-x", 96)
+        (turn,) = params["messages"]
+        photo, text = turn["content"]
+        assert turn["role"] == "user" and text == {"type": "text", "text": CAPTION_PROMPT}
+        assert (photo["type"], photo["source"]["type"], photo["source"]["media_type"]) == (
+            "image",
+            "base64",
+            "image/jpeg",
+        )
+        assert base64.b64decode(photo["source"]["data"]) == (folder / "photos" / key).read_bytes()
+    assert anthropic_id("IMG_0001") == "IMG_0001" and anthropic_id("17") == "17", "an id Anthropic takes, as it is"
+
+    by_url = tmp_path / "by_url.jsonl"
+    exports.export("anthropic_batch", folder / "described.jsonl", by_url, url_prefix="https://photos.example/",
+                   requests=options.requests)  # fmt: skip
+    sources = [json.loads(line)["params"]["messages"][0]["content"][0]["source"] for line in by_url.open()]
+    assert sources == [{"type": "url", "url": "https://photos.example/" + row["id"]} for row in rows]
+
+    # Anthropic's results, in any order, joined back by digest: verdicts name the photos' own ids
+    description = {anthropic_id(row["id"]): row["description"] for row in rows}
+    results = []
+    for line in reversed(lines):
+        content = [{"type": "text", "text": description[line["custom_id"]]}]
+        message = {"type": "message", "role": "assistant", "content": content, "stop_reason": "end_turn"}
+        results.append({"custom_id": line["custom_id"], "result": {"type": "succeeded", "message": message}})
+    unknown = {"type": "succeeded", "message": {"content": [{"type": "text", "text": "No litter."}]}}
+    results.append({"custom_id": anthropic_id("gone/elsewhere.jpg"), "result": unknown})
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(result) + "\n" for result in results))
+    summary = check_file(folder / "cv.jsonl", tmp_path / "results.jsonl", tmp_path / "verdicts.jsonl", workers=0)
+    verdicts = [json.loads(line) for line in (tmp_path / "verdicts.jsonl").read_text().splitlines()]
+    assert [verdict["id"] for verdict in verdicts[:-1]] == sent[::-1]
+    assert summary["checked"] == summary["faithful"] == len(lines) and summary["errors"] == 1
+    assert verdicts[-1]["error"] == (
+        f"line {len(results)}: no CV record in cv.jsonl has id {anthropic_id('gone/elsewhere.jpg')!r}"
+    )
+
+    with caplog.at_level(logging.WARNING), pytest.MonkeyPatch.context() as patch:
+        small = replace(exports.BATCH_APIS["anthropic_batch"], most_photo_bytes=100)
+        patch.setitem(exports.BATCH_APIS, "anthropic_batch", small)
+        exports.export("anthropic_batch", folder / "described.jsonl", tmp_path / "big.jsonl", images=folder / "photos",
+                       requests=options.requests)  # fmt: skip
+    assert f"{len(lines)} photos are larger than Anthropic's Message Batches API takes" in caplog.text
+
+    with pytest.raises(ValueError, match="--max_tokens: each anthropic_batch request says its max_tokens"):
+        ExportOptions(described="d.jsonl", format="anthropic_batch", output="r.jsonl", model="claude-x")
+    with pytest.raises(ValueError, match="--model: each anthropic_batch request names the model"):
+        ExportOptions(described="d.jsonl", format="anthropic_batch", output="r.jsonl", max_tokens=9)
+
+
+def test_verdicts_of_batch_answers_about_numbered_records_export_joined_to_them(tmp_path):
+    """Records whose ids are numbers are asked about by custom_ids that spell them (`"17"`): their verdicts name the
+    records' own ids, so an export of the verdicts with --cv joins each to its record (it named `"17"`, which no
+    record has, and every row was a problem)."""
+    from helpers.describer.check import check_file
+    from helpers.describer.exports import export
+    from helpers.describer.selection import Selection
+
+    records = [{"id": n, "image": f"p{n}.jpg", "detections": [{"label": "metal", "confidence": 0.9}]} for n in (7, 17)]
+    (tmp_path / "cv.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+    message = {"role": "assistant", "content": "A piece of metal."}
+    answers = [
+        {"custom_id": str(n), "response": {"status_code": 200, "body": {"choices": [{"message": message}]}}}
+        for n in (17, 7)
+    ]
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(answer) + "\n" for answer in answers))
+    check_file(tmp_path / "cv.jsonl", tmp_path / "results.jsonl", tmp_path / "verdicts.jsonl", workers=0)
+    counts = export("csv", tmp_path / "verdicts.jsonl", tmp_path / "kept.csv", cv=tmp_path / "cv.jsonl",
+                    selection=Selection(verdict="faithful"))  # fmt: skip
+    assert (counts["exported"], counts["problems"]) == (2, 0)
+    with open(tmp_path / "kept.csv", encoding="utf-8-sig", newline="") as table:
+        assert [(row["id"], row["image"]) for row in csv.DictReader(table)] == [("17", "p17.jpg"), ("7", "p7.jpg")]
 
 
 @settings(max_examples=60, deadline=None)

@@ -14,6 +14,8 @@ desclm export described.jsonl --format geojson_items --cv cv.jsonl --output item
 desclm export described.jsonl --format openai_batch --images photos/ --model Qwen/Qwen2.5-VL-7B-Instruct \
     --max_side 768 --output requests.jsonl   # vllm run-batch -i requests.jsonl ...; then desclm check
 desclm export described.jsonl --format gemini_batch --images photos/ --max_side 768 --output requests.jsonl
+desclm export described.jsonl --format anthropic_batch --images photos/ --model claude-sonnet-4-5 --max_tokens 300 \
+    --max_side 1568 --image_format jpeg --output requests.jsonl
 """
 
 from __future__ import annotations

@@ -15,7 +15,11 @@ prompt (a `text` part); `max_completion_tokens` where given. **gemini_batch**, a
 file: `key` (the same id) and `request`, a `GenerateContentRequest` of one user turn, the photo (an `inline_data` part:
 its media type and bytes; or a `file_data` part, its URI) and the prompt (snake-case names, as the Gemini API's
 documentation writes them); `generation_config.max_output_tokens` where given; the model is named when the batch is
-created, not in each request. The output file's lines name their request's `custom_id` (`key`), by which `desclm check`
+created, not in each request. **anthropic_batch**, as Anthropic's Message Batches API takes its requests (a list of
+them, read from the file: `client.messages.batches.create(requests=[json.loads(line) for line in file])`): `custom_id`
+(the same id where Anthropic takes it, else its digest: `anthropic_id`) and `params`, asking `model` one user turn, the
+photo (an `image` block: its bytes, `base64`, or a `url` source) and the prompt, in at most `max_tokens` (which
+Anthropic needs). The output file's lines name their request's `custom_id` (`key`), by which `desclm check`
 joins each answer to its record (`helpers.describer.check.is_batch_output`). Each API takes at most so many requests and
 bytes a file (`BatchApi`, `limits_warning`; an output that is not a `.jsonl` file is a folder of parts of that size,
 `requests-00000.jsonl`, ...); vLLM has no such limit.
@@ -24,7 +28,10 @@ bytes a file (`BatchApi`, `limits_warning`; an output that is not a `.jsonl` fil
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import mimetypes
+import re
 from dataclasses import dataclass
 
 CHAT_COMPLETIONS = "/v1/chat/completions"
@@ -40,6 +47,7 @@ class BatchApi:
     most_requests: int
     most_bytes: int
     names_model: bool  # whether each request names the model (Gemini's batch names it once, when created)
+    most_photo_bytes: int = 0  # the largest photo a request may send, its base64 text (0: no limit of its own)
 
 
 BATCH_APIS = {  # by the export's format; limits from the providers' documentation
@@ -53,7 +61,31 @@ BATCH_APIS = {  # by the export's format; limits from the providers' documentati
         2 * 10**9,
         False,
     ),
+    "anthropic_batch": BatchApi(
+        "Anthropic's Message Batches API",
+        ("image/jpeg", "image/png", "image/gif", "image/webp"),
+        100_000,
+        256 * 10**6,
+        True,
+        5 * 2**20,  # "5 MB" an image: its base64 text measured (the stricter reading)
+    ),
 }
+ANTHROPIC_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # the custom_ids Anthropic's Message Batches take
+HASHED_ID = re.compile(r"h[0-9a-f]{32}")  # `anthropic_id`'s digest of an id it cannot take as it is
+
+
+def request_id(record_id) -> str:
+    """A request's custom id (`key`): its photo's record's id, a text as it is, another value as its JSON text."""
+    return record_id if isinstance(record_id, str) else json.dumps(record_id, sort_keys=True, ensure_ascii=False)
+
+
+def anthropic_id(custom_id: str) -> str:
+    """`custom_id` as Anthropic's Message Batches take it (`ANTHROPIC_ID`): as it is where it can be, else `h` and a
+    128-bit digest of it (a photo's key has dots, slashes), which `desclm check` joins back by digesting its records'
+    ids (`helpers.describer.check.RecordIndex`)."""
+    if ANTHROPIC_ID.fullmatch(custom_id):
+        return custom_id
+    return "h" + hashlib.blake2b(custom_id.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -78,6 +110,15 @@ class SentPhoto:
 
 def batch_request(custom_id: str, photo: SentPhoto, prompt: str, settings: BatchRequests) -> dict:
     """One photo's request in `settings.api`'s layout (see the module docstring)."""
+    if settings.api == "anthropic_batch":
+        if photo.url:
+            source = {"type": "url", "url": photo.url}
+        else:
+            source = {"type": "base64", "media_type": photo.media, "data": photo.data}
+        content = [{"type": "image", "source": source}, {"type": "text", "text": prompt}]
+        params = {"model": settings.model, "max_tokens": settings.max_tokens}
+        params["messages"] = [{"role": "user", "content": content}]
+        return {"custom_id": anthropic_id(custom_id), "params": params}
     if settings.api == "gemini_batch":
         if photo.url:
             part = {"file_data": {"mime_type": photo.media, "file_uri": photo.url}}

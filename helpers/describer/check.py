@@ -9,7 +9,8 @@ The captions come as they are kept (`captions_format`, by default told from the 
   field holds turns: `completion`), joined by its `id`, else its `image`; a line with `messages` and no such
   field is a chat conversation (TRL's, OpenAI's), read as a LLaVA entry (its `image`, or `images`); a line with
   `custom_id` and `response` (or `result`) is a request's result in the output file of OpenAI's Batch API or vLLM's
-  `run-batch` (or Anthropic's Message Batches' results), one with `key` and `response` (or `error`, `status`) in the
+  `run-batch` (or Anthropic's Message Batches' results: a `custom_id` that is `anthropic_id`'s digest joined by
+  digesting the records' ids), one with `key` and `response` (or `error`, `status`) in the
   Gemini Batch API's: each choice's message (each candidate's text) is a caption, joined by the `custom_id` (the
   `key`; `is_batch_output`; a failed request its error; one the server stopped at its token limit checked as it
   stands, its verdict saying `token_limit`);
@@ -114,6 +115,7 @@ from helpers.core.records import (
 )
 from helpers.core.tar_photos import is_tar_shards, keyed_shards, read_member, sample_of, shard_files, shard_members
 from helpers.core.workers import WorkerPool
+from helpers.describer.batch_requests import HASHED_ID, anthropic_id, request_id
 from helpers.describer.options import CAPTION_FORMATS, DEFAULT_CHECK_WORKERS
 from helpers.text.check import FINDINGS, CaptionCheck, check_caption, check_listed
 from helpers.text.grammar import RecordError
@@ -132,6 +134,7 @@ class RecordIndex:
 
     def __init__(self, path: Path, scratch: Path) -> None:
         self.index, self.problems = LineIndex(scratch), Counter()
+        self.path, self.scratch, self.digests = path, scratch, None  # digests: the ids' `anthropic_id`s, when asked
         try:
             added = self.index.add(path, self._key)
         except BaseException:  # a read error, an interrupt: nothing left open for the collector
@@ -159,8 +162,30 @@ class RecordIndex:
             record = self.get(json.dumps(stem))
         return record
 
+    def hashed(self, custom_id: str) -> tuple[object, dict] | None:
+        """The id and record whose id Anthropic's custom_id `custom_id` is the digest of (`anthropic_id`), or None;
+        the records' digests are indexed the first time one is asked for (one more pass over them)."""
+        if self.digests is None:
+            logger.info("indexing %s by its ids' digests, as anthropic_batch requests name them", self.path.name)
+            (self.scratch / "digests").mkdir()
+            self.digests = LineIndex(self.scratch / "digests")
+            self.digests.add(self.path, _digest_key)
+        raw = self.digests.get(custom_id)
+        if raw is None:
+            return None
+        line = input_line(0, raw)
+        return line.id, line.record
+
     def close(self) -> None:
         self.index.close()
+        if self.digests is not None:
+            self.digests.close()
+
+
+def _digest_key(number: int, raw: bytes) -> str | None:
+    """A CV line's key in `RecordIndex.hashed`'s index: the digest its id's request names (`anthropic_id`)."""
+    line = input_line(number, raw)
+    return None if line.error else anthropic_id(request_id(line.id))
 
 
 ANSWERING = ("gpt", "assistant")  # who answers in a LLaVA (`from`) or chat (`role`) conversation
@@ -855,16 +880,25 @@ def _entries(lines: Iterable[CaptionLine], records: RecordIndex, input_name: str
         if line.error or line.skipped:
             yield {**named, "error": line.error} if line.error else {**named, "skipped": line.skipped}
             continue
-        record = _record_of(line, records)
+        named["id"], record = _record_of(line, records)
         if record is None:
             yield {**named, "error": f"{line.where}: no CV record in {input_name} has id {line.key!r}"}
             continue
         yield named, line.where, record, line.text
 
 
-def _record_of(line: CaptionLine, records: RecordIndex) -> dict | None:
-    """The CV record a caption is about (`RecordIndex.joined`)."""
-    return records.joined(line.key, line.stem)
+def _record_of(line: CaptionLine, records: RecordIndex) -> tuple[object, dict | None]:
+    """The id and CV record a caption is about (`RecordIndex.joined`; an anthropic_batch request's digest of its
+    photo's id, `RecordIndex.hashed`), or its key and None. Joined by a number its key spells (a custom_id `17`, a CSV
+    cell), the id is the record's, the number: what exports of the verdicts join to the records by."""
+    record = records.joined(line.key)
+    if record is None and line.stem is not None:
+        record = records.joined(line.stem)
+        if record is not None and not isinstance(line.stem, str):
+            return line.stem, record
+    if record is None and isinstance(line.key, str) and HASHED_ID.fullmatch(line.key):
+        return records.hashed(line.key) or (line.key, None)
+    return line.key, record
 
 
 def _examples(captions: Iterable[CaptionLine], verdicts: Iterable, records: RecordIndex, count: Counter):
@@ -874,7 +908,7 @@ def _examples(captions: Iterable[CaptionLine], verdicts: Iterable, records: Reco
         if verdict.record.get("faithful") is True and not is_listed_answer(line.text):  # boxes: no prose
             count["examples"] += 1
             sentence = model_grounding(line.text)[0]  # a grounding model's answer without its tags
-            yield json_line({"record": _record_of(line, records), "sentence": sentence})
+            yield json_line({"record": _record_of(line, records)[1], "sentence": sentence})
 
 
 def _checked(entries: Iterable, work: CaptionWork, workers: int) -> Iterator[list[dict]]:

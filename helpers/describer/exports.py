@@ -85,10 +85,10 @@ photo's detections once (`ONCE_A_PHOTO`, `--answer boxes`, `--objects`) take des
 - **csv**: one row per photo for spreadsheets (UTF-8 with a byte-order mark, which Excel needs):
   id, image, scene, the counts, time, latitude, longitude (where some record says when or where), source,
   description, caption_1..k;
-- **openai_batch**, **gemini_batch**: a request per photo in the OpenAI Batch API's input file (vLLM's `run-batch`
-  reads it too) or the Gemini Batch API's, asking a vision-language model
-  `--prompt` about the photo, sent as its bytes or by URL (`helpers.describer.batch_requests`, `write_batch_file`);
-  `desclm check` reads the output file back.
+- **openai_batch**, **gemini_batch**, **anthropic_batch**: a request per photo in the OpenAI Batch API's input file
+  (vLLM's `run-batch` reads it too), the Gemini Batch API's or Anthropic's Message Batches', asking a
+  vision-language model `--prompt` about the photo, sent as its bytes or by URL (`helpers.describer.batch_requests`,
+  `write_batch_file`); `desclm check` reads the output file back.
 
 `--max_side`, `--image_format` (hf, webdataset): the embedded photos written smaller or in another format, as
 img2dataset writes a training set's (`helpers.core.photo_rewrite`: upright, without EXIF; the others as stored), on
@@ -186,6 +186,7 @@ from helpers.describer.batch_requests import (
     batch_request,
     encoded_photo,
     limits_warning,
+    request_id,
     url_photo,
 )
 from helpers.describer.check import RecordIndex, photo_stem
@@ -1794,7 +1795,7 @@ def export(
     if fmt in DETECTION_FORMATS and cv is None:
         raise ValueError(f"the {fmt} export writes the CV records' detections: give them (--cv)")
     if (fmt in BATCH_APIS) != (requests is not None and requests.api == fmt):
-        raise ValueError(f"requests: the {' and '.join(BATCH_APIS)} exports', and they need theirs (what each asks)")
+        raise ValueError(f"requests: the {', '.join(BATCH_APIS)} exports', and they need theirs (what each asks)")
     verdicts = is_verdicts(described)
     if selection.verdict and not verdicts:
         raise ValueError(f"verdict: {described} holds described rows, not desclm check's verdicts")
@@ -1891,7 +1892,7 @@ def write_batch_file(
     when all are (a killed export starts over). Returns how many rows were not sent."""
     api = BATCH_APIS[settings.api]
     held: deque[ExportRow] = deque()
-    failed = turned = others = 0  # others: photos in a format beyond those the API takes (a TIFF)
+    failed = turned = others = large = 0  # others: photos in a format the API does not take (a TIFF); large: too big
 
     def photo_calls() -> Iterator[tuple[bytes | None]]:
         for row in rows():
@@ -1899,7 +1900,7 @@ def write_batch_file(
             yield (None if url_prefix else _photo(row, photos, rows.problems),)
 
     def lines() -> Iterator[str]:
-        nonlocal failed, turned, others
+        nonlocal failed, turned, others, large
         pool = WorkerPool(rewrite, workers if rewrite.rewrites and not url_prefix else 0)
         try:
             for data, rewritten, error in pool.ordered("photo", photo_calls(), 2 * pool.workers):
@@ -1922,9 +1923,10 @@ def write_batch_file(
                     continue
                 if not url_prefix:
                     others += photo.media not in api.takes
+                    large += bool(api.most_photo_bytes) and len(photo.data) > api.most_photo_bytes
                     turned += not rewritten and stored_turned(data)
-                custom_id = row.id if isinstance(row.id, str) else _key(row.id)
-                yield json.dumps(batch_request(custom_id, photo, prompt, settings), ensure_ascii=False) + "\n"
+                request = batch_request(request_id(row.id), photo, prompt, settings)
+                yield json.dumps(request, ensure_ascii=False) + "\n"
         finally:
             pool.close()
 
@@ -1949,6 +1951,14 @@ def write_batch_file(
             others,
             api.name,
             takes,
+        )
+    if large:
+        logger.warning(
+            "%d photos are larger than %s takes (%.0f MiB an image, its base64 text): it may refuse their requests; "
+            "--max_side 1568 --image_format jpeg sends them smaller",
+            large,
+            api.name,
+            api.most_photo_bytes / 2**20,
         )
     return failed
 

@@ -54,7 +54,7 @@ EXPORT_FORMATS = (
     "geojson",
     "geojson_items",
     "csv",
-    *BATCH_APIS,  # openai_batch, gemini_batch
+    *BATCH_APIS,  # openai_batch, gemini_batch, anthropic_batch
 )
 FLORENCE_TASKS = ("caption", "detection", "grounding")  # the florence2 export's entries (helpers.describer.florence)
 SPLIT_FORMATS = (
@@ -265,11 +265,13 @@ class ExportOptions:
         "photos with their height and camera angles); csv: a spreadsheet; openai_batch: a request per photo in the "
         "OpenAI Batch API's input file, asking --model --prompt about the photo (vLLM's run-batch reads it too); "
         "gemini_batch: the same in the Gemini Batch API's input file (the model named when the "
-        "batch is created); desclm check reads their output files back"
+        "batch is created); anthropic_batch: the same as Anthropic's Message Batches take them (--model, "
+        "--max_tokens); desclm check reads their output files back"
     )
     output: str = setting(
         help="file to write (hf, webdataset, yolo: a folder; openai_batch, gemini_batch: a .jsonl, or else a folder "
-        "of parts as large as the API takes: 50,000 requests and 200 MB for OpenAI's, 2 GB for Gemini's)"
+        "of parts as large as the API takes: 50,000 requests and 200 MB for OpenAI's, 2 GB for Gemini's, 100,000 "
+        "requests and 256 MB for Anthropic's)"
     )
     cv: str = setting("", "the CV records the rows were described from (adds detections and scene; 01's output)")
     images: str = setting(
@@ -281,13 +283,14 @@ class ExportOptions:
     key_column: str = key_column_setting()
     prompt: str = setting(
         "",
-        f"llava: the human turn after <image>; hf with --chat, openai_batch, gemini_batch: the user's turn (default: "
+        f"llava: the human turn after <image>; hf with --chat, the batch requests: the user's turn (default: "
         f"{CAPTION_PROMPT!r}; --answer boxes: {BOXES_PROMPT!r})",
     )
-    model: str = setting("", "openai_batch: the model each request names (the served model's name)")
+    model: str = setting("", "openai_batch, anthropic_batch: the model each request names (the served model's name)")
     max_tokens: int = setting(
         0,
-        "openai_batch, gemini_batch: each request's max_completion_tokens (max_output_tokens; 0: the server's default)",
+        "the batch requests: each one's max_completion_tokens (max_output_tokens, max_tokens; 0: the server's "
+        "default; anthropic_batch needs one)",
     )
     answer: Literal["caption", "boxes"] = setting(
         "caption",
@@ -333,7 +336,8 @@ class ExportOptions:
         "photos' folder name>/, served with LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT the folder holding it; "
         "openai_batch: each request's image URL is this then the photo's key (https://..., or file:///data/photos/ "
         "with vLLM's --allowed-local-media-path /data/photos); gemini_batch: its file_uri so, "
-        "its media type told by the key's extension; default: the photo itself, its bytes",
+        "its media type told by the key's extension; anthropic_batch: its url source so; default: the photo "
+        "itself, its bytes",
     )
     image_folder: str = setting(
         "",
@@ -478,6 +482,10 @@ class ExportOptions:
             raise ValueError(
                 f"--model: a {self.format} request names no model: it is named when the batch is created "
                 "(client.batches.create(model=...))"
+            )
+        if self.format == "anthropic_batch" and not self.max_tokens:
+            raise ValueError(
+                "--max_tokens: each anthropic_batch request says its max_tokens (Anthropic's API needs it)"
             )
         if self.max_tokens < 0:
             raise ValueError(f"--max_tokens must be >= 0 (0: the server's default), got {self.max_tokens}")

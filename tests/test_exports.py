@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tarfile
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -2348,15 +2349,71 @@ def test_verdicts_of_batch_answers_about_numbered_records_export_joined_to_them(
         assert [(row["id"], row["image"]) for row in csv.DictReader(table)] == [("17", "p17.jpg"), ("7", "p7.jpg")]
 
 
+@pytest.mark.parametrize(("output", "every"), [("requests.jsonl", 2), ("parts", 2), ("parts", 1)])
+def test_a_killed_batch_export_resumes_at_its_last_checkpoint(described, tmp_path, output, every):
+    """A batch requests export killed part way, run again on the same inputs and settings, reads only the photos after
+    its last checkpoint and writes the same file (or parts) and problems as an export never stopped (a photo not sent
+    before the checkpoint listed first among them); other settings start it over."""
+    from helpers.describer import exports
+    from helpers.describer.batch_requests import BatchRequests
+
+    folder, records, rows = described
+    asked = BatchRequests("m", 32)
+    original = exports.encoded_photo
+    calls = []
+
+    def counted(data, stop_at=None):
+        calls.append(1)
+        if len(calls) == stop_at:
+            raise KeyboardInterrupt  # the export killed here
+        return original(data)
+
+    def run(target: Path, stop_at=None, prompt: str = exports.CAPTION_PROMPT) -> dict:
+        calls.clear()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(exports, "CHECKPOINT_ROWS", every)
+            patch.setattr(exports, "encoded_photo", partial(counted, stop_at=stop_at))
+            small = replace(exports.BATCH_APIS["openai_batch"], most_requests=2)
+            patch.setitem(exports.BATCH_APIS, "openai_batch", small)
+            return exports.export("openai_batch", folder / "described.jsonl", target, images=folder / "photos",
+                                  requests=asked, prompt=prompt)  # fmt: skip
+
+    def written(target: Path) -> dict[str, str]:
+        files = sorted(target.iterdir()) if target.is_dir() else [target]
+        return {path.name: path.read_text() for path in files} | {"errors": sorted(errors_of(target).open())}
+
+    def errors_of(target: Path) -> Path:
+        return target.with_name(f"{target.name}.errors.jsonl")
+
+    whole = run(tmp_path / "whole" / output)
+    sent = len(calls)
+    assert sent == whole["exported"] >= 5
+
+    target = tmp_path / "killed" / output
+    with pytest.raises(KeyboardInterrupt):
+        run(target, stop_at=5)  # 4 photos' requests written, the 5th row's photo gone; killed at the 6th row's
+    assert not target.exists(), "nothing in place until the export is done"
+    resumed = run(target)
+    assert resumed == whole | {"output": str(target)}
+    assert written(target) == written(tmp_path / "whole" / output)
+    assert len(calls) == sent - 4, "the 4 (or 5) rows before the last checkpoint passed over, their photos not read"
+    assert not any(path.name.startswith(".") for path in target.parent.iterdir()), "no partial files left"
+
+    with pytest.raises(KeyboardInterrupt):
+        run(target, stop_at=5)
+    run(target, prompt="Describe the litter.")  # other settings: every photo read again
+    assert len(calls) == sent
+
+
 @settings(max_examples=60, deadline=None)
 @given(lines=st.lists(st.text(max_size=12).map(lambda text: text + "\n"), max_size=30), most=st.integers(0, 5))
 def test_batch_parts_keep_every_request_in_order_within_the_api_s_limits(lines, most):
     """`batch_parts`: the requests in order, each part at most so many requests (any, with 0: Gemini's) and bytes
     (UTF-8), a request larger than that alone in its part."""
-    from helpers.describer import exports
+    from helpers.describer.batch_output import batch_parts
     from helpers.describer.batch_requests import BatchApi
 
-    numbered = list(exports.batch_parts(iter(lines), BatchApi("an API", (), most, 20, True)))
+    numbered = list(batch_parts(iter(lines), BatchApi("an API", (), most, 20, True)))
     assert [line for _, line in numbered] == lines
     numbers = [number for number, _ in numbered]
     assert numbers == sorted(numbers) and set(numbers) == set(range(len(set(numbers)))), "parts in order, none empty"

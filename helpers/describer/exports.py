@@ -138,7 +138,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
 from functools import cached_property, partial
-from itertools import chain, groupby
+from itertools import chain
 from pathlib import Path, PurePosixPath
 from typing import IO
 
@@ -172,16 +172,15 @@ from helpers.core.photo_datasets import (
     seen_size,
 )
 from helpers.core.photo_rewrite import TURNED_WARNING, PhotoRewrite, stored_turned
-from helpers.core.records import record_id
+from helpers.core.records import file_stamp, record_id
 from helpers.core.sampling import sample_stream
 from helpers.core.strip_location import without_location
 from helpers.core.tar_photos import is_tar_shards
 from helpers.core.workers import WorkerPool
 from helpers.describer import label_studio
+from helpers.describer.batch_output import CHECKPOINT_ROWS, ResumableRequests
 from helpers.describer.batch_requests import (
     BATCH_APIS,
-    BATCH_PART,
-    BatchApi,
     BatchRequests,
     batch_request,
     encoded_photo,
@@ -1851,6 +1850,9 @@ def export(
     else:
         split_files = splits.asked and fmt in SPLIT_FILE_FORMATS
         files = [split_output(output, name) for name in splits.names] if split_files else [output]
+        files += (
+            [output.with_name(f".{output.name}.partial{end}") for end in ("", ".json")] if fmt in BATCH_APIS else []
+        )
         check_writes([*files, errors, lock_path(output), label_config_path(output)], inputs)
     job = ExportJob(fmt, described, output, errors, cv, photos, prompt, image_folder, policy)
     job = replace(job, strip_location=strip_location, below_takeoff_m=below_takeoff_m, chat=chat, rewrite=rewrite)
@@ -1859,19 +1861,6 @@ def export(
     job = replace(job, boxes=boxes, requests=requests)
     with OutputLock(output):  # a second export to this output refuses, naming this one
         return _export(job)
-
-
-def batch_parts(lines: Iterable[str], api: BatchApi) -> Iterator[tuple[int, str]]:
-    """Each of `lines` (requests), in order, with the number of its part: parts of at most `api.most_requests` lines
-    (any with 0) and `api.most_bytes` bytes (UTF-8), each a file the API takes (a single request larger than that is a
-    part of its own)."""
-    part, count, size = 0, 0, 0
-    for line in lines:
-        length = len(line.encode("utf-8"))
-        if count and (count == api.most_requests or size + length > api.most_bytes):
-            part, count, size = part + 1, 0, 0
-        count, size = count + 1, size + length
-        yield part, line
 
 
 def write_batch_file(
@@ -1883,65 +1872,69 @@ def write_batch_file(
     url_prefix: str,
     rewrite: PhotoRewrite,
     workers: int,
+    stamp: dict,
 ) -> int:
-    """The openai_batch and gemini_batch exports (`helpers.describer.batch_requests`): a request a row, in order, its
-    photo its bytes as `rewrite` writes them (read here, written again on `workers` processes), or with `url_prefix`
-    that then its key (no photo read; gemini_batch: its media type told by its name). A photo that cannot be read,
-    written or (by URL, gemini_batch) typed is its row's problem. `output`: one `.jsonl` file, or else a folder of
-    parts (`batch_parts`: `requests-00000.jsonl`, ...), each one the API takes, written as the rows are read, in place
-    when all are (a killed export starts over). Returns how many rows were not sent."""
+    """The batch requests' exports (`helpers.describer.batch_requests`): a request a row, in order, its photo its bytes
+    as `rewrite` writes them (read here, written again on `workers` processes), or with `url_prefix` that then its key
+    (no photo read; gemini_batch: its media type told by its name). A photo that cannot be read, written or (by URL,
+    gemini_batch) typed is its row's problem. `output`: one `.jsonl` file, or else a folder of parts, each one the API
+    takes, written as the rows are read (`helpers.describer.batch_output.ResumableRequests`: a killed export run again
+    with the same `stamp`, its inputs and settings, resumes at its last checkpoint), in place when all are. Returns how
+    many rows were not sent."""
     api = BATCH_APIS[settings.api]
-    held: deque[ExportRow] = deque()
-    failed = turned = others = large = 0  # others: photos in a format the API does not take (a TIFF); large: too big
+    written = ResumableRequests(output, stamp, api)
+    resumed = written.rows  # rows passed over, their photos not read: written before the export was stopped
+    rows.problems.extend(written.problems)
+    held: deque[tuple[ExportRow, list[dict]]] = deque()  # each row sent to the pool, with its photo's problems
+    failed, turned, others, large = written.failed, 0, 0, 0  # others: in a format the API does not take; large: too big
 
     def photo_calls() -> Iterator[tuple[bytes | None]]:
-        for row in rows():
-            held.append(row)
-            yield (None if url_prefix else _photo(row, photos, rows.problems),)
+        for index, row in enumerate(rows()):
+            if index >= resumed:
+                held.append((row, []))
+                yield (None if url_prefix else _photo(row, photos, held[-1][1]),)
 
-    def lines() -> Iterator[str]:
-        nonlocal failed, turned, others, large
-        pool = WorkerPool(rewrite, workers if rewrite.rewrites and not url_prefix else 0)
-        try:
-            for data, rewritten, error in pool.ordered("photo", photo_calls(), 2 * pool.workers):
-                row = held.popleft()
-                why = error  # why it is not sent (None with no data: not read, its problem said)
-                if url_prefix:
-                    photo = url_photo(image_url(url_prefix, row.photo_name))
-                    if not photo.media and not api.names_model:  # Gemini's file_data names its media type
-                        why = f"its media type is not told by its name ({row.photo_name})"
-                elif data is not None:
-                    try:
-                        photo = encoded_photo(data)
-                    except ValueError as unknown:  # no photo Pillow knows
-                        why = str(unknown)
-                if (data is None and not url_prefix) or why is not None:
-                    if why is not None:
-                        name = row.photo_name if url_prefix else photos.name(row.image)
-                        rows.problems.append({"id": row.id, "error": f"photo not sent: {name}: {why}"})
-                    failed += 1
-                    continue
+    pool = WorkerPool(rewrite, workers if rewrite.rewrites and not url_prefix else 0)
+    try:
+        done, unsent = resumed, list(written.problems)  # the problems of photos not sent (checkpoints keep them)
+        for data, rewritten, error in pool.ordered("photo", photo_calls(), 2 * pool.workers):
+            row, problems = held.popleft()
+            done += 1
+            why = error  # why it is not sent (None with no data: not read, its problem said)
+            if url_prefix:
+                photo = url_photo(image_url(url_prefix, row.photo_name))
+                if not photo.media and not api.names_model:  # Gemini's file_data names its media type
+                    why = f"its media type is not told by its name ({row.photo_name})"
+            elif data is not None:
+                try:
+                    photo = encoded_photo(data)
+                except ValueError as unknown:  # no photo Pillow knows
+                    why = str(unknown)
+            if (data is None and not url_prefix) or why is not None:
+                if why is not None:
+                    name = row.photo_name if url_prefix else photos.name(row.image)
+                    problems.append({"id": row.id, "error": f"photo not sent: {name}: {why}"})
+                rows.problems.extend(problems)
+                unsent.extend(problems)
+                failed += 1
+            else:
                 if not url_prefix:
                     others += photo.media not in api.takes
                     large += bool(api.most_photo_bytes) and len(photo.data) > api.most_photo_bytes
                     turned += not rewritten and stored_turned(data)
-                request = batch_request(request_id(row.id), photo, prompt, settings)
-                yield json.dumps(request, ensure_ascii=False) + "\n"
-        finally:
-            pool.close()
-
-    if output.suffix.lower() == ".jsonl":
-        atomic_write_text(output, lines())
-        written = rows.count - len(rows.left_out) - rows.passed_over - failed
-        if too_many := limits_warning(api, written, output.stat().st_size):
+                written.write(
+                    json.dumps(batch_request(request_id(row.id), photo, prompt, settings), ensure_ascii=False) + "\n"
+                )
+            if done % CHECKPOINT_ROWS == 0:
+                written.checkpoint(done, failed, unsent)
+        written.finish()
+    finally:
+        pool.close()
+        written.close()
+    if not written.in_parts:
+        sent = rows.count - len(rows.left_out) - rows.passed_over - failed
+        if too_many := limits_warning(api, sent, output.stat().st_size):
             logger.warning("%s: %s", output, too_many)
-    else:  # a folder of parts, each as large as the API takes
-        work = output.with_name(f".{output.name}.partial")
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        for number, part in groupby(batch_parts(lines(), api), key=lambda numbered: numbered[0]):
-            atomic_write_text(work / f"{BATCH_PART}-{number:05d}.jsonl", (line for _, line in part))  # as it comes
-        replace_dir(work, output)
     if turned:
         logger.warning(TURNED_WARNING, turned, "vision-language model servers that open photos without their EXIF")
     if others:
@@ -2113,7 +2106,14 @@ def _export(job: ExportJob) -> dict:
         elif fmt == "yolo":
             split_counts = write_yolo_dataset(rows, output, policy.min_confidence, splits)
         elif fmt in BATCH_APIS:
-            unsent = write_batch_file(rows, output, photos, prompt, job.requests, job.url_prefix, rewrite, workers)
+            stamp = {  # what the requests are made of: a partial export of others starts over
+                "inputs": [file_stamp(path) if path is not None else None for path in (described, cv)],
+                "photos": [str(photos.images), photos.image_column, photos.key_column] if photos else None,
+                "asked": [prompt, asdict(job.requests), job.url_prefix, asdict(rewrite)],
+                "rows": [job.sample, asdict(selection), policy],
+            }
+            arguments = (photos, prompt, job.requests, job.url_prefix, rewrite, workers, stamp)
+            unsent = write_batch_file(rows, output, *arguments)
         elif fmt == "geojson":
             atomic_write_text(output, geojson_pieces(rows, policy, lines=output.suffix.lower() in GEOJSON_LINES))
         elif fmt == "geojson_items":

@@ -2350,10 +2350,10 @@ def test_verdicts_of_batch_answers_about_numbered_records_export_joined_to_them(
 
 
 @pytest.mark.parametrize(("output", "every"), [("requests.jsonl", 2), ("parts", 2), ("parts", 1)])
-def test_a_killed_batch_export_resumes_at_its_last_checkpoint(described, tmp_path, output, every):
+def test_a_killed_batch_export_resumes_at_its_last_checkpoint(described, tmp_path, caplog, output, every):
     """A batch requests export killed part way, run again on the same inputs and settings, reads only the photos after
     its last checkpoint and writes the same file (or parts) and problems as an export never stopped (a photo not sent
-    before the checkpoint listed first among them); other settings start it over."""
+    before the checkpoint listed first among them), and warns of as many photos; other settings start it over."""
     from helpers.describer import exports
     from helpers.describer.batch_requests import BatchRequests
 
@@ -2373,7 +2373,7 @@ def test_a_killed_batch_export_resumes_at_its_last_checkpoint(described, tmp_pat
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(exports, "CHECKPOINT_ROWS", every)
             patch.setattr(exports, "encoded_photo", partial(counted, stop_at=stop_at))
-            small = replace(exports.BATCH_APIS["openai_batch"], most_requests=2)
+            small = replace(exports.BATCH_APIS["openai_batch"], most_requests=2, most_photo_bytes=100)
             patch.setitem(exports.BATCH_APIS, "openai_batch", small)
             return exports.export("openai_batch", folder / "described.jsonl", target, images=folder / "photos",
                                   requests=asked, prompt=prompt)  # fmt: skip
@@ -2385,15 +2385,21 @@ def test_a_killed_batch_export_resumes_at_its_last_checkpoint(described, tmp_pat
     def errors_of(target: Path) -> Path:
         return target.with_name(f"{target.name}.errors.jsonl")
 
-    whole = run(tmp_path / "whole" / output)
+    with caplog.at_level(logging.WARNING):
+        whole = run(tmp_path / "whole" / output)
     sent = len(calls)
     assert sent == whole["exported"] >= 5
+    too_large = f"{sent} photos are larger than OpenAI's Batch API takes"
+    assert too_large in caplog.text
 
     target = tmp_path / "killed" / output
     with pytest.raises(KeyboardInterrupt):
         run(target, stop_at=5)  # 4 photos' requests written, the 5th row's photo gone; killed at the 6th row's
     assert not target.exists(), "nothing in place until the export is done"
-    resumed = run(target)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        resumed = run(target)
+    assert too_large in caplog.text, "the photos written before the checkpoint counted too"
     assert resumed == whole | {"output": str(target)}
     assert written(target) == written(tmp_path / "whole" / output)
     assert len(calls) == sent - 4, "the 4 (or 5) rows before the last checkpoint passed over, their photos not read"

@@ -3,9 +3,10 @@
 Requests go to `.<output>.partial` (the file, or a folder of parts `requests-00000.jsonl`, ... each as large as the API
 takes: `batch_parts`' rule) as they come; every `CHECKPOINT_ROWS` rows the open file is synced to disk and
 `.<output>.partial.json` records how far: the rows read, the open part and its lines and bytes, the photos not sent so
-far (their problems), with a stamp of the inputs and settings. An export killed part way (10^6 photos read and encoded
-take hours) resumes at its last checkpoint when run again with the same stamp: the lines after it are cut off, the rows
-before it are passed over without their photos being read. Another stamp starts it over. `finish` puts it in place.
+far (their problems) and what was counted, with a stamp of the inputs and settings. An export killed part way (10^6
+photos read and encoded take hours) resumes at its last checkpoint when run again with the same stamp: the lines after
+it are cut off, the rows before it are passed over without their photos being read. Another stamp starts it over.
+`finish` puts it in place.
 """
 
 from __future__ import annotations
@@ -53,8 +54,8 @@ class ResumableRequests:
 
     Attributes:
         rows: Rows read up to the last checkpoint (a resumed export passes over them).
-        failed: Of those, rows whose photo was not sent.
-        problems: Their problems.
+        counts: What the export counted of those (`failed`: rows whose photo was not sent; the photos it warns of).
+        problems: The problems of those not sent.
     """
 
     def __init__(self, output: Path, stamp: dict, api: BatchApi) -> None:
@@ -63,7 +64,7 @@ class ResumableRequests:
         self.work = output.with_name(f".{output.name}.partial")
         self.progress_file = output.with_name(f".{output.name}.partial.json")
         self.stamp = json.loads(json.dumps(stamp, sort_keys=True, default=str))
-        self.rows, self.failed, self.problems, self.state = 0, 0, [], PartState()
+        self.rows, self.counts, self.problems, self.state = 0, {}, [], PartState()
         self._handle = None
         if not self._resumed():
             self.progress_file.unlink(missing_ok=True)
@@ -98,7 +99,7 @@ class ResumableRequests:
             for later in self.work.glob(f"{BATCH_PART}-*.jsonl"):
                 if later.name > current.name:
                     later.unlink()
-        self.rows, self.failed, self.problems = progress["rows"], progress["failed"], progress["problems"]
+        self.rows, self.counts, self.problems = progress["rows"], progress["counts"], progress["problems"]
         self.state = state
         logger.info("%s: resuming after %d rows, at %s", self.output, self.rows, current.name)
         return True
@@ -116,14 +117,15 @@ class ResumableRequests:
             self._handle = open(self._file(self.state.part), "ab")  # noqa: SIM115 - held open across writes
         self._handle.write(data)
 
-    def checkpoint(self, rows: int, failed: int, problems: list[dict]) -> None:
-        """Syncs the open file, then records that `rows` rows (`failed` of them not sent, `problems`) are written."""
+    def checkpoint(self, rows: int, counts: dict[str, int], problems: list[dict]) -> None:
+        """Syncs the open file, then records that `rows` rows are written (`counts`, the `problems` of those not
+        sent)."""
         if self._handle is not None:
             self._handle.flush()
             os.fsync(self._handle.fileno())
-        self.rows, self.failed, self.problems = rows, failed, problems
+        self.rows, self.counts, self.problems = rows, counts, problems
         state = [self.state.part, self.state.count, self.state.size]
-        progress = {"stamp": self.stamp, "rows": rows, "failed": failed, "problems": problems, "part": state}
+        progress = {"stamp": self.stamp, "rows": rows, "counts": counts, "problems": problems, "part": state}
         atomic_write_text(self.progress_file, json.dumps(progress, ensure_ascii=False))
 
     def finish(self) -> None:

@@ -420,7 +420,7 @@ def is_batch_output(entry) -> bool:
     `response` or `error`), Anthropic's Message Batches' results (its `custom_id` and `result`), or the Gemini Batch
     API's output file (`is_gemini_output`)."""
     keyed = isinstance(entry, dict) and isinstance(entry.get("custom_id"), str)
-    return keyed and any(name in entry for name in ("response", "error", "result")) or is_gemini_output(entry)
+    return (keyed and any(name in entry for name in ("response", "error", "result"))) or is_gemini_output(entry)
 
 
 def is_gemini_output(entry) -> bool:

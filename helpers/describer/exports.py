@@ -1886,7 +1886,8 @@ def write_batch_file(
     resumed = written.rows  # rows passed over, their photos not read: written before the export was stopped
     rows.problems.extend(written.problems)
     held: deque[tuple[ExportRow, list[dict]]] = deque()  # each row sent to the pool, with its photo's problems
-    failed, turned, others, large = written.failed, 0, 0, 0  # others: in a format the API does not take; large: too big
+    # failed: rows not sent; others: photos in a format the API does not take; large: too big for it; turned: by EXIF
+    counts = Counter({"failed": 0, "others": 0, "large": 0, "turned": 0} | written.counts)
 
     def photo_calls() -> Iterator[tuple[bytes | None]]:
         for index, row in enumerate(rows()):
@@ -1916,44 +1917,45 @@ def write_batch_file(
                     problems.append({"id": row.id, "error": f"photo not sent: {name}: {why}"})
                 rows.problems.extend(problems)
                 unsent.extend(problems)
-                failed += 1
+                counts["failed"] += 1
             else:
                 if not url_prefix:
-                    others += photo.media not in api.takes
-                    large += bool(api.most_photo_bytes) and len(photo.data) > api.most_photo_bytes
-                    turned += not rewritten and stored_turned(data)
+                    counts["others"] += photo.media not in api.takes
+                    counts["large"] += bool(api.most_photo_bytes) and len(photo.data) > api.most_photo_bytes
+                    counts["turned"] += not rewritten and stored_turned(data)
                 written.write(
                     json.dumps(batch_request(request_id(row.id), photo, prompt, settings), ensure_ascii=False) + "\n"
                 )
             if done % CHECKPOINT_ROWS == 0:
-                written.checkpoint(done, failed, unsent)
+                written.checkpoint(done, dict(counts), unsent)
         written.finish()
     finally:
         pool.close()
         written.close()
     if not written.in_parts:
-        sent = rows.count - len(rows.left_out) - rows.passed_over - failed
+        sent = rows.count - len(rows.left_out) - rows.passed_over - counts["failed"]
         if too_many := limits_warning(api, sent, output.stat().st_size):
             logger.warning("%s: %s", output, too_many)
-    if turned:
-        logger.warning(TURNED_WARNING, turned, "vision-language model servers that open photos without their EXIF")
-    if others:
+    if counts["turned"]:
+        warned = "vision-language model servers that open photos without their EXIF"
+        logger.warning(TURNED_WARNING, counts["turned"], warned)
+    if counts["others"]:
         takes = ", ".join(media.removeprefix("image/").upper() for media in api.takes)
         logger.warning(
             "%d photos are sent in a format %s does not take (it takes %s): --image_format jpeg sends them as JPEG",
-            others,
+            counts["others"],
             api.name,
             takes,
         )
-    if large:
+    if counts["large"]:
         logger.warning(
             "%d photos are larger than %s takes (%.0f MiB an image, its base64 text): it may refuse their requests; "
             "--max_side 1568 --image_format jpeg sends them smaller",
-            large,
+            counts["large"],
             api.name,
             api.most_photo_bytes / 2**20,
         )
-    return failed
+    return counts["failed"]
 
 
 def served_prefix(photos: PhotoKeys | None, image_folder: Path | None) -> tuple[str, Path | None]:

@@ -79,7 +79,8 @@ def test_florence_answers_post_processed_read_as_their_tokens(listed, size, task
     for entry, (_, boxes) in zip(ours, tokens, strict=True):
         assert len(entry.boxes) == len(boxes)
         for read, box in zip(entry.boxes, boxes, strict=True):
-            assert all(abs(a - b) * side <= 1 for a, b, side in zip(read, box, size * 2, strict=True))
+            # (a pixel: transformers truncates; 1e-6 for the float noise of a whole pixel on an 84,672 px side)
+            assert all(abs(a - b) * side <= 1 + 1e-6 for a, b, side in zip(read, box, size * 2, strict=True))
 
 
 @settings(deadline=None)

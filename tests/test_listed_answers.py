@@ -5,6 +5,7 @@ so."""
 from __future__ import annotations
 
 import json
+import logging
 import random
 import re
 import string
@@ -791,3 +792,55 @@ def test_boxes_in_pixels_of_photos_written_shrunk_are_the_shrunk_photo_s(tmp_pat
         as_recorded = AnswerUnits(name)
         summary = check_file(tmp_path / "cv.jsonl", output, tmp_path / "v.jsonl", workers=0, units=as_recorded)
         assert summary["findings"]["misplaced_box"] > 0, "read as the record's size, the boxes lie elsewhere"
+
+
+def test_boxes_in_other_units_than_read_are_found_by_the_units_probe(tmp_path, caplog):
+    """Qwen2.5-VL's boxes in pixels of photos sent shrunk to 768 px (`desclm export --max_side 768`), read as the
+    default thousandths, mostly miss their items, their misplaced_box findings false: the first answers are read in
+    each units too (at the sides photos are often sent at), the summary gives each reading's placed share, and a
+    warning names the reading that places them. Read so, no warning; answers in thousandths read so, none either."""
+    from helpers.core.answer_boxes import AnswerUnits, qwen_answer
+    from helpers.describer.check import check_file
+
+    chance = random.Random(7)
+    records, truth = [], []
+    for number in range(30):
+        detections = []
+        for _ in range(chance.randint(1, 3)):
+            x, y = chance.uniform(0, 0.8), chance.uniform(0, 0.8)
+            box = [round(v, 4) for v in (x, y, x + chance.uniform(0.05, 0.2), y + chance.uniform(0.05, 0.2))]
+            detections.append({"label": chance.choice(["plastic", "metal"]), "confidence": 0.9, "bbox": box})
+        records.append({"id": number, "width": 4000, "height": 3000, "detections": detections})
+        truth.append([(d["label"], d["bbox"]) for d in detections])
+    (tmp_path / "cv.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+
+    def answers(name: str, units: AnswerUnits):
+        lines = [{"id": n, "caption": qwen_answer(boxes, units, (4000, 3000))} for n, boxes in enumerate(truth)]
+        (tmp_path / name).write_text("".join(json.dumps(line) + "\n" for line in lines))
+        return tmp_path / name
+
+    sent = AnswerUnits("qwen2.5-vl", max_side=768)
+    pixels = answers("qwen25.jsonl", sent)
+    with caplog.at_level(logging.WARNING):
+        summary = check_file(tmp_path / "cv.jsonl", pixels, tmp_path / "v1.jsonl", workers=0)
+    probe = summary["grounded"]["units_probe"]
+    assert probe["answers"] == 30
+    shares = probe["placed_share"]
+    assert shares["--box_units qwen2.5-vl --max_side 768"] == 1.0
+    assert shares["--box_units thousandths"] < 0.2 and summary["grounded"]["placed_share"] < 0.2
+    assert "Qwen's JSON boxes read as --box_units thousandths:" in caplog.text
+    assert "(or --box_units qwen2.5-vl --max_side 768), 100% would" in caplog.text, "at 768 px both read them"
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        summary = check_file(tmp_path / "cv.jsonl", pixels, tmp_path / "v2.jsonl", workers=0, units=sent)
+    assert summary["grounded"]["placed_share"] == 1.0 and "Qwen's JSON boxes read as" not in caplog.text
+    assert summary["faithful"] == 30
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        summary = check_file(tmp_path / "cv.jsonl", answers("k.jsonl", AnswerUnits()), tmp_path / "v3.jsonl", workers=2)
+    assert summary["grounded"]["placed_share"] == 1.0 and "Qwen's JSON boxes read as" not in caplog.text
+    assert summary["grounded"]["units_probe"]["placed_share"]["--box_units thousandths"] == 1.0
+    written = (tmp_path / "v3.jsonl").read_text()
+    assert "units_probe" not in written, "the probe is the summary's, not the verdicts'"

@@ -80,12 +80,15 @@ import logging
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
 from itertools import islice
 from pathlib import Path, PurePosixPath
 
 from helpers.core.answer_boxes import (
+    BOX_UNITS,
+    JSON_BOX,
+    JSON_POINT,
     AnswerError,
     AnswerUnits,
     cut_short,
@@ -803,9 +806,11 @@ class CaptionWork:
             if isinstance(entry, dict):
                 rows.append(entry)
                 continue
-            named, where, record, text = entry
+            named, where, record, text, probe = entry
             try:
-                text, verdict, boxes = self._verdict_of(record, text)
+                answer, (text, verdict, boxes) = text, self._verdict_of(record, text)
+                if probe and "boxes" in boxes:  # Qwen's JSON boxes: how many each reading of their units places
+                    boxes |= {"units_probe": self._units_probe(record, answer)}
             except RecordError as error:
                 rows.append({**named, "error": str(error)})
             except AnswerError as error:
@@ -830,6 +835,24 @@ class CaptionWork:
         verdict = check_caption(record, sentence, self.policy, self.lexicon, grounding)
         boxes = [box for phrase in grounding for box in phrase.boxes]
         return sentence, verdict, _boxes_given(boxes) if grounding else {}
+
+    def _units_probe(self, record: dict, text: str) -> dict[str, list[int]]:
+        """A listed answer's boxes read in each of `BOX_UNITS`, in pixels also of the photo shrunk to each of
+        `SENT_SIDES` where `units` reads the photo as stored (`desclm export --max_side`): {reading (`reading_name`):
+        [boxes placed on an item of their label, boxes]} (a reading that cannot be made, pixels of a record of no size,
+        left out). Boxes in other units than read mostly miss their items: `units_warning`."""
+        readings = [replace(self.units, units=units) for units in BOX_UNITS]
+        if not self.units.max_side:
+            readings += [replace(self.units, units=units, max_side=side) for side in SENT_SIDES for units in PIXELS]
+        placed = {}
+        for units in readings:
+            try:
+                listed = listed_boxes(text, units, record_size(record))
+                given = check_listed(record, listed, self.policy, self.lexicon)[1].given
+            except AnswerError:
+                continue
+            placed[reading_name(units)] = [sum(box.item is not None for box in given), len(given)]
+        return placed
 
 
 OUTSIDE_WARNING = (
@@ -872,8 +895,25 @@ def check_workers(setting: int | str) -> int:
     return worker_processes(setting)
 
 
+UNITS_PROBE = 50  # the answers of Qwen's JSON boxes read in each units too (`CaptionWork._units_probe`): the first
+SENT_SIDES = (512, 768, 1024, 1280, 1568, 2048)  # the longer sides photos are often sent at (`--max_side`)
+PIXELS = ("pixels", "qwen2.5-vl")  # the units of photos' pixels
+
+
+def reading_name(units: AnswerUnits) -> str:
+    """A reading of Qwen's JSON boxes as the options that ask it: `--box_units pixels --max_side 768`."""
+    return f"--box_units {units.units}" + (
+        f" --max_side {units.max_side}" if units.max_side and units.units in PIXELS else ""
+    )
+
+
+UNITS_MORE, UNITS_GAIN = 2.0, 0.2  # another reading placing twice the share of boxes, 20 points more: `units_warning`
+
+
 def _entries(lines: Iterable[CaptionLine], records: RecordIndex, input_name: str) -> Iterator[dict | tuple]:
-    """`CaptionWork.rows`' entries: each caption joined to its record, or its error row."""
+    """`CaptionWork.rows`' entries: each caption joined to its record (the first `UNITS_PROBE` that may hold Qwen's
+    JSON boxes to be read in each units too), or its error row."""
+    probed = 0
     for line in lines:
         named = {"id": line.key} | ({"entry": line.entry} if line.entry is not None else {})
         named |= {"token_limit": True} if line.token_limit else {}
@@ -884,7 +924,9 @@ def _entries(lines: Iterable[CaptionLine], records: RecordIndex, input_name: str
         if record is None:
             yield {**named, "error": f"{line.where}: no CV record in {input_name} has id {line.key!r}"}
             continue
-        yield named, line.where, record, line.text
+        probe = probed < UNITS_PROBE and (JSON_BOX in line.text or JSON_POINT in line.text)
+        probed += probe
+        yield named, line.where, record, line.text, probe
 
 
 def _record_of(line: CaptionLine, records: RecordIndex) -> tuple[object, dict | None]:
@@ -1001,6 +1043,11 @@ def _tally(rows: Iterable[dict], tally: Counter, kinds: Counter, categories: Cat
         kinds.update(finding["kind"] for finding in row["findings"])
         categories.add(row)
         if "boxes" in row:  # a grounded caption, and the boxes it gives
+            probe = row.pop("units_probe", None)  # (not written: the summary's)
+            tally["probe_answers"] += probe is not None
+            for units, (placed, boxes) in (probe or {}).items():
+                tally[f"probe_placed {units}"] += placed
+                tally[f"probe_boxes {units}"] += boxes
             tally["grounded"] += 1
             tally["boxes"] += row["boxes"]
             tally["grounded_items"] += sum(row["expected"]["counts"].values())
@@ -1023,7 +1070,33 @@ def _grounded_summary(tally: Counter, kinds: Counter) -> dict:
         "items_boxed_share": placed / items if items else None,
         "boxes_outside": tally["boxes_outside"],
         "cut_short": tally["cut_short"],  # JSON answers whose list ends before it closes: their whole entries read
+        **({"units_probe": units_probe(tally)} if tally["probe_answers"] else {}),
     }
+
+
+def units_probe(tally: Counter) -> dict:
+    """Of the answers of Qwen's JSON boxes read in each units too (`CaptionWork._units_probe`): how many, and the
+    share of their boxes each reading (`reading_name`) places on an item of their label."""
+    readings = [key.removeprefix("probe_boxes ") for key in tally if key.startswith("probe_boxes ")]
+    shares = {name: tally[f"probe_placed {name}"] / tally[f"probe_boxes {name}"] for name in readings}
+    return {"answers": tally["probe_answers"], "placed_share": dict(sorted(shares.items()))}
+
+
+def units_warning(probe: dict, read_as: AnswerUnits) -> str | None:
+    """What to say when Qwen's JSON boxes read otherwise than `read_as` would lie on their items far more often
+    (`UNITS_MORE` times as often, `UNITS_GAIN` more of them): they are most likely in those units; None otherwise."""
+    shares, name = probe["placed_share"], reading_name(read_as)
+    read = shares.get(name)
+    best = max((share for other, share in shares.items() if other != name), default=None)
+    if read is None or best is None or best < max(UNITS_MORE * read, read + UNITS_GAIN):
+        return None
+    alike = [other for other, share in shares.items() if other != name and share == best]  # (Qwen's pixels and plain)
+    return (
+        f"Qwen's JSON boxes read as {name}: {read:.0%} of them lie on an item of their label; read as {alike[0]}"
+        + "".join(f" (or {other})" for other in alike[1:])
+        + f", {best:.0%} would (the first {probe['answers']:,} such answers): they are most likely so, and their "
+        f"misplaced_box findings false: check again with {alike[0]}"
+    )
 
 
 def _captions_stamp(path: Path) -> dict | list:
@@ -1117,6 +1190,8 @@ def check_file(
         }
         if tally["boxes_outside"]:
             logger.warning(OUTSIDE_WARNING, tally["boxes_outside"], tally["boxes"], units.units)
+        if tally["probe_answers"] and (misread := units_warning(units_probe(tally), units)):
+            logger.warning(misread)
         if tally["cut_short"]:
             logger.warning(CUT_SHORT_WARNING, tally["cut_short"])
         if tally["token_limit"]:

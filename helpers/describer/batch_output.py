@@ -3,10 +3,10 @@
 Requests go to `.<output>.partial` (the file, or a folder of parts `requests-00000.jsonl`, ... each as large as the API
 takes: `batch_parts`' rule) as they come; every `CHECKPOINT_ROWS` rows the open file is synced to disk and
 `.<output>.partial.json` records how far: the rows read, the open part and its lines and bytes, the photos not sent so
-far (their problems) and what was counted, with a stamp of the inputs and settings. An export killed part way (10^6
-photos read and encoded take hours) resumes at its last checkpoint when run again with the same stamp: the lines after
-it are cut off, the rows before it are passed over without their photos being read. Another stamp starts it over.
-`finish` puts it in place.
+far (their problems, in `.<output>.partial.problems.jsonl`) and what was counted, with a stamp of the inputs and
+settings. An export killed part way (10^6 photos read and encoded take hours) resumes at its last checkpoint when run
+again with the same stamp: the lines after it are cut off, the rows before it are passed over without their photos being
+read. Another stamp starts it over. `finish` puts it in place.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class ResumableRequests:
     Attributes:
         rows: Rows read up to the last checkpoint (a resumed export passes over them).
         counts: What the export counted of those (`failed`: rows whose photo was not sent; the photos it warns of).
-        problems: The problems of those not sent.
+        problems: The problems of those not sent (as resumed: `checkpoint` is given them all, and appends the new).
     """
 
     def __init__(self, output: Path, stamp: dict, api: BatchApi) -> None:
@@ -63,11 +63,14 @@ class ResumableRequests:
         self.in_parts = output.suffix.lower() != ".jsonl"
         self.work = output.with_name(f".{output.name}.partial")
         self.progress_file = output.with_name(f".{output.name}.partial.json")
+        self.problems_file = output.with_name(f".{output.name}.partial.problems.jsonl")  # appended at checkpoints
         self.stamp = json.loads(json.dumps(stamp, sort_keys=True, default=str))
         self.rows, self.counts, self.problems, self.state = 0, {}, [], PartState()
+        self.saved = 0  # problems in `problems_file`
         self._handle = None
         if not self._resumed():
             self.progress_file.unlink(missing_ok=True)
+            self.problems_file.write_bytes(b"")
             if self.work.is_dir():
                 shutil.rmtree(self.work)
             else:
@@ -95,11 +98,21 @@ class ResumableRequests:
             return False
         with open(current, "r+b") as handle:  # the lines written after the checkpoint: written again
             handle.truncate(state.size)
+        problems = []
+        with open(self.problems_file, "r+b") as handle:  # (those appended after the checkpoint: found again)
+            while len(problems) < progress["problems"]:
+                problems.append(json.loads(handle.readline()))
+            handle.truncate(handle.tell())
         if self.in_parts:
             for later in self.work.glob(f"{BATCH_PART}-*.jsonl"):
                 if later.name > current.name:
                     later.unlink()
-        self.rows, self.counts, self.problems = progress["rows"], progress["counts"], progress["problems"]
+        self.rows, self.counts, self.problems, self.saved = (
+            progress["rows"],
+            progress["counts"],
+            problems,
+            len(problems),
+        )
         self.state = state
         logger.info("%s: resuming after %d rows, at %s", self.output, self.rows, current.name)
         return True
@@ -123,9 +136,13 @@ class ResumableRequests:
         if self._handle is not None:
             self._handle.flush()
             os.fsync(self._handle.fileno())
-        self.rows, self.counts, self.problems = rows, counts, problems
+        with open(self.problems_file, "a", encoding="utf-8") as file:  # the new ones: 10^5 not written again each time
+            file.write("".join(json.dumps(problem, ensure_ascii=False) + "\n" for problem in problems[self.saved :]))
+            file.flush()
+            os.fsync(file.fileno())
+        self.rows, self.counts, self.saved = rows, counts, len(problems)
         state = [self.state.part, self.state.count, self.state.size]
-        progress = {"stamp": self.stamp, "rows": rows, "counts": counts, "problems": problems, "part": state}
+        progress = {"stamp": self.stamp, "rows": rows, "counts": counts, "problems": len(problems), "part": state}
         atomic_write_text(self.progress_file, json.dumps(progress, ensure_ascii=False))
 
     def finish(self) -> None:
@@ -136,6 +153,7 @@ class ResumableRequests:
         else:
             os.replace(self.work, self.output)
         self.progress_file.unlink(missing_ok=True)
+        self.problems_file.unlink(missing_ok=True)
 
     def close(self) -> None:
         if self._handle is not None:

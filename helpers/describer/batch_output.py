@@ -49,6 +49,12 @@ class PartState:
         return self.part
 
 
+def partial_files(output: Path) -> list[Path]:
+    """The files a batch export to `output` writes before it is done (`ResumableRequests`): the requests (a file, or
+    a folder of parts), its progress and its problems."""
+    return [output.with_name(f".{output.name}.partial{end}") for end in ("", ".json", ".problems.jsonl")]
+
+
 class ResumableRequests:
     """See the module docstring. `output`: a `.jsonl` file, or else a folder of parts the size `api` takes.
 
@@ -61,9 +67,7 @@ class ResumableRequests:
     def __init__(self, output: Path, stamp: dict, api: BatchApi) -> None:
         self.output, self.api = output, api
         self.in_parts = output.suffix.lower() != ".jsonl"
-        self.work = output.with_name(f".{output.name}.partial")
-        self.progress_file = output.with_name(f".{output.name}.partial.json")
-        self.problems_file = output.with_name(f".{output.name}.partial.problems.jsonl")  # appended at checkpoints
+        self.work, self.progress_file, self.problems_file = partial_files(output)  # (problems: appended at checkpoints)
         self.stamp = json.loads(json.dumps(stamp, sort_keys=True, default=str))
         self.rows, self.counts, self.problems, self.state = 0, {}, [], PartState()
         self.saved = 0  # problems in `problems_file`

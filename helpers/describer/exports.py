@@ -178,7 +178,7 @@ from helpers.core.strip_location import without_location
 from helpers.core.tar_photos import is_tar_shards
 from helpers.core.workers import WorkerPool
 from helpers.describer import label_studio
-from helpers.describer.batch_output import CHECKPOINT_ROWS, ResumableRequests
+from helpers.describer.batch_output import CHECKPOINT_ROWS, ResumableRequests, partial_files
 from helpers.describer.batch_requests import (
     BATCH_APIS,
     BatchRequests,
@@ -1846,13 +1846,12 @@ def export(
             raise ValueError(
                 f"{output} holds the input {inside[0]}: the export would replace it; choose another folder"
             )
-        check_writes([errors, lock_path(output)], inputs)
+        partial = partial_files(output)[1:] if fmt in BATCH_APIS else []  # (the parts' folder checked with the output)
+        check_writes([errors, lock_path(output), *partial], inputs)
     else:
         split_files = splits.asked and fmt in SPLIT_FILE_FORMATS
         files = [split_output(output, name) for name in splits.names] if split_files else [output]
-        files += (
-            [output.with_name(f".{output.name}.partial{end}") for end in ("", ".json")] if fmt in BATCH_APIS else []
-        )
+        files += partial_files(output) if fmt in BATCH_APIS else []  # (the requests as they are written)
         check_writes([*files, errors, lock_path(output), label_config_path(output)], inputs)
     job = ExportJob(fmt, described, output, errors, cv, photos, prompt, image_folder, policy)
     job = replace(job, strip_location=strip_location, below_takeoff_m=below_takeoff_m, chat=chat, rewrite=rewrite)

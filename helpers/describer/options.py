@@ -269,7 +269,7 @@ class ExportOptions:
         "--max_tokens); desclm check reads their output files back"
     )
     output: str = setting(
-        help="file to write (hf, webdataset, yolo: a folder; openai_batch, gemini_batch: a .jsonl, or else a folder "
+        help="file to write (hf, webdataset, yolo: a folder; the batch requests: a .jsonl, or else a folder "
         "of parts as large as the API takes: 50,000 requests and 200 MB for OpenAI's, 2 GB for Gemini's, 100,000 "
         "requests and 256 MB for Anthropic's)"
     )

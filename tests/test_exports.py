@@ -2349,6 +2349,36 @@ def test_verdicts_of_batch_answers_about_numbered_records_export_joined_to_them(
         assert [(row["id"], row["image"]) for row in csv.DictReader(table)] == [("17", "p17.jpg"), ("7", "p7.jpg")]
 
 
+def test_batch_requests_ask_about_photos_of_cv_records_not_yet_described(described, tmp_path):
+    """01's CV records are the batch requests' input as they are (a model asked before, or instead of, the
+    describer): a request a record, named by its id, its photo found as the records' manifest says (or --images); the
+    other exports, and the gallery, refuse CV records with what to do."""
+    from helpers.describer.batch_requests import BatchRequests
+    from helpers.describer.exports import export
+    from helpers.describer.gallery import write_gallery
+
+    folder, records, rows = described
+    asked = BatchRequests("m", 16)
+    (folder / "cv.manifest.json").write_text(json.dumps({"image_root": str(folder / "photos")}))
+    counts = export("openai_batch", folder / "cv.jsonl", tmp_path / "asked.jsonl", requests=asked)
+    lines = [json.loads(line) for line in (tmp_path / "asked.jsonl").read_text().splitlines()]
+    gone = records[5]["image"]
+    assert [line["custom_id"] for line in lines] == [record["image"] for record in records if record["image"] != gone]
+    assert (counts["exported"], counts["problems"]) == (len(records) - 1, 1), "the photo gone"
+    export("openai_batch", folder / "described.jsonl", tmp_path / "of_described.jsonl", images=folder / "photos",
+           requests=asked)  # fmt: skip
+    assert (tmp_path / "asked.jsonl").read_text() == (tmp_path / "of_described.jsonl").read_text(), "the same requests"
+    sample = export("openai_batch", folder / "cv.jsonl", tmp_path / "s.jsonl", requests=asked, sample=(3, 0))
+    assert sample["exported"] <= 3 and (tmp_path / "s.jsonl").read_text().count("\n") == sample["exported"]
+
+    with pytest.raises(ValueError, match="holds CV records, not described rows: the llava export writes"):
+        export("llava", folder / "cv.jsonl", tmp_path / "x.json")
+    with pytest.raises(ValueError, match="holds CV records: leave out cv"):
+        export("openai_batch", folder / "cv.jsonl", tmp_path / "y.jsonl", cv=folder / "cv.jsonl", requests=asked)
+    with pytest.raises(ValueError, match="holds CV records, not described rows: describe them first"):
+        write_gallery(folder / "cv.jsonl", tmp_path / "page.html")
+
+
 @pytest.mark.parametrize(("output", "every"), [("requests.jsonl", 2), ("parts", 2), ("parts", 1)])
 def test_a_killed_batch_export_resumes_at_its_last_checkpoint(described, tmp_path, caplog, output, every):
     """A batch requests export killed part way, run again on the same inputs and settings, reads only the photos after

@@ -341,7 +341,10 @@ def test_a_verdicts_file_s_captions_join_their_records_as_the_check_joined_them(
         assert [card["c"][0] for card in data["cards"]] == shown and data["selection"] == f"verdict={verdict}"
     write_gallery(verdicts_file, tmp_path / "page.html", cv=cv, verdict="faithful")
     assert len(_page_data(tmp_path / "page.html")["cards"]) == 2
-    with pytest.raises(ValueError, match="not desclm check's verdicts"):
+    (tmp_path / "described.jsonl").write_text(json.dumps({"id": "b.jpg", "description": "No litter."}) + "\n")
+    with pytest.raises(ValueError, match="holds described rows, not desclm check's verdicts"):
+        write_gallery(tmp_path / "described.jsonl", tmp_path / "page.html", verdict="unfaithful")
+    with pytest.raises(ValueError, match="holds CV records, not described rows: describe them first"):
         write_gallery(cv, tmp_path / "page.html", verdict="unfaithful")
     from helpers.describer.options import GalleryOptions
 

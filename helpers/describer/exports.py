@@ -169,6 +169,7 @@ from helpers.core.photo_datasets import (
     photo_file_name,
     photo_suffix,
     photos_for,
+    photos_of_cv_output,
     seen_size,
 )
 from helpers.core.photo_rewrite import TURNED_WARNING, PhotoRewrite, stored_turned
@@ -317,7 +318,8 @@ def sampled_lines(
     elif selection.asked:
         photos = (row.line for row in joined_rows(described, cv, [], selection=selection))
     else:
-        photos = (line.line_number for line in iter_jsonl(described) if _described(line.record))
+        wanted = _cv_record if is_cv_records(described) else _described  # (a batch export of CV records)
+        photos = (line.line_number for line in iter_jsonl(described) if wanted(line.record))
     sample, count = sample_stream(photos, size, seed)
     chosen = f" chosen by {selection}" if selection.asked else ""
     logger.info("a sample of %d of the %d described photos%s (seed %d)", len(sample), count, chosen, seed)
@@ -386,13 +388,21 @@ def joined_rows(
 def _described_rows(
     described: Path, cv: Path | None, problems: list[dict], lines: set[int] | None
 ) -> Iterator[ExportRow]:
-    """`joined_rows`' rows of a described file (`desclm describe`'s), before any choice."""
+    """`joined_rows`' rows of a described file (`desclm describe`'s), before any choice; of a file of CV records
+    (`is_cv_records`: the batch requests' input), a row a record, without a description."""
     records = _CvRecords(cv) if cv is not None else None
+    cv_records = is_cv_records(described)
     for line in iter_jsonl(described):
         row, chosen = line.record, lines is None or line.line_number in lines
         if row is None:
             if chosen:
                 problems.append({"line": line.line_number, "error": line.error})
+            continue
+        if cv_records and _cv_record(row):
+            key = record_id(row, line.line_number)
+            image = row.get("image") or (key if isinstance(key, str) else None)
+            if chosen:
+                yield ExportRow(key, [], "", row, image, line=line.line_number)
             continue
         if not _described(row):
             why = row.get("error") or "no 'description' (not a row of desclm describe?)"
@@ -431,6 +441,23 @@ def photo_rows(captions: Iterable[ExportRow]) -> Iterator[ExportRow]:
         row = replace(caption, captions=list(caption.captions), checked=[caption.findings], lines=(caption.line,))
     if row is not None:
         yield row
+
+
+def is_cv_records(path: Path) -> bool:
+    """Whether a file holds CV records (01's: `detections`, no `description`), not described rows or verdicts: by its
+    first line that says (an error row says neither)."""
+    for line in iter_jsonl(path):
+        row = line.record
+        if isinstance(row, dict) and any(name in row for name in ("description", "faithful", "skipped")):
+            return False
+        if isinstance(row, dict) and isinstance(row.get("detections"), list):
+            return True
+    return False
+
+
+def _cv_record(row) -> bool:
+    """Whether a line of a file of CV records (`is_cv_records`) is one (not an error row, not broken)."""
+    return isinstance(row, dict) and "error" not in row and isinstance(row.get("detections"), list)
 
 
 def is_verdicts(path: Path) -> bool:
@@ -1806,7 +1833,21 @@ def export(
         )
     if strip_location and fmt in MAP_FORMATS:
         raise ValueError(f"strip_location: the {fmt} export is a map of where the photos were taken")
-    photos = photos_for(images, image_column, key_column, cv)
+    records_in = is_cv_records(described)  # the batch requests ask about photos not yet described
+    if records_in and fmt not in BATCH_APIS:
+        raise ValueError(
+            f"{described} holds CV records, not described rows: the {fmt} export writes their descriptions: describe "
+            f"them first (desclm describe; desclm synth, the grammar's); the batch requests ({', '.join(BATCH_APIS)}) "
+            "take CV records as they are"
+        )
+    if records_in and (cv is not None or selection.asked):
+        raise ValueError(
+            f"{described} holds CV records: leave out cv (they are the records) and the choice by what descriptions "
+            "state (category, scene, min_items)"
+        )
+    photos = photos_for(images, image_column, key_column, cv if cv is not None else described if records_in else None)
+    if records_in and photos is None and not url_prefix and (photos := photos_of_cv_output(described)):
+        logger.info("photos: %s, as %s's manifest records", photos.images, described)
     if chat and (fmt != "hf" or photos is None):
         raise ValueError("the chat columns are the hf export's conversation about each photo: give --images")
     if objects and (fmt != "hf" or photos is None or cv is None):

@@ -59,7 +59,7 @@ from helpers.core.outputs import check_writes
 from helpers.core.photo_datasets import PhotoKeys, photos_for, photos_of_cv_output
 from helpers.core.sampling import sample_stream
 from helpers.core.video_frames import split_frame_key
-from helpers.describer.exports import ExportRow, is_verdicts, joined_rows, verdict_rows
+from helpers.describer.exports import ExportRow, is_cv_records, is_verdicts, joined_rows, verdict_rows
 from helpers.describer.options import GalleryOptions
 from helpers.describer.provenance import provenance
 from helpers.describer.selection import Selection, kept_by_verdict, said
@@ -233,6 +233,11 @@ def write_gallery(
     problems: list[dict] = []
     scratch = contextlib.nullcontext()
     verdicts = is_verdicts(described)
+    if is_cv_records(described):
+        raise ValueError(
+            f"{described} holds CV records, not described rows: describe them first (desclm describe; desclm synth, "
+            "the grammar's), or show desclm check's verdicts on a model's captions of them"
+        )
     if verdict and not verdicts:
         raise ValueError(f"verdict: {described} holds described rows, not desclm check's verdicts")
     if verdicts:

@@ -248,7 +248,8 @@ class ExportOptions:
     described: str = setting(
         help="`desclm describe`'s output (JSONL: id, description, captions), or `desclm check`'s verdicts (a photo's "
         "captions one after another a row: hf, webdataset, llava, coco, label_studio, csv; --verdict faithful: a "
-        "vision-language model's captions that agree with the detections)",
+        "vision-language model's captions that agree with the detections), or (the batch requests) 01's CV records "
+        "as they are, their photos as its manifest says unless --images",
         positional=True,
     )
     format: Literal[EXPORT_FORMATS] = setting(

@@ -2459,17 +2459,18 @@ def test_batch_parts_keep_every_request_in_order_within_the_api_s_limits(lines, 
         assert 0 < len(part) <= (most or len(lines)) and (size <= 20 or len(part) == 1)
 
 
-def test_the_vision_language_loop_runs_from_the_command_line(described, tmp_path):
-    """`desclm export --format openai_batch` (yolo-style settings too), a server's answers, `desclm check` of its
-    output file, and `desclm export verdicts.jsonl --verdict faithful`: the same options as the Python calls, from the
-    command line, paths relative to the working folder."""
+@pytest.mark.parametrize("asked_of", ["described.jsonl", "cv.jsonl"])
+def test_the_vision_language_loop_runs_from_the_command_line(described, tmp_path, asked_of):
+    """`desclm export --format openai_batch` (yolo-style settings too) of described rows or of 01's CV records, a
+    server's answers, `desclm check` of its output file, and `desclm export verdicts.jsonl --verdict faithful`: the
+    same options as the Python calls, from the command line, paths relative to the working folder."""
     from helpers.commands.check import main as check
     from helpers.commands.export import main as export
 
     folder, records, rows = described
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(folder)
-        assert export(["described.jsonl", "--format", "openai_batch", "--images", "photos", "model=m", "max_tokens=64",
+        assert export([asked_of, "--format", "openai_batch", "--images", "photos", "model=m", "max_tokens=64",
                        "--max_side", "16", "--output", "requests.jsonl"]) == 1  # fmt: skip
         requests = [json.loads(line) for line in Path("requests.jsonl").read_text().splitlines()]
         assert {(r["body"]["model"], r["body"]["max_completion_tokens"]) for r in requests} == {("m", 64)}

@@ -2379,6 +2379,41 @@ def test_batch_requests_ask_about_photos_of_cv_records_not_yet_described(describ
         write_gallery(folder / "cv.jsonl", tmp_path / "page.html")
 
 
+def test_batch_requests_ask_again_about_the_photos_whose_captions_a_check_chose(tmp_path, caplog):
+    """`desclm export verdicts.jsonl --verdict unfaithful --format openai_batch`: a request a photo whose captions the
+    check found unfaithful (to ask again, another prompt or model), however many of its captions were, and wherever
+    in the file; a photo asked about already is said once, not asked twice (custom_ids are unique in a batch)."""
+    from helpers.describer.batch_requests import BatchRequests
+    from helpers.describer.exports import export
+    from helpers.describer.selection import Selection
+
+    (tmp_path / "photos").mkdir()
+    records = [{"image": name, "detections": []} for name in ("a.jpg", "b.jpg", "c.jpg")]
+    for record in records:
+        Image.new("RGB", (8, 6), (9, 9, 9)).save(tmp_path / "photos" / record["image"])
+    (tmp_path / "cv.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+    finding = {"kind": "invented_category", "label": "glass", "expected": 0, "said": 1, "span": [0, 5]}
+    said = (("a.jpg", False), ("b.jpg", True), ("c.jpg", False), ("a.jpg", False), ("b.jpg", False))  # (faithful)
+    lines = [{"id": name, "faithful": ok, "findings": [] if ok else [finding], "caption": "One glass."}
+             for name, ok in said]  # fmt: skip
+    (tmp_path / "verdicts.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    def asked(output: str, selection: Selection = Selection()) -> tuple[list[str], dict]:
+        counts = export("openai_batch", tmp_path / "verdicts.jsonl", tmp_path / output, tmp_path / "cv.jsonl",
+                        tmp_path / "photos", requests=BatchRequests("m"), selection=selection)  # fmt: skip
+        return [json.loads(line)["custom_id"] for line in (tmp_path / output).open()], counts
+
+    with caplog.at_level(logging.INFO):
+        ids, counts = asked("again.jsonl", Selection(verdict="unfaithful"))
+    assert ids == ["a.jpg", "c.jpg", "b.jpg"] and counts["exported"] == 3
+    assert "1 rows were of photos asked about already (their captions apart in the file)" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        ids, counts = asked("all.jsonl")
+    assert ids == ["a.jpg", "b.jpg", "c.jpg"] and counts["exported"] == 3
+    assert "2 rows were of photos asked about already" in caplog.text
+
+
 @pytest.mark.parametrize(("output", "every"), [("requests.jsonl", 2), ("parts", 2), ("parts", 1)])
 def test_a_killed_batch_export_resumes_at_its_last_checkpoint(described, tmp_path, caplog, output, every):
     """A batch requests export killed part way, run again on the same inputs and settings, reads only the photos after

@@ -14,8 +14,9 @@ its `image`, else its line number, as `describe` names its rows) and with its ph
 the folder the records' `image` paths are relative to, or the Hugging Face dataset 01 read them
 from, `helpers.core.photo_datasets`). `desclm check`'s verdicts come in as rows too, a photo's captions one after
 another a row (`photo_rows`), `--verdict faithful` keeping a vision-language model's captions that agree with the
-detections (training data) and `--verdict unfaithful` those that do not (to review); the exports that write each
-photo's detections once (`ONCE_A_PHOTO`, `--answer boxes`, `--objects`) take described rows only:
+detections (training data) and `--verdict unfaithful` those that do not (to review, or to ask about again: the batch
+requests, a request a photo); the exports that write each photo's detections once (`ONCE_A_PHOTO`, `--answer boxes`,
+`--objects`) take described rows only:
 
 - **hf**: a Hugging Face dataset (`id`, `image` as the `datasets.Image` feature with the photo's
   bytes, `description`, `captions`, `source`, `detections`, `scene`, `taken`: time, latitude,
@@ -223,7 +224,7 @@ SPLIT_FILE_FORMATS = ("llava", "grounded", "florence2", "coco", "coco_instances"
 # the exports of the CV records' detections (--cv needed)
 DETECTION_FORMATS = ("grounded", "coco_instances", "label_studio", "yolo", "geojson", "geojson_items")
 # the exports that write each photo's detections once (not from `desclm check`'s verdicts, a row a caption)
-ONCE_A_PHOTO = ("grounded", "coco_instances", "yolo", "geojson", "geojson_items", "florence2", *BATCH_APIS)
+ONCE_A_PHOTO = ("grounded", "coco_instances", "yolo", "geojson", "geojson_items", "florence2")
 
 
 @dataclass
@@ -1919,28 +1920,38 @@ def write_batch_file(
     (no photo read; gemini_batch: its media type told by its name). A photo that cannot be read, written or (by URL,
     gemini_batch) typed is its row's problem. `output`: one `.jsonl` file, or else a folder of parts, each one the API
     takes, written as the rows are read (`helpers.describer.batch_output.ResumableRequests`: a killed export run again
-    with the same `stamp`, its inputs and settings, resumes at its last checkpoint), in place when all are. Returns how
-    many rows were not sent."""
+    with the same `stamp`, its inputs and settings, resumes at its last checkpoint), in place when all are. Of
+    `desclm check`'s verdicts (the photos whose captions it chose: to ask again), a request a photo. Returns how many
+    rows were not sent (a photo asked about already among them)."""
     api = BATCH_APIS[settings.api]
     written = ResumableRequests(output, stamp, api)
     resumed = written.rows  # rows passed over, their photos not read: written before the export was stopped
     rows.problems.extend(written.problems)
-    held: deque[tuple[ExportRow, list[dict]]] = deque()  # each row sent to the pool, with its photo's problems
-    # failed: rows not sent; others: photos in a format the API does not take; large: too big for it; turned: by EXIF
+    held: deque[tuple[int, ExportRow, list[dict]]] = deque()  # each row sent to the pool: its place, its problems
+    # failed: rows not sent; others: photos in a format the API does not take; large: too big for it; turned: by EXIF;
+    # again: photos asked about already (of verdicts, a photo's captions apart in the file: one request a photo)
     counts = Counter({"failed": 0, "others": 0, "large": 0, "turned": 0} | written.counts)
+    counts["again"] = 0  # (counted afresh each run: every row is read again, resumed or not)
+    asked: set[str] | None = set() if is_verdicts(rows.described) else None  # the photos asked about, of verdicts
 
     def photo_calls() -> Iterator[tuple[bytes | None]]:
         for index, row in enumerate(rows()):
+            if asked is not None:
+                if request_id(row.id) in asked:
+                    counts["again"] += 1
+                    continue
+                asked.add(request_id(row.id))
             if index >= resumed:
-                held.append((row, []))
-                yield (None if url_prefix else _photo(row, photos, held[-1][1]),)
+                held.append((index, row, []))
+                yield (None if url_prefix else _photo(row, photos, held[-1][2]),)
 
     pool = WorkerPool(rewrite, workers if rewrite.rewrites and not url_prefix else 0)
     try:
-        done, unsent = resumed, list(written.problems)  # the problems of photos not sent (checkpoints keep them)
+        unsent = list(written.problems)  # the problems of photos not sent (checkpoints keep them)
+        checked_at = resumed  # the rows read at the last checkpoint
         for data, rewritten, error in pool.ordered("photo", photo_calls(), 2 * pool.workers):
-            row, problems = held.popleft()
-            done += 1
+            index, row, problems = held.popleft()
+            done = index + 1  # rows read (a photo asked about again passed over)
             why = error  # why it is not sent (None with no data: not read, its problem said)
             if url_prefix:
                 photo = url_photo(image_url(url_prefix, row.photo_name))
@@ -1966,14 +1977,20 @@ def write_batch_file(
                 written.write(
                     json.dumps(batch_request(request_id(row.id), photo, prompt, settings), ensure_ascii=False) + "\n"
                 )
-            if done % CHECKPOINT_ROWS == 0:
+            if done - checked_at >= CHECKPOINT_ROWS:
                 written.checkpoint(done, dict(counts), unsent)
+                checked_at = done
         written.finish()
     finally:
         pool.close()
         written.close()
+    if counts["again"]:
+        logger.info(
+            "%d rows were of photos asked about already (their captions apart in the file): a request a photo",
+            counts["again"],
+        )
     if not written.in_parts:
-        sent = rows.count - len(rows.left_out) - rows.passed_over - counts["failed"]
+        sent = rows.count - len(rows.left_out) - rows.passed_over - counts["failed"] - counts["again"]
         if too_many := limits_warning(api, sent, output.stat().st_size):
             logger.warning("%s: %s", output, too_many)
     if counts["turned"]:
@@ -1995,7 +2012,7 @@ def write_batch_file(
             api.name,
             api.most_photo_bytes / 2**20,
         )
-    return counts["failed"]
+    return counts["failed"] + counts["again"]
 
 
 def served_prefix(photos: PhotoKeys | None, image_folder: Path | None) -> tuple[str, Path | None]:

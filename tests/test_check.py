@@ -1143,32 +1143,46 @@ def test_any_batch_output_gives_a_line_per_choice_or_failure_in_order(results):
         assert summary["token_limit"] <= summary["checked"]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     ids=st.lists(st.one_of(st.text(min_size=1, max_size=80), st.integers()), min_size=1, max_size=6, unique=True),
+    api=st.sampled_from(["openai_batch", "gemini_batch", "anthropic_batch"]),
     order=st.randoms(use_true_random=False),
 )
-def test_any_record_id_sent_as_anthropic_takes_it_joins_back_to_its_record(ids, order):
-    """Any record ids (texts of any characters and length, numbers), sent as Anthropic's custom_ids (`anthropic_id`:
-    as they are where Anthropic takes them, else digests), join back to their own records, the verdicts naming the
-    records' ids, in whatever order the results come."""
+def test_any_record_id_asked_about_in_a_batch_joins_back_to_its_record(ids, api, order):
+    """Any record ids (texts of any characters and length, numbers), asked about by any batch API's requests
+    (`batch_request`: OpenAI's and Gemini's naming them as they are, Anthropic's as its custom_ids take them,
+    `anthropic_id`, else by digest), answered in that API's output layout, join back to their own records, the
+    verdicts naming the records' ids, in whatever order the results come."""
     import re
     import tempfile
 
-    from helpers.describer.batch_requests import anthropic_id, request_id
+    from helpers.describer.batch_requests import BatchRequests, SentPhoto, batch_request, request_id
     from helpers.describer.check import check_file
 
     if len({request_id(i) for i in ids}) < len(ids):  # a text "17" beside the number 17: one request id (as said)
         return
+    asked = BatchRequests("m", 8, api)
+    requests = {i: batch_request(request_id(i), SentPhoto("image/jpeg", "AAAA"), "Describe.", asked) for i in ids}
+    if api == "anthropic_batch":
+        assert all(re.fullmatch(r"[A-Za-z0-9_-]{1,64}", r["custom_id"]) for r in requests.values())
+
+    def answered(request: dict) -> dict:
+        if api == "gemini_batch":
+            candidate = {"content": {"parts": [{"text": "No litter."}]}, "finishReason": "STOP"}
+            return {"key": request["key"], "response": {"candidates": [candidate]}}
+        if api == "anthropic_batch":
+            message = {"content": [{"type": "text", "text": "No litter."}], "stop_reason": "end_turn"}
+            return {"custom_id": request["custom_id"], "result": {"type": "succeeded", "message": message}}
+        choice = {"message": {"role": "assistant", "content": "No litter."}, "finish_reason": "stop"}
+        return {"custom_id": request["custom_id"], "response": {"status_code": 200, "body": {"choices": [choice]}}}
+
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         (folder / "cv.jsonl").write_text("".join(json.dumps({"id": i, "detections": []}) + "\n" for i in ids))
         shuffled = list(ids)
         order.shuffle(shuffled)
-        message = {"content": [{"type": "text", "text": "No litter."}]}
-        results = [{"custom_id": anthropic_id(request_id(i)), "result": {"type": "succeeded", "message": message}}
-                   for i in shuffled]  # fmt: skip
-        assert all(re.fullmatch(r"[A-Za-z0-9_-]{1,64}", result["custom_id"]) for result in results)
+        results = [answered(requests[i]) for i in shuffled]
         (folder / "out.jsonl").write_text("".join(json.dumps(result) + "\n" for result in results))
         check_file(folder / "cv.jsonl", folder / "out.jsonl", folder / "verdicts.jsonl", workers=0)
         with open(folder / "verdicts.jsonl", encoding="utf-8") as written:

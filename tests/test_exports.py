@@ -2414,6 +2414,55 @@ def test_batch_requests_ask_again_about_the_photos_whose_captions_a_check_chose(
     assert "2 rows were of photos asked about already" in caplog.text
 
 
+def test_batch_requests_ask_again_about_failed_requests_and_answers_cut_at_their_token_limit(tmp_path):
+    """`--verdict error` (the batch requests alone): the photos whose lines the check could not check (a request that
+    failed or expired, a refusal, an answer it could not read), one with no record a problem still; `--verdict
+    token_limit`: those whose answers were stopped at their token limit (to ask with more tokens; their captions
+    export too). Other exports and the gallery refuse `error`: those lines have no caption."""
+    from helpers.describer.batch_requests import BatchRequests
+    from helpers.describer.exports import export
+    from helpers.describer.gallery import write_gallery
+    from helpers.describer.selection import Selection
+
+    (tmp_path / "photos").mkdir()
+    records = [{"image": name, "detections": []} for name in ("a.jpg", "b.jpg", "c.jpg")]
+    for record in records:
+        Image.new("RGB", (8, 6), (9, 9, 9)).save(tmp_path / "photos" / record["image"])
+    (tmp_path / "cv.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+    lines = [
+        {"id": "a.jpg", "faithful": True, "findings": [], "caption": "No litter."},
+        {"id": "b.jpg", "error": "line 2: the request gave no answer: expired"},
+        {"id": "c.jpg", "token_limit": True, "faithful": True, "findings": [], "caption": "No"},
+        {"id": "gone.jpg", "error": "line 4: the request gave no answer: expired"},
+        {"id": "b.jpg", "error": "line 5: choice 0: the model refused: no"},
+    ]
+    verdicts = tmp_path / "verdicts.jsonl"
+    verdicts.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    def asked(verdict: str, fmt: str = "openai_batch", output: str = "again.jsonl") -> tuple[list, dict]:
+        counts = export(fmt, verdicts, tmp_path / output, tmp_path / "cv.jsonl", tmp_path / "photos",
+                        requests=BatchRequests("m") if fmt == "openai_batch" else None,
+                        selection=Selection(verdict=verdict))  # fmt: skip
+        return [json.loads(line) for line in (tmp_path / output).open()], counts
+
+    requests, counts = asked("error")
+    assert [request["custom_id"] for request in requests] == ["b.jpg"], "asked once: its two lines apart"
+    assert counts["exported"] == 1
+    problems = [json.loads(line) for line in (tmp_path / "again.jsonl.errors.jsonl").open()]
+    assert [problem.get("id") for problem in problems] == ["gone.jpg"], "no record: still a problem"
+    requests, counts = asked("token_limit")
+    assert [request["custom_id"] for request in requests] == ["c.jpg"] and counts["exported"] == 1
+    entries, _ = asked("token_limit", "llava", "cut.jsonl")
+    assert [(entry["image"], entry["conversations"][1]["value"]) for entry in entries] == [("c.jpg", "No")]
+    requests, _ = asked("unfaithful")
+    assert requests == [], "no caption of theirs is unfaithful: the lines not checked are not chosen"
+
+    with pytest.raises(ValueError, match="verdict error: the lines the check could not check have no caption for"):
+        asked("error", "llava", "x.jsonl")
+    with pytest.raises(ValueError, match="verdict error: the lines the check could not check have no caption to show"):
+        write_gallery(verdicts, tmp_path / "page.html", cv=tmp_path / "cv.jsonl", verdict="error")
+
+
 @pytest.mark.parametrize(("output", "every"), [("requests.jsonl", 2), ("parts", 2), ("parts", 1)])
 def test_a_killed_batch_export_resumes_at_its_last_checkpoint(described, tmp_path, caplog, output, every):
     """A batch requests export killed part way, run again on the same inputs and settings, reads only the photos after

@@ -348,5 +348,5 @@ def test_a_verdicts_file_s_captions_join_their_records_as_the_check_joined_them(
         write_gallery(cv, tmp_path / "page.html", verdict="unfaithful")
     from helpers.describer.options import GalleryOptions
 
-    with pytest.raises(ValueError, match="--verdict must be one of unfaithful, faithful, missed_category"):
+    with pytest.raises(ValueError, match="--verdict must be one of unfaithful, faithful, token_limit, error, missed_"):
         GalleryOptions(described="verdicts.jsonl", verdict="wrong")

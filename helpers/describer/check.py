@@ -872,7 +872,7 @@ TOKEN_LIMIT_WARNING = (
     "%d of the %d answers checked stopped at their request's token limit (finish_reason length, stop_reason "
     "max_tokens, finishReason MAX_TOKENS): what they would "
     "have said after it is missing from them (`token_limit` in their verdicts); ask again with more tokens "
-    "(--max_tokens)"
+    "(desclm export <verdicts> --verdict token_limit --format openai_batch --max_tokens ...)"
 )
 
 

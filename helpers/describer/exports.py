@@ -242,6 +242,8 @@ class ExportRow:
     given: list | None = None  # and a grounded caption's boxes, where the check placed them (its verdict's `given`)
     checked: list | None = None  # a photo's captions `desclm check` read (`photo_rows`): each one's findings
     lines: tuple[int, ...] = ()  # and the verdicts' lines they are of (`line` the last)
+    token_limit: bool = False  # a checked answer its server stopped at its token limit (its verdict's `token_limit`)
+    unchecked: str | None = None  # a verdict's line the check could not check (`--verdict error`): why, no caption
 
     @property
     def description(self) -> str:
@@ -370,8 +372,9 @@ def joined_rows(
     joined rows it chooses (by their verdicts, and by what their sentences state: `said`), and with `keep`, only
     those it keeps (a split's), the others passed over without a word."""
     if is_verdicts(described):  # a row a photo of its captions the selection chooses, each chosen alone
-        chooses = selection.chooses
-        rows = photo_rows(row for row in verdict_rows(described, cv, problems, lines=lines) if chooses(row))
+        chooses, unchecked = selection.chooses, selection.verdict == "error"  # (the lines not checked: their photos)
+        verdicts = verdict_rows(described, cv, problems, lines=lines, unchecked=unchecked)
+        rows = photo_rows(row for row in verdicts if chooses(row))
         selection = Selection()  # (chosen above)
     else:
         rows = _described_rows(described, cv, problems, lines)
@@ -432,7 +435,7 @@ def photo_rows(captions: Iterable[ExportRow]) -> Iterator[ExportRow]:
     row: ExportRow | None = None
     for caption in captions:
         if row is not None and (caption.id, caption.image) == (row.id, row.image):
-            row.captions.append(caption.description)
+            row.captions.extend(caption.captions)  # (none, of a line the check could not check)
             row.checked.append(caption.findings)
             row.lines += (caption.line,)
             row.line = caption.line
@@ -479,12 +482,14 @@ def verdict_rows(
     problems: list[dict],
     scratch: Path | None = None,
     lines: set[int] | None = None,
+    unchecked: bool = False,
 ) -> Iterator[ExportRow]:
     """The captions of a `desclm check` verdicts file as rows (a caption its description, source `CHECKED`, with its
     findings), each joined to its CV record as the check joined it: by its id, else its photo's name without the
     extension (`photo_stem`), any number of captions a record, the records indexed in `scratch` (`RecordIndex`: not
-    held in memory; None: a temporary folder, `TMPDIR`). A line the check could not check, or without a record, is a
-    problem; with `lines`, only those lines are read (the others' problems not said)."""
+    held in memory; None: a temporary folder, `TMPDIR`). A line the check could not check (with `unchecked`, a row
+    without a caption, `unchecked` saying why: to ask again), or without a record, is a problem; with `lines`, only
+    those lines are read (the others' problems not said)."""
     with contextlib.ExitStack() as stack:
         if cv is not None and scratch is None:
             scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=".desclm-verdicts-")))
@@ -499,7 +504,8 @@ def verdict_rows(
                 problems.append({"line": line.line_number, "error": line.error})
                 continue
             key = row.get("id")
-            if not (isinstance(row.get("caption"), str) and isinstance(row.get("findings"), list)):
+            error = row.get("error") if unchecked and isinstance(row.get("error"), str) else None
+            if error is None and not (isinstance(row.get("caption"), str) and isinstance(row.get("findings"), list)):
                 why = row.get("error") or row.get("skipped") or "no caption and findings (not a line of desclm check?)"
                 problems.append({"line": line.line_number, "id": key, "error": f"not checked: {why}"})
                 continue
@@ -513,6 +519,9 @@ def verdict_rows(
                     continue
             image = (record or {}).get("image") or (key if isinstance(key, str) else None)
             given = row.get("given") if isinstance(row.get("given"), list) else None
+            if error is not None:  # no caption: its photo, to ask again
+                yield ExportRow(key, [], CHECKED, record, image, line=line.line_number, unchecked=error)
+                continue
             yield ExportRow(
                 key,
                 [row["caption"]],
@@ -522,6 +531,7 @@ def verdict_rows(
                 line=line.line_number,
                 findings=row["findings"],
                 given=given,
+                token_limit=row.get("token_limit") is True,
             )
 
 
@@ -1826,6 +1836,11 @@ def export(
     verdicts = is_verdicts(described)
     if selection.verdict and not verdicts:
         raise ValueError(f"verdict: {described} holds described rows, not desclm check's verdicts")
+    if selection.verdict == "error" and fmt not in BATCH_APIS:
+        raise ValueError(
+            f"verdict error: the lines the check could not check have no caption for the {fmt} export: the batch "
+            f"requests ({', '.join(BATCH_APIS)}) ask again about their photos"
+        )
     if verdicts and (fmt in ONCE_A_PHOTO or boxes is not None or objects):
         what = "--answer boxes" if boxes is not None else "--objects" if objects else f"the {fmt} export"
         raise ValueError(

@@ -240,6 +240,11 @@ def write_gallery(
         )
     if verdict and not verdicts:
         raise ValueError(f"verdict: {described} holds described rows, not desclm check's verdicts")
+    if verdict == "error":
+        raise ValueError(
+            "verdict error: the lines the check could not check have no caption to show (their errors are in the "
+            "verdicts; the batch requests ask again about their photos)"
+        )
     if verdicts:
         output.parent.mkdir(parents=True, exist_ok=True)
         scratch = tempfile.TemporaryDirectory(prefix=".gallery-", dir=output.parent)  # its records' index
@@ -247,7 +252,7 @@ def write_gallery(
     else:
         rows = progress(joined_rows(described, cv, problems), desc="read described rows", unit="row")
     if verdict:  # before the sample: a model's mistakes among all its captions
-        rows = (row for row in rows if kept_by_verdict(verdict, row.findings))
+        rows = (row for row in rows if kept_by_verdict(verdict, row))
     if selection.asked:  # each sentence read once: for the choice, and then for its card
         pairs = ((row, statement) for row in rows if selection.keeps(statement := said(row)))
     else:

@@ -38,6 +38,9 @@ def min_items_setting():
 
 CHECKED = "checked"  # the source of a caption `desclm check` checked, read as a row (`exports.verdict_rows`)
 VERDICTS = ("unfaithful", "faithful")  # what `--verdict` chooses a checked caption by, or a kind of finding
+# ... and what it chooses to ask again by: answers stopped at their token limit; lines the check could not check (a
+# failed request, a refusal, an answer it could not read): the batch requests' alone, those have no caption
+ASK_AGAIN = ("token_limit", "error")
 
 
 def verdict_setting():
@@ -45,7 +48,9 @@ def verdict_setting():
     return setting(
         "",
         "of desclm check's verdicts, only the captions with this verdict, chosen before the sample: unfaithful, "
-        "faithful, or a kind of finding (wrong_count, misplaced_box, ...): a model's mistakes among 10^7 captions",
+        "faithful, or a kind of finding (wrong_count, misplaced_box, ...): a model's mistakes among 10^7 captions; "
+        "token_limit: answers stopped at their token limit; error (the batch requests: to ask again): the photos "
+        "whose lines the check could not check, a failed request, a refusal, an answer it could not read",
     )
 
 
@@ -53,13 +58,19 @@ def check_verdict(verdict: str) -> None:
     """Raises ValueError unless `verdict` is "", one of `VERDICTS` or a kind of finding."""
     from helpers.text.check import FINDINGS  # here: --help loads no more than the settings
 
-    if verdict not in ("", *VERDICTS, *FINDINGS):
-        raise ValueError(f"--verdict must be one of {', '.join((*VERDICTS, *FINDINGS))}, got {verdict!r}")
+    if verdict not in ("", *VERDICTS, *ASK_AGAIN, *FINDINGS):
+        raise ValueError(f"--verdict must be one of {', '.join((*VERDICTS, *ASK_AGAIN, *FINDINGS))}, got {verdict!r}")
 
 
-def kept_by_verdict(verdict: str, findings: list) -> bool:
-    """Whether a checked caption's findings are of `verdict` ("unfaithful", "faithful", or a kind of finding), as the
-    gallery's verdict filter keeps it."""
+def kept_by_verdict(verdict: str, row) -> bool:
+    """Whether a verdict's row (`ExportRow`: a checked caption, its `findings`) is of `verdict` ("unfaithful",
+    "faithful", a kind of finding, or `ASK_AGAIN`'s: stopped at its token limit, not checked), as the gallery's verdict
+    filter keeps it."""
+    if verdict in ASK_AGAIN:
+        return row.token_limit if verdict == "token_limit" else row.unchecked is not None
+    findings = row.findings or []
+    if row.unchecked is not None:
+        return False
     if verdict == "faithful":
         return not findings
     if verdict == "unfaithful":
@@ -117,7 +128,7 @@ class Selection:
     def chooses(self, row) -> bool:
         """Whether a row (`ExportRow`) is chosen: by its verdict's findings (a checked caption's), then by what its
         sentence states (`keeps`)."""
-        if self.verdict and not kept_by_verdict(self.verdict, row.findings or []):
+        if self.verdict and not kept_by_verdict(self.verdict, row):
             return False
         return not self.states or self.keeps(said(row))
 

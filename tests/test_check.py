@@ -1135,8 +1135,8 @@ def test_any_batch_output_gives_a_line_per_choice_or_failure_in_order(results):
         summary = check_file(folder / "cv.jsonl", folder / "out.jsonl", folder / "verdicts.jsonl", workers=0)
         with open(folder / "verdicts.jsonl", encoding="utf-8") as written:  # (lines end at \n: a text may hold U+0085)
             verdicts = [json.loads(line) for line in written]
-        # a caption joined by the number its custom_id spells is named by its record's id, the number
-        assert [v["id"] for v in verdicts] == [17 if key == "17" and text else key for key, text in expected]
+        # a line joined by the number its custom_id spells (an answer, or a failed request's) is named by its record's
+        assert [v["id"] for v in verdicts] == [17 if key == "17" else key for key, _ in expected]
         for verdict, (_, text) in zip(verdicts, expected, strict=True):  # (a text may read as a broken box list)
             assert "faithful" in verdict or verdict["error"].startswith("line ") if text else "error" in verdict
         assert summary["checked"] + summary["errors"] == len(expected)
@@ -1220,3 +1220,36 @@ def test_anthropic_message_batch_results_are_checked_by_custom_id(tmp_path, capl
     assert verdicts[2]["error"] == "line 3: the request gave no answer: Image too large"
     assert verdicts[3]["error"] == "line 4: the request gave no answer: expired"
     assert (summary["checked"], summary["faithful"], summary["errors"], summary["token_limit"]) == (2, 1, 2, 1)
+
+
+def test_failed_requests_are_named_by_their_photos_records_and_asked_again(tmp_path):
+    """A batch request that gave no answer is named in its verdict by its photo's record's id, as an answer is (a
+    number its custom_id spells, the id an Anthropic digest stands for), so `desclm export --verdict error` asks
+    about that photo again (a verdicts file of error lines alone, a batch all of whose requests failed, known by the
+    check's summary beside it)."""
+    from helpers.describer.batch_requests import BatchRequests, anthropic_id
+    from helpers.describer.check import check_file
+    from helpers.describer.exports import export
+    from helpers.describer.selection import Selection
+
+    records = [{"id": 17, "image": "p.jpg", "detections": []}, {"id": "dir/x.jpg", "detections": []}]
+    (tmp_path / "cv.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+    results = [
+        {"custom_id": "17", "response": None, "error": {"message": "expired"}},
+        {"custom_id": anthropic_id("dir/x.jpg"), "result": {"type": "expired"}},
+        {"custom_id": "dir/gone.jpg", "response": None, "error": {"message": "expired"}},
+    ]
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(result) + "\n" for result in results))
+    check_file(tmp_path / "cv.jsonl", tmp_path / "results.jsonl", tmp_path / "verdicts.jsonl", workers=0)
+    verdicts = [json.loads(line) for line in (tmp_path / "verdicts.jsonl").read_text().splitlines()]
+    assert [(verdict["id"], verdict["error"].split(": ", 1)[1]) for verdict in verdicts] == [
+        (17, "the request gave no answer: expired"),
+        ("dir/x.jpg", "the request gave no answer: expired"),
+        ("dir/gone.jpg", "the request gave no answer: expired"),
+    ]
+    again = Selection(verdict="error")
+    counts = export("openai_batch", tmp_path / "verdicts.jsonl", tmp_path / "again.jsonl", tmp_path / "cv.jsonl",
+                    url_prefix="https://photos/", requests=BatchRequests("m"), selection=again)  # fmt: skip
+    asked = [json.loads(line) for line in (tmp_path / "again.jsonl").read_text().splitlines()]
+    assert [request["custom_id"] for request in asked] == ["17", "dir/x.jpg"] and counts["problems"] == 1
+    assert asked[0]["body"]["messages"][0]["content"][0]["image_url"]["url"] == "https://photos/p.jpg"

@@ -917,6 +917,8 @@ def _entries(lines: Iterable[CaptionLine], records: RecordIndex, input_name: str
     for line in lines:
         named = {"id": line.key} | ({"entry": line.entry} if line.entry is not None else {})
         named |= {"token_limit": True} if line.token_limit else {}
+        if line.error and isinstance(line.key, str):  # a request that gave no answer: named by its photo's record
+            named["id"] = _record_of(line, records)[0]  # (a digest's, a number's), for `--verdict error` to ask again
         if line.error or line.skipped:
             yield {**named, "error": line.error} if line.error else {**named, "skipped": line.skipped}
             continue

@@ -190,7 +190,7 @@ from helpers.describer.batch_requests import (
     request_id,
     url_photo,
 )
-from helpers.describer.check import RecordIndex, photo_stem
+from helpers.describer.check import RecordIndex, photo_stem, summary_path
 from helpers.describer.dataset_card import CardCounts, dataset_card
 from helpers.describer.florence import FLORENCE_TASKS, florence2_entries, florence_problem
 from helpers.describer.hf_dataset import ShardedDatasetWriter
@@ -466,14 +466,18 @@ def _cv_record(row) -> bool:
 
 def is_verdicts(path: Path) -> bool:
     """Whether a file holds `desclm check`'s verdicts (a caption and what the check found), not described rows: by its
-    first line that says (an error row says neither)."""
+    first line that says (an error row says neither), else (every line an error: a batch whose requests all failed)
+    by the check's summary beside it (`summary_path`)."""
     for line in iter_jsonl(path):
         row = line.record
         if isinstance(row, dict) and isinstance(row.get("description"), str):
             return False
         if isinstance(row, dict) and ("faithful" in row or "skipped" in row):
             return True
-    return False
+    try:
+        return "faithful_share" in json.loads(summary_path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError):
+        return False
 
 
 def verdict_rows(

@@ -1837,6 +1837,18 @@ def export(
         raise ValueError(f"the {fmt} export writes the CV records' detections: give them (--cv)")
     if (fmt in BATCH_APIS) != (requests is not None and requests.api == fmt):
         raise ValueError(f"requests: the {', '.join(BATCH_APIS)} exports', and they need theirs (what each asks)")
+    records_in = is_cv_records(described)  # the batch requests ask about photos not yet described
+    if records_in and fmt not in BATCH_APIS:
+        raise ValueError(
+            f"{described} holds CV records, not described rows: the {fmt} export writes their descriptions: describe "
+            f"them first (desclm describe; desclm synth, the grammar's); the batch requests ({', '.join(BATCH_APIS)}) "
+            "take CV records as they are"
+        )
+    if records_in and (cv is not None or selection.asked):
+        raise ValueError(
+            f"{described} holds CV records: leave out cv (they are the records), the choice by what descriptions "
+            "state (category, scene, min_items) and by verdicts"
+        )
     verdicts = is_verdicts(described)
     if selection.verdict and not verdicts:
         raise ValueError(f"verdict: {described} holds described rows, not desclm check's verdicts")
@@ -1853,18 +1865,6 @@ def export(
         )
     if strip_location and fmt in MAP_FORMATS:
         raise ValueError(f"strip_location: the {fmt} export is a map of where the photos were taken")
-    records_in = is_cv_records(described)  # the batch requests ask about photos not yet described
-    if records_in and fmt not in BATCH_APIS:
-        raise ValueError(
-            f"{described} holds CV records, not described rows: the {fmt} export writes their descriptions: describe "
-            f"them first (desclm describe; desclm synth, the grammar's); the batch requests ({', '.join(BATCH_APIS)}) "
-            "take CV records as they are"
-        )
-    if records_in and (cv is not None or selection.asked):
-        raise ValueError(
-            f"{described} holds CV records: leave out cv (they are the records) and the choice by what descriptions "
-            "state (category, scene, min_items)"
-        )
     photos = photos_for(images, image_column, key_column, cv if cv is not None else described if records_in else None)
     if records_in and photos is None and not url_prefix and (photos := photos_of_cv_output(described)):
         logger.info("photos: %s, as %s's manifest records", photos.images, described)

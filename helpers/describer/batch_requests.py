@@ -97,6 +97,10 @@ class BatchRequests:
     max_tokens: int = 0
     api: str = "openai_batch"
 
+    def __post_init__(self) -> None:
+        if self.api not in BATCH_APIS:
+            raise ValueError(f"api must be one of {', '.join(BATCH_APIS)}, got {self.api!r}")
+
 
 @dataclass(frozen=True)
 class SentPhoto:

@@ -423,8 +423,7 @@ class ExportOptions:
     @property
     def requests(self) -> BatchRequests | None:
         """The batch exports' request settings (`BatchRequests`), None for another format."""
-        asked = BatchRequests(self.model.strip(), self.max_tokens, self.format)
-        return asked if self.format in BATCH_APIS else None
+        return BatchRequests(self.model.strip(), self.max_tokens, self.format) if self.format in BATCH_APIS else None
 
     @property
     def conversation_prompt(self) -> str:

@@ -2463,6 +2463,39 @@ def test_batch_requests_ask_again_about_failed_requests_and_answers_cut_at_their
         write_gallery(verdicts, tmp_path / "page.html", cv=tmp_path / "cv.jsonl", verdict="error")
 
 
+def test_batch_requests_ask_for_several_answers_at_a_temperature_after_a_system_prompt():
+    """--answers, --temperature, --system_prompt in each API's layout: OpenAI's `n`, `temperature` and a system
+    message; Gemini's `candidate_count`, `temperature` and `system_instruction`; Anthropic's `temperature` and
+    `system` (one answer a request: more refused). Left as they are, none of them is sent."""
+    from helpers.describer.batch_requests import BatchRequests, SentPhoto, batch_request
+    from helpers.describer.options import ExportOptions
+
+    photo = SentPhoto("image/png", "AAAA")
+
+    def asked(fmt: str, **settings) -> dict:
+        options = ExportOptions(described="d.jsonl", format=fmt, output="r.jsonl", **settings)
+        return batch_request("p.jpg", photo, "Describe.", options.requests)
+
+    openai = asked("openai_batch", model="m", answers=4, temperature=0.7, system_prompt="Count carefully.")["body"]
+    assert (openai["n"], openai["temperature"]) == (4, 0.7)
+    assert openai["messages"][0] == {"role": "system", "content": "Count carefully."}
+    assert openai["messages"][1]["role"] == "user"
+    gemini = asked("gemini_batch", answers=4, temperature=0.7, system_prompt="Count carefully.")["request"]
+    assert gemini["generation_config"] == {"candidate_count": 4, "temperature": 0.7}
+    assert gemini["system_instruction"] == {"parts": [{"text": "Count carefully."}]}
+    anthropic = asked("anthropic_batch", model="c", max_tokens=99, temperature=0.0, system_prompt="Be brief.")
+    assert (anthropic["params"]["system"], anthropic["params"]["temperature"]) == ("Be brief.", 0.0)
+    plain = [asked("openai_batch", model="m")["body"], asked("gemini_batch")["request"]]
+    assert not {"n", "temperature"} & set(plain[0]) and len(plain[0]["messages"]) == 1
+    assert "generation_config" not in plain[1] and "system_instruction" not in plain[1]
+    with pytest.raises(ValueError, match="answers must be >= 1, and 1 for Anthropic's"):
+        asked("anthropic_batch", model="c", max_tokens=9, answers=2)
+    with pytest.raises(ValueError, match="--answers, --temperature, --system_prompt: the batch exports'"):
+        ExportOptions(described="d.jsonl", format="llava", output="r.json", answers=3)
+    with pytest.raises(ValueError, match="api must be one of"):
+        BatchRequests("m", api="openai")
+
+
 @pytest.mark.parametrize(("output", "every"), [("requests.jsonl", 2), ("parts", 2), ("parts", 1)])
 def test_a_killed_batch_export_resumes_at_its_last_checkpoint(described, tmp_path, caplog, output, every):
     """A batch requests export killed part way, run again on the same inputs and settings, reads only the photos after

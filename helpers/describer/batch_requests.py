@@ -90,16 +90,23 @@ def anthropic_id(custom_id: str) -> str:
 
 @dataclass(frozen=True)
 class BatchRequests:
-    """What each request asks: `model` (the served model's name; none for gemini_batch) and at most `max_tokens` tokens
-    (0: the server's default), in the input file of `api` (a `BATCH_APIS` format)."""
+    """What each request asks: `model` (the served model's name; none for gemini_batch), at most `max_tokens` tokens
+    (0: the server's default), `answers` answers (OpenAI's `n`, Gemini's `candidate_count`; Anthropic's one) at
+    `temperature` (negative: the server's default), after the `system` prompt (none: ""), in the input file of `api` (a
+    `BATCH_APIS` format)."""
 
     model: str
     max_tokens: int = 0
     api: str = "openai_batch"
+    answers: int = 1
+    temperature: float = -1.0
+    system: str = ""
 
     def __post_init__(self) -> None:
         if self.api not in BATCH_APIS:
             raise ValueError(f"api must be one of {', '.join(BATCH_APIS)}, got {self.api!r}")
+        if self.answers < 1 or (self.answers > 1 and self.api == "anthropic_batch"):
+            raise ValueError(f"answers must be >= 1, and 1 for Anthropic's (one answer a request), got {self.answers}")
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,8 @@ def batch_request(custom_id: str, photo: SentPhoto, prompt: str, settings: Batch
             source = {"type": "base64", "media_type": photo.media, "data": photo.data}
         content = [{"type": "image", "source": source}, {"type": "text", "text": prompt}]
         params = {"model": settings.model, "max_tokens": settings.max_tokens}
+        params |= {"system": settings.system} if settings.system else {}
+        params |= {"temperature": settings.temperature} if settings.temperature >= 0 else {}
         params["messages"] = [{"role": "user", "content": content}]
         return {"custom_id": anthropic_id(custom_id), "params": params}
     if settings.api == "gemini_batch":
@@ -129,14 +138,22 @@ def batch_request(custom_id: str, photo: SentPhoto, prompt: str, settings: Batch
         else:
             part = {"inline_data": {"mime_type": photo.media, "data": photo.data}}
         request = {"contents": [{"role": "user", "parts": [part, {"text": prompt}]}]}
-        if settings.max_tokens:
-            request["generation_config"] = {"max_output_tokens": settings.max_tokens}
+        if settings.system:
+            request["system_instruction"] = {"parts": [{"text": settings.system}]}
+        generation = {"max_output_tokens": settings.max_tokens} if settings.max_tokens else {}
+        generation |= {"candidate_count": settings.answers} if settings.answers > 1 else {}
+        generation |= {"temperature": settings.temperature} if settings.temperature >= 0 else {}
+        if generation:
+            request["generation_config"] = generation
         return {"key": custom_id, "request": request}
     url = photo.url or f"data:{photo.media};base64,{photo.data}"
     content = [{"type": "image_url", "image_url": {"url": url}}, {"type": "text", "text": prompt}]
-    body = {"model": settings.model, "messages": [{"role": "user", "content": content}]}
+    system = [{"role": "system", "content": settings.system}] if settings.system else []
+    body = {"model": settings.model, "messages": [*system, {"role": "user", "content": content}]}
     if settings.max_tokens:
         body["max_completion_tokens"] = settings.max_tokens
+    body |= {"n": settings.answers} if settings.answers > 1 else {}
+    body |= {"temperature": settings.temperature} if settings.temperature >= 0 else {}
     return {"custom_id": custom_id, "method": "POST", "url": CHAT_COMPLETIONS, "body": body}
 
 

@@ -2500,11 +2500,13 @@ def test_batch_requests_ask_for_several_answers_at_a_temperature_after_a_system_
 def test_a_killed_batch_export_resumes_at_its_last_checkpoint(described, tmp_path, caplog, output, every):
     """A batch requests export killed part way, run again on the same inputs and settings, reads only the photos after
     its last checkpoint and writes the same file (or parts) and problems as an export never stopped (a photo not sent
-    before the checkpoint listed first among them), and warns of as many photos; other settings start it over."""
+    before the checkpoint listed first among them), and warns of as many photos; other settings start it over, as
+    does a checkpoint whose problems are not all in its problems file."""
     from helpers.describer import exports
     from helpers.describer.batch_requests import BatchRequests
 
     folder, records, rows = described
+    (folder / "photos" / records[1]["image"]).unlink()  # a photo gone early (the fixture's other is the last row's)
     asked = BatchRequests("m", 32)
     original = exports.encoded_photo
     calls = []
@@ -2535,13 +2537,13 @@ def test_a_killed_batch_export_resumes_at_its_last_checkpoint(described, tmp_pat
     with caplog.at_level(logging.WARNING):
         whole = run(tmp_path / "whole" / output)
     sent = len(calls)
-    assert sent == whole["exported"] >= 5
+    assert sent == whole["exported"] >= 4
     too_large = f"{sent} photos are larger than OpenAI's Batch API takes"
     assert too_large in caplog.text
 
     target = tmp_path / "killed" / output
     with pytest.raises(KeyboardInterrupt):
-        run(target, stop_at=5)  # 4 photos' requests written, the 5th row's photo gone; killed at the 6th row's
+        run(target, stop_at=4)  # rows 0-3 read (row 1's photo gone), checkpoints every 1 or 2; killed at row 4's photo
     assert not target.exists(), "nothing in place until the export is done"
     caplog.clear()
     with caplog.at_level(logging.WARNING):
@@ -2549,13 +2551,22 @@ def test_a_killed_batch_export_resumes_at_its_last_checkpoint(described, tmp_pat
     assert too_large in caplog.text, "the photos written before the checkpoint counted too"
     assert resumed == whole | {"output": str(target)}
     assert written(target) == written(tmp_path / "whole" / output)
-    assert len(calls) == sent - 4, "the 4 (or 5) rows before the last checkpoint passed over, their photos not read"
+    assert len(calls) == sent - 3, "the 4 rows before the last checkpoint passed over, their 3 photos not read"
     assert not any(path.name.startswith(".") for path in target.parent.iterdir()), "no partial files left"
 
     with pytest.raises(KeyboardInterrupt):
-        run(target, stop_at=5)
+        run(target, stop_at=4)
     run(target, prompt="Describe the litter.")  # other settings: every photo read again
     assert len(calls) == sent
+
+    with pytest.raises(KeyboardInterrupt):
+        run(target, stop_at=4)  # its checkpoint counts row 1's problem: without it, the export starts over
+    target.with_name(f".{target.name}.partial.problems.jsonl").write_text("")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        run(target)
+    assert len(calls) == sent and "problems are not as its checkpoint says: starting over" in caplog.text
+    assert written(target) == written(tmp_path / "whole" / output)
 
 
 @settings(max_examples=60, deadline=None)

@@ -100,13 +100,19 @@ class ResumableRequests:
         if not current.is_file() or current.stat().st_size < state.size:
             logger.warning("%s: a partial export whose files are not as its checkpoint says: starting over", self.work)
             return False
+        problems = []
+        try:
+            with open(self.problems_file, "r+b") as handle:  # (those appended after the checkpoint: found again)
+                while len(problems) < progress["problems"]:
+                    problems.append(json.loads(handle.readline()))
+                handle.truncate(handle.tell())
+        except (OSError, ValueError):
+            logger.warning(
+                "%s: a partial export whose problems are not as its checkpoint says: starting over", self.work
+            )
+            return False
         with open(current, "r+b") as handle:  # the lines written after the checkpoint: written again
             handle.truncate(state.size)
-        problems = []
-        with open(self.problems_file, "r+b") as handle:  # (those appended after the checkpoint: found again)
-            while len(problems) < progress["problems"]:
-                problems.append(json.loads(handle.readline()))
-            handle.truncate(handle.tell())
         if self.in_parts:
             for later in self.work.glob(f"{BATCH_PART}-*.jsonl"):
                 if later.name > current.name:

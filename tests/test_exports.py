@@ -2169,7 +2169,7 @@ def test_openai_batch_requests_send_each_photo_and_their_answers_check_back(desc
 
     with pytest.raises(ValueError, match="--model: each openai_batch request names the model"):
         ExportOptions(described="d.jsonl", format="openai_batch", output="r.jsonl")
-    with pytest.raises(ValueError, match="--model, --max_tokens: the batch exports' requests, not llava's"):
+    with pytest.raises(ValueError, match="--answers, --temperature, --system_prompt: the batch exports' requests, not"):
         ExportOptions(described="d.jsonl", format="llava", output="r.jsonl", model="m")
     with pytest.raises(ValueError, match="send each photo: give them"):
         export("openai_batch", folder / "described.jsonl", tmp_path / "none.jsonl", requests=asked)
@@ -2370,6 +2370,12 @@ def test_batch_requests_ask_about_photos_of_cv_records_not_yet_described(describ
     assert (tmp_path / "asked.jsonl").read_text() == (tmp_path / "of_described.jsonl").read_text(), "the same requests"
     sample = export("openai_batch", folder / "cv.jsonl", tmp_path / "s.jsonl", requests=asked, sample=(3, 0))
     assert sample["exported"] <= 3 and (tmp_path / "s.jsonl").read_text().count("\n") == sample["exported"]
+    twice = (folder / "cv.jsonl").read_text() + (folder / "cv.jsonl").read_text().splitlines(keepends=True)[0]
+    (tmp_path / "twice.jsonl").write_text(twice)  # an id repeated (shards merged twice): asked about once
+    counts = export("openai_batch", tmp_path / "twice.jsonl", tmp_path / "once.jsonl", images=folder / "photos",
+                    requests=asked)  # fmt: skip
+    assert (tmp_path / "once.jsonl").read_text() == (tmp_path / "asked.jsonl").read_text()
+    assert counts["exported"] == len(lines)
 
     with pytest.raises(ValueError, match="holds CV records, not described rows: the llava export writes"):
         export("llava", folder / "cv.jsonl", tmp_path / "x.json")
@@ -2406,7 +2412,7 @@ def test_batch_requests_ask_again_about_the_photos_whose_captions_a_check_chose(
     with caplog.at_level(logging.INFO):
         ids, counts = asked("again.jsonl", Selection(verdict="unfaithful"))
     assert ids == ["a.jpg", "c.jpg", "b.jpg"] and counts["exported"] == 3
-    assert "1 rows were of photos asked about already (their captions apart in the file)" in caplog.text
+    assert "1 rows were of photos asked about already (a photo's captions apart in the verdicts" in caplog.text
     caplog.clear()
     with caplog.at_level(logging.INFO):
         ids, counts = asked("all.jsonl")

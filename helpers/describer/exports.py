@@ -129,6 +129,7 @@ photo listed twice takes its records in order (each row the record it was descri
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import logging
@@ -1948,18 +1949,22 @@ def write_batch_file(
     rows.problems.extend(written.problems)
     held: deque[tuple[int, ExportRow, list[dict]]] = deque()  # each row sent to the pool: its place, its problems
     # failed: rows not sent; others: photos in a format the API does not take; large: too big for it; turned: by EXIF;
-    # again: photos asked about already (of verdicts, a photo's captions apart in the file: one request a photo)
+    # again: photos asked about already (one request a photo)
     counts = Counter({"failed": 0, "others": 0, "large": 0, "turned": 0} | written.counts)
     counts["again"] = 0  # (counted afresh each run: every row is read again, resumed or not)
-    asked: set[str] | None = set() if is_verdicts(rows.described) else None  # the photos asked about, of verdicts
+    # the photos asked about (their ids' 64-bit digests: 10^7 in about 0.5 GB), of verdicts (several rows a photo) or
+    # of CV records (an id repeated: shards merged twice): a batch's custom_ids are unique; described rows' are
+    asked: set[int] | None = set() if is_verdicts(rows.described) or is_cv_records(rows.described) else None
 
     def photo_calls() -> Iterator[tuple[bytes | None]]:
         for index, row in enumerate(rows()):
             if asked is not None:
-                if request_id(row.id) in asked:
+                key = request_id(row.id).encode("utf-8", "surrogatepass")
+                digest = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest())
+                if digest in asked:
                     counts["again"] += 1
                     continue
-                asked.add(request_id(row.id))
+                asked.add(digest)
             if index >= resumed:
                 held.append((index, row, []))
                 yield (None if url_prefix else _photo(row, photos, held[-1][2]),)
@@ -2004,8 +2009,9 @@ def write_batch_file(
         pool.close()
         written.close()
     if counts["again"]:
-        logger.info(
-            "%d rows were of photos asked about already (their captions apart in the file): a request a photo",
+        logger.warning(
+            "%d rows were of photos asked about already (a photo's captions apart in the verdicts, a CV record's id "
+            "repeated): a request a photo",
             counts["again"],
         )
     if not written.in_parts:

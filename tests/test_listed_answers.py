@@ -844,3 +844,15 @@ def test_boxes_in_other_units_than_read_are_found_by_the_units_probe(tmp_path, c
     assert summary["grounded"]["units_probe"]["placed_share"]["--box_units thousandths"] == 1.0
     written = (tmp_path / "v3.jsonl").read_text()
     assert "units_probe" not in written, "the probe is the summary's, not the verdicts'"
+
+
+def test_an_answer_naming_bbox_2d_and_listing_no_box_costs_the_units_probe_nothing(tmp_path):
+    """An answer that lists no box but names Qwen's `bbox_2d` (an empty list, and words about it) is probed with the
+    first answers and gives no reading a share (no division by its no boxes): the check ends, its summary whole."""
+    from helpers.describer.check import check_file
+
+    (tmp_path / "cv.jsonl").write_text(json.dumps({"id": 1, "width": 10, "height": 10, "detections": []}) + "\n")
+    answer = '```json\n[]\n```\nNo item to give a "bbox_2d" for.'
+    (tmp_path / "answers.jsonl").write_text(json.dumps({"id": 1, "caption": answer}) + "\n")
+    summary = check_file(tmp_path / "cv.jsonl", tmp_path / "answers.jsonl", tmp_path / "v.jsonl", workers=0)
+    assert summary["checked"] == 1 and summary["grounded"]["units_probe"] == {"answers": 1, "placed_share": {}}

@@ -1080,7 +1080,11 @@ def units_probe(tally: Counter) -> dict:
     """Of the answers of Qwen's JSON boxes read in each units too (`CaptionWork._units_probe`): how many, and the
     share of their boxes each reading (`reading_name`) places on an item of their label."""
     readings = [key.removeprefix("probe_boxes ") for key in tally if key.startswith("probe_boxes ")]
-    shares = {name: tally[f"probe_placed {name}"] / tally[f"probe_boxes {name}"] for name in readings}
+    shares = {
+        name: tally[f"probe_placed {name}"] / tally[f"probe_boxes {name}"]
+        for name in readings
+        if tally[f"probe_boxes {name}"]
+    }
     return {"answers": tally["probe_answers"], "placed_share": dict(sorted(shares.items()))}
 
 

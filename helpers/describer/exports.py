@@ -89,7 +89,9 @@ requests, a request a photo); the exports that write each photo's detections onc
 - **openai_batch**, **gemini_batch**, **anthropic_batch**: a request per photo in the OpenAI Batch API's input file
   (vLLM's `run-batch` reads it too), the Gemini Batch API's or Anthropic's Message Batches', asking a
   vision-language model `--prompt` about the photo, sent as its bytes or by URL (`helpers.describer.batch_requests`,
-  `write_batch_file`); `desclm check` reads the output file back.
+  `write_batch_file`), of described rows, of 01's CV records as they are (`is_cv_records`), or of the photos whose
+  captions a check chose (to ask again: `--verdict unfaithful`, `error`, `token_limit`); `desclm check` reads the
+  output file back.
 
 `--max_side`, `--image_format` (hf, webdataset): the embedded photos written smaller or in another format, as
 img2dataset writes a training set's (`helpers.core.photo_rewrite`: upright, without EXIF; the others as stored), on

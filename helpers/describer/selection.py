@@ -55,7 +55,7 @@ def verdict_setting():
 
 
 def check_verdict(verdict: str) -> None:
-    """Raises ValueError unless `verdict` is "", one of `VERDICTS` or a kind of finding."""
+    """Raises ValueError unless `verdict` is "", one of `VERDICTS` or `ASK_AGAIN`, or a kind of finding."""
     from helpers.text.check import FINDINGS  # here: --help loads no more than the settings
 
     if verdict not in ("", *VERDICTS, *ASK_AGAIN, *FINDINGS):

@@ -2169,7 +2169,9 @@ def test_openai_batch_requests_send_each_photo_and_their_answers_check_back(desc
 
     with pytest.raises(ValueError, match="--model: each openai_batch request names the model"):
         ExportOptions(described="d.jsonl", format="openai_batch", output="r.jsonl")
-    with pytest.raises(ValueError, match="--answers, --temperature, --system_prompt: the batch exports' requests, not"):
+    with pytest.raises(
+        ValueError, match="--num_answers, --temperature, --system_prompt: the batch exports' requests, not"
+    ):
         ExportOptions(described="d.jsonl", format="llava", output="r.jsonl", model="m")
     with pytest.raises(ValueError, match="send each photo: give them"):
         export("openai_batch", folder / "described.jsonl", tmp_path / "none.jsonl", requests=asked)
@@ -2470,7 +2472,7 @@ def test_batch_requests_ask_again_about_failed_requests_and_answers_cut_at_their
 
 
 def test_batch_requests_ask_for_several_answers_at_a_temperature_after_a_system_prompt():
-    """--answers, --temperature, --system_prompt in each API's layout: OpenAI's `n`, `temperature` and a system
+    """--num_answers, --temperature, --system_prompt in each API's layout: OpenAI's `n`, `temperature` and a system
     message; Gemini's `candidate_count`, `temperature` and `system_instruction`; Anthropic's `temperature` and
     `system` (one answer a request: more refused). Left as they are, none of them is sent."""
     from helpers.describer.batch_requests import BatchRequests, SentPhoto, batch_request
@@ -2482,11 +2484,11 @@ def test_batch_requests_ask_for_several_answers_at_a_temperature_after_a_system_
         options = ExportOptions(described="d.jsonl", format=fmt, output="r.jsonl", **settings)
         return batch_request("p.jpg", photo, "Describe.", options.requests)
 
-    openai = asked("openai_batch", model="m", answers=4, temperature=0.7, system_prompt="Count carefully.")["body"]
+    openai = asked("openai_batch", model="m", num_answers=4, temperature=0.7, system_prompt="Count carefully.")["body"]
     assert (openai["n"], openai["temperature"]) == (4, 0.7)
     assert openai["messages"][0] == {"role": "system", "content": "Count carefully."}
     assert openai["messages"][1]["role"] == "user"
-    gemini = asked("gemini_batch", answers=4, temperature=0.7, system_prompt="Count carefully.")["request"]
+    gemini = asked("gemini_batch", num_answers=4, temperature=0.7, system_prompt="Count carefully.")["request"]
     assert gemini["generation_config"] == {"candidate_count": 4, "temperature": 0.7}
     assert gemini["system_instruction"] == {"parts": [{"text": "Count carefully."}]}
     anthropic = asked("anthropic_batch", model="c", max_tokens=99, temperature=0.0, system_prompt="Be brief.")
@@ -2495,9 +2497,9 @@ def test_batch_requests_ask_for_several_answers_at_a_temperature_after_a_system_
     assert not {"n", "temperature"} & set(plain[0]) and len(plain[0]["messages"]) == 1
     assert "generation_config" not in plain[1] and "system_instruction" not in plain[1]
     with pytest.raises(ValueError, match="answers must be >= 1, and 1 for Anthropic's"):
-        asked("anthropic_batch", model="c", max_tokens=9, answers=2)
-    with pytest.raises(ValueError, match="--answers, --temperature, --system_prompt: the batch exports'"):
-        ExportOptions(described="d.jsonl", format="llava", output="r.json", answers=3)
+        asked("anthropic_batch", model="c", max_tokens=9, num_answers=2)
+    with pytest.raises(ValueError, match="--num_answers, --temperature, --system_prompt: the batch exports'"):
+        ExportOptions(described="d.jsonl", format="llava", output="r.json", num_answers=3)
     with pytest.raises(ValueError, match="api must be one of"):
         BatchRequests("m", api="openai")
 

@@ -293,7 +293,7 @@ class ExportOptions:
         "the batch requests: each one's max_completion_tokens (max_output_tokens, max_tokens; 0: the server's "
         "default; anthropic_batch needs one)",
     )
-    answers: int = setting(
+    num_answers: int = setting(
         1,
         "the batch requests: answers a request (OpenAI's n, Gemini's candidate_count; Anthropic's: 1): several, at a "
         "temperature above 0, are several captions a photo, of which desclm check tells the faithful",
@@ -432,7 +432,14 @@ class ExportOptions:
         """The batch exports' request settings (`BatchRequests`), None for another format."""
         if self.format not in BATCH_APIS:
             return None
-        asked = (self.model.strip(), self.max_tokens, self.format, self.answers, self.temperature, self.system_prompt)
+        asked = (
+            self.model.strip(),
+            self.max_tokens,
+            self.format,
+            self.num_answers,
+            self.temperature,
+            self.system_prompt,
+        )
         return BatchRequests(*asked)
 
     @property
@@ -483,14 +490,14 @@ class ExportOptions:
             raise ValueError(
                 f"--max_side, --image_format: the {', '.join(rewriting)} exports' photos, not {self.format}'s"
             )
-        asked_of = (self.answers, self.temperature, self.system_prompt)
-        batch_asked = asked_of != (ExportOptions.answers, ExportOptions.temperature, ExportOptions.system_prompt)
+        asked_of = (self.num_answers, self.temperature, self.system_prompt)
+        batch_asked = asked_of != (ExportOptions.num_answers, ExportOptions.temperature, ExportOptions.system_prompt)
         if (self.model or self.max_tokens or batch_asked) and self.format not in BATCH_APIS:
             raise ValueError(
-                f"--model, --max_tokens, --answers, --temperature, --system_prompt: the batch exports' requests, not "
-                f"{self.format}'s"
+                "--model, --max_tokens, --num_answers, --temperature, --system_prompt: the batch exports' requests, "
+                f"not {self.format}'s"
             )
-        self.requests  # noqa: B018 - BatchRequests checks the answers
+        self.requests  # noqa: B018 - BatchRequests checks num_answers
         names_model = self.format in BATCH_APIS and BATCH_APIS[self.format].names_model
         if names_model and not self.model.strip():
             raise ValueError(f"--model: each {self.format} request names the model to ask (the served model's name)")

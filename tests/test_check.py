@@ -1157,13 +1157,13 @@ def test_any_record_id_asked_about_in_a_batch_joins_back_to_its_record(ids, api,
     import re
     import tempfile
 
-    from helpers.describer.batch_requests import BatchRequests, SentPhoto, batch_request, request_id
+    from helpers.describer.batch_requests import BatchRequests, SentPhoto, batch_request, id_text
     from helpers.describer.check import check_file
 
-    if len({request_id(i) for i in ids}) < len(ids):  # a text "17" beside the number 17: one request id (as said)
+    if len({id_text(i) for i in ids}) < len(ids):  # a text "17" beside the number 17: one request id (as said)
         return
     asked = BatchRequests("m", 8, api)
-    requests = {i: batch_request(request_id(i), SentPhoto("image/jpeg", "AAAA"), "Describe.", asked) for i in ids}
+    requests = {i: batch_request(id_text(i), SentPhoto("image/jpeg", "AAAA"), "Describe.", asked) for i in ids}
     if api == "anthropic_batch":
         assert all(re.fullmatch(r"[A-Za-z0-9_-]{1,64}", r["custom_id"]) for r in requests.values())
 

@@ -74,8 +74,9 @@ ANTHROPIC_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # the custom_ids Anthropic's 
 HASHED_ID = re.compile(r"h[0-9a-f]{32}")  # `anthropic_id`'s digest of an id it cannot take as it is
 
 
-def request_id(record_id) -> str:
-    """A request's custom id (`key`): its photo's record's id, a text as it is, another value as its JSON text."""
+def id_text(record_id) -> str:
+    """A record's id as text, a text as it is, another value as its JSON text: a request's custom id (`key`), a LLaVA
+    entry's id."""
     return record_id if isinstance(record_id, str) else json.dumps(record_id, sort_keys=True, ensure_ascii=False)
 
 

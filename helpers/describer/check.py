@@ -118,7 +118,7 @@ from helpers.core.records import (
 )
 from helpers.core.tar_photos import is_tar_shards, keyed_shards, read_member, sample_of, shard_files, shard_members
 from helpers.core.workers import WorkerPool
-from helpers.describer.batch_requests import HASHED_ID, anthropic_id, request_id
+from helpers.describer.batch_requests import HASHED_ID, anthropic_id, id_text
 from helpers.describer.options import CAPTION_FORMATS, DEFAULT_CHECK_WORKERS
 from helpers.text.check import FINDINGS, CaptionCheck, check_caption, check_listed
 from helpers.text.grammar import RecordError
@@ -188,7 +188,7 @@ class RecordIndex:
 def _digest_key(number: int, raw: bytes) -> str | None:
     """A CV line's key in `RecordIndex.hashed`'s index: the digest its id's request names (`anthropic_id`)."""
     line = input_line(number, raw)
-    return None if line.error else anthropic_id(request_id(line.id))
+    return None if line.error else anthropic_id(id_text(line.id))
 
 
 ANSWERING = ("gpt", "assistant")  # who answers in a LLaVA (`from`) or chat (`role`) conversation

@@ -189,8 +189,8 @@ from helpers.describer.batch_requests import (
     BatchRequests,
     batch_request,
     encoded_photo,
+    id_text,
     limits_warning,
-    request_id,
     url_photo,
 )
 from helpers.describer.check import RecordIndex, photo_stem, summary_path
@@ -733,7 +733,7 @@ def _hf_example(
     """The row as a dataset example (with its `photo`; with `chat_prompt`: and its `chat_turns`, the answer the
     description, or with `boxes` (units, policy) its stated boxes, `boxes_answer`; with `objects`: and its
     object-detection columns, for which its `photo` is needed), or None (its problem appended to `problems`)."""
-    example = {"id": row.id if isinstance(row.id, str) else _key(row.id)}
+    example = {"id": id_text(row.id)}
     if photo is not None:
         example["image"] = {"bytes": photo.data, "path": photo.name(row.image) if photo.rewritten else row.image}
     if (fields := _record_fields(row, problems)) is None:
@@ -1069,7 +1069,7 @@ def _export_shards(
 
 def entry_id(row: ExportRow, index: int) -> str:
     """The id of a row's entry for caption `index`: `<id>` for one caption, `<id>-<k>` for more."""
-    base = row.id if isinstance(row.id, str) else _key(row.id)
+    base = id_text(row.id)
     return base if len(row.captions) == 1 else f"{base}-{index}"
 
 
@@ -1094,9 +1094,7 @@ def box_entries(row: ExportRow, prompt: str, policy: Policy, units: AnswerUnits)
         {"from": "human", "value": f"<image>\n{prompt}"},
         {"from": "gpt", "value": boxes_answer(row, policy, units)},
     ]
-    return [
-        {"id": row.id if isinstance(row.id, str) else _key(row.id), "image": row.photo_name, "conversations": turns}
-    ]
+    return [{"id": id_text(row.id), "image": row.photo_name, "conversations": turns}]
 
 
 def boxes_answer(row: ExportRow, policy: Policy, units: AnswerUnits) -> str:
@@ -1961,7 +1959,7 @@ def write_batch_file(
     def photo_calls() -> Iterator[tuple[bytes | None]]:
         for index, row in enumerate(rows()):
             if asked is not None:
-                key = request_id(row.id).encode("utf-8", "surrogatepass")
+                key = id_text(row.id).encode("utf-8", "surrogatepass")
                 digest = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest())
                 if digest in asked:
                     counts["again"] += 1
@@ -2001,7 +1999,7 @@ def write_batch_file(
                     counts["large"] += bool(api.most_photo_bytes) and len(photo.data) > api.most_photo_bytes
                     counts["turned"] += not rewritten and stored_turned(data)
                 written.write(
-                    json.dumps(batch_request(request_id(row.id), photo, prompt, settings), ensure_ascii=False) + "\n"
+                    json.dumps(batch_request(id_text(row.id), photo, prompt, settings), ensure_ascii=False) + "\n"
                 )
             if done - checked_at >= CHECKPOINT_ROWS:
                 written.checkpoint(done, dict(counts), unsent)

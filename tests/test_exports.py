@@ -2354,7 +2354,7 @@ def test_verdicts_of_batch_answers_about_numbered_records_export_joined_to_them(
 def test_batch_requests_ask_about_photos_of_cv_records_not_yet_described(described, tmp_path):
     """01's CV records are the batch requests' input as they are (a model asked before, or instead of, the
     describer): a request a record, named by its id, its photo found as the records' manifest says (or --images); the
-    other exports, and the gallery, refuse CV records with what to do."""
+    other exports refuse CV records with what to do, and the gallery shows them as they are (not joined to --cv)."""
     from helpers.describer.batch_requests import BatchRequests
     from helpers.describer.exports import export
     from helpers.describer.gallery import write_gallery
@@ -2383,8 +2383,8 @@ def test_batch_requests_ask_about_photos_of_cv_records_not_yet_described(describ
         export("llava", folder / "cv.jsonl", tmp_path / "x.json")
     with pytest.raises(ValueError, match="holds CV records: leave out cv"):
         export("openai_batch", folder / "cv.jsonl", tmp_path / "y.jsonl", cv=folder / "cv.jsonl", requests=asked)
-    with pytest.raises(ValueError, match="holds CV records, not described rows: describe them first"):
-        write_gallery(folder / "cv.jsonl", tmp_path / "page.html")
+    with pytest.raises(ValueError, match="holds CV records, shown as they are"):
+        write_gallery(folder / "cv.jsonl", tmp_path / "page.html", cv=folder / "cv.jsonl")
 
 
 def test_batch_requests_ask_again_about_the_photos_whose_captions_a_check_chose(tmp_path, caplog):
@@ -2469,6 +2469,66 @@ def test_batch_requests_ask_again_about_failed_requests_and_answers_cut_at_their
         asked("error", "llava", "x.jsonl")
     with pytest.raises(ValueError, match="verdict error: the lines the check could not check have no caption to show"):
         write_gallery(verdicts, tmp_path / "page.html", cv=tmp_path / "cv.jsonl", verdict="error")
+
+
+def test_batch_requests_of_cv_records_chosen_by_what_their_detectors_saw(tmp_path, caplog):
+    """`desclm export cv.jsonl --format openai_batch --category tire`: of 01's CV records (no sentence yet), the photos
+    whose record a faithful description would say it of, at the describer's thresholds (--min_confidence,
+    --scene_min_confidence): a paid model asked about the photos with a tire, not all of them. A record the grammar
+    cannot read is its line's problem (said by a sample too), the others asked; the lines a check could not check
+    are chosen by their records, given."""
+    from helpers.core.contract import Policy
+    from helpers.describer.batch_requests import BatchRequests
+    from helpers.describer.exports import export
+    from helpers.describer.selection import Selection
+
+    (tmp_path / "photos").mkdir()
+    grass, sand = {"class": "grass", "confidence": 0.95}, {"class": "sand", "confidence": 0.6}
+    records = [
+        {"image": "a.jpg", "detections": [{"label": "plastic", "confidence": 0.9}], "scene": grass},
+        {"image": "b.jpg", "detections": [{"label": "Tire", "confidence": 0.4}], "scene": sand},
+        {"image": "c.jpg", "detections": [{"label": "tire", "confidence": 0.8}, {"label": "plastic",
+         "confidence": 0.7}], "scene": {"class": "grass", "confidence": 0.9}},
+        {"image": "d.jpg", "detections": [{"label": "tire"}]},  # no confidence: cannot tell what it states
+        {"image": "e.jpg", "detections": [], "scene": {"class": "grass", "confidence": 0.5}},
+    ]  # fmt: skip
+    for record in records:
+        Image.new("RGB", (8, 6), (9, 9, 9)).save(tmp_path / "photos" / record["image"])
+    cv = tmp_path / "cv.jsonl"
+    cv.write_text("".join(json.dumps(record) + "\n" for record in records))
+
+    def asked(selection: Selection, output: str = "asked.jsonl", **given) -> tuple[list, dict]:
+        counts = export("openai_batch", given.pop("described", cv), tmp_path / output, images=tmp_path / "photos",
+                        requests=BatchRequests("m"), selection=selection, **given)  # fmt: skip
+        return [json.loads(line)["custom_id"] for line in (tmp_path / output).open()], counts
+
+    ids, counts = asked(Selection(category="tire"))
+    assert ids == ["c.jpg"], "b's tire is below the describer's 0.5"
+    problems = [json.loads(line) for line in (tmp_path / "asked.jsonl.errors.jsonl").open()]
+    assert [(problem["line"], problem["id"]) for problem in problems] == [(4, "d.jpg")]
+    assert problems[0]["error"].startswith("cannot be chosen: its CV record: detections[0].confidence"), problems
+    assert (counts["exported"], counts["problems"]) == (1, 1)
+    assert asked(Selection(category="TIRE", policy=Policy(0.3)))[0] == ["b.jpg", "c.jpg"], "at --min_confidence 0.3"
+    assert asked(Selection(scene="Grass"))[0] == ["a.jpg", "c.jpg"], "e's grass below the scene's 0.8"
+    assert asked(Selection(scene="sand", policy=Policy(scene_min_confidence=0.5)))[0] == ["b.jpg"]
+    assert asked(Selection(min_items=2))[0] == ["c.jpg"]
+    assert asked(Selection(category="plastic,tire"))[0] == ["a.jpg", "c.jpg"]
+    with caplog.at_level(logging.WARNING):
+        ids, counts = asked(Selection(category="plastic"), "sample.jsonl", sample=(5, 0))
+    assert sorted(ids) == ["a.jpg", "c.jpg"] and counts["exported"] == 2
+    assert "1 lines could not be joined or chosen, so none is in the sample (line 4: cannot be chosen" in caplog.text
+
+    verdicts = tmp_path / "verdicts.jsonl"  # a check's lines: answered, or not (their photos to ask again)
+    lines = [{"id": "a.jpg", "faithful": True, "findings": [], "caption": "A plastic item."}]
+    lines += [{"id": name, "error": f"line {n}: the request gave no answer: expired"} for n, name in ((2, "b.jpg"),
+              (3, "c.jpg"), (4, "e.jpg"))]  # fmt: skip
+    verdicts.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    ids, _ = asked(Selection("tire", verdict="error"), "again.jsonl", described=verdicts, cv=cv)
+    assert ids == ["c.jpg"], "of the failed requests, the photo whose record states a tire"
+    with pytest.raises(ValueError, match="they are chosen by what their CV records state: give them"):
+        asked(Selection("tire", verdict="error"), "x.jsonl", described=verdicts)
+    with pytest.raises(ValueError, match="holds CV records: leave out cv .they are the records. and verdict"):
+        asked(Selection(verdict="unfaithful"), "y.jsonl")
 
 
 def test_batch_requests_ask_for_several_answers_at_a_temperature_after_a_system_prompt():

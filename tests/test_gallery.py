@@ -205,6 +205,58 @@ def test_category_scene_and_min_items_choose_the_photos_before_the_sample(descri
 
 
 @needs_browser
+def test_cv_records_look_through_as_the_detectors_saw_them_before_any_description(described):
+    """`desclm gallery cv.jsonl` right after extraction: a card a record, its boxes drawn (those under
+    --min_confidence, which no description would state, dashed), its counts and scene what a description would state,
+    filters, search by category, and --category choosing before the sample, as for described rows. A record the
+    grammar cannot read is listed, the others shown; --cv and --verdict are refused (the file is the records)."""
+    from helpers.core.contract import Policy
+    from helpers.text.grammar import facts
+
+    folder, records, _ = described
+    broken = {"image": "north/p1.jpg", "detections": [{"label": "tire", "bbox": [0.1, 0.1, 0.2, 0.2]}]}
+    lines = [json.dumps(record) for record in records] + [json.dumps(broken)]
+    (folder / "records.jsonl").write_text("\n".join(lines) + "\n")
+    command = [sys.executable, "-m", "helpers", "gallery", "records.jsonl", "--images", "photos", "-q"]
+    finished = subprocess.run([*command, "--output", "seen.html"], cwd=folder, capture_output=True, text=True)
+    assert finished.returncode == 1, finished.stderr[-2000:]
+    problems = [json.loads(line) for line in (folder / "seen.html.errors.jsonl").read_text().splitlines()]
+    assert [problem["id"] for problem in problems] == [records[5]["image"], "north/p1.jpg"], problems
+    assert "detections[0].confidence" in problems[1]["error"], "the broken record, named; the gone photo, no picture"
+    data = _page_data(folder / "seen.html")
+    assert [card["id"] for card in data["cards"]] == [record["image"] for record in records]
+
+    def counted(record: dict, at: float = 0.5) -> dict:  # what a faithful description states: the grammar's facts
+        return facts(record, Policy(at)).counts
+
+    assert [card["n"] for card in data["cards"]] == [counted(record) for record in records]
+    assert [card["s"] for card in data["cards"]] == [facts(record).scene or "" for record in records]
+    assert any(counted(r) != counted(r, 0.0) for r in records), "detections under the threshold, not counted"
+    category = max({c for r in records for c in counted(r)}, key=lambda c: sum(c in counted(r) for r in records))
+    having = [record["image"] for record in records if category in counted(record)]
+    assert 0 < len(having) < len(records), "a filter that narrows"
+    page = folder / "seen.html"
+    dom = _dom(page, f"#category={category}")
+    assert _matches(dom) == len(having) and _cards(dom)[: len(having)] == having[:60]
+    assert _matches(_dom(page, "#q=wendy")) == 1, "a category's words are searched"
+    first = re.search(r'<article class="card" data-id="([^"]*)">(.*?)</article>', _dom(page)).group(2)
+    below = [d for d in records[0]["detections"] if d.get("bbox") and d["confidence"] < 0.5]
+    assert first.count('class="box unsaid"') == len(below) and first.count('class="box') == len(
+        [d for d in records[0]["detections"] if d.get("bbox")]
+    )
+    lower = subprocess.run([*command, "--output", "low.html", "--min_confidence", "0.1", "--category", category],
+                           cwd=folder, capture_output=True, text=True)  # fmt: skip
+    assert lower.returncode == 1, lower.stderr[-2000:]
+    low = _page_data(folder / "low.html")
+    assert [card["id"] for card in low["cards"]] == [r["image"] for r in records if category in counted(r, 0.1)]
+    assert [card["n"] for card in low["cards"]] == [counted(r, 0.1) for r in records if category in counted(r, 0.1)]
+    assert f"(the CV records with category={category}, min_confidence=0.1" in _dom(folder / "low.html")
+    for refused in (["--cv", "cv.jsonl"], ["--verdict", "unfaithful"]):
+        done = subprocess.run([*command, "--output", "x.html", *refused], cwd=folder, capture_output=True, text=True)
+        assert done.returncode == 2 and "holds CV records, shown as they are" in done.stderr, done.stderr[-2000:]
+
+
+@needs_browser
 def test_a_card_says_when_and_where_its_photo_was_taken_the_day_is_searchable_and_orders_hold(described):
     folder, records, rows = described
     records[1]["taken"] = {"time": "2026-05-01T06:12:00+02:00", "latitude": -33.8568, "longitude": 151.2153}
@@ -344,7 +396,7 @@ def test_a_verdicts_file_s_captions_join_their_records_as_the_check_joined_them(
     (tmp_path / "described.jsonl").write_text(json.dumps({"id": "b.jpg", "description": "No litter."}) + "\n")
     with pytest.raises(ValueError, match="holds described rows, not desclm check's verdicts"):
         write_gallery(tmp_path / "described.jsonl", tmp_path / "page.html", verdict="unfaithful")
-    with pytest.raises(ValueError, match="holds CV records, not described rows: describe them first"):
+    with pytest.raises(ValueError, match="holds CV records, shown as they are .* leave out cv .* and verdict"):
         write_gallery(cv, tmp_path / "page.html", verdict="unfaithful")
     from helpers.describer.options import GalleryOptions
 

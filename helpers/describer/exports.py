@@ -89,9 +89,9 @@ requests, a request a photo); the exports that write each photo's detections onc
 - **openai_batch**, **gemini_batch**, **anthropic_batch**: a request per photo in the OpenAI Batch API's input file
   (vLLM's `run-batch` reads it too), the Gemini Batch API's or Anthropic's Message Batches', asking a
   vision-language model `--prompt` about the photo, sent as its bytes or by URL (`helpers.describer.batch_requests`,
-  `write_batch_file`), of described rows, of 01's CV records as they are (`is_cv_records`), or of the photos whose
-  captions a check chose (to ask again: `--verdict unfaithful`, `error`, `token_limit`); `desclm check` reads the
-  output file back.
+  `write_batch_file`), of described rows, of 01's CV records as they are (`is_cv_records`; `--category`, `--scene`,
+  `--min_items` choose them by what their detectors saw: `selection.stated`), or of the photos whose captions a check
+  chose (to ask again: `--verdict unfaithful`, `error`, `token_limit`); `desclm check` reads the output file back.
 
 `--max_side`, `--image_format` (hf, webdataset): the embedded photos written smaller or in another format, as
 img2dataset writes a training set's (`helpers.core.photo_rewrite`: upright, without EXIF; the others as stored), on
@@ -205,7 +205,7 @@ from helpers.describer.selection import CHECKED, RECORD_SPLITS, Selection, Split
 from helpers.describer.shard_writer import SHARD_BYTES, file_state
 from helpers.describer.webdataset import WebDatasetWriter
 from helpers.text.check import finding_line
-from helpers.text.grammar import facts, validate_record
+from helpers.text.grammar import RecordError, facts, validate_record
 
 logger = logging.getLogger(__name__)
 
@@ -319,16 +319,26 @@ def sampled_lines(
     None for `size` 0: every line (a selection then chooses as the rows are read, `joined_rows`)."""
     if not size:
         return None
+    unread: list[dict] = []  # lines not joined or not chosen: of those drawn, the export says them; of the rest, here
     if is_verdicts(described):  # a photo's chosen captions' lines, drawn together
-        photos = (row.lines for row in joined_rows(described, cv, [], selection=selection))
+        photos = (row.lines for row in joined_rows(described, cv, unread, selection=selection))
     elif selection.asked:
-        photos = (row.line for row in joined_rows(described, cv, [], selection=selection))
+        photos = (row.line for row in joined_rows(described, cv, unread, selection=selection))
     else:
         wanted = _cv_record if is_cv_records(described) else _described  # (a batch export of CV records)
         photos = (line.line_number for line in iter_jsonl(described) if wanted(line.record))
     sample, count = sample_stream(photos, size, seed)
     chosen = f" chosen by {selection}" if selection.asked else ""
     logger.info("a sample of %d of the %d described photos%s (seed %d)", len(sample), count, chosen, seed)
+    if unread:
+        first = unread[0]
+        logger.warning(
+            "%s: %d lines could not be joined or chosen, so none is in the sample (line %s: %s, ...)",
+            described,
+            len(unread),
+            first.get("line"),
+            first.get("error"),
+        )
     return {line for drawn in sample for line in drawn} if is_verdicts(described) else set(sample)
 
 
@@ -377,12 +387,12 @@ def joined_rows(
     if is_verdicts(described):  # a row a photo of its captions the selection chooses, each chosen alone
         chooses, unchecked = selection.chooses, selection.verdict == "error"  # (the lines not checked: their photos)
         verdicts = verdict_rows(described, cv, problems, lines=lines, unchecked=unchecked)
-        rows = photo_rows(row for row in verdicts if chooses(row))
+        rows = photo_rows(row for row in verdicts if _chosen(chooses, row, problems))
         selection = Selection()  # (chosen above)
     else:
         rows = _described_rows(described, cv, problems, lines)
     for joined in rows:
-        if selection.asked and not selection.chooses(joined):  # read with the record's labels, as given
+        if selection.asked and not _chosen(selection.chooses, joined, problems):  # read with the record's labels
             continue
         if keep is not None and not keep(joined):
             continue
@@ -390,6 +400,16 @@ def joined_rows(
         if strip_location and isinstance((record or {}).get("taken"), dict):
             joined.record = record | {"taken": {k: v for k, v in record["taken"].items() if k not in PLACE}}
         yield joined
+
+
+def _chosen(chooses: Callable[[ExportRow], bool], row: ExportRow, problems: list[dict]) -> bool:
+    """Whether a `Selection` `chooses` a row; a row without a caption whose CV record the grammar cannot read (to tell
+    what it states: `selection.stated`) is not, its line's problem."""
+    try:
+        return chooses(row)
+    except RecordError as error:
+        problems.append({"line": row.line, "id": row.id, "error": f"cannot be chosen: {error}"})
+        return False
 
 
 def _described_rows(
@@ -1845,14 +1865,16 @@ def export(
             f"them first (desclm describe; desclm synth, the grammar's); the batch requests ({', '.join(BATCH_APIS)}) "
             "take CV records as they are"
         )
-    if records_in and (cv is not None or selection.asked):
-        raise ValueError(
-            f"{described} holds CV records: leave out cv (they are the records), the choice by what descriptions "
-            "state (category, scene, min_items) and by verdicts"
-        )
+    if records_in and (cv is not None or selection.verdict):
+        raise ValueError(f"{described} holds CV records: leave out cv (they are the records) and verdict")
     verdicts = is_verdicts(described)
     if selection.verdict and not verdicts:
         raise ValueError(f"verdict: {described} holds described rows, not desclm check's verdicts")
+    if selection.verdict == "error" and selection.states and cv is None:
+        raise ValueError(
+            "verdict error with category, scene or min_items: the lines the check could not check have no caption, "
+            "they are chosen by what their CV records state: give them (cv)"
+        )
     if selection.verdict == "error" and fmt not in BATCH_APIS:
         raise ValueError(
             f"verdict error: the lines the check could not check have no caption for the {fmt} export: the batch "

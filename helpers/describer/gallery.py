@@ -25,6 +25,9 @@ and a filter shows the unfaithful ones, or those of one kind of finding; each ca
 joined it (`verdict_rows`: by id, else its photo's name without the extension; several captions a photo); `verdict`
 chooses the unfaithful ones (or those of one kind of finding) before the sample, a model's mistakes among all its
 captions.
+Of 01's CV records (`is_cv_records`: right after extraction, before any description), each card is a record as the
+detectors saw it: its boxes (those under `min_confidence`, which no description would state, dashed), its counts and
+scene as a faithful description would state them (`selection.stated`), its categories searched, chosen as above.
 The filter state is kept in the URL fragment
 (`gallery.html#category=plastic&scene=grass&q=bottle&sort=items&page=2`): a view can be bookmarked or sent.
 
@@ -52,6 +55,7 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 
+from helpers.core.contract import Policy
 from helpers.core.figures import is_number, position_of
 from helpers.core.io import atomic_write_text, write_problems
 from helpers.core.logs import progress
@@ -62,7 +66,8 @@ from helpers.core.video_frames import split_frame_key
 from helpers.describer.exports import ExportRow, is_cv_records, is_verdicts, joined_rows, verdict_rows
 from helpers.describer.options import GalleryOptions
 from helpers.describer.provenance import provenance
-from helpers.describer.selection import Selection, kept_by_verdict, said
+from helpers.describer.selection import Selection, kept_by_verdict, stated
+from helpers.text.grammar import RecordError
 
 logger = logging.getLogger(__name__)
 
@@ -105,15 +110,18 @@ def make_thumbnail(photos: PhotoKeys, key: str, folder: Path, size: int = THUMB_
     return name
 
 
-def _card(row: ExportRow, thumb: str | None, statement=None) -> dict:
-    """What the page shows of one photo (short keys: 100,000 cards are inlined); `statement`: `said(row)`, what
-    its sentence states, when already read (the page's categories, counts and scene)."""
+def _card(row: ExportRow, thumb: str | None, statement=None, policy: Policy = Policy()) -> dict:
+    """What the page shows of one photo (short keys: 100,000 cards are inlined); `statement`: `stated(row, policy)`,
+    what its sentence (a CV record without one: its record at `policy`'s thresholds) states, when already read (the
+    page's categories, counts and scene)."""
     record = row.record or {}
-    statement = said(row) if statement is None else statement
-    boxes, box_of = [], {}  # box_of: a detection's place in `boxes`
+    statement = stated(row, policy) if statement is None else statement
+    boxes, box_of, below = [], {}, []  # box_of: a detection's place in `boxes`; below: those under the threshold
     for index, d in enumerate(record.get("detections") or []):
         if isinstance(d.get("bbox"), list) and len(d["bbox"]) == 4:
             box_of[index] = len(boxes)
+            if not row.captions and float(d.get("confidence")) < policy.min_confidence:
+                below.append(len(boxes))  # a CV record's: a description would not state it
             boxes.append(
                 [str(d.get("label")), round(float(d.get("confidence")), 3), [round(float(v), 4) for v in d["bbox"]]]
             )
@@ -127,8 +135,10 @@ def _card(row: ExportRow, thumb: str | None, statement=None) -> dict:
         "s": statement.scene or "",
         "b": boxes,
     }
-    if phrases := _phrases(row, box_of):
+    if row.captions and (phrases := _phrases(row, box_of)):
         card["p"] = phrases
+    if below:
+        card["u"] = below
     if when_where := _taken(record):
         card["w"] = when_where
     if row.findings is not None:  # a caption `desclm check` checked: its findings (none: faithful)
@@ -136,6 +146,17 @@ def _card(row: ExportRow, thumb: str | None, statement=None) -> dict:
     if placed := _placed(row.given or []):
         card["g"] = placed
     return card
+
+
+def _chosen_statement(selection: Selection, row: ExportRow, problems: list[dict]):
+    """What a row states (`stated`) where `selection` keeps it, else None; a CV record the grammar cannot read (to tell
+    what it states) is the row's problem."""
+    try:
+        statement = stated(row, selection.policy)
+    except RecordError as error:
+        problems.append({"id": row.id, "error": f"CV record not readable: {error}"})
+        return None
+    return statement if selection.keeps(statement) else None
 
 
 def _placed(given: list) -> list:
@@ -222,9 +243,11 @@ def write_gallery(
     inputs = [path for path in (described, cv) if path is not None]
     check_writes([output, errors], inputs)
     folder = thumbs_dir(output)
-    photos = photos_for(images, image_column, key_column, cv) if images is not None else None
-    if photos is None and cv is not None and (photos := photos_of_cv_output(cv)):
-        logger.info("photos: %s, as %s's manifest records", photos.images, cv)
+    verdicts, records_in = is_verdicts(described), is_cv_records(described)
+    records = cv if cv is not None else described if records_in else None  # (whose manifest names the photos)
+    photos = photos_for(images, image_column, key_column, records) if images is not None else None
+    if photos is None and records is not None and (photos := photos_of_cv_output(records)):
+        logger.info("photos: %s, as %s's manifest records", photos.images, records)
     if photos is not None and folder.resolve().is_relative_to(photos.images.resolve()):
         raise ValueError(
             f"the thumbnails would go to {folder}, inside the photo folder {photos.images}, where a later extraction "
@@ -232,11 +255,10 @@ def write_gallery(
         )
     problems: list[dict] = []
     scratch = contextlib.nullcontext()
-    verdicts = is_verdicts(described)
-    if is_cv_records(described):
+    if records_in and (cv is not None or verdict):
         raise ValueError(
-            f"{described} holds CV records, not described rows: describe them first (desclm describe; desclm synth, "
-            "the grammar's), or show desclm check's verdicts on a model's captions of them"
+            f"{described} holds CV records, shown as they are (their detections, what a description would state): "
+            "leave out cv (they are the records) and verdict (of desclm check's verdicts)"
         )
     if verdict and not verdicts:
         raise ValueError(f"verdict: {described} holds described rows, not desclm check's verdicts")
@@ -254,7 +276,7 @@ def write_gallery(
     if verdict:  # before the sample: a model's mistakes among all its captions
         rows = (row for row in rows if kept_by_verdict(verdict, row))
     if selection.asked:  # each sentence read once: for the choice, and then for its card
-        pairs = ((row, statement) for row in rows if selection.keeps(statement := said(row)))
+        pairs = ((row, chosen) for row in rows if (chosen := _chosen_statement(selection, row, problems)) is not None)
     else:
         pairs = ((row, None) for row in rows)
     with scratch:
@@ -283,7 +305,7 @@ def write_gallery(
     cards = []
     for row, thumb, statement in zip(rows, thumbs, statements, strict=True):
         try:
-            card = _card(row, thumb, statement)
+            card = _card(row, thumb, statement, selection.policy)
             if photos is not None and row.image and (played := _video_link(photos, row.image, output.parent)):
                 card["v"] = played
             cards.append(card)
@@ -295,6 +317,7 @@ def write_gallery(
         "pageSize": page_size,
         "cards": cards,
         "described": total,  # the page's cards are a sample of these when fewer
+        "records": records_in,  # CV records' cards: no sentence
         "seed": seed,
         "selection": "&".join(  # chosen before the sample
             [f"{name}={value}" for name, value in selection.as_dict().items()]

@@ -356,10 +356,13 @@ class ExportOptions:
     min_confidence: float = setting(
         Policy.min_confidence,
         "yolo, label_studio, hf --objects, florence2, geojson, geojson_items: the boxes and counts the descriptions "
-        "state, at the describer's threshold (0: every detection)",
+        "state, at the describer's threshold (0: every detection); the batch requests of CV records: the detections "
+        "--category and --min_items count",
     )
     scene_min_confidence: float = setting(
-        Policy.scene_min_confidence, "geojson: the scene stated, at the describer's scene threshold"
+        Policy.scene_min_confidence,
+        "geojson: the scene stated, at the describer's scene threshold; the batch requests of CV records: the scene "
+        "--scene reads",
     )
     ground_below_takeoff_m: float = ground_below_takeoff_setting()
     strip_location: bool = setting(
@@ -415,7 +418,7 @@ class ExportOptions:
 
     @property
     def selection(self) -> Selection:
-        return Selection(self.category, self.scene, self.min_items, self.verdict)
+        return Selection(self.category, self.scene, self.min_items, self.verdict, self.policy)
 
     @property
     def florence_tasks(self) -> tuple[str, ...]:
@@ -600,8 +603,9 @@ class GalleryOptions:
     """The gallery command's settings: one page to look through described photos."""
 
     described: str = setting(
-        help="`desclm describe`'s output (JSONL: id, description, captions), or `desclm check`'s verdicts (each "
-        "caption shown with what the check found)",
+        help="`desclm describe`'s output (JSONL: id, description, captions), `desclm check`'s verdicts (each "
+        "caption shown with what the check found), or 01's CV records (their detections, before any description: "
+        "counted at --min_confidence, boxes under it dashed)",
         positional=True,
     )
     output: str = setting("gallery.html", "the page to write; thumbnails go to <stem>_thumbs/ beside it")
@@ -625,6 +629,12 @@ class GalleryOptions:
     scene: str = scene_setting()
     min_items: int = min_items_setting()
     verdict: str = verdict_setting()
+    min_confidence: float = setting(
+        Policy.min_confidence, "CV records: the detections a description would state, counted and chosen by"
+    )
+    scene_min_confidence: float = setting(
+        Policy.scene_min_confidence, "CV records: the scene a description would state"
+    )
 
     def __post_init__(self) -> None:
         check_verdict(self.verdict)
@@ -636,4 +646,6 @@ class GalleryOptions:
 
     @property
     def selection(self) -> Selection:
-        return Selection(self.category, self.scene, self.min_items)
+        return Selection(
+            self.category, self.scene, self.min_items, policy=Policy(self.min_confidence, self.scene_min_confidence)
+        )

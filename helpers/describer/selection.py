@@ -1,15 +1,18 @@
-"""Which described photos a gallery or an export takes, by what their sentences state (`Selection`), and which
-split of a dataset each goes to (`SplitPlan`).
+"""Which described photos a gallery or an export takes, by what their sentences state (`Selection`), and which split of
+a dataset each goes to (`SplitPlan`).
 
     desclm gallery described.jsonl --cv cv.jsonl --category tire,metal --min_items 2
     desclm export described.jsonl --format label_studio --cv cv.jsonl --images photos/ --category tire --max_photos 500
 
-A photo is chosen by its sentence, read back as the gallery's filters read it (`helpers.text.facts`, the CV
-record's labels as the vocabulary when there is one): the categories it counts, the scene it states and how
-many items. Chosen before any sample is drawn: the photos with a tire among 10^7, then 500 of them. A split is
-decided by a hash of the seed and the photo (or its folder), or by the record's own split: the same photo in the
-same split whatever the order it is read in. Light to import (the commands' settings use it): the sentence
-reader is imported when a sentence is read.
+A photo is chosen by its sentence, read back as the gallery's filters read it (`helpers.text.facts`, the CV record's
+labels as the vocabulary when there is one): the categories it counts, the scene it states and how many items. A row
+without a sentence (01's CV records, the batch requests' input; a line `desclm check` could not check, joined to its
+record) is chosen by what a faithful description of its CV record states at the describer's thresholds (`stated`:
+`helpers.text.grammar.facts`): `--category tire` asks a paid model about the photos the detectors saw a tire in, not
+all 10^7. Chosen before any sample is drawn: the photos with a tire among 10^7, then 500 of them. A split is decided
+by a hash of the seed and the photo (or its folder), or by the record's own split: the same photo in the same split
+whatever the order it is read in. Light to import (the commands' settings use it): the sentence reader is imported
+when a sentence is read.
 """
 
 from __future__ import annotations
@@ -18,22 +21,31 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from helpers.core.contract import Policy
 from helpers.core.settings import setting
 
 
 def category_setting():
     """The `category` setting, as each command that chooses photos takes it."""
-    return setting("", "only photos whose sentence counts one of these categories (comma-separated; case aside)")
+    return setting(
+        "",
+        "only photos whose sentence counts one of these categories (comma-separated; case aside); of CV records, "
+        "whose detections at --min_confidence do",
+    )
 
 
 def scene_setting():
     """The `scene` setting, as each command that chooses photos takes it."""
-    return setting("", "only photos whose sentence states this scene (case aside)")
+    return setting(
+        "", "only photos whose sentence states this scene (case aside); of CV records, at --scene_min_confidence"
+    )
 
 
 def min_items_setting():
     """The `min_items` setting, as each command that chooses photos takes it."""
-    return setting(0, "only photos whose sentence counts at least this many items")
+    return setting(
+        0, "only photos whose sentence counts at least this many items; of CV records, detections at --min_confidence"
+    )
 
 
 CHECKED = "checked"  # the source of a caption `desclm check` checked, read as a row (`exports.verdict_rows`)
@@ -87,16 +99,36 @@ def said(row):
     return extract(row.description, vocabulary)
 
 
+def stated(row, policy: Policy):
+    """What a row states, for a `Selection`: its sentence's reading (`said`); of a row without a caption (a CV record,
+    a line the check could not check) what a faithful description of its CV record states at `policy`'s thresholds
+    (`helpers.text.grammar.facts`: counts by category as the descriptions name them, the scene), nothing without one.
+
+    Raises:
+        RecordError: The row's CV record is not one the grammar reads (naming the field).
+    """
+    from helpers.text.grammar import Facts, facts, validate_record
+
+    if row.captions:
+        return said(row)
+    if row.record is None:
+        return Facts()
+    validate_record(row.record, "its CV record")
+    return facts(row.record, policy)
+
+
 @dataclass(frozen=True)
 class Selection:
     """The photos whose sentence counts one of `category` (comma-separated, case aside), states `scene` and
     counts at least `min_items` items, and of `desclm check`'s verdicts the captions with `verdict` (`VERDICTS`, or
-    a kind of finding: `kept_by_verdict`); the empty selection takes every photo."""
+    a kind of finding: `kept_by_verdict`); the empty selection takes every photo. A row without a sentence (a CV
+    record) is chosen by what its record states at `policy`'s thresholds (`stated`)."""
 
     category: str = ""
     scene: str = ""
     min_items: int = 0
     verdict: str = ""
+    policy: Policy = Policy()
 
     def __post_init__(self) -> None:
         if self.min_items < 0:
@@ -126,16 +158,26 @@ class Selection:
         )
 
     def chooses(self, row) -> bool:
-        """Whether a row (`ExportRow`) is chosen: by its verdict's findings (a checked caption's), then by what its
-        sentence states (`keeps`)."""
+        """Whether a row (`ExportRow`) is chosen: by its verdict's findings (a checked caption's), then by what it
+        states (`keeps`: its sentence's reading, or its CV record's, `stated`).
+
+        Raises:
+            RecordError: A row without a sentence whose CV record the grammar cannot read (the row's problem).
+        """
         if self.verdict and not kept_by_verdict(self.verdict, row):
             return False
-        return not self.states or self.keeps(said(row))
+        return not self.states or self.keeps(stated(row, self.policy))
 
     def as_dict(self) -> dict:
-        """The settings it was asked with (the gallery's URL fragment names, `min` for `min_items`), in order."""
+        """The settings it was asked with (the gallery's URL fragment names, `min` for `min_items`), in order; the
+        thresholds CV records are chosen at where they are not the describer's defaults."""
         asked = {"category": self.category.strip(), "scene": self.scene.strip(), "min": self.min_items}
-        return {name: value for name, value in (asked | {"verdict": self.verdict}).items() if value}
+        chosen = {name: value for name, value in (asked | {"verdict": self.verdict}).items() if value}
+        thresholds = {"min_confidence": self.policy.min_confidence}
+        thresholds["scene_min_confidence"] = self.policy.scene_min_confidence
+        if self.states and thresholds != {name: getattr(Policy, name) for name in thresholds}:
+            chosen |= thresholds
+        return chosen
 
     def __str__(self) -> str:
         """The settings as a command takes them (`--category tire --min_items 3`), for the log."""

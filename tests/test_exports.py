@@ -2475,8 +2475,9 @@ def test_batch_requests_of_cv_records_chosen_by_what_their_detectors_saw(tmp_pat
     """`desclm export cv.jsonl --format openai_batch --category tire`: of 01's CV records (no sentence yet), the photos
     whose record a faithful description would say it of, at the describer's thresholds (--min_confidence,
     --scene_min_confidence): a paid model asked about the photos with a tire, not all of them. A record the grammar
-    cannot read is its line's problem (said by a sample too), the others asked; the lines a check could not check
-    are chosen by their records, given."""
+    cannot read is its line's problem (said by a sample too), the others asked; a category is named as the
+    descriptions name it or as the detector wrote it; the lines a check could not check are chosen by their records,
+    given."""
     from helpers.core.contract import Policy
     from helpers.describer.batch_requests import BatchRequests
     from helpers.describer.exports import export
@@ -2485,7 +2486,7 @@ def test_batch_requests_of_cv_records_chosen_by_what_their_detectors_saw(tmp_pat
     (tmp_path / "photos").mkdir()
     grass, sand = {"class": "grass", "confidence": 0.95}, {"class": "sand", "confidence": 0.6}
     records = [
-        {"image": "a.jpg", "detections": [{"label": "plastic", "confidence": 0.9}], "scene": grass},
+        {"image": "a.jpg", "detections": [{"label": "Plastic_Bottle", "confidence": 0.9}], "scene": grass},
         {"image": "b.jpg", "detections": [{"label": "Tire", "confidence": 0.4}], "scene": sand},
         {"image": "c.jpg", "detections": [{"label": "tire", "confidence": 0.8}, {"label": "plastic",
          "confidence": 0.7}], "scene": {"class": "grass", "confidence": 0.9}},
@@ -2512,7 +2513,8 @@ def test_batch_requests_of_cv_records_chosen_by_what_their_detectors_saw(tmp_pat
     assert asked(Selection(scene="Grass"))[0] == ["a.jpg", "c.jpg"], "e's grass below the scene's 0.8"
     assert asked(Selection(scene="sand", policy=Policy(scene_min_confidence=0.5)))[0] == ["b.jpg"]
     assert asked(Selection(min_items=2))[0] == ["c.jpg"]
-    assert asked(Selection(category="plastic,tire"))[0] == ["a.jpg", "c.jpg"]
+    assert asked(Selection(category="plastic,tire"))[0] == ["a.jpg", "c.jpg"], "Plastic_Bottle: plastic, described"
+    assert asked(Selection(category="plastic_bottle"))[0] == ["a.jpg"], "and its label as given"
     with caplog.at_level(logging.WARNING):
         ids, counts = asked(Selection(category="plastic"), "sample.jsonl", sample=(5, 0))
     assert sorted(ids) == ["a.jpg", "c.jpg"] and counts["exported"] == 2

@@ -214,6 +214,7 @@ def test_cv_records_look_through_as_the_detectors_saw_them_before_any_descriptio
     from helpers.text.grammar import facts
 
     folder, records, _ = described
+    records[2]["detections"].append({"label": "Drink_Can", "confidence": 0.3, "bbox": [0.5, 0.5, 0.6, 0.6]})
     broken = {"image": "north/p1.jpg", "detections": [{"label": "tire", "bbox": [0.1, 0.1, 0.2, 0.2]}]}
     lines = [json.dumps(record) for record in records] + [json.dumps(broken)]
     (folder / "records.jsonl").write_text("\n".join(lines) + "\n")
@@ -239,6 +240,7 @@ def test_cv_records_look_through_as_the_detectors_saw_them_before_any_descriptio
     dom = _dom(page, f"#category={category}")
     assert _matches(dom) == len(having) and _cards(dom)[: len(having)] == having[:60]
     assert _matches(_dom(page, "#q=wendy")) == 1, "a category's words are searched"
+    assert _matches(_dom(page, "#q=drink_can")) == 1, "and a detection's label as given, under the threshold too"
     first = re.search(r'<article class="card" data-id="([^"]*)">(.*?)</article>', _dom(page)).group(2)
     below = [d for d in records[0]["detections"] if d.get("bbox") and d["confidence"] < 0.5]
     assert first.count('class="box unsaid"') == len(below) and first.count('class="box') == len(

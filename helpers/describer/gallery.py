@@ -66,7 +66,7 @@ from helpers.core.video_frames import split_frame_key
 from helpers.describer.exports import ExportRow, is_cv_records, is_verdicts, joined_rows, verdict_rows
 from helpers.describer.options import GalleryOptions
 from helpers.describer.provenance import provenance
-from helpers.describer.selection import Selection, kept_by_verdict, stated
+from helpers.describer.selection import Selection, given_labels, kept_by_verdict, stated
 from helpers.text.grammar import RecordError
 
 logger = logging.getLogger(__name__)
@@ -156,7 +156,7 @@ def _chosen_statement(selection: Selection, row: ExportRow, problems: list[dict]
     except RecordError as error:
         problems.append({"id": row.id, "error": f"CV record not readable: {error}"})
         return None
-    return statement if selection.keeps(statement) else None
+    return statement if selection.keeps(statement, given_labels(row, selection.policy)) else None
 
 
 def _placed(given: list) -> list:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from helpers.core.contract import Policy
@@ -30,7 +31,7 @@ def category_setting():
     return setting(
         "",
         "only photos whose sentence counts one of these categories (comma-separated; case aside); of CV records, "
-        "whose detections at --min_confidence do",
+        "whose detections at --min_confidence do (named as the descriptions name them, or as the detector wrote them)",
     )
 
 
@@ -117,6 +118,16 @@ def stated(row, policy: Policy):
     return facts(row.record, policy)
 
 
+def given_labels(row, policy: Policy) -> list[str]:
+    """A row without a caption's labels as its CV record's detections at `policy`'s threshold write them (spaces
+    around aside: `Plastic_Bottle`, which the descriptions call plastic), for `--category` to name too; none of a
+    described row (its sentence's names are what it states). The record is valid (`stated` read it)."""
+    if row.captions or row.record is None:
+        return []
+    kept = (d for d in row.record["detections"] if d["confidence"] >= policy.min_confidence)
+    return list(dict.fromkeys(d["label"].strip() for d in kept))
+
+
 @dataclass(frozen=True)
 class Selection:
     """The photos whose sentence counts one of `category` (comma-separated, case aside), states `scene` and
@@ -148,11 +159,12 @@ class Selection:
     def categories(self) -> frozenset[str]:
         return frozenset(name.strip().casefold() for name in self.category.split(",") if name.strip())
 
-    def keeps(self, statement) -> bool:
-        """Whether a sentence's reading (`said(row)`) is chosen."""
+    def keeps(self, statement, given: Iterable[str] = ()) -> bool:
+        """Whether a row's statement (`stated`: its sentence's reading) is chosen; `given`: the labels its CV record's
+        detections counted there are written with, as given (`given_labels`), which `category` names too."""
         wanted, scene = self.categories, self.scene.strip().casefold()
         return (
-            (not wanted or any(label.casefold() in wanted for label in statement.counts))
+            (not wanted or any(label.casefold() in wanted for label in (*statement.counts, *given)))
             and (not scene or (statement.scene or "").casefold() == scene)
             and sum(statement.counts.values()) >= self.min_items
         )
@@ -166,7 +178,7 @@ class Selection:
         """
         if self.verdict and not kept_by_verdict(self.verdict, row):
             return False
-        return not self.states or self.keeps(stated(row, self.policy))
+        return not self.states or self.keeps(stated(row, self.policy), given_labels(row, self.policy))
 
     def as_dict(self) -> dict:
         """The settings it was asked with (the gallery's URL fragment names, `min` for `min_items`), in order; the

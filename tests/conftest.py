@@ -158,6 +158,36 @@ def described(tmp_path):
     return tmp_path, records, [row for row in rows if "error" not in row]
 
 
+@pytest.fixture
+def labelled(tmp_path):
+    """For the choice by labels: four photos' CV records with labels (01's `ground_truth`) or not, and their
+    described rows (the grammar's): a.jpg's sentence true to its labels, b.jpg's missing the labelled tire, c.jpg
+    unlabelled, d.jpg's labels unreadable (a box without a label)."""
+    import json
+
+    from PIL import Image
+
+    from helpers.text.fallback import grammar_sentences
+
+    plastic = {"label": "plastic", "confidence": 0.9, "bbox": [0.1, 0.1, 0.3, 0.3]}
+    grass = {"class": "grass", "confidence": 0.95}
+    truth = {"detections": [{"label": "plastic", "bbox": [0.1, 0.1, 0.3, 0.3]}], "scene": {"class": "grass"}}
+    with_tire = {**truth, "detections": [*truth["detections"], {"label": "tire", "bbox": [0.5, 0.5, 0.9, 0.9]}]}
+    records = [
+        {"image": "a.jpg", "detections": [plastic], "scene": grass, "ground_truth": truth},
+        {"image": "b.jpg", "detections": [plastic], "scene": grass, "ground_truth": with_tire},
+        {"image": "c.jpg", "detections": [plastic], "scene": grass},
+        {"image": "d.jpg", "detections": [plastic], "scene": grass, "ground_truth": {"detections": [{"bbox": []}]}},
+    ]
+    (tmp_path / "photos").mkdir()
+    for record in records:
+        Image.new("RGB", (40, 30), (90, 120, 60)).save(tmp_path / "photos" / record["image"])
+    rows = [{"id": r["image"], "description": grammar_sentences(r, "0", 1)[0], "source": "grammar"} for r in records]
+    (tmp_path / "cv.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+    (tmp_path / "described.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return tmp_path
+
+
 @pytest.fixture(scope="session")
 def kill_part_way():
     """Runs a command and kills it (its whole process group) once `partial` holds `lines` lines; returns

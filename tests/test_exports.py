@@ -2533,6 +2533,36 @@ def test_batch_requests_of_cv_records_chosen_by_what_their_detectors_saw(tmp_pat
         asked(Selection(verdict="unfaithful"), "y.jsonl")
 
 
+def test_exports_choose_the_photos_whose_sentences_are_untrue_to_their_labels(labelled):
+    """`--truth untrue`: of labelled photos (01's `ground_truth`), those whose sentence is not true to the labels, as
+    04's truth report counts (a review set in Label Studio, or a model's batch to ask again); `--truth true` the
+    others; unlabelled photos neither; unreadable labels, the line's problem. Of CV records, what one would state."""
+    from helpers.describer.batch_requests import BatchRequests
+    from helpers.describer.exports import export
+    from helpers.describer.selection import Selection
+
+    tmp_path = labelled
+    described, cv = tmp_path / "described.jsonl", tmp_path / "cv.jsonl"
+
+    def exported(truth: str, source: Path = described, output: str = "out.jsonl") -> tuple[list, dict]:
+        counts = export("llava", source, tmp_path / output, cv, selection=Selection(truth=truth))
+        return [entry["id"] for entry in json.loads((tmp_path / output).read_text())], counts
+
+    ids, counts = exported("untrue", output="untrue.json")
+    assert ids == ["b.jpg"] and counts["problems"] == 1
+    problems = [json.loads(line) for line in (tmp_path / "untrue.json.errors.jsonl").open()]
+    assert [(p["line"], p["id"]) for p in problems] == [(4, "d.jpg")]
+    assert problems[0]["error"].startswith("cannot be chosen: its ground truth cannot be read: KeyError"), problems
+    assert exported("true", output="true.json")[0] == ["a.jpg"]
+    asked = export("openai_batch", cv, tmp_path / "asked.jsonl", images=tmp_path / "photos",
+                   requests=BatchRequests("m"), selection=Selection(truth="untrue"))  # fmt: skip
+    assert asked["exported"] == 1 and json.loads((tmp_path / "asked.jsonl").read_text())["custom_id"] == "b.jpg"
+    with pytest.raises(ValueError, match="truth: the labels are the CV records' ground_truth: give them .cv."):
+        export("llava", described, tmp_path / "x.json", selection=Selection(truth="untrue"))
+    with pytest.raises(ValueError, match="truth must be one of true, untrue"):
+        Selection(truth="wrong")
+
+
 def test_batch_requests_ask_for_several_answers_at_a_temperature_after_a_system_prompt():
     """--num_answers, --temperature, --system_prompt in each API's layout: OpenAI's `n`, `temperature` and a system
     message; Gemini's `candidate_count`, `temperature` and `system_instruction`; Anthropic's `temperature` and

@@ -259,6 +259,42 @@ def test_cv_records_look_through_as_the_detectors_saw_them_before_any_descriptio
 
 
 @needs_browser
+def test_labelled_photos_show_their_labels_and_how_true_the_sentence_is_to_them(labelled):
+    """Where the photos have labels (01's `ground_truth`), each card draws the labelled boxes and says whether its
+    sentence (a CV record's: what one would state) is true to them, as 04's truth report counts, and what it missed;
+    a filter shows the untrue ones, and --truth untrue chooses them before the sample (the sentences to review among
+    10^7). Unreadable labels cost the card its labels and a listed problem, not the card."""
+    from helpers.describer.gallery import write_gallery
+    from helpers.describer.selection import Selection
+
+    tmp_path = labelled
+    counts = write_gallery(
+        tmp_path / "described.jsonl", tmp_path / "page.html", tmp_path / "photos", tmp_path / "cv.jsonl"
+    )
+    assert counts["photos"] == 4 and counts["problems"] == 1
+    problems = [json.loads(line) for line in (tmp_path / "page.html.errors.jsonl").read_text().splitlines()]
+    assert [p["id"] for p in problems] == ["d.jpg"] and problems[0]["error"].startswith("ground truth not readable")
+    cards = {card["id"]: card for card in _page_data(tmp_path / "page.html")["cards"]}
+    assert (cards["a.jpg"]["tr"]["ok"], cards["b.jpg"]["tr"]["ok"]) == (True, False)
+    assert cards["b.jpg"]["tr"]["m"] == ["tire"] and "tr" not in cards["c.jpg"] and "tr" not in cards["d.jpg"]
+    dom = _dom(tmp_path / "page.html", "#truth=untrue")
+    assert _matches(dom) == 1 and _cards(dom) == ["b.jpg"]
+    card = re.search(r'<article class="card" data-id="b.jpg" data-truth="untrue">(.*?)</article>', dom).group(1)
+    assert card.count('class="box truth"') == 2 and "untrue: missed tire" in card, card
+    assert _cards(_dom(tmp_path / "page.html", "#truth=true")) == ["a.jpg"]
+
+    chosen = write_gallery(tmp_path / "described.jsonl", tmp_path / "untrue.html", cv=tmp_path / "cv.jsonl",
+                           selection=Selection(truth="untrue"))  # fmt: skip
+    data = _page_data(tmp_path / "untrue.html")
+    assert [card["id"] for card in data["cards"]] == ["b.jpg"] and data["selection"] == "truth=untrue"
+    assert chosen["problems"] == 1, "d.jpg's labels: not chosen, said"
+    write_gallery(tmp_path / "cv.jsonl", tmp_path / "records.html", selection=Selection(truth="true"))
+    assert [card["id"] for card in _page_data(tmp_path / "records.html")["cards"]] == ["a.jpg"], "CV records too"
+    with pytest.raises(ValueError, match="truth: the labels are the CV records' ground_truth: give them"):
+        write_gallery(tmp_path / "described.jsonl", tmp_path / "x.html", selection=Selection(truth="untrue"))
+
+
+@needs_browser
 def test_a_card_says_when_and_where_its_photo_was_taken_the_day_is_searchable_and_orders_hold(described):
     folder, records, rows = described
     records[1]["taken"] = {"time": "2026-05-01T06:12:00+02:00", "latitude": -33.8568, "longitude": 151.2153}

@@ -360,7 +360,8 @@ def chosen_note(sample: tuple[int, int], selection: Selection) -> str:
     parts = []
     if selection.asked:
         by = ["desclm check's verdicts on them"] if selection.verdict else []
-        by += ["what their descriptions count and state"] if selection.states else []
+        by += ["what their descriptions count and state"] if selection.states and not selection.truth else []
+        by += ["how true their descriptions are to the photos' labels"] if selection.truth else []
         parts.append(f"those chosen by {markdown_text(selection)} (by {' and '.join(by)})")
     if size:
         parts.append(f"a seeded random sample of at most {size:,} of {'them' if parts else 'all'} (seed {seed})")
@@ -1870,6 +1871,8 @@ def export(
     verdicts = is_verdicts(described)
     if selection.verdict and not verdicts:
         raise ValueError(f"verdict: {described} holds described rows, not desclm check's verdicts")
+    if selection.truth and cv is None and not records_in:
+        raise ValueError("truth: the labels are the CV records' ground_truth: give them (cv)")
     if selection.verdict == "error" and selection.states and cv is None:
         raise ValueError(
             "verdict error with category, scene or min_items: the lines the check could not check have no caption, "

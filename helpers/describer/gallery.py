@@ -28,6 +28,9 @@ captions.
 Of 01's CV records (`is_cv_records`: right after extraction, before any description), each card is a record as the
 detectors saw it: its boxes (those under `min_confidence`, which no description would state, dashed), its counts and
 scene as a faithful description would state them (`selection.stated`), its categories searched, chosen as above.
+Where the records hold labels (01's `ground_truth`), each card draws the labelled boxes (dotted) and says whether its
+sentence is true to them (`helpers.describer.truth.compare`, as 04's truth report counts), or what it missed or
+invented; a filter shows the untrue ones, and the selection's `truth` chooses them before the sample.
 The filter state is kept in the URL fragment
 (`gallery.html#category=plastic&scene=grass&q=bottle&sort=items&page=2`): a view can be bookmarked or sent.
 
@@ -66,7 +69,8 @@ from helpers.core.video_frames import split_frame_key
 from helpers.describer.exports import ExportRow, is_cv_records, is_verdicts, joined_rows, verdict_rows
 from helpers.describer.options import GalleryOptions
 from helpers.describer.provenance import provenance
-from helpers.describer.selection import Selection, given_labels, kept_by_verdict, stated
+from helpers.describer.selection import Selection, kept_by_verdict, stated
+from helpers.describer.truth import compare, truth_facts
 from helpers.text.grammar import RecordError
 
 logger = logging.getLogger(__name__)
@@ -148,6 +152,36 @@ def _card(row: ExportRow, thumb: str | None, statement=None, policy: Policy = Po
     return card
 
 
+def _truth(record: dict, statement) -> dict | None:
+    """What a labelled photo's card holds of its ground truth (01's `ground_truth`: a data.yaml's, a COCO file's
+    labels): its boxes [label, [x1, y1, x2, y2]], counts and scene, and its statement (the sentence's, a CV record's)
+    compared with them (`helpers.describer.truth.compare`, as 04's truth report compares): true or not, the categories
+    missed and invented, the count error. None without ground truth.
+
+    Raises:
+        TypeError, KeyError, ValueError: The ground truth cannot be read (the card is shown without it).
+    """
+    truth = truth_facts(record)
+    if truth is None:
+        return None
+    compared = compare(statement, truth)
+    boxes = [
+        [str(d["label"]), [round(float(v), 4) for v in d["bbox"]]]
+        for d in record["ground_truth"]["detections"]
+        if isinstance(d.get("bbox"), list) and len(d["bbox"]) == 4
+    ]
+    return {
+        "b": boxes,
+        "n": truth.counts,
+        "s": truth.scene or "",
+        "ok": compared["true"],
+        "m": compared["missed"],
+        "i": compared["invented"],
+        "e": compared["count_error"],
+        "sc": compared["scene"],
+    }
+
+
 def _chosen_statement(selection: Selection, row: ExportRow, problems: list[dict]):
     """What a row states (`stated`) where `selection` keeps it, else None; a CV record the grammar cannot read (to tell
     what it states) is the row's problem."""
@@ -156,7 +190,11 @@ def _chosen_statement(selection: Selection, row: ExportRow, problems: list[dict]
     except RecordError as error:
         problems.append({"id": row.id, "error": f"CV record not readable: {error}"})
         return None
-    return statement if selection.keeps(statement, given_labels(row, selection.policy)) else None
+    try:
+        return statement if selection.chooses_statement(row, statement) else None
+    except RecordError as error:
+        problems.append({"id": row.id, "error": f"not chosen: {error}"})
+        return None
 
 
 def _placed(given: list) -> list:
@@ -262,6 +300,8 @@ def write_gallery(
         )
     if verdict and not verdicts:
         raise ValueError(f"verdict: {described} holds described rows, not desclm check's verdicts")
+    if selection.truth and records is None:
+        raise ValueError("truth: the labels are the CV records' ground_truth: give them (cv)")
     if verdict == "error":
         raise ValueError(
             "verdict error: the lines the check could not check have no caption to show (their errors are in the "
@@ -305,7 +345,13 @@ def write_gallery(
     cards = []
     for row, thumb, statement in zip(rows, thumbs, statements, strict=True):
         try:
+            statement = stated(row, selection.policy) if statement is None else statement
             card = _card(row, thumb, statement, selection.policy)
+            try:  # a labelled photo: its ground truth, and how true its sentence is to it
+                if (truth := _truth(row.record or {}, statement)) is not None:
+                    card["tr"] = truth
+            except (TypeError, ValueError, KeyError, AttributeError) as error:
+                problems.append({"id": row.id, "error": f"ground truth not readable: {type(error).__name__}: {error}"})
             if photos is not None and row.image and (played := _video_link(photos, row.image, output.parent)):
                 card["v"] = played
             cards.append(card)

@@ -24,6 +24,7 @@ from helpers.describer.selection import (
     scene_setting,
     split_by_setting,
     splits_setting,
+    truth_setting,
     verdict_setting,
 )
 
@@ -401,6 +402,7 @@ class ExportOptions:
     scene: str = scene_setting()
     min_items: int = min_items_setting()
     verdict: str = verdict_setting()
+    truth: str = truth_setting()
     splits: str = splits_setting()
     split_by: Literal["photo", "folder"] = split_by_setting()
 
@@ -418,7 +420,7 @@ class ExportOptions:
 
     @property
     def selection(self) -> Selection:
-        return Selection(self.category, self.scene, self.min_items, self.verdict, self.policy)
+        return Selection(self.category, self.scene, self.min_items, self.verdict, self.policy, self.truth)
 
     @property
     def florence_tasks(self) -> tuple[str, ...]:
@@ -629,6 +631,7 @@ class GalleryOptions:
     scene: str = scene_setting()
     min_items: int = min_items_setting()
     verdict: str = verdict_setting()
+    truth: str = truth_setting()
     min_confidence: float = setting(
         Policy.min_confidence, "CV records: the detections a description would state, counted and chosen by"
     )
@@ -646,6 +649,5 @@ class GalleryOptions:
 
     @property
     def selection(self) -> Selection:
-        return Selection(
-            self.category, self.scene, self.min_items, policy=Policy(self.min_confidence, self.scene_min_confidence)
-        )
+        policy = Policy(self.min_confidence, self.scene_min_confidence)
+        return Selection(self.category, self.scene, self.min_items, policy=policy, truth=self.truth)

@@ -9,10 +9,11 @@ labels as the vocabulary when there is one): the categories it counts, the scene
 without a sentence (01's CV records, the batch requests' input; a line `desclm check` could not check, joined to its
 record) is chosen by what a faithful description of its CV record states at the describer's thresholds (`stated`:
 `helpers.text.grammar.facts`): `--category tire` asks a paid model about the photos the detectors saw a tire in, not
-all 10^7. Chosen before any sample is drawn: the photos with a tire among 10^7, then 500 of them. A split is decided
-by a hash of the seed and the photo (or its folder), or by the record's own split: the same photo in the same split
-whatever the order it is read in. Light to import (the commands' settings use it): the sentence reader is imported
-when a sentence is read.
+all 10^7. Of labelled photos (the records' `ground_truth`), `truth` chooses those whose sentence is true, or untrue,
+to the labels. Chosen before any sample is drawn: the photos with a tire among 10^7, then 500 of them. A split is
+decided by a hash of the seed and the photo (or its folder), or by the record's own split: the same photo in the
+same split whatever the order it is read in. Light to import (the commands' settings use it): the sentence reader is
+imported when a sentence is read.
 """
 
 from __future__ import annotations
@@ -54,6 +55,19 @@ VERDICTS = ("unfaithful", "faithful")  # what `--verdict` chooses a checked capt
 # ... and what it chooses to ask again by: answers stopped at their token limit; lines the check could not check (a
 # failed request, a refusal, an answer it could not read): the batch requests' alone, those have no caption
 ASK_AGAIN = ("token_limit", "error")
+
+
+TRUTHS = ("true", "untrue")  # what `--truth` chooses a labelled photo by: its sentence true to its labels, or not
+
+
+def truth_setting():
+    """The `truth` setting, as each command that chooses photos takes it."""
+    return setting(
+        "",
+        "of photos with labels (their CV records' ground_truth: 01 read a data.yaml, COCO, ...), only those whose "
+        "sentence (of CV records: what one would state) is true to them (every count exact, the scene not wrong, as "
+        "04's truth report counts) or untrue: the sentences to review among 10^7; unlabelled photos are not chosen",
+    )
 
 
 def verdict_setting():
@@ -140,10 +154,13 @@ class Selection:
     min_items: int = 0
     verdict: str = ""
     policy: Policy = Policy()
+    truth: str = ""
 
     def __post_init__(self) -> None:
         if self.min_items < 0:
             raise ValueError(f"min_items must be >= 0, got {self.min_items}")
+        if self.truth not in ("", *TRUTHS):
+            raise ValueError(f"truth must be one of {', '.join(TRUTHS)}, got {self.truth!r}")
 
     @property
     def asked(self) -> bool:
@@ -152,8 +169,8 @@ class Selection:
 
     @property
     def states(self) -> bool:
-        """Whether it chooses by what the sentence states (`keeps`)."""
-        return bool(self.categories or self.scene.strip() or self.min_items)
+        """Whether it chooses by what the sentence states (`keeps`), or by how true that is to the labels (`truth`)."""
+        return bool(self.categories or self.scene.strip() or self.min_items or self.truth)
 
     @property
     def categories(self) -> frozenset[str]:
@@ -178,13 +195,34 @@ class Selection:
         """
         if self.verdict and not kept_by_verdict(self.verdict, row):
             return False
-        return not self.states or self.keeps(stated(row, self.policy), given_labels(row, self.policy))
+        return not self.states or self.chooses_statement(row, stated(row, self.policy))
+
+    def chooses_statement(self, row, statement) -> bool:
+        """Whether a row whose statement is `statement` (`stated`) is chosen: by what it states (`keeps`), then by
+        how true it is to the row's labels (`truth`: its CV record's `ground_truth`, as 04's truth report compares).
+
+        Raises:
+            RecordError: The row's ground truth cannot be read (the row's problem).
+        """
+        if not self.keeps(statement, given_labels(row, self.policy)):
+            return False
+        if not self.truth:
+            return True
+        from helpers.describer.truth import compare, truth_facts
+        from helpers.text.grammar import RecordError
+
+        try:
+            truth = truth_facts(row.record or {})
+        except (TypeError, KeyError, AttributeError, ValueError) as error:
+            raise RecordError(f"its ground truth cannot be read: {type(error).__name__}: {error}") from error
+        return truth is not None and compare(statement, truth)["true"] == (self.truth == "true")
 
     def as_dict(self) -> dict:
         """The settings it was asked with (the gallery's URL fragment names, `min` for `min_items`), in order; the
         thresholds CV records are chosen at where they are not the describer's defaults."""
         asked = {"category": self.category.strip(), "scene": self.scene.strip(), "min": self.min_items}
-        chosen = {name: value for name, value in (asked | {"verdict": self.verdict}).items() if value}
+        asked |= {"verdict": self.verdict, "truth": self.truth}
+        chosen = {name: value for name, value in asked.items() if value}
         thresholds = {"min_confidence": self.policy.min_confidence}
         thresholds["scene_min_confidence"] = self.policy.scene_min_confidence
         if self.states and thresholds != {name: getattr(Policy, name) for name in thresholds}:
@@ -194,7 +232,7 @@ class Selection:
     def __str__(self) -> str:
         """The settings as a command takes them (`--category tire --min_items 3`), for the log."""
         asked = {"category": self.category.strip(), "scene": self.scene.strip(), "min_items": self.min_items}
-        asked["verdict"] = self.verdict
+        asked |= {"verdict": self.verdict, "truth": self.truth}
         return " ".join(f"--{name} {value}" for name, value in asked.items() if value) or "every photo"
 
 

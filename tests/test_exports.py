@@ -2533,6 +2533,33 @@ def test_batch_requests_of_cv_records_chosen_by_what_their_detectors_saw(tmp_pat
         asked(Selection(verdict="unfaithful"), "y.jsonl")
 
 
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), min_items=st.integers(0, 6), pick=st.integers(0, 10**6))
+def test_cv_records_are_chosen_as_their_faithful_descriptions_would_be(seed, min_items, pick):
+    """A CV record is chosen (`--category`, `--scene`, `--min_items`, before any description) exactly when the
+    grammar's sentence of it, read back as the gallery and the exports read sentences, is: choosing the records asks
+    a batch about the same photos as choosing their descriptions would (a category named as descriptions name it;
+    a record's label as given chooses it too, which no sentence says)."""
+    import random
+
+    from helpers.describer.exports import ExportRow
+    from helpers.describer.selection import Selection
+    from helpers.text.fallback import grammar_sentences
+    from helpers.text.lexicon import canonical_label
+    from helpers.text.synthetic import random_cv
+
+    rng = random.Random(seed)
+    record = random_cv(rng, max_detections=12)
+    sentence = grammar_sentences(record, str(seed), 1)[0]
+    labels = [canonical_label(d["label"]) for d in record["detections"]] + ["tire"]  # as descriptions name them
+    category = labels[pick % len(labels)]
+    scene = (record.get("scene") or {}).get("class") or "grass"
+    as_record = ExportRow("a.jpg", [], "", record, "a.jpg")
+    as_described = ExportRow("a.jpg", [sentence], "grammar", record, "a.jpg")
+    for selection in (Selection(category), Selection(scene=scene), Selection(min_items=min_items)):
+        assert selection.chooses(as_record) == selection.chooses(as_described), (selection, sentence, record)
+
+
 def test_exports_choose_the_photos_whose_sentences_are_untrue_to_their_labels(labelled):
     """`--truth untrue`: of labelled photos (01's `ground_truth`), those whose sentence is not true to the labels, as
     04's truth report counts (a review set in Label Studio, or a model's batch to ask again); `--truth true` the

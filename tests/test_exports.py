@@ -1240,8 +1240,8 @@ def test_a_yolo_export_of_labelled_photos_reads_back_as_their_labels(tiny_demo, 
             assert ours == pytest.approx(theirs, abs=1e-5)
     clean = img2label_paths([str(tmp_path / "yolo" / "images" / records[0]["image"])])[0]
     assert Path(clean).read_text() == ""  # where Ultralytics looks: `images` -> `labels` in the path
-    with pytest.raises(ValueError, match="--images"):
-        export("yolo", described, tmp_path / "other", cv)
+    found = export("yolo", described, tmp_path / "other", cv)  # no --images: the photos cv's manifest names
+    assert (found["exported"], found["problems"], found["photos_written"]) == (12, 0, 12)
 
 
 def test_a_yolo_export_with_splits_puts_each_photo_in_its_split_s_folders_as_ultralytics_reads_them(
@@ -2385,6 +2385,38 @@ def test_batch_requests_ask_about_photos_of_cv_records_not_yet_described(describ
         export("openai_batch", folder / "cv.jsonl", tmp_path / "y.jsonl", cv=folder / "cv.jsonl", requests=asked)
     with pytest.raises(ValueError, match="holds CV records, shown as they are"):
         write_gallery(folder / "cv.jsonl", tmp_path / "page.html", cv=folder / "cv.jsonl")
+
+
+def test_exports_that_need_the_photos_find_them_where_the_cv_records_manifest_says(described, tmp_path):
+    """label_studio (Label Studio's local files), yolo and the batch requests cannot go without the photos: given
+    --cv and no --images, they are where the records' manifest says (01's photo folder), as the gallery finds them;
+    the same files as with --images. Without a manifest, the error says to give them."""
+    from helpers.describer.batch_requests import BatchRequests
+    from helpers.describer.exports import export
+
+    folder, _, _ = described
+    cv, photos = folder / "cv.jsonl", folder / "photos"
+    for fmt, name in (("label_studio", "tasks.json"), ("openai_batch", "asked.jsonl"), ("yolo", "yolo")):
+        asked = BatchRequests("m") if fmt == "openai_batch" else None
+        with pytest.raises(ValueError, match="give (the photos )?.*--images"):
+            export(fmt, folder / "described.jsonl", tmp_path / "none" / name, cv, requests=asked)
+    (folder / "cv.manifest.json").write_text(json.dumps({"image_root": str(photos)}))
+    for fmt, name in (("label_studio", "tasks.json"), ("openai_batch", "asked.jsonl"), ("yolo", "yolo")):
+        asked = BatchRequests("m") if fmt == "openai_batch" else None
+        found = export(fmt, folder / "described.jsonl", tmp_path / "found" / name, cv, requests=asked)
+        given = export(fmt, folder / "described.jsonl", tmp_path / "given" / name, cv, photos, requests=asked)
+        assert found == {**given, "output": found["output"]} and found["exported"] > 0, fmt
+        written = {
+            where: {p.relative_to(tmp_path / where / name).as_posix(): p.read_bytes()
+                    for p in sorted((tmp_path / where / name).rglob("*")) if p.is_file()}
+            if (tmp_path / where / name).is_dir() else (tmp_path / where / name).read_bytes()
+            for where in ("found", "given")
+        }  # fmt: skip
+        if fmt == "yolo":  # its data.yaml names its own folder
+            for files in written.values():
+                files.pop("data.yaml")
+                files.pop(".desclm_export.json", None)
+        assert written["found"] == written["given"], fmt
 
 
 def test_batch_requests_ask_again_about_the_photos_whose_captions_a_check_chose(tmp_path, caplog):

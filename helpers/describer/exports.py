@@ -329,7 +329,8 @@ def sampled_lines(
         photos = (line.line_number for line in iter_jsonl(described) if wanted(line.record))
     sample, count = sample_stream(photos, size, seed)
     chosen = f" chosen by {selection}" if selection.asked else ""
-    logger.info("a sample of %d of the %d described photos%s (seed %d)", len(sample), count, chosen, seed)
+    whole = "photos' CV records" if is_cv_records(described) else "described photos"
+    logger.info("a sample of %d of the %d %s%s (seed %d)", len(sample), count, whole, chosen, seed)
     if unread:
         first = unread[0]
         logger.warning(
@@ -1803,7 +1804,8 @@ def export(
 ) -> dict:
     """Writes one export (see the module docstring); returns its counts. `images`: a folder or a
     Hugging Face dataset (`image_column`, `key_column`: as extraction read it), or the data.yaml, COCO
-    .json or list 01 read (its root from `cv`'s manifest, `photos_for`); `image_folder` (llava,
+    .json or list 01 read (its root from `cv`'s manifest, `photos_for`); without it, the exports that cannot go
+    without the photos (label_studio, yolo, the batch requests) take those `cv`'s manifest names; `image_folder` (llava,
     coco): where the exported photos' files are copied (`PhotoFolder`); `policy`: the describer's thresholds,
     by which the yolo and geojson exports state boxes, counts and scene as the descriptions do;
     `strip_location`: the photos embedded or copied and the records written without where the photos were
@@ -1891,9 +1893,14 @@ def export(
         )
     if strip_location and fmt in MAP_FORMATS:
         raise ValueError(f"strip_location: the {fmt} export is a map of where the photos were taken")
-    photos = photos_for(images, image_column, key_column, cv if cv is not None else described if records_in else None)
-    if records_in and photos is None and not url_prefix and (photos := photos_of_cv_output(described)):
-        logger.info("photos: %s, as %s's manifest records", photos.images, described)
+    records = cv if cv is not None else described if records_in else None  # (whose manifest names the photos)
+    photos = photos_for(images, image_column, key_column, records)
+    # the exports that cannot go without the photos find them where the records' manifest says, as the gallery does
+    needs_photos = fmt == "yolo" or (
+        (fmt in BATCH_APIS or (fmt == "label_studio" and image_folder is None)) and not url_prefix
+    )
+    if photos is None and needs_photos and records is not None and (photos := photos_of_cv_output(records)):
+        logger.info("photos: %s, as %s's manifest records", photos.images, records)
     if chat and (fmt != "hf" or photos is None):
         raise ValueError("the chat columns are the hf export's conversation about each photo: give --images")
     if objects and (fmt != "hf" or photos is None or cv is None):

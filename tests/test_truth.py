@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from helpers.describer.describe import Description
 from helpers.describer.evaluate import TARGETS, TRUTH_TARGETS, verdict
@@ -152,6 +153,10 @@ def test_notebook_04_on_a_labelled_source_shows_the_three_columns(
     assert {"end_to_end", "describer_on_truth", "detectors"} <= set(truth)
     assert truth["describer_on_truth"]["true"] == 1.0  # the guarded describer states the truth when given it
     assert metrics["verdict"]["truth_photos"] == test_photos
+    page = metrics["gallery"]  # the test photos' page: each card's truth as the report counts it
+    assert page["photos"] == page["labelled"] == test_photos and page["problems"] == 0
+    assert page["untrue"] == round((1 - truth["end_to_end"]["true"]) * test_photos)
+    assert Path(page["output"]).is_file() and (tmp_path / "eval" / "gallery_thumbs").is_dir()
     assert metrics["verdict"]["targets_met"] == (
         metrics["verdict"]["truth_end_to_end"] >= TRUTH_TARGETS["truth_end_to_end_min"]
         and metrics["verdict"]["littered_called_clean"] == 0

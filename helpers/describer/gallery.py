@@ -60,7 +60,7 @@ from pathlib import Path
 
 from helpers.core.contract import Policy
 from helpers.core.figures import is_number, position_of
-from helpers.core.io import atomic_write_text, write_problems
+from helpers.core.io import atomic_write_text, write_jsonl, write_problems
 from helpers.core.logs import progress
 from helpers.core.outputs import check_writes
 from helpers.core.photo_datasets import PhotoKeys, photos_for, photos_of_cv_output
@@ -373,7 +373,31 @@ def write_gallery(
     atomic_write_text(output, render(data))
     write_problems(errors, problems, "problems")
     logger.info("gallery of %d photos: %s", len(cards), output)
-    return {"described": total, "photos": len(cards), "problems": len(problems), "output": str(output)}
+    labelled = [card["tr"]["ok"] for card in cards if "tr" in card]
+    counts = {"described": total, "photos": len(cards), "problems": len(problems), "output": str(output)}
+    return counts | ({"labelled": len(labelled), "untrue": labelled.count(False)} if labelled else {})
+
+
+def write_test_gallery(rows: list[dict], photos: PhotoKeys | None, output: Path) -> dict:
+    """04's test photos as a page (`write_gallery`): each photo's guarded sentence over its record's boxes and, where
+    it is labelled, its ground truth and whether the sentence is true to it (as 04's truth report counts). The rows'
+    sentences and records are written beside the page (`<stem>.described.jsonl`, `<stem>.records.jsonl`), the files
+    `desclm gallery` and `desclm export` take. Returns `write_gallery`'s counts.
+
+    Args:
+        rows: 04's test rows (`helpers.describer.evaluate.judge`: id, source, record, the guarded sentence).
+        photos: Where the records' photos are (`truth_report.photos_of`); None: cards without pictures.
+        output: The page.
+    """
+    described = output.with_name(f"{output.stem}.described.jsonl")
+    records = output.with_name(f"{output.stem}.records.jsonl")
+    lines = ({"id": row["id"], "description": row["guarded"]["text"], "source": row["source"]} for row in rows)
+    write_jsonl(described, lines)
+    write_jsonl(records, (row["record"] for row in rows))
+    where = (photos.images, photos.image_column, photos.key_column) if photos is not None else (None, "", "")
+    return write_gallery(
+        described, output, where[0], records, "04: the test photos", image_column=where[1], key_column=where[2]
+    )
 
 
 def render(data: dict) -> str:

@@ -27,6 +27,13 @@ def _export(folder, fmt: str, output: str, *extra: str) -> subprocess.CompletedP
     return subprocess.run([*command, *extra, "-q"], cwd=folder, capture_output=True, text=True, timeout=300)
 
 
+def _page_cards(page) -> list[dict]:
+    """The cards a gallery page holds (its inlined data)."""
+    text = page.read_text(encoding="utf-8")
+    start = text.index(">", text.index('<script id="data"')) + 1
+    return json.loads(text[start : text.index("</script>", start)].replace("<\\/", "</"))["cards"]
+
+
 def _errors(folder, output: str) -> list[dict]:
     return [json.loads(line) for line in (folder / f"{output}.errors.jsonl").read_text().splitlines()]
 
@@ -2458,7 +2465,7 @@ def test_batch_requests_ask_again_about_failed_requests_and_answers_cut_at_their
     """`--verdict error` (the batch requests alone): the photos whose lines the check could not check (a request that
     failed or expired, a refusal, an answer it could not read), one with no record a problem still; `--verdict
     token_limit`: those whose answers were stopped at their token limit (to ask with more tokens; their captions
-    export too). Other exports and the gallery refuse `error`: those lines have no caption."""
+    export too). Other exports refuse `error`: those lines have no caption; the gallery shows their photos and why."""
     from helpers.describer.batch_requests import BatchRequests
     from helpers.describer.exports import export
     from helpers.describer.gallery import write_gallery
@@ -2499,8 +2506,13 @@ def test_batch_requests_ask_again_about_failed_requests_and_answers_cut_at_their
 
     with pytest.raises(ValueError, match="verdict error: the lines the check could not check have no caption for"):
         asked("error", "llava", "x.jsonl")
-    with pytest.raises(ValueError, match="verdict error: the lines the check could not check have no caption to show"):
-        write_gallery(verdicts, tmp_path / "page.html", cv=tmp_path / "cv.jsonl", verdict="error")
+    shown = write_gallery(verdicts, tmp_path / "page.html", cv=tmp_path / "cv.jsonl", verdict="error")
+    cards = _page_cards(tmp_path / "page.html")
+    assert [(card["id"], card["x"], card["c"]) for card in cards] == [
+        ("b.jpg", "line 2: the request gave no answer: expired", []),
+        ("b.jpg", "line 5: choice 0: the model refused: no", []),
+    ], "the gallery shows them: each its record's card and why"
+    assert (shown["photos"], shown["problems"]) == (2, 1), "gone.jpg: no record"
 
 
 def test_batch_requests_of_cv_records_chosen_by_what_their_detectors_saw(tmp_path, caplog):

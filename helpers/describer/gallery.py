@@ -24,7 +24,8 @@ model's box that lies where no item of its phrase is (`misplaced_box`) drawn das
 and a filter shows the unfaithful ones, or those of one kind of finding; each caption joins its record as the check
 joined it (`verdict_rows`: by id, else its photo's name without the extension; several captions a photo); `verdict`
 chooses the unfaithful ones (or those of one kind of finding) before the sample, a model's mistakes among all its
-captions.
+captions; `verdict` error, the photos whose lines the check could not check (a failed request, a refusal, an answer
+it could not read), each card its record's and why.
 Of 01's CV records (`is_cv_records`: right after extraction, before any description), each card is a record as the
 detectors saw it: its boxes (those under `min_confidence`, which no description would state, dashed), its counts and
 scene as a faithful description would state them (`selection.stated`), its categories searched, chosen as above.
@@ -147,6 +148,8 @@ def _card(row: ExportRow, thumb: str | None, statement=None, policy: Policy = Po
         card["w"] = when_where
     if row.findings is not None:  # a caption `desclm check` checked: its findings (none: faithful)
         card["f"] = [_finding(finding) for finding in row.findings]
+    if row.unchecked is not None:  # a line the check could not check (`verdict` error): why
+        card["x"] = row.unchecked
     if placed := _placed(row.given or []):
         card["g"] = placed
     return card
@@ -302,15 +305,11 @@ def write_gallery(
         raise ValueError(f"verdict: {described} holds described rows, not desclm check's verdicts")
     if selection.truth and records is None:
         raise ValueError("truth: the labels are the CV records' ground_truth: give them (cv)")
-    if verdict == "error":
-        raise ValueError(
-            "verdict error: the lines the check could not check have no caption to show (their errors are in the "
-            "verdicts; the batch requests ask again about their photos)"
-        )
     if verdicts:
         output.parent.mkdir(parents=True, exist_ok=True)
         scratch = tempfile.TemporaryDirectory(prefix=".gallery-", dir=output.parent)  # its records' index
-        rows = progress(verdict_rows(described, cv, problems, Path(scratch.name)), desc="read verdicts", unit="row")
+        rows = verdict_rows(described, cv, problems, Path(scratch.name), unchecked=verdict == "error")
+        rows = progress(rows, desc="read verdicts", unit="row")
     else:
         rows = progress(joined_rows(described, cv, problems), desc="read described rows", unit="row")
     if verdict:  # before the sample: a model's mistakes among all its captions

@@ -76,8 +76,9 @@ def verdict_setting():
         "",
         "of desclm check's verdicts, only the captions with this verdict, chosen before the sample: unfaithful, "
         "faithful, or a kind of finding (wrong_count, misplaced_box, ...): a model's mistakes among 10^7 captions; "
-        "token_limit: answers stopped at their token limit; error (the batch requests: to ask again): the photos "
-        "whose lines the check could not check, a failed request, a refusal, an answer it could not read",
+        "token_limit: answers stopped at their token limit; error (the batch requests: to ask again; the gallery: to "
+        "look at): the photos whose lines the check could not check, a failed request, a refusal, an answer it could "
+        "not read",
     )
 
 

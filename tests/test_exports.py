@@ -2606,8 +2606,9 @@ def test_cv_records_are_chosen_as_their_faithful_descriptions_would_be(seed, min
 
 def test_exports_choose_the_photos_whose_sentences_are_untrue_to_their_labels(labelled):
     """`--truth untrue`: of labelled photos (01's `ground_truth`), those whose sentence is not true to the labels, as
-    04's truth report counts (a review set in Label Studio, or a model's batch to ask again); `--truth true` the
-    others; unlabelled photos neither; unreadable labels, the line's problem. Of CV records, what one would state."""
+    04's truth report counts (a review set in Label Studio, each task showing its labels and what the sentence missed;
+    or a model's batch to ask again); `--truth true` the others; unlabelled photos neither; unreadable labels, the
+    line's problem. Of CV records, what one would state."""
     from helpers.describer.batch_requests import BatchRequests
     from helpers.describer.exports import export
     from helpers.describer.selection import Selection
@@ -2625,6 +2626,17 @@ def test_exports_choose_the_photos_whose_sentences_are_untrue_to_their_labels(la
     assert [(p["line"], p["id"]) for p in problems] == [(4, "d.jpg")]
     assert problems[0]["error"].startswith("cannot be chosen: its ground truth cannot be read: KeyError"), problems
     assert exported("true", output="true.json")[0] == ["a.jpg"]
+    export(
+        "label_studio",
+        described,
+        tmp_path / "review.json",
+        cv,
+        tmp_path / "photos",
+        selection=Selection(truth="untrue"),
+    )
+    (task,) = json.loads((tmp_path / "review.json").read_text())
+    assert task["data"]["truth"] == "labels: 1 × plastic, 1 × tire; scene grass. Untrue: missed tire.", task["data"]
+    assert '<Text name="truth" value="$truth"/>' in (tmp_path / "review.label_config.xml").read_text()
     asked = export("openai_batch", cv, tmp_path / "asked.jsonl", images=tmp_path / "photos",
                    requests=BatchRequests("m"), selection=Selection(truth="untrue"))  # fmt: skip
     assert asked["exported"] == 1 and json.loads((tmp_path / "asked.jsonl").read_text())["custom_id"] == "b.jpg"

@@ -39,6 +39,21 @@ def test_each_kind_of_untruth_is_named():
     assert compare(Facts({}, "grass"), Facts({}, None))["scene"] == "unknown"
 
 
+def test_a_labelled_photo_s_truth_in_words_names_what_the_sentence_got_wrong():
+    """`truth_line`, what Label Studio's reviewers read beside a sentence chosen by --truth."""
+    from helpers.describer.truth import truth_line
+
+    record = _record(["plastic", "plastic", "glass"])
+    assert truth_line(Facts({"plastic": 2, "glass": 1}, "grass"), record) == (
+        "labels: 2 × plastic, 1 × glass; scene grass. True to them."
+    )
+    assert truth_line(Facts({"plastic": 3, "glass": 1}, None), record).endswith("Untrue: counts off by 1.")
+    assert truth_line(Facts({"plastic": 2, "metal": 1}, "sand"), record).endswith(
+        "Untrue: missed glass; invented metal; scene wrong."
+    )
+    assert truth_line(Facts({}, None), {"detections": []}) is None, "no labels, nothing to say"
+
+
 def test_the_describer_given_the_truth_and_the_end_to_end_sentence_are_kept_apart():
     record = _record(["plastic", "plastic", "glass"], detected=["plastic"])
     assert truth_facts(record) == Facts({"plastic": 2, "glass": 1}, "grass")

@@ -201,8 +201,9 @@ from helpers.describer.label_studio import image_url, import_limits_warning, lab
 from helpers.describer.options import CAPTION_PROMPT, MAP_FORMATS, SPLIT_FORMATS, check_license
 from helpers.describer.options import EXPORT_FORMATS as FORMATS
 from helpers.describer.provenance import provenance
-from helpers.describer.selection import CHECKED, RECORD_SPLITS, Selection, SplitPlan
+from helpers.describer.selection import CHECKED, RECORD_SPLITS, Selection, SplitPlan, said
 from helpers.describer.shard_writer import SHARD_BYTES, file_state
+from helpers.describer.truth import truth_line
 from helpers.describer.webdataset import WebDatasetWriter
 from helpers.text.check import finding_line
 from helpers.text.grammar import RecordError, facts, validate_record
@@ -1453,12 +1454,18 @@ def label_config_path(output: Path) -> Path:
 
 
 def label_studio_task(
-    row: ExportRow, photos: PhotoKeys | None, url_prefix: str, labels: dict, min_confidence: float = 0.0
+    row: ExportRow,
+    photos: PhotoKeys | None,
+    url_prefix: str,
+    labels: dict,
+    min_confidence: float = 0.0,
+    truth: bool = False,
 ) -> dict:
     """The row's Label Studio task (`helpers.describer.label_studio`): its boxes those at or above `min_confidence`
     (the describer's threshold: the boxes its description states, so that the boxes and the sentence people
-    review tell one story), every detection's label added to `labels` (the config offers them all). Rows are
-    checked first (`instances_problem`)."""
+    review tell one story), every detection's label added to `labels` (the config offers them all); with `truth`
+    (photos chosen by how true their descriptions are to their labels), its labels and that, in words (`truth_line`).
+    Rows are checked first (`instances_problem`)."""
     detections = _detections(row.record)
     labels.update(dict.fromkeys(detection["label"] for detection in detections))
     stated = [detection for detection in detections if detection["confidence"] >= min_confidence]
@@ -1466,12 +1473,13 @@ def label_studio_task(
     findings = None  # captions desclm check read: what it found in each, in words (the config shows them)
     if row.findings is not None:
         checked = row.checked or [row.findings]
-        said = [
+        lines = [
             "\n".join(finding_line(f, caption) for f in found) or "nothing: faithful"
             for caption, found in zip(row.captions, checked, strict=True)
         ]
-        findings = said[0] if len(said) == 1 else "\n".join(f"caption {n}: {text}" for n, text in enumerate(said, 1))
-    return label_studio.task(row.id, url, _size(row, photos), stated, row.description, row.captions, findings)
+        findings = lines[0] if len(lines) == 1 else "\n".join(f"caption {n}: {text}" for n, text in enumerate(lines, 1))
+    told = truth_line(said(row), row.record or {}) if truth else None
+    return label_studio.task(row.id, url, _size(row, photos), stated, row.description, row.captions, findings, told)
 
 
 def without_position(row: ExportRow) -> bool:
@@ -2213,9 +2221,12 @@ def _export(job: ExportJob) -> dict:
             write_json_files(fmt, rows, {None: output}, lambda row: None, photos, prompt, policy, job.tasks, job.boxes)
         elif fmt == "label_studio":
             labels: dict[str, None] = {}  # as the tasks meet them
-            tasks = (label_studio_task(row, photos, job.url_prefix, labels, policy.min_confidence) for row in rows())
+            truth = bool(job.selection.truth)  # the photos' labels shown: a review of how true the sentences are
+            arguments = (photos, job.url_prefix, labels, policy.min_confidence, truth)
+            tasks = (label_studio_task(row, *arguments) for row in rows())
             atomic_write_text(output, chain(json_array(tasks, indent=1), ["\n"]))
-            atomic_write_text(label_config_path(output), label_config(list(labels), findings=is_verdicts(described)))
+            config = label_config(list(labels), findings=is_verdicts(described), truth=truth)
+            atomic_write_text(label_config_path(output), config)
             written = rows.count - len(rows.left_out) - rows.passed_over
             if too_many := import_limits_warning(written, output.stat().st_size):
                 logger.warning("%s: %s", output, too_many)

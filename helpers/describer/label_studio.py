@@ -65,10 +65,12 @@ def task(
     description: str,
     captions: list[str],
     findings: str | None = None,
+    truth: str | None = None,
 ) -> dict:
     """One photo's task: its `data` (`image`, `photo_id`, the `captions`, the description first; `findings`, what
-    `desclm check` found in a caption it read, where given) and its `predictions` (see the module docstring);
-    `detections` as 01 writes them (boxes [x1, y1, x2, y2] in 0..1)."""
+    `desclm check` found in a caption it read, and `truth`, its labels and how true the description is to them, where
+    given) and its `predictions` (see the module docstring); `detections` as 01 writes them (boxes [x1, y1, x2, y2]
+    in 0..1)."""
     width, height = size
     results = []
     for number, detection in enumerate(detections):
@@ -109,17 +111,21 @@ def task(
     # `photo_id`, not `id`, and no `description`: Label Studio's JSON-MIN and CSV exports merge the data with the
     # results by name and write its own task id as `id` (desclm check joins the reviewed descriptions by photo_id)
     data = {"image": image, "photo_id": row_id, "captions": captions}
-    return {"data": data | ({"findings": findings} if findings is not None else {}), "predictions": [prediction]}
+    data |= {"findings": findings} if findings is not None else {}
+    return {"data": data | ({"truth": truth} if truth is not None else {}), "predictions": [prediction]}
 
 
 FINDINGS_HEADER = "What desclm check found in the caption"
+TRUTH_HEADER = "The photo's labels (its ground truth)"
 
 
-def label_config(labels: list[str], findings: bool = False) -> str:
+def label_config(labels: list[str], findings: bool = False, truth: bool = False) -> str:
     """The labeling config the tasks' results name (see the module docstring), each label as given; with
-    `findings`, the tasks' `findings` shown under the photo (a `Text`), what the check found in each caption."""
+    `findings`, the tasks' `findings` shown under the photo (a `Text`), what the check found in each caption; with
+    `truth`, the tasks' `truth` so, each photo's labels and how true its description is to them."""
     choices = "".join(f"\n    <Label value={quoteattr(label)}/>" for label in labels)
     shown = f'  <Header value="{FINDINGS_HEADER}"/>\n  <Text name="findings" value="$findings"/>\n' if findings else ""
+    shown += f'  <Header value="{TRUTH_HEADER}"/>\n  <Text name="truth" value="$truth"/>\n' if truth else ""
     return (
         "<View>\n"
         '  <Image name="image" value="$image"/>\n'

@@ -67,6 +67,23 @@ def compare(said: Facts, truth: Facts) -> dict:
     }
 
 
+def truth_line(said, record: dict) -> str | None:
+    """A labelled photo's labels and how true `said` (a sentence's reading: counts, scene) is to them, in words, for
+    people reviewing it (Label Studio's tasks): "labels: 3 × plastic, 1 × tire; scene grass. Untrue: missed tire."
+    None without ground truth."""
+    truth = truth_facts(record)
+    if truth is None:
+        return None
+    compared = compare(said, truth)
+    there = ", ".join(f"{count} × {label}" for label, count in truth.counts.items()) or "no litter"
+    scene = f"; scene {truth.scene}" if truth.scene else ""
+    wrong = [f"missed {', '.join(compared['missed'])}"] if compared["missed"] else []
+    wrong += [f"invented {', '.join(compared['invented'])}"] if compared["invented"] else []
+    wrong += [f"counts off by {compared['count_error']}"] if compared["count_error"] and not wrong else []
+    wrong += ["scene wrong"] if compared["scene"] == "wrong" else []
+    return f"labels: {there}{scene}. " + ("True to them." if compared["true"] else f"Untrue: {'; '.join(wrong)}.")
+
+
 def truth_rows(records: list[dict], described: list, on_truth: list) -> list[dict]:
     """Per photo with ground truth: the three comparisons and the two sentences.
 

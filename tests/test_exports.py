@@ -2626,6 +2626,8 @@ def test_exports_choose_the_photos_whose_sentences_are_untrue_to_their_labels(la
     assert [(p["line"], p["id"]) for p in problems] == [(4, "d.jpg")]
     assert problems[0]["error"].startswith("cannot be chosen: its ground truth cannot be read: KeyError"), problems
     assert exported("true", output="true.json")[0] == ["a.jpg"]
+    assert exported("missed", output="missed.json")[0] == ["b.jpg"], "box by box: its labelled tire not found"
+    assert exported("false", output="false.json")[0] == [], "every stated detection on a label"
     export(
         "label_studio",
         described,
@@ -2635,7 +2637,8 @@ def test_exports_choose_the_photos_whose_sentences_are_untrue_to_their_labels(la
         selection=Selection(truth="untrue"),
     )
     (task,) = json.loads((tmp_path / "review.json").read_text())
-    assert task["data"]["truth"] == "labels: 1 × plastic, 1 × tire; scene grass. Untrue: missed tire.", task["data"]
+    told = "labels: 1 × plastic, 1 × tire; scene grass. Untrue: missed tire. Boxes: 1 of 2 labelled found."
+    assert task["data"]["truth"] == told, task["data"]
     assert '<Text name="truth" value="$truth"/>' in (tmp_path / "review.label_config.xml").read_text()
     asked = export("openai_batch", cv, tmp_path / "asked.jsonl", images=tmp_path / "photos",
                    requests=BatchRequests("m"), selection=Selection(truth="untrue"))  # fmt: skip

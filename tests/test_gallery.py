@@ -317,6 +317,10 @@ def test_labelled_photos_show_their_labels_and_how_true_the_sentence_is_to_them(
     dom = _dom(tmp_path / "boxes.html", "#truth=false")
     assert _cards(dom) == ["e.jpg"] and "tire 0.80 (no label)" in dom and "tire (not found)" in dom
     assert "boxes: 1 of 2 labelled found, 1 detection on no label" in dom
+    for truth, chosen in (("missed", ["b.jpg", "e.jpg"]), ("false", ["e.jpg"])):  # before the sample, as untrue
+        write_gallery(tmp_path / "described.jsonl", tmp_path / "c.html", cv=tmp_path / "cv.jsonl",
+                      selection=Selection(truth=truth))  # fmt: skip
+        assert [card["id"] for card in _page_data(tmp_path / "c.html")["cards"]] == chosen, truth
     write_gallery(tmp_path / "cv.jsonl", tmp_path / "records.html", selection=Selection(truth="true"))
     assert [card["id"] for card in _page_data(tmp_path / "records.html")["cards"]] == ["a.jpg", "e.jpg"], "records"
     with pytest.raises(ValueError, match="truth: the labels are the CV records' ground_truth: give them"):

@@ -52,6 +52,11 @@ def test_a_labelled_photo_s_truth_in_words_names_what_the_sentence_got_wrong():
         "Untrue: missed glass; invented metal; scene wrong."
     )
     assert truth_line(Facts({}, None), {"detections": []}) is None, "no labels, nothing to say"
+    boxes = [{"label": "plastic", "confidence": 0.9, "bbox": [0.1, 0.1, 0.2, 0.2]},  # on its label
+             {"label": "glass", "confidence": 0.8, "bbox": [0.6, 0.6, 0.7, 0.7]},  # on none
+             {"label": "plastic", "confidence": 0.2, "bbox": [0.1, 0.1, 0.2, 0.2]}]  # under the threshold  # fmt: skip
+    line = truth_line(Facts({"plastic": 1, "glass": 1}, "grass"), record | {"detections": boxes}, 0.5)
+    assert line.endswith("Untrue: counts off by 1. Boxes: 1 of 3 labelled found, 1 detection on no label."), line
 
 
 def test_the_describer_given_the_truth_and_the_end_to_end_sentence_are_kept_apart():

@@ -363,7 +363,9 @@ def chosen_note(sample: tuple[int, int], selection: Selection) -> str:
     if selection.asked:
         by = ["desclm check's verdicts on them"] if selection.verdict else []
         by += ["what their descriptions count and state"] if selection.states and not selection.truth else []
-        by += ["how true their descriptions are to the photos' labels"] if selection.truth else []
+        boxes = selection.truth in ("missed", "false")
+        by += ["how their detections' boxes agree with the photos' labels"] if boxes else []
+        by += ["how true their descriptions are to the photos' labels"] if selection.truth and not boxes else []
         parts.append(f"those chosen by {markdown_text(selection)} (by {' and '.join(by)})")
     if size:
         parts.append(f"a seeded random sample of at most {size:,} of {'them' if parts else 'all'} (seed {seed})")
@@ -1478,7 +1480,7 @@ def label_studio_task(
             for caption, found in zip(row.captions, checked, strict=True)
         ]
         findings = lines[0] if len(lines) == 1 else "\n".join(f"caption {n}: {text}" for n, text in enumerate(lines, 1))
-    told = truth_line(said(row), row.record or {}) if truth else None
+    told = truth_line(said(row), row.record or {}, min_confidence) if truth else None
     return label_studio.task(row.id, url, _size(row, photos), stated, row.description, row.captions, findings, told)
 
 

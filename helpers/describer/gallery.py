@@ -32,8 +32,8 @@ scene as a faithful description would state them (`selection.stated`), its categ
 Where the records hold labels (01's `ground_truth`), each card draws the labelled boxes (dotted) and says whether its
 sentence is true to them (`helpers.describer.truth.compare`, as 04's truth report counts), or what it missed or
 invented, and box by box the labelled items no stated detection found (yellow) and the stated detections on no label
-(dashed; matched one to one by category at an IoU of 0.5, `_unmatched`); filters show the untrue ones, or those with
-an item not found or a detection on no label, and the selection's `truth` chooses the untrue before the sample.
+(dashed; matched one to one by category at an IoU of 0.5, `truth.unmatched_boxes`); filters show the untrue ones, or
+those with an item not found or a detection on no label, and the selection's `truth` chooses them before the sample.
 The filter state is kept in the URL fragment
 (`gallery.html#category=plastic&scene=grass&q=bottle&sort=items&page=2`): a view can be bookmarked or sent.
 
@@ -65,7 +65,6 @@ from helpers.core.contract import Policy
 from helpers.core.figures import is_number, position_of
 from helpers.core.io import atomic_write_text, write_jsonl, write_problems
 from helpers.core.logs import progress
-from helpers.core.matching import box_overlap, greedy_pairs
 from helpers.core.outputs import check_writes
 from helpers.core.photo_datasets import PhotoKeys, photos_for, photos_of_cv_output
 from helpers.core.sampling import sample_stream
@@ -74,16 +73,14 @@ from helpers.describer.exports import ExportRow, is_cv_records, is_verdicts, joi
 from helpers.describer.options import GalleryOptions
 from helpers.describer.provenance import provenance
 from helpers.describer.selection import Selection, kept_by_verdict, stated
-from helpers.describer.truth import compare, truth_facts
+from helpers.describer.truth import boxed, compare, truth_facts, unmatched_boxes
 from helpers.text.grammar import RecordError
-from helpers.text.lexicon import canonical_label
 
 logger = logging.getLogger(__name__)
 
 THUMB_SIZE = GalleryOptions.thumb_size
 PAGE_SIZE = GalleryOptions.page_size
 MAX_PHOTOS = GalleryOptions.max_photos
-MATCH_IOU = 0.5  # a detection found a labelled box at this overlap or more (the VOC and COCO rule)
 
 
 def thumbs_dir(output: Path) -> Path:
@@ -164,8 +161,8 @@ def _truth(record: dict, statement, policy: Policy = Policy()) -> dict | None:
     """What a labelled photo's card holds of its ground truth (01's `ground_truth`: a data.yaml's, a COCO file's
     labels): its boxes [label, [x1, y1, x2, y2]], counts and scene, and its statement (the sentence's, a CV record's)
     compared with them (`helpers.describer.truth.compare`, as 04's truth report compares): true or not, the categories
-    missed and invented, the count error; and box by box (`_unmatched`), the labelled boxes no stated detection found
-    and the stated detections on no labelled box. None without ground truth.
+    missed and invented, the count error; and box by box (`unmatched_boxes`), the labelled boxes no stated detection
+    found and the stated detections on no labelled box. None without ground truth.
 
     Raises:
         TypeError, KeyError, ValueError: The ground truth cannot be read (the card is shown without it).
@@ -174,13 +171,8 @@ def _truth(record: dict, statement, policy: Policy = Policy()) -> dict | None:
     if truth is None:
         return None
     compared = compare(statement, truth)
-    labelled = [
-        [str(d["label"]), [round(float(v), 4) for v in d["bbox"]]]
-        for d in record["ground_truth"]["detections"]
-        if isinstance(d.get("bbox"), list) and len(d["bbox"]) == 4
-    ]
-    detections = [d for d in record.get("detections") or [] if isinstance(d.get("bbox"), list) and len(d["bbox"]) == 4]
-    missed, false = _unmatched(detections, labelled, policy.min_confidence)
+    labelled = [[str(d["label"]), [round(float(v), 4) for v in d["bbox"]]] for d in boxed(record["ground_truth"])]
+    missed, false = unmatched_boxes(record, policy.min_confidence)
     return {
         "b": labelled,
         "n": truth.counts,
@@ -193,24 +185,6 @@ def _truth(record: dict, statement, policy: Policy = Policy()) -> dict | None:
         "fn": missed,
         "fp": false,
     }
-
-
-def _unmatched(detections: list[dict], labelled: list, min_confidence: float) -> tuple[list[int], list[int]]:
-    """The detections a description states (at `min_confidence`) matched one to one to the labelled boxes of their
-    category (as the descriptions name it) at an IoU of 0.5 or more, the best overlaps first: (the labelled boxes no
-    detection found, the stated detections on no labelled box), each by its place in its list (the card's boxes are
-    the detections with a box, in order)."""
-    stated = [index for index, d in enumerate(detections) if float(d["confidence"]) >= min_confidence]
-    pairs = [
-        (-overlap, index, place)
-        for index in stated
-        for place, (label, box) in enumerate(labelled)
-        if canonical_label(str(detections[index]["label"])) == canonical_label(label)
-        and (overlap := box_overlap([float(v) for v in detections[index]["bbox"]], box)) >= MATCH_IOU
-    ]
-    matched = greedy_pairs(pairs)
-    found = set(matched.values())
-    return [place for place in range(len(labelled)) if place not in found], [i for i in stated if i not in matched]
 
 
 def _chosen_statement(selection: Selection, row: ExportRow, problems: list[dict]):

@@ -614,8 +614,8 @@ class GalleryOptions:
     images: str = setting(
         "",
         "folder the records' `image` paths are relative to (tar shards too), the Hugging Face dataset they name, or "
-        "the data.yaml, COCO or LLaVA .json or list 01 read (default: the photos --cv's manifest names; none: cards "
-        "without pictures)",
+        "the data.yaml, COCO or LLaVA .json or list 01 read (default: the photos --cv's manifest names, or the CV "
+        "records' own; none: cards without pictures)",
     )
     image_column: str = image_column_setting()
     key_column: str = key_column_setting()
@@ -633,7 +633,9 @@ class GalleryOptions:
     verdict: str = verdict_setting()
     truth: str = truth_setting()
     min_confidence: float = setting(
-        Policy.min_confidence, "CV records: the detections a description would state, counted and chosen by"
+        Policy.min_confidence,
+        "the describer's threshold: of CV records, the detections a description would state (counted, chosen by); "
+        "of labelled photos, the detections matched to the labels box by box",
     )
     scene_min_confidence: float = setting(
         Policy.scene_min_confidence, "CV records: the scene a description would state"

@@ -57,7 +57,9 @@ VERDICTS = ("unfaithful", "faithful")  # what `--verdict` chooses a checked capt
 ASK_AGAIN = ("token_limit", "error")
 
 
-TRUTHS = ("true", "untrue")  # what `--truth` chooses a labelled photo by: its sentence true to its labels, or not
+# what `--truth` chooses a labelled photo by: its sentence true to its labels, or not; a labelled item no stated
+# detection found, a stated detection on no label (`helpers.describer.truth.unmatched_boxes`)
+TRUTHS = ("true", "untrue", "missed", "false")
 
 
 def truth_setting():
@@ -66,7 +68,9 @@ def truth_setting():
         "",
         "of photos with labels (their CV records' ground_truth: 01 read a data.yaml, COCO, ...), only those whose "
         "sentence (of CV records: what one would state) is true to them (every count exact, the scene not wrong, as "
-        "04's truth report counts) or untrue: the sentences to review among 10^7; unlabelled photos are not chosen",
+        "04's truth report counts) or untrue: the sentences to review among 10^7; missed: a labelled item that no "
+        "detection at --min_confidence found (by category, IoU 0.5); false: such a detection on no label; unlabelled "
+        "photos are not chosen",
     )
 
 
@@ -209,11 +213,14 @@ class Selection:
             return False
         if not self.truth:
             return True
-        from helpers.describer.truth import compare, truth_facts
+        from helpers.describer.truth import compare, truth_facts, unmatched_boxes
         from helpers.text.grammar import RecordError
 
         try:
             truth = truth_facts(row.record or {})
+            if truth is not None and self.truth in ("missed", "false"):
+                missed, false = unmatched_boxes(row.record, self.policy.min_confidence)
+                return bool(missed if self.truth == "missed" else false)
         except (TypeError, KeyError, AttributeError, ValueError) as error:
             raise RecordError(f"its ground truth cannot be read: {type(error).__name__}: {error}") from error
         return truth is not None and compare(statement, truth)["true"] == (self.truth == "true")

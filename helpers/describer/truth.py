@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from helpers.core.matching import box_overlap, greedy_pairs
 from helpers.text.grammar import Facts, canonical_label
 
 COLUMNS = ("end_to_end", "describer_on_truth", "detectors")
@@ -67,10 +68,43 @@ def compare(said: Facts, truth: Facts) -> dict:
     }
 
 
-def truth_line(said, record: dict) -> str | None:
+MATCH_IOU = 0.5  # a detection found a labelled box at this overlap or more (the VOC and COCO rule)
+
+
+def boxed(record: dict) -> list[dict]:
+    """A record's (or its ground truth's) detections with a box of four numbers, in order: the boxes a page draws."""
+    return [d for d in record.get("detections") or [] if isinstance(d.get("bbox"), list) and len(d["bbox"]) == 4]
+
+
+def unmatched_boxes(record: dict, min_confidence: float) -> tuple[list[int], list[int]]:
+    """A labelled record's detections a description states (at `min_confidence`) matched one to one to its labelled
+    boxes of their category (as the descriptions name it) at an IoU of `MATCH_IOU` or more, the best overlaps first:
+    (the labelled boxes no detection found, the stated detections on no labelled box), each by its place among the
+    boxes (`boxed`) of the ground truth and of the record. A count can be right with a box wrong.
+
+    Raises:
+        TypeError, KeyError, ValueError: The ground truth (or a stated box) cannot be read.
+    """
+    labelled, detections = boxed(record["ground_truth"]), boxed(record)
+    stated = [index for index, d in enumerate(detections) if float(d["confidence"]) >= min_confidence]
+    pairs = [
+        (-overlap, index, place)
+        for index in stated
+        for place, truth in enumerate(labelled)
+        if canonical_label(str(detections[index]["label"])) == canonical_label(str(truth["label"]))
+        and (overlap := box_overlap([float(v) for v in detections[index]["bbox"]], [float(v) for v in truth["bbox"]]))
+        >= MATCH_IOU
+    ]
+    matched = greedy_pairs(pairs)
+    found = set(matched.values())
+    return [place for place in range(len(labelled)) if place not in found], [i for i in stated if i not in matched]
+
+
+def truth_line(said, record: dict, min_confidence: float | None = None) -> str | None:
     """A labelled photo's labels and how true `said` (a sentence's reading: counts, scene) is to them, in words, for
-    people reviewing it (Label Studio's tasks): "labels: 3 × plastic, 1 × tire; scene grass. Untrue: missed tire."
-    None without ground truth."""
+    people reviewing it (Label Studio's tasks): "labels: 3 × plastic, 1 × tire; scene grass. Untrue: missed tire.";
+    with `min_confidence` (the describer's threshold), box by box too (`unmatched_boxes`): "Boxes: 3 of 4 labelled
+    found, 1 detection on no label." None without ground truth."""
     truth = truth_facts(record)
     if truth is None:
         return None
@@ -81,7 +115,12 @@ def truth_line(said, record: dict) -> str | None:
     wrong += [f"invented {', '.join(compared['invented'])}"] if compared["invented"] else []
     wrong += [f"counts off by {compared['count_error']}"] if compared["count_error"] and not wrong else []
     wrong += ["scene wrong"] if compared["scene"] == "wrong" else []
-    return f"labels: {there}{scene}. " + ("True to them." if compared["true"] else f"Untrue: {'; '.join(wrong)}.")
+    line = f"labels: {there}{scene}. " + ("True to them." if compared["true"] else f"Untrue: {'; '.join(wrong)}.")
+    if min_confidence is None or not (labelled := boxed(record["ground_truth"])):
+        return line
+    missed, false = unmatched_boxes(record, min_confidence)
+    on_none = f", {len(false)} detection{'s' if len(false) != 1 else ''} on no label" if false else ""
+    return f"{line} Boxes: {len(labelled) - len(missed)} of {len(labelled)} labelled found{on_none}."
 
 
 def truth_rows(records: list[dict], described: list, on_truth: list) -> list[dict]:

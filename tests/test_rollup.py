@@ -68,6 +68,37 @@ def test_rollup_by_a_record_field_and_missing_values():
     assert [s["group"] for s in summarize(records, by=lambda r: len(r["detections"]))] == ["1", "0"]
 
 
+def test_labelled_photos_roll_up_how_truly_a_description_states_them_per_group():
+    """Where 01's records hold labels, each group's paragraph says how many of its labelled photos a description
+    (at the policy) states truly, as 04's truth report counts, and how many labelled items no stated detection found:
+    a site where the detectors miss shows in the report. Unlabelled photos are not counted; unreadable labels are
+    said, not fatal."""
+    from helpers.describer.rollup import rollup_table
+
+    plastic = {"label": "plastic", "confidence": 0.9, "bbox": [0.1, 0.1, 0.3, 0.3]}
+    truth = {"detections": [{"label": "plastic", "bbox": [0.1, 0.1, 0.3, 0.3]}], "scene": {"class": "grass"}}
+    grass = {"class": "grass", "confidence": 0.95}
+    tire = {"label": "tire", "bbox": [0.5, 0.5, 0.9, 0.9]}
+    records = [
+        {"image": "north/a.jpg", "detections": [plastic], "scene": grass, "ground_truth": truth},
+        {"image": "north/b.jpg", "detections": [plastic], "scene": grass,
+         "ground_truth": {**truth, "detections": [*truth["detections"], tire]}},  # the tire missed
+        {"image": "north/c.jpg", "detections": [plastic], "scene": grass},  # unlabelled
+        {"image": "north/d.jpg", "detections": [], "scene": grass, "ground_truth": {"detections": [{"bbox": []}]}},
+        {"image": "south/e.jpg", "detections": [plastic], "scene": grass},
+    ]  # fmt: skip
+    north, south = summarize(records, by="folder")
+    assert (north["labelled_photos"], north["stated_truly"]) == (2, 1)
+    assert (north["labelled_items"], north["labelled_items_not_found"]) == (3, 1)
+    said = "Against the labels of 2 photos: 1 stated truly (50%); 1 of 3 labelled items not found. (1 photo with "
+    assert said + "labels that cannot be read)" in north["paragraph"], north["paragraph"]
+    assert "labelled_photos" not in south and "Against the labels" not in south["paragraph"]
+    header, rows = rollup_table([north, south])
+    at = header.index("labelled photos")
+    assert header[at : at + 3] == ["labelled photos", "stated truly", "labelled items not found"]
+    assert [row[at : at + 3] for row in rows] == [[2, 1, 1], ["", "", ""]]
+
+
 def test_a_videos_frames_roll_up_as_frames_and_item_sightings():
     """A video's frames (01's `clip.mp4/00012.000s.jpg`) show an item again while it stays in view: their
     paragraph says frames and item sightings, the distinct items followed across them, and names the frames

@@ -28,6 +28,11 @@ photo was taken, `taken.time` from its EXIF: `2026-05-01` or `2026-05`, the came
 other record field ("site", "split"), or a function of the record. Records lacking the field are grouped under "(none)";
 a field no record has is an error that lists the fields there are.
 
+Where the records hold labels (01's `ground_truth`: a data.yaml's, COCO's), each group says how many of its labelled
+photos a description states truly, as 04's truth report counts, and how many labelled items no stated detection found
+(`helpers.describer.truth`): "Against the labels of 12 photos: 10 stated truly (83%); 3 of 41 labelled items not
+found." A site where the detectors miss shows in the report.
+
 From the command line, over 01's output (`summarize_file`: a line that is no valid record costs that
 line, named; the folder groups are relative to the photos 01's manifest names):
 
@@ -56,6 +61,7 @@ from helpers.core.video_frames import split_frame_key
 from helpers.describer.fixed_items import FixedItems
 from helpers.describer.options import FOLDER, ITEM_OUTPUTS, Matching
 from helpers.describer.survey_items import SurveyItems
+from helpers.describer.truth import boxed, compare, truth_facts, unmatched_boxes
 from helpers.describer.video_items import VideoItems, check_motion
 from helpers.text.grammar import facts
 
@@ -145,9 +151,12 @@ class _Group:
         # the photos' items placed on the ground
         self.survey = SurveyItems(policy, matching.radius_m, matching.below_takeoff_m)
         self.unposed = 0  # photos with litter whose records cannot place it
+        # labelled photos (01's `ground_truth`): those stated truly, their labelled items and those not found
+        self.labelled = self.stated_truly = self.labelled_items = self.not_found = self.unreadable_truth = 0
 
     def add(self, record: dict) -> None:
         fact = facts(record, self.policy)
+        self._against_labels(record, fact)
         self.items.update(fact.counts)
         self.scenes[fact.scene or "not stated"] += 1
         image = str(record.get("image") or record.get("id") or f"record {self.photos}")
@@ -168,6 +177,44 @@ class _Group:
             self.most.append((-count, name))
             if len(self.most) > 8 * self.top:  # memory stays bounded: only the `top` first can be named
                 self.most = sorted(self.most)[: self.top]
+
+    def _against_labels(self, record: dict, fact) -> None:
+        """A labelled photo's description (what one states at the policy) against its labels, as 04's truth report
+        compares (`helpers.describer.truth`), and its labelled boxes found box by box; labels that cannot be read
+        are counted, not fatal."""
+        try:
+            truth = truth_facts(record)
+            if truth is None:
+                return
+            missed, _ = unmatched_boxes(record, self.policy.min_confidence)
+            labelled_boxes = len(boxed(record["ground_truth"]))
+        except (TypeError, KeyError, AttributeError, ValueError):
+            self.unreadable_truth += 1
+            return
+        self.labelled += 1
+        self.stated_truly += compare(fact, truth)["true"]
+        self.labelled_items += labelled_boxes
+        self.not_found += len(missed)
+
+    def _truth_numbers(self) -> dict:
+        return {
+            "labelled_photos": self.labelled,
+            "stated_truly": self.stated_truly,
+            "labelled_items": self.labelled_items,
+            "labelled_items_not_found": self.not_found,
+        }
+
+    def _truth_sentence(self) -> str:
+        found = f"; {self.not_found} of {self.labelled_items} labelled items not found" if self.labelled_items else ""
+        unread = (
+            f" ({_counted(self.unreadable_truth, 'photo')} with labels that cannot be read)"
+            if self.unreadable_truth
+            else ""
+        )
+        return (
+            f"Against the labels of {_counted(self.labelled, 'photo')}: {self.stated_truly} stated truly "
+            f"({_percent(self.stated_truly, self.labelled)}){found}.{unread}"
+        )
 
     def _follow(self, video: str, ms: int, record: dict) -> None:
         """Add a frame to its video's distinct items (`VideoItems`): a frame out of time order, or of a
@@ -225,6 +272,8 @@ class _Group:
                 self.items_sink(self.fixed.items())
         scenes = sorted(self.scenes.items(), key=lambda kv: -kv[1])
         sentences.append("Scenes: " + ", ".join(f"{s} {n}" for s, n in scenes) + ".")
+        if self.labelled:
+            sentences.append(self._truth_sentence())
         if most:
             most_in = "Most items in a frame" if video else "Most items"
             sentences.append(f"{most_in}: " + ", ".join(f"{name} ({n})" for name, n in most) + ".")
@@ -243,6 +292,7 @@ class _Group:
             | (self._distinct_numbers() if video else {})
             | (self._ground_numbers() if self.survey.photos else {})
             | (self._fixed_numbers() if self.fixed is not None and self.fixed.photos else {})
+            | (self._truth_numbers() if self.labelled else {})
         )
 
     def _fixed_numbers(self) -> dict:
@@ -490,19 +540,27 @@ def rollup_table(summaries: list[dict]) -> tuple[list[str], list[list]]:
     """The summaries as a table: a row per group (photos, with litter, items, then a column per category);
     where a group is a video's frames, a column of its distinct items after items, where a group's photos
     were placed on the ground, a column of those distinct items, and where a group is a fixed camera's, a
-    column of its distinct items (others: empty)."""
+    column of its distinct items (others: empty); where photos are labelled, how many, how many stated truly and
+    their labelled items not found."""
     categories = _categories(summaries)
     videos = any("distinct_items" in s for s in summaries)
     surveys = any("ground_items" in s for s in summaries)
     fixed = any("fixed_items" in s for s in summaries)
+    labelled = any("labelled_photos" in s for s in summaries)
     header = ["group", "photos", "with litter", "items", *(["distinct items"] if videos else [])]
     header += [*(["items on the ground"] if surveys else []), *(["items, fixed camera"] if fixed else [])]
+    header += ["labelled photos", "stated truly", "labelled items not found"] if labelled else []
     header += categories
     rows = [
         [s["group"], s["photos"], s["photos_with_litter"], s["items"]]
         + ([_cell(s.get("distinct_items"))] if videos else [])
         + ([_cell(s.get("ground_items"))] if surveys else [])
         + ([_cell(s.get("fixed_items"))] if fixed else [])
+        + (
+            [s.get(key, "") for key in ("labelled_photos", "stated_truly", "labelled_items_not_found")]
+            if labelled
+            else []
+        )
         + [s["items_per_category"].get(label, 0) for label in categories]
         for s in summaries
     ]

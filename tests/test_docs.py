@@ -927,6 +927,12 @@ def test_the_label_studio_import_the_readme_states_is_the_saved_one_and_lost_not
         assert way["boxes_held"] == way["boxes_exported"] == boxes and way["descriptions_held"] == photos
         assert way["photos_served"] == way["photos_served_as_stored"] == photos and way["wrong_label_refused"]
     assert ways[0]["first_url"].startswith("/data/local-files/?d=photos/")
+    truth = saved["truth_review"]  # --truth untrue: the labels shown beside each description to review
+    untrue, shown = truth["tasks_exported"], truth["boxes_exported"]
+    assert f"of the {truth['photos_labelled']} labelled photos, the {untrue} whose descriptions are untrue" in text
+    assert f"all {untrue} tasks with their {shown} boxes, each showing its labels and what its description" in text
+    assert truth["tasks_held"] == truth["predictions_valid"] == truth["tasks_with_truth_held"] == untrue
+    assert truth["tasks_said_untrue"] == untrue and truth["boxes_held"] == shown and truth["config_shows_truth"]
 
 
 def test_the_voc_and_yolo_folders_datumaro_wrote_read_back_as_the_records_the_readme_says():

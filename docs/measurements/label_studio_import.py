@@ -2,9 +2,9 @@
 
 The tests check the tasks against Label Studio's documented format; label-studio itself cannot join the project's
 environment (its SDK pins an older numpy), so this runs in an environment of its own, with the project's `desclm`
-command called as a program:
+command called as a program (Label Studio 1.23.2 does not start with sentry-sdk 3, which its requirements allow):
 
-    uv venv -p python3.11 /tmp/lsenv && uv pip install --python /tmp/lsenv/bin/python label-studio
+    uv venv -p python3.11 /tmp/lsenv && uv pip install --python /tmp/lsenv/bin/python label-studio "sentry-sdk<3"
     /tmp/lsenv/bin/python docs/measurements/label_studio_import.py --desclm .venv/bin/desclm \\
         --cv data/cv_outputs.jsonl --images data/demo --photos 40 --out docs/measurements/label_studio_import.json
 
@@ -17,8 +17,10 @@ predictions, each task's photo fetched by its URL as the labeling page fetches i
 by Label Studio's own checker (`label_studio_sdk`'s `LabelInterface.validate_prediction`, which must also refuse
 a prediction with a label the config lacks: the check can fail). Then a review (`_review`): five tasks annotated,
 the project exported as JSON, JSON-MIN and CSV, each through `desclm check`, and the reviewed tasks as "YOLO with
-Images" read as ground truth by `desclm extract --detections_from labels` (`_yolo_truth`). `--fixture tests/data`
-writes the reviewed tasks' exports, Label Studio's own bytes, for the tests.
+Images" read as ground truth by `desclm extract --detections_from labels` (`_yolo_truth`). Then the photos whose
+descriptions are untrue to their labels (make demo's records hold them), exported with `--truth untrue` (each task's
+`truth` text: its labels and what the description missed) into a third project: what Label Studio holds of them.
+`--fixture tests/data` writes the reviewed tasks' exports, Label Studio's own bytes, for the tests.
 """
 
 from __future__ import annotations
@@ -281,6 +283,7 @@ def main() -> None:
         subprocess.run(synth, cwd=root, check=True)
         as_they_lie = _export(desclm, root, "tasks")
         copied = _export(desclm, root, "copied", "--image_folder", "copies")
+        untrue = _export(desclm, root, "untrue", "--truth", "untrue")  # labelled photos: the sentences to review
 
         env = os.environ | {
             "LABEL_STUDIO_BASE_DATA_DIR": str(data),
@@ -312,6 +315,15 @@ def main() -> None:
             result["as_they_lie"], project, held = _project(api, "tasks", root, as_they_lie, root / "photos")
             result["image_folder"] = _project(api, "copied", root, copied, root / "copies")[0]
             result["review"] = _review(api, project, held, root, desclm, args.fixture)
+            result["truth_review"], _, shown = _project(api, "untrue", root, untrue, root / "photos")
+            told = [str(task["data"].get("truth", "")) for task in shown]
+            result["truth_review"] |= {
+                "photos_labelled": sum("ground_truth" in record for record in records),
+                "tasks_with_truth_held": sum(text.startswith("labels: ") for text in told),
+                "tasks_said_untrue": sum(" Untrue: " in text for text in told),
+                "config_shows_truth": '<Text name="truth" value="$truth"/>'
+                in (root / "untrue.label_config.xml").read_text(encoding="utf-8"),
+            }
         finally:
             server.terminate()
             server.wait(timeout=60)

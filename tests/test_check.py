@@ -168,6 +168,29 @@ def test_the_check_command_writes_a_verdict_per_caption_and_a_summary(tmp_path):
     assert (summary["checked"], summary["faithful"], summary["errors"]) == (10, sum(r["faithful"] for r in rows), 2)
 
 
+def test_captions_of_labelled_photos_are_checked_against_their_labels_too(labelled, tmp_path):
+    """Where the CV records hold labels (01's `ground_truth`), each verdict also says whether its caption is true to
+    them, as 04's truth report compares: a caption faithful to detectors that missed an item is untrue to the
+    photo. The summary counts them; an unlabelled photo's caption has no `labels`, unreadable labels are counted."""
+    from helpers.describer.check import check_file
+
+    captions = [
+        {"id": "a.jpg", "caption": "A plastic item on the grass."},  # faithful, and true to its labels
+        {"id": "b.jpg", "caption": "A plastic item on the grass."},  # faithful: its detectors missed the tire
+        {"id": "b.jpg", "caption": "A plastic item and a tire on the grass."},  # unfaithful, but true to the photo
+        {"id": "c.jpg", "caption": "A plastic item on the grass."},  # no labels
+        {"id": "d.jpg", "caption": "A plastic item on the grass."},  # labels that cannot be read
+    ]
+    (tmp_path / "captions.jsonl").write_text("".join(json.dumps(caption) + "\n" for caption in captions))
+    summary = check_file(labelled / "cv.jsonl", tmp_path / "captions.jsonl", tmp_path / "verdicts.jsonl", workers=0)
+    verdicts = [json.loads(line) for line in (tmp_path / "verdicts.jsonl").read_text().splitlines()]
+    assert [(v["faithful"], (v.get("labels") or {}).get("true")) for v in verdicts] == [
+        (True, True), (True, False), (False, True), (True, None), (True, None)
+    ]  # fmt: skip
+    assert verdicts[1]["labels"]["missed"] == ["tire"] and "labels_error" in verdicts[4]
+    assert summary["labels"] == {"captions": 3, "true": 2, "true_share": 2 / 3, "unreadable": 1}
+
+
 def _check_inputs(folder: Path, count: int) -> list[int]:
     """`count` CV records and a caption for each in shuffled order (three photos captioned twice, every
     fifth count wrong), a repeated CV id, an unreadable CV line and a caption of no record; the order."""

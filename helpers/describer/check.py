@@ -60,9 +60,10 @@ or no CV record has its id, or {"id", "skipped"} for a LLaVA entry without `imag
 empty list: a text-only conversation, about no photo, counted as `text_only`, no error) or with several
 (LLaVA-OneVision's multi-image conversations: a CV record is one photo's, counted as `multi_image`; a list of one
 is that photo); a JSON file broken part-way ends
-with one error line saying after which entry. A summary (how
-many faithful, findings per kind, and per category of the records: `CategoryTally`) goes to
-`<output stem>.summary.json`. The CV records are joined
+with one error line saying after which entry. A labelled photo's caption (its record's `ground_truth`) is also
+compared with its labels (`_against_labels`: its verdict's `labels`, as 04's truth report compares). A summary (how
+many faithful, findings per kind, and per category of the records: `CategoryTally`; of labelled photos, how many
+captions are true to their labels) goes to `<output stem>.summary.json`. The CV records are joined
 by their `id`, else their `image` (01's records), as `desclm describe` names its output lines.
 Neither file is held in memory: the CV records' ids and where each line starts go to an SQLite table
 in a temporary folder beside the output (removed after, `helpers.core.lines`), and the verdicts
@@ -120,6 +121,7 @@ from helpers.core.tar_photos import is_tar_shards, keyed_shards, read_member, sa
 from helpers.core.workers import WorkerPool
 from helpers.describer.batch_requests import HASHED_ID, anthropic_id, id_text
 from helpers.describer.options import CAPTION_FORMATS, DEFAULT_CHECK_WORKERS
+from helpers.describer.truth import compare, truth_facts
 from helpers.text.check import FINDINGS, CaptionCheck, check_caption, check_listed
 from helpers.text.grammar import RecordError
 
@@ -818,7 +820,9 @@ class CaptionWork:
             except Exception as error:  # noqa: BLE001 - one caption must not cost the others
                 rows.append({**named, "error": f"{where}: {type(error).__name__}: {error}"})
             else:  # with the sentence its findings' characters are of (a grounded answer's, without its tags)
-                rows.append({**named, **verdict.to_dict(), "caption": text, **boxes})
+                rows.append(
+                    {**named, **verdict.to_dict(), "caption": text, **boxes, **_against_labels(record, verdict)}
+                )
         return rows
 
     def _verdict_of(self, record: dict, text: str) -> tuple[str, CaptionCheck, dict]:
@@ -853,6 +857,20 @@ class CaptionWork:
                 continue
             placed[reading_name(units)] = [sum(box.item is not None for box in given), len(given)]
         return placed
+
+
+def _against_labels(record: dict, verdict: CaptionCheck) -> dict:
+    """A labelled photo's caption (01's `ground_truth`) against its labels as well as its detections, as 04's truth
+    report compares (`helpers.describer.truth.compare`): `labels` {true, missed, invented, count_error}; a caption
+    faithful to detectors that missed an item is untrue to the photo. Labels that cannot be read: `labels_error`."""
+    try:
+        truth = truth_facts(record)
+    except (TypeError, KeyError, AttributeError, ValueError) as error:
+        return {"labels_error": f"{type(error).__name__}: {error}"}
+    if truth is None:
+        return {}
+    compared = compare(verdict.said, truth)
+    return {"labels": {name: compared[name] for name in ("true", "missed", "invented", "count_error")}}
 
 
 OUTSIDE_WARNING = (
@@ -1029,6 +1047,19 @@ def _box_shares(counts: Counter) -> dict:
     }
 
 
+def _labels_summary(tally: Counter) -> dict:
+    """The captions of labelled photos checked (`_against_labels`), how many are true to their labels and their share;
+    the photos whose labels could not be read."""
+    labelled = tally["labelled"]
+    true = tally["true_to_labels"]
+    return {
+        "captions": labelled,
+        "true": true,
+        "true_share": true / labelled if labelled else None,
+        "unreadable": tally["labels_unreadable"],
+    }
+
+
 def _tally(rows: Iterable[dict], tally: Counter, kinds: Counter, categories: CategoryTally) -> None:
     """Counts rows into `tally` (checked, faithful, errors, and `SKIPPED`'s counts), their findings into
     `kinds`, and both per category into `categories`."""
@@ -1041,6 +1072,10 @@ def _tally(rows: Iterable[dict], tally: Counter, kinds: Counter, categories: Cat
             continue
         tally["checked"] += 1
         tally["faithful"] += bool(row["faithful"])
+        if isinstance(row.get("labels"), dict):  # a labelled photo's caption, against its labels too
+            tally["labelled"] += 1
+            tally["true_to_labels"] += bool(row["labels"].get("true"))
+        tally["labels_unreadable"] += "labels_error" in row
         tally["token_limit"] += row.get("token_limit", False)
         kinds.update(finding["kind"] for finding in row["findings"])
         categories.add(row)
@@ -1190,6 +1225,7 @@ def check_file(
             **({"examples": tally["examples"]} if examples is not None else {}),  # faithful captions written as such
             "findings": {kind: kinds[kind] for kind in FINDINGS},
             **({"grounded": _grounded_summary(tally, kinds)} if tally["grounded"] else {}),
+            **({"labels": _labels_summary(tally)} if tally["labelled"] or tally["labels_unreadable"] else {}),
             **categories.as_dict(),
             "cv_records": records.records,
             "cv_problems": dict(records.problems),
@@ -1198,6 +1234,10 @@ def check_file(
             logger.warning(OUTSIDE_WARNING, tally["boxes_outside"], tally["boxes"], units.units)
         if tally["probe_answers"] and (misread := units_warning(units_probe(tally), units)):
             logger.warning(misread)
+        if tally["labelled"]:
+            true, labelled = tally["true_to_labels"], tally["labelled"]
+            logger.info("%d of the %d captions of labelled photos are true to their labels (%.0f%%)", true, labelled,
+                        100 * true / labelled)  # fmt: skip
         if tally["cut_short"]:
             logger.warning(CUT_SHORT_WARNING, tally["cut_short"])
         if tally["token_limit"]:

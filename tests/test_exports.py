@@ -2649,6 +2649,40 @@ def test_exports_choose_the_photos_whose_sentences_are_untrue_to_their_labels(la
         Selection(truth="wrong")
 
 
+def test_a_yolo_export_of_the_photos_the_detectors_missed_an_item_in_holds_their_labels(labelled):
+    """`--truth missed --format yolo --boxes_from labels`: the labelled photos in which no stated detection found a
+    labelled item, each with its labelled boxes (every one, not the detections), as a YOLO dataset Ultralytics
+    takes: hard examples to train the detectors on. A photo without readable labels is its row's problem."""
+    import yaml
+    from ultralytics.data.utils import check_det_dataset, img2label_paths
+
+    from helpers.describer.exports import export
+    from helpers.describer.selection import Selection
+
+    tmp_path = labelled
+    described, cv, photos = tmp_path / "described.jsonl", tmp_path / "cv.jsonl", tmp_path / "photos"
+    hard = export("yolo", described, tmp_path / "hard", cv, photos, selection=Selection(truth="missed"),
+                  boxes_from="labels")  # fmt: skip
+    assert (hard["exported"], hard["problems"]) == (1, 1), "b.jpg; d.jpg's labels cannot be read"
+    spec = yaml.safe_load((tmp_path / "hard" / "data.yaml").read_text())
+    assert spec["names"] == {0: "plastic", 1: "tire"}
+    label = Path(img2label_paths([str(tmp_path / "hard" / "images" / "b.jpg")])[0])
+    assert label.read_text().splitlines() == [
+        "0 0.200000 0.200000 0.200000 0.200000",
+        "1 0.700000 0.700000 0.400000 0.400000",
+    ]
+    assert check_det_dataset(str(tmp_path / "hard" / "data.yaml"))["nc"] == 2, "Ultralytics takes it"
+    every = export("yolo", described, tmp_path / "all", cv, photos, boxes_from="labels")
+    assert every["exported"] == 2, "a.jpg and b.jpg"
+    why = {problem["id"]: problem["error"] for problem in _errors(tmp_path, "all")}
+    assert (
+        why["c.jpg"].startswith("no labels (ground_truth)")
+        and why["d.jpg"] == "ground_truth.detections[0] has no label"
+    )
+    with pytest.raises(ValueError, match="boxes_from labels: the yolo export's label files"):
+        export("llava", described, tmp_path / "x.json", cv, boxes_from="labels")
+
+
 def test_batch_requests_ask_for_several_answers_at_a_temperature_after_a_system_prompt():
     """--num_answers, --temperature, --system_prompt in each API's layout: OpenAI's `n`, `temperature` and a system
     message; Gemini's `candidate_count`, `temperature` and `system_instruction`; Anthropic's `temperature` and

@@ -70,6 +70,7 @@ def main(argv: list[str], prog: str = "desclm export") -> int:
             options.florence_tasks,
             options.boxes,
             options.requests,
+            options.boxes_from,
         )
     except (OSError, ValueError) as error:
         parser.error(str(error))

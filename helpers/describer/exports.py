@@ -578,6 +578,32 @@ def _detections(record: dict | None) -> list[dict]:
     ]
 
 
+def _labelled_boxes(record: dict | None) -> list[dict]:
+    """A record's labelled boxes (its `ground_truth`, `labels_problem` checked) as `_detections` gives detections."""
+    truth = (record or {}).get("ground_truth") or {}
+    return [
+        {"label": str(d["label"]), "confidence": 1.0, "bbox": [float(v) for v in d["bbox"]]}
+        for d in truth.get("detections") or []
+    ]
+
+
+def labels_problem(row: ExportRow) -> str | None:
+    """Why a row's labelled boxes (its record's `ground_truth`) cannot be written, else None: none, or a box that is
+    not a label and four numbers in 0..1."""
+    truth = (row.record or {}).get("ground_truth")
+    if not isinstance(truth, dict) or not isinstance(truth.get("detections"), list):
+        return (
+            "no labels (ground_truth) in its CV record to write: 01 reads them from a labelled source (data.yaml, COCO)"
+        )
+    for index, box in enumerate(truth["detections"]):
+        corners = box.get("bbox") if isinstance(box, dict) else None
+        if not isinstance(box, dict) or not isinstance(box.get("label"), str) or not box["label"].strip():
+            return f"ground_truth.detections[{index}] has no label"
+        if not (isinstance(corners, list) and len(corners) == 4 and all(is_number(v) and 0 <= v <= 1 for v in corners)):
+            return f"ground_truth.detections[{index}].bbox is not four numbers in 0..1: {corners!r}"
+    return None
+
+
 def _scene(record: dict | None) -> dict | None:
     scene = (record or {}).get("scene")
     if not isinstance(scene, dict) or scene.get("class") is None:
@@ -1237,6 +1263,7 @@ YOLO_WRITTEN = ("images", "labels", "data.yaml")  # what a yolo export writes in
 def yolo_identity(job: ExportJob) -> dict:
     """What a yolo export's photos and labels depend on (`export_identity`)."""
     settings = [repr(job.rewrite), job.sample, job.selection.as_dict(), job.splits.as_dict(), job.strip_location]
+    settings += [job.boxes_from] if job.boxes_from != "detections" else []  # (an export from before it: the same)
     images = job.photos.images if job.photos else None
     return export_identity(job.described, job.cv, images, settings=settings + [job.policy.min_confidence])
 
@@ -1269,12 +1296,13 @@ def prepare_yolo_folder(output: Path, identity: dict) -> None:
 
 
 def write_yolo_dataset(
-    rows, output: Path, min_confidence: float, splits: SplitPlan = SplitPlan()
+    rows, output: Path, min_confidence: float, splits: SplitPlan = SplitPlan(), from_labels: bool = False
 ) -> dict[str, int] | None:
     """The rows (their photos already copied to `output/images` by the first pass, with `splits` into
     `images/<split>/`) as a YOLO detection dataset: a label file per photo where Ultralytics looks for it, then
-    `data.yaml` with the names and each split's folder (without a validation split, val is train's). Returns each
-    split's photo count (None without `splits`)."""
+    `data.yaml` with the names and each split's folder (without a validation split, val is train's); each photo's
+    boxes its detections at `min_confidence`, or with `from_labels` its labelled boxes, every one (`labels_problem`
+    checked them). Returns each split's photo count (None without `splits`)."""
     import yaml
     from ultralytics.data.utils import img2label_paths
 
@@ -1284,8 +1312,9 @@ def write_yolo_dataset(
         by_split[PurePosixPath(row.file).parts[0]] += 1  # with splits, its split's folder
         image = output / "images" / row.file
         lines = []
-        for detection in _detections(row.record):
-            if detection["confidence"] < min_confidence:
+        boxes = _detections(row.record) if not from_labels else _labelled_boxes(row.record)
+        for detection in boxes:
+            if detection["confidence"] < min_confidence and not from_labels:
                 continue  # the description states it not (the describer's threshold)
             x1, y1, x2, y2 = (min(max(v, 0.0), 1.0) for v in detection["bbox"])
             number = names.setdefault(detection["label"], len(names))
@@ -1811,6 +1840,7 @@ def export(
     tasks: tuple[str, ...] = FLORENCE_TASKS,
     boxes: AnswerUnits | None = None,
     requests: BatchRequests | None = None,
+    boxes_from: str = "detections",
 ) -> dict:
     """Writes one export (see the module docstring); returns its counts. `images`: a folder or a
     Hugging Face dataset (`image_column`, `key_column`: as extraction read it), or the data.yaml, COCO
@@ -1834,7 +1864,8 @@ def export(
     `tasks` (florence2): each photo's entries (`helpers.describer.florence`); `boxes` (llava, hf with `chat`; with
     `cv`): each photo's conversation answers with its stated boxes in these units (`boxes_answer`), not a caption;
     `requests` (openai_batch): the model each photo's request asks `prompt`, its photo a data URL (`rewrite` as
-    the photos are sent) or `url_prefix` then its key (`write_batch_file`).
+    the photos are sent) or `url_prefix` then its key (`write_batch_file`); `boxes_from` (yolo): "detections", each
+    photo's detections at `policy.min_confidence`, or "labels", its labelled boxes (its record's `ground_truth`).
 
     Returns:
         {"format", "rows", "exported", "problems", "output"} (with `image_folder`: "photos_written",
@@ -1867,6 +1898,10 @@ def export(
             "the boxes answers are the llava export's or the hf export's chat, of the CV records' detections: give "
             "them (--cv)"
         )
+    if boxes_from not in ("detections", "labels"):
+        raise ValueError(f"boxes_from: detections or labels, got {boxes_from!r}")
+    if boxes_from == "labels" and (fmt != "yolo" or cv is None):
+        raise ValueError("boxes_from labels: the yolo export's label files, of the CV records' labels (cv)")
     if fmt in DETECTION_FORMATS and cv is None:
         raise ValueError(f"the {fmt} export writes the CV records' detections: give them (--cv)")
     if (fmt in BATCH_APIS) != (requests is not None and requests.api == fmt):
@@ -1961,7 +1996,7 @@ def export(
     job = replace(job, strip_location=strip_location, below_takeoff_m=below_takeoff_m, chat=chat, rewrite=rewrite)
     job = replace(job, workers=workers, url_prefix=url_prefix, served=served, sample=sample, selection=selection)
     job = replace(job, parquet_only=parquet_only, splits=splits, license=license, objects=objects, tasks=tasks)
-    job = replace(job, boxes=boxes, requests=requests)
+    job = replace(job, boxes=boxes, requests=requests, boxes_from=boxes_from)
     with OutputLock(output):  # a second export to this output refuses, naming this one
         return _export(job)
 
@@ -2147,6 +2182,7 @@ class ExportJob:
     tasks: tuple[str, ...] = FLORENCE_TASKS
     boxes: AnswerUnits | None = None
     requests: BatchRequests | None = None
+    boxes_from: str = "detections"
 
 
 def _export(job: ExportJob) -> dict:
@@ -2154,6 +2190,7 @@ def _export(job: ExportJob) -> dict:
     fmt, described, output, cv, photos, prompt = job.fmt, job.described, job.output, job.cv, job.photos, job.prompt
     image_folder, policy, strip_location, rewrite = job.image_folder, job.policy, job.strip_location, job.rewrite
     workers, sample, selection, splits = job.workers, job.sample, job.selection, job.splits
+    from_labels = job.boxes_from == "labels"  # (yolo) the labelled boxes, not the detections
     split_counts = None  # with splits: each one's photos
     if fmt in FOLDER_FORMATS:
         sharded = ShardedJob(
@@ -2195,7 +2232,7 @@ def _export(job: ExportJob) -> dict:
                 or instances_problem(row, photos)
                 or (job.served and _served_problem(row, job.served))
             ),
-            "yolo": lambda row: record_problem(row) or boxes_problem(row),
+            "yolo": lambda row: record_problem(row) or (labels_problem(row) if from_labels else boxes_problem(row)),
             "grounded": lambda row: record_problem(row) or boxes_problem(row) or grounding_problem(row),
             "florence2": lambda row: (  # the caption entries alone read no record
                 (set(job.tasks) - {"caption"} and (record_problem(row) or boxes_problem(row)))
@@ -2233,7 +2270,7 @@ def _export(job: ExportJob) -> dict:
             if too_many := import_limits_warning(written, output.stat().st_size):
                 logger.warning("%s: %s", output, too_many)
         elif fmt == "yolo":
-            split_counts = write_yolo_dataset(rows, output, policy.min_confidence, splits)
+            split_counts = write_yolo_dataset(rows, output, policy.min_confidence, splits, from_labels)
         elif fmt in BATCH_APIS:
             stamp = {  # what the requests are made of: a partial export of others starts over
                 "inputs": [file_stamp(path) if path is not None else None for path in (described, cv)],

@@ -301,6 +301,12 @@ class ExportOptions:
     )
     temperature: float = setting(-1.0, "the batch requests: each one's sampling temperature (negative: the server's)")
     system_prompt: str = setting("", 'the batch requests: a system prompt before each user turn (none: "")')
+    boxes_from: Literal["detections", "labels"] = setting(
+        "detections",
+        "yolo: each photo's label file from its detections at --min_confidence (what its description states), or "
+        "labels: its labelled boxes (its CV record's ground_truth), every one; with --truth missed, the photos the "
+        "detectors missed an item in, a dataset to train them on (yolo train data=<output>/data.yaml)",
+    )
     answer: Literal["caption", "boxes"] = setting(
         "caption",
         "llava, hf --chat: each conversation's answer: caption (the description; llava: an entry per caption) or "

@@ -93,6 +93,8 @@ def test_labelled_photos_roll_up_how_truly_a_description_states_them_per_group()
     said = "Against the labels of 2 photos: 1 stated truly (50%); 1 of 3 labelled items not found. (1 photo with "
     assert said + "labels that cannot be read)" in north["paragraph"], north["paragraph"]
     assert "labelled_photos" not in south and "Against the labels" not in south["paragraph"]
+    (only,) = summarize([records[3]], by="folder")  # its labels unreadable, and no other: said all the same
+    assert only["labels_unreadable"] == 1 and only["paragraph"].endswith("1 photo with labels that cannot be read.")
     header, rows = rollup_table([north, south])
     at = header.index("labelled photos")
     assert header[at : at + 3] == ["labelled photos", "stated truly", "labelled items not found"]

@@ -202,18 +202,18 @@ class _Group:
             "stated_truly": self.stated_truly,
             "labelled_items": self.labelled_items,
             "labelled_items_not_found": self.not_found,
+            "labels_unreadable": self.unreadable_truth,
         }
 
     def _truth_sentence(self) -> str:
+        unread = f"{_counted(self.unreadable_truth, 'photo')} with labels that cannot be read"
+        if not self.labelled:
+            return f"{unread[0].upper()}{unread[1:]}."
         found = f"; {self.not_found} of {self.labelled_items} labelled items not found" if self.labelled_items else ""
-        unread = (
-            f" ({_counted(self.unreadable_truth, 'photo')} with labels that cannot be read)"
-            if self.unreadable_truth
-            else ""
-        )
         return (
             f"Against the labels of {_counted(self.labelled, 'photo')}: {self.stated_truly} stated truly "
-            f"({_percent(self.stated_truly, self.labelled)}){found}.{unread}"
+            f"({_percent(self.stated_truly, self.labelled)}){found}."
+            + (f" ({unread})" if self.unreadable_truth else "")
         )
 
     def _follow(self, video: str, ms: int, record: dict) -> None:
@@ -272,7 +272,7 @@ class _Group:
                 self.items_sink(self.fixed.items())
         scenes = sorted(self.scenes.items(), key=lambda kv: -kv[1])
         sentences.append("Scenes: " + ", ".join(f"{s} {n}" for s, n in scenes) + ".")
-        if self.labelled:
+        if self.labelled or self.unreadable_truth:
             sentences.append(self._truth_sentence())
         if most:
             most_in = "Most items in a frame" if video else "Most items"
@@ -292,7 +292,7 @@ class _Group:
             | (self._distinct_numbers() if video else {})
             | (self._ground_numbers() if self.survey.photos else {})
             | (self._fixed_numbers() if self.fixed is not None and self.fixed.photos else {})
-            | (self._truth_numbers() if self.labelled else {})
+            | (self._truth_numbers() if self.labelled or self.unreadable_truth else {})
         )
 
     def _fixed_numbers(self) -> dict:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from helpers.describer.describe import Description
 from helpers.describer.evaluate import TARGETS, TRUTH_TARGETS, verdict
@@ -57,6 +61,37 @@ def test_a_labelled_photo_s_truth_in_words_names_what_the_sentence_got_wrong():
              {"label": "plastic", "confidence": 0.2, "bbox": [0.1, 0.1, 0.2, 0.2]}]  # under the threshold  # fmt: skip
     line = truth_line(Facts({"plastic": 1, "glass": 1}, "grass"), record | {"detections": boxes}, 0.5)
     assert line.endswith("Untrue: counts off by 1. Boxes: 1 of 3 labelled found, 1 detection on no label."), line
+
+
+_BOX = st.tuples(st.floats(0, 0.8), st.floats(0, 0.8), st.floats(0.05, 0.2), st.floats(0.05, 0.2)).map(
+    lambda b: [b[0], b[1], b[0] + b[2], b[1] + b[3]]
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    labelled=st.lists(st.tuples(st.sampled_from(["plastic", "glass", "tire"]), _BOX), max_size=8),
+    dropped=st.integers(0, 8),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_box_by_box_every_labelled_item_a_detection_finds_is_found_once(labelled, dropped, seed):
+    """`unmatched_boxes`: detections on their labels (spelled as descriptions name them or not, in any order) find
+    every labelled item and lie on no other; each labelled box without its detection is not found, each detection of a
+    category nothing is labelled as is on no label, and one under the threshold finds nothing."""
+    from helpers.describer.truth import boxed, unmatched_boxes
+
+    rng = random.Random(seed)
+    truth = {"detections": [{"label": label, "bbox": box} for label, box in labelled]}
+    spelled = {"plastic": "Plastic_Bottle", "glass": " GLASS", "tire": "tire"}  # as a detector may write them
+    kept = sorted(rng.sample(range(len(labelled)), max(0, len(labelled) - dropped)))
+    found = [{"label": spelled[labelled[i][0]], "confidence": 0.9, "bbox": labelled[i][1]} for i in kept]
+    found.append({"label": "crate", "confidence": 0.9, "bbox": [0.1, 0.1, 0.2, 0.2]})  # nothing labelled so
+    found.append({"label": "glass", "confidence": 0.1, "bbox": [0.0, 0.0, 1.0, 1.0]})  # under the threshold
+    rng.shuffle(found)
+    missed, false = unmatched_boxes({"detections": found, "ground_truth": truth}, 0.5)
+    not_kept = sorted((labelled[i][0], labelled[i][1]) for i in range(len(labelled)) if i not in kept)
+    assert sorted((labelled[i][0], labelled[i][1]) for i in missed) == not_kept, "(of labels alike, either one)"
+    assert [boxed({"detections": found})[i]["label"] for i in false] == ["crate"]
 
 
 def test_the_describer_given_the_truth_and_the_end_to_end_sentence_are_kept_apart():

@@ -121,7 +121,7 @@ from helpers.core.tar_photos import is_tar_shards, keyed_shards, read_member, sa
 from helpers.core.workers import WorkerPool
 from helpers.describer.batch_requests import HASHED_ID, anthropic_id, id_text
 from helpers.describer.options import CAPTION_FORMATS, DEFAULT_CHECK_WORKERS
-from helpers.describer.truth import compare, truth_facts
+from helpers.describer.truth import LABELS_UNREADABLE, compare, truth_facts
 from helpers.text.check import FINDINGS, CaptionCheck, check_caption, check_listed
 from helpers.text.grammar import RecordError
 
@@ -865,7 +865,7 @@ def _against_labels(record: dict, verdict: CaptionCheck) -> dict:
     faithful to detectors that missed an item is untrue to the photo. Labels that cannot be read: `labels_error`."""
     try:
         truth = truth_facts(record)
-    except (TypeError, KeyError, AttributeError, ValueError) as error:
+    except LABELS_UNREADABLE as error:
         return {"labels_error": f"{type(error).__name__}: {error}"}
     if truth is None:
         return {}

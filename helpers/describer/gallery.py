@@ -73,7 +73,7 @@ from helpers.describer.exports import ExportRow, is_cv_records, is_verdicts, joi
 from helpers.describer.options import GalleryOptions
 from helpers.describer.provenance import provenance
 from helpers.describer.selection import Selection, kept_by_verdict, stated
-from helpers.describer.truth import boxed, compare, truth_facts, unmatched_boxes
+from helpers.describer.truth import LABELS_UNREADABLE, boxed, compare, truth_facts, unmatched_boxes
 from helpers.text.grammar import RecordError
 
 logger = logging.getLogger(__name__)
@@ -165,7 +165,7 @@ def _truth(record: dict, statement, policy: Policy = Policy()) -> dict | None:
     found and the stated detections on no labelled box. None without ground truth.
 
     Raises:
-        TypeError, KeyError, ValueError: The ground truth cannot be read (the card is shown without it).
+        LABELS_UNREADABLE's errors: The ground truth cannot be read (the card is shown without it).
     """
     truth = truth_facts(record)
     if truth is None:
@@ -351,7 +351,7 @@ def write_gallery(
             try:  # a labelled photo: its ground truth, and how true its sentence is to it
                 if (truth := _truth(row.record or {}, statement, selection.policy)) is not None:
                     card["tr"] = truth
-            except (TypeError, ValueError, KeyError, AttributeError) as error:
+            except LABELS_UNREADABLE as error:
                 problems.append({"id": row.id, "error": f"ground truth not readable: {type(error).__name__}: {error}"})
             if photos is not None and row.image and (played := _video_link(photos, row.image, output.parent)):
                 card["v"] = played

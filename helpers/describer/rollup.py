@@ -61,7 +61,7 @@ from helpers.core.video_frames import split_frame_key
 from helpers.describer.fixed_items import FixedItems
 from helpers.describer.options import FOLDER, ITEM_OUTPUTS, Matching
 from helpers.describer.survey_items import SurveyItems
-from helpers.describer.truth import boxed, compare, truth_facts, unmatched_boxes
+from helpers.describer.truth import LABELS_UNREADABLE, boxed, compare, truth_facts, unmatched_boxes
 from helpers.describer.video_items import VideoItems, check_motion
 from helpers.text.grammar import facts
 
@@ -188,7 +188,7 @@ class _Group:
                 return
             missed, _ = unmatched_boxes(record, self.policy.min_confidence)
             labelled_boxes = len(boxed(record["ground_truth"]))
-        except (TypeError, KeyError, AttributeError, ValueError):
+        except LABELS_UNREADABLE:
             self.unreadable_truth += 1
             return
         self.labelled += 1

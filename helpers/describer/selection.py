@@ -213,7 +213,7 @@ class Selection:
             return False
         if not self.truth:
             return True
-        from helpers.describer.truth import compare, truth_facts, unmatched_boxes
+        from helpers.describer.truth import LABELS_UNREADABLE, compare, truth_facts, unmatched_boxes
         from helpers.text.grammar import RecordError
 
         try:
@@ -221,7 +221,7 @@ class Selection:
             if truth is not None and self.truth in ("missed", "false"):
                 missed, false = unmatched_boxes(row.record, self.policy.min_confidence)
                 return bool(missed if self.truth == "missed" else false)
-        except (TypeError, KeyError, AttributeError, ValueError) as error:
+        except LABELS_UNREADABLE as error:
             raise RecordError(f"its ground truth cannot be read: {type(error).__name__}: {error}") from error
         return truth is not None and compare(statement, truth)["true"] == (self.truth == "true")
 

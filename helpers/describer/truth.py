@@ -68,6 +68,8 @@ def compare(said: Facts, truth: Facts) -> dict:
     }
 
 
+# what reading a record's ground truth raises where it is not what 01 writes (a box without a label, a label no text)
+LABELS_UNREADABLE = (TypeError, KeyError, AttributeError, ValueError)
 MATCH_IOU = 0.5  # a detection found a labelled box at this overlap or more (the VOC and COCO rule)
 
 
@@ -83,7 +85,7 @@ def unmatched_boxes(record: dict, min_confidence: float) -> tuple[list[int], lis
     boxes (`boxed`) of the ground truth and of the record. A count can be right with a box wrong.
 
     Raises:
-        TypeError, KeyError, ValueError: The ground truth (or a stated box) cannot be read.
+        LABELS_UNREADABLE's errors: The ground truth (or a stated box) cannot be read.
     """
     labelled, detections = boxed(record["ground_truth"]), boxed(record)
     stated = [index for index, d in enumerate(detections) if float(d["confidence"]) >= min_confidence]

@@ -3,7 +3,8 @@ extraction, detection metrics, its report and benchmark.
 
 Public API for other stages (loaded on first use, so importing a light submodule stays light):
 YOLO dataset and COCO files, image loading, the detector backends, detections made elsewhere
-(`from_ultralytics`, `from_supervision`), the detection metrics and calibration.
+(`from_ultralytics`, `from_supervision`), the detection metrics and calibration, and the CV records as a Hugging
+Face dataset's columns (`with_cv_columns`, `ExtractColumns`: `Dataset.map`).
 """
 
 from importlib import import_module
@@ -25,6 +26,8 @@ _PUBLIC = {
     "calibrate_ensemble": "calibrate",
     "collect_detections": "calibrate",
     "run_extraction": "extract",
+    "ExtractColumns": "dataset_map",
+    "with_cv_columns": "dataset_map",
 }
 __all__ = sorted(_PUBLIC)
 

@@ -354,17 +354,35 @@ def decode_photo(
         return image, size, frame_taken(path, item.row) if taken else None
     if item.row is not None:  # a Hugging Face dataset's photo or a tar shard's: its bytes
         if item.column == MEMBER:
-            photo = io.BytesIO(read_member(path, item.row))
+            data = read_member(path, item.row)
         else:
-            photo = io.BytesIO(open_photo_dataset(str(path), item.column).read(item.row))
-        if not photo.getbuffer().nbytes:
-            raise ValueError(f"{name}: empty photo (0 bytes)")
-    else:
-        if path.is_symlink() and not path.exists():
-            raise ValueError(f"{path}: a symbolic link to nothing (dangling, or a loop)")
-        if path.stat().st_size == 0:
-            raise ValueError(f"{path}: empty file (0 bytes)")
-        photo = path
+            data = open_photo_dataset(str(path), item.column).read(item.row)
+        return decode_bytes(data, name, min_side, taken)
+    if path.is_symlink() and not path.exists():
+        raise ValueError(f"{path}: a symbolic link to nothing (dangling, or a loop)")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path}: empty file (0 bytes)")
+    return _decoded(path, name, min_side, taken)
+
+
+def decode_bytes(
+    data: bytes, name: str, min_side: int = 0, taken: bool = False
+) -> tuple[Image.Image, tuple[int, int], dict | None]:
+    """`decode_photo` of a photo's bytes (a dataset's, a shard's): `name` says which photo in its errors.
+
+    Raises:
+        ValueError: Empty bytes, or bytes that are not an image.
+        OSError: A truncated or otherwise unreadable image.
+    """
+    if not data:
+        raise ValueError(f"{name}: empty photo (0 bytes)")
+    return _decoded(io.BytesIO(data), name, min_side, taken)
+
+
+def _decoded(
+    photo: Path | io.BytesIO, name: str, min_side: int, taken: bool
+) -> tuple[Image.Image, tuple[int, int], dict | None]:
+    """The photo (a file, or bytes) decoded as `decode_photo` says."""
     try:
         opened = Image.open(photo)
     except (UnidentifiedImageError, ModuleNotFoundError) as error:
@@ -372,7 +390,7 @@ def decode_photo(
         if isinstance(photo, io.BytesIO):
             heif = b"ftyp" in photo.getvalue()[:16]
         else:
-            with open(path, "rb") as file:
+            with open(photo, "rb") as file:
                 heif = b"ftyp" in file.read(16)
         if heif and isinstance(error, ModuleNotFoundError):
             raise ValueError(f"{name}: a HEIF/HEIC image; reading it needs: pip install pi-heif") from None

@@ -3,8 +3,9 @@ evaluation, its report and benchmark.
 
 Public API for other stages: `Describer`, `Description` (and `DescribeError`, `describe_all`'s
 stand-in for a record it could not describe), the truth measures (`truth_record`,
-`truth_rows`, `summarise_truth`), the roll-up (`summarize`) and the check of any caption against
-its detections (`check_caption`, the guard's reader: `helpers.text.check`).
+`truth_rows`, `summarise_truth`), the roll-up (`summarize`), the check of any caption against
+its detections (`check_caption`, the guard's reader: `helpers.text.check`) and the descriptions as a Hugging
+Face dataset's columns (`with_descriptions`, `DescribeColumns`: `Dataset.map`).
 """
 
 from typing import TYPE_CHECKING
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
     from helpers.describer.describe import DescribeError, Describer, Description
 
 __all__ = [
+    "DescribeColumns",
     "DescribeError",
     "Describer",
     "Description",
@@ -21,6 +23,7 @@ __all__ = [
     "summarize",
     "truth_record",
     "truth_rows",
+    "with_descriptions",
 ]
 
 
@@ -34,6 +37,10 @@ def __getattr__(name: str):
         from helpers.text.check import check_caption
 
         return check_caption
+    if name in ("DescribeColumns", "with_descriptions"):
+        from helpers.describer import dataset_map
+
+        return getattr(dataset_map, name)
     if name == "summarize":
         from helpers.describer.rollup import summarize
 

@@ -1,0 +1,175 @@
+"""Descriptions as columns of a Hugging Face dataset, made inside `Dataset.map`: for CV records already in a
+`datasets.Dataset` in Python (`helpers.cv.dataset_map.with_cv_columns`' columns, an hf export's, a dataset whose
+`detections` and `scene` columns are laid out as 01's records), without writing them out for `desclm describe`.
+
+    from helpers.describer import with_descriptions
+    photos = with_descriptions(photos, "models/description_llm")      # Describer.load's settings by name too
+
+or, as any function of `map` (`DescribeColumns` is one):
+
+    describe = DescribeColumns("models/description_llm")
+    photos = photos.map(describe, batched=True, batch_size=1024, features=describe.features(photos.features))
+
+Each row gets `description` (the guarded sentence, `Describer.describe_all`: what `desclm describe` writes for
+the row's record, its `detections` and `scene`: a model trained with wording variants draws the row's from that
+record, so a row is described alike in every run), `description_source` (model, rerank, grammar, ...; desclm
+describe's `source`) and `description_error`: None, or why the row has no description (its record is invalid,
+naming the field; its photo has no CV record, its `cv_error`; the model or guard failed on it alone), its
+description then None: one bad row costs its row only. With `num_captions` above 1, also `captions` and
+`caption_sources` (the description first), as desclm describe writes them. The model loads in the process that
+first calls the function; `map`'s cache, fingerprint and processes are as `helpers.cv.dataset_map` says (the
+model folder's files stand for the model).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from helpers.core.dataset_maps import (
+    check_processes,
+    files_stamp,
+    models_loaded,
+    rank_device,
+    refuse_taken_columns,
+    split_extra,
+)
+from helpers.describer.batch import AUTO_BATCH_SIZE
+
+logger = logging.getLogger(__name__)
+DESCRIPTION_COLUMNS = ("description", "description_source", "description_error")  # the columns always added
+CAPTION_COLUMNS = ("captions", "caption_sources")  # and with num_captions above 1
+MAP_BATCH = 1024  # rows a call of the map: as many as the largest auto batch on a GPU (helpers.describer.batch)
+
+
+class DescribeColumns:
+    """`Dataset.map`'s function (`batched=True`) adding each row's description as columns; see the module
+    docstring.
+
+    Args:
+        model_dir: The describer's folder (notebook 03's).
+        batch_size: Records a generation batch (0: the describer's auto batch).
+        load: More of `Describer.load`'s settings by name (`backend`, `dtype`, `style`, `num_captions`, ...).
+    """
+
+    def __init__(self, model_dir: str | Path, batch_size: int = AUTO_BATCH_SIZE, **load) -> None:
+        self.model_dir, self.batch_size, self.load = str(model_dir), batch_size, load
+        self.columns = DESCRIPTION_COLUMNS + (CAPTION_COLUMNS if load.get("num_captions", 1) > 1 else ())
+        self.model_stamp = files_stamp(self.model_dir)
+        self._describer = None
+
+    def __getstate__(self) -> dict:  # what `map` hashes and sends to its processes: never the loaded model
+        return {
+            "model_dir": self.model_dir,
+            "batch_size": self.batch_size,
+            "load": self.load,
+            "model": self.model_stamp,
+        }
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["model_dir"], state["batch_size"], **state["load"])
+
+    def features(self, features):
+        """The map's output features: `features` (the dataset's) and the added columns'."""
+        from datasets import Features, List, Value
+
+        refuse_taken_columns(features, self.columns)
+        added = {name: Value("string") for name in DESCRIPTION_COLUMNS}
+        if CAPTION_COLUMNS[0] in self.columns:
+            added |= {name: List(Value("string")) for name in CAPTION_COLUMNS}
+        return Features({**features, **added})
+
+    def describer(self, rank: int | None = None):
+        """The describer, loaded at the first call (on `rank`'s device: `rank_device`)."""
+        if self._describer is None:
+            from helpers.describer.describe import Describer
+
+            device = rank_device(self.load.get("device", "auto"), rank)
+            self._describer = Describer.load(self.model_dir, **(self.load | {"device": device}))
+            models_loaded()
+        return self._describer
+
+    def __call__(self, batch: dict, *extra) -> dict:
+        """The batch's added columns, a value per row in order (`map` passes indices and rank after the batch
+        when asked: `with_indices`, `with_rank`)."""
+        indices, rank = split_extra(extra)
+        if "detections" not in batch:
+            raise ValueError(f"no 'detections' column among the dataset's columns {sorted(batch)}")
+        refuse_taken_columns(batch, self.columns)
+        count = len(batch["detections"])
+        names = [f"row {index}" for index in (indices or range(count))]
+        scenes = batch.get("scene", [None] * count)
+        missing = batch.get("cv_error", [None] * count)
+        results: list = [f"{name}: no CV record: {why}" if why else None for name, why in zip(names, missing)]
+        chosen = [position for position in range(count) if results[position] is None]
+        records = [_record(batch["detections"][position], scenes[position]) for position in chosen]
+        if chosen:
+            described = self.describer(rank).describe_all(records, self.batch_size, [names[p] for p in chosen])
+            for position, result in zip(chosen, described, strict=True):
+                results[position] = result
+        columns: dict[str, list] = {name: [] for name in self.columns}
+        for result in results:
+            error = result if isinstance(result, str) else result.error
+            columns["description_error"].append(error)
+            columns["description"].append(None if error else result.text)
+            columns["description_source"].append(None if error else result.source)
+            if CAPTION_COLUMNS[0] in self.columns:
+                columns["captions"].append(None if error else list(result.captions))
+                columns["caption_sources"].append(None if error else list(result.caption_sources))
+        return columns
+
+
+def _record(detections, scene) -> dict:
+    """A row's CV record, as the describer reads one (a scene of None: no scene)."""
+    return {"detections": detections} | ({"scene": scene} if scene is not None else {})
+
+
+def with_descriptions(
+    dataset,
+    model_dir: str | Path,
+    *,
+    batch_size: int = AUTO_BATCH_SIZE,
+    num_proc: int | None = None,
+    map_arguments: dict | None = None,
+    **load,
+):
+    """The dataset (a `Dataset`, `DatasetDict`, `IterableDataset` or `IterableDatasetDict`) with each row's
+    description as columns (`DescribeColumns`; see the module docstring).
+
+    Args:
+        dataset: Rows with `detections` (and `scene`, and `cv_error`) columns.
+        model_dir: The describer's folder.
+        batch_size: Records a generation batch (0: the describer's auto batch).
+        num_proc: `map`'s processes (not for an iterable dataset), each on its own GPU where there are several.
+        map_arguments: More of `map`'s arguments (`batch_size`, rows a call: 1024; `cache_file_name`, ...).
+        load: `Describer.load`'s settings by name.
+
+    Returns:
+        The same kind of dataset.
+    """
+    from datasets import DatasetDict, IterableDatasetDict
+
+    if isinstance(dataset, DatasetDict | IterableDatasetDict):
+        parts = {
+            name: with_descriptions(
+                part, model_dir, batch_size=batch_size, num_proc=num_proc, map_arguments=map_arguments, **load
+            )
+            for name, part in dataset.items()
+        }
+        return type(dataset)(parts)
+    if dataset.features is None:  # an iterable dataset whose columns are not known before it is read
+        raise ValueError("the dataset's features are unknown (an IterableDataset): give it them (dataset.cast)")
+    describe = DescribeColumns(model_dir, batch_size, **load)
+    arguments = {"batched": True, "batch_size": MAP_BATCH, "with_indices": True}
+    arguments |= {"features": describe.features(dataset.features)} | (map_arguments or {})
+    if num_proc:
+        check_processes(num_proc)
+        arguments |= {"num_proc": num_proc, "with_rank": True}
+    if hasattr(dataset, "num_rows"):  # (an iterable dataset's map shows no progress of its own)
+        arguments.setdefault("desc", "desclm: descriptions")
+    mapped = dataset.map(describe, **arguments)
+    if hasattr(mapped, "num_rows"):
+        errors = mapped.num_rows - mapped.data.column("description_error").null_count
+        if errors:
+            logger.warning("%d of %d rows have no description (why: each row's description_error)", errors, len(mapped))
+    return mapped

@@ -1,0 +1,248 @@
+"""CV records and descriptions made inside `datasets.Dataset.map` (helpers.cv.dataset_map,
+helpers.describer.dataset_map): the same as `desclm extract` and `desclm describe` write, a bad row costing its
+row only, typed columns, map's cache and processes."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import cv_models_settings
+from datasets import Dataset, DatasetDict, Features, Image, Value, load_from_disk
+from datasets.fingerprint import Hasher
+from PIL import Image as PILImage
+
+from helpers.cv.config import ExtractConfig
+from helpers.cv.dataset_map import ExtractColumns, with_cv_columns
+from helpers.cv.extract import run_extraction
+from helpers.describer.dataset_map import DescribeColumns, with_descriptions
+
+GPS, EXIF = 0x8825, 0x8769
+
+
+@pytest.fixture(scope="module")
+def photo_folder(tiny_demo, tmp_path_factory):
+    """The tiny demo's train photos and one of them geotagged and timed, as a camera writes it."""
+    folder = tmp_path_factory.mktemp("map_photos")
+    for photo in sorted((tiny_demo / "train" / "images").glob("*.jpg")):
+        shutil.copy(photo, folder / photo.name)
+    exif = PILImage.Exif()
+    exif[GPS] = {1: "N", 2: (47.0, 22.0, 30.5), 3: "E", 4: (8.0, 32.0, 10.25)}
+    exif[EXIF] = {0x9003: "2026:05:01 10:22:31"}
+    with PILImage.open(folder / "train_00000.jpg") as image:
+        image.save(folder / "tagged.jpg", exif=exif)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def folder_records(photo_folder, tiny_cv_models, tmp_path_factory):
+    """`desclm extract`'s records of the photo folder, by photo name."""
+    output = tmp_path_factory.mktemp("map_extract") / "cv.jsonl"
+    run_extraction(ExtractConfig(images=str(photo_folder), output=str(output), **cv_models_settings(tiny_cv_models)))
+    return {record["image"]: record for record in map(json.loads, output.read_text().splitlines())}
+
+
+def _columns_of(record: dict) -> dict:
+    """What the map's columns hold of a record of `desclm extract`."""
+    return {"detections": record["detections"], "scene": record["scene"], "taken": record.get("taken")}
+
+
+def _without_photos(dataset):
+    return dataset.remove_columns([name for name in dataset.column_names if name == "image"])
+
+
+def test_cv_columns_are_the_records_desclm_extract_writes_and_a_bad_photo_costs_its_row(
+    photo_folder, folder_records, tiny_cv_models, tmp_path
+):
+    names = sorted(folder_records)
+    paths = [str(photo_folder / name) for name in names]
+    rows = [{"bytes": None, "path": path} for path in paths]
+    rows[3:3] = [{"bytes": b"not a photo", "path": None}]  # mid-batch: rows 0-3 are the first batch of 4
+    rows.append({"bytes": b"", "path": "empty.jpg"})
+    photos = Dataset.from_dict(
+        {"image": rows, "n": list(range(len(rows)))}, features=Features(image=Image(), n=Value("int64"))
+    )
+
+    mapped = with_cv_columns(photos, **cv_models_settings(tiny_cv_models))
+
+    assert mapped.features["image"] == Image()  # decoded as it was, though read as bytes inside the map
+    assert mapped.column_names == ["image", "n", "detections", "scene", "taken", "cv_error"]
+    table = _without_photos(mapped).to_list()
+    broken, empty = table.pop(3), table.pop()
+    assert broken["cv_error"].startswith("ValueError: row 3: not an image file")
+    assert empty["cv_error"] == "ValueError: row 10 (empty.jpg): empty photo (0 bytes)"
+    assert broken["detections"] is None and broken["scene"] is None  # not looked at, not "nothing there"
+    for name, row in zip(names, table, strict=True):
+        record = folder_records[name]
+        expected = _columns_of(record)
+        taken = row.pop("taken")
+        assert {k: row[k] for k in ("detections", "scene")} == {k: expected[k] for k in ("detections", "scene")}
+        assert row["cv_error"] is None
+        if expected["taken"] is None:
+            assert taken is None
+        else:  # the column holds every field of `taken`, those the photo lacks None
+            assert {k: v for k, v in taken.items() if v is not None} == expected["taken"]
+    assert folder_records["tagged.jpg"]["taken"]["latitude"] == pytest.approx(47.375139, abs=1e-6)
+    assert sum(len(row["detections"]) for row in table) > 0  # (the tiny detectors find boxes at conf 0.01)
+
+
+def test_photos_decoded_by_datasets_bytes_and_paths_give_the_same_records(photo_folder, tiny_cv_models):
+    """Each form a photo column comes in: PIL images (a map without the cast), bytes, paths; decoded in full here
+    (`draft_decode` off), as datasets decodes them."""
+    config = ExtractConfig(images="", draft_decode=False, **cv_models_settings(tiny_cv_models))
+    files = sorted(photo_folder.glob("*.jpg"))[:4]
+    forms = {
+        "pil": [PILImage.open(io.BytesIO(file.read_bytes())) for file in files],
+        "bytes": [{"bytes": file.read_bytes(), "path": None} for file in files],
+        "path": [str(file) for file in files],
+    }
+    extract = ExtractColumns(config)
+    columns = {form: extract({"image": photos}) for form, photos in forms.items()}
+    assert columns["pil"] == columns["bytes"] == columns["path"]
+    assert all(error is None for error in columns["pil"]["cv_error"])
+
+
+def test_a_first_batch_without_a_detection_still_types_the_column(tiny_cv_models, photo_folder):
+    """datasets types an untyped column from its first batch: a first batch without a box (here: photos that
+    cannot be read) would make `detections` a column of nulls that no later box fits. The map's columns are
+    typed."""
+    unread = [{"bytes": b"not a photo", "path": None}] * 4
+    files = unread + [{"bytes": f.read_bytes(), "path": None} for f in sorted(photo_folder.glob("*.jpg"))]
+    photos = Dataset.from_dict({"image": files}, features=Features(image=Image()))
+
+    mapped = with_cv_columns(photos, **cv_models_settings(tiny_cv_models))
+
+    assert mapped["detections"][:4] == [None] * 4 and all(mapped["cv_error"][:4])
+    assert any(mapped["detections"][4:]) and not any(mapped["cv_error"][4:])
+
+
+def test_the_cache_sees_the_settings_and_the_model_files_not_the_loaded_models(tiny_cv_models, photo_folder, tmp_path):
+    settings = cv_models_settings(tiny_cv_models)
+    config = ExtractConfig(images="", **settings)
+    loaded = ExtractColumns(config)
+    loaded.extractor()
+    assert Hasher.hash(loaded) == Hasher.hash(ExtractColumns(config))
+    assert Hasher.hash(ExtractColumns(ExtractConfig(images="", **(settings | {"hf_conf": 0.4})))) != Hasher.hash(loaded)
+    models = tmp_path / "models"
+    shutil.copytree(tiny_cv_models, models)
+    before = Hasher.hash(ExtractColumns(ExtractConfig(images="", **cv_models_settings(models))))
+    os.utime(models / "yolo_detector.pt", ns=(1, 1))  # the same path, another file
+    assert Hasher.hash(ExtractColumns(ExtractConfig(images="", **cv_models_settings(models)))) != before
+
+    files = [str(path) for path in sorted(photo_folder.glob("*.jpg"))]
+    Dataset.from_dict({"image": files}, features=Features(image=Image())).save_to_disk(tmp_path / "photos")
+    photos = load_from_disk(tmp_path / "photos")
+    first = with_cv_columns(photos, **settings)
+    again = with_cv_columns(photos, **settings)
+    assert again.cache_files == first.cache_files and first.cache_files[0]["filename"].startswith(str(tmp_path))
+
+
+def test_columns_the_map_adds_are_never_overwritten_and_labels_are_refused(tiny_cv_models, model_dir):
+    photos = Dataset.from_dict({"image": ["a.jpg"], "scene": ["beach"]})
+    with pytest.raises(ValueError, match=r"already has the column\(s\) scene .*remove_columns\(\['scene'\]\)"):
+        with_cv_columns(photos, image_column="image", **cv_models_settings(tiny_cv_models))
+    described = Dataset.from_dict({"detections": [[]], "description": ["a sentence of the user's"]})
+    with pytest.raises(ValueError, match="already has the column"):
+        with_descriptions(described, model_dir)
+    with pytest.raises(ValueError, match="labels and saved predictions are read by desclm extract"):
+        ExtractColumns(ExtractConfig(images="", detections_from="labels"))
+    with pytest.raises(ValueError, match="has no Image column: name the photos' column"):
+        with_cv_columns(Dataset.from_dict({"file": ["a.jpg"]}), **cv_models_settings(tiny_cv_models))
+
+
+def test_processes_are_refused_where_forked_after_the_models_ran(tiny_cv_models, photo_folder):
+    import multiprocess
+
+    if multiprocess.get_start_method(allow_none=True) not in (None, "fork"):
+        pytest.skip("processes start by spawn here")
+    settings = cv_models_settings(tiny_cv_models)
+    ExtractColumns(ExtractConfig(images="", **settings)).extractor()  # this process has run the models
+    photos = Dataset.from_dict({"image": [str(next(photo_folder.glob("*.jpg")))]}, features=Features(image=Image()))
+    with pytest.raises(RuntimeError, match="set_start_method\\('spawn'\\)"):
+        with_cv_columns(photos, num_proc=2, **settings)
+
+
+PROCESSES = """
+import json, sys
+from datasets import Dataset, Features, Image
+from helpers.cv.dataset_map import with_cv_columns
+from helpers.describer.dataset_map import with_descriptions
+settings, files, model, out = json.loads(sys.argv[1])
+photos = Dataset.from_dict({"image": files}, features=Features(image=Image()))
+described = with_descriptions(with_cv_columns(photos, num_proc=2, **settings), model, num_proc=2)
+described.remove_columns("image").to_json(out)
+"""
+
+
+def test_processes_of_a_fresh_process_give_what_one_process_gives(tiny_cv_models, photo_folder, model_dir, tmp_path):
+    """`num_proc` processes, each loading its own models (on its own GPU where there are several: `with_rank`)."""
+    settings = cv_models_settings(tiny_cv_models)
+    files = [str(path) for path in sorted(photo_folder.glob("*.jpg"))]
+    out = tmp_path / "processes.jsonl"
+    arguments = json.dumps([settings, files, str(model_dir), str(out)])
+    subprocess.run([sys.executable, "-c", PROCESSES, arguments], check=True, timeout=600, capture_output=True)
+    photos = Dataset.from_dict({"image": files}, features=Features(image=Image()))
+    alone = _without_photos(with_descriptions(with_cv_columns(photos, **settings), model_dir)).to_list()
+    assert [json.loads(line) for line in out.read_text().splitlines()] == alone
+
+
+def _described_by_the_command(records: list[dict], model_dir: Path, folder: Path, *options: str) -> list[dict]:
+    (folder / "records.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+    command = [sys.executable, "-m", "helpers", "describe", str(model_dir), "--input", str(folder / "records.jsonl")]
+    subprocess.run([*command, "--output", str(folder / "out.jsonl"), "-q", *options], check=True, timeout=300)
+    return [json.loads(line) for line in (folder / "out.jsonl").read_text().splitlines()]
+
+
+def _pair_records(pairs_dir: Path) -> list[dict]:
+    """Records the tiny describer learned from (its pairs'): ones it writes sentences of, not only the grammar."""
+    lines = (pairs_dir / "train.jsonl").read_text().splitlines()[:12]
+    return [{"detections": cv["detections"], "scene": cv["scene"]} for cv in (json.loads(line)["cv"] for line in lines)]
+
+
+def test_descriptions_are_what_desclm_describe_writes_and_a_bad_row_costs_its_row(pairs_dir, model_dir, tmp_path):
+    records = _pair_records(pairs_dir)
+    expected = _described_by_the_command(records, model_dir, tmp_path, "--max_grammar_share", "1")
+    assert {line["source"] for line in expected} & {"model", "rerank"}  # the model's sentences, not only the grammar's
+    rows = {"detections": [r["detections"] for r in records], "scene": [r["scene"] for r in records]}
+    rows["cv_error"] = [None] * len(records)
+    rows["detections"].insert(2, [{"label": "", "confidence": 0.9, "bbox": [0.1, 0.1, 0.2, 0.2], "sources": []}])
+    rows["scene"].insert(2, None)
+    rows["cv_error"].insert(2, None)
+    rows["detections"].insert(4, None)  # a photo 01 could not read
+    rows["scene"].insert(4, None)
+    rows["cv_error"].insert(4, "ValueError: row 4: not an image file")
+    dataset = Dataset.from_dict(rows)
+
+    described = with_descriptions(dataset, model_dir, map_arguments={"batch_size": 3}).to_list()
+
+    invalid, unread = described.pop(2), described.pop(3)
+    assert invalid["description"] is None and invalid["description_source"] is None
+    assert invalid["description_error"] == "row 2: detections[0].label must be a non-empty string, got ''"
+    assert unread["description_error"] == "row 4: no CV record: ValueError: row 4: not an image file"
+    assert [(row["description"], row["description_source"]) for row in described] == [
+        (line["description"], line["source"]) for line in expected
+    ]
+    assert all(row["description_error"] is None for row in described)
+
+
+def test_several_captions_a_dataset_dict_and_a_streamed_dataset(pairs_dir, model_dir, tmp_path):
+    records = _pair_records(pairs_dir)
+    options = ("--num_captions", "3", "--max_grammar_share", "1")
+    expected = _described_by_the_command(records, model_dir, tmp_path, *options)
+    rows = Dataset.from_dict({"detections": [r["detections"] for r in records], "scene": [r["scene"] for r in records]})
+    splits = DatasetDict(train=rows.select(range(5)), test=rows.select(range(5, len(records))))
+
+    described = with_descriptions(splits, model_dir, num_captions=3)
+    streamed = with_descriptions(rows.to_iterable_dataset(), model_dir, num_captions=3)
+
+    both = described["train"].to_list() + described["test"].to_list()
+    assert [row["captions"] for row in both] == [line["captions"] for line in expected]
+    assert [row["caption_sources"] for row in both] == [line["caption_sources"] for line in expected]
+    assert [row["description"] for row in streamed] == [line["description"] for line in expected]
+    assert DescribeColumns(model_dir, num_captions=3).columns[-2:] == ("captions", "caption_sources")

@@ -497,6 +497,17 @@ def test_the_readme_caption_numbers_are_the_saved_measurements():
     assert f"{100 * model_before:.0f}% were the model's, and {refused} of its {later_before} later beams" in text
 
 
+def test_the_dataset_map_numbers_in_the_readme_are_the_saved_measurement():
+    saved = _measured("dataset_map_demo_cpu.json")
+    text = " ".join(README.split())
+    assert saved["same_records"] == saved["same_sentences"] == saved["photos"]
+    assert (
+        f"On make demo's first {saved['photos']} train photos here (2 CPU cores), the map made them at "
+        f"x{saved['map_over_extract']:.2f} `desclm extract`'s rate and described them at "
+        f"x{saved['map_over_describe_all']:.2f} `describe_all`'s, every record and sentence the same" in text
+    )
+
+
 def test_the_ray_engine_table_is_the_one_the_saved_benchmarks_give():
     """docs/ray.md's numbers come from the files `desclm bench engines --results` wrote (issue 33)."""
     from helpers.engine.bench import markdown_table

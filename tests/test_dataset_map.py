@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import cv_models_settings
-from datasets import Dataset, DatasetDict, Features, Image, Value, load_from_disk
+from datasets import ClassLabel, Dataset, DatasetDict, Features, Image, List, Value, load_from_disk
 from datasets.fingerprint import Hasher
 from PIL import Image as PILImage
 
@@ -246,3 +246,85 @@ def test_several_captions_a_dataset_dict_and_a_streamed_dataset(pairs_dir, model
     assert [row["caption_sources"] for row in both] == [line["caption_sources"] for line in expected]
     assert [row["description"] for row in streamed] == [line["description"] for line in expected]
     assert DescribeColumns(model_dir, num_captions=3).columns[-2:] == ("captions", "caption_sources")
+
+
+def test_a_labelled_datasets_boxes_are_each_rows_ground_truth_as_desclm_extract_writes_it(
+    tiny_demo, tiny_cv_models, tmp_path
+):
+    """A Hub-style detection dataset (an `objects` column of ClassLabel categories and COCO pixel boxes): each row's
+    `ground_truth` is its record's of `desclm extract` over the saved dataset; a box outside its photo costs that
+    row's labels, not its detections."""
+    from helpers.cv.sources import open_image_source
+
+    yolo = open_image_source(tiny_demo / "data.yaml")
+    names = yolo.class_names
+    features = Features(
+        image=Image(),
+        objects={"bbox": List(List(Value("float64"), length=4)), "category": List(ClassLabel(names=names))},
+    )
+    rows = {"image": [], "objects": []}
+    for item in [item for item in yolo.items if item.split == "train"][:5]:
+        with PILImage.open(item.path) as photo:
+            width, height = photo.size
+        boxes = yolo.truth_boxes(item)
+        pixels = [[x1 * width, y1 * height, (x2 - x1) * width, (y2 - y1) * height] for _, (x1, y1, x2, y2) in boxes]
+        rows["image"].append({"bytes": item.path.read_bytes(), "path": item.path.name})
+        rows["objects"].append({"bbox": pixels, "category": [names.index(name) for name, _ in boxes]})
+    rows["image"].insert(2, {"bytes": item.path.read_bytes(), "path": "outside.jpg"})
+    rows["objects"].insert(2, {"bbox": [[width / 2, height / 2, width, 10.0]], "category": [0]})
+    Dataset.from_dict(rows, features=features).save_to_disk(tmp_path / "labelled")
+    settings = cv_models_settings(tiny_cv_models)
+    output = tmp_path / "cv.jsonl"
+    run_extraction(ExtractConfig(images=str(tmp_path / "labelled"), output=str(output), **settings))
+    records = [json.loads(line) for line in output.read_text().splitlines()]
+
+    mapped = _without_photos(with_cv_columns(load_from_disk(tmp_path / "labelled"), **settings)).to_list()
+
+    assert [record["image"] for record in records] == [image["path"] for image in rows["image"]]
+    assert sum(bool(record["ground_truth"]["detections"]) for i, record in enumerate(records) if i != 2) >= 3
+    for record, row in zip(records, mapped, strict=True):
+        assert row["detections"] == record["detections"]
+        assert row["ground_truth"] == record.get("ground_truth")
+    assert "is not a box inside the 384x288 photo" in records[2]["ground_truth_error"]
+    assert mapped[2]["ground_truth_error"].startswith("row 2: objects[0].bbox")
+    assert "is not a box inside the 384x288 photo" in mapped[2]["ground_truth_error"]
+    assert not any(row["ground_truth_error"] for i, row in enumerate(mapped) if i != 2)
+
+
+def _box(label: str, left: float, confidence: float = 0.9) -> dict:
+    return {"label": label, "confidence": confidence, "bbox": [left, 0.1, left + 0.1, 0.3], "sources": ["yolo"]}
+
+
+def test_each_description_is_compared_with_its_rows_labels(model_dir):
+    """Labels (a `ground_truth` column) against what each description states: true where the counts are the
+    labels', a labelled item the detectors missed (and so the faithful sentence misses), an item the labels do not
+    hold; a row without labels is compared with nothing."""
+    truth = lambda *labels: {  # noqa: E731
+        "detections": [{"label": label, "bbox": [0.1 * i, 0.1, 0.1 * i + 0.1, 0.3]} for i, label in enumerate(labels)],
+        "scene": {"class": "unknown", "confidence": 0.0},
+    }
+    rows = {
+        "detections": [
+            [_box("plastic", 0.1), _box("plastic", 0.5)],
+            [_box("plastic", 0.1)],
+            [_box("plastic", 0.1), _box("glass", 0.5)],
+            [_box("metal", 0.1)],
+            [_box("paper", 0.1), _box("paper", 0.3, confidence=0.2)],  # one under the describer's threshold
+        ],
+        "ground_truth": [
+            truth("plastic", "plastic"),
+            truth("plastic", "metal"),
+            truth("plastic"),
+            None,
+            truth("paper"),
+        ],
+    }
+    described = with_descriptions(Dataset.from_dict(rows), model_dir).to_list()
+
+    labels = [row["labels"] for row in described]
+    assert labels[0] == {"true": True, "missed": [], "invented": [], "count_error": 0}
+    assert labels[1] == {"true": False, "missed": ["metal"], "invented": [], "count_error": 1}
+    assert labels[2] == {"true": False, "missed": [], "invented": ["glass"], "count_error": 1}
+    assert labels[3] is None
+    assert labels[4] == {"true": True, "missed": [], "invented": [], "count_error": 0}
+    assert all(row["description_error"] is None for row in described)

@@ -18,7 +18,10 @@ that found it, `sources`), `scene` (`class`, `confidence`) and `taken` (when and
 where unknown or `read_exif` is off) as `desclm extract` writes them for the same photo with the same
 settings (the same models, fusion and thresholds: `helpers.cv.batch.BatchExtractor`), and `cv_error`: None, or
 why the photo has no record (unreadable, or a model failed on it alone), its detections and scene then None,
-not empty: one bad photo costs its row only. The columns are typed (`cv_features`): `datasets` infers a
+not empty: one bad photo costs its row only. A dataset with labelled boxes (an objects column, found as 01
+finds it: `objects_column`, `bbox_format`, `helpers.cv.hf_truth`) also gets `ground_truth`, its labels as 01's
+records carry them, which `with_descriptions` compares each description with (`labels`), or `ground_truth_error`
+(its labels cannot be read; the photo is still detected). The columns are typed (`cv_features`): `datasets` infers a
 column's type from the first batch, and a first batch without a detection would type `detections` as empty
 lists, which a later batch's boxes cannot be cast to.
 
@@ -58,11 +61,15 @@ from helpers.core.ground import POSE_LIMITS
 from helpers.core.photo_datasets import seen_size
 from helpers.cv.batch import BatchExtractor, Decoded
 from helpers.cv.config import ExtractConfig
+from helpers.cv.detectors import UNKNOWN_SCENE
 from helpers.cv.exif import photo_taken
+from helpers.cv.hf_truth import ObjectsReader, objects_column_of
+from helpers.cv.labels import normalise_label
 from helpers.cv.sources import ImageItem, ImageSource, decode_bytes, to_rgb
 
 logger = logging.getLogger(__name__)
 CV_COLUMNS = ("detections", "scene", "taken", "cv_error")  # the columns `ExtractColumns` adds
+TRUTH_COLUMNS = ("ground_truth", "ground_truth_error")  # and of a dataset with labelled boxes (`objects`)
 TAKEN_NUMBERS = ("latitude", "longitude", "altitude", *POSE_LIMITS)  # `taken`'s numeric fields (helpers.cv.exif)
 
 
@@ -85,6 +92,15 @@ def cv_features() -> dict:
     }
 
 
+def truth_features() -> dict:
+    """The labels' columns' `datasets` features: 01's `ground_truth` (the labelled boxes, the scene unknown)."""
+    from datasets import List, Value
+
+    box = {"label": Value("string"), "bbox": List(Value("float64"))}
+    scene = {"class": Value("string"), "confidence": Value("float64")}
+    return {"ground_truth": {"detections": List(box), "scene": scene}, "ground_truth_error": Value("string")}
+
+
 class ExtractColumns:
     """`Dataset.map`'s function (`batched=True`) adding each photo's CV record as columns; see the module docstring.
 
@@ -92,18 +108,24 @@ class ExtractColumns:
         config: The extraction's settings (`desclm extract`'s); its models detect (`detections_from` models).
         image_column: The photos' column: `datasets` Image values (decoded, or not: `{"bytes", "path"}`), bytes
             or paths.
+        objects: How the dataset's labelled boxes read (`ObjectsReader`), if it has them: each row then also gets
+            `ground_truth` as 01 writes it, or `ground_truth_error` (its labels cannot be read; the photo is
+            still detected).
 
     Raises:
         ValueError: Detections read from labels or saved predictions (that is `desclm extract`'s).
     """
 
-    def __init__(self, config: ExtractConfig, image_column: str = "image") -> None:
+    def __init__(
+        self, config: ExtractConfig, image_column: str = "image", objects: ObjectsReader | None = None
+    ) -> None:
         if config.detections_from != "models":
             raise ValueError(
                 f"detections_from {config.detections_from!r}: a dataset's map runs the models; labels and saved "
                 "predictions are read by desclm extract --images <the saved dataset>"
             )
-        self.config, self.image_column = config, image_column
+        self.config, self.image_column, self.objects = config, image_column, objects
+        self.columns = CV_COLUMNS + (TRUTH_COLUMNS if objects is not None else ())
         self.models_stamp = files_stamp(
             config.yolo_weights,
             config.hf_model,
@@ -114,17 +136,18 @@ class ExtractColumns:
         self._extractor: BatchExtractor | None = None
 
     def __getstate__(self) -> dict:  # what `map` hashes and sends to its processes: never the loaded models
-        return {"config": self.config, "image_column": self.image_column, "models": self.models_stamp}
+        state = {"config": self.config, "image_column": self.image_column, "objects": self.objects}
+        return state | {"models": self.models_stamp}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["config"], state["image_column"])
+        self.__init__(state["config"], state["image_column"], state["objects"])
 
     def features(self, features):
         """The map's output features: `features` (the dataset's) and the added columns' (`cv_features`)."""
         from datasets import Features
 
-        refuse_taken_columns(features, CV_COLUMNS)
-        return Features({**features, **cv_features()})
+        refuse_taken_columns(features, self.columns)
+        return Features({**features, **cv_features(), **(truth_features() if self.objects is not None else {})})
 
     def extractor(self, rank: int | None = None) -> BatchExtractor:
         """The models, loaded at the first call (on `rank`'s device: `rank_device`)."""
@@ -140,7 +163,7 @@ class ExtractColumns:
         indices, rank = split_extra(extra)
         if self.image_column not in batch:
             raise ValueError(f"no photo column {self.image_column!r} among the dataset's columns {sorted(batch)}")
-        refuse_taken_columns(batch, CV_COLUMNS)
+        refuse_taken_columns(batch, self.columns)
         photos = batch[self.image_column]
         names = [f"row {index}" for index in (indices or range(len(photos)))]
         extractor = self.extractor(rank)
@@ -151,7 +174,7 @@ class ExtractColumns:
         result = extractor(decoded)
         records = {(record := json.loads(line))["image"]: record for line in result.lines}
         errors = {(error := json.loads(line))["image"]: error["error"] for line in result.error_lines}
-        columns: dict[str, list] = {name: [] for name in CV_COLUMNS}
+        columns: dict[str, list] = {name: [] for name in self.columns}
         for position in range(len(photos)):
             record = records.get(str(position))
             error = errors.get(str(position), None if record else "no record came back for this photo")
@@ -159,7 +182,25 @@ class ExtractColumns:
             columns["scene"].append(None if record is None else _scene(record["scene"]))
             columns["taken"].append(None if record is None else record.get("taken"))
             columns["cv_error"].append(None if record is not None else error)
+            if self.objects is not None:
+                truth, why = (None, None) if record is None else self._truth(batch, position, record, names[position])
+                columns["ground_truth"].append(truth)
+                columns["ground_truth_error"].append(why)
         return columns
+
+    def _truth(self, batch: dict, position: int, record: dict, name: str) -> tuple[dict | None, str | None]:
+        """A row's `ground_truth` as 01 writes it (its labelled boxes, labels through `label_map`, its scene unknown),
+        or why its labels cannot be read. Pixel boxes are scaled by the row's `width` and `height` where the
+        dataset has them, else by the photo's size (`helpers.cv.hf_truth.DatasetTruth`, as 01 does)."""
+        sides = [batch[side][position] if side in batch else None for side in ("width", "height")]
+        sized = all(isinstance(side, int | float) and not isinstance(side, bool) and side > 0 for side in sides)
+        size = (float(sides[0]), float(sides[1])) if sized else (float(record["width"]), float(record["height"]))
+        try:
+            boxes = self.objects.boxes(batch[self.objects.column][position], lambda: size, name)
+        except ValueError as error:
+            return None, str(error)
+        detections = [{"label": normalise_label(label, self.config.label_map), "bbox": box} for label, box in boxes]
+        return {"detections": detections, "scene": dict(UNKNOWN_SCENE)}, None
 
 
 def _detection(detection: dict) -> dict:
@@ -260,7 +301,11 @@ def with_cv_columns(
     if features is None:  # an iterable dataset whose columns are not known before it is read
         raise ValueError("the dataset's features are unknown (an IterableDataset): give it them (dataset.cast)")
     column = photo_column(features, image_column or config.image_column)
-    extract = ExtractColumns(config, column)
+    objects = objects_column_of(features.arrow_schema, config.objects_column)
+    reader = (
+        ObjectsReader.of(features.arrow_schema, features.to_dict(), objects, config.bbox_format) if objects else None
+    )
+    extract = ExtractColumns(config, column, reader)
     given = features[column]
     undecoded = dataset.cast_column(column, ImageFeature(decode=False)) if isinstance(given, ImageFeature) else dataset
     arguments = {"batched": True, "batch_size": config.batch_size, "with_indices": True}

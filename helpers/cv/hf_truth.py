@@ -26,6 +26,8 @@ import functools
 import io
 import logging
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from helpers.core.photo_datasets import PhotoDataset, open_photo_dataset, seen_size
 
@@ -60,8 +62,12 @@ def box_field(fields: list[str]) -> str | None:
 def is_desclm_detections(dataset: PhotoDataset, name: str) -> bool:
     """Whether a column is an hf export's `detections` (the dataset has its `description` and `captions` too): the CV
     records' predictions at any confidence (not labels), their boxes [x1, y1, x2, y2] in 0..1."""
-    fields = _fields(dataset.schema.field(name).type)
-    exported = {"description", "captions"} <= set(dataset.schema.names)
+    return _exported_detections(dataset.schema, name)
+
+
+def _exported_detections(schema, name: str) -> bool:
+    fields = _fields(schema.field(name).type)
+    exported = {"description", "captions"} <= set(schema.names)
     return exported and name == DESCLM_DETECTIONS and {"label", "confidence", "bbox"} <= set(fields)
 
 
@@ -73,25 +79,30 @@ def find_objects_column(dataset: PhotoDataset, name: str = "") -> str | None:
     Raises:
         ValueError: `name` is not a column of boxes and categories, or several columns are.
     """
+    return objects_column_of(dataset.schema, name, str(dataset.location))
+
+
+def objects_column_of(schema, name: str = "", where: str = "the dataset") -> str | None:
+    """`find_objects_column` of a dataset's Arrow `schema` (`where` names the dataset in errors)."""
     if name:
-        if name not in dataset.schema.names:
-            raise ValueError(f"{dataset.location}: no column {name!r} (objects_column); it has {dataset.schema.names}")
-        fields = _fields(dataset.schema.field(name).type)
+        if name not in schema.names:
+            raise ValueError(f"{where}: no column {name!r} (objects_column); it has {schema.names}")
+        fields = _fields(schema.field(name).type)
         if box_field(fields) is None or category_field(fields) is None:
             raise ValueError(
-                f"{dataset.location}: column {name!r} holds {fields or 'no fields'}, not one of "
+                f"{where}: column {name!r} holds {fields or 'no fields'}, not one of "
                 f"{', '.join(BOX_FIELDS)} and one of {', '.join(CATEGORY_FIELDS)} (objects_column)"
             )
         return name
     found = [
         field.name
-        for field in dataset.schema
+        for field in schema
         if box_field(_fields(field.type)) is not None
         and category_field(_fields(field.type)) is not None
-        and not is_desclm_detections(dataset, field.name)  # predictions, not labels: named, or none
+        and not _exported_detections(schema, field.name)  # predictions, not labels: named, or none
     ]
     if len(found) > 1:
-        raise ValueError(f"{dataset.location}: several columns of boxes {found}: name one with objects_column")
+        raise ValueError(f"{where}: several columns of boxes {found}: name one with objects_column")
     return found[0] if found else None
 
 
@@ -108,32 +119,48 @@ def _class_names(feature, field: str) -> list[str] | None:
     return _class_names(feature.get("feature"), field) if "feature" in feature else None
 
 
-class DatasetTruth:
-    """The labelled boxes of a dataset's rows (see the module docstring)."""
+@dataclass(frozen=True)
+class ObjectsReader:
+    """How a dataset's objects column reads (see the module docstring): its box and category fields, the category
+    names of its `ClassLabel`, the boxes' format. Picklable: `helpers.cv.dataset_map` sends it to `map`'s
+    processes."""
 
-    def __init__(self, dataset: PhotoDataset, column: str, bbox_format: str = DEFAULT_BBOX_FORMAT) -> None:
-        if bbox_format not in BBOX_FORMATS:
-            raise ValueError(f"bbox_format must be one of {', '.join(BBOX_FORMATS)}, got {bbox_format!r}")
-        self.dataset, self.column, self.bbox_format = dataset, column, bbox_format
-        fields = _fields(dataset.schema.field(column).type)
-        if is_desclm_detections(dataset, column) and bbox_format != "albumentations":
-            logger.warning("%s: %s holds desclm's boxes, [x1, y1, x2, y2] in 0..1: read so", dataset.location, column)
-            self.bbox_format = "albumentations"
-        self.field, self.box_field = category_field(fields), box_field(fields)
-        self.names = _class_names(dataset.features.get(column), self.field)
-        self.sized = {"width", "height"} <= set(dataset.schema.names)
+    column: str
+    field: str | None  # the category field
+    box_field: str | None
+    names: tuple[str, ...] | None  # the ClassLabel's names, if any
+    bbox_format: str = DEFAULT_BBOX_FORMAT
 
-    def class_names(self) -> list[str]:
-        return list(self.names or [])
-
-    def boxes(self, row: int) -> list[tuple[str, list[float]]]:
-        """The row's (category name, [x1, y1, x2, y2] normalised) pairs.
+    @classmethod
+    def of(cls, schema, features: dict, column: str, bbox_format: str, where: str = "the dataset") -> ObjectsReader:
+        """The reader of `column` of a dataset with this Arrow `schema` and `features` (datasets' description of
+        them, as `Features.to_dict()` writes it). An hf export's `detections` are read as their boxes are written,
+        [x1, y1, x2, y2] in 0..1, whatever `bbox_format` says.
 
         Raises:
-            ValueError: A box or category that cannot be read, naming the row and the box.
+            ValueError: An unknown `bbox_format`.
         """
-        where = self.dataset.where(row)
-        value = self.dataset.cell(row, self.column)
+        if bbox_format not in BBOX_FORMATS:
+            raise ValueError(f"bbox_format must be one of {', '.join(BBOX_FORMATS)}, got {bbox_format!r}")
+        if _exported_detections(schema, column) and bbox_format != "albumentations":
+            logger.warning("%s: %s holds desclm's boxes, [x1, y1, x2, y2] in 0..1: read so", where, column)
+            bbox_format = "albumentations"
+        fields = _fields(schema.field(column).type)
+        names = _class_names(features.get(column), category_field(fields))
+        return cls(column, category_field(fields), box_field(fields), tuple(names) if names else None, bbox_format)
+
+    @property
+    def pixels(self) -> bool:
+        """Whether its boxes are in pixels (and need the photo's size)."""
+        return self.bbox_format not in ("yolo", "albumentations")
+
+    def boxes(self, value, size: Callable[[], tuple[float, float]], where: str) -> list[tuple[str, list[float]]]:
+        """A row's (category name, [x1, y1, x2, y2] normalised) pairs from its cell `value`; `size` gives the
+        photo's (width, height) in pixels, asked for only where boxes are in pixels.
+
+        Raises:
+            ValueError: A box or category that cannot be read, naming `where` and the box.
+        """
         if value is None:
             return []
         if isinstance(value, dict):  # a struct of lists (`datasets.Sequence`)
@@ -143,17 +170,11 @@ class DatasetTruth:
             objects = [{self.box_field: box, self.field: category} for box, category in zip(boxes, categories)]
         else:  # a list of structs
             objects = [item or {} for item in value]
-        normalised = self.bbox_format in ("yolo", "albumentations")
-        size = self._size(row) if objects and not normalised else (1.0, 1.0)
-        found = []
-        for index, item in enumerate(objects):
-            found.append(
-                (
-                    self._name(item.get(self.field), where, index),
-                    self._box(item.get(self.box_field), size, where, index),
-                )
-            )
-        return found
+        scale = size() if objects and self.pixels else (1.0, 1.0)
+        return [
+            (self._name(item.get(self.field), where, index), self._box(item.get(self.box_field), scale, where, index))
+            for index, item in enumerate(objects)
+        ]
 
     def _name(self, category, where: str, index: int) -> str:
         if isinstance(category, str):
@@ -181,6 +202,27 @@ class DatasetTruth:
                 f"inside the {width:g}x{height:g} photo (is bbox_format right?)"
             )
         return [round(min(max(v, 0.0), 1.0), 6) for v in box]  # as a YOLO label's box
+
+
+class DatasetTruth:
+    """The labelled boxes of a dataset's rows (see the module docstring)."""
+
+    def __init__(self, dataset: PhotoDataset, column: str, bbox_format: str = DEFAULT_BBOX_FORMAT) -> None:
+        self.dataset = dataset
+        self.reader = ObjectsReader.of(dataset.schema, dataset.features, column, bbox_format, str(dataset.location))
+        self.sized = {"width", "height"} <= set(dataset.schema.names)
+
+    def class_names(self) -> list[str]:
+        return list(self.reader.names or [])
+
+    def boxes(self, row: int) -> list[tuple[str, list[float]]]:
+        """The row's (category name, [x1, y1, x2, y2] normalised) pairs.
+
+        Raises:
+            ValueError: A box or category that cannot be read, naming the row and the box.
+        """
+        value = self.dataset.cell(row, self.reader.column)
+        return self.reader.boxes(value, lambda: self._size(row), self.dataset.where(row))
 
     def _size(self, row: int) -> tuple[float, float]:
         """The photo's (width, height) in pixels: the row's columns, else its header, turned as its EXIF says."""

@@ -16,7 +16,11 @@ record, so a row is described alike in every run), `description_source` (model, 
 describe's `source`) and `description_error`: None, or why the row has no description (its record is invalid,
 naming the field; its photo has no CV record, its `cv_error`; the model or guard failed on it alone), its
 description then None: one bad row costs its row only. With `num_captions` above 1, also `captions` and
-`caption_sources` (the description first), as desclm describe writes them. The model loads in the process that
+`caption_sources` (the description first), as desclm describe writes them. Of rows with labels (a
+`ground_truth` column: `with_cv_columns` of a dataset with labelled boxes), `labels`: whether the description is
+true to them, the categories it missed and invented, its count error (`helpers.describer.truth.compare`, as 04's
+truth report and `desclm check` compare; a faithful description of detectors that missed an item is untrue to
+the photo), None for a row without labels. The model loads in the process that
 first calls the function; `map`'s cache, fingerprint and processes are as `helpers.cv.dataset_map` says (the
 model folder's files stand for the model).
 """
@@ -35,10 +39,13 @@ from helpers.core.dataset_maps import (
     split_extra,
 )
 from helpers.describer.batch import AUTO_BATCH_SIZE
+from helpers.describer.truth import LABELS_UNREADABLE, compare, truth_facts
 
 logger = logging.getLogger(__name__)
 DESCRIPTION_COLUMNS = ("description", "description_source", "description_error")  # the columns always added
 CAPTION_COLUMNS = ("captions", "caption_sources")  # and with num_captions above 1
+LABELS = "labels"  # and of rows with labels (a `ground_truth` column): the description against them
+LABELS_FIELDS = ("true", "missed", "invented", "count_error")  # of `compare`, as desclm check's `labels`
 MAP_BATCH = 1024  # rows a call of the map: as many as the largest auto batch on a GPU (helpers.describer.batch)
 
 
@@ -73,11 +80,23 @@ class DescribeColumns:
         """The map's output features: `features` (the dataset's) and the added columns'."""
         from datasets import Features, List, Value
 
-        refuse_taken_columns(features, self.columns)
+        refuse_taken_columns(features, self._columns(features))
         added = {name: Value("string") for name in DESCRIPTION_COLUMNS}
         if CAPTION_COLUMNS[0] in self.columns:
             added |= {name: List(Value("string")) for name in CAPTION_COLUMNS}
+        if "ground_truth" in features:
+            missed, invented = List(Value("string")), List(Value("string"))
+            added[LABELS] = {
+                "true": Value("bool"),
+                "missed": missed,
+                "invented": invented,
+                "count_error": Value("int64"),
+            }
         return Features({**features, **added})
+
+    def _columns(self, names) -> tuple[str, ...]:
+        """The columns added to a dataset with these columns: `labels` too where it has `ground_truth`."""
+        return self.columns + ((LABELS,) if "ground_truth" in names else ())
 
     def describer(self, rank: int | None = None):
         """The describer, loaded at the first call (on `rank`'s device: `rank_device`)."""
@@ -95,7 +114,8 @@ class DescribeColumns:
         indices, rank = split_extra(extra)
         if "detections" not in batch:
             raise ValueError(f"no 'detections' column among the dataset's columns {sorted(batch)}")
-        refuse_taken_columns(batch, self.columns)
+        columns: dict[str, list] = {name: [] for name in self._columns(batch)}
+        refuse_taken_columns(batch, tuple(columns))
         count = len(batch["detections"])
         names = [f"row {index}" for index in (indices or range(count))]
         scenes = batch.get("scene", [None] * count)
@@ -107,8 +127,8 @@ class DescribeColumns:
             described = self.describer(rank).describe_all(records, self.batch_size, [names[p] for p in chosen])
             for position, result in zip(chosen, described, strict=True):
                 results[position] = result
-        columns: dict[str, list] = {name: [] for name in self.columns}
-        for result in results:
+        truths = batch.get("ground_truth", [None] * count)
+        for result, truth, name in zip(results, truths, names):
             error = result if isinstance(result, str) else result.error
             columns["description_error"].append(error)
             columns["description"].append(None if error else result.text)
@@ -116,7 +136,26 @@ class DescribeColumns:
             if CAPTION_COLUMNS[0] in self.columns:
                 columns["captions"].append(None if error else list(result.captions))
                 columns["caption_sources"].append(None if error else list(result.caption_sources))
+            if LABELS in columns:
+                columns[LABELS].append(_against_labels(result, truth, name) if not error else None)
         return columns
+
+
+def _against_labels(description, truth: dict | None, name: str) -> dict | None:
+    """A description against its row's labels (`ground_truth`), as 04's truth report and desclm check compare them:
+    true, the categories missed and invented, the count error; None for a row without labels, or whose labels are
+    not laid out as 01's (a warning names it)."""
+    try:
+        facts = truth_facts({"ground_truth": truth})
+    except LABELS_UNREADABLE as error:
+        logger.warning(
+            "%s: its ground_truth cannot be read (%s: %s): no labels compared", name, type(error).__name__, error
+        )
+        return None
+    if facts is None:
+        return None
+    compared = compare(description.said, facts)
+    return {name: compared[name] for name in LABELS_FIELDS}
 
 
 def _record(detections, scene) -> dict:

@@ -22,6 +22,7 @@ from helpers.cv.config import ExtractConfig
 from helpers.cv.dataset_map import ExtractColumns, with_cv_columns
 from helpers.cv.extract import run_extraction
 from helpers.describer.dataset_map import DescribeColumns, with_descriptions
+from helpers.describer.describe import Describer
 
 GPS, EXIF = 0x8825, 0x8769
 
@@ -231,10 +232,13 @@ def test_descriptions_are_what_desclm_describe_writes_and_a_bad_row_costs_its_ro
     assert all(row["description_error"] is None for row in described)
 
 
-def test_several_captions_a_dataset_dict_and_a_streamed_dataset(pairs_dir, model_dir, tmp_path):
+def test_several_captions_a_dataset_dict_and_a_streamed_dataset(pairs_dir, model_dir):
     records = _pair_records(pairs_dir)
-    options = ("--num_captions", "3", "--max_grammar_share", "1")
-    expected = _described_by_the_command(records, model_dir, tmp_path, *options)
+    results = Describer.load(model_dir, num_captions=3).describe_all(records)  # what desclm describe writes
+    expected = [
+        {"description": r.text, "captions": list(r.captions), "caption_sources": list(r.caption_sources)}
+        for r in results
+    ]
     rows = Dataset.from_dict({"detections": [r["detections"] for r in records], "scene": [r["scene"] for r in records]})
     splits = DatasetDict(train=rows.select(range(5)), test=rows.select(range(5, len(records))))
 

@@ -1820,6 +1820,7 @@ def export(
     output: Path,
     cv: Path | None = None,
     images: Path | None = None,
+    *,
     prompt: str = LLAVA_PROMPT,
     image_column: str = "",
     key_column: str = "",

@@ -21,7 +21,7 @@ from PIL import Image as PILImage
 from helpers.cv.config import ExtractConfig
 from helpers.cv.dataset_map import ExtractColumns, with_cv_columns
 from helpers.cv.extract import run_extraction
-from helpers.describer.dataset_map import DescribeColumns, with_descriptions
+from helpers.describer.dataset_map import DescribeColumns, save_records, with_descriptions
 from helpers.describer.describe import Describer
 
 GPS, EXIF = 0x8825, 0x8769
@@ -332,3 +332,49 @@ def test_each_description_is_compared_with_its_rows_labels(model_dir):
     assert labels[3] is None
     assert labels[4] == {"true": True, "missed": [], "invented": [], "count_error": 0}
     assert all(row["description_error"] is None for row in described)
+
+
+def test_saved_records_are_the_files_desclm_commands_read(tiny_cv_models, photo_folder, model_dir, tmp_path):
+    """`save_records`: the saved photos, CV records, their errors and descriptions, keyed as `--images` finds the
+    photos; an export reads them as it reads desclm extract's and describe's files."""
+    from helpers.describer.exports import export
+
+    features = Features(image=Image())
+    files = [{"bytes": path.read_bytes(), "path": path.name} for path in sorted(photo_folder.glob("*.jpg"))]
+    files.insert(7, {"bytes": b"not a photo", "path": "junk.jpg"})
+    photos = DatasetDict(
+        train=Dataset.from_dict({"image": files[:6]}, features=features),
+        validation=Dataset.from_dict({"image": files[6:]}, features=features),
+    )
+    described = with_descriptions(with_cv_columns(photos, **cv_models_settings(tiny_cv_models)), model_dir)
+
+    saved = save_records(described, tmp_path / "run")
+
+    records = [json.loads(line) for line in Path(saved["cv"]).read_text().splitlines()]
+    errors = [json.loads(line) for line in Path(saved["cv_errors"]).read_text().splitlines()]
+    lines = [json.loads(line) for line in Path(saved["described"]).read_text().splitlines()]
+    good = [file["path"] for file in files if file["path"] != "junk.jpg"]
+    assert [record["image"] for record in records] == good == [line["id"] for line in lines]
+    assert [record["split"] for record in records] == ["train"] * 6 + ["val"] * (len(good) - 6)
+    assert [record["detections"] for record in records] == [
+        row["detections"]
+        for split in described.values()
+        for row in split.remove_columns("image")
+        if row["detections"] is not None
+    ]
+    assert errors == [{"image": "junk.jpg", "split": "val", "error": errors[0]["error"]}]
+    assert errors[0]["error"].startswith("ValueError: row 1 (junk.jpg): not an image file")
+    assert [line["description"] for line in lines] == [
+        row["description"]
+        for split in described.values()
+        for row in split.remove_columns("image")
+        if row["detections"] is not None
+    ]
+    assert saved["records"] == saved["descriptions"] == len(good) and saved["without_record"] == 1
+
+    counts = export(
+        "coco", Path(saved["described"]), tmp_path / "captions.json", Path(saved["cv"]), Path(saved["photos"])
+    )
+    assert counts["problems"] == 0
+    captions = json.loads((tmp_path / "captions.json").read_text())
+    assert sorted(image["file_name"] for image in captions["images"]) == sorted(good)

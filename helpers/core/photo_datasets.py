@@ -128,6 +128,9 @@ def seen_size(image) -> tuple[int, int]:
     return (height, width) if image.getexif().get(ORIENTATION_TAG) in (5, 6, 7, 8) else (width, height)
 
 
+SPLIT_NAMES = {"validation": "val", "valid": "val"}  # a DatasetDict's split -> the split 01 and calibrate use
+
+
 def image_column_setting():
     """The `image_column` setting, as each command that reads photos takes it."""
     return setting("", "Hugging Face dataset only: its photos' column (default: its one Image column)")

@@ -321,4 +321,7 @@ def with_cv_columns(
         errors = mapped.num_rows - mapped.data.column("cv_error").null_count
         if errors:
             logger.warning("%d of %d photos have no CV record (why: each row's cv_error)", errors, mapped.num_rows)
+        unread = mapped.num_rows - mapped.data.column("ground_truth_error").null_count if reader else 0
+        if unread:
+            logger.warning("%d photos' labels cannot be read (why: each row's ground_truth_error)", unread)
     return mapped

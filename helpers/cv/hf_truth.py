@@ -39,7 +39,6 @@ logger = logging.getLogger(__name__)
 SCENE_COLUMN = "scene"
 DESCLM_DETECTIONS = "detections"  # an hf export's column of the CV records' detections
 DEFAULT_BBOX_FORMAT = "coco"
-SPLIT_NAMES = {"validation": "val", "valid": "val"}  # a DatasetDict's split -> the split 01 and calibrate use
 
 
 def _fields(column_type) -> list[str]:

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from helpers.core.io import json_opening
 from helpers.core.paths import resolve
-from helpers.core.photo_datasets import IMAGE_SUFFIXES, is_photo_dataset, open_photo_dataset, seen_size
+from helpers.core.photo_datasets import IMAGE_SUFFIXES, SPLIT_NAMES, is_photo_dataset, open_photo_dataset, seen_size
 from helpers.core.shards import check_shard, shard_of
 from helpers.core.tar_photos import MEMBER, is_tar_shards, read_member, shard_photos, shards_root, split_key
 from helpers.core.video_frames import (
@@ -48,7 +48,6 @@ from helpers.cv.coco_data import CocoDataset, load_coco
 from helpers.cv.exif import photo_taken
 from helpers.cv.hf_truth import (
     DEFAULT_BBOX_FORMAT,
-    SPLIT_NAMES,
     dataset_scenes,
     dataset_truth,
     find_objects_column,

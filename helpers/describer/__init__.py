@@ -5,7 +5,8 @@ Public API for other stages: `Describer`, `Description` (and `DescribeError`, `d
 stand-in for a record it could not describe), the truth measures (`truth_record`,
 `truth_rows`, `summarise_truth`), the roll-up (`summarize`), the check of any caption against
 its detections (`check_caption`, the guard's reader: `helpers.text.check`) and the descriptions as a Hugging
-Face dataset's columns (`with_descriptions`, `DescribeColumns`: `Dataset.map`).
+Face dataset's columns (`with_descriptions`, `DescribeColumns`: `Dataset.map`; `save_records` writes them as
+desclm's files).
 """
 
 from typing import TYPE_CHECKING
@@ -22,6 +23,7 @@ __all__ = [
     "summarise_truth",
     "summarize",
     "truth_record",
+    "save_records",
     "truth_rows",
     "with_descriptions",
 ]
@@ -37,7 +39,7 @@ def __getattr__(name: str):
         from helpers.text.check import check_caption
 
         return check_caption
-    if name in ("DescribeColumns", "with_descriptions"):
+    if name in ("DescribeColumns", "with_descriptions", "save_records"):
         from helpers.describer import dataset_map
 
         return getattr(dataset_map, name)

@@ -10,19 +10,19 @@ or, as any function of `map` (`DescribeColumns` is one):
     describe = DescribeColumns("models/description_llm")
     photos = photos.map(describe, batched=True, batch_size=1024, features=describe.features(photos.features))
 
-Each row gets `description` (the guarded sentence, `Describer.describe_all`: what `desclm describe` writes for
-the row's record, its `detections` and `scene`: a model trained with wording variants draws the row's from that
-record, so a row is described alike in every run), `description_source` (model, rerank, grammar, ...; desclm
-describe's `source`) and `description_error`: None, or why the row has no description (its record is invalid,
-naming the field; its photo has no CV record, its `cv_error`; the model or guard failed on it alone), its
-description then None: one bad row costs its row only. With `num_captions` above 1, also `captions` and
-`caption_sources` (the description first), as desclm describe writes them. Of rows with labels (a
-`ground_truth` column: `with_cv_columns` of a dataset with labelled boxes), `labels`: whether the description is
-true to them, the categories it missed and invented, its count error (`helpers.describer.truth.compare`, as 04's
-truth report and `desclm check` compare; a faithful description of detectors that missed an item is untrue to
-the photo), None for a row without labels. The model loads in the process that
-first calls the function; `map`'s cache, fingerprint and processes are as `helpers.cv.dataset_map` says (the
-model folder's files stand for the model).
+Each row gets `description` (the guarded sentence, `Describer.describe_all`: what `desclm describe` writes for the
+row's record, its `detections` and `scene`: a model trained with wording variants draws the row's from that record,
+so a row is described alike in every run), `description_source` (model, rerank, grammar, ...; desclm describe's
+`source`) and `description_error`: None, or why the row has no description (its record is invalid, naming the field;
+its photo has no CV record, its `cv_error`; the model or guard failed on it alone), its description then None: one
+bad row costs its row only. With `num_captions` above 1, also `captions` and `caption_sources` (the description
+first), as desclm describe writes them. Of rows with labels (a `ground_truth` column: `with_cv_columns` of a dataset
+with labelled boxes), `labels`: whether the description is true to them, the categories it missed and invented, its
+count error (`helpers.describer.truth.compare`, as 04's truth report and `desclm check` compare; a faithful
+description of detectors that missed an item is untrue to the photo), None for a row without labels. The model loads
+in the process that first calls the function; `map`'s cache, fingerprint and processes are as
+`helpers.cv.dataset_map` says (the model folder's files stand for the model). `save_records` writes the rows as the
+files every desclm command reads (the gallery, the exports, check, summarize).
 """
 
 from __future__ import annotations
@@ -155,7 +155,7 @@ def _against_labels(description, truth: dict | None, name: str) -> dict | None:
     if facts is None:
         return None
     compared = compare(description.said, facts)
-    return {name: compared[name] for name in LABELS_FIELDS}
+    return {field: compared[field] for field in LABELS_FIELDS}
 
 
 def _record(detections, scene) -> dict:
@@ -212,3 +212,96 @@ def with_descriptions(
         if errors:
             logger.warning("%d of %d rows have no description (why: each row's description_error)", errors, len(mapped))
     return mapped
+
+
+RECORD_FIELDS = ("detections", "scene", "taken", "ground_truth", "ground_truth_error")  # a CV record's, where there
+DESCRIBED = "described.jsonl"  # `save_records`' files in its folder: the rows' descriptions (desclm describe's),
+CV_RECORDS = "cv.jsonl"  # their CV records (desclm extract's),
+CV_ERRORS = "cv.errors.jsonl"  # the photos without one,
+PHOTOS = "photos"  # and the dataset itself (`save_to_disk`), the photos `--images` names
+
+
+def save_records(dataset, folder: str | Path, image_column: str = "") -> dict:
+    """The rows `with_cv_columns` and `with_descriptions` made, as the files every desclm command reads: the dataset
+    saved (`photos/`, `save_to_disk`: the photos for `--images`), its CV records (`cv.jsonl`, a row a photo with a
+    record, as desclm extract writes them: `image` the photo's key in the saved dataset, as `--images` finds it,
+    its split of a `DatasetDict`, `width` and `height` where the dataset has them), the photos without one
+    (`cv.errors.jsonl`, with why) and, where the rows are described, the descriptions (`described.jsonl`, as desclm
+    describe writes them, `id` the key; a row without a description its error line). Then
+
+        desclm gallery folder/described.jsonl --cv folder/cv.jsonl --images folder/photos --output page.html
+        desclm export folder/described.jsonl --format llava --cv folder/cv.jsonl --images folder/photos ...
+
+    Each file is written whole or not at all (atomically), the columns read a block at a time.
+
+    Args:
+        dataset: A `Dataset` or `DatasetDict` with `with_cv_columns`' columns (and `with_descriptions`').
+        folder: Where the files go (made if missing).
+        image_column: The photos' column ("": the dataset's one Image column).
+
+    Returns:
+        The files' paths (`photos`, `cv`, `cv_errors`, `described`) and how many `records`, photos
+        `without_record` and `descriptions` they hold.
+
+    Raises:
+        ValueError: The dataset has no `detections` column.
+    """
+    from datasets import DatasetDict
+
+    from helpers.core.io import atomic_write_text
+    from helpers.core.photo_datasets import SPLIT_NAMES, open_photo_dataset
+    from helpers.core.records import json_line
+
+    parts = list(dataset.values()) if isinstance(dataset, DatasetDict) else [dataset]
+    names = set(parts[0].column_names)
+    if "detections" not in names:
+        raise ValueError("the dataset has no 'detections' column: give it its CV records first (with_cv_columns)")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    dataset.save_to_disk(str(folder / PHOTOS))
+    saved = open_photo_dataset(str(folder / PHOTOS), image_column)
+    wanted = (*RECORD_FIELDS, "width", "height", "cv_error", *DESCRIPTION_COLUMNS, *CAPTION_COLUMNS)
+    columns = [name for name in wanted if name in names]
+
+    def rows():  # (key, split, the row's columns): its key and split as `--images` finds the saved photo (as 01)
+        keys = saved.keys()
+        for part in parts:
+            for block in part.select_columns(columns).iter(batch_size=1000):
+                for index in range(len(block[columns[0]])):
+                    key, split = next(keys)
+                    yield key, SPLIT_NAMES.get(split, split), {name: block[name][index] for name in columns}
+
+    counts = {"records": 0, "without_record": 0, "descriptions": 0}
+
+    def records():
+        for key, split, row in rows():
+            if row.get("cv_error") is None:
+                counts["records"] += 1
+                record = {"image": key, "split": split}
+                record |= {n: row[n] for n in ("width", "height") if isinstance(row.get(n), int)}
+                yield json_line(record | {n: row[n] for n in RECORD_FIELDS if row.get(n) is not None})
+
+    def errors():
+        for key, split, row in rows():
+            if row.get("cv_error") is not None:
+                counts["without_record"] += 1
+                yield json_line({"image": key, "split": split, "error": row["cv_error"]})
+
+    def described():
+        for key, _, row in rows():
+            if row.get("cv_error") is not None:
+                continue  # (no record: no line, as desclm describe reads only the records)
+            counts["descriptions"] += row.get("description") is not None
+            if row.get("description") is None:
+                yield json_line({"id": key, "error": row.get("description_error")})
+                continue
+            line = {"id": key, "description": row["description"], "source": row["description_source"]}
+            if row.get("captions") is not None:
+                line |= {"captions": row["captions"], "caption_sources": row["caption_sources"]}
+            yield json_line(line)
+
+    paths = {"photos": folder / PHOTOS, "cv": atomic_write_text(folder / CV_RECORDS, records())}
+    paths["cv_errors"] = atomic_write_text(folder / CV_ERRORS, errors())
+    if "description" in names:
+        paths["described"] = atomic_write_text(folder / DESCRIBED, described())
+    return {name: str(path) for name, path in paths.items()} | counts

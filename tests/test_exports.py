@@ -2839,3 +2839,26 @@ def test_the_vision_language_loop_runs_from_the_command_line(described, tmp_path
     assert [(entry["image"], entry["conversations"][1]["value"]) for entry in kept] == [
         (r["custom_id"], description[r["custom_id"]]) for r in requests
     ], "each photo's faithful answer, the wrong one left out"
+
+
+def test_a_record_without_its_size_is_sized_as_its_photo_is_seen(tmp_path):
+    """A CV record without `width` and `height` (not 01's: save_records' of a dataset without them) takes its
+    photo's size as a person sees it, turned as its EXIF says: its boxes, in 0..1 of the upright photo, are placed
+    in that frame."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored on its side: seen 32 wide, 64 high
+    Image.new("RGB", (64, 32), (90, 140, 60)).save(photos / "turned.jpg", exif=exif)
+    record = {"image": "turned.jpg", "detections": [{"label": "plastic", "confidence": 0.9, "bbox": [0, 0, 0.5, 0.25]}]}
+    (tmp_path / "cv.jsonl").write_text(json.dumps(record) + "\n")
+    line = {"id": "turned.jpg", "description": "There is one plastic item.", "source": "grammar"}
+    (tmp_path / "described.jsonl").write_text(json.dumps(line) + "\n")
+
+    from helpers.describer.exports import export
+
+    export("coco_instances", tmp_path / "described.jsonl", tmp_path / "out.json", tmp_path / "cv.jsonl", photos)
+
+    coco = json.loads((tmp_path / "out.json").read_text())
+    assert (coco["images"][0]["width"], coco["images"][0]["height"]) == (32, 64)
+    assert coco["annotations"][0]["bbox"] == [0.0, 0.0, 16.0, 16.0]

@@ -1202,7 +1202,8 @@ LLAVA_LINES = ".jsonl"  # a llava output named so holds an entry a line
 
 
 def _size(row: ExportRow, photos: PhotoKeys | None) -> tuple[int, int] | None:
-    """(width, height): the CV record's, else read from the photo's header, else None."""
+    """(width, height) as a person sees the photo (the boxes' frame): the CV record's, else read from the photo's
+    header and turned as its EXIF says (`seen_size`), else None."""
     record = row.record or {}
     if isinstance(record.get("width"), int) and isinstance(record.get("height"), int):
         return record["width"], record["height"]
@@ -1211,7 +1212,7 @@ def _size(row: ExportRow, photos: PhotoKeys | None) -> tuple[int, int] | None:
 
         try:
             with Image.open(io.BytesIO(photos.read_bytes(row.image))) as image:
-                return image.size
+                return seen_size(image)
         except (OSError, ValueError):
             return None
     return None

@@ -372,6 +372,9 @@ def test_saved_records_are_the_files_desclm_commands_read(tiny_cv_models, photo_
     ]
     assert saved["records"] == saved["descriptions"] == len(good) and saved["without_record"] == 1
 
+    with pytest.raises(ValueError, match="IterableDataset: a streamed dataset cannot be saved"):
+        save_records(described["train"].to_iterable_dataset(), tmp_path / "streamed")
+
     counts = export(
         "coco", Path(saved["described"]), tmp_path / "captions.json", Path(saved["cv"]), Path(saved["photos"])
     )

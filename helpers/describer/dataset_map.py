@@ -244,7 +244,7 @@ def save_records(dataset, folder: str | Path, image_column: str = "") -> dict:
         `without_record` and `descriptions` they hold.
 
     Raises:
-        ValueError: The dataset has no `detections` column.
+        ValueError: The dataset has no `detections` column, or is streamed (an `IterableDataset`).
     """
     from datasets import DatasetDict
 
@@ -252,6 +252,11 @@ def save_records(dataset, folder: str | Path, image_column: str = "") -> dict:
     from helpers.core.photo_datasets import SPLIT_NAMES, open_photo_dataset
     from helpers.core.records import json_line
 
+    if not hasattr(dataset, "save_to_disk"):  # a streamed dataset: its photos are read once, not kept
+        raise ValueError(
+            f"{type(dataset).__name__}: a streamed dataset cannot be saved: make a Dataset of it first "
+            "(Dataset.from_generator)"
+        )
     parts = list(dataset.values()) if isinstance(dataset, DatasetDict) else [dataset]
     names = set(parts[0].column_names)
     if "detections" not in names:

@@ -10,12 +10,15 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 from conftest import cv_models_settings
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Image, List, Value, load_from_disk
 from datasets.fingerprint import Hasher
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image as PILImage
 
 from helpers.cv.config import ExtractConfig
@@ -381,3 +384,33 @@ def test_saved_records_are_the_files_desclm_commands_read(tiny_cv_models, photo_
     assert counts["problems"] == 0
     captions = json.loads((tmp_path / "captions.json").read_text())
     assert sorted(image["file_name"] for image in captions["images"]) == sorted(good)
+
+
+def _png(number: int) -> bytes:
+    buffer = io.BytesIO()
+    PILImage.new("RGB", (4, 3), (number % 256, number // 256, 7)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+NAMES = st.text(alphabet=st.sampled_from("ab/ .-_é写0"), min_size=1, max_size=10)
+
+
+@given(names=st.lists(NAMES, min_size=1, max_size=6), splits=st.integers(min_value=0, max_value=6))
+@settings(max_examples=25, deadline=None)
+def test_each_saved_records_key_finds_its_own_photo(names, splits):
+    """Whatever the photos' stored names (repeated, in folders, not ASCII, in two splits), each record
+    `save_records` writes has a key of its own, and `--images` (the saved dataset) finds that row's photo by it."""
+    from helpers.core.photo_datasets import PhotoKeys
+
+    features = Features(image=Image(), detections=List({"label": Value("string")}))
+    rows = [{"bytes": _png(index), "path": f"{name}.png"} for index, name in enumerate(names)]
+    columns = {"image": rows, "detections": [[] for _ in rows]}
+    dataset = Dataset.from_dict(columns, features=features)
+    if 0 < splits < len(rows):
+        dataset = DatasetDict(train=dataset.select(range(splits)), test=dataset.select(range(splits, len(rows))))
+    with tempfile.TemporaryDirectory() as folder:
+        saved = save_records(dataset, folder)
+        keys = [json.loads(line)["image"] for line in Path(saved["cv"]).read_text().splitlines()]
+        assert len(set(keys)) == len(rows)
+        photos = PhotoKeys(Path(saved["photos"]))
+        assert [photos.read_bytes(key) for key in keys] == [row["bytes"] for row in rows]

@@ -87,3 +87,43 @@ def refuse_taken_columns(names, added: tuple[str, ...]) -> None:
             f"the dataset already has the column(s) {', '.join(taken)} that this map adds: remove or rename them "
             f"first (dataset.remove_columns({taken!r}))"
         )
+
+
+def each_split(dataset, call):
+    """`call(dataset)`, or of a `DatasetDict` (`IterableDatasetDict`) the same kind of dict of `call(split)`."""
+    from datasets import DatasetDict, IterableDatasetDict
+
+    if isinstance(dataset, DatasetDict | IterableDatasetDict):
+        return type(dataset)({name: call(part) for name, part in dataset.items()})
+    return call(dataset)
+
+
+def known_features(dataset):
+    """The dataset's features.
+
+    Raises:
+        ValueError: They are not known before it is read (an `IterableDataset` that was not told them).
+    """
+    if dataset.features is None:
+        raise ValueError("the dataset's features are unknown (an IterableDataset): give it them (dataset.cast)")
+    return dataset.features
+
+
+def mapped(dataset, function, features, batch_size: int, num_proc: int | None, map_arguments: dict | None, desc: str):
+    """`dataset.map(function)` as desclm's maps run it: batched, with the rows' indices (for their errors' names),
+    typed by `features`, `num_proc` processes each told its rank (`check_processes` first), `map_arguments` over
+    these, and a progress bar named `desc` (an iterable dataset's map shows none)."""
+    arguments = {"batched": True, "batch_size": batch_size, "with_indices": True, "features": features}
+    arguments |= map_arguments or {}
+    if num_proc:
+        check_processes(num_proc)
+        arguments |= {"num_proc": num_proc, "with_rank": True}
+    if hasattr(dataset, "num_rows"):
+        arguments.setdefault("desc", desc)
+    return dataset.map(function, **arguments)
+
+
+def rows_with(dataset, column: str) -> int:
+    """How many rows of a mapped dataset have `column` set (an error column: its failed rows); 0 for a streamed
+    one, which is not read here."""
+    return dataset.num_rows - dataset.data.column(column).null_count if hasattr(dataset, "num_rows") else 0

@@ -50,11 +50,14 @@ from pathlib import Path
 from PIL import Image, ImageOps
 
 from helpers.core.dataset_maps import (
-    check_processes,
+    each_split,
     files_stamp,
+    known_features,
+    mapped,
     models_loaded,
     rank_device,
     refuse_taken_columns,
+    rows_with,
     split_extra,
 )
 from helpers.core.ground import POSE_LIMITS
@@ -285,43 +288,26 @@ def with_cv_columns(
     Raises:
         TypeError, ValueError: A setting `ExtractConfig` does not take or refuses.
     """
-    from datasets import DatasetDict, IterableDatasetDict
     from datasets import Image as ImageFeature
 
     config = replace(config, **settings) if config is not None else ExtractConfig(images="", **settings)
-    if isinstance(dataset, DatasetDict | IterableDatasetDict):
-        parts = {
-            name: with_cv_columns(
-                part, config, image_column=image_column, num_proc=num_proc, map_arguments=map_arguments
-            )
-            for name, part in dataset.items()
-        }
-        return type(dataset)(parts)
-    features = dataset.features
-    if features is None:  # an iterable dataset whose columns are not known before it is read
-        raise ValueError("the dataset's features are unknown (an IterableDataset): give it them (dataset.cast)")
-    column = photo_column(features, image_column or config.image_column)
-    objects = objects_column_of(features.arrow_schema, config.objects_column)
-    reader = (
-        ObjectsReader.of(features.arrow_schema, features.to_dict(), objects, config.bbox_format) if objects else None
-    )
-    extract = ExtractColumns(config, column, reader)
-    given = features[column]
-    undecoded = dataset.cast_column(column, ImageFeature(decode=False)) if isinstance(given, ImageFeature) else dataset
-    arguments = {"batched": True, "batch_size": config.batch_size, "with_indices": True}
-    arguments |= {"features": extract.features(undecoded.features)} | (map_arguments or {})
-    if num_proc:
-        check_processes(num_proc)
-        arguments |= {"num_proc": num_proc, "with_rank": True}
-    if hasattr(dataset, "num_rows"):  # (an iterable dataset's map shows no progress of its own)
-        arguments.setdefault("desc", "desclm: CV records")
-    mapped = undecoded.map(extract, **arguments)
-    mapped = mapped.cast_column(column, given) if isinstance(given, ImageFeature) else mapped
-    if hasattr(mapped, "num_rows"):
-        errors = mapped.num_rows - mapped.data.column("cv_error").null_count
-        if errors:
-            logger.warning("%d of %d photos have no CV record (why: each row's cv_error)", errors, mapped.num_rows)
-        unread = mapped.num_rows - mapped.data.column("ground_truth_error").null_count if reader else 0
-        if unread:
+
+    def one(part):
+        features = known_features(part)
+        column = photo_column(features, image_column or config.image_column)
+        schema = features.arrow_schema
+        objects = objects_column_of(schema, config.objects_column)
+        reader = ObjectsReader.of(schema, features.to_dict(), objects, config.bbox_format) if objects else None
+        extract = ExtractColumns(config, column, reader)
+        given = features[column]
+        undecoded = part.cast_column(column, ImageFeature(decode=False)) if isinstance(given, ImageFeature) else part
+        features = extract.features(undecoded.features)
+        done = mapped(undecoded, extract, features, config.batch_size, num_proc, map_arguments, "desclm: CV records")
+        done = done.cast_column(column, given) if isinstance(given, ImageFeature) else done
+        if errors := rows_with(done, "cv_error"):
+            logger.warning("%d of %d photos have no CV record (why: each row's cv_error)", errors, done.num_rows)
+        if reader and (unread := rows_with(done, "ground_truth_error")):
             logger.warning("%d photos' labels cannot be read (why: each row's ground_truth_error)", unread)
-    return mapped
+        return done
+
+    return each_split(dataset, one)

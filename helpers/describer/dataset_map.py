@@ -31,11 +31,14 @@ import logging
 from pathlib import Path
 
 from helpers.core.dataset_maps import (
-    check_processes,
+    each_split,
     files_stamp,
+    known_features,
+    mapped,
     models_loaded,
     rank_device,
     refuse_taken_columns,
+    rows_with,
     split_extra,
 )
 from helpers.describer.batch import AUTO_BATCH_SIZE
@@ -186,32 +189,16 @@ def with_descriptions(
     Returns:
         The same kind of dataset.
     """
-    from datasets import DatasetDict, IterableDatasetDict
-
-    if isinstance(dataset, DatasetDict | IterableDatasetDict):
-        parts = {
-            name: with_descriptions(
-                part, model_dir, batch_size=batch_size, num_proc=num_proc, map_arguments=map_arguments, **load
-            )
-            for name, part in dataset.items()
-        }
-        return type(dataset)(parts)
-    if dataset.features is None:  # an iterable dataset whose columns are not known before it is read
-        raise ValueError("the dataset's features are unknown (an IterableDataset): give it them (dataset.cast)")
     describe = DescribeColumns(model_dir, batch_size, **load)
-    arguments = {"batched": True, "batch_size": MAP_BATCH, "with_indices": True}
-    arguments |= {"features": describe.features(dataset.features)} | (map_arguments or {})
-    if num_proc:
-        check_processes(num_proc)
-        arguments |= {"num_proc": num_proc, "with_rank": True}
-    if hasattr(dataset, "num_rows"):  # (an iterable dataset's map shows no progress of its own)
-        arguments.setdefault("desc", "desclm: descriptions")
-    mapped = dataset.map(describe, **arguments)
-    if hasattr(mapped, "num_rows"):
-        errors = mapped.num_rows - mapped.data.column("description_error").null_count
-        if errors:
-            logger.warning("%d of %d rows have no description (why: each row's description_error)", errors, len(mapped))
-    return mapped
+
+    def one(part):
+        features = describe.features(known_features(part))
+        done = mapped(part, describe, features, MAP_BATCH, num_proc, map_arguments, "desclm: descriptions")
+        if errors := rows_with(done, "description_error"):
+            logger.warning("%d of %d rows have no description (why: each row's description_error)", errors, len(done))
+        return done
+
+    return each_split(dataset, one)
 
 
 RECORD_FIELDS = ("detections", "scene", "taken", "ground_truth", "ground_truth_error")  # a CV record's, where there

@@ -1,7 +1,7 @@
 """What the functions desclm gives `datasets.Dataset.map` share (`helpers.cv.dataset_map`'s CV records,
-`helpers.describer.dataset_map`'s descriptions): the arguments `map` passes after a batch, the device of its
-process k, the columns they must not overwrite, what its fingerprint sees of the models, and when its processes
-would hang.
+`helpers.describer.dataset_map`'s descriptions): how they run `map` (`mapped`, over each split: `each_split`),
+the arguments it passes after a batch, the device of its process k, the columns they must not overwrite, what
+its fingerprint sees of the models, and when its processes would hang.
 
 `map(num_proc=k)` starts its processes by fork unless told otherwise. A process forked after this one ran
 torch's CPU threads waits for them forever (they are not there after a fork), and CUDA does not start in a

@@ -291,6 +291,7 @@ def with_cv_columns(
     from datasets import Image as ImageFeature
 
     config = replace(config, **settings) if config is not None else ExtractConfig(images="", **settings)
+    made: dict[tuple, ExtractColumns] = {}  # one function for the splits alike, so their models load once
 
     def one(part):
         features = known_features(part)
@@ -298,7 +299,7 @@ def with_cv_columns(
         schema = features.arrow_schema
         objects = objects_column_of(schema, config.objects_column)
         reader = ObjectsReader.of(schema, features.to_dict(), objects, config.bbox_format) if objects else None
-        extract = ExtractColumns(config, column, reader)
+        extract = made.setdefault((column, reader), ExtractColumns(config, column, reader))
         given = features[column]
         undecoded = part.cast_column(column, ImageFeature(decode=False)) if isinstance(given, ImageFeature) else part
         features = extract.features(undecoded.features)

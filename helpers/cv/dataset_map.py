@@ -25,17 +25,16 @@ records carry them, which `with_descriptions` compares each description with (`l
 column's type from the first batch, and a first batch without a detection would type `detections` as empty
 lists, which a later batch's boxes cannot be cast to.
 
-The models load in the process that first calls the function, once. `map`'s cache and fingerprint see the
-settings and the models' files (their sizes and times), not the loaded models: the same settings over the same
-dataset come back from the cache, and `num_proc` processes each load their own; with `with_rank=True` (as
-`with_cv_columns` passes for `num_proc`), process k runs on GPU k modulo the GPUs there are (datasets' way to
-use several GPUs: start them by spawn, `multiprocess.set_start_method("spawn")`, as its documentation says;
-forked ones are refused once the models have run here, `helpers.core.dataset_maps.check_processes`). On the
-CPU one process already uses every core. 01's other outputs are `desclm extract`'s (labels as `ground_truth`,
-each detector's own detections, resuming, manifests), and so is its pace at scale: `map` hands over one batch
-at a time, so a batch's photos are decoded (on `loader_threads`) and then detected, where `desclm extract`
-decodes the next batches while the models run. `with_descriptions` (`helpers.describer.dataset_map`) describes
-the rows.
+The models load in the process that first calls the function, once. `map`'s cache and fingerprint see the settings
+and the models' files (their sizes and times), not the loaded models: the same settings over the same dataset come
+back from the cache, and `num_proc` processes each load their own; with `with_rank=True` (as `with_cv_columns`
+passes for `num_proc`), process k runs on GPU k modulo the GPUs there are (datasets' way to use several GPUs: start
+them by spawn, `multiprocess.set_start_method("spawn")`, as its documentation says; forked ones are refused once the
+models have run here, `helpers.core.dataset_maps.check_processes`). On the CPU one process already uses every core.
+01's other outputs are `desclm extract`'s (each detector's own detections, resuming, manifests), and so is its pace
+at scale: `map` hands over one batch at a time, so a batch's photos are decoded (on `loader_threads`) and then
+detected, where `desclm extract` decodes the next batches while the models run. `with_descriptions`
+(`helpers.describer.dataset_map`) describes the rows.
 """
 
 from __future__ import annotations

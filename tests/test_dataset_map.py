@@ -76,18 +76,20 @@ def test_cv_columns_are_the_records_desclm_extract_writes_and_a_bad_photo_costs_
     mapped = with_cv_columns(photos, **cv_models_settings(tiny_cv_models))
 
     assert mapped.features["image"] == Image()  # decoded as it was, though read as bytes inside the map
-    assert mapped.column_names == ["image", "n", "detections", "scene", "taken", "cv_error"]
+    assert mapped.column_names == ["image", "n", "detections", "scene", "taken", "cv_error", "width", "height"]
     table = _without_photos(mapped).to_list()
     broken, empty = table.pop(3), table.pop()
     assert broken["cv_error"].startswith("ValueError: row 3: not an image file")
     assert empty["cv_error"] == "ValueError: row 10 (empty.jpg): empty photo (0 bytes)"
     assert broken["detections"] is None and broken["scene"] is None  # not looked at, not "nothing there"
+    assert broken["width"] is None and broken["height"] is None
     for name, row in zip(names, table, strict=True):
         record = folder_records[name]
         expected = _columns_of(record)
         taken = row.pop("taken")
         assert {k: row[k] for k in ("detections", "scene")} == {k: expected[k] for k in ("detections", "scene")}
         assert row["cv_error"] is None
+        assert (row["width"], row["height"]) == (record["width"], record["height"])
         if expected["taken"] is None:
             assert taken is None
         else:  # the column holds every field of `taken`, those the photo lacks None
@@ -365,6 +367,8 @@ def test_saved_records_are_the_files_desclm_commands_read(tiny_cv_models, photo_
         for row in split.remove_columns("image")
         if row["detections"] is not None
     ]
+    sizes = [(row["width"], row["height"]) for split in described.values() for row in split.remove_columns("image")]
+    assert [(record["width"], record["height"]) for record in records] == [size for size in sizes if size[0]]
     assert errors == [{"image": "junk.jpg", "split": "val", "error": errors[0]["error"]}]
     assert errors[0]["error"].startswith("ValueError: row 1 (junk.jpg): not an image file")
     assert [line["description"] for line in lines] == [

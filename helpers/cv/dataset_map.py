@@ -13,17 +13,18 @@ or, as any function of `map` (`ExtractColumns` is one; `config` an `ExtractConfi
     photos = photos.cast_column("image", Image(decode=False))   # bytes: JPEGs drafted, EXIF read as 01 does
     photos = photos.map(extract, batched=True, batch_size=16, features=extract.features(photos.features))
 
-Each row gets `detections` (a list of `label`, `confidence`, `bbox` [x1, y1, x2, y2] in 0..1 and the detectors
-that found it, `sources`), `scene` (`class`, `confidence`) and `taken` (when and where, from its EXIF; None
-where unknown or `read_exif` is off) as `desclm extract` writes them for the same photo with the same
-settings (the same models, fusion and thresholds: `helpers.cv.batch.BatchExtractor`), and `cv_error`: None, or
-why the photo has no record (unreadable, or a model failed on it alone), its detections and scene then None,
-not empty: one bad photo costs its row only. A dataset with labelled boxes (an objects column, found as 01
-finds it: `objects_column`, `bbox_format`, `helpers.cv.hf_truth`) also gets `ground_truth`, its labels as 01's
-records carry them, which `with_descriptions` compares each description with (`labels`), or `ground_truth_error`
-(its labels cannot be read; the photo is still detected). The columns are typed (`cv_features`): `datasets` infers a
-column's type from the first batch, and a first batch without a detection would type `detections` as empty
-lists, which a later batch's boxes cannot be cast to.
+Each row gets `detections` (a list of `label`, `confidence`, `bbox` [x1, y1, x2, y2] in 0..1 and the detectors that
+found it, `sources`), `scene` (`class`, `confidence`) and `taken` (when and where, from its EXIF; None where unknown
+or `read_exif` is off), and where the dataset has neither a `width` nor a `height` column those (the photo's size as
+a person sees it), as `desclm extract` writes them for the same photo with the same settings (the same models,
+fusion and thresholds: `helpers.cv.batch.BatchExtractor`), and `cv_error`: None, or why the photo has no record
+(unreadable, or a model failed on it alone), its detections and scene then None, not empty: one bad photo costs its
+row only. A dataset with labelled boxes (an objects column, found as 01 finds it: `objects_column`, `bbox_format`,
+`helpers.cv.hf_truth`) also gets `ground_truth`, its labels as 01's records carry them, which `with_descriptions`
+compares each description with (`labels`), or `ground_truth_error` (its labels cannot be read; the photo is still
+detected). The columns are typed (`cv_features`): `datasets` infers a column's type from the first batch, and a
+first batch without a detection would type `detections` as empty lists, which a later batch's boxes cannot be cast
+to.
 
 The models load in the process that first calls the function, once. `map`'s cache and fingerprint see the settings
 and the models' files (their sizes and times), not the loaded models: the same settings over the same dataset come
@@ -72,6 +73,7 @@ from helpers.cv.sources import ImageItem, ImageSource, decode_bytes, to_rgb
 logger = logging.getLogger(__name__)
 CV_COLUMNS = ("detections", "scene", "taken", "cv_error")  # the columns `ExtractColumns` adds
 TRUTH_COLUMNS = ("ground_truth", "ground_truth_error")  # and of a dataset with labelled boxes (`objects`)
+SIZE_COLUMNS = ("width", "height")  # and, asked for (`sizes`), the photo's size as 01's records hold it
 TAKEN_NUMBERS = ("latitude", "longitude", "altitude", *POSE_LIMITS)  # `taken`'s numeric fields (helpers.cv.exif)
 
 
@@ -113,13 +115,19 @@ class ExtractColumns:
         objects: How the dataset's labelled boxes read (`ObjectsReader`), if it has them: each row then also gets
             `ground_truth` as 01 writes it, or `ground_truth_error` (its labels cannot be read; the photo is
             still detected).
+        sizes: Also `width` and `height`, the photo's size as a person sees it (turned as its EXIF says), as 01's
+            records hold it (`with_cv_columns` asks for them where the dataset has neither column).
 
     Raises:
         ValueError: Detections read from labels or saved predictions (that is `desclm extract`'s).
     """
 
     def __init__(
-        self, config: ExtractConfig, image_column: str = "image", objects: ObjectsReader | None = None
+        self,
+        config: ExtractConfig,
+        image_column: str = "image",
+        objects: ObjectsReader | None = None,
+        sizes: bool = False,
     ) -> None:
         if config.detections_from != "models":
             raise ValueError(
@@ -127,7 +135,8 @@ class ExtractColumns:
                 "predictions are read by desclm extract --images <the saved dataset>"
             )
         self.config, self.image_column, self.objects = config, image_column, objects
-        self.columns = CV_COLUMNS + (TRUTH_COLUMNS if objects is not None else ())
+        self.sizes = sizes
+        self.columns = CV_COLUMNS + (TRUTH_COLUMNS if objects is not None else ()) + (SIZE_COLUMNS if sizes else ())
         self.models_stamp = files_stamp(
             config.yolo_weights,
             config.hf_model,
@@ -139,17 +148,22 @@ class ExtractColumns:
 
     def __getstate__(self) -> dict:  # what `map` hashes and sends to its processes: never the loaded models
         state = {"config": self.config, "image_column": self.image_column, "objects": self.objects}
-        return state | {"models": self.models_stamp}
+        return state | {"sizes": self.sizes, "models": self.models_stamp}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["config"], state["image_column"], state["objects"])
+        self.__init__(state["config"], state["image_column"], state["objects"], state["sizes"])
 
     def features(self, features):
         """The map's output features: `features` (the dataset's) and the added columns' (`cv_features`)."""
         from datasets import Features
 
         refuse_taken_columns(features, self.columns)
-        return Features({**features, **cv_features(), **(truth_features() if self.objects is not None else {})})
+        from datasets import Value
+
+        added = cv_features() | (truth_features() if self.objects is not None else {})
+        return Features(
+            {**features, **added, **({side: Value("int32") for side in SIZE_COLUMNS} if self.sizes else {})}
+        )
 
     def extractor(self, rank: int | None = None) -> BatchExtractor:
         """The models, loaded at the first call (on `rank`'s device: `rank_device`)."""
@@ -184,6 +198,9 @@ class ExtractColumns:
             columns["scene"].append(None if record is None else _scene(record["scene"]))
             columns["taken"].append(None if record is None else record.get("taken"))
             columns["cv_error"].append(None if record is not None else error)
+            if self.sizes:
+                columns["width"].append(None if record is None else record["width"])
+                columns["height"].append(None if record is None else record["height"])
             if self.objects is not None:
                 truth, why = (None, None) if record is None else self._truth(batch, position, record, names[position])
                 columns["ground_truth"].append(truth)
@@ -298,7 +315,8 @@ def with_cv_columns(
         schema = features.arrow_schema
         objects = objects_column_of(schema, config.objects_column)
         reader = ObjectsReader.of(schema, features.to_dict(), objects, config.bbox_format) if objects else None
-        extract = made.setdefault((column, reader), ExtractColumns(config, column, reader))
+        sizes = not set(SIZE_COLUMNS) & set(features)  # (a detection dataset's own are its boxes' frame)
+        extract = made.setdefault((column, reader, sizes), ExtractColumns(config, column, reader, sizes))
         given = features[column]
         undecoded = part.cast_column(column, ImageFeature(decode=False)) if isinstance(given, ImageFeature) else part
         features = extract.features(undecoded.features)

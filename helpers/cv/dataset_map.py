@@ -155,15 +155,12 @@ class ExtractColumns:
 
     def features(self, features):
         """The map's output features: `features` (the dataset's) and the added columns' (`cv_features`)."""
-        from datasets import Features
+        from datasets import Features, Value
 
         refuse_taken_columns(features, self.columns)
-        from datasets import Value
-
         added = cv_features() | (truth_features() if self.objects is not None else {})
-        return Features(
-            {**features, **added, **({side: Value("int32") for side in SIZE_COLUMNS} if self.sizes else {})}
-        )
+        added |= {side: Value("int32") for side in SIZE_COLUMNS} if self.sizes else {}
+        return Features({**features, **added})
 
     def extractor(self, rank: int | None = None) -> BatchExtractor:
         """The models, loaded at the first call (on `rank`'s device: `rank_device`)."""

@@ -339,7 +339,9 @@ def test_each_description_is_compared_with_its_rows_labels(model_dir):
     assert all(row["description_error"] is None for row in described)
 
 
-def test_saved_records_are_the_files_desclm_commands_read(tiny_cv_models, photo_folder, model_dir, tmp_path):
+def test_saved_records_are_the_files_desclm_commands_read(
+    tiny_cv_models, photo_folder, folder_records, model_dir, tmp_path
+):
     """`save_records`: the saved photos, CV records, their errors and descriptions, keyed as `--images` finds the
     photos; an export reads them as it reads desclm extract's and describe's files."""
     from helpers.describer.exports import export
@@ -369,6 +371,7 @@ def test_saved_records_are_the_files_desclm_commands_read(tiny_cv_models, photo_
     ]
     sizes = [(row["width"], row["height"]) for split in described.values() for row in split.remove_columns("image")]
     assert [(record["width"], record["height"]) for record in records] == [size for size in sizes if size[0]]
+    assert {r["image"]: r.get("taken") for r in records} == {n: folder_records[n].get("taken") for n in good}
     assert errors == [{"image": "junk.jpg", "split": "val", "error": errors[0]["error"]}]
     assert errors[0]["error"].startswith("ValueError: row 1 (junk.jpg): not an image file")
     assert [line["description"] for line in lines] == [

@@ -271,7 +271,10 @@ def save_records(dataset, folder: str | Path, image_column: str = "") -> dict:
                 counts["records"] += 1
                 record = {"image": key, "split": split}
                 record |= {n: row[n] for n in ("width", "height") if isinstance(row.get(n), int)}
-                yield json_line(record | {n: row[n] for n in RECORD_FIELDS if row.get(n) is not None})
+                record |= {n: row[n] for n in RECORD_FIELDS if row.get(n) is not None}
+                if "taken" in record:  # the column holds every field of `taken`; a record, those the photo has
+                    record["taken"] = {field: value for field, value in record["taken"].items() if value is not None}
+                yield json_line(record)
 
     def errors():
         for key, split, row in rows():

@@ -47,7 +47,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-from PIL import Image, ImageOps
+from PIL import Image
 
 from helpers.core.dataset_maps import (
     each_split,
@@ -61,14 +61,12 @@ from helpers.core.dataset_maps import (
     split_extra,
 )
 from helpers.core.ground import POSE_LIMITS
-from helpers.core.photo_datasets import seen_size
 from helpers.cv.batch import BatchExtractor, Decoded
 from helpers.cv.config import ExtractConfig
 from helpers.cv.detectors import UNKNOWN_SCENE
-from helpers.cv.exif import photo_taken
 from helpers.cv.hf_truth import ObjectsReader, objects_column_of
 from helpers.cv.labels import normalise_label
-from helpers.cv.sources import ImageItem, ImageSource, decode_bytes, to_rgb
+from helpers.cv.sources import ImageItem, ImageSource, decode_bytes, decode_opened
 
 logger = logging.getLogger(__name__)
 CV_COLUMNS = ("detections", "scene", "taken", "cv_error")  # the columns `ExtractColumns` adds
@@ -242,15 +240,14 @@ def _decoded(position: int, photo_and_name: tuple, min_side: int, exif: bool) ->
         name = f"{name} ({photo['path']})" if photo.get("path") else name
         photo = photo.get("path") if photo.get("bytes") is None else photo["bytes"]
     try:
-        if isinstance(photo, Image.Image):  # decoded by `datasets` (and turned upright by it)
-            size = seen_size(photo)
-            taken = photo_taken(photo) if exif else None
-            return Decoded(item, to_rgb(ImageOps.exif_transpose(photo)), size, "", taken)
-        if isinstance(photo, str | os.PathLike):
-            photo = Path(photo).read_bytes()
-        if not isinstance(photo, bytes | bytearray | memoryview) and photo is not None:
-            raise ValueError(f"{name}: not a photo but a {type(photo).__name__}")
-        image, size, taken = decode_bytes(bytes(photo or b""), name, min_side, exif)
+        if isinstance(photo, Image.Image):  # opened by `datasets` (decoded and turned upright by it)
+            image, size, taken = decode_opened(photo, min_side, exif)
+        else:
+            if isinstance(photo, str | os.PathLike):
+                photo = Path(photo).read_bytes()
+            if not isinstance(photo, bytes | bytearray | memoryview) and photo is not None:
+                raise ValueError(f"{name}: not a photo but a {type(photo).__name__}")
+            image, size, taken = decode_bytes(bytes(photo or b""), name, min_side, exif)
         return Decoded(item, image, size, "", taken)
     except Exception as error:  # noqa: BLE001 - any unreadable photo is its row's error, never the map's
         return Decoded(item, None, (0, 0), f"{type(error).__name__}: {error}")

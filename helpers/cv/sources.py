@@ -395,12 +395,19 @@ def _decoded(
             raise ValueError(f"{name}: a HEIF/HEIC image; reading it needs: pip install pi-heif") from None
         raise ValueError(f"{name}: not an image file (no image format recognised its content)") from None
     with opened as image:
-        width, height = seen_size(image)
-        when_where = photo_taken(image) if taken else None
-        if min_side and image.format == "JPEG":
-            image.draft(image.mode, (min_side, min_side))
-        image = ImageOps.exif_transpose(image)  # camera orientation, as a person sees the photo
-        return to_rgb(image), (width, height), when_where  # to_rgb forces a full decode: truncated files fail here
+        return decode_opened(image, min_side, taken)
+
+
+def decode_opened(
+    image: Image.Image, min_side: int = 0, taken: bool = False
+) -> tuple[Image.Image, tuple[int, int], dict | None]:
+    """`decode_photo` of a photo already opened (a JPEG not yet loaded is drafted; one loaded is decoded already)."""
+    width, height = seen_size(image)
+    when_where = photo_taken(image) if taken else None
+    if min_side and image.format == "JPEG":
+        image.draft(image.mode, (min_side, min_side))
+    image = ImageOps.exif_transpose(image)  # camera orientation, as a person sees the photo
+    return to_rgb(image), (width, height), when_where  # to_rgb forces a full decode: truncated files fail here
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

@@ -38,7 +38,7 @@ def main(argv: list[str], prog: str = "desclm export") -> int:
     )
     options, _ = parser.parse(argv)
     from helpers.core.device import worker_processes
-    from helpers.core.paths import require_file, resolve
+    from helpers.core.paths import require_file, require_photos, resolve
     from helpers.describer.exports import export
 
     try:
@@ -47,7 +47,9 @@ def main(argv: list[str], prog: str = "desclm export") -> int:
             require_file(options.described, "Described rows", kind="file"),
             resolve(options.output),
             require_file(options.cv, "CV records (--cv)", kind="file") if options.cv else None,
-            require_file(options.images, "Photos (--images: a folder or a Hugging Face dataset)")
+            require_photos(
+                options.images, "Photos (--images: a folder, a Hugging Face dataset, or s3://... in storage)"
+            )
             if options.images
             else None,
             prompt=options.conversation_prompt,

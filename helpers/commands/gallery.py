@@ -19,14 +19,16 @@ def main(argv: list[str], prog: str = "desclm gallery") -> int:
         GalleryOptions, prog=prog, description="Write an HTML page (and thumbnails) to look through described photos."
     )
     options, _ = parser.parse(argv)
-    from helpers.core.paths import require_file, resolve
+    from helpers.core.paths import require_file, require_photos, resolve
     from helpers.describer.gallery import write_gallery
 
     try:
         counts = write_gallery(
             require_file(options.described, "Described rows", kind="file"),
             resolve(options.output),
-            require_file(options.images, "Photos (--images: a folder or a Hugging Face dataset)")
+            require_photos(
+                options.images, "Photos (--images: a folder, a Hugging Face dataset, or s3://... in storage)"
+            )
             if options.images
             else None,
             require_file(options.cv, "CV records (--cv)", kind="file") if options.cv else None,

@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from helpers.core.remote import is_remote, remote_folder
+
 _SOURCE_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -64,6 +66,11 @@ def resolve(path: str | Path) -> Path:
     Returns:
         The absolute path (`~` expanded; symbolic links are kept).
     """
+    if is_remote(path):  # else Path would make "s3:/bucket/x" of it, a folder in the working directory
+        raise ValueError(
+            f"{path}: a remote location where a path on this machine is expected (photos are read where they lie in "
+            "object storage as --images, a folder of them; other inputs and the outputs are local)"
+        )
     path = Path(path).expanduser()
     return path if path.is_absolute() else Path.cwd() / path
 
@@ -72,6 +79,14 @@ def enter_project_root() -> Path:
     """Makes the project root the working directory (notebooks call this first); returns it."""
     os.chdir(PROJECT_ROOT)
     return PROJECT_ROOT
+
+
+def require_photos(images: str | Path, what: str):
+    """`require_file` of photos that may lie in object storage: a URL (`s3://bucket/photos/`) is checked
+    there and returned as its `UPath` (`helpers.core.remote.remote_folder`), a path as `require_file` returns it."""
+    if is_remote(images):
+        return remote_folder(str(images), what)
+    return require_file(images, what)
 
 
 def require_file(path: str | Path, what: str, hint: str = "", kind: str = "") -> Path:

@@ -39,6 +39,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from PIL import Image, ImageOps
 
+from helpers.core.remote import is_remote, remote_folder, remote_version
 from helpers.core.settings import setting
 from helpers.core.tar_photos import ShardIndex, is_tar_shards, read_member, shard_files, shards_root, split_key
 from helpers.core.video_frames import frame_jpeg, is_video, read_frame, split_frame_key
@@ -474,8 +475,8 @@ class PhotoKeys:
 
     def __init__(self, images: Path, image_column: str = "", key_column: str = "") -> None:
         self.images, self.image_column, self.key_column = images, image_column, key_column
-        # tar shards before a dataset: img2dataset puts Parquet files beside its shards
-        dataset = not is_tar_shards(images, IMAGE_SUFFIXES) and is_photo_dataset(images)
+        # tar shards before a dataset: img2dataset puts Parquet files beside its shards; a remote folder is photos
+        dataset = not is_remote(images) and not is_tar_shards(images, IMAGE_SUFFIXES) and is_photo_dataset(images)
         self.dataset = PhotoDataset(images, image_column, key_column) if dataset else None
         self._rows: dict[str, int] | None = None  # `only`'s map
         self._passed: dict[str, int] = {}  # keys read past, not yet asked for
@@ -546,14 +547,15 @@ class PhotoKeys:
         return self.dataset is None and self._in_video(key) is not None
 
     def _in_video(self, key: str) -> tuple[str, int] | None:
-        """(video, milliseconds) of a key naming a video's frame under the folder, else None."""
+        """(video, milliseconds) of a key naming a video's frame under the folder, else None (a remote folder's
+        keys name its photos only)."""
         in_video = split_frame_key(key)
-        return in_video if in_video and (self.images / in_video[0]).is_file() else None
+        return in_video if in_video and not is_remote(self.images) and (self.images / in_video[0]).is_file() else None
 
     def _in_shard(self, key: str) -> tuple[str, str] | None:
         """(shard, member) of a key naming a photo in a tar shard under the folder, else None."""
         in_shard = split_key(key)
-        return in_shard if in_shard and (self.images / in_shard[0]).is_file() else None
+        return in_shard if in_shard and not is_remote(self.images) and (self.images / in_shard[0]).is_file() else None
 
     def read_bytes(self, key: str) -> bytes:
         """The photo's file content. Raises OSError (FileNotFoundError when there is none) or ValueError."""
@@ -600,6 +602,8 @@ class PhotoKeys:
 
     def version(self, key: str) -> str:
         """Changes when the photo may have: its path, size and time; a dataset's files' likewise."""
+        if is_remote(self.images):
+            return remote_version(self.images / key)
         if self.dataset is None:
             inside = self._in_video(key) or self._in_shard(key)  # (video or shard, frame or member)
             photo = self.images / (inside[0] if inside else key)
@@ -626,7 +630,16 @@ def photos_of_cv_output(cv_output: Path) -> PhotoKeys | None:
     photos are gone."""
     settings = cv_output_manifest(cv_output)
     root = settings.get("image_root")
-    if not root or not Path(root).exists():
+    if not root:
+        return None
+    if is_remote(root):  # a folder in object storage, as 01 read it
+        try:
+            folder = remote_folder(root, "Photos (the CV output's image_root)")
+        except (OSError, ValueError) as error:
+            logger.warning("%s", error)
+            return None
+        return PhotoKeys(folder)
+    if not Path(root).exists():
         return None
     return PhotoKeys(Path(root), settings.get("image_column", ""), settings.get("key_column", ""))
 
@@ -634,16 +647,16 @@ def photos_of_cv_output(cv_output: Path) -> PhotoKeys | None:
 def photos_for(
     images: Path | None, image_column: str = "", key_column: str = "", cv: Path | None = None
 ) -> PhotoKeys | None:
-    """The photos a page or an export shows: `images` as 01 took it. A folder or a dataset is used as
-    it is; a data.yaml, COCO .json or .txt list by the root its records' keys are relative to, which
-    `cv`'s manifest names. Without `images`, None.
+    """The photos a page or an export shows: `images` as 01 took it. A folder (a remote one too, as
+    `require_photos` returns it) or a dataset is used as it is; a data.yaml, COCO .json or .txt list by the root
+    its records' keys are relative to, which `cv`'s manifest names. Without `images`, None.
 
     Raises:
         ValueError: `images` is such a file and no `cv` manifest says where its photos are.
     """
     if images is None:
         return None
-    if images.is_dir() or is_photo_dataset(images):
+    if is_remote(images) or images.is_dir() or is_photo_dataset(images):  # (a remote folder: `require_photos`')
         return PhotoKeys(images, image_column, key_column)
     if shard_files(images):  # one tar shard: its photos' keys start with its name
         return PhotoKeys(shards_root(images))

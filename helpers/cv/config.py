@@ -12,7 +12,7 @@ from helpers.core.contract import Policy
 from helpers.core.device import cpu_cores
 from helpers.core.io import predictions_fingerprint, weights_fingerprint
 from helpers.core.offline import model_source
-from helpers.core.paths import require_file, resolve
+from helpers.core.paths import require_file, require_photos, resolve
 from helpers.core.photo_datasets import image_column_setting, key_column_setting
 from helpers.core.settings import setting
 from helpers.core.shards import shard_path
@@ -38,7 +38,9 @@ class ExtractConfig:
         "instances .json, Label Studio's JSON export (its "
         "reviewed boxes, keyed by photo_id), a LLaVA "
         "conversations .json or .jsonl (its images), tar shards (a .tar or a folder of them: WebDataset, img2dataset), "
-        "a Hugging Face dataset (a save_to_disk folder, Parquet files), or a video; videos in a folder or list too",
+        "a Hugging Face dataset (a save_to_disk folder, Parquet files), or a video; videos in a folder or list too; "
+        "or a folder in object storage, its photos read where they lie (s3://bucket/photos/, gs://, az://: any "
+        "fsspec protocol, its package installed: s3fs, gcsfs, adlfs)",
         aliases=("source",),
     )
     image_root: str = setting(
@@ -196,10 +198,10 @@ class ExtractConfig:
         """Every model file, folder and settings file this run reads exists, is of the right kind and
         readable (the models' only when not `models_loaded` already). Raises (OSError or ValueError, one
         line naming the path) before any model loads."""
-        require_file(
+        require_photos(
             self.images,
-            "Photos (images: a folder, a .txt list of paths, a YOLO data.yaml, a COCO or LLaVA .json, a LLaVA .jsonl "
-            "or a Hugging Face dataset)",
+            "Photos (images: a folder, a .txt list of paths, a YOLO data.yaml, a COCO or LLaVA .json, a LLaVA .jsonl, "
+            "a Hugging Face dataset or a folder in object storage)",
         )
         if self.image_root:
             require_file(self.image_root, "Photo folder of the COCO or LLaVA file (image_root)", kind="folder")

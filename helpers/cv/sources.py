@@ -3,8 +3,9 @@ folder with its class names file, `helpers.cv.yolo_data.names_file`), a Pascal V
 (`helpers.cv.voc_data`), a COCO instances JSON or a Label Studio JSON export (these with ground truth), a
 LLaVA training set's JSON or JSONL, tar shards (WebDataset, img2dataset: `helpers.core.tar_photos`), or a
 Hugging Face dataset of photos
-(`helpers.core.photo_datasets`: a `save_to_disk` folder or Parquet files). Videos in a folder or a
-list, or one video, give a frame every `video_interval` seconds (`helpers.core.video_frames`).
+(`helpers.core.photo_datasets`: a `save_to_disk` folder or Parquet files), or a folder in object storage
+(`s3://bucket/photos/`, any fsspec protocol: `helpers.core.remote`), its photos read where they lie. Videos in a
+folder or a list, or one video, give a frame every `video_interval` seconds (`helpers.core.video_frames`).
 
 Each image gets a stable key, its path relative to the image root (the folder, the list file's
 folder, the dataset root, or the COCO or LLaVA file's folder unless `image_root` says otherwise; in a
@@ -30,6 +31,7 @@ from tqdm.auto import tqdm
 from helpers.core.io import json_opening
 from helpers.core.paths import resolve
 from helpers.core.photo_datasets import IMAGE_SUFFIXES, SPLIT_NAMES, is_photo_dataset, open_photo_dataset, seen_size
+from helpers.core.remote import is_remote, remote_folder, remote_photos
 from helpers.core.shards import check_shard, shard_of
 from helpers.core.tar_photos import MEMBER, is_tar_shards, read_member, shard_photos, shards_root, split_key
 from helpers.core.video_frames import (
@@ -78,7 +80,7 @@ class ImageItem:
     its key and the source's root, shared by all, and makes its path when asked (~150 bytes a photo;
     a `Path` each took ~600)."""
 
-    root: Path  # the source's image root, absolute (a Hugging Face dataset's photo: the dataset)
+    root: Path  # the source's image root, absolute (a Hugging Face dataset's photo: the dataset; a remote one: a UPath)
     key: str  # path relative to the image root (posix), or the absolute path when outside it
     split: str | None  # train/val/test when the source says so
     # a Hugging Face dataset's photo: its row, in `column`; a shard's: its data's offset; a frame's: its time (ms)
@@ -181,7 +183,8 @@ def open_image_source(
     dataset (`image_column`, `key_column`: see `helpers.core.photo_datasets`; its boxes, when it has
     them: `objects_column`, `bbox_format`, see `helpers.cv.hf_truth`). Ground-truth names go through
     `label_map`. A video in a folder or a list, or one video file, is listed as its frames every
-    `video_interval` seconds (`helpers.core.video_frames`), where it lies among the photos.
+    `video_interval` seconds (`helpers.core.video_frames`), where it lies among the photos. A URL
+    (`s3://bucket/photos/`) is a folder in object storage (`helpers.core.remote`): its photos, not its videos.
 
     Paths in a list file may be relative to the list file's folder. Duplicates are listed once.
 
@@ -189,6 +192,12 @@ def open_image_source(
         FileNotFoundError: naming the path, when it does not exist.
         ValueError: when it is a file of another kind.
     """
+    if is_remote(images):  # a folder in object storage (s3://...): its photos read where they lie
+        root = remote_folder(str(images), "images")
+        keys = remote_photos(root, IMAGE_SUFFIXES, passed_over=VIDEO_SUFFIXES)
+        return ImageSource(
+            "folder", root, [ImageItem(root, key, None) for key in keys], label_map=dict(label_map or {})
+        )
     path = resolve(images)
     if not path.exists():
         raise FileNotFoundError(
@@ -357,6 +366,8 @@ def decode_photo(
         else:
             data = open_photo_dataset(str(path), item.column).read(item.row)
         return decode_bytes(data, name, min_side, taken)
+    if is_remote(path):  # a photo in object storage: its bytes
+        return decode_bytes(path.read_bytes(), name, min_side, taken)
     if path.is_symlink() and not path.exists():
         raise ValueError(f"{path}: a symbolic link to nothing (dangling, or a loop)")
     if path.stat().st_size == 0:

@@ -178,6 +178,7 @@ from helpers.core.photo_datasets import (
 )
 from helpers.core.photo_rewrite import TURNED_WARNING, PhotoRewrite, stored_turned
 from helpers.core.records import file_stamp, record_id
+from helpers.core.remote import is_remote
 from helpers.core.sampling import sample_stream
 from helpers.core.strip_location import without_location
 from helpers.core.tar_photos import is_tar_shards
@@ -1981,7 +1982,9 @@ def export(
         if output.exists() and not output.is_dir():
             raise ValueError(f"{output} is a file: the {fmt} export writes a folder")
         inside = [
-            p for p in inputs + ([photos.images] if photos else []) if p.resolve().is_relative_to(output.resolve())
+            p
+            for p in inputs + ([photos.images] if photos and not is_remote(photos.images) else [])
+            if p.resolve().is_relative_to(output.resolve())
         ]
         if inside:
             raise ValueError(
@@ -2134,6 +2137,8 @@ def served_prefix(photos: PhotoKeys | None, image_folder: Path | None) -> tuple[
             "the label_studio tasks name each photo by the URL Label Studio serves it at: give the photos (--images) "
             "for Label Studio's local files, or --url_prefix where they are served"
         )
+    if is_remote(photos.images):  # Label Studio's cloud storage serves them by their URLs (s3://bucket/key)
+        return f"{photos.images}/", None
     if photos.dataset is not None or is_tar_shards(photos.images, IMAGE_SUFFIXES):
         raise ValueError(
             f"{photos.images}: photos in a Hugging Face dataset or tar shards are no files Label Studio can serve: "
@@ -2340,6 +2345,8 @@ def _check_image_folder(fmt: str, image_folder: Path, photos: PhotoKeys | None) 
 
 
 def _check_apart(image_folder: Path, photos: PhotoKeys) -> None:
+    if is_remote(photos.images):  # in object storage: no folder here overlaps them
+        return
     folder, source = image_folder.resolve(), photos.images.resolve()
     if folder.is_relative_to(source) or source.is_relative_to(folder):
         raise ValueError(f"image_folder {image_folder} and the photos {photos.images} overlap: choose another folder")

@@ -67,6 +67,7 @@ from helpers.core.io import atomic_write_text, write_jsonl, write_problems
 from helpers.core.logs import progress
 from helpers.core.outputs import check_writes
 from helpers.core.photo_datasets import PhotoKeys, photos_for, photos_of_cv_output
+from helpers.core.remote import is_remote
 from helpers.core.sampling import sample_stream
 from helpers.core.video_frames import split_frame_key
 from helpers.describer.exports import ExportRow, is_cv_records, is_verdicts, joined_rows, verdict_rows
@@ -291,7 +292,8 @@ def write_gallery(
     photos = photos_for(images, image_column, key_column, records) if images is not None else None
     if photos is None and records is not None and (photos := photos_of_cv_output(records)):
         logger.info("photos: %s, as %s's manifest records", photos.images, records)
-    if photos is not None and folder.resolve().is_relative_to(photos.images.resolve()):
+    inside = photos is not None and not is_remote(photos.images)  # (no page here lands in object storage)
+    if inside and folder.resolve().is_relative_to(photos.images.resolve()):
         raise ValueError(
             f"the thumbnails would go to {folder}, inside the photo folder {photos.images}, where a later extraction "
             "would take them for photos: write the page outside that folder"

@@ -169,14 +169,14 @@ def _item(root: Path, key, split, row, column) -> ImageItem:
 
 
 def _decode_rows(
-    batch: dict, min_side: int, root: str, taken: bool, video_interval: float = DEFAULT_VIDEO_INTERVAL
+    batch: dict, min_side: int, root: Path, taken: bool, video_interval: float = DEFAULT_VIDEO_INTERVAL
 ) -> dict:
     """A Ray task: the batch's photos decoded (`decode_item`), as arrays; a failure is its row's `error`
     (their `position` and `ITEM_COLUMNS` go along); when and where each was taken, and a video frame's
     camera motion, as JSON ("": unknown)."""
     columns: dict[str, list] = {name: [] for name in ("image", "width", "height", "error", "taken", "motion")}
     for values in zip(*(batch[name] for name in ITEM_COLUMNS)):
-        decoded = decode_item(_item(Path(root), *values), min_side, taken, video_interval)
+        decoded = decode_item(_item(root, *values), min_side, taken, video_interval)
         array = NO_IMAGE if decoded.image is None else np.asarray(decoded.image)
         width, height = decoded.size
         known = [json.dumps(value) if value else "" for value in (decoded.taken, decoded.motion)]
@@ -372,7 +372,7 @@ class RayEngine:
                     _decode_rows,
                     fn_kwargs={
                         "min_side": self.min_side,
-                        "root": str(self.source.root),
+                        "root": self.source.root,  # a Path, or a remote folder's UPath (its file system's options)
                         "taken": config.read_exif,
                         "video_interval": config.video_interval,
                     },

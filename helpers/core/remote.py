@@ -1,0 +1,118 @@
+"""Photos where they lie in object storage: a folder given as a URL (`s3://bucket/photos/`, `gs://...`,
+`az://...`, `hf://datasets/<user>/<name>/photos`, any protocol fsspec knows) read where it is, through fsspec's
+file system for the protocol (`s3fs`, `gcsfs`, `adlfs`, ...: installed by the user, as `datasets` and Ray Data
+ask too) and `universal_pathlib`'s paths, so that a folder and its photos are used as a local `Path` is
+(`folder / key`, `read_bytes`, `is_file`, `stat`).
+
+Credentials and endpoints come as the protocol's own library reads them (`AWS_PROFILE`, `AWS_ENDPOINT_URL`,
+`GOOGLE_APPLICATION_CREDENTIALS`, ...) or through fsspec's settings (`FSSPEC_S3_ENDPOINT_URL`, `FSSPEC_S3`
+as JSON): nothing is asked for here, and nothing is reached unless a URL is given.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from helpers.core.io import is_mac_metadata, name_suffix
+
+logger = logging.getLogger(__name__)
+
+LOCAL_PROTOCOLS = frozenset({"", "file", "local"})
+# What an object's `info` says of its version, most telling first: a content hash, else when it was written
+VERSION_FIELDS = (
+    "ETag",
+    "etag",
+    "md5Hash",
+    "content_md5",
+    "LastModified",
+    "last_modified",
+    "updated",
+    "mtime",
+    "created",
+)
+
+
+def is_remote(location) -> bool:
+    """Whether `location` (a string as given, or a path object) names a place reached through a remote file
+    system (`s3://...`), not this machine's (a path, `file://...`)."""
+    if isinstance(location, Path):
+        return False
+    if isinstance(location, str):
+        protocol, separator, _ = location.partition("://")
+        return bool(separator) and protocol.lower() not in LOCAL_PROTOCOLS
+    return str(getattr(location, "protocol", "")) not in LOCAL_PROTOCOLS  # a `UPath`
+
+
+def remote_folder(url: str, what: str):
+    """The remote folder at `url`, checked: it exists and is a folder.
+
+    Args:
+        url: The folder's URL (`s3://bucket/photos/`).
+        what: What it is, for the messages ("Photos (--images)").
+
+    Returns:
+        Its `UPath`.
+
+    Raises:
+        ValueError: The protocol is unknown, or its file system's package is not installed (naming it).
+        FileNotFoundError: Nothing is there.
+        NotADirectoryError: It is one file (a folder of photos is read, as a local one is).
+        OSError: The storage could not be read (credentials, permissions, the network), in one line.
+    """
+    from upath import UPath
+
+    try:
+        folder = UPath(url.rstrip("/"))
+        folder.fs  # noqa: B018 - the protocol's file system made now: its package missing is said here
+        is_folder = folder.is_dir()
+        exists = is_folder or folder.exists()
+    except ImportError as error:  # fsspec names the package: "Install s3fs to access S3"
+        raise ValueError(f"{what}: {url}: {error}") from None
+    except ValueError as error:  # "Protocol not known: ..."
+        raise ValueError(f"{what}: {url}: {error}") from None
+    except Exception as error:  # noqa: BLE001 - credentials, permissions, the network: one line naming the URL
+        raise OSError(f"{what}: {url} could not be read: {type(error).__name__}: {error}") from None
+    if not exists:
+        raise FileNotFoundError(f"{what} not found: {url}")
+    if not is_folder:
+        raise NotADirectoryError(f"{what} should be a folder of photos, got one file: {url}")
+    return folder
+
+
+def remote_photos(folder, suffixes: frozenset[str], passed_over: frozenset[str] = frozenset()) -> list[str]:
+    """The photos under a remote folder (recursive; files with these extensions), as keys relative to it joined
+    with "/", in the order `walk_images` gives a local copy of the folder (each folder's entries by name, depth
+    first). One listing of the whole prefix (S3's, GCS's: a request per thousand objects, not one per folder);
+    macOS's `._` files are left out as locally (`is_mac_metadata`, reading a `._` file's first bytes). Files with
+    `passed_over` extensions (videos) are counted in a warning, others in the log.
+    """
+    fs, root = folder.fs, folder.path.rstrip("/")
+    keys, others, skipped, mac_metadata = [], 0, 0, 0
+    for found in fs.find(root, withdirs=False, detail=False):
+        key = found[len(root) :].lstrip("/")
+        suffix = name_suffix(key)
+        if suffix in suffixes and is_mac_metadata(key, lambda path=found: fs.cat_file(path, start=0, end=4)):
+            mac_metadata += 1
+        elif suffix in suffixes:
+            keys.append(key)
+        elif suffix in passed_over:
+            skipped += 1
+        else:
+            others += 1
+    if skipped:
+        logger.warning("%s: %d video(s) passed over: frames are read from videos on this machine", folder, skipped)
+    if others:
+        logger.info("%s: %d file(s) that are not images passed over", folder, others)
+    if mac_metadata:
+        logger.info(
+            "%s: %d macOS metadata file(s) passed over (`._` AppleDouble files, no photos)", folder, mac_metadata
+        )
+    return sorted(keys, key=lambda key: key.split("/"))
+
+
+def remote_version(path) -> str:
+    """What changes when the remote file may have: its URL, size and what its storage says of its version."""
+    info = path.fs.info(path.path)
+    stamp = next((str(info[name]) for name in VERSION_FIELDS if info.get(name) is not None), "")
+    return f"{path}|{info.get('size')}|{stamp}"

@@ -1,0 +1,183 @@
+"""Photos in object storage (`--images s3://bucket/photos/`), listed, read and shown where they lie
+(`helpers.core.remote`): against moto's S3 server, which s3fs reaches over HTTP as it reaches AWS, and fsspec's
+in-memory file system for what needs no server."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import tempfile
+from pathlib import Path
+
+import fsspec
+import pytest
+from conftest import cv_models_settings
+from hypothesis import given
+from hypothesis import strategies as st
+
+from helpers.core.io import APPLE_DOUBLE
+from helpers.core.paths import require_photos
+from helpers.core.photo_datasets import IMAGE_SUFFIXES, photos_for
+from helpers.core.remote import remote_folder, remote_photos
+from helpers.cv.extract import ExtractConfig, run_extraction
+from helpers.cv.yolo_data import walk_images
+
+BUCKET = "litter-survey"
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def s3(tiny_demo, tmp_path_factory):
+    """A bucket on moto's S3 server holding the tiny demo's train photos under `flights/`, with a file that is no
+    photo, a Mac's `._` file, a note and a video beside them; and a local folder of the same photos (the video
+    left out: a remote folder's videos are passed over). Yields (the photos' URL, the local folder, the file system)."""
+    moto_server = pytest.importorskip("moto.server")
+    s3fs = pytest.importorskip("s3fs")
+    port = _free_port()
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    environment = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        s3fs.S3FileSystem.clear_instance_cache()  # a file system made before, for another endpoint, is not reused
+        fs = s3fs.S3FileSystem()
+        fs.mkdir(BUCKET)
+        local = tmp_path_factory.mktemp("remote") / "flights"
+        shutil.copytree(tiny_demo / "train" / "images", local / "day1")
+        (local / "day1" / "broken.jpg").write_bytes(b"not a photo")
+        (local / "._day1.jpg").write_bytes(APPLE_DOUBLE + b"\x00" * 60)
+        (local / "notes.txt").write_text("flight notes")
+        fs.put(str(local), f"{BUCKET}/flights", recursive=True)
+        fs.pipe(f"{BUCKET}/flights/day1/clip.mp4", b"\x00" * 64)
+        yield f"s3://{BUCKET}/flights/", local, fs
+        s3fs.S3FileSystem.clear_instance_cache()
+    server.stop()
+
+
+def test_extract_reads_photos_in_s3_where_they_lie_as_it_reads_a_local_copy(s3, tiny_cv_models, tmp_path, caplog):
+    """The records of `desclm extract --images s3://...` are those of the same photos in a local folder, keyed
+    alike; a file that is no photo costs its line, naming its URL; the manifest names the URL, so the gallery finds
+    the photos; a rerun resumes (nothing done twice)."""
+    url, local, _ = s3
+    settings = cv_models_settings(tiny_cv_models)
+    remote_summary = run_extraction(ExtractConfig(images=url, output=str(tmp_path / "remote.jsonl"), **settings))
+    run_extraction(ExtractConfig(images=str(local), output=str(tmp_path / "local.jsonl"), **settings))
+
+    remote, here = (_lines(tmp_path / f"{name}.jsonl") for name in ("remote", "local"))
+    assert remote == here and len(remote) == 8
+    assert [record["image"] for record in remote] == [f"day1/train_{i:05d}.jpg" for i in range(8)]
+    errors = _lines(tmp_path / "remote.errors.jsonl")
+    assert [error["image"] for error in errors] == ["day1/broken.jpg"]
+    assert f"{url}day1/broken.jpg: not an image file" in errors[0]["error"]
+    assert remote_summary["selected_images"] == 9  # the photos and the broken one: not the `._`, note or video
+    assert "1 video(s) passed over" in caplog.text
+    manifest = json.loads((tmp_path / "remote.manifest.json").read_text())
+    assert manifest["image_root"] == url.rstrip("/")
+
+    again = run_extraction(ExtractConfig(images=url, output=str(tmp_path / "remote.jsonl"), **settings))
+    assert (again["already_done"], again["processed"]) == (8, 0)
+    assert _lines(tmp_path / "remote.jsonl") == remote
+
+
+def test_gallery_and_exports_show_and_copy_photos_from_s3(s3, tmp_path):
+    """The gallery finds the photos where the records' manifest says (the bucket) and draws a thumbnail of each; the
+    llava export copies each photo's bytes from the bucket; Label Studio's tasks name each photo by its URL (its
+    cloud storage serves them); a photo rewritten in the bucket is a new version."""
+    from helpers.describer.exports import export
+    from helpers.describer.gallery import write_gallery
+
+    url, local, fs = s3
+    keys = [f"day1/train_{i:05d}.jpg" for i in range(8)]
+    records = [{"image": key, "detections": [], "scene": {"class": "grass", "confidence": 0.9}} for key in keys]
+    (tmp_path / "cv.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+    manifest = {"image_root": url.rstrip("/"), "images": url}
+    (tmp_path / "cv.manifest.json").write_text(json.dumps(manifest))
+    described = [{"id": key, "description": "There is no litter on grass.", "source": "grammar"} for key in keys]
+    (tmp_path / "described.jsonl").write_text("".join(json.dumps(row) + "\n" for row in described))
+
+    page = write_gallery(tmp_path / "cv.jsonl", tmp_path / "page.html")
+    assert page["photos"] == 8 and page["problems"] == 0
+    assert len(list((tmp_path / "page_thumbs").iterdir())) == 8
+
+    photos = require_photos(url, "Photos")
+    export(
+        "llava",
+        tmp_path / "described.jsonl",
+        tmp_path / "llava.json",
+        tmp_path / "cv.jsonl",
+        photos,
+        image_folder=tmp_path / "copied",
+    )
+    entries = json.loads((tmp_path / "llava.json").read_text())
+    assert [entry["image"] for entry in entries] == keys
+    assert all((tmp_path / "copied" / key).read_bytes() == (local / key).read_bytes() for key in keys)
+
+    export("label_studio", tmp_path / "described.jsonl", tmp_path / "tasks.json", tmp_path / "cv.jsonl", photos)
+    tasks = json.loads((tmp_path / "tasks.json").read_text())
+    assert [task["data"]["image"] for task in tasks] == [f"{url}{key}" for key in keys]
+
+    found = photos_for(photos)
+    before = found.version(keys[0])
+    fs.pipe(f"{BUCKET}/flights/{keys[0]}", (local / keys[1]).read_bytes())
+    assert found.version(keys[0]) != before and found.read_bytes(keys[0]) == (local / keys[1]).read_bytes()
+    fs.pipe(f"{BUCKET}/flights/{keys[0]}", (local / keys[0]).read_bytes())
+
+
+def test_a_remote_location_that_cannot_be_read_is_one_line_naming_it(tmp_path):
+    """Nothing there, one file, a protocol nobody knows: each a one-line error naming the URL; an output or other
+    input given as a URL is refused, not written to a folder named `s3:` here."""
+    memory = fsspec.filesystem("memory")
+    memory.pipe("/errors/photos/a.jpg", b"x")
+    with pytest.raises(FileNotFoundError, match="memory://errors/none"):
+        remote_folder("memory://errors/none", "Photos")
+    with pytest.raises(NotADirectoryError, match="one file: memory://errors/photos/a.jpg"):
+        remote_folder("memory://errors/photos/a.jpg", "Photos")
+    with pytest.raises(ValueError, match="nosuchstore://x"):
+        remote_folder("nosuchstore://x/photos", "Photos")
+    config = ExtractConfig(images="memory://errors/photos", output="s3://bucket/cv.jsonl", yolo_weights="best.pt")
+    with pytest.raises(ValueError, match="s3://bucket/cv.jsonl: a remote location where a path on this machine"):
+        config.output_path()
+    memory.rm("/errors", recursive=True)
+
+
+NAMES = st.text(alphabet="aAb0._- ", min_size=1, max_size=4).filter(lambda name: name not in (".", ".."))
+SUFFIXES = st.sampled_from([".jpg", ".JPG", ".png", ".txt", ""])
+FILES = st.lists(st.tuples(st.lists(NAMES, max_size=3), NAMES, SUFFIXES), min_size=1, max_size=12)
+
+
+@given(files=FILES)
+def test_a_remote_folder_lists_its_photos_in_the_order_and_keys_of_a_local_copy(files):
+    """Whatever the names (dots, dashes, spaces, case, depth), a remote folder's photos are the keys a local copy's
+    walk gives, in its order: a run over the bucket and over a copy writes the same records in the same order."""
+    memory = fsspec.filesystem("memory")
+    with tempfile.TemporaryDirectory() as folder:
+        root, written = Path(folder), set()
+        for parents, name, suffix in files:
+            key = "/".join([*parents, name + suffix])
+            if any(k.startswith(key + "/") or key.startswith(k + "/") for k in written):
+                continue  # a name both a file and a folder
+            written.add(key)
+            (root / key).parent.mkdir(parents=True, exist_ok=True)
+            (root / key).write_bytes(b"photo")
+            memory.pipe(f"/walk/{key}", b"photo")
+        try:
+            listed = remote_photos(remote_folder("memory://walk", "Photos"), IMAGE_SUFFIXES)
+        finally:
+            memory.rm("/walk", recursive=True)
+        assert listed == list(walk_images(root))

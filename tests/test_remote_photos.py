@@ -95,6 +95,23 @@ def test_extract_reads_photos_in_s3_where_they_lie_as_it_reads_a_local_copy(s3, 
     assert _lines(tmp_path / "remote.jsonl") == remote
 
 
+def test_annotate_describes_photos_in_s3(s3, tiny_cv_models, model_dir, tmp_path):
+    """`desclm annotate --images s3://...`: each photo in the bucket extracted and described in one run; the file that
+    is no photo one error line among the CV errors."""
+    from helpers.engine.annotate import AnnotateOptions, annotate
+    from helpers.engine.options import EngineOptions
+
+    url, _, _ = s3
+    config = ExtractConfig(images=url, output=str(tmp_path / "cv.jsonl"), **cv_models_settings(tiny_cv_models))
+    options = AnnotateOptions(describer=str(model_dir), described=str(tmp_path / "described.jsonl"))
+    summary = annotate(config, options, EngineOptions())
+    assert (summary["processed"], summary["failed"]) == (8, 1)
+    described = _lines(tmp_path / "described.jsonl")
+    assert sorted(row["id"] for row in described) == [f"day1/train_{i:05d}.jpg" for i in range(8)]
+    assert all(row.get("description") for row in described)
+    assert [row["image"] for row in _lines(tmp_path / "cv.errors.jsonl")] == ["day1/broken.jpg"]
+
+
 def test_gallery_and_exports_show_and_copy_photos_from_s3(s3, tmp_path):
     """The gallery finds the photos where the records' manifest says (the bucket) and draws a thumbnail of each; the
     llava export copies each photo's bytes from the bucket; Label Studio's tasks name each photo by its URL (its

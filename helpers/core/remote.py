@@ -1,5 +1,5 @@
 """Photos where they lie in object storage: a folder given as a URL (`s3://bucket/photos/`, `gs://...`,
-`az://...`, `hf://datasets/<user>/<name>/photos`, any protocol fsspec knows) read where it is, through fsspec's
+`az://...`, any protocol fsspec knows) read where it is, through fsspec's
 file system for the protocol (`s3fs`, `gcsfs`, `adlfs`, ...: installed by the user, as `datasets` and Ray Data
 ask too) and `universal_pathlib`'s paths, so that a folder and its photos are used as a local `Path` is
 (`folder / key`, `read_bytes`, `is_file`, `stat`).

@@ -33,6 +33,7 @@ from helpers.core.io import atomic_write_text, side_files
 from helpers.core.outputs import OutputLock, check_writable, check_writes, lock_path, partial_paths
 from helpers.core.paths import require_file, resolve
 from helpers.core.records import parse_line
+from helpers.core.remote import is_remote
 from helpers.core.settings import setting
 from helpers.cv.batch import BatchResult
 from helpers.cv.config import ExtractConfig
@@ -87,7 +88,8 @@ def annotate(config: ExtractConfig, options: AnnotateOptions, engine_options: En
     partial, manifest_file = partial_paths(described)[0], side_files(described)["manifest"]
     cv_output = config.output_path()
     cv_files = [cv_output, *partial_paths(cv_output), *side_files(cv_output).values(), lock_path(cv_output)]
-    check_writes([described, partial, manifest_file, lock_path(described)], [*cv_files, resolve(config.images)])
+    photos = [] if is_remote(config.images) else [resolve(config.images)]  # (none of this machine's files in storage)
+    check_writes([described, partial, manifest_file, lock_path(described)], [*cv_files, *photos])
     check_writable(described)
     model_dir = require_file(options.describer, "Describer model folder (`desclm train`'s output)", kind="folder")
     config.check_inputs()

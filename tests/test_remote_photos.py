@@ -73,8 +73,8 @@ def s3(tiny_demo, tmp_path_factory):
 def test_extract_reads_photos_in_s3_where_they_lie_as_it_reads_a_local_copy(s3, tiny_cv_models, tmp_path, caplog):
     """The records of `desclm extract --images s3://...` are those of the same photos in a local folder, keyed
     alike; a file that is no photo costs its line, naming its URL; the manifest names the URL, so the gallery finds
-    the photos; a rerun resumes (nothing done twice)."""
-    url, local, _ = s3
+    the photos; a rerun resumes (nothing done twice), and takes a photo uploaded since."""
+    url, local, fs = s3
     settings = cv_models_settings(tiny_cv_models)
     remote_summary = run_extraction(ExtractConfig(images=url, output=str(tmp_path / "remote.jsonl"), **settings))
     run_extraction(ExtractConfig(images=str(local), output=str(tmp_path / "local.jsonl"), **settings))
@@ -90,9 +90,16 @@ def test_extract_reads_photos_in_s3_where_they_lie_as_it_reads_a_local_copy(s3, 
     manifest = json.loads((tmp_path / "remote.manifest.json").read_text())
     assert manifest["image_root"] == url.rstrip("/")
 
-    again = run_extraction(ExtractConfig(images=url, output=str(tmp_path / "remote.jsonl"), **settings))
-    assert (again["already_done"], again["processed"]) == (8, 0)
-    assert _lines(tmp_path / "remote.jsonl") == remote
+    # a photo uploaded since, in a folder of its own: listed again, not as this process saw the bucket before
+    fs.pipe(f"{BUCKET}/flights/day2/late.jpg", (local / "day1" / "train_00000.jpg").read_bytes())
+    try:
+        again = run_extraction(ExtractConfig(images=url, output=str(tmp_path / "remote.jsonl"), **settings))
+    finally:
+        fs.rm(f"{BUCKET}/flights/day2/late.jpg")
+    assert (again["already_done"], again["processed"]) == (8, 1)
+    late = _lines(tmp_path / "remote.jsonl")
+    assert late[:8] == remote and late[8]["image"] == "day2/late.jpg"
+    assert late[8]["detections"] == remote[0]["detections"]
 
 
 def test_annotate_describes_photos_in_s3(s3, tiny_cv_models, model_dir, tmp_path):

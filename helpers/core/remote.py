@@ -12,13 +12,19 @@ as JSON): nothing is asked for here, and nothing is reached unless a URL is give
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from tqdm.auto import tqdm
 
 from helpers.core.io import is_mac_metadata, name_suffix
 
 logger = logging.getLogger(__name__)
 
 LOCAL_PROTOCOLS = frozenset({"", "file", "local"})
+LISTING_THREADS = 16  # a folder's listings in flight at once (each waits on its pages' round trips)
+FOLDERS_SHOWN = 8  # listing more top-level folders than this shows progress
 # What an object's `info` says of its version, most telling first: a content hash, else when it was written
 VERSION_FIELDS = (
     "ETag",
@@ -64,7 +70,7 @@ def remote_folder(url: str, what: str):
 
     try:
         folder = UPath(url.rstrip("/"))
-        folder.fs  # noqa: B018 - the protocol's file system made now: its package missing is said here
+        folder.fs.invalidate_cache(folder.path)  # listed now, not as an earlier run in this process saw it
         is_folder = folder.is_dir()
         exists = is_folder or folder.exists()
     except ImportError as error:  # fsspec names the package: "Install s3fs to access S3"
@@ -83,13 +89,14 @@ def remote_folder(url: str, what: str):
 def remote_photos(folder, suffixes: frozenset[str], passed_over: frozenset[str] = frozenset()) -> list[str]:
     """The photos under a remote folder (recursive; files with these extensions), as keys relative to it joined
     with "/", in the order `walk_images` gives a local copy of the folder (each folder's entries by name, depth
-    first). One listing of the whole prefix (S3's, GCS's: a request per thousand objects, not one per folder);
+    first). Each top-level folder is one listing of its whole prefix (S3's, GCS's: a request per thousand objects,
+    not one per folder inside), several listed at once (`_listing`);
     macOS's `._` files are left out as locally (`is_mac_metadata`, reading a `._` file's first bytes). Files with
     `passed_over` extensions (videos) are counted in a warning, others in the log.
     """
     fs, root = folder.fs, folder.path.rstrip("/")
     keys, others, skipped, mac_metadata = [], 0, 0, 0
-    for found in fs.find(root, withdirs=False, detail=False):
+    for found in _listing(fs, root, str(folder)):
         key = found[len(root) :].lstrip("/")
         suffix = name_suffix(key)
         if suffix in suffixes and is_mac_metadata(key, lambda path=found: fs.cat_file(path, start=0, end=4)):
@@ -109,6 +116,20 @@ def remote_photos(folder, suffixes: frozenset[str], passed_over: frozenset[str] 
             "%s: %d macOS metadata file(s) passed over (`._` AppleDouble files, no photos)", folder, mac_metadata
         )
     return sorted(keys, key=lambda key: key.split("/"))
+
+
+def _listing(fs, root: str, name: str) -> Iterator[str]:
+    """Every file's path under `root`: its own files, then each of its folders listed whole (`find`: one paginated
+    listing of the prefix), `LISTING_THREADS` folders at a time (each listing's pages come one after another: a
+    bucket of 10^7 photos is 10^4 of them), with progress by folder."""
+    top = fs.ls(root, detail=True)
+    yield from (entry["name"] for entry in top if entry["type"] != "directory")
+    folders = [entry["name"] for entry in top if entry["type"] == "directory"]
+    with ThreadPoolExecutor(LISTING_THREADS) as pool:
+        listings = pool.map(lambda inside: fs.find(inside, withdirs=False, detail=False), folders)
+        shown = len(folders) >= FOLDERS_SHOWN
+        for found in tqdm(listings, total=len(folders), desc=f"listing {name}", unit="folder", disable=not shown):
+            yield from found
 
 
 def remote_version(path) -> str:

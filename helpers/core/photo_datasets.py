@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from PIL import Image, ImageOps
 
-from helpers.core.remote import is_remote, remote_folder, remote_version
+from helpers.core.remote import is_remote, remote_bytes, remote_folder, remote_version
 from helpers.core.settings import setting
 from helpers.core.tar_photos import ShardIndex, is_tar_shards, read_member, shard_files, shards_root, split_key
 from helpers.core.video_frames import frame_jpeg, is_video, read_frame, split_frame_key
@@ -559,6 +559,8 @@ class PhotoKeys:
 
     def read_bytes(self, key: str) -> bytes:
         """The photo's file content. Raises OSError (FileNotFoundError when there is none) or ValueError."""
+        if is_remote(self.images):
+            return remote_bytes(self.images / key)
         if self.dataset is None:
             if in_video := self._in_video(key):  # the frame as a JPEG file
                 return frame_jpeg(self.images / in_video[0], in_video[1])

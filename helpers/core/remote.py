@@ -132,6 +132,12 @@ def _listing(fs, root: str, name: str) -> Iterator[str]:
             yield from found
 
 
+def remote_bytes(path) -> bytes:
+    """A remote file's content in one request (a GET of the whole object; opening it as a file would first ask for
+    its size)."""
+    return path.fs.cat_file(path.path)
+
+
 def remote_version(path) -> str:
     """What changes when the remote file may have: its URL, size and what its storage says of its version."""
     info = path.fs.info(path.path)

@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 from helpers.core.io import json_opening
 from helpers.core.paths import resolve
 from helpers.core.photo_datasets import IMAGE_SUFFIXES, SPLIT_NAMES, is_photo_dataset, open_photo_dataset, seen_size
-from helpers.core.remote import is_remote, remote_folder, remote_photos
+from helpers.core.remote import is_remote, remote_bytes, remote_folder, remote_photos
 from helpers.core.shards import check_shard, shard_of
 from helpers.core.tar_photos import MEMBER, is_tar_shards, read_member, shard_photos, shards_root, split_key
 from helpers.core.video_frames import (
@@ -367,7 +367,7 @@ def decode_photo(
             data = open_photo_dataset(str(path), item.column).read(item.row)
         return decode_bytes(data, name, min_side, taken)
     if is_remote(path):  # a photo in object storage: its bytes
-        return decode_bytes(path.read_bytes(), name, min_side, taken)
+        return decode_bytes(remote_bytes(path), name, min_side, taken)
     if path.is_symlink() and not path.exists():
         raise ValueError(f"{path}: a symbolic link to nothing (dangling, or a loop)")
     if path.stat().st_size == 0:

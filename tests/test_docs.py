@@ -508,6 +508,22 @@ def test_the_dataset_map_numbers_in_the_readme_are_the_saved_measurement():
     )
 
 
+def test_the_remote_photo_numbers_in_the_readme_are_the_saved_measurement():
+    saved = _measured("remote_photos_cpu.json")
+    two, eight = saved["by_loader_threads"]["2"], saved["by_loader_threads"]["8"]
+    extra = two["s3"]["cpu_ms_per_photo"] - two["local"]["cpu_ms_per_photo"]
+    text = " ".join(README.split())
+    assert saved["same_pixels"]
+    assert (
+        f"{saved['photos']} generated 12 MP JPEGs ({saved['mean_photo_mb']:.1f} MB each) read through S3 "
+        f"(moto's server on the same machine: the protocol, no network between) were decoded at "
+        f"x{two['s3_rate_over_local']:.2f} the rate from disk on 2 loader threads "
+        f"(x{eight['s3_rate_over_local']:.2f} on 8), the S3 client costing "
+        f"{extra:.1f} ms more CPU a photo ({two['s3']['cpu_ms_per_photo']:.1f} against "
+        f"{two['local']['cpu_ms_per_photo']:.1f})" in text
+    )
+
+
 def test_the_ray_engine_table_is_the_one_the_saved_benchmarks_give():
     """docs/ray.md's numbers come from the files `desclm bench engines --results` wrote (issue 33)."""
     from helpers.engine.bench import markdown_table

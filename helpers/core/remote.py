@@ -1,8 +1,7 @@
-"""Photos where they lie in object storage: a folder given as a URL (`s3://bucket/photos/`, `gs://...`,
-`az://...`, any protocol fsspec knows) read where it is, through fsspec's
-file system for the protocol (`s3fs`, `gcsfs`, `adlfs`, ...: installed by the user, as `datasets` and Ray Data
-ask too) and `universal_pathlib`'s paths, so that a folder and its photos are used as a local `Path` is
-(`folder / key`, `read_bytes`, `is_file`, `stat`).
+"""Photos where they lie in object storage: a folder given as a URL (`s3://bucket/photos/`, `gs://...`, `az://...`, any
+protocol fsspec knows) read where it is, through fsspec's file system for the protocol (`s3fs`, `gcsfs`, `adlfs`,
+...: installed by the user, as `datasets` and Ray Data ask too) and `universal_pathlib`'s paths, so that a folder
+and its photos are used as a local `Path` is (`folder / key`, `read_bytes`, `is_file`, `stat`).
 
 Credentials and endpoints come as the protocol's own library reads them (`AWS_PROFILE`, `AWS_ENDPOINT_URL`,
 `GOOGLE_APPLICATION_CREDENTIALS`, ...) or through fsspec's settings (`FSSPEC_S3_ENDPOINT_URL`, `FSSPEC_S3`
@@ -90,9 +89,9 @@ def remote_photos(folder, suffixes: frozenset[str], passed_over: frozenset[str] 
     """The photos under a remote folder (recursive; files with these extensions), as keys relative to it joined
     with "/", in the order `walk_images` gives a local copy of the folder (each folder's entries by name, depth
     first). Each top-level folder is one listing of its whole prefix (S3's, GCS's: a request per thousand objects,
-    not one per folder inside), several listed at once (`_listing`);
-    macOS's `._` files are left out as locally (`is_mac_metadata`, reading a `._` file's first bytes). Files with
-    `passed_over` extensions (videos) are counted in a warning, others in the log.
+    not one per folder inside), several listed at once (`_listing`); macOS's `._` files are left out as locally
+    (`is_mac_metadata`, reading a `._` file's first bytes). Files with `passed_over` extensions (videos) are
+    counted in a warning, others in the log.
     """
     fs, root = folder.fs, folder.path.rstrip("/")
     keys, others, skipped, mac_metadata = [], 0, 0, 0

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import fsspec
 import pytest
-from conftest import cv_models_settings
+from conftest import cv_models_settings, tar_shards
 from hypothesis import given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from helpers.core.io import APPLE_DOUBLE
@@ -205,3 +206,100 @@ def test_a_remote_folder_lists_its_photos_in_the_order_and_keys_of_a_local_copy(
         finally:
             memory.rm("/walk", recursive=True)
         assert listed == list(walk_images(root))
+
+
+def test_tar_shards_in_s3_are_listed_once_and_read_where_they_lie(s3, tiny_demo, tiny_cv_models, tmp_path, monkeypatch):
+    """`--images s3://bucket/shards/` (WebDataset, img2dataset): the records of the photos in the shards are those of
+    a local copy, keyed alike; each shard's listing is kept, so a rerun and the gallery's and exports' photo lookup
+    read no shard's headers again, until the shard is written again; one shard's URL is its photos; a photo larger
+    than the first request is read whole."""
+    import tarfile
+
+    import helpers.core.tar_photos as tar_photos
+    from helpers.core.photo_datasets import photos_of_cv_output
+    from helpers.cv.sources import open_image_source
+
+    _, _, fs = s3
+    monkeypatch.setattr(tar_photos, "LISTINGS", tmp_path / "listings")
+    local = tmp_path / "shards"
+    photos = tar_shards(tiny_demo, local)
+    long_name = "survey-" * 16 + ".jpg"  # past a ustar header's 100 bytes: a pax header, which `tarfile` lists
+    with tarfile.open(local / "00002.tar", "w", format=tarfile.PAX_FORMAT) as archive:
+        archive.add(photos[0], long_name)
+    fs.put(str(local), f"{BUCKET}/shards", recursive=True)
+    url = f"s3://{BUCKET}/shards/"
+    settings = cv_models_settings(tiny_cv_models)
+    remote_run = run_extraction(ExtractConfig(images=url, output=str(tmp_path / "remote.jsonl"), **settings))
+    run_extraction(ExtractConfig(images=str(local), output=str(tmp_path / "local.jsonl"), **settings))
+    remote, here = (_lines(tmp_path / f"{name}.jsonl") for name in ("remote", "local"))
+    assert remote == here and remote_run["processed"] == 6 and remote_run["failed"] == 0
+    assert [record["image"] for record in remote][-1] == f"00002.tar/{long_name}"
+    assert len(list((tmp_path / "listings").iterdir())) == 3, "one listing kept a shard"
+
+    def no_header_read(*args, **kwargs):
+        raise AssertionError("a shard's headers read again")
+
+    with monkeypatch.context() as reading:
+        reading.setattr(tar_photos._Readahead, "__call__", no_header_read)
+        reading.setattr(tar_photos, "tarfile_members", no_header_read)
+        reading.setattr(tar_photos, "FIRST_READ", 1024)  # smaller than every photo: the rest in a second request
+        again = run_extraction(ExtractConfig(images=url, output=str(tmp_path / "remote.jsonl"), **settings))
+        assert (again["already_done"], again["processed"]) == (6, 0)
+        found = photos_of_cv_output(tmp_path / "remote.jsonl")  # the gallery's and exports' lookup, by the manifest
+        expected = [*photos, photos[0]]
+        assert [found.read_bytes(record["image"]) for record in remote] == [p.read_bytes() for p in expected]
+        one = open_image_source(f"{url}00001.tar")
+        assert [item.key for item in one.items] == [record["image"] for record in remote[3:5]]
+
+    fs.pipe(f"{BUCKET}/shards/00001.tar", (local / "00000.tar").read_bytes())  # written again: listed again
+    relisted = open_image_source(url)
+    assert [item.key.replace("00001.tar", "00000.tar") for item in relisted.items[3:6]] == [
+        record["image"] for record in remote[:3]
+    ]
+    fs.rm(f"{BUCKET}/shards", recursive=True)
+
+
+@hypothesis_settings(max_examples=40, deadline=None)
+@given(
+    members=st.lists(st.tuples(NAMES.map(lambda name: f"{name}.jpg"), st.binary(max_size=3000)), max_size=6),
+    pax=st.booleans(),
+    listing_block=st.integers(min_value=512, max_value=8192),
+    first_read=st.integers(min_value=0, max_value=4096),
+)
+def test_a_remote_shard_lists_and_reads_as_a_local_copy_whatever_the_request_sizes(
+    members, pax, listing_block, first_read
+):
+    """A remote shard's headers, read in requests of any size, list the files a local copy lists at the same offsets,
+    and each member read back in requests of any size is its bytes."""
+    import io
+    import tarfile
+    from unittest import mock
+
+    from upath import UPath
+
+    import helpers.core.tar_photos as tar_photos
+
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w", format=tarfile.PAX_FORMAT if pax else tarfile.USTAR_FORMAT) as archive:
+        for name, content in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            archive.addfile(info, io.BytesIO(content))
+    memory = fsspec.filesystem("memory")
+    memory.pipe("/shards/00000.tar", data.getvalue())
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        mock.patch.multiple(
+            tar_photos, LISTINGS=Path(folder) / "listings", LISTING_BLOCK=listing_block, FIRST_READ=first_read
+        ),
+    ):
+        (Path(folder) / "00000.tar").write_bytes(data.getvalue())
+        try:
+            listed, problem = tar_photos.shard_members(UPath("memory://shards/00000.tar"))
+            assert (listed, problem) == tar_photos.shard_members(Path(folder) / "00000.tar")
+            assert tar_photos.shard_members(UPath("memory://shards/00000.tar")) == (listed, None), "from the cache"
+            read = [tar_photos.read_member(UPath("memory://shards/00000.tar"), offset) for _, offset in listed]
+        finally:
+            memory.rm("/shards", recursive=True)
+    assert [name for name, _ in listed] == [name for name, _ in members]
+    assert read == [content for _, content in members]

@@ -337,6 +337,7 @@ def name_suffix(name: str) -> str:
     return name[dot:].lower() if 0 < dot < len(name) - 1 else ""
 
 
+SHARD_SUFFIX = ".tar"  # a tar shard's (WebDataset, img2dataset: `helpers.core.tar_photos`)
 APPLE_DOUBLE = b"\x00\x05\x16\x07"  # the first bytes of macOS's `._` files (AppleDouble)
 
 

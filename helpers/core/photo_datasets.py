@@ -486,6 +486,7 @@ class PhotoKeys:
         self._lock = threading.Lock()
         self._version = self.dataset.version() if self.dataset else ""
         self._shards = ShardIndex()  # photos in tar shards under a folder: where each one's data starts
+        self._remote_shards: dict[str, bool] = {}  # a remote folder's shards asked for: whether each is one
 
     def only(self, keys: Iterable[str]) -> None:
         """From now on, only these photos are asked for, in any order (the gallery's sample): a map of
@@ -555,11 +556,17 @@ class PhotoKeys:
     def _in_shard(self, key: str) -> tuple[str, str] | None:
         """(shard, member) of a key naming a photo in a tar shard under the folder, else None."""
         in_shard = split_key(key)
-        return in_shard if in_shard and not is_remote(self.images) and (self.images / in_shard[0]).is_file() else None
+        if not in_shard:
+            return None
+        if is_remote(self.images):  # asked of the storage once a shard
+            if in_shard[0] not in self._remote_shards:
+                self._remote_shards[in_shard[0]] = (self.images / in_shard[0]).is_file()
+            return in_shard if self._remote_shards[in_shard[0]] else None
+        return in_shard if (self.images / in_shard[0]).is_file() else None
 
     def read_bytes(self, key: str) -> bytes:
         """The photo's file content. Raises OSError (FileNotFoundError when there is none) or ValueError."""
-        if is_remote(self.images):
+        if is_remote(self.images) and not self._in_shard(key):
             return remote_bytes(self.images / key)
         if self.dataset is None:
             if in_video := self._in_video(key):  # the frame as a JPEG file
@@ -605,6 +612,8 @@ class PhotoKeys:
     def version(self, key: str) -> str:
         """Changes when the photo may have: its path, size and time; a dataset's files' likewise."""
         if is_remote(self.images):
+            if in_shard := self._in_shard(key):  # the shard's version, and which member
+                return f"{remote_version(self.images / in_shard[0])}|{in_shard[1]}"
             return remote_version(self.images / key)
         if self.dataset is None:
             inside = self._in_video(key) or self._in_shard(key)  # (video or shard, frame or member)
@@ -658,7 +667,9 @@ def photos_for(
     """
     if images is None:
         return None
-    if is_remote(images) or images.is_dir() or is_photo_dataset(images):  # (a remote folder: `require_photos`')
+    if is_remote(images):  # a folder, or one tar shard (`require_photos`')
+        return PhotoKeys(shards_root(images))
+    if images.is_dir() or is_photo_dataset(images):
         return PhotoKeys(images, image_column, key_column)
     if shard_files(images):  # one tar shard: its photos' keys start with its name
         return PhotoKeys(shards_root(images))

@@ -49,12 +49,14 @@ def is_remote(location) -> bool:
     return str(getattr(location, "protocol", "")) not in LOCAL_PROTOCOLS  # a `UPath`
 
 
-def remote_folder(url: str, what: str):
-    """The remote folder at `url`, checked: it exists and is a folder.
+def remote_folder(url: str, what: str, files: tuple[str, ...] = ()):
+    """The remote folder at `url`, checked: it exists and is a folder (or a file with one of the extensions
+    `files`: a tar shard).
 
     Args:
         url: The folder's URL (`s3://bucket/photos/`).
         what: What it is, for the messages ("Photos (--images)").
+        files: Extensions (".tar") of the files taken as well.
 
     Returns:
         Its `UPath`.
@@ -62,7 +64,7 @@ def remote_folder(url: str, what: str):
     Raises:
         ValueError: The protocol is unknown, or its file system's package is not installed (naming it).
         FileNotFoundError: Nothing is there.
-        NotADirectoryError: It is one file (a folder of photos is read, as a local one is).
+        NotADirectoryError: It is one file, not of `files` (a folder of photos is read, as a local one is).
         OSError: The storage could not be read (credentials, permissions, the network), in one line.
     """
     from upath import UPath
@@ -80,7 +82,7 @@ def remote_folder(url: str, what: str):
         raise OSError(f"{what}: {url} could not be read: {type(error).__name__}: {error}") from None
     if not exists:
         raise FileNotFoundError(f"{what} not found: {url}")
-    if not is_folder:
+    if not is_folder and name_suffix(folder.path) not in files:
         raise NotADirectoryError(f"{what} should be a folder of photos, got one file: {url}")
     return folder
 
@@ -137,8 +139,14 @@ def remote_bytes(path) -> bytes:
     return path.fs.cat_file(path.path)
 
 
-def remote_version(path) -> str:
-    """What changes when the remote file may have: its URL, size and what its storage says of its version."""
-    info = path.fs.info(path.path)
+def remote_range(path, start: int, end: int) -> bytes:
+    """Bytes `start` to `end` (not included; fewer at the file's end) of a remote file, in one request."""
+    return path.fs.cat_file(path.path, start=start, end=end)
+
+
+def remote_version(path, info: dict | None = None) -> str:
+    """What changes when the remote file may have: its URL, size and what its storage says of its version (`info`:
+    the file system's `info` of it, when asked already)."""
+    info = info if info is not None else path.fs.info(path.path)
     stamp = next((str(info[name]) for name in VERSION_FIELDS if info.get(name) is not None), "")
     return f"{path}|{info.get('size')}|{stamp}"

@@ -47,6 +47,7 @@ from helpers.core.outputs import (
     partial_paths,
 )
 from helpers.core.paths import resolve
+from helpers.core.remote import is_remote
 from helpers.core.video_frames import DEFAULT_VIDEO_INTERVAL
 from helpers.cv.batch import BatchExtractor, BatchResult, ModelLoadError, decode_batches, decode_side  # noqa: F401 - re-exported: callers import them from here
 from helpers.cv.config import ExtractConfig
@@ -249,7 +250,7 @@ def run_extraction(
 
 def _named_inputs(config: ExtractConfig, source) -> list[Path]:
     """The files a run reads besides the photos: the source's list or data.yaml, models, settings."""
-    named = [resolve(config.images)] if not source.kind == "folder" else []
+    named = [] if source.kind == "folder" or is_remote(config.images) else [resolve(config.images)]  # (no file here)
     paths = (config.yolo_weights, config.hf_model, config.scene_weights, config.ensemble_weights_file)
     paths += (config.yolo_predictions, config.hf_predictions)
     return named + [resolve(path) for path in paths if path and resolve(path).is_file()]

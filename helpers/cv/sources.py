@@ -33,7 +33,15 @@ from helpers.core.paths import resolve
 from helpers.core.photo_datasets import IMAGE_SUFFIXES, SPLIT_NAMES, is_photo_dataset, open_photo_dataset, seen_size
 from helpers.core.remote import is_remote, remote_bytes, remote_folder, remote_photos
 from helpers.core.shards import check_shard, shard_of
-from helpers.core.tar_photos import MEMBER, is_tar_shards, read_member, shard_photos, shards_root, split_key
+from helpers.core.tar_photos import (
+    MEMBER,
+    SHARD_SUFFIX,
+    is_tar_shards,
+    read_member,
+    shard_photos,
+    shards_root,
+    split_key,
+)
 from helpers.core.video_frames import (
     DEFAULT_VIDEO_INTERVAL,
     FRAME,
@@ -184,7 +192,8 @@ def open_image_source(
     them: `objects_column`, `bbox_format`, see `helpers.cv.hf_truth`). Ground-truth names go through
     `label_map`. A video in a folder or a list, or one video file, is listed as its frames every
     `video_interval` seconds (`helpers.core.video_frames`), where it lies among the photos. A URL
-    (`s3://bucket/photos/`) is a folder in object storage (`helpers.core.remote`): its photos, not its videos.
+    (`s3://bucket/photos/`) is a folder in object storage (`helpers.core.remote`): its photos, not its videos, or
+    its tar shards (or one shard's URL).
 
     Paths in a list file may be relative to the list file's folder. Duplicates are listed once.
 
@@ -192,8 +201,13 @@ def open_image_source(
         FileNotFoundError: naming the path, when it does not exist.
         ValueError: when it is a file of another kind.
     """
-    if is_remote(images):  # a folder in object storage (s3://...): its photos read where they lie
-        root = remote_folder(str(images), "images")
+    if is_remote(images):  # a folder in object storage (s3://...): its photos or tar shards read where they lie
+        location = remote_folder(str(images), "images", files=(SHARD_SUFFIX,))
+        if is_tar_shards(location, IMAGE_SUFFIXES):
+            root = shards_root(location)
+            items = [ImageItem(root, key, None, at, MEMBER) for key, at in shard_photos(location, IMAGE_SUFFIXES)]
+            return ImageSource("webdataset", root, items)
+        root = location
         keys = remote_photos(root, IMAGE_SUFFIXES, passed_over=VIDEO_SUFFIXES)
         return ImageSource(
             "folder", root, [ImageItem(root, key, None) for key in keys], label_map=dict(label_map or {})

@@ -524,6 +524,22 @@ def test_the_remote_photo_numbers_in_the_readme_are_the_saved_measurement():
     )
 
 
+def test_the_remote_shard_numbers_in_the_readme_are_the_saved_measurement():
+    saved = _measured("remote_shards_cpu.json")
+    listing, two = saved["listing"], saved["by_loader_threads"]["2"]
+    text = " ".join(README.split())
+    assert saved["same_pixels"] and saved["same_listing"] and listing["s3_kept_requests"] == 0
+    width, height = saved["photo_size"]
+    assert (
+        f"{saved['photos']} generated {width}x{height} JPEGs in {saved['shards']} shards of {saved['shard_mb']:.1f} MB "
+        f"each (moto's S3 server, as below): the first listing read {listing['s3_first_bytes_over_shard_bytes']} of "
+        f"the shards' bytes in {listing['s3_first_requests']} requests, the kept listing answered "
+        f"{listing['kept_over_first_speedup']} times faster with no request, and the photos were decoded at "
+        f"x{two['s3_rate_over_local']:.2f} the rate from disk on 2 loader threads, "
+        f"x{two['runs_over_photo_a_request']:.2f} the rate of a request a photo" in text
+    )
+
+
 def test_the_ray_engine_table_is_the_one_the_saved_benchmarks_give():
     """docs/ray.md's numbers come from the files `desclm bench engines --results` wrote (issue 33)."""
     from helpers.engine.bench import markdown_table

@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 import fsspec
+import numpy as np
 import pytest
 from conftest import cv_models_settings, tar_shards
 from hypothesis import given
@@ -265,12 +266,14 @@ def test_tar_shards_in_s3_are_listed_once_and_read_where_they_lie(s3, tiny_demo,
     pax=st.booleans(),
     listing_block=st.integers(min_value=512, max_value=8192),
     first_read=st.integers(min_value=0, max_value=4096),
+    span_read=st.integers(min_value=0, max_value=8192),
+    taken=st.lists(st.booleans(), min_size=6, max_size=6),
 )
 def test_a_remote_shard_lists_and_reads_as_a_local_copy_whatever_the_request_sizes(
-    members, pax, listing_block, first_read
+    members, pax, listing_block, first_read, span_read, taken
 ):
     """A remote shard's headers, read in requests of any size, list the files a local copy lists at the same offsets,
-    and each member read back in requests of any size is its bytes."""
+    and each member read back in requests of any size is its bytes, alone or with others in a request."""
     import io
     import tarfile
     from unittest import mock
@@ -290,7 +293,11 @@ def test_a_remote_shard_lists_and_reads_as_a_local_copy_whatever_the_request_siz
     with (
         tempfile.TemporaryDirectory() as folder,
         mock.patch.multiple(
-            tar_photos, LISTINGS=Path(folder) / "listings", LISTING_BLOCK=listing_block, FIRST_READ=first_read
+            tar_photos,
+            LISTINGS=Path(folder) / "listings",
+            LISTING_BLOCK=listing_block,
+            FIRST_READ=first_read,
+            SPAN_READ=span_read,
         ),
     ):
         (Path(folder) / "00000.tar").write_bytes(data.getvalue())
@@ -299,7 +306,46 @@ def test_a_remote_shard_lists_and_reads_as_a_local_copy_whatever_the_request_siz
             assert (listed, problem) == tar_photos.shard_members(Path(folder) / "00000.tar")
             assert tar_photos.shard_members(UPath("memory://shards/00000.tar")) == (listed, None), "from the cache"
             read = [tar_photos.read_member(UPath("memory://shards/00000.tar"), offset) for _, offset in listed]
+            some = [offset for (_, offset), take in zip(listed, taken) if take]  # the photos of a run, as listed
+            together = tar_photos.read_members(UPath("memory://shards/00000.tar"), some)
         finally:
             memory.rm("/shards", recursive=True)
     assert [name for name, _ in listed] == [name for name, _ in members]
     assert read == [content for _, content in members]
+    assert together == [content for (_, content), take in zip(members, taken) if take]
+
+
+def test_a_remote_shards_photos_are_decoded_a_run_a_request_each_its_own_error(tiny_demo, tmp_path):
+    """Extraction's loader threads read a remote shard's consecutive photos in one request a run (one run a thread
+    and shard), decoded as from a local copy; a photo cut short at the shard's end is its own error."""
+    from unittest import mock
+
+    import helpers.core.tar_photos as tar_photos
+    from helpers.core.remote import remote_range
+    from helpers.cv.batch import decode_batches
+    from helpers.cv.sources import open_image_source
+
+    tar_shards(tiny_demo, tmp_path / "shards")
+    whole = (tmp_path / "shards" / "00001.tar").read_bytes()
+    cut = open_image_source(tmp_path / "shards").items[-1].row + 100  # in the last photo's data
+    (tmp_path / "shards" / "00001.tar").write_bytes(whole[:cut])
+    memory = fsspec.filesystem("memory")
+    memory.put(str(tmp_path / "shards"), "/runs/shards", recursive=True)
+    requests = []
+
+    def counted(path, start, end):
+        requests.append(path.name)
+        return remote_range(path, start, end)
+
+    try:
+        with mock.patch.object(tar_photos, "LISTINGS", tmp_path / "listings"):
+            remote_items = open_image_source("memory://runs/shards").items
+            with mock.patch.object(tar_photos, "remote_range", counted):
+                remote = [d for batch in decode_batches(remote_items, 8, 1, 64) for d in batch]
+    finally:
+        memory.rm("/runs", recursive=True)
+    local = [d for batch in decode_batches(open_image_source(tmp_path / "shards").items, 8, 1, 64) for d in batch]
+    assert [d.item.key for d in remote] == [d.item.key for d in local] and len(remote) == 5
+    assert [np.asarray(d.image).tobytes() for d in remote[:4]] == [np.asarray(d.image).tobytes() for d in local[:4]]
+    assert remote[4].image is None and "cut short in 000010001.jpg" in remote[4].error and "cut short" in local[4].error
+    assert requests == ["00000.tar", "00001.tar", "00001.tar"], "a request a shard's run, then the cut photo alone"

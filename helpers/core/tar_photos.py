@@ -56,6 +56,7 @@ SHARDS_LIST = "shards.json"  # what a WebDataset export writes beside its shards
 # A remote shard's listing reads the shard in requests of this many bytes (its headers lie between its photos)
 LISTING_BLOCK = 8 * 2**20
 FIRST_READ = 2**18  # a remote photo's first request: its header and this much of its data (most photos fit)
+SPAN_READ = 64 * 2**20  # the most one request reads of a run of a remote shard's photos (`read_members`)
 LISTINGS = CACHE_DIR / "tar_listings"  # remote shards' listings, by URL, size and version (`_listing_file`)
 
 
@@ -356,6 +357,44 @@ def read_member(shard: Path, offset: int) -> bytes:
     if len(data) < member.size:
         raise OSError(f"{shard}: cut short in {member.name} ({len(data)} of {member.size} bytes)")
     return data
+
+
+def read_members(shard, offsets: list[int]) -> list[bytes | None]:
+    """The bytes of the members of a remote shard whose data start at `offsets` (ascending, as listed), in as few
+    requests as `SPAN_READ` allows: each from a member's header to `FIRST_READ` past the start of the last one it
+    covers (the rest of a larger one after). None for a member not read so (`read_member` alone says why)."""
+    found: list[bytes | None] = []
+    first = 0
+    while first < len(offsets):
+        last = first  # the members this request covers: ascending, their span within SPAN_READ
+        while (
+            last + 1 < len(offsets)
+            and offsets[last] < offsets[last + 1]
+            and offsets[last + 1] + FIRST_READ - offsets[first] <= SPAN_READ
+        ):
+            last += 1
+        begin = offsets[first] - BLOCK
+        try:
+            span = remote_range(shard, begin, offsets[last] + FIRST_READ)
+        except Exception:  # noqa: BLE001 - the network, credentials: each read alone then, its error its own
+            span = b""
+        for offset in offsets[first : last + 1]:
+            found.append(_member_in(span, begin, shard, offset))
+        first = last + 1
+    return found
+
+
+def _member_in(span: bytes, begin: int, shard, offset: int) -> bytes | None:
+    """The member at `offset` from `span` (the shard's bytes from `begin`), its rest read after; None when not so."""
+    at = offset - begin
+    try:
+        member = _member_header(span[at - BLOCK : at], shard, offset)
+        data = span[at : at + member.size]
+        if len(span) == at + FIRST_READ and len(data) < member.size:  # a larger photo: its rest
+            data += remote_range(shard, offset + len(data), offset + member.size)
+    except Exception:  # noqa: BLE001 - no header there, the network: read alone, its error its own
+        return None
+    return data if len(data) == member.size else None
 
 
 def _member_header(block: bytes, shard: Path, offset: int) -> tarfile.TarInfo:

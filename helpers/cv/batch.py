@@ -21,7 +21,9 @@ from PIL import Image
 from helpers.core.camera_motion import camera_motion
 from helpers.core.contract import Policy
 from helpers.core.paths import resolve
-from helpers.core.video_frames import DEFAULT_VIDEO_INTERVAL, FRAME
+from helpers.core.remote import is_remote
+from helpers.core.tar_photos import MEMBER, read_members, split_key
+from helpers.core.video_frames import DEFAULT_VIDEO_INTERVAL, FRAME, split_frame_key
 from helpers.cv.config import ExtractConfig
 from helpers.cv.detectors import (
     UNKNOWN_SCENE,
@@ -53,13 +55,18 @@ class Decoded(NamedTuple):
 
 
 def decode_item(
-    item: ImageItem, min_side: int = 0, taken: bool = False, video_interval: float = DEFAULT_VIDEO_INTERVAL
+    item: ImageItem,
+    min_side: int = 0,
+    taken: bool = False,
+    video_interval: float = DEFAULT_VIDEO_INTERVAL,
+    data: bytes | None = None,
 ) -> Decoded:
-    """The photo decoded (see `decode_photo`), or why it cannot be: never raises for the file. A video's
-    frame also has the camera's motion since the frame listed `video_interval` seconds before
-    (`helpers.core.camera_motion`; None where not measured: the frame before unreadable is its own error)."""
+    """The photo decoded (see `decode_photo`; from `data`, its bytes when read already), or why it cannot be:
+    never raises for the file. A video's frame also has the camera's motion since the frame listed
+    `video_interval` seconds before (`helpers.core.camera_motion`; None where not measured: the frame before
+    unreadable is its own error)."""
     try:
-        image, size, when_where = decode_photo(item, min_side, taken)
+        image, size, when_where = decode_photo(item, min_side, taken, data)
     except Exception as error:  # noqa: BLE001 - any unreadable image is reported, never fatal
         return Decoded(item, None, (0, 0), f"{type(error).__name__}: {error}")
     motion = None
@@ -86,7 +93,7 @@ def decode_batches(
     load = partial_call(decode_item, min_side=min_side, taken=taken, video_interval=video_interval)
 
     def decode(chunk: list[ImageItem]):  # a thread decodes each run of the chunk
-        return pool.map(lambda run: [load(item) for item in run], decoding_runs(chunk, threads))
+        return pool.map(partial_call(decode_run, load=load), decoding_runs(chunk, threads))
 
     chunks = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
     with ThreadPoolExecutor(max_workers=threads) as pool:
@@ -101,17 +108,34 @@ def decode_batches(
 def decoding_runs(items: list[ImageItem], threads: int) -> list[list[ImageItem]]:
     """The items as the decoding threads take them, in order: a photo alone; a video's consecutive frames in
     runs of up to len(items)/threads, which one thread decodes on through (`helpers.core.video_frames`),
-    where frames dealt one by one would have every thread decode the same stretch of the video."""
+    where frames dealt one by one would have every thread decode the same stretch of the video; a remote
+    tar shard's consecutive photos likewise, which one thread reads in one request (`decode_run`)."""
     longest = max(1, -(-len(items) // max(threads, 1)))
     runs: list[list[ImageItem]] = []
     for item in items:
-        last = runs[-1][-1] if runs else None
-        same_video = last is not None and item.column == last.column == FRAME and item.path == last.path
-        if same_video and len(runs[-1]) < longest:
+        together = runs and _run_of(item) is not None and _run_of(item) == _run_of(runs[-1][-1])
+        if together and len(runs[-1]) < longest:
             runs[-1].append(item)
         else:
             runs.append([item])
     return runs
+
+
+def _run_of(item: ImageItem) -> tuple[str, str] | None:
+    """What the item's run is of: its video (a frame), its remote shard (a photo in one), else None."""
+    if item.column == FRAME:
+        return FRAME, split_frame_key(item.key)[0]
+    if item.column == MEMBER and is_remote(item.root):
+        return MEMBER, split_key(item.key)[0]
+    return None
+
+
+def decode_run(run: list[ImageItem], load) -> list[Decoded]:
+    """Each item of a run (`decoding_runs`) by `load` (`decode_item` with its settings); a run of a remote tar
+    shard's photos read first in as few requests as `read_members` can, each photo its own error when not."""
+    if len(run) > 1 and _run_of(run[0]) == (MEMBER, split_key(run[0].key)[0]):
+        return [load(item, data=data) for item, data in zip(run, read_members(run[0].path, [i.row for i in run]))]
+    return [load(item) for item in run]
 
 
 def predict_with(model, images: list[Image.Image], photos):

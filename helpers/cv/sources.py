@@ -360,10 +360,10 @@ def decode_image(item: ImageItem, min_side: int = 0) -> tuple[Image.Image, tuple
 
 
 def decode_photo(
-    item: ImageItem, min_side: int = 0, taken: bool = False
+    item: ImageItem, min_side: int = 0, taken: bool = False, data: bytes | None = None
 ) -> tuple[Image.Image, tuple[int, int], dict | None]:
     """Like `decode_image`, and also when and where the photo was taken (`helpers.cv.exif`) when
-    `taken` (else None).
+    `taken` (else None). `data`: the photo's bytes, when read already (a remote shard's, `read_members`).
 
     With `min_side`, a JPEG is decoded at the smallest of 1/1, 1/2, 1/4, 1/8 of its size that is
     still at least `min_side` pixels both ways (PIL's draft mode: the decoder skips the finer DCT
@@ -371,6 +371,8 @@ def decode_photo(
     times faster). Images no larger than that, and other formats, decode in full.
     """
     path, name = item.path, item.name
+    if data is not None:
+        return decode_bytes(data, name, min_side, taken)
     if item.column == FRAME:  # drafted as a JPEG is (below)
         image, size = decode_frame(path, item.row, min_side)
         return image, size, frame_taken(path, item.row) if taken else None

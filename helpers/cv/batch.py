@@ -133,7 +133,7 @@ def _run_of(item: ImageItem) -> tuple[str, str] | None:
 def decode_run(run: list[ImageItem], load) -> list[Decoded]:
     """Each item of a run (`decoding_runs`) by `load` (`decode_item` with its settings); a run of a remote tar
     shard's photos read first in as few requests as `read_members` can, each photo its own error when not."""
-    if len(run) > 1 and _run_of(run[0]) == (MEMBER, split_key(run[0].key)[0]):
+    if len(run) > 1 and run[0].column == MEMBER:  # (a run of a video's frames: each read as it is decoded)
         return [load(item, data=data) for item, data in zip(run, read_members(run[0].path, [i.row for i in run]))]
     return [load(item) for item in run]
 

@@ -162,29 +162,31 @@ def keyed_shards(path: Path) -> Iterator[tuple[Path, str]]:
 def shard_photos(path: Path, photo_suffixes: frozenset[str]) -> Iterator[tuple[str, int]]:
     """(key, where its data starts) of every photo member of `path`'s shards (see the module docstring)."""
     keyed = list(keyed_shards(path))
-    listings: Iterator = map(shard_members, (shard for shard, _ in keyed))
-    if is_remote(path):  # each listing reads its shard: several at once, with progress
-        pool = ThreadPoolExecutor(LISTING_THREADS)
-        listings = tqdm(
-            pool.map(shard_members, (shard for shard, _ in keyed)),
-            total=len(keyed),
-            desc=f"listing {path}",
-            unit="shard",
-            disable=len(keyed) < FOLDERS_SHOWN,
-        )
-    for (shard, prefix), (members, problem) in zip(keyed, listings):
-        photos = [(name, offset) for name, offset in members if name_suffix(name) in photo_suffixes]
-        if any(name.rpartition("/")[2].startswith("._") for name, _ in photos):  # a tar file a Mac made
-            kept = [(n, at) for n, at in photos if not is_mac_metadata(n, partial(_read_at, shard, 4, at))]
-            if passed_over := len(photos) - len(kept):
-                logger.info(
-                    "%s: %d macOS metadata member(s) passed over (`._` AppleDouble, no photos)", shard, passed_over
+    with ThreadPoolExecutor(LISTING_THREADS) as pool:
+        listings: Iterator = map(shard_members, (shard for shard, _ in keyed))
+        if is_remote(path):  # each listing reads its shard: several at once, with progress
+            listings = tqdm(
+                pool.map(shard_members, (shard for shard, _ in keyed)),
+                total=len(keyed),
+                desc=f"listing {path}",
+                unit="shard",
+                disable=len(keyed) < FOLDERS_SHOWN,
+            )
+        for (shard, prefix), (members, problem) in zip(keyed, listings):
+            photos = [(name, offset) for name, offset in members if name_suffix(name) in photo_suffixes]
+            if any(name.rpartition("/")[2].startswith("._") for name, _ in photos):  # a tar file a Mac made
+                kept = [(n, at) for n, at in photos if not is_mac_metadata(n, partial(_read_at, shard, 4, at))]
+                if passed_over := len(photos) - len(kept):
+                    logger.info(
+                        "%s: %d macOS metadata member(s) passed over (`._` AppleDouble, no photos)", shard, passed_over
+                    )
+                photos = kept
+            if problem:
+                logger.warning(
+                    "%s: a shard that cannot be read past its %d photos listed: %s", shard, len(photos), problem
                 )
-            photos = kept
-        if problem:
-            logger.warning("%s: a shard that cannot be read past its %d photos listed: %s", shard, len(photos), problem)
-        for name, offset in photos:
-            yield f"{prefix}/{name}", offset
+            for name, offset in photos:
+                yield f"{prefix}/{name}", offset
 
 
 def _read_at(shard: Path, length: int, offset: int) -> bytes:
@@ -212,7 +214,10 @@ def shard_members(shard: Path) -> tuple[list[tuple[str, int]], str | None]:
 def _remote_members(shard) -> tuple[list[tuple[str, int]], str | None]:
     """`shard_members` of a remote shard: its listing kept in `LISTINGS` (by its version: a shard written again
     is listed again), else its headers read in requests of `LISTING_BLOCK` bytes and the listing kept when whole."""
-    info = shard.fs.info(shard.path)
+    try:
+        info = shard.fs.info(shard.path)
+    except Exception as error:  # noqa: BLE001 - permissions, the network: this shard's photos go unlisted, said so
+        return [], f"{type(error).__name__}: {error}"
     cache = _listing_file(remote_version(shard, info))
     try:
         with gzip.open(cache, "rt", encoding="utf-8") as file:
@@ -228,7 +233,10 @@ def _remote_members(shard) -> tuple[list[tuple[str, int]], str | None]:
         members, problem = tarfile_members(shard)
     logger.info("%s: %d files listed in %d request(s)", shard, len(members), reader.requests)
     if problem is None:
-        atomic_write_bytes(cache, gzip.compress(json.dumps(members).encode(), mtime=0), sync=False)
+        try:
+            atomic_write_bytes(cache, gzip.compress(json.dumps(members).encode(), mtime=0), sync=False)
+        except OSError as error:  # a cache that cannot be written: listed again next time
+            logger.warning("%s: its listing cannot be kept: %s", shard, error)
     return members, problem
 
 

@@ -1,7 +1,8 @@
 """Photos where they lie in object storage: a folder given as a URL (`s3://bucket/photos/`, `gs://...`, `az://...`, any
 protocol fsspec knows) read where it is, through fsspec's file system for the protocol (`s3fs`, `gcsfs`, `adlfs`,
 ...: installed by the user, as `datasets` and Ray Data ask too) and `universal_pathlib`'s paths, so that a folder
-and its photos are used as a local `Path` is (`folder / key`, `read_bytes`, `is_file`, `stat`).
+and its photos are used as a local `Path` is (`folder / key`, `read_bytes`, `is_file`, `stat`). A folder of tar
+shards is read where it lies as well (`helpers.core.tar_photos`).
 
 Credentials and endpoints come as the protocol's own library reads them (`AWS_PROFILE`, `AWS_ENDPOINT_URL`,
 `GOOGLE_APPLICATION_CREDENTIALS`, ...) or through fsspec's settings (`FSSPEC_S3_ENDPOINT_URL`, `FSSPEC_S3`

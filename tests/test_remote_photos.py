@@ -315,14 +315,14 @@ def test_a_remote_shard_lists_and_reads_as_a_local_copy_whatever_the_request_siz
     assert together == [content for (_, content), take in zip(members, taken) if take]
 
 
-def test_a_remote_shards_photos_are_decoded_a_run_a_request_each_its_own_error(tiny_demo, tmp_path):
-    """Extraction's loader threads read a remote shard's consecutive photos in one request a run (one run a thread
-    and shard), decoded as from a local copy; a photo cut short at the shard's end is its own error."""
+def test_a_batchs_photos_of_a_remote_shard_are_read_in_one_request_each_its_own_error(tiny_demo, tmp_path):
+    """Extraction's loader threads read a batch's consecutive photos of a remote shard in one request, decoded as
+    from a local copy; a photo cut short at the shard's end is its own error."""
     from unittest import mock
 
     import helpers.core.tar_photos as tar_photos
     from helpers.core.remote import remote_range
-    from helpers.cv.batch import decode_batches
+    from helpers.cv.batch import decode_batches, read_shard_runs
     from helpers.cv.sources import open_image_source
 
     tar_shards(tiny_demo, tmp_path / "shards")
@@ -341,11 +341,14 @@ def test_a_remote_shards_photos_are_decoded_a_run_a_request_each_its_own_error(t
         with mock.patch.object(tar_photos, "LISTINGS", tmp_path / "listings"):
             remote_items = open_image_source("memory://runs/shards").items
             with mock.patch.object(tar_photos, "remote_range", counted):
-                remote = [d for batch in decode_batches(remote_items, 8, 1, 64) for d in batch]
+                remote = [d for batch in decode_batches(remote_items, 8, 4, 64) for d in batch]
+            read_by_a_ray_task = read_shard_runs(remote_items)  # a Ray decoding task's block, read so
     finally:
         memory.rm("/runs", recursive=True)
     local = [d for batch in decode_batches(open_image_source(tmp_path / "shards").items, 8, 1, 64) for d in batch]
     assert [d.item.key for d in remote] == [d.item.key for d in local] and len(remote) == 5
     assert [np.asarray(d.image).tobytes() for d in remote[:4]] == [np.asarray(d.image).tobytes() for d in local[:4]]
     assert remote[4].image is None and "cut short in 000010001.jpg" in remote[4].error and "cut short" in local[4].error
-    assert requests == ["00000.tar", "00001.tar", "00001.tar"], "a request a shard's run, then the cut photo alone"
+    assert requests == ["00000.tar", "00001.tar", "00001.tar"], "a request a shard, then the cut photo alone"
+    local_items = open_image_source(tmp_path / "shards").items
+    assert read_by_a_ray_task == [tar_photos.read_member(item.path, item.row) for item in local_items[:4]] + [None]

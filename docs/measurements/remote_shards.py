@@ -1,7 +1,7 @@
 """Tar shards read from S3 (`--images s3://bucket/shards/`) against the same shards read from disk, side by side in
 one run: listing the shards (the first time, reading their headers from the bucket; again, from the kept listing),
 with the requests and bytes it took, and the photos decoded per second by extraction's loader threads (from S3 both
-as extraction reads them, a run of a shard's photos a request, and a photo a request).
+as extraction reads them, a batch's photos of a shard a request, and a photo a request).
 
     python docs/measurements/remote_shards.py --out docs/measurements/remote_shards_cpu.json
 
@@ -82,13 +82,13 @@ def _free_port() -> int:
 def _read(items: list, threads: int, runs: bool = True) -> tuple[float, float, dict[str, str]]:
     """Wall seconds, this process's CPU seconds, and each photo's decoded pixels' hash (`runs` False: each remote
     photo read in a request of its own, as no run of a shard's photos is made)."""
-    run_of = batch_module._run_of
+    shard_runs = batch_module.shard_runs
     if not runs:
-        batch_module._run_of = lambda item: None
+        batch_module.shard_runs = lambda items: []
     try:
         return _timed(items, threads)
     finally:
-        batch_module._run_of = run_of
+        batch_module.shard_runs = shard_runs
 
 
 def _timed(items: list, threads: int) -> tuple[float, float, dict[str, str]]:

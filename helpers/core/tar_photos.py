@@ -21,8 +21,8 @@ where they lie too. A remote shard's headers lie between its photos, so its list
 requests of `LISTING_BLOCK` bytes, `LISTING_THREADS` shards at a time; the listing is kept in the cache
 (`CACHE_DIR/tar_listings`, by the shard's URL, size and ETag), so that a rerun, the gallery and the exports list
 it from there. A photo is then one ranged request: its header and up to `FIRST_READ` bytes of its data (a second
-request for the rest of a larger one); a loader thread's run of a shard's consecutive photos one request for them
-all, up to `SPAN_READ` bytes (`read_members`).
+request for the rest of a larger one); a batch's consecutive photos of a shard one request for them all, up to
+`SPAN_READ` bytes (`read_members`).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from helpers.core.contract import Policy
 from helpers.core.paths import resolve
 from helpers.core.remote import is_remote
 from helpers.core.tar_photos import MEMBER, read_members, split_key
-from helpers.core.video_frames import DEFAULT_VIDEO_INTERVAL, FRAME, split_frame_key
+from helpers.core.video_frames import DEFAULT_VIDEO_INTERVAL, FRAME
 from helpers.cv.config import ExtractConfig
 from helpers.cv.detectors import (
     UNKNOWN_SCENE,
@@ -87,13 +87,22 @@ def decode_batches(
     video_interval: float = DEFAULT_VIDEO_INTERVAL,
 ) -> Iterator[list[Decoded]]:
     """Batches of decoded images, decoded by threads (PIL's and FFmpeg's decoders release the GIL) one
-    batch ahead of the models (a video's frames in runs, `decoding_runs`); JPEGs at a reduced scale when
+    batch ahead of the models (a video's frames in runs, `decoding_runs`; a batch's photos of a remote tar shard
+    read in one request, `shard_runs`, then decoded by every thread); JPEGs at a reduced scale when
     `min_side` allows (see `decode_photo`), with when and where each was taken when `taken`, and a video
     frame's camera motion since the frame `video_interval` seconds before (`decode_item`)."""
     load = partial_call(decode_item, min_side=min_side, taken=taken, video_interval=video_interval)
 
-    def decode(chunk: list[ImageItem]):  # a thread decodes each run of the chunk
-        return pool.map(partial_call(decode_run, load=load), decoding_runs(chunk, threads))
+    def decode(chunk: list[ImageItem]):  # a thread decodes each run of the chunk, once its shard's photos are read
+        read: dict[int, tuple[Future, int]] = {}  # by the item's id: its shard's request and its place in it
+        for run in shard_runs(chunk):  # queued before the decoding that waits for it: a thread takes it first
+            request = pool.submit(read_members, run[0].path, [item.row for item in run])
+            read.update((id(item), (request, place)) for place, item in enumerate(run))
+
+        def decode_run(run: list[ImageItem]) -> list[Decoded]:
+            return [load(item, data=_read(read.get(id(item)))) for item in run]
+
+        return pool.map(decode_run, decoding_runs(chunk, threads))
 
     chunks = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
     with ThreadPoolExecutor(max_workers=threads) as pool:
@@ -105,37 +114,50 @@ def decode_batches(
             yield batch
 
 
+def _read(found: tuple[Future, int] | None) -> bytes | None:
+    """A photo's bytes from its shard's run's request (`shard_runs`), when it had one."""
+    return found[0].result()[found[1]] if found else None
+
+
 def decoding_runs(items: list[ImageItem], threads: int) -> list[list[ImageItem]]:
     """The items as the decoding threads take them, in order: a photo alone; a video's consecutive frames in
     runs of up to len(items)/threads, which one thread decodes on through (`helpers.core.video_frames`),
-    where frames dealt one by one would have every thread decode the same stretch of the video; a remote
-    tar shard's consecutive photos likewise, which one thread reads in one request (`decode_run`)."""
+    where frames dealt one by one would have every thread decode the same stretch of the video."""
     longest = max(1, -(-len(items) // max(threads, 1)))
     runs: list[list[ImageItem]] = []
     for item in items:
-        together = runs and _run_of(item) is not None and _run_of(item) == _run_of(runs[-1][-1])
-        if together and len(runs[-1]) < longest:
+        last = runs[-1][-1] if runs else None
+        same_video = last is not None and item.column == last.column == FRAME and item.path == last.path
+        if same_video and len(runs[-1]) < longest:
             runs[-1].append(item)
         else:
             runs.append([item])
     return runs
 
 
-def _run_of(item: ImageItem) -> tuple[str, str] | None:
-    """What the item's run is of: its video (a frame), its remote shard (a photo in one), else None."""
-    if item.column == FRAME:
-        return FRAME, split_frame_key(item.key)[0]
-    if item.column == MEMBER and is_remote(item.root):
-        return MEMBER, split_key(item.key)[0]
-    return None
+def shard_runs(items: list[ImageItem]) -> list[list[ImageItem]]:
+    """The runs of consecutive photos of one remote tar shard among the items (two or more), each read in as few
+    requests as `read_members` can (one, mostly) before they are decoded, each photo still its own error."""
+    runs: list[list[ImageItem]] = []
+    shard = None
+    for item in items:
+        this = split_key(item.key)[0] if item.column == MEMBER and is_remote(item.root) else None
+        if this is not None and this == shard:
+            runs[-1].append(item)
+        elif this is not None:
+            runs.append([item])
+        shard = this
+    return [run for run in runs if len(run) > 1]
 
 
-def decode_run(run: list[ImageItem], load) -> list[Decoded]:
-    """Each item of a run (`decoding_runs`) by `load` (`decode_item` with its settings); a run of a remote tar
-    shard's photos read first in as few requests as `read_members` can, each photo its own error when not."""
-    if len(run) > 1 and run[0].column == MEMBER:  # (a run of a video's frames: each read as it is decoded)
-        return [load(item, data=data) for item, data in zip(run, read_members(run[0].path, [i.row for i in run]))]
-    return [load(item) for item in run]
+def read_shard_runs(items: list[ImageItem]) -> list[bytes | None]:
+    """Each item's bytes where it is in a run of a remote shard's photos (`shard_runs`, read here), else None."""
+    read = {
+        id(item): data
+        for run in shard_runs(items)
+        for item, data in zip(run, read_members(run[0].path, [i.row for i in run]))
+    }
+    return [read.get(id(item)) for item in items]
 
 
 def predict_with(model, images: list[Image.Image], photos):

@@ -28,7 +28,6 @@ import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +36,7 @@ from PIL import Image
 
 from helpers.core.records import chunks, input_line, json_line
 from helpers.core.video_frames import DEFAULT_VIDEO_INTERVAL
-from helpers.cv.batch import BatchExtractor, BatchResult, Decoded, decode_item, decode_run, decoding_runs, error_line
+from helpers.cv.batch import BatchExtractor, BatchResult, Decoded, decode_item, error_line, read_shard_runs
 from helpers.cv.config import ExtractConfig
 from helpers.cv.sources import ImageItem, ImageSource
 from helpers.describer.batch import planned_batch_size
@@ -177,8 +176,8 @@ def _decode_rows(
     camera motion, as JSON ("": unknown)."""
     columns: dict[str, list] = {name: [] for name in ("image", "width", "height", "error", "taken", "motion")}
     items = [_item(root, *values) for values in zip(*(batch[name] for name in ITEM_COLUMNS))]
-    load = partial(decode_item, min_side=min_side, taken=taken, video_interval=video_interval)
-    for decoded in (decoded for run in decoding_runs(items, 1) for decoded in decode_run(run, load)):
+    for item, data in zip(items, read_shard_runs(items)):  # a remote shard's photos: a request a run
+        decoded = decode_item(item, min_side, taken, video_interval, data)
         array = NO_IMAGE if decoded.image is None else np.asarray(decoded.image)
         width, height = decoded.size
         known = [json.dumps(value) if value else "" for value in (decoded.taken, decoded.motion)]

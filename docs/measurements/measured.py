@@ -11,6 +11,8 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -110,3 +112,86 @@ def labelled_demo(root: Path, photos: int, seed: int) -> None:
     build_dataset(root / "demo", DemoDatasetSpec(seed=seed, n_train=photos, n_valid=0, n_test=0))
     ground_truth_outputs(root / "demo" / "data.yaml", root / "cv.jsonl")
     describe_file(root / "cv.jsonl", root / "described.jsonl", seed, Policy())
+
+
+# moto's S3 in a process of its own, until terminated (`moto_s3`)
+MOTO_SERVER = (
+    "from moto.server import ThreadedMotoServer; import time; "
+    "ThreadedMotoServer(port={port}, verbose=False).start(); time.sleep(86400)"
+)
+
+
+@contextmanager
+def moto_s3(bucket: str) -> Iterator:
+    """moto's S3 server on this machine, in a process of its own, with `bucket` made and this process's AWS
+    settings pointing at it (so `s3://` URLs reach it as they would reach AWS); yields s3fs's file system."""
+    import os
+    import socket
+
+    with socket.socket() as probe:  # a free port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="measured",
+        AWS_SECRET_ACCESS_KEY="measured",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
+    )
+    server = subprocess.Popen([sys.executable, "-c", MOTO_SERVER.format(port=port)], stderr=subprocess.DEVNULL)
+    try:
+        import s3fs
+
+        for _ in range(100):  # the server starting
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        fs = s3fs.S3FileSystem()
+        fs.mkdir(bucket)
+        yield fs
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def decoded_timed(items: list, threads: int, min_side: int) -> tuple[float, float, dict[str, str]]:
+    """Extraction's loader threads (`decode_batches`, batches of 16) decoding `items`: wall seconds, this process's
+    CPU seconds, and each photo's decoded pixels' hash."""
+    import hashlib
+
+    from helpers.cv.batch import decode_batches
+
+    started, cpu = time.perf_counter(), time.process_time()
+    hashes = {}
+    for batch in decode_batches(items, 16, threads, min_side):
+        for decoded in batch:
+            if decoded.image is None:
+                raise RuntimeError(f"{decoded.item.key}: {decoded.error}")
+            hashes[decoded.item.key] = hashlib.sha256(decoded.image.tobytes()).hexdigest()
+    return time.perf_counter() - started, time.process_time() - cpu, hashes
+
+
+def best_decoding(readers: dict, threads: int, repeats: int, photos: int) -> tuple[dict[str, dict], bool]:
+    """Each reader (a name: `reader(threads)` -> `decoded_timed`'s answer) run `repeats` times after a warm-up,
+    alternating: the fastest run of each (seconds, photos a second, this process's CPU ms a photo), and whether
+    every reader decoded the pixels the first one did."""
+    best: dict[str, tuple[float, float]] = {}
+    same = True
+    for run in range(repeats + 1):  # the first of each a warm-up
+        reference = None
+        for name, reader in readers.items():
+            seconds, cpu, hashes = reader(threads)
+            reference = hashes if reference is None else reference
+            same = same and hashes == reference
+            if run and (name not in best or seconds < best[name][0]):
+                best[name] = (seconds, cpu)
+    readings = {
+        name: {
+            "seconds": round(seconds, 3),
+            "photos_per_second": round(photos / seconds, 2),
+            "cpu_ms_per_photo": round(1000 * cpu / photos, 2),
+        }
+        for name, (seconds, cpu) in best.items()
+    }
+    return readings, same

@@ -16,30 +16,22 @@ every photo are compared between the two.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import os
 import platform
-import socket
-import subprocess
 import sys
 import tempfile
-import time
+from functools import partial
 from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
+from measured import best_decoding, decoded_timed, moto_s3, save
 from PIL import Image
 
-from helpers.cv.batch import decode_batches
 from helpers.cv.sources import open_image_source
 
 BUCKET = "measured-photos"
 MIN_SIDE = 640  # a 640-pixel detector's: JPEGs drafted as extraction drafts them for it
-SERVER = (  # moto's S3 in a process of its own, until terminated
-    "from moto.server import ThreadedMotoServer; import time; "
-    "ThreadedMotoServer(port={port}, verbose=False).start(); time.sleep(86400)"
-)
 
 
 def _photos(folder: Path, count: int, size: tuple[int, int], seed: int) -> int:
@@ -59,24 +51,6 @@ def _photos(folder: Path, count: int, size: tuple[int, int], seed: int) -> int:
     return total
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _read(items: list, threads: int) -> tuple[float, float, dict[str, str]]:
-    """Wall seconds, this process's CPU seconds, and each photo's decoded pixels' hash."""
-    started, cpu = time.perf_counter(), time.process_time()
-    hashes = {}
-    for batch in decode_batches(items, 16, threads, MIN_SIDE):
-        for decoded in batch:
-            if decoded.image is None:
-                raise RuntimeError(f"{decoded.item.key}: {decoded.error}")
-            hashes[decoded.item.key] = hashlib.sha256(decoded.image.tobytes()).hexdigest()
-    return time.perf_counter() - started, time.process_time() - cpu, hashes
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
@@ -87,57 +61,21 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     size = tuple(int(side) for side in args.size.split("x"))
-    port = _free_port()
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="measured",
-        AWS_SECRET_ACCESS_KEY="measured",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
-    )
-    server = subprocess.Popen([sys.executable, "-c", SERVER.format(port=port)], stderr=subprocess.DEVNULL)
-    try:
-        with tempfile.TemporaryDirectory() as scratch:
-            folder = Path(scratch) / "photos"
-            total = _photos(folder, args.photos, size, args.seed)
-            import s3fs
-
-            for _ in range(100):  # the server starting
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            fs = s3fs.S3FileSystem()
-            fs.mkdir(BUCKET)
-            fs.put(str(folder), f"{BUCKET}/photos", recursive=True)
-            local = open_image_source(folder).items
-            remote = open_image_source(f"s3://{BUCKET}/photos/").items
-            assert [item.key for item in local] == [item.key for item in remote]
-            readings = {}
-            same = True
-            for threads in map(int, args.threads.split(",")):
-                best = {}
-                for run in range(args.repeats + 1):  # the first of each a warm-up
-                    for name, items in (("local", local), ("s3", remote)):
-                        seconds, cpu, hashes = _read(items, threads)
-                        if name == "local":
-                            reference = hashes
-                        else:
-                            same = same and hashes == reference
-                        if run and (name not in best or seconds < best[name][0]):
-                            best[name] = (seconds, cpu)
-                readings[str(threads)] = {
-                    name: {
-                        "seconds": round(seconds, 3),
-                        "photos_per_second": round(len(local) / seconds, 2),
-                        "cpu_ms_per_photo": round(1000 * cpu / len(local), 2),
-                    }
-                    for name, (seconds, cpu) in best.items()
-                }
-                readings[str(threads)]["s3_rate_over_local"] = round(best["local"][0] / best["s3"][0], 3)
-    finally:
-        server.terminate()
-        server.wait()
+    with tempfile.TemporaryDirectory() as scratch, moto_s3(BUCKET) as fs:
+        folder = Path(scratch) / "photos"
+        total = _photos(folder, args.photos, size, args.seed)
+        fs.put(str(folder), f"{BUCKET}/photos", recursive=True)
+        local = open_image_source(folder).items
+        remote = open_image_source(f"s3://{BUCKET}/photos/").items
+        assert [item.key for item in local] == [item.key for item in remote]
+        readers = {
+            name: partial(decoded_timed, items, min_side=MIN_SIDE) for name, items in (("local", local), ("s3", remote))
+        }
+        readings, same = {}, True
+        for threads in map(int, args.threads.split(",")):
+            best, same_here = best_decoding(readers, threads, args.repeats, len(local))
+            best["s3_rate_over_local"] = round(best["local"]["seconds"] / best["s3"]["seconds"], 3)
+            readings[str(threads)], same = best, same and same_here
     result = {
         "what": " ".join(__doc__.split("\n\n")[0].split()),
         "photos": len(local),
@@ -152,8 +90,7 @@ def main() -> None:
         "versions": {name: version(name) for name in ("s3fs", "moto", "universal-pathlib", "pillow")},
         "command": "python docs/measurements/remote_photos.py " + " ".join(sys.argv[1:]),
     }
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    save(result, args.out)
 
 
 if __name__ == "__main__":

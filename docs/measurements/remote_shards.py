@@ -17,34 +17,28 @@ pixels of every photo are compared between the two. The kept listings go to a sc
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import json
 import os
 import platform
-import socket
-import subprocess
 import sys
 import tarfile
 import tempfile
 import time
+from functools import partial
 from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
+from measured import best_decoding, decoded_timed, moto_s3, save
 from PIL import Image
 
 import helpers.core.tar_photos as tar_photos
 import helpers.cv.batch as batch_module
-from helpers.cv.batch import decode_batches
 from helpers.cv.sources import open_image_source
 
 BUCKET = "measured-shards"
 MIN_SIDE = 640  # a 640-pixel detector's: JPEGs drafted as extraction drafts them for it
-SERVER = (  # moto's S3 in a process of its own, until terminated
-    "from moto.server import ThreadedMotoServer; import time; "
-    "ThreadedMotoServer(port={port}, verbose=False).start(); time.sleep(86400)"
-)
 
 
 def _add(archive: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -73,33 +67,13 @@ def _shards(folder: Path, count: int, per_shard: int, size: tuple[int, int], see
     return sum(path.stat().st_size for path in folder.glob("*.tar"))
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _read(items: list, threads: int, runs: bool = True) -> tuple[float, float, dict[str, str]]:
-    """Wall seconds, this process's CPU seconds, and each photo's decoded pixels' hash (`runs` False: each remote
-    photo read in a request of its own, as no run of a shard's photos is made)."""
-    shard_runs = batch_module.shard_runs
-    if not runs:
-        batch_module.shard_runs = lambda items: []
+def _photo_a_request(items: list, threads: int) -> tuple[float, float, dict[str, str]]:
+    """`decoded_timed`, each remote photo read in a request of its own (no run of a shard's photos made)."""
+    shard_runs, batch_module.shard_runs = batch_module.shard_runs, lambda items: []
     try:
-        return _timed(items, threads)
+        return decoded_timed(items, threads, MIN_SIDE)
     finally:
         batch_module.shard_runs = shard_runs
-
-
-def _timed(items: list, threads: int) -> tuple[float, float, dict[str, str]]:
-    started, cpu = time.perf_counter(), time.process_time()
-    hashes = {}
-    for batch in decode_batches(items, 16, threads, MIN_SIDE):
-        for decoded in batch:
-            if decoded.image is None:
-                raise RuntimeError(f"{decoded.item.key}: {decoded.error}")
-            hashes[decoded.item.key] = hashlib.sha256(decoded.image.tobytes()).hexdigest()
-    return time.perf_counter() - started, time.process_time() - cpu, hashes
 
 
 class _Counted:
@@ -137,63 +111,29 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     size = tuple(int(side) for side in args.size.split("x"))
-    port = _free_port()
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="measured",
-        AWS_SECRET_ACCESS_KEY="measured",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
-    )
-    server = subprocess.Popen([sys.executable, "-c", SERVER.format(port=port)], stderr=subprocess.DEVNULL)
-    try:
-        with tempfile.TemporaryDirectory() as scratch:
-            folder = Path(scratch) / "shards"
-            total = _shards(folder, args.photos, args.per_shard, size, args.seed)
-            tar_photos.LISTINGS = Path(scratch) / "listings"
-            import s3fs
-
-            for _ in range(100):  # the server starting
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            fs = s3fs.S3FileSystem()
-            fs.mkdir(BUCKET)
-            fs.put(str(folder), f"{BUCKET}/shards", recursive=True)
-            url = f"s3://{BUCKET}/shards/"
-            local_seconds, local, _ = _listed(folder)
-            first_seconds, remote, first = _listed(url)
-            again_seconds, again, kept = _listed(url)
-            assert [item.key for item in local] == [item.key for item in remote] == [item.key for item in again]
-            assert [item.row for item in local] == [item.row for item in remote] == [item.row for item in again]
-            readings = {}
-            same = True
-            for threads in map(int, args.threads.split(",")):
-                best = {}
-                for run in range(args.repeats + 1):  # the first of each a warm-up
-                    for name, items in (("local", local), ("s3", remote), ("s3_photo_a_request", remote)):
-                        seconds, cpu, hashes = _read(items, threads, runs=name != "s3_photo_a_request")
-                        if name == "local":
-                            reference = hashes
-                        else:
-                            same = same and hashes == reference
-                        if run and (name not in best or seconds < best[name][0]):
-                            best[name] = (seconds, cpu)
-                readings[str(threads)] = {
-                    name: {
-                        "seconds": round(seconds, 3),
-                        "photos_per_second": round(len(local) / seconds, 2),
-                        "cpu_ms_per_photo": round(1000 * cpu / len(local), 2),
-                    }
-                    for name, (seconds, cpu) in best.items()
-                }
-                readings[str(threads)]["s3_rate_over_local"] = round(best["local"][0] / best["s3"][0], 3)
-                photo_a_request = best["s3_photo_a_request"][0]
-                readings[str(threads)]["runs_over_photo_a_request"] = round(photo_a_request / best["s3"][0], 3)
-    finally:
-        server.terminate()
-        server.wait()
+    with tempfile.TemporaryDirectory() as scratch, moto_s3(BUCKET) as fs:
+        folder = Path(scratch) / "shards"
+        total = _shards(folder, args.photos, args.per_shard, size, args.seed)
+        tar_photos.LISTINGS = Path(scratch) / "listings"
+        fs.put(str(folder), f"{BUCKET}/shards", recursive=True)
+        url = f"s3://{BUCKET}/shards/"
+        local_seconds, local, _ = _listed(folder)
+        first_seconds, remote, first = _listed(url)
+        again_seconds, again, kept = _listed(url)
+        listed = [[(item.key, item.row) for item in items] for items in (local, remote, again)]
+        same_listing = listed[0] == listed[1] == listed[2]  # the same keys at the same offsets, each time
+        readers = {
+            "local": partial(decoded_timed, local, min_side=MIN_SIDE),
+            "s3": partial(decoded_timed, remote, min_side=MIN_SIDE),
+            "s3_photo_a_request": partial(_photo_a_request, remote),
+        }
+        readings, same = {}, True
+        for threads in map(int, args.threads.split(",")):
+            best, same_here = best_decoding(readers, threads, args.repeats, len(local))
+            best["s3_rate_over_local"] = round(best["local"]["seconds"] / best["s3"]["seconds"], 3)
+            photo_a_request = best["s3_photo_a_request"]["seconds"]
+            best["runs_over_photo_a_request"] = round(photo_a_request / best["s3"]["seconds"], 3)
+            readings[str(threads)], same = best, same and same_here
     shards = -(-args.photos // args.per_shard)
     result = {
         "what": " ".join(__doc__.split("\n\n")[0].split()),
@@ -212,7 +152,7 @@ def main() -> None:
         },
         "drafted_for_side": MIN_SIDE,
         "by_loader_threads": readings,
-        "same_listing": True,
+        "same_listing": same_listing,
         "same_pixels": same,
         "repeats": args.repeats,
         "seed": args.seed,
@@ -220,8 +160,7 @@ def main() -> None:
         "versions": {name: version(name) for name in ("s3fs", "moto", "universal-pathlib", "pillow")},
         "command": "python docs/measurements/remote_shards.py " + " ".join(sys.argv[1:]),
     }
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    save(result, args.out)
 
 
 if __name__ == "__main__":

@@ -352,3 +352,38 @@ def test_a_batchs_photos_of_a_remote_shard_are_read_in_one_request_each_its_own_
     assert requests == ["00000.tar", "00001.tar", "00001.tar"], "a request a shard, then the cut photo alone"
     local_items = open_image_source(tmp_path / "shards").items
     assert read_by_a_ray_task == [tar_photos.read_member(item.path, item.row) for item in local_items[:4]] + [None]
+
+
+def test_a_remote_shard_that_cannot_be_read_costs_its_photos_with_a_warning(tiny_demo, tmp_path, caplog):
+    """A shard the storage refuses (permissions, say) is named in a warning and its photos go unlisted; the other
+    shards' photos are listed, and nothing is kept of the refused one (the next run lists it again)."""
+    import logging
+    from unittest import mock
+
+    import helpers.core.tar_photos as tar_photos
+    from helpers.cv.sources import open_image_source
+
+    tar_shards(tiny_demo, tmp_path / "shards")
+    memory = fsspec.filesystem("memory")
+    memory.put(str(tmp_path / "shards"), "/refused/shards", recursive=True)
+    info = type(memory).info
+
+    def refusing(fs, path, **kwargs):
+        if path.endswith("00000.tar"):
+            raise PermissionError(f"Access Denied: {path}")
+        return info(fs, path, **kwargs)
+
+    try:
+        with (
+            mock.patch.object(tar_photos, "LISTINGS", tmp_path / "listings"),
+            mock.patch.object(type(memory), "info", refusing),
+            caplog.at_level(logging.WARNING),
+        ):
+            keys = [item.key for item in open_image_source("memory://refused/shards").items]
+    finally:
+        memory.rm("/refused", recursive=True)
+    assert keys == ["00001.tar/000010000.jpg", "00001.tar/000010001.jpg"]
+    assert (
+        "00000.tar: a shard that cannot be read past its 0 photos listed: PermissionError: Access Denied" in caplog.text
+    )
+    assert len(list((tmp_path / "listings").iterdir())) == 1, "only the listed shard's listing kept"

@@ -219,6 +219,7 @@ def test_tar_shards_in_s3_are_listed_once_and_read_where_they_lie(s3, tiny_demo,
     import helpers.core.tar_photos as tar_photos
     from helpers.core.photo_datasets import photos_of_cv_output
     from helpers.cv.sources import open_image_source
+    from helpers.describer.exports import export
 
     _, _, fs = s3
     monkeypatch.setattr(tar_photos, "LISTINGS", tmp_path / "listings")
@@ -251,6 +252,17 @@ def test_tar_shards_in_s3_are_listed_once_and_read_where_they_lie(s3, tiny_demo,
         assert [found.read_bytes(record["image"]) for record in remote] == [p.read_bytes() for p in expected]
         one = open_image_source(f"{url}00001.tar")
         assert [item.key for item in one.items] == [record["image"] for record in remote[3:5]]
+    # Label Studio's S3 storage serves objects, not a shard's members: the tasks are refused, not named so
+    described = [{"id": record["image"], "description": "Litter.", "source": "grammar"} for record in remote]
+    (tmp_path / "described.jsonl").write_text("".join(json.dumps(row) + "\n" for row in described))
+    with pytest.raises(ValueError, match="tar shards are no files Label Studio can serve"):
+        export(
+            "label_studio",
+            tmp_path / "described.jsonl",
+            tmp_path / "tasks.json",
+            tmp_path / "remote.jsonl",
+            require_photos(url, "Photos"),
+        )
 
     fs.pipe(f"{BUCKET}/shards/00001.tar", (local / "00000.tar").read_bytes())  # written again: listed again
     relisted = open_image_source(url)

@@ -2137,13 +2137,13 @@ def served_prefix(photos: PhotoKeys | None, image_folder: Path | None) -> tuple[
             "the label_studio tasks name each photo by the URL Label Studio serves it at: give the photos (--images) "
             "for Label Studio's local files, or --url_prefix where they are served"
         )
-    if is_remote(photos.images):  # Label Studio's cloud storage serves them by their URLs (s3://bucket/key)
-        return f"{photos.images}/", None
-    if photos.dataset is not None or is_tar_shards(photos.images, IMAGE_SUFFIXES):
+    if photos.dataset is not None or is_tar_shards(photos.images, IMAGE_SUFFIXES):  # (in a bucket too)
         raise ValueError(
             f"{photos.images}: photos in a Hugging Face dataset or tar shards are no files Label Studio can serve: "
             "copy them out with --image_folder (or give --url_prefix where they are served)"
         )
+    if is_remote(photos.images):  # Label Studio's cloud storage serves them by their URLs (s3://bucket/key)
+        return f"{photos.images}/", None
     return local_files_prefix(photos.images), photos.images
 
 

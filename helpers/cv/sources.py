@@ -29,13 +29,12 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm.auto import tqdm
 
 from helpers.core.io import json_opening
-from helpers.core.paths import resolve
+from helpers.core.paths import require_photos, resolve
 from helpers.core.photo_datasets import IMAGE_SUFFIXES, SPLIT_NAMES, is_photo_dataset, open_photo_dataset, seen_size
-from helpers.core.remote import is_remote, remote_bytes, remote_folder, remote_photos
+from helpers.core.remote import is_remote, remote_bytes, remote_photos
 from helpers.core.shards import check_shard, shard_of
 from helpers.core.tar_photos import (
     MEMBER,
-    SHARD_SUFFIX,
     is_tar_shards,
     read_member,
     shard_photos,
@@ -202,7 +201,7 @@ def open_image_source(
         ValueError: when it is a file of another kind.
     """
     if is_remote(images):  # a folder in object storage (s3://...): its photos or tar shards read where they lie
-        location = remote_folder(str(images), "images", files=(SHARD_SUFFIX,))
+        location = require_photos(images, "images")  # a folder, or one tar shard
         if is_tar_shards(location, IMAGE_SUFFIXES):
             root = shards_root(location)
             items = [ImageItem(root, key, None, at, MEMBER) for key, at in shard_photos(location, IMAGE_SUFFIXES)]

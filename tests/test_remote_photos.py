@@ -41,8 +41,8 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def s3(tiny_demo, tmp_path_factory):
     """A bucket on moto's S3 server holding the tiny demo's train photos under `flights/`, with a file that is no
-    photo, a Mac's `._` file, a note and a video beside them; and a local folder of the same photos (the video
-    left out: a remote folder's videos are passed over). Yields (the photos' URL, the local folder, the file system)."""
+    photo, a Mac's `._` file, a note and a video that cannot be read beside them; and a local folder of the same
+    files. Yields (the photos' URL, the local folder, the file system)."""
     moto_server = pytest.importorskip("moto.server")
     s3fs = pytest.importorskip("s3fs")
     port = _free_port()
@@ -65,17 +65,18 @@ def s3(tiny_demo, tmp_path_factory):
         (local / "day1" / "broken.jpg").write_bytes(b"not a photo")
         (local / "._day1.jpg").write_bytes(APPLE_DOUBLE + b"\x00" * 60)
         (local / "notes.txt").write_text("flight notes")
+        (local / "day1" / "clip.mp4").write_bytes(b"\x00" * 64)
         fs.put(str(local), f"{BUCKET}/flights", recursive=True)
-        fs.pipe(f"{BUCKET}/flights/day1/clip.mp4", b"\x00" * 64)
         yield f"s3://{BUCKET}/flights/", local, fs
         s3fs.S3FileSystem.clear_instance_cache()
     server.stop()
 
 
-def test_extract_reads_photos_in_s3_where_they_lie_as_it_reads_a_local_copy(s3, tiny_cv_models, tmp_path, caplog):
+def test_extract_reads_photos_in_s3_where_they_lie_as_it_reads_a_local_copy(s3, tiny_cv_models, tmp_path):
     """The records of `desclm extract --images s3://...` are those of the same photos in a local folder, keyed
-    alike; a file that is no photo costs its line, naming its URL; the manifest names the URL, so the gallery finds
-    the photos; a rerun resumes (nothing done twice), and takes a photo uploaded since."""
+    alike; a file that is no photo, and a video that cannot be read, each cost a line naming its URL; the manifest
+    names the URL, so the gallery finds the photos; a rerun resumes (nothing done twice), and takes a photo uploaded
+    since."""
     url, local, fs = s3
     settings = cv_models_settings(tiny_cv_models)
     remote_summary = run_extraction(ExtractConfig(images=url, output=str(tmp_path / "remote.jsonl"), **settings))
@@ -85,10 +86,10 @@ def test_extract_reads_photos_in_s3_where_they_lie_as_it_reads_a_local_copy(s3, 
     assert remote == here and len(remote) == 8
     assert [record["image"] for record in remote] == [f"day1/train_{i:05d}.jpg" for i in range(8)]
     errors = _lines(tmp_path / "remote.errors.jsonl")
-    assert [error["image"] for error in errors] == ["day1/broken.jpg"]
+    assert [error["image"] for error in errors] == ["day1/broken.jpg", "day1/clip.mp4/00000.000s.jpg"]
     assert f"{url}day1/broken.jpg: not an image file" in errors[0]["error"]
-    assert remote_summary["selected_images"] == 9  # the photos and the broken one: not the `._`, note or video
-    assert "1 video(s) passed over" in caplog.text
+    assert f"Invalid data found when processing input: '{url}day1/clip.mp4'" in errors[1]["error"]
+    assert remote_summary["selected_images"] == 10  # the photos, the broken one and the video's frame: no `._`, note
     manifest = json.loads((tmp_path / "remote.manifest.json").read_text())
     assert manifest["image_root"] == url.rstrip("/")
 
@@ -106,7 +107,7 @@ def test_extract_reads_photos_in_s3_where_they_lie_as_it_reads_a_local_copy(s3, 
 
 def test_annotate_describes_photos_in_s3(s3, tiny_cv_models, model_dir, tmp_path):
     """`desclm annotate --images s3://...`: each photo in the bucket extracted and described in one run; the file that
-    is no photo one error line among the CV errors."""
+    is no photo and the video that cannot be read one error line each among the CV errors."""
     from helpers.engine.annotate import AnnotateOptions, annotate
     from helpers.engine.options import EngineOptions
 
@@ -114,11 +115,14 @@ def test_annotate_describes_photos_in_s3(s3, tiny_cv_models, model_dir, tmp_path
     config = ExtractConfig(images=url, output=str(tmp_path / "cv.jsonl"), **cv_models_settings(tiny_cv_models))
     options = AnnotateOptions(describer=str(model_dir), described=str(tmp_path / "described.jsonl"))
     summary = annotate(config, options, EngineOptions())
-    assert (summary["processed"], summary["failed"]) == (8, 1)
+    assert (summary["processed"], summary["failed"]) == (8, 2)
     described = _lines(tmp_path / "described.jsonl")
     assert sorted(row["id"] for row in described) == [f"day1/train_{i:05d}.jpg" for i in range(8)]
     assert all(row.get("description") for row in described)
-    assert [row["image"] for row in _lines(tmp_path / "cv.errors.jsonl")] == ["day1/broken.jpg"]
+    assert [row["image"] for row in _lines(tmp_path / "cv.errors.jsonl")] == [
+        "day1/broken.jpg",
+        "day1/clip.mp4/00000.000s.jpg",
+    ]
 
 
 def test_gallery_and_exports_show_and_copy_photos_from_s3(s3, tmp_path):
@@ -163,6 +167,102 @@ def test_gallery_and_exports_show_and_copy_photos_from_s3(s3, tmp_path):
     fs.pipe(f"{BUCKET}/flights/{keys[0]}", (local / keys[1]).read_bytes())
     assert found.version(keys[0]) != before and found.read_bytes(keys[0]) == (local / keys[1]).read_bytes()
     fs.pipe(f"{BUCKET}/flights/{keys[0]}", (local / keys[0]).read_bytes())
+
+
+def test_videos_in_s3_are_read_where_they_lie_as_a_local_copy_is(s3, tiny_demo, tiny_cv_models, tmp_path):
+    """A bucket's folder of drone videos: each video's frames listed and described as a local copy's are (the same
+    records, a flight record beside a video placing its frames), a TypeScript `.ts` left out, a video that cannot
+    be read one error line naming its URL; one video's URL is its frames; the gallery and the exports read each
+    frame back by key from the bucket."""
+    import datetime
+
+    from PIL import Image
+    from test_video_frames import _dji_subtitle, _write_video
+
+    from helpers.core.photo_datasets import photos_of_cv_output
+    from helpers.cv.sources import open_image_source
+    from helpers.describer.gallery import write_gallery
+
+    _, _, fs = s3
+    local = tmp_path / "clips"
+    local.mkdir()
+    photos = sorted((tiny_demo / "train" / "images").glob("*.jpg"))[:6]
+    pictures = [np.asarray(Image.open(photo).convert("RGB").resize((160, 120))) for photo in photos]
+    _write_video(local / "DJI_0001.MP4", pictures, 2, "libx264", options={"g": "2"})  # a keyframe a second
+    moments = [datetime.datetime(2026, 5, 1, 12, 22, 31) + datetime.timedelta(seconds=n) for n in range(3)]
+    subtitles = [
+        _dji_subtitle(n + 1, 1000 * n, 1000 * (n + 1), m, 47 + n / 1000, 8.5, 450, False) for n, m in enumerate(moments)
+    ]
+    (local / "DJI_0001.SRT").write_text("".join(subtitles), encoding="utf-8")
+    (local / "app.ts").write_text("export const answer: number = 42;\n", encoding="utf-8")
+    (local / "bad.avi").write_bytes(b"not a video at all")
+    fs.put(str(local), f"{BUCKET}/clips", recursive=True)
+    url = f"s3://{BUCKET}/clips/"
+    settings = cv_models_settings(tiny_cv_models, yolo_conf=0.0, hf_conf=0.0)
+    for name, images in (("remote", url), ("local", str(local))):
+        run_extraction(ExtractConfig(images=images, output=str(tmp_path / f"{name}.jsonl"), **settings))
+    remote, here = (_lines(tmp_path / f"{name}.jsonl") for name in ("remote", "local"))
+    frames = [f"DJI_0001.MP4/0000{second}.000s.jpg" for second in range(3)]
+    assert remote == here and [record["image"] for record in remote] == frames
+    assert sum(len(record["detections"]) for record in remote) > 0  # there is something to compare
+    assert [record["taken"]["latitude"] for record in remote] == [47.0, 47.001, 47.002]  # the flight record's
+    errors = _lines(tmp_path / "remote.errors.jsonl")
+    assert [error["image"] for error in errors] == ["bad.avi/00000.000s.jpg"] and f"{url}bad.avi" in errors[0]["error"]
+
+    one = open_image_source(f"{url}DJI_0001.MP4", video_interval=2.0)
+    assert (one.kind, [item.key for item in one.items]) == ("video", frames[::2])
+
+    found = photos_of_cv_output(tmp_path / "remote.jsonl")
+    assert found.is_video_frame(frames[1]) and not found.is_video_frame("DJI_0002.MP4/00001.000s.jpg")
+    local_frames = photos_of_cv_output(tmp_path / "local.jsonl")
+    assert np.array_equal(np.asarray(found.image(frames[1])), np.asarray(local_frames.image(frames[1])))
+    assert found.read_bytes(frames[2]) == local_frames.read_bytes(frames[2])  # the same JPEG of the frame
+    assert found.version(frames[1]).endswith("|1000") and found.version(frames[1]) != found.version(frames[2])
+    described = [{"id": key, "description": "Litter.", "source": "grammar"} for key in frames]
+    (tmp_path / "described.jsonl").write_text("".join(json.dumps(row) + "\n" for row in described))
+    page = write_gallery(tmp_path / "described.jsonl", tmp_path / "page.html", cv=tmp_path / "remote.jsonl")
+    assert page["photos"] == 3 and page["problems"] == 0 and len(list((tmp_path / "page_thumbs").iterdir())) == 3
+    fs.rm(f"{BUCKET}/clips", recursive=True)
+
+
+@pytest.fixture(scope="module")
+def drone_clip(s3, tmp_path_factory):
+    """A 4-second H.264 video (a keyframe each second, noisy frames that differ: ~300 KB) on this machine and in the
+    bucket: (its path, its URL)."""
+    from test_video_frames import _numbered, _write_video
+
+    noise = np.random.default_rng(0).integers(0, 64, (40, 72, 96, 3), dtype=np.uint8)
+    frames = [frame + noise[n] for n, frame in enumerate(_numbered(40, size=(96, 72)))]
+    video = _write_video(tmp_path_factory.mktemp("clip") / "DJI_0002.MP4", frames, 10, "libx264", options={"g": "10"})
+    s3[2].put(str(video), f"{BUCKET}/clip/DJI_0002.MP4")
+    yield video, f"s3://{BUCKET}/clip/DJI_0002.MP4"
+    s3[2].rm(f"{BUCKET}/clip", recursive=True)
+
+
+@hypothesis_settings(max_examples=25, deadline=None)
+@given(
+    block=st.integers(min_value=8 * 1024, max_value=512 * 1024),
+    times=st.lists(st.integers(min_value=0, max_value=4500), min_size=1, max_size=8),
+)
+def test_a_remote_videos_frames_are_a_local_copys_whatever_the_request_size_and_order(drone_clip, block, times):
+    """A video in the bucket read in requests of any size, its frames asked for in any order (decoded on, sought
+    back and forth), gives the frames a local copy gives, and its length."""
+    from unittest import mock
+
+    from upath import UPath
+
+    import helpers.core.video_frames as video_frames
+
+    local, url = drone_clip
+    remote = UPath(url)
+    with mock.patch.multiple(video_frames, VIDEO_BLOCK=block, PROBE_BLOCK=block):
+        video_frames.close_videos()  # readers opened now, with these requests
+        assert video_frames.frame_times(remote, 0.5) == video_frames.frame_times(local, 0.5)
+        for milliseconds in times:
+            here, size = video_frames.decode_frame(local, milliseconds)
+            there, remote_size = video_frames.decode_frame(remote, milliseconds)
+            assert np.array_equal(np.asarray(there), np.asarray(here)) and remote_size == size
+    video_frames.close_videos()
 
 
 def test_a_remote_location_that_cannot_be_read_is_one_line_naming_it(tmp_path):

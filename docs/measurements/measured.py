@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from fractions import Fraction
 from pathlib import Path
 
 
@@ -195,3 +196,35 @@ def best_decoding(readers: dict, threads: int, repeats: int, photos: int) -> tup
         for name, (seconds, cpu) in best.items()
     }
     return readings, same
+
+
+def drone_clip(
+    path: Path, seconds: int, seed: int, size: tuple[int, int] = (1920, 1080), grain: int = 0, quality: int = 23
+) -> Path:
+    """A generated drone video at `path`: `seconds` of H.264 at 30 frames a second, a keyframe a second (as drones
+    and phones write), B-frames, textured ground sliding by as the drone flies on (seeded); with `grain`, a sensor's
+    noise of up to that many levels on each frame, kept as x264's `quality` (its CRF: lower keeps more) keeps it (a
+    camera's bitrate: the ground alone compresses to little)."""
+    import av
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    (width, height), rate = size, 30
+    ground = rng.integers(0, 255, (height // 8, (width + rate * seconds * 4) // 8, 3), dtype=np.uint8)
+    ground = np.repeat(np.repeat(ground, 8, axis=0), 8, axis=1)
+    with av.open(str(path), "w") as video:
+        stream = video.add_stream(
+            "libx264",
+            rate=Fraction(rate),
+            options={"g": str(rate), "bf": "2", "preset": "veryfast", "crf": str(quality)},
+        )
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for index in range(rate * seconds):
+            shift = index * 4  # the drone flies on: the ground slides 4 pixels a frame
+            frame = ground[:, shift : shift + width]
+            if grain:
+                noise = rng.integers(-grain, grain + 1, frame.shape, dtype=np.int16)
+                frame = np.clip(frame + noise, 0, 255).astype(np.uint8)
+            video.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
+        video.mux(stream.encode())
+    return path

@@ -18,12 +18,11 @@ import argparse
 import os
 import tempfile
 import time
-from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
-from measured import commit, save
+from measured import commit, drone_clip, save
 from PIL import Image
 
 from helpers.core.video_frames import close_videos, read_frame
@@ -35,24 +34,6 @@ CONVERSIONS = {
     "Image.fromarray(to_ndarray)": lambda frame: Image.fromarray(frame.to_ndarray(format="rgb24")),  # 01's
 }
 UHD_MODEL_SIDE = 640  # a detector's input: a 4K frame is converted at 1920x1080 for it
-
-
-def _clip(path: Path, seconds: int, seed: int, size: tuple[int, int] = (1920, 1080)) -> Path:
-    rng = np.random.default_rng(seed)
-    (width, height), rate = size, 30
-    ground = rng.integers(0, 255, (height // 8, (width + rate * seconds * 4) // 8, 3), dtype=np.uint8)
-    ground = np.repeat(np.repeat(ground, 8, axis=0), 8, axis=1)
-    with av.open(str(path), "w") as video:
-        stream = video.add_stream(
-            "libx264", rate=Fraction(rate), options={"g": str(rate), "bf": "2", "preset": "veryfast"}
-        )
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for index in range(rate * seconds):
-            shift = index * 4  # the drone flies on: the ground slides 4 pixels a frame
-            frame = ground[:, shift : shift + width]
-            video.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
-        video.mux(stream.encode())
-    return path
 
 
 def _every_frame(path: Path) -> int:
@@ -73,8 +54,8 @@ def main() -> None:
     threads = os.cpu_count() or 1
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as folder:
-        clip = _clip(Path(folder) / "flight.mp4", args.seconds, args.seed)
-        uhd = _clip(Path(folder) / "flight_4k.mp4", args.uhd_seconds, args.seed, (3840, 2160))
+        clip = drone_clip(Path(folder) / "flight.mp4", args.seconds, args.seed)
+        uhd = drone_clip(Path(folder) / "flight_4k.mp4", args.uhd_seconds, args.seed, (3840, 2160))
         uhd_items = open_image_source(uhd, video_interval=1.0).items
         with av.open(str(clip)) as container:
             sample = [frame for _, frame in zip(range(30), container.decode(video=0))]

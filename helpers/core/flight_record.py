@@ -80,14 +80,17 @@ def sidecar_of(video: Path) -> Path | None:
     return None
 
 
-def flight_record(sidecar: Path) -> FlightRecord:
-    """The parsed flight record (kept for the last `RECORDS_KEPT` files, until one changes)."""
-    stat = sidecar.stat()
-    return _parsed(sidecar, stat.st_size, stat.st_mtime_ns)
+def flight_record(sidecar: Path, stamp: tuple | None = None) -> FlightRecord:
+    """The parsed flight record (kept for the last `RECORDS_KEPT` files, until one changes: `stamp`, what changes
+    with it, its size and time when not given; a remote one's version)."""
+    if stamp is None:
+        stat = sidecar.stat()
+        stamp = (stat.st_size, stat.st_mtime_ns)
+    return _parsed(sidecar, stamp)
 
 
 @functools.lru_cache(maxsize=RECORDS_KEPT)
-def _parsed(sidecar: Path, size: int, modified: int) -> FlightRecord:
+def _parsed(sidecar: Path, stamp: tuple) -> FlightRecord:
     import srt
 
     try:

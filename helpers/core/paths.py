@@ -17,6 +17,7 @@ from pathlib import Path
 
 from helpers.core.io import SHARD_SUFFIX
 from helpers.core.remote import is_remote, remote_folder
+from helpers.core.video_frames import VIDEO_SUFFIXES
 
 _SOURCE_ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,10 +85,10 @@ def enter_project_root() -> Path:
 
 def require_photos(images: str | Path, what: str):
     """`require_file` of photos that may lie in object storage: a URL (`s3://bucket/photos/`) is checked
-    there and returned as its `UPath` (`helpers.core.remote.remote_folder`; a folder, or one tar shard), a path
-    as `require_file` returns it."""
+    there and returned as its `UPath` (`helpers.core.remote.remote_folder`; a folder, one tar shard or one video), a
+    path as `require_file` returns it."""
     if is_remote(images):
-        return remote_folder(str(images), what, files=(SHARD_SUFFIX,))
+        return remote_folder(str(images), what, files=(SHARD_SUFFIX, *sorted(VIDEO_SUFFIXES)))
     return require_file(images, what)
 
 

@@ -486,7 +486,7 @@ class PhotoKeys:
         self._lock = threading.Lock()
         self._version = self.dataset.version() if self.dataset else ""
         self._shards = ShardIndex()  # photos in tar shards under a folder: where each one's data starts
-        self._remote_shards: dict[str, bool] = {}  # a remote folder's shards asked for: whether each is one
+        self._remote_files: dict[str, bool] = {}  # a remote folder's shards and videos asked for: whether each is one
 
     def only(self, keys: Iterable[str]) -> None:
         """From now on, only these photos are asked for, in any order (the gallery's sample): a map of
@@ -549,9 +549,15 @@ class PhotoKeys:
 
     def _in_video(self, key: str) -> tuple[str, int] | None:
         """(video, milliseconds) of a key naming a video's frame under the folder, else None (a remote folder's
-        keys name its photos only)."""
+        videos asked of the storage once each)."""
         in_video = split_frame_key(key)
-        return in_video if in_video and not is_remote(self.images) and (self.images / in_video[0]).is_file() else None
+        if not in_video:
+            return None
+        if is_remote(self.images):
+            if in_video[0] not in self._remote_files:
+                self._remote_files[in_video[0]] = (self.images / in_video[0]).is_file()
+            return in_video if self._remote_files[in_video[0]] else None
+        return in_video if (self.images / in_video[0]).is_file() else None
 
     def _in_shard(self, key: str) -> tuple[str, str] | None:
         """(shard, member) of a key naming a photo in a tar shard under the folder, else None."""
@@ -559,14 +565,14 @@ class PhotoKeys:
         if not in_shard:
             return None
         if is_remote(self.images):  # asked of the storage once a shard
-            if in_shard[0] not in self._remote_shards:
-                self._remote_shards[in_shard[0]] = (self.images / in_shard[0]).is_file()
-            return in_shard if self._remote_shards[in_shard[0]] else None
+            if in_shard[0] not in self._remote_files:
+                self._remote_files[in_shard[0]] = (self.images / in_shard[0]).is_file()
+            return in_shard if self._remote_files[in_shard[0]] else None
         return in_shard if (self.images / in_shard[0]).is_file() else None
 
     def read_bytes(self, key: str) -> bytes:
         """The photo's file content. Raises OSError (FileNotFoundError when there is none) or ValueError."""
-        if is_remote(self.images) and not self._in_shard(key):
+        if is_remote(self.images) and not self._in_shard(key) and not self._in_video(key):
             return remote_bytes(self.images / key)
         if self.dataset is None:
             if in_video := self._in_video(key):  # the frame as a JPEG file
@@ -612,8 +618,8 @@ class PhotoKeys:
     def version(self, key: str) -> str:
         """Changes when the photo may have: its path, size and time; a dataset's files' likewise."""
         if is_remote(self.images):
-            if in_shard := self._in_shard(key):  # the shard's version, and which member
-                return f"{remote_version(self.images / in_shard[0])}|{in_shard[1]}"
+            if inside := self._in_shard(key) or self._in_video(key):  # the shard's or video's version, and which
+                return f"{remote_version(self.images / inside[0])}|{inside[1]}"
             return remote_version(self.images / key)
         if self.dataset is None:
             inside = self._in_video(key) or self._in_shard(key)  # (video or shard, frame or member)
@@ -667,7 +673,7 @@ def photos_for(
     """
     if images is None:
         return None
-    if is_remote(images):  # a folder, or one tar shard (`require_photos`')
+    if is_remote(images):  # a folder, one tar shard or one video (`require_photos`')
         return PhotoKeys(shards_root(images))
     if images.is_dir() or is_photo_dataset(images):
         return PhotoKeys(images, image_column, key_column)

@@ -52,7 +52,7 @@ def is_remote(location) -> bool:
 
 def remote_folder(url: str, what: str, files: tuple[str, ...] = ()):
     """The remote folder at `url`, checked: it exists and is a folder (or a file with one of the extensions
-    `files`: a tar shard).
+    `files`: a tar shard, a video).
 
     Args:
         url: The folder's URL (`s3://bucket/photos/`).
@@ -88,16 +88,15 @@ def remote_folder(url: str, what: str, files: tuple[str, ...] = ()):
     return folder
 
 
-def remote_photos(folder, suffixes: frozenset[str], passed_over: frozenset[str] = frozenset()) -> list[str]:
+def remote_photos(folder, suffixes: frozenset[str]) -> list[str]:
     """The photos under a remote folder (recursive; files with these extensions), as keys relative to it joined
     with "/", in the order `walk_images` gives a local copy of the folder (each folder's entries by name, depth
     first). Each top-level folder is one listing of its whole prefix (S3's, GCS's: a request per thousand objects,
     not one per folder inside), several listed at once (`_listing`); macOS's `._` files are left out as locally
-    (`is_mac_metadata`, reading a `._` file's first bytes). Files with `passed_over` extensions (videos) are
-    counted in a warning, others in the log.
+    (`is_mac_metadata`, reading a `._` file's first bytes). Other files are counted in the log.
     """
     fs, root = folder.fs, folder.path.rstrip("/")
-    keys, others, skipped, mac_metadata = [], 0, 0, 0
+    keys, others, mac_metadata = [], 0, 0
     for found in _listing(fs, root, str(folder)):
         key = found[len(root) :].lstrip("/")
         suffix = name_suffix(key)
@@ -105,12 +104,8 @@ def remote_photos(folder, suffixes: frozenset[str], passed_over: frozenset[str] 
             mac_metadata += 1
         elif suffix in suffixes:
             keys.append(key)
-        elif suffix in passed_over:
-            skipped += 1
         else:
             others += 1
-    if skipped:
-        logger.warning("%s: %d video(s) passed over: frames are read from videos on this machine", folder, skipped)
     if others:
         logger.info("%s: %d file(s) that are not images passed over", folder, others)
     if mac_metadata:

@@ -19,10 +19,16 @@ iPhone's `com.apple.quicktime.creationdate`, its local time with the offset, is 
 `IDIT` date: the camera's clock, no offset) plus the frame's time, and the `location` a phone
 writes (ISO 6709, `+47.3751+008.5362+412.500/`); a DJI drone's flight record beside the video
 (`DJI_0042.SRT`, `helpers.core.flight_record`) says when and where for each frame.
+
+A video in object storage (`s3://bucket/clips/DJI_0042.MP4`, a `UPath`: `helpers.core.remote`) is read where it
+lies, as FFmpeg reads a local one, through its file system's file: in ranged requests of `VIDEO_BLOCK` bytes read
+ahead (`PROBE_BLOCK` when it is opened for its length alone). What its folder holds (each file's size and version,
+a flight record beside it) is asked once a folder per process (`remote_entries`; `forget_remote_folders` asks again).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
 import gc
@@ -31,15 +37,17 @@ import math
 import os
 import re
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
 from helpers.core.figures import ALTITUDE_DECIMALS, COORDINATE_DECIMALS
-from helpers.core.flight_record import flight_record, sidecar_of
+from helpers.core.flight_record import SIDECAR_SUFFIXES, flight_record, sidecar_of
 from helpers.core.io import name_suffix
+from helpers.core.remote import is_remote, remote_range, remote_version
 
 DEFAULT_VIDEO_INTERVAL = 1.0  # seconds between the frames listed (`video_interval`)
 SHORTEST_INTERVAL = 0.001  # a frame's time is in milliseconds
@@ -58,6 +66,10 @@ POSITION = ("latitude", "longitude", "altitude")
 CREATION_TAGS = ("com.apple.quicktime.creationdate", "creation_time")
 LOCATION_TAGS = ("location", "com.apple.quicktime.location.ISO6709")  # a phone's position, as FFmpeg names it
 TS_SYNC, TS_PACKET = b"\x47", 188  # an MPEG transport stream's packets: each starts with this byte
+# A remote video's requests (bytes read ahead of FFmpeg's reads): frames are decoded on through a few MB at a time
+# (a 4K drone video is ~12 MB a second); its length is read from its header and its first packets alone.
+VIDEO_BLOCK = 4 * 2**20
+PROBE_BLOCK = 256 * 2**10
 
 
 def is_video(key: str) -> bool:
@@ -69,11 +81,15 @@ def is_video(key: str) -> bool:
 def is_transport_stream(path: Path) -> bool:
     """Whether a `.ts` file is an MPEG transport stream (what cameras and recorders write: 188-byte packets
     starting with the sync byte 0x47, or 192-byte ones with a 4-byte time first), not TypeScript source;
-    a file that cannot be read is taken as one (its opening then says why)."""
+    a file that cannot be read is taken as one (its opening then says why). A remote file's first bytes are one
+    request."""
     try:
-        with open(path, "rb") as file:
-            start = file.read(TS_PACKET + 5)
-    except OSError:
+        if is_remote(path):
+            start = remote_range(path, 0, TS_PACKET + 5)
+        else:
+            with open(path, "rb") as file:
+                start = file.read(TS_PACKET + 5)
+    except Exception:  # noqa: BLE001 - unreadable (a remote one: any error of its storage): decoding says why
         return True
     return any(start[offset : offset + 1] == TS_SYNC for offset in (0, 4)) if start else False
 
@@ -113,7 +129,7 @@ def video_duration(video: Path) -> float:
     """
     import av
 
-    with av.open(str(video)) as container:
+    with _opened(video, PROBE_BLOCK) as container:
         stream = _video_stream(container, video)
         if stream.duration and stream.time_base:
             return float(stream.duration * stream.time_base)
@@ -130,6 +146,45 @@ def demuxed_length(container, stream) -> float:
             first = packet.pts if first is None else min(first, packet.pts)
             end = max(end if end is not None else packet.pts, packet.pts + (packet.duration or 0))
     return float((end - first) * stream.time_base) if first is not None else 0.0
+
+
+@contextlib.contextmanager
+def _opened(video: Path, block: int = VIDEO_BLOCK) -> Iterator:
+    """The video opened by FFmpeg (PyAV's container), closed after; a remote one through its file system's file,
+    `block` bytes a request (read ahead), its errors naming its URL as a local one's name its path."""
+    import av
+
+    if not is_remote(video):
+        with av.open(str(video)) as container:
+            yield container
+        return
+    with _remote_file(video, block) as file, _naming(video):
+        container = av.open(file)
+    with container:
+        yield container
+
+
+def _remote_file(video: Path, block: int):
+    """The remote video's file, read `block` bytes ahead; its size known from its folder's listing, not asked."""
+    entry = remote_entries(video).get(video.name)
+    known = {"size": entry["size"]} if entry and entry.get("size") is not None else {}
+    try:
+        return video.fs.open(video.path, "rb", block_size=block, cache_type="readahead", **known)
+    except TypeError:  # a file system whose files take no size
+        return video.fs.open(video.path, "rb", block_size=block, cache_type="readahead")
+
+
+@contextlib.contextmanager
+def _naming(video: Path) -> Iterator[None]:
+    """FFmpeg's errors reading a remote video through a file object, naming its URL (they name none)."""
+    import av
+
+    try:
+        yield
+    except av.error.FFmpegError as error:
+        if error.filename not in (None, "", "<none>"):  # (PyAV's name for a file object's)
+            raise
+        raise type(error)(error.errno, error.strerror, str(video)) from None
 
 
 def _video_stream(container, video: Path):
@@ -252,6 +307,7 @@ def _forked() -> None:
     are left out of the child's garbage collection (`gc.freeze`: a dropped decoder in a reference cycle)."""
     _PARENTS_READERS.append(_READERS._open)
     _READERS.__init__()
+    _LISTING_LOCKS.clear()  # (one may be held by a thread of the parent's)
     gc.freeze()
 
 
@@ -259,8 +315,10 @@ os.register_at_fork(after_in_child=_forked)
 
 
 def close_videos() -> None:
-    """Lets go of the videos kept open (each closes once no thread reads it): the next frame opens its video afresh."""
+    """Lets go of the videos kept open (each closes once no thread reads it) and of the remote folders' listings:
+    the next frame opens its video afresh."""
     _READERS.clear()
+    forget_remote_folders()
 
 
 class _Reader:
@@ -271,7 +329,9 @@ class _Reader:
 
         self.video, self.key = video, key
         self.busy = False  # a thread is reading with it (`_OpenVideos`)
-        self.container = av.open(str(video))
+        self.file = _remote_file(video, VIDEO_BLOCK) if is_remote(video) else None
+        with _naming(video):
+            self.container = av.open(self.file if self.file is not None else str(video))
         self.stream = _video_stream(self.container, video)
         self.start = self.stream.start_time or 0
         self.frames = None  # the decoder's frames since the last seek
@@ -292,6 +352,10 @@ class _Reader:
     def frame_at(self, milliseconds: int):
         """The last frame whose time is not after `milliseconds` from the first frame (the first frame
         for a time before it)."""
+        with _naming(self.video):
+            return self._frame_at(milliseconds)
+
+    def _frame_at(self, milliseconds: int):
         target = self._target(milliseconds)
         if not self.decodes_on_to(milliseconds):
             self._seek(target)
@@ -339,6 +403,8 @@ class _Reader:
         container = getattr(self, "container", None)
         if container is not None:
             container.close()
+        if getattr(self, "file", None) is not None:
+            self.file.close()
 
 
 def _upright(image: Image.Image, rotation: int) -> Image.Image:
@@ -359,8 +425,8 @@ def frame_taken(video: Path, milliseconds: int) -> dict[str, Any] | None:
         taken["time"] = (start + datetime.timedelta(milliseconds=milliseconds)).isoformat(timespec="milliseconds")
     taken |= recorded.get("position", {})
     problems = list(recorded.get("problems", []))
-    if sidecar := sidecar_of(video):
-        record = flight_record(sidecar)
+    if sidecar := _sidecar(video):
+        record = flight_record(sidecar, _stamp(sidecar))
         said = record.at(milliseconds) or {}
         if "latitude" in said:  # the drone's position replaces the video's own (altitude included)
             taken = {name: value for name, value in taken.items() if name not in POSITION}
@@ -371,20 +437,54 @@ def frame_taken(video: Path, milliseconds: int) -> dict[str, Any] | None:
     return taken or None
 
 
-def _stamp(video: Path) -> tuple[int, int]:
+def _stamp(video: Path) -> tuple:
+    """What changes when the file may have: its size and time; a remote one's version, from its folder's listing."""
+    if is_remote(video):
+        entry = remote_entries(video).get(video.name)
+        return (remote_version(video, entry),) if entry else (remote_version(video),)
     stat = video.stat()
     return stat.st_size, stat.st_mtime_ns
 
 
+def _sidecar(video: Path) -> Path | None:
+    """`sidecar_of`: a remote video's from its folder's listing (no request a frame)."""
+    if not is_remote(video):
+        return sidecar_of(video)
+    entries = remote_entries(video)
+    return next((video.with_suffix(s) for s in SIDECAR_SUFFIXES if video.with_suffix(s).name in entries), None)
+
+
+_REMOTE_FOLDERS: dict[str, dict[str, dict]] = {}  # a remote folder's URL: its files' `info` by name
+_LISTING_LOCKS: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)  # one listing of a folder at once
+
+
+def remote_entries(file: Path) -> dict[str, dict]:
+    """The files in a remote file's folder, by name: each one's `info` (size, version), one listing a folder per
+    process (until `forget_remote_folders`; the threads that open its videos at once wait for it). {} where it
+    cannot be listed (reading the file then says why)."""
+    folder = str(file.parent)
+    with _LISTING_LOCKS[folder]:
+        if folder not in _REMOTE_FOLDERS:
+            try:
+                listed = file.fs.ls(file.parent.path, detail=True)
+            except Exception:  # noqa: BLE001 - its storage's error, whatever it is: reading the video names it
+                return {}
+            _REMOTE_FOLDERS[folder] = {entry["name"].rstrip("/").rpartition("/")[2]: entry for entry in listed}
+        return _REMOTE_FOLDERS[folder]
+
+
+def forget_remote_folders() -> None:
+    """Lets go of the remote folders' listings (`remote_entries`): a folder is listed again when next asked of."""
+    _REMOTE_FOLDERS.clear()
+
+
 @functools.lru_cache(maxsize=64)
-def video_metadata(video: Path, stamp: tuple[int, int]) -> dict[str, Any]:
+def video_metadata(video: Path, stamp: tuple) -> dict[str, Any]:
     """The video's creation time ("start", ISO 8601), its position and problems reading them, read once a
     video (`stamp` changes with the file)."""
-    import av
-
     found: dict[str, Any] = {"problems": []}
     try:
-        with av.open(str(video)) as container:
+        with _opened(video, PROBE_BLOCK) as container:
             tags = {**_video_stream(container, video).metadata, **container.metadata}
     except Exception:  # noqa: BLE001 - the frame's decoding names an unreadable video
         return found

@@ -46,6 +46,7 @@ from helpers.core.video_frames import (
     FRAME,
     VIDEO_SUFFIXES,
     decode_frame,
+    forget_remote_folders,
     frame_key,
     frame_taken,
     frame_times,
@@ -191,8 +192,8 @@ def open_image_source(
     them: `objects_column`, `bbox_format`, see `helpers.cv.hf_truth`). Ground-truth names go through
     `label_map`. A video in a folder or a list, or one video file, is listed as its frames every
     `video_interval` seconds (`helpers.core.video_frames`), where it lies among the photos. A URL
-    (`s3://bucket/photos/`) is a folder in object storage (`helpers.core.remote`): its photos, not its videos, or
-    its tar shards (or one shard's URL).
+    (`s3://bucket/photos/`) is a folder in object storage (`helpers.core.remote`): its photos and videos' frames, or
+    its tar shards (or one shard's or one video's URL).
 
     Paths in a list file may be relative to the list file's folder. Duplicates are listed once.
 
@@ -201,16 +202,19 @@ def open_image_source(
         ValueError: when it is a file of another kind.
     """
     if is_remote(images):  # a folder in object storage (s3://...): its photos or tar shards read where they lie
-        location = require_photos(images, "images")  # a folder, or one tar shard
+        location = require_photos(images, "images")  # a folder, one tar shard or one video
+        forget_remote_folders()  # its videos' folders listed as they are now, not as this process saw them before
         if is_tar_shards(location, IMAGE_SUFFIXES):
             root = shards_root(location)
             items = [ImageItem(root, key, None, at, MEMBER) for key, at in shard_photos(location, IMAGE_SUFFIXES)]
             return ImageSource("webdataset", root, items)
+        if is_video(location.name) and not location.is_dir():
+            root = location.parent
+            return ImageSource("video", root, _with_frames([ImageItem(root, location.name, None)], video_interval))
         root = location
-        keys = remote_photos(root, IMAGE_SUFFIXES, passed_over=VIDEO_SUFFIXES)
-        return ImageSource(
-            "folder", root, [ImageItem(root, key, None) for key in keys], label_map=dict(label_map or {})
-        )
+        keys = _without_typescript(root, remote_photos(root, IMAGE_SUFFIXES | VIDEO_SUFFIXES))
+        items = _with_frames([ImageItem(root, key, None) for key in keys], video_interval)
+        return ImageSource("folder", root, items, label_map=dict(label_map or {}))
     path = resolve(images)
     if not path.exists():
         raise FileNotFoundError(
@@ -280,7 +284,8 @@ def open_image_source(
 
 def _without_typescript(root: Path, keys: Iterable[str]) -> Iterator[str]:
     """A folder's keys less its `.ts` files that are TypeScript source, not MPEG transport streams (a web
-    project's folder of them is no video), said in the log once the keys are read."""
+    project's folder of them is no video), said in the log once the keys are read (a remote folder's: a request
+    each)."""
     left_out: list[str] = []
     for key in keys:
         if key[-3:].lower() == ".ts" and not is_transport_stream(root / key):

@@ -238,8 +238,9 @@ def _phrases(row: ExportRow, box_of: dict[int, int]) -> list:
 
 def _video_link(photos: PhotoKeys, key: str, page_folder: Path) -> list | None:
     """[the video's address from the page, the frame's time in seconds] of a video's frame (a browser plays
-    `clip.mp4#t=12.5` from there), None for a photo."""
-    if not photos.is_video_frame(key):
+    `clip.mp4#t=12.5` from there), None for a photo, and for a video in object storage (`s3://`: no browser plays
+    it from there)."""
+    if is_remote(photos.images) or not photos.is_video_frame(key):
         return None
     video, milliseconds = split_frame_key(key)
     relative = Path(os.path.relpath(photos.images / video, page_folder)).as_posix()

@@ -541,6 +541,23 @@ def test_the_remote_shard_numbers_in_the_readme_are_the_saved_measurement():
     )
 
 
+def test_the_remote_video_numbers_in_the_readme_are_the_saved_measurement():
+    saved = _measured("remote_videos_cpu.json")
+    listing, two, eight = saved["listing"], saved["by_loader_threads"]["2"], saved["by_loader_threads"]["8"]
+    text = " ".join(README.split())
+    assert saved["same_pixels"] and saved["same_listing"] and saved["interval_seconds"] == 1.0
+    width, height = saved["video_size"]
+    assert (
+        f"{saved['videos']} generated {saved['seconds_each']}-second {width}x{height} drone videos of "
+        f"{saved['video_mb']:.1f} MB each ({saved['video_mbit_per_second']:.0f} Mbit/s; moto's S3 server, as below): "
+        f"listing their frames took {listing['s3_ranged_reads_per_video']:.0f} ranged requests and "
+        f"{listing['s3_bytes_per_video'] / 1e6:.1f} MB a video, and the {saved['frames_listed']} frames listed one a "
+        f"second were decoded at x{two['s3_rate_over_local']:.2f} the rate from disk on 2 loader threads, reading "
+        f"{two['s3_bytes_over_video_bytes']:.2f} times the videos' bytes in {two['s3_ranged_reads']} requests "
+        f"(x{eight['s3_rate_over_local']:.2f} on 8, reading {eight['s3_bytes_over_video_bytes']:.2f} times" in text
+    )
+
+
 def test_the_ray_engine_table_is_the_one_the_saved_benchmarks_give():
     """docs/ray.md's numbers come from the files `desclm bench engines --results` wrote (issue 33)."""
     from helpers.engine.bench import markdown_table

@@ -265,6 +265,107 @@ def test_a_remote_videos_frames_are_a_local_copys_whatever_the_request_size_and_
     video_frames.close_videos()
 
 
+def test_a_datasets_parquet_files_in_s3_are_read_where_they_lie_as_a_local_copy_is(
+    s3, tiny_demo, tiny_cv_models, tmp_path
+):
+    """A Hugging Face dataset's Parquet files in the bucket (a Hub dataset's `data/` mirrored there): its photos
+    listed by their stored paths from the path column alone (not the photos' bytes), extracted as from a local
+    copy, a bad row one error line naming the dataset's URL; one file's URL is its rows; the exports copy each photo
+    from the bucket by key, the gallery shows them, a Ray decoding task reads its rows there; a save_to_disk folder
+    there is refused, saying what to do."""
+    import io
+
+    from PIL import Image
+    from test_photo_datasets import _dataset
+
+    import helpers.core.photo_datasets as photo_datasets
+    from helpers.cv.sources import open_image_source
+    from helpers.describer.exports import export
+    from helpers.describer.gallery import write_gallery
+
+    _, _, fs = s3
+    photos = sorted((tiny_demo / "train" / "images").glob("*.jpg"))[:4]
+    rows = [{"image": {"bytes": photo.read_bytes(), "path": photo.name}, "tag": photo.stem} for photo in photos]
+    grain = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)  # a photo of 0.9 MB
+    large = io.BytesIO()
+    Image.fromarray(grain).save(large, "PNG")
+    rows.append({"image": {"bytes": large.getvalue(), "path": "grain.png"}, "tag": "grain"})
+    rows.append({"image": {"bytes": b"not a photo", "path": "bad.jpg"}, "tag": "bad"})
+    dataset = _dataset(rows)
+    local = tmp_path / "data"
+    local.mkdir()
+    for index in range(2):
+        part = dataset.shard(2, index, contiguous=True)  # a row group a row: the large photo's between the others'
+        part.to_parquet(str(local / f"train-0000{index}-of-00002.parquet"), batch_size=1)
+    fs.put(str(local), f"{BUCKET}/hub/data", recursive=True)
+    url = f"s3://{BUCKET}/hub/data/"
+
+    read = {}  # each remote Parquet file's bytes fetched
+    opened = photo_datasets._remote_parquet
+
+    def counted(file):  # the bytes each request to the storage brought (what its file's cache fetched)
+        handle = opened(file)
+        fetch = handle.cache.fetcher
+
+        def fetching(start, end):
+            data = fetch(start, end)
+            read[file.name] = read.get(file.name, 0) + len(data)
+            return data
+
+        handle.cache.fetcher = fetching
+        return handle
+
+    photo_datasets._remote_parquet = counted
+    try:
+        listed = open_image_source(url)
+    finally:
+        photo_datasets._remote_parquet = opened
+    keys = [*(photo.name for photo in photos), "grain.png", "bad.jpg"]
+    assert listed.kind == "hf" and [item.key for item in listed.items] == keys
+    holding = (local / "train-00001-of-00002.parquet").stat().st_size  # the large photo's file
+    assert read["train-00001-of-00002.parquet"] < holding / 8, "its footer and its path column, not its photos"
+
+    settings = cv_models_settings(tiny_cv_models)
+    for name, images in (("remote", url), ("local", str(local))):
+        run_extraction(ExtractConfig(images=images, output=str(tmp_path / f"{name}.jsonl"), **settings))
+    remote, here = (_lines(tmp_path / f"{name}.jsonl") for name in ("remote", "local"))
+    assert remote == here and [record["image"] for record in remote] == [*(photo.name for photo in photos), "grain.png"]
+    errors = _lines(tmp_path / "remote.errors.jsonl")
+    assert [error["image"] for error in errors] == ["bad.jpg"]
+    assert f"{url.rstrip('/')} (row 5, bad.jpg): not an image file" in errors[0]["error"]
+
+    one = open_image_source(f"{url}train-00001-of-00002.parquet")
+    assert [item.key for item in one.items] == keys[3:]
+
+    described = [{"id": photo.name, "description": "Litter.", "source": "grammar"} for photo in photos]
+    (tmp_path / "described.jsonl").write_text("".join(json.dumps(row) + "\n" for row in described))
+    counts = export("hf", tmp_path / "described.jsonl", tmp_path / "exported", images=require_photos(url, "Photos"))
+    assert counts["exported"] == 4
+    exported = photo_datasets.PhotoDataset(tmp_path / "exported" / "parquet")
+    assert [exported.read(row) for row in range(4)] == [photo.read_bytes() for photo in photos]
+    page = write_gallery(tmp_path / "described.jsonl", tmp_path / "page.html", cv=tmp_path / "remote.jsonl")
+    assert page["photos"] == 4 and page["problems"] == 0  # the photos the records' manifest names: the bucket's
+
+    from helpers.engine.ray_data import _decode_rows
+
+    batch = {  # the columns Ray Data hands the task, as RayEngine lists the photos
+        "key": np.array([item.key for item in listed.items]),
+        "split": np.array([item.split or "" for item in listed.items]),
+        "row": np.array([item.row for item in listed.items]),
+        "column": np.array([item.column for item in listed.items]),
+        "position": np.arange(len(listed.items)),
+    }
+    decoded = _decode_rows(batch, min_side=0, root=url, taken=False)  # a Ray decoding task's, from the bucket
+    assert [bool(error) for error in decoded["error"]] == [False] * 5 + [True]
+
+    dataset.save_to_disk(str(tmp_path / "saved"))
+    fs.put(str(tmp_path / "saved"), f"{BUCKET}/saved", recursive=True)
+    with pytest.raises(ValueError, match="save_to_disk dataset .* on this machine only"):
+        open_image_source(f"s3://{BUCKET}/saved")
+    fs.rm(f"{BUCKET}/hub", recursive=True)
+    fs.rm(f"{BUCKET}/saved", recursive=True)
+
+
 def test_a_remote_location_that_cannot_be_read_is_one_line_naming_it(tmp_path):
     """Nothing there, one file, a protocol nobody knows: each a one-line error naming the URL; an output or other
     input given as a URL is refused, not written to a folder named `s3:` here."""

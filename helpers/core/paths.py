@@ -19,6 +19,9 @@ from helpers.core.io import SHARD_SUFFIX
 from helpers.core.remote import is_remote, remote_folder
 from helpers.core.video_frames import VIDEO_SUFFIXES
 
+# The files a remote `--images` may be instead of a folder: a tar shard, a video, a dataset's Parquet file
+REMOTE_PHOTO_FILES = (SHARD_SUFFIX, ".parquet", *sorted(VIDEO_SUFFIXES))
+
 _SOURCE_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -85,10 +88,10 @@ def enter_project_root() -> Path:
 
 def require_photos(images: str | Path, what: str):
     """`require_file` of photos that may lie in object storage: a URL (`s3://bucket/photos/`) is checked
-    there and returned as its `UPath` (`helpers.core.remote.remote_folder`; a folder, one tar shard or one video), a
-    path as `require_file` returns it."""
+    there and returned as its `UPath` (`helpers.core.remote.remote_folder`; a folder, or one tar shard, video or
+    Parquet file), a path as `require_file` returns it."""
     if is_remote(images):
-        return remote_folder(str(images), what, files=(SHARD_SUFFIX, *sorted(VIDEO_SUFFIXES)))
+        return remote_folder(str(images), what, files=REMOTE_PHOTO_FILES)
     return require_file(images, what)
 
 

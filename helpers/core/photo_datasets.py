@@ -16,11 +16,17 @@ Read with pyarrow, not `datasets.load_dataset`, which copies Parquet whole into 
 Arrow files are memory-mapped, Parquet read a row group at a time (the last one kept per thread,
 as photos are read in order). Listing reads only the stored paths (or the key column), never the
 photos' bytes.
+
+Parquet files in object storage (`s3://bucket/dataset/`, as a Hub dataset's `data/` folder is mirrored there: any
+fsspec protocol, `helpers.core.remote`) are read where they lie the same way, through the file system's file: each
+read pyarrow makes one ranged request (the footer, then a row group's column chunk whole), never the whole file. A
+`save_to_disk` folder (Arrow files, memory-mapped) is read on this machine only.
 """
 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import functools
 import hashlib
 import io
@@ -30,7 +36,7 @@ import tarfile
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -147,21 +153,52 @@ def key_column_setting():
 def is_photo_dataset(path: Path) -> bool:
     """Whether `path` is a `save_to_disk` folder, a Parquet file, or a folder of Parquet files of photos
     (a photo folder that also holds a Parquet file without photos, such as `extract --format parquet`
-    writes, stays a photo folder)."""
+    writes, stays a photo folder); a remote one (a `UPath`) likewise."""
     if path.is_file():
         return path.suffix.lower() == ".parquet"
     if not path.is_dir():
         return False
     if (path / ARROW_STATE).is_file() or (path / DICT_STATE).is_file():
         return True
-    first = min(path.glob("*.parquet"), default=None)
+    first = next(iter(_parquet_files(path)), None)
     if first is None:
         return False
     try:
-        schema = pq.read_schema(first)
+        with _parquet_source(first) as source:
+            schema = pq.read_schema(source)
     except (pa.ArrowException, OSError):
         return True  # read as a dataset, whose listing then names the damaged file
     return bool(_image_columns(schema, _parquet_features(schema)))
+
+
+def _parquet_files(folder: Path) -> list[Path]:
+    """A folder's Parquet files (not its sub-folders'), by name."""
+    return sorted(folder.glob("*.parquet"), key=lambda path: path.name)
+
+
+@contextlib.contextmanager
+def _parquet_source(file: Path) -> Iterator:
+    """A Parquet file as pyarrow reads it: its path here; a remote one's file, each read one ranged request (pyarrow
+    asks for the last 64 KiB, where the footer is, then each column chunk it reads whole: no read-ahead past them)."""
+    if not is_remote(file):
+        yield file
+        return
+    with _remote_parquet(file) as opened:
+        yield opened
+
+
+def _remote_parquet(file: Path):
+    """A remote Parquet file opened, read as pyarrow asks (no cache, no read-ahead)."""
+    return file.fs.open(file.path, "rb", cache_type="none")
+
+
+def dataset_location(location: str | Path) -> Path:
+    """A dataset's location as given (a command's text, an item's root): a `UPath` for a URL, else a `Path`."""
+    if is_remote(location):
+        from upath import UPath
+
+        return UPath(str(location).rstrip("/")) if isinstance(location, str) else location
+    return Path(location)
 
 
 def _parquet_features(schema: pa.Schema) -> dict:
@@ -182,6 +219,8 @@ class _Part:
     start: int  # its first row's number in the whole dataset
     rows: int
     split_start: int  # its first row's number within its split
+    # a Parquet file's footer, read once (each read of a remote file is a request)
+    metadata: pq.FileMetaData | None = field(default=None, compare=False, repr=False)
 
 
 def _features_of(metadata: dict | None) -> dict:
@@ -216,7 +255,7 @@ class PhotoDataset:
     """
 
     def __init__(self, location: Path, image_column: str = "", key_column: str = "") -> None:
-        self.location = Path(location)
+        self.location = dataset_location(location)
         self.key_column = key_column
         self.kind, self.parts, schema, features = self._open_parts()
         self.schema, self.features = schema, features  # `features`: as `datasets` describes the columns
@@ -244,6 +283,15 @@ class PhotoDataset:
 
     def _open_parts(self) -> tuple[str, list[_Part], pa.Schema, dict]:
         location = self.location
+        if (
+            is_remote(location)
+            and location.is_dir()
+            and any((location / state).is_file() for state in (DICT_STATE, ARROW_STATE))
+        ):
+            raise ValueError(
+                f"{location}: a save_to_disk dataset (Arrow files) is read on this machine only: copy it here, or "
+                "write it as Parquet (`Dataset.to_parquet`) where it lies"
+            )
         if location.is_dir() and (location / DICT_STATE).is_file():
             splits = json.loads((location / DICT_STATE).read_text()).get("splits") or []
             files = [
@@ -255,7 +303,7 @@ class PhotoDataset:
             files = [(location / entry["filename"], None) for entry in _state(location)]
             features, kind = _features_of(_info(location)), "arrow"
         else:
-            paths = [location] if location.is_file() else sorted(location.glob("*.parquet"))
+            paths = [location] if location.is_file() else _parquet_files(location)
             files, kind = [(path, None) for path in paths], "parquet"
             features = {}
         if not files:
@@ -268,7 +316,8 @@ class PhotoDataset:
                         reader = pa.ipc.open_stream(source)
                         file_schema, rows = reader.schema, sum(batch.num_rows for batch in reader)
                 else:
-                    metadata = pq.read_metadata(file)
+                    with _parquet_source(file) as source:
+                        metadata = pq.read_metadata(source)
                     file_schema, rows = metadata.schema.to_arrow_schema(), metadata.num_rows
             except (pa.ArrowException, OSError) as error:
                 raise ValueError(f"{file}: not a readable {kind.title()} file of the dataset: {error}") from None
@@ -276,7 +325,8 @@ class PhotoDataset:
             if schema is not None and file_schema.names != schema.names:
                 raise ValueError(f"{file}: columns {file_schema.names}, while {files[0][0]} has {schema.names}")
             schema = schema or file_schema
-            parts.append(_Part(file, split, start, rows, split_starts.get(split, 0)))
+            footer = metadata if kind == "parquet" else None
+            parts.append(_Part(file, split, start, rows, split_starts.get(split, 0), footer))
             start += rows
             split_starts[split] = split_starts.get(split, 0) + rows
         return kind, parts, schema, features
@@ -290,7 +340,8 @@ class PhotoDataset:
         """A whole column of one file (Arrow: memory-mapped; Parquet: read, for listing keys)."""
         if self.kind == "arrow":
             return self._arrow(part.file).column(name)
-        return pq.read_table(part.file, columns=[name]).column(0)
+        with _parquet_source(part.file) as source:
+            return pq.ParquetFile(source, metadata=part.metadata).read(columns=[name]).column(0)
 
     def _arrow(self, file: Path) -> pa.Table:
         with self._lock:
@@ -301,7 +352,9 @@ class PhotoDataset:
     def _stored_paths(self, part: _Part) -> list[str | None]:
         if self.kind == "arrow":
             return pc.struct_field(self._column(part, self.column), "path").to_pylist()  # a null photo: None
-        return pq.read_table(part.file, columns=[f"{self.column}.path"]).column(0).to_pylist()
+        with _parquet_source(part.file) as source:  # the photos' struct with its `path` field alone
+            photos = pq.ParquetFile(source, metadata=part.metadata).read(columns=[f"{self.column}.path"]).column(0)
+        return pc.struct_field(photos, "path").to_pylist()
 
     def keys(self) -> Iterator[tuple[str, str | None]]:
         """(key, split) of every row, in row order (see the module's docstring for the key).
@@ -415,7 +468,10 @@ class PhotoDataset:
         cached = groups.get(column)
         if cached is None or cached[0] != part.file or not cached[1] <= offset < cached[2]:
             files = self._parquet.__dict__.setdefault("files", {})  # this thread's open files
-            file = files.get(part.file) or files.setdefault(part.file, pq.ParquetFile(part.file))
+            if part.file not in files:  # (a remote one's file stays open with it)
+                source = _remote_parquet(part.file) if is_remote(part.file) else part.file
+                files[part.file] = pq.ParquetFile(source, metadata=part.metadata)
+            file = files[part.file]
             ends = self._group_ends(part.file, file)
             group = bisect.bisect_right(ends, offset) - 1
             table = file.read_row_group(group, columns=[column])
@@ -433,8 +489,11 @@ class PhotoDataset:
             return self._ends[path]
 
     def version(self) -> str:
-        """Changes when a data file does (its size and time): names cached thumbnails."""
-        stats = [(str(p.file), p.file.stat().st_size, p.file.stat().st_mtime_ns) for p in self.parts]
+        """Changes when a data file does (its size and time; a remote one's version): names cached thumbnails."""
+        if is_remote(self.location):
+            stats = [remote_version(part.file) for part in self.parts]
+        else:
+            stats = [(str(p.file), p.file.stat().st_size, p.file.stat().st_mtime_ns) for p in self.parts]
         return hashlib.sha256(json.dumps(stats).encode()).hexdigest()[:16]
 
 
@@ -456,8 +515,9 @@ def _info(folder: Path) -> dict | None:
 
 @functools.lru_cache(maxsize=8)
 def open_photo_dataset(location: str, image_column: str = "", key_column: str = "") -> PhotoDataset:
-    """`PhotoDataset`, opened once per process (the decoding threads and Ray tasks share it)."""
-    return PhotoDataset(Path(location), image_column, key_column)
+    """`PhotoDataset`, opened once per process (the decoding threads and Ray tasks share it); `location` a path or
+    a URL."""
+    return PhotoDataset(dataset_location(location), image_column, key_column)
 
 
 class PhotoKeys:
@@ -475,8 +535,8 @@ class PhotoKeys:
 
     def __init__(self, images: Path, image_column: str = "", key_column: str = "") -> None:
         self.images, self.image_column, self.key_column = images, image_column, key_column
-        # tar shards before a dataset: img2dataset puts Parquet files beside its shards; a remote folder is photos
-        dataset = not is_remote(images) and not is_tar_shards(images, IMAGE_SUFFIXES) and is_photo_dataset(images)
+        # tar shards before a dataset: img2dataset puts Parquet files beside its shards
+        dataset = not is_tar_shards(images, IMAGE_SUFFIXES) and is_photo_dataset(images)
         self.dataset = PhotoDataset(images, image_column, key_column) if dataset else None
         self._rows: dict[str, int] | None = None  # `only`'s map
         self._passed: dict[str, int] = {}  # keys read past, not yet asked for
@@ -572,7 +632,7 @@ class PhotoKeys:
 
     def read_bytes(self, key: str) -> bytes:
         """The photo's file content. Raises OSError (FileNotFoundError when there is none) or ValueError."""
-        if is_remote(self.images) and not self._in_shard(key) and not self._in_video(key):
+        if self.dataset is None and is_remote(self.images) and not self._in_shard(key) and not self._in_video(key):
             return remote_bytes(self.images / key)
         if self.dataset is None:
             if in_video := self._in_video(key):  # the frame as a JPEG file
@@ -617,7 +677,7 @@ class PhotoKeys:
 
     def version(self, key: str) -> str:
         """Changes when the photo may have: its path, size and time; a dataset's files' likewise."""
-        if is_remote(self.images):
+        if self.dataset is None and is_remote(self.images):
             if inside := self._in_shard(key) or self._in_video(key):  # the shard's or video's version, and which
                 return f"{remote_version(self.images / inside[0])}|{inside[1]}"
             return remote_version(self.images / key)
@@ -626,7 +686,8 @@ class PhotoKeys:
             photo = self.images / (inside[0] if inside else key)
             stat = photo.stat()
             return f"{photo.resolve()}|{stat.st_size}|{stat.st_mtime_ns}" + (f"|{inside[1]}" if inside else "")
-        return f"{self.images.resolve()}|{self._version}|{key}"
+        where = self.images if is_remote(self.images) else self.images.resolve()
+        return f"{where}|{self._version}|{key}"
 
 
 def cv_output_manifest(cv_output: Path) -> dict:
@@ -651,11 +712,11 @@ def photos_of_cv_output(cv_output: Path) -> PhotoKeys | None:
         return None
     if is_remote(root):  # a folder in object storage, as 01 read it
         try:
-            folder = remote_folder(root, "Photos (the CV output's image_root)")
+            folder = remote_folder(root, "Photos (the CV output's image_root)", files=(".parquet",))
         except (OSError, ValueError) as error:
             logger.warning("%s", error)
             return None
-        return PhotoKeys(folder)
+        return PhotoKeys(folder, settings.get("image_column", ""), settings.get("key_column", ""))
     if not Path(root).exists():
         return None
     return PhotoKeys(Path(root), settings.get("image_column", ""), settings.get("key_column", ""))
@@ -673,7 +734,9 @@ def photos_for(
     """
     if images is None:
         return None
-    if is_remote(images):  # a folder, one tar shard or one video (`require_photos`')
+    if is_remote(images):  # a folder, or one tar shard, video or Parquet file (`require_photos`')
+        if not is_tar_shards(images, IMAGE_SUFFIXES) and is_photo_dataset(images):
+            return PhotoKeys(images, image_column, key_column)
         return PhotoKeys(shards_root(images))
     if images.is_dir() or is_photo_dataset(images):
         return PhotoKeys(images, image_column, key_column)

@@ -192,8 +192,8 @@ def open_image_source(
     them: `objects_column`, `bbox_format`, see `helpers.cv.hf_truth`). Ground-truth names go through
     `label_map`. A video in a folder or a list, or one video file, is listed as its frames every
     `video_interval` seconds (`helpers.core.video_frames`), where it lies among the photos. A URL
-    (`s3://bucket/photos/`) is a folder in object storage (`helpers.core.remote`): its photos and videos' frames, or
-    its tar shards (or one shard's or one video's URL).
+    (`s3://bucket/photos/`) is a folder in object storage (`helpers.core.remote`): its photos and videos' frames, its
+    tar shards, or its Parquet files of a Hugging Face dataset (or one shard's, video's or Parquet file's URL).
 
     Paths in a list file may be relative to the list file's folder. Duplicates are listed once.
 
@@ -202,12 +202,16 @@ def open_image_source(
         ValueError: when it is a file of another kind.
     """
     if is_remote(images):  # a folder in object storage (s3://...): its photos or tar shards read where they lie
-        location = require_photos(images, "images")  # a folder, one tar shard or one video
+        location = require_photos(images, "images")  # a folder, one tar shard, video or Parquet file
         forget_remote_folders()  # its videos' folders listed as they are now, not as this process saw them before
         if is_tar_shards(location, IMAGE_SUFFIXES):
             root = shards_root(location)
             items = [ImageItem(root, key, None, at, MEMBER) for key, at in shard_photos(location, IMAGE_SUFFIXES)]
             return ImageSource("webdataset", root, items)
+        if is_photo_dataset(location):  # Parquet files (a Hub dataset's, mirrored to the bucket)
+            source = _dataset_source(location, image_column, key_column, objects_column, bbox_format)
+            source.label_map = dict(label_map or {})
+            return source
         if is_video(location.name) and not location.is_dir():
             root = location.parent
             return ImageSource("video", root, _with_frames([ImageItem(root, location.name, None)], video_interval))
@@ -226,16 +230,7 @@ def open_image_source(
         items = [ImageItem(root, key, None, offset, MEMBER) for key, offset in shard_photos(path, IMAGE_SUFFIXES)]
         source = ImageSource("webdataset", root, items)
     elif is_photo_dataset(path):
-        root = path.resolve()
-        dataset = open_photo_dataset(str(root), image_column, key_column)
-        items = [
-            ImageItem(root, key, SPLIT_NAMES.get(split, split), row, dataset.column)
-            for row, (key, split) in enumerate(dataset.keys())
-        ]
-        source = ImageSource("hf", root, items, scenes=dataset_scenes(dataset, [item.key for item in items]))
-        if objects := find_objects_column(dataset, objects_column):
-            source.dataset_truth = (dataset.column, objects, bbox_format)
-            source.class_names = dataset_truth(str(root), *source.dataset_truth).class_names()
+        source = _dataset_source(path.resolve(), image_column, key_column, objects_column, bbox_format)
     elif path.is_dir() and is_voc_dataset(path):
         dataset, splits = load_voc(path)
         items = [_item(p, dataset.root, splits.get(p)) for p in dataset.images]
@@ -279,6 +274,22 @@ def open_image_source(
     source.label_map = dict(label_map or {})
     seen: set[str] = set()
     source.items = [item for item in source.items if not (item.key in seen or seen.add(item.key))]
+    return source
+
+
+def _dataset_source(
+    root: Path, image_column: str, key_column: str, objects_column: str, bbox_format: str
+) -> ImageSource:
+    """A Hugging Face dataset's photos (here, or its Parquet files in object storage), its scenes and boxes."""
+    dataset = open_photo_dataset(str(root), image_column, key_column)
+    items = [
+        ImageItem(root, key, SPLIT_NAMES.get(split, split), row, dataset.column)
+        for row, (key, split) in enumerate(dataset.keys())
+    ]
+    source = ImageSource("hf", root, items, scenes=dataset_scenes(dataset, [item.key for item in items]))
+    if objects := find_objects_column(dataset, objects_column):
+        source.dataset_truth = (dataset.column, objects, bbox_format)
+        source.class_names = dataset_truth(str(root), *source.dataset_truth).class_names()
     return source
 
 

@@ -279,6 +279,7 @@ def test_a_datasets_parquet_files_in_s3_are_read_where_they_lie_as_a_local_copy_
     from test_photo_datasets import _dataset
 
     import helpers.core.photo_datasets as photo_datasets
+    from helpers.cv.batch import decode_batches
     from helpers.cv.sources import open_image_source
     from helpers.describer.exports import export
     from helpers.describer.gallery import write_gallery
@@ -295,8 +296,8 @@ def test_a_datasets_parquet_files_in_s3_are_read_where_they_lie_as_a_local_copy_
     local = tmp_path / "data"
     local.mkdir()
     for index in range(2):
-        part = dataset.shard(2, index, contiguous=True)  # a row group a row: the large photo's between the others'
-        part.to_parquet(str(local / f"train-0000{index}-of-00002.parquet"), batch_size=1)
+        part = dataset.shard(2, index, contiguous=True)  # the first file one row group, the second a group a row
+        part.to_parquet(str(local / f"train-0000{index}-of-00002.parquet"), batch_size=1 if index else 100)
     fs.put(str(local), f"{BUCKET}/hub/data", recursive=True)
     url = f"s3://{BUCKET}/hub/data/"
 
@@ -336,6 +337,17 @@ def test_a_datasets_parquet_files_in_s3_are_read_where_they_lie_as_a_local_copy_
 
     one = open_image_source(f"{url}train-00001-of-00002.parquet")
     assert [item.key for item in one.items] == keys[3:]
+
+    read.clear()
+    photo_datasets._opened_dataset.cache_clear()  # opened afresh: no row group kept from the extraction above
+    photo_datasets._remote_parquet = counted
+    try:  # the first file's three photos, a loader thread each: its one row group read once, the threads sharing it
+        decoded = [d for batch in decode_batches(listed.items[:3], 3, 3) for d in batch]
+    finally:
+        photo_datasets._remote_parquet = opened
+    assert [d.item.key for d in decoded if d.image is not None] == keys[:3]
+    first = (local / "train-00000-of-00002.parquet").stat().st_size
+    assert read["train-00000-of-00002.parquet"] < first + 2**16, "the file (and its footer, opened for reading)"
 
     described = [{"id": photo.name, "description": "Litter.", "source": "grammar"} for photo in photos]
     (tmp_path / "described.jsonl").write_text("".join(json.dumps(row) + "\n" for row in described))

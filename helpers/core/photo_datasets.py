@@ -36,6 +36,7 @@ import tarfile
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +55,9 @@ logger = logging.getLogger(__name__)
 
 ORIENTATION_TAG = 0x0112  # EXIF orientation
 ARROW_STATE = "state.json"  # a `save_to_disk` Dataset folder
+# Parquet row groups kept read, shared by the loader threads: the photos' column at a boundary between two groups,
+# and a small column beside it (ground-truth boxes) at the same rows. A Hub dataset's group holds 100 photos.
+ROW_GROUPS_KEPT = 4
 DICT_STATE = "dataset_dict.json"  # a `save_to_disk` DatasetDict folder: one Dataset folder per split
 
 
@@ -277,7 +281,8 @@ class PhotoDataset:
         self.num_rows = sum(part.rows for part in self.parts)
         self._starts = [part.start for part in self.parts]
         self._tables: dict[Path, pa.Table] = {}  # Arrow files, memory-mapped
-        self._parquet = threading.local()  # per thread: its open Parquet files, the last row group read
+        self._parquet = threading.local()  # per thread: its open Parquet files
+        self._row_groups = _SharedReads(ROW_GROUPS_KEPT)  # the row groups read last, the threads' alike
         self._ends: dict[Path, list[int]] = {}  # Parquet files' row group bounds
         self._lock = threading.Lock()
 
@@ -464,29 +469,29 @@ class PhotoDataset:
             raise ValueError(f"{self.where(row)}: cannot be read: {error}") from None
 
     def _parquet_cell(self, part: _Part, offset: int, column: str):
-        groups = self._parquet.__dict__.setdefault("groups", {})  # per column: the last row group read
-        cached = groups.get(column)
-        if cached is None or cached[0] != part.file or not cached[1] <= offset < cached[2]:
-            files = self._parquet.__dict__.setdefault("files", {})  # this thread's open files
-            if part.file not in files:  # (a remote one's file stays open with it)
-                source = _remote_parquet(part.file) if is_remote(part.file) else part.file
-                files[part.file] = pq.ParquetFile(source, metadata=part.metadata)
-            file = files[part.file]
-            ends = self._group_ends(part.file, file)
-            group = bisect.bisect_right(ends, offset) - 1
-            table = file.read_row_group(group, columns=[column])
-            cached = groups[column] = (part.file, ends[group], ends[group + 1], table.column(0))
-        return cached[3][offset - cached[1]].as_py()
+        ends = self._group_ends(part)
+        group = bisect.bisect_right(ends, offset) - 1
+        values = self._row_groups.get((part.file, group, column), lambda: self._read_group(part, group, column))
+        return values[offset - ends[group]].as_py()
 
-    def _group_ends(self, path: Path, file: pq.ParquetFile) -> list[int]:
+    def _read_group(self, part: _Part, group: int, column: str) -> pa.ChunkedArray:
+        """One row group's column, read through this thread's handle of the file (kept open)."""
+        files = self._parquet.__dict__.setdefault("files", {})
+        if part.file not in files:  # (a remote one's file stays open with it)
+            source = _remote_parquet(part.file) if is_remote(part.file) else part.file
+            files[part.file] = pq.ParquetFile(source, metadata=part.metadata)
+        return files[part.file].read_row_group(group, columns=[column]).column(0)
+
+    def _group_ends(self, part: _Part) -> list[int]:
         """Where each row group of a Parquet file starts (and the last ends), counted once per file."""
         with self._lock:
-            if path not in self._ends:
+            if part.file not in self._ends:
+                metadata = part.metadata
                 ends = [0]
-                for index in range(file.metadata.num_row_groups):
-                    ends.append(ends[-1] + file.metadata.row_group(index).num_rows)
-                self._ends[path] = ends
-            return self._ends[path]
+                for index in range(metadata.num_row_groups):
+                    ends.append(ends[-1] + metadata.row_group(index).num_rows)
+                self._ends[part.file] = ends
+            return self._ends[part.file]
 
     def version(self) -> str:
         """Changes when a data file does (its size and time; a remote one's version): names cached thumbnails."""
@@ -495,6 +500,39 @@ class PhotoDataset:
         else:
             stats = [(str(p.file), p.file.stat().st_size, p.file.stat().st_mtime_ns) for p in self.parts]
         return hashlib.sha256(json.dumps(stats).encode()).hexdigest()[:16]
+
+
+class _SharedReads:
+    """The values read last by key, shared by the threads (`kept` of them, least recently used dropped): a key asked
+    for while a thread reads it waits for that read, so each row group is read once, not once a thread (each
+    thread's own copy read a remote file's photos once for every loader thread, and held a row group each)."""
+
+    def __init__(self, kept: int) -> None:
+        self._lock = threading.Lock()
+        self._kept = kept
+        self._reads: OrderedDict[tuple, Future] = OrderedDict()
+
+    def get(self, key: tuple, read):
+        """The value of `key`, read by `read()` unless it is kept or being read. A failed read raises in each thread
+        that waited for it, and is not kept (the next ask reads again)."""
+        with self._lock:
+            future = self._reads.get(key)
+            reading = future is None
+            if reading:
+                future = self._reads[key] = Future()
+                while len(self._reads) > self._kept:
+                    self._reads.popitem(last=False)
+            else:
+                self._reads.move_to_end(key)
+        if reading:
+            try:
+                future.set_result(read())
+            except BaseException as error:
+                future.set_exception(error)
+                with self._lock:
+                    if self._reads.get(key) is future:
+                        del self._reads[key]
+        return future.result()
 
 
 def _rows(part: _Part) -> list[str]:
@@ -513,10 +551,18 @@ def _info(folder: Path) -> dict | None:
     return json.loads(info.read_text()) if info.is_file() else None
 
 
-@functools.lru_cache(maxsize=8)
 def open_photo_dataset(location: str, image_column: str = "", key_column: str = "") -> PhotoDataset:
-    """`PhotoDataset`, opened once per process (the decoding threads and Ray tasks share it); `location` a path or
-    a URL."""
+    """`PhotoDataset`, opened once per process (the decoding threads and Ray tasks share it: threads asking at once
+    wait for one opening, whose row groups they then share); `location` a path or a URL."""
+    with _OPENING:
+        return _opened_dataset(location, image_column, key_column)
+
+
+_OPENING = threading.Lock()
+
+
+@functools.lru_cache(maxsize=8)
+def _opened_dataset(location: str, image_column: str, key_column: str) -> PhotoDataset:
     return PhotoDataset(dataset_location(location), image_column, key_column)
 
 

@@ -558,6 +558,22 @@ def test_the_remote_video_numbers_in_the_readme_are_the_saved_measurement():
     )
 
 
+def test_the_remote_parquet_numbers_in_the_readme_are_the_saved_measurement():
+    saved = _measured("remote_parquet_cpu.json")
+    listing, two, eight = saved["listing"], saved["by_loader_threads"]["2"], saved["by_loader_threads"]["8"]
+    text = " ".join(README.split())
+    assert saved["same_pixels"] and saved["same_listing"]
+    width, height = saved["photo_size"]
+    assert (
+        f"{saved['photos']} generated {width}x{height} JPEGs in {saved['files']} Parquet files of "
+        f"{saved['file_mb']:.1f} MB (moto's S3 server, as below): the listing read "
+        f"{listing['s3_bytes_over_file_bytes'] * 100:.2f}% of the files' bytes in {listing['s3_requests']} requests, "
+        f"and the photos were decoded at x{two['s3_rate_over_local']:.2f} the rate from disk on 2 loader threads, "
+        f"reading {two['s3_bytes_over_file_bytes']:.3f} times the files' bytes in {two['s3_requests']} requests "
+        f"(x{eight['s3_rate_over_local']:.2f} on 8, {eight['s3_bytes_over_file_bytes']:.3f} times)" in text
+    )
+
+
 def test_the_ray_engine_table_is_the_one_the_saved_benchmarks_give():
     """docs/ray.md's numbers come from the files `desclm bench engines --results` wrote (issue 33)."""
     from helpers.engine.bench import markdown_table

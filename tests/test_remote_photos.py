@@ -169,6 +169,38 @@ def test_gallery_and_exports_show_and_copy_photos_from_s3(s3, tmp_path):
     fs.pipe(f"{BUCKET}/flights/{keys[0]}", (local / keys[0]).read_bytes())
 
 
+def test_a_video_in_a_folder_that_cannot_be_listed_is_asked_of_alone_once(drone_clip):
+    """A bucket whose objects may be read but not listed (no s3:ListBucket): the video's frames are read, its size
+    and version asked of it once, not once a frame (each reader's file asks s3fs's own once)."""
+    from unittest import mock
+
+    from upath import UPath
+
+    import helpers.core.video_frames as video_frames
+
+    local, url = drone_clip
+    remote = UPath(url)
+    asked = []
+    info = remote.fs.info
+
+    def counted_info(path, **kwargs):
+        asked.append(path)
+        return info(path, **kwargs)
+
+    refused = PermissionError("Access Denied (s3:ListBucket)")
+    with (
+        mock.patch.object(remote.fs, "ls", side_effect=refused),
+        mock.patch.object(remote.fs, "info", counted_info),
+    ):
+        video_frames.close_videos()
+        frames = [video_frames.decode_frame(remote, milliseconds)[0] for milliseconds in (0, 1000, 2500, 500)]
+    video_frames.close_videos()
+    assert [np.asarray(frame).tobytes() for frame in frames] == [
+        np.asarray(video_frames.decode_frame(local, milliseconds)[0]).tobytes() for milliseconds in (0, 1000, 2500, 500)
+    ]
+    assert len(asked) == 2  # ours, kept; s3fs's for the reader's file (the object's ETag, which each read checks)
+
+
 def test_videos_in_s3_are_read_where_they_lie_as_a_local_copy_is(s3, tiny_demo, tiny_cv_models, tmp_path):
     """A bucket's folder of drone videos: each video's frames listed and described as a local copy's are (the same
     records, a flight record beside a video placing its frames), a TypeScript `.ts` left out, a video that cannot
@@ -258,6 +290,9 @@ def test_a_remote_videos_frames_are_a_local_copys_whatever_the_request_size_and_
     with mock.patch.multiple(video_frames, VIDEO_BLOCK=block, PROBE_BLOCK=block):
         video_frames.close_videos()  # readers opened now, with these requests
         assert video_frames.frame_times(remote, 0.5) == video_frames.frame_times(local, 0.5)
+        with video_frames._opened(remote, block) as there, video_frames._opened(local) as here:  # read on after opening
+            lengths = [video_frames.demuxed_length(opened, opened.streams.video[0]) for opened in (there, here)]
+        assert lengths[0] == lengths[1] > 0
         for milliseconds in times:
             here, size = video_frames.decode_frame(local, milliseconds)
             there, remote_size = video_frames.decode_frame(remote, milliseconds)

@@ -158,10 +158,11 @@ def _opened(video: Path, block: int = VIDEO_BLOCK) -> Iterator:
         with av.open(str(video)) as container:
             yield container
         return
-    with _remote_file(video, block) as file, _naming(video):
-        container = av.open(file)
-    with container:
-        yield container
+    with _remote_file(video, block) as file:  # open while the container reads from it
+        with _naming(video):
+            container = av.open(file)
+        with container:
+            yield container
 
 
 def _remote_file(video: Path, block: int):
@@ -440,8 +441,10 @@ def frame_taken(video: Path, milliseconds: int) -> dict[str, Any] | None:
 def _stamp(video: Path) -> tuple:
     """What changes when the file may have: its size and time; a remote one's version, from its folder's listing."""
     if is_remote(video):
-        entry = remote_entries(video).get(video.name)
-        return (remote_version(video, entry),) if entry else (remote_version(video),)
+        entries = remote_entries(video)
+        if video.name not in entries:  # not in its folder's listing (one that cannot be listed): asked once
+            entries[video.name] = video.fs.info(video.path)
+        return (remote_version(video, entries[video.name]),)
     stat = video.stat()
     return stat.st_size, stat.st_mtime_ns
 
@@ -460,15 +463,15 @@ _LISTING_LOCKS: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)  
 
 def remote_entries(file: Path) -> dict[str, dict]:
     """The files in a remote file's folder, by name: each one's `info` (size, version), one listing a folder per
-    process (until `forget_remote_folders`; the threads that open its videos at once wait for it). {} where it
-    cannot be listed (reading the file then says why)."""
+    process (until `forget_remote_folders`; the threads that open its videos at once wait for it). Empty where it
+    cannot be listed (a bucket whose objects may be read but not listed), kept so: each video then asked of alone."""
     folder = str(file.parent)
     with _LISTING_LOCKS[folder]:
         if folder not in _REMOTE_FOLDERS:
             try:
                 listed = file.fs.ls(file.parent.path, detail=True)
             except Exception:  # noqa: BLE001 - its storage's error, whatever it is: reading the video names it
-                return {}
+                listed = []
             _REMOTE_FOLDERS[folder] = {entry["name"].rstrip("/").rpartition("/")[2]: entry for entry in listed}
         return _REMOTE_FOLDERS[folder]
 

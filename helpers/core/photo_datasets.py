@@ -14,8 +14,8 @@ no bytes but a path (an image `datasets` left outside the dataset) is read from 
 
 Read with pyarrow, not `datasets.load_dataset`, which copies Parquet whole into its cache first:
 Arrow files are memory-mapped, Parquet read a row group at a time (the last ones kept, shared by
-the loader threads, as photos are read in order). Listing reads only the stored paths (or the key column), never the
-photos' bytes.
+the loader threads, as photos are read in order). Listing reads only the stored paths (or the key
+column), never the photos' bytes.
 
 Parquet files in object storage (`s3://bucket/dataset/`, as a Hub dataset's `data/` folder is mirrored there: any
 fsspec protocol, `helpers.core.remote`) are read where they lie the same way, through the file system's file: each

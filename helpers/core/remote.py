@@ -52,7 +52,7 @@ def is_remote(location) -> bool:
 
 def remote_folder(url: str, what: str, files: tuple[str, ...] = ()):
     """The remote folder at `url`, checked: it exists and is a folder (or a file with one of the extensions
-    `files`: a tar shard, a video).
+    `files`: a tar shard, a video, a dataset's Parquet file).
 
     Args:
         url: The folder's URL (`s3://bucket/photos/`).

@@ -201,7 +201,7 @@ def open_image_source(
         FileNotFoundError: naming the path, when it does not exist.
         ValueError: when it is a file of another kind.
     """
-    if is_remote(images):  # a folder in object storage (s3://...): its photos or tar shards read where they lie
+    if is_remote(images):  # in object storage (s3://...): photos, videos, tar shards or Parquet, read where they lie
         location = require_photos(images, "images")  # a folder, one tar shard, video or Parquet file
         forget_remote_folders()  # its videos' folders listed as they are now, not as this process saw them before
         if is_tar_shards(location, IMAGE_SUFFIXES):

@@ -56,7 +56,7 @@ logger = logging.getLogger(__name__)
 ORIENTATION_TAG = 0x0112  # EXIF orientation
 ARROW_STATE = "state.json"  # a `save_to_disk` Dataset folder
 # Parquet row groups kept read, shared by the loader threads: the photos' column at a boundary between two groups,
-# and a small column beside it (ground-truth boxes) at the same rows. A Hub dataset's group holds 100 photos.
+# and a small column beside it (ground-truth boxes) at the same rows. `datasets` writes groups of up to 100 MB.
 ROW_GROUPS_KEPT = 4
 DICT_STATE = "dataset_dict.json"  # a `save_to_disk` DatasetDict folder: one Dataset folder per split
 

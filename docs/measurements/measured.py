@@ -228,3 +228,41 @@ def drone_clip(
             video.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
         video.mux(stream.encode())
     return path
+
+
+class S3FileReads:
+    """While in a `with` block, s3fs files' ranged reads (each one request to the bucket), counted: `requests` and
+    `bytes`. Videos (read ahead) and Parquet files (read as pyarrow asks) are read through such files."""
+
+    def __init__(self) -> None:
+        import s3fs
+
+        self.requests = self.bytes = 0
+        self._file_class, self._read = s3fs.core.S3File, s3fs.core.S3File._fetch_range
+
+    def __enter__(self) -> S3FileReads:
+        def fetch_range(file, start, end):
+            data = self._read(file, start, end)
+            self.requests, self.bytes = self.requests + 1, self.bytes + len(data)
+            return data
+
+        self._file_class._fetch_range = fetch_range
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._file_class._fetch_range = self._read
+
+
+def decoding_by_threads(readers: dict, thread_counts: str, repeats: int, photos: int, read_again) -> tuple[dict, bool]:
+    """`best_decoding` of `readers` ("local" and "s3") at each of `thread_counts` ("2,8"), with the rate from S3 over
+    the rate from disk, and the S3 reads of one more run, `read_again(threads)`, counted (`S3FileReads`): readings by
+    thread count, and whether every reader decoded the same pixels."""
+    readings, same = {}, True
+    for threads in map(int, thread_counts.split(",")):
+        best, same_here = best_decoding(readers, threads, repeats, photos)
+        best["s3_rate_over_local"] = round(best["local"]["seconds"] / best["s3"]["seconds"], 3)
+        with S3FileReads() as reads:
+            read_again(threads)
+        best["s3_reads"] = {"requests": reads.requests, "bytes": reads.bytes}
+        readings[str(threads)], same = best, same and same_here
+    return readings, same

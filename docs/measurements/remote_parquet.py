@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
-from measured import best_decoding, commit, decoded_timed, moto_s3, save
+from measured import S3FileReads, commit, decoded_timed, decoding_by_threads, moto_s3, save
 from PIL import Image
 
 import helpers.core.photo_datasets as photo_datasets
@@ -59,42 +59,15 @@ def _dataset(folder: Path, count: int, files: int, size: tuple[int, int], seed: 
     return sum(path.stat().st_size for path in folder.iterdir())
 
 
-class _Counted:
-    """The remote Parquet files' requests (their caches' fetches), counted: requests and bytes."""
-
-    def __init__(self) -> None:
-        self.requests = self.bytes = 0
-        self.opened = photo_datasets._remote_parquet
-
-    def __enter__(self) -> _Counted:
-        def counted(file):
-            handle = self.opened(file)
-            fetch = handle.cache.fetcher
-
-            def fetching(start, end):
-                data = fetch(start, end)
-                self.requests, self.bytes = self.requests + 1, self.bytes + len(data)
-                return data
-
-            handle.cache.fetcher = fetching
-            return handle
-
-        photo_datasets._remote_parquet = counted
-        return self
-
-    def __exit__(self, *_) -> None:
-        photo_datasets._remote_parquet = self.opened
-
-
 def _fresh() -> None:
     """No dataset opened by an earlier run kept (each run opens its files and reads their footers)."""
     photo_datasets._opened_dataset.cache_clear()
 
 
-def _listed(images: str | Path) -> tuple[float, list, _Counted]:
+def _listed(images: str | Path) -> tuple[float, list, S3FileReads]:
     """Seconds to list the dataset's photos, the items, and the requests the listing made."""
     _fresh()
-    with _Counted() as counted:
+    with S3FileReads() as counted:
         started = time.perf_counter()
         items = open_image_source(images).items
         return time.perf_counter() - started, items, counted
@@ -126,15 +99,12 @@ def main() -> None:
         remote_seconds, remote, listing = _listed(url)
         same_listing = [(item.key, item.row) for item in local] == [(item.key, item.row) for item in remote]
         readers = {"local": partial(_decoded, local), "s3": partial(_decoded, remote)}
-        readings, same = {}, True
-        for threads in map(int, args.threads.split(",")):
-            best, same_here = best_decoding(readers, threads, args.repeats, len(local))
-            best["s3_rate_over_local"] = round(best["local"]["seconds"] / best["s3"]["seconds"], 3)
-            with _Counted() as decoding:
-                _decoded(remote, threads)
-            best["s3_requests"] = decoding.requests
-            best["s3_bytes_over_file_bytes"] = round(decoding.bytes / total, 3)
-            readings[str(threads)], same = best, same and same_here
+        again = partial(_decoded, remote)
+        readings, same = decoding_by_threads(readers, args.threads, args.repeats, len(local), again)
+        for best in readings.values():
+            reads = best.pop("s3_reads")
+            best["s3_requests"] = reads["requests"]
+            best["s3_bytes_over_file_bytes"] = round(reads["bytes"] / total, 3)
     result = {
         "what": " ".join(__doc__.split("\n\n")[0].split()),
         "photos": len(local),

@@ -26,8 +26,7 @@ from functools import partial
 from importlib.metadata import version
 from pathlib import Path
 
-import s3fs
-from measured import best_decoding, commit, decoded_timed, drone_clip, moto_s3, save
+from measured import S3FileReads, commit, decoded_timed, decoding_by_threads, drone_clip, moto_s3, save
 
 from helpers.core.video_frames import PROBE_BLOCK, VIDEO_BLOCK, close_videos
 from helpers.cv.sources import open_image_source
@@ -36,32 +35,10 @@ BUCKET = "measured-videos"
 MIN_SIDE = 640  # a 640-pixel detector's: frames converted as extraction converts them for it
 
 
-class _Counted:
-    """s3fs files' ranged reads, counted: requests and bytes."""
-
-    def __init__(self) -> None:
-        self.requests = self.bytes = 0
-        self.read = s3fs.core.S3File._fetch_range
-
-    def __enter__(self) -> _Counted:
-        counted = self
-
-        def fetch_range(file, start, end):
-            data = counted.read(file, start, end)
-            counted.requests, counted.bytes = counted.requests + 1, counted.bytes + len(data)
-            return data
-
-        s3fs.core.S3File._fetch_range = fetch_range
-        return self
-
-    def __exit__(self, *_) -> None:
-        s3fs.core.S3File._fetch_range = self.read
-
-
-def _listed(images: str | Path, interval: float) -> tuple[float, list, _Counted]:
+def _listed(images: str | Path, interval: float) -> tuple[float, list, S3FileReads]:
     """Seconds to list the videos' frames, the items, and the reads the listing made."""
     close_videos()
-    with _Counted() as counted:
+    with S3FileReads() as counted:
         started = time.perf_counter()
         items = open_image_source(images, video_interval=interval).items
         return time.perf_counter() - started, items, counted
@@ -99,15 +76,12 @@ def main() -> None:
         remote_seconds, remote, listing = _listed(url, args.interval)
         same_listing = [item.key for item in local] == [item.key for item in remote]
         readers = {"local": partial(_decoded, local), "s3": partial(_decoded, remote)}
-        readings, same = {}, True
-        for threads in map(int, args.threads.split(",")):
-            best, same_here = best_decoding(readers, threads, args.repeats, len(local))
-            best["s3_rate_over_local"] = round(best["local"]["seconds"] / best["s3"]["seconds"], 3)
-            with _Counted() as decoding:
-                _decoded(remote, threads)
-            best["s3_ranged_reads"] = decoding.requests
-            best["s3_bytes_over_video_bytes"] = round(decoding.bytes / total, 3)
-            readings[str(threads)], same = best, same and same_here
+        again = partial(_decoded, remote)
+        readings, same = decoding_by_threads(readers, args.threads, args.repeats, len(local), again)
+        for best in readings.values():
+            reads = best.pop("s3_reads")
+            best["s3_ranged_reads"] = reads["requests"]
+            best["s3_bytes_over_video_bytes"] = round(reads["bytes"] / total, 3)
     result = {
         "what": " ".join(__doc__.split("\n\n")[0].split()),
         "videos": args.videos,

@@ -115,17 +115,30 @@ def labelled_demo(root: Path, photos: int, seed: int) -> None:
     describe_file(root / "cv.jsonl", root / "described.jsonl", seed, Policy())
 
 
-# moto's S3 in a process of its own, until terminated (`moto_s3`)
-MOTO_SERVER = (
-    "from moto.server import ThreadedMotoServer; import time; "
-    "ThreadedMotoServer(port={port}, verbose=False).start(); time.sleep(86400)"
-)
+# moto's S3 in a process of its own, until terminated (`moto_s3`); each request answered `latency` seconds late
+MOTO_SERVER = """
+import time
+from moto.moto_server.threaded_moto_server import MotoRequestHandler
+from moto.server import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import make_server
+
+app = DomainDispatcherApplication(create_backend_app)
+
+
+def answered_late(environ, start_response):
+    time.sleep({latency})
+    return app(environ, start_response)
+
+
+make_server("127.0.0.1", {port}, answered_late, True, request_handler=MotoRequestHandler).serve_forever()
+"""
 
 
 @contextmanager
-def moto_s3(bucket: str) -> Iterator:
-    """moto's S3 server on this machine, in a process of its own, with `bucket` made and this process's AWS
-    settings pointing at it (so `s3://` URLs reach it as they would reach AWS); yields s3fs's file system."""
+def moto_s3(bucket: str, latency: float = 0.0) -> Iterator:
+    """moto's S3 server on this machine, in a process of its own (a thread a request), with `bucket` made and this
+    process's AWS settings pointing at it (so `s3://` URLs reach it as they would reach AWS); yields s3fs's file
+    system. With `latency`, each request is answered that many seconds late (a bucket far away: its round trip)."""
     import os
     import socket
 
@@ -138,7 +151,9 @@ def moto_s3(bucket: str) -> Iterator:
         AWS_DEFAULT_REGION="us-east-1",
         AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
     )
-    server = subprocess.Popen([sys.executable, "-c", MOTO_SERVER.format(port=port)], stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-c", MOTO_SERVER.format(port=port, latency=latency)], stderr=subprocess.DEVNULL
+    )
     try:
         import s3fs
 
@@ -266,3 +281,24 @@ def decoding_by_threads(readers: dict, thread_counts: str, repeats: int, photos:
         best["s3_reads"] = {"requests": reads.requests, "bytes": reads.bytes}
         readings[str(threads)], same = best, same and same_here
     return readings, same
+
+
+def photo_folder(folder: Path, count: int, size: tuple[int, int], seed: int) -> int:
+    """`count` photo-like JPEGs of `size` (smooth light, grass-like noise) in folders of 16 as a drone's flights
+    (`flight_00/DJI_0000.JPG`): their bytes in all."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    width, height = size
+    total = 0
+    for index in range(count):
+        light = np.linspace(60, 200, width, dtype=np.float32)[None, :, None]
+        texture = rng.normal(0, 18, (height // 4, width // 4, 3)).astype(np.float32)
+        texture = np.repeat(np.repeat(texture, 4, axis=0), 4, axis=1)[:height, :width]
+        pixels = np.clip(light + texture + rng.normal(0, 6, (height, width, 3)), 0, 255).astype(np.uint8)
+        path = folder / f"flight_{index // 16:02d}" / f"DJI_{index:04d}.JPG"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(path, quality=92)
+        total += path.stat().st_size
+    return total

@@ -24,31 +24,12 @@ from functools import partial
 from importlib.metadata import version
 from pathlib import Path
 
-import numpy as np
-from measured import best_decoding, decoded_timed, moto_s3, save
-from PIL import Image
+from measured import best_decoding, decoded_timed, moto_s3, photo_folder, save
 
 from helpers.cv.sources import open_image_source
 
 BUCKET = "measured-photos"
 MIN_SIDE = 640  # a 640-pixel detector's: JPEGs drafted as extraction drafts them for it
-
-
-def _photos(folder: Path, count: int, size: tuple[int, int], seed: int) -> int:
-    """`count` photo-like JPEGs (smooth light, grass-like noise): their bytes in all."""
-    rng = np.random.default_rng(seed)
-    width, height = size
-    total = 0
-    for index in range(count):
-        light = np.linspace(60, 200, width, dtype=np.float32)[None, :, None]
-        texture = rng.normal(0, 18, (height // 4, width // 4, 3)).astype(np.float32)
-        texture = np.repeat(np.repeat(texture, 4, axis=0), 4, axis=1)[:height, :width]
-        pixels = np.clip(light + texture + rng.normal(0, 6, (height, width, 3)), 0, 255).astype(np.uint8)
-        path = folder / f"flight_{index // 16:02d}" / f"DJI_{index:04d}.JPG"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(pixels).save(path, quality=92)
-        total += path.stat().st_size
-    return total
 
 
 def main() -> None:
@@ -63,7 +44,7 @@ def main() -> None:
     size = tuple(int(side) for side in args.size.split("x"))
     with tempfile.TemporaryDirectory() as scratch, moto_s3(BUCKET) as fs:
         folder = Path(scratch) / "photos"
-        total = _photos(folder, args.photos, size, args.seed)
+        total = photo_folder(folder, args.photos, size, args.seed)
         fs.put(str(folder), f"{BUCKET}/photos", recursive=True)
         local = open_image_source(folder).items
         remote = open_image_source(f"s3://{BUCKET}/photos/").items

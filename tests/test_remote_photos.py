@@ -430,6 +430,18 @@ def test_a_remote_location_that_cannot_be_read_is_one_line_naming_it(tmp_path):
     memory.rm("/errors", recursive=True)
 
 
+def test_auto_loader_threads_wait_out_a_remote_buckets_round_trips():
+    """`loader_threads: 0` is one thread per core for photos here, at least REMOTE_LOADER_THREADS for photos in a
+    bucket (each waits out its request); a number given is taken as it is."""
+    from helpers.core.device import cpu_cores
+    from helpers.cv.config import REMOTE_LOADER_THREADS
+
+    here, there = (ExtractConfig(images=images, yolo_weights="best.pt") for images in ("photos", "s3://b/photos/"))
+    assert here.decoding_threads() == cpu_cores()
+    assert there.decoding_threads() == max(cpu_cores(), REMOTE_LOADER_THREADS)
+    assert ExtractConfig(images="s3://b/photos/", yolo_weights="best.pt", loader_threads=3).decoding_threads() == 3
+
+
 NAMES = st.text(alphabet="aAb0._- ", min_size=1, max_size=4).filter(lambda name: name not in (".", ".."))
 SUFFIXES = st.sampled_from([".jpg", ".JPG", ".png", ".txt", ""])
 FILES = st.lists(st.tuples(st.lists(NAMES, max_size=3), NAMES, SUFFIXES), min_size=1, max_size=12)

@@ -14,6 +14,7 @@ from helpers.core.io import predictions_fingerprint, weights_fingerprint
 from helpers.core.offline import model_source
 from helpers.core.paths import require_file, require_photos, resolve
 from helpers.core.photo_datasets import image_column_setting, key_column_setting
+from helpers.core.remote import is_remote
 from helpers.core.settings import setting
 from helpers.core.shards import shard_path
 from helpers.core.video_frames import DEFAULT_VIDEO_INTERVAL, SHORTEST_INTERVAL
@@ -26,6 +27,10 @@ from helpers.cv.sources import ImageSource, open_image_source, select
 logger = logging.getLogger(__name__)
 DEFAULT_CONF = 0.5  # a detector's threshold when neither the parameter nor the ensemble file sets one
 LOW_THRESHOLD = 0.05  # a detector threshold below this is warned about (`detector_specs`)
+# Loader threads for photos in object storage when `loader_threads` is 0: with each request answered 30 ms late,
+# 16 threads decoded 1.96 times the photos 2 did on a 2-core machine, and 32 no more than 16
+# (docs/measurements/remote_latency_cpu.json)
+REMOTE_LOADER_THREADS = 16
 
 
 @dataclass
@@ -132,7 +137,11 @@ class ExtractConfig:
         "video's creation time and location, or a drone's .SRT flight record beside it) as `taken`; "
         "false: records carry neither (the exports copy photos as stored: their own EXIF goes along)",
     )
-    loader_threads: int = setting(0, "threads decoding images ahead of the models (0: one per CPU core)")
+    loader_threads: int = setting(
+        0,
+        "threads decoding images ahead of the models (0: one per CPU core; photos in object storage, at least "
+        f"{REMOTE_LOADER_THREADS}: each thread waits out its request's round trip)",
+    )
     preprocess: str = setting(
         "auto",
         "where photos are resized for the models: tensor (torch ops on the models' device, one upload per photo "
@@ -230,8 +239,11 @@ class ExtractConfig:
         self._ensemble()  # exists, parses
 
     def decoding_threads(self) -> int:
-        """`loader_threads`, 0 read as one per CPU core."""
-        return self.loader_threads or cpu_cores()
+        """`loader_threads`, 0 read as one per CPU core (at least `REMOTE_LOADER_THREADS` for photos in object
+        storage)."""
+        if self.loader_threads:
+            return self.loader_threads
+        return max(cpu_cores(), REMOTE_LOADER_THREADS) if is_remote(self.images) else cpu_cores()
 
     def output_path(self) -> Path:
         return shard_path(resolve(self.output), self.num_shards, self.shard_index)

@@ -494,6 +494,25 @@ def test_a_batch_is_decoded_in_runs_of_one_videos_frames_and_photos_alone(kinds,
         assert not joinable or len(before) == longest
 
 
+def test_more_loader_threads_than_cores_split_a_videos_frames_among_the_cores_only(tmp_path, monkeypatch):
+    """Threads beyond the cores wait on remote photos' requests (a bucket's auto loader_threads): a video's frames
+    are split into as many runs as cores, each decoded on through by one thread, not into a run a thread (each run
+    seeks, and from a bucket reads ahead on its own); every frame still its own."""
+    import helpers.cv.batch as batch_module
+
+    video = _write_video(tmp_path / "clip.mp4", _numbered(16), 4, "libx264")
+    items = open_image_source(video, video_interval=0.5).items
+    runs = []
+    split = batch_module.decoding_runs
+    monkeypatch.setattr(batch_module, "cpu_cores", lambda: 2)
+    monkeypatch.setattr(
+        batch_module, "decoding_runs", lambda chunk, threads: runs.append(split(chunk, threads)) or runs[-1]
+    )
+    decoded = [d for batch in batch_module.decode_batches(items, 8, 16) for d in batch]
+    assert [d.item.key for d in decoded] == [item.key for item in items] and not any(d.error for d in decoded)
+    assert [[len(run) for run in chunk] for chunk in runs] == [[4, 4]]
+
+
 def test_a_process_that_read_videos_still_starts_others_with_a_preexec_fn(tmp_path):
     """Ray starts its processes with subprocess's `preexec_fn` (a fork that runs Python before `exec`): in
     that child, freeing a video reader its parent had open waited forever for FFmpeg's decoding threads

@@ -20,6 +20,7 @@ from PIL import Image
 
 from helpers.core.camera_motion import camera_motion
 from helpers.core.contract import Policy
+from helpers.core.device import cpu_cores
 from helpers.core.paths import resolve
 from helpers.core.remote import is_remote
 from helpers.core.tar_photos import MEMBER, read_members, split_key
@@ -87,7 +88,8 @@ def decode_batches(
     video_interval: float = DEFAULT_VIDEO_INTERVAL,
 ) -> Iterator[list[Decoded]]:
     """Batches of decoded images, decoded by threads (PIL's and FFmpeg's decoders release the GIL) one
-    batch ahead of the models (a video's frames in runs, `decoding_runs`; a batch's photos of a remote tar shard
+    batch ahead of the models (a video's frames in runs, `decoding_runs`, as many as cores, not threads; a batch's
+    photos of a remote tar shard
     read in one request, `shard_runs`, then decoded by every thread); JPEGs at a reduced scale when
     `min_side` allows (see `decode_photo`), with when and where each was taken when `taken`, and a video
     frame's camera motion since the frame `video_interval` seconds before (`decode_item`)."""
@@ -102,7 +104,9 @@ def decode_batches(
         def decode_run(run: list[ImageItem]) -> list[Decoded]:
             return [load(item, data=_read(read.get(id(item)))) for item in run]
 
-        return pool.map(decode_run, decoding_runs(chunk, threads))
+        # a video's frames split among the cores, not the threads (more threads than cores wait on remote photos'
+        # requests; more runs of a video would each seek and, remote, read ahead on their own)
+        return pool.map(decode_run, decoding_runs(chunk, min(threads, cpu_cores())))
 
     chunks = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
     with ThreadPoolExecutor(max_workers=threads) as pool:

@@ -543,7 +543,7 @@ def test_the_remote_shard_numbers_in_the_readme_are_the_saved_measurement():
 
 def test_the_remote_video_numbers_in_the_readme_are_the_saved_measurement():
     saved = _measured("remote_videos_cpu.json")
-    listing, two, eight = saved["listing"], saved["by_loader_threads"]["2"], saved["by_loader_threads"]["8"]
+    listing, two, many = saved["listing"], saved["by_loader_threads"]["2"], saved["by_loader_threads"]["16"]
     text = " ".join(README.split())
     assert saved["same_pixels"] and saved["same_listing"] and saved["interval_seconds"] == 1.0
     width, height = saved["video_size"]
@@ -554,7 +554,8 @@ def test_the_remote_video_numbers_in_the_readme_are_the_saved_measurement():
         f"{listing['s3_bytes_per_video'] / 1e6:.1f} MB a video, and the {saved['frames_listed']} frames listed one a "
         f"second were decoded at x{two['s3_rate_over_local']:.2f} the rate from disk on 2 loader threads, reading "
         f"{two['s3_bytes_over_video_bytes']:.2f} times the videos' bytes in {two['s3_ranged_reads']} requests "
-        f"(x{eight['s3_rate_over_local']:.2f} on 8, reading {eight['s3_bytes_over_video_bytes']:.2f} times" in text
+        f"(x{many['s3_rate_over_local']:.2f} on 16, a bucket's default, reading "
+        f"{many['s3_bytes_over_video_bytes']:.2f} times" in text
     )
 
 

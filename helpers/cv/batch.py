@@ -89,10 +89,9 @@ def decode_batches(
 ) -> Iterator[list[Decoded]]:
     """Batches of decoded images, decoded by threads (PIL's and FFmpeg's decoders release the GIL) one
     batch ahead of the models (a video's frames in runs, `decoding_runs`, as many as cores, not threads; a batch's
-    photos of a remote tar shard
-    read in one request, `shard_runs`, then decoded by every thread); JPEGs at a reduced scale when
-    `min_side` allows (see `decode_photo`), with when and where each was taken when `taken`, and a video
-    frame's camera motion since the frame `video_interval` seconds before (`decode_item`)."""
+    photos of a remote tar shard read in one request, `shard_runs`, then decoded by every thread); JPEGs at a
+    reduced scale when `min_side` allows (see `decode_photo`), with when and where each was taken when `taken`, and
+    a video frame's camera motion since the frame `video_interval` seconds before (`decode_item`)."""
     load = partial_call(decode_item, min_side=min_side, taken=taken, video_interval=video_interval)
 
     def decode(chunk: list[ImageItem]):  # a thread decodes each run of the chunk, once its shard's photos are read

@@ -44,8 +44,8 @@ class ExtractConfig:
         "reviewed boxes, keyed by photo_id), a LLaVA "
         "conversations .json or .jsonl (its images), tar shards (a .tar or a folder of them: WebDataset, img2dataset), "
         "a Hugging Face dataset (a save_to_disk folder, Parquet files), or a video; videos in a folder or list too; "
-        "or a folder in object storage, its photos, videos or tar shards read where they lie (s3://bucket/photos/, "
-        "gs://, az://: any fsspec protocol, its package installed: s3fs, gcsfs, adlfs)",
+        "or a folder in object storage, its photos, videos, tar shards or a dataset's Parquet files read where they "
+        "lie (s3://bucket/photos/, gs://, az://: any fsspec protocol, its package installed: s3fs, gcsfs, adlfs)",
         aliases=("source",),
     )
     image_root: str = setting(

@@ -654,27 +654,22 @@ class PhotoKeys:
         return self.dataset is None and self._in_video(key) is not None
 
     def _in_video(self, key: str) -> tuple[str, int] | None:
-        """(video, milliseconds) of a key naming a video's frame under the folder, else None (a remote folder's
-        videos asked of the storage once each)."""
+        """(video, milliseconds) of a key naming a video's frame under the folder, else None."""
         in_video = split_frame_key(key)
-        if not in_video:
-            return None
-        if is_remote(self.images):
-            if in_video[0] not in self._remote_files:
-                self._remote_files[in_video[0]] = (self.images / in_video[0]).is_file()
-            return in_video if self._remote_files[in_video[0]] else None
-        return in_video if (self.images / in_video[0]).is_file() else None
+        return in_video if in_video and self._holds(in_video[0]) else None
 
     def _in_shard(self, key: str) -> tuple[str, str] | None:
         """(shard, member) of a key naming a photo in a tar shard under the folder, else None."""
         in_shard = split_key(key)
-        if not in_shard:
-            return None
-        if is_remote(self.images):  # asked of the storage once a shard
-            if in_shard[0] not in self._remote_files:
-                self._remote_files[in_shard[0]] = (self.images / in_shard[0]).is_file()
-            return in_shard if self._remote_files[in_shard[0]] else None
-        return in_shard if (self.images / in_shard[0]).is_file() else None
+        return in_shard if in_shard and self._holds(in_shard[0]) else None
+
+    def _holds(self, name: str) -> bool:
+        """Whether the folder holds the file `name` (a video, a tar shard); a remote folder asked once a file."""
+        if not is_remote(self.images):
+            return (self.images / name).is_file()
+        if name not in self._remote_files:
+            self._remote_files[name] = (self.images / name).is_file()
+        return self._remote_files[name]
 
     def read_bytes(self, key: str) -> bytes:
         """The photo's file content. Raises OSError (FileNotFoundError when there is none) or ValueError."""

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import io
 import json
+import multiprocessing
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from helpers.core import photo_datasets
 from helpers.core.io import iter_jsonl
 from helpers.core.photo_datasets import PhotoDataset, PhotoKeys
 from helpers.cv.extract import ExtractConfig, run_extraction
@@ -471,3 +474,41 @@ def test_a_detection_datasets_boxes_are_the_ground_truth_its_yolo_labels_give(ti
                 assert mine["bbox"] == pytest.approx(theirs["bbox"], abs=2e-6), (bbox_format, record["image"])
         errors = [line.record for line in iter_jsonl(tmp_path / f"{bbox_format}.errors.jsonl")]
         assert [e["image"] for e in errors] == ["outside.jpg"] and "is not a box inside the" in errors[0]["error"]
+
+
+def _read_in_child(location: str, answers) -> None:
+    dataset = photo_datasets.open_photo_dataset(location)
+    answers.put([dataset.read(row) for row in range(dataset.num_rows)])
+
+
+def test_a_forked_child_opens_and_reads_a_dataset_while_a_thread_of_its_parent_held_the_locks(tmp_path):
+    photos = [_png(index) for index in range(3)]
+    location = str(tmp_path / "one.parquet")
+    _dataset([{"image": {"bytes": data, "path": f"p{i}.png"}, "tag": ""} for i, data in enumerate(photos)]).to_parquet(
+        location
+    )
+    opened = photo_datasets.open_photo_dataset(location)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:  # a loader thread in the middle of an opening, and of a row group's read
+        with photo_datasets._OPENING, opened._row_groups._lock:
+            holding.set()
+            release.wait()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    holding.wait()
+    context = multiprocessing.get_context("fork")
+    answers = context.Queue()
+    child = context.Process(target=_read_in_child, args=(location, answers))
+    try:
+        child.start()
+        read = answers.get(timeout=120)  # without its own locks, the child waits for ever
+    finally:
+        release.set()
+        holder.join()
+        child.join(timeout=30)
+        if child.is_alive():
+            child.kill()
+    assert read == photos
+    assert child.exitcode == 0

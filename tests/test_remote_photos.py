@@ -374,7 +374,7 @@ def test_a_datasets_parquet_files_in_s3_are_read_where_they_lie_as_a_local_copy_
     assert [item.key for item in one.items] == keys[3:]
 
     read.clear()
-    photo_datasets._opened_dataset.cache_clear()  # opened afresh: no row group kept from the extraction above
+    photo_datasets.forget_photo_datasets()  # opened afresh: no row group kept from the extraction above
     photo_datasets._remote_parquet = counted
     try:  # the first file's three photos, a loader thread each: its one row group read once, the threads sharing it
         decoded = [d for batch in decode_batches(listed.items[:3], 3, 3) for d in batch]

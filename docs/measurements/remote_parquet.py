@@ -61,7 +61,7 @@ def _dataset(folder: Path, count: int, files: int, size: tuple[int, int], seed: 
 
 def _fresh() -> None:
     """No dataset opened by an earlier run kept (each run opens its files and reads their footers)."""
-    photo_datasets._opened_dataset.cache_clear()
+    photo_datasets.forget_photo_datasets()
 
 
 def _listed(images: str | Path) -> tuple[float, list, S3FileReads]:

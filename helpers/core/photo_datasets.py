@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import functools
 import hashlib
 import io
 import json
 import logging
+import os
 import tarfile
 import threading
 from collections import OrderedDict
@@ -553,17 +553,42 @@ def _info(folder: Path) -> dict | None:
 
 def open_photo_dataset(location: str, image_column: str = "", key_column: str = "") -> PhotoDataset:
     """`PhotoDataset`, opened once per process (the decoding threads and Ray tasks share it: threads asking at once
-    wait for one opening, whose row groups they then share); `location` a path or a URL."""
+    wait for one opening, whose row groups they then share); `location` a path or a URL. The last
+    `DATASETS_KEPT` opened are kept."""
+    key = (location, image_column, key_column)
     with _OPENING:
-        return _opened_dataset(location, image_column, key_column)
+        dataset = _OPENED.pop(key, None) or PhotoDataset(dataset_location(location), image_column, key_column)
+        _OPENED[key] = dataset  # the most recently asked last
+        while len(_OPENED) > DATASETS_KEPT:
+            _OPENED.popitem(last=False)
+        return dataset
 
 
+def forget_photo_datasets() -> None:
+    """Lets go of the datasets opened: the next `open_photo_dataset` opens its dataset afresh (its footers and
+    row groups read again)."""
+    with _OPENING:
+        _OPENED.clear()
+
+
+DATASETS_KEPT = 8
 _OPENING = threading.Lock()
+_OPENED: OrderedDict[tuple[str, str, str], PhotoDataset] = OrderedDict()
+_PARENTS_DATASETS: list = []  # in a forked child: its parent's opened datasets, never used there (see `_forked`)
 
 
-@functools.lru_cache(maxsize=8)
-def _opened_dataset(location: str, image_column: str, key_column: str) -> PhotoDataset:
-    return PhotoDataset(dataset_location(location), image_column, key_column)
+def _forked() -> None:
+    """In a forked child (multiprocessing's fork, a DataLoader's workers): its own opening lock and datasets. A
+    thread of the parent's may have held the lock, or a dataset's own locks, at the fork; the child has no such
+    thread, so its first opening (or read) waited for ever. The parent's datasets stay referenced, not freed in
+    the child (their open files and remote file systems are the parent's)."""
+    global _OPENING
+    _OPENING = threading.Lock()
+    _PARENTS_DATASETS.append(dict(_OPENED))
+    _OPENED.clear()
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 class PhotoKeys:

@@ -23,6 +23,7 @@ from helpers.core.paths import require_photos
 from helpers.core.photo_datasets import IMAGE_SUFFIXES, photos_for
 from helpers.core.remote import remote_folder, remote_photos
 from helpers.cv.extract import ExtractConfig, run_extraction
+from helpers.cv.sources import ImageItem, load_image, open_image_source
 from helpers.cv.yolo_data import walk_images
 
 BUCKET = "litter-survey"
@@ -659,3 +660,108 @@ def test_a_remote_shard_that_cannot_be_read_costs_its_photos_with_a_warning(tiny
         "00000.tar: a shard that cannot be read past its 0 photos listed: PermissionError: Access Denied" in caplog.text
     )
     assert len(list((tmp_path / "listings").iterdir())) == 1, "only the listed shard's listing kept"
+
+
+def test_a_list_of_photo_urls_is_read_as_a_local_list_of_the_same_photos_keyed_by_their_object_keys(
+    s3, tiny_cv_models, tmp_path
+):
+    """`--images week.txt` whose lines are URLs (an inventory's, `aws s3 ls`'s): the photos read where they lie, in
+    the list's order, each once, keyed by their keys in the bucket (whatever else a list grown later names); the
+    records are a local list's of the same photos; an object not there costs a line naming its URL; the gallery
+    finds the photos through the manifest. A list in the bucket names its photos by URL or by keys beside it."""
+    from unittest import mock
+
+    s3fs = pytest.importorskip("s3fs")
+    url, local, fs = s3
+    names = [f"day1/train_{i:05d}.jpg" for i in (3, 0, 5)]
+    listed = tmp_path / "week.txt"
+    lines = ["\ufeff# last week's flights", f"{url}{names[0]}\r", "", f"  {url}{names[1]}", f"{url}{names[0]}"]
+    listed.write_text("\n".join([*lines, f"{url}{names[2]}", f"{url}day1/gone.jpg"]) + "\n")
+    same_here = local.parent / "week-here.txt"  # the same photos, as paths beside the local copy's folder
+    same_here.write_text("".join(f"flights/{name}\n" for name in names))
+    settings = cv_models_settings(tiny_cv_models)
+    asked = []
+    asked_for_size = s3fs.S3FileSystem._info
+
+    async def counted_info(self, path, **kwargs):
+        asked.append(path)
+        return await asked_for_size(self, path, **kwargs)
+
+    try:
+        with mock.patch.object(s3fs.S3FileSystem, "_info", counted_info):
+            summary = run_extraction(
+                ExtractConfig(images=str(listed), output=str(tmp_path / "listed.jsonl"), **settings)
+            )
+        run_extraction(ExtractConfig(images=str(same_here), output=str(tmp_path / "here.jsonl"), **settings))
+    finally:
+        same_here.unlink()
+    records = _lines(tmp_path / "listed.jsonl")
+    assert records == _lines(tmp_path / "here.jsonl")
+    assert [record["image"] for record in records] == [f"flights/{name}" for name in names]
+    assert (summary["processed"], summary["failed"]) == (3, 1)
+    assert not asked, "a photo is one GET, its size not asked first"
+    [error] = _lines(tmp_path / "listed.errors.jsonl")
+    assert error["image"] == "flights/day1/gone.jpg" and f"{url}day1/gone.jpg: no such object" in error["error"]
+    assert json.loads((tmp_path / "listed.manifest.json").read_text())["image_root"].rstrip("/") == f"s3://{BUCKET}"
+    photos = photos_for(listed, cv=tmp_path / "listed.jsonl")
+    assert photos.read_bytes(f"flights/{names[1]}") == (local / names[1]).read_bytes()
+
+    # a list in the bucket: keys beside it, or URLs; one above its folder is refused naming its line
+    fs.pipe(f"{BUCKET}/lists/urls.txt", f"{url}{names[2]}\n".encode())
+    fs.pipe(f"{BUCKET}/lists/above.txt", b"train_00001.jpg\n../flights/day1/train_00002.jpg\n")
+    fs.pipe(f"{BUCKET}/flights/day1/beside.txt", b"train_00001.jpg\n./train_00002.jpg\n")
+    try:
+        beside = open_image_source(f"s3://{BUCKET}/flights/day1/beside.txt")
+        urls = open_image_source(f"s3://{BUCKET}/lists/urls.txt")
+        with pytest.raises(ValueError, match=r"above\.txt: line 2: '\.\./flights.*not inside the list's folder"):
+            open_image_source(f"s3://{BUCKET}/lists/above.txt")
+    finally:
+        fs.rm(f"{BUCKET}/lists", recursive=True)
+        fs.rm(f"{BUCKET}/flights/day1/beside.txt")
+    assert [item.key for item in beside.items] == ["train_00001.jpg", "train_00002.jpg"]
+    assert str(beside.root) == f"{url}day1"
+    here = ImageItem(local / "day1", "train_00002.jpg", None)
+    assert np.array_equal(np.asarray(load_image(beside.items[1])), np.asarray(load_image(here)))
+    assert [str(item.path) for item in urls.items] == [f"{url}{names[2]}"] and urls.items[
+        0
+    ].key == f"flights/{names[2]}"
+
+
+def test_a_list_names_its_photos_one_way_in_one_bucket_or_says_which_line_does_not(tmp_path):
+    mixed = tmp_path / "mixed.txt"
+    mixed.write_text("a.jpg\n# a comment\ns3://survey/b.jpg\n")
+    with pytest.raises(ValueError, match=r"mixed\.txt: line 1: 'a\.jpg' is a path, while line 3 is a URL"):
+        open_image_source(str(mixed))
+    two = tmp_path / "two.txt"
+    two.write_text("s3://survey/a.jpg\ns3://other/b.jpg\n")
+    with pytest.raises(ValueError, match=r"two\.txt: line 2: s3://other/b\.jpg is not in s3://survey, as line 1 is"):
+        open_image_source(str(two))
+    folder = tmp_path / "folder.txt"
+    folder.write_text("s3://survey/flights/\n")
+    with pytest.raises(ValueError, match=r"folder\.txt: line 1: s3://survey/flights/ names no photo"):
+        open_image_source(str(folder))
+
+
+SEGMENT = st.text(st.sampled_from("abcXYZ019 _-.ü"), min_size=1, max_size=6).filter(lambda s: s.strip(" .") == s)
+
+
+@hypothesis_settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.lists(SEGMENT, min_size=1, max_size=3).map("/".join), min_size=1, max_size=5),
+    st.sampled_from(["s3", "S3", "gs"]),
+    st.lists(st.sampled_from(["", "# a note", "   ", "#s3://other/x.jpg"]), max_size=4),
+    st.booleans(),
+    st.sampled_from(["\n", "\r\n"]),
+)
+def test_a_url_list_gives_its_bucket_and_each_urls_key_in_order(keys, protocol, others, bom, newline):
+    from helpers.core.remote import bucket_keys, list_lines
+
+    urls = [f"{protocol}://survey-2026/{key}" for key in keys]
+    lines = [*others, *(f" {u} " if i % 2 else u for i, u in enumerate(urls))]  # notes first, spaces around some
+    text = ("\ufeff" if bom else "") + newline.join(lines) + newline
+    entries = list_lines(text.encode())
+    assert [entry for _, entry in entries] == urls
+    assert all(
+        text.encode().split(b"\n")[number - 1].strip().decode().lstrip("\ufeff") == entry for number, entry in entries
+    )
+    assert bucket_keys(entries, "week.txt") == (f"{protocol.lower()}://survey-2026", keys)

@@ -19,8 +19,8 @@ from helpers.core.io import SHARD_SUFFIX
 from helpers.core.remote import is_remote, remote_folder
 from helpers.core.video_frames import VIDEO_SUFFIXES
 
-# The files a remote `--images` may be instead of a folder: a tar shard, a video, a dataset's Parquet file
-REMOTE_PHOTO_FILES = (SHARD_SUFFIX, ".parquet", *sorted(VIDEO_SUFFIXES))
+# The files a remote `--images` may be instead of a folder: a tar shard, a video, a dataset's Parquet file, a list
+REMOTE_PHOTO_FILES = (SHARD_SUFFIX, ".parquet", ".txt", *sorted(VIDEO_SUFFIXES))
 
 _SOURCE_ROOT = Path(__file__).resolve().parents[2]
 

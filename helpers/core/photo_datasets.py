@@ -46,6 +46,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from PIL import Image, ImageOps
 
+from helpers.core.io import name_suffix
 from helpers.core.remote import is_remote, remote_bytes, remote_folder, remote_version
 from helpers.core.settings import setting
 from helpers.core.tar_photos import ShardIndex, is_tar_shards, read_member, shard_files, shards_root, split_key
@@ -768,6 +769,24 @@ def cv_output_manifest(cv_output: Path) -> dict:
     return settings if isinstance(settings, dict) else {}
 
 
+def _photos_at(images: Path, image_column: str, key_column: str) -> PhotoKeys | None:
+    """The photos `images` holds where the records' keys are relative to it; None for a file that only names
+    them (a data.yaml, COCO .json, .txt list: here or in a bucket)."""
+    if name_suffix(images.name) == ".txt" and (is_remote(images) or images.is_file()):
+        return None
+    if is_remote(images):  # a folder, or one tar shard, video or Parquet file (`require_photos`')
+        if not is_tar_shards(images, IMAGE_SUFFIXES) and is_photo_dataset(images):
+            return PhotoKeys(images, image_column, key_column)
+        return PhotoKeys(shards_root(images))
+    if images.is_dir() or is_photo_dataset(images):
+        return PhotoKeys(images, image_column, key_column)
+    if shard_files(images):  # one tar shard: its photos' keys start with its name
+        return PhotoKeys(shards_root(images))
+    if is_video(images.name) and images.is_file():  # one video: its frames' keys start with its name
+        return PhotoKeys(images.parent.resolve())
+    return None
+
+
 def photos_of_cv_output(cv_output: Path) -> PhotoKeys | None:
     """The photos a CV output's keys name, as its manifest records them: the folder or dataset 01 read
     (a data.yaml's, COCO file's or list's root) and its columns. None when there is no manifest or its
@@ -800,16 +819,9 @@ def photos_for(
     """
     if images is None:
         return None
-    if is_remote(images):  # a folder, or one tar shard, video or Parquet file (`require_photos`')
-        if not is_tar_shards(images, IMAGE_SUFFIXES) and is_photo_dataset(images):
-            return PhotoKeys(images, image_column, key_column)
-        return PhotoKeys(shards_root(images))
-    if images.is_dir() or is_photo_dataset(images):
-        return PhotoKeys(images, image_column, key_column)
-    if shard_files(images):  # one tar shard: its photos' keys start with its name
-        return PhotoKeys(shards_root(images))
-    if is_video(images.name) and images.is_file():  # one video: its frames' keys start with its name
-        return PhotoKeys(images.parent.resolve())
+    found = _photos_at(images, image_column, key_column)
+    if found is not None:
+        return found
     recorded = photos_of_cv_output(cv) if cv is not None else None
     if recorded is None:
         raise ValueError(

@@ -12,6 +12,7 @@ as JSON): nothing is asked for here, and nothing is reached unless a URL is give
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -129,10 +130,86 @@ def _listing(fs, root: str, name: str) -> Iterator[str]:
             yield from found
 
 
+def list_lines(data: bytes) -> list[tuple[int, str]]:
+    """A `.txt` list's entries with their line numbers (from 1): a byte-order mark skipped, each line stripped, blank
+    lines and `#` comments left out; a path in another encoding than UTF-8 kept as the file system's bytes (so that
+    file is found all the same)."""
+    lines = data.removeprefix(b"\xef\xbb\xbf").split(b"\n")
+    entries = [(number, os.fsdecode(line.strip())) for number, line in enumerate(lines, start=1)]
+    return [(number, entry) for number, entry in entries if entry and not entry.startswith("#")]
+
+
+def bucket_keys(entries: list[tuple[int, str]], where: str) -> tuple[str, list[str]]:
+    """The bucket a list's URLs name (`s3://bucket`: the photos' keys' root, whatever photos a list names, so a
+    list grown later keeps the keys written before) and each one's key in it, in the list's order.
+
+    Args:
+        entries: The list's lines (`list_lines`), each a URL (`s3://bucket/flights/a.jpg`).
+        where: The list, for the messages.
+
+    Raises:
+        ValueError: naming the line: one is a path, not a URL (a list names its photos all one way), names no
+            object (`s3://bucket/`), or lies in another bucket or protocol than the first line's.
+    """
+    if not entries:
+        raise ValueError(f"{where}: the list names no photo")
+    first_number, first = next(((number, entry) for number, entry in entries if is_remote(entry)), entries[0])
+    bucket = _bucket(first)
+    keys = []
+    for number, entry in entries:
+        if not is_remote(entry):
+            raise ValueError(
+                f"{where}: line {number}: {entry!r} is a path, while line {first_number} is a URL: a list names its "
+                "photos all by URL (in one bucket) or all by path"
+            )
+        if _bucket(entry) != bucket:
+            raise ValueError(
+                f"{where}: line {number}: {entry} is not in {bucket}, as line {first_number} is: a list's photos lie "
+                "in one bucket (list each bucket's in a list of its own)"
+            )
+        key = entry.partition("://")[2].partition("/")[2].lstrip("/")
+        if not key or key.endswith("/"):
+            raise ValueError(f"{where}: line {number}: {entry} names no photo, only a bucket or folder")
+        keys.append(key)
+    return bucket, keys
+
+
+def _bucket(url: str) -> str:
+    """`s3://bucket` of `s3://bucket/flights/a.jpg` (the protocol in lower case, as fsspec takes it)."""
+    protocol, _, rest = url.partition("://")
+    return f"{protocol.lower()}://{rest.partition('/')[0]}"
+
+
+def remote_path(url: str, what: str):
+    """The `UPath` of `url`, made without a request.
+
+    Raises:
+        ValueError: The protocol is unknown, or its file system's package is not installed (naming it).
+    """
+    from upath import UPath
+
+    try:
+        path = UPath(url)
+        path.fs  # noqa: B018 - its file system made now: a missing package named here, not at the first photo
+        return path
+    except (ImportError, ValueError) as error:
+        raise ValueError(f"{what}: {url}: {error}") from None
+
+
 def remote_bytes(path) -> bytes:
     """A remote file's content in one request (a GET of the whole object; opening it as a file would first ask for
-    its size)."""
-    return path.fs.cat_file(path.path)
+    its size, and so does s3fs's `cat_file` of an object not listed, to fetch a large one in parts, unless told to
+    fetch it whole: a photo of a URL list, or of a folder that could not be listed, took two round trips).
+
+    Raises:
+        FileNotFoundError: No such object, naming its URL.
+    """
+    fs = path.fs
+    whole = {"max_concurrency": 1} if hasattr(fs, "max_concurrency") else {}  # s3fs's: one GET, no size asked first
+    try:
+        return fs.cat_file(path.path, **whole)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such object") from None
 
 
 def remote_range(path, start: int, end: int) -> bytes:

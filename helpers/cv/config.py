@@ -38,7 +38,8 @@ class ExtractConfig:
     """Notebook 01's parameters (the same names), validated."""
 
     images: str = setting(
-        help="folder of photos (recursive), a .txt list of paths, a YOLO data.yaml (or a YOLO export's folder with its "
+        help="folder of photos (recursive), a .txt list of paths (or of photo URLs in one bucket), a YOLO data.yaml "
+        "(or a YOLO export's folder with its "
         "classes.txt or obj.names: Label Studio's, CVAT's), a Pascal VOC folder (Annotations/, JPEGImages/), a COCO "
         "instances .json, Label Studio's JSON export (its "
         "reviewed boxes, keyed by photo_id), a LLaVA "

@@ -28,10 +28,10 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm.auto import tqdm
 
-from helpers.core.io import json_opening
+from helpers.core.io import json_opening, name_suffix
 from helpers.core.paths import require_photos, resolve
 from helpers.core.photo_datasets import IMAGE_SUFFIXES, SPLIT_NAMES, is_photo_dataset, open_photo_dataset, seen_size
-from helpers.core.remote import is_remote, remote_bytes, remote_photos
+from helpers.core.remote import bucket_keys, is_remote, list_lines, remote_bytes, remote_path, remote_photos
 from helpers.core.shards import check_shard, shard_of
 from helpers.core.tar_photos import (
     MEMBER,
@@ -68,7 +68,6 @@ from helpers.cv.llava_data import llava_images
 from helpers.cv.voc_data import is_voc_dataset, load_voc
 from helpers.cv.yolo_data import (
     label_path,
-    list_images,
     load_data_yaml,
     load_yolo_folder,
     names_file,
@@ -212,6 +211,8 @@ def open_image_source(
             source = _dataset_source(location, image_column, key_column, objects_column, bbox_format)
             source.label_map = dict(label_map or {})
             return source
+        if name_suffix(location.name) == ".txt" and not location.is_dir():  # a list of photos in the bucket
+            return _list_source(location, remote_bytes(location), label_map, video_interval)
         if is_video(location.name) and not location.is_dir():
             root = location.parent
             return ImageSource("video", root, _with_frames([ImageItem(root, location.name, None)], video_interval))
@@ -263,9 +264,7 @@ def open_image_source(
         items = [_item(p, dataset.root) for p in dataset.images]
         source = ImageSource("coco", dataset.root, items, dataset.names, dataset.scenes, coco=dataset)
     elif path.suffix.lower() == ".txt":
-        root = path.parent.resolve()
-        files = list_images(path)
-        source = ImageSource("list", root, _with_frames([_item(p, root) for p in files], video_interval))
+        source = _list_source(path, path.read_bytes(), label_map, video_interval)
     else:
         raise ValueError(
             f"images: {path} is neither a folder, a .txt list, a YOLO data.yaml, a COCO or LLaVA .json, a LLaVA "
@@ -275,6 +274,31 @@ def open_image_source(
     seen: set[str] = set()
     source.items = [item for item in source.items if not (item.key in seen or seen.add(item.key))]
     return source
+
+
+def _list_source(path, data: bytes, label_map: dict | None, interval: float) -> ImageSource:
+    """A `.txt` list's photos (`list_lines`), each once, in its order: paths relative to the list's folder (or
+    absolute), or URLs of one bucket, keyed by their object keys (`bucket_keys`); a list in a bucket may name its
+    photos by keys relative to its folder."""
+    entries = list_lines(data)
+    if any(is_remote(entry) for _, entry in entries):
+        bucket, keys = bucket_keys(entries, str(path))
+        root = remote_path(bucket, f"images ({path})")
+        items = [ImageItem(root, key, None) for key in keys]
+    elif is_remote(path):
+        root = path.parent
+        for number, entry in entries:
+            if entry.startswith("/") or ".." in entry.split("/"):
+                raise ValueError(
+                    f"{path}: line {number}: {entry!r} is not inside the list's folder {root}: name it by its URL"
+                )
+        items = [ImageItem(root, entry.removeprefix("./"), None) for _, entry in entries]
+    else:
+        root = path.parent.resolve()
+        items = [_item(file if file.is_absolute() else root / file, root) for file in (Path(e) for _, e in entries)]
+    seen: set[str] = set()
+    items = [item for item in items if not (item.key in seen or seen.add(item.key))]
+    return ImageSource("list", root, _with_frames(items, interval), label_map=dict(label_map or {}))
 
 
 def _dataset_source(

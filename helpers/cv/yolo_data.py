@@ -15,6 +15,7 @@ import yaml
 from helpers.core.io import file_head, is_mac_metadata, name_suffix
 from helpers.core.paths import require_file
 from helpers.core.photo_datasets import IMAGE_SUFFIXES
+from helpers.core.remote import list_lines
 
 logger = logging.getLogger(__name__)
 
@@ -94,10 +95,8 @@ def list_images(entry: Path) -> list[Path]:
     if entry.is_dir():
         return [entry / key for key in walk_images(entry)]
     if entry.is_file() and entry.suffix == ".txt":  # a text file listing image paths
-        data = entry.read_bytes().removeprefix(b"\xef\xbb\xbf")
-        lines = [os.fsdecode(line.strip()) for line in data.split(b"\n")]
-        lines = [line for line in lines if line and not line.startswith("#")]
-        return [p if p.is_absolute() else (entry.parent / p) for p in map(Path, lines)]
+        lines = [Path(line) for _, line in list_lines(entry.read_bytes())]
+        return [p if p.is_absolute() else (entry.parent / p) for p in lines]
     raise FileNotFoundError(f"YOLO split entry not found or not a folder/.txt list: {entry}")
 
 

@@ -705,6 +705,16 @@ def test_a_list_of_photo_urls_is_read_as_a_local_list_of_the_same_photos_keyed_b
     assert json.loads((tmp_path / "listed.manifest.json").read_text())["image_root"].rstrip("/") == f"s3://{BUCKET}"
     photos = photos_for(listed, cv=tmp_path / "listed.jsonl")
     assert photos.read_bytes(f"flights/{names[1]}") == (local / names[1]).read_bytes()
+    # the list grown by a photo elsewhere in the bucket: the records written before kept, the new one added
+    fs.pipe(f"{BUCKET}/later/late.jpg", (local / names[1]).read_bytes())
+    with listed.open("a") as grown:
+        grown.write(f"s3://{BUCKET}/later/late.jpg\n")
+    try:
+        again = run_extraction(ExtractConfig(images=str(listed), output=str(tmp_path / "listed.jsonl"), **settings))
+    finally:
+        fs.rm(f"{BUCKET}/later/late.jpg")
+    assert (again["already_done"], again["processed"]) == (3, 1)
+    assert _lines(tmp_path / "listed.jsonl")[:3] == records
 
     # a list in the bucket: keys beside it, or URLs; one above its folder is refused naming its line
     fs.pipe(f"{BUCKET}/lists/urls.txt", f"{url}{names[2]}\n".encode())

@@ -12,6 +12,9 @@ VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.desclm-installed
 DEPS_HASH = $(shell cat pyproject.toml constraints.txt scripts/install_venv.sh | sha256sum | cut -c1-16)
 PYTEST_ARGS ?=
+# make test's pytest workers (pytest-xdist), a test file each: its module fixtures (a Ray cluster, an S3 server)
+# start once; 0 runs the suite in this process
+PYTEST_WORKERS ?= 2
 
 .PHONY: venv demo demo-data demo-models lint test test-slow clean-reports help
 .DEFAULT_GOAL := help
@@ -54,7 +57,7 @@ lint: venv
 	$(VENV)/bin/lint-imports
 
 test: lint
-	$(VPY) -m pytest $(PYTEST_ARGS)
+	$(VPY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-slow: venv
 	$(VPY) -m pytest -m slow $(PYTEST_ARGS)

@@ -5,6 +5,7 @@ exports read as 01's images, keyed as the photos' CV records already are. The fi
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -100,7 +101,7 @@ def _task(value: dict, **result) -> dict:
     return {"id": 7, "data": {"image": "/data/local-files/?d=photos/a.jpg"}, "annotations": [annotation]}
 
 
-def test_a_turned_box_is_its_upright_extent_and_a_bad_box_is_its_photo_s_problem(tmp_path):
+def test_a_turned_box_is_its_upright_extent_and_a_bad_box_is_its_photo_s_problem(tmp_path, caplog):
     """A box turned 90 degrees about its top-left corner (in pixels: 100 x 50 on a 1000 x 500 photo) covers
     from 50 pixels left of that corner to it, and 100 down; a task made elsewhere is named by its local files
     URL; a box without numbers costs its photo's truth, named, not the file; an unreviewed task is no photo."""
@@ -121,9 +122,19 @@ def test_a_turned_box_is_its_upright_extent_and_a_bad_box_is_its_photo_s_problem
     ((label, box),) = dataset.boxes[tmp_path / "photos/a.jpg"]
     assert label == "can" and box == pytest.approx([0.45, 0.2, 0.5, 0.4])
     assert dataset.boxes[tmp_path / "photos/b.jpg"] == [] and "result 1" in dataset.problems[tmp_path / "photos/b.jpg"]
-    tasks[0]["data"] = {"image": "s3://bucket/a.jpg"}
+    tasks[0]["data"] = {"image": "photos/a.jpg"}
     (tmp_path / "export.json").write_text(json.dumps(tasks), encoding="utf-8")
     with pytest.raises(ValueError, match="entry 1: no data.photo_id"):
+        load_label_studio(tmp_path / "export.json", tmp_path)
+    # a task its cloud storage made names its photo by URL: outside a folder here, passed over; all of them, refused
+    tasks[0]["data"] = {"image": "s3://bucket/a.jpg"}
+    (tmp_path / "export.json").write_text(json.dumps(tasks), encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        kept = load_label_studio(tmp_path / "export.json", tmp_path)
+    assert [photo.name for photo in kept.images] == ["b.jpg", "d.jpg"]
+    assert "1 reviewed tasks passed over, their photo outside image_root" in caplog.text
+    (tmp_path / "export.json").write_text(json.dumps(tasks[:1]), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"s3://bucket/a\.jpg lies outside image_root .*every other reviewed task"):
         load_label_studio(tmp_path / "export.json", tmp_path)
 
 

@@ -8,6 +8,7 @@ import json
 import shutil
 import socket
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import fsspec
@@ -775,3 +776,62 @@ def test_a_url_list_gives_its_bucket_and_each_urls_key_in_order(keys, protocol, 
         text.encode().split(b"\n")[number - 1].strip().decode().lstrip("\ufeff") == entry for number, entry in entries
     )
     assert bucket_keys(entries, "week.txt") == (f"{protocol.lower()}://survey-2026", keys)
+
+
+def _box_task(data: dict, label: str) -> dict:
+    """A Label Studio task of these data, reviewed: one box of `label` at 10%..30% of the photo each way."""
+    value = {"x": 10.0, "y": 10.0, "width": 20.0, "height": 20.0, "rectanglelabels": [label]}
+    result = [{"type": "rectanglelabels", "from_name": "label", "to_name": "image", "value": value}]
+    return {"data": data, "annotations": [{"result": result, "created_at": "2026-12-01T10:00:00Z"}]}
+
+
+def test_labels_kept_here_read_their_photos_in_s3_by_image_root(s3, tiny_cv_models, tmp_path):
+    """A COCO file, a Label Studio export and a LLaVA file here, their photos in the bucket (`--image_root
+    s3://bucket/flights/`): the photos read where they lie, keyed as below a local copy of the folder, the truth
+    joined to them (the records are the local copy's); Label Studio's tasks by photo_id (desclm's) or by the URL its
+    cloud storage gave (`s3://...`); a task's or an entry's photo outside the root passed over, a COCO file's refused
+    naming it."""
+    from PIL import Image
+
+    url, local, _ = s3
+    names = ["day1/train_00000.jpg", "day1/train_00001.jpg"]
+    images = []
+    for index, name in enumerate(names):
+        with Image.open(local / name) as photo:
+            images.append({"id": index, "file_name": name, "width": photo.width, "height": photo.height})
+    coco = {
+        "images": images,
+        "categories": [{"id": 1, "name": "plastic bottle"}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [4, 4, 20, 10]}],
+    }
+    (tmp_path / "coco.json").write_text(json.dumps(coco))
+    settings = cv_models_settings(tiny_cv_models)
+    for root, name in ((url, "remote"), (str(local), "here")):
+        config = ExtractConfig(images=str(tmp_path / "coco.json"), image_root=root, **settings)
+        run_extraction(replace(config, output=str(tmp_path / f"{name}.jsonl")))
+    records = _lines(tmp_path / "remote.jsonl")
+    assert records == _lines(tmp_path / "here.jsonl") and [record["image"] for record in records] == names
+    assert [len(record["ground_truth"]["detections"]) for record in records] == [0, 1]
+    coco["images"][0]["file_name"] = "../elsewhere/a.jpg"
+    (tmp_path / "outside.json").write_text(json.dumps(coco))
+    with pytest.raises(ValueError, match=r"images\[0\] file_name: \.\./elsewhere/a\.jpg lies outside image_root"):
+        open_image_source(str(tmp_path / "outside.json"), url)
+
+    tasks = [
+        _box_task({"image": f"{url}{names[0]}"}, "can"),  # Label Studio's S3 storage made it
+        _box_task({"photo_id": names[1], "image": f"https://storage.example/{names[1]}"}, "bottle"),  # desclm's
+        _box_task({"image": f"s3://another-bucket/{names[0]}"}, "can"),
+    ]
+    (tmp_path / "reviewed.json").write_text(json.dumps(tasks))
+    reviewed = open_image_source(str(tmp_path / "reviewed.json"), url)
+    assert [item.key for item in reviewed.items] == names
+    assert [str(item.path) for item in reviewed.items] == [f"{url}{name}" for name in names]
+    assert [reviewed.truth_boxes(item) for item in reviewed.items] == [
+        [("can", [0.1, 0.1, 0.3, 0.3])],
+        [("bottle", [0.1, 0.1, 0.3, 0.3])],
+    ]
+    entries = [{"image": names[0]}, {"image": f"{url}{names[1]}"}, {"image": "../elsewhere/a.jpg"}]
+    (tmp_path / "llava.json").write_text(json.dumps(entries))
+    llava = open_image_source(str(tmp_path / "llava.json"), url)
+    assert [item.key for item in llava.items] == names and str(llava.root) == url.rstrip("/")
+    assert np.array_equal(np.asarray(load_image(llava.items[1])), np.asarray(load_image(reviewed.items[1])))

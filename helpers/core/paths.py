@@ -13,10 +13,11 @@ The project root is `$DESCLM_HOME` when set, else the source checkout this packa
 from __future__ import annotations
 
 import os
+import posixpath
 from pathlib import Path
 
 from helpers.core.io import SHARD_SUFFIX
-from helpers.core.remote import is_remote, remote_folder
+from helpers.core.remote import is_remote, remote_folder, remote_path
 from helpers.core.video_frames import VIDEO_SUFFIXES
 
 # The files a remote `--images` may be instead of a folder: a tar shard, a video, a dataset's Parquet file, a list
@@ -93,6 +94,44 @@ def require_photos(images: str | Path, what: str):
     if is_remote(images):
         return remote_folder(str(images), what, files=REMOTE_PHOTO_FILES)
     return require_file(images, what)
+
+
+def photos_root(image_root: str | Path | None, default: Path):
+    """The folder a labels file's photo names are relative to: `image_root`, else `default` (the file's folder),
+    resolved; a URL (`s3://bucket/photos/`) as its `UPath`, the photos read where they lie (nothing asked of the
+    storage here)."""
+    if image_root and is_remote(image_root):
+        return remote_path(str(image_root).rstrip("/"), "image_root")
+    return Path(image_root).resolve() if image_root else default.resolve()
+
+
+def key_under(root_url: str, name: str) -> str | None:
+    """The key below the remote folder `root_url` of the photo `name` names: a relative name (`..` taken out
+    lexically), or a URL inside the folder. None when it lies outside: a photo's key is its path below the root."""
+    base = root_url.rstrip("/") + "/"
+    inside = name[len(base) :] if name.startswith(base) else name
+    if not inside or is_remote(inside):
+        return None
+    key = posixpath.normpath(inside)
+    return None if key.startswith(("../", "/")) or key in (".", "..") else key
+
+
+def photo_under(root, name: str, where: str):
+    """The photo `name` names, relative to `root` (`photos_root`'s) or absolute, `..` taken out lexically (Label
+    Studio's COCO export goes up a folder); under a remote root, as `key_under` finds it.
+
+    Raises:
+        ValueError: Under a remote root, a name that lies outside it; under a folder here, a URL; naming `where`
+            (the entry).
+    """
+    if not is_remote(root) and not is_remote(name):
+        return Path(os.path.abspath(root / name))
+    key = key_under(str(root), name) if is_remote(root) else None  # a URL is in no folder here
+    if key is None:
+        raise ValueError(
+            f"{where}: {name} lies outside image_root {root}: give image_root a folder the photos lie under"
+        )
+    return root / key
 
 
 def require_file(path: str | Path, what: str, hint: str = "", kind: str = "") -> Path:

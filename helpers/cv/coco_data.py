@@ -17,11 +17,10 @@ import contextlib
 import csv
 import io
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from helpers.core.paths import require_file
+from helpers.core.paths import photo_under, photos_root, require_file
 
 
 @dataclass
@@ -69,7 +68,7 @@ def load_coco(path: str | Path, image_root: str | Path | None = None) -> CocoDat
         if not isinstance(category, dict) or "id" not in category or not str(category.get("name", "")).strip():
             raise ValueError(f"{file}: categories[{index}] needs an 'id' and a 'name', got {category!r}")
         names_by_id[category["id"]] = str(category["name"])
-    root = Path(image_root).resolve() if image_root else file.parent.resolve()
+    root = photos_root(image_root, file.parent)
     in_id_order = sorted(names_by_id, key=lambda k: (0, k, "") if isinstance(k, int) else (1, 0, str(k)))
     result = CocoDataset(root, [names_by_id[k] for k in in_id_order], name_of=names_by_id)
     photos = {}
@@ -80,7 +79,7 @@ def load_coco(path: str | Path, image_root: str | Path | None = None) -> CocoDat
         if not all(_number(image.get(side)) and image[side] > 0 for side in ("width", "height")):
             raise ValueError(f"{where} ({image['file_name']}) needs a positive 'width' and 'height' (pixels)")
         # its path as extraction reads the photo from (`..` taken out: Label Studio's export goes up a folder)
-        photo = Path(os.path.abspath(root / image["file_name"]))
+        photo = photo_under(root, image["file_name"], f"{where} file_name")
         photos[image["id"]] = (photo, image["width"], image["height"])
         result.photo_of[image["id"]] = photo
         result.sizes[photo] = (image["width"], image["height"])

@@ -14,7 +14,7 @@ from helpers.core.io import predictions_fingerprint, weights_fingerprint
 from helpers.core.offline import model_source
 from helpers.core.paths import require_file, require_photos, resolve
 from helpers.core.photo_datasets import image_column_setting, key_column_setting
-from helpers.core.remote import is_remote
+from helpers.core.remote import is_remote, remote_folder
 from helpers.core.settings import setting
 from helpers.core.shards import shard_path
 from helpers.core.video_frames import DEFAULT_VIDEO_INTERVAL, SHORTEST_INTERVAL
@@ -52,7 +52,7 @@ class ExtractConfig:
     image_root: str = setting(
         "",
         "COCO, Label Studio or LLaVA .json/.jsonl only: the folder its file_names, photo_ids or images are relative "
-        "to (default: the file's)",
+        "to (default: the file's), here or in object storage (s3://bucket/photos/: read where they lie)",
     )
     image_column: str = image_column_setting()
     key_column: str = key_column_setting()
@@ -213,8 +213,11 @@ class ExtractConfig:
             "Photos (images: a folder, a .txt list of paths, a YOLO data.yaml, a COCO or LLaVA .json, a LLaVA .jsonl, "
             "a Hugging Face dataset or a folder in object storage)",
         )
-        if self.image_root:
-            require_file(self.image_root, "Photo folder of the COCO or LLaVA file (image_root)", kind="folder")
+        if self.image_root and is_remote(self.image_root):
+            remote_folder(self.image_root, "Photo folder of the COCO, Label Studio or LLaVA file (image_root)")
+        elif self.image_root:
+            what = "Photo folder of the COCO, Label Studio or LLaVA file (image_root)"
+            require_file(self.image_root, what, kind="folder")
         for name in ("yolo_predictions", "hf_predictions"):
             if getattr(self, name):
                 what = f"Predictions ({name}: a save_txt labels folder or COCO results .json)"

@@ -15,7 +15,9 @@ label the first of its labels, as given.
 
 Photos are named by `photo_id` relative to `image_root` (the folder the export was made from), else, for
 tasks made elsewhere, by their Label Studio local files URL's path (`/data/local-files/?d=photos/a.jpg`:
-`photos/a.jpg`, relative to `image_root` as the document root); tasks desclm exported before `photo_id`
+`photos/a.jpg`, relative to `image_root` as the document root), or by the URL its cloud storage gave them
+(`s3://bucket/photos/a.jpg`, below an `image_root` in the bucket: `s3://bucket/photos/`; a task whose photo lies
+outside `image_root` is passed over and counted); tasks desclm exported before `photo_id`
 named it `data.id` (with `captions` beside it). JSON-MIN entries (one per annotation: the task's data and
 each control's results merged, Label Studio's task id as `id`) are read the same way by their `photo_id`.
 The file is read as a stream (`ijson`). A box that cannot be read is its photo's problem, not the file's.
@@ -25,14 +27,14 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from helpers.core.io import json_array_items
 from helpers.core.label_studio_exports import is_min_entry
-from helpers.core.paths import require_file
+from helpers.core.paths import photo_under, photos_root, require_file
+from helpers.core.remote import is_remote
 from helpers.cv.coco_data import CocoDataset
 
 logger = logging.getLogger(__name__)
@@ -62,7 +64,7 @@ def load_label_studio(path: str | Path, image_root: str | Path | None = None) ->
             names no photo, naming it and why.
     """
     file = require_file(path, "Label Studio JSON export", kind="file")
-    root = Path(image_root).resolve() if image_root else file.parent.resolve()
+    root = photos_root(image_root, file.parent)
     newest: dict[str, tuple[str, list]] = {}  # photo key -> (its newest annotation's time, its results)
     unreviewed = 0
     for number, entry in enumerate(json_array_items(file), start=1):
@@ -88,8 +90,13 @@ def load_label_studio(path: str | Path, image_root: str | Path | None = None) ->
     if unreviewed:
         logger.info("%s: %d tasks nobody reviewed (no annotation kept) passed over", file, unreviewed)
     dataset = CocoDataset(root, [])
+    outside = []
     for key, (_, results) in newest.items():
-        photo = Path(os.path.abspath(root / key))
+        try:
+            photo = photo_under(root, key, f"{file}: task of {key}")
+        except ValueError as error:  # a task's photo in another bucket or folder: that task, not the file
+            outside.append(str(error))
+            continue
         dataset.images.append(photo)
         dataset.boxes[photo] = []
         for place, result in enumerate(results):
@@ -103,6 +110,12 @@ def load_label_studio(path: str | Path, image_root: str | Path | None = None) ->
             if label not in dataset.names:
                 dataset.names.append(label)
             dataset.boxes[photo].append((label, box))
+    if outside and not dataset.images:  # no photo at all: image_root is not where the photos lie
+        raise ValueError(f"{outside[0]} (and every other reviewed task's photo)")
+    if outside:
+        logger.warning(
+            "%d reviewed tasks passed over, their photo outside image_root (the first: %s)", len(outside), outside[0]
+        )
     return dataset
 
 
@@ -124,10 +137,15 @@ def _task_key(data: dict, where: str) -> str:
     if data.get("id") is not None and "captions" in data:
         return _photo_id(data["id"], where)
     image = data.get("image")
+    if isinstance(image, str) and is_remote(image) and not urlsplit(image).query:  # its cloud storage's (s3://...)
+        return image
     served = parse_qs(urlsplit(image).query).get("d") if isinstance(image, str) else None
     if served:
         return served[0]
-    raise ValueError(f"{where}: no data.photo_id, nor a Label Studio local files URL (?d=) in data.image: {image!r}")
+    raise ValueError(
+        f"{where}: no data.photo_id, nor a Label Studio local files URL (?d=) or a cloud storage URL (s3://...) in "
+        f"data.image: {image!r}"
+    )
 
 
 def _is_box_value(value) -> bool:

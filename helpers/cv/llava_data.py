@@ -25,6 +25,8 @@ from pathlib import Path
 
 from helpers.core.chat_entries import named_photos
 from helpers.core.io import iter_jsonl, json_array_items, json_opening
+from helpers.core.paths import key_under, photos_root
+from helpers.core.remote import is_remote
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +36,11 @@ def llava_images(path: Path, image_root: str | Path | None = None) -> tuple[Path
     it, in the entries' order, each once), from a JSON array of entries or a JSONL file of one entry
     per line. Keys are strings (no `Path` a photo: 10^6 entries would hold ~600 MB of them)."""
     root, names = _llava_names(path, image_root)
+    if is_remote(root):  # photos in object storage: keys below the root; a photo outside it passed over, counted
+        keys = [key for key in (key_under(str(root), name) for name in names) if key is not None]
+        if len(keys) < len(names):
+            logger.warning("%s: %d photos outside image_root %s passed over", path, len(names) - len(keys), root)
+        return root, list(dict.fromkeys(keys))
     base = os.path.join(str(root), "")  # ends with the separator
     keys = []
     for name in names:
@@ -50,7 +57,7 @@ def _llava_names(path: Path, image_root: str | Path | None) -> tuple[Path, list[
         ValueError: A `.json` file that is not a JSON array of entries, or not valid JSON (naming where
             it stops). In JSONL a line that cannot be read is passed over and counted, as a text-only one.
     """
-    root = Path(image_root).resolve() if image_root else path.parent.resolve()
+    root = photos_root(image_root, path.parent)
     named = _Named()
     if path.suffix.lower() == ".jsonl":
         for line in iter_jsonl(path):

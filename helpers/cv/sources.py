@@ -165,6 +165,8 @@ def _item(path: Path, root: Path, split: str | None = None) -> ImageItem:
 
 
 def _key(path: Path, root: Path) -> str:
+    if is_remote(root):  # a photo `photo_under` a remote root: its path below it
+        return str(path)[len(str(root).rstrip("/")) + 1 :]
     try:
         return _absolute(path).relative_to(root).as_posix()
     except ValueError:

@@ -835,3 +835,16 @@ def test_labels_kept_here_read_their_photos_in_s3_by_image_root(s3, tiny_cv_mode
     llava = open_image_source(str(tmp_path / "llava.json"), url)
     assert [item.key for item in llava.items] == names and str(llava.root) == url.rstrip("/")
     assert np.array_equal(np.asarray(load_image(llava.items[1])), np.asarray(load_image(reviewed.items[1])))
+
+
+@hypothesis_settings(max_examples=60, deadline=None)
+@given(st.lists(SEGMENT, min_size=1, max_size=4).map("/".join), st.sampled_from(["", "./", "day9/../", "day9/./../"]))
+def test_a_name_below_a_remote_image_root_is_its_key_and_one_outside_it_has_none(key, detour):
+    from helpers.core.paths import key_under
+
+    root = "s3://survey-2026/flights"
+    assert key_under(root, detour + key) == key  # a relative name, `..` and `.` taken out lexically
+    assert key_under(root + "/", f"{root}/{detour}{key}") == key  # a URL inside the folder
+    assert key_under(root, f"../{key}") is None and key_under(root, f"/{key}") is None
+    assert key_under(root, f"s3://survey-2026/elsewhere/{key}") is None
+    assert key_under(root, f"{root}-old/{key}") is None, "a folder whose name starts with the root's is not inside it"

@@ -213,11 +213,11 @@ class ExtractConfig:
             "Photos (images: a folder, a .txt list of paths, a YOLO data.yaml, a COCO or LLaVA .json, a LLaVA .jsonl, "
             "a Hugging Face dataset or a folder in object storage)",
         )
+        photo_folder = "Photo folder of the COCO, Label Studio or LLaVA file (image_root)"
         if self.image_root and is_remote(self.image_root):
-            remote_folder(self.image_root, "Photo folder of the COCO, Label Studio or LLaVA file (image_root)")
+            remote_folder(self.image_root, photo_folder)
         elif self.image_root:
-            what = "Photo folder of the COCO, Label Studio or LLaVA file (image_root)"
-            require_file(self.image_root, what, kind="folder")
+            require_file(self.image_root, photo_folder, kind="folder")
         for name in ("yolo_predictions", "hf_predictions"):
             if getattr(self, name):
                 what = f"Predictions ({name}: a save_txt labels folder or COCO results .json)"

@@ -61,7 +61,8 @@ def load_label_studio(path: str | Path, image_root: str | Path | None = None) ->
 
     Raises:
         ValueError: Not a JSON array of Label Studio tasks or JSON-MIN entries, naming the entry; a task that
-            names no photo, naming it and why.
+            names no photo, naming it and why; every reviewed task's photo outside `image_root` (not where the
+            photos lie), naming the first.
     """
     file = require_file(path, "Label Studio JSON export", kind="file")
     root = photos_root(image_root, file.parent)

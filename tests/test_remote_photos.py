@@ -706,6 +706,21 @@ def test_a_list_of_photo_urls_is_read_as_a_local_list_of_the_same_photos_keyed_b
     assert json.loads((tmp_path / "listed.manifest.json").read_text())["image_root"].rstrip("/") == f"s3://{BUCKET}"
     photos = photos_for(listed, cv=tmp_path / "listed.jsonl")
     assert photos.read_bytes(f"flights/{names[1]}") == (local / names[1]).read_bytes()
+    from helpers.engine.ray_data import _decode_rows
+
+    items = open_image_source(str(listed)).items
+    batch = {  # the columns Ray Data hands a decoding task, as RayEngine lists the photos
+        "key": np.array([item.key for item in items]),
+        "split": np.array([""] * len(items)),
+        "row": np.array([-1] * len(items)),
+        "column": np.array([item.column for item in items]),
+        "position": np.arange(len(items)),
+    }
+    decoded = _decode_rows(batch, min_side=0, root=items[0].root, taken=False)  # a Ray task's, from the bucket
+    assert [bool(error) for error in decoded["error"]] == [False, False, False, True]
+    assert [np.asarray(image).shape[:2] for image in decoded["image"][:3]] == [
+        np.asarray(load_image(ImageItem(local, name, None))).shape[:2] for name in names
+    ]
     # the list grown by a photo elsewhere in the bucket: the records written before kept, the new one added
     fs.pipe(f"{BUCKET}/later/late.jpg", (local / names[1]).read_bytes())
     with listed.open("a") as grown:

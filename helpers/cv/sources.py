@@ -29,7 +29,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm.auto import tqdm
 
 from helpers.core.io import json_opening, name_suffix
-from helpers.core.paths import require_photos, resolve
+from helpers.core.paths import key_under, require_photos, resolve
 from helpers.core.photo_datasets import IMAGE_SUFFIXES, SPLIT_NAMES, is_photo_dataset, open_photo_dataset, seen_size
 from helpers.core.remote import bucket_keys, is_remote, list_lines, remote_bytes, remote_path, remote_photos
 from helpers.core.shards import check_shard, shard_of
@@ -288,13 +288,14 @@ def _list_source(path, data: bytes, label_map: dict | None, interval: float) -> 
         root = remote_path(bucket, f"images ({path})")
         items = [ImageItem(root, key, None) for key in keys]
     elif is_remote(path):
-        root = path.parent
+        root, items = path.parent, []
         for number, entry in entries:
-            if entry.startswith("/") or ".." in entry.split("/"):
+            key = key_under(str(root), entry)
+            if key is None:
                 raise ValueError(
                     f"{path}: line {number}: {entry!r} is not inside the list's folder {root}: name it by its URL"
                 )
-        items = [ImageItem(root, entry.removeprefix("./"), None) for _, entry in entries]
+            items.append(ImageItem(root, key, None))
     else:
         root = path.parent.resolve()
         items = [_item(file if file.is_absolute() else root / file, root) for file in (Path(e) for _, e in entries)]

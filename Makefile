@@ -12,9 +12,10 @@ VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.desclm-installed
 DEPS_HASH = $(shell cat pyproject.toml constraints.txt scripts/install_venv.sh | sha256sum | cut -c1-16)
 PYTEST_ARGS ?=
-# make test's pytest workers (pytest-xdist), a test file each: its module fixtures (a Ray cluster, an S3 server)
-# start once; 0 runs the suite in this process
-PYTEST_WORKERS ?= 2
+# make test's pytest workers (pytest-xdist), a test file each, so its module fixtures (a Ray cluster, an S3 server)
+# start once: for a machine with cores to spare. 0 (the default) runs the suite in one process: on a 2-core machine
+# two workers were no faster (each builds the session's demo models, and the Ray tests slow down beside the rest)
+PYTEST_WORKERS ?= 0
 
 .PHONY: venv demo demo-data demo-models lint test test-slow clean-reports help
 .DEFAULT_GOAL := help

@@ -442,6 +442,8 @@ def test_auto_loader_threads_wait_out_a_remote_buckets_round_trips():
     assert here.decoding_threads() == cpu_cores()
     assert there.decoding_threads() == max(cpu_cores(), REMOTE_LOADER_THREADS)
     assert ExtractConfig(images="s3://b/photos/", yolo_weights="best.pt", loader_threads=3).decoding_threads() == 3
+    listed = ExtractConfig(images="week.txt", yolo_weights="best.pt")  # a list of URLs: its source's root a bucket
+    assert listed.decoding_threads("s3://b") == max(cpu_cores(), REMOTE_LOADER_THREADS)
 
 
 NAMES = st.text(alphabet="aAb0._- ", min_size=1, max_size=4).filter(lambda name: name not in (".", ".."))

@@ -261,7 +261,7 @@ def collect_detections(config, split: str = "val") -> tuple[dict[str, list[Detec
     # each photo decoded once for every detector, as extraction decodes it (threads ahead, JPEGs at the
     # detectors' side); one that cannot be read is left out
     min_side = decode_side(list(detectors.values())) if config.draft_decode else 0
-    threads = config.decoding_threads()
+    threads = config.decoding_threads(source.root)
     position = 0
     for batch in decode_batches(items, config.batch_size, threads, min_side) if detectors else ():
         images = [decoded.image for decoded in batch if not decoded.error]

@@ -242,12 +242,14 @@ class ExtractConfig:
                 require_weights(self.scene_weights, what)
         self._ensemble()  # exists, parses
 
-    def decoding_threads(self) -> int:
+    def decoding_threads(self, photos_root=None) -> int:
         """`loader_threads`, 0 read as one per CPU core (at least `REMOTE_LOADER_THREADS` for photos in object
-        storage)."""
+        storage: `photos_root`, the source's root, where given, is where the photos lie, as a URL list's or a
+        labels file's image_root in a bucket are; else `images`)."""
         if self.loader_threads:
             return self.loader_threads
-        return max(cpu_cores(), REMOTE_LOADER_THREADS) if is_remote(self.images) else cpu_cores()
+        remote = is_remote(photos_root if photos_root is not None else self.images)
+        return max(cpu_cores(), REMOTE_LOADER_THREADS) if remote else cpu_cores()
 
     def output_path(self) -> Path:
         return shard_path(resolve(self.output), self.num_shards, self.shard_index)

@@ -189,7 +189,7 @@ class LocalEngine:
         batches = decode_batches(
             todo,
             config.batch_size,
-            config.decoding_threads(),
+            config.decoding_threads(self.extractor.source.root),
             self.extractor.min_side,
             config.read_exif,
             config.video_interval,
